@@ -1,0 +1,382 @@
+/*
+ * quiver.h -- the one public header of Quiver, an in-process vector search
+ * engine.
+ *
+ * This header is the manual.  Everything an application may call is declared
+ * here with its contract: what it returns, who owns each pointer, how long a
+ * returned pointer stays valid, and what may run concurrently.
+ *
+ * Conventions
+ * -----------
+ *  - Every function that can fail returns a qv_status.  QV_OK (zero) means
+ *    success; anything else is an error, and a failed call changes nothing:
+ *    the collection or store is exactly as it was before the call.
+ *  - qv_strerror(status) gives a fixed sentence for each status.  The handle a
+ *    call failed on also keeps a detailed message for its last failure
+ *    (qv_collection_errmsg, qv_store_errmsg), e.g. "vector has 3 components,
+ *    the collection expects 4".  With several threads failing on the same
+ *    handle at once, the message read may belong to another thread's failure;
+ *    the status code returned to each caller is always its own.
+ *  - Handles are opaque.  Every create/open has a matching release/close, and
+ *    release/close accept NULL, which is what a failed create leaves behind.
+ *  - Options structs may grow in later versions: fill them with their
+ *    *_init() function first, then set the fields you care about.  Values out
+ *    of the published QV_MIN_* / QV_MAX_* ranges are refused with QV_ERANGE,
+ *    never clamped.
+ *
+ * Scores
+ * ------
+ * Scores follow Qdrant.  Cosine vectors are normalised to unit length when
+ * stored and scored by dot product; cosine and dot scores are "higher is
+ * better".  Euclid scores are the Euclidean distance and manhattan scores the
+ * L1 distance: "lower is better".  A zero vector under cosine stays zero and
+ * scores 0 against everything; no NaN ever reaches a score.
+ *
+ * Thread safety
+ * -------------
+ * A collection allows any number of concurrent readers (get, count, scroll,
+ * search) alongside writers (upsert, delete); writers are serialised with
+ * each other by the collection's own lock.  A store's functions may be
+ * called from any thread concurrently.  Collection handles are reference
+ * counted, so a collection dropped from its store stays valid for every
+ * thread that still holds a reference.
+ */
+#ifndef QUIVER_H
+#define QUIVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(QV_BUILDING_LIBRARY) && defined(__GNUC__)
+#define QV_API __attribute__((visibility("default")))
+#else
+#define QV_API
+#endif
+
+#define QV_VERSION_MAJOR 0
+#define QV_VERSION_MINOR 1
+#define QV_VERSION_PATCH 0
+#define QV_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------ */
+/* Status codes                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef enum qv_status {
+    QV_OK = 0,
+    QV_ENULL,       /* a required pointer argument was NULL */
+    QV_EINVAL,      /* an argument is malformed (bad name, unknown metric, ...) */
+    QV_ERANGE,      /* a number is outside its allowed range (k = 0, dim, ...) */
+    QV_EDIM,        /* a vector's length differs from the collection's */
+    QV_ENONFINITE,  /* a vector component is NaN or infinite */
+    QV_ENOTFOUND,   /* no point or collection with that id or name */
+    QV_EEXIST,      /* a collection with that name exists with another config */
+    QV_ENOMEM,      /* an allocation failed */
+    QV_EIO,         /* a read, write, fsync or rename failed */
+    QV_ECORRUPT,    /* a file failed its checks (magic, checksum, bounds) */
+    QV_EFORMAT,     /* a file is of an unsupported type or version */
+    QV_EINTERNAL,   /* a broken invariant inside Quiver: a bug, please report */
+    QV_STATUS_COUNT /* number of status codes, not a status */
+} qv_status;
+
+/* A fixed English sentence describing status.  Never NULL; the string is
+ * static.  Unknown values give "unknown status". */
+QV_API const char *qv_strerror(qv_status status);
+
+/* The short symbolic name of status ("QV_EDIM").  Never NULL; static. */
+QV_API const char *qv_status_name(qv_status status);
+
+/* ------------------------------------------------------------------------ */
+/* Build information                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef struct qv_build_info {
+    const char *version;    /* QV_VERSION_STRING */
+    const char *simd_level; /* kernels in use: "scalar", "avx2", "avx512", "neon" */
+    const char *simd_available; /* comma-separated levels this CPU can run */
+    const char *build_type; /* CMake build type the library was built with */
+    const char *blas;       /* BLAS used for batch search, e.g. "openblas" */
+} qv_build_info;
+
+/* Fills *info with static strings valid for the life of the process.
+ * The SIMD level is chosen once, at the first call into Quiver that needs
+ * it, from what the CPU reports, or from the environment variable
+ * QUIVER_SIMD=scalar|avx2|avx512|neon if it is set and the CPU can run that
+ * level.  Thread-safe. */
+QV_API void qv_build_info_get(qv_build_info *info);
+
+/* ------------------------------------------------------------------------ */
+/* Point ids                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Point ids are Qdrant's: an unsigned 64-bit integer or a UUID.  Ids order
+ * as Qdrant orders them: every integer before every UUID, integers
+ * numerically, UUIDs by their 16 bytes. */
+typedef enum qv_id_kind { QV_ID_NUM = 0, QV_ID_UUID = 1 } qv_id_kind;
+
+typedef struct qv_point_id {
+    uint32_t kind; /* a qv_id_kind */
+    uint32_t reserved; /* zero */
+    union {
+        uint64_t num;
+        uint8_t uuid[16]; /* big-endian, as written in the text form */
+    } u;
+} qv_point_id;
+
+/* The text form of a UUID id: 36 characters and a NUL. */
+#define QV_UUID_STRLEN 37
+
+/* An integer id.  Cannot fail. */
+QV_API qv_point_id qv_id_from_num(uint64_t num);
+
+/* Parses a UUID in any spelling Qdrant accepts: hyphenated
+ * ("550e8400-e29b-41d4-a716-446655440000"), simple (32 hex digits), braced
+ * ("{...}") and URN ("urn:uuid:..."), hex digits in either case.
+ * Returns QV_ENULL or QV_EINVAL (with *out untouched). */
+QV_API qv_status qv_id_parse_uuid(const char *text, qv_point_id *out);
+
+/* Writes id's text form to buf (cap bytes): a decimal integer, or a UUID in
+ * lowercase hyphenated form.  A buffer of 37 bytes always suffices.
+ * Returns QV_ENULL, QV_EINVAL for a malformed id, QV_ERANGE if cap is too
+ * small. */
+QV_API qv_status qv_id_format(const qv_point_id *id, char *buf, size_t cap);
+
+/* <0, 0 or >0 as a sorts before, equal to or after b. */
+QV_API int qv_id_compare(const qv_point_id *a, const qv_point_id *b);
+
+/* ------------------------------------------------------------------------ */
+/* Collections                                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum qv_metric {
+    QV_METRIC_COSINE = 0,
+    QV_METRIC_DOT = 1,
+    QV_METRIC_EUCLID = 2,
+    QV_METRIC_MANHATTAN = 3
+} qv_metric;
+
+#define QV_MIN_DIM 1u
+#define QV_MAX_DIM 65536u
+
+/* Qdrant's names: "Cosine", "Dot", "Euclid", "Manhattan".  Static; NULL for
+ * an unknown metric. */
+QV_API const char *qv_metric_name(qv_metric metric);
+
+/* Parses a metric name, case-insensitively ("cosine", "Dot", "l2" and "l1"
+ * are accepted too).  Returns QV_ENULL or QV_EINVAL. */
+QV_API qv_status qv_metric_parse(const char *name, qv_metric *out);
+
+/* True when higher scores are better for metric (cosine, dot). */
+QV_API bool qv_metric_higher_is_better(qv_metric metric);
+
+/* HNSW parameters, named as in Qdrant's hnsw_config. */
+#define QV_MIN_HNSW_M 2u
+#define QV_DEFAULT_HNSW_M 16u
+#define QV_MAX_HNSW_M 128u
+#define QV_MIN_EF_CONSTRUCT 4u
+#define QV_DEFAULT_EF_CONSTRUCT 100u
+#define QV_MAX_EF_CONSTRUCT 4096u
+/* Below this many kilobytes of vectors a collection is searched exactly, as
+ * Qdrant's full_scan_threshold (which is in kilobytes too). */
+#define QV_DEFAULT_FULL_SCAN_THRESHOLD_KB 10000u
+
+typedef struct qv_collection_config {
+    uint32_t dim;     /* QV_MIN_DIM..QV_MAX_DIM; no default, must be set */
+    qv_metric metric; /* default QV_METRIC_COSINE */
+    uint32_t hnsw_m;  /* links per node, QV_MIN_HNSW_M..QV_MAX_HNSW_M */
+    uint32_t hnsw_ef_construct; /* QV_MIN_EF_CONSTRUCT..QV_MAX_EF_CONSTRUCT */
+    uint32_t full_scan_threshold_kb; /* 0 = always use the index */
+    uint64_t hnsw_seed; /* seed of the level generator; default 0x5155495645 */
+} qv_collection_config;
+
+/* Sets every field to its default.  cfg may not be NULL. */
+QV_API void qv_collection_config_init(qv_collection_config *cfg);
+
+typedef struct qv_collection qv_collection;
+
+/* Creates an empty collection that belongs to no store.  On success *out
+ * holds one reference, which the caller releases with
+ * qv_collection_release.  Returns QV_ENULL, QV_ERANGE (dim), QV_EINVAL
+ * (metric) or QV_ENOMEM, with *out set to NULL. */
+QV_API qv_status qv_collection_create(const qv_collection_config *cfg,
+                                      qv_collection **out);
+
+/* Takes one more reference to c (for another thread, say).  NULL is
+ * ignored.  Thread-safe. */
+QV_API void qv_collection_retain(qv_collection *c);
+
+/* Drops one reference; the last one frees the collection.  NULL is ignored.
+ * The caller must not use c after releasing its reference.  Thread-safe. */
+QV_API void qv_collection_release(qv_collection *c);
+
+/* Copies the collection's configuration to *out.  Returns QV_ENULL. */
+QV_API qv_status qv_collection_get_config(const qv_collection *c,
+                                          qv_collection_config *out);
+
+/* Copies the message of the last failure on c (or "" if none) into buf,
+ * truncated to cap-1 bytes and NUL-terminated.  Returns the full message
+ * length.  Thread-safe; see "Conventions" above for concurrent failures. */
+QV_API size_t qv_collection_errmsg(const qv_collection *c, char *buf,
+                                   size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Points                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Inserts the point or replaces the vector of an existing point with the same
+ * id.  vec holds dim floats; it is copied (and normalised under cosine).
+ * Returns QV_ENULL, QV_EINVAL (malformed id), QV_EDIM (dim differs from the
+ * collection's), QV_ENONFINITE or QV_ENOMEM.
+ * Writer: takes the collection's write lock. */
+QV_API qv_status qv_upsert(qv_collection *c, const qv_point_id *id,
+                           const float *vec, uint32_t dim);
+
+/* Upserts n points at once: ids[i] gets the vector at vecs + i*dim.  The
+ * batch is all or nothing: every vector and id is checked before anything
+ * changes, and on any error the collection is unchanged.  When an id appears
+ * more than once, the last occurrence wins.  n may be 0.
+ * Returns what qv_upsert returns.  Writer. */
+QV_API qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
+                                 const float *vecs, size_t n, uint32_t dim);
+
+/* Copies the stored vector of point id (normalised under cosine) into out,
+ * which holds dim floats.  Returns QV_ENULL, QV_EINVAL, QV_EDIM or
+ * QV_ENOTFOUND.  Reader. */
+QV_API qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
+                        uint32_t dim);
+
+/* True (in *out) if point id exists.  Returns QV_ENULL or QV_EINVAL. Reader. */
+QV_API qv_status qv_contains(qv_collection *c, const qv_point_id *id,
+                             bool *out);
+
+/* Deletes point id; its storage is reused by later inserts.  Returns
+ * QV_ENULL, QV_EINVAL or QV_ENOTFOUND (and changes nothing).  Writer. */
+QV_API qv_status qv_delete(qv_collection *c, const qv_point_id *id);
+
+/* The number of points in c.  Returns QV_ENULL.  Reader. */
+QV_API qv_status qv_count(qv_collection *c, uint64_t *out);
+
+/* Pages through the points in id order.  Writes up to limit ids, the
+ * smallest that are >= *start (or from the first if start is NULL), to
+ * ids_out and their count to *n_out.  If more points follow, *next gets the
+ * id to pass as start for the next page and *has_next is true.  next and
+ * has_next may be NULL.  Cost: one pass over the points, O(n log limit).
+ * Returns QV_ENULL, QV_EINVAL, QV_ERANGE (limit 0) or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
+                           size_t limit, qv_point_id *ids_out, size_t *n_out,
+                           qv_point_id *next, bool *has_next);
+
+/* ------------------------------------------------------------------------ */
+/* Search                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define QV_MIN_K 1u
+#define QV_MAX_K 1000000u
+
+typedef struct qv_search_params {
+    uint32_t k;             /* results wanted, QV_MIN_K..QV_MAX_K; default 10 */
+    bool use_threshold;     /* default false */
+    float score_threshold;  /* with use_threshold: keep score >= threshold for
+                               cosine/dot, score <= threshold for distances */
+    uint32_t hnsw_ef;       /* HNSW beam width; 0 = the default, max(k, 128) */
+    bool exact;             /* true: exact search, bypassing the index */
+} qv_search_params;
+
+#define QV_MAX_EF 65536u
+
+QV_API void qv_search_params_init(qv_search_params *params);
+
+typedef struct qv_hit {
+    qv_point_id id;
+    float score;
+} qv_hit;
+
+/* Exact top-k search for one query of dim floats.  Writes up to k hits, best
+ * first, to hits (which has room for params->k) and their number to *n_hits
+ * (fewer than k when the collection is smaller or the threshold cuts).  Ties
+ * are broken by id order.  The query is not modified.
+ * Returns QV_ENULL, QV_EDIM, QV_ENONFINITE, QV_ERANGE (k, threshold NaN) or
+ * QV_ENOMEM.  Reader. */
+QV_API qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
+                           const qv_search_params *params, qv_hit *hits,
+                           size_t *n_hits);
+
+/* Exact top-k search for nq queries at once (row-major, nq*dim floats),
+ * through blocked BLAS matrix products for cosine, dot and euclid.  Query i
+ * gets its hits at hits + i*k and their number at n_hits[i].  Gives the same
+ * results as nq calls of qv_search, ties and the last bits of float rounding
+ * aside; returned scores are recomputed exactly.  nq may be 0.
+ * Returns what qv_search returns.  Reader. */
+QV_API qv_status qv_search_batch(qv_collection *c, const float *queries,
+                                 size_t nq, uint32_t dim,
+                                 const qv_search_params *params, qv_hit *hits,
+                                 size_t *n_hits);
+
+/* ------------------------------------------------------------------------ */
+/* Stores: named collections                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct qv_store qv_store;
+
+/* Collection names: 1..QV_MAX_NAME bytes, none of < > : " / \ | ? * or
+ * control characters, and not "." or "..". */
+#define QV_MAX_NAME 255u
+
+/* Creates an empty in-memory store.  Returns QV_ENULL or QV_ENOMEM. */
+QV_API qv_status qv_store_open(qv_store **out);
+
+/* Frees the store and drops its reference to each collection; collections
+ * the application still holds stay valid until released.  NULL is ignored.
+ * No other call on s may be running or follow. */
+QV_API void qv_store_close(qv_store *s);
+
+/* Copies the message of the last failure on s; as qv_collection_errmsg. */
+QV_API size_t qv_store_errmsg(const qv_store *s, char *buf, size_t cap);
+
+/* Creates collection name.  If out is not NULL it receives a new reference
+ * the caller must release.  Returns QV_ENULL, QV_EINVAL (name), QV_ERANGE,
+ * QV_EEXIST (the name is taken, whatever its config) or QV_ENOMEM. */
+QV_API qv_status qv_store_create(qv_store *s, const char *name,
+                                 const qv_collection_config *cfg,
+                                 qv_collection **out);
+
+/* Like qv_store_create, but an existing collection of that name with the
+ * same config is a success that changes nothing (*created is then false);
+ * with another config it is QV_EEXIST.  out and created may be NULL. */
+QV_API qv_status qv_store_ensure(qv_store *s, const char *name,
+                                 const qv_collection_config *cfg,
+                                 qv_collection **out, bool *created);
+
+/* Looks up collection name; *out receives a new reference the caller must
+ * release.  Returns QV_ENULL, QV_EINVAL or QV_ENOTFOUND. */
+QV_API qv_status qv_store_get(qv_store *s, const char *name,
+                              qv_collection **out);
+
+/* Removes collection name from the store.  Holders of references keep a
+ * working collection until they release it.  Returns QV_ENULL, QV_EINVAL or
+ * QV_ENOTFOUND. */
+QV_API qv_status qv_store_drop(qv_store *s, const char *name);
+
+/* The names of all collections, sorted, as one allocation: *names_out is an
+ * array of *count_out strings, freed as a whole with qv_free.  Returns
+ * QV_ENULL or QV_ENOMEM. */
+QV_API qv_status qv_store_list(qv_store *s, char ***names_out,
+                               size_t *count_out);
+
+/* The number of points in all collections of s.  Returns QV_ENULL. */
+QV_API qv_status qv_store_total_points(qv_store *s, uint64_t *out);
+
+/* Frees memory Quiver allocated for the caller (qv_store_list).  NULL is
+ * ignored. */
+QV_API void qv_free(void *ptr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QUIVER_H */

@@ -1,0 +1,49 @@
+/*
+ * simd.h -- internal interface of the distance kernels.
+ *
+ * Each kernel set (scalar, AVX2+FMA, AVX-512, NEON) fills one qvi_kernels
+ * table.  qvi_simd() returns the table chosen once per process: the widest
+ * level the CPU and OS support, or the one named by QUIVER_SIMD when the CPU
+ * can run it.  That table is the only global mutable state in Quiver; it is
+ * written once under pthread_once and read-only afterwards.
+ *
+ * Kernels take unaligned pointers and any length n >= 0 (n = 0 gives 0).
+ * They accumulate in float with several independent accumulators, so results
+ * differ from the scalar reference only in summation order.
+ */
+#ifndef QUIVER_SIMD_H
+#define QUIVER_SIMD_H
+
+#include <stddef.h>
+
+typedef enum qvi_simd_level {
+    QVI_SIMD_SCALAR = 0,
+    QVI_SIMD_AVX2 = 1,
+    QVI_SIMD_AVX512 = 2,
+    QVI_SIMD_NEON = 3,
+    QVI_SIMD_LEVEL_COUNT
+} qvi_simd_level;
+
+typedef struct qvi_kernels {
+    qvi_simd_level level;
+    const char *name; /* "scalar", "avx2", "avx512", "neon" */
+    float (*dot)(const float *a, const float *b, size_t n);
+    float (*l2sq)(const float *a, const float *b, size_t n); /* sum (a-b)^2 */
+    float (*l1)(const float *a, const float *b, size_t n);   /* sum |a-b| */
+    /* Scales v in place to unit L2 norm; a zero (or subnormal-norm) vector
+     * is left as all zeros.  Returns the norm before scaling. */
+    float (*normalize)(float *v, size_t n);
+} qvi_kernels;
+
+/* The kernels in use for this process.  Never NULL; thread-safe. */
+const qvi_kernels *qvi_simd(void);
+
+/* The table of one level, or NULL when this build or CPU cannot run it.
+ * Tests use it to compare every runnable level with the scalar reference. */
+const qvi_kernels *qvi_simd_level_kernels(qvi_simd_level level);
+
+/* Comma-separated names of the levels this CPU can run, e.g.
+ * "scalar,avx2,avx512".  Static string. */
+const char *qvi_simd_available(void);
+
+#endif /* QUIVER_SIMD_H */
