@@ -1,0 +1,441 @@
+/*
+ * hnsw.h -- internal interface of Quiver's HNSW index (core/hnsw_*.c).
+ *
+ * What
+ * ----
+ * A Hierarchical Navigable Small World graph (Malkov & Yashunin, 2016/2018)
+ * over the slots of one collection.  The index stores links only, never
+ * vectors: the collection owns one contiguous, 64-byte aligned float array
+ * and hands the index a qvi_vecview on every call, because that array may
+ * be reallocated (grown) between calls.  Nodes are named by slot number.
+ *
+ * The files, one per phase of the index's life (as pgvector splits its own):
+ *   hnsw_graph.c   layout, allocation, levels, distances, memory accounting
+ *   hnsw_search.c  Algorithm 2 (search a layer) and 5 (k-NN search), scratch
+ *   hnsw_build.c   Algorithm 1 (insert) with Algorithm 4 (the neighbour
+ *                  selection heuristic), single and parallel batch insert
+ *   hnsw_delete.c  unlinking a removed node and repairing its in-neighbours
+ *   hnsw_connect.c relinking the rare nodes no search can reach
+ *   hnsw_check.c   the graph checker used by tests and after loading
+ *
+ * Distances
+ * ---------
+ * Inside the index a distance is "lower is better": cosine and dot give
+ * -dot(a, b), euclid the squared L2 distance, manhattan the L1 distance,
+ * all computed by the kernels of simd/simd.h.  Cosine vectors must already
+ * be unit length (the collection normalises on insert), and so must cosine
+ * queries.  The collection converts distances to API scores.
+ *
+ * Locking model (who must hold what)
+ * ----------------------------------
+ * The index has no reader/writer lock of its own; it relies on the
+ * collection's rwlock:
+ *   - qvi_hnsw_search, qvi_hnsw_memory_bytes, qvi_hnsw_check and
+ *     qvi_hnsw_count are readers: any number may run at once, each search
+ *     with its own scratch, while no writer runs.
+ *   - qvi_hnsw_reserve, qvi_hnsw_insert, qvi_hnsw_insert_batch,
+ *     qvi_hnsw_remove and qvi_hnsw_reconnect are writers: the caller holds
+ *     its write lock.
+ *     insert_batch starts its own threads, which insert concurrently with
+ *     each other under per-node spinlocks and one entry-point mutex; they
+ *     have all ended when it returns.
+ * No function keeps a pointer into the caller's vectors after it returns.
+ *
+ * Errors
+ * ------
+ * Every function that can fail returns a qv_status, and a failed call
+ * changes nothing observable (the graph is exactly as before).  Misuse that
+ * input could reach (a slot out of range, inserting a slot twice, a view of
+ * the wrong dimension) is reported with QV_EINVAL / QV_ERANGE, never
+ * asserted.
+ */
+#ifndef QUIVER_HNSW_H
+#define QUIVER_HNSW_H
+
+#include "core/core.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The collection's vectors, as seen by one call.  Slot s's vector is the
+ * dim floats at base + s * stride; stride >= dim (the collection pads rows to
+ * a multiple of 16 floats with zeros).  metric must be the index's. */
+typedef struct qvi_vecview {
+    const float *base;
+    size_t stride; /* in floats */
+    uint32_t dim;
+    qv_metric metric;
+} qvi_vecview;
+
+/* Build parameters, named as Qdrant's hnsw_config.  Level 0 keeps up to 2*m
+ * links per node, the levels above up to m. */
+typedef struct qvi_hnsw_params {
+    uint32_t m;            /* QV_MIN_HNSW_M..QV_MAX_HNSW_M */
+    uint32_t ef_construct; /* QV_MIN_EF_CONSTRUCT..QV_MAX_EF_CONSTRUCT */
+    uint64_t seed;         /* seed of the level generator */
+} qvi_hnsw_params;
+
+/* Fills *p with QV_DEFAULT_HNSW_M, QV_DEFAULT_EF_CONSTRUCT and the default
+ * seed of qv_collection_config. */
+void qvi_hnsw_params_init(qvi_hnsw_params *p);
+
+/* The highest slot number plus one that the index can address: node ids
+ * keep their top bit free for the search's "expanded" flag. */
+#define QVI_HNSW_MAX_SLOTS 0x7fffffffu
+
+/* Levels are drawn from -ln(U) / ln(m) and capped here. */
+#define QVI_HNSW_MAX_LEVEL 30u
+
+typedef struct qvi_hnsw qvi_hnsw;
+
+/* Creates an empty index for vectors of dim floats under metric.
+ * Returns QV_ENULL (p or out NULL), QV_ERANGE (m, ef_construct or dim out
+ * of range), QV_EINVAL (unknown metric) or QV_ENOMEM; *out is NULL on
+ * failure.  The index is freed with qvi_hnsw_free. */
+qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
+                          qv_metric metric, qvi_hnsw **out);
+
+/* Frees the index.  NULL is ignored.  No other call may be running. */
+void qvi_hnsw_free(qvi_hnsw *h);
+
+/* Makes room for slots 0..n_slots-1 (capacity grows geometrically, so
+ * calling it with +1 each time is cheap).  Returns QV_OK, QV_ERANGE
+ * (n_slots > QVI_HNSW_MAX_SLOTS) or QV_ENOMEM, in which case the index is
+ * unchanged.  Writer. */
+qv_status qvi_hnsw_reserve(qvi_hnsw *h, size_t n_slots);
+
+/* Inserts slot, whose vector is in view (Algorithm 1).  The slot must not
+ * be in the index: it is new or was removed by qvi_hnsw_remove.  Grows the
+ * capacity if needed.  Returns QV_OK, QV_ENULL, QV_EINVAL (slot already
+ * present, view of another dim/metric), QV_ERANGE (slot >=
+ * QVI_HNSW_MAX_SLOTS) or QV_ENOMEM (index unchanged).  Writer. */
+qv_status qvi_hnsw_insert(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
+
+/* Inserts n slots with `threads` threads (0 or 1: in the calling thread).
+ * Every slot must be absent from the index and appear once in slots.
+ * Levels are drawn in the order of slots before any thread starts, so the
+ * levels are reproducible; the links depend on thread timing when threads
+ * > 1.  All memory is allocated before the threads start: the batch
+ * inserts all n slots or, on QV_ENOMEM / QV_EINVAL / QV_ERANGE (as insert,
+ * plus a duplicate in slots), none.  A thread that cannot be started is not
+ * an error: the threads that did start (at least the caller's) do its
+ * share.  Writer. */
+qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
+                                const uint32_t *slots, size_t n,
+                                unsigned threads);
+
+/* Removes slot from the graph at once: every link to it is removed and each
+ * node that pointed to it is relinked among its remaining neighbours and the
+ * removed node's neighbours with the selection heuristic (as hnswlib's
+ * repairConnectionsForUpdate and pgvector's vacuum do).  The view must still
+ * hold the vectors of the remaining nodes; slot's own vector is not read, so
+ * the collection may already have overwritten it.  When slot was the entry
+ * point, the new one is a node of the highest remaining level, so the
+ * maximum level stays right (the Redis vector-sets bug).  After the call the
+ * slot never appears in results and may be inserted again.
+ * Returns QV_OK, QV_ENULL, QV_EINVAL (view) or QV_ENOTFOUND (slot not in
+ * the index), or QV_ENOMEM (index unchanged).  Writer. */
+qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
+
+/* Makes every node reachable from the entry point again: a walk finds the
+ * nodes no search can reach (rare; see hnsw_connect.c) and each is linked
+ * from the nearest reachable node that can take the link.  insert_batch
+ * calls it at its end; call it after many qvi_hnsw_remove calls (say, when
+ * removals since the last call exceed 1% of the nodes) or whenever
+ * qvi_hnsw_check reports unreachable nodes.  *relinked (may be NULL) gets
+ * the number of links added.  O(nodes + links) plus one search per
+ * stranded group.  Returns QV_OK, QV_ENULL, QV_EINVAL (view) or QV_ENOMEM
+ * (graph unchanged).  Writer. */
+qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
+                             uint64_t *relinked);
+
+/* True when slot is in the index.  Reader. */
+bool qvi_hnsw_contains(const qvi_hnsw *h, uint32_t slot);
+
+/* Number of nodes in the index.  Reader. */
+uint64_t qvi_hnsw_count(const qvi_hnsw *h);
+
+/* Which slots may enter results.  A NULL qvi_accept accepts everything.
+ * With bitmap set, slot s is accepted when s < nbits and bit s of the
+ * bitmap (bit s%64 of word s/64) is set; otherwise, with fn set, when
+ * fn(slot, ctx) returns true (fn must be safe to call from the searching
+ * thread; it is called once per distance-evaluated node).  Rejected nodes
+ * are still walked through, so the traversal is the unfiltered one and a
+ * selective filter may leave fewer than k hits: the caller should use exact
+ * search when the filter is very selective, as Qdrant does. */
+typedef struct qvi_accept {
+    const uint64_t *bitmap;
+    size_t nbits;
+    bool (*fn)(uint32_t slot, void *ctx);
+    void *ctx;
+} qvi_accept;
+
+/* Per-search state: the candidate pool and an epoch-tagged visited array
+ * that is never cleared between queries.  One scratch serves one search at
+ * a time; reuse it across searches (and across indexes: it resizes itself
+ * to the index it is used on). */
+typedef struct qvi_hnsw_scratch qvi_hnsw_scratch;
+
+/* Returns QV_ENULL or QV_ENOMEM (*out NULL on failure). */
+qv_status qvi_hnsw_scratch_create(qvi_hnsw_scratch **out);
+
+/* NULL is ignored. */
+void qvi_hnsw_scratch_free(qvi_hnsw_scratch *s);
+
+/* k-NN search (Algorithm 5): greedy descent through the upper levels, then a
+ * beam of width max(ef, k) on level 0.  query holds view->dim floats
+ * (unit length under cosine).  Writes up to k slots and their distances
+ * (lower is better, see above), best first, to slots_out and dists_out
+ * (room for k each; dists_out may be NULL) and their number to *n_out: k
+ * unless the index holds fewer accepted nodes than k, or the filter cut.
+ * Ties are broken by slot.
+ * Returns QV_OK, QV_ENULL, QV_EINVAL (view), QV_ERANGE (k = 0, k or ef >
+ * QV_MAX_EF) or QV_ENOMEM (growing the scratch).  Reader: may run
+ * concurrently with other searches, each with its own scratch. */
+qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
+                          const float *query, uint32_t k, uint32_t ef,
+                          const qvi_accept *accept, qvi_hnsw_scratch *scratch,
+                          uint32_t *slots_out, float *dists_out, size_t *n_out);
+
+/* Heap bytes the index owns (links, levels, locks, in-degrees, internal
+ * scratch), not counting the caller's vectors or search scratches.
+ * Reader. */
+size_t qvi_hnsw_memory_bytes(const qvi_hnsw *h);
+
+/* What the checker measured. */
+typedef struct qvi_hnsw_stats {
+    uint64_t nodes;       /* nodes in the graph */
+    uint32_t max_level;   /* level of the entry point (0 when empty) */
+    uint64_t links;       /* links on all levels */
+    uint64_t unreachable; /* nodes no search from the entry point reaches */
+    double mean_degree0;  /* mean out-degree on level 0 */
+} qvi_hnsw_stats;
+
+/* Checks every invariant of the graph: levels within bounds and counted
+ * right, each node's link count within m (2*m on level 0), no link out of
+ * range, to itself, to an absent node or to a node below that level, no
+ * duplicate links, in-degree counters equal to a recount, the entry point
+ * present and of the maximum level, and every node reachable from the entry
+ * point through the union of all levels.  Fills *stats when not NULL.
+ * Returns QV_OK, or QV_ECORRUPT with the first violation described in err
+ * (cap bytes, NUL-terminated; err may be NULL), QV_EINVAL (view) or
+ * QV_ENOMEM.  view is only checked for consistency.  Reader. */
+qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
+                         qvi_hnsw_stats *stats, char *err, size_t cap);
+
+/* ------------------------------------------------------------------------ */
+/* Private to core/hnsw_*.c                                                 */
+/* ------------------------------------------------------------------------ */
+#ifdef QVI_HNSW_INTERNAL
+
+#include <pthread.h>
+#include <sched.h>
+
+/* levels[s] of a slot that is not in the graph. */
+#define QVI_HNSW_ABSENT 0xffu
+/* Top bit of a pool entry's slot: the node has been expanded. */
+#define QVI_HNSW_DONE 0x80000000u
+
+typedef struct qvi_hnsw_cand {
+    float dist;
+    uint32_t slot;
+} qvi_hnsw_cand;
+
+typedef float (*qvi_hnsw_kernel)(const float *a, const float *b, size_t n);
+
+/*
+ * Node records.  Level 0 is one flat arena of cap records of rec0 = 1 + m0
+ * uint32: [count, link_0 .. link_{m0-1}], so a node's level-0 links are
+ * found by multiplication and fit in 2-3 cache lines for m = 16.  The levels
+ * above are rare (a fraction 1/m of the nodes reaches level 1), so each node
+ * with level L >= 1 owns one malloc'd block of L records of recu = 2 + m
+ * uint32: [count, in-degree, link_0 .. link_{m-1}].  In-degrees of level 0
+ * live in indeg0[]; they let qvi_hnsw_remove know when it has found every
+ * node that links to the removed one (see hnsw_delete.c).
+ *
+ * Field protection: the first block never changes after create.  The rest
+ * is written only by writers (the caller's write lock).  During
+ * insert_batch, the batch's threads share the graph: a node's records are
+ * read and written only under that node's spinlock locks[s] (acquired with
+ * __atomic), in-degree counters are updated with __atomic adds, and entry,
+ * max_level are guarded by entry_mu.  levels[] and upper[] of every batch
+ * slot are filled in before the threads start and stay fixed.
+ */
+struct qvi_hnsw {
+    uint32_t m, m0, ef_construct, dim;
+    qv_metric metric;
+    double level_mult; /* 1 / ln(m) */
+    qvi_hnsw_kernel kern;
+    bool negate; /* distance = -kern() (dot, cosine) */
+    size_t rec0, recu;
+
+    uint32_t cap;
+    uint32_t *links0;
+    uint32_t *indeg0;
+    uint8_t *levels;
+    uint32_t **upper;
+    uint8_t *locks;
+
+    uint32_t entry;
+    int32_t max_level; /* -1 when empty */
+    uint64_t count;
+    uint64_t level_count[QVI_HNSW_MAX_LEVEL + 1]; /* nodes of each level */
+    uint64_t rng;
+    size_t upper_bytes;
+    pthread_mutex_t entry_mu;
+    qvi_hnsw_scratch *wscratch; /* writers' scratch, lazily created */
+};
+
+struct qvi_hnsw_scratch {
+    uint16_t *visited; /* visited[s] == epoch: s seen by this search */
+    size_t vcap;
+    uint16_t epoch;
+    qvi_hnsw_cand *pool; /* sorted beam, entries flagged QVI_HNSW_DONE */
+    size_t pool_cap;
+    qvi_hnsw_cand *acc; /* sorted accepted results of a filtered search */
+    size_t acc_cap;
+    qvi_hnsw_cand *cand; /* candidates of the selection heuristic */
+    size_t cand_cap;
+    uint32_t *ids; /* neighbour copies, holder lists */
+    size_t ids_cap;
+};
+
+/* ---- hnsw_graph.c ---- */
+
+static inline const float *qvi_hnsw_vec(const qvi_vecview *v, uint32_t s)
+{
+    return v->base + (size_t)s * v->stride;
+}
+
+static inline float qvi_hnsw_dist(const qvi_hnsw *h, const float *a,
+                                  const float *b)
+{
+    float d = h->kern(a, b, h->dim);
+    return h->negate ? -d : d;
+}
+
+/* The record of slot s on level l: [count, links...] on level 0, [count,
+ * in-degree, links...] above.  s must be in the graph with level >= l. */
+static inline uint32_t *qvi_hnsw_rec(const qvi_hnsw *h, uint32_t s, unsigned l)
+{
+    if (l == 0)
+        return h->links0 + (size_t)s * h->rec0;
+    return h->upper[s] + (size_t)(l - 1) * h->recu;
+}
+
+static inline uint32_t *qvi_hnsw_links(const qvi_hnsw *h, uint32_t *rec,
+                                       unsigned l)
+{
+    (void)h;
+    return rec + (l == 0 ? 1 : 2);
+}
+
+static inline uint32_t *qvi_hnsw_indeg(const qvi_hnsw *h, uint32_t s,
+                                       unsigned l)
+{
+    return l == 0 ? &h->indeg0[s] : qvi_hnsw_rec(h, s, l) + 1;
+}
+
+static inline uint32_t qvi_hnsw_maxlinks(const qvi_hnsw *h, unsigned l)
+{
+    return l == 0 ? h->m0 : h->m;
+}
+
+static inline void qvi_hnsw_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Per-node spinlock of the batch build.  Critical sections are short (one
+ * link list, at worst a heuristic over m0 + 1 candidates), so spinning
+ * beats a 40-byte pthread mutex per node; after a while the waiter yields in
+ * case the holder was preempted (more threads than cores). */
+static inline void qvi_hnsw_lock(const qvi_hnsw *h, uint32_t s)
+{
+    unsigned spins = 0;
+    while (__atomic_exchange_n(&h->locks[s], 1, __ATOMIC_ACQUIRE)) {
+        while (__atomic_load_n(&h->locks[s], __ATOMIC_RELAXED)) {
+            if (++spins > 64) {
+                sched_yield();
+                spins = 0;
+            } else {
+                qvi_hnsw_cpu_relax();
+            }
+        }
+    }
+}
+
+static inline void qvi_hnsw_unlock(const qvi_hnsw *h, uint32_t s)
+{
+    __atomic_store_n(&h->locks[s], 0, __ATOMIC_RELEASE);
+}
+
+/* A level drawn from the index's generator (writers only). */
+unsigned qvi_hnsw_random_level(qvi_hnsw *h);
+
+/* Checks that view matches the index. */
+qv_status qvi_hnsw_check_view(const qvi_hnsw *h, const qvi_vecview *v);
+
+/* Allocates slot's upper block for level (none for level 0) and sets its
+ * records empty; QV_ENOMEM leaves the slot absent. */
+qv_status qvi_hnsw_alloc_node(qvi_hnsw *h, uint32_t slot, unsigned level);
+
+/* Gets the writers' scratch. */
+qv_status qvi_hnsw_wscratch(qvi_hnsw *h, qvi_hnsw_scratch **out);
+
+/* ---- hnsw_search.c ---- */
+
+/* Makes s ready for a search over h: visited covers h->cap slots, the pool
+ * holds ef entries, acc k, cand ncand, ids nids.  QV_ENOMEM leaves what
+ * was there. */
+qv_status qvi_hnsw_scratch_prepare(qvi_hnsw_scratch *s, const qvi_hnsw *h,
+                                   size_t ef, size_t k, size_t ncand,
+                                   size_t nids);
+
+/* Starts a new visited epoch. */
+void qvi_hnsw_new_epoch(qvi_hnsw_scratch *s);
+
+/* Greedy descent on level l (Algorithm 2 with ef = 1). */
+void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
+                     unsigned l, bool locking, uint32_t *ep, float *ep_dist);
+
+/* Algorithm 2 on level l from ep: leaves the ef best nodes found in
+ * s->pool (sorted, flags cleared) and returns their number. */
+size_t qvi_hnsw_search_layer(const qvi_hnsw *h, const qvi_vecview *v,
+                             const float *q, uint32_t ep, float ep_dist,
+                             size_t ef, unsigned l, bool locking,
+                             qvi_hnsw_scratch *s);
+
+/* ---- hnsw_build.c ---- */
+
+/* Algorithm 4: moves to the front of c[0..n) (sorted by distance to the
+ * base node), in order, the candidates closer to the base than to every
+ * candidate kept before them, at most max, and returns their number; the
+ * others end up, in some order, in c[kept..n). */
+size_t qvi_hnsw_select(const qvi_hnsw *h, const qvi_vecview *v,
+                       qvi_hnsw_cand *c, size_t n, size_t max);
+
+/* Gives n (whose lock the caller holds when locking) the list chosen by
+ * Algorithm 4 among cand[0..nc) (sorted by distance to n, distinct, without
+ * n), but never drops the last link to a node; keeps in-degrees right.
+ * Reorders cand. */
+void qvi_hnsw_relink(const qvi_hnsw *h, const qvi_vecview *v, uint32_t n,
+                     unsigned l, qvi_hnsw_cand *cand, size_t nc);
+
+/* Makes w link to z on level l, replacing w's farthest link whose target
+ * has another in-link if w's list is full.  Takes w's lock when locking.
+ * Returns false if every link of w is some node's last in-link. */
+bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
+                         uint32_t z, unsigned l, bool locking);
+
+/* Sorts candidates by (dist, slot). */
+void qvi_hnsw_sort_cands(qvi_hnsw_cand *c, size_t n);
+
+#endif /* QVI_HNSW_INTERNAL */
+
+#endif /* QUIVER_HNSW_H */

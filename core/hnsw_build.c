@@ -1,0 +1,558 @@
+/*
+ * hnsw_build.c -- inserting nodes: Algorithm 1 (insert) and Algorithm 4
+ * (the neighbour selection heuristic) of Malkov & Yashunin, one at a time
+ * or as a parallel batch.
+ *
+ * Insert (Algorithm 1)
+ * --------------------
+ * A node gets a random level L.  From the entry point we descend greedily
+ * (ef = 1) through the levels above L, then on each level from min(L, top)
+ * down to 0 we run the layer search with ef_construct, keep m neighbours
+ * chosen by the heuristic, link the node to them and each of them back to
+ * the node.  A neighbour whose list is full is re-selected with the
+ * heuristic over its links plus the new node (hnswlib's way), which may
+ * drop one or more of its older links.  As in hnswlib and unlike the
+ * paper, the new node gets m links on level 0 too (the paper's M), while
+ * lists may hold up to 2m there (Mmax0), and the pool's nearest node, not
+ * the whole pool, seeds the next level down.  The heuristic never fills
+ * a list back up with pruned candidates (the paper's keepPrunedConnections
+ * is off, as in hnswlib), which keeps the graph sparse and searches fast.
+ *
+ * Invariants kept: a node's links are distinct, never itself, never an
+ * absent node, at most m (2m on level 0), only to nodes whose level is at
+ * least the list's level; every link is counted in its target's in-degree
+ * (hnsw_delete.c relies on that to find all the links to a removed node).
+ *
+ * Parallel batch (locking model)
+ * ------------------------------
+ * The caller holds its write lock, so no search runs.  Before any thread
+ * starts, the batch draws every level (in the order of the slots, so they
+ * are reproducible), allocates every upper block and sizes every scratch:
+ * the threads cannot fail.  Each thread then takes slots from a shared
+ * atomic counter.  A node's records are read and written only under its
+ * spinlock (readers copy the list and let go before computing distances);
+ * a thread never holds two node locks at once, so there is no lock order to
+ * get wrong.  In-degrees are updated with atomic adds since the target's
+ * lock is not held.  entry and max_level are read under entry_mu; a node
+ * whose level exceeds the current top keeps entry_mu for its whole insert
+ * (as hnswlib does), so two new tops cannot race.  A node becomes
+ * reachable only when a neighbour links to it, which happens after its own
+ * record on that level is written; a thread that reaches it on a lower
+ * level before that level is written sees an empty list and moves on, as
+ * in hnswlib.  With threads > 1 the graph depends on scheduling; with one
+ * thread it is a pure function of the slots, the vectors and the seed.
+ */
+#define QVI_HNSW_INTERNAL
+#include "core/hnsw.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const qvi_hnsw_cand *x = a, *y = b;
+    if (x->dist != y->dist)
+        return x->dist < y->dist ? -1 : 1;
+    return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+void qvi_hnsw_sort_cands(qvi_hnsw_cand *c, size_t n)
+{
+    /* Short arrays (at most 2m + 1 or ef): insertion sort beats qsort's
+     * indirect calls below a few dozen entries. */
+    if (n > 48) {
+        qsort(c, n, sizeof(*c), cand_cmp);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        qvi_hnsw_cand x = c[i];
+        size_t j = i;
+        while (j > 0 && cand_cmp(&c[j - 1], &x) > 0) {
+            c[j] = c[j - 1];
+            j--;
+        }
+        c[j] = x;
+    }
+}
+
+size_t qvi_hnsw_select(const qvi_hnsw *h, const qvi_vecview *v,
+                       qvi_hnsw_cand *c, size_t n, size_t max)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n && kept < max; i++) {
+        const float *ci = qvi_hnsw_vec(v, c[i].slot);
+        bool good = true;
+        for (size_t j = 0; j < kept; j++) {
+            float d = qvi_hnsw_dist(h, ci, qvi_hnsw_vec(v, c[j].slot));
+            if (d < c[i].dist) {
+                good = false;
+                break;
+            }
+        }
+        if (good) {
+            /* Swap, not copy: the dropped candidates stay in c[kept..n),
+             * where qvi_hnsw_relink looks for them. */
+            qvi_hnsw_cand t = c[kept];
+            c[kept++] = c[i];
+            c[i] = t;
+        }
+    }
+    return kept;
+}
+
+static inline uint32_t indeg_add(const qvi_hnsw *h, uint32_t s, unsigned l,
+                                 int delta)
+{
+    return __atomic_fetch_add(qvi_hnsw_indeg(h, s, l), (uint32_t)delta,
+                              __ATOMIC_RELAXED);
+}
+
+static bool has(const uint32_t *a, size_t n, uint32_t x)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i] == x)
+            return true;
+    }
+    return false;
+}
+
+static bool has_cand(const qvi_hnsw_cand *a, size_t n, uint32_t x)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (a[i].slot == x)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Reachability.  HNSW as published can orphan a node: when a full list is
+ * re-selected, the link dropped may be the last one pointing at its
+ * target, which no search can then reach (hnswlib shows a fraction of a
+ * percent of such nodes on clustered data, and many more under inner
+ * product, where small-norm nodes are nobody's neighbour).  We keep every
+ * node's in-degree, so we can refuse to drop a last in-link: such a link
+ * stays, in a free place if the heuristic left one, else instead of the
+ * farthest kept link whose target has other in-links.  A new node that no
+ * neighbour kept is forced into its nearest neighbour's list the same way.
+ */
+void qvi_hnsw_relink(const qvi_hnsw *h, const qvi_vecview *v, uint32_t n,
+                     unsigned l, qvi_hnsw_cand *cand, size_t nc)
+{
+    uint32_t max = qvi_hnsw_maxlinks(h, l);
+    uint32_t *rec = qvi_hnsw_rec(h, n, l);
+    uint32_t *links = qvi_hnsw_links(h, rec, l);
+    uint32_t oc = rec[0];
+    uint32_t old[2 * QV_MAX_HNSW_M];
+    uint8_t prot[4 * QV_MAX_HNSW_M + 1];
+    memcpy(old, links, oc * sizeof(uint32_t));
+
+    size_t kept = qvi_hnsw_select(h, v, cand, nc, max);
+    memset(prot, 0, kept + 1);
+    for (size_t j = 0; j < kept; j++) {
+        if (!has(old, oc, cand[j].slot))
+            indeg_add(h, cand[j].slot, l, 1);
+    }
+    /* First every dropped link loses its count, then the targets left with
+     * none are put back, so no count is taken twice. */
+    uint32_t orphans[2 * QV_MAX_HNSW_M];
+    size_t no = 0;
+    for (uint32_t i = 0; i < oc; i++) {
+        uint32_t u = old[i];
+        if (!has_cand(cand, kept, u) && indeg_add(h, u, l, -1) == 1)
+            orphans[no++] = u;
+    }
+    for (size_t o = 0; o < no; o++) {
+        uint32_t u = orphans[o];
+        size_t at = kept;
+        while (at < nc && cand[at].slot != u)
+            at++;
+        if (at == nc)
+            continue; /* not a candidate (cannot happen): leave it */
+        if (kept < max) {
+            qvi_hnsw_cand t = cand[kept];
+            cand[kept] = cand[at];
+            cand[at] = t;
+            prot[kept++] = 1;
+            prot[kept] = 0;
+            indeg_add(h, u, l, 1);
+            continue;
+        }
+        for (size_t j = kept; j-- > 0;) {
+            if (prot[j])
+                continue;
+            uint32_t w = cand[j].slot;
+            if (indeg_add(h, w, l, -1) > 1) {
+                qvi_hnsw_cand t = cand[j];
+                cand[j] = cand[at];
+                cand[at] = t;
+                prot[j] = 1;
+                indeg_add(h, u, l, 1);
+                break;
+            }
+            indeg_add(h, w, l, 1); /* w needs this link too */
+        }
+    }
+    for (size_t j = 0; j < kept; j++)
+        links[j] = cand[j].slot;
+    rec[0] = (uint32_t)kept;
+}
+
+bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
+                         uint32_t z, unsigned l, bool locking)
+{
+    bool ok = false;
+    uint32_t max = qvi_hnsw_maxlinks(h, l);
+    if (w == z)
+        return false;
+    if (locking)
+        qvi_hnsw_lock(h, w);
+    uint32_t *rec = qvi_hnsw_rec(h, w, l);
+    uint32_t *links = qvi_hnsw_links(h, rec, l);
+    uint32_t cnt = rec[0];
+    if (has(links, cnt, z)) {
+        ok = true;
+    } else if (cnt < max) {
+        links[cnt] = z;
+        rec[0] = cnt + 1;
+        indeg_add(h, z, l, 1);
+        ok = true;
+    } else {
+        /* Replace the farthest link whose target keeps another in-link. */
+        qvi_hnsw_cand c[2 * QV_MAX_HNSW_M];
+        const float *wv = qvi_hnsw_vec(v, w);
+        for (uint32_t i = 0; i < cnt; i++) {
+            c[i].slot = i; /* position in links */
+            c[i].dist = qvi_hnsw_dist(h, wv, qvi_hnsw_vec(v, links[i]));
+        }
+        qvi_hnsw_sort_cands(c, cnt);
+        for (uint32_t i = cnt; i-- > 0 && !ok;) {
+            uint32_t pos = c[i].slot, u = links[pos];
+            if (indeg_add(h, u, l, -1) > 1) {
+                links[pos] = z;
+                indeg_add(h, z, l, 1);
+                ok = true;
+            } else {
+                indeg_add(h, u, l, 1);
+            }
+        }
+    }
+    if (locking)
+        qvi_hnsw_unlock(h, w);
+    return ok;
+}
+
+/* Adds the link n -> q on level l, re-selecting n's links with the
+ * heuristic when the list is full.  cand must hold maxlinks + 1 entries. */
+static void link_back(const qvi_hnsw *h, const qvi_vecview *v, uint32_t n,
+                      uint32_t q, float dq, unsigned l, bool locking,
+                      qvi_hnsw_cand *cand)
+{
+    uint32_t max = qvi_hnsw_maxlinks(h, l);
+    if (locking)
+        qvi_hnsw_lock(h, n);
+    uint32_t *rec = qvi_hnsw_rec(h, n, l);
+    uint32_t *links = qvi_hnsw_links(h, rec, l);
+    uint32_t cnt = rec[0];
+    if (has(links, cnt, q))
+        goto out;
+    if (cnt < max) {
+        links[cnt] = q;
+        rec[0] = cnt + 1;
+        indeg_add(h, q, l, 1);
+        goto out;
+    }
+    const float *nv = qvi_hnsw_vec(v, n);
+    for (uint32_t i = 0; i < cnt; i++) {
+        cand[i].slot = links[i];
+        cand[i].dist = qvi_hnsw_dist(h, nv, qvi_hnsw_vec(v, links[i]));
+    }
+    cand[cnt].slot = q;
+    cand[cnt].dist = dq;
+    qvi_hnsw_sort_cands(cand, cnt + 1);
+    qvi_hnsw_relink(h, v, n, l, cand, cnt + 1);
+out:
+    if (locking)
+        qvi_hnsw_unlock(h, n);
+}
+
+/* Writes the new node q's own links on level l: the kept pool entries
+ * sel[0..kept).  Other batch threads may already have linked q to their
+ * nodes (q was reachable on a higher level), so existing links are merged
+ * rather than overwritten. */
+static void set_own_links(const qvi_hnsw *h, const qvi_vecview *v, uint32_t q,
+                          unsigned l, const qvi_hnsw_cand *sel, size_t kept,
+                          bool locking, qvi_hnsw_cand *cand)
+{
+    if (locking)
+        qvi_hnsw_lock(h, q);
+    uint32_t *rec = qvi_hnsw_rec(h, q, l);
+    uint32_t *links = qvi_hnsw_links(h, rec, l);
+    uint32_t cnt = rec[0];
+    if (cnt == 0) {
+        for (size_t i = 0; i < kept; i++) {
+            links[i] = sel[i].slot;
+            indeg_add(h, sel[i].slot, l, 1);
+        }
+        rec[0] = (uint32_t)kept;
+    } else {
+        const float *qv = qvi_hnsw_vec(v, q);
+        size_t nc = 0;
+        for (uint32_t i = 0; i < cnt; i++) {
+            cand[nc].slot = links[i];
+            cand[nc++].dist = qvi_hnsw_dist(h, qv, qvi_hnsw_vec(v, links[i]));
+        }
+        for (size_t i = 0; i < kept; i++) {
+            if (!has(links, cnt, sel[i].slot))
+                cand[nc++] = sel[i];
+        }
+        qvi_hnsw_sort_cands(cand, nc);
+        qvi_hnsw_relink(h, v, q, l, cand, nc);
+    }
+    if (locking)
+        qvi_hnsw_unlock(h, q);
+}
+
+/* Algorithm 1 for one slot whose level is already set and whose records
+ * are allocated and empty.  The scratch is prepared.  Cannot fail. */
+static void insert_node(qvi_hnsw *h, const qvi_vecview *v, uint32_t slot,
+                        unsigned level, bool locking, qvi_hnsw_scratch *s)
+{
+    const float *q = qvi_hnsw_vec(v, slot);
+    if (locking)
+        pthread_mutex_lock(&h->entry_mu);
+    int top = h->max_level;
+    uint32_t ep = h->entry;
+    if (top < 0) {
+        h->entry = slot;
+        h->max_level = (int32_t)level;
+        if (locking)
+            pthread_mutex_unlock(&h->entry_mu);
+        return;
+    }
+    bool hold = (int)level > top;
+    if (locking && !hold)
+        pthread_mutex_unlock(&h->entry_mu);
+
+    float d = qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, ep));
+    for (int l = top; l > (int)level; l--)
+        qvi_hnsw_greedy(h, v, q, (unsigned)l, locking, &ep, &d);
+
+    int start = (int)level < top ? (int)level : top;
+    for (int l = start; l >= 0; l--) {
+        size_t n = qvi_hnsw_search_layer(h, v, q, ep, d, h->ef_construct,
+                                         (unsigned)l, locking, s);
+        qvi_hnsw_cand *pool = s->pool;
+        ep = pool[0].slot;
+        d = pool[0].dist;
+        /* The pool is sorted; the heuristic keeps at most m of it.  It
+         * cannot hold slot itself: slot has no in-links yet. */
+        size_t kept = qvi_hnsw_select(h, v, pool, n, h->m);
+
+        set_own_links(h, v, slot, (unsigned)l, pool, kept, locking, s->cand);
+        for (size_t i = 0; i < kept; i++)
+            link_back(h, v, pool[i].slot, slot, pool[i].dist, (unsigned)l,
+                      locking, s->cand);
+        /* Nobody kept the link back: force one, nearest first (the pool
+         * holds the kept neighbours first, then the others). */
+        for (size_t i = 0; i < n; i++) {
+            if (__atomic_load_n(qvi_hnsw_indeg(h, slot, (unsigned)l),
+                                __ATOMIC_RELAXED) > 0 ||
+                qvi_hnsw_force_link(h, v, pool[i].slot, slot, (unsigned)l,
+                                    locking))
+                break;
+        }
+    }
+
+    if (hold) {
+        h->entry = slot;
+        h->max_level = (int32_t)level;
+        if (locking)
+            pthread_mutex_unlock(&h->entry_mu);
+    }
+}
+
+static qv_status prepare_build_scratch(const qvi_hnsw *h, qvi_hnsw_scratch *s)
+{
+    return qvi_hnsw_scratch_prepare(s, h, h->ef_construct, 0,
+                                    2 * (size_t)h->m0 + 1, 2 * (size_t)h->m0);
+}
+
+/* Marks slot present at level and counts it. */
+static void publish_level(qvi_hnsw *h, uint32_t slot, unsigned level)
+{
+    h->levels[slot] = (uint8_t)level;
+    h->level_count[level]++;
+    h->count++;
+}
+
+qv_status qvi_hnsw_insert(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
+{
+    if (!h)
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, view);
+    if (st != QV_OK)
+        return st;
+    if (slot >= QVI_HNSW_MAX_SLOTS)
+        return QV_ERANGE;
+    if (qvi_hnsw_contains(h, slot))
+        return QV_EINVAL;
+    qvi_hnsw_scratch *s;
+    if ((st = qvi_hnsw_reserve(h, (size_t)slot + 1)) != QV_OK ||
+        (st = qvi_hnsw_wscratch(h, &s)) != QV_OK ||
+        (st = prepare_build_scratch(h, s)) != QV_OK)
+        return st;
+    /* Draw the level only once nothing can fail, so that a failed call
+     * leaves the generator where it was. */
+    uint64_t rng = h->rng;
+    unsigned level = qvi_hnsw_random_level(h);
+    if ((st = qvi_hnsw_alloc_node(h, slot, level)) != QV_OK) {
+        h->rng = rng;
+        return st;
+    }
+    publish_level(h, slot, level);
+    insert_node(h, view, slot, level, false, s);
+    return QV_OK;
+}
+
+typedef struct batch_job {
+    qvi_hnsw *h;
+    const qvi_vecview *view;
+    const uint32_t *slots;
+    size_t n;
+    atomic_size_t next;
+    qvi_hnsw_scratch *s;
+} batch_job;
+
+typedef struct batch_worker {
+    batch_job *job;
+    qvi_hnsw_scratch *s;
+} batch_worker;
+
+/* Slots are handed out in small chunks: one atomic add per chunk, and
+ * consecutive slots (often inserted close in time by the caller) stay with
+ * one thread. */
+#define BATCH_CHUNK 8
+
+static void *batch_main(void *arg)
+{
+    batch_worker *w = arg;
+    batch_job *j = w->job;
+    qvi_hnsw *h = j->h;
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, BATCH_CHUNK);
+        if (i >= j->n)
+            break;
+        size_t end = i + BATCH_CHUNK < j->n ? i + BATCH_CHUNK : j->n;
+        for (; i < end; i++) {
+            uint32_t slot = j->slots[i];
+            insert_node(h, j->view, slot, h->levels[slot], true, w->s);
+        }
+    }
+    return NULL;
+}
+
+qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
+                                const uint32_t *slots, size_t n,
+                                unsigned threads)
+{
+    if (!h || (!slots && n > 0))
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, view);
+    if (st != QV_OK)
+        return st;
+    if (n == 0)
+        return QV_OK;
+
+    uint32_t hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i] >= QVI_HNSW_MAX_SLOTS)
+            return QV_ERANGE;
+        if (qvi_hnsw_contains(h, slots[i]))
+            return QV_EINVAL;
+        if (slots[i] > hi)
+            hi = slots[i];
+    }
+    if ((st = qvi_hnsw_reserve(h, (size_t)hi + 1)) != QV_OK)
+        return st;
+    if (threads == 0)
+        threads = 1;
+    if (threads > n)
+        threads = (unsigned)n;
+    if (threads > 64)
+        threads = 64;
+
+    batch_worker workers[64];
+    pthread_t tids[64];
+    unsigned started = 0;
+    size_t allocated = 0;
+    uint64_t rng = h->rng;
+    batch_job job = {.h = h, .view = view, .slots = slots, .n = n};
+    atomic_init(&job.next, 0);
+    memset(workers, 0, sizeof(workers));
+
+    for (unsigned t = 0; t < threads; t++) {
+        workers[t].job = &job;
+        if (t == 0) {
+            if ((st = qvi_hnsw_wscratch(h, &workers[0].s)) != QV_OK)
+                goto fail;
+        } else if ((st = qvi_hnsw_scratch_create(&workers[t].s)) != QV_OK) {
+            goto fail;
+        }
+        if ((st = prepare_build_scratch(h, workers[t].s)) != QV_OK)
+            goto fail;
+    }
+    /* Levels and upper blocks.  A slot listed twice is caught here: its
+     * first occurrence has already made it present in levels[]. */
+    for (; allocated < n; allocated++) {
+        uint32_t slot = slots[allocated];
+        if (h->levels[slot] != QVI_HNSW_ABSENT) {
+            st = QV_EINVAL;
+            goto fail;
+        }
+        unsigned level = qvi_hnsw_random_level(h);
+        if ((st = qvi_hnsw_alloc_node(h, slot, level)) != QV_OK)
+            goto fail;
+        h->levels[slot] = (uint8_t)level;
+    }
+    for (size_t i = 0; i < n; i++) {
+        h->level_count[h->levels[slots[i]]]++;
+        h->count++;
+    }
+
+    if (threads == 1) {
+        batch_main(&workers[0]);
+    } else {
+        for (started = 1; started < threads; started++) {
+            if (pthread_create(&tids[started], NULL, batch_main,
+                               &workers[started]) != 0)
+                break; /* the others, and this thread, do the work */
+        }
+        batch_main(&workers[0]);
+        for (unsigned t = 1; t < started; t++)
+            pthread_join(tids[t], NULL);
+    }
+    for (unsigned t = 1; t < threads; t++)
+        qvi_hnsw_scratch_free(workers[t].s);
+    /* Link the rare stranded nodes.  The batch is in: if this runs out of
+     * memory the graph is still valid, only less reachable, and the next
+     * reconnect will do it. */
+    (void)qvi_hnsw_reconnect(h, view, NULL);
+    return QV_OK;
+
+fail:
+    for (size_t i = 0; i < allocated; i++) {
+        uint32_t slot = slots[i];
+        if (h->upper[slot]) {
+            h->upper_bytes -= h->recu * h->levels[slot] * sizeof(uint32_t);
+            free(h->upper[slot]);
+            h->upper[slot] = NULL;
+        }
+        h->levels[slot] = QVI_HNSW_ABSENT;
+    }
+    h->rng = rng;
+    for (unsigned t = 1; t < threads; t++)
+        qvi_hnsw_scratch_free(workers[t].s);
+    return st;
+}

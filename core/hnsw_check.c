@@ -1,0 +1,256 @@
+/*
+ * hnsw_check.c -- the graph checker.
+ *
+ * Tests run it after every kind of build (bulk, parallel, incremental,
+ * after deletes), and a loader must run it before publishing a graph read
+ * from a file: it trusts nothing in the index, checks every number against
+ * the node count before using it as an index, and reports the first
+ * violation instead of asserting.
+ *
+ * What it checks
+ * --------------
+ *  - levels[]: each present node's level is at most QVI_HNSW_MAX_LEVEL and
+ *    the maximum level; the per-level counts and the node count agree with
+ *    a recount; the entry point is present and on the maximum level, and
+ *    the graph is empty exactly when max_level is -1.
+ *  - links, on every level of every node: count at most m (2m on level 0);
+ *    each link in range, not to the node itself, to a present node whose
+ *    level is at least the list's, and not twice in the same list.
+ *  - in-degrees: equal to a recount on each level (hnsw_delete.c depends on
+ *    them to find every link to a removed node).
+ *  - reachability: a breadth-first walk from the entry point over the
+ *    union of all levels reaches every node.  A search descends from the
+ *    entry point and then walks level 0, so a node that this walk misses
+ *    can never be returned.  Its number is in stats->unreachable; any is a
+ *    violation.
+ *
+ * Cost: O(levels * cap + links) time, 9 bytes per slot of memory.
+ * Locking: a reader.
+ */
+#define QVI_HNSW_INTERNAL
+#include "core/hnsw.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static qv_status fail(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static qv_status fail(char *err, size_t cap, const char *fmt, ...)
+{
+    if (err && cap > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return QV_ECORRUPT;
+}
+
+/* Checks the records of present node s. */
+static qv_status check_node(const qvi_hnsw *h, uint32_t s, char *err,
+                            size_t cap)
+{
+    unsigned lv = h->levels[s];
+    if (lv > 0 && !h->upper[s])
+        return fail(err, cap, "node %u has level %u but no upper records", s,
+                    lv);
+    for (unsigned l = 0; l <= lv; l++) {
+        const uint32_t *r = qvi_hnsw_rec(h, s, l);
+        const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, l);
+        uint32_t cnt = r[0];
+        if (cnt > qvi_hnsw_maxlinks(h, l))
+            return fail(err, cap, "node %u has %u links on level %u (max %u)",
+                        s, cnt, l, qvi_hnsw_maxlinks(h, l));
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t u = ln[i];
+            if (u >= h->cap)
+                return fail(err, cap,
+                            "node %u links to slot %u on level %u, beyond "
+                            "capacity %u",
+                            s, u, l, h->cap);
+            if (u == s)
+                return fail(err, cap, "node %u links to itself on level %u", s,
+                            l);
+            if (h->levels[u] == QVI_HNSW_ABSENT)
+                return fail(err, cap,
+                            "node %u links to absent slot %u on level %u "
+                            "(dangling)",
+                            s, u, l);
+            if (h->levels[u] < l)
+                return fail(err, cap,
+                            "node %u links on level %u to node %u of level %u",
+                            s, l, u, h->levels[u]);
+            for (uint32_t j = 0; j < i; j++) {
+                if (ln[j] == u)
+                    return fail(err, cap,
+                                "node %u links twice to %u on level %u", s, u,
+                                l);
+            }
+        }
+    }
+    return QV_OK;
+}
+
+qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
+                         qvi_hnsw_stats *stats, char *err, size_t cap)
+{
+    if (err && cap > 0)
+        err[0] = '\0';
+    if (!h)
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, view);
+    if (st != QV_OK)
+        return st;
+
+    uint32_t *recount = NULL, *queue = NULL;
+    uint8_t *seen = NULL;
+    qvi_hnsw_stats sx;
+    memset(&sx, 0, sizeof(sx));
+    uint64_t per_level[QVI_HNSW_MAX_LEVEL + 1] = {0};
+    int top = -1;
+
+    /* Levels and counts. */
+    for (uint32_t s = 0; s < h->cap; s++) {
+        unsigned lv = h->levels[s];
+        if (lv == QVI_HNSW_ABSENT)
+            continue;
+        if (lv > QVI_HNSW_MAX_LEVEL) {
+            st = fail(err, cap, "node %u has level %u, above the maximum %u", s,
+                      lv, QVI_HNSW_MAX_LEVEL);
+            goto done;
+        }
+        per_level[lv]++;
+        sx.nodes++;
+        if ((int)lv > top)
+            top = (int)lv;
+    }
+    if (sx.nodes != h->count) {
+        st = fail(err, cap, "%llu nodes present, count says %llu",
+                  (unsigned long long)sx.nodes, (unsigned long long)h->count);
+        goto done;
+    }
+    for (unsigned l = 0; l <= QVI_HNSW_MAX_LEVEL; l++) {
+        if (per_level[l] != h->level_count[l]) {
+            st = fail(err, cap, "%llu nodes of level %u, level_count says %llu",
+                      (unsigned long long)per_level[l], l,
+                      (unsigned long long)h->level_count[l]);
+            goto done;
+        }
+    }
+    if (top != h->max_level) {
+        st = fail(err, cap, "highest level is %d, max_level says %d", top,
+                  (int)h->max_level);
+        goto done;
+    }
+    if (sx.nodes > 0) {
+        if (h->entry >= h->cap || h->levels[h->entry] == QVI_HNSW_ABSENT) {
+            st = fail(err, cap, "entry point %u is not in the graph", h->entry);
+            goto done;
+        }
+        if ((int)h->levels[h->entry] != top) {
+            st = fail(err, cap, "entry point %u has level %u, not the top %d",
+                      h->entry, h->levels[h->entry], top);
+            goto done;
+        }
+    }
+
+    /* Links. */
+    for (uint32_t s = 0; s < h->cap; s++) {
+        if (h->levels[s] == QVI_HNSW_ABSENT)
+            continue;
+        if ((st = check_node(h, s, err, cap)) != QV_OK)
+            goto done;
+        for (unsigned l = 0; l <= h->levels[s]; l++)
+            sx.links += qvi_hnsw_rec(h, s, l)[0];
+        sx.mean_degree0 += qvi_hnsw_rec(h, s, 0)[0];
+    }
+    if (sx.nodes > 0)
+        sx.mean_degree0 /= (double)sx.nodes;
+
+    /* In-degrees, one level at a time. */
+    recount = calloc(h->cap ? h->cap : 1, sizeof(uint32_t));
+    queue = malloc((h->cap ? h->cap : 1) * sizeof(uint32_t));
+    seen = calloc(h->cap ? h->cap : 1, 1);
+    if (!recount || !queue || !seen) {
+        st = QV_ENOMEM;
+        goto done;
+    }
+    for (int l = 0; l <= top; l++) {
+        memset(recount, 0, h->cap * sizeof(uint32_t));
+        for (uint32_t s = 0; s < h->cap; s++) {
+            if (h->levels[s] == QVI_HNSW_ABSENT || h->levels[s] < l)
+                continue;
+            const uint32_t *r = qvi_hnsw_rec(h, s, (unsigned)l);
+            const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, (unsigned)l);
+            for (uint32_t i = 0; i < r[0]; i++)
+                recount[ln[i]]++;
+        }
+        for (uint32_t s = 0; s < h->cap; s++) {
+            if (h->levels[s] == QVI_HNSW_ABSENT || h->levels[s] < l)
+                continue;
+            uint32_t want = *qvi_hnsw_indeg(h, s, (unsigned)l);
+            if (recount[s] != want) {
+                st = fail(err, cap,
+                          "node %u has %u in-links on level %d, its counter "
+                          "says %u",
+                          s, recount[s], l, want);
+                goto done;
+            }
+        }
+    }
+
+    /* Reachability over the union of all levels. */
+    if (sx.nodes > 0) {
+        size_t head = 0, tail = 0;
+        queue[tail++] = h->entry;
+        seen[h->entry] = 1;
+        uint64_t reached = 0;
+        while (head < tail) {
+            uint32_t s = queue[head++];
+            reached++;
+            for (unsigned l = 0; l <= h->levels[s]; l++) {
+                const uint32_t *r = qvi_hnsw_rec(h, s, l);
+                const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, l);
+                for (uint32_t i = 0; i < r[0]; i++) {
+                    if (!seen[ln[i]]) {
+                        seen[ln[i]] = 1;
+                        queue[tail++] = ln[i];
+                    }
+                }
+            }
+        }
+        sx.unreachable = sx.nodes - reached;
+        sx.max_level = (uint32_t)top;
+        if (sx.unreachable > 0) {
+            uint32_t first = UINT32_MAX;
+            uint64_t orphans = 0;
+            for (uint32_t s = 0; s < h->cap; s++) {
+                if (h->levels[s] != QVI_HNSW_ABSENT && !seen[s]) {
+                    if (first == UINT32_MAX)
+                        first = s;
+                    orphans += h->indeg0[s] == 0;
+                }
+            }
+            st = fail(err, cap,
+                      "%llu of %llu nodes are unreachable from the entry "
+                      "point, %llu of them without level-0 in-links "
+                      "(first: %u)",
+                      (unsigned long long)sx.unreachable,
+                      (unsigned long long)sx.nodes, (unsigned long long)orphans,
+                      first);
+            goto done;
+        }
+    }
+    st = QV_OK;
+
+done:
+    if (stats)
+        *stats = sx;
+    free(recount);
+    free(queue);
+    free(seen);
+    return st;
+}

@@ -1,0 +1,269 @@
+/*
+ * hnsw_graph.c -- layout and life cycle of the HNSW index: creation,
+ * growth, node allocation, the level generator and memory accounting.
+ *
+ * Layout
+ * ------
+ * The index stores links, never vectors: the collection owns the vectors
+ * and passes a qvi_vecview to every call, since it may move them when it
+ * grows.  Per slot the index keeps
+ *   links0[s * rec0 ..]  level-0 record, [count, up to 2m links], 4+8m bytes
+ *   indeg0[s]            number of level-0 links pointing at s
+ *   levels[s]            the node's top level, QVI_HNSW_ABSENT if not in
+ *   upper[s]             levels 1..L: L records [count, in-degree, m links]
+ *   locks[s]             one byte, the batch build's spinlock
+ * which is 4 + 8m + 4 + 1 + 8 + 1 bytes plus, on average, about
+ * 4(m+2)/(m-1) bytes of upper records: 155 bytes a node for m = 16.
+ * hnswlib keeps the vector, a 64-bit label, a std::mutex per node and a
+ * label hash map on top of the same links, and that is 2-5 times more before
+ * the vectors.  Links are 32-bit slot numbers, as in hnswlib, so a
+ * record could be written to a file or mapped as is.
+ *
+ * Why level 0 is a flat arena: it holds almost all links, and a search
+ * spends nearly all its time there, so one multiplication finds a record
+ * and records of nearby slots share pages.  Upper records are few (a node
+ * reaches level l with probability m^-l) and are allocated per node, as in
+ * hnswlib; a pointer per slot is cheaper than an offset-managed arena with
+ * its own free lists, and they are freed when a node is removed.
+ *
+ * Growth
+ * ------
+ * qvi_hnsw_reserve grows every per-slot array to a new capacity (at least
+ * 1.5 times the old).  Each array that realloc moves is adopted at once, and
+ * cap is raised only when all have grown, so a failure leaves a working
+ * index with its old capacity (and some arrays merely larger).
+ *
+ * Levels
+ * ------
+ * Levels are floor(-ln(U) / ln(m)) (the paper's mL = 1/ln(M)) from a
+ * splitmix64 generator seeded by the caller, never by the clock, so a build
+ * replays exactly in one thread.  They are capped at QVI_HNSW_MAX_LEVEL:
+ * reaching it needs m^30 nodes at m = 2, so the cap never bites in
+ * practice but bounds every per-level array.
+ *
+ * Locking: everything here is a writer's job (the caller's write lock),
+ * except qvi_hnsw_memory_bytes, qvi_hnsw_count and qvi_hnsw_contains,
+ * which are readers.
+ */
+#define QVI_HNSW_INTERNAL
+#include "core/hnsw.h"
+#include "simd/simd.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void qvi_hnsw_params_init(qvi_hnsw_params *p)
+{
+    p->m = QV_DEFAULT_HNSW_M;
+    p->ef_construct = QV_DEFAULT_EF_CONSTRUCT;
+    p->seed = 0x5155495645ull;
+}
+
+qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
+                          qv_metric metric, qvi_hnsw **out)
+{
+    if (!out)
+        return QV_ENULL;
+    *out = NULL;
+    if (!p)
+        return QV_ENULL;
+    if (p->m < QV_MIN_HNSW_M || p->m > QV_MAX_HNSW_M ||
+        p->ef_construct < QV_MIN_EF_CONSTRUCT ||
+        p->ef_construct > QV_MAX_EF_CONSTRUCT || dim < QV_MIN_DIM ||
+        dim > QV_MAX_DIM)
+        return QV_ERANGE;
+
+    const qvi_kernels *k = qvi_simd();
+    qvi_hnsw_kernel kern;
+    bool negate = false;
+    switch (metric) {
+    case QV_METRIC_COSINE:
+    case QV_METRIC_DOT:
+        kern = k->dot;
+        negate = true;
+        break;
+    case QV_METRIC_EUCLID:
+        kern = k->l2sq;
+        break;
+    case QV_METRIC_MANHATTAN:
+        kern = k->l1;
+        break;
+    default:
+        return QV_EINVAL;
+    }
+
+    qvi_hnsw *h = calloc(1, sizeof(*h));
+    if (!h)
+        return QV_ENOMEM;
+    if (pthread_mutex_init(&h->entry_mu, NULL) != 0) {
+        free(h);
+        return QV_ENOMEM;
+    }
+    h->m = p->m;
+    h->m0 = 2 * p->m;
+    h->ef_construct = p->ef_construct;
+    h->dim = dim;
+    h->metric = metric;
+    h->level_mult = 1.0 / log((double)p->m);
+    h->kern = kern;
+    h->negate = negate;
+    h->rec0 = 1 + (size_t)h->m0;
+    h->recu = 2 + (size_t)h->m;
+    h->max_level = -1;
+    h->rng = p->seed;
+    *out = h;
+    return QV_OK;
+}
+
+void qvi_hnsw_free(qvi_hnsw *h)
+{
+    if (!h)
+        return;
+    if (h->upper) {
+        for (uint32_t s = 0; s < h->cap; s++)
+            free(h->upper[s]);
+    }
+    free(h->upper);
+    free(h->links0);
+    free(h->indeg0);
+    free(h->levels);
+    free(h->locks);
+    qvi_hnsw_scratch_free(h->wscratch);
+    pthread_mutex_destroy(&h->entry_mu);
+    free(h);
+}
+
+/* Grows *p (n_old elements of size sz) to n_new elements; adopts the new
+ * block on success. */
+static bool grow_array(void **p, size_t n_new, size_t sz)
+{
+    size_t bytes;
+    if (!qv_mul_size(n_new, sz, &bytes))
+        return false;
+    void *np = realloc(*p, bytes);
+    if (!np)
+        return false;
+    *p = np;
+    return true;
+}
+
+qv_status qvi_hnsw_reserve(qvi_hnsw *h, size_t n_slots)
+{
+    if (!h)
+        return QV_ENULL;
+    if (n_slots <= h->cap)
+        return QV_OK;
+    if (n_slots > QVI_HNSW_MAX_SLOTS)
+        return QV_ERANGE;
+    size_t ncap = (size_t)h->cap + h->cap / 2;
+    if (ncap < n_slots)
+        ncap = n_slots;
+    if (ncap < 64)
+        ncap = 64;
+    if (ncap > QVI_HNSW_MAX_SLOTS)
+        ncap = QVI_HNSW_MAX_SLOTS;
+    size_t rec0_bytes;
+    if (!qv_mul_size(h->rec0, sizeof(uint32_t), &rec0_bytes))
+        return QV_ENOMEM;
+
+    if (!grow_array((void **)&h->links0, ncap, rec0_bytes) ||
+        !grow_array((void **)&h->indeg0, ncap, sizeof(uint32_t)) ||
+        !grow_array((void **)&h->levels, ncap, 1) ||
+        !grow_array((void **)&h->upper, ncap, sizeof(uint32_t *)) ||
+        !grow_array((void **)&h->locks, ncap, 1))
+        return QV_ENOMEM;
+    size_t old = h->cap;
+    memset(h->levels + old, QVI_HNSW_ABSENT, ncap - old);
+    memset(h->locks + old, 0, ncap - old);
+    for (size_t s = old; s < ncap; s++)
+        h->upper[s] = NULL;
+    h->cap = (uint32_t)ncap;
+    return QV_OK;
+}
+
+bool qvi_hnsw_contains(const qvi_hnsw *h, uint32_t slot)
+{
+    return h && slot < h->cap && h->levels[slot] != QVI_HNSW_ABSENT;
+}
+
+uint64_t qvi_hnsw_count(const qvi_hnsw *h)
+{
+    return h ? h->count : 0;
+}
+
+unsigned qvi_hnsw_random_level(qvi_hnsw *h)
+{
+    /* splitmix64 */
+    uint64_t z = (h->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    double u = ((double)(z >> 11) + 1.0) * 0x1.0p-53; /* (0, 1] */
+    double l = -log(u) * h->level_mult;
+    if (!(l < (double)QVI_HNSW_MAX_LEVEL))
+        return QVI_HNSW_MAX_LEVEL;
+    return (unsigned)l;
+}
+
+qv_status qvi_hnsw_check_view(const qvi_hnsw *h, const qvi_vecview *v)
+{
+    if (!v || !v->base)
+        return QV_ENULL;
+    if (v->dim != h->dim || v->metric != h->metric || v->stride < v->dim)
+        return QV_EINVAL;
+    return QV_OK;
+}
+
+qv_status qvi_hnsw_alloc_node(qvi_hnsw *h, uint32_t slot, unsigned level)
+{
+    uint32_t *blk = NULL;
+    if (level > 0) {
+        size_t n, bytes;
+        if (!qv_mul_size(h->recu, level, &n) ||
+            !qv_mul_size(n, sizeof(uint32_t), &bytes))
+            return QV_ENOMEM;
+        blk = malloc(bytes);
+        if (!blk)
+            return QV_ENOMEM;
+        for (unsigned l = 0; l < level; l++) {
+            blk[l * h->recu] = 0;     /* count */
+            blk[l * h->recu + 1] = 0; /* in-degree */
+        }
+        h->upper_bytes += bytes;
+    }
+    h->upper[slot] = blk;
+    h->links0[(size_t)slot * h->rec0] = 0;
+    h->indeg0[slot] = 0;
+    return QV_OK;
+}
+
+qv_status qvi_hnsw_wscratch(qvi_hnsw *h, qvi_hnsw_scratch **out)
+{
+    if (!h->wscratch) {
+        qv_status st = qvi_hnsw_scratch_create(&h->wscratch);
+        if (st != QV_OK)
+            return st;
+    }
+    *out = h->wscratch;
+    return QV_OK;
+}
+
+static size_t scratch_bytes(const qvi_hnsw_scratch *s)
+{
+    if (!s)
+        return 0;
+    return s->vcap * sizeof(uint16_t) +
+           (s->pool_cap + s->acc_cap + s->cand_cap) * sizeof(qvi_hnsw_cand) +
+           s->ids_cap * sizeof(uint32_t);
+}
+
+size_t qvi_hnsw_memory_bytes(const qvi_hnsw *h)
+{
+    if (!h)
+        return 0;
+    size_t per_slot = h->rec0 * sizeof(uint32_t) + sizeof(uint32_t) + 1 +
+                      sizeof(uint32_t *) + 1;
+    return sizeof(*h) + (size_t)h->cap * per_slot + h->upper_bytes +
+           scratch_bytes(h->wscratch);
+}

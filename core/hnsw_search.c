@@ -1,0 +1,358 @@
+/*
+ * hnsw_search.c -- searching the HNSW graph: Algorithm 2 (search one layer)
+ * and Algorithm 5 (k-NN search) of Malkov & Yashunin, and the per-search
+ * scratch.
+ *
+ * The beam
+ * --------
+ * The paper keeps two heaps: C, the candidates still to expand (a min-heap),
+ * and W, the ef best nodes found (a max-heap), and stops when the nearest
+ * candidate is farther than the farthest of W.  A candidate that is not
+ * among the ef best can never be expanded (it is farther than W's worst,
+ * which only improves), so C is, in effect, the unexpanded part of W.  We
+ * therefore keep one array, "the pool", of the ef best nodes found, sorted
+ * by distance, with a flag bit (QVI_HNSW_DONE, the top bit of the slot) on
+ * the entries already expanded, and always expand the nearest unflagged
+ * entry.  That is the same traversal as Algorithm 2, with no heap
+ * allocation that grows with the search (the pool is exactly ef entries, so
+ * a build thread cannot fail half way through an insert), fewer branches,
+ * and an insertion that is a binary search plus a short memmove over at
+ * most ef 8-byte entries.  (NSG, DiskANN and several HNSW ports use the same
+ * "linear pool".)
+ *
+ * Visited set
+ * -----------
+ * visited[s] holds the epoch of the last search that reached s; each search
+ * bumps the epoch, so nothing is cleared per query.  When the 16-bit epoch
+ * wraps (every 65535 searches) the array is zeroed once.  2 bytes a slot
+ * per scratch, like hnswlib's VisitedList, but owned by the caller's
+ * scratch instead of a mutex-guarded pool.
+ *
+ * Memory traffic
+ * --------------
+ * Expanding a node first gathers its unvisited neighbours and prefetches
+ * their vectors, then computes the distances, so the loads of all
+ * neighbours are in flight together; each neighbour that enters the pool
+ * gets its level-0 record prefetched, since it is likely to be expanded.
+ *
+ * Filters
+ * -------
+ * With a qvi_accept, the traversal is the unfiltered one; every node whose
+ * distance is computed on level 0 is also offered to a second sorted array
+ * of the k best accepted nodes.  The accept test runs only for nodes that
+ * would enter that array.  This differs from hnswlib, which keeps extending
+ * the beam until ef accepted nodes are found: that can degrade into a
+ * full scan under a selective filter, where exact search is the better plan
+ * and the collection should choose it.
+ *
+ * Locking: searches are readers.  The same layer search serves the build
+ * ("locking" true), where it copies each neighbour list under the node's
+ * spinlock because other batch threads may be rewriting it.
+ */
+#define QVI_HNSW_INTERNAL
+#include "core/hnsw.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+qv_status qvi_hnsw_scratch_create(qvi_hnsw_scratch **out)
+{
+    if (!out)
+        return QV_ENULL;
+    *out = calloc(1, sizeof(qvi_hnsw_scratch));
+    return *out ? QV_OK : QV_ENOMEM;
+}
+
+void qvi_hnsw_scratch_free(qvi_hnsw_scratch *s)
+{
+    if (!s)
+        return;
+    free(s->visited);
+    free(s->pool);
+    free(s->acc);
+    free(s->cand);
+    free(s->ids);
+    free(s);
+}
+
+static bool grow(void **p, size_t *cap, size_t want, size_t sz)
+{
+    if (want <= *cap)
+        return true;
+    size_t bytes;
+    if (!qv_mul_size(want, sz, &bytes))
+        return false;
+    void *np = realloc(*p, bytes);
+    if (!np)
+        return false;
+    *p = np;
+    *cap = want;
+    return true;
+}
+
+qv_status qvi_hnsw_scratch_prepare(qvi_hnsw_scratch *s, const qvi_hnsw *h,
+                                   size_t ef, size_t k, size_t ncand,
+                                   size_t nids)
+{
+    if (s->vcap < h->cap) {
+        size_t old = s->vcap;
+        if (!grow((void **)&s->visited, &s->vcap, h->cap, sizeof(uint16_t)))
+            return QV_ENOMEM;
+        memset(s->visited + old, 0, (s->vcap - old) * sizeof(uint16_t));
+    }
+    /* The pool and ids get one spare entry each, see the layer search. */
+    if (!grow((void **)&s->pool, &s->pool_cap, ef + 1, sizeof(qvi_hnsw_cand)) ||
+        !grow((void **)&s->acc, &s->acc_cap, k + 1, sizeof(qvi_hnsw_cand)) ||
+        !grow((void **)&s->cand, &s->cand_cap, ncand, sizeof(qvi_hnsw_cand)) ||
+        !grow((void **)&s->ids, &s->ids_cap, nids, sizeof(uint32_t)))
+        return QV_ENOMEM;
+    return QV_OK;
+}
+
+void qvi_hnsw_new_epoch(qvi_hnsw_scratch *s)
+{
+    if (++s->epoch == 0) {
+        memset(s->visited, 0, s->vcap * sizeof(uint16_t));
+        s->epoch = 1;
+    }
+}
+
+static inline void prefetch_vec(const float *p)
+{
+    __builtin_prefetch(p);
+    __builtin_prefetch((const char *)p + 64);
+}
+
+/* Inserts (d, slot) into the sorted array a of *n entries (at most cap),
+ * after any entries of equal distance.  The caller has checked that d
+ * beats the last entry when the array is full.  Returns the position. */
+static inline size_t pool_insert(qvi_hnsw_cand *a, size_t *n, size_t cap,
+                                 float d, uint32_t slot)
+{
+    size_t lo = 0, hi = *n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a[mid].dist <= d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t move = *n - lo;
+    if (*n == cap)
+        move--; /* the last entry falls off */
+    else
+        (*n)++;
+    memmove(a + lo + 1, a + lo, move * sizeof(*a));
+    a[lo].dist = d;
+    a[lo].slot = slot;
+    return lo;
+}
+
+static inline bool accepted(const qvi_accept *acc, uint32_t slot)
+{
+    if (acc->bitmap)
+        return slot < acc->nbits && (acc->bitmap[slot / 64] >> (slot % 64)) & 1;
+    if (acc->fn)
+        return acc->fn(slot, acc->ctx);
+    return true;
+}
+
+/* Offers a level-0 node to the filtered results. */
+static inline void offer(const qvi_accept *acc, qvi_hnsw_scratch *s,
+                         size_t *nacc, size_t k, float d, uint32_t slot)
+{
+    if (*nacc == k && !(d < s->acc[k - 1].dist))
+        return;
+    if (!accepted(acc, slot))
+        return;
+    pool_insert(s->acc, nacc, k, d, slot);
+}
+
+/* Algorithm 2.  Specialised by the compiler for each constant value of
+ * locking and of acc != NULL. */
+static inline __attribute__((always_inline)) size_t
+layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
+             uint32_t ep, float ep_dist, size_t ef, unsigned l, bool locking,
+             const qvi_accept *acc, size_t k, size_t *nacc, qvi_hnsw_scratch *s)
+{
+    qvi_hnsw_cand *pool = s->pool;
+    uint32_t *batch = s->ids;
+    uint32_t *copy = s->ids + h->m0;
+    uint16_t *vis = s->visited;
+    const size_t rec0 = h->rec0;
+    const uint32_t *links0 = h->links0;
+
+    qvi_hnsw_new_epoch(s);
+    const uint16_t epoch = s->epoch;
+    vis[ep] = epoch;
+    pool[0].dist = ep_dist;
+    pool[0].slot = ep;
+    size_t n = 1, cur = 0;
+    if (acc)
+        offer(acc, s, nacc, k, ep_dist, ep);
+
+    while (cur < n) {
+        uint32_t cs = pool[cur].slot;
+        pool[cur].slot = cs | QVI_HNSW_DONE;
+        const uint32_t *rec =
+            l == 0 ? links0 + (size_t)cs * rec0 : qvi_hnsw_rec(h, cs, l);
+        const uint32_t *links = rec + (l == 0 ? 1 : 2);
+        uint32_t cnt;
+        if (locking) {
+            qvi_hnsw_lock(h, cs);
+            cnt = rec[0];
+            memcpy(copy, links, cnt * sizeof(uint32_t));
+            qvi_hnsw_unlock(h, cs);
+            links = copy;
+        } else {
+            cnt = rec[0];
+        }
+
+        size_t nu = 0;
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t u = links[i];
+            if (vis[u] == epoch)
+                continue;
+            vis[u] = epoch;
+            batch[nu++] = u;
+            prefetch_vec(qvi_hnsw_vec(v, u));
+        }
+
+        size_t next = cur + 1;
+        for (size_t j = 0; j < nu; j++) {
+            uint32_t u = batch[j];
+            float d = qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, u));
+            if (acc)
+                offer(acc, s, nacc, k, d, u);
+            if (n == ef && !(d < pool[n - 1].dist))
+                continue;
+            size_t pos = pool_insert(pool, &n, ef, d, u);
+            if (pos < next)
+                next = pos;
+            if (l == 0)
+                __builtin_prefetch(links0 + (size_t)u * rec0);
+        }
+        cur = next;
+        while (cur < n && (pool[cur].slot & QVI_HNSW_DONE))
+            cur++;
+    }
+    for (size_t i = 0; i < n; i++)
+        pool[i].slot &= ~QVI_HNSW_DONE;
+    return n;
+}
+
+size_t qvi_hnsw_search_layer(const qvi_hnsw *h, const qvi_vecview *v,
+                             const float *q, uint32_t ep, float ep_dist,
+                             size_t ef, unsigned l, bool locking,
+                             qvi_hnsw_scratch *s)
+{
+    if (locking)
+        return layer_search(h, v, q, ep, ep_dist, ef, l, true, NULL, 0, NULL,
+                            s);
+    return layer_search(h, v, q, ep, ep_dist, ef, l, false, NULL, 0, NULL, s);
+}
+
+void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
+                     unsigned l, bool locking, uint32_t *ep, float *ep_dist)
+{
+    uint32_t cur = *ep;
+    float best = *ep_dist;
+    uint32_t copy[QV_MAX_HNSW_M];
+    bool changed = true;
+    while (changed) {
+        changed = false;
+        const uint32_t *rec = qvi_hnsw_rec(h, cur, l);
+        const uint32_t *links = qvi_hnsw_links(h, (uint32_t *)rec, l);
+        uint32_t cnt;
+        if (locking) {
+            qvi_hnsw_lock(h, cur);
+            cnt = rec[0];
+            memcpy(copy, links, cnt * sizeof(uint32_t));
+            qvi_hnsw_unlock(h, cur);
+            links = copy;
+        } else {
+            cnt = rec[0];
+        }
+        for (uint32_t i = 0; i < cnt; i++)
+            prefetch_vec(qvi_hnsw_vec(v, links[i]));
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t u = links[i];
+            float d = qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, u));
+            if (d < best) {
+                best = d;
+                cur = u;
+                changed = true;
+            }
+        }
+    }
+    *ep = cur;
+    *ep_dist = best;
+}
+
+/* Orders equal distances by slot, so results are reproducible. */
+static void tie_sort(qvi_hnsw_cand *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        qvi_hnsw_cand x = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1].dist == x.dist && a[j - 1].slot > x.slot) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
+}
+
+qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
+                          const float *query, uint32_t k, uint32_t ef,
+                          const qvi_accept *accept, qvi_hnsw_scratch *scratch,
+                          uint32_t *slots_out, float *dists_out, size_t *n_out)
+{
+    if (!h || !query || !scratch || !slots_out || !n_out)
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, view);
+    if (st != QV_OK)
+        return st;
+    if (k == 0 || k > QV_MAX_EF || ef > QV_MAX_EF)
+        return QV_ERANGE;
+    *n_out = 0;
+    if (h->count == 0)
+        return QV_OK;
+    size_t beam = ef > k ? ef : k;
+    if (accept && !accept->bitmap && !accept->fn)
+        accept = NULL;
+    st = qvi_hnsw_scratch_prepare(scratch, h, beam, accept ? k : 0, 0,
+                                  2 * (size_t)h->m0);
+    if (st != QV_OK)
+        return st;
+
+    uint32_t ep = h->entry;
+    float d = qvi_hnsw_dist(h, query, qvi_hnsw_vec(view, ep));
+    for (int l = h->max_level; l > 0; l--)
+        qvi_hnsw_greedy(h, view, query, (unsigned)l, false, &ep, &d);
+
+    const qvi_hnsw_cand *res;
+    size_t n;
+    if (accept) {
+        size_t nacc = 0;
+        layer_search(h, view, query, ep, d, beam, 0, false, accept, k, &nacc,
+                     scratch);
+        res = scratch->acc;
+        n = nacc;
+    } else {
+        n = layer_search(h, view, query, ep, d, beam, 0, false, NULL, 0, NULL,
+                         scratch);
+        res = scratch->pool;
+        if (n > k)
+            n = k;
+    }
+    tie_sort((qvi_hnsw_cand *)res, n);
+    for (size_t i = 0; i < n; i++) {
+        slots_out[i] = res[i].slot;
+        if (dists_out)
+            dists_out[i] = res[i].dist;
+    }
+    *n_out = n;
+    return QV_OK;
+}
