@@ -21,6 +21,12 @@
  * (glibc mallinfo2) across each build: hnswlib's includes its copy of the
  * vectors, Quiver's does not (the collection owns them), so both are shown.
  *
+ * Measured on the 2-core AMD EPYC (AVX2) dev machine, 100k x 128, 1000
+ * queries, 2 build threads: build 0.61-0.63x hnswlib's time; at recall@10
+ * 0.95 (interpolated) hnswlib ~18.6k QPS, Quiver ~36.9k QPS (1.98x);
+ * heap 78.6 MB for hnswlib vs 15.7 MB for Quiver's index (+51.2 MB of
+ * vectors held by the collection).
+ *
  * core.h uses <stdatomic.h>, which g++ 12 cannot parse, so the few
  * declarations used are repeated here; keep them in step with core/hnsw.h.
  */
