@@ -31,7 +31,13 @@ typedef struct qvi_kernels {
     float (*l2sq)(const float *a, const float *b, size_t n); /* sum (a-b)^2 */
     float (*l1)(const float *a, const float *b, size_t n);   /* sum |a-b| */
     /* Scales v in place to unit L2 norm; a zero (or subnormal-norm) vector
-     * is left as all zeros.  Returns the norm before scaling. */
+     * is left as all zeros.  Returns the norm before scaling.
+     * (Details: a vector whose norm is zero, subnormal or not finite -- a
+     * NaN or infinite component -- is set to zeros and 0 is returned.  A
+     * vector of finite components whose float sum of squares would
+     * overflow or underflow, e.g. components near 1e30 or 1e-25, is
+     * measured in double and still scaled to unit norm; the returned norm
+     * is then +inf if it exceeds FLT_MAX.  Never writes a NaN.) */
     float (*normalize)(float *v, size_t n);
 } qvi_kernels;
 
