@@ -1,0 +1,135 @@
+/*
+ * driver_quiver.c -- `quiver bench` driver for Quiver itself, through the
+ * public API only (include/quiver.h), as an application would use it.
+ *
+ * Build: one collection with {dim, metric, hnsw_m, hnsw_ef_construct,
+ * full_scan_threshold_kb = 0 (always the graph), max_indexing_threads = T}
+ * and one qv_upsert_batch of all points, ids 0..n-1: the batch insert is
+ * Quiver's parallel graph build.  The build time therefore includes what
+ * the peers' builds include too: checking and copying the vectors.
+ *
+ * Search: qv_search one query at a time with hnsw_ef = max(ef, k), the
+ * beam hnswlib and faiss use when ef < k.  Metrics: l2 is Quiver's euclid
+ * (true distances; the ranking is the same as squared ones), cosine is
+ * cosine (the data arrive unit-normalised, so the normalisation on insert
+ * changes nothing), ip is dot.
+ *
+ * The measuring loop and the output records are in harness_driver.c.
+ */
+#include "harness_driver.h"
+#include "quiver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct qvb_quiver_index {
+    qv_collection *c;
+    uint32_t dim;
+    qv_search_params params;
+    qv_hit *hits;
+} qvb_quiver_index;
+
+static void qvb_quiver_destroy(void *index)
+{
+    qvb_quiver_index *q = index;
+    if (!q)
+        return;
+    qv_collection_release(q->c);
+    free(q->hits);
+    free(q);
+}
+
+static int qvb_quiver_build(const qvb_drv_config *cfg, const float *base,
+                            size_t n, unsigned threads, void **out, char *err,
+                            size_t cap)
+{
+    qv_point_id *ids = NULL;
+    int rc = -1;
+    qvb_quiver_index *q = calloc(1, sizeof *q);
+    if (!q) {
+        snprintf(err, cap, "out of memory");
+        return -1;
+    }
+    qv_collection_config cc;
+    qv_collection_config_init(&cc);
+    cc.dim = cfg->dim;
+    cc.metric = cfg->metric == QVB_DRV_L2       ? QV_METRIC_EUCLID
+                : cfg->metric == QVB_DRV_COSINE ? QV_METRIC_COSINE
+                                                : QV_METRIC_DOT;
+    cc.hnsw_m = cfg->m;
+    cc.hnsw_ef_construct = cfg->ef_construct;
+    cc.full_scan_threshold_kb = 0;
+    cc.max_indexing_threads = threads;
+    qv_status st = qv_collection_create(&cc, &q->c);
+    if (st != QV_OK) {
+        snprintf(err, cap, "qv_collection_create: %s", qv_strerror(st));
+        goto cleanup;
+    }
+    q->hits = malloc(cfg->k * sizeof *q->hits);
+    ids = malloc((n ? n : 1) * sizeof *ids);
+    if (!q->hits || !ids) {
+        snprintf(err, cap, "out of memory");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++)
+        ids[i] = qv_id_from_num(i);
+    st = qv_upsert_batch(q->c, ids, base, n, cfg->dim);
+    if (st != QV_OK) {
+        char msg[256];
+        qv_collection_errmsg(q->c, msg, sizeof msg);
+        snprintf(err, cap, "qv_upsert_batch: %s: %s", qv_strerror(st), msg);
+        goto cleanup;
+    }
+    qv_search_params_init(&q->params);
+    q->params.k = cfg->k;
+    q->dim = cfg->dim;
+    *out = q;
+    q = NULL;
+    rc = 0;
+cleanup:
+    free(ids);
+    qvb_quiver_destroy(q);
+    return rc;
+}
+
+static int qvb_quiver_set_ef(void *index, unsigned ef, char *err, size_t cap)
+{
+    qvb_quiver_index *q = index;
+    if (ef > QV_MAX_EF) {
+        snprintf(err, cap, "ef %u is above QV_MAX_EF (%u)", ef, QV_MAX_EF);
+        return -1;
+    }
+    q->params.hnsw_ef = ef < q->params.k ? q->params.k : ef;
+    return 0;
+}
+
+static int qvb_quiver_search(void *index, const float *query, uint32_t k,
+                             int32_t *ids, char *err, size_t cap)
+{
+    qvb_quiver_index *q = index;
+    size_t got = 0;
+    (void)k; /* the driver's k, already in params */
+    qv_status st = qv_search(q->c, query, q->dim, &q->params, q->hits, &got);
+    if (st != QV_OK) {
+        snprintf(err, cap, "qv_search: %s", qv_strerror(st));
+        return -1;
+    }
+    for (size_t i = 0; i < got && i < k; i++)
+        ids[i] =
+            q->hits[i].id.kind == QV_ID_NUM && q->hits[i].id.u.num <= INT32_MAX
+                ? (int32_t)q->hits[i].id.u.num
+                : -1;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static char version[64];
+    qv_build_info info;
+    qv_build_info_get(&info);
+    snprintf(version, sizeof version, "%s-%s", info.version, info.simd_level);
+    const qvb_drv_ops ops = {"quiver",          version,
+                             qvb_quiver_build,  qvb_quiver_set_ef,
+                             qvb_quiver_search, qvb_quiver_destroy};
+    return qvb_drv_main(argc, argv, &ops);
+}
