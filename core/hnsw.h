@@ -24,7 +24,9 @@
  * -dot(a, b), euclid the squared L2 distance, manhattan the L1 distance,
  * all computed by the kernels of simd/simd.h.  Cosine vectors must already
  * be unit length (the collection normalises on insert), and so must cosine
- * queries.  The collection converts distances to API scores.
+ * queries.  The collection converts distances to API scores.  Under dot
+ * the graph itself is built with a different, norm-aware distance between
+ * data points (see hnsw_build.c, "Inner product"); searches use -dot.
  *
  * Locking model (who must hold what)
  * ----------------------------------
@@ -229,6 +231,7 @@ qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
 /* ------------------------------------------------------------------------ */
 #ifdef QVI_HNSW_INTERNAL
 
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 
@@ -269,6 +272,12 @@ struct qvi_hnsw {
     qvi_hnsw_kernel kern;
     bool negate; /* distance = -kern() (dot, cosine) */
     size_t rec0, recu;
+
+    /* Dot only (NULL otherwise): sqn[s] = |x_s|^2 of every node, written
+     * when s is inserted (before batch threads start) and read by the
+     * build distance qvi_hnsw_bdist; see hnsw_build.c, "Inner product". */
+    float *sqn;
+    qvi_hnsw_kernel l2k; /* the l2sq kernel, for the build distance */
 
     uint32_t cap;
     uint32_t *links0;
@@ -313,6 +322,36 @@ static inline float qvi_hnsw_dist(const qvi_hnsw *h, const float *a,
 {
     float d = h->kern(a, b, h->dim);
     return h->negate ? -d : d;
+}
+
+/* The build distance: the distance between two points of the graph that
+ * insert, delete repair and reconnect use, for the point with vector a and
+ * squared norm asq (ignored unless dot) and slot b.  It is qvi_hnsw_dist
+ * except under dot, where -dot is no metric (a point is not its own
+ * nearest neighbour) and the graph is built with
+ *     (|a - b|^2 + | |a|^2 - |b|^2 |) / 2  =  max(|a|^2, |b|^2) - a.b,
+ * the L2 distance of the MIPS-to-NN reduction with M = the larger of the two
+ * norms; see hnsw_build.c, "Inner product".  Searches keep -dot. */
+static inline float qvi_hnsw_bdist(const qvi_hnsw *h, const float *a, float asq,
+                                   const float *b, uint32_t sb)
+{
+    if (h->sqn)
+        return 0.5f * (h->l2k(a, b, h->dim) + fabsf(asq - h->sqn[sb]));
+    return qvi_hnsw_dist(h, a, b);
+}
+
+/* |x_s|^2 under dot (0 otherwise), for qvi_hnsw_bdist. */
+static inline float qvi_hnsw_sqn(const qvi_hnsw *h, uint32_t s)
+{
+    return h->sqn ? h->sqn[s] : 0.0f;
+}
+
+/* Build distance between two slots of the graph. */
+static inline float qvi_hnsw_pdist(const qvi_hnsw *h, const qvi_vecview *v,
+                                   uint32_t a, uint32_t b)
+{
+    return qvi_hnsw_bdist(h, qvi_hnsw_vec(v, a), qvi_hnsw_sqn(h, a),
+                          qvi_hnsw_vec(v, b), b);
 }
 
 /* The record of slot s on level l: [count, links...] on level 0, [count,
@@ -400,14 +439,20 @@ qv_status qvi_hnsw_scratch_prepare(qvi_hnsw_scratch *s, const qvi_hnsw *h,
 /* Starts a new visited epoch. */
 void qvi_hnsw_new_epoch(qvi_hnsw_scratch *s);
 
-/* Greedy descent on level l (Algorithm 2 with ef = 1). */
+/* Greedy descent on level l (Algorithm 2 with ef = 1).  With build, q is a
+ * data point of squared norm qsq and the build distance is used (see
+ * qvi_hnsw_bdist); otherwise the search distance. */
 void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
-                     unsigned l, bool locking, uint32_t *ep, float *ep_dist);
+                     float qsq, bool build, unsigned l, bool locking,
+                     uint32_t *ep, float *ep_dist);
 
-/* Algorithm 2 on level l from ep: leaves the ef best nodes found in
- * s->pool (sorted, flags cleared) and returns their number. */
+/* Algorithm 2 on level l from ep, for the build: q is a data point of
+ * squared norm qsq (used under dot only) and distances are build distances.
+ * Leaves the ef best nodes found in s->pool (sorted, flags cleared) and
+ * returns their number. */
 size_t qvi_hnsw_search_layer(const qvi_hnsw *h, const qvi_vecview *v,
-                             const float *q, uint32_t ep, float ep_dist,
+                             const float *q, float qsq, uint32_t ep,
+                             float ep_dist,
                              size_t ef, unsigned l, bool locking,
                              qvi_hnsw_scratch *s);
 

@@ -23,6 +23,50 @@
  * least the list's level; every link is counted in its target's in-degree
  * (hnsw_delete.c relies on that to find all the links to a removed node).
  *
+ * Inner product
+ * -------------
+ * Under dot the search distance is -dot(q, x), which is no metric: a point
+ * is not its own nearest neighbour, every point's "nearest" ones are the
+ * longest vectors, and the heuristic, which compares candidates with each
+ * other, prunes almost everything but links to those hubs.  Searches then
+ * get stuck: on 4000 points of 32 dims around 20 centres drawn from
+ * N(0, 16) (unit noise), recall@10 was 0.79 at ef 64, 0.87 at ef 256 and
+ * 0.91 at ef 1024, with a mean level-0 degree of 4.6.
+ *
+ * So the graph is built with another distance between data points (the
+ * "build distance", qvi_hnsw_bdist), used by every point-to-point
+ * comparison: insert's search for the new node's neighbours, the
+ * heuristic, link re-selection, delete repair and reconnect.  Searches
+ * keep -dot, so the results and their order are unchanged.  We measured
+ * recall@10 at ef 16 / 64 / 128 (A: the data above, one thread; B: 20k
+ * points around centres drawn from N(0, 1), where norms vary little):
+ *                                         A                   B
+ *   -dot (before)                 0.69 / 0.79 / 0.83  0.88 / 0.98 / 0.99
+ *   cosine between points         0.82 / 1.00 / 1.00  0.76 / 0.97 / 0.99
+ *   plain L2 between points       0.84 / 1.00 / 1.00
+ *   MIPS->NN reduction (Bachrach
+ *   et al. 2014), M = max norm    0.94 / 1.00 / 1.00  0.72 / 0.94 / 0.98
+ *   the same, M = the larger
+ *   norm of the pair (kept)       0.99 / 1.00 / 1.00  0.88 / 0.98 / 0.99
+ * The reduction appends sqrt(M^2 - |x|^2) to each stored x, so that -dot
+ * orders like L2 to the query padded with 0; between two points the
+ * augmented distance is |x - y|^2 + (a_x - a_y)^2, L2 plus a penalty for
+ * unequal norms.  With a global M that needs a running maximum, and every
+ * time M grows the distances of the whole graph shift (all shrink towards
+ * plain L2, by different amounts): inserting in order of increasing norm
+ * left recall at 0.80 at ef 128.  Taking M as the larger of the two norms
+ * gives a distance of the pair alone,
+ *     max(|x|^2, |y|^2) - x.y  =  (|x - y|^2 + | |x|^2 - |y|^2 |) / 2,
+ * which measured best, needs no global state (nothing to recompute, no
+ * order between batch threads), and equals |x - y|^2 / 2 for equal norms.
+ * We compute it in the second form, from the l2sq kernel, which does not
+ * cancel for close points.  The index keeps |x|^2 of each node (sqn[], 4
+ * bytes a slot, dot only), set when the node is inserted, so delete
+ * repair never needs a removed node's vector.
+ * Known weak spot: inserting one by one in increasing norm order still
+ * gives 0.86 at ef 128 (plain -dot does well there); and after removing a
+ * third of the points a few queries need ef 256 (0.96 at ef 128).
+ *
  * Parallel batch (locking model)
  * ------------------------------
  * The caller holds its write lock, so no search runs.  Before any thread
@@ -82,9 +126,11 @@ size_t qvi_hnsw_select(const qvi_hnsw *h, const qvi_vecview *v,
     size_t kept = 0;
     for (size_t i = 0; i < n && kept < max; i++) {
         const float *ci = qvi_hnsw_vec(v, c[i].slot);
+        float ai = qvi_hnsw_sqn(h, c[i].slot);
         bool good = true;
         for (size_t j = 0; j < kept; j++) {
-            float d = qvi_hnsw_dist(h, ci, qvi_hnsw_vec(v, c[j].slot));
+            float d = qvi_hnsw_bdist(h, ci, ai, qvi_hnsw_vec(v, c[j].slot),
+                                     c[j].slot);
             if (d < c[i].dist) {
                 good = false;
                 break;
@@ -221,10 +267,9 @@ bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
     } else {
         /* Replace the farthest link whose target keeps another in-link. */
         qvi_hnsw_cand c[2 * QV_MAX_HNSW_M];
-        const float *wv = qvi_hnsw_vec(v, w);
         for (uint32_t i = 0; i < cnt; i++) {
             c[i].slot = i; /* position in links */
-            c[i].dist = qvi_hnsw_dist(h, wv, qvi_hnsw_vec(v, links[i]));
+            c[i].dist = qvi_hnsw_pdist(h, v, w, links[i]);
         }
         qvi_hnsw_sort_cands(c, cnt);
         for (uint32_t i = cnt; i-- > 0 && !ok;) {
@@ -263,10 +308,9 @@ static void link_back(const qvi_hnsw *h, const qvi_vecview *v, uint32_t n,
         indeg_add(h, q, l, 1);
         goto out;
     }
-    const float *nv = qvi_hnsw_vec(v, n);
     for (uint32_t i = 0; i < cnt; i++) {
         cand[i].slot = links[i];
-        cand[i].dist = qvi_hnsw_dist(h, nv, qvi_hnsw_vec(v, links[i]));
+        cand[i].dist = qvi_hnsw_pdist(h, v, n, links[i]);
     }
     cand[cnt].slot = q;
     cand[cnt].dist = dq;
@@ -297,11 +341,10 @@ static void set_own_links(const qvi_hnsw *h, const qvi_vecview *v, uint32_t q,
         }
         rec[0] = (uint32_t)kept;
     } else {
-        const float *qv = qvi_hnsw_vec(v, q);
         size_t nc = 0;
         for (uint32_t i = 0; i < cnt; i++) {
             cand[nc].slot = links[i];
-            cand[nc++].dist = qvi_hnsw_dist(h, qv, qvi_hnsw_vec(v, links[i]));
+            cand[nc++].dist = qvi_hnsw_pdist(h, v, q, links[i]);
         }
         for (size_t i = 0; i < kept; i++) {
             if (!has(links, cnt, sel[i].slot))
@@ -335,13 +378,14 @@ static void insert_node(qvi_hnsw *h, const qvi_vecview *v, uint32_t slot,
     if (locking && !hold)
         pthread_mutex_unlock(&h->entry_mu);
 
-    float d = qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, ep));
+    float qa = qvi_hnsw_sqn(h, slot);
+    float d = qvi_hnsw_pdist(h, v, slot, ep);
     for (int l = top; l > (int)level; l--)
-        qvi_hnsw_greedy(h, v, q, (unsigned)l, locking, &ep, &d);
+        qvi_hnsw_greedy(h, v, q, qa, true, (unsigned)l, locking, &ep, &d);
 
     int start = (int)level < top ? (int)level : top;
     for (int l = start; l >= 0; l--) {
-        size_t n = qvi_hnsw_search_layer(h, v, q, ep, d, h->ef_construct,
+        size_t n = qvi_hnsw_search_layer(h, v, q, qa, ep, d, h->ef_construct,
                                          (unsigned)l, locking, s);
         qvi_hnsw_cand *pool = s->pool;
         ep = pool[0].slot;
@@ -370,6 +414,20 @@ static void insert_node(qvi_hnsw *h, const qvi_vecview *v, uint32_t slot,
         h->max_level = (int32_t)level;
         if (locking)
             pthread_mutex_unlock(&h->entry_mu);
+    }
+}
+
+/* Records the squared norms of slots[0..n) for the build distance (dot
+ * only).  Called once the slots can no longer fail to go in, before any
+ * batch thread starts, so the threads only read sqn[]. */
+static void set_sqn(qvi_hnsw *h, const qvi_vecview *v, const uint32_t *slots,
+                    size_t n)
+{
+    if (!h->sqn)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const float *x = qvi_hnsw_vec(v, slots[i]);
+        h->sqn[slots[i]] = h->kern(x, x, h->dim);
     }
 }
 
@@ -412,6 +470,7 @@ qv_status qvi_hnsw_insert(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
         return st;
     }
     publish_level(h, slot, level);
+    set_sqn(h, view, &slot, 1);
     insert_node(h, view, slot, level, false, s);
     return QV_OK;
 }
@@ -520,6 +579,7 @@ qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
         h->level_count[h->levels[slots[i]]]++;
         h->count++;
     }
+    set_sqn(h, view, slots, n);
 
     if (threads == 1) {
         batch_main(&workers[0]);

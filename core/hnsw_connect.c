@@ -62,11 +62,10 @@ static bool swap_in(qvi_hnsw *h, const qvi_vecview *v, uint32_t w, uint32_t u,
     uint32_t *ur = qvi_hnsw_rec(h, u, 0), *ul = ur + 1;
     if (wr[0] == 0)
         return false;
-    const float *wv = qvi_hnsw_vec(v, w);
     uint32_t far = 0;
     float fd = -__builtin_inff();
     for (uint32_t i = 0; i < wr[0]; i++) {
-        float d = qvi_hnsw_dist(h, wv, qvi_hnsw_vec(v, wl[i]));
+        float d = qvi_hnsw_pdist(h, v, w, wl[i]);
         if (d > fd && wl[i] != u) {
             fd = d;
             far = i;
@@ -123,11 +122,12 @@ static bool connect_pass(qvi_hnsw *h, const qvi_vecview *view,
             continue;
         const float *q = qvi_hnsw_vec(view, u);
         uint32_t ep = h->entry;
-        float d = qvi_hnsw_dist(h, q, qvi_hnsw_vec(view, ep));
+        float qa = qvi_hnsw_sqn(h, u);
+        float d = qvi_hnsw_pdist(h, view, u, ep);
         for (int l = h->max_level; l > 0; l--)
-            qvi_hnsw_greedy(h, view, q, (unsigned)l, false, &ep, &d);
-        size_t n = qvi_hnsw_search_layer(h, view, q, ep, d, h->ef_construct, 0,
-                                         false, s);
+            qvi_hnsw_greedy(h, view, q, qa, true, (unsigned)l, false, &ep, &d);
+        size_t n = qvi_hnsw_search_layer(h, view, q, qa, ep, d,
+                                         h->ef_construct, 0, false, s);
         /* Safe moves first (a free place; a swap that keeps the displaced
          * target reachable through u), then ones that may strand another
          * node, which the next pass would see. */

@@ -123,7 +123,6 @@ static void repair(qvi_hnsw *h, const qvi_vecview *v, uint32_t y, uint32_t x,
     uint32_t *yl = qvi_hnsw_links(h, yr, l);
     const uint32_t *xr = qvi_hnsw_rec(h, x, l);
     const uint32_t *xl = qvi_hnsw_links(h, (uint32_t *)xr, l);
-    const float *yv = qvi_hnsw_vec(v, y);
 
     /* Drop the link to x first (x's counter dies with x). */
     uint32_t yc = 0;
@@ -137,7 +136,7 @@ static void repair(qvi_hnsw *h, const qvi_vecview *v, uint32_t y, uint32_t x,
     size_t n = 0;
     for (uint32_t i = 0; i < yc; i++) {
         cand[n].slot = yl[i];
-        cand[n].dist = qvi_hnsw_dist(h, yv, qvi_hnsw_vec(v, yl[i]));
+        cand[n].dist = qvi_hnsw_pdist(h, v, y, yl[i]);
         n++;
     }
     for (uint32_t i = 0; i < xr[0]; i++) {
@@ -145,7 +144,7 @@ static void repair(qvi_hnsw *h, const qvi_vecview *v, uint32_t y, uint32_t x,
         if (u == y || list_has(yl, yc, u))
             continue;
         cand[n].slot = u;
-        cand[n].dist = qvi_hnsw_dist(h, yv, qvi_hnsw_vec(v, u));
+        cand[n].dist = qvi_hnsw_pdist(h, v, y, u);
         n++;
     }
     qvi_hnsw_sort_cands(cand, n);
@@ -158,14 +157,13 @@ static void rescue(qvi_hnsw *h, const qvi_vecview *v, uint32_t z, unsigned l,
                    const uint32_t *holders, size_t nh, const uint32_t *xl,
                    uint32_t xc, qvi_hnsw_cand *cand)
 {
-    const float *zv = qvi_hnsw_vec(v, z);
     size_t n = 0;
     for (size_t i = 0; i < nh + xc && n < 2 * (size_t)h->m0; i++) {
         uint32_t w = i < nh ? holders[i] : xl[i - nh];
         if (w == z)
             continue;
         cand[n].slot = w;
-        cand[n].dist = qvi_hnsw_dist(h, zv, qvi_hnsw_vec(v, w));
+        cand[n].dist = qvi_hnsw_pdist(h, v, z, w);
         n++;
     }
     qvi_hnsw_sort_cands(cand, n);

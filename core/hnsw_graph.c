@@ -12,6 +12,7 @@
  *   levels[s]            the node's top level, QVI_HNSW_ABSENT if not in
  *   upper[s]             levels 1..L: L records [count, in-degree, m links]
  *   locks[s]             one byte, the batch build's spinlock
+ *   sqn[s]               dot only: |x_s|^2, for the build distance
  * which is 4 + 8m + 4 + 1 + 8 + 1 bytes plus, on average, about
  * 4(m+2)/(m-1) bytes of upper records: 155 bytes a node for m = 16.
  * hnswlib keeps the vector, a 64-bit label, a std::mutex per node and a
@@ -108,6 +109,7 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
     h->level_mult = 1.0 / log((double)p->m);
     h->kern = kern;
     h->negate = negate;
+    h->l2k = k->l2sq;
     h->rec0 = 1 + (size_t)h->m0;
     h->recu = 2 + (size_t)h->m;
     h->max_level = -1;
@@ -129,6 +131,7 @@ void qvi_hnsw_free(qvi_hnsw *h)
     free(h->indeg0);
     free(h->levels);
     free(h->locks);
+    free(h->sqn);
     qvi_hnsw_scratch_free(h->wscratch);
     pthread_mutex_destroy(&h->entry_mu);
     free(h);
@@ -172,6 +175,9 @@ qv_status qvi_hnsw_reserve(qvi_hnsw *h, size_t n_slots)
         !grow_array((void **)&h->levels, ncap, 1) ||
         !grow_array((void **)&h->upper, ncap, sizeof(uint32_t *)) ||
         !grow_array((void **)&h->locks, ncap, 1))
+        return QV_ENOMEM;
+    if (h->metric == QV_METRIC_DOT &&
+        !grow_array((void **)&h->sqn, ncap, sizeof(float)))
         return QV_ENOMEM;
     size_t old = h->cap;
     memset(h->levels + old, QVI_HNSW_ABSENT, ncap - old);
@@ -263,7 +269,7 @@ size_t qvi_hnsw_memory_bytes(const qvi_hnsw *h)
     if (!h)
         return 0;
     size_t per_slot = h->rec0 * sizeof(uint32_t) + sizeof(uint32_t) + 1 +
-                      sizeof(uint32_t *) + 1;
+                      sizeof(uint32_t *) + 1 + (h->sqn ? sizeof(float) : 0);
     return sizeof(*h) + (size_t)h->cap * per_slot + h->upper_bytes +
            scratch_bytes(h->wscratch);
 }

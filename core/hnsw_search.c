@@ -183,11 +183,15 @@ static inline void offer(const qvi_accept *acc, qvi_hnsw_scratch *s,
 }
 
 /* Algorithm 2.  Specialised by the compiler for each constant value of
- * locking and of acc != NULL. */
+ * locking, build and acc != NULL.  With build, q is a data point being
+ * inserted (or reconnected) whose squared norm is qsq, and distances are
+ * the build distance qvi_hnsw_bdist (it differs from the search distance
+ * only under dot, see hnsw_build.c); queries use the search distance. */
 static inline __attribute__((always_inline)) size_t
 layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
-             uint32_t ep, float ep_dist, size_t ef, unsigned l, bool locking,
-             const qvi_accept *acc, size_t k, size_t *nacc, qvi_hnsw_scratch *s)
+             float qsq, bool build, uint32_t ep, float ep_dist, size_t ef,
+             unsigned l, bool locking, const qvi_accept *acc, size_t k,
+             size_t *nacc, qvi_hnsw_scratch *s)
 {
     qvi_hnsw_cand *pool = s->pool;
     uint32_t *batch = s->ids;
@@ -236,7 +240,8 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
         size_t next = cur + 1;
         for (size_t j = 0; j < nu; j++) {
             uint32_t u = batch[j];
-            float d = qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, u));
+            float d = build ? qvi_hnsw_bdist(h, q, qsq, qvi_hnsw_vec(v, u), u)
+                            : qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, u));
             if (acc)
                 offer(acc, s, nacc, k, d, u);
             if (n == ef && !(d < pool[n - 1].dist))
@@ -257,18 +262,20 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
 }
 
 size_t qvi_hnsw_search_layer(const qvi_hnsw *h, const qvi_vecview *v,
-                             const float *q, uint32_t ep, float ep_dist,
-                             size_t ef, unsigned l, bool locking,
-                             qvi_hnsw_scratch *s)
+                             const float *q, float qsq, uint32_t ep,
+                             float ep_dist, size_t ef, unsigned l,
+                             bool locking, qvi_hnsw_scratch *s)
 {
     if (locking)
-        return layer_search(h, v, q, ep, ep_dist, ef, l, true, NULL, 0, NULL,
-                            s);
-    return layer_search(h, v, q, ep, ep_dist, ef, l, false, NULL, 0, NULL, s);
+        return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, true,
+                            NULL, 0, NULL, s);
+    return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, false, NULL,
+                        0, NULL, s);
 }
 
 void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
-                     unsigned l, bool locking, uint32_t *ep, float *ep_dist)
+                     float qsq, bool build, unsigned l, bool locking,
+                     uint32_t *ep, float *ep_dist)
 {
     uint32_t cur = *ep;
     float best = *ep_dist;
@@ -292,7 +299,8 @@ void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
             prefetch_vec(qvi_hnsw_vec(v, links[i]), prefetch_lines(h));
         for (uint32_t i = 0; i < cnt; i++) {
             uint32_t u = links[i];
-            float d = qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, u));
+            float d = build ? qvi_hnsw_bdist(h, q, qsq, qvi_hnsw_vec(v, u), u)
+                            : qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, u));
             if (d < best) {
                 best = d;
                 cur = u;
@@ -344,19 +352,20 @@ qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
     uint32_t ep = h->entry;
     float d = qvi_hnsw_dist(h, query, qvi_hnsw_vec(view, ep));
     for (int l = h->max_level; l > 0; l--)
-        qvi_hnsw_greedy(h, view, query, (unsigned)l, false, &ep, &d);
+        qvi_hnsw_greedy(h, view, query, 0.0f, false, (unsigned)l, false, &ep,
+                        &d);
 
     const qvi_hnsw_cand *res;
     size_t n;
     if (accept) {
         size_t nacc = 0;
-        layer_search(h, view, query, ep, d, beam, 0, false, accept, k, &nacc,
-                     scratch);
+        layer_search(h, view, query, 0.0f, false, ep, d, beam, 0, false, accept,
+                     k, &nacc, scratch);
         res = scratch->acc;
         n = nacc;
     } else {
-        n = layer_search(h, view, query, ep, d, beam, 0, false, NULL, 0, NULL,
-                         scratch);
+        n = layer_search(h, view, query, 0.0f, false, ep, d, beam, 0, false,
+                         NULL, 0, NULL, scratch);
         res = scratch->pool;
         if (n > k)
             n = k;

@@ -54,6 +54,7 @@ typedef struct dataset {
     float *centres;
     size_t n, stride;
     uint32_t dim, nc;
+    float noise; /* standard deviation around a centre */
     qv_metric metric;
     rng r;
 } dataset;
@@ -64,7 +65,7 @@ static void draw(dataset *d, float *v)
     uint32_t c = (uint32_t)(next_u64(&d->r) % d->nc);
     double norm = 0;
     for (uint32_t j = 0; j < d->dim; j++) {
-        v[j] = d->centres[c * d->dim + j] + 0.35f * gauss(&d->r);
+        v[j] = d->centres[c * d->dim + j] + d->noise * gauss(&d->r);
         norm += (double)v[j] * v[j];
     }
     if (d->metric == QV_METRIC_COSINE && norm > 0) {
@@ -73,15 +74,17 @@ static void draw(dataset *d, float *v)
     }
 }
 
-static void make_data(dataset *d, size_t n, uint32_t dim, qv_metric metric,
-                      uint64_t seed)
+/* n points around nc centres drawn from N(0, cscale^2), noise sd. */
+static void make_data_ex(dataset *d, size_t n, uint32_t dim, qv_metric metric,
+                         uint64_t seed, uint32_t nc, float cscale, float noise)
 {
     memset(d, 0, sizeof(*d));
     d->n = n;
     d->dim = dim;
     d->stride = (dim + 15) / 16 * 16;
     d->metric = metric;
-    d->nc = 24;
+    d->nc = nc;
+    d->noise = noise;
     d->r.s = seed;
     d->centres = malloc(d->nc * dim * sizeof(float));
     d->base = aligned_alloc(64, n * d->stride * sizeof(float));
@@ -89,9 +92,15 @@ static void make_data(dataset *d, size_t n, uint32_t dim, qv_metric metric,
     ck_assert_ptr_nonnull(d->base);
     memset(d->base, 0, n * d->stride * sizeof(float));
     for (size_t i = 0; i < d->nc * dim; i++)
-        d->centres[i] = gauss(&d->r);
+        d->centres[i] = cscale * gauss(&d->r);
     for (size_t i = 0; i < n; i++)
         draw(d, d->base + i * d->stride);
+}
+
+static void make_data(dataset *d, size_t n, uint32_t dim, qv_metric metric,
+                      uint64_t seed)
+{
+    make_data_ex(d, n, dim, metric, seed, 24, 1.0f, 0.35f);
 }
 
 static void free_data(dataset *d)
@@ -242,10 +251,9 @@ START_TEST(test_recall_each_metric)
     ck_assert_int_eq(qvi_hnsw_insert_batch(h, &v, slots, d.n, 1), QV_OK);
     ck_assert_uint_eq(qvi_hnsw_count(h), d.n);
     assert_graph_ok(h, &d);
-    /* Inner product on unnormalised data (maximum inner product search)
-     * is much harder for a graph: nodes of small norm are nobody's
-     * neighbour.  It needs a wider beam for the same recall. */
-    uint32_t ef = metric == QV_METRIC_DOT ? 256 : 40;
+    /* Dot needs no wider beam since the graph is built with the
+     * norm-aware distance (hnsw_build.c, "Inner product"). */
+    uint32_t ef = 40;
     double r = measure_recall(h, &d, NULL, 200, ef, NULL, NULL);
     printf("hnsw %s: recall@10 %.4f (ef %u)\n",
            metric == QV_METRIC_COSINE   ? "cosine"
@@ -256,6 +264,80 @@ START_TEST(test_recall_each_metric)
     ck_assert_msg(r >= 0.95, "recall %.4f", r);
     free(slots);
     qvi_hnsw_free(h);
+    free_data(&d);
+}
+END_TEST
+
+/* Inner product on unnormalised, clustered data (maximum inner product
+ * search): 20 centres drawn from N(0, 16) in 32 dimensions, unit noise, so
+ * norms vary from cluster to cluster.  A graph built with -dot between
+ * data points links everything to the long vectors and searches get stuck:
+ * recall@10 was 0.83 at ef 128 and 0.91 at ef 1024 before the build
+ * distance of hnsw_build.c.  Every build path must reach 0.95 at ef 128:
+ * parallel batch, one-by-one inserts, and removals followed by re-inserts
+ * of the same slots with longer vectors. */
+START_TEST(test_dot_unnormalised)
+{
+    dataset d;
+    const size_t n = 4000;
+    make_data_ex(&d, n, 32, QV_METRIC_DOT, 71, 20, 4.0f, 1.0f);
+    qvi_vecview v = view_of(&d);
+    uint32_t *slots = iota(n);
+
+    qvi_hnsw *b = new_index(&d, 16, 100);
+    ck_assert_int_eq(qvi_hnsw_insert_batch(b, &v, slots, n, 2), QV_OK);
+    assert_graph_ok(b, &d);
+    double r64 = measure_recall(b, &d, NULL, 200, 64, NULL, NULL);
+    double r128 = measure_recall(b, &d, NULL, 200, 128, NULL, NULL);
+    printf("hnsw dot unnormalised, batch: recall@10 %.4f (ef 64), %.4f "
+           "(ef 128)\n",
+           r64, r128);
+    ck_assert_msg(r128 >= 0.95, "recall %.4f", r128);
+    qvi_hnsw_free(b);
+
+    qvi_hnsw *h = new_index(&d, 16, 100);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(qvi_hnsw_insert(h, &v, slots[i]), QV_OK);
+    assert_graph_ok(h, &d);
+    double ri = measure_recall(h, &d, NULL, 200, 128, NULL, NULL);
+    printf("hnsw dot unnormalised, incremental: recall@10 %.4f\n", ri);
+    ck_assert_msg(ri >= 0.95, "recall %.4f", ri);
+
+    /* Remove every third point, check, then give those slots new vectors
+     * twice as long: the build distance must use the norms of the vectors
+     * now in the slots, not of the removed ones. */
+    uint8_t *live = malloc(n);
+    memset(live, 1, n);
+    for (size_t i = 0; i < n; i += 3) {
+        ck_assert_int_eq(qvi_hnsw_remove(h, &v, (uint32_t)i), QV_OK);
+        live[i] = 0;
+    }
+    assert_graph_ok(h, &d);
+    /* After removals a few queries still need a wider beam: 0.96 at ef
+     * 128, 1.0 at ef 256 (the delete repair is the next thing to improve
+     * for dot), so this one is asserted at ef 256. */
+    double rd128 = measure_recall(h, &d, live, 200, 128, NULL, NULL);
+    double rd = measure_recall(h, &d, live, 200, 256, NULL, NULL);
+    printf("hnsw dot unnormalised, after removing 1/3: recall@10 %.4f (ef "
+           "128), %.4f (ef 256)\n",
+           rd128, rd);
+    ck_assert_msg(rd >= 0.95, "recall %.4f", rd);
+    for (size_t i = 0; i < n; i += 3) {
+        float *x = d.base + i * d.stride;
+        draw(&d, x);
+        for (uint32_t j = 0; j < d.dim; j++)
+            x[j] *= 2.0f;
+        ck_assert_int_eq(qvi_hnsw_insert(h, &v, (uint32_t)i), QV_OK);
+    }
+    assert_graph_ok(h, &d);
+    double rr = measure_recall(h, &d, NULL, 200, 128, NULL, NULL);
+    printf("hnsw dot unnormalised, after re-inserting longer: recall@10 "
+           "%.4f\n",
+           rr);
+    ck_assert_msg(rr >= 0.95, "recall %.4f", rr);
+    free(live);
+    qvi_hnsw_free(h);
+    free(slots);
     free_data(&d);
 }
 END_TEST
@@ -758,6 +840,7 @@ int main(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_recall_each_metric, 0,
                         QV_METRIC_MANHATTAN + 1);
+    tcase_add_test(tc, test_dot_unnormalised);
     tcase_add_test(tc, test_parallel_batch);
     tcase_add_test(tc, test_incremental);
     tcase_add_test(tc, test_reproducible);
