@@ -92,4 +92,127 @@ qv_status qvi_fail(qvi_errbuf *e, qv_status status, const char *fmt, ...)
 
 size_t qvi_errbuf_copy(const qvi_errbuf *e, char *buf, size_t cap);
 
+/* ---- top-k selection (topk.c) -------------------------------------------- */
+
+/*
+ * A bounded heap that keeps the k best (slot, distance) pairs seen, where a
+ * lower distance is better.  The root is the worst kept entry, so a
+ * candidate is rejected with one comparison once the heap is full.  Ties
+ * on distance are broken by slot so that results are deterministic.
+ */
+typedef struct qvi_topk {
+    uint32_t *slots;
+    float *dists;
+    size_t k;
+    size_t n;
+} qvi_topk;
+
+qv_status qvi_topk_init(qvi_topk *t, size_t k);
+void qvi_topk_free(qvi_topk *t);
+void qvi_topk_reset(qvi_topk *t);
+
+/* The distance a candidate must beat to enter (+inf while not full). */
+static inline float qvi_topk_bound(const qvi_topk *t)
+{
+    return t->n < t->k ? __builtin_inff() : t->dists[0];
+}
+
+void qvi_topk_push(qvi_topk *t, uint32_t slot, float dist);
+
+/* Sorts the kept entries best first, in place; the heap is then spent
+ * (reset before reuse). */
+void qvi_topk_sort(qvi_topk *t);
+
+/* ---- collections (collection.c) ------------------------------------------ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/*
+ * Field protection: cfg, stride and err are set at creation and never
+ * change.  Everything else is protected by lock: readers (get, search,
+ * scroll) take it shared, writers exclusive.
+ */
+struct qv_collection {
+    atomic_uint refs;
+    qv_collection_config cfg;
+    size_t stride; /* floats between rows: dim rounded up to 16 */
+    qvi_errbuf *err;
+    pthread_rwlock_t lock;
+
+    float *vecs;          /* cap rows of stride floats, 64-byte aligned */
+    float *sqnorms;       /* squared L2 norm of each slot's vector */
+    qv_point_id *ids;     /* ids[slot] for live slots */
+    uint8_t *live;        /* 1 when the slot holds a point */
+    uint32_t cap;         /* rows allocated */
+    uint32_t used;        /* high-water mark: slots >= used were never used */
+    uint32_t *free_slots; /* stack of deleted slots below used */
+    uint32_t n_free;
+    uint64_t count; /* live points */
+    qvi_idmap map;
+
+    struct qvi_hnsw *index; /* graph over the live slots */
+    bool index_ok;          /* false after a failed index update: searches are
+                               exact until the next write rebuilds the graph */
+    uint64_t removed_since_reconnect; /* graph removals since the last
+                                         reachability repair */
+
+    /* Search scratches, reused across queries; pool_mu guards the list
+     * (searches run under the shared lock, so they need their own mutex). */
+    pthread_mutex_t pool_mu;
+    struct qvi_hnsw_scratch **pool;
+    size_t pool_n, pool_cap;
+};
+
+/* ---- the collection's HNSW index (collection_index.c) ---------------------
+ */
+
+qv_status qvi_index_create(qv_collection *c);
+void qvi_index_destroy(qv_collection *c);
+
+/* Brings the index up to date after the rows of slots[0..n) changed (new or
+ * replaced points, duplicates allowed; slots is reordered).  Never fails:
+ * if the graph cannot be updated it is marked stale and rebuilt later. */
+void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n);
+
+/* Removes a deleted slot from the index; never fails (as above). */
+void qvi_index_remove_locked(qv_collection *c, uint32_t slot);
+
+/* True when a search with params should traverse the graph rather than
+ * scan: the index is sound, exact search was not asked for and the
+ * collection is above its full-scan threshold. */
+bool qvi_index_should_use(const qv_collection *c,
+                          const qv_search_params *params);
+
+/* Graph search of one prepared query into t (sorted best first).  The
+ * caller holds the shared lock.  Returns QV_OK or QV_ENOMEM. */
+qv_status qvi_index_search_locked(qv_collection *c, const float *q,
+                                  const qv_search_params *params, qvi_topk *t);
+
+/* Distance (lower is better) of the query to the vector in slot, for the
+ * collection's metric.  q must already be normalised under cosine. */
+float qvi_slot_distance(const qv_collection *c, const float *q, uint32_t slot);
+
+/* Converts an internal distance to the score the API reports. */
+float qvi_distance_to_score(qv_metric metric, float dist);
+
+/* Validates a query of dim floats and copies it into a 64-byte aligned
+ * buffer (normalised under cosine).  Records the failure on c. */
+qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
+                            float *out);
+
+/* Exact scan of every live slot into t, sorted best first.  Shared lock. */
+void qvi_scan_locked(const qv_collection *c, const float *q, qvi_topk *t);
+
+/* Validates search parameters; records the failure on c. */
+qv_status qvi_check_params(qv_collection *c, const qv_search_params *params);
+
+/* Keeps the hits of a sorted top-k that pass the threshold, converting
+ * distances to scores; returns their number. */
+size_t qvi_emit_hits(const qv_collection *c, const qv_search_params *params,
+                     qvi_topk *t, qv_hit *hits);
+
+/* Aligned allocation of n bytes rounded up to 64; NULL on failure. */
+void *qvi_alloc_aligned(size_t n);
+
 #endif /* QUIVER_CORE_H */

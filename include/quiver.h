@@ -58,9 +58,9 @@ extern "C" {
 #define QV_API
 #endif
 
-#define QV_VERSION_MAJOR 0
-#define QV_VERSION_MINOR 1
-#define QV_VERSION_PATCH 0
+#define QV_VERSION_MAJOR  0
+#define QV_VERSION_MINOR  1
+#define QV_VERSION_PATCH  0
 #define QV_VERSION_STRING "0.1.0"
 
 /* ------------------------------------------------------------------------ */
@@ -69,10 +69,10 @@ extern "C" {
 
 typedef enum qv_status {
     QV_OK = 0,
-    QV_ENULL,       /* a required pointer argument was NULL */
-    QV_EINVAL,      /* an argument is malformed (bad name, unknown metric, ...) */
-    QV_ERANGE,      /* a number is outside its allowed range (k = 0, dim, ...) */
-    QV_EDIM,        /* a vector's length differs from the collection's */
+    QV_ENULL,  /* a required pointer argument was NULL */
+    QV_EINVAL, /* an argument is malformed (bad name, unknown metric, ...) */
+    QV_ERANGE, /* a number is outside its allowed range (k = 0, dim, ...) */
+    QV_EDIM,   /* a vector's length differs from the collection's */
     QV_ENONFINITE,  /* a vector component is NaN or infinite */
     QV_ENOTFOUND,   /* no point or collection with that id or name */
     QV_EEXIST,      /* a collection with that name exists with another config */
@@ -96,8 +96,9 @@ QV_API const char *qv_status_name(qv_status status);
 /* ------------------------------------------------------------------------ */
 
 typedef struct qv_build_info {
-    const char *version;    /* QV_VERSION_STRING */
-    const char *simd_level; /* kernels in use: "scalar", "avx2", "avx512", "neon" */
+    const char *version; /* QV_VERSION_STRING */
+    const char
+        *simd_level; /* kernels in use: "scalar", "avx2", "avx512", "neon" */
     const char *simd_available; /* comma-separated levels this CPU can run */
     const char *build_type; /* CMake build type the library was built with */
     const char *blas;       /* BLAS used for batch search, e.g. "openblas" */
@@ -120,7 +121,7 @@ QV_API void qv_build_info_get(qv_build_info *info);
 typedef enum qv_id_kind { QV_ID_NUM = 0, QV_ID_UUID = 1 } qv_id_kind;
 
 typedef struct qv_point_id {
-    uint32_t kind; /* a qv_id_kind */
+    uint32_t kind;     /* a qv_id_kind */
     uint32_t reserved; /* zero */
     union {
         uint64_t num;
@@ -175,12 +176,12 @@ QV_API qv_status qv_metric_parse(const char *name, qv_metric *out);
 QV_API bool qv_metric_higher_is_better(qv_metric metric);
 
 /* HNSW parameters, named as in Qdrant's hnsw_config. */
-#define QV_MIN_HNSW_M 2u
-#define QV_DEFAULT_HNSW_M 16u
-#define QV_MAX_HNSW_M 128u
-#define QV_MIN_EF_CONSTRUCT 4u
+#define QV_MIN_HNSW_M           2u
+#define QV_DEFAULT_HNSW_M       16u
+#define QV_MAX_HNSW_M           128u
+#define QV_MIN_EF_CONSTRUCT     4u
 #define QV_DEFAULT_EF_CONSTRUCT 100u
-#define QV_MAX_EF_CONSTRUCT 4096u
+#define QV_MAX_EF_CONSTRUCT     4096u
 /* Below this many kilobytes of vectors a collection is searched exactly, as
  * Qdrant's full_scan_threshold (which is in kilobytes too). */
 #define QV_DEFAULT_FULL_SCAN_THRESHOLD_KB 10000u
@@ -192,6 +193,8 @@ typedef struct qv_collection_config {
     uint32_t hnsw_ef_construct; /* QV_MIN_EF_CONSTRUCT..QV_MAX_EF_CONSTRUCT */
     uint32_t full_scan_threshold_kb; /* 0 = always use the index */
     uint64_t hnsw_seed; /* seed of the level generator; default 0x5155495645 */
+    uint32_t max_indexing_threads; /* threads of a batch insert's graph
+                                      build; 0 = one per CPU (as Qdrant) */
 } qv_collection_config;
 
 /* Sets every field to its default.  cfg may not be NULL. */
@@ -279,12 +282,12 @@ QV_API qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
 #define QV_MAX_K 1000000u
 
 typedef struct qv_search_params {
-    uint32_t k;             /* results wanted, QV_MIN_K..QV_MAX_K; default 10 */
-    bool use_threshold;     /* default false */
-    float score_threshold;  /* with use_threshold: keep score >= threshold for
-                               cosine/dot, score <= threshold for distances */
-    uint32_t hnsw_ef;       /* HNSW beam width; 0 = the default, max(k, 128) */
-    bool exact;             /* true: exact search, bypassing the index */
+    uint32_t k;            /* results wanted, QV_MIN_K..QV_MAX_K; default 10 */
+    bool use_threshold;    /* default false */
+    float score_threshold; /* with use_threshold: keep score >= threshold for
+                              cosine/dot, score <= threshold for distances */
+    uint32_t hnsw_ef;      /* HNSW beam width; 0 = the default, max(k, 128) */
+    bool exact;            /* true: exact search, bypassing the index */
 } qv_search_params;
 
 #define QV_MAX_EF 65536u
@@ -296,21 +299,27 @@ typedef struct qv_hit {
     float score;
 } qv_hit;
 
-/* Exact top-k search for one query of dim floats.  Writes up to k hits, best
- * first, to hits (which has room for params->k) and their number to *n_hits
- * (fewer than k when the collection is smaller or the threshold cuts).  Ties
- * are broken by id order.  The query is not modified.
- * Returns QV_ENULL, QV_EDIM, QV_ENONFINITE, QV_ERANGE (k, threshold NaN) or
- * QV_ENOMEM.  Reader. */
+/* Top-k search for one query of dim floats.  The search walks the HNSW
+ * graph with beam width params->hnsw_ef when the collection holds at least
+ * full_scan_threshold_kb kilobytes of vectors; otherwise, or with
+ * params->exact, it scans every point exactly.  Writes up to k hits, best
+ * first, to hits (which has room for params->k) and their number to
+ * *n_hits (fewer than k when the collection is smaller or the threshold
+ * cuts).  Equal scores are ordered deterministically (by storage slot).
+ * The query is not modified.
+ * Returns QV_ENULL, QV_EDIM, QV_ENONFINITE, QV_ERANGE (k, ef, threshold
+ * NaN) or QV_ENOMEM.  Reader. */
 QV_API qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
                            const qv_search_params *params, qv_hit *hits,
                            size_t *n_hits);
 
-/* Exact top-k search for nq queries at once (row-major, nq*dim floats),
- * through blocked BLAS matrix products for cosine, dot and euclid.  Query i
- * gets its hits at hits + i*k and their number at n_hits[i].  Gives the same
- * results as nq calls of qv_search, ties and the last bits of float rounding
- * aside; returned scores are recomputed exactly.  nq may be 0.
+/* Top-k search for nq queries at once (row-major, nq*dim floats).  When
+ * qv_search would scan, the batch is searched exactly through blocked BLAS
+ * matrix products (cosine, dot, euclid; manhattan by blocked scans), giving
+ * the same results as nq calls of qv_search, ties and the last bits of
+ * float rounding aside (returned scores are recomputed exactly).  When
+ * qv_search would use the graph, each query walks the graph.  Query i gets
+ * its hits at hits + i*k and their number at n_hits[i].  nq may be 0.
  * Returns what qv_search returns.  Reader. */
 QV_API qv_status qv_search_batch(qv_collection *c, const float *queries,
                                  size_t nq, uint32_t dim,

@@ -1,0 +1,442 @@
+/*
+ * collection.c -- a collection's life cycle and its point writes and reads.
+ *
+ * Storage: vectors live in one 64-byte aligned array of `cap` rows, each
+ * `stride` floats (dim rounded up to 16, padding zero), so that every row
+ * starts on a cache line and BLAS can treat the array as a matrix with a
+ * leading dimension.  A slot is a row index.  ids[slot] and live[slot]
+ * describe the point in the slot, sqnorms[slot] its squared norm (used by
+ * batch euclid search), and the id map finds the slot of an id.  Deleted
+ * slots go on a free stack and are reused before the array grows; the
+ * array grows geometrically (x1.5) so that a long sequence of inserts costs
+ * amortised O(1) copies.
+ *
+ * All-or-nothing writes: every write validates its whole input first, then
+ * reserves all the memory it may need (rows, id-map buckets), and only then
+ * mutates; from that point nothing can fail, so a failed call leaves the
+ * collection as it was.
+ *
+ * Every write also updates the HNSW graph (collection_index.c), which
+ * cannot make the write fail.
+ *
+ * Locking: one rwlock per collection.  Reads take it shared, writes
+ * exclusive.  The reference count is atomic and needs no lock.
+ */
+#include "core/core.h"
+#include "simd/simd.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ROW_ALIGN_FLOATS 16u
+#define MAX_SLOTS        (UINT32_MAX - 1u)
+
+void qv_collection_config_init(qv_collection_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->metric = QV_METRIC_COSINE;
+    cfg->hnsw_m = QV_DEFAULT_HNSW_M;
+    cfg->hnsw_ef_construct = QV_DEFAULT_EF_CONSTRUCT;
+    cfg->full_scan_threshold_kb = QV_DEFAULT_FULL_SCAN_THRESHOLD_KB;
+    cfg->hnsw_seed = 0x5155495645ull;
+}
+
+void *qvi_alloc_aligned(size_t n)
+{
+    size_t rounded;
+    if (!qv_add_size(n, 63, &rounded))
+        return NULL;
+    rounded &= ~(size_t)63;
+    if (rounded == 0)
+        rounded = 64;
+    return aligned_alloc(64, rounded);
+}
+
+static qv_status check_config(const qv_collection_config *cfg)
+{
+    if (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM)
+        return QV_ERANGE;
+    if ((unsigned)cfg->metric > QV_METRIC_MANHATTAN)
+        return QV_EINVAL;
+    if (cfg->hnsw_m < QV_MIN_HNSW_M || cfg->hnsw_m > QV_MAX_HNSW_M)
+        return QV_ERANGE;
+    if (cfg->hnsw_ef_construct < QV_MIN_EF_CONSTRUCT ||
+        cfg->hnsw_ef_construct > QV_MAX_EF_CONSTRUCT)
+        return QV_ERANGE;
+    return QV_OK;
+}
+
+qv_status qv_collection_create(const qv_collection_config *cfg,
+                               qv_collection **out)
+{
+    if (!out)
+        return QV_ENULL;
+    *out = NULL;
+    if (!cfg)
+        return QV_ENULL;
+    qv_status st = check_config(cfg);
+    if (st != QV_OK)
+        return st;
+
+    qv_collection *c = calloc(1, sizeof(*c));
+    if (!c)
+        return QV_ENOMEM;
+    if (qvi_errbuf_create(&c->err) != QV_OK) {
+        free(c);
+        return QV_ENOMEM;
+    }
+    /* Writer-preferring: with glibc's default (reader-preferring) lock, a
+     * steady stream of searches starves writers forever. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(&c->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc != 0) {
+        qvi_errbuf_destroy(c->err);
+        free(c);
+        return QV_ENOMEM;
+    }
+    c->cfg = *cfg;
+    if (qvi_index_create(c) != QV_OK) {
+        pthread_rwlock_destroy(&c->lock);
+        qvi_errbuf_destroy(c->err);
+        free(c);
+        return QV_ENOMEM;
+    }
+    atomic_init(&c->refs, 1);
+    c->stride =
+        (cfg->dim + ROW_ALIGN_FLOATS - 1) / ROW_ALIGN_FLOATS * ROW_ALIGN_FLOATS;
+    qvi_idmap_init(&c->map);
+    *out = c;
+    return QV_OK;
+}
+
+static void collection_free(qv_collection *c)
+{
+    qvi_index_destroy(c);
+    qvi_idmap_free(&c->map);
+    free(c->vecs);
+    free(c->sqnorms);
+    free(c->ids);
+    free(c->live);
+    free(c->free_slots);
+    pthread_rwlock_destroy(&c->lock);
+    qvi_errbuf_destroy(c->err);
+    free(c);
+}
+
+void qv_collection_retain(qv_collection *c)
+{
+    if (c)
+        atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void qv_collection_release(qv_collection *c)
+{
+    if (!c)
+        return;
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1)
+        collection_free(c);
+}
+
+qv_status qv_collection_get_config(const qv_collection *c,
+                                   qv_collection_config *out)
+{
+    if (!c || !out)
+        return QV_ENULL;
+    *out = c->cfg;
+    return QV_OK;
+}
+
+size_t qv_collection_errmsg(const qv_collection *c, char *buf, size_t cap)
+{
+    if (!c) {
+        if (buf && cap)
+            buf[0] = '\0';
+        return 0;
+    }
+    return qvi_errbuf_copy(c->err, buf, cap);
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+static qv_status check_vector(qv_collection *c, const float *v, uint32_t dim,
+                              const char *what)
+{
+    if (dim != c->cfg.dim)
+        return qvi_fail(c->err, QV_EDIM,
+                        "%s has %u components, the collection expects %u", what,
+                        dim, c->cfg.dim);
+    /* The squared norm must be finite too: then, by Cauchy-Schwarz, no dot
+     * product between two stored vectors can reach inf - inf = NaN. */
+    double sq = 0.0;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(v[i]))
+            return qvi_fail(c->err, QV_ENONFINITE, "%s component %u is %s",
+                            what, i, isnan(v[i]) ? "NaN" : "infinite");
+        sq += (double)v[i] * v[i];
+    }
+    if (!(sq <= (double)3.0e38f))
+        return qvi_fail(c->err, QV_ENONFINITE,
+                        "%s is too large: its squared norm overflows float",
+                        what);
+    return QV_OK;
+}
+
+static qv_status check_id(qv_collection *c, const qv_point_id *id)
+{
+    if (!qvi_id_valid(id))
+        return qvi_fail(c->err, QV_EINVAL, "malformed point id (kind %u)",
+                        id->kind);
+    return QV_OK;
+}
+
+qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
+                            float *out)
+{
+    qv_status st = check_vector(c, query, dim, "query");
+    if (st != QV_OK)
+        return st;
+    memcpy(out, query, dim * sizeof(float));
+    if (c->cfg.metric == QV_METRIC_COSINE)
+        qvi_simd()->normalize(out, dim);
+    return QV_OK;
+}
+
+/* ---- growth -------------------------------------------------------------- */
+
+/* Grows every per-slot array to at least `need` rows.  Allocates all the
+ * new arrays before touching the old ones, so failure changes nothing. */
+static qv_status grow_slots_locked(qv_collection *c, size_t need)
+{
+    if (need <= c->cap)
+        return QV_OK;
+    if (need > MAX_SLOTS)
+        return qvi_fail(c->err, QV_ERANGE,
+                        "a collection holds at most %u points", MAX_SLOTS);
+    size_t cap = c->cap < 64 ? 64 : c->cap + c->cap / 2;
+    if (cap < need)
+        cap = need;
+    if (cap > MAX_SLOTS)
+        cap = MAX_SLOTS;
+
+    size_t vec_bytes, used_bytes;
+    if (!qv_mul_size(cap, c->stride * sizeof(float), &vec_bytes))
+        return qvi_fail(c->err, QV_ENOMEM, "vector array size overflows");
+    used_bytes = (size_t)c->used * c->stride * sizeof(float);
+
+    float *vecs = qvi_alloc_aligned(vec_bytes);
+    float *sqnorms = malloc(cap * sizeof(float));
+    qv_point_id *ids = malloc(cap * sizeof(qv_point_id));
+    uint8_t *live = calloc(cap, 1);
+    uint32_t *free_slots = malloc(cap * sizeof(uint32_t));
+    if (!vecs || !sqnorms || !ids || !live || !free_slots) {
+        free(vecs);
+        free(sqnorms);
+        free(ids);
+        free(live);
+        free(free_slots);
+        return qvi_fail(c->err, QV_ENOMEM,
+                        "cannot grow the collection to %zu points", cap);
+    }
+    if (c->used) {
+        memcpy(vecs, c->vecs, used_bytes);
+        memcpy(sqnorms, c->sqnorms, c->used * sizeof(float));
+        memcpy(ids, c->ids, c->used * sizeof(qv_point_id));
+        memcpy(live, c->live, c->used);
+    }
+    if (c->n_free)
+        memcpy(free_slots, c->free_slots, c->n_free * sizeof(uint32_t));
+    free(c->vecs);
+    free(c->sqnorms);
+    free(c->ids);
+    free(c->live);
+    free(c->free_slots);
+    c->vecs = vecs;
+    c->sqnorms = sqnorms;
+    c->ids = ids;
+    c->live = live;
+    c->free_slots = free_slots;
+    c->cap = (uint32_t)cap;
+    return QV_OK;
+}
+
+/* Makes room so that the next n inserts of new ids cannot fail. */
+static qv_status reserve_locked(qv_collection *c, size_t n)
+{
+    size_t fresh = n > c->n_free ? n - c->n_free : 0;
+    size_t need;
+    if (!qv_add_size(c->used, fresh, &need) || need > MAX_SLOTS)
+        return qvi_fail(c->err, QV_ERANGE,
+                        "a collection holds at most %u points", MAX_SLOTS);
+    qv_status st = grow_slots_locked(c, need);
+    if (st != QV_OK)
+        return st;
+    size_t total;
+    if (!qv_add_size(c->count, n, &total) ||
+        qvi_idmap_reserve(&c->map, total) != QV_OK)
+        return qvi_fail(c->err, QV_ENOMEM, "cannot grow the id map");
+    return QV_OK;
+}
+
+/* ---- writes ----------------------------------------------------------------
+ */
+
+static void store_row_locked(qv_collection *c, uint32_t slot, const float *v)
+{
+    float *row = c->vecs + (size_t)slot * c->stride;
+    uint32_t dim = c->cfg.dim;
+    memcpy(row, v, dim * sizeof(float));
+    memset(row + dim, 0, (c->stride - dim) * sizeof(float));
+    const qvi_kernels *k = qvi_simd();
+    if (c->cfg.metric == QV_METRIC_COSINE)
+        k->normalize(row, dim);
+    c->sqnorms[slot] = k->dot(row, row, dim);
+}
+
+/* Inserts or replaces one point; the caller has reserved room.  Returns
+ * the slot written. */
+static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
+                                  const float *v)
+{
+    uint32_t slot;
+    if (!qvi_idmap_find(&c->map, c->ids, id, &slot)) {
+        slot = c->n_free ? c->free_slots[--c->n_free] : c->used++;
+        c->ids[slot] = *id;
+        c->live[slot] = 1;
+        /* Cannot fail: reserve_locked made room for this insert. */
+        (void)qvi_idmap_insert(&c->map, c->ids, id, slot);
+        c->count++;
+    }
+    store_row_locked(c, slot, v);
+    return slot;
+}
+
+qv_status qv_upsert(qv_collection *c, const qv_point_id *id, const float *vec,
+                    uint32_t dim)
+{
+    return qv_upsert_batch(c, id, vec, 1, dim);
+}
+
+qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
+                          const float *vecs, size_t n, uint32_t dim)
+{
+    if (!c)
+        return QV_ENULL;
+    if (n == 0)
+        return QV_OK;
+    if (!ids || !vecs)
+        return qvi_fail(c->err, QV_ENULL, "ids or vectors is NULL");
+    for (size_t i = 0; i < n; i++) {
+        qv_status st = check_id(c, &ids[i]);
+        if (st == QV_OK)
+            st = check_vector(c, vecs + i * (size_t)dim, dim, "vector");
+        if (st != QV_OK)
+            return st;
+    }
+    uint32_t *touched = malloc(n * sizeof(uint32_t));
+    if (!touched)
+        return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
+    pthread_rwlock_wrlock(&c->lock);
+    qv_status st = reserve_locked(c, n);
+    if (st == QV_OK) {
+        for (size_t i = 0; i < n; i++)
+            touched[i] = upsert_one_locked(c, &ids[i], vecs + i * (size_t)dim);
+        qvi_index_update_locked(c, touched, n);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    free(touched);
+    return st;
+}
+
+qv_status qv_delete(qv_collection *c, const qv_point_id *id)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!id)
+        return qvi_fail(c->err, QV_ENULL, "id is NULL");
+    qv_status st = check_id(c, id);
+    if (st != QV_OK)
+        return st;
+    pthread_rwlock_wrlock(&c->lock);
+    uint32_t slot;
+    if (!qvi_idmap_find(&c->map, c->ids, id, &slot)) {
+        pthread_rwlock_unlock(&c->lock);
+        char text[QV_UUID_STRLEN];
+        qv_id_format(id, text, sizeof(text));
+        return qvi_fail(c->err, QV_ENOTFOUND, "no point with id %s", text);
+    }
+    qvi_idmap_remove(&c->map, c->ids, id);
+    c->live[slot] = 0;
+    qvi_index_remove_locked(c, slot);
+    /* The free stack has room for every slot (it is cap long). */
+    c->free_slots[c->n_free++] = slot;
+    c->count--;
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}
+
+/* ---- reads ------------------------------------------------------------------
+ */
+
+qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
+                 uint32_t dim)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!id || !out)
+        return qvi_fail(c->err, QV_ENULL, "id or output is NULL");
+    qv_status st = check_id(c, id);
+    if (st != QV_OK)
+        return st;
+    if (dim != c->cfg.dim)
+        return qvi_fail(c->err, QV_EDIM,
+                        "output has room for %u floats, the collection has "
+                        "%u dimensions",
+                        dim, c->cfg.dim);
+    pthread_rwlock_rdlock(&c->lock);
+    uint32_t slot;
+    bool found = qvi_idmap_find(&c->map, c->ids, id, &slot);
+    if (found)
+        memcpy(out, c->vecs + (size_t)slot * c->stride, dim * sizeof(float));
+    pthread_rwlock_unlock(&c->lock);
+    if (!found) {
+        char text[QV_UUID_STRLEN];
+        qv_id_format(id, text, sizeof(text));
+        return qvi_fail(c->err, QV_ENOTFOUND, "no point with id %s", text);
+    }
+    return QV_OK;
+}
+
+qv_status qv_contains(qv_collection *c, const qv_point_id *id, bool *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!id || !out)
+        return qvi_fail(c->err, QV_ENULL, "id or output is NULL");
+    qv_status st = check_id(c, id);
+    if (st != QV_OK)
+        return st;
+    uint32_t slot;
+    pthread_rwlock_rdlock(&c->lock);
+    *out = qvi_idmap_find(&c->map, c->ids, id, &slot);
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}
+
+qv_status qv_count(qv_collection *c, uint64_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "output is NULL");
+    pthread_rwlock_rdlock(&c->lock);
+    *out = c->count;
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}

@@ -1,0 +1,229 @@
+/*
+ * collection_index.c -- keeps a collection's HNSW graph in step with its
+ * points and decides when a search uses it.
+ *
+ * The graph (core/hnsw_*.c) names nodes by slot and reads vectors from the
+ * collection's array through a view made afresh for every call, because
+ * the array moves when it grows.  Every function here runs under the
+ * collection's lock: updates under the write lock, searches under the
+ * shared lock with a scratch taken from the collection's pool.
+ *
+ * Failure policy.  The points are the truth and the graph is derived from
+ * them, so a failed graph update (out of memory) must not fail a write
+ * whose rows are already stored.  Instead the graph is marked stale,
+ * searches fall back to the exact scan, which is always correct, and the
+ * next write rebuilds the graph from the live slots.  A write therefore
+ * never fails halfway, and a search never sees a graph that disagrees with
+ * the points.
+ *
+ * When to use the graph.  As in Qdrant, below full_scan_threshold_kb
+ * kilobytes of vectors a scan is as fast as a graph walk and exact, so
+ * small collections are scanned; exact=true always scans.
+ */
+#include "core/core.h"
+#include "core/hnsw.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Batches smaller than this are inserted by the calling thread alone:
+ * starting threads costs more than it saves. */
+#define PARALLEL_MIN_BATCH 2048u
+
+static qvi_vecview view_of(const qv_collection *c)
+{
+    qvi_vecview v = {.base = c->vecs,
+                     .stride = c->stride,
+                     .dim = c->cfg.dim,
+                     .metric = c->cfg.metric};
+    return v;
+}
+
+static qv_status new_graph(const qv_collection *c, qvi_hnsw **out)
+{
+    qvi_hnsw_params p;
+    qvi_hnsw_params_init(&p);
+    p.m = c->cfg.hnsw_m;
+    p.ef_construct = c->cfg.hnsw_ef_construct;
+    p.seed = c->cfg.hnsw_seed;
+    return qvi_hnsw_create(&p, c->cfg.dim, c->cfg.metric, out);
+}
+
+qv_status qvi_index_create(qv_collection *c)
+{
+    if (pthread_mutex_init(&c->pool_mu, NULL) != 0)
+        return QV_ENOMEM;
+    qv_status st = new_graph(c, &c->index);
+    if (st != QV_OK) {
+        pthread_mutex_destroy(&c->pool_mu);
+        return st;
+    }
+    c->index_ok = true;
+    return QV_OK;
+}
+
+void qvi_index_destroy(qv_collection *c)
+{
+    qvi_hnsw_free(c->index);
+    for (size_t i = 0; i < c->pool_n; i++)
+        qvi_hnsw_scratch_free(c->pool[i]);
+    free(c->pool);
+    pthread_mutex_destroy(&c->pool_mu);
+}
+
+static unsigned build_threads(const qv_collection *c, size_t n)
+{
+    if (n < PARALLEL_MIN_BATCH)
+        return 1;
+    if (c->cfg.max_indexing_threads)
+        return c->cfg.max_indexing_threads;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus > 0 ? (unsigned)cpus : 1;
+}
+
+/* Rebuilds the graph from every live slot; on failure keeps it stale. */
+static void rebuild_locked(qv_collection *c)
+{
+    qvi_hnsw *fresh = NULL;
+    uint32_t *slots = malloc((c->count ? c->count : 1) * sizeof(uint32_t));
+    if (!slots || new_graph(c, &fresh) != QV_OK)
+        goto fail;
+    size_t n = 0;
+    for (uint32_t s = 0; s < c->used; s++) {
+        if (c->live[s])
+            slots[n++] = s;
+    }
+    qvi_vecview v = view_of(c);
+    if (qvi_hnsw_insert_batch(fresh, &v, slots, n, build_threads(c, n)) !=
+        QV_OK)
+        goto fail;
+    qvi_hnsw_free(c->index);
+    c->index = fresh;
+    c->index_ok = true;
+    free(slots);
+    return;
+fail:
+    qvi_hnsw_free(fresh);
+    free(slots);
+}
+
+static int compare_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
+{
+    if (!c->index_ok) {
+        rebuild_locked(c);
+        return;
+    }
+    /* A slot written twice in one batch is indexed once, with its final
+     * vector. */
+    qsort(slots, n, sizeof(uint32_t), compare_u32);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u == 0 || slots[u - 1] != slots[i])
+            slots[u++] = slots[i];
+    }
+    qvi_vecview v = view_of(c);
+    for (size_t i = 0; i < u; i++) {
+        if (!qvi_hnsw_contains(c->index, slots[i]))
+            continue;
+        if (qvi_hnsw_remove(c->index, &v, slots[i]) != QV_OK) {
+            c->index_ok = false;
+            return;
+        }
+        c->removed_since_reconnect++;
+    }
+    if (qvi_hnsw_insert_batch(c->index, &v, slots, u, build_threads(c, u)) !=
+        QV_OK) {
+        c->index_ok = false;
+        return;
+    }
+    /* A batch insert ends with its own reachability pass. */
+    c->removed_since_reconnect = 0;
+}
+
+/* Each removal relinks the removed node's neighbours locally, which can
+ * still strand a few nodes; once removals reach 1% of the points, one
+ * reachability pass (O(n)) relinks any stranded node, so the cost stays
+ * amortised O(100) node visits per delete. */
+static void note_removal_locked(qv_collection *c, const qvi_vecview *v)
+{
+    if (++c->removed_since_reconnect * 100 < c->count + 100)
+        return;
+    if (qvi_hnsw_reconnect(c->index, v, NULL) != QV_OK)
+        c->index_ok = false;
+    c->removed_since_reconnect = 0;
+}
+
+void qvi_index_remove_locked(qv_collection *c, uint32_t slot)
+{
+    if (!c->index_ok)
+        return; /* the rebuild will skip the dead slot */
+    qvi_vecview v = view_of(c);
+    if (qvi_hnsw_remove(c->index, &v, slot) != QV_OK) {
+        c->index_ok = false;
+        return;
+    }
+    note_removal_locked(c, &v);
+}
+
+bool qvi_index_should_use(const qv_collection *c,
+                          const qv_search_params *params)
+{
+    if (params->exact || !c->index_ok || params->k > QV_MAX_EF)
+        return false;
+    double kb = (double)c->count * c->cfg.dim * sizeof(float) / 1024.0;
+    return kb >= (double)c->cfg.full_scan_threshold_kb && c->count > 0;
+}
+
+static qvi_hnsw_scratch *take_scratch(qv_collection *c)
+{
+    qvi_hnsw_scratch *s = NULL;
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->pool_n)
+        s = c->pool[--c->pool_n];
+    pthread_mutex_unlock(&c->pool_mu);
+    if (!s && qvi_hnsw_scratch_create(&s) != QV_OK)
+        return NULL;
+    return s;
+}
+
+static void give_scratch(qv_collection *c, qvi_hnsw_scratch *s)
+{
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->pool_n == c->pool_cap) {
+        size_t cap = c->pool_cap ? c->pool_cap * 2 : 4;
+        qvi_hnsw_scratch **p = realloc(c->pool, cap * sizeof(*p));
+        if (!p) {
+            pthread_mutex_unlock(&c->pool_mu);
+            qvi_hnsw_scratch_free(s);
+            return;
+        }
+        c->pool = p;
+        c->pool_cap = cap;
+    }
+    c->pool[c->pool_n++] = s;
+    pthread_mutex_unlock(&c->pool_mu);
+}
+
+qv_status qvi_index_search_locked(qv_collection *c, const float *q,
+                                  const qv_search_params *params, qvi_topk *t)
+{
+    uint32_t ef = params->hnsw_ef;
+    if (ef == 0)
+        ef = params->k > 128 ? params->k : 128;
+    qvi_hnsw_scratch *s = take_scratch(c);
+    if (!s)
+        return QV_ENOMEM;
+    qvi_vecview v = view_of(c);
+    size_t n = 0;
+    qv_status st = qvi_hnsw_search(c->index, &v, q, params->k, ef, NULL, s,
+                                   t->slots, t->dists, &n);
+    give_scratch(c, s);
+    t->n = st == QV_OK ? n : 0;
+    return st;
+}

@@ -1,0 +1,124 @@
+/*
+ * search_exact.c -- top-k search of one query: through the HNSW graph
+ * when the collection is large enough (collection_index.c decides), else
+ * by an exact SIMD scan.
+ *
+ * The scan walks the slot array in order (the vectors are contiguous, so
+ * the hardware prefetcher streams them), computes each live slot's distance
+ * with the dispatched kernel and offers it to a bounded heap.  Deleted
+ * slots are skipped by their live flag.  Distances are "lower is better"
+ * internally (see metric.c) and turned into scores only for the hits that
+ * are returned; the score threshold is applied then, which gives the same
+ * result as filtering first because the threshold is monotonic in the
+ * distance.
+ */
+#include "core/core.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+void qv_search_params_init(qv_search_params *params)
+{
+    if (!params)
+        return;
+    params->k = 10;
+    params->use_threshold = false;
+    params->score_threshold = 0.0f;
+    params->hnsw_ef = 0;
+    params->exact = false;
+}
+
+qv_status qvi_check_params(qv_collection *c, const qv_search_params *params)
+{
+    if (params->k < QV_MIN_K || params->k > QV_MAX_K)
+        return qvi_fail(c->err, QV_ERANGE, "k is %u, it must be %u to %u",
+                        params->k, QV_MIN_K, QV_MAX_K);
+    if (params->hnsw_ef > QV_MAX_EF)
+        return qvi_fail(c->err, QV_ERANGE, "hnsw_ef is %u, at most %u",
+                        params->hnsw_ef, QV_MAX_EF);
+    if (params->use_threshold && isnan(params->score_threshold))
+        return qvi_fail(c->err, QV_ERANGE, "score threshold is NaN");
+    return QV_OK;
+}
+
+static bool passes_threshold(qv_metric metric, const qv_search_params *params,
+                             float score)
+{
+    if (!params->use_threshold)
+        return true;
+    if (qv_metric_higher_is_better(metric))
+        return score >= params->score_threshold;
+    return score <= params->score_threshold;
+}
+
+size_t qvi_emit_hits(const qv_collection *c, const qv_search_params *params,
+                     qvi_topk *t, qv_hit *hits)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        float score = qvi_distance_to_score(c->cfg.metric, t->dists[i]);
+        if (!passes_threshold(c->cfg.metric, params, score))
+            continue;
+        hits[n].id = c->ids[t->slots[i]];
+        hits[n].score = score;
+        n++;
+    }
+    return n;
+}
+
+void qvi_scan_locked(const qv_collection *c, const float *q, qvi_topk *t)
+{
+    for (uint32_t s = 0; s < c->used; s++) {
+        if (!c->live[s])
+            continue;
+        float d = qvi_slot_distance(c, q, s);
+        if (d < qvi_topk_bound(t) || t->n < t->k)
+            qvi_topk_push(t, s, d);
+    }
+    qvi_topk_sort(t);
+}
+
+qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
+                    const qv_search_params *params, qv_hit *hits,
+                    size_t *n_hits)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!query || !params || !hits || !n_hits)
+        return qvi_fail(c->err, QV_ENULL,
+                        "query, params, hits or n_hits is NULL");
+    qv_status st = qvi_check_params(c, params);
+    if (st != QV_OK)
+        return st;
+    if (dim != c->cfg.dim)
+        return qvi_fail(c->err, QV_EDIM,
+                        "query has %u components, the collection expects %u",
+                        dim, c->cfg.dim);
+
+    float *q = qvi_alloc_aligned((size_t)c->stride * sizeof(float));
+    qvi_topk top = {0};
+    if (!q || qvi_topk_init(&top, params->k) != QV_OK) {
+        free(q);
+        return qvi_fail(c->err, QV_ENOMEM, "cannot allocate search state");
+    }
+    st = qvi_prepare_query(c, query, dim, q);
+    if (st != QV_OK)
+        goto cleanup;
+
+    pthread_rwlock_rdlock(&c->lock);
+    if (qvi_index_should_use(c, params)) {
+        st = qvi_index_search_locked(c, q, params, &top);
+    } else {
+        qvi_scan_locked(c, q, &top);
+    }
+    if (st == QV_OK)
+        *n_hits = qvi_emit_hits(c, params, &top, hits);
+    pthread_rwlock_unlock(&c->lock);
+    if (st != QV_OK)
+        qvi_fail(c->err, st, "cannot allocate search state");
+
+cleanup:
+    qvi_topk_free(&top);
+    free(q);
+    return st;
+}

@@ -1,0 +1,320 @@
+/*
+ * store.c -- a set of named collections, as the in-memory vector stores
+ * that Quiver replaces keep them.
+ *
+ * A store is a sorted array of (name, collection) pairs behind one mutex.
+ * Stores hold a handful of collections, so binary search over a sorted
+ * array beats a hash map in both code and speed, and listing is already in
+ * name order.  The store owns one reference to each collection; lookups
+ * hand out references of their own, so dropping a collection never pulls
+ * it from under a thread that is using it.  The mutex is held only for the
+ * map operations, never while a collection does work.
+ */
+#include "core/core.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct store_entry {
+    char *name;
+    qv_collection *coll;
+} store_entry;
+
+struct qv_store {
+    pthread_mutex_t mu;
+    store_entry *entries; /* sorted by name; protected by mu */
+    size_t n, cap;
+    qvi_errbuf *err;
+};
+
+qv_status qv_store_open(qv_store **out)
+{
+    if (!out)
+        return QV_ENULL;
+    *out = NULL;
+    qv_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return QV_ENOMEM;
+    if (qvi_errbuf_create(&s->err) != QV_OK) {
+        free(s);
+        return QV_ENOMEM;
+    }
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        qvi_errbuf_destroy(s->err);
+        free(s);
+        return QV_ENOMEM;
+    }
+    *out = s;
+    return QV_OK;
+}
+
+void qv_store_close(qv_store *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->entries[i].name);
+        qv_collection_release(s->entries[i].coll);
+    }
+    free(s->entries);
+    pthread_mutex_destroy(&s->mu);
+    qvi_errbuf_destroy(s->err);
+    free(s);
+}
+
+size_t qv_store_errmsg(const qv_store *s, char *buf, size_t cap)
+{
+    if (!s) {
+        if (buf && cap)
+            buf[0] = '\0';
+        return 0;
+    }
+    return qvi_errbuf_copy(s->err, buf, cap);
+}
+
+/* Qdrant's rule for new collection names. */
+static qv_status check_name(qv_store *s, const char *name)
+{
+    size_t len = strnlen(name, QV_MAX_NAME + 1);
+    if (len == 0 || len > QV_MAX_NAME)
+        return qvi_fail(s->err, QV_EINVAL,
+                        "collection name must be 1 to %u bytes", QV_MAX_NAME);
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return qvi_fail(s->err, QV_EINVAL,
+                        "collection name cannot be \".\" or \"..\"");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)name[i];
+        if (ch < 0x20 || strchr("<>:\"/\\|?*", ch))
+            return qvi_fail(s->err, QV_EINVAL,
+                            "collection name contains a forbidden character "
+                            "(one of < > : \" / \\ | ? * or a control "
+                            "character)");
+    }
+    return QV_OK;
+}
+
+/* Index of name, or of where it would be inserted (*found false). */
+static size_t find_locked(const qv_store *s, const char *name, bool *found)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(s->entries[mid].name, name);
+        if (cmp == 0) {
+            *found = true;
+            return mid;
+        }
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static bool same_config(const qv_collection_config *a,
+                        const qv_collection_config *b)
+{
+    return a->dim == b->dim && a->metric == b->metric &&
+           a->hnsw_m == b->hnsw_m &&
+           a->hnsw_ef_construct == b->hnsw_ef_construct &&
+           a->full_scan_threshold_kb == b->full_scan_threshold_kb &&
+           a->hnsw_seed == b->hnsw_seed;
+}
+
+static qv_status insert_locked(qv_store *s, size_t at, const char *name,
+                               qv_collection *coll)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        store_entry *e = realloc(s->entries, cap * sizeof(*e));
+        if (!e)
+            return QV_ENOMEM;
+        s->entries = e;
+        s->cap = cap;
+    }
+    char *copy = strdup(name);
+    if (!copy)
+        return QV_ENOMEM;
+    memmove(&s->entries[at + 1], &s->entries[at],
+            (s->n - at) * sizeof(store_entry));
+    s->entries[at].name = copy;
+    s->entries[at].coll = coll;
+    s->n++;
+    return QV_OK;
+}
+
+/* Shared body of create and ensure. */
+static qv_status create_or_ensure(qv_store *s, const char *name,
+                                  const qv_collection_config *cfg,
+                                  qv_collection **out, bool *created,
+                                  bool ensure)
+{
+    if (out)
+        *out = NULL;
+    if (created)
+        *created = false;
+    if (!s)
+        return QV_ENULL;
+    if (!name || !cfg)
+        return qvi_fail(s->err, QV_ENULL, "name or config is NULL");
+    qv_status st = check_name(s, name);
+    if (st != QV_OK)
+        return st;
+
+    qv_collection *coll = NULL;
+    st = qv_collection_create(cfg, &coll);
+    if (st != QV_OK)
+        return qvi_fail(s->err, st, "invalid collection config: %s",
+                        qv_strerror(st));
+
+    pthread_mutex_lock(&s->mu);
+    bool found;
+    size_t at = find_locked(s, name, &found);
+    if (found) {
+        qv_collection *have = s->entries[at].coll;
+        if (ensure && same_config(&have->cfg, cfg)) {
+            qv_collection_retain(have);
+            pthread_mutex_unlock(&s->mu);
+            qv_collection_release(coll);
+            if (out)
+                *out = have;
+            else
+                qv_collection_release(have);
+            return QV_OK;
+        }
+        pthread_mutex_unlock(&s->mu);
+        qv_collection_release(coll);
+        return qvi_fail(s->err, QV_EEXIST,
+                        ensure ? "collection `%s` exists with another config"
+                               : "collection `%s` already exists",
+                        name);
+    }
+    st = insert_locked(s, at, name, coll);
+    if (st == QV_OK && out)
+        qv_collection_retain(coll);
+    pthread_mutex_unlock(&s->mu);
+    if (st != QV_OK) {
+        qv_collection_release(coll);
+        return qvi_fail(s->err, st, "cannot add collection `%s`", name);
+    }
+    if (out)
+        *out = coll;
+    if (created)
+        *created = true;
+    return QV_OK;
+}
+
+qv_status qv_store_create(qv_store *s, const char *name,
+                          const qv_collection_config *cfg, qv_collection **out)
+{
+    return create_or_ensure(s, name, cfg, out, NULL, false);
+}
+
+qv_status qv_store_ensure(qv_store *s, const char *name,
+                          const qv_collection_config *cfg, qv_collection **out,
+                          bool *created)
+{
+    return create_or_ensure(s, name, cfg, out, created, true);
+}
+
+qv_status qv_store_get(qv_store *s, const char *name, qv_collection **out)
+{
+    if (out)
+        *out = NULL;
+    if (!s)
+        return QV_ENULL;
+    if (!name || !out)
+        return qvi_fail(s->err, QV_ENULL, "name or output is NULL");
+    pthread_mutex_lock(&s->mu);
+    bool found;
+    size_t at = find_locked(s, name, &found);
+    if (found) {
+        *out = s->entries[at].coll;
+        qv_collection_retain(*out);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!found)
+        return qvi_fail(s->err, QV_ENOTFOUND, "collection `%s` doesn't exist",
+                        name);
+    return QV_OK;
+}
+
+qv_status qv_store_drop(qv_store *s, const char *name)
+{
+    if (!s)
+        return QV_ENULL;
+    if (!name)
+        return qvi_fail(s->err, QV_ENULL, "name is NULL");
+    pthread_mutex_lock(&s->mu);
+    bool found;
+    size_t at = find_locked(s, name, &found);
+    store_entry gone = {0};
+    if (found) {
+        gone = s->entries[at];
+        memmove(&s->entries[at], &s->entries[at + 1],
+                (s->n - at - 1) * sizeof(store_entry));
+        s->n--;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!found)
+        return qvi_fail(s->err, QV_ENOTFOUND, "collection `%s` doesn't exist",
+                        name);
+    free(gone.name);
+    qv_collection_release(gone.coll);
+    return QV_OK;
+}
+
+qv_status qv_store_list(qv_store *s, char ***names_out, size_t *count_out)
+{
+    if (!s)
+        return QV_ENULL;
+    if (!names_out || !count_out)
+        return qvi_fail(s->err, QV_ENULL, "output is NULL");
+    pthread_mutex_lock(&s->mu);
+    /* One allocation: the pointer array followed by the strings. */
+    size_t bytes = (s->n + 1) * sizeof(char *);
+    for (size_t i = 0; i < s->n; i++)
+        bytes += strlen(s->entries[i].name) + 1;
+    char **names = malloc(bytes);
+    if (!names) {
+        pthread_mutex_unlock(&s->mu);
+        return qvi_fail(s->err, QV_ENOMEM, "cannot list collections");
+    }
+    char *text = (char *)(names + s->n + 1);
+    for (size_t i = 0; i < s->n; i++) {
+        size_t len = strlen(s->entries[i].name) + 1;
+        memcpy(text, s->entries[i].name, len);
+        names[i] = text;
+        text += len;
+    }
+    names[s->n] = NULL;
+    *count_out = s->n;
+    pthread_mutex_unlock(&s->mu);
+    *names_out = names;
+    return QV_OK;
+}
+
+qv_status qv_store_total_points(qv_store *s, uint64_t *out)
+{
+    if (!s)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(s->err, QV_ENULL, "output is NULL");
+    uint64_t total = 0;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n; i++) {
+        uint64_t n = 0;
+        qv_count(s->entries[i].coll, &n);
+        total += n;
+    }
+    pthread_mutex_unlock(&s->mu);
+    *out = total;
+    return QV_OK;
+}
+
+void qv_free(void *ptr)
+{
+    free(ptr);
+}
