@@ -135,28 +135,10 @@ void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
             c->index_ok = false;
             return;
         }
-        c->removed_since_reconnect++;
     }
     if (qvi_hnsw_insert_batch(c->index, &v, slots, u, build_threads(c, u)) !=
-        QV_OK) {
+        QV_OK)
         c->index_ok = false;
-        return;
-    }
-    /* A batch insert ends with its own reachability pass. */
-    c->removed_since_reconnect = 0;
-}
-
-/* Each removal relinks the removed node's neighbours locally, which can
- * still strand a few nodes; once removals reach 1% of the points, one
- * reachability pass (O(n)) relinks any stranded node, so the cost stays
- * amortised O(100) node visits per delete. */
-static void note_removal_locked(qv_collection *c, const qvi_vecview *v)
-{
-    if (++c->removed_since_reconnect * 100 < c->count + 100)
-        return;
-    if (qvi_hnsw_reconnect(c->index, v, NULL) != QV_OK)
-        c->index_ok = false;
-    c->removed_since_reconnect = 0;
 }
 
 void qvi_index_remove_locked(qv_collection *c, uint32_t slot)
@@ -164,11 +146,8 @@ void qvi_index_remove_locked(qv_collection *c, uint32_t slot)
     if (!c->index_ok)
         return; /* the rebuild will skip the dead slot */
     qvi_vecview v = view_of(c);
-    if (qvi_hnsw_remove(c->index, &v, slot) != QV_OK) {
+    if (qvi_hnsw_remove(c->index, &v, slot) != QV_OK)
         c->index_ok = false;
-        return;
-    }
-    note_removal_locked(c, &v);
 }
 
 bool qvi_index_should_use(const qv_collection *c,

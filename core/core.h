@@ -154,8 +154,6 @@ struct qv_collection {
     struct qvi_hnsw *index; /* graph over the live slots */
     bool index_ok;          /* false after a failed index update: searches are
                                exact until the next write rebuilds the graph */
-    uint64_t removed_since_reconnect; /* graph removals since the last
-                                         reachability repair */
 
     /* Search scratches, reused across queries; pool_mu guards the list
      * (searches run under the shared lock, so they need their own mutex). */

@@ -152,6 +152,14 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
 qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
                              uint64_t *relinked);
 
+/* Runs qvi_hnsw_reconnect once the nodes inserted or removed since its
+ * last run reach 1% of the graph, so that its O(n) walk costs O(100) node
+ * visits per change, amortised.  insert_batch and remove call it; a
+ * caller never needs to.  Returns what reconnect returns (QV_OK when it
+ * had nothing to do); on failure the graph is valid, only possibly less
+ * reachable, and the next call tries again.  Writer. */
+qv_status qvi_hnsw_maintain(qvi_hnsw *h, const qvi_vecview *view);
+
 /* True when slot is in the index.  Reader. */
 bool qvi_hnsw_contains(const qvi_hnsw *h, uint32_t slot);
 
@@ -289,6 +297,7 @@ struct qvi_hnsw {
     uint32_t entry;
     int32_t max_level; /* -1 when empty */
     uint64_t count;
+    uint64_t dirty; /* nodes inserted or removed since the last reconnect */
     uint64_t level_count[QVI_HNSW_MAX_LEVEL + 1]; /* nodes of each level */
     uint64_t rng;
     size_t upper_bytes;
@@ -452,8 +461,7 @@ void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
  * returns their number. */
 size_t qvi_hnsw_search_layer(const qvi_hnsw *h, const qvi_vecview *v,
                              const float *q, float qsq, uint32_t ep,
-                             float ep_dist,
-                             size_t ef, unsigned l, bool locking,
+                             float ep_dist, size_t ef, unsigned l, bool locking,
                              qvi_hnsw_scratch *s);
 
 /* ---- hnsw_build.c ---- */

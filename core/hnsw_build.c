@@ -595,10 +595,11 @@ qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
     }
     for (unsigned t = 1; t < threads; t++)
         qvi_hnsw_scratch_free(workers[t].s);
-    /* Link the rare stranded nodes.  The batch is in: if this runs out of
-     * memory the graph is still valid, only less reachable, and the next
-     * reconnect will do it. */
-    (void)qvi_hnsw_reconnect(h, view, NULL);
+    /* Link the rare stranded nodes, amortised (qvi_hnsw_maintain).  The
+     * batch is in: if this runs out of memory the graph is still valid,
+     * only less reachable, and the next run will do it. */
+    h->dirty += n;
+    (void)qvi_hnsw_maintain(h, view);
     return QV_OK;
 
 fail:

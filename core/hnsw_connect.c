@@ -126,8 +126,8 @@ static bool connect_pass(qvi_hnsw *h, const qvi_vecview *view,
         float d = qvi_hnsw_pdist(h, view, u, ep);
         for (int l = h->max_level; l > 0; l--)
             qvi_hnsw_greedy(h, view, q, qa, true, (unsigned)l, false, &ep, &d);
-        size_t n = qvi_hnsw_search_layer(h, view, q, qa, ep, d,
-                                         h->ef_construct, 0, false, s);
+        size_t n = qvi_hnsw_search_layer(h, view, q, qa, ep, d, h->ef_construct,
+                                         0, false, s);
         /* Safe moves first (a free place; a swap that keeps the displaced
          * target reachable through u), then ones that may strand another
          * node, which the next pass would see. */
@@ -196,4 +196,17 @@ qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
     free(seen);
     free(queue);
     return QV_OK;
+}
+
+qv_status qvi_hnsw_maintain(qvi_hnsw *h, const qvi_vecview *view)
+{
+    if (!h)
+        return QV_ENULL;
+    /* The +100 keeps tiny graphs from reconnecting on every change. */
+    if (h->dirty * 100 < h->count + 100)
+        return QV_OK;
+    qv_status st = qvi_hnsw_reconnect(h, view, NULL);
+    if (st == QV_OK)
+        h->dirty = 0;
+    return st;
 }

@@ -280,5 +280,7 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
         h->entry = 0;
         h->max_level = -1;
     }
+    h->dirty++;
+    (void)qvi_hnsw_maintain(h, view);
     return QV_OK;
 }

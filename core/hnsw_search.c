@@ -188,10 +188,10 @@ static inline void offer(const qvi_accept *acc, qvi_hnsw_scratch *s,
  * the build distance qvi_hnsw_bdist (it differs from the search distance
  * only under dot, see hnsw_build.c); queries use the search distance. */
 static inline __attribute__((always_inline)) size_t
-layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
-             float qsq, bool build, uint32_t ep, float ep_dist, size_t ef,
-             unsigned l, bool locking, const qvi_accept *acc, size_t k,
-             size_t *nacc, qvi_hnsw_scratch *s)
+layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
+             bool build, uint32_t ep, float ep_dist, size_t ef, unsigned l,
+             bool locking, const qvi_accept *acc, size_t k, size_t *nacc,
+             qvi_hnsw_scratch *s)
 {
     qvi_hnsw_cand *pool = s->pool;
     uint32_t *batch = s->ids;
@@ -263,14 +263,14 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
 
 size_t qvi_hnsw_search_layer(const qvi_hnsw *h, const qvi_vecview *v,
                              const float *q, float qsq, uint32_t ep,
-                             float ep_dist, size_t ef, unsigned l,
-                             bool locking, qvi_hnsw_scratch *s)
+                             float ep_dist, size_t ef, unsigned l, bool locking,
+                             qvi_hnsw_scratch *s)
 {
     if (locking)
-        return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, true,
-                            NULL, 0, NULL, s);
-    return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, false, NULL,
-                        0, NULL, s);
+        return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, true, NULL,
+                            0, NULL, s);
+    return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, false, NULL, 0,
+                        NULL, s);
 }
 
 void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,

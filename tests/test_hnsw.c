@@ -218,6 +218,23 @@ static void assert_graph_ok(const qvi_hnsw *h, const dataset *d)
     ck_assert_uint_eq(st.unreachable, 0);
 }
 
+/* After removals or single inserts a few nodes may be stranded until the
+ * amortised reconnect runs (qvi_hnsw_maintain): allow a handful, then
+ * reconnect and demand the full invariants. */
+static void assert_graph_repairs(qvi_hnsw *h, const dataset *d)
+{
+    char err[256];
+    qvi_vecview v = view_of(d);
+    qvi_hnsw_stats st;
+    qv_status rc = qvi_hnsw_check(h, &v, &st, err, sizeof(err));
+    if (rc != QV_OK)
+        ck_assert_msg(strstr(err, "unreachable") != NULL,
+                      "graph check failed: %s", err);
+    ck_assert_uint_le(st.unreachable, st.nodes / 1000 + 2);
+    ck_assert_int_eq(qvi_hnsw_reconnect(h, &v, NULL), QV_OK);
+    assert_graph_ok(h, d);
+}
+
 static qvi_hnsw *new_index(const dataset *d, uint32_t m, uint32_t efc)
 {
     qvi_hnsw_params p;
@@ -453,12 +470,12 @@ START_TEST(test_delete_reinsert)
         live[slots[i]] = 0;
         ck_assert(!qvi_hnsw_contains(h, slots[i]));
         if (i % 500 == 0)
-            assert_graph_ok(h, &d);
+            assert_graph_repairs(h, &d);
     }
     ck_assert(live[ep] == 0);
     ck_assert_int_eq(qvi_hnsw_remove(h, &v, slots[0]), QV_ENOTFOUND);
     ck_assert_uint_eq(qvi_hnsw_count(h), n - nrem);
-    assert_graph_ok(h, &d);
+    assert_graph_repairs(h, &d);
     double r_del = measure_recall(h, &d, live, 200, 64, NULL, NULL);
     printf("hnsw after removing 30%%: recall@10 %.4f\n", r_del);
     ck_assert_msg(r_del >= 0.95, "recall %.4f", r_del);
@@ -471,7 +488,7 @@ START_TEST(test_delete_reinsert)
         ck_assert_int_eq(qvi_hnsw_insert(h, &v, slots[i]), QV_OK);
         live[slots[i]] = 1;
     }
-    assert_graph_ok(h, &d);
+    assert_graph_repairs(h, &d);
     double r_re = measure_recall(h, &d, NULL, 300, 64, NULL, NULL);
 
     /* A fresh build of the same final vectors. */
