@@ -472,7 +472,7 @@ static void run_engine(run_ctx *rc, const char *engine, qvb_row **rows,
     if (find_driver(engine, o->drivers, driver, sizeof driver) != 0) {
         qvb_fail(&err,
                  "no driver quiver-bench-%s (was its library installed when "
-                 "Quiver was built? see scripts/install-bench-deps)",
+                 "Quiver was built? see scripts/install-deps bench)",
                  engine);
         goto done;
     }
