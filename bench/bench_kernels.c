@@ -284,23 +284,40 @@ static double one_pass(kernel_fn fn, const float *q, const float *set, size_t m,
     return t;
 }
 
-/* Median nanoseconds per call of fn over opt->reps runs of ~opt->ms. */
-static double time_kernel(const options *o, kernel_fn fn, const float *q,
-                          const float *set, size_t m, size_t dim)
+/* Passes over the set that make one run last about o->ms milliseconds. */
+static size_t calibrate(const options *o, kernel_fn fn, const float *q,
+                        const float *set, size_t m, size_t dim)
 {
-    /* Calibrate: double the passes until one run lasts a tenth of --ms. */
+    /* Double the passes until one run lasts a tenth of --ms, then scale. */
     size_t passes = 1;
     double t;
     while ((t = one_pass(fn, q, set, m, dim, passes)) < o->ms * 1e-4)
         passes *= 2;
     passes = (size_t)ceil((double)passes * (o->ms * 1e-3) / t);
-    if (passes == 0)
-        passes = 1;
-    double runs[1000];
-    for (int r = 0; r < o->reps; r++)
-        runs[r] = one_pass(fn, q, set, m, dim, passes) * 1e9 /
-                  ((double)passes * (double)m);
-    return median(runs, (size_t)o->reps);
+    return passes ? passes : 1;
+}
+
+/*
+ * Median nanoseconds per call of each of the n_fns kernels into ns_out.
+ * The runs are interleaved (run r of every kernel, then run r + 1), so
+ * that a slow spell of the machine (another process, a frequency change)
+ * lands on every kernel alike instead of on whichever was being measured.
+ */
+static void time_kernels(const options *o, const kernel_fn *fns, size_t n_fns,
+                         const float *q, const float *set, size_t m, size_t dim,
+                         double *ns_out)
+{
+    size_t passes[QVI_SIMD_LEVEL_COUNT];
+    static double runs[QVI_SIMD_LEVEL_COUNT][1000];
+    for (size_t f = 0; f < n_fns; f++)
+        passes[f] = calibrate(o, fns[f], q, set, m, dim);
+    for (int r = 0; r < o->reps; r++) {
+        for (size_t f = 0; f < n_fns; f++)
+            runs[f][r] = one_pass(fns[f], q, set, m, dim, passes[f]) * 1e9 /
+                         ((double)passes[f] * (double)m);
+    }
+    for (size_t f = 0; f < n_fns; f++)
+        ns_out[f] = median(runs[f], (size_t)o->reps);
 }
 
 static int run_kernels(const options *o)
@@ -313,7 +330,8 @@ static int run_kernels(const options *o)
             levels[n_levels++] = k;
     }
     printf("\n== part 1: distance kernels ==\n"
-           "one call = one distance; median of %d runs of %.0f ms; one query "
+           "one call = one distance; median of %d interleaved runs of %.0f ms; "
+           "one query "
            "against %zu KiB of vectors (cache-resident);\nGB/s = 4*dim bytes "
            "of stored vector read per call\n\n",
            o->reps, o->ms, o->ws_kib);
@@ -340,17 +358,21 @@ static int run_kernels(const options *o)
         }
         for (int kn = 0; kn < 3; kn++) {
             printf("%5zu %-5s", dim, names[kn]);
-            double scalar_ns = 0.0, best_ns = INFINITY;
+            kernel_fn fns[QVI_SIMD_LEVEL_COUNT];
+            double ns[QVI_SIMD_LEVEL_COUNT];
             for (size_t l = 0; l < n_levels; l++) {
                 const qvi_kernels *k = levels[l];
-                kernel_fn fn = kn == 0 ? k->dot : kn == 1 ? k->l2sq : k->l1;
-                double ns = time_kernel(o, fn, q, set, m, dim);
-                if (k->level == QVI_SIMD_SCALAR)
-                    scalar_ns = ns;
-                if (ns < best_ns)
-                    best_ns = ns;
-                printf(" | %7.1f ns %7.1f", ns,
-                       (double)dim * sizeof(float) / ns);
+                fns[l] = kn == 0 ? k->dot : kn == 1 ? k->l2sq : k->l1;
+            }
+            time_kernels(o, fns, n_levels, q, set, m, dim, ns);
+            double scalar_ns = 0.0, best_ns = INFINITY;
+            for (size_t l = 0; l < n_levels; l++) {
+                if (levels[l]->level == QVI_SIMD_SCALAR)
+                    scalar_ns = ns[l];
+                if (ns[l] < best_ns)
+                    best_ns = ns[l];
+                printf(" | %7.1f ns %7.1f", ns[l],
+                       (double)dim * sizeof(float) / ns[l]);
             }
             if (n_levels > 1)
                 printf(" | %10.1fx", scalar_ns / best_ns);

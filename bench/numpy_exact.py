@@ -51,10 +51,12 @@ def topk(base, queries, k, block):
     out = np.empty((nq, k), dtype=np.int32)
     for q0 in range(0, nq, block):
         scores = queries[q0:q0 + block] @ base.T
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        rows = np.arange(part.shape[0])[:, None]
-        order = np.argsort(-scores[rows, part], axis=1, kind="stable")
-        out[q0:q0 + block] = part[rows, order]
+        # The k largest of each row, without copying the score matrix
+        # (no negation), then only those k sorted, best first.
+        part = np.argpartition(scores, -k, axis=1)[:, -k:]
+        best = np.take_along_axis(scores, part, axis=1)
+        order = np.argsort(-best, axis=1, kind="stable")
+        out[q0:q0 + block] = np.take_along_axis(part, order, axis=1)
     return out
 
 
