@@ -17,9 +17,9 @@
  * with exact=true is timed (one warm-up, then the median of --batch-reps).
  * Then bench/numpy_exact.py times numpy's matrix product + argpartition on
  * the files in a child process, and the two are printed side by side with
- * their ratio and the overlap of their top-k results.  The collection uses
- * the smallest HNSW parameters: it maintains its graph on every insert,
- * which this exact benchmark never walks, so the graph is made cheap.
+ * their ratio and the overlap of their top-k results.  The collection's
+ * full-scan threshold is set beyond its size, so no HNSW graph is built:
+ * this benchmark never walks one.
  *
  * OMP_WAIT_POLICY=PASSIVE is set for this process and the child (if it
  * was not, the program re-executes itself so that an OpenMP runtime
@@ -578,8 +578,7 @@ static int run_batch(const options *o)
     qv_collection_config_init(&cfg);
     cfg.dim = o->dim;
     cfg.metric = QV_METRIC_COSINE;
-    cfg.hnsw_m = QV_MIN_HNSW_M;
-    cfg.hnsw_ef_construct = QV_MIN_EF_CONSTRUCT;
+    cfg.full_scan_threshold_kb = UINT32_MAX; /* never build the graph */
     qv_status st = qv_collection_create(&cfg, &c);
     if (st != QV_OK) {
         fprintf(stderr, "bench_kernels: create: %s\n", qv_strerror(st));

@@ -18,7 +18,10 @@
  *
  * When to use the graph.  As in Qdrant, below full_scan_threshold_kb
  * kilobytes of vectors a scan is as fast as a graph walk and exact, so
- * small collections are scanned; exact=true always scans.
+ * small collections are scanned; exact=true always scans.  The graph is
+ * not even built until the collection first crosses the threshold: then
+ * it is built from all the points in one parallel batch, and kept in step
+ * from there on (also if the collection shrinks again).
  */
 #include "core/core.h"
 #include "core/hnsw.h"
@@ -58,7 +61,9 @@ qv_status qvi_index_create(qv_collection *c)
         pthread_mutex_destroy(&c->pool_mu);
         return st;
     }
-    c->index_ok = true;
+    /* An empty graph mirrors an empty collection; with a threshold the
+     * graph waits until the collection is big enough to need it. */
+    c->index_ok = c->cfg.full_scan_threshold_kb == 0;
     return QV_OK;
 }
 
@@ -113,10 +118,21 @@ static int compare_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* True when the collection holds at least full_scan_threshold_kb of
+ * vectors, the size from which a graph walk beats a scan. */
+static bool above_threshold(const qv_collection *c)
+{
+    double kb = (double)c->count * c->cfg.dim * sizeof(float) / 1024.0;
+    return c->count > 0 && kb >= (double)c->cfg.full_scan_threshold_kb;
+}
+
 void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
 {
     if (!c->index_ok) {
-        rebuild_locked(c);
+        /* Built lazily in one parallel batch once the collection crosses
+         * the threshold (or after a failed update). */
+        if (above_threshold(c))
+            rebuild_locked(c);
         return;
     }
     /* A slot written twice in one batch is indexed once, with its final
@@ -155,8 +171,7 @@ bool qvi_index_should_use(const qv_collection *c,
 {
     if (params->exact || !c->index_ok || params->k > QV_MAX_EF)
         return false;
-    double kb = (double)c->count * c->cfg.dim * sizeof(float) / 1024.0;
-    return kb >= (double)c->cfg.full_scan_threshold_kb && c->count > 0;
+    return above_threshold(c);
 }
 
 static qvi_hnsw_scratch *take_scratch(qv_collection *c)

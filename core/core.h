@@ -152,8 +152,11 @@ struct qv_collection {
     qvi_idmap map;
 
     struct qvi_hnsw *index; /* graph over the live slots */
-    bool index_ok;          /* false after a failed index update: searches are
-                               exact until the next write rebuilds the graph */
+    bool index_ok;          /* the graph mirrors the points; false before the
+                               collection first crosses its full-scan
+                               threshold, and after a failed index update;
+                               searches then scan until a write (re)builds
+                               the graph */
 
     /* Search scratches, reused across queries; pool_mu guards the list
      * (searches run under the shared lock, so they need their own mutex). */

@@ -5,6 +5,7 @@
  * choice between graph and scan.
  */
 #include "core/core.h"
+#include "core/hnsw.h"
 
 #include <check.h>
 #include <math.h>
@@ -221,10 +222,23 @@ START_TEST(test_planner)
     qv_point_id *ids = malloc(N * sizeof(*ids));
     for (size_t i = 0; i < N; i++)
         ids[i] = qv_id_from_num(i);
-    ck_assert_int_eq(qv_upsert_batch(c, ids, data, N, DIM), QV_OK);
+    ck_assert_int_eq(qv_upsert_batch(c, ids, data, N - 1, DIM), QV_OK);
     ck_assert(!qvi_index_should_use(c, &p));
+    /* Below the threshold the graph is not even built. */
+    ck_assert(!c->index_ok);
+    ck_assert_uint_eq(qvi_hnsw_count(c->index), 0);
+    /* Lower the threshold: the next write builds the graph from every
+     * point in one batch, and searches use it. */
     c->cfg.full_scan_threshold_kb = 100;
+    ck_assert(!qvi_index_should_use(c, &p));
+    ck_assert_int_eq(
+        qv_upsert(c, &ids[N - 1], data + (size_t)(N - 1) * DIM, DIM), QV_OK);
+    ck_assert(c->index_ok);
+    ck_assert_uint_eq(qvi_hnsw_count(c->index), N);
     ck_assert(qvi_index_should_use(c, &p));
+    float *queries = mixture(NQ, 8);
+    ck_assert_double_ge(recall(c, queries, 64), 0.95);
+    free(queries);
     p.exact = true;
     ck_assert(!qvi_index_should_use(c, &p));
     p.exact = false;
