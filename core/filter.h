@@ -63,8 +63,8 @@ typedef struct qvi_payload_ops {
     bool (*boolean)(qvi_pval v);             /* type BOOL */
     double (*number)(qvi_pval v);            /* type NUMBER */
     bool (*integer)(qvi_pval v, int64_t *n); /* NUMBER that is an int64 */
-    const char *(*string)(qvi_pval v, size_t *len); /* type STRING */
-    qvi_pval (*first)(qvi_pval array);       /* NULL when empty */
+    const char *(*string)(qvi_pval v, size_t *len);  /* type STRING */
+    qvi_pval (*first)(qvi_pval array);               /* NULL when empty */
     qvi_pval (*next)(qvi_pval array, qvi_pval elem); /* NULL at the end */
     /* Member of an object by key (len bytes, also NUL-terminated); NULL if
      * absent. */
@@ -98,8 +98,8 @@ typedef struct qvi_path {
 /* Parses a key path in Qdrant's syntax: first key, then any of ".key",
  * ".\"quoted key\"", "[n]", "[]"; raw keys are letters, digits, '_' and '-'
  * (UTF-8 letters included), quoted keys anything but '"' and '\\'.
- * Appends the items to *items (growing it and *cap_items) and the keys to *pool.
- * Returns QV_OK, QV_EINVAL with a message in err, or QV_ENOMEM. */
+ * Appends the items to *items (growing it and *cap_items) and the keys to
+ * *pool. Returns QV_OK, QV_EINVAL with a message in err, or QV_ENOMEM. */
 qv_status qvi_path_parse(const char *text, size_t len, qvi_path_item **items,
                          uint32_t *n_items, uint32_t *cap_items, char **pool,
                          uint32_t *pool_len, uint32_t *pool_cap, char *err,
@@ -255,8 +255,8 @@ typedef struct qvi_ffield {
     uint32_t match_kind;
     bool mbool, is_empty, is_null;
     int64_t mint;
-    uint32_t str_off, str_len;   /* string operand (value/text/prefix) */
-    uint32_t set_off, set_n;     /* any/except: sorted ints or strings */
+    uint32_t str_off, str_len;    /* string operand (value/text/prefix) */
+    uint32_t set_off, set_n;      /* any/except: sorted ints or strings */
     uint32_t rbits, vbits, dbits; /* QVI_B_* of range, values_count, dt */
     double r[4];                  /* gt, gte, lt, lte */
     uint64_t vc[4];
@@ -289,7 +289,7 @@ struct qvi_filter {
     uint32_t n_groups, cap_groups;
     qvi_ffield *fields;
     uint32_t n_fields, cap_fields;
-    qvi_path *paths; /* interned: one entry per distinct key text */
+    qvi_path *paths;     /* interned: one entry per distinct key text */
     uint32_t *path_text; /* pool offset of each path's source text */
     uint32_t n_paths, cap_paths, cap_path_text;
     qvi_path_item *items;

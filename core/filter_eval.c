@@ -156,6 +156,8 @@ static int cmp_dt(const qvi_datetime *a, const qvi_datetime *b)
 
 static bool in_int_set(const qvi_filter *f, const qvi_ffield *fc, int64_t v)
 {
+    if (fc->set_n == 0)
+        return false;
     const int64_t *s = f->ints + fc->set_off;
     size_t lo = 0, hi = fc->set_n;
     while (lo < hi) {
@@ -170,8 +172,8 @@ static bool in_int_set(const qvi_filter *f, const qvi_ffield *fc, int64_t v)
     return false;
 }
 
-static bool in_str_set(const qvi_filter *f, const qvi_ffield *fc,
-                       const char *v, size_t len)
+static bool in_str_set(const qvi_filter *f, const qvi_ffield *fc, const char *v,
+                       size_t len)
 {
     const qvi_fstr *s = f->strs + fc->set_off;
     size_t lo = 0, hi = fc->set_n;
@@ -482,7 +484,7 @@ static bool eval_group(const ectx *e, qvi_pval root, const qvi_fgroup *g)
 static bool has_id(const ectx *e, const qvi_fnode *n)
 {
     const qv_point_id *id = e->t->id;
-    if (e->nested || !id)
+    if (e->nested || !id || n->b == 0)
         return false;
     const qv_point_id *s = e->f->ids + n->a;
     size_t lo = 0, hi = n->b;
@@ -567,8 +569,7 @@ bool qvi_filter_eval_target(const qvi_filter *f, const qvi_filter_target *t)
 bool qvi_filter_eval(const qvi_filter *f, const cJSON *payload,
                      const qv_point_id *id)
 {
-    qvi_filter_target t = {.ops = &qvi_payload_cjson_ops,
-                           .payload = payload,
-                           .id = id};
+    qvi_filter_target t = {
+        .ops = &qvi_payload_cjson_ops, .payload = payload, .id = id};
     return qvi_filter_eval_target(f, &t);
 }

@@ -66,8 +66,8 @@ static size_t loc_push(pctx *p, const char *name)
 {
     size_t old = p->loc_len;
     if (old < LOC_CAP - 1) {
-        int n = snprintf(p->loc + old, LOC_CAP - old, "%s%s",
-                         old ? "." : "", name);
+        int n =
+            snprintf(p->loc + old, LOC_CAP - old, "%s%s", old ? "." : "", name);
         p->loc_len = n < 0 ? old : old + (size_t)n;
     }
     return old;
@@ -97,8 +97,7 @@ static qv_status fail(pctx *p, qv_status st, const char *fmt, ...)
 {
     if (p->errcap == 0)
         return st;
-    int n = snprintf(p->err, p->errcap, "%s: ",
-                     p->loc_len ? p->loc : "filter");
+    int n = snprintf(p->err, p->errcap, "%s: ", p->loc_len ? p->loc : "filter");
     if (n < 0 || (size_t)n >= p->errcap)
         return st;
     va_list ap;
@@ -135,8 +134,8 @@ static qv_status pool_add(pctx *p, const char *s, size_t len, uint32_t *off)
     size_t need;
     if (!qv_add_size(p->f->pool_len, len, &need) ||
         !qv_add_size(need, 1, &need) || need > UINT32_MAX ||
-        !qvi_filter_grow((void **)&p->f->pool, &p->f->pool_cap,
-                         (uint32_t)need, 1))
+        !qvi_filter_grow((void **)&p->f->pool, &p->f->pool_cap, (uint32_t)need,
+                         1))
         return nomem(p);
     memcpy(p->f->pool + p->f->pool_len, s, len);
     p->f->pool[p->f->pool_len + len] = '\0';
@@ -154,7 +153,8 @@ static qv_status intern_path(pctx *p, const char *text, bool wildcard,
     size_t len = strlen(text);
     char *full = NULL;
     qv_status st = QV_OK;
-    if (wildcard && !(len >= 2 && text[len - 2] == '[' && text[len - 1] == ']')) {
+    if (wildcard &&
+        !(len >= 2 && text[len - 2] == '[' && text[len - 1] == ']')) {
         size_t flen;
         if (!qv_add_size(len, 3, &flen) || !(full = malloc(flen))) {
             st = nomem(p);
@@ -312,8 +312,7 @@ bool qvi_datetime_parse(const char *s, size_t len, qvi_datetime *out)
         !take_digits(s, len, &i, 2, &mo) || i >= len || s[i++] != '-' ||
         !take_digits(s, len, &i, 2, &d))
         return false;
-    if (mo < 1 || mo > 12 || d < 1 ||
-        d > mdays[mo - 1] + (mo == 2 && leap(y)))
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap(y)))
         return false;
     if (i < len) {
         char sep = s[i++];
@@ -327,8 +326,7 @@ bool qvi_datetime_parse(const char *s, size_t len, qvi_datetime *out)
             if (sep != ' ')
                 return false;
         } else {
-            if (s[i++] != ':' || !take_digits(s, len, &i, 2, &sec) ||
-                sec > 59)
+            if (s[i++] != ':' || !take_digits(s, len, &i, 2, &sec) || sec > 59)
                 return false;
             if (i < len && s[i] == '.') {
                 size_t start = ++i;
@@ -371,8 +369,8 @@ bool qvi_datetime_parse(const char *s, size_t len, qvi_datetime *out)
             }
         }
     }
-    out->sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
-               offset;
+    out->sec =
+        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset;
     out->nsec = (int32_t)nsec;
     return true;
 }
@@ -381,8 +379,7 @@ bool qvi_datetime_parse(const char *s, size_t len, qvi_datetime *out)
 
 static qv_status parse_filter(pctx *p, const cJSON *j, int depth,
                               uint32_t *out);
-static qv_status parse_cond(pctx *p, const cJSON *j, int depth,
-                            uint32_t *out);
+static qv_status parse_cond(pctx *p, const cJSON *j, int depth, uint32_t *out);
 
 /* Parses a key member into an interned path. */
 static qv_status parse_key(pctx *p, const cJSON *j, bool wildcard,
@@ -421,8 +418,9 @@ static qv_status parse_set(pctx *p, const cJSON *arr, qvi_ffield *fc,
 {
     qvi_filter *f = p->f;
     if (!cJSON_IsArray(arr))
-        return fail(p, QV_EINVAL, "must be an array of strings or integers, "
-                                  "not %s",
+        return fail(p, QV_EINVAL,
+                    "must be an array of strings or integers, "
+                    "not %s",
                     jtype(arr));
     size_t n = (size_t)cJSON_GetArraySize(arr);
     bool strings = !arr->child || cJSON_IsString(arr->child);
@@ -443,8 +441,8 @@ static qv_status parse_set(pctx *p, const cJSON *arr, qvi_ffield *fc,
                             "strings, like the first",
                             i, jtype(e));
             uint32_t off;
-            qv_status st = pool_add(p, e->valuestring, strlen(e->valuestring),
-                                    &off);
+            qv_status st =
+                pool_add(p, e->valuestring, strlen(e->valuestring), &off);
             if (st != QV_OK)
                 return st;
             f->strs[f->n_strs++] =
@@ -452,18 +450,19 @@ static qv_status parse_set(pctx *p, const cJSON *arr, qvi_ffield *fc,
         } else {
             int64_t v;
             if (!exact_int(e, &v))
-                return fail(p, QV_EINVAL,
-                            "element %zu is %s; all elements must be "
-                            "integers (|n| <= 2^53), like the first",
-                            i, cJSON_IsNumber(e) ? "not such an integer"
-                                                 : jtype(e));
+                return fail(
+                    p, QV_EINVAL,
+                    "element %zu is %s; all elements must be "
+                    "integers (|n| <= 2^53), like the first",
+                    i, cJSON_IsNumber(e) ? "not such an integer" : jtype(e));
             f->ints[f->n_ints++] = v;
         }
     }
     fc->set_n = (uint32_t)n;
+    if (n == 0) /* the arrays may still be NULL */
+        return QV_OK;
     if (strings)
-        qsort_r(f->strs + fc->set_off, n, sizeof(qvi_fstr), cmp_fstr,
-                f->pool);
+        qsort_r(f->strs + fc->set_off, n, sizeof(qvi_fstr), cmp_fstr, f->pool);
     else
         qsort(f->ints + fc->set_off, n, sizeof(int64_t), cmp_i64);
     return QV_OK;
@@ -471,7 +470,7 @@ static qv_status parse_set(pctx *p, const cJSON *arr, qvi_ffield *fc,
 
 static qv_status parse_match(pctx *p, const cJSON *m, qvi_ffield *fc)
 {
-    static const char *const kinds[] = {"value", "any",  "except", "text",
+    static const char *const kinds[] = {"value",    "any",    "except", "text",
                                         "text_any", "phrase", "prefix", NULL};
     qv_status st = need_object(p, m, "match");
     if (st != QV_OK)
@@ -480,8 +479,9 @@ static qv_status parse_match(pctx *p, const cJSON *m, qvi_ffield *fc)
     if (st != QV_OK)
         return st;
     if (!m->child || m->child->next)
-        return fail(p, QV_EINVAL, "needs exactly one of value, any, except, "
-                                  "text, text_any, phrase, prefix");
+        return fail(p, QV_EINVAL,
+                    "needs exactly one of value, any, except, "
+                    "text, text_any, phrase, prefix");
     const cJSON *v = m->child;
     const char *k = v->string;
     size_t old = loc_push(p, k);
@@ -558,8 +558,9 @@ static qv_status parse_range(pctx *p, const cJSON *r, qvi_ffield *fc)
     if (!bits)
         return fail(p, QV_EINVAL, "needs at least one of gt, gte, lt, lte");
     if (nums && strs)
-        return fail(p, QV_EINVAL, "bounds must be all numbers or all "
-                                  "date-time strings, not a mix");
+        return fail(p, QV_EINVAL,
+                    "bounds must be all numbers or all "
+                    "date-time strings, not a mix");
     if (nums) {
         fc->parts |= QVI_FP_RANGE;
         fc->rbits = bits;
@@ -669,8 +670,9 @@ static qv_status parse_ring(pctx *p, const cJSON *j)
         return st;
     if (f->pts[off] != f->pts[off + 2 * (n - 1)] ||
         f->pts[off + 1] != f->pts[off + 2 * (n - 1) + 1])
-        return fail(p, QV_EINVAL, "the first and last points must be the "
-                                  "same (a closed ring)");
+        return fail(p, QV_EINVAL,
+                    "the first and last points must be the "
+                    "same (a closed ring)");
     f->n_pts += (uint32_t)(2 * n);
     f->rings[f->n_rings++] = (qvi_fring){off, (uint32_t)n};
     return QV_OK;
@@ -748,10 +750,16 @@ static qv_status parse_geo(pctx *p, const char *kind, const cJSON *g,
 
 static qv_status parse_field(pctx *p, const cJSON *j, uint32_t *out)
 {
-    static const char *const members[] = {
-        "key",        "match",         "range",            "geo_radius",
-        "geo_polygon", "values_count", "geo_bounding_box", "is_empty",
-        "is_null",    NULL};
+    static const char *const members[] = {"key",
+                                          "match",
+                                          "range",
+                                          "geo_radius",
+                                          "geo_polygon",
+                                          "values_count",
+                                          "geo_bounding_box",
+                                          "is_empty",
+                                          "is_null",
+                                          NULL};
     qvi_ffield fc;
     memset(&fc, 0, sizeof(fc));
     qv_status st = only_members(p, j, members);
@@ -836,7 +844,8 @@ static qv_status parse_has_id(pctx *p, const cJSON *arr, uint32_t *out)
         }
         f->ids[f->n_ids++] = id;
     }
-    qsort(f->ids + off, n, sizeof(qv_point_id), cmp_id);
+    if (n > 0)
+        qsort(f->ids + off, n, sizeof(qv_point_id), cmp_id);
     return add_node(p, QVI_FN_HAS_ID, off, (uint32_t)n, out);
 }
 
@@ -873,8 +882,7 @@ static qv_status parse_special(pctx *p, const cJSON *j, int depth,
     } else if (strcmp(k, "has_vector") == 0) {
         uint32_t off;
         if (!cJSON_IsString(c))
-            st = fail(p, QV_EINVAL, "must be a vector name, not %s",
-                      jtype(c));
+            st = fail(p, QV_EINVAL, "must be a vector name, not %s", jtype(c));
         else if ((st = pool_add(p, c->valuestring, strlen(c->valuestring),
                                 &off)) == QV_OK)
             st = add_node(p, QVI_FN_HAS_VECTOR, off, 0, out);
@@ -886,14 +894,16 @@ static qv_status parse_special(pctx *p, const cJSON *j, int depth,
             const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "total");
             const cJSON *i = cJSON_GetObjectItemCaseSensitive(c, "index");
             if (!exact_int(t, &total) || total < 1 || total > UINT32_MAX)
-                st = fail(p, QV_EINVAL, "total must be an integer in [1, "
-                                        "4294967295]");
+                st = fail(p, QV_EINVAL,
+                          "total must be an integer in [1, "
+                          "4294967295]");
             else if (!exact_int(i, &index) || index < 0 || index >= total)
-                st = fail(p, QV_EINVAL, "index must be an integer in [0, "
-                                        "total)");
+                st = fail(p, QV_EINVAL,
+                          "index must be an integer in [0, "
+                          "total)");
             else
-                st = add_node(p, QVI_FN_SLICE, (uint32_t)total,
-                              (uint32_t)index, out);
+                st = add_node(p, QVI_FN_SLICE, (uint32_t)total, (uint32_t)index,
+                              out);
         }
     } else {
         /* nested */
@@ -901,8 +911,8 @@ static qv_status parse_special(pctx *p, const cJSON *j, int depth,
         uint32_t path, sub;
         if ((st = need_object(p, c, "nested")) == QV_OK &&
             (st = only_members(p, c, m)) == QV_OK &&
-            (st = parse_key(p, cJSON_GetObjectItemCaseSensitive(c, "key"),
-                            true, &path)) == QV_OK) {
+            (st = parse_key(p, cJSON_GetObjectItemCaseSensitive(c, "key"), true,
+                            &path)) == QV_OK) {
             const cJSON *fj = cJSON_GetObjectItemCaseSensitive(c, "filter");
             size_t o2 = loc_push(p, "filter");
             if (!fj)
@@ -920,9 +930,8 @@ static qv_status parse_special(pctx *p, const cJSON *j, int depth,
 
 static qv_status parse_cond(pctx *p, const cJSON *j, int depth, uint32_t *out)
 {
-    static const char *const special[] = {"is_empty", "is_null",    "has_id",
-                                          "has_vector", "slice", "nested",
-                                          NULL};
+    static const char *const special[] = {
+        "is_empty", "is_null", "has_id", "has_vector", "slice", "nested", NULL};
     qv_status st = need_object(p, j, "a condition");
     if (st != QV_OK)
         return st;
@@ -932,8 +941,7 @@ static qv_status parse_cond(pctx *p, const cJSON *j, int depth, uint32_t *out)
         if (cJSON_GetObjectItemCaseSensitive(j, special[i])) {
             if (j->child->next)
                 return fail(p, QV_EINVAL,
-                            "a %s condition takes no other member",
-                            special[i]);
+                            "a %s condition takes no other member", special[i]);
             return parse_special(p, j, depth, out);
         }
     return parse_filter(p, j, depth + 1, out);
@@ -953,8 +961,9 @@ static qv_status parse_list(pctx *p, const cJSON *j, int depth, uint32_t *off,
         return QV_OK;
     bool single = cJSON_IsObject(j);
     if (!single && !cJSON_IsArray(j))
-        return fail(p, QV_EINVAL, "must be a condition or an array of "
-                                  "conditions, not %s",
+        return fail(p, QV_EINVAL,
+                    "must be a condition or an array of "
+                    "conditions, not %s",
                     jtype(j));
     size_t count = single ? 1 : (size_t)cJSON_GetArraySize(j);
     if (count > UINT32_MAX / 2 || !GROW(p, kids, n_kids, cap_kids, count))
@@ -975,8 +984,7 @@ static qv_status parse_list(pctx *p, const cJSON *j, int depth, uint32_t *off,
     return QV_OK;
 }
 
-static qv_status parse_filter(pctx *p, const cJSON *j, int depth,
-                              uint32_t *out)
+static qv_status parse_filter(pctx *p, const cJSON *j, int depth, uint32_t *out)
 {
     static const char *const members[] = {"must", "should", "must_not",
                                           "min_should", NULL};
@@ -996,8 +1004,8 @@ static qv_status parse_filter(pctx *p, const cJSON *j, int depth,
     uint32_t *ns[] = {&g.must_n, &g.should_n, &g.not_n};
     for (int l = 0; l < 3; l++) {
         size_t old = loc_push(p, lists[l]);
-        st = parse_list(p, cJSON_GetObjectItemCaseSensitive(j, lists[l]),
-                        depth, offs[l], ns[l], &present);
+        st = parse_list(p, cJSON_GetObjectItemCaseSensitive(j, lists[l]), depth,
+                        offs[l], ns[l], &present);
         loc_pop(p, old);
         if (st != QV_OK)
             return st;
@@ -1008,7 +1016,7 @@ static qv_status parse_filter(pctx *p, const cJSON *j, int depth,
     if (ms && !cJSON_IsNull(ms)) {
         static const char *const m[] = {"conditions", "min_count", NULL};
         size_t old = loc_push(p, "min_should");
-        int64_t mc;
+        int64_t mc = 0;
         const cJSON *conds = NULL, *cnt = NULL;
         if ((st = need_object(p, ms, "min_should")) == QV_OK &&
             (st = only_members(p, ms, m)) == QV_OK) {

@@ -262,9 +262,8 @@ cleanup:
     if (st != QV_OK) {
         *n_items = start_items;
         if (errcap > 0)
-            snprintf(err, errcap, "key \"%.*s\" %s",
-                     (int)(len > 64 ? 64 : len), text,
-                     why ? why : "could not be stored (out of memory)");
+            snprintf(err, errcap, "key \"%.*s\" %s", (int)(len > 64 ? 64 : len),
+                     text, why ? why : "could not be stored (out of memory)");
     }
     return st;
 }
