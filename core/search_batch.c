@@ -12,44 +12,57 @@
  * form; its blocks are scanned with the L1 kernel, still block by block so
  * that a block of vectors stays in cache across the queries.
  *
- * The norm expansion loses precision when q and v are close, and sgemm sums
- * in another order than the kernels, so the candidates are selected with
- * BLAS distances, with a margin of up to 16 beyond k, and the survivors are
- * then rescored exactly with the
- * same kernel as qv_search and re-sorted.  Results therefore agree with the
- * single-query scan except where two candidates' distances differ only in
- * the last bits of rounding.
+ * Exactness.  BLAS distances carry rounding error, and the norm expansion
+ * loses precision badly when q and v are far from the origin and close to
+ * each other.  So BLAS only nominates candidates: the k + min(k, 16) best
+ * by BLAS distance are rescored with the same kernel as qv_search, and the
+ * result is then proved or redone.  Any float evaluation of a dot product
+ * of length d is within (d + 8) * eps * |q| * |v| of the true value (for
+ * any summation order), so a point that was not nominated has a true
+ * distance of at least B - err, where B is the worst nominated BLAS
+ * distance and err that bound with the largest vector norm of the
+ * collection.  If the k-th exact distance is below B - err, no other point
+ * can beat it and the answer is the scan's; otherwise (data far from the
+ * origin, or many near-ties) that query is answered by a plain scan.
+ * Results thus equal qv_search's, ties aside, whatever the data.
  *
- * Blocks: QBLOCK queries by VBLOCK vectors, a 256 x 2048 float product
- * (2 MiB) that stays in L2/L3 while its rows are offered to the per-query
- * heaps.
+ * Blocks: queries are processed QBLOCK at a time (fewer for a very large
+ * k, so that the heaps stay bounded), each against VBLOCK vectors at a
+ * time: a 256 x 2048 float product (2 MiB) that stays in L2/L3 while its
+ * rows are offered to the per-query heaps.  Only one query block's state
+ * is alive at once, so memory does not grow with nq.
  */
 #include "core/core.h"
 
 #include <cblas.h>
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define QBLOCK 256u
 #define VBLOCK 2048u
+/* Bound on the bytes of heaps alive for one query block. */
+#define HEAP_BUDGET (64u << 20)
 
 typedef struct batch_state {
     qv_collection *c;
     const qv_search_params *params;
-    float *queries;      /* nq rows of c->stride floats, prepared */
-    float *qnorms;       /* |q|^2, for euclid */
-    float *products;     /* QBLOCK x VBLOCK */
-    qvi_topk *tops;      /* one heap per query, of `keep` entries */
+    size_t qb;           /* queries per block */
+    size_t keep;         /* candidates kept per query */
+    float *queries;      /* qb rows of c->stride floats, prepared */
+    float *qnorms;       /* |q|^2 of each row */
+    float *products;     /* qb x VBLOCK */
+    qvi_topk *tops;      /* qb heaps of `keep` entries */
     uint32_t *tmp_slots; /* rescoring scratch, `keep` long */
     float *tmp_dists;
-    size_t keep;
-    size_t nq;
+    float vmax; /* largest |v| over the live slots */
 } batch_state;
 
 static void free_state(batch_state *b)
 {
     if (b->tops) {
-        for (size_t i = 0; i < b->nq; i++)
+        for (size_t i = 0; i < b->qb; i++)
             qvi_topk_free(&b->tops[i]);
     }
     free(b->tops);
@@ -60,45 +73,58 @@ static void free_state(batch_state *b)
     free(b->products);
 }
 
-static qv_status alloc_state(batch_state *b)
+static qv_status alloc_state(batch_state *b, size_t nq)
 {
     qv_collection *c = b->c;
-    size_t qbytes;
-    if (!qv_mul_size(b->nq, c->stride * sizeof(float), &qbytes))
-        return qvi_fail(c->err, QV_ERANGE, "too many queries");
-    b->queries = qvi_alloc_aligned(qbytes);
-    b->qnorms = malloc(b->nq * sizeof(float));
-    b->products = qvi_alloc_aligned((size_t)QBLOCK * VBLOCK * sizeof(float));
-    b->tops = calloc(b->nq, sizeof(qvi_topk));
+    size_t per_query = b->keep * (sizeof(uint32_t) + sizeof(float));
+    size_t qb = HEAP_BUDGET / per_query;
+    qb = qb < 1 ? 1 : qb > QBLOCK ? QBLOCK : qb;
+    b->qb = qb < nq ? qb : nq;
+    b->queries = qvi_alloc_aligned(b->qb * c->stride * sizeof(float));
+    b->qnorms = malloc(b->qb * sizeof(float));
+    b->products = qvi_alloc_aligned(b->qb * VBLOCK * sizeof(float));
+    b->tops = calloc(b->qb, sizeof(qvi_topk));
     b->tmp_slots = malloc(b->keep * sizeof(uint32_t));
     b->tmp_dists = malloc(b->keep * sizeof(float));
     if (!b->queries || !b->qnorms || !b->products || !b->tops ||
         !b->tmp_slots || !b->tmp_dists)
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate batch state");
-    for (size_t i = 0; i < b->nq; i++) {
+    for (size_t i = 0; i < b->qb; i++) {
         if (qvi_topk_init(&b->tops[i], b->keep) != QV_OK)
             return qvi_fail(c->err, QV_ENOMEM, "cannot allocate heaps");
     }
     return QV_OK;
 }
 
-static qv_status prepare_queries(batch_state *b, const float *queries,
-                                 uint32_t dim)
+/* Validates every query before any work, so that a bad query anywhere in
+ * the batch fails the call before hits are written. */
+static qv_status check_queries(batch_state *b, const float *queries, size_t nq,
+                               uint32_t dim)
 {
-    qv_collection *c = b->c;
-    for (size_t i = 0; i < b->nq; i++) {
-        float *row = b->queries + i * c->stride;
-        memset(row, 0, c->stride * sizeof(float));
+    for (size_t i = 0; i < nq; i++) {
         qv_status st =
-            qvi_prepare_query(c, queries + i * (size_t)dim, dim, row);
+            qvi_prepare_query(b->c, queries + i * (size_t)dim, dim, b->queries);
         if (st != QV_OK)
             return st;
-        b->qnorms[i] = cblas_sdot((int)dim, row, 1, row, 1);
     }
     return QV_OK;
 }
 
-/* Offers one block product row (query qi against slots v0..v0+nv) to the
+static void prepare_block(batch_state *b, const float *queries, size_t q0,
+                          size_t qn, uint32_t dim)
+{
+    qv_collection *c = b->c;
+    for (size_t i = 0; i < qn; i++) {
+        float *row = b->queries + i * c->stride;
+        memset(row, 0, c->stride * sizeof(float));
+        /* Already validated by check_queries: cannot fail. */
+        (void)qvi_prepare_query(c, queries + (q0 + i) * (size_t)dim, dim, row);
+        b->qnorms[i] = cblas_sdot((int)dim, row, 1, row, 1);
+        qvi_topk_reset(&b->tops[i]);
+    }
+}
+
+/* Offers one product row (query qi against slots v0..v0+nv) to the
  * query's heap, converting products to distances. */
 static void offer_products(batch_state *b, size_t qi, const float *prod,
                            uint32_t v0, uint32_t nv)
@@ -112,30 +138,30 @@ static void offer_products(batch_state *b, size_t qi, const float *prod,
         if (!c->live[s])
             continue;
         float d = l2 ? qn + c->sqnorms[s] - 2.0f * prod[j] : -prod[j];
+        if (isnan(d))
+            d = INFINITY; /* inf - inf of two huge norms: worst, not NaN */
         if (d < qvi_topk_bound(t) || t->n < t->k)
             qvi_topk_push(t, s, d);
     }
 }
 
-static void scan_block_gemm(batch_state *b, size_t q0, size_t nq, uint32_t v0,
-                            uint32_t nv)
+static void scan_block_gemm(batch_state *b, size_t qn, uint32_t v0, uint32_t nv)
 {
     qv_collection *c = b->c;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nv,
-                (int)c->cfg.dim, 1.0f, b->queries + q0 * c->stride,
-                (int)c->stride, c->vecs + (size_t)v0 * c->stride,
-                (int)c->stride, 0.0f, b->products, (int)nv);
-    for (size_t i = 0; i < nq; i++)
-        offer_products(b, q0 + i, b->products + i * nv, v0, nv);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)nv,
+                (int)c->cfg.dim, 1.0f, b->queries, (int)c->stride,
+                c->vecs + (size_t)v0 * c->stride, (int)c->stride, 0.0f,
+                b->products, (int)nv);
+    for (size_t i = 0; i < qn; i++)
+        offer_products(b, i, b->products + i * nv, v0, nv);
 }
 
-static void scan_block_l1(batch_state *b, size_t q0, size_t nq, uint32_t v0,
-                          uint32_t nv)
+static void scan_block_l1(batch_state *b, size_t qn, uint32_t v0, uint32_t nv)
 {
     qv_collection *c = b->c;
-    for (size_t i = 0; i < nq; i++) {
-        const float *q = b->queries + (q0 + i) * c->stride;
-        qvi_topk *t = &b->tops[q0 + i];
+    for (size_t i = 0; i < qn; i++) {
+        const float *q = b->queries + i * c->stride;
+        qvi_topk *t = &b->tops[i];
         for (uint32_t s = v0; s < v0 + nv; s++) {
             if (!c->live[s])
                 continue;
@@ -146,42 +172,100 @@ static void scan_block_l1(batch_state *b, size_t q0, size_t nq, uint32_t v0,
     }
 }
 
-/* Replaces the BLAS distances of the kept candidates by exact ones,
- * re-sorts them and keeps the best k. */
-static void rescore(batch_state *b, size_t qi)
+/* The most a BLAS distance of query i can differ from the exact one. */
+static float blas_error_bound(const batch_state *b, size_t i)
 {
-    qv_collection *c = b->c;
-    qvi_topk *t = &b->tops[qi];
-    const float *q = b->queries + qi * c->stride;
-    size_t n = t->n;
-    for (size_t i = 0; i < n; i++) {
-        b->tmp_slots[i] = t->slots[i];
-        b->tmp_dists[i] = qvi_slot_distance(c, q, t->slots[i]);
-    }
-    qvi_topk_reset(t);
-    for (size_t i = 0; i < n; i++)
-        qvi_topk_push(t, b->tmp_slots[i], b->tmp_dists[i]);
-    qvi_topk_sort(t);
-    if (t->n > b->params->k)
-        t->n = b->params->k;
+    const qv_collection *c = b->c;
+    float qn = sqrtf(b->qnorms[i]);
+    float scale = c->cfg.metric == QV_METRIC_EUCLID
+                      ? (qn + b->vmax) * (qn + b->vmax)
+                      : qn * b->vmax;
+    return (float)(c->cfg.dim + 8) * FLT_EPSILON * scale;
 }
 
-/* The batch through the graph, one query after another, when the
- * collection is large enough for the index (as qv_search would). */
-static qv_status search_graph_locked(batch_state *b, qv_hit *hits,
-                                     size_t *n_hits)
+/* Rescores query i's candidates exactly and keeps the best k.  Returns
+ * false when the candidates cannot be proved to hold the true top k. */
+static bool rescore(batch_state *b, size_t i, bool proved_by_blas)
+{
+    qv_collection *c = b->c;
+    qvi_topk *t = &b->tops[i];
+    const float *q = b->queries + i * c->stride;
+    size_t n = t->n;
+    /* Every live point was nominated when the heap is not full. */
+    bool all_seen = n < t->k;
+    float worst_nominated = n ? t->dists[0] : INFINITY;
+    for (size_t j = 0; j < n; j++) {
+        b->tmp_slots[j] = t->slots[j];
+        b->tmp_dists[j] = qvi_slot_distance(c, q, t->slots[j]);
+    }
+    qvi_topk_reset(t);
+    for (size_t j = 0; j < n; j++)
+        qvi_topk_push(t, b->tmp_slots[j], b->tmp_dists[j]);
+    qvi_topk_sort(t);
+    size_t k = b->params->k;
+    if (t->n > k)
+        t->n = k;
+    if (all_seen || proved_by_blas || t->n < k)
+        return true;
+    return t->dists[k - 1] < worst_nominated - blas_error_bound(b, i);
+}
+
+static void finish_block(batch_state *b, size_t q0, size_t qn, bool gemm,
+                         qv_hit *hits, size_t *n_hits)
 {
     qv_collection *c = b->c;
     size_t k = b->params->k;
-    for (size_t i = 0; i < b->nq; i++) {
+    for (size_t i = 0; i < qn; i++) {
+        qvi_topk *t = &b->tops[i];
+        if (!rescore(b, i, !gemm)) {
+            qvi_topk_reset(t);
+            qvi_scan_locked(c, b->queries + i * c->stride, t);
+            if (t->n > k)
+                t->n = k;
+        }
+        n_hits[q0 + i] = qvi_emit_hits(c, b->params, t, hits + (q0 + i) * k);
+    }
+}
+
+static void search_block_exact(batch_state *b, size_t q0, size_t qn,
+                               qv_hit *hits, size_t *n_hits)
+{
+    qv_collection *c = b->c;
+    bool gemm = c->cfg.metric != QV_METRIC_MANHATTAN;
+    for (uint32_t v0 = 0; v0 < c->used; v0 += VBLOCK) {
+        uint32_t nv = c->used - v0 < VBLOCK ? c->used - v0 : VBLOCK;
+        if (gemm)
+            scan_block_gemm(b, qn, v0, nv);
+        else
+            scan_block_l1(b, qn, v0, nv);
+    }
+    finish_block(b, q0, qn, gemm, hits, n_hits);
+}
+
+static qv_status search_block_graph(batch_state *b, size_t q0, size_t qn,
+                                    qv_hit *hits, size_t *n_hits)
+{
+    qv_collection *c = b->c;
+    size_t k = b->params->k;
+    for (size_t i = 0; i < qn; i++) {
         qvi_topk *t = &b->tops[i];
         qv_status st = qvi_index_search_locked(c, b->queries + i * c->stride,
                                                b->params, t);
         if (st != QV_OK)
             return qvi_fail(c->err, st, "cannot allocate search state");
-        n_hits[i] = qvi_emit_hits(c, b->params, t, hits + i * k);
+        n_hits[q0 + i] = qvi_emit_hits(c, b->params, t, hits + (q0 + i) * k);
     }
     return QV_OK;
+}
+
+static float largest_norm_locked(const qv_collection *c)
+{
+    float m = 0.0f;
+    for (uint32_t s = 0; s < c->used; s++) {
+        if (c->live[s] && c->sqnorms[s] > m)
+            m = c->sqnorms[s];
+    }
+    return sqrtf(m);
 }
 
 qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
@@ -192,51 +276,38 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
         return QV_ENULL;
     if (!params)
         return qvi_fail(c->err, QV_ENULL, "params is NULL");
+    qv_status st = qvi_check_params(c, params);
+    if (st != QV_OK)
+        return st;
     if (nq == 0)
         return QV_OK;
     if (!queries || !hits || !n_hits)
         return qvi_fail(c->err, QV_ENULL, "queries, hits or n_hits is NULL");
-    qv_status st = qvi_check_params(c, params);
-    if (st != QV_OK)
-        return st;
     if (dim != c->cfg.dim)
         return qvi_fail(c->err, QV_EDIM,
                         "queries have %u components, the collection expects "
                         "%u",
                         dim, c->cfg.dim);
 
-    /* A few candidates beyond k absorb the rounding of the norm expansion:
-     * a point that BLAS ranks just below the k-th still gets rescored. */
     size_t extra = params->k < 16 ? params->k : 16;
-    batch_state b = {
-        .c = c, .params = params, .nq = nq, .keep = params->k + extra};
-    st = alloc_state(&b);
+    batch_state b = {.c = c, .params = params, .keep = params->k + extra};
+    st = alloc_state(&b, nq);
     if (st == QV_OK)
-        st = prepare_queries(&b, queries, dim);
+        st = check_queries(&b, queries, nq, dim);
     if (st != QV_OK)
         goto cleanup;
 
     pthread_rwlock_rdlock(&c->lock);
-    if (qvi_index_should_use(c, params)) {
-        st = search_graph_locked(&b, hits, n_hits);
-        pthread_rwlock_unlock(&c->lock);
-        goto cleanup;
-    }
-    bool gemm = c->cfg.metric != QV_METRIC_MANHATTAN;
-    for (uint32_t v0 = 0; v0 < c->used; v0 += VBLOCK) {
-        uint32_t nv = c->used - v0 < VBLOCK ? c->used - v0 : VBLOCK;
-        for (size_t q0 = 0; q0 < nq; q0 += QBLOCK) {
-            size_t qn = nq - q0 < QBLOCK ? nq - q0 : QBLOCK;
-            if (gemm)
-                scan_block_gemm(&b, q0, qn, v0, nv);
-            else
-                scan_block_l1(&b, q0, qn, v0, nv);
-        }
-    }
-    for (size_t i = 0; i < nq; i++) {
-        rescore(&b, i);
-        n_hits[i] =
-            qvi_emit_hits(c, params, &b.tops[i], hits + i * (size_t)params->k);
+    bool graph = qvi_index_should_use(c, params);
+    if (!graph)
+        b.vmax = largest_norm_locked(c);
+    for (size_t q0 = 0; q0 < nq && st == QV_OK; q0 += b.qb) {
+        size_t qn = nq - q0 < b.qb ? nq - q0 : b.qb;
+        prepare_block(&b, queries, q0, qn, dim);
+        if (graph)
+            st = search_block_graph(&b, q0, qn, hits, n_hits);
+        else
+            search_block_exact(&b, q0, qn, hits, n_hits);
     }
     pthread_rwlock_unlock(&c->lock);
 

@@ -204,6 +204,61 @@ START_TEST(test_batch_large_blocks)
 }
 END_TEST
 
+/* Points far from the origin and close together (GPS-like coordinates,
+ * near-duplicate embeddings): the norm expansion of the BLAS path loses
+ * almost every bit there, so the batch must prove or redo its answer. */
+START_TEST(test_batch_far_from_origin)
+{
+    enum { FN = 5000, FD = 32, FQ = 50, FK = 10 };
+    const float offsets[] = {0.0f, 10.0f, 1000.0f};
+    rng_state = 4242;
+    float *data = malloc(sizeof(float) * FN * FD);
+    float *qs = malloc(sizeof(float) * FQ * FD);
+    for (size_t o = 0; o < sizeof(offsets) / sizeof(offsets[0]); o++) {
+        for (int i = 0; i < FN * FD; i++)
+            data[i] = offsets[o] + 0.01f * frand();
+        for (int i = 0; i < FQ * FD; i++)
+            qs[i] = offsets[o] + 0.01f * frand();
+        for (int m = 0; m <= QV_METRIC_MANHATTAN; m++) {
+            qv_collection_config cfg;
+            qv_collection_config_init(&cfg);
+            cfg.dim = FD;
+            cfg.metric = (qv_metric)m;
+            qv_collection *c;
+            ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
+            qv_point_id *ids = malloc(FN * sizeof(*ids));
+            for (int i = 0; i < FN; i++)
+                ids[i] = qv_id_from_num((uint64_t)i);
+            ck_assert_int_eq(qv_upsert_batch(c, ids, data, FN, FD), QV_OK);
+            qv_search_params p;
+            qv_search_params_init(&p);
+            p.k = FK;
+            qv_hit bh[FQ * FK];
+            size_t bn[FQ];
+            ck_assert_int_eq(qv_search_batch(c, qs, FQ, FD, &p, bh, bn), QV_OK);
+            size_t same = 0;
+            for (int qi = 0; qi < FQ; qi++) {
+                qv_hit h[FK];
+                size_t nh;
+                ck_assert_int_eq(qv_search(c, qs + qi * FD, FD, &p, h, &nh),
+                                 QV_OK);
+                ck_assert_uint_eq(bn[qi], nh);
+                for (size_t j = 0; j < nh; j++) {
+                    same += h[j].id.u.num == bh[qi * FK + j].id.u.num;
+                    ck_assert_float_eq(h[j].score, bh[qi * FK + j].score);
+                }
+            }
+            ck_assert_msg(same == FQ * FK, "offset %g metric %d: %zu of %d",
+                          offsets[o], m, same, FQ * FK);
+            free(ids);
+            qv_collection_release(c);
+        }
+    }
+    free(data);
+    free(qs);
+}
+END_TEST
+
 START_TEST(test_fewer_points_than_k)
 {
     qv_collection_config cfg;
@@ -284,6 +339,7 @@ int main(void)
     tcase_add_loop_test(tc, test_reference_all_metrics, 0,
                         QV_METRIC_MANHATTAN + 1);
     tcase_add_test(tc, test_batch_large_blocks);
+    tcase_add_test(tc, test_batch_far_from_origin);
     tcase_add_test(tc, test_fewer_points_than_k);
     tcase_add_test(tc, test_bad_search_input);
     suite_add_tcase(s, tc);
