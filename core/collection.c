@@ -23,6 +23,7 @@
  * exclusive.  The reference count is atomic and needs no lock.
  */
 #include "core/core.h"
+#include "core/hnsw.h"
 #include "simd/simd.h"
 
 #include <math.h>
@@ -30,7 +31,9 @@
 #include <string.h>
 
 #define ROW_ALIGN_FLOATS 16u
-#define MAX_SLOTS        (UINT32_MAX - 1u)
+/* The graph addresses at most QVI_HNSW_MAX_SLOTS nodes (it keeps a flag
+ * bit free), so neither does the collection. */
+#define MAX_SLOTS QVI_HNSW_MAX_SLOTS
 
 void qv_collection_config_init(qv_collection_config *cfg)
 {
@@ -65,6 +68,8 @@ static qv_status check_config(const qv_collection_config *cfg)
         return QV_ERANGE;
     if (cfg->hnsw_ef_construct < QV_MIN_EF_CONSTRUCT ||
         cfg->hnsw_ef_construct > QV_MAX_EF_CONSTRUCT)
+        return QV_ERANGE;
+    if (cfg->max_indexing_threads > QV_MAX_INDEXING_THREADS)
         return QV_ERANGE;
     return QV_OK;
 }
@@ -266,6 +271,19 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
     return QV_OK;
 }
 
+/* The number of ids in the batch that are not in the collection yet (an
+ * absent id repeated in the batch counts each time: an over-estimate that
+ * only reserves a little more). */
+static size_t count_absent_locked(const qv_collection *c,
+                                  const qv_point_id *ids, size_t n)
+{
+    size_t absent = 0;
+    uint32_t slot;
+    for (size_t i = 0; i < n; i++)
+        absent += !qvi_idmap_find(&c->map, c->ids, &ids[i], &slot);
+    return absent;
+}
+
 /* Makes room so that the next n inserts of new ids cannot fail. */
 static qv_status reserve_locked(qv_collection *c, size_t n)
 {
@@ -343,7 +361,9 @@ qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
     if (!touched)
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
     pthread_rwlock_wrlock(&c->lock);
-    qv_status st = reserve_locked(c, n);
+    /* Reserve for new ids only: re-embedding a whole collection must not
+     * double its memory. */
+    qv_status st = reserve_locked(c, count_absent_locked(c, ids, n));
     if (st == QV_OK) {
         for (size_t i = 0; i < n; i++)
             touched[i] = upsert_one_locked(c, &ids[i], vecs + i * (size_t)dim);

@@ -105,9 +105,13 @@ static void rebuild_locked(qv_collection *c)
     qvi_hnsw_free(c->index);
     c->index = fresh;
     c->index_ok = true;
+    c->rebuild_after = 0;
     free(slots);
     return;
 fail:
+    /* Retrying on every write would rebuild under the write lock again and
+     * again; wait until the collection has grown by a tenth. */
+    c->rebuild_after = c->count + c->count / 10 + 1;
     qvi_hnsw_free(fresh);
     free(slots);
 }
@@ -131,7 +135,7 @@ void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
     if (!c->index_ok) {
         /* Built lazily in one parallel batch once the collection crosses
          * the threshold (or after a failed update). */
-        if (above_threshold(c))
+        if (above_threshold(c) && c->count >= c->rebuild_after)
             rebuild_locked(c);
         return;
     }

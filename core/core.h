@@ -152,6 +152,8 @@ struct qv_collection {
     qvi_idmap map;
 
     struct qvi_hnsw *index; /* graph over the live slots */
+    uint64_t rebuild_after; /* after a failed (out of memory) rebuild, the
+                               point count to reach before trying again */
     bool index_ok;          /* the graph mirrors the points; false before the
                                collection first crosses its full-scan
                                threshold, and after a failed index update;

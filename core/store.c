@@ -120,7 +120,8 @@ static bool same_config(const qv_collection_config *a,
            a->hnsw_m == b->hnsw_m &&
            a->hnsw_ef_construct == b->hnsw_ef_construct &&
            a->full_scan_threshold_kb == b->full_scan_threshold_kb &&
-           a->hnsw_seed == b->hnsw_seed;
+           a->hnsw_seed == b->hnsw_seed &&
+           a->max_indexing_threads == b->max_indexing_threads;
 }
 
 static qv_status insert_locked(qv_store *s, size_t at, const char *name,
@@ -302,14 +303,28 @@ qv_status qv_store_total_points(qv_store *s, uint64_t *out)
         return QV_ENULL;
     if (!out)
         return qvi_fail(s->err, QV_ENULL, "output is NULL");
-    uint64_t total = 0;
+    /* Count outside the store mutex: a collection busy with a long write
+     * must not stall every other store call. */
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->n; i++) {
-        uint64_t n = 0;
-        qv_count(s->entries[i].coll, &n);
-        total += n;
+    size_t n = s->n;
+    qv_collection **colls = malloc((n ? n : 1) * sizeof(*colls));
+    if (!colls) {
+        pthread_mutex_unlock(&s->mu);
+        return qvi_fail(s->err, QV_ENOMEM, "cannot count points");
+    }
+    for (size_t i = 0; i < n; i++) {
+        colls[i] = s->entries[i].coll;
+        qv_collection_retain(colls[i]);
     }
     pthread_mutex_unlock(&s->mu);
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t count = 0;
+        qv_count(colls[i], &count);
+        total += count;
+        qv_collection_release(colls[i]);
+    }
+    free(colls);
     *out = total;
     return QV_OK;
 }

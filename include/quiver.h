@@ -75,7 +75,7 @@ typedef enum qv_status {
     QV_EDIM,   /* a vector's length differs from the collection's */
     QV_ENONFINITE,  /* a vector component is NaN or infinite */
     QV_ENOTFOUND,   /* no point or collection with that id or name */
-    QV_EEXIST,      /* a collection with that name exists with another config */
+    QV_EEXIST,      /* a collection with that name exists already */
     QV_ENOMEM,      /* an allocation failed */
     QV_EIO,         /* a read, write, fsync or rename failed */
     QV_ECORRUPT,    /* a file failed its checks (magic, checksum, bounds) */
@@ -185,6 +185,7 @@ QV_API bool qv_metric_higher_is_better(qv_metric metric);
 /* Below this many kilobytes of vectors a collection is searched exactly, as
  * Qdrant's full_scan_threshold (which is in kilobytes too). */
 #define QV_DEFAULT_FULL_SCAN_THRESHOLD_KB 10000u
+#define QV_MAX_INDEXING_THREADS           64u
 
 typedef struct qv_collection_config {
     uint32_t dim;     /* QV_MIN_DIM..QV_MAX_DIM; no default, must be set */
@@ -194,7 +195,8 @@ typedef struct qv_collection_config {
     uint32_t full_scan_threshold_kb; /* 0 = always use the index */
     uint64_t hnsw_seed; /* seed of the level generator; default 0x5155495645 */
     uint32_t max_indexing_threads; /* threads of a batch insert's graph
-                                      build; 0 = one per CPU (as Qdrant) */
+                                      build, 0..QV_MAX_INDEXING_THREADS;
+                                      0 = one per CPU (as Qdrant) */
 } qv_collection_config;
 
 /* Sets every field to its default.  cfg may not be NULL. */
@@ -234,7 +236,8 @@ QV_API size_t qv_collection_errmsg(const qv_collection *c, char *buf,
 /* Inserts the point or replaces the vector of an existing point with the same
  * id.  vec holds dim floats; it is copied (and normalised under cosine).
  * Returns QV_ENULL, QV_EINVAL (malformed id), QV_EDIM (dim differs from the
- * collection's), QV_ENONFINITE or QV_ENOMEM.
+ * collection's), QV_ENONFINITE, QV_ERANGE (the collection already holds
+ * its maximum of 2^31 - 1 points) or QV_ENOMEM.
  * Writer: takes the collection's write lock. */
 QV_API qv_status qv_upsert(qv_collection *c, const qv_point_id *id,
                            const float *vec, uint32_t dim);
@@ -362,12 +365,12 @@ QV_API qv_status qv_store_ensure(qv_store *s, const char *name,
                                  qv_collection **out, bool *created);
 
 /* Looks up collection name; *out receives a new reference the caller must
- * release.  Returns QV_ENULL, QV_EINVAL or QV_ENOTFOUND. */
+ * release.  Returns QV_ENULL or QV_ENOTFOUND. */
 QV_API qv_status qv_store_get(qv_store *s, const char *name,
                               qv_collection **out);
 
 /* Removes collection name from the store.  Holders of references keep a
- * working collection until they release it.  Returns QV_ENULL, QV_EINVAL or
+ * working collection until they release it.  Returns QV_ENULL or
  * QV_ENOTFOUND. */
 QV_API qv_status qv_store_drop(qv_store *s, const char *name);
 

@@ -42,6 +42,21 @@ static float *mixture(size_t n, uint64_t seed)
     return x;
 }
 
+/* The graph is in step with the points: a search that silently fell back
+ * to the exact scan would make every recall test pass for nothing. */
+static void assert_graph_mirrors(qv_collection *c)
+{
+    ck_assert(c->index_ok);
+    ck_assert_uint_eq(qvi_hnsw_count(c->index), c->count);
+    qvi_vecview v = {.base = c->vecs,
+                     .stride = c->stride,
+                     .dim = c->cfg.dim,
+                     .metric = c->cfg.metric};
+    char err[256];
+    qv_status st = qvi_hnsw_check(c->index, &v, NULL, err, sizeof(err));
+    ck_assert_msg(st == QV_OK || strstr(err, "unreachable"), "graph: %s", err);
+}
+
 static qv_collection *graph_collection(qv_metric m, const float *data, size_t n)
 {
     qv_collection_config cfg;
@@ -56,6 +71,7 @@ static qv_collection *graph_collection(qv_metric m, const float *data, size_t n)
         ids[i] = qv_id_from_num(i);
     ck_assert_int_eq(qv_upsert_batch(c, ids, data, n, DIM), QV_OK);
     free(ids);
+    assert_graph_mirrors(c);
     return c;
 }
 
@@ -129,6 +145,7 @@ START_TEST(test_deletes_and_replacements)
         for (size_t i = 0; i < n; i++)
             ck_assert_uint_ge(h[i].id.u.num % 10, 3);
     }
+    assert_graph_mirrors(c);
     ck_assert_double_ge(recall(c, queries, 64), 0.95);
 
     /* Re-insert the deleted points (their slots are reused), then move
@@ -144,7 +161,21 @@ START_TEST(test_deletes_and_replacements)
         }
     }
     ck_assert_int_eq(qv_upsert_batch(c, ids, vecs, n, DIM), QV_OK);
+    assert_graph_mirrors(c);
     ck_assert_double_ge(recall(c, queries, 64), 0.95);
+
+    /* A batch naming one id twice indexes it once, with its last vector. */
+    qv_point_id twice[2] = {qv_id_from_num(7), qv_id_from_num(7)};
+    float two[2 * DIM];
+    memcpy(two, queries + DIM, DIM * sizeof(float));
+    memcpy(two + DIM, queries + 2 * DIM, DIM * sizeof(float));
+    ck_assert_int_eq(qv_upsert_batch(c, twice, two, 2, DIM), QV_OK);
+    assert_graph_mirrors(c);
+    qv_hit top[K];
+    size_t ntop;
+    ck_assert_int_eq(qv_search(c, queries + 2 * DIM, DIM, &p, top, &ntop),
+                     QV_OK);
+    ck_assert_uint_eq(top[0].id.u.num, 7);
     qv_point_id moved = qv_id_from_num(5);
     ck_assert_int_eq(qv_upsert(c, &moved, queries, DIM), QV_OK);
     qv_hit h[K];
@@ -152,6 +183,7 @@ START_TEST(test_deletes_and_replacements)
     ck_assert_int_eq(qv_search(c, queries, DIM, &p, h, &nh), QV_OK);
     ck_assert_uint_eq(h[0].id.u.num, 5);
     ck_assert_float_eq_tol(h[0].score, 0.0f, 1e-3f);
+    assert_graph_mirrors(c);
     uint64_t count;
     qv_count(c, &count);
     ck_assert_uint_eq(count, N);
