@@ -123,6 +123,10 @@ static int cmd_generate(int argc, char **argv)
         if (!ok)
             return 2;
     }
+    if (optind < argc) {
+        fprintf(stderr, "quiver: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
     if (!out) {
         fprintf(stderr, "usage: quiver generate --out FILE.fvecs|.npy "
                         "[--n N] [--dim D] [--clusters C] [--seed S]\n");
@@ -227,8 +231,9 @@ static int parse_query_opts(int argc, char **argv, query_opts *o)
         case 't': {
             char *end;
             float t = strtof(optarg, &end);
-            if (end == optarg || *end || isnan(t)) {
-                fprintf(stderr, "quiver: --threshold must be a number\n");
+            if (end == optarg || *end || !isfinite(t)) {
+                fprintf(stderr,
+                        "quiver: --threshold must be a finite number\n");
                 return 2;
             }
             o->params.use_threshold = true;
@@ -244,6 +249,10 @@ static int parse_query_opts(int argc, char **argv, query_opts *o)
         default:
             return 2;
         }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "quiver: unexpected argument '%s'\n", argv[optind]);
+        return 2;
     }
     if (!o->base || !o->queries) {
         fprintf(stderr,
@@ -271,8 +280,13 @@ static qv_status build_collection(const query_opts *o, const vf_matrix *base,
 {
     qv_collection_config cfg;
     qv_collection_config_init(&cfg);
-    if (base->cols < QV_MIN_DIM || base->cols > QV_MAX_DIM)
+    if (base->rows == 0 || base->cols < QV_MIN_DIM || base->cols > QV_MAX_DIM) {
+        fprintf(stderr,
+                "quiver: the base file holds %zu vectors of %zu dimensions; "
+                "it needs at least one vector of %u to %u dimensions\n",
+                base->rows, base->cols, QV_MIN_DIM, QV_MAX_DIM);
         return QV_ERANGE;
+    }
     cfg.dim = (uint32_t)base->cols;
     cfg.metric = o->metric;
     qv_status st = qv_collection_create(&cfg, out);
@@ -331,6 +345,12 @@ static int cmd_query(int argc, char **argv)
     if (vf_read(o.base, &base, err, sizeof(err)) != QV_OK ||
         vf_read(o.queries, &queries, err, sizeof(err)) != QV_OK) {
         fprintf(stderr, "quiver: %s\n", err);
+        goto cleanup;
+    }
+    if (queries.cols != base.cols) {
+        fprintf(stderr,
+                "quiver: queries have %zu dimensions, the base vectors %zu\n",
+                queries.cols, base.cols);
         goto cleanup;
     }
     double t0 = now_seconds();

@@ -304,7 +304,7 @@ bool qvi_datetime_parse(const char *s, size_t len, qvi_datetime *out)
     static const int mdays[12] = {31, 28, 31, 30, 31, 30,
                                   31, 31, 30, 31, 30, 31};
     size_t i = 0;
-    int y, mo, d, h = 0, mi = 0, sec = 0;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
     int64_t nsec = 0;
     int64_t offset = 0; /* seconds east of UTC */
 
