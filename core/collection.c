@@ -160,12 +160,7 @@ qv_status qv_collection_get_config(const qv_collection *c,
 
 size_t qv_collection_errmsg(const qv_collection *c, char *buf, size_t cap)
 {
-    if (!c) {
-        if (buf && cap)
-            buf[0] = '\0';
-        return 0;
-    }
-    return qvi_errbuf_copy(c->err, buf, cap);
+    return qvi_errbuf_copy(c ? c->err : NULL, buf, cap);
 }
 
 /* ---- validation ---------------------------------------------------------- */
@@ -199,6 +194,13 @@ static qv_status check_id(qv_collection *c, const qv_point_id *id)
         return qvi_fail(c->err, QV_EINVAL, "malformed point id (kind %u)",
                         id->kind);
     return QV_OK;
+}
+
+static qv_status fail_not_found(qv_collection *c, const qv_point_id *id)
+{
+    char text[QV_UUID_STRLEN];
+    qv_id_format(id, text, sizeof(text));
+    return qvi_fail(c->err, QV_ENOTFOUND, "no point with id %s", text);
 }
 
 qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
@@ -302,8 +304,7 @@ static qv_status reserve_locked(qv_collection *c, size_t n)
     return QV_OK;
 }
 
-/* ---- writes ----------------------------------------------------------------
- */
+/* ---- writes -------------------------------------------------------------- */
 
 static void store_row_locked(qv_collection *c, uint32_t slot, const float *v)
 {
@@ -387,9 +388,7 @@ qv_status qv_delete(qv_collection *c, const qv_point_id *id)
     uint32_t slot;
     if (!qvi_idmap_find(&c->map, c->ids, id, &slot)) {
         pthread_rwlock_unlock(&c->lock);
-        char text[QV_UUID_STRLEN];
-        qv_id_format(id, text, sizeof(text));
-        return qvi_fail(c->err, QV_ENOTFOUND, "no point with id %s", text);
+        return fail_not_found(c, id);
     }
     qvi_idmap_remove(&c->map, c->ids, id);
     c->live[slot] = 0;
@@ -401,8 +400,7 @@ qv_status qv_delete(qv_collection *c, const qv_point_id *id)
     return QV_OK;
 }
 
-/* ---- reads ------------------------------------------------------------------
- */
+/* ---- reads --------------------------------------------------------------- */
 
 qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
                  uint32_t dim)
@@ -425,12 +423,7 @@ qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
     if (found)
         memcpy(out, c->vecs + (size_t)slot * c->stride, dim * sizeof(float));
     pthread_rwlock_unlock(&c->lock);
-    if (!found) {
-        char text[QV_UUID_STRLEN];
-        qv_id_format(id, text, sizeof(text));
-        return qvi_fail(c->err, QV_ENOTFOUND, "no point with id %s", text);
-    }
-    return QV_OK;
+    return found ? QV_OK : fail_not_found(c, id);
 }
 
 qv_status qv_contains(qv_collection *c, const qv_point_id *id, bool *out)

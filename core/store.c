@@ -64,12 +64,7 @@ void qv_store_close(qv_store *s)
 
 size_t qv_store_errmsg(const qv_store *s, char *buf, size_t cap)
 {
-    if (!s) {
-        if (buf && cap)
-            buf[0] = '\0';
-        return 0;
-    }
-    return qvi_errbuf_copy(s->err, buf, cap);
+    return qvi_errbuf_copy(s ? s->err : NULL, buf, cap);
 }
 
 /* Qdrant's rule for new collection names. */
