@@ -1,0 +1,1249 @@
+/*
+ * payload.c -- the compact stored form of one point's JSON payload.
+ *
+ * A payload is kept as ONE malloc'd blob: no pointers, no per-value heap
+ * blocks, the same bytes in memory and in a snapshot file.  The filter
+ * module reads it in place through qvi_payload_blob_ops; results are
+ * written as JSON text straight from it; edits (Qdrant's set_payload,
+ * delete_payload, overwrite) build a new blob that the collection swaps in
+ * under its write lock, so readers never see a half-edited payload.
+ *
+ * Format (version 1).  All integers are little-endian and unaligned (read
+ * byte by byte, so the format is the same on every host).  The blob is one
+ * value, the root, which must be an object and span the whole blob.
+ *
+ *   tag  name    following bytes                       value size
+ *   ---  ------  ------------------------------------  ---------------
+ *   0x00 null    -                                     1
+ *   0x01 false   -                                     1
+ *   0x02 true    -                                     1
+ *   0x03 int     i64 value, |value| <= 2^53            9
+ *   0x04 double  f64 value, finite, not an int above   9
+ *   0x05 string  u32 n, n bytes (no NUL, no terminator) 5 + n
+ *   0x06 array   u32 size, u32 count, count values     9 + size
+ *   0x07 object  u32 size, u32 count, count members    9 + size
+ *                member = u32 klen, klen key bytes (no NUL), value
+ *
+ * size is the byte length of a container's body (what follows its 9-byte
+ * header), so skipping any value costs O(1): that is what makes the
+ * filter's get() and next() cheap without an index.  Strings carry their
+ * length and are not NUL-terminated; the ops return the length.
+ *
+ * Numbers.  cJSON keeps only a double.  A number that is integral and at
+ * most 2^53 in magnitude is stored as int, anything else as double: the
+ * rule of qvi_payload_cjson_ops, so a filter gives the same answer over
+ * either form (3.0 in JSON text is the integer 3, where Qdrant, reading
+ * the text with serde_json, would see a float -- a cJSON limitation, not
+ * ours).  The form is canonical: validation refuses a double that should
+ * have been an int and an int beyond 2^53, so encode(decode(b)) == b.
+ *
+ * Duplicate keys.  serde_json keeps the last value of a repeated key, and
+ * so does Qdrant; encoding keeps the LAST value at the position of the
+ * FIRST occurrence (an insertion-ordered map's behaviour).  Blobs we make
+ * never hold duplicates; validation does not look for them (it would cost
+ * a sort per object), and lookups then see the first.
+ *
+ * Limits (payload.h): nesting QVI_PAYLOAD_MAX_DEPTH, blob
+ * QVI_PAYLOAD_MAX_SIZE, string QVI_PAYLOAD_MAX_STRING, key
+ * QVI_PAYLOAD_MAX_KEY.  Every recursion here goes one frame per nesting
+ * level, so the limit on depth bounds the stack.
+ *
+ * Edits.  set_payload and delete_payload decode the old blob to cJSON,
+ * edit the tree and encode it again.  Edits are rare next to reads, and
+ * this keeps one encoder (duplicate rule, limits, canonical numbers) for
+ * every blob; an in-place splice of top-level members would be faster and
+ * is the obvious next step if edits ever matter.
+ *
+ * Nothing here has global mutable state; blobs are immutable, so any
+ * number of threads may read one concurrently.
+ */
+#include "core/payload.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+    T_NULL = 0,
+    T_FALSE = 1,
+    T_TRUE = 2,
+    T_INT = 3,
+    T_DOUBLE = 4,
+    T_STRING = 5,
+    T_ARRAY = 6,
+    T_OBJECT = 7,
+};
+
+#define HDR_NUM  9u /* tag + 8 bytes */
+#define HDR_STR  5u /* tag + u32 length */
+#define HDR_CONT 9u /* tag + u32 size + u32 count */
+#define TWO53    9007199254740992.0
+
+static void set_err(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t cap, const char *fmt, ...)
+{
+    if (!err || cap == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- little-endian access ------------------------------------------------ */
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    return (uint64_t)rd32(p) | (uint64_t)rd32(p + 4) << 32;
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void wr64(uint8_t *p, uint64_t v)
+{
+    wr32(p, (uint32_t)v);
+    wr32(p + 4, (uint32_t)(v >> 32));
+}
+
+static int64_t rd_int(const uint8_t *p)
+{
+    uint64_t u = rd64(p);
+    int64_t n;
+    memcpy(&n, &u, sizeof(n));
+    return n;
+}
+
+static double rd_double(const uint8_t *p)
+{
+    uint64_t u = rd64(p);
+    double d;
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
+
+static bool is_int_double(double d)
+{
+    return fabs(d) <= TWO53 && d == floor(d);
+}
+
+/* Size in bytes of the well-formed value at p. */
+static size_t value_size(const uint8_t *p)
+{
+    switch (p[0]) {
+    case T_INT:
+    case T_DOUBLE:
+        return HDR_NUM;
+    case T_STRING:
+        return HDR_STR + (size_t)rd32(p + 1);
+    case T_ARRAY:
+    case T_OBJECT:
+        return HDR_CONT + (size_t)rd32(p + 1);
+    default:
+        return 1;
+    }
+}
+
+/* ---- encoding ------------------------------------------------------------ */
+
+typedef struct enc {
+    uint8_t *p;
+    size_t len, cap;
+    char *err;
+    size_t errcap;
+} enc;
+
+/* Makes room for n more bytes; returns a pointer to them. */
+static qv_status enc_room(enc *e, size_t n, uint8_t **out)
+{
+    size_t need;
+    if (!qv_add_size(e->len, n, &need) || need > QVI_PAYLOAD_MAX_SIZE) {
+        set_err(e->err, e->errcap, "payload exceeds %u bytes encoded",
+                QVI_PAYLOAD_MAX_SIZE);
+        return QV_ERANGE;
+    }
+    if (need > e->cap) {
+        size_t ncap = e->cap ? e->cap : 64;
+        while (ncap < need)
+            ncap *= 2; /* need <= 64 MiB: no overflow */
+        uint8_t *np = realloc(e->p, ncap);
+        if (!np) {
+            set_err(e->err, e->errcap, "out of memory encoding a payload");
+            return QV_ENOMEM;
+        }
+        e->p = np;
+        e->cap = ncap;
+    }
+    *out = e->p + e->len;
+    e->len = need;
+    return QV_OK;
+}
+
+static qv_status enc_value(enc *e, const cJSON *v, int depth);
+
+typedef struct key_pos {
+    const char *k;
+    size_t i;
+} key_pos;
+
+static int cmp_key_pos(const void *a, const void *b)
+{
+    const key_pos *x = a, *y = b;
+    int c = strcmp(x->k, y->k);
+    if (c)
+        return c;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+/* For the n members m[0..n) of an object, sets src[i] to the member whose
+ * value goes at position i (the last one with m[i]'s key), or NULL when
+ * m[i] repeats an earlier key.  Small objects compare pairwise; large ones
+ * sort (key, position) pairs so that each run of one key gives its first
+ * and last positions. */
+static qv_status dedupe(const cJSON **m, size_t n, const cJSON **src)
+{
+    qv_status st = QV_OK;
+    key_pos *kp = NULL;
+    if (n <= 16) {
+        for (size_t i = 0; i < n; i++) {
+            src[i] = m[i];
+            for (size_t j = 0; j < i && src[i]; j++)
+                if (strcmp(m[j]->string, m[i]->string) == 0)
+                    src[i] = NULL;
+            for (size_t j = i + 1; j < n && src[i]; j++)
+                if (strcmp(m[j]->string, m[i]->string) == 0)
+                    src[i] = m[j];
+        }
+        goto cleanup;
+    }
+    size_t bytes;
+    if (!qv_mul_size(n, sizeof(*kp), &bytes) || !(kp = malloc(bytes))) {
+        st = QV_ENOMEM;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        kp[i].k = m[i]->string;
+        kp[i].i = i;
+    }
+    qsort(kp, n, sizeof(*kp), cmp_key_pos);
+    for (size_t r = 0; r < n;) {
+        size_t s = r + 1;
+        while (s < n && strcmp(kp[s].k, kp[r].k) == 0)
+            s++;
+        src[kp[r].i] = m[kp[s - 1].i];
+        for (size_t t = r + 1; t < s; t++)
+            src[kp[t].i] = NULL;
+        r = s;
+    }
+cleanup:
+    free(kp);
+    return st;
+}
+
+/* Writes a container header at e->len and returns its offset. */
+static qv_status enc_header(enc *e, uint8_t tag, size_t *at)
+{
+    uint8_t *p;
+    qv_status st = enc_room(e, HDR_CONT, &p);
+    if (st != QV_OK)
+        return st;
+    p[0] = tag;
+    *at = e->len - HDR_CONT;
+    return QV_OK;
+}
+
+static void enc_patch(enc *e, size_t at, uint32_t count)
+{
+    /* body size < QVI_PAYLOAD_MAX_SIZE: fits 32 bits */
+    wr32(e->p + at + 1, (uint32_t)(e->len - at - HDR_CONT));
+    wr32(e->p + at + 5, count);
+}
+
+static qv_status enc_object(enc *e, const cJSON *o, int depth)
+{
+    qv_status st;
+    const cJSON **m = NULL, **src = NULL;
+    const cJSON *small[2 * 16];
+    size_t n = 0, at, emitted = 0;
+    for (const cJSON *c = o->child; c; c = c->next) {
+        if (!c->string) {
+            set_err(e->err, e->errcap, "object member without a key");
+            return QV_EINVAL;
+        }
+        n++;
+    }
+    if ((st = enc_header(e, T_OBJECT, &at)) != QV_OK)
+        goto cleanup;
+    if (n <= 16) {
+        m = small;
+        src = small + 16;
+    } else {
+        size_t bytes;
+        if (!qv_mul_size(n, sizeof(*m), &bytes) || !(m = malloc(bytes)) ||
+            !(src = malloc(bytes))) {
+            set_err(e->err, e->errcap, "out of memory encoding a payload");
+            st = QV_ENOMEM;
+            goto cleanup;
+        }
+    }
+    n = 0;
+    for (const cJSON *c = o->child; c; c = c->next)
+        m[n++] = c;
+    if ((st = dedupe(m, n, src)) != QV_OK) {
+        set_err(e->err, e->errcap, "out of memory encoding a payload");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!src[i])
+            continue;
+        size_t klen = strlen(m[i]->string);
+        if (klen > QVI_PAYLOAD_MAX_KEY) {
+            set_err(e->err, e->errcap, "key of %zu bytes exceeds %u", klen,
+                    QVI_PAYLOAD_MAX_KEY);
+            st = QV_ERANGE;
+            goto cleanup;
+        }
+        uint8_t *p;
+        if ((st = enc_room(e, 4 + klen, &p)) != QV_OK)
+            goto cleanup;
+        wr32(p, (uint32_t)klen);
+        memcpy(p + 4, m[i]->string, klen);
+        if ((st = enc_value(e, src[i], depth + 1)) != QV_OK)
+            goto cleanup;
+        emitted++;
+    }
+    enc_patch(e, at, (uint32_t)emitted);
+cleanup:
+    if (m != small) {
+        free(m);
+        free(src);
+    }
+    return st;
+}
+
+/* Encodes v, which sits at nesting level depth (the root object is 1). */
+static qv_status enc_value(enc *e, const cJSON *v, int depth)
+{
+    qv_status st = QV_OK;
+    uint8_t *p;
+    switch (v->type & 0xFF) {
+    case cJSON_NULL:
+    case cJSON_False:
+    case cJSON_True:
+        if ((st = enc_room(e, 1, &p)) != QV_OK)
+            return st;
+        p[0] = (v->type & 0xFF) == cJSON_NULL    ? T_NULL
+               : (v->type & 0xFF) == cJSON_False ? T_FALSE
+                                                 : T_TRUE;
+        return QV_OK;
+    case cJSON_Number: {
+        double d = v->valuedouble;
+        if (!isfinite(d)) {
+            set_err(e->err, e->errcap, "number is NaN or infinite");
+            return QV_EINVAL;
+        }
+        if ((st = enc_room(e, HDR_NUM, &p)) != QV_OK)
+            return st;
+        if (is_int_double(d)) {
+            int64_t n = (int64_t)d;
+            uint64_t u;
+            memcpy(&u, &n, sizeof(u));
+            p[0] = T_INT;
+            wr64(p + 1, u);
+        } else {
+            uint64_t u;
+            memcpy(&u, &d, sizeof(u));
+            p[0] = T_DOUBLE;
+            wr64(p + 1, u);
+        }
+        return QV_OK;
+    }
+    case cJSON_String: {
+        if (!v->valuestring) {
+            set_err(e->err, e->errcap, "string item without a value");
+            return QV_EINVAL;
+        }
+        size_t n = strlen(v->valuestring);
+        if (n > QVI_PAYLOAD_MAX_STRING) {
+            set_err(e->err, e->errcap, "string of %zu bytes exceeds %u", n,
+                    QVI_PAYLOAD_MAX_STRING);
+            return QV_ERANGE;
+        }
+        if ((st = enc_room(e, HDR_STR + n, &p)) != QV_OK)
+            return st;
+        p[0] = T_STRING;
+        wr32(p + 1, (uint32_t)n);
+        memcpy(p + HDR_STR, v->valuestring, n);
+        return QV_OK;
+    }
+    case cJSON_Array:
+    case cJSON_Object:
+        break;
+    default:
+        set_err(e->err, e->errcap, "unsupported cJSON item (raw or invalid)");
+        return QV_EINVAL;
+    }
+    if (depth > QVI_PAYLOAD_MAX_DEPTH) {
+        set_err(e->err, e->errcap, "payload nests deeper than %d levels",
+                QVI_PAYLOAD_MAX_DEPTH);
+        return QV_EINVAL;
+    }
+    if ((v->type & 0xFF) == cJSON_Object)
+        return enc_object(e, v, depth);
+    size_t at, n = 0;
+    if ((st = enc_header(e, T_ARRAY, &at)) != QV_OK)
+        return st;
+    for (const cJSON *c = v->child; c; c = c->next, n++)
+        if ((st = enc_value(e, c, depth + 1)) != QV_OK)
+            return st;
+    /* n <= blob size: fits 32 bits */
+    enc_patch(e, at, (uint32_t)n);
+    return QV_OK;
+}
+
+qv_status qvi_payload_encode(const cJSON *obj, uint8_t **blob, size_t *len,
+                             char *err, size_t errcap)
+{
+    qv_status st;
+    enc e = {.err = err, .errcap = errcap};
+    if (err && errcap)
+        err[0] = '\0';
+    if (blob)
+        *blob = NULL;
+    if (len)
+        *len = 0;
+    if (!obj || !blob || !len) {
+        set_err(err, errcap, "NULL argument");
+        st = QV_ENULL;
+        goto cleanup;
+    }
+    if (!cJSON_IsObject(obj)) {
+        set_err(err, errcap, "a payload must be a JSON object");
+        st = QV_EINVAL;
+        goto cleanup;
+    }
+    if ((st = enc_value(&e, obj, 1)) != QV_OK)
+        goto cleanup;
+    uint8_t *fit = realloc(e.p, e.len); /* give back the slack */
+    if (fit)
+        e.p = fit;
+    *blob = e.p;
+    *len = e.len;
+    e.p = NULL;
+cleanup:
+    free(e.p);
+    return st;
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+static bool bytes_clean(const uint8_t *p, size_t n)
+{
+    return memchr(p, 0, n) == NULL;
+}
+
+/* Checks the value at p, which has avail bytes before the end of its
+ * container, at nesting level depth; sets *used to its size. */
+static bool val_value(const uint8_t *p, size_t avail, int depth, size_t *used)
+{
+    if (avail < 1)
+        return false;
+    switch (p[0]) {
+    case T_NULL:
+    case T_FALSE:
+    case T_TRUE:
+        *used = 1;
+        return true;
+    case T_INT: {
+        if (avail < HDR_NUM)
+            return false;
+        int64_t n = rd_int(p + 1);
+        if (n > (int64_t)TWO53 || n < -(int64_t)TWO53)
+            return false;
+        *used = HDR_NUM;
+        return true;
+    }
+    case T_DOUBLE: {
+        if (avail < HDR_NUM)
+            return false;
+        double d = rd_double(p + 1);
+        if (!isfinite(d) || is_int_double(d))
+            return false;
+        *used = HDR_NUM;
+        return true;
+    }
+    case T_STRING: {
+        if (avail < HDR_STR)
+            return false;
+        size_t n = rd32(p + 1);
+        if (n > QVI_PAYLOAD_MAX_STRING || n > avail - HDR_STR ||
+            !bytes_clean(p + HDR_STR, n))
+            return false;
+        *used = HDR_STR + n;
+        return true;
+    }
+    case T_ARRAY:
+    case T_OBJECT:
+        break;
+    default:
+        return false;
+    }
+    if (depth > QVI_PAYLOAD_MAX_DEPTH || avail < HDR_CONT)
+        return false;
+    size_t size = rd32(p + 1);
+    uint32_t count = rd32(p + 5);
+    if (size > avail - HDR_CONT)
+        return false;
+    const uint8_t *q = p + HDR_CONT;
+    size_t rem = size;
+    /* Each element takes at least one byte, so a lying count fails once
+     * rem runs out: the loop is bounded by size whatever count says. */
+    for (uint32_t i = 0; i < count; i++) {
+        if (p[0] == T_OBJECT) {
+            if (rem < 4)
+                return false;
+            size_t klen = rd32(q);
+            if (klen > QVI_PAYLOAD_MAX_KEY || klen > rem - 4 ||
+                !bytes_clean(q + 4, klen))
+                return false;
+            q += 4 + klen;
+            rem -= 4 + klen;
+        }
+        size_t u;
+        if (!val_value(q, rem, depth + 1, &u))
+            return false;
+        q += u;
+        rem -= u;
+    }
+    if (rem != 0)
+        return false;
+    *used = HDR_CONT + size;
+    return true;
+}
+
+qv_status qvi_payload_validate(const uint8_t *blob, size_t len)
+{
+    if (!blob)
+        return QV_ENULL;
+    size_t used;
+    if (len > QVI_PAYLOAD_MAX_SIZE || len < HDR_CONT || blob[0] != T_OBJECT ||
+        !val_value(blob, len, 1, &used) || used != len)
+        return QV_ECORRUPT;
+    return QV_OK;
+}
+
+/* ---- decoding to cJSON --------------------------------------------------- */
+
+/* A growable scratch buffer that NUL-terminates strings and keys for
+ * cJSON, which copies them. */
+typedef struct scratch {
+    char *p;
+    size_t cap;
+} scratch;
+
+static const char *scratch_str(scratch *s, const uint8_t *src, size_t n)
+{
+    if (n + 1 > s->cap) {
+        size_t ncap = s->cap ? s->cap : 64;
+        while (ncap < n + 1)
+            ncap *= 2; /* n <= QVI_PAYLOAD_MAX_STRING */
+        char *np = realloc(s->p, ncap);
+        if (!np)
+            return NULL;
+        s->p = np;
+        s->cap = ncap;
+    }
+    memcpy(s->p, src, n);
+    s->p[n] = '\0';
+    return s->p;
+}
+
+/* Decodes the well-formed value at p; NULL on ENOMEM. */
+static cJSON *dec_value(const uint8_t *p, scratch *s)
+{
+    switch (p[0]) {
+    case T_NULL:
+        return cJSON_CreateNull();
+    case T_FALSE:
+        return cJSON_CreateFalse();
+    case T_TRUE:
+        return cJSON_CreateTrue();
+    case T_INT:
+        return cJSON_CreateNumber((double)rd_int(p + 1));
+    case T_DOUBLE:
+        return cJSON_CreateNumber(rd_double(p + 1));
+    case T_STRING: {
+        const char *str = scratch_str(s, p + HDR_STR, rd32(p + 1));
+        return str ? cJSON_CreateString(str) : NULL;
+    }
+    default:
+        break;
+    }
+    bool obj = p[0] == T_OBJECT;
+    cJSON *out = obj ? cJSON_CreateObject() : cJSON_CreateArray();
+    uint32_t count = rd32(p + 5);
+    const uint8_t *q = p + HDR_CONT;
+    for (uint32_t i = 0; out && i < count; i++) {
+        const uint8_t *key = NULL;
+        size_t klen = 0;
+        if (obj) {
+            klen = rd32(q);
+            key = q + 4;
+            q += 4 + klen;
+        }
+        cJSON *c = dec_value(q, s);
+        q += value_size(q);
+        const char *k = c && obj ? scratch_str(s, key, klen) : NULL;
+        bool ok = c && (obj ? k && cJSON_AddItemToObject(out, k, c)
+                            : cJSON_AddItemToArray(out, c));
+        if (!ok) {
+            cJSON_Delete(c);
+            cJSON_Delete(out);
+            out = NULL;
+        }
+    }
+    return out;
+}
+
+cJSON *qvi_payload_decode(const uint8_t *blob, size_t len)
+{
+    if (qvi_payload_validate(blob, len) != QV_OK)
+        return NULL;
+    scratch s = {0};
+    cJSON *out = dec_value(blob, &s);
+    free(s.p);
+    return out;
+}
+
+/* ---- key paths (to_json, merge, delete) ---------------------------------- */
+
+/* Parsed key paths, keys only: item i of path j is items[paths[j].item_off
+ * + i], its key pool + items[..].index (NUL-terminated). */
+typedef struct kpaths {
+    qvi_path_item *items;
+    uint32_t n_items, cap_items;
+    char *pool;
+    uint32_t pool_len, pool_cap;
+    qvi_path *paths;
+    size_t n_paths;
+} kpaths;
+
+static void kp_free(kpaths *kp)
+{
+    free(kp->items);
+    free(kp->pool);
+    free(kp->paths);
+}
+
+/* Parses n texts into kp (which must be zeroed). */
+static qv_status kp_parse(kpaths *kp, const char *const *texts, size_t n,
+                          char *err, size_t errcap)
+{
+    if (n == 0)
+        return QV_OK;
+    if (!texts) {
+        set_err(err, errcap, "NULL key path list");
+        return QV_ENULL;
+    }
+    size_t bytes;
+    if (!qv_mul_size(n, sizeof(*kp->paths), &bytes) ||
+        !(kp->paths = malloc(bytes))) {
+        set_err(err, errcap, "out of memory parsing key paths");
+        return QV_ENOMEM;
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (!texts[j]) {
+            set_err(err, errcap, "key path %zu is NULL", j);
+            return QV_ENULL;
+        }
+        uint32_t off = kp->n_items;
+        qv_status st =
+            qvi_path_parse(texts[j], strlen(texts[j]), &kp->items, &kp->n_items,
+                           &kp->cap_items, &kp->pool, &kp->pool_len,
+                           &kp->pool_cap, err, errcap);
+        if (st != QV_OK)
+            return st;
+        for (uint32_t i = off; i < kp->n_items; i++)
+            if (kp->items[i].kind != QVI_PI_KEY) {
+                set_err(err, errcap,
+                        "key path '%s': [] and [n] are not supported here",
+                        texts[j]);
+                return QV_EINVAL;
+            }
+        kp->paths[j].item_off = off;
+        kp->paths[j].n_items = kp->n_items - off;
+        kp->n_paths = j + 1;
+    }
+    return QV_OK;
+}
+
+static const qvi_path_item *kp_item(const kpaths *kp, size_t j, uint32_t d)
+{
+    return &kp->items[kp->paths[j].item_off + d];
+}
+
+static const char *kp_key(const kpaths *kp, size_t j, uint32_t d)
+{
+    return kp->pool + kp_item(kp, j, d)->index;
+}
+
+/* ---- JSON text ----------------------------------------------------------- */
+
+typedef struct tbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} tbuf;
+
+static void t_put(tbuf *t, const char *s, size_t n)
+{
+    if (t->oom)
+        return;
+    size_t need;
+    if (!qv_add_size(t->len, n + 1, &need)) {
+        t->oom = true;
+        return;
+    }
+    if (need > t->cap) {
+        size_t ncap = t->cap ? t->cap : 256;
+        while (ncap < need) {
+            if (!qv_mul_size(ncap, 2, &ncap)) {
+                t->oom = true;
+                return;
+            }
+        }
+        char *np = realloc(t->p, ncap);
+        if (!np) {
+            t->oom = true;
+            return;
+        }
+        t->p = np;
+        t->cap = ncap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+}
+
+static void t_putc(tbuf *t, char c)
+{
+    if (!t->oom && t->len + 1 < t->cap)
+        t->p[t->len++] = c;
+    else
+        t_put(t, &c, 1);
+}
+
+static void t_string(tbuf *t, const uint8_t *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    t_putc(t, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        t_put(t, (const char *)s + run, i - run);
+        run = i + 1;
+        char esc[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t elen = 2;
+        switch (c) {
+        case '"':
+            esc[1] = '"';
+            break;
+        case '\\':
+            esc[1] = '\\';
+            break;
+        case '\n':
+            esc[1] = 'n';
+            break;
+        case '\r':
+            esc[1] = 'r';
+            break;
+        case '\t':
+            esc[1] = 't';
+            break;
+        case '\b':
+            esc[1] = 'b';
+            break;
+        case '\f':
+            esc[1] = 'f';
+            break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        t_put(t, esc, elen);
+    }
+    t_put(t, (const char *)s + run, n - run);
+    t_putc(t, '"');
+}
+
+static void t_double(tbuf *t, double d)
+{
+    char b[40];
+    int n = snprintf(b, sizeof(b), "%.15g", d);
+    if (strtod(b, NULL) != d)
+        n = snprintf(b, sizeof(b), "%.17g", d);
+    t_put(t, b, (size_t)n);
+}
+
+static void t_value(tbuf *t, const uint8_t *p)
+{
+    char b[32];
+    int n;
+    switch (p[0]) {
+    case T_NULL:
+        t_put(t, "null", 4);
+        return;
+    case T_FALSE:
+        t_put(t, "false", 5);
+        return;
+    case T_TRUE:
+        t_put(t, "true", 4);
+        return;
+    case T_INT:
+        n = snprintf(b, sizeof(b), "%" PRId64, rd_int(p + 1));
+        t_put(t, b, (size_t)n);
+        return;
+    case T_DOUBLE:
+        t_double(t, rd_double(p + 1));
+        return;
+    case T_STRING:
+        t_string(t, p + HDR_STR, rd32(p + 1));
+        return;
+    default:
+        break;
+    }
+    bool obj = p[0] == T_OBJECT;
+    uint32_t count = rd32(p + 5);
+    const uint8_t *q = p + HDR_CONT;
+    t_putc(t, obj ? '{' : '[');
+    for (uint32_t i = 0; i < count; i++) {
+        if (i)
+            t_putc(t, ',');
+        if (obj) {
+            size_t klen = rd32(q);
+            t_string(t, q + 4, klen);
+            t_putc(t, ':');
+            q += 4 + klen;
+        }
+        t_value(t, q);
+        q += value_size(q);
+    }
+    t_putc(t, obj ? '}' : ']');
+}
+
+/* Selection state while writing with include / exclude paths: path j is
+ * still on the current key chain at level d when inc_m[j] (exc_m[j]) == d,
+ * i.e. its first d keys matched the keys walked so far. */
+typedef struct sel {
+    const kpaths *inc, *exc;
+    uint32_t *inc_m, *exc_m;
+} sel;
+
+enum { S_NONE = 0, S_PART, S_FULL };
+
+/* Classifies key k at level d against paths kp with match levels m: S_FULL
+ * when a path ends here, S_PART when one goes on below, else S_NONE. */
+static int classify(const kpaths *kp, const uint32_t *m, uint32_t d,
+                    const uint8_t *k, size_t klen)
+{
+    int r = S_NONE;
+    for (size_t j = 0; j < kp->n_paths && r != S_FULL; j++) {
+        if (m[j] != d)
+            continue;
+        const qvi_path_item *it = kp_item(kp, j, d);
+        if (it->len != klen || memcmp(kp->pool + it->index, k, klen) != 0)
+            continue;
+        r = kp->paths[j].n_items == d + 1 ? S_FULL : S_PART;
+    }
+    return r;
+}
+
+/* Moves the paths continuing below key k at level d to level d + 1 (up) or
+ * back (down). */
+static void advance(const kpaths *kp, uint32_t *m, uint32_t d, const uint8_t *k,
+                    size_t klen, bool up)
+{
+    for (size_t j = 0; j < kp->n_paths; j++) {
+        if (!up) {
+            if (m[j] == d + 1)
+                m[j] = d;
+            continue;
+        }
+        if (m[j] != d || kp->paths[j].n_items <= d + 1)
+            continue;
+        const qvi_path_item *it = kp_item(kp, j, d);
+        if (it->len == klen && memcmp(kp->pool + it->index, k, klen) == 0)
+            m[j] = d + 1;
+    }
+}
+
+/* Writes object o at level d (root 0).  inc_all: everything below is
+ * included (no include list, or an include path ended above). */
+static void t_object_sel(tbuf *t, sel *s, const uint8_t *o, uint32_t d,
+                         bool inc_all)
+{
+    uint32_t count = rd32(o + 5);
+    const uint8_t *q = o + HDR_CONT;
+    bool first = true;
+    t_putc(t, '{');
+    for (uint32_t i = 0; i < count; i++) {
+        size_t klen = rd32(q);
+        const uint8_t *k = q + 4, *v = q + 4 + klen;
+        q = v + value_size(v);
+        int inc = inc_all ? S_FULL : classify(s->inc, s->inc_m, d, k, klen);
+        int exc = classify(s->exc, s->exc_m, d, k, klen);
+        if (inc == S_NONE || exc == S_FULL)
+            continue;
+        bool whole = (inc == S_FULL && exc == S_NONE) || v[0] != T_OBJECT;
+        if (whole && inc == S_PART)
+            continue; /* the include path goes on below a non-object */
+        size_t save = t->len;
+        if (!first)
+            t_putc(t, ',');
+        t_string(t, k, klen);
+        t_putc(t, ':');
+        if (whole) {
+            t_value(t, v);
+            first = false;
+            continue;
+        }
+        advance(s->inc, s->inc_m, d, k, klen, true);
+        advance(s->exc, s->exc_m, d, k, klen, true);
+        size_t before = t->len;
+        t_object_sel(t, s, v, d + 1, inc == S_FULL);
+        advance(s->inc, s->inc_m, d, k, klen, false);
+        advance(s->exc, s->exc_m, d, k, klen, false);
+        if (inc == S_PART && !t->oom && t->len == before + 2)
+            t->len = save; /* the include paths named nothing in there */
+        else
+            first = false;
+    }
+    t_putc(t, '}');
+}
+
+qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
+                              const char *const *include, size_t n_include,
+                              const char *const *exclude, size_t n_exclude,
+                              char **text, size_t *text_len)
+{
+    qv_status st = QV_OK;
+    kpaths inc = {0}, exc = {0};
+    tbuf t = {0};
+    sel s = {.inc = &inc, .exc = &exc};
+    char err[QVI_FILTER_ERRMSG_CAP];
+    if (text)
+        *text = NULL;
+    if (text_len)
+        *text_len = 0;
+    if (!blob || !text || !text_len) {
+        st = QV_ENULL;
+        goto cleanup;
+    }
+    /* The blob is trusted (payload.h), but a cheap check of the root
+     * catches a wrong pointer or length before any deep read. */
+    if (len < HDR_CONT || blob[0] != T_OBJECT ||
+        HDR_CONT + (size_t)rd32(blob + 1) != len) {
+        st = QV_ECORRUPT;
+        goto cleanup;
+    }
+    if ((st = kp_parse(&inc, include, n_include, err, sizeof(err))) != QV_OK ||
+        (st = kp_parse(&exc, exclude, n_exclude, err, sizeof(err))) != QV_OK)
+        goto cleanup;
+    size_t n_m;
+    if (!qv_add_size(n_include, n_exclude, &n_m) ||
+        !(s.inc_m = calloc(n_m + 1, sizeof(uint32_t)))) {
+        st = QV_ENOMEM;
+        goto cleanup;
+    }
+    s.exc_m = s.inc_m + n_include;
+    /* Room for the usual case up front: text is rarely twice the blob. */
+    t.cap = len < 64 ? 128 : len * 2;
+    if (!(t.p = malloc(t.cap))) {
+        st = QV_ENOMEM;
+        goto cleanup;
+    }
+    if (n_include == 0 && n_exclude == 0)
+        t_value(&t, blob);
+    else
+        t_object_sel(&t, &s, blob, 0, n_include == 0);
+    t_put(&t, "", 0); /* room for the NUL */
+    if (t.oom) {
+        st = QV_ENOMEM;
+        goto cleanup;
+    }
+    t.p[t.len] = '\0';
+    *text = t.p;
+    *text_len = t.len;
+    t.p = NULL;
+cleanup:
+    free(t.p);
+    free(s.inc_m);
+    kp_free(&inc);
+    kp_free(&exc);
+    return st;
+}
+
+/* ---- edits --------------------------------------------------------------- */
+
+/* Decodes old (NULL/0: an empty object) for editing. */
+static qv_status edit_open(const uint8_t *old, size_t old_len, cJSON **root,
+                           char *err, size_t errcap)
+{
+    if (!old && old_len == 0) {
+        *root = cJSON_CreateObject();
+    } else {
+        if (!old) {
+            set_err(err, errcap, "NULL payload with a length");
+            return QV_ENULL;
+        }
+        if (qvi_payload_validate(old, old_len) != QV_OK) {
+            set_err(err, errcap, "stored payload fails validation");
+            return QV_ECORRUPT;
+        }
+        scratch s = {0};
+        *root = dec_value(old, &s);
+        free(s.p);
+    }
+    if (!*root) {
+        set_err(err, errcap, "out of memory decoding a payload");
+        return QV_ENOMEM;
+    }
+    return QV_OK;
+}
+
+/* Sets target[key] = a copy of v, replacing an existing member. */
+static bool obj_set(cJSON *target, const char *key, cJSON *v)
+{
+    if (cJSON_GetObjectItemCaseSensitive(target, key))
+        return cJSON_ReplaceItemInObjectCaseSensitive(target, key, v);
+    return cJSON_AddItemToObject(target, key, v);
+}
+
+qv_status qvi_payload_merge(const uint8_t *old, size_t old_len,
+                            const cJSON *set, const char *key,
+                            uint8_t **new_blob, size_t *new_len, char *err,
+                            size_t errcap)
+{
+    qv_status st;
+    cJSON *root = NULL;
+    kpaths kp = {0};
+    if (err && errcap)
+        err[0] = '\0';
+    if (new_blob)
+        *new_blob = NULL;
+    if (new_len)
+        *new_len = 0;
+    if (!set || !new_blob || !new_len) {
+        set_err(err, errcap, "NULL argument");
+        st = QV_ENULL;
+        goto cleanup;
+    }
+    if (!cJSON_IsObject(set)) {
+        set_err(err, errcap, "set_payload needs a JSON object");
+        st = QV_EINVAL;
+        goto cleanup;
+    }
+    if (key && (st = kp_parse(&kp, &key, 1, err, errcap)) != QV_OK)
+        goto cleanup;
+    if ((st = edit_open(old, old_len, &root, err, errcap)) != QV_OK)
+        goto cleanup;
+    cJSON *target = root;
+    for (uint32_t d = 0; key && d < kp.paths[0].n_items; d++) {
+        const char *k = kp_key(&kp, 0, d);
+        cJSON *child = cJSON_GetObjectItemCaseSensitive(target, k);
+        if (!cJSON_IsObject(child)) {
+            /* Missing, or not an object: Qdrant puts an object there. */
+            child = cJSON_CreateObject();
+            if (!child || !obj_set(target, k, child)) {
+                cJSON_Delete(child);
+                goto oom;
+            }
+        }
+        target = child;
+    }
+    for (const cJSON *m = set->child; m; m = m->next) {
+        if (!m->string) {
+            set_err(err, errcap, "object member without a key");
+            st = QV_EINVAL;
+            goto cleanup;
+        }
+        cJSON *v = cJSON_Duplicate(m, true);
+        if (!v || !obj_set(target, m->string, v)) {
+            cJSON_Delete(v);
+            goto oom;
+        }
+    }
+    st = qvi_payload_encode(root, new_blob, new_len, err, errcap);
+    goto cleanup;
+oom:
+    set_err(err, errcap, "out of memory editing a payload");
+    st = QV_ENOMEM;
+cleanup:
+    cJSON_Delete(root);
+    kp_free(&kp);
+    return st;
+}
+
+qv_status qvi_payload_delete_keys(const uint8_t *old, size_t old_len,
+                                  const char *const *keys, size_t n_keys,
+                                  uint8_t **new_blob, size_t *new_len,
+                                  char *err, size_t errcap)
+{
+    qv_status st;
+    cJSON *root = NULL;
+    kpaths kp = {0};
+    if (err && errcap)
+        err[0] = '\0';
+    if (new_blob)
+        *new_blob = NULL;
+    if (new_len)
+        *new_len = 0;
+    if (!new_blob || !new_len) {
+        set_err(err, errcap, "NULL argument");
+        st = QV_ENULL;
+        goto cleanup;
+    }
+    if ((st = kp_parse(&kp, keys, n_keys, err, errcap)) != QV_OK)
+        goto cleanup;
+    if ((st = edit_open(old, old_len, &root, err, errcap)) != QV_OK)
+        goto cleanup;
+    for (size_t j = 0; j < kp.n_paths; j++) {
+        cJSON *parent = root;
+        uint32_t last = kp.paths[j].n_items - 1;
+        for (uint32_t d = 0; parent && d < last; d++) {
+            parent =
+                cJSON_GetObjectItemCaseSensitive(parent, kp_key(&kp, j, d));
+            if (!cJSON_IsObject(parent))
+                parent = NULL;
+        }
+        if (parent)
+            cJSON_DeleteItemFromObjectCaseSensitive(parent,
+                                                    kp_key(&kp, j, last));
+    }
+    st = qvi_payload_encode(root, new_blob, new_len, err, errcap);
+cleanup:
+    cJSON_Delete(root);
+    kp_free(&kp);
+    return st;
+}
+
+/* ---- the filter module's view of a blob ---------------------------------- */
+
+static qvi_ptype b_type(qvi_pval v)
+{
+    switch (((const uint8_t *)v)[0]) {
+    case T_NULL:
+        return QVI_PT_NULL;
+    case T_FALSE:
+    case T_TRUE:
+        return QVI_PT_BOOL;
+    case T_INT:
+    case T_DOUBLE:
+        return QVI_PT_NUMBER;
+    case T_STRING:
+        return QVI_PT_STRING;
+    case T_ARRAY:
+        return QVI_PT_ARRAY;
+    case T_OBJECT:
+        return QVI_PT_OBJECT;
+    default:
+        return QVI_PT_OTHER;
+    }
+}
+
+static bool b_boolean(qvi_pval v)
+{
+    return ((const uint8_t *)v)[0] == T_TRUE;
+}
+
+static double b_number(qvi_pval v)
+{
+    const uint8_t *p = v;
+    if (p[0] == T_INT)
+        return (double)rd_int(p + 1);
+    return p[0] == T_DOUBLE ? rd_double(p + 1) : 0.0;
+}
+
+static bool b_integer(qvi_pval v, int64_t *n)
+{
+    const uint8_t *p = v;
+    if (p[0] != T_INT)
+        return false;
+    *n = rd_int(p + 1);
+    return true;
+}
+
+static const char *b_string(qvi_pval v, size_t *len)
+{
+    const uint8_t *p = v;
+    if (p[0] != T_STRING) {
+        *len = 0;
+        return "";
+    }
+    *len = rd32(p + 1);
+    return (const char *)p + HDR_STR;
+}
+
+static qvi_pval b_first(qvi_pval a)
+{
+    const uint8_t *p = a;
+    if (p[0] != T_ARRAY || rd32(p + 5) == 0)
+        return NULL;
+    return p + HDR_CONT;
+}
+
+static qvi_pval b_next(qvi_pval a, qvi_pval e)
+{
+    const uint8_t *p = a, *x = e;
+    const uint8_t *end = p + HDR_CONT + rd32(p + 1);
+    const uint8_t *n = x + value_size(x);
+    return n < end ? n : NULL;
+}
+
+static qvi_pval b_get(qvi_pval o, const char *key, size_t len)
+{
+    const uint8_t *p = o;
+    if (p[0] != T_OBJECT)
+        return NULL;
+    uint32_t count = rd32(p + 5);
+    const uint8_t *q = p + HDR_CONT;
+    for (uint32_t i = 0; i < count; i++) {
+        size_t klen = rd32(q);
+        const uint8_t *v = q + 4 + klen;
+        if (klen == len && memcmp(q + 4, key, len) == 0)
+            return v;
+        q = v + value_size(v);
+    }
+    return NULL;
+}
+
+const qvi_payload_ops qvi_payload_blob_ops = {
+    .type = b_type,
+    .boolean = b_boolean,
+    .number = b_number,
+    .integer = b_integer,
+    .string = b_string,
+    .first = b_first,
+    .next = b_next,
+    .get = b_get,
+};

@@ -1,0 +1,126 @@
+/*
+ * payload.h -- internal interface of the compact payload form.
+ *
+ * Every point carries a JSON object payload (Qdrant's model).  A cJSON tree
+ * costs one heap block per value and per string; a collection of millions of
+ * points cannot afford that.  core/payload.c turns one payload into ONE
+ * contiguous, position-independent byte blob that the filter module reads in
+ * place (qvi_payload_blob_ops), that is written back as JSON text without
+ * building a tree (qvi_payload_to_json), and that can be written to and read
+ * from a snapshot file as it is, after qvi_payload_validate.
+ *
+ * The byte layout is documented at the top of core/payload.c.  In short:
+ * a tagged value per JSON value; containers carry their body size and count,
+ * so skipping any value is O(1); the blob is the root object's value.
+ *
+ * Trust: a blob made by qvi_payload_encode, _merge or _delete_keys is well
+ * formed.  A blob from anywhere else (a snapshot file) must pass
+ * qvi_payload_validate before qvi_payload_blob_ops or qvi_payload_to_json
+ * see it; qvi_payload_decode validates by itself.
+ *
+ * Thread safety: blobs are immutable; every function is pure and may be
+ * called concurrently on the same blob.  Edits produce a new blob: the
+ * collection swaps it in under its write lock and frees the old one once no
+ * reader can hold it.
+ */
+#ifndef QUIVER_PAYLOAD_H
+#define QUIVER_PAYLOAD_H
+
+#include "core/core.h"
+#include "core/filter.h"
+
+#include <cjson/cJSON.h>
+
+/* Deepest nesting of arrays and objects, the root object counting as 1 (as
+ * QVI_FILTER_MAX_DEPTH for filters).  Encoding, validation and decoding
+ * recurse once per level, so this bounds their stack use. */
+#define QVI_PAYLOAD_MAX_DEPTH 64
+/* Largest blob, in bytes (all lengths in the format are 32-bit). */
+#define QVI_PAYLOAD_MAX_SIZE (64u << 20)
+/* Longest string value, in bytes. */
+#define QVI_PAYLOAD_MAX_STRING (16u << 20)
+/* Longest object key, in bytes. */
+#define QVI_PAYLOAD_MAX_KEY 65535u
+/* Size of an error buffer that always holds a whole message. */
+#define QVI_PAYLOAD_ERRMSG_CAP 256
+
+/* Encodes obj (a JSON object) into a new blob.  Numbers that are integral
+ * and at most 2^53 in magnitude are stored as int64, others as double (the
+ * rule of qvi_payload_cjson_ops).  Object members keep their order; when a
+ * key repeats, the value of its LAST occurrence is kept at the position of
+ * its first (serde_json's rule, which Qdrant inherits).
+ * On success *blob is a malloc'd buffer of *len bytes owned by the caller
+ * (free()).  On failure *blob is NULL, *len 0, and err (if errcap > 0)
+ * holds a message; the status is QV_ENULL (obj, blob or len NULL),
+ * QV_EINVAL (obj not an object, nesting deeper than QVI_PAYLOAD_MAX_DEPTH,
+ * a NaN or infinite number, a raw or invalid cJSON item), QV_ERANGE (a
+ * string, key or the whole blob over its limit) or QV_ENOMEM. */
+qv_status qvi_payload_encode(const cJSON *obj, uint8_t **blob, size_t *len,
+                             char *err, size_t errcap);
+
+/* Checks len bytes from an untrusted source: known tags, every length and
+ * count inside its container and the blob, nesting at most
+ * QVI_PAYLOAD_MAX_DEPTH, sizes within the limits, no NUL byte in a string
+ * or key, finite doubles, numbers in canonical form (an integral double
+ * within 2^53 must be an int64, an int64 must be within 2^53), the root an
+ * object spanning exactly len bytes.  Strings are not checked for UTF-8
+ * (as bytes, nothing here depends on it).  Duplicate keys are not looked
+ * for: lookups then see the first one.
+ * Returns QV_OK, QV_ENULL (blob NULL) or QV_ECORRUPT.  Iterative in nothing
+ * but bounded by QVI_PAYLOAD_MAX_DEPTH frames of recursion. */
+qv_status qvi_payload_validate(const uint8_t *blob, size_t len);
+
+/* A new cJSON object equal to the blob (integers as numbers, keys in blob
+ * order), or NULL when the blob fails qvi_payload_validate or memory runs
+ * out.  The caller frees it with cJSON_Delete. */
+cJSON *qvi_payload_decode(const uint8_t *blob, size_t len);
+
+/* Writes a well-formed blob as compact JSON text (no spaces), escaping '"',
+ * '\\' and control bytes; other bytes pass through.  Integers print
+ * exactly, doubles in the shortest of %.15g / %.17g that reads back equal.
+ *
+ * include / exclude (either may be NULL with count 0) are key paths in
+ * filter syntax restricted to keys: "a", "a.b", "a.\"x.y\"".  With
+ * includes, only the values they name are kept (with the objects leading to
+ * them; a path naming nothing adds nothing); excludes then drop the values
+ * they name.  This is Qdrant's with_payload include / exclude.
+ *
+ * On success *text is a malloc'd NUL-terminated string of *text_len bytes
+ * (free()).  Returns QV_OK, QV_ENULL, QV_EINVAL (a path that is malformed
+ * or uses [] / [n]) or QV_ENOMEM, with *text NULL on failure. */
+qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
+                              const char *const *include, size_t n_include,
+                              const char *const *exclude, size_t n_exclude,
+                              char **text, size_t *text_len);
+
+/* Qdrant's set_payload.  Without key, each top-level member of set replaces
+ * (or is added to) the old payload's member of the same name; with key (a
+ * key path as above, e.g. "a.b"), set's members are merged the same way
+ * into the object at that path, which is created -- and any non-object
+ * value on the way replaced by an object -- when missing.  old may be NULL
+ * with old_len 0: an empty payload.  old must be well formed.
+ * On success *new_blob / *new_len hold a new blob (free()); old is
+ * untouched.  Returns QV_OK, QV_ENULL, QV_EINVAL (set not an object, a bad
+ * key path, or as qvi_payload_encode), QV_ERANGE, QV_ECORRUPT (old fails
+ * validation) or QV_ENOMEM, with a message in err. */
+qv_status qvi_payload_merge(const uint8_t *old, size_t old_len,
+                            const cJSON *set, const char *key,
+                            uint8_t **new_blob, size_t *new_len, char *err,
+                            size_t errcap);
+
+/* Qdrant's delete_payload: removes each key path ("a", "a.b"); a path that
+ * names nothing is ignored.  Same ownership and statuses as
+ * qvi_payload_merge (QV_EINVAL for a malformed path or one using [] or
+ * [n]). */
+qv_status qvi_payload_delete_keys(const uint8_t *old, size_t old_len,
+                                  const char *const *keys, size_t n_keys,
+                                  uint8_t **new_blob, size_t *new_len,
+                                  char *err, size_t errcap);
+
+/* Reads a well-formed blob for the filter module: a qvi_pval is a pointer
+ * to a value's tag byte inside the blob and the root is the blob's start.
+ * Strings are NOT NUL-terminated: use the length.  Object lookups compare
+ * keys bytewise and stop at the first match. */
+extern const qvi_payload_ops qvi_payload_blob_ops;
+
+#endif /* QUIVER_PAYLOAD_H */

@@ -1,0 +1,976 @@
+/*
+ * test_payload.c -- the compact payload form (core/payload.c).
+ *
+ *  1. Layout: the bytes of a small payload, so a format change is seen.
+ *  2. Round trips: encode -> decode and encode -> text -> parse give the
+ *     payload back; integers stay integers, floats floats; duplicate keys
+ *     keep the last value at the first position; encode(decode(b)) == b.
+ *  3. Limits: depth, string, total size, non-object, NaN.
+ *  4. JSON text: escaping; include / exclude paths, nested ones too.
+ *  5. Edits: set_payload with and without key, delete_payload.
+ *  6. Filters: qvi_filter_eval_target over the blob (qvi_payload_blob_ops)
+ *     and over the cJSON tree give identical answers for 6,000 random
+ *     filters x 24 random payloads (generators copied from test_filter.c).
+ *  7. Fuzz: damaged blobs (flipped, truncated, extended, random) never
+ *     crash validation; any blob validation accepts decodes, prints and
+ *     walks without reading out of bounds (each blob sits in a buffer of
+ *     exactly its size, so ASan sees any overread).
+ */
+#include "core/filter.h"
+#include "core/payload.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static uint8_t *enc_text(const char *json, size_t *len)
+{
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    cJSON *j = cJSON_Parse(json);
+    ck_assert_msg(j != NULL, "bad test JSON %s", json);
+    uint8_t *b = NULL;
+    qv_status st = qvi_payload_encode(j, &b, len, err, sizeof(err));
+    ck_assert_msg(st == QV_OK, "encode %s: %s", json, err);
+    cJSON_Delete(j);
+    ck_assert_int_eq(qvi_payload_validate(b, *len), QV_OK);
+    return b;
+}
+
+/* The blob's JSON text with optional include / exclude lists. */
+static char *text_of(const uint8_t *b, size_t len, const char *const *inc,
+                     size_t ni, const char *const *exc, size_t ne)
+{
+    char *t = NULL;
+    size_t tl = 0;
+    ck_assert_int_eq(qvi_payload_to_json(b, len, inc, ni, exc, ne, &t, &tl),
+                     QV_OK);
+    ck_assert_uint_eq(strlen(t), tl);
+    return t;
+}
+
+static void expect_text(const char *json, const char *const *inc, size_t ni,
+                        const char *const *exc, size_t ne, const char *want)
+{
+    size_t len;
+    uint8_t *b = enc_text(json, &len);
+    char *t = text_of(b, len, inc, ni, exc, ne);
+    ck_assert_msg(strcmp(t, want) == 0, "%s: got %s, want %s", json, t, want);
+    free(t);
+    free(b);
+}
+
+/* Equal trees with members in the same order.  (cJSON_Compare walks each
+ * object both ways, which is exponential in the nesting depth.) */
+static bool same_json(const cJSON *a, const cJSON *b)
+{
+    char *x = cJSON_PrintUnformatted(a), *y = cJSON_PrintUnformatted(b);
+    ck_assert(x && y);
+    bool r = strcmp(x, y) == 0;
+    free(x);
+    free(y);
+    return r;
+}
+
+/* Checks every property a payload must keep through the blob. */
+static void check_roundtrip(const cJSON *j)
+{
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    uint8_t *b = NULL, *b2 = NULL;
+    size_t len = 0, len2 = 0;
+    ck_assert_int_eq(qvi_payload_encode(j, &b, &len, err, sizeof(err)), QV_OK);
+    ck_assert_int_eq(qvi_payload_validate(b, len), QV_OK);
+    cJSON *d = qvi_payload_decode(b, len);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_msg(same_json(j, d), "decode differs");
+    char *t = text_of(b, len, NULL, 0, NULL, 0);
+    cJSON *p = cJSON_Parse(t);
+    ck_assert_msg(p && same_json(j, p), "text differs: %s", t);
+    /* canonical: re-encoding the decoded tree gives the same bytes */
+    ck_assert_int_eq(qvi_payload_encode(d, &b2, &len2, err, sizeof(err)),
+                     QV_OK);
+    ck_assert_uint_eq(len, len2);
+    ck_assert(memcmp(b, b2, len) == 0);
+    cJSON_Delete(p);
+    cJSON_Delete(d);
+    free(t);
+    free(b);
+    free(b2);
+}
+
+/* ---- 1. layout ----------------------------------------------------------- */
+
+START_TEST(test_layout)
+{
+    size_t len;
+    uint8_t *b = enc_text("{\"a\":1,\"s\":\"hi\"}", &len);
+    static const uint8_t want[] = {
+        7, 26, 0, 0, 0,   2,   0,   0, 0, /* object: size 26, 2 members */
+        1, 0,  0, 0, 'a',                 /* key "a" */
+        3, 1,  0, 0, 0,   0,   0,   0, 0, /* int 1 */
+        1, 0,  0, 0, 's',                 /* key "s" */
+        5, 2,  0, 0, 0,   'h', 'i',       /* string "hi" */
+    };
+    ck_assert_uint_eq(len, sizeof(want) - 0);
+    ck_assert(memcmp(b, want, len) == 0);
+    free(b);
+    b = enc_text("{}", &len);
+    ck_assert_uint_eq(len, 9);
+    char *t = text_of(b, len, NULL, 0, NULL, 0);
+    ck_assert_str_eq(t, "{}");
+    free(t);
+    free(b);
+}
+END_TEST
+
+/* ---- 2. round trips ------------------------------------------------------ */
+
+START_TEST(test_roundtrip)
+{
+    static const char *const cases[] = {
+        "{}",
+        "{\"a\":null,\"b\":true,\"c\":false}",
+        "{\"i\":-3,\"f\":2.5,\"big\":1e300,\"tiny\":-1.5e-300,\"e\":0}",
+        "{\"m\":9007199254740992,\"n\":-9007199254740992,"
+        "\"o\":9007199254740994,\"p\":0.1,\"q\":123456789.123}",
+        "{\"s\":\"\",\"t\":\"q\\\"uote\\\\back\\n\\t\\u0001\\u001f\","
+        "\"u\":\"caf\\u00e9 \\u65e5\\u672c \\ud83d\\ude00\"}",
+        "{\"arr\":[1,[2,[3,[]]],{\"x\":{}},\"s\",null],\"o\":{\"p\":{\"q\":"
+        "[true]}}}",
+        "{\"\":1,\"key with spaces\":\"v\",\"a.b\":2}",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cJSON *j = cJSON_Parse(cases[i]);
+        ck_assert_ptr_nonnull(j);
+        check_roundtrip(j);
+        cJSON_Delete(j);
+    }
+    /* integers and floats stay apart through the filter interface */
+    size_t len;
+    uint8_t *b =
+        enc_text("{\"i\":3,\"f\":3.5,\"g\":3.0,\"h\":1e16,\"k\":-0.0}", &len);
+    const qvi_payload_ops *ops = &qvi_payload_blob_ops;
+    int64_t n;
+    qvi_pval v = ops->get(b, "i", 1);
+    ck_assert(ops->type(v) == QVI_PT_NUMBER && ops->integer(v, &n) && n == 3);
+    v = ops->get(b, "f", 1);
+    ck_assert(ops->type(v) == QVI_PT_NUMBER && !ops->integer(v, &n));
+    ck_assert(ops->number(v) == 3.5);
+    v = ops->get(b, "g", 1); /* cJSON cannot tell 3.0 from 3 */
+    ck_assert(ops->integer(v, &n) && n == 3);
+    v = ops->get(b, "h", 1); /* beyond 2^53: a double */
+    ck_assert(!ops->integer(v, &n) && ops->number(v) == 1e16);
+    v = ops->get(b, "k", 1);
+    ck_assert(ops->integer(v, &n) && n == 0);
+    ck_assert_ptr_null(ops->get(b, "x", 1));
+    ck_assert_ptr_null(ops->get(b, "ii", 2));
+    free(b);
+}
+END_TEST
+
+START_TEST(test_duplicates)
+{
+    /* last value wins, at the first position */
+    expect_text("{\"a\":1,\"b\":2,\"a\":3}", NULL, 0, NULL, 0,
+                "{\"a\":3,\"b\":2}");
+    expect_text("{\"o\":{\"x\":1,\"x\":{\"y\":2},\"z\":0}}", NULL, 0, NULL, 0,
+                "{\"o\":{\"x\":{\"y\":2},\"z\":0}}");
+    /* the sorted path for large objects: 40 keys, each written 3 times */
+    cJSON *j = cJSON_CreateObject();
+    cJSON *want = cJSON_CreateObject();
+    char k[16];
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < 40; i++) {
+            snprintf(k, sizeof(k), "k%d", (i * 7) % 40);
+            cJSON_AddItemToObject(j, k, cJSON_CreateNumber(r * 100 + i));
+            if (r == 0)
+                cJSON_AddItemToObject(want, k, cJSON_CreateNumber(0));
+        }
+    for (int i = 0; i < 40; i++) {
+        snprintf(k, sizeof(k), "k%d", (i * 7) % 40);
+        cJSON_ReplaceItemInObjectCaseSensitive(want, k,
+                                               cJSON_CreateNumber(200 + i));
+    }
+    uint8_t *b;
+    size_t len;
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    ck_assert_int_eq(qvi_payload_encode(j, &b, &len, err, sizeof(err)), QV_OK);
+    cJSON *d = qvi_payload_decode(b, len);
+    ck_assert(cJSON_Compare(d, want, true));
+    ck_assert_int_eq(cJSON_GetArraySize(d), 40);
+    /* same order of keys as the first occurrences */
+    const cJSON *x = d->child, *y = want->child;
+    for (; x && y; x = x->next, y = y->next)
+        ck_assert_str_eq(x->string, y->string);
+    cJSON_Delete(d);
+    cJSON_Delete(j);
+    cJSON_Delete(want);
+    free(b);
+}
+END_TEST
+
+/* ---- 3. limits ----------------------------------------------------------- */
+
+static qv_status enc_status(const cJSON *j, char *err, size_t cap)
+{
+    uint8_t *b = (uint8_t *)1;
+    size_t len = 99;
+    qv_status st = qvi_payload_encode(j, &b, &len, err, cap);
+    if (st != QV_OK) {
+        ck_assert_ptr_null(b);
+        ck_assert_uint_eq(len, 0);
+    }
+    free(b);
+    return st;
+}
+
+static cJSON *nested(int levels)
+{
+    cJSON *root = cJSON_CreateObject(), *cur = root;
+    for (int i = 1; i < levels; i++) {
+        cJSON *n = i % 2 ? cJSON_CreateArray() : cJSON_CreateObject();
+        if (cJSON_IsArray(cur))
+            cJSON_AddItemToArray(cur, n);
+        else
+            cJSON_AddItemToObject(cur, "k", n);
+        cur = n;
+    }
+    return root;
+}
+
+START_TEST(test_limits)
+{
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    cJSON *j = nested(QVI_PAYLOAD_MAX_DEPTH);
+    ck_assert_int_eq(enc_status(j, err, sizeof(err)), QV_OK);
+    check_roundtrip(j);
+    cJSON_Delete(j);
+    j = nested(QVI_PAYLOAD_MAX_DEPTH + 1);
+    ck_assert_int_eq(enc_status(j, err, sizeof(err)), QV_EINVAL);
+    ck_assert_msg(strstr(err, "deeper") != NULL, "%s", err);
+    cJSON_Delete(j);
+
+    j = cJSON_CreateArray();
+    ck_assert_int_eq(enc_status(j, err, sizeof(err)), QV_EINVAL);
+    ck_assert_msg(strstr(err, "object") != NULL, "%s", err);
+    cJSON_Delete(j);
+    ck_assert_int_eq(enc_status(NULL, err, sizeof(err)), QV_ENULL);
+
+    j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "x", NAN);
+    ck_assert_int_eq(enc_status(j, err, sizeof(err)), QV_EINVAL);
+    cJSON_Delete(j);
+
+    /* a string one byte over the limit */
+    size_t n = QVI_PAYLOAD_MAX_STRING + 1;
+    char *s = malloc(n + 1);
+    ck_assert_ptr_nonnull(s);
+    memset(s, 'x', n);
+    s[n] = '\0';
+    j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "s", s);
+    ck_assert_int_eq(enc_status(j, err, sizeof(err)), QV_ERANGE);
+    ck_assert_msg(strstr(err, "string") != NULL, "%s", err);
+    cJSON_Delete(j);
+    /* five strings at the limit exceed the total size */
+    s[n - 1] = '\0';
+    j = cJSON_CreateObject();
+    for (int i = 0; i < 5; i++) {
+        char k[4] = {'k', (char)('0' + i), 0, 0};
+        cJSON_AddStringToObject(j, k, s);
+    }
+    ck_assert_int_eq(enc_status(j, err, sizeof(err)), QV_ERANGE);
+    ck_assert_msg(strstr(err, "exceeds") != NULL, "%s", err);
+    cJSON_Delete(j);
+    free(s);
+    /* errcap 0 and err NULL are fine */
+    j = cJSON_CreateArray();
+    ck_assert_int_eq(enc_status(j, NULL, 0), QV_EINVAL);
+    cJSON_Delete(j);
+}
+END_TEST
+
+/* ---- 4. JSON text -------------------------------------------------------- */
+
+START_TEST(test_text)
+{
+    expect_text("{\"s\":\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f/\"}", NULL,
+                0, NULL, 0,
+                "{\"s\":\"a\\\"b\\\\c\\n\\r\\t\\b\\f\\u0001\\u001f/\"}");
+    expect_text("{\"n\":[1,-2,0.5,1e300,9007199254740993]}", NULL, 0, NULL, 0,
+                "{\"n\":[1,-2,0.5,1e+300,9007199254740992]}");
+
+    const char *p = "{\"a\":{\"b\":1,\"c\":{\"d\":2,\"e\":3}},\"f\":\"x\","
+                    "\"g\":[{\"b\":1}],\"a.b\":7}";
+    const char *inc1[] = {"a.b"};
+    expect_text(p, inc1, 1, NULL, 0, "{\"a\":{\"b\":1}}");
+    const char *inc2[] = {"f", "a.c.e"};
+    expect_text(p, inc2, 2, NULL, 0, "{\"a\":{\"c\":{\"e\":3}},\"f\":\"x\"}");
+    const char *inc3[] = {"a.z", "f.x", "g.b", "nope"};
+    expect_text(p, inc3, 4, NULL, 0, "{}");
+    const char *inc4[] = {"\"a.b\""};
+    expect_text(p, inc4, 1, NULL, 0, "{\"a.b\":7}");
+    const char *inc5[] = {"a", "a.b"};
+    expect_text(p, inc5, 2, NULL, 0,
+                "{\"a\":{\"b\":1,\"c\":{\"d\":2,\"e\":3}}}");
+    const char *exc1[] = {"a.c.d", "g", "zz"};
+    expect_text(p, NULL, 0, exc1, 3,
+                "{\"a\":{\"b\":1,\"c\":{\"e\":3}},\"f\":\"x\",\"a.b\":7}");
+    const char *exc2[] = {"a.b", "a.c"};
+    expect_text(p, NULL, 0, exc2, 2,
+                "{\"a\":{},\"f\":\"x\",\"g\":[{\"b\":1}],\"a.b\":7}");
+    const char *inc6[] = {"a"};
+    const char *exc3[] = {"a.c"};
+    expect_text(p, inc6, 1, exc3, 1, "{\"a\":{\"b\":1}}");
+
+    size_t len;
+    uint8_t *b = enc_text(p, &len);
+    char *t = (char *)1;
+    size_t tl = 5;
+    const char *bad[] = {"a[]"};
+    ck_assert_int_eq(qvi_payload_to_json(b, len, bad, 1, NULL, 0, &t, &tl),
+                     QV_EINVAL);
+    ck_assert_ptr_null(t);
+    const char *bad2[] = {"a..b"};
+    ck_assert_int_eq(qvi_payload_to_json(b, len, NULL, 0, bad2, 1, &t, &tl),
+                     QV_EINVAL);
+    ck_assert_int_eq(qvi_payload_to_json(b, len - 1, NULL, 0, NULL, 0, &t, &tl),
+                     QV_ECORRUPT);
+    ck_assert_int_eq(qvi_payload_to_json(NULL, len, NULL, 0, NULL, 0, &t, &tl),
+                     QV_ENULL);
+    free(b);
+}
+END_TEST
+
+/* ---- 5. edits ------------------------------------------------------------ */
+
+static void expect_merge(const char *old, const char *set, const char *key,
+                         const char *want)
+{
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    size_t len = 0, nlen;
+    uint8_t *b = old ? enc_text(old, &len) : NULL, *nb;
+    cJSON *sj = cJSON_Parse(set);
+    qv_status st =
+        qvi_payload_merge(b, len, sj, key, &nb, &nlen, err, sizeof(err));
+    ck_assert_msg(st == QV_OK, "merge: %s", err);
+    ck_assert_int_eq(qvi_payload_validate(nb, nlen), QV_OK);
+    char *t = text_of(nb, nlen, NULL, 0, NULL, 0);
+    ck_assert_msg(strcmp(t, want) == 0, "merge %s into %s at %s: got %s", set,
+                  old ? old : "(none)", key ? key : "(root)", t);
+    free(t);
+    free(nb);
+    free(b);
+    cJSON_Delete(sj);
+}
+
+static void expect_delete(const char *old, const char *const *keys, size_t n,
+                          const char *want)
+{
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    size_t len, nlen;
+    uint8_t *b = enc_text(old, &len), *nb;
+    qv_status st =
+        qvi_payload_delete_keys(b, len, keys, n, &nb, &nlen, err, sizeof(err));
+    ck_assert_msg(st == QV_OK, "delete: %s", err);
+    char *t = text_of(nb, nlen, NULL, 0, NULL, 0);
+    ck_assert_msg(strcmp(t, want) == 0, "delete from %s: got %s", old, t);
+    free(t);
+    free(nb);
+    free(b);
+}
+
+START_TEST(test_edits)
+{
+    const char *old = "{\"a\":1,\"p\":{\"x\":1,\"y\":2},\"s\":\"v\"}";
+    expect_merge(old, "{\"a\":2,\"n\":true}", NULL,
+                 "{\"a\":2,\"p\":{\"x\":1,\"y\":2},\"s\":\"v\",\"n\":true}");
+    /* top-level keys replace whole values: no deep merge */
+    expect_merge(old, "{\"p\":{\"z\":3}}", NULL,
+                 "{\"a\":1,\"p\":{\"z\":3},\"s\":\"v\"}");
+    /* with key: merge into the nested object (Qdrant's example) */
+    expect_merge(old, "{\"x\":9,\"z\":3}", "p",
+                 "{\"a\":1,\"p\":{\"x\":9,\"y\":2,\"z\":3},\"s\":\"v\"}");
+    expect_merge(old, "{\"r\":0}", "q.w",
+                 "{\"a\":1,\"p\":{\"x\":1,\"y\":2},\"s\":\"v\","
+                 "\"q\":{\"w\":{\"r\":0}}}");
+    expect_merge(old, "{\"r\":0}", "a", /* a non-object is replaced */
+                 "{\"a\":{\"r\":0},\"p\":{\"x\":1,\"y\":2},\"s\":\"v\"}");
+    expect_merge(NULL, "{\"k\":[1]}", NULL, "{\"k\":[1]}");
+    expect_merge(NULL, "{\"k\":1}", "a.b", "{\"a\":{\"b\":{\"k\":1}}}");
+    expect_merge("{\"a\":1}", "{}", NULL, "{\"a\":1}");
+
+    const char *k1[] = {"a", "p.x", "missing", "p.y.z", "s.t"};
+    expect_delete(old, k1, 5, "{\"p\":{\"y\":2},\"s\":\"v\"}");
+    const char *k2[] = {"p"};
+    expect_delete(old, k2, 1, "{\"a\":1,\"s\":\"v\"}");
+    expect_delete(old, NULL, 0, old);
+
+    /* errors leave nothing behind */
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    size_t len, nlen = 7;
+    uint8_t *b = enc_text(old, &len), *nb = (uint8_t *)1;
+    cJSON *arr = cJSON_CreateArray();
+    ck_assert_int_eq(
+        qvi_payload_merge(b, len, arr, NULL, &nb, &nlen, err, sizeof(err)),
+        QV_EINVAL);
+    ck_assert_ptr_null(nb);
+    ck_assert_uint_eq(nlen, 0);
+    cJSON *obj = cJSON_CreateObject();
+    ck_assert_int_eq(
+        qvi_payload_merge(b, len, obj, "a[0]", &nb, &nlen, err, sizeof(err)),
+        QV_EINVAL);
+    ck_assert_int_eq(
+        qvi_payload_merge(b, len - 1, obj, NULL, &nb, &nlen, err, sizeof(err)),
+        QV_ECORRUPT);
+    /* a merge that nests too deep is refused */
+    cJSON *deep = nested(QVI_PAYLOAD_MAX_DEPTH);
+    ck_assert_int_eq(
+        qvi_payload_merge(b, len, deep, "p", &nb, &nlen, err, sizeof(err)),
+        QV_EINVAL);
+    const char *bad[] = {"p[]"};
+    ck_assert_int_eq(
+        qvi_payload_delete_keys(b, len, bad, 1, &nb, &nlen, err, sizeof(err)),
+        QV_EINVAL);
+    ck_assert_ptr_null(nb);
+    cJSON_Delete(deep);
+    cJSON_Delete(arr);
+    cJSON_Delete(obj);
+    free(b);
+}
+END_TEST
+
+/* ---- 6. filters over cJSON and over the blob ------------------------------
+ */
+
+/* Generators copied from tests/test_filter.c (rnd, rand_value, rand_filter,
+ * ...). */
+static uint64_t rng_state;
+
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)((rng_state >> 33) % n);
+}
+
+static const char *const KEYS[] = {"a", "b", "c", "d"};
+static const char *const STRS[] = {"x",         "y",         "xy",
+                                   "red apple", "apple pie", ""};
+static const char *const DTS[] = {
+    "2024-01-01T00:00:00Z", "2024-01-01T12:30:00.25Z",
+    "2024-01-02T00:00:00+01:00", "2023-12-31", "2024-01-01T10:00:00-02:30"};
+
+static cJSON *rand_scalar(void)
+{
+    switch (rnd(8)) {
+    case 0:
+        return cJSON_CreateNull();
+    case 1:
+        return cJSON_CreateBool(rnd(2));
+    case 2:
+    case 3:
+        return cJSON_CreateNumber((double)rnd(7) - 3);
+    case 4:
+        return cJSON_CreateNumber(((double)rnd(13) - 6) / 2);
+    case 5:
+        return cJSON_CreateString(STRS[rnd(6)]);
+    case 6:
+        return cJSON_CreateString(DTS[rnd(5)]);
+    default: {
+        cJSON *g = cJSON_CreateObject();
+        cJSON_AddNumberToObject(g, "lon", (double)rnd(21) - 10);
+        cJSON_AddNumberToObject(g, "lat", (double)rnd(21) - 10);
+        return g;
+    }
+    }
+}
+
+static cJSON *rand_value(int depth)
+{
+    uint32_t k = rnd(depth > 0 ? 10 : 6);
+    if (k < 5)
+        return rand_scalar();
+    if (k < 8) {
+        cJSON *a = cJSON_CreateArray();
+        for (uint32_t i = rnd(4); i > 0; i--)
+            cJSON_AddItemToArray(a, depth > 0 && rnd(3) == 0
+                                        ? rand_value(depth - 1)
+                                        : rand_scalar());
+        return a;
+    }
+    cJSON *o = cJSON_CreateObject();
+    for (int i = 0; i < 4; i++)
+        if (rnd(2))
+            cJSON_AddItemToObject(o, KEYS[i], rand_value(depth - 1));
+    return o;
+}
+
+static const char *rand_key(char *buf, size_t cap)
+{
+    static const char *const suffix[] = {"", "[]", "[0]", "[1]"};
+    const char *k1 = KEYS[rnd(4)];
+    switch (rnd(4)) {
+    case 0:
+    case 1:
+        snprintf(buf, cap, "%s", k1);
+        break;
+    case 2:
+        snprintf(buf, cap, "%s%s.%s", k1, suffix[rnd(4)], KEYS[rnd(4)]);
+        break;
+    default:
+        snprintf(buf, cap, "%s%s", k1, suffix[1 + rnd(3)]);
+        break;
+    }
+    return buf;
+}
+
+static cJSON *rand_bounds(bool dt)
+{
+    static const char *const names[] = {"gt", "gte", "lt", "lte"};
+    cJSON *r = cJSON_CreateObject();
+    int added = 0;
+    for (int i = 0; i < 4; i++)
+        if (rnd(3) == 0 || (i == 3 && !added)) {
+            added++;
+            if (dt)
+                cJSON_AddStringToObject(r, names[i], DTS[rnd(5)]);
+            else
+                cJSON_AddNumberToObject(r, names[i], ((double)rnd(9) - 4) / 2);
+        }
+    return r;
+}
+
+static cJSON *rand_point(double lon, double lat)
+{
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddNumberToObject(p, "lon", lon);
+    cJSON_AddNumberToObject(p, "lat", lat);
+    return p;
+}
+
+static cJSON *rand_ring(double x0, double y0, double x1, double y1)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON *pts = cJSON_AddArrayToObject(r, "points");
+    cJSON_AddItemToArray(pts, rand_point(x0, y0));
+    cJSON_AddItemToArray(pts, rand_point(x1, y0));
+    cJSON_AddItemToArray(pts, rand_point((x0 + x1) / 2 + 0.5, y1));
+    cJSON_AddItemToArray(pts, rand_point(x0, y1));
+    cJSON_AddItemToArray(pts, rand_point(x0, y0));
+    return r;
+}
+
+static cJSON *rand_filter(int depth);
+
+static cJSON *rand_field(void)
+{
+    char key[64];
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "key", rand_key(key, sizeof(key)));
+    uint32_t kind = rnd(14);
+    cJSON *m;
+    switch (kind) {
+    case 0:
+        m = cJSON_AddObjectToObject(c, "match");
+        switch (rnd(3)) {
+        case 0:
+            cJSON_AddNumberToObject(m, "value", (double)rnd(7) - 3);
+            break;
+        case 1:
+            cJSON_AddStringToObject(m, "value", STRS[rnd(6)]);
+            break;
+        default:
+            cJSON_AddBoolToObject(m, "value", rnd(2));
+        }
+        break;
+    case 1:
+    case 2: {
+        m = cJSON_AddObjectToObject(c, "match");
+        cJSON *l = cJSON_AddArrayToObject(m, kind == 1 ? "any" : "except");
+        bool strs = rnd(2);
+        for (uint32_t i = rnd(4); i > 0; i--)
+            cJSON_AddItemToArray(l,
+                                 strs ? cJSON_CreateString(STRS[rnd(6)])
+                                      : cJSON_CreateNumber((double)rnd(7) - 3));
+        break;
+    }
+    case 3: {
+        static const char *const tk[] = {"text", "phrase", "text_any",
+                                         "prefix"};
+        static const char *const tv[] = {"x",  "apple", "red pie",
+                                         "pp", "z q",   "a"};
+        m = cJSON_AddObjectToObject(c, "match");
+        cJSON_AddStringToObject(m, tk[rnd(4)], tv[rnd(6)]);
+        break;
+    }
+    case 4:
+    case 5:
+        cJSON_AddItemToObject(c, "range", rand_bounds(false));
+        break;
+    case 6:
+        cJSON_AddItemToObject(c, "range", rand_bounds(true));
+        break;
+    case 7: {
+        cJSON *v = cJSON_CreateObject();
+        static const char *const names[] = {"gt", "gte", "lt", "lte"};
+        cJSON_AddNumberToObject(v, names[rnd(4)], rnd(4));
+        cJSON_AddItemToObject(c, "values_count", v);
+        break;
+    }
+    case 8:
+        cJSON_AddBoolToObject(c, rnd(2) ? "is_empty" : "is_null", rnd(2));
+        break;
+    case 9: {
+        cJSON *g = cJSON_AddObjectToObject(c, "geo_radius");
+        cJSON_AddItemToObject(
+            g, "center",
+            rand_point((double)rnd(21) - 10, (double)rnd(21) - 10));
+        cJSON_AddNumberToObject(g, "radius", 100000.0 * (1 + rnd(10)));
+        break;
+    }
+    case 10: {
+        cJSON *g = cJSON_AddObjectToObject(c, "geo_bounding_box");
+        double l = (double)rnd(21) - 10, t = (double)rnd(21) - 10;
+        cJSON_AddItemToObject(g, "top_left", rand_point(l, t));
+        cJSON_AddItemToObject(g, "bottom_right",
+                              rand_point(l + rnd(10), t - rnd(10)));
+        break;
+    }
+    case 11: {
+        cJSON *g = cJSON_AddObjectToObject(c, "geo_polygon");
+        double x = (double)rnd(10) - 10, y = (double)rnd(10) - 10;
+        double w = 3 + rnd(12), h = 3 + rnd(12);
+        cJSON_AddItemToObject(g, "exterior", rand_ring(x, y, x + w, y + h));
+        if (rnd(2)) {
+            cJSON *in = cJSON_AddArrayToObject(g, "interiors");
+            cJSON_AddItemToArray(
+                in, rand_ring(x + 1.25, y + 1.25, x + 2.75, y + 2.75));
+        }
+        break;
+    }
+    default:
+        /* two parts ORed */
+        m = cJSON_AddObjectToObject(c, "match");
+        cJSON_AddStringToObject(m, "value", STRS[rnd(6)]);
+        cJSON_AddItemToObject(c, "range", rand_bounds(false));
+        break;
+    }
+    return c;
+}
+
+static cJSON *rand_cond(int depth)
+{
+    char key[64];
+    uint32_t k = rnd(depth > 0 ? 12 : 9);
+    if (k < 6)
+        return rand_field();
+    if (k == 6 || k == 7) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON *f = cJSON_AddObjectToObject(c, k == 6 ? "is_empty" : "is_null");
+        cJSON_AddStringToObject(f, "key", rand_key(key, sizeof(key)));
+        return c;
+    }
+    if (k == 8) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON *l = cJSON_AddArrayToObject(c, "has_id");
+        for (uint32_t i = rnd(3); i > 0; i--)
+            cJSON_AddItemToArray(l, cJSON_CreateNumber(rnd(5)));
+        return c;
+    }
+    if (k == 9) {
+        cJSON *c = cJSON_CreateObject();
+        cJSON *n = cJSON_AddObjectToObject(c, "nested");
+        cJSON_AddStringToObject(n, "key", KEYS[rnd(4)]);
+        cJSON_AddItemToObject(n, "filter", rand_filter(depth - 1));
+        return c;
+    }
+    return rand_filter(depth - 1);
+}
+
+static cJSON *rand_list(int depth)
+{
+    if (rnd(4) == 0)
+        return rand_cond(depth);
+    cJSON *a = cJSON_CreateArray();
+    for (uint32_t i = rnd(4); i > 0; i--)
+        cJSON_AddItemToArray(a, rand_cond(depth));
+    return a;
+}
+
+static cJSON *rand_filter(int depth)
+{
+    static const char *const names[] = {"must", "should", "must_not"};
+    cJSON *f = cJSON_CreateObject();
+    for (int i = 0; i < 3; i++)
+        if (rnd(2))
+            cJSON_AddItemToObject(f, names[i], rand_list(depth));
+    if (rnd(4) == 0) {
+        cJSON *ms = cJSON_AddObjectToObject(f, "min_should");
+        cJSON *l = cJSON_AddArrayToObject(ms, "conditions");
+        uint32_t n = rnd(4);
+        for (uint32_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(l, rand_cond(depth));
+        cJSON_AddNumberToObject(ms, "min_count", 1 + rnd(3));
+    }
+    return f;
+}
+
+START_TEST(test_filter_equivalence)
+{
+    enum { FILTERS = 6000, PAYLOADS = 24 };
+    cJSON *payloads[PAYLOADS];
+    uint8_t *blobs[PAYLOADS];
+    size_t lens[PAYLOADS];
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    rng_state = 0xb10b;
+    long n_true = 0, total = 0;
+    for (int it = 0; it < FILTERS; it++) {
+        if (it % 250 == 0) {
+            if (it)
+                for (int i = 0; i < PAYLOADS; i++) {
+                    cJSON_Delete(payloads[i]);
+                    free(blobs[i]);
+                }
+            for (int i = 0; i < PAYLOADS; i++) {
+                payloads[i] = rand_value(3);
+                if (!cJSON_IsObject(payloads[i])) {
+                    cJSON_Delete(payloads[i]);
+                    payloads[i] = cJSON_CreateObject();
+                    cJSON_AddItemToObject(payloads[i], KEYS[i % 4],
+                                          rand_value(2));
+                }
+                ck_assert_int_eq(qvi_payload_encode(payloads[i], &blobs[i],
+                                                    &lens[i], err, sizeof(err)),
+                                 QV_OK);
+                check_roundtrip(payloads[i]);
+            }
+        }
+        cJSON *fj = rand_filter(3);
+        qvi_filter *f;
+        ck_assert_int_eq(qvi_filter_parse(fj, &f, err, sizeof(err)), QV_OK);
+        for (int i = 0; i < PAYLOADS; i++) {
+            qv_point_id id = qv_id_from_num((uint64_t)i % 5);
+            qvi_filter_target tc = {.ops = &qvi_payload_cjson_ops,
+                                    .payload = payloads[i],
+                                    .id = &id};
+            qvi_filter_target tb = {
+                .ops = &qvi_payload_blob_ops, .payload = blobs[i], .id = &id};
+            bool want = qvi_filter_eval_target(f, &tc);
+            bool got = qvi_filter_eval_target(f, &tb);
+            if (want != got) {
+                char *s = cJSON_PrintUnformatted(fj);
+                char *p = cJSON_PrintUnformatted(payloads[i]);
+                ck_abort_msg("filter %s on %s: blob %d, cJSON %d", s, p, got,
+                             want);
+            }
+            n_true += got;
+            total++;
+        }
+        qvi_filter_free(f);
+        cJSON_Delete(fj);
+    }
+    for (int i = 0; i < PAYLOADS; i++) {
+        cJSON_Delete(payloads[i]);
+        free(blobs[i]);
+    }
+    ck_assert_int_gt(n_true, total / 20);
+    ck_assert_int_lt(n_true, total - total / 20);
+    printf("payload filter equivalence: %ld evaluations, %ld true\n", total,
+           n_true);
+}
+END_TEST
+
+/* ---- 7. fuzz ------------------------------------------------------------- */
+
+/* Reads every value reachable through the ops (arrays fully; objects
+ * through the generator's keys). */
+static size_t walk(const qvi_payload_ops *ops, qvi_pval v, int depth)
+{
+    static const char *const keys[] = {"a", "b", "c", "d", "lon", "lat", "s"};
+    size_t sum = 1, len;
+    int64_t n;
+    const char *s;
+    switch (ops->type(v)) {
+    case QVI_PT_BOOL:
+        sum += ops->boolean(v);
+        break;
+    case QVI_PT_NUMBER:
+        sum += ops->integer(v, &n) ? 1 : 0;
+        sum += ops->number(v) > 0;
+        break;
+    case QVI_PT_STRING:
+        s = ops->string(v, &len);
+        for (size_t i = 0; i < len; i++)
+            sum += (unsigned char)s[i];
+        break;
+    case QVI_PT_ARRAY:
+        for (qvi_pval x = ops->first(v); x; x = ops->next(v, x))
+            sum += walk(ops, x, depth + 1);
+        break;
+    case QVI_PT_OBJECT:
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            qvi_pval x = ops->get(v, keys[i], strlen(keys[i]));
+            if (x)
+                sum += walk(ops, x, depth + 1);
+        }
+        break;
+    default:
+        break;
+    }
+    ck_assert_int_le(depth, QVI_PAYLOAD_MAX_DEPTH);
+    return sum;
+}
+
+/* A richer payload than the filter test's: escapes, big numbers, deep
+ * arrays, "s" strings with NUL-free random bytes. */
+static cJSON *fuzz_value(int depth)
+{
+    switch (rnd(depth > 0 ? 9 : 6)) {
+    case 0:
+        return cJSON_CreateNull();
+    case 1:
+        return cJSON_CreateBool(rnd(2));
+    case 2:
+        return cJSON_CreateNumber((double)rnd(1000000) * 1e10 - 3e15);
+    case 3:
+        return cJSON_CreateNumber((double)rnd(1000) / 7.0);
+    case 4:
+    case 5: {
+        char s[24];
+        size_t n = rnd(sizeof(s));
+        for (size_t i = 0; i < n; i++)
+            s[i] = (char)(1 + rnd(255));
+        s[n] = '\0';
+        return cJSON_CreateString(s);
+    }
+    case 6:
+    case 7: {
+        cJSON *a = cJSON_CreateArray();
+        for (uint32_t i = rnd(5); i > 0; i--)
+            cJSON_AddItemToArray(a, fuzz_value(depth - 1));
+        return a;
+    }
+    default: {
+        static const char *const keys[] = {"a", "b", "c", "d", "s"};
+        cJSON *o = cJSON_CreateObject();
+        for (uint32_t i = rnd(5); i > 0; i--)
+            cJSON_AddItemToObject(o, keys[rnd(5)], fuzz_value(depth - 1));
+        return o;
+    }
+    }
+}
+
+/* Checks one candidate blob, held in a buffer of exactly len bytes. */
+static bool fuzz_one(const uint8_t *src, size_t len)
+{
+    uint8_t *b = malloc(len ? len : 1);
+    ck_assert_ptr_nonnull(b);
+    memcpy(b, src, len);
+    qv_status st = qvi_payload_validate(b, len);
+    ck_assert(st == QV_OK || st == QV_ECORRUPT);
+    if (st == QV_OK) {
+        cJSON *d = qvi_payload_decode(b, len);
+        ck_assert_ptr_nonnull(d);
+        char *t = text_of(b, len, NULL, 0, NULL, 0);
+        cJSON *p = cJSON_Parse(t);
+        ck_assert_msg(p != NULL, "unparsable text %s", t);
+        const char *inc[] = {"a.b", "c"}, *exc[] = {"a.c"};
+        char *t2 = text_of(b, len, inc, 2, exc, 1);
+        walk(&qvi_payload_blob_ops, b, 1);
+        free(t2);
+        free(t);
+        cJSON_Delete(p);
+        cJSON_Delete(d);
+    }
+    free(b);
+    return st == QV_OK;
+}
+
+START_TEST(test_fuzz)
+{
+    enum { SEEDS = 200, MUTATIONS = 300 };
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    rng_state = 0xf022;
+    long accepted = 0, tried = 0;
+    uint8_t *m = NULL;
+    for (int s = 0; s < SEEDS; s++) {
+        cJSON *o = cJSON_CreateObject();
+        for (uint32_t i = rnd(6); i > 0; i--)
+            cJSON_AddItemToObject(o, KEYS[rnd(4)], fuzz_value(4));
+        uint8_t *b;
+        size_t len;
+        ck_assert_int_eq(qvi_payload_encode(o, &b, &len, err, sizeof(err)),
+                         QV_OK);
+        ck_assert(fuzz_one(b, len));
+        m = realloc(m, len + 16);
+        ck_assert_ptr_nonnull(m);
+        for (int k = 0; k < MUTATIONS; k++) {
+            size_t mlen = len;
+            memcpy(m, b, len);
+            switch (rnd(5)) {
+            case 0: /* flip one bit */
+                m[rnd((uint32_t)len)] ^= (uint8_t)(1u << rnd(8));
+                break;
+            case 1: /* overwrite a few bytes */
+                for (uint32_t i = 1 + rnd(4); i > 0; i--)
+                    m[rnd((uint32_t)len)] = (uint8_t)rnd(256);
+                break;
+            case 2: /* truncate */
+                mlen = rnd((uint32_t)len);
+                break;
+            case 3: /* extend with junk */
+                mlen = len + 1 + rnd(15);
+                for (size_t i = len; i < mlen; i++)
+                    m[i] = (uint8_t)rnd(256);
+                break;
+            default: /* a small or large length field */
+                m[rnd((uint32_t)len)] = rnd(2) ? 0xff : (uint8_t)rnd(3);
+                break;
+            }
+            accepted += fuzz_one(m, mlen);
+            tried++;
+        }
+        free(b);
+        cJSON_Delete(o);
+    }
+    /* pure noise, and noise behind an object tag */
+    for (int k = 0; k < 20000; k++) {
+        uint8_t r[48];
+        size_t n = rnd(sizeof(r) + 1);
+        for (size_t i = 0; i < n; i++)
+            r[i] = (uint8_t)rnd(rnd(2) ? 8 : 256);
+        if (n && rnd(2))
+            r[0] = 7;
+        accepted += fuzz_one(r, n);
+        tried++;
+    }
+    free(m);
+    ck_assert_int_gt(accepted, 0);
+    printf("payload fuzz: %ld damaged blobs, %ld still valid\n", tried,
+           accepted);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("payload");
+    TCase *tc = tcase_create("payload");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_layout);
+    tcase_add_test(tc, test_roundtrip);
+    tcase_add_test(tc, test_duplicates);
+    tcase_add_test(tc, test_limits);
+    tcase_add_test(tc, test_text);
+    tcase_add_test(tc, test_edits);
+    tcase_add_test(tc, test_filter_equivalence);
+    tcase_add_test(tc, test_fuzz);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
