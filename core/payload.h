@@ -66,8 +66,8 @@ qv_status qvi_payload_encode(const cJSON *obj, uint8_t **blob, size_t *len,
  * object spanning exactly len bytes.  Strings are not checked for UTF-8
  * (as bytes, nothing here depends on it).  Duplicate keys are not looked
  * for: lookups then see the first one.
- * Returns QV_OK, QV_ENULL (blob NULL) or QV_ECORRUPT.  Iterative in nothing
- * but bounded by QVI_PAYLOAD_MAX_DEPTH frames of recursion. */
+ * Returns QV_OK, QV_ENULL (blob NULL) or QV_ECORRUPT.  Linear in len; its
+ * recursion is at most QVI_PAYLOAD_MAX_DEPTH frames deep. */
 qv_status qvi_payload_validate(const uint8_t *blob, size_t len);
 
 /* A new cJSON object equal to the blob (integers as numbers, keys in blob
@@ -87,7 +87,10 @@ cJSON *qvi_payload_decode(const uint8_t *blob, size_t len);
  *
  * On success *text is a malloc'd NUL-terminated string of *text_len bytes
  * (free()).  Returns QV_OK, QV_ENULL, QV_EINVAL (a path that is malformed
- * or uses [] / [n]) or QV_ENOMEM, with *text NULL on failure. */
+ * or uses [] / [n]), QV_ECORRUPT (the root header disagrees with len: a
+ * cheap check, not a validation) or QV_ENOMEM, with *text NULL on
+ * failure.  A path through an array names nothing ("g.b" on {"g":[{"b":1}]}
+ * keeps nothing). */
 qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
                               const char *const *include, size_t n_include,
                               const char *const *exclude, size_t n_exclude,

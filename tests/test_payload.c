@@ -880,6 +880,26 @@ static bool fuzz_one(const uint8_t *src, size_t len)
         const char *inc[] = {"a.b", "c"}, *exc[] = {"a.c"};
         char *t2 = text_of(b, len, inc, 2, exc, 1);
         walk(&qvi_payload_blob_ops, b, 1);
+        /* edits accept whatever validation accepts */
+        char err[QVI_PAYLOAD_ERRMSG_CAP];
+        uint8_t *nb;
+        size_t nlen;
+        const char *del[] = {"a.b", "c"};
+        ck_assert_int_eq(qvi_payload_delete_keys(b, len, del, 2, &nb, &nlen,
+                                                 err, sizeof(err)),
+                         QV_OK);
+        ck_assert_int_eq(qvi_payload_validate(nb, nlen), QV_OK);
+        free(nb);
+        cJSON *set = cJSON_Parse("{\"z\":1}");
+        st =
+            qvi_payload_merge(b, len, set, "a.b", &nb, &nlen, err, sizeof(err));
+        /* a merge can only fail by nesting the new object too deep */
+        ck_assert_msg(st == QV_OK || st == QV_EINVAL, "merge: %s", err);
+        if (st == QV_OK)
+            ck_assert_int_eq(qvi_payload_validate(nb, nlen), QV_OK);
+        free(nb);
+        cJSON_Delete(set);
+        st = QV_OK;
         free(t2);
         free(t);
         cJSON_Delete(p);
