@@ -333,6 +333,25 @@ static inline float qvi_hnsw_dist(const qvi_hnsw *h, const float *a,
     return h->negate ? -d : d;
 }
 
+/* Cache lines of one vector (dim floats; rows start 64-byte aligned). */
+static inline unsigned qvi_hnsw_vec_lines(const qvi_hnsw *h)
+{
+    return (h->dim * (unsigned)sizeof(float) + 63) / 64;
+}
+
+/* Prefetches lines [from, to) of the vector at p. */
+static inline void qvi_hnsw_prefetch(const float *p, unsigned from,
+                                     unsigned to)
+{
+    for (unsigned i = from; i < to; i++)
+        __builtin_prefetch((const char *)p + 64 * (size_t)i);
+}
+
+/* How far ahead the loops that compute the distances of a list of nodes
+ * one after another prefetch a whole vector (see hnsw_search.c, "Memory
+ * traffic"). */
+#define QVI_HNSW_PF_AHEAD 3u
+
 /* The build distance: the distance between two points of the graph that
  * insert, delete repair and reconnect use, for the point with vector a and
  * squared norm asq (ignored unless dot) and slot b.  It is qvi_hnsw_dist

@@ -18,6 +18,13 @@
  * a list back up with pruned candidates (the paper's keepPrunedConnections
  * is off, as in hnswlib), which keeps the graph sparse and searches fast.
  *
+ * Re-selecting a full list computes the distances from the neighbour to
+ * its own links, whose vectors the search for the new node did not touch:
+ * link_back prefetches them QVI_HNSW_PF_AHEAD nodes ahead, as the search
+ * does (see hnsw_search.c, "Memory traffic").  These distances are not
+ * cached: a node's distances to its links would cost 4 bytes a link
+ * (8m a node, as much as the links), and the memory target forbids it.
+ *
  * Invariants kept: a node's links are distinct, never itself, never an
  * absent node, at most m (2m on level 0), only to nodes whose level is at
  * least the list's level; every link is counted in its target's in-degree
@@ -308,7 +315,15 @@ static void link_back(const qvi_hnsw *h, const qvi_vecview *v, uint32_t n,
         indeg_add(h, q, l, 1);
         goto out;
     }
+    /* n's own links were not touched by the search that found q, so their
+     * vectors come from memory: keep a few in flight. */
+    const unsigned lines = qvi_hnsw_vec_lines(h);
+    for (uint32_t i = 0; i < cnt && i < QVI_HNSW_PF_AHEAD; i++)
+        qvi_hnsw_prefetch(qvi_hnsw_vec(v, links[i]), 0, lines);
     for (uint32_t i = 0; i < cnt; i++) {
+        if (i + QVI_HNSW_PF_AHEAD < cnt)
+            qvi_hnsw_prefetch(qvi_hnsw_vec(v, links[i + QVI_HNSW_PF_AHEAD]), 0,
+                              lines);
         cand[i].slot = links[i];
         cand[i].dist = qvi_hnsw_pdist(h, v, n, links[i]);
     }
