@@ -107,7 +107,15 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         return QV_ENOMEM;
     }
     c->cfg = *cfg;
+    if (qvi_payload_encode_text("{}", 2, &c->empty_payload,
+                                &c->empty_payload_len, NULL, 0) != QV_OK) {
+        pthread_rwlock_destroy(&c->lock);
+        qvi_errbuf_destroy(c->err);
+        free(c);
+        return QV_ENOMEM;
+    }
     if (qvi_index_create(c) != QV_OK) {
+        free(c->empty_payload);
         pthread_rwlock_destroy(&c->lock);
         qvi_errbuf_destroy(c->err);
         free(c);
@@ -123,6 +131,11 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
 
 static void collection_free(qv_collection *c)
 {
+    for (uint32_t s = 0; s < c->used; s++)
+        free(c->payloads[s]);
+    free(c->payloads);
+    free(c->payload_lens);
+    free(c->empty_payload);
     qvi_index_destroy(c);
     qvi_idmap_free(&c->map);
     free(c->vecs);
@@ -188,7 +201,7 @@ static qv_status check_vector(qv_collection *c, const float *v, uint32_t dim,
     return QV_OK;
 }
 
-static qv_status check_id(qv_collection *c, const qv_point_id *id)
+qv_status qvi_check_id(qv_collection *c, const qv_point_id *id)
 {
     if (!qvi_id_valid(id))
         return qvi_fail(c->err, QV_EINVAL, "malformed point id (kind %u)",
@@ -196,7 +209,7 @@ static qv_status check_id(qv_collection *c, const qv_point_id *id)
     return QV_OK;
 }
 
-static qv_status fail_not_found(qv_collection *c, const qv_point_id *id)
+qv_status qvi_fail_not_found(qv_collection *c, const qv_point_id *id)
 {
     char text[QV_UUID_STRLEN];
     qv_id_format(id, text, sizeof(text));
@@ -242,12 +255,17 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
     qv_point_id *ids = malloc(cap * sizeof(qv_point_id));
     uint8_t *live = calloc(cap, 1);
     uint32_t *free_slots = malloc(cap * sizeof(uint32_t));
-    if (!vecs || !sqnorms || !ids || !live || !free_slots) {
+    uint8_t **payloads = calloc(cap, sizeof(uint8_t *));
+    uint32_t *payload_lens = calloc(cap, sizeof(uint32_t));
+    if (!vecs || !sqnorms || !ids || !live || !free_slots || !payloads ||
+        !payload_lens) {
         free(vecs);
         free(sqnorms);
         free(ids);
         free(live);
         free(free_slots);
+        free(payloads);
+        free(payload_lens);
         return qvi_fail(c->err, QV_ENOMEM,
                         "cannot grow the collection to %zu points", cap);
     }
@@ -256,6 +274,8 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
         memcpy(sqnorms, c->sqnorms, c->used * sizeof(float));
         memcpy(ids, c->ids, c->used * sizeof(qv_point_id));
         memcpy(live, c->live, c->used);
+        memcpy(payloads, c->payloads, c->used * sizeof(uint8_t *));
+        memcpy(payload_lens, c->payload_lens, c->used * sizeof(uint32_t));
     }
     if (c->n_free)
         memcpy(free_slots, c->free_slots, c->n_free * sizeof(uint32_t));
@@ -264,6 +284,10 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
     free(c->ids);
     free(c->live);
     free(c->free_slots);
+    free(c->payloads);
+    free(c->payload_lens);
+    c->payloads = payloads;
+    c->payload_lens = payload_lens;
     c->vecs = vecs;
     c->sqnorms = sqnorms;
     c->ids = ids;
@@ -318,10 +342,13 @@ static void store_row_locked(qv_collection *c, uint32_t slot, const float *v)
     c->sqnorms[slot] = k->dot(row, row, dim);
 }
 
-/* Inserts or replaces one point; the caller has reserved room.  Returns
- * the slot written. */
+/* Inserts or replaces one point; the caller has reserved room.  With
+ * payloads, the point takes ownership of *blob (NULL: {}) and *blob is set
+ * to NULL; without, an existing point keeps its payload.  Returns the slot
+ * written. */
 static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
-                                  const float *v)
+                                  const float *v, bool with_payload,
+                                  uint8_t **blob, size_t blob_len)
 {
     uint32_t slot;
     if (!qvi_idmap_find(&c->map, c->ids, id, &slot)) {
@@ -333,6 +360,12 @@ static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
         c->count++;
     }
     store_row_locked(c, slot, v);
+    if (with_payload) {
+        free(c->payloads[slot]);
+        c->payloads[slot] = *blob;
+        c->payload_lens[slot] = *blob ? (uint32_t)blob_len : 0;
+        *blob = NULL;
+    }
     return slot;
 }
 
@@ -342,22 +375,34 @@ qv_status qv_upsert(qv_collection *c, const qv_point_id *id, const float *vec,
     return qv_upsert_batch(c, id, vec, 1, dim);
 }
 
-qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
-                          const float *vecs, size_t n, uint32_t dim)
+/* Encodes the payload texts of a batch; on failure frees what it made. */
+static qv_status encode_payloads(qv_collection *c, const char *const *texts,
+                                 const size_t *lens, size_t n, uint8_t **blobs,
+                                 size_t *blob_lens)
 {
-    if (!c)
-        return QV_ENULL;
-    if (n == 0)
-        return QV_OK;
-    if (!ids || !vecs)
-        return qvi_fail(c->err, QV_ENULL, "ids or vectors is NULL");
     for (size_t i = 0; i < n; i++) {
-        qv_status st = check_id(c, &ids[i]);
-        if (st == QV_OK)
-            st = check_vector(c, vecs + i * (size_t)dim, dim, "vector");
-        if (st != QV_OK)
-            return st;
+        blobs[i] = NULL;
+        blob_lens[i] = 0;
+        if (!texts[i])
+            continue;
+        char err[QVI_ERRMSG_CAP];
+        qv_status st = qvi_payload_encode_text(texts[i], lens[i], &blobs[i],
+                                               &blob_lens[i], err, sizeof(err));
+        if (st != QV_OK) {
+            for (size_t j = 0; j < i; j++)
+                free(blobs[j]);
+            return qvi_fail(c->err, st, "payload of point %zu: %s", i, err);
+        }
     }
+    return QV_OK;
+}
+
+/* The body of every upsert: validated input, optional encoded payloads
+ * (ownership taken whatever the outcome). */
+static qv_status upsert_locked_all(qv_collection *c, const qv_point_id *ids,
+                                   const float *vecs, size_t n, uint32_t dim,
+                                   uint8_t **blobs, const size_t *blob_lens)
+{
     uint32_t *touched = malloc(n * sizeof(uint32_t));
     if (!touched)
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
@@ -367,12 +412,92 @@ qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
     qv_status st = reserve_locked(c, count_absent_locked(c, ids, n));
     if (st == QV_OK) {
         for (size_t i = 0; i < n; i++)
-            touched[i] = upsert_one_locked(c, &ids[i], vecs + i * (size_t)dim);
+            touched[i] = upsert_one_locked(
+                c, &ids[i], vecs + i * (size_t)dim, blobs != NULL,
+                blobs ? &blobs[i] : NULL, blobs ? blob_lens[i] : 0);
         qvi_index_update_locked(c, touched, n);
     }
     pthread_rwlock_unlock(&c->lock);
     free(touched);
     return st;
+}
+
+static qv_status check_batch(qv_collection *c, const qv_point_id *ids,
+                             const float *vecs, size_t n, uint32_t dim)
+{
+    if (!ids || !vecs)
+        return qvi_fail(c->err, QV_ENULL, "ids or vectors is NULL");
+    for (size_t i = 0; i < n; i++) {
+        qv_status st = qvi_check_id(c, &ids[i]);
+        if (st == QV_OK)
+            st = check_vector(c, vecs + i * (size_t)dim, dim, "vector");
+        if (st != QV_OK)
+            return st;
+    }
+    return QV_OK;
+}
+
+qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
+                          const float *vecs, size_t n, uint32_t dim)
+{
+    if (!c)
+        return QV_ENULL;
+    if (n == 0)
+        return QV_OK;
+    qv_status st = check_batch(c, ids, vecs, n, dim);
+    if (st != QV_OK)
+        return st;
+    return upsert_locked_all(c, ids, vecs, n, dim, NULL, NULL);
+}
+
+qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
+                                  const float *vecs, size_t n, uint32_t dim,
+                                  const char *const *payloads,
+                                  const size_t *lens)
+{
+    if (!c)
+        return QV_ENULL;
+    if (n == 0)
+        return QV_OK;
+    if (!payloads || !lens)
+        return qvi_fail(c->err, QV_ENULL, "payloads or lens is NULL");
+    qv_status st = check_batch(c, ids, vecs, n, dim);
+    if (st != QV_OK)
+        return st;
+    uint8_t **blobs = malloc(n * sizeof(*blobs));
+    size_t *blob_lens = malloc(n * sizeof(*blob_lens));
+    if (!blobs || !blob_lens) {
+        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
+        goto cleanup;
+    }
+    st = encode_payloads(c, payloads, lens, n, blobs, blob_lens);
+    if (st != QV_OK) {
+        free(blobs);
+        blobs = NULL;
+        goto cleanup;
+    }
+    st = upsert_locked_all(c, ids, vecs, n, dim, blobs, blob_lens);
+    /* Blobs not handed over (a failed reserve, or an id repeated in the
+     * batch whose earlier payload was replaced) are still ours. */
+    for (size_t i = 0; i < n; i++)
+        free(blobs[i]);
+cleanup:
+    free(blobs);
+    free(blob_lens);
+    return st;
+}
+
+void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
+{
+    qvi_idmap_remove(&c->map, c->ids, &c->ids[slot]);
+    c->live[slot] = 0;
+    free(c->payloads[slot]);
+    c->payloads[slot] = NULL;
+    c->payload_lens[slot] = 0;
+    qvi_index_remove_locked(c, slot);
+    /* The free stack has room for every slot (it is cap long). */
+    c->free_slots[c->n_free++] = slot;
+    c->count--;
 }
 
 qv_status qv_delete(qv_collection *c, const qv_point_id *id)
@@ -381,23 +506,16 @@ qv_status qv_delete(qv_collection *c, const qv_point_id *id)
         return QV_ENULL;
     if (!id)
         return qvi_fail(c->err, QV_ENULL, "id is NULL");
-    qv_status st = check_id(c, id);
+    qv_status st = qvi_check_id(c, id);
     if (st != QV_OK)
         return st;
     pthread_rwlock_wrlock(&c->lock);
     uint32_t slot;
-    if (!qvi_idmap_find(&c->map, c->ids, id, &slot)) {
-        pthread_rwlock_unlock(&c->lock);
-        return fail_not_found(c, id);
-    }
-    qvi_idmap_remove(&c->map, c->ids, id);
-    c->live[slot] = 0;
-    qvi_index_remove_locked(c, slot);
-    /* The free stack has room for every slot (it is cap long). */
-    c->free_slots[c->n_free++] = slot;
-    c->count--;
+    bool found = qvi_idmap_find(&c->map, c->ids, id, &slot);
+    if (found)
+        qvi_delete_slot_locked(c, slot);
     pthread_rwlock_unlock(&c->lock);
-    return QV_OK;
+    return found ? QV_OK : qvi_fail_not_found(c, id);
 }
 
 /* ---- reads --------------------------------------------------------------- */
@@ -409,7 +527,7 @@ qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
         return QV_ENULL;
     if (!id || !out)
         return qvi_fail(c->err, QV_ENULL, "id or output is NULL");
-    qv_status st = check_id(c, id);
+    qv_status st = qvi_check_id(c, id);
     if (st != QV_OK)
         return st;
     if (dim != c->cfg.dim)
@@ -423,7 +541,7 @@ qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
     if (found)
         memcpy(out, c->vecs + (size_t)slot * c->stride, dim * sizeof(float));
     pthread_rwlock_unlock(&c->lock);
-    return found ? QV_OK : fail_not_found(c, id);
+    return found ? QV_OK : qvi_fail_not_found(c, id);
 }
 
 qv_status qv_contains(qv_collection *c, const qv_point_id *id, bool *out)
@@ -432,7 +550,7 @@ qv_status qv_contains(qv_collection *c, const qv_point_id *id, bool *out)
         return QV_ENULL;
     if (!id || !out)
         return qvi_fail(c->err, QV_ENULL, "id or output is NULL");
-    qv_status st = check_id(c, id);
+    qv_status st = qvi_check_id(c, id);
     if (st != QV_OK)
         return st;
     uint32_t slot;

@@ -208,18 +208,24 @@ static void give_scratch(qv_collection *c, qvi_hnsw_scratch *s)
     pthread_mutex_unlock(&c->pool_mu);
 }
 
-qv_status qvi_index_search_locked(qv_collection *c, const float *q,
-                                  const qv_search_params *params, qvi_topk *t)
+uint32_t qvi_default_ef(const qv_search_params *params)
 {
-    uint32_t ef = params->hnsw_ef;
-    if (ef == 0)
-        ef = params->k > 128 ? params->k : 128;
+    if (params->hnsw_ef)
+        return params->hnsw_ef;
+    return params->k > 128 ? params->k : 128;
+}
+
+qv_status qvi_index_search_locked(qv_collection *c, const float *q,
+                                  const qv_search_params *params,
+                                  const qvi_accept *acc, uint32_t ef,
+                                  qvi_topk *t)
+{
     qvi_hnsw_scratch *s = take_scratch(c);
     if (!s)
         return QV_ENOMEM;
     qvi_vecview v = view_of(c);
     size_t n = 0;
-    qv_status st = qvi_hnsw_search(c->index, &v, q, params->k, ef, NULL, s,
+    qv_status st = qvi_hnsw_search(c->index, &v, q, params->k, ef, acc, s,
                                    t->slots, t->dists, &n);
     give_scratch(c, s);
     t->n = st == QV_OK ? n : 0;

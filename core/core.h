@@ -147,6 +147,11 @@ struct qv_collection {
     uint32_t cap;         /* rows allocated */
     uint32_t used;        /* high-water mark: slots >= used were never used */
     uint32_t *free_slots; /* stack of deleted slots below used */
+    uint8_t **payloads;   /* payload blob of each live slot (payload.h);
+                             NULL for the empty payload {} */
+    uint32_t *payload_lens;
+    uint8_t *empty_payload; /* the blob of {}, for slots without one */
+    size_t empty_payload_len;
     uint32_t n_free;
     uint64_t count; /* live points */
     qvi_idmap map;
@@ -187,10 +192,58 @@ void qvi_index_remove_locked(qv_collection *c, uint32_t slot);
 bool qvi_index_should_use(const qv_collection *c,
                           const qv_search_params *params);
 
-/* Graph search of one prepared query into t (sorted best first).  The
+/* Graph search of one prepared query into t (sorted best first), only
+ * returning accepted slots (acc may be NULL) with beam width ef.  The
  * caller holds the shared lock.  Returns QV_OK or QV_ENOMEM. */
+struct qvi_accept;
 qv_status qvi_index_search_locked(qv_collection *c, const float *q,
-                                  const qv_search_params *params, qvi_topk *t);
+                                  const qv_search_params *params,
+                                  const struct qvi_accept *acc, uint32_t ef,
+                                  qvi_topk *t);
+
+/* The beam width a search with params uses by default. */
+uint32_t qvi_default_ef(const qv_search_params *params);
+
+/* ---- point helpers (collection.c) ----------------------------------------- */
+
+/* Deletes the point in live slot s: id map, payload, graph, free stack.
+ * Write lock. */
+void qvi_delete_slot_locked(qv_collection *c, uint32_t slot);
+
+/* Records and returns QV_ENOTFOUND for id ("no point with id 3"). */
+qv_status qvi_fail_not_found(qv_collection *c, const qv_point_id *id);
+
+/* Records and returns QV_EINVAL for a malformed id. */
+qv_status qvi_check_id(qv_collection *c, const qv_point_id *id);
+
+/* ---- payloads and filters (payload_api.c) -------------------------------- */
+
+struct qvi_filter;
+
+/* The compiled filter inside a public qv_filter. */
+const struct qvi_filter *qvi_filter_of(const qv_filter *f);
+
+/* True when the point in live slot s matches f.  Shared lock. */
+bool qvi_slot_matches(const qv_collection *c, const struct qvi_filter *f,
+                      uint32_t slot);
+
+/* Parses len bytes of JSON text and encodes the object into a new blob
+ * (see payload.h).  err (may be NULL) gets the reason of a failure.
+ * Returns QV_OK, QV_EINVAL, QV_ERANGE or QV_ENOMEM. */
+qv_status qvi_payload_encode_text(const char *text, size_t len,
+                                  uint8_t **blob, size_t *blob_len, char *err,
+                                  size_t errcap);
+
+/* How a search runs (planner.c). */
+typedef struct qvi_plan {
+    bool graph;  /* walk the graph (with an accept function), else scan */
+    uint32_t ef; /* beam width for the graph walk */
+} qvi_plan;
+
+/* Chooses between the graph and a scan, and the beam, from the filter's
+ * selectivity estimated on a sample of the points.  Shared lock. */
+qvi_plan qvi_plan_search_locked(const qv_collection *c,
+                                const qv_search_params *params);
 
 /* Distance (lower is better) of the query to the vector in slot, for the
  * collection's metric.  q must already be normalised under cosine. */
@@ -204,8 +257,13 @@ float qvi_distance_to_score(qv_metric metric, float dist);
 qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
                             float *out);
 
-/* Exact scan of every live slot into t, sorted best first.  Shared lock. */
-void qvi_scan_locked(const qv_collection *c, const float *q, qvi_topk *t);
+/* Which slots a search may return (core/hnsw.h defines it). */
+struct qvi_accept;
+
+/* Exact scan of every live, accepted (acc NULL: all) slot into t, sorted
+ * best first.  Shared lock. */
+void qvi_scan_locked(const qv_collection *c, const float *q,
+                     const struct qvi_accept *acc, qvi_topk *t);
 
 /* Validates search parameters; records the failure on c. */
 qv_status qvi_check_params(qv_collection *c, const qv_search_params *params);

@@ -181,6 +181,16 @@ typedef struct qvi_accept {
     void *ctx;
 } qvi_accept;
 
+/* True when acc lets slot s into results (acc may be NULL). */
+static inline bool qvi_accepts(const qvi_accept *acc, uint32_t s)
+{
+    if (!acc)
+        return true;
+    if (acc->bitmap)
+        return s < acc->nbits && (acc->bitmap[s / 64] >> (s % 64) & 1);
+    return !acc->fn || acc->fn(s, acc->ctx);
+}
+
 /* Per-search state: the candidate pool and an epoch-tagged visited array
  * that is never cleared between queries.  One scratch serves one search at
  * a time; reuse it across searches (and across indexes: it resizes itself

@@ -2,9 +2,10 @@
  * scroll.c -- paging through a collection's points in id order.
  *
  * There is no ordered index of ids yet, so a page is one pass over the live
- * slots that keeps the limit+1 smallest ids at or after the start in a
- * bounded max-heap: O(n log limit) time and O(limit) memory per page.  The
- * extra entry tells whether another page follows and which id starts it.
+ * slots (those matching the filter, when there is one) that keeps the limit+1
+ * smallest ids at or after the start in a bounded max-heap: O(n log limit) time
+ * and O(limit) memory per page.  The extra entry tells whether another page
+ * follows and which id starts it.
  */
 #include "core/core.h"
 
@@ -56,9 +57,9 @@ static int compare_ids(const void *a, const void *b)
     return qv_id_compare(a, b);
 }
 
-qv_status qv_scroll(qv_collection *c, const qv_point_id *start, size_t limit,
-                    qv_point_id *ids_out, size_t *n_out, qv_point_id *next,
-                    bool *has_next)
+qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
+                    const qv_filter *filter, size_t limit, qv_point_id *ids_out,
+                    size_t *n_out, qv_point_id *next, bool *has_next)
 {
     if (!c)
         return QV_ENULL;
@@ -73,6 +74,7 @@ qv_status qv_scroll(qv_collection *c, const qv_point_id *start, size_t limit,
     if (!qv_add_size(limit, 1, &cap) || cap > SIZE_MAX / sizeof(qv_point_id))
         return qvi_fail(c->err, QV_ERANGE, "limit %zu is too large", limit);
 
+    const struct qvi_filter *f = qvi_filter_of(filter);
     pthread_rwlock_rdlock(&c->lock);
     size_t live = c->count;
     if (cap > live + 1)
@@ -88,6 +90,8 @@ qv_status qv_scroll(qv_collection *c, const qv_point_id *start, size_t limit,
         if (!c->live[s])
             continue;
         if (start && qv_id_compare(&c->ids[s], start) < 0)
+            continue;
+        if (f && !qvi_slot_matches(c, f, s))
             continue;
         heap_push(heap, &n, cap, &c->ids[s]);
     }

@@ -33,6 +33,7 @@
  * is alive at once, so memory does not grow with nq.
  */
 #include "core/core.h"
+#include "core/hnsw.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -56,11 +57,15 @@ typedef struct batch_state {
     qvi_topk *tops;      /* qb heaps of `keep` entries */
     uint32_t *tmp_slots; /* rescoring scratch, `keep` long */
     float *tmp_dists;
-    float vmax; /* largest |v| over the live slots */
+    float vmax;            /* largest |v| over the live slots */
+    const qvi_accept *acc; /* slots matching the filter; NULL: all */
+    uint32_t ef;           /* beam width of graph searches */
 } batch_state;
 
 static void free_state(batch_state *b)
 {
+    if (b->acc)
+        free((void *)b->acc->bitmap);
     if (b->tops) {
         for (size_t i = 0; i < b->qb; i++)
             qvi_topk_free(&b->tops[i]);
@@ -135,7 +140,7 @@ static void offer_products(batch_state *b, size_t qi, const float *prod,
     float qn = b->qnorms[qi];
     for (uint32_t j = 0; j < nv; j++) {
         uint32_t s = v0 + j;
-        if (!c->live[s])
+        if (!c->live[s] || (b->acc && !qvi_accepts(b->acc, s)))
             continue;
         float d = l2 ? qn + c->sqnorms[s] - 2.0f * prod[j] : -prod[j];
         if (isnan(d))
@@ -163,7 +168,7 @@ static void scan_block_l1(batch_state *b, size_t qn, uint32_t v0, uint32_t nv)
         const float *q = b->queries + i * c->stride;
         qvi_topk *t = &b->tops[i];
         for (uint32_t s = v0; s < v0 + nv; s++) {
-            if (!c->live[s])
+            if (!c->live[s] || (b->acc && !qvi_accepts(b->acc, s)))
                 continue;
             float d = qvi_slot_distance(c, q, s);
             if (d < qvi_topk_bound(t) || t->n < t->k)
@@ -219,7 +224,7 @@ static void finish_block(batch_state *b, size_t q0, size_t qn, bool gemm,
         qvi_topk *t = &b->tops[i];
         if (!rescore(b, i, !gemm)) {
             qvi_topk_reset(t);
-            qvi_scan_locked(c, b->queries + i * c->stride, t);
+            qvi_scan_locked(c, b->queries + i * c->stride, b->acc, t);
             if (t->n > k)
                 t->n = k;
         }
@@ -250,12 +255,27 @@ static qv_status search_block_graph(batch_state *b, size_t q0, size_t qn,
     for (size_t i = 0; i < qn; i++) {
         qvi_topk *t = &b->tops[i];
         qv_status st = qvi_index_search_locked(c, b->queries + i * c->stride,
-                                               b->params, t);
+                                               b->params, b->acc, b->ef, t);
         if (st != QV_OK)
             return qvi_fail(c->err, st, "cannot allocate search state");
         n_hits[q0 + i] = qvi_emit_hits(c, b->params, t, hits + (q0 + i) * k);
     }
     return QV_OK;
+}
+
+/* A bitmap of the live slots that match f (bit s of word s / 64), or NULL
+ * when out of memory. */
+static uint64_t *match_bitmap_locked(const qv_collection *c,
+                                     const struct qvi_filter *f)
+{
+    uint64_t *bits = calloc((size_t)c->used / 64 + 1, sizeof(uint64_t));
+    if (!bits)
+        return NULL;
+    for (uint32_t s = 0; s < c->used; s++) {
+        if (c->live[s] && qvi_slot_matches(c, f, s))
+            bits[s / 64] |= 1ull << (s % 64);
+    }
+    return bits;
 }
 
 static float largest_norm_locked(const qv_collection *c)
@@ -298,7 +318,21 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
         goto cleanup;
 
     pthread_rwlock_rdlock(&c->lock);
-    bool graph = qvi_index_should_use(c, params);
+    qvi_accept acc = {0};
+    if (params->filter) {
+        /* One pass of filter evaluations serves every query. */
+        acc.bitmap = match_bitmap_locked(c, qvi_filter_of(params->filter));
+        acc.nbits = c->used;
+        if (!acc.bitmap) {
+            pthread_rwlock_unlock(&c->lock);
+            st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate filter bitmap");
+            goto cleanup;
+        }
+        b.acc = &acc;
+    }
+    qvi_plan plan = qvi_plan_search_locked(c, params);
+    bool graph = plan.graph;
+    b.ef = plan.ef;
     if (!graph)
         b.vmax = largest_norm_locked(c);
     for (size_t q0 = 0; q0 < nq && st == QV_OK; q0 += b.qb) {

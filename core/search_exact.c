@@ -13,19 +13,18 @@
  * distance.
  */
 #include "core/core.h"
+#include "core/hnsw.h"
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void qv_search_params_init(qv_search_params *params)
 {
     if (!params)
         return;
+    memset(params, 0, sizeof(*params));
     params->k = 10;
-    params->use_threshold = false;
-    params->score_threshold = 0.0f;
-    params->hnsw_ef = 0;
-    params->exact = false;
 }
 
 qv_status qvi_check_params(qv_collection *c, const qv_search_params *params)
@@ -66,16 +65,29 @@ size_t qvi_emit_hits(const qv_collection *c, const qv_search_params *params,
     return n;
 }
 
-void qvi_scan_locked(const qv_collection *c, const float *q, qvi_topk *t)
+void qvi_scan_locked(const qv_collection *c, const float *q,
+                     const qvi_accept *acc, qvi_topk *t)
 {
     for (uint32_t s = 0; s < c->used; s++) {
-        if (!c->live[s])
+        if (!c->live[s] || (acc && !qvi_accepts(acc, s)))
             continue;
         float d = qvi_slot_distance(c, q, s);
         if (d < qvi_topk_bound(t) || t->n < t->k)
             qvi_topk_push(t, s, d);
     }
     qvi_topk_sort(t);
+}
+
+/* Accept function of a filtered search: the slot's payload matches. */
+typedef struct filter_ctx {
+    const qv_collection *c;
+    const struct qvi_filter *f;
+} filter_ctx;
+
+static bool accept_by_filter(uint32_t slot, void *ctx)
+{
+    filter_ctx *fc = ctx;
+    return qvi_slot_matches(fc->c, fc->f, slot);
 }
 
 qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
@@ -106,11 +118,14 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
         goto cleanup;
 
     pthread_rwlock_rdlock(&c->lock);
-    if (qvi_index_should_use(c, params)) {
-        st = qvi_index_search_locked(c, q, params, &top);
-    } else {
-        qvi_scan_locked(c, q, &top);
-    }
+    filter_ctx fc = {.c = c, .f = qvi_filter_of(params->filter)};
+    qvi_accept acc = {.fn = accept_by_filter, .ctx = &fc};
+    const qvi_accept *accp = fc.f ? &acc : NULL;
+    qvi_plan plan = qvi_plan_search_locked(c, params);
+    if (plan.graph)
+        st = qvi_index_search_locked(c, q, params, accp, plan.ef, &top);
+    else
+        qvi_scan_locked(c, q, accp, &top);
     if (st == QV_OK)
         *n_hits = qvi_emit_hits(c, params, &top, hits);
     pthread_rwlock_unlock(&c->lock);

@@ -204,6 +204,9 @@ QV_API void qv_collection_config_init(qv_collection_config *cfg);
 
 typedef struct qv_collection qv_collection;
 
+/* A compiled filter over payloads ("Filters" below). */
+typedef struct qv_filter qv_filter;
+
 /* Creates an empty collection that belongs to no store.  On success *out
  * holds one reference, which the caller releases with
  * qv_collection_release.  Returns QV_ENULL, QV_ERANGE (dim), QV_EINVAL
@@ -268,18 +271,109 @@ QV_API qv_status qv_delete(qv_collection *c, const qv_point_id *id);
 QV_API qv_status qv_count(qv_collection *c, uint64_t *out);
 
 /* Pages through the points in id order.  Writes up to limit ids, the
- * smallest that are >= *start (or from the first if start is NULL), to
- * ids_out and their count to *n_out.  If more points follow, *next gets the
- * id to pass as start for the next page and *has_next is true.  next and
- * has_next may be NULL.  Cost: one pass over the points, O(n log limit).
- * Returns QV_ENULL, QV_EINVAL, QV_ERANGE (limit 0) or QV_ENOMEM.  Reader. */
+ * smallest that are >= *start (or from the first if start is NULL) and
+ * match filter (NULL: every point), to ids_out and their count to *n_out.  If
+ * more points follow, *next gets the id to pass as start for the next page and
+ * *has_next is true.  next and has_next may be NULL.  Cost: one pass over the
+ * points, O(n log limit). Returns QV_ENULL, QV_EINVAL, QV_ERANGE (limit 0) or
+ * QV_ENOMEM.  Reader. */
 QV_API qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
-                           size_t limit, qv_point_id *ids_out, size_t *n_out,
+                           const qv_filter *filter, size_t limit,
+                           qv_point_id *ids_out, size_t *n_out,
                            qv_point_id *next, bool *has_next);
+
+/* ------------------------------------------------------------------------ */
+/* Payloads                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Every point carries a JSON object payload, empty ({}) until set.  It is
+ * stored in a compact binary form, not as a tree of heap objects.  Payload
+ * texts are len bytes of JSON; a text that is not an object, is malformed,
+ * nests deeper than 64 levels or exceeds 64 MiB is refused with QV_EINVAL
+ * or QV_ERANGE and a message. */
+
+/* Upserts like qv_upsert_batch and gives point i the payload payloads[i]
+ * (lens[i] bytes; a NULL payloads[i] means {}), replacing any payload the
+ * point had.  All or nothing: every payload is parsed before anything
+ * changes.  Writer. */
+QV_API qv_status qv_upsert_with_payloads(
+    qv_collection *c, const qv_point_id *ids, const float *vecs, size_t n,
+    uint32_t dim, const char *const *payloads, const size_t *lens);
+
+/* Replaces point id's whole payload (Qdrant's overwrite_payload).
+ * Returns QV_ENULL, QV_EINVAL, QV_ERANGE, QV_ENOTFOUND or QV_ENOMEM.
+ * Writer. */
+QV_API qv_status qv_payload_overwrite(qv_collection *c, const qv_point_id *id,
+                                      const char *json, size_t len);
+
+/* Merges the object json into point id's payload (Qdrant's set_payload):
+ * its top-level keys replace the payload's.  With key (a path such as
+ * "meta.source"; NULL for none), the merge happens inside the object at
+ * that path, which is created if missing.  Errors as overwrite.  Writer. */
+QV_API qv_status qv_payload_set(qv_collection *c, const qv_point_id *id,
+                                const char *json, size_t len, const char *key);
+
+/* Removes the n key paths keys[] from point id's payload (absent keys are
+ * no error).  Returns QV_ENULL, QV_EINVAL, QV_ENOTFOUND or QV_ENOMEM.
+ * Writer. */
+QV_API qv_status qv_payload_delete_keys(qv_collection *c, const qv_point_id *id,
+                                        const char *const *keys, size_t n);
+
+/* Empties point id's payload.  Returns QV_ENULL, QV_EINVAL or
+ * QV_ENOTFOUND.  Writer. */
+QV_API qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id);
+
+/* Which part of a payload to return: everything (the default, both lists
+ * empty), only the n_include key paths, or all but the n_exclude ones. */
+typedef struct qv_payload_select {
+    const char *const *include;
+    size_t n_include;
+    const char *const *exclude;
+    size_t n_exclude;
+} qv_payload_select;
+
+/* Writes point id's payload as compact JSON text to a new allocation
+ * *json (NUL-terminated, *len bytes without the NUL), which the caller
+ * frees with qv_free.  sel may be NULL for the whole payload.  Returns
+ * QV_ENULL, QV_EINVAL, QV_ENOTFOUND or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_payload_get(qv_collection *c, const qv_point_id *id,
+                                const qv_payload_select *sel, char **json,
+                                size_t *len);
+
+/* The number of points matching filter (all points when NULL), counted
+ * exactly.  Returns QV_ENULL.  Reader. */
+QV_API qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
+                                 uint64_t *out);
+
+/* Deletes every point matching filter (which may not be NULL) and writes
+ * their number to *deleted (may be NULL).  Returns QV_ENULL or QV_ENOMEM
+ * (nothing deleted).  Writer. */
+QV_API qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
+                                  uint64_t *deleted);
 
 /* ------------------------------------------------------------------------ */
 /* Search                                                                   */
 /* ------------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------------ */
+/* Filters                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* qv_filter, a compiled Qdrant filter, is declared with the collections
+ * above: must / should / must_not / min_should with match, range, has_id,
+ * is_empty, is_null, values_count, nested and geo conditions over payload
+ * key paths.  Immutable once parsed: any number of threads may use one
+ * filter at once. */
+
+/* Compiles len bytes of JSON text holding a Qdrant Filter object.  On
+ * failure *out is NULL and err (errcap bytes, may be NULL) names the
+ * offending part, e.g. "must[2].range: needs at least one of gt, gte, lt,
+ * lte".  Returns QV_ENULL, QV_EINVAL or QV_ENOMEM.  Thread-safe. */
+QV_API qv_status qv_filter_parse(const char *json, size_t len, qv_filter **out,
+                                 char *err, size_t errcap);
+
+/* Frees a filter; NULL is ignored. */
+QV_API void qv_filter_free(qv_filter *f);
 
 #define QV_MIN_K 1u
 #define QV_MAX_K 1000000u
@@ -291,6 +385,8 @@ typedef struct qv_search_params {
                               cosine/dot, score <= threshold for distances */
     uint32_t hnsw_ef;      /* HNSW beam width; 0 = the default, max(k, 128) */
     bool exact;            /* true: exact search, bypassing the index */
+    const qv_filter *filter; /* only points matching it; NULL: all points.
+                                Borrowed for the duration of the call. */
 } qv_search_params;
 
 #define QV_MAX_EF 65536u

@@ -258,14 +258,16 @@ START_TEST(test_scroll_id_order)
     qv_point_id page[3], next;
     size_t n;
     bool more;
-    ck_assert_int_eq(qv_scroll(c, NULL, 3, page, &n, &next, &more), QV_OK);
+    ck_assert_int_eq(qv_scroll(c, NULL, NULL, 3, page, &n, &next, &more),
+                     QV_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert(more);
     ck_assert_uint_eq(page[0].u.num, 0);
     ck_assert_uint_eq(page[1].u.num, 3);
     ck_assert_uint_eq(page[2].u.num, 17);
     ck_assert_uint_eq(next.u.num, 1000000);
-    ck_assert_int_eq(qv_scroll(c, &next, 3, page, &n, &next, &more), QV_OK);
+    ck_assert_int_eq(qv_scroll(c, &next, NULL, 3, page, &n, &next, &more),
+                     QV_OK);
     ck_assert_uint_eq(n, 3);
     ck_assert(more);
     ck_assert_uint_eq(page[0].u.num, 1000000);
@@ -274,12 +276,15 @@ START_TEST(test_scroll_id_order)
     ck_assert_uint_eq(page[2].u.uuid[15], 1);
     ck_assert_int_eq(next.kind, QV_ID_UUID);
     ck_assert_uint_eq(next.u.uuid[0], 0x7f);
-    ck_assert_int_eq(qv_scroll(c, &next, 3, page, &n, &next, &more), QV_OK);
+    ck_assert_int_eq(qv_scroll(c, &next, NULL, 3, page, &n, &next, &more),
+                     QV_OK);
     ck_assert_uint_eq(n, 2);
     ck_assert(!more);
     ck_assert_uint_eq(page[1].u.uuid[0], 0xff);
-    ck_assert_int_eq(qv_scroll(c, NULL, 0, page, &n, NULL, NULL), QV_ERANGE);
-    ck_assert_int_eq(qv_scroll(c, NULL, 3, NULL, &n, NULL, NULL), QV_ENULL);
+    ck_assert_int_eq(qv_scroll(c, NULL, NULL, 0, page, &n, NULL, NULL),
+                     QV_ERANGE);
+    ck_assert_int_eq(qv_scroll(c, NULL, NULL, 3, NULL, &n, NULL, NULL),
+                     QV_ENULL);
     qv_collection_release(c);
 }
 END_TEST

@@ -1,0 +1,306 @@
+/*
+ * payload_api.c -- the public payload and filter functions of a collection.
+ *
+ * A point's payload is one blob in the compact form of payload.c, owned by
+ * its slot (c->payloads[slot]; NULL stands for {}).  Every edit builds a
+ * whole new blob outside the lock where it can (parsing and encoding the
+ * caller's JSON), then swaps it in under the write lock, so a failed edit
+ * changes nothing and readers never see a half-written payload.  Merges
+ * and key deletions need the old blob, so they run under the write lock.
+ *
+ * Filters are compiled by the filter module (filter.h) and evaluated on
+ * blobs through qvi_payload_blob_ops, without decoding them.
+ */
+#include "core/core.h"
+#include "core/filter.h"
+#include "core/payload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct qv_filter {
+    qvi_filter *f;
+};
+
+qv_status qv_filter_parse(const char *json, size_t len, qv_filter **out,
+                          char *err, size_t errcap)
+{
+    if (!out)
+        return QV_ENULL;
+    *out = NULL;
+    if (!json)
+        return QV_ENULL;
+    qv_filter *w = malloc(sizeof(*w));
+    if (!w)
+        return QV_ENOMEM;
+    qv_status st = qvi_filter_parse_text(json, len, &w->f, err, errcap);
+    if (st != QV_OK) {
+        free(w);
+        return st;
+    }
+    *out = w;
+    return QV_OK;
+}
+
+void qv_filter_free(qv_filter *f)
+{
+    if (!f)
+        return;
+    qvi_filter_free(f->f);
+    free(f);
+}
+
+const struct qvi_filter *qvi_filter_of(const qv_filter *f)
+{
+    return f ? f->f : NULL;
+}
+
+bool qvi_slot_matches(const qv_collection *c, const struct qvi_filter *f,
+                      uint32_t slot)
+{
+    const uint8_t *blob = c->payloads[slot];
+    qvi_filter_target t = {
+        .ops = &qvi_payload_blob_ops,
+        .payload = blob ? blob : c->empty_payload,
+        .id = &c->ids[slot],
+    };
+    return qvi_filter_eval_target(f, &t);
+}
+
+qv_status qvi_payload_encode_text(const char *text, size_t len, uint8_t **blob,
+                                  size_t *blob_len, char *err, size_t errcap)
+{
+    cJSON *obj = cJSON_ParseWithLength(text, len);
+    if (!obj) {
+        if (err && errcap)
+            snprintf(err, errcap, "payload is not valid JSON");
+        return QV_EINVAL;
+    }
+    qv_status st = qvi_payload_encode(obj, blob, blob_len, err, errcap);
+    cJSON_Delete(obj);
+    return st;
+}
+
+/* ---- edits ------------------------------------------------------------------
+ */
+
+/* Validates the id and finds its slot under the write lock the caller
+ * takes; records the failure. */
+static qv_status find_slot_locked(qv_collection *c, const qv_point_id *id,
+                                  uint32_t *slot)
+{
+    if (!qvi_idmap_find(&c->map, c->ids, id, slot))
+        return qvi_fail_not_found(c, id);
+    return QV_OK;
+}
+
+/* Replaces slot's blob by *blob (taking ownership). */
+static void swap_blob_locked(qv_collection *c, uint32_t slot, uint8_t *blob,
+                             size_t len)
+{
+    free(c->payloads[slot]);
+    c->payloads[slot] = blob;
+    c->payload_lens[slot] = blob ? (uint32_t)len : 0;
+}
+
+static const uint8_t *blob_of(const qv_collection *c, uint32_t slot,
+                              size_t *len)
+{
+    if (c->payloads[slot]) {
+        *len = c->payload_lens[slot];
+        return c->payloads[slot];
+    }
+    *len = c->empty_payload_len;
+    return c->empty_payload;
+}
+
+static qv_status check_edit_args(qv_collection *c, const qv_point_id *id)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!id)
+        return qvi_fail(c->err, QV_ENULL, "id is NULL");
+    return qvi_check_id(c, id);
+}
+
+qv_status qv_payload_overwrite(qv_collection *c, const qv_point_id *id,
+                               const char *json, size_t len)
+{
+    qv_status st = check_edit_args(c, id);
+    if (st != QV_OK)
+        return st;
+    if (!json)
+        return qvi_fail(c->err, QV_ENULL, "payload is NULL");
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    char err[QVI_ERRMSG_CAP];
+    st = qvi_payload_encode_text(json, len, &blob, &blob_len, err, sizeof(err));
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "%s", err);
+    uint32_t slot;
+    pthread_rwlock_wrlock(&c->lock);
+    st = find_slot_locked(c, id, &slot);
+    if (st == QV_OK) {
+        swap_blob_locked(c, slot, blob, blob_len);
+        blob = NULL;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    free(blob);
+    return st;
+}
+
+qv_status qv_payload_set(qv_collection *c, const qv_point_id *id,
+                         const char *json, size_t len, const char *key)
+{
+    qv_status st = check_edit_args(c, id);
+    if (st != QV_OK)
+        return st;
+    if (!json)
+        return qvi_fail(c->err, QV_ENULL, "payload is NULL");
+    cJSON *set = cJSON_ParseWithLength(json, len);
+    if (!set)
+        return qvi_fail(c->err, QV_EINVAL, "payload is not valid JSON");
+    if (!cJSON_IsObject(set)) {
+        cJSON_Delete(set);
+        return qvi_fail(c->err, QV_EINVAL, "payload is not a JSON object");
+    }
+    uint32_t slot;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    char err[QVI_ERRMSG_CAP];
+    pthread_rwlock_wrlock(&c->lock);
+    st = find_slot_locked(c, id, &slot);
+    if (st == QV_OK) {
+        size_t old_len;
+        const uint8_t *old = blob_of(c, slot, &old_len);
+        st = qvi_payload_merge(old, old_len, set, key, &blob, &blob_len, err,
+                               sizeof(err));
+        if (st == QV_OK)
+            swap_blob_locked(c, slot, blob, blob_len);
+        else
+            qvi_fail(c->err, st, "%s", err);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    cJSON_Delete(set);
+    return st;
+}
+
+qv_status qv_payload_delete_keys(qv_collection *c, const qv_point_id *id,
+                                 const char *const *keys, size_t n)
+{
+    qv_status st = check_edit_args(c, id);
+    if (st != QV_OK)
+        return st;
+    if (!keys && n)
+        return qvi_fail(c->err, QV_ENULL, "keys is NULL");
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i])
+            return qvi_fail(c->err, QV_ENULL, "key %zu is NULL", i);
+    }
+    uint32_t slot;
+    uint8_t *blob = NULL;
+    size_t blob_len = 0;
+    char err[QVI_ERRMSG_CAP];
+    pthread_rwlock_wrlock(&c->lock);
+    st = find_slot_locked(c, id, &slot);
+    if (st == QV_OK) {
+        size_t old_len;
+        const uint8_t *old = blob_of(c, slot, &old_len);
+        st = qvi_payload_delete_keys(old, old_len, keys, n, &blob, &blob_len,
+                                     err, sizeof(err));
+        if (st == QV_OK)
+            swap_blob_locked(c, slot, blob, blob_len);
+        else
+            qvi_fail(c->err, st, "%s", err);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return st;
+}
+
+qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id)
+{
+    qv_status st = check_edit_args(c, id);
+    if (st != QV_OK)
+        return st;
+    uint32_t slot;
+    pthread_rwlock_wrlock(&c->lock);
+    st = find_slot_locked(c, id, &slot);
+    if (st == QV_OK)
+        swap_blob_locked(c, slot, NULL, 0);
+    pthread_rwlock_unlock(&c->lock);
+    return st;
+}
+
+/* ---- reads ------------------------------------------------------------------
+ */
+
+qv_status qv_payload_get(qv_collection *c, const qv_point_id *id,
+                         const qv_payload_select *sel, char **json, size_t *len)
+{
+    qv_status st = check_edit_args(c, id);
+    if (st != QV_OK)
+        return st;
+    if (!json || !len)
+        return qvi_fail(c->err, QV_ENULL, "output is NULL");
+    qv_payload_select all = {0};
+    if (!sel)
+        sel = &all;
+    if ((sel->n_include && !sel->include) || (sel->n_exclude && !sel->exclude))
+        return qvi_fail(c->err, QV_ENULL, "include or exclude list is NULL");
+    uint32_t slot;
+    pthread_rwlock_rdlock(&c->lock);
+    st = find_slot_locked(c, id, &slot);
+    if (st == QV_OK) {
+        size_t blob_len;
+        const uint8_t *blob = blob_of(c, slot, &blob_len);
+        st = qvi_payload_to_json(blob, blob_len, sel->include, sel->n_include,
+                                 sel->exclude, sel->n_exclude, json, len);
+        if (st != QV_OK)
+            qvi_fail(c->err, st, "cannot write the payload as JSON");
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return st;
+}
+
+qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
+                          uint64_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "output is NULL");
+    const qvi_filter *f = qvi_filter_of(filter);
+    uint64_t n = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    if (!f) {
+        n = c->count;
+    } else {
+        for (uint32_t s = 0; s < c->used; s++)
+            n += c->live[s] && qvi_slot_matches(c, f, s);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    *out = n;
+    return QV_OK;
+}
+
+qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
+                           uint64_t *deleted)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!filter)
+        return qvi_fail(c->err, QV_ENULL, "filter is NULL");
+    uint64_t n = 0;
+    pthread_rwlock_wrlock(&c->lock);
+    for (uint32_t s = 0; s < c->used; s++) {
+        if (c->live[s] && qvi_slot_matches(c, filter->f, s)) {
+            qvi_delete_slot_locked(c, s);
+            n++;
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    if (deleted)
+        *deleted = n;
+    return QV_OK;
+}
