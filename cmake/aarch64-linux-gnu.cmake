@@ -23,7 +23,9 @@
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 
-set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+# A full path: a bare name made CMake fail to find the compiler when it
+# re-ran inside scripts/test (cause not found; Debian installs it here).
+set(CMAKE_C_COMPILER /usr/bin/aarch64-linux-gnu-gcc)
 set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 
 # Search the cross sysroot and the multiarch directories of / for libraries
