@@ -204,7 +204,8 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
 /* The beam width a search with params uses by default. */
 uint32_t qvi_default_ef(const qv_search_params *params);
 
-/* ---- point helpers (collection.c) ----------------------------------------- */
+/* ---- point helpers (collection.c) -----------------------------------------
+ */
 
 /* Deletes the point in live slot s: id map, payload, graph, free stack.
  * Write lock. */
@@ -230,9 +231,8 @@ bool qvi_slot_matches(const qv_collection *c, const struct qvi_filter *f,
 /* Parses len bytes of JSON text and encodes the object into a new blob
  * (see payload.h).  err (may be NULL) gets the reason of a failure.
  * Returns QV_OK, QV_EINVAL, QV_ERANGE or QV_ENOMEM. */
-qv_status qvi_payload_encode_text(const char *text, size_t len,
-                                  uint8_t **blob, size_t *blob_len, char *err,
-                                  size_t errcap);
+qv_status qvi_payload_encode_text(const char *text, size_t len, uint8_t **blob,
+                                  size_t *blob_len, char *err, size_t errcap);
 
 /* How a search runs (planner.c). */
 typedef struct qvi_plan {

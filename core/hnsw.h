@@ -350,8 +350,7 @@ static inline unsigned qvi_hnsw_vec_lines(const qvi_hnsw *h)
 }
 
 /* Prefetches lines [from, to) of the vector at p. */
-static inline void qvi_hnsw_prefetch(const float *p, unsigned from,
-                                     unsigned to)
+static inline void qvi_hnsw_prefetch(const float *p, unsigned from, unsigned to)
 {
     for (unsigned i = from; i < to; i++)
         __builtin_prefetch((const char *)p + 64 * (size_t)i);

@@ -151,7 +151,7 @@ void qvi_hnsw_new_epoch(qvi_hnsw_scratch *s)
  * longer one gets only its first QVI_PF_HEAD_LINES up front; the rest of
  * neighbour j + QVI_HNSW_PF_AHEAD is prefetched while neighbour j's
  * distance is computed.  pipe is false when the vector fits the head. */
-#define QVI_PF_ALL_LINES 16u
+#define QVI_PF_ALL_LINES  16u
 #define QVI_PF_HEAD_LINES 2u
 
 typedef struct pf_plan {
