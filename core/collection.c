@@ -477,8 +477,8 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
         goto cleanup;
     }
     st = upsert_locked_all(c, ids, vecs, n, dim, blobs, blob_lens);
-    /* Blobs not handed over (a failed reserve, or an id repeated in the
-     * batch whose earlier payload was replaced) are still ours. */
+    /* Blobs not handed over (after a failed reserve) are still ours; the
+     * ones handed over were set to NULL. */
     for (size_t i = 0; i < n; i++)
         free(blobs[i]);
 cleanup:

@@ -14,28 +14,37 @@
  *     matching vectors per filter evaluation and is exact;
  *   - otherwise walks the graph with the beam widened to ef / s, so that
  *     about ef matching candidates are kept, as without a filter.
- * The sample is evenly spaced over the slots (deterministic, so the same
- * query plans the same way) and costs SAMPLE filter evaluations.
+ * The sample costs SAMPLE filter evaluations and is deterministic, so the
+ * same query plans the same way.  An estimate can still be wrong; callers
+ * that get fewer than k hits from a filtered graph walk redo the query
+ * with a scan, which is exact.
  */
 #include "core/core.h"
 
 #define SAMPLE     512u
 #define SCAN_BELOW 0.05
+#define MIN_SEEN   64u
 
-/* Fraction of the live points that match f, from an evenly spaced
- * sample of at most SAMPLE live slots. */
+/* Fraction of the live points that match f, from SAMPLE slots spread by
+ * the golden-ratio (Weyl) sequence: deterministic, even, and free of the
+ * aliasing an evenly stepped sample suffers when payloads repeat with the
+ * insertion order (shard = i % 40 sampled every 40th slot reads 100%).
+ * *seen gets the number of live slots the sample hit. */
 static double estimate_selectivity(const qv_collection *c,
-                                   const struct qvi_filter *f)
+                                   const struct qvi_filter *f, uint32_t *seen)
 {
-    uint32_t step = c->used / SAMPLE ? c->used / SAMPLE : 1;
-    uint32_t seen = 0, hits = 0;
-    for (uint32_t s = 0; s < c->used; s += step) {
+    uint32_t hits = 0;
+    uint64_t x = 0;
+    *seen = 0;
+    for (uint32_t i = 0; i < SAMPLE && c->used; i++) {
+        x += 0x9e3779b97f4a7c15ull;
+        uint32_t s = (uint32_t)(((x >> 32) * (uint64_t)c->used) >> 32);
         if (!c->live[s])
             continue;
-        seen++;
+        (*seen)++;
         hits += qvi_slot_matches(c, f, s);
     }
-    return seen ? (double)hits / seen : 0.0;
+    return *seen ? (double)hits / *seen : 0.0;
 }
 
 qvi_plan qvi_plan_search_locked(const qv_collection *c,
@@ -49,7 +58,10 @@ qvi_plan qvi_plan_search_locked(const qv_collection *c,
         plan.graph = true;
         return plan;
     }
-    double s = estimate_selectivity(c, f);
+    uint32_t seen;
+    double s = estimate_selectivity(c, f, &seen);
+    if (seen < MIN_SEEN)
+        return plan; /* mostly deleted slots: too few to estimate, scan */
     double match_kb =
         s * (double)c->count * c->cfg.dim * sizeof(float) / 1024.0;
     if (s < SCAN_BELOW || match_kb < (double)c->cfg.full_scan_threshold_kb)

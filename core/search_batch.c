@@ -258,6 +258,12 @@ static qv_status search_block_graph(batch_state *b, size_t q0, size_t qn,
                                                b->params, b->acc, b->ef, t);
         if (st != QV_OK)
             return qvi_fail(c->err, st, "cannot allocate search state");
+        if (t->n < k) { /* too few matches met: the scan settles it */
+            qvi_topk_reset(t);
+            qvi_scan_locked(c, b->queries + i * c->stride, b->acc, t);
+            if (t->n > k)
+                t->n = k;
+        }
         n_hits[q0 + i] = qvi_emit_hits(c, b->params, t, hits + (q0 + i) * k);
     }
     return QV_OK;

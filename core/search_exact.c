@@ -124,8 +124,13 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
     qvi_plan plan = qvi_plan_search_locked(c, params);
     if (plan.graph)
         st = qvi_index_search_locked(c, q, params, accp, plan.ef, &top);
-    else
+    /* A short graph answer means the walk met too few matching points (a
+     * wrong selectivity estimate, or fewer than k points): the scan is
+     * exact and settles it. */
+    if (st == QV_OK && (!plan.graph || top.n < top.k)) {
+        qvi_topk_reset(&top);
         qvi_scan_locked(c, q, accp, &top);
+    }
     if (st == QV_OK)
         *n_hits = qvi_emit_hits(c, params, &top, hits);
     pthread_rwlock_unlock(&c->lock);

@@ -237,11 +237,12 @@ QV_API size_t qv_collection_errmsg(const qv_collection *c, char *buf,
 /* ------------------------------------------------------------------------ */
 
 /* Inserts the point or replaces the vector of an existing point with the same
- * id.  vec holds dim floats; it is copied (and normalised under cosine).
- * Returns QV_ENULL, QV_EINVAL (malformed id), QV_EDIM (dim differs from the
- * collection's), QV_ENONFINITE, QV_ERANGE (the collection already holds
- * its maximum of 2^31 - 1 points) or QV_ENOMEM.
- * Writer: takes the collection's write lock. */
+ * id.  An existing point keeps its payload (unlike Qdrant's upsert, which
+ * replaces the whole point: use qv_upsert_with_payloads for that).  vec holds
+ * dim floats; it is copied (and normalised under cosine). Returns QV_ENULL,
+ * QV_EINVAL (malformed id), QV_EDIM (dim differs from the collection's),
+ * QV_ENONFINITE, QV_ERANGE (the collection already holds its maximum of 2^31 -
+ * 1 points) or QV_ENOMEM. Writer: takes the collection's write lock. */
 QV_API qv_status qv_upsert(qv_collection *c, const qv_point_id *id,
                            const float *vec, uint32_t dim);
 
@@ -346,8 +347,7 @@ QV_API qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
                                  uint64_t *out);
 
 /* Deletes every point matching filter (which may not be NULL) and writes
- * their number to *deleted (may be NULL).  Returns QV_ENULL or QV_ENOMEM
- * (nothing deleted).  Writer. */
+ * their number to *deleted (may be NULL).  Returns QV_ENULL.  Writer. */
 QV_API qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
                                   uint64_t *deleted);
 
