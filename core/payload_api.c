@@ -150,6 +150,62 @@ qv_status qv_payload_overwrite(qv_collection *c, const qv_point_id *id,
     return st;
 }
 
+/* An edit that derives a new blob from the old one (merge, key deletion). */
+typedef qv_status (*blob_edit)(const uint8_t *old, size_t old_len,
+                               const void *arg, uint8_t **blob, size_t *len,
+                               char *err, size_t errcap);
+
+/* Applies edit to point id's payload under the write lock: the new blob
+ * replaces the old one only if the edit succeeded. */
+static qv_status edit_payload(qv_collection *c, const qv_point_id *id,
+                              blob_edit edit, const void *arg)
+{
+    uint32_t slot;
+    char err[QVI_ERRMSG_CAP];
+    pthread_rwlock_wrlock(&c->lock);
+    qv_status st = find_slot_locked(c, id, &slot);
+    if (st == QV_OK) {
+        size_t old_len, blob_len = 0;
+        uint8_t *blob = NULL;
+        const uint8_t *old = blob_of(c, slot, &old_len);
+        st = edit(old, old_len, arg, &blob, &blob_len, err, sizeof(err));
+        if (st == QV_OK)
+            swap_blob_locked(c, slot, blob, blob_len);
+        else
+            qvi_fail(c->err, st, "%s", err);
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return st;
+}
+
+typedef struct merge_arg {
+    const cJSON *set;
+    const char *key;
+} merge_arg;
+
+static qv_status merge_edit(const uint8_t *old, size_t old_len, const void *arg,
+                            uint8_t **blob, size_t *len, char *err,
+                            size_t errcap)
+{
+    const merge_arg *m = arg;
+    return qvi_payload_merge(old, old_len, m->set, m->key, blob, len, err,
+                             errcap);
+}
+
+typedef struct keys_arg {
+    const char *const *keys;
+    size_t n;
+} keys_arg;
+
+static qv_status delete_edit(const uint8_t *old, size_t old_len,
+                             const void *arg, uint8_t **blob, size_t *len,
+                             char *err, size_t errcap)
+{
+    const keys_arg *k = arg;
+    return qvi_payload_delete_keys(old, old_len, k->keys, k->n, blob, len, err,
+                                   errcap);
+}
+
 qv_status qv_payload_set(qv_collection *c, const qv_point_id *id,
                          const char *json, size_t len, const char *key)
 {
@@ -165,23 +221,8 @@ qv_status qv_payload_set(qv_collection *c, const qv_point_id *id,
         cJSON_Delete(set);
         return qvi_fail(c->err, QV_EINVAL, "payload is not a JSON object");
     }
-    uint32_t slot;
-    uint8_t *blob = NULL;
-    size_t blob_len = 0;
-    char err[QVI_ERRMSG_CAP];
-    pthread_rwlock_wrlock(&c->lock);
-    st = find_slot_locked(c, id, &slot);
-    if (st == QV_OK) {
-        size_t old_len;
-        const uint8_t *old = blob_of(c, slot, &old_len);
-        st = qvi_payload_merge(old, old_len, set, key, &blob, &blob_len, err,
-                               sizeof(err));
-        if (st == QV_OK)
-            swap_blob_locked(c, slot, blob, blob_len);
-        else
-            qvi_fail(c->err, st, "%s", err);
-    }
-    pthread_rwlock_unlock(&c->lock);
+    merge_arg m = {.set = set, .key = key};
+    st = edit_payload(c, id, merge_edit, &m);
     cJSON_Delete(set);
     return st;
 }
@@ -198,24 +239,8 @@ qv_status qv_payload_delete_keys(qv_collection *c, const qv_point_id *id,
         if (!keys[i])
             return qvi_fail(c->err, QV_ENULL, "key %zu is NULL", i);
     }
-    uint32_t slot;
-    uint8_t *blob = NULL;
-    size_t blob_len = 0;
-    char err[QVI_ERRMSG_CAP];
-    pthread_rwlock_wrlock(&c->lock);
-    st = find_slot_locked(c, id, &slot);
-    if (st == QV_OK) {
-        size_t old_len;
-        const uint8_t *old = blob_of(c, slot, &old_len);
-        st = qvi_payload_delete_keys(old, old_len, keys, n, &blob, &blob_len,
-                                     err, sizeof(err));
-        if (st == QV_OK)
-            swap_blob_locked(c, slot, blob, blob_len);
-        else
-            qvi_fail(c->err, st, "%s", err);
-    }
-    pthread_rwlock_unlock(&c->lock);
-    return st;
+    keys_arg k = {.keys = keys, .n = n};
+    return edit_payload(c, id, delete_edit, &k);
 }
 
 qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id)
