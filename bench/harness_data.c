@@ -316,21 +316,15 @@ int qvb_read_ivecs(const char *path, int32_t **out, size_t *rows,
     if (vf_read_ids(path, &m, msg, sizeof msg) != QV_OK)
         return qvb_fail(err, "%s", msg);
     if (m.rows == 0 || m.cols == 0 || m.cols > 1u << 20) {
+        size_t r = m.rows, c = m.cols;
         vf_imatrix_free(&m);
-        return qvb_fail(err, "%s: %zu rows of %zu ids is not usable", path,
-                        m.rows, m.cols);
+        return qvb_fail(err, "%s: %zu rows of %zu ids is not usable", path, r,
+                        c);
     }
-    size_t bytes = m.rows * m.cols * sizeof(int32_t);
-    int32_t *copy = malloc(bytes);
-    if (!copy) {
-        vf_imatrix_free(&m);
-        return qvb_fail(err, "%s: out of memory", path);
-    }
-    memcpy(copy, m.data, bytes);
-    *out = copy;
+    /* vf's buffer is plain malloc'd memory: hand it over, no copy. */
+    *out = m.data;
     *rows = m.rows;
     *cols = (uint32_t)m.cols;
-    vf_imatrix_free(&m);
     return 0;
 }
 
@@ -643,7 +637,7 @@ int qvb_load(const char *path, const qvb_load_options *opt, qvb_dataset *out,
             d.nq = h;
         }
         if (gpath) {
-            size_t rows;
+            size_t rows = 0;
             if (qvb_read_ivecs(gpath, &d.gt, &rows, &d.gt_k, err) != 0)
                 goto cleanup;
             if (rows != d.nq) {
