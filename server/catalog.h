@@ -1,0 +1,66 @@
+/*
+ * catalog.h -- the server's Qdrant collections, their aliases and their
+ * storage.
+ *
+ * A Qdrant collection has one unnamed vector or several named ones, each
+ * with its own size and distance, and one payload per point.  The library's
+ * qv_collection holds exactly one vector per point, so a Qdrant collection
+ * (qvs_coll) is built from library collections:
+ *   - one unnamed vector: a single qv_collection holds the points, their
+ *     vectors and their payloads (points == vectors[0].coll);
+ *   - named vectors: `points` is a registry collection (every point id with
+ *     its payload; its one-float vector is unused) and each named vector has
+ *     its own qv_collection holding the points that have that vector, with a
+ *     copy of their payloads so that filtered searches need no join.
+ * Handlers that change more than one library collection hold write_mu, so
+ * such changes are applied in one order; readers do not take it.
+ *
+ * Lookups accept a collection name or an alias and return a counted
+ * reference, so a collection deleted while a request uses it stays valid
+ * until the request releases it.
+ */
+#ifndef QUIVER_SERVER_CATALOG_H
+#define QUIVER_SERVER_CATALOG_H
+
+#include "quiver.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct qvs_catalog qvs_catalog;
+
+typedef struct qvs_vector {
+    char *name;            /* "" for the unnamed vector */
+    uint32_t size;
+    qv_metric metric;
+    qv_collection *coll;   /* the points that have this vector */
+} qvs_vector;
+
+typedef struct qvs_coll {
+    char *name;
+    bool named;            /* vectors were given as a map of names */
+    size_t n_vectors;
+    qvs_vector *vectors;   /* sorted by name */
+    qv_collection *points; /* every point and its payload (see above) */
+    cJSON *config;         /* the CollectionInfo "config" object, as created
+                              and patched; read-only outside catalog.c */
+    pthread_mutex_t write_mu;
+    /* private to catalog.c below */
+    unsigned refs;
+} qvs_coll;
+
+/* Looks up a collection by name or alias; *out gets a reference released
+ * with qvs_coll_release.  Returns false (and *out NULL) if neither exists.
+ * Thread-safe. */
+bool qvs_catalog_get(qvs_catalog *cat, const char *name_or_alias,
+                     qvs_coll **out);
+
+void qvs_coll_release(qvs_catalog *cat, qvs_coll *c);
+
+/* The vector called name ("" for the unnamed one), or NULL. */
+const qvs_vector *qvs_coll_vector(const qvs_coll *c, const char *name);
+
+#endif /* QUIVER_SERVER_CATALOG_H */
