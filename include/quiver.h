@@ -426,6 +426,48 @@ QV_API qv_status qv_search_batch(qv_collection *c, const float *queries,
                                  size_t *n_hits);
 
 /* ------------------------------------------------------------------------ */
+/* JSON import and export                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* The JSON files of the in-memory vector stores Quiver replaces.  Import
+ * reads any of: a list of points [{"id","vector","payload"}] or the same
+ * under "points" (QV_JSON_POINTS, what export writes), LangChain's
+ * InMemoryVectorStore dump (QV_JSON_LANGCHAIN: id -> {"id","vector","text",
+ * "metadata"}; payload {"page_content","metadata"}) and LlamaIndex's
+ * SimpleVectorStore (embedding_dict, metadata_dict, text_id_to_ref_doc_id).
+ * Ids that are unsigned integers (up to 2^53, JSON's exact range; export
+ * writes larger ones as decimal strings, which import reads back as
+ * integers) or UUIDs are kept; any other string id becomes a UUID derived from it (XXH3-128,
+ * version 8) and the string is kept in the payload under
+ * QV_JSON_ORIGINAL_ID_KEY, which export turns back into the id. */
+#define QV_JSON_ORIGINAL_ID_KEY "_quiver_original_id"
+
+typedef enum qv_json_format {
+    QV_JSON_POINTS = 0,
+    QV_JSON_LANGCHAIN = 1
+} qv_json_format;
+
+/* Reads the JSON store at path into a new collection configured by cfg;
+ * cfg->dim 0 takes the dimension from the first vector.  Later duplicates
+ * of an id replace earlier ones.  On success *out holds one reference.  On
+ * failure *out is NULL and err (errcap bytes, may be NULL) names the file
+ * and the point at fault.  Returns QV_ENULL, QV_EIO, QV_EFORMAT (not JSON
+ * or an unknown layout), QV_EINVAL (bad id, vector or payload), QV_EDIM,
+ * QV_ENONFINITE, QV_ERANGE or QV_ENOMEM.  Thread-safe. */
+QV_API qv_status qv_json_import(const char *path,
+                                const qv_collection_config *cfg,
+                                qv_collection **out, char *err, size_t errcap);
+
+/* Writes every point of c (in id order, vectors as stored: normalised under
+ * cosine) to path in the given layout, crash-safely (temporary file, fsync,
+ * rename, directory fsync).  Returns QV_ENULL, QV_EINVAL (format), QV_EIO or
+ * QV_ENOMEM with a message in err.  Points written concurrently may or may
+ * not appear; each appears whole.  Reader (page by page). */
+QV_API qv_status qv_json_export(qv_collection *c, const char *path,
+                                qv_json_format format, char *err,
+                                size_t errcap);
+
+/* ------------------------------------------------------------------------ */
 /* Stores: named collections                                                */
 /* ------------------------------------------------------------------------ */
 
