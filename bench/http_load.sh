@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# HTTP overhead benchmark: search requests per second and p99 latency of
+# the server under wrk on loopback, next to the same queries searched
+# in-process by the same number of threads, on the same data.
+#
+#   bash bench/http_load.sh [--n 100000] [--dim 768] [--queries 1000]
+#                           [--k 10] [--ef 64] [--seconds 20]
+#                           [--connections 8] [--threads 2] [--build DIR]
+#
+# Needs wrk and numpy (scripts/install-deps bench).  Prints a table and
+# writes bench/out/http_load.csv.  Takes /tmp/quiver-bench.lock so that it
+# never runs next to another benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=100000 dim=768 nq=1000 k=10 ef=64 secs=20 conns=8 threads=2 build=build
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --n) n=$2 ;; --dim) dim=$2 ;; --queries) nq=$2 ;; --k) k=$2 ;;
+    --ef) ef=$2 ;; --seconds) secs=$2 ;; --connections) conns=$2 ;;
+    --threads) threads=$2 ;; --build) build=$2 ;;
+    *) echo "http_load: unknown option $1" >&2; exit 2 ;;
+    esac
+    shift 2
+done
+[ -n "${QUIVER_BENCH_LOCKED:-}" ] ||
+    QUIVER_BENCH_LOCKED=1 exec flock /tmp/quiver-bench.lock "$0" \
+        --n "$n" --dim "$dim" --queries "$nq" --k "$k" --ef "$ef" \
+        --seconds "$secs" --connections "$conns" --threads "$threads" \
+        --build "$build"
+
+command -v wrk >/dev/null || { echo "http_load: wrk missing (scripts/install-deps bench)" >&2; exit 1; }
+cmake --build "$build" -j"$(nproc)" --target quiver bench_search_threads >/dev/null
+work=$(mktemp -d /tmp/quiver-http-bench.XXXXXX)
+server_pid=
+cleanup() {
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== data: $n x $dim cosine, $nq queries =="
+"$build/quiver" generate --n $((n + nq)) --dim "$dim" --seed 7 --out "$work/all.fvecs" >/dev/null
+python3 - "$work" "$n" <<'PY'
+import sys, numpy as np
+work, n = sys.argv[1], int(sys.argv[2])
+raw = np.fromfile(f"{work}/all.fvecs", dtype=np.int32)
+d = int(raw[0]); rows = raw.reshape(-1, d + 1)
+rng = np.random.default_rng(1); perm = rng.permutation(len(rows))
+rows[perm[:n]].tofile(f"{work}/base.fvecs"); rows[perm[n:]].tofile(f"{work}/queries.fvecs")
+PY
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$build/quiver" serve --host 127.0.0.1 --port "$port" --storage "$work/storage" \
+    --threads "$threads" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+url="http://127.0.0.1:$port"
+python3 bench/http/load_points.py "$url" bench "$work/base.fvecs" Cosine 500
+python3 bench/http/make_bodies.py "$work/queries.fvecs" "$k" "$ef" "$work/bodies.jsonl"
+
+echo "== HTTP: wrk -t2 -c$conns -d${secs}s POST /collections/bench/points/search =="
+QUIVER_BODIES="$work/bodies.jsonl" wrk -t2 -c"$conns" -d"${secs}s" --latency \
+    -s bench/http/search.lua "$url" | tee "$work/wrk.txt" | grep -E "RESULT|Requests/sec"
+kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=
+
+echo "== in-process: $threads threads, qv_search =="
+"$build/bench_search_threads" "$work/base.fvecs" "$work/queries.fvecs" cosine \
+    "$k" "$ef" "$threads" "$secs" | tee "$work/inproc.txt"
+
+mkdir -p bench/out
+python3 - "$work" "$n" "$dim" "$k" "$ef" "$conns" "$threads" <<'PY'
+import re, sys
+work, n, dim, k, ef, conns, threads = sys.argv[1:8]
+def parse(path):
+    line = [l for l in open(path) if l.startswith("RESULT")][-1]
+    kv = dict(re.findall(r"(\w+)=([\d.]+)", line))
+    return float(kv["requests"]) / float(kv["seconds"]), float(kv["p50_us"]), \
+        float(kv["p99_us"]), int(float(kv["non2xx"])) + int(float(kv["errors"]))
+h, i = parse(f"{work}/wrk.txt"), parse(f"{work}/inproc.txt")
+print(f"\n| side | QPS | p50 ms | p99 ms | failures |\n|---|---|---|---|---|")
+print(f"| HTTP (wrk, {conns} connections, {threads} server threads) | {h[0]:.0f} | {h[1]/1000:.2f} | {h[2]/1000:.2f} | {h[3]} |")
+print(f"| in-process ({threads} threads) | {i[0]:.0f} | {i[1]/1000:.2f} | {i[2]/1000:.2f} | {i[3]} |")
+print(f"\nHTTP / in-process QPS: {h[0]/i[0]:.2f}")
+with open("bench/out/http_load.csv", "w") as f:
+    f.write("side,n,dim,k,ef,qps,p50_us,p99_us,failures\n")
+    f.write(f"http,{n},{dim},{k},{ef},{h[0]:.1f},{h[1]:.0f},{h[2]:.0f},{h[3]}\n")
+    f.write(f"inprocess,{n},{dim},{k},{ef},{i[0]:.1f},{i[1]:.0f},{i[2]:.0f},{i[3]}\n")
+if h[3]:
+    sys.exit("http_load: some requests failed")
+PY
