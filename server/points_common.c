@@ -1,0 +1,422 @@
+/*
+ * points_common.c -- what every point endpoint shares: the route table,
+ * opening the collection of a request, `wait`, records, point selectors.
+ *
+ * Records follow Qdrant's Record and ScoredPoint: absent parts are omitted,
+ * not null; a requested payload is always an object ({} when empty); an
+ * unnamed vector is a plain array and named vectors an object holding the
+ * vectors the point has (possibly {}).
+ *
+ * Payloads are read from the registry collection (coll->points), vectors
+ * from each vector's own collection, so a named point without a given
+ * vector simply lacks that member.  The payload text the library prints is
+ * put into the reply as a raw JSON item, never parsed again.
+ */
+#include "points.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- routes
+ * ------------------------------------------------------------------ */
+
+#define PTS "/collections/{name}/points"
+#define W   QVS_ROUTE_WRITE
+
+const qvs_route qvs_points_routes[] = {
+    {"PUT", PTS, qvs_points_upsert, W, "upsert_points"},
+    {"POST", PTS, qvs_points_retrieve, 0, "get_points"},
+    {"GET", PTS "/{id}", qvs_points_get, 0, "get_point"},
+    {"POST", PTS "/delete", qvs_points_delete, W, "delete_points"},
+    {"POST", PTS "/payload", qvs_points_set_payload, W, "set_payload"},
+    {"PUT", PTS "/payload", qvs_points_overwrite_payload, W,
+     "overwrite_payload"},
+    {"POST", PTS "/payload/delete", qvs_points_delete_payload, W,
+     "delete_payload"},
+    {"POST", PTS "/payload/clear", qvs_points_clear_payload, W,
+     "clear_payload"},
+    {"PUT", PTS "/vectors", qvs_points_update_vectors, W, "update_vectors"},
+    {"POST", PTS "/vectors/delete", qvs_points_delete_vectors, W,
+     "delete_vectors"},
+    {"POST", PTS "/batch", qvs_points_batch, W, "batch_update"},
+    {"POST", PTS "/scroll", qvs_points_scroll, 0, "scroll_points"},
+    {"POST", PTS "/count", qvs_points_count, 0, "count_points"},
+    {"POST", PTS "/query", qvs_points_query, 0, "query_points"},
+    {"POST", PTS "/query/batch", qvs_points_query_batch, 0,
+     "query_batch_points"},
+    {"POST", PTS "/search", qvs_points_search, 0, "search_points"},
+    {"POST", PTS "/search/batch", qvs_points_search_batch, 0,
+     "search_batch_points"},
+    {"POST", PTS "/recommend", qvs_points_recommend, 0, "recommend_points"},
+    {"POST", PTS "/recommend/batch", qvs_points_recommend_batch, 0,
+     "recommend_batch_points"},
+};
+
+const size_t qvs_points_routes_n =
+    sizeof(qvs_points_routes) / sizeof(qvs_points_routes[0]);
+
+/* ---- requests
+ * ------------------------------------------------------------------ */
+
+bool qvs_pt_open(qvs_pt *p, const qvs_req *req, qvs_resp *resp, bool need_body)
+{
+    memset(p, 0, sizeof(*p));
+    p->req = req;
+    p->resp = resp;
+    /* As in Qdrant, the body is decoded before the collection is looked
+     * up, so a malformed body is a 400 even for a missing collection. */
+    if (req->body && !cJSON_IsObject(req->body))
+        return qj_fail_format(resp, "invalid type: %s, expected a JSON object",
+                              qj_type_name(req->body));
+    if (!req->body && need_body)
+        return qj_fail_format(resp, "EOF while parsing a value at line 1 "
+                                    "column 0");
+    p->body = req->body;
+    const char *name = req->n_params ? req->params[0] : NULL;
+    if (!name || !qvs_catalog_get(req->catalog, name, &p->coll)) {
+        p->coll = NULL;
+        return qj_fail_not_found(resp, "Collection `%s` doesn't exist!",
+                                 name ? name : "");
+    }
+    return true;
+}
+
+void qvs_pt_close(qvs_pt *p)
+{
+    if (p->coll)
+        qvs_coll_release(p->req->catalog, p->coll);
+    p->coll = NULL;
+}
+
+bool qvs_pt_wait(qvs_pt *p, bool *wait)
+{
+    const char *v = p->req->query ? p->req->query(p->req, "wait") : NULL;
+    *wait = false;
+    if (!v)
+        return true;
+    if (strcmp(v, "true") == 0) {
+        *wait = true;
+        return true;
+    }
+    if (strcmp(v, "false") == 0)
+        return true;
+    return qvs_fail(p->resp, 400,
+                    "Deserialize error in query parameters: wait: provided "
+                    "string was not `true` or `false`");
+}
+
+void qvs_pt_result(qvs_pt *p, cJSON *result)
+{
+    if (!result) {
+        qvs_fail(p->resp, 500, "Service internal error: out of memory");
+        return;
+    }
+    p->resp->result = result;
+}
+
+const qvs_vector *qvs_pt_vector(qvs_pt *p, const char *name)
+{
+    const qvs_vector *v = qvs_coll_vector(p->coll, name);
+    if (!v)
+        qj_fail_input(p->resp, "Not existing vector name error: %s", name);
+    return v;
+}
+
+bool qvs_pt_check_vector_sel(qvs_pt *p, const qj_vector_sel *wv)
+{
+    for (size_t i = 0; i < wv->n; i++)
+        if (!qvs_pt_vector(p, wv->names[i]))
+            return false;
+    return true;
+}
+
+size_t qvs_pt_libcolls(const qvs_coll *coll, qv_collection **out)
+{
+    size_t n = 0;
+    out[n++] = coll->points;
+    for (size_t i = 0; i < coll->n_vectors; i++)
+        if (coll->vectors[i].coll != coll->points)
+            out[n++] = coll->vectors[i].coll;
+    return n;
+}
+
+/* ---- records
+ * ------------------------------------------------------------------- */
+
+/* One vector of point id as a JSON array; NULL with *missing when the
+ * point does not have it. */
+static cJSON *vector_json(qvs_pt *p, const qvs_vector *v, const qv_point_id *id,
+                          bool *missing)
+{
+    *missing = false;
+    float stack[256];
+    float *buf = v->size <= 256 ? stack : malloc(v->size * sizeof(float));
+    if (!buf) {
+        qvs_fail(p->resp, 500, "Service internal error: out of memory");
+        return NULL;
+    }
+    cJSON *arr = NULL;
+    qv_status st = qv_get(v->coll, id, buf, v->size);
+    if (st == QV_ENOTFOUND)
+        *missing = true;
+    else if (st != QV_OK)
+        qj_fail_lib(p->resp, v->coll, st, "reading a vector");
+    else if (!(arr = qj_floats_json(buf, v->size)))
+        qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    if (buf != stack)
+        free(buf);
+    return arr;
+}
+
+static bool add_payload(qvs_pt *p, cJSON *obj, const qv_point_id *id,
+                        const qj_payload_sel *wp, bool *gone)
+{
+    cJSON *pl = NULL;
+    if (wp->empty) {
+        pl = cJSON_CreateObject();
+    } else {
+        char *json = NULL;
+        size_t len = 0;
+        const qv_payload_select *sel =
+            wp->sel.n_include || wp->sel.n_exclude ? &wp->sel : NULL;
+        qv_status st = qv_payload_get(p->coll->points, id, sel, &json, &len);
+        if (st == QV_ENOTFOUND) {
+            *gone = true;
+            return false;
+        }
+        if (st != QV_OK)
+            return qj_fail_lib(p->resp, p->coll->points, st,
+                               "reading a payload");
+        pl = cJSON_CreateRaw(json);
+        qv_free(json);
+    }
+    if (!pl || !cJSON_AddItemToObject(obj, "payload", pl)) {
+        cJSON_Delete(pl);
+        return qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    }
+    return true;
+}
+
+static bool add_vectors(qvs_pt *p, cJSON *obj, const qv_point_id *id,
+                        const qj_vector_sel *wv, bool *gone)
+{
+    qvs_coll *c = p->coll;
+    bool missing;
+    cJSON *out = NULL;
+    if (!c->named) {
+        out = vector_json(p, &c->vectors[0], id, &missing);
+        if (missing)
+            *gone = true;
+        if (!out)
+            return false;
+    } else {
+        if (!(out = cJSON_CreateObject()))
+            return qvs_fail(p->resp, 500,
+                            "Service internal error: out of memory");
+        for (size_t i = 0; i < c->n_vectors; i++) {
+            const qvs_vector *v = &c->vectors[i];
+            if (!qj_vector_sel_has(wv, v->name))
+                continue;
+            cJSON *a = vector_json(p, v, id, &missing);
+            if (missing)
+                continue;
+            if (!a || !cJSON_AddItemToObject(out, v->name, a)) {
+                cJSON_Delete(a);
+                cJSON_Delete(out);
+                if (a)
+                    qvs_fail(p->resp, 500,
+                             "Service internal error: out of memory");
+                return false;
+            }
+        }
+    }
+    if (!cJSON_AddItemToObject(obj, "vector", out)) {
+        cJSON_Delete(out);
+        return qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    }
+    return true;
+}
+
+bool qvs_pt_add_payload_vector(qvs_pt *p, cJSON *obj, const qv_point_id *id,
+                               const qj_payload_sel *wp,
+                               const qj_vector_sel *wv, bool *gone)
+{
+    *gone = false;
+    if (wp->on && !add_payload(p, obj, id, wp, gone))
+        return false;
+    if ((wv->all || wv->n) && !add_vectors(p, obj, id, wv, gone))
+        return false;
+    return true;
+}
+
+cJSON *qvs_pt_record(qvs_pt *p, const qv_point_id *id, const qj_payload_sel *wp,
+                     const qj_vector_sel *wv, bool *gone)
+{
+    *gone = false;
+    cJSON *obj = cJSON_CreateObject();
+    cJSON *jid = qj_id_json(id);
+    if (!obj || !jid || !cJSON_AddItemToObject(obj, "id", jid)) {
+        cJSON_Delete(obj);
+        cJSON_Delete(jid);
+        qvs_fail(p->resp, 500, "Service internal error: out of memory");
+        return NULL;
+    }
+    if (!qvs_pt_add_payload_vector(p, obj, id, wp, wv, gone)) {
+        cJSON_Delete(obj);
+        return NULL;
+    }
+    return obj;
+}
+
+/* ---- point sets
+ * ---------------------------------------------------------------- */
+
+#define SCROLL_PAGE 1024
+
+bool qvs_pt_scroll_all(qvs_pt *p, qv_collection *c, const qv_filter *f,
+                       qv_point_id **ids, size_t *n)
+{
+    qv_point_id *v = NULL, start;
+    size_t len = 0, cap = 0;
+    bool has_start = false;
+    for (;;) {
+        if (cap - len < SCROLL_PAGE) {
+            size_t ncap = cap ? cap * 2 : SCROLL_PAGE;
+            qv_point_id *nv = realloc(v, ncap * sizeof(*nv));
+            if (!nv) {
+                free(v);
+                return qvs_fail(p->resp, 500,
+                                "Service internal error: out of memory");
+            }
+            v = nv;
+            cap = ncap;
+        }
+        size_t got = 0;
+        bool more = false;
+        qv_status st = qv_scroll(c, has_start ? &start : NULL, f, SCROLL_PAGE,
+                                 v + len, &got, &start, &more);
+        if (st != QV_OK) {
+            free(v);
+            return qj_fail_lib(p->resp, c, st, "scrolling points");
+        }
+        len += got;
+        has_start = true;
+        if (!more)
+            break;
+    }
+    *ids = v;
+    *n = len;
+    return true;
+}
+
+bool qvs_pt_require_points(qvs_pt *p, const qv_point_id *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bool there = false;
+        qv_status st = qv_contains(p->coll->points, &ids[i], &there);
+        if (st != QV_OK)
+            return qj_fail_lib(p->resp, p->coll->points, st,
+                               "looking up a point");
+        if (!there) {
+            char t[QV_UUID_STRLEN];
+            qj_id_text(&ids[i], t);
+            return qj_fail_not_found(p->resp, "No point with id %s found", t);
+        }
+    }
+    return true;
+}
+
+bool qvs_pt_selector(qvs_pt *p, const cJSON *obj, const char *none_msg,
+                     bool must_exist, qv_point_id **ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    const cJSON *pts = cJSON_GetObjectItemCaseSensitive(obj, "points");
+    const cJSON *flt = cJSON_GetObjectItemCaseSensitive(obj, "filter");
+    if (cJSON_IsNull(pts))
+        pts = NULL;
+    if (cJSON_IsNull(flt))
+        flt = NULL;
+    if (!pts && !flt)
+        return qj_fail_format(p->resp, "%s", none_msg);
+    qv_point_id *listed = NULL, *matched = NULL;
+    size_t n_listed = 0, n_matched = 0;
+    qv_filter *f = NULL;
+    bool ok = false;
+    if (pts && !qj_id_list(pts, &listed, &n_listed, p->resp, "points"))
+        goto done;
+    if (flt && !qj_filter(flt, &f, p->resp, "filter"))
+        goto done;
+    if (must_exist && !qvs_pt_require_points(p, listed, n_listed))
+        goto done;
+    if (f && !qvs_pt_scroll_all(p, p->coll->points, f, &matched, &n_matched))
+        goto done;
+    if (!n_matched) {
+        *ids = listed;
+        *n = n_listed;
+        listed = NULL;
+    } else if (!n_listed) {
+        *ids = matched;
+        *n = n_matched;
+        matched = NULL;
+    } else {
+        qv_point_id *all = malloc((n_listed + n_matched) * sizeof(*all));
+        if (!all) {
+            qvs_fail(p->resp, 500, "Service internal error: out of memory");
+            goto done;
+        }
+        memcpy(all, listed, n_listed * sizeof(*all));
+        memcpy(all + n_listed, matched, n_matched * sizeof(*all));
+        *ids = all;
+        *n = n_listed + n_matched;
+    }
+    ok = true;
+done:
+    free(listed);
+    free(matched);
+    qv_filter_free(f);
+    return ok;
+}
+
+typedef struct id_pos {
+    qv_point_id id;
+    size_t pos;
+} id_pos;
+
+static int cmp_id_pos(const void *a, const void *b)
+{
+    const id_pos *x = a, *y = b;
+    int c = qv_id_compare(&x->id, &y->id);
+    if (c)
+        return c;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+bool qvs_pt_mark_dups(qvs_pt *p, const qv_point_id *ids, size_t n,
+                      bool keep_last, bool *dup)
+{
+    memset(dup, 0, n * sizeof(*dup));
+    if (n < 2)
+        return true;
+    id_pos *v = malloc(n * sizeof(*v));
+    if (!v)
+        return qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        v[i].id = ids[i];
+        v[i].pos = i;
+    }
+    qsort(v, n, sizeof(*v), cmp_id_pos);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && qv_id_compare(&v[i].id, &v[j].id) == 0)
+            j++;
+        size_t keep = keep_last ? j - 1 : i;
+        for (size_t k = i; k < j; k++)
+            if (k != keep)
+                dup[v[k].pos] = true;
+        i = j;
+    }
+    free(v);
+    return true;
+}

@@ -1,0 +1,210 @@
+/*
+ * points_read.c -- reading points: retrieve by ids (POST /points), get one
+ * (GET /points/{id}), scroll and count.
+ *
+ * Qdrant's defaults differ between these endpoints and are kept:
+ * retrieve and scroll return payloads unless told otherwise, GET returns
+ * payload and every vector, none return vectors by default otherwise.
+ * Retrieve answers in request order, skipping missing ids and repeats.
+ * Scroll pages in id order from `offset` (inclusive) and names the first
+ * id of the next page in next_page_offset (null on the last page).
+ *
+ * order_by in scroll needs the library's ordered scroll, which Quiver does
+ * not have yet: such a request gets a clear 400 instead of a wrong order.
+ */
+#include "points.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+    const cJSON *j = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsNull(j) ? NULL : j;
+}
+
+/* Appends the record of id to arr, unless the point is gone.  False (reply
+ * set) on an error. */
+static bool append_record(qvs_pt *p, cJSON *arr, const qv_point_id *id,
+                          const qj_payload_sel *wp, const qj_vector_sel *wv)
+{
+    bool gone = false;
+    cJSON *rec = qvs_pt_record(p, id, wp, wv, &gone);
+    if (!rec)
+        return gone;
+    if (!cJSON_AddItemToArray(arr, rec)) {
+        cJSON_Delete(rec);
+        return qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    }
+    return true;
+}
+
+void qvs_points_retrieve(const qvs_req *req, qvs_resp *resp)
+{
+    qvs_pt p;
+    if (!qvs_pt_open(&p, req, resp, true))
+        return;
+    qv_point_id *ids = NULL;
+    size_t n = 0;
+    bool *dup = NULL;
+    qj_payload_sel wp = {0};
+    qj_vector_sel wv = {0};
+    cJSON *arr = NULL;
+    const cJSON *jids = member(p.body, "ids");
+    if (!jids) {
+        qj_fail_format(resp, "missing field `ids`");
+        goto done;
+    }
+    if (!qj_id_list(jids, &ids, &n, resp, "ids") ||
+        !qj_with_payload(p.body, true, &wp, resp) ||
+        !qj_with_vector(p.body, &wv, resp) || !qvs_pt_check_vector_sel(&p, &wv))
+        goto done;
+    if (!(dup = malloc((n ? n : 1) * sizeof(bool))) ||
+        !(arr = cJSON_CreateArray())) {
+        qvs_fail(resp, 500, "Service internal error: out of memory");
+        goto done;
+    }
+    if (!qvs_pt_mark_dups(&p, ids, n, false, dup))
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        bool there = false;
+        if (dup[i])
+            continue;
+        qv_status st = qv_contains(p.coll->points, &ids[i], &there);
+        if (st != QV_OK) {
+            qj_fail_lib(resp, p.coll->points, st, "looking up a point");
+            goto done;
+        }
+        if (there && !append_record(&p, arr, &ids[i], &wp, &wv))
+            goto done;
+    }
+    qvs_pt_result(&p, arr);
+    arr = NULL;
+done:
+    cJSON_Delete(arr);
+    qj_payload_sel_free(&wp);
+    qj_vector_sel_free(&wv);
+    free(dup);
+    free(ids);
+    qvs_pt_close(&p);
+}
+
+void qvs_points_get(const qvs_req *req, qvs_resp *resp)
+{
+    qvs_pt p;
+    qv_point_id id;
+    const char *text = req->n_params > 1 ? req->params[1] : "";
+    /* Path parameters are decoded before the collection is looked up. */
+    if (!qj_id_from_path(text, &id)) {
+        qj_fail_input(resp, "Can not recognize \"%.64s\" as point id", text);
+        return;
+    }
+    if (!qvs_pt_open(&p, req, resp, false))
+        return;
+    qj_payload_sel wp = {.on = true};
+    qj_vector_sel wv = {.all = true};
+    bool there = false, gone = false;
+    char t[QV_UUID_STRLEN];
+    qj_id_text(&id, t);
+    qv_status st = qv_contains(p.coll->points, &id, &there);
+    cJSON *rec = NULL;
+    if (st != QV_OK)
+        qj_fail_lib(resp, p.coll->points, st, "looking up a point");
+    else if (there && (rec = qvs_pt_record(&p, &id, &wp, &wv, &gone)))
+        qvs_pt_result(&p, rec);
+    else if (!there || gone)
+        qj_fail_not_found(resp, "Point with id %s does not exists!", t);
+    qvs_pt_close(&p);
+}
+
+void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
+{
+    qvs_pt p;
+    if (!qvs_pt_open(&p, req, resp, false))
+        return;
+    qj_payload_sel wp = {0};
+    qj_vector_sel wv = {0};
+    qv_filter *f = NULL;
+    qv_point_id *ids = NULL, start, next;
+    cJSON *arr = NULL, *out = NULL;
+    const cJSON *joff = member(p.body, "offset");
+    uint64_t limit = 0, count = 0;
+    if ((joff && !qj_id(joff, &start, resp, "offset")) ||
+        !qj_uint(p.body, "limit", 10, 1, &limit, resp) ||
+        !qj_filter(member(p.body, "filter"), &f, resp, "filter") ||
+        !qj_with_payload(p.body, true, &wp, resp) ||
+        !qj_with_vector(p.body, &wv, resp) || !qvs_pt_check_vector_sel(&p, &wv))
+        goto done;
+    if (member(p.body, "order_by")) {
+        qj_fail_bad_request(resp, "order_by is not supported yet: this "
+                                  "server cannot scroll by a payload field");
+        goto done;
+    }
+    qv_status st = qv_count(p.coll->points, &count);
+    /* No page is larger than the collection: a huge limit costs nothing. */
+    size_t k = (size_t)(limit < count ? limit : count), n = 0;
+    bool more = false;
+    if (st == QV_OK && k) {
+        if (!(ids = malloc(k * sizeof(*ids)))) {
+            qvs_fail(resp, 500, "Service internal error: out of memory");
+            goto done;
+        }
+        st = qv_scroll(p.coll->points, joff ? &start : NULL, f, k, ids, &n,
+                       &next, &more);
+    }
+    if (st != QV_OK) {
+        qj_fail_lib(resp, p.coll->points, st, "scrolling points");
+        goto done;
+    }
+    if (!(out = cJSON_CreateObject()) ||
+        !(arr = cJSON_AddArrayToObject(out, "points"))) {
+        qvs_fail(resp, 500, "Service internal error: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!append_record(&p, arr, &ids[i], &wp, &wv))
+            goto done;
+    cJSON *nx = more ? qj_id_json(&next) : cJSON_CreateNull();
+    if (!nx || !cJSON_AddItemToObject(out, "next_page_offset", nx)) {
+        cJSON_Delete(nx);
+        qvs_fail(resp, 500, "Service internal error: out of memory");
+        goto done;
+    }
+    qvs_pt_result(&p, out);
+    out = NULL;
+done:
+    cJSON_Delete(out);
+    free(ids);
+    qv_filter_free(f);
+    qj_payload_sel_free(&wp);
+    qj_vector_sel_free(&wv);
+    qvs_pt_close(&p);
+}
+
+void qvs_points_count(const qvs_req *req, qvs_resp *resp)
+{
+    qvs_pt p;
+    if (!qvs_pt_open(&p, req, resp, false))
+        return;
+    qv_filter *f = NULL;
+    bool exact;
+    uint64_t n = 0;
+    /* Counts are always exact here; `exact` is read only to check it. */
+    if (qj_bool(p.body, "exact", true, &exact, resp) &&
+        qj_filter(member(p.body, "filter"), &f, resp, "filter")) {
+        qv_status st = qv_count_filter(p.coll->points, f, &n);
+        if (st != QV_OK) {
+            qj_fail_lib(resp, p.coll->points, st, "counting points");
+        } else {
+            cJSON *o = cJSON_CreateObject();
+            if (o && !cJSON_AddNumberToObject(o, "count", (double)n)) {
+                cJSON_Delete(o);
+                o = NULL;
+            }
+            qvs_pt_result(&p, o);
+        }
+    }
+    qv_filter_free(f);
+    qvs_pt_close(&p);
+}

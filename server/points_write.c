@@ -1,0 +1,1140 @@
+/*
+ * points_write.c -- the point endpoints that change a collection: upsert,
+ * delete, set/overwrite/delete/clear payload, update/delete vectors and the
+ * /points/batch list of those operations.
+ *
+ * Every operation runs in three phases under coll->write_mu (points.h):
+ *   1. parse and validate the whole request -- ids, vector names, vector
+ *      lengths and values, payload types, filters, point existence -- into
+ *      plain arrays, changing nothing;
+ *   2. change the registry (or the only collection): the library checks
+ *      payloads all or nothing, so a payload it refuses changes nothing;
+ *   3. change the named vectors' collections.
+ * After phase 1 only an allocation failure can stop a write; if one does
+ * in phase 3, the reply is a 500 and the registry keeps the new state.
+ *
+ * Qdrant semantics kept here:
+ *   - upsert replaces the whole point: payload, and in a named collection
+ *     every vector (vectors the request does not give are removed);
+ *     update_mode (upsert | insert_only | update_only) and update_filter
+ *     (existing points are only updated when they match) are honoured;
+ *     duplicate ids in one request: the last one wins;
+ *   - deleting missing points is no error; every other operation on a
+ *     listed id the collection lacks is 404 "No point with id X found";
+ *   - set_payload merges top-level keys (or into the object at `key`) and
+ *     a key set to null is removed;
+ *   - update_vectors keeps the point's other vectors and its payload.
+ */
+#include "points.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const EITHER =
+    "Either list of point ids or filter must be provided";
+static const char *const SELECTOR =
+    "data did not match any variant of untagged enum PointsSelector";
+
+static bool oom(qvs_pt *p)
+{
+    return qvs_fail(p->resp, 500, "Service internal error: out of memory");
+}
+
+/* The member key of obj; NULL when absent or null. */
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+    const cJSON *j = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsNull(j) ? NULL : j;
+}
+
+/* ---- parsed points
+ * ------------------------------------------------------------ */
+
+/* Points of an upsert or update_vectors request: ids, the JSON vector of
+ * each (point, vector name) pair (NULL: not given) and payloads. */
+typedef struct pset {
+    size_t n;
+    size_t nv;              /* coll->n_vectors */
+    qv_point_id *ids;       /* n */
+    const cJSON **vecs;     /* n * nv */
+    const cJSON **payloads; /* n; NULL: none ({}) */
+    bool batch;             /* came in the column ("batch") form */
+} pset;
+
+static void pset_free(pset *s)
+{
+    free(s->ids);
+    free(s->vecs);
+    free(s->payloads);
+    memset(s, 0, sizeof(*s));
+}
+
+static bool pset_alloc(qvs_pt *p, pset *s, size_t n)
+{
+    s->n = n;
+    s->nv = p->coll->n_vectors;
+    s->ids = calloc(n ? n : 1, sizeof(*s->ids));
+    s->vecs = calloc(n * s->nv + 1, sizeof(*s->vecs));
+    s->payloads = calloc(n ? n : 1, sizeof(*s->payloads));
+    if (!s->ids || !s->vecs || !s->payloads)
+        return oom(p);
+    return true;
+}
+
+/* Index of vector name in coll->vectors, or Qdrant's error. */
+static bool vector_index(qvs_pt *p, const char *name, size_t *k)
+{
+    const qvs_vector *v = qvs_pt_vector(p, name);
+    if (!v)
+        return false;
+    *k = (size_t)(v - p->coll->vectors);
+    return true;
+}
+
+/* Sorts one point's "vector" value into its slots (nv entries). */
+static bool assign_vectors(qvs_pt *p, const cJSON *v, const cJSON **slots,
+                           const char *where)
+{
+    size_t k;
+    if (cJSON_IsArray(v)) {
+        /* A plain vector is the unnamed one (name ""). */
+        if (!vector_index(p, "", &k))
+            return false;
+        slots[k] = v;
+        return true;
+    }
+    if (!cJSON_IsObject(v))
+        return qj_fail_format(p->resp,
+                              "%s: invalid type: %s, expected a vector or "
+                              "an object of named vectors",
+                              where, qj_type_name(v));
+    for (const cJSON *m = v->child; m; m = m->next) {
+        if (!vector_index(p, m->string, &k))
+            return false;
+        if (!cJSON_IsNull(m))
+            slots[k] = m;
+    }
+    return true;
+}
+
+/* {"points": [{"id", "vector", "payload"?}, ...]} */
+static bool parse_point_list(qvs_pt *p, const cJSON *arr, bool payloads,
+                             pset *s)
+{
+    if (!cJSON_IsArray(arr))
+        return qj_fail_format(p->resp,
+                              "points: invalid type: %s, expected a list of "
+                              "points",
+                              qj_type_name(arr));
+    if (!pset_alloc(p, s, (size_t)cJSON_GetArraySize(arr)))
+        return false;
+    size_t i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        char at[96];
+        snprintf(at, sizeof(at), "points[%zu]", i);
+        if (!cJSON_IsObject(e))
+            return qj_fail_format(p->resp,
+                                  "%s: invalid type: %s, expected a point "
+                                  "object",
+                                  at, qj_type_name(e));
+        const cJSON *id = member(e, "id"), *vec = member(e, "vector");
+        if (!id)
+            return qj_fail_format(p->resp, "%s: missing field `id`", at);
+        if (!vec)
+            return qj_fail_format(p->resp, "%s: missing field `vector`", at);
+        char w[128];
+        snprintf(w, sizeof(w), "%s.id", at);
+        if (!qj_id(id, &s->ids[i], p->resp, w))
+            return false;
+        snprintf(w, sizeof(w), "%s.vector", at);
+        if (!assign_vectors(p, vec, s->vecs + i * s->nv, w))
+            return false;
+        const cJSON *pl = payloads ? member(e, "payload") : NULL;
+        if (pl && !cJSON_IsObject(pl))
+            return qj_fail_format(p->resp,
+                                  "%s.payload: invalid type: %s, expected a "
+                                  "map",
+                                  at, qj_type_name(pl));
+        s->payloads[i] = pl;
+    }
+    return true;
+}
+
+/* {"batch": {"ids": [...], "vectors": [[...]] | {name: [[...]]},
+ *            "payloads"?: [...]}} */
+static bool parse_batch(qvs_pt *p, const cJSON *b, pset *s)
+{
+    if (!cJSON_IsObject(b))
+        return qj_fail_format(p->resp,
+                              "batch: invalid type: %s, expected a batch "
+                              "object",
+                              qj_type_name(b));
+    const cJSON *jids = member(b, "ids"), *jvecs = member(b, "vectors");
+    const cJSON *jpl = member(b, "payloads");
+    if (!jids)
+        return qj_fail_format(p->resp, "batch: missing field `ids`");
+    if (!jvecs)
+        return qj_fail_format(p->resp, "batch: missing field `vectors`");
+    qv_point_id *ids = NULL;
+    size_t n = 0;
+    if (!qj_id_list(jids, &ids, &n, p->resp, "batch.ids"))
+        return false;
+    bool ok = pset_alloc(p, s, n);
+    if (ok && n)
+        memcpy(s->ids, ids, n * sizeof(*ids));
+    free(ids);
+    if (!ok)
+        return false;
+    s->batch = true;
+    size_t k;
+    if (cJSON_IsArray(jvecs)) {
+        if (!vector_index(p, "", &k))
+            return false;
+        if ((size_t)cJSON_GetArraySize(jvecs) != n)
+            return qj_fail_input(p->resp,
+                                 "Number of ids (%zu) does not match the "
+                                 "number of vectors (%d)",
+                                 n, cJSON_GetArraySize(jvecs));
+        size_t i = 0;
+        for (const cJSON *e = jvecs->child; e; e = e->next, i++)
+            s->vecs[i * s->nv + k] = e;
+    } else if (cJSON_IsObject(jvecs)) {
+        for (const cJSON *m = jvecs->child; m; m = m->next) {
+            if (!vector_index(p, m->string, &k))
+                return false;
+            if (!cJSON_IsArray(m))
+                return qj_fail_format(p->resp,
+                                      "batch.vectors.%s: invalid type: %s, "
+                                      "expected a list of vectors",
+                                      m->string, qj_type_name(m));
+            if ((size_t)cJSON_GetArraySize(m) != n)
+                return qj_fail_input(p->resp,
+                                     "Number of ids (%zu) does not match the "
+                                     "number of vectors (%d) for vector %s",
+                                     n, cJSON_GetArraySize(m), m->string);
+            size_t i = 0;
+            for (const cJSON *e = m->child; e; e = e->next, i++)
+                if (!cJSON_IsNull(e))
+                    s->vecs[i * s->nv + k] = e;
+        }
+    } else {
+        return qj_fail_format(p->resp,
+                              "batch.vectors: invalid type: %s, expected a "
+                              "list of vectors or an object of named lists",
+                              qj_type_name(jvecs));
+    }
+    if (jpl) {
+        if (!cJSON_IsArray(jpl))
+            return qj_fail_format(p->resp,
+                                  "batch.payloads: invalid type: %s, "
+                                  "expected a list of payloads",
+                                  qj_type_name(jpl));
+        if ((size_t)cJSON_GetArraySize(jpl) != n)
+            return qj_fail_input(p->resp,
+                                 "Number of ids (%zu) does not match the "
+                                 "number of payloads (%d)",
+                                 n, cJSON_GetArraySize(jpl));
+        size_t i = 0;
+        for (const cJSON *e = jpl->child; e; e = e->next, i++) {
+            if (cJSON_IsNull(e))
+                continue;
+            if (!cJSON_IsObject(e))
+                return qj_fail_format(p->resp,
+                                      "batch.payloads[%zu]: invalid type: "
+                                      "%s, expected a map",
+                                      i, qj_type_name(e));
+            s->payloads[i] = e;
+        }
+    }
+    return true;
+}
+
+/* Where vector (i, k) came from, for messages. */
+static void vec_where(const qvs_pt *p, const pset *s, size_t i, size_t k,
+                      char *buf, size_t cap)
+{
+    const char *name = p->coll->vectors[k].name;
+    if (s->batch && p->coll->named)
+        snprintf(buf, cap, "batch.vectors.%s[%zu]", name, i);
+    else if (s->batch)
+        snprintf(buf, cap, "batch.vectors[%zu]", i);
+    else if (p->coll->named)
+        snprintf(buf, cap, "points[%zu].vector.%s", i, name);
+    else
+        snprintf(buf, cap, "points[%zu].vector", i);
+}
+
+/* The vectors of one name, packed for a library batch call. */
+typedef struct column {
+    size_t m;         /* points that have this vector (and are kept) */
+    qv_point_id *ids; /* m */
+    float *vecs;      /* m * dim */
+    size_t *rows;     /* m: the point index each row came from */
+} column;
+
+static void columns_free(column *cols, size_t nv)
+{
+    if (!cols)
+        return;
+    for (size_t k = 0; k < nv; k++) {
+        free(cols[k].ids);
+        free(cols[k].vecs);
+        free(cols[k].rows);
+    }
+    free(cols);
+}
+
+/* Validates every given vector of s (kept or not) and packs those of the
+ * kept points (keep NULL: all) into one column per vector name. */
+static bool pack_columns(qvs_pt *p, const pset *s, const bool *keep,
+                         column **out)
+{
+    size_t nv = s->nv;
+    column *cols = calloc(nv, sizeof(*cols));
+    float *scratch = NULL;
+    if (!cols)
+        return oom(p);
+    bool ok = false;
+    uint32_t maxdim = 0;
+    for (size_t k = 0; k < nv; k++) {
+        const qvs_vector *v = &p->coll->vectors[k];
+        if (v->size > maxdim)
+            maxdim = v->size;
+        size_t m = 0;
+        for (size_t i = 0; i < s->n; i++)
+            m += s->vecs[i * nv + k] && (!keep || keep[i]);
+        cols[k].ids = malloc((m ? m : 1) * sizeof(qv_point_id));
+        cols[k].vecs = malloc((m ? m : 1) * (size_t)v->size * sizeof(float));
+        cols[k].rows = malloc((m ? m : 1) * sizeof(size_t));
+        if (!cols[k].ids || !cols[k].vecs || !cols[k].rows) {
+            oom(p);
+            goto done;
+        }
+    }
+    if (!(scratch = malloc((maxdim ? maxdim : 1) * sizeof(float)))) {
+        oom(p);
+        goto done;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        for (size_t k = 0; k < nv; k++) {
+            const cJSON *j = s->vecs[i * nv + k];
+            if (!j)
+                continue;
+            column *c = &cols[k];
+            uint32_t dim = p->coll->vectors[k].size;
+            bool kept = !keep || keep[i];
+            float *dst = kept ? c->vecs + c->m * (size_t)dim : scratch;
+            char w[160];
+            vec_where(p, s, i, k, w, sizeof(w));
+            if (!qj_vector(j, dst, dim, p->resp, w))
+                goto done;
+            if (kept) {
+                c->ids[c->m] = s->ids[i];
+                c->rows[c->m] = i;
+                c->m++;
+            }
+        }
+    }
+    ok = true;
+done:
+    free(scratch);
+    if (!ok) {
+        columns_free(cols, nv);
+        cols = NULL;
+    }
+    *out = cols;
+    return ok;
+}
+
+/* ---- update_mode and update_filter
+ * --------------------------------------------- */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return qv_id_compare(a, b);
+}
+
+/* Clears keep[i] for points the request must not touch: duplicates
+ * (last wins), existing points under insert_only, missing ones under
+ * update_only (modes: the request may carry update_mode), existing points
+ * that do not match update_filter. */
+static bool choose_points(qvs_pt *p, const cJSON *body, bool modes,
+                          const pset *s, bool *keep)
+{
+    bool *dup = malloc((s->n ? s->n : 1) * sizeof(bool));
+    if (!dup)
+        return oom(p);
+    bool ok = qvs_pt_mark_dups(p, s->ids, s->n, true, dup);
+    for (size_t i = 0; i < s->n; i++)
+        keep[i] = !dup[i];
+    free(dup);
+    if (!ok)
+        return false;
+
+    const char *mode = NULL;
+    if (modes && !qj_string(body, "update_mode", &mode, p->resp))
+        return false;
+    int m = 0; /* 0 upsert, 1 insert_only, 2 update_only */
+    if (mode && strcmp(mode, "insert_only") == 0)
+        m = 1;
+    else if (mode && strcmp(mode, "update_only") == 0)
+        m = 2;
+    else if (mode && strcmp(mode, "upsert") != 0)
+        return qj_fail_format(p->resp,
+                              "update_mode: unknown variant `%.64s`, expected "
+                              "one of `upsert`, `insert_only`, `update_only`",
+                              mode);
+    qv_filter *f = NULL;
+    if (!qj_filter(member(body, "update_filter"), &f, p->resp, "update_filter"))
+        return false;
+    qv_point_id *match = NULL;
+    size_t n_match = 0;
+    if (f && !qvs_pt_scroll_all(p, p->coll->points, f, &match, &n_match)) {
+        qv_filter_free(f);
+        return false;
+    }
+    ok = true;
+    for (size_t i = 0; ok && i < s->n; i++) {
+        if (!keep[i] || (m == 0 && !f))
+            continue;
+        bool there = false;
+        qv_status st = qv_contains(p->coll->points, &s->ids[i], &there);
+        if (st != QV_OK) {
+            ok =
+                qj_fail_lib(p->resp, p->coll->points, st, "looking up a point");
+            break;
+        }
+        if ((m == 1 && there) || (m == 2 && !there))
+            keep[i] = false;
+        /* qv_scroll returns ids in id order, so match is sorted. */
+        if (there && f &&
+            !bsearch(&s->ids[i], match, n_match, sizeof(*match), cmp_id))
+            keep[i] = false;
+    }
+    free(match);
+    qv_filter_free(f);
+    return ok;
+}
+
+/* ---- upsert
+ * --------------------------------------------------------------------- */
+
+/* The payload texts of the points rows[0..m) (NULL: {}). */
+static bool payload_texts(qvs_pt *p, const pset *s, const size_t *rows,
+                          size_t m, char ***texts, size_t **lens)
+{
+    *texts = calloc(m ? m : 1, sizeof(char *));
+    *lens = calloc(m ? m : 1, sizeof(size_t));
+    if (!*texts || !*lens)
+        return oom(p);
+    for (size_t r = 0; r < m; r++) {
+        const cJSON *pl = s->payloads[rows[r]];
+        if (!pl)
+            continue;
+        if (!((*texts)[r] = cJSON_PrintUnformatted(pl)))
+            return oom(p);
+        (*lens)[r] = strlen((*texts)[r]);
+    }
+    return true;
+}
+
+static void texts_free(char **texts, size_t *lens, size_t m)
+{
+    for (size_t r = 0; texts && r < m; r++)
+        cJSON_free(texts[r]);
+    free(texts);
+    free(lens);
+}
+
+/* Named collections: registry first (all kept points, zero vectors, their
+ * payloads), then each vector's collection, then removal of the vectors
+ * the new points do not have. */
+static bool upsert_named(qvs_pt *p, const pset *s, const bool *keep,
+                         column *cols)
+{
+    qvs_coll *c = p->coll;
+    qv_collection_config rc;
+    qv_collection_get_config(c->points, &rc);
+    size_t m = 0;
+    for (size_t i = 0; i < s->n; i++)
+        m += keep[i];
+    size_t *rows = calloc(m ? m : 1, sizeof(size_t));
+    qv_point_id *ids = malloc((m ? m : 1) * sizeof(qv_point_id));
+    float *zeros = calloc((m ? m : 1) * (size_t)rc.dim, sizeof(float));
+    char **texts = NULL;
+    size_t *lens = NULL;
+    bool ok = false;
+    if (!rows || !ids || !zeros) {
+        oom(p);
+        goto done;
+    }
+    m = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (keep[i]) {
+            rows[m] = i;
+            ids[m++] = s->ids[i];
+        }
+    if (!payload_texts(p, s, rows, m, &texts, &lens))
+        goto done;
+    qv_status st = qv_upsert_with_payloads(c->points, ids, zeros, m, rc.dim,
+                                           (const char *const *)texts, lens);
+    if (st != QV_OK) {
+        qj_fail_lib(p->resp, c->points, st, "upserting points");
+        goto done;
+    }
+    for (size_t k = 0; k < c->n_vectors; k++) {
+        const qvs_vector *v = &c->vectors[k];
+        column *col = &cols[k];
+        char **vt = malloc((col->m ? col->m : 1) * sizeof(char *));
+        size_t *vl = malloc((col->m ? col->m : 1) * sizeof(size_t));
+        if (!vt || !vl) {
+            free(vt);
+            free(vl);
+            oom(p);
+            goto done;
+        }
+        /* rows[] is ascending, so each column row's payload is found by a
+         * merge walk over the kept points. */
+        for (size_t r = 0, q = 0; r < col->m; r++) {
+            while (rows[q] != col->rows[r])
+                q++;
+            vt[r] = texts[q];
+            vl[r] = lens[q];
+        }
+        st = qv_upsert_with_payloads(v->coll, col->ids, col->vecs, col->m,
+                                     v->size, (const char *const *)vt, vl);
+        free(vt);
+        free(vl);
+        if (st != QV_OK) {
+            qj_fail_lib(p->resp, v->coll, st, "upserting vectors");
+            goto done;
+        }
+        for (size_t r = 0; r < m; r++) {
+            if (s->vecs[rows[r] * s->nv + k])
+                continue;
+            st = qv_delete(v->coll, &ids[r]);
+            if (st != QV_OK && st != QV_ENOTFOUND) {
+                qj_fail_lib(p->resp, v->coll, st, "removing a vector");
+                goto done;
+            }
+        }
+    }
+    ok = true;
+done:
+    texts_free(texts, lens, m);
+    free(rows);
+    free(ids);
+    free(zeros);
+    return ok;
+}
+
+static bool op_upsert(qvs_pt *p, const cJSON *body)
+{
+    pset s = {0};
+    bool *keep = NULL;
+    column *cols = NULL;
+    char **texts = NULL;
+    size_t *lens = NULL;
+    bool ok = false;
+    const cJSON *batch = member(body, "batch"),
+                *points = member(body, "points");
+    if (batch) {
+        if (!parse_batch(p, batch, &s))
+            goto done;
+    } else if (points) {
+        if (!parse_point_list(p, points, true, &s))
+            goto done;
+    } else {
+        qj_fail_format(p->resp, "data did not match any variant of untagged "
+                                "enum PointInsertOperations");
+        goto done;
+    }
+    if (!(keep = malloc((s.n ? s.n : 1) * sizeof(bool)))) {
+        oom(p);
+        goto done;
+    }
+    if (!choose_points(p, body, true, &s, keep) ||
+        !pack_columns(p, &s, keep, &cols))
+        goto done;
+    qvs_coll *c = p->coll;
+    if (c->named) {
+        ok = upsert_named(p, &s, keep, cols);
+        goto done;
+    }
+    /* One unnamed vector: every kept point must carry it. */
+    column *col = &cols[0];
+    size_t m = 0;
+    for (size_t i = 0; i < s.n; i++)
+        m += keep[i];
+    if (col->m != m) {
+        qj_fail_input(p->resp,
+                      "Vector dimension error: expected dim: %u, "
+                      "got 0",
+                      c->vectors[0].size);
+        goto done;
+    }
+    if (!payload_texts(p, &s, col->rows, col->m, &texts, &lens))
+        goto done;
+    qv_status st = qv_upsert_with_payloads(c->points, col->ids, col->vecs,
+                                           col->m, c->vectors[0].size,
+                                           (const char *const *)texts, lens);
+    if (st != QV_OK) {
+        qj_fail_lib(p->resp, c->points, st, "upserting points");
+        goto done;
+    }
+    ok = true;
+done:
+    texts_free(texts, lens, cols ? cols[0].m : 0);
+    columns_free(cols, s.nv);
+    free(keep);
+    pset_free(&s);
+    return ok;
+}
+
+/* ---- delete
+ * --------------------------------------------------------------------- */
+
+static bool delete_ids(qvs_pt *p, const qv_point_id *ids, size_t n)
+{
+    qv_collection **lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc));
+    if (!lc)
+        return oom(p);
+    size_t nl = qvs_pt_libcolls(p->coll, lc);
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++)
+        for (size_t j = 0; ok && j < nl; j++) {
+            qv_status st = qv_delete(lc[j], &ids[i]);
+            if (st != QV_OK && st != QV_ENOTFOUND)
+                ok = qj_fail_lib(p->resp, lc[j], st, "deleting a point");
+        }
+    free(lc);
+    return ok;
+}
+
+static bool op_delete(qvs_pt *p, const cJSON *body)
+{
+    qv_point_id *ids = NULL;
+    size_t n = 0;
+    if (!qvs_pt_selector(p, body, SELECTOR, false, &ids, &n))
+        return false;
+    bool ok = delete_ids(p, ids, n);
+    free(ids);
+    return ok;
+}
+
+/* ---- payload edits
+ * -------------------------------------------------------------- */
+
+typedef enum pe_kind { PE_SET, PE_OVERWRITE, PE_DELETE_KEYS, PE_CLEAR } pe_kind;
+
+/* One library payload edit, applied to every copy of a point's payload. */
+typedef struct pe {
+    pe_kind kind;
+    const char *json; /* SET, OVERWRITE */
+    size_t len;
+    const char *key;         /* SET: merge into the object at this path */
+    const char *const *keys; /* DELETE_KEYS */
+    size_t n_keys;
+} pe;
+
+static qv_status pe_apply(qv_collection *c, const qv_point_id *id, const pe *e)
+{
+    switch (e->kind) {
+    case PE_SET:
+        return qv_payload_set(c, id, e->json, e->len, e->key);
+    case PE_OVERWRITE:
+        return qv_payload_overwrite(c, id, e->json, e->len);
+    case PE_DELETE_KEYS:
+        return qv_payload_delete_keys(c, id, e->keys, e->n_keys);
+    case PE_CLEAR:
+        return qv_payload_clear(c, id);
+    }
+    return QV_EINVAL;
+}
+
+/* Applies edits[0..ne) to point id in every library collection that holds
+ * it.  The registry holds every point; vector collections may lack it. */
+static bool apply_edits(qvs_pt *p, qv_collection **lc, size_t nl,
+                        const qv_point_id *id, const pe *edits, size_t ne)
+{
+    for (size_t j = 0; j < nl; j++)
+        for (size_t e = 0; e < ne; e++) {
+            qv_status st = pe_apply(lc[j], id, &edits[e]);
+            if (st == QV_ENOTFOUND && j > 0)
+                break;
+            if (st != QV_OK)
+                return qj_fail_lib(p->resp, lc[j], st, "editing a payload");
+        }
+    return true;
+}
+
+/* The payload of id (registry) merged with set the Qdrant way: top-level
+ * keys replaced, keys set to null removed.  New text in *out. */
+static bool merged_payload(qvs_pt *p, const qv_point_id *id, const cJSON *set,
+                           char **out)
+{
+    char *json = NULL;
+    size_t len = 0;
+    qv_status st = qv_payload_get(p->coll->points, id, NULL, &json, &len);
+    if (st != QV_OK)
+        return qj_fail_lib(p->resp, p->coll->points, st, "reading a payload");
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    qv_free(json);
+    if (!root)
+        return oom(p);
+    bool ok = true;
+    for (const cJSON *m = set->child; ok && m; m = m->next) {
+        cJSON_DeleteItemFromObjectCaseSensitive(root, m->string);
+        if (cJSON_IsNull(m))
+            continue;
+        cJSON *dup = cJSON_Duplicate(m, true);
+        ok = dup && cJSON_AddItemToObject(root, m->string, dup);
+        if (!ok)
+            cJSON_Delete(dup);
+    }
+    *out = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!*out)
+        return oom(p);
+    return true;
+}
+
+/* A key path naming the top-level member name inside the object at key. */
+static bool member_path(qvs_pt *p, const char *key, const char *name,
+                        char **out)
+{
+    if (strpbrk(name, "\"\\"))
+        return qj_fail_bad_request(p->resp,
+                                   "cannot remove payload key \"%.64s\" "
+                                   "under `key`: it contains a quote or a "
+                                   "backslash",
+                                   name);
+    size_t n = strlen(key) + strlen(name) + 4;
+    if (!(*out = malloc(n)))
+        return oom(p);
+    snprintf(*out, n, "%s.\"%s\"", key, name);
+    return true;
+}
+
+/* set_payload (overwrite false) and overwrite_payload (true). */
+static bool op_set_payload(qvs_pt *p, const cJSON *body, bool overwrite)
+{
+    const cJSON *payload = member(body, "payload");
+    const char *key = NULL;
+    if (!payload)
+        return qj_fail_format(p->resp, "missing field `payload`");
+    if (!cJSON_IsObject(payload))
+        return qj_fail_format(p->resp,
+                              "payload: invalid type: %s, expected a map",
+                              qj_type_name(payload));
+    if (!qj_string(body, "key", &key, p->resp))
+        return false;
+    qv_point_id *ids = NULL;
+    size_t n = 0;
+    if (!qvs_pt_selector(p, body, EITHER, true, &ids, &n))
+        return false;
+
+    /* Split the payload into what is set and the keys set to null. */
+    cJSON *set = cJSON_Duplicate(payload, true);
+    char **null_paths = NULL;
+    size_t n_null = 0;
+    char *set_text = NULL, *merged = NULL;
+    qv_collection **lc = NULL;
+    bool ok = false;
+    if (!set || !(null_paths = calloc((size_t)cJSON_GetArraySize(payload) + 1,
+                                      sizeof(char *)))) {
+        oom(p);
+        goto done;
+    }
+    for (cJSON *m = set->child, *next; !overwrite && m; m = next) {
+        next = m->next;
+        if (!cJSON_IsNull(m))
+            continue;
+        if (key && !member_path(p, key, m->string, &null_paths[n_null]))
+            goto done;
+        n_null++;
+        cJSON_Delete(cJSON_DetachItemViaPointer(set, m));
+    }
+    if (!(set_text = cJSON_PrintUnformatted(set)) ||
+        !(lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc)))) {
+        oom(p);
+        goto done;
+    }
+    size_t nl = qvs_pt_libcolls(p->coll, lc);
+    size_t tl = strlen(set_text);
+    const char *key_only[1] = {key};
+    pe edits[2];
+    size_t ne = 0;
+    if (overwrite && key) {
+        edits[ne++] =
+            (pe){.kind = PE_DELETE_KEYS, .keys = key_only, .n_keys = 1};
+        edits[ne++] =
+            (pe){.kind = PE_SET, .json = set_text, .len = tl, .key = key};
+    } else if (overwrite) {
+        edits[ne++] = (pe){.kind = PE_OVERWRITE, .json = set_text, .len = tl};
+    } else if (n_null && key) {
+        edits[ne++] = (pe){.kind = PE_DELETE_KEYS,
+                           .keys = (const char *const *)null_paths,
+                           .n_keys = n_null};
+        edits[ne++] =
+            (pe){.kind = PE_SET, .json = set_text, .len = tl, .key = key};
+    } else if (!n_null) {
+        edits[ne++] =
+            (pe){.kind = PE_SET, .json = set_text, .len = tl, .key = key};
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ne) {
+            if (!apply_edits(p, lc, nl, &ids[i], edits, ne))
+                goto done;
+            continue;
+        }
+        /* Nulls at the top level: merge here, write the whole payload. */
+        if (!merged_payload(p, &ids[i], payload, &merged))
+            goto done;
+        pe ow = {.kind = PE_OVERWRITE, .json = merged, .len = strlen(merged)};
+        bool applied = apply_edits(p, lc, nl, &ids[i], &ow, 1);
+        cJSON_free(merged);
+        merged = NULL;
+        if (!applied)
+            goto done;
+    }
+    ok = true;
+done:
+    for (size_t i = 0; null_paths && i < n_null; i++)
+        free(null_paths[i]);
+    free(null_paths);
+    cJSON_Delete(set);
+    cJSON_free(set_text);
+    free(lc);
+    free(ids);
+    return ok;
+}
+
+static bool op_set(qvs_pt *p, const cJSON *body)
+{
+    return op_set_payload(p, body, false);
+}
+
+static bool op_overwrite(qvs_pt *p, const cJSON *body)
+{
+    return op_set_payload(p, body, true);
+}
+
+/* Applies one edit to every selected point. */
+static bool edit_selected(qvs_pt *p, const cJSON *body, const char *none_msg,
+                          const pe *edit)
+{
+    qv_point_id *ids = NULL;
+    size_t n = 0;
+    if (!qvs_pt_selector(p, body, none_msg, true, &ids, &n))
+        return false;
+    qv_collection **lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc));
+    bool ok = lc != NULL || oom(p);
+    size_t nl = ok ? qvs_pt_libcolls(p->coll, lc) : 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = apply_edits(p, lc, nl, &ids[i], edit, 1);
+    free(lc);
+    free(ids);
+    return ok;
+}
+
+static bool op_delete_payload(qvs_pt *p, const cJSON *body)
+{
+    const char **keys = NULL;
+    size_t n = 0;
+    if (!member(body, "keys"))
+        return qj_fail_format(p->resp, "missing field `keys`");
+    if (!qj_string_list(body, "keys", &keys, &n, p->resp))
+        return false;
+    pe e = {.kind = PE_DELETE_KEYS, .keys = keys, .n_keys = n};
+    bool ok = edit_selected(p, body, EITHER, &e);
+    free(keys);
+    return ok;
+}
+
+static bool op_clear_payload(qvs_pt *p, const cJSON *body)
+{
+    pe e = {.kind = PE_CLEAR};
+    return edit_selected(p, body, SELECTOR, &e);
+}
+
+/* ---- vectors
+ * -------------------------------------------------------------------- */
+
+static bool op_update_vectors(qvs_pt *p, const cJSON *body)
+{
+    const cJSON *points = member(body, "points");
+    if (!points)
+        return qj_fail_format(p->resp, "missing field `points`");
+    if (cJSON_IsArray(points) && cJSON_GetArraySize(points) == 0)
+        return qj_fail_validation(p->resp,
+                                  "points: must contain at least 1 item");
+    pset s = {0};
+    bool *keep = NULL;
+    column *cols = NULL;
+    bool ok = false;
+    if (!parse_point_list(p, points, false, &s) ||
+        !qvs_pt_require_points(p, s.ids, s.n))
+        goto done;
+    if (!(keep = malloc((s.n ? s.n : 1) * sizeof(bool)))) {
+        oom(p);
+        goto done;
+    }
+    if (!choose_points(p, body, false, &s, keep) ||
+        !pack_columns(p, &s, keep, &cols))
+        goto done;
+    qvs_coll *c = p->coll;
+    if (!c->named) {
+        qv_status st = qv_upsert_batch(c->points, cols[0].ids, cols[0].vecs,
+                                       cols[0].m, c->vectors[0].size);
+        ok = st == QV_OK ||
+             qj_fail_lib(p->resp, c->points, st, "updating vectors");
+        goto done;
+    }
+    /* A vector collection keeps a copy of the payload: take it from the
+     * registry for every row. */
+    for (size_t k = 0; k < c->n_vectors; k++) {
+        column *col = &cols[k];
+        if (!col->m)
+            continue;
+        char **texts = calloc(col->m, sizeof(char *));
+        size_t *lens = calloc(col->m, sizeof(size_t));
+        qv_status st = texts && lens ? QV_OK : QV_ENOMEM;
+        for (size_t r = 0; st == QV_OK && r < col->m; r++)
+            st = qv_payload_get(c->points, &col->ids[r], NULL, &texts[r],
+                                &lens[r]);
+        if (st == QV_OK)
+            st = qv_upsert_with_payloads(c->vectors[k].coll, col->ids,
+                                         col->vecs, col->m, c->vectors[k].size,
+                                         (const char *const *)texts, lens);
+        for (size_t r = 0; texts && r < col->m; r++)
+            qv_free(texts[r]);
+        free(texts);
+        free(lens);
+        if (st != QV_OK) {
+            qj_fail_lib(p->resp, c->vectors[k].coll, st, "updating vectors");
+            goto done;
+        }
+    }
+    ok = true;
+done:
+    columns_free(cols, s.nv);
+    free(keep);
+    pset_free(&s);
+    return ok;
+}
+
+static bool op_delete_vectors(qvs_pt *p, const cJSON *body)
+{
+    const char **names = NULL;
+    size_t nn = 0;
+    qv_point_id *ids = NULL;
+    size_t n = 0;
+    bool ok = false;
+    if (!member(body, "vector"))
+        return qj_fail_format(p->resp, "missing field `vector`");
+    if (!qj_string_list(body, "vector", &names, &nn, p->resp))
+        return false;
+    if (nn == 0) {
+        qj_fail_validation(p->resp, "vector: must contain at least 1 item");
+        goto done;
+    }
+    const qvs_vector **vs = calloc(nn, sizeof(*vs));
+    if (!vs) {
+        oom(p);
+        goto done;
+    }
+    for (size_t i = 0; i < nn; i++)
+        if (!(vs[i] = qvs_pt_vector(p, names[i])))
+            goto done_vs;
+    if (!p->coll->named) {
+        qj_fail_bad_request(p->resp,
+                            "the collection has a single unnamed vector, "
+                            "which cannot be deleted from its points");
+        goto done_vs;
+    }
+    if (!qvs_pt_selector(p, body, EITHER, true, &ids, &n))
+        goto done_vs;
+    ok = true;
+    for (size_t i = 0; ok && i < n; i++)
+        for (size_t k = 0; ok && k < nn; k++) {
+            qv_status st = qv_delete(vs[k]->coll, &ids[i]);
+            if (st != QV_OK && st != QV_ENOTFOUND)
+                ok = qj_fail_lib(p->resp, vs[k]->coll, st, "deleting a vector");
+        }
+done_vs:
+    free(vs);
+done:
+    free(ids);
+    free(names);
+    return ok;
+}
+
+/* ---- handlers
+ * ------------------------------------------------------------------- */
+
+typedef bool (*write_op)(qvs_pt *p, const cJSON *body);
+
+/* Opens the collection, runs op under write_mu, answers UpdateResult. */
+static void run_write(const qvs_req *req, qvs_resp *resp, write_op op)
+{
+    qvs_pt p;
+    bool wait;
+    if (!qvs_pt_open(&p, req, resp, true))
+        return;
+    if (qvs_pt_wait(&p, &wait)) {
+        pthread_mutex_lock(&p.coll->write_mu);
+        bool ok = op(&p, p.body);
+        pthread_mutex_unlock(&p.coll->write_mu);
+        if (ok)
+            qvs_pt_result(&p, qj_update_result(
+                                  qvs_catalog_next_op_id(req->catalog), wait));
+    }
+    qvs_pt_close(&p);
+}
+
+void qvs_points_upsert(const qvs_req *req, qvs_resp *resp)
+{
+    run_write(req, resp, op_upsert);
+}
+
+void qvs_points_delete(const qvs_req *req, qvs_resp *resp)
+{
+    run_write(req, resp, op_delete);
+}
+
+void qvs_points_set_payload(const qvs_req *req, qvs_resp *resp)
+{
+    run_write(req, resp, op_set);
+}
+
+void qvs_points_overwrite_payload(const qvs_req *req, qvs_resp *resp)
+{
+    run_write(req, resp, op_overwrite);
+}
+
+void qvs_points_delete_payload(const qvs_req *req, qvs_resp *resp)
+{
+    run_write(req, resp, op_delete_payload);
+}
+
+void qvs_points_clear_payload(const qvs_req *req, qvs_resp *resp)
+{
+    run_write(req, resp, op_clear_payload);
+}
+
+void qvs_points_update_vectors(const qvs_req *req, qvs_resp *resp)
+{
+    run_write(req, resp, op_update_vectors);
+}
+
+void qvs_points_delete_vectors(const qvs_req *req, qvs_resp *resp)
+{
+    run_write(req, resp, op_delete_vectors);
+}
+
+/* POST /points/batch: {"operations": [{"upsert": {...}}, ...]}, applied in
+ * order; the answer is one UpdateResult per operation.  As in Qdrant, an
+ * operation that fails stops the batch and earlier ones stay applied. */
+static const struct {
+    const char *name;
+    write_op op;
+} BATCH_OPS[] = {
+    {"upsert", op_upsert},
+    {"delete", op_delete},
+    {"set_payload", op_set},
+    {"overwrite_payload", op_overwrite},
+    {"delete_payload", op_delete_payload},
+    {"clear_payload", op_clear_payload},
+    {"update_vectors", op_update_vectors},
+    {"delete_vectors", op_delete_vectors},
+};
+
+#define N_BATCH_OPS (sizeof(BATCH_OPS) / sizeof(BATCH_OPS[0]))
+
+/* The operation function of one batch entry, with its body. */
+static bool batch_entry(qvs_pt *p, const cJSON *e, size_t i, write_op *op,
+                        const cJSON **body)
+{
+    if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) != 1)
+        return qj_fail_format(p->resp,
+                              "operations[%zu]: expected an object with one "
+                              "operation",
+                              i);
+    for (size_t k = 0; k < N_BATCH_OPS; k++)
+        if (strcmp(e->child->string, BATCH_OPS[k].name) == 0) {
+            if (!cJSON_IsObject(e->child))
+                return qj_fail_format(p->resp,
+                                      "operations[%zu].%s: invalid type: %s, "
+                                      "expected an object",
+                                      i, e->child->string,
+                                      qj_type_name(e->child));
+            *op = BATCH_OPS[k].op;
+            *body = e->child;
+            return true;
+        }
+    return qj_fail_format(p->resp,
+                          "operations[%zu]: unknown variant `%.64s`, expected "
+                          "one of `upsert`, `delete`, `set_payload`, "
+                          "`overwrite_payload`, `delete_payload`, "
+                          "`clear_payload`, `update_vectors`, "
+                          "`delete_vectors`",
+                          i, e->child->string);
+}
+
+void qvs_points_batch(const qvs_req *req, qvs_resp *resp)
+{
+    qvs_pt p;
+    bool wait;
+    if (!qvs_pt_open(&p, req, resp, true))
+        return;
+    const cJSON *ops = member(p.body, "operations");
+    cJSON *results = NULL;
+    if (!qvs_pt_wait(&p, &wait))
+        goto done;
+    if (!ops) {
+        qj_fail_format(resp, "missing field `operations`");
+        goto done;
+    }
+    if (!cJSON_IsArray(ops)) {
+        qj_fail_format(resp, "operations: invalid type: %s, expected a list",
+                       qj_type_name(ops));
+        goto done;
+    }
+    /* The shapes of all entries are checked before the first one runs. */
+    size_t i = 0;
+    for (const cJSON *e = ops->child; e; e = e->next, i++) {
+        write_op op;
+        const cJSON *body;
+        if (!batch_entry(&p, e, i, &op, &body))
+            goto done;
+    }
+    if (!(results = cJSON_CreateArray())) {
+        oom(&p);
+        goto done;
+    }
+    pthread_mutex_lock(&p.coll->write_mu);
+    bool ok = true;
+    i = 0;
+    for (const cJSON *e = ops->child; ok && e; e = e->next, i++) {
+        write_op op = NULL;
+        const cJSON *body = NULL;
+        ok = batch_entry(&p, e, i, &op, &body) && op(&p, body);
+        cJSON *r =
+            ok ? qj_update_result(qvs_catalog_next_op_id(req->catalog), wait)
+               : NULL;
+        if (ok && (!r || !cJSON_AddItemToArray(results, r))) {
+            cJSON_Delete(r);
+            ok = oom(&p);
+        }
+    }
+    pthread_mutex_unlock(&p.coll->write_mu);
+    if (ok) {
+        qvs_pt_result(&p, results);
+        results = NULL;
+    }
+done:
+    cJSON_Delete(results);
+    qvs_pt_close(&p);
+}

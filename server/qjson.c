@@ -1,0 +1,574 @@
+/*
+ * qjson.c -- reading Qdrant request values and writing reply values.
+ *
+ * See qjson.h for the contract.  The readers mirror what serde and
+ * validator do in Qdrant for the same schema: a wrong JSON type is a 400
+ * "Format error in JSON body" (serde), a value outside a declared minimum
+ * is a 422 "Validation error in JSON body" (validator).  Our messages name
+ * the field by its path in the request ("points[3].vector[7]: ...") where
+ * serde names a line and column; that is the one deliberate difference.
+ *
+ * Floats are written with the fewest significant digits (7, 8 or 9) that
+ * read back as the same float32, so a vector stored as 0.1 is returned as
+ * 0.1 and not as the double 0.10000000149011612.
+ */
+#include "qjson.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- errors -----------------------------------------------------------------
+ */
+
+#define QJ_MSG_CAP 900
+
+static bool vfail(qvs_resp *r, int status, const char *prefix,
+                  const char *suffix, const char *fmt, va_list ap)
+{
+    char msg[QJ_MSG_CAP];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    return qvs_fail(r, status, "%s%s%s", prefix, msg, suffix);
+}
+
+bool qj_fail_format(qvs_resp *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(r, 400, "Format error in JSON body: ", "", fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool qj_fail_validation(qvs_resp *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(r, 422, "Validation error in JSON body: [", "]", fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool qj_fail_input(qvs_resp *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(r, 400, "Wrong input: ", "", fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool qj_fail_bad_request(qvs_resp *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(r, 400, "Bad request: ", "", fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool qj_fail_not_found(qvs_resp *r, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(r, 404, "Not found: ", "", fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool qj_fail_lib(qvs_resp *r, qv_collection *c, qv_status st, const char *what)
+{
+    char msg[256] = "";
+    if (c)
+        qv_collection_errmsg(c, msg, sizeof(msg));
+    if (!msg[0])
+        snprintf(msg, sizeof(msg), "%s", qv_strerror(st));
+    switch (st) {
+    case QV_EDIM:
+    case QV_ENONFINITE:
+    case QV_EINVAL:
+    case QV_ERANGE:
+        return qj_fail_input(r, "%s: %s", what, msg);
+    case QV_ENOTFOUND:
+        return qj_fail_not_found(r, "%s", msg);
+    default:
+        return qvs_fail(r, 500, "Service internal error: %s: %s", what, msg);
+    }
+}
+
+const char *qj_type_name(const cJSON *j)
+{
+    if (!j)
+        return "nothing";
+    if (cJSON_IsNull(j))
+        return "null";
+    if (cJSON_IsBool(j))
+        return "a boolean";
+    if (cJSON_IsNumber(j))
+        return "a number";
+    if (cJSON_IsString(j))
+        return "a string";
+    if (cJSON_IsArray(j))
+        return "an array";
+    if (cJSON_IsObject(j))
+        return "an object";
+    return "an unknown value";
+}
+
+/* ---- point ids
+ * ------------------------------------------------------------------ */
+
+static bool bad_id(const cJSON *j, qvs_resp *r, const char *where)
+{
+    const char *tail = "is not a valid point ID, valid values are either an "
+                       "unsigned integer or a UUID";
+    if (cJSON_IsNumber(j))
+        return qj_fail_format(r, "%s: value %.17g %s", where, j->valuedouble,
+                              tail);
+    if (cJSON_IsString(j))
+        return qj_fail_format(r, "%s: value \"%.64s\" %s", where,
+                              j->valuestring, tail);
+    return qj_fail_format(r, "%s: value of type %s %s", where, qj_type_name(j),
+                          tail);
+}
+
+bool qj_id(const cJSON *j, qv_point_id *out, qvs_resp *r, const char *where)
+{
+    if (cJSON_IsNumber(j)) {
+        double d = j->valuedouble;
+        if (!isfinite(d) || d < 0 || d != floor(d))
+            return bad_id(j, r, where);
+        if (d > QJ_MAX_EXACT_INT)
+            return qj_fail_format(
+                r,
+                "%s: integer point id %.17g is above 2^53, which JSON "
+                "numbers cannot carry exactly here; use a smaller id or a "
+                "UUID",
+                where, d);
+        *out = qv_id_from_num((uint64_t)d);
+        return true;
+    }
+    if (cJSON_IsString(j) && qv_id_parse_uuid(j->valuestring, out) == QV_OK)
+        return true;
+    return bad_id(j, r, where);
+}
+
+bool qj_id_list(const cJSON *arr, qv_point_id **out, size_t *n, qvs_resp *r,
+                const char *where)
+{
+    *out = NULL;
+    *n = 0;
+    if (!cJSON_IsArray(arr))
+        return qj_fail_format(r,
+                              "%s: invalid type: %s, expected a list of "
+                              "point ids",
+                              where, qj_type_name(arr));
+    size_t count = (size_t)cJSON_GetArraySize(arr);
+    if (count == 0)
+        return true;
+    qv_point_id *ids = calloc(count, sizeof(*ids));
+    if (!ids)
+        return qvs_fail(r, 500, "Service internal error: out of memory");
+    size_t i = 0;
+    for (const cJSON *e = arr->child; e; e = e->next, i++) {
+        char at[160];
+        snprintf(at, sizeof(at), "%s[%zu]", where, i);
+        if (!qj_id(e, &ids[i], r, at)) {
+            free(ids);
+            return false;
+        }
+    }
+    *out = ids;
+    *n = count;
+    return true;
+}
+
+bool qj_id_from_path(const char *text, qv_point_id *out)
+{
+    if (!text || !*text)
+        return false;
+    size_t len = strlen(text);
+    if (len <= 20 && strspn(text, "0123456789") == len) {
+        errno = 0;
+        char *end = NULL;
+        unsigned long long v = strtoull(text, &end, 10);
+        if (errno || *end)
+            return false;
+        *out = qv_id_from_num((uint64_t)v);
+        return true;
+    }
+    return qv_id_parse_uuid(text, out) == QV_OK;
+}
+
+void qj_id_text(const qv_point_id *id, char buf[QV_UUID_STRLEN])
+{
+    if (qv_id_format(id, buf, QV_UUID_STRLEN) != QV_OK)
+        snprintf(buf, QV_UUID_STRLEN, "?");
+}
+
+cJSON *qj_id_json(const qv_point_id *id)
+{
+    char buf[QV_UUID_STRLEN];
+    qj_id_text(id, buf);
+    if (id->kind == QV_ID_UUID)
+        return cJSON_CreateString(buf);
+    /* cJSON prints integers beyond INT_MAX with 15 significant digits
+     * (its round-trip check is approximate), so those go out as their
+     * exact digits. */
+    if (id->u.num <= INT_MAX)
+        return cJSON_CreateNumber((double)id->u.num);
+    return cJSON_CreateRaw(buf);
+}
+
+/* ---- floats and vectors
+ * ------------------------------------------------------------ */
+
+bool qj_is_dense(const cJSON *j)
+{
+    if (!cJSON_IsArray(j))
+        return false;
+    for (const cJSON *e = j->child; e; e = e->next)
+        if (!cJSON_IsNumber(e))
+            return false;
+    return true;
+}
+
+bool qj_vector(const cJSON *j, float *out, uint32_t dim, qvs_resp *r,
+               const char *where)
+{
+    if (!cJSON_IsArray(j))
+        return qj_fail_format(r,
+                              "%s: invalid type: %s, expected a vector (an "
+                              "array of numbers)",
+                              where, qj_type_name(j));
+    size_t i = 0;
+    for (const cJSON *e = j->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e))
+            return qj_fail_format(r,
+                                  "%s[%zu]: invalid type: %s, expected a "
+                                  "number",
+                                  where, i, qj_type_name(e));
+        float f = (float)e->valuedouble;
+        if (!isfinite(f))
+            return qj_fail_format(r, "%s[%zu]: %g is not a finite 32-bit float",
+                                  where, i, e->valuedouble);
+        if (i < dim)
+            out[i] = f;
+    }
+    if (i != dim)
+        return qj_fail_input(r,
+                             "Vector dimension error: expected dim: %u, "
+                             "got %zu",
+                             dim, i);
+    return true;
+}
+
+cJSON *qj_float_json(float f)
+{
+    if (!isfinite(f))
+        return cJSON_CreateNull(); /* never reached: scores are finite */
+    char buf[32];
+    for (int prec = 7; prec <= 9; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
+cJSON *qj_floats_json(const float *v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (!arr)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *x = qj_float_json(v[i]);
+        if (!x || !cJSON_AddItemToArray(arr, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* ---- scalars
+ * ---------------------------------------------------------------------- */
+
+/* obj's member key, or NULL when absent or null. */
+static const cJSON *member(const cJSON *obj, const char *key)
+{
+    const cJSON *j = obj ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
+    return cJSON_IsNull(j) ? NULL : j;
+}
+
+bool qj_bool(const cJSON *obj, const char *key, bool dflt, bool *out,
+             qvs_resp *r)
+{
+    const cJSON *j = member(obj, key);
+    if (!j) {
+        *out = dflt;
+        return true;
+    }
+    if (!cJSON_IsBool(j))
+        return qj_fail_format(r, "%s: invalid type: %s, expected a boolean",
+                              key, qj_type_name(j));
+    *out = cJSON_IsTrue(j);
+    return true;
+}
+
+bool qj_uint(const cJSON *obj, const char *key, uint64_t dflt, uint64_t min,
+             uint64_t *out, qvs_resp *r)
+{
+    const cJSON *j = member(obj, key);
+    if (!j) {
+        *out = dflt;
+        return true;
+    }
+    if (!cJSON_IsNumber(j))
+        return qj_fail_format(r,
+                              "%s: invalid type: %s, expected a non-negative "
+                              "integer",
+                              key, qj_type_name(j));
+    double d = j->valuedouble;
+    if (!isfinite(d) || d < 0 || d != floor(d) || d > QJ_MAX_EXACT_INT)
+        return qj_fail_format(r,
+                              "%s: invalid value: %.17g, expected a "
+                              "non-negative integer",
+                              key, d);
+    uint64_t v = (uint64_t)d;
+    if (v < min)
+        return qj_fail_validation(r,
+                                  "%s: value %llu invalid, must be %llu or "
+                                  "larger",
+                                  key, (unsigned long long)v,
+                                  (unsigned long long)min);
+    *out = v;
+    return true;
+}
+
+bool qj_float(const cJSON *obj, const char *key, bool *present, float *out,
+              qvs_resp *r)
+{
+    const cJSON *j = member(obj, key);
+    *present = false;
+    if (!j)
+        return true;
+    if (!cJSON_IsNumber(j))
+        return qj_fail_format(r, "%s: invalid type: %s, expected a number", key,
+                              qj_type_name(j));
+    float f = (float)j->valuedouble;
+    if (!isfinite(f))
+        return qj_fail_format(r, "%s: %g is not a finite 32-bit float", key,
+                              j->valuedouble);
+    *out = f;
+    *present = true;
+    return true;
+}
+
+bool qj_string(const cJSON *obj, const char *key, const char **out, qvs_resp *r)
+{
+    const cJSON *j = member(obj, key);
+    *out = NULL;
+    if (!j)
+        return true;
+    if (!cJSON_IsString(j))
+        return qj_fail_format(r, "%s: invalid type: %s, expected a string", key,
+                              qj_type_name(j));
+    *out = j->valuestring;
+    return true;
+}
+
+/* The strings of array j as a new array of borrowed pointers. */
+static bool strings_of(const cJSON *j, const char ***out, size_t *n,
+                       qvs_resp *r, const char *where)
+{
+    *out = NULL;
+    *n = 0;
+    if (!cJSON_IsArray(j))
+        return qj_fail_format(r,
+                              "%s: invalid type: %s, expected a list of "
+                              "strings",
+                              where, qj_type_name(j));
+    size_t count = (size_t)cJSON_GetArraySize(j);
+    const char **v = calloc(count + 1, sizeof(*v));
+    if (!v)
+        return qvs_fail(r, 500, "Service internal error: out of memory");
+    size_t i = 0;
+    for (const cJSON *e = j->child; e; e = e->next, i++) {
+        if (!cJSON_IsString(e)) {
+            free(v);
+            return qj_fail_format(r,
+                                  "%s[%zu]: invalid type: %s, expected a "
+                                  "string",
+                                  where, i, qj_type_name(e));
+        }
+        v[i] = e->valuestring;
+    }
+    *out = v;
+    *n = count;
+    return true;
+}
+
+bool qj_string_list(const cJSON *obj, const char *key, const char ***out,
+                    size_t *n, qvs_resp *r)
+{
+    const cJSON *j = member(obj, key);
+    *out = NULL;
+    *n = 0;
+    if (!j)
+        return true;
+    return strings_of(j, out, n, r, key);
+}
+
+/* ---- selectors
+ * ---------------------------------------------------------------------- */
+
+bool qj_with_payload(const cJSON *obj, bool dflt, qj_payload_sel *out,
+                     qvs_resp *r)
+{
+    memset(out, 0, sizeof(*out));
+    const cJSON *j = member(obj, "with_payload");
+    if (!j) {
+        out->on = dflt;
+        return true;
+    }
+    if (cJSON_IsBool(j)) {
+        out->on = cJSON_IsTrue(j);
+        return true;
+    }
+    const char **keys = NULL;
+    size_t n = 0;
+    bool include = true;
+    if (cJSON_IsArray(j)) {
+        if (!strings_of(j, &keys, &n, r, "with_payload"))
+            return false;
+    } else if (cJSON_IsObject(j) && cJSON_GetArraySize(j) == 1 &&
+               (cJSON_GetObjectItemCaseSensitive(j, "include") ||
+                cJSON_GetObjectItemCaseSensitive(j, "exclude"))) {
+        include = cJSON_GetObjectItemCaseSensitive(j, "include") != NULL;
+        const char *k = include ? "include" : "exclude";
+        char at[40];
+        snprintf(at, sizeof(at), "with_payload.%s", k);
+        if (!strings_of(cJSON_GetObjectItemCaseSensitive(j, k), &keys, &n, r,
+                        at))
+            return false;
+    } else {
+        return qj_fail_format(r, "with_payload: data did not match any variant "
+                                 "of untagged enum WithPayloadInterface");
+    }
+    out->on = true;
+    out->keys = keys;
+    if (include) {
+        /* The library reads an empty selection as "everything"; an empty
+         * include list means "nothing" (an empty payload) here. */
+        out->sel.include = keys;
+        out->sel.n_include = n;
+        out->empty = n == 0;
+    } else {
+        out->sel.exclude = keys;
+        out->sel.n_exclude = n;
+    }
+    return true;
+}
+
+void qj_payload_sel_free(qj_payload_sel *s)
+{
+    if (!s)
+        return;
+    free(s->keys);
+    memset(s, 0, sizeof(*s));
+}
+
+bool qj_with_vector(const cJSON *obj, qj_vector_sel *out, qvs_resp *r)
+{
+    memset(out, 0, sizeof(*out));
+    const cJSON *j = member(obj, "with_vector");
+    if (!j)
+        j = member(obj, "with_vectors"); /* Qdrant's alias */
+    if (!j)
+        return true;
+    if (cJSON_IsBool(j)) {
+        out->all = cJSON_IsTrue(j);
+        return true;
+    }
+    if (cJSON_IsArray(j))
+        return strings_of(j, &out->names, &out->n, r, "with_vector");
+    return qj_fail_format(r, "with_vector: data did not match any variant of "
+                             "untagged enum WithVector");
+}
+
+void qj_vector_sel_free(qj_vector_sel *s)
+{
+    if (!s)
+        return;
+    free(s->names);
+    memset(s, 0, sizeof(*s));
+}
+
+bool qj_vector_sel_has(const qj_vector_sel *s, const char *name)
+{
+    if (s->all)
+        return true;
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->names[i], name) == 0)
+            return true;
+    return false;
+}
+
+/* ---- filters
+ * ---------------------------------------------------------------------- */
+
+bool qj_filter(const cJSON *j, qv_filter **out, qvs_resp *r, const char *where)
+{
+    *out = NULL;
+    if (!j || cJSON_IsNull(j))
+        return true;
+    if (!cJSON_IsObject(j))
+        return qj_fail_format(r,
+                              "%s: invalid type: %s, expected a Filter "
+                              "object",
+                              where, qj_type_name(j));
+    char *text = cJSON_PrintUnformatted(j);
+    if (!text)
+        return qvs_fail(r, 500, "Service internal error: out of memory");
+    char err[512] = "";
+    qv_status st = qv_filter_parse(text, strlen(text), out, err, sizeof(err));
+    cJSON_free(text);
+    if (st == QV_OK)
+        return true;
+    if (st == QV_ENOMEM)
+        return qvs_fail(r, 500, "Service internal error: out of memory");
+    const char *bare = strstr(err, "a field condition needs one of");
+    if (bare) {
+        /* Qdrant's validator refuses {"key": k} alone with this text. */
+        int loc = (int)(bare - err);
+        while (loc > 0 && (err[loc - 1] == ' ' || err[loc - 1] == ':'))
+            loc--;
+        return qj_fail_validation(
+            r, "%s%s%.*s: At least one field condition must be specified",
+            where, loc ? "." : "", loc, err);
+    }
+    return qj_fail_format(r, "%s: %s", where, err);
+}
+
+/* ---- write results
+ * ---------------------------------------------------------------- */
+
+cJSON *qj_update_result(uint64_t op, bool completed)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    if (!cJSON_AddNumberToObject(o, "operation_id", (double)op) ||
+        !cJSON_AddStringToObject(o, "status",
+                                 completed ? "completed" : "acknowledged")) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
