@@ -928,7 +928,8 @@ static cJSON *run_plan(qvs_pt *p, plan *q)
         oom(p->resp);
         return NULL;
     }
-    qsort(q->exclude, q->n_exclude, sizeof(*q->exclude), cmp_id);
+    if (q->n_exclude)
+        qsort(q->exclude, q->n_exclude, sizeof(*q->exclude), cmp_id);
     bool ok = false;
     switch (q->kind) {
     case PK_NEAREST:

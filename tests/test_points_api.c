@@ -22,11 +22,14 @@
  *     no query, sample, batch, refused forms.
  *  7. legacy search / recommend and their batches.
  *  8. errors: missing collections, filters (bad, bare key, deep), limits.
+ *  9. concurrency: two writers and a reader on a named collection keep
+ *     every payload copy equal to the registry (run it under TSan).
  */
 #include "server/points.h"
 
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +44,7 @@ struct qvs_catalog {
     qvs_coll *colls[MAX_COLLS];
     size_t n;
     uint64_t op;
+    pthread_mutex_t mu; /* refs and op, for the concurrent test */
 };
 
 static qvs_catalog cat;
@@ -49,7 +53,9 @@ bool qvs_catalog_get(qvs_catalog *c, const char *name, qvs_coll **out)
 {
     for (size_t i = 0; i < c->n; i++)
         if (strcmp(c->colls[i]->name, name) == 0) {
+            pthread_mutex_lock(&c->mu);
             c->colls[i]->refs++;
+            pthread_mutex_unlock(&c->mu);
             *out = c->colls[i];
             return true;
         }
@@ -59,9 +65,10 @@ bool qvs_catalog_get(qvs_catalog *c, const char *name, qvs_coll **out)
 
 void qvs_coll_release(qvs_catalog *c, qvs_coll *coll)
 {
-    (void)c;
+    pthread_mutex_lock(&c->mu);
     ck_assert_uint_gt(coll->refs, 0);
     coll->refs--;
+    pthread_mutex_unlock(&c->mu);
 }
 
 const qvs_vector *qvs_coll_vector(const qvs_coll *c, const char *name)
@@ -74,7 +81,10 @@ const qvs_vector *qvs_coll_vector(const qvs_coll *c, const char *name)
 
 uint64_t qvs_catalog_next_op_id(qvs_catalog *c)
 {
-    return ++c->op;
+    pthread_mutex_lock(&c->mu);
+    uint64_t op = ++c->op;
+    pthread_mutex_unlock(&c->mu);
+    return op;
 }
 
 bool qvs_fail(qvs_resp *r, int http_status, const char *fmt, ...)
@@ -150,6 +160,7 @@ static qvs_coll *add_named(const char *name)
 static void setup(void)
 {
     memset(&cat, 0, sizeof(cat));
+    pthread_mutex_init(&cat.mu, NULL);
 }
 
 static void teardown(void)
@@ -168,6 +179,7 @@ static void teardown(void)
         pthread_mutex_destroy(&c->write_mu);
         free(c);
     }
+    pthread_mutex_destroy(&cat.mu);
     memset(&cat, 0, sizeof(cat));
 }
 
@@ -1404,6 +1416,101 @@ START_TEST(big_batch_all_or_nothing)
 }
 END_TEST
 
+/* ---- 9. concurrency
+ * ------------------------------------------------------------------ */
+
+/* A handler call that keeps nothing (for threads). */
+static int call_quiet(qvs_handler h, const char *coll, const char *body)
+{
+    treq t = {.wait = NULL};
+    t.req.method = "POST";
+    t.req.params[0] = coll;
+    t.req.n_params = 1;
+    t.req.query = tquery;
+    t.req.catalog = &cat;
+    cJSON *jb = cJSON_Parse(body);
+    t.req.body = jb;
+    qvs_resp resp = {.http_status = 200};
+    h(&t.req, &resp);
+    cJSON_Delete(jb);
+    cJSON_Delete(resp.result);
+    return resp.http_status;
+}
+
+static void *writer(void *arg)
+{
+    int w = (int)(intptr_t)arg;
+    char body[256];
+    for (int i = 0; i < 150; i++) {
+        int id = i % 10;
+        if (i % 3 == 0)
+            snprintf(body, sizeof(body),
+                     "{\"points\":[{\"id\":%d,\"vector\":{\"a\":[1,%d],"
+                     "\"b\":[%d,0,1]},\"payload\":{\"w\":%d,\"i\":%d}}]}",
+                     id, i, w, w, i);
+        else if (i % 3 == 1)
+            snprintf(body, sizeof(body),
+                     "{\"payload\":{\"w\":%d,\"s\":%d},\"points\":[%d]}", w, i,
+                     id);
+        else
+            snprintf(body, sizeof(body),
+                     "{\"points\":[{\"id\":%d,\"vector\":{\"b\":[%d,%d,0]}}]}",
+                     id, w, i);
+        qvs_handler h = i % 3 == 0   ? qvs_points_upsert
+                        : i % 3 == 1 ? qvs_points_set_payload
+                                     : qvs_points_update_vectors;
+        int st = call_quiet(h, "n", body);
+        ck_assert_msg(st == 200 || st == 404, "status %d", st);
+    }
+    return NULL;
+}
+
+static void *reader(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 150; i++) {
+        int st = call_quiet(qvs_points_query, "n",
+                            "{\"query\":[1,1,1],\"using\":\"b\","
+                            "\"with_payload\":true,\"with_vector\":true}");
+        ck_assert_int_eq(st, 200);
+        st = call_quiet(qvs_points_scroll, "n", "{\"with_vector\":true}");
+        ck_assert_int_eq(st, 200);
+    }
+    return NULL;
+}
+
+/* Writers of the same points on two threads and a reader: afterwards every
+ * copy of every payload equals the registry's. */
+START_TEST(concurrent_writers_keep_copies_equal)
+{
+    qvs_coll *c = add_named("n");
+    pthread_t t[3];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(
+            pthread_create(&t[i], NULL, writer, (void *)(intptr_t)(i + 1)), 0);
+    ck_assert_int_eq(pthread_create(&t[2], NULL, reader, NULL), 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    for (int id = 0; id < 10; id++) {
+        qv_point_id pid = qv_id_from_num((uint64_t)id);
+        char *want = NULL, *got = NULL;
+        size_t len;
+        ck_assert_int_eq(qv_payload_get(c->points, &pid, NULL, &want, &len),
+                         QV_OK);
+        for (size_t k = 0; k < c->n_vectors; k++) {
+            qv_status st =
+                qv_payload_get(c->vectors[k].coll, &pid, NULL, &got, &len);
+            if (st == QV_ENOTFOUND)
+                continue;
+            ck_assert_int_eq(st, QV_OK);
+            ck_assert_str_eq(got, want);
+            qv_free(got);
+        }
+        qv_free(want);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("points_api");
@@ -1437,6 +1544,7 @@ static Suite *suite(void)
     tcase_add_test(t, points_batch);
     tcase_add_test(t, filter_errors);
     tcase_add_test(t, big_batch_all_or_nothing);
+    tcase_add_test(t, concurrent_writers_keep_copies_equal);
     suite_add_tcase(s, t);
     return s;
 }
