@@ -295,6 +295,8 @@ static bool plan_recommend(qvs_pt *p, plan *q, const cJSON *o,
                            const char *using, bool legacy)
 {
     const char *strategy = NULL;
+    if (!q->vec && !(q->vec = qvs_pt_vector(p, using)))
+        return false;
     if (!qj_string(o, "strategy", &strategy, p->resp))
         return false;
     int s = 0; /* 0 average_vector, 1 best_score, 2 sum_scores */
@@ -363,6 +365,8 @@ static bool unsupported(qvs_pt *p, const char *what)
 static bool plan_nearest(qvs_pt *p, plan *q, const cJSON *input,
                          const cJSON *mmr, const char *using)
 {
+    if (!q->vec && !(q->vec = qvs_pt_vector(p, using)))
+        return false;
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     if (!example_vector(p, q, input, using, false, q->query, "query"))
@@ -455,10 +459,12 @@ static bool plan_query(qvs_pt *p, const cJSON *o, plan *q)
     if (!qj_string(o, "using", &using, p->resp) ||
         !parse_common(p, o, false, q) || !parse_lookup(p, o, q))
         return false;
+    /* A named collection has no vector "": queries that score vectors
+     * need `using` there, id order and samples do not. */
+    if (using && !(q->vec = qvs_pt_vector(p, using)))
+        return false;
     if (!using)
         using = "";
-    if (!(q->vec = qvs_pt_vector(p, using)))
-        return false;
     const cJSON *j = member(o, "query");
     if (!j) {
         if (q->has_threshold)

@@ -962,6 +962,14 @@ START_TEST(named_vectors)
     qv_count(c->vectors[1].coll, &nb);
     ck_assert_uint_eq(nb, 2);
     ck_assert_uint_eq(count_of("n"), 4);
+    /* id order and samples need no `using`; vector queries do */
+    o = call(qvs_points_query, "n", "{\"limit\":2}");
+    ck_assert_str_eq(ids_of(points_of(o)), "1,2");
+    o = call(qvs_points_query, "n",
+             "{\"query\":{\"sample\":\"random\"},\"limit\":10}");
+    ck_assert_int_eq(cJSON_GetArraySize(points_of(o)), 4);
+    ERR(call(qvs_points_query, "n", "{\"query\":[1,0]}"), 400,
+        "Wrong input: Not existing vector name error: ");
     /* clear payload reaches the copies too */
     OK(call(qvs_points_clear_payload, "n", "{\"points\":[2]}"));
     o = call(qvs_points_query, "n",
