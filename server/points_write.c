@@ -616,6 +616,17 @@ static bool op_delete(qvs_pt *p, const cJSON *body)
 {
     qv_point_id *ids = NULL;
     size_t n = 0;
+    const cJSON *flt = member(body, "filter");
+    if (flt && !member(body, "points") && !p->coll->named) {
+        /* One library collection: let it delete by filter in one pass. */
+        qv_filter *f = NULL;
+        if (!qj_filter(flt, &f, p->resp, "filter"))
+            return false;
+        qv_status st = qv_delete_filter(p->coll->points, f, NULL);
+        qv_filter_free(f);
+        return st == QV_OK ||
+               qj_fail_lib(p->resp, p->coll->points, st, "deleting points");
+    }
     if (!qvs_pt_selector(p, body, SELECTOR, false, &ids, &n))
         return false;
     bool ok = delete_ids(p, ids, n);
@@ -764,24 +775,27 @@ static bool op_set_payload(qvs_pt *p, const cJSON *body, bool overwrite)
     size_t nl = qvs_pt_libcolls(p->coll, lc);
     size_t tl = strlen(set_text);
     const char *key_only[1] = {key};
-    pe edits[2];
+    /* Each list starts with the edit that can fail on the payload itself
+     * (a merge the library refuses as too deep, say), so a refused
+     * payload fails at the first point before anything has changed. */
+    pe merge = {.kind = PE_SET, .json = set_text, .len = tl, .key = key};
+    pe edits[3];
     size_t ne = 0;
     if (overwrite && key) {
+        /* replace the object at key: merge (the check), empty, merge */
+        edits[ne++] = merge;
         edits[ne++] =
             (pe){.kind = PE_DELETE_KEYS, .keys = key_only, .n_keys = 1};
-        edits[ne++] =
-            (pe){.kind = PE_SET, .json = set_text, .len = tl, .key = key};
+        edits[ne++] = merge;
     } else if (overwrite) {
         edits[ne++] = (pe){.kind = PE_OVERWRITE, .json = set_text, .len = tl};
     } else if (n_null && key) {
+        edits[ne++] = merge;
         edits[ne++] = (pe){.kind = PE_DELETE_KEYS,
                            .keys = (const char *const *)null_paths,
                            .n_keys = n_null};
-        edits[ne++] =
-            (pe){.kind = PE_SET, .json = set_text, .len = tl, .key = key};
     } else if (!n_null) {
-        edits[ne++] =
-            (pe){.kind = PE_SET, .json = set_text, .len = tl, .key = key};
+        edits[ne++] = merge;
     }
     for (size_t i = 0; i < n; i++) {
         if (ne) {

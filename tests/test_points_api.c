@@ -798,6 +798,21 @@ START_TEST(payload_ops)
     o = callw(qvs_points_get, "c", "1", NULL, NULL);
     ck_assert_str_eq(json_of(o->res, "payload"),
                      "{\"only\":true,\"o\":{\"z\":3}}");
+    /* a payload the library refuses (too deep) changes nothing, even in
+     * the forms that take several edits */
+    char deep[1024] = "{\"points\":[1,2],\"key\":\"o\",\"payload\":{\"q\":null,"
+                      "\"d\":";
+    for (int i = 0; i < 70; i++)
+        strcat(deep, "{\"a\":");
+    strcat(deep, "1");
+    for (int i = 0; i < 70; i++)
+        strcat(deep, "}");
+    strcat(deep, "}}");
+    ERRP(call(qvs_points_set_payload, "c", deep), 400, "Wrong input: ");
+    ERRP(call(qvs_points_overwrite_payload, "c", deep), 400, "Wrong input: ");
+    o = callw(qvs_points_get, "c", "1", NULL, NULL);
+    ck_assert_str_eq(json_of(o->res, "payload"),
+                     "{\"only\":true,\"o\":{\"z\":3}}");
     /* delete keys, clear */
     OK(call(qvs_points_delete_payload, "c",
             "{\"keys\":[\"only\",\"nothing\"],\"points\":[1]}"));
