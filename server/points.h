@@ -42,8 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- what the router and the lead wire ------------------------------------
- */
+/* ---- what the router and the lead wire ----------------------------------- */
 
 /* The point endpoints, for the router. */
 extern const qvs_route qvs_points_routes[];
@@ -55,8 +54,7 @@ extern const size_t qvs_points_routes_n;
  * catalog); the unit tests provide their own. */
 uint64_t qvs_catalog_next_op_id(qvs_catalog *cat);
 
-/* ---- the handlers (exported for the unit tests) ---------------------------
- */
+/* ---- the handlers (exported for the unit tests) -------------------------- */
 
 void qvs_points_upsert(const qvs_req *req, qvs_resp *resp);
 void qvs_points_delete(const qvs_req *req, qvs_resp *resp);
@@ -80,8 +78,7 @@ void qvs_points_search_batch(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend_batch(const qvs_req *req, qvs_resp *resp);
 
-/* ---- shared by the points_*.c files (points_common.c) ---------------------
- */
+/* ---- shared by the points_*.c files (points_common.c) -------------------- */
 
 /* One request on one collection. */
 typedef struct qvs_pt {
@@ -126,6 +123,12 @@ cJSON *qvs_pt_record(qvs_pt *p, const qv_point_id *id, const qj_payload_sel *wp,
 bool qvs_pt_add_payload_vector(qvs_pt *p, cJSON *obj, const qv_point_id *id,
                                const qj_payload_sel *wp,
                                const qj_vector_sel *wv, bool *gone);
+
+/* Compiles a filter like qj_filter, first answering has_vector conditions,
+ * which the library leaves to its caller: {"has_vector": name} becomes
+ * {"has_id": [every point that has that vector]}. */
+bool qvs_pt_filter(qvs_pt *p, const cJSON *j, qv_filter **out,
+                   const char *where);
 
 /* Every point of c matching f (NULL: all), in id order, as a new array
  * (free) -- pages through qv_scroll. */

@@ -11,6 +11,11 @@
  * from each vector's own collection, so a named point without a given
  * vector simply lacks that member.  The payload text the library prints is
  * put into the reply as a raw JSON item, never parsed again.
+ *
+ * has_vector conditions are answered here, since only the server knows
+ * which library collection holds which vector: each becomes a has_id list
+ * of the points of that vector's collection (a full pass over them, paid
+ * only by filters that use has_vector).
  */
 #include "points.h"
 
@@ -18,8 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- routes
- * ------------------------------------------------------------------ */
+/* ---- routes -------------------------------------------------------------- */
 
 #define PTS "/collections/{name}/points"
 #define W   QVS_ROUTE_WRITE
@@ -56,8 +60,7 @@ const qvs_route qvs_points_routes[] = {
 const size_t qvs_points_routes_n =
     sizeof(qvs_points_routes) / sizeof(qvs_points_routes[0]);
 
-/* ---- requests
- * ------------------------------------------------------------------ */
+/* ---- requests ------------------------------------------------------------ */
 
 bool qvs_pt_open(qvs_pt *p, const qvs_req *req, qvs_resp *resp, bool need_body)
 {
@@ -141,8 +144,7 @@ size_t qvs_pt_libcolls(const qvs_coll *coll, qv_collection **out)
     return n;
 }
 
-/* ---- records
- * ------------------------------------------------------------------- */
+/* ---- records ------------------------------------------------------------- */
 
 /* One vector of point id as a JSON array; NULL with *missing when the
  * point does not have it. */
@@ -269,8 +271,88 @@ cJSON *qvs_pt_record(qvs_pt *p, const qv_point_id *id, const qj_payload_sel *wp,
     return obj;
 }
 
-/* ---- point sets
- * ---------------------------------------------------------------- */
+/* ---- filters ------------------------------------------------------------ */
+
+/* True if the JSON tree j holds a has_vector condition anywhere. */
+static bool mentions_has_vector(const cJSON *j)
+{
+    for (const cJSON *c = j ? j->child : NULL; c; c = c->next) {
+        if (c->string && strcmp(c->string, "has_vector") == 0)
+            return true;
+        if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && mentions_has_vector(c))
+            return true;
+    }
+    return false;
+}
+
+/* The ids of the points that have vector name, as a has_id array (a
+ * missing name gives an empty list: the condition never holds). */
+static cJSON *ids_with_vector(qvs_pt *p, const char *name)
+{
+    const qvs_vector *v = qvs_coll_vector(p->coll, name);
+    qv_point_id *ids = NULL;
+    size_t n = 0;
+    if (v && !qvs_pt_scroll_all(p, v->coll, NULL, &ids, &n))
+        return NULL;
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < n; i++) {
+        cJSON *id = qj_id_json(&ids[i]);
+        if (!id || !cJSON_AddItemToArray(arr, id)) {
+            cJSON_Delete(id);
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    free(ids);
+    if (!arr)
+        qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    return arr;
+}
+
+/* Replaces every {"has_vector": name} in j by {"has_id": [ids]}. */
+static bool rewrite_has_vector(qvs_pt *p, cJSON *j)
+{
+    for (cJSON *c = j->child; c; c = c->next) {
+        if (c->string && strcmp(c->string, "has_vector") == 0 &&
+            cJSON_IsString(c)) {
+            cJSON *ids = ids_with_vector(p, c->valuestring);
+            if (!ids)
+                return false;
+            /* The new member takes c's place under the key has_id; the
+             * key is allocated as cJSON allocates keys, since
+             * cJSON_Delete frees it. */
+            if (!(ids->string = cJSON_malloc(sizeof("has_id")))) {
+                cJSON_Delete(ids);
+                return qvs_fail(p->resp, 500,
+                                "Service internal error: out of memory");
+            }
+            memcpy(ids->string, "has_id", sizeof("has_id"));
+            cJSON_ReplaceItemViaPointer(j, c, ids);
+            c = ids;
+        } else if ((cJSON_IsObject(c) || cJSON_IsArray(c)) &&
+                   !rewrite_has_vector(p, c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool qvs_pt_filter(qvs_pt *p, const cJSON *j, qv_filter **out,
+                   const char *where)
+{
+    *out = NULL;
+    if (!cJSON_IsObject(j) || !mentions_has_vector(j))
+        return qj_filter(j, out, p->resp, where);
+    cJSON *copy = cJSON_Duplicate(j, true);
+    if (!copy)
+        return qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    bool ok =
+        rewrite_has_vector(p, copy) && qj_filter(copy, out, p->resp, where);
+    cJSON_Delete(copy);
+    return ok;
+}
+
+/* ---- point sets ---------------------------------------------------------- */
 
 #define SCROLL_PAGE 1024
 
@@ -346,7 +428,7 @@ bool qvs_pt_selector(qvs_pt *p, const cJSON *obj, const char *none_msg,
     bool ok = false;
     if (pts && !qj_id_list(pts, &listed, &n_listed, p->resp, "points"))
         goto done;
-    if (flt && !qj_filter(flt, &f, p->resp, "filter"))
+    if (flt && !qvs_pt_filter(p, flt, &f, "filter"))
         goto done;
     if (must_exist && !qvs_pt_require_points(p, listed, n_listed))
         goto done;

@@ -54,8 +54,7 @@ static bool oom(qvs_resp *r)
     return qvs_fail(r, 500, "Service internal error: out of memory");
 }
 
-/* ---- plans
- * ------------------------------------------------------------------------ */
+/* ---- plans --------------------------------------------------------------- */
 
 typedef enum plan_kind {
     PK_NEAREST,   /* query vector (optionally re-ranked by MMR) */
@@ -127,8 +126,7 @@ static bool excluded(const plan *q, const qv_point_id *id)
            bsearch(id, q->exclude, q->n_exclude, sizeof(*id), cmp_id);
 }
 
-/* ---- common request fields
- * ---------------------------------------------------------- */
+/* ---- common request fields ----------------------------------------------- */
 
 /* filter, params, score_threshold, limit, offset, with_payload, with_vector
  * (legacy requests require limit: limit_required). */
@@ -145,7 +143,7 @@ static bool parse_common(qvs_pt *p, const cJSON *o, bool limit_required,
                               "params: invalid type: %s, expected an "
                               "object",
                               qj_type_name(params));
-    if (!qj_filter(member(o, "filter"), &q->filter, r, "filter") ||
+    if (!qvs_pt_filter(p, member(o, "filter"), &q->filter, "filter") ||
         !qj_uint(params, "hnsw_ef", 0, 1, &ef, r) ||
         !qj_bool(params, "exact", false, &q->exact, r) ||
         !qj_float(o, "score_threshold", &q->has_threshold, &q->threshold, r) ||
@@ -184,8 +182,7 @@ static bool parse_lookup(qvs_pt *p, const cJSON *o, plan *q)
     return true;
 }
 
-/* ---- examples: vectors given raw or by point id
- * -------------------------------------- */
+/* ---- examples: vectors given raw or by point id -------------------------- */
 
 static void normalize(float *v, uint32_t dim)
 {
@@ -352,8 +349,7 @@ static bool plan_recommend(qvs_pt *p, plan *q, const cJSON *o,
     return true;
 }
 
-/* ---- the query API
- * ---------------------------------------------------------------- */
+/* ---- the query API ------------------------------------------------------- */
 
 static bool unsupported(qvs_pt *p, const char *what)
 {
@@ -481,8 +477,7 @@ static bool plan_query(qvs_pt *p, const cJSON *o, plan *q)
     return plan_nearest(p, q, j, NULL, using);
 }
 
-/* ---- legacy requests
- * ---------------------------------------------------------------- */
+/* ---- legacy requests ----------------------------------------------------- */
 
 /* SearchRequest: {"vector": [..] | {"name", "vector"}, "limit", ...}. */
 static bool plan_search(qvs_pt *p, const cJSON *o, plan *q)
@@ -545,8 +540,7 @@ static bool plan_legacy_recommend(qvs_pt *p, const cJSON *o, plan *q)
     return plan_recommend(p, q, o, using, true);
 }
 
-/* ---- running a plan
- * ------------------------------------------------------------------ */
+/* ---- running a plan ------------------------------------------------------ */
 
 typedef struct scored {
     qv_point_id id;
@@ -959,8 +953,7 @@ static cJSON *run_plan(qvs_pt *p, plan *q)
     return arr;
 }
 
-/* ---- handlers
- * -------------------------------------------------------------------------- */
+/* ---- handlers ------------------------------------------------------------ */
 
 typedef bool (*plan_fn)(qvs_pt *p, const cJSON *o, plan *q);
 

@@ -132,7 +132,7 @@ void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
     uint64_t limit = 0, count = 0;
     if ((joff && !qj_id(joff, &start, resp, "offset")) ||
         !qj_uint(p.body, "limit", 10, 1, &limit, resp) ||
-        !qj_filter(member(p.body, "filter"), &f, resp, "filter") ||
+        !qvs_pt_filter(&p, member(p.body, "filter"), &f, "filter") ||
         !qj_with_payload(p.body, true, &wp, resp) ||
         !qj_with_vector(p.body, &wv, resp) || !qvs_pt_check_vector_sel(&p, &wv))
         goto done;
@@ -192,7 +192,7 @@ void qvs_points_count(const qvs_req *req, qvs_resp *resp)
     uint64_t n = 0;
     /* Counts are always exact here; `exact` is read only to check it. */
     if (qj_bool(p.body, "exact", true, &exact, resp) &&
-        qj_filter(member(p.body, "filter"), &f, resp, "filter")) {
+        qvs_pt_filter(&p, member(p.body, "filter"), &f, "filter")) {
         qv_status st = qv_count_filter(p.coll->points, f, &n);
         if (st != QV_OK) {
             qj_fail_lib(resp, p.coll->points, st, "counting points");

@@ -48,8 +48,7 @@ static const cJSON *member(const cJSON *obj, const char *key)
     return cJSON_IsNull(j) ? NULL : j;
 }
 
-/* ---- parsed points
- * ------------------------------------------------------------ */
+/* ---- parsed points ------------------------------------------------------- */
 
 /* Points of an upsert or update_vectors request: ids, the JSON vector of
  * each (point, vector name) pair (NULL: not given) and payloads. */
@@ -347,8 +346,7 @@ done:
     return ok;
 }
 
-/* ---- update_mode and update_filter
- * --------------------------------------------- */
+/* ---- update_mode and update_filter --------------------------------------- */
 
 static int cmp_id(const void *a, const void *b)
 {
@@ -386,7 +384,7 @@ static bool choose_points(qvs_pt *p, const cJSON *body, bool modes,
                               "one of `upsert`, `insert_only`, `update_only`",
                               mode);
     qv_filter *f = NULL;
-    if (!qj_filter(member(body, "update_filter"), &f, p->resp, "update_filter"))
+    if (!qvs_pt_filter(p, member(body, "update_filter"), &f, "update_filter"))
         return false;
     qv_point_id *match = NULL;
     size_t n_match = 0;
@@ -417,8 +415,7 @@ static bool choose_points(qvs_pt *p, const cJSON *body, bool modes,
     return ok;
 }
 
-/* ---- upsert
- * --------------------------------------------------------------------- */
+/* ---- upsert -------------------------------------------------------------- */
 
 /* The payload texts of the points rows[0..m) (NULL: {}). */
 static bool payload_texts(qvs_pt *p, const pset *s, const size_t *rows,
@@ -592,8 +589,7 @@ done:
     return ok;
 }
 
-/* ---- delete
- * --------------------------------------------------------------------- */
+/* ---- delete -------------------------------------------------------------- */
 
 static bool delete_ids(qvs_pt *p, const qv_point_id *ids, size_t n)
 {
@@ -620,7 +616,7 @@ static bool op_delete(qvs_pt *p, const cJSON *body)
     if (flt && !member(body, "points") && !p->coll->named) {
         /* One library collection: let it delete by filter in one pass. */
         qv_filter *f = NULL;
-        if (!qj_filter(flt, &f, p->resp, "filter"))
+        if (!qvs_pt_filter(p, flt, &f, "filter"))
             return false;
         qv_status st = qv_delete_filter(p->coll->points, f, NULL);
         qv_filter_free(f);
@@ -634,8 +630,7 @@ static bool op_delete(qvs_pt *p, const cJSON *body)
     return ok;
 }
 
-/* ---- payload edits
- * -------------------------------------------------------------- */
+/* ---- payload edits ------------------------------------------------------- */
 
 typedef enum pe_kind { PE_SET, PE_OVERWRITE, PE_DELETE_KEYS, PE_CLEAR } pe_kind;
 
@@ -873,8 +868,7 @@ static bool op_clear_payload(qvs_pt *p, const cJSON *body)
     return edit_selected(p, body, SELECTOR, &e);
 }
 
-/* ---- vectors
- * -------------------------------------------------------------------- */
+/* ---- vectors ------------------------------------------------------------- */
 
 static bool op_update_vectors(qvs_pt *p, const cJSON *body)
 {
@@ -985,8 +979,7 @@ done:
     return ok;
 }
 
-/* ---- handlers
- * ------------------------------------------------------------------- */
+/* ---- handlers ------------------------------------------------------------ */
 
 typedef bool (*write_op)(qvs_pt *p, const cJSON *body);
 

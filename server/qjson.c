@@ -22,8 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- errors -----------------------------------------------------------------
- */
+/* ---- errors -------------------------------------------------------------- */
 
 #define QJ_MSG_CAP 900
 
@@ -119,8 +118,7 @@ const char *qj_type_name(const cJSON *j)
     return "an unknown value";
 }
 
-/* ---- point ids
- * ------------------------------------------------------------------ */
+/* ---- point ids ----------------------------------------------------------- */
 
 static bool bad_id(const cJSON *j, qvs_resp *r, const char *where)
 {
@@ -224,8 +222,7 @@ cJSON *qj_id_json(const qv_point_id *id)
     return cJSON_CreateRaw(buf);
 }
 
-/* ---- floats and vectors
- * ------------------------------------------------------------ */
+/* ---- floats and vectors -------------------------------------------------- */
 
 bool qj_is_dense(const cJSON *j)
 {
@@ -296,8 +293,7 @@ cJSON *qj_floats_json(const float *v, size_t n)
     return arr;
 }
 
-/* ---- scalars
- * ---------------------------------------------------------------------- */
+/* ---- scalars ------------------------------------------------------------- */
 
 /* obj's member key, or NULL when absent or null. */
 static const cJSON *member(const cJSON *obj, const char *key)
@@ -425,8 +421,7 @@ bool qj_string_list(const cJSON *obj, const char *key, const char ***out,
     return strings_of(j, out, n, r, key);
 }
 
-/* ---- selectors
- * ---------------------------------------------------------------------- */
+/* ---- selectors ----------------------------------------------------------- */
 
 bool qj_with_payload(const cJSON *obj, bool dflt, qj_payload_sel *out,
                      qvs_resp *r)
@@ -520,8 +515,7 @@ bool qj_vector_sel_has(const qj_vector_sel *s, const char *name)
     return false;
 }
 
-/* ---- filters
- * ---------------------------------------------------------------------- */
+/* ---- filters ------------------------------------------------------------- */
 
 bool qj_filter(const cJSON *j, qv_filter **out, qvs_resp *r, const char *where)
 {
@@ -556,8 +550,7 @@ bool qj_filter(const cJSON *j, qv_filter **out, qvs_resp *r, const char *where)
     return qj_fail_format(r, "%s: %s", where, err);
 }
 
-/* ---- write results
- * ---------------------------------------------------------------- */
+/* ---- write results ------------------------------------------------------- */
 
 cJSON *qj_update_result(uint64_t op, bool completed)
 {

@@ -61,8 +61,7 @@ bool qj_fail_lib(qvs_resp *r, qv_collection *c, qv_status st, const char *what);
 /* A short description of a JSON value's type for messages ("a string"). */
 const char *qj_type_name(const cJSON *j);
 
-/* ---- point ids ------------------------------------------------------------
- */
+/* ---- point ids ----------------------------------------------------------- */
 
 /* Reads an id: an unsigned integer (at most 2^53) or a UUID string in any
  * spelling qv_id_parse_uuid accepts.  where names the field for messages. */
@@ -83,8 +82,7 @@ void qj_id_text(const qv_point_id *id, char buf[QV_UUID_STRLEN]);
 /* id as JSON: a number, or a string for a UUID.  NULL when out of memory. */
 cJSON *qj_id_json(const qv_point_id *id);
 
-/* ---- floats and vectors ---------------------------------------------------
- */
+/* ---- floats and vectors -------------------------------------------------- */
 
 /* True if j is an array whose items are all numbers (a dense vector, as
  * opposed to a multivector or a sparse vector object). */
@@ -128,8 +126,7 @@ bool qj_string(const cJSON *obj, const char *key, const char **out,
 bool qj_string_list(const cJSON *obj, const char *key, const char ***out,
                     size_t *n, qvs_resp *r);
 
-/* ---- selectors
- * ---------------------------------------------------------------- */
+/* ---- selectors ----------------------------------------------------------- */
 
 /* with_payload: true | false | ["k", ...] | {"include": [...]} |
  * {"exclude": [...]}. */
@@ -157,16 +154,14 @@ void qj_vector_sel_free(qj_vector_sel *s);
 /* True if the selection asks for vector name. */
 bool qj_vector_sel_has(const qj_vector_sel *s, const char *name);
 
-/* ---- filters
- * ------------------------------------------------------------------ */
+/* ---- filters ------------------------------------------------------------- */
 
 /* Compiles a Qdrant Filter (j may be NULL or null: *out NULL, no filter).
  * A filter qv_filter_parse refuses is a format error naming the offending
  * part; a field condition with no condition in it is Qdrant's 422. */
 bool qj_filter(const cJSON *j, qv_filter **out, qvs_resp *r, const char *where);
 
-/* ---- write results
- * ------------------------------------------------------------ */
+/* ---- write results ------------------------------------------------------- */
 
 /* {"operation_id": op, "status": "completed" | "acknowledged"}. */
 cJSON *qj_update_result(uint64_t op, bool completed);

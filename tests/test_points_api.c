@@ -35,8 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- test doubles
- * -------------------------------------------------------------- */
+/* ---- test doubles -------------------------------------------------------- */
 
 #define MAX_COLLS 8
 
@@ -104,8 +103,7 @@ const void *qvs_req_raw_body(const qvs_req *req, size_t *len)
     return NULL;
 }
 
-/* ---- the test catalog
- * -------------------------------------------------------------- */
+/* ---- the test catalog ---------------------------------------------------- */
 
 static qv_collection *new_lib(uint32_t dim, qv_metric m)
 {
@@ -183,8 +181,7 @@ static void teardown(void)
     memset(&cat, 0, sizeof(cat));
 }
 
-/* ---- calling handlers
- * -------------------------------------------------------------- */
+/* ---- calling handlers ---------------------------------------------------- */
 
 typedef struct treq {
     qvs_req req;
@@ -370,8 +367,7 @@ static void seed_c(void)
             "\"vector\":[-1,0]}]}"));
 }
 
-/* ---- 1. ids
- * ------------------------------------------------------------------------ */
+/* ---- 1. ids -------------------------------------------------------------- */
 
 START_TEST(uuid_spellings)
 {
@@ -458,8 +454,7 @@ START_TEST(huge_ids_out)
 }
 END_TEST
 
-/* ---- 2. upsert
- * ------------------------------------------------------------------------ */
+/* ---- 2. upsert ----------------------------------------------------------- */
 
 START_TEST(upsert_results_and_wait)
 {
@@ -622,8 +617,7 @@ START_TEST(upsert_modes_and_filter)
 }
 END_TEST
 
-/* ---- 3. reads
- * ------------------------------------------------------------------------- */
+/* ---- 3. reads ------------------------------------------------------------ */
 
 START_TEST(retrieve_forms)
 {
@@ -730,13 +724,15 @@ START_TEST(count_points)
     ck_assert_str_eq(json_of(o->res, NULL), "{\"count\":2}");
     o = callw(qvs_points_count, "c", NULL, NULL, NULL);
     ck_assert_str_eq(json_of(o->res, NULL), "{\"count\":4}");
+    o = call(qvs_points_count, "c",
+             "{\"filter\":{\"must\":{\"has_vector\":\"\"}}}");
+    ck_assert_str_eq(json_of(o->res, NULL), "{\"count\":4}");
     ERRP(call(qvs_points_count, "c", "{\"exact\":1}"), 400,
          "exact: invalid type: a number, expected a boolean");
 }
 END_TEST
 
-/* ---- 4. deletes and payloads
- * ------------------------------------------------------- */
+/* ---- 4. deletes and payloads --------------------------------------------- */
 
 START_TEST(delete_points)
 {
@@ -878,8 +874,7 @@ START_TEST(vectors_unnamed)
 }
 END_TEST
 
-/* ---- 5. named vectors
- * ------------------------------------------------------------------ */
+/* ---- 5. named vectors ---------------------------------------------------- */
 
 START_TEST(named_vectors)
 {
@@ -977,6 +972,15 @@ START_TEST(named_vectors)
     qv_count(c->vectors[1].coll, &nb);
     ck_assert_uint_eq(nb, 2);
     ck_assert_uint_eq(count_of("n"), 4);
+    /* has_vector, answered by the server */
+    o = call(qvs_points_count, "n",
+             "{\"filter\":{\"must\":[{\"has_vector\":\"b\"}]}}");
+    ck_assert_str_eq(json_of(o->res, NULL), "{\"count\":2}");
+    o = call(qvs_points_scroll, "n",
+             "{\"filter\":{\"must_not\":{\"has_vector\":\"a\"},\"should\":"
+             "[{\"has_vector\":\"b\"},{\"has_vector\":\"zz\"}]},"
+             "\"with_payload\":false}");
+    ck_assert_str_eq(ids_of(points_of(o)), "2,4");
     /* id order and samples need no `using`; vector queries do */
     o = call(qvs_points_query, "n", "{\"limit\":2}");
     ck_assert_str_eq(ids_of(points_of(o)), "1,2");
@@ -1262,8 +1266,7 @@ START_TEST(query_mmr)
 }
 END_TEST
 
-/* ---- 7. legacy endpoints
- * ------------------------------------------------------------------ */
+/* ---- 7. legacy endpoints ------------------------------------------------- */
 
 START_TEST(legacy_search)
 {
@@ -1375,8 +1378,7 @@ START_TEST(points_batch)
 }
 END_TEST
 
-/* ---- 8. filters and hostile input
- * ---------------------------------------------------------- */
+/* ---- 8. filters and hostile input ---------------------------------------- */
 
 START_TEST(filter_errors)
 {
@@ -1439,8 +1441,7 @@ START_TEST(big_batch_all_or_nothing)
 }
 END_TEST
 
-/* ---- 9. concurrency
- * ------------------------------------------------------------------ */
+/* ---- 9. concurrency ------------------------------------------------------ */
 
 /* A handler call that keeps nothing (for threads). */
 static int call_quiet(qvs_handler h, const char *coll, const char *body)
