@@ -691,11 +691,17 @@ static bool merged_payload(qvs_pt *p, const qv_point_id *id, const cJSON *set,
         return oom(p);
     bool ok = true;
     for (const cJSON *m = set->child; ok && m; m = m->next) {
-        cJSON_DeleteItemFromObjectCaseSensitive(root, m->string);
-        if (cJSON_IsNull(m))
+        if (cJSON_IsNull(m)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(root, m->string);
             continue;
+        }
+        /* A replaced key keeps its place, as the library's merge does. */
         cJSON *dup = cJSON_Duplicate(m, true);
-        ok = dup && cJSON_AddItemToObject(root, m->string, dup);
+        if (cJSON_GetObjectItemCaseSensitive(root, m->string))
+            ok = dup &&
+                 cJSON_ReplaceItemInObjectCaseSensitive(root, m->string, dup);
+        else
+            ok = dup && cJSON_AddItemToObject(root, m->string, dup);
         if (!ok)
             cJSON_Delete(dup);
     }

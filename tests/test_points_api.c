@@ -758,11 +758,14 @@ START_TEST(payload_ops)
     seed_c();
     /* set: merge at the top, null removes */
     OK(call(qvs_points_set_payload, "c",
-            "{\"payload\":{\"n\":null,\"new\":[1,2]},\"points\":[1]}"));
+            "{\"payload\":{\"n\":null,\"new\":[1,2],\"city\":\"Lyon\"},"
+            "\"points\":[1]}"));
     out *o = callw(qvs_points_get, "c", "1", NULL, NULL);
     ck_assert_str_eq(json_of(o->res, "payload"),
-                     "{\"city\":\"Paris\",\"meta\":{\"a\":1,\"b\":2},"
+                     "{\"city\":\"Lyon\",\"meta\":{\"a\":1,\"b\":2},"
                      "\"new\":[1,2]}");
+    OK(call(qvs_points_set_payload, "c",
+            "{\"payload\":{\"city\":\"Paris\"},\"points\":[1]}"));
     /* set with key: merge into the object at the path, null removes */
     OK(call(qvs_points_set_payload, "c",
             "{\"payload\":{\"b\":null,\"c\":3},\"points\":[1],"
