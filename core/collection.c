@@ -138,8 +138,10 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
  * mapping, which goes last (the index borrows from it too). */
 static void collection_free(qv_collection *c)
 {
-    for (uint32_t s = 0; s < c->used; s++)
-        qvi_free_owned(c, c->payloads[s]);
+    for (uint32_t s = 0; s < c->used; s++) {
+        if (c->payloads[s])
+            qvi_free_owned(c, c->payloads[s]);
+    }
     free(c->payloads);
     qvi_free_owned(c, c->payload_lens);
     free(c->empty_payload);

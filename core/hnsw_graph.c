@@ -137,8 +137,10 @@ void qvi_hnsw_free(qvi_hnsw *h)
     if (!h)
         return;
     if (h->upper) {
-        for (uint32_t s = 0; s < h->cap; s++)
-            free_owned(h, h->upper[s]);
+        for (uint32_t s = 0; s < h->cap; s++) {
+            if (h->upper[s])
+                free_owned(h, h->upper[s]);
+        }
     }
     free(h->upper);
     free_owned(h, h->links0);

@@ -245,6 +245,12 @@ qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
 qv_status qvi_snapshot_check_graph(const qv_collection *c, char *err,
                                    size_t errcap);
 
+/* calloc(n, size) (n 0 is taken as 1) that asks for transparent huge
+ * pages on big blocks: the open writes a few entries into every 4 KiB page
+ * of its per-slot arrays, and one 2 MiB fault costs much less than 512
+ * small ones.  Freed with free(). */
+void *qvi_snap_calloc(size_t n, size_t size);
+
 /* Formats a message into err and returns st (err may be NULL). */
 qv_status qvi_snap_fail(char *err, size_t errcap, qv_status st, const char *fmt,
                         ...) __attribute__((format(printf, 4, 5)));

@@ -270,7 +270,7 @@ qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
     h->borrow_lo = f->base;
     h->borrow_len = f->len;
     if (n) {
-        h->upper = calloc(n, sizeof(uint32_t *));
+        h->upper = qvi_snap_calloc(n, sizeof(uint32_t *));
         h->locks = calloc(n, 1);
         if (!h->upper || !h->locks) {
             qvi_hnsw_free(h);

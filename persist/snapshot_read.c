@@ -568,6 +568,21 @@ qv_status qvi_snapshot_parse(const uint8_t *buf, size_t len, qvi_snap_file *f,
 
 /* ---- the per-slot passes ------------------------------------------------- */
 
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+void *qvi_snap_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    size_t bytes;
+    if (p && qv_mul_size(n, size, &bytes) && bytes >= 2 * HUGE_PAGE) {
+        uintptr_t lo = ((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+        uintptr_t hi = ((uintptr_t)p + bytes) & ~(HUGE_PAGE - 1);
+        if (hi > lo) /* advice only: failure changes nothing */
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+    return p;
+}
+
 /* The arrays the open builds; everything else is borrowed. */
 typedef struct built {
     uint32_t *free_slots; /* n_slots long (the collection's cap) */
@@ -621,43 +636,59 @@ static qv_status scan_live(const qvi_snap_file *f, built *b, char *err,
 /* Id-map buckets: each non-empty one names a distinct live slot, and there
  * are as many as points.  Then every probe stays in bounds and ends, and no
  * lookup can return a dead slot.  Whether each id sits where its hash puts
- * it is left to QV_SNAPSHOT_VERIFY: a misplaced entry is only unfindable. */
+ * it is left to QV_SNAPSHOT_VERIFY: a misplaced entry is only unfindable.
+ *
+ * Two passes, for speed: buckets are empty at random about half the time,
+ * so a branch on emptiness would mispredict half the time.  The first pass
+ * is branch-free over all buckets: it checks the slot range and packs the
+ * named slots; the second checks liveness and duplicates on those only. */
 static qv_status scan_idmap(const qvi_snap_file *f, char *err, size_t errcap)
 {
     uint32_t n = f->config.n_slots;
-    uint64_t cap = f->config.idmap_cap;
+    uint64_t cap = f->config.idmap_cap, count = f->config.count;
     const uint64_t *buckets =
         (const uint64_t *)qvi_snap_data(f, QVI_SNAP_IDMAP, NULL);
     const uint8_t *live = qvi_snap_data(f, QVI_SNAP_LIVE, NULL);
-    uint64_t *seen = calloc(n / 64 + 1, sizeof(uint64_t));
-    if (!seen)
-        return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
+    /* One spare entry takes the writes past count when the buckets hold
+     * more entries than the config says (the count check then fails). */
+    uint32_t *named = qvi_snap_calloc((size_t)count + 1, sizeof(uint32_t));
+    uint64_t *seen = qvi_snap_calloc(n / 64 + 1, sizeof(uint64_t));
     qv_status st = QV_OK;
-    uint64_t used = 0;
+    if (!named || !seen) {
+        st = qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
+        goto done;
+    }
+    uint64_t used = 0, bad = 0;
     for (uint64_t i = 0; i < cap; i++) {
         uint64_t v = buckets[i];
-        if (v == 0)
-            continue;
-        uint32_t lo = (uint32_t)v;
-        if (lo == 0 || lo > n) {
-            st = CORRUPT("section 'id map': bucket %llu names slot %lld of %u",
-                         (unsigned long long)i, (long long)lo - 1, n);
-            break;
-        }
-        uint32_t s = lo - 1;
+        uint32_t slot = (uint32_t)v - 1; /* UINT32_MAX when the low half is 0 */
+        uint64_t full = v != 0;
+        bad |= full & (slot >= n);
+        named[used < count ? used : count] = slot;
+        used += full;
+    }
+    if (bad) {
+        st = CORRUPT("section 'id map': a bucket names a slot beyond the %u "
+                     "slots",
+                     n);
+        goto done;
+    }
+    if (used != count) {
+        st = CORRUPT("section 'id map': %llu entries for %llu points",
+                     (unsigned long long)used, (unsigned long long)count);
+        goto done;
+    }
+    for (uint64_t i = 0; i < used; i++) {
+        uint32_t s = named[i];
         if (!live[s] || (seen[s / 64] >> (s % 64) & 1)) {
-            st = CORRUPT("section 'id map': bucket %llu names %s slot %u",
-                         (unsigned long long)i,
+            st = CORRUPT("section 'id map': an entry names %s slot %u",
                          live[s] ? "an already mapped" : "a dead", s);
-            break;
+            goto done;
         }
         seen[s / 64] |= 1ull << (s % 64);
-        used++;
     }
-    if (st == QV_OK && used != f->config.count)
-        st = CORRUPT("section 'id map': %llu entries for %llu points",
-                     (unsigned long long)used,
-                     (unsigned long long)f->config.count);
+done:
+    free(named);
     free(seen);
     return st;
 }
@@ -672,7 +703,7 @@ static qv_status scan_payloads(const qvi_snap_file *f, built *b, char *err,
     const uint8_t *live = qvi_snap_data(f, QVI_SNAP_LIVE, NULL);
     uint64_t arena_len;
     const uint8_t *arena = qvi_snap_data(f, QVI_SNAP_PAYLOAD_ARENA, &arena_len);
-    b->payloads = calloc(at_least_1(n), sizeof(uint8_t *));
+    b->payloads = qvi_snap_calloc(n, sizeof(uint8_t *));
     b->blob_state = calloc(at_least_1(n), 1);
     if (!b->payloads || !b->blob_state)
         return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
