@@ -464,9 +464,10 @@ static qv_status parse_graph(qvi_snap_file *f, char *err, size_t errcap)
                        "need %llu",
                        (unsigned long long)g->upper_words,
                        (unsigned long long)(upper_levels * (2 + g->m)));
-    if (g->count > 0 && g->entry >= c->n_slots)
-        return CORRUPT("section 'graph': entry point %u beyond %u slots",
-                       g->entry, c->n_slots);
+    if (g->count > 0 ? g->entry >= c->n_slots : g->entry != 0)
+        return CORRUPT("section 'graph': entry point %u for %llu nodes in %u "
+                       "slots",
+                       g->entry, (unsigned long long)g->count, c->n_slots);
     return QV_OK;
 }
 
