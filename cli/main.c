@@ -11,6 +11,7 @@
  * server will: fragmentation stays low under many concurrent requests.
  */
 #include "quiver.h"
+#include "snapshot_cmd.h"
 #include "vecfile.h"
 
 #include <errno.h>
@@ -397,6 +398,8 @@ static const command commands[] = {
      "build a collection from a vector file and answer queries from another"},
     {"generate", cmd_generate, "write a synthetic clustered vector file"},
     {"info", cmd_info, "print the version and the SIMD kernels in use"},
+    {"snapshot", qvc_snapshot_main,
+     "describe (info) or fully check (verify) a snapshot file"},
 #ifdef QUIVER_HAVE_BENCH
     {"bench", qvb_main, "compare Quiver with hnswlib and faiss (bench/)"},
 #endif

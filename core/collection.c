@@ -19,6 +19,11 @@
  * Every write also updates the HNSW graph (collection_index.c), which
  * cannot make the write fail.
  *
+ * Snapshots: a collection opened from a snapshot (persist/) borrows its
+ * arrays from the file's private mapping.  Writes edit them in place (the
+ * kernel copies the touched pages), growth copies them into owned arrays
+ * as it copies any array, and frees skip them (qvi_free_owned).
+ *
  * Locking: one rwlock per collection.  Reads take it shared, writes
  * exclusive.  The reference count is atomic and needs no lock.
  */
@@ -129,20 +134,25 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
     return QV_OK;
 }
 
+/* Arrays and blobs borrowed from a snapshot mapping are left to the
+ * mapping, which goes last (the index borrows from it too). */
 static void collection_free(qv_collection *c)
 {
-    for (uint32_t s = 0; s < c->used; s++)
-        free(c->payloads[s]);
+    for (uint32_t s = 0; s < c->used; s++) {
+        if (c->payloads[s])
+            qvi_free_owned(c, c->payloads[s]);
+    }
     free(c->payloads);
-    free(c->payload_lens);
+    qvi_free_owned(c, c->payload_lens);
     free(c->empty_payload);
     qvi_index_destroy(c);
     qvi_idmap_free(&c->map);
-    free(c->vecs);
-    free(c->sqnorms);
-    free(c->ids);
-    free(c->live);
+    qvi_free_owned(c, c->vecs);
+    qvi_free_owned(c, c->sqnorms);
+    qvi_free_owned(c, c->ids);
+    qvi_free_owned(c, c->live);
     free(c->free_slots);
+    qvi_mapping_release(c->mapping);
     pthread_rwlock_destroy(&c->lock);
     qvi_errbuf_destroy(c->err);
     free(c);
@@ -279,13 +289,15 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
     }
     if (c->n_free)
         memcpy(free_slots, c->free_slots, c->n_free * sizeof(uint32_t));
-    free(c->vecs);
-    free(c->sqnorms);
-    free(c->ids);
-    free(c->live);
+    /* Arrays borrowed from a snapshot are now copied out; the mapping
+     * keeps them until the collection goes. */
+    qvi_free_owned(c, c->vecs);
+    qvi_free_owned(c, c->sqnorms);
+    qvi_free_owned(c, c->ids);
+    qvi_free_owned(c, c->live);
     free(c->free_slots);
     free(c->payloads);
-    free(c->payload_lens);
+    qvi_free_owned(c, c->payload_lens);
     c->payloads = payloads;
     c->payload_lens = payload_lens;
     c->vecs = vecs;
@@ -361,7 +373,7 @@ static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
     }
     store_row_locked(c, slot, v);
     if (with_payload) {
-        free(c->payloads[slot]);
+        qvi_free_owned(c, c->payloads[slot]);
         c->payloads[slot] = *blob;
         c->payload_lens[slot] = *blob ? (uint32_t)blob_len : 0;
         *blob = NULL;
@@ -489,9 +501,13 @@ cleanup:
 
 void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
 {
+    /* Only a damaged snapshot's id map can name a dead slot; pushing it
+     * on the free stack twice would overflow the stack. */
+    if (!c->live[slot])
+        return;
     qvi_idmap_remove(&c->map, c->ids, &c->ids[slot]);
     c->live[slot] = 0;
-    free(c->payloads[slot]);
+    qvi_free_owned(c, c->payloads[slot]);
     c->payloads[slot] = NULL;
     c->payload_lens[slot] = 0;
     qvi_index_remove_locked(c, slot);

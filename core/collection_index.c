@@ -16,6 +16,10 @@
  * never fails halfway, and a search never sees a graph that disagrees with
  * the points.
  *
+ * Snapshots.  A graph mapped from a snapshot file without verification is
+ * checked in full before its first update and rebuilt if it fails (see
+ * mapped_graph_ready_locked).
+ *
  * When to use the graph.  As in Qdrant, below full_scan_threshold_kb
  * kilobytes of vectors a scan is as fast as a graph walk and exact, so
  * small collections are scanned; exact=true always scans.  The graph is
@@ -130,8 +134,35 @@ static bool above_threshold(const qv_collection *c)
     return c->count > 0 && kb >= (double)c->cfg.full_scan_threshold_kb;
 }
 
+/* A graph mapped from a snapshot that was opened without
+ * QV_SNAPSHOT_VERIFY has not been checked: searches tolerate bad links
+ * (hnsw_search.c), updates do not.  So before its first update the whole
+ * graph is checked once, and a graph that fails is rebuilt from the
+ * vectors (whose rows already hold the pending write).  Returns false when
+ * the graph was rebuilt or is stale: the caller's update is then done. */
+static bool mapped_graph_ready_locked(qv_collection *c)
+{
+    if (!c->index_ok)
+        return false;
+    if (!c->mapping || !qvi_mapping_take_graph_check(c->mapping))
+        return true;
+    qvi_vecview v = view_of(c);
+    qvi_hnsw_stats stats;
+    qv_status st = qvi_hnsw_check(c->index, &v, &stats, NULL, 0);
+    /* Nodes left unreachable since the last reconnect are no damage (the
+     * amortised reconnect of hnsw_connect.c will link them): the structure
+     * passed, since reachability is checked last. */
+    if (st == QV_OK || (st == QV_ECORRUPT && stats.unreachable > 0))
+        return true;
+    c->index_ok = false; /* until the rebuild succeeds */
+    rebuild_locked(c);
+    return false;
+}
+
 void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
 {
+    if (c->index_ok && !mapped_graph_ready_locked(c))
+        return;
     if (!c->index_ok) {
         /* Built lazily in one parallel batch once the collection crosses
          * the threshold (or after a failed update). */
@@ -163,8 +194,10 @@ void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
 
 void qvi_index_remove_locked(qv_collection *c, uint32_t slot)
 {
-    if (!c->index_ok)
-        return; /* the rebuild will skip the dead slot */
+    /* A stale graph's rebuild will skip the dead slot, and so did the
+     * rebuild of a mapped graph that failed its check. */
+    if (!mapped_graph_ready_locked(c))
+        return;
     qvi_vecview v = view_of(c);
     if (qvi_hnsw_remove(c->index, &v, slot) != QV_OK)
         c->index_ok = false;

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 /* ---- overflow-checked sizes --------------------------------------------- */
 
@@ -52,6 +53,8 @@ typedef struct qvi_idmap {
     uint64_t *buckets; /* (tag << 32) | (slot + 1); 0 = empty */
     size_t cap;        /* power of two, or 0 before the first insert */
     size_t count;
+    bool borrowed; /* buckets lie in a snapshot mapping: edited in place,
+                      never freed; growth copies them into owned memory */
 } qvi_idmap;
 
 void qvi_idmap_init(qvi_idmap *m);
@@ -154,6 +157,7 @@ struct qv_collection {
     size_t empty_payload_len;
     uint32_t n_free;
     uint64_t count; /* live points */
+    uint64_t lsn;   /* last write-ahead-log record applied; 0 without a log */
     qvi_idmap map;
 
     struct qvi_hnsw *index; /* graph over the live slots */
@@ -170,7 +174,49 @@ struct qv_collection {
     pthread_mutex_t pool_mu;
     struct qvi_hnsw_scratch **pool;
     size_t pool_n, pool_cap;
+
+    struct qvi_mapping *mapping; /* snapshot the arrays borrow from, or NULL
+                                    (see "snapshot mappings" below) */
 };
+
+/* ---- snapshot mappings (persist/snapshot_read.c) --------------------------
+ */
+
+/*
+ * A collection opened from a snapshot file borrows its big arrays (vectors,
+ * norms, ids, live bytes, id-map buckets, payload lengths and blobs, graph
+ * arrays) from a private copy-on-write mapping of the file instead of
+ * copying them.  Borrowed memory lies in [base, base + len): it may be
+ * written in place (the pages are copied on write, the file never changes)
+ * but is never freed or realloc'd.  Growth copies a borrowed array into
+ * owned memory, as it copies any array when it grows.  The mapping lives
+ * until the collection is freed.  Payload blobs and the graph from an
+ * unverified file are checked lazily: see the functions below.
+ */
+typedef struct qvi_mapping qvi_mapping;
+
+/* True when p points into the mapping (must not be freed). */
+bool qvi_mapping_contains(const qvi_mapping *m, const void *p);
+
+/* Releases the mapping (collection_free); NULL is ignored. */
+void qvi_mapping_release(qvi_mapping *m);
+
+/* True when slot's borrowed blob (len bytes at blob) is well formed; the
+ * first call validates it, later ones read the remembered answer (atomic:
+ * readers under the shared lock may race to check the same blob). */
+bool qvi_mapping_blob_ok(qvi_mapping *m, uint32_t slot, const uint8_t *blob,
+                         size_t len);
+
+/* True exactly once if the graph came from an unverified file and must be
+ * checked before its first update.  Write lock. */
+bool qvi_mapping_take_graph_check(qvi_mapping *m);
+
+/* free(p) unless p is borrowed from c's mapping. */
+static inline void qvi_free_owned(const qv_collection *c, void *p)
+{
+    if (!c->mapping || !qvi_mapping_contains(c->mapping, p))
+        free(p);
+}
 
 /* ---- the collection's HNSW index (collection_index.c) ---------------------
  */

@@ -245,7 +245,8 @@ qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
                          qvi_hnsw_stats *stats, char *err, size_t cap);
 
 /* ------------------------------------------------------------------------ */
-/* Private to core/hnsw_*.c                                                 */
+/* Private to core/hnsw_*.c (and persist/snapshot_graph.c, which writes   */
+/* the graph's arrays to a snapshot and maps them back in place)            */
 /* ------------------------------------------------------------------------ */
 #ifdef QVI_HNSW_INTERNAL
 
@@ -313,7 +314,22 @@ struct qvi_hnsw {
     size_t upper_bytes;
     pthread_mutex_t entry_mu;
     qvi_hnsw_scratch *wscratch; /* writers' scratch, lazily created */
+
+    /* A graph mapped from a snapshot (persist/snapshot_graph.c) borrows
+     * links0, indeg0, levels, sqn and its upper blocks from the file's
+     * copy-on-write mapping, the bytes [borrow_lo, borrow_lo + borrow_len):
+     * they are edited in place but never freed or realloc'd; growth copies
+     * them into owned memory.  borrow_len is 0 for a graph built here. */
+    const uint8_t *borrow_lo;
+    size_t borrow_len;
 };
+
+/* True when p is borrowed from a snapshot mapping (see above). */
+static inline bool qvi_hnsw_borrowed(const qvi_hnsw *h, const void *p)
+{
+    return h->borrow_len &&
+           (uintptr_t)p - (uintptr_t)h->borrow_lo < h->borrow_len;
+}
 
 struct qvi_hnsw_scratch {
     uint16_t *visited; /* visited[s] == epoch: s seen by this search */
@@ -460,6 +476,9 @@ qv_status qvi_hnsw_check_view(const qvi_hnsw *h, const qvi_vecview *v);
 /* Allocates slot's upper block for level (none for level 0) and sets its
  * records empty; QV_ENOMEM leaves the slot absent. */
 qv_status qvi_hnsw_alloc_node(qvi_hnsw *h, uint32_t slot, unsigned level);
+
+/* Frees slot's upper block (unless borrowed) and clears upper[slot]. */
+void qvi_hnsw_free_upper(qvi_hnsw *h, uint32_t slot);
 
 /* Gets the writers' scratch. */
 qv_status qvi_hnsw_wscratch(qvi_hnsw *h, qvi_hnsw_scratch **out);

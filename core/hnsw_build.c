@@ -620,11 +620,7 @@ qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
 fail:
     for (size_t i = 0; i < allocated; i++) {
         uint32_t slot = slots[i];
-        if (h->upper[slot]) {
-            h->upper_bytes -= h->recu * h->levels[slot] * sizeof(uint32_t);
-            free(h->upper[slot]);
-            h->upper[slot] = NULL;
-        }
+        qvi_hnsw_free_upper(h, slot);
         h->levels[slot] = QVI_HNSW_ABSENT;
     }
     h->rng = rng;

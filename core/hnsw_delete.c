@@ -268,11 +268,7 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
         h->entry = new_entry;
         h->max_level = new_top;
     }
-    if (h->upper[slot]) {
-        h->upper_bytes -= h->recu * top * sizeof(uint32_t);
-        free(h->upper[slot]);
-        h->upper[slot] = NULL;
-    }
+    qvi_hnsw_free_upper(h, slot);
     h->levels[slot] = QVI_HNSW_ABSENT;
     h->level_count[top]--;
     h->count--;

@@ -42,6 +42,14 @@
  * reaching it needs m^30 nodes at m = 2, so the cap never bites in
  * practice but bounds every per-level array.
  *
+ * Borrowed arrays
+ * ---------------
+ * A graph mapped from a snapshot borrows its per-slot arrays and upper
+ * blocks from the file's copy-on-write mapping (borrow_lo/borrow_len in
+ * struct qvi_hnsw).  Freeing skips them; growth copies a borrowed array
+ * into a new block instead of realloc'ing it, the same one copy a realloc
+ * that moves would make.
+ *
  * Locking: everything here is a writer's job (the caller's write lock),
  * except qvi_hnsw_memory_bytes, qvi_hnsw_count and qvi_hnsw_contains,
  * which are readers.
@@ -118,33 +126,49 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
     return QV_OK;
 }
 
+static void free_owned(const qvi_hnsw *h, void *p)
+{
+    if (!qvi_hnsw_borrowed(h, p))
+        free(p);
+}
+
 void qvi_hnsw_free(qvi_hnsw *h)
 {
     if (!h)
         return;
     if (h->upper) {
-        for (uint32_t s = 0; s < h->cap; s++)
-            free(h->upper[s]);
+        for (uint32_t s = 0; s < h->cap; s++) {
+            if (h->upper[s])
+                free_owned(h, h->upper[s]);
+        }
     }
     free(h->upper);
-    free(h->links0);
-    free(h->indeg0);
-    free(h->levels);
+    free_owned(h, h->links0);
+    free_owned(h, h->indeg0);
+    free_owned(h, h->levels);
     free(h->locks);
-    free(h->sqn);
+    free_owned(h, h->sqn);
     qvi_hnsw_scratch_free(h->wscratch);
     pthread_mutex_destroy(&h->entry_mu);
     free(h);
 }
 
 /* Grows *p (n_old elements of size sz) to n_new elements; adopts the new
- * block on success. */
-static bool grow_array(void **p, size_t n_new, size_t sz)
+ * block on success.  A borrowed array is copied out, once. */
+static bool grow_array(const qvi_hnsw *h, void **p, size_t n_old, size_t n_new,
+                       size_t sz)
 {
     size_t bytes;
     if (!qv_mul_size(n_new, sz, &bytes))
         return false;
-    void *np = realloc(*p, bytes);
+    void *np;
+    if (*p && qvi_hnsw_borrowed(h, *p)) {
+        np = malloc(bytes);
+        if (np)
+            memcpy(np, *p, n_old * sz);
+    } else {
+        np = realloc(*p, bytes);
+    }
     if (!np)
         return false;
     *p = np;
@@ -170,14 +194,15 @@ qv_status qvi_hnsw_reserve(qvi_hnsw *h, size_t n_slots)
     if (!qv_mul_size(h->rec0, sizeof(uint32_t), &rec0_bytes))
         return QV_ENOMEM;
 
-    if (!grow_array((void **)&h->links0, ncap, rec0_bytes) ||
-        !grow_array((void **)&h->indeg0, ncap, sizeof(uint32_t)) ||
-        !grow_array((void **)&h->levels, ncap, 1) ||
-        !grow_array((void **)&h->upper, ncap, sizeof(uint32_t *)) ||
-        !grow_array((void **)&h->locks, ncap, 1))
+    size_t oc = h->cap;
+    if (!grow_array(h, (void **)&h->links0, oc, ncap, rec0_bytes) ||
+        !grow_array(h, (void **)&h->indeg0, oc, ncap, sizeof(uint32_t)) ||
+        !grow_array(h, (void **)&h->levels, oc, ncap, 1) ||
+        !grow_array(h, (void **)&h->upper, oc, ncap, sizeof(uint32_t *)) ||
+        !grow_array(h, (void **)&h->locks, oc, ncap, 1))
         return QV_ENOMEM;
     if (h->metric == QV_METRIC_DOT &&
-        !grow_array((void **)&h->sqn, ncap, sizeof(float)))
+        !grow_array(h, (void **)&h->sqn, oc, ncap, sizeof(float)))
         return QV_ENOMEM;
     size_t old = h->cap;
     memset(h->levels + old, QVI_HNSW_ABSENT, ncap - old);
@@ -242,6 +267,17 @@ qv_status qvi_hnsw_alloc_node(qvi_hnsw *h, uint32_t slot, unsigned level)
     h->links0[(size_t)slot * h->rec0] = 0;
     h->indeg0[slot] = 0;
     return QV_OK;
+}
+
+void qvi_hnsw_free_upper(qvi_hnsw *h, uint32_t slot)
+{
+    if (!h->upper[slot])
+        return;
+    if (!qvi_hnsw_borrowed(h, h->upper[slot])) {
+        h->upper_bytes -= h->recu * h->levels[slot] * sizeof(uint32_t);
+        free(h->upper[slot]);
+    }
+    h->upper[slot] = NULL;
 }
 
 qv_status qvi_hnsw_wscratch(qvi_hnsw *h, qvi_hnsw_scratch **out)

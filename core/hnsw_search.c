@@ -72,6 +72,17 @@
  * full scan under a selective filter, where exact search is the better plan
  * and the collection should choose it.
  *
+ * Untrusted graphs
+ * ----------------
+ * A graph mapped from a snapshot that was not verified (persist/) may hold
+ * any link values until its first update runs the full checker.  So that
+ * such a graph can never make a search read out of bounds, every walk
+ * clamps a record's count to its level's maximum (the batch and copy
+ * buffers hold that many) and skips a level-0 link >= cap (one compare on
+ * a value already loaded; no measurable cost); the greedy descent follows
+ * an upper-level link only to a node present on that level, whose record
+ * exists.  A damaged graph can then give poor results, never a crash.
+ *
  * Locking: searches are readers.  The same layer search serves the build
  * ("locking" true), where it copies each neighbour list under the node's
  * spinlock because other batch threads may be rewriting it.
@@ -249,6 +260,7 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
     uint16_t *vis = s->visited;
     const size_t rec0 = h->rec0;
     const uint32_t *links0 = h->links0;
+    const uint32_t cap = h->cap, maxl = qvi_hnsw_maxlinks(h, l);
     const pf_plan pf = prefetch_plan(h);
 
     qvi_hnsw_new_epoch(s);
@@ -269,18 +281,18 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
         uint32_t cnt;
         if (locking) {
             qvi_hnsw_lock(h, cs);
-            cnt = rec[0];
+            cnt = rec[0] < maxl ? rec[0] : maxl;
             memcpy(copy, links, cnt * sizeof(uint32_t));
             qvi_hnsw_unlock(h, cs);
             links = copy;
         } else {
-            cnt = rec[0];
+            cnt = rec[0] < maxl ? rec[0] : maxl;
         }
 
         size_t nu = 0;
         for (uint32_t i = 0; i < cnt; i++) {
             uint32_t u = links[i];
-            if (vis[u] == epoch)
+            if (u >= cap || vis[u] == epoch)
                 continue;
             vis[u] = epoch;
             batch[nu++] = u;
@@ -338,16 +350,29 @@ void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
         changed = false;
         const uint32_t *rec = qvi_hnsw_rec(h, cur, l);
         const uint32_t *links = qvi_hnsw_links(h, (uint32_t *)rec, l);
-        uint32_t cnt;
+        uint32_t cnt, maxl = qvi_hnsw_maxlinks(h, l);
         if (locking) {
             qvi_hnsw_lock(h, cur);
-            cnt = rec[0];
+            cnt = rec[0] < maxl ? rec[0] : maxl;
             memcpy(copy, links, cnt * sizeof(uint32_t));
             qvi_hnsw_unlock(h, cur);
             links = copy;
         } else {
-            cnt = rec[0];
+            cnt = rec[0] < maxl ? rec[0] : maxl;
         }
+        /* Only links to nodes that exist on this level are followed: the
+         * records of any other would be read out of bounds (see "Untrusted
+         * graphs" above). */
+        uint32_t ok[QV_MAX_HNSW_M];
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint32_t u = links[i];
+            if (u < h->cap && h->levels[u] != QVI_HNSW_ABSENT &&
+                h->levels[u] >= l)
+                ok[n++] = u;
+        }
+        links = ok;
+        cnt = n;
         for (uint32_t i = 0; i < cnt; i++)
             qvi_hnsw_prefetch(qvi_hnsw_vec(v, links[i]), 0, pf.head);
         prefetch_batch(v, links, cnt, pf);

@@ -43,6 +43,10 @@
  * The hash is not keyed (it must be stable, see ids.c), so ids chosen to
  * collide can make probes long; they stay correct.
  *
+ * Borrowed buckets: a collection opened from a snapshot maps its buckets
+ * from the file (borrowed set).  They are edited in place like any others,
+ * never freed; the first rehash moves the entries into owned memory.
+ *
  * Not thread-safe: the collection's lock protects the map (finds under the
  * shared lock are fine, they write nothing).
  */
@@ -92,13 +96,15 @@ void qvi_idmap_init(qvi_idmap *m)
     m->buckets = NULL;
     m->cap = 0;
     m->count = 0;
+    m->borrowed = false;
 }
 
 void qvi_idmap_free(qvi_idmap *m)
 {
     if (!m)
         return;
-    free(m->buckets);
+    if (!m->borrowed)
+        free(m->buckets);
     qvi_idmap_init(m);
 }
 
@@ -137,7 +143,9 @@ static qv_status rehash(qvi_idmap *m, size_t new_cap)
         if (m->buckets[i] != 0)
             place(nb, new_cap, m->buckets[i]);
     }
-    free(m->buckets);
+    if (!m->borrowed)
+        free(m->buckets);
+    m->borrowed = false;
     m->buckets = nb;
     m->cap = new_cap;
     return QV_OK;

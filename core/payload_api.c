@@ -10,6 +10,12 @@
  *
  * Filters are compiled by the filter module (filter.h) and evaluated on
  * blobs through qvi_payload_blob_ops, without decoding them.
+ *
+ * Snapshots: in a collection opened from a snapshot, blobs may lie in the
+ * file's mapping (core.h, "snapshot mappings").  They are never freed, and
+ * every read goes through blob_of, which validates a mapped blob on its
+ * first use: a damaged one matches no filter and makes reads and edits of
+ * that point fail with QV_ECORRUPT.
  */
 #include "core/core.h"
 #include "core/filter.h"
@@ -56,13 +62,33 @@ const struct qvi_filter *qvi_filter_of(const qv_filter *f)
     return f ? f->f : NULL;
 }
 
+/* Slot's blob (the empty one for {}), or NULL when it came from a snapshot
+ * and fails validation (see qvi_mapping_blob_ok). */
+static const uint8_t *blob_of(const qv_collection *c, uint32_t slot,
+                              size_t *len)
+{
+    const uint8_t *blob = c->payloads[slot];
+    if (!blob) {
+        *len = c->empty_payload_len;
+        return c->empty_payload;
+    }
+    *len = c->payload_lens[slot];
+    if (c->mapping && qvi_mapping_contains(c->mapping, blob) &&
+        !qvi_mapping_blob_ok(c->mapping, slot, blob, *len))
+        return NULL;
+    return blob;
+}
+
 bool qvi_slot_matches(const qv_collection *c, const struct qvi_filter *f,
                       uint32_t slot)
 {
-    const uint8_t *blob = c->payloads[slot];
+    size_t len;
+    const uint8_t *blob = blob_of(c, slot, &len);
+    if (!blob)
+        return false; /* a damaged payload matches nothing */
     qvi_filter_target t = {
         .ops = &qvi_payload_blob_ops,
-        .payload = blob ? blob : c->empty_payload,
+        .payload = blob,
         .id = &c->ids[slot],
     };
     return qvi_filter_eval_target(f, &t);
@@ -99,20 +125,18 @@ static qv_status find_slot_locked(qv_collection *c, const qv_point_id *id,
 static void swap_blob_locked(qv_collection *c, uint32_t slot, uint8_t *blob,
                              size_t len)
 {
-    free(c->payloads[slot]);
+    qvi_free_owned(c, c->payloads[slot]);
     c->payloads[slot] = blob;
     c->payload_lens[slot] = blob ? (uint32_t)len : 0;
 }
 
-static const uint8_t *blob_of(const qv_collection *c, uint32_t slot,
-                              size_t *len)
+/* Records and returns QV_ECORRUPT for slot's damaged snapshot payload. */
+static qv_status fail_corrupt_payload(qv_collection *c, uint32_t slot)
 {
-    if (c->payloads[slot]) {
-        *len = c->payload_lens[slot];
-        return c->payloads[slot];
-    }
-    *len = c->empty_payload_len;
-    return c->empty_payload;
+    char text[QV_UUID_STRLEN];
+    qv_id_format(&c->ids[slot], text, sizeof(text));
+    return qvi_fail(c->err, QV_ECORRUPT,
+                    "the payload of point %s in the snapshot is corrupt", text);
 }
 
 static qv_status check_edit_args(qv_collection *c, const qv_point_id *id)
@@ -168,11 +192,15 @@ static qv_status edit_payload(qv_collection *c, const qv_point_id *id,
         size_t old_len, blob_len = 0;
         uint8_t *blob = NULL;
         const uint8_t *old = blob_of(c, slot, &old_len);
-        st = edit(old, old_len, arg, &blob, &blob_len, err, sizeof(err));
-        if (st == QV_OK)
-            swap_blob_locked(c, slot, blob, blob_len);
-        else
-            qvi_fail(c->err, st, "%s", err);
+        if (!old) {
+            st = fail_corrupt_payload(c, slot);
+        } else {
+            st = edit(old, old_len, arg, &blob, &blob_len, err, sizeof(err));
+            if (st == QV_OK)
+                swap_blob_locked(c, slot, blob, blob_len);
+            else
+                qvi_fail(c->err, st, "%s", err);
+        }
     }
     pthread_rwlock_unlock(&c->lock);
     return st;
@@ -279,10 +307,15 @@ qv_status qv_payload_get(qv_collection *c, const qv_point_id *id,
     if (st == QV_OK) {
         size_t blob_len;
         const uint8_t *blob = blob_of(c, slot, &blob_len);
-        st = qvi_payload_to_json(blob, blob_len, sel->include, sel->n_include,
-                                 sel->exclude, sel->n_exclude, json, len);
-        if (st != QV_OK)
-            qvi_fail(c->err, st, "cannot write the payload as JSON");
+        if (!blob) {
+            st = fail_corrupt_payload(c, slot);
+        } else {
+            st = qvi_payload_to_json(blob, blob_len, sel->include,
+                                     sel->n_include, sel->exclude,
+                                     sel->n_exclude, json, len);
+            if (st != QV_OK)
+                qvi_fail(c->err, st, "cannot write the payload as JSON");
+        }
     }
     pthread_rwlock_unlock(&c->lock);
     return st;

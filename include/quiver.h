@@ -468,6 +468,70 @@ QV_API qv_status qv_json_export(qv_collection *c, const char *path,
                                 size_t errcap);
 
 /* ------------------------------------------------------------------------ */
+/* Snapshots                                                                */
+/* ------------------------------------------------------------------------ */
+
+/* A snapshot is one binary file holding a whole collection: configuration,
+ * vectors, ids, payloads and the HNSW graph (format: docs/FORMAT.md,
+ * versioned, every section checksummed with xxHash3-64).  Files are
+ * native-endian; a file from a machine of the other byte order is refused
+ * with QV_EFORMAT.
+ *
+ * Opening maps the file instead of reading it: the vectors, ids, id map,
+ * payloads and graph are used where they lie in a private copy-on-write
+ * mapping, so a million-point collection opens in milliseconds and pages
+ * come in as searches touch them.  The opened collection is a normal one:
+ * upserts, deletes and payload edits work on it (new points go to memory,
+ * edits copy the touched pages; the file is never written), and
+ * qv_snapshot_save writes everything back into one consistent file.
+ *
+ * Files are untrusted.  Every open validates the header, the section
+ * table, the configuration and all offsets, sizes and counts, and checks
+ * the checksums of the small sections.  The big sections' checksums, the
+ * payloads and the graph's links are checked only with
+ * QV_SNAPSHOT_VERIFY (or by qv_snapshot_verify): without it, a damaged
+ * graph can give poor search results but never a crash, a damaged payload
+ * is reported (QV_ECORRUPT) when it is first read, and the graph is checked
+ * in full before the first write changes it, and rebuilt from the vectors
+ * if it fails. */
+
+/* qv_snapshot_open flag: check every checksum, every payload, the id map
+ * and the whole graph before returning (linear in the file size). */
+#define QV_SNAPSHOT_VERIFY 0x1u
+
+/* Writes c to path crash-safely: the sections are streamed to a temporary
+ * file "path.tmp-XXXXXX" in the same directory, which is fsynced, renamed
+ * over path, and the directory fsynced; a crash leaves the old file or the
+ * new one.  The file records c's write-ahead-log position (its lsn).
+ * Returns QV_ENULL, QV_EIO (a failed create, write, fsync or rename: the
+ * message, with the system's error text, is in c's errmsg; the temporary
+ * file is removed) or QV_ENOMEM.  The collection is never changed.
+ * Reader: holds c's shared lock while it copies the collection into the
+ * file, so it may run concurrently with searches and other reads and it
+ * blocks writers until the data is written (the final fsync runs after the
+ * lock is released).  Saving over the file c was opened from is safe. */
+QV_API qv_status qv_snapshot_save(qv_collection *c, const char *path);
+
+/* Opens the snapshot at path as a new collection (flags: 0 or
+ * QV_SNAPSHOT_VERIFY).  On success *out holds one reference; the file
+ * stays mapped until the collection is freed, and must not be modified in
+ * place meanwhile (replacing it by rename, as qv_snapshot_save does, is
+ * safe).  On failure *out is NULL and err (errcap bytes, may be NULL) says
+ * why, naming the section at fault ("section 'graph levels': ...").
+ * Returns QV_ENULL, QV_EINVAL (unknown flags), QV_EIO (cannot open, stat
+ * or map the file), QV_EFORMAT (not a snapshot, other byte order, version
+ * or a required section this version does not know), QV_ECORRUPT (any
+ * failed check) or QV_ENOMEM.  Thread-safe. */
+QV_API qv_status qv_snapshot_open(const char *path, unsigned flags,
+                                  qv_collection **out, char *err,
+                                  size_t errcap);
+
+/* Checks the snapshot at path as qv_snapshot_open with QV_SNAPSHOT_VERIFY
+ * does, without keeping the collection.  Returns QV_OK or what
+ * qv_snapshot_open returns, with a message in err.  Thread-safe. */
+QV_API qv_status qv_snapshot_verify(const char *path, char *err, size_t errcap);
+
+/* ------------------------------------------------------------------------ */
 /* Stores: named collections                                                */
 /* ------------------------------------------------------------------------ */
 

@@ -1,0 +1,258 @@
+/*
+ * snapshot.h -- internal interface of the snapshot files (persist/snapshot_*).
+ *
+ * A snapshot is one file holding a whole collection: its configuration,
+ * vectors, ids, id map, payloads and HNSW graph, laid out so that a reader
+ * can map the file and use the big arrays where they lie.  docs/FORMAT.md
+ * is the format's specification; the constants below are its numbers.
+ *
+ * The files:
+ *   snapshot_write.c  qv_snapshot_save: streams the sections to a
+ *                     temporary file under the collection's shared lock
+ *   snapshot_read.c   parsing of the header, section table and small
+ *                     sections; qv_snapshot_open, the mapping, and the
+ *                     loader qvi_snapshot_load_buffer
+ *   snapshot_graph.c  the graph's sections, both ways (it alone sees the
+ *                     HNSW internals)
+ *   snapshot_check.c  deep verification (QV_SNAPSHOT_VERIFY,
+ *                     qv_snapshot_verify) and the lazy payload check
+ *
+ * Trust: everything read from a file is hostile until checked.  The loader
+ * is a pure function of (bytes, length) -- qvi_snapshot_load_buffer -- so
+ * that fuzz targets can feed it memory buffers.
+ */
+#ifndef QUIVER_PERSIST_SNAPSHOT_H
+#define QUIVER_PERSIST_SNAPSHOT_H
+
+#include "core/core.h"
+#include "core/hnsw.h"
+
+#include <stdio.h>
+#include <xxhash.h>
+
+/* ---- format constants (docs/FORMAT.md) ----------------------------------- */
+
+#define QVI_SNAP_MAGIC        "\x89QVSNAP\n"
+#define QVI_SNAP_MAGIC_LEN    8u
+#define QVI_SNAP_BOM          0x01020304u
+#define QVI_SNAP_VERSION      1u
+#define QVI_SNAP_HEADER_SIZE  64u
+#define QVI_SNAP_ENTRY_SIZE   32u
+#define QVI_SNAP_MAX_SECTIONS 64u
+/* Byte offset of the header checksum field. */
+#define QVI_SNAP_HEADER_SUM_AT 56u
+
+/* Alignment of small sections and of big arrays (a page, so that a mapped
+ * array starts on a page and every vector row on a cache line). */
+#define QVI_SNAP_SMALL_ALIGN 64u
+#define QVI_SNAP_PAGE_ALIGN  4096u
+
+/* Section flag: a reader that does not know the kind must refuse the file
+ * (QV_EFORMAT); unknown kinds without it are skipped. */
+#define QVI_SNAP_SEC_REQUIRED 0x1u
+
+enum qvi_snap_kind {
+    QVI_SNAP_CONFIG = 1,
+    QVI_SNAP_VECTORS = 2,
+    QVI_SNAP_SQNORMS = 3,
+    QVI_SNAP_IDS = 4,
+    QVI_SNAP_LIVE = 5,
+    QVI_SNAP_IDMAP = 6,
+    QVI_SNAP_PAYLOAD_TABLE = 7,
+    QVI_SNAP_PAYLOAD_ARENA = 8,
+    QVI_SNAP_PAYLOAD_INDEXES = 9,
+    QVI_SNAP_GRAPH = 10,
+    QVI_SNAP_GRAPH_LEVELS = 11,
+    QVI_SNAP_GRAPH_LINKS0 = 12,
+    QVI_SNAP_GRAPH_INDEG0 = 13,
+    QVI_SNAP_GRAPH_UPPER_INDEX = 14,
+    QVI_SNAP_GRAPH_UPPER_LINKS = 15,
+    QVI_SNAP_GRAPH_DOT_NORMS = 16,
+    QVI_SNAP_KIND_END /* one past the last known kind */
+};
+
+/* Fixed sizes of the small sections. */
+#define QVI_SNAP_CONFIG_SIZE 128u
+#define QVI_SNAP_GRAPH_SIZE  320u
+/* CONFIG flags. */
+#define QVI_SNAP_CFG_HAS_GRAPH 0x1u
+/* Bytes of one stored point id and one upper-index entry. */
+#define QVI_SNAP_ID_SIZE          24u
+#define QVI_SNAP_UPPER_ENTRY_SIZE 16u
+
+/* The name of a section kind ("vectors"), or NULL when unknown. */
+const char *qvi_snap_kind_name(uint32_t kind);
+
+/* Required alignment of a known kind's offset. */
+uint32_t qvi_snap_kind_align(uint32_t kind);
+
+/* True for the kinds whose checksum is checked at every open (the small
+ * metadata and the per-slot byte arrays the open reads in full anyway);
+ * the others only with QV_SNAPSHOT_VERIFY. */
+bool qvi_snap_kind_always_summed(uint32_t kind);
+
+/* ---- a parsed file --------------------------------------------------------
+ */
+
+typedef struct qvi_snap_section {
+    uint32_t kind, flags;
+    uint64_t offset, length, checksum;
+} qvi_snap_section;
+
+/* The CONFIG section, decoded. */
+typedef struct qvi_snap_config {
+    qv_collection_config cfg;
+    uint64_t wal_lsn;
+    uint32_t stride; /* floats per row */
+    uint32_t n_slots;
+    uint64_t count; /* live points */
+    uint64_t idmap_cap;
+    uint32_t flags;
+} qvi_snap_config;
+
+/* The GRAPH section, decoded. */
+typedef struct qvi_snap_graph {
+    uint32_t m, m0, ef_construct, entry;
+    int32_t max_level;
+    uint32_t n_upper; /* nodes of level >= 1 */
+    uint64_t count, rng, dirty;
+    uint64_t upper_words; /* uint32 words of the upper-links arena */
+    uint64_t level_count[QVI_HNSW_MAX_LEVEL + 1];
+} qvi_snap_graph;
+
+typedef struct qvi_snap_file {
+    const uint8_t *base;
+    size_t len;
+    uint32_t version;
+    uint32_t n_sections;
+    qvi_snap_section sections[QVI_SNAP_MAX_SECTIONS];
+    /* Index into sections[] of each known kind, -1 when absent. */
+    int by_kind[QVI_SNAP_KIND_END];
+    uint64_t header_checksum;
+    qvi_snap_config config;
+    bool has_graph;
+    qvi_snap_graph graph;
+} qvi_snap_file;
+
+/* Parses and validates the header, the section table (bounds, alignment,
+ * overlaps, duplicates, required kinds), the CONFIG and GRAPH sections and
+ * the checksums of the always-summed kinds, from len bytes at buf.
+ * Section sizes are checked against the configuration too.  Returns QV_OK,
+ * QV_EFORMAT (magic, byte order, version, unknown required kind) or
+ * QV_ECORRUPT, with a message naming the section in err. */
+qv_status qvi_snapshot_parse(const uint8_t *buf, size_t len, qvi_snap_file *f,
+                             char *err, size_t errcap);
+
+/* The bytes of a present section (NULL when absent or empty). */
+const uint8_t *qvi_snap_data(const qvi_snap_file *f, uint32_t kind,
+                             uint64_t *len);
+
+/* Checks every section's checksum.  QV_OK or QV_ECORRUPT. */
+qv_status qvi_snapshot_check_sums(const qvi_snap_file *f, char *err,
+                                  size_t errcap);
+
+/* ---- the loader -----------------------------------------------------------
+ */
+
+/* What a collection borrows from (core.h, "snapshot mappings"). */
+struct qvi_mapping {
+    uint8_t *base; /* the file's bytes: a private mapping or a buffer */
+    size_t len;
+    bool unmap; /* munmap(base, len) at release (qv_snapshot_open) */
+    /* Lazy payload check, per slot < n_blob_state: 0 not checked yet,
+     * 1 valid, 2 corrupt; read and written with __atomic builtins. */
+    uint8_t *blob_state;
+    uint32_t n_blob_state;
+    bool graph_unverified; /* write lock */
+};
+
+/* Builds a collection from len bytes at buf, a snapshot file's contents,
+ * borrowing its arrays from buf: buf must be 64-byte aligned, writable
+ * (in-place edits of the collection write to it) and must outlive the
+ * collection; it is not freed.  flags: QV_SNAPSHOT_VERIFY or 0.  This is
+ * qv_snapshot_open without the file, for fuzz targets: a pure function of
+ * (buf, len) that never reads outside them.  On success *out holds one
+ * reference.  Returns QV_OK, QV_ENULL, QV_EINVAL (flags, alignment),
+ * QV_EFORMAT, QV_ECORRUPT or QV_ENOMEM with a message in err; *out is
+ * NULL on failure. */
+qv_status qvi_snapshot_load_buffer(uint8_t *buf, size_t len, unsigned flags,
+                                   qv_collection **out, char *err,
+                                   size_t errcap);
+
+/* ---- deep checks (snapshot_check.c) ---------------------------------------
+ */
+
+/* Everything QV_SNAPSHOT_VERIFY adds beyond the open's own checks, on a
+ * freshly loaded collection c: vectors finite with zero padding, squared
+ * norms consistent, every live id well formed and found at its slot
+ * through the id map, every payload blob valid, the whole graph
+ * (qvi_hnsw_check) and its dot norms.  Marks the blobs and the graph
+ * verified.  QV_OK, QV_ECORRUPT or QV_ENOMEM with a message. */
+qv_status qvi_snapshot_verify_loaded(qv_collection *c, char *err,
+                                     size_t errcap);
+
+/* ---- the writer -----------------------------------------------------------
+ */
+
+/* A snapshot being streamed: sections are written one after another, each
+ * hashed while it is written. */
+typedef struct qvi_snapw {
+    FILE *f;
+    uint64_t pos; /* bytes written so far */
+    XXH3_state_t *xx;
+    qvi_snap_section sec[QVI_SNAP_MAX_SECTIONS];
+    uint32_t n;
+    int err_no;     /* first write error (errno), 0 if none */
+    uint8_t *stage; /* small puts gather here (QVI_SNAPW_STAGE bytes) */
+    size_t stage_len;
+} qvi_snapw;
+
+#define QVI_SNAPW_STAGE ((size_t)1 << 20)
+
+/* Starts a section of kind (padding to its alignment). */
+void qvi_snapw_begin(qvi_snapw *w, uint32_t kind);
+/* Appends n bytes to the current section. */
+void qvi_snapw_put(qvi_snapw *w, const void *p, size_t n);
+/* Appends n zero bytes. */
+void qvi_snapw_zero(qvi_snapw *w, size_t n);
+/* Ends the current section (records its length and checksum). */
+void qvi_snapw_end(qvi_snapw *w);
+
+/* ---- the graph's sections (snapshot_graph.c) ------------------------------
+ */
+
+/* Counts the upper-level records of h's nodes below n_slots. */
+void qvi_snapshot_graph_sizes(const qvi_hnsw *h, uint32_t n_slots,
+                              uint32_t *n_upper, uint64_t *upper_words);
+
+/* Writes the GRAPH section and the graph's arrays for slots [0, n_slots);
+ * n_upper and upper_words come from qvi_snapshot_graph_sizes. */
+void qvi_snapshot_write_graph(qvi_snapw *w, const qvi_hnsw *h, uint32_t n_slots,
+                              uint32_t n_upper, uint64_t upper_words);
+
+/* Maps the graph of f in place: validates levels (against live, the
+ * collection's live bytes), level counts, entry point, the upper index and
+ * every section size, and builds an index that borrows links0, indeg0,
+ * levels, the dot norms and its upper blocks from f's bytes.  Link values
+ * are not checked (see hnsw_search.c, "Untrusted graphs").  QV_OK,
+ * QV_ECORRUPT or QV_ENOMEM with a message; *out NULL on failure. */
+qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
+                                 qvi_hnsw **out, char *err, size_t errcap);
+
+/* Part of QV_SNAPSHOT_VERIFY: qvi_hnsw_check over c's graph (nodes left
+ * unreachable since the last reconnect are accepted) and its dot norms
+ * against c's squared norms.  QV_OK, QV_ECORRUPT or QV_ENOMEM. */
+qv_status qvi_snapshot_check_graph(const qv_collection *c, char *err,
+                                   size_t errcap);
+
+/* calloc(n, size) (n 0 is taken as 1) that asks for transparent huge
+ * pages on big blocks: the open writes a few entries into every 4 KiB page
+ * of its per-slot arrays, and one 2 MiB fault costs much less than 512
+ * small ones.  Freed with free(). */
+void *qvi_snap_calloc(size_t n, size_t size);
+
+/* Formats a message into err and returns st (err may be NULL). */
+qv_status qvi_snap_fail(char *err, size_t errcap, qv_status st, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+
+#endif /* QUIVER_PERSIST_SNAPSHOT_H */

@@ -1,0 +1,368 @@
+/*
+ * snapshot_write.c -- qv_snapshot_save: a collection streamed into one
+ * snapshot file (docs/FORMAT.md).
+ *
+ * Protocol.  The file is written to "path.tmp-XXXXXX" in the target's
+ * directory (persist/fileio.c): room for the header and section table
+ * first, then each section in turn, padded to its alignment, then the
+ * header and table at offset 0.  Then the file is fsynced, renamed over
+ * the target and the directory fsynced, so that a crash leaves the old file
+ * or the new one.  Any failure removes the temporary file and reports
+ * QV_EIO with the system's error text; the collection is never changed.
+ *
+ * Streaming.  Nothing is assembled in memory: big arrays (vectors, id-map
+ * buckets, payload blobs) go from the collection to the FILE in large
+ * writes, and per-slot values that need a transformation gather in a 1 MiB
+ * staging buffer.  Each section's xxHash3-64 is computed on the bytes as
+ * they are written, so the file is read back by nobody.
+ *
+ * Canonical bytes.  What the reader ignores is written as zeros: the rows,
+ * norms, ids and payload entries of deleted slots, the unused bytes of an
+ * integer id, the empty cells of link records.  Two saves of collections
+ * with the same contents therefore give the same sections, and a deleted
+ * point's data does not outlive it in the file.
+ *
+ * Locking.  The whole copy runs under the collection's shared lock, which
+ * gives a consistent view (a writer cannot run in between) while searches
+ * go on; the lock is released before the final fsync and rename, which may
+ * take a while.
+ */
+#include "persist/fileio.h"
+#include "persist/snapshot.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- the stream ---------------------------------------------------------- */
+
+static const uint8_t zeros[4096];
+
+/* Writes n bytes outside any checksum (padding, header). */
+static void raw(qvi_snapw *w, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (!w->err_no) {
+        errno = 0;
+        if (fwrite(p, 1, n, w->f) != n)
+            w->err_no = errno ? errno : EIO;
+    }
+    w->pos += n;
+}
+
+static void flush_stage(qvi_snapw *w)
+{
+    if (!w->stage_len)
+        return;
+    XXH3_64bits_update(w->xx, w->stage, w->stage_len);
+    raw(w, w->stage, w->stage_len);
+    w->stage_len = 0;
+}
+
+void qvi_snapw_begin(qvi_snapw *w, uint32_t kind)
+{
+    flush_stage(w);
+    uint32_t a = qvi_snap_kind_align(kind);
+    size_t pad = (size_t)((a - w->pos % a) % a);
+    raw(w, zeros, pad);
+    if (w->n == QVI_SNAP_MAX_SECTIONS) { /* a bug: more kinds than room */
+        w->err_no = w->err_no ? w->err_no : EOVERFLOW;
+        return;
+    }
+    qvi_snap_section *s = &w->sec[w->n++];
+    s->kind = kind;
+    /* Payload index definitions are derived data: a reader that does not
+     * know them may ignore them.  Everything else is required. */
+    s->flags = kind == QVI_SNAP_PAYLOAD_INDEXES ? 0 : QVI_SNAP_SEC_REQUIRED;
+    s->offset = w->pos;
+    XXH3_64bits_reset(w->xx);
+}
+
+void qvi_snapw_put(qvi_snapw *w, const void *p, size_t n)
+{
+    if (n == 0) /* p may be NULL: an empty collection's arrays */
+        return;
+    if (n >= QVI_SNAPW_STAGE / 4) {
+        flush_stage(w);
+        XXH3_64bits_update(w->xx, p, n);
+        raw(w, p, n);
+        return;
+    }
+    if (w->stage_len + n > QVI_SNAPW_STAGE)
+        flush_stage(w);
+    memcpy(w->stage + w->stage_len, p, n);
+    w->stage_len += n;
+}
+
+void qvi_snapw_zero(qvi_snapw *w, size_t n)
+{
+    while (n) {
+        size_t k = n < sizeof(zeros) ? n : sizeof(zeros);
+        qvi_snapw_put(w, zeros, k);
+        n -= k;
+    }
+}
+
+void qvi_snapw_end(qvi_snapw *w)
+{
+    flush_stage(w);
+    if (w->n == 0)
+        return;
+    qvi_snap_section *s = &w->sec[w->n - 1];
+    s->length = w->pos - s->offset;
+    s->checksum = XXH3_64bits_digest(w->xx);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+/* ---- the collection's sections ------------------------------------------ */
+
+static void put_config(qvi_snapw *w, const qv_collection *c)
+{
+    uint8_t b[QVI_SNAP_CONFIG_SIZE] = {0};
+    const qv_collection_config *k = &c->cfg;
+    put32(b, k->dim);
+    put32(b + 4, (uint32_t)k->metric);
+    put32(b + 8, k->hnsw_m);
+    put32(b + 12, k->hnsw_ef_construct);
+    put32(b + 16, k->full_scan_threshold_kb);
+    put32(b + 20, k->max_indexing_threads);
+    put64(b + 24, k->hnsw_seed);
+    put64(b + 32, c->lsn);
+    put32(b + 40, (uint32_t)c->stride);
+    put32(b + 44, c->used);
+    put64(b + 48, c->count);
+    put64(b + 56, c->map.cap);
+    put32(b + 64, c->index_ok ? QVI_SNAP_CFG_HAS_GRAPH : 0);
+    qvi_snapw_begin(w, QVI_SNAP_CONFIG);
+    qvi_snapw_put(w, b, sizeof(b));
+    qvi_snapw_end(w);
+}
+
+/* The reserved section: no payload index definitions yet (count 0). */
+static void put_payload_indexes(qvi_snapw *w)
+{
+    qvi_snapw_begin(w, QVI_SNAP_PAYLOAD_INDEXES);
+    qvi_snapw_zero(w, 8);
+    qvi_snapw_end(w);
+}
+
+static void put_live(qvi_snapw *w, const qv_collection *c)
+{
+    qvi_snapw_begin(w, QVI_SNAP_LIVE);
+    qvi_snapw_put(w, c->live, c->used);
+    qvi_snapw_end(w);
+}
+
+static void put_idmap(qvi_snapw *w, const qv_collection *c)
+{
+    qvi_snapw_begin(w, QVI_SNAP_IDMAP);
+    qvi_snapw_put(w, c->map.buckets, c->map.cap * sizeof(uint64_t));
+    qvi_snapw_end(w);
+}
+
+static uint32_t blob_len(const qv_collection *c, uint32_t s)
+{
+    return c->live[s] && c->payloads[s] ? c->payload_lens[s] : 0;
+}
+
+/* Offsets (u64) then lengths (u32), blobs packed in slot order. */
+static void put_payload_table(qvi_snapw *w, const qv_collection *c)
+{
+    qvi_snapw_begin(w, QVI_SNAP_PAYLOAD_TABLE);
+    uint64_t off = 0;
+    for (uint32_t s = 0; s < c->used; s++) {
+        uint32_t len = blob_len(c, s);
+        uint64_t at = len ? off : 0;
+        qvi_snapw_put(w, &at, sizeof(at));
+        off += len;
+    }
+    for (uint32_t s = 0; s < c->used; s++) {
+        uint32_t len = blob_len(c, s);
+        qvi_snapw_put(w, &len, sizeof(len));
+    }
+    qvi_snapw_end(w);
+}
+
+static void put_payload_arena(qvi_snapw *w, const qv_collection *c)
+{
+    qvi_snapw_begin(w, QVI_SNAP_PAYLOAD_ARENA);
+    for (uint32_t s = 0; s < c->used; s++) {
+        uint32_t len = blob_len(c, s);
+        if (len)
+            qvi_snapw_put(w, c->payloads[s], len);
+    }
+    qvi_snapw_end(w);
+}
+
+_Static_assert(sizeof(qv_point_id) == QVI_SNAP_ID_SIZE,
+               "a stored id is a qv_point_id");
+
+static void put_ids(qvi_snapw *w, const qv_collection *c)
+{
+    qvi_snapw_begin(w, QVI_SNAP_IDS);
+    for (uint32_t s = 0; s < c->used; s++) {
+        qv_point_id id;
+        memset(&id, 0, sizeof(id));
+        if (c->live[s]) {
+            const qv_point_id *src = &c->ids[s];
+            id.kind = src->kind;
+            if (src->kind == QV_ID_NUM)
+                id.u.num = src->u.num;
+            else
+                memcpy(id.u.uuid, src->u.uuid, sizeof(id.u.uuid));
+        }
+        qvi_snapw_put(w, &id, sizeof(id));
+    }
+    qvi_snapw_end(w);
+}
+
+static void put_sqnorms(qvi_snapw *w, const qv_collection *c)
+{
+    qvi_snapw_begin(w, QVI_SNAP_SQNORMS);
+    for (uint32_t s = 0; s < c->used; s++) {
+        float v = c->live[s] ? c->sqnorms[s] : 0.0f;
+        qvi_snapw_put(w, &v, sizeof(v));
+    }
+    qvi_snapw_end(w);
+}
+
+/* Runs of live rows in single writes; deleted rows as zeros. */
+static void put_vectors(qvi_snapw *w, const qv_collection *c)
+{
+    size_t row = c->stride * sizeof(float);
+    qvi_snapw_begin(w, QVI_SNAP_VECTORS);
+    uint32_t s = 0;
+    while (s < c->used) {
+        uint32_t e = s;
+        bool alive = c->live[s];
+        while (e < c->used && (bool)c->live[e] == alive)
+            e++;
+        if (alive)
+            qvi_snapw_put(w, c->vecs + (size_t)s * c->stride,
+                          (size_t)(e - s) * row);
+        else
+            qvi_snapw_zero(w, (size_t)(e - s) * row);
+        s = e;
+    }
+    qvi_snapw_end(w);
+}
+
+static void put_all_locked(qvi_snapw *w, const qv_collection *c)
+{
+    put_config(w, c);
+    put_payload_indexes(w);
+    put_live(w, c);
+    put_idmap(w, c);
+    put_payload_table(w, c);
+    put_ids(w, c);
+    put_sqnorms(w, c);
+    put_vectors(w, c);
+    put_payload_arena(w, c);
+    if (c->index_ok) {
+        uint32_t n_upper;
+        uint64_t words;
+        qvi_snapshot_graph_sizes(c->index, c->used, &n_upper, &words);
+        qvi_snapshot_write_graph(w, c->index, c->used, n_upper, words);
+    }
+}
+
+/* The header and section table, written last at offset 0. */
+static void put_header(qvi_snapw *w)
+{
+    uint8_t b[QVI_SNAP_HEADER_SIZE +
+              QVI_SNAP_MAX_SECTIONS * QVI_SNAP_ENTRY_SIZE] = {0};
+    size_t n = QVI_SNAP_HEADER_SIZE + (size_t)w->n * QVI_SNAP_ENTRY_SIZE;
+    memcpy(b, QVI_SNAP_MAGIC, QVI_SNAP_MAGIC_LEN);
+    put32(b + 8, QVI_SNAP_BOM);
+    put32(b + 12, QVI_SNAP_VERSION);
+    put32(b + 16, QVI_SNAP_HEADER_SIZE);
+    put32(b + 20, w->n);
+    put64(b + 24, w->pos);
+    for (uint32_t i = 0; i < w->n; i++) {
+        uint8_t *e = b + QVI_SNAP_HEADER_SIZE + (size_t)i * QVI_SNAP_ENTRY_SIZE;
+        put32(e, w->sec[i].kind);
+        put32(e + 4, w->sec[i].flags);
+        put64(e + 8, w->sec[i].offset);
+        put64(e + 16, w->sec[i].length);
+        put64(e + 24, w->sec[i].checksum);
+    }
+    put64(b + QVI_SNAP_HEADER_SUM_AT, XXH3_64bits(b, n));
+    if (w->err_no)
+        return;
+    if (fseek(w->f, 0, SEEK_SET) != 0) {
+        w->err_no = errno;
+        return;
+    }
+    uint64_t end = w->pos;
+    raw(w, b, n);
+    w->pos = end;
+}
+
+/* Sections the collection will have: the table is sized before they are
+ * written. */
+static uint32_t planned_sections(const qv_collection *c)
+{
+    uint32_t n = 9;
+    if (c->index_ok)
+        n += c->cfg.metric == QV_METRIC_DOT ? 7 : 6;
+    return n;
+}
+
+qv_status qv_snapshot_save(qv_collection *c, const char *path)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!path)
+        return qvi_fail(c->err, QV_ENULL, "path is NULL");
+    char err[QVI_ERRMSG_CAP];
+    qvi_atomic_file af;
+    qv_status st = qvi_atomic_open(&af, path, err, sizeof(err));
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "snapshot: %s", err);
+    qvi_snapw w;
+    memset(&w, 0, sizeof(w));
+    w.f = af.f;
+    w.xx = XXH3_createState();
+    w.stage = malloc(QVI_SNAPW_STAGE);
+    if (!w.xx || !w.stage) {
+        st = qvi_fail(c->err, QV_ENOMEM, "snapshot: out of memory");
+        goto fail;
+    }
+
+    pthread_rwlock_rdlock(&c->lock);
+    uint32_t planned = planned_sections(c);
+    raw(&w, zeros, QVI_SNAP_HEADER_SIZE + planned * QVI_SNAP_ENTRY_SIZE);
+    put_all_locked(&w, c);
+    pthread_rwlock_unlock(&c->lock);
+    if (w.n != planned && !w.err_no) {
+        st = qvi_fail(c->err, QV_EINTERNAL,
+                      "snapshot: wrote %u sections, planned %u", w.n, planned);
+        goto fail;
+    }
+    put_header(&w);
+    if (w.err_no) {
+        st = qvi_fail(c->err, QV_EIO, "snapshot: %s: write failed: %s", path,
+                      strerror(w.err_no));
+        goto fail;
+    }
+    XXH3_freeState(w.xx);
+    free(w.stage);
+    st = qvi_atomic_commit(&af, err, sizeof(err));
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "snapshot: %s", err);
+    return QV_OK;
+fail:
+    qvi_atomic_abort(&af);
+    XXH3_freeState(w.xx);
+    free(w.stage);
+    return st;
+}
