@@ -154,6 +154,7 @@ struct qv_collection {
     size_t empty_payload_len;
     uint32_t n_free;
     uint64_t count; /* live points */
+    uint64_t lsn;   /* last write-ahead-log record applied; 0 without a log */
     qvi_idmap map;
 
     struct qvi_hnsw *index; /* graph over the live slots */
@@ -170,6 +171,12 @@ struct qv_collection {
     pthread_mutex_t pool_mu;
     struct qvi_hnsw_scratch **pool;
     size_t pool_n, pool_cap;
+
+    /* Write-ahead log (persist/wal.h): NULL for a plain in-memory
+     * collection.  Set once before the collection is shared (durable store
+     * create or open), freed with the collection; its own fields say which
+     * lock protects them. */
+    struct qvi_journal *journal;
 };
 
 /* ---- the collection's HNSW index (collection_index.c) ---------------------
