@@ -229,8 +229,9 @@ static qv_status create_or_ensure(qv_store *s, const char *name,
         }
     }
     st = insert_locked(s, at, name, coll);
-    if (st != QV_OK && s->dir)
-        qvi_sdir_drop(s->dir, name, coll, s->err);
+    if (st != QV_OK && s->dir &&
+        qvi_sdir_drop(s->dir, name, coll, s->err) == QV_OK)
+        qvi_sdir_purge(s->dir);
     if (st == QV_OK && out)
         qv_collection_retain(coll);
     pthread_mutex_unlock(&s->mu);

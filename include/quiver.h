@@ -449,7 +449,9 @@ QV_API size_t qv_store_errmsg(const qv_store *s, char *buf, size_t cap);
 
 /* Creates collection name.  If out is not NULL it receives a new reference
  * the caller must release.  Returns QV_ENULL, QV_EINVAL (name), QV_ERANGE,
- * QV_EEXIST (the name is taken, whatever its config) or QV_ENOMEM. */
+ * QV_EEXIST (the name is taken, whatever its config) or QV_ENOMEM; in a
+ * durable store also QV_EIO (its directory or first snapshot could not be
+ * written; nothing is left behind). */
 QV_API qv_status qv_store_create(qv_store *s, const char *name,
                                  const qv_collection_config *cfg,
                                  qv_collection **out);
@@ -467,8 +469,10 @@ QV_API qv_status qv_store_get(qv_store *s, const char *name,
                               qv_collection **out);
 
 /* Removes collection name from the store.  Holders of references keep a
- * working collection until they release it.  Returns QV_ENULL or
- * QV_ENOTFOUND. */
+ * working collection until they release it (in a durable store it refuses
+ * writes from then on).  Returns QV_ENULL or QV_ENOTFOUND; in a durable
+ * store also QV_EIO (its directory could not be removed durably: the
+ * collection stays). */
 QV_API qv_status qv_store_drop(qv_store *s, const char *name);
 
 /* The names of all collections, sorted, as one allocation: *names_out is an
@@ -533,7 +537,7 @@ QV_API void qv_free(void *ptr);
  * A record cut short by a crash at the end of the log (a torn tail) is
  * removed.  Damage followed by more log records is not guessed around:
  * the open fails with QV_ECORRUPT and a message naming the file and the
- * offset, and nothing is changed on disk.
+ * offset, leaving the damaged file as it is and writing no snapshot.
  *
  * Untrusted files: every length, count and checksum in snapshots and logs
  * is checked before use; a damaged or crafted file gives QV_ECORRUPT or

@@ -386,6 +386,25 @@ static qv_status recover_all(qvi_store_dir *d, qv_store *s, char *err,
     return st;
 }
 
+/* Closes a store whose recovery failed without checkpointing the
+ * collections already recovered: a failed open writes no snapshot. */
+static void abandon(qv_store *s)
+{
+    char **names;
+    size_t n;
+    if (qv_store_list(s, &names, &n) == QV_OK) {
+        for (size_t i = 0; i < n; i++) {
+            qv_collection *c;
+            if (qv_store_get(s, names[i], &c) == QV_OK) {
+                qvi_journal_detach(c, NULL, NULL);
+                qv_collection_release(c);
+            }
+        }
+        qv_free(names);
+    }
+    qv_store_close(s);
+}
+
 qv_status qv_store_open_dir(const char *path, const qv_store_options *opts,
                             qv_store **out, char *err, size_t errcap)
 {
@@ -433,7 +452,7 @@ qv_status qv_store_open_dir(const char *path, const qv_store_options *opts,
     }
     st = recover_all(d, s, err, errcap);
     if (st != QV_OK) {
-        qv_store_close(s);
+        abandon(s);
         return st;
     }
     *out = s;

@@ -83,13 +83,15 @@ struct qvi_journal {
     qvi_journal_hooks hooks;
 
     /* c->lock */
-    int fd;       /* the active segment */
-    uint64_t seq; /* its number */
+    int fd;       /* the active segment (changed under mu too) */
+    uint64_t seq; /* its number (changed under ckpt_mu too) */
     uint64_t end; /* its size */
     uint64_t next_lsn;
     bool detached;
     uint8_t *buf;
     size_t buf_cap;
+
+    /* ckpt_mu (old[] grows under c->lock too) */
     uint64_t *old; /* numbers of the older segments, ascending */
     size_t n_old, old_cap;
 
@@ -98,7 +100,7 @@ struct qvi_journal {
     atomic_uint_least64_t appends;
     atomic_uint_least64_t checkpoints;
 
-    /* mu */
+    /* mu; also fd (see above) */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t appended_lsn, durable_lsn;
@@ -110,7 +112,6 @@ struct qvi_journal {
     uint64_t syncs;
     uint64_t cut_bytes;
 
-    /* ckpt_mu */
     pthread_mutex_t ckpt_mu;
     uint64_t ckpt_base; /* log_bytes at the last successful switch */
     char ckpt_err[QVI_ERRMSG_CAP];
@@ -834,6 +835,7 @@ qv_status qvi_journal_get_stats(qv_collection *c, qvi_journal_stats *out)
     out->segments = j->n_old + 1;
     out->detached = j->detached;
     pthread_rwlock_unlock(&c->lock);
+    memcpy(out->ckpt_error, j->ckpt_err, sizeof(out->ckpt_error));
     pthread_mutex_unlock(&j->ckpt_mu);
     pthread_mutex_lock(&j->mu);
     out->syncs = j->syncs;

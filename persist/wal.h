@@ -186,6 +186,7 @@ typedef struct qvi_journal_stats {
     uint64_t cut_bytes;    /* torn tail bytes cut at recovery */
     bool failed;           /* writes refused until a checkpoint */
     bool detached;
+    char ckpt_error[QVI_ERRMSG_CAP]; /* last checkpoint failure, or "" */
 } qvi_journal_stats;
 
 /*

@@ -414,6 +414,20 @@ START_TEST(test_codec_layout_and_refusals)
     bad.ids = &id;
     ck_assert_int_eq(qvi_wal_encode(&bad, &buf, &cap, &len, err, sizeof(err)),
                      QV_EINVAL);
+    /* Over the record limit: refused from the measure pass, before the
+     * 268 MB of vectors this claims would be read. */
+    qv_point_id many[1025];
+    for (int i = 0; i < 1025; i++)
+        many[i] = qv_id_from_num((uint64_t)i);
+    float dummy[1] = {0};
+    qvi_wal_rec big = {.kind = QVI_WAL_UPSERT,
+                       .ids = many,
+                       .n = 1025,
+                       .dim = QV_MAX_DIM,
+                       .vecs = dummy};
+    ck_assert_int_eq(qvi_wal_encode(&big, &buf, &cap, &len, err, sizeof(err)),
+                     QV_ERANGE);
+    ck_assert_msg(strstr(err, "split the batch"), "message: %s", err);
     ck_assert_str_eq(qvi_wal_kind_name(QVI_WAL_DELETE_FILTER),
                      "delete by filter");
     ck_assert_str_eq(qvi_wal_kind_name(1234), "unknown");
@@ -1286,6 +1300,22 @@ START_TEST(test_options_and_arguments)
     mkdir(p, 0755);
     ck_assert_int_ne(try_open(dir, err, sizeof(err)), QV_OK);
     ck_assert_msg(strstr(err, "ghost"), "message: %s", err);
+    /* A failed open checkpoints nothing: a good collection keeps its log
+     * untouched, whether it was recovered before the bad one or not. */
+    rm_rf(p);
+    char good[4096], seg[4096];
+    PATHF(good, "%s/good", dir);
+    five_upserts(good); /* leaves good.img: a crash image with a log */
+    PATHF(good, "%s/good.img", dir);
+    PATHF(p, "%s/collections/zz-ghost", good);
+    mkdir(p, 0755);
+    last_segment(good, "t", seg, sizeof(seg));
+    off_t before = file_size(seg);
+    ck_assert_int_ne(try_open(good, err, sizeof(err)), QV_OK);
+    ck_assert_msg(strstr(err, "zz-ghost"), "message: %s", err);
+    ck_assert_int_eq(file_size(seg), before);
+    ck_assert_int_eq(rmdir(p), 0);
+    check_open(good, "t", 5, seg, before);
     rm_rf(dir);
     free(dir);
 }
