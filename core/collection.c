@@ -24,11 +24,18 @@
  * kernel copies the touched pages), growth copies them into owned arrays
  * as it copies any array, and frees skip them (qvi_free_owned).
  *
+ * Durability (persist/wal.h): in a durable store, a write logs its
+ * original input after its checks and reservations and before it mutates,
+ * still under the write lock (qvi_wal_log_locked), and waits for the log's
+ * group fsync after releasing the lock (qvi_wal_commit).  A failed log
+ * append changes nothing.  Without a journal both are a pointer test.
+ *
  * Locking: one rwlock per collection.  Reads take it shared, writes
  * exclusive.  The reference count is atomic and needs no lock.
  */
 #include "core/core.h"
 #include "core/hnsw.h"
+#include "persist/wal.h"
 #include "simd/simd.h"
 
 #include <math.h>
@@ -153,6 +160,7 @@ static void collection_free(qv_collection *c)
     qvi_free_owned(c, c->live);
     free(c->free_slots);
     qvi_mapping_release(c->mapping);
+    qvi_journal_free(c->journal);
     pthread_rwlock_destroy(&c->lock);
     qvi_errbuf_destroy(c->err);
     free(c);
@@ -410,10 +418,12 @@ static qv_status encode_payloads(qv_collection *c, const char *const *texts,
 }
 
 /* The body of every upsert: validated input, optional encoded payloads
- * (ownership taken whatever the outcome). */
+ * (ownership taken whatever the outcome), and the log record of the
+ * original input. */
 static qv_status upsert_locked_all(qv_collection *c, const qv_point_id *ids,
                                    const float *vecs, size_t n, uint32_t dim,
-                                   uint8_t **blobs, const size_t *blob_lens)
+                                   uint8_t **blobs, const size_t *blob_lens,
+                                   qvi_wal_rec *rec)
 {
     uint32_t *touched = malloc(n * sizeof(uint32_t));
     if (!touched)
@@ -422,6 +432,9 @@ static qv_status upsert_locked_all(qv_collection *c, const qv_point_id *ids,
     /* Reserve for new ids only: re-embedding a whole collection must not
      * double its memory. */
     qv_status st = reserve_locked(c, count_absent_locked(c, ids, n));
+    uint64_t lsn = 0;
+    if (st == QV_OK)
+        st = qvi_wal_log_locked(c, rec, &lsn);
     if (st == QV_OK) {
         for (size_t i = 0; i < n; i++)
             touched[i] = upsert_one_locked(
@@ -431,7 +444,7 @@ static qv_status upsert_locked_all(qv_collection *c, const qv_point_id *ids,
     }
     pthread_rwlock_unlock(&c->lock);
     free(touched);
-    return st;
+    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
 }
 
 static qv_status check_batch(qv_collection *c, const qv_point_id *ids,
@@ -459,7 +472,9 @@ qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
     qv_status st = check_batch(c, ids, vecs, n, dim);
     if (st != QV_OK)
         return st;
-    return upsert_locked_all(c, ids, vecs, n, dim, NULL, NULL);
+    qvi_wal_rec rec = {
+        .kind = QVI_WAL_UPSERT, .ids = ids, .n = n, .dim = dim, .vecs = vecs};
+    return upsert_locked_all(c, ids, vecs, n, dim, NULL, NULL, &rec);
 }
 
 qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
@@ -488,7 +503,14 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
         blobs = NULL;
         goto cleanup;
     }
-    st = upsert_locked_all(c, ids, vecs, n, dim, blobs, blob_lens);
+    qvi_wal_rec rec = {.kind = QVI_WAL_UPSERT,
+                       .ids = ids,
+                       .n = n,
+                       .dim = dim,
+                       .vecs = vecs,
+                       .texts = payloads,
+                       .text_lens = lens};
+    st = upsert_locked_all(c, ids, vecs, n, dim, blobs, blob_lens, &rec);
     /* Blobs not handed over (after a failed reserve) are still ours; the
      * ones handed over were set to NULL. */
     for (size_t i = 0; i < n; i++)
@@ -525,13 +547,19 @@ qv_status qv_delete(qv_collection *c, const qv_point_id *id)
     qv_status st = qvi_check_id(c, id);
     if (st != QV_OK)
         return st;
+    qvi_wal_rec rec = {.kind = QVI_WAL_DELETE, .ids = id, .n = 1};
+    uint64_t lsn = 0;
     pthread_rwlock_wrlock(&c->lock);
     uint32_t slot;
     bool found = qvi_idmap_find(&c->map, c->ids, id, &slot);
     if (found)
+        st = qvi_wal_log_locked(c, &rec, &lsn);
+    if (found && st == QV_OK)
         qvi_delete_slot_locked(c, slot);
     pthread_rwlock_unlock(&c->lock);
-    return found ? QV_OK : qvi_fail_not_found(c, id);
+    if (!found)
+        return qvi_fail_not_found(c, id);
+    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
 }
 
 /* ---- reads --------------------------------------------------------------- */

@@ -177,6 +177,11 @@ struct qv_collection {
 
     struct qvi_mapping *mapping; /* snapshot the arrays borrow from, or NULL
                                     (see "snapshot mappings" below) */
+    /* Write-ahead log (persist/wal.h): NULL for a plain in-memory
+     * collection.  Set once before the collection is shared (durable store
+     * create or open), freed with the collection; its own fields say which
+     * lock protects them. */
+    struct qvi_journal *journal;
 };
 
 /* ---- snapshot mappings (persist/snapshot_read.c) --------------------------

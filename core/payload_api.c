@@ -16,10 +16,16 @@
  * every read goes through blob_of, which validates a mapped blob on its
  * first use: a damaged one matches no filter and makes reads and edits of
  * that point fail with QV_ECORRUPT.
+ *
+ * Durability (persist/wal.h): every edit logs the caller's input (JSON
+ * text, key path, keys; for a delete by filter the ids it resolved to)
+ * once the edit is known to succeed and before it is swapped in, under the
+ * write lock, then waits for the group fsync after unlocking.
  */
 #include "core/core.h"
 #include "core/filter.h"
 #include "core/payload.h"
+#include "persist/wal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,15 +169,23 @@ qv_status qv_payload_overwrite(qv_collection *c, const qv_point_id *id,
     if (st != QV_OK)
         return qvi_fail(c->err, st, "%s", err);
     uint32_t slot;
+    uint64_t lsn = 0;
+    qvi_wal_rec rec = {.kind = QVI_WAL_PAYLOAD_OVERWRITE,
+                       .ids = id,
+                       .n = 1,
+                       .json = json,
+                       .json_len = len};
     pthread_rwlock_wrlock(&c->lock);
     st = find_slot_locked(c, id, &slot);
+    if (st == QV_OK)
+        st = qvi_wal_log_locked(c, &rec, &lsn);
     if (st == QV_OK) {
         swap_blob_locked(c, slot, blob, blob_len);
         blob = NULL;
     }
     pthread_rwlock_unlock(&c->lock);
     free(blob);
-    return st;
+    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
 }
 
 /* An edit that derives a new blob from the old one (merge, key deletion). */
@@ -180,11 +194,12 @@ typedef qv_status (*blob_edit)(const uint8_t *old, size_t old_len,
                                char *err, size_t errcap);
 
 /* Applies edit to point id's payload under the write lock: the new blob
- * replaces the old one only if the edit succeeded. */
+ * replaces the old one only if the edit succeeded and rec was logged. */
 static qv_status edit_payload(qv_collection *c, const qv_point_id *id,
-                              blob_edit edit, const void *arg)
+                              blob_edit edit, const void *arg, qvi_wal_rec *rec)
 {
     uint32_t slot;
+    uint64_t lsn = 0;
     char err[QVI_ERRMSG_CAP];
     pthread_rwlock_wrlock(&c->lock);
     qv_status st = find_slot_locked(c, id, &slot);
@@ -196,14 +211,16 @@ static qv_status edit_payload(qv_collection *c, const qv_point_id *id,
             st = fail_corrupt_payload(c, slot);
         } else {
             st = edit(old, old_len, arg, &blob, &blob_len, err, sizeof(err));
-            if (st == QV_OK)
-                swap_blob_locked(c, slot, blob, blob_len);
-            else
+            if (st != QV_OK)
                 qvi_fail(c->err, st, "%s", err);
+            else if ((st = qvi_wal_log_locked(c, rec, &lsn)) != QV_OK)
+                free(blob);
+            else
+                swap_blob_locked(c, slot, blob, blob_len);
         }
     }
     pthread_rwlock_unlock(&c->lock);
-    return st;
+    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
 }
 
 typedef struct merge_arg {
@@ -250,7 +267,13 @@ qv_status qv_payload_set(qv_collection *c, const qv_point_id *id,
         return qvi_fail(c->err, QV_EINVAL, "payload is not a JSON object");
     }
     merge_arg m = {.set = set, .key = key};
-    st = edit_payload(c, id, merge_edit, &m);
+    qvi_wal_rec rec = {.kind = QVI_WAL_PAYLOAD_SET,
+                       .ids = id,
+                       .n = 1,
+                       .json = json,
+                       .json_len = len,
+                       .key = key};
+    st = edit_payload(c, id, merge_edit, &m, &rec);
     cJSON_Delete(set);
     return st;
 }
@@ -268,7 +291,12 @@ qv_status qv_payload_delete_keys(qv_collection *c, const qv_point_id *id,
             return qvi_fail(c->err, QV_ENULL, "key %zu is NULL", i);
     }
     keys_arg k = {.keys = keys, .n = n};
-    return edit_payload(c, id, delete_edit, &k);
+    qvi_wal_rec rec = {.kind = QVI_WAL_PAYLOAD_DELETE_KEYS,
+                       .ids = id,
+                       .n = 1,
+                       .keys = keys,
+                       .n_keys = n};
+    return edit_payload(c, id, delete_edit, &k, &rec);
 }
 
 qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id)
@@ -277,12 +305,16 @@ qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id)
     if (st != QV_OK)
         return st;
     uint32_t slot;
+    uint64_t lsn = 0;
+    qvi_wal_rec rec = {.kind = QVI_WAL_PAYLOAD_CLEAR, .ids = id, .n = 1};
     pthread_rwlock_wrlock(&c->lock);
     st = find_slot_locked(c, id, &slot);
     if (st == QV_OK)
+        st = qvi_wal_log_locked(c, &rec, &lsn);
+    if (st == QV_OK)
         swap_blob_locked(c, slot, NULL, 0);
     pthread_rwlock_unlock(&c->lock);
-    return st;
+    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
 }
 
 /* ---- reads ------------------------------------------------------------------
@@ -342,6 +374,44 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
     return QV_OK;
 }
 
+/* With a journal: resolves the filter to slots, logs their ids (not the
+ * filter: replay must not depend on how filters evaluate), then deletes
+ * them.  Write lock held. */
+static qv_status delete_filter_logged_locked(qv_collection *c,
+                                             const qvi_filter *f,
+                                             uint64_t *n_out, uint64_t *lsn)
+{
+    size_t n = 0;
+    for (uint32_t s = 0; s < c->used; s++)
+        n += c->live[s] && qvi_slot_matches(c, f, s);
+    *n_out = 0;
+    if (n == 0)
+        return QV_OK;
+    uint32_t *slots = malloc(n * sizeof(*slots));
+    qv_point_id *ids = malloc(n * sizeof(*ids));
+    qv_status st = QV_ENOMEM;
+    if (slots && ids) {
+        size_t k = 0;
+        for (uint32_t s = 0; s < c->used; s++) {
+            if (c->live[s] && qvi_slot_matches(c, f, s)) {
+                slots[k] = s;
+                ids[k++] = c->ids[s];
+            }
+        }
+        qvi_wal_rec rec = {.kind = QVI_WAL_DELETE_FILTER, .ids = ids, .n = n};
+        st = qvi_wal_log_locked(c, &rec, lsn);
+    } else {
+        qvi_fail(c->err, st, "cannot allocate %zu ids to delete", n);
+    }
+    for (size_t i = 0; st == QV_OK && i < n; i++)
+        qvi_delete_slot_locked(c, slots[i]);
+    if (st == QV_OK)
+        *n_out = n;
+    free(slots);
+    free(ids);
+    return st;
+}
+
 qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
                            uint64_t *deleted)
 {
@@ -349,16 +419,23 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
         return QV_ENULL;
     if (!filter)
         return qvi_fail(c->err, QV_ENULL, "filter is NULL");
-    uint64_t n = 0;
+    uint64_t n = 0, lsn = 0;
+    qv_status st = QV_OK;
     pthread_rwlock_wrlock(&c->lock);
-    for (uint32_t s = 0; s < c->used; s++) {
-        if (c->live[s] && qvi_slot_matches(c, filter->f, s)) {
-            qvi_delete_slot_locked(c, s);
-            n++;
+    if (c->journal) {
+        st = delete_filter_logged_locked(c, filter->f, &n, &lsn);
+    } else {
+        for (uint32_t s = 0; s < c->used; s++) {
+            if (c->live[s] && qvi_slot_matches(c, filter->f, s)) {
+                qvi_delete_slot_locked(c, s);
+                n++;
+            }
         }
     }
     pthread_rwlock_unlock(&c->lock);
+    if (st == QV_OK)
+        st = qvi_wal_commit(c, lsn);
     if (deleted)
-        *deleted = n;
-    return QV_OK;
+        *deleted = st == QV_OK ? n : 0;
+    return st;
 }

@@ -9,8 +9,14 @@
  * hand out references of their own, so dropping a collection never pulls
  * it from under a thread that is using it.  The mutex is held only for the
  * map operations, never while a collection does work.
+ *
+ * Durable stores (qv_store_open_dir, persist/store_dir.c) have a dir:
+ * create and drop then also create and remove the collection's directory,
+ * under the mutex so that the catalog and the disk change together, and
+ * close checkpoints every collection.  An in-memory store has dir NULL.
  */
 #include "core/core.h"
+#include "persist/wal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +31,15 @@ struct qv_store {
     store_entry *entries; /* sorted by name; protected by mu */
     size_t n, cap;
     qvi_errbuf *err;
+    qvi_store_dir *dir; /* NULL: in memory; set at open, owned */
 };
 
 qv_status qv_store_open(qv_store **out)
+{
+    return qvi_store_new(NULL, out);
+}
+
+qv_status qvi_store_new(qvi_store_dir *dir, qv_store **out)
 {
     if (!out)
         return QV_ENULL;
@@ -44,6 +56,7 @@ qv_status qv_store_open(qv_store **out)
         free(s);
         return QV_ENOMEM;
     }
+    s->dir = dir;
     *out = s;
     return QV_OK;
 }
@@ -54,9 +67,16 @@ void qv_store_close(qv_store *s)
         return;
     for (size_t i = 0; i < s->n; i++) {
         free(s->entries[i].name);
+        if (s->dir) {
+            /* Clean shutdown: everything into the snapshots; a failure
+             * leaves the log, which the next open replays. */
+            qvi_journal_checkpoint(s->entries[i].coll);
+            qvi_journal_detach(s->entries[i].coll, NULL, NULL);
+        }
         qv_collection_release(s->entries[i].coll);
     }
     free(s->entries);
+    qvi_sdir_free(s->dir);
     pthread_mutex_destroy(&s->mu);
     qvi_errbuf_destroy(s->err);
     free(s);
@@ -141,6 +161,19 @@ static qv_status insert_locked(qv_store *s, size_t at, const char *name,
     return QV_OK;
 }
 
+qv_status qvi_store_adopt(qv_store *s, const char *name, qv_collection *c)
+{
+    qv_status st = check_name(s, name);
+    if (st != QV_OK)
+        return st;
+    pthread_mutex_lock(&s->mu);
+    bool found;
+    size_t at = find_locked(s, name, &found);
+    st = found ? QV_EEXIST : insert_locked(s, at, name, c);
+    pthread_mutex_unlock(&s->mu);
+    return st;
+}
+
 /* Shared body of create and ensure. */
 static qv_status create_or_ensure(qv_store *s, const char *name,
                                   const qv_collection_config *cfg,
@@ -187,7 +220,18 @@ static qv_status create_or_ensure(qv_store *s, const char *name,
                                : "collection `%s` already exists",
                         name);
     }
+    if (s->dir) {
+        st = qvi_sdir_create(s->dir, name, coll, s->err);
+        if (st != QV_OK) {
+            pthread_mutex_unlock(&s->mu);
+            qv_collection_release(coll);
+            return st;
+        }
+    }
     st = insert_locked(s, at, name, coll);
+    if (st != QV_OK && s->dir &&
+        qvi_sdir_drop(s->dir, name, coll, s->err) == QV_OK)
+        qvi_sdir_purge(s->dir);
     if (st == QV_OK && out)
         qv_collection_retain(coll);
     pthread_mutex_unlock(&s->mu);
@@ -247,6 +291,13 @@ qv_status qv_store_drop(qv_store *s, const char *name)
     bool found;
     size_t at = find_locked(s, name, &found);
     store_entry gone = {0};
+    if (found && s->dir) {
+        qv_status st = qvi_sdir_drop(s->dir, name, s->entries[at].coll, s->err);
+        if (st != QV_OK) {
+            pthread_mutex_unlock(&s->mu);
+            return st;
+        }
+    }
     if (found) {
         gone = s->entries[at];
         memmove(&s->entries[at], &s->entries[at + 1],
@@ -259,7 +310,46 @@ qv_status qv_store_drop(qv_store *s, const char *name)
                         name);
     free(gone.name);
     qv_collection_release(gone.coll);
+    qvi_sdir_purge(s->dir);
     return QV_OK;
+}
+
+qv_status qv_store_checkpoint(qv_store *s)
+{
+    if (!s)
+        return QV_ENULL;
+    /* Checkpoint outside the store mutex, as total_points counts. */
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->n;
+    qv_collection **colls = malloc((n ? n : 1) * sizeof(*colls));
+    char **names = malloc((n ? n : 1) * sizeof(*names));
+    if (!colls || !names) {
+        pthread_mutex_unlock(&s->mu);
+        free(colls);
+        free(names);
+        return qvi_fail(s->err, QV_ENOMEM, "cannot list collections");
+    }
+    for (size_t i = 0; i < n; i++) {
+        colls[i] = s->entries[i].coll;
+        names[i] = strdup(s->entries[i].name);
+        qv_collection_retain(colls[i]);
+    }
+    pthread_mutex_unlock(&s->mu);
+    qv_status first = QV_OK;
+    for (size_t i = 0; i < n; i++) {
+        qv_status st = qvi_journal_checkpoint(colls[i]);
+        if (st != QV_OK && first == QV_OK) {
+            char why[QVI_ERRMSG_CAP];
+            qv_collection_errmsg(colls[i], why, sizeof(why));
+            first = qvi_fail(s->err, st, "collection `%s`: %s",
+                             names[i] ? names[i] : "?", why);
+        }
+        qv_collection_release(colls[i]);
+        free(names[i]);
+    }
+    free(colls);
+    free(names);
+    return first;
 }
 
 qv_status qv_store_list(qv_store *s, char ***names_out, size_t *count_out)

@@ -545,7 +545,8 @@ typedef struct qv_store qv_store;
 QV_API qv_status qv_store_open(qv_store **out);
 
 /* Frees the store and drops its reference to each collection; collections
- * the application still holds stay valid until released.  NULL is ignored.
+ * the application still holds stay valid until released (in a durable
+ * store they then refuse writes: see "Durable stores").  NULL is ignored.
  * No other call on s may be running or follow. */
 QV_API void qv_store_close(qv_store *s);
 
@@ -554,7 +555,9 @@ QV_API size_t qv_store_errmsg(const qv_store *s, char *buf, size_t cap);
 
 /* Creates collection name.  If out is not NULL it receives a new reference
  * the caller must release.  Returns QV_ENULL, QV_EINVAL (name), QV_ERANGE,
- * QV_EEXIST (the name is taken, whatever its config) or QV_ENOMEM. */
+ * QV_EEXIST (the name is taken, whatever its config) or QV_ENOMEM; in a
+ * durable store also QV_EIO (its directory or first snapshot could not be
+ * written; nothing is left behind). */
 QV_API qv_status qv_store_create(qv_store *s, const char *name,
                                  const qv_collection_config *cfg,
                                  qv_collection **out);
@@ -572,8 +575,10 @@ QV_API qv_status qv_store_get(qv_store *s, const char *name,
                               qv_collection **out);
 
 /* Removes collection name from the store.  Holders of references keep a
- * working collection until they release it.  Returns QV_ENULL or
- * QV_ENOTFOUND. */
+ * working collection until they release it (in a durable store it refuses
+ * writes from then on).  Returns QV_ENULL or QV_ENOTFOUND; in a durable
+ * store also QV_EIO (its directory could not be removed durably: the
+ * collection stays). */
 QV_API qv_status qv_store_drop(qv_store *s, const char *name);
 
 /* The names of all collections, sorted, as one allocation: *names_out is an
@@ -588,6 +593,108 @@ QV_API qv_status qv_store_total_points(qv_store *s, uint64_t *out);
 /* Frees memory Quiver allocated for the caller (qv_store_list).  NULL is
  * ignored. */
 QV_API void qv_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Durable stores: snapshots and a write-ahead log                          */
+/* ------------------------------------------------------------------------ */
+
+/* A durable store keeps each collection in a directory on disk: a snapshot
+ * (see qv_snapshot_save) plus a write-ahead log of every change made
+ * since.  The layout, inside the store's directory:
+ *
+ *   LOCK                        held (flock) while the store is open
+ *   collections/<name>/         snapshot.qvs and wal-<number>.log segments
+ *   tmp/, trash/                collections being created or dropped
+ *
+ * Durability.  On a collection of a durable store, every writer (qv_upsert,
+ * qv_upsert_batch, qv_upsert_with_payloads, qv_delete, qv_delete_filter,
+ * qv_payload_overwrite, _set, _delete_keys, _clear) checks its input,
+ * appends one log record holding that input while it holds the write lock
+ * (so the log's order is the order of the changes), applies the change,
+ * releases the lock, and returns QV_OK only once the record is on disk
+ * (fdatasync).  A batch is one record: after a crash it is there whole or
+ * not at all.  Concurrent writers share fsyncs (group commit): one thread
+ * syncs for every record appended so far while the others wait, so N
+ * concurrent writes cost far fewer than N fsyncs.
+ *
+ * Writer errors specific to durable collections:
+ *   QV_EIO       the append failed (disk full, I/O error): the log is cut
+ *                back and nothing changed.  Or the fsync failed: the change
+ *                IS applied in memory but is not acknowledged and may be
+ *                lost in a crash; the log is then marked failed and every
+ *                later write is refused with QV_EIO, until a checkpoint
+ *                (qv_store_checkpoint) succeeds, which writes a snapshot of
+ *                everything held in memory.  Reads keep working throughout.
+ *   QV_ERANGE    the change does not fit in one log record (256 MiB, e.g.
+ *                a batch of 500,000 vectors of 128 floats): split it.
+ *   QV_ENOTFOUND the collection was dropped from its store, or its store
+ *                closed, while this handle was kept: it still reads, but no
+ *                longer accepts writes (they could not be made durable).
+ *
+ * Checkpoints.  When a collection's log grows past checkpoint_wal_bytes,
+ * the writer that crossed the line saves a snapshot and deletes the log
+ * records it covers (its own write is already durable; the checkpoint adds
+ * one snapshot save to its latency, and other writers wait only for one
+ * fsync, not for the save).  qv_store_checkpoint and qv_store_close do the
+ * same for every collection.
+ *
+ * Recovery (qv_store_open_dir): each collection is loaded from its
+ * snapshot, then the log records written after it are replayed in order.
+ * A record cut short by a crash at the end of the log (a torn tail) is
+ * removed.  Damage followed by more log records is not guessed around:
+ * the open fails with QV_ECORRUPT and a message naming the file and the
+ * offset, leaving the damaged file as it is and writing no snapshot.
+ *
+ * Untrusted files: every length, count and checksum in snapshots and logs
+ * is checked before use; a damaged or crafted file gives QV_ECORRUPT or
+ * QV_EFORMAT, never a crash or an unbounded allocation. */
+
+#define QV_MIN_CHECKPOINT_WAL_BYTES     4096u
+#define QV_DEFAULT_CHECKPOINT_WAL_BYTES (64u << 20)
+#define QV_MAX_CHECKPOINT_WAL_BYTES     (1ull << 40)
+
+typedef struct qv_store_options {
+    /* Checkpoint a collection when its log grows past this many bytes:
+     * QV_MIN_CHECKPOINT_WAL_BYTES..QV_MAX_CHECKPOINT_WAL_BYTES, or 0 for
+     * never (only qv_store_checkpoint and qv_store_close do).  Default
+     * QV_DEFAULT_CHECKPOINT_WAL_BYTES (64 MiB). */
+    uint64_t checkpoint_wal_bytes;
+    /* Verify every snapshot's checksums at open (QV_SNAPSHOT_VERIFY)
+     * rather than trusting its header checks only.  Default true.  Log
+     * records are always verified. */
+    bool verify_on_open;
+} qv_store_options;
+
+/* Sets every field to its default.  NULL is ignored. */
+QV_API void qv_store_options_init(qv_store_options *o);
+
+/* Opens (creating it if needed: its parent must exist) the durable store
+ * in directory path, recovering every collection found there (see
+ * "Recovery" above).  opts may be NULL for the defaults.  The store is
+ * then used as one from qv_store_open, with these differences:
+ * qv_store_create writes the collection's directory and first snapshot
+ * before it returns (and QV_EIO if it cannot); qv_store_drop removes the
+ * directory durably (QV_EIO if it cannot, leaving the collection in
+ * place); writes are durable as described above; qv_store_close
+ * checkpoints every collection.  Only one handle, in one process, may have
+ * a store open at a time.
+ * On failure *out is NULL and err (errcap bytes, may be NULL) says why,
+ * naming the file and offset for damaged files.  Returns QV_ENULL,
+ * QV_EINVAL (empty path), QV_ERANGE (an option), QV_EIO (the directory
+ * cannot be created, read or locked -- the store is open elsewhere),
+ * QV_ECORRUPT, QV_EFORMAT or QV_ENOMEM.  Thread-safe. */
+QV_API qv_status qv_store_open_dir(const char *path,
+                                   const qv_store_options *opts, qv_store **out,
+                                   char *err, size_t errcap);
+
+/* Checkpoints every collection of a durable store: saves a snapshot of
+ * each collection whose log holds records, then deletes those records.
+ * Writers are held for one fsync per collection, not for the whole save;
+ * readers are not held.  Also the way out of a log's failed state.  On an
+ * in-memory store it does nothing.  Returns QV_OK, QV_ENULL, QV_EIO or
+ * QV_ENOMEM (the first failure; the others are still attempted; the
+ * message names the collection).  Thread-safe. */
+QV_API qv_status qv_store_checkpoint(qv_store *s);
 
 #ifdef __cplusplus
 }

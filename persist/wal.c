@@ -1,0 +1,850 @@
+/*
+ * wal.c -- the write-ahead log (journal) of one collection.
+ *
+ * Files: a collection's directory holds its snapshot (snapshot.qvs) and
+ * one or more log segments, wal-<16 hex digits>.log, numbered upwards.
+ * Records are appended to the newest segment only; older ones wait for
+ * the next checkpoint to delete them.  A segment is created under a
+ * temporary name, its header fsynced, then renamed and the directory
+ * fsynced, so a segment that exists always has a whole header.
+ *
+ * Writes (qvi_journal_append_locked): under the collection's write lock,
+ * so the log's order is the order in which changes are applied.  The
+ * record is encoded into a reusable buffer and written with one pwrite()
+ * at the segment's end; a failed or short write is truncated away and the
+ * caller applies nothing.  LSNs are consecutive: a failed append does not
+ * consume one, which lets recovery detect a missing record.
+ *
+ * Group commit (qvi_journal_commit), after the write lock is released:
+ * the first writer that finds no fsync running becomes the leader, notes
+ * the last appended LSN, and calls fdatasync() outside every lock; the
+ * others wait on the condition variable.  When the fsync returns, every
+ * record up to the noted LSN is durable (durable_lsn), and all waiters up
+ * to it return at once; a waiter beyond it becomes the next leader.  Many
+ * concurrent writers therefore share few fsyncs.
+ *
+ * Failure (fsyncgate): when an fsync fails, the kernel may have dropped
+ * the dirty pages, and a later fsync can succeed without writing them.  So
+ * a failed fsync puts the journal in a failed state: the waiters get
+ * QV_EIO (their changes are applied in memory but not acknowledged), and
+ * new writes are refused with QV_EIO until a checkpoint writes a fresh
+ * snapshot of everything and clears the state.  Reads keep working.
+ *
+ * Checkpoints (qvi_journal_checkpoint), serialised by ckpt_mu:
+ *   1. create segment N+1 (no lock held);
+ *   2. under the write lock: fdatasync segment N (so every record in it is
+ *      durable and the leader never has to sync two files), switch appends
+ *      to N+1; this is the only moment writers wait for, one fsync long;
+ *   3. save the snapshot (the snapshot module takes the read lock): it
+ *      holds everything up to its LSN, which is at least the last LSN of
+ *      segment N;
+ *   4. delete segments <= N and fsync the directory.
+ * A crash between any two steps recovers: the snapshot is replaced
+ * atomically, and recovery skips records at or below its LSN.
+ *
+ * Recovery (qvi_journal_open): segments in order, each mapped read-only
+ * and read by qvi_wal_scan_buffer.  Records at or below the snapshot's LSN
+ * are skipped; the rest must continue the snapshot's LSN without a gap and
+ * are replayed (wal_replay.c).  A torn tail is truncated and fsynced;
+ * damage followed by more log stops recovery with QV_ECORRUPT naming the
+ * file and offset.
+ *
+ * Locks, and what they protect:
+ *   c->lock (write)  fd (also mu), seq, end, next_lsn, detached, buf;
+ *                    c->lsn.
+ *   mu               appended_lsn, durable_lsn, syncing, leader_fd,
+ *                    failed, fail_gen, sync_errno, syncs, fd (also
+ *                    c->lock).
+ *   ckpt_mu          one checkpoint at a time; old[], ckpt_base,
+ *                    ckpt_err.
+ *   atomics          log_bytes, next_ckpt_at, appends, checkpoints.
+ * Order: ckpt_mu, then c->lock, then mu.
+ */
+#include "persist/wal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Appends keep their encoding buffer up to this size between calls. */
+#define KEEP_BUF (1u << 20)
+
+struct qvi_journal {
+    char *dir;
+    uint64_t ckpt_bytes; /* automatic checkpoint threshold; 0: none */
+    qvi_journal_hooks hooks;
+
+    /* c->lock */
+    int fd;       /* the active segment (changed under mu too) */
+    uint64_t seq; /* its number (changed under ckpt_mu too) */
+    uint64_t end; /* its size */
+    uint64_t next_lsn;
+    bool detached;
+    uint8_t *buf;
+    size_t buf_cap;
+
+    /* ckpt_mu (old[] grows under c->lock too) */
+    uint64_t *old; /* numbers of the older segments, ascending */
+    size_t n_old, old_cap;
+
+    atomic_uint_least64_t log_bytes;    /* bytes appended since open */
+    atomic_uint_least64_t next_ckpt_at; /* log_bytes that triggers one */
+    atomic_uint_least64_t appends;
+    atomic_uint_least64_t checkpoints;
+
+    /* mu; also fd (see above) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t appended_lsn, durable_lsn;
+    bool syncing;
+    int leader_fd;
+    bool failed;
+    uint64_t fail_gen;
+    int sync_errno;
+    uint64_t syncs;
+    uint64_t cut_bytes;
+
+    pthread_mutex_t ckpt_mu;
+    uint64_t ckpt_base; /* log_bytes at the last successful switch */
+    char ckpt_err[QVI_ERRMSG_CAP];
+};
+
+/* ---- small file helpers -------------------------------------------------- */
+
+static ssize_t sys_write(void *arg, int fd, const void *b, size_t n, off_t off)
+{
+    (void)arg;
+    return pwrite(fd, b, n, off);
+}
+
+static int sys_sync(void *arg, int fd)
+{
+    (void)arg;
+    return fdatasync(fd);
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+static bool seg_path(const char *dir, uint64_t seq, const char *suffix,
+                     char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s/wal-%016" PRIx64 ".log%s", dir, seq, suffix);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* Parses "wal-<16 lowercase hex>.log"; seq 0 is not a segment. */
+static bool parse_seg_name(const char *name, uint64_t *seq)
+{
+    if (strlen(name) != 24 || memcmp(name, "wal-", 4) != 0 ||
+        strcmp(name + 20, ".log") != 0)
+        return false;
+    uint64_t v = 0;
+    for (int i = 4; i < 20; i++) {
+        char ch = name[i];
+        int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                         : -1;
+        if (d < 0)
+            return false;
+        v = v << 4 | (uint64_t)d;
+    }
+    *seq = v;
+    return v != 0;
+}
+
+static int full_pwrite(int fd, const uint8_t *b, size_t n, off_t off)
+{
+    while (n) {
+        ssize_t k = pwrite(fd, b, n, off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return -1;
+        b += k;
+        n -= (size_t)k;
+        off += k;
+    }
+    return 0;
+}
+
+/* Creates segment seq in dir durably and returns its descriptor. */
+static qv_status create_segment(const char *dir, uint64_t seq, int *fd_out,
+                                char *err, size_t errcap)
+{
+    char tmp[PATH_MAX], path[PATH_MAX];
+    if (!seg_path(dir, seq, ".tmp", tmp, sizeof(tmp)) ||
+        !seg_path(dir, seq, "", path, sizeof(path))) {
+        snprintf(err, errcap, "%s: path too long", dir);
+        return QV_EIO;
+    }
+    uint8_t h[QVI_WAL_SEG_HEADER];
+    qvi_wal_segment_header(h, seq);
+    int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || full_pwrite(fd, h, sizeof(h), 0) != 0 || fsync(fd) != 0 ||
+        rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
+        snprintf(err, errcap, "cannot create log segment %s: %s", path,
+                 strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmp);
+        }
+        return QV_EIO;
+    }
+    *fd_out = fd;
+    return QV_OK;
+}
+
+/* ---- life cycle ------------------------------------------------------------
+ */
+
+static qvi_journal *journal_new(const char *dir, uint64_t ckpt_bytes)
+{
+    qvi_journal *j = calloc(1, sizeof(*j));
+    if (!j)
+        return NULL;
+    j->dir = strdup(dir);
+    if (!j->dir || pthread_mutex_init(&j->mu, NULL) != 0) {
+        free(j->dir);
+        free(j);
+        return NULL;
+    }
+    if (pthread_cond_init(&j->cv, NULL) != 0) {
+        pthread_mutex_destroy(&j->mu);
+        free(j->dir);
+        free(j);
+        return NULL;
+    }
+    if (pthread_mutex_init(&j->ckpt_mu, NULL) != 0) {
+        pthread_cond_destroy(&j->cv);
+        pthread_mutex_destroy(&j->mu);
+        free(j->dir);
+        free(j);
+        return NULL;
+    }
+    j->fd = -1;
+    j->leader_fd = -1;
+    j->ckpt_bytes = ckpt_bytes;
+    j->hooks.write = sys_write;
+    j->hooks.sync = sys_sync;
+    atomic_init(&j->log_bytes, 0);
+    atomic_init(&j->next_ckpt_at, ckpt_bytes);
+    atomic_init(&j->appends, 0);
+    atomic_init(&j->checkpoints, 0);
+    return j;
+}
+
+void qvi_journal_free(qvi_journal *j)
+{
+    if (!j)
+        return;
+    if (j->fd >= 0)
+        close(j->fd);
+    free(j->old);
+    free(j->buf);
+    free(j->dir);
+    pthread_mutex_destroy(&j->ckpt_mu);
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+static bool push_old(qvi_journal *j, uint64_t seq)
+{
+    if (j->n_old == j->old_cap) {
+        size_t cap = j->old_cap ? j->old_cap * 2 : 4;
+        uint64_t *o = realloc(j->old, cap * sizeof(*o));
+        if (!o)
+            return false;
+        j->old = o;
+        j->old_cap = cap;
+    }
+    j->old[j->n_old++] = seq;
+    return true;
+}
+
+/* ---- recovery -------------------------------------------------------------
+ */
+
+typedef struct replay_ctx {
+    qv_collection *c;
+    uint64_t snap_lsn; /* records at or below it are in the snapshot */
+    uint64_t prev;     /* last LSN seen, in any segment */
+    const char *file;
+    char msg[2 * QVI_ERRMSG_CAP];
+} replay_ctx;
+
+static qv_status replay_visit(void *arg, const qvi_wal_rec *r, size_t off)
+{
+    replay_ctx *x = arg;
+    if (r->lsn <= x->prev) {
+        snprintf(x->msg, sizeof(x->msg),
+                 "%s offset %zu: LSN %" PRIu64 " follows LSN %" PRIu64
+                 " of an earlier segment",
+                 x->file, off, r->lsn, x->prev);
+        return QV_ECORRUPT;
+    }
+    uint64_t expect = (x->prev > x->snap_lsn ? x->prev : x->snap_lsn) + 1;
+    x->prev = r->lsn;
+    if (r->lsn <= x->snap_lsn)
+        return QV_OK;
+    if (r->lsn != expect) {
+        snprintf(x->msg, sizeof(x->msg),
+                 "%s offset %zu: LSN %" PRIu64 " where %" PRIu64
+                 " was expected: log records are missing",
+                 x->file, off, r->lsn, expect);
+        return QV_ECORRUPT;
+    }
+    qv_status st = qvi_wal_replay(x->c, r);
+    if (st != QV_OK) {
+        char why[QVI_ERRMSG_CAP];
+        qv_collection_errmsg(x->c, why, sizeof(why));
+        snprintf(x->msg, sizeof(x->msg),
+                 "%s offset %zu: %s record LSN %" PRIu64
+                 " cannot be replayed: %.120s",
+                 x->file, off, qvi_wal_kind_name(r->kind), r->lsn, why);
+        return st == QV_ENOMEM || st == QV_EFORMAT ? st : QV_ECORRUPT;
+    }
+    x->c->lsn = r->lsn;
+    return QV_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The segment numbers in dir, ascending; removes leftover temporaries. */
+static qv_status list_segments(const char *dir, uint64_t **out, size_t *n_out,
+                               char *err, size_t errcap)
+{
+    *out = NULL;
+    *n_out = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        snprintf(err, errcap, "cannot list %s: %s", dir, strerror(errno));
+        return QV_EIO;
+    }
+    uint64_t *segs = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    qv_status st = QV_OK;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        uint64_t seq;
+        if (len == 28 && strcmp(e->d_name + 24, ".tmp") == 0 &&
+            memcmp(e->d_name, "wal-", 4) == 0) {
+            unlinkat(dirfd(d), e->d_name, 0);
+            continue;
+        }
+        if (!parse_seg_name(e->d_name, &seq))
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            uint64_t *s = realloc(segs, cap * sizeof(*s));
+            if (!s) {
+                st = QV_ENOMEM;
+                snprintf(err, errcap, "cannot list the log segments");
+                break;
+            }
+            segs = s;
+        }
+        segs[n++] = seq;
+    }
+    closedir(d);
+    if (st != QV_OK) {
+        free(segs);
+        return st;
+    }
+    if (n)
+        qsort(segs, n, sizeof(*segs), cmp_u64);
+    *out = segs;
+    *n_out = n;
+    return QV_OK;
+}
+
+/* Scans and replays one segment; cuts its torn tail.  *fd_out keeps the
+ * descriptor open when keep is set. */
+static qv_status recover_segment(qvi_journal *j, replay_ctx *x, uint64_t seq,
+                                 bool keep, int *fd_out, uint64_t *end_out,
+                                 char *err, size_t errcap)
+{
+    char path[PATH_MAX];
+    if (!seg_path(j->dir, seq, "", path, sizeof(path))) {
+        snprintf(err, errcap, "%s: path too long", j->dir);
+        return QV_EIO;
+    }
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        snprintf(err, errcap, "cannot open %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return QV_EIO;
+    }
+    size_t size = (size_t)sb.st_size;
+    void *map = NULL;
+    if (size > 0) {
+        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map == MAP_FAILED) {
+            snprintf(err, errcap, "cannot map %s: %s", path, strerror(errno));
+            close(fd);
+            return QV_EIO;
+        }
+    }
+    qvi_wal_scan scan;
+    x->file = path;
+    x->msg[0] = '\0';
+    qv_status st = qvi_wal_scan_buffer(map, size, replay_visit, x, &scan);
+    if (map)
+        munmap(map, size);
+    if (st != QV_OK) {
+        if (x->msg[0])
+            snprintf(err, errcap, "%s", x->msg);
+        else
+            snprintf(err, errcap, "%s: %s", path, scan.msg);
+    } else if (scan.seq != seq) {
+        snprintf(err, errcap, "%s: header says segment %" PRIu64, path,
+                 scan.seq);
+        st = QV_ECORRUPT;
+    } else if (scan.torn) {
+        /* Cut the torn tail so that new records follow good ones. */
+        if (ftruncate(fd, (off_t)scan.valid_end) != 0 || fdatasync(fd) != 0) {
+            snprintf(err, errcap, "cannot cut the torn tail of %s: %s", path,
+                     strerror(errno));
+            st = QV_EIO;
+        }
+        j->cut_bytes += size - scan.valid_end;
+    }
+    if (st == QV_OK) {
+        atomic_fetch_add(&j->log_bytes, scan.valid_end - QVI_WAL_SEG_HEADER);
+        *end_out = scan.valid_end;
+    }
+    if (st == QV_OK && keep)
+        *fd_out = fd;
+    else
+        close(fd);
+    return st;
+}
+
+qv_status qvi_journal_open(qv_collection *c, const char *dir,
+                           uint64_t checkpoint_bytes, char *err, size_t errcap)
+{
+    qvi_journal *j = journal_new(dir, checkpoint_bytes);
+    if (!j) {
+        snprintf(err, errcap, "cannot allocate a journal");
+        return QV_ENOMEM;
+    }
+    uint64_t *segs = NULL;
+    size_t n = 0;
+    qv_status st = list_segments(dir, &segs, &n, err, errcap);
+    replay_ctx x = {.c = c, .snap_lsn = c->lsn};
+    for (size_t i = 0; st == QV_OK && i < n; i++) {
+        bool last = i + 1 == n;
+        st =
+            recover_segment(j, &x, segs[i], last, &j->fd, &j->end, err, errcap);
+        if (st == QV_OK && !last && !push_old(j, segs[i])) {
+            snprintf(err, errcap, "cannot allocate the segment list");
+            st = QV_ENOMEM;
+        }
+        if (st == QV_OK && last)
+            j->seq = segs[i];
+    }
+    free(segs);
+    if (st == QV_OK && n == 0) {
+        j->seq = 1;
+        j->end = QVI_WAL_SEG_HEADER;
+        st = create_segment(dir, 1, &j->fd, err, errcap);
+    }
+    if (st != QV_OK) {
+        qvi_journal_free(j);
+        return st;
+    }
+    uint64_t last = x.prev > c->lsn ? x.prev : c->lsn;
+    j->next_lsn = last + 1;
+    j->appended_lsn = j->durable_lsn = last;
+    c->journal = j;
+    return QV_OK;
+}
+
+/* ---- appends and group commit -------------------------------------------- */
+
+static int write_all(qvi_journal *j, const uint8_t *b, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t k = j->hooks.write(j->hooks.arg, j->fd, b, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0) {
+            errno = ENOSPC;
+            return -1;
+        }
+        b += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
+    return 0;
+}
+
+/* Marks the journal failed; mu held. */
+static void set_failed_locked(qvi_journal *j, int e)
+{
+    j->failed = true;
+    j->fail_gen++;
+    j->sync_errno = e;
+    pthread_cond_broadcast(&j->cv);
+}
+
+static void trim_buf(qvi_journal *j)
+{
+    if (j->buf_cap > KEEP_BUF) {
+        free(j->buf);
+        j->buf = NULL;
+        j->buf_cap = 0;
+    }
+}
+
+qv_status qvi_journal_append_locked(qv_collection *c, qvi_wal_rec *r,
+                                    uint64_t *lsn)
+{
+    qvi_journal *j = c->journal;
+    *lsn = 0;
+    if (j->detached)
+        return qvi_fail(c->err, QV_ENOTFOUND,
+                        "the collection was dropped or its store closed: it "
+                        "no longer accepts writes");
+    pthread_mutex_lock(&j->mu);
+    bool failed = j->failed;
+    int e = j->sync_errno;
+    pthread_mutex_unlock(&j->mu);
+    if (failed)
+        return qvi_fail(c->err, QV_EIO,
+                        "the log in %s failed to sync (%s): writes are "
+                        "refused until a checkpoint succeeds",
+                        j->dir, strerror(e));
+    r->lsn = j->next_lsn;
+    size_t len;
+    char why[QVI_ERRMSG_CAP];
+    qv_status st =
+        qvi_wal_encode(r, &j->buf, &j->buf_cap, &len, why, sizeof(why));
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "%s", why);
+    if (write_all(j, j->buf, len, j->end) != 0) {
+        e = errno;
+        trim_buf(j);
+        /* A partial record must not stay in front of the next one. */
+        if (ftruncate(j->fd, (off_t)j->end) != 0) {
+            pthread_mutex_lock(&j->mu);
+            set_failed_locked(j, errno);
+            pthread_mutex_unlock(&j->mu);
+        }
+        return qvi_fail(c->err, QV_EIO,
+                        "cannot append to the log segment %" PRIu64
+                        " in %s: %s; nothing was changed",
+                        j->seq, j->dir, strerror(e));
+    }
+    trim_buf(j);
+    j->end += len;
+    *lsn = j->next_lsn++;
+    c->lsn = *lsn;
+    atomic_fetch_add_explicit(&j->log_bytes, len, memory_order_relaxed);
+    atomic_fetch_add_explicit(&j->appends, 1, memory_order_relaxed);
+    pthread_mutex_lock(&j->mu);
+    j->appended_lsn = *lsn;
+    pthread_mutex_unlock(&j->mu);
+    return QV_OK;
+}
+
+/* Group commit: returns 0 once lsn is durable, or an errno. */
+static int wait_durable(qvi_journal *j, uint64_t lsn)
+{
+    int rc = 0;
+    pthread_mutex_lock(&j->mu);
+    while (j->durable_lsn < lsn) {
+        if (j->failed) {
+            rc = j->sync_errno ? j->sync_errno : EIO;
+            break;
+        }
+        if (j->syncing) {
+            pthread_cond_wait(&j->cv, &j->mu);
+            continue;
+        }
+        /* Become the leader: sync everything appended so far. */
+        uint64_t target = j->appended_lsn;
+        int fd = j->fd;
+        j->syncing = true;
+        j->leader_fd = fd;
+        pthread_mutex_unlock(&j->mu);
+        int r = j->hooks.sync(j->hooks.arg, fd);
+        int e = errno;
+        pthread_mutex_lock(&j->mu);
+        j->syncing = false;
+        j->leader_fd = -1;
+        j->syncs++;
+        if (r == 0) {
+            if (target > j->durable_lsn)
+                j->durable_lsn = target;
+        } else {
+            set_failed_locked(j, e ? e : EIO);
+        }
+        pthread_cond_broadcast(&j->cv);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+static qv_status checkpoint_held(qv_collection *c, char *err, size_t errcap);
+
+qv_status qvi_journal_commit(qv_collection *c, uint64_t lsn)
+{
+    qvi_journal *j = c->journal;
+    int e = wait_durable(j, lsn);
+    if (e)
+        return qvi_fail(c->err, QV_EIO,
+                        "fsync of the log in %s failed (%s): the write is "
+                        "applied in memory but may not survive a crash; "
+                        "writes are refused until a checkpoint succeeds",
+                        j->dir, strerror(e));
+    /* The writer that crossed the threshold checkpoints, unless another
+     * checkpoint runs.  Its own write is durable already: a failed
+     * checkpoint is kept for the stats, not returned. */
+    if (j->ckpt_bytes &&
+        atomic_load(&j->log_bytes) >= atomic_load(&j->next_ckpt_at) &&
+        pthread_mutex_trylock(&j->ckpt_mu) == 0) {
+        char why[sizeof(j->ckpt_err)];
+        if (checkpoint_held(c, why, sizeof(why)) != QV_OK)
+            memcpy(j->ckpt_err, why, sizeof(why));
+        pthread_mutex_unlock(&j->ckpt_mu);
+    }
+    return QV_OK;
+}
+
+/* ---- checkpoints ------------------------------------------------------------
+ */
+
+/* Closes the segment that was active before a switch once no leader is
+ * syncing it. */
+static void close_old_fd(qvi_journal *j, int fd)
+{
+    pthread_mutex_lock(&j->mu);
+    while (j->syncing && j->leader_fd == fd)
+        pthread_cond_wait(&j->cv, &j->mu);
+    close(fd);
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* Deletes the old segments (all covered by the snapshot just saved). */
+static void delete_old_segments(qvi_journal *j)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < j->n_old; i++) {
+        char path[PATH_MAX];
+        if (!seg_path(j->dir, j->old[i], "", path, sizeof(path)) ||
+            (unlink(path) != 0 && errno != ENOENT))
+            j->old[kept++] = j->old[i]; /* retried next time */
+    }
+    j->n_old = kept;
+    fsync_dir(j->dir);
+}
+
+/* Step 2: the switch to segment new_seq (descriptor nfd), under the
+ * write lock.  Returns the old descriptor, or -1 when the switch did not
+ * happen: *detached, or out of memory. */
+static int switch_segment(qv_collection *c, int nfd, uint64_t new_seq,
+                          uint64_t *gen, uint64_t *base, bool *detached)
+{
+    qvi_journal *j = c->journal;
+    pthread_rwlock_wrlock(&c->lock);
+    *detached = j->detached;
+    if (j->detached || !push_old(j, j->seq)) {
+        pthread_rwlock_unlock(&c->lock);
+        return -1;
+    }
+    pthread_mutex_lock(&j->mu);
+    bool was_failed = j->failed;
+    pthread_mutex_unlock(&j->mu);
+    /* No append can run: this sync makes all of segment seq durable. */
+    int rc = was_failed ? 0 : j->hooks.sync(j->hooks.arg, j->fd);
+    int e = errno;
+    pthread_mutex_lock(&j->mu);
+    if (rc != 0)
+        set_failed_locked(j, e ? e : EIO);
+    else if (!j->failed)
+        j->durable_lsn = j->appended_lsn;
+    *gen = j->fail_gen;
+    int old_fd = j->fd;
+    j->fd = nfd;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    j->seq = new_seq;
+    j->end = QVI_WAL_SEG_HEADER;
+    *base = atomic_load(&j->log_bytes);
+    pthread_rwlock_unlock(&c->lock);
+    return old_fd;
+}
+
+static bool nothing_to_checkpoint(qv_collection *c)
+{
+    qvi_journal *j = c->journal;
+    pthread_rwlock_rdlock(&c->lock);
+    bool idle = j->detached ||
+                (j->n_old == 0 && atomic_load(&j->log_bytes) == j->ckpt_base);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_lock(&j->mu);
+    idle = idle && !j->failed;
+    pthread_mutex_unlock(&j->mu);
+    return idle;
+}
+
+/* A checkpoint; ckpt_mu held. */
+static qv_status checkpoint_held(qv_collection *c, char *err, size_t errcap)
+{
+    qvi_journal *j = c->journal;
+    if (nothing_to_checkpoint(c))
+        return QV_OK;
+    pthread_rwlock_rdlock(&c->lock);
+    uint64_t new_seq = j->seq + 1;
+    pthread_rwlock_unlock(&c->lock);
+    int nfd;
+    qv_status st = create_segment(j->dir, new_seq, &nfd, err, errcap);
+    if (st != QV_OK) {
+        atomic_store(&j->next_ckpt_at,
+                     atomic_load(&j->log_bytes) + j->ckpt_bytes);
+        return st;
+    }
+    uint64_t gen = 0, base = 0;
+    bool detached;
+    int old_fd = switch_segment(c, nfd, new_seq, &gen, &base, &detached);
+    if (old_fd < 0) {
+        char path[PATH_MAX];
+        close(nfd);
+        if (seg_path(j->dir, new_seq, "", path, sizeof(path)))
+            unlink(path);
+        if (detached)
+            return QV_OK;
+        snprintf(err, errcap, "cannot allocate the segment list");
+        return QV_ENOMEM;
+    }
+
+    char snap[PATH_MAX];
+    int n = snprintf(snap, sizeof(snap), "%s/%s", j->dir, QVI_SNAPSHOT_FILE);
+    char why[QVI_ERRMSG_CAP] = "path too long";
+    st = n > 0 && (size_t)n < sizeof(snap) ? qv_snapshot_save(c, snap) : QV_EIO;
+    if (st == QV_OK) {
+        delete_old_segments(j);
+        pthread_mutex_lock(&j->mu);
+        /* Clear a failure only if nothing failed after the switch: then
+         * the snapshot holds every record ever appended. */
+        if (j->failed && j->fail_gen == gen) {
+            j->failed = false;
+            j->durable_lsn = j->appended_lsn;
+        }
+        pthread_mutex_unlock(&j->mu);
+        j->ckpt_base = base;
+        atomic_store(&j->next_ckpt_at, base + j->ckpt_bytes);
+        atomic_fetch_add(&j->checkpoints, 1);
+        j->ckpt_err[0] = '\0';
+    } else {
+        if (n > 0 && (size_t)n < sizeof(snap))
+            qv_collection_errmsg(c, why, sizeof(why));
+        snprintf(err, errcap, "checkpoint of %s: cannot save the snapshot: %s",
+                 j->dir, why);
+        atomic_store(&j->next_ckpt_at,
+                     atomic_load(&j->log_bytes) + j->ckpt_bytes);
+        st = QV_EIO;
+    }
+    close_old_fd(j, old_fd);
+    return st;
+}
+
+qv_status qvi_journal_checkpoint(qv_collection *c)
+{
+    if (!c->journal)
+        return QV_OK;
+    qvi_journal *j = c->journal;
+    char why[QVI_ERRMSG_CAP];
+    pthread_mutex_lock(&j->ckpt_mu);
+    qv_status st = checkpoint_held(c, why, sizeof(why));
+    if (st != QV_OK)
+        snprintf(j->ckpt_err, sizeof(j->ckpt_err), "%s", why);
+    pthread_mutex_unlock(&j->ckpt_mu);
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "%s", why);
+    return QV_OK;
+}
+
+qv_status qvi_journal_detach(qv_collection *c, qv_status (*before)(void *),
+                             void *arg)
+{
+    qvi_journal *j = c->journal;
+    if (!j)
+        return before ? before(arg) : QV_OK;
+    pthread_mutex_lock(&j->ckpt_mu);
+    qv_status st = before ? before(arg) : QV_OK;
+    if (st == QV_OK) {
+        pthread_rwlock_wrlock(&c->lock);
+        j->detached = true;
+        pthread_rwlock_unlock(&c->lock);
+    }
+    pthread_mutex_unlock(&j->ckpt_mu);
+    return st;
+}
+
+void qvi_journal_set_hooks(qv_collection *c, const qvi_journal_hooks *h)
+{
+    qvi_journal *j = c->journal;
+    if (!j)
+        return;
+    pthread_rwlock_wrlock(&c->lock);
+    pthread_mutex_lock(&j->mu);
+    j->hooks.write = h && h->write ? h->write : sys_write;
+    j->hooks.sync = h && h->sync ? h->sync : sys_sync;
+    j->hooks.arg = h ? h->arg : NULL;
+    pthread_mutex_unlock(&j->mu);
+    pthread_rwlock_unlock(&c->lock);
+}
+
+qv_status qvi_journal_get_stats(qv_collection *c, qvi_journal_stats *out)
+{
+    qvi_journal *j = c->journal;
+    memset(out, 0, sizeof(*out));
+    if (!j)
+        return QV_ENOTFOUND;
+    pthread_mutex_lock(&j->ckpt_mu);
+    pthread_rwlock_rdlock(&c->lock);
+    out->segments = j->n_old + 1;
+    out->detached = j->detached;
+    pthread_rwlock_unlock(&c->lock);
+    memcpy(out->ckpt_error, j->ckpt_err, sizeof(out->ckpt_error));
+    pthread_mutex_unlock(&j->ckpt_mu);
+    pthread_mutex_lock(&j->mu);
+    out->syncs = j->syncs;
+    out->durable_lsn = j->durable_lsn;
+    out->appended_lsn = j->appended_lsn;
+    out->failed = j->failed;
+    out->cut_bytes = j->cut_bytes;
+    pthread_mutex_unlock(&j->mu);
+    out->appends = atomic_load(&j->appends);
+    out->checkpoints = atomic_load(&j->checkpoints);
+    return QV_OK;
+}

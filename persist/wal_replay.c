@@ -1,0 +1,85 @@
+/*
+ * wal_replay.c -- applies decoded log records to a collection.
+ *
+ * Replay goes through the same public functions that logged the records,
+ * on a collection that has no journal yet, so a replayed change follows
+ * exactly the code path of the original one: the original input vectors
+ * are normalised by the same kernel, payload texts parsed and merged by
+ * the same code, and the state comes out bit for bit the same.
+ *
+ * Each record kind has one entry in a table.  A record that was logged
+ * was applied successfully at the time, in the same state, so any failure
+ * here means the log and the snapshot disagree: the caller reports it as
+ * corruption (except QV_ENOMEM).  Kinds without an API in this build
+ * (payload indexes) fail with QV_EFORMAT and a message.
+ */
+#include "persist/wal.h"
+
+typedef qv_status (*replay_fn)(qv_collection *c, const qvi_wal_rec *r);
+
+static qv_status replay_upsert(qv_collection *c, const qvi_wal_rec *r)
+{
+    if (r->texts)
+        return qv_upsert_with_payloads(c, r->ids, r->vecs, r->n, r->dim,
+                                       r->texts, r->text_lens);
+    return qv_upsert_batch(c, r->ids, r->vecs, r->n, r->dim);
+}
+
+/* Every id was present when the delete was logged. */
+static qv_status replay_delete(qv_collection *c, const qvi_wal_rec *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        qv_status st = qv_delete(c, &r->ids[i]);
+        if (st != QV_OK)
+            return st;
+    }
+    return QV_OK;
+}
+
+static qv_status replay_overwrite(qv_collection *c, const qvi_wal_rec *r)
+{
+    return qv_payload_overwrite(c, &r->ids[0], r->json, r->json_len);
+}
+
+static qv_status replay_set(qv_collection *c, const qvi_wal_rec *r)
+{
+    return qv_payload_set(c, &r->ids[0], r->json, r->json_len, r->key);
+}
+
+static qv_status replay_delete_keys(qv_collection *c, const qvi_wal_rec *r)
+{
+    return qv_payload_delete_keys(c, &r->ids[0], r->keys, r->n_keys);
+}
+
+static qv_status replay_clear(qv_collection *c, const qvi_wal_rec *r)
+{
+    return qv_payload_clear(c, &r->ids[0]);
+}
+
+/* Payload indexes have no API in this build yet: the record layout is
+ * reserved (docs/WAL.md) and replaying one is refused clearly. */
+static qv_status replay_unsupported(qv_collection *c, const qvi_wal_rec *r)
+{
+    return qvi_fail(c->err, QV_EFORMAT,
+                    "%s records are not supported by this build of Quiver",
+                    qvi_wal_kind_name(r->kind));
+}
+
+static const replay_fn replay_table[QVI_WAL_KIND_COUNT] = {
+    [QVI_WAL_UPSERT] = replay_upsert,
+    [QVI_WAL_DELETE] = replay_delete,
+    [QVI_WAL_DELETE_FILTER] = replay_delete,
+    [QVI_WAL_PAYLOAD_OVERWRITE] = replay_overwrite,
+    [QVI_WAL_PAYLOAD_SET] = replay_set,
+    [QVI_WAL_PAYLOAD_DELETE_KEYS] = replay_delete_keys,
+    [QVI_WAL_PAYLOAD_CLEAR] = replay_clear,
+    [QVI_WAL_INDEX_CREATE] = replay_unsupported,
+    [QVI_WAL_INDEX_DROP] = replay_unsupported,
+};
+
+qv_status qvi_wal_replay(qv_collection *c, const qvi_wal_rec *r)
+{
+    if (r->kind >= QVI_WAL_KIND_COUNT || !replay_table[r->kind])
+        return qvi_fail(c->err, QV_EFORMAT, "unknown record kind %u", r->kind);
+    return replay_table[r->kind](c, r);
+}

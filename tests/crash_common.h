@@ -1,0 +1,28 @@
+/*
+ * crash_common.h -- what crash_writer.c writes and test_crash.c checks.
+ */
+#ifndef QUIVER_CRASH_COMMON_H
+#define QUIVER_CRASH_COMMON_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CRASH_DIM    8u
+#define CRASH_K      8u  /* points per batch */
+#define CRASH_GROUPS 50u /* batch b overwrites group b % CRASH_GROUPS */
+
+/* Exact in float for every batch number a run reaches. */
+static inline void crash_vector(uint64_t b, unsigned i, float *v)
+{
+    for (unsigned d = 0; d < CRASH_DIM; d++)
+        v[d] = (float)((b * 31 + i * 7 + d) % 100000) * 0.25f - 1000.0f;
+}
+
+static inline size_t crash_payload(uint64_t b, unsigned i, char *buf,
+                                   size_t cap)
+{
+    return (size_t)snprintf(buf, cap, "{\"b\":%llu,\"i\":%u}",
+                            (unsigned long long)b, i);
+}
+
+#endif /* QUIVER_CRASH_COMMON_H */

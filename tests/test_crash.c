@@ -1,0 +1,290 @@
+/*
+ * test_crash.c -- kill -9 a writer, again and again, and check that no
+ * acknowledged write is ever lost and no batch is ever half there.
+ *
+ * Each round forks and execs crash_writer (tests/crash_writer.c) on the
+ * same store directory: it recovers the store left by the previous kill,
+ * then two threads upsert batches of CRASH_K points (one record each) and
+ * report every acknowledged batch number on a pipe.  The parent SIGKILLs
+ * it after a random delay -- during recovery, mid-write, mid-fsync or
+ * mid-checkpoint (the checkpoint threshold is the minimum, so checkpoints
+ * are frequent) -- drains the pipe, and checks a copy of the directory
+ * (the original is left as the crash left it, for the next writer to
+ * recover):
+ *
+ *  - every group of points (the batches overwrite CRASH_GROUPS groups)
+ *    is entirely present or entirely absent, and all its points carry the
+ *    same batch, with its exact vectors and payloads;
+ *  - a group holds the latest acknowledged batch written to it, or the
+ *    one batch of a thread that was in flight when it was killed;
+ *  - a group that was ever acknowledged is present.
+ *
+ * A process kill leaves the page cache intact, so this checks the log's
+ * ordering, atomicity and recovery logic, not the disk's; the fsync side
+ * is covered by the group commit test in test_wal.c.
+ */
+#include "quiver.h"
+#include "tests/crash_common.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* snprintf into a path buffer that must not truncate. */
+#define PATHF(buf, ...)                                                        \
+    ck_assert_int_lt(snprintf(buf, sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
+
+#ifndef CRASH_WRITER
+#error "CRASH_WRITER must name the crash_writer binary"
+#endif
+
+enum { KILLS = 100, MAX_DELAY_US = 60000 };
+
+static int rm_one(const char *p, const struct stat *sb, int flag,
+                  struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT, 0644);
+    ck_assert_int_ge(in, 0);
+    ck_assert_int_ge(out, 0);
+    char buf[65536];
+    ssize_t k;
+    while ((k = read(in, buf, sizeof(buf))) > 0)
+        ck_assert_int_eq(write(out, buf, (size_t)k), k);
+    close(in);
+    close(out);
+}
+
+/* Copies the tree; counts log segments and temporary files seen (the
+ * traces of a checkpoint in progress). */
+static void copy_tree(const char *from, const char *to, int *segs, int *tmps)
+{
+    ck_assert_int_eq(mkdir(to, 0755), 0);
+    DIR *d = opendir(from);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char a[4096], b[4096];
+        PATHF(a, "%s/%s", from, e->d_name);
+        PATHF(b, "%s/%s", to, e->d_name);
+        struct stat sb;
+        ck_assert_int_eq(lstat(a, &sb), 0);
+        if (S_ISDIR(sb.st_mode)) {
+            copy_tree(a, b, segs, tmps);
+            continue;
+        }
+        copy_file(a, b);
+        *segs += strncmp(e->d_name, "wal-", 4) == 0 &&
+                 strstr(e->d_name, ".tmp") == NULL;
+        *tmps += strstr(e->d_name, ".tmp") != NULL;
+    }
+    closedir(d);
+}
+
+typedef struct progress {
+    int64_t acked[2];                 /* last acknowledged batch per thread */
+    int64_t group_best[CRASH_GROUPS]; /* latest acknowledged batch, or -1 */
+} progress;
+
+static uint64_t next_batch(const progress *p, int t)
+{
+    return p->acked[t] < 0 ? (uint64_t)t : (uint64_t)p->acked[t] + 2;
+}
+
+/* Checks one group; returns whether it is present. */
+static bool check_group(qv_collection *c, const progress *p, uint64_t g)
+{
+    int present = 0;
+    int64_t batch = -1;
+    for (unsigned i = 0; i < CRASH_K; i++) {
+        qv_point_id id = qv_id_from_num(g * CRASH_K + i);
+        float v[CRASH_DIM], want[CRASH_DIM];
+        qv_status st = qv_get(c, &id, v, CRASH_DIM);
+        if (st == QV_ENOTFOUND)
+            continue;
+        ck_assert_int_eq(st, QV_OK);
+        present++;
+        char *json, expect[64];
+        size_t len;
+        ck_assert_int_eq(qv_payload_get(c, &id, NULL, &json, &len), QV_OK);
+        unsigned long long b;
+        unsigned ii;
+        ck_assert_int_eq(sscanf(json, "{\"b\":%llu,\"i\":%u}", &b, &ii), 2);
+        crash_payload(b, i, expect, sizeof(expect));
+        ck_assert_str_eq(json, expect);
+        qv_free(json);
+        crash_vector(b, i, want);
+        ck_assert_msg(memcmp(v, want, sizeof(v)) == 0,
+                      "group %llu point %u: vector is not batch %llu's",
+                      (unsigned long long)g, i, b);
+        ck_assert_uint_eq(b % CRASH_GROUPS, g);
+        if (batch < 0)
+            batch = (int64_t)b;
+        ck_assert_msg(batch == (int64_t)b,
+                      "group %llu mixes batches %lld and %llu",
+                      (unsigned long long)g, (long long)batch, b);
+    }
+    ck_assert_msg(present == 0 || present == (int)CRASH_K,
+                  "group %llu is partially present (%d of %u points)",
+                  (unsigned long long)g, present, CRASH_K);
+    if (!present) {
+        ck_assert_msg(p->group_best[g] < 0,
+                      "group %llu lost acknowledged batch %lld",
+                      (unsigned long long)g, (long long)p->group_best[g]);
+        return false;
+    }
+    /* The latest acknowledged batch, or a thread's in-flight one. */
+    int t = (int)(batch % 2);
+    ck_assert_msg(
+        batch == p->group_best[g] ||
+            (batch > p->group_best[g] && (uint64_t)batch == next_batch(p, t)),
+        "group %llu holds batch %lld; acknowledged %lld, in "
+        "flight %llu",
+        (unsigned long long)g, (long long)batch, (long long)p->group_best[g],
+        (unsigned long long)next_batch(p, t));
+    return true;
+}
+
+static void verify(const char *image, const progress *p)
+{
+    qv_store_options o;
+    qv_store_options_init(&o);
+    o.checkpoint_wal_bytes = 0; /* the copy is thrown away: no checkpoint */
+    qv_store *s;
+    char err[512];
+    qv_status st = qv_store_open_dir(image, &o, &s, err, sizeof(err));
+    ck_assert_msg(st == QV_OK, "recovery failed: %s: %s", qv_status_name(st),
+                  err);
+    qv_collection *c;
+    if (qv_store_get(s, "c", &c) != QV_OK) {
+        /* Killed before the collection was created: nothing acked. */
+        ck_assert(p->acked[0] < 0 && p->acked[1] < 0);
+        qv_store_close(s);
+        return;
+    }
+    uint64_t groups = 0, count;
+    for (uint64_t g = 0; g < CRASH_GROUPS; g++)
+        groups += check_group(c, p, g);
+    ck_assert_int_eq(qv_count(c, &count), QV_OK);
+    ck_assert_uint_eq(count, groups * CRASH_K);
+    qv_collection_release(c);
+    qv_store_close(s);
+}
+
+/* Runs the writer for delay_us, kills it, collects its acknowledgements.
+ * Returns the batches acknowledged. */
+static int run_and_kill(const char *store, progress *p, long delay_us)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    char a0[32], a1[32], bytes[32];
+    PATHF(a0, "%llu", (unsigned long long)next_batch(p, 0));
+    PATHF(a1, "%llu", (unsigned long long)next_batch(p, 1));
+    PATHF(bytes, "%u", QV_MIN_CHECKPOINT_WAL_BYTES);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(CRASH_WRITER, CRASH_WRITER, store, a0, a1, bytes, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    struct timespec ts = {delay_us / 1000000, (delay_us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGKILL);
+    int n = 0;
+    uint64_t b;
+    ssize_t k;
+    while ((k = read(fds[0], &b, sizeof(b))) == sizeof(b)) {
+        int t = (int)(b % 2);
+        ck_assert_msg((int64_t)b > p->acked[t], "batch %llu acked twice",
+                      (unsigned long long)b);
+        p->acked[t] = (int64_t)b;
+        if ((int64_t)b > p->group_best[b % CRASH_GROUPS])
+            p->group_best[b % CRASH_GROUPS] = (int64_t)b;
+        n++;
+    }
+    ck_assert_int_eq(k, 0);
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "the writer exited by itself (status %d): see its stderr",
+                  status);
+    return n;
+}
+
+START_TEST(test_kill_during_writes)
+{
+    char tmpl[] = "/tmp/qv-crash-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    char store[4096], image[4096];
+    PATHF(store, "%s/store", tmpl);
+    PATHF(image, "%s/image", tmpl);
+    progress p = {.acked = {-1, -1}};
+    for (unsigned g = 0; g < CRASH_GROUPS; g++)
+        p.group_best[g] = -1;
+    unsigned seed = 20240601;
+    int total = 0, mid_checkpoint = 0;
+    for (int round = 0; round < KILLS; round++) {
+        /* Mostly mid-run, sometimes right at start (during recovery). */
+        long delay = round % 7 == 0 ? rand_r(&seed) % 3000
+                                    : rand_r(&seed) % MAX_DELAY_US;
+        total += run_and_kill(store, &p, delay);
+        int segs = 0, tmps = 0;
+        if (access(store, F_OK) != 0) { /* killed before it made it */
+            ck_assert(p.acked[0] < 0 && p.acked[1] < 0);
+            continue;
+        }
+        rm_rf(image);
+        copy_tree(store, image, &segs, &tmps);
+        mid_checkpoint += segs > 1 || tmps > 0;
+        verify(image, &p);
+    }
+    printf("crash: %d kills, %d batches acknowledged, %d kills left a "
+           "checkpoint in progress\n",
+           KILLS, total, mid_checkpoint);
+    ck_assert_int_gt(total, KILLS);
+    rm_rf(tmpl);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("crash");
+    TCase *tc = tcase_create("crash");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_kill_during_writes);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
