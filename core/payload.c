@@ -50,10 +50,10 @@
  *
  * Edits.  set_payload and delete_payload decode the old blob to cJSON,
  * edit the tree -- following key paths with [] and [n] exactly as Qdrant's
- * JsonPath value_set / value_remove do -- and encode it again.  Edits are rare next to reads, and
- * this keeps one encoder (duplicate rule, limits, canonical numbers) for
- * every blob; an in-place splice of top-level members would be faster and
- * is the obvious next step if edits ever matter.
+ * JsonPath value_set / value_remove do -- and encode it again.  Edits are rare
+ * next to reads, and this keeps one encoder (duplicate rule, limits, canonical
+ * numbers) for every blob; an in-place splice of top-level members would be
+ * faster and is the obvious next step if edits ever matter.
  *
  * Nothing here has global mutable state; blobs are immutable, so any
  * number of threads may read one concurrently.
@@ -881,8 +881,8 @@ static bool item_is(const kpaths *kp, size_t j, uint32_t d, bool element,
 
 /* Fills row d of alive for the walked item; returns whether some path is
  * alive (full: and ends at or above depth d). */
-static bool sel_step(const kpaths *kp, uint8_t *alive, uint32_t d,
-                     bool element, const uint8_t *k, size_t klen, bool full)
+static bool sel_step(const kpaths *kp, uint8_t *alive, uint32_t d, bool element,
+                     const uint8_t *k, size_t klen, bool full)
 {
     bool any = false;
     for (size_t j = 0; j < kp->n_paths; j++) {
@@ -1069,8 +1069,7 @@ static bool vset(const vset_ctx *v, cJSON *dest, uint32_t d);
 
 /* Qdrant's value_set_map: descends into obj[key], creating it (null, then
  * shaped by what follows) when missing. */
-static bool vset_map(const vset_ctx *v, cJSON *obj, const char *key,
-                     uint32_t d)
+static bool vset_map(const vset_ctx *v, cJSON *obj, const char *key, uint32_t d)
 {
     cJSON *child = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (child)
@@ -1166,7 +1165,8 @@ qv_status qvi_payload_merge(const uint8_t *old, size_t old_len,
     if ((st = edit_open(old, old_len, &root, err, errcap)) != QV_OK)
         goto cleanup;
     vset_ctx v = {.kp = &kp, .src = set, .end = key ? kp.paths[0].n_items : 0};
-    bool ok = key ? vset_map(&v, root, kp_key(&kp, 0, 0), 1) : vset(&v, root, 0);
+    bool ok =
+        key ? vset_map(&v, root, kp_key(&kp, 0, 0), 1) : vset(&v, root, 0);
     if (!ok) {
         set_err(err, errcap, "out of memory editing a payload");
         st = QV_ENOMEM;

@@ -331,8 +331,8 @@ START_TEST(test_text)
                 "{\"a\":{\"b\":1},\"f\":\"x\",\"g\":[],\"a.b\":7}");
     const char *exc6[] = {"g[0]"};
     expect_text(p, NULL, 0, exc6, 1, p);
-    expect_text("{\"m\":[[1,{\"x\":1,\"y\":2}],3]}", inc7, 0, (const char *[]){"m[][].x"}, 1,
-                "{\"m\":[[1,{\"y\":2}],3]}");
+    expect_text("{\"m\":[[1,{\"x\":1,\"y\":2}],3]}", inc7, 0,
+                (const char *[]){"m[][].x"}, 1, "{\"m\":[[1,{\"y\":2}],3]}");
     const char *inc4[] = {"\"a.b\""};
     expect_text(p, inc4, 1, NULL, 0, "{\"a.b\":7}");
     const char *inc5[] = {"a", "a.b"};
