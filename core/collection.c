@@ -24,6 +24,7 @@
  */
 #include "core/core.h"
 #include "core/hnsw.h"
+#include "core/payload_index.h"
 #include "simd/simd.h"
 
 #include <math.h>
@@ -131,6 +132,7 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
 
 static void collection_free(qv_collection *c)
 {
+    qvi_pindexes_destroy(c);
     for (uint32_t s = 0; s < c->used; s++)
         free(c->payloads[s]);
     free(c->payloads);
@@ -361,10 +363,12 @@ static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
     }
     store_row_locked(c, slot, v);
     if (with_payload) {
+        qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
         free(c->payloads[slot]);
         c->payloads[slot] = *blob;
         c->payload_lens[slot] = *blob ? (uint32_t)blob_len : 0;
         *blob = NULL;
+        qvi_pindexes_add_slot_locked(c, slot); /* payload indexes */
     }
     return slot;
 }
@@ -489,6 +493,7 @@ cleanup:
 
 void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
 {
+    qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
     qvi_idmap_remove(&c->map, c->ids, &c->ids[slot]);
     c->live[slot] = 0;
     free(c->payloads[slot]);

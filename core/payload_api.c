@@ -8,12 +8,16 @@
  * changes nothing and readers never see a half-written payload.  Merges
  * and key deletions need the old blob, so they run under the write lock.
  *
- * Filters are compiled by the filter module (filter.h) and evaluated on
- * blobs through qvi_payload_blob_ops, without decoding them.
+ * Filters are compiled by the filter module (filter.h), prepared against
+ * the payload indexes (payload_index_query.c: candidate points, full-text
+ * semantics) and evaluated on blobs through qvi_payload_blob_ops, without
+ * decoding them.  Every payload swap goes through the payload indexes'
+ * remove and add hooks, so an index always mirrors the payloads.
  */
 #include "core/core.h"
 #include "core/filter.h"
 #include "core/payload.h"
+#include "core/payload_index.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,18 +60,6 @@ const struct qvi_filter *qvi_filter_of(const qv_filter *f)
     return f ? f->f : NULL;
 }
 
-bool qvi_slot_matches(const qv_collection *c, const struct qvi_filter *f,
-                      uint32_t slot)
-{
-    const uint8_t *blob = c->payloads[slot];
-    qvi_filter_target t = {
-        .ops = &qvi_payload_blob_ops,
-        .payload = blob ? blob : c->empty_payload,
-        .id = &c->ids[slot],
-    };
-    return qvi_filter_eval_target(f, &t);
-}
-
 qv_status qvi_payload_encode_text(const char *text, size_t len, uint8_t **blob,
                                   size_t *blob_len, char *err, size_t errcap)
 {
@@ -99,9 +91,11 @@ static qv_status find_slot_locked(qv_collection *c, const qv_point_id *id,
 static void swap_blob_locked(qv_collection *c, uint32_t slot, uint8_t *blob,
                              size_t len)
 {
+    qvi_pindexes_remove_slot_locked(c, slot);
     free(c->payloads[slot]);
     c->payloads[slot] = blob;
     c->payload_lens[slot] = blob ? (uint32_t)len : 0;
+    qvi_pindexes_add_slot_locked(c, slot);
 }
 
 static const uint8_t *blob_of(const qv_collection *c, uint32_t slot,
@@ -295,18 +289,22 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
         return QV_ENULL;
     if (!out)
         return qvi_fail(c->err, QV_ENULL, "output is NULL");
-    const qvi_filter *f = qvi_filter_of(filter);
     uint64_t n = 0;
+    qvi_fq q;
     pthread_rwlock_rdlock(&c->lock);
-    if (!f) {
-        n = c->count;
-    } else {
-        for (uint32_t s = 0; s < c->used; s++)
-            n += c->live[s] && qvi_slot_matches(c, f, s);
+    qv_status st = qvi_fq_prepare_locked(c, qvi_filter_of(filter), &q);
+    if (st == QV_OK && q.exact) {
+        n = q.n_cand; /* answered by the indexes alone */
+    } else if (st == QV_OK) {
+        for (uint32_t s = qvi_fq_next(&q, 0); s != UINT32_MAX;
+             s = qvi_fq_next(&q, s + 1))
+            n += qvi_fq_matches(&q, s);
     }
+    qvi_fq_free(&q);
     pthread_rwlock_unlock(&c->lock);
-    *out = n;
-    return QV_OK;
+    if (st == QV_OK)
+        *out = n;
+    return st;
 }
 
 qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
@@ -317,15 +315,21 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
     if (!filter)
         return qvi_fail(c->err, QV_ENULL, "filter is NULL");
     uint64_t n = 0;
+    qvi_fq q;
     pthread_rwlock_wrlock(&c->lock);
-    for (uint32_t s = 0; s < c->used; s++) {
-        if (c->live[s] && qvi_slot_matches(c, filter->f, s)) {
+    qv_status st = qvi_fq_prepare_locked(c, filter->f, &q);
+    /* The candidates are a private bitmap and the filter is evaluated
+     * before its point goes: deleting as we walk is safe. */
+    for (uint32_t s = st == QV_OK ? qvi_fq_next(&q, 0) : UINT32_MAX;
+         s != UINT32_MAX; s = qvi_fq_next(&q, s + 1)) {
+        if (qvi_fq_matches(&q, s)) {
             qvi_delete_slot_locked(c, s);
             n++;
         }
     }
+    qvi_fq_free(&q);
     pthread_rwlock_unlock(&c->lock);
-    if (deleted)
+    if (st == QV_OK && deleted)
         *deleted = n;
-    return QV_OK;
+    return st;
 }
