@@ -292,7 +292,8 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
     uint64_t n = 0;
     qvi_fq q;
     pthread_rwlock_rdlock(&c->lock);
-    qv_status st = qvi_fq_prepare_locked(c, qvi_filter_of(filter), &q);
+    qv_status st =
+        qvi_fq_prepare_locked(c, qvi_filter_of(filter), QVI_FQ_ALWAYS, &q);
     if (st == QV_OK && q.exact) {
         n = q.n_cand; /* answered by the indexes alone */
     } else if (st == QV_OK) {
@@ -317,7 +318,7 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
     uint64_t n = 0;
     qvi_fq q;
     pthread_rwlock_wrlock(&c->lock);
-    qv_status st = qvi_fq_prepare_locked(c, filter->f, &q);
+    qv_status st = qvi_fq_prepare_locked(c, filter->f, QVI_FQ_ALWAYS, &q);
     /* The candidates are a private bitmap and the filter is evaluated
      * before its point goes: deleting as we walk is safe. */
     for (uint32_t s = st == QV_OK ? qvi_fq_next(&q, 0) : UINT32_MAX;

@@ -150,6 +150,11 @@ bool qvi_ntree_at(const qvi_ntree *t, qvi_ncur cur, qvi_nkey *out);
 void qvi_ntree_next(const qvi_ntree *t, qvi_ncur *cur);
 /* Steps back; false (cur unchanged) at the first position. */
 bool qvi_ntree_prev(const qvi_ntree *t, qvi_ncur *cur);
+/* Keys from a (inclusive) to b (exclusive); 0 when b is not after a. */
+uint64_t qvi_ntree_count(const qvi_ntree *t, qvi_ncur a, qvi_ncur b);
+/* Sets bit k.slot (below nbits) of bits for every key from a to b. */
+void qvi_ntree_bits(const qvi_ntree *t, qvi_ncur a, qvi_ncur b, uint64_t *bits,
+                    uint32_t nbits);
 /* Replaces the tree's keys by keys[0..n), which must be sorted and
  * unique: QV_OK or QV_ENOMEM (tree unchanged). */
 qv_status qvi_ntree_build(qvi_ntree *t, const qvi_nkey *keys, size_t n);
@@ -285,17 +290,30 @@ typedef struct qvi_fq {
     uint64_t *cand;
     uint32_t nbits;
     bool exact;      /* the candidates are exactly the matching points */
-    uint64_t n_cand; /* set bits in cand, or the live count when NULL */
+    uint64_t n_cand; /* set bits in cand; the live count when NULL, or the
+                        index estimate when estimated */
     bool indexed;    /* some index narrowed the candidates */
+    bool estimated;  /* no bitmap for being over budget: n_cand is the
+                        indexes' estimate of the matches */
     qvi_tq **text;   /* per field: its token query, or NULL (substring);
                         NULL when no field is on a full-text key */
 } qvi_fq;
 
-/* Prepares f (NULL: no filter).  Returns QV_OK, QV_EINVAL (a full-text
- * query over QVI_TEXT_MAX_QUERY_TOKENS tokens) or QV_ENOMEM, recording
- * the failure on c; q is then empty and safe to free. */
+/* Prepares f (NULL: no filter).  budget bounds the candidate bitmap: when
+ * the indexes estimate (tightly) more matches than budget, no bitmap is
+ * built and q is "estimated" (UINT64_MAX: always build one, as count,
+ * scroll and delete want).  Returns QV_OK, QV_EINVAL (a full-text query
+ * over QVI_TEXT_MAX_QUERY_TOKENS tokens) or QV_ENOMEM, recording the
+ * failure on c; q is then empty and safe to free. */
+#define QVI_FQ_ALWAYS UINT64_MAX
 qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
-                                qvi_fq *q);
+                                uint64_t budget, qvi_fq *q);
+
+/* The bitmap budget of a search with beam ef: a bitmap costs a pass over
+ * its candidates per query, the graph walk that would use it about
+ * 20 ef / s visits for a selectivity s; a bitmap pays while
+ * n_cand^2 < 200 ef n (a few nanoseconds per bit, tens per visit). */
+uint64_t qvi_fq_search_budget(const qv_collection *c, uint32_t ef);
 void qvi_fq_free(qvi_fq *q);
 
 /* Evaluates the filter on every candidate and keeps those that match, so

@@ -198,6 +198,35 @@ bool qvi_ntree_remove(qvi_ntree *t, const qvi_nkey *k)
     return true;
 }
 
+uint64_t qvi_ntree_count(const qvi_ntree *t, qvi_ncur a, qvi_ncur b)
+{
+    if (b.c < a.c || (b.c == a.c && b.i <= a.i))
+        return 0;
+    if (a.c == b.c)
+        return b.i - a.i;
+    uint64_t n = t->c[a.c].n - a.i;
+    for (uint32_t c = a.c + 1; c < b.c && c < t->nc; c++)
+        n += t->c[c].n;
+    return n + (b.c < t->nc ? b.i : 0);
+}
+
+void qvi_ntree_bits(const qvi_ntree *t, qvi_ncur a, qvi_ncur b, uint64_t *bits,
+                    uint32_t nbits)
+{
+    /* A tight loop over whole chunks: this runs per query over every key
+     * of a range condition. */
+    for (uint32_t c = a.c; c < t->nc && c <= b.c; c++) {
+        const qvi_nkey *e = t->c[c].e;
+        uint32_t from = c == a.c ? a.i : 0;
+        uint32_t to = c == b.c ? b.i : t->c[c].n;
+        for (uint32_t i = from; i < to; i++) {
+            uint32_t s = e[i].slot;
+            if (s < nbits)
+                bits[s / 64] |= 1ull << (s % 64);
+        }
+    }
+}
+
 qvi_ncur qvi_ntree_lower_bound(const qvi_ntree *t, const qvi_nkey *k)
 {
     qvi_ncur cur = {t->nc, 0};

@@ -39,6 +39,17 @@
  * tokenized query, and the per-point check (qvi_fq_matches) answers it by
  * tokens through the filter's text_match hook (payload_index_text.c).
  *
+ * Estimates.  A candidate bitmap costs a pass over every index entry it
+ * holds, per query: nothing next to a filtered scan, but at high
+ * selectivity more than the graph walk it would serve (a million-point
+ * range at 50% is 500,000 entries).  So a search first estimates the
+ * candidates from the indexes alone -- posting lengths, key counts of tree
+ * ranges (O(chunks)), min over must, sum over should -- and, when the
+ * estimate is tight (one indexed condition, or a should of them) and above
+ * the caller's budget, builds no bitmap: the graph walk then checks each
+ * visited point's payload, as without indexes, and the planner uses the
+ * estimate instead of a sample.  Count, scroll and delete always build it.
+ *
  * A prepared filter is read-only once built, so concurrent searches may
  * share nothing but the collection's read lock.
  */
@@ -126,118 +137,87 @@ static cset set_or(cset a, cset b, uint32_t words)
     return a;
 }
 
-/* ---- answering one field condition from its index ------------------------
+/* ---- ranges of the ordered tree ------------------------------------------
  */
 
-static void bits_from_posting(prep *p, const qvi_posting *post, uint64_t *bits)
+/* The keys of a range of values: [from, to) as tree keys.  Keys compare
+ * (hi, lo, slot), so (hi, lo, 0) is below every key of that value and
+ * (hi, lo + 1, 0) above every key of it (numbers have lo 0, date-times
+ * nanoseconds).  A span needs no test per key. */
+typedef struct span {
+    qvi_nkey from, to;
+    bool empty;
+} span;
+
+static span span_all(void)
 {
-    if (post)
-        qvi_posting_or(post, bits, p->nbits);
+    span r = {{INT64_MIN, 0, 0}, {INT64_MAX, UINT32_MAX, UINT32_MAX}, false};
+    return r;
 }
 
-static void set_slot(prep *p, uint64_t *bits, uint32_t s)
+/* Narrows r to values >= (hi, lo), or > when strict. */
+static void span_lower(span *r, int64_t hi, uint32_t lo, bool strict)
 {
-    if (s < p->nbits)
-        bits[s / 64] |= 1ull << (s % 64);
+    qvi_nkey k = {hi, strict ? lo + 1 : lo, 0};
+    if (qvi_nkey_cmp(&k, &r->from) > 0)
+        r->from = k;
 }
 
-/* Sets the bits of every tree key with hi in [lo_hi, hi_hi] whose value
- * passes ok(ctx, key). */
-static void bits_from_tree(prep *p, const qvi_ntree *t, int64_t lo_hi,
-                           int64_t hi_hi, bool (*ok)(const void *, qvi_nkey *),
-                           const void *ctx, uint64_t *bits)
+/* Narrows r to values <= (hi, lo), or < when strict. */
+static void span_upper(span *r, int64_t hi, uint32_t lo, bool strict)
 {
-    qvi_nkey from = {lo_hi, 0, 0}, k;
-    for (qvi_ncur cur = qvi_ntree_lower_bound(t, &from);
-         qvi_ntree_at(t, cur, &k) && k.hi <= hi_hi; qvi_ntree_next(t, &cur)) {
-        if (!ok || ok(ctx, &k))
-            set_slot(p, bits, k.slot);
-    }
+    qvi_nkey k = {hi, strict ? lo : lo + 1, 0};
+    if (qvi_nkey_cmp(&k, &r->to) < 0)
+        r->to = k;
 }
 
-static bool bound_holds(uint32_t bits, int b, int cmp)
+/* gt / gte / lt / lte of a numeric range. */
+static span numeric_span(const qvi_ffield *fc)
 {
-    if (!(bits & (1u << b)))
-        return true;
-    switch (b) {
-    case 0:
-        return cmp > 0;
-    case 1:
-        return cmp >= 0;
-    case 2:
-        return cmp < 0;
-    default:
-        return cmp <= 0;
-    }
-}
-
-static bool range_ok(const void *ctx, qvi_nkey *k)
-{
-    const qvi_ffield *fc = ctx;
-    double x = qvi_key_double(k->hi);
+    span r = span_all();
     for (int b = 0; b < 4; b++) {
-        double r = fc->r[b];
-        if (!bound_holds(fc->rbits, b, (x > r) - (x < r)))
-            return false;
+        if (!(fc->rbits & (1u << b)))
+            continue;
+        int64_t k = qvi_double_key(fc->r[b]);
+        if (b < 2)
+            span_lower(&r, k, 0, b == 0);
+        else
+            span_upper(&r, k, 0, b == 2);
     }
-    return true;
+    return r;
 }
 
-static int cmp_dt(int64_t sec, uint32_t nsec, const qvi_datetime *d)
+static span datetime_span(const qvi_ffield *fc)
 {
-    if (sec != d->sec)
-        return sec < d->sec ? -1 : 1;
-    return ((int64_t)nsec > d->nsec) - ((int64_t)nsec < d->nsec);
+    span r = span_all();
+    for (int b = 0; b < 4; b++) {
+        if (!(fc->dbits & (1u << b)))
+            continue;
+        const qvi_datetime *d = &fc->dt[b];
+        if (b < 2)
+            span_lower(&r, d->sec, (uint32_t)d->nsec, b == 0);
+        else
+            span_upper(&r, d->sec, (uint32_t)d->nsec, b == 2);
+    }
+    return r;
 }
 
-static bool dtrange_ok(const void *ctx, qvi_nkey *k)
+/* The keys of one integer. */
+static span value_span(int64_t v)
 {
-    const qvi_ffield *fc = ctx;
-    for (int b = 0; b < 4; b++)
-        if (!bound_holds(fc->dbits, b, cmp_dt(k->hi, k->lo, &fc->dt[b])))
-            return false;
-    return true;
+    span r = span_all();
+    int64_t k = qvi_double_key((double)v);
+    span_lower(&r, k, 0, false);
+    span_upper(&r, k, 0, false);
+    /* Payload integers are within 2^53: a larger operand matches none. */
+    r.empty = v > (int64_t)TWO53 || v < -(int64_t)TWO53;
+    return r;
 }
 
-/* The numeric range of fc (gt/gte/lt/lte) over the tree: exact. */
-static void numeric_range(prep *p, const qvi_pindex *ix, const qvi_ffield *fc,
-                          uint64_t *bits)
+/* Latitude band of the geo parts of fc: a superset. */
+static span geo_span(const qvi_filter *f, const qvi_ffield *fc)
 {
-    double lo = -INFINITY, hi = INFINITY;
-    if (fc->rbits & (QVI_B_GT | QVI_B_GTE))
-        lo = fc->rbits & QVI_B_GT ? fc->r[0] : fc->r[1];
-    if ((fc->rbits & QVI_B_GT) && (fc->rbits & QVI_B_GTE))
-        lo = fmax(fc->r[0], fc->r[1]);
-    if (fc->rbits & (QVI_B_LT | QVI_B_LTE))
-        hi = fc->rbits & QVI_B_LT ? fc->r[2] : fc->r[3];
-    if ((fc->rbits & QVI_B_LT) && (fc->rbits & QVI_B_LTE))
-        hi = fmin(fc->r[2], fc->r[3]);
-    if (!(lo <= hi))
-        return;
-    bits_from_tree(p, &ix->tree, qvi_double_key(lo), qvi_double_key(hi),
-                   range_ok, fc, bits);
-}
-
-static void datetime_range(prep *p, const qvi_pindex *ix, const qvi_ffield *fc,
-                           uint64_t *bits)
-{
-    int64_t lo = INT64_MIN, hi = INT64_MAX;
-    for (int b = 0; b < 2; b++)
-        if (fc->dbits & (1u << b) && fc->dt[b].sec > lo)
-            lo = fc->dt[b].sec;
-    for (int b = 2; b < 4; b++)
-        if (fc->dbits & (1u << b) && fc->dt[b].sec < hi)
-            hi = fc->dt[b].sec;
-    if (lo > hi)
-        return;
-    bits_from_tree(p, &ix->tree, lo, hi, dtrange_ok, fc, bits);
-}
-
-/* Latitude band [lo, hi] of the geo parts of fc: a superset. */
-static void geo_band(prep *p, const qvi_pindex *ix, const qvi_ffield *fc,
-                     uint64_t *bits)
-{
-    const qvi_fgeo *g = &p->f->geos[fc->geo];
+    const qvi_fgeo *g = &f->geos[fc->geo];
     double lo = INFINITY, hi = -INFINITY;
     if (fc->parts & QVI_FP_GEO_RADIUS) {
         /* A great-circle path is at least as long as its meridian
@@ -252,18 +232,51 @@ static void geo_band(prep *p, const qvi_pindex *ix, const qvi_ffield *fc,
         hi = fmax(hi, g->lat0);
     }
     if (fc->parts & QVI_FP_GEO_POLY) {
-        const qvi_fring *r = &p->f->rings[g->ring_off];
-        const double *pts = p->f->pts + r->pt_off;
+        const qvi_fring *r = &f->rings[g->ring_off];
+        const double *pts = f->pts + r->pt_off;
         for (uint32_t i = 0; i < r->n_pts; i++) {
             lo = fmin(lo, pts[2 * i + 1]);
             hi = fmax(hi, pts[2 * i + 1]);
         }
     }
-    if (!(lo <= hi))
-        return;
-    bits_from_tree(p, &ix->tree, qvi_double_key(lo), qvi_double_key(hi), NULL,
-                   NULL, bits);
+    span r = span_all();
+    r.empty = !(lo <= hi);
+    if (!r.empty) {
+        span_lower(&r, qvi_double_key(lo), 0, false);
+        span_upper(&r, qvi_double_key(hi), 0, false);
+    }
+    return r;
 }
+
+/* The cursors of a span; false when it holds no key. */
+static bool span_cursors(const qvi_ntree *t, const span *r, qvi_ncur *a,
+                         qvi_ncur *b)
+{
+    if (r->empty || qvi_nkey_cmp(&r->from, &r->to) >= 0)
+        return false;
+    *a = qvi_ntree_lower_bound(t, &r->from);
+    *b = qvi_ntree_lower_bound(t, &r->to);
+    return true;
+}
+
+static void span_bits(const prep *p, const qvi_ntree *t, const span *r,
+                      uint64_t *bits)
+{
+    qvi_ncur a, b;
+    if (span_cursors(t, r, &a, &b))
+        qvi_ntree_bits(t, a, b, bits, p->nbits);
+}
+
+/* Keys in a span: the points when the key holds one value per point, an
+ * upper bound otherwise. */
+static uint64_t span_count(const qvi_ntree *t, const span *r)
+{
+    qvi_ncur a, b;
+    return span_cursors(t, r, &a, &b) ? qvi_ntree_count(t, a, b) : 0;
+}
+
+/* ---- what an index answers -------------------------------------------------
+ */
 
 static bool uuid_of(const char *s, size_t len, uint8_t out[16])
 {
@@ -279,62 +292,115 @@ static bool uuid_of(const char *s, size_t len, uint8_t out[16])
     return true;
 }
 
-/* Keyword or uuid lookups of fc's string operand(s).  False when the index
- * cannot answer (a uuid index and a string that is no UUID). */
-static bool string_match(prep *p, const qvi_pindex *ix, const qvi_ffield *fc,
-                         uint64_t *bits, bool *exact)
+/* The index on fc's key when it can answer every part of fc, or NULL. */
+static const qvi_pindex *answering_index(const prep *p, uint32_t fi)
 {
-    const qvi_filter *f = p->f;
-    uint32_t n = fc->match_kind == QVI_M_STR ? 1 : fc->set_n;
-    for (uint32_t i = 0; i < n; i++) {
-        const char *s;
-        size_t len;
-        if (fc->match_kind == QVI_M_STR) {
-            s = f->pool + fc->str_off;
-            len = fc->str_len;
-        } else {
-            s = f->pool + f->strs[fc->set_off + i].off;
-            len = f->strs[fc->set_off + i].len;
+    const qvi_ffield *fc = &p->f->fields[fi];
+    const qvi_path *path = &p->f->paths[fc->path];
+    const qvi_pindex *ix = qvi_pindex_find_locked(
+        p->c, p->f->items + path->item_off, path->n_items, p->f->pool);
+    if (!ix || ix->stale ||
+        fc->parts & (QVI_FP_VCOUNT | QVI_FP_IS_EMPTY | QVI_FP_IS_NULL))
+        return NULL;
+    uint32_t k = ix->kind;
+    bool num = k == QV_INDEX_INTEGER || k == QV_INDEX_FLOAT;
+    if (fc->parts & QVI_FP_MATCH) {
+        switch (fc->match_kind) {
+        case QVI_M_STR:
+        case QVI_M_ANY_STR:
+            if (k == QV_INDEX_KEYWORD)
+                break;
+            if (k != QV_INDEX_UUID)
+                return NULL;
+            /* A uuid index holds UUIDs only: a string operand that is not
+             * one may still match a payload string. */
+            for (uint32_t i = 0;
+                 i < (fc->match_kind == QVI_M_STR ? 1 : fc->set_n); i++) {
+                const qvi_fstr *fs = &p->f->strs[fc->set_off + i];
+                const char *s = fc->match_kind == QVI_M_STR
+                                    ? p->f->pool + fc->str_off
+                                    : p->f->pool + fs->off;
+                size_t len =
+                    fc->match_kind == QVI_M_STR ? fc->str_len : fs->len;
+                uint8_t u[16];
+                if (!uuid_of(s, len, u))
+                    return NULL;
+            }
+            break;
+        case QVI_M_INT:
+        case QVI_M_ANY_INT:
+            if (!num)
+                return NULL;
+            break;
+        case QVI_M_BOOL:
+            if (k != QV_INDEX_BOOL)
+                return NULL;
+            break;
+        case QVI_M_TEXT:
+        case QVI_M_TEXT_ANY:
+        case QVI_M_PHRASE:
+            if (k != QV_INDEX_TEXT || !p->q->text || !p->q->text[fi])
+                return NULL;
+            break;
+        default:
+            return NULL;
         }
-        if (ix->kind == QV_INDEX_KEYWORD) {
-            bits_from_posting(p, qvi_vmap_find(&ix->map, s, len), bits);
-            continue;
-        }
-        uint8_t u[16];
-        if (!uuid_of(s, len, u))
-            return false;
-        bits_from_posting(p, qvi_vmap_find(&ix->map, u, 16), bits);
-        *exact = false;
     }
-    return true;
+    if (fc->parts & QVI_FP_RANGE && !num)
+        return NULL;
+    if (fc->parts & QVI_FP_DTRANGE && k != QV_INDEX_DATETIME)
+        return NULL;
+    if (fc->parts & (QVI_FP_GEO_RADIUS | QVI_FP_GEO_BOX | QVI_FP_GEO_POLY) &&
+        k != QV_INDEX_GEO)
+        return NULL;
+    return ix;
 }
 
-static void int_match(prep *p, const qvi_pindex *ix, int64_t v, uint64_t *bits)
+/* The i-th string operand of fc (value, or an any / except element). */
+static const char *operand(const qvi_filter *f, const qvi_ffield *fc,
+                           uint32_t i, size_t *len)
 {
-    /* Payload integers are within 2^53: a larger operand matches none. */
-    if (v > (int64_t)TWO53 || v < -(int64_t)TWO53)
-        return;
-    int64_t k = qvi_double_key((double)v);
-    bits_from_tree(p, &ix->tree, k, k, NULL, NULL, bits);
+    if (fc->match_kind == QVI_M_STR) {
+        *len = fc->str_len;
+        return f->pool + fc->str_off;
+    }
+    *len = f->strs[fc->set_off + i].len;
+    return f->pool + f->strs[fc->set_off + i].off;
 }
 
-/* Token postings: intersection for text / phrase, union for text_any. */
-static void text_match(prep *p, const qvi_pindex *ix, const qvi_tq *tq,
-                       uint64_t *bits)
+static const qvi_posting *string_posting(const qvi_pindex *ix, const char *s,
+                                         size_t len)
+{
+    uint8_t u[16];
+    if (ix->kind == QV_INDEX_KEYWORD)
+        return qvi_vmap_find(&ix->map, s, len);
+    return uuid_of(s, len, u) ? qvi_vmap_find(&ix->map, u, 16) : NULL;
+}
+
+static const qvi_posting *token_posting(const qvi_pindex *ix, const qvi_tq *tq,
+                                        uint32_t i)
+{
+    return qvi_vmap_find(&ix->map, tq->buf + tq->off[i], tq->len[i]);
+}
+
+/* Token postings into bits: intersection for text / phrase, union for
+ * text_any; a query without tokens matches nothing. */
+static void text_bits(prep *p, const qvi_pindex *ix, const qvi_tq *tq,
+                      uint64_t *bits)
 {
     if (tq->n == 0)
         return;
     if (tq->kind == QVI_TQ_ANY) {
-        for (uint32_t i = 0; i < tq->n; i++)
-            bits_from_posting(
-                p, qvi_vmap_find(&ix->map, tq->buf + tq->off[i], tq->len[i]),
-                bits);
+        for (uint32_t i = 0; i < tq->n; i++) {
+            const qvi_posting *post = token_posting(ix, tq, i);
+            if (post)
+                qvi_posting_or(post, bits, p->nbits);
+        }
         return;
     }
     uint64_t *tmp = NULL;
     for (uint32_t i = 0; i < tq->n; i++) {
-        const qvi_posting *post =
-            qvi_vmap_find(&ix->map, tq->buf + tq->off[i], tq->len[i]);
+        const qvi_posting *post = token_posting(ix, tq, i);
         if (!post) {
             memset(bits, 0, p->words * sizeof(uint64_t));
             break;
@@ -353,74 +419,134 @@ static void text_match(prep *p, const qvi_pindex *ix, const qvi_tq *tq,
     free(tmp);
 }
 
-/* The candidate set of field condition fc (index fi), or all. */
+/* The candidate set of field condition fi, or all. */
 static cset field_set(prep *p, uint32_t fi)
 {
-    const qvi_ffield *fc = &p->f->fields[fi];
-    const qvi_path *path = &p->f->paths[fc->path];
-    const qvi_pindex *ix = qvi_pindex_find_locked(
-        p->c, p->f->items + path->item_off, path->n_items, p->f->pool);
-    if (!ix || ix->stale ||
-        fc->parts & (QVI_FP_VCOUNT | QVI_FP_IS_EMPTY | QVI_FP_IS_NULL))
+    const qvi_pindex *ix = answering_index(p, fi);
+    if (!ix)
         return all_set(false);
+    const qvi_ffield *fc = &p->f->fields[fi];
+    const qvi_filter *f = p->f;
     cset r = empty_set(p);
     if (!r.bits)
         return all_set(false);
-    bool ok = true;
-    uint32_t k = ix->kind;
-    bool num = k == QV_INDEX_INTEGER || k == QV_INDEX_FLOAT;
+    span sp;
     if (fc->parts & QVI_FP_MATCH) {
+        size_t len;
         switch (fc->match_kind) {
         case QVI_M_STR:
         case QVI_M_ANY_STR:
-            ok = (k == QV_INDEX_KEYWORD || k == QV_INDEX_UUID) &&
-                 string_match(p, ix, fc, r.bits, &r.exact);
+            for (uint32_t i = 0;
+                 i < (fc->match_kind == QVI_M_STR ? 1 : fc->set_n); i++) {
+                const char *s = operand(f, fc, i, &len);
+                const qvi_posting *post = string_posting(ix, s, len);
+                if (post)
+                    qvi_posting_or(post, r.bits, p->nbits);
+            }
+            /* UUIDs compare parsed; the payload strings as written. */
+            r.exact = ix->kind == QV_INDEX_KEYWORD;
             break;
         case QVI_M_INT:
-            if ((ok = num))
-                int_match(p, ix, fc->mint, r.bits);
+            sp = value_span(fc->mint);
+            span_bits(p, &ix->tree, &sp, r.bits);
             break;
         case QVI_M_ANY_INT:
-            for (uint32_t i = 0; (ok = num) && i < fc->set_n; i++)
-                int_match(p, ix, p->f->ints[fc->set_off + i], r.bits);
-            break;
-        case QVI_M_BOOL:
-            if ((ok = k == QV_INDEX_BOOL))
-                qvi_posting_or(&ix->bools[fc->mbool], r.bits, p->nbits);
-            break;
-        case QVI_M_TEXT:
-        case QVI_M_TEXT_ANY:
-        case QVI_M_PHRASE:
-            ok = k == QV_INDEX_TEXT && p->q->text && p->q->text[fi];
-            if (ok) {
-                text_match(p, ix, p->q->text[fi], r.bits);
-                r.exact = r.exact && fc->match_kind != QVI_M_PHRASE;
+            for (uint32_t i = 0; i < fc->set_n; i++) {
+                sp = value_span(f->ints[fc->set_off + i]);
+                span_bits(p, &ix->tree, &sp, r.bits);
             }
             break;
-        default:
-            ok = false;
+        case QVI_M_BOOL:
+            qvi_posting_or(&ix->bools[fc->mbool], r.bits, p->nbits);
+            break;
+        default: /* text kinds */
+            text_bits(p, ix, p->q->text[fi], r.bits);
+            /* Phrase: the tokens are there, their order is checked per
+             * point. */
+            r.exact = fc->match_kind != QVI_M_PHRASE;
+            break;
         }
     }
-    if (ok && fc->parts & QVI_FP_RANGE) {
-        if ((ok = num))
-            numeric_range(p, ix, fc, r.bits);
+    if (fc->parts & QVI_FP_RANGE) {
+        sp = numeric_span(fc);
+        span_bits(p, &ix->tree, &sp, r.bits);
     }
-    if (ok && fc->parts & QVI_FP_DTRANGE) {
-        if ((ok = k == QV_INDEX_DATETIME))
-            datetime_range(p, ix, fc, r.bits);
+    if (fc->parts & QVI_FP_DTRANGE) {
+        sp = datetime_span(fc);
+        span_bits(p, &ix->tree, &sp, r.bits);
     }
-    if (ok &&
-        fc->parts & (QVI_FP_GEO_RADIUS | QVI_FP_GEO_BOX | QVI_FP_GEO_POLY)) {
-        if ((ok = k == QV_INDEX_GEO)) {
-            geo_band(p, ix, fc, r.bits);
-            r.exact = false;
-        }
-    }
-    if (!ok) {
-        set_free(&r);
-        return all_set(false);
+    if (fc->parts & (QVI_FP_GEO_RADIUS | QVI_FP_GEO_BOX | QVI_FP_GEO_POLY)) {
+        sp = geo_span(f, fc);
+        span_bits(p, &ix->tree, &sp, r.bits);
+        r.exact = false;
     }
     return r;
+}
+
+/* How many points field condition fi can match, by the index (an upper
+ * bound; *tight when it is close: one posting or span per value). */
+static double field_estimate(prep *p, uint32_t fi, bool *tight)
+{
+    const qvi_pindex *ix = answering_index(p, fi);
+    const qvi_ffield *fc = &p->f->fields[fi];
+    const qvi_filter *f = p->f;
+    double n = 0;
+    *tight = ix != NULL;
+    if (!ix)
+        return (double)p->c->count;
+    span sp;
+    if (fc->parts & QVI_FP_MATCH) {
+        size_t len;
+        switch (fc->match_kind) {
+        case QVI_M_STR:
+        case QVI_M_ANY_STR:
+            for (uint32_t i = 0;
+                 i < (fc->match_kind == QVI_M_STR ? 1 : fc->set_n); i++) {
+                const char *s = operand(f, fc, i, &len);
+                const qvi_posting *post = string_posting(ix, s, len);
+                n += post ? post->n : 0;
+            }
+            break;
+        case QVI_M_INT:
+            sp = value_span(fc->mint);
+            n += (double)span_count(&ix->tree, &sp);
+            break;
+        case QVI_M_ANY_INT:
+            for (uint32_t i = 0; i < fc->set_n; i++) {
+                sp = value_span(f->ints[fc->set_off + i]);
+                n += (double)span_count(&ix->tree, &sp);
+            }
+            break;
+        case QVI_M_BOOL:
+            n += ix->bools[fc->mbool].n;
+            break;
+        default: {
+            const qvi_tq *tq = p->q->text[fi];
+            double m = tq->n ? INFINITY : 0;
+            for (uint32_t i = 0; i < tq->n; i++) {
+                const qvi_posting *post = token_posting(ix, tq, i);
+                double c = post ? post->n : 0;
+                m = tq->kind == QVI_TQ_ANY ? (i ? m + c : c) : fmin(m, c);
+            }
+            n += m;
+            *tight = *tight && tq->n <= 1;
+        }
+        }
+    }
+    if (fc->parts & QVI_FP_RANGE) {
+        sp = numeric_span(fc);
+        n += (double)span_count(&ix->tree, &sp);
+    }
+    if (fc->parts & QVI_FP_DTRANGE) {
+        sp = datetime_span(fc);
+        n += (double)span_count(&ix->tree, &sp);
+    }
+    if (fc->parts & (QVI_FP_GEO_RADIUS | QVI_FP_GEO_BOX | QVI_FP_GEO_POLY)) {
+        sp = geo_span(f, fc);
+        n += (double)span_count(&ix->tree, &sp);
+        *tight = false;
+    }
+    return fmin(n, (double)p->c->count);
 }
 
 static cset id_set(prep *p, const qvi_fnode *n)
@@ -431,8 +557,9 @@ static cset id_set(prep *p, const qvi_fnode *n)
     const qv_collection *c = p->c;
     for (uint32_t i = 0; i < n->b; i++) {
         uint32_t slot;
-        if (qvi_idmap_find(&c->map, c->ids, &p->f->ids[n->a + i], &slot))
-            set_slot(p, r.bits, slot);
+        if (qvi_idmap_find(&c->map, c->ids, &p->f->ids[n->a + i], &slot) &&
+            slot < p->nbits)
+            r.bits[slot / 64] |= 1ull << (slot % 64);
     }
     return r;
 }
@@ -526,6 +653,50 @@ static cset node_set(prep *p, uint32_t node)
     default:
         return all_set(false);
     }
+}
+
+/* An upper bound of the points node can match, from the indexes; *tight
+ * when it is close to the count (see field_estimate).  Never allocates. */
+static double node_estimate(prep *p, uint32_t node, bool *tight)
+{
+    const qvi_fnode *n = &p->f->nodes[node];
+    double all = (double)p->c->count;
+    *tight = false;
+    if (n->kind == QVI_FN_FIELD)
+        return field_estimate(p, n->a, tight);
+    if (n->kind == QVI_FN_HAS_ID)
+        return fmin((double)n->b, all);
+    if (n->kind != QVI_FN_FILTER)
+        return all;
+    const qvi_fgroup *g = &p->f->groups[n->a];
+    const uint32_t *k = p->f->kids;
+    double est = all;
+    bool t;
+    /* Tight: a single must condition that is, or a should of tight ones
+     * (a sum of disjoint values), and nothing else. */
+    int parts = (g->has_should ? 1 : 0) + (g->has_min ? 1 : 0) +
+                (int)g->must_n + (int)g->not_n;
+    if (g->has_should) {
+        double sum = 0;
+        bool all_tight = true;
+        for (uint32_t i = 0; i < g->should_n; i++) {
+            sum += node_estimate(p, k[g->should_off + i], &t);
+            all_tight = all_tight && t;
+        }
+        est = fmin(est, sum);
+        *tight = all_tight && parts == 1;
+    }
+    if (g->has_min && g->min_count > 0) {
+        double sum = 0;
+        for (uint32_t i = 0; i < g->min_n; i++)
+            sum += node_estimate(p, k[g->min_off + i], &t);
+        est = fmin(est, g->min_count > g->min_n ? 0 : sum);
+    }
+    for (uint32_t i = 0; i < g->must_n; i++) {
+        est = fmin(est, node_estimate(p, k[g->must_off + i], &t));
+        *tight = t && parts == 1;
+    }
+    return fmin(est, all);
 }
 
 /* ---- full-text conditions ------------------------------------------------
@@ -624,7 +795,7 @@ void qvi_fq_free(qvi_fq *q)
 }
 
 qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
-                                qvi_fq *q)
+                                uint64_t budget, qvi_fq *q)
 {
     memset(q, 0, sizeof(*q));
     q->c = c;
@@ -646,6 +817,18 @@ qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
                             QVI_TEXT_MAX_QUERY_TOKENS);
         }
     }
+    if (budget < c->count && c->pindexes && c->pindexes->n) {
+        bool tight;
+        double est = node_estimate(&p, f->root, &tight);
+        if (tight && est > (double)budget) {
+            /* Too many candidates to be worth a bitmap: evaluate instead,
+             * and let the planner use the estimate. */
+            q->exact = false;
+            q->estimated = true;
+            q->n_cand = (uint64_t)est;
+            return QV_OK;
+        }
+    }
     /* Without payload indexes this still answers has_id from the id map. */
     cset r = node_set(&p, f->root);
     if (p.oom) {
@@ -661,6 +844,11 @@ qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
         q->indexed = true;
     }
     return QV_OK;
+}
+
+uint64_t qvi_fq_search_budget(const qv_collection *c, uint32_t ef)
+{
+    return (uint64_t)sqrt(200.0 * (double)ef * (double)c->count) + 1024;
 }
 
 static int text_hook(void *ctx, uint32_t field, qvi_pval root)

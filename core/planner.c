@@ -18,7 +18,10 @@
  *   - scans when the matching points' vectors are below the full-scan
  *     threshold or s is under SCAN_BELOW: the scan then reads few
  *     matching vectors -- only the candidates' when there is a bitmap --
- *     and is exact;
+ *     and is exact; with an exact bitmap it also scans whenever the
+ *     matches are fewer than the distances the widened walk would
+ *     compute (about GRAPH_VISITS per unit of beam: measured on 100k x
+ *     128 points, an unfiltered walk with ef 128 computes ~2,700);
  *   - otherwise walks the graph with the beam widened to ef / s, so that
  *     about ef matching candidates are kept, as without a filter.
  * The sample costs SAMPLE filter evaluations and is deterministic, so the
@@ -29,9 +32,10 @@
 #include "core/core.h"
 #include "core/payload_index.h"
 
-#define SAMPLE     512u
-#define SCAN_BELOW 0.05
-#define MIN_SEEN   64u
+#define SAMPLE       512u
+#define SCAN_BELOW   0.05
+#define MIN_SEEN     64u
+#define GRAPH_VISITS 16.0
 
 /* Fraction of the live points that match q, from SAMPLE slots spread by
  * the golden-ratio (Weyl) sequence: deterministic, even, and free of the
@@ -67,8 +71,16 @@ qvi_plan qvi_plan_search_locked(const qv_collection *c,
     }
     double s;
     double bound = c->count ? (double)q->n_cand / (double)c->count : 0.0;
-    if (q->exact || bound < SCAN_BELOW) {
-        /* Exact, or an upper bound already low enough to scan. */
+    if (q->exact && q->cand) {
+        s = bound;
+        /* An exact bitmap makes the scan cost one distance per match; the
+         * walk costs about GRAPH_VISITS distances per unit of its widened
+         * beam ef / s.  Scan while it is the cheaper. */
+        if ((double)q->n_cand * s < GRAPH_VISITS * plan.ef)
+            return plan;
+    } else if (q->exact || q->estimated || bound < SCAN_BELOW) {
+        /* Exact, an index estimate, or an upper bound already low enough
+         * to scan. */
         s = bound;
     } else {
         uint32_t seen;

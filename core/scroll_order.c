@@ -123,7 +123,11 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
                       o->key);
         goto cleanup;
     }
-    st = qvi_fq_prepare_locked(c, qvi_filter_of(filter), &q);
+    st = qvi_fq_prepare_locked(c, qvi_filter_of(filter),
+                               qvi_fq_search_budget(c, limit < QV_MAX_EF
+                                                           ? (uint32_t)limit
+                                                           : QV_MAX_EF),
+                               &q);
     if (st != QV_OK)
         goto cleanup;
     const qvi_ntree *t = &ix->tree;

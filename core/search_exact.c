@@ -134,7 +134,9 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
 
     pthread_rwlock_rdlock(&c->lock);
     qvi_fq fq;
-    st = qvi_fq_prepare_locked(c, qvi_filter_of(params->filter), &fq);
+    st = qvi_fq_prepare_locked(c, qvi_filter_of(params->filter),
+                               qvi_fq_search_budget(c, qvi_default_ef(params)),
+                               &fq);
     if (st != QV_OK) {
         pthread_rwlock_unlock(&c->lock);
         goto cleanup;

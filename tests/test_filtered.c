@@ -350,7 +350,8 @@ START_TEST(test_planner_periodic_payloads)
     e.exact = true;
     /* 2.5% selective: below SCAN_BELOW, so the plan must be a scan. */
     qvi_fq fq;
-    ck_assert_int_eq(qvi_fq_prepare_locked(c, qvi_filter_of(f), &fq), QV_OK);
+    ck_assert_int_eq(
+        qvi_fq_prepare_locked(c, qvi_filter_of(f), QVI_FQ_ALWAYS, &fq), QV_OK);
     qvi_plan plan = qvi_plan_search_locked(c, &p, &fq);
     qvi_fq_free(&fq);
     ck_assert(!plan.graph);

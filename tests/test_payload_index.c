@@ -366,7 +366,8 @@ static int how(qv_collection *c, const char *ftext)
     qv_filter *f = filter(ftext);
     qvi_fq q;
     pthread_rwlock_rdlock(&c->lock);
-    ck_assert_int_eq(qvi_fq_prepare_locked(c, qvi_filter_of(f), &q), QV_OK);
+    ck_assert_int_eq(
+        qvi_fq_prepare_locked(c, qvi_filter_of(f), QVI_FQ_ALWAYS, &q), QV_OK);
     int r = !q.indexed ? 0 : q.exact ? 2 : 1;
     qvi_fq_free(&q);
     pthread_rwlock_unlock(&c->lock);
@@ -858,7 +859,8 @@ START_TEST(test_tenants_at_scale)
     qv_filter *f = filter("{\"must\":[{\"key\":\"tenant\",\"match\":{\"value\":"
                           "\"t3\"}},{\"key\":\"n\",\"range\":{\"lt\":50}}]}");
     qvi_fq q;
-    ck_assert_int_eq(qvi_fq_prepare_locked(c, qvi_filter_of(f), &q), QV_OK);
+    ck_assert_int_eq(
+        qvi_fq_prepare_locked(c, qvi_filter_of(f), QVI_FQ_ALWAYS, &q), QV_OK);
     ck_assert(q.exact && q.indexed);
     uint64_t want = 0;
     for (uint32_t s = 0; s < c->used; s++) {
@@ -874,6 +876,44 @@ START_TEST(test_tenants_at_scale)
     qvi_plan plan = qvi_plan_search_locked(c, &sp, &q);
     ck_assert(!plan.graph);
     qvi_fq_free(&q);
+    qv_filter_free(f);
+
+    /* A filter matching nearly everything: a search builds no bitmap
+     * (over its budget) but plans from the index's estimate and checks
+     * payloads, with the same hits as exact search. */
+    f = filter("{\"must\":{\"key\":\"n\",\"range\":{\"gte\":1}}}");
+    ck_assert_int_eq(qvi_fq_prepare_locked(c, qvi_filter_of(f),
+                                           qvi_fq_search_budget(c, 128), &q),
+                     QV_OK);
+    ck_assert(q.estimated && !q.cand && !q.exact);
+    uint64_t live = 0, est_want = 0;
+    for (uint32_t s = 0; s < c->used; s++) {
+        live += c->live[s];
+        est_want +=
+            c->live[s] && (c->ids[s].u.num >= N || c->ids[s].u.num % 100 >= 1);
+    }
+    ck_assert_uint_eq(q.n_cand, est_want); /* one value per point: exact */
+    qvi_fq_free(&q);
+    qv_search_params bp, be;
+    qv_search_params_init(&bp);
+    bp.filter = f;
+    be = bp;
+    be.exact = true;
+    for (int qi = 0; qi < 20; qi++) {
+        qv_hit gh[10], eh[10];
+        size_t gn, en;
+        ck_assert_int_eq(qv_search(c, vecs + qi * 40, 4, &bp, gh, &gn), QV_OK);
+        ck_assert_int_eq(qv_search(c, vecs + qi * 40, 4, &be, eh, &en), QV_OK);
+        ck_assert_uint_eq(gn, 10);
+        for (size_t i = 0; i < gn; i++) {
+            uint64_t id = gh[i].id.u.num;
+            ck_assert(id >= N || id % 100 >= 1);
+        }
+    }
+    uint64_t cnt;
+    ck_assert_int_eq(qv_count_filter(c, f, &cnt), QV_OK);
+    ck_assert_uint_eq(cnt, est_want);
+    ck_assert_uint_lt(est_want, live);
     qv_filter_free(f);
     for (int i = 0; i < N; i++)
         free(texts[i]);
