@@ -306,10 +306,10 @@ typedef struct qvb_filter_row {
     double recall, qps, p50_us, p99_us;
 } qvb_filter_row;
 
-/* Build time and VmRSS growth of one payload index. */
+/* Build time and heap size of one payload index. */
 typedef struct qvb_filter_index {
     char kind[16];
-    double build_ms, rss_mb;
+    double build_ms, mib;
 } qvb_filter_index;
 
 /* The CSV header of DIR/filter_sweep.csv. */

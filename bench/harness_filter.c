@@ -16,7 +16,7 @@
  * Quiver code), and each filter runs R passes over the queries, one query
  * at a time on one thread, through qv_search with the collection's own
  * planner: first without a payload index, then with one (integer index on
- * r, keyword index on g; their build time and VmRSS growth are reported).
+ * r, keyword index on g; their build time and heap size are reported).
  * Recall@k, the median pass's QPS and p50/p99 latency go to
  * DIR/filter_sweep.csv and a table on stdout.
  *
@@ -74,18 +74,16 @@ static double percentile(double *v, size_t n, double p)
     return v[rank ? rank - 1 : 0];
 }
 
-static long rss_kb(void)
+/* Heap MiB of the collection's one payload index, as it reports it. */
+static double index_mib(qv_collection *c)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    if (!f)
-        return -1;
-    char line[256];
-    long v = -1;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld", &v) == 1)
-            break;
-    fclose(f);
-    return v;
+    qv_payload_index_info *info;
+    size_t n;
+    if (qv_payload_index_list(c, &info, &n) != QV_OK)
+        return NAN;
+    double mib = n ? (double)info[0].bytes / (1024.0 * 1024.0) : NAN;
+    qv_free(info);
+    return mib;
 }
 
 /* The collection with every point and its payload. */
@@ -315,7 +313,6 @@ int qvb_filter_sweep(const qvb_dataset *d, const qvb_filter_opts *o,
     for (int k = 0; k < 2; k++) {
         for (int indexed = 0; indexed < 2; indexed++) {
             if (indexed) {
-                long before = rss_kb();
                 double b0 = now_s();
                 qv_status st = qv_payload_index_create(c, keys[k], kinds[k]);
                 if (st != QV_OK) {
@@ -323,10 +320,7 @@ int qvb_filter_sweep(const qvb_dataset *d, const qvb_filter_opts *o,
                     goto cleanup;
                 }
                 built[k].build_ms = (now_s() - b0) * 1e3;
-                long after = rss_kb();
-                built[k].rss_mb = before >= 0 && after >= 0
-                                      ? (double)(after - before) / 1024.0
-                                      : NAN;
+                built[k].mib = index_mib(c);
                 snprintf(built[k].kind, sizeof built[k].kind, "%s", names[k]);
             }
             for (size_t s = 0; s < n_sel; s++) {
@@ -396,7 +390,7 @@ void qvb_print_filter_report(FILE *f, const qvb_dataset *d,
                 r->matches, r->recall, r->qps, r->p50_us, r->p99_us);
     }
     for (int k = 0; k < 2; k++)
-        fprintf(f, "\n%s index: built in %.0f ms, VmRSS +%.1f MiB",
-                built[k].kind, built[k].build_ms, built[k].rss_mb);
+        fprintf(f, "\n%s index: built in %.0f ms, %.2f MiB", built[k].kind,
+                built[k].build_ms, built[k].mib);
     fprintf(f, "\n");
 }

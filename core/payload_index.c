@@ -720,6 +720,12 @@ static uint64_t count_points(const qv_collection *c, const qvi_pindex *ix)
     return n;
 }
 
+static uint64_t index_bytes(const qvi_pindex *ix)
+{
+    return qvi_vmap_bytes(&ix->map) + qvi_ntree_bytes(&ix->tree) +
+           qvi_posting_bytes(&ix->bools[0]) + qvi_posting_bytes(&ix->bools[1]);
+}
+
 qv_status qv_payload_index_list(qv_collection *c, qv_payload_index_info **out,
                                 size_t *n_out)
 {
@@ -748,6 +754,7 @@ qv_status qv_payload_index_list(qv_collection *c, qv_payload_index_info **out,
         info[i].key = text;
         info[i].kind = ix->kind;
         info[i].points = ix->stale ? count_points(c, ix) : ix->points;
+        info[i].bytes = index_bytes(ix);
         text += len;
     }
     pthread_rwlock_unlock(&c->lock);

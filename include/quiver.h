@@ -276,8 +276,9 @@ QV_API qv_status qv_count(qv_collection *c, uint64_t *out);
  * match filter (NULL: every point), to ids_out and their count to *n_out.  If
  * more points follow, *next gets the id to pass as start for the next page and
  * *has_next is true.  next and has_next may be NULL.  Cost: one pass over the
- * points, O(n log limit). Returns QV_ENULL, QV_EINVAL, QV_ERANGE (limit 0) or
- * QV_ENOMEM.  Reader. */
+ * points -- or over the candidates the payload indexes leave for the filter
+ * -- O(n log limit). Returns QV_ENULL, QV_EINVAL, QV_ERANGE (limit 0) or
+ * QV_ENOMEM.  Reader.  (To page in payload order, see qv_scroll_order_by.) */
 QV_API qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
                            const qv_filter *filter, size_t limit,
                            qv_point_id *ids_out, size_t *n_out,
@@ -348,12 +349,17 @@ QV_API qv_status qv_payload_get(qv_collection *c, const qv_point_id *id,
                                 size_t *len);
 
 /* The number of points matching filter (all points when NULL), counted
- * exactly.  Returns QV_ENULL.  Reader. */
+ * exactly: from the payload indexes alone when they answer the filter
+ * exactly, else by checking the candidates they leave (or every point).
+ * Returns QV_ENULL, QV_EINVAL (a full-text query of more than 1024 tokens)
+ * or QV_ENOMEM.  Reader. */
 QV_API qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
                                  uint64_t *out);
 
 /* Deletes every point matching filter (which may not be NULL) and writes
- * their number to *deleted (may be NULL).  Returns QV_ENULL.  Writer. */
+ * their number to *deleted (may be NULL).  The payload indexes narrow the
+ * points checked, as for qv_count_filter.  Returns QV_ENULL, QV_EINVAL or
+ * QV_ENOMEM (nothing deleted).  Writer. */
 QV_API qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
                                   uint64_t *deleted);
 
@@ -410,10 +416,12 @@ typedef enum qv_index_kind {
 } qv_index_kind;
 
 /* Qdrant's name of kind ("keyword", "integer", "float", "bool",
- * "datetime", "uuid", "text", "geo").  Static; NULL for an unknown kind. */
+ * "datetime", "uuid", "text", "geo").  Static; NULL for an unknown kind.
+ * Thread-safe. */
 QV_API const char *qv_index_kind_name(qv_index_kind kind);
 
-/* Parses a kind name, case-insensitively.  Returns QV_ENULL or QV_EINVAL. */
+/* Parses a kind name, case-insensitively.  Returns QV_ENULL or QV_EINVAL.
+ * Thread-safe. */
 QV_API qv_status qv_index_kind_parse(const char *name, qv_index_kind *out);
 
 /* Creates an index of kind on key (a key path as in filters: "a.b",
@@ -439,6 +447,8 @@ typedef struct qv_payload_index_info {
     const char *key; /* canonical key path; lives in the list's allocation */
     qv_index_kind kind;
     uint64_t points; /* points with at least one value indexed */
+    uint64_t bytes;  /* heap memory the index holds (0 while it waits for a
+                        rebuild after running out of memory) */
 } qv_payload_index_info;
 
 /* The indexes of c, in creation order, as one allocation: *out is an array
@@ -456,7 +466,7 @@ typedef struct qv_order_by {
                           (the values >= it ascending, <= it descending) */
 } qv_order_by;
 
-/* Sets every field to its default (key NULL).  o may not be NULL. */
+/* Sets every field to its default (key NULL).  NULL is ignored. */
 QV_API void qv_order_by_init(qv_order_by *o);
 
 /* Scroll ordered by the value at a payload key, Qdrant's scroll with

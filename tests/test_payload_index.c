@@ -591,6 +591,8 @@ START_TEST(test_array_paths)
     ck_assert_uint_eq(n, 3);
     ck_assert_str_eq(info[1].key, "c[].w");
     ck_assert_str_eq(qv_index_kind_name(info[1].kind), "keyword");
+    ck_assert_uint_gt(info[0].bytes, 0);
+    ck_assert_uint_gt(info[1].bytes, 0);
     qv_free(info);
     qv_collection_release(c);
 }
