@@ -16,8 +16,9 @@
  * mutates; from that point nothing can fail, so a failed call leaves the
  * collection as it was.
  *
- * Every write also updates the HNSW graph (collection_index.c), which
- * cannot make the write fail.
+ * Every write also updates the HNSW graph (collection_index.c) and, around
+ * each payload change, the payload indexes (payload_index.c); neither can
+ * make the write fail.
  *
  * Locking: one rwlock per collection.  Reads take it shared, writes
  * exclusive.  The reference count is atomic and needs no lock.

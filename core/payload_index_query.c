@@ -292,6 +292,18 @@ static bool uuid_of(const char *s, size_t len, uint8_t out[16])
     return true;
 }
 
+/* The i-th string operand of fc (value, or an any / except element). */
+static const char *operand(const qvi_filter *f, const qvi_ffield *fc,
+                           uint32_t i, size_t *len)
+{
+    if (fc->match_kind == QVI_M_STR) {
+        *len = fc->str_len;
+        return f->pool + fc->str_off;
+    }
+    *len = f->strs[fc->set_off + i].len;
+    return f->pool + f->strs[fc->set_off + i].off;
+}
+
 /* The index on fc's key when it can answer every part of fc, or NULL. */
 static const qvi_pindex *answering_index(const prep *p, uint32_t fi)
 {
@@ -316,12 +328,8 @@ static const qvi_pindex *answering_index(const prep *p, uint32_t fi)
              * one may still match a payload string. */
             for (uint32_t i = 0;
                  i < (fc->match_kind == QVI_M_STR ? 1 : fc->set_n); i++) {
-                const qvi_fstr *fs = &p->f->strs[fc->set_off + i];
-                const char *s = fc->match_kind == QVI_M_STR
-                                    ? p->f->pool + fc->str_off
-                                    : p->f->pool + fs->off;
-                size_t len =
-                    fc->match_kind == QVI_M_STR ? fc->str_len : fs->len;
+                size_t len;
+                const char *s = operand(p->f, fc, i, &len);
                 uint8_t u[16];
                 if (!uuid_of(s, len, u))
                     return NULL;
@@ -354,18 +362,6 @@ static const qvi_pindex *answering_index(const prep *p, uint32_t fi)
         k != QV_INDEX_GEO)
         return NULL;
     return ix;
-}
-
-/* The i-th string operand of fc (value, or an any / except element). */
-static const char *operand(const qvi_filter *f, const qvi_ffield *fc,
-                           uint32_t i, size_t *len)
-{
-    if (fc->match_kind == QVI_M_STR) {
-        *len = fc->str_len;
-        return f->pool + fc->str_off;
-    }
-    *len = f->strs[fc->set_off + i].len;
-    return f->pool + f->strs[fc->set_off + i].off;
 }
 
 static const qvi_posting *string_posting(const qvi_pindex *ix, const char *s,

@@ -543,8 +543,11 @@ typedef struct qv_hit {
  * *n_hits (fewer than k when the collection is smaller or the threshold
  * cuts).  Equal scores are ordered deterministically (by storage slot).
  * The query is not modified.
+ * With a filter, the payload indexes on its keys narrow the points and the
+ * choice between graph and scan (see "Payload indexes").
  * Returns QV_ENULL, QV_EDIM, QV_ENONFINITE, QV_ERANGE (k, ef, threshold
- * NaN) or QV_ENOMEM.  Reader. */
+ * NaN), QV_EINVAL (a full-text query of more than 1024 tokens on a key with
+ * a text index) or QV_ENOMEM.  Reader. */
 QV_API qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
                            const qv_search_params *params, qv_hit *hits,
                            size_t *n_hits);

@@ -268,6 +268,29 @@ START_TEST(test_filtered_recall_across_selectivity)
 }
 END_TEST
 
+/* The same sweep with an integer index on g: the planner counts the
+ * matches exactly instead of sampling, scans candidates only, and recall
+ * must hold as well (cosine and manhattan, the two score directions). */
+START_TEST(test_filtered_recall_indexed)
+{
+    qv_metric m = _i ? QV_METRIC_MANHATTAN : QV_METRIC_COSINE;
+    float *data;
+    qv_collection *c = fill(m, 0, &data);
+    ck_assert_int_eq(qv_payload_index_create(c, "g", QV_INDEX_INTEGER), QV_OK);
+    const int ts[] = {1, 10, 50, 100, 300, 1000};
+    for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+        double r = filtered_recall(c, ts[i]);
+        printf("filtered %s with an index, selectivity %.1f%%: recall@10 "
+               "%.4f\n",
+               qv_metric_name(m), ts[i] / 10.0, r);
+        ck_assert_msg(r >= 0.95, "selectivity %.1f%%: recall %.4f",
+                      ts[i] / 10.0, r);
+    }
+    free(data);
+    qv_collection_release(c);
+}
+END_TEST
+
 START_TEST(test_scroll_count_delete_by_filter)
 {
     float *data;
@@ -418,6 +441,7 @@ int main(void)
     tcase_add_test(tc, test_payload_edits);
     tcase_add_loop_test(tc, test_filtered_recall_across_selectivity, 0,
                         QV_METRIC_MANHATTAN + 1);
+    tcase_add_loop_test(tc, test_filtered_recall_indexed, 0, 2);
     tcase_add_test(tc, test_scroll_count_delete_by_filter);
     tcase_add_test(tc, test_planner_periodic_payloads);
     tcase_add_test(tc, test_bad_filters);
