@@ -58,6 +58,10 @@ typedef struct qvb_opts {
     uint64_t seed;
     double target;
     int keep_work, single_build;
+    int filter_sweep; /* --filter-sweep: the filtered search sweep */
+    double sel[QVB_MAX_SELECTIVITIES];
+    size_t n_sel;
+    uint32_t filter_ef;
 } qvb_opts;
 
 static double now_seconds(void)
@@ -69,33 +73,41 @@ static double now_seconds(void)
 
 static void usage(FILE *f)
 {
-    fputs("usage: quiver bench [options]\n"
-          "  --data NAME|FILE   synthetic-128-l2, synthetic-768-cos (or\n"
-          "                     synthetic-<dim>-<l2|cos|ip>), or a .fvecs,\n"
-          "                     .bvecs, .npy or ann-benchmarks .hdf5 file\n"
-          "                     (default synthetic-128-l2)\n"
-          "  --n N              base vectors (synthetic: 100000; file: all)\n"
-          "  --queries Q        queries (synthetic: 1000; file: all, or 1000\n"
-          "                     held out of the base when it has none)\n"
-          "  --query-file FILE  queries for a base file\n"
-          "  --gt-file FILE     ground truth (.ivecs) for those queries\n"
-          "  --metric M         l2, cosine or ip for files (default: the\n"
-          "                     file's, else l2)\n"
-          "  --engines LIST     default quiver,hnswlib,faiss\n"
-          "  --m M              HNSW links per node (default 16)\n"
-          "  --ef-construct E   default 100\n"
-          "  --ef LIST          search beam widths (default 16,32,64,128,256)\n"
-          "  --k K              neighbours per query (default 10)\n"
-          "  --threads T        build threads (default 2); builds are also\n"
-          "                     timed with 1 thread\n"
-          "  --reps R           query passes, median QPS (default 3)\n"
-          "  --seed S           synthetic data seed (default 42)\n"
-          "  --target-recall R  recall for the QPS ratios (default 0.95)\n"
-          "  --out DIR          results directory (default bench-results)\n"
-          "  --drivers DIR      where the quiver-bench-* drivers are\n"
-          "  --no-single-thread-build   skip the 1-thread build timing\n"
-          "  --keep-work        keep DIR/work (data and ids files)\n",
-          f);
+    fputs(
+        "usage: quiver bench [options]\n"
+        "  --data NAME|FILE   synthetic-128-l2, synthetic-768-cos (or\n"
+        "                     synthetic-<dim>-<l2|cos|ip>), or a .fvecs,\n"
+        "                     .bvecs, .npy or ann-benchmarks .hdf5 file\n"
+        "                     (default synthetic-128-l2)\n"
+        "  --n N              base vectors (synthetic: 100000; file: all)\n"
+        "  --queries Q        queries (synthetic: 1000; file: all, or 1000\n"
+        "                     held out of the base when it has none)\n"
+        "  --query-file FILE  queries for a base file\n"
+        "  --gt-file FILE     ground truth (.ivecs) for those queries\n"
+        "  --metric M         l2, cosine or ip for files (default: the\n"
+        "                     file's, else l2)\n"
+        "  --engines LIST     default quiver,hnswlib,faiss\n"
+        "  --m M              HNSW links per node (default 16)\n"
+        "  --ef-construct E   default 100\n"
+        "  --ef LIST          search beam widths (default 16,32,64,128,256)\n"
+        "  --k K              neighbours per query (default 10)\n"
+        "  --threads T        build threads (default 2); builds are also\n"
+        "                     timed with 1 thread\n"
+        "  --reps R           query passes, median QPS (default 3)\n"
+        "  --seed S           synthetic data seed (default 42)\n"
+        "  --target-recall R  recall for the QPS ratios (default 0.95)\n"
+        "  --out DIR          results directory (default bench-results)\n"
+        "  --drivers DIR      where the quiver-bench-* drivers are\n"
+        "  --no-single-thread-build   skip the 1-thread build timing\n"
+        "  --keep-work        keep DIR/work (data and ids files)\n"
+        "  --filter-sweep     instead of the comparison: Quiver's filtered\n"
+        "                     search across selectivities, with and\n"
+        "                     without payload indexes (DIR/filter_sweep.csv)\n"
+        "  --selectivities L  for the sweep (default\n"
+        "                     0.001,0.01,0.05,0.1,0.3,0.5,1)\n"
+        "  --filter-ef E      hnsw_ef of the sweep's searches (default 0:\n"
+        "                     Quiver's default, max(k, 128))\n",
+        f);
 }
 
 static int parse_u64(const char *opt, const char *text, uint64_t lo,
@@ -147,6 +159,31 @@ static int parse_efs(const char *text, qvb_opts *o)
         return -1;
     }
     return 0;
+}
+
+static int parse_selectivities(const char *text, qvb_opts *o)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", text);
+    o->n_sel = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        char *end;
+        double v = strtod(t, &end);
+        /* Buckets are thousandths: 0.001 is the finest selectivity. */
+        if (end == t || *end || !(v >= 0.001) || v > 1 ||
+            o->n_sel == QVB_MAX_SELECTIVITIES ||
+            fabs(v * 1000 - round(v * 1000)) > 1e-9) {
+            fprintf(stderr,
+                    "quiver bench: --selectivities wants up to %d values "
+                    "from 0.001 to 1 in steps of 0.001, got '%s'\n",
+                    QVB_MAX_SELECTIVITIES, text);
+            return -1;
+        }
+        o->sel[o->n_sel++] = v;
+    }
+    return o->n_sel ? 0 : -1;
 }
 
 static int parse_engines(const char *text, qvb_opts *o)
@@ -204,6 +241,9 @@ static int parse_opts(int argc, char **argv, qvb_opts *o)
         O_DRIVERS,
         O_NOSINGLE,
         O_KEEP,
+        O_FSWEEP,
+        O_SEL,
+        O_FEF,
         O_HELP
     };
     static const struct option opts[] = {
@@ -226,6 +266,9 @@ static int parse_opts(int argc, char **argv, qvb_opts *o)
         {"drivers", required_argument, NULL, O_DRIVERS},
         {"no-single-thread-build", no_argument, NULL, O_NOSINGLE},
         {"keep-work", no_argument, NULL, O_KEEP},
+        {"filter-sweep", no_argument, NULL, O_FSWEEP},
+        {"selectivities", required_argument, NULL, O_SEL},
+        {"filter-ef", required_argument, NULL, O_FEF},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
@@ -241,6 +284,7 @@ static int parse_opts(int argc, char **argv, qvb_opts *o)
     o->single_build = 1;
     parse_engines("quiver,hnswlib,faiss", o);
     parse_efs("16,32,64,128,256", o);
+    parse_selectivities("0.001,0.01,0.05,0.1,0.3,0.5,1", o);
 
     int c;
     uint64_t v;
@@ -317,6 +361,15 @@ static int parse_opts(int argc, char **argv, qvb_opts *o)
             break;
         case O_KEEP:
             o->keep_work = 1;
+            break;
+        case O_FSWEEP:
+            o->filter_sweep = 1;
+            break;
+        case O_SEL:
+            bad = parse_selectivities(optarg, o);
+            break;
+        case O_FEF:
+            bad = parse_u32("filter-ef", optarg, 0, 65536, &o->filter_ef);
             break;
         case 'h':
         case O_HELP:
@@ -720,6 +773,40 @@ static int write_file(const char *dir, const char *name, int kind,
     return 0;
 }
 
+/* --filter-sweep: runs the sweep on the loaded data, writes
+ * DIR/filter_sweep.csv and prints the table.  Returns the exit status. */
+static int filter_sweep(const qvb_opts *o, const qvb_dataset *d)
+{
+    qvb_filter_opts fo = {o->m,       o->ef_construct, o->k,
+                          o->threads, o->reps,         o->filter_ef,
+                          o->sel,     o->n_sel,        o->seed};
+    qvb_filter_row *rows = NULL;
+    size_t n = 0;
+    qvb_filter_index built[2] = {{"", NAN, NAN}, {"", NAN, NAN}};
+    qvb_err err = {""};
+    if (make_dir(o->out) != 0) {
+        fprintf(stderr, "quiver bench: cannot create %s: %s\n", o->out,
+                strerror(errno));
+        return 1;
+    }
+    if (qvb_filter_sweep(d, &fo, &rows, &n, built, &err) != 0) {
+        fprintf(stderr, "quiver bench: %s\n", err.msg);
+        return 1;
+    }
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/filter_sweep.csv", o->out);
+    FILE *f = fopen(path, "w");
+    int ok = f && qvb_write_filter_csv(f, rows, n) == 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok)
+        fprintf(stderr, "quiver bench: writing %s failed\n", path);
+    qvb_print_filter_report(stdout, d, &fo, rows, n, built);
+    printf("wrote %s\n", path);
+    free(rows);
+    return ok ? 0 : 1;
+}
+
 int qvb_main(int argc, char **argv)
 {
     qvb_opts o;
@@ -778,6 +865,12 @@ int qvb_main(int argc, char **argv)
             "queries, ready in %.1f s\n",
             d.name, d.n, d.dim, qvb_metric_name(d.metric), d.nq,
             now_seconds() - t0);
+
+    if (o.filter_sweep) {
+        status = filter_sweep(&o, &d);
+        qvb_dataset_free(&d);
+        return status;
+    }
 
     /* 2. Ground truth. */
     rc.gt = d.gt;

@@ -282,4 +282,58 @@ void qvb_print_report(FILE *f, const qvb_run_info *info, const qvb_row *rows,
 int qvb_write_svg(FILE *f, const qvb_run_info *info, const qvb_row *rows,
                   size_t n_rows, const qvb_engine_result *eng, size_t n_eng);
 
+/* ---- the filtered-search sweep (harness_filter.c) -------------------------
+ */
+
+/* `quiver bench --filter-sweep`: Quiver alone, filtered search at several
+ * selectivities over an integer and a keyword payload key, without and
+ * with a payload index (bench/README.md). */
+#define QVB_MAX_SELECTIVITIES 16
+
+typedef struct qvb_filter_opts {
+    uint32_t m, ef_construct, k, threads, reps;
+    uint32_t ef;       /* hnsw_ef of the searches; 0: Quiver's default */
+    const double *sel; /* selectivities in (0, 1], multiples of 0.001 */
+    size_t n_sel;
+    uint64_t seed; /* of the payload buckets */
+} qvb_filter_opts;
+
+typedef struct qvb_filter_row {
+    char key[16]; /* "integer" or "keyword" */
+    int indexed;
+    double selectivity;
+    size_t matches; /* points the filter matches */
+    double recall, qps, p50_us, p99_us;
+} qvb_filter_row;
+
+/* Build time and heap size of one payload index. */
+typedef struct qvb_filter_index {
+    char kind[16];
+    double build_ms, mib;
+} qvb_filter_index;
+
+/* The CSV header of DIR/filter_sweep.csv. */
+extern const char qvb_filter_csv_header[];
+
+/* The payload bucket r (0..999) of base point i: a seeded hash, uniform
+ * and unrelated to the point's position. */
+uint32_t qvb_filter_bucket(uint64_t seed, size_t i);
+
+/* Builds a collection of d's points with payloads, computes the exact
+ * filtered top-k per selectivity (OpenBLAS), and measures filtered search
+ * for each key, without and with its index.  *rows (malloc'd, 4 * n_sel)
+ * gets the results, built[0..1] the two indexes' costs.  Returns 0 or -1
+ * with err. */
+int qvb_filter_sweep(const qvb_dataset *d, const qvb_filter_opts *o,
+                     qvb_filter_row **rows, size_t *n_rows,
+                     qvb_filter_index *built, qvb_err *err);
+
+int qvb_write_filter_csv(FILE *f, const qvb_filter_row *rows, size_t n);
+
+/* The table (Markdown) and the index costs. */
+void qvb_print_filter_report(FILE *f, const qvb_dataset *d,
+                             const qvb_filter_opts *o,
+                             const qvb_filter_row *rows, size_t n,
+                             const qvb_filter_index *built);
+
 #endif /* QUIVER_BENCH_HARNESS_H */

@@ -16,8 +16,9 @@
  * mutates; from that point nothing can fail, so a failed call leaves the
  * collection as it was.
  *
- * Every write also updates the HNSW graph (collection_index.c), which
- * cannot make the write fail.
+ * Every write also updates the HNSW graph (collection_index.c) and, around
+ * each payload change, the payload indexes (payload_index.c); neither can
+ * make the write fail.
  *
  * Snapshots: a collection opened from a snapshot (persist/) borrows its
  * arrays from the file's private mapping.  Writes edit them in place (the
@@ -36,6 +37,7 @@
 #include "core/core.h"
 #include "core/hnsw.h"
 #include "persist/wal.h"
+#include "core/payload_index.h"
 #include "simd/simd.h"
 
 #include <math.h>
@@ -145,6 +147,7 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
  * mapping, which goes last (the index borrows from it too). */
 static void collection_free(qv_collection *c)
 {
+    qvi_pindexes_destroy(c);
     for (uint32_t s = 0; s < c->used; s++) {
         if (c->payloads[s])
             qvi_free_owned(c, c->payloads[s]);
@@ -381,10 +384,12 @@ static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
     }
     store_row_locked(c, slot, v);
     if (with_payload) {
+        qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
         qvi_free_owned(c, c->payloads[slot]);
         c->payloads[slot] = *blob;
         c->payload_lens[slot] = *blob ? (uint32_t)blob_len : 0;
         *blob = NULL;
+        qvi_pindexes_add_slot_locked(c, slot); /* payload indexes */
     }
     return slot;
 }
@@ -527,6 +532,7 @@ void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
      * on the free stack twice would overflow the stack. */
     if (!c->live[slot])
         return;
+    qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
     qvi_idmap_remove(&c->map, c->ids, &c->ids[slot]);
     c->live[slot] = 0;
     qvi_free_owned(c, c->payloads[slot]);

@@ -155,6 +155,8 @@ struct qv_collection {
     uint32_t *payload_lens;
     uint8_t *empty_payload; /* the blob of {}, for slots without one */
     size_t empty_payload_len;
+    struct qvi_pindex_set *pindexes; /* payload indexes (payload_index.c);
+                                        NULL until the first is created */
     uint32_t n_free;
     uint64_t count; /* live points */
     uint64_t lsn;   /* last write-ahead-log record applied; 0 without a log */
@@ -275,10 +277,6 @@ struct qvi_filter;
 /* The compiled filter inside a public qv_filter. */
 const struct qvi_filter *qvi_filter_of(const qv_filter *f);
 
-/* True when the point in live slot s matches f.  Shared lock. */
-bool qvi_slot_matches(const qv_collection *c, const struct qvi_filter *f,
-                      uint32_t slot);
-
 /* Parses len bytes of JSON text and encodes the object into a new blob
  * (see payload.h).  err (may be NULL) gets the reason of a failure.
  * Returns QV_OK, QV_EINVAL, QV_ERANGE or QV_ENOMEM. */
@@ -292,9 +290,14 @@ typedef struct qvi_plan {
 } qvi_plan;
 
 /* Chooses between the graph and a scan, and the beam, from the filter's
- * selectivity estimated on a sample of the points.  Shared lock. */
+ * selectivity: counted by the payload indexes when they answer the filter
+ * exactly, estimated on a sample of the candidates otherwise.  q is the
+ * search's filter prepared with qvi_fq_prepare_locked (payload_index.h).
+ * Shared lock. */
+struct qvi_fq;
 qvi_plan qvi_plan_search_locked(const qv_collection *c,
-                                const qv_search_params *params);
+                                const qv_search_params *params,
+                                const struct qvi_fq *q);
 
 /* Distance (lower is better) of the query to the vector in slot, for the
  * collection's metric.  q must already be normalised under cosine. */

@@ -160,6 +160,14 @@ qv_status qvi_filter_parse_text(const char *text, size_t len, qvi_filter **out,
 /* Frees f; NULL is allowed. */
 void qvi_filter_free(qvi_filter *f);
 
+/* Answers a full-text condition by tokens: called for a field condition
+ * outside any nested filter whose match is text, text_any or phrase (and
+ * that has no values_count, is_empty or is_null part), with the field's
+ * index in the filter's fields[] and the payload root.  Returns 1 or 0, or
+ * -1 for "no full-text index on this key": substring matching then
+ * applies.  The collection supplies it (payload_index_query.c). */
+typedef int (*qvi_text_match_fn)(void *ctx, uint32_t field, qvi_pval root);
+
 /* Everything a filter is evaluated against.  payload is the root object (or
  * NULL: no payload, every key missing) read through ops. */
 typedef struct qvi_filter_target {
@@ -168,6 +176,8 @@ typedef struct qvi_filter_target {
     const qv_point_id *id; /* may be NULL: has_id and slice never hold */
     qvi_has_vector_fn has_vector;
     void *has_vector_ctx;
+    qvi_text_match_fn text_match; /* may be NULL: substring everywhere */
+    void *text_ctx;
 } qvi_filter_target;
 
 /* Does the point pass f?  Pure; safe to call concurrently. */
@@ -234,13 +244,14 @@ typedef enum qvi_match_kind {
     QVI_M_BOOL = 0,
     QVI_M_INT,
     QVI_M_STR,
-    QVI_M_TEXT,     /* text and phrase: substring, as unindexed Qdrant */
+    QVI_M_TEXT,     /* text: substring, as unindexed Qdrant */
     QVI_M_TEXT_ANY, /* any whitespace-separated token is a substring */
     QVI_M_PREFIX,
     QVI_M_ANY_INT,
     QVI_M_ANY_STR,
     QVI_M_EXCEPT_INT,
     QVI_M_EXCEPT_STR,
+    QVI_M_PHRASE, /* as text without a full-text index */
 } qvi_match_kind;
 
 /* Bounds bits, in the order of the lo/hi arrays below. */

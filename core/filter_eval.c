@@ -27,7 +27,12 @@
  *               a string for an integer set) also passes; null never does.
  *               text / phrase: substring (Qdrant without a full-text index);
  *               text_any: any whitespace-separated token is a substring;
- *               prefix: starts with.  All byte-wise, case-sensitive.
+ *               prefix: starts with.  All byte-wise, case-sensitive.  With
+ *               a full-text index on the key, text / text_any / phrase are
+ *               Qdrant's token matches instead, over all the point's
+ *               strings at the key at once: the target's text_match hook
+ *               answers them (payload_index_text.c), outside nested
+ *               filters only.
  *  range        numbers only (a numeric string never matches); date-time
  *               ranges compare strings that parse as date-times.
  *  geo          values are objects with numeric lon and lat.  geo_radius:
@@ -222,6 +227,7 @@ static bool match_value(const ectx *e, const qvi_ffield *fc, qvi_pval v)
     case QVI_M_STR:
         return s && len == fc->str_len && memcmp(s, operand, len) == 0;
     case QVI_M_TEXT:
+    case QVI_M_PHRASE:
         return s && contains(s, len, operand, fc->str_len);
     case QVI_M_PREFIX:
         return s && len >= fc->str_len && memcmp(s, operand, fc->str_len) == 0;
@@ -314,11 +320,13 @@ static bool geo_value(const ectx *e, const qvi_ffield *fc, qvi_pval v)
     return false;
 }
 
-/* Qdrant's FieldCondition::check_match: the parts ORed over one value. */
-static bool check_match(const ectx *e, const qvi_ffield *fc, qvi_pval v)
+/* Qdrant's FieldCondition::check_match: the parts ORed over one value
+ * (the match part left out when the text hook has already answered it). */
+static bool check_match(const ectx *e, const qvi_ffield *fc, qvi_pval v,
+                        bool skip_match)
 {
     const qvi_payload_ops *ops = e->ops;
-    if (fc->parts & QVI_FP_MATCH && match_value(e, fc, v))
+    if (!skip_match && fc->parts & QVI_FP_MATCH && match_value(e, fc, v))
         return true;
     if (fc->parts & QVI_FP_RANGE && ops->type(v) == QVI_PT_NUMBER) {
         double x = ops->number(v);
@@ -362,7 +370,8 @@ static uint64_t count_of(const qvi_payload_ops *ops, qvi_pval v)
 }
 
 /* Qdrant's FieldCondition::check on one value at the key. */
-static bool check_value(const ectx *e, const qvi_ffield *fc, qvi_pval v)
+static bool check_value(const ectx *e, const qvi_ffield *fc, qvi_pval v,
+                        bool skip_match)
 {
     const qvi_payload_ops *ops = e->ops;
     qvi_ptype t = ops->type(v);
@@ -393,11 +402,11 @@ static bool check_value(const ectx *e, const qvi_ffield *fc, qvi_pval v)
     }
     if (t == QVI_PT_ARRAY) {
         for (qvi_pval x = ops->first(v); x; x = ops->next(v, x))
-            if (check_match(e, fc, x))
+            if (check_match(e, fc, x, skip_match))
                 return true;
         return false;
     }
-    return check_match(e, fc, v);
+    return check_match(e, fc, v, skip_match);
 }
 
 /* ---- visitors ------------------------------------------------------------ */
@@ -406,13 +415,14 @@ typedef struct field_visit {
     const ectx *e;
     const qvi_ffield *fc;
     bool any_value;
+    bool skip_match;
 } field_visit;
 
 static bool visit_field(void *ctx, qvi_pval v)
 {
     field_visit *fv = ctx;
     fv->any_value = true;
-    return check_value(fv->e, fv->fc, v);
+    return check_value(fv->e, fv->fc, v, fv->skip_match);
 }
 
 static bool visit_not_empty(void *ctx, qvi_pval v)
@@ -454,6 +464,18 @@ static bool visit_path(const ectx *e, qvi_pval root, uint32_t path,
 }
 
 /* ---- nodes --------------------------------------------------------------- */
+
+/* True when fc's match part may be a token match: a text kind, outside
+ * nested filters, with a hook, and no part that takes precedence over
+ * match (values_count, is_empty, is_null). */
+static bool text_by_tokens(const ectx *e, const qvi_ffield *fc)
+{
+    if (!e->t->text_match || e->nested || !(fc->parts & QVI_FP_MATCH) ||
+        fc->parts & (QVI_FP_VCOUNT | QVI_FP_IS_EMPTY | QVI_FP_IS_NULL))
+        return false;
+    return fc->match_kind == QVI_M_TEXT || fc->match_kind == QVI_M_TEXT_ANY ||
+           fc->match_kind == QVI_M_PHRASE;
+}
 
 static bool eval_group(const ectx *e, qvi_pval root, const qvi_fgroup *g)
 {
@@ -528,7 +550,18 @@ static bool eval_node(const ectx *e, qvi_pval root, uint32_t node)
         return eval_group(e, root, &e->f->groups[n->a]);
     case QVI_FN_FIELD: {
         const qvi_ffield *fc = &e->f->fields[n->a];
-        field_visit fv = {e, fc, false};
+        field_visit fv = {e, fc, false, false};
+        if (text_by_tokens(e, fc)) {
+            int r = e->t->text_match(e->t->text_ctx, n->a, root);
+            if (r == 1)
+                return true;
+            if (r == 0) {
+                /* The other parts, if any, still see each value. */
+                if ((fc->parts & ~(uint32_t)QVI_FP_MATCH) == 0)
+                    return false;
+                fv.skip_match = true;
+            }
+        }
         if (visit_path(e, root, fc->path, visit_field, &fv))
             return true;
         if (fv.any_value)

@@ -509,6 +509,7 @@ static qv_status parse_match(pctx *p, const cJSON *m, qvi_ffield *fc)
         } else {
             fc->match_kind = strcmp(k, "text_any") == 0 ? QVI_M_TEXT_ANY
                              : strcmp(k, "prefix") == 0 ? QVI_M_PREFIX
+                             : strcmp(k, "phrase") == 0 ? QVI_M_PHRASE
                                                         : QVI_M_TEXT;
             fc->str_len = (uint32_t)strlen(v->valuestring);
             st = pool_add(p, v->valuestring, fc->str_len, &fc->str_off);

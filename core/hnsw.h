@@ -167,11 +167,11 @@ bool qvi_hnsw_contains(const qvi_hnsw *h, uint32_t slot);
 uint64_t qvi_hnsw_count(const qvi_hnsw *h);
 
 /* Which slots may enter results.  A NULL qvi_accept accepts everything.
- * With bitmap set, slot s is accepted when s < nbits and bit s of the
- * bitmap (bit s%64 of word s/64) is set; otherwise, with fn set, when
- * fn(slot, ctx) returns true (fn must be safe to call from the searching
- * thread; it is called once per distance-evaluated node).  Rejected nodes
- * are still walked through, so the traversal is the unfiltered one and a
+ * Slot s is accepted when, with bitmap set, s < nbits and bit s of the
+ * bitmap (bit s%64 of word s/64) is set, and, with fn set, fn(slot, ctx)
+ * returns true (fn must be safe to call from the searching thread; it is
+ * called once per distance-evaluated node that passed the bitmap).  Rejected
+ * nodes are still walked through, so the traversal is the unfiltered one and a
  * selective filter may leave fewer than k hits: the caller should use exact
  * search when the filter is very selective, as Qdrant does. */
 typedef struct qvi_accept {
@@ -186,8 +186,9 @@ static inline bool qvi_accepts(const qvi_accept *acc, uint32_t s)
 {
     if (!acc)
         return true;
-    if (acc->bitmap)
-        return s < acc->nbits && (acc->bitmap[s / 64] >> (s % 64) & 1);
+    if (acc->bitmap &&
+        !(s < acc->nbits && (acc->bitmap[s / 64] >> (s % 64) & 1)))
+        return false;
     return !acc->fn || acc->fn(s, acc->ctx);
 }
 

@@ -49,10 +49,11 @@
  * level, so the limit on depth bounds the stack.
  *
  * Edits.  set_payload and delete_payload decode the old blob to cJSON,
- * edit the tree and encode it again.  Edits are rare next to reads, and
- * this keeps one encoder (duplicate rule, limits, canonical numbers) for
- * every blob; an in-place splice of top-level members would be faster and
- * is the obvious next step if edits ever matter.
+ * edit the tree -- following key paths with [] and [n] exactly as Qdrant's
+ * JsonPath value_set / value_remove do -- and encode it again.  Edits are rare
+ * next to reads, and this keeps one encoder (duplicate rule, limits, canonical
+ * numbers) for every blob; an in-place splice of top-level members would be
+ * faster and is the obvious next step if edits ever matter.
  *
  * Nothing here has global mutable state; blobs are immutable, so any
  * number of threads may read one concurrently.
@@ -678,13 +679,6 @@ static qv_status kp_parse(kpaths *kp, const char *const *texts, size_t n,
                            &kp->pool_cap, err, errcap);
         if (st != QV_OK)
             return st;
-        for (uint32_t i = off; i < kp->n_items; i++)
-            if (kp->items[i].kind != QVI_PI_KEY) {
-                set_err(err, errcap,
-                        "key path '%s': [] and [n] are not supported here",
-                        texts[j]);
-                return QV_EINVAL;
-            }
         kp->paths[j].item_off = off;
         kp->paths[j].n_items = kp->n_items - off;
         kp->n_paths = j + 1;
@@ -851,94 +845,103 @@ static void t_value(tbuf *t, const uint8_t *p)
     t_putc(t, obj ? '}' : ']');
 }
 
-/* Selection state while writing with include / exclude paths: path j is
- * still on the current key chain at level d when inc_m[j] (exc_m[j]) == d,
- * i.e. its first d keys matched the keys walked so far. */
+/* Selection while writing with include / exclude paths, Qdrant's
+ * JsonPath::value_filter: every member and element is kept or dropped by
+ * the path that leads to it -- its keys, and [] for each array element
+ * (never [n]).  A value is kept when some include path and its path agree
+ * on every item both have (either may be the longer: "a" keeps all of a,
+ * "a.b" keeps a with only its member b), and no exclude path is a prefix
+ * of its path ("a.b" drops a's b; "a[].b" drops the b of every element of
+ * a).  So an include path that stops short of a value keeps it whole, an
+ * include path naming a member that is missing keeps its parent empty
+ * ({"a": {}}), and [n] never matches an element (Qdrant's rule: include
+ * "a[0]" keeps a as []).
+ *
+ * alive[d * n + j] says whether path j agrees with the walked path up to
+ * depth d (depth 0 is a top-level key).  Rows are per depth, so a child's
+ * row is computed from its parent's without undoing anything. */
+#define SEL_ROWS (QVI_PAYLOAD_MAX_DEPTH + 1)
+
 typedef struct sel {
     const kpaths *inc, *exc;
-    uint32_t *inc_m, *exc_m;
+    uint8_t *inc_alive, *exc_alive;
 } sel;
 
-enum { S_NONE = 0, S_PART, S_FULL };
-
-/* Classifies key k at level d against paths kp with match levels m: S_FULL
- * when a path ends here, S_PART when one goes on below, else S_NONE. */
-static int classify(const kpaths *kp, const uint32_t *m, uint32_t d,
+/* Does item d of path j equal the walked item (a key, or [] for an array
+ * element)? */
+static bool item_is(const kpaths *kp, size_t j, uint32_t d, bool element,
                     const uint8_t *k, size_t klen)
 {
-    int r = S_NONE;
-    for (size_t j = 0; j < kp->n_paths && r != S_FULL; j++) {
-        if (m[j] != d)
-            continue;
-        const qvi_path_item *it = kp_item(kp, j, d);
-        if (it->len != klen || memcmp(kp->pool + it->index, k, klen) != 0)
-            continue;
-        r = kp->paths[j].n_items == d + 1 ? S_FULL : S_PART;
-    }
-    return r;
+    const qvi_path_item *it = kp_item(kp, j, d);
+    if (element)
+        return it->kind == QVI_PI_WILDCARD;
+    return it->kind == QVI_PI_KEY && it->len == klen &&
+           memcmp(kp->pool + it->index, k, klen) == 0;
 }
 
-/* Moves the paths continuing below key k at level d to level d + 1 (up) or
- * back (down). */
-static void advance(const kpaths *kp, uint32_t *m, uint32_t d, const uint8_t *k,
-                    size_t klen, bool up)
+/* Fills row d of alive for the walked item; returns whether some path is
+ * alive (full: and ends at or above depth d). */
+static bool sel_step(const kpaths *kp, uint8_t *alive, uint32_t d, bool element,
+                     const uint8_t *k, size_t klen, bool full)
 {
+    bool any = false;
     for (size_t j = 0; j < kp->n_paths; j++) {
-        if (!up) {
-            if (m[j] == d + 1)
-                m[j] = d;
-            continue;
-        }
-        if (m[j] != d || kp->paths[j].n_items <= d + 1)
-            continue;
-        const qvi_path_item *it = kp_item(kp, j, d);
-        if (it->len == klen && memcmp(kp->pool + it->index, k, klen) == 0)
-            m[j] = d + 1;
+        uint32_t len = kp->paths[j].n_items;
+        bool up = d == 0 || alive[(d - 1) * kp->n_paths + j];
+        bool a = up && (d >= len || item_is(kp, j, d, element, k, klen));
+        alive[d * kp->n_paths + j] = a;
+        any = any || (a && (!full || len <= d + 1));
     }
+    return any;
 }
 
-/* Writes object o at level d (root 0).  inc_all: everything below is
- * included (no include list, or an include path ended above). */
-static void t_object_sel(tbuf *t, sel *s, const uint8_t *o, uint32_t d,
-                         bool inc_all)
+static void t_value_sel(tbuf *t, sel *s, const uint8_t *v, uint32_t d);
+
+/* Writes the kept members or elements of container c, whose own depth is
+ * d - 1 (the top-level object has d = 0). */
+static void t_container_sel(tbuf *t, sel *s, const uint8_t *c, uint32_t d)
 {
-    uint32_t count = rd32(o + 5);
-    const uint8_t *q = o + HDR_CONT;
+    bool obj = c[0] == T_OBJECT;
+    uint32_t count = rd32(c + 5);
+    const uint8_t *q = c + HDR_CONT;
     bool first = true;
-    t_putc(t, '{');
+    t_putc(t, obj ? '{' : '[');
     for (uint32_t i = 0; i < count; i++) {
-        size_t klen = rd32(q);
-        const uint8_t *k = q + 4, *v = q + 4 + klen;
+        const uint8_t *k = NULL, *v = q;
+        size_t klen = 0;
+        if (obj) {
+            klen = rd32(q);
+            k = q + 4;
+            v = q + 4 + klen;
+        }
         q = v + value_size(v);
-        int inc = inc_all ? S_FULL : classify(s->inc, s->inc_m, d, k, klen);
-        int exc = classify(s->exc, s->exc_m, d, k, klen);
-        if (inc == S_NONE || exc == S_FULL)
+        if (d >= SEL_ROWS)
+            continue; /* unreachable: blobs nest at most 64 deep */
+        bool keep = !s->inc->n_paths ||
+                    sel_step(s->inc, s->inc_alive, d, !obj, k, klen, false);
+        if (s->exc->n_paths &&
+            sel_step(s->exc, s->exc_alive, d, !obj, k, klen, true))
+            keep = false;
+        if (!keep)
             continue;
-        bool whole = (inc == S_FULL && exc == S_NONE) || v[0] != T_OBJECT;
-        if (whole && inc == S_PART)
-            continue; /* the include path goes on below a non-object */
-        size_t save = t->len;
         if (!first)
             t_putc(t, ',');
-        t_string(t, k, klen);
-        t_putc(t, ':');
-        if (whole) {
-            t_value(t, v);
-            first = false;
-            continue;
+        first = false;
+        if (obj) {
+            t_string(t, k, klen);
+            t_putc(t, ':');
         }
-        advance(s->inc, s->inc_m, d, k, klen, true);
-        advance(s->exc, s->exc_m, d, k, klen, true);
-        size_t before = t->len;
-        t_object_sel(t, s, v, d + 1, inc == S_FULL);
-        advance(s->inc, s->inc_m, d, k, klen, false);
-        advance(s->exc, s->exc_m, d, k, klen, false);
-        if (inc == S_PART && !t->oom && t->len == before + 2)
-            t->len = save; /* the include paths named nothing in there */
-        else
-            first = false;
+        t_value_sel(t, s, v, d + 1);
     }
-    t_putc(t, '}');
+    t_putc(t, obj ? '}' : ']');
+}
+
+static void t_value_sel(tbuf *t, sel *s, const uint8_t *v, uint32_t d)
+{
+    if (v[0] == T_OBJECT || v[0] == T_ARRAY)
+        t_container_sel(t, s, v, d);
+    else
+        t_value(t, v);
 }
 
 qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
@@ -969,13 +972,14 @@ qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
     if ((st = kp_parse(&inc, include, n_include, err, sizeof(err))) != QV_OK ||
         (st = kp_parse(&exc, exclude, n_exclude, err, sizeof(err))) != QV_OK)
         goto cleanup;
-    size_t n_m;
-    if (!qv_add_size(n_include, n_exclude, &n_m) ||
-        !(s.inc_m = calloc(n_m + 1, sizeof(uint32_t)))) {
+    size_t n_rows;
+    if (!qv_add_size(n_include, n_exclude, &n_rows) ||
+        !qv_mul_size(n_rows + 1, SEL_ROWS, &n_rows) ||
+        !(s.inc_alive = calloc(n_rows, 1))) {
         st = QV_ENOMEM;
         goto cleanup;
     }
-    s.exc_m = s.inc_m + n_include;
+    s.exc_alive = s.inc_alive + n_include * SEL_ROWS;
     /* Room for the usual case up front: text is rarely twice the blob. */
     t.cap = len < 64 ? 128 : len * 2;
     if (!(t.p = malloc(t.cap))) {
@@ -985,7 +989,7 @@ qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
     if (n_include == 0 && n_exclude == 0)
         t_value(&t, blob);
     else
-        t_object_sel(&t, &s, blob, 0, n_include == 0);
+        t_container_sel(&t, &s, blob, 0);
     t_put(&t, "", 0); /* room for the NUL */
     if (t.oom) {
         st = QV_ENOMEM;
@@ -997,7 +1001,7 @@ qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
     t.p = NULL;
 cleanup:
     free(t.p);
-    free(s.inc_m);
+    free(s.inc_alive);
     kp_free(&inc);
     kp_free(&exc);
     return st;
@@ -1031,12 +1035,98 @@ static qv_status edit_open(const uint8_t *old, size_t old_len, cJSON **root,
     return QV_OK;
 }
 
-/* Sets target[key] = a copy of v, replacing an existing member. */
+/* Sets target[key] = v (owned), replacing an existing member. */
 static bool obj_set(cJSON *target, const char *key, cJSON *v)
 {
     if (cJSON_GetObjectItemCaseSensitive(target, key))
         return cJSON_ReplaceItemInObjectCaseSensitive(target, key, v);
     return cJSON_AddItemToObject(target, key, v);
+}
+
+/* Turns item, in place, into an empty object or array (its key, if it is
+ * a member, stays). */
+static void reset_item(cJSON *item, int type)
+{
+    if (item->child) {
+        cJSON_Delete(item->child); /* the whole chain of children */
+        item->child = NULL;
+    }
+    if (item->valuestring && !(item->type & cJSON_IsReference))
+        cJSON_free(item->valuestring);
+    item->valuestring = NULL;
+    item->valueint = 0;
+    item->valuedouble = 0;
+    item->type = type | (item->type & cJSON_StringIsConst);
+}
+
+typedef struct vset_ctx {
+    const kpaths *kp;
+    const cJSON *src;
+    uint32_t end; /* items in the key path (0: no key) */
+} vset_ctx;
+
+static bool vset(const vset_ctx *v, cJSON *dest, uint32_t d);
+
+/* Qdrant's value_set_map: descends into obj[key], creating it (null, then
+ * shaped by what follows) when missing. */
+static bool vset_map(const vset_ctx *v, cJSON *obj, const char *key, uint32_t d)
+{
+    cJSON *child = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (child)
+        return vset(v, child, d);
+    child = cJSON_CreateNull();
+    if (!child || !vset(v, child, d) ||
+        !cJSON_AddItemToObject(obj, key, child)) {
+        cJSON_Delete(child);
+        return false;
+    }
+    return true;
+}
+
+/* Qdrant's value_set: follows items d.. of the key path from dest, making
+ * each step's container where the value is of another type (an object
+ * for a key, an array for [n] or []; [n] past the end and [] on a
+ * non-array set nothing further), then merges the source's top-level
+ * members into the object reached.  False when out of memory. */
+static bool vset(const vset_ctx *v, cJSON *dest, uint32_t d)
+{
+    const kpaths *kp = v->kp;
+    if (d == v->end) {
+        if (!cJSON_IsObject(dest))
+            reset_item(dest, cJSON_Object);
+        for (const cJSON *m = v->src->child; m; m = m->next) {
+            cJSON *c = cJSON_Duplicate(m, true);
+            if (!c || !obj_set(dest, m->string, c)) {
+                cJSON_Delete(c);
+                return false;
+            }
+        }
+        return true;
+    }
+    const qvi_path_item *it = kp_item(kp, 0, d);
+    switch (it->kind) {
+    case QVI_PI_KEY:
+        if (!cJSON_IsObject(dest))
+            reset_item(dest, cJSON_Object);
+        return vset_map(v, dest, kp->pool + it->index, d + 1);
+    case QVI_PI_INDEX: {
+        if (!cJSON_IsArray(dest))
+            reset_item(dest, cJSON_Array);
+        int size = cJSON_GetArraySize(dest);
+        if (it->index < (uint64_t)size)
+            return vset(v, cJSON_GetArrayItem(dest, (int)it->index), d + 1);
+        return true;
+    }
+    default:
+        if (!cJSON_IsArray(dest)) {
+            reset_item(dest, cJSON_Array);
+            return true;
+        }
+        for (cJSON *e = dest->child; e; e = e->next)
+            if (!vset(v, e, d + 1))
+                return false;
+        return true;
+    }
 }
 
 qv_status qvi_payload_merge(const uint8_t *old, size_t old_len,
@@ -1063,45 +1153,70 @@ qv_status qvi_payload_merge(const uint8_t *old, size_t old_len,
         st = QV_EINVAL;
         goto cleanup;
     }
-    if (key && (st = kp_parse(&kp, &key, 1, err, errcap)) != QV_OK)
-        goto cleanup;
-    if ((st = edit_open(old, old_len, &root, err, errcap)) != QV_OK)
-        goto cleanup;
-    cJSON *target = root;
-    for (uint32_t d = 0; key && d < kp.paths[0].n_items; d++) {
-        const char *k = kp_key(&kp, 0, d);
-        cJSON *child = cJSON_GetObjectItemCaseSensitive(target, k);
-        if (!cJSON_IsObject(child)) {
-            /* Missing, or not an object: Qdrant puts an object there. */
-            child = cJSON_CreateObject();
-            if (!child || !obj_set(target, k, child)) {
-                cJSON_Delete(child);
-                goto oom;
-            }
-        }
-        target = child;
-    }
     for (const cJSON *m = set->child; m; m = m->next) {
         if (!m->string) {
             set_err(err, errcap, "object member without a key");
             st = QV_EINVAL;
             goto cleanup;
         }
-        cJSON *v = cJSON_Duplicate(m, true);
-        if (!v || !obj_set(target, m->string, v)) {
-            cJSON_Delete(v);
-            goto oom;
-        }
+    }
+    if (key && (st = kp_parse(&kp, &key, 1, err, errcap)) != QV_OK)
+        goto cleanup;
+    if ((st = edit_open(old, old_len, &root, err, errcap)) != QV_OK)
+        goto cleanup;
+    vset_ctx v = {.kp = &kp, .src = set, .end = key ? kp.paths[0].n_items : 0};
+    bool ok =
+        key ? vset_map(&v, root, kp_key(&kp, 0, 0), 1) : vset(&v, root, 0);
+    if (!ok) {
+        set_err(err, errcap, "out of memory editing a payload");
+        st = QV_ENOMEM;
+        goto cleanup;
     }
     st = qvi_payload_encode(root, new_blob, new_len, err, errcap);
-    goto cleanup;
-oom:
-    set_err(err, errcap, "out of memory editing a payload");
-    st = QV_ENOMEM;
 cleanup:
     cJSON_Delete(root);
     kp_free(&kp);
     return st;
+}
+
+/* Qdrant's value_remove: follows items d.. of path j from value; the last
+ * item removes a member (key), empties an array ([]), or does nothing
+ * ([n]: removing an element by position is not idempotent, so Qdrant does
+ * not do it). */
+static void vremove(const kpaths *kp, size_t j, cJSON *value, uint32_t d)
+{
+    const qvi_path_item *it = kp_item(kp, j, d);
+    bool last = d + 1 == kp->paths[j].n_items;
+    switch (it->kind) {
+    case QVI_PI_KEY:
+        if (!cJSON_IsObject(value))
+            return;
+        if (last) {
+            cJSON_DeleteItemFromObjectCaseSensitive(value,
+                                                    kp->pool + it->index);
+        } else {
+            cJSON *c =
+                cJSON_GetObjectItemCaseSensitive(value, kp->pool + it->index);
+            if (c)
+                vremove(kp, j, c, d + 1);
+        }
+        return;
+    case QVI_PI_INDEX:
+        if (!last && cJSON_IsArray(value) &&
+            it->index < (uint64_t)cJSON_GetArraySize(value))
+            vremove(kp, j, cJSON_GetArrayItem(value, (int)it->index), d + 1);
+        return;
+    default:
+        if (!cJSON_IsArray(value))
+            return;
+        if (last) {
+            reset_item(value, cJSON_Array);
+            return;
+        }
+        for (cJSON *e = value->child; e; e = e->next)
+            vremove(kp, j, e, d + 1);
+        return;
+    }
 }
 
 qv_status qvi_payload_delete_keys(const uint8_t *old, size_t old_len,
@@ -1127,19 +1242,8 @@ qv_status qvi_payload_delete_keys(const uint8_t *old, size_t old_len,
         goto cleanup;
     if ((st = edit_open(old, old_len, &root, err, errcap)) != QV_OK)
         goto cleanup;
-    for (size_t j = 0; j < kp.n_paths; j++) {
-        cJSON *parent = root;
-        uint32_t last = kp.paths[j].n_items - 1;
-        for (uint32_t d = 0; parent && d < last; d++) {
-            parent =
-                cJSON_GetObjectItemCaseSensitive(parent, kp_key(&kp, j, d));
-            if (!cJSON_IsObject(parent))
-                parent = NULL;
-        }
-        if (parent)
-            cJSON_DeleteItemFromObjectCaseSensitive(parent,
-                                                    kp_key(&kp, j, last));
-    }
+    for (size_t j = 0; j < kp.n_paths; j++)
+        vremove(&kp, j, root, 0);
     st = qvi_payload_encode(root, new_blob, new_len, err, errcap);
 cleanup:
     cJSON_Delete(root);

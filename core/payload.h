@@ -80,17 +80,21 @@ cJSON *qvi_payload_decode(const uint8_t *blob, size_t len);
  * exactly, doubles in the shortest of %.15g / %.17g that reads back equal.
  *
  * include / exclude (either may be NULL with count 0) are key paths in
- * filter syntax restricted to keys: "a", "a.b", "a.\"x.y\"".  With
- * includes, only the values they name are kept (with the objects leading to
- * them; a path naming nothing adds nothing); excludes then drop the values
- * they name.  This is Qdrant's with_payload include / exclude.
+ * filter syntax: "a", "a.b", "a.\"x.y\"", "a[].b".  This is Qdrant's
+ * with_payload include / exclude (JsonPath::value_filter): each member and
+ * array element is kept or dropped by its path (keys, and [] for an
+ * element).  It is kept when an include path agrees with its path on every
+ * item both have -- so "a" keeps a whole, "a.b" keeps a holding only b
+ * (an empty {} when a has no b), "g.b" keeps an array g empty (a key never
+ * matches an element), "g[].b" keeps the b of each object in g and g's
+ * scalars, and [n] never matches an element -- and dropped when an exclude
+ * path is a prefix of its path ("a[].b" drops b from every element of a).
+ * With both lists, a value must pass both.
  *
  * On success *text is a malloc'd NUL-terminated string of *text_len bytes
- * (free()).  Returns QV_OK, QV_ENULL, QV_EINVAL (a path that is malformed
- * or uses [] / [n]), QV_ECORRUPT (the root header disagrees with len: a
- * cheap check, not a validation) or QV_ENOMEM, with *text NULL on
- * failure.  A path through an array names nothing ("g.b" on {"g":[{"b":1}]}
- * keeps nothing). */
+ * (free()).  Returns QV_OK, QV_ENULL, QV_EINVAL (a malformed path),
+ * QV_ECORRUPT (the root header disagrees with len: a cheap check, not a
+ * validation) or QV_ENOMEM, with *text NULL on failure. */
 qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
                               const char *const *include, size_t n_include,
                               const char *const *exclude, size_t n_exclude,
@@ -98,10 +102,13 @@ qv_status qvi_payload_to_json(const uint8_t *blob, size_t len,
 
 /* Qdrant's set_payload.  Without key, each top-level member of set replaces
  * (or is added to) the old payload's member of the same name; with key (a
- * key path as above, e.g. "a.b"), set's members are merged the same way
- * into the object at that path, which is created -- and any non-object
- * value on the way replaced by an object -- when missing.  old may be NULL
- * with old_len 0: an empty payload.  old must be well formed.
+ * key path as above, e.g. "a.b", "a[0].b", "a[].b"), set's members are
+ * merged the same way into each object the path reaches, as Qdrant's
+ * JsonPath::value_set: a key step creates a missing member and replaces a
+ * non-object by {}; [n] and [] replace a non-array by [] (and then reach
+ * nothing); [n] past the end reaches nothing; [] reaches every element;
+ * the value reached is made an object ({}) if it is not one.  old may be
+ * NULL with old_len 0: an empty payload.  old must be well formed.
  * On success *new_blob / *new_len hold a new blob (free()); old is
  * untouched.  Returns QV_OK, QV_ENULL, QV_EINVAL (set not an object, a bad
  * key path, or as qvi_payload_encode), QV_ERANGE, QV_ECORRUPT (old fails
@@ -111,10 +118,13 @@ qv_status qvi_payload_merge(const uint8_t *old, size_t old_len,
                             uint8_t **new_blob, size_t *new_len, char *err,
                             size_t errcap);
 
-/* Qdrant's delete_payload: removes each key path ("a", "a.b"); a path that
- * names nothing is ignored.  Same ownership and statuses as
- * qvi_payload_merge (QV_EINVAL for a malformed path or one using [] or
- * [n]). */
+/* Qdrant's delete_payload (JsonPath::value_remove): removes each key path;
+ * a path that names nothing is ignored.  "a.b" removes b from object a,
+ * "a[].b" removes b from every element of a, "a[0].b" from its first
+ * element, "a[]" empties the array a, and a path ending in [n] removes
+ * nothing (Qdrant does not delete array elements by position).  Same
+ * ownership and statuses as qvi_payload_merge (QV_EINVAL for a malformed
+ * path). */
 qv_status qvi_payload_delete_keys(const uint8_t *old, size_t old_len,
                                   const char *const *keys, size_t n_keys,
                                   uint8_t **new_blob, size_t *new_len,

@@ -8,14 +8,17 @@
  * changes nothing and readers never see a half-written payload.  Merges
  * and key deletions need the old blob, so they run under the write lock.
  *
- * Filters are compiled by the filter module (filter.h) and evaluated on
- * blobs through qvi_payload_blob_ops, without decoding them.
+ * Filters are compiled by the filter module (filter.h), prepared against
+ * the payload indexes (payload_index_query.c: candidate points, full-text
+ * semantics) and evaluated on blobs through qvi_payload_blob_ops, without
+ * decoding them.  Every payload swap goes through the payload indexes'
+ * remove and add hooks, so an index always mirrors the payloads.
  *
  * Snapshots: in a collection opened from a snapshot, blobs may lie in the
  * file's mapping (core.h, "snapshot mappings").  They are never freed, and
- * every read goes through blob_of, which validates a mapped blob on its
- * first use: a damaged one matches no filter and makes reads and edits of
- * that point fail with QV_ECORRUPT.
+ * every read goes through blob_of (or qvi_slot_payload), which validates a
+ * mapped blob on its first use: a damaged one matches no filter and makes
+ * reads and edits of that point fail with QV_ECORRUPT.
  *
  * Durability (persist/wal.h): every edit logs the caller's input (JSON
  * text, key path, keys; for a delete by filter the ids it resolved to)
@@ -26,6 +29,7 @@
 #include "core/filter.h"
 #include "core/payload.h"
 #include "persist/wal.h"
+#include "core/payload_index.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,21 +89,6 @@ static const uint8_t *blob_of(const qv_collection *c, uint32_t slot,
     return blob;
 }
 
-bool qvi_slot_matches(const qv_collection *c, const struct qvi_filter *f,
-                      uint32_t slot)
-{
-    size_t len;
-    const uint8_t *blob = blob_of(c, slot, &len);
-    if (!blob)
-        return false; /* a damaged payload matches nothing */
-    qvi_filter_target t = {
-        .ops = &qvi_payload_blob_ops,
-        .payload = blob,
-        .id = &c->ids[slot],
-    };
-    return qvi_filter_eval_target(f, &t);
-}
-
 qv_status qvi_payload_encode_text(const char *text, size_t len, uint8_t **blob,
                                   size_t *blob_len, char *err, size_t errcap)
 {
@@ -131,9 +120,11 @@ static qv_status find_slot_locked(qv_collection *c, const qv_point_id *id,
 static void swap_blob_locked(qv_collection *c, uint32_t slot, uint8_t *blob,
                              size_t len)
 {
+    qvi_pindexes_remove_slot_locked(c, slot);
     qvi_free_owned(c, c->payloads[slot]);
     c->payloads[slot] = blob;
     c->payload_lens[slot] = blob ? (uint32_t)len : 0;
+    qvi_pindexes_add_slot_locked(c, slot);
 }
 
 /* Records and returns QV_ECORRUPT for slot's damaged snapshot payload. */
@@ -360,30 +351,36 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
         return QV_ENULL;
     if (!out)
         return qvi_fail(c->err, QV_ENULL, "output is NULL");
-    const qvi_filter *f = qvi_filter_of(filter);
     uint64_t n = 0;
+    qvi_fq q;
     pthread_rwlock_rdlock(&c->lock);
-    if (!f) {
-        n = c->count;
-    } else {
-        for (uint32_t s = 0; s < c->used; s++)
-            n += c->live[s] && qvi_slot_matches(c, f, s);
+    qv_status st =
+        qvi_fq_prepare_locked(c, qvi_filter_of(filter), QVI_FQ_ALWAYS, &q);
+    if (st == QV_OK && q.exact) {
+        n = q.n_cand; /* answered by the indexes alone */
+    } else if (st == QV_OK) {
+        for (uint32_t s = qvi_fq_next(&q, 0); s != UINT32_MAX;
+             s = qvi_fq_next(&q, s + 1))
+            n += qvi_fq_matches(&q, s);
     }
+    qvi_fq_free(&q);
     pthread_rwlock_unlock(&c->lock);
-    *out = n;
-    return QV_OK;
+    if (st == QV_OK)
+        *out = n;
+    return st;
 }
 
 /* With a journal: resolves the filter to slots, logs their ids (not the
  * filter: replay must not depend on how filters evaluate), then deletes
  * them.  Write lock held. */
 static qv_status delete_filter_logged_locked(qv_collection *c,
-                                             const qvi_filter *f,
-                                             uint64_t *n_out, uint64_t *lsn)
+                                             const qvi_fq *q, uint64_t *n_out,
+                                             uint64_t *lsn)
 {
     size_t n = 0;
-    for (uint32_t s = 0; s < c->used; s++)
-        n += c->live[s] && qvi_slot_matches(c, f, s);
+    for (uint32_t s = qvi_fq_next(q, 0); s != UINT32_MAX;
+         s = qvi_fq_next(q, s + 1))
+        n += qvi_fq_matches(q, s);
     *n_out = 0;
     if (n == 0)
         return QV_OK;
@@ -392,8 +389,9 @@ static qv_status delete_filter_logged_locked(qv_collection *c,
     qv_status st = QV_ENOMEM;
     if (slots && ids) {
         size_t k = 0;
-        for (uint32_t s = 0; s < c->used; s++) {
-            if (c->live[s] && qvi_slot_matches(c, f, s)) {
+        for (uint32_t s = qvi_fq_next(q, 0); s != UINT32_MAX;
+             s = qvi_fq_next(q, s + 1)) {
+            if (qvi_fq_matches(q, s)) {
                 slots[k] = s;
                 ids[k++] = c->ids[s];
             }
@@ -420,18 +418,23 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
     if (!filter)
         return qvi_fail(c->err, QV_ENULL, "filter is NULL");
     uint64_t n = 0, lsn = 0;
-    qv_status st = QV_OK;
+    qvi_fq q;
     pthread_rwlock_wrlock(&c->lock);
-    if (c->journal) {
-        st = delete_filter_logged_locked(c, filter->f, &n, &lsn);
-    } else {
-        for (uint32_t s = 0; s < c->used; s++) {
-            if (c->live[s] && qvi_slot_matches(c, filter->f, s)) {
+    qv_status st = qvi_fq_prepare_locked(c, filter->f, QVI_FQ_ALWAYS, &q);
+    if (st == QV_OK && c->journal) {
+        st = delete_filter_logged_locked(c, &q, &n, &lsn);
+    } else if (st == QV_OK) {
+        /* The candidates are a private bitmap and the filter is evaluated
+         * before its point goes: deleting as we walk is safe. */
+        for (uint32_t s = qvi_fq_next(&q, 0); s != UINT32_MAX;
+             s = qvi_fq_next(&q, s + 1)) {
+            if (qvi_fq_matches(&q, s)) {
                 qvi_delete_slot_locked(c, s);
                 n++;
             }
         }
     }
+    qvi_fq_free(&q);
     pthread_rwlock_unlock(&c->lock);
     if (st == QV_OK)
         st = qvi_wal_commit(c, lsn);

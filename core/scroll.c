@@ -1,13 +1,16 @@
 /*
  * scroll.c -- paging through a collection's points in id order.
  *
- * There is no ordered index of ids yet, so a page is one pass over the live
- * slots (those matching the filter, when there is one) that keeps the limit+1
- * smallest ids at or after the start in a bounded max-heap: O(n log limit) time
- * and O(limit) memory per page.  The extra entry tells whether another page
- * follows and which id starts it.
+ * There is no ordered index of ids yet, so a page is one pass over the
+ * candidate slots -- every live slot, or those the payload indexes leave
+ * for the filter (payload_index_query.c) -- that keeps the limit+1 smallest
+ * ids at or after the start in a bounded max-heap: O(n log limit) time and
+ * O(limit) memory per page.  The extra entry tells whether another page
+ * follows and which id starts it.  (Scrolling by a payload value is
+ * scroll_order.c.)
  */
 #include "core/core.h"
+#include "core/payload_index.h"
 
 #include <stdlib.h>
 
@@ -74,27 +77,33 @@ qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
     if (!qv_add_size(limit, 1, &cap) || cap > SIZE_MAX / sizeof(qv_point_id))
         return qvi_fail(c->err, QV_ERANGE, "limit %zu is too large", limit);
 
-    const struct qvi_filter *f = qvi_filter_of(filter);
     pthread_rwlock_rdlock(&c->lock);
-    size_t live = c->count;
-    if (cap > live + 1)
-        cap = live + 1;
+    qvi_fq q;
+    qv_status st =
+        qvi_fq_prepare_locked(c, qvi_filter_of(filter), QVI_FQ_ALWAYS, &q);
+    if (st != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        return st;
+    }
+    if (cap > q.n_cand + 1)
+        cap = q.n_cand + 1;
     qv_point_id *heap = malloc(cap * sizeof(*heap));
     if (!heap) {
+        qvi_fq_free(&q);
         pthread_rwlock_unlock(&c->lock);
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a page of %zu",
                         cap);
     }
     size_t n = 0;
-    for (uint32_t s = 0; s < c->used; s++) {
-        if (!c->live[s])
-            continue;
+    for (uint32_t s = qvi_fq_next(&q, 0); s != UINT32_MAX;
+         s = qvi_fq_next(&q, s + 1)) {
         if (start && qv_id_compare(&c->ids[s], start) < 0)
             continue;
-        if (f && !qvi_slot_matches(c, f, s))
+        if (!qvi_fq_matches(&q, s))
             continue;
         heap_push(heap, &n, cap, &c->ids[s]);
     }
+    qvi_fq_free(&q);
     pthread_rwlock_unlock(&c->lock);
 
     qsort(heap, n, sizeof(*heap), compare_ids);

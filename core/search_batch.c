@@ -34,6 +34,7 @@
  */
 #include "core/core.h"
 #include "core/hnsw.h"
+#include "core/payload_index.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -64,8 +65,6 @@ typedef struct batch_state {
 
 static void free_state(batch_state *b)
 {
-    if (b->acc)
-        free((void *)b->acc->bitmap);
     if (b->tops) {
         for (size_t i = 0; i < b->qb; i++)
             qvi_topk_free(&b->tops[i]);
@@ -269,21 +268,6 @@ static qv_status search_block_graph(batch_state *b, size_t q0, size_t qn,
     return QV_OK;
 }
 
-/* A bitmap of the live slots that match f (bit s of word s / 64), or NULL
- * when out of memory. */
-static uint64_t *match_bitmap_locked(const qv_collection *c,
-                                     const struct qvi_filter *f)
-{
-    uint64_t *bits = calloc((size_t)c->used / 64 + 1, sizeof(uint64_t));
-    if (!bits)
-        return NULL;
-    for (uint32_t s = 0; s < c->used; s++) {
-        if (c->live[s] && qvi_slot_matches(c, f, s))
-            bits[s / 64] |= 1ull << (s % 64);
-    }
-    return bits;
-}
-
 static float largest_norm_locked(const qv_collection *c)
 {
     float m = 0.0f;
@@ -325,18 +309,27 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
 
     pthread_rwlock_rdlock(&c->lock);
     qvi_accept acc = {0};
-    if (params->filter) {
-        /* One pass of filter evaluations serves every query. */
-        acc.bitmap = match_bitmap_locked(c, qvi_filter_of(params->filter));
-        acc.nbits = c->used;
-        if (!acc.bitmap) {
-            pthread_rwlock_unlock(&c->lock);
+    qvi_fq fq;
+    st = qvi_fq_prepare_locked(c, qvi_filter_of(params->filter), QVI_FQ_ALWAYS,
+                               &fq);
+    if (st == QV_OK && params->filter) {
+        /* One pass of filter evaluations (over the index candidates only,
+         * none when the indexes are exact) serves every query. */
+        if (qvi_fq_refine_locked(&fq) != QV_OK)
             st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate filter bitmap");
-            goto cleanup;
-        }
+        acc.bitmap = fq.cand;
+        acc.nbits = fq.nbits;
         b.acc = &acc;
+        /* A filter matching every point exactly has no bitmap. */
+        if (!fq.cand)
+            b.acc = NULL;
     }
-    qvi_plan plan = qvi_plan_search_locked(c, params);
+    if (st != QV_OK) {
+        qvi_fq_free(&fq);
+        pthread_rwlock_unlock(&c->lock);
+        goto cleanup;
+    }
+    qvi_plan plan = qvi_plan_search_locked(c, params, &fq);
     bool graph = plan.graph;
     b.ef = plan.ef;
     if (!graph)
@@ -349,6 +342,7 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
         else
             search_block_exact(&b, q0, qn, hits, n_hits);
     }
+    qvi_fq_free(&fq);
     pthread_rwlock_unlock(&c->lock);
 
 cleanup:

@@ -14,6 +14,7 @@
  */
 #include "core/core.h"
 #include "core/hnsw.h"
+#include "core/payload_index.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -65,29 +66,43 @@ size_t qvi_emit_hits(const qv_collection *c, const qv_search_params *params,
     return n;
 }
 
+static void offer(const qv_collection *c, const float *q, uint32_t s,
+                  qvi_topk *t)
+{
+    float d = qvi_slot_distance(c, q, s);
+    if (d < qvi_topk_bound(t) || t->n < t->k)
+        qvi_topk_push(t, s, d);
+}
+
 void qvi_scan_locked(const qv_collection *c, const float *q,
                      const qvi_accept *acc, qvi_topk *t)
 {
+    if (acc && acc->bitmap) {
+        /* Only the set bits: a selective bitmap skips 64 slots a word. */
+        size_t n = acc->nbits < c->used ? acc->nbits : c->used;
+        for (size_t w = 0; w < (n + 63) / 64; w++) {
+            for (uint64_t x = acc->bitmap[w]; x; x &= x - 1) {
+                uint32_t s = (uint32_t)(w * 64) + (uint32_t)__builtin_ctzll(x);
+                if (s < n && c->live[s] && (!acc->fn || acc->fn(s, acc->ctx)))
+                    offer(c, q, s, t);
+            }
+        }
+        qvi_topk_sort(t);
+        return;
+    }
     for (uint32_t s = 0; s < c->used; s++) {
         if (!c->live[s] || (acc && !qvi_accepts(acc, s)))
             continue;
-        float d = qvi_slot_distance(c, q, s);
-        if (d < qvi_topk_bound(t) || t->n < t->k)
-            qvi_topk_push(t, s, d);
+        offer(c, q, s, t);
     }
     qvi_topk_sort(t);
 }
 
-/* Accept function of a filtered search: the slot's payload matches. */
-typedef struct filter_ctx {
-    const qv_collection *c;
-    const struct qvi_filter *f;
-} filter_ctx;
-
+/* Accept function of a filtered search: the slot passes the prepared
+ * filter (its candidate bit is tested by the accept bitmap first). */
 static bool accept_by_filter(uint32_t slot, void *ctx)
 {
-    filter_ctx *fc = ctx;
-    return qvi_slot_matches(fc->c, fc->f, slot);
+    return qvi_fq_matches(ctx, slot);
 }
 
 qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
@@ -118,10 +133,22 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
         goto cleanup;
 
     pthread_rwlock_rdlock(&c->lock);
-    filter_ctx fc = {.c = c, .f = qvi_filter_of(params->filter)};
-    qvi_accept acc = {.fn = accept_by_filter, .ctx = &fc};
-    const qvi_accept *accp = fc.f ? &acc : NULL;
-    qvi_plan plan = qvi_plan_search_locked(c, params);
+    qvi_fq fq;
+    st = qvi_fq_prepare_locked(c, qvi_filter_of(params->filter),
+                               qvi_fq_search_budget(c, qvi_default_ef(params)),
+                               &fq);
+    if (st != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        goto cleanup;
+    }
+    /* The candidate bitmap, if any, is tested first; the filter is only
+     * evaluated when the candidates are a superset. */
+    qvi_accept acc = {.bitmap = fq.cand,
+                      .nbits = fq.nbits,
+                      .fn = fq.exact ? NULL : accept_by_filter,
+                      .ctx = &fq};
+    const qvi_accept *accp = fq.f ? &acc : NULL;
+    qvi_plan plan = qvi_plan_search_locked(c, params, &fq);
     if (plan.graph)
         st = qvi_index_search_locked(c, q, params, accp, plan.ef, &top);
     /* A short graph answer means the walk met too few matching points (a
@@ -133,6 +160,7 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
     }
     if (st == QV_OK)
         *n_hits = qvi_emit_hits(c, params, &top, hits);
+    qvi_fq_free(&fq);
     pthread_rwlock_unlock(&c->lock);
     if (st != QV_OK)
         qvi_fail(c->err, st, "cannot allocate search state");

@@ -276,8 +276,9 @@ QV_API qv_status qv_count(qv_collection *c, uint64_t *out);
  * match filter (NULL: every point), to ids_out and their count to *n_out.  If
  * more points follow, *next gets the id to pass as start for the next page and
  * *has_next is true.  next and has_next may be NULL.  Cost: one pass over the
- * points, O(n log limit). Returns QV_ENULL, QV_EINVAL, QV_ERANGE (limit 0) or
- * QV_ENOMEM.  Reader. */
+ * points -- or over the candidates the payload indexes leave for the filter
+ * -- O(n log limit). Returns QV_ENULL, QV_EINVAL, QV_ERANGE (limit 0) or
+ * QV_ENOMEM.  Reader.  (To page in payload order, see qv_scroll_order_by.) */
 QV_API qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
                            const qv_filter *filter, size_t limit,
                            qv_point_id *ids_out, size_t *n_out,
@@ -309,14 +310,18 @@ QV_API qv_status qv_payload_overwrite(qv_collection *c, const qv_point_id *id,
 
 /* Merges the object json into point id's payload (Qdrant's set_payload):
  * its top-level keys replace the payload's.  With key (a path such as
- * "meta.source"; NULL for none), the merge happens inside the object at
- * that path, which is created if missing.  Errors as overwrite.  Writer. */
+ * "meta.source", "items[0].meta" or "items[].meta"; NULL for none), the
+ * merge happens inside each object the path reaches, which is created if
+ * missing, as in Qdrant: a non-object on a key step becomes {}, a
+ * non-array under [n] or [] becomes [], [n] past the end and [] on an
+ * empty array reach nothing.  Errors as overwrite.  Writer. */
 QV_API qv_status qv_payload_set(qv_collection *c, const qv_point_id *id,
                                 const char *json, size_t len, const char *key);
 
 /* Removes the n key paths keys[] from point id's payload (absent keys are
- * no error).  Returns QV_ENULL, QV_EINVAL, QV_ENOTFOUND or QV_ENOMEM.
- * Writer. */
+ * no error), as Qdrant's delete_payload: "a[].b" removes b from every
+ * element of a, "a[]" empties a, a path ending in [n] removes nothing.
+ * Returns QV_ENULL, QV_EINVAL, QV_ENOTFOUND or QV_ENOMEM.  Writer. */
 QV_API qv_status qv_payload_delete_keys(qv_collection *c, const qv_point_id *id,
                                         const char *const *keys, size_t n);
 
@@ -325,7 +330,9 @@ QV_API qv_status qv_payload_delete_keys(qv_collection *c, const qv_point_id *id,
 QV_API qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id);
 
 /* Which part of a payload to return: everything (the default, both lists
- * empty), only the n_include key paths, or all but the n_exclude ones. */
+ * empty), only the n_include key paths, or all but the n_exclude ones,
+ * with Qdrant's rules (paths may use [] for array elements; "a.b" keeps a
+ * holding only its b; see core/payload.h for the details). */
 typedef struct qv_payload_select {
     const char *const *include;
     size_t n_include;
@@ -342,14 +349,144 @@ QV_API qv_status qv_payload_get(qv_collection *c, const qv_point_id *id,
                                 size_t *len);
 
 /* The number of points matching filter (all points when NULL), counted
- * exactly.  Returns QV_ENULL.  Reader. */
+ * exactly: from the payload indexes alone when they answer the filter
+ * exactly, else by checking the candidates they leave (or every point).
+ * Returns QV_ENULL, QV_EINVAL (a full-text query of more than 1024 tokens)
+ * or QV_ENOMEM.  Reader. */
 QV_API qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
                                  uint64_t *out);
 
 /* Deletes every point matching filter (which may not be NULL) and writes
- * their number to *deleted (may be NULL).  Returns QV_ENULL.  Writer. */
+ * their number to *deleted (may be NULL).  The payload indexes narrow the
+ * points checked, as for qv_count_filter.  Returns QV_ENULL, QV_EINVAL or
+ * QV_ENOMEM (nothing deleted).  Writer. */
 QV_API qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
                                   uint64_t *deleted);
+
+/* ------------------------------------------------------------------------ */
+/* Payload indexes                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A payload index maps the values at one key path of every payload to the
+ * points holding them, so that filters on the key are answered by lookups
+ * (count and delete by filter, scroll, and the search planner's choice
+ * between the graph and a scan).  Results are the same with and without
+ * indexes, with one exception that is Qdrant's: see QV_INDEX_TEXT.
+ *
+ * An index holds each value at its key, and each element of a value that
+ * is an array (one level), as filter conditions see them: key paths may use
+ * [] and [n] ("tags[]", "chunks[].page").  Indexes are kept up to date by
+ * every write (upserts with payloads, overwrite, set, delete keys, clear,
+ * delete, delete by filter).  A write never fails because of an index: an
+ * index that runs out of memory stops answering (queries then read the
+ * payloads, with the same results) and is rebuilt by a later write.
+ *
+ * The kinds are Qdrant's field schemas; their names (qv_index_kind_name)
+ * are Qdrant's: */
+typedef enum qv_index_kind {
+    /* "keyword": strings.  Answers match value / any on strings. */
+    QV_INDEX_KEYWORD = 0,
+    /* "integer" and "float": numbers (both hold integral and fractional
+     * numbers alike).  Answer match value / any on integers, range on
+     * numbers, and order scrolls (qv_scroll_order_by). */
+    QV_INDEX_INTEGER = 1,
+    QV_INDEX_FLOAT = 2,
+    /* "bool": true / false.  Answers match value on booleans. */
+    QV_INDEX_BOOL = 3,
+    /* "datetime": strings that parse as RFC 3339 date-times.  Answers
+     * date-time ranges and orders scrolls. */
+    QV_INDEX_DATETIME = 4,
+    /* "uuid": strings that parse as UUIDs.  Narrows match value / any on
+     * UUID strings (the strings are then compared as written). */
+    QV_INDEX_UUID = 5,
+    /* "text": full text.  Strings are cut into lowercase tokens (runs of
+     * letters and digits, Unicode letters included).  As in Qdrant, a
+     * full-text index CHANGES the meaning of match text / text_any / phrase
+     * on its key: without it, text and phrase are a case-sensitive
+     * substring match of the whole query; with it, text needs every query
+     * token among the point's tokens (all its strings at the key together),
+     * text_any one of them, phrase all of them consecutive and in order; a
+     * query without a token matches nothing.  Inside a nested condition the
+     * substring meaning stays. */
+    QV_INDEX_TEXT = 6,
+    /* "geo": objects with numeric lon and lat.  Narrows geo_radius,
+     * geo_bounding_box and geo_polygon to a band of latitudes. */
+    QV_INDEX_GEO = 7,
+    QV_INDEX_KIND_COUNT /* number of kinds, not a kind */
+} qv_index_kind;
+
+/* Qdrant's name of kind ("keyword", "integer", "float", "bool",
+ * "datetime", "uuid", "text", "geo").  Static; NULL for an unknown kind.
+ * Thread-safe. */
+QV_API const char *qv_index_kind_name(qv_index_kind kind);
+
+/* Parses a kind name, case-insensitively.  Returns QV_ENULL or QV_EINVAL.
+ * Thread-safe. */
+QV_API qv_status qv_index_kind_parse(const char *name, qv_index_kind *out);
+
+/* Creates an index of kind on key (a key path as in filters: "a.b",
+ * "a[].b", "a.\"x.y\"") and builds it from the current payloads.  One
+ * index per key: an index of the same kind there already is a success that
+ * changes nothing; one of another kind is replaced.  Keys are compared in
+ * canonical form ("a.\"b\"" is "a.b").  Building holds the write lock:
+ * readers wait for it (about a second per million points).
+ * Returns QV_ENULL, QV_EINVAL (malformed key, unknown kind) or QV_ENOMEM
+ * (the collection is then unchanged).  Writer. */
+QV_API qv_status qv_payload_index_create(qv_collection *c, const char *key,
+                                         qv_index_kind kind);
+
+/* Drops the index on key.  Filters on the key keep working (by reading the
+ * payloads); match text on a dropped full-text key is a substring match
+ * again.  Returns QV_ENULL, QV_EINVAL (malformed key) or QV_ENOTFOUND (no
+ * index on key).  Writer. */
+QV_API qv_status qv_payload_index_drop(qv_collection *c, const char *key);
+
+/* One index, as qv_payload_index_list reports it (Qdrant's
+ * payload_schema). */
+typedef struct qv_payload_index_info {
+    const char *key; /* canonical key path; lives in the list's allocation */
+    qv_index_kind kind;
+    uint64_t points; /* points with at least one value indexed */
+    uint64_t bytes;  /* heap memory the index holds (0 while it waits for a
+                        rebuild after running out of memory) */
+} qv_payload_index_info;
+
+/* The indexes of c, in creation order, as one allocation: *out is an array
+ * of *n entries (never NULL on success, even for none), freed as a whole
+ * with qv_free.  Returns QV_ENULL or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_payload_index_list(qv_collection *c,
+                                       qv_payload_index_info **out, size_t *n);
+
+/* How qv_scroll_order_by orders. */
+typedef struct qv_order_by {
+    const char *key;   /* a key with an integer, float or datetime index */
+    bool descending;   /* default false: ascending */
+    bool use_start;    /* default false: from the first value */
+    double start_from; /* with use_start: start at this value, inclusive
+                          (the values >= it ascending, <= it descending) */
+} qv_order_by;
+
+/* Sets every field to its default (key NULL).  NULL is ignored. */
+QV_API void qv_order_by_init(qv_order_by *o);
+
+/* Scroll ordered by the value at a payload key, Qdrant's scroll with
+ * order_by.  Writes up to limit (id, value) pairs of the points matching
+ * filter (NULL: every point) to ids_out and values_out (may be NULL), in
+ * value order, and their number to *n_out.  As in Qdrant, a point with
+ * several values at the key appears once per distinct value; equal values
+ * come in slot order (ascending) or its reverse (descending), and there is
+ * no next-page id: to page, start_from the last value seen and exclude
+ * the ids already seen with a must_not has_id filter.  Values of a datetime
+ * key are seconds since 1970-01-01T00:00:00Z (with the fraction).  The key
+ * needs a range index (integer, float or datetime), as in Qdrant.
+ * Returns QV_ENULL, QV_ERANGE (limit 0, start_from NaN), QV_EINVAL (key
+ * malformed or without such an index: "No range index for `order_by` key:
+ * `k`. ...") or QV_ENOMEM (also while the index is being rebuilt after an
+ * allocation failure).  Reader. */
+QV_API qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *order,
+                                    const qv_filter *filter, size_t limit,
+                                    qv_point_id *ids_out, double *values_out,
+                                    size_t *n_out);
 
 /* ------------------------------------------------------------------------ */
 /* Search                                                                   */
@@ -406,8 +543,11 @@ typedef struct qv_hit {
  * *n_hits (fewer than k when the collection is smaller or the threshold
  * cuts).  Equal scores are ordered deterministically (by storage slot).
  * The query is not modified.
+ * With a filter, the payload indexes on its keys narrow the points and the
+ * choice between graph and scan (see "Payload indexes").
  * Returns QV_ENULL, QV_EDIM, QV_ENONFINITE, QV_ERANGE (k, ef, threshold
- * NaN) or QV_ENOMEM.  Reader. */
+ * NaN), QV_EINVAL (a full-text query of more than 1024 tokens on a key with
+ * a text index) or QV_ENOMEM.  Reader. */
 QV_API qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
                            const qv_search_params *params, qv_hit *hits,
                            size_t *n_hits);

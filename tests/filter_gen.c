@@ -21,8 +21,19 @@ static uint32_t rnd(uint32_t n)
 }
 
 static const char *const KEYS[] = {"a", "b", "c", "d"};
-static const char *const STRS[] = {"x",         "y",         "xy",
-                                   "red apple", "apple pie", ""};
+/* Plain, cased and punctuated words (for full-text tokens), and one UUID
+ * spelt two ways (for uuid indexes, which compare parsed UUIDs). */
+static const char *const STRS[] = {"x",
+                                   "y",
+                                   "xy",
+                                   "red apple",
+                                   "apple pie",
+                                   "",
+                                   "Red-Apple",
+                                   "apple, PIE!",
+                                   "550e8400-e29b-41d4-a716-446655440000",
+                                   "550E8400-E29B-41D4-A716-446655440000"};
+#define N_STRS 10
 static const char *const DTS[] = {
     "2024-01-01T00:00:00Z", "2024-01-01T12:30:00.25Z",
     "2024-01-02T00:00:00+01:00", "2023-12-31", "2024-01-01T10:00:00-02:30"};
@@ -40,7 +51,7 @@ static cJSON *rand_scalar(void)
     case 4:
         return cJSON_CreateNumber(((double)rnd(13) - 6) / 2);
     case 5:
-        return cJSON_CreateString(STRS[rnd(6)]);
+        return cJSON_CreateString(STRS[rnd(N_STRS)]);
     case 6:
         return cJSON_CreateString(DTS[rnd(5)]);
     default: {
@@ -144,7 +155,7 @@ static cJSON *rand_field(void)
             cJSON_AddNumberToObject(m, "value", (double)rnd(7) - 3);
             break;
         case 1:
-            cJSON_AddStringToObject(m, "value", STRS[rnd(6)]);
+            cJSON_AddStringToObject(m, "value", STRS[rnd(N_STRS)]);
             break;
         default:
             cJSON_AddBoolToObject(m, "value", rnd(2));
@@ -157,17 +168,18 @@ static cJSON *rand_field(void)
         bool strs = rnd(2);
         for (uint32_t i = rnd(4); i > 0; i--)
             cJSON_AddItemToArray(l,
-                                 strs ? cJSON_CreateString(STRS[rnd(6)])
+                                 strs ? cJSON_CreateString(STRS[rnd(N_STRS)])
                                       : cJSON_CreateNumber((double)rnd(7) - 3));
         break;
     }
     case 3: {
         static const char *const tk[] = {"text", "phrase", "text_any",
                                          "prefix"};
-        static const char *const tv[] = {"x",  "apple", "red pie",
-                                         "pp", "z q",   "a"};
+        static const char *const tv[] = {
+            "x", "apple",     "red pie",   "pp", "z q",
+            "a", "APPLE red", "red apple", "!!", "pie"};
         m = cJSON_AddObjectToObject(c, "match");
-        cJSON_AddStringToObject(m, tk[rnd(4)], tv[rnd(6)]);
+        cJSON_AddStringToObject(m, tk[rnd(4)], tv[rnd(10)]);
         break;
     }
     case 4:
@@ -218,7 +230,7 @@ static cJSON *rand_field(void)
     default:
         /* two parts ORed */
         m = cJSON_AddObjectToObject(c, "match");
-        cJSON_AddStringToObject(m, "value", STRS[rnd(6)]);
+        cJSON_AddStringToObject(m, "value", STRS[rnd(N_STRS)]);
         cJSON_AddItemToObject(c, "range", rand_bounds(false));
         break;
     }

@@ -8,10 +8,14 @@
  * a winding number instead of a crossing count; date-times are parsed with
  * sscanf for the forms the property test generates (plus "Z"/offsets).
  * Only the features the generator emits need to be right here; has_vector
- * and slice are covered by hand-written tests instead.
+ * and slice are covered by hand-written tests instead.  With a list of
+ * full-text keys (ref_filter_eval_text), text / text_any / phrase on those
+ * keys are Qdrant's token matches, over a tokenizer written separately
+ * from core/payload_index_text.c (ASCII letters and digits).
  */
 #include "tests/filter_reference.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,13 @@
 #include <time.h>
 
 #define MAXV 512
+
+/* Which keys carry a full-text index (their text conditions are token
+ * matches, outside nested filters). */
+typedef struct ref_ctx {
+    const char *const *text_keys;
+    size_t n_text;
+} ref_ctx;
 
 typedef struct vals {
     const cJSON *v[MAXV];
@@ -281,10 +292,13 @@ static bool ref_geo(const cJSON *fc, const cJSON *v)
     return false;
 }
 
-static bool ref_one_value(const cJSON *fc, const cJSON *v)
+/* One value against the condition's parts; skip_match leaves out a match
+ * part already answered by tokens. */
+static bool ref_one_value(const cJSON *fc, const cJSON *v, bool skip_match)
 {
     const cJSON *x;
-    if ((x = cJSON_GetObjectItem(fc, "match")) && ref_match(x, v))
+    if (!skip_match && (x = cJSON_GetObjectItem(fc, "match")) &&
+        ref_match(x, v))
         return true;
     if ((x = cJSON_GetObjectItem(fc, "range"))) {
         long double t;
@@ -305,13 +319,114 @@ static long ref_count(const cJSON *v)
     return cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 1;
 }
 
-static bool ref_field(const cJSON *fc, const cJSON *payload)
+/* ---- full text (Qdrant's token match on a key with a text index) ------- */
+
+#define MAXTOK 256
+
+typedef struct toks {
+    char t[MAXTOK][64];
+    int n;
+} toks;
+
+/* Lowercase runs of ASCII letters and digits (bytes >= 0x80 count as
+ * letters); the generator writes ASCII only. */
+static void tokenize(const char *s, toks *out)
+{
+    char cur[64];
+    int len = 0;
+    for (const char *p = s;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c && (isalnum(c) || c >= 0x80)) {
+            if (len < 63)
+                cur[len++] = (char)tolower(c);
+            continue;
+        }
+        if (len > 0 && out->n < MAXTOK) {
+            cur[len] = '\0';
+            strcpy(out->t[out->n++], cur);
+        }
+        len = 0;
+        if (!c)
+            return;
+    }
+}
+
+static bool has_token(const toks *d, const char *t)
+{
+    for (int i = 0; i < d->n; i++)
+        if (strcmp(d->t[i], t) == 0)
+            return true;
+    return false;
+}
+
+/* Qdrant's token match: the strings at the key (array elements too) are
+ * one document. */
+static bool ref_tokens(const cJSON *m, const vals *vs)
+{
+    static toks doc, q; /* large: off the stack (single-threaded test) */
+    doc.n = q.n = 0;
+    for (int i = 0; i < vs->n; i++) {
+        const cJSON *v = vs->v[i];
+        if (cJSON_IsString(v))
+            tokenize(v->valuestring, &doc);
+        for (const cJSON *e = cJSON_IsArray(v) ? v->child : NULL; e;
+             e = e->next)
+            if (cJSON_IsString(e))
+                tokenize(e->valuestring, &doc);
+    }
+    const cJSON *x;
+    if ((x = cJSON_GetObjectItem(m, "text"))) {
+        tokenize(x->valuestring, &q);
+        for (int i = 0; i < q.n; i++)
+            if (!has_token(&doc, q.t[i]))
+                return false;
+        return q.n > 0;
+    }
+    if ((x = cJSON_GetObjectItem(m, "text_any"))) {
+        tokenize(x->valuestring, &q);
+        for (int i = 0; i < q.n; i++)
+            if (has_token(&doc, q.t[i]))
+                return true;
+        return false;
+    }
+    x = cJSON_GetObjectItem(m, "phrase");
+    tokenize(x->valuestring, &q);
+    for (int start = 0; q.n > 0 && start + q.n <= doc.n; start++) {
+        int j = 0;
+        while (j < q.n && strcmp(doc.t[start + j], q.t[j]) == 0)
+            j++;
+        if (j == q.n)
+            return true;
+    }
+    return false;
+}
+
+static bool is_text_key(const ref_ctx *x, const char *key)
+{
+    for (size_t i = 0; i < x->n_text; i++)
+        if (strcmp(x->text_keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+static bool ref_field(const ref_ctx *cx, const cJSON *fc, const cJSON *payload,
+                      bool nested)
 {
     vals vs;
-    values_at(payload, cJSON_GetObjectItem(fc, "key")->valuestring, &vs);
+    const char *key = cJSON_GetObjectItem(fc, "key")->valuestring;
+    values_at(payload, key, &vs);
     const cJSON *vc = cJSON_GetObjectItem(fc, "values_count");
     const cJSON *ie = cJSON_GetObjectItem(fc, "is_empty");
     const cJSON *in = cJSON_GetObjectItem(fc, "is_null");
+    const cJSON *m = cJSON_GetObjectItem(fc, "match");
+    bool skip_match = false;
+    if (!nested && m && !vc && !ie && !in && is_text_key(cx, key) &&
+        (cJSON_GetObjectItem(m, "text") || cJSON_GetObjectItem(m, "text_any") ||
+         cJSON_GetObjectItem(m, "phrase"))) {
+        if (ref_tokens(m, &vs))
+            return true;
+        skip_match = true;
+    }
     if (vs.n == 0) {
         if (ie)
             return cJSON_IsTrue(ie);
@@ -337,9 +452,9 @@ static bool ref_field(const cJSON *fc, const cJSON *payload)
         } else if (cJSON_IsArray(v)) {
             ok = false;
             for (const cJSON *e = v->child; e; e = e->next)
-                ok = ok || ref_one_value(fc, e);
+                ok = ok || ref_one_value(fc, e, skip_match);
         } else {
-            ok = ref_one_value(fc, v);
+            ok = ref_one_value(fc, v, skip_match);
         }
         if (ok)
             return true;
@@ -347,10 +462,10 @@ static bool ref_field(const cJSON *fc, const cJSON *payload)
     return false;
 }
 
-static bool ref_cond(const cJSON *c, const cJSON *payload,
+static bool ref_cond(const ref_ctx *cx, const cJSON *c, const cJSON *payload,
                      const qv_point_id *id, bool nested);
 
-static bool ref_group(const cJSON *f, const cJSON *payload,
+static bool ref_group(const ref_ctx *cx, const cJSON *f, const cJSON *payload,
                       const qv_point_id *id, bool nested)
 {
     static const char *names[] = {"must", "should", "must_not"};
@@ -361,10 +476,10 @@ static bool ref_group(const cJSON *f, const cJSON *payload,
         int total = 0, hits = 0;
         if (cJSON_IsObject(l)) {
             total = 1;
-            hits = ref_cond(l, payload, id, nested);
+            hits = ref_cond(cx, l, payload, id, nested);
         } else {
             for (const cJSON *c = l->child; c; c = c->next, total++)
-                hits += ref_cond(c, payload, id, nested);
+                hits += ref_cond(cx, c, payload, id, nested);
         }
         if (k == 0 && hits != total)
             return false;
@@ -378,20 +493,20 @@ static bool ref_group(const cJSON *f, const cJSON *payload,
         int hits = 0;
         for (const cJSON *c = cJSON_GetObjectItem(ms, "conditions")->child; c;
              c = c->next)
-            hits += ref_cond(c, payload, id, nested);
+            hits += ref_cond(cx, c, payload, id, nested);
         if (hits < cJSON_GetObjectItem(ms, "min_count")->valuedouble)
             return false;
     }
     return true;
 }
 
-static bool ref_cond(const cJSON *c, const cJSON *payload,
+static bool ref_cond(const ref_ctx *cx, const cJSON *c, const cJSON *payload,
                      const qv_point_id *id, bool nested)
 {
     const cJSON *x;
     vals vs;
     if (cJSON_GetObjectItem(c, "key"))
-        return ref_field(c, payload);
+        return ref_field(cx, c, payload, nested);
     if ((x = cJSON_GetObjectItem(c, "is_empty"))) {
         values_at(payload, cJSON_GetObjectItem(x, "key")->valuestring, &vs);
         for (int i = 0; i < vs.n; i++)
@@ -431,15 +546,25 @@ static bool ref_cond(const cJSON *c, const cJSON *payload,
         values_at(payload, key, &vs);
         for (int i = 0; i < vs.n; i++)
             if (cJSON_IsObject(vs.v[i]) &&
-                ref_group(cJSON_GetObjectItem(x, "filter"), vs.v[i], id, true))
+                ref_group(cx, cJSON_GetObjectItem(x, "filter"), vs.v[i], id,
+                          true))
                 return true;
         return false;
     }
-    return ref_group(c, payload, id, nested);
+    return ref_group(cx, c, payload, id, nested);
 }
 
 bool ref_filter_eval(const cJSON *filter, const cJSON *payload,
                      const qv_point_id *id)
 {
-    return ref_group(filter, payload, id, false);
+    ref_ctx none = {NULL, 0};
+    return ref_group(&none, filter, payload, id, false);
+}
+
+bool ref_filter_eval_text(const cJSON *filter, const cJSON *payload,
+                          const qv_point_id *id, const char *const *text_keys,
+                          size_t n_text)
+{
+    ref_ctx cx = {text_keys, n_text};
+    return ref_group(&cx, filter, payload, id, false);
 }

@@ -12,9 +12,17 @@
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Does the point (payload may be NULL, id may be NULL) pass filter? */
 bool ref_filter_eval(const cJSON *filter, const cJSON *payload,
                      const qv_point_id *id);
+
+/* The same, with the keys text_keys[0..n_text) carrying a full-text index:
+ * match text / text_any / phrase on them (outside nested) are token
+ * matches, as in Qdrant. */
+bool ref_filter_eval_text(const cJSON *filter, const cJSON *payload,
+                          const qv_point_id *id, const char *const *text_keys,
+                          size_t n_text);
 
 #endif

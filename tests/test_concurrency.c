@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { DIM = 16, BASE = 2000, WRITES = 2000, READERS = 3 };
 
@@ -208,6 +209,138 @@ START_TEST(test_graph_searches_alongside_writer)
 }
 END_TEST
 
+/* ---- payload indexes under concurrent writes -------------------------- */
+
+/* Point i always has tenant "t<i % 10>"; the writer changes its other
+ * fields, deletes and re-creates it, and creates and drops the indexes, so
+ * a reader can check every filtered answer against the id alone. */
+static void put_tenant(qv_collection *c, uint64_t i, unsigned salt)
+{
+    qv_point_id id = qv_id_from_num(i);
+    float v[DIM];
+    vec_for(i, v);
+    char text[96];
+    const char *t = text;
+    size_t len = (size_t)snprintf(text, sizeof text,
+                                  "{\"t\":\"t%u\",\"n\":%u,\"w\":\"word%u\"}",
+                                  (unsigned)(i % 10), salt % 100, salt % 7);
+    qv_upsert_with_payloads(c, &id, v, 1, DIM, &t, &len);
+}
+
+static void *index_writer(void *arg)
+{
+    shared *sh = arg;
+    for (unsigned w = 0; w < WRITES; w++) {
+        uint64_t i = (w * 7919u) % BASE;
+        qv_point_id id = qv_id_from_num(i);
+        switch (w % 6) {
+        case 0:
+            put_tenant(sh->c, i, w);
+            break;
+        case 1: {
+            const char *set = "{\"n\":5}";
+            qv_payload_set(sh->c, &id, set, strlen(set), NULL);
+            break;
+        }
+        case 2:
+            qv_delete(sh->c, &id);
+            put_tenant(sh->c, i, w);
+            break;
+        case 3: {
+            const char *keys[] = {"w"};
+            qv_payload_delete_keys(sh->c, &id, keys, 1);
+            break;
+        }
+        case 4:
+            if (w % 60 == 4)
+                qv_payload_index_drop(sh->c, "n");
+            break;
+        default:
+            if (w % 60 == 5)
+                qv_payload_index_create(sh->c, "n", QV_INDEX_INTEGER);
+            break;
+        }
+    }
+    atomic_store(&sh->stop, true);
+    return NULL;
+}
+
+static void *index_reader(void *arg)
+{
+    shared *sh = arg;
+    const char *ft = "{\"must\":[{\"key\":\"t\",\"match\":{\"value\":\"t3\"}},"
+                     "{\"key\":\"w\",\"match\":{\"text\":\"WORD3\"}}]}";
+    qv_filter *f;
+    if (qv_filter_parse(ft, strlen(ft), &f, NULL, 0) != QV_OK) {
+        atomic_fetch_add(&sh->errors, 1);
+        return NULL;
+    }
+    qv_search_params p;
+    qv_search_params_init(&p);
+    p.k = 5;
+    p.filter = f;
+    unsigned iter = 0;
+    while (!atomic_load(&sh->stop) || iter < 20) {
+        float q[DIM];
+        vec_for(iter % 1000, q);
+        qv_hit hits[5];
+        size_t n;
+        if (qv_search(sh->c, q, DIM, &p, hits, &n) != QV_OK)
+            atomic_fetch_add(&sh->errors, 1);
+        for (size_t i = 0; i < n; i++)
+            if (hits[i].id.u.num % 10 != 3)
+                atomic_fetch_add(&sh->errors, 1);
+        uint64_t cnt;
+        if (qv_count_filter(sh->c, f, &cnt) != QV_OK || cnt > BASE / 10)
+            atomic_fetch_add(&sh->errors, 1);
+        qv_point_id ids[8];
+        qv_order_by o;
+        qv_order_by_init(&o);
+        o.key = "n";
+        qv_status st = qv_scroll_order_by(sh->c, &o, f, 8, ids, NULL, &n);
+        /* The index may be dropped at that moment: EINVAL then. */
+        if (st != QV_OK && st != QV_EINVAL)
+            atomic_fetch_add(&sh->errors, 1);
+        for (size_t i = 0; st == QV_OK && i < n; i++)
+            if (ids[i].u.num % 10 != 3)
+                atomic_fetch_add(&sh->errors, 1);
+        qv_payload_index_info *info;
+        size_t ni;
+        if (qv_payload_index_list(sh->c, &info, &ni) != QV_OK)
+            atomic_fetch_add(&sh->errors, 1);
+        else
+            qv_free(info);
+        iter++;
+    }
+    qv_filter_free(f);
+    return NULL;
+}
+
+START_TEST(test_payload_indexes_alongside_writer)
+{
+    shared sh = {0};
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.dim = DIM;
+    cfg.metric = QV_METRIC_EUCLID;
+    ck_assert_int_eq(qv_collection_create(&cfg, &sh.c), QV_OK);
+    ck_assert_int_eq(qv_payload_index_create(sh.c, "t", QV_INDEX_KEYWORD),
+                     QV_OK);
+    ck_assert_int_eq(qv_payload_index_create(sh.c, "w", QV_INDEX_TEXT), QV_OK);
+    for (uint64_t i = 0; i < BASE; i++)
+        put_tenant(sh.c, i, (unsigned)i);
+    pthread_t w, r[READERS];
+    for (int i = 0; i < READERS; i++)
+        pthread_create(&r[i], NULL, index_reader, &sh);
+    pthread_create(&w, NULL, index_writer, &sh);
+    pthread_join(w, NULL);
+    for (int i = 0; i < READERS; i++)
+        pthread_join(r[i], NULL);
+    ck_assert_int_eq(atomic_load(&sh.errors), 0);
+    qv_collection_release(sh.c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("concurrency");
@@ -216,6 +349,7 @@ int main(void)
     tcase_add_test(tc, test_searches_alongside_writer);
     tcase_add_test(tc, test_store_from_many_threads);
     tcase_add_test(tc, test_graph_searches_alongside_writer);
+    tcase_add_test(tc, test_payload_indexes_alongside_writer);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -7,13 +7,21 @@
  *     nested within one element; empty should; min_should; key paths).
  *  2. A property test: 12,000 random filters over random payloads must give
  *     exactly the answers of tests/filter_reference.c, an independent
- *     evaluator working on the filter's cJSON.
+ *     evaluator working on the filter's cJSON.  The same filters then run
+ *     through collections (count, scroll, exact search) with payload
+ *     indexes of every kind on the keys they name -- created before the
+ *     data, after it, dropped and recreated -- while random writes change
+ *     the payloads, and must give the reference's point sets exactly
+ *     (with full-text semantics on the keys with a text index).
  *  3. Bad filters: each gets QV_EINVAL and a message naming the offending
  *     part; a 10,000-level filter is refused without deep recursion.
  */
 #include "core/filter.h"
+#include "core/payload_index.h"
 #include "tests/filter_gen.h"
 #include "tests/filter_reference.h"
+
+#include "core/core.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -286,7 +294,8 @@ START_TEST(test_vector_slice)
     const char *t = "{\"must\":{\"has_vector\":\"img\"}}";
     ck_assert_int_eq(qvi_filter_parse_text(t, strlen(t), &f, err, 256), QV_OK);
     qv_point_id a = qv_id_from_num(1), b = qv_id_from_num(2);
-    qvi_filter_target tg = {&qvi_payload_cjson_ops, NULL, &a, vec_cb, NULL};
+    qvi_filter_target tg = {
+        .ops = &qvi_payload_cjson_ops, .id = &a, .has_vector = vec_cb};
     ck_assert(qvi_filter_eval_target(f, &tg));
     tg.id = &b;
     ck_assert(!qvi_filter_eval_target(f, &tg));
@@ -540,6 +549,454 @@ START_TEST(test_property)
 }
 END_TEST
 
+/* ---- the same filters through indexed collections -------------------- */
+
+enum { IP = 64, IDIM = 2, ROUND = 500, N_IKEYS = 10, BURST = 200 };
+
+/* Keys in the spellings the generator uses for filter keys. */
+static const char *const IKEYS[N_IKEYS] = {
+    "a", "b", "c", "d", "a[]", "b[0]", "c.d", "d[].a", "a[1].c", "b.a"};
+
+typedef struct world {
+    qv_collection *c[3]; /* no index; indexes before data; after data */
+    cJSON *shadow[IP];   /* payload of point i, NULL when deleted */
+    const char *text_keys[N_IKEYS];
+    size_t n_text;
+    qv_index_kind kinds[N_IKEYS];
+} world;
+
+static qv_collection *new_collection(void)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.dim = IDIM;
+    cfg.metric = QV_METRIC_EUCLID;
+    qv_collection *c;
+    ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
+    return c;
+}
+
+static void create_indexes(world *w, qv_collection *c)
+{
+    for (int k = 0; k < N_IKEYS; k++) {
+        qv_status st = qv_payload_index_create(c, IKEYS[k], w->kinds[k]);
+        ck_assert_msg(st == QV_OK, "index %s: %s", IKEYS[k], qv_strerror(st));
+    }
+}
+
+/* A payload object (the generator makes any value), with sentences at
+ * some top-level keys so that full-text conditions find tokens. */
+static cJSON *gen_payload(int i)
+{
+    static const char *const sentences[] = {
+        "red apple",
+        "Apple PIE",
+        "pie, red apple!",
+        "Red-Apple pie",
+        "apple",
+        "550E8400-E29B-41D4-A716-446655440000",
+        "550e8400-e29b-41d4-a716-446655440000"};
+    cJSON *p = gen_value(3);
+    if (!cJSON_IsObject(p)) {
+        cJSON_Delete(p);
+        p = cJSON_CreateObject();
+        cJSON_AddItemToObject(p, gen_key((unsigned)i % 4), gen_value(2));
+    }
+    for (unsigned k = 0; k < 4; k++) {
+        if (gen_rnd(4))
+            continue;
+        cJSON *v;
+        if (gen_rnd(2)) {
+            v = cJSON_CreateString(sentences[gen_rnd(7)]);
+        } else {
+            v = cJSON_CreateArray();
+            cJSON_AddItemToArray(v, cJSON_CreateString(sentences[gen_rnd(7)]));
+            cJSON_AddItemToArray(v, cJSON_CreateString(sentences[gen_rnd(7)]));
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(p, gen_key(k));
+        cJSON_AddItemToObject(p, gen_key(k), v);
+    }
+    return p;
+}
+
+/* Upserts points ids[0..n) with the given payloads into every collection
+ * (and the shadow). */
+static void put_points(world *w, const int *ids, cJSON **payloads, int n)
+{
+    qv_point_id pid[IP];
+    float vec[IP * IDIM];
+    char *text[IP];
+    size_t len[IP];
+    for (int i = 0; i < n; i++) {
+        pid[i] = qv_id_from_num((uint64_t)ids[i]);
+        vec[i * IDIM] = (float)ids[i];
+        vec[i * IDIM + 1] = (float)(ids[i] % 7);
+        text[i] = cJSON_PrintUnformatted(payloads[i]);
+        len[i] = strlen(text[i]);
+    }
+    for (int k = 0; k < 3; k++)
+        ck_assert_int_eq(
+            qv_upsert_with_payloads(w->c[k], pid, vec, (size_t)n, IDIM,
+                                    (const char *const *)text, len),
+            QV_OK);
+    for (int i = 0; i < n; i++) {
+        cJSON_Delete(w->shadow[ids[i]]);
+        w->shadow[ids[i]] = payloads[i];
+        free(text[i]);
+    }
+}
+
+/* Re-reads point i's payload from the collections into the shadow (they
+ * must agree): edits then need no second implementation in the test. */
+static void resync(world *w, int i)
+{
+    qv_point_id id = qv_id_from_num((uint64_t)i);
+    bool there;
+    ck_assert_int_eq(qv_contains(w->c[0], &id, &there), QV_OK);
+    cJSON_Delete(w->shadow[i]);
+    w->shadow[i] = NULL;
+    char *t[3];
+    for (int k = 0; k < 3; k++) {
+        bool here;
+        ck_assert_int_eq(qv_contains(w->c[k], &id, &here), QV_OK);
+        ck_assert(here == there);
+        if (!there)
+            continue;
+        size_t len;
+        ck_assert_int_eq(qv_payload_get(w->c[k], &id, NULL, &t[k], &len),
+                         QV_OK);
+    }
+    if (!there)
+        return;
+    ck_assert_str_eq(t[0], t[1]);
+    ck_assert_str_eq(t[0], t[2]);
+    w->shadow[i] = cJSON_Parse(t[0]);
+    for (int k = 0; k < 3; k++)
+        qv_free(t[k]);
+}
+
+static const char *const EDIT_KEYS[] = {"a",    "b.c",    "a[].b", "c[]",
+                                        "d[0]", "b[1].a", "a.a"};
+
+/* One random write, applied to every collection alike. */
+static void random_write(world *w)
+{
+    int i = (int)gen_rnd(IP);
+    qv_point_id id = qv_id_from_num((uint64_t)i);
+    uint32_t op = gen_rnd(8);
+    if (!w->shadow[i] || op == 0) { /* (re)insert or replace */
+        cJSON *p = gen_payload(i);
+        put_points(w, &i, &p, 1);
+        return;
+    }
+    char *text = NULL;
+    cJSON *j = NULL;
+    for (int k = 0; k < 3; k++) {
+        qv_collection *c = w->c[k];
+        switch (op) {
+        case 1:
+            if (!j) {
+                j = gen_payload(i);
+                text = cJSON_PrintUnformatted(j);
+            }
+            ck_assert_int_eq(qv_payload_overwrite(c, &id, text, strlen(text)),
+                             QV_OK);
+            break;
+        case 2: {
+            if (!j) {
+                j = gen_payload(i);
+                text = cJSON_PrintUnformatted(j);
+            }
+            static const char *const at[] = {NULL, "a", "b[0]", "c[]", "d.a"};
+            const char *key = at[(unsigned)i % 5];
+            ck_assert_int_eq(qv_payload_set(c, &id, text, strlen(text), key),
+                             QV_OK);
+            break;
+        }
+        case 3: {
+            const char *keys[2] = {EDIT_KEYS[(unsigned)i % 7],
+                                   EDIT_KEYS[(unsigned)(i / 7) % 7]};
+            ck_assert_int_eq(qv_payload_delete_keys(c, &id, keys, 2), QV_OK);
+            break;
+        }
+        case 4:
+            ck_assert_int_eq(qv_payload_clear(c, &id), QV_OK);
+            break;
+        case 5:
+            ck_assert_int_eq(qv_delete(c, &id), QV_OK);
+            break;
+        case 6: {
+            float v[IDIM] = {1, 2}; /* vector only: payload kept */
+            ck_assert_int_eq(qv_upsert(c, &id, v, IDIM), QV_OK);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    cJSON_Delete(j);
+    free(text);
+    if (op == 7) { /* delete by filter */
+        cJSON *fj = gen_filter(1);
+        char *ft = cJSON_PrintUnformatted(fj);
+        uint64_t del[3];
+        /* Text semantics differ without indexes: the indexed collections
+         * decide, and the unindexed one deletes what they deleted. */
+        for (int k = 1; k < 3; k++) {
+            qv_filter *f;
+            ck_assert_int_eq(qv_filter_parse(ft, strlen(ft), &f, NULL, 0),
+                             QV_OK);
+            ck_assert_int_eq(qv_delete_filter(w->c[k], f, &del[k]), QV_OK);
+            qv_filter_free(f);
+        }
+        ck_assert_uint_eq(del[1], del[2]);
+        for (int p = 0; p < IP; p++) {
+            qv_point_id pid = qv_id_from_num((uint64_t)p);
+            bool here;
+            qv_contains(w->c[1], &pid, &here);
+            if (!here)
+                qv_delete(w->c[0], &pid);
+        }
+        free(ft);
+        cJSON_Delete(fj);
+        for (int p = 0; p < IP; p++)
+            resync(w, p);
+        return;
+    }
+    resync(w, i);
+}
+
+/* The reference's matching ids over the shadow, ascending. */
+static int expected(const world *w, const cJSON *fj, bool text, uint64_t *out)
+{
+    int n = 0;
+    for (int i = 0; i < IP; i++) {
+        if (!w->shadow[i])
+            continue;
+        qv_point_id id = qv_id_from_num((uint64_t)i);
+        bool m = text ? ref_filter_eval_text(fj, w->shadow[i], &id,
+                                             w->text_keys, w->n_text)
+                      : ref_filter_eval(fj, w->shadow[i], &id);
+        if (m)
+            out[n++] = (uint64_t)i;
+    }
+    return n;
+}
+
+typedef struct istats {
+    long indexed, exact, text_differs, matches;
+} istats;
+
+static void check_filter(world *w, const cJSON *fj, int it, istats *st)
+{
+    char *ft = cJSON_PrintUnformatted(fj);
+    qv_filter *f;
+    ck_assert_int_eq(qv_filter_parse(ft, strlen(ft), &f, NULL, 0), QV_OK);
+    uint64_t want[2][IP];
+    int nw[2] = {expected(w, fj, false, want[0]),
+                 expected(w, fj, true, want[1])};
+    st->matches += nw[1];
+    st->text_differs +=
+        nw[0] != nw[1] || memcmp(want[0], want[1], sizeof(uint64_t) * nw[0]);
+    /* How the indexed collection answers (for the summary line). */
+    qvi_fq fq;
+    ck_assert_int_eq(
+        qvi_fq_prepare_locked(w->c[1], qvi_filter_of(f), QVI_FQ_ALWAYS, &fq),
+        QV_OK);
+    st->indexed += fq.indexed;
+    st->exact += fq.indexed && fq.exact;
+    qvi_fq_free(&fq);
+    for (int k = 0; k < 3; k++) {
+        int e = k ? 1 : 0;
+        uint64_t n;
+        ck_assert_int_eq(qv_count_filter(w->c[k], f, &n), QV_OK);
+        ck_assert_msg(n == (uint64_t)nw[e],
+                      "filter %d %s: collection %d counts %llu, reference %d",
+                      it, ft, k, (unsigned long long)n, nw[e]);
+        qv_point_id page[IP];
+        size_t got;
+        bool more;
+        ck_assert_int_eq(
+            qv_scroll(w->c[k], NULL, f, IP, page, &got, NULL, &more), QV_OK);
+        ck_assert_uint_eq(got, (size_t)nw[e]);
+        for (size_t i = 0; i < got; i++)
+            ck_assert_msg(page[i].u.num == want[e][i],
+                          "filter %d %s: collection %d scrolls %llu at %zu", it,
+                          ft, k, (unsigned long long)page[i].u.num, i);
+        if (it % 4 == k) {
+            /* Exact search for every point: the hits are the matches. */
+            qv_search_params sp;
+            qv_search_params_init(&sp);
+            sp.k = IP;
+            sp.exact = true;
+            sp.filter = f;
+            qv_hit hits_out[IP];
+            size_t nh;
+            float q[IDIM] = {0, 0};
+            ck_assert_int_eq(qv_search(w->c[k], q, IDIM, &sp, hits_out, &nh),
+                             QV_OK);
+            ck_assert_uint_eq(nh, (size_t)nw[e]);
+            bool seen[IP] = {false};
+            for (size_t i = 0; i < nh; i++)
+                seen[hits_out[i].id.u.num] = true;
+            for (int i = 0; i < nw[e]; i++)
+                ck_assert(seen[want[e][i]]);
+        }
+    }
+    qv_filter_free(f);
+    free(ft);
+}
+
+static const char *const UUIDS[] = {"550e8400-e29b-41d4-a716-446655440000",
+                                    "550E8400-E29B-41D4-A716-446655440000",
+                                    "{550e8400-e29b-41d4-a716-446655440000}",
+                                    "6ba7b810-9dad-11d1-80b4-00c04fd430c8"};
+
+/* A condition on key of the sort an index of kind answers. */
+static cJSON *cond_for(const char *key, qv_index_kind kind)
+{
+    static const char *const tkinds[] = {"text", "text_any", "phrase"};
+    static const char *const qs[] = {
+        "apple",     "red apple", "APPLE red", "pie", "Red-apple",    "x",
+        "apple pie", "pie apple", "!!",        "",    "550e8400 e29b"};
+    static const char *const words[] = {"x", "red apple", "apple", "y"};
+    static const char *const dts[] = {"2024-01-01T00:00:00Z", "2023-12-31",
+                                      "2024-01-01T12:30:00.25Z"};
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "key", key);
+    cJSON *m, *r;
+    switch (kind) {
+    case QV_INDEX_TEXT:
+        m = cJSON_AddObjectToObject(c, "match");
+        cJSON_AddStringToObject(m, tkinds[gen_rnd(3)], qs[gen_rnd(11)]);
+        break;
+    case QV_INDEX_KEYWORD:
+    case QV_INDEX_UUID:
+        m = cJSON_AddObjectToObject(c, "match");
+        if (gen_rnd(2)) {
+            cJSON_AddStringToObject(
+                m, "value", gen_rnd(2) ? UUIDS[gen_rnd(4)] : words[gen_rnd(4)]);
+        } else {
+            cJSON *l = cJSON_AddArrayToObject(m, "any");
+            for (uint32_t i = gen_rnd(3); i > 0; i--)
+                cJSON_AddItemToArray(l, cJSON_CreateString(UUIDS[gen_rnd(4)]));
+        }
+        break;
+    case QV_INDEX_INTEGER:
+    case QV_INDEX_FLOAT:
+        if (gen_rnd(2)) {
+            m = cJSON_AddObjectToObject(c, "match");
+            cJSON_AddNumberToObject(m, "value", (double)gen_rnd(7) - 3);
+        } else {
+            r = cJSON_AddObjectToObject(c, "range");
+            cJSON_AddNumberToObject(r, gen_rnd(2) ? "gt" : "gte",
+                                    ((double)gen_rnd(9) - 4) / 2);
+            if (gen_rnd(2))
+                cJSON_AddNumberToObject(r, gen_rnd(2) ? "lt" : "lte",
+                                        ((double)gen_rnd(9)) / 2);
+        }
+        break;
+    case QV_INDEX_DATETIME:
+        r = cJSON_AddObjectToObject(c, "range");
+        cJSON_AddStringToObject(r, gen_rnd(2) ? "gt" : "lte", dts[gen_rnd(3)]);
+        break;
+    case QV_INDEX_BOOL:
+        m = cJSON_AddObjectToObject(c, "match");
+        cJSON_AddBoolToObject(m, "value", gen_rnd(2));
+        break;
+    default: {
+        cJSON *g = cJSON_AddObjectToObject(c, "geo_radius");
+        cJSON *ctr = cJSON_AddObjectToObject(g, "center");
+        cJSON_AddNumberToObject(ctr, "lon", (double)gen_rnd(21) - 10);
+        cJSON_AddNumberToObject(ctr, "lat", (double)gen_rnd(21) - 10);
+        cJSON_AddNumberToObject(g, "radius", 100000.0 * (1 + gen_rnd(10)));
+        break;
+    }
+    }
+    return c;
+}
+
+/* One round: new payloads, a new assignment of index kinds to keys, the
+ * filters checked before and after random writes. */
+static void run_round(world *w, int round, int first, int count, istats *st)
+{
+    for (int k = 0; k < 3; k++) {
+        qv_collection_release(w->c[k]);
+        w->c[k] = new_collection();
+    }
+    for (int i = 0; i < IP; i++) {
+        cJSON_Delete(w->shadow[i]);
+        w->shadow[i] = NULL;
+    }
+    w->n_text = 0;
+    for (int k = 0; k < N_IKEYS; k++) {
+        w->kinds[k] = (qv_index_kind)((k + round) % QV_INDEX_KIND_COUNT);
+        if (w->kinds[k] == QV_INDEX_TEXT)
+            w->text_keys[w->n_text++] = IKEYS[k];
+    }
+    create_indexes(w, w->c[1]);
+    int ids[IP];
+    cJSON *pl[IP];
+    for (int i = 0; i < IP; i++) {
+        ids[i] = i;
+        pl[i] = gen_payload(i);
+    }
+    put_points(w, ids, pl, IP);
+    create_indexes(w, w->c[2]);
+    for (int it = first; it < first + count; it++) {
+        if (it - first == count / 2) {
+            for (int u = 0; u < 48; u++)
+                random_write(w);
+            /* Drop one index and create it again, on one collection. */
+            int k = round % N_IKEYS;
+            ck_assert_int_eq(qv_payload_index_drop(w->c[1], IKEYS[k]), QV_OK);
+            ck_assert_int_eq(qv_payload_index_drop(w->c[1], IKEYS[k]),
+                             QV_ENOTFOUND);
+            ck_assert_int_eq(
+                qv_payload_index_create(w->c[1], IKEYS[k], w->kinds[k]), QV_OK);
+        }
+        cJSON *fj = gen_filter(3);
+        check_filter(w, fj, it, st);
+        cJSON_Delete(fj);
+    }
+    /* Conditions that an index answers are rare in random filters (the
+     * key must be the indexed one, the condition fit its kind): a burst of
+     * them, alone or beside a random filter. */
+    for (int t = 0; t < BURST; t++) {
+        cJSON *fj = cJSON_CreateObject();
+        cJSON *must = cJSON_AddArrayToObject(fj, "must");
+        int k = (int)gen_rnd(N_IKEYS);
+        cJSON_AddItemToArray(must, cond_for(IKEYS[k], w->kinds[k]));
+        if (gen_rnd(2))
+            cJSON_AddItemToArray(must, gen_filter(1));
+        check_filter(w, fj, first + count + t, st);
+        cJSON_Delete(fj);
+    }
+}
+
+START_TEST(test_property_indexed)
+{
+    enum { FILTERS = 12000 };
+    world w = {0};
+    istats st = {0};
+    gen_seed(0x5eed);
+    for (int r = 0; r * ROUND < FILTERS; r++)
+        run_round(&w, r, r * ROUND, ROUND, &st);
+    for (int k = 0; k < 3; k++)
+        qv_collection_release(w.c[k]);
+    for (int i = 0; i < IP; i++)
+        cJSON_Delete(w.shadow[i]);
+    printf("indexed property test: %d filters x 3 collections; %ld narrowed "
+           "by indexes (%ld exactly), %ld where full-text semantics "
+           "change the answer, %ld matches\n",
+           FILTERS, st.indexed, st.exact, st.text_differs, st.matches);
+    /* Meaningful only if the indexes and the text semantics are used. */
+    ck_assert_int_gt(st.indexed, FILTERS / 10);
+    ck_assert_int_gt(st.exact, FILTERS / 20);
+    ck_assert_int_gt(st.text_differs, 50);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("filter");
@@ -555,6 +1012,7 @@ int main(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_deep);
     tcase_add_test(tc, test_property);
+    tcase_add_test(tc, test_property_indexed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -4,6 +4,7 @@
  * and filtered-search recall across selectivities from 0.1% to 100%.
  */
 #include "core/core.h"
+#include "core/payload_index.h"
 
 #include <check.h>
 #include <math.h>
@@ -267,6 +268,29 @@ START_TEST(test_filtered_recall_across_selectivity)
 }
 END_TEST
 
+/* The same sweep with an integer index on g: the planner counts the
+ * matches exactly instead of sampling, scans candidates only, and recall
+ * must hold as well (cosine and manhattan, the two score directions). */
+START_TEST(test_filtered_recall_indexed)
+{
+    qv_metric m = _i ? QV_METRIC_MANHATTAN : QV_METRIC_COSINE;
+    float *data;
+    qv_collection *c = fill(m, 0, &data);
+    ck_assert_int_eq(qv_payload_index_create(c, "g", QV_INDEX_INTEGER), QV_OK);
+    const int ts[] = {1, 10, 50, 100, 300, 1000};
+    for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+        double r = filtered_recall(c, ts[i]);
+        printf("filtered %s with an index, selectivity %.1f%%: recall@10 "
+               "%.4f\n",
+               qv_metric_name(m), ts[i] / 10.0, r);
+        ck_assert_msg(r >= 0.95, "selectivity %.1f%%: recall %.4f",
+                      ts[i] / 10.0, r);
+    }
+    free(data);
+    qv_collection_release(c);
+}
+END_TEST
+
 START_TEST(test_scroll_count_delete_by_filter)
 {
     float *data;
@@ -348,7 +372,11 @@ START_TEST(test_planner_periodic_payloads)
     e = p;
     e.exact = true;
     /* 2.5% selective: below SCAN_BELOW, so the plan must be a scan. */
-    qvi_plan plan = qvi_plan_search_locked(c, &p);
+    qvi_fq fq;
+    ck_assert_int_eq(
+        qvi_fq_prepare_locked(c, qvi_filter_of(f), QVI_FQ_ALWAYS, &fq), QV_OK);
+    qvi_plan plan = qvi_plan_search_locked(c, &p, &fq);
+    qvi_fq_free(&fq);
     ck_assert(!plan.graph);
     for (int q = 0; q < PQ; q++) {
         qv_hit gh[10], eh[10];
@@ -413,6 +441,7 @@ int main(void)
     tcase_add_test(tc, test_payload_edits);
     tcase_add_loop_test(tc, test_filtered_recall_across_selectivity, 0,
                         QV_METRIC_MANHATTAN + 1);
+    tcase_add_loop_test(tc, test_filtered_recall_indexed, 0, 2);
     tcase_add_test(tc, test_scroll_count_delete_by_filter);
     tcase_add_test(tc, test_planner_periodic_payloads);
     tcase_add_test(tc, test_bad_filters);

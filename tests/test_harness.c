@@ -849,6 +849,54 @@ START_TEST(run_with_missing_driver)
 }
 END_TEST
 
+/* ---- the filtered-search sweep
+ * ------------------------------------------------- */
+
+START_TEST(filter_sweep_small)
+{
+    /* Buckets: uniform enough over 0..999, and deterministic. */
+    int hist[10] = {0};
+    for (size_t i = 0; i < 20000; i++) {
+        uint32_t r = qvb_filter_bucket(42, i);
+        ck_assert_uint_lt(r, 1000);
+        hist[r / 100]++;
+    }
+    for (int b = 0; b < 10; b++)
+        ck_assert_int_gt(hist[b], 1700);
+    ck_assert_uint_eq(qvb_filter_bucket(42, 7), qvb_filter_bucket(42, 7));
+
+    /* A whole sweep on a tiny set: every run scans (the collection is
+     * below its full-scan threshold), so recall is exactly 1. */
+    make_tmpdir();
+    char out[300];
+    tmp_path(out, sizeof out, "sweep");
+    char *argv[] = {"bench",   "--filter-sweep",  "--data",
+                    "synthetic-16-l2", "--n",     "3000",
+                    "--queries", "20",            "--reps",
+                    "1",       "--selectivities", "0.01,0.5,1",
+                    "--out",   out,               NULL};
+    int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+    ck_assert_int_eq(qvb_main(argc, argv), 0);
+    char path[400];
+    snprintf(path, sizeof path, "%s/filter_sweep.csv", out);
+    char *csv = read_all(path);
+    ck_assert_ptr_nonnull(strstr(csv, qvb_filter_csv_header));
+    /* 2 keys x (no index, index) x 3 selectivities */
+    ck_assert_uint_eq(count_substr(csv, "\n"), 1 + 12);
+    ck_assert_uint_eq(count_substr(csv, ",1.0000,"), 12);
+    ck_assert_ptr_nonnull(strstr(csv, "integer,no,0.01,"));
+    ck_assert_ptr_nonnull(strstr(csv, "keyword,yes,1,3000,1.0000,"));
+    free(csv);
+
+    char *bad[] = {"bench", "--filter-sweep", "--selectivities", "0.0005",
+                   NULL};
+    ck_assert_int_eq(qvb_main(4, bad), 2);
+    char *bad2[] = {"bench", "--selectivities", "0.5,2", NULL};
+    ck_assert_int_eq(qvb_main(3, bad2), 2);
+    remove_tmpdir();
+}
+END_TEST
+
 static Suite *harness_suite(void)
 {
     Suite *s = suite_create("harness");
@@ -875,6 +923,7 @@ static Suite *harness_suite(void)
     tcase_add_test(tc, json_and_ratios);
     tcase_add_test(tc, svg_chart);
     tcase_add_test(tc, run_with_missing_driver);
+    tcase_add_test(tc, filter_sweep_small);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -310,8 +310,29 @@ START_TEST(test_text)
     expect_text(p, inc1, 1, NULL, 0, "{\"a\":{\"b\":1}}");
     const char *inc2[] = {"f", "a.c.e"};
     expect_text(p, inc2, 2, NULL, 0, "{\"a\":{\"c\":{\"e\":3}},\"f\":\"x\"}");
+    /* Qdrant's value_filter: a path that stops short keeps the value
+     * whole ("f.x" keeps f), one that names a missing member keeps its
+     * parent empty, and a key step never enters an array ("g.b"). */
     const char *inc3[] = {"a.z", "f.x", "g.b", "nope"};
-    expect_text(p, inc3, 4, NULL, 0, "{}");
+    expect_text(p, inc3, 4, NULL, 0, "{\"a\":{},\"f\":\"x\",\"g\":[]}");
+    /* [] in paths: elements are reached by [], never by [n]. */
+    const char *inc7[] = {"g[].b"};
+    expect_text(p, inc7, 1, NULL, 0, "{\"g\":[{\"b\":1}]}");
+    const char *inc8[] = {"g[0]"};
+    expect_text(p, inc8, 1, NULL, 0, "{\"g\":[]}");
+    const char *inc9[] = {"g[]"};
+    expect_text(p, inc9, 1, NULL, 0, "{\"g\":[{\"b\":1}]}");
+    const char *exc4[] = {"g[].b"};
+    expect_text(p, NULL, 0, exc4, 1,
+                "{\"a\":{\"b\":1,\"c\":{\"d\":2,\"e\":3}},\"f\":\"x\","
+                "\"g\":[{}],\"a.b\":7}");
+    const char *exc5[] = {"g[]", "a.c"};
+    expect_text(p, NULL, 0, exc5, 2,
+                "{\"a\":{\"b\":1},\"f\":\"x\",\"g\":[],\"a.b\":7}");
+    const char *exc6[] = {"g[0]"};
+    expect_text(p, NULL, 0, exc6, 1, p);
+    expect_text("{\"m\":[[1,{\"x\":1,\"y\":2}],3]}", inc7, 0,
+                (const char *[]){"m[][].x"}, 1, "{\"m\":[[1,{\"y\":2}],3]}");
     const char *inc4[] = {"\"a.b\""};
     expect_text(p, inc4, 1, NULL, 0, "{\"a.b\":7}");
     const char *inc5[] = {"a", "a.b"};
@@ -331,7 +352,7 @@ START_TEST(test_text)
     uint8_t *b = enc_text(p, &len);
     char *t = (char *)1;
     size_t tl = 5;
-    const char *bad[] = {"a[]"};
+    const char *bad[] = {"a["};
     ck_assert_int_eq(qvi_payload_to_json(b, len, bad, 1, NULL, 0, &t, &tl),
                      QV_EINVAL);
     ck_assert_ptr_null(t);
@@ -410,6 +431,31 @@ START_TEST(test_edits)
     expect_delete(old, k2, 1, "{\"a\":1,\"s\":\"v\"}");
     expect_delete(old, NULL, 0, old);
 
+    /* Key paths through arrays, as Qdrant's set_payload / delete_payload:
+     * [n] steps into one element, [] into each; a step onto a value of the
+     * wrong type replaces it by the container it needs. */
+    const char *arr2 = "{\"a\":[{\"x\":1},2]}";
+    expect_merge(arr2, "{\"y\":1}", "a[0]", "{\"a\":[{\"x\":1,\"y\":1},2]}");
+    expect_merge(arr2, "{\"y\":1}", "a[1]", "{\"a\":[{\"x\":1},{\"y\":1}]}");
+    expect_merge(arr2, "{\"y\":1}", "a[5]", arr2);
+    expect_merge(arr2, "{\"y\":1}", "a[].b",
+                 "{\"a\":[{\"x\":1,\"b\":{\"y\":1}},{\"b\":{\"y\":1}}]}");
+    expect_merge(arr2, "{\"y\":1}", "q[0].b", "{\"a\":[{\"x\":1},2],\"q\":[]}");
+    expect_merge("{\"a\":3}", "{\"y\":1}", "a[]", "{\"a\":[]}");
+    expect_merge(old, "{\"y\":1}", "a[0]",
+                 "{\"a\":[],\"p\":{\"x\":1,\"y\":2},\"s\":\"v\"}");
+    const char *nest = "{\"a\":[{\"b\":1,\"c\":2},{\"b\":3},5]}";
+    const char *d1[] = {"a[].b"};
+    expect_delete(nest, d1, 1, "{\"a\":[{\"c\":2},{},5]}");
+    const char *d2[] = {"a[0]"};
+    expect_delete(nest, d2, 1, nest); /* Qdrant never deletes by position */
+    const char *d3[] = {"a[0].c"};
+    expect_delete(nest, d3, 1, "{\"a\":[{\"b\":1},{\"b\":3},5]}");
+    const char *d4[] = {"a[]"};
+    expect_delete(nest, d4, 1, "{\"a\":[]}");
+    const char *d5[] = {"a.b", "a[9].b"};
+    expect_delete(nest, d5, 2, nest);
+
     /* errors leave nothing behind */
     char err[QVI_PAYLOAD_ERRMSG_CAP];
     size_t len, nlen = 7;
@@ -422,7 +468,7 @@ START_TEST(test_edits)
     ck_assert_uint_eq(nlen, 0);
     cJSON *obj = cJSON_CreateObject();
     ck_assert_int_eq(
-        qvi_payload_merge(b, len, obj, "a[0]", &nb, &nlen, err, sizeof(err)),
+        qvi_payload_merge(b, len, obj, "a[x]", &nb, &nlen, err, sizeof(err)),
         QV_EINVAL);
     ck_assert_int_eq(
         qvi_payload_merge(b, len - 1, obj, NULL, &nb, &nlen, err, sizeof(err)),
@@ -432,7 +478,7 @@ START_TEST(test_edits)
     ck_assert_int_eq(
         qvi_payload_merge(b, len, deep, "p", &nb, &nlen, err, sizeof(err)),
         QV_EINVAL);
-    const char *bad[] = {"p[]"};
+    const char *bad[] = {"p[]x"};
     ck_assert_int_eq(
         qvi_payload_delete_keys(b, len, bad, 1, &nb, &nlen, err, sizeof(err)),
         QV_EINVAL);

@@ -1410,7 +1410,7 @@ START_TEST(filter_errors)
     free(deep);
     /* with_payload paths the library refuses */
     ERRP(call(qvs_points_retrieve, "c",
-              "{\"ids\":[1],\"with_payload\":[\"a[0]\"]}"),
+              "{\"ids\":[1],\"with_payload\":[\"a[\"]}"),
          400, "Wrong input");
 }
 END_TEST

@@ -1,0 +1,339 @@
+/*
+ * payload_index.h -- internal interface of the payload indexes.
+ *
+ * A payload index maps the values found at one key path of every point's
+ * payload to the points holding them, so that a filter condition on that
+ * key is answered by a lookup instead of a pass over every payload.  The
+ * parts, one file each:
+ *
+ *   payload_index_posting.c  posting lists (sorted slot arrays that turn
+ *                            into bitmaps when dense) and the value map
+ *                            (bytes -> posting list) behind keyword, uuid
+ *                            and full-text indexes
+ *   payload_index_num.c      the ordered tree of (value, slot) keys behind
+ *                            integer, float, datetime and geo indexes
+ *   payload_index_text.c     the full-text tokenizer and the token match
+ *                            a filter evaluates per point
+ *   payload_index.c          the indexes of a collection: create, drop,
+ *                            list, rebuild, and the write hooks that keep
+ *                            them equal to the payloads
+ *   payload_index_query.c    a filter prepared against the indexes: the
+ *                            candidate bitmap and the per-point check
+ *   scroll_order.c           scroll ordered by an indexed numeric key
+ *
+ * Exactness is the contract: every query gives the same points with and
+ * without indexes.  An index answers a condition only when the values it
+ * holds are exactly the values the condition can match (or, flagged
+ * inexact, a superset that the filter then re-checks point by point).  The
+ * one semantic an index changes is Qdrant's: `match: {text}` on a key with
+ * a full-text index is a token match instead of a substring match, and that
+ * holds for every evaluation of the condition, indexed or not
+ * (payload_index_text.c).
+ *
+ * Locking: every structure here belongs to its collection and is guarded by
+ * the collection's rwlock.  Functions ending in _locked expect the caller
+ * to hold it: exclusively for writes, shared for reads.
+ */
+#ifndef QUIVER_PAYLOAD_INDEX_H
+#define QUIVER_PAYLOAD_INDEX_H
+
+#include "core/core.h"
+#include "core/filter.h"
+
+/* ---- posting lists (payload_index_posting.c) ----------------------------
+ */
+
+/* A set of slots.  Small sets are sorted arrays (two slots fit inline,
+ * without an allocation); a set dense enough that a bitmap over its
+ * largest slot is no bigger than the array becomes a bitmap, and turns
+ * back into an array when it thins out to a quarter of that. */
+typedef struct qvi_posting {
+    uint32_t n;   /* slots in the set */
+    uint32_t cap; /* ARRAY: slots allocated; BITMAP: words allocated */
+    uint8_t mode; /* QVI_POST_INLINE, QVI_POST_ARRAY, QVI_POST_BITMAP */
+    union {
+        uint32_t inl[2];
+        uint32_t *arr;
+        uint64_t *bits;
+    } u;
+} qvi_posting;
+
+enum { QVI_POST_INLINE = 0, QVI_POST_ARRAY, QVI_POST_BITMAP };
+
+/* Adds slot: 1 when added, 0 when it was there, -1 when out of memory (the
+ * set is then unchanged). */
+int qvi_posting_add(qvi_posting *p, uint32_t slot);
+/* Removes slot; true when it was there.  Never fails (a shrink that cannot
+ * allocate keeps the larger form). */
+bool qvi_posting_remove(qvi_posting *p, uint32_t slot);
+bool qvi_posting_has(const qvi_posting *p, uint32_t slot);
+/* ORs the set into bits (nbits bits; slots >= nbits are ignored). */
+void qvi_posting_or(const qvi_posting *p, uint64_t *bits, uint32_t nbits);
+void qvi_posting_free(qvi_posting *p);
+/* Heap bytes the set owns. */
+size_t qvi_posting_bytes(const qvi_posting *p);
+
+/* A hash map from byte strings to posting lists: keyword values, UUIDs (as
+ * their 16 bytes) and full-text tokens.  Linear probing over a table of
+ * entry numbers with backward-shift deletion, so that removing a value
+ * whose last point went away leaves no tombstone.  Keys live in one arena,
+ * compacted when half of it is garbage. */
+typedef struct qvi_ventry {
+    uint64_t hash;
+    uint32_t off, len; /* key bytes in the arena */
+    qvi_posting p;
+} qvi_ventry;
+
+typedef struct qvi_vmap {
+    qvi_ventry *e;
+    uint32_t n, cap;
+    uint32_t *table; /* entry number + 1; 0 = empty */
+    uint32_t tcap;   /* power of two, or 0 */
+    char *arena;
+    size_t arena_len, arena_cap, garbage;
+} qvi_vmap;
+
+/* The posting of key, or NULL.  Valid until the next change to m. */
+const qvi_posting *qvi_vmap_find(const qvi_vmap *m, const void *key,
+                                 size_t len);
+/* Adds slot to key's posting, creating it: 1 added, 0 present, -1 out of
+ * memory (m unchanged). */
+int qvi_vmap_add(qvi_vmap *m, const void *key, size_t len, uint32_t slot);
+/* Removes slot from key's posting, and the key when no slot is left.
+ * Never fails. */
+bool qvi_vmap_remove(qvi_vmap *m, const void *key, size_t len, uint32_t slot);
+void qvi_vmap_free(qvi_vmap *m);
+size_t qvi_vmap_bytes(const qvi_vmap *m);
+
+/* ---- the ordered tree (payload_index_num.c) ------------------------------
+ */
+
+/* A key of the tree: (hi, lo) is the value -- a double mapped to an int64
+ * that orders like the double, or a date-time's seconds and nanoseconds --
+ * and slot makes each (value, point) pair unique. */
+typedef struct qvi_nkey {
+    int64_t hi;
+    uint32_t lo;
+    uint32_t slot;
+} qvi_nkey;
+
+/* A two-level B-tree: sorted chunks of at most QVI_NCHUNK keys, found by
+ * binary search over the chunks' first keys.  Insert and remove cost
+ * O(log n + QVI_NCHUNK) memory moves; a chunk splits when full and merges
+ * into a neighbour when it falls under a quarter. */
+#define QVI_NCHUNK 512u
+
+typedef struct qvi_nchunk {
+    qvi_nkey *e;
+    uint32_t n;
+} qvi_nchunk;
+
+typedef struct qvi_ntree {
+    qvi_nchunk *c;
+    uint32_t nc, capc;
+    uint64_t n; /* keys in all chunks */
+} qvi_ntree;
+
+/* A position: chunk and entry; {nc, 0} is the end. */
+typedef struct qvi_ncur {
+    uint32_t c, i;
+} qvi_ncur;
+
+int qvi_nkey_cmp(const qvi_nkey *a, const qvi_nkey *b);
+/* 1 added, 0 present, -1 out of memory (tree unchanged). */
+int qvi_ntree_add(qvi_ntree *t, const qvi_nkey *k);
+bool qvi_ntree_remove(qvi_ntree *t, const qvi_nkey *k);
+/* First position with key >= k (the end if none). */
+qvi_ncur qvi_ntree_lower_bound(const qvi_ntree *t, const qvi_nkey *k);
+/* The key at cur; false at the end. */
+bool qvi_ntree_at(const qvi_ntree *t, qvi_ncur cur, qvi_nkey *out);
+void qvi_ntree_next(const qvi_ntree *t, qvi_ncur *cur);
+/* Steps back; false (cur unchanged) at the first position. */
+bool qvi_ntree_prev(const qvi_ntree *t, qvi_ncur *cur);
+/* Keys from a (inclusive) to b (exclusive); 0 when b is not after a. */
+uint64_t qvi_ntree_count(const qvi_ntree *t, qvi_ncur a, qvi_ncur b);
+/* Sets bit k.slot (below nbits) of bits for every key from a to b. */
+void qvi_ntree_bits(const qvi_ntree *t, qvi_ncur a, qvi_ncur b, uint64_t *bits,
+                    uint32_t nbits);
+/* Replaces the tree's keys by keys[0..n), which must be sorted and
+ * unique: QV_OK or QV_ENOMEM (tree unchanged). */
+qv_status qvi_ntree_build(qvi_ntree *t, const qvi_nkey *keys, size_t n);
+void qvi_ntree_free(qvi_ntree *t);
+size_t qvi_ntree_bytes(const qvi_ntree *t);
+
+/* A finite double as an int64 with the same order (-0.0 as 0.0), and
+ * back. */
+int64_t qvi_double_key(double d);
+double qvi_key_double(int64_t k);
+
+/* ---- full text (payload_index_text.c) ------------------------------------
+ */
+
+/* Most tokens a full-text query may hold. */
+#define QVI_TEXT_MAX_QUERY_TOKENS 1024u
+
+/* Calls tok(ctx, start, len) for each token of s[0..len): runs of letters
+ * and digits (Unicode-aware: non-ASCII letters count, punctuation and
+ * symbols split), as Qdrant's default "word" tokenizer.  Stops early and
+ * returns true when tok does. */
+bool qvi_text_tokens(const char *s, size_t len,
+                     bool (*tok)(void *ctx, const char *t, size_t n),
+                     void *ctx);
+/* Writes the lowercase form of the token t[0..n) to out (n bytes: the
+ * case mappings used keep every character's encoded length). */
+void qvi_text_lower(const char *t, size_t n, char *out);
+
+/* A full-text query: its lowercase tokens, in order. */
+typedef enum qvi_tq_kind {
+    QVI_TQ_ALL = 0, /* match: {text}: every token present */
+    QVI_TQ_ANY,     /* match: {text_any}: some token present */
+    QVI_TQ_PHRASE,  /* match: {phrase}: the tokens consecutive, in order */
+} qvi_tq_kind;
+
+typedef struct qvi_tq {
+    qvi_tq_kind kind;
+    uint32_t n;    /* tokens */
+    uint32_t *off; /* token i is buf[off[i] .. off[i] + len[i]) */
+    uint32_t *len;
+    char *buf;
+    const qvi_path_item *items; /* the condition's key path (the filter's) */
+    uint32_t n_items;
+    const char *pool;
+} qvi_tq;
+
+/* Tokenizes a query text.  QV_OK, QV_EINVAL (more than
+ * QVI_TEXT_MAX_QUERY_TOKENS tokens) or QV_ENOMEM. */
+qv_status qvi_tq_init(qvi_tq *q, qvi_tq_kind kind, const char *text,
+                      size_t len);
+void qvi_tq_free(qvi_tq *q);
+
+/* Qdrant's token match of q on the point whose payload is root: the
+ * tokens of every string at q's key path (array elements included, one
+ * level) form one document.  A query without tokens matches nothing. */
+bool qvi_tq_match(const qvi_tq *q, const qvi_payload_ops *ops, qvi_pval root);
+
+/* ---- the indexes of a collection (payload_index.c) ----------------------
+ */
+
+typedef struct qvi_pindex {
+    char *key; /* canonical key path text */
+    qvi_path_item *items;
+    uint32_t n_items, cap_items;
+    char *pool;
+    uint32_t pool_len, pool_cap;
+    qv_index_kind kind;
+    /* The structures below do not mirror the payloads (an allocation
+     * failed while updating them): the index answers nothing until a
+     * rebuild succeeds.  Token semantics of full-text keys still hold. */
+    bool stale;
+    uint64_t points;      /* points with at least one indexed value */
+    qvi_vmap map;         /* KEYWORD, UUID, TEXT */
+    qvi_ntree tree;       /* INTEGER, FLOAT, DATETIME, GEO (latitude) */
+    qvi_posting bools[2]; /* BOOL: false, true */
+} qvi_pindex;
+
+typedef struct qvi_pindex_set {
+    qvi_pindex **v;
+    uint32_t n, cap;
+    uint32_t n_stale;
+    uint64_t retry_at; /* write count at which stale indexes are rebuilt */
+    uint64_t writes;
+    /* Writer scratch (exclusive lock): extracted keys and token bytes. */
+    qvi_nkey *keys;
+    size_t n_keys, cap_keys;
+    char *tok;
+    size_t cap_tok;
+} qvi_pindex_set;
+
+/* The index on the key path given by items (compared item by item), or
+ * NULL. */
+const qvi_pindex *qvi_pindex_find_locked(const qv_collection *c,
+                                         const qvi_path_item *items,
+                                         uint32_t n_items, const char *pool);
+
+/* Frees every index of c (collection teardown). */
+void qvi_pindexes_destroy(qv_collection *c);
+
+/* Write hooks: a slot's payload is about to change or go away (remove),
+ * or has just been set (add).  Each index takes out or puts in the slot's
+ * values.  Never fail: an index that cannot allocate turns stale and is
+ * rebuilt at a later write.  Exclusive lock. */
+void qvi_pindexes_remove_slot_locked(qv_collection *c, uint32_t slot);
+void qvi_pindexes_add_slot_locked(qv_collection *c, uint32_t slot);
+
+/* Registers an index without building it (marked stale): for a snapshot
+ * loader, which then calls qvi_payload_indexes_rebuild_locked once.
+ * Returns QV_OK, QV_EINVAL (key, kind) or QV_ENOMEM.  Exclusive lock. */
+qv_status qvi_payload_index_define_locked(qv_collection *c, const char *key,
+                                          qv_index_kind kind);
+
+/* Rebuilds every index of c from the payloads (all of them, or only the
+ * stale ones).  Returns QV_OK or QV_ENOMEM (the indexes that could not be
+ * built stay stale).  Exclusive lock. */
+qv_status qvi_payload_indexes_rebuild_locked(qv_collection *c, bool only_stale);
+
+/* The payload blob of a live slot ({} when it has none). */
+const uint8_t *qvi_slot_payload(const qv_collection *c, uint32_t slot);
+
+/* ---- prepared filters (payload_index_query.c) ---------------------------
+ */
+
+/* A filter prepared for one query on one collection: which points can
+ * match according to the indexes, and how each condition on a full-text
+ * key is evaluated.  Built and used under the collection's lock (shared
+ * is enough), freed before it is released. */
+typedef struct qvi_fq {
+    const qv_collection *c;
+    const qvi_filter *f; /* NULL: every point matches */
+    /* Candidate slots (bit s of word s/64, nbits bits), or NULL: every live
+     * slot.  Deleted slots are never candidates. */
+    uint64_t *cand;
+    uint32_t nbits;
+    bool exact;      /* the candidates are exactly the matching points */
+    uint64_t n_cand; /* set bits in cand; the live count when NULL, or the
+                        index estimate when estimated */
+    bool indexed;    /* some index narrowed the candidates */
+    bool estimated;  /* no bitmap for being over budget: n_cand is the
+                        indexes' estimate of the matches */
+    qvi_tq **text;   /* per field: its token query, or NULL (substring);
+                        NULL when no field is on a full-text key */
+} qvi_fq;
+
+/* Prepares f (NULL: no filter).  budget bounds the candidate bitmap: when
+ * the indexes estimate (tightly) more matches than budget, no bitmap is
+ * built and q is "estimated" (UINT64_MAX: always build one, as count,
+ * scroll and delete want).  Returns QV_OK, QV_EINVAL (a full-text query
+ * over QVI_TEXT_MAX_QUERY_TOKENS tokens) or QV_ENOMEM, recording the
+ * failure on c; q is then empty and safe to free. */
+#define QVI_FQ_ALWAYS UINT64_MAX
+qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
+                                uint64_t budget, qvi_fq *q);
+
+/* The bitmap budget of a search with beam ef: a bitmap costs a pass over
+ * its candidates per query, the graph walk that would use it about
+ * 20 ef / s visits for a selectivity s; a bitmap pays while
+ * n_cand^2 < 200 ef n (a few nanoseconds per bit, tens per visit). */
+uint64_t qvi_fq_search_budget(const qv_collection *c, uint32_t ef);
+void qvi_fq_free(qvi_fq *q);
+
+/* Evaluates the filter on every candidate and keeps those that match, so
+ * that the candidates become exact (a bitmap is made when there was none).
+ * QV_OK or QV_ENOMEM (q unchanged). */
+qv_status qvi_fq_refine_locked(qvi_fq *q);
+
+/* True when the live slot matches: a candidate, and either exact or
+ * passing the filter. */
+bool qvi_fq_matches(const qvi_fq *q, uint32_t slot);
+
+/* True when slot is a candidate (cheap; no evaluation). */
+static inline bool qvi_fq_candidate(const qvi_fq *q, uint32_t s)
+{
+    if (!q->cand)
+        return true;
+    return s < q->nbits && (q->cand[s / 64] >> (s % 64) & 1);
+}
+
+/* The first candidate slot >= from that is live, or UINT32_MAX. */
+uint32_t qvi_fq_next(const qvi_fq *q, uint32_t from);
+
+#endif /* QUIVER_PAYLOAD_INDEX_H */
