@@ -7,8 +7,9 @@
  * error.  Errors go to stderr as one line naming what went wrong; results
  * go to stdout so that they can be piped.
  *
- * The program allocates through jemalloc (linked in by the build), like the
- * server will: fragmentation stays low under many concurrent requests.
+ * The program allocates through jemalloc (linked in by the build), as the
+ * server (`quiver serve`, server/) does: fragmentation stays low under many
+ * concurrent requests.
  */
 #include "quiver.h"
 #include "vecfile.h"
@@ -24,6 +25,9 @@
 
 #ifdef QUIVER_HAVE_BENCH
 #include "bench/harness.h"
+#endif
+#ifdef QUIVER_HAVE_SERVER
+#include "server/server.h"
 #endif
 
 static double now_seconds(void)
@@ -399,6 +403,10 @@ static const command commands[] = {
     {"info", cmd_info, "print the version and the SIMD kernels in use"},
 #ifdef QUIVER_HAVE_BENCH
     {"bench", qvb_main, "compare Quiver with hnswlib and faiss (bench/)"},
+#endif
+#ifdef QUIVER_HAVE_SERVER
+    {"serve", qvs_serve_main,
+     "run the Qdrant-compatible HTTP server (serve --help)"},
 #endif
 };
 
