@@ -714,26 +714,40 @@ bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
 /* ---- payload indexes -------------------------------------------------------
  */
 
-/* Replaces c's payload schema with schema (taken) if the commit works. */
-static bool set_schema(qvs_catalog *cat, qvs_coll *c, cJSON *schema,
-                       qvs_resp *r)
+typedef enum { SCHEMA_ADD, SCHEMA_DROP } schema_op;
+
+/* Adds info under field (taking it) or drops field, committing the new
+ * schema before publishing it.  Under meta_mu, as every change: the
+ * schema read here cannot be replaced meanwhile. */
+static bool change_schema(qvs_catalog *cat, qvs_coll *c, const char *field,
+                          schema_op op, cJSON *info, qvs_resp *r)
 {
-    bool ok = false;
     pthread_mutex_lock(&cat->meta_mu);
-    if (find_coll(&cat->st, c->name) < 0 ||
-        cat->st.colls[find_coll(&cat->st, c->name)] != c)
+    ptrdiff_t at = find_coll(&cat->st, c->name);
+    cJSON *next = NULL;
+    bool ok = false;
+    if (at < 0 || cat->st.colls[at] != c) {
         qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!", c->name);
-    else
-        ok = commit(cat, &cat->st, c, NULL, schema, r);
+    } else if (!(next = cJSON_Duplicate(c->payload_schema, true))) {
+        qvs_fail(r, 500, OOM);
+    } else {
+        cJSON_DeleteItemFromObjectCaseSensitive(next, field);
+        if (op == SCHEMA_ADD) {
+            cJSON_AddItemToObject(next, field, info);
+            info = NULL;
+        }
+        ok = commit(cat, &cat->st, c, NULL, next, r);
+    }
     if (ok) {
         pthread_mutex_lock(&cat->mu);
         cJSON *old = c->payload_schema;
-        c->payload_schema = schema;
+        c->payload_schema = next;
         pthread_mutex_unlock(&cat->mu);
-        schema = old;
+        next = old;
     }
     pthread_mutex_unlock(&cat->meta_mu);
-    cJSON_Delete(schema);
+    cJSON_Delete(next);
+    cJSON_Delete(info);
     return ok;
 }
 
@@ -759,20 +773,16 @@ bool qvs_catalog_index_create(qvs_catalog *cat, qvs_coll *c, const char *field,
      * qv_payload_index_create(lib, field, kind) on c->points and on every
      * c->vectors[i].coll once the library has payload indexes; until then
      * the schema is recorded and listed, and filters scan. */
-    cJSON *next = cJSON_Duplicate(c->payload_schema, true);
     cJSON *info = cJSON_CreateObject();
-    if (!next || !info ||
+    if (!info ||
         !cJSON_AddStringToObject(info, "data_type", type->valuestring) ||
         (cJSON_IsObject(schema) &&
          !cJSON_AddItemToObject(info, "params",
                                 cJSON_Duplicate(schema, true)))) {
-        cJSON_Delete(next);
         cJSON_Delete(info);
         return qvs_fail(r, 500, OOM);
     }
-    cJSON_DeleteItemFromObjectCaseSensitive(next, field);
-    cJSON_AddItemToObject(next, field, info);
-    return set_schema(cat, c, next, r);
+    return change_schema(cat, c, field, SCHEMA_ADD, info, r);
 }
 
 bool qvs_catalog_index_drop(qvs_catalog *cat, qvs_coll *c, const char *field,
@@ -780,11 +790,7 @@ bool qvs_catalog_index_drop(qvs_catalog *cat, qvs_coll *c, const char *field,
 {
     /* TODO(payindex): qv_payload_index_drop(lib, field) on the same
      * library collections as qvs_catalog_index_create. */
-    cJSON *next = qvs_coll_schema_dup(cat, c);
-    if (!next)
-        return qvs_fail(r, 500, OOM);
-    cJSON_DeleteItemFromObjectCaseSensitive(next, field);
-    return set_schema(cat, c, next, r);
+    return change_schema(cat, c, field, SCHEMA_DROP, NULL, r);
 }
 
 /* ---- aliases

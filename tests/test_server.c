@@ -1461,6 +1461,17 @@ static void *work(void *arg)
         w->failures += s != 200 && s != 404;
         if (i % 3 == 0)
             w->failures += simple_request(h, "DELETE", path, NULL) != 200;
+        /* Schema changes of one collection from every thread at once. */
+        snprintf(alias, sizeof(alias),
+                 "{\"field_name\":\"f%d\",\"field_schema\":\"keyword\"}",
+                 w->id);
+        w->failures +=
+            simple_request(h, "PUT", "/collections/shared/index", alias) != 200;
+        w->failures +=
+            simple_request(h, "GET", "/collections/shared", NULL) != 200;
+        snprintf(alias, sizeof(alias), "/collections/shared/index/f%d", w->id);
+        if (i % 2 == 0)
+            w->failures += simple_request(h, "DELETE", alias, NULL) != 200;
     }
     curl_easy_cleanup(h);
     return NULL;
@@ -1469,6 +1480,7 @@ static void *work(void *arg)
 START_TEST(test_concurrent_clients)
 {
     enum { N = 4 };
+    create("shared", SMALL);
     pthread_t t[N];
     worker w[N];
     for (int i = 0; i < N; i++) {
@@ -1479,6 +1491,10 @@ START_TEST(test_concurrent_clients)
         pthread_join(t[i], NULL);
         ck_assert_int_eq(w[i].failures, 0);
     }
+    /* Each thread's last change (i = 39: added, not dropped) is there. */
+    const cJSON *ps = cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/shared", NULL)), "payload_schema");
+    ck_assert_int_eq(cJSON_GetArraySize(ps), N);
     /* The published state is consistent: every alias names a collection. */
     const cJSON *as = cJSON_GetObjectItem(
         expect_ok(call("GET", "/aliases", NULL)), "aliases");
