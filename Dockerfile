@@ -1,4 +1,9 @@
-# A small Debian 12 image with the quiver program and library.
+# A small Debian 12 image running the Qdrant-compatible server on port 6333
+# with its storage in /qdrant/storage, so it can stand in for the
+# qdrant/qdrant image in a compose file:
+#   docker build -t quiver . && docker run -p 6333:6333 -v data:/qdrant/storage quiver
+# Qdrant's environment variables (QDRANT__SERVICE__API_KEY, ...) work as
+# with Qdrant.
 # Build stage: compiles and installs into /opt/quiver.
 FROM debian:12-slim AS build
 COPY . /src
@@ -12,10 +17,13 @@ RUN bash scripts/install-deps build \
 FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends libopenblas0-pthread \
-      libxxhash0 libcjson1 libjemalloc2 \
+      libxxhash0 libcjson1 libjemalloc2 libmicrohttpd12 \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/quiver /usr/local
-RUN ldconfig
+RUN ldconfig && mkdir -p /qdrant/storage
 WORKDIR /qdrant
+EXPOSE 6333
+VOLUME /qdrant/storage
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/quiver"]
-CMD ["info"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "6333", "--storage", "/qdrant/storage"]

@@ -7,8 +7,9 @@
  * error.  Errors go to stderr as one line naming what went wrong; results
  * go to stdout so that they can be piped.
  *
- * The program allocates through jemalloc (linked in by the build), like the
- * server will: fragmentation stays low under many concurrent requests.
+ * The program allocates through jemalloc (linked in by the build), as the
+ * server (`quiver serve`, server/) does: fragmentation stays low under many
+ * concurrent requests.
  */
 #include "quiver.h"
 #include "snapshot_cmd.h"
@@ -25,6 +26,9 @@
 
 #ifdef QUIVER_HAVE_BENCH
 #include "bench/harness.h"
+#endif
+#ifdef QUIVER_HAVE_SERVER
+#include "server/server.h"
 #endif
 
 static double now_seconds(void)
@@ -402,6 +406,10 @@ static const command commands[] = {
      "describe (info) or fully check (verify) a snapshot file"},
 #ifdef QUIVER_HAVE_BENCH
     {"bench", qvb_main, "compare Quiver with hnswlib and faiss (bench/)"},
+#endif
+#ifdef QUIVER_HAVE_SERVER
+    {"serve", qvs_serve_main,
+     "run the Qdrant-compatible HTTP server (serve --help)"},
 #endif
 };
 

@@ -33,15 +33,15 @@
 typedef struct qvs_catalog qvs_catalog;
 
 typedef struct qvs_vector {
-    char *name;            /* "" for the unnamed vector */
+    char *name; /* "" for the unnamed vector */
     uint32_t size;
     qv_metric metric;
-    qv_collection *coll;   /* the points that have this vector */
+    qv_collection *coll; /* the points that have this vector */
 } qvs_vector;
 
 typedef struct qvs_coll {
     char *name;
-    bool named;            /* vectors were given as a map of names */
+    bool named; /* vectors were given as a map of names */
     size_t n_vectors;
     qvs_vector *vectors;   /* sorted by name */
     qv_collection *points; /* every point and its payload (see above) */
@@ -49,7 +49,13 @@ typedef struct qvs_coll {
                               and patched; read-only outside catalog.c */
     pthread_mutex_t write_mu;
     /* private to catalog.c below */
-    unsigned refs;
+    unsigned refs;      /* under the catalog's lock */
+    uint64_t id;        /* catalog id: library names derive from it */
+    char *points_lib;   /* store name of `points` */
+    char **vector_libs; /* store name of vectors[i].coll */
+    qv_collection_config *vector_cfgs; /* library config of vectors[i] */
+    cJSON *payload_schema; /* {field: PayloadIndexInfo minus "points"};
+                              replaced under the catalog's lock */
 } qvs_coll;
 
 /* Looks up a collection by name or alias; *out gets a reference released
@@ -62,5 +68,10 @@ void qvs_coll_release(qvs_catalog *cat, qvs_coll *c);
 
 /* The vector called name ("" for the unnamed one), or NULL. */
 const qvs_vector *qvs_coll_vector(const qvs_coll *c, const char *name);
+
+/* The next operation id of the server that owns cat: increasing, starting
+ * at 1, unique across the server's collections (UpdateResult.operation_id).
+ * Thread-safe (an atomic counter in the catalog). */
+uint64_t qvs_catalog_next_op_id(qvs_catalog *cat);
 
 #endif /* QUIVER_SERVER_CATALOG_H */

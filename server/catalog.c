@@ -1,0 +1,1056 @@
+/*
+ * catalog.c -- the server's Qdrant collections and aliases, built from
+ * library collections in one qv_store (see catalog.h for the data model).
+ *
+ * Library names.  User names never reach the store: the library
+ * collections of Qdrant collection number <id> (a counter kept in
+ * catalog.json, never reused) are called
+ *     c<id>_<slug>                  its points (and its unnamed vector)
+ *     c<id>_<slug>.<k>_<vslug>      its k-th named vector (sorted order)
+ * where a slug is the name cut to 48 characters of [A-Za-z0-9_-] (others
+ * become '_'), only there so a person can tell the directories apart.
+ * The "c<id>_" prefix alone makes every name unique, whatever the user's
+ * names, their length or their characters, and each name is a valid store
+ * (and directory) name.  catalog.json records each library name, so
+ * nothing ever parses them back.
+ *
+ * Storage.  open_store() is the one place that decides where library
+ * collections live: the durable store (qv_store_open_dir) on the storage
+ * directory, so every library collection is WAL-logged and snapshotted
+ * under STORAGE/collections/<library name>/; collections, configs,
+ * payload schemas and aliases live in catalog.json.  On open, a
+ * library collection the catalog names but the store lacks is created
+ * empty, and one the store has but the catalog does not name (a crash
+ * between the store's create and the catalog's write) is dropped if it
+ * has our "c<id>_" form.
+ *
+ * Locking.  meta_mu serialises every metadata change (create, delete,
+ * PATCH, aliases, payload indexes) and the catalog.json write that commits
+ * it; a change builds its new arrays or config aside, writes the file,
+ * and only then publishes under mu, so a failed write changes nothing.
+ * mu guards the published arrays, the reference counts and the config and
+ * schema pointers, and is held only for lookups and swaps, never across
+ * I/O.  Lookups take mu only.  Order: meta_mu before mu.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct qvs_catalog {
+    char *dir;
+    qv_store *store;
+    pthread_mutex_t mu;      /* st's arrays, refs, config/schema pointers */
+    pthread_mutex_t meta_mu; /* serialises changes and catalog.json writes */
+    qvs_catalog_state st;    /* published state; changed under both locks */
+    atomic_uint_least64_t op_id;
+};
+
+#define OOM "Service internal error: out of memory"
+
+/* The one place that opens the library store (see the file comment). */
+static bool open_store(const char *dir, qv_store **out, char *err, size_t cap)
+{
+    qv_status st = qv_store_open_dir(dir, NULL, out, err, cap);
+    return st == QV_OK;
+}
+
+/* ---- names ----------------------------------------------------------------
+ */
+
+const char *qvs_name_invalid(const char *name)
+{
+    static const char forbidden[] = "<>:\"/\\|?*\x1f";
+    static const char *const msgs[] = {
+        "collection name cannot contain \"<\" char",
+        "collection name cannot contain \">\" char",
+        "collection name cannot contain \":\" char",
+        "collection name cannot contain \"\\\"\" char",
+        "collection name cannot contain \"/\" char",
+        "collection name cannot contain \"\\\\\" char",
+        "collection name cannot contain \"|\" char",
+        "collection name cannot contain \"?\" char",
+        "collection name cannot contain \"*\" char",
+        "collection name cannot contain \"\\u{1f}\" char"};
+    size_t chars = 0;
+    for (const char *p = name; *p; p++) {
+        const char *f = strchr(forbidden, *p);
+        if (f)
+            return msgs[f - forbidden];
+        if (((unsigned char)*p & 0xc0) != 0x80) /* UTF-8 characters */
+            chars++;
+    }
+    if (chars < 1 || chars > QV_MAX_NAME)
+        return "length must be from 1 to 255";
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return "collection name cannot be \".\" or \"..\"";
+    return NULL;
+}
+
+static void slug(char *out, const char *name)
+{
+    size_t i = 0;
+    for (; name[i] && i < 48; i++) {
+        char ch = name[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+        out[i] = ok ? ch : '_';
+    }
+    out[i] = '\0';
+}
+
+/* c<id>_<slug>, or c<id>_<slug>.<k>_<vslug> for named vector k. */
+static char *lib_name(uint64_t id, const char *coll, const char *vector,
+                      size_t k)
+{
+    char s[49], vs[49], buf[160];
+    slug(s, coll);
+    if (vector) {
+        slug(vs, vector);
+        snprintf(buf, sizeof(buf), "c%llu_%s.%zu_%s", (unsigned long long)id, s,
+                 k, vs);
+    } else {
+        snprintf(buf, sizeof(buf), "c%llu_%s", (unsigned long long)id, s);
+    }
+    return strdup(buf);
+}
+
+/* True for names of our c<id>_ form (orphan candidates). */
+static bool ours(const char *lib)
+{
+    if (lib[0] != 'c' || lib[1] < '0' || lib[1] > '9')
+        return false;
+    const char *p = lib + 1;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p == '_';
+}
+
+/* ---- collections ----------------------------------------------------------
+ */
+
+void qvs_coll_free(qvs_coll *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_vectors; i++) {
+        free(c->vectors ? c->vectors[i].name : NULL);
+        qv_collection_release(c->vectors ? c->vectors[i].coll : NULL);
+        free(c->vector_libs ? c->vector_libs[i] : NULL);
+    }
+    qv_collection_release(c->points);
+    free(c->vectors);
+    free(c->vector_libs);
+    free(c->vector_cfgs);
+    free(c->points_lib);
+    free(c->name);
+    cJSON_Delete(c->config);
+    cJSON_Delete(c->payload_schema);
+    pthread_mutex_destroy(&c->write_mu);
+    free(c);
+}
+
+void qvs_aliases_free(qvs_alias *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(a[i].alias);
+        free(a[i].coll);
+    }
+    free(a);
+}
+
+const qvs_vector *qvs_coll_vector(const qvs_coll *c, const char *name)
+{
+    for (size_t i = 0; i < c->n_vectors; i++)
+        if (strcmp(c->vectors[i].name, name) == 0)
+            return &c->vectors[i];
+    return NULL;
+}
+
+static qv_status store_fail(qvs_catalog *cat, qv_status st, const char *lib,
+                            char *err, size_t cap)
+{
+    char msg[256];
+    qv_store_errmsg(cat->store, msg, sizeof(msg));
+    snprintf(err, cap, "library collection %s: %s (%s)", lib, msg,
+             qv_strerror(st));
+    return st;
+}
+
+/* One library collection: created fresh (create) or found, and created if
+ * the store lacks it (open). */
+static qv_status attach(qvs_catalog *cat, const char *lib,
+                        const qv_collection_config *cfg, bool create,
+                        qv_collection **out, char *err, size_t cap)
+{
+    qv_status st = create ? QV_ENOTFOUND : qv_store_get(cat->store, lib, out);
+    if (st == QV_ENOTFOUND)
+        st = qv_store_create(cat->store, lib, cfg, out);
+    return st == QV_OK ? st : store_fail(cat, st, lib, err, cap);
+}
+
+static void drop_libs(qvs_catalog *cat, const qvs_coll *c)
+{
+    qv_store_drop(cat->store, c->points_lib);
+    for (size_t i = 0; i < c->n_vectors; i++)
+        if (strcmp(c->vector_libs[i], c->points_lib) != 0)
+            qv_store_drop(cat->store, c->vector_libs[i]);
+}
+
+/* Gives c its library collections.  On failure, with create, the ones made
+ * are dropped again. */
+static bool attach_all(qvs_catalog *cat, qvs_coll *c, bool create, char *err,
+                       size_t cap)
+{
+    qv_collection_config reg;
+    qvs_registry_config(&reg);
+    const qv_collection_config *pcfg = c->named ? &reg : &c->vector_cfgs[0];
+    bool ok =
+        attach(cat, c->points_lib, pcfg, create, &c->points, err, cap) == QV_OK;
+    for (size_t i = 0; ok && i < c->n_vectors; i++) {
+        if (!c->named) {
+            qv_collection_retain(c->points);
+            c->vectors[i].coll = c->points;
+            continue;
+        }
+        ok = attach(cat, c->vector_libs[i], &c->vector_cfgs[i], create,
+                    &c->vectors[i].coll, err, cap) == QV_OK;
+    }
+    if (!ok && create)
+        drop_libs(cat, c);
+    return ok;
+}
+
+/* A new collection from spec (which gives up its config), with its
+ * library collections created. */
+static qvs_coll *coll_new(qvs_catalog *cat, const char *name, qvs_spec *spec,
+                          uint64_t id, qvs_resp *r)
+{
+    qvs_coll *c = calloc(1, sizeof(*c));
+    size_t n = spec->n ? spec->n : 1;
+    if (!c || !(c->vectors = calloc(n, sizeof(*c->vectors))) ||
+        !(c->vector_libs = calloc(n, sizeof(*c->vector_libs))) ||
+        !(c->vector_cfgs = calloc(n, sizeof(*c->vector_cfgs)))) {
+        if (c)
+            pthread_mutex_init(&c->write_mu, NULL);
+        qvs_coll_free(c);
+        qvs_fail(r, 500, OOM);
+        return NULL;
+    }
+    pthread_mutex_init(&c->write_mu, NULL);
+    c->refs = 1;
+    c->id = id;
+    c->named = spec->named;
+    c->n_vectors = spec->n;
+    c->name = strdup(name);
+    c->points_lib = lib_name(id, name, NULL, 0);
+    c->payload_schema = cJSON_CreateObject();
+    bool ok = c->name && c->points_lib && c->payload_schema;
+    for (size_t i = 0; ok && i < spec->n; i++) {
+        c->vectors[i].name = strdup(spec->v[i].name);
+        c->vectors[i].size = spec->v[i].size;
+        c->vectors[i].metric = spec->v[i].metric;
+        c->vector_cfgs[i] = spec->v[i].lib;
+        c->vector_libs[i] = c->named ? lib_name(id, name, spec->v[i].name, i)
+                                     : strdup(c->points_lib);
+        ok = c->vectors[i].name && c->vector_libs[i];
+    }
+    c->config = spec->config;
+    spec->config = NULL;
+    char err[512];
+    if (!ok) {
+        qvs_fail(r, 500, OOM);
+    } else if (!attach_all(cat, c, true, err, sizeof(err))) {
+        qvs_fail(r, 500, "Service internal error: %s", err);
+        ok = false;
+    }
+    if (!ok) {
+        qvs_coll_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* ---- lookups --------------------------------------------------------------
+ */
+
+static ptrdiff_t find_coll(const qvs_catalog_state *st, const char *name)
+{
+    size_t lo = 0, hi = st->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(st->colls[mid]->name, name);
+        if (cmp == 0)
+            return (ptrdiff_t)mid;
+        if (cmp < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static ptrdiff_t find_alias(const qvs_alias *a, size_t n, const char *alias)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(a[i].alias, alias) == 0)
+            return (ptrdiff_t)i;
+    return -1;
+}
+
+/* The collection called name, or the one alias name points to. */
+static qvs_coll *resolve(const qvs_catalog_state *st, const char *name)
+{
+    ptrdiff_t i = find_coll(st, name);
+    if (i < 0) {
+        ptrdiff_t a = find_alias(st->aliases, st->n_aliases, name);
+        if (a >= 0)
+            i = find_coll(st, st->aliases[a].coll);
+    }
+    return i >= 0 ? st->colls[i] : NULL;
+}
+
+bool qvs_catalog_get(qvs_catalog *cat, const char *name_or_alias,
+                     qvs_coll **out)
+{
+    *out = NULL;
+    if (!cat || !name_or_alias)
+        return false;
+    pthread_mutex_lock(&cat->mu);
+    qvs_coll *c = resolve(&cat->st, name_or_alias);
+    if (c)
+        c->refs++;
+    pthread_mutex_unlock(&cat->mu);
+    *out = c;
+    return c != NULL;
+}
+
+void qvs_coll_release(qvs_catalog *cat, qvs_coll *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_lock(&cat->mu);
+    bool last = --c->refs == 0;
+    pthread_mutex_unlock(&cat->mu);
+    if (last)
+        qvs_coll_free(c);
+}
+
+uint64_t qvs_catalog_next_op_id(qvs_catalog *cat)
+{
+    return atomic_fetch_add(&cat->op_id, 1) + 1;
+}
+
+size_t qvs_catalog_count(qvs_catalog *cat)
+{
+    pthread_mutex_lock(&cat->mu);
+    size_t n = cat->st.n;
+    pthread_mutex_unlock(&cat->mu);
+    return n;
+}
+
+cJSON *qvs_catalog_list(qvs_catalog *cat)
+{
+    cJSON *res = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(res, "collections");
+    bool ok = arr != NULL;
+    pthread_mutex_lock(&cat->mu);
+    for (size_t i = 0; ok && i < cat->st.n; i++) {
+        cJSON *d = cJSON_CreateObject();
+        ok = d && cJSON_AddStringToObject(d, "name", cat->st.colls[i]->name);
+        if (d)
+            cJSON_AddItemToArray(arr, d);
+    }
+    pthread_mutex_unlock(&cat->mu);
+    if (!ok) {
+        cJSON_Delete(res);
+        return NULL;
+    }
+    return res;
+}
+
+void qvs_catalog_each(qvs_catalog *cat, void (*fn)(void *arg, qvs_coll *c),
+                      void *arg)
+{
+    pthread_mutex_lock(&cat->mu);
+    size_t n = cat->st.n;
+    qvs_coll **held = malloc((n ? n : 1) * sizeof(*held));
+    for (size_t i = 0; held && i < n; i++) {
+        held[i] = cat->st.colls[i];
+        held[i]->refs++;
+    }
+    pthread_mutex_unlock(&cat->mu);
+    if (!held)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        fn(arg, held[i]);
+        qvs_coll_release(cat, held[i]);
+    }
+    free(held);
+}
+
+cJSON *qvs_coll_config_dup(qvs_catalog *cat, qvs_coll *c)
+{
+    pthread_mutex_lock(&cat->mu);
+    cJSON *d = cJSON_Duplicate(c->config, true);
+    pthread_mutex_unlock(&cat->mu);
+    return d;
+}
+
+cJSON *qvs_coll_schema_dup(qvs_catalog *cat, qvs_coll *c)
+{
+    pthread_mutex_lock(&cat->mu);
+    cJSON *d = cJSON_Duplicate(c->payload_schema, true);
+    pthread_mutex_unlock(&cat->mu);
+    return d;
+}
+
+uint64_t qvs_coll_points(const qvs_coll *c)
+{
+    uint64_t n = 0;
+    qv_count(c->points, &n);
+    return n;
+}
+
+/* The library builds a graph once a collection holds its full-scan
+ * threshold of vector kilobytes; below that (and with m = 0) nothing is
+ * indexed, which is what Qdrant reports for small collections too. */
+uint64_t qvs_coll_indexed_vectors(const qvs_coll *c)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < c->n_vectors; i++) {
+        uint64_t n = 0;
+        qv_count(c->vectors[i].coll, &n);
+        uint64_t kb = n * c->vectors[i].size * sizeof(float) / 1024;
+        uint32_t threshold = c->vector_cfgs[i].full_scan_threshold_kb;
+        if (threshold != UINT32_MAX && kb >= threshold)
+            total += n;
+    }
+    return total;
+}
+
+size_t qvs_coll_segments(const qvs_coll *c)
+{
+    return c->named ? c->n_vectors + 1 : 1;
+}
+
+/* ---- open and close --------------------------------------------------------
+ */
+
+static bool mkdir_p(const char *dir, char *err, size_t cap)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+        snprintf(err, cap, "storage path too long");
+        return false;
+    }
+    for (char *p = path + 1;; p++) {
+        bool end = *p == '\0';
+        if (*p == '/' || end) {
+            *p = '\0';
+            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+                snprintf(err, cap, "cannot create directory %s: %s", path,
+                         strerror(errno));
+                return false;
+            }
+            if (end)
+                break;
+            *p = '/';
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        snprintf(err, cap, "storage path %s is not a directory", dir);
+        return false;
+    }
+    return true;
+}
+
+static bool referenced(const qvs_catalog_state *st, const char *lib)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        const qvs_coll *c = st->colls[i];
+        if (strcmp(c->points_lib, lib) == 0)
+            return true;
+        for (size_t k = 0; k < c->n_vectors; k++)
+            if (strcmp(c->vector_libs[k], lib) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* Drops library collections of ours that the catalog does not name.  A
+ * store with collections but no catalog.json is refused instead: dropping
+ * them would lose data someone may want back. */
+static bool reconcile(qvs_catalog *cat, bool found, char *err, size_t cap)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (qv_store_list(cat->store, &names, &n) != QV_OK) {
+        snprintf(err, cap, "cannot list the store's collections");
+        return false;
+    }
+    if (!found && n > 0) {
+        qv_free(names);
+        snprintf(err, cap,
+                 "%s holds %zu library collections but no catalog.json; "
+                 "refusing to start",
+                 cat->dir, n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (ours(names[i]) && !referenced(&cat->st, names[i])) {
+            fprintf(stderr,
+                    "quiver serve: dropping library collection %s, which no "
+                    "collection uses\n",
+                    names[i]);
+            qv_store_drop(cat->store, names[i]);
+        }
+    }
+    qv_free(names);
+    return true;
+}
+
+/* Builds (or drops) the library's payload index on field in every library
+ * collection of c, so filters on it use the index.  Index definitions are
+ * persisted in catalog.json and rebuilt from the payloads on start. */
+static qv_status lib_index(qvs_coll *c, const char *field, const char *type,
+                           bool drop)
+{
+    qv_index_kind kind = QV_INDEX_KEYWORD;
+    if (!drop && qv_index_kind_parse(type, &kind) != QV_OK)
+        return QV_EINVAL;
+    qv_status st = QV_OK;
+    for (size_t i = 0; i <= c->n_vectors && st == QV_OK; i++) {
+        qv_collection *lib = i == c->n_vectors ? c->points : c->vectors[i].coll;
+        if (!lib ||
+            (i == c->n_vectors && c->n_vectors && lib == c->vectors[0].coll))
+            continue;
+        st = drop ? qv_payload_index_drop(lib, field)
+                  : qv_payload_index_create(lib, field, kind);
+        if (st == QV_ENOTFOUND && drop)
+            st = QV_OK;
+    }
+    return st;
+}
+
+/* The type name of a payload_schema entry ({"data_type": t, ...}). */
+static const char *schema_type(const cJSON *info)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(info, "data_type");
+    return cJSON_IsString(t) ? t->valuestring : NULL;
+}
+
+static bool rebuild_indexes(qvs_coll *c, char *err, size_t cap)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, c->payload_schema)
+    {
+        const char *t = schema_type(e);
+        if (t && lib_index(c, e->string, t, false) != QV_OK) {
+            snprintf(err, cap,
+                     "collection `%s`: cannot rebuild the %s index "
+                     "on `%s`",
+                     c->name, t, e->string);
+            return false;
+        }
+    }
+    return true;
+}
+
+bool qvs_catalog_open(const char *dir, qvs_catalog **out, char *err, size_t cap)
+{
+    *out = NULL;
+    if (!mkdir_p(dir, err, cap))
+        return false;
+    qvs_catalog *cat = calloc(1, sizeof(*cat));
+    if (!cat || !(cat->dir = strdup(dir))) {
+        free(cat);
+        snprintf(err, cap, "out of memory");
+        return false;
+    }
+    pthread_mutex_init(&cat->mu, NULL);
+    pthread_mutex_init(&cat->meta_mu, NULL);
+    atomic_init(&cat->op_id, 0);
+    bool found = false;
+    bool ok = qvs_catalog_load(dir, &cat->st, &found, err, cap) &&
+              open_store(dir, &cat->store, err, cap);
+    for (size_t i = 0; ok && i < cat->st.n; i++)
+        ok = attach_all(cat, cat->st.colls[i], false, err, cap) &&
+             rebuild_indexes(cat->st.colls[i], err, cap);
+    ok = ok && reconcile(cat, found, err, cap);
+    if (!ok) {
+        qvs_catalog_close(cat);
+        return false;
+    }
+    *out = cat;
+    return true;
+}
+
+void qvs_catalog_close(qvs_catalog *cat)
+{
+    if (!cat)
+        return;
+    for (size_t i = 0; i < cat->st.n; i++)
+        qvs_coll_release(cat, cat->st.colls[i]);
+    free(cat->st.colls);
+    qvs_aliases_free(cat->st.aliases, cat->st.n_aliases);
+    qv_store_close(cat->store);
+    pthread_mutex_destroy(&cat->mu);
+    pthread_mutex_destroy(&cat->meta_mu);
+    free(cat->dir);
+    free(cat);
+}
+
+/* ---- changes
+ * ------------------------------------------------------------------
+ */
+
+/* Writes next (the state about to be published) to catalog.json. */
+static bool commit(qvs_catalog *cat, const qvs_catalog_state *next,
+                   const qvs_coll *c, const cJSON *config, const cJSON *schema,
+                   qvs_resp *r)
+{
+    char err[512];
+    if (qvs_catalog_save(cat->dir, next, c, config, schema, err, sizeof(err)))
+        return true;
+    fprintf(stderr, "quiver serve: %s\n", err);
+    return qvs_fail(r, 500, "Service internal error: %s", err);
+}
+
+/* Publishes next's arrays; returns the old ones for freeing. */
+static void publish(qvs_catalog *cat, qvs_catalog_state *next)
+{
+    pthread_mutex_lock(&cat->mu);
+    qvs_catalog_state old = cat->st;
+    cat->st = *next;
+    pthread_mutex_unlock(&cat->mu);
+    *next = old;
+}
+
+bool qvs_catalog_create(qvs_catalog *cat, const char *name, const cJSON *body,
+                        qvs_resp *r)
+{
+    const char *why = qvs_name_invalid(name);
+    if (why)
+        return qvs_fail(r, 422,
+                        "Validation error in path parameters: [name: %s]", why);
+    qvs_spec spec;
+    if (!qvs_spec_from_create(body, &spec, r))
+        return false;
+    pthread_mutex_lock(&cat->meta_mu);
+    qvs_catalog_state next = cat->st;
+    qvs_coll *c = NULL;
+    bool ok = false;
+    if (find_coll(&cat->st, name) >= 0) {
+        qvs_fail(r, 409, "Wrong input: Collection `%s` already exists!", name);
+    } else if (find_alias(cat->st.aliases, cat->st.n_aliases, name) >= 0) {
+        qvs_fail(r, 400,
+                 "Wrong input: Can't create collection with name %s. Alias "
+                 "with the same name already exists",
+                 name);
+    } else if ((c = coll_new(cat, name, &spec, cat->st.next_id, r))) {
+        next.colls = malloc((cat->st.n + 1) * sizeof(*next.colls));
+        if (!next.colls) {
+            qvs_fail(r, 500, OOM);
+        } else {
+            size_t at = 0;
+            while (at < cat->st.n && strcmp(cat->st.colls[at]->name, name) < 0)
+                at++;
+            for (size_t i = 0; i < cat->st.n; i++)
+                next.colls[i + (i >= at)] = cat->st.colls[i];
+            next.colls[at] = c;
+            next.n = cat->st.n + 1;
+            next.next_id = cat->st.next_id + 1;
+            ok = commit(cat, &next, NULL, NULL, NULL, r);
+        }
+    }
+    if (ok) {
+        publish(cat, &next);
+        free(next.colls); /* the old array */
+    } else {
+        if (c)
+            drop_libs(cat, c);
+        qvs_coll_free(c);
+        if (next.colls != cat->st.colls)
+            free(next.colls);
+    }
+    pthread_mutex_unlock(&cat->meta_mu);
+    qvs_spec_free(&spec);
+    return ok;
+}
+
+bool qvs_catalog_delete(qvs_catalog *cat, const char *name, bool *deleted,
+                        qvs_resp *r)
+{
+    *deleted = false;
+    pthread_mutex_lock(&cat->meta_mu);
+    ptrdiff_t at = find_coll(&cat->st, name);
+    if (at < 0) {
+        pthread_mutex_unlock(&cat->meta_mu);
+        return true;
+    }
+    qvs_coll *c = cat->st.colls[at];
+    qvs_catalog_state next = cat->st;
+    next.colls = malloc((cat->st.n ? cat->st.n : 1) * sizeof(*next.colls));
+    next.aliases =
+        calloc(cat->st.n_aliases ? cat->st.n_aliases : 1, sizeof(qvs_alias));
+    bool ok = next.colls && next.aliases;
+    next.n = next.n_aliases = 0;
+    for (size_t i = 0; ok && i < cat->st.n; i++)
+        if (i != (size_t)at)
+            next.colls[next.n++] = cat->st.colls[i];
+    for (size_t i = 0; ok && i < cat->st.n_aliases; i++) {
+        const qvs_alias *a = &cat->st.aliases[i];
+        if (strcmp(a->coll, name) == 0)
+            continue;
+        qvs_alias *d = &next.aliases[next.n_aliases++];
+        d->alias = strdup(a->alias);
+        d->coll = strdup(a->coll);
+        ok = d->alias && d->coll;
+    }
+    if (!ok)
+        qvs_fail(r, 500, OOM);
+    ok = ok && commit(cat, &next, NULL, NULL, NULL, r);
+    if (ok) {
+        publish(cat, &next);
+        drop_libs(cat, c);
+    }
+    free(next.colls);
+    qvs_aliases_free(next.aliases, next.n_aliases);
+    pthread_mutex_unlock(&cat->meta_mu);
+    if (ok) {
+        qvs_coll_release(cat, c); /* the catalog's reference */
+        *deleted = true;
+    }
+    return ok;
+}
+
+bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
+                        qvs_resp *r)
+{
+    pthread_mutex_lock(&cat->meta_mu);
+    qvs_coll *c = resolve(&cat->st, name);
+    cJSON *config = NULL;
+    bool ok = false;
+    if (!c)
+        qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!", name);
+    else if ((config = qvs_config_patch(c->config, c, body, r)))
+        ok = commit(cat, &cat->st, c, config, NULL, r);
+    if (ok) {
+        pthread_mutex_lock(&cat->mu);
+        cJSON *old = c->config;
+        c->config = config;
+        pthread_mutex_unlock(&cat->mu);
+        config = old;
+    }
+    cJSON_Delete(config);
+    pthread_mutex_unlock(&cat->meta_mu);
+    return ok;
+}
+
+/* ---- payload indexes -------------------------------------------------------
+ */
+
+typedef enum { SCHEMA_ADD, SCHEMA_DROP } schema_op;
+
+/* Adds info under field (taking it) or drops field, committing the new
+ * schema before publishing it.  Under meta_mu, as every change: the
+ * schema read here cannot be replaced meanwhile. */
+static bool change_schema(qvs_catalog *cat, qvs_coll *c, const char *field,
+                          schema_op op, cJSON *info, qvs_resp *r)
+{
+    pthread_mutex_lock(&cat->meta_mu);
+    ptrdiff_t at = find_coll(&cat->st, c->name);
+    cJSON *next = NULL;
+    bool ok = false;
+    if (at < 0 || cat->st.colls[at] != c) {
+        qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!", c->name);
+    } else if (!(next = cJSON_Duplicate(c->payload_schema, true))) {
+        qvs_fail(r, 500, OOM);
+    } else {
+        cJSON_DeleteItemFromObjectCaseSensitive(next, field);
+        if (op == SCHEMA_ADD) {
+            cJSON_AddItemToObject(next, field, info);
+            info = NULL;
+        }
+        ok = commit(cat, &cat->st, c, NULL, next, r);
+    }
+    if (ok) {
+        pthread_mutex_lock(&cat->mu);
+        cJSON *old = c->payload_schema;
+        c->payload_schema = next;
+        pthread_mutex_unlock(&cat->mu);
+        next = old;
+    }
+    pthread_mutex_unlock(&cat->meta_mu);
+    cJSON_Delete(next);
+    cJSON_Delete(info);
+    return ok;
+}
+
+bool qvs_catalog_index_create(qvs_catalog *cat, qvs_coll *c, const char *field,
+                              const cJSON *schema, qvs_resp *r)
+{
+    static const char *const types[] = {"keyword",  "integer", "float",
+                                        "geo",      "text",    "bool",
+                                        "datetime", "uuid"};
+    const cJSON *type = cJSON_IsObject(schema)
+                            ? cJSON_GetObjectItemCaseSensitive(schema, "type")
+                            : schema;
+    bool known = false;
+    for (size_t i = 0; cJSON_IsString(type) && i < 8; i++)
+        known = known || strcmp(type->valuestring, types[i]) == 0;
+    if (!known)
+        return qvs_fail(r, 400,
+                        "Format error in JSON body: field_schema: unknown "
+                        "variant, expected one of `keyword`, `integer`, "
+                        "`float`, `geo`, `text`, `bool`, `datetime`, `uuid` "
+                        "or a map with such a `type`");
+    qv_status st = lib_index(c, field, type->valuestring, false);
+    if (st != QV_OK)
+        return qvs_fail(r, st == QV_ENOMEM ? 500 : 400,
+                        "Wrong input: cannot index `%s` as %s: %s", field,
+                        type->valuestring, qv_strerror(st));
+    cJSON *info = cJSON_CreateObject();
+    if (!info ||
+        !cJSON_AddStringToObject(info, "data_type", type->valuestring) ||
+        (cJSON_IsObject(schema) &&
+         !cJSON_AddItemToObject(info, "params",
+                                cJSON_Duplicate(schema, true)))) {
+        cJSON_Delete(info);
+        return qvs_fail(r, 500, OOM);
+    }
+    return change_schema(cat, c, field, SCHEMA_ADD, info, r);
+}
+
+bool qvs_catalog_index_drop(qvs_catalog *cat, qvs_coll *c, const char *field,
+                            qvs_resp *r)
+{
+    qv_status st = lib_index(c, field, NULL, true);
+    if (st != QV_OK)
+        return qvs_fail(r, 500,
+                        "Service internal error: cannot drop the "
+                        "index on `%s`: %s",
+                        field, qv_strerror(st));
+    return change_schema(cat, c, field, SCHEMA_DROP, NULL, r);
+}
+
+/* ---- aliases
+ * ------------------------------------------------------------------
+ */
+
+typedef struct alias_set {
+    qvs_alias *a;
+    size_t n, cap;
+} alias_set;
+
+static bool alias_put(alias_set *s, const char *alias, const char *coll)
+{
+    ptrdiff_t i = find_alias(s->a, s->n, alias);
+    char *c = strdup(coll);
+    if (!c)
+        return false;
+    if (i >= 0) {
+        free(s->a[i].coll);
+        s->a[i].coll = c;
+        return true;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 8;
+        qvs_alias *a = realloc(s->a, cap * sizeof(*a));
+        if (!a) {
+            free(c);
+            return false;
+        }
+        s->a = a;
+        s->cap = cap;
+    }
+    s->a[s->n].alias = strdup(alias);
+    s->a[s->n].coll = c;
+    if (!s->a[s->n].alias) {
+        free(c);
+        return false;
+    }
+    s->n++;
+    return true;
+}
+
+static void alias_remove(alias_set *s, const char *alias)
+{
+    ptrdiff_t i = find_alias(s->a, s->n, alias);
+    if (i < 0)
+        return;
+    free(s->a[i].alias);
+    free(s->a[i].coll);
+    s->a[i] = s->a[--s->n];
+}
+
+static const char *action_str(const cJSON *op, const char *key, size_t i,
+                              const char *action, qvs_resp *r)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(op, key);
+    if (cJSON_IsString(j))
+        return j->valuestring;
+    qvs_fail(r, 400,
+             "Format error in JSON body: actions[%zu].%s: missing or "
+             "mistyped field `%s`",
+             i, action, key);
+    return NULL;
+}
+
+/* A new alias name: valid, and not a collection's name (409). */
+static bool alias_name_ok(const qvs_catalog_state *st, const char *alias,
+                          size_t i, const char *action, const char *field,
+                          qvs_resp *r)
+{
+    const char *why = qvs_name_invalid(alias);
+    if (why)
+        return qvs_fail(r, 422,
+                        "Validation error in JSON body: [actions[%zu].%s.%s: "
+                        "%s]",
+                        i, action, field, why);
+    if (find_coll(st, alias) >= 0)
+        return qvs_fail(r, 409, "Wrong input: Collection `%s` already exists!",
+                        alias);
+    return true;
+}
+
+static bool apply_action(const qvs_catalog_state *st, alias_set *s,
+                         const cJSON *action, size_t i, qvs_resp *r)
+{
+    const cJSON *op;
+    if ((op = cJSON_GetObjectItemCaseSensitive(action, "create_alias"))) {
+        const char *coll =
+            action_str(op, "collection_name", i, "create_alias", r);
+        const char *alias =
+            coll ? action_str(op, "alias_name", i, "create_alias", r) : NULL;
+        if (!alias)
+            return false;
+        if (find_coll(st, coll) < 0)
+            return qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!",
+                            coll);
+        return alias_name_ok(st, alias, i, "create_alias", "alias_name", r) &&
+               (alias_put(s, alias, coll) || qvs_fail(r, 500, OOM));
+    }
+    if ((op = cJSON_GetObjectItemCaseSensitive(action, "delete_alias"))) {
+        const char *alias = action_str(op, "alias_name", i, "delete_alias", r);
+        if (!alias)
+            return false;
+        alias_remove(s, alias);
+        return true;
+    }
+    if ((op = cJSON_GetObjectItemCaseSensitive(action, "rename_alias"))) {
+        const char *from =
+            action_str(op, "old_alias_name", i, "rename_alias", r);
+        const char *to =
+            from ? action_str(op, "new_alias_name", i, "rename_alias", r)
+                 : NULL;
+        if (!to)
+            return false;
+        ptrdiff_t k = find_alias(s->a, s->n, from);
+        if (k < 0)
+            return qvs_fail(r, 404, "Not found: Alias %s does not exists!",
+                            from);
+        if (!alias_name_ok(st, to, i, "rename_alias", "new_alias_name", r))
+            return false;
+        char *coll = strdup(s->a[k].coll);
+        bool ok = coll != NULL;
+        if (ok) {
+            alias_remove(s, from);
+            ok = alias_put(s, to, coll);
+        }
+        free(coll);
+        return ok || qvs_fail(r, 500, OOM);
+    }
+    return qvs_fail(r, 400,
+                    "Format error in JSON body: actions[%zu]: unknown variant, "
+                    "expected one of `create_alias`, `delete_alias`, "
+                    "`rename_alias`",
+                    i);
+}
+
+static int alias_cmp(const void *a, const void *b)
+{
+    return strcmp(((const qvs_alias *)a)->alias, ((const qvs_alias *)b)->alias);
+}
+
+bool qvs_catalog_update_aliases(qvs_catalog *cat, const cJSON *body,
+                                qvs_resp *r)
+{
+    const cJSON *actions = cJSON_GetObjectItemCaseSensitive(body, "actions");
+    if (!body)
+        return qvs_fail(r, 400,
+                        "Format error in JSON body: EOF while parsing "
+                        "a value at line 1 column 0");
+    if (!cJSON_IsArray(actions))
+        return qvs_fail(r, 400,
+                        "Format error in JSON body: missing field "
+                        "`actions` (an array)");
+    pthread_mutex_lock(&cat->meta_mu);
+    alias_set s = {0};
+    bool ok = true;
+    for (size_t i = 0; ok && i < cat->st.n_aliases; i++)
+        ok = alias_put(&s, cat->st.aliases[i].alias, cat->st.aliases[i].coll);
+    if (!ok)
+        qvs_fail(r, 500, OOM);
+    size_t i = 0;
+    const cJSON *action;
+    cJSON_ArrayForEach(action, actions)
+    {
+        ok = ok && apply_action(&cat->st, &s, action, i++, r);
+    }
+    qvs_catalog_state next = cat->st;
+    if (ok) {
+        qsort(s.a, s.n, sizeof(*s.a), alias_cmp);
+        next.aliases = s.a;
+        next.n_aliases = s.n;
+        ok = commit(cat, &next, NULL, NULL, NULL, r);
+    }
+    if (ok) {
+        publish(cat, &next);
+        s.a = next.aliases; /* the old ones, freed below */
+        s.n = next.n_aliases;
+    }
+    qvs_aliases_free(s.a, s.n);
+    pthread_mutex_unlock(&cat->meta_mu);
+    return ok;
+}
+
+cJSON *qvs_catalog_aliases(qvs_catalog *cat, const char *collection,
+                           qvs_resp *r)
+{
+    cJSON *res = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(res, "aliases");
+    if (!arr) {
+        cJSON_Delete(res);
+        qvs_fail(r, 500, OOM);
+        return NULL;
+    }
+    pthread_mutex_lock(&cat->mu);
+    const qvs_coll *c = collection ? resolve(&cat->st, collection) : NULL;
+    bool ok = !collection || c;
+    for (size_t i = 0; ok && i < cat->st.n_aliases; i++) {
+        const qvs_alias *a = &cat->st.aliases[i];
+        if (c && strcmp(a->coll, c->name) != 0)
+            continue;
+        cJSON *d = cJSON_CreateObject();
+        cJSON_AddItemToArray(arr, d);
+        ok = cJSON_AddStringToObject(d, "alias_name", a->alias) &&
+             cJSON_AddStringToObject(d, "collection_name", a->coll);
+    }
+    pthread_mutex_unlock(&cat->mu);
+    if (!ok) {
+        cJSON_Delete(res);
+        if (collection && !c)
+            qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!",
+                     collection);
+        else
+            qvs_fail(r, 500, OOM);
+        return NULL;
+    }
+    return res;
+}

@@ -1,0 +1,263 @@
+/*
+ * collections.c -- Qdrant's collection-level endpoints: list, get,
+ * create, update, delete, exists, aliases, payload indexes and the
+ * single-node cluster info of a collection.
+ *
+ * The handlers only translate between HTTP and the catalog (catalog.c),
+ * which does the checking, locking and persisting.  Names in paths may be
+ * aliases wherever Qdrant resolves them (get, update, exists, aliases of,
+ * index, cluster); DELETE takes the collection's own name only, as Qdrant
+ * (deleting through an alias answers false).
+ *
+ * CollectionInfo: status "green" and optimizer_status "ok" always (there
+ * is no background optimizer to fall behind), points_count from the
+ * library, indexed_vectors_count the vectors in built HNSW graphs,
+ * segments_count the number of library collections, the config as
+ * created and patched, and payload_schema with each index's point count
+ * (points whose payload has a non-empty value at the key).
+ */
+#include "routes.h"
+#include "server.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OOM "Service internal error: out of memory"
+
+static const char *coll_param(const qvs_req *req)
+{
+    return req->n_params > 0 ? req->params[0] : "";
+}
+
+static bool not_found(qvs_resp *r, const char *name)
+{
+    return qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!", name);
+}
+
+static bool wait_param(const qvs_req *req)
+{
+    const char *w = req->query(req, "wait");
+    return w && strcmp(w, "true") == 0;
+}
+
+static cJSON *update_result(const qvs_req *req)
+{
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddNumberToObject(res, "operation_id",
+                            (double)qvs_catalog_next_op_id(req->catalog));
+    cJSON_AddStringToObject(res, "status",
+                            wait_param(req) ? "completed" : "acknowledged");
+    return res;
+}
+
+static void list_collections(const qvs_req *req, qvs_resp *r)
+{
+    r->result = qvs_catalog_list(req->catalog);
+    if (!r->result)
+        qvs_fail(r, 500, OOM);
+}
+
+/* The number of points with a non-empty value at key (JSON path). */
+static uint64_t points_with(const qvs_coll *c, const char *key)
+{
+    cJSON *f = cJSON_CreateObject();
+    cJSON *not = cJSON_AddArrayToObject(f, "must_not");
+    cJSON *cond = cJSON_CreateObject();
+    cJSON *empty = cJSON_AddObjectToObject(cond, "is_empty");
+    cJSON_AddStringToObject(empty, "key", key);
+    cJSON_AddItemToArray(not, cond);
+    char *text = cJSON_PrintUnformatted(f);
+    cJSON_Delete(f);
+    qv_filter *filter = NULL;
+    uint64_t n = 0;
+    if (text && qv_filter_parse(text, strlen(text), &filter, NULL, 0) == QV_OK)
+        qv_count_filter(c->points, filter, &n);
+    qv_filter_free(filter);
+    free(text);
+    return n;
+}
+
+static cJSON *collection_info(qvs_catalog *cat, qvs_coll *c)
+{
+    cJSON *config = qvs_coll_config_dup(cat, c);
+    cJSON *schema = qvs_coll_schema_dup(cat, c);
+    cJSON *info = cJSON_CreateObject();
+    if (!config || !schema || !info) {
+        cJSON_Delete(config);
+        cJSON_Delete(schema);
+        cJSON_Delete(info);
+        return NULL;
+    }
+    cJSON *field;
+    cJSON_ArrayForEach(field, schema)
+    {
+        cJSON_AddNumberToObject(field, "points",
+                                (double)points_with(c, field->string));
+    }
+    cJSON_AddStringToObject(info, "status", "green");
+    cJSON_AddStringToObject(info, "optimizer_status", "ok");
+    cJSON_AddNumberToObject(info, "indexed_vectors_count",
+                            (double)qvs_coll_indexed_vectors(c));
+    cJSON_AddNumberToObject(info, "points_count", (double)qvs_coll_points(c));
+    cJSON_AddNumberToObject(info, "segments_count",
+                            (double)qvs_coll_segments(c));
+    cJSON_AddItemToObject(info, "config", config);
+    cJSON_AddItemToObject(info, "payload_schema", schema);
+    return info;
+}
+
+static void get_collection(const qvs_req *req, qvs_resp *r)
+{
+    qvs_coll *c;
+    if (!qvs_catalog_get(req->catalog, coll_param(req), &c)) {
+        not_found(r, coll_param(req));
+        return;
+    }
+    r->result = collection_info(req->catalog, c);
+    qvs_coll_release(req->catalog, c);
+    if (!r->result)
+        qvs_fail(r, 500, OOM);
+}
+
+static void create_collection(const qvs_req *req, qvs_resp *r)
+{
+    if (qvs_catalog_create(req->catalog, coll_param(req), req->body, r))
+        r->result = cJSON_CreateTrue();
+}
+
+static void update_collection(const qvs_req *req, qvs_resp *r)
+{
+    if (qvs_catalog_update(req->catalog, coll_param(req), req->body, r))
+        r->result = cJSON_CreateTrue();
+}
+
+static void delete_collection(const qvs_req *req, qvs_resp *r)
+{
+    bool deleted;
+    if (qvs_catalog_delete(req->catalog, coll_param(req), &deleted, r))
+        r->result = cJSON_CreateBool(deleted);
+}
+
+static void collection_exists(const qvs_req *req, qvs_resp *r)
+{
+    qvs_coll *c;
+    bool exists = qvs_catalog_get(req->catalog, coll_param(req), &c);
+    qvs_coll_release(req->catalog, c);
+    r->result = cJSON_CreateObject();
+    cJSON_AddBoolToObject(r->result, "exists", exists);
+}
+
+static void update_aliases(const qvs_req *req, qvs_resp *r)
+{
+    if (qvs_catalog_update_aliases(req->catalog, req->body, r))
+        r->result = cJSON_CreateTrue();
+}
+
+static void collection_aliases(const qvs_req *req, qvs_resp *r)
+{
+    r->result = qvs_catalog_aliases(req->catalog, coll_param(req), r);
+}
+
+static void all_aliases(const qvs_req *req, qvs_resp *r)
+{
+    r->result = qvs_catalog_aliases(req->catalog, NULL, r);
+}
+
+static void create_index(const qvs_req *req, qvs_resp *r)
+{
+    const cJSON *b = req->body;
+    if (!cJSON_IsObject(b)) {
+        qvs_fail(r, 400, "Format error in JSON body: %s",
+                 b ? "invalid type, expected struct CreateFieldIndex"
+                   : "EOF while parsing a value at line 1 column 0");
+        return;
+    }
+    const cJSON *field = cJSON_GetObjectItemCaseSensitive(b, "field_name");
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(b, "field_schema");
+    if (!cJSON_IsString(field)) {
+        qvs_fail(r, 400,
+                 "Format error in JSON body: missing field "
+                 "`field_name` (a string)");
+        return;
+    }
+    if (!field->valuestring[0]) {
+        qvs_fail(r, 422,
+                 "Validation error in JSON body: [field_name: must "
+                 "not be empty]");
+        return;
+    }
+    if (!schema || cJSON_IsNull(schema)) {
+        qvs_fail(r, 400,
+                 "Bad request: field_schema is required: this server "
+                 "does not infer a field's type");
+        return;
+    }
+    qvs_coll *c;
+    if (!qvs_catalog_get(req->catalog, coll_param(req), &c)) {
+        not_found(r, coll_param(req));
+        return;
+    }
+    if (qvs_catalog_index_create(req->catalog, c, field->valuestring, schema,
+                                 r))
+        r->result = update_result(req);
+    qvs_coll_release(req->catalog, c);
+}
+
+static void delete_index(const qvs_req *req, qvs_resp *r)
+{
+    qvs_coll *c;
+    if (!qvs_catalog_get(req->catalog, coll_param(req), &c)) {
+        not_found(r, coll_param(req));
+        return;
+    }
+    if (qvs_catalog_index_drop(req->catalog, c, req->params[1], r))
+        r->result = update_result(req);
+    qvs_coll_release(req->catalog, c);
+}
+
+/* One local shard holding every point: what a single node reports. */
+static void collection_cluster(const qvs_req *req, qvs_resp *r)
+{
+    qvs_coll *c;
+    if (!qvs_catalog_get(req->catalog, coll_param(req), &c)) {
+        not_found(r, coll_param(req));
+        return;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON_AddNumberToObject(res, "peer_id", 0);
+    cJSON_AddNumberToObject(res, "shard_count", 1);
+    cJSON *local = cJSON_AddArrayToObject(res, "local_shards");
+    cJSON *shard = cJSON_CreateObject();
+    cJSON_AddNumberToObject(shard, "shard_id", 0);
+    cJSON_AddNumberToObject(shard, "points_count", (double)qvs_coll_points(c));
+    cJSON_AddStringToObject(shard, "state", "Active");
+    cJSON_AddItemToArray(local, shard);
+    cJSON_AddArrayToObject(res, "remote_shards");
+    cJSON_AddArrayToObject(res, "shard_transfers");
+    qvs_coll_release(req->catalog, c);
+    r->result = res;
+}
+
+#define W QVS_ROUTE_WRITE
+const qvs_route qvs_collection_routes[] = {
+    {"GET", "/collections", list_collections, 0, "get_collections"},
+    {"GET", "/collections/{name}", get_collection, 0, "get_collection"},
+    {"PUT", "/collections/{name}", create_collection, W, "create_collection"},
+    {"PATCH", "/collections/{name}", update_collection, W, "update_collection"},
+    {"DELETE", "/collections/{name}", delete_collection, W,
+     "delete_collection"},
+    {"GET", "/collections/{name}/exists", collection_exists, 0,
+     "collection_exists"},
+    {"POST", "/collections/aliases", update_aliases, W, "update_aliases"},
+    {"GET", "/collections/{name}/aliases", collection_aliases, 0,
+     "get_collection_aliases"},
+    {"GET", "/aliases", all_aliases, 0, "get_collections_aliases"},
+    {"PUT", "/collections/{name}/index", create_index, W, "create_field_index"},
+    {"DELETE", "/collections/{name}/index/{field_name}", delete_index, W,
+     "delete_field_index"},
+    {"GET", "/collections/{name}/cluster", collection_cluster, 0,
+     "collection_cluster_info"},
+};
+const size_t qvs_collection_routes_n =
+    sizeof(qvs_collection_routes) / sizeof(qvs_collection_routes[0]);

@@ -1,0 +1,204 @@
+/*
+ * config.c -- the settings of `quiver serve`: Qdrant's environment
+ * variables first, then command-line flags, which win.
+ *
+ *   flag                    environment variable                 default
+ *   --host H                QDRANT__SERVICE__HOST                (below)
+ *   --port P                QDRANT__SERVICE__HTTP_PORT           6333
+ *   --storage DIR           QDRANT__STORAGE__STORAGE_PATH        ./storage
+ *   --api-key K             QDRANT__SERVICE__API_KEY             none
+ *   --read-only-api-key K   QDRANT__SERVICE__READ_ONLY_API_KEY   none
+ *   --threads N             QDRANT__SERVICE__MAX_WORKERS         CPUs
+ *   --max-request-size-mb N QDRANT__SERVICE__MAX_REQUEST_SIZE_MB 32
+ *
+ * The default listen address is 127.0.0.1 when no API key is configured,
+ * so an unprotected server is reachable only from this machine, and
+ * 0.0.0.0 (every interface, as Qdrant) once a key protects it.  An
+ * explicit --host or QDRANT__SERVICE__HOST always wins.  Qdrant's
+ * MAX_WORKERS of 0 means "one per CPU", as here.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static unsigned cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    return n > (long)QVS_MAX_THREADS ? QVS_MAX_THREADS : (unsigned)n;
+}
+
+void qvs_config_init(qvs_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->port = QVS_DEFAULT_PORT;
+    cfg->storage = QVS_DEFAULT_STORAGE;
+    cfg->threads = cpu_count();
+    cfg->max_request_bytes = (uint64_t)QVS_DEFAULT_MAX_MB << 20;
+}
+
+bool qvs_config_has_auth(const qvs_config *cfg)
+{
+    return (cfg->api_key && *cfg->api_key) ||
+           (cfg->read_only_api_key && *cfg->read_only_api_key);
+}
+
+const char *qvs_config_host(const qvs_config *cfg)
+{
+    if (cfg->host && *cfg->host)
+        return cfg->host;
+    return qvs_config_has_auth(cfg) ? "0.0.0.0" : "127.0.0.1";
+}
+
+/* Parses an unsigned decimal in [lo, hi]; names the source on failure. */
+static bool parse_uint(const char *what, const char *text, uint64_t lo,
+                       uint64_t hi, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || *end || text[0] == '-' || v < lo || v > hi) {
+        fprintf(stderr,
+                "quiver serve: %s must be an integer from %" PRIu64
+                " to %" PRIu64 ", got '%s'\n",
+                what, lo, hi, text);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+static bool set_threads(qvs_config *cfg, const char *what, const char *text)
+{
+    uint64_t v;
+    if (!parse_uint(what, text, 0, QVS_MAX_THREADS, &v))
+        return false;
+    cfg->threads = v ? (unsigned)v : cpu_count();
+    return true;
+}
+
+static bool set_port(qvs_config *cfg, const char *what, const char *text)
+{
+    uint64_t v;
+    if (!parse_uint(what, text, 0, 65535, &v))
+        return false;
+    cfg->port = (unsigned)v;
+    return true;
+}
+
+static bool set_max_mb(qvs_config *cfg, const char *what, const char *text)
+{
+    uint64_t v;
+    if (!parse_uint(what, text, 1, QVS_MAX_MAX_MB, &v))
+        return false;
+    cfg->max_request_bytes = v << 20;
+    return true;
+}
+
+static bool apply_env(qvs_config *cfg)
+{
+    const char *v;
+    if ((v = getenv("QDRANT__SERVICE__HOST")) && *v)
+        cfg->host = v;
+    if ((v = getenv("QDRANT__SERVICE__HTTP_PORT")) && *v &&
+        !set_port(cfg, "QDRANT__SERVICE__HTTP_PORT", v))
+        return false;
+    if ((v = getenv("QDRANT__STORAGE__STORAGE_PATH")) && *v)
+        cfg->storage = v;
+    if ((v = getenv("QDRANT__SERVICE__API_KEY")))
+        cfg->api_key = v;
+    if ((v = getenv("QDRANT__SERVICE__READ_ONLY_API_KEY")))
+        cfg->read_only_api_key = v;
+    if ((v = getenv("QDRANT__SERVICE__MAX_WORKERS")) && *v &&
+        !set_threads(cfg, "QDRANT__SERVICE__MAX_WORKERS", v))
+        return false;
+    if ((v = getenv("QDRANT__SERVICE__MAX_REQUEST_SIZE_MB")) && *v &&
+        !set_max_mb(cfg, "QDRANT__SERVICE__MAX_REQUEST_SIZE_MB", v))
+        return false;
+    return true;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: quiver serve [--host H] [--port P] [--storage DIR]\n"
+            "                    [--api-key K] [--read-only-api-key K]\n"
+            "                    [--threads N] [--max-request-size-mb N]\n"
+            "A Qdrant-compatible REST server (Qdrant %s API) on port 6333.\n"
+            "Qdrant's environment variables (QDRANT__SERVICE__HTTP_PORT, "
+            "QDRANT__SERVICE__API_KEY,\n"
+            "QDRANT__STORAGE__STORAGE_PATH, ...) are read too; flags win.\n"
+            "Without an API key the default host is 127.0.0.1, with one "
+            "0.0.0.0.\n",
+            QVS_VERSION);
+}
+
+int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"storage", required_argument, NULL, 's'},
+        {"api-key", required_argument, NULL, 'k'},
+        {"read-only-api-key", required_argument, NULL, 'r'},
+        {"threads", required_argument, NULL, 't'},
+        {"max-request-size-mb", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    if (!apply_env(cfg))
+        return -1;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        bool ok = true;
+        switch (ch) {
+        case 'H':
+            cfg->host = optarg;
+            break;
+        case 'p':
+            ok = set_port(cfg, "--port", optarg);
+            break;
+        case 's':
+            cfg->storage = optarg;
+            break;
+        case 'k':
+            cfg->api_key = optarg;
+            break;
+        case 'r':
+            cfg->read_only_api_key = optarg;
+            break;
+        case 't':
+            ok = set_threads(cfg, "--threads", optarg);
+            break;
+        case 'm':
+            ok = set_max_mb(cfg, "--max-request-size-mb", optarg);
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return -1;
+        }
+        if (!ok)
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "quiver serve: unexpected argument '%s'\n",
+                argv[optind]);
+        usage(stderr);
+        return -1;
+    }
+    if (!*cfg->storage) {
+        fprintf(stderr, "quiver serve: --storage must not be empty\n");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,688 @@
+/*
+ * http.c -- the HTTP layer: libmicrohttpd, request bodies, dispatch,
+ * replies, graceful shutdown.
+ *
+ * libmicrohttpd runs its own thread pool, each thread with an epoll loop
+ * (MHD_USE_INTERNAL_POLLING_THREAD + MHD_USE_EPOLL + a pool size);
+ * HTTP/1.1 keep-alive, request parsing and chunked decoding are its job.
+ * Every request gets a qvs_conn, created by the URI-log callback (which
+ * sees the raw, still percent-encoded URI: routing needs the segments
+ * before decoding, see router.c) and freed by the completion callback.
+ *
+ * A request's life, in the access handler:
+ *   1. headers in: header size checked (16 KiB), CORS preflight answered,
+ *      route matched, authorisation decided from the matched route's
+ *      flags, 404/405 answered, and a Content-Length over the body limit
+ *      refused with 413 -- all before a byte of the body is read;
+ *   2. body chunks: appended up to the limit; a chunked body that grows
+ *      past it is discarded from then on and answered 413 at its end
+ *      (libmicrohttpd cannot answer in the middle of a body); past twice
+ *      the limit (at least limit + 1 MiB) the connection is dropped;
+ *   3. body complete: JSON parsed (400 "Format error in JSON body"), the
+ *      handler called, its qvs_resp turned into Qdrant's envelope.
+ * Every reply, of whatever kind, leaves through send_reply, which adds the
+ * CORS headers and records the metrics.
+ *
+ * Shutdown (qvs_server_stop): MHD_quiesce_daemon closes the listening
+ * socket to new connections; requests already started run to completion
+ * (the `active` counter, up to QVS_DRAIN_TIMEOUT_MS), replies then say
+ * "Connection: close"; MHD_stop_daemon ends the threads; the catalog
+ * closes its store last, which checkpoints a durable one.
+ */
+#include "server.h"
+
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct qvs_server {
+    qvs_config cfg;
+    struct MHD_Daemon *daemon;
+    qvs_catalog *catalog;
+    qvs_router router;
+    qvs_metrics metrics;
+    atomic_size_t active; /* requests between URI log and completion */
+    atomic_bool stopping; /* replies close their connections */
+    unsigned port;
+    char id[37];      /* telemetry id, random per process */
+    char started[48]; /* RFC 3339 start time */
+};
+
+typedef struct qvs_conn {
+    qvs_server *srv;
+    struct MHD_Connection *mhd;
+    char *uri; /* raw request target, percent-encoded */
+    struct timespec t0;
+    bool started;
+    bool too_large;
+    int early;     /* a reply decided from the headers (EARLY_*) */
+    bool answered; /* the early reply is queued */
+    size_t route;  /* router entry, or SIZE_MAX */
+    char *path;    /* the decoded segments point into this copy */
+    char *segs[QVS_MAX_SEGMENTS];
+    size_t n_segs;
+    const char *params[QVS_MAX_PARAMS];
+    size_t n_params;
+    char *body;
+    size_t len, cap;
+    uint64_t received; /* body bytes seen, kept or discarded */
+} qvs_conn;
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) +
+           (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
+}
+
+/* ---- connection state ---------------------------------------------------- */
+
+static qvs_conn *conn_new(qvs_server *srv, const char *uri)
+{
+    qvs_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->srv = srv;
+    c->route = SIZE_MAX;
+    c->uri = strdup(uri ? uri : "/");
+    if (!c->uri) {
+        free(c);
+        return NULL;
+    }
+    atomic_fetch_add(&srv->active, 1);
+    return c;
+}
+
+static void conn_free(qvs_conn *c)
+{
+    atomic_fetch_sub(&c->srv->active, 1);
+    free(c->uri);
+    free(c->path);
+    free(c->body);
+    free(c);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mhd)
+{
+    (void)mhd;
+    return conn_new(cls, uri);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)mhd;
+    (void)toe;
+    if (*con_cls)
+        conn_free(*con_cls);
+    *con_cls = NULL;
+}
+
+static const char *header(const qvs_conn *c, const char *name)
+{
+    return MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, name);
+}
+
+/* ---- replies --------------------------------------------------------------
+ */
+
+/* Queues resp with the CORS headers and records the reply. */
+static enum MHD_Result send_reply(qvs_conn *c, int status,
+                                  struct MHD_Response *resp,
+                                  const char *content_type)
+{
+    if (!resp)
+        return MHD_NO;
+    const char *origin = header(c, "Origin");
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin",
+                            origin ? origin : "*");
+    if (origin)
+        MHD_add_response_header(resp, "Vary", "Origin");
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                content_type);
+    if (atomic_load(&c->srv->stopping))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    enum MHD_Result ret = MHD_queue_response(c->mhd, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    size_t slot = c->route == SIZE_MAX ? c->srv->router.n : c->route;
+    qvs_metrics_record(&c->srv->metrics, slot, status, since(&c->t0));
+    return ret;
+}
+
+/* Sends len bytes of buf (malloc'd; the reply takes it). */
+static enum MHD_Result send_buffer(qvs_conn *c, int status, char *buf,
+                                   size_t len, const char *content_type)
+{
+    if (!buf)
+        return MHD_NO;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(buf);
+        return MHD_NO;
+    }
+    return send_reply(c, status, resp, content_type);
+}
+
+static enum MHD_Result send_static(qvs_conn *c, int status, const char *text,
+                                   const char *content_type)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    return send_reply(c, status, resp, content_type);
+}
+
+static enum MHD_Result send_error(qvs_conn *c, int status, const char *msg)
+{
+    size_t len = 0;
+    char *text = qvs_envelope_error(msg, since(&c->t0), &len);
+    return send_buffer(c, status, text, len, "application/json");
+}
+
+static enum MHD_Result send_file(qvs_conn *c, int status, const char *path,
+                                 const char *content_type)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return send_error(c, 500, "Service internal error: cannot read file");
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_fd((uint64_t)st.st_size, fd);
+    if (!resp) {
+        close(fd);
+        return MHD_NO;
+    }
+    return send_reply(c, status, resp, content_type);
+}
+
+/* CORS preflight: any origin, method and header, as Qdrant's defaults. */
+static enum MHD_Result send_preflight(qvs_conn *c)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    const char *m = header(c, "Access-Control-Request-Method");
+    const char *h = header(c, "Access-Control-Request-Headers");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+                            m ? m
+                              : "GET, POST, PUT, PATCH, DELETE, HEAD, "
+                                "OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", h ? h : "*");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "3600");
+    return send_reply(c, 200, resp, NULL);
+}
+
+/* Turns a handler's reply into the HTTP reply; frees what it owns. */
+static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
+{
+    enum MHD_Result ret;
+    int status = r->http_status ? r->http_status : 200;
+    size_t len = 0;
+    if (r->raw_file) {
+        ret = send_file(c, status, r->raw_file,
+                        r->raw_type ? r->raw_type : "application/octet-stream");
+    } else if (r->raw_body) {
+        ret =
+            send_buffer(c, status, r->raw_body, r->raw_len,
+                        r->raw_type ? r->raw_type : "application/octet-stream");
+        r->raw_body = NULL;
+    } else if (status >= 400) {
+        char *text = qvs_envelope_error(
+            r->error[0] ? r->error : "Service internal error", t, &len);
+        ret = send_buffer(c, status, text, len, "application/json");
+    } else if (r->accepted) {
+        char *text = qvs_envelope_ok(NULL, "accepted", t, &len);
+        ret = send_buffer(c, 202, text, len, "application/json");
+    } else {
+        cJSON *result = r->result ? r->result : cJSON_CreateNull();
+        r->result = NULL;
+        char *text = qvs_envelope_ok(result, "ok", t, &len);
+        ret = text ? send_buffer(c, status, text, len, "application/json")
+                   : send_error(c, 500,
+                                "Service internal error: out of "
+                                "memory");
+    }
+    cJSON_Delete(r->result);
+    free(r->raw_body);
+    free(r->raw_file);
+    return ret;
+}
+
+/* ---- the request --------------------------------------------------------- */
+
+static const char *req_query(const qvs_req *r, const char *key)
+{
+    const qvs_conn *c = r->conn;
+    return MHD_lookup_connection_value(c->mhd, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const void *qvs_req_raw_body(const qvs_req *req, size_t *len)
+{
+    const qvs_conn *c = req->conn;
+    const qvs_route *rt = c->srv->router.entries[c->route].route;
+    if (!(rt->flags & QVS_ROUTE_RAW_BODY)) {
+        *len = 0;
+        return NULL;
+    }
+    *len = c->len;
+    return c->body;
+}
+
+qvs_server *qvs_req_server(const qvs_req *req)
+{
+    return ((const qvs_conn *)req->conn)->srv;
+}
+
+/* Splits and matches the request path; fills c->route and c->params. */
+static int match_route(qvs_conn *c, const char *method)
+{
+    size_t plen = strcspn(c->uri, "?#");
+    c->path = strndup(c->uri, plen);
+    if (!c->path || c->path[0] != '/')
+        return QVS_MATCH_NO_PATH;
+    int split = qvs_path_split(c->path, c->segs, &c->n_segs);
+    if (split != QVS_PATH_OK)
+        return split == QVS_PATH_NUL ? QVS_MATCH_BAD_PATH : QVS_MATCH_NO_PATH;
+    size_t index;
+    int m = qvs_router_match(&c->srv->router, method, c->segs, c->n_segs,
+                             &index, c->params, &c->n_params);
+    if (m == QVS_MATCH_OK)
+        c->route = index;
+    return m;
+}
+
+static bool body_too_large(const qvs_conn *c)
+{
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (!cl)
+        return false;
+    char *end;
+    unsigned long long n = strtoull(cl, &end, 10);
+    return end != cl && n > c->srv->cfg.max_request_bytes;
+}
+
+static enum MHD_Result send_too_large(qvs_conn *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof(msg),
+             "JSON payload is larger than allowed (limit: %llu bytes)",
+             (unsigned long long)c->srv->cfg.max_request_bytes);
+    return send_error(c, 413, msg);
+}
+
+/* Replies decided from the headers alone (step 1). */
+enum {
+    EARLY_NONE = 0,
+    EARLY_HEADERS,   /* 431 */
+    EARLY_PREFLIGHT, /* OPTIONS */
+    EARLY_NO_KEY,    /* 401 */
+    EARLY_BAD_KEY,   /* 401 */
+    EARLY_READ_ONLY, /* 403 */
+    EARLY_NO_PATH,   /* 404 */
+    EARLY_NO_METHOD, /* 405 */
+    EARLY_BAD_PATH,  /* 422 */
+    EARLY_TOO_LARGE  /* 413 */
+};
+
+static enum MHD_Result send_early(qvs_conn *c, int early)
+{
+    static const char text_type[] = "text/plain; charset=utf-8";
+    switch (early) {
+    case EARLY_HEADERS:
+        return send_error(c, 431, "Request header fields too large");
+    case EARLY_PREFLIGHT:
+        return send_preflight(c);
+    case EARLY_NO_KEY:
+        return send_static(
+            c, 401, "Must provide an API key or an Authorization bearer token",
+            text_type);
+    case EARLY_BAD_KEY:
+        return send_static(c, 401, "Invalid API key or JWT", text_type);
+    case EARLY_READ_ONLY:
+        return send_error(c, 403,
+                          "Forbidden: Only read-only access is allowed");
+    case EARLY_NO_PATH:
+        return send_static(c, 404, "", NULL);
+    case EARLY_NO_METHOD:
+        return send_static(c, 405, "", NULL);
+    case EARLY_BAD_PATH:
+        return send_error(c, 422,
+                          "Validation error in path parameters: [path: a "
+                          "segment cannot contain the NUL char]");
+    default:
+        return send_too_large(c);
+    }
+}
+
+static int decide_early(qvs_conn *c, const char *method)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+        c->mhd, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (ci && ci->header_size > QVS_MAX_HEADER_BYTES)
+        return EARLY_HEADERS;
+    if (strcmp(method, "OPTIONS") == 0)
+        return EARLY_PREFLIGHT;
+    int m = match_route(c, method);
+    const qvs_route *rt =
+        m == QVS_MATCH_OK ? c->srv->router.entries[c->route].route : NULL;
+    qvs_auth a = qvs_auth_check(&c->srv->cfg, header(c, "api-key"),
+                                header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+                                rt && (rt->flags & QVS_ROUTE_OPEN),
+                                rt && (rt->flags & QVS_ROUTE_WRITE));
+    if (a == QVS_AUTH_MISSING)
+        return EARLY_NO_KEY;
+    if (a == QVS_AUTH_INVALID)
+        return EARLY_BAD_KEY;
+    if (a == QVS_AUTH_READ_ONLY)
+        return EARLY_READ_ONLY;
+    if (m == QVS_MATCH_NO_PATH)
+        return EARLY_NO_PATH;
+    if (m == QVS_MATCH_NO_METHOD)
+        return EARLY_NO_METHOD;
+    if (m == QVS_MATCH_BAD_PATH)
+        return EARLY_BAD_PATH;
+    if (body_too_large(c))
+        return EARLY_TOO_LARGE;
+    return EARLY_NONE;
+}
+
+/* True unless the headers say there is no body. */
+static bool has_body(const qvs_conn *c)
+{
+    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    return header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
+           (cl && strcmp(cl, "0") != 0);
+}
+
+/* Step 1: everything decided from the request line and headers.  A
+ * refusal of a request with a body goes out at once, so the body is never
+ * read (libmicrohttpd then closes the connection); one without a body is
+ * answered after the (empty) body, which keeps the connection alive. */
+static enum MHD_Result begin(qvs_conn *c, const char *method)
+{
+    c->early = decide_early(c, method);
+    if (c->early != EARLY_NONE && has_body(c)) {
+        c->answered = true;
+        return send_early(c, c->early);
+    }
+    return MHD_YES;
+}
+
+/* Step 2: one piece of the body.  Returns false to drop the connection. */
+static bool absorb(qvs_conn *c, const char *data, size_t n)
+{
+    uint64_t limit = c->srv->cfg.max_request_bytes;
+    c->received += n;
+    if (c->too_large) /* discarding, up to a bound */
+        return c->received <= limit + (limit > (1u << 20) ? limit : 1u << 20);
+    if (c->len + n > limit) {
+        c->too_large = true;
+        free(c->body);
+        c->body = NULL;
+        c->len = c->cap = 0;
+        return true;
+    }
+    if (c->len + n > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + n)
+            cap *= 2;
+        if (cap > limit)
+            cap = (size_t)limit;
+        char *b = realloc(c->body, cap);
+        if (!b)
+            return false;
+        c->body = b;
+        c->cap = cap;
+    }
+    memcpy(c->body + c->len, data, n);
+    c->len += n;
+    return true;
+}
+
+/* Step 3: the whole request is in; run the handler. */
+static enum MHD_Result finish(qvs_conn *c, const char *method)
+{
+    if (c->too_large)
+        return send_too_large(c);
+    const qvs_route *rt = c->srv->router.entries[c->route].route;
+    cJSON *body = NULL;
+    if (!(rt->flags & QVS_ROUTE_RAW_BODY) && c->len > 0) {
+        char err[256];
+        body = qvs_json_parse(c->body, c->len, err, sizeof(err));
+        if (!body)
+            return send_error(c, 400, err);
+    }
+    qvs_req req = {.method = method,
+                   .n_params = c->n_params,
+                   .body = body,
+                   .query = req_query,
+                   .conn = c,
+                   .catalog = c->srv->catalog};
+    memcpy(req.params, c->params, sizeof(c->params));
+    qvs_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    resp.http_status = 200;
+    rt->handler(&req, &resp);
+    double t = since(&c->t0);
+    cJSON_Delete(body);
+    return send_resp(c, &resp, t);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    qvs_conn *c = *con_cls;
+    if (!c) {
+        c = conn_new(cls, url);
+        if (!c)
+            return MHD_NO;
+        *con_cls = c;
+    }
+    if (!c->started) {
+        c->started = true;
+        c->mhd = mhd;
+        clock_gettime(CLOCK_MONOTONIC, &c->t0);
+        return begin(c, method);
+    }
+    if (c->early != EARLY_NONE) {
+        if (*upload_data_size || c->answered)
+            return MHD_NO;
+        c->answered = true;
+        return send_early(c, c->early);
+    }
+    if (*upload_data_size) {
+        bool ok = absorb(c, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return ok ? MHD_YES : MHD_NO;
+    }
+    return finish(c, method);
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char line[512];
+    vsnprintf(line, sizeof(line), fmt, ap);
+    fprintf(stderr, "quiver serve: libmicrohttpd: %s", line);
+    if (!*line || line[strlen(line) - 1] != '\n')
+        fputc('\n', stderr);
+}
+
+static void make_id(char *out)
+{
+    unsigned char b[16] = {0};
+    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        memcpy(b, &t, sizeof(t) < sizeof(b) ? sizeof(t) : sizeof(b));
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x"
+             "%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10],
+             b[11], b[12], b[13], b[14], b[15]);
+}
+
+static void make_started(char *out, size_t cap)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    struct tm tm;
+    gmtime_r(&t.tv_sec, &tm);
+    char base[32];
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, cap, "%.31s.%06dZ", base, (int)(t.tv_nsec / 1000 % 1000000));
+}
+
+static struct MHD_Daemon *start_daemon(qvs_server *srv, char *err, size_t cap)
+{
+    const char *host = qvs_config_host(&srv->cfg);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char port[16];
+    snprintf(port, sizeof(port), "%u", srv->cfg.port);
+    int rc = getaddrinfo(host, port, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, cap, "cannot resolve host '%s': %s", host,
+                 gai_strerror(rc));
+        return NULL;
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    unsigned threads = srv->cfg.threads ? srv->cfg.threads : 1;
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_LIMIT,
+        QVS_CONNECTION_LIMIT > threads ? QVS_CONNECTION_LIMIT : threads,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, QVS_PER_IP_LIMIT,
+        MHD_OPTION_CONNECTION_TIMEOUT, QVS_CONN_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)16 * 1024,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, srv, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!d)
+        snprintf(err, cap,
+                 "cannot listen on %s port %u (in use, or not an address of "
+                 "this machine?)",
+                 host, srv->cfg.port);
+    return d;
+}
+
+bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
+                      size_t cap)
+{
+    *out = NULL;
+    qvs_server *srv = calloc(1, sizeof(*srv));
+    if (!srv) {
+        snprintf(err, cap, "out of memory");
+        return false;
+    }
+    srv->cfg = *cfg;
+    atomic_init(&srv->active, 0);
+    atomic_init(&srv->stopping, false);
+    make_id(srv->id);
+    make_started(srv->started, sizeof(srv->started));
+    if (!qvs_router_init(&srv->router) ||
+        !qvs_metrics_init(&srv->metrics, srv->router.n)) {
+        snprintf(err, cap, "out of memory");
+        goto fail;
+    }
+    if (!qvs_catalog_open(cfg->storage, &srv->catalog, err, cap))
+        goto fail;
+    srv->daemon = start_daemon(srv, err, cap);
+    if (!srv->daemon)
+        goto fail;
+    const union MHD_DaemonInfo *di =
+        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : cfg->port;
+    *out = srv;
+    return true;
+fail:
+    qvs_catalog_close(srv->catalog);
+    qvs_metrics_free(&srv->metrics);
+    qvs_router_free(&srv->router);
+    free(srv);
+    return false;
+}
+
+unsigned qvs_server_port(const qvs_server *srv)
+{
+    return srv->port;
+}
+
+void qvs_server_stop(qvs_server *srv)
+{
+    if (!srv)
+        return;
+    atomic_store(&srv->stopping, true);
+    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&srv->active) > 0 &&
+           since(&t0) * 1000.0 < QVS_DRAIN_TIMEOUT_MS) {
+        struct timespec nap = {0, 5 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    MHD_stop_daemon(srv->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    qvs_catalog_close(srv->catalog);
+    qvs_metrics_free(&srv->metrics);
+    qvs_router_free(&srv->router);
+    free(srv);
+}
+
+qvs_catalog *qvs_server_catalog(qvs_server *srv)
+{
+    return srv->catalog;
+}
+
+const qvs_router *qvs_server_router(const qvs_server *srv)
+{
+    return &srv->router;
+}
+
+qvs_metrics *qvs_server_metrics(qvs_server *srv)
+{
+    return &srv->metrics;
+}
+
+const char *qvs_server_id(const qvs_server *srv)
+{
+    return srv->id;
+}
+
+const char *qvs_server_started(const qvs_server *srv)
+{
+    return srv->started;
+}

@@ -1,0 +1,33 @@
+/*
+ * routes.h -- the route tables the router (router.c) serves, in order.
+ *
+ * Each endpoint file exports one table.  The router takes them all and
+ * matches a request against every pattern, so the order of tables does not
+ * matter: literal segments beat captures whatever the order.
+ *
+ * The point endpoints (server/points_*.c) are linked when the build defines
+ * QVS_HAVE_POINTS_ROUTES, which CMakeLists.txt does as soon as the
+ * QUIVER_SERVER_POINTS_SOURCES list exists; without them the server runs
+ * with the service and collection endpoints only.
+ */
+#ifndef QUIVER_SERVER_ROUTES_H
+#define QUIVER_SERVER_ROUTES_H
+
+#include "api.h"
+
+#include <stddef.h>
+
+/* GET /, /healthz, /livez, /readyz, /metrics, /telemetry, /cluster
+ * (service.c) */
+extern const qvs_route qvs_service_routes[];
+extern const size_t qvs_service_routes_n;
+
+/* /collections..., /aliases (collections.c) */
+extern const qvs_route qvs_collection_routes[];
+extern const size_t qvs_collection_routes_n;
+
+/* /collections/{name}/points... (points_common.c) */
+extern const qvs_route qvs_points_routes[];
+extern const size_t qvs_points_routes_n;
+
+#endif /* QUIVER_SERVER_ROUTES_H */

@@ -1,0 +1,346 @@
+/*
+ * server.h -- the internal header of the HTTP server: configuration, the
+ * router, authentication, metrics, envelopes, the server object, and the
+ * catalog's operations that only the collection endpoints use.
+ *
+ * The contracts shared with the endpoint files are api.h (requests,
+ * replies, routes) and catalog.h (collections); this header is what the
+ * HTTP layer's own files (http.c, router.c, auth.c, metrics.c, config.c,
+ * envelope.c, serve.c) and the service and collection endpoints share.
+ *
+ * Threads.  libmicrohttpd calls the access handler from its pool threads;
+ * everything a request touches is either its own (the qvs_conn), immutable
+ * after start (config, router), atomic (metrics, counters) or locked inside
+ * the catalog.  There is no global mutable state: the signal handling of
+ * `quiver serve` uses sigwait in the main thread, not a handler.
+ */
+#ifndef QUIVER_SERVER_SERVER_H
+#define QUIVER_SERVER_SERVER_H
+
+#include "api.h"
+#include "catalog.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- configuration (config.c) ------------------------------------------ */
+
+#define QVS_VERSION          "1.19.0" /* the Qdrant version we answer as */
+#define QVS_DEFAULT_PORT     6333
+#define QVS_DEFAULT_STORAGE  "./storage"
+#define QVS_DEFAULT_MAX_MB   32u /* Qdrant's max_request_size_mb */
+#define QVS_MAX_MAX_MB       4096u
+#define QVS_MAX_THREADS      256u
+#define QVS_MAX_HEADER_BYTES 16384u /* all request headers together */
+#define QVS_CONNECTION_LIMIT 1024u
+#define QVS_PER_IP_LIMIT     256u
+#define QVS_CONN_TIMEOUT_S   60u    /* idle keep-alive connections */
+#define QVS_DRAIN_TIMEOUT_MS 30000u /* graceful shutdown waits this long */
+
+/* Strings are borrowed (argv, environment, or the caller's), never freed. */
+typedef struct qvs_config {
+    const char *host;    /* NULL: 127.0.0.1 without API keys, else 0.0.0.0 */
+    unsigned port;       /* 0: any free port (tests) */
+    const char *storage; /* directory, created if missing */
+    const char *api_key; /* NULL or "": no read-write key */
+    const char *read_only_api_key; /* NULL or "": no read-only key */
+    unsigned threads;              /* HTTP worker threads, >= 1 */
+    uint64_t max_request_bytes;    /* body limit */
+} qvs_config;
+
+/* Defaults: port 6333, ./storage, one thread per CPU, 32 MiB. */
+void qvs_config_init(qvs_config *cfg);
+
+/* Applies Qdrant's environment variables (QDRANT__SERVICE__HOST, ...),
+ * then the command-line flags, which win.  argv[0] is the command name.
+ * Returns 0 to run, 1 when --help was printed (exit 0), -1 on a usage
+ * error (message printed to stderr, exit 2). */
+int qvs_config_parse(qvs_config *cfg, int argc, char **argv);
+
+/* True when a read-write or read-only key is configured. */
+bool qvs_config_has_auth(const qvs_config *cfg);
+
+/* The listen address the config resolves to. */
+const char *qvs_config_host(const qvs_config *cfg);
+
+/* ---- router (router.c) -------------------------------------------------- */
+
+#define QVS_MAX_SEGMENTS 16
+
+typedef struct qvs_router_entry {
+    const qvs_route *route;
+    size_t n_segs;
+    const char *segs[QVS_MAX_SEGMENTS]; /* into pattern_copy */
+    bool capture[QVS_MAX_SEGMENTS];
+    char *pattern_copy;
+} qvs_router_entry;
+
+typedef struct qvs_router {
+    qvs_router_entry *entries;
+    size_t n;
+} qvs_router;
+
+enum {
+    QVS_MATCH_OK = 0,
+    QVS_MATCH_NO_PATH = 1,
+    QVS_MATCH_NO_METHOD = 2,
+    QVS_MATCH_BAD_PATH = 3 /* a segment decodes to NUL */
+};
+
+/* Builds the router from every route table (routes.h).  Returns false on
+ * allocation failure or a malformed pattern (a programming error). */
+bool qvs_router_init(qvs_router *r);
+void qvs_router_free(qvs_router *r);
+
+/* Matches method and the decoded path segments.  On QVS_MATCH_OK, *index
+ * is the entry and params[] point into segs.  Literal segments beat
+ * captures; HEAD falls back to GET. */
+int qvs_router_match(const qvs_router *r, const char *method, char **segs,
+                     size_t n_segs, size_t *index, const char **params,
+                     size_t *n_params);
+
+enum { QVS_PATH_OK = 0, QVS_PATH_TOO_LONG = 1, QVS_PATH_NUL = 2 };
+
+/* Splits a raw request path (percent-encoded, no query) into decoded
+ * segments, in place: empty segments vanish (so "//" and a trailing "/"
+ * do not matter).  Returns QVS_PATH_OK, QVS_PATH_TOO_LONG (more than
+ * QVS_MAX_SEGMENTS segments) or QVS_PATH_NUL (a segment decodes to a NUL
+ * byte, which no name may hold). */
+int qvs_path_split(char *path, char **segs, size_t *n_segs);
+
+/* ---- authentication (auth.c) -------------------------------------------- */
+
+typedef enum qvs_auth {
+    QVS_AUTH_OK = 0,
+    QVS_AUTH_MISSING,  /* 401: no key given */
+    QVS_AUTH_INVALID,  /* 401: a key that is neither configured key */
+    QVS_AUTH_READ_ONLY /* 403: the read-only key on a write route */
+} qvs_auth;
+
+/* Decides a request from its api-key and Authorization headers (either may
+ * be NULL).  open: the route needs no key; write: the route changes data.
+ * Keys are compared in constant time and never logged. */
+qvs_auth qvs_auth_check(const qvs_config *cfg, const char *api_key_header,
+                        const char *authorization, bool open, bool write);
+
+/* ---- metrics (metrics.c) ------------------------------------------------ */
+
+#define QVS_N_STATUS  16 /* status slots, see metrics.c */
+#define QVS_N_BUCKETS 12 /* latency buckets */
+
+typedef struct qvs_route_stats {
+    atomic_uint_least64_t by_status[QVS_N_STATUS];
+    atomic_uint_least64_t buckets[QVS_N_BUCKETS + 1]; /* last: +Inf */
+    atomic_uint_least64_t sum_ns;
+} qvs_route_stats;
+
+typedef struct qvs_metrics {
+    size_t n;               /* routes + 1; the last slot: no route matched */
+    qvs_route_stats *stats; /* [n] */
+} qvs_metrics;
+
+bool qvs_metrics_init(qvs_metrics *m, size_t n_routes);
+void qvs_metrics_free(qvs_metrics *m);
+
+/* Counts one reply of route slot (n-1: unmatched) with status after
+ * seconds.  Lock-free. */
+void qvs_metrics_record(qvs_metrics *m, size_t slot, int status,
+                        double seconds);
+
+/* The HTTP status counted in status slot s (0 for the "other" slot). */
+int qvs_metrics_status_code(size_t s);
+
+struct qvs_server;
+
+/* The Prometheus text exposition of the server's metrics (malloc'd). */
+char *qvs_metrics_render(struct qvs_server *srv, size_t *len);
+
+/* ---- envelopes and JSON (envelope.c) ------------------------------------ */
+
+/* {"result":result,"status":"ok","time":t}; takes ownership of result
+ * (NULL: "result" omitted, used for "accepted").  malloc'd text. */
+char *qvs_envelope_ok(cJSON *result, const char *status, double time,
+                      size_t *len);
+
+/* {"status":{"error":msg},"time":t}.  Request-decoding errors ("Format
+ * error in ...", "Validation error in ...") carry time 0.0, as Qdrant's
+ * extractors answer before any handler runs. */
+char *qvs_envelope_error(const char *msg, double time, size_t *len);
+
+/* Parses a JSON body; on failure returns NULL and writes a serde-like
+ * "Format error in JSON body: ... at line L column C" message to err. */
+cJSON *qvs_json_parse(const char *text, size_t len, char *err, size_t cap);
+
+/* ---- the server (http.c) ------------------------------------------------ */
+
+typedef struct qvs_server qvs_server;
+
+/* Opens the catalog in cfg->storage and starts listening.  cfg is copied
+ * (its strings stay borrowed).  On failure returns false with a message in
+ * err. */
+bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
+                      size_t cap);
+
+/* The bound TCP port (useful with port 0). */
+unsigned qvs_server_port(const qvs_server *srv);
+
+/* Graceful stop: stops accepting connections, lets in-flight requests
+ * finish (up to QVS_DRAIN_TIMEOUT_MS), stops the daemon, then closes the
+ * catalog and its store (a durable store checkpoints).  NULL is ignored. */
+void qvs_server_stop(qvs_server *srv);
+
+/* What the service endpoints read (service.c, metrics.c). */
+qvs_server *qvs_req_server(const qvs_req *req);
+qvs_catalog *qvs_server_catalog(qvs_server *srv);
+const qvs_router *qvs_server_router(const qvs_server *srv);
+qvs_metrics *qvs_server_metrics(qvs_server *srv);
+const char *qvs_server_id(const qvs_server *srv);
+const char *qvs_server_started(const qvs_server *srv); /* RFC 3339 */
+
+/* The build's git commit, 40 lowercase hex digits (zeros if unknown). */
+const char *qvs_commit(void);
+
+/* ---- `quiver serve` (serve.c) ------------------------------------------- */
+
+/* The whole program: parses flags and environment, serves until SIGTERM
+ * or SIGINT, shuts down gracefully.  Returns the exit code. */
+int qvs_serve_main(int argc, char **argv);
+
+/* ---- catalog operations for the collection endpoints (catalog*.c) ------- */
+
+/* Opens the catalog stored in dir (created if missing): reads
+ * dir/catalog.json, opens the library store and reattaches every
+ * collection.  Returns false with a message in err. */
+bool qvs_catalog_open(const char *dir, qvs_catalog **out, char *err,
+                      size_t cap);
+
+/* Releases every collection and closes the store.  NULL is ignored. */
+void qvs_catalog_close(qvs_catalog *cat);
+
+/* Qdrant's rules for a new collection or alias name: NULL if valid, else
+ * the reason ("collection name cannot contain \"/\" char"). */
+const char *qvs_name_invalid(const char *name);
+
+/* Creates collection name from a CreateCollection body.  Fails (into r)
+ * with 409 if it exists, 400 if an alias has that name, 400/422 for a bad
+ * body, 500 if storage fails. */
+bool qvs_catalog_create(qvs_catalog *cat, const char *name, const cJSON *body,
+                        qvs_resp *r);
+
+/* Applies an UpdateCollection body (name or alias).  404 if missing. */
+bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
+                        qvs_resp *r);
+
+/* Deletes collection name (not an alias, as Qdrant) and its aliases.
+ * *deleted is false when there was none.  Fails only on storage errors. */
+bool qvs_catalog_delete(qvs_catalog *cat, const char *name, bool *deleted,
+                        qvs_resp *r);
+
+/* Applies {"actions":[...]} alias operations, all or nothing. */
+bool qvs_catalog_update_aliases(qvs_catalog *cat, const cJSON *body,
+                                qvs_resp *r);
+
+/* {"aliases":[{"alias_name","collection_name"}...]} for every alias, or
+ * only those of collection (which must exist: 404). NULL on failure. */
+cJSON *qvs_catalog_aliases(qvs_catalog *cat, const char *collection,
+                           qvs_resp *r);
+
+/* {"collections":[{"name":...}...]}, sorted by name.  NULL on ENOMEM. */
+cJSON *qvs_catalog_list(qvs_catalog *cat);
+
+size_t qvs_catalog_count(qvs_catalog *cat);
+
+/* Records a payload index (field_schema as given) or drops one. */
+bool qvs_catalog_index_create(qvs_catalog *cat, qvs_coll *c, const char *field,
+                              const cJSON *schema, qvs_resp *r);
+bool qvs_catalog_index_drop(qvs_catalog *cat, qvs_coll *c, const char *field,
+                            qvs_resp *r);
+
+/* Copies of a collection's config and payload schema, taken under the
+ * catalog's lock (PATCH may replace them meanwhile). */
+cJSON *qvs_coll_config_dup(qvs_catalog *cat, qvs_coll *c);
+cJSON *qvs_coll_schema_dup(qvs_catalog *cat, qvs_coll *c);
+
+/* Points and indexed vectors as CollectionInfo reports them. */
+uint64_t qvs_coll_points(const qvs_coll *c);
+uint64_t qvs_coll_indexed_vectors(const qvs_coll *c);
+size_t qvs_coll_segments(const qvs_coll *c);
+
+/* Calls fn for every collection, each held by a reference for the call;
+ * the catalog's lock is not held while fn runs. */
+void qvs_catalog_each(qvs_catalog *cat, void (*fn)(void *arg, qvs_coll *c),
+                      void *arg);
+
+typedef struct qvs_alias {
+    char *alias;
+    char *coll;
+} qvs_alias;
+
+/* ---- catalog.json (catalog_file.c) -------------------------------------- */
+
+/* What catalog.json holds.  Collections come without library handles
+ * (catalog.c attaches them); refs is 1. */
+typedef struct qvs_catalog_state {
+    uint64_t next_id;
+    qvs_coll **colls; /* sorted by name */
+    size_t n;
+    qvs_alias *aliases; /* sorted by alias */
+    size_t n_aliases;
+} qvs_catalog_state;
+
+/* Writes dir/catalog.json atomically (temporary file, fsync, rename,
+ * directory fsync).  When override is not NULL, its config and payload
+ * schema are written as override_config / override_schema (the change
+ * being committed).  Returns false with a message in err. */
+bool qvs_catalog_save(const char *dir, const qvs_catalog_state *st,
+                      const qvs_coll *override, const cJSON *override_config,
+                      const cJSON *override_schema, char *err, size_t cap);
+
+/* Reads and checks dir/catalog.json into st (zeroed first).  *found is
+ * false, with an empty state, when the file does not exist.  A damaged or
+ * inconsistent file is refused with a message naming the bad entry. */
+bool qvs_catalog_load(const char *dir, qvs_catalog_state *st, bool *found,
+                      char *err, size_t cap);
+
+/* Frees a collection (the library handles it holds included). */
+void qvs_coll_free(qvs_coll *c);
+
+/* Frees the alias array. */
+void qvs_aliases_free(qvs_alias *a, size_t n);
+
+/* True if name can name a library collection in the store. */
+bool qvs_lib_name_valid(const char *name);
+
+/* ---- collection configs (catalog_config.c) ------------------------------ */
+
+typedef struct qvs_vspec {
+    char *name; /* "" for the unnamed vector */
+    uint32_t size;
+    qv_metric metric;
+    qv_collection_config lib; /* what the library collection is made with */
+} qvs_vspec;
+
+typedef struct qvs_spec {
+    bool named;
+    size_t n;
+    qvs_vspec *v;  /* sorted by name */
+    cJSON *config; /* the CollectionInfo "config" object */
+} qvs_spec;
+
+/* Validates a CreateCollection body into spec (Qdrant's defaults filled
+ * in).  Fails into r with Qdrant's 400/422 messages. */
+bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r);
+void qvs_spec_free(qvs_spec *spec);
+
+/* The config that results from applying an UpdateCollection body to
+ * config (not modified).  Fails into r. */
+cJSON *qvs_config_patch(const cJSON *config, const qvs_coll *c,
+                        const cJSON *body, qvs_resp *r);
+
+/* The library config of the registry collection of named vectors: one
+ * unused float, never indexed. */
+void qvs_registry_config(qv_collection_config *cfg);
+
+#endif /* QUIVER_SERVER_SERVER_H */

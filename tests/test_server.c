@@ -1,0 +1,1567 @@
+/*
+ * test_server.c -- the HTTP server over loopback: the real server (the
+ * same qvs_server `quiver serve` runs), started in-process on a free port
+ * (port 0, then the bound port is read back), driven with libcurl.  The
+ * SIGTERM and restart cases run the quiver-server program as a child.
+ *
+ *  1. service: GET / (VersionInfo, not enveloped), probes, /cluster,
+ *     /telemetry, /metrics content;
+ *  2. collections: create (unnamed, named, HNSW settings), get
+ *     (CollectionInfo), list, exists, delete (true, then false), 409, 404;
+ *  3. bad input: malformed and empty JSON, wrong types, out-of-range
+ *     sizes, unknown distances, bad names, refused settings;
+ *  4. PATCH, aliases (create, rename, delete, atomic batches, the 409/400
+ *     rules, use in place of a name), payload indexes;
+ *  5. HTTP: unknown paths (404, empty), wrong methods (405), trailing and
+ *     double slashes, percent-encoding, HEAD, CORS, keep-alive, body limit
+ *     (413 by Content-Length and by a growing chunked body), header limit;
+ *  6. auth: missing, wrong, Bearer, read-only key on reads and writes,
+ *     open routes, encoded paths that must not skip authorisation;
+ *  7. configuration: flags over Qdrant's environment variables, defaults;
+ *     a damaged catalog.json refuses to start;
+ *  8. the program: SIGTERM exits 0, a restart on the same storage brings
+ *     collections, configs, payload schemas and aliases back;
+ *  9. concurrent clients creating, reading and deleting collections.
+ *
+ * With QUIVER_RESPONSE_LOG set, every response is appended to that file
+ * as one JSON line {"method","path","status","body","content_type"} for
+ * the OpenAPI schema validator (tests/schema).
+ */
+#include "server/server.h"
+
+#include <check.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- the server under test -------------------------------------------- */
+
+static qvs_server *srv;
+static char storage[256];
+static char base[64];
+static CURL *curl; /* one handle per test, so connections are reused */
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void make_storage(void)
+{
+    snprintf(storage, sizeof(storage), "/tmp/quiver-test-server.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(storage));
+}
+
+static void start_with(const qvs_config *cfg)
+{
+    char err[512] = "";
+    ck_assert_msg(qvs_server_start(cfg, &srv, err, sizeof(err)), "start: %s",
+                  err);
+    ck_assert_uint_gt(qvs_server_port(srv), 0);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u", qvs_server_port(srv));
+    curl = curl_easy_init();
+    ck_assert_ptr_nonnull(curl);
+}
+
+static void test_config(qvs_config *cfg)
+{
+    qvs_config_init(cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = 0;
+    cfg->storage = storage;
+    cfg->threads = 2;
+}
+
+static void setup(void)
+{
+    make_storage();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+}
+
+static void stop_server(void)
+{
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    qvs_server_stop(srv);
+    srv = NULL;
+}
+
+static void teardown(void)
+{
+    stop_server();
+    rm_rf(storage);
+}
+
+/* A server that accepts 1 KiB bodies. */
+static void setup_small(void)
+{
+    make_storage();
+    qvs_config cfg;
+    test_config(&cfg);
+    cfg.max_request_bytes = 1024;
+    start_with(&cfg);
+}
+
+/* A server with a read-write and a read-only key. */
+static void setup_auth(void)
+{
+    make_storage();
+    qvs_config cfg;
+    test_config(&cfg);
+    cfg.api_key = "secret-rw";
+    cfg.read_only_api_key = "secret-ro";
+    start_with(&cfg);
+}
+
+/* ---- the client -------------------------------------------------------- */
+
+typedef struct buf {
+    char *p;
+    size_t len;
+} buf;
+
+typedef struct reply {
+    long status;
+    buf body, headers;
+    char *content_type;
+    cJSON *json;
+    long connects; /* new connections this request opened */
+} reply;
+
+static reply R; /* the last reply; each call replaces it */
+
+static size_t on_data(char *p, size_t size, size_t n, void *ud)
+{
+    buf *b = ud;
+    size_t add = size * n;
+    char *q = realloc(b->p, b->len + add + 1);
+    ck_assert_ptr_nonnull(q);
+    memcpy(q + b->len, p, add);
+    b->p = q;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+static void reply_clear(void)
+{
+    free(R.body.p);
+    free(R.headers.p);
+    free(R.content_type);
+    cJSON_Delete(R.json);
+    memset(&R, 0, sizeof(R));
+}
+
+/* Paths spelled to probe the router ("//", dot segments, encoded dots,
+ * a trailing slash) are not API paths the schema validator can place. */
+static bool canonical(const char *path)
+{
+    size_t plen = strcspn(path, "?");
+    char p[4096];
+    snprintf(p, sizeof(p), "%.*s", (int)plen, path);
+    return !strstr(p, "//") && !strstr(p, "/.") && !strcasestr(p, "%2e") &&
+           (plen <= 1 || p[plen - 1] != '/');
+}
+
+/* Appends the reply to $QUIVER_RESPONSE_LOG, one JSON line. */
+static void log_reply(const char *method, const char *path)
+{
+    const char *file = getenv("QUIVER_RESPONSE_LOG");
+    /* The validator does not check plain-text 401/403 answers either. */
+    bool plain_auth = (R.status == 401 || R.status == 403) && !R.json;
+    if (!file || !*file || !canonical(path) || plain_auth)
+        return;
+    cJSON *line = cJSON_CreateObject();
+    cJSON_AddStringToObject(line, "method", method);
+    cJSON_AddStringToObject(line, "path", path);
+    cJSON_AddNumberToObject(line, "status", (double)R.status);
+    cJSON_AddItemToObject(line, "body",
+                          R.json
+                              ? cJSON_Duplicate(R.json, true)
+                              : cJSON_CreateString(R.body.p ? R.body.p : ""));
+    if (R.content_type)
+        cJSON_AddStringToObject(line, "content_type", R.content_type);
+    char *text = cJSON_PrintUnformatted(line);
+    cJSON_Delete(line);
+    int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0 && text) {
+        size_t len = strlen(text);
+        text[len] = '\n'; /* one write per line: appends do not interleave */
+        ck_assert_int_eq(write(fd, text, len + 1), (ssize_t)(len + 1));
+    }
+    if (fd >= 0)
+        close(fd);
+    free(text);
+}
+
+/* One request on the test's handle; headers is NULL-terminated or NULL.
+ * A body of NULL sends none. */
+static reply *call_h(const char *method, const char *path, const char *body,
+                     const char *const *headers)
+{
+    reply_clear();
+    char url[4096];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+    if (body) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        hl = curl_slist_append(hl, "Content-Type: application/json");
+    }
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &R.body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &R.headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_slist_free_all(hl);
+    ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path,
+                  curl_easy_strerror(rc));
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &R.status);
+    curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &R.connects);
+    char *ct = NULL;
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
+    R.content_type = ct ? strdup(ct) : NULL;
+    if (R.content_type && strstr(R.content_type, "application/json"))
+        R.json = cJSON_ParseWithLength(R.body.p, R.body.len);
+    log_reply(method, path);
+    return &R;
+}
+
+static reply *call(const char *method, const char *path, const char *body)
+{
+    return call_h(method, path, body, NULL);
+}
+
+/* The value of response header name (case-insensitive), or NULL. */
+static const char *resp_header(const char *name, char *out, size_t cap)
+{
+    size_t n = strlen(name);
+    for (const char *line = R.headers.p; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        if (!end)
+            break;
+        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(out, cap, "%.*s", (int)(end - v), v);
+            return out;
+        }
+        line = end + 2;
+    }
+    return NULL;
+}
+
+static const cJSON *result(void)
+{
+    ck_assert_msg(R.json, "no JSON body (status %ld): %s", R.status,
+                  R.body.p ? R.body.p : "");
+    const cJSON *s = cJSON_GetObjectItem(R.json, "status");
+    ck_assert_msg(cJSON_IsString(s) && strcmp(s->valuestring, "ok") == 0,
+                  "not ok: %s", R.body.p);
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(R.json, "time")));
+    const cJSON *res = cJSON_GetObjectItem(R.json, "result");
+    ck_assert_ptr_nonnull(res);
+    return res;
+}
+
+static const cJSON *expect_ok(reply *r)
+{
+    ck_assert_msg(r->status == 200, "status %ld: %s", r->status,
+                  r->body.p ? r->body.p : "");
+    return result();
+}
+
+/* Checks an error envelope with status and returns its message. */
+static const char *expect_error(reply *r, long status)
+{
+    ck_assert_msg(r->status == status, "status %ld, expected %ld: %s",
+                  r->status, status, r->body.p ? r->body.p : "");
+    ck_assert_msg(r->json, "no JSON error body: %s", r->body.p);
+    const cJSON *st = cJSON_GetObjectItem(r->json, "status");
+    const cJSON *e = cJSON_GetObjectItem(st, "error");
+    ck_assert_msg(cJSON_IsString(e), "no status.error: %s", r->body.p);
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItem(r->json, "time")));
+    ck_assert_ptr_null(cJSON_GetObjectItem(r->json, "result"));
+    return e->valuestring;
+}
+
+static void expect_error_msg(reply *r, long status, const char *msg)
+{
+    const char *e = expect_error(r, status);
+    ck_assert_msg(strcmp(e, msg) == 0, "error '%s', expected '%s'", e, msg);
+}
+
+static void expect_error_prefix(reply *r, long status, const char *prefix)
+{
+    const char *e = expect_error(r, status);
+    ck_assert_msg(strncmp(e, prefix, strlen(prefix)) == 0,
+                  "error '%s', expected it to start with '%s'", e, prefix);
+}
+
+static double num(const cJSON *obj, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s", path);
+    const cJSON *j = obj;
+    char *save;
+    for (char *k = strtok_r(copy, ".", &save); k;
+         k = strtok_r(NULL, ".", &save))
+        j = cJSON_GetObjectItemCaseSensitive(j, k);
+    ck_assert_msg(cJSON_IsNumber(j), "%s is not a number", path);
+    return j->valuedouble;
+}
+
+static const char *str(const cJSON *obj, const char *path)
+{
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s", path);
+    const cJSON *j = obj;
+    char *save;
+    for (char *k = strtok_r(copy, ".", &save); k;
+         k = strtok_r(NULL, ".", &save))
+        j = cJSON_GetObjectItemCaseSensitive(j, k);
+    ck_assert_msg(cJSON_IsString(j), "%s is not a string", path);
+    return j->valuestring;
+}
+
+static void create(const char *name, const char *body)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/collections/%s", name);
+    ck_assert(cJSON_IsTrue(expect_ok(call("PUT", path, body))));
+}
+
+static const char *const SMALL = "{\"vectors\":{\"size\":4,\"distance\":"
+                                 "\"Cosine\"}}";
+
+/* ---- 1. service ---------------------------------------------------------- */
+
+START_TEST(test_root)
+{
+    call("GET", "/", NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_ptr_nonnull(R.json);
+    ck_assert_int_eq(cJSON_GetArraySize(R.json), 3); /* not enveloped */
+    ck_assert_str_eq(str(R.json, "title"), "qdrant - vector search engine");
+    ck_assert_str_eq(str(R.json, "version"), "1.19.0");
+    const char *commit = str(R.json, "commit");
+    ck_assert_uint_eq(strlen(commit), 40);
+    ck_assert_uint_eq(strspn(commit, "0123456789abcdef"), 40);
+}
+END_TEST
+
+START_TEST(test_probes)
+{
+    static const char *const paths[] = {"/healthz", "/livez", "/readyz"};
+    static const char *const texts[] = {
+        "healthz check passed", "healthz check passed", "all shards are ready"};
+    for (size_t i = 0; i < 3; i++) {
+        call("GET", paths[i], NULL);
+        ck_assert_int_eq(R.status, 200);
+        ck_assert_str_eq(R.body.p, texts[i]);
+        ck_assert_ptr_nonnull(strstr(R.content_type, "text/plain"));
+    }
+    const cJSON *c = expect_ok(call("GET", "/cluster", NULL));
+    ck_assert_str_eq(str(c, "status"), "disabled");
+    create("tele", SMALL);
+    const cJSON *t = expect_ok(call("GET", "/telemetry", NULL));
+    ck_assert(cJSON_IsString(cJSON_GetObjectItem(t, "id")));
+    ck_assert_str_eq(str(t, "app.name"), "qdrant");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "app"), "features"),
+        "gpu")));
+    ck_assert_int_eq((int)num(t, "collections.number_of_collections"), 1);
+    const cJSON *rest = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "requests"), "rest"),
+        "responses");
+    ck_assert_ptr_nonnull(cJSON_GetObjectItem(rest, "PUT /collections/{name}"));
+    /* HEAD answers like GET, without a body. */
+    call("HEAD", "/healthz", NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_uint_eq(R.body.len, 0);
+}
+END_TEST
+
+START_TEST(test_metrics)
+{
+    create("c", SMALL);
+    call("GET", "/collections/missing", NULL);
+    call("GET", "/metrics", NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_ptr_nonnull(strstr(R.content_type, "text/plain"));
+    static const char *const want[] = {
+        "# HELP app_info information about qdrant server\n",
+        "# TYPE app_info gauge\n",
+        "app_info{name=\"qdrant\",version=\"1.19.0\"} 1\n",
+        "collections_total 1\n",
+        "collection_points{id=\"c\"} 0\n",
+        "# TYPE rest_responses_total counter\n",
+        "rest_responses_total{method=\"PUT\",endpoint=\"/collections/{name}\","
+        "operation=\"create_collection\",status=\"200\"} 1\n",
+        "rest_responses_total{method=\"GET\",endpoint=\"/collections/{name}\","
+        "operation=\"get_collection\",status=\"404\"} 1\n",
+        "# TYPE rest_responses_duration_seconds histogram\n",
+        "rest_responses_duration_seconds_bucket{method=\"PUT\",endpoint=\"/"
+        "collections/{name}\",operation=\"create_collection\",le=\"+Inf\"} 1\n",
+        "rest_responses_duration_seconds_count{method=\"PUT\",endpoint=\"/"
+        "collections/{name}\",operation=\"create_collection\"} 1\n"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ck_assert_msg(strstr(R.body.p, want[i]), "metrics lack: %s\n%s",
+                      want[i], R.body.p);
+}
+END_TEST
+
+/* ---- 2. collections --------------------------------------------------------
+ */
+
+START_TEST(test_collection_lifecycle)
+{
+    const cJSON *l = expect_ok(call("GET", "/collections", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(l, "collections")),
+                     0);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/docs/exists", NULL)), "exists")));
+    create("docs", "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                   "\"hnsw_config\":{\"m\":8,\"ef_construct\":50},"
+                   "\"optimizers_config\":{\"indexing_threshold\":0},"
+                   "\"on_disk_payload\":false,\"metadata\":{\"team\":\"a\"}}");
+    create("alpha", SMALL);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/docs/exists", NULL)), "exists")));
+
+    l = cJSON_GetObjectItem(expect_ok(call("GET", "/collections", NULL)),
+                            "collections");
+    ck_assert_int_eq(cJSON_GetArraySize(l), 2);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(l, 0), "name"), "alpha");
+    ck_assert_str_eq(str(cJSON_GetArrayItem(l, 1), "name"), "docs");
+
+    const cJSON *info = expect_ok(call("GET", "/collections/docs", NULL));
+    ck_assert_str_eq(str(info, "status"), "green");
+    ck_assert_str_eq(str(info, "optimizer_status"), "ok");
+    ck_assert_int_eq((int)num(info, "points_count"), 0);
+    ck_assert_int_eq((int)num(info, "indexed_vectors_count"), 0);
+    ck_assert_int_ge((int)num(info, "segments_count"), 1);
+    ck_assert_int_eq((int)num(info, "config.params.vectors.size"), 4);
+    ck_assert_str_eq(str(info, "config.params.vectors.distance"), "Dot");
+    ck_assert_int_eq((int)num(info, "config.params.shard_number"), 1);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params"),
+        "on_disk_payload")));
+    ck_assert_int_eq((int)num(info, "config.hnsw_config.m"), 8);
+    ck_assert_int_eq((int)num(info, "config.hnsw_config.ef_construct"), 50);
+    ck_assert_int_eq((int)num(info, "config.hnsw_config.full_scan_threshold"),
+                     10000);
+    ck_assert_int_eq(
+        (int)num(info, "config.optimizer_config.indexing_threshold"), 0);
+    ck_assert_int_eq(
+        (int)num(info, "config.optimizer_config.default_segment_number"), 0);
+    ck_assert_int_eq(
+        (int)num(info, "config.optimizer_config.flush_interval_sec"), 5);
+    ck_assert_int_eq((int)num(info, "config.wal_config.wal_capacity_mb"), 32);
+    ck_assert_str_eq(str(info, "config.metadata.team"), "a");
+    ck_assert(cJSON_IsObject(cJSON_GetObjectItem(info, "payload_schema")));
+
+    /* The library got the HNSW settings. */
+    qvs_coll *c;
+    ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "docs", &c));
+    qv_collection_config cfg;
+    ck_assert_int_eq(qv_collection_get_config(c->points, &cfg), QV_OK);
+    ck_assert_uint_eq(cfg.hnsw_m, 8);
+    ck_assert_uint_eq(cfg.hnsw_ef_construct, 50);
+    ck_assert_uint_eq(cfg.dim, 4);
+    ck_assert_int_eq(cfg.metric, QV_METRIC_DOT);
+    ck_assert_ptr_eq(c->points, c->vectors[0].coll);
+    qvs_coll_release(qvs_server_catalog(srv), c);
+
+    expect_error_msg(call("PUT", "/collections/docs", SMALL), 409,
+                     "Wrong input: Collection `docs` already exists!");
+    ck_assert(
+        cJSON_IsTrue(expect_ok(call("DELETE", "/collections/docs", NULL))));
+    ck_assert(
+        cJSON_IsFalse(expect_ok(call("DELETE", "/collections/docs", NULL))));
+    expect_error_msg(call("GET", "/collections/docs", NULL), 404,
+                     "Not found: Collection `docs` doesn't exist!");
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/docs/exists", NULL)), "exists")));
+    /* The name is free again. */
+    create("docs", SMALL);
+}
+END_TEST
+
+START_TEST(test_named_vectors)
+{
+    create("multi",
+           "{\"vectors\":{\"txt\":{\"size\":2,\"distance\":\"Euclid\"},"
+           "\"img\":{\"size\":4,\"distance\":\"Dot\",\"hnsw_config\":"
+           "{\"m\":0},\"on_disk\":true},"
+           "\"loc\":{\"size\":2,\"distance\":\"Manhattan\"}},"
+           "\"sparse_vectors\":{\"kw\":{}}}");
+    const cJSON *info = expect_ok(call("GET", "/collections/multi", NULL));
+    const cJSON *v = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params"),
+        "vectors");
+    ck_assert_int_eq(cJSON_GetArraySize(v), 3);
+    ck_assert_str_eq(cJSON_GetArrayItem(v, 0)->string, "img"); /* sorted */
+    ck_assert_int_eq((int)num(v, "img.size"), 4);
+    ck_assert_str_eq(str(v, "img.distance"), "Dot");
+    ck_assert_int_eq((int)num(v, "img.hnsw_config.m"), 0);
+    ck_assert(cJSON_IsTrue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(v, "img"), "on_disk")));
+    ck_assert_str_eq(str(v, "loc.distance"), "Manhattan");
+    ck_assert_str_eq(str(v, "txt.distance"), "Euclid");
+    ck_assert_ptr_nonnull(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params"),
+            "sparse_vectors"),
+        "kw"));
+
+    qvs_coll *c;
+    ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "multi", &c));
+    ck_assert(c->named);
+    ck_assert_uint_eq(c->n_vectors, 3);
+    ck_assert_str_eq(c->vectors[0].name, "img");
+    ck_assert_str_eq(c->vectors[1].name, "loc");
+    ck_assert_str_eq(c->vectors[2].name, "txt");
+    ck_assert_ptr_nonnull(qvs_coll_vector(c, "txt"));
+    ck_assert_ptr_null(qvs_coll_vector(c, ""));
+    ck_assert_ptr_ne(c->points, c->vectors[0].coll);
+    qv_collection_config cfg;
+    ck_assert_int_eq(qv_collection_get_config(c->vectors[0].coll, &cfg), QV_OK);
+    ck_assert_uint_eq(cfg.full_scan_threshold_kb, UINT32_MAX); /* m = 0 */
+    ck_assert_int_eq(qv_collection_get_config(c->vectors[2].coll, &cfg), QV_OK);
+    ck_assert_uint_eq(cfg.dim, 2);
+    ck_assert_int_eq(cfg.metric, QV_METRIC_EUCLID);
+    ck_assert_int_eq(qv_collection_get_config(c->points, &cfg), QV_OK);
+    ck_assert_uint_eq(cfg.dim, 1); /* the registry */
+    /* A point in the registry counts as a point of the collection. */
+    qv_point_id id = qv_id_from_num(7);
+    float zero = 0;
+    ck_assert_int_eq(qv_upsert(c->points, &id, &zero, 1), QV_OK);
+    qvs_coll_release(qvs_server_catalog(srv), c);
+    info = expect_ok(call("GET", "/collections/multi", NULL));
+    ck_assert_int_eq((int)num(info, "points_count"), 1);
+
+    /* No dense vectors at all is a collection too (sparse only). */
+    create("sparse", "{\"sparse_vectors\":{\"s\":{}}}");
+    info = expect_ok(call("GET", "/collections/sparse", NULL));
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItem(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params"),
+            "vectors")),
+        0);
+}
+END_TEST
+
+/* ---- 3. bad input
+ * ------------------------------------------------------------ */
+
+START_TEST(test_create_errors)
+{
+    reply *r = call("PUT", "/collections/x", "{\"vectors\": {\"size\": 4,");
+    expect_error_prefix(r, 400, "Format error in JSON body: ");
+    ck_assert_double_eq(num(r->json, "time"), 0.0);
+    expect_error_prefix(call("PUT", "/collections/x", "{} trailing"), 400,
+                        "Format error in JSON body: trailing characters");
+    expect_error_prefix(call("PUT", "/collections/x", NULL), 400,
+                        "Format error in JSON body: EOF");
+    expect_error_prefix(call("PUT", "/collections/x", "[1,2]"), 400,
+                        "Format error in JSON body: ");
+    expect_error_prefix(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"size\":\"4\",\"distance\":\"Cosine\"}}"),
+        400, "Format error in JSON body: vectors.size: invalid type");
+    expect_error_prefix(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"size\":4.5,\"distance\":\"Cosine\"}}"),
+        400, "Format error in JSON body: vectors.size");
+    expect_error_msg(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"size\":0,\"distance\":\"Cosine\"}}"),
+        422,
+        "Validation error in JSON body: [vectors.size: value 0 invalid, must "
+        "be from 1 to 65536]");
+    expect_error_msg(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"size\":65537,\"distance\":\"Cosine\"}}"),
+        422,
+        "Validation error in JSON body: [vectors.size: value 65537 invalid, "
+        "must be from 1 to 65536]");
+    expect_error_prefix(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"size\":4,\"distance\":\"cosine\"}}"),
+        400, "Format error in JSON body: vectors.distance: unknown variant");
+    expect_error_prefix(
+        call("PUT", "/collections/x", "{\"vectors\":{\"size\":4}}"), 400,
+        "Format error in JSON body: vectors: missing");
+    expect_error_prefix(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"a\":{\"size\":2,\"distance\":\"Dot\"},"
+             "\"b\":{\"size\":-1,\"distance\":\"Dot\"}}}"),
+        400, "Format error in JSON body: vectors.b.size");
+    expect_error_prefix(
+        call("PUT", "/collections/x", "{\"vectors\":{\"a\":[1]}}"), 400,
+        "Format error in JSON body: vectors.a: invalid type");
+    expect_error_prefix(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\","
+             "\"multivector_config\":{\"comparator\":\"max_sim\"}}}"),
+        400, "Bad request: ");
+    expect_error_prefix(call("PUT", "/collections/x",
+                             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                             "\"hnsw_config\":{\"m\":1}}"),
+                        400, "Bad request: hnsw_config.m");
+    expect_error_prefix(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+             "\"hnsw_config\":{\"ef_construct\":2}}"),
+        422, "Validation error in JSON body: [hnsw_config.ef_construct");
+    expect_error_prefix(call("PUT", "/collections/x",
+                             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                             "\"shard_number\":0}"),
+                        422, "Validation error in JSON body: [shard_number");
+    expect_error_prefix(
+        call("PUT", "/collections/x",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+             "\"optimizers_config\":{\"deleted_threshold\":2}}"),
+        422, "Validation error in JSON body: [optimizers_config.deleted_");
+    expect_error_prefix(call("PUT", "/collections/x",
+                             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                             "\"on_disk_payload\":\"yes\"}"),
+                        400, "Format error in JSON body: on_disk_payload");
+    expect_error_prefix(call("PUT", "/collections/x",
+                             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                             "\"sharding_method\":\"custom\"}"),
+                        400, "Bad request: custom sharding");
+    /* Deeply nested JSON is a parse error, not a crash. */
+    size_t depth = 5000;
+    char *deep = malloc(2 * depth + 1);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    deep[2 * depth] = '\0';
+    expect_error_prefix(call("PUT", "/collections/x", deep), 400,
+                        "Format error in JSON body: ");
+    free(deep);
+    /* Nothing was created by any of these. */
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItem(
+            expect_ok(call("GET", "/collections", NULL)), "collections")),
+        0);
+}
+END_TEST
+
+START_TEST(test_bad_names)
+{
+    static const char *const paths[] = {
+        "/collections/a*b",   "/collections/a:b",    "/collections/a%3Cb",
+        "/collections/a%2Fb", "/collections/a%5Cb",  "/collections/a%22b",
+        "/collections/a%7Cb", "/collections/a%3Fb",  "/collections/.",
+        "/collections/..",    "/collections/%2e%2e", "/collections/a%1Fb"};
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+        expect_error_prefix(call("PUT", paths[i], SMALL), 422,
+                            "Validation error in path parameters: [name: ");
+    expect_error_msg(call("PUT", "/collections/a%2Fb", SMALL), 422,
+                     "Validation error in path parameters: [name: collection "
+                     "name cannot contain \"/\" char]");
+    char path[400] = "/collections/";
+    memset(path + 13, 'n', 256);
+    path[13 + 256] = '\0';
+    expect_error_prefix(call("PUT", path, SMALL), 422,
+                        "Validation error in path parameters: [name: length");
+    path[13 + 255] = '\0';
+    ck_assert(cJSON_IsTrue(expect_ok(call("PUT", path, SMALL))));
+    /* Unicode, spaces and dots are fine; the name comes back decoded. */
+    create("caf%C3%A9%20menu.v1", SMALL);
+    const cJSON *info =
+        expect_ok(call("GET", "/collections/caf%C3%A9%20menu.v1", NULL));
+    ck_assert_ptr_nonnull(info);
+    const cJSON *l = cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections", NULL)), "collections");
+    ck_assert_str_eq(str(cJSON_GetArrayItem(l, 0), "name"), "café menu.v1");
+    /* A decoded NUL never reaches a handler. */
+    expect_error_prefix(call("GET", "/collections/a%00b", NULL), 422,
+                        "Validation error in path parameters: ");
+}
+END_TEST
+
+/* ---- 4. PATCH, aliases, payload indexes
+ * -------------------------------------- */
+
+START_TEST(test_patch)
+{
+    create("p", "{\"vectors\":{\"size\":4,\"distance\":\"Cosine\"},"
+                "\"hnsw_config\":{\"m\":8},\"metadata\":{\"a\":1,\"b\":2}}");
+    ck_assert(cJSON_IsTrue(
+        expect_ok(call("PATCH", "/collections/p",
+                       "{\"hnsw_config\":{\"ef_construct\":123},"
+                       "\"optimizers_config\":{\"indexing_threshold\":5},"
+                       "\"params\":{\"replication_factor\":2},"
+                       "\"vectors\":{\"\":{\"on_disk\":true}},"
+                       "\"metadata\":{\"a\":null,\"c\":3}}"))));
+    const cJSON *info = expect_ok(call("GET", "/collections/p", NULL));
+    ck_assert_int_eq((int)num(info, "config.hnsw_config.ef_construct"), 123);
+    ck_assert_int_eq((int)num(info, "config.hnsw_config.m"), 8);
+    ck_assert_int_eq(
+        (int)num(info, "config.optimizer_config.indexing_threshold"), 5);
+    ck_assert_int_eq((int)num(info, "config.params.replication_factor"), 2);
+    ck_assert_int_eq((int)num(info, "config.params.vectors.size"), 4);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params"),
+            "vectors"),
+        "on_disk")));
+    const cJSON *md =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "metadata");
+    ck_assert_ptr_null(cJSON_GetObjectItem(md, "a"));
+    ck_assert_int_eq((int)num(md, "b"), 2);
+    ck_assert_int_eq((int)num(md, "c"), 3);
+
+    expect_error_msg(call("PATCH", "/collections/nope", "{}"), 404,
+                     "Not found: Collection `nope` doesn't exist!");
+    expect_error_msg(call("PATCH", "/collections/p",
+                          "{\"vectors\":{\"x\":{\"on_disk\":true}}}"),
+                     400, "Wrong input: Not existing vector name error: x");
+    expect_error_prefix(
+        call("PATCH", "/collections/p", "{\"hnsw_config\":{\"m\":\"8\"}}"), 400,
+        "Format error in JSON body: hnsw_config.m");
+    expect_error_prefix(call("PATCH", "/collections/p", "{\"hnsw_config\":"),
+                        400, "Format error in JSON body: ");
+    /* A failed PATCH changes nothing. */
+    info = expect_ok(call("GET", "/collections/p", NULL));
+    ck_assert_int_eq((int)num(info, "config.hnsw_config.m"), 8);
+}
+END_TEST
+
+static void aliases(const char *body)
+{
+    ck_assert(
+        cJSON_IsTrue(expect_ok(call("POST", "/collections/aliases", body))));
+}
+
+static int alias_count(const char *path)
+{
+    return cJSON_GetArraySize(
+        cJSON_GetObjectItem(expect_ok(call("GET", path, NULL)), "aliases"));
+}
+
+START_TEST(test_aliases)
+{
+    create("c1", SMALL);
+    create("c2", SMALL);
+    aliases("{\"actions\":[{\"create_alias\":{\"collection_name\":\"c1\","
+            "\"alias_name\":\"prod\"}},{\"create_alias\":{\"collection_name\":"
+            "\"c2\",\"alias_name\":\"next\"}}]}");
+    const cJSON *a = cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/c1/aliases", NULL)), "aliases");
+    ck_assert_int_eq(cJSON_GetArraySize(a), 1);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(a, 0), "alias_name"), "prod");
+    ck_assert_str_eq(str(cJSON_GetArrayItem(a, 0), "collection_name"), "c1");
+    ck_assert_int_eq(alias_count("/aliases"), 2);
+    /* An alias works where a name does. */
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/prod/exists", NULL)), "exists")));
+    expect_ok(call("GET", "/collections/prod", NULL));
+    ck_assert(cJSON_IsTrue(expect_ok(call(
+        "PATCH", "/collections/prod", "{\"metadata\":{\"via\":\"alias\"}}"))));
+    ck_assert_str_eq(str(expect_ok(call("GET", "/collections/c1", NULL)),
+                         "config.metadata.via"),
+                     "alias");
+    ck_assert_int_eq(alias_count("/collections/prod/aliases"), 1);
+
+    /* Switch prod to c2 atomically: delete + create in one request. */
+    aliases("{\"actions\":[{\"delete_alias\":{\"alias_name\":\"prod\"}},"
+            "{\"create_alias\":{\"collection_name\":\"c2\",\"alias_name\":"
+            "\"prod\"}}]}");
+    ck_assert_int_eq(alias_count("/collections/c1/aliases"), 0);
+    ck_assert_int_eq(alias_count("/collections/c2/aliases"), 2);
+    /* Rename. */
+    aliases("{\"actions\":[{\"rename_alias\":{\"old_alias_name\":\"next\","
+            "\"new_alias_name\":\"later\"}}]}");
+    expect_error_prefix(call("GET", "/collections/next", NULL), 404,
+                        "Not found: ");
+    expect_ok(call("GET", "/collections/later", NULL));
+
+    /* A batch with a failing action changes nothing. */
+    expect_error_msg(
+        call("POST", "/collections/aliases",
+             "{\"actions\":[{\"create_alias\":{\"collection_name\":\"c1\","
+             "\"alias_name\":\"temp\"}},{\"create_alias\":{"
+             "\"collection_name\":\"missing\",\"alias_name\":\"x\"}}]}"),
+        404, "Not found: Collection `missing` doesn't exist!");
+    expect_error_prefix(call("GET", "/collections/temp", NULL), 404, "Not");
+    /* The naming rules. */
+    expect_error_msg(
+        call("POST", "/collections/aliases",
+             "{\"actions\":[{\"create_alias\":{\"collection_name\":\"c1\","
+             "\"alias_name\":\"c2\"}}]}"),
+        409, "Wrong input: Collection `c2` already exists!");
+    expect_error_msg(call("PUT", "/collections/prod", SMALL), 400,
+                     "Wrong input: Can't create collection with name prod. "
+                     "Alias with the same name already exists");
+    expect_error_msg(
+        call("POST", "/collections/aliases",
+             "{\"actions\":[{\"rename_alias\":{\"old_alias_name\":\"zzz\","
+             "\"new_alias_name\":\"y\"}}]}"),
+        404, "Not found: Alias zzz does not exists!");
+    expect_error_prefix(
+        call("POST", "/collections/aliases",
+             "{\"actions\":[{\"create_alias\":{\"collection_name\":\"c1\","
+             "\"alias_name\":\"a/b\"}}]}"),
+        422, "Validation error in JSON body: [actions[0].create_alias.");
+    expect_error_prefix(call("POST", "/collections/aliases",
+                             "{\"actions\":[{\"drop_alias\":{}}]}"),
+                        400, "Format error in JSON body: ");
+    expect_error_prefix(call("POST", "/collections/aliases", "{}"), 400,
+                        "Format error in JSON body: ");
+    /* Deleting a missing alias is no error (Qdrant). */
+    aliases("{\"actions\":[{\"delete_alias\":{\"alias_name\":\"none\"}}]}");
+    expect_error_msg(call("GET", "/collections/none/aliases", NULL), 404,
+                     "Not found: Collection `none` doesn't exist!");
+    /* DELETE takes no alias; deleting the collection drops its aliases. */
+    ck_assert(
+        cJSON_IsFalse(expect_ok(call("DELETE", "/collections/prod", NULL))));
+    ck_assert(cJSON_IsTrue(expect_ok(call("DELETE", "/collections/c2", NULL))));
+    ck_assert_int_eq(alias_count("/aliases"), 0);
+    /* The freed alias name can name a collection now. */
+    create("prod", SMALL);
+}
+END_TEST
+
+START_TEST(test_payload_index)
+{
+    create("pi", SMALL);
+    qvs_coll *c;
+    ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "pi", &c));
+    qv_point_id ids[3] = {qv_id_from_num(1), qv_id_from_num(2),
+                          qv_id_from_num(3)};
+    float vecs[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
+    const char *pl[3] = {"{\"city\":\"Oslo\",\"n\":1}", "{\"city\":\"Rome\"}",
+                         "{\"n\":2}"};
+    size_t lens[3] = {strlen(pl[0]), strlen(pl[1]), strlen(pl[2])};
+    ck_assert_int_eq(
+        qv_upsert_with_payloads(c->points, ids, vecs, 3, 4, pl, lens), QV_OK);
+    qvs_coll_release(qvs_server_catalog(srv), c);
+
+    const cJSON *u = expect_ok(
+        call("PUT", "/collections/pi/index?wait=true",
+             "{\"field_name\":\"city\",\"field_schema\":\"keyword\"}"));
+    ck_assert_str_eq(str(u, "status"), "completed");
+    ck_assert_double_gt(num(u, "operation_id"), 0);
+    u = expect_ok(call("PUT", "/collections/pi/index",
+                       "{\"field_name\":\"n\",\"field_schema\":{\"type\":"
+                       "\"integer\",\"range\":true}}"));
+    ck_assert_str_eq(str(u, "status"), "acknowledged");
+    const cJSON *info = expect_ok(call("GET", "/collections/pi", NULL));
+    const cJSON *ps = cJSON_GetObjectItem(info, "payload_schema");
+    ck_assert_str_eq(str(ps, "city.data_type"), "keyword");
+    ck_assert_int_eq((int)num(ps, "city.points"), 2);
+    ck_assert_str_eq(str(ps, "n.data_type"), "integer");
+    ck_assert_int_eq((int)num(ps, "n.points"), 2);
+    ck_assert_str_eq(str(ps, "n.params.type"), "integer");
+
+    expect_ok(call("DELETE", "/collections/pi/index/city?wait=true", NULL));
+    ps = cJSON_GetObjectItem(expect_ok(call("GET", "/collections/pi", NULL)),
+                             "payload_schema");
+    ck_assert_ptr_null(cJSON_GetObjectItem(ps, "city"));
+    ck_assert_ptr_nonnull(cJSON_GetObjectItem(ps, "n"));
+
+    expect_error_prefix(
+        call("PUT", "/collections/pi/index",
+             "{\"field_name\":\"x\",\"field_schema\":\"blob\"}"),
+        400, "Format error in JSON body: field_schema");
+    expect_error_prefix(
+        call("PUT", "/collections/pi/index", "{\"field_schema\":\"keyword\"}"),
+        400, "Format error in JSON body: missing field");
+    expect_error_msg(
+        call("PUT", "/collections/nope/index",
+             "{\"field_name\":\"x\",\"field_schema\":\"keyword\"}"),
+        404, "Not found: Collection `nope` doesn't exist!");
+    expect_error_msg(call("DELETE", "/collections/nope/index/x", NULL), 404,
+                     "Not found: Collection `nope` doesn't exist!");
+    /* The cluster view of a collection: one local shard. */
+    const cJSON *cl = expect_ok(call("GET", "/collections/pi/cluster", NULL));
+    ck_assert_int_eq((int)num(cl, "shard_count"), 1);
+    ck_assert_int_eq(
+        (int)num(cJSON_GetArrayItem(cJSON_GetObjectItem(cl, "local_shards"), 0),
+                 "points_count"),
+        3);
+}
+END_TEST
+
+/* ---- 5. HTTP
+ * -------------------------------------------------------------------- */
+
+START_TEST(test_routing)
+{
+    create("r", SMALL);
+    call("GET", "/no/such/path", NULL);
+    ck_assert_int_eq(R.status, 404);
+    ck_assert_uint_eq(R.body.len, 0);
+    call("DELETE", "/collections", NULL);
+    ck_assert_int_eq(R.status, 405);
+    call("POST", "/healthz", "{}");
+    ck_assert_int_eq(R.status, 405);
+    /* Trailing and doubled slashes, and encoded letters, do not matter. */
+    expect_ok(call("GET", "/collections/", NULL));
+    expect_ok(call("GET", "//collections//r/", NULL));
+    expect_ok(call("GET", "/collections/%72", NULL));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/r/exists?x=1", NULL)), "exists")));
+    /* A dot segment is a name, not a step up. */
+    call("GET", "/collections/r/../r", NULL);
+    ck_assert_int_eq(R.status, 404);
+    /* Literal beats capture: /collections/aliases is not a collection. */
+    expect_error_prefix(call("POST", "/collections/aliases", "{}"), 400,
+                        "Format error");
+    expect_error_msg(call("GET", "/collections/aliases", NULL), 404,
+                     "Not found: Collection `aliases` doesn't exist!");
+}
+END_TEST
+
+START_TEST(test_cors)
+{
+    const char *const origin[] = {"Origin: http://app.example", NULL};
+    call_h("GET", "/collections", NULL, origin);
+    char v[256];
+    ck_assert_str_eq(resp_header("Access-Control-Allow-Origin", v, sizeof(v)),
+                     "http://app.example");
+    call("GET", "/collections", NULL);
+    ck_assert_str_eq(resp_header("Access-Control-Allow-Origin", v, sizeof(v)),
+                     "*");
+    ck_assert_str_eq(resp_header("Content-Type", v, sizeof(v)),
+                     "application/json");
+    call("GET", "/nowhere", NULL);
+    ck_assert_ptr_nonnull(
+        resp_header("Access-Control-Allow-Origin", v, sizeof(v)));
+    const char *const pre[] = {
+        "Origin: http://app.example", "Access-Control-Request-Method: PUT",
+        "Access-Control-Request-Headers: content-type,api-key", NULL};
+    call_h("OPTIONS", "/collections/x", NULL, pre);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_str_eq(resp_header("Access-Control-Allow-Methods", v, sizeof(v)),
+                     "PUT");
+    ck_assert_str_eq(resp_header("Access-Control-Allow-Headers", v, sizeof(v)),
+                     "content-type,api-key");
+    ck_assert_str_eq(resp_header("Access-Control-Allow-Origin", v, sizeof(v)),
+                     "http://app.example");
+}
+END_TEST
+
+START_TEST(test_keep_alive)
+{
+    call("GET", "/healthz", NULL);
+    ck_assert_int_eq(R.connects, 1);
+    for (int i = 0; i < 5; i++) {
+        create(i % 2 ? "ka" : "kb", SMALL);
+        ck_assert_int_eq(R.connects, 0);
+        expect_ok(call("DELETE", i % 2 ? "/collections/ka" : "/collections/kb",
+                       NULL));
+        ck_assert_int_eq(R.connects, 0);
+    }
+    /* Errors decided from the headers keep the connection too, when the
+     * request has no body. */
+    call("GET", "/nowhere", NULL);
+    ck_assert_int_eq(R.connects, 0);
+    call("GET", "/healthz", NULL);
+    ck_assert_int_eq(R.connects, 0);
+}
+END_TEST
+
+/* Sends body in chunks (no Content-Length) through a read callback. */
+typedef struct chunks {
+    size_t left;
+} chunks;
+
+static size_t read_chunk(char *p, size_t size, size_t n, void *ud)
+{
+    chunks *c = ud;
+    size_t k = size * n < c->left ? size * n : c->left;
+    if (k > 100)
+        k = 100;
+    memset(p, ' ', k);
+    c->left -= k;
+    return k;
+}
+
+START_TEST(test_body_limit)
+{
+    /* 1 KiB limit: a bigger declared body is refused before it is read. */
+    char *big = malloc(2048);
+    memset(big, ' ', 2047);
+    big[0] = '{';
+    big[2046] = '}';
+    big[2047] = '\0';
+    expect_error_msg(call("PUT", "/collections/x", big), 413,
+                     "JSON payload is larger than allowed (limit: 1024 "
+                     "bytes)");
+    big[1023] = '\0';
+    big[1022] = '}';
+    memcpy(big + 1, "\"vectors\":5", 11); /* exactly 1023 bytes: parsed */
+    expect_error_prefix(call("PUT", "/collections/x", big), 400,
+                        "Format error in JSON body: vectors");
+    free(big);
+
+    /* A chunked body that grows past the limit. */
+    chunks ch = {4096};
+    char url[128];
+    snprintf(url, sizeof(url), "%s/collections/y", base);
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_chunk);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &ch);
+    struct curl_slist *hl =
+        curl_slist_append(NULL, "Transfer-Encoding: chunked");
+    hl = curl_slist_append(hl, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
+    buf body = {0};
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    ck_assert_int_eq(curl_easy_perform(curl), CURLE_OK);
+    curl_slist_free_all(hl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    ck_assert_int_eq(status, 413);
+    ck_assert_ptr_nonnull(strstr(body.p, "larger than allowed"));
+    free(body.p);
+    /* The server is fine afterwards. */
+    call("GET", "/healthz", NULL);
+    ck_assert_int_eq(R.status, 200);
+
+    /* Headers over 16 KiB. */
+    char *h = malloc(20000);
+    strcpy(h, "X-Big: ");
+    memset(h + 7, 'a', 17000);
+    h[17007] = '\0';
+    const char *const hs[] = {h, NULL};
+    call_h("GET", "/healthz", NULL, hs);
+    ck_assert_int_eq(R.status, 431);
+    free(h);
+}
+END_TEST
+
+/* ---- 6. auth
+ * --------------------------------------------------------------------- */
+
+static const char *const RW[] = {"api-key: secret-rw", NULL};
+static const char *const RO[] = {"api-key: secret-ro", NULL};
+
+START_TEST(test_auth)
+{
+    call("GET", "/collections", NULL);
+    ck_assert_int_eq(R.status, 401);
+    ck_assert_str_eq(
+        R.body.p, "Must provide an API key or an Authorization bearer token");
+    const char *const wrong[] = {"api-key: secret-rx", NULL};
+    call_h("GET", "/collections", NULL, wrong);
+    ck_assert_int_eq(R.status, 401);
+    ck_assert_str_eq(R.body.p, "Invalid API key or JWT");
+    const char *const prefix[] = {"api-key: secret", NULL};
+    call_h("GET", "/collections", NULL, prefix);
+    ck_assert_int_eq(R.status, 401);
+    const char *const longer[] = {"api-key: secret-rw2", NULL};
+    call_h("GET", "/collections", NULL, longer);
+    ck_assert_int_eq(R.status, 401);
+    const char *const bearer[] = {"Authorization: Bearer secret-rw", NULL};
+    expect_ok(call_h("GET", "/collections", NULL, bearer));
+    const char *const basic[] = {"Authorization: Basic secret-rw", NULL};
+    call_h("GET", "/collections", NULL, basic);
+    ck_assert_int_eq(R.status, 401);
+
+    /* Writes need the read-write key; reads take either. */
+    ck_assert(
+        cJSON_IsTrue(expect_ok(call_h("PUT", "/collections/a", SMALL, RW))));
+    expect_error_msg(call_h("PUT", "/collections/b", SMALL, RO), 403,
+                     "Forbidden: Only read-only access is allowed");
+    expect_error_prefix(call_h("DELETE", "/collections/a", NULL, RO), 403,
+                        "Forbidden");
+    expect_error_prefix(
+        call_h("POST", "/collections/aliases", "{\"actions\":[]}", RO), 403,
+        "Forbidden");
+    expect_ok(call_h("GET", "/collections/a", NULL, RO));
+    expect_ok(call_h("GET", "/aliases", NULL, RO));
+    call_h("GET", "/metrics", NULL, RO);
+    ck_assert_int_eq(R.status, 200);
+    call("GET", "/metrics", NULL);
+    ck_assert_int_eq(R.status, 401);
+
+    /* Open routes. */
+    call("GET", "/", NULL);
+    ck_assert_int_eq(R.status, 200);
+    call("GET", "/healthz", NULL);
+    ck_assert_int_eq(R.status, 200);
+    call("GET", "/readyz", NULL);
+    ck_assert_int_eq(R.status, 200);
+    call("OPTIONS", "/collections", NULL);
+    ck_assert_int_eq(R.status, 200);
+
+    /* Spellings of a path never reach a route without its checks. */
+    static const char *const tricks[] = {
+        "/healthz/../collections", "//collections", "/./collections",
+        "/%2e%2e/collections",     "/collections/", "/healthz/%2e%2e/aliases",
+        "/%63ollections",          "/nothing/here"};
+    for (size_t i = 0; i < sizeof(tricks) / sizeof(tricks[0]); i++) {
+        call("GET", tricks[i], NULL);
+        ck_assert_msg(R.status == 401, "%s: %ld", tricks[i], R.status);
+    }
+    call("PUT", "/healthz/../collections/z", SMALL);
+    ck_assert_int_eq(R.status, 401);
+    call_h("PUT", "//collections/z", SMALL, RO);
+    ck_assert_int_eq(R.status, 403);
+    ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(
+        expect_ok(call_h("GET", "/collections/z/exists", NULL, RW)),
+        "exists")));
+}
+END_TEST
+
+/* ---- 7. configuration
+ * -------------------------------------------------------------- */
+
+START_TEST(test_config_parse)
+{
+    setenv("QDRANT__SERVICE__HTTP_PORT", "7000", 1);
+    setenv("QDRANT__SERVICE__API_KEY", "envkey", 1);
+    setenv("QDRANT__STORAGE__STORAGE_PATH", "/env/storage", 1);
+    setenv("QDRANT__SERVICE__MAX_REQUEST_SIZE_MB", "8", 1);
+    setenv("QDRANT__SERVICE__MAX_WORKERS", "3", 1);
+    qvs_config cfg;
+    qvs_config_init(&cfg);
+    char *argv1[] = {"serve", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 1, argv1), 0);
+    ck_assert_uint_eq(cfg.port, 7000);
+    ck_assert_str_eq(cfg.api_key, "envkey");
+    ck_assert_str_eq(cfg.storage, "/env/storage");
+    ck_assert_uint_eq(cfg.max_request_bytes, 8u << 20);
+    ck_assert_uint_eq(cfg.threads, 3);
+    ck_assert_str_eq(qvs_config_host(&cfg), "0.0.0.0"); /* a key is set */
+
+    qvs_config_init(&cfg);
+    char *argv2[] = {"serve", "--port",    "7001",    "--storage",
+                     "/flag", "--api-key", "flagkey", "--threads",
+                     "5",     "--host",    "::1",     "--max-request-size-mb",
+                     "2",     NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 13, argv2), 0);
+    ck_assert_uint_eq(cfg.port, 7001);
+    ck_assert_str_eq(cfg.storage, "/flag");
+    ck_assert_str_eq(cfg.api_key, "flagkey");
+    ck_assert_uint_eq(cfg.threads, 5);
+    ck_assert_str_eq(qvs_config_host(&cfg), "::1");
+    ck_assert_uint_eq(cfg.max_request_bytes, 2u << 20);
+
+    unsetenv("QDRANT__SERVICE__API_KEY");
+    unsetenv("QDRANT__SERVICE__HTTP_PORT");
+    unsetenv("QDRANT__STORAGE__STORAGE_PATH");
+    unsetenv("QDRANT__SERVICE__MAX_REQUEST_SIZE_MB");
+    unsetenv("QDRANT__SERVICE__MAX_WORKERS");
+    qvs_config_init(&cfg);
+    ck_assert_int_eq(qvs_config_parse(&cfg, 1, argv1), 0);
+    ck_assert_uint_eq(cfg.port, 6333);
+    ck_assert_str_eq(cfg.storage, "./storage");
+    ck_assert_uint_eq(cfg.max_request_bytes, 32u << 20);
+    ck_assert_str_eq(qvs_config_host(&cfg), "127.0.0.1"); /* no key */
+
+    char *bad1[] = {"serve", "--port", "70000", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad1), -1);
+    char *bad2[] = {"serve", "--threads", "-1", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad2), -1);
+    char *bad3[] = {"serve", "--frobnicate", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 2, bad3), -1);
+    char *bad4[] = {"serve", "--max-request-size-mb", "0", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad4), -1);
+    setenv("QDRANT__SERVICE__HTTP_PORT", "port", 1);
+    ck_assert_int_eq(qvs_config_parse(&cfg, 1, argv1), -1);
+    unsetenv("QDRANT__SERVICE__HTTP_PORT");
+    char *help[] = {"serve", "--help", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 2, help), 1);
+}
+END_TEST
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(test_damaged_catalog)
+{
+    make_storage();
+    char path[512];
+    snprintf(path, sizeof(path), "%s/catalog.json", storage);
+    static const char *const damaged[] = {
+        "{not json",
+        "{\"quiver_catalog\":2,\"next_id\":1,\"collections\":[],\"aliases\":[]"
+        "}",
+        "{\"quiver_catalog\":1,\"next_id\":1,\"collections\":[{}],"
+        "\"aliases\":[]}",
+        "{\"quiver_catalog\":1,\"next_id\":5,\"collections\":[],\"aliases\":"
+        "[{\"alias_name\":\"a\",\"collection_name\":\"gone\"}]}",
+        "{\"quiver_catalog\":1,\"next_id\":5,\"collections\":[{\"name\":\"a\","
+        "\"id\":1,\"named\":false,\"points\":\"c1_a\",\"vectors\":[{\"name\":"
+        "\"\",\"size\":70000,\"distance\":\"Cosine\",\"library\":\"c1_a\","
+        "\"m\":16,\"ef_construct\":100,\"full_scan_threshold_kb\":10,"
+        "\"max_indexing_threads\":0}],\"config\":{\"params\":{}},"
+        "\"payload_schema\":{}}],\"aliases\":[]}",
+        "{\"quiver_catalog\":1,\"next_id\":5,\"collections\":[{\"name\":\"a\","
+        "\"id\":1,\"named\":false,\"points\":\"../../etc\",\"vectors\":[{"
+        "\"name\":\"\",\"size\":4,\"distance\":\"Cosine\",\"library\":\"../.."
+        "/etc\",\"m\":16,\"ef_construct\":100,\"full_scan_threshold_kb\":10,"
+        "\"max_indexing_threads\":0}],\"config\":{\"params\":{}},"
+        "\"payload_schema\":{}}],\"aliases\":[]}"};
+    qvs_config cfg;
+    test_config(&cfg);
+    for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
+        write_file(path, damaged[i]);
+        char err[512] = "";
+        qvs_server *s = NULL;
+        ck_assert_msg(!qvs_server_start(&cfg, &s, err, sizeof(err)),
+                      "damaged catalog %zu accepted", i);
+        ck_assert_ptr_null(s);
+        ck_assert_msg(strstr(err, "catalog.json"), "error %zu: %s", i, err);
+    }
+    /* A good one (two collections, an alias) is accepted. */
+    write_file(
+        path,
+        "{\"quiver_catalog\":1,\"next_id\":5,\"collections\":[{\"name\":"
+        "\"a\",\"id\":1,\"named\":false,\"points\":\"c1_a\",\"vectors\":"
+        "[{\"name\":\"\",\"size\":4,\"distance\":\"Cosine\",\"library\":"
+        "\"c1_a\",\"m\":16,\"ef_construct\":100,"
+        "\"full_scan_threshold_kb\":10,\"max_indexing_threads\":0}],"
+        "\"config\":{\"params\":{}},\"payload_schema\":{}}],"
+        "\"aliases\":[{\"alias_name\":\"b\",\"collection_name\":\"a\"}]}");
+    start_with(&cfg);
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/b/exists", NULL)), "exists")));
+    stop_server();
+    rm_rf(storage);
+}
+END_TEST
+
+/* ---- 8. the program: SIGTERM and restart
+ * ----------------------------------------- */
+
+typedef struct child {
+    pid_t pid;
+    unsigned port;
+} child;
+
+/* Starts quiver-server on storage with args, reads the port from its
+ * startup line.  env: NAME=VALUE strings (NULL-terminated) or NULL. */
+static void child_start(child *ch, const char *const *args,
+                        const char *const *env)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    ch->pid = fork();
+    ck_assert_int_ge(ch->pid, 0);
+    if (ch->pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        for (size_t i = 0; env && env[i]; i++)
+            putenv((char *)env[i]);
+        char *argv[32] = {(char *)QUIVER_SERVER_BIN};
+        size_t n = 1;
+        for (size_t i = 0; args[i] && n < 31; i++)
+            argv[n++] = (char *)args[i];
+        argv[n] = NULL;
+        execv(QUIVER_SERVER_BIN, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[1024];
+    size_t len = 0;
+    ch->port = 0;
+    while (len < sizeof(line) - 1) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        ck_assert_msg(poll(&p, 1, 20000) == 1, "no startup line");
+        ssize_t n = read(fds[0], line + len, 1);
+        if (n <= 0)
+            break;
+        if (line[len++] == '\n')
+            break;
+    }
+    line[len] = '\0';
+    close(fds[0]);
+    const char *at = strstr(line, "127.0.0.1:");
+    ck_assert_msg(at, "startup line: '%s'", line);
+    ch->port = (unsigned)atoi(at + strlen("127.0.0.1:"));
+    ck_assert_uint_gt(ch->port, 0);
+    snprintf(base, sizeof(base), "http://127.0.0.1:%u", ch->port);
+}
+
+/* Sends sig and returns the exit status (-1 if killed by a signal). */
+static int child_stop(child *ch, int sig)
+{
+    ck_assert_int_eq(kill(ch->pid, sig), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(ch->pid, &status, 0), ch->pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_sigterm_restart)
+{
+    make_storage();
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",    "0", "--storage", storage,
+                                "--threads", "2", NULL};
+    child ch;
+    child_start(&ch, args, NULL);
+    create("kept", "{\"vectors\":{\"size\":3,\"distance\":\"Euclid\"},"
+                   "\"hnsw_config\":{\"m\":12}}");
+    create("named", "{\"vectors\":{\"a\":{\"size\":2,\"distance\":\"Dot\"},"
+                    "\"b\":{\"size\":5,\"distance\":\"Cosine\"}}}");
+    create("gone", SMALL);
+    aliases("{\"actions\":[{\"create_alias\":{\"collection_name\":\"kept\","
+            "\"alias_name\":\"k\"}},{\"create_alias\":{\"collection_name\":"
+            "\"gone\",\"alias_name\":\"g\"}}]}");
+    expect_ok(call("PUT", "/collections/kept/index",
+                   "{\"field_name\":\"tag\",\"field_schema\":\"keyword\"}"));
+    expect_ok(call("PATCH", "/collections/kept",
+                   "{\"hnsw_config\":{\"ef_construct\":77}}"));
+    expect_ok(call("DELETE", "/collections/gone", NULL));
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+
+    /* The catalog file is complete JSON (written atomically). */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/catalog.json", storage);
+    ck_assert_int_eq(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/catalog.json.tmp", storage);
+    ck_assert_int_ne(access(path, F_OK), 0);
+
+    child_start(&ch, args, NULL);
+    const cJSON *l = cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections", NULL)), "collections");
+    ck_assert_int_eq(cJSON_GetArraySize(l), 2);
+    const cJSON *info = expect_ok(call("GET", "/collections/k", NULL));
+    ck_assert_int_eq((int)num(info, "config.params.vectors.size"), 3);
+    ck_assert_str_eq(str(info, "config.params.vectors.distance"), "Euclid");
+    ck_assert_int_eq((int)num(info, "config.hnsw_config.m"), 12);
+    ck_assert_int_eq((int)num(info, "config.hnsw_config.ef_construct"), 77);
+    ck_assert_str_eq(str(info, "payload_schema.tag.data_type"), "keyword");
+    info = expect_ok(call("GET", "/collections/named", NULL));
+    ck_assert_int_eq((int)num(info, "config.params.vectors.b.size"), 5);
+    ck_assert_int_eq(alias_count("/aliases"), 1);
+    /* The server still works after the restart and ids are not reused. */
+    create("gone", SMALL);
+    ck_assert_int_eq(child_stop(&ch, SIGINT), 0);
+
+    /* Qdrant's environment variables configure the program too. */
+    const char *const env[] = {"QDRANT__SERVICE__API_KEY=k3y",
+                               "QDRANT__SERVICE__HOST=127.0.0.1", NULL};
+    child_start(&ch, args, env);
+    call("GET", "/collections", NULL);
+    ck_assert_int_eq(R.status, 401);
+    const char *const key[] = {"api-key: k3y", NULL};
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(
+                         expect_ok(call_h("GET", "/collections", NULL, key)),
+                         "collections")),
+                     3);
+    /* A second server on the same port fails to start, with exit 1. */
+    char port[16];
+    snprintf(port, sizeof(port), "%u", ch.port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDERR_FILENO);
+        execl(QUIVER_SERVER_BIN, QUIVER_SERVER_BIN, "--port", port, "--host",
+              "127.0.0.1", "--storage", storage, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 1);
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+}
+END_TEST
+
+/* ---- 9. concurrency
+ * -------------------------------------------------------------- */
+
+typedef struct worker {
+    int id;
+    int failures;
+} worker;
+
+static long simple_request(CURL *h, const char *method, const char *path,
+                           const char *body)
+{
+    char url[256];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    curl_easy_reset(h);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    if (body)
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    buf b = {0};
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    long status = -1;
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    free(b.p);
+    return status;
+}
+
+static void *work(void *arg)
+{
+    worker *w = arg;
+    CURL *h = curl_easy_init();
+    char path[64], alias[256];
+    for (int i = 0; i < 40; i++) {
+        snprintf(path, sizeof(path), "/collections/w%d_%d", w->id, i % 4);
+        long s = simple_request(h, "PUT", path, SMALL);
+        w->failures += s != 200 && s != 409;
+        w->failures += simple_request(h, "GET", "/collections", NULL) != 200;
+        w->failures += simple_request(h, "GET", "/metrics", NULL) != 200;
+        snprintf(alias, sizeof(alias),
+                 "{\"actions\":[{\"create_alias\":{\"collection_name\":"
+                 "\"w%d_%d\",\"alias_name\":\"a%d\"}}]}",
+                 w->id, i % 4, w->id);
+        s = simple_request(h, "POST", "/collections/aliases", alias);
+        w->failures += s != 200 && s != 404;
+        snprintf(alias, sizeof(alias), "/collections/a%d", w->id);
+        s = simple_request(h, "GET", alias, NULL);
+        w->failures += s != 200 && s != 404;
+        if (i % 3 == 0)
+            w->failures += simple_request(h, "DELETE", path, NULL) != 200;
+        /* Schema changes of one collection from every thread at once. */
+        snprintf(alias, sizeof(alias),
+                 "{\"field_name\":\"f%d\",\"field_schema\":\"keyword\"}",
+                 w->id);
+        w->failures +=
+            simple_request(h, "PUT", "/collections/shared/index", alias) != 200;
+        w->failures +=
+            simple_request(h, "GET", "/collections/shared", NULL) != 200;
+        snprintf(alias, sizeof(alias), "/collections/shared/index/f%d", w->id);
+        if (i % 2 == 0)
+            w->failures += simple_request(h, "DELETE", alias, NULL) != 200;
+    }
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+START_TEST(test_concurrent_clients)
+{
+    enum { N = 4 };
+    create("shared", SMALL);
+    pthread_t t[N];
+    worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (worker){i, 0};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, work, &w[i]), 0);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(w[i].failures, 0);
+    }
+    /* Each thread's last change (i = 39: added, not dropped) is there. */
+    const cJSON *ps = cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/shared", NULL)), "payload_schema");
+    ck_assert_int_eq(cJSON_GetArraySize(ps), N);
+    /* The published state is consistent: every alias names a collection. */
+    const cJSON *as = cJSON_GetObjectItem(
+        expect_ok(call("GET", "/aliases", NULL)), "aliases");
+    const cJSON *a;
+    cJSON_ArrayForEach(a, as)
+    {
+        char path[300];
+        snprintf(path, sizeof(path), "/collections/%s",
+                 str(a, "collection_name"));
+        expect_ok(call("GET", path, NULL));
+    }
+}
+END_TEST
+
+/* ---- the suite
+ * ---------------------------------------------------------------------- */
+
+static Suite *server_suite(void)
+{
+    Suite *s = suite_create("server");
+    TCase *tc = tcase_create("api");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_root);
+    tcase_add_test(tc, test_probes);
+    tcase_add_test(tc, test_metrics);
+    tcase_add_test(tc, test_collection_lifecycle);
+    tcase_add_test(tc, test_named_vectors);
+    tcase_add_test(tc, test_create_errors);
+    tcase_add_test(tc, test_bad_names);
+    tcase_add_test(tc, test_patch);
+    tcase_add_test(tc, test_aliases);
+    tcase_add_test(tc, test_payload_index);
+    tcase_add_test(tc, test_routing);
+    tcase_add_test(tc, test_cors);
+    tcase_add_test(tc, test_keep_alive);
+    tcase_add_test(tc, test_concurrent_clients);
+    suite_add_tcase(s, tc);
+
+    TCase *small = tcase_create("limits");
+    tcase_add_checked_fixture(small, setup_small, teardown);
+    tcase_set_timeout(small, 60);
+    tcase_add_test(small, test_body_limit);
+    suite_add_tcase(s, small);
+
+    TCase *auth = tcase_create("auth");
+    tcase_add_checked_fixture(auth, setup_auth, teardown);
+    tcase_set_timeout(auth, 60);
+    tcase_add_test(auth, test_auth);
+    suite_add_tcase(s, auth);
+
+    TCase *prog = tcase_create("program");
+    tcase_set_timeout(prog, 120);
+    tcase_add_test(prog, test_config_parse);
+    tcase_add_test(prog, test_damaged_catalog);
+    tcase_add_test(prog, test_sigterm_restart);
+    suite_add_tcase(s, prog);
+    return s;
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    SRunner *sr = srunner_create(server_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
