@@ -186,19 +186,27 @@ const metrics = {
  * The expected ranking of query q over points [{id, vector}] under a
  * distance: [{id, score}] best first, with Qdrant's threshold rule (higher
  * than it for similarities, lower for distances) and offset/limit applied.
- * It also checks that the ranking has no near-ties up to the cut, so the
- * expected order is well defined.
  */
-export function rank(distance, q, points, { limit = 10, offset = 0, threshold, exclude = [] } = {}) {
+export function rank(distance, q, points, opts = {}) {
     const m = metrics[distance];
     assert.ok(m, `unknown distance ${distance}`);
+    const qf = f32(q);
+    return rankBy((v) => m.score(qf, v), points, { ...opts, higherBetter: m.higherBetter });
+}
+
+/**
+ * The same for any scoring function of a stored vector (recommend
+ * strategies).  It also checks that the ranking has no near-ties up to the
+ * cut, so the expected order is well defined.
+ */
+export function rankBy(score, points, { limit = 10, offset = 0, threshold, exclude = [], higherBetter = true } = {}) {
     const skip = new Set(exclude.map(String));
     let all = points
         .filter((p) => p.vector && !skip.has(String(p.id)))
-        .map((p) => ({ id: p.id, score: m.score(f32(q), f32(p.vector)) }));
-    all.sort((a, b) => (m.higherBetter ? b.score - a.score : a.score - b.score));
+        .map((p) => ({ id: p.id, score: score(f32(p.vector)) }));
+    all.sort((a, b) => (higherBetter ? b.score - a.score : a.score - b.score));
     if (threshold !== undefined) {
-        all = all.filter((r) => (m.higherBetter ? r.score > threshold : r.score < threshold));
+        all = all.filter((r) => (higherBetter ? r.score > threshold : r.score < threshold));
     }
     const cut = all.slice(0, offset + limit + 1);
     for (let i = 1; i < cut.length; i++) {

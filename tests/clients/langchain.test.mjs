@@ -174,6 +174,14 @@ step('a metadata filter narrows the search', async () => {
     );
 });
 
+step('maxMarginalRelevanceSearch starts with the most relevant document', async () => {
+    const docs = await store.maxMarginalRelevanceSearch('cat purring on a mat', { k: 3, fetchK: 5, lambda: 0.5 });
+    assert.equal(docs.length, 3);
+    assert.equal(docs[0].pageContent, TEXTS[0]);
+    assert.equal(new Set(docs.map((d) => d.pageContent)).size, 3, 'distinct documents');
+    for (const d of docs) assert.ok(TEXTS.includes(d.pageContent));
+});
+
 step('addDocuments with an id, then delete by id', async () => {
     await store.addDocuments([new Document({ pageContent: EXTRA, metadata: { source: 'geo' }, id: EXTRA_ID })]);
     live.push({ text: EXTRA, metadata: { source: 'geo' } });

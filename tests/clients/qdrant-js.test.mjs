@@ -27,6 +27,7 @@ import {
     f32,
     normalize,
     rank,
+    rankBy,
     settle,
     step,
     warnings,
@@ -286,7 +287,7 @@ step('payload indexes: create keyword and integer, listed in payload_schema', as
     assert.equal(schema.price?.data_type, 'integer', JSON.stringify(schema));
 });
 
-step('scroll: pages by id, filter, payload selection, order_by', async () => {
+step('scroll: pages by id, filter, payload and vector selection', async () => {
     let page = await client.scroll(COS, { limit: 3 });
     assert.deepEqual(ids(page.points), [1, 2, 3]);
     assert.equal(page.next_page_offset, 4);
@@ -309,13 +310,17 @@ step('scroll: pages by id, filter, payload selection, order_by', async () => {
     assert.equal(page.points[0].payload ?? null, null);
     assertVector(page.points[1].vector, stored(2), 'scroll with_vector');
 
-    page = await client.scroll(COS, { limit: 3, order_by: { key: 'price', direction: 'desc' } });
+});
+
+step('order_by: scroll and query sorted by an indexed payload field', async () => {
+    let page = await client.scroll(COS, { limit: 3, order_by: { key: 'price', direction: 'desc' } });
     assert.deepEqual(ids(page.points), [U2, U1, 6]);
     assert.deepEqual(
         page.points.map((p) => p.order_value),
         [80, 70, 60],
     );
-    assert.equal(page.next_page_offset ?? null, null);
+    assert.deepEqual(page.points[0].payload, byId(U2).payload);
+    assert.equal(page.next_page_offset ?? null, null, 'no next page offset with order_by');
     page = await client.scroll(COS, { limit: 2, order_by: 'price' });
     assert.deepEqual(ids(page.points), [1, 2]);
     page = await client.scroll(COS, {
@@ -328,6 +333,17 @@ step('scroll: pages by id, filter, payload selection, order_by', async () => {
         order_by: { key: 'price', direction: 'desc' },
     });
     assert.deepEqual(ids(page.points), [5, 2]);
+
+    const res = await client.query(COS, {
+        query: { order_by: { key: 'price', direction: 'desc' } },
+        limit: 2,
+        with_payload: ['price'],
+    });
+    assert.deepEqual(ids(res.points), [U2, U1]);
+    assert.deepEqual(
+        res.points.map((p) => p.payload),
+        [{ price: 80 }, { price: 70 }],
+    );
 });
 
 step('count: whole collection and filters', async () => {
@@ -403,7 +419,7 @@ step('query: with_payload include/exclude/list and with_vector', async () => {
     for (const p of res.points) assertVector(p.vector, stored(p.id), `vector of ${p.id}`);
 });
 
-step('query: by point id, recommend, lookup_from, order_by', async () => {
+step('query: by point id, recommend, lookup_from', async () => {
     // Nearest to a stored point: that point is left out.
     let res = await client.query(COS, { query: 1, limit: 3 });
     assertRanking(res.points, rank('Cosine', stored(1), P, { limit: 3, exclude: [1] }), 'query by id 1');
@@ -427,6 +443,34 @@ step('query: by point id, recommend, lookup_from, order_by', async () => {
     assertRanking(res.points, rank('Cosine', target, london, { limit: 2, exclude: [1, 2, 6] }), 'recommend+filter');
     assert.deepEqual(res.points[0]?.payload, byId(5).payload);
 
+    // sum_scores: similarity to each positive minus to each negative.
+    const cos = (id) => (v) => dot(stored(id), normalize(v));
+    const sum = (v) => cos(1)(v) + cos(4)(v) - cos(6)(v);
+    res = await client.query(COS, {
+        query: { recommend: { positive: [1, 4], negative: [6], strategy: 'sum_scores' } },
+        limit: 5,
+    });
+    assertRanking(res.points, rankBy(sum, P, { limit: 5, exclude: [1, 4, 6] }), 'recommend sum_scores');
+    // best_score: the best positive similarity when it beats every negative
+    // one, else minus the best negative one, both through Qdrant's sigmoid;
+    // only the order is compared, and the sign of each score.
+    const best = (v) => {
+        const pos = Math.max(cos(1)(v), cos(4)(v));
+        const neg = cos(6)(v);
+        return pos > neg ? 1 + pos : -1 - neg;
+    };
+    res = await client.query(COS, {
+        query: { recommend: { positive: [1, 4], negative: [6], strategy: 'best_score' } },
+        limit: 5,
+    });
+    const want = rankBy(best, P, { limit: 5, exclude: [1, 4, 6] });
+    assert.deepEqual(ids(res.points), ids(want), 'recommend best_score order');
+    assert.deepEqual(
+        res.points.map((p) => Math.sign(p.score)),
+        want.map((p) => Math.sign(p.score)),
+        'best_score is positive where a positive example wins',
+    );
+
     // The query vector is point 1's "img" vector in js_named; point 1 of
     // js_cos is another point and may be returned.
     res = await client.query(COS, {
@@ -440,8 +484,6 @@ step('query: by point id, recommend, lookup_from, order_by', async () => {
         'the looked-up id is not excluded from another collection',
     );
 
-    res = await client.query(COS, { query: { order_by: { key: 'price', direction: 'desc' } }, limit: 2 });
-    assert.deepEqual(ids(res.points), [U2, U1]);
 });
 
 step('queryBatch: answers in request order', async () => {
