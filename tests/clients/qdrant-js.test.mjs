@@ -504,7 +504,7 @@ step('queryBatch: answers in request order', async () => {
 
 // ---- legacy search API (documented in Qdrant 1.18, still served) -----------------
 
-step('legacy search, searchBatch, recommend', async () => {
+step('legacy search, searchBatch, recommend, recommendBatch', async () => {
     let res = await client.search(COS, { vector: Q, limit: 3 });
     assertRanking(res, rank('Cosine', Q, P, { limit: 3 }), 'search');
     for (const p of res) assert.deepEqual(p.payload, byId(p.id).payload, 'search returns payload');
@@ -553,6 +553,16 @@ step('legacy search, searchBatch, recommend', async () => {
     const target = stored(1).map((x, i) => 2 * x - stored(6)[i]);
     res = await client.recommend(COS, { positive: [1], negative: [6], limit: 3 });
     assertRanking(res, rank('Cosine', target, P, { limit: 3, exclude: [1, 6] }), 'recommend');
+    const rb = await client.recommendBatch(COS, {
+        searches: [
+            { positive: [1], negative: [6], limit: 3 },
+            { positive: [3], limit: 5, filter: cityIs('Berlin'), with_payload: true },
+        ],
+    });
+    assert.equal(rb.length, 2);
+    assertRanking(rb[0], rank('Cosine', target, P, { limit: 3, exclude: [1, 6] }), 'recommendBatch[0]');
+    assert.deepEqual(ids(rb[1]), [1], 'recommendBatch[1]: Berlin without the example');
+    assert.deepEqual(rb[1][0].payload, byId(1).payload);
     res = await client.recommend(NAMED, { positive: [1], using: 'img', limit: 2, with_payload: false });
     assertRanking(
         res,
@@ -677,6 +687,54 @@ step('payload: set merges, overwrite replaces, delete keys, clear', async () => 
         client.setPayload(COS, { points: [999], payload: { x: 1 } }),
     );
     assert.match(msg, /999/);
+});
+
+step('batchUpdate: a list of point operations applied in order', async () => {
+    let res = await client.batchUpdate(COS, {
+        wait: true,
+        operations: [
+            {
+                upsert: {
+                    points: [
+                        { id: 100, vector: [0.1, 0.2, 0.3, 0.4], payload: { city: 'Lima', price: 5 } },
+                        { id: 101, vector: [1, 0, 0, 1], payload: { city: 'Quito' } },
+                    ],
+                },
+            },
+            { set_payload: { payload: { batch: true }, points: [100, 2] } },
+            { delete_payload: { keys: ['price'], points: [100] } },
+            { update_vectors: { points: [{ id: 100, vector: [0.4, 0.3, 0.2, 0.1] }] } },
+            { delete: { points: [101] } },
+        ],
+    });
+    assert.equal(res.length, 5);
+    for (const r of res) assertUpdate(r);
+    assert.deepEqual(await client.count(COS, {}), { count: 9 });
+    const [r100] = await client.retrieve(COS, { ids: [100], with_vector: true });
+    assert.deepEqual(r100.payload, { city: 'Lima', batch: true });
+    assertVector(r100.vector, normalize(f32([0.4, 0.3, 0.2, 0.1])), 'vector updated in the batch');
+    assert.deepEqual(await client.retrieve(COS, { ids: [101] }), []);
+    assert.deepEqual(await payloadOf(2), { only: 'this', batch: true });
+
+    res = await client.batchUpdate(COS, {
+        wait: true,
+        operations: [
+            { overwrite_payload: { payload: { only: 'this' }, points: [2] } },
+            { clear_payload: { points: [100] } },
+            { delete: { filter: { must: [{ has_id: [100] }] } } },
+        ],
+    });
+    assert.equal(res.length, 3);
+    for (const r of res) assertUpdate(r);
+    assert.deepEqual(await client.count(COS, {}), { count: 8 });
+    assert.deepEqual(await payloadOf(2), { only: 'this' });
+
+    res = await client.batchUpdate(NAMED, {
+        operations: [{ delete_vectors: { points: [10], vector: ['txt'] } }],
+    });
+    assertUpdate(res[0]);
+    const [n10] = await client.retrieve(NAMED, { ids: [10], with_vector: true });
+    assert.deepEqual(Object.keys(n10.vector), ['img']);
 });
 
 // ---- aliases ----------------------------------------------------------------------
