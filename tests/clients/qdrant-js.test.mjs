@@ -309,7 +309,6 @@ step('scroll: pages by id, filter, payload and vector selection', async () => {
     page = await client.scroll(COS, { limit: 2, with_payload: false, with_vector: true });
     assert.equal(page.points[0].payload ?? null, null);
     assertVector(page.points[1].vector, stored(2), 'scroll with_vector');
-
 });
 
 step('order_by: scroll and query sorted by an indexed payload field', async () => {
