@@ -152,4 +152,16 @@ bool qvs_pt_selector(qvs_pt *p, const cJSON *obj, const char *none_msg,
 bool qvs_pt_mark_dups(qvs_pt *p, const qv_point_id *ids, size_t n,
                       bool keep_last, bool *dup);
 
+/* order_by (a key, or {key, direction, start_from} with a number or an
+ * RFC 3339 date-time) into *o, whose key points into j.  False (reply set)
+ * when malformed. */
+bool qvs_pt_order_by_parse(qvs_pt *p, const cJSON *j, qv_order_by *o);
+
+/* Up to limit (id, value) pairs in o's order over the points matching f;
+ * *ids and *vals are malloc'd.  False (reply set: 400 with the library's
+ * message when the key has no range index) on failure. */
+bool qvs_pt_order_by_run(qvs_pt *p, const qv_order_by *o, const qv_filter *f,
+                         size_t limit, qv_point_id **ids, double **vals,
+                         size_t *n);
+
 #endif /* QUIVER_SERVER_POINTS_H */

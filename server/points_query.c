@@ -62,6 +62,7 @@ typedef enum plan_kind {
     PK_RECO_SUM,  /* recommend sum_scores */
     PK_SCROLL,    /* no query: id order */
     PK_SAMPLE,    /* sample random */
+    PK_ORDER,     /* order_by a payload key */
 } plan_kind;
 
 typedef struct plan {
@@ -85,6 +86,7 @@ typedef struct plan {
     qj_vector_sel wv;
     qvs_coll *lookup; /* lookup_from collection (referenced), or NULL */
     const char *lookup_vector;
+    qv_order_by order; /* PK_ORDER */
 } plan;
 
 static void plan_free(qvs_pt *p, plan *q)
@@ -419,11 +421,10 @@ static bool plan_query_object(qvs_pt *p, plan *q, const cJSON *j,
         q->kind = PK_SAMPLE;
         return true;
     }
-    if (member(j, "order_by"))
-        return qj_fail_bad_request(p->resp,
-                                   "order_by is not supported yet: this "
-                                   "server cannot order points by a payload "
-                                   "field");
+    if ((x = member(j, "order_by"))) {
+        q->kind = PK_ORDER;
+        return qvs_pt_order_by_parse(p, x, &q->order);
+    }
     if (member(j, "indices") || member(j, "values"))
         return unsupported(p, "a sparse vector query");
     static const char *const kinds[] = {
@@ -920,6 +921,30 @@ static bool run_sample(qvs_pt *p, const plan *q, cJSON *arr)
     return ok;
 }
 
+/* order_by: points in value order, score 0 and the value as order_value,
+ * as Qdrant answers an order_by query. */
+static bool run_order(qvs_pt *p, const plan *q, cJSON *arr)
+{
+    qv_point_id *ids = NULL;
+    double *vals = NULL;
+    size_t n = 0;
+    uint64_t want = q->limit + q->offset;
+    bool ok = qvs_pt_order_by_run(p, &q->order, q->filter,
+                                  (size_t)(want < QV_MAX_K ? want : QV_MAX_K),
+                                  &ids, &vals, &n);
+    for (size_t i = q->offset; ok && i < n; i++) {
+        scored s = {.id = ids[i], .score = 0.0f};
+        int before = cJSON_GetArraySize(arr);
+        ok = emit(p, q, arr, &s);
+        if (ok && cJSON_GetArraySize(arr) > before)
+            cJSON_AddNumberToObject(cJSON_GetArrayItem(arr, before),
+                                    "order_value", vals[i]);
+    }
+    free(ids);
+    free(vals);
+    return ok;
+}
+
 /* The plan's ScoredPoints as a new array, or NULL (reply set). */
 static cJSON *run_plan(qvs_pt *p, plan *q)
 {
@@ -944,6 +969,9 @@ static cJSON *run_plan(qvs_pt *p, plan *q)
         break;
     case PK_SAMPLE:
         ok = run_sample(p, q, arr);
+        break;
+    case PK_ORDER:
+        ok = run_order(p, q, arr);
         break;
     }
     if (!ok) {

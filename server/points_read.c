@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const cJSON *member(const cJSON *obj, const char *key)
 {
@@ -118,6 +119,48 @@ void qvs_points_get(const qvs_req *req, qvs_resp *resp)
     qvs_pt_close(&p);
 }
 
+/* Scroll with order_by: records in value order with their order_value,
+ * and no next page offset (Qdrant disables paging by offset here). */
+static void scroll_ordered(qvs_pt *p, const cJSON *ob, const qv_filter *f,
+                           size_t limit, const qj_payload_sel *wp,
+                           const qj_vector_sel *wv)
+{
+    qv_order_by o;
+    qv_point_id *ids = NULL;
+    double *vals = NULL;
+    size_t n = 0;
+    cJSON *out = NULL, *arr = NULL;
+    if (!qvs_pt_order_by_parse(p, ob, &o) ||
+        !qvs_pt_order_by_run(p, &o, f, limit, &ids, &vals, &n))
+        goto done;
+    if (!(out = cJSON_CreateObject()) ||
+        !(arr = cJSON_AddArrayToObject(out, "points"))) {
+        qvs_fail(p->resp, 500, "Service internal error: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        bool gone = false;
+        cJSON *rec = qvs_pt_record(p, &ids[i], wp, wv, &gone);
+        if (!rec) {
+            if (gone)
+                continue;
+            goto done;
+        }
+        cJSON_AddItemToArray(arr, rec);
+        cJSON_AddNumberToObject(rec, "order_value", vals[i]);
+    }
+    if (!cJSON_AddItemToObject(out, "next_page_offset", cJSON_CreateNull())) {
+        qvs_fail(p->resp, 500, "Service internal error: out of memory");
+        goto done;
+    }
+    qvs_pt_result(p, out);
+    out = NULL;
+done:
+    cJSON_Delete(out);
+    free(ids);
+    free(vals);
+}
+
 void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
 {
     qvs_pt p;
@@ -137,8 +180,8 @@ void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
         !qj_with_vector(p.body, &wv, resp) || !qvs_pt_check_vector_sel(&p, &wv))
         goto done;
     if (member(p.body, "order_by")) {
-        qj_fail_bad_request(resp, "order_by is not supported yet: this "
-                                  "server cannot scroll by a payload field");
+        scroll_ordered(&p, member(p.body, "order_by"), f, (size_t)limit, &wp,
+                       &wv);
         goto done;
     }
     qv_status st = qv_count(p.coll->points, &count);
@@ -207,4 +250,111 @@ void qvs_points_count(const qvs_req *req, qvs_resp *resp)
     }
     qv_filter_free(f);
     qvs_pt_close(&p);
+}
+
+/* ---- order_by --------------------------------------------------------------
+ */
+
+/* Seconds since 1970 of an RFC 3339 date-time ("2024-01-02T03:04:05.5Z",
+ * an offset instead of Z, or a plain date), as the datetime index stores
+ * them. */
+static bool parse_datetime(const char *s, double *out)
+{
+    struct tm tm = {0};
+    int n = 0;
+    double frac = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) !=
+        3)
+        return false;
+    const char *p = s + n;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        int m = 0;
+        if (sscanf(p + 1, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
+                   &m) != 3)
+            return false;
+        p += 1 + m;
+        if (*p == '.') {
+            char *end;
+            frac = strtod(p, &end);
+            p = end;
+        }
+    }
+    long off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int hh, mm, m = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &hh, &mm, &m) != 2)
+            return false;
+        off = (hh * 60L + mm) * 60L * (*p == '-' ? -1 : 1);
+        p += 1 + m;
+    }
+    if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+        tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *out = (double)(timegm(&tm) - off) + frac;
+    return true;
+}
+
+bool qvs_pt_order_by_parse(qvs_pt *p, const cJSON *j, qv_order_by *o)
+{
+    qv_order_by_init(o);
+    if (cJSON_IsString(j)) {
+        o->key = j->valuestring;
+        return true;
+    }
+    const cJSON *key = member(j, "key"), *dir = member(j, "direction"),
+                *from = member(j, "start_from");
+    if (!cJSON_IsObject(j) || !cJSON_IsString(key))
+        return qj_fail_format(p->resp, "order_by: expected a key or an object "
+                                       "with a string `key`");
+    o->key = key->valuestring;
+    if (dir && (!cJSON_IsString(dir) || (strcmp(dir->valuestring, "asc") &&
+                                         strcmp(dir->valuestring, "desc"))))
+        return qj_fail_format(p->resp, "order_by.direction: unknown variant, "
+                                       "expected `asc` or `desc`");
+    o->descending = dir && !strcmp(dir->valuestring, "desc");
+    if (cJSON_IsNumber(from)) {
+        o->use_start = true;
+        o->start_from = from->valuedouble;
+    } else if (cJSON_IsString(from)) {
+        o->use_start = parse_datetime(from->valuestring, &o->start_from);
+        if (!o->use_start)
+            return qj_fail_format(p->resp,
+                                  "order_by.start_from: `%.64s` is neither a "
+                                  "number nor an RFC 3339 date-time",
+                                  from->valuestring);
+    } else if (from) {
+        return qj_fail_format(p->resp, "order_by.start_from: expected a "
+                                       "number or a date-time");
+    }
+    return true;
+}
+
+bool qvs_pt_order_by_run(qvs_pt *p, const qv_order_by *o, const qv_filter *f,
+                         size_t limit, qv_point_id **ids, double **vals,
+                         size_t *n)
+{
+    *n = 0;
+    *ids = NULL;
+    *vals = NULL;
+    if (limit == 0)
+        return true;
+    size_t cap = limit;
+    *ids = malloc(cap * sizeof(**ids));
+    *vals = malloc(cap * sizeof(**vals));
+    if (!*ids || !*vals)
+        return qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    qv_status st =
+        qv_scroll_order_by(p->coll->points, o, f, cap, *ids, *vals, n);
+    if (st == QV_EINVAL) {
+        char msg[512];
+        qv_collection_errmsg(p->coll->points, msg, sizeof msg);
+        return qj_fail_bad_request(p->resp, "%s", msg);
+    }
+    if (st != QV_OK)
+        return qj_fail_lib(p->resp, p->coll->points, st, "ordering points");
+    return true;
 }

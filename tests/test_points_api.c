@@ -709,7 +709,7 @@ START_TEST(scroll_pages)
     ERRP(call(qvs_points_scroll, "c", "{\"limit\":\"ten\"}"), 400,
          "Format error in JSON body: limit: invalid type: a string");
     ERRP(call(qvs_points_scroll, "c", "{\"order_by\":\"g\"}"), 400,
-         "Bad request: order_by is not supported yet");
+         "Bad request: No range index for `order_by` key: `g`");
 }
 END_TEST
 
@@ -1141,7 +1141,7 @@ START_TEST(query_refused)
     ERRP(call(qvs_points_query, "c", "{\"prefetch\":{\"query\":[1,0]}}"), 400,
          "Bad request: prefetch is not supported");
     ERRP(call(qvs_points_query, "c", "{\"query\":{\"order_by\":\"n\"}}"), 400,
-         "Bad request: order_by is not supported yet");
+         "Bad request: No range index for `order_by` key: `n`");
     ERRP(call(qvs_points_query, "c", "{\"query\":{\"fusion\":\"rrf\"}}"), 400,
          "Bad request: query `fusion` is not supported");
     ERRP(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
