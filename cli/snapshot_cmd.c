@@ -13,6 +13,12 @@
  * every payload, the id map and the whole graph.  Exit status 0 when the
  * file is sound, 1 when it is not (with the reason, naming the section),
  * 2 for a usage error.
+ *
+ * import turns the JSON file of a toy in-memory vector store (a points
+ * list, LangChain's InMemoryVectorStore dump or LlamaIndex's
+ * SimpleVectorStore; see qv_json_import) into a snapshot, and export turns
+ * a snapshot back into JSON (the points layout, or LangChain's): one
+ * command each way.
  */
 #include "persist/snapshot.h"
 #include "snapshot_cmd.h"
@@ -29,7 +35,11 @@
 static void usage(FILE *f)
 {
     fprintf(f, "usage: quiver snapshot info FILE\n"
-               "       quiver snapshot verify FILE\n");
+               "       quiver snapshot verify FILE\n"
+               "       quiver snapshot import STORE.json OUT.qvs "
+               "[--metric cosine|dot|euclid|manhattan]\n"
+               "       quiver snapshot export IN.qvs OUT.json "
+               "[--format points|langchain]\n");
 }
 
 /* Maps path read-only; returns false with a message printed. */
@@ -154,21 +164,84 @@ static int verify(const char *path)
     return 0;
 }
 
+static int import_json(int argc, char **argv)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.dim = 0; /* from the first vector */
+    for (int i = 3; i < argc; i += 2) {
+        if (i + 1 >= argc || strcmp(argv[i], "--metric") ||
+            qv_metric_parse(argv[i + 1], &cfg.metric) != QV_OK) {
+            usage(stderr);
+            return 2;
+        }
+    }
+    char err[512];
+    qv_collection *c;
+    qv_status st = qv_json_import(argv[1], &cfg, &c, err, sizeof err);
+    if (st != QV_OK) {
+        fprintf(stderr, "quiver: %s: %s\n", argv[1], err);
+        return 1;
+    }
+    uint64_t n = 0;
+    qv_count(c, &n);
+    st = qv_snapshot_save(c, argv[2]);
+    if (st != QV_OK) {
+        qv_collection_errmsg(c, err, sizeof err);
+        fprintf(stderr, "quiver: %s: %s\n", argv[2], err);
+    } else {
+        printf("%s: %" PRIu64 " points from %s\n", argv[2], n, argv[1]);
+    }
+    qv_collection_release(c);
+    return st == QV_OK ? 0 : 1;
+}
+
+static int export_json(int argc, char **argv)
+{
+    qv_json_format format = QV_JSON_POINTS;
+    for (int i = 3; i < argc; i += 2) {
+        if (i + 1 < argc && !strcmp(argv[i], "--format") &&
+            !strcmp(argv[i + 1], "points"))
+            format = QV_JSON_POINTS;
+        else if (i + 1 < argc && !strcmp(argv[i], "--format") &&
+                 !strcmp(argv[i + 1], "langchain"))
+            format = QV_JSON_LANGCHAIN;
+        else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    char err[512];
+    qv_collection *c;
+    if (qv_snapshot_open(argv[1], QV_SNAPSHOT_VERIFY, &c, err, sizeof err) !=
+        QV_OK) {
+        fprintf(stderr, "quiver: %s: %s\n", argv[1], err);
+        return 1;
+    }
+    qv_status st = qv_json_export(c, argv[2], format, err, sizeof err);
+    if (st != QV_OK)
+        fprintf(stderr, "quiver: %s\n", err);
+    else
+        printf("%s: written from %s\n", argv[2], argv[1]);
+    qv_collection_release(c);
+    return st == QV_OK ? 0 : 1;
+}
+
 int qvc_snapshot_main(int argc, char **argv)
 {
     if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
         return 0;
     }
-    if (argc != 3) {
-        usage(stderr);
-        return 2;
-    }
-    if (!strcmp(argv[1], "info"))
+    if (argc == 3 && !strcmp(argv[1], "info"))
         return info(argv[2]);
-    if (!strcmp(argv[1], "verify"))
+    if (argc == 3 && !strcmp(argv[1], "verify"))
         return verify(argv[2]);
-    fprintf(stderr, "quiver: unknown snapshot command '%s'\n", argv[1]);
+    /* import/export: argv shifted so that argv[1], argv[2] are the files */
+    if (argc >= 4 && !strcmp(argv[1], "import"))
+        return import_json(argc - 1, argv + 1);
+    if (argc >= 4 && !strcmp(argv[1], "export"))
+        return export_json(argc - 1, argv + 1);
     usage(stderr);
     return 2;
 }
