@@ -45,6 +45,7 @@
  * lock.
  */
 #include "core/payload_index.h"
+#include "persist/wal.h"
 #include "core/payload.h"
 
 #include <stdio.h>
@@ -671,17 +672,34 @@ qv_status qv_payload_index_create(qv_collection *c, const char *key,
     }
     qvi_pindex_set *s = set_of(c);
     st = s ? build_index(s, ix, c) : QV_ENOMEM;
+    if (st != QV_OK) {
+        pindex_free(ix);
+        pthread_rwlock_unlock(&c->lock);
+        return qvi_fail(c->err, st,
+                        "cannot build the %s index on \"%s\": "
+                        "out of memory",
+                        qv_index_kind_name(kind), key);
+    }
+    /* Logged once built (so a failed build logs nothing) and before it is
+     * published, so a failed append changes nothing. */
+    const char *name = qv_index_kind_name(kind);
+    qvi_wal_rec rec = {.kind = QVI_WAL_INDEX_CREATE,
+                       .key = key,
+                       .json = name,
+                       .json_len = strlen(name)};
+    uint64_t lsn = 0;
+    st = qvi_wal_log_locked(c, &rec, &lsn);
     if (st == QV_OK)
         st = set_put(c, ix);
     else
         pindex_free(ix);
     pthread_rwlock_unlock(&c->lock);
-    if (st != QV_OK)
+    if (st == QV_ENOMEM)
         return qvi_fail(c->err, st,
                         "cannot build the %s index on \"%s\": "
                         "out of memory",
                         qv_index_kind_name(kind), key);
-    return QV_OK;
+    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
 }
 
 qv_status qv_payload_index_drop(qv_collection *c, const char *key)
@@ -700,6 +718,16 @@ qv_status qv_payload_index_drop(qv_collection *c, const char *key)
     pthread_rwlock_wrlock(&c->lock);
     qvi_pindex_set *s = c->pindexes;
     int at = find_index(s, like);
+    uint64_t lsn = 0;
+    if (at >= 0) {
+        qvi_wal_rec rec = {.kind = QVI_WAL_INDEX_DROP, .key = key};
+        st = qvi_wal_log_locked(c, &rec, &lsn);
+    }
+    if (at >= 0 && st != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        pindex_free(like);
+        return st;
+    }
     if (at >= 0) {
         pindex_free(s->v[at]);
         memmove(s->v + at, s->v + at + 1,
@@ -712,7 +740,7 @@ qv_status qv_payload_index_drop(qv_collection *c, const char *key)
         st = qvi_fail(c->err, QV_ENOTFOUND, "no payload index on \"%s\"",
                       like->key);
     pindex_free(like);
-    return st;
+    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
 }
 
 /* Points with a value for ix, counted from the payloads (a stale index

@@ -32,6 +32,7 @@
  * Thread safety: open, verify and load touch nothing shared.
  */
 #include "persist/snapshot.h"
+#include "core/payload_index.h"
 #include "core/payload.h"
 
 #include <errno.h>
@@ -473,7 +474,7 @@ static qv_status parse_graph(qvi_snap_file *f, char *err, size_t errcap)
 
 /* The reserved section of payload index definitions: u32 count, u32 zero,
  * then count entries {u32 type, u32 key_len, key, zero padding to 4}.
- * Validated; the definitions themselves are not applied yet. */
+ * Validated here; apply_payload_indexes defines and builds them. */
 static qv_status parse_payload_indexes(const qvi_snap_file *f, char *err,
                                        size_t errcap)
 {
@@ -740,6 +741,37 @@ static qv_status scan_payloads(const qvi_snap_file *f, built *b, char *err,
 
 /* ---- the collection ------------------------------------------------------ */
 
+/* Defines the payload indexes the file lists (parse_payload_indexes has
+ * validated the section) and builds them from the payloads: they are
+ * derived data, so this is the one O(points) step of an open, and only
+ * for collections that have indexes. */
+static qv_status apply_payload_indexes(qv_collection *c, const qvi_snap_file *f,
+                                       char *err, size_t errcap)
+{
+    if (!has(f, QVI_SNAP_PAYLOAD_INDEXES))
+        return QV_OK;
+    uint64_t len;
+    const uint8_t *p = qvi_snap_data(f, QVI_SNAP_PAYLOAD_INDEXES, &len);
+    uint32_t n = rd32(p);
+    uint64_t at = 8;
+    qv_status st = QV_OK;
+    for (uint32_t i = 0; st == QV_OK && i < n; i++) {
+        uint32_t type = rd32(p + at), klen = rd32(p + at + 4);
+        char key[QVI_PAYLOAD_MAX_KEY + 1];
+        memcpy(key, p + at + 8, klen);
+        key[klen] = 0;
+        at += 8 + ((klen + 3u) & ~3u);
+        st = qvi_payload_index_define_locked(c, key, (qv_index_kind)(type - 1));
+        if (st == QV_EINVAL)
+            st = CORRUPT("section 'payload indexes': entry %u (\"%s\") is "
+                         "not a valid index",
+                         i, key);
+    }
+    if (st == QV_OK && n)
+        st = qvi_payload_indexes_rebuild_locked(c, true);
+    return st;
+}
+
 /* Gives c the borrowed arrays and the built ones (which c then owns). */
 static void install(qv_collection *c, const qvi_snap_file *f, built *b,
                     qvi_mapping *m)
@@ -814,6 +846,9 @@ static qv_status load(qvi_mapping *m, unsigned flags, qv_collection **out,
     }
     install(c, f, &b, m);
     m = NULL; /* c owns it now */
+    st = apply_payload_indexes(c, f, err, errcap);
+    if (st != QV_OK)
+        goto fail;
     if (flags & QV_SNAPSHOT_VERIFY) {
         st = qvi_snapshot_verify_loaded(c, err, errcap);
         if (st != QV_OK)

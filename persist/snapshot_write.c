@@ -29,6 +29,7 @@
  */
 #include "persist/fileio.h"
 #include "persist/snapshot.h"
+#include "core/payload_index.h"
 
 #include <errno.h>
 #include <string.h>
@@ -147,11 +148,27 @@ static void put_config(qvi_snapw *w, const qv_collection *c)
     qvi_snapw_end(w);
 }
 
-/* The reserved section: no payload index definitions yet (count 0). */
-static void put_payload_indexes(qvi_snapw *w)
+/* Payload index definitions: u32 count, u32 zero, then per index {u32
+ * kind + 1, u32 key length, key, zero padding to 4}.  The indexes
+ * themselves are derived data, rebuilt from the payloads on open. */
+static void put_payload_indexes(qvi_snapw *w, const qv_collection *c)
 {
+    const qvi_pindex_set *s = c->pindexes;
+    uint32_t n = s ? s->n : 0;
+    uint8_t b[8];
     qvi_snapw_begin(w, QVI_SNAP_PAYLOAD_INDEXES);
-    qvi_snapw_zero(w, 8);
+    put32(b, n);
+    put32(b + 4, 0);
+    qvi_snapw_put(w, b, 8);
+    for (uint32_t i = 0; i < n; i++) {
+        const qvi_pindex *ix = s->v[i];
+        uint32_t klen = (uint32_t)strlen(ix->key);
+        put32(b, (uint32_t)ix->kind + 1);
+        put32(b + 4, klen);
+        qvi_snapw_put(w, b, 8);
+        qvi_snapw_put(w, ix->key, klen);
+        qvi_snapw_zero(w, ((klen + 3u) & ~3u) - klen);
+    }
     qvi_snapw_end(w);
 }
 
@@ -259,7 +276,7 @@ static void put_vectors(qvi_snapw *w, const qv_collection *c)
 static void put_all_locked(qvi_snapw *w, const qv_collection *c)
 {
     put_config(w, c);
-    put_payload_indexes(w);
+    put_payload_indexes(w, c);
     put_live(w, c);
     put_idmap(w, c);
     put_payload_table(w, c);

@@ -15,6 +15,8 @@
  */
 #include "persist/wal.h"
 
+#include <string.h>
+
 typedef qv_status (*replay_fn)(qv_collection *c, const qvi_wal_rec *r);
 
 static qv_status replay_upsert(qv_collection *c, const qvi_wal_rec *r)
@@ -56,13 +58,25 @@ static qv_status replay_clear(qv_collection *c, const qvi_wal_rec *r)
     return qv_payload_clear(c, &r->ids[0]);
 }
 
-/* Payload indexes have no API in this build yet: the record layout is
- * reserved (docs/WAL.md) and replaying one is refused clearly. */
-static qv_status replay_unsupported(qv_collection *c, const qvi_wal_rec *r)
+/* The schema text of an index record is the kind's name ("keyword", ...). */
+static qv_status replay_index_create(qv_collection *c, const qvi_wal_rec *r)
 {
-    return qvi_fail(c->err, QV_EFORMAT,
-                    "%s records are not supported by this build of Quiver",
-                    qvi_wal_kind_name(r->kind));
+    char name[16];
+    qv_index_kind kind;
+    if (r->json_len == 0 || r->json_len >= sizeof(name))
+        return qvi_fail(c->err, QV_ECORRUPT, "payload index record: bad kind");
+    memcpy(name, r->json, r->json_len);
+    name[r->json_len] = 0;
+    if (qv_index_kind_parse(name, &kind) != QV_OK)
+        return qvi_fail(c->err, QV_ECORRUPT,
+                        "payload index record: unknown kind \"%s\"", name);
+    return qv_payload_index_create(c, r->key, kind);
+}
+
+static qv_status replay_index_drop(qv_collection *c, const qvi_wal_rec *r)
+{
+    qv_status st = qv_payload_index_drop(c, r->key);
+    return st == QV_ENOTFOUND ? QV_OK : st;
 }
 
 static const replay_fn replay_table[QVI_WAL_KIND_COUNT] = {
@@ -73,8 +87,8 @@ static const replay_fn replay_table[QVI_WAL_KIND_COUNT] = {
     [QVI_WAL_PAYLOAD_SET] = replay_set,
     [QVI_WAL_PAYLOAD_DELETE_KEYS] = replay_delete_keys,
     [QVI_WAL_PAYLOAD_CLEAR] = replay_clear,
-    [QVI_WAL_INDEX_CREATE] = replay_unsupported,
-    [QVI_WAL_INDEX_DROP] = replay_unsupported,
+    [QVI_WAL_INDEX_CREATE] = replay_index_create,
+    [QVI_WAL_INDEX_DROP] = replay_index_drop,
 };
 
 qv_status qvi_wal_replay(qv_collection *c, const qvi_wal_rec *r)

@@ -796,18 +796,18 @@ START_TEST(test_mid_log_corruption)
     ck_assert_int_eq(try_open(work, err, sizeof(err)), QV_ECORRUPT);
     ck_assert_msg(strstr(err, "missing"), "message: %s", err);
 
-    /* A payload index record: this build cannot apply it. */
+    /* A payload index record of a kind no build knows. */
     free(s);
     s = seg_new(&slen, 1);
     qvi_wal_rec ix = {.kind = QVI_WAL_INDEX_CREATE,
                       .key = "city",
-                      .json = "\"keyword\"",
-                      .json_len = 9,
+                      .json = "nosuch",
+                      .json_len = 6,
                       .lsn = 1};
     seg_append(&s, &slen, &ix);
     write_whole(wseg, s, slen);
-    ck_assert_int_eq(try_open(work, err, sizeof(err)), QV_EFORMAT);
-    ck_assert_msg(strstr(err, "payload index create"), "message: %s", err);
+    ck_assert_int_eq(try_open(work, err, sizeof(err)), QV_ECORRUPT);
+    ck_assert_msg(strstr(err, "unknown kind"), "message: %s", err);
 
     /* A record that decodes but cannot be applied (wrong dimension). */
     free(s);
@@ -1266,6 +1266,78 @@ START_TEST(test_store_reopen_drop_lock)
 }
 END_TEST
 
+/* Payload indexes are part of a collection's durable state: created and
+ * dropped through the log (replayed after a crash) and kept in snapshots
+ * (rebuilt from the payloads on open). */
+static bool has_index(qv_collection *c, const char *key, qv_index_kind kind,
+                      uint64_t points)
+{
+    qv_payload_index_info *info;
+    size_t n;
+    ck_assert_int_eq(qv_payload_index_list(c, &info, &n), QV_OK);
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        found = found || (!strcmp(info[i].key, key) && info[i].kind == kind &&
+                          info[i].points == points);
+    qv_free(info);
+    return found;
+}
+
+START_TEST(test_payload_indexes_durable)
+{
+    char *dir = make_tmpdir(), path[4096], image[4096], err[256];
+    PATHF(path, "%s/s", dir);
+    PATHF(image, "%s/crash", dir);
+    qv_store *s = open_store(path, 0);
+    qv_collection_config cfg = config(QV_METRIC_EUCLID);
+    qv_collection *c;
+    ck_assert_int_eq(qv_store_create(s, "c", &cfg, &c), QV_OK);
+    for (uint64_t i = 0; i < 40; i++) {
+        float v[DIM];
+        vec_of(i, v);
+        qv_point_id id = qv_id_from_num(i);
+        char pl[64];
+        snprintf(pl, sizeof pl, "{\"n\":%llu,\"tag\":\"t%llu\"}",
+                 (unsigned long long)i, (unsigned long long)(i % 4));
+        const char *texts[1] = {pl};
+        size_t lens[1] = {strlen(pl)};
+        ck_assert_int_eq(
+            qv_upsert_with_payloads(c, &id, v, 1, DIM, texts, lens), QV_OK);
+    }
+    ck_assert_int_eq(qv_payload_index_create(c, "n", QV_INDEX_INTEGER), QV_OK);
+    ck_assert_int_eq(qv_payload_index_create(c, "tag", QV_INDEX_KEYWORD),
+                     QV_OK);
+    ck_assert_int_eq(qv_payload_index_drop(c, "tag"), QV_OK);
+    ck_assert_int_eq(qv_payload_index_create(c, "tag", QV_INDEX_TEXT), QV_OK);
+    /* The disk as a crash would leave it: only the log has the indexes. */
+    copy_tree(path, image);
+    qv_collection_release(c);
+    qv_store_close(s);
+
+    for (int round = 0; round < 2; round++) {
+        /* round 0: replayed from the log; round 1: from the snapshot the
+         * close of round 0 wrote. */
+        s = open_store(image, 0);
+        ck_assert_int_eq(qv_store_get(s, "c", &c), QV_OK);
+        ck_assert(has_index(c, "n", QV_INDEX_INTEGER, 40));
+        ck_assert(has_index(c, "tag", QV_INDEX_TEXT, 40));
+        ck_assert(!has_index(c, "tag", QV_INDEX_KEYWORD, 40));
+        qv_filter *f;
+        const char *q = "{\"must\":[{\"key\":\"n\",\"range\":{\"gte\":30}}]}";
+        ck_assert_int_eq(qv_filter_parse(q, strlen(q), &f, err, sizeof err),
+                         QV_OK);
+        uint64_t n = 0;
+        ck_assert_int_eq(qv_count_filter(c, f, &n), QV_OK);
+        ck_assert_uint_eq(n, 10);
+        qv_filter_free(f);
+        qv_collection_release(c);
+        qv_store_close(s);
+    }
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_options_and_arguments)
 {
     qv_store_options o;
@@ -1377,6 +1449,7 @@ int main(void)
     tcase_add_test(tc, test_group_commit);
     tcase_add_test(tc, test_writers_during_checkpoints);
     tcase_add_test(tc, test_store_reopen_drop_lock);
+    tcase_add_test(tc, test_payload_indexes_durable);
     tcase_add_test(tc, test_options_and_arguments);
     tcase_add_test(tc, test_fuzz_damaged_segments);
     suite_add_tcase(s, tc);
