@@ -76,13 +76,9 @@ qv_status qvi_read_file(const char *path, char **out, size_t *len, char *err,
     return QV_OK;
 }
 
-int qvi_fsync_parent_dir(const char *path)
+int qvi_fsync_dir(const char *dir)
 {
-    char *copy = strdup(path);
-    if (!copy)
-        return -1;
-    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(copy);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     int rc = fsync(fd);
@@ -90,6 +86,28 @@ int qvi_fsync_parent_dir(const char *path)
     close(fd);
     errno = e;
     return rc;
+}
+
+int qvi_fsync_parent_dir(const char *path)
+{
+    char *copy = strdup(path);
+    if (!copy)
+        return -1;
+    int rc = qvi_fsync_dir(dirname(copy));
+    int e = errno;
+    free(copy);
+    errno = e;
+    return rc;
+}
+
+void qvi_errf(char *err, size_t errcap, const char *fmt, ...)
+{
+    if (!err || !errcap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errcap, fmt, ap);
+    va_end(ap);
 }
 
 qv_status qvi_atomic_open(qvi_atomic_file *af, const char *path, char *err,

@@ -40,4 +40,12 @@ void qvi_atomic_abort(qvi_atomic_file *af);
  * 0 or -1 with errno set. */
 int qvi_fsync_parent_dir(const char *path);
 
+/* fsyncs the directory dir itself.  Returns 0 or -1 with errno set. */
+int qvi_fsync_dir(const char *dir);
+
+/* Formats a message into err (errcap bytes); nothing when err is NULL or
+ * errcap 0.  The persistence code's one way of filling caller buffers. */
+void qvi_errf(char *err, size_t errcap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif /* QUIVER_PERSIST_FILEIO_H */

@@ -28,6 +28,7 @@
  * empty collection at most).  Recovery runs before the store is shared.
  */
 #include "persist/wal.h"
+#include "persist/fileio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -56,19 +57,6 @@ void qv_store_options_init(qv_store_options *o)
     memset(o, 0, sizeof(*o));
     o->checkpoint_wal_bytes = QV_DEFAULT_CHECKPOINT_WAL_BYTES;
     o->verify_on_open = true;
-}
-
-static void say(char *err, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void say(char *err, size_t errcap, const char *fmt, ...)
-{
-    if (!err || !errcap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
 }
 
 /* path/a[/b]; false when it does not fit. */
@@ -160,15 +148,16 @@ static qv_status move_to_trash(qvi_store_dir *d, const char *name, char *err,
         !join(to, d->path, "trash", tname) ||
         !join(coll, d->path, "collections", NULL) ||
         !join(trash, d->path, "trash", NULL)) {
-        say(err, errcap, "path too long");
+        qvi_errf(err, errcap, "path too long");
         return QV_EIO;
     }
     if (rename(from, to) != 0) {
-        say(err, errcap, "cannot move %s to %s: %s", from, to, strerror(errno));
+        qvi_errf(err, errcap, "cannot move %s to %s: %s", from, to,
+                 strerror(errno));
         return QV_EIO;
     }
     if (fsync_path(coll) != 0 || fsync_path(trash) != 0) {
-        say(err, errcap, "cannot fsync %s: %s", coll, strerror(errno));
+        qvi_errf(err, errcap, "cannot fsync %s: %s", coll, strerror(errno));
         return QV_EIO;
     }
     return QV_OK;
@@ -252,9 +241,9 @@ static qv_status check_options(const qv_store_options *o, char *err,
     uint64_t b = o->checkpoint_wal_bytes;
     if (b != 0 &&
         (b < QV_MIN_CHECKPOINT_WAL_BYTES || b > QV_MAX_CHECKPOINT_WAL_BYTES)) {
-        say(err, errcap,
-            "checkpoint_wal_bytes %" PRIu64 " is outside %u..%llu (or 0)", b,
-            QV_MIN_CHECKPOINT_WAL_BYTES, QV_MAX_CHECKPOINT_WAL_BYTES);
+        qvi_errf(err, errcap,
+                 "checkpoint_wal_bytes %" PRIu64 " is outside %u..%llu (or 0)",
+                 b, QV_MIN_CHECKPOINT_WAL_BYTES, QV_MAX_CHECKPOINT_WAL_BYTES);
         return QV_ERANGE;
     }
     return QV_OK;
@@ -266,16 +255,16 @@ static bool make_dir(const char *base, const char *sub, char *err,
     char p[PATH_MAX];
     if (sub ? !join(p, base, sub, NULL)
             : snprintf(p, sizeof(p), "%s", base) >= PATH_MAX) {
-        say(err, errcap, "%s: path too long", base);
+        qvi_errf(err, errcap, "%s: path too long", base);
         return false;
     }
     if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-        say(err, errcap, "cannot create %s: %s", p, strerror(errno));
+        qvi_errf(err, errcap, "cannot create %s: %s", p, strerror(errno));
         return false;
     }
     struct stat sb;
     if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        say(err, errcap, "%s is not a directory", p);
+        qvi_errf(err, errcap, "%s is not a directory", p);
         return false;
     }
     return true;
@@ -288,20 +277,20 @@ static qv_status prepare(qvi_store_dir *d, char *err, size_t errcap)
     if (!make_dir(d->path, NULL, err, errcap))
         return QV_EIO;
     if (!join(lock, d->path, "LOCK", NULL)) {
-        say(err, errcap, "%s: path too long", d->path);
+        qvi_errf(err, errcap, "%s: path too long", d->path);
         return QV_EIO;
     }
     d->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (d->lock_fd < 0) {
-        say(err, errcap, "cannot open %s: %s", lock, strerror(errno));
+        qvi_errf(err, errcap, "cannot open %s: %s", lock, strerror(errno));
         return QV_EIO;
     }
     if (flock(d->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        say(err, errcap,
-            errno == EWOULDBLOCK
-                ? "store %s is open already (in this or another process)"
-                : "cannot lock store %s",
-            d->path);
+        qvi_errf(err, errcap,
+                 errno == EWOULDBLOCK
+                     ? "store %s is open already (in this or another process)"
+                     : "cannot lock store %s",
+                 d->path);
         return QV_EIO;
     }
     if (!make_dir(d->path, "collections", err, errcap) ||
@@ -309,7 +298,7 @@ static qv_status prepare(qvi_store_dir *d, char *err, size_t errcap)
         !make_dir(d->path, "trash", err, errcap))
         return QV_EIO;
     if (fsync_path(d->path) != 0) {
-        say(err, errcap, "cannot fsync %s: %s", d->path, strerror(errno));
+        qvi_errf(err, errcap, "cannot fsync %s: %s", d->path, strerror(errno));
         return QV_EIO;
     }
     empty_dir(d->path, "tmp");
@@ -326,7 +315,7 @@ static qv_status recover_collection(qvi_store_dir *d, const char *name,
     *out = NULL;
     if (!join(dir, d->path, "collections", name) ||
         !join(snap, dir, QVI_SNAPSHOT_FILE, NULL)) {
-        say(err, errcap, "collection `%s`: path too long", name);
+        qvi_errf(err, errcap, "collection `%s`: path too long", name);
         return QV_EIO;
     }
     qv_collection *c = NULL;
@@ -334,13 +323,13 @@ static qv_status recover_collection(qvi_store_dir *d, const char *name,
         qv_snapshot_open(snap, d->opts.verify_on_open ? QV_SNAPSHOT_VERIFY : 0,
                          &c, why, sizeof(why));
     if (st != QV_OK) {
-        say(err, errcap, "collection `%s`: %s: %s", name, snap, why);
+        qvi_errf(err, errcap, "collection `%s`: %s: %s", name, snap, why);
         return st;
     }
     st = qvi_journal_open(c, dir, d->opts.checkpoint_wal_bytes, why,
                           sizeof(why));
     if (st != QV_OK) {
-        say(err, errcap, "collection `%s`: %s", name, why);
+        qvi_errf(err, errcap, "collection `%s`: %s", name, why);
         qv_collection_release(c);
         return st;
     }
@@ -353,12 +342,12 @@ static qv_status recover_all(qvi_store_dir *d, qv_store *s, char *err,
 {
     char coll[PATH_MAX];
     if (!join(coll, d->path, "collections", NULL)) {
-        say(err, errcap, "%s: path too long", d->path);
+        qvi_errf(err, errcap, "%s: path too long", d->path);
         return QV_EIO;
     }
     DIR *dir = opendir(coll);
     if (!dir) {
-        say(err, errcap, "cannot list %s: %s", coll, strerror(errno));
+        qvi_errf(err, errcap, "cannot list %s: %s", coll, strerror(errno));
         return QV_EIO;
     }
     qv_status st = QV_OK;
@@ -374,8 +363,8 @@ static qv_status recover_all(qvi_store_dir *d, qv_store *s, char *err,
         if (st == QV_OK) {
             st = qvi_store_adopt(s, e->d_name, c);
             if (st != QV_OK) {
-                say(err, errcap, "%s/%s: cannot add this collection (%s)", coll,
-                    e->d_name, qv_strerror(st));
+                qvi_errf(err, errcap, "%s/%s: cannot add this collection (%s)",
+                         coll, e->d_name, qv_strerror(st));
                 if (st == QV_EINVAL)
                     st = QV_ECORRUPT;
                 qv_collection_release(c);
@@ -411,12 +400,12 @@ qv_status qv_store_open_dir(const char *path, const qv_store_options *opts,
     if (err && errcap)
         err[0] = '\0';
     if (!out) {
-        say(err, errcap, "out is NULL");
+        qvi_errf(err, errcap, "out is NULL");
         return QV_ENULL;
     }
     *out = NULL;
     if (!path) {
-        say(err, errcap, "path is NULL");
+        qvi_errf(err, errcap, "path is NULL");
         return QV_ENULL;
     }
     qv_store_options o;
@@ -427,13 +416,13 @@ qv_status qv_store_open_dir(const char *path, const qv_store_options *opts,
     if (st != QV_OK)
         return st;
     if (!*path) {
-        say(err, errcap, "path is empty");
+        qvi_errf(err, errcap, "path is empty");
         return QV_EINVAL;
     }
     qvi_store_dir *d = calloc(1, sizeof(*d));
     if (!d || !(d->path = strdup(path))) {
         free(d);
-        say(err, errcap, "cannot allocate a store");
+        qvi_errf(err, errcap, "cannot allocate a store");
         return QV_ENOMEM;
     }
     d->lock_fd = -1;
@@ -447,7 +436,7 @@ qv_status qv_store_open_dir(const char *path, const qv_store_options *opts,
     st = qvi_store_new(d, &s); /* s owns d from here */
     if (st != QV_OK) {
         qvi_sdir_free(d);
-        say(err, errcap, "cannot allocate a store");
+        qvi_errf(err, errcap, "cannot allocate a store");
         return st;
     }
     st = recover_all(d, s, err, errcap);

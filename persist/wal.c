@@ -61,6 +61,7 @@
  * Order: ckpt_mu, then c->lock, then mu.
  */
 #include "persist/wal.h"
+#include "persist/fileio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -131,18 +132,6 @@ static int sys_sync(void *arg, int fd)
     return fdatasync(fd);
 }
 
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
 static bool seg_path(const char *dir, uint64_t seq, const char *suffix,
                      char *out, size_t cap)
 {
@@ -199,7 +188,7 @@ static qv_status create_segment(const char *dir, uint64_t seq, int *fd_out,
     qvi_wal_segment_header(h, seq);
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || full_pwrite(fd, h, sizeof(h), 0) != 0 || fsync(fd) != 0 ||
-        rename(tmp, path) != 0 || fsync_dir(dir) != 0) {
+        rename(tmp, path) != 0 || qvi_fsync_dir(dir) != 0) {
         snprintf(err, errcap, "cannot create log segment %s: %s", path,
                  strerror(errno));
         if (fd >= 0) {
@@ -664,7 +653,7 @@ static void delete_old_segments(qvi_journal *j)
             j->old[kept++] = j->old[i]; /* retried next time */
     }
     j->n_old = kept;
-    fsync_dir(j->dir);
+    qvi_fsync_dir(j->dir);
 }
 
 /* Step 2: the switch to segment new_seq (descriptor nfd), under the

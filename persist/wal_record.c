@@ -28,6 +28,7 @@
  * decoder.  Adding a kind is one table line plus its two functions.
  */
 #include "persist/wal.h"
+#include "persist/fileio.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,19 +55,6 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 #define SEG_OFF_FLAGS 12
 #define SEG_OFF_SEQ   16
 #define SEG_OFF_HASH  24
-
-static void fail(char *err, size_t errcap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errcap, const char *fmt, ...)
-{
-    if (!err || !errcap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errcap, fmt, ap);
-    va_end(ap);
-}
 
 static uint32_t get_u32(const uint8_t *p)
 {
@@ -213,18 +201,18 @@ static qv_status r_ids(rd *r, size_t n, qvi_wal_rec *rec, char *err,
                        size_t errcap)
 {
     if (n > r->left / ID_BYTES) {
-        fail(err, errcap, "%zu ids do not fit in the record", n);
+        qvi_errf(err, errcap, "%zu ids do not fit in the record", n);
         return QV_ECORRUPT;
     }
     qv_point_id *ids = malloc((n ? n : 1) * sizeof(*ids));
     if (!ids) {
-        fail(err, errcap, "cannot allocate %zu ids", n);
+        qvi_errf(err, errcap, "cannot allocate %zu ids", n);
         return QV_ENOMEM;
     }
     rec->own[0] = ids;
     for (size_t i = 0; i < n; i++) {
         if (!r_id(r, &ids[i])) {
-            fail(err, errcap, "id %zu is malformed", i);
+            qvi_errf(err, errcap, "id %zu is malformed", i);
             return QV_ECORRUPT;
         }
     }
@@ -302,19 +290,19 @@ static qv_status dec_upsert(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
     uint32_t dim, flags;
     uint64_t n;
     if (!r_u32(in, &dim) || !r_u32(in, &flags) || !r_u64(in, &n)) {
-        fail(err, errcap, "truncated upsert header");
+        qvi_errf(err, errcap, "truncated upsert header");
         return QV_ECORRUPT;
     }
     if (dim < QV_MIN_DIM || dim > QV_MAX_DIM || (flags & ~1u) || n == 0) {
-        fail(err, errcap, "bad upsert header (dim %u, flags %u, n %llu)", dim,
-             flags, (unsigned long long)n);
+        qvi_errf(err, errcap, "bad upsert header (dim %u, flags %u, n %llu)",
+                 dim, flags, (unsigned long long)n);
         return QV_ECORRUPT;
     }
     /* Each point needs at least its id and its vector. */
     size_t per = ID_BYTES + (size_t)dim * sizeof(float);
     if (n > in->left / per) {
-        fail(err, errcap, "%llu points of dimension %u do not fit",
-             (unsigned long long)n, dim);
+        qvi_errf(err, errcap, "%llu points of dimension %u do not fit",
+                 (unsigned long long)n, dim);
         return QV_ECORRUPT;
     }
     qv_status st = r_ids(in, (size_t)n, r, err, errcap);
@@ -324,12 +312,12 @@ static qv_status dec_upsert(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
     const uint8_t *vb;
     float *vecs = malloc(vbytes);
     if (!vecs) {
-        fail(err, errcap, "cannot allocate %zu bytes of vectors", vbytes);
+        qvi_errf(err, errcap, "cannot allocate %zu bytes of vectors", vbytes);
         return QV_ENOMEM;
     }
     r->own[1] = vecs;
     if (!r_bytes(in, vbytes, &vb)) {
-        fail(err, errcap, "truncated vectors");
+        qvi_errf(err, errcap, "truncated vectors");
         return QV_ECORRUPT;
     }
     memcpy(vecs, vb, vbytes);
@@ -338,7 +326,7 @@ static qv_status dec_upsert(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
     if (!(flags & 1u))
         return QV_OK;
     if (n > in->left / 4) {
-        fail(err, errcap, "truncated payload lengths");
+        qvi_errf(err, errcap, "truncated payload lengths");
         return QV_ECORRUPT;
     }
     const char **texts = calloc((size_t)n, sizeof(*texts));
@@ -346,8 +334,8 @@ static qv_status dec_upsert(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
     r->own[2] = texts;
     r->own[3] = lens;
     if (!texts || !lens) {
-        fail(err, errcap, "cannot allocate %llu payloads",
-             (unsigned long long)n);
+        qvi_errf(err, errcap, "cannot allocate %llu payloads",
+                 (unsigned long long)n);
         return QV_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
@@ -358,7 +346,7 @@ static qv_status dec_upsert(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
     for (size_t i = 0; i < n; i++) {
         const uint8_t *b;
         if (!r_bytes(in, lens[i], &b)) {
-            fail(err, errcap, "payload %zu overruns the record", i);
+            qvi_errf(err, errcap, "payload %zu overruns the record", i);
             return QV_ECORRUPT;
         }
         texts[i] = lens[i] ? (const char *)b : NULL;
@@ -383,7 +371,7 @@ static qv_status dec_ids(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
 {
     uint64_t n;
     if (!r_u64(in, &n) || n == 0 || n > in->left / ID_BYTES) {
-        fail(err, errcap, "bad id count");
+        qvi_errf(err, errcap, "bad id count");
         return QV_ECORRUPT;
     }
     return r_ids(in, (size_t)n, r, err, errcap);
@@ -413,7 +401,7 @@ static qv_status dec_overwrite(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
 {
     qv_status st = dec_one_id(in, r, err, errcap);
     if (st == QV_OK && !r_text(in, &r->json, &r->json_len)) {
-        fail(err, errcap, "truncated payload");
+        qvi_errf(err, errcap, "truncated payload");
         st = QV_ECORRUPT;
     }
     return st;
@@ -443,11 +431,11 @@ static qv_status dec_set(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
         in->p += 4;
         in->left -= 4;
     } else if (!r_key(in, r, 1, &r->key)) {
-        fail(err, errcap, "bad key path");
+        qvi_errf(err, errcap, "bad key path");
         return QV_ECORRUPT;
     }
     if (!r_text(in, &r->json, &r->json_len)) {
-        fail(err, errcap, "truncated payload");
+        qvi_errf(err, errcap, "truncated payload");
         return QV_ECORRUPT;
     }
     return QV_OK;
@@ -474,7 +462,7 @@ static qv_status dec_delete_keys(rd *in, qvi_wal_rec *r, char *err,
         return st;
     uint64_t n;
     if (!r_u64(in, &n) || n > in->left / 4) {
-        fail(err, errcap, "bad key count");
+        qvi_errf(err, errcap, "bad key count");
         return QV_ECORRUPT;
     }
     /* One arena for every key and its NUL: at most left + n bytes. */
@@ -483,7 +471,8 @@ static qv_status dec_delete_keys(rd *in, qvi_wal_rec *r, char *err,
     r->own[2] = keys;
     r->own[3] = arena;
     if (!keys || !arena) {
-        fail(err, errcap, "cannot allocate %llu keys", (unsigned long long)n);
+        qvi_errf(err, errcap, "cannot allocate %llu keys",
+                 (unsigned long long)n);
         return QV_ENOMEM;
     }
     char *at = arena;
@@ -491,7 +480,7 @@ static qv_status dec_delete_keys(rd *in, qvi_wal_rec *r, char *err,
         const char *s;
         size_t len;
         if (!r_text(in, &s, &len) || memchr(s, '\0', len)) {
-            fail(err, errcap, "key %zu is malformed", i);
+            qvi_errf(err, errcap, "key %zu is malformed", i);
             return QV_ECORRUPT;
         }
         memcpy(at, s, len);
@@ -515,7 +504,7 @@ static qv_status dec_index_create(rd *in, qvi_wal_rec *r, char *err,
                                   size_t errcap)
 {
     if (!r_key(in, r, 1, &r->key) || !r_text(in, &r->json, &r->json_len)) {
-        fail(err, errcap, "bad field key or schema");
+        qvi_errf(err, errcap, "bad field key or schema");
         return QV_ECORRUPT;
     }
     return QV_OK;
@@ -531,7 +520,7 @@ static qv_status dec_index_drop(rd *in, qvi_wal_rec *r, char *err,
                                 size_t errcap)
 {
     if (!r_key(in, r, 1, &r->key)) {
-        fail(err, errcap, "bad field key");
+        qvi_errf(err, errcap, "bad field key");
         return QV_ECORRUPT;
     }
     return QV_OK;
@@ -584,27 +573,28 @@ qv_status qvi_wal_encode(const qvi_wal_rec *r, uint8_t **buf, size_t *cap,
 {
     const kind_codec *k = codec_of(r->kind);
     if (!k) {
-        fail(err, errcap, "unknown record kind %u", r->kind);
+        qvi_errf(err, errcap, "unknown record kind %u", r->kind);
         return QV_EINVAL;
     }
     wr w = {0};
     if (!k->enc(r, &w)) {
-        fail(err, errcap, "%s record: missing data or a string over 4 GiB",
-             k->name);
+        qvi_errf(err, errcap, "%s record: missing data or a string over 4 GiB",
+                 k->name);
         return QV_EINVAL;
     }
     if (w.overflow || w.n > QVI_WAL_MAX_RECORD) {
-        fail(err, errcap,
-             "%s record of %zu bytes exceeds the log's limit of %u bytes; "
-             "split the batch",
-             k->name, w.n, QVI_WAL_MAX_RECORD);
+        qvi_errf(err, errcap,
+                 "%s record of %zu bytes exceeds the log's limit of %u bytes; "
+                 "split the batch",
+                 k->name, w.n, QVI_WAL_MAX_RECORD);
         return QV_ERANGE;
     }
     size_t body = w.n, total = QVI_WAL_REC_HEADER + pad8(body);
     if (*cap < total) {
         uint8_t *nb = realloc(*buf, total);
         if (!nb) {
-            fail(err, errcap, "cannot allocate a record of %zu bytes", total);
+            qvi_errf(err, errcap, "cannot allocate a record of %zu bytes",
+                     total);
             return QV_ENOMEM;
         }
         *buf = nb;
@@ -637,15 +627,15 @@ qv_status qvi_wal_decode(uint32_t kind, uint64_t lsn, const uint8_t *body,
     r->lsn = lsn;
     const kind_codec *k = codec_of(kind);
     if (!k) {
-        fail(err, errcap, "unknown record kind %u (written by a newer Quiver?)",
-             kind);
+        qvi_errf(err, errcap,
+                 "unknown record kind %u (written by a newer Quiver?)", kind);
         return QV_EFORMAT;
     }
     rd in = {.p = body, .left = len};
     qv_status st = k->dec(&in, r, err, errcap);
     if (st == QV_OK && in.left != 0) {
-        fail(err, errcap, "%zu unexpected bytes after the %s record's data",
-             in.left, k->name);
+        qvi_errf(err, errcap, "%zu unexpected bytes after the %s record's data",
+                 in.left, k->name);
         st = QV_ECORRUPT;
     }
     return st;
