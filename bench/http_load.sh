@@ -28,6 +28,9 @@ done
         --seconds "$secs" --connections "$conns" --threads "$threads" \
         --build "$build"
 
+# Debian's numpy is for Debian's python (a pyenv python may be first on PATH).
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
 command -v wrk >/dev/null || { echo "http_load: wrk missing (scripts/install-deps bench)" >&2; exit 1; }
 cmake --build "$build" -j"$(nproc)" --target quiver bench_search_threads >/dev/null
 work=$(mktemp -d /tmp/quiver-http-bench.XXXXXX)
@@ -40,7 +43,7 @@ trap cleanup EXIT
 
 echo "== data: $n x $dim cosine, $nq queries =="
 "$build/quiver" generate --n $((n + nq)) --dim "$dim" --seed 7 --out "$work/all.fvecs" >/dev/null
-python3 - "$work" "$n" <<'PY'
+"$py" - "$work" "$n" <<'PY'
 import sys, numpy as np
 work, n = sys.argv[1], int(sys.argv[2])
 raw = np.fromfile(f"{work}/all.fvecs", dtype=np.int32)
@@ -49,7 +52,7 @@ rng = np.random.default_rng(1); perm = rng.permutation(len(rows))
 rows[perm[:n]].tofile(f"{work}/base.fvecs"); rows[perm[n:]].tofile(f"{work}/queries.fvecs")
 PY
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$build/quiver" serve --host 127.0.0.1 --port "$port" --storage "$work/storage" \
     --threads "$threads" >"$work/server.log" 2>&1 &
 server_pid=$!
@@ -58,8 +61,8 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 url="http://127.0.0.1:$port"
-python3 bench/http/load_points.py "$url" bench "$work/base.fvecs" Cosine 500
-python3 bench/http/make_bodies.py "$work/queries.fvecs" "$k" "$ef" "$work/bodies.jsonl"
+"$py" bench/http/load_points.py "$url" bench "$work/base.fvecs" Cosine 500
+"$py" bench/http/make_bodies.py "$work/queries.fvecs" "$k" "$ef" "$work/bodies.jsonl"
 
 echo "== HTTP: wrk -t2 -c$conns -d${secs}s POST /collections/bench/points/search =="
 QUIVER_BODIES="$work/bodies.jsonl" wrk -t2 -c"$conns" -d"${secs}s" --latency \
@@ -71,7 +74,7 @@ echo "== in-process: $threads threads, qv_search =="
     "$k" "$ef" "$threads" "$secs" | tee "$work/inproc.txt"
 
 mkdir -p bench/out
-python3 - "$work" "$n" "$dim" "$k" "$ef" "$conns" "$threads" <<'PY'
+"$py" - "$work" "$n" "$dim" "$k" "$ef" "$conns" "$threads" <<'PY'
 import re, sys
 work, n, dim, k, ef, conns, threads = sys.argv[1:8]
 def parse(path):
