@@ -3,12 +3,9 @@
  *
  * Feeds each input, as a whole segment, to qvi_wal_scan_buffer, which
  * decodes every record it accepts (exercising every kind's decoder).
- * Built only with -DQUIVER_FUZZ=ON and clang:
- *   CC=clang cmake -S . -B build-fuzz -DQUIVER_FUZZ=ON \
- *       -DQUIVER_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
- *   cmake --build build-fuzz --target fuzz_wal
- *   build-fuzz/fuzz_wal -max_len=4096 corpus/
- * A good seed is any wal-*.log file of a durable store.
+ * Run by scripts/fuzz (QUIVER_SANITIZE=fuzz); the seeds in
+ * tests/fuzz/corpus/wal/ are real segments of a durable store (upserts with
+ * and without payloads, deletes, payload edits, a filter delete).
  */
 #include "persist/wal.h"
 
