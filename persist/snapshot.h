@@ -188,6 +188,14 @@ qv_status qvi_snapshot_load_buffer(uint8_t *buf, size_t len, unsigned flags,
  * through the id map, every payload blob valid, the whole graph
  * (qvi_hnsw_check) and its dot norms.  Marks the blobs and the graph
  * verified.  QV_OK, QV_ECORRUPT or QV_ENOMEM with a message. */
+/* The vector part of verification: every live row finite with zero
+ * padding, its stored squared norm right, unit length under cosine.
+ * Shared lock.  A save runs it on a collection whose vectors came from a
+ * snapshot (an unverified open trusts them), so damage is never carried
+ * into a new file with fresh checksums. */
+qv_status qvi_snapshot_check_vectors(const qv_collection *c, char *err,
+                                     size_t errcap);
+
 qv_status qvi_snapshot_verify_loaded(qv_collection *c, char *err,
                                      size_t errcap);
 

@@ -48,7 +48,8 @@ bool qvi_mapping_blob_ok(qvi_mapping *m, uint32_t slot, const uint8_t *blob,
     return st == BLOB_OK;
 }
 
-static qv_status check_vectors(const qv_collection *c, char *err, size_t errcap)
+qv_status qvi_snapshot_check_vectors(const qv_collection *c, char *err,
+                                     size_t errcap)
 {
     uint32_t dim = c->cfg.dim;
     for (uint32_t s = 0; s < c->used; s++) {
@@ -119,7 +120,7 @@ static qv_status check_payloads(qv_collection *c, char *err, size_t errcap)
 
 qv_status qvi_snapshot_verify_loaded(qv_collection *c, char *err, size_t errcap)
 {
-    qv_status st = check_vectors(c, err, errcap);
+    qv_status st = qvi_snapshot_check_vectors(c, err, errcap);
     if (st == QV_OK)
         st = check_ids(c, err, errcap);
     if (st == QV_OK)

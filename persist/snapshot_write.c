@@ -356,6 +356,15 @@ qv_status qv_snapshot_save(qv_collection *c, const char *path)
     }
 
     pthread_rwlock_rdlock(&c->lock);
+    if (c->mapping &&
+        qvi_snapshot_check_vectors(c, err, sizeof(err)) != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        st = qvi_fail(c->err, QV_ECORRUPT,
+                      "snapshot: refusing to save data damaged in the file "
+                      "it was opened from: %s",
+                      err);
+        goto fail;
+    }
     uint32_t planned = planned_sections(c);
     raw(&w, zeros, QVI_SNAP_HEADER_SIZE + planned * QVI_SNAP_ENTRY_SIZE);
     put_all_locked(&w, c);
