@@ -1124,11 +1124,11 @@ static bool restore_libs(qvs_catalog *cat, qvs_coll *c, uint64_t id,
 static bool restore_fill(qvs_coll *c, qv_collection *const *members,
                          qvs_resp *r)
 {
-    qv_status st = copy_points(members[0], c->points,
-                               c->named ? 1 : c->vectors[0].size);
+    qv_status st =
+        copy_points(members[0], c->points, c->named ? 1 : c->vectors[0].size);
     for (size_t i = 0; st == QV_OK && c->named && i < c->n_vectors; i++)
-        st = copy_points(members[1 + i], c->vectors[i].coll,
-                         c->vectors[i].size);
+        st =
+            copy_points(members[1 + i], c->vectors[i].coll, c->vectors[i].size);
     if (st != QV_OK)
         return qvs_fail(r, st == QV_ENOMEM ? 500 : 400,
                         "Wrong input: cannot restore the snapshot's points: %s",

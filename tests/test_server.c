@@ -1512,8 +1512,8 @@ END_TEST
 /* ---- the suite
  * ---------------------------------------------------------------------- */
 
-
-/* ---- snapshots ------------------------------------------------------------ */
+/* ---- snapshots ------------------------------------------------------------
+ */
 
 /* A request with a binary body (snapshot upload). */
 static reply *call_raw(const char *method, const char *path, const char *data,
@@ -1562,7 +1562,8 @@ START_TEST(test_snapshots)
                    "{\"city\":\"Oslo\"}},{\"id\":2,\"vector\":[0,1,0,0]},"
                    "{\"id\":3,\"vector\":[0,0,1,0],\"payload\":{\"n\":3}}]}"));
 
-    const cJSON *d = expect_ok(call("POST", "/collections/snap/snapshots", "{}"));
+    const cJSON *d =
+        expect_ok(call("POST", "/collections/snap/snapshots", "{}"));
     char name[512];
     snprintf(name, sizeof(name), "%s", str(d, "name"));
     ck_assert(strncmp(name, "snap-", 5) == 0);
@@ -1572,7 +1573,8 @@ START_TEST(test_snapshots)
     size_t size = (size_t)num(d, "size");
     ck_assert_uint_gt(size, 32);
 
-    const cJSON *list = expect_ok(call("GET", "/collections/snap/snapshots", NULL));
+    const cJSON *list =
+        expect_ok(call("GET", "/collections/snap/snapshots", NULL));
     ck_assert_int_eq(cJSON_GetArraySize(list), 1);
     ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "name"), name);
 
@@ -1596,7 +1598,8 @@ START_TEST(test_snapshots)
     ck_assert_int_eq(points_of("snap"), 3);
     const cJSON *info = expect_ok(call("GET", "/collections/snap", NULL));
     ck_assert_int_eq((int)num(info, "payload_schema.city.points"), 1);
-    const cJSON *pt = expect_ok(call("GET", "/collections/snap/points/1", NULL));
+    const cJSON *pt =
+        expect_ok(call("GET", "/collections/snap/points/1", NULL));
     ck_assert_str_eq(str(pt, "payload.city"), "Oslo");
 
     /* A damaged or cut archive is refused and changes nothing. */
@@ -1609,9 +1612,9 @@ START_TEST(test_snapshots)
     expect_error_prefix(
         call_raw("POST", "/collections/snap/snapshots/upload", bad, size), 400,
         "Bad request: not a valid snapshot");
-    expect_error_prefix(call_raw("POST", "/collections/snap/snapshots/upload",
-                                 file, size - 7),
-                        400, "Bad request: not a valid snapshot");
+    expect_error_prefix(
+        call_raw("POST", "/collections/snap/snapshots/upload", file, size - 7),
+        400, "Bad request: not a valid snapshot");
     expect_error_prefix(
         call_raw("POST", "/collections/snap/snapshots/upload", "junk", 4), 400,
         "Bad request: not a valid snapshot");
@@ -1633,7 +1636,8 @@ START_TEST(test_snapshots)
     /* Untrusted names and locations. */
     expect_error(call("GET", "/collections/snap/snapshots/..%2Fx", NULL), 400);
     expect_error(call("GET", "/collections/snap/snapshots/%2e%2e", NULL), 400);
-    expect_error(call("DELETE", "/collections/snap/snapshots/x.txt", NULL), 400);
+    expect_error(call("DELETE", "/collections/snap/snapshots/x.txt", NULL),
+                 400);
     expect_error(call("GET", "/collections/snap/snapshots/no.snapshot", NULL),
                  404);
     expect_error(call("PUT", "/collections/snap/snapshots/recover",
