@@ -1054,3 +1054,156 @@ cJSON *qvs_catalog_aliases(qvs_catalog *cat, const char *collection,
     }
     return res;
 }
+
+/* ---- restoring from a snapshot ---------------------------------------------
+ */
+
+const char *qvs_catalog_dir(const qvs_catalog *cat)
+{
+    return cat->dir;
+}
+
+#define COPY_PAGE 256
+
+/* Copies every point of src (vectors of dim floats, payloads) into dst,
+ * a page at a time. */
+static qv_status copy_points(qv_collection *src, qv_collection *dst,
+                             uint32_t dim)
+{
+    qv_point_id ids[COPY_PAGE], next;
+    float *vecs = malloc((size_t)COPY_PAGE * dim * sizeof(float));
+    char *pay[COPY_PAGE] = {0};
+    size_t lens[COPY_PAGE];
+    qv_status st = vecs ? QV_OK : QV_ENOMEM;
+    bool more = true, first = true;
+    while (st == QV_OK && more) {
+        size_t n = 0;
+        st = qv_scroll(src, first ? NULL : &next, NULL, COPY_PAGE, ids, &n,
+                       &next, &more);
+        first = false;
+        for (size_t i = 0; st == QV_OK && i < n; i++) {
+            st = qv_get(src, &ids[i], vecs + i * dim, dim);
+            if (st == QV_OK)
+                st = qv_payload_get(src, &ids[i], NULL, &pay[i], &lens[i]);
+        }
+        if (st == QV_OK && n)
+            st = qv_upsert_with_payloads(dst, ids, vecs, n, dim,
+                                         (const char *const *)pay, lens);
+        for (size_t i = 0; i < n; i++) {
+            qv_free(pay[i]);
+            pay[i] = NULL;
+        }
+    }
+    free(vecs);
+    return st;
+}
+
+/* Names c's library collections after its new id and creates them. */
+static bool restore_libs(qvs_catalog *cat, qvs_coll *c, uint64_t id,
+                         qvs_resp *r)
+{
+    c->id = id;
+    free(c->points_lib);
+    c->points_lib = lib_name(id, c->name, NULL, 0);
+    bool ok = c->points_lib != NULL;
+    for (size_t i = 0; ok && i < c->n_vectors; i++) {
+        free(c->vector_libs[i]);
+        c->vector_libs[i] = c->named
+                                ? lib_name(id, c->name, c->vectors[i].name, i)
+                                : strdup(c->points_lib);
+        ok = c->vector_libs[i] != NULL;
+    }
+    if (!ok)
+        return qvs_fail(r, 500, OOM);
+    char err[512];
+    if (!attach_all(cat, c, true, err, sizeof(err)))
+        return qvs_fail(r, 500, "Service internal error: %s", err);
+    return true;
+}
+
+static bool restore_fill(qvs_coll *c, qv_collection *const *members,
+                         qvs_resp *r)
+{
+    qv_status st =
+        copy_points(members[0], c->points, c->named ? 1 : c->vectors[0].size);
+    for (size_t i = 0; st == QV_OK && c->named && i < c->n_vectors; i++)
+        st =
+            copy_points(members[1 + i], c->vectors[i].coll, c->vectors[i].size);
+    if (st != QV_OK)
+        return qvs_fail(r, st == QV_ENOMEM ? 500 : 400,
+                        "Wrong input: cannot restore the snapshot's points: %s",
+                        qv_strerror(st));
+    char err[512];
+    if (!rebuild_indexes(c, err, sizeof(err)))
+        return qvs_fail(r, 500, "Service internal error: %s", err);
+    return true;
+}
+
+bool qvs_catalog_restore(qvs_catalog *cat, const char *name, qvs_coll *tmpl,
+                         qv_collection *const *members, size_t n_members,
+                         qvs_resp *r)
+{
+    free(tmpl->name);
+    tmpl->name = strdup(name);
+    if (!tmpl->name) {
+        qvs_coll_free(tmpl);
+        return qvs_fail(r, 500, OOM);
+    }
+    if (n_members != (tmpl->named ? 1 + tmpl->n_vectors : 1)) {
+        qvs_coll_free(tmpl);
+        return qvs_fail(r, 400,
+                        "Bad request: the snapshot has %zu members, its "
+                        "collection needs %zu",
+                        n_members, tmpl->named ? 1 + tmpl->n_vectors : 1);
+    }
+    pthread_mutex_lock(&cat->meta_mu);
+    ptrdiff_t at = find_coll(&cat->st, name);
+    qvs_coll *old = at >= 0 ? cat->st.colls[at] : NULL;
+    qvs_catalog_state next = cat->st;
+    bool made = false, ok = true;
+    if (!old && find_alias(cat->st.aliases, cat->st.n_aliases, name) >= 0)
+        ok = qvs_fail(r, 400,
+                      "Wrong input: Can't create collection with name %s. "
+                      "Alias with the same name already exists",
+                      name);
+    ok = ok && (made = restore_libs(cat, tmpl, cat->st.next_id, r)) &&
+         restore_fill(tmpl, members, r);
+    if (ok) {
+        next.n = cat->st.n + (old ? 0 : 1);
+        next.colls = malloc(next.n * sizeof(*next.colls));
+        ok = next.colls || qvs_fail(r, 500, OOM);
+    }
+    if (ok) {
+        size_t k = 0;
+        bool placed = false;
+        for (size_t i = 0; i < cat->st.n; i++) {
+            qvs_coll *e = cat->st.colls[i];
+            if (!placed && strcmp(e->name, name) >= 0) {
+                next.colls[k++] = tmpl;
+                placed = true;
+            }
+            if (e != old)
+                next.colls[k++] = e;
+        }
+        if (!placed)
+            next.colls[k++] = tmpl;
+        next.next_id = cat->st.next_id + 1;
+        ok = commit(cat, &next, NULL, NULL, NULL, r);
+    }
+    if (ok) {
+        publish(cat, &next);
+        free(next.colls); /* the old array */
+        if (old)
+            drop_libs(cat, old);
+    } else {
+        if (next.colls != cat->st.colls)
+            free(next.colls);
+        if (made)
+            drop_libs(cat, tmpl);
+        qvs_coll_free(tmpl);
+    }
+    pthread_mutex_unlock(&cat->meta_mu);
+    if (ok && old)
+        qvs_coll_release(cat, old); /* the catalog's reference */
+    return ok;
+}

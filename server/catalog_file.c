@@ -607,3 +607,27 @@ bool qvs_catalog_load(const char *dir, qvs_catalog_state *st, bool *found,
         state_free(st);
     return ok;
 }
+
+/* ---- one collection, for snapshot archives ---------------------------------
+ */
+
+cJSON *qvs_coll_json(const qvs_coll *c, const cJSON *config,
+                     const cJSON *schema)
+{
+    cJSON *j = coll_json(c, config, schema);
+    const cJSON *vs = cJSON_GetObjectItemCaseSensitive(j, "vectors");
+    if (!j || cJSON_GetArraySize(vs) != (int)c->n_vectors ||
+        !cJSON_GetObjectItemCaseSensitive(j, "config") ||
+        !cJSON_GetObjectItemCaseSensitive(j, "payload_schema")) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+qvs_coll *qvs_coll_parse(const cJSON *j, char *err, size_t cap)
+{
+    err[0] = '\0';
+    loader l = {err, cap};
+    return load_coll(j, "collection", &l);
+}

@@ -65,9 +65,9 @@ bool qvs_router_init(qvs_router *r)
 {
     memset(r, 0, sizeof(*r));
     const qvs_route *tables[] = {qvs_service_routes, qvs_collection_routes,
-                                 POINTS_TABLE};
+                                 qvs_snapshot_routes, POINTS_TABLE};
     const size_t sizes[] = {qvs_service_routes_n, qvs_collection_routes_n,
-                            POINTS_N};
+                            qvs_snapshot_routes_n, POINTS_N};
     size_t total = 0;
     for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++)
         total += sizes[t];

@@ -26,6 +26,10 @@ extern const size_t qvs_service_routes_n;
 extern const qvs_route qvs_collection_routes[];
 extern const size_t qvs_collection_routes_n;
 
+/* /collections/{name}/snapshots... (snapshots.c) */
+extern const qvs_route qvs_snapshot_routes[];
+extern const size_t qvs_snapshot_routes_n;
+
 /* /collections/{name}/points... (points_common.c) */
 extern const qvs_route qvs_points_routes[];
 extern const size_t qvs_points_routes_n;

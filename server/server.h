@@ -252,6 +252,20 @@ cJSON *qvs_catalog_list(qvs_catalog *cat);
 
 size_t qvs_catalog_count(qvs_catalog *cat);
 
+/* The storage directory the catalog was opened on. */
+const char *qvs_catalog_dir(const qvs_catalog *cat);
+
+/* Replaces collection name (or creates it) with tmpl (from qvs_coll_parse,
+ * taken over whatever happens), filled with the points of members:
+ * members[0] for the points collection, members[1 + i] for named vector i
+ * (n_members = 1 or 1 + n_vectors).  New library collections are made
+ * and filled first; catalog.json then switches to them in one atomic
+ * write and the old ones are dropped, so a failure or crash leaves the
+ * old collection whole.  Aliases keep pointing at name. */
+bool qvs_catalog_restore(qvs_catalog *cat, const char *name, qvs_coll *tmpl,
+                         qv_collection *const *members, size_t n_members,
+                         qvs_resp *r);
+
 /* Records a payload index (field_schema as given) or drops one. */
 bool qvs_catalog_index_create(qvs_catalog *cat, qvs_coll *c, const char *field,
                               const cJSON *schema, qvs_resp *r);
@@ -303,6 +317,14 @@ bool qvs_catalog_save(const char *dir, const qvs_catalog_state *st,
  * inconsistent file is refused with a message naming the bad entry. */
 bool qvs_catalog_load(const char *dir, qvs_catalog_state *st, bool *found,
                       char *err, size_t cap);
+
+/* One collection as catalog.json records it (config and schema as
+ * given), for snapshot archives; NULL on ENOMEM.  qvs_coll_parse checks
+ * such an entry as qvs_catalog_load does and returns a collection without
+ * library handles (refs 1), or NULL with a message in err. */
+cJSON *qvs_coll_json(const qvs_coll *c, const cJSON *config,
+                     const cJSON *schema);
+qvs_coll *qvs_coll_parse(const cJSON *j, char *err, size_t cap);
 
 /* Frees a collection (the library handles it holds included). */
 void qvs_coll_free(qvs_coll *c);

@@ -1512,6 +1512,166 @@ END_TEST
 /* ---- the suite
  * ---------------------------------------------------------------------- */
 
+/* ---- snapshots ------------------------------------------------------------
+ */
+
+/* A request with a binary body (snapshot upload). */
+static reply *call_raw(const char *method, const char *path, const char *data,
+                       size_t len)
+{
+    reply_clear();
+    char url[4096];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+    hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, data);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)len);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &R.body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_slist_free_all(hl);
+    ck_assert_msg(rc == CURLE_OK, "%s", curl_easy_strerror(rc));
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &R.status);
+    char *ct = NULL;
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
+    R.content_type = ct ? strdup(ct) : NULL;
+    if (R.content_type && strstr(R.content_type, "application/json"))
+        R.json = cJSON_ParseWithLength(R.body.p, R.body.len);
+    return &R;
+}
+
+static int points_of(const char *coll)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s", coll);
+    return (int)num(expect_ok(call("GET", path, NULL)), "points_count");
+}
+
+START_TEST(test_snapshots)
+{
+    create("snap", SMALL);
+    expect_ok(call("PUT", "/collections/snap/index",
+                   "{\"field_name\":\"city\",\"field_schema\":\"keyword\"}"));
+    expect_ok(call("PUT", "/collections/snap/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],\"payload\":"
+                   "{\"city\":\"Oslo\"}},{\"id\":2,\"vector\":[0,1,0,0]},"
+                   "{\"id\":3,\"vector\":[0,0,1,0],\"payload\":{\"n\":3}}]}"));
+
+    const cJSON *d =
+        expect_ok(call("POST", "/collections/snap/snapshots", "{}"));
+    char name[512];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    ck_assert(strncmp(name, "snap-", 5) == 0);
+    ck_assert_ptr_nonnull(strstr(name, ".snapshot"));
+    ck_assert_int_eq((int)strlen(str(d, "checksum")), 16);
+    ck_assert_int_eq((int)strlen(str(d, "creation_time")), 19);
+    size_t size = (size_t)num(d, "size");
+    ck_assert_uint_gt(size, 32);
+
+    const cJSON *list =
+        expect_ok(call("GET", "/collections/snap/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "name"), name);
+
+    char path[1024];
+    snprintf(path, sizeof(path), "/collections/snap/snapshots/%s", name);
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_ptr_nonnull(R.content_type);
+    ck_assert_str_eq(R.content_type, "application/octet-stream");
+    ck_assert_uint_eq(R.body.len, size);
+    char *file = malloc(size);
+    ck_assert_ptr_nonnull(file);
+    memcpy(file, R.body.p, size);
+
+    /* Delete points, then restore them from the uploaded archive. */
+    expect_ok(call("POST", "/collections/snap/points/delete?wait=true",
+                   "{\"points\":[1,2]}"));
+    ck_assert_int_eq(points_of("snap"), 1);
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call_raw("POST", "/collections/snap/snapshots/upload", file, size))));
+    ck_assert_int_eq(points_of("snap"), 3);
+    const cJSON *info = expect_ok(call("GET", "/collections/snap", NULL));
+    ck_assert_int_eq((int)num(info, "payload_schema.city.points"), 1);
+    const cJSON *pt =
+        expect_ok(call("GET", "/collections/snap/points/1", NULL));
+    ck_assert_str_eq(str(pt, "payload.city"), "Oslo");
+
+    /* A damaged or cut archive is refused and changes nothing. */
+    expect_ok(call("POST", "/collections/snap/points/delete?wait=true",
+                   "{\"points\":[3]}"));
+    char *bad = malloc(size);
+    ck_assert_ptr_nonnull(bad);
+    memcpy(bad, file, size);
+    bad[size - 100] ^= 0x5a;
+    expect_error_prefix(
+        call_raw("POST", "/collections/snap/snapshots/upload", bad, size), 400,
+        "Bad request: not a valid snapshot");
+    expect_error_prefix(
+        call_raw("POST", "/collections/snap/snapshots/upload", file, size - 7),
+        400, "Bad request: not a valid snapshot");
+    expect_error_prefix(
+        call_raw("POST", "/collections/snap/snapshots/upload", "junk", 4), 400,
+        "Bad request: not a valid snapshot");
+    ck_assert_int_eq(points_of("snap"), 2);
+
+    /* Recover by snapshot name, and into a new collection. */
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"location\":\"%s\"}", name);
+    ck_assert(cJSON_IsTrue(
+        expect_ok(call("PUT", "/collections/snap/snapshots/recover", body))));
+    ck_assert_int_eq(points_of("snap"), 3);
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call_raw("POST", "/collections/copy/snapshots/upload", file, size))));
+    ck_assert_int_eq(points_of("copy"), 3);
+    snprintf(body, sizeof(body),
+             "{\"location\":\"file://%s/snapshots/snap/%s\"}", storage, name);
+    expect_ok(call("PUT", "/collections/copy/snapshots/recover", body));
+
+    /* Untrusted names and locations. */
+    expect_error(call("GET", "/collections/snap/snapshots/..%2Fx", NULL), 400);
+    expect_error(call("GET", "/collections/snap/snapshots/%2e%2e", NULL), 400);
+    expect_error(call("DELETE", "/collections/snap/snapshots/x.txt", NULL),
+                 400);
+    expect_error(call("GET", "/collections/snap/snapshots/no.snapshot", NULL),
+                 404);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover",
+                      "{\"location\":\"file:///etc/passwd\"}"),
+                 403);
+    snprintf(body, sizeof(body),
+             "{\"location\":\"file://%s/../../etc/passwd\"}", storage);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover",
+                      "{\"location\":\"http://example.com/x.snapshot\"}"),
+                 400);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover",
+                      "{\"location\":\"../x.snapshot\"}"),
+                 400);
+    snprintf(body, sizeof(body), "{\"location\":\"%s\",\"checksum\":\"%s\"}",
+             name, "0000000000000000");
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 400);
+    ck_assert_int_eq(points_of("snap"), 3);
+
+    /* wait=false answers 202; delete removes the file. */
+    call("POST", "/collections/snap/snapshots?wait=false", "{}");
+    ck_assert_int_eq(R.status, 202);
+    list = expect_ok(call("GET", "/collections/snap/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 2);
+    ck_assert(cJSON_IsTrue(expect_ok(call("DELETE", path, NULL))));
+    expect_error(call("DELETE", path, NULL), 404);
+    list = expect_ok(call("GET", "/collections/snap/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    expect_error(call("GET", "/collections/none/snapshots", NULL), 404);
+    free(bad);
+    free(file);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -1532,6 +1692,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_cors);
     tcase_add_test(tc, test_keep_alive);
     tcase_add_test(tc, test_concurrent_clients);
+    tcase_add_test(tc, test_snapshots);
     suite_add_tcase(s, tc);
 
     TCase *small = tcase_create("limits");

@@ -1,0 +1,766 @@
+/*
+ * snapshots.c -- Qdrant's collection snapshot endpoints: create, list,
+ * download, delete, recover (from a file:// location or a snapshot name)
+ * and upload.
+ *
+ * A Qdrant collection is several library collections plus its config and
+ * payload schema (catalog.h), so its snapshot is an archive of library
+ * snapshots (qv_snapshot_save) behind a JSON header that records the
+ * collection as catalog.json does; the layout is in docs/FORMAT.md
+ * ("Collection snapshot archives").  Archives live in
+ * STORAGE/snapshots/<collection>/<collection>-<n>-<date>.snapshot and are
+ * written crash-safely (temporary file, fsync, rename, directory fsync).
+ *
+ * Everything read back is untrusted: snapshot names must be plain
+ * "*.snapshot" file names, recover locations must be file:// paths that
+ * resolve inside the storage directory, and an archive's header checksum,
+ * member sizes (which must add up to the file exactly), member checksums
+ * and every member's full library verification (QV_SNAPSHOT_VERIFY) pass
+ * before the catalog replaces anything (qvs_catalog_restore).
+ *
+ * The checksum reported in SnapshotDescription is the XXH3-64 of the file
+ * in hex (16 digits), not Qdrant's SHA-256: the project has no SHA-256
+ * dependency.  A recover request's "checksum" is compared against it.
+ * wait=false is accepted but the work is still done before answering 202.
+ * Upload takes the archive as the raw request body (any content type);
+ * multipart/form-data is not decoded.
+ */
+#include "persist/fileio.h"
+#include "routes.h"
+#include "server.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define OOM           "Service internal error: out of memory"
+#define ARCHIVE_MAGIC "QVCSNAP\0"
+#define ARCHIVE_VER   1u
+#define PREAMBLE      32u /* magic, version, reserved, header len, xxh3 */
+#define MAX_HEADER    (16u << 20)
+#define MAX_MEMBERS   4097
+#define SUFFIX        ".snapshot"
+
+/* ---- names and paths ------------------------------------------------------
+ */
+
+static const char *coll_param(const qvs_req *req)
+{
+    return req->n_params > 0 ? req->params[0] : "";
+}
+
+/* A plain file name ending in .snapshot: no separators, no leading dot
+ * (so never "." or ".." or a temporary file), nothing outside the
+ * directory it is joined to. */
+static bool snapshot_name_ok(const char *name)
+{
+    size_t len = strlen(name), sl = strlen(SUFFIX);
+    if (len <= sl || len > 255 || name[0] == '.' || strchr(name, '/') ||
+        strchr(name, '\\') || strstr(name, ".."))
+        return false;
+    return strcmp(name + len - sl, SUFFIX) == 0;
+}
+
+static bool path_fmt(char *buf, size_t cap, const char *fmt, const char *a,
+                     const char *b)
+{
+    int n = snprintf(buf, cap, fmt, a, b);
+    return n > 0 && (size_t)n < cap;
+}
+
+/* STORAGE/snapshots/<coll>, created when make is set. */
+static bool snap_dir(const qvs_req *req, const char *coll, bool make, char *buf,
+                     size_t cap)
+{
+    const char *root = qvs_catalog_dir(req->catalog);
+    char top[PATH_MAX];
+    if (!path_fmt(top, sizeof(top), "%s/%s", root, "snapshots") ||
+        !path_fmt(buf, cap, "%s/%s", top, coll))
+        return false;
+    if (!make)
+        return true;
+    return (mkdir(top, 0755) == 0 || errno == EEXIST) &&
+           (mkdir(buf, 0755) == 0 || errno == EEXIST);
+}
+
+/* tmp/m<i>.qvs; tmp comes from make_tmp, so it always fits. */
+static void member_path(char *buf, size_t cap, const char *tmp, size_t i)
+{
+    char idx[32];
+    snprintf(idx, sizeof(idx), "m%zu.qvs", i);
+    if (!path_fmt(buf, cap, "%s/%s", tmp, idx))
+        buf[0] = '\0';
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag,
+                    struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void rm_tree(const char *dir)
+{
+    if (dir[0])
+        nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fresh private directory under STORAGE/snapshots for member files. */
+static bool make_tmp(const qvs_req *req, char *buf, size_t cap)
+{
+    char top[PATH_MAX];
+    if (!path_fmt(top, sizeof(top), "%s/%s", qvs_catalog_dir(req->catalog),
+                  "snapshots") ||
+        (mkdir(top, 0755) != 0 && errno != EEXIST) ||
+        !path_fmt(buf, cap, "%s/%s", top, ".tmp-XXXXXX") || !mkdtemp(buf)) {
+        buf[0] = '\0';
+        return false;
+    }
+    return true;
+}
+
+/* ---- file checksums --------------------------------------------------------
+ */
+
+static bool hash_file(FILE *f, uint64_t limit, XXH64_hash_t *out, FILE *copy)
+{
+    XXH3_state_t *s = XXH3_createState();
+    char *buf = malloc(1u << 16);
+    bool ok = s && buf && XXH3_64bits_reset(s) == XXH_OK;
+    while (ok && limit) {
+        size_t want = limit < (1u << 16) ? (size_t)limit : (1u << 16);
+        size_t got = fread(buf, 1, want, f);
+        ok = got == want && XXH3_64bits_update(s, buf, got) == XXH_OK &&
+             (!copy || fwrite(buf, 1, got, copy) == got);
+        limit -= got;
+    }
+    if (ok)
+        *out = XXH3_64bits_digest(s);
+    XXH3_freeState(s);
+    free(buf);
+    return ok;
+}
+
+/* The XXH3-64 of the whole file at path, as 16 hex digits. */
+static bool file_checksum(const char *path, char hex[17], uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    XXH64_hash_t h = 0;
+    bool ok = f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
+              hash_file(f, (uint64_t)st.st_size, &h, NULL);
+    if (f)
+        fclose(f);
+    if (ok) {
+        snprintf(hex, 17, "%016llx", (unsigned long long)h);
+        if (size)
+            *size = (uint64_t)st.st_size;
+    }
+    return ok;
+}
+
+static cJSON *describe(const char *dir, const char *name)
+{
+    char path[PATH_MAX], hex[17], when[32];
+    struct stat st;
+    uint64_t size = 0;
+    if (!path_fmt(path, sizeof(path), "%s/%s", dir, name) ||
+        stat(path, &st) != 0 || !file_checksum(path, hex, &size))
+        return NULL;
+    struct tm tm;
+    gmtime_r(&st.st_mtime, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddStringToObject(d, "name", name);
+    cJSON_AddStringToObject(d, "creation_time", when);
+    cJSON_AddNumberToObject(d, "size", (double)size);
+    cJSON_AddStringToObject(d, "checksum", hex);
+    return d;
+}
+
+/* ---- writing an archive ----------------------------------------------------
+ */
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    memcpy(p, &v, 8); /* native order, as the library's snapshots */
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* The library collections of c, in archive order. */
+static size_t members_of(const qvs_coll *c, qv_collection **out)
+{
+    out[0] = c->points;
+    if (!c->named)
+        return 1;
+    for (size_t i = 0; i < c->n_vectors; i++)
+        out[1 + i] = c->vectors[i].coll;
+    return 1 + c->n_vectors;
+}
+
+/* Saves every member to tmp/m<i>.qvs under write_mu, so that changes to
+ * several members (named vectors) land in all or none. */
+static bool save_members(qvs_coll *c, const char *tmp, size_t *n, qvs_resp *r)
+{
+    qv_collection **m = calloc(c->n_vectors + 1, sizeof(*m));
+    if (!m)
+        return qvs_fail(r, 500, OOM);
+    *n = members_of(c, m);
+    bool ok = true;
+    pthread_mutex_lock(&c->write_mu);
+    for (size_t i = 0; ok && i < *n; i++) {
+        char path[PATH_MAX];
+        member_path(path, sizeof(path), tmp, i);
+        qv_status st = qv_snapshot_save(m[i], path);
+        if (st != QV_OK) {
+            char msg[256];
+            qv_collection_errmsg(m[i], msg, sizeof(msg));
+            ok = qvs_fail(r, 500, "Service internal error: snapshot: %s", msg);
+        }
+    }
+    pthread_mutex_unlock(&c->write_mu);
+    free(m);
+    return ok;
+}
+
+/* The header: the collection and each member's size and checksum. */
+static cJSON *archive_header(qvs_catalog *cat, qvs_coll *c, const char *tmp,
+                             size_t n)
+{
+    cJSON *config = qvs_coll_config_dup(cat, c);
+    cJSON *schema = qvs_coll_schema_dup(cat, c);
+    cJSON *coll = config && schema ? qvs_coll_json(c, config, schema) : NULL;
+    cJSON_Delete(config);
+    cJSON_Delete(schema);
+    cJSON *h = cJSON_CreateObject();
+    cJSON *ms = cJSON_AddArrayToObject(h, "members");
+    bool ok = coll && ms && cJSON_AddItemToObject(h, "collection", coll);
+    if (!ok)
+        cJSON_Delete(coll);
+    for (size_t i = 0; ok && i < n; i++) {
+        char path[PATH_MAX], hex[17];
+        uint64_t size = 0;
+        member_path(path, sizeof(path), tmp, i);
+        cJSON *m = cJSON_CreateObject();
+        ok = m && file_checksum(path, hex, &size) &&
+             cJSON_AddNumberToObject(m, "size", (double)size) &&
+             cJSON_AddStringToObject(m, "xxh3", hex);
+        if (m)
+            cJSON_AddItemToArray(ms, m);
+    }
+    if (!ok) {
+        cJSON_Delete(h);
+        return NULL;
+    }
+    return h;
+}
+
+static bool write_archive(const char *path, const char *tmp, size_t n,
+                          const char *header, qvs_resp *r)
+{
+    char err[512];
+    qvi_atomic_file af;
+    if (qvi_atomic_open(&af, path, err, sizeof(err)) != QV_OK)
+        return qvs_fail(r, 500, "Service internal error: %s", err);
+    size_t hlen = strlen(header);
+    unsigned char pre[PREAMBLE] = {0};
+    memcpy(pre, ARCHIVE_MAGIC, 8);
+    uint32_t ver = ARCHIVE_VER;
+    memcpy(pre + 8, &ver, 4);
+    put_u64(pre + 16, hlen);
+    put_u64(pre + 24, XXH3_64bits(header, hlen));
+    bool ok = fwrite(pre, 1, PREAMBLE, af.f) == PREAMBLE &&
+              fwrite(header, 1, hlen, af.f) == hlen;
+    for (size_t i = 0; ok && i < n; i++) {
+        char mp[PATH_MAX];
+        member_path(mp, sizeof(mp), tmp, i);
+        FILE *f = fopen(mp, "rb");
+        struct stat st;
+        XXH64_hash_t h;
+        ok = f && fstat(fileno(f), &st) == 0 &&
+             hash_file(f, (uint64_t)st.st_size, &h, af.f);
+        if (f)
+            fclose(f);
+    }
+    if (!ok) {
+        qvi_atomic_abort(&af);
+        return qvs_fail(r, 500, "Service internal error: cannot write %s",
+                        path);
+    }
+    if (qvi_atomic_commit(&af, err, sizeof(err)) != QV_OK)
+        return qvs_fail(r, 500, "Service internal error: %s", err);
+    return true;
+}
+
+/* A name not taken yet: <coll>-<n>-<YYYY-MM-DD-HH-MM-SS>.snapshot. */
+static bool new_name(const qvs_req *req, const char *coll, const char *dir,
+                     char *name, size_t cap)
+{
+    char when[32];
+    struct tm tm;
+    time_t now = time(NULL);
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%d-%H-%M-%S", &tm);
+    for (int tries = 0; tries < 100; tries++) {
+        int k =
+            snprintf(name, cap, "%s-%llu-%s%s", coll,
+                     (unsigned long long)qvs_catalog_next_op_id(req->catalog),
+                     when, SUFFIX);
+        char path[PATH_MAX];
+        if (k <= 0 || (size_t)k >= cap || k > 255 ||
+            !path_fmt(path, sizeof(path), "%s/%s", dir, name))
+            return false;
+        if (access(path, F_OK) != 0)
+            return snapshot_name_ok(name);
+    }
+    return false;
+}
+
+static bool wait_false(const qvs_req *req)
+{
+    const char *w = req->query(req, "wait");
+    return w && strcmp(w, "false") == 0;
+}
+
+static void create_snapshot(const qvs_req *req, qvs_resp *r)
+{
+    qvs_coll *c;
+    if (!qvs_catalog_get(req->catalog, coll_param(req), &c)) {
+        qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!",
+                 coll_param(req));
+        return;
+    }
+    char dir[PATH_MAX], tmp[PATH_MAX] = "", name[300], path[PATH_MAX];
+    size_t n = 0;
+    cJSON *h = NULL;
+    char *text = NULL;
+    bool ok = (snap_dir(req, c->name, true, dir, sizeof(dir)) &&
+               make_tmp(req, tmp, sizeof(tmp))) ||
+              qvs_fail(r, 500,
+                       "Service internal error: cannot create the "
+                       "snapshot directory");
+    ok = ok && (new_name(req, c->name, dir, name, sizeof(name)) ||
+                qvs_fail(r, 400,
+                         "Bad request: no snapshot file name fits collection "
+                         "`%s`",
+                         c->name));
+    ok = ok && save_members(c, tmp, &n, r);
+    ok = ok && (((h = archive_header(req->catalog, c, tmp, n)) &&
+                 (text = cJSON_PrintUnformatted(h))) ||
+                qvs_fail(r, 500, OOM));
+    ok = ok && path_fmt(path, sizeof(path), "%s/%s", dir, name) &&
+         write_archive(path, tmp, n, text, r);
+    rm_tree(tmp);
+    cJSON_Delete(h);
+    free(text);
+    qvs_coll_release(req->catalog, c);
+    if (!ok)
+        return;
+    if (wait_false(req))
+        r->accepted = true;
+    else if (!(r->result = describe(dir, name)))
+        qvs_fail(r, 500, "Service internal error: cannot read %s", name);
+}
+
+/* ---- listing, download, delete ---------------------------------------------
+ */
+
+static bool existing(const qvs_req *req, char *name, size_t cap, qvs_resp *r)
+{
+    qvs_coll *c;
+    if (!qvs_catalog_get(req->catalog, coll_param(req), &c))
+        return qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!",
+                        coll_param(req));
+    snprintf(name, cap, "%s", c->name);
+    qvs_coll_release(req->catalog, c);
+    return true;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void list_snapshots(const qvs_req *req, qvs_resp *r)
+{
+    char coll[1024], dir[PATH_MAX];
+    if (!existing(req, coll, sizeof(coll), r))
+        return;
+    cJSON *arr = cJSON_CreateArray();
+    struct dirent **ents = NULL;
+    int n = snap_dir(req, coll, false, dir, sizeof(dir))
+                ? scandir(dir, &ents, NULL, by_name)
+                : -1;
+    for (int i = 0; i < n; i++) {
+        if (arr && snapshot_name_ok(ents[i]->d_name)) {
+            cJSON *d = describe(dir, ents[i]->d_name);
+            if (d)
+                cJSON_AddItemToArray(arr, d);
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    if (!arr)
+        qvs_fail(r, 500, OOM);
+    r->result = arr;
+}
+
+/* The path of snapshot params[1] of the collection, which must exist. */
+static bool snapshot_path(const qvs_req *req, char *path, size_t cap,
+                          qvs_resp *r)
+{
+    char coll[1024], dir[PATH_MAX];
+    const char *name = req->n_params > 1 ? req->params[1] : "";
+    if (!snapshot_name_ok(name))
+        return qvs_fail(r, 400,
+                        "Bad request: invalid snapshot name `%s`: a plain "
+                        "file name ending in .snapshot is required",
+                        name);
+    struct stat st;
+    if (!existing(req, coll, sizeof(coll), r))
+        return false;
+    if (!snap_dir(req, coll, false, dir, sizeof(dir)) ||
+        !path_fmt(path, cap, "%s/%s", dir, name) || stat(path, &st) != 0 ||
+        !S_ISREG(st.st_mode))
+        return qvs_fail(r, 404, "Not found: Snapshot %s not found", name);
+    return true;
+}
+
+static void download_snapshot(const qvs_req *req, qvs_resp *r)
+{
+    char path[PATH_MAX];
+    if (!snapshot_path(req, path, sizeof(path), r))
+        return;
+    if (!(r->raw_file = strdup(path)))
+        qvs_fail(r, 500, OOM);
+    r->raw_type = "application/octet-stream";
+}
+
+static void delete_snapshot(const qvs_req *req, qvs_resp *r)
+{
+    char path[PATH_MAX];
+    if (!snapshot_path(req, path, sizeof(path), r))
+        return;
+    if (unlink(path) != 0 || qvi_fsync_parent_dir(path) != 0) {
+        qvs_fail(r, 500, "Service internal error: cannot delete %s: %s",
+                 req->params[1], strerror(errno));
+        return;
+    }
+    if (wait_false(req))
+        r->accepted = true;
+    else
+        r->result = cJSON_CreateTrue();
+}
+
+/* ---- reading an archive ----------------------------------------------------
+ */
+
+typedef struct archive {
+    qvs_coll *tmpl;
+    qv_collection *m[MAX_MEMBERS];
+    size_t n;
+} archive;
+
+static void archive_free(archive *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        qv_collection_release(a->m[i]);
+    qvs_coll_free(a->tmpl);
+    memset(a, 0, sizeof(*a));
+}
+
+static bool bad_archive(qvs_resp *r, const char *what)
+{
+    return qvs_fail(r, 400, "Bad request: not a valid snapshot: %s", what);
+}
+
+/* Reads and checks the preamble and header of the archive in f (size
+ * bytes); *members gets the member list and *tmpl the collection. */
+static bool read_header(FILE *f, uint64_t size, cJSON **root, qvs_resp *r)
+{
+    unsigned char pre[PREAMBLE];
+    if (size < PREAMBLE || fread(pre, 1, PREAMBLE, f) != PREAMBLE ||
+        memcmp(pre, ARCHIVE_MAGIC, 8) != 0)
+        return bad_archive(r, "not a Quiver collection snapshot archive");
+    uint32_t ver;
+    memcpy(&ver, pre + 8, 4);
+    if (ver != ARCHIVE_VER)
+        return bad_archive(r, "unsupported archive version");
+    uint64_t hlen = get_u64(pre + 16);
+    if (hlen == 0 || hlen > MAX_HEADER || hlen > size - PREAMBLE)
+        return bad_archive(r, "header length out of range");
+    char *text = malloc(hlen);
+    if (!text)
+        return qvs_fail(r, 500, OOM);
+    bool ok = fread(text, 1, hlen, f) == hlen;
+    ok = ok && XXH3_64bits(text, hlen) == get_u64(pre + 24);
+    *root = ok ? cJSON_ParseWithLength(text, hlen) : NULL;
+    free(text);
+    if (!*root)
+        return bad_archive(r, "header checksum mismatch or bad header");
+    return true;
+}
+
+/* Checks the member list against the file size: sizes must add up to it
+ * exactly. */
+static bool check_members(const cJSON *ms, uint64_t rest, qvs_resp *r)
+{
+    int n = cJSON_GetArraySize(ms);
+    if (!cJSON_IsArray(ms) || n < 1 || n > MAX_MEMBERS)
+        return bad_archive(r, "bad member list");
+    uint64_t total = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, ms)
+    {
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(m, "size");
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(m, "xxh3");
+        if (!cJSON_IsNumber(s) || s->valuedouble < 0 ||
+            s->valuedouble > 9007199254740992.0 ||
+            s->valuedouble != (double)(uint64_t)s->valuedouble ||
+            !cJSON_IsString(x) || strlen(x->valuestring) != 16)
+            return bad_archive(r, "bad member entry");
+        uint64_t sz = (uint64_t)s->valuedouble;
+        if (sz > rest - total)
+            return bad_archive(r, "member sizes exceed the file");
+        total += sz;
+    }
+    if (total != rest)
+        return bad_archive(r, "member sizes do not match the file size");
+    return true;
+}
+
+/* Extracts member i to tmp, checks its checksum, verifies and opens it,
+ * and checks it has the shape the header gives it. */
+static bool open_member(FILE *f, const cJSON *m, size_t i, const char *tmp,
+                        const qvs_coll *c, qv_collection **out, qvs_resp *r)
+{
+    char path[PATH_MAX], hex[17], err[512];
+    member_path(path, sizeof(path), tmp, i);
+    uint64_t size =
+        (uint64_t)cJSON_GetObjectItemCaseSensitive(m, "size")->valuedouble;
+    FILE *w = fopen(path, "wb");
+    XXH64_hash_t h = 0;
+    bool ok = w && hash_file(f, size, &h, w);
+    ok = (w && fclose(w) == 0) && ok;
+    if (!ok)
+        return qvs_fail(r, 500,
+                        "Service internal error: cannot extract "
+                        "snapshot member");
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)h);
+    if (strcmp(hex, cJSON_GetObjectItemCaseSensitive(m, "xxh3")->valuestring))
+        return qvs_fail(r, 400,
+                        "Bad request: not a valid snapshot: member %zu "
+                        "checksum mismatch",
+                        i);
+    qv_status st =
+        qv_snapshot_open(path, QV_SNAPSHOT_VERIFY, out, err, sizeof(err));
+    if (st != QV_OK)
+        return qvs_fail(r, 400,
+                        "Bad request: not a valid snapshot: member %zu: %s", i,
+                        err);
+    qv_collection_config cfg;
+    qv_collection_get_config(*out, &cfg);
+    uint32_t dim = c->named ? 1 : c->vectors[0].size;
+    qv_metric metric = c->named ? cfg.metric : c->vectors[0].metric;
+    if (i > 0 && c->named && i - 1 < c->n_vectors) {
+        dim = c->vectors[i - 1].size;
+        metric = c->vectors[i - 1].metric;
+    }
+    if (cfg.dim != dim || cfg.metric != metric)
+        return qvs_fail(r, 400,
+                        "Bad request: not a valid snapshot: member %zu does "
+                        "not match the collection's vectors",
+                        i);
+    return true;
+}
+
+/* Reads and fully verifies the archive at path into a. */
+static bool archive_load(const qvs_req *req, const char *path, archive *a,
+                         qvs_resp *r)
+{
+    memset(a, 0, sizeof(*a));
+    char tmp[PATH_MAX], err[512];
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (f)
+            fclose(f);
+        return qvs_fail(r, 404, "Not found: snapshot file not found");
+    }
+    cJSON *root = NULL;
+    bool ok = make_tmp(req, tmp, sizeof(tmp)) ||
+              qvs_fail(r, 500, "Service internal error: no temporary dir");
+    ok = ok && read_header(f, (uint64_t)st.st_size, &root, r);
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "members");
+    uint64_t hlen = ok ? (uint64_t)ftell(f) : 0;
+    ok = ok && check_members(ms, (uint64_t)st.st_size - hlen, r);
+    if (ok) {
+        a->tmpl =
+            qvs_coll_parse(cJSON_GetObjectItemCaseSensitive(root, "collection"),
+                           err, sizeof(err));
+        ok = a->tmpl ||
+             qvs_fail(r, 400, "Bad request: not a valid snapshot: %s", err);
+    }
+    size_t want = a->tmpl && a->tmpl->named ? 1 + a->tmpl->n_vectors : 1;
+    if (ok && (size_t)cJSON_GetArraySize(ms) != want)
+        ok = bad_archive(r, "member count does not match the collection");
+    for (const cJSON *m = ok ? ms->child : NULL; ok && m; m = m->next) {
+        ok = open_member(f, m, a->n, tmp, a->tmpl, &a->m[a->n], r);
+        if (a->m[a->n])
+            a->n++;
+    }
+    fclose(f);
+    cJSON_Delete(root);
+    rm_tree(tmp); /* opened members keep their mappings */
+    if (!ok)
+        archive_free(a);
+    return ok;
+}
+
+static bool restore_from(const qvs_req *req, const char *path,
+                         const char *checksum, qvs_resp *r)
+{
+    const char *name = coll_param(req);
+    const char *why = qvs_name_invalid(name);
+    if (why)
+        return qvs_fail(r, 422,
+                        "Validation error in path parameters: [name: %s]", why);
+    char hex[17];
+    if (checksum && (!file_checksum(path, hex, NULL) || strcmp(hex, checksum)))
+        return qvs_fail(r, 400,
+                        "Bad request: snapshot checksum mismatch: expected "
+                        "%s",
+                        checksum);
+    archive *a = malloc(sizeof(*a));
+    if (!a)
+        return qvs_fail(r, 500, OOM);
+    bool ok = archive_load(req, path, a, r);
+    if (ok) {
+        ok = qvs_catalog_restore(req->catalog, name, a->tmpl, a->m, a->n, r);
+        a->tmpl = NULL; /* taken */
+        archive_free(a);
+    }
+    free(a);
+    if (ok) {
+        if (wait_false(req))
+            r->accepted = true;
+        else
+            r->result = cJSON_CreateTrue();
+    }
+    return ok;
+}
+
+/* ---- recover and upload ----------------------------------------------------
+ */
+
+/* The local path of a location: file:// inside the storage directory, or
+ * a snapshot name of this collection. */
+static bool location_path(const qvs_req *req, const char *loc, char *out,
+                          size_t cap, qvs_resp *r)
+{
+    char dir[PATH_MAX];
+    if (strncmp(loc, "file://", 7) != 0) {
+        if (strstr(loc, "://"))
+            return qvs_fail(r, 400,
+                            "Bad request: only file:// snapshot locations "
+                            "are supported");
+        if (!snapshot_name_ok(loc))
+            return qvs_fail(r, 400, "Bad request: invalid snapshot name `%s`",
+                            loc);
+        if (!snap_dir(req, coll_param(req), false, dir, sizeof(dir)) ||
+            !path_fmt(out, cap, "%s/%s", dir, loc))
+            return qvs_fail(r, 400, "Bad request: location too long");
+        return true;
+    }
+    char root[PATH_MAX], real[PATH_MAX];
+    if (!realpath(qvs_catalog_dir(req->catalog), root))
+        return qvs_fail(r, 500, "Service internal error: storage path");
+    if (!realpath(loc + 7, real))
+        return qvs_fail(r, 404, "Not found: snapshot file %s not found",
+                        loc + 7);
+    size_t n = strlen(root);
+    if (strncmp(real, root, n) != 0 || real[n] != '/')
+        return qvs_fail(r, 403,
+                        "Forbidden: snapshot locations must be inside the "
+                        "storage directory");
+    return path_fmt(out, cap, "%s%s", real, "") ||
+           qvs_fail(r, 400, "Bad request: location too long");
+}
+
+static void recover_snapshot(const qvs_req *req, qvs_resp *r)
+{
+    const cJSON *b = req->body;
+    const cJSON *loc = cJSON_GetObjectItemCaseSensitive(b, "location");
+    const cJSON *sum = cJSON_GetObjectItemCaseSensitive(b, "checksum");
+    if (!cJSON_IsString(loc)) {
+        qvs_fail(r, 400,
+                 "Format error in JSON body: missing field `location` (a "
+                 "string)");
+        return;
+    }
+    char path[PATH_MAX];
+    if (location_path(req, loc->valuestring, path, sizeof(path), r))
+        restore_from(req, path, cJSON_IsString(sum) ? sum->valuestring : NULL,
+                     r);
+}
+
+static void upload_snapshot(const qvs_req *req, qvs_resp *r)
+{
+    size_t len = 0;
+    const void *body = qvs_req_raw_body(req, &len);
+    if (!body || !len) {
+        qvs_fail(r, 400,
+                 "Bad request: the snapshot file is missing (send "
+                 "it as the request body)");
+        return;
+    }
+    char tmp[PATH_MAX], path[PATH_MAX];
+    if (!make_tmp(req, tmp, sizeof(tmp)) ||
+        !path_fmt(path, sizeof(path), "%s/%s", tmp, "upload.snapshot")) {
+        qvs_fail(r, 500, "Service internal error: no temporary dir");
+        rm_tree(tmp);
+        return;
+    }
+    FILE *f = fopen(path, "wb");
+    bool ok = f && fwrite(body, 1, len, f) == len;
+    ok = (f && fclose(f) == 0) && ok;
+    if (!ok)
+        qvs_fail(r, 500, "Service internal error: cannot store the upload");
+    else
+        restore_from(req, path, req->query(req, "checksum"), r);
+    rm_tree(tmp);
+}
+
+#define W QVS_ROUTE_WRITE
+const qvs_route qvs_snapshot_routes[] = {
+    {"POST", "/collections/{name}/snapshots", create_snapshot, W,
+     "create_snapshot"},
+    {"GET", "/collections/{name}/snapshots", list_snapshots, 0,
+     "list_snapshots"},
+    {"GET", "/collections/{name}/snapshots/{snapshot_name}", download_snapshot,
+     0, "get_snapshot"},
+    {"DELETE", "/collections/{name}/snapshots/{snapshot_name}", delete_snapshot,
+     W, "delete_snapshot"},
+    {"PUT", "/collections/{name}/snapshots/recover", recover_snapshot, W,
+     "recover_from_snapshot"},
+    {"POST", "/collections/{name}/snapshots/upload", upload_snapshot,
+     W | QVS_ROUTE_RAW_BODY, "recover_from_uploaded_snapshot"},
+};
+const size_t qvs_snapshot_routes_n =
+    sizeof(qvs_snapshot_routes) / sizeof(qvs_snapshot_routes[0]);
