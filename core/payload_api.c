@@ -373,9 +373,8 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
 /* With a journal: resolves the filter to slots, logs their ids (not the
  * filter: replay must not depend on how filters evaluate), then deletes
  * them.  Write lock held. */
-static qv_status delete_filter_logged_locked(qv_collection *c,
-                                             const qvi_fq *q, uint64_t *n_out,
-                                             uint64_t *lsn)
+static qv_status delete_filter_logged_locked(qv_collection *c, const qvi_fq *q,
+                                             uint64_t *n_out, uint64_t *lsn)
 {
     size_t n = 0;
     for (uint32_t s = qvi_fq_next(q, 0); s != UINT32_MAX;

@@ -577,8 +577,8 @@ QV_API qv_status qv_search_batch(qv_collection *c, const float *queries,
  * SimpleVectorStore (embedding_dict, metadata_dict, text_id_to_ref_doc_id).
  * Ids that are unsigned integers (up to 2^53, JSON's exact range; export
  * writes larger ones as decimal strings, which import reads back as
- * integers) or UUIDs are kept; any other string id becomes a UUID derived from it (XXH3-128,
- * version 8) and the string is kept in the payload under
+ * integers) or UUIDs are kept; any other string id becomes a UUID derived from
+ * it (XXH3-128, version 8) and the string is kept in the payload under
  * QV_JSON_ORIGINAL_ID_KEY, which export turns back into the id. */
 #define QV_JSON_ORIGINAL_ID_KEY "_quiver_original_id"
 

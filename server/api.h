@@ -29,14 +29,14 @@ struct qvs_catalog;
 #define QVS_MAX_PARAMS 4
 
 typedef struct qvs_req {
-    const char *method;                   /* "GET", "POST", ... */
-    const char *params[QVS_MAX_PARAMS];   /* captured path segments, decoded */
+    const char *method;                 /* "GET", "POST", ... */
+    const char *params[QVS_MAX_PARAMS]; /* captured path segments, decoded */
     size_t n_params;
-    const cJSON *body;                    /* parsed JSON body; NULL if none */
+    const cJSON *body; /* parsed JSON body; NULL if none */
     const char *(*query)(const struct qvs_req *r, const char *key);
-                                          /* query-string value or NULL */
-    void *conn;                           /* the HTTP layer's, opaque */
-    struct qvs_catalog *catalog;          /* the server's collections */
+    /* query-string value or NULL */
+    void *conn;                  /* the HTTP layer's, opaque */
+    struct qvs_catalog *catalog; /* the server's collections */
 } qvs_req;
 
 /* What a handler produces.  On success it sets result (the reply takes
@@ -66,8 +66,8 @@ bool qvs_fail(qvs_resp *r, int http_status, const char *fmt, ...)
 typedef void (*qvs_handler)(const qvs_req *req, qvs_resp *resp);
 
 enum {
-    QVS_ROUTE_WRITE = 1u << 0, /* refused (403) for the read-only key */
-    QVS_ROUTE_OPEN = 1u << 1,  /* needs no API key (/, /healthz, ...) */
+    QVS_ROUTE_WRITE = 1u << 0,    /* refused (403) for the read-only key */
+    QVS_ROUTE_OPEN = 1u << 1,     /* needs no API key (/, /healthz, ...) */
     QVS_ROUTE_RAW_BODY = 1u << 2, /* body is not JSON (snapshot upload):
                                      the handler reads it via
                                      qvs_req_raw_body */

@@ -870,11 +870,21 @@ START_TEST(filter_sweep_small)
     make_tmpdir();
     char out[300];
     tmp_path(out, sizeof out, "sweep");
-    char *argv[] = {"bench",   "--filter-sweep",  "--data",
-                    "synthetic-16-l2", "--n",     "3000",
-                    "--queries", "20",            "--reps",
-                    "1",       "--selectivities", "0.01,0.5,1",
-                    "--out",   out,               NULL};
+    char *argv[] = {"bench",
+                    "--filter-sweep",
+                    "--data",
+                    "synthetic-16-l2",
+                    "--n",
+                    "3000",
+                    "--queries",
+                    "20",
+                    "--reps",
+                    "1",
+                    "--selectivities",
+                    "0.01,0.5,1",
+                    "--out",
+                    out,
+                    NULL};
     int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
     ck_assert_int_eq(qvb_main(argc, argv), 0);
     char path[400];
