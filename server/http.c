@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -455,12 +456,86 @@ static bool absorb(qvs_conn *c, const char *data, size_t n)
     return true;
 }
 
+/* The file part of a multipart/form-data body, gathered by libmicrohttpd's
+ * post processor (Qdrant's upload form sends the snapshot as the field
+ * `snapshot`; the first file part is taken whatever its name). */
+typedef struct part_buf {
+    char *data;
+    size_t len, cap;
+    char *key; /* the field the data belongs to */
+    bool failed;
+} part_buf;
+
+static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind,
+                               const char *key, const char *filename,
+                               const char *content_type,
+                               const char *transfer_encoding, const char *data,
+                               uint64_t off, size_t size)
+{
+    (void)kind, (void)content_type, (void)transfer_encoding, (void)off;
+    part_buf *p = cls;
+    if (!key || (!filename && strcmp(key, "snapshot") != 0))
+        return MHD_YES; /* an ordinary form field */
+    if (!p->key && !(p->key = strdup(key)))
+        p->failed = true;
+    if (p->failed || strcmp(p->key, key) != 0 || size == 0)
+        return p->failed ? MHD_NO : MHD_YES;
+    if (p->len + size > p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 65536;
+        while (cap < p->len + size)
+            cap *= 2;
+        char *d = realloc(p->data, cap);
+        if (!d) {
+            p->failed = true;
+            return MHD_NO;
+        }
+        p->data = d;
+        p->cap = cap;
+    }
+    memcpy(p->data + p->len, data, size);
+    p->len += size;
+    return MHD_YES;
+}
+
+/* A raw-body route sent multipart/form-data: keep only the file part.
+ * False (reply queued in *ret) when the form holds no file. */
+static bool unwrap_multipart(qvs_conn *c, enum MHD_Result *ret)
+{
+    const char *type = MHD_lookup_connection_value(
+        c->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (!type || strncasecmp(type, "multipart/form-data", 19) != 0)
+        return true;
+    part_buf p = {0};
+    struct MHD_PostProcessor *pp =
+        MHD_create_post_processor(c->mhd, 65536, on_part, &p);
+    bool ok = pp && MHD_post_process(pp, c->body, c->len) == MHD_YES &&
+              !p.failed && p.key;
+    if (pp)
+        MHD_destroy_post_processor(pp);
+    free(p.key);
+    if (!ok) {
+        free(p.data);
+        *ret = send_error(c, 400,
+                          "Format error in multipart body: no file part "
+                          "(send the snapshot as the form field `snapshot`)");
+        return false;
+    }
+    free(c->body);
+    c->body = p.data;
+    c->len = p.len;
+    c->cap = p.cap;
+    return true;
+}
+
 /* Step 3: the whole request is in; run the handler. */
 static enum MHD_Result finish(qvs_conn *c, const char *method)
 {
     if (c->too_large)
         return send_too_large(c);
     const qvs_route *rt = c->srv->router.entries[c->route].route;
+    enum MHD_Result early;
+    if ((rt->flags & QVS_ROUTE_RAW_BODY) && !unwrap_multipart(c, &early))
+        return early;
     cJSON *body = NULL;
     if (!(rt->flags & QVS_ROUTE_RAW_BODY) && c->len > 0) {
         char err[256];

@@ -1545,6 +1545,45 @@ static reply *call_raw(const char *method, const char *path, const char *data,
     return &R;
 }
 
+/* A multipart/form-data upload, as Qdrant's clients and `curl -F` send
+ * it: the file under field (NULL: a form without any file). */
+static reply *call_form(const char *path, const char *field, const char *data,
+                        size_t len)
+{
+    reply_clear();
+    char url[4096];
+    snprintf(url, sizeof(url), "%s%s", base, path);
+    curl_easy_reset(curl);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_mime *mime = curl_mime_init(curl);
+    curl_mimepart *part = curl_mime_addpart(mime);
+    if (field) {
+        curl_mime_name(part, field);
+        curl_mime_filename(part, "upload.snapshot");
+        curl_mime_data(part, data, len);
+    } else {
+        curl_mime_name(part, "note");
+        curl_mime_data(part, "hello", CURL_ZERO_TERMINATED);
+    }
+    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &R.body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(curl);
+    curl_slist_free_all(hl);
+    curl_mime_free(mime);
+    ck_assert_msg(rc == CURLE_OK, "%s", curl_easy_strerror(rc));
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &R.status);
+    char *ct = NULL;
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
+    R.content_type = ct ? strdup(ct) : NULL;
+    if (R.content_type && strstr(R.content_type, "application/json"))
+        R.json = cJSON_ParseWithLength(R.body.p, R.body.len);
+    return &R;
+}
+
 static int points_of(const char *coll)
 {
     char path[256];
@@ -1618,6 +1657,20 @@ START_TEST(test_snapshots)
     expect_error_prefix(
         call_raw("POST", "/collections/snap/snapshots/upload", "junk", 4), 400,
         "Bad request: not a valid snapshot");
+    ck_assert_int_eq(points_of("snap"), 2);
+
+    /* The multipart form Qdrant's clients send: field `snapshot`. */
+    ck_assert(cJSON_IsTrue(expect_ok(call_form(
+        "/collections/snap/snapshots/upload", "snapshot", file, size))));
+    ck_assert_int_eq(points_of("snap"), 3);
+    expect_ok(call("POST", "/collections/snap/points/delete?wait=true",
+                   "{\"points\":[3]}"));
+    expect_error_prefix(
+        call_form("/collections/snap/snapshots/upload", NULL, NULL, 0), 400,
+        "Format error in multipart body: no file part");
+    expect_error_prefix(
+        call_form("/collections/snap/snapshots/upload", "snapshot", bad, size),
+        400, "Bad request: not a valid snapshot");
     ck_assert_int_eq(points_of("snap"), 2);
 
     /* Recover by snapshot name, and into a new collection. */
