@@ -1515,20 +1515,10 @@ END_TEST
 /* ---- snapshots ------------------------------------------------------------
  */
 
-/* A request with a binary body (snapshot upload). */
-static reply *call_raw(const char *method, const char *path, const char *data,
-                       size_t len)
+/* Sends the request set up on `curl` (URL and body already set) with the
+ * extra headers hl, and records the reply. */
+static reply *perform_with(struct curl_slist *hl)
 {
-    reply_clear();
-    char url[4096];
-    snprintf(url, sizeof(url), "%s%s", base, path);
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
-    hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, data);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)len);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &R.body);
@@ -1545,16 +1535,34 @@ static reply *call_raw(const char *method, const char *path, const char *data,
     return &R;
 }
 
-/* A multipart/form-data upload, as Qdrant's clients and `curl -F` send
- * it: the file under field (NULL: a form without any file). */
-static reply *call_form(const char *path, const char *field, const char *data,
-                        size_t len)
+static void start_request(const char *path)
 {
     reply_clear();
     char url[4096];
     snprintf(url, sizeof(url), "%s%s", base, path);
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
+}
+
+/* A request with a binary body (snapshot upload). */
+static reply *call_raw(const char *method, const char *path, const char *data,
+                       size_t len)
+{
+    start_request(path);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, data);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)len);
+    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+    hl = curl_slist_append(hl, "Content-Type: application/octet-stream");
+    return perform_with(hl);
+}
+
+/* A multipart/form-data upload, as Qdrant's clients and `curl -F` send
+ * it: the file under field (NULL: a form without any file). */
+static reply *call_form(const char *path, const char *field, const char *data,
+                        size_t len)
+{
+    start_request(path);
     curl_mime *mime = curl_mime_init(curl);
     curl_mimepart *part = curl_mime_addpart(mime);
     if (field) {
@@ -1565,23 +1573,10 @@ static reply *call_form(const char *path, const char *field, const char *data,
         curl_mime_name(part, "note");
         curl_mime_data(part, "hello", CURL_ZERO_TERMINATED);
     }
-    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &R.body);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    CURLcode rc = curl_easy_perform(curl);
-    curl_slist_free_all(hl);
+    reply *r = perform_with(curl_slist_append(NULL, "Expect:"));
     curl_mime_free(mime);
-    ck_assert_msg(rc == CURLE_OK, "%s", curl_easy_strerror(rc));
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &R.status);
-    char *ct = NULL;
-    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
-    R.content_type = ct ? strdup(ct) : NULL;
-    if (R.content_type && strstr(R.content_type, "application/json"))
-        R.json = cJSON_ParseWithLength(R.body.p, R.body.len);
-    return &R;
+    return r;
 }
 
 static int points_of(const char *coll)
