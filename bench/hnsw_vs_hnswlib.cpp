@@ -28,7 +28,7 @@
  * vectors held by the collection).
  *
  * core.h uses <stdatomic.h>, which g++ 12 cannot parse, so the few
- * declarations used are repeated here; keep them in step with core/hnsw.h.
+ * declarations used are repeated here; keep them in step with core/hnsw/hnsw.h.
  */
 #include <hnswlib/hnswlib.h>
 

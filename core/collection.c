@@ -17,7 +17,7 @@
  * collection as it was.
  *
  * Every write also updates the HNSW graph (collection_index.c) and, around
- * each payload change, the payload indexes (payload_index.c); neither can
+ * each payload change, the payload indexes (pindex.c); neither can
  * make the write fail.
  *
  * Snapshots: a collection opened from a snapshot (persist/) borrows its
@@ -35,9 +35,9 @@
  * exclusive.  The reference count is atomic and needs no lock.
  */
 #include "core/core.h"
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 #include "persist/wal.h"
-#include "core/payload_index.h"
+#include "core/pindex/pindex.h"
 #include "simd/simd.h"
 
 #include <math.h>

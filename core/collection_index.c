@@ -28,7 +28,7 @@
  * from there on (also if the collection shrinks again).
  */
 #include "core/core.h"
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -155,7 +155,7 @@ struct qv_collection {
     uint32_t *payload_lens;
     uint8_t *empty_payload; /* the blob of {}, for slots without one */
     size_t empty_payload_len;
-    struct qvi_pindex_set *pindexes; /* payload indexes (payload_index.c);
+    struct qvi_pindex_set *pindexes; /* payload indexes (pindex.c);
                                         NULL until the first is created */
     uint32_t n_free;
     uint64_t count; /* live points */
@@ -283,22 +283,6 @@ const struct qvi_filter *qvi_filter_of(const qv_filter *f);
 qv_status qvi_payload_encode_text(const char *text, size_t len, uint8_t **blob,
                                   size_t *blob_len, char *err, size_t errcap);
 
-/* How a search runs (planner.c). */
-typedef struct qvi_plan {
-    bool graph;  /* walk the graph (with an accept function), else scan */
-    uint32_t ef; /* beam width for the graph walk */
-} qvi_plan;
-
-/* Chooses between the graph and a scan, and the beam, from the filter's
- * selectivity: counted by the payload indexes when they answer the filter
- * exactly, estimated on a sample of the candidates otherwise.  q is the
- * search's filter prepared with qvi_fq_prepare_locked (payload_index.h).
- * Shared lock. */
-struct qvi_fq;
-qvi_plan qvi_plan_search_locked(const qv_collection *c,
-                                const qv_search_params *params,
-                                const struct qvi_fq *q);
-
 /* Distance (lower is better) of the query to the vector in slot, for the
  * collection's metric.  q must already be normalised under cosine. */
 float qvi_slot_distance(const qv_collection *c, const float *q, uint32_t slot);
@@ -310,22 +294,6 @@ float qvi_distance_to_score(qv_metric metric, float dist);
  * buffer (normalised under cosine).  Records the failure on c. */
 qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
                             float *out);
-
-/* Which slots a search may return (core/hnsw.h defines it). */
-struct qvi_accept;
-
-/* Exact scan of every live, accepted (acc NULL: all) slot into t, sorted
- * best first.  Shared lock. */
-void qvi_scan_locked(const qv_collection *c, const float *q,
-                     const struct qvi_accept *acc, qvi_topk *t);
-
-/* Validates search parameters; records the failure on c. */
-qv_status qvi_check_params(qv_collection *c, const qv_search_params *params);
-
-/* Keeps the hits of a sorted top-k that pass the threshold, converting
- * distances to scores; returns their number. */
-size_t qvi_emit_hits(const qv_collection *c, const qv_search_params *params,
-                     qvi_topk *t, qv_hit *hits);
 
 /* Aligned allocation of n bytes rounded up to 64; NULL on failure. */
 void *qvi_alloc_aligned(size_t n);

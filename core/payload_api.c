@@ -9,7 +9,7 @@
  * and key deletions need the old blob, so they run under the write lock.
  *
  * Filters are compiled by the filter module (filter.h), prepared against
- * the payload indexes (payload_index_query.c: candidate points, full-text
+ * the payload indexes (search/candidates.c: candidate points, full-text
  * semantics) and evaluated on blobs through qvi_payload_blob_ops, without
  * decoding them.  Every payload swap goes through the payload indexes'
  * remove and add hooks, so an index always mirrors the payloads.
@@ -26,10 +26,10 @@
  * write lock, then waits for the group fsync after unlocking.
  */
 #include "core/core.h"
-#include "core/filter.h"
-#include "core/payload.h"
+#include "core/filter/filter.h"
+#include "core/payload/payload.h"
 #include "persist/wal.h"
-#include "core/payload_index.h"
+#include "core/search/search.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,18 +352,18 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
     if (!out)
         return qvi_fail(c->err, QV_ENULL, "output is NULL");
     uint64_t n = 0;
-    qvi_fq q;
+    qvi_candidates q;
     pthread_rwlock_rdlock(&c->lock);
     qv_status st =
-        qvi_fq_prepare_locked(c, qvi_filter_of(filter), QVI_FQ_ALWAYS, &q);
+        qvi_candidates_prepare_locked(c, qvi_filter_of(filter), QVI_CANDIDATES_ALWAYS, &q);
     if (st == QV_OK && q.exact) {
         n = q.n_cand; /* answered by the indexes alone */
     } else if (st == QV_OK) {
-        for (uint32_t s = qvi_fq_next(&q, 0); s != UINT32_MAX;
-             s = qvi_fq_next(&q, s + 1))
-            n += qvi_fq_matches(&q, s);
+        for (uint32_t s = qvi_candidates_next(&q, 0); s != UINT32_MAX;
+             s = qvi_candidates_next(&q, s + 1))
+            n += qvi_candidates_match(&q, s);
     }
-    qvi_fq_free(&q);
+    qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
     if (st == QV_OK)
         *out = n;
@@ -373,13 +373,13 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
 /* With a journal: resolves the filter to slots, logs their ids (not the
  * filter: replay must not depend on how filters evaluate), then deletes
  * them.  Write lock held. */
-static qv_status delete_filter_logged_locked(qv_collection *c, const qvi_fq *q,
+static qv_status delete_filter_logged_locked(qv_collection *c, const qvi_candidates *q,
                                              uint64_t *n_out, uint64_t *lsn)
 {
     size_t n = 0;
-    for (uint32_t s = qvi_fq_next(q, 0); s != UINT32_MAX;
-         s = qvi_fq_next(q, s + 1))
-        n += qvi_fq_matches(q, s);
+    for (uint32_t s = qvi_candidates_next(q, 0); s != UINT32_MAX;
+         s = qvi_candidates_next(q, s + 1))
+        n += qvi_candidates_match(q, s);
     *n_out = 0;
     if (n == 0)
         return QV_OK;
@@ -388,9 +388,9 @@ static qv_status delete_filter_logged_locked(qv_collection *c, const qvi_fq *q,
     qv_status st = QV_ENOMEM;
     if (slots && ids) {
         size_t k = 0;
-        for (uint32_t s = qvi_fq_next(q, 0); s != UINT32_MAX;
-             s = qvi_fq_next(q, s + 1)) {
-            if (qvi_fq_matches(q, s)) {
+        for (uint32_t s = qvi_candidates_next(q, 0); s != UINT32_MAX;
+             s = qvi_candidates_next(q, s + 1)) {
+            if (qvi_candidates_match(q, s)) {
                 slots[k] = s;
                 ids[k++] = c->ids[s];
             }
@@ -417,23 +417,23 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
     if (!filter)
         return qvi_fail(c->err, QV_ENULL, "filter is NULL");
     uint64_t n = 0, lsn = 0;
-    qvi_fq q;
+    qvi_candidates q;
     pthread_rwlock_wrlock(&c->lock);
-    qv_status st = qvi_fq_prepare_locked(c, filter->f, QVI_FQ_ALWAYS, &q);
+    qv_status st = qvi_candidates_prepare_locked(c, filter->f, QVI_CANDIDATES_ALWAYS, &q);
     if (st == QV_OK && c->journal) {
         st = delete_filter_logged_locked(c, &q, &n, &lsn);
     } else if (st == QV_OK) {
         /* The candidates are a private bitmap and the filter is evaluated
          * before its point goes: deleting as we walk is safe. */
-        for (uint32_t s = qvi_fq_next(&q, 0); s != UINT32_MAX;
-             s = qvi_fq_next(&q, s + 1)) {
-            if (qvi_fq_matches(&q, s)) {
+        for (uint32_t s = qvi_candidates_next(&q, 0); s != UINT32_MAX;
+             s = qvi_candidates_next(&q, s + 1)) {
+            if (qvi_candidates_match(&q, s)) {
                 qvi_delete_slot_locked(c, s);
                 n++;
             }
         }
     }
-    qvi_fq_free(&q);
+    qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
     if (st == QV_OK)
         st = qvi_wal_commit(c, lsn);

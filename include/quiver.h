@@ -332,7 +332,7 @@ QV_API qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id);
 /* Which part of a payload to return: everything (the default, both lists
  * empty), only the n_include key paths, or all but the n_exclude ones,
  * with Qdrant's rules (paths may use [] for array elements; "a.b" keeps a
- * holding only its b; see core/payload.h for the details). */
+ * holding only its b; see core/payload/payload.h for the details). */
 typedef struct qv_payload_select {
     const char *const *include;
     size_t n_include;

@@ -25,7 +25,7 @@
 #define QUIVER_PERSIST_SNAPSHOT_H
 
 #include "core/core.h"
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <stdio.h>
 #include <xxhash.h>

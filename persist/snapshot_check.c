@@ -24,7 +24,7 @@
  * written atomically; two readers may both validate the same blob, and
  * both store the same answer.
  */
-#include "core/payload.h"
+#include "core/payload/payload.h"
 #include "persist/snapshot.h"
 #include "simd/simd.h"
 

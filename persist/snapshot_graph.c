@@ -26,7 +26,7 @@
  * as zeros.
  */
 #define QVI_HNSW_INTERNAL
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 #include "persist/snapshot.h"
 
 #include <string.h>

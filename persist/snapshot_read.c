@@ -32,8 +32,8 @@
  * Thread safety: open, verify and load touch nothing shared.
  */
 #include "persist/snapshot.h"
-#include "core/payload_index.h"
-#include "core/payload.h"
+#include "core/pindex/pindex.h"
+#include "core/payload/payload.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -29,7 +29,7 @@
  */
 #include "persist/fileio.h"
 #include "persist/snapshot.h"
-#include "core/payload_index.h"
+#include "core/pindex/pindex.h"
 
 #include <errno.h>
 #include <string.h>

@@ -62,7 +62,7 @@ const size_t qvs_points_routes_n =
 
 /* ---- requests ------------------------------------------------------------ */
 
-bool qvs_pt_open(qvs_pt *p, const qvs_req *req, qvs_resp *resp, bool need_body)
+bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp, bool need_body)
 {
     memset(p, 0, sizeof(*p));
     p->req = req;
@@ -85,14 +85,14 @@ bool qvs_pt_open(qvs_pt *p, const qvs_req *req, qvs_resp *resp, bool need_body)
     return true;
 }
 
-void qvs_pt_close(qvs_pt *p)
+void qvs_call_close(qvs_call *p)
 {
     if (p->coll)
         qvs_coll_release(p->req->catalog, p->coll);
     p->coll = NULL;
 }
 
-bool qvs_pt_wait(qvs_pt *p, bool *wait)
+bool qvs_call_wait(qvs_call *p, bool *wait)
 {
     const char *v = p->req->query ? p->req->query(p->req, "wait") : NULL;
     *wait = false;
@@ -109,7 +109,7 @@ bool qvs_pt_wait(qvs_pt *p, bool *wait)
                     "string was not `true` or `false`");
 }
 
-void qvs_pt_result(qvs_pt *p, cJSON *result)
+void qvs_call_result(qvs_call *p, cJSON *result)
 {
     if (!result) {
         qvs_fail(p->resp, 500, "Service internal error: out of memory");
@@ -118,7 +118,7 @@ void qvs_pt_result(qvs_pt *p, cJSON *result)
     p->resp->result = result;
 }
 
-const qvs_vector *qvs_pt_vector(qvs_pt *p, const char *name)
+const qvs_vector *qvs_call_vector(qvs_call *p, const char *name)
 {
     const qvs_vector *v = qvs_coll_vector(p->coll, name);
     if (!v)
@@ -126,15 +126,15 @@ const qvs_vector *qvs_pt_vector(qvs_pt *p, const char *name)
     return v;
 }
 
-bool qvs_pt_check_vector_sel(qvs_pt *p, const qj_vector_sel *wv)
+bool qvs_call_check_vector_sel(qvs_call *p, const qj_vector_sel *wv)
 {
     for (size_t i = 0; i < wv->n; i++)
-        if (!qvs_pt_vector(p, wv->names[i]))
+        if (!qvs_call_vector(p, wv->names[i]))
             return false;
     return true;
 }
 
-size_t qvs_pt_libcolls(const qvs_coll *coll, qv_collection **out)
+size_t qvs_call_libcolls(const qvs_coll *coll, qv_collection **out)
 {
     size_t n = 0;
     out[n++] = coll->points;
@@ -148,7 +148,7 @@ size_t qvs_pt_libcolls(const qvs_coll *coll, qv_collection **out)
 
 /* One vector of point id as a JSON array; NULL with *missing when the
  * point does not have it. */
-static cJSON *vector_json(qvs_pt *p, const qvs_vector *v, const qv_point_id *id,
+static cJSON *vector_json(qvs_call *p, const qvs_vector *v, const qv_point_id *id,
                           bool *missing)
 {
     *missing = false;
@@ -171,7 +171,7 @@ static cJSON *vector_json(qvs_pt *p, const qvs_vector *v, const qv_point_id *id,
     return arr;
 }
 
-static bool add_payload(qvs_pt *p, cJSON *obj, const qv_point_id *id,
+static bool add_payload(qvs_call *p, cJSON *obj, const qv_point_id *id,
                         const qj_payload_sel *wp, bool *gone)
 {
     cJSON *pl = NULL;
@@ -200,7 +200,7 @@ static bool add_payload(qvs_pt *p, cJSON *obj, const qv_point_id *id,
     return true;
 }
 
-static bool add_vectors(qvs_pt *p, cJSON *obj, const qv_point_id *id,
+static bool add_vectors(qvs_call *p, cJSON *obj, const qv_point_id *id,
                         const qj_vector_sel *wv, bool *gone)
 {
     qvs_coll *c = p->coll;
@@ -240,7 +240,7 @@ static bool add_vectors(qvs_pt *p, cJSON *obj, const qv_point_id *id,
     return true;
 }
 
-bool qvs_pt_add_payload_vector(qvs_pt *p, cJSON *obj, const qv_point_id *id,
+bool qvs_call_add_payload_vector(qvs_call *p, cJSON *obj, const qv_point_id *id,
                                const qj_payload_sel *wp,
                                const qj_vector_sel *wv, bool *gone)
 {
@@ -252,7 +252,7 @@ bool qvs_pt_add_payload_vector(qvs_pt *p, cJSON *obj, const qv_point_id *id,
     return true;
 }
 
-cJSON *qvs_pt_record(qvs_pt *p, const qv_point_id *id, const qj_payload_sel *wp,
+cJSON *qvs_call_record(qvs_call *p, const qv_point_id *id, const qj_payload_sel *wp,
                      const qj_vector_sel *wv, bool *gone)
 {
     *gone = false;
@@ -264,7 +264,7 @@ cJSON *qvs_pt_record(qvs_pt *p, const qv_point_id *id, const qj_payload_sel *wp,
         qvs_fail(p->resp, 500, "Service internal error: out of memory");
         return NULL;
     }
-    if (!qvs_pt_add_payload_vector(p, obj, id, wp, wv, gone)) {
+    if (!qvs_call_add_payload_vector(p, obj, id, wp, wv, gone)) {
         cJSON_Delete(obj);
         return NULL;
     }
@@ -287,12 +287,12 @@ static bool mentions_has_vector(const cJSON *j)
 
 /* The ids of the points that have vector name, as a has_id array (a
  * missing name gives an empty list: the condition never holds). */
-static cJSON *ids_with_vector(qvs_pt *p, const char *name)
+static cJSON *ids_with_vector(qvs_call *p, const char *name)
 {
     const qvs_vector *v = qvs_coll_vector(p->coll, name);
     qv_point_id *ids = NULL;
     size_t n = 0;
-    if (v && !qvs_pt_scroll_all(p, v->coll, NULL, &ids, &n))
+    if (v && !qvs_call_scroll_all(p, v->coll, NULL, &ids, &n))
         return NULL;
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < n; i++) {
@@ -310,7 +310,7 @@ static cJSON *ids_with_vector(qvs_pt *p, const char *name)
 }
 
 /* Replaces every {"has_vector": name} in j by {"has_id": [ids]}. */
-static bool rewrite_has_vector(qvs_pt *p, cJSON *j)
+static bool rewrite_has_vector(qvs_call *p, cJSON *j)
 {
     for (cJSON *c = j->child; c; c = c->next) {
         if (c->string && strcmp(c->string, "has_vector") == 0 &&
@@ -337,7 +337,7 @@ static bool rewrite_has_vector(qvs_pt *p, cJSON *j)
     return true;
 }
 
-bool qvs_pt_filter(qvs_pt *p, const cJSON *j, qv_filter **out,
+bool qvs_call_filter(qvs_call *p, const cJSON *j, qv_filter **out,
                    const char *where)
 {
     *out = NULL;
@@ -356,7 +356,7 @@ bool qvs_pt_filter(qvs_pt *p, const cJSON *j, qv_filter **out,
 
 #define SCROLL_PAGE 1024
 
-bool qvs_pt_scroll_all(qvs_pt *p, qv_collection *c, const qv_filter *f,
+bool qvs_call_scroll_all(qvs_call *p, qv_collection *c, const qv_filter *f,
                        qv_point_id **ids, size_t *n)
 {
     qv_point_id *v = NULL, start;
@@ -392,7 +392,7 @@ bool qvs_pt_scroll_all(qvs_pt *p, qv_collection *c, const qv_filter *f,
     return true;
 }
 
-bool qvs_pt_require_points(qvs_pt *p, const qv_point_id *ids, size_t n)
+bool qvs_call_require_points(qvs_call *p, const qv_point_id *ids, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         bool there = false;
@@ -409,7 +409,7 @@ bool qvs_pt_require_points(qvs_pt *p, const qv_point_id *ids, size_t n)
     return true;
 }
 
-bool qvs_pt_selector(qvs_pt *p, const cJSON *obj, const char *none_msg,
+bool qvs_call_selector(qvs_call *p, const cJSON *obj, const char *none_msg,
                      bool must_exist, qv_point_id **ids, size_t *n)
 {
     *ids = NULL;
@@ -428,11 +428,11 @@ bool qvs_pt_selector(qvs_pt *p, const cJSON *obj, const char *none_msg,
     bool ok = false;
     if (pts && !qj_id_list(pts, &listed, &n_listed, p->resp, "points"))
         goto done;
-    if (flt && !qvs_pt_filter(p, flt, &f, "filter"))
+    if (flt && !qvs_call_filter(p, flt, &f, "filter"))
         goto done;
-    if (must_exist && !qvs_pt_require_points(p, listed, n_listed))
+    if (must_exist && !qvs_call_require_points(p, listed, n_listed))
         goto done;
-    if (f && !qvs_pt_scroll_all(p, p->coll->points, f, &matched, &n_matched))
+    if (f && !qvs_call_scroll_all(p, p->coll->points, f, &matched, &n_matched))
         goto done;
     if (!n_matched) {
         *ids = listed;
@@ -475,7 +475,7 @@ static int cmp_id_pos(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-bool qvs_pt_mark_dups(qvs_pt *p, const qv_point_id *ids, size_t n,
+bool qvs_call_mark_dups(qvs_call *p, const qv_point_id *ids, size_t n,
                       bool keep_last, bool *dup)
 {
     memset(dup, 0, n * sizeof(*dup));

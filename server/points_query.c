@@ -89,7 +89,7 @@ typedef struct plan {
     qv_order_by order; /* PK_ORDER */
 } plan;
 
-static void plan_free(qvs_pt *p, plan *q)
+static void plan_free(qvs_call *p, plan *q)
 {
     free(q->query);
     free(q->pos);
@@ -108,7 +108,7 @@ static int cmp_id(const void *a, const void *b)
     return qv_id_compare(a, b);
 }
 
-static bool add_exclude(qvs_pt *p, plan *q, const qv_point_id *id)
+static bool add_exclude(qvs_call *p, plan *q, const qv_point_id *id)
 {
     if (q->n_exclude == q->cap_exclude) {
         size_t cap = q->cap_exclude ? q->cap_exclude * 2 : 8;
@@ -132,7 +132,7 @@ static bool excluded(const plan *q, const qv_point_id *id)
 
 /* filter, params, score_threshold, limit, offset, with_payload, with_vector
  * (legacy requests require limit: limit_required). */
-static bool parse_common(qvs_pt *p, const cJSON *o, bool limit_required,
+static bool parse_common(qvs_call *p, const cJSON *o, bool limit_required,
                          plan *q)
 {
     qvs_resp *r = p->resp;
@@ -145,14 +145,14 @@ static bool parse_common(qvs_pt *p, const cJSON *o, bool limit_required,
                               "params: invalid type: %s, expected an "
                               "object",
                               qj_type_name(params));
-    if (!qvs_pt_filter(p, member(o, "filter"), &q->filter, "filter") ||
+    if (!qvs_call_filter(p, member(o, "filter"), &q->filter, "filter") ||
         !qj_uint(params, "hnsw_ef", 0, 1, &ef, r) ||
         !qj_bool(params, "exact", false, &q->exact, r) ||
         !qj_float(o, "score_threshold", &q->has_threshold, &q->threshold, r) ||
         !qj_uint(o, "limit", 10, 1, &q->limit, r) ||
         !qj_uint(o, "offset", 0, 0, &q->offset, r) ||
         !qj_with_payload(o, false, &q->wp, r) ||
-        !qj_with_vector(o, &q->wv, r) || !qvs_pt_check_vector_sel(p, &q->wv))
+        !qj_with_vector(o, &q->wv, r) || !qvs_call_check_vector_sel(p, &q->wv))
         return false;
     /* Qdrant has no upper bound on ef; the library stops at QV_MAX_EF. */
     q->hnsw_ef = (uint32_t)(ef > QV_MAX_EF ? QV_MAX_EF : ef);
@@ -160,7 +160,7 @@ static bool parse_common(qvs_pt *p, const cJSON *o, bool limit_required,
 }
 
 /* lookup_from: {"collection": name, "vector"?: name}. */
-static bool parse_lookup(qvs_pt *p, const cJSON *o, plan *q)
+static bool parse_lookup(qvs_call *p, const cJSON *o, plan *q)
 {
     const cJSON *lf = member(o, "lookup_from");
     if (!lf)
@@ -203,7 +203,7 @@ static void normalize(float *v, uint32_t dim)
  * (lookup_from, else this one) called lookup_from.vector (else `using`).
  * A referenced point of the searched collection is excluded from the
  * answer when exclude_same, of any collection when exclude_any. */
-static bool example_vector(qvs_pt *p, plan *q, const cJSON *ex,
+static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
                            const char *using, bool exclude_any, float *out,
                            const char *where)
 {
@@ -256,7 +256,7 @@ static bool example_vector(qvs_pt *p, plan *q, const cJSON *ex,
 }
 
 /* Reads a list of examples into a new matrix *rows (n rows of dim). */
-static bool example_list(qvs_pt *p, plan *q, const cJSON *list,
+static bool example_list(qvs_call *p, plan *q, const cJSON *list,
                          const char *name, const char *using, bool legacy,
                          float **rows, size_t *n)
 {
@@ -290,11 +290,11 @@ static bool example_list(qvs_pt *p, plan *q, const cJSON *list,
 
 /* recommend: positives, negatives and a strategy.  Qdrant's texts for
  * missing examples differ between the legacy API and the query API. */
-static bool plan_recommend(qvs_pt *p, plan *q, const cJSON *o,
+static bool plan_recommend(qvs_call *p, plan *q, const cJSON *o,
                            const char *using, bool legacy)
 {
     const char *strategy = NULL;
-    if (!q->vec && !(q->vec = qvs_pt_vector(p, using)))
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
     if (!qj_string(o, "strategy", &strategy, p->resp))
         return false;
@@ -353,17 +353,17 @@ static bool plan_recommend(qvs_pt *p, plan *q, const cJSON *o,
 
 /* ---- the query API ------------------------------------------------------- */
 
-static bool unsupported(qvs_pt *p, const char *what)
+static bool unsupported(qvs_call *p, const char *what)
 {
     return qj_fail_bad_request(
         p->resp, "%s is not supported by this server (Quiver)", what);
 }
 
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
-static bool plan_nearest(qvs_pt *p, plan *q, const cJSON *input,
+static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
                          const cJSON *mmr, const char *using)
 {
-    if (!q->vec && !(q->vec = qvs_pt_vector(p, using)))
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
@@ -400,7 +400,7 @@ static bool plan_nearest(qvs_pt *p, plan *q, const cJSON *input,
     return true;
 }
 
-static bool plan_query_object(qvs_pt *p, plan *q, const cJSON *j,
+static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
                               const char *using)
 {
     const cJSON *x;
@@ -423,7 +423,7 @@ static bool plan_query_object(qvs_pt *p, plan *q, const cJSON *j,
     }
     if ((x = member(j, "order_by"))) {
         q->kind = PK_ORDER;
-        return qvs_pt_order_by_parse(p, x, &q->order);
+        return qvs_call_order_by_parse(p, x, &q->order);
     }
     if (member(j, "indices") || member(j, "values"))
         return unsupported(p, "a sparse vector query");
@@ -441,7 +441,7 @@ static bool plan_query_object(qvs_pt *p, plan *q, const cJSON *j,
 }
 
 /* A QueryRequest object into a plan. */
-static bool plan_query(qvs_pt *p, const cJSON *o, plan *q)
+static bool plan_query(qvs_call *p, const cJSON *o, plan *q)
 {
     memset(q, 0, sizeof(*q));
     if (!cJSON_IsObject(o))
@@ -458,7 +458,7 @@ static bool plan_query(qvs_pt *p, const cJSON *o, plan *q)
         return false;
     /* A named collection has no vector "": queries that score vectors
      * need `using` there, id order and samples do not. */
-    if (using && !(q->vec = qvs_pt_vector(p, using)))
+    if (using && !(q->vec = qvs_call_vector(p, using)))
         return false;
     if (!using)
         using = "";
@@ -481,7 +481,7 @@ static bool plan_query(qvs_pt *p, const cJSON *o, plan *q)
 /* ---- legacy requests ----------------------------------------------------- */
 
 /* SearchRequest: {"vector": [..] | {"name", "vector"}, "limit", ...}. */
-static bool plan_search(qvs_pt *p, const cJSON *o, plan *q)
+static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
 {
     memset(q, 0, sizeof(*q));
     if (!cJSON_IsObject(o))
@@ -506,7 +506,7 @@ static bool plan_search(qvs_pt *p, const cJSON *o, plan *q)
         if (cJSON_IsObject(v))
             return unsupported(p, "a sparse vector search");
     }
-    if (!(q->vec = qvs_pt_vector(p, name)))
+    if (!(q->vec = qvs_call_vector(p, name)))
         return false;
     if (cJSON_IsArray(v) && cJSON_IsArray(v->child))
         return unsupported(p, "a multivector search");
@@ -518,7 +518,7 @@ static bool plan_search(qvs_pt *p, const cJSON *o, plan *q)
 
 /* RecommendRequest: {"positive", "negative", "strategy", "limit", "using",
  * "lookup_from", ...}. */
-static bool plan_legacy_recommend(qvs_pt *p, const cJSON *o, plan *q)
+static bool plan_legacy_recommend(qvs_call *p, const cJSON *o, plan *q)
 {
     memset(q, 0, sizeof(*q));
     if (!cJSON_IsObject(o))
@@ -532,7 +532,7 @@ static bool plan_legacy_recommend(qvs_pt *p, const cJSON *o, plan *q)
         return false;
     if (!using)
         using = "";
-    if (!(q->vec = qvs_pt_vector(p, using)))
+    if (!(q->vec = qvs_call_vector(p, using)))
         return false;
     /* The legacy lookup uses lookup_from.vector, else the default vector,
      * not `using` (Qdrant's get_search_vector_name). */
@@ -549,7 +549,7 @@ typedef struct scored {
 } scored;
 
 /* Appends ScoredPoint {"id", "version", "score", "payload"?, "vector"?}. */
-static bool emit(qvs_pt *p, const plan *q, cJSON *arr, const scored *s)
+static bool emit(qvs_call *p, const plan *q, cJSON *arr, const scored *s)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *id = qj_id_json(&s->id), *sc = qj_float_json(s->score);
@@ -565,7 +565,7 @@ static bool emit(qvs_pt *p, const plan *q, cJSON *arr, const scored *s)
         return oom(p->resp);
     }
     bool gone = false;
-    if (!qvs_pt_add_payload_vector(p, o, &s->id, &q->wp, &q->wv, &gone)) {
+    if (!qvs_call_add_payload_vector(p, o, &s->id, &q->wp, &q->wv, &gone)) {
         cJSON_Delete(o);
         return gone; /* deleted meanwhile: left out */
     }
@@ -577,7 +577,7 @@ static bool emit(qvs_pt *p, const plan *q, cJSON *arr, const scored *s)
 }
 
 /* Emits s[offset .. offset+limit). */
-static bool emit_page(qvs_pt *p, const plan *q, cJSON *arr, const scored *s,
+static bool emit_page(qvs_call *p, const plan *q, cJSON *arr, const scored *s,
                       size_t n)
 {
     for (size_t i = q->offset; i < n && i - q->offset < q->limit; i++)
@@ -634,7 +634,7 @@ static float similarity(qv_metric m, const float *a, const float *b,
  * vecs): the most relevant first, then repeatedly the candidate with the
  * best lambda * relevance - (1 - lambda) * max similarity to those chosen.
  * Reorders hits[0..n) into the chosen order; scores stay the search's. */
-static bool mmr_rerank(qvs_pt *p, const plan *q, scored *hits,
+static bool mmr_rerank(qvs_call *p, const plan *q, scored *hits,
                        const float *vecs, size_t n, size_t want)
 {
     uint32_t dim = q->vec->size;
@@ -695,7 +695,7 @@ done:
     return ok;
 }
 
-static bool run_nearest(qvs_pt *p, const plan *q, cJSON *arr)
+static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_collection *c = q->vec->coll;
     uint32_t dim = q->vec->size;
@@ -812,7 +812,7 @@ static int cmp_scored_desc(const void *a, const void *b)
 }
 
 /* best_score / sum_scores: an exact scan of every matching point. */
-static bool run_reco_scan(qvs_pt *p, const plan *q, cJSON *arr)
+static bool run_reco_scan(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_collection *c = q->vec->coll;
     uint32_t dim = q->vec->size;
@@ -825,7 +825,7 @@ static bool run_reco_scan(qvs_pt *p, const plan *q, cJSON *arr)
         oom(p->resp);
         goto done;
     }
-    if (!qvs_pt_scroll_all(p, c, q->filter, &ids, &n))
+    if (!qvs_call_scroll_all(p, c, q->filter, &ids, &n))
         goto done;
     if (!(s = malloc((n ? n : 1) * sizeof(*s)))) {
         oom(p->resp);
@@ -853,7 +853,7 @@ done:
 }
 
 /* No query: the points in id order, score 1.0. */
-static bool run_scroll(qvs_pt *p, const plan *q, cJSON *arr)
+static bool run_scroll(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_collection *c = p->coll->points;
     uint64_t count = 0;
@@ -898,11 +898,11 @@ static uint64_t splitmix(uint64_t *x)
 
 /* sample random: `limit` matching points chosen uniformly (partial
  * Fisher-Yates), score 1.0; offset is ignored, as in Qdrant. */
-static bool run_sample(qvs_pt *p, const plan *q, cJSON *arr)
+static bool run_sample(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_point_id *ids = NULL;
     size_t n = 0;
-    if (!qvs_pt_scroll_all(p, p->coll->points, q->filter, &ids, &n))
+    if (!qvs_call_scroll_all(p, p->coll->points, q->filter, &ids, &n))
         return false;
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
@@ -923,13 +923,13 @@ static bool run_sample(qvs_pt *p, const plan *q, cJSON *arr)
 
 /* order_by: points in value order, score 0 and the value as order_value,
  * as Qdrant answers an order_by query. */
-static bool run_order(qvs_pt *p, const plan *q, cJSON *arr)
+static bool run_order(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_point_id *ids = NULL;
     double *vals = NULL;
     size_t n = 0;
     uint64_t want = q->limit + q->offset;
-    bool ok = qvs_pt_order_by_run(p, &q->order, q->filter,
+    bool ok = qvs_call_order_by_run(p, &q->order, q->filter,
                                   (size_t)(want < QV_MAX_K ? want : QV_MAX_K),
                                   &ids, &vals, &n);
     for (size_t i = q->offset; ok && i < n; i++) {
@@ -946,7 +946,7 @@ static bool run_order(qvs_pt *p, const plan *q, cJSON *arr)
 }
 
 /* The plan's ScoredPoints as a new array, or NULL (reply set). */
-static cJSON *run_plan(qvs_pt *p, plan *q)
+static cJSON *run_plan(qvs_call *p, plan *q)
 {
     cJSON *arr = cJSON_CreateArray();
     if (!arr) {
@@ -983,11 +983,11 @@ static cJSON *run_plan(qvs_pt *p, plan *q)
 
 /* ---- handlers ------------------------------------------------------------ */
 
-typedef bool (*plan_fn)(qvs_pt *p, const cJSON *o, plan *q);
+typedef bool (*plan_fn)(qvs_call *p, const cJSON *o, plan *q);
 
 /* One request object -> its ScoredPoint array, wrapped as {"points": [...]}
  * when wrap. */
-static cJSON *answer_one(qvs_pt *p, const cJSON *o, plan_fn fn, bool wrap)
+static cJSON *answer_one(qvs_call *p, const cJSON *o, plan_fn fn, bool wrap)
 {
     plan q;
     cJSON *arr = NULL;
@@ -1008,13 +1008,13 @@ static cJSON *answer_one(qvs_pt *p, const cJSON *o, plan_fn fn, bool wrap)
 
 static void answer(const qvs_req *req, qvs_resp *resp, plan_fn fn, bool wrap)
 {
-    qvs_pt p;
-    if (!qvs_pt_open(&p, req, resp, true))
+    qvs_call p;
+    if (!qvs_call_open(&p, req, resp, true))
         return;
     cJSON *r = answer_one(&p, p.body, fn, wrap);
     if (r)
-        qvs_pt_result(&p, r);
-    qvs_pt_close(&p);
+        qvs_call_result(&p, r);
+    qvs_call_close(&p);
 }
 
 /* {"searches": [request, ...]} -> [answer, ...]; the first failing
@@ -1022,8 +1022,8 @@ static void answer(const qvs_req *req, qvs_resp *resp, plan_fn fn, bool wrap)
 static void answer_batch(const qvs_req *req, qvs_resp *resp, plan_fn fn,
                          bool wrap)
 {
-    qvs_pt p;
-    if (!qvs_pt_open(&p, req, resp, true))
+    qvs_call p;
+    if (!qvs_call_open(&p, req, resp, true))
         return;
     const cJSON *list = member(p.body, "searches");
     cJSON *out = NULL;
@@ -1050,11 +1050,11 @@ static void answer_batch(const qvs_req *req, qvs_resp *resp, plan_fn fn,
             goto done;
         }
     }
-    qvs_pt_result(&p, out);
+    qvs_call_result(&p, out);
     out = NULL;
 done:
     cJSON_Delete(out);
-    qvs_pt_close(&p);
+    qvs_call_close(&p);
 }
 
 void qvs_points_query(const qvs_req *req, qvs_resp *resp)

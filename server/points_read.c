@@ -27,11 +27,11 @@ static const cJSON *member(const cJSON *obj, const char *key)
 
 /* Appends the record of id to arr, unless the point is gone.  False (reply
  * set) on an error. */
-static bool append_record(qvs_pt *p, cJSON *arr, const qv_point_id *id,
+static bool append_record(qvs_call *p, cJSON *arr, const qv_point_id *id,
                           const qj_payload_sel *wp, const qj_vector_sel *wv)
 {
     bool gone = false;
-    cJSON *rec = qvs_pt_record(p, id, wp, wv, &gone);
+    cJSON *rec = qvs_call_record(p, id, wp, wv, &gone);
     if (!rec)
         return gone;
     if (!cJSON_AddItemToArray(arr, rec)) {
@@ -43,8 +43,8 @@ static bool append_record(qvs_pt *p, cJSON *arr, const qv_point_id *id,
 
 void qvs_points_retrieve(const qvs_req *req, qvs_resp *resp)
 {
-    qvs_pt p;
-    if (!qvs_pt_open(&p, req, resp, true))
+    qvs_call p;
+    if (!qvs_call_open(&p, req, resp, true))
         return;
     qv_point_id *ids = NULL;
     size_t n = 0;
@@ -59,14 +59,14 @@ void qvs_points_retrieve(const qvs_req *req, qvs_resp *resp)
     }
     if (!qj_id_list(jids, &ids, &n, resp, "ids") ||
         !qj_with_payload(p.body, true, &wp, resp) ||
-        !qj_with_vector(p.body, &wv, resp) || !qvs_pt_check_vector_sel(&p, &wv))
+        !qj_with_vector(p.body, &wv, resp) || !qvs_call_check_vector_sel(&p, &wv))
         goto done;
     if (!(dup = malloc((n ? n : 1) * sizeof(bool))) ||
         !(arr = cJSON_CreateArray())) {
         qvs_fail(resp, 500, "Service internal error: out of memory");
         goto done;
     }
-    if (!qvs_pt_mark_dups(&p, ids, n, false, dup))
+    if (!qvs_call_mark_dups(&p, ids, n, false, dup))
         goto done;
     for (size_t i = 0; i < n; i++) {
         bool there = false;
@@ -80,7 +80,7 @@ void qvs_points_retrieve(const qvs_req *req, qvs_resp *resp)
         if (there && !append_record(&p, arr, &ids[i], &wp, &wv))
             goto done;
     }
-    qvs_pt_result(&p, arr);
+    qvs_call_result(&p, arr);
     arr = NULL;
 done:
     cJSON_Delete(arr);
@@ -88,12 +88,12 @@ done:
     qj_vector_sel_free(&wv);
     free(dup);
     free(ids);
-    qvs_pt_close(&p);
+    qvs_call_close(&p);
 }
 
 void qvs_points_get(const qvs_req *req, qvs_resp *resp)
 {
-    qvs_pt p;
+    qvs_call p;
     qv_point_id id;
     const char *text = req->n_params > 1 ? req->params[1] : "";
     /* Path parameters are decoded before the collection is looked up. */
@@ -101,7 +101,7 @@ void qvs_points_get(const qvs_req *req, qvs_resp *resp)
         qj_fail_input(resp, "Can not recognize \"%.64s\" as point id", text);
         return;
     }
-    if (!qvs_pt_open(&p, req, resp, false))
+    if (!qvs_call_open(&p, req, resp, false))
         return;
     qj_payload_sel wp = {.on = true};
     qj_vector_sel wv = {.all = true};
@@ -112,16 +112,16 @@ void qvs_points_get(const qvs_req *req, qvs_resp *resp)
     cJSON *rec = NULL;
     if (st != QV_OK)
         qj_fail_lib(resp, p.coll->points, st, "looking up a point");
-    else if (there && (rec = qvs_pt_record(&p, &id, &wp, &wv, &gone)))
-        qvs_pt_result(&p, rec);
+    else if (there && (rec = qvs_call_record(&p, &id, &wp, &wv, &gone)))
+        qvs_call_result(&p, rec);
     else if (!there || gone)
         qj_fail_not_found(resp, "Point with id %s does not exists!", t);
-    qvs_pt_close(&p);
+    qvs_call_close(&p);
 }
 
 /* Scroll with order_by: records in value order with their order_value,
  * and no next page offset (Qdrant disables paging by offset here). */
-static void scroll_ordered(qvs_pt *p, const cJSON *ob, const qv_filter *f,
+static void scroll_ordered(qvs_call *p, const cJSON *ob, const qv_filter *f,
                            size_t limit, const qj_payload_sel *wp,
                            const qj_vector_sel *wv)
 {
@@ -130,8 +130,8 @@ static void scroll_ordered(qvs_pt *p, const cJSON *ob, const qv_filter *f,
     double *vals = NULL;
     size_t n = 0;
     cJSON *out = NULL, *arr = NULL;
-    if (!qvs_pt_order_by_parse(p, ob, &o) ||
-        !qvs_pt_order_by_run(p, &o, f, limit, &ids, &vals, &n))
+    if (!qvs_call_order_by_parse(p, ob, &o) ||
+        !qvs_call_order_by_run(p, &o, f, limit, &ids, &vals, &n))
         goto done;
     if (!(out = cJSON_CreateObject()) ||
         !(arr = cJSON_AddArrayToObject(out, "points"))) {
@@ -140,7 +140,7 @@ static void scroll_ordered(qvs_pt *p, const cJSON *ob, const qv_filter *f,
     }
     for (size_t i = 0; i < n; i++) {
         bool gone = false;
-        cJSON *rec = qvs_pt_record(p, &ids[i], wp, wv, &gone);
+        cJSON *rec = qvs_call_record(p, &ids[i], wp, wv, &gone);
         if (!rec) {
             if (gone)
                 continue;
@@ -153,7 +153,7 @@ static void scroll_ordered(qvs_pt *p, const cJSON *ob, const qv_filter *f,
         qvs_fail(p->resp, 500, "Service internal error: out of memory");
         goto done;
     }
-    qvs_pt_result(p, out);
+    qvs_call_result(p, out);
     out = NULL;
 done:
     cJSON_Delete(out);
@@ -163,8 +163,8 @@ done:
 
 void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
 {
-    qvs_pt p;
-    if (!qvs_pt_open(&p, req, resp, false))
+    qvs_call p;
+    if (!qvs_call_open(&p, req, resp, false))
         return;
     qj_payload_sel wp = {0};
     qj_vector_sel wv = {0};
@@ -175,9 +175,9 @@ void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
     uint64_t limit = 0, count = 0;
     if ((joff && !qj_id(joff, &start, resp, "offset")) ||
         !qj_uint(p.body, "limit", 10, 1, &limit, resp) ||
-        !qvs_pt_filter(&p, member(p.body, "filter"), &f, "filter") ||
+        !qvs_call_filter(&p, member(p.body, "filter"), &f, "filter") ||
         !qj_with_payload(p.body, true, &wp, resp) ||
-        !qj_with_vector(p.body, &wv, resp) || !qvs_pt_check_vector_sel(&p, &wv))
+        !qj_with_vector(p.body, &wv, resp) || !qvs_call_check_vector_sel(&p, &wv))
         goto done;
     if (member(p.body, "order_by")) {
         scroll_ordered(&p, member(p.body, "order_by"), f, (size_t)limit, &wp,
@@ -214,7 +214,7 @@ void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
         qvs_fail(resp, 500, "Service internal error: out of memory");
         goto done;
     }
-    qvs_pt_result(&p, out);
+    qvs_call_result(&p, out);
     out = NULL;
 done:
     cJSON_Delete(out);
@@ -222,20 +222,20 @@ done:
     qv_filter_free(f);
     qj_payload_sel_free(&wp);
     qj_vector_sel_free(&wv);
-    qvs_pt_close(&p);
+    qvs_call_close(&p);
 }
 
 void qvs_points_count(const qvs_req *req, qvs_resp *resp)
 {
-    qvs_pt p;
-    if (!qvs_pt_open(&p, req, resp, false))
+    qvs_call p;
+    if (!qvs_call_open(&p, req, resp, false))
         return;
     qv_filter *f = NULL;
     bool exact;
     uint64_t n = 0;
     /* Counts are always exact here; `exact` is read only to check it. */
     if (qj_bool(p.body, "exact", true, &exact, resp) &&
-        qvs_pt_filter(&p, member(p.body, "filter"), &f, "filter")) {
+        qvs_call_filter(&p, member(p.body, "filter"), &f, "filter")) {
         qv_status st = qv_count_filter(p.coll->points, f, &n);
         if (st != QV_OK) {
             qj_fail_lib(resp, p.coll->points, st, "counting points");
@@ -245,11 +245,11 @@ void qvs_points_count(const qvs_req *req, qvs_resp *resp)
                 cJSON_Delete(o);
                 o = NULL;
             }
-            qvs_pt_result(&p, o);
+            qvs_call_result(&p, o);
         }
     }
     qv_filter_free(f);
-    qvs_pt_close(&p);
+    qvs_call_close(&p);
 }
 
 /* ---- order_by --------------------------------------------------------------
@@ -298,7 +298,7 @@ static bool parse_datetime(const char *s, double *out)
     return true;
 }
 
-bool qvs_pt_order_by_parse(qvs_pt *p, const cJSON *j, qv_order_by *o)
+bool qvs_call_order_by_parse(qvs_call *p, const cJSON *j, qv_order_by *o)
 {
     qv_order_by_init(o);
     if (cJSON_IsString(j)) {
@@ -333,7 +333,7 @@ bool qvs_pt_order_by_parse(qvs_pt *p, const cJSON *j, qv_order_by *o)
     return true;
 }
 
-bool qvs_pt_order_by_run(qvs_pt *p, const qv_order_by *o, const qv_filter *f,
+bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o, const qv_filter *f,
                          size_t limit, qv_point_id **ids, double **vals,
                          size_t *n)
 {

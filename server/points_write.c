@@ -36,7 +36,7 @@ static const char *const EITHER =
 static const char *const SELECTOR =
     "data did not match any variant of untagged enum PointsSelector";
 
-static bool oom(qvs_pt *p)
+static bool oom(qvs_call *p)
 {
     return qvs_fail(p->resp, 500, "Service internal error: out of memory");
 }
@@ -69,7 +69,7 @@ static void pset_free(pset *s)
     memset(s, 0, sizeof(*s));
 }
 
-static bool pset_alloc(qvs_pt *p, pset *s, size_t n)
+static bool pset_alloc(qvs_call *p, pset *s, size_t n)
 {
     s->n = n;
     s->nv = p->coll->n_vectors;
@@ -82,9 +82,9 @@ static bool pset_alloc(qvs_pt *p, pset *s, size_t n)
 }
 
 /* Index of vector name in coll->vectors, or Qdrant's error. */
-static bool vector_index(qvs_pt *p, const char *name, size_t *k)
+static bool vector_index(qvs_call *p, const char *name, size_t *k)
 {
-    const qvs_vector *v = qvs_pt_vector(p, name);
+    const qvs_vector *v = qvs_call_vector(p, name);
     if (!v)
         return false;
     *k = (size_t)(v - p->coll->vectors);
@@ -92,7 +92,7 @@ static bool vector_index(qvs_pt *p, const char *name, size_t *k)
 }
 
 /* Sorts one point's "vector" value into its slots (nv entries). */
-static bool assign_vectors(qvs_pt *p, const cJSON *v, const cJSON **slots,
+static bool assign_vectors(qvs_call *p, const cJSON *v, const cJSON **slots,
                            const char *where)
 {
     size_t k;
@@ -118,7 +118,7 @@ static bool assign_vectors(qvs_pt *p, const cJSON *v, const cJSON **slots,
 }
 
 /* {"points": [{"id", "vector", "payload"?}, ...]} */
-static bool parse_point_list(qvs_pt *p, const cJSON *arr, bool payloads,
+static bool parse_point_list(qvs_call *p, const cJSON *arr, bool payloads,
                              pset *s)
 {
     if (!cJSON_IsArray(arr))
@@ -162,7 +162,7 @@ static bool parse_point_list(qvs_pt *p, const cJSON *arr, bool payloads,
 
 /* {"batch": {"ids": [...], "vectors": [[...]] | {name: [[...]]},
  *            "payloads"?: [...]}} */
-static bool parse_batch(qvs_pt *p, const cJSON *b, pset *s)
+static bool parse_batch(qvs_call *p, const cJSON *b, pset *s)
 {
     if (!cJSON_IsObject(b))
         return qj_fail_format(p->resp,
@@ -250,7 +250,7 @@ static bool parse_batch(qvs_pt *p, const cJSON *b, pset *s)
 }
 
 /* Where vector (i, k) came from, for messages. */
-static void vec_where(const qvs_pt *p, const pset *s, size_t i, size_t k,
+static void vec_where(const qvs_call *p, const pset *s, size_t i, size_t k,
                       char *buf, size_t cap)
 {
     const char *name = p->coll->vectors[k].name;
@@ -286,7 +286,7 @@ static void columns_free(column *cols, size_t nv)
 
 /* Validates every given vector of s (kept or not) and packs those of the
  * kept points (keep NULL: all) into one column per vector name. */
-static bool pack_columns(qvs_pt *p, const pset *s, const bool *keep,
+static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
                          column **out)
 {
     size_t nv = s->nv;
@@ -357,13 +357,13 @@ static int cmp_id(const void *a, const void *b)
  * (last wins), existing points under insert_only, missing ones under
  * update_only (modes: the request may carry update_mode), existing points
  * that do not match update_filter. */
-static bool choose_points(qvs_pt *p, const cJSON *body, bool modes,
+static bool choose_points(qvs_call *p, const cJSON *body, bool modes,
                           const pset *s, bool *keep)
 {
     bool *dup = malloc((s->n ? s->n : 1) * sizeof(bool));
     if (!dup)
         return oom(p);
-    bool ok = qvs_pt_mark_dups(p, s->ids, s->n, true, dup);
+    bool ok = qvs_call_mark_dups(p, s->ids, s->n, true, dup);
     for (size_t i = 0; i < s->n; i++)
         keep[i] = !dup[i];
     free(dup);
@@ -384,11 +384,11 @@ static bool choose_points(qvs_pt *p, const cJSON *body, bool modes,
                               "one of `upsert`, `insert_only`, `update_only`",
                               mode);
     qv_filter *f = NULL;
-    if (!qvs_pt_filter(p, member(body, "update_filter"), &f, "update_filter"))
+    if (!qvs_call_filter(p, member(body, "update_filter"), &f, "update_filter"))
         return false;
     qv_point_id *match = NULL;
     size_t n_match = 0;
-    if (f && !qvs_pt_scroll_all(p, p->coll->points, f, &match, &n_match)) {
+    if (f && !qvs_call_scroll_all(p, p->coll->points, f, &match, &n_match)) {
         qv_filter_free(f);
         return false;
     }
@@ -418,7 +418,7 @@ static bool choose_points(qvs_pt *p, const cJSON *body, bool modes,
 /* ---- upsert -------------------------------------------------------------- */
 
 /* The payload texts of the points rows[0..m) (NULL: {}). */
-static bool payload_texts(qvs_pt *p, const pset *s, const size_t *rows,
+static bool payload_texts(qvs_call *p, const pset *s, const size_t *rows,
                           size_t m, char ***texts, size_t **lens)
 {
     *texts = calloc(m ? m : 1, sizeof(char *));
@@ -447,7 +447,7 @@ static void texts_free(char **texts, size_t *lens, size_t m)
 /* Named collections: registry first (all kept points, zero vectors, their
  * payloads), then each vector's collection, then removal of the vectors
  * the new points do not have. */
-static bool upsert_named(qvs_pt *p, const pset *s, const bool *keep,
+static bool upsert_named(qvs_call *p, const pset *s, const bool *keep,
                          column *cols)
 {
     qvs_coll *c = p->coll;
@@ -526,7 +526,7 @@ done:
     return ok;
 }
 
-static bool op_upsert(qvs_pt *p, const cJSON *body)
+static bool op_upsert(qvs_call *p, const cJSON *body)
 {
     pset s = {0};
     bool *keep = NULL;
@@ -591,12 +591,12 @@ done:
 
 /* ---- delete -------------------------------------------------------------- */
 
-static bool delete_ids(qvs_pt *p, const qv_point_id *ids, size_t n)
+static bool delete_ids(qvs_call *p, const qv_point_id *ids, size_t n)
 {
     qv_collection **lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc));
     if (!lc)
         return oom(p);
-    size_t nl = qvs_pt_libcolls(p->coll, lc);
+    size_t nl = qvs_call_libcolls(p->coll, lc);
     bool ok = true;
     for (size_t i = 0; ok && i < n; i++)
         for (size_t j = 0; ok && j < nl; j++) {
@@ -608,7 +608,7 @@ static bool delete_ids(qvs_pt *p, const qv_point_id *ids, size_t n)
     return ok;
 }
 
-static bool op_delete(qvs_pt *p, const cJSON *body)
+static bool op_delete(qvs_call *p, const cJSON *body)
 {
     qv_point_id *ids = NULL;
     size_t n = 0;
@@ -616,14 +616,14 @@ static bool op_delete(qvs_pt *p, const cJSON *body)
     if (flt && !member(body, "points") && !p->coll->named) {
         /* One library collection: let it delete by filter in one pass. */
         qv_filter *f = NULL;
-        if (!qvs_pt_filter(p, flt, &f, "filter"))
+        if (!qvs_call_filter(p, flt, &f, "filter"))
             return false;
         qv_status st = qv_delete_filter(p->coll->points, f, NULL);
         qv_filter_free(f);
         return st == QV_OK ||
                qj_fail_lib(p->resp, p->coll->points, st, "deleting points");
     }
-    if (!qvs_pt_selector(p, body, SELECTOR, false, &ids, &n))
+    if (!qvs_call_selector(p, body, SELECTOR, false, &ids, &n))
         return false;
     bool ok = delete_ids(p, ids, n);
     free(ids);
@@ -661,7 +661,7 @@ static qv_status pe_apply(qv_collection *c, const qv_point_id *id, const pe *e)
 
 /* Applies edits[0..ne) to point id in every library collection that holds
  * it.  The registry holds every point; vector collections may lack it. */
-static bool apply_edits(qvs_pt *p, qv_collection **lc, size_t nl,
+static bool apply_edits(qvs_call *p, qv_collection **lc, size_t nl,
                         const qv_point_id *id, const pe *edits, size_t ne)
 {
     for (size_t j = 0; j < nl; j++)
@@ -677,7 +677,7 @@ static bool apply_edits(qvs_pt *p, qv_collection **lc, size_t nl,
 
 /* The payload of id (registry) merged with set the Qdrant way: top-level
  * keys replaced, keys set to null removed.  New text in *out. */
-static bool merged_payload(qvs_pt *p, const qv_point_id *id, const cJSON *set,
+static bool merged_payload(qvs_call *p, const qv_point_id *id, const cJSON *set,
                            char **out)
 {
     char *json = NULL;
@@ -713,7 +713,7 @@ static bool merged_payload(qvs_pt *p, const qv_point_id *id, const cJSON *set,
 }
 
 /* A key path naming the top-level member name inside the object at key. */
-static bool member_path(qvs_pt *p, const char *key, const char *name,
+static bool member_path(qvs_call *p, const char *key, const char *name,
                         char **out)
 {
     if (strpbrk(name, "\"\\"))
@@ -730,7 +730,7 @@ static bool member_path(qvs_pt *p, const char *key, const char *name,
 }
 
 /* set_payload (overwrite false) and overwrite_payload (true). */
-static bool op_set_payload(qvs_pt *p, const cJSON *body, bool overwrite)
+static bool op_set_payload(qvs_call *p, const cJSON *body, bool overwrite)
 {
     const cJSON *payload = member(body, "payload");
     const char *key = NULL;
@@ -744,7 +744,7 @@ static bool op_set_payload(qvs_pt *p, const cJSON *body, bool overwrite)
         return false;
     qv_point_id *ids = NULL;
     size_t n = 0;
-    if (!qvs_pt_selector(p, body, EITHER, true, &ids, &n))
+    if (!qvs_call_selector(p, body, EITHER, true, &ids, &n))
         return false;
 
     /* Split the payload into what is set and the keys set to null. */
@@ -773,7 +773,7 @@ static bool op_set_payload(qvs_pt *p, const cJSON *body, bool overwrite)
         oom(p);
         goto done;
     }
-    size_t nl = qvs_pt_libcolls(p->coll, lc);
+    size_t nl = qvs_call_libcolls(p->coll, lc);
     size_t tl = strlen(set_text);
     const char *key_only[1] = {key};
     /* Each list starts with the edit that can fail on the payload itself
@@ -826,27 +826,27 @@ done:
     return ok;
 }
 
-static bool op_set(qvs_pt *p, const cJSON *body)
+static bool op_set(qvs_call *p, const cJSON *body)
 {
     return op_set_payload(p, body, false);
 }
 
-static bool op_overwrite(qvs_pt *p, const cJSON *body)
+static bool op_overwrite(qvs_call *p, const cJSON *body)
 {
     return op_set_payload(p, body, true);
 }
 
 /* Applies one edit to every selected point. */
-static bool edit_selected(qvs_pt *p, const cJSON *body, const char *none_msg,
+static bool edit_selected(qvs_call *p, const cJSON *body, const char *none_msg,
                           const pe *edit)
 {
     qv_point_id *ids = NULL;
     size_t n = 0;
-    if (!qvs_pt_selector(p, body, none_msg, true, &ids, &n))
+    if (!qvs_call_selector(p, body, none_msg, true, &ids, &n))
         return false;
     qv_collection **lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc));
     bool ok = lc != NULL || oom(p);
-    size_t nl = ok ? qvs_pt_libcolls(p->coll, lc) : 0;
+    size_t nl = ok ? qvs_call_libcolls(p->coll, lc) : 0;
     for (size_t i = 0; ok && i < n; i++)
         ok = apply_edits(p, lc, nl, &ids[i], edit, 1);
     free(lc);
@@ -854,7 +854,7 @@ static bool edit_selected(qvs_pt *p, const cJSON *body, const char *none_msg,
     return ok;
 }
 
-static bool op_delete_payload(qvs_pt *p, const cJSON *body)
+static bool op_delete_payload(qvs_call *p, const cJSON *body)
 {
     const char **keys = NULL;
     size_t n = 0;
@@ -868,7 +868,7 @@ static bool op_delete_payload(qvs_pt *p, const cJSON *body)
     return ok;
 }
 
-static bool op_clear_payload(qvs_pt *p, const cJSON *body)
+static bool op_clear_payload(qvs_call *p, const cJSON *body)
 {
     pe e = {.kind = PE_CLEAR};
     return edit_selected(p, body, SELECTOR, &e);
@@ -876,7 +876,7 @@ static bool op_clear_payload(qvs_pt *p, const cJSON *body)
 
 /* ---- vectors ------------------------------------------------------------- */
 
-static bool op_update_vectors(qvs_pt *p, const cJSON *body)
+static bool op_update_vectors(qvs_call *p, const cJSON *body)
 {
     const cJSON *points = member(body, "points");
     if (!points)
@@ -889,7 +889,7 @@ static bool op_update_vectors(qvs_pt *p, const cJSON *body)
     column *cols = NULL;
     bool ok = false;
     if (!parse_point_list(p, points, false, &s) ||
-        !qvs_pt_require_points(p, s.ids, s.n))
+        !qvs_call_require_points(p, s.ids, s.n))
         goto done;
     if (!(keep = malloc((s.n ? s.n : 1) * sizeof(bool)))) {
         oom(p);
@@ -939,7 +939,7 @@ done:
     return ok;
 }
 
-static bool op_delete_vectors(qvs_pt *p, const cJSON *body)
+static bool op_delete_vectors(qvs_call *p, const cJSON *body)
 {
     const char **names = NULL;
     size_t nn = 0;
@@ -960,7 +960,7 @@ static bool op_delete_vectors(qvs_pt *p, const cJSON *body)
         goto done;
     }
     for (size_t i = 0; i < nn; i++)
-        if (!(vs[i] = qvs_pt_vector(p, names[i])))
+        if (!(vs[i] = qvs_call_vector(p, names[i])))
             goto done_vs;
     if (!p->coll->named) {
         qj_fail_bad_request(p->resp,
@@ -968,7 +968,7 @@ static bool op_delete_vectors(qvs_pt *p, const cJSON *body)
                             "which cannot be deleted from its points");
         goto done_vs;
     }
-    if (!qvs_pt_selector(p, body, EITHER, true, &ids, &n))
+    if (!qvs_call_selector(p, body, EITHER, true, &ids, &n))
         goto done_vs;
     ok = true;
     for (size_t i = 0; ok && i < n; i++)
@@ -987,24 +987,24 @@ done:
 
 /* ---- handlers ------------------------------------------------------------ */
 
-typedef bool (*write_op)(qvs_pt *p, const cJSON *body);
+typedef bool (*write_op)(qvs_call *p, const cJSON *body);
 
 /* Opens the collection, runs op under write_mu, answers UpdateResult. */
 static void run_write(const qvs_req *req, qvs_resp *resp, write_op op)
 {
-    qvs_pt p;
+    qvs_call p;
     bool wait;
-    if (!qvs_pt_open(&p, req, resp, true))
+    if (!qvs_call_open(&p, req, resp, true))
         return;
-    if (qvs_pt_wait(&p, &wait)) {
+    if (qvs_call_wait(&p, &wait)) {
         pthread_mutex_lock(&p.coll->write_mu);
         bool ok = op(&p, p.body);
         pthread_mutex_unlock(&p.coll->write_mu);
         if (ok)
-            qvs_pt_result(&p, qj_update_result(
+            qvs_call_result(&p, qj_update_result(
                                   qvs_catalog_next_op_id(req->catalog), wait));
     }
-    qvs_pt_close(&p);
+    qvs_call_close(&p);
 }
 
 void qvs_points_upsert(const qvs_req *req, qvs_resp *resp)
@@ -1067,7 +1067,7 @@ static const struct {
 #define N_BATCH_OPS (sizeof(BATCH_OPS) / sizeof(BATCH_OPS[0]))
 
 /* The operation function of one batch entry, with its body. */
-static bool batch_entry(qvs_pt *p, const cJSON *e, size_t i, write_op *op,
+static bool batch_entry(qvs_call *p, const cJSON *e, size_t i, write_op *op,
                         const cJSON **body)
 {
     if (!cJSON_IsObject(e) || cJSON_GetArraySize(e) != 1)
@@ -1098,13 +1098,13 @@ static bool batch_entry(qvs_pt *p, const cJSON *e, size_t i, write_op *op,
 
 void qvs_points_batch(const qvs_req *req, qvs_resp *resp)
 {
-    qvs_pt p;
+    qvs_call p;
     bool wait;
-    if (!qvs_pt_open(&p, req, resp, true))
+    if (!qvs_call_open(&p, req, resp, true))
         return;
     const cJSON *ops = member(p.body, "operations");
     cJSON *results = NULL;
-    if (!qvs_pt_wait(&p, &wait))
+    if (!qvs_call_wait(&p, &wait))
         goto done;
     if (!ops) {
         qj_fail_format(resp, "missing field `operations`");
@@ -1144,10 +1144,10 @@ void qvs_points_batch(const qvs_req *req, qvs_resp *resp)
     }
     pthread_mutex_unlock(&p.coll->write_mu);
     if (ok) {
-        qvs_pt_result(&p, results);
+        qvs_call_result(&p, results);
         results = NULL;
     }
 done:
     cJSON_Delete(results);
-    qvs_pt_close(&p);
+    qvs_call_close(&p);
 }

@@ -11,7 +11,7 @@
  * and slice are covered by hand-written tests instead.  With a list of
  * full-text keys (ref_filter_eval_text), text / text_any / phrase on those
  * keys are Qdrant's token matches, over a tokenizer written separately
- * from core/payload_index_text.c (ASCII letters and digits).
+ * from core/pindex_text.c (ASCII letters and digits).
  */
 #include "tests/filter_reference.h"
 

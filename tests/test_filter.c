@@ -16,8 +16,8 @@
  *  3. Bad filters: each gets QV_EINVAL and a message naming the offending
  *     part; a 10,000-level filter is refused without deep recursion.
  */
-#include "core/filter.h"
-#include "core/payload_index.h"
+#include "core/filter/filter.h"
+#include "core/search/search.h"
 #include "tests/filter_gen.h"
 #include "tests/filter_reference.h"
 
@@ -799,13 +799,13 @@ static void check_filter(world *w, const cJSON *fj, int it, istats *st)
     st->text_differs +=
         nw[0] != nw[1] || memcmp(want[0], want[1], sizeof(uint64_t) * nw[0]);
     /* How the indexed collection answers (for the summary line). */
-    qvi_fq fq;
+    qvi_candidates fq;
     ck_assert_int_eq(
-        qvi_fq_prepare_locked(w->c[1], qvi_filter_of(f), QVI_FQ_ALWAYS, &fq),
+        qvi_candidates_prepare_locked(w->c[1], qvi_filter_of(f), QVI_CANDIDATES_ALWAYS, &fq),
         QV_OK);
     st->indexed += fq.indexed;
     st->exact += fq.indexed && fq.exact;
-    qvi_fq_free(&fq);
+    qvi_candidates_free(&fq);
     for (int k = 0; k < 3; k++) {
         int e = k ? 1 : 0;
         uint64_t n;

@@ -4,7 +4,7 @@
  * and filtered-search recall across selectivities from 0.1% to 100%.
  */
 #include "core/core.h"
-#include "core/payload_index.h"
+#include "core/search/search.h"
 
 #include <check.h>
 #include <math.h>
@@ -372,11 +372,11 @@ START_TEST(test_planner_periodic_payloads)
     e = p;
     e.exact = true;
     /* 2.5% selective: below SCAN_BELOW, so the plan must be a scan. */
-    qvi_fq fq;
+    qvi_candidates fq;
     ck_assert_int_eq(
-        qvi_fq_prepare_locked(c, qvi_filter_of(f), QVI_FQ_ALWAYS, &fq), QV_OK);
+        qvi_candidates_prepare_locked(c, qvi_filter_of(f), QVI_CANDIDATES_ALWAYS, &fq), QV_OK);
     qvi_plan plan = qvi_plan_search_locked(c, &p, &fq);
-    qvi_fq_free(&fq);
+    qvi_candidates_free(&fq);
     ck_assert(!plan.graph);
     for (int q = 0; q < PQ; q++) {
         qv_hit gh[10], eh[10];

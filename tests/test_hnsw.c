@@ -15,7 +15,7 @@
  * and the sanitizer builds fast.  Thresholds are on recall, never on time.
  */
 #define QVI_HNSW_INTERNAL
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <check.h>
 #include <math.h>

@@ -5,7 +5,7 @@
  * choice between graph and scan.
  */
 #include "core/core.h"
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <check.h>
 #include <math.h>

@@ -16,8 +16,8 @@
  *     walks without reading out of bounds (each blob sits in a buffer of
  *     exactly its size, so ASan sees any overread).
  */
-#include "core/filter.h"
-#include "core/payload.h"
+#include "core/filter/filter.h"
+#include "core/payload/payload.h"
 
 #include "tests/filter_gen.h"
 #include <check.h>

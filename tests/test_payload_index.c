@@ -1,5 +1,5 @@
 /*
- * test_payload_index.c -- payload indexes (core/payload_index*.c,
+ * test_pindex.c -- payload indexes (core/pindex*.c,
  * core/scroll_order.c).
  *
  *  1. The structures against simple models under random operations:
@@ -19,7 +19,7 @@
  *  7. Bad input; stale indexes (after an allocation failure) and rebuilds.
  */
 #include "core/core.h"
-#include "core/payload_index.h"
+#include "core/search/search.h"
 
 #include <check.h>
 #include <math.h>
@@ -364,12 +364,12 @@ static char *ids_of(qv_collection *c, const char *ftext)
 static int how(qv_collection *c, const char *ftext)
 {
     qv_filter *f = filter(ftext);
-    qvi_fq q;
+    qvi_candidates q;
     pthread_rwlock_rdlock(&c->lock);
     ck_assert_int_eq(
-        qvi_fq_prepare_locked(c, qvi_filter_of(f), QVI_FQ_ALWAYS, &q), QV_OK);
+        qvi_candidates_prepare_locked(c, qvi_filter_of(f), QVI_CANDIDATES_ALWAYS, &q), QV_OK);
     int r = !q.indexed ? 0 : q.exact ? 2 : 1;
-    qvi_fq_free(&q);
+    qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
     qv_filter_free(f);
     return r;
@@ -860,9 +860,9 @@ START_TEST(test_tenants_at_scale)
      * tenant 3 is ~1% of the points, so the plan is an exact scan. */
     qv_filter *f = filter("{\"must\":[{\"key\":\"tenant\",\"match\":{\"value\":"
                           "\"t3\"}},{\"key\":\"n\",\"range\":{\"lt\":50}}]}");
-    qvi_fq q;
+    qvi_candidates q;
     ck_assert_int_eq(
-        qvi_fq_prepare_locked(c, qvi_filter_of(f), QVI_FQ_ALWAYS, &q), QV_OK);
+        qvi_candidates_prepare_locked(c, qvi_filter_of(f), QVI_CANDIDATES_ALWAYS, &q), QV_OK);
     ck_assert(q.exact && q.indexed);
     uint64_t want = 0;
     for (uint32_t s = 0; s < c->used; s++) {
@@ -877,15 +877,15 @@ START_TEST(test_tenants_at_scale)
     sp.filter = f;
     qvi_plan plan = qvi_plan_search_locked(c, &sp, &q);
     ck_assert(!plan.graph);
-    qvi_fq_free(&q);
+    qvi_candidates_free(&q);
     qv_filter_free(f);
 
     /* A filter matching nearly everything: a search builds no bitmap
      * (over its budget) but plans from the index's estimate and checks
      * payloads, with the same hits as exact search. */
     f = filter("{\"must\":{\"key\":\"n\",\"range\":{\"gte\":1}}}");
-    ck_assert_int_eq(qvi_fq_prepare_locked(c, qvi_filter_of(f),
-                                           qvi_fq_search_budget(c, 128), &q),
+    ck_assert_int_eq(qvi_candidates_prepare_locked(c, qvi_filter_of(f),
+                                           qvi_candidates_search_budget(c, 128), &q),
                      QV_OK);
     ck_assert(q.estimated && !q.cand && !q.exact);
     uint64_t live = 0, est_want = 0;
@@ -895,7 +895,7 @@ START_TEST(test_tenants_at_scale)
             c->live[s] && (c->ids[s].u.num >= N || c->ids[s].u.num % 100 >= 1);
     }
     ck_assert_uint_eq(q.n_cand, est_want); /* one value per point: exact */
-    qvi_fq_free(&q);
+    qvi_candidates_free(&q);
     qv_search_params bp, be;
     qv_search_params_init(&bp);
     bp.filter = f;

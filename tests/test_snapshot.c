@@ -10,7 +10,7 @@
  * layout constants come from persist/snapshot.h).
  */
 #include "core/core.h"
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 #include "persist/snapshot.h"
 
 #include <check.h>

@@ -6,7 +6,7 @@
  * malformed blob; whatever it accepts must then be safe to walk, so the
  * target converts accepted blobs back to JSON and re-encodes them.
  */
-#include "core/payload.h"
+#include "core/payload/payload.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * payload_index_text.c -- the full-text tokenizer and token match.
+ * pindex_text.c -- the full-text tokenizer and token match.
  *
  * Qdrant answers `match: {text: "..."}` two ways.  Without a full-text
  * index on the key it is a substring match of the whole query
@@ -9,7 +9,7 @@
  * included) forming one document.  `text_any` needs one query token,
  * `phrase` the query tokens consecutive and in order.  A query with no
  * token (empty, or only punctuation) matches nothing.  This file is the
- * tokenizer, shared by the index (payload_index.c) and by the per-point
+ * tokenizer, shared by the index (pindex.c) and by the per-point
  * check (qvi_tq_match), so the two can never disagree.
  *
  * Tokens are Qdrant's "word" tokenizer's: maximal runs of alphanumeric
@@ -32,7 +32,7 @@
  * Everything here is pure; a tokenized query (qvi_tq) is immutable and
  * may be matched from any number of threads at once.
  */
-#include "core/payload_index.h"
+#include "core/pindex/pindex.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * payload_index_posting.c -- posting lists and the value map of the
+ * pindex_posting.c -- posting lists and the value map of the
  * keyword, uuid and full-text indexes.
  *
  * Posting lists.  Most values of a payload key are held by few points (a
@@ -29,7 +29,7 @@
  *
  * Not thread-safe: the collection's lock guards every structure here.
  */
-#include "core/payload_index.h"
+#include "core/pindex/pindex.h"
 
 #include <stdlib.h>
 #include <string.h>

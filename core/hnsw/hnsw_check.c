@@ -28,7 +28,7 @@
  * Locking: a reader.
  */
 #define QVI_HNSW_INTERNAL
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <stdarg.h>
 #include <stdio.h>

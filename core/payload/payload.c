@@ -58,7 +58,7 @@
  * Nothing here has global mutable state; blobs are immutable, so any
  * number of threads may read one concurrently.
  */
-#include "core/payload.h"
+#include "core/payload/payload.h"
 
 #include <inttypes.h>
 #include <math.h>

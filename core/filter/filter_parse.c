@@ -40,7 +40,7 @@
  * lte" or "should[0].nested.filter.must[1]: unknown condition member
  * \"kye\"".
  */
-#include "core/filter.h"
+#include "core/filter/filter.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /*
- * payload_index.c -- the payload indexes of a collection: create, drop,
+ * pindex.c -- the payload indexes of a collection: create, drop,
  * list, rebuild, and the write hooks that keep them equal to the payloads.
  *
  * An index is declared on a key path ("tenant", "meta.date", "tags[]",
@@ -41,12 +41,12 @@
  * whether an allocation succeeded.
  *
  * Locking: create, drop and the hooks run under the collection's write
- * lock; list and the query side (payload_index_query.c) under its read
+ * lock; list and the query side (search/candidates.c) under its read
  * lock.
  */
-#include "core/payload_index.h"
+#include "core/pindex/pindex.h"
 #include "persist/wal.h"
-#include "core/payload.h"
+#include "core/payload/payload.h"
 
 #include <stdio.h>
 #include <stdlib.h>

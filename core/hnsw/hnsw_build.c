@@ -94,7 +94,7 @@
  * thread it is a pure function of the slots, the vectors and the seed.
  */
 #define QVI_HNSW_INTERNAL
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>

@@ -13,8 +13,8 @@
  * distance.
  */
 #include "core/core.h"
-#include "core/hnsw.h"
-#include "core/payload_index.h"
+#include "core/hnsw/hnsw.h"
+#include "core/search/search.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -102,7 +102,7 @@ void qvi_scan_locked(const qv_collection *c, const float *q,
  * filter (its candidate bit is tested by the accept bitmap first). */
 static bool accept_by_filter(uint32_t slot, void *ctx)
 {
-    return qvi_fq_matches(ctx, slot);
+    return qvi_candidates_match(ctx, slot);
 }
 
 qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
@@ -133,9 +133,9 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
         goto cleanup;
 
     pthread_rwlock_rdlock(&c->lock);
-    qvi_fq fq;
-    st = qvi_fq_prepare_locked(c, qvi_filter_of(params->filter),
-                               qvi_fq_search_budget(c, qvi_default_ef(params)),
+    qvi_candidates fq;
+    st = qvi_candidates_prepare_locked(c, qvi_filter_of(params->filter),
+                               qvi_candidates_search_budget(c, qvi_default_ef(params)),
                                &fq);
     if (st != QV_OK) {
         pthread_rwlock_unlock(&c->lock);
@@ -160,7 +160,7 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
     }
     if (st == QV_OK)
         *n_hits = qvi_emit_hits(c, params, &top, hits);
-    qvi_fq_free(&fq);
+    qvi_candidates_free(&fq);
     pthread_rwlock_unlock(&c->lock);
     if (st != QV_OK)
         qvi_fail(c->err, st, "cannot allocate search state");

@@ -1,5 +1,5 @@
 /*
- * payload_index_query.c -- a filter prepared against a collection's
+ * candidates.c -- a filter prepared against a collection's
  * payload indexes: the candidate points, and the per-point check.
  *
  * Preparing walks the compiled filter once from its root and gives every
@@ -36,8 +36,8 @@
  *
  * The other half of preparing is full-text semantics: every text,
  * text_any or phrase condition on a key with a full-text index gets its
- * tokenized query, and the per-point check (qvi_fq_matches) answers it by
- * tokens through the filter's text_match hook (payload_index_text.c).
+ * tokenized query, and the per-point check (qvi_candidates_match) answers it by
+ * tokens through the filter's text_match hook (pindex_text.c).
  *
  * Estimates.  A candidate bitmap costs a pass over every index entry it
  * holds, per query: nothing next to a filtered scan, but at high
@@ -53,8 +53,8 @@
  * A prepared filter is read-only once built, so concurrent searches may
  * share nothing but the collection's read lock.
  */
-#include "core/payload_index.h"
-#include "core/payload.h"
+#include "core/search/search.h"
+#include "core/payload/payload.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -71,7 +71,7 @@ typedef struct cset {
 typedef struct prep {
     qv_collection *c;
     const qvi_filter *f;
-    qvi_fq *q;
+    qvi_candidates *q;
     uint32_t nbits, words;
     bool oom;
 } prep;
@@ -775,7 +775,7 @@ static uint64_t popcount_bits(const uint64_t *b, uint32_t words)
     return n;
 }
 
-void qvi_fq_free(qvi_fq *q)
+void qvi_candidates_free(qvi_candidates *q)
 {
     if (q->text) {
         for (uint32_t i = 0; q->f && i < q->f->n_fields; i++) {
@@ -790,8 +790,8 @@ void qvi_fq_free(qvi_fq *q)
     memset(q, 0, sizeof(*q));
 }
 
-qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
-                                uint64_t budget, qvi_fq *q)
+qv_status qvi_candidates_prepare_locked(qv_collection *c, const qvi_filter *f,
+                                uint64_t budget, qvi_candidates *q)
 {
     memset(q, 0, sizeof(*q));
     q->c = c;
@@ -805,7 +805,7 @@ qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
     if (has_text_index(c)) {
         qv_status st = prepare_text(&p, f->root);
         if (st != QV_OK) {
-            qvi_fq_free(q);
+            qvi_candidates_free(q);
             return qvi_fail(c->err, st,
                             st == QV_EINVAL
                                 ? "a full-text query has more than %u tokens"
@@ -829,7 +829,7 @@ qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
     cset r = node_set(&p, f->root);
     if (p.oom) {
         set_free(&r);
-        qvi_fq_free(q);
+        qvi_candidates_free(q);
         return qvi_fail(c->err, QV_ENOMEM, "out of memory preparing a filter");
     }
     q->exact = r.exact;
@@ -842,14 +842,14 @@ qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
     return QV_OK;
 }
 
-uint64_t qvi_fq_search_budget(const qv_collection *c, uint32_t ef)
+uint64_t qvi_candidates_search_budget(const qv_collection *c, uint32_t ef)
 {
     return (uint64_t)sqrt(200.0 * (double)ef * (double)c->count) + 1024;
 }
 
 static int text_hook(void *ctx, uint32_t field, qvi_pval root)
 {
-    const qvi_fq *q = ctx;
+    const qvi_candidates *q = ctx;
     const qvi_tq *tq = q->text[field];
     if (!tq)
         return -1;
@@ -857,7 +857,7 @@ static int text_hook(void *ctx, uint32_t field, qvi_pval root)
 }
 
 /* Evaluates the filter on slot's payload (no candidate test). */
-static bool eval_slot(const qvi_fq *q, uint32_t slot)
+static bool eval_slot(const qvi_candidates *q, uint32_t slot)
 {
     const qv_collection *c = q->c;
     const uint8_t *blob = qvi_slot_payload(c, slot);
@@ -873,16 +873,16 @@ static bool eval_slot(const qvi_fq *q, uint32_t slot)
     return qvi_filter_eval_target(q->f, &t);
 }
 
-bool qvi_fq_matches(const qvi_fq *q, uint32_t slot)
+bool qvi_candidates_match(const qvi_candidates *q, uint32_t slot)
 {
     if (!q->f)
         return true;
-    if (!qvi_fq_candidate(q, slot))
+    if (!qvi_candidates_has(q, slot))
         return false;
     return q->exact || eval_slot(q, slot);
 }
 
-uint32_t qvi_fq_next(const qvi_fq *q, uint32_t from)
+uint32_t qvi_candidates_next(const qvi_candidates *q, uint32_t from)
 {
     const qv_collection *c = q->c;
     if (!q->cand) {
@@ -904,7 +904,7 @@ uint32_t qvi_fq_next(const qvi_fq *q, uint32_t from)
     }
 }
 
-qv_status qvi_fq_refine_locked(qvi_fq *q)
+qv_status qvi_candidates_refine_locked(qvi_candidates *q)
 {
     if (q->exact)
         return QV_OK;
@@ -917,8 +917,8 @@ qv_status qvi_fq_refine_locked(qvi_fq *q)
             return QV_ENOMEM;
     }
     uint64_t n = 0;
-    for (uint32_t s = qvi_fq_next(q, 0); s != UINT32_MAX;
-         s = qvi_fq_next(q, s + 1)) {
+    for (uint32_t s = qvi_candidates_next(q, 0); s != UINT32_MAX;
+         s = qvi_candidates_next(q, s + 1)) {
         if (eval_slot(q, s)) {
             bits[s / 64] |= 1ull << (s % 64);
             n++;

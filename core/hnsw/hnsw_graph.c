@@ -55,7 +55,7 @@
  * which are readers.
  */
 #define QVI_HNSW_INTERNAL
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 #include "simd/simd.h"
 
 #include <math.h>

@@ -27,7 +27,7 @@
  * Locking: a writer.
  */
 #define QVI_HNSW_INTERNAL
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <stdlib.h>
 #include <string.h>

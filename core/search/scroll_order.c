@@ -4,7 +4,7 @@
  *
  * The order comes from the key's range index: the (value, slot) keys of
  * an integer, float or datetime index are already sorted
- * (payload_index_num.c), so a page is a walk from start_from in either
+ * (pindex_num.c), so a page is a walk from start_from in either
  * direction that keeps the keys whose point passes the filter, until the
  * page is full: O(log n + keys walked).  Without such an index Qdrant
  * refuses the request rather than sort every payload, and so does this,
@@ -18,7 +18,7 @@
  *
  * Runs under the collection's read lock, like qv_scroll.
  */
-#include "core/payload_index.h"
+#include "core/search/search.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -104,7 +104,7 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
                         st == QV_EINVAL ? err : "out of memory");
     }
     size_t n = 0;
-    qvi_fq q = {0};
+    qvi_candidates q = {0};
     pthread_rwlock_rdlock(&c->lock);
     const qvi_pindex *ix = qvi_pindex_find_locked(c, items, n_items, pool);
     if (!ix || (ix->kind != QV_INDEX_INTEGER && ix->kind != QV_INDEX_FLOAT &&
@@ -123,8 +123,8 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
                       o->key);
         goto cleanup;
     }
-    st = qvi_fq_prepare_locked(c, qvi_filter_of(filter),
-                               qvi_fq_search_budget(c, limit < QV_MAX_EF
+    st = qvi_candidates_prepare_locked(c, qvi_filter_of(filter),
+                               qvi_candidates_search_budget(c, limit < QV_MAX_EF
                                                            ? (uint32_t)limit
                                                            : QV_MAX_EF),
                                &q);
@@ -146,7 +146,7 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
         if (o->use_start &&
             (o->descending ? v > o->start_from : v < o->start_from))
             continue;
-        if (!qvi_fq_matches(&q, k.slot))
+        if (!qvi_candidates_match(&q, k.slot))
             continue;
         ids_out[n] = c->ids[k.slot];
         if (values_out)
@@ -155,7 +155,7 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
             break;
     }
 cleanup:
-    qvi_fq_free(&q);
+    qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
     free(items);
     free(pool);

@@ -33,8 +33,8 @@
  * is alive at once, so memory does not grow with nq.
  */
 #include "core/core.h"
-#include "core/hnsw.h"
-#include "core/payload_index.h"
+#include "core/hnsw/hnsw.h"
+#include "core/search/search.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -309,13 +309,13 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
 
     pthread_rwlock_rdlock(&c->lock);
     qvi_accept acc = {0};
-    qvi_fq fq;
-    st = qvi_fq_prepare_locked(c, qvi_filter_of(params->filter), QVI_FQ_ALWAYS,
+    qvi_candidates fq;
+    st = qvi_candidates_prepare_locked(c, qvi_filter_of(params->filter), QVI_CANDIDATES_ALWAYS,
                                &fq);
     if (st == QV_OK && params->filter) {
         /* One pass of filter evaluations (over the index candidates only,
          * none when the indexes are exact) serves every query. */
-        if (qvi_fq_refine_locked(&fq) != QV_OK)
+        if (qvi_candidates_refine_locked(&fq) != QV_OK)
             st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate filter bitmap");
         acc.bitmap = fq.cand;
         acc.nbits = fq.nbits;
@@ -325,7 +325,7 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
             b.acc = NULL;
     }
     if (st != QV_OK) {
-        qvi_fq_free(&fq);
+        qvi_candidates_free(&fq);
         pthread_rwlock_unlock(&c->lock);
         goto cleanup;
     }
@@ -342,7 +342,7 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
         else
             search_block_exact(&b, q0, qn, hits, n_hits);
     }
-    qvi_fq_free(&fq);
+    qvi_candidates_free(&fq);
     pthread_rwlock_unlock(&c->lock);
 
 cleanup:

@@ -24,7 +24,7 @@
  * compact stored payload can replace cJSON without touching the evaluator.
  * This file holds the cJSON table.
  */
-#include "core/filter.h"
+#include "core/filter/filter.h"
 
 #include <math.h>
 #include <stdio.h>

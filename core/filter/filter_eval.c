@@ -31,7 +31,7 @@
  *               a full-text index on the key, text / text_any / phrase are
  *               Qdrant's token matches instead, over all the point's
  *               strings at the key at once: the target's text_match hook
- *               answers them (payload_index_text.c), outside nested
+ *               answers them (pindex_text.c), outside nested
  *               filters only.
  *  range        numbers only (a numeric string never matches); date-time
  *               ranges compare strings that parse as date-times.
@@ -54,7 +54,7 @@
  * Recursion is bounded by QVI_FILTER_MAX_DEPTH (parse refuses deeper
  * filters) and by QVI_PATH_MAX_ITEMS in the path walk.
  */
-#include "core/filter.h"
+#include "core/filter/filter.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * payload_index_num.c -- the ordered (value, slot) tree of the integer,
+ * pindex_num.c -- the ordered (value, slot) tree of the integer,
  * float, datetime and geo indexes.
  *
  * Range conditions and order_by need the keys in order, and every write
@@ -24,7 +24,7 @@
  *
  * Not thread-safe: the collection's lock guards the tree.
  */
-#include "core/payload_index.h"
+#include "core/pindex/pindex.h"
 
 #include <stdlib.h>
 #include <string.h>

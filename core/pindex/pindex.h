@@ -1,23 +1,23 @@
 /*
- * payload_index.h -- internal interface of the payload indexes.
+ * pindex.h -- internal interface of the payload indexes.
  *
  * A payload index maps the values found at one key path of every point's
  * payload to the points holding them, so that a filter condition on that
  * key is answered by a lookup instead of a pass over every payload.  The
  * parts, one file each:
  *
- *   payload_index_posting.c  posting lists (sorted slot arrays that turn
+ *   pindex_posting.c  posting lists (sorted slot arrays that turn
  *                            into bitmaps when dense) and the value map
  *                            (bytes -> posting list) behind keyword, uuid
  *                            and full-text indexes
- *   payload_index_num.c      the ordered tree of (value, slot) keys behind
+ *   pindex_num.c      the ordered tree of (value, slot) keys behind
  *                            integer, float, datetime and geo indexes
- *   payload_index_text.c     the full-text tokenizer and the token match
+ *   pindex_text.c     the full-text tokenizer and the token match
  *                            a filter evaluates per point
- *   payload_index.c          the indexes of a collection: create, drop,
+ *   pindex.c          the indexes of a collection: create, drop,
  *                            list, rebuild, and the write hooks that keep
  *                            them equal to the payloads
- *   payload_index_query.c    a filter prepared against the indexes: the
+ *   search/candidates.c    a filter prepared against the indexes: the
  *                            candidate bitmap and the per-point check
  *   scroll_order.c           scroll ordered by an indexed numeric key
  *
@@ -28,7 +28,7 @@
  * one semantic an index changes is Qdrant's: `match: {text}` on a key with
  * a full-text index is a token match instead of a substring match, and that
  * holds for every evaluation of the condition, indexed or not
- * (payload_index_text.c).
+ * (pindex_text.c).
  *
  * Locking: every structure here belongs to its collection and is guarded by
  * the collection's rwlock.  Functions ending in _locked expect the caller
@@ -38,9 +38,9 @@
 #define QUIVER_PAYLOAD_INDEX_H
 
 #include "core/core.h"
-#include "core/filter.h"
+#include "core/filter/filter.h"
 
-/* ---- posting lists (payload_index_posting.c) ----------------------------
+/* ---- posting lists (pindex_posting.c) ----------------------------
  */
 
 /* A set of slots.  Small sets are sorted arrays (two slots fit inline,
@@ -105,7 +105,7 @@ bool qvi_vmap_remove(qvi_vmap *m, const void *key, size_t len, uint32_t slot);
 void qvi_vmap_free(qvi_vmap *m);
 size_t qvi_vmap_bytes(const qvi_vmap *m);
 
-/* ---- the ordered tree (payload_index_num.c) ------------------------------
+/* ---- the ordered tree (pindex_num.c) ------------------------------
  */
 
 /* A key of the tree: (hi, lo) is the value -- a double mapped to an int64
@@ -166,7 +166,7 @@ size_t qvi_ntree_bytes(const qvi_ntree *t);
 int64_t qvi_double_key(double d);
 double qvi_key_double(int64_t k);
 
-/* ---- full text (payload_index_text.c) ------------------------------------
+/* ---- full text (pindex_text.c) ------------------------------------
  */
 
 /* Most tokens a full-text query may hold. */
@@ -212,7 +212,7 @@ void qvi_tq_free(qvi_tq *q);
  * level) form one document.  A query without tokens matches nothing. */
 bool qvi_tq_match(const qvi_tq *q, const qvi_payload_ops *ops, qvi_pval root);
 
-/* ---- the indexes of a collection (payload_index.c) ----------------------
+/* ---- the indexes of a collection (pindex.c) ----------------------
  */
 
 typedef struct qvi_pindex {
@@ -274,66 +274,5 @@ qv_status qvi_payload_indexes_rebuild_locked(qv_collection *c, bool only_stale);
 
 /* The payload blob of a live slot ({} when it has none). */
 const uint8_t *qvi_slot_payload(const qv_collection *c, uint32_t slot);
-
-/* ---- prepared filters (payload_index_query.c) ---------------------------
- */
-
-/* A filter prepared for one query on one collection: which points can
- * match according to the indexes, and how each condition on a full-text
- * key is evaluated.  Built and used under the collection's lock (shared
- * is enough), freed before it is released. */
-typedef struct qvi_fq {
-    const qv_collection *c;
-    const qvi_filter *f; /* NULL: every point matches */
-    /* Candidate slots (bit s of word s/64, nbits bits), or NULL: every live
-     * slot.  Deleted slots are never candidates. */
-    uint64_t *cand;
-    uint32_t nbits;
-    bool exact;      /* the candidates are exactly the matching points */
-    uint64_t n_cand; /* set bits in cand; the live count when NULL, or the
-                        index estimate when estimated */
-    bool indexed;    /* some index narrowed the candidates */
-    bool estimated;  /* no bitmap for being over budget: n_cand is the
-                        indexes' estimate of the matches */
-    qvi_tq **text;   /* per field: its token query, or NULL (substring);
-                        NULL when no field is on a full-text key */
-} qvi_fq;
-
-/* Prepares f (NULL: no filter).  budget bounds the candidate bitmap: when
- * the indexes estimate (tightly) more matches than budget, no bitmap is
- * built and q is "estimated" (UINT64_MAX: always build one, as count,
- * scroll and delete want).  Returns QV_OK, QV_EINVAL (a full-text query
- * over QVI_TEXT_MAX_QUERY_TOKENS tokens) or QV_ENOMEM, recording the
- * failure on c; q is then empty and safe to free. */
-#define QVI_FQ_ALWAYS UINT64_MAX
-qv_status qvi_fq_prepare_locked(qv_collection *c, const qvi_filter *f,
-                                uint64_t budget, qvi_fq *q);
-
-/* The bitmap budget of a search with beam ef: a bitmap costs a pass over
- * its candidates per query, the graph walk that would use it about
- * 20 ef / s visits for a selectivity s; a bitmap pays while
- * n_cand^2 < 200 ef n (a few nanoseconds per bit, tens per visit). */
-uint64_t qvi_fq_search_budget(const qv_collection *c, uint32_t ef);
-void qvi_fq_free(qvi_fq *q);
-
-/* Evaluates the filter on every candidate and keeps those that match, so
- * that the candidates become exact (a bitmap is made when there was none).
- * QV_OK or QV_ENOMEM (q unchanged). */
-qv_status qvi_fq_refine_locked(qvi_fq *q);
-
-/* True when the live slot matches: a candidate, and either exact or
- * passing the filter. */
-bool qvi_fq_matches(const qvi_fq *q, uint32_t slot);
-
-/* True when slot is a candidate (cheap; no evaluation). */
-static inline bool qvi_fq_candidate(const qvi_fq *q, uint32_t s)
-{
-    if (!q->cand)
-        return true;
-    return s < q->nbits && (q->cand[s / 64] >> (s % 64) & 1);
-}
-
-/* The first candidate slot >= from that is live, or UINT32_MAX. */
-uint32_t qvi_fq_next(const qvi_fq *q, uint32_t from);
 
 #endif /* QUIVER_PAYLOAD_INDEX_H */

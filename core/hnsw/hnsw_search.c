@@ -88,7 +88,7 @@
  * spinlock because other batch threads may be rewriting it.
  */
 #define QVI_HNSW_INTERNAL
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <math.h>
 #include <stdlib.h>

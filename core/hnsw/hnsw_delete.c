@@ -51,7 +51,7 @@
  * Locking: a writer (the caller's write lock); no batch threads run.
  */
 #define QVI_HNSW_INTERNAL
-#include "core/hnsw.h"
+#include "core/hnsw/hnsw.h"
 
 #include <stdlib.h>
 #include <string.h>

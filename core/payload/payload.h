@@ -27,7 +27,7 @@
 #define QUIVER_PAYLOAD_H
 
 #include "core/core.h"
-#include "core/filter.h"
+#include "core/filter/filter.h"
 
 #include <cjson/cJSON.h>
 

@@ -165,7 +165,7 @@ void qvi_filter_free(qvi_filter *f);
  * that has no values_count, is_empty or is_null part), with the field's
  * index in the filter's fields[] and the payload root.  Returns 1 or 0, or
  * -1 for "no full-text index on this key": substring matching then
- * applies.  The collection supplies it (payload_index_query.c). */
+ * applies.  The collection supplies it (search/candidates.c). */
 typedef int (*qvi_text_match_fn)(void *ctx, uint32_t field, qvi_pval root);
 
 /* Everything a filter is evaluated against.  payload is the root object (or

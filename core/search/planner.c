@@ -9,7 +9,7 @@
  * holds about ef * s matches for a selectivity s.  The planner therefore
  * needs s, and gets it
  *   - exactly, from the payload indexes, when they answer the filter
- *     exactly (payload_index_query.c: the candidate bitmap is the set of
+ *     exactly (search/candidates.c: the candidate bitmap is the set of
  *     matching points, its popcount the count);
  *   - as an upper bound from an inexact candidate set, refined by a
  *     sample of the candidates when that bound is not already small;
@@ -30,7 +30,7 @@
  * with a scan, which is exact.
  */
 #include "core/core.h"
-#include "core/payload_index.h"
+#include "core/search/search.h"
 
 #define SAMPLE       512u
 #define SCAN_BELOW   0.05
@@ -42,7 +42,7 @@
  * aliasing an evenly stepped sample suffers when payloads repeat with the
  * insertion order (shard = i % 40 sampled every 40th slot reads 100%).
  * *seen gets the number of live slots the sample hit. */
-static double estimate_selectivity(const qv_collection *c, const qvi_fq *q,
+static double estimate_selectivity(const qv_collection *c, const qvi_candidates *q,
                                    uint32_t *seen)
 {
     uint32_t hits = 0;
@@ -54,13 +54,13 @@ static double estimate_selectivity(const qv_collection *c, const qvi_fq *q,
         if (!c->live[s])
             continue;
         (*seen)++;
-        hits += qvi_fq_matches(q, s);
+        hits += qvi_candidates_match(q, s);
     }
     return *seen ? (double)hits / *seen : 0.0;
 }
 
 qvi_plan qvi_plan_search_locked(const qv_collection *c,
-                                const qv_search_params *params, const qvi_fq *q)
+                                const qv_search_params *params, const qvi_candidates *q)
 {
     qvi_plan plan = {.graph = false, .ef = qvi_default_ef(params)};
     if (!qvi_index_should_use(c, params))

@@ -3,14 +3,14 @@
  *
  * There is no ordered index of ids yet, so a page is one pass over the
  * candidate slots -- every live slot, or those the payload indexes leave
- * for the filter (payload_index_query.c) -- that keeps the limit+1 smallest
+ * for the filter (search/candidates.c) -- that keeps the limit+1 smallest
  * ids at or after the start in a bounded max-heap: O(n log limit) time and
  * O(limit) memory per page.  The extra entry tells whether another page
  * follows and which id starts it.  (Scrolling by a payload value is
  * scroll_order.c.)
  */
 #include "core/core.h"
-#include "core/payload_index.h"
+#include "core/search/search.h"
 
 #include <stdlib.h>
 
@@ -78,9 +78,9 @@ qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
         return qvi_fail(c->err, QV_ERANGE, "limit %zu is too large", limit);
 
     pthread_rwlock_rdlock(&c->lock);
-    qvi_fq q;
+    qvi_candidates q;
     qv_status st =
-        qvi_fq_prepare_locked(c, qvi_filter_of(filter), QVI_FQ_ALWAYS, &q);
+        qvi_candidates_prepare_locked(c, qvi_filter_of(filter), QVI_CANDIDATES_ALWAYS, &q);
     if (st != QV_OK) {
         pthread_rwlock_unlock(&c->lock);
         return st;
@@ -89,21 +89,21 @@ qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
         cap = q.n_cand + 1;
     qv_point_id *heap = malloc(cap * sizeof(*heap));
     if (!heap) {
-        qvi_fq_free(&q);
+        qvi_candidates_free(&q);
         pthread_rwlock_unlock(&c->lock);
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a page of %zu",
                         cap);
     }
     size_t n = 0;
-    for (uint32_t s = qvi_fq_next(&q, 0); s != UINT32_MAX;
-         s = qvi_fq_next(&q, s + 1)) {
+    for (uint32_t s = qvi_candidates_next(&q, 0); s != UINT32_MAX;
+         s = qvi_candidates_next(&q, s + 1)) {
         if (start && qv_id_compare(&c->ids[s], start) < 0)
             continue;
-        if (!qvi_fq_matches(&q, s))
+        if (!qvi_candidates_match(&q, s))
             continue;
         heap_push(heap, &n, cap, &c->ids[s]);
     }
-    qvi_fq_free(&q);
+    qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
 
     qsort(heap, n, sizeof(*heap), compare_ids);
