@@ -61,17 +61,6 @@ void qv_collection_config_init(qv_collection_config *cfg)
     cfg->hnsw_seed = 0x5155495645ull;
 }
 
-void *qvi_alloc_aligned(size_t n)
-{
-    size_t rounded;
-    if (!qv_add_size(n, 63, &rounded))
-        return NULL;
-    rounded &= ~(size_t)63;
-    if (rounded == 0)
-        rounded = 64;
-    return aligned_alloc(64, rounded);
-}
-
 static qv_status check_config(const qv_collection_config *cfg)
 {
     if (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM)

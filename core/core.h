@@ -9,122 +9,13 @@
 #define QUIVER_CORE_H
 
 #include "quiver.h"
+#include "core/base/base.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-
-/* ---- overflow-checked sizes --------------------------------------------- */
-
-/* *out = a*b; false (and *out untouched) on overflow. */
-static inline bool qv_mul_size(size_t a, size_t b, size_t *out)
-{
-    return !__builtin_mul_overflow(a, b, out);
-}
-
-/* *out = a+b; false (and *out untouched) on overflow. */
-static inline bool qv_add_size(size_t a, size_t b, size_t *out)
-{
-    return !__builtin_add_overflow(a, b, out);
-}
-
-/* ---- point ids (ids.c) --------------------------------------------------- */
-
-/* True when id is well formed: a known kind and a zero reserved field. */
-bool qvi_id_valid(const qv_point_id *id);
-
-/* Equality of two well-formed ids (integer 5 never equals any UUID). */
-bool qvi_id_equal(const qv_point_id *a, const qv_point_id *b);
-
-/* A 64-bit xxHash3 of the id's kind and value; stable across runs. */
-uint64_t qvi_id_hash(const qv_point_id *id);
-
-/* ---- id map (idmap.c) ---------------------------------------------------- */
-
-/*
- * Maps point ids to slots.  The map stores only (hash tag, slot) pairs; the
- * ids themselves live in the caller's slot table (ids[slot]), which every
- * lookup receives, so a million ids cost 8 bytes per bucket instead of 32.
- * Not thread-safe: the collection's lock protects it.
- */
-typedef struct qvi_idmap {
-    uint64_t *buckets; /* (tag << 32) | (slot + 1); 0 = empty */
-    size_t cap;        /* power of two, or 0 before the first insert */
-    size_t count;
-    bool borrowed; /* buckets lie in a snapshot mapping: edited in place,
-                      never freed; growth copies them into owned memory */
-} qvi_idmap;
-
-void qvi_idmap_init(qvi_idmap *m);
-void qvi_idmap_free(qvi_idmap *m);
-
-/* Makes room for n entries in total, so that the next inserts up to that
- * count cannot fail.  Returns QV_OK or QV_ENOMEM (map unchanged). */
-qv_status qvi_idmap_reserve(qvi_idmap *m, size_t n);
-
-/* Finds id; ids is the slot table the entries point into. */
-bool qvi_idmap_find(const qvi_idmap *m, const qv_point_id *ids,
-                    const qv_point_id *id, uint32_t *slot_out);
-
-/* Adds id -> slot; id must not be present yet, and ids[slot] must already
- * hold id.  Grows the map if needed: QV_OK or QV_ENOMEM (map unchanged). */
-qv_status qvi_idmap_insert(qvi_idmap *m, const qv_point_id *ids,
-                           const qv_point_id *id, uint32_t slot);
-
-/* Removes id; returns true if it was there.  ids[slot] must still hold id. */
-bool qvi_idmap_remove(qvi_idmap *m, const qv_point_id *ids,
-                      const qv_point_id *id);
-
-/* ---- error messages (status.c) ------------------------------------------- */
-
-#define QVI_ERRMSG_CAP 256
-
-/* A handle's detailed message for its last failure, guarded by its own mutex
- * so that concurrent readers that fail never race on the buffer. */
-typedef struct qvi_errbuf qvi_errbuf;
-
-qv_status qvi_errbuf_create(qvi_errbuf **out);
-void qvi_errbuf_destroy(qvi_errbuf *e);
-
-/* Records a formatted message and returns status, so that callers can write
- * "return qvi_fail(e, QV_EDIM, "expected %u", dim);". */
-qv_status qvi_fail(qvi_errbuf *e, qv_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-size_t qvi_errbuf_copy(const qvi_errbuf *e, char *buf, size_t cap);
-
-/* ---- top-k selection (topk.c) -------------------------------------------- */
-
-/*
- * A bounded heap that keeps the k best (slot, distance) pairs seen, where a
- * lower distance is better.  The root is the worst kept entry, so a
- * candidate is rejected with one comparison once the heap is full.  Ties
- * on distance are broken by slot so that results are deterministic.
- */
-typedef struct qvi_topk {
-    uint32_t *slots;
-    float *dists;
-    size_t k;
-    size_t n;
-} qvi_topk;
-
-qv_status qvi_topk_init(qvi_topk *t, size_t k);
-void qvi_topk_free(qvi_topk *t);
-void qvi_topk_reset(qvi_topk *t);
-
-/* The distance a candidate must beat to enter (+inf while not full). */
-static inline float qvi_topk_bound(const qvi_topk *t)
-{
-    return t->n < t->k ? __builtin_inff() : t->dists[0];
-}
-
-void qvi_topk_push(qvi_topk *t, uint32_t slot, float dist);
-
-/* Sorts the kept entries best first, in place; the heap is then spent
- * (reset before reuse). */
-void qvi_topk_sort(qvi_topk *t);
 
 /* ---- collections (collection.c) ------------------------------------------ */
 
@@ -294,8 +185,5 @@ float qvi_distance_to_score(qv_metric metric, float dist);
  * buffer (normalised under cosine).  Records the failure on c. */
 qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
                             float *out);
-
-/* Aligned allocation of n bytes rounded up to 64; NULL on failure. */
-void *qvi_alloc_aligned(size_t n);
 
 #endif /* QUIVER_CORE_H */

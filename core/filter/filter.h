@@ -26,7 +26,7 @@
 #ifndef QUIVER_FILTER_H
 #define QUIVER_FILTER_H
 
-#include "core/core.h"
+#include "core/base/base.h"
 
 #include <cjson/cJSON.h>
 

@@ -54,7 +54,7 @@
 #ifndef QUIVER_HNSW_H
 #define QUIVER_HNSW_H
 
-#include "core/core.h"
+#include "core/base/base.h"
 
 #include <stdbool.h>
 #include <stddef.h>

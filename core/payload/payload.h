@@ -26,7 +26,7 @@
 #ifndef QUIVER_PAYLOAD_H
 #define QUIVER_PAYLOAD_H
 
-#include "core/core.h"
+#include "core/base/base.h"
 #include "core/filter/filter.h"
 
 #include <cjson/cJSON.h>

@@ -26,7 +26,7 @@
  *
  * Everything here is pure and thread-safe.
  */
-#include "core/core.h"
+#include "core/base/base.h"
 
 #include <inttypes.h>
 #include <stdio.h>

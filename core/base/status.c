@@ -8,7 +8,7 @@
  * message is advisory: with concurrent failures the last writer wins, while
  * each caller's status code is always its own.
  */
-#include "core/core.h"
+#include "core/base/base.h"
 
 #include <pthread.h>
 #include <stdio.h>

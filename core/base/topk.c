@@ -6,7 +6,7 @@
  * in qvi_topk_bound() before any call.  Order is total: distance, then slot,
  * which makes results reproducible when distances tie.
  */
-#include "core/core.h"
+#include "core/base/base.h"
 
 #include <stdlib.h>
 

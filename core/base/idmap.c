@@ -50,7 +50,7 @@
  * Not thread-safe: the collection's lock protects the map (finds under the
  * shared lock are fine, they write nothing).
  */
-#include "core/core.h"
+#include "core/base/base.h"
 
 #include <stdint.h>
 #include <stdlib.h>
