@@ -20,23 +20,24 @@
  * each payload change, the payload indexes (pindex.c); neither can
  * make the write fail.
  *
- * Snapshots: a collection opened from a snapshot (persist/) borrows its
- * arrays from the file's private mapping.  Writes edit them in place (the
- * kernel copies the touched pages), growth copies them into owned arrays
- * as it copies any array, and frees skip them (qvi_free_owned).
+ * Backings: a collection loaded from a snapshot (persist/ hands its
+ * arrays in through columns.c) borrows them from the file's private
+ * mapping, wrapped in a qvi_backing (backing.c).  Writes edit them in place
+ * (the kernel copies the touched pages), growth copies them into owned
+ * arrays as it copies any array, and frees skip them (qvi_free_owned).
  *
- * Durability (persist/wal.h): in a durable store, a write logs its
- * original input after its checks and reservations and before it mutates,
- * still under the write lock (qvi_wal_log_locked), and waits for the log's
- * group fsync after releasing the lock (qvi_wal_commit).  A failed log
- * append changes nothing.  Without a journal both are a pointer test.
+ * Durability (journal.c): in a durable store, a write describes its
+ * original input as a qvi_change and logs it after its checks and
+ * reservations and before it mutates, still under the write lock
+ * (qvi_change_log_locked), and waits for the log's group fsync after
+ * releasing the lock (qvi_change_commit).  A failed log append changes
+ * nothing.  Without a journal both are a pointer test.
  *
  * Locking: one rwlock per collection.  Reads take it shared, writes
  * exclusive.  The reference count is atomic and needs no lock.
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
-#include "persist/wal.h"
 #include "core/pindex/pindex.h"
 #include "simd/simd.h"
 
@@ -132,8 +133,8 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
     return QV_OK;
 }
 
-/* Arrays and blobs borrowed from a snapshot mapping are left to the
- * mapping, which goes last (the index borrows from it too). */
+/* Arrays and blobs borrowed from a backing are left to it, and it goes
+ * after them (the index borrows from it too); the journal goes last. */
 static void collection_free(qv_collection *c)
 {
     qvi_pindexes_destroy(c);
@@ -151,8 +152,9 @@ static void collection_free(qv_collection *c)
     qvi_free_owned(c, c->ids);
     qvi_free_owned(c, c->live);
     free(c->free_slots);
-    qvi_mapping_release(c->mapping);
-    qvi_journal_free(c->journal);
+    qvi_backing_free(c->backing);
+    if (c->journal)
+        c->journal_ops->release(c->journal);
     pthread_rwlock_destroy(&c->lock);
     qvi_errbuf_destroy(c->err);
     free(c);
@@ -289,7 +291,7 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
     }
     if (c->n_free)
         memcpy(free_slots, c->free_slots, c->n_free * sizeof(uint32_t));
-    /* Arrays borrowed from a snapshot are now copied out; the mapping
+    /* Arrays borrowed from a snapshot are now copied out; the backing
      * keeps them until the collection goes. */
     qvi_free_owned(c, c->vecs);
     qvi_free_owned(c, c->sqnorms);
@@ -411,13 +413,13 @@ static qv_status encode_payloads(qv_collection *c, const char *const *texts,
     return QV_OK;
 }
 
-/* The body of every upsert: validated input, optional encoded payloads
- * (ownership taken whatever the outcome), and the log record of the
- * original input. */
-static qv_status upsert_locked_all(qv_collection *c, const qv_point_id *ids,
-                                   const float *vecs, size_t n, uint32_t dim,
-                                   uint8_t **blobs, const size_t *blob_lens,
-                                   qvi_wal_rec *rec)
+/* The body of every upsert, which takes the write lock itself: validated
+ * input, optional encoded payloads (ownership taken whatever the outcome),
+ * and the change record of the original input. */
+static qv_status upsert_apply(qv_collection *c, const qv_point_id *ids,
+                              const float *vecs, size_t n, uint32_t dim,
+                              uint8_t **blobs, const size_t *blob_lens,
+                              qvi_change *rec)
 {
     uint32_t *touched = malloc(n * sizeof(uint32_t));
     if (!touched)
@@ -428,7 +430,7 @@ static qv_status upsert_locked_all(qv_collection *c, const qv_point_id *ids,
     qv_status st = reserve_locked(c, count_absent_locked(c, ids, n));
     uint64_t lsn = 0;
     if (st == QV_OK)
-        st = qvi_wal_log_locked(c, rec, &lsn);
+        st = qvi_change_log_locked(c, rec, &lsn);
     if (st == QV_OK) {
         for (size_t i = 0; i < n; i++)
             touched[i] = upsert_one_locked(
@@ -438,7 +440,7 @@ static qv_status upsert_locked_all(qv_collection *c, const qv_point_id *ids,
     }
     pthread_rwlock_unlock(&c->lock);
     free(touched);
-    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
+    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
 
 static qv_status check_batch(qv_collection *c, const qv_point_id *ids,
@@ -466,9 +468,12 @@ qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
     qv_status st = check_batch(c, ids, vecs, n, dim);
     if (st != QV_OK)
         return st;
-    qvi_wal_rec rec = {
-        .kind = QVI_WAL_UPSERT, .ids = ids, .n = n, .dim = dim, .vecs = vecs};
-    return upsert_locked_all(c, ids, vecs, n, dim, NULL, NULL, &rec);
+    qvi_change rec = {.kind = QVI_CHANGE_UPSERT,
+                      .ids = ids,
+                      .n = n,
+                      .dim = dim,
+                      .vecs = vecs};
+    return upsert_apply(c, ids, vecs, n, dim, NULL, NULL, &rec);
 }
 
 qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
@@ -497,14 +502,14 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
         blobs = NULL;
         goto cleanup;
     }
-    qvi_wal_rec rec = {.kind = QVI_WAL_UPSERT,
-                       .ids = ids,
-                       .n = n,
-                       .dim = dim,
-                       .vecs = vecs,
-                       .texts = payloads,
-                       .text_lens = lens};
-    st = upsert_locked_all(c, ids, vecs, n, dim, blobs, blob_lens, &rec);
+    qvi_change rec = {.kind = QVI_CHANGE_UPSERT,
+                      .ids = ids,
+                      .n = n,
+                      .dim = dim,
+                      .vecs = vecs,
+                      .texts = payloads,
+                      .text_lens = lens};
+    st = upsert_apply(c, ids, vecs, n, dim, blobs, blob_lens, &rec);
     /* Blobs not handed over (after a failed reserve) are still ours; the
      * ones handed over were set to NULL. */
     for (size_t i = 0; i < n; i++)
@@ -542,19 +547,19 @@ qv_status qv_delete(qv_collection *c, const qv_point_id *id)
     qv_status st = qvi_check_id(c, id);
     if (st != QV_OK)
         return st;
-    qvi_wal_rec rec = {.kind = QVI_WAL_DELETE, .ids = id, .n = 1};
+    qvi_change rec = {.kind = QVI_CHANGE_DELETE, .ids = id, .n = 1};
     uint64_t lsn = 0;
     pthread_rwlock_wrlock(&c->lock);
     uint32_t slot;
     bool found = qvi_idmap_find(&c->map, c->ids, id, &slot);
     if (found)
-        st = qvi_wal_log_locked(c, &rec, &lsn);
+        st = qvi_change_log_locked(c, &rec, &lsn);
     if (found && st == QV_OK)
         qvi_delete_slot_locked(c, slot);
     pthread_rwlock_unlock(&c->lock);
     if (!found)
         return qvi_fail_not_found(c, id);
-    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
+    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
 
 /* ---- reads --------------------------------------------------------------- */

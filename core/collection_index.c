@@ -144,7 +144,7 @@ static bool mapped_graph_ready_locked(qv_collection *c)
 {
     if (!c->index_ok)
         return false;
-    if (!c->mapping || !qvi_mapping_take_graph_check(c->mapping))
+    if (!c->backing || !qvi_backing_take_graph_check(c->backing))
         return true;
     qvi_vecview v = view_of(c);
     qvi_hnsw_stats stats;

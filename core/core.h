@@ -68,53 +68,316 @@ struct qv_collection {
     struct qvi_hnsw_scratch **pool;
     size_t pool_n, pool_cap;
 
-    struct qvi_mapping *mapping; /* snapshot the arrays borrow from, or NULL
-                                    (see "snapshot mappings" below) */
-    /* Write-ahead log (persist/wal.h): NULL for a plain in-memory
-     * collection.  Set once before the collection is shared (durable store
-     * create or open), freed with the collection; its own fields say which
-     * lock protects them. */
-    struct qvi_journal *journal;
+    struct qvi_backing *backing; /* mapped region the arrays borrow from, or
+                                    NULL (see "backings" below); set once by
+                                    qvi_collection_adopt_columns */
+    /* Journal (see "changes and the journal" below): NULL for a plain
+     * in-memory collection.  Set once before the collection is shared
+     * (qvi_collection_attach_journal), released with the collection; the
+     * journal's own fields say which lock protects them. */
+    const struct qvi_journal_ops *journal_ops;
+    void *journal;
 };
 
-/* ---- snapshot mappings (persist/snapshot_read.c) --------------------------
+/* Accessors for the layers above core/ (persist/), which never touch a
+ * collection's fields.  The LSN setter is for recovery only: the
+ * collection is not shared yet and has no journal. */
+uint64_t qvi_collection_lsn(qv_collection *c);
+void qvi_collection_set_lsn_nolock(qv_collection *c, uint64_t lsn);
+
+/* Records a failure on c (qv_collection_errmsg) and returns st. */
+qv_status qvi_collection_fail(qv_collection *c, qv_status st, const char *fmt,
+                              ...) __attribute__((format(printf, 3, 4)));
+
+/* Runs fn(arg) under c's lock, exclusive or shared, and returns what it
+ * returned.  For a layer that must order its own state with the
+ * collection's writes (a journal's segment switch) or needs a consistent
+ * view, without reaching into the collection.  fn must not call back into
+ * c's locking functions. */
+qv_status qvi_collection_run_exclusive(qv_collection *c,
+                                       qv_status (*fn)(void *arg), void *arg);
+qv_status qvi_collection_run_shared(qv_collection *c,
+                                    qv_status (*fn)(void *arg), void *arg);
+
+/* ---- changes and the journal (journal.c) ---------------------------------
  */
 
 /*
- * A collection opened from a snapshot file borrows its big arrays (vectors,
- * norms, ids, live bytes, id-map buckets, payload lengths and blobs, graph
- * arrays) from a private copy-on-write mapping of the file instead of
- * copying them.  Borrowed memory lies in [base, base + len): it may be
- * written in place (the pages are copied on write, the file never changes)
- * but is never freed or realloc'd.  Growth copies a borrowed array into
- * owned memory, as it copies any array when it grows.  The mapping lives
- * until the collection is freed.  Payload blobs and the graph from an
- * unverified file are checked lazily: see the functions below.
+ * Change kinds.  The numbers are part of the write-ahead log's file format
+ * (docs/WAL.md): never reuse one.  Adding a kind: a layout in docs/WAL.md,
+ * an entry in the codec table (persist/wal_record.c) and one in the replay
+ * table (persist/wal_replay.c).
  */
-typedef struct qvi_mapping qvi_mapping;
+typedef enum qvi_change_kind {
+    QVI_CHANGE_UPSERT = 1,              /* ids, vectors, optional payloads */
+    QVI_CHANGE_DELETE = 2,              /* ids */
+    QVI_CHANGE_DELETE_FILTER = 3,       /* the ids a filter resolved to */
+    QVI_CHANGE_PAYLOAD_OVERWRITE = 4,   /* id, JSON */
+    QVI_CHANGE_PAYLOAD_SET = 5,         /* id, JSON, optional key path */
+    QVI_CHANGE_PAYLOAD_DELETE_KEYS = 6, /* id, key paths */
+    QVI_CHANGE_PAYLOAD_CLEAR = 7,       /* id */
+    QVI_CHANGE_INDEX_CREATE = 8,        /* key path, index kind name */
+    QVI_CHANGE_INDEX_DROP = 9,          /* key path */
+    QVI_CHANGE_KIND_COUNT
+} qvi_change_kind;
 
-/* True when p points into the mapping (must not be freed). */
-bool qvi_mapping_contains(const qvi_mapping *m, const void *p);
+/*
+ * One change, as a writer describes it to the journal and as the log's
+ * reader decodes it.  Writers fill the fields of their kind with borrowed
+ * pointers to the caller's input (the ORIGINAL input: replaying the change
+ * through the same public function gives the same state).  A decoded
+ * change points into the scanned buffer for byte strings (json,
+ * index_kind, texts) and owns copies of everything that needs alignment or
+ * a NUL (ids, vecs, keys): free it with qvi_wal_rec_free (persist/wal.h).
+ */
+typedef struct qvi_change {
+    uint32_t kind; /* a qvi_change_kind */
+    uint64_t lsn;  /* set by the journal when appended */
+    /* UPSERT, DELETE, DELETE_FILTER: n ids.  The PAYLOAD_* kinds: ids[0]
+     * (n = 1). */
+    const qv_point_id *ids;
+    size_t n;
+    /* UPSERT */
+    uint32_t dim;
+    const float *vecs;        /* n * dim floats, as passed by the caller */
+    const char *const *texts; /* NULL: no payloads (qv_upsert_batch); else
+                                 n JSON texts, NULL entries meaning {} */
+    const size_t *text_lens;
+    /* PAYLOAD_OVERWRITE, PAYLOAD_SET: the JSON text */
+    const char *json;
+    size_t json_len;
+    /* INDEX_CREATE: the index kind's name (qv_index_kind_name: "keyword",
+     * ...), not NUL-terminated in a decoded change */
+    const char *index_kind;
+    size_t index_kind_len;
+    /* PAYLOAD_SET (NULL: no key), INDEX_CREATE, INDEX_DROP: a key path */
+    const char *key;
+    /* PAYLOAD_DELETE_KEYS */
+    const char *const *keys;
+    size_t n_keys;
+    /* owned by a decoded change */
+    void *own[5];
+} qvi_change;
 
-/* Releases the mapping (collection_free); NULL is ignored. */
-void qvi_mapping_release(qvi_mapping *m);
+/*
+ * What a journal implements (persist/wal.c).  j is the journal attached
+ * with qvi_collection_attach_journal.  Messages go to err; core records
+ * them on the collection.
+ *
+ *   append_locked  logs r under the collection's write lock (the caller
+ *                  holds it): r->lsn and *lsn get the next LSN.  On
+ *                  failure nothing was logged and the caller changes
+ *                  nothing.  QV_OK, QV_EIO, QV_ENOTFOUND (journal
+ *                  detached: collection dropped or store closed),
+ *                  QV_ERANGE (record too large) or QV_ENOMEM.
+ *   commit         without the collection's lock: waits until record lsn
+ *                  is durable (group commit), and may then checkpoint.
+ *                  QV_OK or QV_EIO (applied in memory, not acknowledged).
+ *   release        frees the journal (with the collection: no other user).
+ */
+typedef struct qvi_journal_ops {
+    qv_status (*append_locked)(void *j, qvi_change *r, uint64_t *lsn, char *err,
+                               size_t errcap);
+    qv_status (*commit)(void *j, uint64_t lsn, char *err, size_t errcap);
+    void (*release)(void *j);
+} qvi_journal_ops;
 
-/* True when slot's borrowed blob (len bytes at blob) is well formed; the
- * first call validates it, later ones read the remembered answer (atomic:
- * readers under the shared lock may race to check the same blob). */
-bool qvi_mapping_blob_ok(qvi_mapping *m, uint32_t slot, const uint8_t *blob,
+/* Attaches journal j (implementing ops) to c, which must not be shared
+ * yet and must have no journal; c releases it when it goes. */
+void qvi_collection_attach_journal(qv_collection *c, const qvi_journal_ops *ops,
+                                   void *j);
+
+/* c's journal if it is one implemented by ops, else NULL.  The pointer
+ * lives as long as c. */
+void *qvi_collection_journal(const qv_collection *c,
+                             const qvi_journal_ops *ops);
+
+/* The slow halves of the two helpers below. */
+qv_status qvi_change_append_locked(qv_collection *c, qvi_change *r,
+                                   uint64_t *lsn);
+qv_status qvi_change_wait_durable(qv_collection *c, uint64_t lsn);
+
+/*
+ * How every mutating function uses the journal: qvi_change_log_locked()
+ * after its checks and reservations and before it changes anything, while
+ * it holds the write lock (the record gets the next LSN, which becomes
+ * c->lsn); then qvi_change_commit() after it released the lock.  Both are
+ * one pointer test without a journal (*lsn is then 0).
+ */
+static inline qv_status qvi_change_log_locked(qv_collection *c, qvi_change *r,
+                                              uint64_t *lsn)
+{
+    *lsn = 0;
+    if (!c->journal)
+        return QV_OK;
+    return qvi_change_append_locked(c, r, lsn);
+}
+
+static inline qv_status qvi_change_commit(qv_collection *c, uint64_t lsn)
+{
+    if (lsn == 0)
+        return QV_OK;
+    return qvi_change_wait_durable(c, lsn);
+}
+
+/* ---- backings (backing.c) -------------------------------------------------
+ */
+
+/*
+ * A collection loaded from a file may borrow its big arrays (vectors,
+ * norms, ids, live bytes, id-map buckets, payload lengths and blobs, graph
+ * arrays) from one writable region, typically a private copy-on-write
+ * mapping of the file, instead of copying them.  Borrowed memory lies in
+ * [base, base + len): it may be written in place but is never freed or
+ * realloc'd.  Growth copies a borrowed array into owned memory, as it
+ * copies any array when it grows.  The backing lives until the collection
+ * is freed, then calls release(arg, base, len) (NULL: nothing to do).
+ *
+ * Data from an unverified file is checked lazily: each borrowed payload
+ * blob on its first use (the answer is remembered per slot), and the graph
+ * once before its first update.
+ */
+typedef struct qvi_backing qvi_backing;
+
+/* A backing for [base, base + len).  NULL when out of memory (release is
+ * then not called). */
+qvi_backing *qvi_backing_new(void *base, size_t len,
+                             void (*release)(void *arg, void *base, size_t len),
+                             void *arg);
+
+/* Calls the release callback and frees b; NULL is ignored. */
+void qvi_backing_free(qvi_backing *b);
+
+/* The region. */
+void *qvi_backing_base(const qvi_backing *b);
+size_t qvi_backing_len(const qvi_backing *b);
+
+/* True when p points into the region (must not be freed). */
+bool qvi_backing_contains(const qvi_backing *b, const void *p);
+
+/* Prepares the per-slot blob memo for slots [0, n).  QV_OK or QV_ENOMEM.
+ * Before the backing is shared. */
+qv_status qvi_backing_track_blobs(qvi_backing *b, uint32_t n);
+
+/* True when slot's borrowed blob (len bytes at blob) is well formed
+ * (qvi_payload_validate); the first call validates it, later ones read the
+ * remembered answer (atomic: readers under the shared lock may race to
+ * check the same blob and store the same answer). */
+bool qvi_backing_blob_ok(qvi_backing *b, uint32_t slot, const uint8_t *blob,
                          size_t len);
 
 /* True exactly once if the graph came from an unverified file and must be
  * checked before its first update.  Write lock. */
-bool qvi_mapping_take_graph_check(qvi_mapping *m);
+bool qvi_backing_take_graph_check(qvi_backing *b);
 
-/* free(p) unless p is borrowed from c's mapping. */
+/* Sets the flag above: columns.c, when a collection adopts a graph from an
+ * unverified file.  Before the collection is shared. */
+void qvi_backing_set_graph_unverified(qvi_backing *b, bool v);
+
+/* free(p) unless p is borrowed from c's backing. */
 static inline void qvi_free_owned(const qv_collection *c, void *p)
 {
-    if (!c->mapping || !qvi_mapping_contains(c->mapping, p))
+    if (!c->backing || !qvi_backing_contains(c->backing, p))
         free(p);
 }
+
+/* ---- columns: loading and saving a collection (columns.c) ----------------
+ */
+
+/*
+ * The arrays of a collection, as a loader hands them to core and as a
+ * writer reads them.  n_slots rows; stride floats a row.
+ */
+typedef struct qvi_columns {
+    qv_collection_config cfg; /* read: the collection's; adopt: ignored */
+    size_t stride;            /* must match the collection's */
+    uint32_t n_slots;         /* adopt: cap = used = n_slots; read: used */
+    uint64_t count;           /* live points */
+    uint64_t lsn;             /* last log record the data includes */
+    float *vecs;              /* n_slots * stride (borrowed) */
+    float *sqnorms;           /* n_slots (borrowed) */
+    qv_point_id *ids;         /* n_slots (borrowed) */
+    uint8_t *live;            /* n_slots (borrowed) */
+    uint32_t *free_slots;     /* n_slots long, n_free used (owned) */
+    uint32_t n_free;
+    uint8_t **payloads;      /* n_slots blob pointers, NULL for {} (the
+                                array owned, the blobs borrowed) */
+    uint32_t *payload_lens;  /* n_slots (borrowed) */
+    uint64_t *idmap_buckets; /* idmap_cap (borrowed; may be NULL when 0) */
+    size_t idmap_cap;
+    struct qvi_hnsw *index; /* the graph over the live slots (owned; may
+                               borrow from the backing), or NULL: none */
+    bool graph_verified;    /* adopt: the graph was checked in full */
+    uint32_t n_pindexes;    /* payload index definitions */
+    const char *const *pindex_keys;
+    const qv_index_kind *pindex_kinds;
+    bool backed; /* read: the arrays may borrow from a backing */
+} qvi_columns;
+
+/*
+ * Installs cols into c, a collection just created with the same config
+ * and not shared yet, and gives c the backing b (may be NULL: then nothing
+ * is borrowed).  c takes the owned arrays (free_slots, the payloads
+ * array, index) and b whatever the outcome: on failure the caller just
+ * releases c.  Defines the payload indexes and builds them from the
+ * payloads.  Returns QV_OK, QV_EINVAL (a payload index definition, with
+ * the message on c naming its number) or QV_ENOMEM.
+ */
+qv_status qvi_collection_adopt_columns(qv_collection *c,
+                                       const qvi_columns *cols, qvi_backing *b);
+
+/*
+ * Fills a read-only view of c's columns under its shared lock and calls
+ * fn(cols, arg) while holding it; returns what fn returned, or QV_ENOMEM.
+ * The view is valid only during the call.
+ */
+qv_status qvi_collection_read_columns(qv_collection *c,
+                                      qv_status (*fn)(const qvi_columns *cols,
+                                                      void *arg),
+                                      void *arg);
+
+/* ---- store backends (store.c) ---------------------------------------------
+ */
+
+/*
+ * What a durable store's directory implements (persist/store_dir.c).  d is
+ * the backend given to qvi_store_new; e gets the messages.
+ *
+ *   create      creates collection name on disk for c (new, unshared,
+ *               empty) and attaches its journal.  Store mutex held.
+ *               QV_OK, QV_EIO, QV_EEXIST or QV_ENOMEM.
+ *   drop        removes collection name from disk durably (a tombstone)
+ *               and detaches c's journal.  Store mutex held.  QV_OK or
+ *               QV_EIO.
+ *   purge       deletes tombstones, without the store mutex; errors are
+ *               ignored (the next open retries).
+ *   checkpoint  makes everything c holds durable in a new snapshot.  No
+ *               store lock.  QV_OK, QV_EIO or QV_ENOMEM, message on c.
+ *   close       checkpoints c (a failure leaves the log for the next
+ *               open) and detaches its journal.  At store close.
+ *   release     releases the directory and frees d.
+ */
+typedef struct qvi_store_backend_ops {
+    qv_status (*create)(void *d, const char *name, qv_collection *c,
+                        qvi_errbuf *e);
+    qv_status (*drop)(void *d, const char *name, qv_collection *c,
+                      qvi_errbuf *e);
+    void (*purge)(void *d);
+    qv_status (*checkpoint)(void *d, qv_collection *c);
+    void (*close)(void *d, qv_collection *c);
+    void (*release)(void *d);
+} qvi_store_backend_ops;
+
+/* A new empty store; ops and d NULL for an in-memory one, else the store
+ * owns d from success on (released at close; on failure d is still the
+ * caller's).  Returns QV_OK, QV_ENULL or QV_ENOMEM. */
+qv_status qvi_store_new(const qvi_store_backend_ops *ops, void *d,
+                        qv_store **out);
+
+/* Adds a recovered collection (taking the caller's reference); checks the
+ * name.  Before the store is shared.  Returns QV_OK, QV_EINVAL, QV_EEXIST
+ * or QV_ENOMEM. */
+qv_status qvi_store_adopt(qv_store *s, const char *name, qv_collection *c);
 
 /* ---- the collection's HNSW index (collection_index.c) ---------------------
  */

@@ -15,20 +15,19 @@
  * remove and add hooks, so an index always mirrors the payloads.
  *
  * Snapshots: in a collection opened from a snapshot, blobs may lie in the
- * file's mapping (core.h, "snapshot mappings").  They are never freed, and
+ * file's mapping (core.h, "backings").  They are never freed, and
  * every read goes through blob_of (or qvi_slot_payload), which validates a
  * mapped blob on its first use: a damaged one matches no filter and makes
  * reads and edits of that point fail with QV_ECORRUPT.
  *
- * Durability (persist/wal.h): every edit logs the caller's input (JSON
- * text, key path, keys; for a delete by filter the ids it resolved to)
- * once the edit is known to succeed and before it is swapped in, under the
+ * Durability (core.h, "changes and the journal"): every edit logs the caller's
+ * input (JSON text, key path, keys; for a delete by filter the ids it resolved
+ * to) once the edit is known to succeed and before it is swapped in, under the
  * write lock, then waits for the group fsync after unlocking.
  */
 #include "core/core.h"
 #include "core/filter/filter.h"
 #include "core/payload/payload.h"
-#include "persist/wal.h"
 #include "core/search/search.h"
 
 #include <stdio.h>
@@ -73,7 +72,7 @@ const struct qvi_filter *qvi_filter_of(const qv_filter *f)
 }
 
 /* Slot's blob (the empty one for {}), or NULL when it came from a snapshot
- * and fails validation (see qvi_mapping_blob_ok). */
+ * and fails validation (see qvi_backing_blob_ok). */
 static const uint8_t *blob_of(const qv_collection *c, uint32_t slot,
                               size_t *len)
 {
@@ -83,8 +82,8 @@ static const uint8_t *blob_of(const qv_collection *c, uint32_t slot,
         return c->empty_payload;
     }
     *len = c->payload_lens[slot];
-    if (c->mapping && qvi_mapping_contains(c->mapping, blob) &&
-        !qvi_mapping_blob_ok(c->mapping, slot, blob, *len))
+    if (c->backing && qvi_backing_contains(c->backing, blob) &&
+        !qvi_backing_blob_ok(c->backing, slot, blob, *len))
         return NULL;
     return blob;
 }
@@ -161,22 +160,22 @@ qv_status qv_payload_overwrite(qv_collection *c, const qv_point_id *id,
         return qvi_fail(c->err, st, "%s", err);
     uint32_t slot;
     uint64_t lsn = 0;
-    qvi_wal_rec rec = {.kind = QVI_WAL_PAYLOAD_OVERWRITE,
-                       .ids = id,
-                       .n = 1,
-                       .json = json,
-                       .json_len = len};
+    qvi_change rec = {.kind = QVI_CHANGE_PAYLOAD_OVERWRITE,
+                      .ids = id,
+                      .n = 1,
+                      .json = json,
+                      .json_len = len};
     pthread_rwlock_wrlock(&c->lock);
     st = find_slot_locked(c, id, &slot);
     if (st == QV_OK)
-        st = qvi_wal_log_locked(c, &rec, &lsn);
+        st = qvi_change_log_locked(c, &rec, &lsn);
     if (st == QV_OK) {
         swap_blob_locked(c, slot, blob, blob_len);
         blob = NULL;
     }
     pthread_rwlock_unlock(&c->lock);
     free(blob);
-    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
+    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
 
 /* An edit that derives a new blob from the old one (merge, key deletion). */
@@ -187,7 +186,7 @@ typedef qv_status (*blob_edit)(const uint8_t *old, size_t old_len,
 /* Applies edit to point id's payload under the write lock: the new blob
  * replaces the old one only if the edit succeeded and rec was logged. */
 static qv_status edit_payload(qv_collection *c, const qv_point_id *id,
-                              blob_edit edit, const void *arg, qvi_wal_rec *rec)
+                              blob_edit edit, const void *arg, qvi_change *rec)
 {
     uint32_t slot;
     uint64_t lsn = 0;
@@ -204,14 +203,14 @@ static qv_status edit_payload(qv_collection *c, const qv_point_id *id,
             st = edit(old, old_len, arg, &blob, &blob_len, err, sizeof(err));
             if (st != QV_OK)
                 qvi_fail(c->err, st, "%s", err);
-            else if ((st = qvi_wal_log_locked(c, rec, &lsn)) != QV_OK)
+            else if ((st = qvi_change_log_locked(c, rec, &lsn)) != QV_OK)
                 free(blob);
             else
                 swap_blob_locked(c, slot, blob, blob_len);
         }
     }
     pthread_rwlock_unlock(&c->lock);
-    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
+    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
 
 typedef struct merge_arg {
@@ -258,12 +257,12 @@ qv_status qv_payload_set(qv_collection *c, const qv_point_id *id,
         return qvi_fail(c->err, QV_EINVAL, "payload is not a JSON object");
     }
     merge_arg m = {.set = set, .key = key};
-    qvi_wal_rec rec = {.kind = QVI_WAL_PAYLOAD_SET,
-                       .ids = id,
-                       .n = 1,
-                       .json = json,
-                       .json_len = len,
-                       .key = key};
+    qvi_change rec = {.kind = QVI_CHANGE_PAYLOAD_SET,
+                      .ids = id,
+                      .n = 1,
+                      .json = json,
+                      .json_len = len,
+                      .key = key};
     st = edit_payload(c, id, merge_edit, &m, &rec);
     cJSON_Delete(set);
     return st;
@@ -282,11 +281,11 @@ qv_status qv_payload_delete_keys(qv_collection *c, const qv_point_id *id,
             return qvi_fail(c->err, QV_ENULL, "key %zu is NULL", i);
     }
     keys_arg k = {.keys = keys, .n = n};
-    qvi_wal_rec rec = {.kind = QVI_WAL_PAYLOAD_DELETE_KEYS,
-                       .ids = id,
-                       .n = 1,
-                       .keys = keys,
-                       .n_keys = n};
+    qvi_change rec = {.kind = QVI_CHANGE_PAYLOAD_DELETE_KEYS,
+                      .ids = id,
+                      .n = 1,
+                      .keys = keys,
+                      .n_keys = n};
     return edit_payload(c, id, delete_edit, &k, &rec);
 }
 
@@ -297,15 +296,15 @@ qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id)
         return st;
     uint32_t slot;
     uint64_t lsn = 0;
-    qvi_wal_rec rec = {.kind = QVI_WAL_PAYLOAD_CLEAR, .ids = id, .n = 1};
+    qvi_change rec = {.kind = QVI_CHANGE_PAYLOAD_CLEAR, .ids = id, .n = 1};
     pthread_rwlock_wrlock(&c->lock);
     st = find_slot_locked(c, id, &slot);
     if (st == QV_OK)
-        st = qvi_wal_log_locked(c, &rec, &lsn);
+        st = qvi_change_log_locked(c, &rec, &lsn);
     if (st == QV_OK)
         swap_blob_locked(c, slot, NULL, 0);
     pthread_rwlock_unlock(&c->lock);
-    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
+    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
 
 /* ---- reads ------------------------------------------------------------------
@@ -354,8 +353,8 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
     uint64_t n = 0;
     qvi_candidates q;
     pthread_rwlock_rdlock(&c->lock);
-    qv_status st =
-        qvi_candidates_prepare_locked(c, qvi_filter_of(filter), QVI_CANDIDATES_ALWAYS, &q);
+    qv_status st = qvi_candidates_prepare_locked(c, qvi_filter_of(filter),
+                                                 QVI_CANDIDATES_ALWAYS, &q);
     if (st == QV_OK && q.exact) {
         n = q.n_cand; /* answered by the indexes alone */
     } else if (st == QV_OK) {
@@ -373,7 +372,8 @@ qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
 /* With a journal: resolves the filter to slots, logs their ids (not the
  * filter: replay must not depend on how filters evaluate), then deletes
  * them.  Write lock held. */
-static qv_status delete_filter_logged_locked(qv_collection *c, const qvi_candidates *q,
+static qv_status delete_filter_logged_locked(qv_collection *c,
+                                             const qvi_candidates *q,
                                              uint64_t *n_out, uint64_t *lsn)
 {
     size_t n = 0;
@@ -395,8 +395,8 @@ static qv_status delete_filter_logged_locked(qv_collection *c, const qvi_candida
                 ids[k++] = c->ids[s];
             }
         }
-        qvi_wal_rec rec = {.kind = QVI_WAL_DELETE_FILTER, .ids = ids, .n = n};
-        st = qvi_wal_log_locked(c, &rec, lsn);
+        qvi_change rec = {.kind = QVI_CHANGE_DELETE_FILTER, .ids = ids, .n = n};
+        st = qvi_change_log_locked(c, &rec, lsn);
     } else {
         qvi_fail(c->err, st, "cannot allocate %zu ids to delete", n);
     }
@@ -419,7 +419,8 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
     uint64_t n = 0, lsn = 0;
     qvi_candidates q;
     pthread_rwlock_wrlock(&c->lock);
-    qv_status st = qvi_candidates_prepare_locked(c, filter->f, QVI_CANDIDATES_ALWAYS, &q);
+    qv_status st =
+        qvi_candidates_prepare_locked(c, filter->f, QVI_CANDIDATES_ALWAYS, &q);
     if (st == QV_OK && c->journal) {
         st = delete_filter_logged_locked(c, &q, &n, &lsn);
     } else if (st == QV_OK) {
@@ -436,7 +437,7 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
     qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
     if (st == QV_OK)
-        st = qvi_wal_commit(c, lsn);
+        st = qvi_change_commit(c, lsn);
     if (deleted)
         *deleted = st == QV_OK ? n : 0;
     return st;

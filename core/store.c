@@ -10,13 +10,18 @@
  * it from under a thread that is using it.  The mutex is held only for the
  * map operations, never while a collection does work.
  *
- * Durable stores (qv_store_open_dir, persist/store_dir.c) have a dir:
- * create and drop then also create and remove the collection's directory,
- * under the mutex so that the catalog and the disk change together, and
- * close checkpoints every collection.  An in-memory store has dir NULL.
+ * Durable stores (qv_store_open_dir) have a backend: a directory and the
+ * functions that manage it (qvi_store_backend_ops, core.h, implemented by
+ * persist/store_dir.c).  Create and drop then also create and remove the
+ * collection's directory, under the mutex so that the catalog and the disk
+ * change together, and close checkpoints every collection.  An in-memory
+ * store has no backend (ops and dir NULL).
+ *
+ * Lock order: the store mutex, then a collection's lock (the backend's
+ * create and drop run under the mutex and take the collection's lock and
+ * its journal's mutexes).  Checkpoints run without the store mutex.
  */
 #include "core/core.h"
-#include "persist/wal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,15 +36,17 @@ struct qv_store {
     store_entry *entries; /* sorted by name; protected by mu */
     size_t n, cap;
     qvi_errbuf *err;
-    qvi_store_dir *dir; /* NULL: in memory; set at open, owned */
+    const qvi_store_backend_ops *ops; /* NULL: in memory; set at open */
+    void *dir;                        /* the backend, owned; NULL: in memory */
 };
 
 qv_status qv_store_open(qv_store **out)
 {
-    return qvi_store_new(NULL, out);
+    return qvi_store_new(NULL, NULL, out);
 }
 
-qv_status qvi_store_new(qvi_store_dir *dir, qv_store **out)
+qv_status qvi_store_new(const qvi_store_backend_ops *ops, void *dir,
+                        qv_store **out)
 {
     if (!out)
         return QV_ENULL;
@@ -56,6 +63,7 @@ qv_status qvi_store_new(qvi_store_dir *dir, qv_store **out)
         free(s);
         return QV_ENOMEM;
     }
+    s->ops = ops;
     s->dir = dir;
     *out = s;
     return QV_OK;
@@ -70,13 +78,13 @@ void qv_store_close(qv_store *s)
         if (s->dir) {
             /* Clean shutdown: everything into the snapshots; a failure
              * leaves the log, which the next open replays. */
-            qvi_journal_checkpoint(s->entries[i].coll);
-            qvi_journal_detach(s->entries[i].coll, NULL, NULL);
+            s->ops->close(s->dir, s->entries[i].coll);
         }
         qv_collection_release(s->entries[i].coll);
     }
     free(s->entries);
-    qvi_sdir_free(s->dir);
+    if (s->dir)
+        s->ops->release(s->dir);
     pthread_mutex_destroy(&s->mu);
     qvi_errbuf_destroy(s->err);
     free(s);
@@ -198,52 +206,66 @@ static qv_status create_or_ensure(qv_store *s, const char *name,
         return qvi_fail(s->err, st, "invalid collection config: %s",
                         qv_strerror(st));
 
+    /* What happened under the mutex; the messages are recorded after it. */
+    enum { ADDED, EXISTING, CONFLICT, REFUSED, INSERT_FAILED } outcome;
+    qv_collection *have = NULL;
     pthread_mutex_lock(&s->mu);
     bool found;
     size_t at = find_locked(s, name, &found);
     if (found) {
-        qv_collection *have = s->entries[at].coll;
-        if (ensure && same_config(&have->cfg, cfg)) {
+        have = s->entries[at].coll;
+        outcome = ensure && same_config(&have->cfg, cfg) ? EXISTING : CONFLICT;
+        if (outcome == EXISTING)
             qv_collection_retain(have);
-            pthread_mutex_unlock(&s->mu);
-            qv_collection_release(coll);
-            if (out)
-                *out = have;
-            else
-                qv_collection_release(have);
-            return QV_OK;
+        goto unlock;
+    }
+    if (s->dir) {
+        st = s->ops->create(s->dir, name, coll, s->err);
+        if (st != QV_OK) {
+            outcome = REFUSED; /* the backend recorded why */
+            goto unlock;
         }
-        pthread_mutex_unlock(&s->mu);
+    }
+    st = insert_locked(s, at, name, coll);
+    if (st != QV_OK) {
+        if (s->dir && s->ops->drop(s->dir, name, coll, s->err) == QV_OK)
+            s->ops->purge(s->dir);
+        outcome = INSERT_FAILED;
+        goto unlock;
+    }
+    outcome = ADDED;
+    if (out)
+        qv_collection_retain(coll);
+unlock:
+    pthread_mutex_unlock(&s->mu);
+    switch (outcome) {
+    case ADDED:
+        if (out)
+            *out = coll;
+        if (created)
+            *created = true;
+        return QV_OK;
+    case EXISTING:
+        qv_collection_release(coll);
+        if (out)
+            *out = have;
+        else
+            qv_collection_release(have);
+        return QV_OK;
+    case CONFLICT:
         qv_collection_release(coll);
         return qvi_fail(s->err, QV_EEXIST,
                         ensure ? "collection `%s` exists with another config"
                                : "collection `%s` already exists",
                         name);
-    }
-    if (s->dir) {
-        st = qvi_sdir_create(s->dir, name, coll, s->err);
-        if (st != QV_OK) {
-            pthread_mutex_unlock(&s->mu);
-            qv_collection_release(coll);
-            return st;
-        }
-    }
-    st = insert_locked(s, at, name, coll);
-    if (st != QV_OK && s->dir &&
-        qvi_sdir_drop(s->dir, name, coll, s->err) == QV_OK)
-        qvi_sdir_purge(s->dir);
-    if (st == QV_OK && out)
-        qv_collection_retain(coll);
-    pthread_mutex_unlock(&s->mu);
-    if (st != QV_OK) {
+    case REFUSED:
+        qv_collection_release(coll);
+        return st;
+    case INSERT_FAILED:
+    default:
         qv_collection_release(coll);
         return qvi_fail(s->err, st, "cannot add collection `%s`", name);
     }
-    if (out)
-        *out = coll;
-    if (created)
-        *created = true;
-    return QV_OK;
 }
 
 qv_status qv_store_create(qv_store *s, const char *name,
@@ -287,30 +309,33 @@ qv_status qv_store_drop(qv_store *s, const char *name)
         return QV_ENULL;
     if (!name)
         return qvi_fail(s->err, QV_ENULL, "name is NULL");
+    qv_status st = QV_OK;
     pthread_mutex_lock(&s->mu);
     bool found;
     size_t at = find_locked(s, name, &found);
     store_entry gone = {0};
-    if (found && s->dir) {
-        qv_status st = qvi_sdir_drop(s->dir, name, s->entries[at].coll, s->err);
-        if (st != QV_OK) {
-            pthread_mutex_unlock(&s->mu);
-            return st;
-        }
+    if (!found)
+        goto unlock;
+    if (s->dir) {
+        st = s->ops->drop(s->dir, name, s->entries[at].coll, s->err);
+        if (st != QV_OK)
+            goto unlock;
     }
-    if (found) {
-        gone = s->entries[at];
-        memmove(&s->entries[at], &s->entries[at + 1],
-                (s->n - at - 1) * sizeof(store_entry));
-        s->n--;
-    }
+    gone = s->entries[at];
+    memmove(&s->entries[at], &s->entries[at + 1],
+            (s->n - at - 1) * sizeof(store_entry));
+    s->n--;
+unlock:
     pthread_mutex_unlock(&s->mu);
     if (!found)
         return qvi_fail(s->err, QV_ENOTFOUND, "collection `%s` doesn't exist",
                         name);
+    if (st != QV_OK)
+        return st;
     free(gone.name);
     qv_collection_release(gone.coll);
-    qvi_sdir_purge(s->dir);
+    if (s->dir)
+        s->ops->purge(s->dir);
     return QV_OK;
 }
 
@@ -337,7 +362,7 @@ qv_status qv_store_checkpoint(qv_store *s)
     pthread_mutex_unlock(&s->mu);
     qv_status first = QV_OK;
     for (size_t i = 0; i < n; i++) {
-        qv_status st = qvi_journal_checkpoint(colls[i]);
+        qv_status st = s->dir ? s->ops->checkpoint(s->dir, colls[i]) : QV_OK;
         if (st != QV_OK && first == QV_OK) {
             char why[QVI_ERRMSG_CAP];
             qv_collection_errmsg(colls[i], why, sizeof(why));

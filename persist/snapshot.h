@@ -7,15 +7,18 @@
  * is the format's specification; the constants below are its numbers.
  *
  * The files:
- *   snapshot_write.c  qv_snapshot_save: streams the sections to a
- *                     temporary file under the collection's shared lock
+ *   snapshot_write.c  qv_snapshot_save: streams the sections of the
+ *                     collection's columns (core.h, qvi_columns, read
+ *                     under its shared lock) to a temporary file
  *   snapshot_read.c   parsing of the header, section table and small
- *                     sections; qv_snapshot_open, the mapping, and the
- *                     loader qvi_snapshot_load_buffer
+ *                     sections; qv_snapshot_open, the mapping (handed to
+ *                     core as a qvi_backing), and the loader
+ *                     qvi_snapshot_load_buffer (core adopts the columns)
  *   snapshot_graph.c  the graph's sections, both ways (it alone sees the
  *                     HNSW internals)
  *   snapshot_check.c  deep verification (QV_SNAPSHOT_VERIFY,
- *                     qv_snapshot_verify) and the lazy payload check
+ *                     qv_snapshot_verify); the lazy payload check is
+ *                     core's (core/backing.c)
  *
  * Trust: everything read from a file is hostile until checked.  The loader
  * is a pure function of (bytes, length) -- qvi_snapshot_load_buffer -- so
@@ -154,18 +157,6 @@ qv_status qvi_snapshot_check_sums(const qvi_snap_file *f, char *err,
 /* ---- the loader -----------------------------------------------------------
  */
 
-/* What a collection borrows from (core.h, "snapshot mappings"). */
-struct qvi_mapping {
-    uint8_t *base; /* the file's bytes: a private mapping or a buffer */
-    size_t len;
-    bool unmap; /* munmap(base, len) at release (qv_snapshot_open) */
-    /* Lazy payload check, per slot < n_blob_state: 0 not checked yet,
-     * 1 valid, 2 corrupt; read and written with __atomic builtins. */
-    uint8_t *blob_state;
-    uint32_t n_blob_state;
-    bool graph_unverified; /* write lock */
-};
-
 /* Builds a collection from len bytes at buf, a snapshot file's contents,
  * borrowing its arrays from buf: buf must be 64-byte aligned, writable
  * (in-place edits of the collection write to it) and must outlive the
@@ -182,22 +173,23 @@ qv_status qvi_snapshot_load_buffer(uint8_t *buf, size_t len, unsigned flags,
 /* ---- deep checks (snapshot_check.c) ---------------------------------------
  */
 
-/* Everything QV_SNAPSHOT_VERIFY adds beyond the open's own checks, on a
- * freshly loaded collection c: vectors finite with zero padding, squared
- * norms consistent, every live id well formed and found at its slot
- * through the id map, every payload blob valid, the whole graph
- * (qvi_hnsw_check) and its dot norms.  Marks the blobs and the graph
- * verified.  QV_OK, QV_ECORRUPT or QV_ENOMEM with a message. */
 /* The vector part of verification: every live row finite with zero
- * padding, its stored squared norm right, unit length under cosine.
- * Shared lock.  A save runs it on a collection whose vectors came from a
- * snapshot (an unverified open trusts them), so damage is never carried
- * into a new file with fresh checksums. */
-qv_status qvi_snapshot_check_vectors(const qv_collection *c, char *err,
+ * padding, its stored squared norm right, unit length under cosine.  A
+ * save runs it on a collection whose columns are backed by a snapshot (an
+ * unverified open trusts them), so damage is never carried into a new file
+ * with fresh checksums. */
+qv_status qvi_snapshot_check_vectors(const qvi_columns *c, char *err,
                                      size_t errcap);
 
-qv_status qvi_snapshot_verify_loaded(qv_collection *c, char *err,
-                                     size_t errcap);
+/* Everything QV_SNAPSHOT_VERIFY adds beyond the open's own checks, on the
+ * columns of a freshly loaded collection whose blobs are backed by b:
+ * vectors finite with zero padding, squared norms consistent, every live
+ * id well formed and found at its slot through the id map, every payload
+ * blob valid (remembered in b's memo), the whole graph when there is one.
+ * The caller then marks the graph verified.  QV_OK, QV_ECORRUPT or
+ * QV_ENOMEM with a message. */
+qv_status qvi_snapshot_verify_columns(const qvi_columns *c, qvi_backing *b,
+                                      char *err, size_t errcap);
 
 /* ---- the writer -----------------------------------------------------------
  */
@@ -247,10 +239,11 @@ void qvi_snapshot_write_graph(qvi_snapw *w, const qvi_hnsw *h, uint32_t n_slots,
 qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
                                  qvi_hnsw **out, char *err, size_t errcap);
 
-/* Part of QV_SNAPSHOT_VERIFY: qvi_hnsw_check over c's graph (nodes left
- * unreachable since the last reconnect are accepted) and its dot norms
- * against c's squared norms.  QV_OK, QV_ECORRUPT or QV_ENOMEM. */
-qv_status qvi_snapshot_check_graph(const qv_collection *c, char *err,
+/* Part of QV_SNAPSHOT_VERIFY: qvi_hnsw_check over the graph of c (which
+ * has one: c->index; nodes left unreachable since the last reconnect are
+ * accepted) and its dot norms against c's squared norms.  QV_OK,
+ * QV_ECORRUPT or QV_ENOMEM. */
+qv_status qvi_snapshot_check_graph(const qvi_columns *c, char *err,
                                    size_t errcap);
 
 /* calloc(n, size) (n 0 is taken as 1) that asks for transparent huge

@@ -18,11 +18,13 @@
  * Then the blobs and the graph are marked verified, so that nothing is
  * checked twice.
  *
- * The lazy check: a borrowed blob is validated the first time anything
- * reads it (qvi_mapping_blob_ok); the answer is kept in a byte per slot.
- * Readers run concurrently under the shared lock, so the byte is read and
- * written atomically; two readers may both validate the same blob, and
- * both store the same answer.
+ * The lazy check of a borrowed blob on its first use lives in core
+ * (core/backing.c); verification goes through the same memo, so that
+ * nothing is checked twice.
+ *
+ * Every check reads a collection's columns (core.h, qvi_columns): the
+ * loader runs them on the view core gives it under the shared lock
+ * (qvi_collection_read_columns), the snapshot writer on the view it saves.
  */
 #include "core/payload/payload.h"
 #include "persist/snapshot.h"
@@ -33,29 +35,14 @@
 
 #define CORRUPT(...) qvi_snap_fail(err, errcap, QV_ECORRUPT, __VA_ARGS__)
 
-enum { BLOB_UNCHECKED = 0, BLOB_OK = 1, BLOB_BAD = 2 };
-
-bool qvi_mapping_blob_ok(qvi_mapping *m, uint32_t slot, const uint8_t *blob,
-                         size_t len)
-{
-    if (slot >= m->n_blob_state) /* no borrowed blob lives there */
-        return qvi_payload_validate(blob, len) == QV_OK;
-    uint8_t st = __atomic_load_n(&m->blob_state[slot], __ATOMIC_RELAXED);
-    if (st == BLOB_UNCHECKED) {
-        st = qvi_payload_validate(blob, len) == QV_OK ? BLOB_OK : BLOB_BAD;
-        __atomic_store_n(&m->blob_state[slot], st, __ATOMIC_RELAXED);
-    }
-    return st == BLOB_OK;
-}
-
-qv_status qvi_snapshot_check_vectors(const qv_collection *c, char *err,
+qv_status qvi_snapshot_check_vectors(const qvi_columns *cols, char *err,
                                      size_t errcap)
 {
-    uint32_t dim = c->cfg.dim;
-    for (uint32_t s = 0; s < c->used; s++) {
-        if (!c->live[s])
+    uint32_t dim = cols->cfg.dim;
+    for (uint32_t s = 0; s < cols->n_slots; s++) {
+        if (!cols->live[s])
             continue;
-        const float *row = c->vecs + (size_t)s * c->stride;
+        const float *row = cols->vecs + (size_t)s * cols->stride;
         double sq = 0.0;
         for (uint32_t i = 0; i < dim; i++) {
             if (!isfinite(row[i]))
@@ -64,18 +51,18 @@ qv_status qvi_snapshot_check_vectors(const qv_collection *c, char *err,
                                s, i);
             sq += (double)row[i] * row[i];
         }
-        for (size_t i = dim; i < c->stride; i++) {
+        for (size_t i = dim; i < cols->stride; i++) {
             if (row[i] != 0.0f)
                 return CORRUPT("section 'vectors': slot %u has non-zero "
                                "padding",
                                s);
         }
-        double stored = c->sqnorms[s];
+        double stored = cols->sqnorms[s];
         if (!(fabs(stored - sq) <= 1e-3 * (sq > 1.0 ? sq : 1.0)))
             return CORRUPT("section 'squared norms': slot %u has %g, its "
                            "vector %g",
                            s, stored, sq);
-        if (c->cfg.metric == QV_METRIC_COSINE && sq != 0.0 &&
+        if (cols->cfg.metric == QV_METRIC_COSINE && sq != 0.0 &&
             fabs(sq - 1.0) > 1e-3)
             return CORRUPT("section 'vectors': cosine slot %u is not unit "
                            "length (squared norm %g)",
@@ -84,17 +71,22 @@ qv_status qvi_snapshot_check_vectors(const qv_collection *c, char *err,
     return QV_OK;
 }
 
-static qv_status check_ids(const qv_collection *c, char *err, size_t errcap)
+static qv_status check_ids(const qvi_columns *cols, char *err, size_t errcap)
 {
-    for (uint32_t s = 0; s < c->used; s++) {
-        if (!c->live[s])
+    /* The map as core would probe it (read only: find never writes). */
+    qvi_idmap map = {.buckets = cols->idmap_buckets,
+                     .cap = cols->idmap_cap,
+                     .count = (size_t)cols->count,
+                     .borrowed = true};
+    for (uint32_t s = 0; s < cols->n_slots; s++) {
+        if (!cols->live[s])
             continue;
-        if (!qvi_id_valid(&c->ids[s]))
+        if (!qvi_id_valid(&cols->ids[s]))
             return CORRUPT("section 'ids': slot %u holds a malformed id", s);
         uint32_t at;
-        if (!qvi_idmap_find(&c->map, c->ids, &c->ids[s], &at) || at != s) {
+        if (!qvi_idmap_find(&map, cols->ids, &cols->ids[s], &at) || at != s) {
             char text[QV_UUID_STRLEN];
-            qv_id_format(&c->ids[s], text, sizeof(text));
+            qv_id_format(&cols->ids[s], text, sizeof(text));
             return CORRUPT("section 'id map': id %s of slot %u is not found "
                            "at its slot (a duplicate id or a misplaced "
                            "bucket)",
@@ -104,13 +96,14 @@ static qv_status check_ids(const qv_collection *c, char *err, size_t errcap)
     return QV_OK;
 }
 
-static qv_status check_payloads(qv_collection *c, char *err, size_t errcap)
+static qv_status check_payloads(const qvi_columns *cols, qvi_backing *b,
+                                char *err, size_t errcap)
 {
-    for (uint32_t s = 0; s < c->used; s++) {
-        const uint8_t *blob = c->payloads[s];
+    for (uint32_t s = 0; s < cols->n_slots; s++) {
+        const uint8_t *blob = cols->payloads[s];
         if (!blob)
             continue;
-        if (!qvi_mapping_blob_ok(c->mapping, s, blob, c->payload_lens[s]))
+        if (!qvi_backing_blob_ok(b, s, blob, cols->payload_lens[s]))
             return CORRUPT("section 'payload arena': the payload of slot %u "
                            "is malformed",
                            s);
@@ -118,16 +111,15 @@ static qv_status check_payloads(qv_collection *c, char *err, size_t errcap)
     return QV_OK;
 }
 
-qv_status qvi_snapshot_verify_loaded(qv_collection *c, char *err, size_t errcap)
+qv_status qvi_snapshot_verify_columns(const qvi_columns *cols, qvi_backing *b,
+                                      char *err, size_t errcap)
 {
-    qv_status st = qvi_snapshot_check_vectors(c, err, errcap);
+    qv_status st = qvi_snapshot_check_vectors(cols, err, errcap);
     if (st == QV_OK)
-        st = check_ids(c, err, errcap);
+        st = check_ids(cols, err, errcap);
     if (st == QV_OK)
-        st = check_payloads(c, err, errcap);
-    if (st == QV_OK && c->index_ok)
-        st = qvi_snapshot_check_graph(c, err, errcap);
-    if (st == QV_OK)
-        c->mapping->graph_unverified = false;
+        st = check_payloads(cols, b, err, errcap);
+    if (st == QV_OK && cols->index)
+        st = qvi_snapshot_check_graph(cols, err, errcap);
     return st;
 }

@@ -298,16 +298,16 @@ qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
     return QV_OK;
 }
 
-qv_status qvi_snapshot_check_graph(const qv_collection *c, char *err,
+qv_status qvi_snapshot_check_graph(const qvi_columns *cols, char *err,
                                    size_t errcap)
 {
-    const qvi_hnsw *h = c->index;
+    const qvi_hnsw *h = cols->index;
     if (h->count == 0)
         return QV_OK;
-    qvi_vecview v = {.base = c->vecs,
-                     .stride = c->stride,
-                     .dim = c->cfg.dim,
-                     .metric = c->cfg.metric};
+    qvi_vecview v = {.base = cols->vecs,
+                     .stride = cols->stride,
+                     .dim = cols->cfg.dim,
+                     .metric = cols->cfg.metric};
     char why[QVI_ERRMSG_CAP];
     qvi_hnsw_stats stats;
     qv_status st = qvi_hnsw_check(h, &v, &stats, why, sizeof(why));
@@ -320,10 +320,11 @@ qv_status qvi_snapshot_check_graph(const qv_collection *c, char *err,
                              st == QV_ECORRUPT ? why : qv_status_name(st));
     if (h->sqn) {
         for (uint32_t s = 0; s < h->cap; s++) {
-            if (h->levels[s] != QVI_HNSW_ABSENT && h->sqn[s] != c->sqnorms[s])
+            if (h->levels[s] != QVI_HNSW_ABSENT &&
+                h->sqn[s] != cols->sqnorms[s])
                 return CORRUPT("section 'graph dot norms': slot %u has %g, "
                                "its vector %g",
-                               s, (double)h->sqn[s], (double)c->sqnorms[s]);
+                               s, (double)h->sqn[s], (double)cols->sqnorms[s]);
         }
     }
     return QV_OK;

@@ -4,10 +4,12 @@
  * qv_snapshot_open maps the file MAP_PRIVATE with PROT_READ | PROT_WRITE:
  * the collection then uses the vectors, norms, ids, live bytes, id-map
  * buckets, payload lengths and blobs, and the graph's arrays where they lie
- * (core.h, "snapshot mappings"), and its later in-place edits copy the
- * touched pages instead of writing the file.  Nothing big is copied or
- * parsed; the open makes a few linear passes over small per-slot arrays,
- * each a few milliseconds per million points:
+ * (core.h, "backings"), and its later in-place edits copy the touched pages
+ * instead of writing the file.  The loader hands the arrays to core as
+ * columns (qvi_collection_adopt_columns) with a backing whose release
+ * unmaps the file; it never touches the collection's fields.  Nothing big is
+ * copied or parsed; the open makes a few linear passes over small per-slot
+ * arrays, each a few milliseconds per million points:
  *   - the live bytes (1 byte a slot): values 0/1, the live count, and the
  *     free-slot stack;
  *   - the id-map buckets (16 bytes a point at 3/4 load): each non-empty
@@ -474,7 +476,8 @@ static qv_status parse_graph(qvi_snap_file *f, char *err, size_t errcap)
 
 /* The reserved section of payload index definitions: u32 count, u32 zero,
  * then count entries {u32 type, u32 key_len, key, zero padding to 4}.
- * Validated here; apply_payload_indexes defines and builds them. */
+ * Validated here; read_index_defs hands them to core, which defines and
+ * builds them (qvi_collection_adopt_columns). */
 static qv_status parse_payload_indexes(const qvi_snap_file *f, char *err,
                                        size_t errcap)
 {
@@ -590,7 +593,6 @@ typedef struct built {
     uint32_t *free_slots; /* n_slots long (the collection's cap) */
     uint32_t n_free;
     uint8_t **payloads; /* n_slots long */
-    uint8_t *blob_state;
     qvi_hnsw *index;
 } built;
 
@@ -598,7 +600,6 @@ static void built_free(built *b)
 {
     free(b->free_slots);
     free(b->payloads);
-    free(b->blob_state);
     qvi_hnsw_free(b->index);
     memset(b, 0, sizeof(*b));
 }
@@ -706,8 +707,7 @@ static qv_status scan_payloads(const qvi_snap_file *f, built *b, char *err,
     uint64_t arena_len;
     const uint8_t *arena = qvi_snap_data(f, QVI_SNAP_PAYLOAD_ARENA, &arena_len);
     b->payloads = qvi_snap_calloc(n, sizeof(uint8_t *));
-    b->blob_state = calloc(at_least_1(n), 1);
-    if (!b->payloads || !b->blob_state)
+    if (!b->payloads)
         return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
     if (n == 0)
         return QV_OK; /* the sections are empty: no pointers to make */
@@ -741,81 +741,101 @@ static qv_status scan_payloads(const qvi_snap_file *f, built *b, char *err,
 
 /* ---- the collection ------------------------------------------------------ */
 
-/* Defines the payload indexes the file lists (parse_payload_indexes has
- * validated the section) and builds them from the payloads: they are
- * derived data, so this is the one O(points) step of an open, and only
- * for collections that have indexes. */
-static qv_status apply_payload_indexes(qv_collection *c, const qvi_snap_file *f,
-                                       char *err, size_t errcap)
+/* The payload index definitions the file lists (parse_payload_indexes has
+ * validated the section): n keys, copied with a NUL, and their kinds. */
+typedef struct index_defs {
+    uint32_t n;
+    char **keys;
+    qv_index_kind *kinds;
+} index_defs;
+
+static void index_defs_free(index_defs *d)
+{
+    for (uint32_t i = 0; d->keys && i < d->n; i++)
+        free(d->keys[i]);
+    free(d->keys);
+    free(d->kinds);
+    memset(d, 0, sizeof(*d));
+}
+
+static qv_status read_index_defs(const qvi_snap_file *f, index_defs *d,
+                                 char *err, size_t errcap)
 {
     if (!has(f, QVI_SNAP_PAYLOAD_INDEXES))
         return QV_OK;
     uint64_t len;
     const uint8_t *p = qvi_snap_data(f, QVI_SNAP_PAYLOAD_INDEXES, &len);
     uint32_t n = rd32(p);
+    if (n == 0)
+        return QV_OK;
+    d->keys = calloc(n, sizeof(*d->keys));
+    d->kinds = calloc(n, sizeof(*d->kinds));
+    if (!d->keys || !d->kinds)
+        return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
+    d->n = n;
     uint64_t at = 8;
-    qv_status st = QV_OK;
-    for (uint32_t i = 0; st == QV_OK && i < n; i++) {
+    for (uint32_t i = 0; i < n; i++) {
         uint32_t type = rd32(p + at), klen = rd32(p + at + 4);
-        char key[QVI_PAYLOAD_MAX_KEY + 1];
-        memcpy(key, p + at + 8, klen);
-        key[klen] = 0;
+        d->keys[i] = malloc((size_t)klen + 1);
+        if (!d->keys[i])
+            return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
+        memcpy(d->keys[i], p + at + 8, klen);
+        d->keys[i][klen] = 0;
+        d->kinds[i] = (qv_index_kind)(type - 1);
         at += 8 + ((klen + 3u) & ~3u);
-        st = qvi_payload_index_define_locked(c, key, (qv_index_kind)(type - 1));
-        if (st == QV_EINVAL)
-            st = CORRUPT("section 'payload indexes': entry %u (\"%s\") is "
-                         "not a valid index",
-                         i, key);
     }
-    if (st == QV_OK && n)
-        st = qvi_payload_indexes_rebuild_locked(c, true);
-    return st;
+    return QV_OK;
 }
 
-/* Gives c the borrowed arrays and the built ones (which c then owns). */
-static void install(qv_collection *c, const qvi_snap_file *f, built *b,
-                    qvi_mapping *m)
+/* The columns of f: the borrowed arrays and the built ones. */
+static void fill_columns(const qvi_snap_file *f, const built *b,
+                         const index_defs *d, qvi_columns *cols)
 {
     const qvi_snap_config *k = &f->config;
     uint32_t n = k->n_slots;
-    c->vecs = (float *)qvi_snap_data(f, QVI_SNAP_VECTORS, NULL);
-    c->sqnorms = (float *)qvi_snap_data(f, QVI_SNAP_SQNORMS, NULL);
-    c->ids = (qv_point_id *)qvi_snap_data(f, QVI_SNAP_IDS, NULL);
-    c->live = (uint8_t *)qvi_snap_data(f, QVI_SNAP_LIVE, NULL);
+    memset(cols, 0, sizeof(*cols));
+    cols->cfg = k->cfg;
+    cols->stride = k->stride;
+    cols->n_slots = n;
+    cols->count = k->count;
+    cols->lsn = k->wal_lsn;
+    cols->vecs = (float *)qvi_snap_data(f, QVI_SNAP_VECTORS, NULL);
+    cols->sqnorms = (float *)qvi_snap_data(f, QVI_SNAP_SQNORMS, NULL);
+    cols->ids = (qv_point_id *)qvi_snap_data(f, QVI_SNAP_IDS, NULL);
+    cols->live = (uint8_t *)qvi_snap_data(f, QVI_SNAP_LIVE, NULL);
     const uint8_t *table = qvi_snap_data(f, QVI_SNAP_PAYLOAD_TABLE, NULL);
-    c->payload_lens = n ? (uint32_t *)(table + (size_t)n * 8) : NULL;
-    c->payloads = b->payloads;
-    c->free_slots = b->free_slots;
-    c->n_free = b->n_free;
-    c->cap = n;
-    c->used = n;
-    c->count = k->count;
-    c->lsn = k->wal_lsn;
-    c->map.buckets = (uint64_t *)qvi_snap_data(f, QVI_SNAP_IDMAP, NULL);
-    c->map.cap = (size_t)k->idmap_cap;
-    c->map.count = (size_t)k->count;
-    c->map.borrowed = c->map.buckets != NULL;
-    if (b->index) {
-        qvi_hnsw_free(c->index);
-        c->index = b->index;
-        c->index_ok = true;
-    } else {
-        c->index_ok = false;
-    }
-    c->rebuild_after = 0;
-    m->blob_state = b->blob_state;
-    m->n_blob_state = n;
-    m->graph_unverified = b->index != NULL;
-    c->mapping = m;
-    memset(b, 0, sizeof(*b));
+    cols->payload_lens = n ? (uint32_t *)(table + (size_t)n * 8) : NULL;
+    cols->payloads = b->payloads;
+    cols->free_slots = b->free_slots;
+    cols->n_free = b->n_free;
+    cols->idmap_buckets = (uint64_t *)qvi_snap_data(f, QVI_SNAP_IDMAP, NULL);
+    cols->idmap_cap = (size_t)k->idmap_cap;
+    cols->index = b->index;
+    cols->n_pindexes = d->n;
+    cols->pindex_keys = (const char *const *)d->keys;
+    cols->pindex_kinds = d->kinds;
+    cols->backed = true;
+}
+
+typedef struct verify_ctx {
+    qvi_backing *backing;
+    char *err;
+    size_t errcap;
+} verify_ctx;
+
+static qv_status verify_view(const qvi_columns *cols, void *arg)
+{
+    verify_ctx *x = arg;
+    return qvi_snapshot_verify_columns(cols, x->backing, x->err, x->errcap);
 }
 
 /* Loads the collection from m's bytes.  Takes m: on success the collection
  * owns it, on failure it is released. */
-static qv_status load(qvi_mapping *m, unsigned flags, qv_collection **out,
+static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
                       char *err, size_t errcap)
 {
     built b = {0};
+    index_defs defs = {0};
     qv_collection *c = NULL;
     qvi_snap_file *f = malloc(sizeof(*f));
     qv_status st;
@@ -823,7 +843,8 @@ static qv_status load(qvi_mapping *m, unsigned flags, qv_collection **out,
         st = qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
         goto fail;
     }
-    st = qvi_snapshot_parse(m->base, m->len, f, err, errcap);
+    st = qvi_snapshot_parse(qvi_backing_base(m), qvi_backing_len(m), f, err,
+                            errcap);
     if (st == QV_OK && (flags & QV_SNAPSHOT_VERIFY))
         st = qvi_snapshot_check_sums(f, err, errcap);
     if (st == QV_OK)
@@ -832,9 +853,13 @@ static qv_status load(qvi_mapping *m, unsigned flags, qv_collection **out,
         st = scan_idmap(f, err, errcap);
     if (st == QV_OK)
         st = scan_payloads(f, &b, err, errcap);
+    if (st == QV_OK && qvi_backing_track_blobs(m, f->config.n_slots) != QV_OK)
+        st = qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
     if (st == QV_OK && f->has_graph)
         st = qvi_snapshot_map_graph(f, qvi_snap_data(f, QVI_SNAP_LIVE, NULL),
                                     &b.index, err, errcap);
+    if (st == QV_OK)
+        st = read_index_defs(f, &defs, err, errcap);
     if (st != QV_OK)
         goto fail;
     st = qv_collection_create(&f->config.cfg, &c);
@@ -844,23 +869,40 @@ static qv_status load(qvi_mapping *m, unsigned flags, qv_collection **out,
                          qv_status_name(st));
         goto fail;
     }
-    install(c, f, &b, m);
-    m = NULL; /* c owns it now */
-    st = apply_payload_indexes(c, f, err, errcap);
+    qvi_columns cols;
+    fill_columns(f, &b, &defs, &cols);
+    qvi_backing *backing = m;
+    /* c owns the built arrays and the backing from here, whatever the
+     * outcome. */
+    memset(&b, 0, sizeof(b));
+    m = NULL;
+    st = qvi_collection_adopt_columns(c, &cols, backing);
+    if (st == QV_EINVAL) {
+        char why[QVI_ERRMSG_CAP];
+        qv_collection_errmsg(c, why, sizeof(why));
+        st = CORRUPT("section 'payload indexes': %s", why);
+    } else if (st != QV_OK) {
+        st = qvi_snap_fail(err, errcap, st, "out of memory");
+    }
     if (st != QV_OK)
         goto fail;
     if (flags & QV_SNAPSHOT_VERIFY) {
-        st = qvi_snapshot_verify_loaded(c, err, errcap);
+        verify_ctx x = {.backing = backing, .err = err, .errcap = errcap};
+        st = qvi_collection_read_columns(c, verify_view, &x);
         if (st != QV_OK)
             goto fail;
+        /* Checked in full: no lazy check before the first update. */
+        qvi_backing_set_graph_unverified(backing, false);
     }
+    index_defs_free(&defs);
     free(f);
     *out = c;
     return QV_OK;
 fail:
     qv_collection_release(c);
     built_free(&b);
-    qvi_mapping_release(m);
+    index_defs_free(&defs);
+    qvi_backing_free(m);
     free(f);
     return st;
 }
@@ -880,15 +922,22 @@ qv_status qvi_snapshot_load_buffer(uint8_t *buf, size_t len, unsigned flags,
     if ((uintptr_t)buf % 64 != 0)
         return qvi_snap_fail(err, errcap, QV_EINVAL,
                              "buffer is not 64-byte aligned");
-    qvi_mapping *m = calloc(1, sizeof(*m));
+    /* The caller's buffer: nothing to release. */
+    qvi_backing *m = qvi_backing_new(buf, len, NULL, NULL);
     if (!m)
         return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
-    m->base = buf;
-    m->len = len;
     return load(m, flags, out, err, errcap);
 }
 
 /* ---- files --------------------------------------------------------------- */
+
+/* The backing's release: the file's private mapping goes with the
+ * collection. */
+static void unmap_file(void *arg, void *base, size_t len)
+{
+    (void)arg;
+    munmap(base, len);
+}
 
 qv_status qv_snapshot_open(const char *path, unsigned flags,
                            qv_collection **out, char *err, size_t errcap)
@@ -927,14 +976,11 @@ qv_status qv_snapshot_open(const char *path, unsigned flags,
     if (base == MAP_FAILED)
         return qvi_snap_fail(err, errcap, QV_EIO, "%s: mmap: %s", path,
                              strerror(e));
-    qvi_mapping *m = calloc(1, sizeof(*m));
+    qvi_backing *m = qvi_backing_new(base, len, unmap_file, NULL);
     if (!m) {
         munmap(base, len);
         return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
     }
-    m->base = base;
-    m->len = len;
-    m->unmap = true;
     char why[QVI_ERRMSG_CAP];
     qv_status st = load(m, flags, out, why, sizeof(why));
     if (st != QV_OK)
@@ -948,28 +994,4 @@ qv_status qv_snapshot_verify(const char *path, char *err, size_t errcap)
     qv_status st = qv_snapshot_open(path, QV_SNAPSHOT_VERIFY, &c, err, errcap);
     qv_collection_release(c);
     return st;
-}
-
-/* ---- the mapping (core.h) ------------------------------------------------ */
-
-bool qvi_mapping_contains(const qvi_mapping *m, const void *p)
-{
-    return m && (uintptr_t)p - (uintptr_t)m->base < m->len;
-}
-
-void qvi_mapping_release(qvi_mapping *m)
-{
-    if (!m)
-        return;
-    if (m->unmap)
-        munmap(m->base, m->len);
-    free(m->blob_state);
-    free(m);
-}
-
-bool qvi_mapping_take_graph_check(qvi_mapping *m)
-{
-    bool r = m->graph_unverified;
-    m->graph_unverified = false;
-    return r;
 }

@@ -22,14 +22,14 @@
  * with the same contents therefore give the same sections, and a deleted
  * point's data does not outlive it in the file.
  *
- * Locking.  The whole copy runs under the collection's shared lock, which
- * gives a consistent view (a writer cannot run in between) while searches
- * go on; the lock is released before the final fsync and rename, which may
- * take a while.
+ * Locking.  The whole copy runs in a callback that core calls under the
+ * collection's shared lock with a view of its columns
+ * (qvi_collection_read_columns), which gives a consistent view (a writer
+ * cannot run in between) while searches go on; the lock is released before
+ * the final fsync and rename, which may take a while.
  */
 #include "persist/fileio.h"
 #include "persist/snapshot.h"
-#include "core/pindex/pindex.h"
 
 #include <errno.h>
 #include <string.h>
@@ -126,10 +126,10 @@ static void put64(uint8_t *p, uint64_t v)
 
 /* ---- the collection's sections ------------------------------------------ */
 
-static void put_config(qvi_snapw *w, const qv_collection *c)
+static void put_config(qvi_snapw *w, const qvi_columns *cols)
 {
     uint8_t b[QVI_SNAP_CONFIG_SIZE] = {0};
-    const qv_collection_config *k = &c->cfg;
+    const qv_collection_config *k = &cols->cfg;
     put32(b, k->dim);
     put32(b + 4, (uint32_t)k->metric);
     put32(b + 8, k->hnsw_m);
@@ -137,12 +137,12 @@ static void put_config(qvi_snapw *w, const qv_collection *c)
     put32(b + 16, k->full_scan_threshold_kb);
     put32(b + 20, k->max_indexing_threads);
     put64(b + 24, k->hnsw_seed);
-    put64(b + 32, c->lsn);
-    put32(b + 40, (uint32_t)c->stride);
-    put32(b + 44, c->used);
-    put64(b + 48, c->count);
-    put64(b + 56, c->map.cap);
-    put32(b + 64, c->index_ok ? QVI_SNAP_CFG_HAS_GRAPH : 0);
+    put64(b + 32, cols->lsn);
+    put32(b + 40, (uint32_t)cols->stride);
+    put32(b + 44, cols->n_slots);
+    put64(b + 48, cols->count);
+    put64(b + 56, cols->idmap_cap);
+    put32(b + 64, cols->index ? QVI_SNAP_CFG_HAS_GRAPH : 0);
     qvi_snapw_begin(w, QVI_SNAP_CONFIG);
     qvi_snapw_put(w, b, sizeof(b));
     qvi_snapw_end(w);
@@ -151,71 +151,70 @@ static void put_config(qvi_snapw *w, const qv_collection *c)
 /* Payload index definitions: u32 count, u32 zero, then per index {u32
  * kind + 1, u32 key length, key, zero padding to 4}.  The indexes
  * themselves are derived data, rebuilt from the payloads on open. */
-static void put_payload_indexes(qvi_snapw *w, const qv_collection *c)
+static void put_payload_indexes(qvi_snapw *w, const qvi_columns *cols)
 {
-    const qvi_pindex_set *s = c->pindexes;
-    uint32_t n = s ? s->n : 0;
+    uint32_t n = cols->n_pindexes;
     uint8_t b[8];
     qvi_snapw_begin(w, QVI_SNAP_PAYLOAD_INDEXES);
     put32(b, n);
     put32(b + 4, 0);
     qvi_snapw_put(w, b, 8);
     for (uint32_t i = 0; i < n; i++) {
-        const qvi_pindex *ix = s->v[i];
-        uint32_t klen = (uint32_t)strlen(ix->key);
-        put32(b, (uint32_t)ix->kind + 1);
+        const char *key = cols->pindex_keys[i];
+        uint32_t klen = (uint32_t)strlen(key);
+        put32(b, (uint32_t)cols->pindex_kinds[i] + 1);
         put32(b + 4, klen);
         qvi_snapw_put(w, b, 8);
-        qvi_snapw_put(w, ix->key, klen);
+        qvi_snapw_put(w, key, klen);
         qvi_snapw_zero(w, ((klen + 3u) & ~3u) - klen);
     }
     qvi_snapw_end(w);
 }
 
-static void put_live(qvi_snapw *w, const qv_collection *c)
+static void put_live(qvi_snapw *w, const qvi_columns *cols)
 {
     qvi_snapw_begin(w, QVI_SNAP_LIVE);
-    qvi_snapw_put(w, c->live, c->used);
+    qvi_snapw_put(w, cols->live, cols->n_slots);
     qvi_snapw_end(w);
 }
 
-static void put_idmap(qvi_snapw *w, const qv_collection *c)
+static void put_idmap(qvi_snapw *w, const qvi_columns *cols)
 {
     qvi_snapw_begin(w, QVI_SNAP_IDMAP);
-    qvi_snapw_put(w, c->map.buckets, c->map.cap * sizeof(uint64_t));
+    qvi_snapw_put(w, cols->idmap_buckets, cols->idmap_cap * sizeof(uint64_t));
     qvi_snapw_end(w);
 }
 
-static uint32_t blob_len(const qv_collection *c, uint32_t s)
+static uint32_t blob_len(const qvi_columns *cols, uint32_t s)
 {
-    return c->live[s] && c->payloads[s] ? c->payload_lens[s] : 0;
+    return cols->live[s] && cols->payloads[s] ? cols->payload_lens[s] : 0;
 }
 
 /* Offsets (u64) then lengths (u32), blobs packed in slot order. */
-static void put_payload_table(qvi_snapw *w, const qv_collection *c)
+static void put_payload_table(qvi_snapw *w, const qvi_columns *cols)
 {
     qvi_snapw_begin(w, QVI_SNAP_PAYLOAD_TABLE);
     uint64_t off = 0;
-    for (uint32_t s = 0; s < c->used; s++) {
-        uint32_t len = blob_len(c, s);
+    for (uint32_t s = 0; s < cols->n_slots; s++) {
+        uint32_t len = blob_len(cols, s);
         uint64_t at = len ? off : 0;
         qvi_snapw_put(w, &at, sizeof(at));
         off += len;
     }
-    for (uint32_t s = 0; s < c->used; s++) {
-        uint32_t len = blob_len(c, s);
+    for (uint32_t s = 0; s < cols->n_slots; s++) {
+        uint32_t len = blob_len(cols, s);
         qvi_snapw_put(w, &len, sizeof(len));
     }
     qvi_snapw_end(w);
 }
 
-static void put_payload_arena(qvi_snapw *w, const qv_collection *c)
+static void put_payload_arena(qvi_snapw *w, const qvi_columns *cols)
 {
     qvi_snapw_begin(w, QVI_SNAP_PAYLOAD_ARENA);
-    for (uint32_t s = 0; s < c->used; s++) {
-        uint32_t len = blob_len(c, s);
+    for (uint32_t s = 0; s < cols->n_slots; s++) {
+        uint32_t len = blob_len(cols, s);
         if (len)
-            qvi_snapw_put(w, c->payloads[s], len);
+            qvi_snapw_put(w, cols->payloads[s], len);
     }
     qvi_snapw_end(w);
 }
@@ -223,14 +222,14 @@ static void put_payload_arena(qvi_snapw *w, const qv_collection *c)
 _Static_assert(sizeof(qv_point_id) == QVI_SNAP_ID_SIZE,
                "a stored id is a qv_point_id");
 
-static void put_ids(qvi_snapw *w, const qv_collection *c)
+static void put_ids(qvi_snapw *w, const qvi_columns *cols)
 {
     qvi_snapw_begin(w, QVI_SNAP_IDS);
-    for (uint32_t s = 0; s < c->used; s++) {
+    for (uint32_t s = 0; s < cols->n_slots; s++) {
         qv_point_id id;
         memset(&id, 0, sizeof(id));
-        if (c->live[s]) {
-            const qv_point_id *src = &c->ids[s];
+        if (cols->live[s]) {
+            const qv_point_id *src = &cols->ids[s];
             id.kind = src->kind;
             if (src->kind == QV_ID_NUM)
                 id.u.num = src->u.num;
@@ -242,29 +241,29 @@ static void put_ids(qvi_snapw *w, const qv_collection *c)
     qvi_snapw_end(w);
 }
 
-static void put_sqnorms(qvi_snapw *w, const qv_collection *c)
+static void put_sqnorms(qvi_snapw *w, const qvi_columns *cols)
 {
     qvi_snapw_begin(w, QVI_SNAP_SQNORMS);
-    for (uint32_t s = 0; s < c->used; s++) {
-        float v = c->live[s] ? c->sqnorms[s] : 0.0f;
+    for (uint32_t s = 0; s < cols->n_slots; s++) {
+        float v = cols->live[s] ? cols->sqnorms[s] : 0.0f;
         qvi_snapw_put(w, &v, sizeof(v));
     }
     qvi_snapw_end(w);
 }
 
 /* Runs of live rows in single writes; deleted rows as zeros. */
-static void put_vectors(qvi_snapw *w, const qv_collection *c)
+static void put_vectors(qvi_snapw *w, const qvi_columns *cols)
 {
-    size_t row = c->stride * sizeof(float);
+    size_t row = cols->stride * sizeof(float);
     qvi_snapw_begin(w, QVI_SNAP_VECTORS);
     uint32_t s = 0;
-    while (s < c->used) {
+    while (s < cols->n_slots) {
         uint32_t e = s;
-        bool alive = c->live[s];
-        while (e < c->used && (bool)c->live[e] == alive)
+        bool alive = cols->live[s];
+        while (e < cols->n_slots && (bool)cols->live[e] == alive)
             e++;
         if (alive)
-            qvi_snapw_put(w, c->vecs + (size_t)s * c->stride,
+            qvi_snapw_put(w, cols->vecs + (size_t)s * cols->stride,
                           (size_t)(e - s) * row);
         else
             qvi_snapw_zero(w, (size_t)(e - s) * row);
@@ -273,22 +272,22 @@ static void put_vectors(qvi_snapw *w, const qv_collection *c)
     qvi_snapw_end(w);
 }
 
-static void put_all_locked(qvi_snapw *w, const qv_collection *c)
+static void put_all_locked(qvi_snapw *w, const qvi_columns *cols)
 {
-    put_config(w, c);
-    put_payload_indexes(w, c);
-    put_live(w, c);
-    put_idmap(w, c);
-    put_payload_table(w, c);
-    put_ids(w, c);
-    put_sqnorms(w, c);
-    put_vectors(w, c);
-    put_payload_arena(w, c);
-    if (c->index_ok) {
+    put_config(w, cols);
+    put_payload_indexes(w, cols);
+    put_live(w, cols);
+    put_idmap(w, cols);
+    put_payload_table(w, cols);
+    put_ids(w, cols);
+    put_sqnorms(w, cols);
+    put_vectors(w, cols);
+    put_payload_arena(w, cols);
+    if (cols->index) {
         uint32_t n_upper;
         uint64_t words;
-        qvi_snapshot_graph_sizes(c->index, c->used, &n_upper, &words);
-        qvi_snapshot_write_graph(w, c->index, c->used, n_upper, words);
+        qvi_snapshot_graph_sizes(cols->index, cols->n_slots, &n_upper, &words);
+        qvi_snapshot_write_graph(w, cols->index, cols->n_slots, n_upper, words);
     }
 }
 
@@ -326,12 +325,35 @@ static void put_header(qvi_snapw *w)
 
 /* Sections the collection will have: the table is sized before they are
  * written. */
-static uint32_t planned_sections(const qv_collection *c)
+static uint32_t planned_sections(const qvi_columns *cols)
 {
     uint32_t n = 9;
-    if (c->index_ok)
-        n += c->cfg.metric == QV_METRIC_DOT ? 7 : 6;
+    if (cols->index)
+        n += cols->cfg.metric == QV_METRIC_DOT ? 7 : 6;
     return n;
+}
+
+/* The part of a save that runs under the collection's shared lock
+ * (qvi_collection_read_columns). */
+typedef struct save_ctx {
+    qvi_snapw *w;
+    uint32_t planned;
+    bool damaged;
+    char err[QVI_ERRMSG_CAP];
+} save_ctx;
+
+static qv_status save_columns(const qvi_columns *cols, void *arg)
+{
+    save_ctx *x = arg;
+    if (cols->backed &&
+        qvi_snapshot_check_vectors(cols, x->err, sizeof(x->err)) != QV_OK) {
+        x->damaged = true;
+        return QV_ECORRUPT;
+    }
+    x->planned = planned_sections(cols);
+    raw(x->w, zeros, QVI_SNAP_HEADER_SIZE + x->planned * QVI_SNAP_ENTRY_SIZE);
+    put_all_locked(x->w, cols);
+    return QV_OK;
 }
 
 qv_status qv_snapshot_save(qv_collection *c, const char *path)
@@ -339,52 +361,50 @@ qv_status qv_snapshot_save(qv_collection *c, const char *path)
     if (!c)
         return QV_ENULL;
     if (!path)
-        return qvi_fail(c->err, QV_ENULL, "path is NULL");
+        return qvi_collection_fail(c, QV_ENULL, "path is NULL");
     char err[QVI_ERRMSG_CAP];
     qvi_atomic_file af;
     qv_status st = qvi_atomic_open(&af, path, err, sizeof(err));
     if (st != QV_OK)
-        return qvi_fail(c->err, st, "snapshot: %s", err);
+        return qvi_collection_fail(c, st, "snapshot: %s", err);
     qvi_snapw w;
     memset(&w, 0, sizeof(w));
     w.f = af.f;
     w.xx = XXH3_createState();
     w.stage = malloc(QVI_SNAPW_STAGE);
     if (!w.xx || !w.stage) {
-        st = qvi_fail(c->err, QV_ENOMEM, "snapshot: out of memory");
+        st = qvi_collection_fail(c, QV_ENOMEM, "snapshot: out of memory");
         goto fail;
     }
 
-    pthread_rwlock_rdlock(&c->lock);
-    if (c->mapping &&
-        qvi_snapshot_check_vectors(c, err, sizeof(err)) != QV_OK) {
-        pthread_rwlock_unlock(&c->lock);
-        st = qvi_fail(c->err, QV_ECORRUPT,
-                      "snapshot: refusing to save data damaged in the file "
-                      "it was opened from: %s",
-                      err);
+    save_ctx x = {.w = &w};
+    st = qvi_collection_read_columns(c, save_columns, &x);
+    if (x.damaged) {
+        st = qvi_collection_fail(c, QV_ECORRUPT,
+                                 "snapshot: refusing to save data damaged in "
+                                 "the file it was opened from: %s",
+                                 x.err);
         goto fail;
     }
-    uint32_t planned = planned_sections(c);
-    raw(&w, zeros, QVI_SNAP_HEADER_SIZE + planned * QVI_SNAP_ENTRY_SIZE);
-    put_all_locked(&w, c);
-    pthread_rwlock_unlock(&c->lock);
-    if (w.n != planned && !w.err_no) {
-        st = qvi_fail(c->err, QV_EINTERNAL,
-                      "snapshot: wrote %u sections, planned %u", w.n, planned);
+    if (st != QV_OK) /* the message is on c */
+        goto fail;
+    if (w.n != x.planned && !w.err_no) {
+        st = qvi_collection_fail(c, QV_EINTERNAL,
+                                 "snapshot: wrote %u sections, planned %u", w.n,
+                                 x.planned);
         goto fail;
     }
     put_header(&w);
     if (w.err_no) {
-        st = qvi_fail(c->err, QV_EIO, "snapshot: %s: write failed: %s", path,
-                      strerror(w.err_no));
+        st = qvi_collection_fail(c, QV_EIO, "snapshot: %s: write failed: %s",
+                                 path, strerror(w.err_no));
         goto fail;
     }
     XXH3_freeState(w.xx);
     free(w.stage);
     st = qvi_atomic_commit(&af, err, sizeof(err));
     if (st != QV_OK)
-        return qvi_fail(c->err, st, "snapshot: %s", err);
+        return qvi_collection_fail(c, st, "snapshot: %s", err);
     return QV_OK;
 fail:
     qvi_atomic_abort(&af);

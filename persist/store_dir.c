@@ -23,6 +23,10 @@
  * deleted, so a crash never resurrects half a collection.  Open empties
  * tmp/ and trash/, then recovers every directory in collections/.
  *
+ * core/store.c knows none of this: it calls create, drop, purge,
+ * checkpoint, close and release through qvi_store_dir_ops (core.h,
+ * qvi_store_backend_ops), which qv_store_open_dir gives to qvi_store_new.
+ *
  * Locking: create and drop run under the store's mutex (catalog changes
  * are serialised; lookups of other collections wait for one snapshot of an
  * empty collection at most).  Recovery runs before the store is shared.
@@ -42,6 +46,8 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+typedef struct qvi_store_dir qvi_store_dir;
 
 struct qvi_store_dir {
     char *path;
@@ -119,13 +125,13 @@ static void empty_dir(const char *path, const char *sub)
     fsync_path(dir);
 }
 
-void qvi_sdir_purge(qvi_store_dir *d)
+static void store_dir_purge(qvi_store_dir *d)
 {
     if (d)
         empty_dir(d->path, "trash");
 }
 
-void qvi_sdir_free(qvi_store_dir *d)
+static void store_dir_free(qvi_store_dir *d)
 {
     if (!d)
         return;
@@ -163,8 +169,8 @@ static qv_status move_to_trash(qvi_store_dir *d, const char *name, char *err,
     return QV_OK;
 }
 
-qv_status qvi_sdir_create(qvi_store_dir *d, const char *name, qv_collection *c,
-                          qvi_errbuf *e)
+static qv_status store_dir_create(qvi_store_dir *d, const char *name,
+                                  qv_collection *c, qvi_errbuf *e)
 {
     char stage[PATH_MAX], snap[PATH_MAX], final[PATH_MAX], coll[PATH_MAX],
         sname[32], why[QVI_ERRMSG_CAP];
@@ -206,7 +212,7 @@ qv_status qvi_sdir_create(qvi_store_dir *d, const char *name, qv_collection *c,
             qvi_fail(e, st, "collection `%s`: %s", name, why);
     }
     if (st != QV_OK && move_to_trash(d, name, why, sizeof(why)) == QV_OK)
-        qvi_sdir_purge(d);
+        store_dir_purge(d);
     return st;
 }
 
@@ -222,8 +228,8 @@ static qv_status drop_before_detach(void *arg)
     return move_to_trash(x->d, x->name, x->why, sizeof(x->why));
 }
 
-qv_status qvi_sdir_drop(qvi_store_dir *d, const char *name, qv_collection *c,
-                        qvi_errbuf *e)
+static qv_status store_dir_drop(qvi_store_dir *d, const char *name,
+                                qv_collection *c, qvi_errbuf *e)
 {
     drop_ctx x = {.d = d, .name = name};
     qv_status st = qvi_journal_detach(c, drop_before_detach, &x);
@@ -231,6 +237,54 @@ qv_status qvi_sdir_drop(qvi_store_dir *d, const char *name, qv_collection *c,
         return qvi_fail(e, st, "cannot drop collection `%s`: %s", name, x.why);
     return QV_OK;
 }
+
+/* ---- the backend table (core.h, qvi_store_backend_ops) ------------------ */
+
+static qv_status ops_create(void *d, const char *name, qv_collection *c,
+                            qvi_errbuf *e)
+{
+    return store_dir_create(d, name, c, e);
+}
+
+static qv_status ops_drop(void *d, const char *name, qv_collection *c,
+                          qvi_errbuf *e)
+{
+    return store_dir_drop(d, name, c, e);
+}
+
+static void ops_purge(void *d)
+{
+    store_dir_purge(d);
+}
+
+static qv_status ops_checkpoint(void *d, qv_collection *c)
+{
+    (void)d;
+    return qvi_journal_checkpoint(c);
+}
+
+/* Clean shutdown: everything into the snapshot; a failure leaves the log,
+ * which the next open replays. */
+static void ops_close(void *d, qv_collection *c)
+{
+    (void)d;
+    qvi_journal_checkpoint(c);
+    qvi_journal_detach(c, NULL, NULL);
+}
+
+static void ops_release(void *d)
+{
+    store_dir_free(d);
+}
+
+const qvi_store_backend_ops qvi_store_dir_ops = {
+    .create = ops_create,
+    .drop = ops_drop,
+    .purge = ops_purge,
+    .checkpoint = ops_checkpoint,
+    .close = ops_close,
+    .release = ops_release,
+};
 
 /* ---- open and recovery ----------------------------------------------------
  */
@@ -429,13 +483,13 @@ qv_status qv_store_open_dir(const char *path, const qv_store_options *opts,
     d->opts = o;
     st = prepare(d, err, errcap);
     if (st != QV_OK) {
-        qvi_sdir_free(d);
+        store_dir_free(d);
         return st;
     }
     qv_store *s;
-    st = qvi_store_new(d, &s); /* s owns d from here */
+    st = qvi_store_new(&qvi_store_dir_ops, d, &s); /* s owns d from here */
     if (st != QV_OK) {
-        qvi_sdir_free(d);
+        store_dir_free(d);
         qvi_errf(err, errcap, "cannot allocate a store");
         return st;
     }

@@ -8,14 +8,16 @@
  * temporary name, its header fsynced, then renamed and the directory
  * fsynced, so a segment that exists always has a whole header.
  *
- * Writes (qvi_journal_append_locked): under the collection's write lock,
+ * Writes (journal_append_locked, reached through qvi_journal_ops from
+ * core's qvi_change_log_locked): under the collection's write lock,
  * so the log's order is the order in which changes are applied.  The
  * record is encoded into a reusable buffer and written with one pwrite()
  * at the segment's end; a failed or short write is truncated away and the
  * caller applies nothing.  LSNs are consecutive: a failed append does not
  * consume one, which lets recovery detect a missing record.
  *
- * Group commit (qvi_journal_commit), after the write lock is released:
+ * Group commit (journal_commit, from core's qvi_change_commit), after the
+ * write lock is released:
  * the first writer that finds no fsync running becomes the leader, notes
  * the last appended LSN, and calls fdatasync() outside every lock; the
  * others wait on the condition variable.  When the fsync returns, every
@@ -32,10 +34,12 @@
  *
  * Checkpoints (qvi_journal_checkpoint), serialised by ckpt_mu:
  *   1. create segment N+1 (no lock held);
- *   2. under the write lock: fdatasync segment N (so every record in it is
+ *   2. under the write lock (qvi_collection_run_exclusive): fdatasync
+ *      segment N (so every record in it is
  *      durable and the leader never has to sync two files), switch appends
  *      to N+1; this is the only moment writers wait for, one fsync long;
- *   3. save the snapshot (the snapshot module takes the read lock): it
+ *   3. save the snapshot (the snapshot module reads the collection under
+ *      its shared lock, qvi_collection_read_columns): it
  *      holds everything up to its LSN, which is at least the last LSN of
  *      segment N;
  *   4. delete segments <= N and fsync the directory.
@@ -49,16 +53,22 @@
  * damage followed by more log stops recovery with QV_ECORRUPT naming the
  * file and offset.
  *
+ * The journal never touches the collection's fields or lock: core sets
+ * the collection's LSN from what an append returns and records the
+ * messages; the steps that must exclude writers run as callbacks under the
+ * collection's lock (qvi_collection_run_exclusive / _run_shared).
+ *
  * Locks, and what they protect:
- *   c->lock (write)  fd (also mu), seq, end, next_lsn, detached, buf;
- *                    c->lsn.
+ *   the collection's write lock (held by an append's caller, or taken
+ *   through qvi_collection_run_exclusive)
+ *                    fd (also mu), seq, end, next_lsn, detached, buf.
  *   mu               appended_lsn, durable_lsn, syncing, leader_fd,
  *                    failed, fail_gen, sync_errno, syncs, fd (also
- *                    c->lock).
+ *                    the collection's write lock).
  *   ckpt_mu          one checkpoint at a time; old[], ckpt_base,
  *                    ckpt_err.
  *   atomics          log_bytes, next_ckpt_at, appends, checkpoints.
- * Order: ckpt_mu, then c->lock, then mu.
+ * Order: ckpt_mu, then the collection's lock, then mu.
  */
 #include "persist/wal.h"
 #include "persist/fileio.h"
@@ -79,11 +89,14 @@
 #define KEEP_BUF (1u << 20)
 
 struct qvi_journal {
+    /* The collection this journal is attached to: not a reference (the
+     * collection owns the journal and releases it when it goes). */
+    qv_collection *owner;
     char *dir;
     uint64_t ckpt_bytes; /* automatic checkpoint threshold; 0: none */
     qvi_journal_hooks hooks;
 
-    /* c->lock */
+    /* the collection's write lock */
     int fd;       /* the active segment (changed under mu too) */
     uint64_t seq; /* its number (changed under ckpt_mu too) */
     uint64_t end; /* its size */
@@ -92,7 +105,7 @@ struct qvi_journal {
     uint8_t *buf;
     size_t buf_cap;
 
-    /* ckpt_mu (old[] grows under c->lock too) */
+    /* ckpt_mu (old[] grows under the collection's write lock too) */
     uint64_t *old; /* numbers of the older segments, ascending */
     size_t n_old, old_cap;
 
@@ -117,6 +130,9 @@ struct qvi_journal {
     uint64_t ckpt_base; /* log_bytes at the last successful switch */
     char ckpt_err[QVI_ERRMSG_CAP];
 };
+
+/* What core calls (core.h, qvi_journal_ops); defined at the end. */
+static const qvi_journal_ops journal_ops;
 
 /* ---- small file helpers -------------------------------------------------- */
 
@@ -240,7 +256,7 @@ static qvi_journal *journal_new(const char *dir, uint64_t ckpt_bytes)
     return j;
 }
 
-void qvi_journal_free(qvi_journal *j)
+static void journal_free(qvi_journal *j)
 {
     if (!j)
         return;
@@ -280,7 +296,7 @@ typedef struct replay_ctx {
     char msg[2 * QVI_ERRMSG_CAP];
 } replay_ctx;
 
-static qv_status replay_visit(void *arg, const qvi_wal_rec *r, size_t off)
+static qv_status replay_visit(void *arg, const qvi_change *r, size_t off)
 {
     replay_ctx *x = arg;
     if (r->lsn <= x->prev) {
@@ -311,7 +327,7 @@ static qv_status replay_visit(void *arg, const qvi_wal_rec *r, size_t off)
                  x->file, off, qvi_wal_kind_name(r->kind), r->lsn, why);
         return st == QV_ENOMEM || st == QV_EFORMAT ? st : QV_ECORRUPT;
     }
-    x->c->lsn = r->lsn;
+    qvi_collection_set_lsn_nolock(x->c, r->lsn);
     return QV_OK;
 }
 
@@ -445,7 +461,8 @@ qv_status qvi_journal_open(qv_collection *c, const char *dir,
     uint64_t *segs = NULL;
     size_t n = 0;
     qv_status st = list_segments(dir, &segs, &n, err, errcap);
-    replay_ctx x = {.c = c, .snap_lsn = c->lsn};
+    uint64_t snap_lsn = qvi_collection_lsn(c);
+    replay_ctx x = {.c = c, .snap_lsn = snap_lsn};
     for (size_t i = 0; st == QV_OK && i < n; i++) {
         bool last = i + 1 == n;
         st =
@@ -464,13 +481,14 @@ qv_status qvi_journal_open(qv_collection *c, const char *dir,
         st = create_segment(dir, 1, &j->fd, err, errcap);
     }
     if (st != QV_OK) {
-        qvi_journal_free(j);
+        journal_free(j);
         return st;
     }
-    uint64_t last = x.prev > c->lsn ? x.prev : c->lsn;
+    uint64_t last = x.prev > snap_lsn ? x.prev : snap_lsn;
     j->next_lsn = last + 1;
     j->appended_lsn = j->durable_lsn = last;
-    c->journal = j;
+    j->owner = c;
+    qvi_collection_attach_journal(c, &journal_ops, j);
     return QV_OK;
 }
 
@@ -513,31 +531,34 @@ static void trim_buf(qvi_journal *j)
     }
 }
 
-qv_status qvi_journal_append_locked(qv_collection *c, qvi_wal_rec *r,
-                                    uint64_t *lsn)
+/* qvi_journal_ops.append_locked: the collection's write lock is held. */
+static qv_status journal_append_locked(void *jv, qvi_change *r, uint64_t *lsn,
+                                       char *err, size_t errcap)
 {
-    qvi_journal *j = c->journal;
+    qvi_journal *j = jv;
     *lsn = 0;
-    if (j->detached)
-        return qvi_fail(c->err, QV_ENOTFOUND,
-                        "the collection was dropped or its store closed: it "
-                        "no longer accepts writes");
+    if (j->detached) {
+        qvi_errf(err, errcap,
+                 "the collection was dropped or its store closed: it "
+                 "no longer accepts writes");
+        return QV_ENOTFOUND;
+    }
     pthread_mutex_lock(&j->mu);
     bool failed = j->failed;
     int e = j->sync_errno;
     pthread_mutex_unlock(&j->mu);
-    if (failed)
-        return qvi_fail(c->err, QV_EIO,
-                        "the log in %s failed to sync (%s): writes are "
-                        "refused until a checkpoint succeeds",
-                        j->dir, strerror(e));
+    if (failed) {
+        qvi_errf(err, errcap,
+                 "the log in %s failed to sync (%s): writes are "
+                 "refused until a checkpoint succeeds",
+                 j->dir, strerror(e));
+        return QV_EIO;
+    }
     r->lsn = j->next_lsn;
     size_t len;
-    char why[QVI_ERRMSG_CAP];
-    qv_status st =
-        qvi_wal_encode(r, &j->buf, &j->buf_cap, &len, why, sizeof(why));
+    qv_status st = qvi_wal_encode(r, &j->buf, &j->buf_cap, &len, err, errcap);
     if (st != QV_OK)
-        return qvi_fail(c->err, st, "%s", why);
+        return st;
     if (write_all(j, j->buf, len, j->end) != 0) {
         e = errno;
         trim_buf(j);
@@ -547,15 +568,15 @@ qv_status qvi_journal_append_locked(qv_collection *c, qvi_wal_rec *r,
             set_failed_locked(j, errno);
             pthread_mutex_unlock(&j->mu);
         }
-        return qvi_fail(c->err, QV_EIO,
-                        "cannot append to the log segment %" PRIu64
-                        " in %s: %s; nothing was changed",
-                        j->seq, j->dir, strerror(e));
+        qvi_errf(err, errcap,
+                 "cannot append to the log segment %" PRIu64
+                 " in %s: %s; nothing was changed",
+                 j->seq, j->dir, strerror(e));
+        return QV_EIO;
     }
     trim_buf(j);
     j->end += len;
-    *lsn = j->next_lsn++;
-    c->lsn = *lsn;
+    *lsn = j->next_lsn++; /* core makes it the collection's LSN */
     atomic_fetch_add_explicit(&j->log_bytes, len, memory_order_relaxed);
     atomic_fetch_add_explicit(&j->appends, 1, memory_order_relaxed);
     pthread_mutex_lock(&j->mu);
@@ -602,18 +623,22 @@ static int wait_durable(qvi_journal *j, uint64_t lsn)
     return rc;
 }
 
-static qv_status checkpoint_held(qv_collection *c, char *err, size_t errcap);
+static qv_status checkpoint_held(qvi_journal *j, char *err, size_t errcap);
 
-qv_status qvi_journal_commit(qv_collection *c, uint64_t lsn)
+/* qvi_journal_ops.commit: without the collection's lock. */
+static qv_status journal_commit(void *jv, uint64_t lsn, char *err,
+                                size_t errcap)
 {
-    qvi_journal *j = c->journal;
+    qvi_journal *j = jv;
     int e = wait_durable(j, lsn);
-    if (e)
-        return qvi_fail(c->err, QV_EIO,
-                        "fsync of the log in %s failed (%s): the write is "
-                        "applied in memory but may not survive a crash; "
-                        "writes are refused until a checkpoint succeeds",
-                        j->dir, strerror(e));
+    if (e) {
+        qvi_errf(err, errcap,
+                 "fsync of the log in %s failed (%s): the write is "
+                 "applied in memory but may not survive a crash; "
+                 "writes are refused until a checkpoint succeeds",
+                 j->dir, strerror(e));
+        return QV_EIO;
+    }
     /* The writer that crossed the threshold checkpoints, unless another
      * checkpoint runs.  Its own write is durable already: a failed
      * checkpoint is kept for the stats, not returned. */
@@ -621,7 +646,7 @@ qv_status qvi_journal_commit(qv_collection *c, uint64_t lsn)
         atomic_load(&j->log_bytes) >= atomic_load(&j->next_ckpt_at) &&
         pthread_mutex_trylock(&j->ckpt_mu) == 0) {
         char why[sizeof(j->ckpt_err)];
-        if (checkpoint_held(c, why, sizeof(why)) != QV_OK)
+        if (checkpoint_held(j, why, sizeof(why)) != QV_OK)
             memcpy(j->ckpt_err, why, sizeof(why));
         pthread_mutex_unlock(&j->ckpt_mu);
     }
@@ -656,19 +681,26 @@ static void delete_old_segments(qvi_journal *j)
     qvi_fsync_dir(j->dir);
 }
 
-/* Step 2: the switch to segment new_seq (descriptor nfd), under the
- * write lock.  Returns the old descriptor, or -1 when the switch did not
- * happen: *detached, or out of memory. */
-static int switch_segment(qv_collection *c, int nfd, uint64_t new_seq,
-                          uint64_t *gen, uint64_t *base, bool *detached)
+/* Step 2: the switch to segment nfd/new_seq, run under the collection's
+ * write lock.  Sets old_fd to the previous descriptor, or -1 when the
+ * switch did not happen: detached, or out of memory. */
+typedef struct switch_ctx {
+    qvi_journal *j;
+    int nfd;
+    uint64_t new_seq;
+    uint64_t gen, base;
+    bool detached;
+    int old_fd;
+} switch_ctx;
+
+static qv_status switch_segment_locked(void *arg)
 {
-    qvi_journal *j = c->journal;
-    pthread_rwlock_wrlock(&c->lock);
-    *detached = j->detached;
-    if (j->detached || !push_old(j, j->seq)) {
-        pthread_rwlock_unlock(&c->lock);
-        return -1;
-    }
+    switch_ctx *x = arg;
+    qvi_journal *j = x->j;
+    x->old_fd = -1;
+    x->detached = j->detached;
+    if (j->detached || !push_old(j, j->seq))
+        return QV_OK;
     pthread_mutex_lock(&j->mu);
     bool was_failed = j->failed;
     pthread_mutex_unlock(&j->mu);
@@ -680,40 +712,47 @@ static int switch_segment(qv_collection *c, int nfd, uint64_t new_seq,
         set_failed_locked(j, e ? e : EIO);
     else if (!j->failed)
         j->durable_lsn = j->appended_lsn;
-    *gen = j->fail_gen;
-    int old_fd = j->fd;
-    j->fd = nfd;
+    x->gen = j->fail_gen;
+    x->old_fd = j->fd;
+    j->fd = x->nfd;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
-    j->seq = new_seq;
+    j->seq = x->new_seq;
     j->end = QVI_WAL_SEG_HEADER;
-    *base = atomic_load(&j->log_bytes);
-    pthread_rwlock_unlock(&c->lock);
-    return old_fd;
+    x->base = atomic_load(&j->log_bytes);
+    return QV_OK;
 }
 
-static bool nothing_to_checkpoint(qv_collection *c)
+/* Reads, under the collection's shared lock, whether anything was logged
+ * since the last checkpoint and the number of the next segment. */
+typedef struct idle_ctx {
+    qvi_journal *j;
+    bool idle;
+    uint64_t new_seq;
+} idle_ctx;
+
+static qv_status read_idle_locked(void *arg)
 {
-    qvi_journal *j = c->journal;
-    pthread_rwlock_rdlock(&c->lock);
-    bool idle = j->detached ||
-                (j->n_old == 0 && atomic_load(&j->log_bytes) == j->ckpt_base);
-    pthread_rwlock_unlock(&c->lock);
-    pthread_mutex_lock(&j->mu);
-    idle = idle && !j->failed;
-    pthread_mutex_unlock(&j->mu);
-    return idle;
+    idle_ctx *x = arg;
+    qvi_journal *j = x->j;
+    x->idle = j->detached ||
+              (j->n_old == 0 && atomic_load(&j->log_bytes) == j->ckpt_base);
+    x->new_seq = j->seq + 1;
+    return QV_OK;
 }
 
 /* A checkpoint; ckpt_mu held. */
-static qv_status checkpoint_held(qv_collection *c, char *err, size_t errcap)
+static qv_status checkpoint_held(qvi_journal *j, char *err, size_t errcap)
 {
-    qvi_journal *j = c->journal;
-    if (nothing_to_checkpoint(c))
+    qv_collection *c = j->owner;
+    idle_ctx ix = {.j = j};
+    qvi_collection_run_shared(c, read_idle_locked, &ix);
+    pthread_mutex_lock(&j->mu);
+    bool idle = ix.idle && !j->failed;
+    pthread_mutex_unlock(&j->mu);
+    if (idle)
         return QV_OK;
-    pthread_rwlock_rdlock(&c->lock);
-    uint64_t new_seq = j->seq + 1;
-    pthread_rwlock_unlock(&c->lock);
+    uint64_t new_seq = ix.new_seq;
     int nfd;
     qv_status st = create_segment(j->dir, new_seq, &nfd, err, errcap);
     if (st != QV_OK) {
@@ -721,15 +760,16 @@ static qv_status checkpoint_held(qv_collection *c, char *err, size_t errcap)
                      atomic_load(&j->log_bytes) + j->ckpt_bytes);
         return st;
     }
-    uint64_t gen = 0, base = 0;
-    bool detached;
-    int old_fd = switch_segment(c, nfd, new_seq, &gen, &base, &detached);
+    switch_ctx sw = {.j = j, .nfd = nfd, .new_seq = new_seq};
+    qvi_collection_run_exclusive(c, switch_segment_locked, &sw);
+    uint64_t gen = sw.gen, base = sw.base;
+    int old_fd = sw.old_fd;
     if (old_fd < 0) {
         char path[PATH_MAX];
         close(nfd);
         if (seg_path(j->dir, new_seq, "", path, sizeof(path)))
             unlink(path);
-        if (detached)
+        if (sw.detached)
             return QV_OK;
         snprintf(err, errcap, "cannot allocate the segment list");
         return QV_ENOMEM;
@@ -766,64 +806,102 @@ static qv_status checkpoint_held(qv_collection *c, char *err, size_t errcap)
     return st;
 }
 
+static void journal_release(void *j)
+{
+    journal_free(j);
+}
+
+static const qvi_journal_ops journal_ops = {
+    .append_locked = journal_append_locked,
+    .commit = journal_commit,
+    .release = journal_release,
+};
+
 qv_status qvi_journal_checkpoint(qv_collection *c)
 {
-    if (!c->journal)
+    qvi_journal *j = qvi_collection_journal(c, &journal_ops);
+    if (!j)
         return QV_OK;
-    qvi_journal *j = c->journal;
     char why[QVI_ERRMSG_CAP];
     pthread_mutex_lock(&j->ckpt_mu);
-    qv_status st = checkpoint_held(c, why, sizeof(why));
+    qv_status st = checkpoint_held(j, why, sizeof(why));
     if (st != QV_OK)
         snprintf(j->ckpt_err, sizeof(j->ckpt_err), "%s", why);
     pthread_mutex_unlock(&j->ckpt_mu);
     if (st != QV_OK)
-        return qvi_fail(c->err, st, "%s", why);
+        return qvi_collection_fail(c, st, "%s", why);
+    return QV_OK;
+}
+
+static qv_status set_detached_locked(void *arg)
+{
+    ((qvi_journal *)arg)->detached = true;
     return QV_OK;
 }
 
 qv_status qvi_journal_detach(qv_collection *c, qv_status (*before)(void *),
                              void *arg)
 {
-    qvi_journal *j = c->journal;
+    qvi_journal *j = qvi_collection_journal(c, &journal_ops);
     if (!j)
         return before ? before(arg) : QV_OK;
     pthread_mutex_lock(&j->ckpt_mu);
     qv_status st = before ? before(arg) : QV_OK;
-    if (st == QV_OK) {
-        pthread_rwlock_wrlock(&c->lock);
-        j->detached = true;
-        pthread_rwlock_unlock(&c->lock);
-    }
+    if (st == QV_OK)
+        qvi_collection_run_exclusive(c, set_detached_locked, j);
     pthread_mutex_unlock(&j->ckpt_mu);
     return st;
 }
 
-void qvi_journal_set_hooks(qv_collection *c, const qvi_journal_hooks *h)
+typedef struct hooks_ctx {
+    qvi_journal *j;
+    const qvi_journal_hooks *h;
+} hooks_ctx;
+
+static qv_status set_hooks_locked(void *arg)
 {
-    qvi_journal *j = c->journal;
-    if (!j)
-        return;
-    pthread_rwlock_wrlock(&c->lock);
+    hooks_ctx *x = arg;
+    qvi_journal *j = x->j;
+    const qvi_journal_hooks *h = x->h;
     pthread_mutex_lock(&j->mu);
     j->hooks.write = h && h->write ? h->write : sys_write;
     j->hooks.sync = h && h->sync ? h->sync : sys_sync;
     j->hooks.arg = h ? h->arg : NULL;
     pthread_mutex_unlock(&j->mu);
-    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}
+
+void qvi_journal_set_hooks(qv_collection *c, const qvi_journal_hooks *h)
+{
+    qvi_journal *j = qvi_collection_journal(c, &journal_ops);
+    if (!j)
+        return;
+    hooks_ctx x = {.j = j, .h = h};
+    qvi_collection_run_exclusive(c, set_hooks_locked, &x);
+}
+
+typedef struct stats_ctx {
+    qvi_journal *j;
+    qvi_journal_stats *out;
+} stats_ctx;
+
+static qv_status read_stats_locked(void *arg)
+{
+    stats_ctx *x = arg;
+    x->out->segments = x->j->n_old + 1;
+    x->out->detached = x->j->detached;
+    return QV_OK;
 }
 
 qv_status qvi_journal_get_stats(qv_collection *c, qvi_journal_stats *out)
 {
-    qvi_journal *j = c->journal;
+    qvi_journal *j = qvi_collection_journal(c, &journal_ops);
     memset(out, 0, sizeof(*out));
     if (!j)
         return QV_ENOTFOUND;
     pthread_mutex_lock(&j->ckpt_mu);
-    pthread_rwlock_rdlock(&c->lock);
-    out->segments = j->n_old + 1;
-    out->detached = j->detached;
-    pthread_rwlock_unlock(&c->lock);
+    stats_ctx x = {.j = j, .out = out};
+    qvi_collection_run_shared(c, read_stats_locked, &x);
     memcpy(out->ckpt_error, j->ckpt_err, sizeof(out->ckpt_error));
     pthread_mutex_unlock(&j->ckpt_mu);
     pthread_mutex_lock(&j->mu);

@@ -197,7 +197,7 @@ static bool r_id(rd *r, qv_point_id *id)
 }
 
 /* n ids into a new array owned by rec (slot own[0]). */
-static qv_status r_ids(rd *r, size_t n, qvi_wal_rec *rec, char *err,
+static qv_status r_ids(rd *r, size_t n, qvi_change *rec, char *err,
                        size_t errcap)
 {
     if (n > r->left / ID_BYTES) {
@@ -235,7 +235,7 @@ static bool r_text(rd *r, const char **s, size_t *len)
 
 /* A length-prefixed key path, copied with a NUL into own[slot]; a NUL
  * inside it is refused (the public API takes C strings). */
-static bool r_key(rd *r, qvi_wal_rec *rec, int slot, const char **out)
+static bool r_key(rd *r, qvi_change *rec, int slot, const char **out)
 {
     const char *s;
     size_t len;
@@ -256,7 +256,7 @@ static bool r_key(rd *r, qvi_wal_rec *rec, int slot, const char **out)
 /* UPSERT: u32 dim, u32 flags (bit 0: payloads), u64 n, n ids, n*dim f32,
  * then with payloads n u32 lengths followed by the n texts (length 0: no
  * payload, i.e. {}). */
-static bool enc_upsert(const qvi_wal_rec *r, wr *w)
+static bool enc_upsert(const qvi_change *r, wr *w)
 {
     if (!r->ids || !r->vecs || r->n == 0 || r->dim == 0 ||
         (r->texts && !r->text_lens))
@@ -285,7 +285,7 @@ static bool enc_upsert(const qvi_wal_rec *r, wr *w)
     return true;
 }
 
-static qv_status dec_upsert(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
+static qv_status dec_upsert(rd *in, qvi_change *r, char *err, size_t errcap)
 {
     uint32_t dim, flags;
     uint64_t n;
@@ -357,7 +357,7 @@ static qv_status dec_upsert(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
 }
 
 /* DELETE, DELETE_FILTER: u64 n, n ids. */
-static bool enc_ids(const qvi_wal_rec *r, wr *w)
+static bool enc_ids(const qvi_change *r, wr *w)
 {
     if (!r->ids || r->n == 0)
         return false;
@@ -367,7 +367,7 @@ static bool enc_ids(const qvi_wal_rec *r, wr *w)
     return true;
 }
 
-static qv_status dec_ids(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
+static qv_status dec_ids(rd *in, qvi_change *r, char *err, size_t errcap)
 {
     uint64_t n;
     if (!r_u64(in, &n) || n == 0 || n > in->left / ID_BYTES) {
@@ -378,7 +378,7 @@ static qv_status dec_ids(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
 }
 
 /* The payload kinds start with one id. */
-static bool enc_one_id(const qvi_wal_rec *r, wr *w)
+static bool enc_one_id(const qvi_change *r, wr *w)
 {
     if (!r->ids)
         return false;
@@ -386,18 +386,18 @@ static bool enc_one_id(const qvi_wal_rec *r, wr *w)
     return true;
 }
 
-static qv_status dec_one_id(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
+static qv_status dec_one_id(rd *in, qvi_change *r, char *err, size_t errcap)
 {
     return r_ids(in, 1, r, err, errcap);
 }
 
 /* PAYLOAD_OVERWRITE: id, u32 length, JSON. */
-static bool enc_overwrite(const qvi_wal_rec *r, wr *w)
+static bool enc_overwrite(const qvi_change *r, wr *w)
 {
     return r->json && enc_one_id(r, w) && w_text(w, r->json, r->json_len);
 }
 
-static qv_status dec_overwrite(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
+static qv_status dec_overwrite(rd *in, qvi_change *r, char *err, size_t errcap)
 {
     qv_status st = dec_one_id(in, r, err, errcap);
     if (st == QV_OK && !r_text(in, &r->json, &r->json_len)) {
@@ -408,7 +408,7 @@ static qv_status dec_overwrite(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
 }
 
 /* PAYLOAD_SET: id, u32 key length (NO_KEY: none), key, u32 length, JSON. */
-static bool enc_set(const qvi_wal_rec *r, wr *w)
+static bool enc_set(const qvi_change *r, wr *w)
 {
     if (!r->json || !enc_one_id(r, w))
         return false;
@@ -421,7 +421,7 @@ static bool enc_set(const qvi_wal_rec *r, wr *w)
     return w_text(w, r->json, r->json_len);
 }
 
-static qv_status dec_set(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
+static qv_status dec_set(rd *in, qvi_change *r, char *err, size_t errcap)
 {
     qv_status st = dec_one_id(in, r, err, errcap);
     if (st != QV_OK)
@@ -442,7 +442,7 @@ static qv_status dec_set(rd *in, qvi_wal_rec *r, char *err, size_t errcap)
 }
 
 /* PAYLOAD_DELETE_KEYS: id, u64 n, n x (u32 length, key). */
-static bool enc_delete_keys(const qvi_wal_rec *r, wr *w)
+static bool enc_delete_keys(const qvi_change *r, wr *w)
 {
     if ((r->n_keys && !r->keys) || !enc_one_id(r, w))
         return false;
@@ -454,7 +454,7 @@ static bool enc_delete_keys(const qvi_wal_rec *r, wr *w)
     return true;
 }
 
-static qv_status dec_delete_keys(rd *in, qvi_wal_rec *r, char *err,
+static qv_status dec_delete_keys(rd *in, qvi_change *r, char *err,
                                  size_t errcap)
 {
     qv_status st = dec_one_id(in, r, err, errcap);
@@ -493,31 +493,32 @@ static qv_status dec_delete_keys(rd *in, qvi_wal_rec *r, char *err,
     return QV_OK;
 }
 
-/* INDEX_CREATE: u32 length, key path, u32 length, schema JSON. */
-static bool enc_index_create(const qvi_wal_rec *r, wr *w)
+/* INDEX_CREATE: u32 length, key path, u32 length, index kind name (the
+ * field docs/WAL.md calls the schema text). */
+static bool enc_index_create(const qvi_change *r, wr *w)
 {
-    return r->key && r->json && w_text(w, r->key, strlen(r->key)) &&
-           w_text(w, r->json, r->json_len);
+    return r->key && r->index_kind && w_text(w, r->key, strlen(r->key)) &&
+           w_text(w, r->index_kind, r->index_kind_len);
 }
 
-static qv_status dec_index_create(rd *in, qvi_wal_rec *r, char *err,
+static qv_status dec_index_create(rd *in, qvi_change *r, char *err,
                                   size_t errcap)
 {
-    if (!r_key(in, r, 1, &r->key) || !r_text(in, &r->json, &r->json_len)) {
-        qvi_errf(err, errcap, "bad field key or schema");
+    if (!r_key(in, r, 1, &r->key) ||
+        !r_text(in, &r->index_kind, &r->index_kind_len)) {
+        qvi_errf(err, errcap, "bad field key or index kind");
         return QV_ECORRUPT;
     }
     return QV_OK;
 }
 
 /* INDEX_DROP: u32 length, key path. */
-static bool enc_index_drop(const qvi_wal_rec *r, wr *w)
+static bool enc_index_drop(const qvi_change *r, wr *w)
 {
     return r->key && w_text(w, r->key, strlen(r->key));
 }
 
-static qv_status dec_index_drop(rd *in, qvi_wal_rec *r, char *err,
-                                size_t errcap)
+static qv_status dec_index_drop(rd *in, qvi_change *r, char *err, size_t errcap)
 {
     if (!r_key(in, r, 1, &r->key)) {
         qvi_errf(err, errcap, "bad field key");
@@ -528,29 +529,29 @@ static qv_status dec_index_drop(rd *in, qvi_wal_rec *r, char *err,
 
 typedef struct kind_codec {
     const char *name;
-    bool (*enc)(const qvi_wal_rec *r, wr *w); /* false: bad arguments */
-    qv_status (*dec)(rd *in, qvi_wal_rec *r, char *err, size_t errcap);
+    bool (*enc)(const qvi_change *r, wr *w); /* false: bad arguments */
+    qv_status (*dec)(rd *in, qvi_change *r, char *err, size_t errcap);
 } kind_codec;
 
-static const kind_codec codecs[QVI_WAL_KIND_COUNT] = {
-    [QVI_WAL_UPSERT] = {"upsert", enc_upsert, dec_upsert},
-    [QVI_WAL_DELETE] = {"delete", enc_ids, dec_ids},
-    [QVI_WAL_DELETE_FILTER] = {"delete by filter", enc_ids, dec_ids},
-    [QVI_WAL_PAYLOAD_OVERWRITE] = {"payload overwrite", enc_overwrite,
-                                   dec_overwrite},
-    [QVI_WAL_PAYLOAD_SET] = {"payload set", enc_set, dec_set},
-    [QVI_WAL_PAYLOAD_DELETE_KEYS] = {"payload delete keys", enc_delete_keys,
-                                     dec_delete_keys},
-    [QVI_WAL_PAYLOAD_CLEAR] = {"payload clear", enc_one_id, dec_one_id},
-    [QVI_WAL_INDEX_CREATE] = {"payload index create", enc_index_create,
-                              dec_index_create},
-    [QVI_WAL_INDEX_DROP] = {"payload index drop", enc_index_drop,
-                            dec_index_drop},
+static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
+    [QVI_CHANGE_UPSERT] = {"upsert", enc_upsert, dec_upsert},
+    [QVI_CHANGE_DELETE] = {"delete", enc_ids, dec_ids},
+    [QVI_CHANGE_DELETE_FILTER] = {"delete by filter", enc_ids, dec_ids},
+    [QVI_CHANGE_PAYLOAD_OVERWRITE] = {"payload overwrite", enc_overwrite,
+                                      dec_overwrite},
+    [QVI_CHANGE_PAYLOAD_SET] = {"payload set", enc_set, dec_set},
+    [QVI_CHANGE_PAYLOAD_DELETE_KEYS] = {"payload delete keys", enc_delete_keys,
+                                        dec_delete_keys},
+    [QVI_CHANGE_PAYLOAD_CLEAR] = {"payload clear", enc_one_id, dec_one_id},
+    [QVI_CHANGE_INDEX_CREATE] = {"payload index create", enc_index_create,
+                                 dec_index_create},
+    [QVI_CHANGE_INDEX_DROP] = {"payload index drop", enc_index_drop,
+                               dec_index_drop},
 };
 
 static const kind_codec *codec_of(uint32_t kind)
 {
-    if (kind >= QVI_WAL_KIND_COUNT || !codecs[kind].name)
+    if (kind >= QVI_CHANGE_KIND_COUNT || !codecs[kind].name)
         return NULL;
     return &codecs[kind];
 }
@@ -568,7 +569,7 @@ static uint32_t header_check(const uint8_t *h)
     return (uint32_t)XXH3_64bits(h + OFF_LEN, OFF_HCHECK - OFF_LEN);
 }
 
-qv_status qvi_wal_encode(const qvi_wal_rec *r, uint8_t **buf, size_t *cap,
+qv_status qvi_wal_encode(const qvi_change *r, uint8_t **buf, size_t *cap,
                          size_t *len, char *err, size_t errcap)
 {
     const kind_codec *k = codec_of(r->kind);
@@ -620,7 +621,7 @@ qv_status qvi_wal_encode(const qvi_wal_rec *r, uint8_t **buf, size_t *cap,
 }
 
 qv_status qvi_wal_decode(uint32_t kind, uint64_t lsn, const uint8_t *body,
-                         size_t len, qvi_wal_rec *r, char *err, size_t errcap)
+                         size_t len, qvi_change *r, char *err, size_t errcap)
 {
     memset(r, 0, sizeof(*r));
     r->kind = kind;
@@ -641,7 +642,7 @@ qv_status qvi_wal_decode(uint32_t kind, uint64_t lsn, const uint8_t *body,
     return st;
 }
 
-void qvi_wal_rec_free(qvi_wal_rec *r)
+void qvi_wal_rec_free(qvi_change *r)
 {
     if (!r)
         return;
@@ -771,7 +772,7 @@ qv_status qvi_wal_scan_buffer(const uint8_t *buf, size_t len,
                              "%llu",
                              off, (unsigned long long)lsn,
                              (unsigned long long)last);
-        qvi_wal_rec rec;
+        qvi_change rec;
         char why[128] = "";
         st = qvi_wal_decode(kind, lsn, h + QVI_WAL_REC_HEADER,
                             get_u32(h + OFF_LEN), &rec, why, sizeof(why));

@@ -10,16 +10,16 @@
  * Each record kind has one entry in a table.  A record that was logged
  * was applied successfully at the time, in the same state, so any failure
  * here means the log and the snapshot disagree: the caller reports it as
- * corruption (except QV_ENOMEM).  Kinds without an API in this build
- * (payload indexes) fail with QV_EFORMAT and a message.
+ * corruption (except QV_ENOMEM).  A kind this build does not know fails
+ * with QV_EFORMAT and a message.
  */
 #include "persist/wal.h"
 
 #include <string.h>
 
-typedef qv_status (*replay_fn)(qv_collection *c, const qvi_wal_rec *r);
+typedef qv_status (*replay_fn)(qv_collection *c, const qvi_change *r);
 
-static qv_status replay_upsert(qv_collection *c, const qvi_wal_rec *r)
+static qv_status replay_upsert(qv_collection *c, const qvi_change *r)
 {
     if (r->texts)
         return qv_upsert_with_payloads(c, r->ids, r->vecs, r->n, r->dim,
@@ -28,7 +28,7 @@ static qv_status replay_upsert(qv_collection *c, const qvi_wal_rec *r)
 }
 
 /* Every id was present when the delete was logged. */
-static qv_status replay_delete(qv_collection *c, const qvi_wal_rec *r)
+static qv_status replay_delete(qv_collection *c, const qvi_change *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         qv_status st = qv_delete(c, &r->ids[i]);
@@ -38,62 +38,64 @@ static qv_status replay_delete(qv_collection *c, const qvi_wal_rec *r)
     return QV_OK;
 }
 
-static qv_status replay_overwrite(qv_collection *c, const qvi_wal_rec *r)
+static qv_status replay_overwrite(qv_collection *c, const qvi_change *r)
 {
     return qv_payload_overwrite(c, &r->ids[0], r->json, r->json_len);
 }
 
-static qv_status replay_set(qv_collection *c, const qvi_wal_rec *r)
+static qv_status replay_set(qv_collection *c, const qvi_change *r)
 {
     return qv_payload_set(c, &r->ids[0], r->json, r->json_len, r->key);
 }
 
-static qv_status replay_delete_keys(qv_collection *c, const qvi_wal_rec *r)
+static qv_status replay_delete_keys(qv_collection *c, const qvi_change *r)
 {
     return qv_payload_delete_keys(c, &r->ids[0], r->keys, r->n_keys);
 }
 
-static qv_status replay_clear(qv_collection *c, const qvi_wal_rec *r)
+static qv_status replay_clear(qv_collection *c, const qvi_change *r)
 {
     return qv_payload_clear(c, &r->ids[0]);
 }
 
-/* The schema text of an index record is the kind's name ("keyword", ...). */
-static qv_status replay_index_create(qv_collection *c, const qvi_wal_rec *r)
+/* An index record names its kind ("keyword", ...). */
+static qv_status replay_index_create(qv_collection *c, const qvi_change *r)
 {
     char name[16];
     qv_index_kind kind;
-    if (r->json_len == 0 || r->json_len >= sizeof(name))
-        return qvi_fail(c->err, QV_ECORRUPT, "payload index record: bad kind");
-    memcpy(name, r->json, r->json_len);
-    name[r->json_len] = 0;
+    if (r->index_kind_len == 0 || r->index_kind_len >= sizeof(name))
+        return qvi_collection_fail(c, QV_ECORRUPT,
+                                   "payload index record: bad kind");
+    memcpy(name, r->index_kind, r->index_kind_len);
+    name[r->index_kind_len] = 0;
     if (qv_index_kind_parse(name, &kind) != QV_OK)
-        return qvi_fail(c->err, QV_ECORRUPT,
-                        "payload index record: unknown kind \"%s\"", name);
+        return qvi_collection_fail(
+            c, QV_ECORRUPT, "payload index record: unknown kind \"%s\"", name);
     return qv_payload_index_create(c, r->key, kind);
 }
 
-static qv_status replay_index_drop(qv_collection *c, const qvi_wal_rec *r)
+static qv_status replay_index_drop(qv_collection *c, const qvi_change *r)
 {
     qv_status st = qv_payload_index_drop(c, r->key);
     return st == QV_ENOTFOUND ? QV_OK : st;
 }
 
-static const replay_fn replay_table[QVI_WAL_KIND_COUNT] = {
-    [QVI_WAL_UPSERT] = replay_upsert,
-    [QVI_WAL_DELETE] = replay_delete,
-    [QVI_WAL_DELETE_FILTER] = replay_delete,
-    [QVI_WAL_PAYLOAD_OVERWRITE] = replay_overwrite,
-    [QVI_WAL_PAYLOAD_SET] = replay_set,
-    [QVI_WAL_PAYLOAD_DELETE_KEYS] = replay_delete_keys,
-    [QVI_WAL_PAYLOAD_CLEAR] = replay_clear,
-    [QVI_WAL_INDEX_CREATE] = replay_index_create,
-    [QVI_WAL_INDEX_DROP] = replay_index_drop,
+static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
+    [QVI_CHANGE_UPSERT] = replay_upsert,
+    [QVI_CHANGE_DELETE] = replay_delete,
+    [QVI_CHANGE_DELETE_FILTER] = replay_delete,
+    [QVI_CHANGE_PAYLOAD_OVERWRITE] = replay_overwrite,
+    [QVI_CHANGE_PAYLOAD_SET] = replay_set,
+    [QVI_CHANGE_PAYLOAD_DELETE_KEYS] = replay_delete_keys,
+    [QVI_CHANGE_PAYLOAD_CLEAR] = replay_clear,
+    [QVI_CHANGE_INDEX_CREATE] = replay_index_create,
+    [QVI_CHANGE_INDEX_DROP] = replay_index_drop,
 };
 
-qv_status qvi_wal_replay(qv_collection *c, const qvi_wal_rec *r)
+qv_status qvi_wal_replay(qv_collection *c, const qvi_change *r)
 {
-    if (r->kind >= QVI_WAL_KIND_COUNT || !replay_table[r->kind])
-        return qvi_fail(c->err, QV_EFORMAT, "unknown record kind %u", r->kind);
+    if (r->kind >= QVI_CHANGE_KIND_COUNT || !replay_table[r->kind])
+        return qvi_collection_fail(c, QV_EFORMAT, "unknown record kind %u",
+                                   r->kind);
     return replay_table[r->kind](c, r);
 }

@@ -437,7 +437,7 @@ static void check_recovery(const char *work, const char *seg_name,
     k->full += n == NREC;
 }
 
-static qv_status note_offset(void *arg, const qvi_wal_rec *r, size_t off)
+static qv_status note_offset(void *arg, const qvi_change *r, size_t off)
 {
     size_t *offs = arg;
     (void)r;

@@ -223,12 +223,12 @@ static void assert_same_collection(qv_collection *a, qv_collection *b)
 /* ---- 1. codec ------------------------------------------------------------ */
 
 typedef struct seen {
-    qvi_wal_rec recs[16];
+    qvi_change recs[16];
     uint8_t *copies[16]; /* bodies the string pointers point into */
     size_t n;
 } seen;
 
-static void seg_append(uint8_t **seg, size_t *len, qvi_wal_rec *r)
+static void seg_append(uint8_t **seg, size_t *len, qvi_change *r)
 {
     uint8_t *buf = NULL;
     size_t cap = 0, n;
@@ -250,7 +250,7 @@ static uint8_t *seg_new(size_t *len, uint64_t seq)
 }
 
 typedef struct check_ctx {
-    const qvi_wal_rec *want;
+    const qvi_change *want;
     size_t n, at;
 } check_ctx;
 
@@ -268,12 +268,12 @@ static bool same_text(const char *a, size_t la, const char *b, size_t lb)
     return la == lb && (la == 0 || memcmp(a, b, la) == 0);
 }
 
-static qv_status check_visit(void *arg, const qvi_wal_rec *r, size_t off)
+static qv_status check_visit(void *arg, const qvi_change *r, size_t off)
 {
     (void)off;
     check_ctx *x = arg;
     ck_assert_uint_lt(x->at, x->n);
-    const qvi_wal_rec *w = &x->want[x->at++];
+    const qvi_change *w = &x->want[x->at++];
     ck_assert_uint_eq(r->kind, w->kind);
     ck_assert_uint_eq(r->lsn, w->lsn);
     ck_assert_uint_eq(r->n, w->n);
@@ -288,6 +288,8 @@ static qv_status check_visit(void *arg, const qvi_wal_rec *r, size_t off)
         ck_assert(same_text(r->texts[i], r->text_lens[i], w->texts[i], wl));
     }
     ck_assert(same_text(r->json, r->json_len, w->json, w->json_len));
+    ck_assert(same_text(r->index_kind, r->index_kind_len, w->index_kind,
+                        w->index_kind_len));
     ck_assert_int_eq(r->key != NULL, w->key != NULL);
     if (w->key)
         ck_assert_str_eq(r->key, w->key);
@@ -309,45 +311,49 @@ START_TEST(test_codec_round_trip)
     const char *texts[3] = {"{\"a\":1}", NULL, "{\"b\":[1,2]}"};
     size_t lens[3] = {7, 99, 11};
     const char *keys[2] = {"a.b", "c"};
-    qvi_wal_rec want[] = {
-        {.kind = QVI_WAL_UPSERT, .ids = ids, .n = 3, .dim = DIM, .vecs = vecs},
-        {.kind = QVI_WAL_UPSERT,
+    qvi_change want[] = {
+        {.kind = QVI_CHANGE_UPSERT,
+         .ids = ids,
+         .n = 3,
+         .dim = DIM,
+         .vecs = vecs},
+        {.kind = QVI_CHANGE_UPSERT,
          .ids = ids,
          .n = 3,
          .dim = DIM,
          .vecs = vecs,
          .texts = texts,
          .text_lens = lens},
-        {.kind = QVI_WAL_DELETE, .ids = ids + 2, .n = 1},
-        {.kind = QVI_WAL_DELETE_FILTER, .ids = ids, .n = 3},
-        {.kind = QVI_WAL_PAYLOAD_OVERWRITE,
+        {.kind = QVI_CHANGE_DELETE, .ids = ids + 2, .n = 1},
+        {.kind = QVI_CHANGE_DELETE_FILTER, .ids = ids, .n = 3},
+        {.kind = QVI_CHANGE_PAYLOAD_OVERWRITE,
          .ids = ids,
          .n = 1,
          .json = "{\"x\":true}",
          .json_len = 10},
-        {.kind = QVI_WAL_PAYLOAD_SET,
+        {.kind = QVI_CHANGE_PAYLOAD_SET,
          .ids = ids + 1,
          .n = 1,
          .json = "{}",
          .json_len = 2},
-        {.kind = QVI_WAL_PAYLOAD_SET,
+        {.kind = QVI_CHANGE_PAYLOAD_SET,
          .ids = ids + 2,
          .n = 1,
          .json = "{\"y\":2}",
          .json_len = 7,
          .key = "meta.src"},
-        {.kind = QVI_WAL_PAYLOAD_DELETE_KEYS,
+        {.kind = QVI_CHANGE_PAYLOAD_DELETE_KEYS,
          .ids = ids,
          .n = 1,
          .keys = keys,
          .n_keys = 2},
-        {.kind = QVI_WAL_PAYLOAD_DELETE_KEYS, .ids = ids, .n = 1},
-        {.kind = QVI_WAL_PAYLOAD_CLEAR, .ids = ids + 2, .n = 1},
-        {.kind = QVI_WAL_INDEX_CREATE,
+        {.kind = QVI_CHANGE_PAYLOAD_DELETE_KEYS, .ids = ids, .n = 1},
+        {.kind = QVI_CHANGE_PAYLOAD_CLEAR, .ids = ids + 2, .n = 1},
+        {.kind = QVI_CHANGE_INDEX_CREATE,
          .key = "city",
-         .json = "\"keyword\"",
-         .json_len = 9},
-        {.kind = QVI_WAL_INDEX_DROP, .key = "city"},
+         .index_kind = "\"keyword\"",
+         .index_kind_len = 9},
+        {.kind = QVI_CHANGE_INDEX_DROP, .key = "city"},
     };
     size_t n = sizeof(want) / sizeof(want[0]), len;
     uint8_t *seg = seg_new(&len, 5);
@@ -377,8 +383,8 @@ START_TEST(test_codec_layout_and_refusals)
 {
     /* The bytes of a small record, so that a format change is seen. */
     qv_point_id id = qv_id_from_num(0x0102030405060708ull);
-    qvi_wal_rec r = {
-        .kind = QVI_WAL_PAYLOAD_CLEAR, .ids = &id, .n = 1, .lsn = 42};
+    qvi_change r = {
+        .kind = QVI_CHANGE_PAYLOAD_CLEAR, .ids = &id, .n = 1, .lsn = 42};
     uint8_t *buf = NULL;
     size_t cap = 0, len;
     char err[200];
@@ -394,7 +400,7 @@ START_TEST(test_codec_layout_and_refusals)
     memcpy(&magic, buf + 24, 4);
     memcpy(&num, buf + 32 + 8, 8);
     ck_assert_uint_eq(blen, 24);
-    ck_assert_uint_eq(kind, QVI_WAL_PAYLOAD_CLEAR);
+    ck_assert_uint_eq(kind, QVI_CHANGE_PAYLOAD_CLEAR);
     ck_assert_uint_eq(lsn, 42);
     ck_assert(memcmp(&magic, "QVRC", 4) == 0);
     ck_assert_uint_eq(num, 0x0102030405060708ull);
@@ -404,13 +410,13 @@ START_TEST(test_codec_layout_and_refusals)
     ck_assert_uint_eq(seg[8], QVI_WAL_VERSION);
 
     /* Refusals: unknown kind, missing data. */
-    qvi_wal_rec bad = {.kind = 99};
+    qvi_change bad = {.kind = 99};
     ck_assert_int_eq(qvi_wal_encode(&bad, &buf, &cap, &len, err, sizeof(err)),
                      QV_EINVAL);
-    bad.kind = QVI_WAL_UPSERT;
+    bad.kind = QVI_CHANGE_UPSERT;
     ck_assert_int_eq(qvi_wal_encode(&bad, &buf, &cap, &len, err, sizeof(err)),
                      QV_EINVAL);
-    bad.kind = QVI_WAL_PAYLOAD_OVERWRITE;
+    bad.kind = QVI_CHANGE_PAYLOAD_OVERWRITE;
     bad.ids = &id;
     ck_assert_int_eq(qvi_wal_encode(&bad, &buf, &cap, &len, err, sizeof(err)),
                      QV_EINVAL);
@@ -420,27 +426,27 @@ START_TEST(test_codec_layout_and_refusals)
     for (int i = 0; i < 1025; i++)
         many[i] = qv_id_from_num((uint64_t)i);
     float dummy[1] = {0};
-    qvi_wal_rec big = {.kind = QVI_WAL_UPSERT,
-                       .ids = many,
-                       .n = 1025,
-                       .dim = QV_MAX_DIM,
-                       .vecs = dummy};
+    qvi_change big = {.kind = QVI_CHANGE_UPSERT,
+                      .ids = many,
+                      .n = 1025,
+                      .dim = QV_MAX_DIM,
+                      .vecs = dummy};
     ck_assert_int_eq(qvi_wal_encode(&big, &buf, &cap, &len, err, sizeof(err)),
                      QV_ERANGE);
     ck_assert_msg(strstr(err, "split the batch"), "message: %s", err);
-    ck_assert_str_eq(qvi_wal_kind_name(QVI_WAL_DELETE_FILTER),
+    ck_assert_str_eq(qvi_wal_kind_name(QVI_CHANGE_DELETE_FILTER),
                      "delete by filter");
     ck_assert_str_eq(qvi_wal_kind_name(1234), "unknown");
 
     /* Decoding refuses trailing bytes and a malformed id. */
-    qvi_wal_rec out;
+    qvi_change out;
     uint8_t body[32] = {0};
-    ck_assert_int_eq(qvi_wal_decode(QVI_WAL_PAYLOAD_CLEAR, 1, body, 32, &out,
+    ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_PAYLOAD_CLEAR, 1, body, 32, &out,
                                     err, sizeof(err)),
                      QV_ECORRUPT);
     qvi_wal_rec_free(&out);
     body[0] = 7; /* id kind 7 */
-    ck_assert_int_eq(qvi_wal_decode(QVI_WAL_PAYLOAD_CLEAR, 1, body, 24, &out,
+    ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_PAYLOAD_CLEAR, 1, body, 24, &out,
                                     err, sizeof(err)),
                      QV_ECORRUPT);
     qvi_wal_rec_free(&out);
@@ -454,7 +460,7 @@ START_TEST(test_codec_layout_and_refusals)
     uint64_t huge = 1ull << 60;
     memcpy(up, &dim, 4);
     memcpy(up + 8, &huge, 8);
-    ck_assert_int_eq(qvi_wal_decode(QVI_WAL_UPSERT, 1, up, sizeof(up), &out,
+    ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_UPSERT, 1, up, sizeof(up), &out,
                                     err, sizeof(err)),
                      QV_ECORRUPT);
     qvi_wal_rec_free(&out);
@@ -626,7 +632,7 @@ typedef struct offsets {
     size_t n;
 } offsets;
 
-static qv_status record_offset(void *arg, const qvi_wal_rec *r, size_t off)
+static qv_status record_offset(void *arg, const qvi_change *r, size_t off)
 {
     (void)r;
     offsets *o = arg;
@@ -777,16 +783,18 @@ START_TEST(test_mid_log_corruption)
     uint8_t *s = seg_new(&slen, 1);
     uint64_t lsns[] = {1, 2, 4};
     for (int i = 0; i < 3; i++) {
-        qvi_wal_rec r = {
-            .kind = QVI_WAL_PAYLOAD_CLEAR, .ids = &id, .n = 1, .lsn = lsns[i]};
+        qvi_change r = {.kind = QVI_CHANGE_PAYLOAD_CLEAR,
+                        .ids = &id,
+                        .n = 1,
+                        .lsn = lsns[i]};
         if (i == 0) {
             float v[DIM] = {1};
-            r = (qvi_wal_rec){.kind = QVI_WAL_UPSERT,
-                              .ids = &id,
-                              .n = 1,
-                              .dim = DIM,
-                              .vecs = v,
-                              .lsn = 1};
+            r = (qvi_change){.kind = QVI_CHANGE_UPSERT,
+                             .ids = &id,
+                             .n = 1,
+                             .dim = DIM,
+                             .vecs = v,
+                             .lsn = 1};
             seg_append(&s, &slen, &r);
             continue;
         }
@@ -799,11 +807,11 @@ START_TEST(test_mid_log_corruption)
     /* A payload index record of a kind no build knows. */
     free(s);
     s = seg_new(&slen, 1);
-    qvi_wal_rec ix = {.kind = QVI_WAL_INDEX_CREATE,
-                      .key = "city",
-                      .json = "nosuch",
-                      .json_len = 6,
-                      .lsn = 1};
+    qvi_change ix = {.kind = QVI_CHANGE_INDEX_CREATE,
+                     .key = "city",
+                     .index_kind = "nosuch",
+                     .index_kind_len = 6,
+                     .lsn = 1};
     seg_append(&s, &slen, &ix);
     write_whole(wseg, s, slen);
     ck_assert_int_eq(try_open(work, err, sizeof(err)), QV_ECORRUPT);
@@ -813,12 +821,12 @@ START_TEST(test_mid_log_corruption)
     free(s);
     s = seg_new(&slen, 1);
     float v3[3] = {1, 2, 3};
-    qvi_wal_rec up = {.kind = QVI_WAL_UPSERT,
-                      .ids = &id,
-                      .n = 1,
-                      .dim = 3,
-                      .vecs = v3,
-                      .lsn = 1};
+    qvi_change up = {.kind = QVI_CHANGE_UPSERT,
+                     .ids = &id,
+                     .n = 1,
+                     .dim = 3,
+                     .vecs = v3,
+                     .lsn = 1};
     seg_append(&s, &slen, &up);
     write_whole(wseg, s, slen);
     ck_assert_int_eq(try_open(work, err, sizeof(err)), QV_ECORRUPT);
@@ -1080,7 +1088,7 @@ static void *gc_writer(void *arg)
     return NULL;
 }
 
-static qv_status mark_durable(void *arg, const qvi_wal_rec *r, size_t off)
+static qv_status mark_durable(void *arg, const qvi_change *r, size_t off)
 {
     (void)off;
     bool *durable = arg;

@@ -45,7 +45,6 @@
  * lock.
  */
 #include "core/pindex/pindex.h"
-#include "persist/wal.h"
 #include "core/payload/payload.h"
 
 #include <stdio.h>
@@ -83,8 +82,8 @@ const uint8_t *qvi_slot_payload(const qv_collection *c, uint32_t slot)
         return c->empty_payload;
     /* A blob from an unverified snapshot is validated on first use; a
      * damaged one is NULL: it matches nothing and indexes nothing. */
-    if (c->mapping && qvi_mapping_contains(c->mapping, blob) &&
-        !qvi_mapping_blob_ok(c->mapping, slot, blob, c->payload_lens[slot]))
+    if (c->backing && qvi_backing_contains(c->backing, blob) &&
+        !qvi_backing_blob_ok(c->backing, slot, blob, c->payload_lens[slot]))
         return NULL;
     return blob;
 }
@@ -683,12 +682,12 @@ qv_status qv_payload_index_create(qv_collection *c, const char *key,
     /* Logged once built (so a failed build logs nothing) and before it is
      * published, so a failed append changes nothing. */
     const char *name = qv_index_kind_name(kind);
-    qvi_wal_rec rec = {.kind = QVI_WAL_INDEX_CREATE,
-                       .key = key,
-                       .json = name,
-                       .json_len = strlen(name)};
+    qvi_change rec = {.kind = QVI_CHANGE_INDEX_CREATE,
+                      .key = key,
+                      .index_kind = name,
+                      .index_kind_len = strlen(name)};
     uint64_t lsn = 0;
-    st = qvi_wal_log_locked(c, &rec, &lsn);
+    st = qvi_change_log_locked(c, &rec, &lsn);
     if (st == QV_OK)
         st = set_put(c, ix);
     else
@@ -699,7 +698,7 @@ qv_status qv_payload_index_create(qv_collection *c, const char *key,
                         "cannot build the %s index on \"%s\": "
                         "out of memory",
                         qv_index_kind_name(kind), key);
-    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
+    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
 
 qv_status qv_payload_index_drop(qv_collection *c, const char *key)
@@ -720,8 +719,8 @@ qv_status qv_payload_index_drop(qv_collection *c, const char *key)
     int at = find_index(s, like);
     uint64_t lsn = 0;
     if (at >= 0) {
-        qvi_wal_rec rec = {.kind = QVI_WAL_INDEX_DROP, .key = key};
-        st = qvi_wal_log_locked(c, &rec, &lsn);
+        qvi_change rec = {.kind = QVI_CHANGE_INDEX_DROP, .key = key};
+        st = qvi_change_log_locked(c, &rec, &lsn);
     }
     if (at >= 0 && st != QV_OK) {
         pthread_rwlock_unlock(&c->lock);
@@ -740,7 +739,7 @@ qv_status qv_payload_index_drop(qv_collection *c, const char *key)
         st = qvi_fail(c->err, QV_ENOTFOUND, "no payload index on \"%s\"",
                       like->key);
     pindex_free(like);
-    return st == QV_OK ? qvi_wal_commit(c, lsn) : st;
+    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
 
 /* Points with a value for ix, counted from the payloads (a stale index

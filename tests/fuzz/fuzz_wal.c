@@ -17,7 +17,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static qv_status replay_into(void *arg, const qvi_wal_rec *r, size_t offset)
+static qv_status replay_into(void *arg, const qvi_change *r, size_t offset)
 {
     (void)offset;
     qvi_wal_replay(arg, r);
@@ -35,10 +35,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     qvi_wal_scan scan;
     qvi_wal_scan_buffer(data, size, replay_into, c, &scan);
     if (size > 0) {
-        qvi_wal_rec r = {0};
+        qvi_change r = {0};
         char err[256];
-        if (qvi_wal_decode(data[0] % QVI_WAL_KIND_COUNT, 1, data + 1, size - 1,
-                           &r, err, sizeof err) == QV_OK)
+        if (qvi_wal_decode(data[0] % QVI_CHANGE_KIND_COUNT, 1, data + 1,
+                           size - 1, &r, err, sizeof err) == QV_OK)
             qvi_wal_replay(c, &r);
         qvi_wal_rec_free(&r);
     }

@@ -1,0 +1,142 @@
+/*
+ * columns.c -- a collection's arrays handed in by a loader and read out by
+ * a writer, so that the file formats (persist/) never touch the fields of
+ * qv_collection or its lock.
+ *
+ * Adopt: a loader validates a file, builds the few arrays it must (the
+ * free-slot stack, the per-slot blob pointers, the graph's index) and
+ * points the others into its backing, then calls
+ * qvi_collection_adopt_columns on a freshly created collection.  Core
+ * installs them as they are (borrowed arrays stay where they lie, see
+ * core.h "backings"), defines the payload indexes the file listed and
+ * rebuilds them from the payloads: they are derived data, so this is the
+ * one O(points) step of an open, and only for collections that have
+ * indexes.
+ *
+ * Read: a writer (persist/snapshot_write.c) gets a read-only view of the
+ * same arrays while core holds the shared lock, which gives it a
+ * consistent state while searches go on.  The view's payload index
+ * definitions are small arrays made for the call.
+ *
+ * Locking: adopt runs before the collection is shared; read takes the
+ * shared lock for the duration of the callback.
+ */
+#include "core/core.h"
+#include "core/hnsw/hnsw.h"
+#include "core/pindex/pindex.h"
+
+#include <string.h>
+
+static qv_status define_indexes(qv_collection *c, const qvi_columns *cols)
+{
+    for (uint32_t i = 0; i < cols->n_pindexes; i++) {
+        const char *key = cols->pindex_keys[i];
+        qv_status st =
+            qvi_payload_index_define_locked(c, key, cols->pindex_kinds[i]);
+        if (st == QV_EINVAL)
+            return qvi_fail(c->err, st,
+                            "payload index %u (\"%s\") is not a valid index", i,
+                            key);
+        if (st != QV_OK)
+            return qvi_fail(c->err, st, "cannot define payload index %u", i);
+    }
+    if (cols->n_pindexes == 0)
+        return QV_OK;
+    qv_status st = qvi_payload_indexes_rebuild_locked(c, true);
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "cannot build the payload indexes");
+    return QV_OK;
+}
+
+qv_status qvi_collection_adopt_columns(qv_collection *c,
+                                       const qvi_columns *cols, qvi_backing *b)
+{
+    uint32_t n = cols->n_slots;
+    c->backing = b;
+    c->vecs = cols->vecs;
+    c->sqnorms = cols->sqnorms;
+    c->ids = cols->ids;
+    c->live = cols->live;
+    c->payload_lens = cols->payload_lens;
+    c->payloads = cols->payloads;
+    c->free_slots = cols->free_slots;
+    c->n_free = cols->n_free;
+    c->cap = n;
+    c->used = n;
+    c->count = cols->count;
+    c->lsn = cols->lsn;
+    c->map.buckets = cols->idmap_buckets;
+    c->map.cap = cols->idmap_cap;
+    c->map.count = (size_t)cols->count;
+    c->map.borrowed = c->map.buckets != NULL;
+    if (cols->index) {
+        qvi_hnsw_free(c->index);
+        c->index = cols->index;
+        c->index_ok = true;
+    } else {
+        c->index_ok = false;
+    }
+    c->rebuild_after = 0;
+    if (b)
+        qvi_backing_set_graph_unverified(b,
+                                         cols->index && !cols->graph_verified);
+    if (cols->stride != c->stride)
+        return qvi_fail(c->err, QV_EINTERNAL,
+                        "columns of stride %zu for a collection of stride %zu",
+                        cols->stride, c->stride);
+    return define_indexes(c, cols);
+}
+
+qv_status qvi_collection_read_columns(qv_collection *c,
+                                      qv_status (*fn)(const qvi_columns *cols,
+                                                      void *arg),
+                                      void *arg)
+{
+    qvi_columns v;
+    memset(&v, 0, sizeof(v));
+    const char **keys = NULL;
+    qv_index_kind *kinds = NULL;
+    qv_status st = QV_OK;
+    pthread_rwlock_rdlock(&c->lock);
+    const qvi_pindex_set *s = c->pindexes;
+    uint32_t n_ix = s ? s->n : 0;
+    if (n_ix) {
+        keys = malloc(n_ix * sizeof(*keys));
+        kinds = malloc(n_ix * sizeof(*kinds));
+        if (!keys || !kinds) {
+            st = qvi_fail(c->err, QV_ENOMEM, "out of memory");
+            goto unlock;
+        }
+        for (uint32_t i = 0; i < n_ix; i++) {
+            keys[i] = s->v[i]->key;
+            kinds[i] = s->v[i]->kind;
+        }
+    }
+    v.cfg = c->cfg;
+    v.stride = c->stride;
+    v.n_slots = c->used;
+    v.count = c->count;
+    v.lsn = c->lsn;
+    v.vecs = c->vecs;
+    v.sqnorms = c->sqnorms;
+    v.ids = c->ids;
+    v.live = c->live;
+    v.free_slots = c->free_slots;
+    v.n_free = c->n_free;
+    v.payloads = c->payloads;
+    v.payload_lens = c->payload_lens;
+    v.idmap_buckets = c->map.buckets;
+    v.idmap_cap = c->map.cap;
+    v.index = c->index_ok ? c->index : NULL;
+    v.graph_verified = false;
+    v.n_pindexes = n_ix;
+    v.pindex_keys = keys;
+    v.pindex_kinds = kinds;
+    v.backed = c->backing != NULL;
+    st = fn(&v, arg);
+unlock:
+    pthread_rwlock_unlock(&c->lock);
+    free(keys);
+    free(kinds);
+    return st;
+}
