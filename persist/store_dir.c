@@ -24,7 +24,7 @@
  * tmp/ and trash/, then recovers every directory in collections/.
  *
  * core/store.c knows none of this: it calls create, drop, purge,
- * checkpoint, close and release through qvi_store_dir_ops (core.h,
+ * checkpoint, close and release through store_dir_ops (core.h,
  * qvi_store_backend_ops), which qv_store_open_dir gives to qvi_store_new.
  *
  * Locking: create and drop run under the store's mutex (catalog changes
@@ -277,7 +277,7 @@ static void ops_release(void *d)
     store_dir_free(d);
 }
 
-const qvi_store_backend_ops qvi_store_dir_ops = {
+static const qvi_store_backend_ops store_dir_ops = {
     .create = ops_create,
     .drop = ops_drop,
     .purge = ops_purge,
@@ -487,7 +487,7 @@ qv_status qv_store_open_dir(const char *path, const qv_store_options *opts,
         return st;
     }
     qv_store *s;
-    st = qvi_store_new(&qvi_store_dir_ops, d, &s); /* s owns d from here */
+    st = qvi_store_new(&store_dir_ops, d, &s); /* s owns d from here */
     if (st != QV_OK) {
         store_dir_free(d);
         qvi_errf(err, errcap, "cannot allocate a store");

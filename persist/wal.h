@@ -20,8 +20,9 @@
  * How core/ uses this: it does not include this header.  A record is a
  * qvi_change (core/core.h), and core reaches the journal through the
  * qvi_journal_ops table that wal.c attaches to the collection
- * (qvi_collection_attach_journal) and the store directory through the
- * qvi_store_backend_ops table that store_dir.c gives qvi_store_new.
+ * (qvi_collection_attach_journal), and the store directory through the
+ * qvi_store_backend_ops table that store_dir.c gives qvi_store_new
+ * (qv_store_open_dir).
  */
 #ifndef QUIVER_WAL_H
 #define QUIVER_WAL_H
@@ -180,12 +181,5 @@ void qvi_journal_set_hooks(qv_collection *c, const qvi_journal_hooks *h);
 /* A consistent copy of the journal's counters.  Returns QV_ENOTFOUND when
  * c has no journal. */
 qv_status qvi_journal_get_stats(qv_collection *c, qvi_journal_stats *out);
-
-/* ---- durable stores (store_dir.c) --------------------------------------- */
-
-/* What core/store.c calls to manage a durable store's directory
- * (core.h, qvi_store_backend_ops); qv_store_open_dir hands it to
- * qvi_store_new with the directory. */
-extern const qvi_store_backend_ops qvi_store_dir_ops;
 
 #endif /* QUIVER_WAL_H */
