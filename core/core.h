@@ -128,7 +128,7 @@ typedef enum qvi_change_kind {
  * through the same public function gives the same state).  A decoded
  * change points into the scanned buffer for byte strings (json,
  * index_kind, texts) and owns copies of everything that needs alignment or
- * a NUL (ids, vecs, keys): free it with qvi_wal_rec_free (persist/wal.h).
+ * a NUL (ids, vecs, keys): free it with qvi_wal_change_free (persist/wal.h).
  */
 typedef struct qvi_change {
     uint32_t kind; /* a qvi_change_kind */

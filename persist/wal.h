@@ -62,11 +62,11 @@ qv_status qvi_wal_encode(const qvi_change *r, uint8_t **buf, size_t *cap,
  * already verified) into *r.  Every count is checked against len before
  * anything is allocated, so memory stays within a small multiple of len.
  * Returns QV_OK, QV_ECORRUPT (malformed body), QV_EFORMAT (unknown kind)
- * or QV_ENOMEM, with a message; *r needs qvi_wal_rec_free either way. */
+ * or QV_ENOMEM, with a message; *r needs qvi_wal_change_free either way. */
 qv_status qvi_wal_decode(uint32_t kind, uint64_t lsn, const uint8_t *body,
                          size_t len, qvi_change *r, char *err, size_t errcap);
 
-void qvi_wal_rec_free(qvi_change *r);
+void qvi_wal_change_free(qvi_change *r);
 
 /* Writes the 32-byte header of segment number seq. */
 void qvi_wal_segment_header(uint8_t out[QVI_WAL_SEG_HEADER], uint64_t seq);

@@ -642,7 +642,7 @@ qv_status qvi_wal_decode(uint32_t kind, uint64_t lsn, const uint8_t *body,
     return st;
 }
 
-void qvi_wal_rec_free(qvi_change *r)
+void qvi_wal_change_free(qvi_change *r)
 {
     if (!r)
         return;
@@ -781,7 +781,7 @@ qv_status qvi_wal_scan_buffer(const uint8_t *buf, size_t len,
         else if (st != QV_OK)
             scan_fail(out, st, off, "record at offset %zu (LSN %llu): %s", off,
                       (unsigned long long)lsn, why);
-        qvi_wal_rec_free(&rec);
+        qvi_wal_change_free(&rec);
         if (st != QV_OK) {
             out->bad_offset = off;
             return st;

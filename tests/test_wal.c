@@ -444,15 +444,15 @@ START_TEST(test_codec_layout_and_refusals)
     ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_PAYLOAD_CLEAR, 1, body, 32, &out,
                                     err, sizeof(err)),
                      QV_ECORRUPT);
-    qvi_wal_rec_free(&out);
+    qvi_wal_change_free(&out);
     body[0] = 7; /* id kind 7 */
     ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_PAYLOAD_CLEAR, 1, body, 24, &out,
                                     err, sizeof(err)),
                      QV_ECORRUPT);
-    qvi_wal_rec_free(&out);
+    qvi_wal_change_free(&out);
     ck_assert_int_eq(qvi_wal_decode(200, 1, body, 24, &out, err, sizeof(err)),
                      QV_EFORMAT);
-    qvi_wal_rec_free(&out);
+    qvi_wal_change_free(&out);
     /* An upsert claiming more points than its bytes hold allocates
      * nothing big: refused from the count alone. */
     uint8_t up[16] = {0};
@@ -463,7 +463,7 @@ START_TEST(test_codec_layout_and_refusals)
     ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_UPSERT, 1, up, sizeof(up), &out,
                                     err, sizeof(err)),
                      QV_ECORRUPT);
-    qvi_wal_rec_free(&out);
+    qvi_wal_change_free(&out);
     free(buf);
 }
 END_TEST

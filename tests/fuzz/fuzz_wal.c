@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (qvi_wal_decode(data[0] % QVI_CHANGE_KIND_COUNT, 1, data + 1,
                            size - 1, &r, err, sizeof err) == QV_OK)
             qvi_wal_replay(c, &r);
-        qvi_wal_rec_free(&r);
+        qvi_wal_change_free(&r);
     }
     qv_collection_release(c);
     return 0;
