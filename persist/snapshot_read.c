@@ -34,7 +34,6 @@
  * Thread safety: open, verify and load touch nothing shared.
  */
 #include "persist/snapshot.h"
-#include "core/pindex/pindex.h"
 #include "core/payload/payload.h"
 
 #include <errno.h>
@@ -877,15 +876,15 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
     memset(&b, 0, sizeof(b));
     m = NULL;
     st = qvi_collection_adopt_columns(c, &cols, backing);
-    if (st == QV_EINVAL) {
+    if (st != QV_OK) {
         char why[QVI_ERRMSG_CAP];
         qv_collection_errmsg(c, why, sizeof(why));
-        st = CORRUPT("section 'payload indexes': %s", why);
-    } else if (st != QV_OK) {
-        st = qvi_snap_fail(err, errcap, st, "out of memory");
-    }
-    if (st != QV_OK)
+        if (st == QV_EINVAL) /* a payload index the file defines */
+            st = CORRUPT("section 'payload indexes': %s", why);
+        else
+            qvi_snap_fail(err, errcap, st, "%s", why);
         goto fail;
+    }
     if (flags & QV_SNAPSHOT_VERIFY) {
         verify_ctx x = {.backing = backing, .err = err, .errcap = errcap};
         st = qvi_collection_read_columns(c, verify_view, &x);
