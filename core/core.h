@@ -424,6 +424,38 @@ qv_status qvi_fail_not_found(qv_collection *c, const qv_point_id *id);
 /* Records and returns QV_EINVAL for a malformed id. */
 qv_status qvi_check_id(qv_collection *c, const qv_point_id *id);
 
+/* ---- payload indexes (collection_pindex.c) -------------------------------
+ */
+
+/* The indexes themselves (c->pindexes) are core/pindex/pindex.h's; these
+ * are the collection's side of them. */
+
+/* The payload blob of a live slot ({} when it has none), or NULL when it
+ * is a damaged blob borrowed from an unverified snapshot (checked on first
+ * use).  Valid until the slot's payload next changes. */
+const uint8_t *qvi_slot_payload(const qv_collection *c, uint32_t slot);
+
+/* Frees every index of c (collection teardown). */
+void qvi_pindexes_destroy(qv_collection *c);
+
+/* Write hooks: a slot's payload is about to change or go away (remove),
+ * or has just been set (add).  Each index takes out or puts in the slot's
+ * values.  Never fail: an index that cannot allocate turns stale and is
+ * rebuilt at a later write.  Exclusive lock. */
+void qvi_pindexes_remove_slot_locked(qv_collection *c, uint32_t slot);
+void qvi_pindexes_add_slot_locked(qv_collection *c, uint32_t slot);
+
+/* Registers an index without building it (marked stale): for a snapshot
+ * loader, which then calls qvi_payload_indexes_rebuild_locked once.
+ * Returns QV_OK, QV_EINVAL (key, kind) or QV_ENOMEM.  Exclusive lock. */
+qv_status qvi_payload_index_define_locked(qv_collection *c, const char *key,
+                                          qv_index_kind kind);
+
+/* Rebuilds every index of c from the payloads (all of them, or only the
+ * stale ones).  Returns QV_OK or QV_ENOMEM (the indexes that could not be
+ * built stay stale).  Exclusive lock. */
+qv_status qvi_payload_indexes_rebuild_locked(qv_collection *c, bool only_stale);
+
 /* ---- payloads and filters (payload_api.c) -------------------------------- */
 
 struct qvi_filter;

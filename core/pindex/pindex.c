@@ -1,6 +1,7 @@
 /*
- * pindex.c -- the payload indexes of a collection: create, drop,
- * list, rebuild, and the write hooks that keep them equal to the payloads.
+ * pindex.c -- one payload index (its key, kind and structures; putting a
+ * slot's values in and taking them out; bulk builds) and a set of indexes
+ * (find, replace, drop, the write hooks and the stale-index retry).
  *
  * An index is declared on a key path ("tenant", "meta.date", "tags[]",
  * "chunks[].page") with a kind, Qdrant's field schemas:
@@ -24,28 +25,27 @@
  * key that also holds 2.5 is still answered exactly (Qdrant's integer
  * index would miss the 2.5).  They differ only in name.
  *
- * Keys are canonicalised ("a.\"b\"" and "a.b" are one index); one index
- * per key, and creating an index of another kind on an indexed key
- * replaces it, as Qdrant does.  Creating builds the index from the current
- * payloads under the write lock (readers wait: for a million points, a
- * fraction of a second).
+ * Keys are canonicalised ("a.\"b\"" and "a.b" are one index); a set holds
+ * one index per key, and putting an index of another kind on an indexed
+ * key replaces it, as Qdrant does.
  *
  * Maintenance.  Every payload change goes through two hooks: remove (the
  * slot's values under its old payload leave each index) before the change
  * and add after it.  Hooks never fail the write: an index that cannot
  * allocate is dropped to "stale" -- structures freed, answering nothing,
  * every query falling back to evaluating payloads -- and rebuilt by a later
- * write once 1/8 of the collection has been written since (or by
- * qvi_payload_indexes_rebuild_locked).  A stale full-text index still
- * makes text conditions token matches: the semantics never depend on
- * whether an allocation succeeded.
+ * write once 1/8 of the points have been written since (or by
+ * qvi_pindex_set_rebuild).  A stale full-text index still makes text
+ * conditions token matches: the semantics never depend on whether an
+ * allocation succeeded.
  *
- * Locking: create, drop and the hooks run under the collection's write
- * lock; list and the query side (search/candidates.c) under its read
- * lock.
+ * Nothing here sees a collection: a slot's payload comes in as a blob, and
+ * a pass over every point reads the live bytes and blobs of a
+ * qvi_pindex_source.  Where the blobs come from, the write lock, the
+ * write-ahead log and the public functions are core/collection_pindex.c's.
+ * Nothing here locks either (see pindex.h).
  */
 #include "core/pindex/pindex.h"
-#include "core/payload/payload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,19 +75,6 @@ qv_status qv_index_kind_parse(const char *name, qv_index_kind *out)
     return QV_EINVAL;
 }
 
-const uint8_t *qvi_slot_payload(const qv_collection *c, uint32_t slot)
-{
-    const uint8_t *blob = c->payloads[slot];
-    if (!blob)
-        return c->empty_payload;
-    /* A blob from an unverified snapshot is validated on first use; a
-     * damaged one is NULL: it matches nothing and indexes nothing. */
-    if (c->backing && qvi_backing_contains(c->backing, blob) &&
-        !qvi_backing_blob_ok(c->backing, slot, blob, c->payload_lens[slot]))
-        return NULL;
-    return blob;
-}
-
 static bool uses_tree(qv_index_kind k)
 {
     return k == QV_INDEX_INTEGER || k == QV_INDEX_FLOAT ||
@@ -105,7 +92,7 @@ static void free_structures(qvi_pindex *ix)
     ix->points = 0;
 }
 
-static void pindex_free(qvi_pindex *ix)
+void qvi_pindex_free(qvi_pindex *ix)
 {
     if (!ix)
         return;
@@ -160,10 +147,8 @@ static char *canonical_key(const qvi_path_item *items, uint32_t n,
     return s;
 }
 
-/* A new, empty, stale index on key (parsed and canonicalised).  err gets
- * the reason of a QV_EINVAL. */
-static qv_status pindex_new(const char *key, qv_index_kind kind,
-                            qvi_pindex **out, char *err, size_t errcap)
+qv_status qvi_pindex_new(const char *key, qv_index_kind kind, qvi_pindex **out,
+                         char *err, size_t errcap)
 {
     *out = NULL;
     qvi_pindex *ix = calloc(1, sizeof(*ix));
@@ -176,7 +161,7 @@ static qv_status pindex_new(const char *key, qv_index_kind kind,
         !(ix->key = canonical_key(ix->items, ix->n_items, ix->pool)))
         st = QV_ENOMEM;
     if (st != QV_OK) {
-        pindex_free(ix);
+        qvi_pindex_free(ix);
         return st;
     }
     ix->kind = kind;
@@ -376,19 +361,18 @@ static bool visit_value(void *ctx, qvi_pval v)
     return a->failed;
 }
 
-/* Runs mode over slot's values in ix.  Returns whether the slot has a
- * value (*any) and false when out of memory (after which an index being
- * added to is inconsistent). */
-static bool apply_slot(qvi_pindex_set *s, qvi_pindex *ix,
-                       const qv_collection *c, uint32_t slot, apply_mode mode,
-                       bool *any)
+/* Runs mode over the values of slot, whose payload is blob (NULL: none,
+ * a damaged blob), in ix.  Returns whether the slot has a value (*any) and
+ * false when out of memory (after which an index being added to is
+ * inconsistent). */
+static bool apply_slot(qvi_pindex_set *s, qvi_pindex *ix, const uint8_t *blob,
+                       uint32_t slot, apply_mode mode, bool *any)
 {
     apply_ctx a = {.set = s,
                    .ix = ix,
                    .ops = &qvi_payload_blob_ops,
                    .slot = slot,
                    .mode = mode};
-    const uint8_t *blob = qvi_slot_payload(c, slot);
     if (blob)
         qvi_path_visit(a.ops, blob, ix->items, ix->n_items, ix->pool,
                        visit_value, &a);
@@ -398,11 +382,11 @@ static bool apply_slot(qvi_pindex_set *s, qvi_pindex *ix,
 
 /* Adds or removes slot in ix, keeping the point count.  False when an add
  * ran out of memory. */
-static bool update_slot(qvi_pindex_set *s, qvi_pindex *ix,
-                        const qv_collection *c, uint32_t slot, bool add)
+static bool update_slot(qvi_pindex_set *s, qvi_pindex *ix, const uint8_t *blob,
+                        uint32_t slot, bool add)
 {
     bool any;
-    if (!apply_slot(s, ix, c, slot, add ? AM_ADD : AM_REMOVE, &any))
+    if (!apply_slot(s, ix, blob, slot, add ? AM_ADD : AM_REMOVE, &any))
         return false;
     if (any && add)
         ix->points++;
@@ -421,16 +405,17 @@ static int cmp_nkey(const void *a, const void *b)
 /* Builds a tree index in bulk: every key gathered, sorted, deduplicated
  * and laid out in chunks at once, instead of one insert per key. */
 static qv_status build_tree(qvi_pindex_set *s, qvi_pindex *ix,
-                            const qv_collection *c)
+                            const qvi_pindex_source *src)
 {
     qv_status st = QV_OK;
     uint64_t points = 0;
     s->n_keys = 0;
-    for (uint32_t slot = 0; slot < c->used && st == QV_OK; slot++) {
+    for (uint32_t slot = 0; slot < src->used && st == QV_OK; slot++) {
         bool any;
-        if (!c->live[slot])
+        if (!src->live[slot])
             continue;
-        if (!apply_slot(s, ix, c, slot, AM_COLLECT, &any))
+        if (!apply_slot(s, ix, src->blob(src->ctx, slot), slot, AM_COLLECT,
+                        &any))
             st = QV_ENOMEM;
         points += any;
     }
@@ -454,18 +439,18 @@ static qv_status build_tree(qvi_pindex_set *s, qvi_pindex *ix,
     return st;
 }
 
-/* Builds ix from every live payload.  On success ix is fresh (not stale);
- * on failure its structures are freed and it stays stale. */
-static qv_status build_index(qvi_pindex_set *s, qvi_pindex *ix,
-                             const qv_collection *c)
+qv_status qvi_pindex_build(qvi_pindex_set *s, qvi_pindex *ix,
+                           const qvi_pindex_source *src)
 {
     free_structures(ix);
+    ix->stale = true;
     qv_status st = QV_OK;
     if (uses_tree(ix->kind)) {
-        st = build_tree(s, ix, c);
+        st = build_tree(s, ix, src);
     } else {
-        for (uint32_t slot = 0; slot < c->used && st == QV_OK; slot++) {
-            if (c->live[slot] && !update_slot(s, ix, c, slot, true))
+        for (uint32_t slot = 0; slot < src->used && st == QV_OK; slot++) {
+            if (src->live[slot] &&
+                !update_slot(s, ix, src->blob(src->ctx, slot), slot, true))
                 st = QV_ENOMEM;
         }
     }
@@ -477,14 +462,29 @@ static qv_status build_index(qvi_pindex_set *s, qvi_pindex *ix,
     return QV_OK;
 }
 
-/* ---- the set of indexes ------------------------------------------------- */
-
-static qvi_pindex_set *set_of(qv_collection *c)
+uint64_t qvi_pindex_count_points(const qvi_pindex *ix,
+                                 const qvi_pindex_source *src)
 {
-    if (!c->pindexes)
-        c->pindexes = calloc(1, sizeof(qvi_pindex_set));
-    return c->pindexes;
+    /* Probing touches neither the scratch nor the index. */
+    qvi_pindex_set scratch = {0};
+    uint64_t n = 0;
+    for (uint32_t slot = 0; slot < src->used; slot++) {
+        bool any;
+        if (src->live[slot] &&
+            apply_slot(&scratch, (qvi_pindex *)ix, src->blob(src->ctx, slot),
+                       slot, AM_PROBE, &any))
+            n += any;
+    }
+    return n;
 }
+
+uint64_t qvi_pindex_bytes(const qvi_pindex *ix)
+{
+    return qvi_vmap_bytes(&ix->map) + qvi_ntree_bytes(&ix->tree) +
+           qvi_posting_bytes(&ix->bools[0]) + qvi_posting_bytes(&ix->bools[1]);
+}
+
+/* ---- the set of indexes ------------------------------------------------- */
 
 static void count_stale(qvi_pindex_set *s)
 {
@@ -493,21 +493,19 @@ static void count_stale(qvi_pindex_set *s)
         s->n_stale += s->v[i]->stale;
 }
 
-void qvi_pindexes_destroy(qv_collection *c)
+void qvi_pindex_set_free(qvi_pindex_set *s)
 {
-    qvi_pindex_set *s = c->pindexes;
     if (!s)
         return;
     for (uint32_t i = 0; i < s->n; i++)
-        pindex_free(s->v[i]);
+        qvi_pindex_free(s->v[i]);
     free(s->v);
     free(s->keys);
     free(s->tok);
     free(s);
-    c->pindexes = NULL;
 }
 
-static int find_index(const qvi_pindex_set *s, const qvi_pindex *like)
+int qvi_pindex_set_index_of(const qvi_pindex_set *s, const qvi_pindex *like)
 {
     for (uint32_t i = 0; s && i < s->n; i++) {
         const qvi_pindex *ix = s->v[i];
@@ -518,11 +516,10 @@ static int find_index(const qvi_pindex_set *s, const qvi_pindex *like)
     return -1;
 }
 
-const qvi_pindex *qvi_pindex_find_locked(const qv_collection *c,
-                                         const qvi_path_item *items,
-                                         uint32_t n_items, const char *pool)
+const qvi_pindex *qvi_pindex_set_find(const qvi_pindex_set *s,
+                                      const qvi_path_item *items,
+                                      uint32_t n_items, const char *pool)
 {
-    const qvi_pindex_set *s = c->pindexes;
     for (uint32_t i = 0; s && i < s->n; i++) {
         const qvi_pindex *ix = s->v[i];
         if (same_path(ix->items, ix->n_items, ix->pool, items, n_items, pool))
@@ -531,25 +528,18 @@ const qvi_pindex *qvi_pindex_find_locked(const qv_collection *c,
     return NULL;
 }
 
-/* Puts ix into the set, replacing the index on the same key.  Takes
- * ownership of ix whatever happens.  QV_OK or QV_ENOMEM. */
-static qv_status set_put(qv_collection *c, qvi_pindex *ix)
+qv_status qvi_pindex_set_put(qvi_pindex_set *s, qvi_pindex *ix)
 {
-    qvi_pindex_set *s = set_of(c);
-    if (!s) {
-        pindex_free(ix);
-        return QV_ENOMEM;
-    }
-    int at = find_index(s, ix);
+    int at = qvi_pindex_set_index_of(s, ix);
     if (at >= 0) {
-        pindex_free(s->v[at]);
+        qvi_pindex_free(s->v[at]);
         s->v[at] = ix;
     } else {
         if (s->n == s->cap) {
             uint32_t ncap = s->cap ? s->cap * 2 : 4;
             qvi_pindex **v = realloc(s->v, ncap * sizeof(*v));
             if (!v) {
-                pindex_free(ix);
+                qvi_pindex_free(ix);
                 return QV_ENOMEM;
             }
             s->v = v;
@@ -561,41 +551,22 @@ static qv_status set_put(qv_collection *c, qvi_pindex *ix)
     return QV_OK;
 }
 
-static qv_status check_kind(qv_collection *c, qv_index_kind kind)
+void qvi_pindex_set_remove(qvi_pindex_set *s, uint32_t at)
 {
-    if ((unsigned)kind >= QV_INDEX_KIND_COUNT)
-        return qvi_fail(c->err, QV_EINVAL, "unknown payload index kind %d",
-                        (int)kind);
-    return QV_OK;
+    qvi_pindex_free(s->v[at]);
+    memmove(s->v + at, s->v + at + 1, (s->n - at - 1) * sizeof(*s->v));
+    s->n--;
+    count_stale(s);
 }
 
-qv_status qvi_payload_index_define_locked(qv_collection *c, const char *key,
-                                          qv_index_kind kind)
+qv_status qvi_pindex_set_rebuild(qvi_pindex_set *s, bool only_stale,
+                                 const qvi_pindex_source *src)
 {
-    char err[QVI_FILTER_ERRMSG_CAP];
-    qvi_pindex *ix;
-    qv_status st = check_kind(c, kind);
-    if (st != QV_OK)
-        return st;
-    st = pindex_new(key, kind, &ix, err, sizeof(err));
-    if (st != QV_OK)
-        return qvi_fail(c->err, st, "payload index key: %s",
-                        st == QV_EINVAL ? err : "out of memory");
-    st = set_put(c, ix);
-    if (st != QV_OK)
-        return qvi_fail(c->err, st, "cannot register a payload index");
-    return QV_OK;
-}
-
-qv_status qvi_payload_indexes_rebuild_locked(qv_collection *c, bool only_stale)
-{
-    qvi_pindex_set *s = c->pindexes;
     qv_status st = QV_OK;
     for (uint32_t i = 0; s && i < s->n; i++) {
         if (only_stale && !s->v[i]->stale)
             continue;
-        s->v[i]->stale = true;
-        if (build_index(s, s->v[i], c) != QV_OK)
+        if (qvi_pindex_build(s, s->v[i], src) != QV_OK)
             st = QV_ENOMEM;
     }
     if (s)
@@ -605,197 +576,46 @@ qv_status qvi_payload_indexes_rebuild_locked(qv_collection *c, bool only_stale)
 
 /* ---- write hooks -------------------------------------------------------- */
 
-static void make_stale(qvi_pindex_set *s, qvi_pindex *ix,
-                       const qv_collection *c)
+/* When stale indexes are next rebuilt: after 1/8 of the points (and 64
+ * more, for small collections) have been written, so that a collection
+ * short of memory does not rebuild on every write. */
+static void retry_later(qvi_pindex_set *s, uint64_t count)
+{
+    s->retry_at = s->writes + count / 8 + 64;
+}
+
+static void make_stale(qvi_pindex_set *s, qvi_pindex *ix, uint64_t count)
 {
     free_structures(ix);
     ix->stale = true;
     s->n_stale++;
-    s->retry_at = s->writes + c->count / 8 + 64;
+    retry_later(s, count);
 }
 
-void qvi_pindexes_remove_slot_locked(qv_collection *c, uint32_t slot)
+void qvi_pindex_set_remove_slot(qvi_pindex_set *s, const uint8_t *blob,
+                                uint32_t slot)
 {
-    qvi_pindex_set *s = c->pindexes;
     if (!s || s->n == 0)
         return;
     for (uint32_t i = 0; i < s->n; i++) {
         if (!s->v[i]->stale)
-            update_slot(s, s->v[i], c, slot, false);
+            update_slot(s, s->v[i], blob, slot, false);
     }
 }
 
-void qvi_pindexes_add_slot_locked(qv_collection *c, uint32_t slot)
+void qvi_pindex_set_add_slot(qvi_pindex_set *s, const uint8_t *blob,
+                             uint32_t slot, const qvi_pindex_source *src)
 {
-    qvi_pindex_set *s = c->pindexes;
     if (!s || s->n == 0)
         return;
     s->writes++;
     for (uint32_t i = 0; i < s->n; i++) {
         qvi_pindex *ix = s->v[i];
-        if (!ix->stale && !update_slot(s, ix, c, slot, true))
-            make_stale(s, ix, c);
+        if (!ix->stale && !update_slot(s, ix, blob, slot, true))
+            make_stale(s, ix, src->count);
     }
     if (s->n_stale && s->writes >= s->retry_at) {
-        if (qvi_payload_indexes_rebuild_locked(c, true) != QV_OK)
-            s->retry_at = s->writes + c->count / 8 + 64;
+        if (qvi_pindex_set_rebuild(s, true, src) != QV_OK)
+            retry_later(s, src->count);
     }
-}
-
-/* ---- the public functions ----------------------------------------------- */
-
-qv_status qv_payload_index_create(qv_collection *c, const char *key,
-                                  qv_index_kind kind)
-{
-    if (!c)
-        return QV_ENULL;
-    if (!key)
-        return qvi_fail(c->err, QV_ENULL, "key is NULL");
-    qv_status st = check_kind(c, kind);
-    if (st != QV_OK)
-        return st;
-    char err[QVI_FILTER_ERRMSG_CAP];
-    qvi_pindex *ix;
-    st = pindex_new(key, kind, &ix, err, sizeof(err));
-    if (st == QV_EINVAL)
-        return qvi_fail(c->err, st, "payload index: %s", err);
-    if (st != QV_OK)
-        return qvi_fail(c->err, st, "cannot allocate a payload index");
-    pthread_rwlock_wrlock(&c->lock);
-    int at = find_index(c->pindexes, ix);
-    if (at >= 0 && c->pindexes->v[at]->kind == kind) {
-        /* Already there: Qdrant's create is idempotent. */
-        pthread_rwlock_unlock(&c->lock);
-        pindex_free(ix);
-        return QV_OK;
-    }
-    qvi_pindex_set *s = set_of(c);
-    st = s ? build_index(s, ix, c) : QV_ENOMEM;
-    if (st != QV_OK) {
-        pindex_free(ix);
-        pthread_rwlock_unlock(&c->lock);
-        return qvi_fail(c->err, st,
-                        "cannot build the %s index on \"%s\": "
-                        "out of memory",
-                        qv_index_kind_name(kind), key);
-    }
-    /* Logged once built (so a failed build logs nothing) and before it is
-     * published, so a failed append changes nothing. */
-    const char *name = qv_index_kind_name(kind);
-    qvi_change rec = {.kind = QVI_CHANGE_INDEX_CREATE,
-                      .key = key,
-                      .index_kind = name,
-                      .index_kind_len = strlen(name)};
-    uint64_t lsn = 0;
-    st = qvi_change_log_locked(c, &rec, &lsn);
-    if (st == QV_OK)
-        st = set_put(c, ix);
-    else
-        pindex_free(ix);
-    pthread_rwlock_unlock(&c->lock);
-    if (st == QV_ENOMEM)
-        return qvi_fail(c->err, st,
-                        "cannot build the %s index on \"%s\": "
-                        "out of memory",
-                        qv_index_kind_name(kind), key);
-    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
-}
-
-qv_status qv_payload_index_drop(qv_collection *c, const char *key)
-{
-    if (!c)
-        return QV_ENULL;
-    if (!key)
-        return qvi_fail(c->err, QV_ENULL, "key is NULL");
-    char err[QVI_FILTER_ERRMSG_CAP];
-    qvi_pindex *like;
-    qv_status st = pindex_new(key, QV_INDEX_KEYWORD, &like, err, sizeof(err));
-    if (st == QV_EINVAL)
-        return qvi_fail(c->err, st, "payload index: %s", err);
-    if (st != QV_OK)
-        return qvi_fail(c->err, st, "out of memory");
-    pthread_rwlock_wrlock(&c->lock);
-    qvi_pindex_set *s = c->pindexes;
-    int at = find_index(s, like);
-    uint64_t lsn = 0;
-    if (at >= 0) {
-        qvi_change rec = {.kind = QVI_CHANGE_INDEX_DROP, .key = key};
-        st = qvi_change_log_locked(c, &rec, &lsn);
-    }
-    if (at >= 0 && st != QV_OK) {
-        pthread_rwlock_unlock(&c->lock);
-        pindex_free(like);
-        return st;
-    }
-    if (at >= 0) {
-        pindex_free(s->v[at]);
-        memmove(s->v + at, s->v + at + 1,
-                (s->n - (uint32_t)at - 1) * sizeof(*s->v));
-        s->n--;
-        count_stale(s);
-    }
-    pthread_rwlock_unlock(&c->lock);
-    if (at < 0)
-        st = qvi_fail(c->err, QV_ENOTFOUND, "no payload index on \"%s\"",
-                      like->key);
-    pindex_free(like);
-    return st == QV_OK ? qvi_change_commit(c, lsn) : st;
-}
-
-/* Points with a value for ix, counted from the payloads (a stale index
- * keeps no count).  Probing allocates nothing and changes nothing. */
-static uint64_t count_points(const qv_collection *c, const qvi_pindex *ix)
-{
-    qvi_pindex_set scratch = {0};
-    uint64_t n = 0;
-    for (uint32_t slot = 0; slot < c->used; slot++) {
-        bool any;
-        if (c->live[slot] &&
-            apply_slot(&scratch, (qvi_pindex *)ix, c, slot, AM_PROBE, &any))
-            n += any;
-    }
-    return n;
-}
-
-static uint64_t index_bytes(const qvi_pindex *ix)
-{
-    return qvi_vmap_bytes(&ix->map) + qvi_ntree_bytes(&ix->tree) +
-           qvi_posting_bytes(&ix->bools[0]) + qvi_posting_bytes(&ix->bools[1]);
-}
-
-qv_status qv_payload_index_list(qv_collection *c, qv_payload_index_info **out,
-                                size_t *n_out)
-{
-    if (!c)
-        return QV_ENULL;
-    if (!out || !n_out)
-        return qvi_fail(c->err, QV_ENULL, "output is NULL");
-    *out = NULL;
-    *n_out = 0;
-    pthread_rwlock_rdlock(&c->lock);
-    const qvi_pindex_set *s = c->pindexes;
-    uint32_t n = s ? s->n : 0;
-    size_t bytes = (size_t)n * sizeof(qv_payload_index_info) + 1;
-    for (uint32_t i = 0; i < n; i++)
-        bytes += strlen(s->v[i]->key) + 1;
-    qv_payload_index_info *info = malloc(bytes);
-    if (!info) {
-        pthread_rwlock_unlock(&c->lock);
-        return qvi_fail(c->err, QV_ENOMEM, "cannot allocate the index list");
-    }
-    char *text = (char *)(info + n);
-    for (uint32_t i = 0; i < n; i++) {
-        const qvi_pindex *ix = s->v[i];
-        size_t len = strlen(ix->key) + 1;
-        memcpy(text, ix->key, len);
-        info[i].key = text;
-        info[i].kind = ix->kind;
-        info[i].points = ix->stale ? count_points(c, ix) : ix->points;
-        info[i].bytes = index_bytes(ix);
-        text += len;
-    }
-    pthread_rwlock_unlock(&c->lock);
-    *out = info;
-    *n_out = n;
-    return QV_OK;
 }

@@ -6,20 +6,27 @@
  * key is answered by a lookup instead of a pass over every payload.  The
  * parts, one file each:
  *
- *   pindex_posting.c  posting lists (sorted slot arrays that turn
- *                            into bitmaps when dense) and the value map
- *                            (bytes -> posting list) behind keyword, uuid
- *                            and full-text indexes
+ *   pindex_posting.c  posting lists (sorted slot arrays that turn into
+ *                     bitmaps when dense) and the value map (bytes ->
+ *                     posting list) behind keyword, uuid and full-text
+ *                     indexes
  *   pindex_num.c      the ordered tree of (value, slot) keys behind
- *                            integer, float, datetime and geo indexes
- *   pindex_text.c     the full-text tokenizer and the token match
- *                            a filter evaluates per point
- *   pindex.c          the indexes of a collection: create, drop,
- *                            list, rebuild, and the write hooks that keep
- *                            them equal to the payloads
- *   search/candidates.c    a filter prepared against the indexes: the
- *                            candidate bitmap and the per-point check
- *   scroll_order.c           scroll ordered by an indexed numeric key
+ *                     integer, float, datetime and geo indexes
+ *   pindex_text.c     the full-text tokenizer and the token match a
+ *                     filter evaluates per point
+ *   pindex.c          one index (its key, kind and structures; putting a
+ *                     slot's values in and taking them out; bulk builds)
+ *                     and a set of indexes (find, replace, drop, the write
+ *                     hooks and the stale-index retry)
+ *
+ * This folder is a leaf: it sees payload blobs, slots and the live bytes
+ * handed to it, never a collection, and includes nothing above base/,
+ * filter/ and payload/.  Its users: collection_pindex.c one level up (the
+ * indexes of a collection: create, drop, list, define for a snapshot
+ * loader, the write hooks, and where each slot's payload blob comes from),
+ * and the query side in ../search/: candidates.c (a filter prepared
+ * against the indexes) and scroll_order.c (scroll ordered by an indexed
+ * numeric key).
  *
  * Exactness is the contract: every query gives the same points with and
  * without indexes.  An index answers a condition only when the values it
@@ -30,15 +37,18 @@
  * holds for every evaluation of the condition, indexed or not
  * (pindex_text.c).
  *
- * Locking: every structure here belongs to its collection and is guarded by
- * the collection's rwlock.  Functions ending in _locked expect the caller
- * to hold it: exclusively for writes, shared for reads.
+ * Locking: nothing here locks.  Every structure belongs to its owner (a
+ * collection's set belongs to the collection and is guarded by its
+ * rwlock): functions that change a structure need the owner's exclusive
+ * lock, those that only read it (find, the lookups of the query side)
+ * can run concurrently under a shared one.
  */
 #ifndef QUIVER_PAYLOAD_INDEX_H
 #define QUIVER_PAYLOAD_INDEX_H
 
-#include "core/core.h"
+#include "core/base/base.h"
 #include "core/filter/filter.h"
+#include "core/payload/payload.h"
 
 /* ---- posting lists (pindex_posting.c) ----------------------------
  */
@@ -212,7 +222,7 @@ void qvi_tq_free(qvi_tq *q);
  * level) form one document.  A query without tokens matches nothing. */
 bool qvi_tq_match(const qvi_tq *q, const qvi_payload_ops *ops, qvi_pval root);
 
-/* ---- the indexes of a collection (pindex.c) ----------------------
+/* ---- one index and a set of indexes (pindex.c) ------------------------
  */
 
 typedef struct qvi_pindex {
@@ -245,34 +255,71 @@ typedef struct qvi_pindex_set {
     size_t cap_tok;
 } qvi_pindex_set;
 
-/* The index on the key path given by items (compared item by item), or
- * NULL. */
-const qvi_pindex *qvi_pindex_find_locked(const qv_collection *c,
-                                         const qvi_path_item *items,
-                                         uint32_t n_items, const char *pool);
+/* The payloads a pass over every point reads: slots [0, used) whose live
+ * byte is set, live of them; blob(ctx, slot) is the payload blob of a live
+ * slot, or NULL when it cannot be read (a damaged blob, which indexes
+ * nothing). */
+typedef struct qvi_pindex_source {
+    const uint8_t *live;
+    uint32_t used;
+    uint64_t count;
+    const uint8_t *(*blob)(const void *ctx, uint32_t slot);
+    const void *ctx;
+} qvi_pindex_source;
 
-/* Frees every index of c (collection teardown). */
-void qvi_pindexes_destroy(qv_collection *c);
+/* A new, empty, stale index of kind (which the caller has checked) on key,
+ * parsed and canonicalised ("a.\"b\"" and "a.b" are one key).  Returns
+ * QV_OK, QV_EINVAL (a malformed key: err, errcap bytes, gets the reason)
+ * or QV_ENOMEM; *out is NULL on failure.  Free with qvi_pindex_free. */
+qv_status qvi_pindex_new(const char *key, qv_index_kind kind, qvi_pindex **out,
+                         char *err, size_t errcap);
+/* Frees ix and everything it owns; NULL is ignored. */
+void qvi_pindex_free(qvi_pindex *ix);
 
-/* Write hooks: a slot's payload is about to change or go away (remove),
- * or has just been set (add).  Each index takes out or puts in the slot's
- * values.  Never fail: an index that cannot allocate turns stale and is
- * rebuilt at a later write.  Exclusive lock. */
-void qvi_pindexes_remove_slot_locked(qv_collection *c, uint32_t slot);
-void qvi_pindexes_add_slot_locked(qv_collection *c, uint32_t slot);
+/* Builds ix from every live payload of src, using s's writer scratch.  On
+ * success ix is fresh (not stale); on failure (QV_ENOMEM) its structures
+ * are freed and it is stale.  ix need not be in s. */
+qv_status qvi_pindex_build(qvi_pindex_set *s, qvi_pindex *ix,
+                           const qvi_pindex_source *src);
 
-/* Registers an index without building it (marked stale): for a snapshot
- * loader, which then calls qvi_payload_indexes_rebuild_locked once.
- * Returns QV_OK, QV_EINVAL (key, kind) or QV_ENOMEM.  Exclusive lock. */
-qv_status qvi_payload_index_define_locked(qv_collection *c, const char *key,
-                                          qv_index_kind kind);
+/* Points of src with a value for ix, counted from the payloads (a stale
+ * index keeps no count).  Allocates nothing and changes nothing. */
+uint64_t qvi_pindex_count_points(const qvi_pindex *ix,
+                                 const qvi_pindex_source *src);
 
-/* Rebuilds every index of c from the payloads (all of them, or only the
- * stale ones).  Returns QV_OK or QV_ENOMEM (the indexes that could not be
- * built stay stale).  Exclusive lock. */
-qv_status qvi_payload_indexes_rebuild_locked(qv_collection *c, bool only_stale);
+/* Heap bytes the index's structures own. */
+uint64_t qvi_pindex_bytes(const qvi_pindex *ix);
 
-/* The payload blob of a live slot ({} when it has none). */
-const uint8_t *qvi_slot_payload(const qv_collection *c, uint32_t slot);
+/* The index of s (NULL: no index) on the key path given by items
+ * (compared item by item), or NULL.  Valid until s next changes. */
+const qvi_pindex *qvi_pindex_set_find(const qvi_pindex_set *s,
+                                      const qvi_path_item *items,
+                                      uint32_t n_items, const char *pool);
+/* The position in s (may be NULL) of the index on like's key, or -1. */
+int qvi_pindex_set_index_of(const qvi_pindex_set *s, const qvi_pindex *like);
+
+/* Puts ix into s, replacing (and freeing) the index on the same key.
+ * Takes ownership of ix whatever happens.  QV_OK or QV_ENOMEM. */
+qv_status qvi_pindex_set_put(qvi_pindex_set *s, qvi_pindex *ix);
+/* Frees the index at position at (< s->n) and takes it out of s. */
+void qvi_pindex_set_remove(qvi_pindex_set *s, uint32_t at);
+/* Frees s, its indexes and its scratch; NULL is ignored. */
+void qvi_pindex_set_free(qvi_pindex_set *s);
+
+/* Rebuilds the indexes of s (NULL: none) from src: all of them, or only
+ * the stale ones.  QV_OK or QV_ENOMEM (the indexes that could not be built
+ * stay stale). */
+qv_status qvi_pindex_set_rebuild(qvi_pindex_set *s, bool only_stale,
+                                 const qvi_pindex_source *src);
+
+/* Write hooks: slot's payload (blob, NULL when unreadable) is about to
+ * change or go away (remove), or has just been set (add).  Each fresh
+ * index takes out or puts in the slot's values.  Never fail: an index that
+ * cannot allocate turns stale, and add rebuilds the stale indexes from src
+ * once 1/8 of src's points (plus 64) have been written since. */
+void qvi_pindex_set_remove_slot(qvi_pindex_set *s, const uint8_t *blob,
+                                uint32_t slot);
+void qvi_pindex_set_add_slot(qvi_pindex_set *s, const uint8_t *blob,
+                             uint32_t slot, const qvi_pindex_source *src);
 
 #endif /* QUIVER_PAYLOAD_INDEX_H */

@@ -22,7 +22,8 @@
  * (flip all bits of negatives, the sign bit of positives), which orders
  * every finite double like the double itself; -0.0 is first made 0.0.
  *
- * Not thread-safe: the collection's lock guards the tree.
+ * Not thread-safe: the owner's lock (a collection's rwlock) guards the
+ * tree.
  */
 #include "core/pindex/pindex.h"
 

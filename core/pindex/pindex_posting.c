@@ -27,7 +27,8 @@
  * half of it.  Hashes are xxHash3, not keyed: payload values chosen to
  * collide slow their own lookups down, nothing else.
  *
- * Not thread-safe: the collection's lock guards every structure here.
+ * Not thread-safe: the owner's lock (a collection's rwlock) guards every
+ * structure here.
  */
 #include "core/pindex/pindex.h"
 

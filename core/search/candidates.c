@@ -309,8 +309,9 @@ static const qvi_pindex *answering_index(const prep *p, uint32_t fi)
 {
     const qvi_ffield *fc = &p->f->fields[fi];
     const qvi_path *path = &p->f->paths[fc->path];
-    const qvi_pindex *ix = qvi_pindex_find_locked(
-        p->c, p->f->items + path->item_off, path->n_items, p->f->pool);
+    const qvi_pindex *ix =
+        qvi_pindex_set_find(p->c->pindexes, p->f->items + path->item_off,
+                            path->n_items, p->f->pool);
     if (!ix || ix->stale ||
         fc->parts & (QVI_FP_VCOUNT | QVI_FP_IS_EMPTY | QVI_FP_IS_NULL))
         return NULL;
@@ -734,8 +735,8 @@ static qv_status prepare_text(prep *p, uint32_t node)
     else
         return QV_OK;
     const qvi_path *path = &f->paths[fc->path];
-    const qvi_pindex *ix = qvi_pindex_find_locked(
-        p->c, f->items + path->item_off, path->n_items, f->pool);
+    const qvi_pindex *ix = qvi_pindex_set_find(
+        p->c->pindexes, f->items + path->item_off, path->n_items, f->pool);
     if (!ix || ix->kind != QV_INDEX_TEXT)
         return QV_OK;
     if (!p->q->text && !(p->q->text = calloc(f->n_fields, sizeof(qvi_tq *))))
@@ -791,7 +792,7 @@ void qvi_candidates_free(qvi_candidates *q)
 }
 
 qv_status qvi_candidates_prepare_locked(qv_collection *c, const qvi_filter *f,
-                                uint64_t budget, qvi_candidates *q)
+                                        uint64_t budget, qvi_candidates *q)
 {
     memset(q, 0, sizeof(*q));
     q->c = c;

@@ -106,7 +106,8 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
     size_t n = 0;
     qvi_candidates q = {0};
     pthread_rwlock_rdlock(&c->lock);
-    const qvi_pindex *ix = qvi_pindex_find_locked(c, items, n_items, pool);
+    const qvi_pindex *ix =
+        qvi_pindex_set_find(c->pindexes, items, n_items, pool);
     if (!ix || (ix->kind != QV_INDEX_INTEGER && ix->kind != QV_INDEX_FLOAT &&
                 ix->kind != QV_INDEX_DATETIME)) {
         st = qvi_fail(c->err, QV_EINVAL,
@@ -123,11 +124,11 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
                       o->key);
         goto cleanup;
     }
-    st = qvi_candidates_prepare_locked(c, qvi_filter_of(filter),
-                               qvi_candidates_search_budget(c, limit < QV_MAX_EF
-                                                           ? (uint32_t)limit
-                                                           : QV_MAX_EF),
-                               &q);
+    st = qvi_candidates_prepare_locked(
+        c, qvi_filter_of(filter),
+        qvi_candidates_search_budget(c, limit < QV_MAX_EF ? (uint32_t)limit
+                                                          : QV_MAX_EF),
+        &q);
     if (st != QV_OK)
         goto cleanup;
     const qvi_ntree *t = &ix->tree;
