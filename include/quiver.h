@@ -749,7 +749,8 @@ typedef struct qv_snapshot_info {
     /* graph_max_level + 1 counts: graph_level_nodes[l] nodes have top
      * level l.  Lives in the info's allocation. */
     const uint64_t *graph_level_nodes;
-    /* The section table, in file order; lives in the info's allocation. */
+    /* The section table, in the file's table order; lives in the info's
+     * allocation. */
     size_t n_sections;
     const qv_snapshot_section_info *sections;
 } qv_snapshot_info;
@@ -885,7 +886,8 @@ QV_API qv_status qv_store_list(qv_store *s, char ***names_out,
 /* The number of points in all collections of s.  Returns QV_ENULL. */
 QV_API qv_status qv_store_total_points(qv_store *s, uint64_t *out);
 
-/* Frees memory Quiver allocated for the caller (qv_store_list).  NULL is
+/* Frees memory Quiver allocated for the caller (qv_store_list,
+ * qv_payload_get, qv_payload_index_list, qv_snapshot_describe).  NULL is
  * ignored. */
 QV_API void qv_free(void *ptr);
 
