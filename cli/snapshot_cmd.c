@@ -1,13 +1,12 @@
 /*
- * snapshot_cmd.c -- `quiver snapshot info|verify FILE`.
+ * snapshot_cmd.c -- `quiver snapshot info|verify|import|export`.
  *
- * info parses the file the way an open does (header, section table,
+ * info checks the file the way an open does (header, section table,
  * config, graph metadata, the checksums of the small sections) without
  * building a collection, and prints what it holds: configuration, counts
- * and every section with its offset, size and checksum.  It reads the
- * internal parser (persist/snapshot.h): the program links the static
- * library, and the section table is exactly what a reader of this command
- * wants to see.
+ * and every section with its offset, size and checksum.  It asks the
+ * public qv_snapshot_describe, like every part of this program, which
+ * uses only include/quiver.h.
  *
  * verify runs qv_snapshot_open with QV_SNAPSHOT_VERIFY: every checksum,
  * every payload, the id map and the whole graph.  Exit status 0 when the
@@ -20,17 +19,12 @@
  * a snapshot back into JSON (the points layout, or LangChain's): one
  * command each way.
  */
-#include "persist/snapshot.h"
+#include "quiver.h"
 #include "snapshot_cmd.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -42,92 +36,54 @@ static void usage(FILE *f)
                "[--format points|langchain]\n");
 }
 
-/* Maps path read-only; returns false with a message printed. */
-static bool map_file(const char *path, const uint8_t **base, size_t *len)
+static void print_graph(const qv_snapshot_info *f)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        fprintf(stderr, "quiver: %s: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return false;
-    }
-    *len = (size_t)sb.st_size;
-    *base = NULL;
-    if (*len > 0) {
-        void *p = mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (p == MAP_FAILED) {
-            fprintf(stderr, "quiver: %s: mmap: %s\n", path, strerror(errno));
-            close(fd);
-            return false;
-        }
-        *base = p;
-    }
-    close(fd);
-    return true;
-}
-
-static void print_graph(const qvi_snap_file *f)
-{
-    const qvi_snap_graph *g = &f->graph;
     if (!f->has_graph) {
         printf("graph:        none (searches scan until a write builds it)\n");
         return;
     }
     printf("graph:        %" PRIu64 " nodes, max level %d, entry point %u, "
            "%u nodes above level 0\n",
-           g->count, (int)g->max_level, g->entry, g->n_upper);
+           f->graph_nodes, (int)f->graph_max_level, f->graph_entry,
+           f->graph_upper_nodes);
     printf("levels:      ");
-    for (int l = 0; l <= g->max_level; l++)
-        printf(" %d:%" PRIu64, l, g->level_count[l]);
+    for (int l = 0; l <= f->graph_max_level; l++)
+        printf(" %d:%" PRIu64, l, f->graph_level_nodes[l]);
     printf("\n");
 }
 
 static int info(const char *path)
 {
-    const uint8_t *base;
-    size_t len;
-    if (!map_file(path, &base, &len))
-        return 1;
-    static const uint8_t empty[1];
-    qvi_snap_file *f = malloc(sizeof(*f));
-    char err[256];
-    qv_status st =
-        f ? qvi_snapshot_parse(base ? base : empty, len, f, err, sizeof(err))
-          : QV_ENOMEM;
-    if (st != QV_OK) {
-        fprintf(stderr, "quiver: %s: %s\n", path, f ? err : "out of memory");
-        free(f);
-        if (base)
-            munmap((void *)base, len);
+    qv_snapshot_info *f = NULL;
+    char err[512];
+    if (qv_snapshot_describe(path, &f, err, sizeof(err)) != QV_OK) {
+        fprintf(stderr, "quiver: %s\n", err);
         return 1;
     }
-    const qvi_snap_config *c = &f->config;
-    printf("file:         %s (%zu bytes)\n", path, len);
+    const qv_collection_config *c = &f->config;
+    printf("file:         %s (%" PRIu64 " bytes)\n", path, f->file_bytes);
     printf("format:       version %u, native byte order, header checksum "
            "%016" PRIx64 "\n",
-           f->version, f->header_checksum);
+           f->format_version, f->header_checksum);
     printf("config:       dim %u, metric %s, m %u, ef_construct %u, seed "
            "0x%" PRIx64 "\n",
-           c->cfg.dim, qv_metric_name(c->cfg.metric), c->cfg.hnsw_m,
-           c->cfg.hnsw_ef_construct, c->cfg.hnsw_seed);
+           c->dim, qv_metric_name(c->metric), c->hnsw_m, c->hnsw_ef_construct,
+           c->hnsw_seed);
     printf("              full_scan_threshold_kb %u, max_indexing_threads "
            "%u, stride %u\n",
-           c->cfg.full_scan_threshold_kb, c->cfg.max_indexing_threads,
-           c->stride);
-    printf("wal lsn:      %" PRIu64 "\n", c->wal_lsn);
+           c->full_scan_threshold_kb, c->max_indexing_threads, f->stride);
+    printf("wal lsn:      %" PRIu64 "\n", f->wal_lsn);
     printf("points:       %" PRIu64 " live, %" PRIu64
            " deleted slots, %u slots\n",
-           c->count, (uint64_t)c->n_slots - c->count, c->n_slots);
-    printf("id map:       %" PRIu64 " buckets\n", c->idmap_cap);
+           f->points, (uint64_t)f->slots - f->points, f->slots);
+    printf("id map:       %" PRIu64 " buckets\n", f->idmap_buckets);
     print_graph(f);
-    printf("sections:     %u\n", f->n_sections);
+    printf("sections:     %zu\n", f->n_sections);
     printf("  %-20s %12s %14s  %-16s %s\n", "kind", "offset", "bytes",
            "xxh3-64", "checked at open");
-    for (uint32_t i = 0; i < f->n_sections; i++) {
-        const qvi_snap_section *s = &f->sections[i];
-        const char *name = qvi_snap_kind_name(s->kind);
+    for (size_t i = 0; i < f->n_sections; i++) {
+        const qv_snapshot_section_info *s = &f->sections[i];
+        const char *name = s->name;
         char unknown[32];
         if (!name) {
             snprintf(unknown, sizeof(unknown), "unknown (%u)", s->kind);
@@ -135,12 +91,10 @@ static int info(const char *path)
         }
         printf("  %-20s %12" PRIu64 " %14" PRIu64 "  %016" PRIx64 " %s%s\n",
                name, s->offset, s->length, s->checksum,
-               qvi_snap_kind_always_summed(s->kind) ? "always" : "with verify",
-               (s->flags & QVI_SNAP_SEC_REQUIRED) ? "" : ", optional");
+               s->checked_at_open ? "always" : "with verify",
+               s->required ? "" : ", optional");
     }
-    free(f);
-    if (base)
-        munmap((void *)base, len);
+    qv_free(f);
     return 0;
 }
 

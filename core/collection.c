@@ -60,10 +60,13 @@ void qv_collection_config_init(qv_collection_config *cfg)
     cfg->hnsw_ef_construct = QV_DEFAULT_EF_CONSTRUCT;
     cfg->full_scan_threshold_kb = QV_DEFAULT_FULL_SCAN_THRESHOLD_KB;
     cfg->hnsw_seed = 0x5155495645ull;
+    cfg->version = QV_COLLECTION_CONFIG_VERSION;
 }
 
 static qv_status check_config(const qv_collection_config *cfg)
 {
+    if (cfg->version > QV_COLLECTION_CONFIG_VERSION)
+        return QV_EINVAL; /* a newer layout: its fields may mean more */
     if (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM)
         return QV_ERANGE;
     if ((unsigned)cfg->metric > QV_METRIC_MANHATTAN)
@@ -180,6 +183,7 @@ qv_status qv_collection_get_config(const qv_collection *c,
     if (!c || !out)
         return QV_ENULL;
     *out = c->cfg;
+    out->version = QV_COLLECTION_CONFIG_VERSION;
     return QV_OK;
 }
 

@@ -22,7 +22,16 @@
  *  - Options structs may grow in later versions: fill them with their
  *    *_init() function first, then set the fields you care about.  Values out
  *    of the published QV_MIN_* / QV_MAX_* ranges are refused with QV_ERANGE,
- *    never clamped.
+ *    never clamped.  Each struct filled by an *_init() function
+ *    (qv_collection_config, qv_search_params, qv_order_by,
+ *    qv_store_options) has a uint32_t version field that tells the library
+ *    which layout the caller was compiled against: *_init() sets the
+ *    current QV_*_VERSION; 0, what a zero-initialised struct holds, means
+ *    the first published layout (this one); a value larger than this
+ *    library knows is refused with QV_EINVAL.  The field comes after every
+ *    field of the first layout, and later fields will be added after it,
+ *    so that initialisers written for an older layout, positional or
+ *    designated, keep their meaning.
  *
  * Scores
  * ------
@@ -197,9 +206,16 @@ typedef struct qv_collection_config {
     uint32_t max_indexing_threads; /* threads of a batch insert's graph
                                       build, 0..QV_MAX_INDEXING_THREADS;
                                       0 = one per CPU (as Qdrant) */
+    uint32_t version; /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
+                         default); larger: QV_EINVAL ("Conventions") */
 } qv_collection_config;
 
-/* Sets every field to its default.  cfg may not be NULL. */
+/* The current layout of qv_collection_config.  Copies the library hands
+ * out (qv_collection_get_config, qv_snapshot_describe) carry it. */
+#define QV_COLLECTION_CONFIG_VERSION 1u
+
+/* Sets every field to its default, version to
+ * QV_COLLECTION_CONFIG_VERSION.  NULL is ignored. */
 QV_API void qv_collection_config_init(qv_collection_config *cfg);
 
 typedef struct qv_collection qv_collection;
@@ -209,8 +225,10 @@ typedef struct qv_filter qv_filter;
 
 /* Creates an empty collection that belongs to no store.  On success *out
  * holds one reference, which the caller releases with
- * qv_collection_release.  Returns QV_ENULL, QV_ERANGE (dim), QV_EINVAL
- * (metric) or QV_ENOMEM, with *out set to NULL. */
+ * qv_collection_release.  Returns QV_ENULL, QV_ERANGE (dim, hnsw_m,
+ * hnsw_ef_construct, max_indexing_threads), QV_EINVAL (metric, or a
+ * version newer than QV_COLLECTION_CONFIG_VERSION) or QV_ENOMEM, with *out
+ * set to NULL. */
 QV_API qv_status qv_collection_create(const qv_collection_config *cfg,
                                       qv_collection **out);
 
@@ -222,7 +240,9 @@ QV_API void qv_collection_retain(qv_collection *c);
  * The caller must not use c after releasing its reference.  Thread-safe. */
 QV_API void qv_collection_release(qv_collection *c);
 
-/* Copies the collection's configuration to *out.  Returns QV_ENULL. */
+/* Copies the collection's configuration to *out, with version set to
+ * QV_COLLECTION_CONFIG_VERSION whatever the creator passed.  Returns
+ * QV_ENULL. */
 QV_API qv_status qv_collection_get_config(const qv_collection *c,
                                           qv_collection_config *out);
 
@@ -464,9 +484,15 @@ typedef struct qv_order_by {
     bool use_start;    /* default false: from the first value */
     double start_from; /* with use_start: start at this value, inclusive
                           (the values >= it ascending, <= it descending) */
+    uint32_t version;  /* layout: 0 or QV_ORDER_BY_VERSION (the default);
+                          larger: QV_EINVAL ("Conventions") */
 } qv_order_by;
 
-/* Sets every field to its default (key NULL).  NULL is ignored. */
+/* The current layout of qv_order_by. */
+#define QV_ORDER_BY_VERSION 1u
+
+/* Sets every field to its default (key NULL), version to
+ * QV_ORDER_BY_VERSION.  NULL is ignored. */
 QV_API void qv_order_by_init(qv_order_by *o);
 
 /* Scroll ordered by the value at a payload key, Qdrant's scroll with
@@ -479,8 +505,9 @@ QV_API void qv_order_by_init(qv_order_by *o);
  * the ids already seen with a must_not has_id filter.  Values of a datetime
  * key are seconds since 1970-01-01T00:00:00Z (with the fraction).  The key
  * needs a range index (integer, float or datetime), as in Qdrant.
- * Returns QV_ENULL, QV_ERANGE (limit 0, start_from NaN), QV_EINVAL (key
- * malformed or without such an index: "No range index for `order_by` key:
+ * Returns QV_ENULL, QV_ERANGE (limit 0, start_from NaN), QV_EINVAL
+ * (order->version newer than QV_ORDER_BY_VERSION, key malformed or without
+ * such an index: "No range index for `order_by` key:
  * `k`. ...") or QV_ENOMEM (also while the index is being rebuilt after an
  * allocation failure).  Reader. */
 QV_API qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *order,
@@ -524,10 +551,17 @@ typedef struct qv_search_params {
     bool exact;            /* true: exact search, bypassing the index */
     const qv_filter *filter; /* only points matching it; NULL: all points.
                                 Borrowed for the duration of the call. */
+    uint32_t version;        /* layout: 0 or QV_SEARCH_PARAMS_VERSION (the
+                                default); larger: QV_EINVAL ("Conventions") */
 } qv_search_params;
+
+/* The current layout of qv_search_params. */
+#define QV_SEARCH_PARAMS_VERSION 1u
 
 #define QV_MAX_EF 65536u
 
+/* Sets every field to its default (k 10, no threshold, default ef, no
+ * filter), version to QV_SEARCH_PARAMS_VERSION.  NULL is ignored. */
 QV_API void qv_search_params_init(qv_search_params *params);
 
 typedef struct qv_hit {
@@ -546,8 +580,9 @@ typedef struct qv_hit {
  * With a filter, the payload indexes on its keys narrow the points and the
  * choice between graph and scan (see "Payload indexes").
  * Returns QV_ENULL, QV_EDIM, QV_ENONFINITE, QV_ERANGE (k, ef, threshold
- * NaN), QV_EINVAL (a full-text query of more than 1024 tokens on a key with
- * a text index) or QV_ENOMEM.  Reader. */
+ * NaN), QV_EINVAL (params->version newer than QV_SEARCH_PARAMS_VERSION, or
+ * a full-text query of more than 1024 tokens on a key with a text index)
+ * or QV_ENOMEM.  Reader. */
 QV_API qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
                            const qv_search_params *params, qv_hit *hits,
                            size_t *n_hits);
@@ -671,6 +706,127 @@ QV_API qv_status qv_snapshot_open(const char *path, unsigned flags,
  * qv_snapshot_open returns, with a message in err.  Thread-safe. */
 QV_API qv_status qv_snapshot_verify(const char *path, char *err, size_t errcap);
 
+/* One section of a snapshot file, as qv_snapshot_describe lists it. */
+typedef struct qv_snapshot_section_info {
+    uint32_t kind; /* the kind number in the file (docs/FORMAT.md) */
+    /* The kind's name ("vectors", "graph level-0 links", ...): a static
+     * string; NULL for a kind this version does not know (such a section
+     * is optional: a file with an unknown required kind is refused). */
+    const char *name;
+    bool required;        /* flagged required: a reader that does not know the
+                             kind must refuse the file */
+    bool checked_at_open; /* its checksum is checked by every open (and was
+                             by qv_snapshot_describe); the others only with
+                             QV_SNAPSHOT_VERIFY */
+    uint64_t offset;      /* bytes from the start of the file */
+    uint64_t length;      /* bytes */
+    uint64_t checksum;    /* the XXH3-64 the file records for the bytes */
+} qv_snapshot_section_info;
+
+/* What a snapshot file holds, from its header, section table, config and
+ * graph header (qv_snapshot_describe).  The library allocates it, so a
+ * later version may append fields without breaking callers. */
+typedef struct qv_snapshot_info {
+    uint64_t file_bytes;      /* size of the file */
+    uint32_t format_version;  /* the file format's version (docs/FORMAT.md) */
+    uint64_t header_checksum; /* XXH3-64 recorded in (and checked against)
+                                 the header */
+    qv_collection_config config; /* the collection's config; its version
+                                    field is QV_COLLECTION_CONFIG_VERSION */
+    uint32_t stride;  /* floats per stored vector row (dim, padded) */
+    uint64_t wal_lsn; /* write-ahead-log position the file covers */
+    uint64_t points;  /* live points */
+    uint32_t slots;   /* storage slots, live or deleted (points <= slots) */
+    uint64_t idmap_buckets; /* buckets of the id -> slot hash table */
+    /* The HNSW graph.  Without one (has_graph false: the collection is
+     * searched exactly until a write builds it) the graph_* fields are 0
+     * and graph_level_nodes is NULL. */
+    bool has_graph;
+    uint64_t graph_nodes;       /* nodes (= points) */
+    int32_t graph_max_level;    /* top level; -1 for an empty graph */
+    uint32_t graph_entry;       /* slot of the entry point */
+    uint32_t graph_upper_nodes; /* nodes whose top level is above 0 */
+    /* graph_max_level + 1 counts: graph_level_nodes[l] nodes have top
+     * level l.  Lives in the info's allocation. */
+    const uint64_t *graph_level_nodes;
+    /* The section table, in the file's table order; lives in the info's
+     * allocation. */
+    size_t n_sections;
+    const qv_snapshot_section_info *sections;
+} qv_snapshot_info;
+
+/* Reads what the snapshot at path holds without loading it: checks the
+ * header, the section table, the config and graph header and the
+ * checksums of the small sections exactly as qv_snapshot_open does (not
+ * the big sections' checksums, the payloads or the graph's links: see
+ * qv_snapshot_verify), and describes them.  The file is mapped read-only
+ * and unmapped before the call returns; it must not be modified in place
+ * meanwhile.  On success *out is one allocation, freed as a whole with
+ * qv_free; nothing in it points into the file.  On failure *out is NULL
+ * and err (errcap bytes, may be NULL) says why, naming the path and the
+ * section at fault.  Returns QV_ENULL, QV_EIO (cannot open, stat or map
+ * the file), QV_EFORMAT (not a snapshot, other byte order or version, an
+ * unknown required section), QV_ECORRUPT or QV_ENOMEM.  Thread-safe. */
+QV_API qv_status qv_snapshot_describe(const char *path, qv_snapshot_info **out,
+                                      char *err, size_t errcap);
+
+/* ------------------------------------------------------------------------ */
+/* Durable file replacement                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* The protocol Quiver writes its own files with, offered for the files an
+ * application keeps beside them (a server's catalog, an archive of
+ * snapshots), so that there is one implementation of it: the new contents
+ * go to a temporary file "path.tmp-XXXXXX" in path's directory (rename is
+ * atomic only within one file system), which is fsynced, renamed over
+ * path, and then the directory is fsynced so that the rename itself
+ * survives a crash.  A crash at any moment leaves the old file or the new
+ * one, never a mixture (and possibly the temporary file).
+ *
+ * A writer belongs to one thread at a time.  Writers are independent of
+ * each other and of every other Quiver object; two writers of the same
+ * path do not clobber each other's temporary file, and the last commit
+ * wins. */
+typedef struct qv_file_writer qv_file_writer;
+
+/* Creates the temporary file (mode 0644) that will replace path.  On
+ * success *out is a writer, which must be finished by exactly one call of
+ * qv_file_replace_commit or qv_file_replace_abort.  On failure *out is NULL
+ * and err (errcap bytes, may be NULL) says why.  Returns QV_ENULL, QV_EIO
+ * (the directory is missing or not writable) or QV_ENOMEM. */
+QV_API qv_status qv_file_replace_begin(const char *path, qv_file_writer **out,
+                                       char *err, size_t errcap);
+
+/* Appends len bytes at data (buffered; len may be 0).  Returns QV_OK,
+ * QV_ENULL (w NULL, or data NULL with len > 0) or QV_EIO.  A failed write
+ * leaves the writer failed: later writes return QV_EIO at once and commit
+ * removes the temporary file and returns QV_EIO, so a caller may write
+ * several pieces and check only the commit. */
+QV_API qv_status qv_file_replace_write(qv_file_writer *w, const void *data,
+                                       size_t len);
+
+/* Flushes and fsyncs the temporary file, renames it over path, fsyncs the
+ * directory, and frees w, whatever happens.  Returns QV_OK, QV_ENULL (w
+ * NULL) or QV_EIO with the failed step and the system's reason in err
+ * (errcap bytes, may be NULL): a failed write, flush, fsync or rename
+ * leaves path as it was and removes the temporary file; a failed fsync of
+ * the directory comes after the rename, so path then has the new contents
+ * but the replacement may not survive a crash. */
+QV_API qv_status qv_file_replace_commit(qv_file_writer *w, char *err,
+                                        size_t errcap);
+
+/* Abandons w: closes and removes the temporary file and frees w; path is
+ * unchanged.  NULL is ignored. */
+QV_API void qv_file_replace_abort(qv_file_writer *w);
+
+/* Removes the file at path and fsyncs its directory, so that the removal
+ * survives a crash.  Returns QV_OK, QV_ENULL, QV_ENOTFOUND (no such file;
+ * nothing done) or QV_EIO (the removal or the directory's fsync failed)
+ * with the step and the system's reason in err (errcap bytes, may be
+ * NULL).  Thread-safe. */
+QV_API qv_status qv_file_remove_durable(const char *path, char *err,
+                                        size_t errcap);
+
 /* ------------------------------------------------------------------------ */
 /* Stores: named collections                                                */
 /* ------------------------------------------------------------------------ */
@@ -730,7 +886,8 @@ QV_API qv_status qv_store_list(qv_store *s, char ***names_out,
 /* The number of points in all collections of s.  Returns QV_ENULL. */
 QV_API qv_status qv_store_total_points(qv_store *s, uint64_t *out);
 
-/* Frees memory Quiver allocated for the caller (qv_store_list).  NULL is
+/* Frees memory Quiver allocated for the caller (qv_store_list,
+ * qv_payload_get, qv_payload_index_list, qv_snapshot_describe).  NULL is
  * ignored. */
 QV_API void qv_free(void *ptr);
 
@@ -803,9 +960,16 @@ typedef struct qv_store_options {
      * rather than trusting its header checks only.  Default true.  Log
      * records are always verified. */
     bool verify_on_open;
+    /* Layout: 0 or QV_STORE_OPTIONS_VERSION (the default); larger:
+     * QV_EINVAL ("Conventions"). */
+    uint32_t version;
 } qv_store_options;
 
-/* Sets every field to its default.  NULL is ignored. */
+/* The current layout of qv_store_options. */
+#define QV_STORE_OPTIONS_VERSION 1u
+
+/* Sets every field to its default, version to QV_STORE_OPTIONS_VERSION.
+ * NULL is ignored. */
 QV_API void qv_store_options_init(qv_store_options *o);
 
 /* Opens (creating it if needed: its parent must exist) the durable store
@@ -820,7 +984,8 @@ QV_API void qv_store_options_init(qv_store_options *o);
  * a store open at a time.
  * On failure *out is NULL and err (errcap bytes, may be NULL) says why,
  * naming the file and offset for damaged files.  Returns QV_ENULL,
- * QV_EINVAL (empty path), QV_ERANGE (an option), QV_EIO (the directory
+ * QV_EINVAL (empty path, or opts->version newer than
+ * QV_STORE_OPTIONS_VERSION), QV_ERANGE (an option), QV_EIO (the directory
  * cannot be created, read or locked -- the store is open elsewhere),
  * QV_ECORRUPT, QV_EFORMAT or QV_ENOMEM.  Thread-safe. */
 QV_API qv_status qv_store_open_dir(const char *path,

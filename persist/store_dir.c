@@ -63,6 +63,7 @@ void qv_store_options_init(qv_store_options *o)
     memset(o, 0, sizeof(*o));
     o->checkpoint_wal_bytes = QV_DEFAULT_CHECKPOINT_WAL_BYTES;
     o->verify_on_open = true;
+    o->version = QV_STORE_OPTIONS_VERSION;
 }
 
 /* path/a[/b]; false when it does not fit. */
@@ -292,6 +293,12 @@ static const qvi_store_backend_ops store_dir_ops = {
 static qv_status check_options(const qv_store_options *o, char *err,
                                size_t errcap)
 {
+    if (o->version > QV_STORE_OPTIONS_VERSION) {
+        qvi_errf(err, errcap,
+                 "qv_store_options version %u is newer than this library's %u",
+                 o->version, QV_STORE_OPTIONS_VERSION);
+        return QV_EINVAL;
+    }
     uint64_t b = o->checkpoint_wal_bytes;
     if (b != 0 &&
         (b < QV_MIN_CHECKPOINT_WAL_BYTES || b > QV_MAX_CHECKPOINT_WAL_BYTES)) {

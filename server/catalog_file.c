@@ -7,8 +7,9 @@
  * them, their configs as CollectionInfo shows them, their payload index
  * schemas, the aliases, and the next collection id.  It is small and
  * rewritten whole on every metadata change: a temporary file in the same
- * directory, fsync, rename over the old one, fsync of the directory, so a
- * crash leaves either the old or the new catalog, never a mixture.
+ * directory, fsync, rename over the old one, fsync of the directory (the
+ * library's qv_file_replace_*), so a crash leaves either the old or the
+ * new catalog, never a mixture.
  *
  *   {"quiver_catalog": 1, "next_id": 3,
  *    "collections": [{"name": "docs", "id": 1, "named": false,
@@ -46,61 +47,24 @@
 /* ---- writing ---------------------------------------------------------------
  */
 
-static bool write_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        p += n;
-        len -= (size_t)n;
-    }
-    return true;
-}
-
-static bool fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    bool ok = fsync(fd) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Replaces dir/name with text, durably. */
+/* Replaces dir/name with text, durably, through the library's public
+ * qv_file_replace_* calls: the server keeps no file-durability code of its
+ * own (snapshots.c uses the same calls).  A failed write is remembered by
+ * the writer and reported by the commit. */
 static bool write_atomic(const char *dir, const char *name, const char *text,
                          size_t len, char *err, size_t cap)
 {
-    char path[4096], tmp[4096 + 8];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, cap, "cannot create %s: %s", tmp, strerror(errno));
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        snprintf(err, cap, "path too long: %s/%s", dir, name);
         return false;
     }
-    bool ok = write_all(fd, text, len) && fsync(fd) == 0;
-    int e = errno;
-    ok = close(fd) == 0 && ok;
-    if (!ok) {
-        snprintf(err, cap, "cannot write %s: %s", tmp, strerror(e));
-        unlink(tmp);
+    qv_file_writer *w;
+    if (qv_file_replace_begin(path, &w, err, cap) != QV_OK)
         return false;
-    }
-    if (rename(tmp, path) != 0) {
-        snprintf(err, cap, "cannot rename %s: %s", tmp, strerror(errno));
-        unlink(tmp);
-        return false;
-    }
-    if (!fsync_dir(dir)) {
-        snprintf(err, cap, "cannot sync directory %s: %s", dir,
-                 strerror(errno));
-        return false;
-    }
-    return true;
+    qv_file_replace_write(w, text, len);
+    return qv_file_replace_commit(w, err, cap) == QV_OK;
 }
 
 static cJSON *vector_json(const qvs_coll *c, size_t i)

@@ -51,23 +51,13 @@ static bool add_table(qvs_router *r, const qvs_route *table, size_t n)
     return true;
 }
 
-/* The point endpoints come from another file set (routes.h): linked only
- * when the build has them. */
-#ifdef QVS_HAVE_POINTS_ROUTES
-#define POINTS_TABLE qvs_points_routes
-#define POINTS_N     qvs_points_routes_n
-#else
-#define POINTS_TABLE NULL
-#define POINTS_N     0
-#endif
-
 bool qvs_router_init(qvs_router *r)
 {
     memset(r, 0, sizeof(*r));
     const qvs_route *tables[] = {qvs_service_routes, qvs_collection_routes,
-                                 qvs_snapshot_routes, POINTS_TABLE};
+                                 qvs_snapshot_routes, qvs_points_routes};
     const size_t sizes[] = {qvs_service_routes_n, qvs_collection_routes_n,
-                            qvs_snapshot_routes_n, POINTS_N};
+                            qvs_snapshot_routes_n, qvs_points_routes_n};
     size_t total = 0;
     for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++)
         total += sizes[t];

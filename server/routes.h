@@ -4,11 +4,6 @@
  * Each endpoint file exports one table.  The router takes them all and
  * matches a request against every pattern, so the order of tables does not
  * matter: literal segments beat captures whatever the order.
- *
- * The point endpoints (server/points_*.c) are linked when the build defines
- * QVS_HAVE_POINTS_ROUTES, which CMakeLists.txt does as soon as the
- * QUIVER_SERVER_POINTS_SOURCES list exists; without them the server runs
- * with the service and collection endpoints only.
  */
 #ifndef QUIVER_SERVER_ROUTES_H
 #define QUIVER_SERVER_ROUTES_H

@@ -9,7 +9,10 @@
  * collection as catalog.json does; the layout is in docs/FORMAT.md
  * ("Collection snapshot archives").  Archives live in
  * STORAGE/snapshots/<collection>/<collection>-<n>-<date>.snapshot and are
- * written crash-safely (temporary file, fsync, rename, directory fsync).
+ * written crash-safely (temporary file, fsync, rename, directory fsync)
+ * through the library's public qv_file_replace_* calls, so that the
+ * server and the library share one implementation of that protocol;
+ * deletes go through qv_file_remove_durable for the same reason.
  *
  * Everything read back is untrusted: snapshot names must be plain
  * "*.snapshot" file names, recover locations must be file:// paths that
@@ -25,7 +28,6 @@
  * Upload takes the archive as the raw request body (any content type);
  * multipart/form-data is not decoded.
  */
-#include "persist/fileio.h"
 #include "routes.h"
 #include "server.h"
 
@@ -132,7 +134,24 @@ static bool make_tmp(const qvs_req *req, char *buf, size_t cap)
 /* ---- file checksums --------------------------------------------------------
  */
 
-static bool hash_file(FILE *f, uint64_t limit, XXH64_hash_t *out, FILE *copy)
+/* Where hash_file copies the bytes it reads: a plain file (a member
+ * extracted to a private directory, which a crash may lose), a crash-safe
+ * replacement (an archive being written), or nowhere (both NULL). */
+typedef struct copy_to {
+    FILE *file;
+    qv_file_writer *atomic;
+} copy_to;
+
+static bool copy_bytes(const copy_to *to, const char *buf, size_t n)
+{
+    if (to->file)
+        return fwrite(buf, 1, n, to->file) == n;
+    if (to->atomic)
+        return qv_file_replace_write(to->atomic, buf, n) == QV_OK;
+    return true;
+}
+
+static bool hash_file(FILE *f, uint64_t limit, XXH64_hash_t *out, copy_to copy)
 {
     XXH3_state_t *s = XXH3_createState();
     char *buf = malloc(1u << 16);
@@ -141,7 +160,7 @@ static bool hash_file(FILE *f, uint64_t limit, XXH64_hash_t *out, FILE *copy)
         size_t want = limit < (1u << 16) ? (size_t)limit : (1u << 16);
         size_t got = fread(buf, 1, want, f);
         ok = got == want && XXH3_64bits_update(s, buf, got) == XXH_OK &&
-             (!copy || fwrite(buf, 1, got, copy) == got);
+             copy_bytes(&copy, buf, got);
         limit -= got;
     }
     if (ok)
@@ -158,7 +177,7 @@ static bool file_checksum(const char *path, char hex[17], uint64_t *size)
     struct stat st;
     XXH64_hash_t h = 0;
     bool ok = f && fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
-              hash_file(f, (uint64_t)st.st_size, &h, NULL);
+              hash_file(f, (uint64_t)st.st_size, &h, (copy_to){0});
     if (f)
         fclose(f);
     if (ok) {
@@ -275,8 +294,8 @@ static bool write_archive(const char *path, const char *tmp, size_t n,
                           const char *header, qvs_resp *r)
 {
     char err[512];
-    qvi_atomic_file af;
-    if (qvi_atomic_open(&af, path, err, sizeof(err)) != QV_OK)
+    qv_file_writer *af;
+    if (qv_file_replace_begin(path, &af, err, sizeof(err)) != QV_OK)
         return qvs_fail(r, 500, "Service internal error: %s", err);
     size_t hlen = strlen(header);
     unsigned char pre[PREAMBLE] = {0};
@@ -285,8 +304,8 @@ static bool write_archive(const char *path, const char *tmp, size_t n,
     memcpy(pre + 8, &ver, 4);
     put_u64(pre + 16, hlen);
     put_u64(pre + 24, XXH3_64bits(header, hlen));
-    bool ok = fwrite(pre, 1, PREAMBLE, af.f) == PREAMBLE &&
-              fwrite(header, 1, hlen, af.f) == hlen;
+    bool ok = qv_file_replace_write(af, pre, PREAMBLE) == QV_OK &&
+              qv_file_replace_write(af, header, hlen) == QV_OK;
     for (size_t i = 0; ok && i < n; i++) {
         char mp[PATH_MAX];
         member_path(mp, sizeof(mp), tmp, i);
@@ -294,16 +313,16 @@ static bool write_archive(const char *path, const char *tmp, size_t n,
         struct stat st;
         XXH64_hash_t h;
         ok = f && fstat(fileno(f), &st) == 0 &&
-             hash_file(f, (uint64_t)st.st_size, &h, af.f);
+             hash_file(f, (uint64_t)st.st_size, &h, (copy_to){.atomic = af});
         if (f)
             fclose(f);
     }
     if (!ok) {
-        qvi_atomic_abort(&af);
+        qv_file_replace_abort(af);
         return qvs_fail(r, 500, "Service internal error: cannot write %s",
                         path);
     }
-    if (qvi_atomic_commit(&af, err, sizeof(err)) != QV_OK)
+    if (qv_file_replace_commit(af, err, sizeof(err)) != QV_OK)
         return qvs_fail(r, 500, "Service internal error: %s", err);
     return true;
 }
@@ -457,9 +476,9 @@ static void delete_snapshot(const qvs_req *req, qvs_resp *r)
     char path[PATH_MAX];
     if (!snapshot_path(req, path, sizeof(path), r))
         return;
-    if (unlink(path) != 0 || qvi_fsync_parent_dir(path) != 0) {
-        qvs_fail(r, 500, "Service internal error: cannot delete %s: %s",
-                 req->params[1], strerror(errno));
+    char err[512];
+    if (qv_file_remove_durable(path, err, sizeof(err)) != QV_OK) {
+        qvs_fail(r, 500, "Service internal error: %s", err);
         return;
     }
     if (wait_false(req))
@@ -556,7 +575,7 @@ static bool open_member(FILE *f, const cJSON *m, size_t i, const char *tmp,
         (uint64_t)cJSON_GetObjectItemCaseSensitive(m, "size")->valuedouble;
     FILE *w = fopen(path, "wb");
     XXH64_hash_t h = 0;
-    bool ok = w && hash_file(f, size, &h, w);
+    bool ok = w && hash_file(f, size, &h, (copy_to){.file = w});
     ok = (w && fclose(w) == 0) && ok;
     if (!ok)
         return qvs_fail(r, 500,

@@ -26,8 +26,10 @@
 
 void qv_order_by_init(qv_order_by *o)
 {
-    if (o)
-        memset(o, 0, sizeof(*o));
+    if (!o)
+        return;
+    memset(o, 0, sizeof(*o));
+    o->version = QV_ORDER_BY_VERSION;
 }
 
 /* The value a key stands for, as reported: the number, or a date-time's
@@ -74,6 +76,11 @@ static qv_status check_args(qv_collection *c, const qv_order_by *o,
     if (!o || !o->key || !ids_out || !n_out)
         return qvi_fail(c->err, QV_ENULL,
                         "order, its key, ids_out or n_out is NULL");
+    if (o->version > QV_ORDER_BY_VERSION)
+        return qvi_fail(
+            c->err, QV_EINVAL,
+            "qv_order_by version %u is newer than this library's %u",
+            o->version, QV_ORDER_BY_VERSION);
     if (limit == 0)
         return qvi_fail(c->err, QV_ERANGE, "limit must be at least 1");
     if (o->use_start && isnan(o->start_from))

@@ -26,10 +26,16 @@ void qv_search_params_init(qv_search_params *params)
         return;
     memset(params, 0, sizeof(*params));
     params->k = 10;
+    params->version = QV_SEARCH_PARAMS_VERSION;
 }
 
 qv_status qvi_check_params(qv_collection *c, const qv_search_params *params)
 {
+    if (params->version > QV_SEARCH_PARAMS_VERSION)
+        return qvi_fail(c->err, QV_EINVAL,
+                        "qv_search_params version %u is newer than this "
+                        "library's %u",
+                        params->version, QV_SEARCH_PARAMS_VERSION);
     if (params->k < QV_MIN_K || params->k > QV_MAX_K)
         return qvi_fail(c->err, QV_ERANGE, "k is %u, it must be %u to %u",
                         params->k, QV_MIN_K, QV_MAX_K);
