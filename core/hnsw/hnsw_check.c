@@ -24,6 +24,10 @@
  *    can never be returned.  Its number is in stats->unreachable; any is a
  *    violation.
  *
+ * One function per property, run in this order (check_levels,
+ * check_entry, check_links, check_indegrees, check_reachable): each later
+ * check indexes arrays by values an earlier one has bounded.
+ *
  * Cost: O(levels * cap + links) time, 9 bytes per slot of memory.
  * Locking: a reader.
  */
@@ -49,7 +53,63 @@ static qv_status fail(char *err, size_t cap, const char *fmt, ...)
     return QV_ECORRUPT;
 }
 
-/* Checks the records of present node s. */
+/* Degree bound: the list of s on level l holds at most m links (2m on
+ * level 0). */
+static qv_status check_degree(const qvi_hnsw *h, uint32_t s, unsigned l,
+                              uint32_t cnt, char *err, size_t cap)
+{
+    if (cnt > qvi_hnsw_maxlinks(h, l))
+        return fail(err, cap, "node %u has %u links on level %u (max %u)", s,
+                    cnt, l, qvi_hnsw_maxlinks(h, l));
+    return QV_OK;
+}
+
+/* One link s -> u on level l: in range, not to s itself, to a present node
+ * (no dangling link) whose level is at least l.  The range check comes
+ * first: u indexes levels[] only after it. */
+static qv_status check_link(const qvi_hnsw *h, uint32_t s, unsigned l,
+                            uint32_t u, char *err, size_t cap)
+{
+    if (u >= h->cap)
+        return fail(err, cap,
+                    "node %u links to slot %u on level %u, beyond "
+                    "capacity %u",
+                    s, u, l, h->cap);
+    if (u == s)
+        return fail(err, cap, "node %u links to itself on level %u", s, l);
+    if (h->levels[u] == QVI_HNSW_ABSENT)
+        return fail(err, cap,
+                    "node %u links to absent slot %u on level %u "
+                    "(dangling)",
+                    s, u, l);
+    if (h->levels[u] < l)
+        return fail(err, cap,
+                    "node %u links on level %u to node %u of level %u", s, l, u,
+                    h->levels[u]);
+    return QV_OK;
+}
+
+/* The list of s on level l: its degree bound, then each link, and no link
+ * twice (a duplicate would be counted twice by the in-degrees). */
+static qv_status check_list(const qvi_hnsw *h, uint32_t s, unsigned l,
+                            char *err, size_t cap)
+{
+    const uint32_t *r = qvi_hnsw_rec(h, s, l);
+    const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, l);
+    uint32_t cnt = r[0];
+    qv_status st = check_degree(h, s, l, cnt, err, cap);
+    for (uint32_t i = 0; st == QV_OK && i < cnt; i++) {
+        st = check_link(h, s, l, ln[i], err, cap);
+        for (uint32_t j = 0; st == QV_OK && j < i; j++) {
+            if (ln[j] == ln[i])
+                st = fail(err, cap, "node %u links twice to %u on level %u", s,
+                          ln[i], l);
+        }
+    }
+    return st;
+}
+
+/* Checks the records of present node s, level by level. */
 static qv_status check_node(const qvi_hnsw *h, uint32_t s, char *err,
                             size_t cap)
 {
@@ -58,42 +118,189 @@ static qv_status check_node(const qvi_hnsw *h, uint32_t s, char *err,
         return fail(err, cap, "node %u has level %u but no upper records", s,
                     lv);
     for (unsigned l = 0; l <= lv; l++) {
-        const uint32_t *r = qvi_hnsw_rec(h, s, l);
-        const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, l);
-        uint32_t cnt = r[0];
-        if (cnt > qvi_hnsw_maxlinks(h, l))
-            return fail(err, cap, "node %u has %u links on level %u (max %u)",
-                        s, cnt, l, qvi_hnsw_maxlinks(h, l));
-        for (uint32_t i = 0; i < cnt; i++) {
-            uint32_t u = ln[i];
-            if (u >= h->cap)
-                return fail(err, cap,
-                            "node %u links to slot %u on level %u, beyond "
-                            "capacity %u",
-                            s, u, l, h->cap);
-            if (u == s)
-                return fail(err, cap, "node %u links to itself on level %u", s,
-                            l);
-            if (h->levels[u] == QVI_HNSW_ABSENT)
-                return fail(err, cap,
-                            "node %u links to absent slot %u on level %u "
-                            "(dangling)",
-                            s, u, l);
-            if (h->levels[u] < l)
-                return fail(err, cap,
-                            "node %u links on level %u to node %u of level %u",
-                            s, l, u, h->levels[u]);
-            for (uint32_t j = 0; j < i; j++) {
-                if (ln[j] == u)
-                    return fail(err, cap,
-                                "node %u links twice to %u on level %u", s, u,
-                                l);
-            }
-        }
+        qv_status st = check_list(h, s, l, err, cap);
+        if (st != QV_OK)
+            return st;
     }
     return QV_OK;
 }
 
+/* Levels: each present node's level at most QVI_HNSW_MAX_LEVEL, the node
+ * count and per-level counts equal to a recount, max_level the highest
+ * level found (returned in *top, -1 when empty).  Counts nodes into
+ * sx->nodes as it goes. */
+static qv_status check_levels(const qvi_hnsw *h, qvi_hnsw_stats *sx, int *top,
+                              char *err, size_t cap)
+{
+    uint64_t per_level[QVI_HNSW_MAX_LEVEL + 1] = {0};
+    *top = -1;
+    for (uint32_t s = 0; s < h->cap; s++) {
+        unsigned lv = h->levels[s];
+        if (lv == QVI_HNSW_ABSENT)
+            continue;
+        if (lv > QVI_HNSW_MAX_LEVEL)
+            return fail(err, cap, "node %u has level %u, above the maximum %u",
+                        s, lv, QVI_HNSW_MAX_LEVEL);
+        per_level[lv]++;
+        sx->nodes++;
+        if ((int)lv > *top)
+            *top = (int)lv;
+    }
+    if (sx->nodes != h->count)
+        return fail(err, cap, "%llu nodes present, count says %llu",
+                    (unsigned long long)sx->nodes,
+                    (unsigned long long)h->count);
+    for (unsigned l = 0; l <= QVI_HNSW_MAX_LEVEL; l++) {
+        if (per_level[l] != h->level_count[l])
+            return fail(err, cap,
+                        "%llu nodes of level %u, level_count says %llu",
+                        (unsigned long long)per_level[l], l,
+                        (unsigned long long)h->level_count[l]);
+    }
+    if (*top != h->max_level)
+        return fail(err, cap, "highest level is %d, max_level says %d", *top,
+                    (int)h->max_level);
+    return QV_OK;
+}
+
+/* The entry point of a non-empty graph: present and on the top level. */
+static qv_status check_entry(const qvi_hnsw *h, int top, char *err, size_t cap)
+{
+    if (h->entry >= h->cap || h->levels[h->entry] == QVI_HNSW_ABSENT)
+        return fail(err, cap, "entry point %u is not in the graph", h->entry);
+    if ((int)h->levels[h->entry] != top)
+        return fail(err, cap, "entry point %u has level %u, not the top %d",
+                    h->entry, h->levels[h->entry], top);
+    return QV_OK;
+}
+
+/* Links of every present node (check_node), counted into sx->links and
+ * sx->mean_degree0 as they are checked. */
+static qv_status check_links(const qvi_hnsw *h, qvi_hnsw_stats *sx, char *err,
+                             size_t cap)
+{
+    for (uint32_t s = 0; s < h->cap; s++) {
+        if (h->levels[s] == QVI_HNSW_ABSENT)
+            continue;
+        qv_status st = check_node(h, s, err, cap);
+        if (st != QV_OK)
+            return st;
+        for (unsigned l = 0; l <= h->levels[s]; l++)
+            sx->links += qvi_hnsw_rec(h, s, l)[0];
+        sx->mean_degree0 += qvi_hnsw_rec(h, s, 0)[0];
+    }
+    if (sx->nodes > 0)
+        sx->mean_degree0 /= (double)sx->nodes;
+    return QV_OK;
+}
+
+/* In-degree counters of level l against a recount into recount[] (cap
+ * entries of scratch).  The links were checked first, so every link is a
+ * valid index into recount. */
+static qv_status check_indegrees_on(const qvi_hnsw *h, unsigned l,
+                                    uint32_t *recount, char *err, size_t cap)
+{
+    memset(recount, 0, h->cap * sizeof(uint32_t));
+    for (uint32_t s = 0; s < h->cap; s++) {
+        if (h->levels[s] == QVI_HNSW_ABSENT || h->levels[s] < l)
+            continue;
+        const uint32_t *r = qvi_hnsw_rec(h, s, l);
+        const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, l);
+        for (uint32_t i = 0; i < r[0]; i++)
+            recount[ln[i]]++;
+    }
+    for (uint32_t s = 0; s < h->cap; s++) {
+        if (h->levels[s] == QVI_HNSW_ABSENT || h->levels[s] < l)
+            continue;
+        uint32_t want = *qvi_hnsw_indeg(h, s, l);
+        if (recount[s] != want)
+            return fail(err, cap,
+                        "node %u has %u in-links on level %d, its counter "
+                        "says %u",
+                        s, recount[s], (int)l, want);
+    }
+    return QV_OK;
+}
+
+/* In-degree counters of every level up to top. */
+static qv_status check_indegrees(const qvi_hnsw *h, int top, uint32_t *recount,
+                                 char *err, size_t cap)
+{
+    for (int l = 0; l <= top; l++) {
+        qv_status st = check_indegrees_on(h, (unsigned)l, recount, err, cap);
+        if (st != QV_OK)
+            return st;
+    }
+    return QV_OK;
+}
+
+/* Breadth-first walk from the entry point over the union of all levels;
+ * marks seen[] and returns the number of nodes reached.  queue has room for
+ * every slot: a node is queued at most once. */
+static uint64_t walk_from_entry(const qvi_hnsw *h, uint32_t *queue,
+                                uint8_t *seen)
+{
+    size_t head = 0, tail = 0;
+    queue[tail++] = h->entry;
+    seen[h->entry] = 1;
+    uint64_t reached = 0;
+    while (head < tail) {
+        uint32_t s = queue[head++];
+        reached++;
+        for (unsigned l = 0; l <= h->levels[s]; l++) {
+            const uint32_t *r = qvi_hnsw_rec(h, s, l);
+            const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, l);
+            for (uint32_t i = 0; i < r[0]; i++) {
+                if (!seen[ln[i]]) {
+                    seen[ln[i]] = 1;
+                    queue[tail++] = ln[i];
+                }
+            }
+        }
+    }
+    return reached;
+}
+
+/* Describes the sx->unreachable nodes the walk missed: how many have no
+ * level-0 in-link at all, and the first of them. */
+static qv_status fail_unreachable(const qvi_hnsw *h, const qvi_hnsw_stats *sx,
+                                  const uint8_t *seen, char *err, size_t cap)
+{
+    uint32_t first = UINT32_MAX;
+    uint64_t orphans = 0;
+    for (uint32_t s = 0; s < h->cap; s++) {
+        if (h->levels[s] != QVI_HNSW_ABSENT && !seen[s]) {
+            if (first == UINT32_MAX)
+                first = s;
+            orphans += h->indeg0[s] == 0;
+        }
+    }
+    return fail(err, cap,
+                "%llu of %llu nodes are unreachable from the entry "
+                "point, %llu of them without level-0 in-links "
+                "(first: %u)",
+                (unsigned long long)sx->unreachable,
+                (unsigned long long)sx->nodes, (unsigned long long)orphans,
+                first);
+}
+
+/* Reachability of a non-empty graph: fills sx->unreachable and
+ * sx->max_level; any unreachable node is a violation. */
+static qv_status check_reachable(const qvi_hnsw *h, qvi_hnsw_stats *sx, int top,
+                                 uint32_t *queue, uint8_t *seen, char *err,
+                                 size_t cap)
+{
+    sx->unreachable = sx->nodes - walk_from_entry(h, queue, seen);
+    sx->max_level = (uint32_t)top;
+    if (sx->unreachable > 0)
+        return fail_unreachable(h, sx, seen, err, cap);
+    return QV_OK;
+}
+
+/* The checks run in the order of the file's essay; each later one relies
+ * on the earlier ones (the in-degree recount and the walk index by link
+ * values that check_links has bounded).  On failure *stats holds what was
+ * counted up to the violation. */
 qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
                          qvi_hnsw_stats *stats, char *err, size_t cap)
 {
@@ -109,68 +316,15 @@ qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
     uint8_t *seen = NULL;
     qvi_hnsw_stats sx;
     memset(&sx, 0, sizeof(sx));
-    uint64_t per_level[QVI_HNSW_MAX_LEVEL + 1] = {0};
     int top = -1;
 
-    /* Levels and counts. */
-    for (uint32_t s = 0; s < h->cap; s++) {
-        unsigned lv = h->levels[s];
-        if (lv == QVI_HNSW_ABSENT)
-            continue;
-        if (lv > QVI_HNSW_MAX_LEVEL) {
-            st = fail(err, cap, "node %u has level %u, above the maximum %u", s,
-                      lv, QVI_HNSW_MAX_LEVEL);
-            goto done;
-        }
-        per_level[lv]++;
-        sx.nodes++;
-        if ((int)lv > top)
-            top = (int)lv;
-    }
-    if (sx.nodes != h->count) {
-        st = fail(err, cap, "%llu nodes present, count says %llu",
-                  (unsigned long long)sx.nodes, (unsigned long long)h->count);
+    if ((st = check_levels(h, &sx, &top, err, cap)) != QV_OK)
         goto done;
-    }
-    for (unsigned l = 0; l <= QVI_HNSW_MAX_LEVEL; l++) {
-        if (per_level[l] != h->level_count[l]) {
-            st = fail(err, cap, "%llu nodes of level %u, level_count says %llu",
-                      (unsigned long long)per_level[l], l,
-                      (unsigned long long)h->level_count[l]);
-            goto done;
-        }
-    }
-    if (top != h->max_level) {
-        st = fail(err, cap, "highest level is %d, max_level says %d", top,
-                  (int)h->max_level);
+    if (sx.nodes > 0 && (st = check_entry(h, top, err, cap)) != QV_OK)
         goto done;
-    }
-    if (sx.nodes > 0) {
-        if (h->entry >= h->cap || h->levels[h->entry] == QVI_HNSW_ABSENT) {
-            st = fail(err, cap, "entry point %u is not in the graph", h->entry);
-            goto done;
-        }
-        if ((int)h->levels[h->entry] != top) {
-            st = fail(err, cap, "entry point %u has level %u, not the top %d",
-                      h->entry, h->levels[h->entry], top);
-            goto done;
-        }
-    }
+    if ((st = check_links(h, &sx, err, cap)) != QV_OK)
+        goto done;
 
-    /* Links. */
-    for (uint32_t s = 0; s < h->cap; s++) {
-        if (h->levels[s] == QVI_HNSW_ABSENT)
-            continue;
-        if ((st = check_node(h, s, err, cap)) != QV_OK)
-            goto done;
-        for (unsigned l = 0; l <= h->levels[s]; l++)
-            sx.links += qvi_hnsw_rec(h, s, l)[0];
-        sx.mean_degree0 += qvi_hnsw_rec(h, s, 0)[0];
-    }
-    if (sx.nodes > 0)
-        sx.mean_degree0 /= (double)sx.nodes;
-
-    /* In-degrees, one level at a time. */
     recount = calloc(h->cap ? h->cap : 1, sizeof(uint32_t));
     queue = malloc((h->cap ? h->cap : 1) * sizeof(uint32_t));
     seen = calloc(h->cap ? h->cap : 1, 1);
@@ -178,73 +332,10 @@ qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
         st = QV_ENOMEM;
         goto done;
     }
-    for (int l = 0; l <= top; l++) {
-        memset(recount, 0, h->cap * sizeof(uint32_t));
-        for (uint32_t s = 0; s < h->cap; s++) {
-            if (h->levels[s] == QVI_HNSW_ABSENT || h->levels[s] < l)
-                continue;
-            const uint32_t *r = qvi_hnsw_rec(h, s, (unsigned)l);
-            const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, (unsigned)l);
-            for (uint32_t i = 0; i < r[0]; i++)
-                recount[ln[i]]++;
-        }
-        for (uint32_t s = 0; s < h->cap; s++) {
-            if (h->levels[s] == QVI_HNSW_ABSENT || h->levels[s] < l)
-                continue;
-            uint32_t want = *qvi_hnsw_indeg(h, s, (unsigned)l);
-            if (recount[s] != want) {
-                st = fail(err, cap,
-                          "node %u has %u in-links on level %d, its counter "
-                          "says %u",
-                          s, recount[s], l, want);
-                goto done;
-            }
-        }
-    }
-
-    /* Reachability over the union of all levels. */
-    if (sx.nodes > 0) {
-        size_t head = 0, tail = 0;
-        queue[tail++] = h->entry;
-        seen[h->entry] = 1;
-        uint64_t reached = 0;
-        while (head < tail) {
-            uint32_t s = queue[head++];
-            reached++;
-            for (unsigned l = 0; l <= h->levels[s]; l++) {
-                const uint32_t *r = qvi_hnsw_rec(h, s, l);
-                const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, l);
-                for (uint32_t i = 0; i < r[0]; i++) {
-                    if (!seen[ln[i]]) {
-                        seen[ln[i]] = 1;
-                        queue[tail++] = ln[i];
-                    }
-                }
-            }
-        }
-        sx.unreachable = sx.nodes - reached;
-        sx.max_level = (uint32_t)top;
-        if (sx.unreachable > 0) {
-            uint32_t first = UINT32_MAX;
-            uint64_t orphans = 0;
-            for (uint32_t s = 0; s < h->cap; s++) {
-                if (h->levels[s] != QVI_HNSW_ABSENT && !seen[s]) {
-                    if (first == UINT32_MAX)
-                        first = s;
-                    orphans += h->indeg0[s] == 0;
-                }
-            }
-            st = fail(err, cap,
-                      "%llu of %llu nodes are unreachable from the entry "
-                      "point, %llu of them without level-0 in-links "
-                      "(first: %u)",
-                      (unsigned long long)sx.unreachable,
-                      (unsigned long long)sx.nodes, (unsigned long long)orphans,
-                      first);
-            goto done;
-        }
-    }
-    st = QV_OK;
+    if ((st = check_indegrees(h, top, recount, err, cap)) != QV_OK)
+        goto done;
+    if (sx.nodes > 0)
+        st = check_reachable(h, &sx, top, queue, seen, err, cap);
 
 done:
     if (stats)
