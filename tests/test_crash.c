@@ -6,11 +6,12 @@
  * same store directory: it recovers the store left by the previous kill,
  * then two threads upsert batches of CRASH_K points (one record each) and
  * report every acknowledged batch number on a pipe.  The parent SIGKILLs
- * it after a random delay -- during recovery, mid-write, mid-fsync or
- * mid-checkpoint (the checkpoint threshold is the minimum, so checkpoints
- * are frequent) -- drains the pipe, and checks a copy of the directory
- * (the original is left as the crash left it, for the next writer to
- * recover):
+ * it once it has seen the progress the round wants -- some new batches
+ * acknowledged (mid-write, mid-fsync), a checkpoint under way (the
+ * checkpoint threshold is the minimum, so checkpoints are frequent), or
+ * right at the start, during recovery -- drains the pipe, and checks a
+ * copy of the directory (the original is left as the crash left it, for
+ * the next writer to recover):
  *
  *  - every group of points (the batches overwrite CRASH_GROUPS groups)
  *    is entirely present or entirely absent, and all its points carry the
@@ -31,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +50,13 @@
 #error "CRASH_WRITER must name the crash_writer binary"
 #endif
 
-enum { KILLS = 100, MAX_DELAY_US = 60000 };
+enum {
+    KILLS = 100,
+    MAX_WANT = 24,            /* batches to see before a mid-write kill */
+    START_KILL_MAX_US = 3000, /* delay of a kill during start-up */
+    CKPT_WATCH_ACKS = 4000,   /* batches to watch for a checkpoint */
+    STALL_SECONDS = 120,      /* safety net: no batch for this long fails */
+};
 
 static int rm_one(const char *p, const struct stat *sb, int flag,
                   struct FTW *ftw)
@@ -77,6 +85,11 @@ static void copy_file(const char *from, const char *to)
     close(out);
 }
 
+static bool is_segment(const char *name)
+{
+    return strncmp(name, "wal-", 4) == 0 && strstr(name, ".tmp") == NULL;
+}
+
 /* Copies the tree; counts log segments and temporary files seen (the
  * traces of a checkpoint in progress). */
 static void copy_tree(const char *from, const char *to, int *segs, int *tmps)
@@ -98,8 +111,7 @@ static void copy_tree(const char *from, const char *to, int *segs, int *tmps)
             continue;
         }
         copy_file(a, b);
-        *segs += strncmp(e->d_name, "wal-", 4) == 0 &&
-                 strstr(e->d_name, ".tmp") == NULL;
+        *segs += is_segment(e->d_name);
         *tmps += strstr(e->d_name, ".tmp") != NULL;
     }
     closedir(d);
@@ -195,9 +207,174 @@ static void verify(const char *image, const progress *p)
     qv_store_close(s);
 }
 
-/* Runs the writer for delay_us, kills it, collects its acknowledgements.
- * Returns the batches acknowledged. */
-static int run_and_kill(const char *store, progress *p, long delay_us)
+/* ---- running and killing the writer -------------------------------------
+ *
+ * A kill is timed by what the parent has seen the writer do, never by a
+ * clock, so that a slow or loaded machine (sanitizers, other jobs) kills
+ * it at the same points as a fast one, only later:
+ *
+ *  - KILL_WRITING: after WANT new acknowledged batches (1..MAX_WANT);
+ *  - KILL_CHECKPOINT: after one new batch, as soon as the store directory
+ *    shows a checkpoint this writer started (a temporary file, or a new
+ *    log segment beside an old one), so the kill lands between the
+ *    checkpoint's steps;
+ *  - KILL_STARTING: a short random delay after the start, so mostly
+ *    during exec or recovery.  Nothing is asserted about where it lands.
+ *
+ * The clock is only a safety net: a writer that acknowledges nothing for
+ * STALL_SECONDS fails the test with a message instead of hanging it. */
+
+typedef enum kill_when {
+    KILL_STARTING,
+    KILL_WRITING,
+    KILL_CHECKPOINT
+} kill_when;
+
+typedef struct writer {
+    pid_t pid;
+    int fd; /* the read end of its acknowledgement pipe */
+    int acked;
+    double last_ack; /* when it last acknowledged (or started) */
+} writer;
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void pause_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void note_ack(progress *p, uint64_t b)
+{
+    int t = (int)(b % 2);
+    ck_assert_msg((int64_t)b > p->acked[t], "batch %llu acked twice",
+                  (unsigned long long)b);
+    p->acked[t] = (int64_t)b;
+    if ((int64_t)b > p->group_best[b % CRASH_GROUPS])
+        p->group_best[b % CRASH_GROUPS] = (int64_t)b;
+}
+
+/* Fails the test: the writer ended before it was killed. */
+static void writer_died(writer *w)
+{
+    int status;
+    ck_assert_int_eq(waitpid(w->pid, &status, 0), w->pid);
+    ck_abort_msg("the writer ended by itself after %d acknowledged batches "
+                 "(status %d): see its stderr",
+                 w->acked, status);
+}
+
+/* Records the acknowledgements that arrive within timeout_ms (0: those
+ * already there); returns how many. */
+static int read_acks(writer *w, progress *p, int timeout_ms)
+{
+    struct pollfd pf = {w->fd, POLLIN, 0};
+    int r = poll(&pf, 1, timeout_ms);
+    if (r < 0 && errno == EINTR)
+        return 0;
+    ck_assert_int_ge(r, 0);
+    if (r == 0)
+        return 0;
+    /* Each batch number is one 8-byte write, atomic on a pipe, so the pipe
+     * always holds whole numbers. */
+    uint64_t b[64];
+    ssize_t k = read(w->fd, b, sizeof(b));
+    if (k == 0)
+        writer_died(w);
+    ck_assert_int_gt(k, 0);
+    ck_assert_int_eq(k % (ssize_t)sizeof(b[0]), 0);
+    int n = (int)(k / (ssize_t)sizeof(b[0]));
+    for (int i = 0; i < n; i++)
+        note_ack(p, b[i]);
+    w->acked += n;
+    w->last_ack = now_seconds();
+    return n;
+}
+
+static void check_not_stalled(const writer *w)
+{
+    ck_assert_msg(now_seconds() - w->last_ack < STALL_SECONDS,
+                  "the writer acknowledged no batch for %d s (%d acknowledged "
+                  "before): hung, or the machine is far too slow",
+                  STALL_SECONDS, w->acked);
+}
+
+/* Waits until the writer has acknowledged want batches in all. */
+static void await_acks(writer *w, progress *p, int want)
+{
+    while (w->acked < want) {
+        read_acks(w, p, 1000);
+        check_not_stalled(w);
+    }
+}
+
+/* Traces of a checkpoint in the store: temporary files, log segments and
+ * the highest segment number. */
+typedef struct traces {
+    int segs, tmps;
+    uint64_t max_seq;
+} traces;
+
+static void scan_traces(const char *dir, traces *t)
+{
+    DIR *d = opendir(dir);
+    if (!d) /* not created yet, or a directory being removed */
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char a[4096];
+        PATHF(a, "%s/%s", dir, e->d_name);
+        struct stat sb;
+        if (lstat(a, &sb) != 0)
+            continue; /* deleted while we looked */
+        if (S_ISDIR(sb.st_mode)) {
+            scan_traces(a, t);
+        } else if (is_segment(e->d_name)) {
+            t->segs++;
+            uint64_t seq = strtoull(e->d_name + 4, NULL, 16);
+            t->max_seq = seq > t->max_seq ? seq : t->max_seq;
+        } else {
+            t->tmps += strstr(e->d_name, ".tmp") != NULL;
+        }
+    }
+    closedir(d);
+}
+
+/* Watches the store until a checkpoint started by this writer is in
+ * progress.  Returns whether one was seen before CKPT_WATCH_ACKS more
+ * batches (then the kill lands mid-write, which is no failure). */
+static bool await_checkpoint(writer *w, progress *p, const char *store)
+{
+    traces t0 = {0};
+    scan_traces(store, &t0);
+    int until = w->acked + CKPT_WATCH_ACKS;
+    while (w->acked < until) {
+        traces t = {0};
+        scan_traces(store, &t);
+        /* Segments left by an earlier kill stay until the next checkpoint
+         * deletes them: only a newer one shows a checkpoint running now. */
+        if (t.tmps > 0 || (t.segs > 1 && t.max_seq > t0.max_seq))
+            return true;
+        read_acks(w, p, 0);
+        check_not_stalled(w);
+        pause_us(100);
+    }
+    return false;
+}
+
+/* Runs the writer, kills it when the round's moment has come, collects
+ * every acknowledgement it sent.  Returns the batches acknowledged; sets
+ * *watched when a checkpoint was seen in progress at the kill. */
+static int run_and_kill(const char *store, progress *p, kill_when when,
+                        int want, long start_us, bool *watched)
 {
     int fds[2];
     ck_assert_int_eq(pipe(fds), 0);
@@ -205,9 +382,9 @@ static int run_and_kill(const char *store, progress *p, long delay_us)
     PATHF(a0, "%llu", (unsigned long long)next_batch(p, 0));
     PATHF(a1, "%llu", (unsigned long long)next_batch(p, 1));
     PATHF(bytes, "%u", QV_MIN_CHECKPOINT_WAL_BYTES);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
+    writer w = {.pid = fork(), .fd = fds[0], .last_ack = now_seconds()};
+    ck_assert_int_ge(w.pid, 0);
+    if (w.pid == 0) {
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
@@ -215,29 +392,30 @@ static int run_and_kill(const char *store, progress *p, long delay_us)
         _exit(127);
     }
     close(fds[1]);
-    struct timespec ts = {delay_us / 1000000, (delay_us % 1000000) * 1000};
-    nanosleep(&ts, NULL);
-    kill(pid, SIGKILL);
-    int n = 0;
+    *watched = false;
+    if (when == KILL_STARTING) {
+        pause_us(start_us);
+    } else {
+        await_acks(&w, p, when == KILL_WRITING ? want : 1);
+        if (when == KILL_CHECKPOINT)
+            *watched = await_checkpoint(&w, p, store);
+    }
+    ck_assert_int_eq(kill(w.pid, SIGKILL), 0);
+    /* What it wrote before it died was acknowledged too. */
     uint64_t b;
     ssize_t k;
-    while ((k = read(fds[0], &b, sizeof(b))) == sizeof(b)) {
-        int t = (int)(b % 2);
-        ck_assert_msg((int64_t)b > p->acked[t], "batch %llu acked twice",
-                      (unsigned long long)b);
-        p->acked[t] = (int64_t)b;
-        if ((int64_t)b > p->group_best[b % CRASH_GROUPS])
-            p->group_best[b % CRASH_GROUPS] = (int64_t)b;
-        n++;
+    while ((k = read(w.fd, &b, sizeof(b))) == sizeof(b)) {
+        note_ack(p, b);
+        w.acked++;
     }
     ck_assert_int_eq(k, 0);
-    close(fds[0]);
+    close(w.fd);
     int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_int_eq(waitpid(w.pid, &status, 0), w.pid);
     ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
                   "the writer exited by itself (status %d): see its stderr",
                   status);
-    return n;
+    return w.acked;
 }
 
 START_TEST(test_kill_during_writes)
@@ -251,12 +429,20 @@ START_TEST(test_kill_during_writes)
     for (unsigned g = 0; g < CRASH_GROUPS; g++)
         p.group_best[g] = -1;
     unsigned seed = 20240601;
-    int total = 0, mid_checkpoint = 0;
+    int total = 0, progressed = 0, mid_checkpoint = 0, watched_ckpt = 0;
     for (int round = 0; round < KILLS; round++) {
-        /* Mostly mid-run, sometimes right at start (during recovery). */
-        long delay = round % 7 == 0 ? rand_r(&seed) % 3000
-                                    : rand_r(&seed) % MAX_DELAY_US;
-        total += run_and_kill(store, &p, delay);
+        /* Mostly mid-write or mid-checkpoint, sometimes right at the start
+         * (during recovery). */
+        kill_when when = round % 7 == 0   ? KILL_STARTING
+                         : round % 3 == 0 ? KILL_CHECKPOINT
+                                          : KILL_WRITING;
+        int want = 1 + rand_r(&seed) % MAX_WANT;
+        long start_us = rand_r(&seed) % START_KILL_MAX_US;
+        bool watched;
+        int n = run_and_kill(store, &p, when, want, start_us, &watched);
+        total += n;
+        progressed += when != KILL_STARTING;
+        watched_ckpt += watched;
         int segs = 0, tmps = 0;
         if (access(store, F_OK) != 0) { /* killed before it made it */
             ck_assert(p.acked[0] < 0 && p.acked[1] < 0);
@@ -267,10 +453,15 @@ START_TEST(test_kill_during_writes)
         mid_checkpoint += segs > 1 || tmps > 0;
         verify(image, &p);
     }
-    printf("crash: %d kills, %d batches acknowledged, %d kills left a "
-           "checkpoint in progress\n",
-           KILLS, total, mid_checkpoint);
-    ck_assert_int_gt(total, KILLS);
+    printf("crash: %d kills, %d batches acknowledged, %d kills seen "
+           "mid-checkpoint, %d left a checkpoint in progress\n",
+           KILLS, total, watched_ckpt, mid_checkpoint);
+    /* Holds by construction (each such round waited for a batch); a
+     * failure here means the acknowledgements were miscounted. */
+    ck_assert_int_ge(total, progressed);
+    /* Checkpoints run every few batches: rounds that watch for one and
+     * never see it mean the writer stopped checkpointing. */
+    ck_assert_msg(watched_ckpt > 0, "no checkpoint seen under way");
     rm_rf(tmpl);
 }
 END_TEST
@@ -279,7 +470,9 @@ int main(void)
 {
     Suite *s = suite_create("crash");
     TCase *tc = tcase_create("crash");
-    tcase_set_timeout(tc, 120);
+    /* Generous: the writer's progress, not a clock, decides each kill, and
+     * a stalled writer fails by itself after STALL_SECONDS. */
+    tcase_set_timeout(tc, 1200);
     tcase_add_test(tc, test_kill_during_writes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -1038,7 +1038,12 @@ typedef struct gc_shared {
     size_t image_len;
     int syncs;
     bool acked[WRITERS * PER_WRITER];
+    /* mu: the writers' progress, which the slow disk watches. */
+    int entered, returned, done; /* qv_upsert calls; writers finished */
+    bool stalled;                /* the watch gave up (a hang) */
 } gc_shared;
+
+static void wait_for_queue(gc_shared *g, int fd);
 
 /* Records what each fsync covers: the file as it was before the call. */
 static int recording_sync(void *arg, int fd)
@@ -1049,8 +1054,7 @@ static int recording_sync(void *arg, int fd)
         return -1;
     int rc = fdatasync(fd);
     /* A slow disk, so that writers pile up behind the leader. */
-    struct timespec ts = {0, 5 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    wait_for_queue(g, fd);
     if (rc != 0)
         return rc;
     pthread_mutex_lock(&g->mu);
@@ -1079,7 +1083,15 @@ static void *gc_writer(void *arg)
         qv_point_id id = qv_id_from_num((uint64_t)k);
         float v[DIM];
         vec_of((uint64_t)k, v);
-        if (qv_upsert(a->g->c, &id, v, DIM) == QV_OK) {
+        pthread_mutex_lock(&a->g->mu);
+        a->g->entered++;
+        pthread_mutex_unlock(&a->g->mu);
+        qv_status st = qv_upsert(a->g->c, &id, v, DIM);
+        pthread_mutex_lock(&a->g->mu);
+        a->g->returned++;
+        a->g->done += i + 1 == PER_WRITER;
+        pthread_mutex_unlock(&a->g->mu);
+        if (st == QV_OK) {
             pthread_mutex_lock(&a->g->mu);
             a->g->acked[k] = true;
             pthread_mutex_unlock(&a->g->mu);
@@ -1095,6 +1107,53 @@ static qv_status mark_durable(void *arg, const qvi_change *r, size_t off)
     for (size_t i = 0; i < r->n; i++)
         durable[r->ids[i].u.num] = true;
     return QV_OK;
+}
+
+/* The slow disk of recording_sync, slow by exactly as much as it takes:
+ * it returns once every writer still running is inside qv_upsert with its
+ * record in the log (so all of them queue behind this fsync), whatever the
+ * machine's speed.  No writer can pass a running fsync, so this always
+ * comes; GC_STALL_SECONDS is only a safety net against a hang. */
+enum { GC_STALL_SECONDS = 60 };
+
+static void wait_for_queue(gc_shared *g, int fd)
+{
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        pthread_mutex_lock(&g->mu);
+        bool all_in = g->entered - g->returned == WRITERS - g->done;
+        int entered = g->entered;
+        pthread_mutex_unlock(&g->mu);
+        if (all_in) {
+            /* Every call that entered has appended: its id is in the log.
+             * A record being written at the end reads as a torn tail. */
+            struct stat sb;
+            bool in_log[WRITERS * PER_WRITER] = {0};
+            uint8_t *b = NULL;
+            if (fstat(fd, &sb) == 0 && (b = malloc((size_t)sb.st_size + 1)) &&
+                pread(fd, b, (size_t)sb.st_size, 0) == sb.st_size) {
+                qvi_wal_scan scan;
+                qvi_wal_scan_buffer(b, (size_t)sb.st_size, mark_durable, in_log,
+                                    &scan);
+            }
+            free(b);
+            int appended = 0;
+            for (int k = 0; k < WRITERS * PER_WRITER; k++)
+                appended += in_log[k];
+            if (appended >= entered)
+                return;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec > GC_STALL_SECONDS) {
+            pthread_mutex_lock(&g->mu);
+            g->stalled = true;
+            pthread_mutex_unlock(&g->mu);
+            return;
+        }
+        struct timespec nap = {0, 50 * 1000};
+        nanosleep(&nap, NULL);
+    }
 }
 
 START_TEST(test_group_commit)
@@ -1117,6 +1176,10 @@ START_TEST(test_group_commit)
     for (int t = 0; t < WRITERS; t++)
         pthread_join(th[t], NULL);
 
+    ck_assert_msg(!g.stalled,
+                  "the writers did not queue behind an fsync "
+                  "within %d s: a hang",
+                  GC_STALL_SECONDS);
     int total = WRITERS * PER_WRITER;
     qvi_journal_stats st;
     qvi_journal_get_stats(g.c, &st);
