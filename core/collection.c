@@ -17,7 +17,7 @@
  * collection as it was.
  *
  * Every write also updates the HNSW graph (collection_index.c) and, around
- * each payload change, the payload indexes (pindex.c); neither can
+ * each payload change, the payload indexes (collection_pindex.c); neither can
  * make the write fail.
  *
  * Backings: a collection loaded from a snapshot (persist/ hands its

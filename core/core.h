@@ -46,7 +46,7 @@ struct qv_collection {
     uint32_t *payload_lens;
     uint8_t *empty_payload; /* the blob of {}, for slots without one */
     size_t empty_payload_len;
-    struct qvi_pindex_set *pindexes; /* payload indexes (pindex.c);
+    struct qvi_pindex_set *pindexes; /* payload indexes (collection_pindex.c);
                                         NULL until the first is created */
     uint32_t n_free;
     uint64_t count; /* live points */

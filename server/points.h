@@ -92,7 +92,8 @@ typedef struct qvs_call {
  * Qdrant's message if there is none) and checks the body: an object, or
  * absent when !need_body.  On failure the reply is set and nothing is
  * held.  A successful open is paired with qvs_call_close. */
-bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp, bool need_body);
+bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp,
+                   bool need_body);
 void qvs_call_close(qvs_call *p);
 
 /* Reads the `wait` query parameter (absent: false). */
@@ -115,25 +116,26 @@ size_t qvs_call_libcolls(const qvs_coll *coll, qv_collection **out);
 /* The Record of point id: {"id", "payload"?, "vector"?}.  Returns NULL
  * either on an error (reply set) or, with *gone true, when the point no
  * longer exists (deleted by a concurrent writer). */
-cJSON *qvs_call_record(qvs_call *p, const qv_point_id *id, const qj_payload_sel *wp,
-                     const qj_vector_sel *wv, bool *gone);
+cJSON *qvs_call_record(qvs_call *p, const qv_point_id *id,
+                       const qj_payload_sel *wp, const qj_vector_sel *wv,
+                       bool *gone);
 
 /* Adds "payload" and "vector" members to obj for point id as the
  * selections ask.  Same return convention as qvs_call_record. */
 bool qvs_call_add_payload_vector(qvs_call *p, cJSON *obj, const qv_point_id *id,
-                               const qj_payload_sel *wp,
-                               const qj_vector_sel *wv, bool *gone);
+                                 const qj_payload_sel *wp,
+                                 const qj_vector_sel *wv, bool *gone);
 
 /* Compiles a filter like qj_filter, first answering has_vector conditions,
  * which the library leaves to its caller: {"has_vector": name} becomes
  * {"has_id": [every point that has that vector]}. */
 bool qvs_call_filter(qvs_call *p, const cJSON *j, qv_filter **out,
-                   const char *where);
+                     const char *where);
 
 /* Every point of c matching f (NULL: all), in id order, as a new array
  * (free) -- pages through qv_scroll. */
 bool qvs_call_scroll_all(qvs_call *p, qv_collection *c, const qv_filter *f,
-                       qv_point_id **ids, size_t *n);
+                         qv_point_id **ids, size_t *n);
 
 /* 404 "No point with id X found" for the first of ids the collection
  * does not hold. */
@@ -144,13 +146,13 @@ bool qvs_call_require_points(qvs_call *p, const qv_point_id *ids, size_t n);
  * must_exist, a listed id the collection lacks is a 404.  *ids is a new
  * array (free); ids may repeat. */
 bool qvs_call_selector(qvs_call *p, const cJSON *obj, const char *none_msg,
-                     bool must_exist, qv_point_id **ids, size_t *n);
+                       bool must_exist, qv_point_id **ids, size_t *n);
 
 /* dup[i] = true for every ids[i] that also appears at another position
  * and is not the one to keep: the first occurrence (keep_last false) or
  * the last (keep_last true). */
 bool qvs_call_mark_dups(qvs_call *p, const qv_point_id *ids, size_t n,
-                      bool keep_last, bool *dup);
+                        bool keep_last, bool *dup);
 
 /* order_by (a key, or {key, direction, start_from} with a number or an
  * RFC 3339 date-time) into *o, whose key points into j.  False (reply set)
@@ -160,8 +162,8 @@ bool qvs_call_order_by_parse(qvs_call *p, const cJSON *j, qv_order_by *o);
 /* Up to limit (id, value) pairs in o's order over the points matching f;
  * *ids and *vals are malloc'd.  False (reply set: 400 with the library's
  * message when the key has no range index) on failure. */
-bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o, const qv_filter *f,
-                         size_t limit, qv_point_id **ids, double **vals,
-                         size_t *n);
+bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o,
+                           const qv_filter *f, size_t limit, qv_point_id **ids,
+                           double **vals, size_t *n);
 
 #endif /* QUIVER_SERVER_POINTS_H */

@@ -62,7 +62,8 @@ const size_t qvs_points_routes_n =
 
 /* ---- requests ------------------------------------------------------------ */
 
-bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp, bool need_body)
+bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp,
+                   bool need_body)
 {
     memset(p, 0, sizeof(*p));
     p->req = req;
@@ -148,8 +149,8 @@ size_t qvs_call_libcolls(const qvs_coll *coll, qv_collection **out)
 
 /* One vector of point id as a JSON array; NULL with *missing when the
  * point does not have it. */
-static cJSON *vector_json(qvs_call *p, const qvs_vector *v, const qv_point_id *id,
-                          bool *missing)
+static cJSON *vector_json(qvs_call *p, const qvs_vector *v,
+                          const qv_point_id *id, bool *missing)
 {
     *missing = false;
     float stack[256];
@@ -241,8 +242,8 @@ static bool add_vectors(qvs_call *p, cJSON *obj, const qv_point_id *id,
 }
 
 bool qvs_call_add_payload_vector(qvs_call *p, cJSON *obj, const qv_point_id *id,
-                               const qj_payload_sel *wp,
-                               const qj_vector_sel *wv, bool *gone)
+                                 const qj_payload_sel *wp,
+                                 const qj_vector_sel *wv, bool *gone)
 {
     *gone = false;
     if (wp->on && !add_payload(p, obj, id, wp, gone))
@@ -252,8 +253,9 @@ bool qvs_call_add_payload_vector(qvs_call *p, cJSON *obj, const qv_point_id *id,
     return true;
 }
 
-cJSON *qvs_call_record(qvs_call *p, const qv_point_id *id, const qj_payload_sel *wp,
-                     const qj_vector_sel *wv, bool *gone)
+cJSON *qvs_call_record(qvs_call *p, const qv_point_id *id,
+                       const qj_payload_sel *wp, const qj_vector_sel *wv,
+                       bool *gone)
 {
     *gone = false;
     cJSON *obj = cJSON_CreateObject();
@@ -338,7 +340,7 @@ static bool rewrite_has_vector(qvs_call *p, cJSON *j)
 }
 
 bool qvs_call_filter(qvs_call *p, const cJSON *j, qv_filter **out,
-                   const char *where)
+                     const char *where)
 {
     *out = NULL;
     if (!cJSON_IsObject(j) || !mentions_has_vector(j))
@@ -357,7 +359,7 @@ bool qvs_call_filter(qvs_call *p, const cJSON *j, qv_filter **out,
 #define SCROLL_PAGE 1024
 
 bool qvs_call_scroll_all(qvs_call *p, qv_collection *c, const qv_filter *f,
-                       qv_point_id **ids, size_t *n)
+                         qv_point_id **ids, size_t *n)
 {
     qv_point_id *v = NULL, start;
     size_t len = 0, cap = 0;
@@ -410,7 +412,7 @@ bool qvs_call_require_points(qvs_call *p, const qv_point_id *ids, size_t n)
 }
 
 bool qvs_call_selector(qvs_call *p, const cJSON *obj, const char *none_msg,
-                     bool must_exist, qv_point_id **ids, size_t *n)
+                       bool must_exist, qv_point_id **ids, size_t *n)
 {
     *ids = NULL;
     *n = 0;
@@ -476,7 +478,7 @@ static int cmp_id_pos(const void *a, const void *b)
 }
 
 bool qvs_call_mark_dups(qvs_call *p, const qv_point_id *ids, size_t n,
-                      bool keep_last, bool *dup)
+                        bool keep_last, bool *dup)
 {
     memset(dup, 0, n * sizeof(*dup));
     if (n < 2)

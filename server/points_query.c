@@ -930,8 +930,8 @@ static bool run_order(qvs_call *p, const plan *q, cJSON *arr)
     size_t n = 0;
     uint64_t want = q->limit + q->offset;
     bool ok = qvs_call_order_by_run(p, &q->order, q->filter,
-                                  (size_t)(want < QV_MAX_K ? want : QV_MAX_K),
-                                  &ids, &vals, &n);
+                                    (size_t)(want < QV_MAX_K ? want : QV_MAX_K),
+                                    &ids, &vals, &n);
     for (size_t i = q->offset; ok && i < n; i++) {
         scored s = {.id = ids[i], .score = 0.0f};
         int before = cJSON_GetArraySize(arr);

@@ -59,7 +59,8 @@ void qvs_points_retrieve(const qvs_req *req, qvs_resp *resp)
     }
     if (!qj_id_list(jids, &ids, &n, resp, "ids") ||
         !qj_with_payload(p.body, true, &wp, resp) ||
-        !qj_with_vector(p.body, &wv, resp) || !qvs_call_check_vector_sel(&p, &wv))
+        !qj_with_vector(p.body, &wv, resp) ||
+        !qvs_call_check_vector_sel(&p, &wv))
         goto done;
     if (!(dup = malloc((n ? n : 1) * sizeof(bool))) ||
         !(arr = cJSON_CreateArray())) {
@@ -177,7 +178,8 @@ void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
         !qj_uint(p.body, "limit", 10, 1, &limit, resp) ||
         !qvs_call_filter(&p, member(p.body, "filter"), &f, "filter") ||
         !qj_with_payload(p.body, true, &wp, resp) ||
-        !qj_with_vector(p.body, &wv, resp) || !qvs_call_check_vector_sel(&p, &wv))
+        !qj_with_vector(p.body, &wv, resp) ||
+        !qvs_call_check_vector_sel(&p, &wv))
         goto done;
     if (member(p.body, "order_by")) {
         scroll_ordered(&p, member(p.body, "order_by"), f, (size_t)limit, &wp,
@@ -333,9 +335,9 @@ bool qvs_call_order_by_parse(qvs_call *p, const cJSON *j, qv_order_by *o)
     return true;
 }
 
-bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o, const qv_filter *f,
-                         size_t limit, qv_point_id **ids, double **vals,
-                         size_t *n)
+bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o,
+                           const qv_filter *f, size_t limit, qv_point_id **ids,
+                           double **vals, size_t *n)
 {
     *n = 0;
     *ids = NULL;

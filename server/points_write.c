@@ -1001,8 +1001,9 @@ static void run_write(const qvs_req *req, qvs_resp *resp, write_op op)
         bool ok = op(&p, p.body);
         pthread_mutex_unlock(&p.coll->write_mu);
         if (ok)
-            qvs_call_result(&p, qj_update_result(
-                                  qvs_catalog_next_op_id(req->catalog), wait));
+            qvs_call_result(
+                &p,
+                qj_update_result(qvs_catalog_next_op_id(req->catalog), wait));
     }
     qvs_call_close(&p);
 }

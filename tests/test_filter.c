@@ -800,9 +800,9 @@ static void check_filter(world *w, const cJSON *fj, int it, istats *st)
         nw[0] != nw[1] || memcmp(want[0], want[1], sizeof(uint64_t) * nw[0]);
     /* How the indexed collection answers (for the summary line). */
     qvi_candidates fq;
-    ck_assert_int_eq(
-        qvi_candidates_prepare_locked(w->c[1], qvi_filter_of(f), QVI_CANDIDATES_ALWAYS, &fq),
-        QV_OK);
+    ck_assert_int_eq(qvi_candidates_prepare_locked(w->c[1], qvi_filter_of(f),
+                                                   QVI_CANDIDATES_ALWAYS, &fq),
+                     QV_OK);
     st->indexed += fq.indexed;
     st->exact += fq.indexed && fq.exact;
     qvi_candidates_free(&fq);

@@ -373,8 +373,9 @@ START_TEST(test_planner_periodic_payloads)
     e.exact = true;
     /* 2.5% selective: below SCAN_BELOW, so the plan must be a scan. */
     qvi_candidates fq;
-    ck_assert_int_eq(
-        qvi_candidates_prepare_locked(c, qvi_filter_of(f), QVI_CANDIDATES_ALWAYS, &fq), QV_OK);
+    ck_assert_int_eq(qvi_candidates_prepare_locked(c, qvi_filter_of(f),
+                                                   QVI_CANDIDATES_ALWAYS, &fq),
+                     QV_OK);
     qvi_plan plan = qvi_plan_search_locked(c, &p, &fq);
     qvi_candidates_free(&fq);
     ck_assert(!plan.graph);

@@ -366,8 +366,9 @@ static int how(qv_collection *c, const char *ftext)
     qv_filter *f = filter(ftext);
     qvi_candidates q;
     pthread_rwlock_rdlock(&c->lock);
-    ck_assert_int_eq(
-        qvi_candidates_prepare_locked(c, qvi_filter_of(f), QVI_CANDIDATES_ALWAYS, &q), QV_OK);
+    ck_assert_int_eq(qvi_candidates_prepare_locked(c, qvi_filter_of(f),
+                                                   QVI_CANDIDATES_ALWAYS, &q),
+                     QV_OK);
     int r = !q.indexed ? 0 : q.exact ? 2 : 1;
     qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
@@ -861,8 +862,9 @@ START_TEST(test_tenants_at_scale)
     qv_filter *f = filter("{\"must\":[{\"key\":\"tenant\",\"match\":{\"value\":"
                           "\"t3\"}},{\"key\":\"n\",\"range\":{\"lt\":50}}]}");
     qvi_candidates q;
-    ck_assert_int_eq(
-        qvi_candidates_prepare_locked(c, qvi_filter_of(f), QVI_CANDIDATES_ALWAYS, &q), QV_OK);
+    ck_assert_int_eq(qvi_candidates_prepare_locked(c, qvi_filter_of(f),
+                                                   QVI_CANDIDATES_ALWAYS, &q),
+                     QV_OK);
     ck_assert(q.exact && q.indexed);
     uint64_t want = 0;
     for (uint32_t s = 0; s < c->used; s++) {
@@ -884,9 +886,10 @@ START_TEST(test_tenants_at_scale)
      * (over its budget) but plans from the index's estimate and checks
      * payloads, with the same hits as exact search. */
     f = filter("{\"must\":{\"key\":\"n\",\"range\":{\"gte\":1}}}");
-    ck_assert_int_eq(qvi_candidates_prepare_locked(c, qvi_filter_of(f),
-                                           qvi_candidates_search_budget(c, 128), &q),
-                     QV_OK);
+    ck_assert_int_eq(
+        qvi_candidates_prepare_locked(c, qvi_filter_of(f),
+                                      qvi_candidates_search_budget(c, 128), &q),
+        QV_OK);
     ck_assert(q.estimated && !q.cand && !q.exact);
     uint64_t live = 0, est_want = 0;
     for (uint32_t s = 0; s < c->used; s++) {

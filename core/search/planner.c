@@ -42,8 +42,8 @@
  * aliasing an evenly stepped sample suffers when payloads repeat with the
  * insertion order (shard = i % 40 sampled every 40th slot reads 100%).
  * *seen gets the number of live slots the sample hit. */
-static double estimate_selectivity(const qv_collection *c, const qvi_candidates *q,
-                                   uint32_t *seen)
+static double estimate_selectivity(const qv_collection *c,
+                                   const qvi_candidates *q, uint32_t *seen)
 {
     uint32_t hits = 0;
     uint64_t x = 0;
@@ -60,7 +60,8 @@ static double estimate_selectivity(const qv_collection *c, const qvi_candidates 
 }
 
 qvi_plan qvi_plan_search_locked(const qv_collection *c,
-                                const qv_search_params *params, const qvi_candidates *q)
+                                const qv_search_params *params,
+                                const qvi_candidates *q)
 {
     qvi_plan plan = {.graph = false, .ef = qvi_default_ef(params)};
     if (!qvi_index_should_use(c, params))

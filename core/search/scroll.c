@@ -79,8 +79,8 @@ qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
 
     pthread_rwlock_rdlock(&c->lock);
     qvi_candidates q;
-    qv_status st =
-        qvi_candidates_prepare_locked(c, qvi_filter_of(filter), QVI_CANDIDATES_ALWAYS, &q);
+    qv_status st = qvi_candidates_prepare_locked(c, qvi_filter_of(filter),
+                                                 QVI_CANDIDATES_ALWAYS, &q);
     if (st != QV_OK) {
         pthread_rwlock_unlock(&c->lock);
         return st;

@@ -32,7 +32,7 @@ typedef struct qvi_plan {
 /* Chooses between the graph and a scan, and the beam, from the filter's
  * selectivity: counted by the payload indexes when they answer the filter
  * exactly, estimated on a sample of the candidates otherwise.  q is the
- * search's filter prepared with qvi_candidates_prepare_locked (pindex.h).
+ * search's filter prepared with qvi_candidates_prepare_locked (below).
  * Shared lock. */
 struct qvi_candidates;
 qvi_plan qvi_plan_search_locked(const qv_collection *c,
@@ -87,7 +87,7 @@ typedef struct qvi_candidates {
  * failure on c; q is then empty and safe to free. */
 #define QVI_CANDIDATES_ALWAYS UINT64_MAX
 qv_status qvi_candidates_prepare_locked(qv_collection *c, const qvi_filter *f,
-                                uint64_t budget, qvi_candidates *q);
+                                        uint64_t budget, qvi_candidates *q);
 
 /* The bitmap budget of a search with beam ef: a bitmap costs a pass over
  * its candidates per query, the graph walk that would use it about

@@ -310,8 +310,8 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
     pthread_rwlock_rdlock(&c->lock);
     qvi_accept acc = {0};
     qvi_candidates fq;
-    st = qvi_candidates_prepare_locked(c, qvi_filter_of(params->filter), QVI_CANDIDATES_ALWAYS,
-                               &fq);
+    st = qvi_candidates_prepare_locked(c, qvi_filter_of(params->filter),
+                                       QVI_CANDIDATES_ALWAYS, &fq);
     if (st == QV_OK && params->filter) {
         /* One pass of filter evaluations (over the index candidates only,
          * none when the indexes are exact) serves every query. */

@@ -140,9 +140,9 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
 
     pthread_rwlock_rdlock(&c->lock);
     qvi_candidates fq;
-    st = qvi_candidates_prepare_locked(c, qvi_filter_of(params->filter),
-                               qvi_candidates_search_budget(c, qvi_default_ef(params)),
-                               &fq);
+    st = qvi_candidates_prepare_locked(
+        c, qvi_filter_of(params->filter),
+        qvi_candidates_search_budget(c, qvi_default_ef(params)), &fq);
     if (st != QV_OK) {
         pthread_rwlock_unlock(&c->lock);
         goto cleanup;
