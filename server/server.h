@@ -34,9 +34,14 @@
 #define QVS_MAX_MAX_MB       4096u
 #define QVS_MAX_THREADS      256u
 #define QVS_MAX_HEADER_BYTES 16384u /* all request headers together */
-#define QVS_CONNECTION_LIMIT 1024u
-#define QVS_PER_IP_LIMIT     256u
-#define QVS_CONN_TIMEOUT_S   60u    /* idle keep-alive connections */
+#define QVS_MAX_URI_BYTES    8192u  /* the request target (414 beyond) */
+#define QVS_MAX_HEADER_COUNT 100u   /* header fields (431 beyond) */
+#define QVS_CONNECTION_LIMIT 1024u  /* default --max-connections */
+#define QVS_PER_IP_LIMIT     256u   /* default --max-connections-per-ip */
+#define QVS_HEADER_TIMEOUT_S 10u    /* default --header-timeout-sec */
+#define QVS_BODY_MIN_RATE    1024u  /* default --body-min-rate, bytes/s */
+#define QVS_MAX_CONNECTIONS  65536u /* the largest --max-connections */
+#define QVS_CONN_TIMEOUT_S   60u    /* a reply the client does not read */
 #define QVS_DRAIN_TIMEOUT_MS 30000u /* graceful shutdown waits this long */
 
 /* Strings are borrowed (argv, environment, or the caller's), never freed. */
@@ -48,9 +53,14 @@ typedef struct qvs_config {
     const char *read_only_api_key; /* NULL or "": no read-only key */
     unsigned threads;              /* HTTP worker threads, >= 1 */
     uint64_t max_request_bytes;    /* body limit */
+    unsigned header_timeout_s;     /* a request head must arrive in this */
+    uint64_t body_min_rate;        /* bytes/s a body must keep up, >= 1 */
+    unsigned max_connections;      /* open connections in total */
+    unsigned max_connections_per_ip;
 } qvs_config;
 
-/* Defaults: port 6333, ./storage, one thread per CPU, 32 MiB. */
+/* Defaults: port 6333, ./storage, one thread per CPU, 32 MiB, the
+ * connection limits and deadlines above. */
 void qvs_config_init(qvs_config *cfg);
 
 /* Applies Qdrant's environment variables (QDRANT__SERVICE__HOST, ...),
@@ -185,6 +195,12 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
 
 /* The bound TCP port (useful with port 0). */
 unsigned qvs_server_port(const qvs_server *srv);
+
+/* Connections the server holds open now (not yet closed by a deadline or
+ * an eviction), and how many it ever closed for a missed deadline and to
+ * make room for a newer one (guard.c). */
+void qvs_server_conn_stats(qvs_server *srv, size_t *live, size_t *timeouts,
+                           size_t *evictions);
 
 /* Graceful stop: stops accepting connections, lets in-flight requests
  * finish (up to QVS_DRAIN_TIMEOUT_MS), stops the daemon, then closes the
