@@ -47,6 +47,10 @@
  *
  * The watch thread wakes every 100 ms (or at once on stop) and scans the
  * table: O(connections) per tick, a few microseconds for thousands.
+ * Admission scans it too, under the lock, for the per-address count and
+ * the oldest candidate: a few microseconds per accepted connection at the
+ * default limit, some 100 at the largest (65,536), which then bounds the
+ * accept rate -- simpler than an address map, and enough here.
  */
 #include "guard.h"
 

@@ -536,6 +536,16 @@ START_TEST(test_flood)
         fds[n++] = fd;
     }
     wait_settled(QVS_CONNECTION_LIMIT, FLOOD - QVS_CONNECTION_LIMIT);
+    /* The oldest was evicted, told so in JSON since its request line was
+     * in; the newest is still held. */
+    wire w = slurp(fds[0], 5.0);
+    ck_assert(w.closed);
+    ck_assert_int_eq(status_of(&w), 503);
+    assert_envelope(&w, "too many connections");
+    free(w.p);
+    w = slurp(fds[FLOOD - 1], 0.05);
+    ck_assert(!w.closed);
+    free(w.p);
     normal_client("127.0.0.1");
     /* Its connection evicted one more slow one, and is gone now. */
     size_t before = FLOOD - QVS_CONNECTION_LIMIT + 1;
