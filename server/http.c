@@ -27,7 +27,14 @@
  *      (libmicrohttpd cannot answer in the middle of a body); past twice
  *      the limit (at least limit + 1 MiB) the connection is dropped;
  *   3. body complete: JSON parsed (400 "Format error in JSON body"), the
- *      handler called, its qvs_resp turned into Qdrant's envelope.
+ *      handler called, its qvs_resp turned into Qdrant's envelope.  The
+ *      open probes (/, /healthz, /livez, /readyz) run right there; every
+ *      other route runs in the worker pool (cfg.threads workers, a queue
+ *      of QVS_QUEUE_PER_WORKER each; 503 when it is full): the connection
+ *      is suspended while a worker decodes the body and runs the handler,
+ *      and resumed for libmicrohttpd's thread to send the reply.  So
+ *      libmicrohttpd's threads only parse, route and reply, and a probe
+ *      never waits behind a search or a snapshot.
  * Every reply, of whatever kind, leaves through send_reply, which adds the
  * CORS headers and records the metrics.
  *
@@ -59,7 +66,8 @@
  * socket to new connections; connections waiting for a request are
  * closed (the guard); requests already started run to completion
  * (the `active` counter, up to QVS_DRAIN_TIMEOUT_MS), replies then say
- * "Connection: close"; MHD_stop_daemon ends the threads; the catalog
+ * "Connection: close"; the workers run what is still queued and stop
+ * (later requests get 503); MHD_stop_daemon ends the threads; the catalog
  * closes its store last, which checkpoints a durable one.
  */
 #include "guard.h"
@@ -67,6 +75,7 @@
 
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,9 +95,19 @@ struct qvs_server {
     qvs_catalog *catalog;
     qvs_router router;
     qvs_metrics metrics;
-    qvs_guard *guard;     /* deadlines and connection limits */
-    atomic_size_t active; /* requests between URI log and completion */
-    atomic_bool stopping; /* replies close their connections */
+    qvs_guard *guard; /* deadlines and connection limits */
+    /* The worker pool: `qlock` protects the ring and `qstop`. */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    struct qvs_conn **ring; /* queued requests, [qcap] */
+    size_t qcap, qhead, qlen;
+    bool qstop;
+    pthread_t *workers;
+    unsigned n_workers;    /* started */
+    atomic_bool hold;      /* tests: workers wait before each request */
+    atomic_size_t in_hand; /* requests workers took and still run */
+    atomic_size_t active;  /* requests between URI log and completion */
+    atomic_bool stopping;  /* replies close their connections */
     unsigned port;
     char id[37];      /* telemetry id, random per process */
     char started[48]; /* RFC 3339 start time */
@@ -113,7 +132,11 @@ typedef struct qvs_conn {
     size_t n_params;
     char *body;
     size_t len, cap;
-    uint64_t received; /* body bytes seen, kept or discarded */
+    uint64_t received;  /* body bytes seen, kept or discarded */
+    const char *method; /* libmicrohttpd's, valid for the request */
+    bool ran;           /* the handler ran: resp and t hold its reply */
+    qvs_resp resp;
+    double t;
 } qvs_conn;
 
 static double since(const struct timespec *t0)
@@ -145,6 +168,9 @@ static qvs_conn *conn_new(qvs_server *srv, const char *uri)
 static void conn_free(qvs_conn *c)
 {
     atomic_fetch_sub(&c->srv->active, 1);
+    cJSON_Delete(c->resp.result); /* a reply never sent (client gone) */
+    free(c->resp.raw_body);
+    free(c->resp.raw_file);
     free(c->uri);
     free(c->path);
     free(c->body);
@@ -334,6 +360,9 @@ static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
     cJSON_Delete(r->result);
     free(r->raw_body);
     free(r->raw_file);
+    r->result = NULL;
+    r->raw_body = NULL;
+    r->raw_file = NULL;
     return ret;
 }
 
@@ -698,8 +727,8 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind,
 }
 
 /* A raw-body route sent multipart/form-data: keep only the file part.
- * False (reply queued in *ret) when the form holds no file. */
-static bool unwrap_multipart(qvs_conn *c, enum MHD_Result *ret)
+ * False (the error in r) when the form holds no file. */
+static bool unwrap_multipart(qvs_conn *c, qvs_resp *r)
 {
     const char *type = MHD_lookup_connection_value(
         c->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -715,10 +744,9 @@ static bool unwrap_multipart(qvs_conn *c, enum MHD_Result *ret)
     free(p.key);
     if (!ok) {
         free(p.data);
-        *ret = send_error(c, 400,
-                          "Format error in multipart body: no file part "
-                          "(send the snapshot as the form field `snapshot`)");
-        return false;
+        return qvs_fail(r, 400,
+                        "Format error in multipart body: no file part "
+                        "(send the snapshot as the form field `snapshot`)");
     }
     free(c->body);
     c->body = p.data;
@@ -727,36 +755,140 @@ static bool unwrap_multipart(qvs_conn *c, enum MHD_Result *ret)
     return true;
 }
 
-/* Step 3: the whole request is in; run the handler. */
-static enum MHD_Result finish(qvs_conn *c, const char *method)
+/* Step 3: the whole request is in: decode the body, run the handler,
+ * keep its reply in c->resp.  Queues nothing on the connection, so a
+ * worker may run it while the connection is suspended. */
+static void run_request(qvs_conn *c)
 {
-    if (c->too_large)
-        return send_too_large(c);
+    qvs_resp *resp = &c->resp;
+    memset(resp, 0, sizeof(*resp));
+    resp->http_status = 200;
     const qvs_route *rt = c->srv->router.entries[c->route].route;
-    enum MHD_Result early;
-    if ((rt->flags & QVS_ROUTE_RAW_BODY) && !unwrap_multipart(c, &early))
-        return early;
     cJSON *body = NULL;
+    if ((rt->flags & QVS_ROUTE_RAW_BODY) && !unwrap_multipart(c, resp))
+        goto done;
     if (!(rt->flags & QVS_ROUTE_RAW_BODY) && c->len > 0) {
         char err[256];
         body = qvs_json_parse(c->body, c->len, err, sizeof(err));
-        if (!body)
-            return send_error(c, 400, err);
+        if (!body) {
+            qvs_fail(resp, 400, "%s", err);
+            goto done;
+        }
     }
-    qvs_req req = {.method = method,
+    qvs_req req = {.method = c->method,
                    .n_params = c->n_params,
                    .body = body,
                    .query = req_query,
                    .conn = c,
                    .catalog = c->srv->catalog};
     memcpy(req.params, c->params, sizeof(c->params));
-    qvs_resp resp;
-    memset(&resp, 0, sizeof(resp));
-    resp.http_status = 200;
-    rt->handler(&req, &resp);
-    double t = since(&c->t0);
+    rt->handler(&req, resp);
+done:
     cJSON_Delete(body);
-    return send_resp(c, &resp, t);
+    c->t = since(&c->t0);
+    c->ran = true;
+}
+
+/* ---- the worker pool ------------------------------------------------------
+ * Handlers that may be slow (every route but the open probes /, /healthz,
+ * /livez, /readyz) run in a pool of cfg.threads workers, not in
+ * libmicrohttpd's threads: the connection is suspended, the request
+ * queued, and a worker runs it and resumes the connection, whose thread
+ * then sends the reply.  So a probe, or the head of any request, never
+ * waits behind a search or a snapshot.  The queue is bounded
+ * (QVS_QUEUE_PER_WORKER per worker); a request that finds it full is
+ * answered 503 at once rather than waiting without limit. */
+
+static bool enqueue(qvs_conn *c)
+{
+    qvs_server *srv = c->srv;
+    pthread_mutex_lock(&srv->qlock);
+    bool ok = srv->qlen < srv->qcap && !srv->qstop;
+    if (ok) {
+        MHD_suspend_connection(c->mhd);
+        srv->ring[(srv->qhead + srv->qlen++) % srv->qcap] = c;
+        pthread_cond_signal(&srv->qcond);
+    }
+    pthread_mutex_unlock(&srv->qlock);
+    return ok;
+}
+
+static void *worker(void *arg)
+{
+    qvs_server *srv = arg;
+    pthread_mutex_lock(&srv->qlock);
+    for (;;) {
+        while (!srv->qlen && !srv->qstop)
+            pthread_cond_wait(&srv->qcond, &srv->qlock);
+        if (!srv->qlen) /* stopping, and the queue is drained */
+            break;
+        qvs_conn *c = srv->ring[srv->qhead];
+        srv->qhead = (srv->qhead + 1) % srv->qcap;
+        srv->qlen--;
+        atomic_fetch_add(&srv->in_hand, 1);
+        pthread_mutex_unlock(&srv->qlock);
+        while (atomic_load(&srv->hold)) {
+            struct timespec nap = {0, 1000 * 1000};
+            nanosleep(&nap, NULL);
+        }
+        run_request(c);
+        struct MHD_Connection *mhd = c->mhd;
+        atomic_fetch_sub(&srv->in_hand, 1);
+        MHD_resume_connection(mhd); /* c is libmicrohttpd's again */
+        pthread_mutex_lock(&srv->qlock);
+    }
+    pthread_mutex_unlock(&srv->qlock);
+    return NULL;
+}
+
+/* Starts n workers; false (none left running) on failure. */
+static bool pool_start(qvs_server *srv, unsigned n)
+{
+    srv->qcap = (size_t)n * QVS_QUEUE_PER_WORKER;
+    srv->ring = calloc(srv->qcap, sizeof(*srv->ring));
+    srv->workers = calloc(n, sizeof(*srv->workers));
+    if (!srv->ring || !srv->workers)
+        return false;
+    for (; srv->n_workers < n; srv->n_workers++)
+        if (pthread_create(&srv->workers[srv->n_workers], NULL, worker, srv))
+            return false;
+    return true;
+}
+
+/* Lets the workers finish every queued request, then joins them. */
+static void pool_stop(qvs_server *srv)
+{
+    pthread_mutex_lock(&srv->qlock);
+    srv->qstop = true;
+    pthread_cond_broadcast(&srv->qcond);
+    pthread_mutex_unlock(&srv->qlock);
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        pthread_join(srv->workers[i], NULL);
+    srv->n_workers = 0;
+    free(srv->workers);
+    free(srv->ring);
+    srv->workers = NULL;
+    srv->ring = NULL;
+}
+
+/* Step 3 in libmicrohttpd's thread: a probe runs here, anything else goes
+ * to the pool; called again when the worker resumes the connection. */
+static enum MHD_Result finish(qvs_conn *c, const char *method)
+{
+    if (c->ran)
+        return send_resp(c, &c->resp, c->t);
+    if (c->too_large)
+        return send_too_large(c);
+    c->method = method;
+    const qvs_route *rt = c->srv->router.entries[c->route].route;
+    if (!(rt->flags & QVS_ROUTE_OPEN)) {
+        if (enqueue(c))
+            return MHD_YES;
+        return send_error(c, 503,
+                          "Service unavailable: too many requests in flight");
+    }
+    run_request(c);
+    return send_resp(c, &c->resp, c->t);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
@@ -871,7 +1003,8 @@ static struct MHD_Daemon *start_daemon(qvs_server *srv, char *err, size_t cap)
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* the worker pool */
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     unsigned threads = srv->cfg.threads ? srv->cfg.threads : 1;
@@ -915,6 +1048,10 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
     srv->cfg = *cfg;
     atomic_init(&srv->active, 0);
     atomic_init(&srv->stopping, false);
+    atomic_init(&srv->hold, false);
+    atomic_init(&srv->in_hand, 0);
+    pthread_mutex_init(&srv->qlock, NULL);
+    pthread_cond_init(&srv->qcond, NULL);
     make_id(srv->id);
     make_started(srv->started, sizeof(srv->started));
     if (!qvs_router_init(&srv->router) ||
@@ -934,6 +1071,10 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
         snprintf(err, cap, "cannot start the connection guard");
         goto fail;
     }
+    if (!pool_start(srv, cfg->threads ? cfg->threads : 1)) {
+        snprintf(err, cap, "cannot start the worker threads");
+        goto fail;
+    }
     srv->daemon = start_daemon(srv, err, cap);
     if (!srv->daemon)
         goto fail;
@@ -943,6 +1084,9 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
     *out = srv;
     return true;
 fail:
+    pool_stop(srv);
+    pthread_cond_destroy(&srv->qcond);
+    pthread_mutex_destroy(&srv->qlock);
     qvs_guard_free(srv->guard);
     qvs_catalog_close(srv->catalog);
     qvs_metrics_free(&srv->metrics);
@@ -954,6 +1098,19 @@ fail:
 unsigned qvs_server_port(const qvs_server *srv)
 {
     return srv->port;
+}
+
+void qvs_server_hold_workers(qvs_server *srv, bool hold)
+{
+    atomic_store(&srv->hold, hold);
+}
+
+void qvs_server_queue_stats(qvs_server *srv, size_t *queued, size_t *running)
+{
+    pthread_mutex_lock(&srv->qlock);
+    *queued = srv->qlen;
+    pthread_mutex_unlock(&srv->qlock);
+    *running = atomic_load(&srv->in_hand);
 }
 
 void qvs_server_conn_stats(qvs_server *srv, size_t *live, size_t *timeouts,
@@ -981,7 +1138,10 @@ void qvs_server_stop(qvs_server *srv)
         struct timespec nap = {0, 5 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
+    pool_stop(srv); /* runs what is still queued, resumes its connections */
     MHD_stop_daemon(srv->daemon); /* unregisters every socket */
+    pthread_cond_destroy(&srv->qcond);
+    pthread_mutex_destroy(&srv->qlock);
     qvs_guard_free(srv->guard);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);

@@ -9,10 +9,13 @@
  * envelope.c, serve.c) and the service and collection endpoints share.
  *
  * Threads.  libmicrohttpd calls the access handler from its pool threads;
- * everything a request touches is either its own (the qvs_conn), immutable
- * after start (config, router), atomic (metrics, counters) or locked inside
- * the catalog.  There is no global mutable state: the signal handling of
- * `quiver serve` uses sigwait in the main thread, not a handler.
+ * route handlers other than the open probes run in the server's worker
+ * threads while their connection is suspended (http.c); a handler may run
+ * in either kind of thread and must not care.  Everything a request touches is
+ * either its own (the qvs_conn), immutable after start (config, router), atomic
+ * (metrics, counters) or locked inside the catalog.  There is no global mutable
+ * state: the signal handling of `quiver serve` uses sigwait in the main thread,
+ * not a handler.
  */
 #ifndef QUIVER_SERVER_SERVER_H
 #define QUIVER_SERVER_SERVER_H
@@ -42,6 +45,7 @@
 #define QVS_BODY_MIN_RATE    1024u  /* default --body-min-rate, bytes/s */
 #define QVS_MAX_CONNECTIONS  65536u /* the largest --max-connections */
 #define QVS_CONN_TIMEOUT_S   60u    /* a reply the client does not read */
+#define QVS_QUEUE_PER_WORKER 64u    /* requests queued per worker (503 past) */
 #define QVS_DRAIN_TIMEOUT_MS 30000u /* graceful shutdown waits this long */
 
 /* Strings are borrowed (argv, environment, or the caller's), never freed. */
@@ -201,6 +205,13 @@ unsigned qvs_server_port(const qvs_server *srv);
  * make room for a newer one (guard.c). */
 void qvs_server_conn_stats(qvs_server *srv, size_t *live, size_t *timeouts,
                            size_t *evictions);
+
+/* Requests waiting in the worker pool's queue, and being run by a worker
+ * now.  For tests, with qvs_server_hold_workers: while held, the workers
+ * take requests but wait before running each, so a test can fill the pool
+ * deterministically. */
+void qvs_server_queue_stats(qvs_server *srv, size_t *queued, size_t *running);
+void qvs_server_hold_workers(qvs_server *srv, bool hold);
 
 /* Graceful stop: stops accepting connections, lets in-flight requests
  * finish (up to QVS_DRAIN_TIMEOUT_MS), stops the daemon, then closes the

@@ -18,7 +18,9 @@
  *  5. slowloris: a head dripped a header at a time, and a body dripped a
  *     byte at a time, are cut off by the deadlines (408 in JSON);
  *  6. a flood of 2,000 slow sockets from several addresses, then from the
- *     client's own: a normal request is still answered within 1 s.
+ *     client's own: a normal request is still answered within 1 s;
+ *  7. the worker pool: with every worker busy and the queue full, one more
+ *     request is refused 503 at once and a probe answered within 1 s.
  *
  * No assertion depends on the machine's speed beyond that 1 s: deadlines
  * are waited for with bounded polls, and the flood test waits for the
@@ -170,6 +172,36 @@ static wire slurp(int fd, double wait_s)
         w.len += (size_t)k;
     }
     w.p[w.len] = '\0';
+    return w;
+}
+
+/* Reads one whole reply (head and Content-Length body), waiting at most
+ * wait_s. */
+static wire reply1(int fd, double wait_s)
+{
+    wire w = {malloc(1), 0, false};
+    w.p[0] = '\0';
+    double end = now_s() + wait_s;
+    while (now_s() < end) {
+        const char *h = strstr(w.p, "\r\n\r\n");
+        const char *cl = strcasestr(w.p, "Content-Length:");
+        if (h && cl && cl < h &&
+            w.len >= (size_t)(h + 4 - w.p) + strtoul(cl + 15, NULL, 10))
+            break;
+        struct pollfd pf = {fd, POLLIN, 0};
+        if (poll(&pf, 1, 100) <= 0)
+            continue;
+        char b[65536];
+        ssize_t k = recv(fd, b, sizeof(b), 0);
+        if (k <= 0) {
+            w.closed = true;
+            break;
+        }
+        w.p = realloc(w.p, w.len + (size_t)k + 1);
+        memcpy(w.p + w.len, b, (size_t)k);
+        w.len += (size_t)k;
+        w.p[w.len] = '\0';
+    }
     return w;
 }
 
@@ -569,6 +601,58 @@ START_TEST(test_flood)
 }
 END_TEST
 
+/* ---- 7. the worker pool ------------------------------------------------- */
+
+START_TEST(test_worker_pool)
+{
+    /* Two workers (threads = 2), so 128 places in the queue.  Held, the
+     * workers take one request each and the rest fill the queue. */
+    size_t cap = 2 * QVS_QUEUE_PER_WORKER, n = 2 + cap;
+    int *fds = malloc(sizeof(int) * n);
+    qvs_server_hold_workers(srv, true);
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = dial();
+        puts_(fds[i], "GET /collections HTTP/1.1\r\nHost: a\r\n\r\n");
+    }
+    size_t queued = 0, running = 0;
+    double t0 = now_s();
+    while (now_s() - t0 < 60.0) {
+        qvs_server_queue_stats(srv, &queued, &running);
+        if (queued == cap && running == 2)
+            break;
+        usleep(10000);
+    }
+    ck_assert_uint_eq(queued, cap);
+    ck_assert_uint_eq(running, 2);
+
+    /* The queue is full: one more is refused at once, in JSON, and its
+     * connection kept. */
+    int fd = dial();
+    puts_(fd, "GET /collections HTTP/1.1\r\nHost: a\r\n\r\n");
+    wire w = reply1(fd, 1.0);
+    ck_assert_msg(status_of(&w) == 503, "got: %s", w.p);
+    assert_envelope(&w, "too many requests");
+    free(w.p);
+    /* A probe does not wait behind the held requests. */
+    puts_(fd, HIDDEN);
+    w = reply1(fd, 1.0);
+    ck_assert_int_eq(status_of(&w), 200);
+    free(w.p);
+    close(fd);
+    normal_client("127.0.0.1");
+
+    /* Released, every held request is answered. */
+    qvs_server_hold_workers(srv, false);
+    for (size_t i = 0; i < n; i++) {
+        w = reply1(fds[i], 30.0);
+        ck_assert_msg(status_of(&w) == 200, "request %zu: %s", i, w.p);
+        free(w.p);
+        close(fds[i]);
+    }
+    free(fds);
+}
+END_TEST
+
 static Suite *hostile_suite(void)
 {
     Suite *s = suite_create("http_hostile");
@@ -580,6 +664,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, test_header_fields);
     tcase_add_test(tc, test_mhd_refusals_all);
     tcase_add_test(tc, test_flood);
+    tcase_add_test(tc, test_worker_pool);
     suite_add_tcase(s, tc);
 
     TCase *slow = tcase_create("deadlines");
