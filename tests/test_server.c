@@ -17,7 +17,8 @@
  *     (413 by Content-Length and by a growing chunked body), header limit;
  *  6. auth: missing, wrong, Bearer, read-only key on reads and writes,
  *     open routes, encoded paths that must not skip authorisation;
- *  7. configuration: flags over Qdrant's environment variables, defaults;
+ *  7. configuration: flags over Qdrant's environment variables, defaults,
+ *     the connection deadlines and limits;
  *     a damaged catalog.json refuses to start;
  *  8. the program: SIGTERM exits 0, a restart on the same storage brings
  *     collections, configs, payload schemas and aliases back;
@@ -1207,6 +1208,50 @@ START_TEST(test_config_parse)
 }
 END_TEST
 
+/* The deadlines and connection limits against slow clients (guard.c). */
+START_TEST(test_config_limits)
+{
+    qvs_config cfg;
+    qvs_config_init(&cfg);
+    ck_assert_uint_eq(cfg.header_timeout_s, 10);
+    ck_assert_uint_eq(cfg.body_min_rate, 1024);
+    ck_assert_uint_eq(cfg.max_connections, 1024);
+    ck_assert_uint_eq(cfg.max_connections_per_ip, 256);
+
+    setenv("QDRANT__SERVICE__HEADER_TIMEOUT_SEC", "5", 1);
+    setenv("QDRANT__SERVICE__BODY_MIN_RATE", "100", 1);
+    setenv("QDRANT__SERVICE__MAX_CONNECTIONS", "4000", 1);
+    setenv("QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP", "20", 1);
+    char *argv1[] = {"serve", "--max-connections-per-ip", "30", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, argv1), 0);
+    ck_assert_uint_eq(cfg.header_timeout_s, 5);
+    ck_assert_uint_eq(cfg.body_min_rate, 100);
+    ck_assert_uint_eq(cfg.max_connections, 4000);
+    ck_assert_uint_eq(cfg.max_connections_per_ip, 30); /* the flag wins */
+    unsetenv("QDRANT__SERVICE__HEADER_TIMEOUT_SEC");
+    unsetenv("QDRANT__SERVICE__BODY_MIN_RATE");
+    unsetenv("QDRANT__SERVICE__MAX_CONNECTIONS");
+    unsetenv("QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP");
+
+    char *argv2[] = {"serve", "--header-timeout-sec", "2",  "--body-min-rate",
+                     "4096",  "--max-connections",    "10", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 7, argv2), 0);
+    ck_assert_uint_eq(cfg.header_timeout_s, 2);
+    ck_assert_uint_eq(cfg.body_min_rate, 4096);
+    ck_assert_uint_eq(cfg.max_connections, 10);
+
+    char *bad1[] = {"serve", "--header-timeout-sec", "0", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad1), -1);
+    char *bad2[] = {"serve", "--max-connections", "70000", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad2), -1);
+    char *bad3[] = {"serve", "--body-min-rate", "0", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad3), -1);
+    setenv("QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP", "many", 1);
+    ck_assert_int_eq(qvs_config_parse(&cfg, 1, argv1), -1);
+    unsetenv("QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP");
+}
+END_TEST
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -1764,6 +1809,7 @@ static Suite *server_suite(void)
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 120);
     tcase_add_test(prog, test_config_parse);
+    tcase_add_test(prog, test_config_limits);
     tcase_add_test(prog, test_damaged_catalog);
     tcase_add_test(prog, test_sigterm_restart);
     suite_add_tcase(s, prog);
