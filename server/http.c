@@ -44,14 +44,14 @@
  * request line it cannot parse (400, or a close with no reply), an HTTP
  * version other than 1.0/1.1 (505), a Content-Length that is not a number
  * (400, whose head 0.9.75 sends twice), a malformed chunk (400), and a
- * request head that does not fit its per-connection memory pool of 64 KiB
- * (414 for the URI, 431 for the fields).  The status is the right one and
- * the connection is closed at once in every case (tests/test_http_hostile.c
- * checks both); only the body is not Qdrant's envelope.  Heads up to the
- * pool size get our JSON 414/431 from step 0/1.  Getting JSON for the
- * rest means parsing the wire ourselves in front of libmicrohttpd (a relay
- * over a socket pair, or replacing it), which the hardening did not
- * justify.
+ * request head that does not fit its per-connection memory pool of
+ * QVS_MHD_POOL_BYTES (414 for the URI, 431 for the fields).  The status is
+ * the right one and the connection is closed at once in every case
+ * (tests/test_http_hostile.c checks both); only the body is not Qdrant's
+ * envelope.  The pool is large enough that a 100 KB URI or 5,000 fields
+ * reach step 0 and get our JSON 414/431.  Getting JSON for the rest means
+ * parsing the wire ourselves in front of libmicrohttpd (a relay over a
+ * socket pair, or replacing it), which the hardening did not justify.
  *
  * Slow and numerous clients are the guard's (guard.c): every socket is
  * registered when accepted (MHD_OPTION_NOTIFY_CONNECTION), and the access
@@ -1023,7 +1023,7 @@ static struct MHD_Daemon *start_daemon(qvs_server *srv, char *err, size_t cap)
         ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_CONNECTION_LIMIT, hard, MHD_OPTION_CONNECTION_TIMEOUT,
         QVS_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QVS_MHD_POOL_BYTES,
         MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)16 * 1024,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_END);

@@ -39,6 +39,12 @@
 #define QVS_MAX_HEADER_BYTES 16384u /* all request headers together */
 #define QVS_MAX_URI_BYTES    8192u  /* the request target (414 beyond) */
 #define QVS_MAX_HEADER_COUNT 100u   /* header fields (431 beyond) */
+/* libmicrohttpd's per-connection memory: a request head must fit in it
+ * to reach our checks (and get a JSON 414/431) rather than its HTML error.
+ * 512 KiB holds a 100 KB URI or 5,000 header fields with their bookkeeping;
+ * the pool is mapped lazily, so an idle connection costs only what it
+ * touched. */
+#define QVS_MHD_POOL_BYTES   (512u * 1024u)
 #define QVS_CONNECTION_LIMIT 1024u  /* default --max-connections */
 #define QVS_PER_IP_LIMIT     256u   /* default --max-connections-per-ip */
 #define QVS_HEADER_TIMEOUT_S 10u    /* default --header-timeout-sec */
