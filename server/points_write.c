@@ -137,6 +137,8 @@ static bool parse_point_list(qvs_call *p, const cJSON *arr, bool payloads,
                                   "%s: invalid type: %s, expected a point "
                                   "object",
                                   at, qj_type_name(e));
+        if (!qj_no_duplicate_fields(e, p->resp, at))
+            return false;
         const cJSON *id = member(e, "id"), *vec = member(e, "vector");
         if (!id)
             return qj_fail_format(p->resp, "%s: missing field `id`", at);
@@ -536,6 +538,14 @@ static bool op_upsert(qvs_call *p, const cJSON *body)
     bool ok = false;
     const cJSON *batch = member(body, "batch"),
                 *points = member(body, "points");
+    if (batch && points) {
+        /* Both forms at once is neither: Qdrant's untagged enum refuses
+         * it rather than silently taking one. */
+        qj_fail_format(p->resp, "data did not match any variant of untagged "
+                                "enum PointInsertOperations (both `batch` and "
+                                "`points` given)");
+        goto done;
+    }
     if (batch) {
         if (!parse_batch(p, batch, &s))
             goto done;

@@ -207,6 +207,15 @@ static size_t utf8_len(const unsigned char *p, size_t n)
     return k;
 }
 
+bool qj_utf8_valid(const char *text, size_t len)
+{
+    const unsigned char *t = (const unsigned char *)text;
+    for (size_t i = 0, k; i < len; i += k)
+        if ((k = utf8_len(t + i, len - i)) == 0)
+            return false;
+    return true;
+}
+
 /* Skips the string starting at the '"' at s->pos. */
 static bool strict_string(strict *s)
 {
@@ -373,6 +382,17 @@ cJSON *qj_parse(const char *text, size_t len, char *err, size_t cap)
         return NULL;
     }
     return json;
+}
+
+bool qj_no_duplicate_fields(const cJSON *obj, qvs_resp *r, const char *where)
+{
+    /* Structs have a handful of fields: pairwise is cheapest. */
+    for (const cJSON *a = obj ? obj->child : NULL; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && strcmp(a->string, b->string) == 0)
+                return qj_fail_format(r, "%s: duplicate field `%.64s`", where,
+                                      a->string);
+    return true;
 }
 
 /* ---- point ids ----------------------------------------------------------- */

@@ -55,6 +55,10 @@
  * with Qdrant's "Format error in JSON body: ... at line L column C" in err. */
 cJSON *qj_parse(const char *text, size_t len, char *err, size_t cap);
 
+/* True if len bytes of text are well-formed UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+bool qj_utf8_valid(const char *text, size_t len);
+
 /* j as a u64 from its exact text: digits only (a float such as 2.0 or 1e2,
  * a negative number or one above 2^64-1 gives false). */
 bool qj_u64(const cJSON *j, uint64_t *out);
@@ -91,6 +95,11 @@ bool qj_fail_lib(qvs_resp *r, qv_collection *c, qv_status st, const char *what);
 
 /* A short description of a JSON value's type for messages ("a string"). */
 const char *qj_type_name(const cJSON *j);
+
+/* serde's derived struct decoding refuses a field given twice ("duplicate
+ * field `vector`"), where cJSON keeps both; a map (a payload) keeps the
+ * last instead and must not be checked with this. */
+bool qj_no_duplicate_fields(const cJSON *obj, qvs_resp *r, const char *where);
 
 /* ---- point ids ----------------------------------------------------------- */
 
