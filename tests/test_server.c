@@ -1757,6 +1757,23 @@ START_TEST(test_exact_numbers)
          "{\"filter\":{\"must\":[{\"key\":\"y\",\"match\":{\"value\":"
          "9007199254740992}}]}}");
     ck_assert_msg(strstr(R.body.p, "\"points\":[]"), "%s", R.body.p);
+    /* ... also when an integer index answers the condition (it keys
+     * values by their double, where both are one key) */
+    expect_ok(call("PUT", "/collections/n/points?wait=true",
+                   "{\"points\":[{\"id\":3,\"vector\":[0,0,1,0],"
+                   "\"payload\":{\"y\":9007199254740992}}]}"));
+    expect_ok(call("PUT", "/collections/n/index?wait=true",
+                   "{\"field_name\":\"y\",\"field_schema\":\"integer\"}"));
+    for (int i = 0; i < 2; i++) {
+        char body[200];
+        snprintf(body, sizeof(body),
+                 "{\"filter\":{\"must\":[{\"key\":\"y\",\"match\":{"
+                 "\"%s\":%s}}]},\"exact\":true}",
+                 i ? "any" : "value",
+                 i ? "[9007199254740993]" : "9007199254740993");
+        call("POST", "/collections/n/points/count", body);
+        ck_assert_msg(strstr(R.body.p, "{\"count\":1}"), "%s", R.body.p);
+    }
     /* Ids serde refuses for a u64: negative, floats (2.0, 1e2), > 2^64-1 */
     static const char *const bad[] = {"-1", "2.0", "1e2",
                                       "18446744073709551616"};
