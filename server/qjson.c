@@ -619,6 +619,25 @@ cJSON *qj_float_json(float f)
     return cJSON_CreateRaw(buf);
 }
 
+cJSON *qj_double_json(double d)
+{
+    if (!isfinite(d))
+        return cJSON_CreateNull();
+    char buf[40];
+    /* Qdrant's OrderValue is an i64 for integer values, an f64 else. */
+    if (d == floor(d) && fabs(d) < 9223372036854775808.0) {
+        snprintf(buf, sizeof(buf), "%.0f", d);
+        return cJSON_CreateRaw(buf);
+    }
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, d);
+        double back = strtod(buf, NULL);
+        if (memcmp(&back, &d, sizeof(d)) == 0)
+            break;
+    }
+    return cJSON_CreateRaw(buf);
+}
+
 cJSON *qj_floats_json(const float *v, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();

@@ -137,6 +137,11 @@ bool qj_vector(const cJSON *j, float *out, uint32_t dim, qvs_resp *r,
 /* f as JSON, its shortest exact decimal text (raw item). */
 cJSON *qj_float_json(float f);
 
+/* d as JSON: an integral value as its integer digits, any other as the
+ * shortest of %.15g..%.17g that reads back to the same bits (raw item;
+ * cJSON would print 15 digits, or 1e+15 for a large integer). */
+cJSON *qj_double_json(double d);
+
 /* n floats as a JSON array. */
 cJSON *qj_floats_json(const float *v, size_t n);
 

@@ -196,9 +196,11 @@ static void log_reply(const char *method, const char *path)
     cJSON_AddStringToObject(line, "method", method);
     cJSON_AddStringToObject(line, "path", path);
     cJSON_AddNumberToObject(line, "status", (double)R.status);
+    /* The reply's own text, not cJSON's reprint of it, which would round
+     * integers above 2^53 into floats the schema refuses. */
     cJSON_AddItemToObject(line, "body",
                           R.json
-                              ? cJSON_Duplicate(R.json, true)
+                              ? cJSON_CreateRaw(R.body.p)
                               : cJSON_CreateString(R.body.p ? R.body.p : ""));
     if (R.content_type)
         cJSON_AddStringToObject(line, "content_type", R.content_type);
