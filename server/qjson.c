@@ -11,6 +11,19 @@
  * Floats are written with the fewest significant digits (7, 8 or 9) that
  * read back as the same float32, so a vector stored as 0.1 is returned as
  * 0.1 and not as the double 0.10000000149011612.
+ *
+ * Parsing (qj_parse) is the one entry point of every request body: cJSON
+ * builds the tree (we do not write a JSON parser), then one linear pass
+ * over the text, skipping strings, meets the number tokens in document
+ * order -- the order of a pre-order walk of the tree, since cJSON keeps
+ * every member, duplicates included, in place -- and hangs each token's
+ * text on its item.  The same pass checks what serde_json checks and cJSON
+ * does not: UTF-8 inside strings, the number grammar (no leading zero),
+ * no byte-order mark; and it refuses "\u0000", which cJSON would turn into
+ * a terminator that silently cuts keys, values and names.  Readers then
+ * take integers from the text (ids up to 2^64-1, 2.0 is a float as in
+ * serde) and request values handed to the library are printed with the
+ * texts (qj_print), so the library reads exactly what the client sent.
  */
 #include "qjson.h"
 
