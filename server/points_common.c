@@ -64,7 +64,7 @@ const size_t qvs_points_routes_n =
 
 /* The query parameters Qdrant's point routes declare besides wait
  * (openapi: timeout integer >= 1, ordering WriteOrdering, consistency
- * ReadConsistency = an integer or majority / quorum / all).  Qdrant
+ * ReadConsistency = an integer or majority / quorum / all, or empty).  Qdrant
  * decodes them before the handler runs and refuses a value of the wrong
  * form; we have nothing to do with a valid one (one node, writes durable
  * before the reply), but a typo must not pass silently. */
@@ -92,8 +92,10 @@ static bool check_query(const qvs_req *req, qvs_resp *resp)
                         "`medium`, `strong`",
                         o);
     const char *c = req->query(req, "consistency");
-    if (c && strcmp(c, "majority") && strcmp(c, "quorum") && strcmp(c, "all") &&
-        !(c[0] && strlen(c) <= 20 && strspn(c, "0123456789") == strlen(c)))
+    /* an empty value is allowed (Qdrant takes it as the default) */
+    if (c && c[0] && strcmp(c, "majority") && strcmp(c, "quorum") &&
+        strcmp(c, "all") &&
+        !(strlen(c) <= 20 && strspn(c, "0123456789") == strlen(c)))
         return qvs_fail(resp, 400,
                         "Deserialize error in query parameters: consistency: "
                         "data did not match any variant of untagged enum "

@@ -1877,6 +1877,7 @@ START_TEST(test_strict_bodies)
     expect_ok(call("POST", "/collections/s/points/scroll?consistency=majority",
                    "{}"));
     expect_ok(call("POST", "/collections/s/points/scroll?consistency=2", "{}"));
+    expect_ok(call("POST", "/collections/s/points/scroll?consistency=", "{}"));
 }
 END_TEST
 
