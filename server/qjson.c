@@ -244,6 +244,10 @@ static bool strict_string(strict *s)
             i += 2;
             continue;
         }
+        if (t[i] < 0x20) /* serde's words; a raw NUL would cut it too */
+            return strict_fail(s, i,
+                               "control character (\\u0000-\\u001F) found "
+                               "while parsing a string");
         size_t k = utf8_len(t + i, s->len - i);
         if (k == 0)
             return strict_fail(

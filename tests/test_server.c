@@ -1828,6 +1828,14 @@ START_TEST(test_strict_bodies)
              "{\"filter\":{\"must\":[{\"key\":\"k\","
              "\"match\":{\"value\":\"\xED\xA0\x80\"}}]}}"),
         400, "Format error in JSON body: invalid unicode code point");
+    /* a raw control character inside a string (serde refuses it) */
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"payload\":{\"k\":\"a\x01b\"}}]}"),
+        400,
+        "Format error in JSON body: control character (\\u0000-\\u001F) "
+        "found while parsing a string at line 1 column");
     /* \u0000 is refused, never cut: keys, values, alias names */
     expect_error_prefix(call("PUT", "/collections/s/points",
                              "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
