@@ -197,9 +197,11 @@ static void log_reply(const char *method, const char *path)
     cJSON_AddStringToObject(line, "method", method);
     cJSON_AddStringToObject(line, "path", path);
     cJSON_AddNumberToObject(line, "status", (double)R.status);
+    /* The reply's own text, not cJSON's reprint of it, which would round
+     * integers above 2^53 into floats the schema refuses. */
     cJSON_AddItemToObject(line, "body",
                           R.json
-                              ? cJSON_Duplicate(R.json, true)
+                              ? cJSON_CreateRaw(R.body.p)
                               : cJSON_CreateString(R.body.p ? R.body.p : ""));
     if (R.content_type)
         cJSON_AddStringToObject(line, "content_type", R.content_type);
@@ -1771,6 +1773,167 @@ START_TEST(test_snapshots)
 }
 END_TEST
 
+/* ---- data fidelity (issue "Server hardening and data fidelity", 5-9) ---- */
+
+/* Ids above 2^53 and payload numbers through the real server, bit for bit
+ * in the reply's text (Qdrant keeps ids as u64 and payloads as serde_json
+ * Values: i64, u64, f64 printed shortest round-trip). */
+START_TEST(test_exact_numbers)
+{
+    create("n", SMALL);
+    expect_ok(call("PUT", "/collections/n/points?wait=true",
+                   "{\"points\":[{\"id\":9007199254740993,\"vector\":[1,0,0,0],"
+                   "\"payload\":{\"x\":0.30000000000000004,\"y\":"
+                   "9007199254740993,\"z\":9223372036854775808,\"w\":1.0,"
+                   "\"m\":1.7976931348623157e308}},"
+                   "{\"id\":9007199254740992,\"vector\":[0,1,0,0]}]}"));
+    ck_assert_double_eq(
+        num(expect_ok(call("POST", "/collections/n/points/count", "{}")),
+            "count"),
+        2);
+    call("GET", "/collections/n/points/9007199254740993", NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_msg(strstr(R.body.p, "\"id\":9007199254740993,") &&
+                      strstr(R.body.p,
+                             "{\"x\":0.30000000000000004,\"y\":"
+                             "9007199254740993,\"z\":9223372036854775808,"
+                             "\"w\":1.0,\"m\":1.7976931348623157e+308}"),
+                  "%s", R.body.p);
+    /* match compares integers exactly: 2^53+1 is not 2^53 */
+    call("POST", "/collections/n/points/scroll",
+         "{\"filter\":{\"must\":[{\"key\":\"y\",\"match\":{\"value\":"
+         "9007199254740992}}]}}");
+    ck_assert_msg(strstr(R.body.p, "\"points\":[]"), "%s", R.body.p);
+    /* ... also when an integer index answers the condition (it keys
+     * values by their double, where both are one key) */
+    expect_ok(call("PUT", "/collections/n/points?wait=true",
+                   "{\"points\":[{\"id\":3,\"vector\":[0,0,1,0],"
+                   "\"payload\":{\"y\":9007199254740992}}]}"));
+    expect_ok(call("PUT", "/collections/n/index?wait=true",
+                   "{\"field_name\":\"y\",\"field_schema\":\"integer\"}"));
+    for (int i = 0; i < 2; i++) {
+        char body[200];
+        snprintf(body, sizeof(body),
+                 "{\"filter\":{\"must\":[{\"key\":\"y\",\"match\":{"
+                 "\"%s\":%s}}]},\"exact\":true}",
+                 i ? "any" : "value",
+                 i ? "[9007199254740993]" : "9007199254740993");
+        call("POST", "/collections/n/points/count", body);
+        ck_assert_msg(strstr(R.body.p, "{\"count\":1}"), "%s", R.body.p);
+    }
+    /* Ids serde refuses for a u64: negative, floats (2.0, 1e2), > 2^64-1 */
+    static const char *const bad[] = {"-1", "2.0", "1e2",
+                                      "18446744073709551616"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[160];
+        snprintf(body, sizeof(body),
+                 "{\"points\":[{\"id\":%s,\"vector\":[1,0,0,0]}]}", bad[i]);
+        expect_error_prefix(call("PUT", "/collections/n/points", body), 400,
+                            "Format error in JSON body: points[0].id: ");
+    }
+}
+END_TEST
+
+/* What serde_json refuses and cJSON accepted (items 7-9).  Qdrant decodes
+ * bodies with actix's Json extractor over serde_json and answers its errors
+ * with 400 {"status":{"error":"Format error in JSON body: <serde message>
+ * at line L column C"}}: "expected value" for a byte-order mark, "invalid
+ * number" for a leading zero, "invalid unicode code point" for bytes that
+ * are not UTF-8, "duplicate field `vector`" for a struct field given twice
+ * (serde derive), and "data did not match any variant of untagged enum
+ * PointInsertOperations" for a body that is both forms at once.  Query
+ * strings are decoded before the handler too (openapi: timeout integer
+ * >= 1, ordering WriteOrdering, consistency ReadConsistency). */
+START_TEST(test_strict_bodies)
+{
+    create("s", SMALL);
+    const char *pt = "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}]}";
+    char body[256];
+    snprintf(body, sizeof(body), "\xEF\xBB\xBF%s", pt);
+    expect_error_msg(call("PUT", "/collections/s/points", body), 400,
+                     "Format error in JSON body: expected value at line 1 "
+                     "column 1");
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":01,\"vector\":[1,0,0,0]}]}"),
+        400, "Format error in JSON body: invalid number at line 1 column");
+    /* invalid UTF-8 in a payload value, a payload key, a filter value */
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"payload\":{\"k\":\"a\xFF\"}}]}"),
+        400, "Format error in JSON body: invalid unicode code point");
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"payload\":{\"\xC0\xAF\":1}}]}"),
+        400, "Format error in JSON body: invalid unicode code point");
+    expect_error_prefix(
+        call("POST", "/collections/s/points/count",
+             "{\"filter\":{\"must\":[{\"key\":\"k\","
+             "\"match\":{\"value\":\"\xED\xA0\x80\"}}]}}"),
+        400, "Format error in JSON body: invalid unicode code point");
+    /* a raw control character inside a string (serde refuses it) */
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"payload\":{\"k\":\"a\x01b\"}}]}"),
+        400,
+        "Format error in JSON body: control character (\\u0000-\\u001F) "
+        "found while parsing a string at line 1 column");
+    /* \u0000 is refused, never cut: keys, values, alias names */
+    expect_error_prefix(call("PUT", "/collections/s/points",
+                             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+                             "\"payload\":{\"k\\u0000x\":\"a\\u0000b\"}}]}"),
+                        400, "Format error in JSON body: the escape \\u0000");
+    expect_error_prefix(
+        call("POST", "/collections/aliases",
+             "{\"actions\":[{\"create_alias\":{\"collection_name\":\"s\","
+             "\"alias_name\":\"al\\u0000ias\"}}]}"),
+        400, "Format error in JSON body: the escape \\u0000");
+    ck_assert_int_eq(alias_count("/aliases"), 0);
+    /* a collection name that is not UTF-8 (percent-decoded path) */
+    expect_error_prefix(call("PUT", "/collections/a%FFb", SMALL), 422,
+                        "Validation error in path parameters: [name: ");
+    ck_assert_ptr_nonnull(expect_ok(call("GET", "/collections", NULL)));
+    /* both upsert forms, a duplicate "vector" */
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}],"
+             "\"batch\":{\"ids\":[2],\"vectors\":[[1,0,0,0]]}}"),
+        400,
+        "Format error in JSON body: data did not match any variant of "
+        "untagged enum PointInsertOperations");
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"vector\":[0,1,0,0]}]}"),
+        400, "Format error in JSON body: points[0]: duplicate field `vector`");
+    /* query parameters */
+    expect_error_prefix(call("PUT", "/collections/s/points?timeout=abc", pt),
+                        400, "Deserialize error in query parameters: timeout");
+    expect_error_prefix(call("PUT", "/collections/s/points?ordering=bogus", pt),
+                        400,
+                        "Deserialize error in query parameters: ordering: "
+                        "unknown variant `bogus`");
+    expect_error_prefix(
+        call("POST", "/collections/s/points/scroll?consistency=bogus", "{}"),
+        400, "Deserialize error in query parameters: consistency");
+    ck_assert_double_eq(
+        num(expect_ok(call("POST", "/collections/s/points/count", "{}")),
+            "count"),
+        0);
+    /* the valid spellings still pass */
+    expect_ok(call("PUT",
+                   "/collections/s/points?wait=true&timeout=5&ordering=strong",
+                   pt));
+    expect_ok(call("POST", "/collections/s/points/scroll?consistency=majority",
+                   "{}"));
+    expect_ok(call("POST", "/collections/s/points/scroll?consistency=2", "{}"));
+    expect_ok(call("POST", "/collections/s/points/scroll?consistency=", "{}"));
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -1792,6 +1955,8 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_keep_alive);
     tcase_add_test(tc, test_concurrent_clients);
     tcase_add_test(tc, test_snapshots);
+    tcase_add_test(tc, test_exact_numbers);
+    tcase_add_test(tc, test_strict_bodies);
     suite_add_tcase(s, tc);
 
     TCase *small = tcase_create("limits");
