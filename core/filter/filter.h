@@ -100,6 +100,12 @@ typedef enum qvi_jnum {
  * or when memory runs out. */
 cJSON *qvi_json_parse_exact(const char *text, size_t len, const char **end);
 
+/* cJSON_PrintUnformatted(j), except that every number with a source text
+ * prints that text (cJSON would print its double, rounded to 15 digits
+ * when that is close enough).  Free with cJSON_free; NULL when memory runs
+ * out. */
+char *qvi_json_print_exact(const cJSON *j);
+
 /* Classifies j (see above) and stores its value; the double *d is set for
  * every kind (the nearest double).  i, u, d may not be NULL. */
 qvi_jnum qvi_json_num(const cJSON *j, int64_t *i, uint64_t *u, double *d);

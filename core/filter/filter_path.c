@@ -405,6 +405,28 @@ cJSON *qvi_json_parse_exact(const char *text, size_t len, const char **end)
     return j;
 }
 
+/* Number items that carry their text become raw items printing it. */
+static void numbers_to_raw(cJSON *j)
+{
+    for (; j; j = j->next) {
+        if (cJSON_IsNumber(j) && j->valuestring)
+            j->type = cJSON_Raw | (j->type & ~0xFF);
+        else if (j->child)
+            numbers_to_raw(j->child);
+    }
+}
+
+char *qvi_json_print_exact(const cJSON *j)
+{
+    cJSON *copy = cJSON_Duplicate(j, true);
+    if (!copy)
+        return NULL;
+    numbers_to_raw(copy);
+    char *text = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    return text;
+}
+
 qvi_jnum qvi_json_num(const cJSON *j, int64_t *i, uint64_t *u, double *d)
 {
     if (!cJSON_IsNumber(j))
