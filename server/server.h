@@ -213,6 +213,12 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
  * returns the number of entries removed. */
 size_t qvs_snapshots_cleanup(const char *storage);
 
+/* Cuts the storage directory (as configured, made absolute, and its real
+ * path) out of the paths an error message carries, in place, leaving
+ * names relative to it (snapshots.c).  http.c applies it to every error
+ * reply: a client learns no absolute storage path. */
+void qvs_scrub_storage_paths(const char *storage, char *msg);
+
 /* The bound TCP port (useful with port 0). */
 unsigned qvs_server_port(const qvs_server *srv);
 

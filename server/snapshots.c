@@ -994,66 +994,51 @@ cleanup:
 /* ---- messages ---------------------------------------------------------------
  */
 
-/* Removes every "<dir>/" from msg, in place. */
-static void cut_prefix(char *msg, const char *dir)
+/* Removes dir from msg wherever it starts a path: followed by '/' (cut
+ * with it, leaving a name relative to dir), or, when bare is set, by the
+ * end, a space or a colon (the directory itself).  Only at the start of a
+ * word, so that "storage" inside another name stays. */
+static void cut_prefix(char *msg, const char *dir, bool bare)
 {
     size_t n = strlen(dir);
     if (n == 0)
         return;
     for (char *at = msg; (at = strstr(at, dir));) {
-        size_t cut = n + (at[n] == '/' ? 1 : 0);
-        if (at[n] != '/' && at[n] != '\0' && at[n] != ':' && at[n] != ' ') {
-            at += n; /* a longer name that merely starts like dir */
+        bool word = at == msg || strchr(" `'\"(:=", at[-1]) ||
+                    (dir[0] == '/' && at[-1] == '/'); /* file:// */
+        bool sep = at[n] == '/';
+        if (!word || !(sep || (bare && (!at[n] || strchr(" :,", at[n]))))) {
+            at++;
             continue;
         }
+        size_t cut = n + (sep ? 1 : 0);
         memmove(at, at + cut, strlen(at + cut) + 1);
     }
 }
 
-/* Error messages name files relative to the storage directory: its
- * absolute path is the operator's business, not a client's.  The
- * library's and the catalog's messages carry the paths they were given
- * (the storage path as configured, or its real path for file://
- * locations), so both spellings are cut. */
-static void scrub(const qvs_req *req, qvs_resp *r)
+void qvs_scrub_storage_paths(const char *storage, char *msg)
 {
-    if (r->http_status < 400)
-        return;
-    const char *dir = qvs_catalog_dir(req->catalog);
     char real[PATH_MAX], lex[PATH_MAX];
-    if (realpath(dir, real))
-        cut_prefix(r->error, real);
-    if (lexical_abs(dir, lex, sizeof(lex)))
-        cut_prefix(r->error, lex);
-    cut_prefix(r->error, dir);
+    if (realpath(storage, real) && strcmp(real, "/") != 0)
+        cut_prefix(msg, real, true);
+    if (lexical_abs(storage, lex, sizeof(lex)) && strcmp(lex, "/") != 0)
+        cut_prefix(msg, lex, true);
+    cut_prefix(msg, storage, storage[0] == '/' && storage[1]);
 }
-
-#define SCRUBBED(fn)                                                           \
-    static void fn##_scrubbed(const qvs_req *req, qvs_resp *r)                 \
-    {                                                                          \
-        fn(req, r);                                                            \
-        scrub(req, r);                                                         \
-    }
-SCRUBBED(create_snapshot)
-SCRUBBED(list_snapshots)
-SCRUBBED(download_snapshot)
-SCRUBBED(delete_snapshot)
-SCRUBBED(recover_snapshot)
-SCRUBBED(upload_snapshot)
 
 #define W QVS_ROUTE_WRITE
 const qvs_route qvs_snapshot_routes[] = {
-    {"POST", "/collections/{name}/snapshots", create_snapshot_scrubbed, W,
+    {"POST", "/collections/{name}/snapshots", create_snapshot, W,
      "create_snapshot"},
-    {"GET", "/collections/{name}/snapshots", list_snapshots_scrubbed, 0,
+    {"GET", "/collections/{name}/snapshots", list_snapshots, 0,
      "list_snapshots"},
-    {"GET", "/collections/{name}/snapshots/{snapshot_name}",
-     download_snapshot_scrubbed, 0, "get_snapshot"},
-    {"DELETE", "/collections/{name}/snapshots/{snapshot_name}",
-     delete_snapshot_scrubbed, W, "delete_snapshot"},
-    {"PUT", "/collections/{name}/snapshots/recover", recover_snapshot_scrubbed,
-     W, "recover_from_snapshot"},
-    {"POST", "/collections/{name}/snapshots/upload", upload_snapshot_scrubbed,
+    {"GET", "/collections/{name}/snapshots/{snapshot_name}", download_snapshot,
+     0, "get_snapshot"},
+    {"DELETE", "/collections/{name}/snapshots/{snapshot_name}", delete_snapshot,
+     W, "delete_snapshot"},
+    {"PUT", "/collections/{name}/snapshots/recover", recover_snapshot, W,
+     "recover_from_snapshot"},
+    {"POST", "/collections/{name}/snapshots/upload", upload_snapshot,
      W | QVS_ROUTE_RAW_BODY, "recover_from_uploaded_snapshot"},
 };
 const size_t qvs_snapshot_routes_n =

@@ -1906,6 +1906,18 @@ START_TEST(test_snapshot_errors)
     expect_no_storage_path(expect_error(
         call("PUT", "/collections/snap/snapshots/recover", body), 404));
     ck_assert_int_eq(points_of("snap"), 1);
+
+    /* Any endpoint: a library failure that names a file (the store's
+     * tmp/ replaced by a plain file) is reported without the storage. */
+    char tmpdir[512];
+    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", storage);
+    rm_rf(tmpdir);
+    write_file(tmpdir, "x");
+    e = expect_error(call("PUT", "/collections/other", SMALL), 500);
+    ck_assert_ptr_nonnull(strstr(e, "tmp/"));
+    expect_no_storage_path(e);
+    unlink(tmpdir);
+    ck_assert_int_eq(mkdir(tmpdir, 0755), 0);
 }
 END_TEST
 
