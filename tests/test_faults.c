@@ -14,7 +14,8 @@
  * and clears for its own bookkeeping; calls made from inside libc (stdio's
  * own write of a buffer, say) are not seen.  A failing call returns what
  * the real one returns on failure (-1 or NULL or MAP_FAILED, a short
- * fwrite) with errno EIO or ENOMEM.
+ * fwrite) with errno EIO or ENOMEM; with --sticky the first failing
+ * write is a short one and the later ones ENOSPC, as a disk filling up.
  *
  * The workload (one run): open a durable store (qv_store_open_dir, with
  * the smallest checkpoint threshold so that writes also checkpoint),
@@ -121,10 +122,24 @@ void *__wrap_realloc(void *p, size_t n);
 void *__wrap_aligned_alloc(size_t align, size_t n);
 char *__wrap_strdup(const char *s);
 
+/* A sticky write failure is a disk filling up: the first failing call
+ * writes half of its bytes and returns the short count, the later ones
+ * write nothing (ENOSPC).  A single failure is an I/O error (EIO). */
+static bool short_write(void)
+{
+    static bool done;
+    if (!sticky || done)
+        return false;
+    done = true;
+    return true;
+}
+
 ssize_t __wrap_write(int fd, const void *buf, size_t n)
 {
     if (inject(K_WRITE)) {
-        errno = EIO;
+        if (n > 1 && short_write())
+            return __real_write(fd, buf, n / 2);
+        errno = sticky ? ENOSPC : EIO;
         return -1;
     }
     return __real_write(fd, buf, n);
@@ -133,7 +148,9 @@ ssize_t __wrap_write(int fd, const void *buf, size_t n)
 ssize_t __wrap_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
     if (inject(K_WRITE)) {
-        errno = EIO;
+        if (n > 1 && short_write())
+            return __real_pwrite(fd, buf, n / 2, off);
+        errno = sticky ? ENOSPC : EIO;
         return -1;
     }
     return __real_pwrite(fd, buf, n, off);
@@ -142,7 +159,9 @@ ssize_t __wrap_pwrite(int fd, const void *buf, size_t n, off_t off)
 size_t __wrap_fwrite(const void *p, size_t size, size_t n, FILE *f)
 {
     if (inject(K_WRITE)) {
-        errno = EIO;
+        if (n > 1 && short_write())
+            return __real_fwrite(p, size, n / 2, f);
+        errno = sticky ? ENOSPC : EIO;
         return 0;
     }
     return __real_fwrite(p, size, n, f);
@@ -692,9 +711,12 @@ static bool workload(void)
     w_writes(c, 3);
     w_index(c, true);
 
-    /* Close and reopen, with injection still armed. */
+    /* What the open store holds after the failure, then close and reopen
+     * with injection still armed. */
     qv_collection_release(c);
     c = NULL;
+    if (!failure[0])
+        check_store(s, "in memory");
     atomic_store(&armed, true);
     qv_store_close(s);
     atomic_store(&armed, false);
@@ -760,7 +782,7 @@ static int run_child(int kind, unsigned long k)
             fprintf(stderr, "FAIL: %s call %lu%s: %s\n",
                     kind >= 0 ? kind_names[kind] : "none", k,
                     sticky ? " onwards" : "", failure);
-        _exit(ok ? 0 : 1);
+        exit(ok ? 0 : 1); /* not _exit: LeakSanitizer checks at exit */
     }
     int status = 0;
     waitpid(pid, &status, 0);
