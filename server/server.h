@@ -206,7 +206,8 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
 /* Removes what a server killed in the middle of a snapshot operation left
  * in storage (snapshots.c): temporary directories STORAGE/snapshots/.tmp-*
  * holding extracted members or an upload, half-written archives
- * "*.snapshot.tmp-*" and "catalog.json.tmp-*".  Only names of that exact
+ * "*.snapshot.tmp-*", "catalog.json.tmp-*" and checkpoints
+ * "collections/<name>/snapshot.qvs.tmp-*".  Only names of that exact
  * form are touched, never a collection.  Runs only while it holds the
  * store's LOCK, so it never races a live server on the same storage (and
  * does nothing if one runs).  Prints one line per removal to stderr;

@@ -887,12 +887,16 @@ static bool temp_named(const char *name, const char *prefix)
 }
 
 /* name ends in ".tmp-" and six mkstemp characters after a stem that ends
- * in stem_suffix ("catalog.json" or ".snapshot"). */
+ * in stem_suffix (".snapshot"), or is it when it starts with '/'
+ * ("/catalog.json"). */
 static bool temp_of(const char *name, const char *stem_suffix)
 {
+    bool whole = stem_suffix[0] == '/'; /* "/stem": the whole stem */
+    stem_suffix += whole;
     size_t len = strlen(name), tl = strlen(".tmp-XXXXXX"),
            sl = strlen(stem_suffix);
-    return len >= tl + sl && temp_named(name + len - tl, ".tmp-") &&
+    return len >= tl + sl && (!whole || len == tl + sl) &&
+           temp_named(name + len - tl, ".tmp-") &&
            strncmp(name + len - tl - sl, stem_suffix, sl) == 0;
 }
 
@@ -965,8 +969,25 @@ size_t qvs_snapshots_cleanup(const char *storage)
     size_t n = 0;
     if (flock(fd, LOCK_EX | LOCK_NB) != 0)
         goto cleanup;
-    n += clean_temp_files(storage, storage, "catalog.json");
-    DIR *d = opendir(top);
+    n += clean_temp_files(storage, storage, "/catalog.json");
+    /* A checkpoint killed mid-write leaves "snapshot.qvs.tmp-XXXXXX" in
+     * its collection's directory (the layout of quiver.h's "Durable
+     * stores"), which the store's recovery does not remove. */
+    char colls[PATH_MAX];
+    DIR *d = path_fmt(colls, sizeof(colls), "%s/%s", storage, "collections")
+                 ? opendir(colls)
+                 : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (e->d_name[0] != '.' &&
+            path_fmt(path, sizeof(path), "%s/%s", colls, e->d_name) &&
+            lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            n += clean_temp_files(storage, path, "/snapshot.qvs");
+    }
+    if (d)
+        closedir(d);
+    d = opendir(top);
     for (struct dirent *e; d && (e = readdir(d));) {
         char path[PATH_MAX];
         struct stat st;

@@ -1980,7 +1980,21 @@ START_TEST(test_snapshot_leftovers)
              storage);
     write_junk(p, 10);
 
+    /* ... and a checkpoint's snapshot being written. */
+    char colls[600], ckpt[1024] = "";
+    snprintf(colls, sizeof(colls), "%s/collections", storage);
+    DIR *cd = opendir(colls);
+    ck_assert_ptr_nonnull(cd);
+    for (struct dirent *e; (e = readdir(cd));)
+        if (e->d_name[0] != '.')
+            snprintf(ckpt, sizeof(ckpt), "%s/%s/snapshot.qvs.tmp-Zx81pQ", colls,
+                     e->d_name);
+    closedir(cd);
+    ck_assert(ckpt[0]);
+    write_junk(ckpt, 5000);
+
     child_start(&ch, args, NULL);
+    ck_assert_int_ne(access(ckpt, F_OK), 0);
     ck_assert(!exists("%s/snapshots/%s", ".tmp-Ab12Cd"));
     ck_assert(!exists("%s/snapshots/snap/%s", "x.snapshot.tmp-Qw3rty"));
     ck_assert(!exists("%s/%s", "catalog.json.tmp-a1B2c3"));
