@@ -17,16 +17,29 @@
  * Everything read back is untrusted: snapshot names must be plain
  * "*.snapshot" file names, recover locations must be file:// paths that
  * resolve inside the storage directory, and an archive's header checksum,
- * member sizes (which must add up to the file exactly), member checksums
- * and every member's full library verification (QV_SNAPSHOT_VERIFY) pass
- * before the catalog replaces anything (qvs_catalog_restore).
+ * member sizes (which must add up to the file exactly), member checksums,
+ * its payload index types and every member's full library verification
+ * (QV_SNAPSHOT_VERIFY) pass before the catalog replaces anything
+ * (qvs_catalog_restore).  What a client gets back reveals nothing outside
+ * the storage: a location outside it is 403 whether or not the file
+ * exists (only a name missing inside the storage is 404), and no message
+ * carries the storage's absolute path (qvs_scrub_storage_paths, applied
+ * by http.c to every error reply).  A collection name too long for a file
+ * name (255 characters of UTF-8 can be 1020 bytes) is the client's 400.
+ *
+ * Temporaries: members are extracted, and uploads stored, in a private
+ * STORAGE/snapshots/.tmp-XXXXXX directory removed when the request ends.
+ * A server killed meanwhile leaves it behind, with half-written archives
+ * and checkpoints; `quiver serve` removes those at start
+ * (qvs_snapshots_cleanup), matching exact temporary names only, and only
+ * while it holds the store's LOCK, so never under a live server.
  *
  * The checksum reported in SnapshotDescription is the XXH3-64 of the file
  * in hex (16 digits), not Qdrant's SHA-256: the project has no SHA-256
  * dependency.  A recover request's "checksum" is compared against it.
  * wait=false is accepted but the work is still done before answering 202.
- * Upload takes the archive as the raw request body (any content type);
- * multipart/form-data is not decoded.
+ * Upload takes the archive as the raw request body or as the file part of
+ * a multipart/form-data body (http.c decodes it: qvs_req_raw_body).
  */
 #include "routes.h"
 #include "server.h"
