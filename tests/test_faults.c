@@ -21,8 +21,9 @@
  * the smallest checkpoint threshold so that writes also checkpoint),
  * create a collection, then upserts with payloads, vector-only upserts,
  * deletes, payload set / overwrite / delete keys / clear, payload index
- * create and drop, an explicit qv_snapshot_save, qv_store_checkpoint,
- * close and reopen, more writes, close.  A first run without injection
+ * create and drop, an explicit qv_snapshot_save, qv_store_checkpoint, a
+ * second collection created, written and dropped, close and reopen, more
+ * writes, close.  A first run without injection
  * counts the calls of each kind; then for each kind and each k (every k,
  * or every stride-th one by default to keep ctest short) a forked child
  * runs the workload with the k-th call of that kind failing once
@@ -294,6 +295,7 @@ typedef struct pset {
 
 static pset model[MAX_ID + 1];
 static bool idx_may[2]; /* [0]: may be absent, [1]: may be present */
+static bool d_may[2];   /* the same for the second collection, "d" */
 static char failure[1024];
 
 static bool fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -521,6 +523,11 @@ static bool check_store(qv_store *s, const char *when)
         ok = fail("%s: the tag index is %s", when,
                   has_idx ? "there" : "missing");
     qv_collection_release(c);
+    qv_collection *d = NULL;
+    bool has_d = qv_store_get(s, "d", &d) == QV_OK;
+    qv_collection_release(d);
+    if (ok && !d_may[has_d])
+        ok = fail("%s: collection d is %s", when, has_d ? "there" : "missing");
     return ok;
 }
 
@@ -644,6 +651,30 @@ static qv_store *open_store(bool inject_on, char *err, size_t cap)
     return st == QV_OK ? s : NULL;
 }
 
+/* A second collection, created, written and dropped: the store's create
+ * (tmp/, rename into collections/) and drop (rename into trash/) paths. */
+static void w_second(qv_store *s)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.dim = DIM;
+    cfg.max_indexing_threads = 1;
+    qv_collection *d = NULL;
+    qv_status st = LIB(qv_store_create(s, "d", &cfg, &d));
+    if (st == QV_OK)
+        d_may[0] = false;
+    d_may[1] = true;
+    if (st == QV_OK) {
+        qv_point_id pid = qv_id_from_num(7);
+        float v[DIM] = {1, 2, 3, 4};
+        LIB(qv_upsert(d, &pid, v, DIM));
+        qv_collection_release(d);
+    }
+    if (LIB(qv_store_drop(s, "d")) == QV_OK)
+        d_may[1] = false;
+    d_may[0] = true;
+}
+
 /* Writes to the open store: a mix of every kind of write. */
 static void w_writes(qv_collection *c, int round)
 {
@@ -667,8 +698,8 @@ static bool workload(void)
 {
     for (int id = 0; id <= MAX_ID; id++)
         model[id] = (pset){.n = 1};
-    idx_may[0] = true;
-    idx_may[1] = false;
+    idx_may[0] = d_may[0] = true;
+    idx_may[1] = d_may[1] = false;
     char err[512];
     qv_store *s = open_store(true, err, sizeof(err));
     if (!s && !(s = open_store(false, err, sizeof(err))))
@@ -706,6 +737,7 @@ static bool workload(void)
         return false;
     }
     LIB(qv_store_checkpoint(s));
+    w_second(s);
     w_writes(c, 2);
     w_index(c, false);
     w_writes(c, 3);
