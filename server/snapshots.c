@@ -820,14 +820,22 @@ static bool location_path(const qvs_req *req, const char *loc, char *out,
         (!under(lex, root) && !under(lex, lroot)))
         return outside(r);
     if (!realpath(lex, real)) {
-        /* 404 only for a name missing from a directory inside the
-         * storage; a dangling link answers as a link leading out would. */
-        char parent[PATH_MAX];
+        /* 404 only for a name missing from inside the storage: the
+         * deepest ancestor that exists must be inside it, and lex itself
+         * must not be a link (a dangling link answers as a link leading
+         * out would). */
+        int why = errno;
+        char anc[PATH_MAX];
         struct stat ls;
-        char *slash = strrchr(lex, '/');
-        snprintf(parent, sizeof(parent), "%.*s",
-                 slash == lex ? 1 : (int)(slash - lex), lex);
-        if (lstat(lex, &ls) != 0 && realpath(parent, real) &&
+        snprintf(anc, sizeof(anc), "%s", lex);
+        bool found = false;
+        for (char *slash; !found && (slash = strrchr(anc, '/'));) {
+            slash[slash == anc ? 1 : 0] = '\0';
+            found = realpath(anc, real) != NULL;
+            if (slash == anc)
+                break;
+        }
+        if (why == ENOENT && lstat(lex, &ls) != 0 && found &&
             (under(real, root) || strcmp(real, root) == 0))
             return qvs_fail(r, 404, "Not found: snapshot file not found");
         return outside(r);

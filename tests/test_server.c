@@ -1905,6 +1905,17 @@ START_TEST(test_snapshot_errors)
              storage);
     expect_no_storage_path(expect_error(
         call("PUT", "/collections/snap/snapshots/recover", body), 404));
+    snprintf(body, sizeof(body),
+             "{\"location\":\"file://%s/no-dir/none.snapshot\"}", storage);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 404);
+    /* ... but not through a link that leads out. */
+    ck_assert_int_eq(symlink("/etc", link), 0);
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s/no-such-file-q\"}",
+             link);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s/passwd\"}", link);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    unlink(link);
     ck_assert_int_eq(points_of("snap"), 1);
 
     /* Any endpoint: a library failure that names a file (the store's
