@@ -40,6 +40,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2022,6 +2023,114 @@ START_TEST(test_snapshot_leftovers)
 }
 END_TEST
 
+/* An upload on its own connection, whose outcome (the server is killed
+ * under it) does not matter. */
+typedef struct upload_job {
+    const char *url;
+    const char *data;
+    size_t len;
+    atomic_bool done;
+} upload_job;
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return size * n;
+}
+
+static void *upload_thread(void *arg)
+{
+    upload_job *j = arg;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+    curl_easy_setopt(h, CURLOPT_URL, j->url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->data);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_perform(h);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+/* The name of a ".tmp-*" directory in STORAGE/snapshots, or "". */
+static void find_tmp(char *out, size_t cap)
+{
+    char top[600];
+    snprintf(top, sizeof(top), "%s/snapshots", storage);
+    out[0] = '\0';
+    DIR *d = opendir(top);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strncmp(e->d_name, ".tmp-", 5) == 0)
+            snprintf(out, cap, "%s/%s", top, e->d_name);
+    if (d)
+        closedir(d);
+}
+
+/* A real kill -9 in the middle of an upload's recovery: the server is
+ * killed once its temporary directory is seen (no timed sleep), and the
+ * restarted server removes what it left. */
+START_TEST(test_snapshot_kill9_upload)
+{
+    make_storage();
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",
+                                "0",
+                                "--storage",
+                                storage,
+                                "--threads",
+                                "2",
+                                "--max-request-size-mb",
+                                "100",
+                                NULL};
+    /* A large body keeps the upload's temporary directory on disk while
+     * the body is written to it, long enough to be seen. */
+    size_t len = (size_t)64 << 20;
+    char *data = malloc(len);
+    ck_assert_ptr_nonnull(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)(i * 2654435761u >> 13);
+    char left[1024] = "";
+    for (int attempt = 0; attempt < 20 && !left[0]; attempt++) {
+        child ch;
+        child_start(&ch, args, NULL);
+        if (attempt == 0)
+            create("snap", SMALL);
+        char url[256];
+        snprintf(url, sizeof(url), "%s/collections/snap/snapshots/upload",
+                 base);
+        upload_job job = {.url = url, .data = data, .len = len};
+        atomic_init(&job.done, false);
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, upload_thread, &job), 0);
+        char seen[1024] = "";
+        while (!seen[0] && !atomic_load(&job.done))
+            find_tmp(seen, sizeof(seen));
+        ck_assert_int_eq(kill(ch.pid, SIGKILL), 0);
+        int status;
+        ck_assert_int_eq(waitpid(ch.pid, &status, 0), ch.pid);
+        pthread_join(t, NULL);
+        /* Seen, and still there after the kill: the leftover. */
+        if (seen[0] && access(seen, F_OK) == 0)
+            snprintf(left, sizeof(left), "%s", seen);
+    }
+    free(data);
+    ck_assert_msg(left[0], "never caught an upload in progress");
+
+    child ch;
+    child_start(&ch, args, NULL);
+    ck_assert_msg(access(left, F_OK) != 0, "left behind: %s", left);
+    expect_ok(call("GET", "/collections/snap", NULL));
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2065,6 +2174,7 @@ static Suite *server_suite(void)
     tcase_add_test(prog, test_damaged_catalog);
     tcase_add_test(prog, test_sigterm_restart);
     tcase_add_test(prog, test_snapshot_leftovers);
+    tcase_add_test(prog, test_snapshot_kill9_upload);
     suite_add_tcase(s, prog);
     return s;
 }
