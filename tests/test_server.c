@@ -22,7 +22,13 @@
  *     a damaged catalog.json refuses to start;
  *  8. the program: SIGTERM exits 0, a restart on the same storage brings
  *     collections, configs, payload schemas and aliases back;
- *  9. concurrent clients creating, reading and deleting collections.
+ *  9. concurrent clients creating, reading and deleting collections;
+ * 10. snapshots: create, list, download, upload (raw and multipart),
+ *     recover, delete; clean 4xx errors (names too long for a file,
+ *     unknown index types), file:// locations that reveal nothing outside
+ *     the storage, messages without the storage path; leftovers of a
+ *     killed server (planted, and a real kill -9 mid-upload) removed at
+ *     restart.
  *
  * With QUIVER_RESPONSE_LOG set, every response is appended to that file
  * as one JSON line {"method","path","status","body","content_type"} for
