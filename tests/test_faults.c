@@ -23,22 +23,25 @@
  * deletes, payload set / overwrite / delete keys / clear, payload index
  * create and drop, an explicit qv_snapshot_save, qv_store_checkpoint, a
  * second collection created, written and dropped, close and reopen, more
- * writes, close.  A first run without injection
- * counts the calls of each kind; then for each kind and each k (every k,
- * or every stride-th one by default to keep ctest short) a forked child
- * runs the workload with the k-th call of that kind failing once
- * (--sticky: failing from the k-th call on, as a full disk would).
+ * writes, close.  A first run without injection counts the calls of each
+ * kind; then for each kind and each k a forked child runs the workload
+ * with the k-th call of that kind failing once (--sticky: failing from
+ * the k-th call on, as a full disk would).
  *
  * The model.  For each point id the test keeps the set of states the
  * store may hold: an acknowledged write (QV_OK) replaces the set with the
  * write applied to each member; a write that returned an error adds the
  * states it would produce to the set (an fsync that fails leaves the
  * change applied in memory but unacknowledged: it may or may not survive).
- * The same for the payload index.  After the workload the open store must
- * hold, for every id, a state in its set (so every acknowledged write and
- * nothing never attempted); then it is closed and reopened without
- * injection, checked again, and must accept one more write.  A child that
- * crashes, fails a check, or cannot reopen fails the test.
+ * The same for the payload index and the second collection.  The open
+ * store must hold, for every id, a state in its set (so every acknowledged
+ * write and nothing never attempted) before its first close, and again
+ * after the reopen and the last writes; then it is closed and reopened
+ * without injection, checked again, and must accept one more write.  A
+ * child that crashes (or, under AddressSanitizer, leaks), fails a check,
+ * or cannot reopen fails the test.  What it cannot see: a write the
+ * kernel accepted but a power cut would lose (no crash is simulated here;
+ * tests/test_crash.c kills a writer for that).
  *
  * Output: per kind, the calls counted and the injection points exercised
  * (runs in which the failure fired).  By default every k is run while the
