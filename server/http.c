@@ -783,6 +783,8 @@ static void run_request(qvs_conn *c)
                    .catalog = c->srv->catalog};
     memcpy(req.params, c->params, sizeof(c->params));
     rt->handler(&req, resp);
+    if (resp->http_status >= 400)
+        qvs_scrub_storage_paths(qvs_catalog_dir(c->srv->catalog), resp->error);
 done:
     cJSON_Delete(body);
     c->t = since(&c->t0);

@@ -52,6 +52,10 @@ int qvs_serve_main(int argc, char **argv)
         (void)setrlimit(RLIMIT_NOFILE, &rl);
     }
 
+    /* Before the store is opened: a server killed during a snapshot
+     * recovery leaves its temporary files, which nothing else removes. */
+    qvs_snapshots_cleanup(cfg.storage);
+
     qvs_server *srv;
     char err[1024];
     if (!qvs_server_start(&cfg, &srv, err, sizeof(err))) {

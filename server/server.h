@@ -203,6 +203,23 @@ typedef struct qvs_server qvs_server;
 bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
                       size_t cap);
 
+/* Removes what a server killed in the middle of a snapshot operation left
+ * in storage (snapshots.c): temporary directories STORAGE/snapshots/.tmp-*
+ * holding extracted members or an upload, half-written archives
+ * "*.snapshot.tmp-*", "catalog.json.tmp-*" and checkpoints
+ * "collections/<name>/snapshot.qvs.tmp-*".  Only names of that exact
+ * form are touched, never a collection.  Runs only while it holds the
+ * store's LOCK, so it never races a live server on the same storage (and
+ * does nothing if one runs).  Prints one line per removal to stderr;
+ * returns the number of entries removed. */
+size_t qvs_snapshots_cleanup(const char *storage);
+
+/* Cuts the storage directory (as configured, made absolute, and its real
+ * path) out of the paths an error message carries, in place, leaving
+ * names relative to it (snapshots.c).  http.c applies it to every error
+ * reply: a client learns no absolute storage path. */
+void qvs_scrub_storage_paths(const char *storage, char *msg);
+
 /* The bound TCP port (useful with port 0). */
 unsigned qvs_server_port(const qvs_server *srv);
 
