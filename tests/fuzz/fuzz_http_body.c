@@ -30,7 +30,9 @@
  *     {"result":...,"status":"ok","time":t}, {"status":"accepted",...} or
  *     {"status":{"error":"..."},"time":t};
  *   - for "c" and "u", an exact count equals the length of a full scroll,
- *     and the same holds under a filter on the indexed keyword field.
+ *     and the same holds under a filter on the indexed keyword field;
+ *   - every point of one of c's vector collections is in its registry with
+ *     the same payload.
  * ASan and UBSan catch the rest; LeakSanitizer checks every run's leaks.
  * FUZZ_HTTP_VERBOSE=1 in the environment prints each request's status.
  *
@@ -299,6 +301,46 @@ static double check_consistent(const char *name)
     return n;
 }
 
+/* A named collection keeps each point's payload in its registry and a copy
+ * in every vector collection that holds the point (catalog.h): every point
+ * of a vector collection is in the registry with an equal payload. */
+static void check_copies(const char *name)
+{
+    qvs_coll *c;
+    if (!qvs_catalog_get(fz.cat, name, &c))
+        return;
+    for (size_t k = 0; c->named && k < c->n_vectors; k++) {
+        qv_point_id ids[256], next;
+        bool more = true, first = true;
+        while (more) {
+            size_t got = 0;
+            if (qv_scroll(c->vectors[k].coll, first ? NULL : &next, NULL, 256,
+                          ids, &got, &next, &more) != QV_OK)
+                __builtin_trap();
+            first = false;
+            for (size_t i = 0; i < got; i++) {
+                char *want = NULL, *copy = NULL;
+                size_t len;
+                if (qv_payload_get(c->points, &ids[i], NULL, &want, &len) !=
+                        QV_OK ||
+                    qv_payload_get(c->vectors[k].coll, &ids[i], NULL, &copy,
+                                   &len) != QV_OK ||
+                    strcmp(want, copy) != 0) {
+                    fprintf(stderr,
+                            "fuzz_http_body: %s: vector %s: payload copy "
+                            "%s differs from the registry's %s\n",
+                            name, c->vectors[k].name, copy ? copy : "(none)",
+                            want ? want : "(none)");
+                    __builtin_trap();
+                }
+                qv_free(want);
+                qv_free(copy);
+            }
+        }
+    }
+    qvs_coll_release(fz.cat, c);
+}
+
 /* ---- state ------------------------------------------------------------- */
 
 static int rm_one(const char *p, const struct stat *s, int flag,
@@ -429,6 +471,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         qvs_coll_release(fz.cat, c);
         have_c = true;
         n += check_consistent("c");
+        check_copies("c");
     }
     if (qvs_catalog_get(fz.cat, "u", &c)) {
         qvs_coll_release(fz.cat, c);
