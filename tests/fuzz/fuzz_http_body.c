@@ -358,8 +358,28 @@ static void teardown(void)
     nftw(fz.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Snapshots coll and renames the file to s.snapshot, a name an input can
+ * spell (the created name holds the time), so that a recover body can
+ * reach the archive reader and the restore. */
+static void snapshot_as_s(const char *coll)
+{
+    char path[128], from[512], to[512];
+    snprintf(path, sizeof path, "/collections/%s/snapshots", coll);
+    cJSON *res = must("POST", path, "");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(res, "name");
+    if (!cJSON_IsString(name))
+        __builtin_trap();
+    snprintf(from, sizeof from, "%s/snapshots/%s/%s", fz.dir, coll,
+             name->valuestring);
+    snprintf(to, sizeof to, "%s/snapshots/%s/s.snapshot", fz.dir, coll);
+    if (rename(from, to) != 0)
+        __builtin_trap();
+    cJSON_Delete(res);
+}
+
 /* A fresh catalog: "c" with named vectors and two payload indexes, "u"
- * with one unnamed vector, an alias, and a few points in each. */
+ * with one unnamed vector, an alias, a few points in each and a snapshot
+ * of each called s.snapshot. */
 static void setup(void)
 {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -402,6 +422,8 @@ static void setup(void)
                       "{\"id\":2,\"vector\":[0,1,0,0],\"payload\":{\"city\":"
                       "\"Bergen\",\"n\":2}},"
                       "{\"id\":3,\"vector\":[0,0,1,1]}]}"));
+    snapshot_as_s("c");
+    snapshot_as_s("u");
     fz.runs = 0;
 }
 
