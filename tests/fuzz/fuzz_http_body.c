@@ -40,8 +40,9 @@
  * at once after any input that created something ("zz", a snapshot) or
  * grew a collection past MAX_POINTS, so a long run neither runs out of
  * memory nor lets one input's meaning drift far from a fresh replay.  The
- * corpus replay (corpus_main.c) runs the same code, so a saved crash is
- * replayed against the state it will most likely have met.
+ * corpus replay test sets FUZZ_HTTP_RESET_EVERY=1, so each saved input
+ * meets a fresh catalog: the state in which libFuzzer reproduces a crash
+ * before saving it.
  */
 #include "server/routes.h"
 #include "server/server.h"
@@ -106,6 +107,7 @@ static struct {
     qvs_router router;
     unsigned runs; /* inputs since the last reset */
     bool verbose;  /* FUZZ_HTTP_VERBOSE set: print each request's status */
+    unsigned reset_every; /* RESET_EVERY, or FUZZ_HTTP_RESET_EVERY */
 } fz;
 
 /* ---- one request ------------------------------------------------------- */
@@ -458,6 +460,9 @@ static void init(void)
         }
     }
     fz.verbose = getenv("FUZZ_HTTP_VERBOSE") != NULL;
+    const char *every = getenv("FUZZ_HTTP_RESET_EVERY");
+    fz.reset_every =
+        every && atoi(every) > 0 ? (unsigned)atoi(every) : RESET_EVERY;
     setup();
     fz.ready = true;
 }
@@ -500,7 +505,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         have_u = true;
         n += check_consistent("u");
     }
-    if (++fz.runs >= RESET_EVERY || grew || n > MAX_POINTS || !have_c ||
+    if (++fz.runs >= fz.reset_every || grew || n > MAX_POINTS || !have_c ||
         !have_u) {
         teardown();
         setup();
