@@ -429,6 +429,13 @@ static void setup(void)
     fz.runs = 0;
 }
 
+/* libFuzzer ends a timed run with exit(): leave no directory behind. */
+static void at_exit(void)
+{
+    teardown();
+    qvs_router_free(&fz.router);
+}
+
 /* Once per process: the router, a check that `routes` covers every route
  * with a JSON body, and the first catalog. */
 static void init(void)
@@ -464,6 +471,7 @@ static void init(void)
     fz.reset_every =
         every && atoi(every) > 0 ? (unsigned)atoi(every) : RESET_EVERY;
     setup();
+    atexit(at_exit);
     fz.ready = true;
 }
 
