@@ -286,6 +286,24 @@ static void columns_free(column *cols, size_t nv)
     free(cols);
 }
 
+/* The library refuses a vector whose squared norm overflows float
+ * (check_vector in core/collection.c).  A named collection writes its
+ * vectors in phase 3, after the registry, so that refusal must come in
+ * phase 1 or the registry would keep a change the request reports as
+ * failed (found by fuzz_http_body). */
+static bool norm_fits(qvs_call *p, const float *v, uint32_t dim,
+                      const char *where)
+{
+    double sq = 0.0;
+    for (uint32_t i = 0; i < dim; i++)
+        sq += (double)v[i] * v[i];
+    return sq <= (double)3.0e38f ||
+           qj_fail_input(p->resp,
+                         "%s: vector is too large: its squared norm "
+                         "overflows float",
+                         where);
+}
+
 /* Validates every given vector of s (kept or not) and packs those of the
  * kept points (keep NULL: all) into one column per vector name. */
 static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
@@ -328,7 +346,8 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
             float *dst = kept ? c->vecs + c->m * (size_t)dim : scratch;
             char w[160];
             vec_where(p, s, i, k, w, sizeof(w));
-            if (!qj_vector(j, dst, dim, p->resp, w))
+            if (!qj_vector(j, dst, dim, p->resp, w) ||
+                !norm_fits(p, dst, dim, w))
                 goto done;
             if (kept) {
                 c->ids[c->m] = s->ids[i];
