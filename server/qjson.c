@@ -313,6 +313,12 @@ static bool strict_next_number(strict *s, size_t *start, size_t *n, bool *found)
             *found = true;
             return true;
         }
+        /* cJSON skips every byte up to 0x20 between tokens; JSON's
+         * whitespace is only these four (RFC 8259 section 2). */
+        if ((unsigned char)c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+            return strict_fail(s, s->pos,
+                               "control character found where "
+                               "JSON allows only whitespace");
         s->pos++;
     }
     return true;
