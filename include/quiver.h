@@ -477,6 +477,24 @@ typedef struct qv_payload_index_info {
 QV_API qv_status qv_payload_index_list(qv_collection *c,
                                        qv_payload_index_info **out, size_t *n);
 
+/* A payload number as it was written: Qdrant's OrderValue (Int(i64) |
+ * Float(f64)), widened by a u64 for integers above INT64_MAX, which
+ * payloads keep exactly.  Zero-initialised it is the double 0.0. */
+typedef enum qv_number_kind {
+    QV_NUM_DOUBLE = 0, /* v.d, finite */
+    QV_NUM_INT,        /* v.i */
+    QV_NUM_UINT,       /* v.u, above INT64_MAX when the library writes it */
+} qv_number_kind;
+
+typedef struct qv_number {
+    qv_number_kind kind;
+    union {
+        double d;
+        int64_t i;
+        uint64_t u;
+    } v;
+} qv_number;
+
 /* How qv_scroll_order_by orders. */
 typedef struct qv_order_by {
     const char *key;   /* a key with an integer, float or datetime index */
@@ -484,12 +502,19 @@ typedef struct qv_order_by {
     bool use_start;    /* default false: from the first value */
     double start_from; /* with use_start: start at this value, inclusive
                           (the values >= it ascending, <= it descending) */
-    uint32_t version;  /* layout: 0 or QV_ORDER_BY_VERSION (the default);
+    uint32_t version;  /* layout: 0, 1 or QV_ORDER_BY_VERSION (the default);
                           larger: QV_EINVAL ("Conventions") */
+    /* Layout 2.  With use_start, an integer start (kind QV_NUM_INT or
+     * QV_NUM_UINT) takes the place of start_from, so that 2^53 + 1 or
+     * 2^64 - 1 is not rounded to a double; kind QV_NUM_DOUBLE (the
+     * default) leaves start_from in charge and its v.d is ignored.  Any
+     * other kind: QV_EINVAL. */
+    qv_number start_exact;
 } qv_order_by;
 
-/* The current layout of qv_order_by. */
-#define QV_ORDER_BY_VERSION 1u
+/* The current layout of qv_order_by.  History: 1, the first; 2 (2026-12)
+ * added start_exact. */
+#define QV_ORDER_BY_VERSION 2u
 
 /* Sets every field to its default (key NULL), version to
  * QV_ORDER_BY_VERSION.  NULL is ignored. */
@@ -505,15 +530,34 @@ QV_API void qv_order_by_init(qv_order_by *o);
  * the ids already seen with a must_not has_id filter.  Values of a datetime
  * key are seconds since 1970-01-01T00:00:00Z (with the fraction).  The key
  * needs a range index (integer, float or datetime), as in Qdrant.
+ *
+ * Numbers are ordered exactly, as Qdrant's OrderValue orders them:
+ * integers (i64, and u64 above INT64_MAX) by their value, integers and
+ * doubles as numbers (2^53 + 1 sorts after the double 2^53), so paging
+ * with start_from never skips or repeats a value.  A number equal to
+ * another of the other kind (the integer 2 and the double 2.0) comes
+ * right before it, integers first (ascending).  values_out gets each
+ * value's nearest double; qv_scroll_order_by_exact reports them exactly.
+ *
  * Returns QV_ENULL, QV_ERANGE (limit 0, start_from NaN), QV_EINVAL
- * (order->version newer than QV_ORDER_BY_VERSION, key malformed or without
- * such an index: "No range index for `order_by` key:
- * `k`. ...") or QV_ENOMEM (also while the index is being rebuilt after an
- * allocation failure).  Reader. */
+ * (order->version newer than QV_ORDER_BY_VERSION, start_exact of an
+ * unknown kind, key malformed or without such an index: "No range index
+ * for `order_by` key: `k`. ...") or QV_ENOMEM (also while the index is
+ * being rebuilt after an allocation failure).  Reader. */
 QV_API qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *order,
                                     const qv_filter *filter, size_t limit,
                                     qv_point_id *ids_out, double *values_out,
                                     size_t *n_out);
+
+/* qv_scroll_order_by with each value as it is in the payload: an integer
+ * as QV_NUM_INT (or QV_NUM_UINT above INT64_MAX), a double as
+ * QV_NUM_DOUBLE; a date-time as QV_NUM_DOUBLE seconds, as above.
+ * values_out may be NULL.  Same statuses. */
+QV_API qv_status qv_scroll_order_by_exact(qv_collection *c,
+                                          const qv_order_by *order,
+                                          const qv_filter *filter, size_t limit,
+                                          qv_point_id *ids_out,
+                                          qv_number *values_out, size_t *n_out);
 
 /* ------------------------------------------------------------------------ */
 /* Search                                                                   */

@@ -159,11 +159,16 @@ bool qvs_call_mark_dups(qvs_call *p, const qv_point_id *ids, size_t n,
  * when malformed. */
 bool qvs_call_order_by_parse(qvs_call *p, const cJSON *j, qv_order_by *o);
 
-/* Up to limit (id, value) pairs in o's order over the points matching f;
- * *ids and *vals are malloc'd.  False (reply set: 400 with the library's
- * message when the key has no range index) on failure. */
+/* Up to limit (id, value) pairs in o's order over the points matching f,
+ * the values exact (qv_scroll_order_by_exact); *ids and *vals are
+ * malloc'd.  False (reply set: 400 with the library's message when the
+ * key has no range index) on failure. */
 bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o,
                            const qv_filter *f, size_t limit, qv_point_id **ids,
-                           double **vals, size_t *n);
+                           qv_number **vals, size_t *n);
+
+/* An order_value as Qdrant prints its OrderValue: an integer as its digits
+ * (a u64 too), a double as qj_double_json does.  NULL on ENOMEM. */
+cJSON *qvs_order_value_json(const qv_number *v);
 
 #endif /* QUIVER_SERVER_POINTS_H */

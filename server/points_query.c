@@ -926,7 +926,7 @@ static bool run_sample(qvs_call *p, const plan *q, cJSON *arr)
 static bool run_order(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_point_id *ids = NULL;
-    double *vals = NULL;
+    qv_number *vals = NULL;
     size_t n = 0;
     uint64_t want = q->limit + q->offset;
     bool ok = qvs_call_order_by_run(p, &q->order, q->filter,
@@ -938,7 +938,8 @@ static bool run_order(qvs_call *p, const plan *q, cJSON *arr)
         ok = emit(p, q, arr, &s);
         if (ok && cJSON_GetArraySize(arr) > before)
             cJSON_AddItemToObject(cJSON_GetArrayItem(arr, before),
-                                  "order_value", qj_double_json(vals[i]));
+                                  "order_value",
+                                  qvs_order_value_json(&vals[i]));
     }
     free(ids);
     free(vals);

@@ -9,11 +9,16 @@
  * Scroll pages in id order from `offset` (inclusive) and names the first
  * id of the next page in next_page_offset (null on the last page).
  *
- * order_by in scroll needs the library's ordered scroll, which Quiver does
- * not have yet: such a request gets a clear 400 instead of a wrong order.
+ * Scroll with order_by pages through a range index
+ * (qv_scroll_order_by_exact) with no next_page_offset, as Qdrant; numbers
+ * are exact both ways: start_from is read from its JSON text and an
+ * integer order_value is printed as its digits, so 2^53 + 1 or 2^64 - 1
+ * come back as sent.
  */
 #include "points.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +133,7 @@ static void scroll_ordered(qvs_call *p, const cJSON *ob, const qv_filter *f,
 {
     qv_order_by o;
     qv_point_id *ids = NULL;
-    double *vals = NULL;
+    qv_number *vals = NULL;
     size_t n = 0;
     cJSON *out = NULL, *arr = NULL;
     if (!qvs_call_order_by_parse(p, ob, &o) ||
@@ -148,7 +153,8 @@ static void scroll_ordered(qvs_call *p, const cJSON *ob, const qv_filter *f,
             goto done;
         }
         cJSON_AddItemToArray(arr, rec);
-        cJSON_AddItemToObject(rec, "order_value", qj_double_json(vals[i]));
+        cJSON_AddItemToObject(rec, "order_value",
+                              qvs_order_value_json(&vals[i]));
     }
     if (!cJSON_AddItemToObject(out, "next_page_offset", cJSON_CreateNull())) {
         qvs_fail(p->resp, 500, "Service internal error: out of memory");
@@ -300,6 +306,41 @@ static bool parse_datetime(const char *s, double *out)
     return true;
 }
 
+/* A numeric start_from, read from its exact text: an integer token (no
+ * '.', 'e' or 'E') that fits an i64, or a u64 above it, is kept exact in
+ * start_exact; anything else is the double start_from, as serde reads
+ * Qdrant's untagged StartFrom (Integer(i64) first, then Float(f64)).
+ * Qdrant then rounds an integer to an f64 for its range; this does not,
+ * so a start of 2^53 + 1 does not also take 2^53. */
+static void start_number(const cJSON *from, qv_order_by *o)
+{
+    char buf[40];
+    const char *t = qj_number_text(from, buf, sizeof(buf));
+    o->start_from = from->valuedouble;
+    if (strpbrk(t, ".eE"))
+        return;
+    char *end;
+    errno = 0;
+    if (t[0] == '-') {
+        long long v = strtoll(t, &end, 10);
+        if (errno || *end)
+            return;
+        o->start_exact.kind = QV_NUM_INT;
+        o->start_exact.v.i = (int64_t)v;
+        return;
+    }
+    unsigned long long v = strtoull(t, &end, 10);
+    if (errno || *end)
+        return;
+    if (v > (unsigned long long)INT64_MAX) {
+        o->start_exact.kind = QV_NUM_UINT;
+        o->start_exact.v.u = (uint64_t)v;
+    } else {
+        o->start_exact.kind = QV_NUM_INT;
+        o->start_exact.v.i = (int64_t)v;
+    }
+}
+
 bool qvs_call_order_by_parse(qvs_call *p, const cJSON *j, qv_order_by *o)
 {
     qv_order_by_init(o);
@@ -320,7 +361,7 @@ bool qvs_call_order_by_parse(qvs_call *p, const cJSON *j, qv_order_by *o)
     o->descending = dir && !strcmp(dir->valuestring, "desc");
     if (cJSON_IsNumber(from)) {
         o->use_start = true;
-        o->start_from = from->valuedouble;
+        start_number(from, o);
     } else if (cJSON_IsString(from)) {
         o->use_start = parse_datetime(from->valuestring, &o->start_from);
         if (!o->use_start)
@@ -335,9 +376,24 @@ bool qvs_call_order_by_parse(qvs_call *p, const cJSON *j, qv_order_by *o)
     return true;
 }
 
+cJSON *qvs_order_value_json(const qv_number *v)
+{
+    char buf[24];
+    switch (v->kind) {
+    case QV_NUM_INT:
+        snprintf(buf, sizeof(buf), "%" PRId64, v->v.i);
+        return cJSON_CreateRaw(buf);
+    case QV_NUM_UINT:
+        snprintf(buf, sizeof(buf), "%" PRIu64, v->v.u);
+        return cJSON_CreateRaw(buf);
+    default:
+        return qj_double_json(v->v.d);
+    }
+}
+
 bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o,
                            const qv_filter *f, size_t limit, qv_point_id **ids,
-                           double **vals, size_t *n)
+                           qv_number **vals, size_t *n)
 {
     *n = 0;
     *ids = NULL;
@@ -350,7 +406,7 @@ bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o,
     if (!*ids || !*vals)
         return qvs_fail(p->resp, 500, "Service internal error: out of memory");
     qv_status st =
-        qv_scroll_order_by(p->coll->points, o, f, cap, *ids, *vals, n);
+        qv_scroll_order_by_exact(p->coll->points, o, f, cap, *ids, *vals, n);
     if (st == QV_EINVAL) {
         char msg[512];
         qv_collection_errmsg(p->coll->points, msg, sizeof msg);

@@ -12,7 +12,9 @@
  *  4. Full-text semantics: substring without the index, tokens with it,
  *     substring again after dropping it.
  *  5. Scroll with order_by: both directions, start_from, several values
- *     per point, filters, Qdrant's error without a range index.
+ *     per point, filters, Qdrant's error without a range index; exact
+ *     numbers (i64, u64 and doubles around 2^53, 2^63 and 2^64) in key,
+ *     order, start_from, paging, match and range.
  *  6. A larger collection filtered by tenant, with deletes and reused
  *     slots (bitmap postings), against brute force; the planner's use of
  *     exact index counts.
@@ -777,6 +779,465 @@ START_TEST(test_order_by)
 }
 END_TEST
 
+/* ---- 5b. order_by over exact numbers -------------------------------------
+ * Qdrant's OrderValue is Int(i64) | Float(f64), compared exactly between
+ * ints and as numbers between an int and a float (qdrant/qdrant,
+ * lib/segment/src/data_types/order_by.rs: `enum OrderValue`, its Ord, and
+ * `StartFrom::Integer(i64) | Float(f64) | Datetime`).  Payloads keep i64
+ * and u64 exactly, so order_by must too: 2^53 and 2^53 + 1 share a
+ * double, 2^63 - 1, 2^63 and 2^64 - 1 round to doubles that are not even
+ * integers of their type. */
+
+/* -1 / 0 / 1 for a < b, exactly, by cases (an oracle independent of the
+ * keys' encoding). */
+static int num_cmp(const qv_number *a, const qv_number *b)
+{
+    if (a->kind == QV_NUM_DOUBLE && b->kind == QV_NUM_DOUBLE)
+        return (a->v.d > b->v.d) - (a->v.d < b->v.d);
+    if (a->kind != QV_NUM_DOUBLE && b->kind != QV_NUM_DOUBLE) {
+        bool an = a->kind == QV_NUM_INT && a->v.i < 0;
+        bool bn = b->kind == QV_NUM_INT && b->v.i < 0;
+        if (an != bn)
+            return an ? -1 : 1;
+        if (an)
+            return (a->v.i > b->v.i) - (a->v.i < b->v.i);
+        uint64_t x = a->kind == QV_NUM_INT ? (uint64_t)a->v.i : a->v.u;
+        uint64_t y = b->kind == QV_NUM_INT ? (uint64_t)b->v.i : b->v.u;
+        return (x > y) - (x < y);
+    }
+    if (a->kind == QV_NUM_DOUBLE)
+        return -num_cmp(b, a);
+    /* a an integer, b a double. */
+    double d = b->v.d;
+    if (d < -9223372036854775808.0)
+        return 1;
+    if (d >= 18446744073709551616.0)
+        return -1;
+    if (d != floor(d)) { /* a fraction: a <= floor(d) means a < d */
+        qv_number fl = {QV_NUM_DOUBLE, {.d = floor(d)}};
+        return num_cmp(a, &fl) <= 0 ? -1 : 1;
+    }
+    qv_number e;
+    if (d < 0) {
+        e.kind = QV_NUM_INT;
+        e.v.i = (int64_t)d;
+    } else {
+        e.kind = QV_NUM_UINT;
+        e.v.u = (uint64_t)d;
+    }
+    return num_cmp(a, &e);
+}
+
+static int key_cmp_of(const qv_number *a, const qv_number *b)
+{
+    qvi_nkey x = {0, 0, 0}, y = {0, 0, 0};
+    qvi_number_key(a, &x.hi, &x.lo);
+    qvi_number_key(b, &y.hi, &y.lo);
+    return qvi_nkey_cmp(&x, &y);
+}
+
+static bool num_same(const qv_number *a, const qv_number *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == QV_NUM_DOUBLE)
+        return memcmp(&a->v.d, &b->v.d, sizeof(double)) == 0;
+    return a->v.u == b->v.u;
+}
+
+START_TEST(test_number_keys)
+{
+    /* Values near every edge: the double spacing changes at each power of
+     * two, and i64 / u64 end at 2^63 / 2^64. */
+    qv_number pool[600];
+    size_t n = 0;
+    const uint64_t centres[] = {0,          1ull << 52, 1ull << 53, 1ull << 54,
+                                1ull << 62, 1ull << 63, UINT64_MAX};
+    for (size_t c = 0; c < sizeof(centres) / sizeof(centres[0]); c++) {
+        for (int64_t o = -6; o <= 6; o++) {
+            uint64_t u = centres[c] + (uint64_t)o;
+            if ((o < 0 && u > centres[c]) || (o > 0 && u < centres[c]))
+                continue; /* wrapped */
+            qv_number x = {.kind = u > (uint64_t)INT64_MAX ? QV_NUM_UINT
+                                                           : QV_NUM_INT};
+            if (x.kind == QV_NUM_UINT)
+                x.v.u = u;
+            else
+                x.v.i = (int64_t)u;
+            pool[n++] = x;
+            if (u <= (uint64_t)INT64_MAX)
+                pool[n++] = (qv_number){QV_NUM_INT, {.i = -(int64_t)u}};
+            pool[n++] = (qv_number){QV_NUM_DOUBLE, {.d = (double)u}};
+            pool[n++] = (qv_number){QV_NUM_DOUBLE, {.d = -(double)u}};
+        }
+    }
+    const double extra[] = {0.5,
+                            -0.5,
+                            -0.0,
+                            1e300,
+                            -1e300,
+                            4.9e-324,
+                            9223372036854775808.0 * 2,
+                            -9.3e18,
+                            9007199254740991.5,
+                            1.5};
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        pool[n++] = (qv_number){QV_NUM_DOUBLE, {.d = extra[i]}};
+    pool[n++] = (qv_number){QV_NUM_INT, {.i = INT64_MIN}};
+    pool[n++] = (qv_number){QV_NUM_INT, {.i = INT64_MIN + 1}};
+    ck_assert_uint_lt(n, sizeof(pool) / sizeof(pool[0]));
+    for (size_t i = 0; i < n; i++) {
+        /* Round trip: the key gives back the number as written. */
+        int64_t hi;
+        uint32_t lo;
+        qvi_number_key(&pool[i], &hi, &lo);
+        qv_number back = qvi_key_number(hi, lo);
+        qv_number want = pool[i];
+        if (want.kind == QV_NUM_DOUBLE && want.v.d == 0)
+            want.v.d = 0.0; /* -0.0 is 0.0 */
+        REQUIRE(num_same(&back, &want));
+        for (size_t j = 0; j < n; j++) {
+            int o = num_cmp(&pool[i], &pool[j]);
+            int k = key_cmp_of(&pool[i], &pool[j]);
+            k = (k > 0) - (k < 0);
+            if (o != 0) {
+                if (k != o)
+                    fprintf(stderr, "%d/%llx vs %d/%llx: o %d k %d\n",
+                            pool[i].kind, (unsigned long long)pool[i].v.u,
+                            pool[j].kind, (unsigned long long)pool[j].v.u, o,
+                            k);
+                REQUIRE(k == o);
+            } else {
+                /* Equal numbers: one key per kind, the integer first. */
+                bool ai = pool[i].kind != QV_NUM_DOUBLE;
+                bool bi = pool[j].kind != QV_NUM_DOUBLE;
+                REQUIRE(k == (ai == bi ? 0 : ai ? -1 : 1));
+            }
+        }
+    }
+}
+END_TEST
+
+/* The ids and exact values of an ordered scroll, as "id:i5,id:u9,id:d1.5". */
+static char *ordered_exact(qv_collection *c, const char *key, bool desc,
+                           const qv_number *start, const char *ftext,
+                           size_t limit)
+{
+    static char out[8192];
+    qv_order_by o;
+    qv_order_by_init(&o);
+    o.key = key;
+    o.descending = desc;
+    if (start) {
+        o.use_start = true;
+        if (start->kind == QV_NUM_DOUBLE)
+            o.start_from = start->v.d;
+        else
+            o.start_exact = *start;
+    }
+    qv_filter *f = ftext ? filter(ftext) : NULL;
+    qv_point_id ids[64];
+    qv_number vals[64];
+    double dv[64];
+    qv_point_id ids2[64];
+    size_t n, n2;
+    ck_assert_int_eq(qv_scroll_order_by_exact(c, &o, f, limit, ids, vals, &n),
+                     QV_OK);
+    /* The double call agrees, with each value's nearest double. */
+    ck_assert_int_eq(qv_scroll_order_by(c, &o, f, limit, ids2, dv, &n2), QV_OK);
+    ck_assert_uint_eq(n, n2);
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(ids[i].u.num, ids2[i].u.num);
+        const qv_number *v = &vals[i];
+        double near = v->kind == QV_NUM_INT    ? (double)v->v.i
+                      : v->kind == QV_NUM_UINT ? (double)v->v.u
+                                               : v->v.d;
+        ck_assert(memcmp(&near, &dv[i], sizeof(double)) == 0);
+        len += (size_t)snprintf(out + len, sizeof(out) - len,
+                                "%s%llu:", i ? "," : "",
+                                (unsigned long long)ids[i].u.num);
+        if (v->kind == QV_NUM_INT)
+            len += (size_t)snprintf(out + len, sizeof(out) - len, "i%lld",
+                                    (long long)v->v.i);
+        else if (v->kind == QV_NUM_UINT)
+            len += (size_t)snprintf(out + len, sizeof(out) - len, "u%llu",
+                                    (unsigned long long)v->v.u);
+        else
+            len += (size_t)snprintf(out + len, sizeof(out) - len, "d%.17g",
+                                    v->v.d);
+    }
+    qv_filter_free(f);
+    return out;
+}
+
+/* The values of test_order_by_exact, ascending: (id, payload number text,
+ * the number, its rank among distinct numeric values). */
+static const struct {
+    uint64_t id;
+    const char *text;
+    qv_number v;
+    int rank;
+} EXACT[] = {
+    {11, "-9.3e18", {QV_NUM_DOUBLE, {.d = -9.3e18}}, 0},
+    {6, "-9223372036854775808", {QV_NUM_INT, {.i = INT64_MIN}}, 1},
+    {9, "1.5", {QV_NUM_DOUBLE, {.d = 1.5}}, 2},
+    {1, "9007199254740992", {QV_NUM_INT, {.i = 9007199254740992}}, 3},
+    {7, "9007199254740992.0", {QV_NUM_DOUBLE, {.d = 9007199254740992.0}}, 3},
+    {2, "9007199254740993", {QV_NUM_INT, {.i = 9007199254740993}}, 4},
+    {12, "9007199254740994", {QV_NUM_INT, {.i = 9007199254740994}}, 5},
+    {13, "9223372036854775806", {QV_NUM_INT, {.i = INT64_MAX - 1}}, 6},
+    {3, "9223372036854775807", {QV_NUM_INT, {.i = INT64_MAX}}, 7},
+    {4, "9223372036854775808", {QV_NUM_UINT, {.u = 1ull << 63}}, 8},
+    {8,
+     "9.223372036854775807e18",
+     {QV_NUM_DOUBLE, {.d = 9223372036854775808.0}},
+     8},
+    {5, "18446744073709551615", {QV_NUM_UINT, {.u = UINT64_MAX}}, 9},
+    {10,
+     "18446744073709551616",
+     {QV_NUM_DOUBLE, {.d = 18446744073709551616.0}},
+     10},
+};
+#define N_EXACT (sizeof(EXACT) / sizeof(EXACT[0]))
+
+/* The expected listing of EXACT entries with rank in [lo, hi], ascending
+ * or descending. */
+static char *exact_want(int lo, int hi, bool desc)
+{
+    static char out[8192];
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t k = 0; k < N_EXACT; k++) {
+        size_t i = desc ? N_EXACT - 1 - k : k;
+        if (EXACT[i].rank < lo || EXACT[i].rank > hi)
+            continue;
+        const qv_number *v = &EXACT[i].v;
+        len += (size_t)snprintf(out + len, sizeof(out) - len,
+                                "%s%llu:", len ? "," : "",
+                                (unsigned long long)EXACT[i].id);
+        if (v->kind == QV_NUM_INT)
+            len += (size_t)snprintf(out + len, sizeof(out) - len, "i%lld",
+                                    (long long)v->v.i);
+        else if (v->kind == QV_NUM_UINT)
+            len += (size_t)snprintf(out + len, sizeof(out) - len, "u%llu",
+                                    (unsigned long long)v->v.u);
+        else
+            len += (size_t)snprintf(out + len, sizeof(out) - len, "d%.17g",
+                                    v->v.d);
+    }
+    return out;
+}
+
+static void put_exact(qv_collection *c, size_t i)
+{
+    char json[128];
+    snprintf(json, sizeof(json), "{\"n\":%s,\"f\":%s}", EXACT[i].text,
+             EXACT[i].text);
+    put(c, EXACT[i].id, json);
+}
+
+START_TEST(test_order_by_exact)
+{
+    /* a: indexes first, then one insert per point (tree adds); b: points
+     * first, then a bulk build; plain: no index (the filter's oracle).
+     * Ids are inserted in id order, so slots follow ids: equal values of
+     * one kind would come in id order (none here). */
+    qv_collection *a = make(), *b = make(), *plain = make();
+    ck_assert_int_eq(qv_payload_index_create(a, "n", QV_INDEX_INTEGER), QV_OK);
+    ck_assert_int_eq(qv_payload_index_create(a, "f", QV_INDEX_FLOAT), QV_OK);
+    for (uint64_t id = 1; id <= N_EXACT; id++)
+        for (size_t i = 0; i < N_EXACT; i++)
+            if (EXACT[i].id == id) {
+                put_exact(a, i);
+                put_exact(b, i);
+                put_exact(plain, i);
+            }
+    ck_assert_int_eq(qv_payload_index_create(b, "n", QV_INDEX_INTEGER), QV_OK);
+    ck_assert_int_eq(qv_payload_index_create(b, "f", QV_INDEX_FLOAT), QV_OK);
+    qv_collection *both[2] = {a, b};
+    for (int ci = 0; ci < 2; ci++) {
+        qv_collection *c = both[ci];
+        for (int ki = 0; ki < 2; ki++) {
+            const char *key = ki ? "f" : "n";
+            EXPECT_ORDER(ordered_exact(c, key, false, NULL, NULL, 64),
+                         exact_want(0, 99, false));
+            EXPECT_ORDER(ordered_exact(c, key, true, NULL, NULL, 64),
+                         exact_want(0, 99, true));
+            /* start_from exactly at each value, integer or double: the
+             * values numerically >= it (<= descending), equal ones of the
+             * other kind included. */
+            for (size_t i = 0; i < N_EXACT; i++) {
+                char want[8192];
+                strcpy(want, exact_want(EXACT[i].rank, 99, false));
+                EXPECT_ORDER(
+                    ordered_exact(c, key, false, &EXACT[i].v, NULL, 64), want);
+                strcpy(want, exact_want(0, EXACT[i].rank, true));
+                EXPECT_ORDER(ordered_exact(c, key, true, &EXACT[i].v, NULL, 64),
+                             want);
+            }
+        }
+    }
+    /* A u64 start at or below INT64_MAX is that integer. */
+    qv_number s = {QV_NUM_UINT, {.u = 9007199254740993ull}};
+    EXPECT_ORDER(ordered_exact(a, "n", true, &s, NULL, 2),
+                 "2:i9007199254740993,7:d9007199254740992");
+    /* Paging, Qdrant's way: start_from the last value seen, must_not the
+     * ids seen; two per page, both directions, covers every value. */
+    for (int desc = 0; desc < 2; desc++) {
+        char all[8192] = "", seen[1024] = "";
+        size_t all_len = 0, seen_len = 0;
+        qv_number last = {0};
+        bool started = false;
+        for (int page = 0; page < 20; page++) {
+            char ftext[1200];
+            snprintf(ftext, sizeof(ftext), "{\"must_not\":{\"has_id\":[%s]}}",
+                     seen);
+            qv_order_by o;
+            qv_order_by_init(&o);
+            o.key = "n";
+            o.descending = desc;
+            o.use_start = started;
+            if (last.kind == QV_NUM_DOUBLE)
+                o.start_from = last.v.d;
+            else
+                o.start_exact = last;
+            qv_filter *f = filter(ftext);
+            qv_point_id ids[2];
+            qv_number vals[2];
+            size_t n;
+            ck_assert_int_eq(
+                qv_scroll_order_by_exact(a, &o, f, 2, ids, vals, &n), QV_OK);
+            qv_filter_free(f);
+            if (n == 0)
+                break;
+            for (size_t i = 0; i < n; i++) {
+                seen_len += (size_t)snprintf(
+                    seen + seen_len, sizeof(seen) - seen_len, "%s%llu",
+                    seen_len ? "," : "", (unsigned long long)ids[i].u.num);
+                all_len += (size_t)snprintf(
+                    all + all_len, sizeof(all) - all_len, "%s%llu",
+                    all_len ? "," : "", (unsigned long long)ids[i].u.num);
+            }
+            last = vals[n - 1];
+            started = true;
+        }
+        char want[8192] = "";
+        size_t wl = 0;
+        for (size_t k = 0; k < N_EXACT; k++) {
+            size_t i = desc ? N_EXACT - 1 - k : k;
+            wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%s%llu",
+                                   wl ? "," : "",
+                                   (unsigned long long)EXACT[i].id);
+        }
+        EXPECT_ORDER(all, want);
+    }
+    /* Layout 1 (and qv_scroll_order_by's doubles) still work: start_from
+     * 2^53 as a double takes both 2^53s and, ascending, 2^53 + 1. */
+    qv_order_by o1;
+    qv_order_by_init(&o1);
+    o1.version = 1;
+    o1.key = "n";
+    o1.use_start = true;
+    o1.start_from = 9007199254740992.0;
+    o1.start_exact.kind = (qv_number_kind)77; /* not read by layout 1 */
+    qv_point_id ids[16];
+    double dv[16];
+    size_t n;
+    ck_assert_int_eq(qv_scroll_order_by(a, &o1, NULL, 3, ids, dv, &n), QV_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_uint_eq(ids[0].u.num, 1);
+    ck_assert_uint_eq(ids[1].u.num, 7);
+    ck_assert_uint_eq(ids[2].u.num, 2);
+    ck_assert(dv[2] == 9007199254740992.0); /* the nearest double */
+    o1.descending = true;
+    ck_assert_int_eq(qv_scroll_order_by(a, &o1, NULL, 16, ids, dv, &n), QV_OK);
+    ck_assert_uint_eq(n, 5);
+    ck_assert_uint_eq(ids[0].u.num, 7);
+    ck_assert_uint_eq(ids[1].u.num, 1);
+    /* Layout 2 refuses a start of an unknown kind. */
+    o1.version = QV_ORDER_BY_VERSION;
+    ck_assert_int_eq(qv_scroll_order_by(a, &o1, NULL, 3, ids, dv, &n),
+                     QV_EINVAL);
+    o1.use_start = false; /* checked whether used or not */
+    ck_assert_int_eq(qv_scroll_order_by(a, &o1, NULL, 3, ids, dv, &n),
+                     QV_EINVAL);
+    o1.start_exact.kind = QV_NUM_DOUBLE;
+    o1.use_start = true;
+    o1.start_from = NAN;
+    ck_assert_int_eq(qv_scroll_order_by(a, &o1, NULL, 3, ids, dv, &n),
+                     QV_ERANGE);
+    o1.start_exact.kind = QV_NUM_INT; /* an integer start replaces the NaN */
+    o1.start_exact.v.i = INT64_MAX;
+    ck_assert_int_eq(qv_scroll_order_by(a, &o1, NULL, 16, ids, dv, &n), QV_OK);
+    ck_assert_uint_eq(n, 9);
+    ck_assert_uint_eq(ids[0].u.num, 3);
+    /* match and range through the index answer exactly what the filter
+     * does without it: match compares i64s exactly, range the doubles. */
+    const char *conds[] = {
+        "{\"must\":{\"key\":\"K\",\"match\":{\"value\":9007199254740993}}}",
+        "{\"must\":{\"key\":\"K\",\"match\":{\"value\":9007199254740992}}}",
+        "{\"must\":{\"key\":\"K\",\"match\":{\"value\":9223372036854775807}}}",
+        "{\"must\":{\"key\":\"K\",\"match\":{\"value\":-9223372036854775808}}}",
+        "{\"must\":{\"key\":\"K\",\"match\":{\"any\":[9007199254740994,"
+        "9223372036854775806,1]}}}",
+        "{\"must\":{\"key\":\"K\",\"range\":{\"gte\":9007199254740993}}}",
+        "{\"must\":{\"key\":\"K\",\"range\":{\"gt\":9007199254740992}}}",
+        "{\"must\":{\"key\":\"K\",\"range\":{\"lt\":9223372036854775807}}}",
+        "{\"must\":{\"key\":\"K\",\"range\":{\"lte\":9007199254740992}}}",
+        "{\"must\":{\"key\":\"K\",\"range\":{\"gt\":1.5,\"lt\":"
+        "18446744073709551615}}}",
+        "{\"must\":{\"key\":\"K\",\"range\":{\"gte\":-9223372036854775808,"
+        "\"lte\":1.5}}}",
+    };
+    for (size_t i = 0; i < sizeof(conds) / sizeof(conds[0]); i++) {
+        for (int ki = 0; ki < 2; ki++) {
+            char cond[256];
+            snprintf(cond, sizeof(cond), "%s", conds[i]);
+            *strchr(cond, 'K') = ki ? 'f' : 'n';
+            char want[4096];
+            strcpy(want, ids_of(plain, cond));
+            ck_assert_int_eq(how(a, cond), 2);
+            EXPECT(a, cond, want);
+            EXPECT(b, cond, want);
+        }
+    }
+    EXPECT(a,
+           "{\"must\":{\"key\":\"n\",\"match\":{\"value\":9007199254740993}}}",
+           "2");
+    EXPECT(a,
+           "{\"must\":{\"key\":\"n\",\"match\":{\"value\":9007199254740992}}}",
+           "1");
+    /* Writes: the exact keys come out as they went in. */
+    for (size_t i = 0; i < N_EXACT; i += 2) {
+        qv_point_id pid = qv_id_from_num(EXACT[i].id);
+        ck_assert_int_eq(qv_delete(a, &pid), QV_OK);
+    }
+    char want[8192] = "";
+    size_t wl = 0;
+    for (size_t i = 1; i < N_EXACT; i += 2)
+        wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%s%llu",
+                               wl ? "," : "", (unsigned long long)EXACT[i].id);
+    qv_point_id pids[16];
+    qv_number vals[16];
+    qv_order_by_init(&o1);
+    o1.key = "n";
+    ck_assert_int_eq(qv_scroll_order_by_exact(a, &o1, NULL, 16, pids, vals, &n),
+                     QV_OK);
+    char got[8192] = "";
+    size_t gl = 0;
+    for (size_t i = 0; i < n; i++)
+        gl +=
+            (size_t)snprintf(got + gl, sizeof(got) - gl, "%s%llu",
+                             gl ? "," : "", (unsigned long long)pids[i].u.num);
+    EXPECT_ORDER(got, want);
+    qv_collection_release(a);
+    qv_collection_release(b);
+    qv_collection_release(plain);
+}
+END_TEST
+
 /* ---- 6. scale: tenants -------------------------------------------------- */
 
 START_TEST(test_tenants_at_scale)
@@ -1083,6 +1544,8 @@ int main(void)
     tcase_add_test(tc, test_array_paths);
     tcase_add_test(tc, test_full_text);
     tcase_add_test(tc, test_order_by);
+    tcase_add_test(tc, test_number_keys);
+    tcase_add_test(tc, test_order_by_exact);
     tcase_add_test(tc, test_tenants_at_scale);
     tcase_add_test(tc, test_bad_input);
     tcase_add_test(tc, test_stale_and_rebuild);

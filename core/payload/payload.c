@@ -1333,6 +1333,21 @@ static double b_number(qvi_pval v)
     return p[0] == T_DOUBLE ? rd_double(p + 1) : 0.0;
 }
 
+qvi_jnum qvi_payload_blob_num(qvi_pval v, int64_t *i, uint64_t *u, double *d)
+{
+    const uint8_t *p = v;
+    *d = b_number(v);
+    if (p[0] == T_INT) {
+        *i = rd_int(p + 1);
+        return QVI_JNUM_INT;
+    }
+    if (p[0] == T_UINT) {
+        *u = rd64(p + 1);
+        return QVI_JNUM_UINT;
+    }
+    return p[0] == T_DOUBLE ? QVI_JNUM_FLOAT : QVI_JNUM_NONE;
+}
+
 static bool b_integer(qvi_pval v, int64_t *n)
 {
     const uint8_t *p = v;

@@ -139,4 +139,11 @@ qv_status qvi_payload_delete_keys(const uint8_t *old, size_t old_len,
  * keys bytewise and stop at the first match. */
 extern const qvi_payload_ops qvi_payload_blob_ops;
 
+/* The number at v, a value of a well-formed blob whose type is NUMBER, as
+ * written: QVI_JNUM_INT (*i), QVI_JNUM_UINT (*u, above INT64_MAX) or
+ * QVI_JNUM_FLOAT; *d is set for every kind (the nearest double).  The
+ * ops table's number() and integer() cannot tell a u64 from a double, and
+ * the numeric indexes key every number exactly. */
+qvi_jnum qvi_payload_blob_num(qvi_pval v, int64_t *i, uint64_t *u, double *d);
+
 #endif /* QUIVER_PAYLOAD_H */

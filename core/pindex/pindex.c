@@ -315,8 +315,30 @@ static void apply_leaf(apply_ctx *a, qvi_pval v)
         break;
     case QV_INDEX_INTEGER:
     case QV_INDEX_FLOAT:
-        if (t == QVI_PT_NUMBER)
-            apply_key(a, qvi_double_key(ops->number(v)), 0);
+        if (t == QVI_PT_NUMBER) {
+            /* Exactly, as written (pindex_num.c): 2^53 + 1 is not 2^53. */
+            qv_number n = {0};
+            int64_t hi, i;
+            uint64_t u;
+            double d;
+            uint32_t lo;
+            switch (qvi_payload_blob_num(v, &i, &u, &d)) {
+            case QVI_JNUM_INT:
+                n.kind = QV_NUM_INT;
+                n.v.i = i;
+                break;
+            case QVI_JNUM_UINT:
+                n.kind = QV_NUM_UINT;
+                n.v.u = u;
+                break;
+            default:
+                n.kind = QV_NUM_DOUBLE;
+                n.v.d = d;
+                break;
+            }
+            qvi_number_key(&n, &hi, &lo);
+            apply_key(a, hi, lo);
+        }
         break;
     case QV_INDEX_DATETIME:
         if (t == QVI_PT_STRING) {

@@ -118,9 +118,14 @@ size_t qvi_vmap_bytes(const qvi_vmap *m);
 /* ---- the ordered tree (pindex_num.c) ------------------------------
  */
 
-/* A key of the tree: (hi, lo) is the value -- a double mapped to an int64
- * that orders like the double, or a date-time's seconds and nanoseconds --
- * and slot makes each (value, point) pair unique. */
+/* A key of the tree: (hi, lo) is the value and slot makes each (value,
+ * point) pair unique.  A number (integer and float indexes) is its
+ * nearest double mapped to an int64 that orders like the double (hi),
+ * then what the double misses (lo, qvi_number_key: an integer's exact
+ * offset from that double, and whether the value is a double), so the
+ * keys order every i64, u64 and double exactly, as numbers.  A
+ * date-time's (hi, lo) is its seconds and nanoseconds; a latitude's
+ * (geo) its double's int64 and 0. */
 typedef struct qvi_nkey {
     int64_t hi;
     uint32_t lo;
@@ -175,6 +180,17 @@ size_t qvi_ntree_bytes(const qvi_ntree *t);
  * back. */
 int64_t qvi_double_key(double d);
 double qvi_key_double(int64_t k);
+
+/* The (hi, lo) of number v (finite when a double; a QV_NUM_UINT at most
+ * INT64_MAX counts as the QV_NUM_INT of the same value), and back: the
+ * number a key of an integer or float index stands for, with the kind it
+ * was written with (QV_NUM_UINT only above INT64_MAX).  Keys of
+ * numerically equal values share hi and lo but for lo's lowest bit,
+ * QVI_NUM_LO_DOUBLE for a double: (hi, lo & ~1, 0) is below every key of
+ * v's value and (hi, (lo | 1) + 1, 0) above them all. */
+#define QVI_NUM_LO_DOUBLE 1u
+void qvi_number_key(const qv_number *v, int64_t *hi, uint32_t *lo);
+qv_number qvi_key_number(int64_t hi, uint32_t lo);
 
 /* ---- full text (pindex_text.c) ------------------------------------
  */

@@ -22,6 +22,21 @@
  * (flip all bits of negatives, the sign bit of positives), which orders
  * every finite double like the double itself; -0.0 is first made 0.0.
  *
+ * Numbers are exact.  Payloads keep integers as i64, or u64 above
+ * INT64_MAX, and Qdrant orders them exactly (its OrderValue compares
+ * Int(i64) as integers and an integer with a float as numbers), but a
+ * double holds only 53 bits: 2^53 and 2^53 + 1 share one.  So a number's
+ * hi is its NEAREST double and lo what that double misses: the integer's
+ * offset from it (v - nearest, at most half a double's spacing, so within
+ * +-1024 for anything up to 2^64), biased by 2^30 and shifted left one
+ * bit, whose lowest bit says whether the value is a double (offset 0).
+ * Rounding to nearest is monotone (a < b gives nearest(a) <= nearest(b)),
+ * and among numbers with one nearest double the offset orders them, so
+ * (hi, lo) orders every i64, u64 and finite double exactly; an integer
+ * equal to a double (2 and 2.0) keys one below it.  A range over doubles
+ * (the filter's range compares payload numbers as doubles) takes whole hi
+ * values; a match of an integer takes one (hi, lo).
+ *
  * Not thread-safe: the owner's lock (a collection's rwlock) guards the
  * tree.
  */
@@ -49,6 +64,62 @@ double qvi_key_double(int64_t k)
     double d;
     memcpy(&d, &u, sizeof(d));
     return d;
+}
+
+/* The bias of an offset in lo: offsets are within +-2^11, and lo must
+ * stay unsigned with room for the kind bit. */
+#define OFF_BIAS (1 << 30)
+#define TWO63    9223372036854775808.0
+#define TWO64    18446744073709551616.0
+
+void qvi_number_key(const qv_number *v, int64_t *hi, uint32_t *lo)
+{
+    int64_t off = 0;
+    uint32_t dbl = 0;
+    double d;
+    if (v->kind == QV_NUM_DOUBLE) {
+        d = v->v.d;
+        dbl = QVI_NUM_LO_DOUBLE;
+    } else if (v->kind == QV_NUM_UINT && v->v.u > (uint64_t)INT64_MAX) {
+        uint64_t u = v->v.u;
+        d = (double)u; /* in [2^63, 2^64] */
+        /* 2^64 itself is no u64: the offset is minus what u lacks. */
+        off = d >= TWO64 ? -(int64_t)(0 - u) : (int64_t)(u - (uint64_t)d);
+    } else {
+        int64_t i = v->kind == QV_NUM_UINT ? (int64_t)v->v.u : v->v.i;
+        d = (double)i; /* in [-2^63, 2^63] */
+        off = d >= TWO63 ? -(int64_t)((1ull << 63) - (uint64_t)i)
+                         : i - (int64_t)d;
+    }
+    *hi = qvi_double_key(d);
+    *lo = ((uint32_t)(off + OFF_BIAS) << 1) | dbl;
+}
+
+qv_number qvi_key_number(int64_t hi, uint32_t lo)
+{
+    qv_number n;
+    double d = qvi_key_double(hi);
+    if (lo & QVI_NUM_LO_DOUBLE) {
+        n.kind = QV_NUM_DOUBLE;
+        n.v.d = d;
+        return n;
+    }
+    int64_t off = (int64_t)(lo >> 1) - OFF_BIAS;
+    if (d >= TWO63) {
+        /* Unsigned arithmetic wraps 2^64 + off to the u64 it stands for. */
+        uint64_t u = (d >= TWO64 ? 0 : (uint64_t)d) + (uint64_t)off;
+        if (u > (uint64_t)INT64_MAX) {
+            n.kind = QV_NUM_UINT;
+            n.v.u = u;
+        } else {
+            n.kind = QV_NUM_INT;
+            n.v.i = (int64_t)u;
+        }
+        return n;
+    }
+    n.kind = QV_NUM_INT;
+    n.v.i = (int64_t)d + off;
+    return n;
 }
 
 int qvi_nkey_cmp(const qvi_nkey *a, const qvi_nkey *b)

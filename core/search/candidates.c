@@ -142,8 +142,10 @@ static cset set_or(cset a, cset b, uint32_t words)
 
 /* The keys of a range of values: [from, to) as tree keys.  Keys compare
  * (hi, lo, slot), so (hi, lo, 0) is below every key of that value and
- * (hi, lo + 1, 0) above every key of it (numbers have lo 0, date-times
- * nanoseconds).  A span needs no test per key. */
+ * (hi, lo + 1, 0) above every key of it (date-times: seconds and
+ * nanoseconds; geo: a latitude and 0; numbers: see pindex_num.c, whose
+ * lo is an exact integer's offset from the double hi).  A span needs no
+ * test per key. */
 typedef struct span {
     qvi_nkey from, to;
     bool empty;
@@ -171,7 +173,11 @@ static void span_upper(span *r, int64_t hi, uint32_t lo, bool strict)
         r->to = k;
 }
 
-/* gt / gte / lt / lte of a numeric range. */
+/* gt / gte / lt / lte of a numeric range.  The filter compares a payload
+ * number's double with the bounds (as Qdrant's Range<f64>), so a bound
+ * takes or leaves every key of a double, whatever its lo: (k, 0) is below
+ * them all and (k + 1, 0) above (finite doubles' keys are far from
+ * INT64_MAX). */
 static span numeric_span(const qvi_ffield *fc)
 {
     span r = span_all();
@@ -180,9 +186,9 @@ static span numeric_span(const qvi_ffield *fc)
             continue;
         int64_t k = qvi_double_key(fc->r[b]);
         if (b < 2)
-            span_lower(&r, k, 0, b == 0);
+            span_lower(&r, b == 0 ? k + 1 : k, 0, false);
         else
-            span_upper(&r, k, 0, b == 2);
+            span_upper(&r, b == 2 ? k : k + 1, 0, true);
     }
     return r;
 }
@@ -202,17 +208,18 @@ static span datetime_span(const qvi_ffield *fc)
     return r;
 }
 
-/* The keys of one integer. */
+/* The keys of one integer: exactly the payload integers equal to v, as
+ * the filter's match compares them (an i64; not the double 2.0, not a
+ * neighbour that rounds to the same double, pindex_num.c). */
 static span value_span(int64_t v)
 {
     span r = span_all();
-    int64_t k = qvi_double_key((double)v);
-    span_lower(&r, k, 0, false);
-    span_upper(&r, k, 0, false);
-    /* Numeric indexes key values by their double: this span holds every
-     * payload number that rounds to v's double (2^53 and 2^53+1 alike, a
-     * float 2.0 and the integer 2), a superset that field_set marks
-     * inexact so the payloads decide. */
+    qv_number n = {.kind = QV_NUM_INT, .v.i = v};
+    int64_t hi;
+    uint32_t lo;
+    qvi_number_key(&n, &hi, &lo);
+    span_lower(&r, hi, lo, false);
+    span_upper(&r, hi, lo, false);
     return r;
 }
 
@@ -448,14 +455,12 @@ static cset field_set(prep *p, uint32_t fi)
         case QVI_M_INT:
             sp = value_span(fc->mint);
             span_bits(p, &ix->tree, &sp, r.bits);
-            r.exact = false; /* see value_span */
             break;
         case QVI_M_ANY_INT:
             for (uint32_t i = 0; i < fc->set_n; i++) {
                 sp = value_span(f->ints[fc->set_off + i]);
                 span_bits(p, &ix->tree, &sp, r.bits);
             }
-            r.exact = false;
             break;
         case QVI_M_BOOL:
             qvi_posting_or(&ix->bools[fc->mbool], r.bits, p->nbits);

@@ -16,6 +16,14 @@
  * equal values make an id offset meaningless.  Equal values come in slot
  * order, reversed when descending.
  *
+ * Numbers are exact (Qdrant's OrderValue, lib/segment/src/data_types/
+ * order_by.rs: Int(i64) | Float(f64), ints compared as ints, an int and a
+ * float as numbers): the tree keys every i64, u64 and double exactly
+ * (pindex_num.c), a start_from is keyed the same way, and each value is
+ * reported with the kind it was written with.  Qdrant turns an integer
+ * start_from into an f64 for its range (a TODO there); this keeps it
+ * exact, so paging from the last value seen never skips 2^53 + 1.
+ *
  * Runs under the collection's read lock, like qv_scroll.
  */
 #include "core/search/search.h"
@@ -32,17 +40,45 @@ void qv_order_by_init(qv_order_by *o)
     o->version = QV_ORDER_BY_VERSION;
 }
 
-/* The value a key stands for, as reported: the number, or a date-time's
- * seconds with their fraction. */
-static double key_value(const qvi_pindex *ix, const qvi_nkey *k)
+/* The value a key stands for, as reported: the number as written, or a
+ * date-time's seconds with their fraction. */
+static qv_number key_value(const qvi_pindex *ix, const qvi_nkey *k)
 {
-    if (ix->kind == QV_INDEX_DATETIME)
-        return (double)k->hi + (double)k->lo * 1e-9;
-    return qvi_key_double(k->hi);
+    if (ix->kind == QV_INDEX_DATETIME) {
+        qv_number n = {.kind = QV_NUM_DOUBLE};
+        n.v.d = (double)k->hi + (double)k->lo * 1e-9;
+        return n;
+    }
+    return qvi_key_number(k->hi, k->lo);
+}
+
+/* The nearest double of n. */
+static double number_double(const qv_number *n)
+{
+    switch (n->kind) {
+    case QV_NUM_INT:
+        return (double)n->v.i;
+    case QV_NUM_UINT:
+        return (double)n->v.u;
+    default:
+        return n->v.d;
+    }
+}
+
+/* The start value of o (with use_start): start_exact when it holds an
+ * integer (layout 2 on), else start_from. */
+static qv_number start_value(const qv_order_by *o)
+{
+    if (o->version >= 2 && o->start_exact.kind != QV_NUM_DOUBLE)
+        return o->start_exact;
+    qv_number n = {.kind = QV_NUM_DOUBLE};
+    n.v.d = o->start_from;
+    return n;
 }
 
 /* Where the walk starts: the first key of the range ascending, one past
- * the last descending.  Date-times start a second early or late, and the
+ * the last descending.  A number start is keyed as the tree keys values,
+ * so the bound is exact; date-times start a second early or late, and the
  * walk skips the keys outside start_from by value. */
 static qvi_ncur start_at(const qvi_pindex *ix, const qv_order_by *o)
 {
@@ -50,19 +86,22 @@ static qvi_ncur start_at(const qvi_pindex *ix, const qv_order_by *o)
     qvi_nkey k = {0, 0, 0};
     if (!o->use_start)
         return o->descending ? (qvi_ncur){t->nc, 0} : (qvi_ncur){0, 0};
-    bool dt = ix->kind == QV_INDEX_DATETIME;
-    double s = o->start_from;
-    if (!o->descending) {
-        if (dt)
-            k.hi = s <= -9.2e18 ? INT64_MIN : (int64_t)floor(s) - 1;
-        else
-            k.hi = qvi_double_key(s);
+    qv_number sn = start_value(o);
+    if (ix->kind != QV_INDEX_DATETIME) {
+        uint32_t lo;
+        qvi_number_key(&sn, &k.hi, &lo);
+        /* Below every key of the value, or above them all (the lo of a
+         * double, one past it; pindex.h). */
+        k.lo = o->descending ? (lo | QVI_NUM_LO_DOUBLE) + 1
+                             : lo & ~QVI_NUM_LO_DOUBLE;
         return qvi_ntree_lower_bound(t, &k);
     }
-    if (dt)
-        k.hi = s >= 9.2e18 ? INT64_MAX : (int64_t)floor(s) + 1;
-    else
-        k.hi = qvi_double_key(s);
+    double s = number_double(&sn);
+    if (!o->descending) {
+        k.hi = s <= -9.2e18 ? INT64_MIN : (int64_t)floor(s) - 1;
+        return qvi_ntree_lower_bound(t, &k);
+    }
+    k.hi = s >= 9.2e18 ? INT64_MAX : (int64_t)floor(s) + 1;
     if (k.hi == INT64_MAX)
         return (qvi_ncur){t->nc, 0};
     k.hi++; /* everything with this value lies before */
@@ -83,15 +122,24 @@ static qv_status check_args(qv_collection *c, const qv_order_by *o,
             o->version, QV_ORDER_BY_VERSION);
     if (limit == 0)
         return qvi_fail(c->err, QV_ERANGE, "limit must be at least 1");
-    if (o->use_start && isnan(o->start_from))
-        return qvi_fail(c->err, QV_ERANGE, "start_from is NaN");
+    if (o->version >= 2 && o->start_exact.kind != QV_NUM_DOUBLE &&
+        o->start_exact.kind != QV_NUM_INT && o->start_exact.kind != QV_NUM_UINT)
+        return qvi_fail(c->err, QV_EINVAL, "start_exact has an unknown kind %d",
+                        (int)o->start_exact.kind);
+    if (o->use_start) {
+        qv_number sn = start_value(o);
+        if (sn.kind == QV_NUM_DOUBLE && isnan(sn.v.d))
+            return qvi_fail(c->err, QV_ERANGE, "start_from is NaN");
+    }
     return QV_OK;
 }
 
-qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
-                             const qv_filter *filter, size_t limit,
-                             qv_point_id *ids_out, double *values_out,
-                             size_t *n_out)
+/* Both public calls: values to dv as doubles or to nv exactly (either or
+ * both NULL). */
+static qv_status scroll_order(qv_collection *c, const qv_order_by *o,
+                              const qv_filter *filter, size_t limit,
+                              qv_point_id *ids_out, double *dv, qv_number *nv,
+                              size_t *n_out)
 {
     if (!c)
         return QV_ENULL;
@@ -141,6 +189,10 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
     const qvi_ntree *t = &ix->tree;
     qvi_ncur cur = start_at(ix, o);
     qvi_nkey k;
+    /* Date-time starts are not exact in the tree (above): checked here. */
+    bool dt = o->use_start && ix->kind == QV_INDEX_DATETIME;
+    qv_number sn = start_value(o);
+    double dt_start = number_double(&sn);
     for (;;) {
         if (o->descending) {
             if (!qvi_ntree_prev(t, &cur))
@@ -150,15 +202,16 @@ qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
             break;
         if (!o->descending)
             qvi_ntree_next(t, &cur);
-        double v = key_value(ix, &k);
-        if (o->use_start &&
-            (o->descending ? v > o->start_from : v < o->start_from))
+        qv_number v = key_value(ix, &k);
+        if (dt && (o->descending ? v.v.d > dt_start : v.v.d < dt_start))
             continue;
         if (!qvi_candidates_match(&q, k.slot))
             continue;
         ids_out[n] = c->ids[k.slot];
-        if (values_out)
-            values_out[n] = v;
+        if (dv)
+            dv[n] = number_double(&v);
+        if (nv)
+            nv[n] = v;
         if (++n == limit)
             break;
     }
@@ -170,4 +223,20 @@ cleanup:
     if (st == QV_OK)
         *n_out = n;
     return st;
+}
+
+qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *o,
+                             const qv_filter *filter, size_t limit,
+                             qv_point_id *ids_out, double *values_out,
+                             size_t *n_out)
+{
+    return scroll_order(c, o, filter, limit, ids_out, values_out, NULL, n_out);
+}
+
+qv_status qv_scroll_order_by_exact(qv_collection *c, const qv_order_by *o,
+                                   const qv_filter *filter, size_t limit,
+                                   qv_point_id *ids_out, qv_number *values_out,
+                                   size_t *n_out)
+{
+    return scroll_order(c, o, filter, limit, ids_out, NULL, values_out, n_out);
 }
