@@ -118,6 +118,7 @@ typedef enum qvi_change_kind {
     QVI_CHANGE_PAYLOAD_CLEAR = 7,       /* id */
     QVI_CHANGE_INDEX_CREATE = 8,        /* key path, index kind name */
     QVI_CHANGE_INDEX_DROP = 9,          /* key path */
+    QVI_CHANGE_PAYLOAD_EDIT_BATCH = 10, /* ids, a list of payload edits */
     QVI_CHANGE_KIND_COUNT
 } qvi_change_kind;
 
@@ -133,8 +134,8 @@ typedef enum qvi_change_kind {
 typedef struct qvi_change {
     uint32_t kind; /* a qvi_change_kind */
     uint64_t lsn;  /* set by the journal when appended */
-    /* UPSERT, DELETE, DELETE_FILTER: n ids.  The PAYLOAD_* kinds: ids[0]
-     * (n = 1). */
+    /* UPSERT, DELETE, DELETE_FILTER, PAYLOAD_EDIT_BATCH: n ids.  The
+     * single-point PAYLOAD_* kinds: ids[0] (n = 1). */
     const qv_point_id *ids;
     size_t n;
     /* UPSERT */
@@ -155,6 +156,11 @@ typedef struct qvi_change {
     /* PAYLOAD_DELETE_KEYS */
     const char *const *keys;
     size_t n_keys;
+    /* PAYLOAD_EDIT_BATCH: edits applied in order to each of the n ids
+     * (their strings point into the scanned buffer or the decoded
+     * change's own copies, as above) */
+    const qv_payload_edit *edits;
+    size_t n_edits;
     /* owned by a decoded change */
     void *own[5];
 } qvi_change;

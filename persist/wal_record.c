@@ -527,6 +527,153 @@ static qv_status dec_index_drop(rd *in, qvi_change *r, char *err, size_t errcap)
     return QV_OK;
 }
 
+/* PAYLOAD_EDIT_BATCH: u64 n (>= 1), n ids, u32 number of edits (>= 1),
+ * then each edit: u32 edit kind (qv_payload_edit_kind), then SET: key (u32
+ * length or NO_KEY, bytes) and JSON text; OVERWRITE: JSON text;
+ * DELETE_KEYS: u64 count and that many key texts; CLEAR: nothing. */
+static bool enc_edit(const qv_payload_edit *e, wr *w)
+{
+    w_u32(w, (uint32_t)e->kind);
+    switch (e->kind) {
+    case QV_PAYLOAD_EDIT_SET:
+        if (!e->json)
+            return false;
+        if (e->key) {
+            if (!w_text(w, e->key, strlen(e->key)))
+                return false;
+        } else {
+            w_u32(w, NO_KEY);
+        }
+        return w_text(w, e->json, e->len);
+    case QV_PAYLOAD_EDIT_OVERWRITE:
+        return e->json && w_text(w, e->json, e->len);
+    case QV_PAYLOAD_EDIT_DELETE_KEYS:
+        if (e->n_keys && !e->keys)
+            return false;
+        w_u64(w, e->n_keys);
+        for (size_t i = 0; i < e->n_keys; i++)
+            if (!e->keys[i] || !w_text(w, e->keys[i], strlen(e->keys[i])))
+                return false;
+        return true;
+    case QV_PAYLOAD_EDIT_CLEAR:
+        return true;
+    }
+    return false;
+}
+
+static bool enc_edit_batch(const qvi_change *r, wr *w)
+{
+    if (!enc_ids(r, w) || !r->edits || r->n_edits == 0 ||
+        r->n_edits > UINT32_MAX)
+        return false;
+    w_u32(w, (uint32_t)r->n_edits);
+    for (size_t k = 0; k < r->n_edits; k++)
+        if (!enc_edit(&r->edits[k], w))
+            return false;
+    return true;
+}
+
+/* Where a decoded edit batch copies its key paths, each with a NUL: the
+ * arena holds every key's bytes (at most the body's length) plus one NUL
+ * per key, and each key takes at least 4 bytes of the body. */
+typedef struct key_sink {
+    char *arena;
+    const char **ptrs;
+    size_t n_ptrs, cap_ptrs;
+} key_sink;
+
+static bool r_key_into(rd *in, key_sink *ks, const char **out)
+{
+    const char *s;
+    size_t len;
+    if (!r_text(in, &s, &len) || memchr(s, '\0', len))
+        return false;
+    memcpy(ks->arena, s, len);
+    ks->arena[len] = '\0';
+    *out = ks->arena;
+    ks->arena += len + 1;
+    return true;
+}
+
+static qv_status dec_edit(rd *in, qv_payload_edit *e, key_sink *ks, char *err,
+                          size_t errcap)
+{
+    uint32_t kind, klen;
+    uint64_t nk;
+    if (!r_u32(in, &kind)) {
+        qvi_errf(err, errcap, "truncated edit");
+        return QV_ECORRUPT;
+    }
+    e->kind = (qv_payload_edit_kind)kind;
+    switch (kind) {
+    case QV_PAYLOAD_EDIT_SET:
+        if (in->left >= 4 && (memcpy(&klen, in->p, 4), klen == NO_KEY)) {
+            in->p += 4;
+            in->left -= 4;
+        } else if (!r_key_into(in, ks, &e->key)) {
+            qvi_errf(err, errcap, "bad key path");
+            return QV_ECORRUPT;
+        }
+        /* then the JSON text, as OVERWRITE */
+        /* fall through */
+    case QV_PAYLOAD_EDIT_OVERWRITE:
+        if (!r_text(in, &e->json, &e->len)) {
+            qvi_errf(err, errcap, "truncated payload");
+            return QV_ECORRUPT;
+        }
+        return QV_OK;
+    case QV_PAYLOAD_EDIT_DELETE_KEYS:
+        if (!r_u64(in, &nk) || nk > in->left / 4 ||
+            nk > ks->cap_ptrs - ks->n_ptrs) {
+            qvi_errf(err, errcap, "bad key count");
+            return QV_ECORRUPT;
+        }
+        e->keys = ks->ptrs + ks->n_ptrs;
+        e->n_keys = (size_t)nk;
+        for (size_t i = 0; i < nk; i++)
+            if (!r_key_into(in, ks, &ks->ptrs[ks->n_ptrs++])) {
+                qvi_errf(err, errcap, "key %zu is malformed", i);
+                return QV_ECORRUPT;
+            }
+        return QV_OK;
+    case QV_PAYLOAD_EDIT_CLEAR:
+        return QV_OK;
+    }
+    qvi_errf(err, errcap, "unknown payload edit kind %u", kind);
+    return QV_ECORRUPT;
+}
+
+static qv_status dec_edit_batch(rd *in, qvi_change *r, char *err,
+                                size_t errcap)
+{
+    qv_status st = dec_ids(in, r, err, errcap);
+    if (st != QV_OK)
+        return st;
+    uint32_t ne;
+    if (!r_u32(in, &ne) || ne == 0 || ne > in->left / 4 + 1) {
+        qvi_errf(err, errcap, "bad edit count");
+        return QV_ECORRUPT;
+    }
+    size_t most_keys = in->left / 4 + 1;
+    qv_payload_edit *edits = calloc(ne, sizeof(*edits));
+    key_sink ks = {.arena = malloc(in->left + most_keys),
+                   .ptrs = calloc(most_keys, sizeof(char *)),
+                   .cap_ptrs = most_keys};
+    r->own[1] = edits;
+    r->own[2] = ks.ptrs;
+    r->own[3] = ks.arena;
+    if (!edits || !ks.arena || !ks.ptrs) {
+        qvi_errf(err, errcap, "cannot allocate %u edits", ne);
+        return QV_ENOMEM;
+    }
+    for (size_t k = 0; k < ne; k++)
+        if ((st = dec_edit(in, &edits[k], &ks, err, errcap)) != QV_OK)
+            return st;
+    r->edits = edits;
+    r->n_edits = ne;
+    return QV_OK;
+}
+
 typedef struct kind_codec {
     const char *name;
     bool (*enc)(const qvi_change *r, wr *w); /* false: bad arguments */
@@ -545,6 +692,8 @@ static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_PAYLOAD_CLEAR] = {"payload clear", enc_one_id, dec_one_id},
     [QVI_CHANGE_INDEX_CREATE] = {"payload index create", enc_index_create,
                                  dec_index_create},
+    [QVI_CHANGE_PAYLOAD_EDIT_BATCH] = {"payload edit batch", enc_edit_batch,
+                                       dec_edit_batch},
     [QVI_CHANGE_INDEX_DROP] = {"payload index drop", enc_index_drop,
                                dec_index_drop},
 };
