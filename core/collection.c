@@ -602,8 +602,8 @@ qv_status qv_delete_batch(qv_collection *c, const qv_point_id *ids, size_t n,
     uint64_t lsn = 0;
     size_t m = 0;
     if (!slots || !found) {
-        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate %zu ids to delete",
-                      n);
+        st =
+            qvi_fail(c->err, QV_ENOMEM, "cannot allocate %zu ids to delete", n);
         goto cleanup;
     }
     pthread_rwlock_wrlock(&c->lock);

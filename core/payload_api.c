@@ -22,9 +22,10 @@
  *
  * Durability (core.h, "changes and the journal"): every edit -- one point's, or
  * a qv_payload_edit_batch of many points and edits, which is ONE record --
- * logs the caller's input (JSON text, key path, keys; for a delete by filter the ids it resolved
- * to) once the edit is known to succeed and before it is swapped in, under the
- * write lock, then waits for the group fsync after unlocking.
+ * logs the caller's input (JSON text, key path, keys; for a delete by filter
+ * the ids it resolved to) once the edit is known to succeed and before it is
+ * swapped in, under the write lock, then waits for the group fsync after
+ * unlocking.
  */
 #include "core/core.h"
 #include "core/filter/filter.h"

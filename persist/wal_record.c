@@ -643,8 +643,7 @@ static qv_status dec_edit(rd *in, qv_payload_edit *e, key_sink *ks, char *err,
     return QV_ECORRUPT;
 }
 
-static qv_status dec_edit_batch(rd *in, qvi_change *r, char *err,
-                                size_t errcap)
+static qv_status dec_edit_batch(rd *in, qvi_change *r, char *err, size_t errcap)
 {
     qv_status st = dec_ids(in, r, err, errcap);
     if (st != QV_OK)
