@@ -119,6 +119,12 @@ typedef enum qvi_change_kind {
     QVI_CHANGE_INDEX_CREATE = 8,        /* key path, index kind name */
     QVI_CHANGE_INDEX_DROP = 9,          /* key path */
     QVI_CHANGE_PAYLOAD_EDIT_BATCH = 10, /* ids, a list of payload edits */
+    /* Atomic groups (persist/wal_group.c): kind 11 frames a change of any
+     * kind above as a member of group `group` (in memory the change keeps
+     * its own kind and a non-zero `group`); kind 12 is a group's commit
+     * marker, which changes nothing. */
+    QVI_CHANGE_GROUP_MEMBER = 11,
+    QVI_CHANGE_GROUP_COMMIT = 12,
     QVI_CHANGE_KIND_COUNT
 } qvi_change_kind;
 
@@ -132,8 +138,10 @@ typedef enum qvi_change_kind {
  * a NUL (ids, vecs, keys): free it with qvi_wal_change_free (persist/wal.h).
  */
 typedef struct qvi_change {
-    uint32_t kind; /* a qvi_change_kind */
-    uint64_t lsn;  /* set by the journal when appended */
+    uint32_t kind;  /* a qvi_change_kind */
+    uint64_t lsn;   /* set by the journal when appended */
+    uint64_t group; /* 0, or the atomic group the change belongs to (set
+                       by the journal when appended inside a group) */
     /* UPSERT, DELETE, DELETE_FILTER, PAYLOAD_EDIT_BATCH: n ids.  The
      * single-point PAYLOAD_* kinds: ids[0] (n = 1). */
     const qv_point_id *ids;

@@ -992,6 +992,37 @@ QV_API void qv_free(void *ptr);
  * is checked before use; a damaged or crafted file gives QV_ECORRUPT or
  * QV_EFORMAT, never a crash or an unbounded allocation. */
 
+/* Atomic groups.  A group makes every change written to the collections
+ * colls[0..n) between qv_group_begin and qv_group_end one unit across a
+ * crash: after the store is reopened, all of them are there or none --
+ * also when they are different collections of one store, each with its
+ * own log (the Qdrant server's collections with named vectors are several
+ * library collections).  Changes inside a group are applied in memory at
+ * once, as usual, and visible to readers; their writers return without
+ * waiting for the fsync: qv_group_end makes the group durable, and only
+ * then is it acknowledged.  A group cannot be rolled back while the
+ * process lives: end commits what the group did.
+ *
+ * Rules: every write to a listed collection between begin and end, from
+ * any thread, belongs to the group, so the caller serialises its writers
+ * (the server holds the Qdrant collection's write mutex); end must be
+ * called by the thread that called begin, before the store is closed or a
+ * listed collection dropped (both wait for it); checkpoints of the listed
+ * collections wait until end.  Collections without a log (in memory) may
+ * be listed and are ignored.  Listed collections are retained until end.
+ *
+ * qv_group_begin returns QV_ENULL (out or a listed collection NULL) or
+ * QV_ENOMEM.  qv_group_end(NULL) does nothing; otherwise it returns QV_OK,
+ * QV_EIO (an fsync failed: the changes are applied in memory but not
+ * acknowledged, as for a single write; the message is on the collection)
+ * or QV_ENOTFOUND (a collection was detached); it always frees g.  Format
+ * and recovery: docs/WAL.md, "Atomic groups". */
+typedef struct qv_group qv_group;
+
+QV_API qv_status qv_group_begin(qv_collection *const *colls, size_t n,
+                                qv_group **out);
+QV_API qv_status qv_group_end(qv_group *g);
+
 #define QV_MIN_CHECKPOINT_WAL_BYTES     4096u
 #define QV_DEFAULT_CHECKPOINT_WAL_BYTES (64u << 20)
 #define QV_MAX_CHECKPOINT_WAL_BYTES     (1ull << 40)

@@ -673,6 +673,25 @@ static qv_status dec_edit_batch(rd *in, qvi_change *r, char *err, size_t errcap)
     return QV_OK;
 }
 
+/* GROUP_COMMIT: u64 group id.  (GROUP_MEMBER is framing, qvi_wal_encode.) */
+static bool enc_group_commit(const qvi_change *r, wr *w)
+{
+    if (r->group == 0)
+        return false;
+    w_u64(w, r->group);
+    return true;
+}
+
+static qv_status dec_group_commit(rd *in, qvi_change *r, char *err,
+                                  size_t errcap)
+{
+    if (!r_u64(in, &r->group) || r->group == 0) {
+        qvi_errf(err, errcap, "bad group id");
+        return QV_ECORRUPT;
+    }
+    return QV_OK;
+}
+
 typedef struct kind_codec {
     const char *name;
     bool (*enc)(const qvi_change *r, wr *w); /* false: bad arguments */
@@ -695,7 +714,13 @@ static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
                                        dec_edit_batch},
     [QVI_CHANGE_INDEX_DROP] = {"payload index drop", enc_index_drop,
                                dec_index_drop},
+    [QVI_CHANGE_GROUP_COMMIT] = {"group commit", enc_group_commit,
+                                 dec_group_commit},
 };
+
+/* A group member's body starts with u64 group id (>= 1), u32 the member's
+ * own kind, u32 zero; the member's body follows. */
+#define MEMBER_PREFIX 16u
 
 static const kind_codec *codec_of(uint32_t kind)
 {
@@ -706,6 +731,8 @@ static const kind_codec *codec_of(uint32_t kind)
 
 const char *qvi_wal_kind_name(uint32_t kind)
 {
+    if (kind == QVI_CHANGE_GROUP_MEMBER)
+        return "group member";
     const kind_codec *k = codec_of(kind);
     return k ? k->name : "unknown";
 }
@@ -721,11 +748,12 @@ qv_status qvi_wal_encode(const qvi_change *r, uint8_t **buf, size_t *cap,
                          size_t *len, char *err, size_t errcap)
 {
     const kind_codec *k = codec_of(r->kind);
+    bool member = r->group != 0 && r->kind != QVI_CHANGE_GROUP_COMMIT;
     if (!k) {
         qvi_errf(err, errcap, "unknown record kind %u", r->kind);
         return QV_EINVAL;
     }
-    wr w = {0};
+    wr w = {.n = member ? MEMBER_PREFIX : 0};
     if (!k->enc(r, &w)) {
         qvi_errf(err, errcap, "%s record: missing data or a string over 4 GiB",
                  k->name);
@@ -752,10 +780,15 @@ qv_status qvi_wal_encode(const qvi_change *r, uint8_t **buf, size_t *cap,
     uint8_t *h = *buf;
     memset(h, 0, QVI_WAL_REC_HEADER);
     wr out = {.p = h + QVI_WAL_REC_HEADER};
+    if (member) {
+        w_u64(&out, r->group);
+        w_u32(&out, r->kind);
+        w_u32(&out, 0);
+    }
     k->enc(r, &out);
     memset(h + QVI_WAL_REC_HEADER + body, 0, pad8(body) - body);
     uint32_t blen = (uint32_t)body, magic = REC_MAGIC;
-    uint16_t kind = (uint16_t)r->kind;
+    uint16_t kind = (uint16_t)(member ? QVI_CHANGE_GROUP_MEMBER : r->kind);
     memcpy(h + OFF_LEN, &blen, 4);
     memcpy(h + OFF_KIND, &kind, 2);
     memcpy(h + OFF_LSN, &r->lsn, 8);
@@ -774,13 +807,24 @@ qv_status qvi_wal_decode(uint32_t kind, uint64_t lsn, const uint8_t *body,
     memset(r, 0, sizeof(*r));
     r->kind = kind;
     r->lsn = lsn;
+    rd in = {.p = body, .left = len};
+    if (kind == QVI_CHANGE_GROUP_MEMBER) {
+        uint32_t inner, zero;
+        if (!r_u64(&in, &r->group) || !r_u32(&in, &inner) ||
+            !r_u32(&in, &zero) || r->group == 0 || zero != 0 ||
+            inner == QVI_CHANGE_GROUP_MEMBER ||
+            inner == QVI_CHANGE_GROUP_COMMIT) {
+            qvi_errf(err, errcap, "bad group member header");
+            return QV_ECORRUPT;
+        }
+        r->kind = kind = inner;
+    }
     const kind_codec *k = codec_of(kind);
     if (!k) {
         qvi_errf(err, errcap,
                  "unknown record kind %u (written by a newer Quiver?)", kind);
         return QV_EFORMAT;
     }
-    rd in = {.p = body, .left = len};
     qv_status st = k->dec(&in, r, err, errcap);
     if (st == QV_OK && in.left != 0) {
         qvi_errf(err, errcap, "%zu unexpected bytes after the %s record's data",

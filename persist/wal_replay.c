@@ -69,6 +69,15 @@ static qv_status replay_edit_batch(qv_collection *c, const qvi_change *r)
     return qv_payload_edit_batch(c, r->ids, r->n, r->edits, r->n_edits);
 }
 
+/* A group's commit marker changes nothing; recovery reads it beforehand
+ * (wal_group.c) to decide which group members to apply. */
+static qv_status replay_nothing(qv_collection *c, const qvi_change *r)
+{
+    (void)c;
+    (void)r;
+    return QV_OK;
+}
+
 /* An index record names its kind ("keyword", ...). */
 static qv_status replay_index_create(qv_collection *c, const qvi_change *r)
 {
@@ -102,6 +111,7 @@ static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_INDEX_CREATE] = replay_index_create,
     [QVI_CHANGE_INDEX_DROP] = replay_index_drop,
     [QVI_CHANGE_PAYLOAD_EDIT_BATCH] = replay_edit_batch,
+    [QVI_CHANGE_GROUP_COMMIT] = replay_nothing,
 };
 
 qv_status qvi_wal_replay(qv_collection *c, const qvi_change *r)

@@ -839,8 +839,10 @@ static bool op_set_payload(qvs_call *p, const cJSON *body, bool overwrite)
         goto done;
     }
     /* A null member whose name cannot be written as a key path (a quote,
-     * a backslash, empty): merge here and overwrite each point's payload,
-     * one change per point. */
+     * a backslash, empty, or a name given twice): merge here and overwrite
+     * each point's payload, one change per point -- in an unnamed
+     * collection outside a /points/batch, the one request that is not
+     * atomic across a crash (it would cost every set_payload a group). */
     for (size_t i = 0; i < n; i++) {
         if (!merged_payload(p, &ids[i], payload, &merged))
             goto done;
@@ -1025,6 +1027,36 @@ done:
 
 typedef bool (*write_op)(qvs_call *p, const cJSON *body);
 
+/* Crash atomicity of one request.  Each library call is one change (one
+ * log record), all or nothing; a request that makes more than one --
+ * because the collection has named vectors (a registry plus one library
+ * collection per vector) or because it is a /points/batch of several
+ * operations -- runs inside a library atomic group (qv_group_begin), so
+ * that after a kill -9 it is applied whole or not at all.  `many`: the
+ * request may make several changes even in an unnamed collection. */
+static bool group_begin(qvs_call *p, bool many, qv_group **g)
+{
+    *g = NULL;
+    if (!p->coll->named && !many)
+        return true;
+    qv_collection **lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc));
+    if (!lc)
+        return oom(p);
+    size_t nl = qvs_call_libcolls(p->coll, lc);
+    qv_status st = qv_group_begin(lc, nl, g);
+    free(lc);
+    return st == QV_OK || oom(p);
+}
+
+/* Ends the group; ok is the request's outcome so far. */
+static bool group_end(qvs_call *p, qv_group *g, bool ok)
+{
+    qv_status st = qv_group_end(g);
+    if (st == QV_OK || !ok)
+        return ok;
+    return qj_fail_lib(p->resp, p->coll->points, st, "committing the changes");
+}
+
 /* Opens the collection, runs op under write_mu, answers UpdateResult. */
 static void run_write(const qvs_req *req, qvs_resp *resp, write_op op)
 {
@@ -1033,8 +1065,11 @@ static void run_write(const qvs_req *req, qvs_resp *resp, write_op op)
     if (!qvs_call_open(&p, req, resp, true))
         return;
     if (qvs_call_wait(&p, &wait)) {
+        qv_group *g;
         pthread_mutex_lock(&p.coll->write_mu);
-        bool ok = op(&p, p.body);
+        bool ok = group_begin(&p, false, &g);
+        if (ok)
+            ok = group_end(&p, g, op(&p, p.body));
         pthread_mutex_unlock(&p.coll->write_mu);
         if (ok)
             qvs_call_result(
@@ -1085,8 +1120,13 @@ void qvs_points_delete_vectors(const qvs_req *req, qvs_resp *resp)
 }
 
 /* POST /points/batch: {"operations": [{"upsert": {...}}, ...]}, applied in
- * order; the answer is one UpdateResult per operation.  As in Qdrant, an
- * operation that fails stops the batch and earlier ones stay applied. */
+ * order; the answer is one UpdateResult per operation.  As in Qdrant
+ * (which logs and applies the operations one by one), an operation that
+ * fails stops the batch and earlier ones stay applied; the reply is the
+ * failure.  Across a crash the request is one atomic group: after a
+ * restart either nothing of it is there or exactly what the server had
+ * applied when it answered (every operation, or those before the failing
+ * one). */
 static const struct {
     const char *name;
     write_op op;
@@ -1165,7 +1205,9 @@ void qvs_points_batch(const qvs_req *req, qvs_resp *resp)
         goto done;
     }
     pthread_mutex_lock(&p.coll->write_mu);
-    bool ok = true;
+    qv_group *g;
+    bool ok = group_begin(&p, i > 1, &g);
+    bool began = ok;
     i = 0;
     for (const cJSON *e = ops->child; ok && e; e = e->next, i++) {
         write_op op = NULL;
@@ -1179,6 +1221,8 @@ void qvs_points_batch(const qvs_req *req, qvs_resp *resp)
             ok = oom(&p);
         }
     }
+    if (began)
+        ok = group_end(&p, g, ok);
     pthread_mutex_unlock(&p.coll->write_mu);
     if (ok) {
         qvs_call_result(&p, results);
