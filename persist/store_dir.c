@@ -118,12 +118,18 @@ static void empty_dir(const char *path, const char *sub)
     if (!d)
         return;
     struct dirent *e;
+    bool removed = false;
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
             remove_tree_at(dirfd(d), e->d_name, 3);
+            removed = true;
+        }
     }
     closedir(d);
-    fsync_path(dir);
+    /* Nothing removed, nothing to make durable (an earlier removal that
+     * a power loss undid is simply redone by the next open). */
+    if (removed)
+        fsync_path(dir);
 }
 
 static void store_dir_purge(qvi_store_dir *d)
