@@ -119,9 +119,9 @@ typedef enum qvi_change_kind {
     QVI_CHANGE_INDEX_CREATE = 8,        /* key path, index kind name */
     QVI_CHANGE_INDEX_DROP = 9,          /* key path */
     QVI_CHANGE_PAYLOAD_EDIT_BATCH = 10, /* ids, a list of payload edits */
-    /* Atomic groups (persist/wal_group.c): kind 11 frames a change of any
-     * kind above as a member of group `group` (in memory the change keeps
-     * its own kind and a non-zero `group`); kind 12 is a group's commit
+    /* Atomic groups (persist/wal.c, "atomic groups"): kind 11 frames a change
+     * of any kind above as a member of group `group` (in memory the change
+     * keeps its own kind and a non-zero `group`); kind 12 is a group's commit
      * marker, which changes nothing. */
     QVI_CHANGE_GROUP_MEMBER = 11,
     QVI_CHANGE_GROUP_COMMIT = 12,

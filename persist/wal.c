@@ -53,6 +53,12 @@
  * damage followed by more log stops recovery with QV_ECORRUPT naming the
  * file and offset.
  *
+ * Atomic groups (qv_group_begin / qv_group_end, at the end of this file):
+ * several changes, possibly in the logs of several collections, made one
+ * unit across a crash by member framing, commit markers written only once
+ * every member is durable, checkpoints held off meanwhile, and a
+ * store-wide first pass at open that finds the committed groups.
+ *
  * The journal never touches the collection's fields or lock: core sets
  * the collection's LSN from what an append returns and records the
  * messages; the steps that must exclude writers run as callbacks under the
