@@ -290,10 +290,10 @@ QV_API qv_status qv_delete(qv_collection *c, const qv_point_id *id);
 
 /* Deletes every point of ids[0..n) that exists; absent ids and repeated
  * ids are no error.  *deleted (may be NULL) gets the number of points
- * removed.  One change: on a durable collection it is ONE log record (the
- * ids that were present), so after a crash it is there whole or not at
- * all, and it takes the write lock once (a 2,000-id delete costs one
- * fsync, not 2,000).  n may be 0.  Returns QV_ENULL, QV_EINVAL (a
+ * removed (0 when the call fails).  One change: on a durable collection it is
+ * ONE log record (the ids that were present), so after a crash it is there
+ * whole or not at all, and it takes the write lock once (a 2,000-id delete
+ * costs one fsync, not 2,000).  n may be 0.  Returns QV_ENULL, QV_EINVAL (a
  * malformed id; nothing deleted) or QV_ENOMEM.  Writer. */
 QV_API qv_status qv_delete_batch(qv_collection *c, const qv_point_id *ids,
                                  size_t n, uint64_t *deleted);
