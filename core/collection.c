@@ -42,6 +42,7 @@
 #include "simd/simd.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,21 +64,41 @@ void qv_collection_config_init(qv_collection_config *cfg)
     cfg->version = QV_COLLECTION_CONFIG_VERSION;
 }
 
-static qv_status check_config(const qv_collection_config *cfg)
+qv_status qvi_collection_config_check(const qv_collection_config *cfg,
+                                      char *msg, size_t cap)
 {
-    if (cfg->version > QV_COLLECTION_CONFIG_VERSION)
-        return QV_EINVAL; /* a newer layout: its fields may mean more */
-    if (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM)
-        return QV_ERANGE;
-    if ((unsigned)cfg->metric > QV_METRIC_MANHATTAN)
+    if (cfg->version > QV_COLLECTION_CONFIG_VERSION) {
+        /* A newer layout: its fields may mean more than this build knows. */
+        snprintf(msg, cap, "config version %u is newer than this build's %u",
+                 cfg->version, (unsigned)QV_COLLECTION_CONFIG_VERSION);
         return QV_EINVAL;
-    if (cfg->hnsw_m < QV_MIN_HNSW_M || cfg->hnsw_m > QV_MAX_HNSW_M)
+    }
+    if (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM) {
+        snprintf(msg, cap, "dim %u is outside [%u, %u]", cfg->dim,
+                 (unsigned)QV_MIN_DIM, (unsigned)QV_MAX_DIM);
         return QV_ERANGE;
+    }
+    if ((unsigned)cfg->metric > QV_METRIC_MANHATTAN) {
+        snprintf(msg, cap, "unknown metric %u", (unsigned)cfg->metric);
+        return QV_EINVAL;
+    }
+    if (cfg->hnsw_m < QV_MIN_HNSW_M || cfg->hnsw_m > QV_MAX_HNSW_M) {
+        snprintf(msg, cap, "hnsw_m %u is outside [%u, %u]", cfg->hnsw_m,
+                 (unsigned)QV_MIN_HNSW_M, (unsigned)QV_MAX_HNSW_M);
+        return QV_ERANGE;
+    }
     if (cfg->hnsw_ef_construct < QV_MIN_EF_CONSTRUCT ||
-        cfg->hnsw_ef_construct > QV_MAX_EF_CONSTRUCT)
+        cfg->hnsw_ef_construct > QV_MAX_EF_CONSTRUCT) {
+        snprintf(msg, cap, "hnsw_ef_construct %u is outside [%u, %u]",
+                 cfg->hnsw_ef_construct, (unsigned)QV_MIN_EF_CONSTRUCT,
+                 (unsigned)QV_MAX_EF_CONSTRUCT);
         return QV_ERANGE;
-    if (cfg->max_indexing_threads > QV_MAX_INDEXING_THREADS)
+    }
+    if (cfg->max_indexing_threads > QV_MAX_INDEXING_THREADS) {
+        snprintf(msg, cap, "max_indexing_threads %u is above %u",
+                 cfg->max_indexing_threads, (unsigned)QV_MAX_INDEXING_THREADS);
         return QV_ERANGE;
+    }
     return QV_OK;
 }
 
@@ -89,7 +110,8 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
     *out = NULL;
     if (!cfg)
         return QV_ENULL;
-    qv_status st = check_config(cfg);
+    char msg[QVI_ERRMSG_CAP];
+    qv_status st = qvi_collection_config_check(cfg, msg, sizeof(msg));
     if (st != QV_OK)
         return st;
 

@@ -79,6 +79,12 @@ struct qv_collection {
     void *journal;
 };
 
+/* Checks a collection config against the limits of quiver.h; on failure
+ * msg (cap bytes) says which field and why.  Returns QV_OK, QV_EINVAL or
+ * QV_ERANGE. */
+qv_status qvi_collection_config_check(const qv_collection_config *cfg,
+                                      char *msg, size_t cap);
+
 /* Accessors for the layers above core/ (persist/), which never touch a
  * collection's fields.  The LSN setter is for recovery only: the
  * collection is not shared yet and has no journal. */

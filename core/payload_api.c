@@ -93,7 +93,7 @@ static const uint8_t *blob_of(const qv_collection *c, uint32_t slot,
 qv_status qvi_payload_encode_text(const char *text, size_t len, uint8_t **blob,
                                   size_t *blob_len, char *err, size_t errcap)
 {
-    cJSON *obj = cJSON_ParseWithLength(text, len);
+    cJSON *obj = qvi_json_parse_exact(text, len, NULL);
     if (!obj) {
         if (err && errcap)
             snprintf(err, errcap, "payload is not valid JSON");
@@ -251,7 +251,7 @@ qv_status qv_payload_set(qv_collection *c, const qv_point_id *id,
         return st;
     if (!json)
         return qvi_fail(c->err, QV_ENULL, "payload is NULL");
-    cJSON *set = cJSON_ParseWithLength(json, len);
+    cJSON *set = qvi_json_parse_exact(json, len, NULL);
     if (!set)
         return qvi_fail(c->err, QV_EINVAL, "payload is not valid JSON");
     if (!cJSON_IsObject(set)) {

@@ -200,10 +200,14 @@ static qv_status create_or_ensure(qv_store *s, const char *name,
     if (st != QV_OK)
         return st;
 
+    char msg[QVI_ERRMSG_CAP];
+    st = qvi_collection_config_check(cfg, msg, sizeof(msg));
+    if (st != QV_OK)
+        return qvi_fail(s->err, st, "invalid collection config: %s", msg);
     qv_collection *coll = NULL;
     st = qv_collection_create(cfg, &coll);
     if (st != QV_OK)
-        return qvi_fail(s->err, st, "invalid collection config: %s",
+        return qvi_fail(s->err, st, "cannot create the collection: %s",
                         qv_strerror(st));
 
     /* What happened under the mutex; the messages are recorded after it. */

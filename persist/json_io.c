@@ -54,6 +54,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "core/filter/filter.h"
 #include "persist/fileio.h"
 
 #define IMPORT_BATCH 1024u
@@ -119,11 +120,21 @@ static bool id_from_json(const cJSON *j, qv_point_id *out, bool *named)
 {
     *named = false;
     if (cJSON_IsNumber(j)) {
-        double v = j->valuedouble;
-        if (!(v >= 0 && v <= 9007199254740992.0) || floor(v) != v)
-            return false;
-        *out = qv_id_from_num((uint64_t)v);
-        return true;
+        int64_t i;
+        uint64_t u;
+        double d;
+        switch (qvi_json_num(j, &i, &u, &d)) {
+        case QVI_JNUM_INT:
+            if (i < 0)
+                return false;
+            *out = qv_id_from_num((uint64_t)i);
+            return true;
+        case QVI_JNUM_UINT:
+            *out = qv_id_from_num(u);
+            return true;
+        default:
+            return false; /* 2.0 is no id, as in Qdrant */
+        }
     }
     if (!cJSON_IsString(j) || !j->valuestring[0])
         return false;
@@ -220,7 +231,7 @@ static char *payload_text(const point_ref *p, bool named)
         cJSON_DeleteItemFromObjectCaseSensitive(o, QV_JSON_ORIGINAL_ID_KEY);
         cJSON_AddStringToObject(o, QV_JSON_ORIGINAL_ID_KEY, p->id->valuestring);
     }
-    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    char *text = o ? qvi_json_print_exact(o) : NULL;
     cJSON_Delete(o);
     return text;
 }
@@ -395,7 +406,7 @@ qv_status qv_json_import(const char *path, const qv_collection_config *cfg,
     if (st != QV_OK)
         return st;
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    cJSON *root = qvi_json_parse_exact(text, len, &end);
     if (!root) {
         st = fail(err, errcap, QV_EFORMAT, "%s: malformed JSON at byte %zu",
                   path, end ? (size_t)(end - text) : (size_t)0);
@@ -449,7 +460,7 @@ static bool write_point(FILE *f, qv_collection *c, const qv_point_id *id,
         return false;
     bool first = *firstp;
     *firstp = false;
-    cJSON *payload = cJSON_ParseWithLength(json, len);
+    cJSON *payload = qvi_json_parse_exact(json, len, NULL);
     qv_free(json);
     if (!payload)
         return false;
@@ -490,14 +501,14 @@ static bool write_point(FILE *f, qv_collection *c, const qv_point_id *id,
     if (ok && format == QV_JSON_LANGCHAIN) {
         cJSON *text = cJSON_GetObjectItemCaseSensitive(payload, "page_content");
         cJSON *meta = cJSON_GetObjectItemCaseSensitive(payload, "metadata");
-        char *t = text ? cJSON_PrintUnformatted(text) : NULL;
-        char *m = meta ? cJSON_PrintUnformatted(meta) : NULL;
+        char *t = text ? qvi_json_print_exact(text) : NULL;
+        char *m = meta ? qvi_json_print_exact(meta) : NULL;
         ok = fprintf(f, "],\"text\":%s,\"metadata\":%s}", t ? t : "\"\"",
                      m ? m : "{}") >= 0;
         cJSON_free(t);
         cJSON_free(m);
     } else if (ok) {
-        ptext = cJSON_PrintUnformatted(payload);
+        ptext = qvi_json_print_exact(payload);
         ok = ptext && fprintf(f, "],\"payload\":%s}", ptext) >= 0;
     }
     cJSON_free(ptext);

@@ -32,6 +32,7 @@
  * schema pointers, and is held only for lookups and swaps, never across
  * I/O.  Lookups take mu only.  Order: meta_mu before mu.
  */
+#include "qjson.h"
 #include "server.h"
 
 #include <errno.h>
@@ -85,6 +86,10 @@ const char *qvs_name_invalid(const char *name)
     }
     if (chars < 1 || chars > QV_MAX_NAME)
         return "length must be from 1 to 255";
+    /* A name is listed in JSON replies: bytes that are not UTF-8 (from a
+     * percent-decoded path) would make GET /collections invalid JSON. */
+    if (!qj_utf8_valid(name, strlen(name)))
+        return "collection name must be valid UTF-8";
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return "collection name cannot be \".\" or \"..\"";
     return NULL;

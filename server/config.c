@@ -10,6 +10,18 @@
  *   --read-only-api-key K   QDRANT__SERVICE__READ_ONLY_API_KEY   none
  *   --threads N             QDRANT__SERVICE__MAX_WORKERS         CPUs
  *   --max-request-size-mb N QDRANT__SERVICE__MAX_REQUEST_SIZE_MB 32
+ *   --header-timeout-sec N  QDRANT__SERVICE__HEADER_TIMEOUT_SEC  10
+ *   --body-min-rate N       QDRANT__SERVICE__BODY_MIN_RATE       1024
+ *   --max-connections N     QDRANT__SERVICE__MAX_CONNECTIONS     1024
+ *   --max-connections-per-ip N
+ *                           QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP 256
+ *
+ * The last four are not Qdrant's (actix has fixed equivalents); they are
+ * named in its style so a deployment sets them the same way.  They bound
+ * what slow or numerous clients can hold (guard.c): a request head must
+ * arrive within the header timeout (also the keep-alive idle time), a
+ * body at the minimum rate (bytes per second) after that much grace, and
+ * past the connection limits the oldest unfinished connection is closed.
  *
  * The default listen address is 127.0.0.1 when no API key is configured,
  * so an unprotected server is reachable only from this machine, and
@@ -42,6 +54,10 @@ void qvs_config_init(qvs_config *cfg)
     cfg->storage = QVS_DEFAULT_STORAGE;
     cfg->threads = cpu_count();
     cfg->max_request_bytes = (uint64_t)QVS_DEFAULT_MAX_MB << 20;
+    cfg->header_timeout_s = QVS_HEADER_TIMEOUT_S;
+    cfg->body_min_rate = QVS_BODY_MIN_RATE;
+    cfg->max_connections = QVS_CONNECTION_LIMIT;
+    cfg->max_connections_per_ip = QVS_PER_IP_LIMIT;
 }
 
 bool qvs_config_has_auth(const qvs_config *cfg)
@@ -102,6 +118,46 @@ static bool set_max_mb(qvs_config *cfg, const char *what, const char *text)
     return true;
 }
 
+/* The four connection settings, bounds included, in one table. */
+typedef struct limit_opt {
+    const char *flag, *env;
+    uint64_t lo, hi;
+} limit_opt;
+
+enum { L_HEADER, L_RATE, L_CONNS, L_PER_IP, L_COUNT };
+
+static const limit_opt limit_opts[L_COUNT] = {
+    {"--header-timeout-sec", "QDRANT__SERVICE__HEADER_TIMEOUT_SEC", 1, 3600},
+    {"--body-min-rate", "QDRANT__SERVICE__BODY_MIN_RATE", 1, 1u << 30},
+    {"--max-connections", "QDRANT__SERVICE__MAX_CONNECTIONS", 1,
+     QVS_MAX_CONNECTIONS},
+    {"--max-connections-per-ip", "QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP", 1,
+     QVS_MAX_CONNECTIONS}};
+
+static bool set_limit(qvs_config *cfg, int which, const char *what,
+                      const char *text)
+{
+    const limit_opt *o = &limit_opts[which];
+    uint64_t v;
+    if (!parse_uint(what, text, o->lo, o->hi, &v))
+        return false;
+    switch (which) {
+    case L_HEADER:
+        cfg->header_timeout_s = (unsigned)v;
+        break;
+    case L_RATE:
+        cfg->body_min_rate = v;
+        break;
+    case L_CONNS:
+        cfg->max_connections = (unsigned)v;
+        break;
+    default:
+        cfg->max_connections_per_ip = (unsigned)v;
+        break;
+    }
+    return true;
+}
+
 static bool apply_env(qvs_config *cfg)
 {
     const char *v;
@@ -122,6 +178,10 @@ static bool apply_env(qvs_config *cfg)
     if ((v = getenv("QDRANT__SERVICE__MAX_REQUEST_SIZE_MB")) && *v &&
         !set_max_mb(cfg, "QDRANT__SERVICE__MAX_REQUEST_SIZE_MB", v))
         return false;
+    for (int i = 0; i < L_COUNT; i++)
+        if ((v = getenv(limit_opts[i].env)) && *v &&
+            !set_limit(cfg, i, limit_opts[i].env, v))
+            return false;
     return true;
 }
 
@@ -131,6 +191,9 @@ static void usage(FILE *f)
             "usage: quiver serve [--host H] [--port P] [--storage DIR]\n"
             "                    [--api-key K] [--read-only-api-key K]\n"
             "                    [--threads N] [--max-request-size-mb N]\n"
+            "                    [--header-timeout-sec N] [--body-min-rate N]\n"
+            "                    [--max-connections N] "
+            "[--max-connections-per-ip N]\n"
             "A Qdrant-compatible REST server (Qdrant %s API) on port 6333.\n"
             "Qdrant's environment variables (QDRANT__SERVICE__HTTP_PORT, "
             "QDRANT__SERVICE__API_KEY,\n"
@@ -150,6 +213,10 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
         {"read-only-api-key", required_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 't'},
         {"max-request-size-mb", required_argument, NULL, 'm'},
+        {"header-timeout-sec", required_argument, NULL, 256 + L_HEADER},
+        {"body-min-rate", required_argument, NULL, 256 + L_RATE},
+        {"max-connections", required_argument, NULL, 256 + L_CONNS},
+        {"max-connections-per-ip", required_argument, NULL, 256 + L_PER_IP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     if (!apply_env(cfg))
@@ -179,6 +246,12 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
             break;
         case 'm':
             ok = set_max_mb(cfg, "--max-request-size-mb", optarg);
+            break;
+        case 256 + L_HEADER:
+        case 256 + L_RATE:
+        case 256 + L_CONNS:
+        case 256 + L_PER_IP:
+            ok = set_limit(cfg, ch - 256, limit_opts[ch - 256].flag, optarg);
             break;
         case 'h':
             usage(stdout);

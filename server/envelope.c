@@ -9,12 +9,14 @@
  * ones whose message starts "Format error in", "Validation error in" or
  * "Deserialize error in", whoever detects them here, so those carry 0 too.
  *
+ * Bodies are parsed by qj_parse (qjson.c), which the point handlers share.
  * Parse errors read like serde_json's ("expected value at line 1 column
  * 5", "EOF while parsing a value ..."), since clients and tests match on
  * the "Format error in JSON body: " prefix and people on the position.
  * cJSON's nesting limit (1000) turns absurdly deep bodies into a parse
  * error rather than a deep recursion later.
  */
+#include "qjson.h"
 #include "server.h"
 
 #include <stdarg.h>
@@ -82,54 +84,7 @@ char *qvs_envelope_error(const char *msg, double time, size_t *len)
     return print(root, len);
 }
 
-/* 1-based line and column of offset in text, as serde counts them. */
-static void position(const char *text, size_t off, size_t *line, size_t *col)
-{
-    *line = 1;
-    *col = 0;
-    for (size_t i = 0; i < off; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *col = 0;
-        } else {
-            (*col)++;
-        }
-    }
-}
-
-static bool only_space(const char *p, const char *end)
-{
-    for (; p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
-            return false;
-    return true;
-}
-
 cJSON *qvs_json_parse(const char *text, size_t len, char *err, size_t cap)
 {
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    size_t line, col;
-    if (!json) {
-        /* cJSON reports where it stopped; serde names that spot. */
-        const char *at = cJSON_GetErrorPtr();
-        size_t off =
-            at && at >= text && at <= text + len ? (size_t)(at - text) : len;
-        bool eof = off >= len || only_space(text + off, text + len);
-        position(text, eof ? len : off + 1, &line, &col);
-        snprintf(
-            err, cap, "Format error in JSON body: %s at line %zu column %zu",
-            eof ? "EOF while parsing a value" : "expected value", line, col);
-        return NULL;
-    }
-    if (end && !only_space(end, text + len)) {
-        cJSON_Delete(json);
-        position(text, (size_t)(end - text) + 1, &line, &col);
-        snprintf(err, cap,
-                 "Format error in JSON body: trailing characters at line %zu "
-                 "column %zu",
-                 line, col);
-        return NULL;
-    }
-    return json;
+    return qj_parse(text, len, err, cap); /* one entry point: qjson.c */
 }

@@ -10,6 +10,14 @@
  * before decoding, see router.c) and freed by the completion callback.
  *
  * A request's life, in the access handler:
+ *   0. framing (check_framing): a request whose length a proxy in front
+ *      of us could read differently -- Content-Length with
+ *      Transfer-Encoding, two different Content-Lengths, a coding other
+ *      than a single final chunked -- is answered 400 (501 for a coding we
+ *      do not decode) and its connection closed, so nothing after it on
+ *      the wire runs as a request (RFC 9112 section 6.3); so is a header
+ *      name that is not a token (400), more than 100 fields (431) and a
+ *      URI over 8 KiB (414);
  *   1. headers in: header size checked (16 KiB), CORS preflight answered,
  *      route matched, authorisation decided from the matched route's
  *      flags, 404/405 answered, and a Content-Length over the body limit
@@ -19,20 +27,55 @@
  *      (libmicrohttpd cannot answer in the middle of a body); past twice
  *      the limit (at least limit + 1 MiB) the connection is dropped;
  *   3. body complete: JSON parsed (400 "Format error in JSON body"), the
- *      handler called, its qvs_resp turned into Qdrant's envelope.
+ *      handler called, its qvs_resp turned into Qdrant's envelope.  The
+ *      open probes (/, /healthz, /livez, /readyz) run right there; every
+ *      other route runs in the worker pool (cfg.threads workers, a queue
+ *      of QVS_QUEUE_PER_WORKER each; 503 when it is full): the connection
+ *      is suspended while a worker decodes the body and runs the handler,
+ *      and resumed for libmicrohttpd's thread to send the reply.  So
+ *      libmicrohttpd's threads only parse, route and reply, and a probe
+ *      never waits behind a search or a snapshot.
  * Every reply, of whatever kind, leaves through send_reply, which adds the
  * CORS headers and records the metrics.
  *
+ * What stays HTML.  libmicrohttpd refuses some requests itself, while
+ * parsing, before any callback of ours can see them, and answers those
+ * with its own fixed HTML body (0.9.75 has no hook to replace it): a
+ * request line it cannot parse (400, or a close with no reply), an HTTP
+ * version other than 1.0/1.1 (505), a Content-Length that is not a number
+ * (400, whose head 0.9.75 sends twice), a malformed chunk (400), and a
+ * request head that does not fit its per-connection memory pool of
+ * QVS_MHD_POOL_BYTES (414 for the URI, 431 for the fields).  The status is
+ * the right one and the connection is closed at once in every case
+ * (tests/test_http_hostile.c checks both); only the body is not Qdrant's
+ * envelope.  The pool is large enough that a 100 KB URI or 5,000 fields
+ * reach step 0 and get our JSON 414/431.  Getting JSON for the rest means
+ * parsing the wire ourselves in front of libmicrohttpd (a relay over a
+ * socket pair, or replacing it), which the hardening did not justify.
+ *
+ * Slow and numerous clients are the guard's (guard.c): every socket is
+ * registered when accepted (MHD_OPTION_NOTIFY_CONNECTION), and the access
+ * handler, the URI log and the completion callback report its phase, so
+ * the guard can enforce a head deadline, a minimum body rate, and the
+ * per-address and total connection limits by evicting the oldest
+ * unfinished connection.  libmicrohttpd's own limits sit above the
+ * guard's as a backstop, and its idle timeout (60 s) now only covers a
+ * client that does not read its reply.
+ *
  * Shutdown (qvs_server_stop): MHD_quiesce_daemon closes the listening
- * socket to new connections; requests already started run to completion
+ * socket to new connections; connections waiting for a request are
+ * closed (the guard); requests already started run to completion
  * (the `active` counter, up to QVS_DRAIN_TIMEOUT_MS), replies then say
- * "Connection: close"; MHD_stop_daemon ends the threads; the catalog
+ * "Connection: close"; the workers run what is still queued and stop
+ * (later requests get 503); MHD_stop_daemon ends the threads; the catalog
  * closes its store last, which checkpoints a durable one.
  */
+#include "guard.h"
 #include "server.h"
 
 #include <fcntl.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,6 +83,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -51,8 +95,19 @@ struct qvs_server {
     qvs_catalog *catalog;
     qvs_router router;
     qvs_metrics metrics;
-    atomic_size_t active; /* requests between URI log and completion */
-    atomic_bool stopping; /* replies close their connections */
+    qvs_guard *guard; /* deadlines and connection limits */
+    /* The worker pool: `qlock` protects the ring and `qstop`. */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    struct qvs_conn **ring; /* queued requests, [qcap] */
+    size_t qcap, qhead, qlen;
+    bool qstop;
+    pthread_t *workers;
+    unsigned n_workers;    /* started */
+    atomic_bool hold;      /* tests: workers wait before each request */
+    atomic_size_t in_hand; /* requests workers took and still run */
+    atomic_size_t active;  /* requests between URI log and completion */
+    atomic_bool stopping;  /* replies close their connections */
     unsigned port;
     char id[37];      /* telemetry id, random per process */
     char started[48]; /* RFC 3339 start time */
@@ -65,17 +120,23 @@ typedef struct qvs_conn {
     struct timespec t0;
     bool started;
     bool too_large;
-    int early;     /* a reply decided from the headers (EARLY_*) */
-    bool answered; /* the early reply is queued */
-    size_t route;  /* router entry, or SIZE_MAX */
-    char *path;    /* the decoded segments point into this copy */
+    int early;       /* a reply decided from the headers (EARLY_*) */
+    bool answered;   /* the early reply is queued */
+    bool must_close; /* the reply closes the connection */
+    qvs_sock *sock;  /* the guard's record of the socket, or NULL */
+    size_t route;    /* router entry, or SIZE_MAX */
+    char *path;      /* the decoded segments point into this copy */
     char *segs[QVS_MAX_SEGMENTS];
     size_t n_segs;
     const char *params[QVS_MAX_PARAMS];
     size_t n_params;
     char *body;
     size_t len, cap;
-    uint64_t received; /* body bytes seen, kept or discarded */
+    uint64_t received;  /* body bytes seen, kept or discarded */
+    const char *method; /* libmicrohttpd's, valid for the request */
+    bool ran;           /* the handler ran: resp and t hold its reply */
+    qvs_resp resp;
+    double t;
 } qvs_conn;
 
 static double since(const struct timespec *t0)
@@ -107,15 +168,29 @@ static qvs_conn *conn_new(qvs_server *srv, const char *uri)
 static void conn_free(qvs_conn *c)
 {
     atomic_fetch_sub(&c->srv->active, 1);
+    cJSON_Delete(c->resp.result); /* a reply never sent (client gone) */
+    free(c->resp.raw_body);
+    free(c->resp.raw_file);
     free(c->uri);
     free(c->path);
     free(c->body);
     free(c);
 }
 
+/* The guard's record of the socket mhd arrived on; NULL once the socket
+ * is closed (on_connection clears it) or if it could not be registered. */
+static qvs_sock *sock_of(struct MHD_Connection *mhd)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mhd)
 {
-    (void)mhd;
+    qvs_sock *s = sock_of(mhd);
+    if (s)
+        qvs_sock_line(s);
     return conn_new(cls, uri);
 }
 
@@ -123,11 +198,34 @@ static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     (void)cls;
-    (void)mhd;
     (void)toe;
     if (*con_cls)
         conn_free(*con_cls);
     *con_cls = NULL;
+    qvs_sock *s = sock_of(mhd);
+    if (s) /* the reply is out: the next request's head deadline starts */
+        qvs_sock_wait(s);
+}
+
+/* Registers every accepted socket with the guard, and unregisters it
+ * before libmicrohttpd closes its fd (see guard.c). */
+static void on_connection(void *cls, struct MHD_Connection *mhd,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    qvs_server *srv = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+        const union MHD_ConnectionInfo *addr =
+            MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context = fd ? qvs_guard_open(srv->guard, fd->connect_fd,
+                                              addr ? addr->client_addr : NULL)
+                             : NULL;
+    } else {
+        qvs_guard_close(srv->guard, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static const char *header(const qvs_conn *c, const char *name)
@@ -153,7 +251,7 @@ static enum MHD_Result send_reply(qvs_conn *c, int status,
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 content_type);
-    if (atomic_load(&c->srv->stopping))
+    if (c->must_close || atomic_load(&c->srv->stopping))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c->mhd, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -262,6 +360,9 @@ static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
     cJSON_Delete(r->result);
     free(r->raw_body);
     free(r->raw_file);
+    r->result = NULL;
+    r->raw_body = NULL;
+    r->raw_file = NULL;
     return ret;
 }
 
@@ -338,7 +439,8 @@ enum {
     EARLY_NO_PATH,   /* 404 */
     EARLY_NO_METHOD, /* 405 */
     EARLY_BAD_PATH,  /* 422 */
-    EARLY_TOO_LARGE  /* 413 */
+    EARLY_TOO_LARGE, /* 413 */
+    EARLY_FRAMING    /* 400, 414, 431, 501: answered in begin, closes */
 };
 
 static enum MHD_Result send_early(qvs_conn *c, int early)
@@ -411,14 +513,136 @@ static bool has_body(const qvs_conn *c)
            (cl && strcmp(cl, "0") != 0);
 }
 
+/* ---- framing: what libmicrohttpd lets through -------------------------- */
+
+/* What the header fields say about the message's framing. */
+typedef struct framing {
+    size_t n_fields;
+    size_t n_te;
+    const char *cl; /* the first Content-Length */
+    bool cl_differ; /* another Content-Length with a different value */
+    bool bad_field; /* a name that is not a token, or a control byte */
+    const char *te; /* the first Transfer-Encoding */
+} framing;
+
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, const char *value)
+{
+    (void)kind;
+    framing *f = cls;
+    f->n_fields++;
+    if (!key || !*key)
+        f->bad_field = true;
+    for (const char *k = key; k && *k; k++)
+        if (!is_tchar((unsigned char)*k))
+            f->bad_field = true;
+    for (const char *v = value; v && *v; v++)
+        if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
+            f->bad_field = true;
+    if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (!f->cl)
+            f->cl = value ? value : "";
+        else if (strcmp(f->cl, value ? value : "") != 0)
+            f->cl_differ = true;
+    } else if (key && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        if (!f->n_te++)
+            f->te = value ? value : "";
+    }
+    return MHD_YES;
+}
+
+/* A request whose framing is ambiguous or unknown (RFC 9112 section 6.3):
+ * the connection cannot be trusted past it, so it is refused and closed.
+ * Returns the status (0: fine) and the message in *msg.  libmicrohttpd has
+ * already refused the worst (a Content-Length that is not a number, a
+ * broken request line) with its own HTML reply; what it accepts but a
+ * proxy in front of us might read differently -- both Content-Length and
+ * Transfer-Encoding, two Content-Lengths, a coding other than chunked --
+ * is what would let a second request hide in the first one's body. */
+static int check_framing(qvs_conn *c, const char *version, const char **msg)
+{
+    framing f = {0};
+    MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, scan_field, &f);
+    if (strlen(c->uri) > QVS_MAX_URI_BYTES) {
+        *msg = "URI too long";
+        return 414;
+    }
+    if (f.n_fields > QVS_MAX_HEADER_COUNT) {
+        *msg = "Request header fields too large: too many fields";
+        return 431;
+    }
+    if (f.bad_field) {
+        *msg = "Bad request: malformed header field";
+        return 400;
+    }
+    if (f.cl_differ) {
+        *msg = "Bad request: conflicting Content-Length fields";
+        return 400;
+    }
+    if (!f.n_te)
+        return 0;
+    if (f.cl) {
+        *msg = "Bad request: both Content-Length and Transfer-Encoding";
+        return 400;
+    }
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0) {
+        *msg = "Bad request: Transfer-Encoding in an HTTP/1.0 request";
+        return 400;
+    }
+    /* Only "chunked", once: the last coding must be chunked, and only
+     * there (400 if not: the length is unknowable; several
+     * Transfer-Encoding fields are refused rather than joined), and we
+     * decode no other coding (501). */
+    const char *te = f.te + strspn(f.te, " \t");
+    size_t n = strcspn(te, " \t,");
+    bool chunked = n == 7 && strncasecmp(te, "chunked", 7) == 0;
+    if (f.n_te == 1 && chunked && te[n + strspn(te + n, " \t")] == '\0')
+        return 0;
+    const char *last = strrchr(f.te, ',');
+    last = last ? last + 1 : f.te;
+    last += strspn(last, " \t");
+    char before[256];
+    snprintf(before, sizeof(before), "%.*s", (int)(last - f.te), f.te);
+    if (f.n_te > 1 || strcasestr(before, "chunked") ||
+        strncasecmp(last, "chunked", 7) != 0 ||
+        last[7 + strspn(last + 7, " \t")] != '\0') {
+        *msg = "Bad request: Transfer-Encoding must end with chunked";
+        return 400;
+    }
+    *msg = "Not implemented: transfer codings other than chunked";
+    return 501;
+}
+
 /* Step 1: everything decided from the request line and headers.  A
  * refusal of a request with a body goes out at once, so the body is never
  * read (libmicrohttpd then closes the connection); one without a body is
- * answered after the (empty) body, which keeps the connection alive. */
-static enum MHD_Result begin(qvs_conn *c, const char *method)
+ * answered after the (empty) body, which keeps the connection alive.  A
+ * request with bad framing is answered at once and its connection
+ * closed, whatever follows it on the wire. */
+static enum MHD_Result begin(qvs_conn *c, const char *method,
+                             const char *version)
 {
+    const char *msg = NULL;
+    int status = check_framing(c, version, &msg);
+    if (status) {
+        if (c->sock && !qvs_sock_to(c->sock, QVS_PHASE_WAIT, QVS_PHASE_BUSY))
+            return MHD_NO;
+        c->answered = c->must_close = true;
+        c->early = EARLY_FRAMING;
+        return send_error(c, status, msg);
+    }
     c->early = decide_early(c, method);
-    if (c->early != EARLY_NONE && has_body(c)) {
+    bool body = has_body(c);
+    int next = body && c->early == EARLY_NONE ? QVS_PHASE_BODY : QVS_PHASE_BUSY;
+    if (c->sock && !qvs_sock_to(c->sock, QVS_PHASE_WAIT, next))
+        return MHD_NO; /* the guard closed it meanwhile */
+    if (c->early != EARLY_NONE && body) {
         c->answered = true;
         return send_early(c, c->early);
     }
@@ -430,6 +654,11 @@ static bool absorb(qvs_conn *c, const char *data, size_t n)
 {
     uint64_t limit = c->srv->cfg.max_request_bytes;
     c->received += n;
+    if (c->sock) {
+        qvs_sock_body(c->sock, n);
+        if (atomic_load(&c->sock->phase) == QVS_PHASE_DEAD)
+            return false; /* too slow: the guard has answered 408 */
+    }
     if (c->too_large) /* discarding, up to a bound */
         return c->received <= limit + (limit > (1u << 20) ? limit : 1u << 20);
     if (c->len + n > limit) {
@@ -498,8 +727,8 @@ static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind,
 }
 
 /* A raw-body route sent multipart/form-data: keep only the file part.
- * False (reply queued in *ret) when the form holds no file. */
-static bool unwrap_multipart(qvs_conn *c, enum MHD_Result *ret)
+ * False (the error in r) when the form holds no file. */
+static bool unwrap_multipart(qvs_conn *c, qvs_resp *r)
 {
     const char *type = MHD_lookup_connection_value(
         c->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -515,10 +744,9 @@ static bool unwrap_multipart(qvs_conn *c, enum MHD_Result *ret)
     free(p.key);
     if (!ok) {
         free(p.data);
-        *ret = send_error(c, 400,
-                          "Format error in multipart body: no file part "
-                          "(send the snapshot as the form field `snapshot`)");
-        return false;
+        return qvs_fail(r, 400,
+                        "Format error in multipart body: no file part "
+                        "(send the snapshot as the form field `snapshot`)");
     }
     free(c->body);
     c->body = p.data;
@@ -527,36 +755,142 @@ static bool unwrap_multipart(qvs_conn *c, enum MHD_Result *ret)
     return true;
 }
 
-/* Step 3: the whole request is in; run the handler. */
-static enum MHD_Result finish(qvs_conn *c, const char *method)
+/* Step 3: the whole request is in: decode the body, run the handler,
+ * keep its reply in c->resp.  Queues nothing on the connection, so a
+ * worker may run it while the connection is suspended. */
+static void run_request(qvs_conn *c)
 {
-    if (c->too_large)
-        return send_too_large(c);
+    qvs_resp *resp = &c->resp;
+    memset(resp, 0, sizeof(*resp));
+    resp->http_status = 200;
     const qvs_route *rt = c->srv->router.entries[c->route].route;
-    enum MHD_Result early;
-    if ((rt->flags & QVS_ROUTE_RAW_BODY) && !unwrap_multipart(c, &early))
-        return early;
     cJSON *body = NULL;
+    if ((rt->flags & QVS_ROUTE_RAW_BODY) && !unwrap_multipart(c, resp))
+        goto done;
     if (!(rt->flags & QVS_ROUTE_RAW_BODY) && c->len > 0) {
         char err[256];
         body = qvs_json_parse(c->body, c->len, err, sizeof(err));
-        if (!body)
-            return send_error(c, 400, err);
+        if (!body) {
+            qvs_fail(resp, 400, "%s", err);
+            goto done;
+        }
     }
-    qvs_req req = {.method = method,
+    qvs_req req = {.method = c->method,
                    .n_params = c->n_params,
                    .body = body,
                    .query = req_query,
                    .conn = c,
                    .catalog = c->srv->catalog};
     memcpy(req.params, c->params, sizeof(c->params));
-    qvs_resp resp;
-    memset(&resp, 0, sizeof(resp));
-    resp.http_status = 200;
-    rt->handler(&req, &resp);
-    double t = since(&c->t0);
+    rt->handler(&req, resp);
+    if (resp->http_status >= 400)
+        qvs_scrub_storage_paths(qvs_catalog_dir(c->srv->catalog), resp->error);
+done:
     cJSON_Delete(body);
-    return send_resp(c, &resp, t);
+    c->t = since(&c->t0);
+    c->ran = true;
+}
+
+/* ---- the worker pool ------------------------------------------------------
+ * Handlers that may be slow (every route but the open probes /, /healthz,
+ * /livez, /readyz) run in a pool of cfg.threads workers, not in
+ * libmicrohttpd's threads: the connection is suspended, the request
+ * queued, and a worker runs it and resumes the connection, whose thread
+ * then sends the reply.  So a probe, or the head of any request, never
+ * waits behind a search or a snapshot.  The queue is bounded
+ * (QVS_QUEUE_PER_WORKER per worker); a request that finds it full is
+ * answered 503 at once rather than waiting without limit. */
+
+static bool enqueue(qvs_conn *c)
+{
+    qvs_server *srv = c->srv;
+    pthread_mutex_lock(&srv->qlock);
+    bool ok = srv->qlen < srv->qcap && !srv->qstop;
+    if (ok) {
+        MHD_suspend_connection(c->mhd);
+        srv->ring[(srv->qhead + srv->qlen++) % srv->qcap] = c;
+        pthread_cond_signal(&srv->qcond);
+    }
+    pthread_mutex_unlock(&srv->qlock);
+    return ok;
+}
+
+static void *worker(void *arg)
+{
+    qvs_server *srv = arg;
+    pthread_mutex_lock(&srv->qlock);
+    for (;;) {
+        while (!srv->qlen && !srv->qstop)
+            pthread_cond_wait(&srv->qcond, &srv->qlock);
+        if (!srv->qlen) /* stopping, and the queue is drained */
+            break;
+        qvs_conn *c = srv->ring[srv->qhead];
+        srv->qhead = (srv->qhead + 1) % srv->qcap;
+        srv->qlen--;
+        atomic_fetch_add(&srv->in_hand, 1);
+        pthread_mutex_unlock(&srv->qlock);
+        while (atomic_load(&srv->hold)) {
+            struct timespec nap = {0, 1000 * 1000};
+            nanosleep(&nap, NULL);
+        }
+        run_request(c);
+        struct MHD_Connection *mhd = c->mhd;
+        atomic_fetch_sub(&srv->in_hand, 1);
+        MHD_resume_connection(mhd); /* c is libmicrohttpd's again */
+        pthread_mutex_lock(&srv->qlock);
+    }
+    pthread_mutex_unlock(&srv->qlock);
+    return NULL;
+}
+
+/* Starts n workers; false (none left running) on failure. */
+static bool pool_start(qvs_server *srv, unsigned n)
+{
+    srv->qcap = (size_t)n * QVS_QUEUE_PER_WORKER;
+    srv->ring = calloc(srv->qcap, sizeof(*srv->ring));
+    srv->workers = calloc(n, sizeof(*srv->workers));
+    if (!srv->ring || !srv->workers)
+        return false;
+    for (; srv->n_workers < n; srv->n_workers++)
+        if (pthread_create(&srv->workers[srv->n_workers], NULL, worker, srv))
+            return false;
+    return true;
+}
+
+/* Lets the workers finish every queued request, then joins them. */
+static void pool_stop(qvs_server *srv)
+{
+    pthread_mutex_lock(&srv->qlock);
+    srv->qstop = true;
+    pthread_cond_broadcast(&srv->qcond);
+    pthread_mutex_unlock(&srv->qlock);
+    for (unsigned i = 0; i < srv->n_workers; i++)
+        pthread_join(srv->workers[i], NULL);
+    srv->n_workers = 0;
+    free(srv->workers);
+    free(srv->ring);
+    srv->workers = NULL;
+    srv->ring = NULL;
+}
+
+/* Step 3 in libmicrohttpd's thread: a probe runs here, anything else goes
+ * to the pool; called again when the worker resumes the connection. */
+static enum MHD_Result finish(qvs_conn *c, const char *method)
+{
+    if (c->ran)
+        return send_resp(c, &c->resp, c->t);
+    if (c->too_large)
+        return send_too_large(c);
+    c->method = method;
+    const qvs_route *rt = c->srv->router.entries[c->route].route;
+    if (!(rt->flags & QVS_ROUTE_OPEN)) {
+        if (enqueue(c))
+            return MHD_YES;
+        return send_error(c, 503,
+                          "Service unavailable: too many requests in flight");
+    }
+    run_request(c);
+    return send_resp(c, &c->resp, c->t);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
@@ -564,7 +898,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
                                   const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
 {
-    (void)version;
     qvs_conn *c = *con_cls;
     if (!c) {
         c = conn_new(cls, url);
@@ -575,8 +908,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
     if (!c->started) {
         c->started = true;
         c->mhd = mhd;
+        c->sock = sock_of(mhd);
         clock_gettime(CLOCK_MONOTONIC, &c->t0);
-        return begin(c, method);
+        return begin(c, method, version);
     }
     if (c->early != EARLY_NONE) {
         if (*upload_data_size || c->answered)
@@ -589,6 +923,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
         *upload_data_size = 0;
         return ok ? MHD_YES : MHD_NO;
     }
+    if (c->sock && atomic_load(&c->sock->phase) != QVS_PHASE_BUSY &&
+        !qvs_sock_to(c->sock, QVS_PHASE_BODY, QVS_PHASE_BUSY))
+        return MHD_NO; /* the body came too slowly: closed by the guard */
     return finish(c, method);
 }
 
@@ -599,6 +936,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     (void)cls;
     char line[512];
     vsnprintf(line, sizeof(line), fmt, ap);
+    /* A client that hangs up, or that the guard cut off, is routine; a
+     * line each would let a flood of slow sockets flood the log too. */
+    if (strncmp(line, "Connection socket is closed when reading", 40) == 0 ||
+        strncmp(line, "Connection was closed by remote side", 36) == 0)
+        return;
     fprintf(stderr, "quiver serve: libmicrohttpd: %s", line);
     if (!*line || line[strlen(line) - 1] != '\n')
         fputc('\n', stderr);
@@ -632,6 +974,21 @@ static void make_started(char *out, size_t cap)
     snprintf(out, cap, "%.31s.%06dZ", base, (int)(t.tv_nsec / 1000 % 1000000));
 }
 
+/* Each connection is one descriptor; says so when the process may run
+ * out before the connection limit is reached (accept then fails, and
+ * libmicrohttpd stops accepting until a connection closes).  `quiver
+ * serve` raises its soft limit to the hard one at start. */
+static void warn_fd_limit(unsigned conns)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)conns + 64)
+        fprintf(stderr,
+                "quiver serve: warning: %llu file descriptors allowed, fewer "
+                "than --max-connections needs (%u + 64); raise `ulimit -n`\n",
+                (unsigned long long)rl.rlim_cur, conns);
+}
+
 static struct MHD_Daemon *start_daemon(qvs_server *srv, char *err, size_t cap)
 {
     const char *host = qvs_config_host(&srv->cfg);
@@ -648,19 +1005,27 @@ static struct MHD_Daemon *start_daemon(qvs_server *srv, char *err, size_t cap)
         return NULL;
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME; /* the worker pool */
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     unsigned threads = srv->cfg.threads ? srv->cfg.threads : 1;
+    /* libmicrohttpd's own limit sits above the guard's, with room for the
+     * sockets the guard has closed and libmicrohttpd not yet reaped: the
+     * guard decides who is let go, libmicrohttpd's refusal is the last
+     * resort.  Its per-address limit is left off for the same reason. */
+    unsigned conns = srv->cfg.max_connections;
+    unsigned hard = conns + conns / 4 + 16;
+    if (hard < threads)
+        hard = threads;
+    warn_fd_limit(hard);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
         ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT,
-        QVS_CONNECTION_LIMIT > threads ? QVS_CONNECTION_LIMIT : threads,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, QVS_PER_IP_LIMIT,
-        MHD_OPTION_CONNECTION_TIMEOUT, QVS_CONN_TIMEOUT_S,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+        MHD_OPTION_CONNECTION_LIMIT, hard, MHD_OPTION_CONNECTION_TIMEOUT,
+        QVS_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QVS_MHD_POOL_BYTES,
         MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)16 * 1024,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, srv, MHD_OPTION_END);
@@ -685,6 +1050,10 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
     srv->cfg = *cfg;
     atomic_init(&srv->active, 0);
     atomic_init(&srv->stopping, false);
+    atomic_init(&srv->hold, false);
+    atomic_init(&srv->in_hand, 0);
+    pthread_mutex_init(&srv->qlock, NULL);
+    pthread_cond_init(&srv->qcond, NULL);
     make_id(srv->id);
     make_started(srv->started, sizeof(srv->started));
     if (!qvs_router_init(&srv->router) ||
@@ -694,6 +1063,20 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
     }
     if (!qvs_catalog_open(cfg->storage, &srv->catalog, err, cap))
         goto fail;
+    qvs_guard_limits lim = {.header_timeout_s = cfg->header_timeout_s,
+                            .body_min_rate = cfg->body_min_rate,
+                            .max_connections = cfg->max_connections,
+                            .max_connections_per_ip =
+                                cfg->max_connections_per_ip};
+    srv->guard = qvs_guard_start(&lim);
+    if (!srv->guard) {
+        snprintf(err, cap, "cannot start the connection guard");
+        goto fail;
+    }
+    if (!pool_start(srv, cfg->threads ? cfg->threads : 1)) {
+        snprintf(err, cap, "cannot start the worker threads");
+        goto fail;
+    }
     srv->daemon = start_daemon(srv, err, cap);
     if (!srv->daemon)
         goto fail;
@@ -703,6 +1086,10 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
     *out = srv;
     return true;
 fail:
+    pool_stop(srv);
+    pthread_cond_destroy(&srv->qcond);
+    pthread_mutex_destroy(&srv->qlock);
+    qvs_guard_free(srv->guard);
     qvs_catalog_close(srv->catalog);
     qvs_metrics_free(&srv->metrics);
     qvs_router_free(&srv->router);
@@ -715,12 +1102,37 @@ unsigned qvs_server_port(const qvs_server *srv)
     return srv->port;
 }
 
+void qvs_server_hold_workers(qvs_server *srv, bool hold)
+{
+    atomic_store(&srv->hold, hold);
+}
+
+void qvs_server_queue_stats(qvs_server *srv, size_t *queued, size_t *running)
+{
+    pthread_mutex_lock(&srv->qlock);
+    *queued = srv->qlen;
+    pthread_mutex_unlock(&srv->qlock);
+    *running = atomic_load(&srv->in_hand);
+}
+
+void qvs_server_conn_stats(qvs_server *srv, size_t *live, size_t *timeouts,
+                           size_t *evictions)
+{
+    qvs_guard_stats st;
+    qvs_guard_get_stats(srv->guard, &st);
+    *live = st.live;
+    *timeouts = st.timeouts;
+    *evictions = st.evictions;
+}
+
 void qvs_server_stop(qvs_server *srv)
 {
     if (!srv)
         return;
     atomic_store(&srv->stopping, true);
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    /* Connections waiting for a request will get none now. */
+    qvs_guard_close_idle(srv->guard);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (atomic_load(&srv->active) > 0 &&
@@ -728,7 +1140,11 @@ void qvs_server_stop(qvs_server *srv)
         struct timespec nap = {0, 5 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
-    MHD_stop_daemon(srv->daemon);
+    pool_stop(srv); /* runs what is still queued, resumes its connections */
+    MHD_stop_daemon(srv->daemon); /* unregisters every socket */
+    pthread_cond_destroy(&srv->qcond);
+    pthread_mutex_destroy(&srv->qlock);
+    qvs_guard_free(srv->guard);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
     qvs_catalog_close(srv->catalog);

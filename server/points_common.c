@@ -62,6 +62,47 @@ const size_t qvs_points_routes_n =
 
 /* ---- requests ------------------------------------------------------------ */
 
+/* The query parameters Qdrant's point routes declare besides wait
+ * (openapi: timeout integer >= 1, ordering WriteOrdering, consistency
+ * ReadConsistency = an integer or majority / quorum / all, or empty).  Qdrant
+ * decodes them before the handler runs and refuses a value of the wrong
+ * form; we have nothing to do with a valid one (one node, writes durable
+ * before the reply), but a typo must not pass silently. */
+static bool check_query(const qvs_req *req, qvs_resp *resp)
+{
+    if (!req->query)
+        return true;
+    const char *t = req->query(req, "timeout");
+    if (t) {
+        size_t n = strlen(t);
+        if (n == 0 || n > 20 || strspn(t, "0123456789") != n)
+            return qvs_fail(resp, 400,
+                            "Deserialize error in query parameters: timeout: "
+                            "invalid digit found in string");
+        if (strspn(t, "0") == n)
+            return qvs_fail(resp, 422,
+                            "Validation error in query parameters: [timeout: "
+                            "value 0 invalid, must be 1 or larger]");
+    }
+    const char *o = req->query(req, "ordering");
+    if (o && strcmp(o, "weak") && strcmp(o, "medium") && strcmp(o, "strong"))
+        return qvs_fail(resp, 400,
+                        "Deserialize error in query parameters: ordering: "
+                        "unknown variant `%.64s`, expected one of `weak`, "
+                        "`medium`, `strong`",
+                        o);
+    const char *c = req->query(req, "consistency");
+    /* an empty value is allowed (Qdrant takes it as the default) */
+    if (c && c[0] && strcmp(c, "majority") && strcmp(c, "quorum") &&
+        strcmp(c, "all") &&
+        !(strlen(c) <= 20 && strspn(c, "0123456789") == strlen(c)))
+        return qvs_fail(resp, 400,
+                        "Deserialize error in query parameters: consistency: "
+                        "data did not match any variant of untagged enum "
+                        "ReadConsistency");
+    return true;
+}
+
 bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp,
                    bool need_body)
 {
@@ -76,6 +117,8 @@ bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp,
     if (!req->body && need_body)
         return qj_fail_format(resp, "EOF while parsing a value at line 1 "
                                     "column 0");
+    if (!check_query(req, resp))
+        return false;
     p->body = req->body;
     const char *name = req->n_params ? req->params[0] : NULL;
     if (!name || !qvs_catalog_get(req->catalog, name, &p->coll)) {

@@ -937,8 +937,8 @@ static bool run_order(qvs_call *p, const plan *q, cJSON *arr)
         int before = cJSON_GetArraySize(arr);
         ok = emit(p, q, arr, &s);
         if (ok && cJSON_GetArraySize(arr) > before)
-            cJSON_AddNumberToObject(cJSON_GetArrayItem(arr, before),
-                                    "order_value", vals[i]);
+            cJSON_AddItemToObject(cJSON_GetArrayItem(arr, before),
+                                  "order_value", qj_double_json(vals[i]));
     }
     free(ids);
     free(vals);

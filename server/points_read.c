@@ -148,7 +148,7 @@ static void scroll_ordered(qvs_call *p, const cJSON *ob, const qv_filter *f,
             goto done;
         }
         cJSON_AddItemToArray(arr, rec);
-        cJSON_AddNumberToObject(rec, "order_value", vals[i]);
+        cJSON_AddItemToObject(rec, "order_value", qj_double_json(vals[i]));
     }
     if (!cJSON_AddItemToObject(out, "next_page_offset", cJSON_CreateNull())) {
         qvs_fail(p->resp, 500, "Service internal error: out of memory");

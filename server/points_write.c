@@ -137,6 +137,8 @@ static bool parse_point_list(qvs_call *p, const cJSON *arr, bool payloads,
                                   "%s: invalid type: %s, expected a point "
                                   "object",
                                   at, qj_type_name(e));
+        if (!qj_no_duplicate_fields(e, p->resp, at))
+            return false;
         const cJSON *id = member(e, "id"), *vec = member(e, "vector");
         if (!id)
             return qj_fail_format(p->resp, "%s: missing field `id`", at);
@@ -284,6 +286,24 @@ static void columns_free(column *cols, size_t nv)
     free(cols);
 }
 
+/* The library refuses a vector whose squared norm overflows float
+ * (check_vector in core/collection.c).  A named collection writes its
+ * vectors in phase 3, after the registry, so that refusal must come in
+ * phase 1 or the registry would keep a change the request reports as
+ * failed (found by fuzz_http_body). */
+static bool norm_fits(qvs_call *p, const float *v, uint32_t dim,
+                      const char *where)
+{
+    double sq = 0.0;
+    for (uint32_t i = 0; i < dim; i++)
+        sq += (double)v[i] * v[i];
+    return sq <= (double)3.0e38f ||
+           qj_fail_input(p->resp,
+                         "%s: vector is too large: its squared norm "
+                         "overflows float",
+                         where);
+}
+
 /* Validates every given vector of s (kept or not) and packs those of the
  * kept points (keep NULL: all) into one column per vector name. */
 static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
@@ -326,7 +346,8 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
             float *dst = kept ? c->vecs + c->m * (size_t)dim : scratch;
             char w[160];
             vec_where(p, s, i, k, w, sizeof(w));
-            if (!qj_vector(j, dst, dim, p->resp, w))
+            if (!qj_vector(j, dst, dim, p->resp, w) ||
+                !norm_fits(p, dst, dim, w))
                 goto done;
             if (kept) {
                 c->ids[c->m] = s->ids[i];
@@ -429,7 +450,7 @@ static bool payload_texts(qvs_call *p, const pset *s, const size_t *rows,
         const cJSON *pl = s->payloads[rows[r]];
         if (!pl)
             continue;
-        if (!((*texts)[r] = cJSON_PrintUnformatted(pl)))
+        if (!((*texts)[r] = qj_print(pl)))
             return oom(p);
         (*lens)[r] = strlen((*texts)[r]);
     }
@@ -539,6 +560,14 @@ static bool op_upsert(qvs_call *p, const cJSON *body)
     bool ok = false;
     const cJSON *batch = member(body, "batch"),
                 *points = member(body, "points");
+    if (batch && points) {
+        /* Both forms at once is neither: Qdrant's untagged enum refuses
+         * it rather than silently taking one. */
+        qj_fail_format(p->resp, "data did not match any variant of untagged "
+                                "enum PointInsertOperations (both `batch` and "
+                                "`points` given)");
+        goto done;
+    }
     if (batch) {
         if (!parse_batch(p, batch, &s))
             goto done;
@@ -689,7 +718,8 @@ static bool merged_payload(qvs_call *p, const qv_point_id *id, const cJSON *set,
     qv_status st = qv_payload_get(p->coll->points, id, NULL, &json, &len);
     if (st != QV_OK)
         return qj_fail_lib(p->resp, p->coll->points, st, "reading a payload");
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    char perr[128];
+    cJSON *root = qj_parse(json, len, perr, sizeof(perr));
     qv_free(json);
     if (!root)
         return oom(p);
@@ -709,7 +739,7 @@ static bool merged_payload(qvs_call *p, const qv_point_id *id, const cJSON *set,
         if (!ok)
             cJSON_Delete(dup);
     }
-    *out = ok ? cJSON_PrintUnformatted(root) : NULL;
+    *out = ok ? qj_print(root) : NULL;
     cJSON_Delete(root);
     if (!*out)
         return oom(p);
@@ -797,7 +827,7 @@ static bool op_set_payload(qvs_call *p, const cJSON *body, bool overwrite)
         n_null++;
         cJSON_Delete(cJSON_DetachItemViaPointer(set, m));
     }
-    if (!(set_text = cJSON_PrintUnformatted(set)) ||
+    if (!(set_text = qj_print(set)) ||
         !(lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc)))) {
         oom(p);
         goto done;

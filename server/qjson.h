@@ -16,14 +16,18 @@
  * null counts as an absent field, as in Qdrant's nullable schemas; unknown
  * fields are ignored, as serde does for these request types.
  *
- * Numbers: cJSON keeps every number as a double, so an integer point id is
- * exact only up to 2^53; larger ones are refused with a clear message
- * instead of being silently rounded (UUID ids have no such limit).  Output
- * numbers are exact: cJSON prints integers beyond INT_MAX with only 15
- * significant digits, so such ids, and float scores and vector components,
- * are written as cJSON "raw" items holding their exact decimal text (for
- * floats the shortest text that reads back as the same float32); a reply
- * must be printed with cJSON_Print* (which copies raw items verbatim).
+ * Numbers: cJSON keeps every number as a double, so qvs_json_parse gives
+ * each number item of a request the exact text of its token (in
+ * valuestring), and the readers here take integers from that text: ids
+ * and counts are exact up to 2^64-1, and "2.0" or "1e2" is a float, which
+ * an integer field refuses as serde does.  A request value passed on (a
+ * payload, a filter) is printed with qj_print, which writes those texts
+ * verbatim, never cJSON's 15-digit rendering.  Output numbers are exact: cJSON
+ * prints integers beyond INT_MAX with only 15 significant digits, so such ids,
+ * and float scores and vector components, are written as cJSON "raw" items
+ * holding their exact decimal text (for floats the shortest text that reads
+ * back as the same float32); a reply must be printed with cJSON_Print* (which
+ * copies raw items verbatim).
  *
  * Nothing here keeps state; every function is thread-safe.
  */
@@ -36,8 +40,39 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The largest integer id a request may carry (see "Numbers" above). */
+/* The largest integer a number item WITHOUT source text (one we made with
+ * cJSON_CreateNumber) is read as exactly. */
 #define QJ_MAX_EXACT_INT 9007199254740992.0 /* 2^53 */
+
+/* ---- parsing and exact numbers --------------------------------------------
+ */
+
+/* Every JSON body's parse (qvs_json_parse calls it): cJSON, then a strict
+ * pass over the text that refuses what serde_json refuses (a byte-order
+ * mark, a number with a leading zero or out of f64's range, a string that
+ * is not UTF-8) and "\u0000" (cJSON would cut the string at it), and gives
+ * each number item its exact source text in valuestring.  NULL on failure,
+ * with Qdrant's "Format error in JSON body: ... at line L column C" in err. */
+cJSON *qj_parse(const char *text, size_t len, char *err, size_t cap);
+
+/* True if len bytes of text are well-formed UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF). */
+bool qj_utf8_valid(const char *text, size_t len);
+
+/* j as a u64 from its exact text: digits only (a float such as 2.0 or 1e2,
+ * a negative number or one above 2^64-1 gives false). */
+bool qj_u64(const cJSON *j, uint64_t *out);
+
+/* The exact text of number j (its valuestring, or %.17g into buf). */
+char *qj_number_text(const cJSON *j, char *buf, size_t cap);
+
+/* j printed compactly with every number as its exact source text (for a
+ * payload or filter handed to the library).  malloc'd; NULL on ENOMEM. */
+char *qj_print(const cJSON *j);
+
+/* A deep copy of j whose numbers are raw items of their exact text, for
+ * echoing a request value in a reply.  NULL on ENOMEM. */
+cJSON *qj_copy_json(const cJSON *j);
 
 /* ---- errors ---------------------------------------------------------------
  * Each sets resp's status and Qdrant-prefixed message and returns false. */
@@ -61,9 +96,14 @@ bool qj_fail_lib(qvs_resp *r, qv_collection *c, qv_status st, const char *what);
 /* A short description of a JSON value's type for messages ("a string"). */
 const char *qj_type_name(const cJSON *j);
 
+/* serde's derived struct decoding refuses a field given twice ("duplicate
+ * field `vector`"), where cJSON keeps both; a map (a payload) keeps the
+ * last instead and must not be checked with this. */
+bool qj_no_duplicate_fields(const cJSON *obj, qvs_resp *r, const char *where);
+
 /* ---- point ids ----------------------------------------------------------- */
 
-/* Reads an id: an unsigned integer (at most 2^53) or a UUID string in any
+/* Reads an id: an unsigned integer (up to 2^64-1) or a UUID string in any
  * spelling qv_id_parse_uuid accepts.  where names the field for messages. */
 bool qj_id(const cJSON *j, qv_point_id *out, qvs_resp *r, const char *where);
 
@@ -96,6 +136,11 @@ bool qj_vector(const cJSON *j, float *out, uint32_t dim, qvs_resp *r,
 
 /* f as JSON, its shortest exact decimal text (raw item). */
 cJSON *qj_float_json(float f);
+
+/* d as JSON: an integral value as its integer digits, any other as the
+ * shortest of %.15g..%.17g that reads back to the same bits (raw item;
+ * cJSON would print 15 digits, or 1e+15 for a large integer). */
+cJSON *qj_double_json(double d);
 
 /* n floats as a JSON array. */
 cJSON *qj_floats_json(const float *v, size_t n);

@@ -9,10 +9,13 @@
  * envelope.c, serve.c) and the service and collection endpoints share.
  *
  * Threads.  libmicrohttpd calls the access handler from its pool threads;
- * everything a request touches is either its own (the qvs_conn), immutable
- * after start (config, router), atomic (metrics, counters) or locked inside
- * the catalog.  There is no global mutable state: the signal handling of
- * `quiver serve` uses sigwait in the main thread, not a handler.
+ * route handlers other than the open probes run in the server's worker
+ * threads while their connection is suspended (http.c); a handler may run
+ * in either kind of thread and must not care.  Everything a request touches is
+ * either its own (the qvs_conn), immutable after start (config, router), atomic
+ * (metrics, counters) or locked inside the catalog.  There is no global mutable
+ * state: the signal handling of `quiver serve` uses sigwait in the main thread,
+ * not a handler.
  */
 #ifndef QUIVER_SERVER_SERVER_H
 #define QUIVER_SERVER_SERVER_H
@@ -34,9 +37,21 @@
 #define QVS_MAX_MAX_MB       4096u
 #define QVS_MAX_THREADS      256u
 #define QVS_MAX_HEADER_BYTES 16384u /* all request headers together */
-#define QVS_CONNECTION_LIMIT 1024u
-#define QVS_PER_IP_LIMIT     256u
-#define QVS_CONN_TIMEOUT_S   60u    /* idle keep-alive connections */
+#define QVS_MAX_URI_BYTES    8192u  /* the request target (414 beyond) */
+#define QVS_MAX_HEADER_COUNT 100u   /* header fields (431 beyond) */
+/* libmicrohttpd's per-connection memory: a request head must fit in it
+ * to reach our checks (and get a JSON 414/431) rather than its HTML error.
+ * 512 KiB holds a 100 KB URI or 5,000 header fields with their bookkeeping;
+ * the pool is mapped lazily, so an idle connection costs only what it
+ * touched. */
+#define QVS_MHD_POOL_BYTES   (512u * 1024u)
+#define QVS_CONNECTION_LIMIT 1024u  /* default --max-connections */
+#define QVS_PER_IP_LIMIT     256u   /* default --max-connections-per-ip */
+#define QVS_HEADER_TIMEOUT_S 10u    /* default --header-timeout-sec */
+#define QVS_BODY_MIN_RATE    1024u  /* default --body-min-rate, bytes/s */
+#define QVS_MAX_CONNECTIONS  65536u /* the largest --max-connections */
+#define QVS_CONN_TIMEOUT_S   60u    /* a reply the client does not read */
+#define QVS_QUEUE_PER_WORKER 64u    /* requests queued per worker (503 past) */
 #define QVS_DRAIN_TIMEOUT_MS 30000u /* graceful shutdown waits this long */
 
 /* Strings are borrowed (argv, environment, or the caller's), never freed. */
@@ -48,9 +63,14 @@ typedef struct qvs_config {
     const char *read_only_api_key; /* NULL or "": no read-only key */
     unsigned threads;              /* HTTP worker threads, >= 1 */
     uint64_t max_request_bytes;    /* body limit */
+    unsigned header_timeout_s;     /* a request head must arrive in this */
+    uint64_t body_min_rate;        /* bytes/s a body must keep up, >= 1 */
+    unsigned max_connections;      /* open connections in total */
+    unsigned max_connections_per_ip;
 } qvs_config;
 
-/* Defaults: port 6333, ./storage, one thread per CPU, 32 MiB. */
+/* Defaults: port 6333, ./storage, one thread per CPU, 32 MiB, the
+ * connection limits and deadlines above. */
 void qvs_config_init(qvs_config *cfg);
 
 /* Applies Qdrant's environment variables (QDRANT__SERVICE__HOST, ...),
@@ -183,8 +203,38 @@ typedef struct qvs_server qvs_server;
 bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
                       size_t cap);
 
+/* Removes what a server killed in the middle of a snapshot operation left
+ * in storage (snapshots.c): temporary directories STORAGE/snapshots/.tmp-*
+ * holding extracted members or an upload, half-written archives
+ * "*.snapshot.tmp-*", "catalog.json.tmp-*" and checkpoints
+ * "collections/<name>/snapshot.qvs.tmp-*".  Only names of that exact
+ * form are touched, never a collection.  Runs only while it holds the
+ * store's LOCK, so it never races a live server on the same storage (and
+ * does nothing if one runs).  Prints one line per removal to stderr;
+ * returns the number of entries removed. */
+size_t qvs_snapshots_cleanup(const char *storage);
+
+/* Cuts the storage directory (as configured, made absolute, and its real
+ * path) out of the paths an error message carries, in place, leaving
+ * names relative to it (snapshots.c).  http.c applies it to every error
+ * reply: a client learns no absolute storage path. */
+void qvs_scrub_storage_paths(const char *storage, char *msg);
+
 /* The bound TCP port (useful with port 0). */
 unsigned qvs_server_port(const qvs_server *srv);
+
+/* Connections the server holds open now (not yet closed by a deadline or
+ * an eviction), and how many it ever closed for a missed deadline and to
+ * make room for a newer one (guard.c). */
+void qvs_server_conn_stats(qvs_server *srv, size_t *live, size_t *timeouts,
+                           size_t *evictions);
+
+/* Requests waiting in the worker pool's queue, and being run by a worker
+ * now.  For tests, with qvs_server_hold_workers: while held, the workers
+ * take requests but wait before running each, so a test can fill the pool
+ * deterministically. */
+void qvs_server_queue_stats(qvs_server *srv, size_t *queued, size_t *running);
+void qvs_server_hold_workers(qvs_server *srv, bool hold);
 
 /* Graceful stop: stops accepting connections, lets in-flight requests
  * finish (up to QVS_DRAIN_TIMEOUT_MS), stops the daemon, then closes the

@@ -17,16 +17,29 @@
  * Everything read back is untrusted: snapshot names must be plain
  * "*.snapshot" file names, recover locations must be file:// paths that
  * resolve inside the storage directory, and an archive's header checksum,
- * member sizes (which must add up to the file exactly), member checksums
- * and every member's full library verification (QV_SNAPSHOT_VERIFY) pass
- * before the catalog replaces anything (qvs_catalog_restore).
+ * member sizes (which must add up to the file exactly), member checksums,
+ * its payload index types and every member's full library verification
+ * (QV_SNAPSHOT_VERIFY) pass before the catalog replaces anything
+ * (qvs_catalog_restore).  What a client gets back reveals nothing outside
+ * the storage: a location outside it is 403 whether or not the file
+ * exists (only a name missing inside the storage is 404), and no message
+ * carries the storage's absolute path (qvs_scrub_storage_paths, applied
+ * by http.c to every error reply).  A collection name too long for a file
+ * name (255 characters of UTF-8 can be 1020 bytes) is the client's 400.
+ *
+ * Temporaries: members are extracted, and uploads stored, in a private
+ * STORAGE/snapshots/.tmp-XXXXXX directory removed when the request ends.
+ * A server killed meanwhile leaves it behind, with half-written archives
+ * and checkpoints; `quiver serve` removes those at start
+ * (qvs_snapshots_cleanup), matching exact temporary names only, and only
+ * while it holds the store's LOCK, so never under a live server.
  *
  * The checksum reported in SnapshotDescription is the XXH3-64 of the file
  * in hex (16 digits), not Qdrant's SHA-256: the project has no SHA-256
  * dependency.  A recover request's "checksum" is compared against it.
  * wait=false is accepted but the work is still done before answering 202.
- * Upload takes the archive as the raw request body (any content type);
- * multipart/form-data is not decoded.
+ * Upload takes the archive as the raw request body or as the file part of
+ * a multipart/form-data body (http.c decodes it: qvs_req_raw_body).
  */
 #include "routes.h"
 #include "server.h"
@@ -39,6 +52,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +65,11 @@
 #define MAX_HEADER    (16u << 20)
 #define MAX_MEMBERS   4097
 #define SUFFIX        ".snapshot"
+/* The longest archive name: qv_file_replace_begin writes it first as
+ * "<name>.tmp-XXXXXX", which must fit NAME_MAX (255 bytes) too. */
+#define NAME_ROOM (255 - (int)(sizeof(".tmp-XXXXXX") - 1))
+/* The prefix of every temporary directory under STORAGE/snapshots. */
+#define TMP_PREFIX ".tmp-"
 
 /* ---- names and paths ------------------------------------------------------
  */
@@ -124,7 +143,8 @@ static bool make_tmp(const qvs_req *req, char *buf, size_t cap)
     if (!path_fmt(top, sizeof(top), "%s/%s", qvs_catalog_dir(req->catalog),
                   "snapshots") ||
         (mkdir(top, 0755) != 0 && errno != EEXIST) ||
-        !path_fmt(buf, cap, "%s/%s", top, ".tmp-XXXXXX") || !mkdtemp(buf)) {
+        !path_fmt(buf, cap, "%s/%s", top, TMP_PREFIX "XXXXXX") ||
+        !mkdtemp(buf)) {
         buf[0] = '\0';
         return false;
     }
@@ -320,7 +340,7 @@ static bool write_archive(const char *path, const char *tmp, size_t n,
     if (!ok) {
         qv_file_replace_abort(af);
         return qvs_fail(r, 500, "Service internal error: cannot write %s",
-                        path);
+                        strrchr(path, '/') + 1);
     }
     if (qv_file_replace_commit(af, err, sizeof(err)) != QV_OK)
         return qvs_fail(r, 500, "Service internal error: %s", err);
@@ -342,7 +362,7 @@ static bool new_name(const qvs_req *req, const char *coll, const char *dir,
                      (unsigned long long)qvs_catalog_next_op_id(req->catalog),
                      when, SUFFIX);
         char path[PATH_MAX];
-        if (k <= 0 || (size_t)k >= cap || k > 255 ||
+        if (k <= 0 || (size_t)k >= cap || k > NAME_ROOM ||
             !path_fmt(path, sizeof(path), "%s/%s", dir, name))
             return false;
         if (access(path, F_OK) != 0)
@@ -369,16 +389,20 @@ static void create_snapshot(const qvs_req *req, qvs_resp *r)
     size_t n = 0;
     cJSON *h = NULL;
     char *text = NULL;
-    bool ok = (snap_dir(req, c->name, true, dir, sizeof(dir)) &&
-               make_tmp(req, tmp, sizeof(tmp))) ||
-              qvs_fail(r, 500,
-                       "Service internal error: cannot create the "
-                       "snapshot directory");
-    ok = ok && (new_name(req, c->name, dir, name, sizeof(name)) ||
-                qvs_fail(r, 400,
-                         "Bad request: no snapshot file name fits collection "
-                         "`%s`",
-                         c->name));
+    /* The name first: a collection name of up to 255 characters may be
+     * up to 1020 bytes, more than a file name may hold, and that is the
+     * client's input (400), not a server fault (500). */
+    bool ok = (snap_dir(req, c->name, false, dir, sizeof(dir)) &&
+               new_name(req, c->name, dir, name, sizeof(name))) ||
+              qvs_fail(r, 400,
+                       "Bad request: no snapshot file name fits collection "
+                       "`%s`",
+                       c->name);
+    ok = ok && ((snap_dir(req, c->name, true, dir, sizeof(dir)) &&
+                 make_tmp(req, tmp, sizeof(tmp))) ||
+                qvs_fail(r, 500,
+                         "Service internal error: cannot create the "
+                         "snapshot directory"));
     ok = ok && save_members(c, tmp, &n, r);
     ok = ok && (((h = archive_header(req->catalog, c, tmp, n)) &&
                  (text = cJSON_PrintUnformatted(h))) ||
@@ -609,6 +633,23 @@ static bool open_member(FILE *f, const cJSON *m, size_t i, const char *tmp,
     return true;
 }
 
+/* Every payload index the archive's collection declares must be one the
+ * library builds: the catalog rebuilds them after the swap begins, where an
+ * unknown type could only fail as a server error. */
+static bool schema_ok(const qvs_coll *c, qvs_resp *r)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, c->payload_schema)
+    {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "data_type");
+        qv_index_kind kind;
+        if (!cJSON_IsObject(e) || !cJSON_IsString(t) ||
+            qv_index_kind_parse(t->valuestring, &kind) != QV_OK)
+            return bad_archive(r, "unknown payload index type");
+    }
+    return true;
+}
+
 /* Reads and fully verifies the archive at path into a. */
 static bool archive_load(const qvs_req *req, const char *path, archive *a,
                          qvs_resp *r)
@@ -636,6 +677,7 @@ static bool archive_load(const qvs_req *req, const char *path, archive *a,
         ok = a->tmpl ||
              qvs_fail(r, 400, "Bad request: not a valid snapshot: %s", err);
     }
+    ok = ok && schema_ok(a->tmpl, r);
     size_t want = a->tmpl && a->tmpl->named ? 1 + a->tmpl->n_vectors : 1;
     if (ok && (size_t)cJSON_GetArraySize(ms) != want)
         ok = bad_archive(r, "member count does not match the collection");
@@ -688,6 +730,64 @@ static bool restore_from(const qvs_req *req, const char *path,
 /* ---- recover and upload ----------------------------------------------------
  */
 
+static bool outside(qvs_resp *r)
+{
+    return qvs_fail(r, 403,
+                    "Forbidden: snapshot locations must be inside the "
+                    "storage directory");
+}
+
+/* True when path lies strictly below dir (both absolute, normalised). */
+static bool under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return path[0] == '/' && path[1];
+    return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1];
+}
+
+/* path made absolute (against the working directory) with ".", ".." and
+ * repeated slashes resolved by spelling alone, without looking at the file
+ * system, so that the answer cannot depend on what exists. */
+static bool lexical_abs(const char *path, char *out, size_t cap)
+{
+    char in[2 * PATH_MAX];
+    if (path[0] == '/')
+        snprintf(in, sizeof(in), "%s", path);
+    else {
+        char cwd[PATH_MAX];
+        if (!getcwd(cwd, sizeof(cwd)))
+            return false;
+        snprintf(in, sizeof(in), "%s/%s", cwd, path);
+    }
+    size_t len = 0;
+    for (char *save = NULL, *seg = strtok_r(in, "/", &save); seg;
+         seg = strtok_r(NULL, "/", &save)) {
+        if (strcmp(seg, ".") == 0)
+            continue;
+        if (strcmp(seg, "..") == 0) {
+            while (len > 0 && out[len] != '/')
+                len--;
+            out[len] = '\0';
+            continue;
+        }
+        size_t sl = strlen(seg);
+        if (len + 1 + sl + 1 > cap)
+            return false;
+        out[len++] = '/';
+        memcpy(out + len, seg, sl);
+        len += sl;
+        out[len] = '\0';
+    }
+    if (len == 0) {
+        if (cap < 2)
+            return false;
+        out[0] = '/';
+        out[1] = '\0';
+    }
+    return true;
+}
+
 /* The local path of a location: file:// inside the storage directory, or
  * a snapshot name of this collection. */
 static bool location_path(const qvs_req *req, const char *loc, char *out,
@@ -707,17 +807,41 @@ static bool location_path(const qvs_req *req, const char *loc, char *out,
             return qvs_fail(r, 400, "Bad request: location too long");
         return true;
     }
-    char root[PATH_MAX], real[PATH_MAX];
-    if (!realpath(qvs_catalog_dir(req->catalog), root))
+    /* Whether a file exists outside the storage directory is not the
+     * client's business: a location that is outside by its spelling is
+     * refused before anything is looked up, and one that leads outside
+     * through a link is refused the same way whether or not its target
+     * exists.  Only a name missing inside the storage answers 404. */
+    char root[PATH_MAX], real[PATH_MAX], lex[PATH_MAX], lroot[PATH_MAX];
+    if (!realpath(qvs_catalog_dir(req->catalog), root) ||
+        !lexical_abs(qvs_catalog_dir(req->catalog), lroot, sizeof(lroot)))
         return qvs_fail(r, 500, "Service internal error: storage path");
-    if (!realpath(loc + 7, real))
-        return qvs_fail(r, 404, "Not found: snapshot file %s not found",
-                        loc + 7);
-    size_t n = strlen(root);
-    if (strncmp(real, root, n) != 0 || real[n] != '/')
-        return qvs_fail(r, 403,
-                        "Forbidden: snapshot locations must be inside the "
-                        "storage directory");
+    if (!lexical_abs(loc + 7, lex, sizeof(lex)) ||
+        (!under(lex, root) && !under(lex, lroot)))
+        return outside(r);
+    if (!realpath(lex, real)) {
+        /* 404 only for a name missing from inside the storage: the
+         * deepest ancestor that exists must be inside it, and lex itself
+         * must not be a link (a dangling link answers as a link leading
+         * out would). */
+        int why = errno;
+        char anc[PATH_MAX];
+        struct stat ls;
+        snprintf(anc, sizeof(anc), "%s", lex);
+        bool found = false;
+        for (char *slash; !found && (slash = strrchr(anc, '/'));) {
+            slash[slash == anc ? 1 : 0] = '\0';
+            found = realpath(anc, real) != NULL;
+            if (slash == anc)
+                break;
+        }
+        if (why == ENOENT && lstat(lex, &ls) != 0 && found &&
+            (under(real, root) || strcmp(real, root) == 0))
+            return qvs_fail(r, 404, "Not found: snapshot file not found");
+        return outside(r);
+    }
+    if (!under(real, root))
+        return outside(r);
     return path_fmt(out, cap, "%s%s", real, "") ||
            qvs_fail(r, 400, "Bad request: location too long");
 }
@@ -764,6 +888,184 @@ static void upload_snapshot(const qvs_req *req, qvs_resp *r)
     else
         restore_from(req, path, req->query(req, "checksum"), r);
     rm_tree(tmp);
+}
+
+/* ---- leftovers of a killed server -------------------------------------------
+ */
+
+/* name is prefix followed by exactly the six characters mkstemp/mkdtemp
+ * put in place of XXXXXX. */
+static bool temp_named(const char *name, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(name, prefix, n) != 0 || strlen(name + n) != 6)
+        return false;
+    for (const char *p = name + n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9')))
+            return false;
+    return true;
+}
+
+/* name ends in ".tmp-" and six mkstemp characters after a stem that ends
+ * in stem_suffix (".snapshot"), or is it when it starts with '/'
+ * ("/catalog.json"). */
+static bool temp_of(const char *name, const char *stem_suffix)
+{
+    bool whole = stem_suffix[0] == '/'; /* "/stem": the whole stem */
+    stem_suffix += whole;
+    size_t len = strlen(name), tl = strlen(".tmp-XXXXXX"),
+           sl = strlen(stem_suffix);
+    return len >= tl + sl && (!whole || len == tl + sl) &&
+           temp_named(name + len - tl, ".tmp-") &&
+           strncmp(name + len - tl - sl, stem_suffix, sl) == 0;
+}
+
+/* A private directory of make_tmp holds only member files m<i>.qvs and
+ * an upload: anything else (a collection named ".tmp-abcdef" has its
+ * archives in a directory of that name) means it is not ours. */
+static bool only_our_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool ours = true;
+    for (struct dirent *e; ours && (e = readdir(d));) {
+        const char *n = e->d_name;
+        size_t len = strlen(n);
+        if (!strcmp(n, ".") || !strcmp(n, ".."))
+            continue;
+        struct stat st;
+        /* m<i>.qvs, or its temporary while qv_snapshot_save writes it */
+        size_t stem = temp_of(n, ".qvs") ? len - 11 : len;
+        bool member = n[0] == 'm' && stem > 5 &&
+                      !strncmp(n + stem - 4, ".qvs", 4) &&
+                      strspn(n + 1, "0123456789") == stem - 5;
+        ours = (member || !strcmp(n, "upload.snapshot")) &&
+               fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISREG(st.st_mode);
+    }
+    closedir(d);
+    return ours;
+}
+
+static size_t removed(const char *storage, const char *path)
+{
+    fprintf(stderr, "quiver serve: removed leftover %s\n",
+            path + strlen(storage) + 1);
+    return 1;
+}
+
+/* Removes the regular files in dir whose names are temporaries of
+ * stem_suffix. */
+static size_t clean_temp_files(const char *storage, const char *dir,
+                               const char *stem_suffix)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (temp_of(e->d_name, stem_suffix) &&
+            path_fmt(path, sizeof(path), "%s/%s", dir, e->d_name) &&
+            lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
+            n += removed(storage, path);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+size_t qvs_snapshots_cleanup(const char *storage)
+{
+    char lock[PATH_MAX], top[PATH_MAX];
+    if (!path_fmt(lock, sizeof(lock), "%s/%s", storage, "LOCK") ||
+        !path_fmt(top, sizeof(top), "%s/%s", storage, "snapshots"))
+        return 0;
+    /* The store's own lock (persist/store_dir.c): held by a live server
+     * on this storage, whose temporaries are in use. */
+    int fd = open(lock, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* no store yet, so nothing of ours either */
+    size_t n = 0;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        goto cleanup;
+    n += clean_temp_files(storage, storage, "/catalog.json");
+    /* A checkpoint killed mid-write leaves "snapshot.qvs.tmp-XXXXXX" in
+     * its collection's directory (the layout of quiver.h's "Durable
+     * stores"), which the store's recovery does not remove. */
+    char colls[PATH_MAX];
+    DIR *d = path_fmt(colls, sizeof(colls), "%s/%s", storage, "collections")
+                 ? opendir(colls)
+                 : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (e->d_name[0] != '.' &&
+            path_fmt(path, sizeof(path), "%s/%s", colls, e->d_name) &&
+            lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            n += clean_temp_files(storage, path, "/snapshot.qvs");
+    }
+    if (d)
+        closedir(d);
+    d = opendir(top);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (e->d_name[0] == '.' &&
+            (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")))
+            continue;
+        if (!path_fmt(path, sizeof(path), "%s/%s", top, e->d_name) ||
+            lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (temp_named(e->d_name, TMP_PREFIX) && only_our_files(path)) {
+            rm_tree(path);
+            if (access(path, F_OK) != 0)
+                n += removed(storage, path);
+        } else {
+            n += clean_temp_files(storage, path, SUFFIX);
+        }
+    }
+    if (d)
+        closedir(d);
+cleanup:
+    close(fd); /* releases the flock */
+    return n;
+}
+
+/* ---- messages ---------------------------------------------------------------
+ */
+
+/* Removes dir from msg wherever it starts a path: followed by '/' (cut
+ * with it, leaving a name relative to dir), or, when bare is set, by the
+ * end, a space or a colon (the directory itself).  Only at the start of a
+ * word, so that "storage" inside another name stays. */
+static void cut_prefix(char *msg, const char *dir, bool bare)
+{
+    size_t n = strlen(dir);
+    if (n == 0)
+        return;
+    for (char *at = msg; (at = strstr(at, dir));) {
+        bool word = at == msg || strchr(" `'\"(:=", at[-1]) ||
+                    (dir[0] == '/' && at[-1] == '/'); /* file:// */
+        bool sep = at[n] == '/';
+        if (!word || !(sep || (bare && (!at[n] || strchr(" :,", at[n]))))) {
+            at++;
+            continue;
+        }
+        size_t cut = n + (sep ? 1 : 0);
+        memmove(at, at + cut, strlen(at + cut) + 1);
+    }
+}
+
+void qvs_scrub_storage_paths(const char *storage, char *msg)
+{
+    char real[PATH_MAX], lex[PATH_MAX];
+    if (realpath(storage, real) && strcmp(real, "/") != 0)
+        cut_prefix(msg, real, true);
+    if (lexical_abs(storage, lex, sizeof(lex)) && strcmp(lex, "/") != 0)
+        cut_prefix(msg, lex, true);
+    cut_prefix(msg, storage, storage[0] == '/' && storage[1]);
 }
 
 #define W QVS_ROUTE_WRITE

@@ -168,6 +168,57 @@ START_TEST(test_round_trip_exact)
 }
 END_TEST
 
+START_TEST(test_numbers_exact)
+{
+    /* Integers beyond 2^53 and doubles that need 16 or 17 digits keep
+     * every bit through import and export (cJSON alone rounds both), and
+     * so does a numeric id above 2^53. */
+    static const char payload[] =
+        "{\"big\":9007199254740993,\"u\":18446744073709551615,"
+        "\"neg\":-9223372036854775808,\"d\":0.30000000000000004,"
+        "\"e\":0.8444218515250481,\"max\":1.7976931348623157e+308,"
+        "\"one\":1.0}";
+    char doc[1024];
+    snprintf(doc, sizeof doc,
+             "[{\"id\":9007199254740993,\"vector\":[1,2],\"payload\":%s}]",
+             payload);
+    const char *p = write_text("exact.json", doc);
+    qv_collection_config cfg = cfg_of(QV_METRIC_DOT);
+    qv_collection *c;
+    char err[256] = "";
+    ck_assert_int_eq(qv_json_import(p, &cfg, &c, err, sizeof err), QV_OK);
+    qv_point_id id = qv_id_from_num(9007199254740993ull);
+    char *got = payload_of(c, &id);
+    ck_assert_str_eq(got, payload);
+    qv_free(got);
+    /* The points layout keeps payloads (LangChain's keeps text and
+     * metadata only). */
+    const char *out = path_of("pts.json");
+    ck_assert_int_eq(qv_json_export(c, out, QV_JSON_POINTS, err, sizeof err),
+                     QV_OK);
+    FILE *f = fopen(out, "r");
+    ck_assert_ptr_nonnull(f);
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = '\0';
+    ck_assert_msg(strstr(text, "9007199254740993,\"u\"") &&
+                      strstr(text, "0.30000000000000004") &&
+                      strstr(text, "0.8444218515250481") &&
+                      strstr(text, "18446744073709551615") &&
+                      strstr(text, "1.7976931348623157e+308"),
+                  "export: %s", text);
+    qv_collection_config icfg = cfg_of(QV_METRIC_DOT);
+    qv_collection *d;
+    ck_assert_int_eq(qv_json_import(out, &icfg, &d, err, sizeof err), QV_OK);
+    char *back = payload_of(d, &id);
+    ck_assert_str_eq(back, payload);
+    qv_free(back);
+    qv_collection_release(d);
+    qv_collection_release(c);
+}
+END_TEST
+
 START_TEST(test_langchain_round_trip)
 {
     const char *p = write_text(
@@ -320,6 +371,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_points_layout);
     tcase_add_test(tc, test_round_trip_exact);
+    tcase_add_test(tc, test_numbers_exact);
     tcase_add_test(tc, test_langchain_round_trip);
     tcase_add_test(tc, test_llamaindex);
     tcase_add_test(tc, test_bad_documents);

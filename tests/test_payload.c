@@ -750,6 +750,77 @@ START_TEST(test_fuzz)
 }
 END_TEST
 
+/* Issue "Server hardening and data fidelity", item 6: numbers keep their
+ * exact value and kind (serde_json's: i64, u64, f64), read from the text
+ * by qvi_json_parse_exact, and doubles print shortest round-trip. */
+static void expect_exact(const char *json, const char *want)
+{
+    char err[QVI_PAYLOAD_ERRMSG_CAP];
+    cJSON *j = qvi_json_parse_exact(json, strlen(json), NULL);
+    ck_assert_ptr_nonnull(j);
+    uint8_t *b = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(qvi_payload_encode(j, &b, &len, err, sizeof(err)), QV_OK);
+    cJSON_Delete(j);
+    ck_assert_int_eq(qvi_payload_validate(b, len), QV_OK);
+    char *t = text_of(b, len, NULL, 0, NULL, 0);
+    ck_assert_msg(strcmp(t, want) == 0, "%s: got %s, want %s", json, t, want);
+    /* decode -> encode gives the same bytes (merge and delete rely on it) */
+    cJSON *d = qvi_payload_decode(b, len);
+    uint8_t *b2 = NULL;
+    size_t len2 = 0;
+    ck_assert_int_eq(qvi_payload_encode(d, &b2, &len2, err, sizeof(err)),
+                     QV_OK);
+    ck_assert_uint_eq(len2, len);
+    ck_assert(memcmp(b, b2, len) == 0);
+    cJSON_Delete(d);
+    free(b2);
+    free(t);
+    free(b);
+}
+
+START_TEST(test_exact_numbers)
+{
+    expect_exact("{\"a\":0.30000000000000004,\"b\":0.8444218515250481}",
+                 "{\"a\":0.30000000000000004,\"b\":0.8444218515250481}");
+    expect_exact("{\"a\":9007199254740993,\"b\":9007199254740992}",
+                 "{\"a\":9007199254740993,\"b\":9007199254740992}");
+    expect_exact("{\"a\":9223372036854775807,\"b\":-9223372036854775808,"
+                 "\"c\":9223372036854775808,\"d\":18446744073709551615}",
+                 "{\"a\":9223372036854775807,\"b\":-9223372036854775808,"
+                 "\"c\":9223372036854775808,\"d\":18446744073709551615}");
+    /* beyond u64: a float, as serde_json reads it */
+    expect_exact("{\"a\":18446744073709551616}",
+                 "{\"a\":1.8446744073709552e+19}");
+    expect_exact("{\"a\":1.7976931348623157e308,\"b\":1.0,\"c\":-0.0,"
+                 "\"d\":1e2,\"e\":0.1,\"f\":100}",
+                 "{\"a\":1.7976931348623157e+308,\"b\":1.0,\"c\":-0.0,"
+                 "\"d\":100.0,\"e\":0.1,\"f\":100}");
+    /* the filter's view: an integer is exact, a float is not an integer */
+    const char *arr = "[9007199254740993,2.0,18446744073709551615]";
+    cJSON *j = qvi_json_parse_exact(arr, strlen(arr), NULL);
+    ck_assert_ptr_nonnull(j);
+    int64_t i = 0;
+    uint64_t u = 0;
+    double dd = 0;
+    ck_assert_int_eq(qvi_json_num(j->child, &i, &u, &dd), QVI_JNUM_INT);
+    ck_assert(i == 9007199254740993LL);
+    ck_assert_int_eq(qvi_json_num(j->child->next, &i, &u, &dd), QVI_JNUM_FLOAT);
+    ck_assert_int_eq(qvi_json_num(j->child->next->next, &i, &u, &dd),
+                     QVI_JNUM_UINT);
+    ck_assert(u == UINT64_MAX);
+    cJSON_Delete(j);
+    /* validation: a uint within i64 is not canonical */
+    uint8_t blob[] = {7, 14,  0, 0, 0, 1, 0, 0, 0, 1, 0, 0,
+                      0, 'u', 8, 5, 0, 0, 0, 0, 0, 0, 0};
+    ck_assert_int_eq(qvi_payload_validate(blob, sizeof(blob)), QV_ECORRUPT);
+    blob[22] = 0x80; /* 2^63 + 5 */
+    ck_assert_int_eq(qvi_payload_validate(blob, sizeof(blob)), QV_OK);
+    blob[14] = 3; /* the same bits as an int (now any i64) */
+    ck_assert_int_eq(qvi_payload_validate(blob, sizeof(blob)), QV_OK);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("payload");
@@ -763,6 +834,7 @@ int main(void)
     tcase_add_test(tc, test_edits);
     tcase_add_test(tc, test_filter_equivalence);
     tcase_add_test(tc, test_fuzz);
+    tcase_add_test(tc, test_exact_numbers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

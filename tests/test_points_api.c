@@ -218,8 +218,10 @@ static out *callw(qvs_handler h, const char *coll, const char *id,
     t.req.catalog = &cat;
     cJSON *jb = NULL;
     if (body) {
-        jb = cJSON_Parse(body);
-        ck_assert_msg(jb != NULL, "bad test JSON: %.200s", body);
+        char perr[256];
+        /* the server's own entry point, which attaches number texts */
+        jb = qj_parse(body, strlen(body), perr, sizeof(perr));
+        ck_assert_msg(jb != NULL, "bad test JSON: %.200s (%s)", body, perr);
     }
     t.req.body = jb;
     qvs_resp resp = {.http_status = 200};
@@ -338,6 +340,41 @@ static const char *json_of(const cJSON *o, const char *key)
     return buf;
 }
 
+/* Member key of the reply o as its exact text (the reply re-read with the
+ * server's parser and printed with qj_print, so numbers are not rounded
+ * through cJSON's double); key NULL: the whole reply. */
+static const char *exact_of(out *o, const char *key)
+{
+    static char buf[2048];
+    char perr[256];
+    cJSON *j = qj_parse(o->text, strlen(o->text), perr, sizeof(perr));
+    ck_assert_msg(j != NULL, "%s", perr);
+    char *t = qj_print(key ? cJSON_GetObjectItem(j, key) : j);
+    snprintf(buf, sizeof(buf), "%s", t ? t : "");
+    free(t);
+    cJSON_Delete(j);
+    return buf;
+}
+
+/* The ids of a query result ({"points":[...]}) as exact text. */
+static const char *ids_text(out *o)
+{
+    static char buf[512];
+    buf[0] = '\0';
+    char perr[256];
+    cJSON *j = qj_parse(o->text, strlen(o->text), perr, sizeof(perr));
+    ck_assert_msg(j != NULL, "%s", perr);
+    const cJSON *pts = cJSON_GetObjectItem(j, "points");
+    for (const cJSON *e = pts ? pts->child : NULL; e; e = e->next) {
+        size_t at = strlen(buf);
+        char *t = qj_print(cJSON_GetObjectItem(e, "id"));
+        snprintf(buf + at, sizeof(buf) - at, "%s%s", at ? "," : "", t);
+        free(t);
+    }
+    cJSON_Delete(j);
+    return buf;
+}
+
 static const cJSON *points_of(out *o)
 {
     OK(o);
@@ -417,9 +454,18 @@ START_TEST(bad_ids)
              "is not a valid point ID, valid values are either an unsigned "
              "integer or a UUID");
     }
-    ERRP(call(qvs_points_upsert, "c",
-              "{\"points\":[{\"id\":18446744073709551615,\"vector\":[1,0]}]}"),
-         400, "above 2^53");
+    /* Ids are u64 (ExtendedPointId::NumId(u64)): 2^64-1 is the largest;
+     * 2^64, a fraction and the floats 2.0 / 1e2 are refused, as serde
+     * refuses them for a u64. */
+    const char *bad2[] = {"18446744073709551616", "2.0", "1e2", "-0.0"};
+    for (size_t i = 0; i < sizeof(bad2) / sizeof(bad2[0]); i++) {
+        char body[128];
+        snprintf(body, sizeof(body),
+                 "{\"points\":[{\"id\":%s,\"vector\":[1,0]}]}", bad2[i]);
+        ERRP(call(qvs_points_upsert, "c", body), 400,
+             "is not a valid point ID, valid values are either an unsigned "
+             "integer or a UUID");
+    }
     ck_assert_uint_eq(count_of("c"), 0);
     ERR(callw(qvs_points_get, "c", "abc", NULL, NULL), 400,
         "Wrong input: Can not recognize \"abc\" as point id");
@@ -451,6 +497,105 @@ START_TEST(huge_ids_out)
     o = call(qvs_points_retrieve, "c",
              "{\"ids\":[9007199254740992],\"with_payload\":false}");
     ck_assert_str_eq(o->text, "[{\"id\":9007199254740992}]");
+}
+END_TEST
+
+/* Issue "Server hardening and data fidelity", item 5: ids above 2^53 were
+ * rounded onto another point (cJSON keeps a double).  Qdrant's ids are
+ * ExtendedPointId::NumId(u64): every u64 is its own point, everywhere an
+ * id appears. */
+START_TEST(ids_above_2p53_exact)
+{
+    add_unnamed("c", 2, QV_METRIC_DOT);
+    OK(call(qvs_points_upsert, "c",
+            "{\"points\":[{\"id\":9007199254740993,\"vector\":[1,0]},"
+            "{\"id\":9007199254740992,\"vector\":[0,1]},"
+            "{\"id\":18446744073709551615,\"vector\":[1,1]},"
+            "{\"id\":18446744073709551614,\"vector\":[1,2]}]}"));
+    ck_assert_uint_eq(count_of("c"), 4);
+    out *o = call(qvs_points_retrieve, "c",
+                  "{\"ids\":[18446744073709551614,9007199254740993],"
+                  "\"with_payload\":false,\"with_vector\":true}");
+    OK(o);
+    ck_assert_str_eq(o->text, "[{\"id\":18446744073709551614,\"vector\":[1,2]},"
+                              "{\"id\":9007199254740993,\"vector\":[1,0]}]");
+    o = callw(qvs_points_get, "c", "9007199254740993", NULL, NULL);
+    OK(o);
+    ck_assert_str_eq(exact_of(o, "id"), "9007199254740993");
+    ck_assert_str_eq(json_of(o->res, "vector"), "[1,0]");
+    /* has_id filter in the body */
+    o = call(qvs_points_count, "c",
+             "{\"filter\":{\"must\":[{\"has_id\":[9007199254740993,"
+             "18446744073709551615]}]}}");
+    OK(o);
+    ck_assert_str_eq(o->text, "{\"count\":2}");
+    /* scroll pages through every id exactly */
+    o = call(qvs_points_scroll, "c",
+             "{\"limit\":2,\"with_payload\":false,"
+             "\"offset\":9007199254740993}");
+    OK(o);
+    ck_assert_str_eq(o->text, "{\"points\":[{\"id\":9007199254740993},"
+                              "{\"id\":18446744073709551614}],"
+                              "\"next_page_offset\":18446744073709551615}");
+    /* query by id and recommend by ids */
+    o = call(qvs_points_query, "c", "{\"query\":9007199254740993,\"limit\":1}");
+    OK(o);
+    ck_assert_str_eq(ids_text(o), "18446744073709551615");
+    o = call(qvs_points_query, "c",
+             "{\"query\":{\"recommend\":{\"positive\":[9007199254740993],"
+             "\"negative\":[9007199254740992]}},\"limit\":1}");
+    OK(o);
+    /* 2*[1,0] - [0,1] = [2,-1]: [1,1] scores 1, [1,2] 0 */
+    ck_assert_str_eq(ids_text(o), "18446744073709551615");
+    /* delete one: its twin 2^53 stays */
+    OK(call(qvs_points_delete, "c", "{\"points\":[9007199254740993]}"));
+    ck_assert_uint_eq(count_of("c"), 3);
+    o = callw(qvs_points_get, "c", "9007199254740992", NULL, NULL);
+    OK(o);
+    ck_assert_int_eq(
+        callw(qvs_points_get, "c", "9007199254740993", NULL, NULL)->status,
+        404);
+}
+END_TEST
+
+/* Item 6: payload numbers come back as they went in (Qdrant stores a
+ * serde_json Value: i64, u64 or f64 printed shortest round-trip), and a
+ * match on an integer compares it exactly. */
+START_TEST(payload_numbers_exact)
+{
+    add_unnamed("c", 2, QV_METRIC_DOT);
+    const char *pl =
+        "{\"a\":0.30000000000000004,\"b\":0.8444218515250481,"
+        "\"c\":9007199254740993,\"d\":9223372036854775808,"
+        "\"e\":1.7976931348623157e308,\"f\":1.0,\"g\":-9223372036854775808,"
+        "\"h\":18446744073709551615,\"i\":5e-324,\"j\":[1,2.5,-0.0]}";
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"points\":[{\"id\":1,\"vector\":[1,0],\"payload\":%s},"
+             "{\"id\":2,\"vector\":[0,1],\"payload\":{\"c\":"
+             "9007199254740992}}]}",
+             pl);
+    OK(call(qvs_points_upsert, "c", body));
+    out *o = callw(qvs_points_get, "c", "1", NULL, NULL);
+    OK(o);
+    ck_assert_str_eq(exact_of(o, "payload"),
+                     "{\"a\":0.30000000000000004,\"b\":0.8444218515250481,"
+                     "\"c\":9007199254740993,\"d\":9223372036854775808,"
+                     "\"e\":1.7976931348623157e+308,\"f\":1.0,"
+                     "\"g\":-9223372036854775808,\"h\":18446744073709551615,"
+                     "\"i\":4.94065645841247e-324,\"j\":[1,2.5,-0.0]}");
+    o = call(qvs_points_count, "c",
+             "{\"filter\":{\"must\":[{\"key\":\"c\",\"match\":{\"value\":"
+             "9007199254740993}}]}}");
+    OK(o);
+    ck_assert_str_eq(o->text, "{\"count\":1}");
+    /* set_payload keeps exactness through the merge */
+    OK(call(qvs_points_set_payload, "c",
+            "{\"payload\":{\"k\":12345678901234567890},\"points\":[2]}"));
+    o = callw(qvs_points_get, "c", "2", NULL, NULL);
+    OK(o);
+    ck_assert_str_eq(exact_of(o, "payload"),
+                     "{\"c\":9007199254740992,\"k\":12345678901234567890}");
 }
 END_TEST
 
@@ -1505,7 +1650,8 @@ static int call_quiet(qvs_handler h, const char *coll, const char *body)
     t.req.n_params = 1;
     t.req.query = tquery;
     t.req.catalog = &cat;
-    cJSON *jb = cJSON_Parse(body);
+    char perr[256];
+    cJSON *jb = qj_parse(body, strlen(body), perr, sizeof(perr));
     t.req.body = jb;
     qvs_resp resp = {.http_status = 200};
     h(&t.req, &resp);
@@ -1599,6 +1745,8 @@ static Suite *suite(void)
     tcase_add_test(t, points_batch_stops_at_failure);
     tcase_add_test(t, bad_ids);
     tcase_add_test(t, huge_ids_out);
+    tcase_add_test(t, ids_above_2p53_exact);
+    tcase_add_test(t, payload_numbers_exact);
     tcase_add_test(t, upsert_results_and_wait);
     tcase_add_test(t, upsert_validates_before_change);
     tcase_add_test(t, upsert_batch_form);

@@ -17,11 +17,18 @@
  *     (413 by Content-Length and by a growing chunked body), header limit;
  *  6. auth: missing, wrong, Bearer, read-only key on reads and writes,
  *     open routes, encoded paths that must not skip authorisation;
- *  7. configuration: flags over Qdrant's environment variables, defaults;
+ *  7. configuration: flags over Qdrant's environment variables, defaults,
+ *     the connection deadlines and limits;
  *     a damaged catalog.json refuses to start;
  *  8. the program: SIGTERM exits 0, a restart on the same storage brings
  *     collections, configs, payload schemas and aliases back;
- *  9. concurrent clients creating, reading and deleting collections.
+ *  9. concurrent clients creating, reading and deleting collections;
+ * 10. snapshots: create, list, download, upload (raw and multipart),
+ *     recover, delete; clean 4xx errors (names too long for a file,
+ *     unknown index types), file:// locations that reveal nothing outside
+ *     the storage, messages without the storage path; leftovers of a
+ *     killed server (planted, and a real kill -9 mid-upload) removed at
+ *     restart.
  *
  * With QUIVER_RESPONSE_LOG set, every response is appended to that file
  * as one JSON line {"method","path","status","body","content_type"} for
@@ -34,15 +41,19 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 /* ---- the server under test -------------------------------------------- */
 
@@ -196,9 +207,11 @@ static void log_reply(const char *method, const char *path)
     cJSON_AddStringToObject(line, "method", method);
     cJSON_AddStringToObject(line, "path", path);
     cJSON_AddNumberToObject(line, "status", (double)R.status);
+    /* The reply's own text, not cJSON's reprint of it, which would round
+     * integers above 2^53 into floats the schema refuses. */
     cJSON_AddItemToObject(line, "body",
                           R.json
-                              ? cJSON_Duplicate(R.json, true)
+                              ? cJSON_CreateRaw(R.body.p)
                               : cJSON_CreateString(R.body.p ? R.body.p : ""));
     if (R.content_type)
         cJSON_AddStringToObject(line, "content_type", R.content_type);
@@ -1207,6 +1220,50 @@ START_TEST(test_config_parse)
 }
 END_TEST
 
+/* The deadlines and connection limits against slow clients (guard.c). */
+START_TEST(test_config_limits)
+{
+    qvs_config cfg;
+    qvs_config_init(&cfg);
+    ck_assert_uint_eq(cfg.header_timeout_s, 10);
+    ck_assert_uint_eq(cfg.body_min_rate, 1024);
+    ck_assert_uint_eq(cfg.max_connections, 1024);
+    ck_assert_uint_eq(cfg.max_connections_per_ip, 256);
+
+    setenv("QDRANT__SERVICE__HEADER_TIMEOUT_SEC", "5", 1);
+    setenv("QDRANT__SERVICE__BODY_MIN_RATE", "100", 1);
+    setenv("QDRANT__SERVICE__MAX_CONNECTIONS", "4000", 1);
+    setenv("QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP", "20", 1);
+    char *argv1[] = {"serve", "--max-connections-per-ip", "30", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, argv1), 0);
+    ck_assert_uint_eq(cfg.header_timeout_s, 5);
+    ck_assert_uint_eq(cfg.body_min_rate, 100);
+    ck_assert_uint_eq(cfg.max_connections, 4000);
+    ck_assert_uint_eq(cfg.max_connections_per_ip, 30); /* the flag wins */
+    unsetenv("QDRANT__SERVICE__HEADER_TIMEOUT_SEC");
+    unsetenv("QDRANT__SERVICE__BODY_MIN_RATE");
+    unsetenv("QDRANT__SERVICE__MAX_CONNECTIONS");
+    unsetenv("QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP");
+
+    char *argv2[] = {"serve", "--header-timeout-sec", "2",  "--body-min-rate",
+                     "4096",  "--max-connections",    "10", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 7, argv2), 0);
+    ck_assert_uint_eq(cfg.header_timeout_s, 2);
+    ck_assert_uint_eq(cfg.body_min_rate, 4096);
+    ck_assert_uint_eq(cfg.max_connections, 10);
+
+    char *bad1[] = {"serve", "--header-timeout-sec", "0", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad1), -1);
+    char *bad2[] = {"serve", "--max-connections", "70000", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad2), -1);
+    char *bad3[] = {"serve", "--body-min-rate", "0", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, bad3), -1);
+    setenv("QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP", "many", 1);
+    ck_assert_int_eq(qvs_config_parse(&cfg, 1, argv1), -1);
+    unsetenv("QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP");
+}
+END_TEST
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -1726,6 +1783,523 @@ START_TEST(test_snapshots)
 }
 END_TEST
 
+/* ---- data fidelity (issue "Server hardening and data fidelity", 5-9) ---- */
+
+/* Ids above 2^53 and payload numbers through the real server, bit for bit
+ * in the reply's text (Qdrant keeps ids as u64 and payloads as serde_json
+ * Values: i64, u64, f64 printed shortest round-trip). */
+START_TEST(test_exact_numbers)
+{
+    create("n", SMALL);
+    expect_ok(call("PUT", "/collections/n/points?wait=true",
+                   "{\"points\":[{\"id\":9007199254740993,\"vector\":[1,0,0,0],"
+                   "\"payload\":{\"x\":0.30000000000000004,\"y\":"
+                   "9007199254740993,\"z\":9223372036854775808,\"w\":1.0,"
+                   "\"m\":1.7976931348623157e308}},"
+                   "{\"id\":9007199254740992,\"vector\":[0,1,0,0]}]}"));
+    ck_assert_double_eq(
+        num(expect_ok(call("POST", "/collections/n/points/count", "{}")),
+            "count"),
+        2);
+    call("GET", "/collections/n/points/9007199254740993", NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_msg(strstr(R.body.p, "\"id\":9007199254740993,") &&
+                      strstr(R.body.p,
+                             "{\"x\":0.30000000000000004,\"y\":"
+                             "9007199254740993,\"z\":9223372036854775808,"
+                             "\"w\":1.0,\"m\":1.7976931348623157e+308}"),
+                  "%s", R.body.p);
+    /* match compares integers exactly: 2^53+1 is not 2^53 */
+    call("POST", "/collections/n/points/scroll",
+         "{\"filter\":{\"must\":[{\"key\":\"y\",\"match\":{\"value\":"
+         "9007199254740992}}]}}");
+    ck_assert_msg(strstr(R.body.p, "\"points\":[]"), "%s", R.body.p);
+    /* ... also when an integer index answers the condition (it keys
+     * values by their double, where both are one key) */
+    expect_ok(call("PUT", "/collections/n/points?wait=true",
+                   "{\"points\":[{\"id\":3,\"vector\":[0,0,1,0],"
+                   "\"payload\":{\"y\":9007199254740992}}]}"));
+    expect_ok(call("PUT", "/collections/n/index?wait=true",
+                   "{\"field_name\":\"y\",\"field_schema\":\"integer\"}"));
+    for (int i = 0; i < 2; i++) {
+        char body[200];
+        snprintf(body, sizeof(body),
+                 "{\"filter\":{\"must\":[{\"key\":\"y\",\"match\":{"
+                 "\"%s\":%s}}]},\"exact\":true}",
+                 i ? "any" : "value",
+                 i ? "[9007199254740993]" : "9007199254740993");
+        call("POST", "/collections/n/points/count", body);
+        ck_assert_msg(strstr(R.body.p, "{\"count\":1}"), "%s", R.body.p);
+    }
+    /* Ids serde refuses for a u64: negative, floats (2.0, 1e2), > 2^64-1 */
+    static const char *const bad[] = {"-1", "2.0", "1e2",
+                                      "18446744073709551616"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char body[160];
+        snprintf(body, sizeof(body),
+                 "{\"points\":[{\"id\":%s,\"vector\":[1,0,0,0]}]}", bad[i]);
+        expect_error_prefix(call("PUT", "/collections/n/points", body), 400,
+                            "Format error in JSON body: points[0].id: ");
+    }
+}
+END_TEST
+
+/* What serde_json refuses and cJSON accepted (items 7-9).  Qdrant decodes
+ * bodies with actix's Json extractor over serde_json and answers its errors
+ * with 400 {"status":{"error":"Format error in JSON body: <serde message>
+ * at line L column C"}}: "expected value" for a byte-order mark, "invalid
+ * number" for a leading zero, "invalid unicode code point" for bytes that
+ * are not UTF-8, "duplicate field `vector`" for a struct field given twice
+ * (serde derive), and "data did not match any variant of untagged enum
+ * PointInsertOperations" for a body that is both forms at once.  Query
+ * strings are decoded before the handler too (openapi: timeout integer
+ * >= 1, ordering WriteOrdering, consistency ReadConsistency). */
+START_TEST(test_strict_bodies)
+{
+    create("s", SMALL);
+    const char *pt = "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}]}";
+    char body[256];
+    snprintf(body, sizeof(body), "\xEF\xBB\xBF%s", pt);
+    expect_error_msg(call("PUT", "/collections/s/points", body), 400,
+                     "Format error in JSON body: expected value at line 1 "
+                     "column 1");
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":01,\"vector\":[1,0,0,0]}]}"),
+        400, "Format error in JSON body: invalid number at line 1 column");
+    /* invalid UTF-8 in a payload value, a payload key, a filter value */
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"payload\":{\"k\":\"a\xFF\"}}]}"),
+        400, "Format error in JSON body: invalid unicode code point");
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"payload\":{\"\xC0\xAF\":1}}]}"),
+        400, "Format error in JSON body: invalid unicode code point");
+    expect_error_prefix(
+        call("POST", "/collections/s/points/count",
+             "{\"filter\":{\"must\":[{\"key\":\"k\","
+             "\"match\":{\"value\":\"\xED\xA0\x80\"}}]}}"),
+        400, "Format error in JSON body: invalid unicode code point");
+    /* a raw control character inside a string (serde refuses it) */
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"payload\":{\"k\":\"a\x01b\"}}]}"),
+        400,
+        "Format error in JSON body: control character (\\u0000-\\u001F) "
+        "found while parsing a string at line 1 column");
+    /* \u0000 is refused, never cut: keys, values, alias names */
+    expect_error_prefix(call("PUT", "/collections/s/points",
+                             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+                             "\"payload\":{\"k\\u0000x\":\"a\\u0000b\"}}]}"),
+                        400, "Format error in JSON body: the escape \\u0000");
+    expect_error_prefix(
+        call("POST", "/collections/aliases",
+             "{\"actions\":[{\"create_alias\":{\"collection_name\":\"s\","
+             "\"alias_name\":\"al\\u0000ias\"}}]}"),
+        400, "Format error in JSON body: the escape \\u0000");
+    ck_assert_int_eq(alias_count("/aliases"), 0);
+    /* a collection name that is not UTF-8 (percent-decoded path) */
+    expect_error_prefix(call("PUT", "/collections/a%FFb", SMALL), 422,
+                        "Validation error in path parameters: [name: ");
+    ck_assert_ptr_nonnull(expect_ok(call("GET", "/collections", NULL)));
+    /* both upsert forms, a duplicate "vector" */
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}],"
+             "\"batch\":{\"ids\":[2],\"vectors\":[[1,0,0,0]]}}"),
+        400,
+        "Format error in JSON body: data did not match any variant of "
+        "untagged enum PointInsertOperations");
+    expect_error_prefix(
+        call("PUT", "/collections/s/points",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],"
+             "\"vector\":[0,1,0,0]}]}"),
+        400, "Format error in JSON body: points[0]: duplicate field `vector`");
+    /* query parameters */
+    expect_error_prefix(call("PUT", "/collections/s/points?timeout=abc", pt),
+                        400, "Deserialize error in query parameters: timeout");
+    expect_error_prefix(call("PUT", "/collections/s/points?ordering=bogus", pt),
+                        400,
+                        "Deserialize error in query parameters: ordering: "
+                        "unknown variant `bogus`");
+    expect_error_prefix(
+        call("POST", "/collections/s/points/scroll?consistency=bogus", "{}"),
+        400, "Deserialize error in query parameters: consistency");
+    ck_assert_double_eq(
+        num(expect_ok(call("POST", "/collections/s/points/count", "{}")),
+            "count"),
+        0);
+    /* the valid spellings still pass */
+    expect_ok(call("PUT",
+                   "/collections/s/points?wait=true&timeout=5&ordering=strong",
+                   pt));
+    expect_ok(call("POST", "/collections/s/points/scroll?consistency=majority",
+                   "{}"));
+    expect_ok(call("POST", "/collections/s/points/scroll?consistency=2", "{}"));
+    expect_ok(call("POST", "/collections/s/points/scroll?consistency=", "{}"));
+}
+END_TEST
+
+/* ---- snapshot errors (issue "Server hardening", item 11) ----------------- */
+
+/* Recomputes the archive header's checksum after the header was edited in
+ * place (same length). */
+static void rehash_header(char *file)
+{
+    uint64_t hlen, h;
+    memcpy(&hlen, file + 16, 8);
+    h = XXH3_64bits(file + 32, hlen);
+    memcpy(file + 24, &h, 8);
+}
+
+/* Downloads the newest snapshot of coll into a malloc'ed buffer. */
+static char *snapshot_bytes(const char *coll, size_t *size)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/collections/%s/snapshots", coll);
+    const cJSON *d = expect_ok(call("POST", path, "{}"));
+    snprintf(path, sizeof(path), "/collections/%s/snapshots/%s", coll,
+             str(d, "name"));
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    *size = R.body.len;
+    char *file = malloc(*size);
+    ck_assert_ptr_nonnull(file);
+    memcpy(file, R.body.p, *size);
+    return file;
+}
+
+/* No error message may print where the storage lives. */
+static void expect_no_storage_path(const char *msg)
+{
+    char real[PATH_MAX];
+    ck_assert_msg(!strstr(msg, storage), "storage path in '%s'", msg);
+    if (realpath(storage, real))
+        ck_assert_msg(!strstr(msg, real), "storage path in '%s'", msg);
+}
+
+START_TEST(test_snapshot_errors)
+{
+    /* A collection name of 255 two-byte characters fits Qdrant's limit but
+     * no file name: a 400 in the envelope, not a 500. */
+    char enc[255 * 6 + 64] = "/collections/";
+    for (int i = 0; i < 255; i++)
+        strcat(enc, "%C3%A9");
+    expect_ok(call("PUT", enc, SMALL));
+    strcat(enc, "/snapshots");
+    expect_no_storage_path(expect_error(call("POST", enc, "{}"), 400));
+    /* ... nor does one whose archive name would fit but not its
+     * temporary ("<name>.tmp-XXXXXX"). */
+    char longer[300];
+    memset(longer, 'a', 216);
+    longer[216] = '\0';
+    char path[512];
+    snprintf(path, sizeof(path), "/collections/%s", longer);
+    expect_ok(call("PUT", path, SMALL));
+    snprintf(path, sizeof(path), "/collections/%s/snapshots", longer);
+    expect_error(call("POST", path, "{}"), 400);
+
+    /* An uploaded archive that names an unknown payload index type. */
+    create("snap", SMALL);
+    expect_ok(call("PUT", "/collections/snap/index",
+                   "{\"field_name\":\"city\",\"field_schema\":\"keyword\"}"));
+    expect_ok(call("PUT", "/collections/snap/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0],\"payload\":"
+                   "{\"city\":\"Oslo\"}}]}"));
+    size_t size;
+    char *file = snapshot_bytes("snap", &size);
+    uint64_t hlen;
+    memcpy(&hlen, file + 16, 8);
+    char *header = strndup(file + 32, hlen);
+    char *kw = strstr(header, "\"data_type\":\"keyword\"");
+    ck_assert_ptr_nonnull(kw);
+    char *bad = malloc(size);
+    memcpy(bad, file, size);
+    memcpy(bad + 32 + (kw - header) + 13, "nothing", 7);
+    rehash_header(bad);
+    expect_error_prefix(
+        call_raw("POST", "/collections/snap/snapshots/upload", bad, size), 400,
+        "Bad request: not a valid snapshot");
+    ck_assert_int_eq(points_of("snap"), 1);
+
+    /* A member that fails the library's verification (its own checksum
+     * made to match): the message names no storage path. */
+    memcpy(bad, file, size);
+    bad[size - 1] ^= 0x01;
+    uint64_t mh = XXH3_64bits(bad + 32 + hlen, size - 32 - hlen);
+    char *x = strstr(header, "\"xxh3\":\"");
+    ck_assert_ptr_nonnull(x);
+    char hex[17];
+    snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)mh);
+    memcpy(bad + 32 + (x - header) + 8, hex, 16);
+    rehash_header(bad);
+    const char *e = expect_error(
+        call_raw("POST", "/collections/snap/snapshots/upload", bad, size), 400);
+    expect_no_storage_path(e);
+    free(header);
+    free(bad);
+    free(file);
+
+    /* Outside the storage directory, existing or not: the same answer. */
+    char body[1024];
+    expect_error(call("PUT", "/collections/snap/snapshots/recover",
+                      "{\"location\":\"file:///etc/passwd\"}"),
+                 403);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover",
+                      "{\"location\":\"file:///no-such-dir-q/x.snapshot\"}"),
+                 403);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover",
+                      "{\"location\":\"file:///etc/no-such-file-q\"}"),
+                 403);
+    snprintf(body, sizeof(body),
+             "{\"location\":\"file://%s/../no-such-file-q\"}", storage);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    /* A link inside the storage that leads out answers as outside too,
+     * dangling or not. */
+    char link[512];
+    snprintf(link, sizeof(link), "%s/out.snapshot", storage);
+    ck_assert_int_eq(symlink("/etc/passwd", link), 0);
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s\"}", link);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    unlink(link);
+    ck_assert_int_eq(symlink("/etc/no-such-file-q", link), 0);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    unlink(link);
+    /* Missing inside the storage: 404, without the storage path. */
+    snprintf(body, sizeof(body),
+             "{\"location\":\"file://%s/snapshots/snap/none.snapshot\"}",
+             storage);
+    expect_no_storage_path(expect_error(
+        call("PUT", "/collections/snap/snapshots/recover", body), 404));
+    snprintf(body, sizeof(body),
+             "{\"location\":\"file://%s/no-dir/none.snapshot\"}", storage);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 404);
+    /* ... but not through a link that leads out. */
+    ck_assert_int_eq(symlink("/etc", link), 0);
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s/no-such-file-q\"}",
+             link);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s/passwd\"}", link);
+    expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    unlink(link);
+    ck_assert_int_eq(points_of("snap"), 1);
+
+    /* Any endpoint: a library failure that names a file (the store's
+     * tmp/ replaced by a plain file) is reported without the storage. */
+    char tmpdir[512];
+    snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", storage);
+    rm_rf(tmpdir);
+    write_file(tmpdir, "x");
+    e = expect_error(call("PUT", "/collections/other", SMALL), 500);
+    ck_assert_ptr_nonnull(strstr(e, "tmp/"));
+    expect_no_storage_path(e);
+    unlink(tmpdir);
+    ck_assert_int_eq(mkdir(tmpdir, 0755), 0);
+}
+END_TEST
+
+/* ---- leftovers of a killed recovery -------------------------------------- */
+
+static void write_junk(const char *path, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < size; i++)
+        fputc((int)(i * 131u), f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static bool exists(const char *fmt, const char *a)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), fmt, storage, a);
+    return access(path, F_OK) == 0;
+}
+
+START_TEST(test_snapshot_leftovers)
+{
+    make_storage();
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",    "0", "--storage", storage,
+                                "--threads", "2", NULL};
+    child ch;
+    child_start(&ch, args, NULL);
+    create("snap", SMALL);
+    expect_ok(call("PUT", "/collections/snap/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}]}"));
+    size_t size;
+    free(snapshot_bytes("snap", &size));
+    ck_assert_int_eq(child_stop(&ch, SIGKILL), -1);
+
+    /* What a recovery killed mid-way leaves: its private directory with
+     * the upload and extracted members (one still being written), a
+     * half-written archive and catalog file.  Decoys of similar names that
+     * are not ours must stay. */
+    char p[1024];
+    snprintf(p, sizeof(p), "%s/snapshots/.tmp-Ab12Cd", storage);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    strcat(p, "/upload.snapshot");
+    write_junk(p, 1 << 20);
+    snprintf(p, sizeof(p), "%s/snapshots/.tmp-Ab12Cd/m0.qvs", storage);
+    write_junk(p, 4096);
+    snprintf(p, sizeof(p), "%s/snapshots/.tmp-Ab12Cd/m1.qvs.tmp-zZ09aa",
+             storage);
+    write_junk(p, 100);
+    snprintf(p, sizeof(p), "%s/snapshots/snap/x.snapshot.tmp-Qw3rty", storage);
+    write_junk(p, 100);
+    snprintf(p, sizeof(p), "%s/catalog.json.tmp-a1B2c3", storage);
+    write_junk(p, 10);
+    snprintf(p, sizeof(p), "%s/snapshots/.tmp-keep01", storage);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    strcat(p, "/keep.snapshot");
+    write_junk(p, 10);
+    snprintf(p, sizeof(p), "%s/snapshots/snap/keep.snapshot.tmp-toolong",
+             storage);
+    write_junk(p, 10);
+
+    /* ... and a checkpoint's snapshot being written. */
+    char colls[600], ckpt[1024] = "";
+    snprintf(colls, sizeof(colls), "%s/collections", storage);
+    DIR *cd = opendir(colls);
+    ck_assert_ptr_nonnull(cd);
+    for (struct dirent *e; (e = readdir(cd));)
+        if (e->d_name[0] != '.')
+            snprintf(ckpt, sizeof(ckpt), "%s/%s/snapshot.qvs.tmp-Zx81pQ", colls,
+                     e->d_name);
+    closedir(cd);
+    ck_assert(ckpt[0]);
+    write_junk(ckpt, 5000);
+
+    child_start(&ch, args, NULL);
+    ck_assert_int_ne(access(ckpt, F_OK), 0);
+    ck_assert(!exists("%s/snapshots/%s", ".tmp-Ab12Cd"));
+    ck_assert(!exists("%s/snapshots/snap/%s", "x.snapshot.tmp-Qw3rty"));
+    ck_assert(!exists("%s/%s", "catalog.json.tmp-a1B2c3"));
+    ck_assert(exists("%s/snapshots/%s", ".tmp-keep01/keep.snapshot"));
+    ck_assert(exists("%s/snapshots/snap/%s", "keep.snapshot.tmp-toolong"));
+    ck_assert_int_eq(points_of("snap"), 1);
+    ck_assert_int_eq(cJSON_GetArraySize(expect_ok(
+                         call("GET", "/collections/snap/snapshots", NULL))),
+                     1);
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+}
+END_TEST
+
+/* An upload on its own connection, whose outcome (the server is killed
+ * under it) does not matter. */
+typedef struct upload_job {
+    const char *url;
+    const char *data;
+    size_t len;
+    atomic_bool done;
+} upload_job;
+
+static size_t discard(char *p, size_t size, size_t n, void *ud)
+{
+    (void)p, (void)ud;
+    return size * n;
+}
+
+static void *upload_thread(void *arg)
+{
+    upload_job *j = arg;
+    CURL *h = curl_easy_init();
+    struct curl_slist *hl = curl_slist_append(NULL, "Expect:");
+    curl_easy_setopt(h, CURLOPT_URL, j->url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, j->data);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->len);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_perform(h);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(h);
+    atomic_store(&j->done, true);
+    return NULL;
+}
+
+/* The name of a ".tmp-*" directory in STORAGE/snapshots, or "". */
+static void find_tmp(char *out, size_t cap)
+{
+    char top[600];
+    snprintf(top, sizeof(top), "%s/snapshots", storage);
+    out[0] = '\0';
+    DIR *d = opendir(top);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strncmp(e->d_name, ".tmp-", 5) == 0)
+            snprintf(out, cap, "%s/%s", top, e->d_name);
+    if (d)
+        closedir(d);
+}
+
+/* A real kill -9 in the middle of an upload's recovery: the server is
+ * killed once its temporary directory is seen (no timed sleep), and the
+ * restarted server removes what it left. */
+START_TEST(test_snapshot_kill9_upload)
+{
+    make_storage();
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",
+                                "0",
+                                "--storage",
+                                storage,
+                                "--threads",
+                                "2",
+                                "--max-request-size-mb",
+                                "100",
+                                NULL};
+    /* A large body keeps the upload's temporary directory on disk while
+     * the body is written to it, long enough to be seen. */
+    size_t len = (size_t)64 << 20;
+    char *data = malloc(len);
+    ck_assert_ptr_nonnull(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = (char)(i * 2654435761u >> 13);
+    char left[1024] = "";
+    for (int attempt = 0; attempt < 20 && !left[0]; attempt++) {
+        child ch;
+        child_start(&ch, args, NULL);
+        if (attempt == 0)
+            create("snap", SMALL);
+        char url[256];
+        snprintf(url, sizeof(url), "%s/collections/snap/snapshots/upload",
+                 base);
+        upload_job job = {.url = url, .data = data, .len = len};
+        atomic_init(&job.done, false);
+        pthread_t t;
+        ck_assert_int_eq(pthread_create(&t, NULL, upload_thread, &job), 0);
+        char seen[1024] = "";
+        while (!seen[0] && !atomic_load(&job.done))
+            find_tmp(seen, sizeof(seen));
+        ck_assert_int_eq(kill(ch.pid, SIGKILL), 0);
+        int status;
+        ck_assert_int_eq(waitpid(ch.pid, &status, 0), ch.pid);
+        pthread_join(t, NULL);
+        /* Seen, and still there after the kill: the leftover. */
+        if (seen[0] && access(seen, F_OK) == 0)
+            snprintf(left, sizeof(left), "%s", seen);
+    }
+    free(data);
+    ck_assert_msg(left[0], "never caught an upload in progress");
+
+    child ch;
+    child_start(&ch, args, NULL);
+    ck_assert_msg(access(left, F_OK) != 0, "left behind: %s", left);
+    expect_ok(call("GET", "/collections/snap", NULL));
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -1747,6 +2321,9 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_keep_alive);
     tcase_add_test(tc, test_concurrent_clients);
     tcase_add_test(tc, test_snapshots);
+    tcase_add_test(tc, test_exact_numbers);
+    tcase_add_test(tc, test_strict_bodies);
+    tcase_add_test(tc, test_snapshot_errors);
     suite_add_tcase(s, tc);
 
     TCase *small = tcase_create("limits");
@@ -1764,8 +2341,11 @@ static Suite *server_suite(void)
     TCase *prog = tcase_create("program");
     tcase_set_timeout(prog, 120);
     tcase_add_test(prog, test_config_parse);
+    tcase_add_test(prog, test_config_limits);
     tcase_add_test(prog, test_damaged_catalog);
     tcase_add_test(prog, test_sigterm_restart);
+    tcase_add_test(prog, test_snapshot_leftovers);
+    tcase_add_test(prog, test_snapshot_kill9_upload);
     suite_add_tcase(s, prog);
     return s;
 }

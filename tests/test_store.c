@@ -109,6 +109,14 @@ START_TEST(test_bad_names_and_configs)
     ck_assert_int_eq(qv_store_create(s, "ünïcode ok", &cfg, NULL), QV_OK);
     qv_collection_config z = config(0, QV_METRIC_DOT);
     ck_assert_int_eq(qv_store_create(s, "zero", &z, NULL), QV_ERANGE);
+    char msg[256];
+    qv_store_errmsg(s, msg, sizeof(msg));
+    ck_assert_msg(strstr(msg, "dim 0") != NULL, "message: %s", msg);
+    qv_collection_config newer = config(4, QV_METRIC_DOT);
+    newer.version = QV_COLLECTION_CONFIG_VERSION + 1;
+    ck_assert_int_eq(qv_store_create(s, "newer", &newer, NULL), QV_EINVAL);
+    qv_store_errmsg(s, msg, sizeof(msg));
+    ck_assert_msg(strstr(msg, "version") != NULL, "message: %s", msg);
     ck_assert_int_eq(qv_store_create(s, NULL, &cfg, NULL), QV_ENULL);
     ck_assert_int_eq(qv_store_create(s, "x", NULL, NULL), QV_ENULL);
     ck_assert_int_eq(qv_store_create(NULL, "x", &cfg, NULL), QV_ENULL);

@@ -71,10 +71,48 @@ typedef struct qvi_payload_ops {
     qvi_pval (*get)(qvi_pval object, const char *key, size_t len);
 } qvi_payload_ops;
 
-/* Reads a cJSON tree.  A number is an integer when it is integral and its
- * magnitude is at most 2^53 (cJSON keeps only the double, so 3.0 in the
- * text counts as the integer 3, unlike Qdrant, which would see a float). */
+/* Reads a cJSON tree.  Numbers are read with qvi_json_num: exact when the
+ * tree came from qvi_json_parse_exact (an integer is an int64 for the
+ * evaluator; a u64 above INT64_MAX and a float are not integers). */
 extern const qvi_payload_ops qvi_payload_cjson_ops;
+
+/* ---- exact JSON numbers (filter_path.c) ----------------------------------
+ * cJSON keeps a number only as a double, so 9007199254740993 and
+ * 9007199254740992 become one value and 1.0 cannot be told from 1.  The
+ * library therefore parses JSON text with qvi_json_parse_exact, which
+ * attaches each number's source text to its item's valuestring (cJSON_Delete
+ * frees valuestring whatever the item's type, cJSON_Duplicate copies it), and
+ * reads numbers with qvi_json_num, which classifies them as serde_json does:
+ * a token without '.', 'e' or 'E' is an integer (i64 when negative or within
+ * i64, u64 above), anything else a float.  A number item without text (one
+ * made by cJSON_CreateNumber) falls back to the double: integral and at
+ * most 2^53 in magnitude is an integer. */
+
+typedef enum qvi_jnum {
+    QVI_JNUM_NONE = 0, /* not a number */
+    QVI_JNUM_INT,      /* *i holds it */
+    QVI_JNUM_UINT,     /* *u holds it (above INT64_MAX) */
+    QVI_JNUM_FLOAT,    /* *d holds it */
+} qvi_jnum;
+
+/* cJSON_ParseWithLengthOpts(text, len, end, false) plus the number texts.
+ * NULL on a parse error (*end then points near it, when end is not NULL)
+ * or when memory runs out. */
+cJSON *qvi_json_parse_exact(const char *text, size_t len, const char **end);
+
+/* cJSON_PrintUnformatted(j), except that every number with a source text
+ * prints that text (cJSON would print its double, rounded to 15 digits
+ * when that is close enough).  Free with cJSON_free; NULL when memory runs
+ * out. */
+char *qvi_json_print_exact(const cJSON *j);
+
+/* Classifies j (see above) and stores its value; the double *d is set for
+ * every kind (the nearest double).  i, u, d may not be NULL. */
+qvi_jnum qvi_json_num(const cJSON *j, int64_t *i, uint64_t *u, double *d);
+
+/* Attaches text (len bytes) to number item j as its exact source text,
+ * replacing any it had.  False when memory runs out. */
+bool qvi_json_set_text(cJSON *j, const char *text, size_t len);
 
 typedef enum qvi_path_item_kind {
     QVI_PI_KEY = 0,  /* .name or the first key */

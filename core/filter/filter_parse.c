@@ -20,9 +20,9 @@
  * for by our issue:
  *   - a range or values_count with no bound is refused (Qdrant matches any
  *     number);
- *   - integers (match values, any/except sets, has_id) beyond 2^53 are
- *     refused, because cJSON keeps numbers as doubles and could not compare
- *     them exactly.
+ *   - integers (match values, any/except sets) must fit an i64, as in
+ *     Qdrant; they are read from the text exactly (qvi_json_parse_exact),
+ *     not through cJSON's double, so 9007199254740993 matches only itself.
  *
  * Structure of the result: see struct qvi_filter in filter.h.  Key paths
  * are interned by their source text, so a key used by many conditions is
@@ -218,16 +218,12 @@ static const char *jtype(const cJSON *j)
     return "an invalid value";
 }
 
-/* An integer that a double holds exactly: |d| <= 2^53 and integral. */
+/* An integer in i64 range, read exactly (qvi_json_num). */
 static bool exact_int(const cJSON *j, int64_t *out)
 {
-    if (!cJSON_IsNumber(j))
-        return false;
-    double d = j->valuedouble;
-    if (!(fabs(d) <= 9007199254740992.0) || d != floor(d))
-        return false;
-    *out = (int64_t)d;
-    return true;
+    uint64_t u;
+    double d;
+    return qvi_json_num(j, out, &u, &d) == QVI_JNUM_INT;
 }
 
 /* Checks that every member of obj is one of names (NULL-terminated). */
@@ -453,7 +449,7 @@ static qv_status parse_set(pctx *p, const cJSON *arr, qvi_ffield *fc,
                 return fail(
                     p, QV_EINVAL,
                     "element %zu is %s; all elements must be "
-                    "integers (|n| <= 2^53), like the first",
+                    "integers (i64), like the first",
                     i, cJSON_IsNumber(e) ? "not such an integer" : jtype(e));
             f->ints[f->n_ints++] = v;
         }
@@ -497,7 +493,7 @@ static qv_status parse_match(pctx *p, const cJSON *m, qvi_ffield *fc)
             fc->match_kind = QVI_M_INT;
         } else {
             st = fail(p, QV_EINVAL,
-                      "must be a string, an integer (|n| <= 2^53) or a "
+                      "must be a string, an integer (i64) or a "
                       "boolean, not %s",
                       cJSON_IsNumber(v) ? "a non-integer number" : jtype(v));
         }
@@ -824,6 +820,8 @@ static qv_status parse_has_id(pctx *p, const cJSON *arr, uint32_t *out)
     for (const cJSON *e = arr->child; e; e = e->next, i++) {
         qv_point_id id;
         int64_t v;
+        uint64_t uid;
+        double dd;
         if (cJSON_IsString(e)) {
             if (qv_id_parse_uuid(e->valuestring, &id) != QV_OK) {
                 size_t old = loc_push_index(p, i);
@@ -834,10 +832,12 @@ static qv_status parse_has_id(pctx *p, const cJSON *arr, uint32_t *out)
             }
         } else if (exact_int(e, &v) && v >= 0) {
             id = qv_id_from_num((uint64_t)v);
+        } else if (qvi_json_num(e, &v, &uid, &dd) == QVI_JNUM_UINT) {
+            id = qv_id_from_num(uid);
         } else {
             size_t old = loc_push_index(p, i);
             qv_status st = fail(p, QV_EINVAL,
-                                "an id is an unsigned integer (<= 2^53) or "
+                                "an id is an unsigned integer (< 2^64) or "
                                 "a UUID string, not %s",
                                 cJSON_IsNumber(e) ? "this number" : jtype(e));
             loc_pop(p, old);
@@ -1110,7 +1110,7 @@ qv_status qvi_filter_parse_text(const char *text, size_t len, qvi_filter **out,
         return QV_ENULL;
     }
     const char *end = NULL;
-    j = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    j = qvi_json_parse_exact(text, len, &end);
     if (!j) {
         size_t at = end && end >= text ? (size_t)(end - text) : 0;
         if (errcap > 0)

@@ -26,6 +26,7 @@
  */
 #include "core/filter/filter.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,11 +88,9 @@ static double cj_number(qvi_pval v)
 
 static bool cj_integer(qvi_pval v, int64_t *n)
 {
-    double d = ((const cJSON *)v)->valuedouble;
-    if (!(fabs(d) <= 9007199254740992.0) || d != floor(d))
-        return false;
-    *n = (int64_t)d;
-    return true;
+    uint64_t u;
+    double d;
+    return qvi_json_num((const cJSON *)v, n, &u, &d) == QVI_JNUM_INT;
 }
 
 static const char *cj_string(qvi_pval v, size_t *len)
@@ -323,4 +322,144 @@ bool qvi_path_visit(const qvi_payload_ops *ops, qvi_pval root,
         return false;
     walk w = {ops, items, n_items, pool, visit, ctx};
     return walk_from(&w, root, 0);
+}
+
+/* ---- exact JSON numbers -------------------------------------------------- */
+
+bool qvi_json_set_text(cJSON *j, const char *text, size_t len)
+{
+    char *s = malloc(len + 1);
+    if (!s)
+        return false;
+    memcpy(s, text, len);
+    s[len] = '\0';
+    free(j->valuestring); /* cJSON's default allocator is malloc */
+    j->valuestring = s;
+    return true;
+}
+
+/* The next number token in text[*pos, len) outside strings, as cJSON reads
+ * it: a maximal run of the characters its parse_number collects.  Outside
+ * strings only true/false/null and punctuation remain, none of which
+ * starts with '-' or a digit.  False at the end of the text. */
+static bool next_number(const char *text, size_t len, size_t *pos,
+                        size_t *start, size_t *n)
+{
+    size_t i = *pos;
+    while (i < len) {
+        char c = text[i];
+        if (c == '"') {
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;
+            i++;
+            continue;
+        }
+        if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t s = i;
+            while (i < len && (strchr("0123456789+-.eE", text[i]) != NULL) &&
+                   text[i] != '\0')
+                i++;
+            *start = s;
+            *n = i - s;
+            *pos = i;
+            return true;
+        }
+        i++;
+    }
+    *pos = i;
+    return false;
+}
+
+/* Gives the number items under j, in pre-order, the texts of the number
+ * tokens that follow *pos.  Recursion is bounded by cJSON's nesting limit. */
+static bool attach(cJSON *j, const char *text, size_t len, size_t *pos)
+{
+    for (; j; j = j->next) {
+        if (cJSON_IsNumber(j)) {
+            size_t s, n;
+            if (!next_number(text, len, pos, &s, &n) ||
+                !qvi_json_set_text(j, text + s, n))
+                return false;
+        } else if (j->child && !attach(j->child, text, len, pos)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+cJSON *qvi_json_parse_exact(const char *text, size_t len, const char **end)
+{
+    const char *stop = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &stop, false);
+    if (end)
+        *end = stop;
+    if (!j)
+        return NULL;
+    size_t pos = 0;
+    if (!attach(j, text, stop && stop >= text ? (size_t)(stop - text) : len,
+                &pos)) {
+        cJSON_Delete(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* Number items that carry their text become raw items printing it. */
+static void numbers_to_raw(cJSON *j)
+{
+    for (; j; j = j->next) {
+        if (cJSON_IsNumber(j) && j->valuestring)
+            j->type = cJSON_Raw | (j->type & ~0xFF);
+        else if (j->child)
+            numbers_to_raw(j->child);
+    }
+}
+
+char *qvi_json_print_exact(const cJSON *j)
+{
+    cJSON *copy = cJSON_Duplicate(j, true);
+    if (!copy)
+        return NULL;
+    numbers_to_raw(copy);
+    char *text = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    return text;
+}
+
+qvi_jnum qvi_json_num(const cJSON *j, int64_t *i, uint64_t *u, double *d)
+{
+    if (!cJSON_IsNumber(j))
+        return QVI_JNUM_NONE;
+    *d = j->valuedouble;
+    const char *t = j->valuestring;
+    if (!t) {
+        if (fabs(*d) <= 9007199254740992.0 && *d == floor(*d)) {
+            *i = (int64_t)*d;
+            return QVI_JNUM_INT;
+        }
+        return QVI_JNUM_FLOAT;
+    }
+    if (strpbrk(t, ".eE"))
+        return QVI_JNUM_FLOAT;
+    /* An integer token; serde_json reads one beyond u64 (or below i64) as
+     * a float, and so do we. */
+    errno = 0;
+    char *e = NULL;
+    if (t[0] == '-') {
+        long long v = strtoll(t, &e, 10);
+        if (errno || *e)
+            return QVI_JNUM_FLOAT;
+        *i = (int64_t)v;
+        return QVI_JNUM_INT;
+    }
+    unsigned long long v = strtoull(t, &e, 10);
+    if (errno || *e)
+        return QVI_JNUM_FLOAT;
+    if (v <= (unsigned long long)INT64_MAX) {
+        *i = (int64_t)v;
+        return QVI_JNUM_INT;
+    }
+    *u = (uint64_t)v;
+    return QVI_JNUM_UINT;
 }

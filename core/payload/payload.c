@@ -17,25 +17,36 @@
  *   0x00 null    -                                     1
  *   0x01 false   -                                     1
  *   0x02 true    -                                     1
- *   0x03 int     i64 value, |value| <= 2^53            9
- *   0x04 double  f64 value, finite, not an int above   9
+ *   0x03 int     i64 value                             9
+ *   0x04 double  f64 value, finite                     9
  *   0x05 string  u32 n, n bytes (no NUL, no terminator) 5 + n
  *   0x06 array   u32 size, u32 count, count values     9 + size
  *   0x07 object  u32 size, u32 count, count members    9 + size
  *                member = u32 klen, klen key bytes (no NUL), value
+ *   0x08 uint    u64 value, above INT64_MAX            9
  *
  * size is the byte length of a container's body (what follows its 9-byte
  * header), so skipping any value costs O(1): that is what makes the
  * filter's get() and next() cheap without an index.  Strings carry their
  * length and are not NUL-terminated; the ops return the length.
  *
- * Numbers.  cJSON keeps only a double.  A number that is integral and at
- * most 2^53 in magnitude is stored as int, anything else as double: the
- * rule of qvi_payload_cjson_ops, so a filter gives the same answer over
- * either form (3.0 in JSON text is the integer 3, where Qdrant, reading
- * the text with serde_json, would see a float -- a cJSON limitation, not
- * ours).  The form is canonical: validation refuses a double that should
- * have been an int and an int beyond 2^53, so encode(decode(b)) == b.
+ * Numbers follow serde_json, as Qdrant stores them: an integer token (no
+ * '.', 'e' or 'E') is an int when it fits i64, a uint when it fits u64
+ * above that, a double otherwise; any other token is a double, even 1.0.
+ * cJSON keeps only a double, so the encoder reads each number's source
+ * text, which qvi_json_parse_exact attaches to the item (qvi_json_num in
+ * filter.h); an item without text (made by cJSON_CreateNumber) is an int
+ * when integral and within 2^53, a double otherwise.  Decoding attaches
+ * the exact text again (a double as its shortest round-trip text, always
+ * with a '.' or an exponent), so encode(decode(b)) == b.  Doubles are
+ * written as the shortest of %.15g, %.16g, %.17g that reads back to the
+ * same bits.
+ *
+ * History.  Until 2026-12 ints were limited to 2^53, an integral double
+ * within 2^53 was refused as non-canonical and there was no uint tag.
+ * Every blob of that form is still valid (its ints are i64, its doubles
+ * finite), so older snapshot files load unchanged; validation now accepts
+ * any i64, a uint above INT64_MAX and any finite double.
  *
  * Duplicate keys.  serde_json keeps the last value of a repeated key, and
  * so does Qdrant; encoding keeps the LAST value at the position of the
@@ -75,12 +86,12 @@ enum {
     T_STRING = 5,
     T_ARRAY = 6,
     T_OBJECT = 7,
+    T_UINT = 8,
 };
 
 #define HDR_NUM  9u /* tag + 8 bytes */
 #define HDR_STR  5u /* tag + u32 length */
 #define HDR_CONT 9u /* tag + u32 size + u32 count */
-#define TWO53    9007199254740992.0
 
 static void set_err(char *err, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -138,17 +149,13 @@ static double rd_double(const uint8_t *p)
     return d;
 }
 
-static bool is_int_double(double d)
-{
-    return fabs(d) <= TWO53 && d == floor(d);
-}
-
 /* Size in bytes of the well-formed value at p. */
 static size_t value_size(const uint8_t *p)
 {
     switch (p[0]) {
     case T_INT:
     case T_DOUBLE:
+    case T_UINT:
         return HDR_NUM;
     case T_STRING:
         return HDR_STR + (size_t)rd32(p + 1);
@@ -353,18 +360,22 @@ static qv_status enc_value(enc *e, const cJSON *v, int depth)
                                                  : T_TRUE;
         return QV_OK;
     case cJSON_Number: {
-        double d = v->valuedouble;
-        if (!isfinite(d)) {
+        int64_t n;
+        uint64_t u;
+        double d;
+        qvi_jnum kind = qvi_json_num(v, &n, &u, &d);
+        if (kind == QVI_JNUM_FLOAT && !isfinite(d)) {
             set_err(e->err, e->errcap, "number is NaN or infinite");
             return QV_EINVAL;
         }
         if ((st = enc_room(e, HDR_NUM, &p)) != QV_OK)
             return st;
-        if (is_int_double(d)) {
-            int64_t n = (int64_t)d;
-            uint64_t u;
+        if (kind == QVI_JNUM_INT) {
             memcpy(&u, &n, sizeof(u));
             p[0] = T_INT;
+            wr64(p + 1, u);
+        } else if (kind == QVI_JNUM_UINT) {
+            p[0] = T_UINT;
             wr64(p + 1, u);
         } else {
             uint64_t u;
@@ -470,20 +481,22 @@ static bool val_value(const uint8_t *p, size_t avail, int depth, size_t *used)
     case T_TRUE:
         *used = 1;
         return true;
-    case T_INT: {
+    case T_INT:
         if (avail < HDR_NUM)
-            return false;
-        int64_t n = rd_int(p + 1);
-        if (n > (int64_t)TWO53 || n < -(int64_t)TWO53)
             return false;
         *used = HDR_NUM;
         return true;
-    }
+    case T_UINT:
+        /* canonical: a value within i64 must be an int */
+        if (avail < HDR_NUM || rd64(p + 1) <= (uint64_t)INT64_MAX)
+            return false;
+        *used = HDR_NUM;
+        return true;
     case T_DOUBLE: {
         if (avail < HDR_NUM)
             return false;
         double d = rd_double(p + 1);
-        if (!isfinite(d) || is_int_double(d))
+        if (!isfinite(d))
             return false;
         *used = HDR_NUM;
         return true;
@@ -574,6 +587,24 @@ static const char *scratch_str(scratch *s, const uint8_t *src, size_t n)
     return s->p;
 }
 
+static size_t num_text(const uint8_t *p, char *b, size_t cap);
+
+/* A number item carrying its exact text, so that a re-encode (merge,
+ * delete) stores the same tag and bits. */
+static cJSON *dec_number(const uint8_t *p)
+{
+    char b[40];
+    size_t n = num_text(p, b, sizeof(b));
+    cJSON *j = cJSON_CreateNumber(p[0] == T_INT    ? (double)rd_int(p + 1)
+                                  : p[0] == T_UINT ? (double)rd64(p + 1)
+                                                   : rd_double(p + 1));
+    if (j && !qvi_json_set_text(j, b, n)) {
+        cJSON_Delete(j);
+        j = NULL;
+    }
+    return j;
+}
+
 /* Decodes the well-formed value at p; NULL on ENOMEM. */
 static cJSON *dec_value(const uint8_t *p, scratch *s)
 {
@@ -585,9 +616,9 @@ static cJSON *dec_value(const uint8_t *p, scratch *s)
     case T_TRUE:
         return cJSON_CreateTrue();
     case T_INT:
-        return cJSON_CreateNumber((double)rd_int(p + 1));
+    case T_UINT:
     case T_DOUBLE:
-        return cJSON_CreateNumber(rd_double(p + 1));
+        return dec_number(p);
     case T_STRING: {
         const char *str = scratch_str(s, p + HDR_STR, rd32(p + 1));
         return str ? cJSON_CreateString(str) : NULL;
@@ -790,19 +821,32 @@ static void t_string(tbuf *t, const uint8_t *s, size_t n)
     t_putc(t, '"');
 }
 
-static void t_double(tbuf *t, double d)
+/* The text of the number value at p into b (cap >= 40): an int or uint
+ * exactly, a double as the shortest of %.15g, %.16g, %.17g that reads back
+ * to the same bits, with ".0" added when that looks like an integer (serde
+ * prints 1.0 as "1.0"; the text must stay a double when read again). */
+static size_t num_text(const uint8_t *p, char *b, size_t cap)
 {
-    char b[40];
-    int n = snprintf(b, sizeof(b), "%.15g", d);
-    if (strtod(b, NULL) != d)
-        n = snprintf(b, sizeof(b), "%.17g", d);
-    t_put(t, b, (size_t)n);
+    int n;
+    if (p[0] == T_INT)
+        return (size_t)snprintf(b, cap, "%" PRId64, rd_int(p + 1));
+    if (p[0] == T_UINT)
+        return (size_t)snprintf(b, cap, "%" PRIu64, rd64(p + 1));
+    double d = rd_double(p + 1);
+    for (int prec = 15;; prec++) {
+        n = snprintf(b, cap, "%.*g", prec, d);
+        double back = strtod(b, NULL);
+        if (prec == 17 || memcmp(&back, &d, sizeof(d)) == 0)
+            break;
+    }
+    if (!strpbrk(b, ".eEni")) /* "n"/"i": never, doubles are finite */
+        n += snprintf(b + n, cap - (size_t)n, ".0");
+    return (size_t)n;
 }
 
 static void t_value(tbuf *t, const uint8_t *p)
 {
-    char b[32];
-    int n;
+    char b[40];
     switch (p[0]) {
     case T_NULL:
         t_put(t, "null", 4);
@@ -814,11 +858,9 @@ static void t_value(tbuf *t, const uint8_t *p)
         t_put(t, "true", 4);
         return;
     case T_INT:
-        n = snprintf(b, sizeof(b), "%" PRId64, rd_int(p + 1));
-        t_put(t, b, (size_t)n);
-        return;
+    case T_UINT:
     case T_DOUBLE:
-        t_double(t, rd_double(p + 1));
+        t_put(t, b, num_text(p, b, sizeof(b)));
         return;
     case T_STRING:
         t_string(t, p + HDR_STR, rd32(p + 1));
@@ -1263,6 +1305,7 @@ static qvi_ptype b_type(qvi_pval v)
         return QVI_PT_BOOL;
     case T_INT:
     case T_DOUBLE:
+    case T_UINT:
         return QVI_PT_NUMBER;
     case T_STRING:
         return QVI_PT_STRING;
@@ -1285,6 +1328,8 @@ static double b_number(qvi_pval v)
     const uint8_t *p = v;
     if (p[0] == T_INT)
         return (double)rd_int(p + 1);
+    if (p[0] == T_UINT)
+        return (double)rd64(p + 1);
     return p[0] == T_DOUBLE ? rd_double(p + 1) : 0.0;
 }
 

@@ -44,25 +44,26 @@
 /* Size of an error buffer that always holds a whole message. */
 #define QVI_PAYLOAD_ERRMSG_CAP 256
 
-/* Encodes obj (a JSON object) into a new blob.  Numbers that are integral
- * and at most 2^53 in magnitude are stored as int64, others as double (the
- * rule of qvi_payload_cjson_ops).  Object members keep their order; when a
- * key repeats, the value of its LAST occurrence is kept at the position of
- * its first (serde_json's rule, which Qdrant inherits).
- * On success *blob is a malloc'd buffer of *len bytes owned by the caller
- * (free()).  On failure *blob is NULL, *len 0, and err (if errcap > 0)
- * holds a message; the status is QV_ENULL (obj, blob or len NULL),
- * QV_EINVAL (obj not an object, nesting deeper than QVI_PAYLOAD_MAX_DEPTH,
- * a NaN or infinite number, a raw or invalid cJSON item), QV_ERANGE (a
- * string, key or the whole blob over its limit) or QV_ENOMEM. */
+/* Encodes obj (a JSON object) into a new blob.  Numbers are classified by
+ * qvi_json_num (filter.h): from their source text when obj came from
+ * qvi_json_parse_exact (i64 -> int, above -> uint, '.'/exponent -> double),
+ * else integral within 2^53 -> int, others double.  Object members keep their
+ * order; when a key repeats, the value of its LAST occurrence is kept at the
+ * position of its first (serde_json's rule, which Qdrant inherits). On success
+ * *blob is a malloc'd buffer of *len bytes owned by the caller (free()).  On
+ * failure *blob is NULL, *len 0, and err (if errcap > 0) holds a message; the
+ * status is QV_ENULL (obj, blob or len NULL), QV_EINVAL (obj not an object,
+ * nesting deeper than QVI_PAYLOAD_MAX_DEPTH, a NaN or infinite number, a raw or
+ * invalid cJSON item), QV_ERANGE (a string, key or the whole blob over its
+ * limit) or QV_ENOMEM. */
 qv_status qvi_payload_encode(const cJSON *obj, uint8_t **blob, size_t *len,
                              char *err, size_t errcap);
 
 /* Checks len bytes from an untrusted source: known tags, every length and
  * count inside its container and the blob, nesting at most
  * QVI_PAYLOAD_MAX_DEPTH, sizes within the limits, no NUL byte in a string
- * or key, finite doubles, numbers in canonical form (an integral double
- * within 2^53 must be an int64, an int64 must be within 2^53), the root an
+ * or key, finite doubles, numbers in canonical form (a uint must be above
+ * INT64_MAX; older blobs, whose ints stayed within 2^53, pass), the root an
  * object spanning exactly len bytes.  Strings are not checked for UTF-8
  * (as bytes, nothing here depends on it).  Duplicate keys are not looked
  * for: lookups then see the first one.
@@ -70,14 +71,16 @@ qv_status qvi_payload_encode(const cJSON *obj, uint8_t **blob, size_t *len,
  * recursion is at most QVI_PAYLOAD_MAX_DEPTH frames deep. */
 qv_status qvi_payload_validate(const uint8_t *blob, size_t len);
 
-/* A new cJSON object equal to the blob (integers as numbers, keys in blob
- * order), or NULL when the blob fails qvi_payload_validate or memory runs
- * out.  The caller frees it with cJSON_Delete. */
+/* A new cJSON object equal to the blob (numbers carry their exact text in
+ * valuestring, as from qvi_json_parse_exact; keys in blob order), or NULL when
+ * the blob fails qvi_payload_validate or memory runs out.  The caller frees it
+ * with cJSON_Delete. */
 cJSON *qvi_payload_decode(const uint8_t *blob, size_t len);
 
 /* Writes a well-formed blob as compact JSON text (no spaces), escaping '"',
  * '\\' and control bytes; other bytes pass through.  Integers print
- * exactly, doubles in the shortest of %.15g / %.17g that reads back equal.
+ * exactly, doubles in the shortest of %.15g / %.16g / %.17g that reads
+ * back to the same bits (with ".0" added to an integral one, as serde).
  *
  * include / exclude (either may be NULL with count 0) are key paths in
  * filter syntax: "a", "a.b", "a.\"x.y\"", "a[].b".  This is Qdrant's

@@ -209,8 +209,10 @@ static span value_span(int64_t v)
     int64_t k = qvi_double_key((double)v);
     span_lower(&r, k, 0, false);
     span_upper(&r, k, 0, false);
-    /* Payload integers are within 2^53: a larger operand matches none. */
-    r.empty = v > (int64_t)TWO53 || v < -(int64_t)TWO53;
+    /* Numeric indexes key values by their double: this span holds every
+     * payload number that rounds to v's double (2^53 and 2^53+1 alike, a
+     * float 2.0 and the integer 2), a superset that field_set marks
+     * inexact so the payloads decide. */
     return r;
 }
 
@@ -446,12 +448,14 @@ static cset field_set(prep *p, uint32_t fi)
         case QVI_M_INT:
             sp = value_span(fc->mint);
             span_bits(p, &ix->tree, &sp, r.bits);
+            r.exact = false; /* see value_span */
             break;
         case QVI_M_ANY_INT:
             for (uint32_t i = 0; i < fc->set_n; i++) {
                 sp = value_span(f->ints[fc->set_off + i]);
                 span_bits(p, &ix->tree, &sp, r.bits);
             }
+            r.exact = false;
             break;
         case QVI_M_BOOL:
             qvi_posting_or(&ix->bools[fc->mbool], r.bits, p->nbits);

@@ -77,24 +77,21 @@ qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
     if (!qv_add_size(limit, 1, &cap) || cap > SIZE_MAX / sizeof(qv_point_id))
         return qvi_fail(c->err, QV_ERANGE, "limit %zu is too large", limit);
 
+    qv_point_id *heap = NULL;
+    size_t n = 0;
     pthread_rwlock_rdlock(&c->lock);
     qvi_candidates q;
     qv_status st = qvi_candidates_prepare_locked(c, qvi_filter_of(filter),
                                                  QVI_CANDIDATES_ALWAYS, &q);
-    if (st != QV_OK) {
-        pthread_rwlock_unlock(&c->lock);
-        return st;
-    }
+    if (st != QV_OK)
+        goto unlock; /* q is empty and safe to free */
     if (cap > q.n_cand + 1)
         cap = q.n_cand + 1;
-    qv_point_id *heap = malloc(cap * sizeof(*heap));
+    heap = malloc(cap * sizeof(*heap));
     if (!heap) {
-        qvi_candidates_free(&q);
-        pthread_rwlock_unlock(&c->lock);
-        return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a page of %zu",
-                        cap);
+        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a page of %zu", cap);
+        goto unlock;
     }
-    size_t n = 0;
     for (uint32_t s = qvi_candidates_next(&q, 0); s != UINT32_MAX;
          s = qvi_candidates_next(&q, s + 1)) {
         if (start && qv_id_compare(&c->ids[s], start) < 0)
@@ -103,8 +100,11 @@ qv_status qv_scroll(qv_collection *c, const qv_point_id *start,
             continue;
         heap_push(heap, &n, cap, &c->ids[s]);
     }
+unlock:
     qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
+    if (st != QV_OK)
+        return st;
 
     qsort(heap, n, sizeof(*heap), compare_ids);
     size_t page = n < limit ? n : limit;

@@ -21,14 +21,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     if (qvi_payload_to_json(data, size, NULL, 0, NULL, 0, &text, &len) != QV_OK)
         __builtin_trap(); /* a valid blob always converts */
-    cJSON *obj = cJSON_ParseWithLength(text, len);
+    /* read back with exact numbers, as the library reads payloads */
+    cJSON *obj = qvi_json_parse_exact(text, len, NULL);
     if (!obj)
         __builtin_trap(); /* and converts to valid JSON */
     uint8_t *blob = NULL;
     size_t blen = 0;
     char err[128];
-    if (qvi_payload_encode(obj, &blob, &blen, err, sizeof err) == QV_OK)
-        free(blob);
+    /* every number a valid blob holds is encodable again */
+    if (qvi_payload_encode(obj, &blob, &blen, err, sizeof err) != QV_OK)
+        __builtin_trap();
+    free(blob);
     cJSON_Delete(obj);
     free(text);
     return 0;
