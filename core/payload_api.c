@@ -355,7 +355,8 @@ static qv_status plan_edits(qv_collection *c, const qv_payload_edit *edits,
                 st = qvi_fail(c->err, QV_ENULL, "edit %zu: payload is NULL", k);
                 break;
             }
-            pl[k].set = cJSON_ParseWithLength(e->json, e->len);
+            /* exact numbers, as qv_payload_set parses them */
+            pl[k].set = qvi_json_parse_exact(e->json, e->len, NULL);
             if (!cJSON_IsObject(pl[k].set))
                 st = qvi_fail(c->err, QV_EINVAL,
                               "edit %zu: payload is not a JSON object", k);
