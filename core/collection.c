@@ -588,6 +588,78 @@ qv_status qv_delete(qv_collection *c, const qv_point_id *id)
     return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
 
+/* Ascending slots, so that repeated ids (one slot) end up side by side. */
+static int cmp_slot(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/*
+ * One change for many ids: the present ones are found, sorted and
+ * de-duplicated by slot, logged as ONE delete record (their ids, in slot
+ * order: replay deletes the same set, and the order of deletions does not
+ * change the state but the free stack's order, which replay reproduces
+ * because it runs this same function on the same list), then removed.
+ */
+qv_status qv_delete_batch(qv_collection *c, const qv_point_id *ids, size_t n,
+                          uint64_t *deleted)
+{
+    if (deleted)
+        *deleted = 0;
+    if (!c)
+        return QV_ENULL;
+    if (!ids && n)
+        return qvi_fail(c->err, QV_ENULL, "ids is NULL");
+    for (size_t i = 0; i < n; i++) {
+        qv_status st = qvi_check_id(c, &ids[i]);
+        if (st != QV_OK)
+            return st;
+    }
+    if (n == 0)
+        return QV_OK;
+    uint32_t *slots = malloc(n * sizeof(*slots));
+    qv_point_id *found = malloc(n * sizeof(*found));
+    qv_status st = QV_OK;
+    uint64_t lsn = 0;
+    size_t m = 0;
+    if (!slots || !found) {
+        st =
+            qvi_fail(c->err, QV_ENOMEM, "cannot allocate %zu ids to delete", n);
+        goto cleanup;
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t slot;
+        if (qvi_idmap_find(&c->map, c->ids, &ids[i], &slot))
+            slots[m++] = slot;
+    }
+    qsort(slots, m, sizeof(*slots), cmp_slot);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+        if (u == 0 || slots[u - 1] != slots[i])
+            slots[u++] = slots[i];
+    m = u;
+    for (size_t i = 0; i < m; i++)
+        found[i] = c->ids[slots[i]];
+    qvi_change rec = {.kind = QVI_CHANGE_DELETE, .ids = found, .n = m};
+    if (m)
+        st = qvi_change_log_locked(c, &rec, &lsn);
+    for (size_t i = 0; st == QV_OK && i < m; i++)
+        qvi_delete_slot_locked(c, slots[i]);
+    pthread_rwlock_unlock(&c->lock);
+    if (st == QV_OK)
+        st = qvi_change_commit(c, lsn);
+    /* Applied in memory even when the commit failed (QV_EIO): report the
+     * count only for an acknowledged change. */
+    if (st == QV_OK && deleted)
+        *deleted = m;
+cleanup:
+    free(slots);
+    free(found);
+    return st;
+}
+
 /* ---- reads --------------------------------------------------------------- */
 
 qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,

@@ -124,6 +124,13 @@ typedef enum qvi_change_kind {
     QVI_CHANGE_PAYLOAD_CLEAR = 7,       /* id */
     QVI_CHANGE_INDEX_CREATE = 8,        /* key path, index kind name */
     QVI_CHANGE_INDEX_DROP = 9,          /* key path */
+    QVI_CHANGE_PAYLOAD_EDIT_BATCH = 10, /* ids, a list of payload edits */
+    /* Atomic groups (persist/wal.c, "atomic groups"): kind 11 frames a change
+     * of any kind above as a member of group `group` (in memory the change
+     * keeps its own kind and a non-zero `group`); kind 12 is a group's commit
+     * marker, which changes nothing. */
+    QVI_CHANGE_GROUP_MEMBER = 11,
+    QVI_CHANGE_GROUP_COMMIT = 12,
     QVI_CHANGE_KIND_COUNT
 } qvi_change_kind;
 
@@ -137,10 +144,12 @@ typedef enum qvi_change_kind {
  * a NUL (ids, vecs, keys): free it with qvi_wal_change_free (persist/wal.h).
  */
 typedef struct qvi_change {
-    uint32_t kind; /* a qvi_change_kind */
-    uint64_t lsn;  /* set by the journal when appended */
-    /* UPSERT, DELETE, DELETE_FILTER: n ids.  The PAYLOAD_* kinds: ids[0]
-     * (n = 1). */
+    uint32_t kind;  /* a qvi_change_kind */
+    uint64_t lsn;   /* set by the journal when appended */
+    uint64_t group; /* 0, or the atomic group the change belongs to (set
+                       by the journal when appended inside a group) */
+    /* UPSERT, DELETE, DELETE_FILTER, PAYLOAD_EDIT_BATCH: n ids.  The
+     * single-point PAYLOAD_* kinds: ids[0] (n = 1). */
     const qv_point_id *ids;
     size_t n;
     /* UPSERT */
@@ -161,6 +170,11 @@ typedef struct qvi_change {
     /* PAYLOAD_DELETE_KEYS */
     const char *const *keys;
     size_t n_keys;
+    /* PAYLOAD_EDIT_BATCH: edits applied in order to each of the n ids
+     * (their strings point into the scanned buffer or the decoded
+     * change's own copies, as above) */
+    const qv_payload_edit *edits;
+    size_t n_edits;
     /* owned by a decoded change */
     void *own[5];
 } qvi_change;

@@ -20,10 +20,12 @@
  * mapped blob on its first use: a damaged one matches no filter and makes
  * reads and edits of that point fail with QV_ECORRUPT.
  *
- * Durability (core.h, "changes and the journal"): every edit logs the caller's
- * input (JSON text, key path, keys; for a delete by filter the ids it resolved
- * to) once the edit is known to succeed and before it is swapped in, under the
- * write lock, then waits for the group fsync after unlocking.
+ * Durability (core.h, "changes and the journal"): every edit -- one point's, or
+ * a qv_payload_edit_batch of many points and edits, which is ONE record --
+ * logs the caller's input (JSON text, key path, keys; for a delete by filter
+ * the ids it resolved to) once the edit is known to succeed and before it is
+ * swapped in, under the write lock, then waits for the group fsync after
+ * unlocking.
  */
 #include "core/core.h"
 #include "core/filter/filter.h"
@@ -305,6 +307,218 @@ qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id)
         swap_blob_locked(c, slot, NULL, 0);
     pthread_rwlock_unlock(&c->lock);
     return st == QV_OK ? qvi_change_commit(c, lsn) : st;
+}
+
+/* ---- many points, many edits: one change --------------------------------
+ *
+ * qv_payload_edit_batch is the server's path for set/overwrite/delete/clear
+ * payload on a list of points: one lock, one log record
+ * (QVI_CHANGE_PAYLOAD_EDIT_BATCH), all or nothing.  Every new blob is built
+ * under the write lock before the record is logged (each edit of a point
+ * works on the previous edit's result), so once the record is in the log
+ * nothing can fail; only then are the blobs swapped in.
+ */
+
+/* An edit made ready outside the lock: SET's parsed object, OVERWRITE's
+ * encoded blob. */
+typedef struct edit_plan {
+    const qv_payload_edit *e;
+    cJSON *set;
+    uint8_t *blob;
+    size_t blob_len;
+} edit_plan;
+
+static void plans_free(edit_plan *pl, size_t ne)
+{
+    for (size_t k = 0; pl && k < ne; k++) {
+        cJSON_Delete(pl[k].set);
+        free(pl[k].blob);
+    }
+    free(pl);
+}
+
+/* Checks edits and prepares them; records the failure on c. */
+static qv_status plan_edits(qv_collection *c, const qv_payload_edit *edits,
+                            size_t ne, edit_plan **out)
+{
+    char err[QVI_ERRMSG_CAP];
+    edit_plan *pl = calloc(ne, sizeof(*pl));
+    qv_status st = QV_OK;
+    if (!pl)
+        return qvi_fail(c->err, QV_ENOMEM, "cannot allocate %zu edits", ne);
+    for (size_t k = 0; st == QV_OK && k < ne; k++) {
+        const qv_payload_edit *e = &edits[k];
+        pl[k].e = e;
+        switch (e->kind) {
+        case QV_PAYLOAD_EDIT_SET:
+            if (!e->json) {
+                st = qvi_fail(c->err, QV_ENULL, "edit %zu: payload is NULL", k);
+                break;
+            }
+            /* exact numbers, as qv_payload_set parses them */
+            pl[k].set = qvi_json_parse_exact(e->json, e->len, NULL);
+            if (!cJSON_IsObject(pl[k].set))
+                st = qvi_fail(c->err, QV_EINVAL,
+                              "edit %zu: payload is not a JSON object", k);
+            break;
+        case QV_PAYLOAD_EDIT_OVERWRITE:
+            if (!e->json) {
+                st = qvi_fail(c->err, QV_ENULL, "edit %zu: payload is NULL", k);
+                break;
+            }
+            st = qvi_payload_encode_text(e->json, e->len, &pl[k].blob,
+                                         &pl[k].blob_len, err, sizeof(err));
+            if (st != QV_OK)
+                qvi_fail(c->err, st, "edit %zu: %s", k, err);
+            break;
+        case QV_PAYLOAD_EDIT_DELETE_KEYS:
+            if (!e->keys && e->n_keys) {
+                st = qvi_fail(c->err, QV_ENULL, "edit %zu: keys is NULL", k);
+                break;
+            }
+            for (size_t i = 0; st == QV_OK && i < e->n_keys; i++)
+                if (!e->keys[i])
+                    st = qvi_fail(c->err, QV_ENULL, "edit %zu: key %zu is NULL",
+                                  k, i);
+            break;
+        case QV_PAYLOAD_EDIT_CLEAR:
+            break;
+        default:
+            st = qvi_fail(c->err, QV_EINVAL, "edit %zu: unknown kind %d", k,
+                          (int)e->kind);
+        }
+    }
+    if (st != QV_OK) {
+        plans_free(pl, ne);
+        pl = NULL;
+    }
+    *out = pl;
+    return st;
+}
+
+/* The blob that edits pl[0..ne) make of old: a new allocation in *out (NULL
+ * for {} after a final CLEAR).  Messages to err. */
+static qv_status edit_chain(const qv_collection *c, const uint8_t *old,
+                            size_t old_len, const edit_plan *pl, size_t ne,
+                            uint8_t **out, size_t *out_len, char *err,
+                            size_t errcap)
+{
+    const uint8_t *cur = old;
+    size_t cur_len = old_len;
+    uint8_t *own = NULL;
+    qv_status st = QV_OK;
+    for (size_t k = 0; st == QV_OK && k < ne; k++) {
+        uint8_t *nb = NULL;
+        size_t nl = 0;
+        const qv_payload_edit *e = pl[k].e;
+        switch (e->kind) {
+        case QV_PAYLOAD_EDIT_SET:
+            st = qvi_payload_merge(cur, cur_len, pl[k].set, e->key, &nb, &nl,
+                                   err, errcap);
+            break;
+        case QV_PAYLOAD_EDIT_OVERWRITE:
+            nl = pl[k].blob_len;
+            if ((nb = malloc(nl ? nl : 1)) != NULL)
+                memcpy(nb, pl[k].blob, nl);
+            else
+                st = QV_ENOMEM;
+            break;
+        case QV_PAYLOAD_EDIT_DELETE_KEYS:
+            st = qvi_payload_delete_keys(cur, cur_len, e->keys, e->n_keys, &nb,
+                                         &nl, err, errcap);
+            break;
+        case QV_PAYLOAD_EDIT_CLEAR:
+            break;
+        }
+        if (st != QV_OK)
+            break;
+        free(own);
+        own = nb;
+        cur = nb ? nb : c->empty_payload;
+        cur_len = nb ? nl : c->empty_payload_len;
+    }
+    if (st != QV_OK) {
+        if (st == QV_ENOMEM && err && errcap)
+            snprintf(err, errcap, "out of memory");
+        free(own);
+        own = NULL;
+        cur_len = 0;
+    }
+    *out = own;
+    *out_len = own ? cur_len : 0;
+    return st;
+}
+
+qv_status qv_payload_edit_batch(qv_collection *c, const qv_point_id *ids,
+                                size_t n, const qv_payload_edit *edits,
+                                size_t n_edits)
+{
+    if (!c)
+        return QV_ENULL;
+    if ((!ids && n) || !edits)
+        return qvi_fail(c->err, QV_ENULL, "ids or edits is NULL");
+    if (n_edits == 0)
+        return qvi_fail(c->err, QV_EINVAL, "no edits");
+    for (size_t i = 0; i < n; i++) {
+        qv_status st = qvi_check_id(c, &ids[i]);
+        if (st != QV_OK)
+            return st;
+    }
+    edit_plan *pl = NULL;
+    qv_status st = plan_edits(c, edits, n_edits, &pl);
+    if (st != QV_OK || n == 0) {
+        plans_free(pl, n_edits);
+        return st;
+    }
+    uint32_t *slots = malloc(n * sizeof(*slots));
+    uint8_t **blobs = calloc(n, sizeof(*blobs));
+    size_t *lens = calloc(n, sizeof(*lens));
+    uint64_t lsn = 0;
+    char err[QVI_ERRMSG_CAP] = "";
+    if (!slots || !blobs || !lens) {
+        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate %zu payloads", n);
+        goto cleanup;
+    }
+    pthread_rwlock_wrlock(&c->lock);
+    for (size_t i = 0; st == QV_OK && i < n; i++) {
+        size_t old_len;
+        const uint8_t *old;
+        if ((st = find_slot_locked(c, &ids[i], &slots[i])) != QV_OK)
+            break;
+        if (!(old = blob_of(c, slots[i], &old_len))) {
+            st = fail_corrupt_payload(c, slots[i]);
+            break;
+        }
+        st = edit_chain(c, old, old_len, pl, n_edits, &blobs[i], &lens[i], err,
+                        sizeof(err));
+        if (st != QV_OK) {
+            char text[QV_UUID_STRLEN];
+            qv_id_format(&ids[i], text, sizeof(text));
+            qvi_fail(c->err, st, "point %s: %s", text, err);
+        }
+    }
+    qvi_change rec = {.kind = QVI_CHANGE_PAYLOAD_EDIT_BATCH,
+                      .ids = ids,
+                      .n = n,
+                      .edits = edits,
+                      .n_edits = n_edits};
+    if (st == QV_OK)
+        st = qvi_change_log_locked(c, &rec, &lsn);
+    for (size_t i = 0; st == QV_OK && i < n; i++) {
+        swap_blob_locked(c, slots[i], blobs[i], lens[i]);
+        blobs[i] = NULL;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    if (st == QV_OK)
+        st = qvi_change_commit(c, lsn);
+cleanup:
+    for (size_t i = 0; blobs && i < n; i++)
+        free(blobs[i]);
+    free(blobs);
+    free(lens);
+    free(slots);
+    plans_free(pl, n_edits);
+    return st;
 }
 
 /* ---- reads ------------------------------------------------------------------

@@ -288,6 +288,16 @@ QV_API qv_status qv_contains(qv_collection *c, const qv_point_id *id,
  * QV_ENULL, QV_EINVAL or QV_ENOTFOUND (and changes nothing).  Writer. */
 QV_API qv_status qv_delete(qv_collection *c, const qv_point_id *id);
 
+/* Deletes every point of ids[0..n) that exists; absent ids and repeated
+ * ids are no error.  *deleted (may be NULL) gets the number of points
+ * removed (0 when the call fails).  One change: on a durable collection it is
+ * ONE log record (the ids that were present), so after a crash it is there
+ * whole or not at all, and it takes the write lock once (a 2,000-id delete
+ * costs one fsync, not 2,000).  n may be 0.  Returns QV_ENULL, QV_EINVAL (a
+ * malformed id; nothing deleted) or QV_ENOMEM.  Writer. */
+QV_API qv_status qv_delete_batch(qv_collection *c, const qv_point_id *ids,
+                                 size_t n, uint64_t *deleted);
+
 /* The number of points in c.  Returns QV_ENULL.  Reader. */
 QV_API qv_status qv_count(qv_collection *c, uint64_t *out);
 
@@ -348,6 +358,41 @@ QV_API qv_status qv_payload_delete_keys(qv_collection *c, const qv_point_id *id,
 /* Empties point id's payload.  Returns QV_ENULL, QV_EINVAL or
  * QV_ENOTFOUND.  Writer. */
 QV_API qv_status qv_payload_clear(qv_collection *c, const qv_point_id *id);
+
+/* One payload edit of qv_payload_edit_batch; the fields mean what the
+ * arguments of the single-point call of the same name mean. */
+typedef enum qv_payload_edit_kind {
+    QV_PAYLOAD_EDIT_SET = 1,         /* json, len, key (qv_payload_set) */
+    QV_PAYLOAD_EDIT_OVERWRITE = 2,   /* json, len (qv_payload_overwrite) */
+    QV_PAYLOAD_EDIT_DELETE_KEYS = 3, /* keys, n_keys (_delete_keys) */
+    QV_PAYLOAD_EDIT_CLEAR = 4        /* nothing (qv_payload_clear) */
+} qv_payload_edit_kind;
+
+typedef struct qv_payload_edit {
+    qv_payload_edit_kind kind;
+    const char *json; /* SET, OVERWRITE: len bytes of JSON (an object) */
+    size_t len;
+    const char *key;         /* SET: a key path to merge into, or NULL */
+    const char *const *keys; /* DELETE_KEYS: n_keys key paths */
+    size_t n_keys;
+} qv_payload_edit;
+
+/* Applies the edits edits[0..n_edits), in order, to the payload of each
+ * point ids[0..n) -- e.g. Qdrant's set_payload on a list of points is one
+ * SET edit, overwrite_payload with a key is SET, DELETE_KEYS, SET.  All or
+ * nothing: every id must exist and every edit must succeed on every point
+ * before any payload changes; on any error the collection is unchanged.
+ * On a durable collection the whole call is ONE log record, so after a
+ * crash it is there whole or not at all.  A repeated id gets the edits
+ * once (each copy is computed from the payload before the call).  n may
+ * be 0; n_edits must be at least 1.  Nothing is borrowed after the call
+ * returns.  Returns QV_ENULL, QV_EINVAL (bad JSON, a bad edit kind,
+ * n_edits 0, a malformed id), QV_ERANGE, QV_ENOTFOUND (an id is absent; the
+ * message names it), QV_ECORRUPT (a point's payload in the snapshot is
+ * damaged) or QV_ENOMEM.  Writer. */
+QV_API qv_status qv_payload_edit_batch(qv_collection *c, const qv_point_id *ids,
+                                       size_t n, const qv_payload_edit *edits,
+                                       size_t n_edits);
 
 /* Which part of a payload to return: everything (the default, both lists
  * empty), only the n_include key paths, or all but the n_exclude ones,
@@ -948,8 +993,9 @@ QV_API void qv_free(void *ptr);
  *   tmp/, trash/                collections being created or dropped
  *
  * Durability.  On a collection of a durable store, every writer (qv_upsert,
- * qv_upsert_batch, qv_upsert_with_payloads, qv_delete, qv_delete_filter,
- * qv_payload_overwrite, _set, _delete_keys, _clear) checks its input,
+ * qv_upsert_batch, qv_upsert_with_payloads, qv_delete, qv_delete_batch,
+ * qv_delete_filter, qv_payload_overwrite, _set, _delete_keys, _clear,
+ * qv_payload_edit_batch) checks its input,
  * appends one log record holding that input while it holds the write lock
  * (so the log's order is the order of the changes), applies the change,
  * releases the lock, and returns QV_OK only once the record is on disk
@@ -989,6 +1035,37 @@ QV_API void qv_free(void *ptr);
  * Untrusted files: every length, count and checksum in snapshots and logs
  * is checked before use; a damaged or crafted file gives QV_ECORRUPT or
  * QV_EFORMAT, never a crash or an unbounded allocation. */
+
+/* Atomic groups.  A group makes every change written to the collections
+ * colls[0..n) between qv_group_begin and qv_group_end one unit across a
+ * crash: after the store is reopened, all of them are there or none --
+ * also when they are different collections of one store, each with its
+ * own log (the Qdrant server's collections with named vectors are several
+ * library collections).  Changes inside a group are applied in memory at
+ * once, as usual, and visible to readers; their writers return without
+ * waiting for the fsync: qv_group_end makes the group durable, and only
+ * then is it acknowledged.  A group cannot be rolled back while the
+ * process lives: end commits what the group did.
+ *
+ * Rules: every write to a listed collection between begin and end, from
+ * any thread, belongs to the group, so the caller serialises its writers
+ * (the server holds the Qdrant collection's write mutex); end must be
+ * called by the thread that called begin, before the store is closed or a
+ * listed collection dropped (both wait for it); checkpoints of the listed
+ * collections wait until end.  Collections without a log (in memory) may
+ * be listed and are ignored.  Listed collections are retained until end.
+ *
+ * qv_group_begin returns QV_ENULL (out or a listed collection NULL) or
+ * QV_ENOMEM.  qv_group_end(NULL) does nothing; otherwise it returns QV_OK,
+ * QV_EIO (an fsync failed: the changes are applied in memory but not
+ * acknowledged, as for a single write; the message is on the collection)
+ * or QV_ENOTFOUND (a collection was detached); it always frees g.  Format
+ * and recovery: docs/WAL.md, "Atomic groups". */
+typedef struct qv_group qv_group;
+
+QV_API qv_status qv_group_begin(qv_collection *const *colls, size_t n,
+                                qv_group **out);
+QV_API qv_status qv_group_end(qv_group *g);
 
 #define QV_MIN_CHECKPOINT_WAL_BYTES     4096u
 #define QV_DEFAULT_CHECKPOINT_WAL_BYTES (64u << 20)

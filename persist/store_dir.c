@@ -118,12 +118,18 @@ static void empty_dir(const char *path, const char *sub)
     if (!d)
         return;
     struct dirent *e;
+    bool removed = false;
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
             remove_tree_at(dirfd(d), e->d_name, 3);
+            removed = true;
+        }
     }
     closedir(d);
-    fsync_path(dir);
+    /* Nothing removed, nothing to make durable (an earlier removal that
+     * a power loss undid is simply redone by the next open). */
+    if (removed)
+        fsync_path(dir);
 }
 
 static void store_dir_purge(qvi_store_dir *d)
@@ -207,7 +213,7 @@ static qv_status store_dir_create(qvi_store_dir *d, const char *name,
     if (fsync_path(coll) != 0) {
         st = qvi_fail(e, QV_EIO, "cannot fsync %s: %s", coll, strerror(errno));
     } else {
-        st = qvi_journal_open(c, final, d->opts.checkpoint_wal_bytes, why,
+        st = qvi_journal_open(c, final, d->opts.checkpoint_wal_bytes, NULL, why,
                               sizeof(why));
         if (st != QV_OK)
             qvi_fail(e, st, "collection `%s`: %s", name, why);
@@ -369,6 +375,7 @@ static qv_status prepare(qvi_store_dir *d, char *err, size_t errcap)
 
 /* Snapshot, then log: one collection back as it was. */
 static qv_status recover_collection(qvi_store_dir *d, const char *name,
+                                    const qvi_wal_groups *groups,
                                     qv_collection **out, char *err,
                                     size_t errcap)
 {
@@ -387,7 +394,7 @@ static qv_status recover_collection(qvi_store_dir *d, const char *name,
         qvi_errf(err, errcap, "collection `%s`: %s: %s", name, snap, why);
         return st;
     }
-    st = qvi_journal_open(c, dir, d->opts.checkpoint_wal_bytes, why,
+    st = qvi_journal_open(c, dir, d->opts.checkpoint_wal_bytes, groups, why,
                           sizeof(why));
     if (st != QV_OK) {
         qvi_errf(err, errcap, "collection `%s`: %s", name, why);
@@ -413,6 +420,22 @@ static qv_status recover_all(qvi_store_dir *d, qv_store *s, char *err,
     }
     qv_status st = QV_OK;
     struct dirent *e;
+    /* Pass 1: the atomic groups committed in any log of the store (a
+     * group may span collections; wal.c, "atomic groups"). */
+    qvi_wal_groups groups = {0};
+    while (st == QV_OK && (e = readdir(dir)) != NULL) {
+        struct stat sb;
+        char sub[PATH_MAX];
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            fstatat(dirfd(dir), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !S_ISDIR(sb.st_mode) || !join(sub, coll, e->d_name, NULL))
+            continue;
+        st = qvi_wal_groups_scan_dir(&groups, sub, err, errcap);
+    }
+    qvi_wal_groups_sort(&groups);
+    qvi_wal_groups_seen(groups.max_id);
+    rewinddir(dir);
+    /* Pass 2: each collection, its snapshot then its log. */
     while (st == QV_OK && (e = readdir(dir)) != NULL) {
         struct stat sb;
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
@@ -420,7 +443,7 @@ static qv_status recover_all(qvi_store_dir *d, qv_store *s, char *err,
             !S_ISDIR(sb.st_mode))
             continue; /* stray files are not collections */
         qv_collection *c;
-        st = recover_collection(d, e->d_name, &c, err, errcap);
+        st = recover_collection(d, e->d_name, &groups, &c, err, errcap);
         if (st == QV_OK) {
             st = qvi_store_adopt(s, e->d_name, c);
             if (st != QV_OK) {
@@ -433,6 +456,7 @@ static qv_status recover_all(qvi_store_dir *d, qv_store *s, char *err,
         }
     }
     closedir(dir);
+    qvi_wal_groups_free(&groups);
     return st;
 }
 

@@ -53,6 +53,12 @@
  * damage followed by more log stops recovery with QV_ECORRUPT naming the
  * file and offset.
  *
+ * Atomic groups (qv_group_begin / qv_group_end, at the end of this file):
+ * several changes, possibly in the logs of several collections, made one
+ * unit across a crash by member framing, commit markers written only once
+ * every member is durable, checkpoints held off meanwhile, and a
+ * store-wide first pass at open that finds the committed groups.
+ *
  * The journal never touches the collection's fields or lock: core sets
  * the collection's LSN from what an append returns and records the
  * messages; the steps that must exclude writers run as callbacks under the
@@ -128,6 +134,11 @@ struct qvi_journal {
 
     pthread_mutex_t ckpt_mu;
     uint64_t ckpt_base; /* log_bytes at the last successful switch */
+
+    /* The open atomic group (0: none): written under both ckpt_mu (held by
+     * the group from begin to end) and the collection's write lock; read
+     * by appends under the write lock and by commits (atomic). */
+    atomic_uint_least64_t group;
     char ckpt_err[QVI_ERRMSG_CAP];
 };
 
@@ -253,6 +264,7 @@ static qvi_journal *journal_new(const char *dir, uint64_t ckpt_bytes)
     atomic_init(&j->next_ckpt_at, ckpt_bytes);
     atomic_init(&j->appends, 0);
     atomic_init(&j->checkpoints, 0);
+    atomic_init(&j->group, 0);
     return j;
 }
 
@@ -290,6 +302,7 @@ static bool push_old(qvi_journal *j, uint64_t seq)
 
 typedef struct replay_ctx {
     qv_collection *c;
+    const qvi_wal_groups *groups; /* committed groups; NULL: none */
     uint64_t snap_lsn; /* records at or below it are in the snapshot */
     uint64_t prev;     /* last LSN seen, in any segment */
     const char *file;
@@ -317,7 +330,11 @@ static qv_status replay_visit(void *arg, const qvi_change *r, size_t off)
                  x->file, off, r->lsn, expect);
         return QV_ECORRUPT;
     }
-    qv_status st = qvi_wal_replay(x->c, r);
+    /* A member of a group that was not committed in any log of the store
+     * is skipped: the group was cut short by a crash (wal_group below). */
+    bool skip = r->group != 0 && r->kind != QVI_CHANGE_GROUP_COMMIT &&
+                !qvi_wal_groups_committed(x->groups, r->group);
+    qv_status st = skip ? QV_OK : qvi_wal_replay(x->c, r);
     if (st != QV_OK) {
         char why[QVI_ERRMSG_CAP];
         qv_collection_errmsg(x->c, why, sizeof(why));
@@ -451,7 +468,9 @@ static qv_status recover_segment(qvi_journal *j, replay_ctx *x, uint64_t seq,
 }
 
 qv_status qvi_journal_open(qv_collection *c, const char *dir,
-                           uint64_t checkpoint_bytes, char *err, size_t errcap)
+                           uint64_t checkpoint_bytes,
+                           const qvi_wal_groups *groups, char *err,
+                           size_t errcap)
 {
     qvi_journal *j = journal_new(dir, checkpoint_bytes);
     if (!j) {
@@ -462,7 +481,7 @@ qv_status qvi_journal_open(qv_collection *c, const char *dir,
     size_t n = 0;
     qv_status st = list_segments(dir, &segs, &n, err, errcap);
     uint64_t snap_lsn = qvi_collection_lsn(c);
-    replay_ctx x = {.c = c, .snap_lsn = snap_lsn};
+    replay_ctx x = {.c = c, .snap_lsn = snap_lsn, .groups = groups};
     for (size_t i = 0; st == QV_OK && i < n; i++) {
         bool last = i + 1 == n;
         st =
@@ -555,6 +574,8 @@ static qv_status journal_append_locked(void *jv, qvi_change *r, uint64_t *lsn,
         return QV_EIO;
     }
     r->lsn = j->next_lsn;
+    if (r->kind != QVI_CHANGE_GROUP_COMMIT)
+        r->group = atomic_load(&j->group);
     size_t len;
     qv_status st = qvi_wal_encode(r, &j->buf, &j->buf_cap, &len, err, errcap);
     if (st != QV_OK)
@@ -630,6 +651,9 @@ static qv_status journal_commit(void *jv, uint64_t lsn, char *err,
                                 size_t errcap)
 {
     qvi_journal *j = jv;
+    /* Inside an atomic group the group's end waits, once for all. */
+    if (atomic_load(&j->group) != 0)
+        return QV_OK;
     int e = wait_durable(j, lsn);
     if (e) {
         qvi_errf(err, errcap,
@@ -914,4 +938,299 @@ qv_status qvi_journal_get_stats(qv_collection *c, qvi_journal_stats *out)
     out->appends = atomic_load(&j->appends);
     out->checkpoints = atomic_load(&j->checkpoints);
     return QV_OK;
+}
+
+/* ---- atomic groups ----------------------------------------------------------
+ *
+ * A group makes several changes -- to one collection or to several
+ * collections of a store, each with its own log -- one unit across a
+ * crash: after recovery all of them are there or none.  The server wraps
+ * every request that touches more than one library collection, or runs
+ * more than one operation, in a group.
+ *
+ * Protocol (docs/WAL.md, "Atomic groups"):
+ *   begin  takes every participant's ckpt_mu (in address order, so two
+ *          groups never deadlock), which holds off checkpoints, and marks
+ *          each journal with a new group id g;
+ *   writes every change appended to a marked journal is framed as a
+ *          member of g (kind 11); its writer does not wait for the fsync;
+ *   end    (1) fsyncs every participant that got members; (2) only then
+ *          appends a commit marker for g (kind 12) to each of them; (3)
+ *          fsyncs them again; (4) unmarks the journals and releases
+ *          ckpt_mu.
+ * Recovery reads every log of the store first (qvi_wal_groups_scan_dir)
+ * and collects the ids of the commit markers; it then replays each
+ * collection, skipping the members of groups without a marker anywhere.
+ *
+ * Why this is correct at any crash point: a marker is written only after
+ * every member of its group is durable in every log, so one marker in any
+ * log proves that all members are there (1 before 2).  Without any marker
+ * no member is applied.  Checkpoints are held off from begin to end, so no
+ * snapshot can contain a member of a group that might still be rolled
+ * back, and no marker can vanish into a snapshot while another log still
+ * holds members that need it.  Group ids never repeat within a store: the
+ * counter starts above the largest id seen in any of its logs
+ * (qvi_wal_groups_seen), and a member that was skipped stays in its log
+ * until a checkpoint drops it, so its id is always seen.
+ *
+ * The members are applied in memory as they are written, so a group
+ * cannot be rolled back while the process lives: end commits whatever the
+ * group did.  Limitation: if an fsync fails during end (the journal
+ * enters its failed state), the markers are not written; a later
+ * successful checkpoint of one participant then keeps its part while a
+ * crash before the others checkpoint loses theirs.
+ */
+
+/* The next group id: process-wide, raised above every id seen at open. */
+static atomic_uint_least64_t next_group_id = 1;
+
+void qvi_wal_groups_seen(uint64_t max_id)
+{
+    uint64_t cur = atomic_load(&next_group_id);
+    while (cur <= max_id &&
+           !atomic_compare_exchange_weak(&next_group_id, &cur, max_id + 1))
+        ;
+}
+
+static qv_status groups_visit(void *arg, const qvi_change *r, size_t off)
+{
+    (void)off;
+    qvi_wal_groups *g = arg;
+    if (r->group > g->max_id)
+        g->max_id = r->group;
+    if (r->kind != QVI_CHANGE_GROUP_COMMIT)
+        return QV_OK;
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 16;
+        uint64_t *ids = realloc(g->ids, cap * sizeof(*ids));
+        if (!ids)
+            return QV_ENOMEM;
+        g->ids = ids;
+        g->cap = cap;
+    }
+    g->ids[g->n++] = r->group;
+    return QV_OK;
+}
+
+qv_status qvi_wal_groups_scan_dir(qvi_wal_groups *g, const char *dir, char *err,
+                                  size_t errcap)
+{
+    uint64_t *segs = NULL;
+    size_t n = 0;
+    qv_status st = list_segments(dir, &segs, &n, err, errcap);
+    for (size_t i = 0; st == QV_OK && i < n; i++) {
+        char path[PATH_MAX];
+        if (!seg_path(dir, segs[i], "", path, sizeof(path)))
+            continue;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0)
+            continue; /* recovery proper reports it */
+        if (fstat(fd, &sb) == 0 && sb.st_size > 0) {
+            void *map =
+                mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+            if (map != MAP_FAILED) {
+                qvi_wal_scan scan;
+                /* Damage is recovery's to report; only memory fails here.
+                 * A marker in a torn tail was never durable: the scan
+                 * stops before it, as recovery does. */
+                if (qvi_wal_scan_buffer(map, (size_t)sb.st_size, groups_visit,
+                                        g, &scan) == QV_ENOMEM) {
+                    snprintf(err, errcap, "cannot list the groups of %s", path);
+                    st = QV_ENOMEM;
+                }
+                munmap(map, (size_t)sb.st_size);
+            }
+        }
+        close(fd);
+    }
+    free(segs);
+    return st;
+}
+
+void qvi_wal_groups_sort(qvi_wal_groups *g)
+{
+    if (g->n)
+        qsort(g->ids, g->n, sizeof(*g->ids), cmp_u64);
+}
+
+bool qvi_wal_groups_committed(const qvi_wal_groups *g, uint64_t id)
+{
+    return g && g->n &&
+           bsearch(&id, g->ids, g->n, sizeof(*g->ids), cmp_u64) != NULL;
+}
+
+void qvi_wal_groups_free(qvi_wal_groups *g)
+{
+    free(g->ids);
+    memset(g, 0, sizeof(*g));
+}
+
+struct qv_group {
+    uint64_t id;
+    size_t n;
+    qv_collection **colls; /* retained until end */
+    qvi_journal **js;
+    uint64_t *first; /* next_lsn of each journal at begin */
+};
+
+typedef struct mark_ctx {
+    qvi_journal *j;
+    uint64_t id;
+    uint64_t *first;
+} mark_ctx;
+
+/* Marks or unmarks j; the collection's write lock is held. */
+static qv_status mark_locked(void *arg)
+{
+    mark_ctx *m = arg;
+    atomic_store(&m->j->group, m->id);
+    if (m->first)
+        *m->first = m->j->next_lsn;
+    return QV_OK;
+}
+
+typedef struct last_ctx {
+    qvi_journal *j;
+    uint64_t last;
+} last_ctx;
+
+static qv_status last_locked(void *arg)
+{
+    last_ctx *l = arg;
+    l->last = l->j->next_lsn - 1;
+    return QV_OK;
+}
+
+typedef struct marker_ctx {
+    qv_collection *c;
+    qvi_journal *j;
+    uint64_t id;
+    uint64_t lsn;
+    char err[QVI_ERRMSG_CAP];
+} marker_ctx;
+
+/* Appends g's commit marker; the collection's write lock is held, so the
+ * collection's LSN follows the log (a snapshot's LSN covers the marker). */
+static qv_status marker_locked(void *arg)
+{
+    marker_ctx *m = arg;
+    qvi_change rec = {.kind = QVI_CHANGE_GROUP_COMMIT, .group = m->id};
+    qv_status st =
+        journal_append_locked(m->j, &rec, &m->lsn, m->err, sizeof(m->err));
+    if (st == QV_OK)
+        qvi_collection_set_lsn_nolock(m->c, m->lsn);
+    return st;
+}
+
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a;
+    uintptr_t y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
+static void group_free(qv_group *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; g->colls && i < g->n; i++)
+        qv_collection_release(g->colls[i]);
+    free(g->colls);
+    free(g->js);
+    free(g->first);
+    free(g);
+}
+
+qv_status qv_group_begin(qv_collection *const *colls, size_t n, qv_group **out)
+{
+    if (!out)
+        return QV_ENULL;
+    *out = NULL;
+    if (!colls && n)
+        return QV_ENULL;
+    qv_group *g = calloc(1, sizeof(*g));
+    qv_collection **sorted = malloc((n ? n : 1) * sizeof(*sorted));
+    if (!g || !sorted || !(g->colls = calloc(n ? n : 1, sizeof(*g->colls))) ||
+        !(g->js = calloc(n ? n : 1, sizeof(*g->js))) ||
+        !(g->first = calloc(n ? n : 1, sizeof(*g->first)))) {
+        free(sorted);
+        group_free(g);
+        return QV_ENOMEM;
+    }
+    /* Durable participants only, each once, in address order. */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!colls[i]) {
+            free(sorted);
+            group_free(g);
+            return QV_ENULL;
+        }
+        if (qvi_collection_journal(colls[i], &journal_ops))
+            sorted[m++] = colls[i];
+    }
+    qsort(sorted, m, sizeof(*sorted), cmp_ptr);
+    g->id = atomic_fetch_add(&next_group_id, 1);
+    for (size_t i = 0; i < m; i++) {
+        if (g->n && g->colls[g->n - 1] == sorted[i])
+            continue;
+        qvi_journal *j = qvi_collection_journal(sorted[i], &journal_ops);
+        qv_collection_retain(sorted[i]);
+        pthread_mutex_lock(&j->ckpt_mu);
+        mark_ctx mc = {.j = j, .id = g->id, .first = &g->first[g->n]};
+        qvi_collection_run_exclusive(sorted[i], mark_locked, &mc);
+        g->colls[g->n] = sorted[i];
+        g->js[g->n++] = j;
+    }
+    free(sorted);
+    *out = g;
+    return QV_OK;
+}
+
+qv_status qv_group_end(qv_group *g)
+{
+    if (!g)
+        return QV_OK;
+    qv_status st = QV_OK;
+    bool *has = calloc(g->n ? g->n : 1, sizeof(*has));
+    uint64_t *upto = calloc(g->n ? g->n : 1, sizeof(*upto));
+    if (!has || !upto)
+        st = QV_ENOMEM;
+    /* 1. every member durable, in every participant */
+    for (size_t i = 0; st == QV_OK && i < g->n; i++) {
+        last_ctx lc = {.j = g->js[i]};
+        qvi_collection_run_exclusive(g->colls[i], last_locked, &lc);
+        has[i] = lc.last >= g->first[i];
+        if (has[i] && wait_durable(g->js[i], lc.last) != 0)
+            st = qvi_collection_fail(g->colls[i], QV_EIO,
+                                     "fsync of the log in %s failed: the "
+                                     "group is applied in memory but may "
+                                     "not survive a crash",
+                                     g->js[i]->dir);
+    }
+    /* 2. the commit markers, 3. durable */
+    for (size_t i = 0; st == QV_OK && i < g->n; i++) {
+        if (!has[i])
+            continue;
+        marker_ctx mk = {.c = g->colls[i], .j = g->js[i], .id = g->id};
+        st = qvi_collection_run_exclusive(g->colls[i], marker_locked, &mk);
+        if (st != QV_OK)
+            qvi_collection_fail(g->colls[i], st, "%s", mk.err);
+        upto[i] = mk.lsn;
+    }
+    for (size_t i = 0; st == QV_OK && i < g->n; i++)
+        if (has[i] && wait_durable(g->js[i], upto[i]) != 0)
+            st = qvi_collection_fail(g->colls[i], QV_EIO,
+                                     "fsync of the log in %s failed",
+                                     g->js[i]->dir);
+    /* 4. unmark, let checkpoints run again (reverse order) */
+    for (size_t i = g->n; i-- > 0;) {
+        mark_ctx mc = {.j = g->js[i], .id = 0};
+        qvi_collection_run_exclusive(g->colls[i], mark_locked, &mc);
+        pthread_mutex_unlock(&g->js[i]->ckpt_mu);
+    }
+    free(has);
+    free(upto);
+    group_free(g);
+    return st;
 }

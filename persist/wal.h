@@ -120,6 +120,26 @@ qv_status qvi_wal_replay(qv_collection *c, const qvi_change *r);
 
 /* ---- the journal of a collection (wal.c) -------------------------------- */
 
+/* The atomic groups of a store's logs (wal.c, "atomic groups"): the ids of
+ * the commit markers found in any log, and the largest group id seen. */
+typedef struct qvi_wal_groups {
+    uint64_t *ids; /* sorted by qvi_wal_groups_sort */
+    size_t n, cap;
+    uint64_t max_id;
+} qvi_wal_groups;
+
+/* Adds the markers in the log segments of dir (a collection directory) to
+ * g.  Damage is left for recovery to report.  QV_OK, QV_EIO (cannot list
+ * dir) or QV_ENOMEM. */
+qv_status qvi_wal_groups_scan_dir(qvi_wal_groups *g, const char *dir, char *err,
+                                  size_t errcap);
+void qvi_wal_groups_sort(qvi_wal_groups *g);
+/* Whether group id has a commit marker; g may be NULL (none has). */
+bool qvi_wal_groups_committed(const qvi_wal_groups *g, uint64_t id);
+void qvi_wal_groups_free(qvi_wal_groups *g);
+/* New group ids of this process will be above max_id. */
+void qvi_wal_groups_seen(uint64_t max_id);
+
 typedef struct qvi_journal qvi_journal;
 
 /* Test hooks: replace the system calls of one journal (not global). */
@@ -147,7 +167,8 @@ typedef struct qvi_journal_stats {
 /*
  * Recovers the log in directory dir for c, a collection just restored
  * from the snapshot in dir (its LSN is the snapshot's, c has no journal):
- * replays, in LSN order, every record with an LSN above it, cuts a torn
+ * replays, in LSN order, every record with an LSN above it (except the
+ * members of groups that groups does not list as committed), cuts a torn
  * tail (truncate + fsync), and opens the last segment for appending
  * (creating segment 1 when there is none).  On success the journal is
  * attached to c (qvi_collection_attach_journal), which then appends
@@ -158,7 +179,9 @@ typedef struct qvi_journal_stats {
  * is not shared yet.
  */
 qv_status qvi_journal_open(qv_collection *c, const char *dir,
-                           uint64_t checkpoint_bytes, char *err, size_t errcap);
+                           uint64_t checkpoint_bytes,
+                           const qvi_wal_groups *groups, char *err,
+                           size_t errcap);
 
 /* Makes everything c holds durable in a new snapshot and drops the log
  * records it covers: rotates to a new segment under the write lock, saves

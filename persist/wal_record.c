@@ -527,6 +527,171 @@ static qv_status dec_index_drop(rd *in, qvi_change *r, char *err, size_t errcap)
     return QV_OK;
 }
 
+/* PAYLOAD_EDIT_BATCH: u64 n (>= 1), n ids, u32 number of edits (>= 1),
+ * then each edit: u32 edit kind (qv_payload_edit_kind), then SET: key (u32
+ * length or NO_KEY, bytes) and JSON text; OVERWRITE: JSON text;
+ * DELETE_KEYS: u64 count and that many key texts; CLEAR: nothing. */
+static bool enc_edit(const qv_payload_edit *e, wr *w)
+{
+    w_u32(w, (uint32_t)e->kind);
+    switch (e->kind) {
+    case QV_PAYLOAD_EDIT_SET:
+        if (!e->json)
+            return false;
+        if (e->key) {
+            if (!w_text(w, e->key, strlen(e->key)))
+                return false;
+        } else {
+            w_u32(w, NO_KEY);
+        }
+        return w_text(w, e->json, e->len);
+    case QV_PAYLOAD_EDIT_OVERWRITE:
+        return e->json && w_text(w, e->json, e->len);
+    case QV_PAYLOAD_EDIT_DELETE_KEYS:
+        if (e->n_keys && !e->keys)
+            return false;
+        w_u64(w, e->n_keys);
+        for (size_t i = 0; i < e->n_keys; i++)
+            if (!e->keys[i] || !w_text(w, e->keys[i], strlen(e->keys[i])))
+                return false;
+        return true;
+    case QV_PAYLOAD_EDIT_CLEAR:
+        return true;
+    }
+    return false;
+}
+
+static bool enc_edit_batch(const qvi_change *r, wr *w)
+{
+    if (!enc_ids(r, w) || !r->edits || r->n_edits == 0 ||
+        r->n_edits > UINT32_MAX)
+        return false;
+    w_u32(w, (uint32_t)r->n_edits);
+    for (size_t k = 0; k < r->n_edits; k++)
+        if (!enc_edit(&r->edits[k], w))
+            return false;
+    return true;
+}
+
+/* Where a decoded edit batch copies its key paths, each with a NUL: the
+ * arena holds every key's bytes (at most the body's length) plus one NUL
+ * per key, and each key takes at least 4 bytes of the body. */
+typedef struct key_sink {
+    char *arena;
+    const char **ptrs;
+    size_t n_ptrs, cap_ptrs;
+} key_sink;
+
+static bool r_key_into(rd *in, key_sink *ks, const char **out)
+{
+    const char *s;
+    size_t len;
+    if (!r_text(in, &s, &len) || memchr(s, '\0', len))
+        return false;
+    memcpy(ks->arena, s, len);
+    ks->arena[len] = '\0';
+    *out = ks->arena;
+    ks->arena += len + 1;
+    return true;
+}
+
+static qv_status dec_edit(rd *in, qv_payload_edit *e, key_sink *ks, char *err,
+                          size_t errcap)
+{
+    uint32_t kind, klen;
+    uint64_t nk;
+    if (!r_u32(in, &kind)) {
+        qvi_errf(err, errcap, "truncated edit");
+        return QV_ECORRUPT;
+    }
+    e->kind = (qv_payload_edit_kind)kind;
+    switch (kind) {
+    case QV_PAYLOAD_EDIT_SET:
+        if (in->left >= 4 && (memcpy(&klen, in->p, 4), klen == NO_KEY)) {
+            in->p += 4;
+            in->left -= 4;
+        } else if (!r_key_into(in, ks, &e->key)) {
+            qvi_errf(err, errcap, "bad key path");
+            return QV_ECORRUPT;
+        }
+        /* then the JSON text, as OVERWRITE */
+        /* fall through */
+    case QV_PAYLOAD_EDIT_OVERWRITE:
+        if (!r_text(in, &e->json, &e->len)) {
+            qvi_errf(err, errcap, "truncated payload");
+            return QV_ECORRUPT;
+        }
+        return QV_OK;
+    case QV_PAYLOAD_EDIT_DELETE_KEYS:
+        if (!r_u64(in, &nk) || nk > in->left / 4 ||
+            nk > ks->cap_ptrs - ks->n_ptrs) {
+            qvi_errf(err, errcap, "bad key count");
+            return QV_ECORRUPT;
+        }
+        e->keys = ks->ptrs + ks->n_ptrs;
+        e->n_keys = (size_t)nk;
+        for (size_t i = 0; i < nk; i++)
+            if (!r_key_into(in, ks, &ks->ptrs[ks->n_ptrs++])) {
+                qvi_errf(err, errcap, "key %zu is malformed", i);
+                return QV_ECORRUPT;
+            }
+        return QV_OK;
+    case QV_PAYLOAD_EDIT_CLEAR:
+        return QV_OK;
+    }
+    qvi_errf(err, errcap, "unknown payload edit kind %u", kind);
+    return QV_ECORRUPT;
+}
+
+static qv_status dec_edit_batch(rd *in, qvi_change *r, char *err, size_t errcap)
+{
+    qv_status st = dec_ids(in, r, err, errcap);
+    if (st != QV_OK)
+        return st;
+    uint32_t ne;
+    if (!r_u32(in, &ne) || ne == 0 || ne > in->left / 4 + 1) {
+        qvi_errf(err, errcap, "bad edit count");
+        return QV_ECORRUPT;
+    }
+    size_t most_keys = in->left / 4 + 1;
+    qv_payload_edit *edits = calloc(ne, sizeof(*edits));
+    key_sink ks = {.arena = malloc(in->left + most_keys),
+                   .ptrs = calloc(most_keys, sizeof(char *)),
+                   .cap_ptrs = most_keys};
+    r->own[1] = edits;
+    r->own[2] = ks.ptrs;
+    r->own[3] = ks.arena;
+    if (!edits || !ks.arena || !ks.ptrs) {
+        qvi_errf(err, errcap, "cannot allocate %u edits", ne);
+        return QV_ENOMEM;
+    }
+    for (size_t k = 0; k < ne; k++)
+        if ((st = dec_edit(in, &edits[k], &ks, err, errcap)) != QV_OK)
+            return st;
+    r->edits = edits;
+    r->n_edits = ne;
+    return QV_OK;
+}
+
+/* GROUP_COMMIT: u64 group id.  (GROUP_MEMBER is framing, qvi_wal_encode.) */
+static bool enc_group_commit(const qvi_change *r, wr *w)
+{
+    if (r->group == 0)
+        return false;
+    w_u64(w, r->group);
+    return true;
+}
+
+static qv_status dec_group_commit(rd *in, qvi_change *r, char *err,
+                                  size_t errcap)
+{
+    if (!r_u64(in, &r->group) || r->group == 0) {
+        qvi_errf(err, errcap, "bad group id");
+        return QV_ECORRUPT;
+    }
+    return QV_OK;
+}
+
 typedef struct kind_codec {
     const char *name;
     bool (*enc)(const qvi_change *r, wr *w); /* false: bad arguments */
@@ -545,9 +710,17 @@ static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_PAYLOAD_CLEAR] = {"payload clear", enc_one_id, dec_one_id},
     [QVI_CHANGE_INDEX_CREATE] = {"payload index create", enc_index_create,
                                  dec_index_create},
+    [QVI_CHANGE_PAYLOAD_EDIT_BATCH] = {"payload edit batch", enc_edit_batch,
+                                       dec_edit_batch},
     [QVI_CHANGE_INDEX_DROP] = {"payload index drop", enc_index_drop,
                                dec_index_drop},
+    [QVI_CHANGE_GROUP_COMMIT] = {"group commit", enc_group_commit,
+                                 dec_group_commit},
 };
+
+/* A group member's body starts with u64 group id (>= 1), u32 the member's
+ * own kind, u32 zero; the member's body follows. */
+#define MEMBER_PREFIX 16u
 
 static const kind_codec *codec_of(uint32_t kind)
 {
@@ -558,6 +731,8 @@ static const kind_codec *codec_of(uint32_t kind)
 
 const char *qvi_wal_kind_name(uint32_t kind)
 {
+    if (kind == QVI_CHANGE_GROUP_MEMBER)
+        return "group member";
     const kind_codec *k = codec_of(kind);
     return k ? k->name : "unknown";
 }
@@ -573,11 +748,12 @@ qv_status qvi_wal_encode(const qvi_change *r, uint8_t **buf, size_t *cap,
                          size_t *len, char *err, size_t errcap)
 {
     const kind_codec *k = codec_of(r->kind);
+    bool member = r->group != 0 && r->kind != QVI_CHANGE_GROUP_COMMIT;
     if (!k) {
         qvi_errf(err, errcap, "unknown record kind %u", r->kind);
         return QV_EINVAL;
     }
-    wr w = {0};
+    wr w = {.n = member ? MEMBER_PREFIX : 0};
     if (!k->enc(r, &w)) {
         qvi_errf(err, errcap, "%s record: missing data or a string over 4 GiB",
                  k->name);
@@ -604,10 +780,15 @@ qv_status qvi_wal_encode(const qvi_change *r, uint8_t **buf, size_t *cap,
     uint8_t *h = *buf;
     memset(h, 0, QVI_WAL_REC_HEADER);
     wr out = {.p = h + QVI_WAL_REC_HEADER};
+    if (member) {
+        w_u64(&out, r->group);
+        w_u32(&out, r->kind);
+        w_u32(&out, 0);
+    }
     k->enc(r, &out);
     memset(h + QVI_WAL_REC_HEADER + body, 0, pad8(body) - body);
     uint32_t blen = (uint32_t)body, magic = REC_MAGIC;
-    uint16_t kind = (uint16_t)r->kind;
+    uint16_t kind = (uint16_t)(member ? QVI_CHANGE_GROUP_MEMBER : r->kind);
     memcpy(h + OFF_LEN, &blen, 4);
     memcpy(h + OFF_KIND, &kind, 2);
     memcpy(h + OFF_LSN, &r->lsn, 8);
@@ -626,13 +807,24 @@ qv_status qvi_wal_decode(uint32_t kind, uint64_t lsn, const uint8_t *body,
     memset(r, 0, sizeof(*r));
     r->kind = kind;
     r->lsn = lsn;
+    rd in = {.p = body, .left = len};
+    if (kind == QVI_CHANGE_GROUP_MEMBER) {
+        uint32_t inner, zero;
+        if (!r_u64(&in, &r->group) || !r_u32(&in, &inner) ||
+            !r_u32(&in, &zero) || r->group == 0 || zero != 0 ||
+            inner == QVI_CHANGE_GROUP_MEMBER ||
+            inner == QVI_CHANGE_GROUP_COMMIT) {
+            qvi_errf(err, errcap, "bad group member header");
+            return QV_ECORRUPT;
+        }
+        r->kind = kind = inner;
+    }
     const kind_codec *k = codec_of(kind);
     if (!k) {
         qvi_errf(err, errcap,
                  "unknown record kind %u (written by a newer Quiver?)", kind);
         return QV_EFORMAT;
     }
-    rd in = {.p = body, .left = len};
     qv_status st = k->dec(&in, r, err, errcap);
     if (st == QV_OK && in.left != 0) {
         qvi_errf(err, errcap, "%zu unexpected bytes after the %s record's data",

@@ -27,15 +27,20 @@ static qv_status replay_upsert(qv_collection *c, const qvi_change *r)
     return qv_upsert_batch(c, r->ids, r->vecs, r->n, r->dim);
 }
 
-/* Every id was present when the delete was logged. */
+/* Every id was present when the delete was logged, once (qv_delete logs
+ * one id, qv_delete_batch and qv_delete_filter the distinct ids they
+ * removed): one batch call deletes them all under one lock, and a missing
+ * one means the log and the snapshot disagree. */
 static qv_status replay_delete(qv_collection *c, const qvi_change *r)
 {
-    for (size_t i = 0; i < r->n; i++) {
-        qv_status st = qv_delete(c, &r->ids[i]);
-        if (st != QV_OK)
-            return st;
-    }
-    return QV_OK;
+    uint64_t deleted = 0;
+    qv_status st = qv_delete_batch(c, r->ids, r->n, &deleted);
+    if (st == QV_OK && deleted != r->n)
+        return qvi_collection_fail(c, QV_ECORRUPT,
+                                   "delete record: %zu of its %zu points are "
+                                   "missing",
+                                   r->n - (size_t)deleted, r->n);
+    return st;
 }
 
 static qv_status replay_overwrite(qv_collection *c, const qvi_change *r)
@@ -56,6 +61,21 @@ static qv_status replay_delete_keys(qv_collection *c, const qvi_change *r)
 static qv_status replay_clear(qv_collection *c, const qvi_change *r)
 {
     return qv_payload_clear(c, &r->ids[0]);
+}
+
+/* One record for many points and edits (qv_payload_edit_batch). */
+static qv_status replay_edit_batch(qv_collection *c, const qvi_change *r)
+{
+    return qv_payload_edit_batch(c, r->ids, r->n, r->edits, r->n_edits);
+}
+
+/* A group's commit marker changes nothing; recovery reads it beforehand
+ * (wal_group.c) to decide which group members to apply. */
+static qv_status replay_nothing(qv_collection *c, const qvi_change *r)
+{
+    (void)c;
+    (void)r;
+    return QV_OK;
 }
 
 /* An index record names its kind ("keyword", ...). */
@@ -90,6 +110,8 @@ static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_PAYLOAD_CLEAR] = replay_clear,
     [QVI_CHANGE_INDEX_CREATE] = replay_index_create,
     [QVI_CHANGE_INDEX_DROP] = replay_index_drop,
+    [QVI_CHANGE_PAYLOAD_EDIT_BATCH] = replay_edit_batch,
+    [QVI_CHANGE_GROUP_COMMIT] = replay_nothing,
 };
 
 qv_status qvi_wal_replay(qv_collection *c, const qvi_change *r)

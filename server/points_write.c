@@ -480,10 +480,11 @@ static bool upsert_named(qvs_call *p, const pset *s, const bool *keep,
     size_t *rows = calloc(m ? m : 1, sizeof(size_t));
     qv_point_id *ids = malloc((m ? m : 1) * sizeof(qv_point_id));
     float *zeros = calloc((m ? m : 1) * (size_t)rc.dim, sizeof(float));
+    qv_point_id *gone = malloc((m ? m : 1) * sizeof(qv_point_id));
     char **texts = NULL;
     size_t *lens = NULL;
     bool ok = false;
-    if (!rows || !ids || !zeros) {
+    if (!rows || !ids || !zeros || !gone) {
         oom(p);
         goto done;
     }
@@ -528,14 +529,15 @@ static bool upsert_named(qvs_call *p, const pset *s, const bool *keep,
             qj_fail_lib(p->resp, v->coll, st, "upserting vectors");
             goto done;
         }
-        for (size_t r = 0; r < m; r++) {
-            if (s->vecs[rows[r] * s->nv + k])
-                continue;
-            st = qv_delete(v->coll, &ids[r]);
-            if (st != QV_OK && st != QV_ENOTFOUND) {
-                qj_fail_lib(p->resp, v->coll, st, "removing a vector");
-                goto done;
-            }
+        /* The points that lack this vector lose it: one change. */
+        size_t nd = 0;
+        for (size_t r = 0; r < m; r++)
+            if (!s->vecs[rows[r] * s->nv + k])
+                gone[nd++] = ids[r];
+        st = qv_delete_batch(v->coll, gone, nd, NULL);
+        if (st != QV_OK) {
+            qj_fail_lib(p->resp, v->coll, st, "removing vectors");
+            goto done;
         }
     }
     ok = true;
@@ -544,6 +546,7 @@ done:
     free(rows);
     free(ids);
     free(zeros);
+    free(gone);
     return ok;
 }
 
@@ -627,12 +630,12 @@ static bool delete_ids(qvs_call *p, const qv_point_id *ids, size_t n)
         return oom(p);
     size_t nl = qvs_call_libcolls(p->coll, lc);
     bool ok = true;
-    for (size_t i = 0; ok && i < n; i++)
-        for (size_t j = 0; ok && j < nl; j++) {
-            qv_status st = qv_delete(lc[j], &ids[i]);
-            if (st != QV_OK && st != QV_ENOTFOUND)
-                ok = qj_fail_lib(p->resp, lc[j], st, "deleting a point");
-        }
+    /* One change (one log record) per library collection. */
+    for (size_t j = 0; ok && j < nl; j++) {
+        qv_status st = qv_delete_batch(lc[j], ids, n, NULL);
+        if (st != QV_OK)
+            ok = qj_fail_lib(p->resp, lc[j], st, "deleting points");
+    }
     free(lc);
     return ok;
 }
@@ -661,47 +664,48 @@ static bool op_delete(qvs_call *p, const cJSON *body)
 
 /* ---- payload edits ------------------------------------------------------- */
 
-typedef enum pe_kind { PE_SET, PE_OVERWRITE, PE_DELETE_KEYS, PE_CLEAR } pe_kind;
+/* One library payload edit (qv_payload_edit), applied to every copy of a
+ * point's payload. */
+typedef qv_payload_edit pe;
 
-/* One library payload edit, applied to every copy of a point's payload. */
-typedef struct pe {
-    pe_kind kind;
-    const char *json; /* SET, OVERWRITE */
-    size_t len;
-    const char *key;         /* SET: merge into the object at this path */
-    const char *const *keys; /* DELETE_KEYS */
-    size_t n_keys;
-} pe;
+#define PE_SET         QV_PAYLOAD_EDIT_SET
+#define PE_OVERWRITE   QV_PAYLOAD_EDIT_OVERWRITE
+#define PE_DELETE_KEYS QV_PAYLOAD_EDIT_DELETE_KEYS
+#define PE_CLEAR       QV_PAYLOAD_EDIT_CLEAR
 
-static qv_status pe_apply(qv_collection *c, const qv_point_id *id, const pe *e)
-{
-    switch (e->kind) {
-    case PE_SET:
-        return qv_payload_set(c, id, e->json, e->len, e->key);
-    case PE_OVERWRITE:
-        return qv_payload_overwrite(c, id, e->json, e->len);
-    case PE_DELETE_KEYS:
-        return qv_payload_delete_keys(c, id, e->keys, e->n_keys);
-    case PE_CLEAR:
-        return qv_payload_clear(c, id);
-    }
-    return QV_EINVAL;
-}
-
-/* Applies edits[0..ne) to point id in every library collection that holds
- * it.  The registry holds every point; vector collections may lack it. */
+/* Applies edits[0..ne) to points ids[0..n) in every library collection
+ * that holds them, as one change (one log record) per collection: the
+ * registry (lc[0]) holds every point; a vector collection gets only the
+ * points it has. */
 static bool apply_edits(qvs_call *p, qv_collection **lc, size_t nl,
-                        const qv_point_id *id, const pe *edits, size_t ne)
+                        const qv_point_id *ids, size_t n, const pe *edits,
+                        size_t ne)
 {
-    for (size_t j = 0; j < nl; j++)
-        for (size_t e = 0; e < ne; e++) {
-            qv_status st = pe_apply(lc[j], id, &edits[e]);
-            if (st == QV_ENOTFOUND && j > 0)
-                break;
-            if (st != QV_OK)
-                return qj_fail_lib(p->resp, lc[j], st, "editing a payload");
+    qv_point_id *have = NULL;
+    bool ok = true;
+    if (nl > 1 && !(have = malloc((n ? n : 1) * sizeof(*have))))
+        return oom(p);
+    for (size_t j = 0; ok && j < nl; j++) {
+        const qv_point_id *sel = ids;
+        size_t m = n;
+        qv_status st = QV_OK;
+        if (j > 0) {
+            m = 0;
+            for (size_t i = 0; st == QV_OK && i < n; i++) {
+                bool there = false;
+                st = qv_contains(lc[j], &ids[i], &there);
+                if (there)
+                    have[m++] = ids[i];
+            }
+            sel = have;
         }
-    return true;
+        if (st == QV_OK && m)
+            st = qv_payload_edit_batch(lc[j], sel, m, edits, ne);
+        if (st != QV_OK)
+            ok = qj_fail_lib(p->resp, lc[j], st, "editing a payload");
+    }
+    free(have);
+    return ok;
 }
 
 /* The payload of id (registry) merged with set the Qdrant way: top-level
@@ -759,6 +763,31 @@ static bool member_path(qvs_call *p, const char *key, const char *name,
     return true;
 }
 
+/* For set_payload without key: fills paths[] with the quoted top-level
+ * names ("name") of payload's null members, so that a merge of the other
+ * members followed by one key deletion gives what merged_payload gives.
+ * False (the caller frees what was filled) when some name has no such
+ * path, appears twice in payload (then the order of its members matters),
+ * or memory runs out. */
+static bool top_level_nulls(const cJSON *payload, char **paths)
+{
+    size_t k = 0;
+    for (const cJSON *m = payload->child; m; m = m->next) {
+        if (!cJSON_IsNull(m))
+            continue;
+        if (!m->string[0] || strpbrk(m->string, "\"\\"))
+            return false;
+        for (const cJSON *o = payload->child; o; o = o->next)
+            if (o != m && strcmp(o->string, m->string) == 0)
+                return false;
+        size_t len = strlen(m->string) + 3;
+        if (!(paths[k] = malloc(len)))
+            return false;
+        snprintf(paths[k++], len, "\"%s\"", m->string);
+    }
+    return true;
+}
+
 /* set_payload (overwrite false) and overwrite_payload (true). */
 static bool op_set_payload(qvs_call *p, const cJSON *body, bool overwrite)
 {
@@ -806,9 +835,9 @@ static bool op_set_payload(qvs_call *p, const cJSON *body, bool overwrite)
     size_t nl = qvs_call_libcolls(p->coll, lc);
     size_t tl = strlen(set_text);
     const char *key_only[1] = {key};
-    /* Each list starts with the edit that can fail on the payload itself
-     * (a merge the library refuses as too deep, say), so a refused
-     * payload fails at the first point before anything has changed. */
+    /* Each list is applied to all points of a library collection as one
+     * change, all or nothing (qv_payload_edit_batch), registry first: a
+     * payload the library refuses changes nothing. */
     pe merge = {.kind = PE_SET, .json = set_text, .len = tl, .key = key};
     pe edits[3];
     size_t ne = 0;
@@ -828,17 +857,27 @@ static bool op_set_payload(qvs_call *p, const cJSON *body, bool overwrite)
     } else if (!n_null) {
         edits[ne++] = merge;
     }
+    if (!ne && top_level_nulls(payload, null_paths)) {
+        /* Nulls at the top level: merge, then delete the quoted names. */
+        edits[ne++] = merge;
+        edits[ne++] = (pe){.kind = PE_DELETE_KEYS,
+                           .keys = (const char *const *)null_paths,
+                           .n_keys = n_null};
+    }
+    if (ne) {
+        ok = apply_edits(p, lc, nl, ids, n, edits, ne);
+        goto done;
+    }
+    /* A null member whose name cannot be written as a key path (a quote,
+     * a backslash, empty, or a name given twice): merge here and overwrite
+     * each point's payload, one change per point -- in an unnamed
+     * collection outside a /points/batch, the one request that is not
+     * atomic across a crash (it would cost every set_payload a group). */
     for (size_t i = 0; i < n; i++) {
-        if (ne) {
-            if (!apply_edits(p, lc, nl, &ids[i], edits, ne))
-                goto done;
-            continue;
-        }
-        /* Nulls at the top level: merge here, write the whole payload. */
         if (!merged_payload(p, &ids[i], payload, &merged))
             goto done;
         pe ow = {.kind = PE_OVERWRITE, .json = merged, .len = strlen(merged)};
-        bool applied = apply_edits(p, lc, nl, &ids[i], &ow, 1);
+        bool applied = apply_edits(p, lc, nl, &ids[i], 1, &ow, 1);
         cJSON_free(merged);
         merged = NULL;
         if (!applied)
@@ -877,8 +916,8 @@ static bool edit_selected(qvs_call *p, const cJSON *body, const char *none_msg,
     qv_collection **lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc));
     bool ok = lc != NULL || oom(p);
     size_t nl = ok ? qvs_call_libcolls(p->coll, lc) : 0;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = apply_edits(p, lc, nl, &ids[i], edit, 1);
+    if (ok)
+        ok = apply_edits(p, lc, nl, ids, n, edit, 1);
     free(lc);
     free(ids);
     return ok;
@@ -1001,12 +1040,11 @@ static bool op_delete_vectors(qvs_call *p, const cJSON *body)
     if (!qvs_call_selector(p, body, EITHER, true, &ids, &n))
         goto done_vs;
     ok = true;
-    for (size_t i = 0; ok && i < n; i++)
-        for (size_t k = 0; ok && k < nn; k++) {
-            qv_status st = qv_delete(vs[k]->coll, &ids[i]);
-            if (st != QV_OK && st != QV_ENOTFOUND)
-                ok = qj_fail_lib(p->resp, vs[k]->coll, st, "deleting a vector");
-        }
+    for (size_t k = 0; ok && k < nn; k++) {
+        qv_status st = qv_delete_batch(vs[k]->coll, ids, n, NULL);
+        if (st != QV_OK)
+            ok = qj_fail_lib(p->resp, vs[k]->coll, st, "deleting vectors");
+    }
 done_vs:
     free(vs);
 done:
@@ -1019,6 +1057,36 @@ done:
 
 typedef bool (*write_op)(qvs_call *p, const cJSON *body);
 
+/* Crash atomicity of one request.  Each library call is one change (one
+ * log record), all or nothing; a request that makes more than one --
+ * because the collection has named vectors (a registry plus one library
+ * collection per vector) or because it is a /points/batch of several
+ * operations -- runs inside a library atomic group (qv_group_begin), so
+ * that after a kill -9 it is applied whole or not at all.  `many`: the
+ * request may make several changes even in an unnamed collection. */
+static bool group_begin(qvs_call *p, bool many, qv_group **g)
+{
+    *g = NULL;
+    if (!p->coll->named && !many)
+        return true;
+    qv_collection **lc = malloc((p->coll->n_vectors + 1) * sizeof(*lc));
+    if (!lc)
+        return oom(p);
+    size_t nl = qvs_call_libcolls(p->coll, lc);
+    qv_status st = qv_group_begin(lc, nl, g);
+    free(lc);
+    return st == QV_OK || oom(p);
+}
+
+/* Ends the group; ok is the request's outcome so far. */
+static bool group_end(qvs_call *p, qv_group *g, bool ok)
+{
+    qv_status st = qv_group_end(g);
+    if (st == QV_OK || !ok)
+        return ok;
+    return qj_fail_lib(p->resp, p->coll->points, st, "committing the changes");
+}
+
 /* Opens the collection, runs op under write_mu, answers UpdateResult. */
 static void run_write(const qvs_req *req, qvs_resp *resp, write_op op)
 {
@@ -1027,8 +1095,11 @@ static void run_write(const qvs_req *req, qvs_resp *resp, write_op op)
     if (!qvs_call_open(&p, req, resp, true))
         return;
     if (qvs_call_wait(&p, &wait)) {
+        qv_group *g;
         pthread_mutex_lock(&p.coll->write_mu);
-        bool ok = op(&p, p.body);
+        bool ok = group_begin(&p, false, &g);
+        if (ok)
+            ok = group_end(&p, g, op(&p, p.body));
         pthread_mutex_unlock(&p.coll->write_mu);
         if (ok)
             qvs_call_result(
@@ -1079,8 +1150,13 @@ void qvs_points_delete_vectors(const qvs_req *req, qvs_resp *resp)
 }
 
 /* POST /points/batch: {"operations": [{"upsert": {...}}, ...]}, applied in
- * order; the answer is one UpdateResult per operation.  As in Qdrant, an
- * operation that fails stops the batch and earlier ones stay applied. */
+ * order; the answer is one UpdateResult per operation.  As in Qdrant
+ * (which logs and applies the operations one by one), an operation that
+ * fails stops the batch and earlier ones stay applied; the reply is the
+ * failure.  Across a crash the request is one atomic group: after a
+ * restart either nothing of it is there or exactly what the server had
+ * applied when it answered (every operation, or those before the failing
+ * one). */
 static const struct {
     const char *name;
     write_op op;
@@ -1159,7 +1235,9 @@ void qvs_points_batch(const qvs_req *req, qvs_resp *resp)
         goto done;
     }
     pthread_mutex_lock(&p.coll->write_mu);
-    bool ok = true;
+    qv_group *g;
+    bool ok = group_begin(&p, i > 1, &g);
+    bool began = ok;
     i = 0;
     for (const cJSON *e = ops->child; ok && e; e = e->next, i++) {
         write_op op = NULL;
@@ -1173,6 +1251,8 @@ void qvs_points_batch(const qvs_req *req, qvs_resp *resp)
             ok = oom(&p);
         }
     }
+    if (began)
+        ok = group_end(&p, g, ok);
     pthread_mutex_unlock(&p.coll->write_mu);
     if (ok) {
         qvs_call_result(&p, results);

@@ -1526,6 +1526,56 @@ START_TEST(points_batch)
 }
 END_TEST
 
+/* set_payload without key and with null members: the nulls remove
+ * top-level names, also names with dots (a quoted key path) or quotes (a
+ * per-point merge); in one change per library collection. */
+START_TEST(set_payload_null_names)
+{
+    add_unnamed("c", 2, QV_METRIC_DOT);
+    OK(call(qvs_points_upsert, "c",
+            "{\"points\":["
+            "{\"id\":1,\"vector\":[1,0],\"payload\":{\"a.b\":5,"
+            "\"a\":{\"b\":6},\"k\":1}},"
+            "{\"id\":2,\"vector\":[0,1],\"payload\":{\"q\\\"x\":1,"
+            "\"k\":2}}]}"));
+    OK(call(qvs_points_set_payload, "c",
+            "{\"payload\":{\"a.b\":null,\"x\":1,\"k\":null},"
+            "\"points\":[1,2]}"));
+    out *o = call(qvs_points_retrieve, "c", "{\"ids\":[1,2]}");
+    ck_assert_str_eq(json_of(o->res, NULL),
+                     "[{\"id\":1,\"payload\":{\"a\":{\"b\":6},\"x\":1}},"
+                     "{\"id\":2,\"payload\":{\"q\\\"x\":1,\"x\":1}}]");
+    /* a name with a quote: the per-point merge */
+    OK(call(qvs_points_set_payload, "c",
+            "{\"payload\":{\"q\\\"x\":null,\"y\":2},\"points\":[2]}"));
+    /* a name given twice: the order of its members decides */
+    OK(call(qvs_points_set_payload, "c",
+            "{\"payload\":{\"x\":null,\"x\":3},\"points\":[2]}"));
+    o = call(qvs_points_retrieve, "c", "{\"ids\":[2]}");
+    /* x removed, then added at the end */
+    ck_assert_str_eq(json_of(o->res->child, "payload"), "{\"y\":2,\"x\":3}");
+}
+END_TEST
+
+/* A batch stops at the operation that fails; the ones before it stay
+ * applied, as in Qdrant. */
+START_TEST(points_batch_stops_at_failure)
+{
+    seed_c();
+    ERRP(call(qvs_points_batch, "c",
+              "{\"operations\":["
+              "{\"delete\":{\"points\":[1]}},"
+              "{\"set_payload\":{\"payload\":{\"z\":1},"
+              "\"points\":[2,999]}},"
+              "{\"delete\":{\"points\":[3]}}]}"),
+         404, "999");
+    out *o = call(qvs_points_retrieve, "c", "{\"ids\":[1,2,3]}");
+    ck_assert_str_eq(json_of(o->res, NULL),
+                     "[{\"id\":2,\"payload\":{\"city\":\"Rome\",\"n\":2}},"
+                     "{\"id\":3,\"payload\":{\"city\":\"Paris\",\"n\":3}}]");
+}
+END_TEST
+
 /* ---- 8. filters and hostile input ---------------------------------------- */
 
 START_TEST(filter_errors)
@@ -1691,6 +1741,8 @@ static Suite *suite(void)
     tcase_add_checked_fixture(t, setup, teardown);
     tcase_add_checked_fixture(t, NULL, free_results);
     tcase_add_test(t, uuid_spellings);
+    tcase_add_test(t, set_payload_null_names);
+    tcase_add_test(t, points_batch_stops_at_failure);
     tcase_add_test(t, bad_ids);
     tcase_add_test(t, huge_ids_out);
     tcase_add_test(t, ids_above_2p53_exact);
