@@ -879,8 +879,13 @@ static void *worker(void *arg)
         qvs_conn *c = take_locked(srv);
         if (!c) {
             if (srv->qstop && !srv->queue[QUEUE_READ].len &&
-                !srv->queue[QUEUE_WRITE].len)
-                break; /* stopping, and the queues are drained */
+                !srv->queue[QUEUE_WRITE].len) {
+                /* Stopping, and the queues are drained: so are they for
+                 * a worker that went back to sleep after pool_stop's
+                 * broadcast because the cap kept it from the last write. */
+                pthread_cond_broadcast(&srv->qcond);
+                break;
+            }
             pthread_cond_wait(&srv->qcond, &srv->qlock);
             continue;
         }
