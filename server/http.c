@@ -29,12 +29,15 @@
  *   3. body complete: JSON parsed (400 "Format error in JSON body"), the
  *      handler called, its qvs_resp turned into Qdrant's envelope.  The
  *      open probes (/, /healthz, /livez, /readyz) run right there; every
- *      other route runs in the worker pool (cfg.threads workers, a queue
- *      of QVS_QUEUE_PER_WORKER each; 503 when it is full): the connection
- *      is suspended while a worker decodes the body and runs the handler,
- *      and resumed for libmicrohttpd's thread to send the reply.  So
- *      libmicrohttpd's threads only parse, route and reply, and a probe
- *      never waits behind a search or a snapshot.
+ *      other route runs in the worker pool (cfg.threads workers; a queue
+ *      for reads and one for writes, QVS_QUEUE_PER_WORKER places per
+ *      worker each, 503 when full; at most half the workers run writes at
+ *      once, see "the worker pool" below): the connection is suspended
+ *      while a worker decodes the body and runs the handler, and resumed
+ *      for libmicrohttpd's thread to send the reply.  So libmicrohttpd's
+ *      threads only parse, route and reply, a probe never waits behind a
+ *      search or a snapshot, and a search never waits for a worker behind
+ *      a queue of upserts.
  * Every reply, of whatever kind, leaves through send_reply, which adds the
  * CORS headers and records the metrics.
  *
@@ -89,6 +92,14 @@
 #include <time.h>
 #include <unistd.h>
 
+/* One of the worker pool's bounded FIFO queues (a ring). */
+typedef struct qvs_queue {
+    struct qvs_conn **ring; /* [cap] */
+    size_t cap, head, len;
+} qvs_queue;
+
+enum { QUEUE_READ, QUEUE_WRITE };
+
 struct qvs_server {
     qvs_config cfg;
     struct MHD_Daemon *daemon;
@@ -96,18 +107,22 @@ struct qvs_server {
     qvs_router router;
     qvs_metrics metrics;
     qvs_guard *guard; /* deadlines and connection limits */
-    /* The worker pool: `qlock` protects the ring and `qstop`. */
+    /* The worker pool: `qlock` protects the queues, `qseq`,
+     * `writes_running` and `qstop`. */
     pthread_mutex_t qlock;
     pthread_cond_t qcond;
-    struct qvs_conn **ring; /* queued requests, [qcap] */
-    size_t qcap, qhead, qlen;
+    qvs_queue queue[2];      /* QUEUE_READ, QUEUE_WRITE */
+    uint64_t qseq;           /* arrival number of the next request */
+    unsigned write_cap;      /* workers that may run writes at once */
+    unsigned writes_running; /* workers running a write now */
     bool qstop;
     pthread_t *workers;
-    unsigned n_workers;    /* started */
-    atomic_bool hold;      /* tests: workers wait before each request */
-    atomic_size_t in_hand; /* requests workers took and still run */
-    atomic_size_t active;  /* requests between URI log and completion */
-    atomic_bool stopping;  /* replies close their connections */
+    unsigned n_workers;      /* started */
+    atomic_bool hold;        /* tests: workers wait before each request */
+    atomic_bool hold_writes; /* tests: ... before each write */
+    atomic_size_t in_hand;   /* requests workers took and still run */
+    atomic_size_t active;    /* requests between URI log and completion */
+    atomic_bool stopping;    /* replies close their connections */
     unsigned port;
     char id[37];      /* telemetry id, random per process */
     char started[48]; /* RFC 3339 start time */
@@ -135,6 +150,8 @@ typedef struct qvs_conn {
     uint64_t received;  /* body bytes seen, kept or discarded */
     const char *method; /* libmicrohttpd's, valid for the request */
     bool ran;           /* the handler ran: resp and t hold its reply */
+    bool write;         /* a QVS_ROUTE_WRITE route: the pool's write queue */
+    uint64_t seq;       /* arrival in the pool's queues */
     qvs_resp resp;
     double t;
 } qvs_conn;
@@ -797,22 +814,63 @@ done:
  * libmicrohttpd's threads: the connection is suspended, the request
  * queued, and a worker runs it and resumes the connection, whose thread
  * then sends the reply.  So a probe, or the head of any request, never
- * waits behind a search or a snapshot.  The queue is bounded
- * (QVS_QUEUE_PER_WORKER per worker); a request that finds it full is
- * answered 503 at once rather than waiting without limit. */
+ * waits behind a search or a snapshot.
+ *
+ * Reads and writes (routes flagged QVS_ROUTE_WRITE) wait in two queues,
+ * and at most write_cap workers (half of them, at least one) run writes at
+ * once.  Writes to one collection run one at a time anyway (the
+ * collection's write lock), so more workers on them only wait: with one
+ * FIFO, four upsert connections kept both workers of a two-worker server
+ * busy with upserts, one applying and one blocked on the lock, and every
+ * search queued behind them (search p99 from 4 ms to hundreds; see
+ * bench/http_load.sh --writers).  Now the other workers are always free
+ * for reads.  Within the cap a worker takes the oldest request of either
+ * queue, so neither kind can starve the other.  What the cap cannot
+ * remove is the time a search waits for the collection's lock while a
+ * batch is applied (core/collection.c holds it for the batch's graph
+ * work).
+ *
+ * Both queues are bounded (QVS_QUEUE_PER_WORKER per worker each); a
+ * request that finds its queue full is answered 503 at once rather than
+ * waiting without limit, and a flood of writes cannot fill the reads'
+ * places. */
 
 static bool enqueue(qvs_conn *c)
 {
     qvs_server *srv = c->srv;
     pthread_mutex_lock(&srv->qlock);
-    bool ok = srv->qlen < srv->qcap && !srv->qstop;
+    qvs_queue *q = &srv->queue[c->write ? QUEUE_WRITE : QUEUE_READ];
+    bool ok = q->len < q->cap && !srv->qstop;
     if (ok) {
         MHD_suspend_connection(c->mhd);
-        srv->ring[(srv->qhead + srv->qlen++) % srv->qcap] = c;
+        c->seq = srv->qseq++;
+        q->ring[(q->head + q->len++) % q->cap] = c;
         pthread_cond_signal(&srv->qcond);
     }
     pthread_mutex_unlock(&srv->qlock);
     return ok;
+}
+
+static qvs_conn *pop_locked(qvs_queue *q)
+{
+    qvs_conn *c = q->ring[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    return c;
+}
+
+/* The next request a worker may run: the older of the two queue heads,
+ * a write only while fewer than write_cap run; NULL if none may run. */
+static qvs_conn *take_locked(qvs_server *srv)
+{
+    qvs_queue *r = &srv->queue[QUEUE_READ], *w = &srv->queue[QUEUE_WRITE];
+    bool can_write = w->len && srv->writes_running < srv->write_cap;
+    if (r->len && (!can_write || r->ring[r->head]->seq < w->ring[w->head]->seq))
+        return pop_locked(r);
+    if (!can_write)
+        return NULL;
+    srv->writes_running++;
+    return pop_locked(w);
 }
 
 static void *worker(void *arg)
@@ -820,16 +878,24 @@ static void *worker(void *arg)
     qvs_server *srv = arg;
     pthread_mutex_lock(&srv->qlock);
     for (;;) {
-        while (!srv->qlen && !srv->qstop)
+        qvs_conn *c = take_locked(srv);
+        if (!c) {
+            if (srv->qstop && !srv->queue[QUEUE_READ].len &&
+                !srv->queue[QUEUE_WRITE].len) {
+                /* Stopping, and the queues are drained: so are they for
+                 * a worker that went back to sleep after pool_stop's
+                 * broadcast because the cap kept it from the last write. */
+                pthread_cond_broadcast(&srv->qcond);
+                break;
+            }
             pthread_cond_wait(&srv->qcond, &srv->qlock);
-        if (!srv->qlen) /* stopping, and the queue is drained */
-            break;
-        qvs_conn *c = srv->ring[srv->qhead];
-        srv->qhead = (srv->qhead + 1) % srv->qcap;
-        srv->qlen--;
+            continue;
+        }
+        bool write = c->write;
         atomic_fetch_add(&srv->in_hand, 1);
         pthread_mutex_unlock(&srv->qlock);
-        while (atomic_load(&srv->hold)) {
+        while (atomic_load(&srv->hold) ||
+               (write && atomic_load(&srv->hold_writes))) {
             struct timespec nap = {0, 1000 * 1000};
             nanosleep(&nap, NULL);
         }
@@ -838,6 +904,13 @@ static void *worker(void *arg)
         atomic_fetch_sub(&srv->in_hand, 1);
         MHD_resume_connection(mhd); /* c is libmicrohttpd's again */
         pthread_mutex_lock(&srv->qlock);
+        if (write) {
+            srv->writes_running--;
+            /* A write waiting for the cap may go now; wake a worker in
+             * case this one takes a read. */
+            if (srv->queue[QUEUE_WRITE].len)
+                pthread_cond_signal(&srv->qcond);
+        }
     }
     pthread_mutex_unlock(&srv->qlock);
     return NULL;
@@ -846,10 +919,15 @@ static void *worker(void *arg)
 /* Starts n workers; false (none left running) on failure. */
 static bool pool_start(qvs_server *srv, unsigned n)
 {
-    srv->qcap = (size_t)n * QVS_QUEUE_PER_WORKER;
-    srv->ring = calloc(srv->qcap, sizeof(*srv->ring));
+    srv->write_cap = n / 2 ? n / 2 : 1;
+    for (int k = QUEUE_READ; k <= QUEUE_WRITE; k++) {
+        srv->queue[k].cap = (size_t)n * QVS_QUEUE_PER_WORKER;
+        srv->queue[k].ring = calloc(srv->queue[k].cap, sizeof(qvs_conn *));
+        if (!srv->queue[k].ring)
+            return false;
+    }
     srv->workers = calloc(n, sizeof(*srv->workers));
-    if (!srv->ring || !srv->workers)
+    if (!srv->workers)
         return false;
     for (; srv->n_workers < n; srv->n_workers++)
         if (pthread_create(&srv->workers[srv->n_workers], NULL, worker, srv))
@@ -868,9 +946,11 @@ static void pool_stop(qvs_server *srv)
         pthread_join(srv->workers[i], NULL);
     srv->n_workers = 0;
     free(srv->workers);
-    free(srv->ring);
     srv->workers = NULL;
-    srv->ring = NULL;
+    for (int k = QUEUE_READ; k <= QUEUE_WRITE; k++) {
+        free(srv->queue[k].ring);
+        srv->queue[k].ring = NULL;
+    }
 }
 
 /* Step 3 in libmicrohttpd's thread: a probe runs here, anything else goes
@@ -884,6 +964,7 @@ static enum MHD_Result finish(qvs_conn *c, const char *method)
     c->method = method;
     const qvs_route *rt = c->srv->router.entries[c->route].route;
     if (!(rt->flags & QVS_ROUTE_OPEN)) {
+        c->write = (rt->flags & QVS_ROUTE_WRITE) != 0;
         if (enqueue(c))
             return MHD_YES;
         return send_error(c, 503,
@@ -1051,6 +1132,7 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
     atomic_init(&srv->active, 0);
     atomic_init(&srv->stopping, false);
     atomic_init(&srv->hold, false);
+    atomic_init(&srv->hold_writes, false);
     atomic_init(&srv->in_hand, 0);
     pthread_mutex_init(&srv->qlock, NULL);
     pthread_cond_init(&srv->qcond, NULL);
@@ -1107,10 +1189,15 @@ void qvs_server_hold_workers(qvs_server *srv, bool hold)
     atomic_store(&srv->hold, hold);
 }
 
+void qvs_server_hold_writes(qvs_server *srv, bool hold)
+{
+    atomic_store(&srv->hold_writes, hold);
+}
+
 void qvs_server_queue_stats(qvs_server *srv, size_t *queued, size_t *running)
 {
     pthread_mutex_lock(&srv->qlock);
-    *queued = srv->qlen;
+    *queued = srv->queue[QUEUE_READ].len + srv->queue[QUEUE_WRITE].len;
     pthread_mutex_unlock(&srv->qlock);
     *running = atomic_load(&srv->in_hand);
 }

@@ -51,7 +51,7 @@
 #define QVS_BODY_MIN_RATE    1024u  /* default --body-min-rate, bytes/s */
 #define QVS_MAX_CONNECTIONS  65536u /* the largest --max-connections */
 #define QVS_CONN_TIMEOUT_S   60u    /* a reply the client does not read */
-#define QVS_QUEUE_PER_WORKER 64u    /* requests queued per worker (503 past) */
+#define QVS_QUEUE_PER_WORKER 64u    /* reads, and writes, queued per worker */
 #define QVS_DRAIN_TIMEOUT_MS 30000u /* graceful shutdown waits this long */
 
 /* Strings are borrowed (argv, environment, or the caller's), never freed. */
@@ -229,12 +229,14 @@ unsigned qvs_server_port(const qvs_server *srv);
 void qvs_server_conn_stats(qvs_server *srv, size_t *live, size_t *timeouts,
                            size_t *evictions);
 
-/* Requests waiting in the worker pool's queue, and being run by a worker
+/* Requests waiting in the worker pool's queues, and being run by a worker
  * now.  For tests, with qvs_server_hold_workers: while held, the workers
  * take requests but wait before running each, so a test can fill the pool
- * deterministically. */
+ * deterministically; qvs_server_hold_writes holds only the writes
+ * (QVS_ROUTE_WRITE routes), which take at most half the workers. */
 void qvs_server_queue_stats(qvs_server *srv, size_t *queued, size_t *running);
 void qvs_server_hold_workers(qvs_server *srv, bool hold);
+void qvs_server_hold_writes(qvs_server *srv, bool hold);
 
 /* Graceful stop: stops accepting connections, lets in-flight requests
  * finish (up to QVS_DRAIN_TIMEOUT_MS), stops the daemon, then closes the

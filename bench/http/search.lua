@@ -1,10 +1,13 @@
 -- search.lua -- wrk script: POST one Qdrant search request per call,
 -- cycling through the bodies in the file named by QUIVER_BODIES (one JSON
 -- body per line, written by bench/http/make_bodies.py), and report the
--- latency percentiles in a line the driver script parses.
+-- latency percentiles in a line the driver script parses.  QUIVER_PATH and
+-- QUIVER_METHOD change the target, so the writers of http_load.sh --writers
+-- use the same script to PUT upsert bodies (make_upserts.py).
 local bodies = {}
 local path = os.getenv("QUIVER_BODIES")
 local target = os.getenv("QUIVER_PATH") or "/collections/bench/points/search"
+local method = os.getenv("QUIVER_METHOD") or "POST"
 for line in io.lines(path) do
   bodies[#bodies + 1] = line
 end
@@ -12,7 +15,7 @@ local i = 0
 
 request = function()
   i = i % #bodies + 1
-  return wrk.format("POST", target,
+  return wrk.format(method, target,
                     {["Content-Type"] = "application/json"}, bodies[i])
 end
 
