@@ -711,5 +711,22 @@ qv_status qv_count(qv_collection *c, uint64_t *out)
     pthread_rwlock_rdlock(&c->lock);
     *out = c->count;
     pthread_rwlock_unlock(&c->lock);
+    atomic_store_explicit(&c->count_seen, *out, memory_order_relaxed);
+    return QV_OK;
+}
+
+qv_status qv_count_approx(qv_collection *c, uint64_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "output is NULL");
+    if (pthread_rwlock_tryrdlock(&c->lock) != 0) {
+        *out = atomic_load_explicit(&c->count_seen, memory_order_relaxed);
+        return QV_OK;
+    }
+    *out = c->count;
+    pthread_rwlock_unlock(&c->lock);
+    atomic_store_explicit(&c->count_seen, *out, memory_order_relaxed);
     return QV_OK;
 }

@@ -49,8 +49,10 @@ struct qv_collection {
     struct qvi_pindex_set *pindexes; /* payload indexes (collection_pindex.c);
                                         NULL until the first is created */
     uint32_t n_free;
-    uint64_t count; /* live points */
-    uint64_t lsn;   /* last write-ahead-log record applied; 0 without a log */
+    uint64_t count;              /* live points */
+    _Atomic uint64_t count_seen; /* the count a reader last saw, for
+                                    qv_count_approx (no lock) */
+    uint64_t lsn; /* last write-ahead-log record applied; 0 without a log */
     qvi_idmap map;
 
     struct qvi_hnsw *index; /* graph over the live slots */

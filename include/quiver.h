@@ -301,6 +301,12 @@ QV_API qv_status qv_delete_batch(qv_collection *c, const qv_point_id *ids,
 /* The number of points in c.  Returns QV_ENULL.  Reader. */
 QV_API qv_status qv_count(qv_collection *c, uint64_t *out);
 
+/* The number of points in c, or -- while a writer holds the collection --
+ * the last count a reader saw.  Never waits for a lock, so monitoring
+ * (Qdrant's "approximate amount of points" metric) is never held up by a
+ * long write.  Returns QV_ENULL.  Safe from any thread at any time. */
+QV_API qv_status qv_count_approx(qv_collection *c, uint64_t *out);
+
 /* Pages through the points in id order.  Writes up to limit ids, the
  * smallest that are >= *start (or from the first if start is NULL) and
  * match filter (NULL: every point), to ids_out and their count to *n_out.  If

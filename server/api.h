@@ -71,6 +71,9 @@ enum {
     QVS_ROUTE_RAW_BODY = 1u << 2, /* body is not JSON (snapshot upload):
                                      the handler reads it via
                                      qvs_req_raw_body */
+    QVS_ROUTE_INLINE = 1u << 3,   /* runs in libmicrohttpd's thread, never
+                                     queued (probes, /metrics): it must
+                                     never wait for a lock a writer holds */
 };
 
 typedef struct qvs_route {

@@ -28,7 +28,9 @@
  *      the limit (at least limit + 1 MiB) the connection is dropped;
  *   3. body complete: JSON parsed (400 "Format error in JSON body"), the
  *      handler called, its qvs_resp turned into Qdrant's envelope.  The
- *      open probes (/, /healthz, /livez, /readyz) run right there; every
+ *      inline routes (QVS_ROUTE_INLINE: the probes /, /healthz, /livez,
+ *      /readyz, and /metrics, which counts points without waiting for
+ *      a collection's lock) run right there; every
  *      other route runs in the worker pool (cfg.threads workers; a queue
  *      for reads and one for writes, QVS_QUEUE_PER_WORKER places per
  *      worker each, 503 when full; at most half the workers run writes at
@@ -809,8 +811,8 @@ done:
 }
 
 /* ---- the worker pool ------------------------------------------------------
- * Handlers that may be slow (every route but the open probes /, /healthz,
- * /livez, /readyz) run in a pool of cfg.threads workers, not in
+ * Handlers that may be slow (every route but the inline ones: /, /healthz,
+ * /livez, /readyz, /metrics) run in a pool of cfg.threads workers, not in
  * libmicrohttpd's threads: the connection is suspended, the request
  * queued, and a worker runs it and resumes the connection, whose thread
  * then sends the reply.  So a probe, or the head of any request, never
@@ -963,7 +965,7 @@ static enum MHD_Result finish(qvs_conn *c, const char *method)
         return send_too_large(c);
     c->method = method;
     const qvs_route *rt = c->srv->router.entries[c->route].route;
-    if (!(rt->flags & QVS_ROUTE_OPEN)) {
+    if (!(rt->flags & QVS_ROUTE_INLINE)) {
         c->write = (rt->flags & QVS_ROUTE_WRITE) != 0;
         if (enqueue(c))
             return MHD_YES;

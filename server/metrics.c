@@ -214,10 +214,12 @@ static void render_one_collection(void *arg, qvs_coll *c)
     coll_lines *cl = arg;
     put(cl->t, "collection_points{id=\"");
     put_label(cl->t, c->name);
-    put(cl->t, "\"} %llu\n", (unsigned long long)qvs_coll_points(c));
+    uint64_t points = 0;
+    qv_count_approx(c->points, &points); /* never waits behind a writer */
+    put(cl->t, "\"} %llu\n", (unsigned long long)points);
     for (size_t i = 0; i < c->n_vectors; i++) {
         uint64_t n = 0;
-        qv_count(c->vectors[i].coll, &n);
+        qv_count_approx(c->vectors[i].coll, &n);
         cl->vectors += n;
     }
 }

@@ -140,11 +140,11 @@ static void cluster(const qvs_req *req, qvs_resp *r)
 }
 
 const qvs_route qvs_service_routes[] = {
-    {"GET", "/", root, QVS_ROUTE_OPEN, "root"},
-    {"GET", "/healthz", healthz, QVS_ROUTE_OPEN, "healthz"},
-    {"GET", "/livez", healthz, QVS_ROUTE_OPEN, "livez"},
-    {"GET", "/readyz", readyz, QVS_ROUTE_OPEN, "readyz"},
-    {"GET", "/metrics", metrics, 0, "metrics"},
+    {"GET", "/", root, QVS_ROUTE_OPEN | QVS_ROUTE_INLINE, "root"},
+    {"GET", "/healthz", healthz, QVS_ROUTE_OPEN | QVS_ROUTE_INLINE, "healthz"},
+    {"GET", "/livez", healthz, QVS_ROUTE_OPEN | QVS_ROUTE_INLINE, "livez"},
+    {"GET", "/readyz", readyz, QVS_ROUTE_OPEN | QVS_ROUTE_INLINE, "readyz"},
+    {"GET", "/metrics", metrics, QVS_ROUTE_INLINE, "metrics"},
     {"GET", "/telemetry", telemetry, 0, "telemetry"},
     {"GET", "/cluster", cluster, 0, "cluster_status"},
 };

@@ -74,6 +74,11 @@ START_TEST(test_upsert_get_replace)
     uint64_t n = 0;
     ck_assert_int_eq(qv_count(c, &n), QV_OK);
     ck_assert_uint_eq(n, 1);
+    n = 0;
+    ck_assert_int_eq(qv_count_approx(c, &n), QV_OK); /* no writer: exact */
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(qv_count_approx(c, NULL), QV_ENULL);
+    ck_assert_int_eq(qv_count_approx(NULL, &n), QV_ENULL);
     bool has = false;
     ck_assert_int_eq(qv_contains(c, &id, &has), QV_OK);
     ck_assert(has);

@@ -648,6 +648,11 @@ START_TEST(test_worker_pool)
     w = reply1(fd, 1.0);
     ck_assert_int_eq(status_of(&w), 200);
     free(w.p);
+    /* Nor does /metrics (it never takes a collection's lock either). */
+    puts_(fd, "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n");
+    w = reply1(fd, 1.0);
+    ck_assert_msg(status_of(&w) == 200, "got: %s", w.p);
+    free(w.p);
     close(fd);
     normal_client("127.0.0.1");
 
