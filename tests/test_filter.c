@@ -205,8 +205,30 @@ START_TEST(test_empty_null_count)
        "{\"a\":[{\"b\":1},{\"b\":3}]}");
     YES("{\"must\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}",
         "{\"a\":null}");
-    /* a missing key is not counted as 0 (Qdrant's check_empty) */
-    NO("{\"must\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}", "{}");
+    /* a missing key counts 0 values (Qdrant 1.19: FieldCondition::
+     * check_empty -> ValuesCount::check_empty, qdrant PR #9607 / issue
+     * #9586), also under must_not, should, min_should and nested */
+    const char *vc0 =
+        "{\"must\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}";
+    YES(vc0, "{}");
+    YES(vc0, "{\"b\":[1,2]}");
+    NO(vc0, "{\"a\":[1]}");
+    YES("{\"must\":[{\"key\":\"a\",\"values_count\":{\"gte\":0}}]}", "{}");
+    YES("{\"must\":[{\"key\":\"a\",\"values_count\":{\"lte\":0}}]}", "{}");
+    NO("{\"must\":[{\"key\":\"a\",\"values_count\":{\"gte\":1}}]}", "{}");
+    NO("{\"must_not\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}", "{}");
+    YES("{\"must_not\":[{\"key\":\"a\",\"values_count\":{\"gt\":0}}]}", "{}");
+    YES("{\"should\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}", "{}");
+    YES("{\"min_should\":{\"conditions\":[{\"key\":\"a\",\"values_count\":"
+        "{\"lt\":1}},{\"key\":\"b\",\"values_count\":{\"lte\":0}}],"
+        "\"min_count\":2}}",
+        "{}");
+    const char *vcn =
+        "{\"must\":[{\"nested\":{\"key\":\"n\",\"filter\":"
+        "{\"must\":[{\"key\":\"t\",\"values_count\":{\"lt\":1}}]}}}]}";
+    YES(vcn, "{\"n\":[{\"x\":1}]}");
+    NO(vcn, "{\"n\":[{\"t\":1}]}");
+    NO(vcn, "{}");
 }
 END_TEST
 

@@ -2300,6 +2300,65 @@ START_TEST(test_snapshot_kill9_upload)
 }
 END_TEST
 
+/* ---- 11. Qdrant 1.19 behaviours ---------------------------------------- */
+
+/* Ids of the points a scroll with filter (a JSON text) returns, as "1,3". */
+static const char *scroll_ids(const char *coll, const char *filter)
+{
+    static char out[256];
+    char path[256], body[1024];
+    snprintf(path, sizeof(path), "/collections/%s/points/scroll", coll);
+    snprintf(body, sizeof(body), "{\"filter\":%s,\"limit\":100}", filter);
+    const cJSON *pts =
+        cJSON_GetObjectItem(expect_ok(call("POST", path, body)), "points");
+    out[0] = '\0';
+    const cJSON *p;
+    cJSON_ArrayForEach(p, pts)
+    {
+        size_t n = strlen(out);
+        snprintf(out + n, sizeof(out) - n, "%s%.0f", n ? "," : "",
+                 cJSON_GetObjectItem(p, "id")->valuedouble);
+    }
+    return out;
+}
+
+/* Qdrant 1.19 counts a missing key as 0 values (issue #9586, PR #9607). */
+START_TEST(test_values_count_missing)
+{
+    create("vc", SMALL);
+    expect_ok(call("PUT", "/collections/vc/points?wait=true",
+                   "{\"points\":["
+                   "{\"id\":1,\"vector\":[1,0,0,0],\"payload\":"
+                   "{\"tags\":[\"a\",\"b\",\"c\"]}},"
+                   "{\"id\":2,\"vector\":[0,1,0,0],\"payload\":"
+                   "{\"tags\":[\"x\"]}},"
+                   "{\"id\":3,\"vector\":[0,0,1,0],\"payload\":"
+                   "{\"title\":\"no tags\",\"n\":[{\"x\":1}]}}]}"));
+    const char *lt1 = "{\"key\":\"tags\",\"values_count\":{\"lt\":1}}";
+    char f[512];
+    snprintf(f, sizeof(f), "{\"must\":[%s]}", lt1);
+    ck_assert_str_eq(scroll_ids("vc", f), "3");
+    snprintf(f, sizeof(f), "{\"must_not\":[%s]}", lt1);
+    ck_assert_str_eq(scroll_ids("vc", f), "1,2");
+    snprintf(f, sizeof(f), "{\"should\":[%s]}", lt1);
+    ck_assert_str_eq(scroll_ids("vc", f), "3");
+    snprintf(f, sizeof(f),
+             "{\"min_should\":{\"conditions\":[%s,{\"key\":\"title\","
+             "\"values_count\":{\"gte\":1}}],\"min_count\":2}}",
+             lt1);
+    ck_assert_str_eq(scroll_ids("vc", f), "3");
+    ck_assert_str_eq(scroll_ids("vc",
+                                "{\"must\":[{\"key\":\"tags\",\"values_count\":"
+                                "{\"gte\":0}}]}"),
+                     "1,2,3");
+    ck_assert_str_eq(
+        scroll_ids("vc", "{\"must\":[{\"nested\":{\"key\":\"n\",\"filter\":"
+                         "{\"must\":[{\"key\":\"y\",\"values_count\":"
+                         "{\"lte\":0}}]}}}]}"),
+        "3");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2347,6 +2406,12 @@ static Suite *server_suite(void)
     tcase_add_test(prog, test_snapshot_leftovers);
     tcase_add_test(prog, test_snapshot_kill9_upload);
     suite_add_tcase(s, prog);
+
+    TCase *q19 = tcase_create("qdrant119");
+    tcase_add_checked_fixture(q19, setup, teardown);
+    tcase_set_timeout(q19, 60);
+    tcase_add_test(q19, test_values_count_missing);
+    suite_add_tcase(s, q19);
     return s;
 }
 
