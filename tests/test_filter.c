@@ -161,7 +161,12 @@ START_TEST(test_range)
     ck_assert_int_eq(a.sec, -3600);
     ck_assert_int_eq(a.nsec, 500000000);
     ck_assert(!qvi_datetime_parse("2023-02-29", 10, &a));
-    ck_assert(!qvi_datetime_parse("2024-01-01T10:11", 16, &a));
+    /* Qdrant 1.19 accepts "%Y-%m-%dT%H:%M" too (types.rs, issue #8718) */
+    ck_assert(qvi_datetime_parse("2024-02-29T10:11", 16, &b));
+    ck_assert_int_eq(b.sec, 1709201460);
+    ck_assert(!qvi_datetime_parse("2024-01-01t10:11", 16, &a));
+    ck_assert(!qvi_datetime_parse("2024-01-01T10:11Z", 17, &a));
+    ck_assert(!qvi_datetime_parse("2024-01-01T10", 13, &a));
     ck_assert(!qvi_datetime_parse("2024-01-01T25:00:00", 19, &a));
     ck_assert(!qvi_datetime_parse("2024-01-01T10:00:00Zx", 21, &a));
 }

@@ -2359,6 +2359,30 @@ START_TEST(test_values_count_missing)
 }
 END_TEST
 
+/* Qdrant 1.19 accepts a date-time bound without seconds, "T" or " "
+ * (DateTimeWrapper::from_str, lib/segment/src/types.rs, issue #8718). */
+START_TEST(test_datetime_no_seconds)
+{
+    create("dt", SMALL);
+    expect_ok(call("PUT", "/collections/dt/points?wait=true",
+                   "{\"points\":["
+                   "{\"id\":1,\"vector\":[1,0,0,0],\"payload\":"
+                   "{\"at\":\"2015-03-01T12:29:59Z\"}},"
+                   "{\"id\":2,\"vector\":[0,1,0,0],\"payload\":"
+                   "{\"at\":\"2015-03-01T12:30:00Z\"}}]}"));
+    ck_assert_str_eq(scroll_ids("dt", "{\"must\":[{\"key\":\"at\",\"range\":"
+                                      "{\"gte\":\"2015-03-01T12:30\"}}]}"),
+                     "2");
+    ck_assert_str_eq(scroll_ids("dt", "{\"must\":[{\"key\":\"at\",\"range\":"
+                                      "{\"lt\":\"2015-03-01 12:30\"}}]}"),
+                     "1");
+    expect_error(call("POST", "/collections/dt/points/scroll",
+                      "{\"filter\":{\"must\":[{\"key\":\"at\",\"range\":"
+                      "{\"gte\":\"2015-03-01T12\"}}]}}"),
+                 400);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2411,6 +2435,7 @@ static Suite *server_suite(void)
     tcase_add_checked_fixture(q19, setup, teardown);
     tcase_set_timeout(q19, 60);
     tcase_add_test(q19, test_values_count_missing);
+    tcase_add_test(q19, test_datetime_no_seconds);
     suite_add_tcase(s, q19);
     return s;
 }

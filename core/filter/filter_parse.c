@@ -318,8 +318,11 @@ bool qvi_datetime_parse(const char *s, size_t len, qvi_datetime *out)
             !take_digits(s, len, &i, 2, &mi) || h > 23 || mi > 59)
             return false;
         if (i == len) {
-            /* "%Y-%m-%d %H:%M": space only. */
-            if (sep != ' ')
+            /* "%Y-%m-%dT%H:%M" or "%Y-%m-%d %H:%M" (naive, no seconds):
+             * Qdrant 1.19's DateTimeWrapper::from_str tries both
+             * (lib/segment/src/types.rs, qdrant issue #8718); 't' is not a
+             * chrono literal match there. */
+            if (sep == 't')
                 return false;
         } else {
             if (s[i++] != ':' || !take_digits(s, len, &i, 2, &sec) || sec > 59)
