@@ -2383,6 +2383,35 @@ START_TEST(test_datetime_no_seconds)
 }
 END_TEST
 
+static double upsert_op_id(const char *coll, int id)
+{
+    char path[256], body[256];
+    snprintf(path, sizeof(path), "/collections/%s/points?wait=true", coll);
+    snprintf(body, sizeof(body),
+             "{\"points\":[{\"id\":%d,\"vector\":[1,0,0,0]}]}", id);
+    return num(expect_ok(call("PUT", path, body)), "operation_id");
+}
+
+/* Operation ids keep increasing across restarts (STORAGE/op_ids). */
+START_TEST(test_op_ids_survive_restart)
+{
+    create("ops", SMALL);
+    double a = upsert_op_id("ops", 1);
+    double b = upsert_op_id("ops", 2);
+    ck_assert(b > a);
+    for (int round = 0; round < 2; round++) {
+        stop_server();
+        qvs_config cfg;
+        test_config(&cfg);
+        start_with(&cfg);
+        double c = upsert_op_id("ops", 3 + round);
+        ck_assert_msg(c > b, "operation id %.0f after a restart, was %.0f", c,
+                      b);
+        b = c;
+    }
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2436,6 +2465,7 @@ static Suite *server_suite(void)
     tcase_set_timeout(q19, 60);
     tcase_add_test(q19, test_values_count_missing);
     tcase_add_test(q19, test_datetime_no_seconds);
+    tcase_add_test(q19, test_op_ids_survive_restart);
     suite_add_tcase(s, q19);
     return s;
 }
