@@ -102,6 +102,10 @@ static cJSON *collection_info(qvs_catalog *cat, qvs_coll *c)
     cJSON_AddNumberToObject(info, "points_count", (double)qvs_coll_points(c));
     cJSON_AddNumberToObject(info, "segments_count",
                             (double)qvs_coll_segments(c));
+    /* Qdrant's CollectionConfig serialises an absent quantization config
+     * as null (no skip_serializing_if; OpenAPI: "default": null). */
+    if (!cJSON_HasObjectItem(config, "quantization_config"))
+        cJSON_AddNullToObject(config, "quantization_config");
     cJSON_AddItemToObject(info, "config", config);
     cJSON_AddItemToObject(info, "payload_schema", schema);
     return info;

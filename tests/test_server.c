@@ -2412,6 +2412,88 @@ START_TEST(test_op_ids_survive_restart)
 }
 END_TEST
 
+static const cJSON *coll_config(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s", name);
+    return cJSON_GetObjectItem(expect_ok(call("GET", path, NULL)), "config");
+}
+
+/* quantization_config: null when absent, the create-time alias
+ * "quantization", Qdrant's shapes checked, and a create / PATCH / GET
+ * round trip (lib/segment/src/types.rs QuantizationConfig). */
+START_TEST(test_quantization_config)
+{
+    create("q0", SMALL);
+    const cJSON *q =
+        cJSON_GetObjectItem(coll_config("q0"), "quantization_config");
+    ck_assert_msg(q && cJSON_IsNull(q), "quantization_config not null");
+
+    create("q1", "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                 "\"quantization\":{\"scalar\":{\"type\":\"int8\","
+                 "\"quantile\":0.99,\"always_ram\":true}}}");
+    q = cJSON_GetObjectItem(coll_config("q1"), "quantization_config");
+    ck_assert_str_eq(str(q, "scalar.type"), "int8");
+    ck_assert_double_eq_tol(num(q, "scalar.quantile"), 0.99, 1e-9);
+
+    create("q2", "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                 "\"quantization_config\":{\"product\":{\"compression\":"
+                 "\"x16\"}}}");
+    ck_assert_str_eq(
+        str(coll_config("q2"), "quantization_config.product.compression"),
+        "x16");
+    /* PATCH: binary replaces, "Disabled" removes (null again) */
+    expect_ok(call("PATCH", "/collections/q2",
+                   "{\"quantization_config\":{\"binary\":{\"encoding\":"
+                   "\"two_bits\",\"query_encoding\":\"scalar8bits\"}}}"));
+    ck_assert_str_eq(
+        str(coll_config("q2"), "quantization_config.binary.encoding"),
+        "two_bits");
+    expect_ok(call("PATCH", "/collections/q2",
+                   "{\"quantization_config\":\"Disabled\"}"));
+    q = cJSON_GetObjectItem(coll_config("q2"), "quantization_config");
+    ck_assert(q && cJSON_IsNull(q));
+
+    /* Qdrant's errors: a shape no variant matches is 400, a quantile out
+     * of range 422 */
+    expect_error_prefix(
+        call("PUT", "/collections/q3",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+             "\"quantization_config\":{\"scalar\":{\"type\":\"int4\"}}}"),
+        400,
+        "Format error in JSON body: quantization_config: data did not "
+        "match any variant of untagged enum QuantizationConfig");
+    expect_error_prefix(call("PUT", "/collections/q3",
+                             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                             "\"quantization_config\":{\"product\":{}}}"),
+                        400, "Format error in JSON body");
+    expect_error_msg(
+        call("PUT", "/collections/q3",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+             "\"quantization_config\":{\"scalar\":{\"type\":\"int8\","
+             "\"quantile\":0.3}}}"),
+        422,
+        "Validation error in JSON body: [quantization_config.scalar."
+        "quantile: value 0.3 invalid, must be from 0.5 to 1]");
+    expect_error_prefix(call("PATCH", "/collections/q1",
+                             "{\"quantization_config\":\"Enabled\"}"),
+                        400, "Format error in JSON body");
+    expect_error_prefix(
+        call("PUT", "/collections/q3",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\","
+             "\"quantization_config\":{\"binary\":{\"encoding\":\"x\"}}}}"),
+        400, "Format error in JSON body");
+    expect_error(call("GET", "/collections/q3", NULL), 404);
+    /* the config survives a restart */
+    stop_server();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+    ck_assert_str_eq(str(coll_config("q1"), "quantization_config.scalar.type"),
+                     "int8");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2466,6 +2548,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_values_count_missing);
     tcase_add_test(q19, test_datetime_no_seconds);
     tcase_add_test(q19, test_op_ids_survive_restart);
+    tcase_add_test(q19, test_quantization_config);
     suite_add_tcase(s, q19);
     return s;
 }
