@@ -34,9 +34,15 @@
  * (qvs_snapshots_cleanup), matching exact temporary names only, and only
  * while it holds the store's LOCK, so never under a live server.
  *
- * The checksum reported in SnapshotDescription is the XXH3-64 of the file
- * in hex (16 digits), not Qdrant's SHA-256: the project has no SHA-256
- * dependency.  A recover request's "checksum" is compared against it.
+ * The checksum reported in SnapshotDescription is the SHA-256 of the
+ * archive file in lowercase hex, as Qdrant's (lib/collection/src/common/
+ * sha_256.rs hash_file), so `sha256sum` verifies a download; it comes
+ * from OpenSSL's libcrypto rather than a hand-written digest.  A recover
+ * request's "checksum" and an upload's ?checksum= are compared with it,
+ * ignoring case; a mismatch is Qdrant's 400 "Checksum mismatch: expected
+ * <the file's>, actual <the given>" (StorageError::checksum_mismatch, in
+ * the argument order Qdrant's upload handler uses).  Archive members keep
+ * their XXH3-64 checksums inside the header (docs/FORMAT.md).
  * wait=false is accepted but the work is still done before answering 202.
  * Upload takes the archive as the raw request body or as the file part of
  * a multipart/form-data body (http.c decodes it: qvs_req_raw_body).
@@ -56,6 +62,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
+#include <strings.h>
 #include <xxhash.h>
 
 #define OOM           "Service internal error: out of memory"
@@ -208,13 +216,44 @@ static bool file_checksum(const char *path, char hex[17], uint64_t *size)
     return ok;
 }
 
+/* The SHA-256 of the whole file at path, as 64 lowercase hex digits
+ * (Qdrant's snapshot checksum), and its size. */
+static bool file_sha256(const char *path, char hex[65], uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    char *buf = malloc(1u << 16);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    bool ok = f && ctx && buf && fstat(fileno(f), &st) == 0 &&
+              S_ISREG(st.st_mode) &&
+              EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    size_t got;
+    while (ok && (got = fread(buf, 1, 1u << 16, f)) > 0)
+        ok = EVP_DigestUpdate(ctx, buf, got) == 1;
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &md_len) == 1 &&
+         md_len == 32;
+    if (f)
+        fclose(f);
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    if (ok) {
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        if (size)
+            *size = (uint64_t)st.st_size;
+    }
+    return ok;
+}
+
 static cJSON *describe(const char *dir, const char *name)
 {
-    char path[PATH_MAX], hex[17], when[32];
+    char path[PATH_MAX], hex[65], when[32];
     struct stat st;
     uint64_t size = 0;
     if (!path_fmt(path, sizeof(path), "%s/%s", dir, name) ||
-        stat(path, &st) != 0 || !file_checksum(path, hex, &size))
+        stat(path, &st) != 0 || !file_sha256(path, hex, &size))
         return NULL;
     struct tm tm;
     gmtime_r(&st.st_mtime, &tm);
@@ -702,12 +741,14 @@ static bool restore_from(const qvs_req *req, const char *path,
     if (why)
         return qvs_fail(r, 422,
                         "Validation error in path parameters: [name: %s]", why);
-    char hex[17];
-    if (checksum && (!file_checksum(path, hex, NULL) || strcmp(hex, checksum)))
-        return qvs_fail(r, 400,
-                        "Bad request: snapshot checksum mismatch: expected "
-                        "%s",
-                        checksum);
+    char hex[65];
+    if (checksum && !file_sha256(path, hex, NULL))
+        return qvs_fail(r, 500,
+                        "Service internal error: cannot read the "
+                        "snapshot to check its checksum");
+    if (checksum && strcasecmp(hex, checksum) != 0)
+        return qvs_fail(r, 400, "Checksum mismatch: expected %s, actual %.128s",
+                        hex, checksum);
     archive *a = malloc(sizeof(*a));
     if (!a)
         return qvs_fail(r, 500, OOM);

@@ -1665,7 +1665,8 @@ START_TEST(test_snapshots)
     snprintf(name, sizeof(name), "%s", str(d, "name"));
     ck_assert(strncmp(name, "snap-", 5) == 0);
     ck_assert_ptr_nonnull(strstr(name, ".snapshot"));
-    ck_assert_int_eq((int)strlen(str(d, "checksum")), 16);
+    /* SHA-256, as Qdrant's (checked against sha256sum below) */
+    ck_assert_int_eq((int)strlen(str(d, "checksum")), 64);
     ck_assert_int_eq((int)strlen(str(d, "creation_time")), 19);
     size_t size = (size_t)num(d, "size");
     ck_assert_uint_gt(size, 32);
@@ -2494,6 +2495,71 @@ START_TEST(test_quantization_config)
 }
 END_TEST
 
+/* The SHA-256 of a file by sha256sum, as a user would check it. */
+static void sha256sum(const char *path, char out[65])
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(fscanf(p, "%64s", out), 1);
+    pclose(p);
+}
+
+/* Collection snapshot checksums are SHA-256 of the archive file, checked
+ * on upload (?checksum=) and recover (lib/collection/src/common/
+ * sha_256.rs; StorageError::ChecksumMismatch). */
+START_TEST(test_snapshot_sha256)
+{
+    create("sh", SMALL);
+    expect_ok(call("PUT", "/collections/sh/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}]}"));
+    const cJSON *d = expect_ok(call("POST", "/collections/sh/snapshots", "{}"));
+    char name[512], sum[65], file[1024], want[65];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    snprintf(sum, sizeof(sum), "%s", str(d, "checksum"));
+    snprintf(file, sizeof(file), "%s/snapshots/sh/%s", storage, name);
+    sha256sum(file, want);
+    ck_assert_str_eq(sum, want);
+    const cJSON *list =
+        expect_ok(call("GET", "/collections/sh/snapshots", NULL));
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "checksum"), want);
+
+    char body[1200], path[1200], msg[300];
+    snprintf(body, sizeof(body), "{\"location\":\"%s\",\"checksum\":\"%s\"}",
+             name, "ab");
+    snprintf(msg, sizeof(msg), "Checksum mismatch: expected %s, actual ab",
+             want);
+    expect_error_msg(call("PUT", "/collections/sh/snapshots/recover", body),
+                     400, msg);
+    /* the right one, in capitals too */
+    for (char *c = sum; *c; c++)
+        if (*c >= 'a' && *c <= 'f')
+            *c = (char)(*c - 'a' + 'A');
+    snprintf(body, sizeof(body), "{\"location\":\"%s\",\"checksum\":\"%s\"}",
+             name, sum);
+    ck_assert(cJSON_IsTrue(
+        expect_ok(call("PUT", "/collections/sh/snapshots/recover", body))));
+
+    snprintf(path, sizeof(path), "/collections/sh/snapshots/%s", name);
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    size_t size = R.body.len;
+    char *bytes = malloc(size);
+    ck_assert_ptr_nonnull(bytes);
+    memcpy(bytes, R.body.p, size);
+    snprintf(path, sizeof(path),
+             "/collections/sh/snapshots/upload?checksum=%064d", 0);
+    snprintf(msg, sizeof(msg), "Checksum mismatch: expected %s, actual %064d",
+             want, 0);
+    expect_error_msg(call_raw("POST", path, bytes, size), 400, msg);
+    snprintf(path, sizeof(path), "/collections/sh/snapshots/upload?checksum=%s",
+             want);
+    ck_assert(cJSON_IsTrue(expect_ok(call_raw("POST", path, bytes, size))));
+    free(bytes);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2549,6 +2615,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_datetime_no_seconds);
     tcase_add_test(q19, test_op_ids_survive_restart);
     tcase_add_test(q19, test_quantization_config);
+    tcase_add_test(q19, test_snapshot_sha256);
     suite_add_tcase(s, q19);
     return s;
 }
