@@ -706,6 +706,18 @@ QV_API qv_status qv_snapshot_open(const char *path, unsigned flags,
  * qv_snapshot_open returns, with a message in err.  Thread-safe. */
 QV_API qv_status qv_snapshot_verify(const char *path, char *err, size_t errcap);
 
+/* Checks a collection snapshot archive, the file the server writes for a
+ * Qdrant collection snapshot (docs/FORMAT.md, "Collection snapshot
+ * archives"): magic, version, the header's checksum, member sizes that
+ * add up to the file exactly, each member's checksum, and each member as
+ * qv_snapshot_verify checks a snapshot file.  *n_members (if not NULL)
+ * gets the number of members on success.  Returns QV_OK, QV_ECORRUPT
+ * (with the reason, naming the member, in err), QV_EIO or what a member's
+ * open returns.  Thread-safe. */
+QV_API qv_status qv_snapshot_archive_verify(const char *path,
+                                            uint32_t *n_members, char *err,
+                                            size_t errcap);
+
 /* One section of a snapshot file, as qv_snapshot_describe lists it. */
 typedef struct qv_snapshot_section_info {
     uint32_t kind; /* the kind number in the file (docs/FORMAT.md) */

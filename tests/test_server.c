@@ -2560,6 +2560,56 @@ START_TEST(test_snapshot_sha256)
 }
 END_TEST
 
+/* Exit status of `quiver snapshot verify file`. */
+static int cli_verify(const char *file)
+{
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "'%s' snapshot verify '%s' >/dev/null 2>&1",
+             QUIVER_CLI_BIN, file);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* `quiver snapshot verify` accepts the collection snapshot archives the
+ * server writes (qv_snapshot_archive_verify), and refuses a damaged one. */
+START_TEST(test_cli_verifies_archives)
+{
+    create("cv", "{\"vectors\":{\"a\":{\"size\":2,\"distance\":\"Dot\"},"
+                 "\"b\":{\"size\":3,\"distance\":\"Cosine\"}}}");
+    expect_ok(call("PUT", "/collections/cv/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"a\":[1,2],"
+                   "\"b\":[1,0,0]},\"payload\":{\"k\":\"v\"}}]}"));
+    const cJSON *d = expect_ok(call("POST", "/collections/cv/snapshots", "{}"));
+    char file[1024], copy[1100];
+    snprintf(file, sizeof(file), "%s/snapshots/cv/%s", storage, str(d, "name"));
+    ck_assert_int_eq(cli_verify(file), 0);
+    uint32_t n = 0;
+    char err[512];
+    ck_assert_int_eq(qv_snapshot_archive_verify(file, &n, err, sizeof(err)),
+                     QV_OK);
+    ck_assert_uint_eq(n, 3); /* the points and two named vectors */
+
+    /* one flipped byte near the end (inside the last member) */
+    snprintf(copy, sizeof(copy), "%s/damaged.snapshot", storage);
+    FILE *in = fopen(file, "rb"), *out = fopen(copy, "wb");
+    ck_assert(in && out);
+    int c;
+    long at = 0, size;
+    fseek(in, 0, SEEK_END);
+    size = ftell(in);
+    rewind(in);
+    while ((c = fgetc(in)) != EOF)
+        fputc(at++ == size - 100 ? c ^ 0x40 : c, out);
+    fclose(in);
+    fclose(out);
+    ck_assert_int_eq(cli_verify(copy), 1);
+    ck_assert_int_ne(qv_snapshot_archive_verify(copy, NULL, err, sizeof(err)),
+                     QV_OK);
+    /* a single library snapshot still verifies as before */
+    ck_assert_int_eq(cli_verify("/nonexistent/x.qvs"), 1);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2616,6 +2666,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_op_ids_survive_restart);
     tcase_add_test(q19, test_quantization_config);
     tcase_add_test(q19, test_snapshot_sha256);
+    tcase_add_test(q19, test_cli_verifies_archives);
     suite_add_tcase(s, q19);
     return s;
 }
