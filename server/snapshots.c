@@ -848,7 +848,13 @@ static bool location_path(const qvs_req *req, const char *loc, char *out,
             return qvs_fail(r, 400, "Bad request: location too long");
         return true;
     }
-    /* Whether a file exists outside the storage directory is not the
+    /* file:// locations stay inside the storage: Qdrant 1.19 recovers
+     * file:// snapshots only from its snapshots directory (qdrant PR
+     * #8341, "Restrict snapshot recovery to snapshots directory, hide
+     * file contents"; earlier #4572 answered 403 "Snapshot file ... must
+     * be inside snapshots directory"), so "anywhere readable" is not
+     * Qdrant's behaviour and would reveal files outside the storage.
+     * Whether a file exists outside the storage directory is not the
      * client's business: a location that is outside by its spelling is
      * refused before anything is looked up, and one that leads outside
      * through a link is refused the same way whether or not its target
