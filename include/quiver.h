@@ -532,7 +532,9 @@ QV_API qv_status qv_scroll_order_by(qv_collection *c, const qv_order_by *order,
 /* Compiles len bytes of JSON text holding a Qdrant Filter object.  On
  * failure *out is NULL and err (errcap bytes, may be NULL) names the
  * offending part, e.g. "must[2].range: needs at least one of gt, gte, lt,
- * lte".  Returns QV_ENULL, QV_EINVAL or QV_ENOMEM.  Thread-safe. */
+ * lte".  Returns QV_ENULL, QV_EINVAL, QV_ERANGE (a well-formed value out
+ * of its range: a slice index not below its total) or QV_ENOMEM.
+ * Thread-safe. */
 QV_API qv_status qv_filter_parse(const char *json, size_t len, qv_filter **out,
                                  char *err, size_t errcap);
 

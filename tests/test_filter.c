@@ -457,7 +457,19 @@ START_TEST(test_errors)
     bad("{\"must\":{\"key\":\"g\",\"geo_polygon\":{\"exterior\":{\"points\":["
         "{\"lon\":0,\"lat\":0}]}}}}",
         "needs at least 4 points");
-    bad("{\"must\":{\"slice\":{\"total\":2,\"index\":2}}}", "index must be");
+    bad("{\"must\":{\"slice\":{\"total\":2,\"index\":-1}}}", "index must be");
+    {
+        /* index >= total is a range error (the server's 422, as Qdrant's
+         * validator), not a malformed filter */
+        const char *t = "{\"must\":{\"slice\":{\"total\":2,\"index\":2}}}";
+        char err[QVI_FILTER_ERRMSG_CAP];
+        qvi_filter *f = (qvi_filter *)1;
+        ck_assert_int_eq(
+            qvi_filter_parse_text(t, strlen(t), &f, err, sizeof(err)),
+            QV_ERANGE);
+        ck_assert_ptr_null(f);
+        ck_assert_str_eq(err, "must.slice: index must be less than total");
+    }
     bad("{\"must\":5}", "must: must be a condition or an array");
     bad("{\"must\":[5]}", "must[0]: a condition must be an object");
     bad("[]", "filter: a filter must be an object");

@@ -2610,6 +2610,63 @@ START_TEST(test_cli_verifies_archives)
 }
 END_TEST
 
+/* Qdrant's validation status codes (422) for values that parse but are
+ * out of their range. */
+START_TEST(test_validation_codes)
+{
+    create("vc6", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    expect_ok(call("PUT", "/collections/vc6/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0]}]}"));
+    /* slice index >= total */
+    expect_error_msg(call("POST", "/collections/vc6/points/scroll",
+                          "{\"filter\":{\"must\":{\"slice\":{\"total\":2,"
+                          "\"index\":2}}}}"),
+                     422,
+                     "Validation error in JSON body: [filter.must.slice: index "
+                     "must be less than total]");
+    expect_error(call("POST", "/collections/vc6/points/scroll",
+                      "{\"filter\":{\"must\":{\"slice\":{\"total\":2,"
+                      "\"index\":-1}}}}"),
+                 400);
+    /* an integer index with neither lookup nor range */
+    expect_error_msg(
+        call("PUT", "/collections/vc6/index?wait=true",
+             "{\"field_name\":\"n\",\"field_schema\":{\"type\":\"integer\","
+             "\"lookup\":false,\"range\":false}}"),
+        422,
+        "Validation error in JSON body: [field_schema.lookup: the 'lookup' "
+        "and 'range' capabilities can't be both disabled]");
+    expect_ok(call("PUT", "/collections/vc6/index?wait=true",
+                   "{\"field_name\":\"n\",\"field_schema\":{\"type\":"
+                   "\"integer\",\"lookup\":false,\"range\":true}}"));
+    /* ?timeout=0 on the collection operations */
+    const char *t0 = "Validation error in query parameters: [timeout: value 0 "
+                     "invalid, must be 1 or larger]";
+    expect_error_msg(call("PUT", "/collections/vc7?timeout=0",
+                          "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}"),
+                     422, t0);
+    expect_error(call("GET", "/collections/vc7", NULL), 404);
+    expect_error_msg(call("PATCH", "/collections/vc6?timeout=0", "{}"), 422,
+                     t0);
+    expect_error_msg(call("DELETE", "/collections/vc6?timeout=0", NULL), 422,
+                     t0);
+    expect_ok(call("GET", "/collections/vc6", NULL));
+    expect_ok(call("PUT", "/collections/vc7?timeout=5",
+                   "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}"));
+    /* a 300-character name on every collection route */
+    char path[400] = "/collections/", p2[420];
+    memset(path + 13, 'n', 300);
+    path[313] = '\0';
+    const char *len = "Validation error in path parameters: [name: length must "
+                      "be from 1 to 255]";
+    expect_error_msg(call("GET", path, NULL), 422, len);
+    expect_error_msg(call("DELETE", path, NULL), 422, len);
+    expect_error_msg(call("PATCH", path, "{}"), 422, len);
+    snprintf(p2, sizeof(p2), "%s/exists", path);
+    expect_error_msg(call("GET", p2, NULL), 422, len);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2667,6 +2724,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_quantization_config);
     tcase_add_test(q19, test_snapshot_sha256);
     tcase_add_test(q19, test_cli_verifies_archives);
+    tcase_add_test(q19, test_validation_codes);
     suite_add_tcase(s, q19);
     return s;
 }

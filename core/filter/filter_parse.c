@@ -901,10 +901,15 @@ static qv_status parse_special(pctx *p, const cJSON *j, int depth,
                 st = fail(p, QV_EINVAL,
                           "total must be an integer in [1, "
                           "4294967295]");
-            else if (!exact_int(i, &index) || index < 0 || index >= total)
+            else if (!exact_int(i, &index) || index < 0 || index > UINT32_MAX)
                 st = fail(p, QV_EINVAL,
                           "index must be an integer in [0, "
                           "total)");
+            else if (index >= total)
+                /* A well-formed index out of its range: Qdrant's
+                 * validator (422), not a format error; the server tells
+                 * them apart by QV_ERANGE. */
+                st = fail(p, QV_ERANGE, "index must be less than total");
             else
                 st = add_node(p, QVI_FN_SLICE, (uint32_t)total, (uint32_t)index,
                               out);
