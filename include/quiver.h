@@ -291,6 +291,12 @@ QV_API qv_status qv_delete(qv_collection *c, const qv_point_id *id);
 /* The number of points in c.  Returns QV_ENULL.  Reader. */
 QV_API qv_status qv_count(qv_collection *c, uint64_t *out);
 
+/* Stores in *out the number of points the collection's HNSW graph holds
+ * and searches use: 0 while the collection is below its
+ * full_scan_threshold_kb (no graph is built yet) or while the graph is
+ * stale, else the live points.  Returns QV_ENULL.  Reader. */
+QV_API qv_status qv_indexed_count(qv_collection *c, uint64_t *out);
+
 /* Pages through the points in id order.  Writes up to limit ids, the
  * smallest that are >= *start (or from the first if start is NULL) and
  * match filter (NULL: every point), to ids_out and their count to *n_out.  If

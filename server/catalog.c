@@ -496,16 +496,15 @@ uint64_t qvs_coll_points(const qvs_coll *c)
 /* The library builds a graph once a collection holds its full-scan
  * threshold of vector kilobytes; below that (and with m = 0) nothing is
  * indexed, which is what Qdrant reports for small collections too. */
+/* The vectors the HNSW graphs hold (qv_indexed_count), as Qdrant counts
+ * the vectors of its indexed segments. */
 uint64_t qvs_coll_indexed_vectors(const qvs_coll *c)
 {
     uint64_t total = 0;
     for (size_t i = 0; i < c->n_vectors; i++) {
         uint64_t n = 0;
-        qv_count(c->vectors[i].coll, &n);
-        uint64_t kb = n * c->vectors[i].size * sizeof(float) / 1024;
-        uint32_t threshold = c->vector_cfgs[i].full_scan_threshold_kb;
-        if (threshold != UINT32_MAX && kb >= threshold)
-            total += n;
+        qv_indexed_count(c->vectors[i].coll, &n);
+        total += n;
     }
     return total;
 }

@@ -751,6 +751,29 @@ static bool check_sparse(const cJSON *body, qvs_resp *r)
     return true;
 }
 
+/* Qdrant builds a segment's HNSW index once its vectors pass the
+ * optimizers' indexing_threshold (kilobytes; 0 disables indexing) and
+ * then searches it, whatever full_scan_threshold says for unfiltered
+ * queries; the library has one threshold for both, so it gets the lower
+ * of the two, or "never" for 0.  With the defaults (10000 both) nothing
+ * changes. */
+static void apply_indexing_threshold(const cJSON *opt, qvs_spec *spec)
+{
+    const cJSON *it =
+        cJSON_GetObjectItemCaseSensitive(opt, "indexing_threshold");
+    if (!cJSON_IsNumber(it))
+        return;
+    for (size_t i = 0; i < spec->n; i++) {
+        uint32_t *t = &spec->v[i].lib.full_scan_threshold_kb;
+        if (*t == UINT32_MAX)
+            continue; /* m = 0: no graph at all */
+        if (it->valuedouble <= 0)
+            *t = UINT32_MAX;
+        else if (it->valuedouble < *t)
+            *t = (uint32_t)it->valuedouble;
+    }
+}
+
 /* Copies body[key] into config when it is a map (checked) and not null. */
 static bool echo_map(const cJSON *body, const char *key, cJSON *config,
                      qvs_resp *r)
@@ -828,6 +851,8 @@ bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r)
          diff_section(body, "optimizers_config", opt, apply_optimizers_diff,
                       r) &&
          diff_section(body, "wal_config", wal, apply_wal_diff, r);
+    if (ok)
+        apply_indexing_threshold(opt, spec);
     if (ok) {
         cJSON_AddItemToObject(config, "hnsw_config", hnsw);
         cJSON_AddItemToObject(config, "optimizer_config", opt);

@@ -2667,6 +2667,49 @@ START_TEST(test_validation_codes)
 }
 END_TEST
 
+/* indexed_vectors_count reports the vectors in the HNSW graph, built once
+ * the vectors pass optimizers_config.indexing_threshold (Qdrant indexes a
+ * segment above it; 0 disables indexing). */
+START_TEST(test_indexed_vectors_count)
+{
+    char body[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(body + n, sizeof(body) - n, "{\"points\":[");
+    for (int i = 1; i <= 100; i++)
+        n += (size_t)snprintf(body + n, sizeof(body) - n,
+                              "%s{\"id\":%d,\"vector\":[%d,1,2,3]}",
+                              i > 1 ? "," : "", i, i);
+    snprintf(body + n, sizeof(body) - n, "]}");
+    create("ix1", "{\"vectors\":{\"size\":4,\"distance\":\"Euclid\"},"
+                  "\"optimizers_config\":{\"indexing_threshold\":1}}");
+    create("ix0", "{\"vectors\":{\"size\":4,\"distance\":\"Euclid\"},"
+                  "\"optimizers_config\":{\"indexing_threshold\":0}}");
+    create("ixd", "{\"vectors\":{\"size\":4,\"distance\":\"Euclid\"}}");
+    const char *names[] = {"ix1", "ix0", "ixd"};
+    const int want[] = {100, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/collections/%s/points?wait=true",
+                 names[k]);
+        expect_ok(call("PUT", path, body));
+        snprintf(path, sizeof(path), "/collections/%s", names[k]);
+        const cJSON *info = expect_ok(call("GET", path, NULL));
+        ck_assert_int_eq((int)num(info, "indexed_vectors_count"), want[k]);
+        ck_assert_int_eq((int)num(info, "points_count"), 100);
+        ck_assert_str_eq(str(info, "status"), "green");
+        ck_assert_str_eq(str(info, "optimizer_status"), "ok");
+    }
+    /* searches still find the nearest point through the graph */
+    const cJSON *res = expect_ok(call("POST", "/collections/ix1/points/query",
+                                      "{\"query\":[50,1,2,3],\"limit\":1}"));
+    ck_assert_int_eq(
+        (int)cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(res, "points"), 0), "id")
+            ->valuedouble,
+        50);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2725,6 +2768,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_snapshot_sha256);
     tcase_add_test(q19, test_cli_verifies_archives);
     tcase_add_test(q19, test_validation_codes);
+    tcase_add_test(q19, test_indexed_vectors_count);
     suite_add_tcase(s, q19);
     return s;
 }
