@@ -59,6 +59,7 @@ struct qvs_catalog {
     atomic_uint_least64_t op_id;
     atomic_uint_least64_t op_reserved; /* bound stored in STORAGE/op_ids */
     pthread_mutex_t op_mu;             /* serialises reservations */
+    char *url_hosts; /* snapshot URL allow-list; set before serving */
 };
 
 #define OP_IDS_FILE "op_ids"
@@ -685,6 +686,7 @@ void qvs_catalog_close(qvs_catalog *cat)
     pthread_mutex_destroy(&cat->mu);
     pthread_mutex_destroy(&cat->meta_mu);
     pthread_mutex_destroy(&cat->op_mu);
+    free(cat->url_hosts);
     free(cat->dir);
     free(cat);
 }
@@ -1141,6 +1143,21 @@ cJSON *qvs_catalog_aliases(qvs_catalog *cat, const char *collection,
 
 /* ---- restoring from a snapshot ---------------------------------------------
  */
+
+bool qvs_catalog_set_url_hosts(qvs_catalog *cat, const char *hosts)
+{
+    char *copy = hosts && *hosts ? strdup(hosts) : NULL;
+    if (hosts && *hosts && !copy)
+        return false;
+    free(cat->url_hosts);
+    cat->url_hosts = copy;
+    return true;
+}
+
+const char *qvs_catalog_url_hosts(const qvs_catalog *cat)
+{
+    return cat->url_hosts;
+}
 
 const char *qvs_catalog_dir(const qvs_catalog *cat)
 {

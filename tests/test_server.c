@@ -53,6 +53,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <xxhash.h>
 
 /* ---- the server under test -------------------------------------------- */
@@ -1758,9 +1761,10 @@ START_TEST(test_snapshots)
     snprintf(body, sizeof(body),
              "{\"location\":\"file://%s/../../etc/passwd\"}", storage);
     expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    /* http(s):// is downloaded now, but only from allowed hosts */
     expect_error(call("PUT", "/collections/snap/snapshots/recover",
                       "{\"location\":\"http://example.com/x.snapshot\"}"),
-                 400);
+                 403);
     expect_error(call("PUT", "/collections/snap/snapshots/recover",
                       "{\"location\":\"../x.snapshot\"}"),
                  400);
@@ -2710,6 +2714,145 @@ START_TEST(test_indexed_vectors_count)
 }
 END_TEST
 
+/* A tiny HTTP server on loopback: serves file_bytes for any path but one
+ * containing "missing" (404), for up to `requests` connections. */
+typedef struct mini_http {
+    int fd;
+    unsigned port;
+    const char *bytes;
+    size_t len;
+    int requests;
+    pthread_t thread;
+} mini_http;
+
+static void *mini_http_run(void *arg)
+{
+    mini_http *m = arg;
+    for (int i = 0; i < m->requests; i++) {
+        int c = accept(m->fd, NULL, NULL);
+        if (c < 0)
+            break;
+        char req[2048];
+        ssize_t got = recv(c, req, sizeof(req) - 1, 0);
+        req[got > 0 ? got : 0] = '\0';
+        char head[128];
+        if (strstr(req, "missing")) {
+            snprintf(head, sizeof(head),
+                     "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            (void)!send(c, head, strlen(head), MSG_NOSIGNAL);
+        } else {
+            snprintf(head, sizeof(head),
+                     "HTTP/1.0 200 OK\r\nContent-Length: %zu\r\n\r\n", m->len);
+            (void)!send(c, head, strlen(head), MSG_NOSIGNAL);
+            for (size_t off = 0; off < m->len;) {
+                ssize_t n = send(c, m->bytes + off, m->len - off, MSG_NOSIGNAL);
+                if (n <= 0)
+                    break;
+                off += (size_t)n;
+            }
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void mini_http_start(mini_http *m)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof(a);
+    m->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(m->fd, 0);
+    ck_assert_int_eq(bind(m->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(m->fd, 8), 0);
+    ck_assert_int_eq(getsockname(m->fd, (struct sockaddr *)&a, &al), 0);
+    m->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&m->thread, NULL, mini_http_run, m), 0);
+}
+
+/* Recovery from http(s):// locations: downloaded with libcurl from hosts
+ * on the allow-list (loopback by default), checksum checked, anything
+ * else refused before a byte is sent. */
+START_TEST(test_snapshot_from_url)
+{
+    create("url", SMALL);
+    expect_ok(call("PUT", "/collections/url/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]},"
+                   "{\"id\":2,\"vector\":[0,1,0,0]}]}"));
+    const cJSON *d =
+        expect_ok(call("POST", "/collections/url/snapshots", "{}"));
+    char name[512], sum[65], path[1024];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    snprintf(sum, sizeof(sum), "%s", str(d, "checksum"));
+    snprintf(path, sizeof(path), "/collections/url/snapshots/%s", name);
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    mini_http m = {.len = R.body.len, .requests = 3};
+    char *bytes = malloc(m.len);
+    ck_assert_ptr_nonnull(bytes);
+    memcpy(bytes, R.body.p, m.len);
+    m.bytes = bytes;
+    mini_http_start(&m);
+    expect_ok(call("POST", "/collections/url/points/delete?wait=true",
+                   "{\"points\":[1,2]}"));
+    ck_assert_int_eq(points_of("url"), 0);
+
+    char body[1400];
+    snprintf(body, sizeof(body),
+             "{\"location\":\"http://127.0.0.1:%u/s/%s\",\"checksum\":\"%s\"}",
+             m.port, name, sum);
+    ck_assert(cJSON_IsTrue(
+        expect_ok(call("PUT", "/collections/url/snapshots/recover", body))));
+    ck_assert_int_eq(points_of("url"), 2);
+    /* a wrong checksum: Qdrant's mismatch error, nothing restored */
+    snprintf(body, sizeof(body),
+             "{\"location\":\"http://localhost:%u/s.snapshot\","
+             "\"checksum\":\"%064d\"}",
+             m.port, 0);
+    expect_error_prefix(call("PUT", "/collections/url/snapshots/recover", body),
+                        400, "Checksum mismatch: expected ");
+    /* the server's 404 */
+    snprintf(body, sizeof(body),
+             "{\"location\":\"http://127.0.0.1:%u/missing.snapshot\"}", m.port);
+    expect_error_prefix(call("PUT", "/collections/url/snapshots/recover", body),
+                        400, "Bad request: failed to download snapshot from ");
+    pthread_join(m.thread, NULL);
+    close(m.fd);
+    free(bytes);
+    /* a host not on the allow-list: refused before anything is sent */
+    expect_error_msg(call("PUT", "/collections/url/snapshots/recover",
+                          "{\"location\":\"http://10.1.2.3/x.snapshot\"}"),
+                     403,
+                     "Forbidden: snapshot URL host `10.1.2.3` is not allowed "
+                     "(--snapshot-url-hosts)");
+    expect_error(call("PUT", "/collections/url/snapshots/recover",
+                      "{\"location\":\"https://example.com/x.snapshot\"}"),
+                 403);
+    /* other schemes are still refused */
+    expect_error(call("PUT", "/collections/url/snapshots/recover",
+                      "{\"location\":\"ftp://127.0.0.1/x.snapshot\"}"),
+                 400);
+}
+END_TEST
+
+/* --snapshot-url-hosts / QDRANT__STORAGE__SNAPSHOT_URL_HOSTS set the
+ * allow-list; flags win. */
+START_TEST(test_snapshot_url_hosts_config)
+{
+    qvs_config cfg;
+    qvs_config_init(&cfg);
+    ck_assert_ptr_null(cfg.snapshot_url_hosts);
+    setenv("QDRANT__STORAGE__SNAPSHOT_URL_HOSTS", "a.example,b.example", 1);
+    char *argv1[] = {"serve", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 1, argv1), 0);
+    ck_assert_str_eq(cfg.snapshot_url_hosts, "a.example,b.example");
+    char *argv2[] = {"serve", "--snapshot-url-hosts", "*", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, argv2), 0);
+    ck_assert_str_eq(cfg.snapshot_url_hosts, "*");
+    unsetenv("QDRANT__STORAGE__SNAPSHOT_URL_HOSTS");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2769,6 +2912,8 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_cli_verifies_archives);
     tcase_add_test(q19, test_validation_codes);
     tcase_add_test(q19, test_indexed_vectors_count);
+    tcase_add_test(q19, test_snapshot_from_url);
+    tcase_add_test(q19, test_snapshot_url_hosts_config);
     suite_add_tcase(s, q19);
     return s;
 }
