@@ -2668,6 +2668,14 @@ START_TEST(test_validation_codes)
     expect_error_msg(call("PATCH", path, "{}"), 422, len);
     snprintf(p2, sizeof(p2), "%s/exists", path);
     expect_error_msg(call("GET", p2, NULL), 422, len);
+    /* PUT points/vectors with an empty vector map (Qdrant's PointVectors
+     * validation) */
+    expect_error_msg(call("PUT", "/collections/vc6/points/vectors?wait=true",
+                          "{\"points\":[{\"id\":1,\"vector\":[0,1]},"
+                          "{\"id\":1,\"vector\":{}}]}"),
+                     422,
+                     "Validation error in JSON body: [points[1].vector: must "
+                     "specify vectors to update for point]");
 }
 END_TEST
 
