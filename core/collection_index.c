@@ -264,3 +264,18 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
     t->n = st == QV_OK ? n : 0;
     return st;
 }
+
+/* ---- public: how much of the collection the graph covers ----------------- */
+
+qv_status qv_indexed_count(qv_collection *c, uint64_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "output is NULL");
+    pthread_rwlock_rdlock(&c->lock);
+    /* A stale graph (or one not built yet) indexes nothing a search uses. */
+    *out = c->index_ok && c->index ? qvi_hnsw_count(c->index) : 0;
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}

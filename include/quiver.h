@@ -307,6 +307,12 @@ QV_API qv_status qv_count(qv_collection *c, uint64_t *out);
  * long write.  Returns QV_ENULL.  Safe from any thread at any time. */
 QV_API qv_status qv_count_approx(qv_collection *c, uint64_t *out);
 
+/* Stores in *out the number of points the collection's HNSW graph holds
+ * and searches use: 0 while the collection is below its
+ * full_scan_threshold_kb (no graph is built yet) or while the graph is
+ * stale, else the live points.  Returns QV_ENULL.  Reader. */
+QV_API qv_status qv_indexed_count(qv_collection *c, uint64_t *out);
+
 /* Pages through the points in id order.  Writes up to limit ids, the
  * smallest that are >= *start (or from the first if start is NULL) and
  * match filter (NULL: every point), to ids_out and their count to *n_out.  If
@@ -627,7 +633,9 @@ QV_API qv_status qv_scroll_order_by_exact(qv_collection *c,
 /* Compiles len bytes of JSON text holding a Qdrant Filter object.  On
  * failure *out is NULL and err (errcap bytes, may be NULL) names the
  * offending part, e.g. "must[2].range: needs at least one of gt, gte, lt,
- * lte".  Returns QV_ENULL, QV_EINVAL or QV_ENOMEM.  Thread-safe. */
+ * lte".  Returns QV_ENULL, QV_EINVAL, QV_ERANGE (a well-formed value out
+ * of its range: a slice index not below its total) or QV_ENOMEM.
+ * Thread-safe. */
 QV_API qv_status qv_filter_parse(const char *json, size_t len, qv_filter **out,
                                  char *err, size_t errcap);
 
@@ -800,6 +808,18 @@ QV_API qv_status qv_snapshot_open(const char *path, unsigned flags,
  * does, without keeping the collection.  Returns QV_OK or what
  * qv_snapshot_open returns, with a message in err.  Thread-safe. */
 QV_API qv_status qv_snapshot_verify(const char *path, char *err, size_t errcap);
+
+/* Checks a collection snapshot archive, the file the server writes for a
+ * Qdrant collection snapshot (docs/FORMAT.md, "Collection snapshot
+ * archives"): magic, version, the header's checksum, member sizes that
+ * add up to the file exactly, each member's checksum, and each member as
+ * qv_snapshot_verify checks a snapshot file.  *n_members (if not NULL)
+ * gets the number of members on success.  Returns QV_OK, QV_ECORRUPT
+ * (with the reason, naming the member, in err), QV_EIO or what a member's
+ * open returns.  Thread-safe. */
+QV_API qv_status qv_snapshot_archive_verify(const char *path,
+                                            uint32_t *n_members, char *err,
+                                            size_t errcap);
 
 /* One section of a snapshot file, as qv_snapshot_describe lists it. */
 typedef struct qv_snapshot_section_info {

@@ -24,6 +24,15 @@
  * between the store's create and the catalog's write) is dropped if it
  * has our "c<id>_" form.
  *
+ * Operation ids.  The operation_id of every UpdateResult comes from one
+ * counter that must keep increasing across restarts (a client may order
+ * its writes by it).  Writing the counter per request would cost an fsync
+ * per write, so ids are reserved in blocks: STORAGE/op_ids holds a bound
+ * no id handed out has passed; when the counter reaches it, the next
+ * block is reserved durably (qv_file_replace_*) before the id is given
+ * out.  A restart starts above the stored bound, so at most one unused
+ * block is skipped per restart, never an id repeated.
+ *
  * Locking.  meta_mu serialises every metadata change (create, delete,
  * PATCH, aliases, payload indexes) and the catalog.json write that commits
  * it; a change builds its new arrays or config aside, writes the file,
@@ -48,7 +57,14 @@ struct qvs_catalog {
     pthread_mutex_t meta_mu; /* serialises changes and catalog.json writes */
     qvs_catalog_state st;    /* published state; changed under both locks */
     atomic_uint_least64_t op_id;
+    atomic_uint_least64_t op_reserved; /* bound stored in STORAGE/op_ids */
+    pthread_mutex_t op_mu;             /* serialises reservations */
+    char *url_hosts; /* snapshot URL allow-list; set before serving */
 };
+
+#define OP_IDS_FILE "op_ids"
+#define OP_ID_BLOCK 4096u
+#define OP_ID_MAX   (UINT64_C(1) << 53) /* exact in a JSON number */
 
 #define OOM "Service internal error: out of memory"
 
@@ -344,9 +360,67 @@ void qvs_coll_release(qvs_catalog *cat, qvs_coll *c)
         qvs_coll_free(c);
 }
 
+/* Stores bound in STORAGE/op_ids, durably. */
+static bool op_ids_store(const char *dir, uint64_t bound, char *err, size_t cap)
+{
+    char path[4096], text[32];
+    int n = snprintf(path, sizeof(path), "%s/" OP_IDS_FILE, dir);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        snprintf(err, cap, "path too long: %s/" OP_IDS_FILE, dir);
+        return false;
+    }
+    int len = snprintf(text, sizeof(text), "%llu\n", (unsigned long long)bound);
+    qv_file_writer *w;
+    if (qv_file_replace_begin(path, &w, err, cap) != QV_OK)
+        return false;
+    qv_file_replace_write(w, text, (size_t)len);
+    return qv_file_replace_commit(w, err, cap) == QV_OK;
+}
+
+/* Reads the stored bound (0 when there is no file yet). */
+static bool op_ids_load(const char *dir, uint64_t *bound, char *err, size_t cap)
+{
+    char path[4096], text[32] = "";
+    *bound = 0;
+    snprintf(path, sizeof(path), "%s/" OP_IDS_FILE, dir);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        if (errno == ENOENT)
+            return true;
+        snprintf(err, cap, "%s: cannot open: %s", OP_IDS_FILE, strerror(errno));
+        return false;
+    }
+    size_t got = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[got] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (end == text || (*end && *end != '\n') || errno || v > OP_ID_MAX) {
+        snprintf(err, cap, "%s: not an operation id bound", OP_IDS_FILE);
+        return false;
+    }
+    *bound = v;
+    return true;
+}
+
 uint64_t qvs_catalog_next_op_id(qvs_catalog *cat)
 {
-    return atomic_fetch_add(&cat->op_id, 1) + 1;
+    uint64_t id = atomic_fetch_add(&cat->op_id, 1) + 1;
+    if (id <= atomic_load(&cat->op_reserved))
+        return id;
+    pthread_mutex_lock(&cat->op_mu);
+    uint64_t bound = atomic_load(&cat->op_reserved);
+    if (id > bound) {
+        char err[512];
+        bound = id + OP_ID_BLOCK;
+        if (op_ids_store(cat->dir, bound, err, sizeof(err)))
+            atomic_store(&cat->op_reserved, bound);
+        else /* the id is still unique in this run; retried next time */
+            fprintf(stderr, "quiver serve: operation ids: %s\n", err);
+    }
+    pthread_mutex_unlock(&cat->op_mu);
+    return id;
 }
 
 size_t qvs_catalog_count(qvs_catalog *cat)
@@ -423,16 +497,15 @@ uint64_t qvs_coll_points(const qvs_coll *c)
 /* The library builds a graph once a collection holds its full-scan
  * threshold of vector kilobytes; below that (and with m = 0) nothing is
  * indexed, which is what Qdrant reports for small collections too. */
+/* The vectors the HNSW graphs hold (qv_indexed_count), as Qdrant counts
+ * the vectors of its indexed segments. */
 uint64_t qvs_coll_indexed_vectors(const qvs_coll *c)
 {
     uint64_t total = 0;
     for (size_t i = 0; i < c->n_vectors; i++) {
         uint64_t n = 0;
-        qv_count(c->vectors[i].coll, &n);
-        uint64_t kb = n * c->vectors[i].size * sizeof(float) / 1024;
-        uint32_t threshold = c->vector_cfgs[i].full_scan_threshold_kb;
-        if (threshold != UINT32_MAX && kb >= threshold)
-            total += n;
+        qv_indexed_count(c->vectors[i].coll, &n);
+        total += n;
     }
     return total;
 }
@@ -579,10 +652,16 @@ bool qvs_catalog_open(const char *dir, qvs_catalog **out, char *err, size_t cap)
     }
     pthread_mutex_init(&cat->mu, NULL);
     pthread_mutex_init(&cat->meta_mu, NULL);
-    atomic_init(&cat->op_id, 0);
+    pthread_mutex_init(&cat->op_mu, NULL);
+    uint64_t op_bound = 0;
+    bool ok = op_ids_load(dir, &op_bound, err, cap);
+    /* Ids start above every id a previous run may have handed out; the
+     * first one reserves the next block. */
+    atomic_init(&cat->op_id, op_bound);
+    atomic_init(&cat->op_reserved, op_bound);
     bool found = false;
-    bool ok = qvs_catalog_load(dir, &cat->st, &found, err, cap) &&
-              open_store(dir, &cat->store, err, cap);
+    ok = ok && qvs_catalog_load(dir, &cat->st, &found, err, cap) &&
+         open_store(dir, &cat->store, err, cap);
     for (size_t i = 0; ok && i < cat->st.n; i++)
         ok = attach_all(cat, cat->st.colls[i], false, err, cap) &&
              rebuild_indexes(cat->st.colls[i], err, cap);
@@ -606,6 +685,8 @@ void qvs_catalog_close(qvs_catalog *cat)
     qv_store_close(cat->store);
     pthread_mutex_destroy(&cat->mu);
     pthread_mutex_destroy(&cat->meta_mu);
+    pthread_mutex_destroy(&cat->op_mu);
+    free(cat->url_hosts);
     free(cat->dir);
     free(cat);
 }
@@ -1062,6 +1143,21 @@ cJSON *qvs_catalog_aliases(qvs_catalog *cat, const char *collection,
 
 /* ---- restoring from a snapshot ---------------------------------------------
  */
+
+bool qvs_catalog_set_url_hosts(qvs_catalog *cat, const char *hosts)
+{
+    char *copy = hosts && *hosts ? strdup(hosts) : NULL;
+    if (hosts && *hosts && !copy)
+        return false;
+    free(cat->url_hosts);
+    cat->url_hosts = copy;
+    return true;
+}
+
+const char *qvs_catalog_url_hosts(const qvs_catalog *cat)
+{
+    return cat->url_hosts;
+}
 
 const char *qvs_catalog_dir(const qvs_catalog *cat)
 {

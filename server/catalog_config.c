@@ -440,6 +440,115 @@ static bool check_datatype(const cJSON *vp, const char *path, qvs_resp *r)
                         "`float16`, `turbo4`");
 }
 
+/* ---- quantization ---------------------------------------------------------
+ *
+ * Quantization is not implemented by the library yet, but its config must
+ * round-trip (create, PATCH, GET) as Qdrant's does, so it is checked
+ * against Qdrant 1.19's shapes (lib/segment/src/types.rs: the untagged
+ * enum QuantizationConfig of ScalarQuantization {scalar: {type: "int8",
+ * quantile 0.5..=1.0, always_ram, memory}}, ProductQuantization {product:
+ * {compression: x4..x64, always_ram, memory}}, BinaryQuantization {binary:
+ * {always_ram, memory, encoding, query_encoding}}, TurboQuantization
+ * {turbo: {always_ram, memory, bits}}; QuantizationConfigDiff adds
+ * "Disabled"; the OpenAPI schema has the same) and stored as given.  A
+ * shape no variant matches is serde's 400 for an untagged enum; a quantile
+ * out of range is the validator's 422. */
+
+static bool enum_ok(const cJSON *j, const char *const *names, size_t n)
+{
+    if (!j || cJSON_IsNull(j))
+        return true;
+    if (!cJSON_IsString(j))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(j->valuestring, names[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The fields every variant shares: always_ram and memory. */
+static bool quant_common_ok(const cJSON *v)
+{
+    static const char *const memory[] = {"cold", "cached", "pinned"};
+    const cJSON *ar = cJSON_GetObjectItemCaseSensitive(v, "always_ram");
+    return (!ar || cJSON_IsNull(ar) || cJSON_IsBool(ar)) &&
+           enum_ok(cJSON_GetObjectItemCaseSensitive(v, "memory"), memory,
+                   COUNT(memory));
+}
+
+/* Which variant q matches, in serde's untagged order; 0 when none. */
+static int quant_variant(const cJSON *q)
+{
+    static const char *const compression[] = {"x4", "x8", "x16", "x32", "x64"};
+    static const char *const encoding[] = {"one_bit", "two_bits",
+                                           "one_and_half_bits"};
+    static const char *const query_encoding[] = {"default", "binary",
+                                                 "scalar4bits", "scalar8bits"};
+    static const char *const bits[] = {"bits1", "bits1_5", "bits2", "bits4"};
+    if (!cJSON_IsObject(q))
+        return 0;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(q, "scalar");
+    if (cJSON_IsObject(v) && quant_common_ok(v)) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "type");
+        const cJSON *qu = cJSON_GetObjectItemCaseSensitive(v, "quantile");
+        if (cJSON_IsString(t) && strcmp(t->valuestring, "int8") == 0 &&
+            (!qu || cJSON_IsNull(qu) || cJSON_IsNumber(qu)))
+            return 1;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(q, "product");
+    if (cJSON_IsObject(v) && quant_common_ok(v)) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "compression");
+        if (c && !cJSON_IsNull(c) &&
+            enum_ok(c, compression, COUNT(compression)))
+            return 2;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(q, "binary");
+    if (cJSON_IsObject(v) && quant_common_ok(v) &&
+        enum_ok(cJSON_GetObjectItemCaseSensitive(v, "encoding"), encoding,
+                COUNT(encoding)) &&
+        enum_ok(cJSON_GetObjectItemCaseSensitive(v, "query_encoding"),
+                query_encoding, COUNT(query_encoding)))
+        return 3;
+    v = cJSON_GetObjectItemCaseSensitive(q, "turbo");
+    if (cJSON_IsObject(v) && quant_common_ok(v) &&
+        enum_ok(cJSON_GetObjectItemCaseSensitive(v, "bits"), bits, COUNT(bits)))
+        return 4;
+    return 0;
+}
+
+/* Checks a QuantizationConfig (diff: a QuantizationConfigDiff, which may
+ * also be "Disabled") at path; null passes. */
+static bool check_quantization(const cJSON *q, const char *path, bool diff,
+                               qvs_resp *r)
+{
+    if (!q || cJSON_IsNull(q))
+        return true;
+    if (diff && cJSON_IsString(q) && strcmp(q->valuestring, "Disabled") == 0)
+        return true;
+    int v = quant_variant(q);
+    if (v == 0)
+        return format_error(r, path,
+                            "data did not match any variant of untagged "
+                            "enum %s",
+                            diff ? "QuantizationConfigDiff"
+                                 : "QuantizationConfig");
+    if (v == 1) {
+        const cJSON *qu = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(q, "scalar"), "quantile");
+        if (cJSON_IsNumber(qu) &&
+            !(qu->valuedouble >= 0.5 && qu->valuedouble <= 1.0)) {
+            char p[300], msg[128];
+            snprintf(p, sizeof(p), "%s%sscalar.quantile", path,
+                     *path ? "." : "");
+            snprintf(msg, sizeof(msg),
+                     "value %g invalid, must be from 0.5 to 1",
+                     qu->valuedouble);
+            return range_error(r, p, msg);
+        }
+    }
+    return true;
+}
+
 /* One VectorParams: the library config (from coll_hnsw and the vector's
  * own hnsw_config) and the echo for CollectionInfo. */
 static bool parse_vparams(const cJSON *vp, const char *path,
@@ -451,12 +560,16 @@ static bool parse_vparams(const cJSON *vp, const char *path,
                             "invalid type: %s, expected struct "
                             "VectorParams",
                             kind(vp));
+    char qp[300];
+    join(qp, sizeof(qp), path, "quantization_config");
     if (!parse_size(cJSON_GetObjectItemCaseSensitive(vp, "size"), path,
                     &out->size, r) ||
         !parse_distance(cJSON_GetObjectItemCaseSensitive(vp, "distance"), path,
                         &out->metric, r) ||
         !check_type(vp, "on_disk", path, is_bool, "a boolean", r) ||
-        !check_type(vp, "quantization_config", path, is_object, "a map", r) ||
+        !check_quantization(
+            cJSON_GetObjectItemCaseSensitive(vp, "quantization_config"), qp,
+            false, r) ||
         !check_type(vp, "memory", path, is_string, "a string", r) ||
         !check_datatype(vp, path, r))
         return false;
@@ -638,6 +751,29 @@ static bool check_sparse(const cJSON *body, qvs_resp *r)
     return true;
 }
 
+/* Qdrant builds a segment's HNSW index once its vectors pass the
+ * optimizers' indexing_threshold (kilobytes; 0 disables indexing) and
+ * then searches it, whatever full_scan_threshold says for unfiltered
+ * queries; the library has one threshold for both, so it gets the lower
+ * of the two, or "never" for 0.  With the defaults (10000 both) nothing
+ * changes. */
+static void apply_indexing_threshold(const cJSON *opt, qvs_spec *spec)
+{
+    const cJSON *it =
+        cJSON_GetObjectItemCaseSensitive(opt, "indexing_threshold");
+    if (!cJSON_IsNumber(it))
+        return;
+    for (size_t i = 0; i < spec->n; i++) {
+        uint32_t *t = &spec->v[i].lib.full_scan_threshold_kb;
+        if (*t == UINT32_MAX)
+            continue; /* m = 0: no graph at all */
+        if (it->valuedouble <= 0)
+            *t = UINT32_MAX;
+        else if (it->valuedouble < *t)
+            *t = (uint32_t)it->valuedouble;
+    }
+}
+
 /* Copies body[key] into config when it is a map (checked) and not null. */
 static bool echo_map(const cJSON *body, const char *key, cJSON *config,
                      qvs_resp *r)
@@ -646,6 +782,24 @@ static bool echo_map(const cJSON *body, const char *key, cJSON *config,
         return false;
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, key);
     return !e || cJSON_IsNull(e) || set_copy(config, key, e, r);
+}
+
+/* The collection's quantization_config (or its serde alias
+ * "quantization", as Qdrant's CreateCollection accepts), checked, into
+ * config. */
+static bool echo_quantization(const cJSON *body, cJSON *config, qvs_resp *r)
+{
+    const cJSON *q =
+        cJSON_GetObjectItemCaseSensitive(body, "quantization_config");
+    const cJSON *alias = cJSON_GetObjectItemCaseSensitive(body, "quantization");
+    if (q && alias)
+        return format_error(r, "", "duplicate field `quantization_config`");
+    if (!q)
+        q = alias;
+    if (!check_quantization(q, "quantization_config", false, r))
+        return false;
+    return !q || cJSON_IsNull(q) ||
+           set_copy(config, "quantization_config", q, r);
 }
 
 static bool diff_section(const cJSON *body, const char *key, cJSON *section,
@@ -697,12 +851,14 @@ bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r)
          diff_section(body, "optimizers_config", opt, apply_optimizers_diff,
                       r) &&
          diff_section(body, "wal_config", wal, apply_wal_diff, r);
+    if (ok)
+        apply_indexing_threshold(opt, spec);
     if (ok) {
         cJSON_AddItemToObject(config, "hnsw_config", hnsw);
         cJSON_AddItemToObject(config, "optimizer_config", opt);
         cJSON_AddItemToObject(config, "wal_config", wal);
         hnsw = opt = wal = NULL;
-        ok = echo_map(body, "quantization_config", config, r) &&
+        ok = echo_quantization(body, config, r) &&
              echo_map(body, "strict_mode_config", config, r) &&
              echo_map(body, "metadata", config, r);
     }
@@ -760,6 +916,8 @@ static bool patch_quantization(cJSON *target, const cJSON *q, const char *path,
 {
     if (!q || cJSON_IsNull(q))
         return true;
+    if (!check_quantization(q, path, true, r))
+        return false;
     if (cJSON_IsString(q) && strcmp(q->valuestring, "Disabled") == 0) {
         cJSON_DeleteItemFromObjectCaseSensitive(target, "quantization_config");
         return true;

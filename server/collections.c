@@ -51,6 +51,41 @@ static cJSON *update_result(const qvs_req *req)
     return res;
 }
 
+/* Qdrant validates the {name} of every collection route (CollectionPath:
+ * length 1..=255) before the handler runs, so an over-long name is 422
+ * wherever it appears, not 404 or a quiet false (Qdrant's actix
+ * CollectionPath; the same text create gives). */
+static bool name_ok(const qvs_req *req, qvs_resp *r)
+{
+    size_t chars = 0;
+    for (const char *p = coll_param(req); *p; p++)
+        chars += ((unsigned char)*p & 0xc0) != 0x80;
+    if (chars >= 1 && chars <= QV_MAX_NAME)
+        return true;
+    return qvs_fail(r, 422,
+                    "Validation error in path parameters: [name: length must "
+                    "be from 1 to 255]");
+}
+
+/* ?timeout= on the collection operations: Qdrant's WaitTimeout, an
+ * integer of at least 1 (0 is the validator's 422). */
+static bool timeout_ok(const qvs_req *req, qvs_resp *r)
+{
+    const char *t = req->query ? req->query(req, "timeout") : NULL;
+    if (!t)
+        return true;
+    size_t n = strlen(t);
+    if (n == 0 || n > 20 || strspn(t, "0123456789") != n)
+        return qvs_fail(r, 400,
+                        "Deserialize error in query parameters: timeout: "
+                        "invalid digit found in string");
+    if (strspn(t, "0") == n)
+        return qvs_fail(r, 422,
+                        "Validation error in query parameters: [timeout: "
+                        "value 0 invalid, must be 1 or larger]");
+    return true;
+}
+
 static void list_collections(const qvs_req *req, qvs_resp *r)
 {
     r->result = qvs_catalog_list(req->catalog);
@@ -102,6 +137,10 @@ static cJSON *collection_info(qvs_catalog *cat, qvs_coll *c)
     cJSON_AddNumberToObject(info, "points_count", (double)qvs_coll_points(c));
     cJSON_AddNumberToObject(info, "segments_count",
                             (double)qvs_coll_segments(c));
+    /* Qdrant's CollectionConfig serialises an absent quantization config
+     * as null (no skip_serializing_if; OpenAPI: "default": null). */
+    if (!cJSON_HasObjectItem(config, "quantization_config"))
+        cJSON_AddNullToObject(config, "quantization_config");
     cJSON_AddItemToObject(info, "config", config);
     cJSON_AddItemToObject(info, "payload_schema", schema);
     return info;
@@ -109,6 +148,8 @@ static cJSON *collection_info(qvs_catalog *cat, qvs_coll *c)
 
 static void get_collection(const qvs_req *req, qvs_resp *r)
 {
+    if (!name_ok(req, r))
+        return;
     qvs_coll *c;
     if (!qvs_catalog_get(req->catalog, coll_param(req), &c)) {
         not_found(r, coll_param(req));
@@ -122,25 +163,30 @@ static void get_collection(const qvs_req *req, qvs_resp *r)
 
 static void create_collection(const qvs_req *req, qvs_resp *r)
 {
-    if (qvs_catalog_create(req->catalog, coll_param(req), req->body, r))
+    if (timeout_ok(req, r) &&
+        qvs_catalog_create(req->catalog, coll_param(req), req->body, r))
         r->result = cJSON_CreateTrue();
 }
 
 static void update_collection(const qvs_req *req, qvs_resp *r)
 {
-    if (qvs_catalog_update(req->catalog, coll_param(req), req->body, r))
+    if (name_ok(req, r) && timeout_ok(req, r) &&
+        qvs_catalog_update(req->catalog, coll_param(req), req->body, r))
         r->result = cJSON_CreateTrue();
 }
 
 static void delete_collection(const qvs_req *req, qvs_resp *r)
 {
     bool deleted;
-    if (qvs_catalog_delete(req->catalog, coll_param(req), &deleted, r))
+    if (name_ok(req, r) && timeout_ok(req, r) &&
+        qvs_catalog_delete(req->catalog, coll_param(req), &deleted, r))
         r->result = cJSON_CreateBool(deleted);
 }
 
 static void collection_exists(const qvs_req *req, qvs_resp *r)
 {
+    if (!name_ok(req, r))
+        return;
     qvs_coll *c;
     bool exists = qvs_catalog_get(req->catalog, coll_param(req), &c);
     qvs_coll_release(req->catalog, c);
@@ -191,6 +237,20 @@ static void create_index(const qvs_req *req, qvs_resp *r)
         qvs_fail(r, 400,
                  "Bad request: field_schema is required: this server "
                  "does not infer a field's type");
+        return;
+    }
+    /* Qdrant's IntegerIndexParams validation: an integer index must keep
+     * lookup or range (validate_integer_index_params, lib/segment/src/
+     * data_types/index.rs, which files the error under "lookup"). */
+    const cJSON *ty = cJSON_GetObjectItemCaseSensitive(schema, "type");
+    if (cJSON_IsObject(schema) && cJSON_IsString(ty) &&
+        strcmp(ty->valuestring, "integer") == 0 &&
+        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(schema, "lookup")) &&
+        cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(schema, "range"))) {
+        qvs_fail(r, 422,
+                 "Validation error in JSON body: [field_schema.lookup: the "
+                 "'lookup' "
+                 "and 'range' capabilities can't be both disabled]");
         return;
     }
     qvs_coll *c;

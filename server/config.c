@@ -15,6 +15,14 @@
  *   --max-connections N     QDRANT__SERVICE__MAX_CONNECTIONS     1024
  *   --max-connections-per-ip N
  *                           QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP 256
+ *   --snapshot-url-hosts LIST
+ *                           QDRANT__STORAGE__SNAPSHOT_URL_HOSTS  loopback
+ *
+ * The snapshot URL hosts are the hosts PUT .../snapshots/recover may
+ * download an http(s):// location from (comma-separated, "*" for any):
+ * Qdrant downloads any URL it is given, which lets whoever may recover a
+ * snapshot make the server fetch from inside its network, so here only
+ * loopback is allowed unless the operator says otherwise.
  *
  * The last four are not Qdrant's (actix has fixed equivalents); they are
  * named in its style so a deployment sets them the same way.  They bound
@@ -178,6 +186,8 @@ static bool apply_env(qvs_config *cfg)
     if ((v = getenv("QDRANT__SERVICE__MAX_REQUEST_SIZE_MB")) && *v &&
         !set_max_mb(cfg, "QDRANT__SERVICE__MAX_REQUEST_SIZE_MB", v))
         return false;
+    if ((v = getenv("QDRANT__STORAGE__SNAPSHOT_URL_HOSTS")))
+        cfg->snapshot_url_hosts = v;
     for (int i = 0; i < L_COUNT; i++)
         if ((v = getenv(limit_opts[i].env)) && *v &&
             !set_limit(cfg, i, limit_opts[i].env, v))
@@ -194,6 +204,7 @@ static void usage(FILE *f)
             "                    [--header-timeout-sec N] [--body-min-rate N]\n"
             "                    [--max-connections N] "
             "[--max-connections-per-ip N]\n"
+            "                    [--snapshot-url-hosts H1,H2|*]\n"
             "A Qdrant-compatible REST server (Qdrant %s API) on port 6333.\n"
             "Qdrant's environment variables (QDRANT__SERVICE__HTTP_PORT, "
             "QDRANT__SERVICE__API_KEY,\n"
@@ -217,6 +228,7 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
         {"body-min-rate", required_argument, NULL, 256 + L_RATE},
         {"max-connections", required_argument, NULL, 256 + L_CONNS},
         {"max-connections-per-ip", required_argument, NULL, 256 + L_PER_IP},
+        {"snapshot-url-hosts", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     if (!apply_env(cfg))
@@ -240,6 +252,9 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
             break;
         case 'r':
             cfg->read_only_api_key = optarg;
+            break;
+        case 'u':
+            cfg->snapshot_url_hosts = optarg;
             break;
         case 't':
             ok = set_threads(cfg, "--threads", optarg);

@@ -1147,6 +1147,10 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
     }
     if (!qvs_catalog_open(cfg->storage, &srv->catalog, err, cap))
         goto fail;
+    if (!qvs_catalog_set_url_hosts(srv->catalog, cfg->snapshot_url_hosts)) {
+        snprintf(err, cap, "out of memory");
+        goto fail;
+    }
     qvs_guard_limits lim = {.header_timeout_s = cfg->header_timeout_s,
                             .body_min_rate = cfg->body_min_rate,
                             .max_connections = cfg->max_connections,

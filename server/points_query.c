@@ -226,6 +226,16 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
         return false;
     qvs_coll *lc = q->lookup ? q->lookup : p->coll;
     const char *lname = q->lookup_vector ? q->lookup_vector : using;
+    /* A missing point is 404 before any vector-name or dimension error:
+     * Qdrant checks every referenced id (PointNotFound) before it reads
+     * the vectors (lib/collection/src/recommendations.rs). */
+    bool there = false;
+    qv_contains(lc->points, &id, &there);
+    if (!there) {
+        char t[QV_UUID_STRLEN];
+        qj_id_text(&id, t);
+        return qj_fail_not_found(p->resp, "No point with id %s found", t);
+    }
     const qvs_vector *lv = qvs_coll_vector(lc, lname);
     if (!lv)
         return qj_fail_input(p->resp, "Not existing vector name error: %s",
@@ -236,18 +246,11 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
                              "%u",
                              dim, lv->size);
     qv_status st = qv_get(lv->coll, &id, out, dim);
-    if (st == QV_ENOTFOUND) {
-        bool there = false;
-        qv_contains(lc->points, &id, &there);
-        char t[QV_UUID_STRLEN];
-        qj_id_text(&id, t);
-        if (there)
-            return qj_fail_not_found(p->resp,
-                                     "Vector with name \"%s\" for point "
-                                     "not found",
-                                     lname);
-        return qj_fail_not_found(p->resp, "No point with id %s found", t);
-    }
+    if (st == QV_ENOTFOUND)
+        return qj_fail_not_found(p->resp,
+                                 "Vector with name \"%s\" for point "
+                                 "not found",
+                                 lname);
     if (st != QV_OK)
         return qj_fail_lib(p->resp, lv->coll, st, "reading a vector");
     if ((exclude_any || lc == p->coll) && !add_exclude(p, q, &id))

@@ -953,6 +953,20 @@ static bool op_update_vectors(qvs_call *p, const cJSON *body)
     if (cJSON_IsArray(points) && cJSON_GetArraySize(points) == 0)
         return qj_fail_validation(p->resp,
                                   "points: must contain at least 1 item");
+    /* An empty vector map updates nothing: Qdrant's PointVectors
+     * validation (lib/api/src/rest/schema.rs) answers 422. */
+    int i = 0;
+    for (const cJSON *pt = cJSON_IsArray(points) ? points->child : NULL; pt;
+         pt = pt->next, i++) {
+        const cJSON *v = cJSON_IsObject(pt) ? member(pt, "vector") : NULL;
+        if (!v && cJSON_IsObject(pt))
+            v = member(pt, "vectors");
+        if (cJSON_IsObject(v) && !v->child)
+            return qj_fail_validation(p->resp,
+                                      "points[%d].vector: must specify "
+                                      "vectors to update for point",
+                                      i);
+    }
     pset s = {0};
     bool *keep = NULL;
     column *cols = NULL;

@@ -931,6 +931,8 @@ bool qj_filter(const cJSON *j, qv_filter **out, qvs_resp *r, const char *where)
             r, "%s%s%.*s: At least one field condition must be specified",
             where, loc ? "." : "", loc, err);
     }
+    if (st == QV_ERANGE) /* a well-formed value out of range: the validator */
+        return qj_fail_validation(r, "%s.%s", where, err);
     return qj_fail_format(r, "%s: %s", where, err);
 }
 

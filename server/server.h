@@ -67,6 +67,10 @@ typedef struct qvs_config {
     uint64_t body_min_rate;        /* bytes/s a body must keep up, >= 1 */
     unsigned max_connections;      /* open connections in total */
     unsigned max_connections_per_ip;
+    /* Hosts snapshot recovery may download http(s):// locations from:
+     * comma-separated names; NULL or "" loopback only (localhost,
+     * 127.0.0.1, ::1); "*" any host. */
+    const char *snapshot_url_hosts;
 } qvs_config;
 
 /* Defaults: port 6333, ./storage, one thread per CPU, 32 MiB, the
@@ -306,6 +310,11 @@ size_t qvs_catalog_count(qvs_catalog *cat);
 
 /* The storage directory the catalog was opened on. */
 const char *qvs_catalog_dir(const qvs_catalog *cat);
+
+/* The snapshot URL host allow-list (qvs_config.snapshot_url_hosts),
+ * copied; NULL until set, meaning loopback only. */
+bool qvs_catalog_set_url_hosts(qvs_catalog *cat, const char *hosts);
+const char *qvs_catalog_url_hosts(const qvs_catalog *cat);
 
 /* Replaces collection name (or creates it) with tmpl (from qvs_coll_parse,
  * taken over whatever happens), filled with the points of members:

@@ -1,7 +1,7 @@
 /*
  * snapshots.c -- Qdrant's collection snapshot endpoints: create, list,
- * download, delete, recover (from a file:// location or a snapshot name)
- * and upload.
+ * download, delete, recover (from a file:// location, a snapshot name or
+ * an http(s):// URL on the allowed hosts) and upload.
  *
  * A Qdrant collection is several library collections plus its config and
  * payload schema (catalog.h), so its snapshot is an archive of library
@@ -34,9 +34,15 @@
  * (qvs_snapshots_cleanup), matching exact temporary names only, and only
  * while it holds the store's LOCK, so never under a live server.
  *
- * The checksum reported in SnapshotDescription is the XXH3-64 of the file
- * in hex (16 digits), not Qdrant's SHA-256: the project has no SHA-256
- * dependency.  A recover request's "checksum" is compared against it.
+ * The checksum reported in SnapshotDescription is the SHA-256 of the
+ * archive file in lowercase hex, as Qdrant's (lib/collection/src/common/
+ * sha_256.rs hash_file), so `sha256sum` verifies a download; it comes
+ * from OpenSSL's libcrypto rather than a hand-written digest.  A recover
+ * request's "checksum" and an upload's ?checksum= are compared with it,
+ * ignoring case; a mismatch is Qdrant's 400 "Checksum mismatch: expected
+ * <the file's>, actual <the given>" (StorageError::checksum_mismatch, in
+ * the argument order Qdrant's upload handler uses).  Archive members keep
+ * their XXH3-64 checksums inside the header (docs/FORMAT.md).
  * wait=false is accepted but the work is still done before answering 202.
  * Upload takes the archive as the raw request body or as the file part of
  * a multipart/form-data body (http.c decodes it: qvs_req_raw_body).
@@ -56,6 +62,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <strings.h>
 #include <xxhash.h>
 
 #define OOM           "Service internal error: out of memory"
@@ -208,13 +218,44 @@ static bool file_checksum(const char *path, char hex[17], uint64_t *size)
     return ok;
 }
 
+/* The SHA-256 of the whole file at path, as 64 lowercase hex digits
+ * (Qdrant's snapshot checksum), and its size. */
+static bool file_sha256(const char *path, char hex[65], uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    char *buf = malloc(1u << 16);
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+    bool ok = f && ctx && buf && fstat(fileno(f), &st) == 0 &&
+              S_ISREG(st.st_mode) &&
+              EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1;
+    size_t got;
+    while (ok && (got = fread(buf, 1, 1u << 16, f)) > 0)
+        ok = EVP_DigestUpdate(ctx, buf, got) == 1;
+    ok = ok && !ferror(f) && EVP_DigestFinal_ex(ctx, md, &md_len) == 1 &&
+         md_len == 32;
+    if (f)
+        fclose(f);
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    if (ok) {
+        for (unsigned i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        if (size)
+            *size = (uint64_t)st.st_size;
+    }
+    return ok;
+}
+
 static cJSON *describe(const char *dir, const char *name)
 {
-    char path[PATH_MAX], hex[17], when[32];
+    char path[PATH_MAX], hex[65], when[32];
     struct stat st;
     uint64_t size = 0;
     if (!path_fmt(path, sizeof(path), "%s/%s", dir, name) ||
-        stat(path, &st) != 0 || !file_checksum(path, hex, &size))
+        stat(path, &st) != 0 || !file_sha256(path, hex, &size))
         return NULL;
     struct tm tm;
     gmtime_r(&st.st_mtime, &tm);
@@ -702,12 +743,14 @@ static bool restore_from(const qvs_req *req, const char *path,
     if (why)
         return qvs_fail(r, 422,
                         "Validation error in path parameters: [name: %s]", why);
-    char hex[17];
-    if (checksum && (!file_checksum(path, hex, NULL) || strcmp(hex, checksum)))
-        return qvs_fail(r, 400,
-                        "Bad request: snapshot checksum mismatch: expected "
-                        "%s",
-                        checksum);
+    char hex[65];
+    if (checksum && !file_sha256(path, hex, NULL))
+        return qvs_fail(r, 500,
+                        "Service internal error: cannot read the "
+                        "snapshot to check its checksum");
+    if (checksum && strcasecmp(hex, checksum) != 0)
+        return qvs_fail(r, 400, "Checksum mismatch: expected %s, actual %.128s",
+                        hex, checksum);
     archive *a = malloc(sizeof(*a));
     if (!a)
         return qvs_fail(r, 500, OOM);
@@ -797,8 +840,8 @@ static bool location_path(const qvs_req *req, const char *loc, char *out,
     if (strncmp(loc, "file://", 7) != 0) {
         if (strstr(loc, "://"))
             return qvs_fail(r, 400,
-                            "Bad request: only file:// snapshot locations "
-                            "are supported");
+                            "Bad request: only file://, http:// and "
+                            "https:// snapshot locations are supported");
         if (!snapshot_name_ok(loc))
             return qvs_fail(r, 400, "Bad request: invalid snapshot name `%s`",
                             loc);
@@ -807,7 +850,13 @@ static bool location_path(const qvs_req *req, const char *loc, char *out,
             return qvs_fail(r, 400, "Bad request: location too long");
         return true;
     }
-    /* Whether a file exists outside the storage directory is not the
+    /* file:// locations stay inside the storage: Qdrant 1.19 recovers
+     * file:// snapshots only from its snapshots directory (qdrant PR
+     * #8341, "Restrict snapshot recovery to snapshots directory, hide
+     * file contents"; earlier #4572 answered 403 "Snapshot file ... must
+     * be inside snapshots directory"), so "anywhere readable" is not
+     * Qdrant's behaviour and would reveal files outside the storage.
+     * Whether a file exists outside the storage directory is not the
      * client's business: a location that is outside by its spelling is
      * refused before anything is looked up, and one that leads outside
      * through a link is refused the same way whether or not its target
@@ -846,6 +895,121 @@ static bool location_path(const qvs_req *req, const char *loc, char *out,
            qvs_fail(r, 400, "Bad request: location too long");
 }
 
+/* ---- http(s):// locations ------------------------------------------------
+ *
+ * Qdrant recovers from a URL by downloading it first (lib/storage/src/
+ * content_manager/snapshots/download.rs) and then treats the file as a
+ * local one.  Here too: libcurl (already the test suite's HTTP client, a
+ * well-kept library) fetches it into the request's private temporary
+ * directory, and restore_from checks and restores it, checksum included.
+ * Unlike Qdrant, only hosts on the operator's allow-list are fetched from
+ * (--snapshot-url-hosts, QDRANT__STORAGE__SNAPSHOT_URL_HOSTS; loopback
+ * by default), so a client cannot make the server probe its network:
+ * the host is checked before anything is sent, only http and https are
+ * spoken and redirects are not followed (they could lead elsewhere). */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* True when host is on the allow-list (NULL: loopback only). */
+static bool host_allowed(const char *list, const char *host)
+{
+    static const char *const loopback[] = {"localhost", "127.0.0.1", "::1",
+                                           "[::1]"};
+    if (!list) {
+        for (size_t i = 0; i < sizeof(loopback) / sizeof(*loopback); i++)
+            if (strcasecmp(host, loopback[i]) == 0)
+                return true;
+        return false;
+    }
+    size_t hl = strlen(host);
+    for (const char *p = list; *p;) {
+        while (*p == ',' || *p == ' ')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if (n == 1 && *p == '*')
+            return true;
+        if (n && n == hl && strncasecmp(p, host, n) == 0)
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static size_t write_file(char *p, size_t size, size_t n, void *ud)
+{
+    return fwrite(p, size, n, ud) * size;
+}
+
+/* Downloads url into path; fails into r. */
+static bool download(const qvs_req *req, const char *url, const char *path,
+                     qvs_resp *r)
+{
+    pthread_once(&curl_once, curl_init_once);
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+              (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+    if (!ok)
+        qvs_fail(r, 400, "Bad request: invalid snapshot URL");
+    else if (!host_allowed(qvs_catalog_url_hosts(req->catalog), host))
+        ok = qvs_fail(r, 403,
+                      "Forbidden: snapshot URL host `%.200s` is not allowed "
+                      "(--snapshot-url-hosts)",
+                      host);
+    curl_free(scheme);
+    curl_free(host);
+    CURL *h = ok ? curl_easy_init() : NULL;
+    FILE *f = ok ? fopen(path, "wb") : NULL;
+    if (ok && (!h || !f))
+        ok = qvs_fail(r, 500, "Service internal error: cannot download");
+    if (ok) {
+        char cerr[CURL_ERROR_SIZE] = "";
+        curl_easy_setopt(h, CURLOPT_CURLU, u);
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(h, CURLOPT_FAILONERROR, 1L);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_file);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, f);
+        CURLcode rc = curl_easy_perform(h);
+        if (rc != CURLE_OK)
+            ok = qvs_fail(r, 400,
+                          "Bad request: failed to download snapshot from "
+                          "%.300s: %s",
+                          url, cerr[0] ? cerr : curl_easy_strerror(rc));
+    }
+    if (f && fclose(f) != 0 && ok)
+        ok = qvs_fail(r, 500,
+                      "Service internal error: cannot store the "
+                      "download");
+    curl_easy_cleanup(h);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+static void recover_from_url(const qvs_req *req, const char *url,
+                             const char *checksum, qvs_resp *r)
+{
+    char tmp[PATH_MAX], path[PATH_MAX];
+    if (!make_tmp(req, tmp, sizeof(tmp)) ||
+        !path_fmt(path, sizeof(path), "%s/%s", tmp, "download.snapshot"))
+        qvs_fail(r, 500, "Service internal error: no temporary dir");
+    else if (download(req, url, path, r))
+        restore_from(req, path, checksum, r);
+    rm_tree(tmp);
+}
+
 static void recover_snapshot(const qvs_req *req, qvs_resp *r)
 {
     const cJSON *b = req->body;
@@ -855,6 +1019,12 @@ static void recover_snapshot(const qvs_req *req, qvs_resp *r)
         qvs_fail(r, 400,
                  "Format error in JSON body: missing field `location` (a "
                  "string)");
+        return;
+    }
+    if (strncmp(loc->valuestring, "http://", 7) == 0 ||
+        strncmp(loc->valuestring, "https://", 8) == 0) {
+        recover_from_url(req, loc->valuestring,
+                         cJSON_IsString(sum) ? sum->valuestring : NULL, r);
         return;
     }
     char path[PATH_MAX];

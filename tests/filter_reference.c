@@ -428,6 +428,11 @@ static bool ref_field(const ref_ctx *cx, const cJSON *fc, const cJSON *payload,
         skip_match = true;
     }
     if (vs.n == 0) {
+        /* A missing key counts 0 values (Qdrant 1.19,
+         * FieldCondition::check_empty -> ValuesCount::check_empty; qdrant PR
+         * #9607, issue #9586). */
+        if (vc)
+            return ref_bounds(vc, 0, false);
         if (ie)
             return cJSON_IsTrue(ie);
         if (in)

@@ -161,7 +161,12 @@ START_TEST(test_range)
     ck_assert_int_eq(a.sec, -3600);
     ck_assert_int_eq(a.nsec, 500000000);
     ck_assert(!qvi_datetime_parse("2023-02-29", 10, &a));
-    ck_assert(!qvi_datetime_parse("2024-01-01T10:11", 16, &a));
+    /* Qdrant 1.19 accepts "%Y-%m-%dT%H:%M" too (types.rs, issue #8718) */
+    ck_assert(qvi_datetime_parse("2024-02-29T10:11", 16, &b));
+    ck_assert_int_eq(b.sec, 1709201460);
+    ck_assert(!qvi_datetime_parse("2024-01-01t10:11", 16, &a));
+    ck_assert(!qvi_datetime_parse("2024-01-01T10:11Z", 17, &a));
+    ck_assert(!qvi_datetime_parse("2024-01-01T10", 13, &a));
     ck_assert(!qvi_datetime_parse("2024-01-01T25:00:00", 19, &a));
     ck_assert(!qvi_datetime_parse("2024-01-01T10:00:00Zx", 21, &a));
 }
@@ -205,8 +210,30 @@ START_TEST(test_empty_null_count)
        "{\"a\":[{\"b\":1},{\"b\":3}]}");
     YES("{\"must\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}",
         "{\"a\":null}");
-    /* a missing key is not counted as 0 (Qdrant's check_empty) */
-    NO("{\"must\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}", "{}");
+    /* a missing key counts 0 values (Qdrant 1.19: FieldCondition::
+     * check_empty -> ValuesCount::check_empty, qdrant PR #9607 / issue
+     * #9586), also under must_not, should, min_should and nested */
+    const char *vc0 =
+        "{\"must\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}";
+    YES(vc0, "{}");
+    YES(vc0, "{\"b\":[1,2]}");
+    NO(vc0, "{\"a\":[1]}");
+    YES("{\"must\":[{\"key\":\"a\",\"values_count\":{\"gte\":0}}]}", "{}");
+    YES("{\"must\":[{\"key\":\"a\",\"values_count\":{\"lte\":0}}]}", "{}");
+    NO("{\"must\":[{\"key\":\"a\",\"values_count\":{\"gte\":1}}]}", "{}");
+    NO("{\"must_not\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}", "{}");
+    YES("{\"must_not\":[{\"key\":\"a\",\"values_count\":{\"gt\":0}}]}", "{}");
+    YES("{\"should\":[{\"key\":\"a\",\"values_count\":{\"lt\":1}}]}", "{}");
+    YES("{\"min_should\":{\"conditions\":[{\"key\":\"a\",\"values_count\":"
+        "{\"lt\":1}},{\"key\":\"b\",\"values_count\":{\"lte\":0}}],"
+        "\"min_count\":2}}",
+        "{}");
+    const char *vcn =
+        "{\"must\":[{\"nested\":{\"key\":\"n\",\"filter\":"
+        "{\"must\":[{\"key\":\"t\",\"values_count\":{\"lt\":1}}]}}}]}";
+    YES(vcn, "{\"n\":[{\"x\":1}]}");
+    NO(vcn, "{\"n\":[{\"t\":1}]}");
+    NO(vcn, "{}");
 }
 END_TEST
 
@@ -430,7 +457,19 @@ START_TEST(test_errors)
     bad("{\"must\":{\"key\":\"g\",\"geo_polygon\":{\"exterior\":{\"points\":["
         "{\"lon\":0,\"lat\":0}]}}}}",
         "needs at least 4 points");
-    bad("{\"must\":{\"slice\":{\"total\":2,\"index\":2}}}", "index must be");
+    bad("{\"must\":{\"slice\":{\"total\":2,\"index\":-1}}}", "index must be");
+    {
+        /* index >= total is a range error (the server's 422, as Qdrant's
+         * validator), not a malformed filter */
+        const char *t = "{\"must\":{\"slice\":{\"total\":2,\"index\":2}}}";
+        char err[QVI_FILTER_ERRMSG_CAP];
+        qvi_filter *f = (qvi_filter *)1;
+        ck_assert_int_eq(
+            qvi_filter_parse_text(t, strlen(t), &f, err, sizeof(err)),
+            QV_ERANGE);
+        ck_assert_ptr_null(f);
+        ck_assert_str_eq(err, "must.slice: index must be less than total");
+    }
     bad("{\"must\":5}", "must: must be a condition or an array");
     bad("{\"must\":[5]}", "must[0]: a condition must be an object");
     bad("[]", "filter: a filter must be an object");

@@ -1385,6 +1385,20 @@ START_TEST(query_lookup_from)
     ERR(call(qvs_points_query, "d",
              "{\"query\":1,\"lookup_from\":{\"collection\":\"n\"}}"),
         400, "Wrong input: Not existing vector name error: ");
+    /* a missing point is 404 before the vector name's 400 or the
+     * dimension's (Qdrant's recommendations.rs checks ids first) */
+    ERR(call(qvs_points_query, "d",
+             "{\"query\":77,\"lookup_from\":{\"collection\":\"n\","
+             "\"vector\":\"zz\"}}"),
+        404, "Not found: No point with id 77 found");
+    ERR(call(qvs_points_query, "d",
+             "{\"query\":77,\"lookup_from\":{\"collection\":\"n\","
+             "\"vector\":\"b\"}}"),
+        404, "Not found: No point with id 77 found");
+    ERR(call(qvs_points_query, "d",
+             "{\"query\":{\"recommend\":{\"positive\":[77]}},"
+             "\"lookup_from\":{\"collection\":\"n\"}}"),
+        404, "Not found: No point with id 77 found");
 }
 END_TEST
 

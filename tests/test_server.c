@@ -53,6 +53,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <xxhash.h>
 
 /* ---- the server under test -------------------------------------------- */
@@ -1665,7 +1668,8 @@ START_TEST(test_snapshots)
     snprintf(name, sizeof(name), "%s", str(d, "name"));
     ck_assert(strncmp(name, "snap-", 5) == 0);
     ck_assert_ptr_nonnull(strstr(name, ".snapshot"));
-    ck_assert_int_eq((int)strlen(str(d, "checksum")), 16);
+    /* SHA-256, as Qdrant's (checked against sha256sum below) */
+    ck_assert_int_eq((int)strlen(str(d, "checksum")), 64);
     ck_assert_int_eq((int)strlen(str(d, "creation_time")), 19);
     size_t size = (size_t)num(d, "size");
     ck_assert_uint_gt(size, 32);
@@ -1757,9 +1761,10 @@ START_TEST(test_snapshots)
     snprintf(body, sizeof(body),
              "{\"location\":\"file://%s/../../etc/passwd\"}", storage);
     expect_error(call("PUT", "/collections/snap/snapshots/recover", body), 403);
+    /* http(s):// is downloaded now, but only from allowed hosts */
     expect_error(call("PUT", "/collections/snap/snapshots/recover",
                       "{\"location\":\"http://example.com/x.snapshot\"}"),
-                 400);
+                 403);
     expect_error(call("PUT", "/collections/snap/snapshots/recover",
                       "{\"location\":\"../x.snapshot\"}"),
                  400);
@@ -2430,6 +2435,562 @@ START_TEST(test_snapshot_kill9_upload)
 }
 END_TEST
 
+/* ---- 11. Qdrant 1.19 behaviours ---------------------------------------- */
+
+/* Ids of the points a scroll with filter (a JSON text) returns, as "1,3". */
+static const char *scroll_ids(const char *coll, const char *filter)
+{
+    static char out[256];
+    char path[256], body[1024];
+    snprintf(path, sizeof(path), "/collections/%s/points/scroll", coll);
+    snprintf(body, sizeof(body), "{\"filter\":%s,\"limit\":100}", filter);
+    const cJSON *pts =
+        cJSON_GetObjectItem(expect_ok(call("POST", path, body)), "points");
+    out[0] = '\0';
+    const cJSON *p;
+    cJSON_ArrayForEach(p, pts)
+    {
+        size_t n = strlen(out);
+        snprintf(out + n, sizeof(out) - n, "%s%.0f", n ? "," : "",
+                 cJSON_GetObjectItem(p, "id")->valuedouble);
+    }
+    return out;
+}
+
+/* Qdrant 1.19 counts a missing key as 0 values (issue #9586, PR #9607). */
+START_TEST(test_values_count_missing)
+{
+    create("vc", SMALL);
+    expect_ok(call("PUT", "/collections/vc/points?wait=true",
+                   "{\"points\":["
+                   "{\"id\":1,\"vector\":[1,0,0,0],\"payload\":"
+                   "{\"tags\":[\"a\",\"b\",\"c\"]}},"
+                   "{\"id\":2,\"vector\":[0,1,0,0],\"payload\":"
+                   "{\"tags\":[\"x\"]}},"
+                   "{\"id\":3,\"vector\":[0,0,1,0],\"payload\":"
+                   "{\"title\":\"no tags\",\"n\":[{\"x\":1}]}}]}"));
+    const char *lt1 = "{\"key\":\"tags\",\"values_count\":{\"lt\":1}}";
+    char f[512];
+    snprintf(f, sizeof(f), "{\"must\":[%s]}", lt1);
+    ck_assert_str_eq(scroll_ids("vc", f), "3");
+    snprintf(f, sizeof(f), "{\"must_not\":[%s]}", lt1);
+    ck_assert_str_eq(scroll_ids("vc", f), "1,2");
+    snprintf(f, sizeof(f), "{\"should\":[%s]}", lt1);
+    ck_assert_str_eq(scroll_ids("vc", f), "3");
+    snprintf(f, sizeof(f),
+             "{\"min_should\":{\"conditions\":[%s,{\"key\":\"title\","
+             "\"values_count\":{\"gte\":1}}],\"min_count\":2}}",
+             lt1);
+    ck_assert_str_eq(scroll_ids("vc", f), "3");
+    ck_assert_str_eq(scroll_ids("vc",
+                                "{\"must\":[{\"key\":\"tags\",\"values_count\":"
+                                "{\"gte\":0}}]}"),
+                     "1,2,3");
+    ck_assert_str_eq(
+        scroll_ids("vc", "{\"must\":[{\"nested\":{\"key\":\"n\",\"filter\":"
+                         "{\"must\":[{\"key\":\"y\",\"values_count\":"
+                         "{\"lte\":0}}]}}}]}"),
+        "3");
+}
+END_TEST
+
+/* Qdrant 1.19 accepts a date-time bound without seconds, "T" or " "
+ * (DateTimeWrapper::from_str, lib/segment/src/types.rs, issue #8718). */
+START_TEST(test_datetime_no_seconds)
+{
+    create("dt", SMALL);
+    expect_ok(call("PUT", "/collections/dt/points?wait=true",
+                   "{\"points\":["
+                   "{\"id\":1,\"vector\":[1,0,0,0],\"payload\":"
+                   "{\"at\":\"2015-03-01T12:29:59Z\"}},"
+                   "{\"id\":2,\"vector\":[0,1,0,0],\"payload\":"
+                   "{\"at\":\"2015-03-01T12:30:00Z\"}}]}"));
+    ck_assert_str_eq(scroll_ids("dt", "{\"must\":[{\"key\":\"at\",\"range\":"
+                                      "{\"gte\":\"2015-03-01T12:30\"}}]}"),
+                     "2");
+    ck_assert_str_eq(scroll_ids("dt", "{\"must\":[{\"key\":\"at\",\"range\":"
+                                      "{\"lt\":\"2015-03-01 12:30\"}}]}"),
+                     "1");
+    expect_error(call("POST", "/collections/dt/points/scroll",
+                      "{\"filter\":{\"must\":[{\"key\":\"at\",\"range\":"
+                      "{\"gte\":\"2015-03-01T12\"}}]}}"),
+                 400);
+}
+END_TEST
+
+static double upsert_op_id(const char *coll, int id)
+{
+    char path[256], body[256];
+    snprintf(path, sizeof(path), "/collections/%s/points?wait=true", coll);
+    snprintf(body, sizeof(body),
+             "{\"points\":[{\"id\":%d,\"vector\":[1,0,0,0]}]}", id);
+    return num(expect_ok(call("PUT", path, body)), "operation_id");
+}
+
+/* Operation ids keep increasing across restarts (STORAGE/op_ids). */
+START_TEST(test_op_ids_survive_restart)
+{
+    create("ops", SMALL);
+    double a = upsert_op_id("ops", 1);
+    double b = upsert_op_id("ops", 2);
+    ck_assert(b > a);
+    for (int round = 0; round < 2; round++) {
+        stop_server();
+        qvs_config cfg;
+        test_config(&cfg);
+        start_with(&cfg);
+        double c = upsert_op_id("ops", 3 + round);
+        ck_assert_msg(c > b, "operation id %.0f after a restart, was %.0f", c,
+                      b);
+        b = c;
+    }
+}
+END_TEST
+
+static const cJSON *coll_config(const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s", name);
+    return cJSON_GetObjectItem(expect_ok(call("GET", path, NULL)), "config");
+}
+
+/* quantization_config: null when absent, the create-time alias
+ * "quantization", Qdrant's shapes checked, and a create / PATCH / GET
+ * round trip (lib/segment/src/types.rs QuantizationConfig). */
+START_TEST(test_quantization_config)
+{
+    create("q0", SMALL);
+    const cJSON *q =
+        cJSON_GetObjectItem(coll_config("q0"), "quantization_config");
+    ck_assert_msg(q && cJSON_IsNull(q), "quantization_config not null");
+
+    create("q1", "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                 "\"quantization\":{\"scalar\":{\"type\":\"int8\","
+                 "\"quantile\":0.99,\"always_ram\":true}}}");
+    q = cJSON_GetObjectItem(coll_config("q1"), "quantization_config");
+    ck_assert_str_eq(str(q, "scalar.type"), "int8");
+    ck_assert_double_eq_tol(num(q, "scalar.quantile"), 0.99, 1e-9);
+
+    create("q2", "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                 "\"quantization_config\":{\"product\":{\"compression\":"
+                 "\"x16\"}}}");
+    ck_assert_str_eq(
+        str(coll_config("q2"), "quantization_config.product.compression"),
+        "x16");
+    /* PATCH: binary replaces, "Disabled" removes (null again) */
+    expect_ok(call("PATCH", "/collections/q2",
+                   "{\"quantization_config\":{\"binary\":{\"encoding\":"
+                   "\"two_bits\",\"query_encoding\":\"scalar8bits\"}}}"));
+    ck_assert_str_eq(
+        str(coll_config("q2"), "quantization_config.binary.encoding"),
+        "two_bits");
+    expect_ok(call("PATCH", "/collections/q2",
+                   "{\"quantization_config\":\"Disabled\"}"));
+    q = cJSON_GetObjectItem(coll_config("q2"), "quantization_config");
+    ck_assert(q && cJSON_IsNull(q));
+
+    /* Qdrant's errors: a shape no variant matches is 400, a quantile out
+     * of range 422 */
+    expect_error_prefix(
+        call("PUT", "/collections/q3",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+             "\"quantization_config\":{\"scalar\":{\"type\":\"int4\"}}}"),
+        400,
+        "Format error in JSON body: quantization_config: data did not "
+        "match any variant of untagged enum QuantizationConfig");
+    expect_error_prefix(call("PUT", "/collections/q3",
+                             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                             "\"quantization_config\":{\"product\":{}}}"),
+                        400, "Format error in JSON body");
+    expect_error_msg(
+        call("PUT", "/collections/q3",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+             "\"quantization_config\":{\"scalar\":{\"type\":\"int8\","
+             "\"quantile\":0.3}}}"),
+        422,
+        "Validation error in JSON body: [quantization_config.scalar."
+        "quantile: value 0.3 invalid, must be from 0.5 to 1]");
+    expect_error_prefix(call("PATCH", "/collections/q1",
+                             "{\"quantization_config\":\"Enabled\"}"),
+                        400, "Format error in JSON body");
+    expect_error_prefix(
+        call("PUT", "/collections/q3",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\","
+             "\"quantization_config\":{\"binary\":{\"encoding\":\"x\"}}}}"),
+        400, "Format error in JSON body");
+    expect_error(call("GET", "/collections/q3", NULL), 404);
+    /* the config survives a restart */
+    stop_server();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+    ck_assert_str_eq(str(coll_config("q1"), "quantization_config.scalar.type"),
+                     "int8");
+}
+END_TEST
+
+/* The SHA-256 of a file by sha256sum, as a user would check it. */
+static void sha256sum(const char *path, char out[65])
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(fscanf(p, "%64s", out), 1);
+    pclose(p);
+}
+
+/* Collection snapshot checksums are SHA-256 of the archive file, checked
+ * on upload (?checksum=) and recover (lib/collection/src/common/
+ * sha_256.rs; StorageError::ChecksumMismatch). */
+START_TEST(test_snapshot_sha256)
+{
+    create("sh", SMALL);
+    expect_ok(call("PUT", "/collections/sh/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}]}"));
+    const cJSON *d = expect_ok(call("POST", "/collections/sh/snapshots", "{}"));
+    char name[512], sum[65], file[1024], want[65];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    snprintf(sum, sizeof(sum), "%s", str(d, "checksum"));
+    snprintf(file, sizeof(file), "%s/snapshots/sh/%s", storage, name);
+    sha256sum(file, want);
+    ck_assert_str_eq(sum, want);
+    const cJSON *list =
+        expect_ok(call("GET", "/collections/sh/snapshots", NULL));
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "checksum"), want);
+
+    char body[1200], path[1200], msg[300];
+    snprintf(body, sizeof(body), "{\"location\":\"%s\",\"checksum\":\"%s\"}",
+             name, "ab");
+    snprintf(msg, sizeof(msg), "Checksum mismatch: expected %s, actual ab",
+             want);
+    expect_error_msg(call("PUT", "/collections/sh/snapshots/recover", body),
+                     400, msg);
+    /* the right one, in capitals too */
+    for (char *c = sum; *c; c++)
+        if (*c >= 'a' && *c <= 'f')
+            *c = (char)(*c - 'a' + 'A');
+    snprintf(body, sizeof(body), "{\"location\":\"%s\",\"checksum\":\"%s\"}",
+             name, sum);
+    ck_assert(cJSON_IsTrue(
+        expect_ok(call("PUT", "/collections/sh/snapshots/recover", body))));
+
+    snprintf(path, sizeof(path), "/collections/sh/snapshots/%s", name);
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    size_t size = R.body.len;
+    char *bytes = malloc(size);
+    ck_assert_ptr_nonnull(bytes);
+    memcpy(bytes, R.body.p, size);
+    snprintf(path, sizeof(path),
+             "/collections/sh/snapshots/upload?checksum=%064d", 0);
+    snprintf(msg, sizeof(msg), "Checksum mismatch: expected %s, actual %064d",
+             want, 0);
+    expect_error_msg(call_raw("POST", path, bytes, size), 400, msg);
+    snprintf(path, sizeof(path), "/collections/sh/snapshots/upload?checksum=%s",
+             want);
+    ck_assert(cJSON_IsTrue(expect_ok(call_raw("POST", path, bytes, size))));
+    free(bytes);
+}
+END_TEST
+
+/* Exit status of `quiver snapshot verify file`. */
+static int cli_verify(const char *file)
+{
+    char cmd[1400];
+    snprintf(cmd, sizeof(cmd), "'%s' snapshot verify '%s' >/dev/null 2>&1",
+             QUIVER_CLI_BIN, file);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/* `quiver snapshot verify` accepts the collection snapshot archives the
+ * server writes (qv_snapshot_archive_verify), and refuses a damaged one. */
+START_TEST(test_cli_verifies_archives)
+{
+    create("cv", "{\"vectors\":{\"a\":{\"size\":2,\"distance\":\"Dot\"},"
+                 "\"b\":{\"size\":3,\"distance\":\"Cosine\"}}}");
+    expect_ok(call("PUT", "/collections/cv/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"a\":[1,2],"
+                   "\"b\":[1,0,0]},\"payload\":{\"k\":\"v\"}}]}"));
+    const cJSON *d = expect_ok(call("POST", "/collections/cv/snapshots", "{}"));
+    char file[1024], copy[1100];
+    snprintf(file, sizeof(file), "%s/snapshots/cv/%s", storage, str(d, "name"));
+    ck_assert_int_eq(cli_verify(file), 0);
+    uint32_t n = 0;
+    char err[512];
+    ck_assert_int_eq(qv_snapshot_archive_verify(file, &n, err, sizeof(err)),
+                     QV_OK);
+    ck_assert_uint_eq(n, 3); /* the points and two named vectors */
+
+    /* one flipped byte near the end (inside the last member) */
+    snprintf(copy, sizeof(copy), "%s/damaged.snapshot", storage);
+    FILE *in = fopen(file, "rb"), *out = fopen(copy, "wb");
+    ck_assert(in && out);
+    int c;
+    long at = 0, size;
+    fseek(in, 0, SEEK_END);
+    size = ftell(in);
+    rewind(in);
+    while ((c = fgetc(in)) != EOF)
+        fputc(at++ == size - 100 ? c ^ 0x40 : c, out);
+    fclose(in);
+    fclose(out);
+    ck_assert_int_eq(cli_verify(copy), 1);
+    ck_assert_int_ne(qv_snapshot_archive_verify(copy, NULL, err, sizeof(err)),
+                     QV_OK);
+    /* a single library snapshot still verifies as before */
+    ck_assert_int_eq(cli_verify("/nonexistent/x.qvs"), 1);
+}
+END_TEST
+
+/* Qdrant's validation status codes (422) for values that parse but are
+ * out of their range. */
+START_TEST(test_validation_codes)
+{
+    create("vc6", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    expect_ok(call("PUT", "/collections/vc6/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0]}]}"));
+    /* slice index >= total */
+    expect_error_msg(call("POST", "/collections/vc6/points/scroll",
+                          "{\"filter\":{\"must\":{\"slice\":{\"total\":2,"
+                          "\"index\":2}}}}"),
+                     422,
+                     "Validation error in JSON body: [filter.must.slice: index "
+                     "must be less than total]");
+    expect_error(call("POST", "/collections/vc6/points/scroll",
+                      "{\"filter\":{\"must\":{\"slice\":{\"total\":2,"
+                      "\"index\":-1}}}}"),
+                 400);
+    /* an integer index with neither lookup nor range */
+    expect_error_msg(
+        call("PUT", "/collections/vc6/index?wait=true",
+             "{\"field_name\":\"n\",\"field_schema\":{\"type\":\"integer\","
+             "\"lookup\":false,\"range\":false}}"),
+        422,
+        "Validation error in JSON body: [field_schema.lookup: the 'lookup' "
+        "and 'range' capabilities can't be both disabled]");
+    expect_ok(call("PUT", "/collections/vc6/index?wait=true",
+                   "{\"field_name\":\"n\",\"field_schema\":{\"type\":"
+                   "\"integer\",\"lookup\":false,\"range\":true}}"));
+    /* ?timeout=0 on the collection operations */
+    const char *t0 = "Validation error in query parameters: [timeout: value 0 "
+                     "invalid, must be 1 or larger]";
+    expect_error_msg(call("PUT", "/collections/vc7?timeout=0",
+                          "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}"),
+                     422, t0);
+    expect_error(call("GET", "/collections/vc7", NULL), 404);
+    expect_error_msg(call("PATCH", "/collections/vc6?timeout=0", "{}"), 422,
+                     t0);
+    expect_error_msg(call("DELETE", "/collections/vc6?timeout=0", NULL), 422,
+                     t0);
+    expect_ok(call("GET", "/collections/vc6", NULL));
+    expect_ok(call("PUT", "/collections/vc7?timeout=5",
+                   "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}"));
+    /* a 300-character name on every collection route */
+    char path[400] = "/collections/", p2[420];
+    memset(path + 13, 'n', 300);
+    path[313] = '\0';
+    const char *len = "Validation error in path parameters: [name: length must "
+                      "be from 1 to 255]";
+    expect_error_msg(call("GET", path, NULL), 422, len);
+    expect_error_msg(call("DELETE", path, NULL), 422, len);
+    expect_error_msg(call("PATCH", path, "{}"), 422, len);
+    snprintf(p2, sizeof(p2), "%s/exists", path);
+    expect_error_msg(call("GET", p2, NULL), 422, len);
+    /* PUT points/vectors with an empty vector map (Qdrant's PointVectors
+     * validation) */
+    expect_error_msg(call("PUT", "/collections/vc6/points/vectors?wait=true",
+                          "{\"points\":[{\"id\":1,\"vector\":[0,1]},"
+                          "{\"id\":1,\"vector\":{}}]}"),
+                     422,
+                     "Validation error in JSON body: [points[1].vector: must "
+                     "specify vectors to update for point]");
+}
+END_TEST
+
+/* indexed_vectors_count reports the vectors in the HNSW graph, built once
+ * the vectors pass optimizers_config.indexing_threshold (Qdrant indexes a
+ * segment above it; 0 disables indexing). */
+START_TEST(test_indexed_vectors_count)
+{
+    char body[8192];
+    size_t n = 0;
+    n += (size_t)snprintf(body + n, sizeof(body) - n, "{\"points\":[");
+    for (int i = 1; i <= 100; i++)
+        n += (size_t)snprintf(body + n, sizeof(body) - n,
+                              "%s{\"id\":%d,\"vector\":[%d,1,2,3]}",
+                              i > 1 ? "," : "", i, i);
+    snprintf(body + n, sizeof(body) - n, "]}");
+    create("ix1", "{\"vectors\":{\"size\":4,\"distance\":\"Euclid\"},"
+                  "\"optimizers_config\":{\"indexing_threshold\":1}}");
+    create("ix0", "{\"vectors\":{\"size\":4,\"distance\":\"Euclid\"},"
+                  "\"optimizers_config\":{\"indexing_threshold\":0}}");
+    create("ixd", "{\"vectors\":{\"size\":4,\"distance\":\"Euclid\"}}");
+    const char *names[] = {"ix1", "ix0", "ixd"};
+    const int want[] = {100, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        char path[128];
+        snprintf(path, sizeof(path), "/collections/%s/points?wait=true",
+                 names[k]);
+        expect_ok(call("PUT", path, body));
+        snprintf(path, sizeof(path), "/collections/%s", names[k]);
+        const cJSON *info = expect_ok(call("GET", path, NULL));
+        ck_assert_int_eq((int)num(info, "indexed_vectors_count"), want[k]);
+        ck_assert_int_eq((int)num(info, "points_count"), 100);
+        ck_assert_str_eq(str(info, "status"), "green");
+        ck_assert_str_eq(str(info, "optimizer_status"), "ok");
+    }
+    /* searches still find the nearest point through the graph */
+    const cJSON *res = expect_ok(call("POST", "/collections/ix1/points/query",
+                                      "{\"query\":[50,1,2,3],\"limit\":1}"));
+    ck_assert_int_eq(
+        (int)cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(res, "points"), 0), "id")
+            ->valuedouble,
+        50);
+}
+END_TEST
+
+/* A tiny HTTP server on loopback: serves file_bytes for any path but one
+ * containing "missing" (404), for up to `requests` connections. */
+typedef struct mini_http {
+    int fd;
+    unsigned port;
+    const char *bytes;
+    size_t len;
+    int requests;
+    pthread_t thread;
+} mini_http;
+
+static void *mini_http_run(void *arg)
+{
+    mini_http *m = arg;
+    for (int i = 0; i < m->requests; i++) {
+        int c = accept(m->fd, NULL, NULL);
+        if (c < 0)
+            break;
+        char req[2048];
+        ssize_t got = recv(c, req, sizeof(req) - 1, 0);
+        req[got > 0 ? got : 0] = '\0';
+        char head[128];
+        if (strstr(req, "missing")) {
+            snprintf(head, sizeof(head),
+                     "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            (void)!send(c, head, strlen(head), MSG_NOSIGNAL);
+        } else {
+            snprintf(head, sizeof(head),
+                     "HTTP/1.0 200 OK\r\nContent-Length: %zu\r\n\r\n", m->len);
+            (void)!send(c, head, strlen(head), MSG_NOSIGNAL);
+            for (size_t off = 0; off < m->len;) {
+                ssize_t n = send(c, m->bytes + off, m->len - off, MSG_NOSIGNAL);
+                if (n <= 0)
+                    break;
+                off += (size_t)n;
+            }
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+static void mini_http_start(mini_http *m)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof(a);
+    m->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(m->fd, 0);
+    ck_assert_int_eq(bind(m->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    ck_assert_int_eq(listen(m->fd, 8), 0);
+    ck_assert_int_eq(getsockname(m->fd, (struct sockaddr *)&a, &al), 0);
+    m->port = ntohs(a.sin_port);
+    ck_assert_int_eq(pthread_create(&m->thread, NULL, mini_http_run, m), 0);
+}
+
+/* Recovery from http(s):// locations: downloaded with libcurl from hosts
+ * on the allow-list (loopback by default), checksum checked, anything
+ * else refused before a byte is sent. */
+START_TEST(test_snapshot_from_url)
+{
+    create("url", SMALL);
+    expect_ok(call("PUT", "/collections/url/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]},"
+                   "{\"id\":2,\"vector\":[0,1,0,0]}]}"));
+    const cJSON *d =
+        expect_ok(call("POST", "/collections/url/snapshots", "{}"));
+    char name[512], sum[65], path[1024];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    snprintf(sum, sizeof(sum), "%s", str(d, "checksum"));
+    snprintf(path, sizeof(path), "/collections/url/snapshots/%s", name);
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    mini_http m = {.len = R.body.len, .requests = 3};
+    char *bytes = malloc(m.len);
+    ck_assert_ptr_nonnull(bytes);
+    memcpy(bytes, R.body.p, m.len);
+    m.bytes = bytes;
+    mini_http_start(&m);
+    expect_ok(call("POST", "/collections/url/points/delete?wait=true",
+                   "{\"points\":[1,2]}"));
+    ck_assert_int_eq(points_of("url"), 0);
+
+    char body[1400];
+    snprintf(body, sizeof(body),
+             "{\"location\":\"http://127.0.0.1:%u/s/%s\",\"checksum\":\"%s\"}",
+             m.port, name, sum);
+    ck_assert(cJSON_IsTrue(
+        expect_ok(call("PUT", "/collections/url/snapshots/recover", body))));
+    ck_assert_int_eq(points_of("url"), 2);
+    /* a wrong checksum: Qdrant's mismatch error, nothing restored */
+    snprintf(body, sizeof(body),
+             "{\"location\":\"http://localhost:%u/s.snapshot\","
+             "\"checksum\":\"%064d\"}",
+             m.port, 0);
+    expect_error_prefix(call("PUT", "/collections/url/snapshots/recover", body),
+                        400, "Checksum mismatch: expected ");
+    /* the server's 404 */
+    snprintf(body, sizeof(body),
+             "{\"location\":\"http://127.0.0.1:%u/missing.snapshot\"}", m.port);
+    expect_error_prefix(call("PUT", "/collections/url/snapshots/recover", body),
+                        400, "Bad request: failed to download snapshot from ");
+    pthread_join(m.thread, NULL);
+    close(m.fd);
+    free(bytes);
+    /* a host not on the allow-list: refused before anything is sent */
+    expect_error_msg(call("PUT", "/collections/url/snapshots/recover",
+                          "{\"location\":\"http://10.1.2.3/x.snapshot\"}"),
+                     403,
+                     "Forbidden: snapshot URL host `10.1.2.3` is not allowed "
+                     "(--snapshot-url-hosts)");
+    expect_error(call("PUT", "/collections/url/snapshots/recover",
+                      "{\"location\":\"https://example.com/x.snapshot\"}"),
+                 403);
+    /* other schemes are still refused */
+    expect_error(call("PUT", "/collections/url/snapshots/recover",
+                      "{\"location\":\"ftp://127.0.0.1/x.snapshot\"}"),
+                 400);
+}
+END_TEST
+
+/* --snapshot-url-hosts / QDRANT__STORAGE__SNAPSHOT_URL_HOSTS set the
+ * allow-list; flags win. */
+START_TEST(test_snapshot_url_hosts_config)
+{
+    qvs_config cfg;
+    qvs_config_init(&cfg);
+    ck_assert_ptr_null(cfg.snapshot_url_hosts);
+    setenv("QDRANT__STORAGE__SNAPSHOT_URL_HOSTS", "a.example,b.example", 1);
+    char *argv1[] = {"serve", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 1, argv1), 0);
+    ck_assert_str_eq(cfg.snapshot_url_hosts, "a.example,b.example");
+    char *argv2[] = {"serve", "--snapshot-url-hosts", "*", NULL};
+    ck_assert_int_eq(qvs_config_parse(&cfg, 3, argv2), 0);
+    ck_assert_str_eq(cfg.snapshot_url_hosts, "*");
+    unsetenv("QDRANT__STORAGE__SNAPSHOT_URL_HOSTS");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -2478,6 +3039,21 @@ static Suite *server_suite(void)
     tcase_add_test(prog, test_snapshot_leftovers);
     tcase_add_test(prog, test_snapshot_kill9_upload);
     suite_add_tcase(s, prog);
+
+    TCase *q19 = tcase_create("qdrant119");
+    tcase_add_checked_fixture(q19, setup, teardown);
+    tcase_set_timeout(q19, 60);
+    tcase_add_test(q19, test_values_count_missing);
+    tcase_add_test(q19, test_datetime_no_seconds);
+    tcase_add_test(q19, test_op_ids_survive_restart);
+    tcase_add_test(q19, test_quantization_config);
+    tcase_add_test(q19, test_snapshot_sha256);
+    tcase_add_test(q19, test_cli_verifies_archives);
+    tcase_add_test(q19, test_validation_codes);
+    tcase_add_test(q19, test_indexed_vectors_count);
+    tcase_add_test(q19, test_snapshot_from_url);
+    tcase_add_test(q19, test_snapshot_url_hosts_config);
+    suite_add_tcase(s, q19);
     return s;
 }
 

@@ -165,7 +165,10 @@ typedef struct qvi_datetime {
 /* Parses the date-time forms Qdrant accepts (chrono formats):
  *   RFC 3339   2024-01-02T03:04:05[.f](Z|+hh:mm)   ('T', 't' or ' ')
  *   offset     2024-01-02T03:04:05[.f]+hh[mm]      ('T' or ' ')
- *   naive      2024-01-02T03:04:05[.f]  2024-01-02 03:04  2024-01-02
+ *   naive      2024-01-02T03:04:05[.f]  2024-01-02T03:04  2024-01-02
+ *              (also with ' ' for 'T')
+ * -- the set of Qdrant 1.19's DateTimeWrapper::from_str
+ * (lib/segment/src/types.rs).
  * Naive times are UTC.  Fractions keep 9 digits.  Returns false on
  * anything else, including impossible dates (2023-02-29). */
 bool qvi_datetime_parse(const char *s, size_t len, qvi_datetime *out);

@@ -9,9 +9,13 @@
  *               should array is false; min_should needs min_count true
  *               conditions; must needs all; must_not needs none.
  *  Field        the values at the key are gathered (filter_path.c).  None
- *               at all: only is_empty: true / is_null: false parts hold
- *               (values_count does NOT count a missing key as 0 -- Qdrant's
- *               FieldCondition::check_empty ignores it).  Otherwise the
+ *               at all: the count is 0 for a values_count part (Qdrant
+ *               1.19: FieldCondition::check_empty forwards to
+ *               ValuesCount::check_empty, i.e. check_count(0) -- qdrant
+ *               PR #9607 fixing issue #9586, lib/segment/src/
+ *               payload_storage/condition_checker.rs), else only
+ *               is_empty: true / is_null: false parts hold, with the same
+ *               precedence as below.  Otherwise the
  *               condition holds when some value passes: a values_count part
  *               counts that value (null 0, array its length, else 1); an
  *               is_empty / is_null part looks at the value (an array is empty
@@ -369,19 +373,23 @@ static uint64_t count_of(const qvi_payload_ops *ops, qvi_pval v)
     return n;
 }
 
+/* The values_count bounds of fc hold for a count of c. */
+static bool count_ok(const qvi_ffield *fc, uint64_t c)
+{
+    bool ok = true;
+    for (int b = 0; b < 4 && ok; b++)
+        ok = bound_ok(fc->vbits, b, (c > fc->vc[b]) - (c < fc->vc[b]));
+    return ok;
+}
+
 /* Qdrant's FieldCondition::check on one value at the key. */
 static bool check_value(const ectx *e, const qvi_ffield *fc, qvi_pval v,
                         bool skip_match)
 {
     const qvi_payload_ops *ops = e->ops;
     qvi_ptype t = ops->type(v);
-    if (fc->parts & QVI_FP_VCOUNT) {
-        uint64_t c = count_of(ops, v);
-        bool ok = true;
-        for (int b = 0; b < 4 && ok; b++)
-            ok = bound_ok(fc->vbits, b, (c > fc->vc[b]) - (c < fc->vc[b]));
-        return ok;
-    }
+    if (fc->parts & QVI_FP_VCOUNT)
+        return count_ok(fc, count_of(ops, v));
     if (fc->parts & QVI_FP_IS_EMPTY) {
         if (t == QVI_PT_NULL)
             return fc->is_empty;
@@ -566,6 +574,9 @@ static bool eval_node(const ectx *e, qvi_pval root, uint32_t node)
             return true;
         if (fv.any_value)
             return false;
+        /* No value at all: Qdrant's FieldCondition::check_empty. */
+        if (fc->parts & QVI_FP_VCOUNT)
+            return count_ok(fc, 0);
         if (fc->parts & QVI_FP_IS_EMPTY)
             return fc->is_empty;
         if (fc->parts & QVI_FP_IS_NULL)

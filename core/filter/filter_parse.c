@@ -318,8 +318,11 @@ bool qvi_datetime_parse(const char *s, size_t len, qvi_datetime *out)
             !take_digits(s, len, &i, 2, &mi) || h > 23 || mi > 59)
             return false;
         if (i == len) {
-            /* "%Y-%m-%d %H:%M": space only. */
-            if (sep != ' ')
+            /* "%Y-%m-%dT%H:%M" or "%Y-%m-%d %H:%M" (naive, no seconds):
+             * Qdrant 1.19's DateTimeWrapper::from_str tries both
+             * (lib/segment/src/types.rs, qdrant issue #8718); 't' is not a
+             * chrono literal match there. */
+            if (sep == 't')
                 return false;
         } else {
             if (s[i++] != ':' || !take_digits(s, len, &i, 2, &sec) || sec > 59)
@@ -898,10 +901,15 @@ static qv_status parse_special(pctx *p, const cJSON *j, int depth,
                 st = fail(p, QV_EINVAL,
                           "total must be an integer in [1, "
                           "4294967295]");
-            else if (!exact_int(i, &index) || index < 0 || index >= total)
+            else if (!exact_int(i, &index) || index < 0 || index > UINT32_MAX)
                 st = fail(p, QV_EINVAL,
                           "index must be an integer in [0, "
                           "total)");
+            else if (index >= total)
+                /* A well-formed index out of its range: Qdrant's
+                 * validator (422), not a format error; the server tells
+                 * them apart by QV_ERANGE. */
+                st = fail(p, QV_ERANGE, "index must be less than total");
             else
                 st = add_node(p, QVI_FN_SLICE, (uint32_t)total, (uint32_t)index,
                               out);
