@@ -86,6 +86,8 @@ typedef struct qvs_call {
     qvs_resp *resp;
     qvs_coll *coll;    /* the collection of req->params[0], referenced */
     const cJSON *body; /* the body object; NULL when the request had none */
+    bool in_group;     /* the request runs inside a library atomic group
+                          (points_write.c, group_begin) */
 } qvs_call;
 
 /* Opens the collection named by the first path parameter (404 with

@@ -788,6 +788,9 @@ static bool top_level_nulls(const cJSON *payload, char **paths)
     return true;
 }
 
+static bool group_begin(qvs_call *p, bool many, qv_group **g);
+static bool group_end(qvs_call *p, qv_group *g, bool ok);
+
 /* set_payload (overwrite false) and overwrite_payload (true). */
 static bool op_set_payload(qvs_call *p, const cJSON *body, bool overwrite)
 {
@@ -870,20 +873,24 @@ static bool op_set_payload(qvs_call *p, const cJSON *body, bool overwrite)
     }
     /* A null member whose name cannot be written as a key path (a quote,
      * a backslash, empty, or a name given twice): merge here and overwrite
-     * each point's payload, one change per point -- in an unnamed
-     * collection outside a /points/batch, the one request that is not
-     * atomic across a crash (it would cost every set_payload a group). */
-    for (size_t i = 0; i < n; i++) {
-        if (!merged_payload(p, &ids[i], payload, &merged))
-            goto done;
-        pe ow = {.kind = PE_OVERWRITE, .json = merged, .len = strlen(merged)};
-        bool applied = apply_edits(p, lc, nl, &ids[i], 1, &ow, 1);
+     * each point's payload, one change per point, inside an atomic group
+     * (the request's own, or one opened here) so that the request stays
+     * one unit across a crash. */
+    qv_group *g = NULL;
+    bool own_group = !p->in_group;
+    if (own_group && !group_begin(p, true, &g))
+        goto done;
+    bool applied = true;
+    for (size_t i = 0; applied && i < n; i++) {
+        applied = merged_payload(p, &ids[i], payload, &merged);
+        pe ow = {.kind = PE_OVERWRITE,
+                 .json = merged,
+                 .len = merged ? strlen(merged) : 0};
+        applied = applied && apply_edits(p, lc, nl, &ids[i], 1, &ow, 1);
         cJSON_free(merged);
         merged = NULL;
-        if (!applied)
-            goto done;
     }
-    ok = true;
+    ok = own_group ? group_end(p, g, applied) : applied;
 done:
     for (size_t i = 0; null_paths && i < n_null; i++)
         free(null_paths[i]);
@@ -1089,6 +1096,7 @@ static bool group_begin(qvs_call *p, bool many, qv_group **g)
     size_t nl = qvs_call_libcolls(p->coll, lc);
     qv_status st = qv_group_begin(lc, nl, g);
     free(lc);
+    p->in_group = st == QV_OK;
     return st == QV_OK || oom(p);
 }
 
@@ -1096,6 +1104,7 @@ static bool group_begin(qvs_call *p, bool many, qv_group **g)
 static bool group_end(qvs_call *p, qv_group *g, bool ok)
 {
     qv_status st = qv_group_end(g);
+    p->in_group = false;
     if (st == QV_OK || !ok)
         return ok;
     return qj_fail_lib(p->resp, p->coll->points, st, "committing the changes");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One request = one change across kill -9: the server is SIGKILLed while
 # it applies multi-point requests -- a 2,000-id delete, set_payload on
-# 2,000 points, and a /points/batch (upsert + set_payload + delete) on a
+# 2,000 points (also with a null member that needs the per-point path),
+# and a /points/batch (upsert + set_payload + delete) on a
 # collection with two named vectors (three library collections) -- and
 # after each restart every request is there whole or not at all.  The
 # kill comes as soon as the request is seen writing its log (the storage's
@@ -116,6 +117,14 @@ for round in $(seq 1 "$rounds"); do
     c=$(count u "{\"must\":[{\"key\":\"r\",\"match\":{\"value\":$round}}]}")
     either "$c" 0 2000 "round $round: points with the new payload"
 
+    # 2b. the same with a null member whose name is no key path (empty):
+    #     the server merges and overwrites point by point, inside a group
+    kill_during '/collections/u/points/payload?wait=true' \
+        "{\"payload\":{\"r2\":$round,\"\":null},\"points\":[$(ids $((last - 1999)) "$last")]}"
+    start
+    c=$(count u "{\"must\":[{\"key\":\"r2\",\"match\":{\"value\":$round}}]}")
+    either "$c" 0 2000 "round $round: points with the new payload (null member)"
+
     # 3. a batch on the named collection: upsert 10 new points, set a
     #    payload on points 1..1000, delete 20 points
     newp=""
@@ -144,4 +153,4 @@ done
 kill -TERM "$pid"
 wait "$pid"
 pid=
-echo "server kill -9 during multi-point requests: $((rounds * 3)) kills ($cut before the reply, $finished after), every request whole or absent"
+echo "server kill -9 during multi-point requests: $((rounds * 4)) kills ($cut before the reply, $finished after), every request whole or absent"
