@@ -18,6 +18,7 @@
  *  4. Old logs: a log of single-point records (kinds 2, 4-7) replays.
  */
 #include "persist/wal.h"
+#include "tests/wal_support.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -30,69 +31,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PATHF(buf, ...)                                                        \
-    ck_assert_int_lt(snprintf(buf, sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
-
 enum { DIM = 4 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *make_tmpdir(void)
-{
-    char *t = strdup("/tmp/qv-walg-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t));
-    return t;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT, 0644);
-    ck_assert_int_ge(in, 0);
-    ck_assert_int_ge(out, 0);
-    char buf[65536];
-    ssize_t k;
-    while ((k = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t)k), k);
-    close(in);
-    close(out);
-}
-
-/* The state a process crash leaves on disk (the page cache survives). */
-static void copy_tree(const char *from, const char *to)
-{
-    ck_assert_int_eq(mkdir(to, 0755), 0);
-    DIR *d = opendir(from);
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char a[4096], b[4096];
-        PATHF(a, "%s/%s", from, e->d_name);
-        PATHF(b, "%s/%s", to, e->d_name);
-        struct stat sb;
-        ck_assert_int_eq(lstat(a, &sb), 0);
-        if (S_ISDIR(sb.st_mode))
-            copy_tree(a, b);
-        else
-            copy_file(a, b);
-    }
-    closedir(d);
-}
 
 static qv_store *open_store(const char *path)
 {
@@ -430,8 +371,8 @@ END_TEST
  * recovers to the state before op or after it. */
 static void cut_every_offset(void (*op)(qv_collection *c), size_t *n_records)
 {
-    char *dir = make_tmpdir(), live[4096], image[4096], work[4096], seg[4096],
-         wseg[4096];
+    char *dir = make_tmpdir("walg"), live[4096], image[4096], work[4096],
+         seg[4096], wseg[4096];
     PATHF(live, "%s/live", dir);
     PATHF(image, "%s/image", dir);
     PATHF(work, "%s/work", dir);
@@ -623,8 +564,8 @@ static void the_group(qv_collection *a, qv_collection *b)
 
 START_TEST(test_group_every_byte)
 {
-    char *dir = make_tmpdir(), live[4096], image[4096], work[4096], sa[4096],
-         sb[4096];
+    char *dir = make_tmpdir("walg"), live[4096], image[4096], work[4096],
+         sa[4096], sb[4096];
     PATHF(live, "%s/live", dir);
     PATHF(image, "%s/image", dir);
     PATHF(work, "%s/work", dir);
@@ -785,7 +726,7 @@ END_TEST
  * recovers to the live state. */
 START_TEST(test_old_records_replay)
 {
-    char *dir = make_tmpdir(), live[4096], image[4096];
+    char *dir = make_tmpdir("walg"), live[4096], image[4096];
     PATHF(live, "%s/live", dir);
     PATHF(image, "%s/image", dir);
     qv_store *s = open_store(live);
