@@ -82,25 +82,6 @@ static void vec_of(uint64_t seed, float *v)
 }
 
 /* Path of the newest log segment of collection name in store path. */
-static void last_segment(const char *path, const char *name, char *out,
-                         size_t cap)
-{
-    char dir[4096];
-    PATHF(dir, "%s/collections/%s", path, name);
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    char best[64] = "";
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "wal-", 4) == 0 && strlen(e->d_name) == 24 &&
-            strcmp(e->d_name, best) > 0)
-            PATHF(best, "%s", e->d_name);
-    }
-    closedir(d);
-    ck_assert_msg(best[0], "no segment in %s", dir);
-    ck_assert_int_lt(snprintf(out, cap, "%s/%s", dir, best), (int)cap);
-}
-
 static uint8_t *read_whole(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -121,13 +102,6 @@ static void write_whole(const char *path, const uint8_t *b, size_t len)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(b, 1, len, f), len);
     fclose(f);
-}
-
-static off_t file_size(const char *path)
-{
-    struct stat sb;
-    ck_assert_int_eq(stat(path, &sb), 0);
-    return sb.st_size;
 }
 
 /* Every point of a equals the one in b: vector bits and payload text. */
@@ -166,27 +140,6 @@ typedef struct seen {
     uint8_t *copies[16]; /* bodies the string pointers point into */
     size_t n;
 } seen;
-
-static void seg_append(uint8_t **seg, size_t *len, qvi_change *r)
-{
-    uint8_t *buf = NULL;
-    size_t cap = 0, n;
-    char err[128];
-    ck_assert_int_eq(qvi_wal_encode(r, &buf, &cap, &n, err, sizeof(err)),
-                     QV_OK);
-    *seg = realloc(*seg, *len + n);
-    memcpy(*seg + *len, buf, n);
-    *len += n;
-    free(buf);
-}
-
-static uint8_t *seg_new(size_t *len, uint64_t seq)
-{
-    uint8_t *seg = malloc(QVI_WAL_SEG_HEADER);
-    qvi_wal_segment_header(seg, seq);
-    *len = QVI_WAL_SEG_HEADER;
-    return seg;
-}
 
 typedef struct check_ctx {
     const qvi_change *want;

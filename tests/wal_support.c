@@ -4,6 +4,8 @@
  */
 #include "wal_support.h"
 
+#include "persist/wal.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -85,4 +87,50 @@ void copy_tree_counting(const char *from, const char *to, int *segs, int *tmps)
 void copy_tree(const char *from, const char *to)
 {
     copy_tree_counting(from, to, NULL, NULL);
+}
+
+void last_segment(const char *path, const char *name, char *out, size_t cap)
+{
+    char dir[4096];
+    PATHF(dir, "%s/collections/%s", path, name);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    char best[64] = "";
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, "wal-", 4) == 0 && strlen(e->d_name) == 24 &&
+            strcmp(e->d_name, best) > 0)
+            PATHF(best, "%s", e->d_name);
+    }
+    closedir(d);
+    ck_assert_msg(best[0], "no segment in %s", dir);
+    ck_assert_int_lt(snprintf(out, cap, "%s/%s", dir, best), (int)cap);
+}
+
+off_t file_size(const char *path)
+{
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    return sb.st_size;
+}
+
+uint8_t *seg_new(size_t *len, uint64_t seq)
+{
+    uint8_t *seg = malloc(QVI_WAL_SEG_HEADER);
+    qvi_wal_segment_header(seg, seq);
+    *len = QVI_WAL_SEG_HEADER;
+    return seg;
+}
+
+void seg_append(uint8_t **seg, size_t *len, const struct qvi_change *r)
+{
+    uint8_t *buf = NULL;
+    size_t cap = 0, n;
+    char err[128];
+    ck_assert_int_eq(qvi_wal_encode(r, &buf, &cap, &n, err, sizeof(err)),
+                     QV_OK);
+    *seg = realloc(*seg, *len + n);
+    memcpy(*seg + *len, buf, n);
+    *len += n;
+    free(buf);
 }

@@ -14,6 +14,8 @@
 
 #include <check.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <stdio.h>
 
 /* snprintf into a path buffer that must not truncate. */
@@ -34,5 +36,18 @@ bool is_segment(const char *name);
  * temporary file) and to *tmps the temporary files ("*.tmp*") it copied:
  * the traces of a checkpoint in progress. */
 void copy_tree_counting(const char *from, const char *to, int *segs, int *tmps);
+
+/* The newest log segment of collection name in the store at path
+ * (fails the test when there is none), as a path in out[0..cap). */
+void last_segment(const char *path, const char *name, char *out, size_t cap);
+/* The size of the file at path. */
+off_t file_size(const char *path);
+
+/* Hand-built log segments (persist/wal.h's record format). */
+struct qvi_change;
+/* A new segment buffer holding only the header of segment seq. */
+uint8_t *seg_new(size_t *len, uint64_t seq);
+/* Appends the encoding of r to the segment buffer seg[0..*len). */
+void seg_append(uint8_t **seg, size_t *len, const struct qvi_change *r);
 
 #endif /* QUIVER_TESTS_WAL_SUPPORT_H */
