@@ -1,6 +1,6 @@
 /*
  * wal_support.h -- file-tree helpers the durability tests share
- * (test_wal.c, test_wal_group.c, test_crash.c).
+ * (test_wal.c, test_wal_group.c, test_crash.c, test_corruption.c).
  *
  * Each of those tests builds a store in a scratch directory, copies the
  * tree the way a crash would leave it (the page cache survives a process
