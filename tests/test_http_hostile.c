@@ -149,29 +149,38 @@ typedef struct wire {
     bool closed; /* end of file (or reset) before the wait ran out */
 } wire;
 
+/* Waits up to ms for bytes on fd and appends what arrives to w (kept
+ * NUL-terminated); false once the server has closed the connection
+ * (w->closed). */
+static bool recv_more(int fd, int ms, wire *w)
+{
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, ms) <= 0)
+        return true;
+    char b[65536];
+    ssize_t k = recv(fd, b, sizeof(b), 0);
+    if (k <= 0) {
+        w->closed = true;
+        return false;
+    }
+    w->p = realloc(w->p, w->len + (size_t)k + 1);
+    memcpy(w->p + w->len, b, (size_t)k);
+    w->len += (size_t)k;
+    w->p[w->len] = '\0';
+    return true;
+}
+
 /* Reads until the server closes the connection or wait_s pass. */
 static wire slurp(int fd, double wait_s)
 {
     wire w = {malloc(1), 0, false};
+    w.p[0] = '\0';
     double end = now_s() + wait_s;
     for (;;) {
         double left = end - now_s();
-        if (left <= 0)
+        if (left <= 0 || !recv_more(fd, (int)(left * 1000) + 1, &w))
             break;
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, (int)(left * 1000) + 1) <= 0)
-            continue;
-        char b[65536];
-        ssize_t k = recv(fd, b, sizeof(b), 0);
-        if (k <= 0) {
-            w.closed = true;
-            break;
-        }
-        w.p = realloc(w.p, w.len + (size_t)k + 1);
-        memcpy(w.p + w.len, b, (size_t)k);
-        w.len += (size_t)k;
     }
-    w.p[w.len] = '\0';
     return w;
 }
 
@@ -188,19 +197,8 @@ static wire reply1(int fd, double wait_s)
         if (h && cl && cl < h &&
             w.len >= (size_t)(h + 4 - w.p) + strtoul(cl + 15, NULL, 10))
             break;
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, 100) <= 0)
-            continue;
-        char b[65536];
-        ssize_t k = recv(fd, b, sizeof(b), 0);
-        if (k <= 0) {
-            w.closed = true;
+        if (!recv_more(fd, 100, &w))
             break;
-        }
-        w.p = realloc(w.p, w.len + (size_t)k + 1);
-        memcpy(w.p + w.len, b, (size_t)k);
-        w.len += (size_t)k;
-        w.p[w.len] = '\0';
     }
     return w;
 }
