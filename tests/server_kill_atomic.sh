@@ -15,34 +15,7 @@ dir=$(mktemp -d)
 pid=
 cpid=
 trap '[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; [ -n "$cpid" ] && kill "$cpid" 2>/dev/null; rm -rf "$dir"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
-limit=${QUIVER_TEST_TIMEOUT:-120} # safety net only (see server_kill9.sh)
-start() {
-    "$quiver" serve --port "$port" --storage "$dir/s" >>"$dir/log" 2>&1 &
-    pid=$!
-    local deadline=$((SECONDS + limit))
-    until curl -fs --max-time 5 "$url/readyz" >/dev/null 2>&1; do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            echo "the server exited before it was ready:" >&2
-            cat "$dir/log" >&2
-            return 1
-        fi
-        if [ "$SECONDS" -ge "$deadline" ]; then
-            echo "the server was not ready after $limit s:" >&2
-            cat "$dir/log" >&2
-            return 1
-        fi
-        sleep 0.05 # a polling interval, not a guess at the start-up time
-    done
-}
-req() { # method path body -> prints the response, fails unless status ok
-    local out
-    out=$(curl -fsS --max-time "$limit" -X "$1" "$url$2" \
-        -H 'Content-Type: application/json' --data-binary "$3")
-    grep -q '"status":"ok"' <<<"$out" || { echo "$1 $2: $out" >&2; return 1; }
-    echo "$out"
-}
+. "$(dirname "${BASH_SOURCE[0]}")/server_lib.sh" # port, url, limit, start, req
 count() { # collection [filter] -> exact count
     local body='{"exact":true}'
     [ -n "${2:-}" ] && body="{\"exact\":true,\"filter\":$2}"

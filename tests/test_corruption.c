@@ -34,6 +34,7 @@
  */
 #include "persist/snapshot.h"
 #include "persist/wal.h"
+#include "tests/wal_support.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -48,15 +49,6 @@ enum { DIM = 8, NPOINTS = 300 };
 
 static char dir[64];
 
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static void setup(void)
 {
     struct stat sb;
@@ -69,7 +61,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    rm_rf(dir);
 }
 
 static const char *path_of(const char *name)
@@ -385,7 +377,7 @@ static void make_store(const char *work, const uint8_t *snap, size_t snap_len,
                        const char *seg_name, const uint8_t *seg, size_t len)
 {
     char p[512];
-    nftw(work, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    rm_rf(work);
     ck_assert_int_eq(mkdir(work, 0755), 0);
     snprintf(p, sizeof(p), "%s/collections", work);
     ck_assert_int_eq(mkdir(p, 0755), 0);

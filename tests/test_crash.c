@@ -26,6 +26,7 @@
  */
 #include "quiver.h"
 #include "tests/crash_common.h"
+#include "tests/wal_support.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -42,10 +43,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* snprintf into a path buffer that must not truncate. */
-#define PATHF(buf, ...)                                                        \
-    ck_assert_int_lt(snprintf(buf, sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
-
 #ifndef CRASH_WRITER
 #error "CRASH_WRITER must name the crash_writer binary"
 #endif
@@ -57,65 +54,6 @@ enum {
     CKPT_WATCH_ACKS = 4000,   /* batches to watch for a checkpoint */
     STALL_SECONDS = 120,      /* safety net: no batch for this long fails */
 };
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT, 0644);
-    ck_assert_int_ge(in, 0);
-    ck_assert_int_ge(out, 0);
-    char buf[65536];
-    ssize_t k;
-    while ((k = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t)k), k);
-    close(in);
-    close(out);
-}
-
-static bool is_segment(const char *name)
-{
-    return strncmp(name, "wal-", 4) == 0 && strstr(name, ".tmp") == NULL;
-}
-
-/* Copies the tree; counts log segments and temporary files seen (the
- * traces of a checkpoint in progress). */
-static void copy_tree(const char *from, const char *to, int *segs, int *tmps)
-{
-    ck_assert_int_eq(mkdir(to, 0755), 0);
-    DIR *d = opendir(from);
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char a[4096], b[4096];
-        PATHF(a, "%s/%s", from, e->d_name);
-        PATHF(b, "%s/%s", to, e->d_name);
-        struct stat sb;
-        ck_assert_int_eq(lstat(a, &sb), 0);
-        if (S_ISDIR(sb.st_mode)) {
-            copy_tree(a, b, segs, tmps);
-            continue;
-        }
-        copy_file(a, b);
-        *segs += is_segment(e->d_name);
-        *tmps += strstr(e->d_name, ".tmp") != NULL;
-    }
-    closedir(d);
-}
 
 typedef struct progress {
     int64_t acked[2];                 /* last acknowledged batch per thread */
@@ -449,7 +387,7 @@ START_TEST(test_kill_during_writes)
             continue;
         }
         rm_rf(image);
-        copy_tree(store, image, &segs, &tmps);
+        copy_tree_counting(store, image, &segs, &tmps);
         mid_checkpoint += segs > 1 || tmps > 0;
         verify(image, &p);
     }

@@ -149,29 +149,38 @@ typedef struct wire {
     bool closed; /* end of file (or reset) before the wait ran out */
 } wire;
 
+/* Waits up to ms for bytes on fd and appends what arrives to w (kept
+ * NUL-terminated); false once the server has closed the connection
+ * (w->closed). */
+static bool recv_more(int fd, int ms, wire *w)
+{
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, ms) <= 0)
+        return true;
+    char b[65536];
+    ssize_t k = recv(fd, b, sizeof(b), 0);
+    if (k <= 0) {
+        w->closed = true;
+        return false;
+    }
+    w->p = realloc(w->p, w->len + (size_t)k + 1);
+    memcpy(w->p + w->len, b, (size_t)k);
+    w->len += (size_t)k;
+    w->p[w->len] = '\0';
+    return true;
+}
+
 /* Reads until the server closes the connection or wait_s pass. */
 static wire slurp(int fd, double wait_s)
 {
     wire w = {malloc(1), 0, false};
+    w.p[0] = '\0';
     double end = now_s() + wait_s;
     for (;;) {
         double left = end - now_s();
-        if (left <= 0)
+        if (left <= 0 || !recv_more(fd, (int)(left * 1000) + 1, &w))
             break;
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, (int)(left * 1000) + 1) <= 0)
-            continue;
-        char b[65536];
-        ssize_t k = recv(fd, b, sizeof(b), 0);
-        if (k <= 0) {
-            w.closed = true;
-            break;
-        }
-        w.p = realloc(w.p, w.len + (size_t)k + 1);
-        memcpy(w.p + w.len, b, (size_t)k);
-        w.len += (size_t)k;
     }
-    w.p[w.len] = '\0';
     return w;
 }
 
@@ -188,19 +197,8 @@ static wire reply1(int fd, double wait_s)
         if (h && cl && cl < h &&
             w.len >= (size_t)(h + 4 - w.p) + strtoul(cl + 15, NULL, 10))
             break;
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, 100) <= 0)
-            continue;
-        char b[65536];
-        ssize_t k = recv(fd, b, sizeof(b), 0);
-        if (k <= 0) {
-            w.closed = true;
+        if (!recv_more(fd, 100, &w))
             break;
-        }
-        w.p = realloc(w.p, w.len + (size_t)k + 1);
-        memcpy(w.p + w.len, b, (size_t)k);
-        w.len += (size_t)k;
-        w.p[w.len] = '\0';
     }
     return w;
 }
@@ -613,27 +611,56 @@ END_TEST
 
 /* ---- 7. the worker pool ------------------------------------------------- */
 
+/* Opens n connections and sends req on each: with the pool held, they
+ * take the workers and then the queue's places. */
+static int *send_held(const char *req, size_t n)
+{
+    int *fds = malloc(sizeof(int) * n);
+    ck_assert_ptr_nonnull(fds);
+    for (size_t i = 0; i < n; i++) {
+        fds[i] = dial();
+        puts_(fds[i], req);
+    }
+    return fds;
+}
+
+/* Waits (60 s at most) until the pool has queued requests waiting and
+ * running ones on a worker, then checks both. */
+static void await_pool(size_t queued_want, size_t running_want)
+{
+    size_t queued = 0, running = 0;
+    double t0 = now_s();
+    while (now_s() - t0 < 60.0) {
+        qvs_server_queue_stats(srv, &queued, &running);
+        if (queued == queued_want && running == running_want)
+            break;
+        usleep(10000);
+    }
+    ck_assert_uint_eq(queued, queued_want);
+    ck_assert_uint_eq(running, running_want);
+}
+
+/* Once the pool is released: every one of the n held requests on fds is
+ * answered with status; closes them and frees fds. */
+static void answer_held(int *fds, size_t n, int status, const char *what)
+{
+    for (size_t i = 0; i < n; i++) {
+        wire w = reply1(fds[i], 30.0);
+        ck_assert_msg(status_of(&w) == status, "%s %zu: %s", what, i, w.p);
+        free(w.p);
+        close(fds[i]);
+    }
+    free(fds);
+}
+
 START_TEST(test_worker_pool)
 {
     /* Two workers (threads = 2), so 128 places in the queue.  Held, the
      * workers take one request each and the rest fill the queue. */
     size_t cap = 2 * QVS_QUEUE_PER_WORKER, n = 2 + cap;
-    int *fds = malloc(sizeof(int) * n);
     qvs_server_hold_workers(srv, true);
-    for (size_t i = 0; i < n; i++) {
-        fds[i] = dial();
-        puts_(fds[i], "GET /collections HTTP/1.1\r\nHost: a\r\n\r\n");
-    }
-    size_t queued = 0, running = 0;
-    double t0 = now_s();
-    while (now_s() - t0 < 60.0) {
-        qvs_server_queue_stats(srv, &queued, &running);
-        if (queued == cap && running == 2)
-            break;
-        usleep(10000);
-    }
-    ck_assert_uint_eq(queued, cap);
-    ck_assert_uint_eq(running, 2);
+    int *fds = send_held("GET /collections HTTP/1.1\r\nHost: a\r\n\r\n", n);
+    await_pool(cap, 2);
 
     /* The queue is full: one more is refused at once, in JSON, and its
      * connection kept. */
@@ -658,13 +685,7 @@ START_TEST(test_worker_pool)
 
     /* Released, every held request is answered. */
     qvs_server_hold_workers(srv, false);
-    for (size_t i = 0; i < n; i++) {
-        w = reply1(fds[i], 30.0);
-        ck_assert_msg(status_of(&w) == 200, "request %zu: %s", i, w.p);
-        free(w.p);
-        close(fds[i]);
-    }
-    free(fds);
+    answer_held(fds, n, 200, "request");
 }
 END_TEST
 
@@ -677,23 +698,10 @@ START_TEST(test_pool_writes)
         "PUT /collections/nope/points HTTP/1.1\r\nHost: a\r\n"
         "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
     size_t cap = 2 * QVS_QUEUE_PER_WORKER, n = 1 + cap;
-    int *fds = malloc(sizeof(int) * n);
     qvs_server_hold_writes(srv, true);
-    for (size_t i = 0; i < n; i++) {
-        fds[i] = dial();
-        puts_(fds[i], upsert);
-    }
-    size_t queued = 0, running = 0;
-    double t0 = now_s();
-    while (now_s() - t0 < 60.0) {
-        qvs_server_queue_stats(srv, &queued, &running);
-        if (queued == cap && running == 1)
-            break;
-        usleep(10000);
-    }
+    int *fds = send_held(upsert, n);
     /* One write runs (held), the rest wait for the cap, not a worker. */
-    ck_assert_uint_eq(queued, cap);
-    ck_assert_uint_eq(running, 1);
+    await_pool(cap, 1);
 
     /* The write queue is full: one more write is refused at once... */
     int fd = dial();
@@ -715,13 +723,7 @@ START_TEST(test_pool_writes)
     /* Released, every held write is answered (the collection is
      * missing: 404, from the handler, not the pool). */
     qvs_server_hold_writes(srv, false);
-    for (size_t i = 0; i < n; i++) {
-        w = reply1(fds[i], 30.0);
-        ck_assert_msg(status_of(&w) == 404, "write %zu: %s", i, w.p);
-        free(w.p);
-        close(fds[i]);
-    }
-    free(fds);
+    answer_held(fds, n, 404, "write");
 }
 END_TEST
 

@@ -918,6 +918,25 @@ START_TEST(test_number_keys)
 }
 END_TEST
 
+/* Appends "id:<value>" to the listing out[0..len) (a comma first unless it
+ * is empty), the value as i<int>, u<uint> or d<double> after its kind;
+ * returns the new length. */
+static size_t listing_add(char *out, size_t cap, size_t len, uint64_t id,
+                          const qv_number *v)
+{
+    len += (size_t)snprintf(out + len, cap - len, "%s%llu:", len ? "," : "",
+                            (unsigned long long)id);
+    if (v->kind == QV_NUM_INT)
+        len +=
+            (size_t)snprintf(out + len, cap - len, "i%lld", (long long)v->v.i);
+    else if (v->kind == QV_NUM_UINT)
+        len += (size_t)snprintf(out + len, cap - len, "u%llu",
+                                (unsigned long long)v->v.u);
+    else
+        len += (size_t)snprintf(out + len, cap - len, "d%.17g", v->v.d);
+    return len;
+}
+
 /* The ids and exact values of an ordered scroll, as "id:i5,id:u9,id:d1.5". */
 static char *ordered_exact(qv_collection *c, const char *key, bool desc,
                            const qv_number *start, const char *ftext,
@@ -955,18 +974,7 @@ static char *ordered_exact(qv_collection *c, const char *key, bool desc,
                       : v->kind == QV_NUM_UINT ? (double)v->v.u
                                                : v->v.d;
         ck_assert(memcmp(&near, &dv[i], sizeof(double)) == 0);
-        len += (size_t)snprintf(out + len, sizeof(out) - len,
-                                "%s%llu:", i ? "," : "",
-                                (unsigned long long)ids[i].u.num);
-        if (v->kind == QV_NUM_INT)
-            len += (size_t)snprintf(out + len, sizeof(out) - len, "i%lld",
-                                    (long long)v->v.i);
-        else if (v->kind == QV_NUM_UINT)
-            len += (size_t)snprintf(out + len, sizeof(out) - len, "u%llu",
-                                    (unsigned long long)v->v.u);
-        else
-            len += (size_t)snprintf(out + len, sizeof(out) - len, "d%.17g",
-                                    v->v.d);
+        len = listing_add(out, sizeof(out), len, ids[i].u.num, v);
     }
     qv_filter_free(f);
     return out;
@@ -1014,18 +1022,7 @@ static char *exact_want(int lo, int hi, bool desc)
         if (EXACT[i].rank < lo || EXACT[i].rank > hi)
             continue;
         const qv_number *v = &EXACT[i].v;
-        len += (size_t)snprintf(out + len, sizeof(out) - len,
-                                "%s%llu:", len ? "," : "",
-                                (unsigned long long)EXACT[i].id);
-        if (v->kind == QV_NUM_INT)
-            len += (size_t)snprintf(out + len, sizeof(out) - len, "i%lld",
-                                    (long long)v->v.i);
-        else if (v->kind == QV_NUM_UINT)
-            len += (size_t)snprintf(out + len, sizeof(out) - len, "u%llu",
-                                    (unsigned long long)v->v.u);
-        else
-            len += (size_t)snprintf(out + len, sizeof(out) - len, "d%.17g",
-                                    v->v.d);
+        len = listing_add(out, sizeof(out), len, EXACT[i].id, v);
     }
     return out;
 }

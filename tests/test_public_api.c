@@ -18,6 +18,7 @@
  * Only include/quiver.h is used: this is what an application sees.
  */
 #include "quiver.h"
+#include "tests/scratch_dir.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -31,28 +32,9 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char dir[64];
-
 static void setup(void)
 {
-    strcpy(dir, "/tmp/qv-public-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path_of(const char *name)
-{
-    static char p[4][128];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
-    return p[i];
+    scratch_dir_make("public-test");
 }
 
 /* A collection of n points of dim 8 (every 7th deleted); with graph, its
@@ -99,10 +81,10 @@ static size_t read_all(const char *path, char *buf, size_t cap)
     return n;
 }
 
-/* Entries of dir whose name contains ".tmp-". */
+/* Entries of scratch_dir whose name contains ".tmp-". */
 static int count_tmp(void)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(scratch_dir);
     ck_assert_ptr_nonnull(d);
     int n = 0;
     for (struct dirent *e; (e = readdir(d));)
@@ -118,7 +100,7 @@ START_TEST(describe_with_graph)
     qv_collection *c = make_collection(500, true);
     ck_assert_int_eq(qv_payload_index_create(c, "tag", QV_INDEX_KEYWORD),
                      QV_OK);
-    const char *path = path_of("g.qvs");
+    const char *path = scratch_path("g.qvs");
     ck_assert_int_eq(qv_snapshot_save(c, path), QV_OK);
     uint64_t count = 0;
     qv_count(c, &count);
@@ -186,7 +168,7 @@ END_TEST
 START_TEST(describe_without_graph)
 {
     qv_collection *c = make_collection(20, false);
-    const char *path = path_of("s.qvs");
+    const char *path = scratch_path("s.qvs");
     ck_assert_int_eq(qv_snapshot_save(c, path), QV_OK);
     qv_collection_release(c);
     qv_snapshot_info *f = NULL;
@@ -213,22 +195,23 @@ START_TEST(describe_failures)
 
     f = (qv_snapshot_info *)&f;
     ck_assert_int_eq(
-        qv_snapshot_describe(path_of("missing.qvs"), &f, err, sizeof(err)),
+        qv_snapshot_describe(scratch_path("missing.qvs"), &f, err, sizeof(err)),
         QV_EIO);
     ck_assert_ptr_null(f);
     ck_assert_ptr_nonnull(strstr(err, "missing.qvs"));
-    ck_assert_int_eq(qv_snapshot_describe(dir, &f, err, sizeof(err)), QV_EIO);
+    ck_assert_int_eq(qv_snapshot_describe(scratch_dir, &f, err, sizeof(err)),
+                     QV_EIO);
 
-    FILE *e = fopen(path_of("empty.qvs"), "wb");
+    FILE *e = fopen(scratch_path("empty.qvs"), "wb");
     fclose(e);
     ck_assert_int_eq(
-        qv_snapshot_describe(path_of("empty.qvs"), &f, err, sizeof(err)),
+        qv_snapshot_describe(scratch_path("empty.qvs"), &f, err, sizeof(err)),
         QV_EFORMAT);
     ck_assert_ptr_null(f);
 
     /* A good file cut short, then one with its config section damaged. */
     qv_collection *c = make_collection(50, true);
-    const char *path = path_of("d.qvs");
+    const char *path = scratch_path("d.qvs");
     ck_assert_int_eq(qv_snapshot_save(c, path), QV_OK);
     qv_collection_release(c);
     ck_assert_int_eq(qv_snapshot_describe(path, &f, NULL, 0), QV_OK);
@@ -239,20 +222,20 @@ START_TEST(describe_failures)
 
     char *bytes = malloc(size);
     ck_assert_uint_eq(read_all(path, bytes, size), size);
-    FILE *w = fopen(path_of("short.qvs"), "wb");
+    FILE *w = fopen(scratch_path("short.qvs"), "wb");
     fwrite(bytes, 1, size / 2, w);
     fclose(w);
     ck_assert_int_eq(
-        qv_snapshot_describe(path_of("short.qvs"), &f, err, sizeof(err)),
+        qv_snapshot_describe(scratch_path("short.qvs"), &f, err, sizeof(err)),
         QV_ECORRUPT);
     ck_assert_ptr_null(f);
 
     bytes[cfg_at] ^= 0x40;
-    w = fopen(path_of("bad.qvs"), "wb");
+    w = fopen(scratch_path("bad.qvs"), "wb");
     fwrite(bytes, 1, size, w);
     fclose(w);
     ck_assert_int_eq(
-        qv_snapshot_describe(path_of("bad.qvs"), &f, err, sizeof(err)),
+        qv_snapshot_describe(scratch_path("bad.qvs"), &f, err, sizeof(err)),
         QV_ECORRUPT);
     ck_assert_ptr_null(f);
     ck_assert_ptr_nonnull(strstr(err, "config"));
@@ -264,7 +247,7 @@ END_TEST
 
 START_TEST(replace_commit_and_abort)
 {
-    const char *path = path_of("f.txt");
+    const char *path = scratch_path("f.txt");
     char buf[64] = {0}, err[256];
     qv_file_writer *w = NULL;
 
@@ -305,9 +288,9 @@ START_TEST(replace_failures)
 {
     char err[256] = "";
     qv_file_writer *w = (qv_file_writer *)&w; /* must become NULL */
-    ck_assert_int_eq(
-        qv_file_replace_begin(path_of("no/such/dir/f"), &w, err, sizeof(err)),
-        QV_EIO);
+    ck_assert_int_eq(qv_file_replace_begin(scratch_path("no/such/dir/f"), &w,
+                                           err, sizeof(err)),
+                     QV_EIO);
     ck_assert_ptr_null(w);
     ck_assert_ptr_nonnull(strstr(err, "no/such/dir/f"));
     ck_assert_int_eq(qv_file_replace_begin(NULL, &w, err, sizeof(err)),
@@ -317,8 +300,8 @@ START_TEST(replace_failures)
     ck_assert_int_eq(qv_file_replace_write(NULL, "x", 1), QV_ENULL);
     ck_assert_int_eq(qv_file_replace_commit(NULL, err, sizeof(err)), QV_ENULL);
 
-    ck_assert_int_eq(qv_file_replace_begin(path_of("f"), &w, err, sizeof(err)),
-                     QV_OK);
+    ck_assert_int_eq(
+        qv_file_replace_begin(scratch_path("f"), &w, err, sizeof(err)), QV_OK);
     ck_assert_int_eq(qv_file_replace_write(w, NULL, 1), QV_ENULL);
     qv_file_replace_abort(w);
     ck_assert_int_eq(count_tmp(), 0);
@@ -331,7 +314,7 @@ END_TEST
  * left. */
 START_TEST(replace_write_failure_is_sticky)
 {
-    const char *path = path_of("big");
+    const char *path = scratch_path("big");
     FILE *old = fopen(path, "wb");
     fputs("old", old);
     fclose(old);
@@ -370,7 +353,7 @@ END_TEST
 
 START_TEST(remove_durable)
 {
-    const char *path = path_of("gone");
+    const char *path = scratch_path("gone");
     FILE *f = fopen(path, "wb");
     fclose(f);
     char err[256] = "";
@@ -511,15 +494,16 @@ START_TEST(store_options_version)
     qv_store_options_init(&o);
     o.version = QV_STORE_OPTIONS_VERSION + 1;
     ck_assert_int_eq(
-        qv_store_open_dir(path_of("store"), &o, &s, err, sizeof(err)),
+        qv_store_open_dir(scratch_path("store"), &o, &s, err, sizeof(err)),
         QV_EINVAL);
     ck_assert_ptr_null(s);
     ck_assert_ptr_nonnull(strstr(err, "version"));
-    ck_assert_int_eq(access(path_of("store"), F_OK), -1); /* nothing made */
+    ck_assert_int_eq(access(scratch_path("store"), F_OK),
+                     -1); /* nothing made */
 
     qv_store_options zero = {.checkpoint_wal_bytes = 0}; /* version 0 */
     ck_assert_int_eq(
-        qv_store_open_dir(path_of("store"), &zero, &s, err, sizeof(err)),
+        qv_store_open_dir(scratch_path("store"), &zero, &s, err, sizeof(err)),
         QV_OK);
     qv_store_close(s);
 }
@@ -529,20 +513,20 @@ int main(void)
 {
     Suite *s = suite_create("public_api");
     TCase *t = tcase_create("describe");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, setup, scratch_dir_remove);
     tcase_add_test(t, describe_with_graph);
     tcase_add_test(t, describe_without_graph);
     tcase_add_test(t, describe_failures);
     suite_add_tcase(s, t);
     t = tcase_create("files");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, setup, scratch_dir_remove);
     tcase_add_test(t, replace_commit_and_abort);
     tcase_add_test(t, replace_failures);
     tcase_add_test(t, replace_write_failure_is_sticky);
     tcase_add_test(t, remove_durable);
     suite_add_tcase(s, t);
     t = tcase_create("versions");
-    tcase_add_checked_fixture(t, setup, teardown);
+    tcase_add_checked_fixture(t, setup, scratch_dir_remove);
     tcase_add_test(t, init_sets_versions);
     tcase_add_test(t, collection_config_version);
     tcase_add_test(t, search_params_version);

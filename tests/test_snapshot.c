@@ -12,6 +12,7 @@
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
 #include "persist/snapshot.h"
+#include "tests/scratch_dir.h"
 
 #include <check.h>
 #include <errno.h>
@@ -25,28 +26,9 @@
 
 /* ---- helpers ------------------------------------------------------------- */
 
-static char dir[64];
-
 static void setup(void)
 {
-    strcpy(dir, "/tmp/qv-snap-test-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static const char *path_of(const char *name)
-{
-    static char p[4][128];
-    static int i;
-    i = (i + 1) % 4;
-    snprintf(p[i], sizeof(p[i]), "%s/%s", dir, name);
-    return p[i];
+    scratch_dir_make("snap-test");
 }
 
 static uint64_t rng_next(uint64_t *s)
@@ -258,7 +240,7 @@ START_TEST(test_roundtrip_metrics)
     fill(c, 0, 700, 1 + (uint64_t)_i);
     delete_every(c, 0, 700, 5);
     fill(c, 700, 760, 77); /* reuses deleted slots */
-    const char *p = path_of("rt.qvs");
+    const char *p = scratch_path("rt.qvs");
     save_ok(c, p);
     qv_collection *d = open_ok(p, 0);
     same_collection(c, d);
@@ -277,7 +259,7 @@ START_TEST(test_empty_and_lsn)
     for (int thr = 0; thr < 2; thr++) {
         qv_collection *c = make(4, QV_METRIC_EUCLID, thr ? 100000 : 0);
         c->lsn = 42;
-        const char *p = path_of("empty.qvs");
+        const char *p = scratch_path("empty.qvs");
         save_ok(c, p);
         qv_collection *d = open_ok(p, QV_SNAPSHOT_VERIFY);
         ck_assert_uint_eq(d->lsn, 42);
@@ -308,7 +290,7 @@ START_TEST(test_edit_opened_snapshot)
     qv_collection *c = make(9, QV_METRIC_COSINE, 0);
     fill(c, 0, 900, 5);
     delete_every(c, 0, 900, 7);
-    const char *p1 = path_of("one.qvs"), *p2 = path_of("two.qvs");
+    const char *p1 = scratch_path("one.qvs"), *p2 = scratch_path("two.qvs");
     save_ok(c, p1);
     struct stat before, after;
     ck_assert_int_eq(stat(p1, &before), 0);
@@ -380,7 +362,8 @@ START_TEST(test_save_failure_paths)
     fill(c, 0, 100, 2);
     ck_assert_int_eq(qv_snapshot_save(NULL, "x"), QV_ENULL);
     ck_assert_int_eq(qv_snapshot_save(c, NULL), QV_ENULL);
-    ck_assert_int_eq(qv_snapshot_save(c, path_of("no/such/dir/c.qvs")), QV_EIO);
+    ck_assert_int_eq(qv_snapshot_save(c, scratch_path("no/such/dir/c.qvs")),
+                     QV_EIO);
     char msg[256];
     qv_collection_errmsg(c, msg, sizeof(msg));
     ck_assert_ptr_nonnull(strstr(msg, "No such file or directory"));
@@ -389,11 +372,11 @@ START_TEST(test_save_failure_paths)
     uint64_t n;
     ck_assert_int_eq(qv_count(c, &n), QV_OK);
     ck_assert_uint_eq(n, 120);
-    const char *p = path_of("ok.qvs");
+    const char *p = scratch_path("ok.qvs");
     save_ok(c, p);
     /* No temporary file is left behind. */
     char cmd[160];
-    snprintf(cmd, sizeof(cmd), "ls %s | grep -q tmp", dir);
+    snprintf(cmd, sizeof(cmd), "ls %s | grep -q tmp", scratch_dir);
     ck_assert_int_ne(system(cmd), 0);
     qv_collection *d = open_ok(p, 0);
     same_collection(c, d);
@@ -403,7 +386,7 @@ START_TEST(test_save_failure_paths)
     char err[256];
     qv_collection *x = (qv_collection *)1;
     ck_assert_int_eq(
-        qv_snapshot_open(path_of("missing.qvs"), 0, &x, err, sizeof(err)),
+        qv_snapshot_open(scratch_path("missing.qvs"), 0, &x, err, sizeof(err)),
         QV_EIO);
     ck_assert_ptr_null(x);
     ck_assert_int_eq(qv_snapshot_open(p, 0x80, &x, err, sizeof(err)),
@@ -487,7 +470,7 @@ static void reseal(image *im, uint32_t kind)
 static void refused(const image *im, unsigned flags, qv_status st,
                     const char *what)
 {
-    const char *p = path_of("bad.qvs");
+    const char *p = scratch_path("bad.qvs");
     write_image(im, p);
     char err[256] = "";
     qv_collection *c = (qv_collection *)1;
@@ -506,7 +489,7 @@ static image good_image(qv_metric metric)
     qv_collection *c = make(8, metric, 0);
     fill(c, 0, 300, 4);
     delete_every(c, 0, 300, 9);
-    const char *p = path_of("good.qvs");
+    const char *p = scratch_path("good.qvs");
     save_ok(c, p);
     qv_collection_release(c);
     return read_image(p);
@@ -585,8 +568,8 @@ START_TEST(test_corrupt_sections)
     /* A flipped vector byte: only VERIFY reads the vectors. */
     FRESH();
     section(&w, QVI_SNAP_VECTORS, &len)[100] ^= 0x40;
-    write_image(&w, path_of("v.qvs"));
-    qv_collection *c = open_ok(path_of("v.qvs"), 0);
+    write_image(&w, scratch_path("v.qvs"));
+    qv_collection *c = open_ok(scratch_path("v.qvs"), 0);
     qv_collection_release(c);
     refused(&w, QV_SNAPSHOT_VERIFY, QV_ECORRUPT, "section 'vectors': checksum");
 
@@ -663,7 +646,7 @@ START_TEST(test_unverified_damage)
     uint8_t *arena = section(&im, QVI_SNAP_PAYLOAD_ARENA, &len);
     arena[0] = 0xee; /* the first blob's tag: no such tag */
     reseal(&im, QVI_SNAP_PAYLOAD_ARENA);
-    const char *p = path_of("damaged.qvs");
+    const char *p = scratch_path("damaged.qvs");
     write_image(&im, p);
 
     qv_collection *c = open_ok(p, 0);
@@ -727,7 +710,7 @@ START_TEST(test_load_buffer)
     ck_assert_int_eq(qvi_snapshot_load_buffer(im.b, im.n, QV_SNAPSHOT_VERIFY,
                                               &c, err, sizeof(err)),
                      QV_OK);
-    qv_collection *d = open_ok(path_of("good.qvs"), 0);
+    qv_collection *d = open_ok(scratch_path("good.qvs"), 0);
     same_collection(c, d);
     fill(c, 400, 500, 6); /* edits land in the caller's buffer */
     qv_collection_release(c);
@@ -805,7 +788,7 @@ START_TEST(test_concurrent_save)
 {
     qv_collection *c0 = make(8, QV_METRIC_COSINE, 0);
     fill(c0, 0, 300, 12);
-    const char *p = path_of("race.qvs");
+    const char *p = scratch_path("race.qvs");
     save_ok(c0, p);
     qv_collection_release(c0);
     race r = {.c = open_ok(p, 0)};
@@ -821,7 +804,7 @@ START_TEST(test_concurrent_save)
         pthread_create(&rd[i], NULL, race_reader, &r);
     pthread_create(&wr, NULL, race_writer, &r);
     for (int i = 0; i < 4; i++) {
-        const char *q = path_of(i & 1 ? "race-a.qvs" : "race-b.qvs");
+        const char *q = scratch_path(i & 1 ? "race-a.qvs" : "race-b.qvs");
         save_ok(r.c, q);
         char err[256];
         ck_assert_msg(qv_snapshot_verify(q, err, sizeof(err)) == QV_OK, "%s",
@@ -845,7 +828,7 @@ int main(void)
 {
     Suite *s = suite_create("snapshot");
     TCase *tc = tcase_create("snapshot");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup, scratch_dir_remove);
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_roundtrip_metrics, 0, 12);
     tcase_add_test(tc, test_empty_and_lsn);

@@ -22,6 +22,7 @@
  *  8. Fuzz: damaged segments never crash the reader (ASan checks reads).
  */
 #include "persist/wal.h"
+#include "tests/wal_support.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -36,71 +37,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* snprintf into a path buffer that must not truncate. */
-#define PATHF(buf, ...)                                                        \
-    ck_assert_int_lt(snprintf(buf, sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
-
 enum { DIM = 8 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *make_tmpdir(void)
-{
-    char *t = strdup("/tmp/qv-wal-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t));
-    return t;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT, 0644);
-    ck_assert_int_ge(in, 0);
-    ck_assert_int_ge(out, 0);
-    char buf[65536];
-    ssize_t k;
-    while ((k = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t)k), k);
-    close(in);
-    close(out);
-}
-
-/* Copies a directory tree: the state a crash would leave on disk (the
- * page cache survives a process crash). */
-static void copy_tree(const char *from, const char *to)
-{
-    ck_assert_int_eq(mkdir(to, 0755), 0);
-    DIR *d = opendir(from);
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char a[4096], b[4096];
-        PATHF(a, "%s/%s", from, e->d_name);
-        PATHF(b, "%s/%s", to, e->d_name);
-        struct stat sb;
-        ck_assert_int_eq(lstat(a, &sb), 0);
-        if (S_ISDIR(sb.st_mode))
-            copy_tree(a, b);
-        else
-            copy_file(a, b);
-    }
-    closedir(d);
-}
 
 static qv_collection_config config(qv_metric m)
 {
@@ -143,25 +82,6 @@ static void vec_of(uint64_t seed, float *v)
 }
 
 /* Path of the newest log segment of collection name in store path. */
-static void last_segment(const char *path, const char *name, char *out,
-                         size_t cap)
-{
-    char dir[4096];
-    PATHF(dir, "%s/collections/%s", path, name);
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    char best[64] = "";
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strncmp(e->d_name, "wal-", 4) == 0 && strlen(e->d_name) == 24 &&
-            strcmp(e->d_name, best) > 0)
-            PATHF(best, "%s", e->d_name);
-    }
-    closedir(d);
-    ck_assert_msg(best[0], "no segment in %s", dir);
-    ck_assert_int_lt(snprintf(out, cap, "%s/%s", dir, best), (int)cap);
-}
-
 static uint8_t *read_whole(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -182,13 +102,6 @@ static void write_whole(const char *path, const uint8_t *b, size_t len)
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(fwrite(b, 1, len, f), len);
     fclose(f);
-}
-
-static off_t file_size(const char *path)
-{
-    struct stat sb;
-    ck_assert_int_eq(stat(path, &sb), 0);
-    return sb.st_size;
 }
 
 /* Every point of a equals the one in b: vector bits and payload text. */
@@ -227,27 +140,6 @@ typedef struct seen {
     uint8_t *copies[16]; /* bodies the string pointers point into */
     size_t n;
 } seen;
-
-static void seg_append(uint8_t **seg, size_t *len, qvi_change *r)
-{
-    uint8_t *buf = NULL;
-    size_t cap = 0, n;
-    char err[128];
-    ck_assert_int_eq(qvi_wal_encode(r, &buf, &cap, &n, err, sizeof(err)),
-                     QV_OK);
-    *seg = realloc(*seg, *len + n);
-    memcpy(*seg + *len, buf, n);
-    *len += n;
-    free(buf);
-}
-
-static uint8_t *seg_new(size_t *len, uint64_t seq)
-{
-    uint8_t *seg = malloc(QVI_WAL_SEG_HEADER);
-    qvi_wal_segment_header(seg, seq);
-    *len = QVI_WAL_SEG_HEADER;
-    return seg;
-}
 
 typedef struct check_ctx {
     const qvi_change *want;
@@ -562,7 +454,7 @@ static void random_write(qv_collection *c, uint64_t *rng)
 /* Random writes, a crash image, recovery: identical collections. */
 static void replay_case(uint64_t ckpt, qv_metric metric, uint64_t seed)
 {
-    char *dir = make_tmpdir(), live[4096], image[4096];
+    char *dir = make_tmpdir("wal"), live[4096], image[4096];
     PATHF(live, "%s/live", dir);
     PATHF(image, "%s/image", dir);
     qv_store *s = open_store(live, ckpt);
@@ -687,7 +579,7 @@ static void check_open(const char *path, const char *name, uint64_t n,
 
 START_TEST(test_torn_tail_every_offset)
 {
-    char *dir = make_tmpdir(), base[4096], image[4096], seg[4096];
+    char *dir = make_tmpdir("wal"), base[4096], image[4096], seg[4096];
     PATHF(base, "%s/s", dir);
     PATHF(image, "%s/s.img", dir);
     five_upserts(base);
@@ -743,8 +635,8 @@ END_TEST
 
 START_TEST(test_mid_log_corruption)
 {
-    char *dir = make_tmpdir(), base[4096], image[4096], seg[4096], work[4096],
-         wseg[4096], err[256];
+    char *dir = make_tmpdir("wal"), base[4096], image[4096], seg[4096],
+         work[4096], wseg[4096], err[256];
     PATHF(base, "%s/s", dir);
     PATHF(image, "%s/s.img", dir);
     PATHF(work, "%s/w", dir);
@@ -881,7 +773,7 @@ static int bad_sync(void *arg, int fd)
 
 START_TEST(test_failed_append_changes_nothing)
 {
-    char *dir = make_tmpdir(), path[4096], seg[4096], image[4096];
+    char *dir = make_tmpdir("wal"), path[4096], seg[4096], image[4096];
     PATHF(path, "%s/s", dir);
     qv_store *s = open_store(path, 0);
     qv_collection_config cfg = config(QV_METRIC_COSINE);
@@ -966,7 +858,7 @@ END_TEST
 
 START_TEST(test_failed_fsync_until_checkpoint)
 {
-    char *dir = make_tmpdir(), path[4096], image[4096];
+    char *dir = make_tmpdir("wal"), path[4096], image[4096];
     PATHF(path, "%s/s", dir);
     qv_store *s = open_store(path, 0);
     qv_collection_config cfg = config(QV_METRIC_EUCLID);
@@ -1158,7 +1050,7 @@ static void wait_for_queue(gc_shared *g, int fd)
 
 START_TEST(test_group_commit)
 {
-    char *dir = make_tmpdir(), path[4096];
+    char *dir = make_tmpdir("wal"), path[4096];
     PATHF(path, "%s/s", dir);
     qv_store *s = open_store(path, 0);
     qv_collection_config cfg = config(QV_METRIC_DOT);
@@ -1227,7 +1119,7 @@ static void *ckpt_writer(void *arg)
 
 START_TEST(test_writers_during_checkpoints)
 {
-    char *dir = make_tmpdir(), path[4096], image[4096];
+    char *dir = make_tmpdir("wal"), path[4096], image[4096];
     PATHF(path, "%s/s", dir);
     qv_store *s = open_store(path, QV_MIN_CHECKPOINT_WAL_BYTES);
     qv_collection_config cfg = config(QV_METRIC_COSINE);
@@ -1268,7 +1160,7 @@ END_TEST
 
 START_TEST(test_store_reopen_drop_lock)
 {
-    char *dir = make_tmpdir(), path[4096], p[4096], err[256];
+    char *dir = make_tmpdir("wal"), path[4096], p[4096], err[256];
     PATHF(path, "%s/s", dir);
     qv_store *s = open_store(path, 0);
     /* One handle at a time. */
@@ -1356,7 +1248,7 @@ static bool has_index(qv_collection *c, const char *key, qv_index_kind kind,
 
 START_TEST(test_payload_indexes_durable)
 {
-    char *dir = make_tmpdir(), path[4096], image[4096], err[256];
+    char *dir = make_tmpdir("wal"), path[4096], image[4096], err[256];
     PATHF(path, "%s/s", dir);
     PATHF(image, "%s/crash", dir);
     qv_store *s = open_store(path, 0);
@@ -1436,7 +1328,7 @@ START_TEST(test_options_and_arguments)
     ck_assert_int_eq(qv_store_checkpoint(s), QV_OK);
     qv_store_close(s);
     /* A collection directory without its snapshot is refused. */
-    char *dir = make_tmpdir(), p[4096];
+    char *dir = make_tmpdir("wal"), p[4096];
     PATHF(p, "%s/collections", dir);
     mkdir(p, 0755);
     PATHF(p, "%s/collections/ghost", dir);
@@ -1468,7 +1360,7 @@ END_TEST
 
 START_TEST(test_fuzz_damaged_segments)
 {
-    char *dir = make_tmpdir(), base[4096], image[4096], seg[4096];
+    char *dir = make_tmpdir("wal"), base[4096], image[4096], seg[4096];
     PATHF(base, "%s/s", dir);
     PATHF(image, "%s/s.img", dir);
     five_upserts(base);

@@ -18,6 +18,7 @@
  *  4. Old logs: a log of single-point records (kinds 2, 4-7) replays.
  */
 #include "persist/wal.h"
+#include "tests/wal_support.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -30,69 +31,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PATHF(buf, ...)                                                        \
-    ck_assert_int_lt(snprintf(buf, sizeof(buf), __VA_ARGS__), (int)sizeof(buf))
-
 enum { DIM = 4 };
 
 /* ---- helpers ------------------------------------------------------------- */
-
-static int rm_one(const char *p, const struct stat *sb, int flag,
-                  struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static char *make_tmpdir(void)
-{
-    char *t = strdup("/tmp/qv-walg-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(t));
-    return t;
-}
-
-static void copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT, 0644);
-    ck_assert_int_ge(in, 0);
-    ck_assert_int_ge(out, 0);
-    char buf[65536];
-    ssize_t k;
-    while ((k = read(in, buf, sizeof(buf))) > 0)
-        ck_assert_int_eq(write(out, buf, (size_t)k), k);
-    close(in);
-    close(out);
-}
-
-/* The state a process crash leaves on disk (the page cache survives). */
-static void copy_tree(const char *from, const char *to)
-{
-    ck_assert_int_eq(mkdir(to, 0755), 0);
-    DIR *d = opendir(from);
-    ck_assert_ptr_nonnull(d);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        char a[4096], b[4096];
-        PATHF(a, "%s/%s", from, e->d_name);
-        PATHF(b, "%s/%s", to, e->d_name);
-        struct stat sb;
-        ck_assert_int_eq(lstat(a, &sb), 0);
-        if (S_ISDIR(sb.st_mode))
-            copy_tree(a, b);
-        else
-            copy_file(a, b);
-    }
-    closedir(d);
-}
 
 static qv_store *open_store(const char *path)
 {
@@ -105,32 +46,6 @@ static qv_store *open_store(const char *path)
     ck_assert_msg(st == QV_OK, "open %s: %s: %s", path, qv_status_name(st),
                   err);
     return s;
-}
-
-/* The newest (only) log segment of collection name. */
-static void segment_of(const char *store, const char *name, char *out,
-                       size_t cap)
-{
-    char dir[4096];
-    PATHF(dir, "%s/collections/%s", store, name);
-    DIR *d = opendir(dir);
-    ck_assert_ptr_nonnull(d);
-    char best[64] = "";
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strncmp(e->d_name, "wal-", 4) == 0 && strlen(e->d_name) == 24 &&
-            strcmp(e->d_name, best) > 0)
-            PATHF(best, "%s", e->d_name);
-    closedir(d);
-    ck_assert_msg(best[0], "no segment in %s", dir);
-    ck_assert_int_lt(snprintf(out, cap, "%s/%s", dir, best), (int)cap);
-}
-
-static off_t file_size(const char *path)
-{
-    struct stat sb;
-    ck_assert_int_eq(stat(path, &sb), 0);
-    return sb.st_size;
 }
 
 /* Appends printf output to a growing string. */
@@ -289,19 +204,6 @@ static qv_status want_visit(void *arg, const qvi_change *r, size_t off)
     return QV_OK;
 }
 
-static void seg_append(uint8_t **seg, size_t *len, qvi_change *r)
-{
-    uint8_t *buf = NULL;
-    size_t cap = 0, n;
-    char err[128];
-    ck_assert_int_eq(qvi_wal_encode(r, &buf, &cap, &n, err, sizeof(err)),
-                     QV_OK);
-    *seg = realloc(*seg, *len + n);
-    memcpy(*seg + *len, buf, n);
-    *len += n;
-    free(buf);
-}
-
 START_TEST(test_codec)
 {
     qv_point_id ids[3] = {
@@ -336,9 +238,8 @@ START_TEST(test_codec)
          .n_keys = 1},
         {.kind = QVI_CHANGE_GROUP_COMMIT, .lsn = 4, .group = 7},
     };
-    size_t len = QVI_WAL_SEG_HEADER;
-    uint8_t *seg = malloc(len);
-    qvi_wal_segment_header(seg, 1);
+    size_t len;
+    uint8_t *seg = seg_new(&len, 1);
     for (size_t i = 0; i < 4; i++)
         seg_append(&seg, &len, &want[i]);
     want_ctx x = {.want = want, .n = 4};
@@ -430,8 +331,8 @@ END_TEST
  * recovers to the state before op or after it. */
 static void cut_every_offset(void (*op)(qv_collection *c), size_t *n_records)
 {
-    char *dir = make_tmpdir(), live[4096], image[4096], work[4096], seg[4096],
-         wseg[4096];
+    char *dir = make_tmpdir("walg"), live[4096], image[4096], work[4096],
+         seg[4096], wseg[4096];
     PATHF(live, "%s/live", dir);
     PATHF(image, "%s/image", dir);
     PATHF(work, "%s/work", dir);
@@ -439,7 +340,7 @@ static void cut_every_offset(void (*op)(qv_collection *c), size_t *n_records)
     qv_collection *c = create(s, "t");
     upsert_points(c, 1, 40, "a");
     char *before = signature(c);
-    segment_of(live, "t", seg, sizeof(seg));
+    last_segment(live, "t", seg, sizeof(seg));
     off_t from = file_size(seg);
     qvi_journal_stats st0, st1;
     ck_assert_int_eq(qvi_journal_get_stats(c, &st0), QV_OK);
@@ -455,7 +356,7 @@ static void cut_every_offset(void (*op)(qv_collection *c), size_t *n_records)
     for (off_t cut = from; cut <= to; cut++) {
         rm_rf(work);
         copy_tree(image, work);
-        segment_of(work, "t", wseg, sizeof(wseg));
+        last_segment(work, "t", wseg, sizeof(wseg));
         ck_assert_int_eq(truncate(wseg, cut), 0);
         char *sig = signature_at(work, "t");
         const char *want = cut == to ? after : before;
@@ -621,10 +522,38 @@ static void the_group(qv_collection *a, qv_collection *b)
     ck_assert_int_eq(qv_group_end(g), QV_OK);
 }
 
+/* The crash image left when the first cut bytes of the recorded writes
+ * reached the files: image copied to work, with each collection's newest
+ * log cut to its size before the group (base) plus its share of those
+ * bytes; opened, with collections a and b in *ca and *cb. */
+static qv_store *open_cut(const char *image, const char *work, const wlog *log,
+                          const off_t base[2], size_t cut, qv_collection **ca,
+                          qv_collection **cb)
+{
+    off_t size[2] = {base[0], base[1]};
+    size_t left = cut;
+    for (size_t i = 0; i < log->n && left; i++) {
+        size_t k = log->len[i] < left ? log->len[i] : left;
+        size[log->file[i]] += (off_t)k;
+        left -= k;
+    }
+    rm_rf(work);
+    copy_tree(image, work);
+    char wa[4096], wb[4096];
+    last_segment(work, "a", wa, sizeof(wa));
+    last_segment(work, "b", wb, sizeof(wb));
+    ck_assert_int_eq(truncate(wa, size[0]), 0);
+    ck_assert_int_eq(truncate(wb, size[1]), 0);
+    qv_store *w = open_store(work);
+    ck_assert_int_eq(qv_store_get(w, "a", ca), QV_OK);
+    ck_assert_int_eq(qv_store_get(w, "b", cb), QV_OK);
+    return w;
+}
+
 START_TEST(test_group_every_byte)
 {
-    char *dir = make_tmpdir(), live[4096], image[4096], work[4096], sa[4096],
-         sb[4096];
+    char *dir = make_tmpdir("walg"), live[4096], image[4096], work[4096],
+         sa[4096], sb[4096];
     PATHF(live, "%s/live", dir);
     PATHF(image, "%s/image", dir);
     PATHF(work, "%s/work", dir);
@@ -633,8 +562,8 @@ START_TEST(test_group_every_byte)
     upsert_points(a, 1, 20, "a");
     upsert_points(b, 1, 20, "b");
     char *before_a = signature(a), *before_b = signature(b);
-    segment_of(live, "a", sa, sizeof(sa));
-    segment_of(live, "b", sb, sizeof(sb));
+    last_segment(live, "a", sa, sizeof(sa));
+    last_segment(live, "b", sb, sizeof(sb));
     off_t base[2] = {file_size(sa), file_size(sb)};
     wlog log = {0};
     hook_arg ha = {&log, 0}, hb = {&log, 1};
@@ -662,25 +591,8 @@ START_TEST(test_group_every_byte)
 
     size_t n_after = 0, n_before = 0, rolled_back_cut = 0;
     for (size_t cut = 0; cut <= total; cut++) {
-        /* The prefix of the write sequence that reached the files. */
-        off_t size[2] = {base[0], base[1]};
-        size_t left = cut;
-        for (size_t i = 0; i < log.n && left; i++) {
-            size_t k = log.len[i] < left ? log.len[i] : left;
-            size[log.file[i]] += (off_t)k;
-            left -= k;
-        }
-        rm_rf(work);
-        copy_tree(image, work);
-        char wa[4096], wb[4096];
-        segment_of(work, "a", wa, sizeof(wa));
-        segment_of(work, "b", wb, sizeof(wb));
-        ck_assert_int_eq(truncate(wa, size[0]), 0);
-        ck_assert_int_eq(truncate(wb, size[1]), 0);
-        qv_store *w = open_store(work);
         qv_collection *ca, *cb;
-        ck_assert_int_eq(qv_store_get(w, "a", &ca), QV_OK);
-        ck_assert_int_eq(qv_store_get(w, "b", &cb), QV_OK);
+        qv_store *w = open_cut(image, work, &log, base, cut, &ca, &cb);
         char *ga = signature(ca), *gb = signature(cb);
         bool is_before = !strcmp(ga, before_a) && !strcmp(gb, before_b);
         bool is_after = !strcmp(ga, after_a) && !strcmp(gb, after_b);
@@ -706,24 +618,8 @@ START_TEST(test_group_every_byte)
      * logs.  (The id counter is per process, so this does not show that
      * ids stay unique across a restart: qvi_wal_groups_seen does.) */
     ck_assert_uint_gt(rolled_back_cut, 0);
-    off_t size[2] = {base[0], base[1]};
-    size_t left = rolled_back_cut;
-    for (size_t i = 0; i < log.n && left; i++) {
-        size_t k = log.len[i] < left ? log.len[i] : left;
-        size[log.file[i]] += (off_t)k;
-        left -= k;
-    }
-    rm_rf(work);
-    copy_tree(image, work);
-    char wa[4096], wb[4096];
-    segment_of(work, "a", wa, sizeof(wa));
-    segment_of(work, "b", wb, sizeof(wb));
-    ck_assert_int_eq(truncate(wa, size[0]), 0);
-    ck_assert_int_eq(truncate(wb, size[1]), 0);
-    qv_store *w = open_store(work);
     qv_collection *ca, *cb;
-    ck_assert_int_eq(qv_store_get(w, "a", &ca), QV_OK);
-    ck_assert_int_eq(qv_store_get(w, "b", &cb), QV_OK);
+    qv_store *w = open_cut(image, work, &log, base, rolled_back_cut, &ca, &cb);
     the_group(ca, cb);
     char *again_a = signature(ca), *again_b = signature(cb);
     ck_assert_str_eq(again_a, after_a);
@@ -785,7 +681,7 @@ END_TEST
  * recovers to the live state. */
 START_TEST(test_old_records_replay)
 {
-    char *dir = make_tmpdir(), live[4096], image[4096];
+    char *dir = make_tmpdir("walg"), live[4096], image[4096];
     PATHF(live, "%s/live", dir);
     PATHF(image, "%s/image", dir);
     qv_store *s = open_store(live);

@@ -537,6 +537,18 @@ bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
 /* Sorts candidates by (dist, slot). */
 void qvi_hnsw_sort_cands(qvi_hnsw_cand *c, size_t n);
 
+/* ---- hnsw_connect.c ---- */
+
+/* Continues a breadth-first walk over the union of all levels from the
+ * nodes in queue[head..tail) (already marked in seen[]): marks and queues
+ * every node they reach, and returns the new tail, which is also the
+ * number of nodes marked when the walk started from one node at
+ * queue[0].  queue has room for every slot: a node is queued at most
+ * once.  Shared by the reconnect pass and the graph check, so both call
+ * "reachable" the same thing. */
+size_t qvi_hnsw_walk(const qvi_hnsw *h, uint8_t *seen, uint32_t *queue,
+                     size_t head, size_t tail);
+
 #endif /* QVI_HNSW_INTERNAL */
 
 #endif /* QUIVER_HNSW_H */

@@ -240,25 +240,9 @@ static qv_status check_indegrees(const qvi_hnsw *h, int top, uint32_t *recount,
 static uint64_t walk_from_entry(const qvi_hnsw *h, uint32_t *queue,
                                 uint8_t *seen)
 {
-    size_t head = 0, tail = 0;
-    queue[tail++] = h->entry;
+    queue[0] = h->entry;
     seen[h->entry] = 1;
-    uint64_t reached = 0;
-    while (head < tail) {
-        uint32_t s = queue[head++];
-        reached++;
-        for (unsigned l = 0; l <= h->levels[s]; l++) {
-            const uint32_t *r = qvi_hnsw_rec(h, s, l);
-            const uint32_t *ln = qvi_hnsw_links(h, (uint32_t *)r, l);
-            for (uint32_t i = 0; i < r[0]; i++) {
-                if (!seen[ln[i]]) {
-                    seen[ln[i]] = 1;
-                    queue[tail++] = ln[i];
-                }
-            }
-        }
-    }
-    return reached;
+    return qvi_hnsw_walk(h, seen, queue, 0, 1);
 }
 
 /* Describes the sx->unreachable nodes the walk missed: how many have no

@@ -32,9 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Continues the walk from queue[head..tail). */
-static size_t walk(const qvi_hnsw *h, uint8_t *seen, uint32_t *queue,
-                   size_t head, size_t tail)
+size_t qvi_hnsw_walk(const qvi_hnsw *h, uint8_t *seen, uint32_t *queue,
+                     size_t head, size_t tail)
 {
     while (head < tail) {
         uint32_t s = queue[head++];
@@ -114,7 +113,7 @@ static bool connect_pass(qvi_hnsw *h, const qvi_vecview *view,
     memset(seen, 0, h->cap);
     queue[0] = h->entry;
     seen[h->entry] = 1;
-    size_t tail = walk(h, seen, queue, 0, 1);
+    size_t tail = qvi_hnsw_walk(h, seen, queue, 0, 1);
     if (tail >= h->count)
         return true;
     for (uint32_t u = 0; u < h->cap && tail < h->count; u++) {
@@ -150,7 +149,7 @@ static bool connect_pass(qvi_hnsw *h, const qvi_vecview *view,
         (*fixed)++;
         seen[u] = 1;
         queue[tail] = u;
-        tail = walk(h, seen, queue, tail, tail + 1);
+        tail = qvi_hnsw_walk(h, seen, queue, tail, tail + 1);
     }
     return false;
 }

@@ -428,27 +428,40 @@ static qv_status enc_value(enc *e, const cJSON *v, int depth)
     return QV_OK;
 }
 
-qv_status qvi_payload_encode(const cJSON *obj, uint8_t **blob, size_t *len,
-                             char *err, size_t errcap)
+/* The start of every call that makes a blob: clears err and the outputs
+ * (so a failed call leaves NULL and 0 there) and refuses a missing output
+ * (QV_ENULL).  With not_object, the input in must be a JSON object too:
+ * NULL is QV_ENULL, anything else QV_EINVAL with not_object as the
+ * message. */
+static qv_status blob_out_begin(const cJSON *in, const char *not_object,
+                                uint8_t **blob, size_t *len, char *err,
+                                size_t errcap)
 {
-    qv_status st;
-    enc e = {.err = err, .errcap = errcap};
     if (err && errcap)
         err[0] = '\0';
     if (blob)
         *blob = NULL;
     if (len)
         *len = 0;
-    if (!obj || !blob || !len) {
+    if (!blob || !len || (not_object && !in)) {
         set_err(err, errcap, "NULL argument");
-        st = QV_ENULL;
-        goto cleanup;
+        return QV_ENULL;
     }
-    if (!cJSON_IsObject(obj)) {
-        set_err(err, errcap, "a payload must be a JSON object");
-        st = QV_EINVAL;
-        goto cleanup;
+    if (not_object && !cJSON_IsObject(in)) {
+        set_err(err, errcap, "%s", not_object);
+        return QV_EINVAL;
     }
+    return QV_OK;
+}
+
+qv_status qvi_payload_encode(const cJSON *obj, uint8_t **blob, size_t *len,
+                             char *err, size_t errcap)
+{
+    qv_status st;
+    enc e = {.err = err, .errcap = errcap};
+    if ((st = blob_out_begin(obj, "a payload must be a JSON object", blob, len,
+                             err, errcap)) != QV_OK)
+        goto cleanup;
     if ((st = enc_value(&e, obj, 1)) != QV_OK)
         goto cleanup;
     uint8_t *fit = realloc(e.p, e.len); /* give back the slack */
@@ -1179,22 +1192,9 @@ qv_status qvi_payload_merge(const uint8_t *old, size_t old_len,
     qv_status st;
     cJSON *root = NULL;
     kpaths kp = {0};
-    if (err && errcap)
-        err[0] = '\0';
-    if (new_blob)
-        *new_blob = NULL;
-    if (new_len)
-        *new_len = 0;
-    if (!set || !new_blob || !new_len) {
-        set_err(err, errcap, "NULL argument");
-        st = QV_ENULL;
+    if ((st = blob_out_begin(set, "set_payload needs a JSON object", new_blob,
+                             new_len, err, errcap)) != QV_OK)
         goto cleanup;
-    }
-    if (!cJSON_IsObject(set)) {
-        set_err(err, errcap, "set_payload needs a JSON object");
-        st = QV_EINVAL;
-        goto cleanup;
-    }
     for (const cJSON *m = set->child; m; m = m->next) {
         if (!m->string) {
             set_err(err, errcap, "object member without a key");
@@ -1269,17 +1269,9 @@ qv_status qvi_payload_delete_keys(const uint8_t *old, size_t old_len,
     qv_status st;
     cJSON *root = NULL;
     kpaths kp = {0};
-    if (err && errcap)
-        err[0] = '\0';
-    if (new_blob)
-        *new_blob = NULL;
-    if (new_len)
-        *new_len = 0;
-    if (!new_blob || !new_len) {
-        set_err(err, errcap, "NULL argument");
-        st = QV_ENULL;
+    if ((st = blob_out_begin(NULL, NULL, new_blob, new_len, err, errcap)) !=
+        QV_OK)
         goto cleanup;
-    }
     if ((st = kp_parse(&kp, keys, n_keys, err, errcap)) != QV_OK)
         goto cleanup;
     if ((st = edit_open(old, old_len, &root, err, errcap)) != QV_OK)

@@ -267,7 +267,7 @@ static bool apply_token(void *ctx, const char *t, size_t n)
     return a->failed;
 }
 
-static bool parse_uuid(const char *s, size_t len, uint8_t out[16])
+bool qvi_uuid_key(const char *s, size_t len, uint8_t out[16])
 {
     char buf[48];
     qv_point_id id;
@@ -301,7 +301,7 @@ static void apply_leaf(apply_ctx *a, qvi_pval v)
     case QV_INDEX_UUID:
         if (t == QVI_PT_STRING) {
             s = ops->string(v, &len);
-            if (parse_uuid(s, len, u))
+            if (qvi_uuid_key(s, len, u))
                 apply_bytes(a, u, 16);
         }
         break;

@@ -192,6 +192,12 @@ double qvi_key_double(int64_t k);
 void qvi_number_key(const qv_number *v, int64_t *hi, uint32_t *lo);
 qv_number qvi_key_number(int64_t hi, uint32_t lo);
 
+/* The key of a uuid index: the 16 bytes of the UUID s[0..len) (any form
+ * qv_id_parse_uuid takes); false when s is not one.  Shared by the index
+ * that stores the keys and the filter that looks them up, so both read a
+ * string the same way. */
+bool qvi_uuid_key(const char *s, size_t len, uint8_t out[16]);
+
 /* ---- full text (pindex_text.c) ------------------------------------
  */
 

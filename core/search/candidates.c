@@ -287,20 +287,6 @@ static uint64_t span_count(const qvi_ntree *t, const span *r)
 /* ---- what an index answers -------------------------------------------------
  */
 
-static bool uuid_of(const char *s, size_t len, uint8_t out[16])
-{
-    char buf[48];
-    qv_point_id id;
-    if (len >= sizeof(buf))
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (qv_id_parse_uuid(buf, &id) != QV_OK)
-        return false;
-    memcpy(out, id.u.uuid, 16);
-    return true;
-}
-
 /* The i-th string operand of fc (value, or an any / except element). */
 static const char *operand(const qvi_filter *f, const qvi_ffield *fc,
                            uint32_t i, size_t *len)
@@ -341,7 +327,7 @@ static const qvi_pindex *answering_index(const prep *p, uint32_t fi)
                 size_t len;
                 const char *s = operand(p->f, fc, i, &len);
                 uint8_t u[16];
-                if (!uuid_of(s, len, u))
+                if (!qvi_uuid_key(s, len, u))
                     return NULL;
             }
             break;
@@ -380,7 +366,7 @@ static const qvi_posting *string_posting(const qvi_pindex *ix, const char *s,
     uint8_t u[16];
     if (ix->kind == QV_INDEX_KEYWORD)
         return qvi_vmap_find(&ix->map, s, len);
-    return uuid_of(s, len, u) ? qvi_vmap_find(&ix->map, u, 16) : NULL;
+    return qvi_uuid_key(s, len, u) ? qvi_vmap_find(&ix->map, u, 16) : NULL;
 }
 
 static const qvi_posting *token_posting(const qvi_pindex *ix, const qvi_tq *tq,
