@@ -150,6 +150,11 @@ bool qvs_call_require_points(qvs_call *p, const qv_point_id *ids, size_t n);
 bool qvs_call_selector(qvs_call *p, const cJSON *obj, const char *none_msg,
                        bool must_exist, qv_point_id **ids, size_t *n);
 
+/* next[i] = the next position after i holding the same id, or SIZE_MAX
+ * when ids[i] is its id's last occurrence. */
+bool qvs_call_next_same(qvs_call *p, const qv_point_id *ids, size_t n,
+                        size_t *next);
+
 /* dup[i] = true for every ids[i] that also appears at another position
  * and is not the one to keep: the first occurrence (keep_last false) or
  * the last (keep_last true). */

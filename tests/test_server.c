@@ -2809,6 +2809,42 @@ START_TEST(test_validation_codes)
 }
 END_TEST
 
+/* Two entries for one point in PUT points/vectors: Qdrant applies them in
+ * order, so the point keeps the vectors both name (the later wins where
+ * they overlap). */
+START_TEST(test_update_vectors_repeated_point)
+{
+    create("uv", "{\"vectors\":{\"text\":{\"size\":2,\"distance\":"
+                 "\"Dot\"},\"image\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(call("PUT", "/collections/uv/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"text\":[1,0],"
+                   "\"image\":[0,1]}},{\"id\":2,\"vector\":{\"text\":"
+                   "[1,1]}}]}"));
+    expect_ok(call("PUT", "/collections/uv/points/vectors?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"text\":[2,2]}},"
+                   "{\"id\":2,\"vector\":{\"image\":[5,5]}},"
+                   "{\"id\":1,\"vector\":{\"image\":[3,3]}},"
+                   "{\"id\":1,\"vector\":{\"image\":[4,4]}}]}"));
+    const cJSON *r = expect_ok(call("POST", "/collections/uv/points",
+                                    "{\"ids\":[1,2],\"with_vector\":true}"));
+    ck_assert_int_eq(cJSON_GetArraySize(r), 2);
+    for (const cJSON *pt = r->child; pt; pt = pt->next) {
+        const cJSON *v = cJSON_GetObjectItem(pt, "vector");
+        double id = num(pt, "id");
+        const cJSON *text = cJSON_GetObjectItem(v, "text");
+        const cJSON *image = cJSON_GetObjectItem(v, "image");
+        ck_assert(cJSON_IsArray(text) && cJSON_IsArray(image));
+        double t0 = cJSON_GetArrayItem(text, 0)->valuedouble;
+        double i0 = cJSON_GetArrayItem(image, 0)->valuedouble;
+        if (id == 1) {
+            ck_assert(t0 == 2 && i0 == 4);
+        } else {
+            ck_assert(t0 == 1 && i0 == 5);
+        }
+    }
+}
+END_TEST
+
 /* indexed_vectors_count reports the vectors in the HNSW graph, built once
  * the vectors pass optimizers_config.indexing_threshold (Qdrant indexes a
  * segment above it; 0 disables indexing). */
@@ -3051,6 +3087,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_cli_verifies_archives);
     tcase_add_test(q19, test_validation_codes);
     tcase_add_test(q19, test_indexed_vectors_count);
+    tcase_add_test(q19, test_update_vectors_repeated_point);
     tcase_add_test(q19, test_snapshot_from_url);
     tcase_add_test(q19, test_snapshot_url_hosts_config);
     suite_add_tcase(s, q19);
