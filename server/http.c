@@ -419,7 +419,9 @@ static int match_route(qvs_conn *c, const char *method)
         return QVS_MATCH_NO_PATH;
     int split = qvs_path_split(c->path, c->segs, &c->n_segs);
     if (split != QVS_PATH_OK)
-        return split == QVS_PATH_NUL ? QVS_MATCH_BAD_PATH : QVS_MATCH_NO_PATH;
+        return split == QVS_PATH_NUL        ? QVS_MATCH_BAD_PATH
+               : split == QVS_PATH_NOT_UTF8 ? QVS_MATCH_NOT_UTF8
+                                            : QVS_MATCH_NO_PATH;
     size_t index;
     int m = qvs_router_match(&c->srv->router, method, c->segs, c->n_segs,
                              &index, c->params, &c->n_params);
@@ -458,6 +460,7 @@ enum {
     EARLY_NO_PATH,   /* 404 */
     EARLY_NO_METHOD, /* 405 */
     EARLY_BAD_PATH,  /* 422 */
+    EARLY_NOT_UTF8,  /* 400 */
     EARLY_TOO_LARGE, /* 413 */
     EARLY_FRAMING    /* 400, 414, 431, 501: answered in begin, closes */
 };
@@ -487,6 +490,10 @@ static enum MHD_Result send_early(qvs_conn *c, int early)
         return send_error(c, 422,
                           "Validation error in path parameters: [path: a "
                           "segment cannot contain the NUL char]");
+    case EARLY_NOT_UTF8:
+        return send_error(c, 400,
+                          "Bad request: the request path is not valid UTF-8 "
+                          "once percent-decoded");
     default:
         return send_too_large(c);
     }
@@ -519,6 +526,8 @@ static int decide_early(qvs_conn *c, const char *method)
         return EARLY_NO_METHOD;
     if (m == QVS_MATCH_BAD_PATH)
         return EARLY_BAD_PATH;
+    if (m == QVS_MATCH_NOT_UTF8)
+        return EARLY_NOT_UTF8;
     if (body_too_large(c))
         return EARLY_TOO_LARGE;
     return EARLY_NONE;

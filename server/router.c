@@ -16,6 +16,7 @@
  * one no route matches is 404.  The tables are small (tens of routes), so
  * a linear scan costs less than the JSON parse of any request.
  */
+#include "qjson.h"
 #include "routes.h"
 #include "server.h"
 
@@ -158,6 +159,8 @@ int qvs_path_split(char *path, char **segs, size_t *n_segs)
         /* A "%00" decodes to NUL: the segment would be cut short. */
         if (len > raw || strlen(start) != len)
             return QVS_PATH_NUL;
+        if (!qj_utf8_valid(start, len))
+            return QVS_PATH_NOT_UTF8;
         segs[(*n_segs)++] = start;
     }
     return QVS_PATH_OK;
