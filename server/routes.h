@@ -29,4 +29,8 @@ extern const size_t qvs_snapshot_routes_n;
 extern const qvs_route qvs_points_routes[];
 extern const size_t qvs_points_routes_n;
 
+/* POST /collections/{name}/facet (points_facet.c) */
+extern const qvs_route qvs_facet_routes[];
+extern const size_t qvs_facet_routes_n;
+
 #endif /* QUIVER_SERVER_ROUTES_H */

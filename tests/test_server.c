@@ -2851,6 +2851,80 @@ START_TEST(test_update_vectors_repeated_point)
 }
 END_TEST
 
+/* POST /collections/{c}/facet: counts per value from the key's index,
+ * count descending then value ascending, exact integers, Qdrant's 400
+ * without a facet index (also for an integer index without lookup) and
+ * its 422 for limit 0. */
+START_TEST(test_facet_endpoint)
+{
+    create("fc", SMALL);
+    expect_ok(call(
+        "PUT", "/collections/fc/points?wait=true",
+        "{\"points\":["
+        "{\"id\":1,\"vector\":[1,0,0,0],\"payload\":{\"c\":\"red\",\"n\":5,"
+        "\"b\":true,\"u\":\"550E8400-e29b-41d4-a716-446655440000\"}},"
+        "{\"id\":2,\"vector\":[1,0,0,0],\"payload\":{\"c\":[\"red\",\"blue\","
+        "\"red\"],\"n\":[5,9007199254740993],\"b\":false}},"
+        "{\"id\":3,\"vector\":[1,0,0,0],\"payload\":{\"c\":\"green\","
+        "\"n\":1.5}},"
+        "{\"id\":4,\"vector\":[1,0,0,0],\"payload\":{\"c\":\"blue\","
+        "\"n\":-3,\"m\":1}}]}"));
+    expect_error_msg(
+        call("POST", "/collections/fc/facet", "{\"key\":\"c\"}"), 400,
+        "Bad request: No appropriate index for faceting: `c`. Please create "
+        "one to facet on this field. Check https://qdrant.tech/documentation/"
+        "concepts/indexing/#payload-index to see which payload schemas "
+        "support Match conditions");
+    const char *idx[][2] = {{"c", "\"keyword\""},
+                            {"n", "\"integer\""},
+                            {"b", "\"bool\""},
+                            {"u", "\"uuid\""},
+                            {"m", "{\"type\":\"integer\",\"lookup\":false,"
+                                  "\"range\":true}"}};
+    for (size_t i = 0; i < 5; i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"field_name\":\"%s\",\"field_schema\":%s}", idx[i][0],
+                 idx[i][1]);
+        expect_ok(call("PUT", "/collections/fc/index?wait=true", body));
+    }
+    const char *want[][2] = {
+        {"{\"key\":\"c\"}", "[{\"value\":\"blue\",\"count\":2},{\"value\":"
+                            "\"red\",\"count\":2},{\"value\":\"green\","
+                            "\"count\":1}]"},
+        {"{\"key\":\"n\"}", "[{\"value\":5,\"count\":2},{\"value\":-3,"
+                            "\"count\":1},{\"value\":9007199254740993,"
+                            "\"count\":1}]"},
+        {"{\"key\":\"b\",\"exact\":true}", "[{\"value\":false,\"count\":1},"
+                                           "{\"value\":true,\"count\":1}]"},
+        {"{\"key\":\"u\"}", "[{\"value\":\"550e8400-e29b-41d4-a716-"
+                            "446655440000\",\"count\":1}]"},
+        {"{\"key\":\"c\",\"limit\":1,\"filter\":{\"must_not\":[{\"has_id\":"
+         "[1]}]}}",
+         "[{\"value\":\"blue\",\"count\":2}]"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        expect_ok(call("POST", "/collections/fc/facet", want[i][0]));
+        /* compared as text: the reply keeps 2^53 + 1 exact */
+        char hits[512];
+        snprintf(hits, sizeof(hits), "{\"hits\":%s}", want[i][1]);
+        ck_assert_msg(strstr(R.body.p, hits), "%s: got %s", want[i][0],
+                      R.body.p);
+    }
+    expect_error_prefix(
+        call("POST", "/collections/fc/facet", "{\"key\":\"m\"}"), 400,
+        "Bad request: No appropriate index for faceting");
+    expect_error_msg(
+        call("POST", "/collections/fc/facet", "{\"key\":\"c\",\"limit\":0}"),
+        422,
+        "Validation error in JSON body: [limit: value 0 invalid, must be 1 or "
+        "larger]");
+    expect_error_prefix(call("POST", "/collections/fc/facet", "{}"), 400,
+                        "Format error in JSON body: missing field `key`");
+    expect_error(call("POST", "/collections/nope/facet", "{\"key\":\"c\"}"),
+                 404);
+}
+END_TEST
+
 /* indexed_vectors_count reports the vectors in the HNSW graph, built once
  * the vectors pass optimizers_config.indexing_threshold (Qdrant indexes a
  * segment above it; 0 disables indexing). */
@@ -3094,6 +3168,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_validation_codes);
     tcase_add_test(q19, test_indexed_vectors_count);
     tcase_add_test(q19, test_update_vectors_repeated_point);
+    tcase_add_test(q19, test_facet_endpoint);
     tcase_add_test(q19, test_snapshot_from_url);
     tcase_add_test(q19, test_snapshot_url_hosts_config);
     suite_add_tcase(s, q19);

@@ -368,6 +368,26 @@ step('count: whole collection and filters', async () => {
     assert.equal(await count({ must: [{ is_empty: { key: 'tags' } }] }), 5);
 });
 
+step('facet: counts per city from the keyword index, as count reports them', async () => {
+    const res = await client.facet(COS, { key: 'city', limit: 10, exact: true });
+    assert.ok(res.hits.length >= 2, 'several cities');
+    for (let i = 1; i < res.hits.length; i++) {
+        const [a, b] = [res.hits[i - 1], res.hits[i]];
+        assert.ok(a.count > b.count || (a.count === b.count && a.value < b.value), 'Qdrant order');
+    }
+    for (const h of res.hits) {
+        const n = (await client.count(COS, { filter: cityIs(h.value), exact: true })).count;
+        assert.equal(h.count, n, `facet count of ${h.value}`);
+    }
+    const one = await client.facet(COS, { key: 'city', limit: 1, filter: cityIs('Rome') });
+    assert.deepEqual(one.hits, [{ value: 'Rome', count: 2 }]);
+    await assert.rejects(client.facet(COS, { key: 'stock' }), (e) => {
+        assert.equal(e.status, 400);
+        assert.match(e.data.status.error, /^Bad request: No appropriate index for faceting: `stock`/);
+        return true;
+    });
+});
+
 // ---- query (universal API) ---------------------------------------------------------
 
 step('query: nearest vector, limit, offset, score_threshold, filter, params', async () => {
