@@ -55,12 +55,12 @@ static bool add_table(qvs_router *r, const qvs_route *table, size_t n)
 bool qvs_router_init(qvs_router *r)
 {
     memset(r, 0, sizeof(*r));
-    const qvs_route *tables[] = {qvs_service_routes, qvs_collection_routes,
+    const qvs_route *tables[] = {qvs_service_routes,  qvs_collection_routes,
                                  qvs_snapshot_routes, qvs_points_routes,
-                                 qvs_facet_routes};
-    const size_t sizes[] = {qvs_service_routes_n, qvs_collection_routes_n,
+                                 qvs_facet_routes,    qvs_matrix_routes};
+    const size_t sizes[] = {qvs_service_routes_n,  qvs_collection_routes_n,
                             qvs_snapshot_routes_n, qvs_points_routes_n,
-                            qvs_facet_routes_n};
+                            qvs_facet_routes_n,    qvs_matrix_routes_n};
     size_t total = 0;
     for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++)
         total += sizes[t];

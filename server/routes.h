@@ -33,4 +33,8 @@ extern const size_t qvs_points_routes_n;
 extern const qvs_route qvs_facet_routes[];
 extern const size_t qvs_facet_routes_n;
 
+/* POST .../points/search/matrix/pairs|offsets (points_matrix.c) */
+extern const qvs_route qvs_matrix_routes[];
+extern const size_t qvs_matrix_routes_n;
+
 #endif /* QUIVER_SERVER_ROUTES_H */

@@ -2925,6 +2925,89 @@ START_TEST(test_facet_endpoint)
 }
 END_TEST
 
+/* The distance matrix: with a sample as large as the collection every
+ * point is in it, so each row is that point's nearest others, checked
+ * here against distances computed by the test; the offsets form carries
+ * the same rows; a smaller sample has that many distinct ids, sorted. */
+START_TEST(test_matrix_endpoints)
+{
+    create("mx", "{\"vectors\":{\"size\":2,\"distance\":\"Euclid\"}}");
+    const double xs[6] = {0, 1, 3, 7, 15, 31};
+    char body[1024];
+    size_t o = (size_t)snprintf(body, sizeof(body), "{\"points\":[");
+    for (int i = 0; i < 6; i++)
+        o += (size_t)snprintf(body + o, sizeof(body) - o,
+                              "%s{\"id\":%d,\"vector\":[%g,0],\"payload\":"
+                              "{\"odd\":%s}}",
+                              i ? "," : "", i + 1, xs[i],
+                              i % 2 ? "true" : "false");
+    snprintf(body + o, sizeof(body) - o, "]}");
+    expect_ok(call("PUT", "/collections/mx/points?wait=true", body));
+    const cJSON *r = expect_ok(call("POST",
+                                    "/collections/mx/points/search/"
+                                    "matrix/pairs",
+                                    "{\"sample\":100,\"limit\":2}"));
+    const cJSON *pairs = cJSON_GetObjectItemCaseSensitive(r, "pairs");
+    ck_assert_int_eq(cJSON_GetArraySize(pairs), 12);
+    int k = 0;
+    for (int a = 0; a < 6; a++) {
+        /* the two nearest others of a on the line (no ties here) */
+        int best[2] = {-1, -1};
+        for (int b = 0; b < 6; b++) {
+            if (b == a)
+                continue;
+            double d = fabs(xs[b] - xs[a]);
+            if (best[0] < 0 || d < fabs(xs[best[0]] - xs[a])) {
+                best[1] = best[0];
+                best[0] = b;
+            } else if (best[1] < 0 || d < fabs(xs[best[1]] - xs[a])) {
+                best[1] = b;
+            }
+        }
+        for (int j = 0; j < 2; j++, k++) {
+            const cJSON *pr = cJSON_GetArrayItem(pairs, k);
+            ck_assert_int_eq((int)num(pr, "a"), a + 1);
+            ck_assert_int_eq((int)num(pr, "b"), best[j] + 1);
+            ck_assert(fabs(num(pr, "score") - fabs(xs[best[j]] - xs[a])) <
+                      1e-6);
+        }
+    }
+    r = expect_ok(call("POST", "/collections/mx/points/search/matrix/offsets",
+                       "{\"sample\":100,\"limit\":1,\"filter\":{\"must\":[{"
+                       "\"key\":\"odd\",\"match\":{\"value\":true}}]}}"));
+    /* odd points: ids 2, 4, 6 at 1, 7, 31 */
+    const char *want = "{\"offsets_row\":[0,1,2],\"offsets_col\":[1,0,1],"
+                       "\"scores\":[6,6,24],\"ids\":[2,4,6]}";
+    char *got = cJSON_PrintUnformatted(r);
+    ck_assert_str_eq(got, want);
+    free(got);
+    r = expect_ok(call("POST", "/collections/mx/points/search/matrix/offsets",
+                       "{\"sample\":3}"));
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(r, "ids");
+    ck_assert_int_eq(cJSON_GetArraySize(ids), 3);
+    for (int i = 1; i < 3; i++)
+        ck_assert_double_lt(cJSON_GetArrayItem(ids, i - 1)->valuedouble,
+                            cJSON_GetArrayItem(ids, i)->valuedouble);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "offsets_row")),
+        9 - 3);
+    /* one point matches: no matrix */
+    r = expect_ok(call("POST", "/collections/mx/points/search/matrix/pairs",
+                       "{\"filter\":{\"must\":[{\"has_id\":[1]}]}}"));
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "pairs")), 0);
+    expect_error_msg(call("POST", "/collections/mx/points/search/matrix/pairs",
+                          "{\"sample\":1}"),
+                     422,
+                     "Validation error in JSON body: [sample: value 1 invalid, "
+                     "must be 2 or larger]");
+    expect_error_prefix(
+        call("POST", "/collections/mx/points/search/matrix/pairs",
+             "{\"using\":\"nope\"}"),
+        400, "Wrong input: Not existing vector name error: nope");
+}
+END_TEST
+
 /* indexed_vectors_count reports the vectors in the HNSW graph, built once
  * the vectors pass optimizers_config.indexing_threshold (Qdrant indexes a
  * segment above it; 0 disables indexing). */
@@ -3169,6 +3252,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_indexed_vectors_count);
     tcase_add_test(q19, test_update_vectors_repeated_point);
     tcase_add_test(q19, test_facet_endpoint);
+    tcase_add_test(q19, test_matrix_endpoints);
     tcase_add_test(q19, test_snapshot_from_url);
     tcase_add_test(q19, test_snapshot_url_hosts_config);
     suite_add_tcase(s, q19);

@@ -388,6 +388,20 @@ step('facet: counts per city from the keyword index, as count reports them', asy
     });
 });
 
+step('distance matrix: pairs and offsets over the whole collection', async () => {
+    const n = (await client.count(COS, { exact: true })).count;
+    const pairs = await client.searchMatrixPairs(COS, { sample: 100, limit: 2 });
+    assert.equal(pairs.pairs.length, 2 * n);
+    for (const p of pairs.pairs) assert.notDeepEqual(p.a, p.b, 'a point is not its own neighbour');
+    const off = await client.searchMatrixOffsets(COS, { sample: 100, limit: 2 });
+    assert.equal(off.ids.length, n);
+    assert.deepEqual(off.scores, pairs.pairs.map((p) => p.score));
+    assert.deepEqual(
+        off.offsets_col.map((c) => off.ids[c]),
+        pairs.pairs.map((p) => p.b),
+    );
+});
+
 // ---- query (universal API) ---------------------------------------------------------
 
 step('query: nearest vector, limit, offset, score_threshold, filter, params', async () => {
