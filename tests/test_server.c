@@ -3008,6 +3008,41 @@ START_TEST(test_matrix_endpoints)
 }
 END_TEST
 
+/* GET/DELETE /issues and GET .../optimizations: shapes as Qdrant's
+ * (validated against the OpenAPI schema by the run), nothing pending since
+ * indexing happens inside each acknowledged write. */
+START_TEST(test_issues_and_optimizations)
+{
+    const cJSON *r = expect_ok(call("GET", "/issues", NULL));
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "issues")), 0);
+    ck_assert(cJSON_IsTrue(expect_ok(call("DELETE", "/issues", NULL))));
+    create("op", SMALL);
+    expect_ok(call("PUT", "/collections/op/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]},"
+                   "{\"id\":2,\"vector\":[0,1,0,0]}]}"));
+    r = expect_ok(call("GET", "/collections/op/optimizations", NULL));
+    ck_assert_int_eq((int)num(r, "summary.idle_segments"), 1);
+    ck_assert_int_eq((int)num(r, "summary.queued_points"), 0);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "running")), 0);
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(r, "queued"));
+    r = expect_ok(call("GET",
+                       "/collections/op/optimizations?with=idle_segments,"
+                       "queued&completed_limit=2",
+                       NULL));
+    const cJSON *idle = cJSON_GetObjectItemCaseSensitive(r, "idle_segments");
+    ck_assert_int_eq(cJSON_GetArraySize(idle), 1);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(idle, 0), "points_count"), 2);
+    ck_assert_uint_eq(strlen(str(cJSON_GetArrayItem(idle, 0), "uuid")), 36);
+    ck_assert(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "queued")));
+    expect_error_prefix(
+        call("GET", "/collections/op/optimizations?with=later", NULL), 400,
+        "Bad request: unknown value `later` in `with`");
+    expect_error(call("GET", "/collections/none/optimizations", NULL), 404);
+}
+END_TEST
+
 /* indexed_vectors_count reports the vectors in the HNSW graph, built once
  * the vectors pass optimizers_config.indexing_threshold (Qdrant indexes a
  * segment above it; 0 disables indexing). */
@@ -3253,6 +3288,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_update_vectors_repeated_point);
     tcase_add_test(q19, test_facet_endpoint);
     tcase_add_test(q19, test_matrix_endpoints);
+    tcase_add_test(q19, test_issues_and_optimizations);
     tcase_add_test(q19, test_snapshot_from_url);
     tcase_add_test(q19, test_snapshot_url_hosts_config);
     suite_add_tcase(s, q19);
