@@ -52,23 +52,35 @@ static bool add_table(qvs_router *r, const qvs_route *table, size_t n)
     return true;
 }
 
+/* Every route table (routes.h), one per line so that adding one is a
+ * one-line change. */
+typedef struct route_table {
+    const qvs_route *routes;
+    const size_t *n;
+} route_table;
+
+static const route_table TABLES[] = {
+    {qvs_service_routes, &qvs_service_routes_n},
+    {qvs_collection_routes, &qvs_collection_routes_n},
+    {qvs_snapshot_routes, &qvs_snapshot_routes_n},
+    {qvs_points_routes, &qvs_points_routes_n},
+    {qvs_facet_routes, &qvs_facet_routes_n},
+    {qvs_matrix_routes, &qvs_matrix_routes_n},
+    {qvs_full_snapshot_routes, &qvs_full_snapshot_routes_n},
+};
+#define N_TABLES (sizeof(TABLES) / sizeof(TABLES[0]))
+
 bool qvs_router_init(qvs_router *r)
 {
     memset(r, 0, sizeof(*r));
-    const qvs_route *tables[] = {qvs_service_routes,  qvs_collection_routes,
-                                 qvs_snapshot_routes, qvs_points_routes,
-                                 qvs_facet_routes,    qvs_matrix_routes};
-    const size_t sizes[] = {qvs_service_routes_n,  qvs_collection_routes_n,
-                            qvs_snapshot_routes_n, qvs_points_routes_n,
-                            qvs_facet_routes_n,    qvs_matrix_routes_n};
     size_t total = 0;
-    for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++)
-        total += sizes[t];
+    for (size_t t = 0; t < N_TABLES; t++)
+        total += *TABLES[t].n;
     r->entries = calloc(total ? total : 1, sizeof(*r->entries));
     if (!r->entries)
         return false;
-    for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
-        if (sizes[t] && !add_table(r, tables[t], sizes[t])) {
+    for (size_t t = 0; t < N_TABLES; t++) {
+        if (*TABLES[t].n && !add_table(r, TABLES[t].routes, *TABLES[t].n)) {
             qvs_router_free(r);
             return false;
         }

@@ -37,4 +37,8 @@ extern const size_t qvs_facet_routes_n;
 extern const qvs_route qvs_matrix_routes[];
 extern const size_t qvs_matrix_routes_n;
 
+/* /snapshots... whole-storage snapshots (snapshots_full.c) */
+extern const qvs_route qvs_full_snapshot_routes[];
+extern const size_t qvs_full_snapshot_routes_n;
+
 #endif /* QUIVER_SERVER_ROUTES_H */

@@ -2292,6 +2292,12 @@ START_TEST(test_snapshot_leftovers)
     write_junk(p, 100);
     snprintf(p, sizeof(p), "%s/snapshots/snap/x.snapshot.tmp-Qw3rty", storage);
     write_junk(p, 100);
+    /* a whole-storage snapshot being written */
+    snprintf(p, sizeof(p),
+             "%s/snapshots/full-snapshot-2026-01-01-00-00-00.snapshot.tmp-"
+             "Fu11aa",
+             storage);
+    write_junk(p, 100);
     snprintf(p, sizeof(p), "%s/catalog.json.tmp-a1B2c3", storage);
     write_junk(p, 10);
     snprintf(p, sizeof(p), "%s/snapshots/.tmp-keep01", storage);
@@ -2319,6 +2325,8 @@ START_TEST(test_snapshot_leftovers)
     ck_assert_int_ne(access(ckpt, F_OK), 0);
     ck_assert(!exists("%s/snapshots/%s", ".tmp-Ab12Cd"));
     ck_assert(!exists("%s/snapshots/snap/%s", "x.snapshot.tmp-Qw3rty"));
+    ck_assert(!exists("%s/snapshots/%s",
+                      "full-snapshot-2026-01-01-00-00-00.snapshot.tmp-Fu11aa"));
     ck_assert(!exists("%s/%s", "catalog.json.tmp-a1B2c3"));
     ck_assert(exists("%s/snapshots/%s", ".tmp-keep01/keep.snapshot"));
     ck_assert(exists("%s/snapshots/snap/%s", "keep.snapshot.tmp-toolong"));
@@ -3043,6 +3051,49 @@ START_TEST(test_issues_and_optimizations)
 }
 END_TEST
 
+/* Whole-storage snapshots: create (every collection and the aliases in one
+ * archive), list, download (bytes whose size and SHA-256 the description
+ * gives), delete; bad and unknown names. */
+START_TEST(test_full_snapshots)
+{
+    create("fa", SMALL);
+    create("fb", "{\"vectors\":{\"x\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(call("PUT", "/collections/fa/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}]}"));
+    aliases("{\"actions\":[{\"create_alias\":{\"collection_name\":\"fa\","
+            "\"alias_name\":\"fa_alias\"}}]}");
+    ck_assert_int_eq(
+        cJSON_GetArraySize(expect_ok(call("GET", "/snapshots", NULL))), 0);
+    const cJSON *d = expect_ok(call("POST", "/snapshots", NULL));
+    char name[256], sum[65];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    snprintf(sum, sizeof(sum), "%s", str(d, "checksum"));
+    double size = num(d, "size");
+    ck_assert(strncmp(name, "full-snapshot-", 14) == 0);
+    const cJSON *list = expect_ok(call("GET", "/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "checksum"), sum);
+    char path[512];
+    snprintf(path, sizeof(path), "/snapshots/%s", name);
+    reply *r = call("GET", path, NULL);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->body.len, (size_t)size);
+    ck_assert_mem_eq(r->body.p, "QVFSNAP", 8);
+    /* every collection and the alias are in the header */
+    ck_assert(memmem(r->body.p, r->body.len, "\"name\":\"fa\"", 11));
+    ck_assert(memmem(r->body.p, r->body.len, "\"name\":\"fb\"", 11));
+    ck_assert(memmem(r->body.p, r->body.len, "fa_alias", 8));
+    ck_assert(cJSON_IsTrue(expect_ok(call("DELETE", path, NULL))));
+    expect_error(call("GET", path, NULL), 404);
+    expect_error(call("DELETE", path, NULL), 404);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(expect_ok(call("GET", "/snapshots", NULL))), 0);
+    expect_error_prefix(call("GET", "/snapshots/x.txt", NULL), 400,
+                        "Bad request: invalid snapshot name `x.txt`");
+    expect_error(call("GET", "/snapshots/..%2Fcatalog.snapshot", NULL), 400);
+}
+END_TEST
+
 /* indexed_vectors_count reports the vectors in the HNSW graph, built once
  * the vectors pass optimizers_config.indexing_threshold (Qdrant indexes a
  * segment above it; 0 disables indexing). */
@@ -3289,6 +3340,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_facet_endpoint);
     tcase_add_test(q19, test_matrix_endpoints);
     tcase_add_test(q19, test_issues_and_optimizations);
+    tcase_add_test(q19, test_full_snapshots);
     tcase_add_test(q19, test_snapshot_from_url);
     tcase_add_test(q19, test_snapshot_url_hosts_config);
     suite_add_tcase(s, q19);
