@@ -57,10 +57,12 @@ bool qvs_router_init(qvs_router *r)
     memset(r, 0, sizeof(*r));
     const qvs_route *tables[] = {qvs_service_routes,  qvs_collection_routes,
                                  qvs_snapshot_routes, qvs_points_routes,
-                                 qvs_facet_routes,    qvs_matrix_routes};
+                                 qvs_facet_routes,    qvs_matrix_routes,
+                                 qvs_dashboard_routes};
     const size_t sizes[] = {qvs_service_routes_n,  qvs_collection_routes_n,
                             qvs_snapshot_routes_n, qvs_points_routes_n,
-                            qvs_facet_routes_n,    qvs_matrix_routes_n};
+                            qvs_facet_routes_n,    qvs_matrix_routes_n,
+                            qvs_dashboard_routes_n};
     size_t total = 0;
     for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++)
         total += sizes[t];
