@@ -105,13 +105,14 @@ async function errorOf(res) {
 }
 
 // Sends one request and returns its reply once the key question is
-// settled: a 401 asks for a key (at most three times) and retries.
+// settled: a 401 asks for a key (at most three times) and retries; a
+// prompt the user cancels ends in the server's 401 as an ApiError.
 async function request(method, path, body) {
   for (let attempt = 0; ; attempt++) {
     const res = await send(method, path, body);
     if (res.status !== 401 || !askKey || attempt === 3) return res;
     const msg = await errorOf(res);
-    if (!(await askOnce(msg))) return res;
+    if (!(await askOnce(msg))) throw new ApiError(401, msg);
   }
 }
 

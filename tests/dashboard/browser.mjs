@@ -32,7 +32,7 @@ async function rest(method, path, body) {
   const res = await fetch(url + path, {
     method,
     headers: { 'api-key': key, 'Content-Type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
   });
   const j = await res.json();
   assert.equal(res.status, 200, `${method} ${path}: ${JSON.stringify(j)}`);
@@ -62,7 +62,14 @@ async function seed() {
   await rest('PUT', '/collections/multi/points?wait=true', {
     points: [1, 2, 3].map((i) => ({ id: i, vector: { image: [i, 0, 1], text: [0, i] }, payload: { n: i } })),
   });
+  // Ids beyond a double's 53 bits, written as raw JSON text.
+  await rest('PUT', '/collections/bigids', { vectors: { size: 2, distance: 'Dot' } });
+  await rest('PUT', '/collections/bigids/points?wait=true', `{"points": [
+    {"id": ${BIG[0]}, "vector": [1, 0], "payload": {"which": "max"}},
+    {"id": ${BIG[1]}, "vector": [0.9, 0.1], "payload": {"which": "2^53+1"}}]}`);
 }
+
+const BIG = ['18446744073709551615', '9007199254740993'];
 
 // ---- the DevTools protocol ------------------------------------------------------
 
@@ -230,7 +237,7 @@ async function run() {
   await step('collections', [], async () => {
     await setValue('#key-input', key);
     await evaluate("document.getElementById('key-form').requestSubmit()");
-    await waitText('Collections', 'docs', 'multi', '4 × Cosine', 'image: 3 × Dot, text: 2 × Euclid');
+    await waitText('Collections', 'bigids', 'docs', 'multi', '4 × Cosine', 'image: 3 × Dot, text: 2 × Euclid');
     assert.equal(await evaluate("document.getElementById('key-dialog').open"), false);
     assert.equal(await evaluate("localStorage.getItem('quiver.dashboard.api-key')"), key);
     const row = await evaluate("[...document.querySelectorAll('tbody tr')].find((r) => r.innerText.startsWith('docs')).innerText");
@@ -314,6 +321,18 @@ async function run() {
     await waitText('3 results');
     const first = await evaluate("document.querySelector('#search-results tbody tr').cells[1].innerText");
     assert.equal(first, '3', 'the largest dot product first');
+  });
+
+  await step('big-ids', [], async () => {
+    await go('#/points/bigids');
+    await waitText(BIG[0], BIG[1]);
+    await go('#/search/bigids');
+    await waitFor("document.getElementById('search-form')", 'the search form');
+    await setValue('#query-input', BIG[0]);
+    await click('#search-button');
+    await waitText('1 result');
+    const ids = await evaluate("[...document.querySelectorAll('#search-results tbody tr')].map((r) => r.cells[1].innerText)");
+    assert.deepEqual(ids, [BIG[1]], 'the other point, by its exact id');
   });
 
   await step('snapshots', [], async () => {
