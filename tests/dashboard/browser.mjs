@@ -21,6 +21,7 @@ import { join } from 'node:path';
 
 const url = process.env.QUIVER_URL;
 const key = process.env.QUIVER_API_KEY;
+const roKey = process.env.QUIVER_READ_ONLY_KEY;
 const shots = process.env.DASHBOARD_SHOTS;
 const fixtures = process.env.DASHBOARD_FIXTURES;
 const work = process.env.DASHBOARD_WORK;
@@ -210,14 +211,24 @@ async function step(name, provokes, fn) {
   allowed = provokes;
   provoked = [];
   await fn();
-  // Errors are reported asynchronously: a round trip to the page lets
-  // those already raised arrive before the check.
-  await evaluate('new Promise((r) => requestAnimationFrame(() => r(true)))');
+  // Errors are reported asynchronously: wait until the provoked ones have
+  // arrived, and make a round trip to the page so that others raised by
+  // now arrive before the check (a later one fails the next step, or the
+  // final check).
+  const end = Date.now() + timeoutMs;
+  for (const re of provokes) {
+    while (!provoked.some((t) => re.test(t))) {
+      assert.ok(Date.now() < end, `${name}: expected a browser error matching ${re}`);
+      await new Promise((r) => setTimeout(r, 50)); // a polling interval
+    }
+  }
+  await settle();
   const file = await screenshot(name);
   assert.deepEqual(problems, [], `${name}: browser errors`);
-  for (const re of provokes) assert.ok(provoked.some((t) => re.test(t)), `${name}: expected a browser error matching ${re}`);
   console.log(`ok ${name} (${file})`);
 }
+
+const settle = () => evaluate('new Promise((r) => requestAnimationFrame(() => r(true)))');
 
 // ---- the steps ------------------------------------------------------------------
 
@@ -362,7 +373,25 @@ async function run() {
     assert.equal(statSync(join(downloads, files[0])).size, listed.size, 'the whole snapshot downloaded');
   });
 
+  // The key button: a read-only key browses but may not create a
+  // snapshot, and the page says so with the server's 403.
+  const useKey = async (k) => {
+    await click('#key-button');
+    await waitFor("document.getElementById('key-dialog').open", 'the API-key dialog');
+    await setValue('#key-input', k);
+    await evaluate("document.getElementById('key-form').requestSubmit()");
+  };
+  await step('read-only-key', [/status of 403.*\/snapshots/], async () => {
+    await useKey(roKey);
+    await waitFor("localStorage.getItem('quiver.dashboard.api-key') === " + JSON.stringify(roKey), 'the new key');
+    await waitFor("document.querySelector('#snapshot-list tbody tr')", 'the snapshot list, read with the read-only key');
+    await click('#create-snapshot');
+    await waitText('403: Forbidden');
+  });
+
   await step('bench-chart', [], async () => {
+    await useKey(key);
+    await waitFor("localStorage.getItem('quiver.dashboard.api-key') === " + JSON.stringify(key), 'the key back');
     await go('#/bench');
     await waitFor("document.getElementById('csv-input')", 'the CSV input');
     const csv = readFileSync(join(fixtures, 'results.csv'), 'utf8');
@@ -406,6 +435,9 @@ async function main() {
     await cdp.send('Emulation.setDeviceMetricsOverride',
       { width: 1280, height: 900, deviceScaleFactor: 1, mobile: false }, session);
     await run();
+    allowed = [];
+    await settle();
+    assert.deepEqual(problems, [], 'browser errors after the last step');
   } finally {
     if (cdp) cdp.ws.close();
     proc.kill('SIGKILL');

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The dashboard's tests: starts `quiver serve` on a free loopback port
-# with a fresh storage directory and an API key, runs one Node script
+# with a fresh storage directory, an API key and a read-only key, runs one Node script
 # against it, then stops the server with SIGTERM and requires exit 0.
 #
 # Usage: tests/dashboard/run.sh path/to/quiver assets|browser [SHOTS_DIR]
@@ -56,6 +56,7 @@ cleanup() {
 trap cleanup EXIT
 
 key="dashboard-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+ro_key="dashboard-read-only-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 limit=${QUIVER_TEST_TIMEOUT:-120}
 
 free_port() {
@@ -80,7 +81,7 @@ for attempt in 1 2 3 4 5; do
     url="http://127.0.0.1:$port"
     rm -rf "$work/storage"
     "$quiver" serve --host 127.0.0.1 --port "$port" --storage "$work/storage" \
-        --api-key "$key" >"$work/server.log" 2>&1 &
+        --api-key "$key" --read-only-api-key "$ro_key" >"$work/server.log" 2>&1 &
     pid=$!
     if wait_ready "$url"; then
         break
@@ -90,7 +91,8 @@ for attempt in 1 2 3 4 5; do
     [ "$attempt" -lt 5 ] || die "server did not start"
 done
 
-export QUIVER_URL=$url QUIVER_API_KEY=$key QUIVER_TEST_TIMEOUT=$limit
+export QUIVER_URL=$url QUIVER_API_KEY=$key QUIVER_READ_ONLY_KEY=$ro_key
+export QUIVER_TEST_TIMEOUT=$limit
 export DASHBOARD_SRC=$root/server/dashboard DASHBOARD_FIXTURES=$here
 export DASHBOARD_SHOTS=$shots DASHBOARD_WORK=$work
 rc=0
