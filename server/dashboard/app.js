@@ -7,7 +7,7 @@
 // render(main, collection) and draws into main; a page that fails shows
 // the error in place of its content.
 
-import { api, apiKey, onKeyNeeded, setApiKey } from './api.js';
+import { apiKey, onKeyNeeded, setApiKey } from './api.js';
 import { errorBox } from './dom.js';
 import * as bench from './bench.js';
 import * as collections from './collections.js';
@@ -114,5 +114,3 @@ async function serverInfo() {
 window.addEventListener('hashchange', route);
 serverInfo();
 route();
-// For the headless test and for anyone curious in the console.
-window.quiverDashboard = { api, ready: true };
