@@ -394,10 +394,13 @@ async function run() {
     await waitFor("localStorage.getItem('quiver.dashboard.api-key') === " + JSON.stringify(key), 'the key back');
     await go('#/bench');
     await waitFor("document.getElementById('csv-input')", 'the CSV input');
-    const csv = readFileSync(join(fixtures, 'results.csv'), 'utf8');
-    await setValue('#csv-input', csv);
-    await click('#draw-chart');
+    // Through the file picker, as a person would choose the file.
+    const { root } = await cdp.send('DOM.getDocument', {}, session);
+    const { nodeId } = await cdp.send('DOM.querySelector', { nodeId: root.nodeId, selector: '#csv-file' }, session);
+    await cdp.send('DOM.setFileInputFiles', { nodeId, files: [join(fixtures, 'results.csv')] }, session);
     await waitFor("document.getElementById('bench-chart')", 'the chart');
+    assert.equal(await evaluate("document.getElementById('csv-input').value"),
+      readFileSync(join(fixtures, 'results.csv'), 'utf8'), 'the file shown in the text box');
     await waitText('15 rows, 14 drawn');
     assert.equal(await evaluate("document.querySelectorAll('#bench-chart circle.bench-point').length"), 14);
     assert.deepEqual(await evaluate("[...document.querySelectorAll('#bench-chart .bench-legend')].map((t) => t.textContent)"),
