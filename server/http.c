@@ -346,6 +346,20 @@ static enum MHD_Result send_preflight(qvs_conn *c)
     return send_reply(c, 200, resp, NULL);
 }
 
+/* Sends a handler's raw_body (taking it) with its extra headers. */
+static enum MHD_Result send_raw(qvs_conn *c, int status, qvs_resp *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->raw_len, r->raw_body, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        return MHD_NO; /* r->raw_body stays the caller's to free */
+    r->raw_body = NULL;
+    for (size_t i = 0; i < QVS_MAX_RESP_HEADERS && r->headers[i][0]; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    return send_reply(c, status, resp,
+                      r->raw_type ? r->raw_type : "application/octet-stream");
+}
+
 /* Turns a handler's reply into the HTTP reply; frees what it owns. */
 static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
 {
@@ -356,10 +370,7 @@ static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
         ret = send_file(c, status, r->raw_file,
                         r->raw_type ? r->raw_type : "application/octet-stream");
     } else if (r->raw_body) {
-        ret =
-            send_buffer(c, status, r->raw_body, r->raw_len,
-                        r->raw_type ? r->raw_type : "application/octet-stream");
-        r->raw_body = NULL;
+        ret = send_raw(c, status, r);
     } else if (status >= 400) {
         char *text = qvs_envelope_error(
             r->error[0] ? r->error : "Service internal error", t, &len);
@@ -403,6 +414,11 @@ const void *qvs_req_raw_body(const qvs_req *req, size_t *len)
     }
     *len = c->len;
     return c->body;
+}
+
+const char *qvs_req_header(const qvs_req *req, const char *name)
+{
+    return header(req->conn, name);
 }
 
 qvs_server *qvs_req_server(const qvs_req *req)

@@ -41,4 +41,8 @@ extern const size_t qvs_matrix_routes_n;
 extern const qvs_route qvs_full_snapshot_routes[];
 extern const size_t qvs_full_snapshot_routes_n;
 
+/* GET /dashboard, /dashboard/{file}: the web UI's files (dashboard.c) */
+extern const qvs_route qvs_dashboard_routes[];
+extern const size_t qvs_dashboard_routes_n;
+
 #endif /* QUIVER_SERVER_ROUTES_H */
