@@ -9,6 +9,7 @@
 // store's distance).
 
 import assert from 'node:assert/strict';
+import { BaseEmbedding } from '@llamaindex/core/embeddings';
 import { NodeRelationship, TextNode } from '@llamaindex/core/schema';
 import { FilterOperator } from '@llamaindex/core/vector-store';
 import { QdrantVectorStore } from '@llamaindex/qdrant';
@@ -24,6 +25,18 @@ const NODES = [
     ['7b0e6f3c-1a2b-4c3d-8e9f-0a1b2c3d4e03', 'doc-b', 'qubits spin', [0.0, 0.2, 0.9, 0.3], { topic: 'science', year: 2021 }],
     ['7b0e6f3c-1a2b-4c3d-8e9f-0a1b2c3d4e04', 'doc-c', 'markets fall', [0.1, 0.0, 0.3, 0.9], { topic: 'finance', year: 2023 }],
 ];
+
+/** The store insists on an embedding model; every node here brings its
+ * embedding, so one that is never asked for a text is enough. */
+class GivenEmbeddings extends BaseEmbedding {
+    constructor() {
+        super();
+    }
+
+    async getTextEmbedding(text) {
+        throw new Error(`unexpected embedding request for ${JSON.stringify(text)}`);
+    }
+}
 
 let client;
 let store;
@@ -62,7 +75,12 @@ function check(res, want) {
 step('setup: a clean collection', async () => {
     client = new QdrantClient({ url: URL_, apiKey: API_KEY, checkCompatibility: false });
     if ((await client.collectionExists(COLLECTION)).exists) await client.deleteCollection(COLLECTION);
-    store = new QdrantVectorStore({ url: URL_, apiKey: API_KEY, collectionName: COLLECTION });
+    store = new QdrantVectorStore({
+        url: URL_,
+        apiKey: API_KEY,
+        collectionName: COLLECTION,
+        embedModel: new GivenEmbeddings(),
+    });
 });
 
 step('add creates the collection and stores the nodes', async () => {
