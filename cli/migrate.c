@@ -251,11 +251,6 @@ static qv_status open_endpoint(const char *where, const char *key, bool dest,
     e->where = where;
     if (is_url(where))
         return mg_open_rest(where, key, dest, e);
-    if (key)
-        fprintf(stderr,
-                "quiver migrate: %s is not a URL; its API key is "
-                "ignored\n",
-                where);
     bool exists = stat(where, &sb) == 0;
     if ((exists && S_ISREG(sb.st_mode)) ||
         (!exists && ends_with(where, ".qvs")))
