@@ -21,6 +21,7 @@ dir=$(mktemp -d)
 pid=
 pid2=
 trap 'kill $pid $pid2 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$dir"' EXIT
+# req and limit (its port and start are not used: see serve below).
 # shellcheck source=tests/server_lib.sh
 source "$(dirname "$0")/server_lib.sh"
 
@@ -37,11 +38,27 @@ expect() {
     [ "$rc" = "$want" ] || die "$* exited $rc, not $want: $(cat "$dir/out")"
     grep -Eq -- "$pat" "$dir/out" || die "$*: no /$pat/ in: $(cat "$dir/out")"
 }
+# serve STORAGE LOG [ARGS]: starts `quiver serve` on a free port (port 0:
+# the kernel picks one, so two tests never race for it) and sets
+# served_pid and served_url from the line it prints when it is ready.
+serve() {
+    local storage=$1 log=$2
+    shift 2
+    "$quiver" serve --port 0 --storage "$storage" "$@" >"$log" 2>&1 &
+    served_pid=$!
+    until grep -q 'listening on http://' "$log"; do
+        kill -0 "$served_pid" 2>/dev/null || die "the server exited: $(cat "$log")"
+        sleep 0.05 # a polling interval
+    done
+    served_url=$(grep -o 'http://[0-9.]*:[0-9]*' "$log" | head -1)
+}
 scroll() { # collection -> the raw scroll reply with vectors
     req POST "/collections/$1/points/scroll" '{"limit":100,"with_vector":true}'
 }
 
-start
+serve "$dir/s" "$dir/log"
+pid=$served_pid
+url=$served_url
 req PUT /collections/docs '{"vectors":{"size":4,"distance":"Cosine"},"hnsw_config":{"m":8}}' >/dev/null
 req PUT '/collections/docs/points?wait=true' '{"points":[
  {"id":1,"vector":[0.1,0.2,0.3,0.4],"payload":{"big":18446744073709551615,"neg":-9223372036854775808,"n":9007199254740993,"d":1.0,"x":0.1,"tag":"a","nest":{"l":[1,2.5,{"z":null}]}}},
@@ -139,17 +156,13 @@ expect 2 'batch must be' -- "$quiver" migrate --from "$url" --to "$dir/x" --batc
 expect 0 'usage: quiver migrate --from SRC --to DST' -- "$quiver" migrate --help
 
 # An API key: wrong is refused, right works.
-port2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$quiver" serve --port "$port2" --storage "$dir/s2" --api-key sekrit >>"$dir/log2" 2>&1 &
-pid2=$!
-until curl -fs --max-time 5 "http://127.0.0.1:$port2/readyz" >/dev/null 2>&1; do
-    kill -0 "$pid2" 2>/dev/null || die "second server: $(cat "$dir/log2")"
-    sleep 0.05 # a polling interval
-done
-expect 1 'HTTP 401' -- "$quiver" migrate --from "$dir/store" --to "http://127.0.0.1:$port2" --to-api-key wrong
-expect 1 'HTTP 401' -- "$quiver" migrate --from "$dir/store" --to "http://127.0.0.1:$port2"
+serve "$dir/s2" "$dir/log2" --api-key sekrit --host 127.0.0.1
+pid2=$served_pid
+url2=$served_url
+expect 1 'HTTP 401' -- "$quiver" migrate --from "$dir/store" --to "$url2" --to-api-key wrong
+expect 1 'HTTP 401' -- "$quiver" migrate --from "$dir/store" --to "$url2"
 expect 0 'docs -> docs: 3 points, 3 sampled' -- \
-    "$quiver" migrate --from "$dir/store" --to "http://127.0.0.1:$port2" --api-key sekrit
+    "$quiver" migrate --from "$dir/store" --to "$url2" --api-key sekrit
 expect 0 'docs -> d2: 3 points, 3 sampled' -- \
-    "$quiver" migrate --from "http://127.0.0.1:$port2" --from-api-key sekrit --to "$url" --to-collection d2
+    "$quiver" migrate --from "$url2" --from-api-key sekrit --to "$url" --to-collection d2
 echo "cli migrate: ok"
