@@ -240,22 +240,36 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= k && !strcmp(s + n - k, suffix);
 }
 
+typedef enum end_kind { END_REST, END_STORE, END_SNAPSHOT } end_kind;
+
 /* A URL is a server; an existing directory a store and an existing file
  * a snapshot; a missing path a snapshot if it ends in .qvs, else a store
  * directory (created when it is the destination). */
-static qv_status open_endpoint(const char *where, const char *key, bool dest,
-                               const char *single_name, mg_endpoint *e)
+static end_kind classify(const char *where)
 {
     struct stat sb;
-    memset(e, 0, sizeof(*e));
-    e->where = where;
     if (is_url(where))
-        return mg_open_rest(where, key, dest, e);
+        return END_REST;
     bool exists = stat(where, &sb) == 0;
     if ((exists && S_ISREG(sb.st_mode)) ||
         (!exists && ends_with(where, ".qvs")))
+        return END_SNAPSHOT;
+    return END_STORE;
+}
+
+static qv_status open_endpoint(const char *where, const char *key, bool dest,
+                               const char *single_name, mg_endpoint *e)
+{
+    memset(e, 0, sizeof(*e));
+    e->where = where;
+    switch (classify(where)) {
+    case END_REST:
+        return mg_open_rest(where, key, dest, e);
+    case END_SNAPSHOT:
         return mg_open_snapshot(where, dest, single_name, e);
-    return mg_open_store(where, dest, e);
+    default:
+        return mg_open_store(where, dest, e);
+    }
 }
 
 static void close_endpoint(mg_endpoint *e)
@@ -657,7 +671,7 @@ static int plan(run *r, char ***names, size_t *n)
     }
     if (r->src.ops->list(&r->src, names, n) != QV_OK)
         return fail(&r->src);
-    if (*n > 1 && (r->o.to_collection || r->dst.single)) {
+    if (*n > 1 && (r->o.to_collection || classify(r->o.to) == END_SNAPSHOT)) {
         fprintf(stderr,
                 "quiver migrate: %s holds %zu collections; %s: name one "
                 "with --collection\n",
@@ -671,22 +685,27 @@ static int plan(run *r, char ***names, size_t *n)
     return 0;
 }
 
-static int open_both(run *r)
+/* A store directory or snapshot file holds library collections, of one
+ * unnamed vector each: refuse collections with named vectors before the
+ * destination is opened (which would create an empty store). */
+static int check_library_fit(run *r, char **names, size_t n)
 {
-    const char *name =
-        r->o.to_collection ? r->o.to_collection : r->o.collection;
-    if (open_endpoint(r->o.from, r->o.from_key, false, r->o.collection,
-                      &r->src) != QV_OK)
-        return fail(&r->src);
-    /* A snapshot destination takes the one source collection's name. */
-    char **names = NULL;
-    size_t n = 0;
-    if (!name && !is_url(r->o.to) &&
-        r->src.ops->list(&r->src, &names, &n) == QV_OK && n == 1)
-        name = names[0];
-    qv_status st = open_endpoint(r->o.to, r->o.to_key, true, name, &r->dst);
-    free_names(names, n);
-    return st == QV_OK ? 0 : fail(&r->dst);
+    for (size_t i = 0; i < n; i++) {
+        mg_schema s;
+        if (r->src.ops->describe(&r->src, names[i], &s) != QV_OK)
+            return fail(&r->src);
+        bool named = s.named;
+        mg_schema_free(&s);
+        if (named) {
+            fprintf(stderr,
+                    "quiver migrate: collection '%s' has named vectors; %s "
+                    "holds library collections of one unnamed vector each: "
+                    "migrate it to a Qdrant server instead\n",
+                    names[i], r->o.to);
+            return EXIT_FAIL;
+        }
+    }
+    return 0;
 }
 
 static int run_all(run *r)
@@ -698,11 +717,23 @@ static int run_all(run *r)
         return EXIT_FAIL;
     }
     r->ck.path = r->o.checkpoint;
-    int rc = open_both(r);
     char **names = NULL;
     size_t n = 0;
+    int rc = 0;
+    if (open_endpoint(r->o.from, r->o.from_key, false, r->o.collection,
+                      &r->src) != QV_OK)
+        rc = fail(&r->src);
     if (rc == 0)
         rc = plan(r, &names, &n);
+    if (rc == 0 && classify(r->o.to) != END_REST)
+        rc = check_library_fit(r, names, n);
+    /* A snapshot destination takes the one collection's name. */
+    const char *single = r->o.to_collection ? r->o.to_collection
+                         : n == 1           ? names[0]
+                                            : NULL;
+    if (rc == 0 &&
+        open_endpoint(r->o.to, r->o.to_key, true, single, &r->dst) != QV_OK)
+        rc = fail(&r->dst);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = migrate_collection(r, names[i]);
     free_names(names, n);

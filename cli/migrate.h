@@ -113,8 +113,6 @@ struct mg_endpoint {
     /* Writes are durable once write returns, so a checkpoint may record
      * them; false for a snapshot file, written whole by finish. */
     bool durable;
-    /* Holds at most one collection (a snapshot file). */
-    bool single;
     char err[1024];
     void *state;
 };

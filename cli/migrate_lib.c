@@ -203,6 +203,11 @@ static qv_status lib_create_indexes(mg_endpoint *e, qv_collection *c,
                            "payload index '%s' is of type '%s', which "
                            "Quiver's library does not have",
                            s->indexes[i].key, s->indexes[i].type);
+        if (s->indexes[i].schema[0] == '{')
+            fprintf(stderr,
+                    "migrate: payload index '%s' (%s): its parameters are "
+                    "not kept (Quiver's library index has none)\n",
+                    s->indexes[i].key, s->indexes[i].type);
         qv_status st = qv_payload_index_create(c, s->indexes[i].key, kind);
         if (st != QV_OK)
             return coll_fail(e, c, st, "creating a payload index");
@@ -511,7 +516,6 @@ qv_status mg_open_snapshot(const char *path, bool as_dest,
     e->ops = &snap_ops;
     e->where = path;
     e->durable = false;
-    e->single = true;
     snap_state *s = calloc(1, sizeof(*s));
     if (!s)
         return mg_fail(e, QV_ENOMEM, "out of memory");

@@ -71,7 +71,7 @@ req PUT '/collections/docs/index?wait=true' '{"field_name":"n","field_schema":"i
 expect 0 '3 points, 3 sampled points equal' -- \
     "$quiver" migrate --from "$url" --collection docs --to "$dir/store"
 expect 0 'docs -> docs_back: 3 points, 3 sampled points equal' -- \
-    "$quiver" migrate --from "$dir/store" --to "$url" --to-collection docs_back --batch 2
+    "$quiver" migrate --from "$dir/store" --collection docs --to "$url" --to-collection docs_back --batch 2
 out=$(scroll docs_back)
 for want in '"big":18446744073709551615' '"neg":-9223372036854775808' \
     '"n":9007199254740993' '"d":1.0' '"x":0.1' '"id":18446744073709551615' \
@@ -102,7 +102,16 @@ expect 0 'multi -> multi2: 2 points, 2 sampled points equal' -- \
 grep -q '"a":{"size":2,"distance":"Dot"' <<<"$(req GET /collections/multi2 '')" || die "multi2 config"
 grep -q '"id":6,"payload":{},"vector":{"a":\[0.5,-2\]}}' <<<"$(scroll multi2)" || die "multi2: point 6"
 expect 1 'named vectors.*migrate it to a Qdrant server' -- \
-    "$quiver" migrate --from "$url" --collection multi --to "$dir/store"
+    "$quiver" migrate --from "$url" --collection multi --to "$dir/store3"
+[ ! -e "$dir/store3" ] || die "a refused migration created $dir/store3"
+
+# ---- an empty collection ------------------------------------------------------------
+req PUT /collections/empty '{"vectors":{"size":3,"distance":"Manhattan"}}' >/dev/null
+expect 0 'empty -> empty: 0 points, 0 sampled' -- \
+    "$quiver" migrate --from "$url" --collection empty --to "$dir/store"
+expect 0 'empty -> e2: 0 points' -- \
+    "$quiver" migrate --from "$dir/store" --collection empty --to "$url" --to-collection e2
+grep -q '"distance":"Manhattan"' <<<"$(req GET /collections/e2 '')" || die "e2 config"
 
 # ---- kill -9 in the middle, then resume -------------------------------------------
 python3 - "$dir/pts.json" <<'PY'
@@ -149,7 +158,7 @@ expect 1 'cannot reach http://127.0.0.1:1' -- \
     "$quiver" migrate --from http://127.0.0.1:1 --to "$dir/store"
 req PUT /collections/clash '{"vectors":{"size":8,"distance":"Cosine"}}' >/dev/null
 expect 1 "collection 'clash' exists with vector \(unnamed\) of size 8 \(Cosine\); the source's has size 4" -- \
-    "$quiver" migrate --from "$dir/store" --to "$url" --to-collection clash
+    "$quiver" migrate --from "$dir/store" --collection docs --to "$url" --to-collection clash
 expect 1 'no such store directory' -- "$quiver" migrate --from "$dir/none" --to "$url"
 expect 2 'required' -- "$quiver" migrate --from "$url"
 expect 2 'batch must be' -- "$quiver" migrate --from "$url" --to "$dir/x" --batch 0
@@ -159,10 +168,12 @@ expect 0 'usage: quiver migrate --from SRC --to DST' -- "$quiver" migrate --help
 serve "$dir/s2" "$dir/log2" --api-key sekrit --host 127.0.0.1
 pid2=$served_pid
 url2=$served_url
-expect 1 'HTTP 401' -- "$quiver" migrate --from "$dir/store" --to "$url2" --to-api-key wrong
-expect 1 'HTTP 401' -- "$quiver" migrate --from "$dir/store" --to "$url2"
+expect 1 'HTTP 401' -- "$quiver" migrate --from "$dir/store" --collection docs --to "$url2" --to-api-key wrong
+expect 1 'HTTP 401' -- "$quiver" migrate --from "$dir/store" --collection docs --to "$url2"
+# Every collection of the store (no --collection): docs and empty.
 expect 0 'docs -> docs: 3 points, 3 sampled' -- \
     "$quiver" migrate --from "$dir/store" --to "$url2" --api-key sekrit
+grep -q 'empty -> empty: 0 points' "$dir/out" || die "all collections: $(cat "$dir/out")"
 expect 0 'docs -> d2: 3 points, 3 sampled' -- \
     "$quiver" migrate --from "$url2" --from-api-key sekrit --to "$url" --to-collection d2
 echo "cli migrate: ok"
