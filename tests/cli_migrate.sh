@@ -175,5 +175,5 @@ expect 0 'docs -> docs: 3 points, 3 sampled' -- \
     "$quiver" migrate --from "$dir/store" --to "$url2" --api-key sekrit
 grep -q 'empty -> empty: 0 points' "$dir/out" || die "all collections: $(cat "$dir/out")"
 expect 0 'docs -> d2: 3 points, 3 sampled' -- \
-    "$quiver" migrate --from "$url2" --from-api-key sekrit --to "$url" --to-collection d2
+    "$quiver" migrate --from "$url2" --collection docs --from-api-key sekrit --to "$url" --to-collection d2
 echo "cli migrate: ok"
