@@ -8,7 +8,12 @@
  * fsync) after every batch the destination has acknowledged durably, so
  * after a crash it names a point no later than what the destination
  * holds: a resume re-reads at most one batch (upserts are idempotent, so
- * copying it twice changes nothing) and skips everything before.
+ * copying it twice changes nothing) and skips everything before.  The
+ * offset is a point id, not a server-side cursor: Qdrant scrolls points
+ * in id order and next_page_offset is simply the next id, valid for as
+ * long as one likes (Qdrant's maintainers say so in discussion
+ * qdrant/qdrant#2872, "Scroll like pagination"), and the library's
+ * qv_scroll pages the same way.
  *
  * Format, text, one record per line:
  *     quiver-migrate-checkpoint 1
