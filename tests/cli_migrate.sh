@@ -44,7 +44,8 @@ expect() {
 serve() {
     local storage=$1 log=$2
     shift 2
-    "$quiver" serve --port 0 --storage "$storage" "$@" >"$log" 2>&1 &
+    : >"$log" # exists before the child opens it, for the grep below
+    "$quiver" serve --port 0 --storage "$storage" "$@" >>"$log" 2>&1 &
     served_pid=$!
     until grep -q 'listening on http://' "$log"; do
         kill -0 "$served_pid" 2>/dev/null || die "the server exited: $(cat "$log")"
