@@ -9,6 +9,8 @@
 #     acknowledged and checkpointed) is killed with SIGKILL, and a run with
 #     the same arguments resumes at the checkpoint: it copies exactly the
 #     800 points left, ends with 1000, and a third run has nothing to do;
+#     and a run killed wherever it happens to be after its first progress
+#     line resumes where its checkpoint says and ends with 1000;
 #   - the verification catches a changed payload (an integer 0 where the
 #     source has the double 0.0) and a missing point (exit status 3);
 #   - bad inputs fail with a clear message and exit status 1 (unknown
@@ -141,6 +143,30 @@ grep -q 'big: 800 points copied in this run, 1000 in all' "$dir/out" || die "res
 grep -q 'big -> big: 1000 points, 100 sampled points equal' "$dir/out" || die "resume verify"
 grep -q '^done 1000 - big$' "$dir/ck" || die "checkpoint at the end: $(cat "$dir/ck")"
 expect 0 'done in an earlier run' -- "${mig[@]}"
+
+# A kill -9 wherever it lands (no stop hook): after the first progress
+# line, which comes after the first acknowledged batch.  The resume picks
+# up at the checkpoint; what it resumed after plus what it copied is the
+# whole collection (or the first run had already finished).
+mig2=("$quiver" migrate --from "$dir/big.qvs" --to "$url" --to-collection big_r
+    --batch 10 --checkpoint "$dir/ck2")
+: >"$dir/run2" # exists before the child opens it, for the grep below
+"${mig2[@]}" >>"$dir/run2" 2>&1 &
+mpid=$!
+until grep -q 'big: [0-9]*/1000 points' "$dir/run2"; do
+    kill -0 "$mpid" 2>/dev/null || break
+    sleep 0.01 # a polling interval
+done
+kill -9 "$mpid" 2>/dev/null || true
+wait "$mpid" 2>/dev/null || true
+expect 0 'big -> big_r: 1000 points, 100 sampled points equal' -- "${mig2[@]}"
+if grep -q 'done in an earlier run' "$dir/out"; then
+    echo "cli_migrate: the unhooked run finished before its kill" >&2
+else
+    resumed=$(sed -n 's/.*resuming after \([0-9]*\) points.*/\1/p' "$dir/out")
+    copied=$(sed -n 's/.*: \([0-9]*\) points copied in this run.*/\1/p' "$dir/out")
+    [ "$((${resumed:-0} + copied))" = 1000 ] || die "resumed ${resumed:-0} + copied $copied"
+fi
 
 # ---- the verification catches differences --------------------------------------
 req POST '/collections/big/points/payload?wait=true' '{"payload":{"f":0},"points":[0]}' >/dev/null
