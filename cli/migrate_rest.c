@@ -421,6 +421,11 @@ static qv_status rest_describe(mg_endpoint *e, const char *name, mg_schema *out)
         out->hnsw_m = field_u32(hnsw, "m");
         out->hnsw_ef_construct = field_u32(hnsw, "ef_construct");
         out->full_scan_threshold_kb = field_u32(hnsw, "full_scan_threshold");
+        js_span m;
+        /* m = 0 is Qdrant's "no graph": a library collection never indexes
+         * (the server's own mapping, server/catalog_config.c). */
+        if (js_get(hnsw, "m", &m) && m.n == 1 && m.p[0] == '0')
+            out->full_scan_threshold_kb = UINT32_MAX;
         out->rest_hnsw = span_dup(hnsw);
     }
     if (st == QV_OK && js_path(res, "config.quantization_config", &x) &&
@@ -644,10 +649,13 @@ static void create_body(sbuf *b, const mg_schema *s)
         sb_str(b, ",\"hnsw_config\":");
         sb_str(b, s->rest_hnsw);
     } else if (s->hnsw_m) {
+        /* Qdrant's full_scan_threshold is at least 10 (KB); the library's
+         * 0..9 ("index almost always") is sent as 10. */
+        uint32_t fst = s->full_scan_threshold_kb;
         sb_fmt(b,
                ",\"hnsw_config\":{\"m\":%u,\"ef_construct\":%u,"
                "\"full_scan_threshold\":%u}",
-               s->hnsw_m, s->hnsw_ef_construct, s->full_scan_threshold_kb);
+               s->hnsw_m, s->hnsw_ef_construct, fst < 10 ? 10 : fst);
     }
     if (s->rest_quantization) {
         sb_str(b, ",\"quantization_config\":");
