@@ -580,8 +580,11 @@ static int verify(run *r, const char *src, const char *dst, const mg_schema *s)
         if (rc)
             return rc;
     }
-    printf("%s -> %s: %" PRIu64 " points, %zu sampled points equal\n", src, dst,
-           n_dst, compared);
+    if (r->o.verify_sample)
+        printf("%s -> %s: %" PRIu64 " points, %zu sampled points equal\n", src,
+               dst, n_dst, compared);
+    else
+        printf("%s -> %s: %" PRIu64 " points (count only)\n", src, dst, n_dst);
     return 0;
 }
 

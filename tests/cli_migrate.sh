@@ -168,6 +168,9 @@ else
     [ "$((${resumed:-0} + copied))" = 1000 ] || die "resumed ${resumed:-0} + copied $copied"
 fi
 
+expect 0 'big -> big: 1000 points \(count only\)' -- \
+    "$quiver" migrate --from "$dir/big.qvs" --to "$dir/store4" --verify-sample 0
+
 # ---- the verification catches differences --------------------------------------
 req POST '/collections/big/points/payload?wait=true' '{"payload":{"f":0},"points":[0]}' >/dev/null
 expect 3 'point 0: the payloads differ' -- "${mig[@]}"
