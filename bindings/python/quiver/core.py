@@ -111,6 +111,10 @@ def _ids_array(ids: Iterable[IdLike]) -> np.ndarray:
         out["num"] = ids
         return out
     ids = list(ids)
+    if all(type(pid) is int and 0 <= pid < 1 << 64 for pid in ids):
+        out = np.zeros(len(ids), ID_DTYPE)
+        out["num"] = np.array(ids, dtype=np.uint64)
+        return out
     out = np.zeros(len(ids), ID_DTYPE)
     for i, pid in enumerate(ids):
         s = _id_struct(pid)
@@ -350,15 +354,20 @@ class Collection:
     def scroll(self, start: Optional[IdLike] = None, filter: FilterLike = None,
                limit: int = 10) -> Tuple[List[PointId], Optional[PointId]]:
         """Up to `limit` ids in id order from `start`, and the next page's
-        first id (None at the end)."""
+        first id (None at the end).  A page is at most as long as the
+        collection was when the call began."""
         f = Filter.of(filter)
-        out = np.zeros(max(limit, 1), ID_DTYPE)
+        # A page is never longer than the collection: points added
+        # meanwhile come in the next page, so a huge limit costs nothing.
+        room = max(min(limit, self.count()), 1) if limit > 0 else 1
+        out = np.zeros(room, ID_DTYPE)
         n = c_size_t()
         nxt = _ffi.qv_point_id()
         has_next = c_bool()
         s = None if start is None else byref(_id_struct(start))
         self._check(lib.qv_scroll(self._handle, s, f._handle if f else None,
-                                  limit, _ptr(out, _ffi.qv_point_id),
+                                  room if limit > 0 else 0,
+                                  _ptr(out, _ffi.qv_point_id),
                                   byref(n), byref(nxt), byref(has_next)))
         ids = [_id_value(r["kind"], r["num"], r["uuid"]) for r in out[:n.value]]
         following = _id_value(nxt.kind, nxt.u.num, bytes(nxt.u.uuid)) \

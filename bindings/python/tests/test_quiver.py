@@ -149,6 +149,9 @@ class TestErrors(unittest.TestCase):
             quiver.Collection(0)
         with self.assertRaises(quiver.InvalidError):
             c.create_index("k", "nonsense")
+        self.assertEqual(c.scroll(limit=2**62), ([1], None))
+        with self.assertRaises(quiver.RangeError):
+            c.scroll(limit=0)
 
 
 class TestExactValues(unittest.TestCase):

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::ffi;
 use crate::filter::Filter;
 use crate::id::PointId;
-use crate::util::{c_path, c_string, cstr, dim_u32, read_errmsg, with_err};
+use crate::util::{c_path, c_string, cstr, dim_u32, read_errmsg, try_vec, with_err};
 use std::os::raw::c_char;
 use std::path::Path;
 use std::ptr::{self, NonNull};
@@ -427,7 +427,8 @@ impl Collection {
     }
 
     /// Up to `limit` ids in id order from `start` (inclusive), matching
-    /// `filter`, and where the next page starts.
+    /// `filter`, and where the next page starts.  A page is at most as long
+    /// as the collection was when the call began.
     pub fn scroll(
         &self,
         start: Option<PointId>,
@@ -435,18 +436,23 @@ impl Collection {
         limit: usize,
     ) -> Result<Page> {
         let start_raw = start.map(PointId::to_raw);
-        let mut ids = vec![PointId::Num(0).to_raw(); limit.max(1)];
+        // A page is never longer than the collection: points added meanwhile
+        // come in the next page (has_next), so a huge limit costs nothing.
+        let room = limit
+            .min(self.count()?.try_into().unwrap_or(usize::MAX))
+            .max(1);
+        let mut ids = try_vec(room, PointId::Num(0).to_raw())?;
         let mut n = 0usize;
         let mut next = PointId::Num(0).to_raw();
         let mut has_next = false;
-        // SAFETY: ids has room for limit ids (one when limit is 0, which the
-        // library refuses before writing).
+        // SAFETY: ids has room for the limit passed (limit 0 is refused
+        // before anything is written).
         self.check(unsafe {
             ffi::qv_scroll(
                 self.ptr(),
                 start_raw.as_ref().map_or(ptr::null(), |r| r as *const _),
                 filter.map_or(ptr::null(), Filter::as_ptr),
-                limit,
+                if limit == 0 { 0 } else { room },
                 ids.as_mut_ptr(),
                 &mut n,
                 &mut next,
@@ -566,7 +572,7 @@ impl Collection {
     pub fn search(&self, query: &[f32], params: &SearchParams) -> Result<Vec<Hit>> {
         let dim = dim_u32(query.len())?;
         let raw = params.to_raw();
-        let mut hits = vec![zero_hit(); params.room()];
+        let mut hits = try_vec(params.room(), zero_hit())?;
         let mut n = 0usize;
         // SAFETY: hits has room for k hits; query has dim floats.
         self.check(unsafe {
@@ -600,8 +606,8 @@ impl Collection {
             .checked_mul(room)
             .ok_or_else(|| Error::Range(format!("{} queries of k {} are too many", nq, room)))?;
         let raw = params.to_raw();
-        let mut hits = vec![zero_hit(); total.max(1)];
-        let mut counts = vec![0usize; nq.max(1)];
+        let mut hits = try_vec(total.max(1), zero_hit())?;
+        let mut counts = try_vec(nq.max(1), 0usize)?;
         // SAFETY: hits has nq*k entries, counts nq; queries nq*dim floats.
         self.check(unsafe {
             ffi::qv_search_batch(

@@ -64,6 +64,22 @@ where
     cstr(buf.as_ptr())
 }
 
+/// A vector of `n` copies of `value`, or `NoMem` instead of the abort that
+/// `vec!` gives when the allocation fails: a huge k or batch is bad input,
+/// not a reason to take the process down.
+pub(crate) fn try_vec<T: Clone>(n: usize, value: T) -> Result<Vec<T>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| {
+        Error::NoMem(format!(
+            "cannot allocate {} result slots of {} bytes",
+            n,
+            std::mem::size_of::<T>()
+        ))
+    })?;
+    v.resize(n, value);
+    Ok(v)
+}
+
 /// `n` as the library's u32 dimension, or a `Range` error.
 pub(crate) fn dim_u32(n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::Range(format!("vector of {} components is too long", n)))

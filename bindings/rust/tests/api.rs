@@ -102,6 +102,16 @@ fn other_error_paths() {
     assert_eq!(e.status(), Status::Invalid);
     let e = "18446744073709551616".parse::<PointId>().unwrap_err();
     assert_eq!(e.status(), Status::Range);
+    // Sizes that cannot be allocated are errors, not aborts.
+    let e = c
+        .search_batch(&vec![0.0; 600_000], &SearchParams::new(1_000_000))
+        .unwrap_err();
+    assert_eq!(e.status(), Status::NoMem, "{}", e);
+    let page = c.scroll(None, None, usize::MAX).unwrap();
+    assert_eq!(page.ids, vec![PointId::Num(1)]);
+    assert_eq!(page.next, None);
+    let e = c.scroll(None, None, 0).unwrap_err();
+    assert_eq!(e.status(), Status::Range);
     let e = Collection::open_snapshot(&scratch("nosnap").join("absent.qvs"), false).unwrap_err();
     assert_eq!(e.status(), Status::Io);
     assert!(e.message().contains("absent.qvs"), "{}", e);
