@@ -4,8 +4,13 @@
 //! its build tree when ctest runs `cargo test`, so the crate is tested against
 //! the library just built, never an installed one.  Without it, pkg-config's
 //! `quiver` module (installed by `cmake --install`) says where the library is.
-//! Either way the directory is also written into the binaries' run path, so
-//! tests and examples run without LD_LIBRARY_PATH.
+//! Either way the directory is also written into the run path of this
+//! crate's own binaries (tests, examples), so they run without
+//! LD_LIBRARY_PATH.  Cargo does not pass link arguments on to the binaries
+//! of crates that depend on this one: an application needs the library on
+//! the loader's path (an install under /usr/local/lib and ldconfig, or
+//! LD_LIBRARY_PATH), or can read the directory in its own build script from
+//! DEP_QUIVER_LIB_DIR (this crate `links = "quiver"`) and set its run path.
 use std::env;
 use std::process::Command;
 
@@ -29,6 +34,9 @@ fn main() {
         Ok(d) if !d.is_empty() => vec![d],
         _ => pkg_config_dirs(),
     };
+    if let Some(d) = dirs.first() {
+        println!("cargo:lib_dir={}", d);
+    }
     for d in &dirs {
         println!("cargo:rustc-link-search=native={}", d);
         println!("cargo:rustc-link-arg=-Wl,-rpath,{}", d);
