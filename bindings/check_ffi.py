@@ -116,6 +116,13 @@ class Header:
         self._enums()
         self._defines()
 
+    def constants(self):
+        """#define values and enumerators by name."""
+        known = dict(self.defines)
+        for vals in self.enums.values():
+            known.update(vals)
+        return known
+
     def _functions(self):
         for m in re.finditer(r"QV_API\s+([^;(]*?)\b(qv_\w+)\s*\(([^)]*)\)\s*;",
                              self.text):
@@ -268,10 +275,8 @@ def check_rust(h, r, errors):
             if k not in r.consts:
                 errors.append("%s: enumerator %s of %s is missing" %
                               (where, k, name))
+    known = h.constants()
     for name, (_, value) in sorted(r.consts.items()):
-        known = dict(h.defines)
-        for vals in h.enums.values():
-            known.update(vals)
         if name not in known:
             errors.append("%s: const %s is not in quiver.h" % (where, name))
         elif rust_value(value) != known[name]:
@@ -341,10 +346,8 @@ def check_python(h, mod, errors):
             if ftype not in ctypes_of(rust, mod, h):
                 errors.append("%s: %s.%s is %s, quiver.h says %s" %
                               (where, name, fname, ftype, rust))
+    known = h.constants()
     for name, value in getattr(mod, "CONSTANTS", {}).items():
-        known = dict(h.defines)
-        for vals in h.enums.values():
-            known.update(vals)
         if known.get(name, object()) != value:
             errors.append("%s: %s = %r, quiver.h says %r" %
                           (where, name, value, known.get(name)))

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::ffi;
 use crate::filter::Filter;
 use crate::id::PointId;
-use crate::util::{c_path, c_string, cstr, dim_u32, read_errmsg, try_vec, with_err};
+use crate::util::{c_path, c_string, check_handle, cstr, dim_u32, try_vec, with_err};
 use std::os::raw::c_char;
 use std::path::Path;
 use std::ptr::{self, NonNull};
@@ -268,14 +268,10 @@ impl Collection {
 
     /// QV_OK, or the status with the message the collection recorded.
     fn check(&self, status: ffi::qv_status) -> Result<()> {
-        if status == ffi::QV_OK {
-            return Ok(());
-        }
-        let msg = read_errmsg(|buf, cap| {
-            // SAFETY: buf has cap bytes.
-            unsafe { ffi::qv_collection_errmsg(self.ptr(), buf, cap) }
-        });
-        Err(Error::new(status, &msg))
+        // SAFETY: buf has cap bytes.
+        check_handle(status, |buf, cap| unsafe {
+            ffi::qv_collection_errmsg(self.ptr(), buf, cap)
+        })
     }
 
     /// A new collection of its own (not in a store).

@@ -39,7 +39,8 @@ impl PointId {
         Ok(PointId::from_raw(&out))
     }
 
-    pub(crate) fn to_raw(self) -> ffi::qv_point_id {
+    /// The C form, for calls through [`crate::ffi`].
+    pub fn to_raw(self) -> ffi::qv_point_id {
         match self {
             PointId::Num(n) => ffi::qv_point_id {
                 kind: ffi::QV_ID_NUM,
@@ -54,7 +55,8 @@ impl PointId {
         }
     }
 
-    pub(crate) fn from_raw(raw: &ffi::qv_point_id) -> PointId {
+    /// From the C form (an unknown kind reads as an integer).
+    pub fn from_raw(raw: &ffi::qv_point_id) -> PointId {
         // SAFETY: the library writes the union member that kind names.
         unsafe {
             if raw.kind == ffi::QV_ID_UUID {

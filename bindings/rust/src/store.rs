@@ -2,7 +2,7 @@
 use crate::collection::{Collection, CollectionConfig};
 use crate::error::{Error, Result};
 use crate::ffi;
-use crate::util::{c_path, c_string, cstr, read_errmsg, with_err};
+use crate::util::{c_path, c_string, check_handle, cstr, with_err};
 use std::path::Path;
 use std::ptr::{self, NonNull};
 
@@ -68,15 +68,12 @@ impl Store {
         self.raw.as_ptr()
     }
 
+    /// QV_OK, or the status with the message the store recorded.
     fn check(&self, status: ffi::qv_status) -> Result<()> {
-        if status == ffi::QV_OK {
-            return Ok(());
-        }
-        let msg = read_errmsg(|buf, cap| {
-            // SAFETY: buf has cap bytes.
-            unsafe { ffi::qv_store_errmsg(self.ptr(), buf, cap) }
-        });
-        Err(Error::new(status, &msg))
+        // SAFETY: buf has cap bytes.
+        check_handle(status, |buf, cap| unsafe {
+            ffi::qv_store_errmsg(self.ptr(), buf, cap)
+        })
     }
 
     /// Creates collection `name`; `Exists` if the name is taken.

@@ -49,9 +49,22 @@ where
     Err(Error::new(status, &cstr(buf.as_ptr())))
 }
 
+/// QV_OK, or the status with the message a handle recorded for it, read
+/// with `get(buf, cap) -> full length` (`qv_collection_errmsg`,
+/// `qv_store_errmsg`).
+pub(crate) fn check_handle<F>(status: ffi::qv_status, get: F) -> Result<()>
+where
+    F: Fn(*mut c_char, usize) -> usize,
+{
+    if status == ffi::QV_OK {
+        return Ok(());
+    }
+    Err(Error::new(status, &read_errmsg(get)))
+}
+
 /// Reads a handle's message with `get(buf, cap) -> full length`, growing the
 /// buffer once if the message is longer.
-pub(crate) fn read_errmsg<F>(get: F) -> String
+fn read_errmsg<F>(get: F) -> String
 where
     F: Fn(*mut c_char, usize) -> usize,
 {

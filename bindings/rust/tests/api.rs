@@ -7,17 +7,8 @@ use quiver::{
 };
 use std::path::PathBuf;
 
-/// A fresh directory under the cargo target dir (removed on success only,
-/// so a failure leaves its files to look at).
-fn scratch(name: &str) -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("quiver-rs-{}-{}", name, std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+mod common;
+use common::scratch;
 
 fn euclid(dim: u32) -> Collection {
     Collection::new(CollectionConfig::new(dim).metric(Metric::Euclid)).unwrap()
@@ -172,26 +163,11 @@ fn uuid_ids_and_ordering_match_the_library() {
     ];
     for a in &ids {
         for b in &ids {
-            let (ra, rb) = (raw(a), raw(b));
+            let (ra, rb) = (a.to_raw(), b.to_raw());
             // SAFETY: both are valid ids.
             let c = unsafe { ffi::qv_id_compare(&ra, &rb) };
             assert_eq!(a.cmp(b), c.cmp(&0), "{} vs {}", a, b);
         }
-    }
-}
-
-fn raw(id: &PointId) -> ffi::qv_point_id {
-    match *id {
-        PointId::Num(n) => ffi::qv_point_id {
-            kind: ffi::QV_ID_NUM,
-            reserved: 0,
-            u: ffi::qv_point_id_u { num: n },
-        },
-        PointId::Uuid(b) => ffi::qv_point_id {
-            kind: ffi::QV_ID_UUID,
-            reserved: 0,
-            u: ffi::qv_point_id_u { uuid: b },
-        },
     }
 }
 

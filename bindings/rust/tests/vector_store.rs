@@ -2,16 +2,9 @@
 //! save / load through a directory of snapshots.
 use quiver::vector_store::{Document, QuiverVectorStore};
 use quiver::{block_on, PointId, Status};
-use std::path::PathBuf;
 
-fn scratch(name: &str) -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_TMPDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir);
-    let dir = base.join(format!("quiver-vs-{}-{}", name, std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
+mod common;
+use common::scratch;
 
 #[test]
 fn the_toy_store_operations() {
