@@ -1,7 +1,10 @@
 //! A first Quiver program: the toy in-memory store's operations, then the
 //! lower-level Collection API on the same data.
 //!
-//!     QUIVER_LIB_DIR=build cargo run --offline --example rag
+//!     QUIVER_LIB_DIR=build cargo run --offline --example rag [DIR]
+//!
+//! With DIR, the store is saved there and kept (ctest then loads it from
+//! Python: the two bindings share the directory format).
 use quiver::vector_store::QuiverVectorStore;
 use quiver::{block_on, Filter, SearchParams};
 
@@ -48,7 +51,10 @@ fn main() -> Result<(), quiver::Error> {
     }
 
     block_on(store.delete_by_entity("notes", "note-2"))?;
-    let dir = std::env::temp_dir().join(format!("quiver-example-{}", std::process::id()));
+    let keep = std::env::args_os().nth(1).map(std::path::PathBuf::from);
+    let dir = keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("quiver-example-{}", std::process::id()))
+    });
     store.save(&dir)?;
     let loaded = QuiverVectorStore::load(&dir)?;
     println!(
@@ -70,6 +76,8 @@ fn main() -> Result<(), quiver::Error> {
     for (q, hits) in results.iter().enumerate() {
         println!("query {}: best {} ({:.3})", q, hits[0].id, hits[0].score);
     }
-    std::fs::remove_dir_all(&dir).ok();
+    if keep.is_none() {
+        std::fs::remove_dir_all(&dir).ok();
+    }
     Ok(())
 }

@@ -66,16 +66,7 @@ pub struct CollectionConfig {
 impl CollectionConfig {
     /// `dim` dimensions, cosine, the library's HNSW defaults.
     pub fn new(dim: u32) -> CollectionConfig {
-        // Filled by the library rather than copied from the header, so the
-        // defaults stay the library's; the struct layout is guarded by
-        // check_ffi.py, so the library writes exactly this struct.
-        let mut raw = std::mem::MaybeUninit::<ffi::qv_collection_config>::zeroed();
-        // SAFETY: raw points to a qv_collection_config.
-        let raw = unsafe {
-            ffi::qv_collection_config_init(raw.as_mut_ptr());
-            raw.assume_init()
-        };
-        let mut cfg = CollectionConfig::from_raw(&raw);
+        let mut cfg = CollectionConfig::from_raw(&default_raw_config());
         cfg.dim = dim;
         cfg
     }
@@ -86,17 +77,18 @@ impl CollectionConfig {
         self
     }
 
+    /// Starts from the library's defaults, so that a field a later header
+    /// adds (and ffi.rs declares) keeps its default here.
     pub(crate) fn to_raw(self) -> ffi::qv_collection_config {
-        ffi::qv_collection_config {
-            dim: self.dim,
-            metric: self.metric.to_raw(),
-            hnsw_m: self.hnsw_m,
-            hnsw_ef_construct: self.hnsw_ef_construct,
-            full_scan_threshold_kb: self.full_scan_threshold_kb,
-            hnsw_seed: self.hnsw_seed,
-            max_indexing_threads: self.max_indexing_threads,
-            version: ffi::QV_COLLECTION_CONFIG_VERSION,
-        }
+        let mut raw = default_raw_config();
+        raw.dim = self.dim;
+        raw.metric = self.metric.to_raw();
+        raw.hnsw_m = self.hnsw_m;
+        raw.hnsw_ef_construct = self.hnsw_ef_construct;
+        raw.full_scan_threshold_kb = self.full_scan_threshold_kb;
+        raw.hnsw_seed = self.hnsw_seed;
+        raw.max_indexing_threads = self.max_indexing_threads;
+        raw
     }
 
     pub(crate) fn from_raw(raw: &ffi::qv_collection_config) -> CollectionConfig {
@@ -109,6 +101,19 @@ impl CollectionConfig {
             hnsw_seed: raw.hnsw_seed,
             max_indexing_threads: raw.max_indexing_threads,
         }
+    }
+}
+
+/// The library's defaults (qv_collection_config_init).  Filled by the
+/// library rather than copied from the header, so they stay the library's;
+/// check_ffi.py keeps the struct's layout equal to the header's, so the
+/// library writes exactly this struct.
+fn default_raw_config() -> ffi::qv_collection_config {
+    let mut raw = std::mem::MaybeUninit::<ffi::qv_collection_config>::zeroed();
+    // SAFETY: raw points to a qv_collection_config, which init fills.
+    unsafe {
+        ffi::qv_collection_config_init(raw.as_mut_ptr());
+        raw.assume_init()
     }
 }
 
@@ -180,16 +185,21 @@ impl<'f> SearchParams<'f> {
         self
     }
 
+    /// Starts from qv_search_params_init, as the config does.
     fn to_raw(self) -> ffi::qv_search_params {
-        ffi::qv_search_params {
-            k: self.k,
-            use_threshold: self.score_threshold.is_some(),
-            score_threshold: self.score_threshold.unwrap_or(0.0),
-            hnsw_ef: self.hnsw_ef,
-            exact: self.exact,
-            filter: self.filter.map_or(ptr::null(), Filter::as_ptr),
-            version: ffi::QV_SEARCH_PARAMS_VERSION,
-        }
+        let mut raw = std::mem::MaybeUninit::<ffi::qv_search_params>::zeroed();
+        // SAFETY: raw points to a qv_search_params, which init fills.
+        let mut raw = unsafe {
+            ffi::qv_search_params_init(raw.as_mut_ptr());
+            raw.assume_init()
+        };
+        raw.k = self.k;
+        raw.use_threshold = self.score_threshold.is_some();
+        raw.score_threshold = self.score_threshold.unwrap_or(0.0);
+        raw.hnsw_ef = self.hnsw_ef;
+        raw.exact = self.exact;
+        raw.filter = self.filter.map_or(ptr::null(), Filter::as_ptr);
+        raw
     }
 
     /// Hits the library may write per query: k, except that a k the library

@@ -7,7 +7,9 @@
 //! `bindings_ffi_drift`: every function, struct, union, enum and constant
 //! declared here is compared with quiver.h, type by type and field by field,
 //! and any difference fails the test.  When quiver.h changes, change this file
-//! in the same commit.
+//! in the same commit.  A field added to a struct needs only its declaration
+//! here: the safe layer starts every struct it hands the library from the
+//! library's own *_init, so the new field keeps its default.
 //!
 //! Conventions: C enums are `c_uint` aliases (GCC gives an enum whose values
 //! are all non-negative the layout of unsigned int) with one `const` per
