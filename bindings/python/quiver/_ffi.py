@@ -10,9 +10,9 @@ negative values); opaque handles are c_void_p; anonymous unions are named
 commit.
 """
 
-from ctypes import (POINTER, Structure, Union, c_bool, c_char, c_char_p,
-                    c_double, c_float, c_int, c_int32, c_int64, c_size_t,
-                    c_uint, c_uint8, c_uint32, c_uint64, c_void_p)
+from ctypes import (POINTER, Structure, Union, c_bool, c_char_p, c_float,
+                    c_int, c_int32, c_size_t, c_uint, c_uint8, c_uint32,
+                    c_uint64, c_void_p)
 
 # ---- enumerators and #define constants -------------------------------------
 CONSTANTS = {

@@ -53,15 +53,15 @@ METRIC_NAMES = {v: k for k, v in METRICS.items()}
 INDEX_KINDS = ["keyword", "integer", "float", "bool", "datetime", "uuid",
                "text", "geo"]
 
-# numpy views of C's qv_point_id and qv_hit, from the ctypes layout that
-# check_ffi.py compares with quiver.h.
+# numpy views (native byte order) of C's qv_point_id and qv_hit, from the
+# ctypes layout that check_ffi.py compares with quiver.h.
 _U = _ffi.qv_point_id.u.offset
 ID_DTYPE = np.dtype({"names": ["kind", "num", "uuid"],
-                     "formats": ["<u4", "<u8", ("u1", 16)],
+                     "formats": ["=u4", "=u8", ("u1", 16)],
                      "offsets": [_ffi.qv_point_id.kind.offset, _U, _U],
                      "itemsize": ctypes.sizeof(_ffi.qv_point_id)})
 HIT_DTYPE = np.dtype({"names": ["kind", "num", "uuid", "score"],
-                      "formats": ["<u4", "<u8", ("u1", 16), "<f4"],
+                      "formats": ["=u4", "=u8", ("u1", 16), "=f4"],
                       "offsets": [_ffi.qv_point_id.kind.offset, _U, _U,
                                   _ffi.qv_hit.score.offset],
                       "itemsize": ctypes.sizeof(_ffi.qv_hit)})

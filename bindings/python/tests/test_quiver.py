@@ -2,7 +2,6 @@
 names (bad dimensions, unknown collection, bad filter JSON), exact ids and
 payload numbers, numpy in and out without copies, snapshots and stores."""
 
-import json
 import os
 import shutil
 import tempfile
