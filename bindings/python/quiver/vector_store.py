@@ -26,7 +26,8 @@ import numpy as np
 
 from ._lib import CorruptError, ExistsError, FormatError, InvalidError, \
     IOFailure, NotFoundError
-from .core import Collection, FilterLike, IdLike, replace_file
+from . import _ffi
+from .core import Collection, Filter, FilterLike, IdLike, replace_file
 
 MANIFEST = "MANIFEST"
 MANIFEST_HEADER = "quiver-vector-store 1"
@@ -131,9 +132,15 @@ class VectorStore:
 
     def search(self, collection: str, query_vector, limit: int = 10,
                filter: FilterLike = None) -> List[SearchResult]:
+        """The `limit` most similar points, best first; `limit` is a maximum:
+        0 gives no results, beyond 1,000,000 (QV_MAX_K) that many."""
         c = self.collection(collection)
+        f = Filter.of(filter)
+        if limit <= 0:
+            return []
+        k = min(limit, _ffi.QV_MAX_K)
         return [SearchResult(str(h.id), h.score, c.payload(h.id))
-                for h in c.search(query_vector, limit, filter)]
+                for h in c.search(query_vector, k, f)]
 
     def delete_by_entity(self, collection: str, entity_id: Any) -> int:
         c = self.collection(collection)

@@ -42,6 +42,8 @@ class TestVectorStore(unittest.TestCase):
             vs.index("docs", [[1, 0]], [{}])
         with self.assertRaises(quiver.InvalidError):
             vs.index("docs", [[1, 0, 0]], [])
+        self.assertEqual(vs.search("docs", [1, 0, 0], 0), [])
+        self.assertEqual(len(vs.search("docs", [1, 0, 0], 2**40)), 3)
         self.assertEqual(vs.delete_by_entity("docs", "e-1"), 2)
         self.assertEqual(vs.total_points(), 1)
         self.assertEqual(vs.collection_names(), ["docs"])

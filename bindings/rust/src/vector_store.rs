@@ -234,7 +234,8 @@ impl QuiverVectorStore {
     }
 
     /// The `limit` most similar points, best first, among those matching
-    /// `filter` (Qdrant filter JSON) if given.
+    /// `filter` (Qdrant filter JSON) if given.  `limit` is a maximum:
+    /// 0 gives no results, and beyond QV_MAX_K (1,000,000) it gives that many.
     pub async fn search(
         &self,
         collection: &str,
@@ -244,7 +245,10 @@ impl QuiverVectorStore {
     ) -> Result<Vec<SearchResult>> {
         let c = self.collection(collection)?;
         let filter = filter.map(Filter::from_json).transpose()?;
-        let k = u32::try_from(limit).unwrap_or(u32::MAX);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let k = limit.min(ffi::QV_MAX_K as usize) as u32;
         let mut params = SearchParams::new(k);
         params.filter = filter.as_ref();
         c.search(&query_vector, &params)?

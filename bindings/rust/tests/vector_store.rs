@@ -46,6 +46,11 @@ fn the_toy_store_operations() {
     let e =
         block_on(store.index("docs", vec![vec![1.0, 0.0, 0.0]], Vec::<String>::new())).unwrap_err();
     assert_eq!(e.status(), Status::Invalid);
+    assert!(block_on(store.search("docs", vec![1.0, 0.0, 0.0], 0, None))
+        .unwrap()
+        .is_empty());
+    let all = block_on(store.search("docs", vec![1.0, 0.0, 0.0], usize::MAX, None)).unwrap();
+    assert_eq!(all.len(), 3);
     block_on(store.delete_by_entity("docs", "e-1")).unwrap();
     assert_eq!(store.total_points(), 1);
     assert_eq!(store.collection_names(), vec!["docs".to_string()]);
