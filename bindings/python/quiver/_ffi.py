@@ -10,9 +10,9 @@ negative values); opaque handles are c_void_p; anonymous unions are named
 commit.
 """
 
-from ctypes import (POINTER, Structure, Union, c_bool, c_char_p, c_float,
-                    c_int, c_int32, c_size_t, c_uint, c_uint8, c_uint32,
-                    c_uint64, c_void_p)
+from ctypes import (POINTER, Structure, Union, c_bool, c_char, c_char_p,
+                    c_double, c_float, c_int, c_int32, c_int64, c_size_t,
+                    c_uint, c_uint8, c_uint32, c_uint64, c_void_p)
 
 # ---- enumerators and #define constants -------------------------------------
 CONSTANTS = {
@@ -27,6 +27,8 @@ CONSTANTS = {
     "QV_INDEX_BOOL": 3, "QV_INDEX_DATETIME": 4, "QV_INDEX_UUID": 5,
     "QV_INDEX_TEXT": 6, "QV_INDEX_GEO": 7,
     "QV_JSON_POINTS": 0, "QV_JSON_LANGCHAIN": 1,
+    "QV_NUM_DOUBLE": 0, "QV_NUM_INT": 1, "QV_NUM_UINT": 2,
+    "QV_FACET_STRING": 0, "QV_FACET_NUMBER": 1, "QV_FACET_BOOL": 2,
     "QV_COLLECTION_CONFIG_VERSION": 1, "QV_SEARCH_PARAMS_VERSION": 1,
     "QV_STORE_OPTIONS_VERSION": 1, "QV_DEFAULT_HNSW_M": 16,
     "QV_DEFAULT_EF_CONSTRUCT": 100, "QV_DEFAULT_FULL_SCAN_THRESHOLD_KB": 10000,
@@ -77,6 +79,19 @@ class qv_payload_select(Structure):
                 ("exclude", POINTER(c_char_p)), ("n_exclude", c_size_t)]
 
 
+class qv_number_v(Union):
+    _fields_ = [("d", c_double), ("i", c_int64), ("u", c_uint64)]
+
+
+class qv_number(Structure):
+    _fields_ = [("kind", c_uint), ("v", qv_number_v)]
+
+
+class qv_facet_hit(Structure):
+    _fields_ = [("kind", c_uint), ("str", POINTER(c_char)), ("len", c_size_t),
+                ("num", qv_number), ("boolean", c_bool), ("count", c_uint64)]
+
+
 class qv_store_options(Structure):
     _fields_ = [("checkpoint_wal_bytes", c_uint64), ("verify_on_open", c_bool),
                 ("version", c_uint32)]
@@ -105,6 +120,7 @@ class qv_snapshot_info(Structure):
 STRUCTS = ["qv_point_id_u", "qv_point_id", "qv_collection_config",
            "qv_search_params", "qv_hit", "qv_payload_index_info",
            "qv_store_options", "qv_payload_select",
+           "qv_number_v", "qv_number", "qv_facet_hit",
            "qv_snapshot_section_info", "qv_snapshot_info"]
 
 # ---- functions: name -> (restype, argtypes) --------------------------------
@@ -189,4 +205,6 @@ PROTOTYPES = {
     "qv_store_open_dir": (c_uint, [c_char_p, POINTER(qv_store_options), _PP,
                                    *_ERR]),
     "qv_store_checkpoint": (c_uint, [_P]),
+    "qv_facet": (c_uint, [_P, c_char_p, _P, c_size_t,
+                          POINTER(POINTER(qv_facet_hit)), POINTER(c_size_t)]),
 }

@@ -191,6 +191,14 @@ def _config_struct(dim: int, metric: str, hnsw_m: Optional[int],
     return cfg
 
 
+def _facet_value(h: _ffi.qv_facet_hit) -> Union[str, int, bool]:
+    if h.kind == _ffi.QV_FACET_STRING:
+        return ctypes.string_at(h.str, h.len).decode("utf-8")
+    if h.kind == _ffi.QV_FACET_NUMBER:
+        return h.num.v.u if h.num.kind == _ffi.QV_NUM_UINT else h.num.v.i
+    return bool(h.boolean)
+
+
 class SearchResults:
     """The hits of a batch search, in one array laid out as C's qv_hit.
 
@@ -435,6 +443,23 @@ class Collection:
         try:
             return {arr[i].key.decode(): INDEX_KINDS[arr[i].kind]
                     for i in range(n.value)}
+        finally:
+            lib.qv_free(ctypes.cast(arr, c_void_p))
+
+    def facet(self, key: str, filter: FilterLike = None, limit: int = 10
+              ) -> List[Tuple[Union[str, int, bool], int]]:
+        """Qdrant's facet: the `limit` values of the indexed `key` held by
+        the most points matching `filter`, with exact counts, largest first.
+        The key needs a keyword, integer, uuid or bool index."""
+        f = Filter.of(filter)
+        arr = POINTER(_ffi.qv_facet_hit)()
+        n = c_size_t()
+        self._check(lib.qv_facet(self._handle, key.encode(),
+                                 f._handle if f else None, limit, byref(arr),
+                                 byref(n)))
+        try:
+            return [(_facet_value(arr[i]), arr[i].count)
+                    for i in range(n.value)]
         finally:
             lib.qv_free(ctypes.cast(arr, c_void_p))
 

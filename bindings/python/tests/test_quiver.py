@@ -213,6 +213,18 @@ class TestPayloads(unittest.TestCase):
         self.assertEqual(c.payload(2), {})
         self.assertEqual(c.delete_filter(f), 2)
         self.assertEqual(c.count(), 2)
+        c.upsert([5, 6], [[5], [6]], payloads=[
+            {"t": "z", "n": 2**64 - 1, "b": True}, {"t": "z", "n": -3}])
+        self.assertEqual(c.facet("t"), [("z", 2)])
+        c.create_index("n", "integer")
+        self.assertEqual(c.facet("n", limit=5), [(-3, 1), (2**64 - 1, 1)])
+        c.create_index("b", "bool")
+        self.assertEqual(c.facet("b", {"must": [{"key": "t", "match": {
+            "value": "z"}}]}), [(True, 1)])
+        with self.assertRaises(quiver.NotFoundError):
+            c.facet("nope")
+        with self.assertRaises(quiver.RangeError):
+            c.facet("t", limit=0)
         c.drop_index("t")
         with self.assertRaises(quiver.NotFoundError):
             c.drop_index("t")

@@ -221,6 +221,39 @@ pub struct Hit {
     pub score: f32,
 }
 
+/// A payload value a facet counts (Qdrant's FacetValue).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FacetValue {
+    /// From a keyword or uuid index (a UUID in lowercase hyphenated form).
+    Str(String),
+    /// From an integer index.
+    Int(i64),
+    /// An integer above i64::MAX.
+    UInt(u64),
+    Bool(bool),
+}
+
+impl FacetValue {
+    fn from_raw(h: &ffi::qv_facet_hit) -> FacetValue {
+        match h.kind {
+            ffi::QV_FACET_STRING => {
+                // SAFETY: str holds len bytes in the result's allocation.
+                let bytes = unsafe { std::slice::from_raw_parts(h.str as *const u8, h.len) };
+                FacetValue::Str(String::from_utf8_lossy(bytes).into_owned())
+            }
+            // SAFETY: the library writes the union member kind names.
+            ffi::QV_FACET_NUMBER => unsafe {
+                if h.num.kind == ffi::QV_NUM_UINT {
+                    FacetValue::UInt(h.num.v.u)
+                } else {
+                    FacetValue::Int(h.num.v.i)
+                }
+            },
+            _ => FacetValue::Bool(h.boolean),
+        }
+    }
+}
+
 /// One page of a scroll: ids in order and where the next page starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Page {
@@ -568,6 +601,39 @@ impl Collection {
                     cstr(unsafe { ffi::qv_index_kind_name(i.kind) }),
                 )
             })
+            .collect();
+        // SAFETY: allocated by the library for us; nothing borrows it now.
+        unsafe { ffi::qv_free(list as *mut _) };
+        Ok(out)
+    }
+
+    /// Qdrant's facet: the `limit` values of the indexed `key` held by the
+    /// most points matching `filter`, with their exact counts, largest
+    /// first.  The key needs a keyword, integer, uuid or bool index.
+    pub fn facet(
+        &self,
+        key: &str,
+        filter: Option<&Filter>,
+        limit: usize,
+    ) -> Result<Vec<(FacetValue, u64)>> {
+        let k = c_string(key, "key")?;
+        let mut list: *mut ffi::qv_facet_hit = ptr::null_mut();
+        let mut n = 0usize;
+        // SAFETY: on success list is one allocation of n hits.
+        self.check(unsafe {
+            ffi::qv_facet(
+                self.ptr(),
+                k.as_ptr(),
+                filter.map_or(ptr::null(), Filter::as_ptr),
+                limit,
+                &mut list,
+                &mut n,
+            )
+        })?;
+        // SAFETY: as above; strings live in the same allocation.
+        let out = unsafe { std::slice::from_raw_parts(list, n) }
+            .iter()
+            .map(|h| (FacetValue::from_raw(h), h.count))
             .collect();
         // SAFETY: allocated by the library for us; nothing borrows it now.
         unsafe { ffi::qv_free(list as *mut _) };

@@ -69,6 +69,11 @@ pub const QV_NUM_DOUBLE: qv_number_kind = 0;
 pub const QV_NUM_INT: qv_number_kind = 1;
 pub const QV_NUM_UINT: qv_number_kind = 2;
 
+pub type qv_facet_kind = c_uint;
+pub const QV_FACET_STRING: qv_facet_kind = 0;
+pub const QV_FACET_NUMBER: qv_facet_kind = 1;
+pub const QV_FACET_BOOL: qv_facet_kind = 2;
+
 pub type qv_json_format = c_uint;
 pub const QV_JSON_POINTS: qv_json_format = 0;
 pub const QV_JSON_LANGCHAIN: qv_json_format = 1;
@@ -257,6 +262,17 @@ pub struct qv_snapshot_info {
     pub graph_level_nodes: *const u64,
     pub n_sections: usize,
     pub sections: *const qv_snapshot_section_info,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct qv_facet_hit {
+    pub kind: qv_facet_kind,
+    pub str: *const c_char,
+    pub len: usize,
+    pub num: qv_number,
+    pub boolean: bool,
+    pub count: u64,
 }
 
 #[repr(C)]
@@ -557,4 +573,13 @@ extern "C" {
         errcap: usize,
     ) -> qv_status;
     pub fn qv_store_checkpoint(s: *mut qv_store) -> qv_status;
+
+    pub fn qv_facet(
+        c: *mut qv_collection,
+        key: *const c_char,
+        filter: *const qv_filter,
+        limit: usize,
+        out: *mut *mut qv_facet_hit,
+        n: *mut usize,
+    ) -> qv_status;
 }

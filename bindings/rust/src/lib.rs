@@ -48,7 +48,9 @@ mod store;
 mod util;
 pub mod vector_store;
 
-pub use collection::{Collection, CollectionConfig, Hit, IndexKind, Metric, Page, SearchParams};
+pub use collection::{
+    Collection, CollectionConfig, FacetValue, Hit, IndexKind, Metric, Page, SearchParams,
+};
 pub use error::{Error, Result, Status};
 pub use filter::Filter;
 pub use id::PointId;

@@ -230,6 +230,33 @@ fn payload_edits_filters_and_indexes() {
     assert_eq!(c.payload(PointId::Num(2)).unwrap(), "{}");
     assert_eq!(c.delete_filter(&f).unwrap(), 2);
     assert_eq!(c.count().unwrap(), 2);
+    c.upsert_with_payloads(
+        &[PointId::Num(5), PointId::Num(6)],
+        &[5.0, 6.0],
+        &[
+            Some("{\"t\":\"z\",\"n\":18446744073709551615}"),
+            Some("{\"t\":\"z\",\"n\":-3}"),
+        ],
+    )
+    .unwrap();
+    use quiver::FacetValue;
+    assert_eq!(
+        c.facet("t", None, 10).unwrap(),
+        vec![
+            (FacetValue::Str("z".into()), 2),
+            (FacetValue::Str("c".into()), 1)
+        ]
+    );
+    c.create_index("n", IndexKind::Integer).unwrap();
+    assert_eq!(
+        c.facet("n", None, 10).unwrap(),
+        vec![(FacetValue::Int(-3), 1), (FacetValue::UInt(u64::MAX), 1)]
+    );
+    assert_eq!(
+        c.facet("x", None, 10).unwrap_err().status(),
+        Status::NotFound
+    );
+    assert_eq!(c.facet("t", None, 0).unwrap_err().status(), Status::Range);
     c.drop_index("t").unwrap();
     assert_eq!(c.drop_index("t").unwrap_err().status(), Status::NotFound);
 }
