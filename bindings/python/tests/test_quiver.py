@@ -280,6 +280,34 @@ class TestStores(ScratchDir):
         with self.assertRaises(quiver.InvalidError):
             s.list()
 
+    def test_close_waits_for_calls_in_flight(self):
+        # qv_store_close must not overlap another call on the store: close()
+        # marks the store closed at once, then waits for the call running.
+        s = quiver.Store()
+        entered, release, order = threading.Event(), threading.Event(), []
+
+        def slow_call(handle):
+            entered.set()
+            release.wait()
+            order.append("call returned")
+            return 0
+
+        caller = threading.Thread(target=s._call, args=(slow_call,))
+        caller.start()
+        entered.wait()
+        closer = threading.Thread(target=lambda: (s.close(),
+                                                  order.append("closed")))
+        closer.start()
+        while s._handle is not None:  # close() has begun
+            threading.Event().wait(0.001)
+        with self.assertRaises(quiver.InvalidError):
+            s.list()  # new calls are refused while close waits
+        self.assertTrue(closer.is_alive())
+        release.set()
+        caller.join()
+        closer.join()
+        self.assertEqual(order, ["call returned", "closed"])
+
     def test_durable(self):
         with quiver.Store.open_dir(self.dir) as s:
             s.create("d", 1).upsert(42, [1.0])
