@@ -422,7 +422,8 @@ START_TEST(test_probes)
     const cJSON *rest = cJSON_GetObjectItem(
         cJSON_GetObjectItem(cJSON_GetObjectItem(t, "requests"), "rest"),
         "responses");
-    ck_assert_ptr_nonnull(cJSON_GetObjectItem(rest, "PUT /collections/{name}"));
+    ck_assert_ptr_nonnull(
+        cJSON_GetObjectItem(rest, "PUT /collections/{collection_name}"));
     /* HEAD answers like GET, without a body. */
     call("HEAD", "/healthz", NULL);
     ck_assert_int_eq(R.status, 200);
@@ -444,15 +445,18 @@ START_TEST(test_metrics)
         "collections_total 1\n",
         "collection_points{id=\"c\"} 0\n",
         "# TYPE rest_responses_total counter\n",
-        "rest_responses_total{method=\"PUT\",endpoint=\"/collections/{name}\","
+        "rest_responses_total{method=\"PUT\",endpoint=\"/collections/"
+        "{collection_name}\","
         "operation=\"create_collection\",status=\"200\"} 1\n",
-        "rest_responses_total{method=\"GET\",endpoint=\"/collections/{name}\","
+        "rest_responses_total{method=\"GET\",endpoint=\"/collections/"
+        "{collection_name}\","
         "operation=\"get_collection\",status=\"404\"} 1\n",
         "# TYPE rest_responses_duration_seconds histogram\n",
         "rest_responses_duration_seconds_bucket{method=\"PUT\",endpoint=\"/"
-        "collections/{name}\",operation=\"create_collection\",le=\"+Inf\"} 1\n",
+        "collections/"
+        "{collection_name}\",operation=\"create_collection\",le=\"+Inf\"} 1\n",
         "rest_responses_duration_seconds_count{method=\"PUT\",endpoint=\"/"
-        "collections/{name}\",operation=\"create_collection\"} 1\n"};
+        "collections/{collection_name}\",operation=\"create_collection\"} 1\n"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         ck_assert_msg(strstr(R.body.p, want[i]), "metrics lack: %s\n%s",
                       want[i], R.body.p);
