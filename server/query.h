@@ -1,0 +1,105 @@
+/*
+ * query.h -- the pieces of the hybrid query API (prefetch trees, fusion,
+ * formula rescoring, groups) that stand alone, so the Check tests can run
+ * them without a server.
+ *
+ * Files:
+ *   query_fusion.c   RRF and DBSF over ranked lists (pure)
+ *   query_formula.c  formula parsing and evaluation over one point's
+ *                    payload, prefetch scores and condition results (pure:
+ *                    conditions are answered by a callback)
+ *   points_query.c   the prefetch tree itself, which needs the request
+ *                    plans (leaves, rescoring, the root page)
+ *   points_groups.c  search/recommend/query groups
+ *
+ * Orders: every list of qvs_scored produced here is sorted by score
+ * descending, ties by point id ascending (qv_id_compare).  Qdrant leaves
+ * ties in hash-map order, which is not reproducible; we fix the order so a
+ * reference implementation can be compared exactly.
+ */
+#ifndef QUIVER_SERVER_QUERY_H
+#define QUIVER_SERVER_QUERY_H
+
+#include "quiver.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct qvs_scored {
+    qv_point_id id;
+    float score;
+} qvs_scored;
+
+/* A ranked list (best first) from one prefetch. */
+typedef struct qvs_ranked {
+    const qvs_scored *hits;
+    size_t n;
+} qvs_ranked;
+
+/* ---- fusion (query_fusion.c) --------------------------------------------- */
+
+/* Qdrant's default RRF constant (lib/segment/src/common/
+ * reciprocal_rank_fusion.rs DEFAULT_RRF_K). */
+#define QVS_RRF_DEFAULT_K 2
+
+/* Sorts s[0..n) by score descending, then id ascending. */
+void qvs_scored_sort(qvs_scored *s, size_t n);
+
+/* Reciprocal rank fusion of n lists: a point at 0-based position pos of
+ * list i gets 1 / ((pos + 1) / w_i + k - 1) (w_i = weights[i], 1 when
+ * weights is NULL; w_i <= 0 contributes 0), summed over the lists it is
+ * in.  *out is a new sorted array (free) of *n_out distinct points.
+ * Returns false only when out of memory. */
+bool qvs_fuse_rrf(const qvs_ranked *lists, size_t n, uint32_t k,
+                  const float *weights, qvs_scored **out, size_t *n_out);
+
+/* Distribution-based score fusion: each list's scores are mapped by
+ * (s - (mean - 3 sd)) / (6 sd) (sample standard deviation; a single hit
+ * scores 0.5, equal extremes 0.5 each), then summed per point.  Same
+ * output contract as qvs_fuse_rrf. */
+bool qvs_fuse_dbsf(const qvs_ranked *lists, size_t n, qvs_scored **out,
+                   size_t *n_out);
+
+/* ---- formula (query_formula.c) ------------------------------------------- */
+
+typedef struct qvs_formula qvs_formula;
+
+/* What a formula reads for one point. */
+typedef struct qvs_formula_env {
+    /* Score of the point in prefetch i; false when the point is not in
+     * that prefetch's results. */
+    bool (*score)(void *ctx, size_t i, float *out);
+    /* Whether the point matches condition number i (qvs_formula_condition). */
+    bool (*condition)(void *ctx, size_t i);
+    const cJSON *payload; /* the point's payload object (NULL: none) */
+    void *ctx;
+} qvs_formula_env;
+
+/* Parses {"formula": expr, "defaults": {...}} (the FormulaQuery object).
+ * On failure returns NULL with Qdrant's message in err and *status the
+ * HTTP status (400 or 422).  The result keeps copies of what it needs. */
+qvs_formula *qvs_formula_parse(const cJSON *query, char *err, size_t cap,
+                               int *status);
+void qvs_formula_free(qvs_formula *f);
+
+/* The conditions the formula uses, as filter condition JSON objects (each
+ * to be wrapped in {"must": [..]}), in number order. */
+size_t qvs_formula_n_conditions(const qvs_formula *f);
+const cJSON *qvs_formula_condition(const qvs_formula *f, size_t i);
+
+/* The highest $score index the formula reads, or -1 if none. */
+long qvs_formula_max_score_index(const qvs_formula *f);
+
+/* Evaluates the formula for one point.  False with Qdrant's message in err
+ * (a 400 "Wrong input" text without that prefix) on a type error, a missing
+ * variable without default, or a non-finite result. */
+bool qvs_formula_eval(const qvs_formula *f, const qvs_formula_env *env,
+                      double *out, char *err, size_t cap);
+
+/* Seconds since 1970 of an RFC 3339 date-time or a plain date (UTC), with
+ * its fraction (points_read.c, shared with order_by). */
+bool qvs_datetime_seconds(const char *s, double *out);
+
+#endif /* QUIVER_SERVER_QUERY_H */
