@@ -854,28 +854,43 @@ static bool hitbuf_push(qvs_call *p, hitbuf *b, const scored *s)
 }
 
 /* Appends ScoredPoint {"id", "version", "score", "payload"?, "vector"?}. */
-static bool emit(qvs_call *p, const plan *q, cJSON *arr, const scored *s)
+cJSON *qvs_query_point_json(qvs_call *p, const qvs_scored *s,
+                            const qj_payload_sel *wp, const qj_vector_sel *wv,
+                            bool *gone)
 {
-    if (q->sink)
-        return hitbuf_push(p, q->sink, s);
     cJSON *o = cJSON_CreateObject();
     cJSON *id = qj_id_json(&s->id), *sc = qj_float_json(s->score);
+    *gone = false;
     if (!o || !id || !sc || !cJSON_AddItemToObject(o, "id", id)) {
         cJSON_Delete(o);
         cJSON_Delete(id);
         cJSON_Delete(sc);
-        return oom(p->resp);
+        oom(p->resp);
+        return NULL;
     }
     if (!cJSON_AddNumberToObject(o, "version", 0) ||
         !cJSON_AddItemToObject(o, "score", sc)) {
         cJSON_Delete(o);
-        return oom(p->resp);
+        oom(p->resp);
+        return NULL;
     }
-    bool gone = false;
-    if (!qvs_call_add_payload_vector(p, o, &s->id, &q->wp, &q->wv, &gone)) {
+    if (!qvs_call_add_payload_vector(p, o, &s->id, wp, wv, gone)) {
         cJSON_Delete(o);
-        return gone; /* deleted meanwhile: left out */
+        return NULL;
     }
+    return o;
+}
+
+/* Appends ScoredPoint {"id", "version", "score", "payload"?, "vector"?},
+ * or the hit to q->sink. */
+static bool emit(qvs_call *p, const plan *q, cJSON *arr, const scored *s)
+{
+    if (q->sink)
+        return hitbuf_push(p, q->sink, s);
+    bool gone = false;
+    cJSON *o = qvs_query_point_json(p, s, &q->wp, &q->wv, &gone);
+    if (!o)
+        return gone; /* deleted meanwhile: left out */
     if (!cJSON_AddItemToArray(arr, o)) {
         cJSON_Delete(o);
         return oom(p->resp);
@@ -1571,9 +1586,55 @@ static cJSON *run_plan(qvs_call *p, plan *q)
     return arr;
 }
 
-/* ---- handlers ------------------------------------------------------------ */
+/* ---- candidates for groups (points_groups.c) ----------------------------- */
 
 typedef bool (*plan_fn)(qvs_call *p, const cJSON *o, plan *q);
+
+/* Multiplies the limit of every prefetch below q by m, as Qdrant's
+ * increase_limit_for_group does for group requests. */
+static void scale_prefetch_limits(plan *q, uint64_t m)
+{
+    for (size_t i = 0; i < q->n_kids; i++) {
+        plan *k = &q->kids[i];
+        k->limit =
+            k->limit > UINT64_MAX / (m ? m : 1) ? UINT64_MAX : k->limit * m;
+        scale_prefetch_limits(k, m);
+    }
+}
+
+bool qvs_query_candidates(qvs_call *p, const cJSON *o, qvs_query_form form,
+                          uint64_t groups, qvs_scored **out, size_t *n)
+{
+    static const plan_fn fns[] = {plan_query, plan_search,
+                                  plan_legacy_recommend};
+    plan q;
+    hitbuf buf = {0};
+    uint64_t count = 0;
+    bool ok = fns[form](p, o, &q);
+    qv_status st = ok ? qv_count(p->coll->points, &count) : QV_OK;
+    if (st != QV_OK)
+        ok = qj_fail_lib(p->resp, p->coll->points, st, "counting points");
+    if (ok) {
+        q.limit = count ? count : 1; /* every candidate, best first */
+        q.offset = 0;
+        scale_prefetch_limits(&q, groups);
+        if (q.n_exclude)
+            qsort(q.exclude, q.n_exclude, sizeof(*q.exclude), cmp_id);
+        q.sink = &buf;
+        ok = q.n_kids ? run_tree(p, &q, NULL) : run_kind(p, &q, NULL);
+        q.sink = NULL;
+    }
+    plan_free(p, &q);
+    if (!ok) {
+        free(buf.v);
+        return false;
+    }
+    *out = buf.v;
+    *n = buf.n;
+    return true;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
 
 /* One request object -> its ScoredPoint array, wrapped as {"points": [...]}
  * when wrap. */

@@ -98,6 +98,40 @@ long qvs_formula_max_score_index(const qvs_formula *f);
 bool qvs_formula_eval(const qvs_formula *f, const qvs_formula_env *env,
                       double *out, char *err, size_t cap);
 
+/* ---- the query plans, for groups (points_query.c) ------------------------ */
+
+struct qvs_call;
+struct qj_payload_sel;
+struct qj_vector_sel;
+
+typedef enum qvs_query_form {
+    QVS_FORM_QUERY = 0,    /* QueryRequest (prefetch trees included) */
+    QVS_FORM_SEARCH = 1,   /* SearchRequest */
+    QVS_FORM_RECOMMEND = 2 /* RecommendRequest */
+} qvs_query_form;
+
+/* Every hit request o (of the given form) finds, best first, as a new
+ * array *out (free) of *n: the request's limit and offset are ignored and
+ * the limits of its prefetches multiplied by groups (Qdrant's
+ * increase_limit_for_group).  False with the reply set on any error. */
+bool qvs_query_candidates(struct qvs_call *p, const cJSON *o,
+                          qvs_query_form form, uint64_t groups,
+                          qvs_scored **out, size_t *n);
+
+/* ScoredPoint JSON for s with the payload and vectors the selections ask
+ * for.  NULL either on an error (reply set) or, with *gone true, when the
+ * point no longer exists. */
+cJSON *qvs_query_point_json(struct qvs_call *p, const qvs_scored *s,
+                            const struct qj_payload_sel *wp,
+                            const struct qj_vector_sel *wv, bool *gone);
+
+/* The values at a payload path (Qdrant's JSON paths: "a.b", "a[0]",
+ * "a[].b"; an array at the end stands for its elements): up to cap of
+ * them into out; returns how many there are (may exceed cap).
+ * query_formula.c. */
+size_t qvs_json_path_values(const cJSON *payload, const char *path,
+                            const cJSON **out, size_t cap);
+
 /* Seconds since 1970 of an RFC 3339 date-time or a plain date (UTC), with
  * its fraction (points_read.c, shared with order_by). */
 bool qvs_datetime_seconds(const char *s, double *out);

@@ -579,6 +579,12 @@ static size_t collect(const cJSON *v, const char *path, const cJSON **out,
     return n;
 }
 
+size_t qvs_json_path_values(const cJSON *payload, const char *path,
+                            const cJSON **out, size_t cap)
+{
+    return collect(payload, path, out, cap, 0);
+}
+
 typedef enum want { WANT_NUMBER, WANT_GEO, WANT_DATETIME } want;
 
 static const char *const want_name[] = {"number", "geo point", "datetime"};

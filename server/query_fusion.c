@@ -35,10 +35,21 @@ static int cmp_score_desc(const void *a, const void *b)
     return qv_id_compare(&x->id, &y->id);
 }
 
-static int cmp_id_asc(const void *a, const void *b)
+/* A contribution to a fused score: point, value, and its order of
+ * arrival, so equal ids are summed in list order as Qdrant sums them
+ * (float addition is not associative). */
+typedef struct contrib {
+    qvs_scored s;
+    size_t seq;
+} contrib;
+
+static int cmp_contrib(const void *a, const void *b)
 {
-    const qvs_scored *x = a, *y = b;
-    return qv_id_compare(&x->id, &y->id);
+    const contrib *x = a, *y = b;
+    int c = qv_id_compare(&x->s.id, &y->s.id);
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 void qvs_scored_sort(qvs_scored *s, size_t n)
@@ -47,30 +58,27 @@ void qvs_scored_sort(qvs_scored *s, size_t n)
         qsort(s, n, sizeof(*s), cmp_score_desc);
 }
 
-static size_t total_hits(const qvs_ranked *lists, size_t n)
+/* Sums the contributions of equal ids in c[0..n) (sorted here by id and
+ * arrival) into a new sorted array *out. */
+static bool merge_sum(contrib *c, size_t n, qvs_scored **out, size_t *n_out)
 {
-    size_t t = 0;
-    for (size_t i = 0; i < n; i++)
-        t += lists[i].n;
-    return t;
-}
-
-/* Sums the contributions of equal ids in all[0..n) (sorted by id here),
- * sorts the result by score and hands it over as *out. */
-static bool merge_sum(qvs_scored *all, size_t n, qvs_scored **out,
-                      size_t *n_out)
-{
+    qvs_scored *s = malloc((n ? n : 1) * sizeof(*s));
+    if (!s) {
+        free(c);
+        return false;
+    }
     if (n > 1)
-        qsort(all, n, sizeof(*all), cmp_id_asc);
+        qsort(c, n, sizeof(*c), cmp_contrib);
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
-        if (m && qv_id_compare(&all[m - 1].id, &all[i].id) == 0)
-            all[m - 1].score += all[i].score;
+        if (m && qv_id_compare(&s[m - 1].id, &c[i].s.id) == 0)
+            s[m - 1].score += c[i].s.score;
         else
-            all[m++] = all[i];
+            s[m++] = c[i].s;
     }
-    qvs_scored_sort(all, m);
-    *out = all;
+    free(c);
+    qvs_scored_sort(s, m);
+    *out = s;
     *n_out = m;
     return true;
 }
@@ -82,11 +90,18 @@ static float rrf_position_score(size_t pos, uint32_t k, float weight)
     return 1.0f / ((float)(pos + 1) / weight + (float)k - 1.0f);
 }
 
+static contrib *new_contribs(const qvs_ranked *lists, size_t n)
+{
+    size_t t = 0;
+    for (size_t i = 0; i < n; i++)
+        t += lists[i].n;
+    return malloc((t ? t : 1) * sizeof(contrib));
+}
+
 bool qvs_fuse_rrf(const qvs_ranked *lists, size_t n, uint32_t k,
                   const float *weights, qvs_scored **out, size_t *n_out)
 {
-    size_t t = total_hits(lists, n);
-    qvs_scored *all = malloc((t ? t : 1) * sizeof(*all));
+    contrib *all = new_contribs(lists, n);
     *out = NULL;
     *n_out = 0;
     if (!all)
@@ -94,9 +109,10 @@ bool qvs_fuse_rrf(const qvs_ranked *lists, size_t n, uint32_t k,
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         float w = weights ? weights[i] : 1.0f;
-        for (size_t pos = 0; pos < lists[i].n; pos++) {
-            all[m].id = lists[i].hits[pos].id;
-            all[m++].score = rrf_position_score(pos, k, w);
+        for (size_t pos = 0; pos < lists[i].n; pos++, m++) {
+            all[m].s.id = lists[i].hits[pos].id;
+            all[m].s.score = rrf_position_score(pos, k, w);
+            all[m].seq = m;
         }
     }
     return merge_sum(all, m, out, n_out);
@@ -118,7 +134,7 @@ static void mean_variance(const qvs_scored *s, size_t n, float *mean,
 }
 
 /* Appends list l normalised by mean +- 3 sd to all[*m..]. */
-static void dbsf_normalise(const qvs_ranked *l, qvs_scored *all, size_t *m)
+static void dbsf_normalise(const qvs_ranked *l, contrib *all, size_t *m)
 {
     float lo = 0.0f, hi = 0.0f;
     if (l->n >= 2) {
@@ -128,18 +144,18 @@ static void dbsf_normalise(const qvs_ranked *l, qvs_scored *all, size_t *m)
         lo = mean - 3.0f * sd;
         hi = mean + 3.0f * sd;
     }
-    for (size_t i = 0; i < l->n; i++) {
-        all[*m].id = l->hits[i].id;
-        all[(*m)++].score =
+    for (size_t i = 0; i < l->n; i++, (*m)++) {
+        all[*m].s.id = l->hits[i].id;
+        all[*m].s.score =
             l->n < 2 || lo == hi ? 0.5f : (l->hits[i].score - lo) / (hi - lo);
+        all[*m].seq = *m;
     }
 }
 
 bool qvs_fuse_dbsf(const qvs_ranked *lists, size_t n, qvs_scored **out,
                    size_t *n_out)
 {
-    size_t t = total_hits(lists, n);
-    qvs_scored *all = malloc((t ? t : 1) * sizeof(*all));
+    contrib *all = new_contribs(lists, n);
     *out = NULL;
     *n_out = 0;
     if (!all)

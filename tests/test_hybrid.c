@@ -505,6 +505,8 @@ typedef struct ref_point {
     bool has_b;
     int g;
     int x;
+    int tags[2]; /* tags: 0..2 of 10, 11, 12 (may repeat) */
+    int n_tags;
 } ref_point;
 
 static ref_point pts[NP + 1]; /* ids 1..NP */
@@ -546,6 +548,17 @@ static void seed_random(void)
         r->x = (int)rnd(100);
         cJSON_AddNumberToObject(pl, "g", r->g);
         cJSON_AddNumberToObject(pl, "x", r->x);
+        char sk[8];
+        snprintf(sk, sizeof(sk), "k%d", r->g % 3);
+        cJSON *nest = cJSON_CreateObject(), *tags = cJSON_CreateArray();
+        cJSON_AddStringToObject(nest, "s", sk);
+        cJSON_AddItemToObject(pl, "n", nest);
+        r->n_tags = (int)rnd(3);
+        for (int t = 0; t < r->n_tags; t++) {
+            r->tags[t] = 10 + (int)rnd(3);
+            cJSON_AddItemToArray(tags, cJSON_CreateNumber(r->tags[t]));
+        }
+        cJSON_AddItemToObject(pl, "tags", tags);
         cJSON_AddItemToObject(p, "vector", v);
         cJSON_AddItemToObject(p, "payload", pl);
         cJSON_AddItemToArray(list, p);
@@ -788,7 +801,7 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
     for (int i = 0; i < n->n_kids; i++)
         nk[i] = ref_node(&n->kids[i], all, nf, &kid[i]);
     /* the union, with each child's score and position */
-    double acc[NP + 1] = {0};
+    float acc[NP + 1] = {0}; /* float sums in list order, as Qdrant */
     bool in[NP + 1] = {0};
     float s[3][NP + 1];
     bool has[3][NP + 1];
@@ -997,6 +1010,230 @@ START_TEST(tree_errors)
 }
 END_TEST
 
+/* ---- 5. groups ----------------------------------------------------------- */
+
+/* The group keys of point id for key kind: 0 "g", 1 "tags" (distinct),
+ * 2 "n.s" (as "k0".."k2" coded 100 + n). */
+static int ref_keys(int id, int kind, int *keys)
+{
+    const ref_point *r = &pts[id];
+    if (kind == 0) {
+        keys[0] = r->g;
+        return 1;
+    }
+    if (kind == 2) {
+        keys[0] = 100 + r->g % 3;
+        return 1;
+    }
+    int n = 0;
+    for (int t = 0; t < r->n_tags; t++)
+        if (n == 0 || keys[0] != r->tags[t])
+            keys[n++] = r->tags[t];
+    return n;
+}
+
+typedef struct rgroup {
+    int key;
+    int hits[8];
+    int n;
+    int first; /* rank of the best hit */
+} rgroup;
+
+static int cmp_rgroup_fill(const void *a, const void *b)
+{
+    const rgroup *x = a, *y = b;
+    if (x->n != y->n)
+        return y->n - x->n;
+    return x->first - y->first;
+}
+
+static int cmp_rgroup_best(const void *a, const void *b)
+{
+    return ((const rgroup *)a)->first - ((const rgroup *)b)->first;
+}
+
+/* Qdrant's aggregation over the ranked candidates c[0..n). */
+static int ref_groups(const rhit *c, int n, int kind, int size, int limit,
+                      rgroup *out)
+{
+    int ng = 0, full = 0;
+    for (int i = 0; i < n && full < limit; i++) {
+        int keys[2];
+        int nk = ref_keys(c[i].id, kind, keys);
+        for (int k = 0; k < nk; k++) {
+            int g = 0;
+            while (g < ng && out[g].key != keys[k])
+                g++;
+            if (g == ng) {
+                out[ng++] = (rgroup){.key = keys[k], .first = i};
+            }
+            if (out[g].n < size) {
+                out[g].hits[out[g].n++] = i;
+                full += out[g].n == size;
+            }
+        }
+    }
+    qsort(out, (size_t)ng, sizeof(rgroup), cmp_rgroup_fill);
+    int keep = ng < limit ? ng : limit;
+    qsort(out, (size_t)keep, sizeof(rgroup), cmp_rgroup_best);
+    return keep;
+}
+
+/* Every point with vector a, ranked by dot with q, minus id skip. */
+static int ref_rank_a(const int *q, int skip, rhit *r)
+{
+    int m = 0;
+    for (int id = 1; id <= NP; id++)
+        if (id != skip)
+            r[m++] = (rhit){id, ref_score(0, q, &pts[id])};
+    vec_higher = 1;
+    qsort(r, (size_t)m, sizeof(rhit), cmp_rhit);
+    return m;
+}
+
+static void check_groups(qvs_handler h, const char *body, const rhit *c, int n,
+                         int kind, int size, int limit)
+{
+    rgroup want[64];
+    int ng = ref_groups(c, n, kind, size, limit, want);
+    out o = call(h, "h", body);
+    ok_or_die(&o, body);
+    const cJSON *groups = cJSON_GetObjectItem(o.res, "groups");
+    ck_assert_msg(cJSON_GetArraySize(groups) == ng, "%d groups, want %d: %s",
+                  cJSON_GetArraySize(groups), ng, body);
+    int gi = 0;
+    for (const cJSON *g = groups->child; g; g = g->next, gi++) {
+        const cJSON *id = cJSON_GetObjectItem(g, "id");
+        int key = cJSON_IsString(id) ? 100 + atoi(id->valuestring + 1)
+                                     : (int)id->valuedouble;
+        ck_assert_msg(key == want[gi].key, "group %d: key %d, want %d: %s", gi,
+                      key, want[gi].key, body);
+        const cJSON *hits = cJSON_GetObjectItem(g, "hits");
+        ck_assert_int_eq(cJSON_GetArraySize(hits), want[gi].n);
+        int hi = 0;
+        for (const cJSON *e = hits->child; e; e = e->next, hi++) {
+            const rhit *w = &c[want[gi].hits[hi]];
+            ck_assert_int_eq(
+                (int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")), w->id);
+            ck_assert_double_eq_tol(
+                cJSON_GetNumberValue(cJSON_GetObjectItem(e, "score")), w->score,
+                1e-5);
+        }
+    }
+    cJSON_Delete(o.res);
+}
+
+START_TEST(groups_equal_brute_force)
+{
+    rng_state = 11;
+    seed_random();
+    rhit c[NP];
+    for (int trial = 0; trial < 40; trial++) {
+        int q[4], size = 1 + (int)rnd(3), limit = 1 + (int)rnd(5);
+        int kind = (int)rnd(3);
+        const char *by = kind == 0 ? "g" : kind == 1 ? "tags" : "n.s";
+        for (int d = 0; d < 4; d++)
+            q[d] = (int)rnd(7) - 3;
+        char body[512];
+        int n = ref_rank_a(q, 0, c);
+        snprintf(body, sizeof(body),
+                 "{\"vector\":{\"name\":\"a\",\"vector\":[%d,%d,%d,%d]},"
+                 "\"group_by\":\"%s\",\"group_size\":%d,\"limit\":%d,"
+                 "\"with_payload\":true}",
+                 q[0], q[1], q[2], q[3], by, size, limit);
+        check_groups(qvs_points_search_groups, body, c, n, kind, size, limit);
+        snprintf(body, sizeof(body),
+                 "{\"query\":[%d,%d,%d,%d],\"using\":\"a\",\"group_by\":\"%s\","
+                 "\"group_size\":%d,\"limit\":%d}",
+                 q[0], q[1], q[2], q[3], by, size, limit);
+        check_groups(qvs_points_query_groups, body, c, n, kind, size, limit);
+        /* recommend by one positive: the query is that point's vector,
+         * and the point itself is left out */
+        int pos = 1 + (int)rnd(NP);
+        n = ref_rank_a(pts[pos].a, pos, c);
+        snprintf(body, sizeof(body),
+                 "{\"positive\":[%d],\"using\":\"a\",\"group_by\":\"%s\","
+                 "\"group_size\":%d,\"limit\":%d}",
+                 pos, by, size, limit);
+        check_groups(qvs_points_recommend_groups, body, c, n, kind, size,
+                     limit);
+    }
+}
+END_TEST
+
+START_TEST(query_groups_with_prefetch_and_lookup)
+{
+    rng_state = 12;
+    seed_random();
+    /* prefetch limits are multiplied by the number of groups (2): the
+     * fused candidates are those of two leaves of 5 * 2 hits */
+    rnode root = {.kind = RK_RRF, .limit = NP, .n_kids = 2};
+    rnode kids[2] = {
+        {.kind = RK_NEAREST, .vec = 0, .q = {1, 2, 0, -1}, .limit = 10},
+        {.kind = RK_NEAREST, .vec = 1, .q = {0, 1, 2}, .limit = 10}};
+    root.kids = kids;
+    rhit *c = NULL;
+    int n = ref_node(&root, NULL, 0, &c);
+    const char *body =
+        "{\"prefetch\":[{\"query\":[1,2,0,-1],\"using\":\"a\",\"limit\":5},"
+        "{\"query\":[0,1,2],\"using\":\"b\",\"limit\":5}],"
+        "\"query\":{\"fusion\":\"rrf\"},\"group_by\":\"g\",\"group_size\":2,"
+        "\"limit\":2}";
+    check_groups(qvs_points_query_groups, body, c, n, 0, 2, 2);
+    free(c);
+    /* with_lookup: the record of "docs" whose id is the group id */
+    add_named("docs");
+    out o = call(qvs_points_upsert, "docs",
+                 "{\"points\":[{\"id\":0,\"vector\":{},\"payload\":{\"t\":"
+                 "\"zero\"}},{\"id\":1,\"vector\":{},\"payload\":{\"t\":"
+                 "\"one\"}},{\"id\":2,\"vector\":{},\"payload\":{\"t\":"
+                 "\"two\"}}]}");
+    ok_or_die(&o, "docs");
+    cJSON_Delete(o.res);
+    o = call(qvs_points_query_groups, "h",
+             "{\"query\":[1,1,1,1],\"using\":\"a\",\"group_by\":\"g\","
+             "\"group_size\":1,\"limit\":4,\"with_lookup\":{\"collection\":"
+             "\"docs\",\"with_payload\":[\"t\"]}}");
+    ok_or_die(&o, "lookup");
+    int seen = 0;
+    for (const cJSON *g = cJSON_GetObjectItem(o.res, "groups")->child; g;
+         g = g->next) {
+        int key = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(g, "id"));
+        const cJSON *lk = cJSON_GetObjectItem(g, "lookup");
+        if (key == 3) { /* no such doc */
+            ck_assert_ptr_null(lk);
+            continue;
+        }
+        static const char *const names[] = {"zero", "one", "two"};
+        ck_assert_ptr_nonnull(lk);
+        ck_assert_int_eq(
+            (int)cJSON_GetNumberValue(cJSON_GetObjectItem(lk, "id")), key);
+        ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(
+                             cJSON_GetObjectItem(lk, "payload"), "t")),
+                         names[key]);
+        seen++;
+    }
+    ck_assert_int_eq(seen, 3);
+    cJSON_Delete(o.res);
+    /* string with_lookup, and the errors */
+    o = call(qvs_points_query_groups, "h",
+             "{\"query\":[1,1,1,1],\"using\":\"a\",\"group_by\":\"g\","
+             "\"with_lookup\":\"nope\"}");
+    ck_assert_int_eq(o.status, 404);
+    ck_assert_str_eq(o.err, "Not found: Collection nope not found");
+    o = call(qvs_points_search_groups, "h",
+             "{\"vector\":{\"name\":\"a\",\"vector\":[1,1,1,1]},"
+             "\"group_by\":\"g\",\"limit\":2}");
+    ck_assert_int_eq(o.status, 400);
+    ck_assert_str_eq(o.err,
+                     "Format error in JSON body: missing field `group_size`");
+    o = call(qvs_points_query_groups, "h", "{\"query\":[1,1,1,1]}");
+    ck_assert_int_eq(o.status, 400);
+    ck_assert_str_eq(o.err, "Format error in JSON body: missing field "
+                            "`group_by`");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hybrid");
@@ -1012,6 +1249,8 @@ static Suite *suite(void)
     tcase_add_test(t, random_trees_equal_brute_force);
     tcase_add_test(t, rescore_scores_only_candidates);
     tcase_add_test(t, tree_errors);
+    tcase_add_test(t, groups_equal_brute_force);
+    tcase_add_test(t, query_groups_with_prefetch_and_lookup);
     suite_add_tcase(s, t);
     return s;
 }
