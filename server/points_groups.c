@@ -201,13 +201,21 @@ static int cmp_fill(const void *a, const void *b)
     const group *x = a, *y = b;
     if (x->n != y->n)
         return x->n > y->n ? -1 : 1;
-    return x->hits[0] < y->hits[0] ? -1 : x->hits[0] > y->hits[0];
+    if (x->hits[0] != y->hits[0])
+        return x->hits[0] < y->hits[0] ? -1 : 1;
+    return strcmp(x->key, y->key);
 }
 
+/* The earlier best hit first; groups sharing their best hit (a point in
+ * several groups) by fill, then key, so the order is always the same. */
 static int cmp_best(const void *a, const void *b)
 {
     const group *x = a, *y = b;
-    return x->hits[0] < y->hits[0] ? -1 : x->hits[0] > y->hits[0];
+    if (x->hits[0] != y->hits[0])
+        return x->hits[0] < y->hits[0] ? -1 : 1;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return strcmp(x->key, y->key);
 }
 
 /* ---- the request --------------------------------------------------------- */

@@ -1044,12 +1044,19 @@ static int cmp_rgroup_fill(const void *a, const void *b)
     const rgroup *x = a, *y = b;
     if (x->n != y->n)
         return y->n - x->n;
-    return x->first - y->first;
+    if (x->first != y->first)
+        return x->first - y->first;
+    return x->key - y->key;
 }
 
 static int cmp_rgroup_best(const void *a, const void *b)
 {
-    return ((const rgroup *)a)->first - ((const rgroup *)b)->first;
+    const rgroup *x = a, *y = b;
+    if (x->first != y->first)
+        return x->first - y->first;
+    if (x->n != y->n)
+        return y->n - x->n;
+    return x->key - y->key; /* keys here: digits, or 100+ for strings */
 }
 
 /* Qdrant's aggregation over the ranked candidates c[0..n). */
