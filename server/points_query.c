@@ -30,8 +30,31 @@
  *     Qdrant's result but not its speed on large collections;
  *   - no query: points in id order (score 1.0, as Qdrant); sample random:
  *     a uniform sample of the matching points (score 1.0).
- * Prefetch, fusion, formula, discover, context, order_by and sparse or
- * multi vectors are refused with a 400 that names what is missing.
+ *
+ * Prefetch trees (Qdrant 1.19's lib/shard/src/query/planned_query.rs and
+ * lib/collection/src/shards/local_shard/query.rs): a plan may have child
+ * plans, one per prefetch, recursively (at most 64 levels deep).
+ *   - A node's filter is merged into the filters of every prefetch below
+ *     it, and only leaves search with it; a node with prefetches scores
+ *     the union of its children's answers only (a has_id filter of them,
+ *     searched exactly), with its own query on its own vector, so a dense
+ *     re-score of candidates another vector found is one node over one
+ *     leaf.
+ *   - fusion (rrf, dbsf: query_fusion.c) and formula (query_formula.c)
+ *     nodes combine the children's ranked answers instead; their
+ *     score_threshold keeps scores >= it (Qdrant's fusion_rescore).
+ *   - ids a query references anywhere in the tree are left out of every
+ *     answer, as Qdrant merges them into the root filter.
+ *   - the root keeps limit + offset and skips offset; inner nodes keep
+ *     their limit (default 10).
+ *   - a plan that feeds another puts its hits into a hitbuf (plan.sink)
+ *     instead of ScoredPoint JSON; the same run_* functions serve both.
+ * A leaf scores one named vector.  Sparse vectors and multivectors join
+ * as leaf kinds: plan_query_object is where a query names its kind, and a
+ * kind needs a parse (into the plan) and a run (hits through emit) like
+ * plan_nearest/run_nearest; the tree, fusion, formulas and groups work on
+ * (id, score) lists and need nothing more.  Discover, context and sparse
+ * or multi vectors are refused with a 400 that names what is missing.
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
