@@ -90,6 +90,7 @@ typedef enum plan_kind {
     PK_RRF,       /* fusion rrf over the prefetches (query_fusion.c) */
     PK_DBSF,      /* fusion dbsf over the prefetches */
     PK_FORMULA,   /* formula over the prefetches (query_formula.c) */
+    PK_LEAF_KIND, /* a vector of another kind (leaf_kinds below) */
 } plan_kind;
 
 /* A growing list of scored points: where a plan that feeds another (a
@@ -128,8 +129,12 @@ typedef struct plan {
     uint32_t rrf_k;     /* PK_RRF */
     float *rrf_weights; /* PK_RRF: n_kids weights, or NULL */
     size_t n_rrf_weights;
-    qvs_formula *formula; /* PK_FORMULA */
-    hitbuf *sink;         /* while set, answers go here, not to JSON */
+    qvs_formula *formula;      /* PK_FORMULA */
+    const qvs_leaf_kind *leaf; /* PK_LEAF_KIND, with the query and vector
+                                  name (borrowed from the request) */
+    const cJSON *leaf_query;
+    const char *leaf_using;
+    hitbuf *sink; /* while set, answers go here, not to JSON */
 } plan;
 
 static void plan_free(qvs_call *p, plan *q)
@@ -660,6 +665,20 @@ static bool plan_kids(qvs_call *p, plan *q, const cJSON *first, size_t n,
     return true;
 }
 
+/* Leaf kinds other than dense vectors: each scores one named vector of
+ * its kind (query.h, qvs_leaf_kind).  Sparse vectors (server/sparse*.c)
+ * and multivectors (server/multivec*.c) plug in by adding their kind
+ * here; dense vectors are the plans above. */
+static const qvs_leaf_kind *const leaf_kinds[] = {NULL};
+
+static const qvs_leaf_kind *leaf_kind_of(const qvs_coll *c, const char *name)
+{
+    for (size_t i = 0; leaf_kinds[i]; i++)
+        if (leaf_kinds[i]->owns(c, name))
+            return leaf_kinds[i];
+    return NULL;
+}
+
 /* The checks Qdrant makes once a node is read (collection_query.rs
  * validation, planned_query.rs leaf_source_from_scoring_query). */
 static bool check_node(qvs_call *p, const plan *q)
@@ -729,11 +748,20 @@ static bool plan_node(qvs_call *p, const cJSON *o, plan *q,
         goto done;
     if (n_pre && !plan_kids(p, q, first, n_pre, filter))
         goto done;
+    const cJSON *j = member(o, "query");
+    const qvs_leaf_kind *lk = using && j ? leaf_kind_of(p->coll, using) : NULL;
+    if (lk) {
+        q->kind = PK_LEAF_KIND;
+        q->leaf = lk;
+        q->leaf_query = j;
+        q->leaf_using = using;
+        ok = check_node(p, q);
+        goto done;
+    }
     /* A named collection has no vector "": queries that score vectors
      * need `using` there, id order and samples do not. */
     if (using && !(q->vec = qvs_call_vector(p, using)))
         goto done;
-    const cJSON *j = member(o, "query");
     if (!j)
         ok = plan_no_query(p, q);
     else if (cJSON_IsObject(j))
@@ -1291,6 +1319,30 @@ static bool run_order(qvs_call *p, const plan *q, cJSON *arr)
     return ok;
 }
 
+/* A leaf (or re-score) on a vector of another kind: the kind searches,
+ * this drops the ids the tree excludes and pages. */
+static bool run_leaf_kind(qvs_call *p, const plan *q, cJSON *arr)
+{
+    qvs_leaf_search ls = {
+        .using = q->leaf_using,
+        .query = q->leaf_query,
+        .filter = q->filter,
+        .limit = sat_add(sat_add(q->limit, q->offset), q->n_exclude),
+        .has_threshold = q->has_threshold,
+        .threshold = q->threshold,
+    };
+    scored *s = NULL;
+    size_t n = 0, m = 0;
+    if (!q->leaf->search(p, &ls, &s, &n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!excluded(q, &s[i].id))
+            s[m++] = s[i];
+    bool ok = emit_page(p, q, arr, s, m);
+    free(s);
+    return ok;
+}
+
 /* Runs a plan whose candidates are already settled (a leaf, or a node
  * whose filter now names its children's answers): its hits go to arr, or
  * to q->sink when set.  Fusion and formula nodes are run_tree's. */
@@ -1308,6 +1360,8 @@ static bool run_kind(qvs_call *p, plan *q, cJSON *arr)
         return run_sample(p, q, arr);
     case PK_ORDER:
         return run_order(p, q, arr);
+    case PK_LEAF_KIND:
+        return run_leaf_kind(p, q, arr);
     case PK_RRF:
     case PK_DBSF:
     case PK_FORMULA:

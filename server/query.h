@@ -98,9 +98,37 @@ long qvs_formula_max_score_index(const qvs_formula *f);
 bool qvs_formula_eval(const qvs_formula *f, const qvs_formula_env *env,
                       double *out, char *err, size_t cap);
 
-/* ---- the query plans, for groups (points_query.c) ------------------------ */
+/* ---- leaf kinds (points_query.c) ---------------------------------------- */
 
 struct qvs_call;
+struct qvs_coll;
+
+/* One search on one named vector of a leaf kind. */
+typedef struct qvs_leaf_search {
+    const char *using;       /* the vector name */
+    const cJSON *query;      /* the request's "query", as given */
+    const qv_filter *filter; /* NULL: every point; at a re-scoring node
+                                a has_id list of the candidates */
+    uint64_t limit;          /* hits wanted */
+    bool has_threshold;      /* keep scores strictly better than it */
+    float threshold;
+} qvs_leaf_search;
+
+/* A kind of vector the prefetch tree can search besides dense vectors
+ * (sparse, multivectors).  owns: whether vector `using` of collection c is
+ * of this kind.  search: up to s->limit hits, best first (ties: lower id
+ * first), as a new array *out (free) of *n; false with the reply set (p->
+ * resp) on bad input or failure.  Both are called without server locks,
+ * concurrently. */
+typedef struct qvs_leaf_kind {
+    const char *name;
+    bool (*owns)(const struct qvs_coll *c, const char *using);
+    bool (*search)(struct qvs_call *p, const qvs_leaf_search *s,
+                   qvs_scored **out, size_t *n);
+} qvs_leaf_kind;
+
+/* ---- the query plans, for groups (points_query.c) ------------------------ */
+
 struct qj_payload_sel;
 struct qj_vector_sel;
 
