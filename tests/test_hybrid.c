@@ -944,6 +944,150 @@ START_TEST(rescore_scores_only_candidates)
 }
 END_TEST
 
+static bool has_id_in(const cJSON *pts_arr, int id)
+{
+    for (const cJSON *e = pts_arr->child; e; e = e->next)
+        if ((int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")) == id)
+            return true;
+    return false;
+}
+
+static out query_ok(const char *body)
+{
+    out o = call(qvs_points_query, "h", body);
+    ok_or_die(&o, body);
+    return o;
+}
+
+START_TEST(order_by_sample_batch_and_exclusions)
+{
+    rng_state = 21;
+    seed_random();
+    qvs_coll *c = cat.colls[0];
+    ck_assert_int_eq(qv_payload_index_create(c->points, "x", QV_INDEX_INTEGER),
+                     QV_OK);
+    /* order_by in a prefetch: the 5 lowest x, re-scored on "a" */
+    out o = query_ok("{\"prefetch\":{\"query\":{\"order_by\":\"x\"},"
+                     "\"limit\":5},\"query\":[1,-1,1,-1],\"using\":\"a\"}");
+    const cJSON *got = cJSON_GetObjectItem(o.res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(got), 5);
+    int xs[NP];
+    for (int i = 0; i < NP; i++)
+        xs[i] = pts[i + 1].x;
+    for (int i = 0; i < NP; i++) /* selection of the 5th smallest */
+        for (int j = i + 1; j < NP; j++)
+            if (xs[j] < xs[i]) {
+                int t = xs[i];
+                xs[i] = xs[j];
+                xs[j] = t;
+            }
+    double prev = INFINITY;
+    for (const cJSON *e = got->child; e; e = e->next) {
+        int id = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id"));
+        double sc = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "score"));
+        int q[4] = {1, -1, 1, -1};
+        ck_assert_int_le(pts[id].x, xs[4]);
+        ck_assert_double_eq(sc, ref_score(0, q, &pts[id]));
+        ck_assert(sc <= prev);
+        prev = sc;
+    }
+    cJSON_Delete(o.res);
+    /* order_by over a prefetch: its candidates by x descending, with
+     * order_value */
+    o = query_ok("{\"prefetch\":{\"query\":[1,2,3,4],\"using\":\"a\","
+                 "\"limit\":8},\"query\":{\"order_by\":{\"key\":\"x\","
+                 "\"direction\":\"desc\"}},\"limit\":20}");
+    got = cJSON_GetObjectItem(o.res, "points");
+    rhit *cand = NULL;
+    rnode leaf = {.kind = RK_NEAREST, .vec = 0, .q = {1, 2, 3, 4}, .limit = 8};
+    int n = ref_node(&leaf, NULL, 0, &cand);
+    ck_assert_int_eq(cJSON_GetArraySize(got), n);
+    double last = INFINITY;
+    for (const cJSON *e = got->child; e; e = e->next) {
+        int id = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id"));
+        double ov = cJSON_GetNumberValue(cJSON_GetObjectItem(e, "order_value"));
+        ck_assert_double_eq(ov, pts[id].x);
+        ck_assert(ov <= last);
+        last = ov;
+        bool in = false;
+        for (int i = 0; i < n; i++)
+            in = in || cand[i].id == id;
+        ck_assert(in);
+    }
+    cJSON_Delete(o.res);
+    /* sample over a prefetch: exactly its candidates, in some order */
+    o = query_ok("{\"prefetch\":{\"query\":[1,2,3,4],\"using\":\"a\","
+                 "\"limit\":8},\"query\":{\"sample\":\"random\"},"
+                 "\"limit\":20}");
+    got = cJSON_GetObjectItem(o.res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(got), n);
+    for (int i = 0; i < n; i++)
+        ck_assert(has_id_in(got, cand[i].id));
+    cJSON_Delete(o.res);
+    /* sample in a prefetch, fused: ranks give 1/2, 1/3, ... */
+    o = query_ok("{\"prefetch\":[{\"query\":{\"sample\":\"random\"},"
+                 "\"limit\":4}],\"query\":{\"fusion\":\"rrf\"}}");
+    got = cJSON_GetObjectItem(o.res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(got), 4);
+    int pos = 0;
+    for (const cJSON *e = got->child; e; e = e->next, pos++)
+        ck_assert_double_eq_tol(
+            cJSON_GetNumberValue(cJSON_GetObjectItem(e, "score")),
+            1.0 / (pos + 2), 1e-6);
+    cJSON_Delete(o.res);
+    /* a point referenced by id anywhere in the tree is in no answer,
+     * even where another prefetch would rank it first */
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"prefetch\":[{\"query\":5,\"using\":\"a\",\"limit\":5},"
+             "{\"query\":[%d,%d,%d,%d],\"using\":\"a\",\"limit\":5}],"
+             "\"query\":{\"fusion\":\"rrf\"},\"limit\":20}",
+             pts[5].a[0], pts[5].a[1], pts[5].a[2], pts[5].a[3]);
+    o = query_ok(body);
+    got = cJSON_GetObjectItem(o.res, "points");
+    ck_assert(cJSON_GetArraySize(got) >= 5);
+    ck_assert(!has_id_in(got, 5));
+    cJSON_Delete(o.res);
+    /* with_payload and with_vector shape the root's answer only */
+    o = query_ok("{\"prefetch\":[{\"query\":[1,0,0,0],\"using\":\"a\","
+                 "\"limit\":3},{\"query\":[0,0,0],\"using\":\"b\","
+                 "\"limit\":3}],\"query\":{\"fusion\":\"dbsf\"},"
+                 "\"with_payload\":[\"g\"],\"with_vector\":[\"a\"]}");
+    for (const cJSON *e = cJSON_GetObjectItem(o.res, "points")->child; e;
+         e = e->next) {
+        const cJSON *pl = cJSON_GetObjectItem(e, "payload");
+        ck_assert_int_eq(cJSON_GetArraySize(pl), 1);
+        ck_assert_ptr_nonnull(cJSON_GetObjectItem(pl, "g"));
+        const cJSON *v = cJSON_GetObjectItem(e, "vector");
+        ck_assert_int_eq(cJSON_GetArraySize(v), 1);
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(v, "a")), 4);
+    }
+    cJSON_Delete(o.res);
+    /* query/batch: each answer equals the query alone */
+    const char *q1 = "{\"prefetch\":[{\"query\":[1,1,0,0],\"using\":\"a\"},"
+                     "{\"query\":[1,1,1],\"using\":\"b\"}],\"query\":"
+                     "{\"rrf\":{\"k\":3}},\"limit\":6}";
+    const char *q2 =
+        "{\"prefetch\":{\"query\":[1,1,1],\"using\":\"b\","
+        "\"limit\":12},\"query\":{\"formula\":" TREE_FORMULA "},\"limit\":6}";
+    snprintf(body, sizeof(body), "{\"searches\":[%s,%s]}", q1, q2);
+    out b = call(qvs_points_query_batch, "h", body);
+    ok_or_die(&b, body);
+    const char *single[] = {q1, q2};
+    for (int i = 0; i < 2; i++) {
+        out one = query_ok(single[i]);
+        char *t1 = cJSON_PrintUnformatted(one.res);
+        char *t2 = cJSON_PrintUnformatted(cJSON_GetArrayItem(b.res, i));
+        ck_assert_str_eq(t1, t2);
+        cJSON_free(t1);
+        cJSON_free(t2);
+        cJSON_Delete(one.res);
+    }
+    cJSON_Delete(b.res);
+    free(cand);
+}
+END_TEST
+
 /* ---- 4. errors ----------------------------------------------------------- */
 
 START_TEST(tree_errors)
@@ -1256,6 +1400,7 @@ static Suite *suite(void)
     tcase_add_test(t, random_trees_equal_brute_force);
     tcase_add_test(t, rescore_scores_only_candidates);
     tcase_add_test(t, tree_errors);
+    tcase_add_test(t, order_by_sample_batch_and_exclusions);
     tcase_add_test(t, groups_equal_brute_force);
     tcase_add_test(t, query_groups_with_prefetch_and_lookup);
     suite_add_tcase(s, t);
