@@ -1497,7 +1497,7 @@ static int cmp_scored_id(const void *a, const void *b)
 static bool fx_score(void *ctx, size_t i, float *out)
 {
     const formula_ctx *c = ctx;
-    if (i >= c->n_kids)
+    if (i >= c->n_kids || c->by_id[i].n == 0)
         return false;
     scored key = {.id = c->id};
     const scored *s =
@@ -1510,8 +1510,8 @@ static bool fx_score(void *ctx, size_t i, float *out)
 static bool fx_condition(void *ctx, size_t i)
 {
     const formula_ctx *c = ctx;
-    return bsearch(&c->id, c->cond_ids[i], c->cond_n[i], sizeof(qv_point_id),
-                   cmp_id) != NULL;
+    return c->cond_n[i] && bsearch(&c->id, c->cond_ids[i], c->cond_n[i],
+                                   sizeof(qv_point_id), cmp_id) != NULL;
 }
 
 /* The candidates among ids that match each condition of the formula. */

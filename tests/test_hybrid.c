@@ -773,7 +773,8 @@ static cJSON *node_json(const rnode *n, bool root, int offset)
 static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
 {
     rfilter all[8];
-    memcpy(all, fs, (size_t)nf * sizeof(*fs));
+    if (nf)
+        memcpy(all, fs, (size_t)nf * sizeof(*fs));
     if (n->filter.kind)
         all[nf++] = n->filter;
     rhit *r = calloc(NP * 3 + 1, sizeof(rhit));
