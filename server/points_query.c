@@ -765,7 +765,7 @@ static bool plan_node(qvs_call *p, const cJSON *o, plan *q,
     if (!j)
         ok = plan_no_query(p, q);
     else if (cJSON_IsObject(j))
-        ok = plan_query_object(p, q, j, using ? using : "", using != NULL);
+        ok = plan_query_object(p, q, j, using ? using : "", using && using[0]);
     else
         ok = plan_nearest(p, q, j, NULL, using ? using : "");
     ok = ok && check_node(p, q);
@@ -1233,8 +1233,9 @@ static bool run_scroll(qvs_call *p, const plan *q, cJSON *arr)
     qv_status st = qv_count(c, &count);
     if (st != QV_OK)
         return qj_fail_lib(p->resp, c, st, "counting points");
-    uint64_t want = sat_add(q->limit, q->offset);
-    size_t k = (size_t)(want < count ? want : count), n = 0;
+    /* ids a tree excludes are skipped: fetch as many more */
+    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
+    size_t k = (size_t)(want < count ? want : count), n = 0, m = 0;
     if (!k)
         return true;
     qv_point_id *ids = malloc(k * sizeof(*ids));
@@ -1249,11 +1250,12 @@ static bool run_scroll(qvs_call *p, const plan *q, cJSON *arr)
         qj_fail_lib(p->resp, c, st, "scrolling points");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        s[i].id = ids[i];
-        s[i].score = 1.0f;
-    }
-    ok = emit_page(p, q, arr, s, n);
+    for (size_t i = 0; i < n; i++)
+        if (!excluded(q, &ids[i])) {
+            s[m].id = ids[i];
+            s[m++].score = 1.0f;
+        }
+    ok = emit_page(p, q, arr, s, m);
 done:
     free(ids);
     free(s);
@@ -1270,17 +1272,25 @@ static uint64_t splitmix(uint64_t *x)
 }
 
 /* sample random: `limit` matching points chosen uniformly (partial
- * Fisher-Yates), score 1.0; offset is ignored, as in Qdrant. */
+ * Fisher-Yates), score 1.0.  Qdrant ignores offset for a sample without
+ * prefetch (its output is not stable anyway) and pages one over a
+ * prefetch (collection_query.rs, try_into_shard_request). */
 static bool run_sample(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_point_id *ids = NULL;
-    size_t n = 0;
+    size_t n = 0, m = 0;
     if (!qvs_call_scroll_all(p, p->coll->points, q->filter, &ids, &n))
         return false;
+    for (size_t i = 0; i < n; i++) /* ids a tree excludes */
+        if (!excluded(q, &ids[i]))
+            ids[m++] = ids[i];
+    n = m;
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
         seed = (uint64_t)(uintptr_t)ids ^ n;
-    size_t k = (size_t)(q->limit < n ? q->limit : n);
+    uint64_t skip = q->n_kids ? q->offset : 0;
+    uint64_t want = sat_add(q->limit, skip);
+    size_t k = (size_t)(want < n ? want : n);
     bool ok = true;
     for (size_t i = 0; ok && i < k; i++) {
         size_t j = i + (size_t)(splitmix(&seed) % (n - i));
@@ -1288,7 +1298,8 @@ static bool run_sample(qvs_call *p, const plan *q, cJSON *arr)
         ids[i] = ids[j];
         ids[j] = t;
         scored s = {.id = ids[i], .score = 1.0f};
-        ok = emit(p, q, arr, &s);
+        if (i >= skip)
+            ok = emit(p, q, arr, &s);
     }
     free(ids);
     return ok;
@@ -1301,11 +1312,16 @@ static bool run_order(qvs_call *p, const plan *q, cJSON *arr)
     qv_point_id *ids = NULL;
     qv_number *vals = NULL;
     size_t n = 0;
-    uint64_t want = q->limit + q->offset;
+    /* ids a tree excludes are skipped: fetch as many more */
+    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
     bool ok = qvs_call_order_by_run(p, &q->order, q->filter,
                                     (size_t)(want < QV_MAX_K ? want : QV_MAX_K),
                                     &ids, &vals, &n);
-    for (size_t i = q->offset; ok && i < n; i++) {
+    uint64_t kept = 0;
+    for (size_t i = 0; ok && i < n && kept < sat_add(q->limit, q->offset);
+         i++) {
+        if (excluded(q, &ids[i]) || kept++ < q->offset)
+            continue;
         scored s = {.id = ids[i], .score = 0.0f};
         int before = cJSON_GetArraySize(arr);
         ok = emit(p, q, arr, &s);

@@ -1049,6 +1049,27 @@ START_TEST(order_by_sample_batch_and_exclusions)
     ck_assert(cJSON_GetArraySize(got) >= 5);
     ck_assert(!has_id_in(got, 5));
     cJSON_Delete(o.res);
+    /* ... also from leaves without a vector query (id order, sample,
+     * order_by), which still fill their limit */
+    const char *leaves[] = {"{\"limit\":10}",
+                            "{\"query\":{\"sample\":\"random\"},"
+                            "\"limit\":47}",
+                            "{\"query\":{\"order_by\":\"x\"},\"limit\":47}"};
+    for (int l = 0; l < 3; l++) {
+        snprintf(body, sizeof(body),
+                 "{\"prefetch\":[{\"query\":5,\"using\":\"a\",\"limit\":1},"
+                 "%s],\"query\":{\"fusion\":\"rrf\"},\"limit\":100}",
+                 leaves[l]);
+        o = query_ok(body);
+        got = cJSON_GetObjectItem(o.res, "points");
+        ck_assert(!has_id_in(got, 5));
+        if (l == 0) /* 1..11 but 5 */
+            for (int id = 1; id <= 11; id++)
+                ck_assert(id == 5 || has_id_in(got, id));
+        else /* every point but 5 */
+            ck_assert_int_eq(cJSON_GetArraySize(got), NP - 1);
+        cJSON_Delete(o.res);
+    }
     /* with_payload and with_vector shape the root's answer only */
     o = query_ok("{\"prefetch\":[{\"query\":[1,0,0,0],\"using\":\"a\","
                  "\"limit\":3},{\"query\":[0,0,0],\"using\":\"b\","
