@@ -659,9 +659,11 @@ static bool plan_kids(qvs_call *p, plan *q, const cJSON *first, size_t n,
         return oom(p->resp);
     q->n_kids = n;
     size_t i = 0;
-    for (const cJSON *e = first; e && i < n; e = e->next, i++)
+    for (const cJSON *e = first; e && i < n; e = e->next, i++) {
         if (!plan_node(p, e, &q->kids[i], filter))
             return false;
+        q->kids[i].offset = 0; /* a Prefetch has no offset */
+    }
     return true;
 }
 
