@@ -393,9 +393,11 @@ static void answer(const qvs_req *req, qvs_resp *resp, qvs_query_form form)
     gs.limit = g.limit;
     if (!aggregate(&p, g.by, cands, n, &gs))
         goto done;
-    qsort(gs.v, gs.n, sizeof(group), cmp_fill);
     size_t keep = gs.n < g.limit ? gs.n : (size_t)g.limit;
-    qsort(gs.v, keep, sizeof(group), cmp_best);
+    if (gs.n > 1) {
+        qsort(gs.v, gs.n, sizeof(group), cmp_fill);
+        qsort(gs.v, keep, sizeof(group), cmp_best);
+    }
     cJSON *list = cJSON_CreateArray();
     if (!(res = cJSON_CreateObject()) || !list ||
         !cJSON_AddItemToObject(res, "groups", list)) {
