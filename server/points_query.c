@@ -126,7 +126,7 @@ typedef struct plan {
      * answers (or fuses them); a plan without children is a leaf */
     struct plan *kids;
     size_t n_kids;
-    uint32_t rrf_k;     /* PK_RRF */
+    uint64_t rrf_k;     /* PK_RRF */
     float *rrf_weights; /* PK_RRF: n_kids weights, or NULL */
     size_t n_rrf_weights;
     qvs_formula *formula;      /* PK_FORMULA */
@@ -488,12 +488,12 @@ static bool plan_fusion(qvs_call *p, plan *q, const cJSON *j, bool has_using)
     uint64_t k = QVS_RRF_DEFAULT_K;
     if (!qj_uint(x, "k", QVS_RRF_DEFAULT_K, 0, &k, p->resp))
         return false;
-    if (k < 1 || k > UINT32_MAX)
+    if (k < 1)
         return qj_fail_validation(p->resp,
                                   "query.rrf.k: value %llu invalid, must be "
-                                  "1 or more",
+                                  "1 or larger",
                                   (unsigned long long)k);
-    q->rrf_k = (uint32_t)k;
+    q->rrf_k = k;
     const cJSON *w = member(x, "weights");
     if (!w)
         return true;

@@ -52,7 +52,7 @@ void qvs_scored_sort(qvs_scored *s, size_t n);
  * weights is NULL; w_i <= 0 contributes 0), summed over the lists it is
  * in.  *out is a new sorted array (free) of *n_out distinct points.
  * Returns false only when out of memory. */
-bool qvs_fuse_rrf(const qvs_ranked *lists, size_t n, uint32_t k,
+bool qvs_fuse_rrf(const qvs_ranked *lists, size_t n, uint64_t k,
                   const float *weights, qvs_scored **out, size_t *n_out);
 
 /* Distribution-based score fusion: each list's scores are mapped by

@@ -83,7 +83,7 @@ static bool merge_sum(contrib *c, size_t n, qvs_scored **out, size_t *n_out)
     return true;
 }
 
-static float rrf_position_score(size_t pos, uint32_t k, float weight)
+static float rrf_position_score(size_t pos, uint64_t k, float weight)
 {
     if (weight <= 0.0f)
         return 0.0f;
@@ -98,7 +98,7 @@ static contrib *new_contribs(const qvs_ranked *lists, size_t n)
     return malloc((t ? t : 1) * sizeof(contrib));
 }
 
-bool qvs_fuse_rrf(const qvs_ranked *lists, size_t n, uint32_t k,
+bool qvs_fuse_rrf(const qvs_ranked *lists, size_t n, uint64_t k,
                   const float *weights, qvs_scored **out, size_t *n_out)
 {
     contrib *all = new_contribs(lists, n);

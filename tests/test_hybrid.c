@@ -1144,7 +1144,7 @@ START_TEST(tree_errors)
                  "\"query\":{\"rrf\":{\"k\":0}}}",
                  422,
                  "Validation error in JSON body: [query.rrf.k: value 0 "
-                 "invalid, must be 1 or more]");
+                 "invalid, must be 1 or larger]");
     expect_error("h",
                  "{\"prefetch\":[{\"query\":[1,0,0,0],\"using\":\"a\"}],"
                  "\"query\":{\"formula\":\"nope\"}}",
