@@ -5,20 +5,24 @@
  *
  * Qdrant (lib/collection/src/grouping/group_by.rs and aggregator.rs) runs
  * the request in rounds, excluding full groups and the points already
- * taken, and feeds the hits, best first, to an aggregator.  Here the
- * request runs once for every candidate (qvs_query_candidates: its limit
- * lifted, the limits of its prefetches multiplied by the number of groups
- * as Qdrant does) and the same aggregation follows over that one ordered
- * list, so the answer is the one Qdrant's rounds converge to:
- *   - a group key is a string or an integer value of group_by (nested
- *     keys and array elements included); a point joins the group of each
- *     distinct such value it has; points without one are skipped;
- *   - a group takes hits until it holds group_size; the walk stops once
- *     `limit` groups are full;
- *   - the answer keeps the `limit` groups with the most hits (ties: the
- *     group whose best hit came first), ordered by their best hit.
- * Qdrant breaks ties between equally filled groups in hash-map order; we
- * use the best hit, which is reproducible.
+ * taken, and feeds the hits, best first, to an aggregator that keeps
+ * every group it meets and answers the `limit` groups with the best best
+ * hit.  Here the request runs once for every candidate
+ * (qvs_query_candidates: its limit lifted, the limits of its prefetches
+ * multiplied by the number of groups as Qdrant does) and the same
+ * aggregation follows over that one ordered list, so the answer is the one
+ * Qdrant's rounds converge to:
+ *   - the group keys of a point are the values of group_by (nested keys
+ *     and array elements included); a point joins the group of each
+ *     distinct one; a point without any, or with one that is not a string
+ *     or an integer, is skipped (Qdrant's GroupId, BadKeyType);
+ *   - a group takes hits until it holds group_size;
+ *   - since the walk is best first, groups are created in the order of
+ *     their best hit: the answer is the first `limit` groups created, and
+ *     the walk stops once those are all full (no later hit can change
+ *     them).
+ * Groups whose best hit is the same point come in the order of that
+ * point's values; Qdrant leaves them in hash-map order.
  *
  * with_lookup names another collection (and what to return from it): each
  * group's "lookup" is that collection's record whose id is the group id,
@@ -57,7 +61,7 @@ typedef struct group {
 typedef struct grouping {
     group *v;
     size_t n, cap;
-    size_t full;
+    size_t full; /* full groups among the first `limit` */
     uint64_t group_size, limit;
 } grouping;
 
@@ -120,7 +124,7 @@ static bool add_to_group(qvs_resp *r, grouping *g, char *key, size_t idx)
     if (gr->n >= g->group_size)
         return true;
     gr->hits[gr->n++] = idx;
-    if (gr->n == g->group_size)
+    if (gr->n == g->group_size && (uint64_t)(gr - g->v) < g->limit)
         g->full++;
     return true;
 }
@@ -151,10 +155,16 @@ static bool point_keys(qvs_call *p, const qv_point_id *id, const char *by,
         qvs_json_path_values(pl, by, vals, total);
         for (size_t i = 0; i < total; i++) {
             char *t = key_text(vals[i]);
+            if (!t) { /* one value that names no group: no group at all */
+                for (size_t j = 0; j < *n; j++)
+                    free(k[j]);
+                *n = 0;
+                break;
+            }
             bool dup = false;
-            for (size_t j = 0; t && j < *n; j++)
+            for (size_t j = 0; j < *n; j++)
                 dup = dup || strcmp(k[j], t) == 0;
-            if (t && !dup)
+            if (!dup)
                 k[(*n)++] = t;
             else
                 free(t);
@@ -172,7 +182,8 @@ static bool point_keys(qvs_call *p, const qv_point_id *id, const char *by,
     return true;
 }
 
-/* Walks the candidates best first into groups until `limit` are full. */
+/* Walks the candidates best first into groups until the first `limit`
+ * groups are full. */
 static bool aggregate(qvs_call *p, const char *by, const qvs_scored *hits,
                       size_t n, grouping *g)
 {
@@ -193,29 +204,6 @@ static bool aggregate(qvs_call *p, const char *by, const qvs_scored *hits,
             return false;
     }
     return true;
-}
-
-/* Most hits first, then the earlier best hit (Qdrant's distill). */
-static int cmp_fill(const void *a, const void *b)
-{
-    const group *x = a, *y = b;
-    if (x->n != y->n)
-        return x->n > y->n ? -1 : 1;
-    if (x->hits[0] != y->hits[0])
-        return x->hits[0] < y->hits[0] ? -1 : 1;
-    return strcmp(x->key, y->key);
-}
-
-/* The earlier best hit first; groups sharing their best hit (a point in
- * several groups) by fill, then key, so the order is always the same. */
-static int cmp_best(const void *a, const void *b)
-{
-    const group *x = a, *y = b;
-    if (x->hits[0] != y->hits[0])
-        return x->hits[0] < y->hits[0] ? -1 : 1;
-    if (x->n != y->n)
-        return x->n > y->n ? -1 : 1;
-    return strcmp(x->key, y->key);
 }
 
 /* ---- the request --------------------------------------------------------- */
@@ -393,11 +381,7 @@ static void answer(const qvs_req *req, qvs_resp *resp, qvs_query_form form)
     gs.limit = g.limit;
     if (!aggregate(&p, g.by, cands, n, &gs))
         goto done;
-    size_t keep = gs.n < g.limit ? gs.n : (size_t)g.limit;
-    if (gs.n > 1) {
-        qsort(gs.v, gs.n, sizeof(group), cmp_fill);
-        qsort(gs.v, keep, sizeof(group), cmp_best);
-    }
+    size_t keep = gs.n < g.limit ? gs.n : (size_t)g.limit; /* best first */
     cJSON *list = cJSON_CreateArray();
     if (!(res = cJSON_CreateObject()) || !list ||
         !cJSON_AddItemToObject(res, "groups", list)) {

@@ -1205,51 +1205,27 @@ typedef struct rgroup {
     int first; /* rank of the best hit */
 } rgroup;
 
-static int cmp_rgroup_fill(const void *a, const void *b)
-{
-    const rgroup *x = a, *y = b;
-    if (x->n != y->n)
-        return y->n - x->n;
-    if (x->first != y->first)
-        return x->first - y->first;
-    return x->key - y->key;
-}
-
-static int cmp_rgroup_best(const void *a, const void *b)
-{
-    const rgroup *x = a, *y = b;
-    if (x->first != y->first)
-        return x->first - y->first;
-    if (x->n != y->n)
-        return y->n - x->n;
-    return x->key - y->key; /* keys here: digits, or 100+ for strings */
-}
-
-/* Qdrant's aggregation over the ranked candidates c[0..n). */
+/* Qdrant's aggregation over the ranked candidates c[0..n): groups in the
+ * order of their best hit, the first `limit` of them, each with its first
+ * `size` hits. */
 static int ref_groups(const rhit *c, int n, int kind, int size, int limit,
                       rgroup *out)
 {
-    int ng = 0, full = 0;
-    for (int i = 0; i < n && full < limit; i++) {
+    int ng = 0;
+    for (int i = 0; i < n; i++) {
         int keys[2];
         int nk = ref_keys(c[i].id, kind, keys);
         for (int k = 0; k < nk; k++) {
             int g = 0;
             while (g < ng && out[g].key != keys[k])
                 g++;
-            if (g == ng) {
+            if (g == ng)
                 out[ng++] = (rgroup){.key = keys[k], .first = i};
-            }
-            if (out[g].n < size) {
+            if (out[g].n < size)
                 out[g].hits[out[g].n++] = i;
-                full += out[g].n == size;
-            }
         }
     }
-    qsort(out, (size_t)ng, sizeof(rgroup), cmp_rgroup_fill);
-    int keep = ng < limit ? ng : limit;
-    qsort(out, (size_t)keep, sizeof(rgroup), cmp_rgroup_best);
-    return keep;
+    return ng < limit ? ng : limit;
 }
 
 /* Every point with vector a, ranked by dot with q, minus id skip. */

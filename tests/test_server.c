@@ -3335,18 +3335,24 @@ START_TEST(test_hybrid_queries)
         "\"query\":{\"fusion\":\"dbsf\"},\"limit\":1},"
         "{\"query\":[1,0],\"using\":\"dense\",\"limit\":1}]}"));
     ck_assert_int_eq(cJSON_GetArraySize(res), 2);
+    expect_ok(call("PUT", "/collections/hy/points?wait=true",
+                   "{\"points\":[{\"id\":5,\"vector\":{\"dense\":[0.1,1]},"
+                   "\"payload\":{\"doc\":[\"a\",2.5]}}]}"));
     res = expect_ok(call("POST", "/collections/hy/points/query/groups",
                          "{\"query\":[0,1],\"using\":\"dense\",\"group_by\":"
                          "\"doc\",\"group_size\":2,\"limit\":3,"
                          "\"with_payload\":true}"));
     const cJSON *groups = cJSON_GetObjectItem(res, "groups");
     ck_assert_int_eq(cJSON_GetArraySize(groups), 2);
-    /* both groups start with point 3: the fuller one first */
-    ck_assert_str_eq(str(cJSON_GetArrayItem(groups, 0), "id"), "a");
-    ck_assert_str_eq(str(cJSON_GetArrayItem(groups, 1), "id"), "b");
-    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(
-                         cJSON_GetArrayItem(groups, 0), "hits")),
-                     2);
+    /* both groups start with point 3: in the order of its values; 5 has
+     * a value that names no group (2.5), so it is in none */
+    ck_assert_str_eq(str(cJSON_GetArrayItem(groups, 0), "id"), "b");
+    ck_assert_str_eq(str(cJSON_GetArrayItem(groups, 1), "id"), "a");
+    const cJSON *ha =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(groups, 1), "hits");
+    ck_assert_int_eq(cJSON_GetArraySize(ha), 2);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(ha, 0), "id"), 3);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(ha, 1), "id"), 2);
     /* Qdrant's refusals */
     expect_error_msg(call("POST", "/collections/hy/points/query",
                           "{\"query\":{\"fusion\":\"rrf\"}}"),
