@@ -11,7 +11,9 @@
  *   points_read.c    retrieve (POST /points, GET /points/{id}), scroll,
  *                    count
  *   points_query.c   query, query/batch and the legacy search,
- *                    search/batch, recommend, recommend/batch
+ *                    search/batch, recommend, recommend/batch; prefetch
+ *                    trees (fusion and formulas: query.h)
+ *   points_groups.c  search/groups, recommend/groups, query/groups
  *   qjson.c          JSON <-> library values (qjson.h)
  *
  * Data model (catalog.h): a collection with one unnamed vector is one
@@ -77,6 +79,10 @@ void qvs_points_search(const qvs_req *req, qvs_resp *resp);
 void qvs_points_search_batch(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend_batch(const qvs_req *req, qvs_resp *resp);
+
+void qvs_points_search_groups(const qvs_req *req, qvs_resp *resp);
+void qvs_points_recommend_groups(const qvs_req *req, qvs_resp *resp);
+void qvs_points_query_groups(const qvs_req *req, qvs_resp *resp);
 
 /* ---- shared by the points_*.c files (points_common.c) -------------------- */
 

@@ -55,6 +55,12 @@ const qvs_route qvs_points_routes[] = {
     {"POST", PTS "/recommend", qvs_points_recommend, 0, "recommend_points"},
     {"POST", PTS "/recommend/batch", qvs_points_recommend_batch, 0,
      "recommend_batch_points"},
+    {"POST", PTS "/search/groups", qvs_points_search_groups, 0,
+     "search_point_groups"},
+    {"POST", PTS "/recommend/groups", qvs_points_recommend_groups, 0,
+     "recommend_point_groups"},
+    {"POST", PTS "/query/groups", qvs_points_query_groups, 0,
+     "query_points_groups"},
 };
 
 const size_t qvs_points_routes_n =

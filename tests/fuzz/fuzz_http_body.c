@@ -98,6 +98,9 @@ static const fz_route routes[] = {
     {"POST", "/collections/%s/points/search/matrix/pairs"},
     {"POST", "/collections/%s/points/search/matrix/offsets"},
     {"POST", "/snapshots"},
+    {"POST", "/collections/%s/points/search/groups"},
+    {"POST", "/collections/%s/points/recommend/groups"},
+    {"POST", "/collections/%s/points/query/groups"},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
