@@ -1110,6 +1110,41 @@ START_TEST(order_by_sample_batch_and_exclusions)
 }
 END_TEST
 
+START_TEST(prefetch_lookup_from)
+{
+    /* a prefetch's query by id, read from another collection: the id is
+     * not left out here, since it names a point of that collection */
+    rng_state = 33;
+    seed_random();
+    add_named("o");
+    out o = call(qvs_points_upsert, "o",
+                 "{\"points\":[{\"id\":7,\"vector\":{\"a\":[1,0,0,0]}}]}");
+    ok_or_die(&o, "o");
+    cJSON_Delete(o.res);
+    o = query_ok("{\"prefetch\":{\"query\":7,\"using\":\"a\",\"lookup_from\":"
+                 "{\"collection\":\"o\",\"vector\":\"a\"},\"limit\":48},"
+                 "\"query\":{\"fusion\":\"rrf\"},\"limit\":48}");
+    rnode leaf = {.kind = RK_NEAREST, .vec = 0, .q = {1, 0, 0, 0}, .limit = 48};
+    rhit *want = NULL;
+    int n = ref_node(&leaf, NULL, 0, &want);
+    const cJSON *got = cJSON_GetObjectItem(o.res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(got), n);
+    ck_assert(has_id_in(got, 7));
+    int i = 0;
+    for (const cJSON *e = got->child; e; e = e->next, i++)
+        ck_assert_int_eq(
+            (int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")),
+            want[i].id);
+    free(want);
+    cJSON_Delete(o.res);
+    o = call(qvs_points_query, "h",
+             "{\"prefetch\":{\"query\":99,\"using\":\"a\",\"lookup_from\":"
+             "{\"collection\":\"o\"}},\"query\":{\"fusion\":\"rrf\"}}");
+    ck_assert_int_eq(o.status, 404);
+    ck_assert_str_eq(o.err, "Not found: No point with id 99 found");
+}
+END_TEST
+
 /* ---- 4. errors ----------------------------------------------------------- */
 
 START_TEST(tree_errors)
@@ -1399,6 +1434,7 @@ static Suite *suite(void)
     tcase_add_test(t, rescore_scores_only_candidates);
     tcase_add_test(t, tree_errors);
     tcase_add_test(t, order_by_sample_batch_and_exclusions);
+    tcase_add_test(t, prefetch_lookup_from);
     tcase_add_test(t, groups_equal_brute_force);
     tcase_add_test(t, query_groups_with_prefetch_and_lookup);
     suite_add_tcase(s, t);
