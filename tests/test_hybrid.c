@@ -12,7 +12,8 @@
  *  3. random trees: collections with two named vectors ("a" dot, "b"
  *     euclid, integer components so every score is exact and ties are
  *     common) and payloads; random prefetch trees of depth <= 3 with
- *     filters, thresholds, rrf / dbsf / rescoring / formula nodes, offset;
+ *     filters, thresholds, rrf / dbsf / nearest or recommend re-scoring /
+ *     formula nodes, nearest and recommend (sum_scores) leaves, offset;
  *     each answer equals a brute-force evaluation written here from
  *     Qdrant's rules (filters propagate to the leaves, a rescore scores
  *     the union of its children, fusion keeps scores >= threshold, ties go
@@ -607,12 +608,21 @@ static cJSON *rf_json(const rfilter *f)
     return cJSON_Parse(t);
 }
 
-typedef enum rkind { RK_NEAREST, RK_RRF, RK_DBSF, RK_FORMULA } rkind;
+typedef enum rkind {
+    RK_NEAREST,
+    RK_RRF,
+    RK_DBSF,
+    RK_FORMULA,
+    RK_RECO, /* recommend sum_scores by raw examples */
+} rkind;
 
 typedef struct rnode {
     rkind kind;
-    int vec; /* 0 "a", 1 "b" (RK_NEAREST) */
+    int vec; /* 0 "a", 1 "b" (RK_NEAREST, RK_RECO) */
     int q[4];
+    int pos[2][4], neg[4]; /* RK_RECO: n_pos positives, has_neg */
+    int n_pos;
+    bool has_neg;
     rfilter filter;
     int limit;
     bool has_threshold;
@@ -643,6 +653,19 @@ static float ref_score(int vec, const int *q, const ref_point *p)
     return sqrtf((float)s);
 }
 
+/* Qdrant's raw similarity: the dot product, or minus the squared L2
+ * distance (what recommend strategies add up). */
+static int ref_sim(int vec, const int *e, const ref_point *p)
+{
+    int s = 0;
+    for (int d = 0; d < (vec == 0 ? 4 : 3); d++)
+        s += vec == 0 ? e[d] * p->a[d] : -(e[d] - p->b[d]) * (e[d] - p->b[d]);
+    return s;
+}
+
+/* The score of point p under a vector node (nearest or recommend). */
+static float ref_node_score(const struct rnode *n, const ref_point *p);
+
 static int vec_higher; /* sort direction for cmp_rhit: 1 desc, 0 asc */
 
 static int cmp_rhit(const void *pa, const void *pb)
@@ -653,6 +676,24 @@ static int cmp_rhit(const void *pa, const void *pb)
         return before ? -1 : 1;
     }
     return x->id - y->id;
+}
+
+static float ref_node_score(const rnode *n, const ref_point *p)
+{
+    if (n->kind == RK_NEAREST)
+        return ref_score(n->vec, n->q, p);
+    int s = 0;
+    for (int i = 0; i < n->n_pos; i++)
+        s += ref_sim(n->vec, n->pos[i], p);
+    if (n->has_neg)
+        s -= ref_sim(n->vec, n->neg, p);
+    return (float)s;
+}
+
+/* Higher scores are better, except for a nearest Euclid query. */
+static bool node_higher(const rnode *n)
+{
+    return n->kind != RK_NEAREST || n->vec == 0;
 }
 
 static void gen_node(rnode *n, int depth, bool root)
@@ -669,13 +710,20 @@ static void gen_node(rnode *n, int depth, bool root)
         n->kids = calloc((size_t)n->n_kids, sizeof(rnode));
         for (int i = 0; i < n->n_kids; i++)
             gen_node(&n->kids[i], depth + 1, false);
-        n->kind = (rkind)rnd(4);
+        n->kind = (rkind)rnd(5);
     } else {
-        n->kind = RK_NEAREST;
+        n->kind = rnd(4) == 0 ? RK_RECO : RK_NEAREST;
     }
     n->vec = (int)rnd(2);
     for (int d = 0; d < 4; d++)
         n->q[d] = (int)rnd(7) - 3;
+    n->n_pos = 1 + (int)rnd(2);
+    n->has_neg = rnd(2);
+    for (int d = 0; d < 4; d++) {
+        n->pos[0][d] = (int)rnd(7) - 3;
+        n->pos[1][d] = (int)rnd(7) - 3;
+        n->neg[d] = (int)rnd(7) - 3;
+    }
     if (n->kind == RK_RRF) {
         n->rrf_k = rnd(2) ? 0 : 1 + (int)rnd(10);
         n->has_weights = rnd(2);
@@ -687,9 +735,21 @@ static void gen_node(rnode *n, int depth, bool root)
         n->threshold =
             n->kind == RK_NEAREST
                 ? (n->vec == 0 ? (float)rnd(9) - 4.0f : 1.0f + (float)rnd(6))
-                : (n->kind == RK_FORMULA ? (float)rnd(3)
-                                         : 0.1f * (float)rnd(6));
+            : n->kind == RK_RECO    ? (float)rnd(21) - 10.0f
+            : n->kind == RK_FORMULA ? (float)rnd(3)
+                                    : 0.1f * (float)rnd(6);
     }
+}
+
+/* How many nodes of each kind the random trees held, leaves and inner
+ * nodes apart, so the test can show it exercised them all. */
+static int kinds_seen[2][5];
+
+static void count_kinds(const rnode *n)
+{
+    kinds_seen[n->n_kids > 0][n->kind]++;
+    for (int i = 0; i < n->n_kids; i++)
+        count_kinds(&n->kids[i]);
 }
 
 static void free_node(rnode *n)
@@ -729,6 +789,28 @@ static cJSON *node_json(const rnode *n, bool root, int offset)
             snprintf(t, sizeof(t), "[%d,%d,%d]", n->q[0], n->q[1], n->q[2]);
         cJSON_AddStringToObject(o, "using", n->vec == 0 ? "a" : "b");
         break;
+    case RK_RECO: {
+        int dim = n->vec == 0 ? 4 : 3;
+        size_t at = (size_t)snprintf(t, sizeof(t),
+                                     "{\"recommend\":{"
+                                     "\"strategy\":\"sum_scores\","
+                                     "\"positive\":[");
+        for (int i = 0; i < n->n_pos; i++)
+            for (int d = 0; d < dim; d++)
+                at += (size_t)snprintf(t + at, sizeof(t) - at, "%s%d%s",
+                                       d   ? ","
+                                       : i ? ",["
+                                           : "[",
+                                       n->pos[i][d], d == dim - 1 ? "]" : "");
+        at += (size_t)snprintf(t + at, sizeof(t) - at, "],\"negative\":[");
+        for (int d = 0; n->has_neg && d < dim; d++)
+            at += (size_t)snprintf(t + at, sizeof(t) - at, "%s%d%s",
+                                   d ? "," : "[", n->neg[d],
+                                   d == dim - 1 ? "]" : "");
+        snprintf(t + at, sizeof(t) - at, "]}}");
+        cJSON_AddStringToObject(o, "using", n->vec == 0 ? "a" : "b");
+        break;
+    }
     case RK_RRF:
         if (!n->rrf_k && !n->has_weights) {
             snprintf(t, sizeof(t), "{\"fusion\":\"rrf\"}");
@@ -785,14 +867,14 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
             for (int f = 0; in && f < nf; f++)
                 in = rf_match(&all[f], &pts[id]);
             if (in)
-                r[m++] = (rhit){id, ref_score(n->vec, n->q, &pts[id])};
+                r[m++] = (rhit){id, ref_node_score(n, &pts[id])};
         }
-        vec_higher = n->vec == 0;
+        vec_higher = node_higher(n);
         qsort(r, (size_t)m, sizeof(rhit), cmp_rhit);
         int k = 0;
         for (int i = 0; i < m; i++)
-            if (!n->has_threshold || (n->vec == 0 ? r[i].score > n->threshold
-                                                  : r[i].score < n->threshold))
+            if (!n->has_threshold || (vec_higher ? r[i].score > n->threshold
+                                                 : r[i].score < n->threshold))
                 r[k++] = r[i];
         *out = r;
         return k < n->limit ? k : n->limit;
@@ -843,10 +925,11 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
             continue;
         switch (n->kind) {
         case RK_NEAREST:
+        case RK_RECO:
             if (n->vec == 1 && !pts[id].has_b)
                 continue;
-            r[m++] = (rhit){id, ref_score(n->vec, n->q, &pts[id])};
-            higher = n->vec == 0;
+            r[m++] = (rhit){id, ref_node_score(n, &pts[id])};
+            higher = node_higher(n);
             break;
         case RK_FORMULA:
             r[m++] = (rhit){
@@ -863,9 +946,9 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
     int k = 0;
     for (int i = 0; i < m; i++) {
         bool keep = !n->has_threshold;
-        if (!keep && n->kind == RK_NEAREST)
-            keep = n->vec == 0 ? r[i].score > n->threshold
-                               : r[i].score < n->threshold;
+        if (!keep && (n->kind == RK_NEAREST || n->kind == RK_RECO))
+            keep =
+                higher ? r[i].score > n->threshold : r[i].score < n->threshold;
         else if (!keep)
             keep = r[i].score >= n->threshold;
         if (keep)
@@ -916,8 +999,15 @@ START_TEST(random_trees_equal_brute_force)
         rnode root;
         gen_node(&root, 0, true);
         check_tree(&root, rnd(3) == 0 ? (int)rnd(4) : 0, trial);
+        count_kinds(&root);
         free_node(&root);
     }
+    /* leaves: nearest and recommend; inner nodes: every kind */
+    ck_assert_int_ge(kinds_seen[0][RK_NEAREST], 100);
+    ck_assert_int_ge(kinds_seen[0][RK_RECO], 30);
+    for (int k = 0; k < 5; k++)
+        ck_assert_msg(kinds_seen[1][k] >= 30, "kind %d: %d inner nodes", k,
+                      kinds_seen[1][k]);
 }
 END_TEST
 
@@ -1107,6 +1197,41 @@ START_TEST(order_by_sample_batch_and_exclusions)
     }
     cJSON_Delete(b.res);
     free(cand);
+}
+END_TEST
+
+START_TEST(prefetch_lookup_from)
+{
+    /* a prefetch's query by id, read from another collection: the id is
+     * not left out here, since it names a point of that collection */
+    rng_state = 33;
+    seed_random();
+    add_named("o");
+    out o = call(qvs_points_upsert, "o",
+                 "{\"points\":[{\"id\":7,\"vector\":{\"a\":[1,0,0,0]}}]}");
+    ok_or_die(&o, "o");
+    cJSON_Delete(o.res);
+    o = query_ok("{\"prefetch\":{\"query\":7,\"using\":\"a\",\"lookup_from\":"
+                 "{\"collection\":\"o\",\"vector\":\"a\"},\"limit\":48},"
+                 "\"query\":{\"fusion\":\"rrf\"},\"limit\":48}");
+    rnode leaf = {.kind = RK_NEAREST, .vec = 0, .q = {1, 0, 0, 0}, .limit = 48};
+    rhit *want = NULL;
+    int n = ref_node(&leaf, NULL, 0, &want);
+    const cJSON *got = cJSON_GetObjectItem(o.res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(got), n);
+    ck_assert(has_id_in(got, 7));
+    int i = 0;
+    for (const cJSON *e = got->child; e; e = e->next, i++)
+        ck_assert_int_eq(
+            (int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")),
+            want[i].id);
+    free(want);
+    cJSON_Delete(o.res);
+    o = call(qvs_points_query, "h",
+             "{\"prefetch\":{\"query\":99,\"using\":\"a\",\"lookup_from\":"
+             "{\"collection\":\"o\"}},\"query\":{\"fusion\":\"rrf\"}}");
+    ck_assert_int_eq(o.status, 404);
+    ck_assert_str_eq(o.err, "Not found: No point with id 99 found");
 }
 END_TEST
 
@@ -1399,6 +1524,7 @@ static Suite *suite(void)
     tcase_add_test(t, rescore_scores_only_candidates);
     tcase_add_test(t, tree_errors);
     tcase_add_test(t, order_by_sample_batch_and_exclusions);
+    tcase_add_test(t, prefetch_lookup_from);
     tcase_add_test(t, groups_equal_brute_force);
     tcase_add_test(t, query_groups_with_prefetch_and_lookup);
     suite_add_tcase(s, t);
