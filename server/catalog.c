@@ -43,6 +43,7 @@
  */
 #include "qjson.h"
 #include "server.h"
+#include "sparse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -274,6 +275,7 @@ static qvs_coll *coll_new(qvs_catalog *cat, const char *name, qvs_spec *spec,
         c->vectors[i].name = strdup(spec->v[i].name);
         c->vectors[i].size = spec->v[i].size;
         c->vectors[i].metric = spec->v[i].metric;
+        c->vectors[i].sparse = spec->v[i].lib.kind == QV_VECTOR_SPARSE;
         c->vector_cfgs[i] = spec->v[i].lib;
         c->vector_libs[i] = c->named ? lib_name(id, name, spec->v[i].name, i)
                                      : strdup(c->points_lib);
@@ -1228,8 +1230,10 @@ static bool restore_fill(qvs_coll *c, qv_collection *const *members,
     qv_status st =
         copy_points(members[0], c->points, c->named ? 1 : c->vectors[0].size);
     for (size_t i = 0; st == QV_OK && c->named && i < c->n_vectors; i++)
-        st =
-            copy_points(members[1 + i], c->vectors[i].coll, c->vectors[i].size);
+        st = c->vectors[i].sparse
+                 ? qvs_sparse_copy_points(members[1 + i], c->vectors[i].coll)
+                 : copy_points(members[1 + i], c->vectors[i].coll,
+                               c->vectors[i].size);
     if (st != QV_OK)
         return qvs_fail(r, st == QV_ENOMEM ? 500 : 400,
                         "Wrong input: cannot restore the snapshot's points: %s",

@@ -25,6 +25,7 @@
  * refused with 400 "Bad request: ..." rather than silently ignored.
  */
 #include "server.h"
+#include "sparse.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -848,6 +849,7 @@ bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r)
         vectors = NULL;
     }
     ok = ok && parse_params_scalars(body, params, r) && check_sparse(body, r) &&
+         qvs_sparse_spec_add(body, spec, r) &&
          diff_section(body, "optimizers_config", opt, apply_optimizers_diff,
                       r) &&
          diff_section(body, "wal_config", wal, apply_wal_diff, r);

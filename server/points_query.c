@@ -36,6 +36,7 @@
  * Threads: read-only; no server lock is taken (points.h).
  */
 #include "points.h"
+#include "sparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -63,6 +64,7 @@ typedef enum plan_kind {
     PK_SCROLL,    /* no query: id order */
     PK_SAMPLE,    /* sample random */
     PK_ORDER,     /* order_by a payload key */
+    PK_SPARSE,    /* a sparse query vector (server/sparse.h) */
 } plan_kind;
 
 typedef struct plan {
@@ -86,7 +88,8 @@ typedef struct plan {
     qj_vector_sel wv;
     qvs_coll *lookup; /* lookup_from collection (referenced), or NULL */
     const char *lookup_vector;
-    qv_order_by order; /* PK_ORDER */
+    qv_order_by order;     /* PK_ORDER */
+    qvs_sparse_vec sparse; /* PK_SPARSE */
 } plan;
 
 static void plan_free(qvs_call *p, plan *q)
@@ -95,6 +98,7 @@ static void plan_free(qvs_call *p, plan *q)
     free(q->pos);
     free(q->neg);
     free(q->exclude);
+    qvs_sparse_vec_free(&q->sparse);
     qv_filter_free(q->filter);
     qj_payload_sel_free(&q->wp);
     qj_vector_sel_free(&q->wv);
@@ -208,6 +212,11 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
                            const char *where)
 {
     uint32_t dim = q->vec->size;
+    if (q->vec->sparse)
+        return qj_fail_bad_request(p->resp,
+                                   "%s: recommend and discover on a sparse "
+                                   "vector are not supported by this server",
+                                   where);
     if (cJSON_IsArray(ex)) {
         if (cJSON_IsArray(ex->child))
             return qj_fail_bad_request(p->resp,
@@ -362,12 +371,26 @@ static bool unsupported(qvs_call *p, const char *what)
         p->resp, "%s is not supported by this server (Quiver)", what);
 }
 
+/* A sparse query (server/sparse.h) against the sparse vector `using`. */
+static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
+{
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (!q->vec->sparse)
+        return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                      "vectors failed");
+    q->kind = PK_SPARSE;
+    return qvs_sparse_parse(j, &q->sparse, p->resp, "query");
+}
+
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
 static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
                          const cJSON *mmr, const char *using)
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
+    if (q->vec->sparse || qvs_sparse_is_json(input))
+        return plan_sparse(p, q, input, using);
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     if (!example_vector(p, q, input, using, false, q->query, "query"))
@@ -429,7 +452,7 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
         return qvs_call_order_by_parse(p, x, &q->order);
     }
     if (member(j, "indices") || member(j, "values"))
-        return unsupported(p, "a sparse vector query");
+        return plan_sparse(p, q, j, using);
     static const char *const kinds[] = {
         "discover",           "context", "fusion", "rrf",   "formula",
         "relevance_feedback", "text",    "image",  "object"};
@@ -506,11 +529,11 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
                                            "NamedVectorStruct");
         name = jn->valuestring;
         v = member(v, "vector");
-        if (cJSON_IsObject(v))
-            return unsupported(p, "a sparse vector search");
     }
     if (!(q->vec = qvs_call_vector(p, name)))
         return false;
+    if (q->vec->sparse || cJSON_IsObject(v))
+        return plan_sparse(p, q, v, name);
     if (cJSON_IsArray(v) && cJSON_IsArray(v->child))
         return unsupported(p, "a multivector search");
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
@@ -772,6 +795,27 @@ done:
     return ok;
 }
 
+static bool run_sparse(qvs_call *p, const plan *q, cJSON *arr)
+{
+    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
+    qv_hit *hits = NULL;
+    size_t nh = 0;
+    if (!qvs_sparse_search(q->vec, &q->sparse, q->filter, want, q->exact,
+                           q->has_threshold, q->threshold, &hits, &nh, p->resp))
+        return false;
+    scored *s = malloc((nh ? nh : 1) * sizeof(*s));
+    bool ok = s != NULL;
+    for (size_t i = 0; ok && i < nh; i++)
+        s[i] = (scored){hits[i].id, hits[i].score};
+    if (ok)
+        ok = emit_page(p, q, arr, s, keep_hits(q, true, s, nh));
+    else
+        oom(p->resp);
+    free(s);
+    free(hits);
+    return ok;
+}
+
 /* Qdrant's scaled fast sigmoid, mapping any similarity into (0, 1). */
 static float scaled_sigmoid(float x)
 {
@@ -976,6 +1020,9 @@ static cJSON *run_plan(qvs_call *p, plan *q)
         break;
     case PK_ORDER:
         ok = run_order(p, q, arr);
+        break;
+    case PK_SPARSE:
+        ok = run_sparse(p, q, arr);
         break;
     }
     if (!ok) {
