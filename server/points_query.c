@@ -376,11 +376,13 @@ static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
-    if (!q->vec->sparse)
+    if (!q->vec->sparse && qvs_sparse_is_json(j))
         return qj_fail_input(p->resp, "Conversion between sparse and regular "
                                       "vectors failed");
+    if (!q->vec->sparse)
+        return unsupported(p, "a Document (inference) for a dense vector");
     q->kind = PK_SPARSE;
-    return qvs_sparse_parse(j, &q->sparse, p->resp, "query");
+    return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
 }
 
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
@@ -389,7 +391,7 @@ static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
-    if (q->vec->sparse || qvs_sparse_is_json(input))
+    if (q->vec->sparse || qvs_sparse_is_input(input))
         return plan_sparse(p, q, input, using);
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
@@ -451,7 +453,7 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
         q->kind = PK_ORDER;
         return qvs_call_order_by_parse(p, x, &q->order);
     }
-    if (member(j, "indices") || member(j, "values"))
+    if (qvs_sparse_is_input(j))
         return plan_sparse(p, q, j, using);
     static const char *const kinds[] = {
         "discover",           "context", "fusion", "rrf",   "formula",

@@ -328,7 +328,7 @@ static bool parse_one(qvs_call *p, size_t k, const cJSON *j, float *dst,
 {
     const qvs_vector *v = &p->coll->vectors[k];
     if (v->sparse)
-        return qvs_sparse_parse(j, sv, p->resp, where);
+        return qvs_sparse_from_input(j, false, sv, p->resp, where);
     if (qvs_sparse_is_json(j))
         return qj_fail_input(p->resp,
                              "Conversion between sparse and regular vectors "

@@ -54,6 +54,16 @@ bool qvs_sparse_is_json(const cJSON *j);
 bool qvs_sparse_parse(const cJSON *j, qvs_sparse_vec *out, qvs_resp *r,
                       const char *where);
 
+/* A sparse vector given as JSON: a SparseVector, or a Document of the
+ * built-in model qdrant/bm25 (server/bm25.h) embedded as a query (query)
+ * or a stored document.  Fails into r as qvs_sparse_parse and
+ * qvs_bm25_document. */
+bool qvs_sparse_from_input(const cJSON *j, bool query, qvs_sparse_vec *out,
+                           qvs_resp *r, const char *where);
+
+/* True when j is a sparse input: a SparseVector or a Document. */
+bool qvs_sparse_is_input(const cJSON *j);
+
 /* Point id's vector in the sparse collection c as {"indices","values"};
  * NULL with *missing when the point lacks it, NULL with r set on error. */
 cJSON *qvs_sparse_get_json(qv_collection *c, const qv_point_id *id,

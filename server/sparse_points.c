@@ -12,6 +12,7 @@
  * Stored vectors come back sorted by index, as Qdrant returns them.
  */
 #include "sparse.h"
+#include "bm25.h"
 #include "qjson.h"
 
 #include <math.h>
@@ -131,6 +132,25 @@ bool qvs_sparse_parse(const cJSON *j, qvs_sparse_vec *out, qvs_resp *r,
         return false;
     }
     out->nnz = (uint32_t)ni;
+    return true;
+}
+
+bool qvs_sparse_is_input(const cJSON *j)
+{
+    return qvs_sparse_is_json(j) || qvs_bm25_is_document(j);
+}
+
+bool qvs_sparse_from_input(const cJSON *j, bool query, qvs_sparse_vec *out,
+                           qvs_resp *r, const char *where)
+{
+    if (!qvs_bm25_is_document(j))
+        return qvs_sparse_parse(j, out, r, where);
+    qvs_bm25_vec v;
+    if (!qvs_bm25_document(j, query, &v, r, where))
+        return false;
+    out->indices = v.indices;
+    out->values = v.values;
+    out->nnz = v.n;
     return true;
 }
 
