@@ -2,7 +2,7 @@
 // client: a collection with a dense vector and two sparse ones (one with
 // the `idf` modifier), upserts, retrieval, sparse queries (query API and
 // legacy search) with filters, vector updates and deletes, and Qdrant's
-// validation errors.
+// validation errors, and the built-in qdrant/bm25 model (Documents).
 //
 // Expected scores come from an oracle written here from Qdrant's
 // definitions: a sparse score is the dot product over the dimensions the
@@ -182,6 +182,103 @@ step('malformed sparse vectors get Qdrant errors', async () => {
     );
     assert.match(msg, /Dense and sparse vector names must be unique/);
     assert.equal((await client.count(C, { exact: true })).count, POINTS.length);
+});
+
+// MurmurHash3_x86_32, written here from the published algorithm, for the
+// token ids of the qdrant/bm25 model: |mmh3.hash(token)| (fastembed).
+function murmur3(str) {
+    const bytes = new TextEncoder().encode(str);
+    const c1 = 0xcc9e2d51;
+    const c2 = 0x1b873593;
+    let h = 0;
+    const nb = bytes.length >> 2;
+    for (let i = 0; i < nb; i++) {
+        let k = bytes[4 * i] | (bytes[4 * i + 1] << 8) | (bytes[4 * i + 2] << 16) | (bytes[4 * i + 3] << 24);
+        k = Math.imul(k, c1);
+        k = (k << 15) | (k >>> 17);
+        k = Math.imul(k, c2);
+        h ^= k;
+        h = (h << 13) | (h >>> 19);
+        h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    }
+    let k = 0;
+    const t = nb * 4;
+    switch (bytes.length & 3) {
+        case 3:
+            k ^= bytes[t + 2] << 16;
+        // falls through
+        case 2:
+            k ^= bytes[t + 1] << 8;
+        // falls through
+        case 1:
+            k ^= bytes[t];
+            k = Math.imul(k, c1);
+            k = (k << 15) | (k >>> 17);
+            k = Math.imul(k, c2);
+            h ^= k;
+    }
+    h ^= bytes.length;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return Math.abs(h | 0);
+}
+
+const B = 'js_bm25';
+const DOCS = {
+    1: 'The cats are running fast',
+    2: 'Dogs chase cats; cats run.',
+    3: 'A quiet afternoon',
+};
+// Their tokens after stopwords and Snowball stemming, by hand.
+const STEMS = { 1: ['cat', 'run', 'fast'], 2: ['dog', 'chase', 'cat', 'cat', 'run'], 3: ['quiet', 'afternoon'] };
+
+function bm25Doc(stems, k = 1.2, b = 0.75, avg = 256) {
+    const tf = new Map();
+    for (const s of stems) tf.set(s, (tf.get(s) ?? 0) + 1);
+    const out = new Map();
+    for (const [s, n] of tf) out.set(murmur3(s), (n * (k + 1)) / (n + k * (1 - b + (b * stems.length) / avg)));
+    return out;
+}
+
+step('qdrant/bm25 Documents: stored vectors and text queries', async () => {
+    await client.deleteCollection(B).catch(() => {});
+    await client.createCollection(B, {
+        vectors: { dense: { size: 2, distance: 'Dot' } },
+        sparse_vectors: { bm25: { modifier: 'idf' } },
+    });
+    await client.upsert(B, {
+        wait: true,
+        points: Object.entries(DOCS).map(([id, text]) => ({
+            id: Number(id),
+            vector: { dense: [1, Number(id)], bm25: { text, model: 'qdrant/bm25' } },
+        })),
+    });
+    const got = await client.retrieve(B, { ids: [1, 2, 3], with_vector: true });
+    const stored = {};
+    for (const g of got) {
+        const want = bm25Doc(STEMS[g.id]);
+        const v = g.vector.bm25;
+        assert.deepEqual(v.indices, [...want.keys()].sort((a, b) => a - b), `point ${g.id} indices`);
+        v.indices.forEach((d, j) => assert.ok(Math.abs(v.values[j] - want.get(d)) < 1e-5, `point ${g.id} value`));
+        stored[g.id] = want;
+    }
+    // A text query: each query token weighs 1, times its IDF over 3 points.
+    const res = await client.query(B, { query: { text: 'Running cat!', model: 'qdrant/bm25' }, using: 'bm25' });
+    const idf = (df) => Math.log((3 - df + 0.5) / (df + 0.5) + 1);
+    const cat = murmur3('cat');
+    const run = murmur3('run');
+    const expect = [1, 2]
+        .map((id) => ({ id, score: idf(2) * stored[id].get(cat) + idf(2) * stored[id].get(run) }))
+        .sort((a, b) => b.score - a.score);
+    assertRanking(res.points, expect, 'bm25 query');
+    const msg = await expectHttpError(400, () =>
+        client.query(B, { query: { text: 'x', model: 'some/dense-model' }, using: 'bm25' }),
+    );
+    assert.match(msg, /inference service/);
+    assert.equal(await client.deleteCollection(B), true);
 });
 
 step('drop the collection', async () => {
