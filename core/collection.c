@@ -458,10 +458,11 @@ qv_status qv_upsert(qv_collection *c, const qv_point_id *id, const float *vec,
     return qv_upsert_batch(c, id, vec, 1, dim);
 }
 
-/* Encodes the payload texts of a batch; on failure frees what it made. */
-qv_status qvi_encode_payloads(qv_collection *c, const char *const *texts,
-                              const size_t *lens, size_t n, uint8_t **blobs,
-                              size_t *blob_lens)
+/* Encodes texts[i] into blobs[i] (NULL texts: NULL blobs); on failure
+ * frees what it made. */
+static qv_status encode_each(qv_collection *c, const char *const *texts,
+                             const size_t *lens, size_t n, uint8_t **blobs,
+                             size_t *blob_lens)
 {
     for (size_t i = 0; i < n; i++) {
         blobs[i] = NULL;
@@ -478,6 +479,34 @@ qv_status qvi_encode_payloads(qv_collection *c, const char *const *texts,
         }
     }
     return QV_OK;
+}
+
+qv_status qvi_payload_batch_encode(qv_collection *c, const char *const *texts,
+                                   const size_t *lens, size_t n,
+                                   uint8_t ***blobs, size_t **blob_lens)
+{
+    *blobs = malloc(n * sizeof(**blobs));
+    *blob_lens = malloc(n * sizeof(**blob_lens));
+    qv_status st = QV_OK;
+    if (!*blobs || !*blob_lens)
+        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
+    if (st == QV_OK)
+        st = encode_each(c, texts, lens, n, *blobs, *blob_lens);
+    if (st != QV_OK) {
+        free(*blobs);
+        free(*blob_lens);
+        *blobs = NULL;
+        *blob_lens = NULL;
+    }
+    return st;
+}
+
+void qvi_payload_batch_free(uint8_t **blobs, size_t *blob_lens, size_t n)
+{
+    for (size_t i = 0; blobs && i < n; i++)
+        free(blobs[i]);
+    free(blobs);
+    free(blob_lens);
 }
 
 /* The body of every upsert (core.h). */
@@ -562,18 +591,11 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
     qv_status st = check_batch(c, ids, vecs, n, dim);
     if (st != QV_OK)
         return st;
-    uint8_t **blobs = malloc(n * sizeof(*blobs));
-    size_t *blob_lens = malloc(n * sizeof(*blob_lens));
-    if (!blobs || !blob_lens) {
-        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
-        goto cleanup;
-    }
-    st = qvi_encode_payloads(c, payloads, lens, n, blobs, blob_lens);
-    if (st != QV_OK) {
-        free(blobs);
-        blobs = NULL;
-        goto cleanup;
-    }
+    uint8_t **blobs;
+    size_t *blob_lens;
+    st = qvi_payload_batch_encode(c, payloads, lens, n, &blobs, &blob_lens);
+    if (st != QV_OK)
+        return st;
     qvi_change rec = {.kind = QVI_CHANGE_UPSERT,
                       .ids = ids,
                       .n = n,
@@ -584,11 +606,7 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
     st = qvi_upsert_apply(c, ids, vecs, n, dim, blobs, blob_lens, &rec, NULL);
     /* Blobs not handed over (after a failed reserve) are still ours; the
      * ones handed over were set to NULL. */
-    for (size_t i = 0; i < n; i++)
-        free(blobs[i]);
-cleanup:
-    free(blobs);
-    free(blob_lens);
+    qvi_payload_batch_free(blobs, blob_lens, n);
     return st;
 }
 

@@ -460,11 +460,14 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
                            uint8_t **blobs, const size_t *blob_lens,
                            qvi_change *rec, struct qvi_sparse_row *rows);
 
-/* Encodes the payload texts of a batch into blobs; on failure frees what
- * it made and records the failure on c. */
-qv_status qvi_encode_payloads(qv_collection *c, const char *const *texts,
-                              const size_t *lens, size_t n, uint8_t **blobs,
-                              size_t *blob_lens);
+/* Encodes the n payload texts of a batch (a NULL text: {}, a NULL blob)
+ * into new arrays *blobs and *blob_lens for qvi_upsert_apply; on failure
+ * both are NULL and the failure is recorded on c.  Free them with
+ * qvi_payload_batch_free, which frees the blobs not handed over. */
+qv_status qvi_payload_batch_encode(qv_collection *c, const char *const *texts,
+                                   const size_t *lens, size_t n,
+                                   uint8_t ***blobs, size_t **blob_lens);
+void qvi_payload_batch_free(uint8_t **blobs, size_t *blob_lens, size_t n);
 
 /* QV_EINVAL with a message when c is a sparse collection (for the dense
  * calls), else QV_OK. */

@@ -152,21 +152,10 @@ qv_status qv_sparse_upsert(qv_collection *c, const qv_point_id *ids,
     st = make_rows(c, ids, vecs, n, &rows);
     if (st != QV_OK)
         return st;
-    if (payloads) {
-        blobs = malloc(n * sizeof(*blobs));
-        blob_lens = malloc(n * sizeof(*blob_lens));
-        if (!blobs || !blob_lens) {
-            st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu",
-                          n);
-            goto cleanup;
-        }
-        st = qvi_encode_payloads(c, payloads, lens, n, blobs, blob_lens);
-        if (st != QV_OK) {
-            free(blobs);
-            blobs = NULL;
-            goto cleanup;
-        }
-    }
+    if (payloads)
+        st = qvi_payload_batch_encode(c, payloads, lens, n, &blobs, &blob_lens);
+    if (st != QV_OK)
+        goto cleanup;
     qvi_change rec = {.kind = QVI_CHANGE_SPARSE_UPSERT,
                       .ids = ids,
                       .n = n,
@@ -174,14 +163,11 @@ qv_status qv_sparse_upsert(qv_collection *c, const qv_point_id *ids,
                       .texts = payloads,
                       .text_lens = lens};
     st = qvi_upsert_apply(c, ids, NULL, n, 0, blobs, blob_lens, &rec, rows);
+cleanup:
     /* Blobs and rows not handed over are still ours (handed ones were
      * zeroed). */
-    for (size_t i = 0; blobs && i < n; i++)
-        free(blobs[i]);
-cleanup:
     rows_free(rows, n);
-    free(blobs);
-    free(blob_lens);
+    qvi_payload_batch_free(blobs, blob_lens, n);
     return st;
 }
 

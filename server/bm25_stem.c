@@ -44,16 +44,17 @@ static void set_to(word *w, size_t k, const char *rep)
     w->n = w->n - k + r;
 }
 
-/* The longest of the NULL-terminated suffixes the word ends with, or -1. */
-static int longest(const word *w, const char *const *sufs)
+/* The longest of the NULL-terminated suffixes the word ends with, or -1;
+ * *k gets its length. */
+static int longest(const word *w, const char *const *sufs, size_t *k)
 {
     int best = -1;
-    size_t best_len = 0;
+    *k = 0;
     for (int i = 0; sufs[i]; i++) {
-        size_t k = strlen(sufs[i]);
-        if (k > best_len && ends(w, sufs[i])) {
+        size_t n = strlen(sufs[i]);
+        if (n > *k && ends(w, sufs[i])) {
             best = i;
-            best_len = k;
+            *k = n;
         }
     }
     return best;
@@ -128,16 +129,17 @@ static bool has_vowel(const char *s, size_t n)
 static void step0(word *w)
 {
     static const char *const sufs[] = {"'s'", "'s", "'", NULL};
-    int i = longest(w, sufs);
-    if (i >= 0)
-        w->n -= strlen(sufs[i]);
+    size_t k;
+    if (longest(w, sufs, &k) >= 0)
+        w->n -= k;
 }
 
 static void step1a(word *w)
 {
     static const char *const sufs[] = {"sses", "ied", "ies", "us",
                                        "ss",   "s",   NULL};
-    int i = longest(w, sufs);
+    size_t k;
+    int i = longest(w, sufs, &k);
     if (i < 0)
         return;
     const char *m = sufs[i];
@@ -166,10 +168,10 @@ static void step1b(word *w)
 {
     static const char *const sufs[] = {"eed", "eedly", "ed", "edly",
                                        "ing", "ingly", NULL};
-    int i = longest(w, sufs);
+    size_t k;
+    int i = longest(w, sufs, &k);
     if (i < 0)
         return;
-    size_t k = strlen(sufs[i]);
     if (i <= 1) { /* eed, eedly */
         if (in_r1(w, k))
             set_to(w, k, "ee");
@@ -209,10 +211,10 @@ static void step2(word *w)
         "tion", "ence", "ance", "able", "ent", "ize", "ize",  "ate",
         "ate",  "ate",  "al",   "al",   "al",  "ful", "ous",  "ous",
         "ive",  "ive",  "ble",  "ble",  "og",  "ful", "less", ""};
-    int i = longest(w, sufs);
+    size_t k;
+    int i = longest(w, sufs, &k);
     if (i < 0)
         return;
-    size_t k = strlen(sufs[i]);
     if (!in_r1(w, k))
         return;
     if (strcmp(sufs[i], "ogi") == 0 && !(w->n > 3 && w->s[w->n - 4] == 'l'))
@@ -229,10 +231,10 @@ static void step3(word *w)
                                        "ative",  NULL};
     static const char *const rep[] = {"tion", "ate", "al", "ic", "ic",
                                       "ic",   "",    "",   ""};
-    int i = longest(w, sufs);
+    size_t k;
+    int i = longest(w, sufs, &k);
     if (i < 0)
         return;
-    size_t k = strlen(sufs[i]);
     if (!in_r1(w, k))
         return;
     if (strcmp(sufs[i], "ative") == 0 && !in_r2(w, k))
@@ -246,10 +248,10 @@ static void step4(word *w)
                                        "able", "ible", "ant",  "ement", "ment",
                                        "ent",  "ism",  "ate",  "iti",   "ous",
                                        "ive",  "ize",  "ion",  NULL};
-    int i = longest(w, sufs);
+    size_t k;
+    int i = longest(w, sufs, &k);
     if (i < 0)
         return;
-    size_t k = strlen(sufs[i]);
     if (!in_r2(w, k))
         return;
     if (strcmp(sufs[i], "ion") == 0 &&

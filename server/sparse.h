@@ -85,8 +85,4 @@ bool qvs_sparse_search(const qvs_vector *v, const qvs_sparse_vec *query,
                        bool has_threshold, float threshold, qv_hit **hits,
                        size_t *n_hits, qvs_resp *r);
 
-/* Copies every point of the sparse collection src (vectors and payloads)
- * into dst (snapshot restore).  QV_OK or the failing call's status. */
-qv_status qvs_sparse_copy_points(qv_collection *src, qv_collection *dst);
-
 #endif /* QUIVER_SERVER_SPARSE_H */

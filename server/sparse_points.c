@@ -233,37 +233,3 @@ bool qvs_sparse_search(const qvs_vector *v, const qvs_sparse_vec *query,
     }
     return true;
 }
-
-#define COPY_PAGE 256
-
-qv_status qvs_sparse_copy_points(qv_collection *src, qv_collection *dst)
-{
-    qv_point_id ids[COPY_PAGE], next;
-    qvs_sparse_vec vecs[COPY_PAGE];
-    char *pay[COPY_PAGE] = {0};
-    size_t lens[COPY_PAGE];
-    memset(vecs, 0, sizeof(vecs));
-    qv_status st = QV_OK;
-    bool more = true, first = true;
-    while (st == QV_OK && more) {
-        size_t n = 0;
-        st = qv_scroll(src, first ? NULL : &next, NULL, COPY_PAGE, ids, &n,
-                       &next, &more);
-        first = false;
-        for (size_t i = 0; st == QV_OK && i < n; i++) {
-            st = qv_sparse_get(src, &ids[i], &vecs[i].indices, &vecs[i].values,
-                               &vecs[i].nnz);
-            if (st == QV_OK)
-                st = qv_payload_get(src, &ids[i], NULL, &pay[i], &lens[i]);
-        }
-        if (st == QV_OK && n)
-            st = qvs_sparse_upsert(dst, ids, vecs, n, (const char *const *)pay,
-                                   lens);
-        for (size_t i = 0; i < n; i++) {
-            qv_free(pay[i]);
-            pay[i] = NULL;
-            qvs_sparse_vec_free(&vecs[i]);
-        }
-    }
-    return st;
-}
