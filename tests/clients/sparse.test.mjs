@@ -281,6 +281,24 @@ step('qdrant/bm25 Documents: stored vectors and text queries', async () => {
     assert.equal(await client.deleteCollection(B), true);
 });
 
+step('a collection snapshot restores the sparse vectors', async () => {
+    const headers = { 'api-key': API_KEY, 'content-type': 'application/json' };
+    const made = await fetch(`${URL_}/collections/${C}/snapshots?wait=true`, { method: 'POST', headers });
+    assert.equal(made.status, 200);
+    const name = (await made.json()).result.name;
+    await client.upsert(C, { wait: true, points: [{ id: 999, vector: { text: { indices: [29], values: [9] } } }] });
+    const back = await fetch(`${URL_}/collections/${C}/snapshots/recover?wait=true`, {
+        method: 'PUT',
+        headers,
+        body: JSON.stringify({ location: name }),
+    });
+    assert.equal(back.status, 200, await back.clone().text());
+    assert.equal((await client.count(C, { exact: true })).count, POINTS.length);
+    const q = { indices: [29, 0, 1], values: [1, 1, 1] };
+    const got = await client.query(C, { query: q, using: 'text', limit: 10 });
+    assertRanking(got.points, oracle('text', q, { idf: true, limit: 10 }), 'after restore');
+});
+
 step('drop the collection', async () => {
     assert.equal(await client.deleteCollection(C), true);
     await settle();
