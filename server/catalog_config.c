@@ -1043,8 +1043,7 @@ static bool patch_maps(cJSON *cfg, const cJSON *body, qvs_resp *r)
         cJSON_GetObjectItemCaseSensitive(body, "strict_mode_config");
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata");
     cJSON *params = cJSON_GetObjectItemCaseSensitive(cfg, "params");
-    return (!cJSON_IsObject(sv) ||
-            merge_into(params, "sparse_vectors", sv, false, r)) &&
+    return (!cJSON_IsObject(sv) || qvs_sparse_patch_apply(params, sv, r)) &&
            (!cJSON_IsObject(sm) ||
             merge_into(cfg, "strict_mode_config", sm, false, r)) &&
            (!cJSON_IsObject(md) || merge_into(cfg, "metadata", md, true, r));
@@ -1065,6 +1064,7 @@ cJSON *qvs_config_patch(const cJSON *config, const qvs_coll *c,
     cJSON *hnsw = cJSON_GetObjectItemCaseSensitive(cfg, "hnsw_config");
     cJSON *opt = cJSON_GetObjectItemCaseSensitive(cfg, "optimizer_config");
     bool ok =
+        qvs_sparse_patch_check(body, c, r) &&
         diff_section(body, "hnsw_config", hnsw, apply_hnsw_diff, r) &&
         hnsw_to_lib(hnsw, "hnsw_config", &(qv_collection_config){0}, r) &&
         patch_vectors(cfg, c, cJSON_GetObjectItemCaseSensitive(body, "vectors"),

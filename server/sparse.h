@@ -31,6 +31,19 @@
  * refused (400: not supported by this server). */
 bool qvs_sparse_spec_add(const cJSON *body, qvs_spec *spec, qvs_resp *r);
 
+/* Checks the vector names of an UpdateCollection body against c: a
+ * `vectors` entry must not name a sparse vector, a `sparse_vectors` entry
+ * must name one of c's sparse vectors (else Qdrant's 400 "Not existing
+ * vector name"), and its modifier must stay what it is (changing it is
+ * not supported by this server: the library fixes it at creation).  The
+ * index settings may change; they do not change answers. */
+bool qvs_sparse_patch_check(const cJSON *body, const qvs_coll *c, qvs_resp *r);
+
+/* Applies the checked `sparse_vectors` of an UpdateCollection body to the
+ * config's params: each entry's modifier replaces, its index settings
+ * merge into the existing ones. */
+bool qvs_sparse_patch_apply(cJSON *params, const cJSON *sv, qvs_resp *r);
+
 /* The library config of a sparse vector from its SparseVectorParams
  * (already checked). */
 void qvs_sparse_lib_config(const cJSON *params, qv_collection_config *cfg);

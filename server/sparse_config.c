@@ -136,3 +136,93 @@ bool qvs_sparse_spec_add(const cJSON *body, qvs_spec *spec, qvs_resp *r)
     qsort(spec->v, spec->n, sizeof(*spec->v), vspec_order);
     return true;
 }
+
+static bool not_existing(qvs_resp *r, const char *name)
+{
+    return qvs_fail(
+        r, 400, "Wrong input: Not existing vector name error: %.200s", name);
+}
+
+bool qvs_sparse_patch_check(const cJSON *body, const qvs_coll *c, qvs_resp *r)
+{
+    const cJSON *dv = member(body, "vectors");
+    for (const cJSON *e = cJSON_IsObject(dv) ? dv->child : NULL; e;
+         e = e->next) {
+        const qvs_vector *v = qvs_coll_vector(c, e->string);
+        if (v && v->sparse)
+            return not_existing(r, e->string);
+    }
+    const cJSON *sv = member(body, "sparse_vectors");
+    for (const cJSON *e = cJSON_IsObject(sv) ? sv->child : NULL; e;
+         e = e->next) {
+        const qvs_vector *v = qvs_coll_vector(c, e->string);
+        if (!v || !v->sparse)
+            return not_existing(r, e->string);
+        if (!cJSON_IsObject(e) || !check_params(e, e->string, r))
+            return cJSON_IsObject(e) ||
+                   format_error(r, e->string,
+                                ": invalid type, expected struct "
+                                "SparseVectorParams");
+        qv_collection_config now, want;
+        qv_collection_get_config(v->coll, &now);
+        qvs_sparse_lib_config(e, &want);
+        const cJSON *mod = member(e, "modifier");
+        if (mod && want.sparse_modifier != now.sparse_modifier)
+            return qvs_fail(r, 400,
+                            "Bad request: changing the modifier of sparse "
+                            "vector %.200s is not supported by this server",
+                            e->string);
+    }
+    return true;
+}
+
+/* dst[key] as an object, made (or made one) when it is not. */
+static cJSON *object_at(cJSON *dst, const char *key)
+{
+    cJSON *o = cJSON_GetObjectItemCaseSensitive(dst, key);
+    if (cJSON_IsObject(o))
+        return o;
+    cJSON_DeleteItemFromObjectCaseSensitive(dst, key);
+    return cJSON_AddObjectToObject(dst, key);
+}
+
+/* Copies the non-null members of diff into dst, replacing same keys. */
+static bool merge_members(cJSON *dst, const cJSON *diff)
+{
+    for (const cJSON *m = diff->child; m; m = m->next) {
+        if (cJSON_IsNull(m))
+            continue;
+        cJSON *copy = cJSON_Duplicate(m, true);
+        if (!copy)
+            return false;
+        if (cJSON_HasObjectItem(dst, m->string))
+            cJSON_ReplaceItemInObjectCaseSensitive(dst, m->string, copy);
+        else
+            cJSON_AddItemToObject(dst, m->string, copy);
+    }
+    return true;
+}
+
+bool qvs_sparse_patch_apply(cJSON *params, const cJSON *sv, qvs_resp *r)
+{
+    cJSON *all = object_at(params, "sparse_vectors");
+    bool ok = all != NULL;
+    for (const cJSON *e = sv->child; ok && e; e = e->next) {
+        cJSON *dst = object_at(all, e->string);
+        const cJSON *mod = member(e, "modifier");
+        const cJSON *ix = member(e, "index");
+        ok = dst != NULL;
+        if (ok && mod) {
+            cJSON *copy = cJSON_Duplicate(mod, true);
+            ok = copy && (cJSON_HasObjectItem(dst, "modifier")
+                              ? cJSON_ReplaceItemInObjectCaseSensitive(
+                                    dst, "modifier", copy)
+                              : cJSON_AddItemToObject(dst, "modifier", copy));
+        }
+        if (ok && ix) {
+            cJSON *dix = object_at(dst, "index");
+            ok = dix && merge_members(dix, ix);
+        }
+    }
+    return ok || qvs_fail(r, 500, "Service internal error: out of memory");
+}

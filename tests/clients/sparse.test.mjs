@@ -91,6 +91,18 @@ step('create a dense + sparse collection', async () => {
     assert.equal(info.config.params.sparse_vectors.text.modifier, 'idf');
 });
 
+step('update sparse vector settings', async () => {
+    assert.equal(await client.updateCollection(C, { sparse_vectors: { kw: { index: { full_scan_threshold: 3 } } } }), true);
+    const kw = (await client.getCollection(C)).config.params.sparse_vectors.kw;
+    assert.deepEqual(kw.index, { full_scan_threshold: 3, on_disk: false });
+    let msg = await expectHttpError(400, () => client.updateCollection(C, { sparse_vectors: { nope: {} } }));
+    assert.match(msg, /Not existing vector name error: nope/);
+    msg = await expectHttpError(400, () =>
+        client.updateCollection(C, { sparse_vectors: { text: { modifier: 'none' } } }),
+    );
+    assert.match(msg, /modifier/);
+});
+
 step('upsert points with sparse vectors', async () => {
     const r = await client.upsert(C, { wait: true, points: POINTS });
     assert.equal(r.status, 'completed');
