@@ -506,7 +506,12 @@ uint64_t qvs_coll_indexed_vectors(const qvs_coll *c)
     uint64_t total = 0;
     for (size_t i = 0; i < c->n_vectors; i++) {
         uint64_t n = 0;
-        qv_indexed_count(c->vectors[i].coll, &n);
+        /* A sparse vector is always in its inverted index, as Qdrant's
+         * sparse index counts every vector it holds. */
+        if (c->vectors[i].sparse)
+            qv_count(c->vectors[i].coll, &n);
+        else
+            qv_indexed_count(c->vectors[i].coll, &n);
         total += n;
     }
     return total;

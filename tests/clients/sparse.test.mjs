@@ -107,6 +107,10 @@ step('upsert points with sparse vectors', async () => {
     const r = await client.upsert(C, { wait: true, points: POINTS });
     assert.equal(r.status, 'completed');
     assert.equal((await client.count(C, { exact: true })).count, POINTS.length);
+    // Every sparse vector is indexed (the dense ones are below the HNSW
+    // threshold, as in Qdrant's small segments).
+    const sparseCount = POINTS.filter((p) => p.vector.text).length + POINTS.filter((p) => p.vector.kw).length;
+    assert.equal((await client.getCollection(C)).indexed_vectors_count, sparseCount);
 });
 
 step('retrieve returns sparse vectors sorted by index', async () => {
