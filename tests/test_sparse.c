@@ -13,6 +13,8 @@
  *     image (the files as a killed process leaves them), a checkpoint and
  *     reopen, and the log cut at every byte of a sparse upsert record
  *     recovering to the state before or after it.
+ *  5. Concurrency: searches while a writer upserts and deletes (run
+ *     under ThreadSanitizer too).
  */
 #include "core/sparse/sparse.h"
 #include "persist/snapshot.h"
@@ -21,6 +23,8 @@
 
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -708,6 +712,73 @@ START_TEST(codec_round_trip)
 }
 END_TEST
 
+/* ---- 5. concurrency ------------------------------------------------------ */
+
+typedef struct reader {
+    qv_collection *c;
+    atomic_bool *stop;
+    int searches;
+} reader;
+
+/* Searches until told to stop; every answer must be sorted best first
+ * whatever the writer does meanwhile. */
+static void *read_loop(void *arg)
+{
+    reader *r = arg;
+    uint64_t rng = 77;
+    while (!atomic_load(r->stop)) {
+        rvec q;
+        random_vec(&rng, N_DIMS, 4, &q);
+        qv_sparse_vector qv = view(&q);
+        qv_search_params p;
+        qv_search_params_init(&p);
+        p.k = 10;
+        p.exact = r->searches % 2;
+        qv_hit h[10];
+        size_t n;
+        if (qv_sparse_search(r->c, &qv, &p, h, &n) != QV_OK)
+            return "search failed";
+        for (size_t i = 1; i < n; i++)
+            if (h[i].score > h[i - 1].score)
+                return "unsorted answer";
+        r->searches++;
+    }
+    return NULL;
+}
+
+/* Run under ThreadSanitizer too: searches (shared lock) against upserts
+ * and deletes (exclusive lock) touching the rows and posting lists. */
+START_TEST(searches_during_writes)
+{
+    qv_collection *c = new_sparse(QV_SPARSE_MODIFIER_IDF, 0);
+    atomic_bool stop;
+    atomic_init(&stop, false);
+    reader rd[2] = {{c, &stop, 0}, {c, &stop, 1}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, read_loop, &rd[i]), 0);
+    uint64_t rng = 5;
+    for (int round = 0; round < 400; round++) {
+        rvec v;
+        random_vec(&rng, N_DIMS, MAX_NNZ, &v);
+        qv_point_id id = num(rng_next(&rng) % 150);
+        qv_sparse_vector sv = view(&v);
+        if (round % 5 == 4)
+            (void)qv_delete(c, &id); /* absent ids are fine */
+        else
+            ck_assert_int_eq(qv_sparse_upsert(c, &id, &sv, 1, NULL, NULL),
+                             QV_OK);
+    }
+    atomic_store(&stop, true);
+    for (int i = 0; i < 2; i++) {
+        void *why;
+        ck_assert_int_eq(pthread_join(th[i], &why), 0);
+        ck_assert_msg(why == NULL, "reader %d: %s", i, (const char *)why);
+    }
+    qv_collection_release(c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("sparse");
@@ -723,6 +794,7 @@ int main(void)
     tcase_add_test(tc, wal_replay_and_checkpoint);
     tcase_add_test(tc, wal_cut_every_offset);
     tcase_add_test(tc, codec_round_trip);
+    tcase_add_test(tc, searches_during_writes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
