@@ -382,6 +382,11 @@ static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
     if (!q->vec->sparse)
         return unsupported(p, "a Document (inference) for a dense vector");
     q->kind = PK_SPARSE;
+    qv_point_id id; /* by id: that point's vector, the point excluded */
+    if (!cJSON_IsObject(j))
+        return qvs_sparse_of_point(p->coll, q->vec, j, &id, &q->sparse,
+                                   p->resp) &&
+               add_exclude(p, q, &id);
     return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
 }
 

@@ -74,6 +74,14 @@ bool qvs_sparse_parse(const cJSON *j, qvs_sparse_vec *out, qvs_resp *r,
 bool qvs_sparse_from_input(const cJSON *j, bool query, qvs_sparse_vec *out,
                            qvs_resp *r, const char *where);
 
+/* The sparse vector v of the point whose id is j (a query "by id"), into
+ * *out, the id into *id.  404 "No point with id X found" when coll lacks
+ * the point, 404 "Vector with name ... for point not found" when it lacks
+ * the vector (Qdrant's messages); a malformed id is a format error. */
+bool qvs_sparse_of_point(const qvs_coll *coll, const qvs_vector *v,
+                         const cJSON *j, qv_point_id *id, qvs_sparse_vec *out,
+                         qvs_resp *r);
+
 /* True when j is a sparse input: a SparseVector or a Document. */
 bool qvs_sparse_is_input(const cJSON *j);
 

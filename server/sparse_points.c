@@ -154,6 +154,27 @@ bool qvs_sparse_from_input(const cJSON *j, bool query, qvs_sparse_vec *out,
     return true;
 }
 
+bool qvs_sparse_of_point(const qvs_coll *coll, const qvs_vector *v,
+                         const cJSON *j, qv_point_id *id, qvs_sparse_vec *out,
+                         qvs_resp *r)
+{
+    memset(out, 0, sizeof(*out));
+    if (!qj_id(j, id, r, "query"))
+        return false;
+    bool there = false;
+    qv_contains(coll->points, id, &there);
+    char t[QV_UUID_STRLEN];
+    qj_id_text(id, t);
+    if (!there)
+        return qj_fail_not_found(r, "No point with id %s found", t);
+    qv_status st =
+        qv_sparse_get(v->coll, id, &out->indices, &out->values, &out->nnz);
+    if (st == QV_ENOTFOUND)
+        return qj_fail_not_found(
+            r, "Vector with name \"%s\" for point not found", v->name);
+    return st == QV_OK || qj_fail_lib(r, v->coll, st, "reading a vector");
+}
+
 cJSON *qvs_sparse_get_json(qv_collection *c, const qv_point_id *id,
                            bool *missing, qvs_resp *r)
 {

@@ -160,6 +160,10 @@ step('legacy search and nearest on a sparse vector without modifier', async () =
     assertRanking(n.points, want, 'nearest');
     const exact = await client.query(C, { query: q, using: 'kw', limit: 4, params: { exact: true } });
     assertRanking(exact.points, want, 'exact');
+    // By id: point 2's own kw vector, point 2 itself left out.
+    const byId = await client.query(C, { query: 2, using: 'kw', limit: 4 });
+    const own = POINTS.find((p) => p.id === 2).vector.kw;
+    assertRanking(byId.points, oracle('kw', own, { limit: 5 }).filter((h) => h.id !== 2).slice(0, 4), 'by id');
 });
 
 step('update and delete sparse vectors', async () => {
