@@ -39,6 +39,7 @@
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
 #include "core/pindex/pindex.h"
+#include "core/sparse/sparse.h"
 #include "simd/simd.h"
 
 #include <math.h>
@@ -73,12 +74,22 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
                  cfg->version, (unsigned)QV_COLLECTION_CONFIG_VERSION);
         return QV_EINVAL;
     }
-    if (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM) {
+    if (cfg->kind > QV_VECTOR_SPARSE) {
+        snprintf(msg, cap, "unknown vector kind %u", cfg->kind);
+        return QV_EINVAL;
+    }
+    if (cfg->sparse_modifier > QV_SPARSE_MODIFIER_IDF) {
+        snprintf(msg, cap, "unknown sparse modifier %u", cfg->sparse_modifier);
+        return QV_EINVAL;
+    }
+    /* A sparse collection ignores dim and metric (create sets 1 and dot). */
+    bool dense = cfg->kind == QV_VECTOR_DENSE;
+    if (dense && (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM)) {
         snprintf(msg, cap, "dim %u is outside [%u, %u]", cfg->dim,
                  (unsigned)QV_MIN_DIM, (unsigned)QV_MAX_DIM);
         return QV_ERANGE;
     }
-    if ((unsigned)cfg->metric > QV_METRIC_MANHATTAN) {
+    if (dense && (unsigned)cfg->metric > QV_METRIC_MANHATTAN) {
         snprintf(msg, cap, "unknown metric %u", (unsigned)cfg->metric);
         return QV_EINVAL;
     }
@@ -136,6 +147,12 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         return QV_ENOMEM;
     }
     c->cfg = *cfg;
+    if (cfg->kind == QV_VECTOR_SPARSE) {
+        c->cfg.dim = 1;
+        c->cfg.metric = QV_METRIC_DOT;
+        if (!c->cfg.sparse_full_scan_threshold)
+            c->cfg.sparse_full_scan_threshold = QV_DEFAULT_SPARSE_FULL_SCAN;
+    }
     if (qvi_payload_encode_text("{}", 2, &c->empty_payload,
                                 &c->empty_payload_len, NULL, 0) != QV_OK) {
         pthread_rwlock_destroy(&c->lock);
@@ -150,9 +167,17 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         free(c);
         return QV_ENOMEM;
     }
+    if (qvi_sparse_attach(c) != QV_OK) {
+        qvi_index_destroy(c);
+        free(c->empty_payload);
+        pthread_rwlock_destroy(&c->lock);
+        qvi_errbuf_destroy(c->err);
+        free(c);
+        return QV_ENOMEM;
+    }
     atomic_init(&c->refs, 1);
-    c->stride =
-        (cfg->dim + ROW_ALIGN_FLOATS - 1) / ROW_ALIGN_FLOATS * ROW_ALIGN_FLOATS;
+    c->stride = (c->cfg.dim + ROW_ALIGN_FLOATS - 1) / ROW_ALIGN_FLOATS *
+                ROW_ALIGN_FLOATS;
     qvi_idmap_init(&c->map);
     *out = c;
     return QV_OK;
@@ -163,6 +188,7 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
 static void collection_free(qv_collection *c)
 {
     qvi_pindexes_destroy(c);
+    qvi_sparse_detach(c);
     for (uint32_t s = 0; s < c->used; s++) {
         if (c->payloads[s])
             qvi_free_owned(c, c->payloads[s]);
@@ -216,9 +242,20 @@ size_t qv_collection_errmsg(const qv_collection *c, char *buf, size_t cap)
 
 /* ---- validation ---------------------------------------------------------- */
 
+qv_status qvi_refuse_sparse(qv_collection *c)
+{
+    if (c->cfg.kind != QV_VECTOR_SPARSE)
+        return QV_OK;
+    return qvi_fail(c->err, QV_EINVAL,
+                    "a sparse collection takes sparse vectors "
+                    "(qv_sparse_upsert, qv_sparse_get, qv_sparse_search)");
+}
+
 static qv_status check_vector(qv_collection *c, const float *v, uint32_t dim,
                               const char *what)
 {
+    if (qvi_refuse_sparse(c) != QV_OK)
+        return QV_EINVAL;
     if (dim != c->cfg.dim)
         return qvi_fail(c->err, QV_EDIM,
                         "%s has %u components, the collection expects %u", what,
@@ -297,6 +334,10 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
         cap = need;
     if (cap > MAX_SLOTS)
         cap = MAX_SLOTS;
+    /* The sparse rows first: growing them early changes nothing visible. */
+    qv_status st = qvi_sparse_grow_locked(c, (uint32_t)cap);
+    if (st != QV_OK)
+        return st;
 
     size_t vec_bytes, used_bytes;
     if (!qv_mul_size(cap, c->stride * sizeof(float), &vec_bytes))
@@ -432,10 +473,11 @@ qv_status qv_upsert(qv_collection *c, const qv_point_id *id, const float *vec,
     return qv_upsert_batch(c, id, vec, 1, dim);
 }
 
-/* Encodes the payload texts of a batch; on failure frees what it made. */
-static qv_status encode_payloads(qv_collection *c, const char *const *texts,
-                                 const size_t *lens, size_t n, uint8_t **blobs,
-                                 size_t *blob_lens)
+/* Encodes texts[i] into blobs[i] (NULL texts: NULL blobs); on failure
+ * frees what it made. */
+static qv_status encode_each(qv_collection *c, const char *const *texts,
+                             const size_t *lens, size_t n, uint8_t **blobs,
+                             size_t *blob_lens)
 {
     for (size_t i = 0; i < n; i++) {
         blobs[i] = NULL;
@@ -454,14 +496,41 @@ static qv_status encode_payloads(qv_collection *c, const char *const *texts,
     return QV_OK;
 }
 
-/* The body of every upsert, which takes the write lock itself: validated
- * input, optional encoded payloads (ownership taken whatever the outcome),
- * and the change record of the original input. */
-static qv_status upsert_apply(qv_collection *c, const qv_point_id *ids,
-                              const float *vecs, size_t n, uint32_t dim,
-                              uint8_t **blobs, const size_t *blob_lens,
-                              qvi_change *rec)
+qv_status qvi_payload_batch_encode(qv_collection *c, const char *const *texts,
+                                   const size_t *lens, size_t n,
+                                   uint8_t ***blobs, size_t **blob_lens)
 {
+    *blobs = malloc(n * sizeof(**blobs));
+    *blob_lens = malloc(n * sizeof(**blob_lens));
+    qv_status st = QV_OK;
+    if (!*blobs || !*blob_lens)
+        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
+    if (st == QV_OK)
+        st = encode_each(c, texts, lens, n, *blobs, *blob_lens);
+    if (st != QV_OK) {
+        free(*blobs);
+        free(*blob_lens);
+        *blobs = NULL;
+        *blob_lens = NULL;
+    }
+    return st;
+}
+
+void qvi_payload_batch_free(uint8_t **blobs, size_t *blob_lens, size_t n)
+{
+    for (size_t i = 0; blobs && i < n; i++)
+        free(blobs[i]);
+    free(blobs);
+    free(blob_lens);
+}
+
+/* The body of every upsert (core.h). */
+qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
+                           const float *vecs, size_t n, uint32_t dim,
+                           uint8_t **blobs, const size_t *blob_lens,
+                           qvi_change *rec, struct qvi_sparse_row *rows)
+{
+    static const float zero_row[1] = {0.0f};
     uint32_t *touched = malloc(n * sizeof(uint32_t));
     if (!touched)
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
@@ -473,11 +542,17 @@ static qv_status upsert_apply(qv_collection *c, const qv_point_id *ids,
     if (st == QV_OK)
         st = qvi_change_log_locked(c, rec, &lsn);
     if (st == QV_OK) {
-        for (size_t i = 0; i < n; i++)
-            touched[i] = upsert_one_locked(
-                c, &ids[i], vecs + i * (size_t)dim, blobs != NULL,
-                blobs ? &blobs[i] : NULL, blobs ? blob_lens[i] : 0);
-        qvi_index_update_locked(c, touched, n);
+        for (size_t i = 0; i < n; i++) {
+            const float *v = rows ? zero_row : vecs + i * (size_t)dim;
+            touched[i] = upsert_one_locked(c, &ids[i], v, blobs != NULL,
+                                           blobs ? &blobs[i] : NULL,
+                                           blobs ? blob_lens[i] : 0);
+            if (rows)
+                qvi_sparse_set_slot_locked(c, touched[i], &rows[i]);
+        }
+        /* A sparse collection's rows are all zero: no graph over them. */
+        if (!rows)
+            qvi_index_update_locked(c, touched, n);
     }
     pthread_rwlock_unlock(&c->lock);
     free(touched);
@@ -514,7 +589,7 @@ qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
                       .n = n,
                       .dim = dim,
                       .vecs = vecs};
-    return upsert_apply(c, ids, vecs, n, dim, NULL, NULL, &rec);
+    return qvi_upsert_apply(c, ids, vecs, n, dim, NULL, NULL, &rec, NULL);
 }
 
 qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
@@ -531,18 +606,11 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
     qv_status st = check_batch(c, ids, vecs, n, dim);
     if (st != QV_OK)
         return st;
-    uint8_t **blobs = malloc(n * sizeof(*blobs));
-    size_t *blob_lens = malloc(n * sizeof(*blob_lens));
-    if (!blobs || !blob_lens) {
-        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
-        goto cleanup;
-    }
-    st = encode_payloads(c, payloads, lens, n, blobs, blob_lens);
-    if (st != QV_OK) {
-        free(blobs);
-        blobs = NULL;
-        goto cleanup;
-    }
+    uint8_t **blobs;
+    size_t *blob_lens;
+    st = qvi_payload_batch_encode(c, payloads, lens, n, &blobs, &blob_lens);
+    if (st != QV_OK)
+        return st;
     qvi_change rec = {.kind = QVI_CHANGE_UPSERT,
                       .ids = ids,
                       .n = n,
@@ -550,14 +618,10 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
                       .vecs = vecs,
                       .texts = payloads,
                       .text_lens = lens};
-    st = upsert_apply(c, ids, vecs, n, dim, blobs, blob_lens, &rec);
+    st = qvi_upsert_apply(c, ids, vecs, n, dim, blobs, blob_lens, &rec, NULL);
     /* Blobs not handed over (after a failed reserve) are still ours; the
      * ones handed over were set to NULL. */
-    for (size_t i = 0; i < n; i++)
-        free(blobs[i]);
-cleanup:
-    free(blobs);
-    free(blob_lens);
+    qvi_payload_batch_free(blobs, blob_lens, n);
     return st;
 }
 
@@ -568,6 +632,7 @@ void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
     if (!c->live[slot])
         return;
     qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
+    qvi_sparse_delete_slot_locked(c, slot);
     qvi_idmap_remove(&c->map, c->ids, &c->ids[slot]);
     c->live[slot] = 0;
     qvi_free_owned(c, c->payloads[slot]);
@@ -685,6 +750,8 @@ qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
     if (!id || !out)
         return qvi_fail(c->err, QV_ENULL, "id or output is NULL");
     qv_status st = qvi_check_id(c, id);
+    if (st == QV_OK)
+        st = qvi_refuse_sparse(c);
     if (st != QV_OK)
         return st;
     if (dim != c->cfg.dim)

@@ -79,6 +79,11 @@ struct qv_collection {
      * journal's own fields say which lock protects them. */
     const struct qvi_journal_ops *journal_ops;
     void *journal;
+
+    /* Sparse vectors (sparse_api.c): the rows and inverted index of a
+     * QV_VECTOR_SPARSE collection, NULL for a dense one; set at creation,
+     * its contents protected by lock like the other per-slot arrays. */
+    struct qvi_sparse *sparse;
 };
 
 /* Checks a collection config against the limits of quiver.h; on failure
@@ -133,6 +138,9 @@ typedef enum qvi_change_kind {
      * marker, which changes nothing. */
     QVI_CHANGE_GROUP_MEMBER = 11,
     QVI_CHANGE_GROUP_COMMIT = 12,
+    /* Sparse vectors (20-29 reserved): ids, sparse vectors, optional
+     * payloads (qv_sparse_upsert). */
+    QVI_CHANGE_SPARSE_UPSERT = 20,
     QVI_CHANGE_KIND_COUNT
 } qvi_change_kind;
 
@@ -177,6 +185,8 @@ typedef struct qvi_change {
      * change's own copies, as above) */
     const qv_payload_edit *edits;
     size_t n_edits;
+    /* SPARSE_UPSERT: n sparse vectors (with texts/text_lens as UPSERT) */
+    const qv_sparse_vector *sparse;
     /* owned by a decoded change */
     void *own[5];
 } qvi_change;
@@ -334,6 +344,9 @@ typedef struct qvi_columns {
     const char *const *pindex_keys;
     const qv_index_kind *pindex_kinds;
     bool backed; /* read: the arrays may borrow from a backing */
+    /* Sparse vectors: read: the collection's (NULL when dense); adopt: the
+     * loaded rows, moved into c (left empty) whatever the outcome. */
+    struct qvi_sparse *sparse;
 } qvi_columns;
 
 /*
@@ -435,6 +448,40 @@ uint32_t qvi_default_ef(const qv_search_params *params);
 
 /* ---- point helpers (collection.c) -----------------------------------------
  */
+
+/* The body of every upsert (collection.c), which takes the write lock
+ * itself: validated input, optional encoded payloads (ownership taken
+ * whatever the outcome), the change record of the original input, and for
+ * a sparse collection the n rows to store (taken over when applied), with
+ * vecs then ignored. */
+struct qvi_sparse_row;
+qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
+                           const float *vecs, size_t n, uint32_t dim,
+                           uint8_t **blobs, const size_t *blob_lens,
+                           qvi_change *rec, struct qvi_sparse_row *rows);
+
+/* Encodes the n payload texts of a batch (a NULL text: {}, a NULL blob)
+ * into new arrays *blobs and *blob_lens for qvi_upsert_apply; on failure
+ * both are NULL and the failure is recorded on c.  Free them with
+ * qvi_payload_batch_free, which frees the blobs not handed over. */
+qv_status qvi_payload_batch_encode(qv_collection *c, const char *const *texts,
+                                   const size_t *lens, size_t n,
+                                   uint8_t ***blobs, size_t **blob_lens);
+void qvi_payload_batch_free(uint8_t **blobs, size_t *blob_lens, size_t n);
+
+/* QV_EINVAL with a message when c is a sparse collection (for the dense
+ * calls), else QV_OK. */
+qv_status qvi_refuse_sparse(qv_collection *c);
+
+/* Sparse side of a collection's life (sparse_api.c): create and free the
+ * rows, grow them with the slots, drop a deleted slot's row.  */
+qv_status qvi_sparse_attach(qv_collection *c);
+void qvi_sparse_detach(qv_collection *c);
+qv_status qvi_sparse_grow_locked(qv_collection *c, uint32_t cap);
+void qvi_sparse_delete_slot_locked(qv_collection *c, uint32_t slot);
+/* Stores *row (taken over) as slot's vector.  Write lock; never fails. */
+void qvi_sparse_set_slot_locked(qv_collection *c, uint32_t slot,
+                                struct qvi_sparse_row *row);
 
 /* Deletes the point in live slot s: id map, payload, graph, free stack.
  * Write lock. */

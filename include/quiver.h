@@ -206,6 +206,11 @@ typedef struct qv_collection_config {
     uint32_t max_indexing_threads; /* threads of a batch insert's graph
                                       build, 0..QV_MAX_INDEXING_THREADS;
                                       0 = one per CPU (as Qdrant) */
+    /* Sparse vectors ("Sparse vectors" below).  Zero-initialised: dense. */
+    uint32_t kind;            /* QV_VECTOR_DENSE (0) or QV_VECTOR_SPARSE */
+    uint32_t sparse_modifier; /* QV_SPARSE_MODIFIER_NONE (0) or _IDF */
+    uint32_t sparse_full_scan_threshold; /* points; 0: the default
+                                            (QV_DEFAULT_SPARSE_FULL_SCAN) */
     uint32_t version; /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
                          default); larger: QV_EINVAL ("Conventions") */
 } qv_collection_config;
@@ -1186,6 +1191,87 @@ typedef struct qv_facet_hit {
 QV_API qv_status qv_facet(qv_collection *c, const char *key,
                           const qv_filter *filter, size_t limit,
                           qv_facet_hit **out, size_t *n);
+/* ------------------------------------------------------------------------ */
+/* Sparse vectors                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A collection created with cfg.kind = QV_VECTOR_SPARSE holds one sparse
+ * vector per point (Qdrant's sparse_vectors): pairs of a dimension (any
+ * uint32) and a finite float value, scored by dot product.  Everything
+ * else works as for dense collections: ids, payloads, filters, scroll,
+ * count, delete, payload indexes, atomic groups, the journal and
+ * snapshots.  dim and metric are ignored (the collection reports dim 1 and
+ * QV_METRIC_DOT); the dense calls (qv_upsert*, qv_get, qv_search*) refuse
+ * a sparse collection with QV_EINVAL, and the calls below a dense one.
+ *
+ * An inverted index (one posting list per dimension) is kept up to date on
+ * every write.  A search scores only points sharing at least one dimension
+ * with the query, as Qdrant does; it walks the posting lists, or scans
+ * every point exactly when params->exact is set or a filter leaves fewer
+ * candidates than sparse_full_scan_threshold.  Both give the same hits,
+ * scores and tie order (by storage slot), bit for bit.
+ *
+ * With sparse_modifier QV_SPARSE_MODIFIER_IDF, each query value is
+ * multiplied by its dimension's inverse document frequency, as Qdrant's
+ * Modifier::Idf: ln(1 + (N - df + 0.5) / (df + 0.5)), N the points with a
+ * vector and df those holding the dimension, at the time of the search. */
+enum {
+    QV_VECTOR_DENSE = 0,
+    QV_VECTOR_SPARSE = 1,
+    QV_SPARSE_MODIFIER_NONE = 0,
+    QV_SPARSE_MODIFIER_IDF = 1
+};
+
+/* Qdrant's default full_scan_threshold of a sparse index, in points. */
+#define QV_DEFAULT_SPARSE_FULL_SCAN 5000u
+/* Most non-zero entries in one sparse vector. */
+#define QV_MAX_SPARSE_NNZ (1u << 24)
+
+/* One sparse vector: nnz pairs (indices[i], values[i]).  Indices must be
+ * unique (in any order: they are stored sorted); values finite.  nnz 0 is
+ * an empty vector (a point holding it matches no query).  Borrowed. */
+typedef struct qv_sparse_vector {
+    const uint32_t *indices;
+    const float *values;
+    uint32_t nnz;
+} qv_sparse_vector;
+
+/* Upserts n points: ids[i] gets vecs[i], and with payloads (may be NULL:
+ * existing points keep theirs, new ones get {}) the payload payloads[i]
+ * (lens[i] bytes, NULL entry: {}), as qv_upsert_with_payloads.  All or
+ * nothing; the last of repeated ids wins.  One change (one log record).
+ * Returns QV_ENULL, QV_EINVAL (not a sparse collection, a repeated index,
+ * a malformed id or payload: the message names the point), QV_ENONFINITE,
+ * QV_ERANGE (nnz over QV_MAX_SPARSE_NNZ, collection full) or QV_ENOMEM.
+ * Writer. */
+QV_API qv_status qv_sparse_upsert(qv_collection *c, const qv_point_id *ids,
+                                  const qv_sparse_vector *vecs, size_t n,
+                                  const char *const *payloads,
+                                  const size_t *lens);
+
+/* Copies point id's sparse vector, indices ascending, into new arrays
+ * *indices and *values (free both with qv_free; NULL when nnz is 0) and
+ * its length to *nnz.  Returns QV_ENULL, QV_EINVAL (not sparse, malformed
+ * id), QV_ENOTFOUND or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_sparse_get(qv_collection *c, const qv_point_id *id,
+                               uint32_t **indices, float **values,
+                               uint32_t *nnz);
+
+/* Top-k by dot product with query (unique indices, finite values) among
+ * the points matching params->filter; hits as qv_search (room for
+ * params->k), scores higher-is-better, score_threshold keeps score >=
+ * threshold.  hnsw_ef is ignored.  Returns QV_ENULL, QV_EINVAL,
+ * QV_ENONFINITE, QV_ERANGE (k) or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_sparse_search(qv_collection *c,
+                                  const qv_sparse_vector *query,
+                                  const qv_search_params *params, qv_hit *hits,
+                                  size_t *n_hits);
+
+/* The number of points holding a non-empty sparse vector, and the total
+ * of their non-zero entries (either may be NULL).  Returns QV_ENULL or
+ * QV_EINVAL (not sparse).  Reader. */
+QV_API qv_status qv_sparse_stats(qv_collection *c, uint64_t *vectors,
+                                 uint64_t *nnz_total);
 
 #ifdef __cplusplus
 }

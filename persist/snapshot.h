@@ -71,6 +71,11 @@ enum qvi_snap_kind {
     QVI_SNAP_GRAPH_UPPER_INDEX = 14,
     QVI_SNAP_GRAPH_UPPER_LINKS = 15,
     QVI_SNAP_GRAPH_DOT_NORMS = 16,
+    /* Sparse vectors (32-47 reserved; 17-31 are unknown kinds, skipped). */
+    QVI_SNAP_SPARSE = 32,
+    QVI_SNAP_SPARSE_NNZ = 33,
+    QVI_SNAP_SPARSE_INDICES = 34,
+    QVI_SNAP_SPARSE_VALUES = 35,
     QVI_SNAP_KIND_END /* one past the last known kind */
 };
 
@@ -244,6 +249,28 @@ qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
  * accepted) and its dot norms against c's squared norms.  QV_OK,
  * QV_ECORRUPT or QV_ENOMEM. */
 qv_status qvi_snapshot_check_graph(const qvi_columns *c, char *err,
+                                   size_t errcap);
+
+/* ---- sparse vectors (snapshot_sparse.c) ----------------------------------
+ */
+
+#define QVI_SNAP_SPARSE_SIZE 64u
+
+/* The number of sections qvi_snapshot_write_sparse writes for cols (0 for
+ * a dense collection). */
+uint32_t qvi_snapshot_sparse_sections(const qvi_columns *cols);
+
+/* Writes the sparse sections of cols (nothing for a dense collection). */
+void qvi_snapshot_write_sparse(qvi_snapw *w, const qvi_columns *cols);
+
+struct qvi_sparse;
+/* Reads the sparse sections of f, if any, into out (initialised, empty
+ * when absent) and marks cfg sparse with their settings.  Every count,
+ * index order and value is checked; rows only for live slots.  QV_OK,
+ * QV_ECORRUPT or QV_ENOMEM with a message; out is empty on failure. */
+qv_status qvi_snapshot_read_sparse(const qvi_snap_file *f,
+                                   qv_collection_config *cfg,
+                                   struct qvi_sparse *out, char *err,
                                    size_t errcap);
 
 /* calloc(n, size) (n 0 is taken as 1) that asks for transparent huge

@@ -34,6 +34,7 @@
  * Thread safety: open, verify and load touch nothing shared.
  */
 #include "persist/snapshot.h"
+#include "core/sparse/sparse.h"
 #include "core/payload/payload.h"
 
 #include <errno.h>
@@ -73,13 +74,18 @@ static const kind_info kinds[QVI_SNAP_KIND_END] = {
                                     true},
     [QVI_SNAP_GRAPH_UPPER_LINKS] = {"graph upper links", QVI_SNAP_PAGE_ALIGN,
                                     false},
+    [QVI_SNAP_SPARSE] = {"sparse", QVI_SNAP_SMALL_ALIGN, true},
+    [QVI_SNAP_SPARSE_NNZ] = {"sparse lengths", QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_INDICES] = {"sparse indices", QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_VALUES] = {"sparse values", QVI_SNAP_PAGE_ALIGN, true},
     [QVI_SNAP_GRAPH_DOT_NORMS] = {"graph dot norms", QVI_SNAP_PAGE_ALIGN,
                                   false},
 };
 
 static bool kind_known(uint32_t kind)
 {
-    return kind > 0 && kind < QVI_SNAP_KIND_END;
+    /* The table has gaps (kinds reserved for later): unknown too. */
+    return kind > 0 && kind < QVI_SNAP_KIND_END && kinds[kind].name;
 }
 
 const char *qvi_snap_kind_name(uint32_t kind)
@@ -835,6 +841,8 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
 {
     built b = {0};
     index_defs defs = {0};
+    qvi_sparse sp;
+    qvi_sparse_init(&sp);
     qv_collection *c = NULL;
     qvi_snap_file *f = malloc(sizeof(*f));
     qv_status st;
@@ -859,6 +867,8 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
                                     &b.index, err, errcap);
     if (st == QV_OK)
         st = read_index_defs(f, &defs, err, errcap);
+    if (st == QV_OK)
+        st = qvi_snapshot_read_sparse(f, &f->config.cfg, &sp, err, errcap);
     if (st != QV_OK)
         goto fail;
     st = qv_collection_create(&f->config.cfg, &c);
@@ -870,6 +880,7 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
     }
     qvi_columns cols;
     fill_columns(f, &b, &defs, &cols);
+    cols.sparse = f->config.cfg.kind == QV_VECTOR_SPARSE ? &sp : NULL;
     qvi_backing *backing = m;
     /* c owns the built arrays and the backing from here, whatever the
      * outcome. */
@@ -899,6 +910,7 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
     return QV_OK;
 fail:
     qv_collection_release(c);
+    qvi_sparse_free(&sp);
     built_free(&b);
     index_defs_free(&defs);
     qvi_backing_free(m);

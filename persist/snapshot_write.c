@@ -283,6 +283,7 @@ static void put_all_locked(qvi_snapw *w, const qvi_columns *cols)
     put_sqnorms(w, cols);
     put_vectors(w, cols);
     put_payload_arena(w, cols);
+    qvi_snapshot_write_sparse(w, cols);
     if (cols->index) {
         uint32_t n_upper;
         uint64_t words;
@@ -327,7 +328,7 @@ static void put_header(qvi_snapw *w)
  * written. */
 static uint32_t planned_sections(const qvi_columns *cols)
 {
-    uint32_t n = 9;
+    uint32_t n = 9 + qvi_snapshot_sparse_sections(cols);
     if (cols->index)
         n += cols->cfg.metric == QV_METRIC_DOT ? 7 : 6;
     return n;

@@ -253,6 +253,9 @@ static bool r_key(rd *r, qvi_change *rec, int slot, const char **out)
 
 /* ---- kinds --------------------------------------------------------------- */
 
+static bool w_texts(wr *w, const qvi_change *r);
+static qv_status r_texts(rd *in, qvi_change *r, char *err, size_t errcap);
+
 /* UPSERT: u32 dim, u32 flags (bit 0: payloads), u64 n, n ids, n*dim f32,
  * then with payloads n u32 lengths followed by the n texts (length 0: no
  * payload, i.e. {}). */
@@ -270,8 +273,12 @@ static bool enc_upsert(const qvi_change *r, wr *w)
     if (!qv_mul_size(r->n, r->dim, &nf))
         return false;
     w_array(w, r->vecs, nf, sizeof(float));
-    if (!r->texts)
-        return true;
+    return !r->texts || w_texts(w, r);
+}
+
+/* The payload texts of an upsert: n u32 lengths, then the n texts. */
+static bool w_texts(wr *w, const qvi_change *r)
+{
     for (size_t i = 0; i < r->n; i++) {
         size_t len = r->texts[i] ? r->text_lens[i] : 0;
         if (len > MAX_TEXT)
@@ -325,6 +332,13 @@ static qv_status dec_upsert(rd *in, qvi_change *r, char *err, size_t errcap)
     r->dim = dim;
     if (!(flags & 1u))
         return QV_OK;
+    return r_texts(in, r, err, errcap);
+}
+
+/* The n payload texts written by w_texts (own[2], own[3]). */
+static qv_status r_texts(rd *in, qvi_change *r, char *err, size_t errcap)
+{
+    size_t n = r->n;
     if (n > in->left / 4) {
         qvi_errf(err, errcap, "truncated payload lengths");
         return QV_ECORRUPT;
@@ -354,6 +368,99 @@ static qv_status dec_upsert(rd *in, qvi_change *r, char *err, size_t errcap)
     r->texts = texts;
     r->text_lens = lens;
     return QV_OK;
+}
+
+/* SPARSE_UPSERT: u32 flags (bit 0: payloads), u32 zero, u64 n, n ids, n u32
+ * lengths (nnz), then every vector's u32 indices followed by every
+ * vector's f32 values (in point order, as the caller gave them), then
+ * with payloads the texts as UPSERT. */
+static bool enc_sparse_upsert(const qvi_change *r, wr *w)
+{
+    if (!r->ids || !r->sparse || r->n == 0 || (r->texts && !r->text_lens))
+        return false;
+    w_u32(w, r->texts ? 1u : 0u);
+    w_u32(w, 0);
+    w_u64(w, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        w_id(w, &r->ids[i]);
+    for (size_t i = 0; i < r->n; i++)
+        w_u32(w, r->sparse[i].nnz);
+    for (size_t i = 0; i < r->n; i++)
+        w_array(w, r->sparse[i].indices, r->sparse[i].nnz, sizeof(uint32_t));
+    for (size_t i = 0; i < r->n; i++)
+        w_array(w, r->sparse[i].values, r->sparse[i].nnz, sizeof(float));
+    return !r->texts || w_texts(w, r);
+}
+
+/* The vectors of a sparse upsert: own[1] the n structs, own[4] one buffer
+ * of every index then every value (copied: the body is not aligned). */
+static qv_status r_sparse_vecs(rd *in, qvi_change *r, char *err, size_t errcap)
+{
+    size_t n = r->n;
+    if (n > in->left / 4) {
+        qvi_errf(err, errcap, "truncated sparse lengths");
+        return QV_ECORRUPT;
+    }
+    qv_sparse_vector *v = calloc(n, sizeof(*v));
+    r->own[1] = v;
+    if (!v) {
+        qvi_errf(err, errcap, "cannot allocate %zu sparse vectors", n);
+        return QV_ENOMEM;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        r_u32(in, &v[i].nnz); /* cannot fail: checked above */
+        total += v[i].nnz;
+    }
+    if (total > in->left / 8) {
+        qvi_errf(err, errcap, "%llu sparse entries do not fit",
+                 (unsigned long long)total);
+        return QV_ECORRUPT;
+    }
+    uint8_t *buf = malloc(total ? (size_t)total * 8 : 1);
+    r->own[4] = buf;
+    if (!buf) {
+        qvi_errf(err, errcap, "cannot allocate %llu sparse entries",
+                 (unsigned long long)total);
+        return QV_ENOMEM;
+    }
+    const uint8_t *b = NULL;
+    if (total)
+        r_bytes(in, (size_t)total * 8, &b); /* cannot fail: checked above */
+    if (b)
+        memcpy(buf, b, (size_t)total * 8);
+    uint32_t *idx = (uint32_t *)buf;
+    float *val = (float *)(buf + (size_t)total * 4);
+    for (size_t i = 0; i < n; i++) {
+        v[i].indices = idx;
+        v[i].values = val;
+        idx += v[i].nnz;
+        val += v[i].nnz;
+    }
+    r->sparse = v;
+    return QV_OK;
+}
+
+static qv_status dec_sparse_upsert(rd *in, qvi_change *r, char *err,
+                                   size_t errcap)
+{
+    uint32_t flags, zero;
+    uint64_t n;
+    if (!r_u32(in, &flags) || !r_u32(in, &zero) || !r_u64(in, &n)) {
+        qvi_errf(err, errcap, "truncated sparse upsert header");
+        return QV_ECORRUPT;
+    }
+    if ((flags & ~1u) || zero || n == 0 || n > in->left / (ID_BYTES + 4)) {
+        qvi_errf(err, errcap, "bad sparse upsert header (flags %u, n %llu)",
+                 flags, (unsigned long long)n);
+        return QV_ECORRUPT;
+    }
+    qv_status st = r_ids(in, (size_t)n, r, err, errcap);
+    if (st == QV_OK)
+        st = r_sparse_vecs(in, r, err, errcap);
+    if (st != QV_OK || !(flags & 1u))
+        return st;
+    return r_texts(in, r, err, errcap);
 }
 
 /* DELETE, DELETE_FILTER: u64 n, n ids. */
@@ -716,6 +823,8 @@ static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
                                dec_index_drop},
     [QVI_CHANGE_GROUP_COMMIT] = {"group commit", enc_group_commit,
                                  dec_group_commit},
+    [QVI_CHANGE_SPARSE_UPSERT] = {"sparse upsert", enc_sparse_upsert,
+                                  dec_sparse_upsert},
 };
 
 /* A group member's body starts with u64 group id (>= 1), u32 the member's

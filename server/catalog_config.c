@@ -25,6 +25,7 @@
  * refused with 400 "Bad request: ..." rather than silently ignored.
  */
 #include "server.h"
+#include "sparse.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -848,6 +849,7 @@ bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r)
         vectors = NULL;
     }
     ok = ok && parse_params_scalars(body, params, r) && check_sparse(body, r) &&
+         qvs_sparse_spec_add(body, spec, r) &&
          diff_section(body, "optimizers_config", opt, apply_optimizers_diff,
                       r) &&
          diff_section(body, "wal_config", wal, apply_wal_diff, r);
@@ -1041,8 +1043,7 @@ static bool patch_maps(cJSON *cfg, const cJSON *body, qvs_resp *r)
         cJSON_GetObjectItemCaseSensitive(body, "strict_mode_config");
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata");
     cJSON *params = cJSON_GetObjectItemCaseSensitive(cfg, "params");
-    return (!cJSON_IsObject(sv) ||
-            merge_into(params, "sparse_vectors", sv, false, r)) &&
+    return (!cJSON_IsObject(sv) || qvs_sparse_patch_apply(params, sv, r)) &&
            (!cJSON_IsObject(sm) ||
             merge_into(cfg, "strict_mode_config", sm, false, r)) &&
            (!cJSON_IsObject(md) || merge_into(cfg, "metadata", md, true, r));
@@ -1063,6 +1064,7 @@ cJSON *qvs_config_patch(const cJSON *config, const qvs_coll *c,
     cJSON *hnsw = cJSON_GetObjectItemCaseSensitive(cfg, "hnsw_config");
     cJSON *opt = cJSON_GetObjectItemCaseSensitive(cfg, "optimizer_config");
     bool ok =
+        qvs_sparse_patch_check(body, c, r) &&
         diff_section(body, "hnsw_config", hnsw, apply_hnsw_diff, r) &&
         hnsw_to_lib(hnsw, "hnsw_config", &(qv_collection_config){0}, r) &&
         patch_vectors(cfg, c, cJSON_GetObjectItemCaseSensitive(body, "vectors"),

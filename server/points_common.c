@@ -18,6 +18,7 @@
  * only by filters that use has_vector).
  */
 #include "points.h"
+#include "sparse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,8 @@ static cJSON *vector_json(qvs_call *p, const qvs_vector *v,
                           const qv_point_id *id, bool *missing)
 {
     *missing = false;
+    if (v->sparse)
+        return qvs_sparse_get_json(v->coll, id, missing, p->resp);
     float stack[256];
     float *buf = v->size <= 256 ? stack : malloc(v->size * sizeof(float));
     if (!buf) {

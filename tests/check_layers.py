@@ -54,6 +54,7 @@ LAYERS = [
     ("core/payload/", ["core/payload/", "core/filter/", "core/base/", PUBLIC]),
     ("core/pindex/",
      ["core/pindex/", "core/payload/", "core/filter/", "core/base/", PUBLIC]),
+    ("core/sparse/", ["core/sparse/", "core/base/", PUBLIC]),
     ("core/search/", ["core/", "simd/", PUBLIC]),
     ("core/", ["core/", "simd/", PUBLIC]),
     ("persist/", ["persist/", "core/", "simd/", PUBLIC]),
@@ -77,7 +78,7 @@ EXCEPTIONS = {
 EXEMPT = ["tests/", "bench/"]
 
 # Leaf folders of core: they never name qv_collection.
-LEAVES = ["core/base/", "core/hnsw/", "core/filter/", "core/payload/",
+LEAVES = ["core/base/", "core/sparse/", "core/hnsw/", "core/filter/", "core/payload/",
           "core/pindex/"]
 
 # Folders (and files) that use no qvi_ identifier.

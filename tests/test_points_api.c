@@ -148,9 +148,9 @@ static qvs_coll *add_named(const char *name)
 {
     qvs_coll *c = add_coll(name, true, 2);
     c->vectors[0] = (qvs_vector){strdup("a"), 2, QV_METRIC_COSINE,
-                                 new_lib(2, QV_METRIC_COSINE)};
+                                 new_lib(2, QV_METRIC_COSINE), false};
     c->vectors[1] = (qvs_vector){strdup("b"), 3, QV_METRIC_EUCLID,
-                                 new_lib(3, QV_METRIC_EUCLID)};
+                                 new_lib(3, QV_METRIC_EUCLID), false};
     c->points = new_lib(1, QV_METRIC_DOT);
     return c;
 }

@@ -570,17 +570,22 @@ START_TEST(test_named_vectors)
     qvs_coll *c;
     ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "multi", &c));
     ck_assert(c->named);
-    ck_assert_uint_eq(c->n_vectors, 3);
+    /* The sparse vector "kw" is a vector of its own (server/sparse.h). */
+    ck_assert_uint_eq(c->n_vectors, 4);
     ck_assert_str_eq(c->vectors[0].name, "img");
-    ck_assert_str_eq(c->vectors[1].name, "loc");
-    ck_assert_str_eq(c->vectors[2].name, "txt");
+    ck_assert_str_eq(c->vectors[1].name, "kw");
+    ck_assert(c->vectors[1].sparse && !c->vectors[0].sparse);
+    ck_assert_str_eq(c->vectors[2].name, "loc");
+    ck_assert_str_eq(c->vectors[3].name, "txt");
     ck_assert_ptr_nonnull(qvs_coll_vector(c, "txt"));
     ck_assert_ptr_null(qvs_coll_vector(c, ""));
     ck_assert_ptr_ne(c->points, c->vectors[0].coll);
     qv_collection_config cfg;
     ck_assert_int_eq(qv_collection_get_config(c->vectors[0].coll, &cfg), QV_OK);
     ck_assert_uint_eq(cfg.full_scan_threshold_kb, UINT32_MAX); /* m = 0 */
-    ck_assert_int_eq(qv_collection_get_config(c->vectors[2].coll, &cfg), QV_OK);
+    ck_assert_int_eq(qv_collection_get_config(c->vectors[1].coll, &cfg), QV_OK);
+    ck_assert_uint_eq(cfg.kind, QV_VECTOR_SPARSE);
+    ck_assert_int_eq(qv_collection_get_config(c->vectors[3].coll, &cfg), QV_OK);
     ck_assert_uint_eq(cfg.dim, 2);
     ck_assert_int_eq(cfg.metric, QV_METRIC_EUCLID);
     ck_assert_int_eq(qv_collection_get_config(c->points, &cfg), QV_OK);
