@@ -346,6 +346,14 @@ typedef struct qvi_columns {
     const char *const *pindex_keys;
     const qv_index_kind *pindex_kinds;
     bool backed; /* read: the arrays may borrow from a backing */
+    /* multivectors (cfg.multivector): the record of slot s (core/multi/
+     * multi.h) at multi_rows + multi_offs[s], QVI_MULTI_NONE for none;
+     * multi_len floats at multi_rows.  read: the collection's arena, where
+     * replaced records may linger; adopt: copied (offsets of n_slots
+     * slots), nothing borrowed.  NULL otherwise. */
+    const float *multi_rows;
+    const uint64_t *multi_offs;
+    uint64_t multi_len;
 } qvi_columns;
 
 /*

@@ -97,6 +97,13 @@ qv_status qvi_multi_reserve(qvi_multi *m, uint32_t nslots, size_t floats);
 void qvi_multi_put(qvi_multi *m, uint32_t slot, const float *rows,
                    uint32_t n_rows);
 
+/* Replaces the (empty) store's contents with copies of the records of
+ * slots [0, nslots): slot s's at rows + offs[s] (QVI_MULTI_NONE: none), len
+ * floats at rows, all checked by the caller.  QV_OK or QV_ENOMEM
+ * (nothing changed).  Writer. */
+qv_status qvi_multi_adopt(qvi_multi *m, const float *rows, const uint64_t *offs,
+                          uint64_t len, uint32_t nslots);
+
 /* Drops slot's record (deleted point).  Writer. */
 void qvi_multi_clear(qvi_multi *m, uint32_t slot);
 

@@ -101,6 +101,30 @@ qv_status qvi_multi_reserve(qvi_multi *m, uint32_t nslots, size_t floats)
     return compact(m, cap);
 }
 
+qv_status qvi_multi_adopt(qvi_multi *m, const float *rows, const uint64_t *offs,
+                          uint64_t len, uint32_t nslots)
+{
+    size_t cap = len ? (size_t)len : 1;
+    float *arena = malloc(cap * sizeof(float));
+    uint64_t *o = malloc((nslots ? nslots : 1) * sizeof(uint64_t));
+    if (!arena || !o) {
+        free(arena);
+        free(o);
+        return QV_ENOMEM;
+    }
+    if (len)
+        memcpy(arena, rows, (size_t)len * sizeof(float));
+    if (nslots)
+        memcpy(o, offs, (size_t)nslots * sizeof(uint64_t));
+    qvi_multi_free(m);
+    m->arena = arena;
+    m->cap = cap;
+    m->len = (size_t)len;
+    m->offs = o;
+    m->nslots = nslots;
+    return QV_OK;
+}
+
 void qvi_multi_make_record(const qvi_multi *m, const float *rows,
                            uint32_t n_rows, float *out)
 {
