@@ -30,11 +30,15 @@
  *     Qdrant's result but not its speed on large collections;
  *   - no query: points in id order (score 1.0, as Qdrant); sample random:
  *     a uniform sample of the matching points (score 1.0).
- * Prefetch, fusion, formula, discover, context, order_by and sparse or
- * multi vectors are refused with a 400 that names what is missing.
+ * A multivector (multivec.h) is searched by MaxSim with a matrix query, or
+ * one vector taken as a matrix of one row, as Qdrant does; its scores are
+ * higher-better whatever the distance.  Prefetch, fusion, formula,
+ * discover, context and sparse vectors are refused with a 400 that names
+ * what is missing.
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
+#include "multivec.h"
 #include "points.h"
 
 #include <math.h>
@@ -68,7 +72,9 @@ typedef enum plan_kind {
 typedef struct plan {
     plan_kind kind;
     const qvs_vector *vec; /* the vector searched (not for scroll/sample) */
-    float *query;          /* PK_NEAREST: vec->size floats */
+    float *query;          /* PK_NEAREST: vec->size floats, or query_rows
+                              rows of them for a multivector */
+    uint32_t query_rows;   /* 0: a dense query */
     float *pos, *neg;      /* recommend examples, rows of vec->size */
     size_t n_pos, n_neg;
     bool mmr;
@@ -362,11 +368,30 @@ static bool unsupported(qvs_call *p, const char *what)
         p->resp, "%s is not supported by this server (Quiver)", what);
 }
 
+/* A nearest query on a multivector: MaxSim with a matrix, or one vector
+ * as one row (server/multivec.c).  Queries by point id and MMR need the
+ * dense vectors; they are refused. */
+static bool plan_multi(qvs_call *p, plan *q, const cJSON *input,
+                       const cJSON *mmr, const char *where)
+{
+    if (!cJSON_IsArray(input))
+        return unsupported(p, "a multivector query by point id");
+    if (mmr)
+        return unsupported(p, "mmr on a multivector");
+    q->kind = PK_NEAREST;
+    return qvs_mv_query(q->vec, input, &q->query, &q->query_rows, p->resp,
+                        where);
+}
+
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
 static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
                          const cJSON *mmr, const char *using)
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, input, mmr, "query");
+    if (qvs_mv_refuse_matrix(input, p->resp))
         return false;
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
@@ -511,8 +536,14 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
     }
     if (!(q->vec = qvs_call_vector(p, name)))
         return false;
+    /* The legacy request takes one dense vector, which a multivector
+     * searches as a matrix of one row (qdrant/qdrant#4203). */
     if (cJSON_IsArray(v) && cJSON_IsArray(v->child))
-        return unsupported(p, "a multivector search");
+        return qj_fail_format(p->resp, "vector: data did not match any "
+                                       "variant of untagged enum "
+                                       "NamedVectorStruct");
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, v, NULL, "vector");
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     q->kind = PK_NEAREST;
@@ -731,7 +762,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         oom(p->resp);
         goto done;
     }
-    st = qv_search(c, q->query, dim, &sp, hits, &nh);
+    st = qvs_mv_search(q->vec, q->query, q->query_rows, &sp, hits, &nh);
     if (st != QV_OK) {
         qj_fail_lib(p->resp, c, st, "searching");
         goto done;
@@ -740,7 +771,8 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         s[i].id = hits[i].id;
         s[i].score = hits[i].score;
     }
-    nh = keep_hits(q, qv_metric_higher_is_better(q->vec->metric), s, nh);
+    nh = keep_hits(
+        q, q->query_rows || qv_metric_higher_is_better(q->vec->metric), s, nh);
     if (q->mmr && nh > 1) {
         /* Candidates deleted since the search are dropped. */
         if (!(vecs = malloc(nh * (size_t)dim * sizeof(float)))) {

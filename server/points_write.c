@@ -25,6 +25,7 @@
  *     a key set to null is removed;
  *   - update_vectors keeps the point's other vectors and its payload.
  */
+#include "multivec.h"
 #include "points.h"
 
 #include <stdio.h>
@@ -270,8 +271,10 @@ static void vec_where(const qvs_call *p, const pset *s, size_t i, size_t k,
 typedef struct column {
     size_t m;         /* points that have this vector (and are kept) */
     qv_point_id *ids; /* m */
-    float *vecs;      /* m * dim */
+    float *vecs;      /* m * dim (a dense vector) */
     size_t *rows;     /* m: the point index each row came from */
+    bool multi;       /* a multivector: the matrices are in mv */
+    qvs_mv_column mv;
 } column;
 
 static void columns_free(column *cols, size_t nv)
@@ -282,6 +285,7 @@ static void columns_free(column *cols, size_t nv)
         free(cols[k].ids);
         free(cols[k].vecs);
         free(cols[k].rows);
+        qvs_mv_column_free(&cols[k].mv);
     }
     free(cols);
 }
@@ -326,6 +330,7 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
         cols[k].ids = malloc((m ? m : 1) * sizeof(qv_point_id));
         cols[k].vecs = malloc((m ? m : 1) * (size_t)v->size * sizeof(float));
         cols[k].rows = malloc((m ? m : 1) * sizeof(size_t));
+        cols[k].multi = qvs_mv_is_multi(v);
         if (!cols[k].ids || !cols[k].vecs || !cols[k].rows) {
             oom(p);
             goto done;
@@ -346,9 +351,15 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
             float *dst = kept ? c->vecs + c->m * (size_t)dim : scratch;
             char w[160];
             vec_where(p, s, i, k, w, sizeof(w));
-            if (!qj_vector(j, dst, dim, p->resp, w) ||
-                !norm_fits(p, dst, dim, w))
+            if (c->multi) {
+                if (!qvs_mv_parse(&p->coll->vectors[k], j, kept ? &c->mv : NULL,
+                                  p->resp, w))
+                    goto done;
+            } else if (qvs_mv_refuse_matrix(j, p->resp) ||
+                       !qj_vector(j, dst, dim, p->resp, w) ||
+                       !norm_fits(p, dst, dim, w)) {
                 goto done;
+            }
             if (kept) {
                 c->ids[c->m] = s->ids[i];
                 c->rows[c->m] = i;
@@ -521,8 +532,9 @@ static bool upsert_named(qvs_call *p, const pset *s, const bool *keep,
             vt[r] = texts[q];
             vl[r] = lens[q];
         }
-        st = qv_upsert_with_payloads(v->coll, col->ids, col->vecs, col->m,
-                                     v->size, (const char *const *)vt, vl);
+        st = qvs_mv_upsert(v, col->ids, col->m, col->vecs,
+                           col->multi ? &col->mv : NULL,
+                           (const char *const *)vt, vl);
         free(vt);
         free(vl);
         if (st != QV_OK) {
@@ -605,9 +617,9 @@ static bool op_upsert(qvs_call *p, const cJSON *body)
     }
     if (!payload_texts(p, &s, col->rows, col->m, &texts, &lens))
         goto done;
-    qv_status st = qv_upsert_with_payloads(c->points, col->ids, col->vecs,
-                                           col->m, c->vectors[0].size,
-                                           (const char *const *)texts, lens);
+    qv_status st = qvs_mv_upsert(&c->vectors[0], col->ids, col->m, col->vecs,
+                                 col->multi ? &col->mv : NULL,
+                                 (const char *const *)texts, lens);
     if (st != QV_OK) {
         qj_fail_lib(p->resp, c->points, st, "upserting points");
         goto done;
@@ -990,8 +1002,9 @@ static bool op_update_vectors(qvs_call *p, const cJSON *body)
         goto done;
     qvs_coll *c = p->coll;
     if (!c->named) {
-        qv_status st = qv_upsert_batch(c->points, cols[0].ids, cols[0].vecs,
-                                       cols[0].m, c->vectors[0].size);
+        qv_status st =
+            qvs_mv_upsert(&c->vectors[0], cols[0].ids, cols[0].m, cols[0].vecs,
+                          cols[0].multi ? &cols[0].mv : NULL, NULL, NULL);
         ok = st == QV_OK ||
              qj_fail_lib(p->resp, c->points, st, "updating vectors");
         goto done;
@@ -1009,9 +1022,9 @@ static bool op_update_vectors(qvs_call *p, const cJSON *body)
             st = qv_payload_get(c->points, &col->ids[r], NULL, &texts[r],
                                 &lens[r]);
         if (st == QV_OK)
-            st = qv_upsert_with_payloads(c->vectors[k].coll, col->ids,
-                                         col->vecs, col->m, c->vectors[k].size,
-                                         (const char *const *)texts, lens);
+            st = qvs_mv_upsert(&c->vectors[k], col->ids, col->m, col->vecs,
+                               col->multi ? &col->mv : NULL,
+                               (const char *const *)texts, lens);
         for (size_t r = 0; texts && r < col->m; r++)
             qv_free(texts[r]);
         free(texts);
