@@ -1289,8 +1289,9 @@ START_TEST(query_refused)
          "Bad request: No range index for `order_by` key: `n`");
     ERRP(call(qvs_points_query, "c", "{\"query\":{\"fusion\":\"rrf\"}}"), 400,
          "Bad request: query `fusion` is not supported");
-    ERRP(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
-         "multivectors are not supported");
+    /* A matrix for a dense vector (multivectors: tests/server_multivec.py). */
+    ERR(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
+        "Wrong input: Conversion between multi and regular vectors failed");
     ERRP(call(qvs_points_query, "c",
               "{\"query\":{\"indices\":[1],\"values\":[1]}}"),
          400, "sparse");
