@@ -13,6 +13,8 @@
  *   points_query.c   query, query/batch and the legacy search,
  *                    search/batch, recommend, recommend/batch
  *   qjson.c          JSON <-> library values (qjson.h)
+ *   multivec.c       multivector values: [[...]] matrices, MaxSim queries
+ *                    (multivec.h)
  *
  * Data model (catalog.h): a collection with one unnamed vector is one
  * library collection; a collection with named vectors is a registry

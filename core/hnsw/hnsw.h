@@ -28,6 +28,14 @@
  * the graph itself is built with a different, norm-aware distance between
  * data points (see hnsw_build.c, "Inner product"); searches use -dot.
  *
+ * A collection may instead supply its own distance (qvi_hnsw_params.custom):
+ * a multivector collection's graph compares matrices by MaxSim, between a
+ * query and a point and between two points alike, as Qdrant builds its
+ * HNSW over multivectors.  Its views then carry offs, the start of each
+ * slot's variable-length record (core/multi/multi.h).  The search loops
+ * are compiled once for dense rows and once for records, so the dense
+ * path keeps its plain row arithmetic.
+ *
  * Locking model (who must hold what)
  * ----------------------------------
  * The index has no reader/writer lock of its own; it relies on the
