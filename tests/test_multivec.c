@@ -12,6 +12,8 @@
 
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -476,6 +478,86 @@ START_TEST(test_validation)
     qv_collection_release(c);
     cfg.multivector = 7;
     ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_EINVAL);
+
+    /* A store tells a multivector config from a dense one of the same
+     * size. */
+    qv_store *st = NULL;
+    ck_assert_int_eq(qv_store_open(&st), QV_OK);
+    cfg.multivector = QV_MULTIVECTOR_NONE;
+    ck_assert_int_eq(qv_store_create(st, "a", &cfg, NULL), QV_OK);
+    cfg.multivector = QV_MULTIVECTOR_MAX_SIM;
+    ck_assert_int_eq(qv_store_ensure(st, "a", &cfg, NULL, NULL), QV_EEXIST);
+    qv_store_close(st);
+}
+END_TEST
+
+/* Readers (search by graph and by scan, get) next to a writer that
+ * replaces and deletes matrices, growing and compacting the arena: run
+ * under ThreadSanitizer, and every answer must be well formed. */
+typedef struct race {
+    qv_collection *c;
+    atomic_bool stop;
+} race;
+
+static void *race_reader(void *arg)
+{
+    race *r = arg;
+    float q[2 * DIM], out[MAX_ROWS * DIM];
+    for (int k = 0; k < 2 * DIM; k++)
+        q[k] = (float)(k % 5) - 2.0f;
+    qv_search_params p;
+    qv_search_params_init(&p);
+    p.k = 5;
+    uint64_t round = 0;
+    while (!atomic_load(&r->stop)) {
+        p.exact = round++ % 2;
+        qv_hit hits[5];
+        size_t nh = 0;
+        ck_assert_int_eq(qv_multi_search(r->c, q, 2, DIM, &p, hits, &nh),
+                         QV_OK);
+        for (size_t i = 1; i < nh; i++)
+            ck_assert(hits[i - 1].score >= hits[i].score);
+        qv_point_id id = pid(round % 64);
+        uint32_t n = 0;
+        qv_status st = qv_multi_get(r->c, &id, out, MAX_ROWS, &n);
+        ck_assert(st == QV_OK || st == QV_ENOTFOUND);
+        ck_assert(st != QV_OK || (n >= 1 && n <= MAX_ROWS));
+    }
+    return NULL;
+}
+
+START_TEST(test_readers_next_to_writer)
+{
+    race r = {.c = new_collection(QV_METRIC_DOT, 0)};
+    atomic_init(&r.stop, false);
+    float rows[MAX_ROWS * DIM];
+    rng = 5;
+    for (uint64_t i = 0; i < 64; i++) {
+        for (int k = 0; k < MAX_ROWS * DIM; k++)
+            rows[k] = gauss();
+        qv_point_id id = pid(i);
+        ck_assert_int_eq(qv_multi_upsert(r.c, &id, rows, 1 + i % MAX_ROWS, DIM),
+                         QV_OK);
+    }
+    pthread_t th[2];
+    for (int t = 0; t < 2; t++)
+        ck_assert_int_eq(pthread_create(&th[t], NULL, race_reader, &r), 0);
+    for (uint64_t w = 0; w < 400; w++) {
+        for (int k = 0; k < MAX_ROWS * DIM; k++)
+            rows[k] = gauss();
+        qv_point_id id = pid(w % 64);
+        if (w % 7 == 3) {
+            qv_status st = qv_delete(r.c, &id);
+            ck_assert(st == QV_OK || st == QV_ENOTFOUND);
+        } else {
+            ck_assert_int_eq(
+                qv_multi_upsert(r.c, &id, rows, 1 + w % MAX_ROWS, DIM), QV_OK);
+        }
+    }
+    atomic_store(&r.stop, true);
+    for (int t = 0; t < 2; t++)
+        pthread_join(th[t], NULL);
+    qv_collection_release(r.c);
 }
 END_TEST
 
@@ -490,6 +572,7 @@ int main(void)
     tcase_add_test(tc, test_filter_and_deletes);
     tcase_add_test(tc, test_replace_and_get);
     tcase_add_test(tc, test_validation);
+    tcase_add_test(tc, test_readers_next_to_writer);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
