@@ -263,6 +263,54 @@ bool qvs_mv_query(const qvs_vector *v, const cJSON *j, float **rows,
     return true;
 }
 
+/* Point id's matrix into *buf (grown as needed, *cap rows). */
+static qv_status get_matrix(qv_collection *c, const qv_point_id *id,
+                            uint32_t dim, float **buf, uint32_t *cap,
+                            uint32_t *n)
+{
+    for (;;) {
+        qv_status st = qv_multi_get(c, id, *buf, *cap, n);
+        if (st != QV_ERANGE && !(st == QV_OK && !*buf))
+            return st;
+        float *b = realloc(*buf, (size_t)*n * dim * sizeof(float));
+        if (!b)
+            return QV_ENOMEM;
+        *buf = b;
+        *cap = *n;
+    }
+}
+
+qv_status qvs_mv_copy_points(qv_collection *src, qv_collection *dst,
+                             uint32_t dim)
+{
+    enum { PAGE = 256 };
+    qv_point_id ids[PAGE], next;
+    float *rows = NULL;
+    uint32_t cap = 0;
+    qv_status st = QV_OK;
+    bool more = true, first = true;
+    while (st == QV_OK && more) {
+        size_t n = 0;
+        st = qv_scroll(src, first ? NULL : &next, NULL, PAGE, ids, &n, &next,
+                       &more);
+        first = false;
+        for (size_t i = 0; st == QV_OK && i < n; i++) {
+            uint32_t nr = 0;
+            char *pay = NULL;
+            size_t len = 0;
+            st = get_matrix(src, &ids[i], dim, &rows, &cap, &nr);
+            if (st == QV_OK)
+                st = qv_payload_get(src, &ids[i], NULL, &pay, &len);
+            if (st == QV_OK)
+                st = qv_multi_upsert_batch(dst, &ids[i], 1, &nr, rows, dim,
+                                           (const char *const *)&pay, &len);
+            qv_free(pay);
+        }
+    }
+    free(rows);
+    return st;
+}
+
 qv_status qvs_mv_search(const qvs_vector *v, const float *query,
                         uint32_t n_rows, const qv_search_params *sp,
                         qv_hit *hits, size_t *n_hits)

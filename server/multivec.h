@@ -74,4 +74,10 @@ qv_status qvs_mv_search(const qvs_vector *v, const float *query,
                         uint32_t n_rows, const qv_search_params *sp,
                         qv_hit *hits, size_t *n_hits);
 
+/* Copies every point of multivector collection src (matrices of dim
+ * floats, payloads) into dst, point after point: a snapshot restore's
+ * copy (catalog.c) for a multivector member. */
+qv_status qvs_mv_copy_points(qv_collection *src, qv_collection *dst,
+                             uint32_t dim);
+
 #endif /* QUIVER_SERVER_MULTIVEC_H */

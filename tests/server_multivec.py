@@ -17,7 +17,8 @@ matrices of varying row counts, and checks:
   - Qdrant's errors for an empty matrix, ragged rows, a wrong dimension,
     a plain vector for a multivector and a matrix for a dense vector, and
     an unknown comparator;
-  - the data survives kill -9 and a restart.
+  - the data survives kill -9 and a restart, and a collection snapshot
+    (create, download, upload over changed data) restores the matrices.
 """
 
 import json
@@ -77,16 +78,20 @@ class Server:
         self.proc.wait()
 
 
-def call(srv, method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
+def call(srv, method, path, body=None, raw=None):
+    data = raw if raw is not None else (
+        None if body is None else json.dumps(body).encode())
+    ctype = "application/octet-stream" if raw is not None else "application/json"
     req = urllib.request.Request(srv.url + path, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": ctype})
     try:
         with urllib.request.urlopen(req, timeout=120) as r:
-            status, text = r.status, r.read().decode()
+            status, text = r.status, r.read()
     except urllib.error.HTTPError as e:
-        status, text = e.code, e.read().decode()
-    reply = json.loads(text)
+        status, text = e.code, e.read()
+    if raw is None and method == "GET" and "/snapshots/" in path:
+        return status, text  # the archive itself
+    reply = json.loads(text.decode())
     if LOG:
         with open(LOG, "a") as f:
             f.write(json.dumps({"method": method, "path": path,
@@ -94,8 +99,8 @@ def call(srv, method, path, body=None):
     return status, reply
 
 
-def ok(srv, method, path, body=None):
-    status, reply = call(srv, method, path, body)
+def ok(srv, method, path, body=None, raw=None):
+    status, reply = call(srv, method, path, body, raw)
     assert status == 200, (method, path, status, reply)
     return reply["result"]
 
@@ -256,6 +261,25 @@ def main():
         check_hits(res["points"], reference(points, q, metric))
         got = ok(srv, "GET", "/collections/mv/points/7")
         assert len(got["vector"]["colbert"]) == 2
+
+        # A collection snapshot, uploaded over changed data, brings the
+        # matrices back.
+        snap = ok(srv, "POST", "/collections/mv/snapshots", {})
+        status, archive = call(srv, "GET",
+                               "/collections/mv/snapshots/" + snap["name"])
+        assert status == 200 and len(archive) == snap["size"], status
+        ok(srv, "POST", "/collections/mv/points/delete?wait=true",
+           {"points": [0, 1, 2]})
+        ok(srv, "PUT", "/collections/mv/points/vectors?wait=true",
+           {"points": [{"id": 7, "vector": {"colbert": [[1] * DIM]}}]})
+        assert ok(srv, "POST", "/collections/mv/snapshots/upload",
+                  raw=archive) is True
+        count = ok(srv, "POST", "/collections/mv/points/count", {"exact": True})
+        assert count["count"] == len(points), count
+        res = ok(srv, "POST", "/collections/mv/points/query", {
+            "query": q, "using": "colbert", "limit": 10,
+            "params": {"exact": True}})
+        check_hits(res["points"], reference(points, q, metric))
         srv.kill(signal.SIGTERM)
         print("server_multivec: ok")
     finally:
