@@ -561,9 +561,9 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
         st = qvi_change_log_locked(c, rec, &lsn);
     if (st == QV_OK) {
         for (size_t i = 0; i < n; i++) {
-            const float *v = rows  ? zero_row
-                             : mi  ? mi->mats[i]
-                                   : vecs + i * (size_t)dim;
+            const float *v = rows ? zero_row
+                             : mi ? mi->mats[i]
+                                  : vecs + i * (size_t)dim;
             touched[i] = upsert_one_locked(c, &ids[i], v, blobs != NULL,
                                            blobs ? &blobs[i] : NULL,
                                            blobs ? blob_lens[i] : 0);

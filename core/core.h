@@ -490,7 +490,6 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
                            qvi_change *rec, struct qvi_sparse_row *rows,
                            const qvi_multi_input *mi);
 
-
 /* Encodes the n payload texts of a batch (a NULL text: {}, a NULL blob)
  * into new arrays *blobs and *blob_lens for qvi_upsert_apply; on failure
  * both are NULL and the failure is recorded on c.  Free them with
