@@ -84,6 +84,7 @@ qv_status qvi_collection_adopt_columns(qv_collection *c,
         return qvi_fail(c->err, QV_EINTERNAL,
                         "columns of stride %zu for a collection of stride %zu",
                         cols->stride, c->stride);
+    qvi_quant_rebuild_locked(c); /* codes are derived, never stored */
     return define_indexes(c, cols);
 }
 

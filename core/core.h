@@ -79,6 +79,16 @@ struct qv_collection {
      * journal's own fields say which lock protects them. */
     const struct qvi_journal_ops *journal_ops;
     void *journal;
+
+    /* Quantization (collection_quant.c), protected by lock like the
+     * vectors; cfg's quantization fields change with it (under the write
+     * lock, qv_collection_set_quantization), the only fields of cfg that
+     * ever change. */
+    struct qvi_quant *quant;   /* codes of the live slots, or NULL: none */
+    bool quant_ok;             /* the codes mirror the vectors; false after a
+                                  failed allocation (searches use the floats
+                                  until the next rebuild) */
+    uint64_t quant_trained_on; /* live points when last trained */
 };
 
 /* Checks a collection config against the limits of quiver.h; on failure
@@ -432,6 +442,44 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
 
 /* The beam width a search with params uses by default. */
 uint32_t qvi_default_ef(const qv_search_params *params);
+
+/* ---- quantized codes (collection_quant.c) ---------------------------------
+ */
+
+/* Checks cfg's quantization fields (none: always fine); on failure msg
+ * (cap bytes) says why.  QV_OK, QV_EINVAL or QV_ERANGE. */
+qv_status qvi_quant_config_check(const qv_collection_config *cfg, char *msg,
+                                 size_t cap);
+
+/* Creates c->quant from c->cfg (nothing without quantization).  QV_OK or
+ * QV_ENOMEM.  Before c is shared, or under the write lock. */
+qv_status qvi_quant_attach(qv_collection *c);
+
+/* Frees c->quant. */
+void qvi_quant_detach(qv_collection *c);
+
+/* Brings the codes up to date after the rows of slots[0..n) changed;
+ * retrains and re-encodes everything when the collection has doubled since
+ * the last training.  Never fails (quant_ok turns false).  Write lock. */
+void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n);
+
+/* Trains and encodes every live slot.  Never fails (as above).  Write
+ * lock. */
+void qvi_quant_rebuild_locked(qv_collection *c);
+
+/* True when a graph search with params should walk the codes. */
+bool qvi_quant_should_use(const qv_collection *c,
+                          const qv_search_params *params);
+
+/* Graph search of the prepared query q on the codes with scratch s, then
+ * (when params rescore) exact float distances of the floor(k *
+ * oversampling) candidates, the best k into t.  Shared lock.  QV_OK or
+ * QV_ENOMEM. */
+struct qvi_hnsw_scratch;
+qv_status qvi_quant_search_locked(qv_collection *c, const float *q,
+                                  const qv_search_params *params,
+                                  const struct qvi_accept *acc, uint32_t ef,
+                                  struct qvi_hnsw_scratch *s, qvi_topk *t);
 
 /* ---- point helpers (collection.c) -----------------------------------------
  */

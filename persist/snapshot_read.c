@@ -75,11 +75,14 @@ static const kind_info kinds[QVI_SNAP_KIND_END] = {
                                     false},
     [QVI_SNAP_GRAPH_DOT_NORMS] = {"graph dot norms", QVI_SNAP_PAGE_ALIGN,
                                   false},
+    [QVI_SNAP_QUANT] = {"quantization", QVI_SNAP_SMALL_ALIGN, true},
 };
 
+/* The table has gaps (kinds reserved for other features): a kind without a
+ * name there is unknown, and skipped unless marked required. */
 static bool kind_known(uint32_t kind)
 {
-    return kind > 0 && kind < QVI_SNAP_KIND_END;
+    return kind > 0 && kind < QVI_SNAP_KIND_END && kinds[kind].name;
 }
 
 const char *qvi_snap_kind_name(uint32_t kind)
@@ -561,6 +564,8 @@ qv_status qvi_snapshot_parse(const uint8_t *buf, size_t len, qvi_snap_file *f,
     }
     if (st == QV_OK)
         st = parse_config(f, err, errcap);
+    if (st == QV_OK)
+        st = qvi_snap_parse_quant(f, err, errcap);
     if (st == QV_OK)
         st = parse_graph(f, err, errcap);
     if (st == QV_OK)

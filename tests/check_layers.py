@@ -50,6 +50,7 @@ LAYERS = [
     ("simd/", ["simd/", PUBLIC]),
     ("core/base/", ["core/base/", PUBLIC]),
     ("core/hnsw/", ["core/hnsw/", "core/base/", "simd/", PUBLIC]),
+    ("core/quant/", ["core/quant/", "core/base/", "simd/", PUBLIC]),
     ("core/filter/", ["core/filter/", "core/base/", PUBLIC]),
     ("core/payload/", ["core/payload/", "core/filter/", "core/base/", PUBLIC]),
     ("core/pindex/",
@@ -77,7 +78,7 @@ EXCEPTIONS = {
 EXEMPT = ["tests/", "bench/"]
 
 # Leaf folders of core: they never name qv_collection.
-LEAVES = ["core/base/", "core/hnsw/", "core/filter/", "core/payload/",
+LEAVES = ["core/base/", "core/hnsw/", "core/quant/", "core/filter/", "core/payload/",
           "core/pindex/"]
 
 # Folders (and files) that use no qvi_ identifier.

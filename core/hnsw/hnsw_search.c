@@ -198,31 +198,6 @@ static inline void prefetch_next(const qvi_vecview *v, const uint32_t *batch,
                           pf.head, pf.all);
 }
 
-/* Inserts (d, slot) into the sorted array a of *n entries (at most cap),
- * after any entries of equal distance.  The caller has checked that d
- * beats the last entry when the array is full.  Returns the position. */
-static inline size_t pool_insert(qvi_hnsw_cand *a, size_t *n, size_t cap,
-                                 float d, uint32_t slot)
-{
-    size_t lo = 0, hi = *n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (a[mid].dist <= d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t move = *n - lo;
-    if (*n == cap)
-        move--; /* the last entry falls off */
-    else
-        (*n)++;
-    memmove(a + lo + 1, a + lo, move * sizeof(*a));
-    a[lo].dist = d;
-    a[lo].slot = slot;
-    return lo;
-}
-
 static inline bool accepted(const qvi_accept *acc, uint32_t slot)
 {
     if (acc->bitmap)
@@ -240,7 +215,7 @@ static inline void offer(const qvi_accept *acc, qvi_hnsw_scratch *s,
         return;
     if (!accepted(acc, slot))
         return;
-    pool_insert(s->acc, nacc, k, d, slot);
+    qvi_hnsw_pool_insert(s->acc, nacc, k, d, slot);
 }
 
 /* Algorithm 2.  Specialised by the compiler for each constant value of
@@ -310,7 +285,7 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
                 offer(acc, s, nacc, k, d, u);
             if (n == ef && !(d < pool[n - 1].dist))
                 continue;
-            size_t pos = pool_insert(pool, &n, ef, d, u);
+            size_t pos = qvi_hnsw_pool_insert(pool, &n, ef, d, u);
             if (pos < next)
                 next = pos;
             if (l == 0)
@@ -392,20 +367,6 @@ void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
     *ep_dist = best;
 }
 
-/* Orders equal distances by slot, so results are reproducible. */
-static void tie_sort(qvi_hnsw_cand *a, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        qvi_hnsw_cand x = a[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1].dist == x.dist && a[j - 1].slot > x.slot) {
-            a[j] = a[j - 1];
-            j--;
-        }
-        a[j] = x;
-    }
-}
-
 qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
                           const float *query, uint32_t k, uint32_t ef,
                           const qvi_accept *accept, qvi_hnsw_scratch *scratch,
@@ -450,7 +411,7 @@ qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
         if (n > k)
             n = k;
     }
-    tie_sort((qvi_hnsw_cand *)res, n);
+    qvi_hnsw_tie_sort((qvi_hnsw_cand *)res, n);
     for (size_t i = 0; i < n; i++) {
         slots_out[i] = res[i].slot;
         if (dists_out)
