@@ -36,6 +36,7 @@
  * Threads: read-only; no server lock is taken (points.h).
  */
 #include "points.h"
+#include "quantization.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -80,7 +81,8 @@ typedef struct plan {
     uint64_t limit, offset;
     uint32_t hnsw_ef;
     bool exact;
-    qv_point_id *exclude; /* sorted */
+    qvs_quant_search quant; /* params.quantization */
+    qv_point_id *exclude;   /* sorted */
     size_t n_exclude, cap_exclude;
     qj_payload_sel wp;
     qj_vector_sel wv;
@@ -148,6 +150,7 @@ static bool parse_common(qvs_call *p, const cJSON *o, bool limit_required,
     if (!qvs_call_filter(p, member(o, "filter"), &q->filter, "filter") ||
         !qj_uint(params, "hnsw_ef", 0, 1, &ef, r) ||
         !qj_bool(params, "exact", false, &q->exact, r) ||
+        !qvs_quant_search_parse(params, &q->quant, r) ||
         !qj_float(o, "score_threshold", &q->has_threshold, &q->threshold, r) ||
         !qj_uint(o, "limit", 10, 1, &q->limit, r) ||
         !qj_uint(o, "offset", 0, 0, &q->offset, r) ||
@@ -720,6 +723,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
     sp.filter = q->filter;
     sp.exact = q->exact;
     sp.hnsw_ef = q->hnsw_ef;
+    qvs_quant_search_apply(&q->quant, &sp);
     sp.use_threshold = q->has_threshold;
     sp.score_threshold = q->threshold;
     qv_hit *hits = malloc(want * sizeof(*hits));
