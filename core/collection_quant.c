@@ -29,8 +29,9 @@
  *
  * Locking: every function here runs under the collection's lock as its
  * name says (searches shared, the rest exclusive); the quantizer has no
- * lock of its own.  qv_collection_set_quantization rebuilds under the
- * write lock, so searches wait for it and then see the new codes whole.
+ * lock of its own.  qv_collection_set_quantization builds the new codes
+ * under the shared lock, so searches keep using the old ones meanwhile,
+ * and swaps them in under the write lock (see there).
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
@@ -72,20 +73,28 @@ static const float *row_of(const qv_collection *c, uint32_t s)
     return c->vecs + (size_t)s * c->stride;
 }
 
+/* Trains fresh on c's vectors and encodes every live slot, for
+ * set_quantization: reads c only (its caller holds the lock, shared or
+ * exclusive).  False when out of memory. */
+static bool build_codes(const qv_collection *c, qvi_quant *fresh)
+{
+    if (qvi_quant_reserve(fresh, c->cap) != QV_OK ||
+        qvi_quant_train(fresh, c->vecs, c->stride, c->live, c->used) != QV_OK)
+        return false;
+    for (uint32_t s = 0; s < c->used; s++)
+        if (c->live[s])
+            qvi_quant_encode(fresh, s, row_of(c, s));
+    return true;
+}
+
 void qvi_quant_rebuild_locked(qv_collection *c)
 {
     qvi_quant *q = c->quant;
     if (!q)
         return;
-    c->quant_ok = false;
-    if (qvi_quant_reserve(q, c->cap) != QV_OK ||
-        qvi_quant_train(q, c->vecs, c->stride, c->live, c->used) != QV_OK)
-        return;
-    for (uint32_t s = 0; s < c->used; s++)
-        if (c->live[s])
-            qvi_quant_encode(q, s, row_of(c, s));
-    c->quant_trained_on = c->count;
-    c->quant_ok = true;
+    c->quant_ok = build_codes(c, q);
+    if (c->quant_ok)
+        c->quant_trained_on = c->count;
 }
 
 /* True when training again would read a larger sample than last time. */
@@ -215,6 +224,14 @@ static qv_status check_quantization(qv_collection *c,
     return st == QV_OK ? QV_OK : qvi_fail(c->err, st, "%s", msg);
 }
 
+/*
+ * The codes are built under the shared lock, so searches go on meanwhile
+ * (with the old codes) and only writers wait; then the write lock swaps
+ * them in.  A write that slipped in between the two locks (the lock cannot
+ * be upgraded) changed vectors the fresh codes do not reflect: the
+ * write counter tells, and the codes are then built again under the write
+ * lock, as they would have been without the first pass.
+ */
 qv_status qv_collection_set_quantization(qv_collection *c,
                                          const qv_collection_config *cfg)
 {
@@ -232,21 +249,22 @@ qv_status qv_collection_set_quantization(qv_collection *c,
         if (st != QV_OK)
             return qvi_fail(c->err, st, "cannot allocate the quantizer");
     }
+    pthread_rwlock_rdlock(&c->lock);
+    uint64_t writes = c->quant_writes;
+    bool built = !fresh || build_codes(c, fresh);
+    pthread_rwlock_unlock(&c->lock);
     pthread_rwlock_wrlock(&c->lock);
-    qvi_quant *old = c->quant;
-    bool old_ok = c->quant_ok;
-    uint64_t old_trained = c->quant_trained_on;
-    c->quant = fresh;
-    qvi_quant_rebuild_locked(c);
-    if (fresh && !c->quant_ok) {
-        /* Out of memory: keep what was there. */
-        c->quant = old;
-        c->quant_ok = old_ok;
-        c->quant_trained_on = old_trained;
+    if (built && fresh && c->quant_writes != writes)
+        built = build_codes(c, fresh);
+    if (!built) {
         pthread_rwlock_unlock(&c->lock);
         qvi_quant_free(fresh);
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate the codes");
     }
+    qvi_quant *old = c->quant;
+    c->quant = fresh;
+    c->quant_ok = fresh != NULL;
+    c->quant_trained_on = c->count;
     c->cfg.quantization = cfg->quantization;
     c->cfg.quant_quantile = cfg->quant_quantile;
     c->cfg.quant_always_ram = cfg->quant_always_ram;

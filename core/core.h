@@ -89,6 +89,8 @@ struct qv_collection {
                                   failed allocation (searches use the floats
                                   until the next rebuild) */
     uint64_t quant_trained_on; /* live points when last trained */
+    uint64_t quant_writes;     /* upserts so far, counted under the write
+                                  lock (see qv_collection_set_quantization) */
 };
 
 /* Checks a collection config against the limits of quiver.h; on failure

@@ -1216,15 +1216,15 @@ typedef enum qv_rescore {
 
 /* Replaces c's quantization with the one in cfg's quantization fields
  * (every other field of cfg is ignored; cfg->version is checked) and
- * rebuilds the codes of every point, under the write lock: searches wait
- * for the rebuild, then use the new codes.  QV_QUANTIZATION_NONE drops the
- * codes.  qv_collection_get_config reports the new fields afterwards.  Not
- * logged in a durable store's write-ahead log: the caller that changes it
- * (the server keeps the config in its catalog) applies it again after
- * opening; snapshots (and so checkpoints) do record it.
+ * builds the codes of every point.  The codes are built under the shared
+ * lock -- searches go on with the old codes, writers wait -- and swapped
+ * in under the write lock.  QV_QUANTIZATION_NONE drops the codes.
+ * qv_collection_get_config reports the new fields afterwards.  Not logged
+ * in a durable store's write-ahead log: the caller that changes it (the
+ * server keeps the config in its catalog) applies it again after opening;
+ * snapshots (and so checkpoints) do record it.
  * Returns QV_OK, QV_ENULL, QV_EINVAL (unknown kind or encoding, version),
- * QV_ERANGE (quantile) or QV_ENOMEM (nothing changed).  Writer;
- * thread-safe. */
+ * QV_ERANGE (quantile) or QV_ENOMEM (nothing changed).  Thread-safe. */
 QV_API qv_status qv_collection_set_quantization(
     qv_collection *c, const qv_collection_config *cfg);
 

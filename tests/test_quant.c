@@ -18,8 +18,12 @@
 
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 enum { N = 3000, DIM = 64, NQ = 50, K = 10, CLUSTERS = 16 };
 
@@ -405,6 +409,124 @@ START_TEST(snapshot_round_trip)
 }
 END_TEST
 
+/* A durable store: the config comes back from the collection's first
+ * snapshot, the points from the log, and the codes are rebuilt over both
+ * (the writer dies without a checkpoint, so every point is replayed). */
+START_TEST(wal_replay_round_trip)
+{
+    scratch_dir_make("quant_wal");
+    float *data = mixture(N, 1), *queries = mixture(NQ, 2);
+    const char *dir = scratch_path("store");
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        qv_store *st;
+        qv_collection *c;
+        qv_collection_config cfg;
+        qv_collection_config_init(&cfg);
+        cfg.dim = DIM;
+        cfg.metric = QV_METRIC_EUCLID;
+        cfg.full_scan_threshold_kb = 0;
+        cfg.quantization = QV_QUANTIZATION_INT8;
+        cfg.quant_quantile = 0.98f;
+        if (qv_store_open_dir(dir, NULL, &st, NULL, 0) != QV_OK ||
+            qv_store_create(st, "q", &cfg, &c) != QV_OK)
+            _exit(1);
+        qv_point_id *ids = malloc(N * sizeof(*ids));
+        for (size_t i = 0; i < N; i++)
+            ids[i] = qv_id_from_num(i);
+        _exit(qv_upsert_batch(c, ids, data, N, DIM) == QV_OK ? 0 : 2);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    qv_store *st;
+    qv_collection *c;
+    ck_assert_int_eq(qv_store_open_dir(dir, NULL, &st, NULL, 0), QV_OK);
+    ck_assert_int_eq(qv_store_get(st, "q", &c), QV_OK);
+    uint64_t count;
+    ck_assert_int_eq(qv_count(c, &count), QV_OK);
+    ck_assert_uint_eq(count, N);
+    qv_collection_config got;
+    ck_assert_int_eq(qv_collection_get_config(c, &got), QV_OK);
+    ck_assert_uint_eq(got.quantization, QV_QUANTIZATION_INT8);
+    ck_assert_float_eq(got.quant_quantile, 0.98f);
+    ck_assert(c->quant && c->quant_ok && c->index_ok);
+    qv_search_params p;
+    params_for(&p, QV_RESCORE_ON, 2.0);
+    ck_assert(recall(c, queries, &p) >= 0.9);
+    qv_collection_release(c);
+    qv_store_close(st);
+    free(data);
+    free(queries);
+    scratch_dir_remove();
+}
+END_TEST
+
+/* Searches, upserts and quantization changes at once (run under
+ * ThreadSanitizer by the tsan build): every search answers in full. */
+typedef struct race_ctx {
+    qv_collection *c;
+    const float *data, *queries;
+    atomic_bool stop;
+    int failures;
+} race_ctx;
+
+static void *race_search(void *arg)
+{
+    race_ctx *x = arg;
+    for (int i = 0; !atomic_load(&x->stop) || i < 20; i++) {
+        qv_search_params p;
+        params_for(&p, (uint32_t)(i % 3), i % 2 ? 2.0 : 0);
+        qv_hit h[K];
+        size_t n;
+        if (qv_search(x->c, x->queries + (i % NQ) * DIM, DIM, &p, h, &n) !=
+                QV_OK ||
+            n != K)
+            x->failures++;
+    }
+    return NULL;
+}
+
+static void *race_upsert(void *arg)
+{
+    race_ctx *x = arg;
+    for (int i = 0; i < 30; i++) {
+        qv_point_id id = qv_id_from_num((uint64_t)(i * 97) % N);
+        if (qv_upsert(x->c, &id, x->data + ((i * 31) % N) * DIM, DIM) != QV_OK)
+            x->failures++;
+    }
+    return NULL;
+}
+
+START_TEST(changes_race_searches)
+{
+    float *data = mixture(N, 1), *queries = mixture(NQ, 2);
+    race_ctx x = {.data = data, .queries = queries};
+    x.c = make(QV_METRIC_COSINE, QV_QUANTIZATION_INT8, 0, 0, data);
+    atomic_init(&x.stop, false);
+    pthread_t ts, tu;
+    ck_assert_int_eq(pthread_create(&ts, NULL, race_search, &x), 0);
+    ck_assert_int_eq(pthread_create(&tu, NULL, race_upsert, &x), 0);
+    qv_collection_config cfg;
+    ck_assert_int_eq(qv_collection_get_config(x.c, &cfg), QV_OK);
+    static const uint32_t kinds[] = {
+        QV_QUANTIZATION_BINARY, QV_QUANTIZATION_NONE, QV_QUANTIZATION_INT8};
+    for (int i = 0; i < 6; i++) {
+        cfg.quantization = kinds[i % 3];
+        ck_assert_int_eq(qv_collection_set_quantization(x.c, &cfg), QV_OK);
+    }
+    atomic_store(&x.stop, true);
+    pthread_join(ts, NULL);
+    pthread_join(tu, NULL);
+    ck_assert_int_eq(x.failures, 0);
+    ck_assert(x.c->quant && x.c->quant_ok);
+    qv_collection_release(x.c);
+    free(data);
+    free(queries);
+}
+END_TEST
+
 /* The leaf alone: int8 distances track the float ones. */
 START_TEST(int8_distance_tracks_float)
 {
@@ -457,6 +579,8 @@ int main(void)
     tcase_add_test(tc, bad_configs_and_params_are_refused);
     tcase_add_test(tc, set_quantization_rebuilds);
     tcase_add_test(tc, snapshot_round_trip);
+    tcase_add_test(tc, wal_replay_round_trip);
+    tcase_add_test(tc, changes_race_searches);
     tcase_add_loop_test(tc, int8_distance_tracks_float, 0, 4);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
