@@ -201,13 +201,6 @@ void qvi_quant_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
         qvi_qb_prepare(q, query, buf, out);
 }
 
-float qvi_quant_distance(const qvi_quant_query *qq, uint32_t slot)
-{
-    if (qq->q->p.kind == QV_QUANTIZATION_INT8)
-        return qvi_q8_distance(qq, slot);
-    return qvi_qb_distance(qq, slot);
-}
-
 size_t qvi_quant_point_bytes(const qvi_quant *q)
 {
     if (q->p.kind == QV_QUANTIZATION_INT8)

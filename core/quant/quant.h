@@ -107,6 +107,8 @@ void qvi_quant_encode(qvi_quant *q, uint32_t slot, const float *v);
  * bytes, caller-owned, 64-byte aligned). */
 typedef struct qvi_quant_query {
     const qvi_quant *q;
+    /* The kind's distance, chosen once per query rather than per call. */
+    float (*dist)(const struct qvi_quant_query *qq, uint32_t slot);
     const uint8_t *code;
     float corr;      /* int8 */
     unsigned planes; /* binary: 1 (bits), 4 or 8 (bit planes of a scalar
@@ -123,7 +125,10 @@ void qvi_quant_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
 
 /* The approximate distance of the prepared query to slot's code, lower is
  * better.  Reader. */
-float qvi_quant_distance(const qvi_quant_query *qq, uint32_t slot);
+static inline float qvi_quant_distance(const qvi_quant_query *qq, uint32_t slot)
+{
+    return qq->dist(qq, slot);
+}
 
 /* The code of slot, for prefetching. */
 static inline const uint8_t *qvi_quant_code(const qvi_quant *q, uint32_t slot)
@@ -145,7 +150,6 @@ qv_status qvi_q8_train(qvi_quant *q, const float *base, size_t stride,
 void qvi_q8_encode(qvi_quant *q, uint32_t slot, const float *v);
 void qvi_q8_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
                     qvi_quant_query *out);
-float qvi_q8_distance(const qvi_quant_query *qq, uint32_t slot);
 
 /* binary (quant_binary.c) */
 qv_status qvi_qb_train(qvi_quant *q, const float *base, size_t stride,

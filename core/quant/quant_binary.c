@@ -189,6 +189,7 @@ void qvi_qb_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
                     qvi_quant_query *out)
 {
     out->q = q;
+    out->dist = qvi_qb_distance;
     out->code = buf;
     out->corr = 0.0f;
     out->planes = query_planes(q);

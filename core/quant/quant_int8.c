@@ -123,27 +123,36 @@ void qvi_q8_encode(qvi_quant *q, uint32_t slot, const float *v)
     q->corr[slot] = correction(q, encode_row(q, v, code));
 }
 
+static float dist_l2(const qvi_quant_query *qq, uint32_t slot)
+{
+    const qvi_quant *q = qq->q;
+    const uint8_t *c = q->codes + (size_t)slot * q->row;
+    return q->alpha * q->alpha * (float)q->k->l2_u7(qq->code, c, q->dim);
+}
+
+static float dist_l1(const qvi_quant_query *qq, uint32_t slot)
+{
+    const qvi_quant *q = qq->q;
+    const uint8_t *c = q->codes + (size_t)slot * q->row;
+    return q->alpha * (float)q->k->l1_u8(qq->code, c, q->dim);
+}
+
+static float dist_dot(const qvi_quant_query *qq, uint32_t slot)
+{
+    const qvi_quant *q = qq->q;
+    const uint8_t *c = q->codes + (size_t)slot * q->row;
+    float d = (float)q->k->dot_u7(qq->code, c, q->dim);
+    return -(q->alpha * q->alpha * d + qq->corr + q->corr[slot]);
+}
+
 void qvi_q8_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
                     qvi_quant_query *out)
 {
     out->q = q;
+    out->dist = q->metric == QV_METRIC_EUCLID      ? dist_l2
+                : q->metric == QV_METRIC_MANHATTAN ? dist_l1
+                                                   : dist_dot;
     out->code = buf;
     out->corr = correction(q, encode_row(q, query, buf));
     out->planes = 0;
-}
-
-float qvi_q8_distance(const qvi_quant_query *qq, uint32_t slot)
-{
-    const qvi_quant *q = qq->q;
-    const uint8_t *c = q->codes + (size_t)slot * q->row;
-    switch (q->metric) {
-    case QV_METRIC_EUCLID:
-        return q->alpha * q->alpha * (float)q->k->l2_u7(qq->code, c, q->dim);
-    case QV_METRIC_MANHATTAN:
-        return q->alpha * (float)q->k->l1_u8(qq->code, c, q->dim);
-    default: {
-        float d = (float)q->k->dot_u7(qq->code, c, q->dim);
-        return -(q->alpha * q->alpha * d + qq->corr + q->corr[slot]);
-    }
-    }
 }
