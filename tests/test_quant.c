@@ -68,6 +68,8 @@ static qv_collection *make(qv_metric m, uint32_t kind, uint32_t enc,
     cfg.quant_query_encoding = qenc;
     qv_collection *c;
     ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
+    if (!data)
+        return c; /* the caller fills it */
     qv_point_id *ids = malloc(N * sizeof(*ids));
     for (size_t i = 0; i < N; i++)
         ids[i] = qv_id_from_num(i);
@@ -222,6 +224,61 @@ START_TEST(rescoring_returns_float_scores)
                                    "the codes were not searched");
         qv_collection_release(c);
     }
+    free(data);
+    free(queries);
+}
+END_TEST
+
+/* A filtered walk on the codes returns only matching points, rescored,
+ * and finds most of the exact filtered neighbours. */
+START_TEST(filtered_search_on_codes)
+{
+    float *data = mixture(N, 1), *queries = mixture(NQ, 2);
+    qv_collection *c = make(QV_METRIC_COSINE, QV_QUANTIZATION_INT8, 0, 0, NULL);
+    qv_point_id *ids = malloc(N * sizeof(*ids));
+    const char **pl = malloc(N * sizeof(*pl));
+    size_t *lens = malloc(N * sizeof(*lens));
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = qv_id_from_num(i);
+        /* Half of every cluster (ids i % CLUSTERS share a cluster), so
+         * that the filter does not cut whole regions off the graph. */
+        pl[i] = i / CLUSTERS % 2 ? "{\"odd\":true}" : "{\"odd\":false}";
+        lens[i] = strlen(pl[i]);
+    }
+    ck_assert_int_eq(qv_upsert_with_payloads(c, ids, data, N, DIM, pl, lens),
+                     QV_OK);
+    ck_assert(c->quant && c->quant_ok);
+    const char *fj = "{\"must\":[{\"key\":\"odd\",\"match\":{\"value\":"
+                     "true}}]}";
+    qv_filter *f;
+    ck_assert_int_eq(qv_filter_parse(fj, strlen(fj), &f, NULL, 0), QV_OK);
+    double sum = 0;
+    for (int q = 0; q < NQ; q++) {
+        qv_search_params p, e;
+        params_for(&p, QV_RESCORE_ON, 2.0);
+        p.filter = f;
+        e = p;
+        e.exact = true;
+        qv_hit got[K], want[K];
+        size_t ng, nw;
+        ck_assert_int_eq(qv_search(c, queries + q * DIM, DIM, &p, got, &ng),
+                         QV_OK);
+        ck_assert_int_eq(qv_search(c, queries + q * DIM, DIM, &e, want, &nw),
+                         QV_OK);
+        ck_assert_uint_eq(ng, K);
+        for (size_t i = 0; i < ng; i++) {
+            ck_assert_uint_eq(got[i].id.u.num / CLUSTERS % 2, 1);
+            for (size_t j = 0; j < nw; j++)
+                sum += qvi_id_equal(&got[i].id, &want[j].id);
+        }
+    }
+    double r = sum / (NQ * K);
+    ck_assert_msg(r >= 0.85, "filtered int8 recall %.3f", r);
+    qv_filter_free(f);
+    free(ids);
+    free(pl);
+    free(lens);
+    qv_collection_release(c);
     free(data);
     free(queries);
 }
@@ -576,6 +633,7 @@ int main(void)
     tcase_add_loop_test(tc, binary_recall_every_metric_and_encoding, 0, 4);
     tcase_add_loop_test(tc, rescoring_returns_float_scores, 0, 4);
     tcase_add_test(tc, ignore_walks_the_floats);
+    tcase_add_test(tc, filtered_search_on_codes);
     tcase_add_test(tc, bad_configs_and_params_are_refused);
     tcase_add_test(tc, set_quantization_rebuilds);
     tcase_add_test(tc, snapshot_round_trip);
