@@ -12,6 +12,8 @@
  * The files, one per phase of the index's life (as pgvector splits its own):
  *   hnsw_graph.c   layout, allocation, levels, distances, memory accounting
  *   hnsw_search.c  Algorithm 2 (search a layer) and 5 (k-NN search), scratch
+ *   hnsw_search_scored.c  the same search with distances the caller
+ *                  computes (quantized codes, core/quant/)
  *   hnsw_build.c   Algorithm 1 (insert) with Algorithm 4 (the neighbour
  *                  selection heuristic), single and parallel batch insert
  *   hnsw_delete.c  unlinking a removed node and repairing its in-neighbours
