@@ -27,6 +27,10 @@
  * int8, orders for binary: see quant_binary.c).  Exact scans, including the
  * ones the planner picks for selective filters, read the floats.
  *
+ * Durability: qv_collection_set_quantization logs its config (WAL kind
+ * 40) under the write lock like any write; snapshots keep the config in
+ * section 64.  Codes are never stored: replay and open rebuild them.
+ *
  * Locking: every function here runs under the collection's lock as its
  * name says (searches shared, the rest exclusive); the quantizer has no
  * lock of its own.  qv_collection_set_quantization builds the new codes
@@ -261,6 +265,16 @@ qv_status qv_collection_set_quantization(qv_collection *c,
         qvi_quant_free(fresh);
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate the codes");
     }
+    /* Logged like any write (WAL kind 40), so a durable store replays it;
+     * a failed append changes nothing. */
+    qvi_change rec = {.kind = QVI_CHANGE_QUANT_SET, .quant = cfg};
+    uint64_t lsn = 0;
+    st = qvi_change_log_locked(c, &rec, &lsn);
+    if (st != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        qvi_quant_free(fresh);
+        return st;
+    }
     qvi_quant *old = c->quant;
     c->quant = fresh;
     c->quant_ok = fresh != NULL;
@@ -272,7 +286,7 @@ qv_status qv_collection_set_quantization(qv_collection *c,
     c->cfg.quant_query_encoding = cfg->quant_query_encoding;
     pthread_rwlock_unlock(&c->lock);
     qvi_quant_free(old);
-    return QV_OK;
+    return qvi_change_commit(c, lsn);
 }
 
 qv_status qv_collection_code_bytes(qv_collection *c, size_t *out)

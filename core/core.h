@@ -145,6 +145,8 @@ typedef enum qvi_change_kind {
      * marker, which changes nothing. */
     QVI_CHANGE_GROUP_MEMBER = 11,
     QVI_CHANGE_GROUP_COMMIT = 12,
+    /* 13-39 unknown (20-29 and 30-39 reserved); 40-49 quantization */
+    QVI_CHANGE_QUANT_SET = 40, /* the quantization fields of a config */
     QVI_CHANGE_KIND_COUNT
 } qvi_change_kind;
 
@@ -189,6 +191,9 @@ typedef struct qvi_change {
      * change's own copies, as above) */
     const qv_payload_edit *edits;
     size_t n_edits;
+    /* QUANT_SET: the config whose quantization fields are set (a decoded
+     * change owns it, in own[0]) */
+    const qv_collection_config *quant;
     /* owned by a decoded change */
     void *own[5];
 } qvi_change;

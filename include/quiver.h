@@ -1219,12 +1219,13 @@ typedef enum qv_rescore {
  * builds the codes of every point.  The codes are built under the shared
  * lock -- searches go on with the old codes, writers wait -- and swapped
  * in under the write lock.  QV_QUANTIZATION_NONE drops the codes.
- * qv_collection_get_config reports the new fields afterwards.  Not logged
- * in a durable store's write-ahead log: the caller that changes it (the
- * server keeps the config in its catalog) applies it again after opening;
- * snapshots (and so checkpoints) do record it.
+ * qv_collection_get_config reports the new fields afterwards.  In a
+ * durable store the change is logged and durable before the call returns,
+ * as any write (the log holds the config, the codes are rebuilt on
+ * replay).
  * Returns QV_OK, QV_ENULL, QV_EINVAL (unknown kind or encoding, version),
- * QV_ERANGE (quantile) or QV_ENOMEM (nothing changed).  Thread-safe. */
+ * QV_ERANGE (quantile), QV_ENOMEM (nothing changed), or, in a durable
+ * store, QV_EIO / QV_ENOTFOUND as the other writes.  Thread-safe. */
 QV_API qv_status qv_collection_set_quantization(
     qv_collection *c, const qv_collection_config *cfg);
 

@@ -100,6 +100,11 @@ static qv_status replay_index_drop(qv_collection *c, const qvi_change *r)
     return st == QV_ENOTFOUND ? QV_OK : st;
 }
 
+static qv_status replay_quant_set(qv_collection *c, const qvi_change *r)
+{
+    return qv_collection_set_quantization(c, r->quant);
+}
+
 static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_UPSERT] = replay_upsert,
     [QVI_CHANGE_DELETE] = replay_delete,
@@ -112,6 +117,7 @@ static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_INDEX_DROP] = replay_index_drop,
     [QVI_CHANGE_PAYLOAD_EDIT_BATCH] = replay_edit_batch,
     [QVI_CHANGE_GROUP_COMMIT] = replay_nothing,
+    [QVI_CHANGE_QUANT_SET] = replay_quant_set,
 };
 
 qv_status qvi_wal_replay(qv_collection *c, const qvi_change *r)

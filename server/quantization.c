@@ -8,11 +8,12 @@
  * (lib/collection/src/config.rs, the vector's config overrides the
  * collection's) -- into the library's quantization fields, and brings
  * every library collection in line with it: when the collection is
- * created or opened (catalog.c attach_all: the library logs no
- * quantization change, so after a crash the catalog's config is the one
- * that counts) and after each PATCH.  A change rebuilds that collection's
- * codes under its write lock (qv_collection_set_quantization): searches
- * wait for the rebuild rather than see half the codes.
+ * created or opened (catalog.c attach_all: the catalog commits a PATCH
+ * before the library logs the change, so after a crash between the two
+ * the catalog's config is the one that counts) and after each PATCH.  A change
+ * rebuilds that collection's codes under its write lock
+ * (qv_collection_set_quantization): searches wait for the rebuild rather than
+ * see half the codes.
  *
  * Qdrant's scalar {type: int8, quantile, always_ram} and binary {encoding,
  * query_encoding, always_ram} map one to one.  product and turbo are

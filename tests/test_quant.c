@@ -14,6 +14,7 @@
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
 #include "core/quant/quant.h"
+#include "persist/wal.h"
 #include "tests/scratch_dir.h"
 
 #include <check.h>
@@ -466,9 +467,10 @@ START_TEST(snapshot_round_trip)
 }
 END_TEST
 
-/* A durable store: the config comes back from the collection's first
- * snapshot, the points from the log, and the codes are rebuilt over both
- * (the writer dies without a checkpoint, so every point is replayed). */
+/* A durable store: the collection's first snapshot holds its int8 config,
+ * the log the points and then the change to binary (record kind 40); the
+ * writer dies without a checkpoint, so everything is replayed and the
+ * codes are rebuilt. */
 START_TEST(wal_replay_round_trip)
 {
     scratch_dir_make("quant_wal");
@@ -492,7 +494,13 @@ START_TEST(wal_replay_round_trip)
         qv_point_id *ids = malloc(N * sizeof(*ids));
         for (size_t i = 0; i < N; i++)
             ids[i] = qv_id_from_num(i);
-        _exit(qv_upsert_batch(c, ids, data, N, DIM) == QV_OK ? 0 : 2);
+        if (qv_upsert_batch(c, ids, data, N, DIM) != QV_OK)
+            _exit(2);
+        /* Logged as record kind 40, replayed after the points. */
+        cfg.quantization = QV_QUANTIZATION_BINARY;
+        cfg.quant_encoding = QV_BINARY_TWO_BITS;
+        cfg.quant_query_encoding = QV_BINARY_QUERY_SCALAR4BITS;
+        _exit(qv_collection_set_quantization(c, &cfg) == QV_OK ? 0 : 3);
     }
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -506,17 +514,66 @@ START_TEST(wal_replay_round_trip)
     ck_assert_uint_eq(count, N);
     qv_collection_config got;
     ck_assert_int_eq(qv_collection_get_config(c, &got), QV_OK);
-    ck_assert_uint_eq(got.quantization, QV_QUANTIZATION_INT8);
-    ck_assert_float_eq(got.quant_quantile, 0.98f);
+    ck_assert_uint_eq(got.quantization, QV_QUANTIZATION_BINARY);
+    ck_assert_uint_eq(got.quant_encoding, QV_BINARY_TWO_BITS);
+    ck_assert_uint_eq(got.quant_query_encoding, QV_BINARY_QUERY_SCALAR4BITS);
     ck_assert(c->quant && c->quant_ok && c->index_ok);
+    ck_assert_uint_eq(c->quant->p.kind, QV_QUANTIZATION_BINARY);
     qv_search_params p;
-    params_for(&p, QV_RESCORE_ON, 2.0);
-    ck_assert(recall(c, queries, &p) >= 0.9);
+    params_for(&p, QV_RESCORE_AUTO, 10.0);
+    p.hnsw_ef = 128;
+    ck_assert(recall(c, queries, &p) >= 0.8);
     qv_collection_release(c);
     qv_store_close(st);
     free(data);
     free(queries);
     scratch_dir_remove();
+}
+END_TEST
+
+/* WAL kind 40 round trip; bad values and short bodies are corrupt, and
+ * kinds of the reserved gaps are unknown. */
+START_TEST(wal_record_round_trip)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.quantization = QV_QUANTIZATION_INT8;
+    cfg.quant_quantile = 0.97f;
+    cfg.quant_always_ram = true;
+    qvi_change in = {.kind = QVI_CHANGE_QUANT_SET, .quant = &cfg}, out;
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    char err[256];
+    ck_assert_int_eq(qvi_wal_encode(&in, &buf, &cap, &len, err, sizeof(err)),
+                     QV_OK);
+    ck_assert_str_eq(qvi_wal_kind_name(QVI_CHANGE_QUANT_SET),
+                     "quantization set");
+    const uint8_t *body = buf + QVI_WAL_REC_HEADER;
+    ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_QUANT_SET, 1, body, 20, &out,
+                                    err, sizeof(err)),
+                     QV_OK);
+    ck_assert_uint_eq(out.quant->quantization, QV_QUANTIZATION_INT8);
+    ck_assert_float_eq(out.quant->quant_quantile, 0.97f);
+    ck_assert(out.quant->quant_always_ram);
+    qvi_wal_change_free(&out);
+    ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_QUANT_SET, 1, body, 16, &out,
+                                    err, sizeof(err)),
+                     QV_ECORRUPT);
+    qvi_wal_change_free(&out);
+    uint8_t bad[20];
+    memcpy(bad, body, 20);
+    bad[0] = 3; /* no such kind */
+    ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_QUANT_SET, 1, bad, 20, &out, err,
+                                    sizeof(err)),
+                     QV_ECORRUPT);
+    qvi_wal_change_free(&out);
+    ck_assert_int_eq(qvi_wal_decode(25, 1, body, 20, &out, err, sizeof(err)),
+                     QV_EFORMAT);
+    qvi_wal_change_free(&out);
+    in.quant = NULL; /* nothing to log */
+    ck_assert_int_eq(qvi_wal_encode(&in, &buf, &cap, &len, err, sizeof(err)),
+                     QV_EINVAL);
+    free(buf);
 }
 END_TEST
 
@@ -638,6 +695,7 @@ int main(void)
     tcase_add_test(tc, set_quantization_rebuilds);
     tcase_add_test(tc, snapshot_round_trip);
     tcase_add_test(tc, wal_replay_round_trip);
+    tcase_add_test(tc, wal_record_round_trip);
     tcase_add_test(tc, changes_race_searches);
     tcase_add_loop_test(tc, int8_distance_tracks_float, 0, 4);
     suite_add_tcase(s, tc);
