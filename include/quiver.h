@@ -663,7 +663,7 @@ typedef struct qv_search_params {
                                 Borrowed for the duration of the call. */
     /* Quantization (see "Quantization" at the end) */
     bool quant_ignore;         /* search the float vectors only */
-    uint32_t quant_rescore;    /* a qv_rescore: QV_RESCORE_AUTO (0) or ... */
+    uint32_t quant_rescore;    /* a qv_rescore; 0 = QV_RESCORE_AUTO */
     double quant_oversampling; /* >= 1; 0 = unset (1) */
     uint32_t version;          /* layout: 0 or QV_SEARCH_PARAMS_VERSION (the
                                   default); larger: QV_EINVAL ("Conventions") */
