@@ -116,7 +116,7 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
                  cfg->multivector);
         return QV_EINVAL;
     }
-    return QV_OK;
+    return qvi_quant_config_check(cfg, msg, cap);
 }
 
 qv_status qv_collection_create(const qv_collection_config *cfg,
@@ -181,8 +181,10 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         free(c);
         return QV_ENOMEM;
     }
-    if (qvi_sparse_attach(c) != QV_OK) {
+    if (qvi_sparse_attach(c) != QV_OK || qvi_quant_attach(c) != QV_OK) {
+        qvi_sparse_detach(c);
         qvi_index_destroy(c);
+        qvi_multi_destroy(c);
         free(c->empty_payload);
         pthread_rwlock_destroy(&c->lock);
         qvi_errbuf_destroy(c->err);
@@ -212,6 +214,7 @@ static void collection_free(qv_collection *c)
     free(c->empty_payload);
     qvi_index_destroy(c);
     qvi_multi_destroy(c);
+    qvi_quant_detach(c);
     qvi_idmap_free(&c->map);
     qvi_free_owned(c, c->vecs);
     qvi_free_owned(c, c->sqnorms);
@@ -245,7 +248,10 @@ qv_status qv_collection_get_config(const qv_collection *c,
 {
     if (!c || !out)
         return QV_ENULL;
+    /* The quantization fields change under the write lock. */
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&c->lock);
     *out = c->cfg;
+    pthread_rwlock_unlock((pthread_rwlock_t *)&c->lock);
     out->version = QV_COLLECTION_CONFIG_VERSION;
     return QV_OK;
 }

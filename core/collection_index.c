@@ -170,6 +170,7 @@ static bool mapped_graph_ready_locked(qv_collection *c)
 
 void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
 {
+    qvi_quant_update_locked(c, slots, n); /* quantized codes */
     if (c->index_ok && !mapped_graph_ready_locked(c))
         return;
     if (!c->index_ok) {
@@ -265,6 +266,11 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
     qvi_hnsw_scratch *s = take_scratch(c);
     if (!s)
         return QV_ENOMEM;
+    if (qvi_quant_should_use(c, params)) {
+        qv_status st = qvi_quant_search_locked(c, q, params, acc, ef, s, t);
+        give_scratch(c, s);
+        return st;
+    }
     qvi_vecview v = view_of(c);
     size_t n = 0;
     qv_status st = qvi_hnsw_search(c->index, &v, q, params->k, ef, acc, s,

@@ -112,6 +112,7 @@ qv_status qvi_collection_adopt_columns(qv_collection *c,
         qvi_multi_adopt(c->multi, cols->multi_rows, cols->multi_offs,
                         cols->multi_len, n) != QV_OK)
         return qvi_fail(c->err, QV_ENOMEM, "cannot copy the multivectors");
+    qvi_quant_rebuild_locked(c); /* codes are derived, never stored */
     return define_indexes(c, cols);
 }
 

@@ -89,6 +89,17 @@ struct qv_collection {
      * arena and offsets are protected by lock like the rows; the dense row
      * of such a point holds its first matrix row, which nothing scores. */
     struct qvi_multi *multi;
+    /* Quantization (collection_quant.c), protected by lock like the
+     * vectors; cfg's quantization fields change with it (under the write
+     * lock, qv_collection_set_quantization), the only fields of cfg that
+     * ever change. */
+    struct qvi_quant *quant;   /* codes of the live slots, or NULL: none */
+    bool quant_ok;             /* the codes mirror the vectors; false after a
+                                  failed allocation (searches use the floats
+                                  until the next rebuild) */
+    uint64_t quant_trained_on; /* live points when last trained */
+    uint64_t quant_writes;     /* upserts so far, counted under the write
+                                  lock (see qv_collection_set_quantization) */
 };
 
 /* Checks a collection config against the limits of quiver.h; on failure
@@ -149,6 +160,8 @@ typedef enum qvi_change_kind {
     /* Multivectors (30-39 reserved): ids, row counts, rows, optional
      * payloads (qv_multi_upsert_batch). */
     QVI_CHANGE_MULTI_UPSERT = 30,
+    /* 40-49: quantization */
+    QVI_CHANGE_QUANT_SET = 40, /* the quantization fields of a config */
     QVI_CHANGE_KIND_COUNT
 } qvi_change_kind;
 
@@ -198,6 +211,9 @@ typedef struct qvi_change {
     size_t n_edits;
     /* SPARSE_UPSERT: n sparse vectors (with texts/text_lens as UPSERT) */
     const qv_sparse_vector *sparse;
+    /* QUANT_SET: the config whose quantization fields are set (a decoded
+     * change owns it, in own[0]) */
+    const qv_collection_config *quant;
     /* owned by a decoded change */
     void *own[5];
 } qvi_change;
@@ -464,6 +480,44 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
 
 /* The beam width a search with params uses by default. */
 uint32_t qvi_default_ef(const qv_search_params *params);
+
+/* ---- quantized codes (collection_quant.c) ---------------------------------
+ */
+
+/* Checks cfg's quantization fields (none: always fine); on failure msg
+ * (cap bytes) says why.  QV_OK, QV_EINVAL or QV_ERANGE. */
+qv_status qvi_quant_config_check(const qv_collection_config *cfg, char *msg,
+                                 size_t cap);
+
+/* Creates c->quant from c->cfg (nothing without quantization).  QV_OK or
+ * QV_ENOMEM.  Before c is shared, or under the write lock. */
+qv_status qvi_quant_attach(qv_collection *c);
+
+/* Frees c->quant. */
+void qvi_quant_detach(qv_collection *c);
+
+/* Brings the codes up to date after the rows of slots[0..n) changed;
+ * retrains and re-encodes everything when the collection has doubled since
+ * the last training.  Never fails (quant_ok turns false).  Write lock. */
+void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n);
+
+/* Trains and encodes every live slot.  Never fails (as above).  Write
+ * lock. */
+void qvi_quant_rebuild_locked(qv_collection *c);
+
+/* True when a graph search with params should walk the codes. */
+bool qvi_quant_should_use(const qv_collection *c,
+                          const qv_search_params *params);
+
+/* Graph search of the prepared query q on the codes with scratch s, then
+ * (when params rescore) exact float distances of the floor(k *
+ * oversampling) candidates, the best k into t.  Shared lock.  QV_OK or
+ * QV_ENOMEM. */
+struct qvi_hnsw_scratch;
+qv_status qvi_quant_search_locked(qv_collection *c, const float *q,
+                                  const qv_search_params *params,
+                                  const struct qvi_accept *acc, uint32_t ef,
+                                  struct qvi_hnsw_scratch *s, qvi_topk *t);
 
 /* ---- point helpers (collection.c) -----------------------------------------
  */

@@ -213,8 +213,15 @@ typedef struct qv_collection_config {
                                             (QV_DEFAULT_SPARSE_FULL_SCAN) */
     /* multivectors ("Multivectors" below) */
     uint32_t multivector; /* a qv_multivector; default QV_MULTIVECTOR_NONE */
-    uint32_t version;     /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
-                             default); larger: QV_EINVAL ("Conventions") */
+    /* Quantization (see "Quantization" at the end): codes kept beside the
+     * float vectors and walked by HNSW searches.  All zero: none. */
+    uint32_t quantization;         /* a qv_quantization_kind */
+    float quant_quantile;          /* int8: 0.5..1; 0 = unset (whole range) */
+    bool quant_always_ram;         /* recorded and shown; codes are in RAM */
+    uint32_t quant_encoding;       /* binary: a qv_binary_encoding */
+    uint32_t quant_query_encoding; /* binary: a qv_binary_query_encoding */
+    uint32_t version; /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
+                         default); larger: QV_EINVAL ("Conventions") */
 } qv_collection_config;
 
 /* The current layout of qv_collection_config.  Copies the library hands
@@ -661,8 +668,12 @@ typedef struct qv_search_params {
     bool exact;            /* true: exact search, bypassing the index */
     const qv_filter *filter; /* only points matching it; NULL: all points.
                                 Borrowed for the duration of the call. */
-    uint32_t version;        /* layout: 0 or QV_SEARCH_PARAMS_VERSION (the
-                                default); larger: QV_EINVAL ("Conventions") */
+    /* Quantization (see "Quantization" at the end) */
+    bool quant_ignore;         /* search the float vectors only */
+    uint32_t quant_rescore;    /* a qv_rescore; 0 = QV_RESCORE_AUTO */
+    double quant_oversampling; /* >= 1; 0 = unset (1) */
+    uint32_t version;          /* layout: 0 or QV_SEARCH_PARAMS_VERSION (the
+                                  default); larger: QV_EINVAL ("Conventions") */
 } qv_search_params;
 
 /* The current layout of qv_search_params. */
@@ -1350,6 +1361,81 @@ QV_API qv_status qv_multi_search(qv_collection *c, const float *rows,
                                  uint32_t n_rows, uint32_t dim,
                                  const qv_search_params *params, qv_hit *hits,
                                  size_t *n_hits);
+
+/* ------------------------------------------------------------------------ */
+/* Quantization                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A collection may keep compact codes of its vectors beside the floats:
+ * Qdrant's scalar int8 quantization (one byte a component) or binary
+ * quantization (one to two bits a component).  HNSW searches then walk the
+ * graph on the codes, which are 4 to 32 times smaller than the floats, take
+ * ceil(k * oversampling) candidates and, when rescoring, compute their
+ * exact float distances to return the best k with float scores.  Exact
+ * searches (params->exact, collections below the full-scan threshold, and
+ * the filtered scans the planner picks) read the floats and are unchanged.
+ *
+ * Configuration, in qv_collection_config: quantization (the kind),
+ * quant_quantile (int8: the fraction of component values the code range
+ * covers, Qdrant's `quantile`, 0.5..1, 0 for the whole range),
+ * quant_always_ram (recorded), quant_encoding and quant_query_encoding
+ * (binary).  Per search, in qv_search_params: quant_ignore, quant_rescore
+ * and quant_oversampling, Qdrant's `params.quantization`.  Rescoring is on
+ * by default for binary codes and off for int8 codes, as Qdrant's
+ * default_rescoring.
+ *
+ * The codes are derived from the vectors: snapshots store the config and
+ * the codes are rebuilt when a collection is opened.
+ */
+typedef enum qv_quantization_kind {
+    QV_QUANTIZATION_NONE = 0,
+    QV_QUANTIZATION_INT8 = 1,   /* Qdrant's scalar, type int8 */
+    QV_QUANTIZATION_BINARY = 2, /* Qdrant's binary */
+} qv_quantization_kind;
+
+typedef enum qv_binary_encoding {
+    QV_BINARY_ONE_BIT = 0,           /* sign of each component */
+    QV_BINARY_ONE_AND_HALF_BITS = 1, /* two components share a third bit */
+    QV_BINARY_TWO_BITS = 2,          /* three levels a component */
+} qv_binary_encoding;
+
+typedef enum qv_binary_query_encoding {
+    QV_BINARY_QUERY_DEFAULT = 0,     /* as the stored codes */
+    QV_BINARY_QUERY_BINARY = 1,      /* as the stored codes */
+    QV_BINARY_QUERY_SCALAR4BITS = 2, /* query kept at 4 bits a component */
+    QV_BINARY_QUERY_SCALAR8BITS = 3, /* query kept at 8 bits a component */
+} qv_binary_query_encoding;
+
+typedef enum qv_rescore {
+    QV_RESCORE_AUTO = 0, /* Qdrant's default: binary yes, int8 no */
+    QV_RESCORE_ON = 1,
+    QV_RESCORE_OFF = 2,
+} qv_rescore;
+
+#define QV_MIN_QUANTILE     0.5f
+#define QV_MAX_QUANTILE     1.0f
+#define QV_MAX_OVERSAMPLING 1000.0
+
+/* Replaces c's quantization with the one in cfg's quantization fields
+ * (every other field of cfg is ignored; cfg->version is checked) and
+ * builds the codes of every point.  The codes are built under the shared
+ * lock -- searches go on with the old codes, writers wait -- and swapped
+ * in under the write lock.  QV_QUANTIZATION_NONE drops the codes.
+ * qv_collection_get_config reports the new fields afterwards.  In a
+ * durable store the change is logged and durable before the call returns,
+ * as any write (the log holds the config, the codes are rebuilt on
+ * replay).
+ * Returns QV_OK, QV_ENULL, QV_EINVAL (unknown kind or encoding, version),
+ * QV_ERANGE (quantile), QV_ENOMEM (nothing changed), or, in a durable
+ * store, QV_EIO / QV_ENOTFOUND as the other writes.  Thread-safe. */
+QV_API qv_status qv_collection_set_quantization(
+    qv_collection *c, const qv_collection_config *cfg);
+
+/* Bytes of the codes a quantized search reads per point (int8: dim + 4,
+ * binary: the bit words), or 0 without quantization; *out gets it.
+ * Returns QV_OK or QV_ENULL.  Reader; thread-safe. */
+QV_API qv_status qv_collection_code_bytes(qv_collection *c, size_t *out);
 
 #ifdef __cplusplus
 }

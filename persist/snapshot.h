@@ -76,10 +76,12 @@ enum qvi_snap_kind {
     QVI_SNAP_SPARSE_NNZ = 33,
     QVI_SNAP_SPARSE_INDICES = 34,
     QVI_SNAP_SPARSE_VALUES = 35,
-    /* 36-47 and 50-63: unknown kinds, skipped */
+    /* 36-47, 50-63 and 65-79: unknown kinds, skipped */
     /* Multivectors (48-63 reserved; snapshot_multi.c) */
     QVI_SNAP_MULTI_OFFSETS = 48,
     QVI_SNAP_MULTI_ROWS = 49,
+    /* Quantization (64-79 reserved; snapshot_quant.c) */
+    QVI_SNAP_QUANT = 64,
     QVI_SNAP_KIND_END /* one past the last known kind */
 };
 
@@ -91,6 +93,15 @@ enum qvi_snap_kind {
 /* Bytes of one stored point id and one upper-index entry. */
 #define QVI_SNAP_ID_SIZE          24u
 #define QVI_SNAP_UPPER_ENTRY_SIZE 16u
+
+/* The quantization section (snapshot_quant.c): written for a quantized
+ * collection only; parsed into f->config.cfg after the config (QV_OK when
+ * absent, QV_ECORRUPT when invalid). */
+struct qvi_snapw;
+struct qvi_snap_file;
+void qvi_snap_put_quant(struct qvi_snapw *w, const qv_collection_config *k);
+qv_status qvi_snap_parse_quant(struct qvi_snap_file *f, char *err,
+                               size_t errcap);
 
 /* The name of a section kind ("vectors"), or NULL when unknown. */
 const char *qvi_snap_kind_name(uint32_t kind);

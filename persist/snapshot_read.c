@@ -83,8 +83,11 @@ static const kind_info kinds[QVI_SNAP_KIND_END] = {
     [QVI_SNAP_MULTI_OFFSETS] = {"multivector offsets", QVI_SNAP_PAGE_ALIGN,
                                 true},
     [QVI_SNAP_MULTI_ROWS] = {"multivector rows", QVI_SNAP_PAGE_ALIGN, false},
+    [QVI_SNAP_QUANT] = {"quantization", QVI_SNAP_SMALL_ALIGN, true},
 };
 
+/* The table has gaps (kinds reserved for other features): a kind without a
+ * name there is unknown, and skipped unless marked required. */
 static bool kind_known(uint32_t kind)
 {
     /* The table has gaps (kinds reserved for later): unknown too. */
@@ -576,6 +579,8 @@ qv_status qvi_snapshot_parse(const uint8_t *buf, size_t len, qvi_snap_file *f,
     }
     if (st == QV_OK)
         st = parse_config(f, err, errcap);
+    if (st == QV_OK)
+        st = qvi_snap_parse_quant(f, err, errcap);
     if (st == QV_OK)
         st = parse_graph(f, err, errcap);
     if (st == QV_OK)

@@ -73,8 +73,12 @@ void qvi_snapw_begin(qvi_snapw *w, uint32_t kind)
     qvi_snap_section *s = &w->sec[w->n++];
     s->kind = kind;
     /* Payload index definitions are derived data: a reader that does not
-     * know them may ignore them.  Everything else is required. */
-    s->flags = kind == QVI_SNAP_PAYLOAD_INDEXES ? 0 : QVI_SNAP_SEC_REQUIRED;
+     * know them may ignore them, as it may the quantization config (it then
+     * searches the floats, see snapshot_quant.c).  Everything else is
+     * required. */
+    s->flags = kind == QVI_SNAP_PAYLOAD_INDEXES || kind == QVI_SNAP_QUANT
+                   ? 0
+                   : QVI_SNAP_SEC_REQUIRED;
     s->offset = w->pos;
     XXH3_64bits_reset(w->xx);
 }
@@ -276,6 +280,7 @@ static void put_vectors(qvi_snapw *w, const qvi_columns *cols)
 static void put_all_locked(qvi_snapw *w, const qvi_columns *cols)
 {
     put_config(w, cols);
+    qvi_snap_put_quant(w, &cols->cfg);
     put_payload_indexes(w, cols);
     put_live(w, cols);
     put_idmap(w, cols);
@@ -334,6 +339,8 @@ static uint32_t planned_sections(const qvi_columns *cols)
     bool multi = cols->cfg.multivector != QV_MULTIVECTOR_NONE;
     if (cols->index)
         n += cols->cfg.metric == QV_METRIC_DOT && !multi ? 7 : 6;
+    if (cols->cfg.quantization != QV_QUANTIZATION_NONE)
+        n++; /* snapshot_quant.c */
     return multi ? n + 2 : n;
 }
 

@@ -904,6 +904,56 @@ static qv_status dec_group_commit(rd *in, qvi_change *r, char *err,
     return QV_OK;
 }
 
+/* QUANT_SET: u32 kind, f32 quantile (its bits), u32 always_ram (0 or 1),
+ * u32 encoding, u32 query encoding (snapshot_quant.c's section, less its
+ * padding); values a config would refuse are corrupt. */
+static bool enc_quant_set(const qvi_change *r, wr *w)
+{
+    if (!r->quant)
+        return false;
+    uint32_t q;
+    memcpy(&q, &r->quant->quant_quantile, 4);
+    w_u32(w, r->quant->quantization);
+    w_u32(w, q);
+    w_u32(w, r->quant->quant_always_ram ? 1u : 0u);
+    w_u32(w, r->quant->quant_encoding);
+    w_u32(w, r->quant->quant_query_encoding);
+    return true;
+}
+
+static qv_status dec_quant_set(rd *in, qvi_change *r, char *err, size_t errcap)
+{
+    uint32_t v[5];
+    for (int i = 0; i < 5; i++) {
+        if (!r_u32(in, &v[i])) {
+            qvi_errf(err, errcap, "truncated quantization");
+            return QV_ECORRUPT;
+        }
+    }
+    qv_collection_config *cfg = malloc(sizeof(*cfg));
+    if (!cfg) {
+        qvi_errf(err, errcap, "out of memory");
+        return QV_ENOMEM;
+    }
+    qv_collection_config_init(cfg);
+    cfg->quantization = v[0];
+    memcpy(&cfg->quant_quantile, &v[1], 4);
+    cfg->quant_always_ram = v[2] != 0;
+    cfg->quant_encoding = v[3];
+    cfg->quant_query_encoding = v[4];
+    r->own[0] = cfg;
+    r->quant = cfg;
+    char msg[128];
+    if (v[2] > 1 || qvi_quant_config_check(cfg, msg, sizeof(msg)) != QV_OK) {
+        qvi_errf(err, errcap,
+                 "bad quantization (kind %u, encoding %u, query "
+                 "encoding %u)",
+                 v[0], v[3], v[4]);
+        return QV_ECORRUPT;
+    }
+    return QV_OK;
+}
+
 typedef struct kind_codec {
     const char *name;
     bool (*enc)(const qvi_change *r, wr *w); /* false: bad arguments */
@@ -932,6 +982,7 @@ static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
                                   dec_sparse_upsert},
     [QVI_CHANGE_MULTI_UPSERT] = {"multivector upsert", enc_multi_upsert,
                                  dec_multi_upsert},
+    [QVI_CHANGE_QUANT_SET] = {"quantization set", enc_quant_set, dec_quant_set},
 };
 
 /* A group member's body starts with u64 group id (>= 1), u32 the member's

@@ -111,6 +111,11 @@ static qv_status replay_index_drop(qv_collection *c, const qvi_change *r)
     return st == QV_ENOTFOUND ? QV_OK : st;
 }
 
+static qv_status replay_quant_set(qv_collection *c, const qvi_change *r)
+{
+    return qv_collection_set_quantization(c, r->quant);
+}
+
 static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_UPSERT] = replay_upsert,
     [QVI_CHANGE_DELETE] = replay_delete,
@@ -125,6 +130,7 @@ static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_GROUP_COMMIT] = replay_nothing,
     [QVI_CHANGE_SPARSE_UPSERT] = replay_sparse_upsert,
     [QVI_CHANGE_MULTI_UPSERT] = replay_multi_upsert,
+    [QVI_CHANGE_QUANT_SET] = replay_quant_set,
 };
 
 qv_status qvi_wal_replay(qv_collection *c, const qvi_change *r)

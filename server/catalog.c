@@ -45,6 +45,7 @@
 #include "qjson.h"
 #include "server.h"
 #include "sparse.h"
+#include "quantization.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -242,6 +243,9 @@ static bool attach_all(qvs_catalog *cat, qvs_coll *c, bool create, char *err,
         ok = attach(cat, c->vector_libs[i], &c->vector_cfgs[i], create,
                     &c->vectors[i].coll, err, cap) == QV_OK;
     }
+    /* The quantization the catalog's config says (quantization.c). */
+    if (ok && qvs_quant_sync(c, c->config, err, cap) != QV_OK)
+        ok = false;
     if (!ok && create)
         drop_libs(cat, c);
     return ok;
@@ -839,6 +843,12 @@ bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
         cJSON *old = c->config;
         c->config = config;
         pthread_mutex_unlock(&cat->mu);
+        /* A changed quantization rebuilds codes (searches wait for them).
+         * A failure is memory: the committed config is applied again at
+         * the next open. */
+        char err[512];
+        if (qvs_quant_sync(c, config, err, sizeof(err)) != QV_OK)
+            ok = qvs_fail(r, 500, "Service internal error: %s", err);
         config = old;
     }
     cJSON_Delete(config);

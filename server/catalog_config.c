@@ -8,12 +8,14 @@
  * (collection-level, overridden per vector by VectorParams.hnsw_config).
  * Qdrant's m = 0 ("no graph") becomes an index that is never built: the
  * library's full-scan threshold set to its maximum.  max_indexing_threads
- * above the library's 64 builds with 64 (more would not help).  Every
- * other knob (optimizers, WAL, quantization, on_disk, payload storage,
- * sparse vectors, strict mode, metadata, shard and replication numbers) is
- * checked for its type, kept and echoed back in CollectionInfo, but has no
- * effect: a single-node in-process engine has no segments, optimizers,
- * shards or quantization to tune.  PATCH changes the recorded config only;
+ * above the library's 64 builds with 64 (more would not help).  The
+ * quantization config is checked and kept here and applied to the library
+ * collections by quantization.c.  Every other knob (optimizers, WAL,
+ * on_disk, payload storage, sparse vectors, strict mode, metadata, shard
+ * and replication numbers) is checked for its type, kept and echoed back
+ * in CollectionInfo, but has no effect: a single-node in-process engine
+ * has no segments, optimizers or shards to tune.  PATCH changes the
+ * recorded config only (quantization.c then rebuilds changed codes);
  * the library cannot rebuild an existing collection's graph with other
  * parameters yet, so new HNSW values apply when the collection is next
  * created from scratch.
@@ -445,8 +447,9 @@ static bool check_datatype(const cJSON *vp, const char *path, qvs_resp *r)
 
 /* ---- quantization ---------------------------------------------------------
  *
- * Quantization is not implemented by the library yet, but its config must
- * round-trip (create, PATCH, GET) as Qdrant's does, so it is checked
+ * The config must round-trip (create, PATCH, GET) as Qdrant's does,
+ * whether or not the library implements the kind (scalar and binary are
+ * applied by quantization.c; product and turbo only kept), so it is checked
  * against Qdrant 1.19's shapes (lib/segment/src/types.rs: the untagged
  * enum QuantizationConfig of ScalarQuantization {scalar: {type: "int8",
  * quantile 0.5..=1.0, always_ram, memory}}, ProductQuantization {product:

@@ -65,6 +65,7 @@
 #include "points.h"
 #include "query.h"
 #include "sparse.h"
+#include "quantization.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -123,7 +124,8 @@ typedef struct plan {
     uint64_t limit, offset;
     uint32_t hnsw_ef;
     bool exact;
-    qv_point_id *exclude; /* sorted */
+    qvs_quant_search quant; /* params.quantization */
+    qv_point_id *exclude;   /* sorted */
     size_t n_exclude, cap_exclude;
     qj_payload_sel wp;
     qj_vector_sel wv;
@@ -211,6 +213,7 @@ static bool parse_common(qvs_call *p, const cJSON *o, const cJSON *filter,
     if (!qvs_call_filter(p, filter, &q->filter, "filter") ||
         !qj_uint(params, "hnsw_ef", 0, 1, &ef, r) ||
         !qj_bool(params, "exact", false, &q->exact, r) ||
+        !qvs_quant_search_parse(params, &q->quant, r) ||
         !qj_float(o, "score_threshold", &q->has_threshold, &q->threshold, r) ||
         !qj_uint(o, "limit", 10, 1, &q->limit, r) ||
         !qj_uint(o, "offset", 0, 0, &q->offset, r) ||
@@ -1152,6 +1155,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
     sp.filter = q->filter;
     sp.exact = q->exact;
     sp.hnsw_ef = q->hnsw_ef;
+    qvs_quant_search_apply(&q->quant, &sp);
     sp.use_threshold = q->has_threshold;
     sp.score_threshold = q->threshold;
     qv_hit *hits = malloc(want * sizeof(*hits));

@@ -12,6 +12,8 @@
  * The files, one per phase of the index's life (as pgvector splits its own):
  *   hnsw_graph.c   layout, allocation, levels, distances, memory accounting
  *   hnsw_search.c  Algorithm 2 (search a layer) and 5 (k-NN search), scratch
+ *   hnsw_search_scored.c  the same search with distances the caller
+ *                  computes (quantized codes, core/quant/)
  *   hnsw_build.c   Algorithm 1 (insert) with Algorithm 4 (the neighbour
  *                  selection heuristic), single and parallel batch insert
  *   hnsw_delete.c  unlinking a removed node and repairing its in-neighbours
@@ -243,6 +245,26 @@ qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
                           const qvi_accept *accept, qvi_hnsw_scratch *scratch,
                           uint32_t *slots_out, float *dists_out, size_t *n_out);
 
+/* A search distance computed by the caller instead of from a qvi_vecview:
+ * dist(ctx, s) is the distance (lower is better) of the caller's query to
+ * slot s, for instance on quantized codes (core/quant/).  prefetch (may be
+ * NULL) is called for each node whose distance will be computed soon. */
+typedef struct qvi_hnsw_scorer {
+    float (*dist)(const void *ctx, uint32_t slot);
+    void (*prefetch)(const void *ctx, uint32_t slot);
+    const void *ctx;
+} qvi_hnsw_scorer;
+
+/* qvi_hnsw_search with the scorer's distances (hnsw_search_scored.c): the
+ * same greedy descent and level-0 beam, filter and tie order, over the same
+ * graph.  Returns QV_OK, QV_ENULL, QV_ERANGE (k = 0, k or ef > QV_MAX_EF)
+ * or QV_ENOMEM.  Reader. */
+qv_status qvi_hnsw_search_scored(const qvi_hnsw *h, const qvi_hnsw_scorer *sc,
+                                 uint32_t k, uint32_t ef,
+                                 const qvi_accept *accept,
+                                 qvi_hnsw_scratch *scratch, uint32_t *slots_out,
+                                 float *dists_out, size_t *n_out);
+
 /* Heap bytes the index owns (links, levels, locks, in-degrees, internal
  * scratch), not counting the caller's vectors or search scratches.
  * Reader. */
@@ -278,6 +300,7 @@ qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <string.h>
 
 /* levels[s] of a slot that is not in the graph. */
 #define QVI_HNSW_ABSENT 0xffu
@@ -529,6 +552,45 @@ qv_status qvi_hnsw_scratch_prepare(qvi_hnsw_scratch *s, const qvi_hnsw *h,
 
 /* Starts a new visited epoch. */
 void qvi_hnsw_new_epoch(qvi_hnsw_scratch *s);
+
+/* Inserts (d, slot) into the sorted array a of *n entries (at most cap),
+ * after any entries of equal distance.  The caller has checked that d
+ * beats the last entry when the array is full.  Returns the position. */
+static inline size_t qvi_hnsw_pool_insert(qvi_hnsw_cand *a, size_t *n,
+                                          size_t cap, float d, uint32_t slot)
+{
+    size_t lo = 0, hi = *n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a[mid].dist <= d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t move = *n - lo;
+    if (*n == cap)
+        move--; /* the last entry falls off */
+    else
+        (*n)++;
+    memmove(a + lo + 1, a + lo, move * sizeof(*a));
+    a[lo].dist = d;
+    a[lo].slot = slot;
+    return lo;
+}
+
+/* Orders equal distances by slot, so results are reproducible. */
+static inline void qvi_hnsw_tie_sort(qvi_hnsw_cand *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        qvi_hnsw_cand x = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1].dist == x.dist && a[j - 1].slot > x.slot) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
+}
 
 /* Greedy descent on level l (Algorithm 2 with ef = 1).  With build, q is a
  * data point of squared norm qsq and the build distance is used (see

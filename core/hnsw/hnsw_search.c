@@ -200,31 +200,6 @@ static inline void prefetch_next(const qvi_vecview *v, const uint32_t *batch,
             pf.all);
 }
 
-/* Inserts (d, slot) into the sorted array a of *n entries (at most cap),
- * after any entries of equal distance.  The caller has checked that d
- * beats the last entry when the array is full.  Returns the position. */
-static inline size_t pool_insert(qvi_hnsw_cand *a, size_t *n, size_t cap,
-                                 float d, uint32_t slot)
-{
-    size_t lo = 0, hi = *n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (a[mid].dist <= d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t move = *n - lo;
-    if (*n == cap)
-        move--; /* the last entry falls off */
-    else
-        (*n)++;
-    memmove(a + lo + 1, a + lo, move * sizeof(*a));
-    a[lo].dist = d;
-    a[lo].slot = slot;
-    return lo;
-}
-
 static inline bool accepted(const qvi_accept *acc, uint32_t slot)
 {
     if (acc->bitmap)
@@ -242,7 +217,7 @@ static inline void offer(const qvi_accept *acc, qvi_hnsw_scratch *s,
         return;
     if (!accepted(acc, slot))
         return;
-    pool_insert(s->acc, nacc, k, d, slot);
+    qvi_hnsw_pool_insert(s->acc, nacc, k, d, slot);
 }
 
 /* Algorithm 2.  Specialised by the compiler for each constant value of
@@ -315,7 +290,7 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
                 offer(acc, s, nacc, k, d, u);
             if (n == ef && !(d < pool[n - 1].dist))
                 continue;
-            size_t pos = pool_insert(pool, &n, ef, d, u);
+            size_t pos = qvi_hnsw_pool_insert(pool, &n, ef, d, u);
             if (pos < next)
                 next = pos;
             if (l == 0)
@@ -412,20 +387,6 @@ void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
         greedy(h, v, q, qsq, build, l, locking, ep, ep_dist, false);
 }
 
-/* Orders equal distances by slot, so results are reproducible. */
-static void tie_sort(qvi_hnsw_cand *a, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        qvi_hnsw_cand x = a[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1].dist == x.dist && a[j - 1].slot > x.slot) {
-            a[j] = a[j - 1];
-            j--;
-        }
-        a[j] = x;
-    }
-}
-
 /* Algorithm 5 after the checks: descent, then the level-0 beam; returns
  * the number of results left in scratch->acc (with accept) or
  * scratch->pool.  Specialised on custom as layer_search. */
@@ -477,7 +438,7 @@ qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
                    ? knn(h, view, query, k, beam, accept, scratch, true)
                    : knn(h, view, query, k, beam, accept, scratch, false);
     const qvi_hnsw_cand *res = accept ? scratch->acc : scratch->pool;
-    tie_sort((qvi_hnsw_cand *)res, n);
+    qvi_hnsw_tie_sort((qvi_hnsw_cand *)res, n);
     for (size_t i = 0; i < n; i++) {
         slots_out[i] = res[i].slot;
         if (dists_out)
