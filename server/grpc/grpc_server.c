@@ -1,0 +1,990 @@
+/*
+ * grpc_server.c -- gRPC over HTTP/2: the listener, libnghttp2 sessions,
+ * gRPC's message framing and status trailers.
+ *
+ * One thread runs a poll loop over the listening socket, an eventfd that
+ * workers and qvs_grpc_stop ring, and every client connection.  Each
+ * connection is an nghttp2 server session, touched only by this thread:
+ * bytes read go to nghttp2_session_mem_recv, whose callbacks collect each
+ * stream's headers and DATA; bytes nghttp2 wants to send go out through a
+ * non-blocking send, the rest when the socket is writable.  HTTP/2 framing,
+ * flow control and HPACK are libnghttp2's; ours are the gRPC parts (the
+ * 5-byte length prefix of a message, the grpc-status/grpc-message
+ * trailers, grpc-timeout).
+ *
+ * A call's life: the request stream ends (END_STREAM) -> the head is
+ * checked (POST, content-type application/grpc*, a known method, the
+ * api-key metadata as REST checks it, exactly one uncompressed message of
+ * at most the server's max request size) -> the call is queued in the
+ * REST server's worker pool (http.c, shared: the same workers, queues,
+ * write cap and "queue full" answer) -> a worker runs it (grpc_rpc.c) and
+ * puts it on the `done` list, rings the eventfd -> this thread sends the
+ * reply: HEADERS, one DATA message, trailers.  Any refusal is a
+ * "trailers-only" reply (one HEADERS frame with grpc-status), never a
+ * dropped stream, so a client always learns why.
+ *
+ * Ownership.  A call (gcall) belongs to its stream until it is queued,
+ * then to the worker until `done`, then to this thread again.  When a
+ * stream closes while its call is in the pool (the client cancelled), the
+ * call is marked orphaned and freed when it comes back.  A connection is
+ * freed only once it is closed and none of its calls is in the pool
+ * (`pending`), so a returning call always finds its connection.
+ *
+ * Deadlines (grpc-timeout): a call whose deadline passes is answered
+ * DEADLINE_EXCEEDED at once by this thread (poll wakes for the nearest
+ * deadline); a queued call past its deadline is not run at all, and one
+ * already running finishes but its reply is dropped.
+ *
+ * Limits: the connection guard (guard.c) registers every socket with the
+ * REST connections, so --max-connections and --max-connections-per-ip
+ * count both; a connection is BUSY while it has streams and WAIT when
+ * idle, so an idle connection closes after the header timeout, as REST's
+ * keep-alive does (clients reconnect), and the oldest idle ones are
+ * evicted first.  At most MAX_STREAMS concurrent streams per connection
+ * (SETTINGS_MAX_CONCURRENT_STREAMS) bound what one connection buffers.
+ *
+ * Shutdown: the listener closes, every session gets GOAWAY (clients send
+ * new calls elsewhere or reconnect), calls in flight finish and are
+ * answered, then the connections close.
+ */
+#include "grpc.h"
+
+#include "guard.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MAX_STREAMS 64
+#define READ_CHUNK  16384
+
+typedef struct gconn gconn;
+
+typedef struct gcall {
+    qvs_job job; /* first: the pool hands it back */
+    gconn *conn;
+    int32_t stream_id;
+    /* The head, as received. */
+    char path[256];
+    char api_key[512], authorization[520];
+    bool has_api_key, has_authorization;
+    bool post, grpc_type;
+    bool gzip;           /* grpc-encoding: gzip */
+    int64_t deadline_ns; /* 0: none */
+    /* The body: length-prefixed messages, as received. */
+    uint8_t *in;
+    size_t in_len, in_cap;
+    bool too_large; /* answered RESOURCE_EXHAUSTED; data discarded */
+    const qvs_grpc_method *method;
+    /* The reply. */
+    int status;
+    char message[1024];
+    uint8_t *out; /* 5-byte prefix + message */
+    size_t out_len, out_off;
+    bool in_pool;  /* queued or running */
+    bool answered; /* a reply was submitted */
+    bool orphan;   /* the stream closed while in the pool */
+    struct gcall *next_done;
+    struct gcall *prev, *next; /* the connection's open streams */
+} gcall;
+
+struct gconn {
+    qvs_grpc *g;
+    int fd;
+    nghttp2_session *ng;
+    qvs_sock *sock;
+    size_t streams; /* open streams */
+    size_t pending; /* calls in the pool */
+    bool closed;    /* socket closed, session gone */
+    gcall *open;    /* calls whose stream is open (deadlines) */
+    gconn *next;
+};
+
+struct qvs_grpc {
+    qvs_server *srv;
+    uint64_t max_bytes;
+    int listen_fd;
+    int wake_fd;
+    unsigned port;
+    pthread_t thread;
+    gconn *conns;
+    atomic_bool stopping;
+    atomic_size_t pending; /* calls in the pool, all connections */
+    pthread_mutex_t done_mu;
+    gcall *done; /* calls back from the pool (done_mu) */
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+static void ring(qvs_grpc *g)
+{
+    uint64_t one = 1;
+    ssize_t n = write(g->wake_fd, &one, sizeof(one));
+    (void)n; /* a full counter still wakes the loop */
+}
+
+static void call_free(gcall *c)
+{
+    if (!c)
+        return;
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+/* grpc-message is percent-encoded: bytes outside 0x20..0x7e and '%'. */
+static void percent_encode(const char *in, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+        bool plain = *p >= 0x20 && *p <= 0x7e && *p != '%';
+        if (o + (plain ? 1 : 3) >= cap)
+            break;
+        if (plain) {
+            out[o++] = (char)*p;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+        }
+    }
+    out[o] = '\0';
+}
+
+#define NV(n, v)                                                               \
+    {                                                                          \
+        (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v),              \
+            NGHTTP2_NV_FLAG_NO_COPY_NAME                                       \
+    }
+
+static void submit_trailers(gconn *k, gcall *c)
+{
+    char code[16], msg[3200];
+    snprintf(code, sizeof(code), "%d", c->status);
+    percent_encode(c->message, msg, sizeof(msg));
+    nghttp2_nv tr[] = {NV("grpc-status", code), NV("grpc-message", msg)};
+    nghttp2_submit_trailer(k->ng, c->stream_id, tr, c->status ? 2 : 1);
+}
+
+static ssize_t read_out(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
+                        size_t length, uint32_t *flags,
+                        nghttp2_data_source *src, void *user)
+{
+    (void)ng;
+    (void)stream_id;
+    gconn *k = user;
+    gcall *c = src->ptr;
+    size_t n = c->out_len - c->out_off;
+    if (n > length)
+        n = length;
+    memcpy(buf, c->out + c->out_off, n);
+    c->out_off += n;
+    if (c->out_off == c->out_len) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        submit_trailers(k, c);
+    }
+    return (ssize_t)n;
+}
+
+/* Sends c's reply: with a message (status OK), or trailers-only.
+ * http_status is 200 except for a refused head (415, 405). */
+static void answer(gconn *k, gcall *c, int http_status)
+{
+    if (c->answered || k->closed)
+        return;
+    c->answered = true;
+    char st[8], code[16], msg[3200];
+    snprintf(st, sizeof(st), "%d", http_status);
+    if (c->status == QVS_GRPC_OK && c->out) {
+        nghttp2_nv h[] = {NV(":status", st),
+                          NV("content-type", "application/grpc"),
+                          NV("grpc-accept-encoding", "identity,gzip")};
+        nghttp2_data_provider prd = {.source.ptr = c,
+                                     .read_callback = read_out};
+        nghttp2_submit_response(k->ng, c->stream_id, h, 3, &prd);
+        return;
+    }
+    snprintf(code, sizeof(code), "%d", c->status);
+    percent_encode(c->message, msg, sizeof(msg));
+    nghttp2_nv h[] = {NV(":status", st), NV("content-type", "application/grpc"),
+                      NV("grpc-status", code), NV("grpc-message", msg)};
+    nghttp2_submit_response(k->ng, c->stream_id, h, c->status ? 4 : 3, NULL);
+}
+
+static void refuse(gconn *k, gcall *c, int http_status, int status,
+                   const char *fmt, const char *arg)
+{
+    c->status = status;
+    snprintf(c->message, sizeof(c->message), fmt, arg);
+    answer(k, c, http_status);
+}
+
+/* ---- running a call ------------------------------------------------------ */
+
+static void call_run(qvs_job *job)
+{
+    gcall *c = (gcall *)job;
+    qvs_grpc *g = c->conn->g;
+    if (c->deadline_ns && now_ns() >= c->deadline_ns) {
+        c->status = QVS_GRPC_DEADLINE_EXCEEDED;
+        snprintf(c->message, sizeof(c->message), "Deadline Exceeded");
+        return;
+    }
+    uint8_t *out = NULL;
+    size_t out_len = 0;
+    c->status = qvs_grpc_invoke(g->srv, c->method, c->in + 5, c->in_len - 5,
+                                &out, &out_len, c->message, sizeof(c->message));
+    if (c->status != QVS_GRPC_OK) {
+        free(out);
+        return;
+    }
+    c->out = malloc(out_len + 5);
+    if (!c->out) {
+        free(out);
+        c->status = QVS_GRPC_RESOURCE_EXHAUSTED;
+        snprintf(c->message, sizeof(c->message), "out of memory");
+        return;
+    }
+    c->out[0] = 0;
+    c->out[1] = (uint8_t)(out_len >> 24);
+    c->out[2] = (uint8_t)(out_len >> 16);
+    c->out[3] = (uint8_t)(out_len >> 8);
+    c->out[4] = (uint8_t)out_len;
+    if (out_len)
+        memcpy(c->out + 5, out, out_len);
+    c->out_len = out_len + 5;
+    free(out);
+}
+
+static void call_done(qvs_job *job)
+{
+    gcall *c = (gcall *)job;
+    qvs_grpc *g = c->conn->g;
+    pthread_mutex_lock(&g->done_mu);
+    c->next_done = g->done;
+    g->done = c;
+    pthread_mutex_unlock(&g->done_mu);
+    ring(g);
+}
+
+/* Parses grpc-timeout ("100m": an ASCII integer of at most 8 digits and a
+ * unit H, M, S, m, u, n) into an absolute deadline; false if malformed. */
+static bool parse_timeout(const char *v, size_t len, int64_t *deadline)
+{
+    if (len < 2 || len > 9)
+        return false;
+    int64_t n = 0;
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        n = n * 10 + (v[i] - '0');
+    }
+    static const char units[] = "HMSmun";
+    static const int64_t ns[] = {3600000000000, 60000000000, 1000000000,
+                                 1000000,       1000,        1};
+    const char *u = strchr(units, v[len - 1]);
+    if (!u || !v[len - 1])
+        return false;
+    int64_t scale = ns[u - units];
+    int64_t t = n > INT64_MAX / scale ? INT64_MAX / 2 : n * scale;
+    *deadline = now_ns() + (t > INT64_MAX / 2 ? INT64_MAX / 2 : t);
+    return true;
+}
+
+/* Replaces c's gzip-compressed message by its inflated bytes (zlib), at
+ * most the message size limit; false when refused (answered). */
+static bool inflate_message(gconn *k, gcall *c)
+{
+    uint64_t max = k->g->max_bytes;
+    size_t cap = 4096, len = 0;
+    uint8_t *out = malloc(cap + 5);
+    z_stream z = {0};
+    if (!out || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+        free(out);
+        refuse(k, c, 200, QVS_GRPC_RESOURCE_EXHAUSTED, "%s", "out of memory");
+        return false;
+    }
+    z.next_in = c->in + 5;
+    z.avail_in = (uInt)(c->in_len - 5);
+    int rc = Z_OK;
+    while (rc == Z_OK) {
+        if (len == cap) {
+            if (cap >= max + 1)
+                break;
+            size_t ncap = cap * 2 > max + 1 ? (size_t)max + 1 : cap * 2;
+            uint8_t *p = realloc(out, ncap + 5);
+            if (!p)
+                break;
+            out = p;
+            cap = ncap;
+        }
+        z.next_out = out + 5 + len;
+        z.avail_out = (uInt)(cap - len);
+        rc = inflate(&z, Z_NO_FLUSH);
+        len = cap - z.avail_out;
+    }
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END || len > max) {
+        free(out);
+        if (len > max)
+            refuse(k, c, 200, QVS_GRPC_RESOURCE_EXHAUSTED, "%s",
+                   "decompressed message larger than the maximum size");
+        else
+            refuse(k, c, 200, QVS_GRPC_INTERNAL, "%s",
+                   "malformed gzip-compressed message");
+        return false;
+    }
+    memset(out, 0, 5);
+    free(c->in);
+    c->in = out;
+    c->in_len = len + 5;
+    c->in_cap = cap + 5;
+    return true;
+}
+
+/* The request stream ended: check the head and the framing, then queue. */
+static void dispatch(gconn *k, gcall *c)
+{
+    qvs_grpc *g = k->g;
+    if (c->answered)
+        return;
+    if (!c->post) {
+        refuse(k, c, 405, QVS_GRPC_UNIMPLEMENTED, "%s",
+               "gRPC requests must use POST");
+        return;
+    }
+    if (!c->grpc_type) {
+        refuse(k, c, 415, QVS_GRPC_INVALID_ARGUMENT, "%s",
+               "content-type must be application/grpc");
+        return;
+    }
+    c->method = qvs_grpc_find(c->path);
+    if (!c->method) {
+        refuse(k, c, 200, QVS_GRPC_UNIMPLEMENTED, "Method not found: %s",
+               c->path);
+        return;
+    }
+    const qvs_config *cfg = qvs_server_config(g->srv);
+    qvs_auth a = qvs_auth_check(cfg, c->has_api_key ? c->api_key : NULL,
+                                c->has_authorization ? c->authorization : NULL,
+                                qvs_grpc_method_open(c->method),
+                                qvs_grpc_method_write(g->srv, c->method));
+    if (a == QVS_AUTH_MISSING || a == QVS_AUTH_INVALID) {
+        refuse(k, c, 200, QVS_GRPC_UNAUTHENTICATED, "%s",
+               a == QVS_AUTH_MISSING
+                   ? "Must provide an API key or an Authorization bearer token"
+                   : "Invalid API key or JWT");
+        return;
+    }
+    if (a == QVS_AUTH_READ_ONLY) {
+        refuse(k, c, 200, QVS_GRPC_PERMISSION_DENIED, "%s",
+               "Write access denied");
+        return;
+    }
+    /* Exactly one message: a 5-byte prefix (flag 0: not compressed, we
+     * advertise no grpc-accept-encoding) and that many bytes. */
+    if (c->in_len < 5) {
+        refuse(k, c, 200, QVS_GRPC_INVALID_ARGUMENT, "%s",
+               "truncated gRPC message: no length prefix");
+        return;
+    }
+    uint64_t n = ((uint64_t)c->in[1] << 24) | ((uint64_t)c->in[2] << 16) |
+                 ((uint64_t)c->in[3] << 8) | c->in[4];
+    if (c->in[0] > 1 || (c->in[0] == 1 && !c->gzip)) {
+        refuse(k, c, 200, QVS_GRPC_UNIMPLEMENTED, "%s",
+               c->in[0] == 1 ? "compressed message without a supported "
+                               "grpc-encoding (identity, gzip)"
+                             : "malformed gRPC message flag");
+        return;
+    }
+    if (n != c->in_len - 5) {
+        refuse(k, c, 200, QVS_GRPC_INVALID_ARGUMENT, "%s",
+               n > c->in_len - 5 ? "truncated gRPC message"
+                                 : "a unary call takes exactly one message");
+        return;
+    }
+    if (c->in[0] == 1 && !inflate_message(k, c))
+        return;
+    if (c->deadline_ns && now_ns() >= c->deadline_ns) {
+        refuse(k, c, 200, QVS_GRPC_DEADLINE_EXCEEDED, "%s",
+               "Deadline Exceeded");
+        return;
+    }
+    c->job.run = call_run;
+    c->job.done = call_done;
+    c->job.write = qvs_grpc_method_write(g->srv, c->method);
+    c->in_pool = true;
+    k->pending++;
+    atomic_fetch_add(&g->pending, 1);
+    if (!qvs_server_submit(g->srv, &c->job)) {
+        c->in_pool = false;
+        k->pending--;
+        atomic_fetch_sub(&g->pending, 1);
+        refuse(k, c, 200, QVS_GRPC_UNAVAILABLE, "%s",
+               "Service unavailable: too many requests in flight");
+    }
+}
+
+/* ---- nghttp2 callbacks --------------------------------------------------- */
+
+static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len,
+                       int flags, void *user)
+{
+    (void)ng;
+    (void)flags;
+    gconn *k = user;
+    ssize_t n = send(k->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK
+                   ? NGHTTP2_ERR_WOULDBLOCK
+                   : NGHTTP2_ERR_CALLBACK_FAILURE;
+    return n;
+}
+
+static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
+                            void *user)
+{
+    gconn *k = user;
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    gcall *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    c->conn = k;
+    c->stream_id = f->hd.stream_id;
+    c->next = k->open;
+    if (k->open)
+        k->open->prev = c;
+    k->open = c;
+    nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, c);
+    if (k->streams++ == 0 && k->sock)
+        qvs_sock_to(k->sock, QVS_PHASE_WAIT, QVS_PHASE_BUSY);
+    return 0;
+}
+
+static void copy_value(char *dst, size_t cap, bool *has, const uint8_t *v,
+                       size_t len)
+{
+    if (len >= cap)
+        len = cap - 1; /* an over-long key simply fails to match */
+    memcpy(dst, v, len);
+    dst[len] = '\0';
+    *has = true;
+}
+
+static bool name_is(const uint8_t *name, size_t len, const char *s)
+{
+    return len == strlen(s) && memcmp(name, s, len) == 0;
+}
+
+static int on_header(nghttp2_session *ng, const nghttp2_frame *f,
+                     const uint8_t *name, size_t nlen, const uint8_t *value,
+                     size_t vlen, uint8_t flags, void *user)
+{
+    (void)flags;
+    (void)user;
+    gcall *c = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    if (!c || f->hd.type != NGHTTP2_HEADERS)
+        return 0;
+    bool dummy;
+    if (name_is(name, nlen, ":method"))
+        c->post = vlen == 4 && memcmp(value, "POST", 4) == 0;
+    else if (name_is(name, nlen, ":path"))
+        copy_value(c->path, sizeof(c->path), &dummy, value, vlen);
+    else if (name_is(name, nlen, "content-type"))
+        c->grpc_type = vlen >= 16 &&
+                       memcmp(value, "application/grpc", 16) == 0 &&
+                       (vlen == 16 || value[16] == '+' || value[16] == ';');
+    else if (name_is(name, nlen, "grpc-encoding"))
+        c->gzip = vlen == 4 && memcmp(value, "gzip", 4) == 0;
+    else if (name_is(name, nlen, "api-key"))
+        copy_value(c->api_key, sizeof(c->api_key), &c->has_api_key, value,
+                   vlen);
+    else if (name_is(name, nlen, "authorization"))
+        copy_value(c->authorization, sizeof(c->authorization),
+                   &c->has_authorization, value, vlen);
+    else if (name_is(name, nlen, "grpc-timeout") &&
+             !parse_timeout((const char *)value, vlen, &c->deadline_ns))
+        c->deadline_ns = 0; /* malformed: no deadline, as grpc-go does */
+    return 0;
+}
+
+static int on_data(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
+                   const uint8_t *data, size_t len, void *user)
+{
+    (void)flags;
+    gconn *k = user;
+    gcall *c = nghttp2_session_get_stream_user_data(ng, stream_id);
+    if (!c || c->too_large || c->answered)
+        return 0;
+    if ((uint64_t)c->in_len + len > k->g->max_bytes + 5) {
+        c->too_large = true;
+        free(c->in);
+        c->in = NULL;
+        c->in_len = c->in_cap = 0;
+        char lim[32];
+        snprintf(lim, sizeof(lim), "%llu", (unsigned long long)k->g->max_bytes);
+        refuse(k, c, 200, QVS_GRPC_RESOURCE_EXHAUSTED,
+               "message larger than max (%s bytes)", lim);
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, stream_id,
+                                  NGHTTP2_NO_ERROR);
+        return 0;
+    }
+    if (c->in_len + len > c->in_cap) {
+        size_t cap = c->in_cap ? c->in_cap : 1024;
+        while (cap < c->in_len + len)
+            cap *= 2;
+        uint8_t *p = realloc(c->in, cap);
+        if (!p)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        c->in = p;
+        c->in_cap = cap;
+    }
+    memcpy(c->in + c->in_len, data, len);
+    c->in_len += len;
+    return 0;
+}
+
+static int on_frame(nghttp2_session *ng, const nghttp2_frame *f, void *user)
+{
+    gconn *k = user;
+    if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        gcall *c = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+        if (c)
+            dispatch(k, c);
+    }
+    return 0;
+}
+
+static int on_close(nghttp2_session *ng, int32_t stream_id, uint32_t err,
+                    void *user)
+{
+    (void)err;
+    gconn *k = user;
+    gcall *c = nghttp2_session_get_stream_user_data(ng, stream_id);
+    if (!c)
+        return 0;
+    nghttp2_session_set_stream_user_data(ng, stream_id, NULL);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        k->open = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    if (--k->streams == 0 && k->sock)
+        qvs_sock_wait(k->sock);
+    if (c->in_pool)
+        c->orphan = true; /* freed when the worker hands it back */
+    else
+        call_free(c);
+    return 0;
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static nghttp2_session_callbacks *make_callbacks(void)
+{
+    nghttp2_session_callbacks *cb;
+    if (nghttp2_session_callbacks_new(&cb) != 0)
+        return NULL;
+    nghttp2_session_callbacks_set_send_callback(cb, on_send);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
+                                                            on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+    return cb;
+}
+
+static void conn_accept(qvs_grpc *g)
+{
+    struct sockaddr_storage addr;
+    socklen_t alen = sizeof(addr);
+    int fd = accept4(g->listen_fd, (struct sockaddr *)&addr, &alen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+        return;
+    gconn *k = calloc(1, sizeof(*k));
+    nghttp2_session_callbacks *cb = make_callbacks();
+    if (!k || !cb || nghttp2_session_server_new(&k->ng, cb, k) != 0) {
+        nghttp2_session_callbacks_del(cb);
+        free(k);
+        close(fd);
+        return;
+    }
+    nghttp2_session_callbacks_del(cb);
+    k->g = g;
+    k->fd = fd;
+    k->sock =
+        qvs_guard_open(qvs_server_guard(g->srv), fd, (struct sockaddr *)&addr);
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, MAX_STREAMS},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20}};
+    nghttp2_submit_settings(k->ng, NGHTTP2_FLAG_NONE, iv, 2);
+    nghttp2_session_set_local_window_size(k->ng, NGHTTP2_FLAG_NONE, 0, 1 << 24);
+    if (atomic_load(&g->stopping))
+        nghttp2_submit_goaway(k->ng, NGHTTP2_FLAG_NONE, 0, NGHTTP2_NO_ERROR,
+                              NULL, 0);
+    k->next = g->conns;
+    g->conns = k;
+}
+
+/* Closes the socket and the session; the gconn stays until no call of
+ * it is in the pool. */
+static void conn_close(gconn *k)
+{
+    if (k->closed)
+        return;
+    k->closed = true;
+    /* nghttp2_session_del calls no stream-close callback: release the
+     * calls of the streams still open here. */
+    for (gcall *c = k->open, *next; c; c = next) {
+        next = c->next;
+        if (c->in_pool)
+            c->orphan = true;
+        else
+            call_free(c);
+    }
+    k->open = NULL;
+    nghttp2_session_del(k->ng);
+    k->ng = NULL;
+    if (k->sock)
+        qvs_guard_close(qvs_server_guard(k->g->srv), k->sock);
+    k->sock = NULL;
+    close(k->fd);
+    k->fd = -1;
+}
+
+static void conn_read(gconn *k)
+{
+    uint8_t buf[READ_CHUNK];
+    for (;;) {
+        ssize_t n = recv(k->fd, buf, sizeof(buf), 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || nghttp2_session_mem_recv(k->ng, buf, (size_t)n) < 0) {
+            conn_close(k);
+            return;
+        }
+    }
+}
+
+/* Flushes what nghttp2 has to send; closes a session that is done. */
+static void conn_flush(gconn *k)
+{
+    if (k->closed)
+        return;
+    if (nghttp2_session_send(k->ng) != 0 ||
+        (!nghttp2_session_want_read(k->ng) &&
+         !nghttp2_session_want_write(k->ng)))
+        conn_close(k);
+}
+
+/* Calls back from the pool: answer those whose stream is still open. */
+static void take_done(qvs_grpc *g)
+{
+    pthread_mutex_lock(&g->done_mu);
+    gcall *c = g->done;
+    g->done = NULL;
+    pthread_mutex_unlock(&g->done_mu);
+    while (c) {
+        gcall *next = c->next_done;
+        gconn *k = c->conn;
+        c->in_pool = false;
+        k->pending--;
+        atomic_fetch_sub(&g->pending, 1);
+        if (c->orphan || k->closed)
+            call_free(c);
+        else
+            answer(k, c, 200);
+        c = next;
+    }
+}
+
+/* Answers DEADLINE_EXCEEDED for every call past its deadline; returns the
+ * poll timeout until the next one (ms, -1 none). */
+static int expire(qvs_grpc *g)
+{
+    int64_t now = now_ns(), next = -1;
+    for (gconn *k = g->conns; k; k = k->next) {
+        if (k->closed)
+            continue;
+        for (gcall *c = k->open; c; c = c->next) {
+            if (!c->deadline_ns || c->answered)
+                continue;
+            if (c->deadline_ns <= now) {
+                c->status = QVS_GRPC_DEADLINE_EXCEEDED;
+                snprintf(c->message, sizeof(c->message), "Deadline Exceeded");
+                free(c->out);
+                c->out = NULL;
+                answer(k, c, 200);
+            } else if (next < 0 || c->deadline_ns - now < next) {
+                next = c->deadline_ns - now;
+            }
+        }
+    }
+    return next < 0 ? -1 : (int)(next / 1000000 + 1);
+}
+
+/* Frees closed connections with no call left in the pool. */
+static void reap(qvs_grpc *g)
+{
+    for (gconn **p = &g->conns; *p;) {
+        gconn *k = *p;
+        if (k->closed && k->pending == 0) {
+            *p = k->next;
+            free(k);
+        } else {
+            p = &k->next;
+        }
+    }
+}
+
+static size_t count_conns(const qvs_grpc *g)
+{
+    size_t n = 0;
+    for (const gconn *k = g->conns; k; k = k->next)
+        n++;
+    return n;
+}
+
+static void goaway_all(qvs_grpc *g)
+{
+    if (g->listen_fd >= 0) {
+        close(g->listen_fd);
+        g->listen_fd = -1;
+    }
+    for (gconn *k = g->conns; k; k = k->next)
+        if (!k->closed) {
+            nghttp2_submit_goaway(
+                k->ng, NGHTTP2_FLAG_NONE,
+                nghttp2_session_get_last_proc_stream_id(k->ng),
+                NGHTTP2_NO_ERROR, NULL, 0);
+            conn_flush(k);
+        }
+}
+
+/* Stopping and nothing in flight: every reply is out (or its stream
+ * gone), so the connections may close. */
+static bool drained(qvs_grpc *g, int64_t since)
+{
+    if (atomic_load(&g->pending) == 0) {
+        bool busy = false;
+        for (gconn *k = g->conns; k; k = k->next)
+            if (!k->closed && nghttp2_session_want_write(k->ng))
+                busy = true;
+        if (!busy)
+            return true;
+    }
+    return (now_ns() - since) / 1000000 >= (int64_t)QVS_DRAIN_TIMEOUT_MS;
+}
+
+static void *loop(void *arg)
+{
+    qvs_grpc *g = arg;
+    struct pollfd *pfd = NULL;
+    gconn **who = NULL;
+    size_t cap = 0;
+    int64_t stop_since = 0;
+    for (;;) {
+        take_done(g);
+        for (gconn *k = g->conns; k; k = k->next)
+            conn_flush(k);
+        reap(g);
+        bool stopping = atomic_load(&g->stopping);
+        if (stopping && !stop_since) {
+            stop_since = now_ns();
+            goaway_all(g);
+        }
+        if (stopping && drained(g, stop_since))
+            break;
+        size_t n = count_conns(g) + 2;
+        if (n > cap) {
+            struct pollfd *p = realloc(pfd, n * sizeof(*p));
+            gconn **w = p ? realloc(who, n * sizeof(*w)) : NULL;
+            if (p)
+                pfd = p;
+            if (w)
+                who = w;
+            if (!p || !w) {
+                struct timespec nap = {0, 10000000};
+                nanosleep(&nap, NULL);
+                continue;
+            }
+            cap = n;
+        }
+        size_t m = 0;
+        pfd[m++] = (struct pollfd){.fd = g->wake_fd, .events = POLLIN};
+        if (g->listen_fd >= 0)
+            pfd[m++] = (struct pollfd){.fd = g->listen_fd, .events = POLLIN};
+        size_t first = m;
+        for (gconn *k = g->conns; k; k = k->next) {
+            if (k->closed)
+                continue;
+            short ev = POLLIN;
+            if (nghttp2_session_want_write(k->ng))
+                ev |= POLLOUT;
+            who[m] = k;
+            pfd[m++] = (struct pollfd){.fd = k->fd, .events = ev};
+        }
+        int timeout = expire(g);
+        if (stopping && (timeout < 0 || timeout > 50))
+            timeout = 50; /* re-check the drain */
+        if (poll(pfd, m, timeout) < 0 && errno != EINTR)
+            break;
+        if (pfd[0].revents) {
+            uint64_t v;
+            ssize_t r = read(g->wake_fd, &v, sizeof(v));
+            (void)r;
+        }
+        if (first == 2 && (pfd[1].revents & POLLIN))
+            conn_accept(g);
+        for (size_t i = first; i < m; i++) {
+            gconn *k = who[i];
+            if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+                conn_read(k);
+        }
+    }
+    for (gconn *k = g->conns; k; k = k->next)
+        conn_close(k);
+    /* Calls still in the pool (past the drain timeout) point at their
+     * connection: wait for the workers to hand them back. */
+    while (atomic_load(&g->pending) > 0) {
+        struct pollfd w = {.fd = g->wake_fd, .events = POLLIN};
+        if (poll(&w, 1, 100) > 0) {
+            uint64_t v;
+            ssize_t r = read(g->wake_fd, &v, sizeof(v));
+            (void)r;
+        }
+        take_done(g);
+    }
+    take_done(g);
+    reap(g);
+    free(pfd);
+    free(who);
+    return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------ */
+
+static int bind_listener(const char *host, int port, unsigned *bound, char *err,
+                         size_t cap)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char service[16];
+    snprintf(service, sizeof(service), "%d", port < 0 ? 0 : port);
+    int rc = getaddrinfo(host, service, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, cap, "gRPC: cannot resolve %s: %s", host,
+                 gai_strerror(rc));
+        return -1;
+    }
+    int fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        listen(fd, 128) != 0) {
+        snprintf(err, cap, "gRPC: cannot listen on %s port %d: %s", host, port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage sa;
+    socklen_t len = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    *bound =
+        ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                       : ((struct sockaddr_in *)&sa)->sin_port);
+    return fd;
+}
+
+bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
+{
+    *out = NULL;
+    const qvs_config *cfg = qvs_server_config(srv);
+    qvs_grpc *g = calloc(1, sizeof(*g));
+    if (!g) {
+        snprintf(err, cap, "out of memory");
+        return false;
+    }
+    g->srv = srv;
+    g->max_bytes = cfg->max_request_bytes;
+    g->wake_fd = -1;
+    pthread_mutex_init(&g->done_mu, NULL);
+    g->listen_fd =
+        bind_listener(qvs_config_host(cfg), cfg->grpc_port, &g->port, err, cap);
+    if (g->listen_fd < 0 && cfg->grpc_port_default) {
+        fprintf(stderr, "quiver serve: warning: %s; gRPC is off\n", err);
+        pthread_mutex_destroy(&g->done_mu);
+        free(g);
+        return true;
+    }
+    if (g->listen_fd < 0)
+        goto fail;
+    g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (g->wake_fd < 0 || pthread_create(&g->thread, NULL, loop, g) != 0) {
+        snprintf(err, cap, "gRPC: cannot start its thread");
+        goto fail;
+    }
+    *out = g;
+    return true;
+fail:
+    if (g->listen_fd >= 0)
+        close(g->listen_fd);
+    if (g->wake_fd >= 0)
+        close(g->wake_fd);
+    pthread_mutex_destroy(&g->done_mu);
+    free(g);
+    return false;
+}
+
+unsigned qvs_grpc_port(const qvs_grpc *g)
+{
+    return g->port;
+}
+
+void qvs_grpc_stop(qvs_grpc *g)
+{
+    if (!g)
+        return;
+    atomic_store(&g->stopping, true);
+    ring(g);
+    pthread_join(g->thread, NULL);
+    if (g->listen_fd >= 0)
+        close(g->listen_fd);
+    close(g->wake_fd);
+    pthread_mutex_destroy(&g->done_mu);
+    free(g);
+}
