@@ -543,10 +543,11 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
         c->in_len = c->in_cap = 0;
         char lim[32];
         snprintf(lim, sizeof(lim), "%llu", (unsigned long long)k->g->max_bytes);
+        /* The reply ends our side of the stream; nghttp2 then resets
+         * the client's side (RST_STREAM NO_ERROR) once it is sent, so the
+         * rest of the message is not transferred. */
         refuse(k, c, 200, QVS_GRPC_RESOURCE_EXHAUSTED,
                "message larger than max (%s bytes)", lim);
-        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, stream_id,
-                                  NGHTTP2_NO_ERROR);
         return 0;
     }
     if (c->in_len + len > c->in_cap) {
@@ -812,6 +813,7 @@ static void *loop(void *arg)
     int64_t stop_since = 0;
     for (;;) {
         take_done(g);
+        int timeout = expire(g); /* before the flush: it may answer */
         for (gconn *k = g->conns; k; k = k->next)
             conn_flush(k);
         reap(g);
@@ -851,7 +853,6 @@ static void *loop(void *arg)
             who[m] = k;
             pfd[m++] = (struct pollfd){.fd = k->fd, .events = ev};
         }
-        int timeout = expire(g);
         if (stopping && (timeout < 0 || timeout > 50))
             timeout = 50; /* re-check the drain */
         if (poll(pfd, m, timeout) < 0 && errno != EINTR)
