@@ -7,6 +7,7 @@
  *                   grpc-timeout), status trailers, graceful shutdown;
  *   grpc_rpc.c      the table of methods ("/qdrant.Points/Search") and
  *                   what each runs: a REST handler of the same meaning;
+ *   grpc_frame.c    gRPC's message framing (the length prefix, gzip);
  *   grpc_convert.c  protobuf-c messages to the REST handlers' JSON bodies
  *                   and their JSON results back to protobuf messages.
  *
@@ -63,6 +64,21 @@ unsigned qvs_grpc_port(const qvs_grpc *g);
  * connection closes and the thread ends.  NULL is ignored.  Must run while
  * the worker pool still runs. */
 void qvs_grpc_stop(qvs_grpc *g);
+
+/* ---- message framing (grpc_frame.c) -------------------------------------- */
+
+/* Checks the body of a unary call, len bytes at in: exactly one message,
+ * its 5-byte prefix (flag 0, or 1 = compressed when the call said
+ * grpc-encoding: gzip) and exactly that many bytes.  On success *msg and
+ * *msg_len are the message: in place, or inflated (zlib) into *owned
+ * (malloc'd, freed by the caller; NULL when in place), at most max bytes
+ * either way.  Returns the gRPC status: INVALID_ARGUMENT for a truncated
+ * or extra message, UNIMPLEMENTED for a compression we do not speak,
+ * RESOURCE_EXHAUSTED past max, INTERNAL for a corrupt gzip stream, with
+ * the reason in err. */
+int qvs_grpc_unframe(const uint8_t *in, size_t len, bool gzip, uint64_t max,
+                     const uint8_t **msg, size_t *msg_len, uint8_t **owned,
+                     char *err, size_t cap);
 
 /* ---- methods (grpc_rpc.c) ------------------------------------------------ */
 

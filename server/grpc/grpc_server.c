@@ -64,7 +64,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #define MAX_STREAMS 64
 #define READ_CHUNK  16384
@@ -85,7 +84,10 @@ typedef struct gcall {
     /* The body: length-prefixed messages, as received. */
     uint8_t *in;
     size_t in_len, in_cap;
-    bool too_large; /* answered RESOURCE_EXHAUSTED; data discarded */
+    bool too_large;     /* answered RESOURCE_EXHAUSTED; data discarded */
+    const uint8_t *msg; /* the message: into in, or inflated */
+    size_t msg_len;
+    uint8_t *inflated; /* owned, when the message was gzip-compressed */
     const qvs_grpc_method *method;
     /* The reply. */
     int status;
@@ -144,6 +146,7 @@ static void call_free(gcall *c)
     if (!c)
         return;
     free(c->in);
+    free(c->inflated);
     free(c->out);
     free(c);
 }
@@ -251,8 +254,8 @@ static void call_run(qvs_job *job)
     }
     uint8_t *out = NULL;
     size_t out_len = 0;
-    c->status = qvs_grpc_invoke(g->srv, c->method, c->in + 5, c->in_len - 5,
-                                &out, &out_len, c->message, sizeof(c->message));
+    c->status = qvs_grpc_invoke(g->srv, c->method, c->msg, c->msg_len, &out,
+                                &out_len, c->message, sizeof(c->message));
     if (c->status != QVS_GRPC_OK) {
         free(out);
         return;
@@ -310,57 +313,6 @@ static bool parse_timeout(const char *v, size_t len, int64_t *deadline)
     return true;
 }
 
-/* Replaces c's gzip-compressed message by its inflated bytes (zlib), at
- * most the message size limit; false when refused (answered). */
-static bool inflate_message(gconn *k, gcall *c)
-{
-    uint64_t max = k->g->max_bytes;
-    size_t cap = 4096, len = 0;
-    uint8_t *out = malloc(cap + 5);
-    z_stream z = {0};
-    if (!out || inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
-        free(out);
-        refuse(k, c, 200, QVS_GRPC_RESOURCE_EXHAUSTED, "%s", "out of memory");
-        return false;
-    }
-    z.next_in = c->in + 5;
-    z.avail_in = (uInt)(c->in_len - 5);
-    int rc = Z_OK;
-    while (rc == Z_OK) {
-        if (len == cap) {
-            if (cap >= max + 1)
-                break;
-            size_t ncap = cap * 2 > max + 1 ? (size_t)max + 1 : cap * 2;
-            uint8_t *p = realloc(out, ncap + 5);
-            if (!p)
-                break;
-            out = p;
-            cap = ncap;
-        }
-        z.next_out = out + 5 + len;
-        z.avail_out = (uInt)(cap - len);
-        rc = inflate(&z, Z_NO_FLUSH);
-        len = cap - z.avail_out;
-    }
-    inflateEnd(&z);
-    if (rc != Z_STREAM_END || len > max) {
-        free(out);
-        if (len > max)
-            refuse(k, c, 200, QVS_GRPC_RESOURCE_EXHAUSTED, "%s",
-                   "decompressed message larger than the maximum size");
-        else
-            refuse(k, c, 200, QVS_GRPC_INTERNAL, "%s",
-                   "malformed gzip-compressed message");
-        return false;
-    }
-    memset(out, 0, 5);
-    free(c->in);
-    c->in = out;
-    c->in_len = len + 5;
-    c->in_cap = cap + 5;
-    return true;
-}
-
 /* The request stream ended: check the head and the framing, then queue. */
 static void dispatch(gconn *k, gcall *c)
 {
@@ -400,30 +352,14 @@ static void dispatch(gconn *k, gcall *c)
                "Write access denied");
         return;
     }
-    /* Exactly one message: a 5-byte prefix (flag 0: not compressed, we
-     * advertise no grpc-accept-encoding) and that many bytes. */
-    if (c->in_len < 5) {
-        refuse(k, c, 200, QVS_GRPC_INVALID_ARGUMENT, "%s",
-               "truncated gRPC message: no length prefix");
+    int st = qvs_grpc_unframe(c->in, c->in_len, c->gzip, g->max_bytes, &c->msg,
+                              &c->msg_len, &c->inflated, c->message,
+                              sizeof(c->message));
+    if (st != QVS_GRPC_OK) {
+        c->status = st;
+        answer(k, c, 200);
         return;
     }
-    uint64_t n = ((uint64_t)c->in[1] << 24) | ((uint64_t)c->in[2] << 16) |
-                 ((uint64_t)c->in[3] << 8) | c->in[4];
-    if (c->in[0] > 1 || (c->in[0] == 1 && !c->gzip)) {
-        refuse(k, c, 200, QVS_GRPC_UNIMPLEMENTED, "%s",
-               c->in[0] == 1 ? "compressed message without a supported "
-                               "grpc-encoding (identity, gzip)"
-                             : "malformed gRPC message flag");
-        return;
-    }
-    if (n != c->in_len - 5) {
-        refuse(k, c, 200, QVS_GRPC_INVALID_ARGUMENT, "%s",
-               n > c->in_len - 5 ? "truncated gRPC message"
-                                 : "a unary call takes exactly one message");
-        return;
-    }
-    if (c->in[0] == 1 && !inflate_message(k, c))
-        return;
     if (c->deadline_ns && now_ns() >= c->deadline_ns) {
         refuse(k, c, 200, QVS_GRPC_DEADLINE_EXCEEDED, "%s",
                "Deadline Exceeded");
