@@ -594,6 +594,7 @@ int qvs_grpc_invoke(qvs_server *srv, const qvs_grpc_method *m,
         goto done;
     }
     protobuf_c_message_pack(pb, *out);
+    msg[0] = '\0';
 done:
     if (pb)
         protobuf_c_message_free_unpacked(pb, NULL);
