@@ -530,9 +530,20 @@ static void run_rest(qvs_server *srv, const impl *im, cJSON *body,
             cJSON_IsString(name) ? name->valuestring : "";
     if (im->param2)
         req.params[req.n_params++] = cJSON_IsString(p2) ? p2->valuestring : "";
+    /* A path segment is never empty over REST (the router drops empty
+     * segments), so the handlers never see ""; Qdrant's gRPC validation
+     * refuses an empty name too. */
+    for (size_t i = 0; i < req.n_params; i++)
+        if (!*req.params[i]) {
+            qvs_fail(resp, 422, "Validation error: %s must not be empty",
+                     i == 0 && strstr(im->pattern, "{name}") ? "collection_name"
+                                                             : im->param2);
+            goto done;
+        }
     rt->handler(&req, resp);
     if (resp->http_status >= 400)
         qvs_scrub_storage_paths(qvs_catalog_dir(req.catalog), resp->error);
+done:
     cJSON_Delete(name);
     cJSON_Delete(p2);
     cJSON_Delete(wait);
