@@ -47,14 +47,7 @@ trap cleanup EXIT
 
 echo "== data: $n x $dim cosine, $nq queries =="
 "$build/quiver" generate --n $((n + nq)) --dim "$dim" --seed 7 --out "$work/all.fvecs" >/dev/null
-"$py" - "$work" "$n" <<'PY'
-import sys, numpy as np
-work, n = sys.argv[1], int(sys.argv[2])
-raw = np.fromfile(f"{work}/all.fvecs", dtype=np.int32)
-d = int(raw[0]); rows = raw.reshape(-1, d + 1)
-rng = np.random.default_rng(1); perm = rng.permutation(len(rows))
-rows[perm[:n]].tofile(f"{work}/base.fvecs"); rows[perm[n:]].tofile(f"{work}/queries.fvecs")
-PY
+"$py" bench/http/split_data.py "$work" "$n"
 
 free_port() {
     "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'

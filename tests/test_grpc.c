@@ -23,6 +23,7 @@
  * only has to pass (the call is held until then by design); every other
  * wait is for a reply or a counter, with a bounded poll.
  */
+#include "scratch_dir.h"
 #include "server/server.h"
 
 #include "health_check.pb-c.h"
@@ -30,7 +31,6 @@
 
 #include <arpa/inet.h>
 #include <check.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
@@ -46,25 +46,16 @@
 #define RO_KEY  "ro-key"
 
 static qvs_server *srv;
-static char storage[256];
-
-static int rm_entry(const char *path, const struct stat *st, int flag,
-                    struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
 
 static void setup(void)
 {
-    snprintf(storage, sizeof(storage), "/tmp/quiver-test-grpc.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(storage));
+    scratch_dir_make("grpc");
     qvs_config cfg;
     qvs_config_init(&cfg);
     cfg.host = "127.0.0.1";
     cfg.port = 0;
     cfg.grpc_port = QVS_GRPC_PORT_ANY;
-    cfg.storage = storage;
+    cfg.storage = scratch_dir;
     cfg.threads = 2;
     cfg.max_request_bytes = 1 << 20;
     cfg.api_key = API_KEY;
@@ -79,7 +70,7 @@ static void teardown(void)
 {
     qvs_server_stop(srv);
     srv = NULL;
-    nftw(storage, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove();
 }
 
 /* ---- a small nghttp2 client ---------------------------------------------- */
@@ -480,7 +471,7 @@ START_TEST(graceful_stop_finishes_calls)
     ck_assert_int_eq(c.r.grpc_status, 0);
     ck_assert_uint_ge(c.r.data_len, 5);
     client_close(&c);
-    nftw(storage, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    scratch_dir_remove();
 }
 END_TEST
 
