@@ -17,11 +17,15 @@
  *     DEADLINE_EXCEEDED by its deadline;
  *  8. api-key metadata: none, wrong, the read-only key on a write;
  *  9. graceful stop: a call in flight when qvs_server_stop starts is
- *     finished and answered OK.
+ *     finished and answered OK;
+ * 10. an idle connection gets GOAWAY before the guard's header timeout
+ *     closes it.
  *
  * Nothing waits on the clock but the deadline test, whose 50 ms deadline
- * only has to pass (the call is held until then by design); every other
- * wait is for a reply or a counter, with a bounded poll.
+ * only has to pass (the call is held until then by design), and the idle
+ * test, which waits for the GOAWAY the server sends after half a second
+ * of idleness; every other wait is for a reply or a counter, with a
+ * bounded poll.
  */
 #include "scratch_dir.h"
 #include "server/server.h"
@@ -47,7 +51,7 @@
 
 static qvs_server *srv;
 
-static void setup(void)
+static void start(unsigned header_timeout_s)
 {
     scratch_dir_make("grpc");
     qvs_config cfg;
@@ -60,10 +64,21 @@ static void setup(void)
     cfg.max_request_bytes = 1 << 20;
     cfg.api_key = API_KEY;
     cfg.read_only_api_key = RO_KEY;
+    cfg.header_timeout_s = header_timeout_s;
     char err[512] = "";
     ck_assert_msg(qvs_server_start(&cfg, &srv, err, sizeof(err)), "start: %s",
                   err);
     ck_assert_uint_ne(qvs_server_grpc_port(srv), 0);
+}
+
+static void setup(void)
+{
+    start(60); /* no idle connection closes during a test */
+}
+
+static void setup_fast(void)
+{
+    start(1); /* idle connections get GOAWAY after half a second */
 }
 
 static void teardown(void)
@@ -82,6 +97,7 @@ typedef struct reply {
     unsigned char data[4096];
     size_t data_len;
     bool closed;
+    bool goaway; /* the server sent GOAWAY */
 } reply;
 
 typedef struct client {
@@ -131,6 +147,14 @@ static int c_data(nghttp2_session *ng, uint8_t flags, int32_t id,
     return 0;
 }
 
+static int c_frame(nghttp2_session *ng, const nghttp2_frame *f, void *user)
+{
+    (void)ng;
+    if (f->hd.type == NGHTTP2_GOAWAY)
+        ((client *)user)->r.goaway = true;
+    return 0;
+}
+
 static int c_close(nghttp2_session *ng, int32_t id, uint32_t err, void *user)
 {
     (void)ng, (void)id, (void)err;
@@ -176,6 +200,7 @@ static void client_open(client *c)
     nghttp2_session_callbacks_set_on_header_callback(cb, c_header);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, c_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, c_close);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, c_frame);
     ck_assert_int_eq(nghttp2_session_client_new(&c->ng, cb, c), 0);
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, NULL, 0);
@@ -438,6 +463,33 @@ START_TEST(api_keys)
 }
 END_TEST
 
+START_TEST(idle_connection_gets_goaway)
+{
+    client c;
+    client_open(&c);
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    client_submit(&c, "/grpc.health.v1.Health/Check", "application/grpc", NULL,
+                  body, n);
+    client_wait(&c);
+    ck_assert_int_eq(c.r.grpc_status, 0);
+    /* idle now: GOAWAY within the header timeout (1 s), then the close */
+    unsigned char buf[4096];
+    for (int i = 0; i < 3000 && !c.r.goaway; i++) {
+        struct pollfd p = {.fd = c.fd, .events = POLLIN};
+        if (poll(&p, 1, 10) <= 0)
+            continue;
+        ssize_t got = recv(c.fd, buf, sizeof(buf), 0);
+        if (got <= 0)
+            break;
+        ck_assert_int_ge(nghttp2_session_mem_recv(c.ng, buf, (size_t)got), 0);
+    }
+    ck_assert_msg(c.r.goaway, "no GOAWAY before the idle connection closed");
+    client_close(&c);
+    assert_serving(health()); /* a new connection is served */
+}
+END_TEST
+
 static void *stop_server(void *arg)
 {
     qvs_server_stop(arg);
@@ -498,6 +550,11 @@ int main(void)
     tcase_add_test(tc, api_keys);
     tcase_add_test(tc, graceful_stop_finishes_calls);
     suite_add_tcase(s, tc);
+    TCase *idle = tcase_create("idle connections");
+    tcase_add_checked_fixture(idle, setup_fast, teardown_if_running);
+    tcase_set_timeout(idle, 120);
+    tcase_add_test(idle, idle_connection_gets_goaway);
+    suite_add_tcase(s, idle);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

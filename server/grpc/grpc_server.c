@@ -40,7 +40,11 @@
  * count both; a connection is BUSY while it has streams and WAIT when
  * idle, so an idle connection closes after the header timeout, as REST's
  * keep-alive does (clients reconnect), and the oldest idle ones are
- * evicted first.  At most MAX_STREAMS concurrent streams per connection
+ * evicted first.  Half a second before that timeout an idle connection
+ * gets GOAWAY: the client opens a new connection for its next call, and a
+ * call already on its way is refused with REFUSED_STREAM, which clients
+ * retry (it never ran), instead of meeting a closed socket.  At most
+ * MAX_STREAMS concurrent streams per connection
  * (SETTINGS_MAX_CONCURRENT_STREAMS) bound what one connection buffers.
  *
  * Shutdown: the listener closes, every session gets GOAWAY (clients send
@@ -108,16 +112,19 @@ struct gconn {
     int fd;
     nghttp2_session *ng;
     qvs_sock *sock;
-    size_t streams; /* open streams */
-    size_t pending; /* calls in the pool */
-    bool closed;    /* socket closed, session gone */
-    gcall *open;    /* calls whose stream is open (deadlines) */
+    size_t streams;     /* open streams */
+    size_t pending;     /* calls in the pool */
+    bool closed;        /* socket closed, session gone */
+    gcall *open;        /* calls whose stream is open (deadlines) */
+    int64_t idle_since; /* when streams last fell to 0 */
+    bool goaway;        /* sent: the client opens a new connection */
     gconn *next;
 };
 
 struct qvs_grpc {
     qvs_server *srv;
     uint64_t max_bytes;
+    int64_t idle_ns; /* an idle connection gets GOAWAY after this */
     int listen_fd;
     int wake_fd;
     unsigned port;
@@ -212,35 +219,48 @@ static ssize_t read_out(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
 
 /* Sends c's reply: with a message (status OK), or trailers-only.
  * http_status is 200 except for a refused head (415, 405). */
-static void answer(gconn *k, gcall *c, int http_status)
+/* A trailers-only reply: one HEADERS frame with the status.  Touches no
+ * field of c but `answered` (the loop's own), so it may answer a call a
+ * worker is running (a deadline). */
+static void send_status(gconn *k, gcall *c, int http_status, int status,
+                        const char *message)
 {
     if (c->answered || k->closed)
         return;
     c->answered = true;
     char st[8], code[16], msg[3200];
     snprintf(st, sizeof(st), "%d", http_status);
-    if (c->status == QVS_GRPC_OK && c->out) {
-        nghttp2_nv h[] = {NV(":status", st),
-                          NV("content-type", "application/grpc"),
-                          NV("grpc-accept-encoding", "identity,gzip")};
-        nghttp2_data_provider prd = {.source.ptr = c,
-                                     .read_callback = read_out};
-        nghttp2_submit_response(k->ng, c->stream_id, h, 3, &prd);
-        return;
-    }
-    snprintf(code, sizeof(code), "%d", c->status);
-    percent_encode(c->message, msg, sizeof(msg));
+    snprintf(code, sizeof(code), "%d", status);
+    percent_encode(message, msg, sizeof(msg));
     nghttp2_nv h[] = {NV(":status", st), NV("content-type", "application/grpc"),
                       NV("grpc-status", code), NV("grpc-message", msg)};
-    nghttp2_submit_response(k->ng, c->stream_id, h, c->status ? 4 : 3, NULL);
+    nghttp2_submit_response(k->ng, c->stream_id, h, status ? 4 : 3, NULL);
+}
+
+/* Sends the reply of a call back from the pool: the message, or its
+ * error status. */
+static void answer(gconn *k, gcall *c)
+{
+    if (c->status != QVS_GRPC_OK || !c->out) {
+        send_status(k, c, 200, c->status, c->message);
+        return;
+    }
+    if (c->answered || k->closed)
+        return;
+    c->answered = true;
+    nghttp2_nv h[] = {NV(":status", "200"),
+                      NV("content-type", "application/grpc"),
+                      NV("grpc-accept-encoding", "identity,gzip")};
+    nghttp2_data_provider prd = {.source.ptr = c, .read_callback = read_out};
+    nghttp2_submit_response(k->ng, c->stream_id, h, 3, &prd);
 }
 
 static void refuse(gconn *k, gcall *c, int http_status, int status,
                    const char *fmt, const char *arg)
 {
-    c->status = status;
-    snprintf(c->message, sizeof(c->message), fmt, arg);
-    answer(k, c, http_status);
+    char msg[1024];
+    snprintf(msg, sizeof(msg), fmt, arg);
+    send_status(k, c, http_status, status, msg);
 }
 
 /* ---- running a call ------------------------------------------------------ */
@@ -358,8 +378,7 @@ static void dispatch(gconn *k, gcall *c)
                               &c->msg_len, &c->inflated, c->message,
                               sizeof(c->message));
     if (st != QVS_GRPC_OK) {
-        c->status = st;
-        answer(k, c, 200);
+        send_status(k, c, 200, st, c->message);
         return;
     }
     if (c->deadline_ns && now_ns() >= c->deadline_ns) {
@@ -531,8 +550,11 @@ static int on_close(nghttp2_session *ng, int32_t stream_id, uint32_t err,
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    if (--k->streams == 0 && k->sock)
-        qvs_sock_wait(k->sock);
+    if (--k->streams == 0) {
+        k->idle_since = now_ns();
+        if (k->sock)
+            qvs_sock_wait(k->sock);
+    }
     if (c->in_pool)
         c->orphan = true; /* freed when the worker hands it back */
     else
@@ -581,6 +603,7 @@ static void conn_accept(qvs_grpc *g)
     nghttp2_session_callbacks_del(cb);
     k->g = g;
     k->fd = fd;
+    k->idle_since = now_ns();
     k->sock =
         qvs_guard_open(qvs_server_guard(g->srv), fd, (struct sockaddr *)&addr);
     nghttp2_settings_entry iv[] = {
@@ -664,29 +687,48 @@ static void take_done(qvs_grpc *g)
         if (c->orphan || k->closed)
             call_free(c);
         else
-            answer(k, c, 200);
+            answer(k, c);
         c = next;
     }
 }
 
-/* Answers DEADLINE_EXCEEDED for every call past its deadline; returns the
- * poll timeout until the next one (ms, -1 none). */
+/* Sends GOAWAY to k if it has been idle for idle_ns: a little before the
+ * guard's header timeout would close it, so that the client learns to
+ * open a new connection for its next call instead of sending it on a
+ * socket that is about to close.  Returns ns until that moment, or -1. */
+static int64_t idle_goaway(qvs_grpc *g, gconn *k, int64_t now)
+{
+    if (k->goaway || k->streams)
+        return -1;
+    int64_t left = k->idle_since + g->idle_ns - now;
+    if (left > 0)
+        return left;
+    k->goaway = true;
+    nghttp2_submit_goaway(k->ng, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(k->ng),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    return -1;
+}
+
+/* Answers DEADLINE_EXCEEDED for every call past its deadline and sends
+ * GOAWAY to idle connections; returns the poll timeout until the next
+ * such moment (ms, -1 none). */
 static int expire(qvs_grpc *g)
 {
     int64_t now = now_ns(), next = -1;
     for (gconn *k = g->conns; k; k = k->next) {
         if (k->closed)
             continue;
+        int64_t idle = idle_goaway(g, k, now);
+        if (idle >= 0 && (next < 0 || idle < next))
+            next = idle;
         for (gcall *c = k->open; c; c = c->next) {
             if (!c->deadline_ns || c->answered)
                 continue;
-            if (c->deadline_ns <= now) {
-                c->status = QVS_GRPC_DEADLINE_EXCEEDED;
-                snprintf(c->message, sizeof(c->message), "Deadline Exceeded");
-                free(c->out);
-                c->out = NULL;
-                answer(k, c, 200);
-            } else if (next < 0 || c->deadline_ns - now < next) {
+            if (c->deadline_ns <= now)
+                send_status(k, c, 200, QVS_GRPC_DEADLINE_EXCEEDED,
+                            "Deadline Exceeded");
+            else if (next < 0 || c->deadline_ns - now < next) {
                 next = c->deadline_ns - now;
             }
         }
@@ -756,7 +798,7 @@ static void *loop(void *arg)
     int64_t stop_since = 0;
     for (;;) {
         take_done(g);
-        int timeout = expire(g); /* before the flush: it may answer */
+        expire(g); /* before the flush: it may answer */
         for (gconn *k = g->conns; k; k = k->next)
             conn_flush(k);
         reap(g);
@@ -782,6 +824,10 @@ static void *loop(void *arg)
             }
             cap = n;
         }
+        /* Again after the flush, which closes streams (and so starts idle
+         * times); what it submits makes want_write true, so poll returns
+         * at once to send it. */
+        int timeout = expire(g);
         size_t m = 0;
         pfd[m++] = (struct pollfd){.fd = g->wake_fd, .events = POLLIN};
         if (g->listen_fd >= 0)
@@ -885,6 +931,11 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
     }
     g->srv = srv;
     g->max_bytes = cfg->max_request_bytes;
+    /* The guard closes an idle (WAIT) socket after the header timeout;
+     * GOAWAY goes out half a second before. */
+    g->idle_ns = (int64_t)cfg->header_timeout_s * 1000000000 - 500000000;
+    if (g->idle_ns < 500000000)
+        g->idle_ns = 500000000;
     g->wake_fd = -1;
     pthread_mutex_init(&g->done_mu, NULL);
     g->listen_fd =
