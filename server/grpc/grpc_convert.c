@@ -1055,6 +1055,18 @@ static bool order_value_from_json(ProtobufCMessage *m, const cJSON *j,
     return set_named(m, is_integer_text(t) ? "int" : "float", j, cx);
 }
 
+/* {"type": "keyword", ...} -> keyword_index_params {...}. */
+static bool index_params_from_json(ProtobufCMessage *m, const cJSON *j,
+                                   pb_ctx *cx)
+{
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+    if (!cJSON_IsString(type))
+        return true;
+    char field[64];
+    snprintf(field, sizeof(field), "%s_index_params", type->valuestring);
+    return set_named(m, field, j, cx);
+}
+
 static bool struct_from_json(ProtobufCMessage *m, const cJSON *j, pb_ctx *cx)
 {
     return set_named(m, "fields", j, cx);
@@ -1082,6 +1094,7 @@ static const from_json_entry from_json_hooks[] = {
     {"qdrant.OrderValue", order_value_from_json},
     {"qdrant.OptimizerStatus", optimizer_status_from_json},
     {"qdrant.VectorsConfig", vectors_config_from_json},
+    {"qdrant.PayloadIndexParams", index_params_from_json},
     {"google.protobuf.Timestamp", timestamp_from_json},
 };
 

@@ -224,6 +224,23 @@ test('upsert over gRPC: u64 and UUID ids, every payload type, read back over RES
     same(gg.result.map((p) => restPoint(p, { vector: true })), rg.map((p) => restPointFromRest(p, { vector: true })), 'get');
 });
 
+test('a large upsert (over 1 KiB: the client gzips it) and its deletion', async () => {
+    const many = [];
+    for (let i = 0; i < 200; i++)
+        many.push({ id: num(1000 + i), vectors: dense([i, 1, 2, 3]), payload: payload({ text: `point number ${i}`, i }) });
+    await g.api('points').upsert({ collectionName: C, wait: true, points: many });
+    const rc = await restOk('POST', `/collections/${C}/points/count`, { exact: true, filter: { must: [{ key: 'i', range: { gte: 0 } }] } });
+    assert.equal(rc.count, 200);
+    const p = await restOk('GET', `/collections/${C}/points/1199`);
+    same(p.payload, { text: 'point number 199', i: 199 }, 'payload of a gzipped upsert');
+    await g.api('points').delete({
+        collectionName: C, wait: true,
+        points: { pointsSelectorOneOf: { case: 'filter', value: { must: [range('i', { gte: 0 })] } } },
+    });
+    const after = await restOk('POST', `/collections/${C}/points/count`, { exact: true });
+    assert.equal(after.count, POINTS.length);
+});
+
 test('a REST write is visible over gRPC at once', async () => {
     await restOk('PUT', `/collections/${C}/points?wait=true`, {
         points: [{ id: 7, vector: [0.1, 0.2, 0.3, 0.4], payload: { city: 'Oslo', n: 7 } }],
@@ -300,6 +317,60 @@ test('scroll with pagination and count: same pages as REST', async () => {
     });
     assert.equal(Number(cnt.result.count), rc.count);
     assert.equal(rc.count, 3);
+});
+
+test('recommend, query batch: same answers as REST', async () => {
+    const r = await g.api('points').recommend({
+        collectionName: C, positive: [num(1)], negative: [num(MAX)], limit: 3n, withPayload,
+    });
+    const rr = await restOk('POST', `/collections/${C}/points/recommend`, {
+        positive: [1], negative: [MAX], limit: 3, with_payload: true,
+    });
+    same(r.result.map((p) => restPoint(p, { score: true })), rr.map((p) => restPointFromRest(p, { score: true })), 'recommend');
+    const qb = await g.api('points').queryBatch({
+        collectionName: C,
+        queryPoints: [
+            { collectionName: C, query: { variant: { case: 'nearest', value: { variant: { case: 'dense', value: { data: [1, 1, 0, 0] } } } } }, limit: 2n },
+            { collectionName: C, query: { variant: { case: 'nearest', value: { variant: { case: 'id', value: uuid(U1) } } } }, limit: 2n, filter: { must: [keyword('city', 'Berlin')] } },
+        ],
+    });
+    const rqb = await restOk('POST', `/collections/${C}/points/query/batch`, {
+        searches: [
+            { query: [1, 1, 0, 0], limit: 2 },
+            { query: U1, limit: 2, filter: { must: [{ key: 'city', match: { value: 'Berlin' } }] } },
+        ],
+    });
+    same(
+        qb.result.map((b) => b.result.map((p) => ({ id: restId(p.id), score: p.score }))),
+        rqb.map((b) => b.points.map((p) => ({ id: p.id, score: f32(p.score) }))),
+        'query batch',
+    );
+});
+
+test('update vectors and a batch of updates over gRPC, checked over REST', async () => {
+    await g.api('points').updateVectors({
+        collectionName: C, wait: true, points: [{ id: num(2), vectors: dense([0, 0, 0, 2]) }],
+    });
+    const p2 = await restOk('GET', `/collections/${C}/points/2`);
+    same(p2.vector.map(f32), [0, 0, 0, 1], 'normalised new vector');
+    const res = await g.api('points').updateBatch({
+        collectionName: C, wait: true,
+        operations: [
+            { operation: { case: 'upsert', value: { points: [{ id: num(8), vectors: dense([1, 2, 3, 4]), payload: payload({ city: 'Lima', n: 8 }) }] } } },
+            { operation: { case: 'setPayload', value: { payload: payload({ batch: true }), pointsSelector: { pointsSelectorOneOf: { case: 'points', value: { ids: [num(8)] } } } } } },
+            { operation: { case: 'deletePoints', value: { points: { pointsSelectorOneOf: { case: 'points', value: { ids: [num(8)] } } } } } },
+        ],
+    });
+    assert.equal(res.result.length, 3);
+    assert.equal((await rest('GET', `/collections/${C}/points/8`)).status, 404);
+});
+
+test('collection update over gRPC, seen over REST', async () => {
+    await g.api('collections').update({ collectionName: C, optimizersConfig: { indexingThreshold: 12345n } });
+    const info = await restOk('GET', `/collections/${C}`);
+    assert.equal(info.config.optimizer_config.indexing_threshold, 12345);
+    const gi = await g.api('collections').get({ collectionName: C });
+    assert.equal(Number(gi.result.config.optimizerConfig.indexingThreshold), 12345);
 });
 
 test('payload operations over gRPC, checked over REST', async () => {
