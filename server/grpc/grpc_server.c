@@ -114,6 +114,7 @@ struct gconn {
     qvs_sock *sock;
     size_t streams;     /* open streams */
     size_t pending;     /* calls in the pool */
+    size_t buffered;    /* request bytes its calls hold (in_cap summed) */
     bool closed;        /* socket closed, session gone */
     gcall *open;        /* calls whose stream is open (deadlines) */
     int64_t idle_since; /* when streams last fell to 0 */
@@ -154,6 +155,7 @@ static void call_free(gcall *c)
 {
     if (!c)
         return;
+    c->conn->buffered -= c->in_cap;
     free(c->in);
     free(c->inflated);
     free(c->out);
@@ -493,11 +495,21 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
     gcall *c = nghttp2_session_get_stream_user_data(ng, stream_id);
     if (!c || c->too_large || c->answered)
         return 0;
-    if ((uint64_t)c->in_len + len > k->g->max_bytes + 5) {
+    /* One message may reach the size limit; all the streams of a
+     * connection together twice that, so 64 streams cannot hold 64 times
+     * what a REST connection may. */
+    bool too_big = (uint64_t)c->in_len + len > k->g->max_bytes + 5;
+    if (too_big || (uint64_t)k->buffered + len > 2 * k->g->max_bytes + 10) {
         c->too_large = true;
+        k->buffered -= c->in_cap;
         free(c->in);
         c->in = NULL;
         c->in_len = c->in_cap = 0;
+        if (!too_big) {
+            refuse(k, c, 200, QVS_GRPC_RESOURCE_EXHAUSTED, "%s",
+                   "too many large messages in flight on this connection");
+            return 0;
+        }
         char lim[32];
         snprintf(lim, sizeof(lim), "%llu", (unsigned long long)k->g->max_bytes);
         /* The reply ends our side of the stream; nghttp2 then resets
@@ -514,6 +526,7 @@ static int on_data(nghttp2_session *ng, uint8_t flags, int32_t stream_id,
         uint8_t *p = realloc(c->in, cap);
         if (!p)
             return NGHTTP2_ERR_CALLBACK_FAILURE;
+        k->buffered += cap - c->in_cap;
         c->in = p;
         c->in_cap = cap;
     }
