@@ -791,15 +791,22 @@ static void goaway_all(qvs_grpc *g)
  * gone), so the connections may close. */
 static bool drained(qvs_grpc *g, int64_t since)
 {
-    if (atomic_load(&g->pending) == 0) {
-        bool busy = false;
-        for (gconn *k = g->conns; k; k = k->next)
-            if (!k->closed && nghttp2_session_want_write(k->ng))
-                busy = true;
-        if (!busy)
-            return true;
+    if ((now_ns() - since) / 1000000 >= (int64_t)QVS_DRAIN_TIMEOUT_MS)
+        return true;
+    if (atomic_load(&g->pending) > 0)
+        return false;
+    for (gconn *k = g->conns; k; k = k->next) {
+        if (k->closed)
+            continue;
+        if (nghttp2_session_want_write(k->ng))
+            return false;
+        /* a call whose message is still arriving: the client started it
+         * before GOAWAY, so it is answered too */
+        for (gcall *c = k->open; c; c = c->next)
+            if (!c->answered)
+                return false;
     }
-    return (now_ns() - since) / 1000000 >= (int64_t)QVS_DRAIN_TIMEOUT_MS;
+    return true;
 }
 
 static void *loop(void *arg)
