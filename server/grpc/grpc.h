@@ -94,6 +94,10 @@ const qvs_grpc_method *qvs_grpc_find(const char *path);
 bool qvs_grpc_method_write(qvs_server *srv, const qvs_grpc_method *m);
 bool qvs_grpc_method_open(const qvs_grpc_method *m);
 
+/* False for a method of Qdrant's services this server does not implement
+ * (answered UNIMPLEMENTED). */
+bool qvs_grpc_method_implemented(const qvs_grpc_method *m);
+
 /* Runs one call: unpacks the request message (len bytes), runs it over
  * the server's catalog and packs the reply into *out (malloc'd, *out_len
  * bytes; NULL/0 for an empty message).  Returns the gRPC status; on

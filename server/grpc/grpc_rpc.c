@@ -280,6 +280,8 @@ static const impl impls[] = {
     {Q "Collections/ListAliases", "GET", "/aliases", NULL, REPLY_MERGE, NULL},
     {Q "Collections/CollectionExists", "GET", COLL "/exists", NULL,
      REPLY_RESULT, NULL},
+    {Q "Collections/CollectionClusterInfo", "GET", COLL "/cluster", NULL,
+     REPLY_MERGE, NULL},
     {Q "Points/Upsert", "PUT", PTS, NULL, REPLY_RESULT, fix_upsert},
     {Q "Points/Delete", "POST", PTS "/delete", NULL, REPLY_RESULT,
      fix_selector_points},
@@ -396,6 +398,11 @@ bool qvs_grpc_method_write(qvs_server *srv, const qvs_grpc_method *m)
 {
     const qvs_route *rt = route_of(srv, m);
     return rt && (rt->flags & QVS_ROUTE_WRITE);
+}
+
+bool qvs_grpc_method_implemented(const qvs_grpc_method *m)
+{
+    return m->path != NULL;
 }
 
 bool qvs_grpc_method_open(const qvs_grpc_method *m)

@@ -359,6 +359,11 @@ static void dispatch(gconn *k, gcall *c)
                c->path);
         return;
     }
+    if (!qvs_grpc_method_implemented(c->method)) {
+        refuse(k, c, 200, QVS_GRPC_UNIMPLEMENTED,
+               "%s is not implemented by this server (Quiver)", c->path);
+        return;
+    }
     const qvs_config *cfg = qvs_server_config(g->srv);
     qvs_auth a = qvs_auth_check(cfg, c->has_api_key ? c->api_key : NULL,
                                 c->has_authorization ? c->authorization : NULL,

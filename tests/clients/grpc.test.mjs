@@ -195,6 +195,10 @@ test('collections: create over gRPC, list and exists over both', async () => {
     assert.ok(list.collections.some((c) => c.name === C));
     const ex = await g.api('collections').collectionExists({ collectionName: C });
     assert.equal(ex.result.exists, (await restOk('GET', `/collections/${C}/exists`)).exists);
+    const cl = await g.api('collections').collectionClusterInfo({ collectionName: C });
+    const rcl = await restOk('GET', `/collections/${C}/cluster`);
+    assert.equal(Number(cl.shardCount), rcl.shard_count);
+    assert.equal(cl.localShards.length, rcl.local_shards.length);
     const info = await g.api('collections').get({ collectionName: C });
     const ri = await restOk('GET', `/collections/${C}`);
     const params = info.result.config.params.vectorsConfig.config.value;
