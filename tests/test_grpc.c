@@ -10,7 +10,8 @@
  *  3. unknown methods and Qdrant methods we do not implement:
  *     UNIMPLEMENTED;
  *  4. wrong content-type: HTTP 415 with grpc-status INVALID_ARGUMENT;
- *  5. bytes that are not protobuf for a real method: INVALID_ARGUMENT;
+ *  5. bytes that are not protobuf for a real method, and a string that
+ *     is not UTF-8: INVALID_ARGUMENT;
  *  6. a connection that does not speak HTTP/2 is closed, and the server
  *     still answers the next one (grpc.health.v1.Health/Check: SERVING);
  *  7. grpc-timeout: with the workers held, a call is answered
@@ -405,6 +406,13 @@ START_TEST(malformed_protobuf_is_invalid_argument)
     ck_assert_int_eq(r.grpc_status, 5);
     ck_assert_str_eq(r.message,
                      "Not found: Collection `missing` doesn't exist!");
+    /* a string that is not UTF-8: refused as Qdrant's decoder does */
+    sp.collection_name = "\xff\xfe";
+    len = qdrant__search_points__pack(&sp, packed);
+    n = frame(body, 0, (uint32_t)len, packed, len);
+    r = call("/qdrant.Points/Search", "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 3);
+    ck_assert_msg(strstr(r.message, "UTF-8"), "%s", r.message);
 }
 END_TEST
 

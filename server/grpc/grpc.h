@@ -120,6 +120,10 @@ bool qvs_grpc_method_path(size_t i, char *buf, size_t cap);
  * their exact text (qjson.h).  NULL on ENOMEM. */
 cJSON *qvs_pb_to_json(const ProtobufCMessage *msg);
 
+/* The name of a string field of msg (at any depth) whose text is not
+ * UTF-8, or NULL when every string is. */
+const char *qvs_pb_bad_utf8(const ProtobufCMessage *msg);
+
 /* A REST result as a protobuf message of type d (malloc'd, freed with
  * protobuf_c_message_free_unpacked(m, NULL)): fields found by name,
  * Qdrant's value types converted back.  Members of the JSON that the

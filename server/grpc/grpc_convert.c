@@ -635,6 +635,38 @@ cJSON *qvs_pb_to_json(const ProtobufCMessage *msg)
     return msg_json(msg);
 }
 
+/* protobuf-c does not check that proto3 strings are UTF-8; Qdrant's
+ * decoder (prost) refuses those that are not, and REST never passes such
+ * text to a handler (qj_parse), so neither may gRPC. */
+const char *qvs_pb_bad_utf8(const ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if ((f->type != PROTOBUF_C_TYPE_STRING &&
+             f->type != PROTOBUF_C_TYPE_MESSAGE) ||
+            !has_field(m, f))
+            continue;
+        bool rep = f->label == PROTOBUF_C_LABEL_REPEATED;
+        size_t n = rep ? *(const size_t *)quant_ptr(m, f) : 1;
+        const void *p = field_ptr(m, f);
+        const void *const *items =
+            rep ? *(const void *const *const *)p : (const void *const *)p;
+        for (size_t k = 0; k < n; k++) {
+            if (f->type == PROTOBUF_C_TYPE_STRING) {
+                const char *str = items[k];
+                if (str && !qj_utf8_valid(str, strlen(str)))
+                    return f->name;
+            } else if (items[k]) {
+                const char *bad = qvs_pb_bad_utf8(items[k]);
+                if (bad)
+                    return bad;
+            }
+        }
+    }
+    return NULL;
+}
+
 /* ---- JSON to protobuf -----------------------------------------------------
  */
 

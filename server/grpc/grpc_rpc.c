@@ -575,6 +575,13 @@ int qvs_grpc_invoke(qvs_server *srv, const qvs_grpc_method *m,
                  md->input->name);
         return QVS_GRPC_INVALID_ARGUMENT;
     }
+    const char *bad = qvs_pb_bad_utf8(rq);
+    if (bad) {
+        snprintf(msg, cap, "cannot decode %s: field `%s` is not UTF-8",
+                 md->input->name, bad);
+        protobuf_c_message_free_unpacked(rq, NULL);
+        return QVS_GRPC_INVALID_ARGUMENT;
+    }
     int status = QVS_GRPC_OK;
     cJSON *body = qvs_pb_to_json(rq);
     protobuf_c_message_free_unpacked(rq, NULL);
