@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Client-compatibility test: starts `quiver serve` on a free loopback port
 # with a fresh storage directory and an API key, runs the official Qdrant
-# JavaScript client scenario and LangChain's Qdrant vector store against
+# JavaScript client scenario and the LangChain and LlamaIndex Qdrant vector stores against
 # it, validates every response they received against Qdrant's OpenAPI
 # schema, then stops the server with SIGTERM and requires exit status 0.
 #
 # Usage: tests/clients/run.sh path/to/quiver [TEST...]
-# TESTs are the scenario names (default: qdrant-js langchain; `grpc` runs
+# TESTs are the scenario names (default: qdrant-js langchain llamaindex
+# hybrid; `grpc` runs
 # grpc.test.mjs, Qdrant's gRPC client against the gRPC port).
 # Exit status: 0 passed, 77 skipped (quiver has no serve command), else failed.
 # Needs: node >= 18 and the pinned npm packages (scripts/install-client-deps,
@@ -17,7 +18,7 @@ set -euo pipefail
 quiver=${1:?usage: run.sh path/to/quiver [TEST...]}
 shift
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(qdrant-js langchain)
+[ ${#tests[@]} -gt 0 ] || tests=(qdrant-js langchain llamaindex hybrid)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 node=${NODE:-node}
