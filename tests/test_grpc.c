@@ -369,7 +369,7 @@ START_TEST(unknown_methods_are_unimplemented)
     reply r =
         call("/qdrant.Nope/Nothing", "application/grpc", with_key, body, n);
     ck_assert_int_eq(r.grpc_status, 12);
-    r = call("/qdrant.Points/Facet", "application/grpc", with_key, body, n);
+    r = call("/qdrant.Points/Discover", "application/grpc", with_key, body, n);
     ck_assert_int_eq(r.grpc_status, 12);
     r = call("no-slash", "application/grpc", with_key, body, n);
     ck_assert_int_ne(r.grpc_status, 0);

@@ -1099,6 +1099,25 @@ static bool index_params_from_json(ProtobufCMessage *m, const cJSON *j,
     return set_named(m, field, j, cx);
 }
 
+/* GroupId / FacetValue: a string, a bool, a non-negative or a negative
+ * integer, each in its own member. */
+static bool scalar_variant_from_json(ProtobufCMessage *m, const cJSON *j,
+                                     pb_ctx *cx)
+{
+    char buf[40];
+    if (cJSON_IsString(j))
+        return set_named(m, "string_value", j, cx);
+    if (cJSON_IsBool(j))
+        return set_named(m, "bool_value", j, cx);
+    const char *t = is_num(j) ? num_text(j, buf, sizeof(buf)) : NULL;
+    if (!t)
+        return true;
+    bool has_unsigned = field_named(m->descriptor, "unsigned_value") != NULL;
+    return set_named(
+        m, has_unsigned && t[0] != '-' ? "unsigned_value" : "integer_value", j,
+        cx);
+}
+
 static bool struct_from_json(ProtobufCMessage *m, const cJSON *j, pb_ctx *cx)
 {
     return set_named(m, "fields", j, cx);
@@ -1127,6 +1146,8 @@ static const from_json_entry from_json_hooks[] = {
     {"qdrant.OptimizerStatus", optimizer_status_from_json},
     {"qdrant.VectorsConfig", vectors_config_from_json},
     {"qdrant.PayloadIndexParams", index_params_from_json},
+    {"qdrant.GroupId", scalar_variant_from_json},
+    {"qdrant.FacetValue", scalar_variant_from_json},
     {"google.protobuf.Timestamp", timestamp_from_json},
 };
 

@@ -5,10 +5,9 @@
  * The method list comes from the generated service descriptors (qdrant.
  * Qdrant, Collections, Points, Snapshots, grpc.health.v1.Health), so every
  * method of Qdrant 1.19's public services is known: those with a REST
- * counterpart here run it; the others (cluster set-up, shard keys, groups,
- * discovery, facets, matrices, full snapshots, vector names) answer
- * UNIMPLEMENTED with a message naming the method, as REST answers 404 for
- * the same operations.
+ * counterpart here run it; the others (cluster set-up, shard keys,
+ * discovery, vector names) answer UNIMPLEMENTED with a message naming the
+ * method, as REST answers 404 (or 400) for the same operations.
  *
  * A call: the request message is unpacked (protobuf-c), converted to the
  * REST body (grpc_convert.c); the collection name, `wait` and the second
@@ -318,8 +317,24 @@ static const impl impls[] = {
      fix_query_batch},
     {Q "Points/UpdateBatch", "POST", PTS "/batch", NULL, REPLY_RESULT,
      fix_update_batch},
+    {Q "Points/SearchGroups", "POST", PTS "/search/groups", NULL, REPLY_RESULT,
+     fix_search},
+    {Q "Points/RecommendGroups", "POST", PTS "/recommend/groups", NULL,
+     REPLY_RESULT, fix_recommend},
+    {Q "Points/QueryGroups", "POST", PTS "/query/groups", NULL, REPLY_RESULT,
+     fix_with_vector},
+    {Q "Points/Facet", "POST", COLL "/facet", NULL, REPLY_MERGE, NULL},
+    {Q "Points/SearchMatrixPairs", "POST", PTS "/search/matrix/pairs", NULL,
+     REPLY_RESULT, NULL},
+    {Q "Points/SearchMatrixOffsets", "POST", PTS "/search/matrix/offsets", NULL,
+     REPLY_RESULT, NULL},
     {Q "Snapshots/Create", "POST", COLL "/snapshots", NULL, REPLY_SNAPSHOT,
      NULL},
+    {Q "Snapshots/CreateFull", "POST", "/snapshots", NULL, REPLY_SNAPSHOT,
+     NULL},
+    {Q "Snapshots/ListFull", "GET", "/snapshots", NULL, REPLY_SNAPSHOTS, NULL},
+    {Q "Snapshots/DeleteFull", "DELETE", "/snapshots/{snapshot_name}",
+     "snapshot_name", REPLY_RESULT, NULL},
     {Q "Snapshots/List", "GET", COLL "/snapshots", NULL, REPLY_SNAPSHOTS, NULL},
     {Q "Snapshots/Delete", "DELETE", COLL "/snapshots/{snapshot_name}",
      "snapshot_name", REPLY_RESULT, NULL},

@@ -351,6 +351,36 @@ test('recommend, query batch: same answers as REST', async () => {
     );
 });
 
+test('groups and distance matrix: same answers as REST', async () => {
+    const sg = await g.api('points').searchGroups({
+        collectionName: C, vector: [1, 0.5, 0, 0], groupBy: 'city', limit: 3, groupSize: 2,
+    });
+    const rsg = await restOk('POST', `/collections/${C}/points/search/groups`, {
+        vector: [1, 0.5, 0, 0], group_by: 'city', limit: 3, group_size: 2,
+    });
+    same(
+        sg.result.groups.map((gr) => ({ id: gr.id.kind.value, hits: gr.hits.map((h) => ({ id: restId(h.id), score: h.score })) })),
+        rsg.groups.map((gr) => ({ id: gr.id, hits: gr.hits.map((h) => ({ id: h.id, score: f32(h.score) })) })),
+        'search groups',
+    );
+    const qg = await g.api('points').queryGroups({
+        collectionName: C,
+        query: { variant: { case: 'nearest', value: { variant: { case: 'dense', value: { data: [0, 1, 0, 0] } } } } },
+        groupBy: 'city', limit: 2n, groupSize: 1n,
+    });
+    const rqg = await restOk('POST', `/collections/${C}/points/query/groups`, {
+        query: [0, 1, 0, 0], group_by: 'city', limit: 2, group_size: 1,
+    });
+    same(
+        qg.result.groups.map((gr) => ({ id: gr.id.kind.value, hits: gr.hits.map((h) => restId(h.id)) })),
+        rqg.groups.map((gr) => ({ id: gr.id, hits: gr.hits.map((h) => h.id) })),
+        'query groups',
+    );
+    const mp = await g.api('points').searchMatrixPairs({ collectionName: C, sample: 4n, limit: 2n });
+    const rmp = await restOk('POST', `/collections/${C}/points/search/matrix/pairs`, { sample: 4, limit: 2 });
+    assert.equal(mp.result.pairs.length, rmp.pairs.length);
+});
+
 test('update vectors and a batch of updates over gRPC, checked over REST', async () => {
     await g.api('points').updateVectors({
         collectionName: C, wait: true, points: [{ id: num(2), vectors: dense([0, 0, 0, 2]) }],
@@ -394,12 +424,20 @@ test('payload operations over gRPC, checked over REST', async () => {
     assert.equal(rome.payload.rome, true);
 });
 
-test('field index create and delete', async () => {
+test('field index create and delete, facet on it', async () => {
     await g.api('points').createFieldIndex({ collectionName: C, wait: true, fieldName: 'city', fieldType: 0 });
     let info = await restOk('GET', `/collections/${C}`);
     assert.equal(info.payload_schema.city.data_type, 'keyword');
     const gi = await g.api('collections').get({ collectionName: C });
     assert.ok('city' in gi.result.payloadSchema);
+    const fc = await g.api('points').facet({ collectionName: C, key: 'city', exact: true });
+    const rfc = await restOk('POST', `/collections/${C}/facet`, { key: 'city', exact: true });
+    same(
+        fc.hits.map((h) => ({ value: h.value.variant.value, count: Number(h.count) })),
+        rfc.hits.map((h) => ({ value: h.value, count: h.count })),
+        'facet',
+    );
+    assert.ok(fc.hits.length > 0);
     await g.api('points').deleteFieldIndex({ collectionName: C, wait: true, fieldName: 'city' });
     info = await restOk('GET', `/collections/${C}`);
     assert.ok(!('city' in info.payload_schema));
@@ -450,6 +488,17 @@ test('snapshots: create, list, delete', async () => {
     assert.deepEqual(await restOk('GET', `/collections/${C}/snapshots`), []);
 });
 
+test('full snapshots: create, list, delete', async () => {
+    const cr = await g.api('snapshots').createFull({});
+    const name = cr.snapshotDescription.name;
+    const ls = await g.api('snapshots').listFull({});
+    const rls = await restOk('GET', '/snapshots');
+    same(ls.snapshotDescriptions.map((s) => s.name).sort(), rls.map((s) => s.name).sort(), 'full snapshot list');
+    assert.ok(ls.snapshotDescriptions.some((s) => s.name === name));
+    await g.api('snapshots').deleteFull({ snapshotName: name });
+    assert.ok(!(await restOk('GET', '/snapshots')).some((s) => s.name === name));
+});
+
 test('errors: status codes and REST messages', async () => {
     const missing = await rest('GET', '/collections/g_missing');
     await assert.rejects(g.api('collections').get({ collectionName: 'g_missing' }), (e) => {
@@ -475,8 +524,8 @@ test('errors: status codes and REST messages', async () => {
         );
     }
     await expectCode(
-        g.api('points').searchGroups({ collectionName: C, vector: [1, 0, 0, 0], groupBy: 'city', limit: 1, groupSize: 1 }),
-        ConnectErrorCode.Unimplemented, 'search groups',
+        g.api('points').discover({ collectionName: C, limit: 1n }),
+        ConnectErrorCode.Unimplemented, 'discover',
     );
 });
 
