@@ -13,6 +13,7 @@
  * Usage: bench_grpc_load HOST PORT COLLECTION QUERIES.fvecs K EF THREADS
  *        CONNS SECONDS
  */
+#include "tests/h2_body.h"
 #include "vecfile.h"
 
 #include "points_service.pb-c.h"
@@ -44,8 +45,8 @@ typedef struct bench {
 typedef struct gconn {
     int fd;
     nghttp2_session *ng;
-    uint8_t *body;
-    size_t body_len, body_off;
+    uint8_t *body; /* owned; src points into it */
+    h2_body src;
     int status;
     bool busy;
     double t0;
@@ -106,22 +107,6 @@ static int on_close(nghttp2_session *ng, int32_t id, uint32_t err, void *user)
     return 0;
 }
 
-static ssize_t on_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
-                       size_t length, uint32_t *flags, nghttp2_data_source *src,
-                       void *user)
-{
-    (void)ng, (void)id, (void)src;
-    gconn *c = user;
-    size_t n = c->body_len - c->body_off;
-    if (n > length)
-        n = length;
-    memcpy(buf, c->body + c->body_off, n);
-    c->body_off += n;
-    if (c->body_off == c->body_len)
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return (ssize_t)n;
-}
-
 /* The framed SearchPoints of query i. */
 static uint8_t *search_body(const bench *b, size_t i, size_t *len)
 {
@@ -157,10 +142,11 @@ static uint8_t *search_body(const bench *b, size_t i, size_t *len)
 static bool start_call(worker *w, gconn *c)
 {
     free(c->body);
-    c->body = search_body(w->b, w->next++, &c->body_len);
+    size_t len = 0;
+    c->body = search_body(w->b, w->next++, &len);
     if (!c->body)
         return false;
-    c->body_off = 0;
+    c->src = (h2_body){.data = c->body, .len = len};
     c->status = -1;
     c->busy = true;
     c->t0 = now();
@@ -170,7 +156,8 @@ static bool start_call(worker *w, gconn *c)
                        NV(":path", "/qdrant.Points/Search"),
                        NV("content-type", "application/grpc"),
                        NV("te", "trailers")};
-    nghttp2_data_provider prd = {.read_callback = on_read};
+    nghttp2_data_provider prd = {.source.ptr = &c->src,
+                                 .read_callback = h2_body_read};
     return nghttp2_submit_request(c->ng, NULL, nv, 6, &prd, NULL) > 0;
 }
 

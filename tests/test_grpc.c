@@ -28,6 +28,7 @@
  * of idleness; every other wait is for a reply or a counter, with a
  * bounded poll.
  */
+#include "h2_body.h"
 #include "scratch_dir.h"
 #include "server/server.h"
 
@@ -104,8 +105,7 @@ typedef struct reply {
 typedef struct client {
     int fd;
     nghttp2_session *ng;
-    const unsigned char *body;
-    size_t body_len, body_off;
+    h2_body body;
     reply r;
 } client;
 
@@ -163,22 +163,6 @@ static int c_close(nghttp2_session *ng, int32_t id, uint32_t err, void *user)
     return 0;
 }
 
-static ssize_t c_read(nghttp2_session *ng, int32_t id, uint8_t *buf,
-                      size_t length, uint32_t *flags, nghttp2_data_source *src,
-                      void *user)
-{
-    (void)ng, (void)id, (void)src;
-    client *c = user;
-    size_t n = c->body_len - c->body_off;
-    if (n > length)
-        n = length;
-    memcpy(buf, c->body + c->body_off, n);
-    c->body_off += n;
-    if (c->body_off == c->body_len)
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-    return (ssize_t)n;
-}
-
 static int dial(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -231,10 +215,9 @@ static void client_submit(client *c, const char *path, const char *type,
     size_t n = 6;
     for (size_t i = 0; extra && extra[i]; i += 2)
         nv[n++] = (nghttp2_nv)HDR(extra[i], extra[i + 1]);
-    c->body = body;
-    c->body_len = len;
-    c->body_off = 0;
-    nghttp2_data_provider prd = {.read_callback = c_read};
+    c->body = (h2_body){.data = body, .len = len};
+    nghttp2_data_provider prd = {.source.ptr = &c->body,
+                                 .read_callback = h2_body_read};
     ck_assert_int_gt(nghttp2_submit_request(c->ng, NULL, nv, n, &prd, NULL), 0);
     ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
 }
