@@ -43,9 +43,11 @@
  * evicted first.  Half a second before that timeout an idle connection
  * gets GOAWAY: the client opens a new connection for its next call, and a
  * call already on its way is refused with REFUSED_STREAM, which clients
- * retry (it never ran), instead of meeting a closed socket.  At most
- * MAX_STREAMS concurrent streams per connection
- * (SETTINGS_MAX_CONCURRENT_STREAMS) bound what one connection buffers.
+ * retry (it never ran), instead of meeting a closed socket.  A
+ * connection has at most MAX_STREAMS concurrent streams
+ * (SETTINGS_MAX_CONCURRENT_STREAMS), and its streams together buffer at
+ * most twice the message size limit (RESOURCE_EXHAUSTED beyond), so one
+ * connection holds little more than one REST request may.
  *
  * Shutdown: the listener closes, every session gets GOAWAY (clients send
  * new calls elsewhere or reconnect), calls in flight finish and are
