@@ -5,10 +5,13 @@
 # it, validates every response they received against Qdrant's OpenAPI
 # schema, then stops the server with SIGTERM and requires exit status 0.
 #
+# The server also serves gRPC on a second free port and has a read-only
+# key (QUIVER_GRPC_URL, QUIVER_READ_ONLY_KEY for the scenarios).
+#
 # Usage: tests/clients/run.sh path/to/quiver [TEST...]
 # TESTs are the scenario names (default: qdrant-js langchain llamaindex
-# hybrid; `grpc` runs
-# grpc.test.mjs, Qdrant's gRPC client against the gRPC port).
+# hybrid; `grpc` runs grpc.test.mjs, Qdrant's gRPC client against the gRPC
+# port, which ctest runs as js_grpc).
 # Exit status: 0 passed, 77 skipped (quiver has no serve command), else failed.
 # Needs: node >= 18 and the pinned npm packages (scripts/install-client-deps,
 # run by scripts/test), python3 with jsonschema (scripts/install-deps test).
