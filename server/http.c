@@ -1249,6 +1249,11 @@ unsigned qvs_server_grpc_port(const qvs_server *srv)
     return srv->grpc ? qvs_grpc_port(srv->grpc) : 0;
 }
 
+char *qvs_server_grpc_metrics(qvs_server *srv)
+{
+    return srv->grpc ? qvs_grpc_metrics(srv->grpc) : NULL;
+}
+
 const qvs_config *qvs_server_config(const qvs_server *srv)
 {
     return &srv->cfg;

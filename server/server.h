@@ -267,6 +267,9 @@ void qvs_server_hold_writes(qvs_server *srv, bool hold);
 /* The bound gRPC port, 0 when gRPC is off. */
 unsigned qvs_server_grpc_port(const qvs_server *srv);
 
+/* gRPC's lines of /metrics (malloc'd), or NULL when gRPC is off. */
+char *qvs_server_grpc_metrics(qvs_server *srv);
+
 /* ---- the worker pool (http.c), shared by REST requests and gRPC calls --
  * A job is queued with qvs_server_submit; a worker calls run, then done,
  * after which the job is its owner's again (done may free it).  Writes

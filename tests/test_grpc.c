@@ -20,7 +20,8 @@
  *  9. graceful stop: a call in flight when qvs_server_stop starts is
  *     finished and answered OK;
  * 10. an idle connection gets GOAWAY before the guard's header timeout
- *     closes it.
+ *     closes it;
+ * 11. replies are counted in /metrics (grpc_responses_total).
  *
  * Nothing waits on the clock but the deadline test, whose 50 ms deadline
  * only has to pass (the call is held until then by design), and the idle
@@ -294,6 +295,14 @@ static void assert_serving(reply r)
 START_TEST(health_check_serving)
 {
     assert_serving(health());
+    /* counted in /metrics, by method and status */
+    size_t len = 0;
+    char *text = qvs_metrics_render(srv, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "grpc_responses_total{endpoint=\"/grpc.health."
+                               "v1.Health/Check\",status=\"OK\"} 1\n"),
+                  "%s", text);
+    free(text);
 }
 END_TEST
 

@@ -59,6 +59,11 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap);
 /* The bound port. */
 unsigned qvs_grpc_port(const qvs_grpc *g);
 
+/* Prometheus lines counting the replies sent, by method and status:
+ * grpc_responses_total{endpoint="/qdrant.Points/Search",status="OK"}
+ * (malloc'd text; NULL on ENOMEM).  Thread-safe (relaxed atomics). */
+char *qvs_grpc_metrics(qvs_grpc *g);
+
 /* Graceful stop: no new connections, GOAWAY to every client, calls in
  * flight finish and are answered (up to QVS_DRAIN_TIMEOUT_MS), then every
  * connection closes and the thread ends.  NULL is ignored.  Must run while
@@ -109,6 +114,10 @@ int qvs_grpc_invoke(qvs_server *srv, const qvs_grpc_method *m,
 /* The number of methods of Qdrant's services, and the path of method i
  * into buf (false past the last), for the fuzz target and the tests. */
 size_t qvs_grpc_method_count(void);
+
+/* The index of the method at path among qvs_grpc_method_count(), or that
+ * count for a path that names none. */
+size_t qvs_grpc_method_index(const char *path);
 bool qvs_grpc_method_path(size_t i, char *buf, size_t cap);
 
 /* ---- conversions (grpc_convert.c) ---------------------------------------- */

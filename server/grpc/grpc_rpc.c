@@ -381,6 +381,22 @@ size_t qvs_grpc_method_count(void)
     return n;
 }
 
+size_t qvs_grpc_method_index(const char *path)
+{
+    size_t base = 0;
+    const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+    for (size_t s = 0; slash && s < N_SERVICES; s++) {
+        const ProtobufCServiceDescriptor *sd = services[s];
+        size_t sl = (size_t)(slash - path - 1);
+        if (strlen(sd->name) == sl && memcmp(sd->name, path + 1, sl) == 0)
+            for (unsigned i = 0; i < sd->n_methods; i++)
+                if (strcmp(sd->methods[i].name, slash + 1) == 0)
+                    return base + i;
+        base += sd->n_methods;
+    }
+    return qvs_grpc_method_count();
+}
+
 bool qvs_grpc_method_path(size_t i, char *buf, size_t cap)
 {
     for (size_t s = 0; s < N_SERVICES; s++) {

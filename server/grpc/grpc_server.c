@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #define MAX_STREAMS 64
+#define N_CODES     17 /* gRPC status codes 0..16 */
 #define READ_CHUNK  16384
 
 typedef struct gconn gconn;
@@ -135,6 +136,9 @@ struct qvs_grpc {
     gconn *conns;
     atomic_bool stopping;
     atomic_size_t pending; /* calls in the pool, all connections */
+    size_t n_methods;
+    /* Replies sent: [method index (n_methods: unknown)][status code]. */
+    atomic_uint_least64_t (*replies)[N_CODES];
     pthread_mutex_t done_mu;
     gcall *done; /* calls back from the pool (done_mu) */
 };
@@ -226,12 +230,21 @@ static ssize_t read_out(nghttp2_session *ng, int32_t stream_id, uint8_t *buf,
 /* A trailers-only reply: one HEADERS frame with the status.  Touches no
  * field of c but `answered` (the loop's own), so it may answer a call a
  * worker is running (a deadline). */
+static void count_reply(qvs_grpc *g, const gcall *c, int status)
+{
+    size_t m = qvs_grpc_method_index(c->path);
+    if (status >= 0 && status < N_CODES)
+        atomic_fetch_add_explicit(&g->replies[m][status], 1,
+                                  memory_order_relaxed);
+}
+
 static void send_status(gconn *k, gcall *c, int http_status, int status,
                         const char *message)
 {
     if (c->answered || k->closed)
         return;
     c->answered = true;
+    count_reply(k->g, c, status);
     char st[8], code[16], msg[3200];
     snprintf(st, sizeof(st), "%d", http_status);
     snprintf(code, sizeof(code), "%d", status);
@@ -252,6 +265,7 @@ static void answer(gconn *k, gcall *c)
     if (c->answered || k->closed)
         return;
     c->answered = true;
+    count_reply(k->g, c, QVS_GRPC_OK);
     nghttp2_nv h[] = {NV(":status", "200"),
                       NV("content-type", "application/grpc"),
                       NV("grpc-accept-encoding", "identity,gzip")};
@@ -965,11 +979,20 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
         g->idle_ns = 500000000;
     g->wake_fd = -1;
     pthread_mutex_init(&g->done_mu, NULL);
+    g->n_methods = qvs_grpc_method_count();
+    g->replies = calloc(g->n_methods + 1, sizeof(*g->replies));
+    if (!g->replies) {
+        pthread_mutex_destroy(&g->done_mu);
+        free(g);
+        snprintf(err, cap, "out of memory");
+        return false;
+    }
     g->listen_fd =
         bind_listener(qvs_config_host(cfg), cfg->grpc_port, &g->port, err, cap);
     if (g->listen_fd < 0 && cfg->grpc_port_default) {
         fprintf(stderr, "quiver serve: warning: %s; gRPC is off\n", err);
         pthread_mutex_destroy(&g->done_mu);
+        free(g->replies);
         free(g);
         return true;
     }
@@ -988,6 +1011,7 @@ fail:
     if (g->wake_fd >= 0)
         close(g->wake_fd);
     pthread_mutex_destroy(&g->done_mu);
+    free(g->replies);
     free(g);
     return false;
 }
@@ -1008,5 +1032,53 @@ void qvs_grpc_stop(qvs_grpc *g)
         close(g->listen_fd);
     close(g->wake_fd);
     pthread_mutex_destroy(&g->done_mu);
+    free(g->replies);
     free(g);
+}
+
+char *qvs_grpc_metrics(qvs_grpc *g)
+{
+    static const char *const names[N_CODES] = {"OK",
+                                               "CANCELLED",
+                                               "UNKNOWN",
+                                               "INVALID_ARGUMENT",
+                                               "DEADLINE_EXCEEDED",
+                                               "NOT_FOUND",
+                                               "ALREADY_EXISTS",
+                                               "PERMISSION_DENIED",
+                                               "RESOURCE_EXHAUSTED",
+                                               "FAILED_PRECONDITION",
+                                               "ABORTED",
+                                               "OUT_OF_RANGE",
+                                               "UNIMPLEMENTED",
+                                               "INTERNAL",
+                                               "UNAVAILABLE",
+                                               "DATA_LOSS",
+                                               "UNAUTHENTICATED"};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    fprintf(f, "# HELP grpc_responses_total total number of gRPC replies\n"
+               "# TYPE grpc_responses_total counter\n");
+    for (size_t m = 0; m <= g->n_methods; m++) {
+        char path[128] = "unknown";
+        if (m < g->n_methods)
+            qvs_grpc_method_path(m, path, sizeof(path));
+        for (int s = 0; s < N_CODES; s++) {
+            uint64_t n =
+                atomic_load_explicit(&g->replies[m][s], memory_order_relaxed);
+            if (n)
+                fprintf(f,
+                        "grpc_responses_total{endpoint=\"%s\",status=\"%s\"} "
+                        "%llu\n",
+                        path, names[s], (unsigned long long)n);
+        }
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
 }
