@@ -322,11 +322,14 @@ static void call_done(qvs_job *job)
 {
     gcall *c = (gcall *)job;
     qvs_grpc *g = c->conn->g;
+    /* Rung under the lock: once the loop has taken c (which needs the
+     * lock), this worker touches g no more, so a stopping loop may free
+     * g (a race ThreadSanitizer found with the ring after the unlock). */
     pthread_mutex_lock(&g->done_mu);
     c->next_done = g->done;
     g->done = c;
-    pthread_mutex_unlock(&g->done_mu);
     ring(g);
+    pthread_mutex_unlock(&g->done_mu);
 }
 
 /* Parses grpc-timeout ("100m": an ASCII integer of at most 8 digits and a
