@@ -935,6 +935,10 @@ bool qvs_catalog_index_drop(qvs_catalog *cat, qvs_coll *c, const char *field,
                             qvs_resp *r)
 {
     qv_status st = lib_index(c, field, NULL, true);
+    if (st == QV_EINVAL) /* a field no index can have (found by fuzz_grpc) */
+        return qvs_fail(r, 400,
+                        "Wrong input: cannot drop the index on `%s`: %s", field,
+                        qv_strerror(st));
     if (st != QV_OK)
         return qvs_fail(r, 500,
                         "Service internal error: cannot drop the "
@@ -1109,7 +1113,8 @@ bool qvs_catalog_update_aliases(qvs_catalog *cat, const cJSON *body,
     }
     qvs_catalog_state next = cat->st;
     if (ok) {
-        qsort(s.a, s.n, sizeof(*s.a), alias_cmp);
+        if (s.n) /* s.a is NULL without aliases: qsort's argument is nonnull */
+            qsort(s.a, s.n, sizeof(*s.a), alias_cmp);
         next.aliases = s.a;
         next.n_aliases = s.n;
         ok = commit(cat, &next, NULL, NULL, NULL, r);

@@ -60,6 +60,7 @@ LAYERS = [
     ("core/search/", ["core/", "simd/", PUBLIC]),
     ("core/", ["core/", "simd/", PUBLIC]),
     ("persist/", ["persist/", "core/", "simd/", PUBLIC]),
+    ("server/grpc/", ["server/", PUBLIC]),
     ("server/", ["server/", PUBLIC]),
     ("cli/", ["cli/", PUBLIC]),
     ("bindings/", ["bindings/", PUBLIC]),
