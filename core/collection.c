@@ -116,6 +116,11 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
                  cfg->multivector);
         return QV_EINVAL;
     }
+    if (cfg->multivector != QV_MULTIVECTOR_NONE &&
+        cfg->kind == QV_VECTOR_SPARSE) {
+        snprintf(msg, cap, "a sparse collection holds no multivectors");
+        return QV_EINVAL;
+    }
     return qvi_quant_config_check(cfg, msg, cap);
 }
 

@@ -14,6 +14,8 @@ matrices of varying row counts, and checks:
     (a one-row matrix) and the legacy search with one vector all equal a
     MaxSim reference computed here with numpy, independently of the
     library (exact search, so the order is the reference's);
+  - a dense prefetch re-scored by the multivector (ColBERT re-ranking)
+    equals the reference over the prefetched candidates;
   - Qdrant's errors for an empty matrix, ragged rows, a wrong dimension,
     a plain vector for a multivector and a matrix for a dense vector, and
     an unknown comparator;
@@ -213,6 +215,15 @@ def main():
             "vector": {"name": "colbert", "vector": one}, "limit": 10,
             "params": {"exact": True}})
         check_hits(res, reference(points, [one], metric))
+        # ColBERT re-ranking: the dense vector prefetches candidates (the
+        # 20 highest ids: dense = [1, 0, 0, id] under dot), the matrix
+        # re-scores them by MaxSim.
+        q = [[rng.gauss(0, 1) for _ in range(DIM)] for _ in range(3)]
+        res = ok(srv, "POST", "/collections/mv/points/query", {
+            "prefetch": {"query": [0, 0, 0, 1], "using": "dense", "limit": 20},
+            "query": q, "using": "colbert", "limit": 5})
+        check_hits(res["points"], reference(
+            points, q, metric, lambda p: p["id"] >= 100, 5))
         # The dense vector still searches as before.
         res = ok(srv, "POST", "/collections/mv/points/query",
                  {"query": [0, 0, 0, 1], "using": "dense", "limit": 1})

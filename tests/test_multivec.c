@@ -478,6 +478,10 @@ START_TEST(test_validation)
     qv_collection_release(c);
     cfg.multivector = 7;
     ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_EINVAL);
+    cfg.multivector = QV_MULTIVECTOR_MAX_SIM; /* a sparse one: no matrices */
+    cfg.kind = QV_VECTOR_SPARSE;
+    ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_EINVAL);
+    cfg.kind = QV_VECTOR_DENSE;
 
     /* A store tells a multivector config from a dense one of the same
      * size. */
