@@ -291,6 +291,21 @@ qv_status qvi_fail_not_found(qv_collection *c, const qv_point_id *id)
     return qvi_fail(c->err, QV_ENOTFOUND, "no point with id %s", text);
 }
 
+/* Cosine's preprocessing, as Qdrant's cosine_preprocess
+ * (lib/segment/src/spaces/simple.rs): a vector whose squared norm is
+ * already within 1e-6 of 1 is left as it is (is_length_zero_or_normalized),
+ * so normalising is idempotent -- a vector read back and written again, or
+ * migrated between stores, keeps every bit -- and unit vectors from
+ * embedding models are stored exactly as given.  Others are scaled to unit
+ * length (zero stays zero). */
+static void cosine_prepare(const qvi_kernels *k, float *v, uint32_t dim)
+{
+    float sq = k->dot(v, v, dim);
+    if (fabsf(sq - 1.0f) <= 1.0e-6f)
+        return;
+    k->normalize(v, dim);
+}
+
 qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
                             float *out)
 {
@@ -299,7 +314,7 @@ qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
         return st;
     memcpy(out, query, dim * sizeof(float));
     if (c->cfg.metric == QV_METRIC_COSINE)
-        qvi_simd()->normalize(out, dim);
+        cosine_prepare(qvi_simd(), out, dim);
     return QV_OK;
 }
 
@@ -419,7 +434,7 @@ static void store_row_locked(qv_collection *c, uint32_t slot, const float *v)
     memset(row + dim, 0, (c->stride - dim) * sizeof(float));
     const qvi_kernels *k = qvi_simd();
     if (c->cfg.metric == QV_METRIC_COSINE)
-        k->normalize(row, dim);
+        cosine_prepare(k, row, dim);
     c->sqnorms[slot] = k->dot(row, row, dim);
 }
 

@@ -1153,6 +1153,45 @@ QV_API qv_status qv_store_open_dir(const char *path,
  * message names the collection).  Thread-safe. */
 QV_API qv_status qv_store_checkpoint(qv_store *s);
 
+/* ---- facets ----------------------------------------------------------------
+ *
+ * Qdrant's facet: how many points hold each distinct value of a payload key,
+ * read from the key's index. */
+
+typedef enum qv_facet_kind {
+    QV_FACET_STRING = 0, /* keyword and uuid indexes (a UUID in canonical
+                            lowercase hyphenated form) */
+    QV_FACET_NUMBER = 1, /* integer index: QV_NUM_INT, or QV_NUM_UINT above
+                            INT64_MAX */
+    QV_FACET_BOOL = 2    /* bool index */
+} qv_facet_kind;
+
+typedef struct qv_facet_hit {
+    qv_facet_kind kind;
+    const char *str; /* QV_FACET_STRING: the value (NUL-terminated; lives in
+                        the result's allocation) */
+    size_t len;      /* its length in bytes */
+    qv_number num;   /* QV_FACET_NUMBER */
+    bool boolean;    /* QV_FACET_BOOL */
+    uint64_t count;  /* points matching the filter that hold the value */
+} qv_facet_hit;
+
+/* Counts, for each distinct value the index on key holds, the points that
+ * match filter (NULL: all) and hold it -- a point with several values
+ * counts once for each -- and returns the limit largest counts, ties in
+ * ascending value order (strings by bytes, numbers as numbers, false before
+ * true): Qdrant's facet (lib/segment/src/data_types/facets.rs, FacetHit's
+ * order).  Counts are exact.  The key needs a keyword, integer, uuid or
+ * bool index (Qdrant's facet indexes); an integer index counts the
+ * integers it holds, not fractional numbers.
+ * *out is one allocation of *n hits (never NULL on success, even for none),
+ * freed as a whole with qv_free.  Returns QV_ENULL, QV_ERANGE (limit 0),
+ * QV_EINVAL (a malformed key), QV_ENOTFOUND (no such index on key: the
+ * message is Qdrant's), QV_ENOMEM.  Reader. */
+QV_API qv_status qv_facet(qv_collection *c, const char *key,
+                          const qv_filter *filter, size_t limit,
+                          qv_facet_hit **out, size_t *n);
+
 /* ------------------------------------------------------------------------ */
 /* Sparse vectors                                                           */
 /* ------------------------------------------------------------------------ */

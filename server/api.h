@@ -26,7 +26,8 @@
 
 struct qvs_catalog;
 
-#define QVS_MAX_PARAMS 4
+#define QVS_MAX_PARAMS       4
+#define QVS_MAX_RESP_HEADERS 6
 
 typedef struct qvs_req {
     const char *method;                 /* "GET", "POST", ... */
@@ -55,6 +56,10 @@ typedef struct qvs_resp {
     const char *raw_type;
     char *raw_file; /* path of a file to send (snapshot download) */
     bool accepted;
+    /* Extra headers of a raw_body reply, {name, value} pairs, unused ones
+     * NULL: static strings, never freed (the dashboard's ETag,
+     * Cache-Control and security headers). */
+    const char *headers[QVS_MAX_RESP_HEADERS][2];
 } qvs_resp;
 
 /* Sets status and a formatted message (already prefixed the Qdrant way by
@@ -87,5 +92,9 @@ typedef struct qvs_route {
 /* The raw request body of a QVS_ROUTE_RAW_BODY route (NULL/0 otherwise).
  * Implemented by the HTTP layer. */
 const void *qvs_req_raw_body(const qvs_req *req, size_t *len);
+
+/* The value of request header name (case-insensitive), or NULL; valid for
+ * the handler's call.  Implemented by the HTTP layer. */
+const char *qvs_req_header(const qvs_req *req, const char *name);
 
 #endif /* QUIVER_SERVER_API_H */

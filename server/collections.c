@@ -19,6 +19,7 @@
 #include "routes.h"
 #include "server.h"
 
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,97 @@ static void collection_cluster(const qvs_req *req, qvs_resp *r)
     r->result = res;
 }
 
+/* Which optional parts GET .../optimizations asked for (?with=a,b). */
+typedef struct opt_with {
+    bool queued, completed, idle;
+} opt_with;
+
+static bool parse_opt_with(const qvs_req *req, qvs_resp *r, opt_with *w)
+{
+    const char *with = req->query ? req->query(req, "with") : NULL;
+    const char *limit = req->query ? req->query(req, "completed_limit") : NULL;
+    memset(w, 0, sizeof(*w));
+    /* completed_limit: an integer >= 0; nothing ever completes here */
+    if (limit && (!*limit || strspn(limit, "0123456789") != strlen(limit)))
+        return qvs_fail(r, 400,
+                        "Query deserialize error: completed_limit: invalid "
+                        "digit found in string");
+    for (const char *p = with; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (n == 6 && strncmp(p, "queued", n) == 0)
+            w->queued = true;
+        else if (n == 9 && strncmp(p, "completed", n) == 0)
+            w->completed = true;
+        else if (n == 13 && strncmp(p, "idle_segments", n) == 0)
+            w->idle = true;
+        else if (n)
+            return qvs_fail(r, 400,
+                            "Bad request: unknown value `%.*s` in `with`: "
+                            "expected queued, completed or idle_segments",
+                            (int)(n < 64 ? n : 64), p);
+        p += n + (p[n] == ',');
+    }
+    return true;
+}
+
+/* The one "segment" a collection is: a stable UUID made from its name
+ * (SHA-256, shaped as a version-8 UUID). */
+static void segment_uuid(const char *name, char out[37])
+{
+    unsigned char d[32];
+    unsigned int dl = 0;
+    EVP_Digest(name, strlen(name), d, &dl, EVP_sha256(), NULL);
+    d[6] = (unsigned char)((d[6] & 0x0f) | 0x80);
+    d[8] = (unsigned char)((d[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[d[i] >> 4];
+        out[o++] = hex[d[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+/* GET /collections/{name}/optimizations (Qdrant's OptimizationsResponse).
+ * Indexing here happens inside each write, before it is acknowledged, so
+ * nothing ever runs or waits in the background: no running or queued
+ * optimization, and the collection is one idle "segment". */
+static void collection_optimizations(const qvs_req *req, qvs_resp *r)
+{
+    opt_with w;
+    if (!parse_opt_with(req, r, &w))
+        return;
+    qvs_coll *c;
+    if (!qvs_catalog_get(req->catalog, coll_param(req), &c)) {
+        not_found(r, coll_param(req));
+        return;
+    }
+    cJSON *res = cJSON_CreateObject();
+    cJSON *sum = cJSON_AddObjectToObject(res, "summary");
+    cJSON_AddNumberToObject(sum, "queued_optimizations", 0);
+    cJSON_AddNumberToObject(sum, "queued_segments", 0);
+    cJSON_AddNumberToObject(sum, "queued_points", 0);
+    cJSON_AddNumberToObject(sum, "idle_segments", 1);
+    cJSON_AddArrayToObject(res, "running");
+    if (w.queued)
+        cJSON_AddArrayToObject(res, "queued");
+    if (w.completed)
+        cJSON_AddArrayToObject(res, "completed");
+    if (w.idle) {
+        cJSON *seg = cJSON_CreateObject();
+        char uuid[37];
+        segment_uuid(c->name, uuid);
+        cJSON_AddStringToObject(seg, "uuid", uuid);
+        cJSON_AddNumberToObject(seg, "points_count",
+                                (double)qvs_coll_points(c));
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(res, "idle_segments"), seg);
+    }
+    qvs_coll_release(req->catalog, c);
+    r->result = res;
+}
+
 #define W QVS_ROUTE_WRITE
 const qvs_route qvs_collection_routes[] = {
     {"GET", "/collections", list_collections, 0, "get_collections"},
@@ -318,6 +410,8 @@ const qvs_route qvs_collection_routes[] = {
      "delete_field_index"},
     {"GET", "/collections/{name}/cluster", collection_cluster, 0,
      "collection_cluster_info"},
+    {"GET", "/collections/{name}/optimizations", collection_optimizations, 0,
+     "get_optimizations"},
 };
 const size_t qvs_collection_routes_n =
     sizeof(qvs_collection_routes) / sizeof(qvs_collection_routes[0]);

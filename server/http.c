@@ -346,6 +346,20 @@ static enum MHD_Result send_preflight(qvs_conn *c)
     return send_reply(c, 200, resp, NULL);
 }
 
+/* Sends a handler's raw_body (taking it) with its extra headers. */
+static enum MHD_Result send_raw(qvs_conn *c, int status, qvs_resp *r)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        r->raw_len, r->raw_body, MHD_RESPMEM_MUST_FREE);
+    if (!resp)
+        return MHD_NO; /* r->raw_body stays the caller's to free */
+    r->raw_body = NULL;
+    for (size_t i = 0; i < QVS_MAX_RESP_HEADERS && r->headers[i][0]; i++)
+        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
+    return send_reply(c, status, resp,
+                      r->raw_type ? r->raw_type : "application/octet-stream");
+}
+
 /* Turns a handler's reply into the HTTP reply; frees what it owns. */
 static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
 {
@@ -356,10 +370,7 @@ static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
         ret = send_file(c, status, r->raw_file,
                         r->raw_type ? r->raw_type : "application/octet-stream");
     } else if (r->raw_body) {
-        ret =
-            send_buffer(c, status, r->raw_body, r->raw_len,
-                        r->raw_type ? r->raw_type : "application/octet-stream");
-        r->raw_body = NULL;
+        ret = send_raw(c, status, r);
     } else if (status >= 400) {
         char *text = qvs_envelope_error(
             r->error[0] ? r->error : "Service internal error", t, &len);
@@ -405,6 +416,11 @@ const void *qvs_req_raw_body(const qvs_req *req, size_t *len)
     return c->body;
 }
 
+const char *qvs_req_header(const qvs_req *req, const char *name)
+{
+    return header(req->conn, name);
+}
+
 qvs_server *qvs_req_server(const qvs_req *req)
 {
     return ((const qvs_conn *)req->conn)->srv;
@@ -419,7 +435,9 @@ static int match_route(qvs_conn *c, const char *method)
         return QVS_MATCH_NO_PATH;
     int split = qvs_path_split(c->path, c->segs, &c->n_segs);
     if (split != QVS_PATH_OK)
-        return split == QVS_PATH_NUL ? QVS_MATCH_BAD_PATH : QVS_MATCH_NO_PATH;
+        return split == QVS_PATH_NUL        ? QVS_MATCH_BAD_PATH
+               : split == QVS_PATH_NOT_UTF8 ? QVS_MATCH_NOT_UTF8
+                                            : QVS_MATCH_NO_PATH;
     size_t index;
     int m = qvs_router_match(&c->srv->router, method, c->segs, c->n_segs,
                              &index, c->params, &c->n_params);
@@ -458,6 +476,7 @@ enum {
     EARLY_NO_PATH,   /* 404 */
     EARLY_NO_METHOD, /* 405 */
     EARLY_BAD_PATH,  /* 422 */
+    EARLY_NOT_UTF8,  /* 400 */
     EARLY_TOO_LARGE, /* 413 */
     EARLY_FRAMING    /* 400, 414, 431, 501: answered in begin, closes */
 };
@@ -487,6 +506,10 @@ static enum MHD_Result send_early(qvs_conn *c, int early)
         return send_error(c, 422,
                           "Validation error in path parameters: [path: a "
                           "segment cannot contain the NUL char]");
+    case EARLY_NOT_UTF8:
+        return send_error(c, 400,
+                          "Bad request: the request path is not valid UTF-8 "
+                          "once percent-decoded");
     default:
         return send_too_large(c);
     }
@@ -519,6 +542,8 @@ static int decide_early(qvs_conn *c, const char *method)
         return EARLY_NO_METHOD;
     if (m == QVS_MATCH_BAD_PATH)
         return EARLY_BAD_PATH;
+    if (m == QVS_MATCH_NOT_UTF8)
+        return EARLY_NOT_UTF8;
     if (body_too_large(c))
         return EARLY_TOO_LARGE;
     return EARLY_NONE;

@@ -11,7 +11,9 @@
  *   points_read.c    retrieve (POST /points, GET /points/{id}), scroll,
  *                    count
  *   points_query.c   query, query/batch and the legacy search,
- *                    search/batch, recommend, recommend/batch
+ *                    search/batch, recommend, recommend/batch; prefetch
+ *                    trees (fusion and formulas: query.h)
+ *   points_groups.c  search/groups, recommend/groups, query/groups
  *   qjson.c          JSON <-> library values (qjson.h)
  *
  * Data model (catalog.h): a collection with one unnamed vector is one
@@ -77,6 +79,10 @@ void qvs_points_search(const qvs_req *req, qvs_resp *resp);
 void qvs_points_search_batch(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend_batch(const qvs_req *req, qvs_resp *resp);
+
+void qvs_points_search_groups(const qvs_req *req, qvs_resp *resp);
+void qvs_points_recommend_groups(const qvs_req *req, qvs_resp *resp);
+void qvs_points_query_groups(const qvs_req *req, qvs_resp *resp);
 
 /* ---- shared by the points_*.c files (points_common.c) -------------------- */
 
@@ -149,6 +155,11 @@ bool qvs_call_require_points(qvs_call *p, const qv_point_id *ids, size_t n);
  * array (free); ids may repeat. */
 bool qvs_call_selector(qvs_call *p, const cJSON *obj, const char *none_msg,
                        bool must_exist, qv_point_id **ids, size_t *n);
+
+/* next[i] = the next position after i holding the same id, or SIZE_MAX
+ * when ids[i] is its id's last occurrence. */
+bool qvs_call_next_same(qvs_call *p, const qv_point_id *ids, size_t n,
+                        size_t *next);
 
 /* dup[i] = true for every ids[i] that also appears at another position
  * and is not the one to keep: the first occurrence (keep_last false) or

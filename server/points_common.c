@@ -56,6 +56,12 @@ const qvs_route qvs_points_routes[] = {
     {"POST", PTS "/recommend", qvs_points_recommend, 0, "recommend_points"},
     {"POST", PTS "/recommend/batch", qvs_points_recommend_batch, 0,
      "recommend_batch_points"},
+    {"POST", PTS "/search/groups", qvs_points_search_groups, 0,
+     "search_point_groups"},
+    {"POST", PTS "/recommend/groups", qvs_points_recommend_groups, 0,
+     "recommend_point_groups"},
+    {"POST", PTS "/query/groups", qvs_points_query_groups, 0,
+     "query_points_groups"},
 };
 
 const size_t qvs_points_routes_n =
@@ -523,10 +529,11 @@ static int cmp_id_pos(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-bool qvs_call_mark_dups(qvs_call *p, const qv_point_id *ids, size_t n,
-                        bool keep_last, bool *dup)
+bool qvs_call_next_same(qvs_call *p, const qv_point_id *ids, size_t n,
+                        size_t *next)
 {
-    memset(dup, 0, n * sizeof(*dup));
+    for (size_t i = 0; i < n; i++)
+        next[i] = SIZE_MAX;
     if (n < 2)
         return true;
     id_pos *v = malloc(n * sizeof(*v));
@@ -536,17 +543,35 @@ bool qvs_call_mark_dups(qvs_call *p, const qv_point_id *ids, size_t n,
         v[i].id = ids[i];
         v[i].pos = i;
     }
+    /* Sorted by (id, position): equal ids sit together in request order. */
     qsort(v, n, sizeof(*v), cmp_id_pos);
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && qv_id_compare(&v[i].id, &v[j].id) == 0)
-            j++;
-        size_t keep = keep_last ? j - 1 : i;
-        for (size_t k = i; k < j; k++)
-            if (k != keep)
-                dup[v[k].pos] = true;
-        i = j;
-    }
+    for (size_t i = 0; i + 1 < n; i++)
+        if (qv_id_compare(&v[i].id, &v[i + 1].id) == 0)
+            next[v[i].pos] = v[i + 1].pos;
     free(v);
     return true;
+}
+
+bool qvs_call_mark_dups(qvs_call *p, const qv_point_id *ids, size_t n,
+                        bool keep_last, bool *dup)
+{
+    size_t *next = malloc((n ? n : 1) * sizeof(*next));
+    if (!next)
+        return qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    bool ok = qvs_call_next_same(p, ids, n, next);
+    memset(dup, 0, n * sizeof(*dup));
+    bool *has_prev = keep_last ? NULL : calloc(n ? n : 1, sizeof(bool));
+    if (ok && !keep_last && !has_prev)
+        ok = qvs_fail(p->resp, 500, "Service internal error: out of memory");
+    for (size_t i = 0; ok && i < n; i++) {
+        if (keep_last)
+            dup[i] = next[i] != SIZE_MAX;
+        else if (next[i] != SIZE_MAX)
+            has_prev[next[i]] = true;
+    }
+    for (size_t i = 0; ok && !keep_last && i < n; i++)
+        dup[i] = has_prev[i];
+    free(has_prev);
+    free(next);
+    return ok;
 }

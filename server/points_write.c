@@ -991,6 +991,29 @@ static bool op_clear_payload(qvs_call *p, const cJSON *body)
 
 /* ---- vectors ------------------------------------------------------------- */
 
+/* A point listed twice in one update_vectors request gets both updates in
+ * request order (Qdrant applies them one after the other): every vector an
+ * occurrence names and a later one does not is carried forward, so the
+ * last occurrence -- the one choose_points keeps -- holds them all. */
+static bool fold_repeated_points(qvs_call *p, pset *s)
+{
+    size_t *next = malloc((s->n ? s->n : 1) * sizeof(*next));
+    if (!next)
+        return oom(p);
+    bool ok = qvs_call_next_same(p, s->ids, s->n, next);
+    for (size_t i = 0; ok && i < s->n; i++) {
+        if (next[i] == SIZE_MAX)
+            continue;
+        const cJSON **from = s->vecs + i * s->nv;
+        const cJSON **to = s->vecs + next[i] * s->nv;
+        for (size_t k = 0; k < s->nv; k++)
+            if (!to[k])
+                to[k] = from[k];
+    }
+    free(next);
+    return ok;
+}
+
 static bool op_update_vectors(qvs_call *p, const cJSON *body)
 {
     const cJSON *points = member(body, "points");
@@ -1024,7 +1047,8 @@ static bool op_update_vectors(qvs_call *p, const cJSON *body)
         oom(p);
         goto done;
     }
-    if (!choose_points(p, body, false, &s, keep) ||
+    if (!fold_repeated_points(p, &s) ||
+        !choose_points(p, body, false, &s, keep) ||
         !pack_columns(p, &s, keep, &cols))
         goto done;
     qvs_coll *c = p->coll;

@@ -16,10 +16,12 @@
  * one no route matches is 404.  The tables are small (tens of routes), so
  * a linear scan costs less than the JSON parse of any request.
  */
+#include "qjson.h"
 #include "routes.h"
 #include "server.h"
 
 #include <microhttpd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,21 +53,49 @@ static bool add_table(qvs_router *r, const qvs_route *table, size_t n)
     return true;
 }
 
+/* Every route table (routes.h), one per line so that adding one is a
+ * one-line change. */
+typedef struct route_table {
+    const qvs_route *routes;
+    const size_t *n;
+} route_table;
+
+static const route_table TABLES[] = {
+    {qvs_service_routes, &qvs_service_routes_n},
+    {qvs_collection_routes, &qvs_collection_routes_n},
+    {qvs_snapshot_routes, &qvs_snapshot_routes_n},
+    {qvs_points_routes, &qvs_points_routes_n},
+    {qvs_facet_routes, &qvs_facet_routes_n},
+    {qvs_matrix_routes, &qvs_matrix_routes_n},
+    {qvs_full_snapshot_routes, &qvs_full_snapshot_routes_n},
+    {qvs_dashboard_routes, &qvs_dashboard_routes_n},
+};
+#define N_TABLES (sizeof(TABLES) / sizeof(TABLES[0]))
+
+const char *qvs_route_public_pattern(const qvs_route *route, char *buf,
+                                     size_t cap)
+{
+    static const char from[] = "{name}", to[] = "{collection_name}";
+    const char *p = route->pattern, *at = strstr(p, from);
+    if (!at)
+        snprintf(buf, cap, "%s", p);
+    else
+        snprintf(buf, cap, "%.*s%s%s", (int)(at - p), p, to,
+                 at + sizeof(from) - 1);
+    return buf;
+}
+
 bool qvs_router_init(qvs_router *r)
 {
     memset(r, 0, sizeof(*r));
-    const qvs_route *tables[] = {qvs_service_routes, qvs_collection_routes,
-                                 qvs_snapshot_routes, qvs_points_routes};
-    const size_t sizes[] = {qvs_service_routes_n, qvs_collection_routes_n,
-                            qvs_snapshot_routes_n, qvs_points_routes_n};
     size_t total = 0;
-    for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++)
-        total += sizes[t];
+    for (size_t t = 0; t < N_TABLES; t++)
+        total += *TABLES[t].n;
     r->entries = calloc(total ? total : 1, sizeof(*r->entries));
     if (!r->entries)
         return false;
-    for (size_t t = 0; t < sizeof(sizes) / sizeof(sizes[0]); t++) {
-        if (sizes[t] && !add_table(r, tables[t], sizes[t])) {
+    for (size_t t = 0; t < N_TABLES; t++) {
+        if (*TABLES[t].n && !add_table(r, TABLES[t].routes, *TABLES[t].n)) {
             qvs_router_free(r);
             return false;
         }
@@ -158,6 +188,8 @@ int qvs_path_split(char *path, char **segs, size_t *n_segs)
         /* A "%00" decodes to NUL: the segment would be cut short. */
         if (len > raw || strlen(start) != len)
             return QVS_PATH_NUL;
+        if (!qj_utf8_valid(start, len))
+            return QVS_PATH_NOT_UTF8;
         segs[(*n_segs)++] = start;
     }
     return QVS_PATH_OK;

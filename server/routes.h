@@ -29,4 +29,20 @@ extern const size_t qvs_snapshot_routes_n;
 extern const qvs_route qvs_points_routes[];
 extern const size_t qvs_points_routes_n;
 
+/* POST /collections/{name}/facet (points_facet.c) */
+extern const qvs_route qvs_facet_routes[];
+extern const size_t qvs_facet_routes_n;
+
+/* POST .../points/search/matrix/pairs|offsets (points_matrix.c) */
+extern const qvs_route qvs_matrix_routes[];
+extern const size_t qvs_matrix_routes_n;
+
+/* /snapshots... whole-storage snapshots (snapshots_full.c) */
+extern const qvs_route qvs_full_snapshot_routes[];
+extern const size_t qvs_full_snapshot_routes_n;
+
+/* GET /dashboard, /dashboard/{file}: the web UI's files (dashboard.c) */
+extern const qvs_route qvs_dashboard_routes[];
+extern const size_t qvs_dashboard_routes_n;
+
 #endif /* QUIVER_SERVER_ROUTES_H */

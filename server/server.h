@@ -110,7 +110,9 @@ enum {
     QVS_MATCH_OK = 0,
     QVS_MATCH_NO_PATH = 1,
     QVS_MATCH_NO_METHOD = 2,
-    QVS_MATCH_BAD_PATH = 3 /* a segment decodes to NUL */
+    QVS_MATCH_BAD_PATH = 3, /* a segment decodes to NUL */
+    QVS_MATCH_NOT_UTF8 = 4  /* a segment decodes to bytes that are not
+                               UTF-8 */
 };
 
 /* Builds the router from every route table (routes.h).  Returns false on
@@ -121,17 +123,30 @@ void qvs_router_free(qvs_router *r);
 /* Matches method and the decoded path segments.  On QVS_MATCH_OK, *index
  * is the entry and params[] point into segs.  Literal segments beat
  * captures; HEAD falls back to GET. */
+/* The route's pattern as Qdrant names it in telemetry and metrics
+ * endpoints: the collection parameter is {collection_name} (our tables
+ * write {name}).  Writes into buf (cap bytes) and returns it. */
+const char *qvs_route_public_pattern(const qvs_route *route, char *buf,
+                                     size_t cap);
+
 int qvs_router_match(const qvs_router *r, const char *method, char **segs,
                      size_t n_segs, size_t *index, const char **params,
                      size_t *n_params);
 
-enum { QVS_PATH_OK = 0, QVS_PATH_TOO_LONG = 1, QVS_PATH_NUL = 2 };
+enum {
+    QVS_PATH_OK = 0,
+    QVS_PATH_TOO_LONG = 1,
+    QVS_PATH_NUL = 2,
+    QVS_PATH_NOT_UTF8 = 3
+};
 
 /* Splits a raw request path (percent-encoded, no query) into decoded
  * segments, in place: empty segments vanish (so "//" and a trailing "/"
  * do not matter).  Returns QVS_PATH_OK, QVS_PATH_TOO_LONG (more than
  * QVS_MAX_SEGMENTS segments) or QVS_PATH_NUL (a segment decodes to a NUL
- * byte, which no name may hold). */
+ * byte, which no name may hold) or QVS_PATH_NOT_UTF8 (a segment decodes
+ * to bytes that are not UTF-8: a name echoed in a reply would make it
+ * invalid JSON). */
 int qvs_path_split(char *path, char **segs, size_t *n_segs);
 
 /* ---- authentication (auth.c) -------------------------------------------- */

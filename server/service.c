@@ -100,10 +100,11 @@ static cJSON *rest_telemetry(qvs_server *srv)
             if (!n || !status)
                 continue;
             if (!by_status) {
-                char key[300];
+                char key[600], pattern[512];
                 snprintf(key, sizeof(key), "%s %s",
                          rt->entries[i].route->method,
-                         rt->entries[i].route->pattern);
+                         qvs_route_public_pattern(rt->entries[i].route, pattern,
+                                                  sizeof(pattern)));
                 by_status = cJSON_AddObjectToObject(responses, key);
             }
             char code[8];
@@ -132,6 +133,23 @@ static void telemetry(const qvs_req *req, qvs_resp *r)
     r->result = t;
 }
 
+/* Qdrant's issues report (GET /issues: {"issues": [...]}).  Qdrant files
+ * performance issues there (e.g. filtering on an unindexed key); this
+ * server records none, so the list is empty and clearing it is a no-op. */
+static void issues(const qvs_req *req, qvs_resp *r)
+{
+    (void)req;
+    r->result = cJSON_CreateObject();
+    if (r->result)
+        cJSON_AddArrayToObject(r->result, "issues");
+}
+
+static void clear_issues(const qvs_req *req, qvs_resp *r)
+{
+    (void)req;
+    r->result = cJSON_CreateTrue();
+}
+
 static void cluster(const qvs_req *req, qvs_resp *r)
 {
     (void)req;
@@ -147,6 +165,8 @@ const qvs_route qvs_service_routes[] = {
     {"GET", "/metrics", metrics, QVS_ROUTE_INLINE, "metrics"},
     {"GET", "/telemetry", telemetry, 0, "telemetry"},
     {"GET", "/cluster", cluster, 0, "cluster_status"},
+    {"GET", "/issues", issues, 0, "get_issues"},
+    {"DELETE", "/issues", clear_issues, QVS_ROUTE_WRITE, "clear_issues"},
 };
 const size_t qvs_service_routes_n =
     sizeof(qvs_service_routes) / sizeof(qvs_service_routes[0]);

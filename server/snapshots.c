@@ -47,6 +47,8 @@
  * Upload takes the archive as the raw request body or as the file part of
  * a multipart/form-data body (http.c decodes it: qvs_req_raw_body).
  */
+#include "snapshots.h"
+
 #include "routes.h"
 #include "server.h"
 
@@ -92,7 +94,7 @@ static const char *coll_param(const qvs_req *req)
 /* A plain file name ending in .snapshot: no separators, no leading dot
  * (so never "." or ".." or a temporary file), nothing outside the
  * directory it is joined to. */
-static bool snapshot_name_ok(const char *name)
+bool qvs_snap_name_ok(const char *name)
 {
     size_t len = strlen(name), sl = strlen(SUFFIX);
     if (len <= sl || len > 255 || name[0] == '.' || strchr(name, '/') ||
@@ -124,7 +126,7 @@ static bool snap_dir(const qvs_req *req, const char *coll, bool make, char *buf,
 }
 
 /* tmp/m<i>.qvs; tmp comes from make_tmp, so it always fits. */
-static void member_path(char *buf, size_t cap, const char *tmp, size_t i)
+void qvs_snap_member_path(char *buf, size_t cap, const char *tmp, size_t i)
 {
     char idx[32];
     snprintf(idx, sizeof(idx), "m%zu.qvs", i);
@@ -140,14 +142,14 @@ static int rm_entry(const char *path, const struct stat *st, int flag,
     return 0;
 }
 
-static void rm_tree(const char *dir)
+void qvs_snap_rm_tree(const char *dir)
 {
     if (dir[0])
         nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* A fresh private directory under STORAGE/snapshots for member files. */
-static bool make_tmp(const qvs_req *req, char *buf, size_t cap)
+bool qvs_snap_make_tmp(const qvs_req *req, char *buf, size_t cap)
 {
     char top[PATH_MAX];
     if (!path_fmt(top, sizeof(top), "%s/%s", qvs_catalog_dir(req->catalog),
@@ -249,7 +251,7 @@ static bool file_sha256(const char *path, char hex[65], uint64_t *size)
     return ok;
 }
 
-static cJSON *describe(const char *dir, const char *name)
+cJSON *qvs_snap_describe(const char *dir, const char *name)
 {
     char path[PATH_MAX], hex[65], when[32];
     struct stat st;
@@ -296,7 +298,7 @@ static size_t members_of(const qvs_coll *c, qv_collection **out)
 
 /* Saves every member to tmp/m<i>.qvs under write_mu, so that changes to
  * several members (named vectors) land in all or none. */
-static bool save_members(qvs_coll *c, const char *tmp, size_t *n, qvs_resp *r)
+bool qvs_snap_save_members(qvs_coll *c, const char *tmp, size_t *n, qvs_resp *r)
 {
     qv_collection **m = calloc(c->n_vectors + 1, sizeof(*m));
     if (!m)
@@ -306,7 +308,7 @@ static bool save_members(qvs_coll *c, const char *tmp, size_t *n, qvs_resp *r)
     pthread_mutex_lock(&c->write_mu);
     for (size_t i = 0; ok && i < *n; i++) {
         char path[PATH_MAX];
-        member_path(path, sizeof(path), tmp, i);
+        qvs_snap_member_path(path, sizeof(path), tmp, i);
         qv_status st = qv_snapshot_save(m[i], path);
         if (st != QV_OK) {
             char msg[256];
@@ -320,8 +322,8 @@ static bool save_members(qvs_coll *c, const char *tmp, size_t *n, qvs_resp *r)
 }
 
 /* The header: the collection and each member's size and checksum. */
-static cJSON *archive_header(qvs_catalog *cat, qvs_coll *c, const char *tmp,
-                             size_t n)
+cJSON *qvs_snap_archive_header(qvs_catalog *cat, qvs_coll *c, const char *tmp,
+                               size_t n)
 {
     cJSON *config = qvs_coll_config_dup(cat, c);
     cJSON *schema = qvs_coll_schema_dup(cat, c);
@@ -336,7 +338,7 @@ static cJSON *archive_header(qvs_catalog *cat, qvs_coll *c, const char *tmp,
     for (size_t i = 0; ok && i < n; i++) {
         char path[PATH_MAX], hex[17];
         uint64_t size = 0;
-        member_path(path, sizeof(path), tmp, i);
+        qvs_snap_member_path(path, sizeof(path), tmp, i);
         cJSON *m = cJSON_CreateObject();
         ok = m && file_checksum(path, hex, &size) &&
              cJSON_AddNumberToObject(m, "size", (double)size) &&
@@ -369,7 +371,7 @@ static bool write_archive(const char *path, const char *tmp, size_t n,
               qv_file_replace_write(af, header, hlen) == QV_OK;
     for (size_t i = 0; ok && i < n; i++) {
         char mp[PATH_MAX];
-        member_path(mp, sizeof(mp), tmp, i);
+        qvs_snap_member_path(mp, sizeof(mp), tmp, i);
         FILE *f = fopen(mp, "rb");
         struct stat st;
         XXH64_hash_t h;
@@ -407,12 +409,12 @@ static bool new_name(const qvs_req *req, const char *coll, const char *dir,
             !path_fmt(path, sizeof(path), "%s/%s", dir, name))
             return false;
         if (access(path, F_OK) != 0)
-            return snapshot_name_ok(name);
+            return qvs_snap_name_ok(name);
     }
     return false;
 }
 
-static bool wait_false(const qvs_req *req)
+bool qvs_snap_wait_false(const qvs_req *req)
 {
     const char *w = req->query(req, "wait");
     return w && strcmp(w, "false") == 0;
@@ -440,25 +442,25 @@ static void create_snapshot(const qvs_req *req, qvs_resp *r)
                        "`%s`",
                        c->name);
     ok = ok && ((snap_dir(req, c->name, true, dir, sizeof(dir)) &&
-                 make_tmp(req, tmp, sizeof(tmp))) ||
+                 qvs_snap_make_tmp(req, tmp, sizeof(tmp))) ||
                 qvs_fail(r, 500,
                          "Service internal error: cannot create the "
                          "snapshot directory"));
-    ok = ok && save_members(c, tmp, &n, r);
-    ok = ok && (((h = archive_header(req->catalog, c, tmp, n)) &&
+    ok = ok && qvs_snap_save_members(c, tmp, &n, r);
+    ok = ok && (((h = qvs_snap_archive_header(req->catalog, c, tmp, n)) &&
                  (text = cJSON_PrintUnformatted(h))) ||
                 qvs_fail(r, 500, OOM));
     ok = ok && path_fmt(path, sizeof(path), "%s/%s", dir, name) &&
          write_archive(path, tmp, n, text, r);
-    rm_tree(tmp);
+    qvs_snap_rm_tree(tmp);
     cJSON_Delete(h);
     free(text);
     qvs_coll_release(req->catalog, c);
     if (!ok)
         return;
-    if (wait_false(req))
+    if (qvs_snap_wait_false(req))
         r->accepted = true;
-    else if (!(r->result = describe(dir, name)))
+    else if (!(r->result = qvs_snap_describe(dir, name)))
         qvs_fail(r, 500, "Service internal error: cannot read %s", name);
 }
 
@@ -492,8 +494,8 @@ static void list_snapshots(const qvs_req *req, qvs_resp *r)
                 ? scandir(dir, &ents, NULL, by_name)
                 : -1;
     for (int i = 0; i < n; i++) {
-        if (arr && snapshot_name_ok(ents[i]->d_name)) {
-            cJSON *d = describe(dir, ents[i]->d_name);
+        if (arr && qvs_snap_name_ok(ents[i]->d_name)) {
+            cJSON *d = qvs_snap_describe(dir, ents[i]->d_name);
             if (d)
                 cJSON_AddItemToArray(arr, d);
         }
@@ -511,7 +513,7 @@ static bool snapshot_path(const qvs_req *req, char *path, size_t cap,
 {
     char coll[1024], dir[PATH_MAX];
     const char *name = req->n_params > 1 ? req->params[1] : "";
-    if (!snapshot_name_ok(name))
+    if (!qvs_snap_name_ok(name))
         return qvs_fail(r, 400,
                         "Bad request: invalid snapshot name `%s`: a plain "
                         "file name ending in .snapshot is required",
@@ -546,7 +548,7 @@ static void delete_snapshot(const qvs_req *req, qvs_resp *r)
         qvs_fail(r, 500, "Service internal error: %s", err);
         return;
     }
-    if (wait_false(req))
+    if (qvs_snap_wait_false(req))
         r->accepted = true;
     else
         r->result = cJSON_CreateTrue();
@@ -635,7 +637,7 @@ static bool open_member(FILE *f, const cJSON *m, size_t i, const char *tmp,
                         const qvs_coll *c, qv_collection **out, qvs_resp *r)
 {
     char path[PATH_MAX], hex[17], err[512];
-    member_path(path, sizeof(path), tmp, i);
+    qvs_snap_member_path(path, sizeof(path), tmp, i);
     uint64_t size =
         (uint64_t)cJSON_GetObjectItemCaseSensitive(m, "size")->valuedouble;
     FILE *w = fopen(path, "wb");
@@ -711,7 +713,7 @@ static bool archive_load(const qvs_req *req, const char *path, archive *a,
         return qvs_fail(r, 404, "Not found: snapshot file not found");
     }
     cJSON *root = NULL;
-    bool ok = make_tmp(req, tmp, sizeof(tmp)) ||
+    bool ok = qvs_snap_make_tmp(req, tmp, sizeof(tmp)) ||
               qvs_fail(r, 500, "Service internal error: no temporary dir");
     ok = ok && read_header(f, (uint64_t)st.st_size, &root, r);
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "members");
@@ -735,7 +737,7 @@ static bool archive_load(const qvs_req *req, const char *path, archive *a,
     }
     fclose(f);
     cJSON_Delete(root);
-    rm_tree(tmp); /* opened members keep their mappings */
+    qvs_snap_rm_tree(tmp); /* opened members keep their mappings */
     if (!ok)
         archive_free(a);
     return ok;
@@ -768,7 +770,7 @@ static bool restore_from(const qvs_req *req, const char *path,
     }
     free(a);
     if (ok) {
-        if (wait_false(req))
+        if (qvs_snap_wait_false(req))
             r->accepted = true;
         else
             r->result = cJSON_CreateTrue();
@@ -848,7 +850,7 @@ static bool location_path(const qvs_req *req, const char *loc, char *out,
             return qvs_fail(r, 400,
                             "Bad request: only file://, http:// and "
                             "https:// snapshot locations are supported");
-        if (!snapshot_name_ok(loc))
+        if (!qvs_snap_name_ok(loc))
             return qvs_fail(r, 400, "Bad request: invalid snapshot name `%s`",
                             loc);
         if (!snap_dir(req, coll_param(req), false, dir, sizeof(dir)) ||
@@ -1008,12 +1010,12 @@ static void recover_from_url(const qvs_req *req, const char *url,
                              const char *checksum, qvs_resp *r)
 {
     char tmp[PATH_MAX], path[PATH_MAX];
-    if (!make_tmp(req, tmp, sizeof(tmp)) ||
+    if (!qvs_snap_make_tmp(req, tmp, sizeof(tmp)) ||
         !path_fmt(path, sizeof(path), "%s/%s", tmp, "download.snapshot"))
         qvs_fail(r, 500, "Service internal error: no temporary dir");
     else if (download(req, url, path, r))
         restore_from(req, path, checksum, r);
-    rm_tree(tmp);
+    qvs_snap_rm_tree(tmp);
 }
 
 static void recover_snapshot(const qvs_req *req, qvs_resp *r)
@@ -1050,10 +1052,10 @@ static void upload_snapshot(const qvs_req *req, qvs_resp *r)
         return;
     }
     char tmp[PATH_MAX], path[PATH_MAX];
-    if (!make_tmp(req, tmp, sizeof(tmp)) ||
+    if (!qvs_snap_make_tmp(req, tmp, sizeof(tmp)) ||
         !path_fmt(path, sizeof(path), "%s/%s", tmp, "upload.snapshot")) {
         qvs_fail(r, 500, "Service internal error: no temporary dir");
-        rm_tree(tmp);
+        qvs_snap_rm_tree(tmp);
         return;
     }
     FILE *f = fopen(path, "wb");
@@ -1063,7 +1065,7 @@ static void upload_snapshot(const qvs_req *req, qvs_resp *r)
         qvs_fail(r, 500, "Service internal error: cannot store the upload");
     else
         restore_from(req, path, req->query(req, "checksum"), r);
-    rm_tree(tmp);
+    qvs_snap_rm_tree(tmp);
 }
 
 /* ---- leftovers of a killed server -------------------------------------------
@@ -1184,6 +1186,8 @@ size_t qvs_snapshots_cleanup(const char *storage)
     }
     if (d)
         closedir(d);
+    /* whole-storage snapshots being written (snapshots_full.c) */
+    n += clean_temp_files(storage, top, SUFFIX);
     d = opendir(top);
     for (struct dirent *e; d && (e = readdir(d));) {
         char path[PATH_MAX];
@@ -1195,7 +1199,7 @@ size_t qvs_snapshots_cleanup(const char *storage)
             lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
             continue;
         if (temp_named(e->d_name, TMP_PREFIX) && only_our_files(path)) {
-            rm_tree(path);
+            qvs_snap_rm_tree(path);
             if (access(path, F_OK) != 0)
                 n += removed(storage, path);
         } else {

@@ -422,7 +422,8 @@ START_TEST(test_probes)
     const cJSON *rest = cJSON_GetObjectItem(
         cJSON_GetObjectItem(cJSON_GetObjectItem(t, "requests"), "rest"),
         "responses");
-    ck_assert_ptr_nonnull(cJSON_GetObjectItem(rest, "PUT /collections/{name}"));
+    ck_assert_ptr_nonnull(
+        cJSON_GetObjectItem(rest, "PUT /collections/{collection_name}"));
     /* HEAD answers like GET, without a body. */
     call("HEAD", "/healthz", NULL);
     ck_assert_int_eq(R.status, 200);
@@ -444,15 +445,18 @@ START_TEST(test_metrics)
         "collections_total 1\n",
         "collection_points{id=\"c\"} 0\n",
         "# TYPE rest_responses_total counter\n",
-        "rest_responses_total{method=\"PUT\",endpoint=\"/collections/{name}\","
+        "rest_responses_total{method=\"PUT\",endpoint=\"/collections/"
+        "{collection_name}\","
         "operation=\"create_collection\",status=\"200\"} 1\n",
-        "rest_responses_total{method=\"GET\",endpoint=\"/collections/{name}\","
+        "rest_responses_total{method=\"GET\",endpoint=\"/collections/"
+        "{collection_name}\","
         "operation=\"get_collection\",status=\"404\"} 1\n",
         "# TYPE rest_responses_duration_seconds histogram\n",
         "rest_responses_duration_seconds_bucket{method=\"PUT\",endpoint=\"/"
-        "collections/{name}\",operation=\"create_collection\",le=\"+Inf\"} 1\n",
+        "collections/"
+        "{collection_name}\",operation=\"create_collection\",le=\"+Inf\"} 1\n",
         "rest_responses_duration_seconds_count{method=\"PUT\",endpoint=\"/"
-        "collections/{name}\",operation=\"create_collection\"} 1\n"};
+        "collections/{collection_name}\",operation=\"create_collection\"} 1\n"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         ck_assert_msg(strstr(R.body.p, want[i]), "metrics lack: %s\n%s",
                       want[i], R.body.p);
@@ -1817,7 +1821,7 @@ START_TEST(test_exact_numbers)
                       strstr(R.body.p,
                              "{\"x\":0.30000000000000004,\"y\":"
                              "9007199254740993,\"z\":9223372036854775808,"
-                             "\"w\":1.0,\"m\":1.7976931348623157e+308}"),
+                             "\"w\":1.0,\"m\":1.7976931348623157e308}"),
                   "%s", R.body.p);
     /* match compares integers exactly: 2^53+1 is not 2^53 */
     call("POST", "/collections/n/points/scroll",
@@ -2042,9 +2046,15 @@ START_TEST(test_strict_bodies)
              "\"alias_name\":\"al\\u0000ias\"}}]}"),
         400, "Format error in JSON body: the escape \\u0000");
     ck_assert_int_eq(alias_count("/aliases"), 0);
-    /* a collection name that is not UTF-8 (percent-decoded path) */
-    expect_error_prefix(call("PUT", "/collections/a%FFb", SMALL), 422,
-                        "Validation error in path parameters: [name: ");
+    /* a path that is not UTF-8 once percent-decoded: 400 on every route,
+     * and never echoed (a GET of the name used to put the raw bytes in
+     * its "doesn't exist" message, which made the reply invalid JSON) */
+    const char *not_utf8 = "Bad request: the request path is not valid UTF-8";
+    expect_error_prefix(call("PUT", "/collections/a%FFb", SMALL), 400,
+                        not_utf8);
+    expect_error_prefix(call("GET", "/collections/a%FFb", NULL), 400, not_utf8);
+    expect_error_prefix(call("GET", "/collections/s/points/%C0%AF", NULL), 400,
+                        not_utf8);
     ck_assert_ptr_nonnull(expect_ok(call("GET", "/collections", NULL)));
     /* both upsert forms, a duplicate "vector" */
     expect_error_prefix(
@@ -2291,6 +2301,12 @@ START_TEST(test_snapshot_leftovers)
     write_junk(p, 100);
     snprintf(p, sizeof(p), "%s/snapshots/snap/x.snapshot.tmp-Qw3rty", storage);
     write_junk(p, 100);
+    /* a whole-storage snapshot being written */
+    snprintf(p, sizeof(p),
+             "%s/snapshots/full-snapshot-2026-01-01-00-00-00.snapshot.tmp-"
+             "Fu11aa",
+             storage);
+    write_junk(p, 100);
     snprintf(p, sizeof(p), "%s/catalog.json.tmp-a1B2c3", storage);
     write_junk(p, 10);
     snprintf(p, sizeof(p), "%s/snapshots/.tmp-keep01", storage);
@@ -2318,6 +2334,8 @@ START_TEST(test_snapshot_leftovers)
     ck_assert_int_ne(access(ckpt, F_OK), 0);
     ck_assert(!exists("%s/snapshots/%s", ".tmp-Ab12Cd"));
     ck_assert(!exists("%s/snapshots/snap/%s", "x.snapshot.tmp-Qw3rty"));
+    ck_assert(!exists("%s/snapshots/%s",
+                      "full-snapshot-2026-01-01-00-00-00.snapshot.tmp-Fu11aa"));
     ck_assert(!exists("%s/%s", "catalog.json.tmp-a1B2c3"));
     ck_assert(exists("%s/snapshots/%s", ".tmp-keep01/keep.snapshot"));
     ck_assert(exists("%s/snapshots/snap/%s", "keep.snapshot.tmp-toolong"));
@@ -2814,6 +2832,277 @@ START_TEST(test_validation_codes)
 }
 END_TEST
 
+/* Two entries for one point in PUT points/vectors: Qdrant applies them in
+ * order, so the point keeps the vectors both name (the later wins where
+ * they overlap). */
+START_TEST(test_update_vectors_repeated_point)
+{
+    create("uv", "{\"vectors\":{\"text\":{\"size\":2,\"distance\":"
+                 "\"Dot\"},\"image\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(call("PUT", "/collections/uv/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"text\":[1,0],"
+                   "\"image\":[0,1]}},{\"id\":2,\"vector\":{\"text\":"
+                   "[1,1]}}]}"));
+    expect_ok(call("PUT", "/collections/uv/points/vectors?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"text\":[2,2]}},"
+                   "{\"id\":2,\"vector\":{\"image\":[5,5]}},"
+                   "{\"id\":1,\"vector\":{\"image\":[3,3]}},"
+                   "{\"id\":1,\"vector\":{\"image\":[4,4]}}]}"));
+    const cJSON *r = expect_ok(call("POST", "/collections/uv/points",
+                                    "{\"ids\":[1,2],\"with_vector\":true}"));
+    ck_assert_int_eq(cJSON_GetArraySize(r), 2);
+    for (const cJSON *pt = r->child; pt; pt = pt->next) {
+        const cJSON *v = cJSON_GetObjectItem(pt, "vector");
+        double id = num(pt, "id");
+        const cJSON *text = cJSON_GetObjectItem(v, "text");
+        const cJSON *image = cJSON_GetObjectItem(v, "image");
+        ck_assert(cJSON_IsArray(text) && cJSON_IsArray(image));
+        double t0 = cJSON_GetArrayItem(text, 0)->valuedouble;
+        double i0 = cJSON_GetArrayItem(image, 0)->valuedouble;
+        if (id == 1) {
+            ck_assert(t0 == 2 && i0 == 4);
+        } else {
+            ck_assert(t0 == 1 && i0 == 5);
+        }
+    }
+}
+END_TEST
+
+/* POST /collections/{c}/facet: counts per value from the key's index,
+ * count descending then value ascending, exact integers, Qdrant's 400
+ * without a facet index (also for an integer index without lookup) and
+ * its 422 for limit 0. */
+START_TEST(test_facet_endpoint)
+{
+    create("fc", SMALL);
+    expect_ok(call(
+        "PUT", "/collections/fc/points?wait=true",
+        "{\"points\":["
+        "{\"id\":1,\"vector\":[1,0,0,0],\"payload\":{\"c\":\"red\",\"n\":5,"
+        "\"b\":true,\"u\":\"550E8400-e29b-41d4-a716-446655440000\"}},"
+        "{\"id\":2,\"vector\":[1,0,0,0],\"payload\":{\"c\":[\"red\",\"blue\","
+        "\"red\"],\"n\":[5,9007199254740993],\"b\":false}},"
+        "{\"id\":3,\"vector\":[1,0,0,0],\"payload\":{\"c\":\"green\","
+        "\"n\":1.5}},"
+        "{\"id\":4,\"vector\":[1,0,0,0],\"payload\":{\"c\":\"blue\","
+        "\"n\":-3,\"m\":1}}]}"));
+    expect_error_msg(
+        call("POST", "/collections/fc/facet", "{\"key\":\"c\"}"), 400,
+        "Bad request: No appropriate index for faceting: `c`. Please create "
+        "one to facet on this field. Check https://qdrant.tech/documentation/"
+        "concepts/indexing/#payload-index to see which payload schemas "
+        "support Match conditions");
+    const char *idx[][2] = {{"c", "\"keyword\""},
+                            {"n", "\"integer\""},
+                            {"b", "\"bool\""},
+                            {"u", "\"uuid\""},
+                            {"m", "{\"type\":\"integer\",\"lookup\":false,"
+                                  "\"range\":true}"}};
+    for (size_t i = 0; i < 5; i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"field_name\":\"%s\",\"field_schema\":%s}", idx[i][0],
+                 idx[i][1]);
+        expect_ok(call("PUT", "/collections/fc/index?wait=true", body));
+    }
+    const char *want[][2] = {
+        {"{\"key\":\"c\"}", "[{\"value\":\"blue\",\"count\":2},{\"value\":"
+                            "\"red\",\"count\":2},{\"value\":\"green\","
+                            "\"count\":1}]"},
+        {"{\"key\":\"n\"}", "[{\"value\":5,\"count\":2},{\"value\":-3,"
+                            "\"count\":1},{\"value\":9007199254740993,"
+                            "\"count\":1}]"},
+        {"{\"key\":\"b\",\"exact\":true}", "[{\"value\":false,\"count\":1},"
+                                           "{\"value\":true,\"count\":1}]"},
+        {"{\"key\":\"u\"}", "[{\"value\":\"550e8400-e29b-41d4-a716-"
+                            "446655440000\",\"count\":1}]"},
+        {"{\"key\":\"c\",\"limit\":1,\"filter\":{\"must_not\":[{\"has_id\":"
+         "[1]}]}}",
+         "[{\"value\":\"blue\",\"count\":2}]"}};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        expect_ok(call("POST", "/collections/fc/facet", want[i][0]));
+        /* compared as text: the reply keeps 2^53 + 1 exact */
+        char hits[512];
+        snprintf(hits, sizeof(hits), "{\"hits\":%s}", want[i][1]);
+        ck_assert_msg(strstr(R.body.p, hits), "%s: got %s", want[i][0],
+                      R.body.p);
+    }
+    expect_error_prefix(
+        call("POST", "/collections/fc/facet", "{\"key\":\"m\"}"), 400,
+        "Bad request: No appropriate index for faceting");
+    expect_error_msg(
+        call("POST", "/collections/fc/facet", "{\"key\":\"c\",\"limit\":0}"),
+        422,
+        "Validation error in JSON body: [limit: value 0 invalid, must be 1 or "
+        "larger]");
+    expect_error_prefix(call("POST", "/collections/fc/facet", "{}"), 400,
+                        "Format error in JSON body: missing field `key`");
+    expect_error(call("POST", "/collections/nope/facet", "{\"key\":\"c\"}"),
+                 404);
+}
+END_TEST
+
+/* The distance matrix: with a sample as large as the collection every
+ * point is in it, so each row is that point's nearest others, checked
+ * here against distances computed by the test; the offsets form carries
+ * the same rows; a smaller sample has that many distinct ids, sorted. */
+START_TEST(test_matrix_endpoints)
+{
+    create("mx", "{\"vectors\":{\"size\":2,\"distance\":\"Euclid\"}}");
+    const double xs[6] = {0, 1, 3, 7, 15, 31};
+    char body[1024];
+    size_t o = (size_t)snprintf(body, sizeof(body), "{\"points\":[");
+    for (int i = 0; i < 6; i++)
+        o += (size_t)snprintf(body + o, sizeof(body) - o,
+                              "%s{\"id\":%d,\"vector\":[%g,0],\"payload\":"
+                              "{\"odd\":%s}}",
+                              i ? "," : "", i + 1, xs[i],
+                              i % 2 ? "true" : "false");
+    snprintf(body + o, sizeof(body) - o, "]}");
+    expect_ok(call("PUT", "/collections/mx/points?wait=true", body));
+    const cJSON *r = expect_ok(call("POST",
+                                    "/collections/mx/points/search/"
+                                    "matrix/pairs",
+                                    "{\"sample\":100,\"limit\":2}"));
+    const cJSON *pairs = cJSON_GetObjectItemCaseSensitive(r, "pairs");
+    ck_assert_int_eq(cJSON_GetArraySize(pairs), 12);
+    int k = 0;
+    for (int a = 0; a < 6; a++) {
+        /* the two nearest others of a on the line (no ties here) */
+        int best[2] = {-1, -1};
+        for (int b = 0; b < 6; b++) {
+            if (b == a)
+                continue;
+            double d = fabs(xs[b] - xs[a]);
+            if (best[0] < 0 || d < fabs(xs[best[0]] - xs[a])) {
+                best[1] = best[0];
+                best[0] = b;
+            } else if (best[1] < 0 || d < fabs(xs[best[1]] - xs[a])) {
+                best[1] = b;
+            }
+        }
+        for (int j = 0; j < 2; j++, k++) {
+            const cJSON *pr = cJSON_GetArrayItem(pairs, k);
+            ck_assert_int_eq((int)num(pr, "a"), a + 1);
+            ck_assert_int_eq((int)num(pr, "b"), best[j] + 1);
+            ck_assert(fabs(num(pr, "score") - fabs(xs[best[j]] - xs[a])) <
+                      1e-6);
+        }
+    }
+    r = expect_ok(call("POST", "/collections/mx/points/search/matrix/offsets",
+                       "{\"sample\":100,\"limit\":1,\"filter\":{\"must\":[{"
+                       "\"key\":\"odd\",\"match\":{\"value\":true}}]}}"));
+    /* odd points: ids 2, 4, 6 at 1, 7, 31 */
+    const char *want = "{\"offsets_row\":[0,1,2],\"offsets_col\":[1,0,1],"
+                       "\"scores\":[6,6,24],\"ids\":[2,4,6]}";
+    char *got = cJSON_PrintUnformatted(r);
+    ck_assert_str_eq(got, want);
+    free(got);
+    r = expect_ok(call("POST", "/collections/mx/points/search/matrix/offsets",
+                       "{\"sample\":3}"));
+    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(r, "ids");
+    ck_assert_int_eq(cJSON_GetArraySize(ids), 3);
+    for (int i = 1; i < 3; i++)
+        ck_assert_double_lt(cJSON_GetArrayItem(ids, i - 1)->valuedouble,
+                            cJSON_GetArrayItem(ids, i)->valuedouble);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "offsets_row")),
+        9 - 3);
+    /* one point matches: no matrix */
+    r = expect_ok(call("POST", "/collections/mx/points/search/matrix/pairs",
+                       "{\"filter\":{\"must\":[{\"has_id\":[1]}]}}"));
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "pairs")), 0);
+    expect_error_msg(call("POST", "/collections/mx/points/search/matrix/pairs",
+                          "{\"sample\":1}"),
+                     422,
+                     "Validation error in JSON body: [sample: value 1 invalid, "
+                     "must be 2 or larger]");
+    expect_error_prefix(
+        call("POST", "/collections/mx/points/search/matrix/pairs",
+             "{\"using\":\"nope\"}"),
+        400, "Wrong input: Not existing vector name error: nope");
+}
+END_TEST
+
+/* GET/DELETE /issues and GET .../optimizations: shapes as Qdrant's
+ * (validated against the OpenAPI schema by the run), nothing pending since
+ * indexing happens inside each acknowledged write. */
+START_TEST(test_issues_and_optimizations)
+{
+    const cJSON *r = expect_ok(call("GET", "/issues", NULL));
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "issues")), 0);
+    ck_assert(cJSON_IsTrue(expect_ok(call("DELETE", "/issues", NULL))));
+    create("op", SMALL);
+    expect_ok(call("PUT", "/collections/op/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]},"
+                   "{\"id\":2,\"vector\":[0,1,0,0]}]}"));
+    r = expect_ok(call("GET", "/collections/op/optimizations", NULL));
+    ck_assert_int_eq((int)num(r, "summary.idle_segments"), 1);
+    ck_assert_int_eq((int)num(r, "summary.queued_points"), 0);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r, "running")), 0);
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(r, "queued"));
+    r = expect_ok(call("GET",
+                       "/collections/op/optimizations?with=idle_segments,"
+                       "queued&completed_limit=2",
+                       NULL));
+    const cJSON *idle = cJSON_GetObjectItemCaseSensitive(r, "idle_segments");
+    ck_assert_int_eq(cJSON_GetArraySize(idle), 1);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(idle, 0), "points_count"), 2);
+    ck_assert_uint_eq(strlen(str(cJSON_GetArrayItem(idle, 0), "uuid")), 36);
+    ck_assert(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(r, "queued")));
+    expect_error_prefix(
+        call("GET", "/collections/op/optimizations?with=later", NULL), 400,
+        "Bad request: unknown value `later` in `with`");
+    expect_error(call("GET", "/collections/none/optimizations", NULL), 404);
+}
+END_TEST
+
+/* Whole-storage snapshots: create (every collection and the aliases in one
+ * archive), list, download (bytes whose size and SHA-256 the description
+ * gives), delete; bad and unknown names. */
+START_TEST(test_full_snapshots)
+{
+    create("fa", SMALL);
+    create("fb", "{\"vectors\":{\"x\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(call("PUT", "/collections/fa/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]}]}"));
+    aliases("{\"actions\":[{\"create_alias\":{\"collection_name\":\"fa\","
+            "\"alias_name\":\"fa_alias\"}}]}");
+    ck_assert_int_eq(
+        cJSON_GetArraySize(expect_ok(call("GET", "/snapshots", NULL))), 0);
+    const cJSON *d = expect_ok(call("POST", "/snapshots", NULL));
+    char name[256], sum[65];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    snprintf(sum, sizeof(sum), "%s", str(d, "checksum"));
+    double size = num(d, "size");
+    ck_assert(strncmp(name, "full-snapshot-", 14) == 0);
+    const cJSON *list = expect_ok(call("GET", "/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "checksum"), sum);
+    char path[512];
+    snprintf(path, sizeof(path), "/snapshots/%s", name);
+    reply *r = call("GET", path, NULL);
+    ck_assert_int_eq(r->status, 200);
+    ck_assert_uint_eq(r->body.len, (size_t)size);
+    ck_assert_mem_eq(r->body.p, "QVFSNAP", 8);
+    /* every collection and the alias are in the header */
+    ck_assert(memmem(r->body.p, r->body.len, "\"name\":\"fa\"", 11));
+    ck_assert(memmem(r->body.p, r->body.len, "\"name\":\"fb\"", 11));
+    ck_assert(memmem(r->body.p, r->body.len, "fa_alias", 8));
+    ck_assert(cJSON_IsTrue(expect_ok(call("DELETE", path, NULL))));
+    expect_error(call("GET", path, NULL), 404);
+    expect_error(call("DELETE", path, NULL), 404);
+    ck_assert_int_eq(
+        cJSON_GetArraySize(expect_ok(call("GET", "/snapshots", NULL))), 0);
+    expect_error_prefix(call("GET", "/snapshots/x.txt", NULL), 400,
+                        "Bad request: invalid snapshot name `x.txt`");
+    expect_error(call("GET", "/snapshots/..%2Fcatalog.snapshot", NULL), 400);
+}
+END_TEST
+
 /* indexed_vectors_count reports the vectors in the HNSW graph, built once
  * the vectors pass optimizers_config.indexing_threshold (Qdrant indexes a
  * segment above it; 0 disables indexing). */
@@ -2996,6 +3285,109 @@ START_TEST(test_snapshot_url_hosts_config)
 }
 END_TEST
 
+/* ---- 11. hybrid queries and groups (server/points_query.c tree,
+ * server/query_*.c, server/points_groups.c) over HTTP, every response
+ * checked against the OpenAPI schema ----------------------------------------
+ */
+
+START_TEST(test_hybrid_queries)
+{
+    create("hy", "{\"vectors\":{\"dense\":{\"size\":2,\"distance\":\"Cosine\"},"
+                 "\"other\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(call("PUT", "/collections/hy/points?wait=true",
+                   "{\"points\":["
+                   "{\"id\":1,\"vector\":{\"dense\":[1,0],\"other\":[0,1]},"
+                   "\"payload\":{\"doc\":\"a\",\"price\":10}},"
+                   "{\"id\":2,\"vector\":{\"dense\":[0.9,0.1],\"other\":[1,0]},"
+                   "\"payload\":{\"doc\":\"a\",\"price\":20}},"
+                   "{\"id\":3,\"vector\":{\"dense\":[0,1],\"other\":[2,2]},"
+                   "\"payload\":{\"doc\":[\"b\",\"a\"],\"price\":30}},"
+                   "{\"id\":4,\"vector\":{\"other\":[3,0]},"
+                   "\"payload\":{\"doc\":\"c\"}}]}"));
+    /* rrf over two prefetches, scores 1/(pos+2) summed */
+    const cJSON *res = expect_ok(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":[{\"query\":[1,0],\"using\":\"dense\",\"limit\":3},"
+             "{\"query\":[1,0],\"using\":\"other\",\"limit\":3}],"
+             "\"query\":{\"fusion\":\"rrf\"},\"with_payload\":[\"doc\"],"
+             "\"limit\":2}"));
+    const cJSON *pts = cJSON_GetObjectItem(res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 2);
+    /* dense: 1, 2, 3; other: 4, 3, 2 -> 2 and 3: 1/3 + 1/4 (a tie: the
+     * lower id first), 1 and 4: 1/2 */
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 2);
+    ck_assert_double_eq_tol(num(cJSON_GetArrayItem(pts, 0), "score"),
+                            7.0 / 12.0, 1e-6);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 1), "id"), 3);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(pts, 0), "payload.doc"), "a");
+    /* a dense re-score of what the other vector found, and a formula */
+    res = expect_ok(call("POST", "/collections/hy/points/query",
+                         "{\"prefetch\":{\"query\":[1,1],\"using\":\"other\","
+                         "\"limit\":2},\"query\":[0,1],\"using\":\"dense\"}"));
+    pts = cJSON_GetObjectItem(res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 1); /* 4 has no dense */
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3);
+    res = expect_ok(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":{\"query\":[1,0],\"using\":\"other\",\"limit\":4},"
+             "\"query\":{\"formula\":{\"sum\":[\"$score\",{\"mult\":[0.1,"
+             "\"price\"]}]},\"defaults\":{\"price\":0}},\"limit\":4}"));
+    pts = cJSON_GetObjectItem(res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 4);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3); /* 5 */
+    ck_assert_double_eq_tol(num(cJSON_GetArrayItem(pts, 0), "score"), 5.0,
+                            1e-6);
+    /* batch with a prefetch, and groups: 3 joins groups a and b */
+    res = expect_ok(call(
+        "POST", "/collections/hy/points/query/batch",
+        "{\"searches\":[{\"prefetch\":{\"query\":[1,0],\"using\":\"dense\"},"
+        "\"query\":{\"fusion\":\"dbsf\"},\"limit\":1},"
+        "{\"query\":[1,0],\"using\":\"dense\",\"limit\":1}]}"));
+    ck_assert_int_eq(cJSON_GetArraySize(res), 2);
+    expect_ok(call("PUT", "/collections/hy/points?wait=true",
+                   "{\"points\":[{\"id\":5,\"vector\":{\"dense\":[0.1,1]},"
+                   "\"payload\":{\"doc\":[\"a\",2.5]}}]}"));
+    res = expect_ok(call("POST", "/collections/hy/points/query/groups",
+                         "{\"query\":[0,1],\"using\":\"dense\",\"group_by\":"
+                         "\"doc\",\"group_size\":2,\"limit\":3,"
+                         "\"with_payload\":true}"));
+    const cJSON *groups = cJSON_GetObjectItem(res, "groups");
+    ck_assert_int_eq(cJSON_GetArraySize(groups), 2);
+    /* both groups start with point 3: in the order of its values; 5 has
+     * a value that names no group (2.5), so it is in none */
+    ck_assert_str_eq(str(cJSON_GetArrayItem(groups, 0), "id"), "b");
+    ck_assert_str_eq(str(cJSON_GetArrayItem(groups, 1), "id"), "a");
+    const cJSON *ha =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(groups, 1), "hits");
+    ck_assert_int_eq(cJSON_GetArraySize(ha), 2);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(ha, 0), "id"), 3);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(ha, 1), "id"), 2);
+    /* Qdrant's refusals */
+    expect_error_msg(call("POST", "/collections/hy/points/query",
+                          "{\"query\":{\"fusion\":\"rrf\"}}"),
+                     400,
+                     "Wrong input: Validation failed: cannot apply Fusion "
+                     "without prefetches");
+    expect_error_msg(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":{\"query\":[1,0],\"using\":\"dense\"},"
+             "\"query\":{\"formula\":{\"mult\":[\"$score\",\"doc\"]}}}"),
+        400,
+        "Wrong input: Expected number value for doc in the payload and/or in "
+        "the formula defaults. Error: Value is not a number");
+    expect_error_msg(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":{\"query\":[1,0],\"using\":\"dense\"},"
+             "\"query\":{\"formula\":{\"div\":{\"left\":1,\"right\":0}}}}"),
+        400,
+        "Wrong input: The expression 1/0 = inf produced a non-finite number");
+    expect_error_msg(call("POST", "/collections/hy/points/query/groups",
+                          "{\"query\":[0,1],\"using\":\"dense\"}"),
+                     400,
+                     "Format error in JSON body: missing field `group_by`");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -3056,8 +3448,14 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_cli_verifies_archives);
     tcase_add_test(q19, test_validation_codes);
     tcase_add_test(q19, test_indexed_vectors_count);
+    tcase_add_test(q19, test_update_vectors_repeated_point);
+    tcase_add_test(q19, test_facet_endpoint);
+    tcase_add_test(q19, test_matrix_endpoints);
+    tcase_add_test(q19, test_issues_and_optimizations);
+    tcase_add_test(q19, test_full_snapshots);
     tcase_add_test(q19, test_snapshot_from_url);
     tcase_add_test(q19, test_snapshot_url_hosts_config);
+    tcase_add_test(q19, test_hybrid_queries);
     suite_add_tcase(s, q19);
     return s;
 }

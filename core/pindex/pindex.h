@@ -77,6 +77,10 @@ int qvi_posting_add(qvi_posting *p, uint32_t slot);
  * allocate keeps the larger form). */
 bool qvi_posting_remove(qvi_posting *p, uint32_t slot);
 bool qvi_posting_has(const qvi_posting *p, uint32_t slot);
+/* The slots of the set whose bit is set in bits (nbits bits; slots >= nbits
+ * do not count). */
+uint64_t qvi_posting_count_in(const qvi_posting *p, const uint64_t *bits,
+                              uint32_t nbits);
 /* ORs the set into bits (nbits bits; slots >= nbits are ignored). */
 void qvi_posting_or(const qvi_posting *p, uint64_t *bits, uint32_t nbits);
 void qvi_posting_free(qvi_posting *p);

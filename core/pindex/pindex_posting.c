@@ -73,6 +73,24 @@ bool qvi_posting_has(const qvi_posting *p, uint32_t slot)
     return i < p->n && a[i] == slot;
 }
 
+uint64_t qvi_posting_count_in(const qvi_posting *p, const uint64_t *bits,
+                              uint32_t nbits)
+{
+    uint64_t n = 0;
+    if (p->mode == QVI_POST_BITMAP) {
+        uint32_t words = (nbits + 63) / 64;
+        if (words > p->cap)
+            words = p->cap;
+        for (uint32_t w = 0; w < words; w++)
+            n += (uint64_t)__builtin_popcountll(p->u.bits[w] & bits[w]);
+        return n;
+    }
+    const uint32_t *a = cslots_of(p);
+    for (uint32_t i = 0; i < p->n; i++)
+        n += a[i] < nbits && (bits[a[i] / 64] >> (a[i] % 64) & 1);
+    return n;
+}
+
 /* Converts an array of n sorted slots (the largest below words * 64) to a
  * bitmap of `words` words.  Returns false when out of memory. */
 static bool to_bitmap(qvi_posting *p, uint32_t words)

@@ -368,6 +368,40 @@ step('count: whole collection and filters', async () => {
     assert.equal(await count({ must: [{ is_empty: { key: 'tags' } }] }), 5);
 });
 
+step('facet: counts per city from the keyword index, as count reports them', async () => {
+    const res = await client.facet(COS, { key: 'city', limit: 10, exact: true });
+    assert.ok(res.hits.length >= 2, 'several cities');
+    for (let i = 1; i < res.hits.length; i++) {
+        const [a, b] = [res.hits[i - 1], res.hits[i]];
+        assert.ok(a.count > b.count || (a.count === b.count && a.value < b.value), 'Qdrant order');
+    }
+    for (const h of res.hits) {
+        const n = (await client.count(COS, { filter: cityIs(h.value), exact: true })).count;
+        assert.equal(h.count, n, `facet count of ${h.value}`);
+    }
+    const one = await client.facet(COS, { key: 'city', limit: 1, filter: cityIs('Rome') });
+    assert.deepEqual(one.hits, [{ value: 'Rome', count: 2 }]);
+    await assert.rejects(client.facet(COS, { key: 'stock' }), (e) => {
+        assert.equal(e.status, 400);
+        assert.match(e.data.status.error, /^Bad request: No appropriate index for faceting: `stock`/);
+        return true;
+    });
+});
+
+step('distance matrix: pairs and offsets over the whole collection', async () => {
+    const n = (await client.count(COS, { exact: true })).count;
+    const pairs = await client.searchMatrixPairs(COS, { sample: 100, limit: 2 });
+    assert.equal(pairs.pairs.length, 2 * n);
+    for (const p of pairs.pairs) assert.notDeepEqual(p.a, p.b, 'a point is not its own neighbour');
+    const off = await client.searchMatrixOffsets(COS, { sample: 100, limit: 2 });
+    assert.equal(off.ids.length, n);
+    assert.deepEqual(off.scores, pairs.pairs.map((p) => p.score));
+    assert.deepEqual(
+        off.offsets_col.map((c) => off.ids[c]),
+        pairs.pairs.map((p) => p.b),
+    );
+});
+
 // ---- query (universal API) ---------------------------------------------------------
 
 step('query: nearest vector, limit, offset, score_threshold, filter, params', async () => {

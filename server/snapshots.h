@@ -1,0 +1,42 @@
+/*
+ * snapshots.h -- what the collection snapshot code (snapshots.c) shares
+ * with the whole-storage snapshots (snapshots_full.c): names, private
+ * temporary directories, saving a collection's library members, their
+ * archive header entry, and the SnapshotDescription of a file.
+ */
+#ifndef QUIVER_SERVER_SNAPSHOTS_H
+#define QUIVER_SERVER_SNAPSHOTS_H
+
+#include "server.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A plain file name ending in .snapshot (no separator, no leading dot). */
+bool qvs_snap_name_ok(const char *name);
+
+/* A fresh private STORAGE/snapshots/.tmp-XXXXXX directory (buf); removed
+ * with qvs_snap_rm_tree, or at the next start if the server dies. */
+bool qvs_snap_make_tmp(const qvs_req *req, char *buf, size_t cap);
+void qvs_snap_rm_tree(const char *dir);
+
+/* tmp/m<i>.qvs: where member i of a collection is saved. */
+void qvs_snap_member_path(char *buf, size_t cap, const char *tmp, size_t i);
+
+/* Saves every library collection of c to tmp/m<i>.qvs (*n of them) under
+ * c's write_mu, so named vectors land together. */
+bool qvs_snap_save_members(qvs_coll *c, const char *tmp, size_t *n,
+                           qvs_resp *r);
+
+/* {"collection": <as catalog.json records it>, "members": [{"size",
+ * "xxh3"}...]} for the n members saved in tmp; NULL on failure. */
+cJSON *qvs_snap_archive_header(qvs_catalog *cat, qvs_coll *c, const char *tmp,
+                               size_t n);
+
+/* Qdrant's SnapshotDescription of dir/name (SHA-256 checksum), or NULL. */
+cJSON *qvs_snap_describe(const char *dir, const char *name);
+
+/* ?wait=false on the request. */
+bool qvs_snap_wait_false(const qvs_req *req);
+
+#endif /* QUIVER_SERVER_SNAPSHOTS_H */
