@@ -1191,7 +1191,6 @@ typedef struct qv_facet_hit {
 QV_API qv_status qv_facet(qv_collection *c, const char *key,
                           const qv_filter *filter, size_t limit,
                           qv_facet_hit **out, size_t *n);
-
 /* ------------------------------------------------------------------------ */
 /* Sparse vectors                                                           */
 /* ------------------------------------------------------------------------ */

@@ -53,15 +53,14 @@
  * as leaf kinds: plan_query_object is where a query names its kind, and a
  * kind needs a parse (into the plan) and a run (hits through emit) like
  * plan_nearest/run_nearest; the tree, fusion, formulas and groups work on
- * (id, score) lists and need nothing more.  Sparse vectors are such a
- * kind (server/sparse_points.c, qvs_sparse_leaf).  Discover, context and
- * multivectors are refused with a 400 that names what is missing.
+ * (id, score) lists and need nothing more.  Discover, context and sparse
+ * or multi vectors are refused with a 400 that names what is missing.
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
 #include "points.h"
-#include "sparse.h"
 #include "query.h"
+#include "sparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -93,6 +92,7 @@ typedef enum plan_kind {
     PK_DBSF,      /* fusion dbsf over the prefetches */
     PK_FORMULA,   /* formula over the prefetches (query_formula.c) */
     PK_LEAF_KIND, /* a vector of another kind (leaf_kinds below) */
+    PK_SPARSE,    /* a sparse query vector (server/sparse.h) */
 } plan_kind;
 
 /* A growing list of scored points: where a plan that feeds another (a
@@ -136,7 +136,8 @@ typedef struct plan {
                                   name (borrowed from the request) */
     const cJSON *leaf_query;
     const char *leaf_using;
-    hitbuf *sink; /* while set, answers go here, not to JSON */
+    hitbuf *sink;          /* while set, answers go here, not to JSON */
+    qvs_sparse_vec sparse; /* PK_SPARSE */
 } plan;
 
 static void plan_free(qvs_call *p, plan *q)
@@ -150,6 +151,7 @@ static void plan_free(qvs_call *p, plan *q)
     free(q->pos);
     free(q->neg);
     free(q->exclude);
+    qvs_sparse_vec_free(&q->sparse);
     qv_filter_free(q->filter);
     qj_payload_sel_free(&q->wp);
     qj_vector_sel_free(&q->wv);
@@ -263,6 +265,11 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
                            const char *where)
 {
     uint32_t dim = q->vec->size;
+    if (q->vec->sparse)
+        return qj_fail_bad_request(p->resp,
+                                   "%s: recommend and discover on a sparse "
+                                   "vector are not supported by this server",
+                                   where);
     if (cJSON_IsArray(ex)) {
         if (cJSON_IsArray(ex->child))
             return qj_fail_bad_request(p->resp,
@@ -417,12 +424,33 @@ static bool unsupported(qvs_call *p, const char *what)
         p->resp, "%s is not supported by this server (Quiver)", what);
 }
 
+/* A sparse query (server/sparse.h) against the sparse vector `using`. */
+static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
+{
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (!q->vec->sparse && qvs_sparse_is_json(j))
+        return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                      "vectors failed");
+    if (!q->vec->sparse)
+        return unsupported(p, "a Document (inference) for a dense vector");
+    q->kind = PK_SPARSE;
+    qv_point_id id; /* by id: that point's vector, the point excluded */
+    if (!cJSON_IsObject(j))
+        return qvs_sparse_of_point(p->coll, q->vec, j, &id, &q->sparse,
+                                   p->resp) &&
+               add_exclude(p, q, &id);
+    return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
+}
+
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
 static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
                          const cJSON *mmr, const char *using)
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
+    if (q->vec->sparse || qvs_sparse_is_input(input))
+        return plan_sparse(p, q, input, using);
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     if (!example_vector(p, q, input, using, false, q->query, "query"))
@@ -566,12 +594,10 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
         return plan_fusion(p, q, j, has_using);
     if (member(j, "formula"))
         return plan_formula(p, q, j);
-    /* Sparse vectors and multivectors plug in here: a query object or
-     * `using` naming a sparse (multi) vector becomes a leaf of that kind;
-     * the tree (prefetch, rescoring, fusion, formula) is the same. */
-    if (member(j, "indices") || member(j, "values"))
-        return qj_fail_input(p->resp, "Conversion between sparse and regular "
-                                      "vectors failed");
+    /* A sparse query (server/sparse*.c) is a leaf like a dense one; the
+     * tree (prefetch, rescoring, fusion, formula) is the same. */
+    if (qvs_sparse_is_input(j))
+        return plan_sparse(p, q, j, using);
     static const char *const kinds[] = {
         "discover", "context", "relevance_feedback", "text", "image", "object"};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -674,7 +700,7 @@ static bool plan_kids(qvs_call *p, plan *q, const cJSON *first, size_t n,
  * its kind (query.h, qvs_leaf_kind).  Sparse vectors (server/sparse*.c)
  * and multivectors (server/multivec*.c) plug in by adding their kind
  * here; dense vectors are the plans above. */
-static const qvs_leaf_kind *const leaf_kinds[] = {&qvs_sparse_leaf, NULL};
+static const qvs_leaf_kind *const leaf_kinds[] = {NULL};
 
 static const qvs_leaf_kind *leaf_kind_of(const qvs_coll *c, const char *name)
 {
@@ -852,20 +878,11 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
                                            "NamedVectorStruct");
         name = jn->valuestring;
         v = member(v, "vector");
-        const qvs_leaf_kind *lk = leaf_kind_of(p->coll, name);
-        if (lk && v) { /* a sparse vector (server/sparse.h) */
-            q->kind = PK_LEAF_KIND;
-            q->leaf = lk;
-            q->leaf_query = v;
-            q->leaf_using = name;
-            return true;
-        }
-        if (cJSON_IsObject(v))
-            return qj_fail_input(p->resp, "Conversion between sparse and "
-                                          "regular vectors failed");
     }
     if (!(q->vec = qvs_call_vector(p, name)))
         return false;
+    if (q->vec->sparse || cJSON_IsObject(v))
+        return plan_sparse(p, q, v, name);
     if (cJSON_IsArray(v) && cJSON_IsArray(v->child))
         return unsupported(p, "a multivector search");
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
@@ -1156,6 +1173,27 @@ done:
     return ok;
 }
 
+static bool run_sparse(qvs_call *p, const plan *q, cJSON *arr)
+{
+    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
+    qv_hit *hits = NULL;
+    size_t nh = 0;
+    if (!qvs_sparse_search(q->vec, &q->sparse, q->filter, want, q->exact,
+                           q->has_threshold, q->threshold, &hits, &nh, p->resp))
+        return false;
+    scored *s = malloc((nh ? nh : 1) * sizeof(*s));
+    bool ok = s != NULL;
+    for (size_t i = 0; ok && i < nh; i++)
+        s[i] = (scored){hits[i].id, hits[i].score};
+    if (ok)
+        ok = emit_page(p, q, arr, s, keep_hits(q, true, s, nh));
+    else
+        oom(p->resp);
+    free(s);
+    free(hits);
+    return ok;
+}
+
 /* Qdrant's scaled fast sigmoid, mapping any similarity into (0, 1). */
 static float scaled_sigmoid(float x)
 {
@@ -1392,6 +1430,8 @@ static bool run_kind(qvs_call *p, plan *q, cJSON *arr)
         return run_order(p, q, arr);
     case PK_LEAF_KIND:
         return run_leaf_kind(p, q, arr);
+    case PK_SPARSE:
+        return run_sparse(p, q, arr);
     case PK_RRF:
     case PK_DBSF:
     case PK_FORMULA:

@@ -8,8 +8,8 @@
  *   sparse_points.c  SparseVector JSON ({"indices", "values"}) both ways,
  *                    with Qdrant's validation messages, and the search
  *                    leaf the query paths call for a sparse `using`
- *                    (qvs_sparse_leaf, a leaf kind of points_query.c's
- *                    prefetch trees)
+ *                    (points_query.c's PK_SPARSE plans, in prefetch
+ *                    trees too)
  *
  * A sparse name is a named vector like the dense ones (catalog.h): its
  * library collection holds the points that have it, with a copy of their
@@ -20,7 +20,6 @@
 #define QUIVER_SERVER_SPARSE_H
 
 #include "catalog.h"
-#include "query.h"
 #include "server.h"
 
 #include <cjson/cJSON.h>
@@ -108,11 +107,5 @@ bool qvs_sparse_search(const qvs_vector *v, const qvs_sparse_vec *query,
                        const qv_filter *f, uint64_t want, bool exact,
                        bool has_threshold, float threshold, qv_hit **hits,
                        size_t *n_hits, qvs_resp *r);
-
-/* The query path's leaf kind for sparse vectors (query.h): a node whose
- * `using` names a sparse vector searches it with its query -- a
- * SparseVector, a qdrant/bm25 Document, a point id (that point's vector,
- * the point left out), each also under "nearest". */
-extern const qvs_leaf_kind qvs_sparse_leaf;
 
 #endif /* QUIVER_SERVER_SPARSE_H */

@@ -13,7 +13,6 @@
  */
 #include "sparse.h"
 #include "bm25.h"
-#include "points.h"
 #include "qjson.h"
 
 #include <math.h>
@@ -255,69 +254,3 @@ bool qvs_sparse_search(const qvs_vector *v, const qvs_sparse_vec *query,
     }
     return true;
 }
-
-/* ---- the leaf kind of the query path ------------------------------------ */
-
-static bool leaf_owns(const qvs_coll *c, const char *using)
-{
-    const qvs_vector *v = qvs_coll_vector(c, using);
-    return v && v->sparse;
-}
-
-/* The query of a sparse leaf into *q; *self gets a referenced point. */
-static bool leaf_query(qvs_call *p, const qvs_vector *v, const cJSON *j,
-                       qvs_sparse_vec *q, qv_point_id *self, bool *by_id)
-{
-    const cJSON *near = cJSON_IsObject(j)
-                            ? cJSON_GetObjectItemCaseSensitive(j, "nearest")
-                            : NULL;
-    if (near)
-        j = near;
-    *by_id = !cJSON_IsObject(j);
-    if (*by_id)
-        return qvs_sparse_of_point(p->coll, v, j, self, q, p->resp);
-    if (!qvs_sparse_is_input(j))
-        return qj_fail_bad_request(p->resp,
-                                   "query: only nearest queries (a sparse "
-                                   "vector, a qdrant/bm25 Document or a point "
-                                   "id) are supported on sparse vector %s by "
-                                   "this server",
-                                   v->name);
-    return qvs_sparse_from_input(j, true, q, p->resp, "query");
-}
-
-/* Hits best first, ties by lower id (query.h); the referenced point and
- * scores not strictly above the threshold are left out. */
-static bool leaf_search(qvs_call *p, const qvs_leaf_search *s, qvs_scored **out,
-                        size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    const qvs_vector *v = qvs_coll_vector(p->coll, s->using);
-    qvs_sparse_vec q;
-    qv_point_id self;
-    bool by_id;
-    if (!v || !leaf_query(p, v, s->query, &q, &self, &by_id))
-        return false;
-    qv_hit *hits = NULL;
-    size_t nh = 0;
-    bool ok =
-        qvs_sparse_search(v, &q, s->filter, s->limit + by_id, false,
-                          s->has_threshold, s->threshold, &hits, &nh, p->resp);
-    qvs_sparse_vec_free(&q);
-    if (ok && !(*out = malloc((nh ? nh : 1) * sizeof(**out))))
-        ok = qvs_fail(p->resp, 500, "Service internal error: out of memory");
-    for (size_t i = 0; ok && i < nh; i++) {
-        if ((by_id && qv_id_compare(&hits[i].id, &self) == 0) ||
-            (s->has_threshold && !(hits[i].score > s->threshold)))
-            continue;
-        if (*n < s->limit)
-            (*out)[(*n)++] = (qvs_scored){hits[i].id, hits[i].score};
-    }
-    if (ok)
-        qvs_scored_sort(*out, *n);
-    free(hits);
-    return ok;
-}
-
-const qvs_leaf_kind qvs_sparse_leaf = {"sparse", leaf_owns, leaf_search};
