@@ -38,6 +38,7 @@
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
+#include "core/multi/multi.h"
 #include "core/pindex/pindex.h"
 #include "core/sparse/sparse.h"
 #include "simd/simd.h"
@@ -110,6 +111,11 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
                  cfg->max_indexing_threads, (unsigned)QV_MAX_INDEXING_THREADS);
         return QV_ERANGE;
     }
+    if (cfg->multivector > QV_MULTIVECTOR_MAX_SIM) {
+        snprintf(msg, cap, "unknown multivector comparator %u",
+                 cfg->multivector);
+        return QV_EINVAL;
+    }
     return QV_OK;
 }
 
@@ -153,14 +159,22 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         if (!c->cfg.sparse_full_scan_threshold)
             c->cfg.sparse_full_scan_threshold = QV_DEFAULT_SPARSE_FULL_SCAN;
     }
+    if (qvi_multi_create(c) != QV_OK) {
+        pthread_rwlock_destroy(&c->lock);
+        qvi_errbuf_destroy(c->err);
+        free(c);
+        return QV_ENOMEM;
+    }
     if (qvi_payload_encode_text("{}", 2, &c->empty_payload,
                                 &c->empty_payload_len, NULL, 0) != QV_OK) {
+        qvi_multi_destroy(c);
         pthread_rwlock_destroy(&c->lock);
         qvi_errbuf_destroy(c->err);
         free(c);
         return QV_ENOMEM;
     }
     if (qvi_index_create(c) != QV_OK) {
+        qvi_multi_destroy(c);
         free(c->empty_payload);
         pthread_rwlock_destroy(&c->lock);
         qvi_errbuf_destroy(c->err);
@@ -197,6 +211,7 @@ static void collection_free(qv_collection *c)
     qvi_free_owned(c, c->payload_lens);
     free(c->empty_payload);
     qvi_index_destroy(c);
+    qvi_multi_destroy(c);
     qvi_idmap_free(&c->map);
     qvi_free_owned(c, c->vecs);
     qvi_free_owned(c, c->sqnorms);
@@ -251,8 +266,8 @@ qv_status qvi_refuse_sparse(qv_collection *c)
                     "(qv_sparse_upsert, qv_sparse_get, qv_sparse_search)");
 }
 
-static qv_status check_vector(qv_collection *c, const float *v, uint32_t dim,
-                              const char *what)
+qv_status qvi_check_vector(qv_collection *c, const float *v, uint32_t dim,
+                           const char *what)
 {
     if (qvi_refuse_sparse(c) != QV_OK)
         return QV_EINVAL;
@@ -309,7 +324,7 @@ static void cosine_prepare(const qvi_kernels *k, float *v, uint32_t dim)
 qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
                             float *out)
 {
-    qv_status st = check_vector(c, query, dim, "query");
+    qv_status st = qvi_check_vector(c, query, dim, "query");
     if (st != QV_OK)
         return st;
     memcpy(out, query, dim * sizeof(float));
@@ -475,9 +490,9 @@ qv_status qv_upsert(qv_collection *c, const qv_point_id *id, const float *vec,
 
 /* Encodes texts[i] into blobs[i] (NULL texts: NULL blobs); on failure
  * frees what it made. */
-static qv_status encode_each(qv_collection *c, const char *const *texts,
-                             const size_t *lens, size_t n, uint8_t **blobs,
-                             size_t *blob_lens)
+qv_status qvi_encode_payloads(qv_collection *c, const char *const *texts,
+                              const size_t *lens, size_t n, uint8_t **blobs,
+                              size_t *blob_lens)
 {
     for (size_t i = 0; i < n; i++) {
         blobs[i] = NULL;
@@ -506,7 +521,7 @@ qv_status qvi_payload_batch_encode(qv_collection *c, const char *const *texts,
     if (!*blobs || !*blob_lens)
         st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
     if (st == QV_OK)
-        st = encode_each(c, texts, lens, n, *blobs, *blob_lens);
+        st = qvi_encode_payloads(c, texts, lens, n, *blobs, *blob_lens);
     if (st != QV_OK) {
         free(*blobs);
         free(*blob_lens);
@@ -528,7 +543,8 @@ void qvi_payload_batch_free(uint8_t **blobs, size_t *blob_lens, size_t n)
 qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
                            const float *vecs, size_t n, uint32_t dim,
                            uint8_t **blobs, const size_t *blob_lens,
-                           qvi_change *rec, struct qvi_sparse_row *rows)
+                           qvi_change *rec, struct qvi_sparse_row *rows,
+                           const qvi_multi_input *mi)
 {
     static const float zero_row[1] = {0.0f};
     uint32_t *touched = malloc(n * sizeof(uint32_t));
@@ -538,17 +554,23 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
     /* Reserve for new ids only: re-embedding a whole collection must not
      * double its memory. */
     qv_status st = reserve_locked(c, count_absent_locked(c, ids, n));
+    if (st == QV_OK && mi)
+        st = qvi_multi_reserve_locked(c, mi->floats);
     uint64_t lsn = 0;
     if (st == QV_OK)
         st = qvi_change_log_locked(c, rec, &lsn);
     if (st == QV_OK) {
         for (size_t i = 0; i < n; i++) {
-            const float *v = rows ? zero_row : vecs + i * (size_t)dim;
+            const float *v = rows ? zero_row
+                             : mi ? mi->mats[i]
+                                  : vecs + i * (size_t)dim;
             touched[i] = upsert_one_locked(c, &ids[i], v, blobs != NULL,
                                            blobs ? &blobs[i] : NULL,
                                            blobs ? blob_lens[i] : 0);
             if (rows)
                 qvi_sparse_set_slot_locked(c, touched[i], &rows[i]);
+            if (mi)
+                qvi_multi_put(c->multi, touched[i], v, mi->row_counts[i]);
         }
         /* A sparse collection's rows are all zero: no graph over them. */
         if (!rows)
@@ -564,10 +586,13 @@ static qv_status check_batch(qv_collection *c, const qv_point_id *ids,
 {
     if (!ids || !vecs)
         return qvi_fail(c->err, QV_ENULL, "ids or vectors is NULL");
+    qv_status mst = qvi_check_multi(c, false, "qv_upsert");
+    if (mst != QV_OK)
+        return mst;
     for (size_t i = 0; i < n; i++) {
         qv_status st = qvi_check_id(c, &ids[i]);
         if (st == QV_OK)
-            st = check_vector(c, vecs + i * (size_t)dim, dim, "vector");
+            st = qvi_check_vector(c, vecs + i * (size_t)dim, dim, "vector");
         if (st != QV_OK)
             return st;
     }
@@ -589,7 +614,7 @@ qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
                       .n = n,
                       .dim = dim,
                       .vecs = vecs};
-    return qvi_upsert_apply(c, ids, vecs, n, dim, NULL, NULL, &rec, NULL);
+    return qvi_upsert_apply(c, ids, vecs, n, dim, NULL, NULL, &rec, NULL, NULL);
 }
 
 qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
@@ -618,7 +643,8 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
                       .vecs = vecs,
                       .texts = payloads,
                       .text_lens = lens};
-    st = qvi_upsert_apply(c, ids, vecs, n, dim, blobs, blob_lens, &rec, NULL);
+    st = qvi_upsert_apply(c, ids, vecs, n, dim, blobs, blob_lens, &rec, NULL,
+                          NULL);
     /* Blobs not handed over (after a failed reserve) are still ours; the
      * ones handed over were set to NULL. */
     qvi_payload_batch_free(blobs, blob_lens, n);
@@ -639,6 +665,8 @@ void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
     c->payloads[slot] = NULL;
     c->payload_lens[slot] = 0;
     qvi_index_remove_locked(c, slot);
+    if (c->multi) /* after the graph, which never reads the slot's record */
+        qvi_multi_clear(c->multi, slot);
     /* The free stack has room for every slot (it is cap long). */
     c->free_slots[c->n_free++] = slot;
     c->count--;
@@ -752,6 +780,8 @@ qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
     qv_status st = qvi_check_id(c, id);
     if (st == QV_OK)
         st = qvi_refuse_sparse(c);
+    if (st == QV_OK)
+        st = qvi_check_multi(c, false, "qv_get");
     if (st != QV_OK)
         return st;
     if (dim != c->cfg.dim)

@@ -23,6 +23,7 @@
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
+#include "core/multi/multi.h"
 #include "core/pindex/pindex.h"
 #include "core/sparse/sparse.h"
 
@@ -107,6 +108,10 @@ qv_status qvi_collection_adopt_columns(qv_collection *c,
         return qvi_fail(c->err, QV_EINTERNAL,
                         "columns of stride %zu for a collection of stride %zu",
                         cols->stride, c->stride);
+    if (c->multi &&
+        qvi_multi_adopt(c->multi, cols->multi_rows, cols->multi_offs,
+                        cols->multi_len, n) != QV_OK)
+        return qvi_fail(c->err, QV_ENOMEM, "cannot copy the multivectors");
     return define_indexes(c, cols);
 }
 
@@ -157,6 +162,11 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     v.pindex_keys = keys;
     v.pindex_kinds = kinds;
     v.backed = c->backing != NULL;
+    if (c->multi) {
+        v.multi_rows = c->multi->arena;
+        v.multi_offs = c->multi->offs;
+        v.multi_len = c->multi->len;
+    }
     st = fn(&v, arg);
 unlock:
     pthread_rwlock_unlock(&c->lock);

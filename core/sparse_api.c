@@ -162,7 +162,8 @@ qv_status qv_sparse_upsert(qv_collection *c, const qv_point_id *ids,
                       .sparse = vecs,
                       .texts = payloads,
                       .text_lens = lens};
-    st = qvi_upsert_apply(c, ids, NULL, n, 0, blobs, blob_lens, &rec, rows);
+    st = qvi_upsert_apply(c, ids, NULL, n, 0, blobs, blob_lens, &rec, rows,
+                          NULL);
 cleanup:
     /* Blobs and rows not handed over are still ours (handed ones were
      * zeroed). */

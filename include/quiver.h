@@ -211,8 +211,10 @@ typedef struct qv_collection_config {
     uint32_t sparse_modifier; /* QV_SPARSE_MODIFIER_NONE (0) or _IDF */
     uint32_t sparse_full_scan_threshold; /* points; 0: the default
                                             (QV_DEFAULT_SPARSE_FULL_SCAN) */
-    uint32_t version; /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
-                         default); larger: QV_EINVAL ("Conventions") */
+    /* multivectors ("Multivectors" below) */
+    uint32_t multivector; /* a qv_multivector; default QV_MULTIVECTOR_NONE */
+    uint32_t version;     /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
+                             default); larger: QV_EINVAL ("Conventions") */
 } qv_collection_config;
 
 /* The current layout of qv_collection_config.  Copies the library hands
@@ -1272,6 +1274,82 @@ QV_API qv_status qv_sparse_search(qv_collection *c,
  * QV_EINVAL (not sparse).  Reader. */
 QV_API qv_status qv_sparse_stats(qv_collection *c, uint64_t *vectors,
                                  uint64_t *nnz_total);
+
+/* ------------------------------------------------------------------------ */
+/* Multivectors                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A collection created with multivector = QV_MULTIVECTOR_MAX_SIM holds a
+ * matrix per point (Qdrant's `multivector_config: {"comparator":
+ * "max_sim"}`): n_rows >= 1 rows of dim float32, the number of rows chosen
+ * per point.  A query is a matrix too, and the score of a point is MaxSim:
+ * the sum over the query's rows of the best similarity of that row to any
+ * of the point's rows, the similarity being the collection's metric as
+ * Qdrant computes it (dot product; cosine: of rows normalised on the way
+ * in; euclid: minus the squared distance; manhattan: minus the L1
+ * distance).  Higher scores are better for every metric, and Qdrant's
+ * score is returned as is (no square root under euclid).  The HNSW graph
+ * of such a collection links points by the MaxSim between their matrices,
+ * as Qdrant's does.
+ *
+ * The single-vector calls (qv_upsert*, qv_get, qv_search, qv_search_batch)
+ * answer QV_EINVAL on such a collection; everything else (deletes,
+ * payloads, filters, scroll, count, payload indexes, stores) works as for
+ * any collection. */
+typedef enum qv_multivector {
+    QV_MULTIVECTOR_NONE = 0,   /* one vector a point */
+    QV_MULTIVECTOR_MAX_SIM = 1 /* a matrix a point, compared by MaxSim */
+} qv_multivector;
+
+/* Rows of one matrix, point or query. */
+#define QV_MIN_MULTI_ROWS 1u
+#define QV_MAX_MULTI_ROWS 8192u
+/* Floats of one matrix (n_rows * dim). */
+#define QV_MAX_MULTI_FLOATS (1u << 22)
+
+/* Inserts or replaces n points: point i has ids[i] and the row_counts[i] x
+ * dim matrix that follows point i - 1's in rows (row-major; rows holds
+ * sum(row_counts) * dim floats).  With payloads (and lens, as in
+ * qv_upsert_with_payloads; a NULL entry is {}) each point's payload is
+ * replaced; with payloads NULL an existing point keeps its payload.  The
+ * batch is validated whole before anything changes (ids, dim, row counts
+ * within QV_MIN_MULTI_ROWS..QV_MAX_MULTI_ROWS and QV_MAX_MULTI_FLOATS,
+ * finite floats, payload JSON) and applied whole or not at all.  n may be
+ * 0.  Returns QV_ENULL, QV_EINVAL (not a multivector collection, malformed
+ * id, payload), QV_EDIM, QV_ERANGE (row count), QV_ENONFINITE, QV_ENOMEM
+ * or QV_EIO (durable store).  Writer: serialised with every other call on
+ * c. */
+QV_API qv_status qv_multi_upsert_batch(qv_collection *c, const qv_point_id *ids,
+                                       size_t n, const uint32_t *row_counts,
+                                       const float *rows, uint32_t dim,
+                                       const char *const *payloads,
+                                       const size_t *lens);
+
+/* One point of n_rows rows; its payload is kept. */
+QV_API qv_status qv_multi_upsert(qv_collection *c, const qv_point_id *id,
+                                 const float *rows, uint32_t n_rows,
+                                 uint32_t dim);
+
+/* Copies the matrix of point id to out, which has room for cap_rows rows
+ * of dim floats (as stored: rows normalised under cosine), and its number
+ * of rows to *n_rows.  out may be NULL with cap_rows 0 to learn the count.
+ * Returns QV_ENULL, QV_EINVAL (not a multivector collection, malformed
+ * id), QV_ENOTFOUND, or QV_ERANGE when the matrix has more than cap_rows
+ * rows (*n_rows is set, out untouched).  Reader. */
+QV_API qv_status qv_multi_get(qv_collection *c, const qv_point_id *id,
+                              float *out, uint32_t cap_rows, uint32_t *n_rows);
+
+/* Top-k search by MaxSim for the n_rows x dim query matrix, as qv_search
+ * does for one vector: the graph with beam width params->hnsw_ef above the
+ * full-scan threshold, else (or with params->exact) an exact scan; filters
+ * through the payload indexes; a threshold keeps scores >= it.  Equal
+ * scores are ordered by storage slot.  Returns QV_ENULL, QV_EINVAL (not a
+ * multivector collection, params), QV_EDIM, QV_ERANGE (rows, k, ef),
+ * QV_ENONFINITE or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_multi_search(qv_collection *c, const float *rows,
+                                 uint32_t n_rows, uint32_t dim,
+                                 const qv_search_params *params, qv_hit *hits,
+                                 size_t *n_hits);
 
 #ifdef __cplusplus
 }

@@ -76,6 +76,10 @@ enum qvi_snap_kind {
     QVI_SNAP_SPARSE_NNZ = 33,
     QVI_SNAP_SPARSE_INDICES = 34,
     QVI_SNAP_SPARSE_VALUES = 35,
+    /* 36-47 and 50-63: unknown kinds, skipped */
+    /* Multivectors (48-63 reserved; snapshot_multi.c) */
+    QVI_SNAP_MULTI_OFFSETS = 48,
+    QVI_SNAP_MULTI_ROWS = 49,
     QVI_SNAP_KIND_END /* one past the last known kind */
 };
 
@@ -195,6 +199,24 @@ qv_status qvi_snapshot_check_vectors(const qvi_columns *c, char *err,
  * QV_ENOMEM with a message. */
 qv_status qvi_snapshot_verify_columns(const qvi_columns *c, qvi_backing *b,
                                       char *err, size_t errcap);
+
+/* ---- multivectors (snapshot_multi.c) --------------------------------------
+ */
+
+/* Writes the MULTI_OFFSETS and MULTI_ROWS sections of a multivector
+ * collection (nothing for another). */
+struct qvi_snapw;
+void qvi_snapshot_write_multi(struct qvi_snapw *w, const qvi_columns *cols);
+
+/* Checks the multivector sections against the config and the live slots:
+ * present exactly for a multivector collection, every live slot's record
+ * inside MULTI_ROWS with a row count in range, dead slots without one.
+ * QV_OK or QV_ECORRUPT. */
+qv_status qvi_snapshot_check_multi(const qvi_snap_file *f, char *err,
+                                   size_t errcap);
+
+/* Points cols at the multivector sections of f (checked). */
+void qvi_snapshot_fill_multi(const qvi_snap_file *f, qvi_columns *cols);
 
 /* ---- the writer -----------------------------------------------------------
  */

@@ -253,12 +253,27 @@ static bool r_key(rd *r, qvi_change *rec, int slot, const char **out)
 
 /* ---- kinds --------------------------------------------------------------- */
 
-static bool w_texts(wr *w, const qvi_change *r);
-static qv_status r_texts(rd *in, qvi_change *r, char *err, size_t errcap);
+/* The payloads of an upsert, if it has them: n u32 lengths followed by the
+ * n texts (length 0: no payload, i.e. {}). */
+static bool enc_texts(const qvi_change *r, wr *w)
+{
+    if (!r->texts)
+        return true;
+    for (size_t i = 0; i < r->n; i++) {
+        size_t len = r->texts[i] ? r->text_lens[i] : 0;
+        if (len > MAX_TEXT)
+            return false;
+        w_u32(w, (uint32_t)len);
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->texts[i])
+            w_raw(w, r->texts[i], r->text_lens[i]);
+    }
+    return true;
+}
 
 /* UPSERT: u32 dim, u32 flags (bit 0: payloads), u64 n, n ids, n*dim f32,
- * then with payloads n u32 lengths followed by the n texts (length 0: no
- * payload, i.e. {}). */
+ * then the payloads (enc_texts). */
 static bool enc_upsert(const qvi_change *r, wr *w)
 {
     if (!r->ids || !r->vecs || r->n == 0 || r->dim == 0 ||
@@ -273,24 +288,11 @@ static bool enc_upsert(const qvi_change *r, wr *w)
     if (!qv_mul_size(r->n, r->dim, &nf))
         return false;
     w_array(w, r->vecs, nf, sizeof(float));
-    return !r->texts || w_texts(w, r);
+    return enc_texts(r, w);
 }
 
-/* The payload texts of an upsert: n u32 lengths, then the n texts. */
-static bool w_texts(wr *w, const qvi_change *r)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        size_t len = r->texts[i] ? r->text_lens[i] : 0;
-        if (len > MAX_TEXT)
-            return false;
-        w_u32(w, (uint32_t)len);
-    }
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->texts[i])
-            w_raw(w, r->texts[i], r->text_lens[i]);
-    }
-    return true;
-}
+static qv_status dec_texts(rd *in, qvi_change *r, size_t n, char *err,
+                           size_t errcap);
 
 static qv_status dec_upsert(rd *in, qvi_change *r, char *err, size_t errcap)
 {
@@ -332,13 +334,13 @@ static qv_status dec_upsert(rd *in, qvi_change *r, char *err, size_t errcap)
     r->dim = dim;
     if (!(flags & 1u))
         return QV_OK;
-    return r_texts(in, r, err, errcap);
+    return dec_texts(in, r, (size_t)n, err, errcap);
 }
 
-/* The n payload texts written by w_texts (own[2], own[3]). */
-static qv_status r_texts(rd *in, qvi_change *r, char *err, size_t errcap)
+/* The payloads written by enc_texts, for n points (own[2], own[3]). */
+static qv_status dec_texts(rd *in, qvi_change *r, size_t n, char *err,
+                           size_t errcap)
 {
-    size_t n = r->n;
     if (n > in->left / 4) {
         qvi_errf(err, errcap, "truncated payload lengths");
         return QV_ECORRUPT;
@@ -389,7 +391,7 @@ static bool enc_sparse_upsert(const qvi_change *r, wr *w)
         w_array(w, r->sparse[i].indices, r->sparse[i].nnz, sizeof(uint32_t));
     for (size_t i = 0; i < r->n; i++)
         w_array(w, r->sparse[i].values, r->sparse[i].nnz, sizeof(float));
-    return !r->texts || w_texts(w, r);
+    return enc_texts(r, w);
 }
 
 /* The vectors of a sparse upsert: own[1] the n structs, own[4] one buffer
@@ -460,7 +462,110 @@ static qv_status dec_sparse_upsert(rd *in, qvi_change *r, char *err,
         st = r_sparse_vecs(in, r, err, errcap);
     if (st != QV_OK || !(flags & 1u))
         return st;
-    return r_texts(in, r, err, errcap);
+    return dec_texts(in, r, (size_t)n, err, errcap);
+}
+
+/* MULTI_UPSERT (multivectors): u32 dim, u32 flags (bit 0: payloads), u64
+ * n, n ids, n u32 row counts, u32 zero when n is odd (8-byte alignment of
+ * what follows), sum(row counts) * dim f32, then the payloads
+ * (enc_texts). */
+static bool enc_multi_upsert(const qvi_change *r, wr *w)
+{
+    if (!r->ids || !r->vecs || !r->row_counts || r->n == 0 || r->dim == 0 ||
+        (r->texts && !r->text_lens))
+        return false;
+    w_u32(w, r->dim);
+    w_u32(w, r->texts ? 1u : 0u);
+    w_u64(w, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        w_id(w, &r->ids[i]);
+    w_array(w, r->row_counts, r->n, sizeof(uint32_t));
+    if (r->n % 2)
+        w_u32(w, 0);
+    size_t rows = 0, nf;
+    for (size_t i = 0; i < r->n; i++)
+        rows += r->row_counts[i]; /* each bounded by QV_MAX_MULTI_ROWS */
+    if (!qv_mul_size(rows, r->dim, &nf))
+        return false;
+    w_array(w, r->vecs, nf, sizeof(float));
+    return enc_texts(r, w);
+}
+
+/* The row counts of a multivector upsert (own[4]) and the number of rows
+ * they add up to. */
+static qv_status dec_row_counts(rd *in, qvi_change *r, size_t n, size_t *rows,
+                                char *err, size_t errcap)
+{
+    if (n > in->left / 4) {
+        qvi_errf(err, errcap, "truncated row counts");
+        return QV_ECORRUPT;
+    }
+    uint32_t *counts = malloc(n * sizeof(uint32_t));
+    if (!counts) {
+        qvi_errf(err, errcap, "cannot allocate %zu row counts", n);
+        return QV_ENOMEM;
+    }
+    r->own[4] = counts;
+    *rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        r_u32(in, &counts[i]); /* cannot fail: checked above */
+        if (counts[i] < QV_MIN_MULTI_ROWS || counts[i] > QV_MAX_MULTI_ROWS) {
+            qvi_errf(err, errcap, "point %zu has %u rows", i, counts[i]);
+            return QV_ECORRUPT;
+        }
+        *rows += counts[i];
+    }
+    uint32_t pad = 0;
+    if (n % 2 && (!r_u32(in, &pad) || pad != 0)) {
+        qvi_errf(err, errcap, "bad padding after the row counts");
+        return QV_ECORRUPT;
+    }
+    r->row_counts = counts;
+    return QV_OK;
+}
+
+static qv_status dec_multi_upsert(rd *in, qvi_change *r, char *err,
+                                  size_t errcap)
+{
+    uint32_t dim, flags;
+    uint64_t n;
+    if (!r_u32(in, &dim) || !r_u32(in, &flags) || !r_u64(in, &n)) {
+        qvi_errf(err, errcap, "truncated multivector upsert header");
+        return QV_ECORRUPT;
+    }
+    if (dim < QV_MIN_DIM || dim > QV_MAX_DIM || (flags & ~1u) || n == 0 ||
+        n > in->left / (ID_BYTES + 4)) {
+        qvi_errf(err, errcap,
+                 "bad multivector upsert header (dim %u, flags %u, n %llu)",
+                 dim, flags, (unsigned long long)n);
+        return QV_ECORRUPT;
+    }
+    size_t rows = 0;
+    qv_status st = r_ids(in, (size_t)n, r, err, errcap);
+    if (st == QV_OK)
+        st = dec_row_counts(in, r, (size_t)n, &rows, err, errcap);
+    if (st != QV_OK)
+        return st;
+    if (rows > in->left / ((size_t)dim * sizeof(float))) {
+        qvi_errf(err, errcap, "%zu rows of dimension %u do not fit", rows, dim);
+        return QV_ECORRUPT;
+    }
+    size_t vbytes = rows * dim * sizeof(float);
+    const uint8_t *vb;
+    float *vecs = malloc(vbytes);
+    if (!vecs) {
+        qvi_errf(err, errcap, "cannot allocate %zu bytes of rows", vbytes);
+        return QV_ENOMEM;
+    }
+    r->own[1] = vecs;
+    if (!r_bytes(in, vbytes, &vb)) {
+        qvi_errf(err, errcap, "truncated rows");
+        return QV_ECORRUPT;
+    }
+    memcpy(vecs, vb, vbytes);
+    r->vecs = vecs;
+    r->dim = dim;
+    return (flags & 1u) ? dec_texts(in, r, (size_t)n, err, errcap) : QV_OK;
 }
 
 /* DELETE, DELETE_FILTER: u64 n, n ids. */
@@ -825,6 +930,8 @@ static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
                                  dec_group_commit},
     [QVI_CHANGE_SPARSE_UPSERT] = {"sparse upsert", enc_sparse_upsert,
                                   dec_sparse_upsert},
+    [QVI_CHANGE_MULTI_UPSERT] = {"multivector upsert", enc_multi_upsert,
+                                 dec_multi_upsert},
 };
 
 /* A group member's body starts with u64 group id (>= 1), u32 the member's

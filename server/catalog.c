@@ -41,6 +41,7 @@
  * schema pointers, and is held only for lookups and swaps, never across
  * I/O.  Lookups take mu only.  Order: meta_mu before mu.
  */
+#include "multivec.h"
 #include "qjson.h"
 #include "server.h"
 #include "sparse.h"
@@ -1178,6 +1179,10 @@ const char *qvs_catalog_dir(const qvs_catalog *cat)
 static qv_status copy_points(qv_collection *src, qv_collection *dst,
                              uint32_t dim, bool sparse)
 {
+    qv_collection_config sc;
+    if (qv_collection_get_config(src, &sc) == QV_OK &&
+        sc.multivector != QV_MULTIVECTOR_NONE)
+        return qvs_mv_copy_points(src, dst, dim);
     qv_point_id ids[COPY_PAGE], next;
     float *vecs = malloc((size_t)COPY_PAGE * (dim ? dim : 1) * sizeof(float));
     qvs_sparse_vec sv[COPY_PAGE];

@@ -21,8 +21,10 @@
  * Errors follow Qdrant's two kinds: a value of the wrong type or an
  * unknown enum variant is 400 "Format error in JSON body: ...", a value out
  * of its range is 422 "Validation error in JSON body: [path: ...]".
- * Settings Quiver cannot honour (multivectors, custom sharding) are
- * refused with 400 "Bad request: ..." rather than silently ignored.
+ * multivector_config {"comparator": "max_sim"} makes the vector's library
+ * collection a multivector one (server/multivec.c serves its points).
+ * Settings Quiver cannot honour (custom sharding) are refused with 400 "Bad
+ * request: ..." rather than silently ignored.
  */
 #include "server.h"
 #include "sparse.h"
@@ -550,6 +552,32 @@ static bool check_quantization(const cJSON *q, const char *path, bool diff,
     return true;
 }
 
+/* multivector_config: {"comparator": "max_sim"} (Qdrant's
+ * MultiVectorConfig; max_sim is its one comparator). */
+static bool parse_multivector(const cJSON *vp, const char *path, uint32_t *out,
+                              qvs_resp *r)
+{
+    const cJSON *mv =
+        cJSON_GetObjectItemCaseSensitive(vp, "multivector_config");
+    if (!mv || cJSON_IsNull(mv))
+        return true;
+    char p[300];
+    join(p, sizeof(p), path, "multivector_config");
+    if (!cJSON_IsObject(mv))
+        return format_error(r, p,
+                            "invalid type: %s, expected struct "
+                            "MultiVectorConfig",
+                            kind(mv));
+    const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(mv, "comparator");
+    if (!cmp)
+        return format_error(r, p, "missing field `comparator`");
+    if (!cJSON_IsString(cmp) || strcmp(cmp->valuestring, "max_sim") != 0)
+        return format_error(r, p,
+                            "comparator: unknown variant, expected `max_sim`");
+    *out = QV_MULTIVECTOR_MAX_SIM;
+    return true;
+}
+
 /* One VectorParams: the library config (from coll_hnsw and the vector's
  * own hnsw_config) and the echo for CollectionInfo. */
 static bool parse_vparams(const cJSON *vp, const char *path,
@@ -574,13 +602,9 @@ static bool parse_vparams(const cJSON *vp, const char *path,
         !check_type(vp, "memory", path, is_string, "a string", r) ||
         !check_datatype(vp, path, r))
         return false;
-    const cJSON *mv =
-        cJSON_GetObjectItemCaseSensitive(vp, "multivector_config");
-    if (mv && !cJSON_IsNull(mv))
-        return qvs_fail(r, 400,
-                        "Bad request: %s.multivector_config: multivectors are "
-                        "not supported by this server",
-                        path);
+    uint32_t multivector = QV_MULTIVECTOR_NONE;
+    if (!parse_multivector(vp, path, &multivector, r))
+        return false;
     cJSON *hnsw = cJSON_Duplicate(coll_hnsw, true);
     if (!hnsw)
         return qvs_fail(r, 500, "Service internal error: out of memory");
@@ -590,6 +614,7 @@ static bool parse_vparams(const cJSON *vp, const char *path,
     qv_collection_config_init(&out->lib);
     out->lib.dim = out->size;
     out->lib.metric = out->metric;
+    out->lib.multivector = multivector;
     bool ok = (!own || cJSON_IsNull(own) || apply_hnsw_diff(hnsw, own, p, r)) &&
               hnsw_to_lib(hnsw, own && !cJSON_IsNull(own) ? p : "hnsw_config",
                           &out->lib, r);
@@ -603,7 +628,8 @@ static bool parse_vparams(const cJSON *vp, const char *path,
     cJSON_AddNumberToObject(*echo, "size", out->size);
     cJSON_AddStringToObject(*echo, "distance", qv_metric_name(out->metric));
     static const char *const extra[] = {"hnsw_config", "quantization_config",
-                                        "on_disk", "memory", "datatype"};
+                                        "on_disk",     "memory",
+                                        "datatype",    "multivector_config"};
     for (size_t i = 0; i < COUNT(extra); i++) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(vp, extra[i]);
         if (e && !cJSON_IsNull(e) && !set_copy(*echo, extra[i], e, r))

@@ -91,6 +91,8 @@ static cJSON *vector_json(const qvs_coll *c, size_t i)
         cJSON_AddNumberToObject(sp, "full_scan_threshold",
                                 lib->sparse_full_scan_threshold);
     }
+    if (lib->multivector == QV_MULTIVECTOR_MAX_SIM)
+        cJSON_AddStringToObject(v, "multivector", "max_sim");
     return v;
 }
 
@@ -293,6 +295,12 @@ static bool load_lib_config(const cJSON *v, qvs_vector *vec,
     cfg->hnsw_ef_construct = (uint32_t)ef;
     cfg->full_scan_threshold_kb = (uint32_t)fst;
     cfg->max_indexing_threads = (uint32_t)threads;
+    /* Multivectors (absent: one vector a point). */
+    const cJSON *mv = cJSON_GetObjectItemCaseSensitive(v, "multivector");
+    if (mv && !(cJSON_IsString(mv) && strcmp(mv->valuestring, "max_sim") == 0))
+        return bad(l, "%s.multivector: expected \"max_sim\"", where);
+    if (mv)
+        cfg->multivector = QV_MULTIVECTOR_MAX_SIM;
     return true;
 }
 

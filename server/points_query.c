@@ -53,11 +53,15 @@
  * as leaf kinds: plan_query_object is where a query names its kind, and a
  * kind needs a parse (into the plan) and a run (hits through emit) like
  * plan_nearest/run_nearest; the tree, fusion, formulas and groups work on
- * (id, score) lists and need nothing more.  Discover, context and sparse
- * or multi vectors are refused with a 400 that names what is missing.
+ * (id, score) lists and need nothing more.  A sparse query (sparse.h) is
+ * a PK_SPARSE leaf.  A multivector (multivec.h) is searched by MaxSim with
+ * a matrix query, or one vector taken as a matrix of one row, as Qdrant
+ * does; its scores are higher-better whatever the distance.  Discover and
+ * context are refused with a 400 that names what is missing.
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
+#include "multivec.h"
 #include "points.h"
 #include "query.h"
 #include "sparse.h"
@@ -105,7 +109,9 @@ typedef struct hitbuf {
 typedef struct plan {
     plan_kind kind;
     const qvs_vector *vec; /* the vector searched (not for scroll/sample) */
-    float *query;          /* PK_NEAREST: vec->size floats */
+    float *query;          /* PK_NEAREST: vec->size floats, or query_rows
+                              rows of them for a multivector */
+    uint32_t query_rows;   /* 0: a dense query */
     float *pos, *neg;      /* recommend examples, rows of vec->size */
     size_t n_pos, n_neg;
     bool mmr;
@@ -443,6 +449,21 @@ static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
     return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
 }
 
+/* A nearest query on a multivector: MaxSim with a matrix, or one vector
+ * as one row (server/multivec.c).  Queries by point id and MMR need the
+ * dense vectors; they are refused. */
+static bool plan_multi(qvs_call *p, plan *q, const cJSON *input,
+                       const cJSON *mmr, const char *where)
+{
+    if (!cJSON_IsArray(input))
+        return unsupported(p, "a multivector query by point id");
+    if (mmr)
+        return unsupported(p, "mmr on a multivector");
+    q->kind = PK_NEAREST;
+    return qvs_mv_query(q->vec, input, &q->query, &q->query_rows, p->resp,
+                        where);
+}
+
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
 static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
                          const cJSON *mmr, const char *using)
@@ -451,6 +472,10 @@ static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
         return false;
     if (q->vec->sparse || qvs_sparse_is_input(input))
         return plan_sparse(p, q, input, using);
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, input, mmr, "query");
+    if (qvs_mv_refuse_matrix(input, p->resp))
+        return false;
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     if (!example_vector(p, q, input, using, false, q->query, "query"))
@@ -883,8 +908,14 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
         return false;
     if (q->vec->sparse || cJSON_IsObject(v))
         return plan_sparse(p, q, v, name);
+    /* The legacy request takes one dense vector, which a multivector
+     * searches as a matrix of one row (qdrant/qdrant#4203). */
     if (cJSON_IsArray(v) && cJSON_IsArray(v->child))
-        return unsupported(p, "a multivector search");
+        return qj_fail_format(p->resp, "vector: data did not match any "
+                                       "variant of untagged enum "
+                                       "NamedVectorStruct");
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, v, NULL, "vector");
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     q->kind = PK_NEAREST;
@@ -1132,7 +1163,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         oom(p->resp);
         goto done;
     }
-    st = qv_search(c, q->query, dim, &sp, hits, &nh);
+    st = qvs_mv_search(q->vec, q->query, q->query_rows, &sp, hits, &nh);
     if (st != QV_OK) {
         qj_fail_lib(p->resp, c, st, "searching");
         goto done;
@@ -1141,7 +1172,8 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         s[i].id = hits[i].id;
         s[i].score = hits[i].score;
     }
-    nh = keep_hits(q, qv_metric_higher_is_better(q->vec->metric), s, nh);
+    nh = keep_hits(
+        q, q->query_rows || qv_metric_higher_is_better(q->vec->metric), s, nh);
     if (q->mmr && nh > 1) {
         /* Candidates deleted since the search are dropped. */
         if (!(vecs = malloc(nh * (size_t)dim * sizeof(float)))) {

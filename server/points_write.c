@@ -25,6 +25,7 @@
  *     a key set to null is removed;
  *   - update_vectors keeps the point's other vectors and its payload.
  */
+#include "multivec.h"
 #include "points.h"
 #include "sparse.h"
 
@@ -271,9 +272,11 @@ static void vec_where(const qvs_call *p, const pset *s, size_t i, size_t k,
 typedef struct column {
     size_t m;               /* points that have this vector (and are kept) */
     qv_point_id *ids;       /* m */
-    float *vecs;            /* m * dim */
+    float *vecs;            /* m * dim (a dense vector) */
     size_t *rows;           /* m: the point index each row came from */
     qvs_sparse_vec *sparse; /* m, for a sparse name (vecs then unused) */
+    bool multi;             /* a multivector: the matrices are in mv */
+    qvs_mv_column mv;
 } column;
 
 static void columns_free(column *cols, size_t nv)
@@ -287,6 +290,7 @@ static void columns_free(column *cols, size_t nv)
         for (size_t r = 0; cols[k].sparse && r < cols[k].m; r++)
             qvs_sparse_vec_free(&cols[k].sparse[r]);
         free(cols[k].sparse);
+        qvs_mv_column_free(&cols[k].mv);
     }
     free(cols);
 }
@@ -299,8 +303,8 @@ static qv_status column_upsert(const qvs_vector *v, const column *col,
     if (v->sparse)
         return qvs_sparse_upsert(v->coll, col->ids, col->sparse, col->m, texts,
                                  lens);
-    return qv_upsert_with_payloads(v->coll, col->ids, col->vecs, col->m,
-                                   v->size, texts, lens);
+    return qvs_mv_upsert(v, col->ids, col->m, col->vecs,
+                         col->multi ? &col->mv : NULL, texts, lens);
 }
 
 /* The library refuses a vector whose squared norm overflows float
@@ -362,6 +366,7 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
         cols[k].rows = malloc((m ? m : 1) * sizeof(size_t));
         if (v->sparse)
             cols[k].sparse = calloc(m ? m : 1, sizeof(qvs_sparse_vec));
+        cols[k].multi = qvs_mv_is_multi(v);
         if (!cols[k].ids || !cols[k].vecs || !cols[k].rows ||
             (v->sparse && !cols[k].sparse)) {
             oom(p);
@@ -383,12 +388,22 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
             float *dst = kept ? c->vecs + c->m * (size_t)dim : scratch;
             char w[160];
             vec_where(p, s, i, k, w, sizeof(w));
-            qvs_sparse_vec tmp = {0};
-            qvs_sparse_vec *sv = kept && c->sparse ? &c->sparse[c->m] : &tmp;
-            if (!parse_one(p, k, j, dst, sv, w))
-                goto done;
-            if (sv == &tmp)
-                qvs_sparse_vec_free(&tmp);
+            if (c->multi) {
+                if (!qvs_mv_parse(&p->coll->vectors[k], j, kept ? &c->mv : NULL,
+                                  p->resp, w))
+                    goto done;
+            } else {
+                if (!p->coll->vectors[k].sparse &&
+                    qvs_mv_refuse_matrix(j, p->resp))
+                    goto done;
+                qvs_sparse_vec tmp = {0};
+                qvs_sparse_vec *sv =
+                    kept && c->sparse ? &c->sparse[c->m] : &tmp;
+                if (!parse_one(p, k, j, dst, sv, w))
+                    goto done;
+                if (sv == &tmp)
+                    qvs_sparse_vec_free(&tmp);
+            }
             if (kept) {
                 c->ids[c->m] = s->ids[i];
                 c->rows[c->m] = i;
@@ -644,9 +659,9 @@ static bool op_upsert(qvs_call *p, const cJSON *body)
     }
     if (!payload_texts(p, &s, col->rows, col->m, &texts, &lens))
         goto done;
-    qv_status st = qv_upsert_with_payloads(c->points, col->ids, col->vecs,
-                                           col->m, c->vectors[0].size,
-                                           (const char *const *)texts, lens);
+    qv_status st = qvs_mv_upsert(&c->vectors[0], col->ids, col->m, col->vecs,
+                                 col->multi ? &col->mv : NULL,
+                                 (const char *const *)texts, lens);
     if (st != QV_OK) {
         qj_fail_lib(p->resp, c->points, st, "upserting points");
         goto done;
@@ -1053,8 +1068,9 @@ static bool op_update_vectors(qvs_call *p, const cJSON *body)
         goto done;
     qvs_coll *c = p->coll;
     if (!c->named) {
-        qv_status st = qv_upsert_batch(c->points, cols[0].ids, cols[0].vecs,
-                                       cols[0].m, c->vectors[0].size);
+        qv_status st =
+            qvs_mv_upsert(&c->vectors[0], cols[0].ids, cols[0].m, cols[0].vecs,
+                          cols[0].multi ? &cols[0].mv : NULL, NULL, NULL);
         ok = st == QV_OK ||
              qj_fail_lib(p->resp, c->points, st, "updating vectors");
         goto done;

@@ -50,6 +50,7 @@ LAYERS = [
     ("simd/", ["simd/", PUBLIC]),
     ("core/base/", ["core/base/", PUBLIC]),
     ("core/hnsw/", ["core/hnsw/", "core/base/", "simd/", PUBLIC]),
+    ("core/multi/", ["core/multi/", "core/base/", "simd/", PUBLIC]),
     ("core/filter/", ["core/filter/", "core/base/", PUBLIC]),
     ("core/payload/", ["core/payload/", "core/filter/", "core/base/", PUBLIC]),
     ("core/pindex/",
@@ -78,7 +79,7 @@ EXCEPTIONS = {
 EXEMPT = ["tests/", "bench/"]
 
 # Leaf folders of core: they never name qv_collection.
-LEAVES = ["core/base/", "core/sparse/", "core/hnsw/", "core/filter/", "core/payload/",
+LEAVES = ["core/base/", "core/sparse/", "core/hnsw/", "core/multi/", "core/filter/", "core/payload/",
           "core/pindex/"]
 
 # Folders (and files) that use no qvi_ identifier.

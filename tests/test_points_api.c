@@ -1293,8 +1293,9 @@ START_TEST(query_refused)
     ERR(call(qvs_points_query, "c", "{\"query\":{\"fusion\":\"rrf\"}}"), 400,
         "Wrong input: Validation failed: cannot apply Fusion without "
         "prefetches");
-    ERRP(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
-         "multivectors are not supported");
+    /* A matrix for a dense vector (multivectors: tests/server_multivec.py). */
+    ERR(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
+        "Wrong input: Conversion between multi and regular vectors failed");
     ERRP(call(qvs_points_query, "c",
               "{\"query\":{\"indices\":[1],\"values\":[1]}}"),
          400, "sparse");

@@ -661,8 +661,10 @@ START_TEST(test_create_errors)
     expect_error_prefix(
         call("PUT", "/collections/x",
              "{\"vectors\":{\"size\":4,\"distance\":\"Dot\","
-             "\"multivector_config\":{\"comparator\":\"max_sim\"}}}"),
-        400, "Bad request: ");
+             "\"multivector_config\":{\"comparator\":\"min_sim\"}}}"),
+        400,
+        "Format error in JSON body: vectors.multivector_config: comparator: "
+        "unknown variant");
     expect_error_prefix(call("PUT", "/collections/x",
                              "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
                              "\"hnsw_config\":{\"m\":1}}"),

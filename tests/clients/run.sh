@@ -106,7 +106,7 @@ echo "run.sh: quiver serve ready at $url (pid $pid)"
 export QUIVER_URL=$url QUIVER_API_KEY=$key
 export QUIVER_RESPONSE_LOG=$work/responses.jsonl
 failed=0
-for t in qdrant-js langchain llamaindex hybrid sparse; do
+for t in qdrant-js langchain llamaindex hybrid sparse multivec; do
     echo "== $t =="
     (cd "$here" && "$node" --test --test-reporter=spec "$t.test.mjs") || failed=1
 done

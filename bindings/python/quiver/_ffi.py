@@ -56,9 +56,9 @@ class qv_collection_config(Structure):
                 ("hnsw_ef_construct", c_uint32),
                 ("full_scan_threshold_kb", c_uint32),
                 ("hnsw_seed", c_uint64), ("max_indexing_threads", c_uint32),
-                # sparse vectors (quiver.h "Sparse vectors"); 0: dense
                 ("kind", c_uint32), ("sparse_modifier", c_uint32),
                 ("sparse_full_scan_threshold", c_uint32),
+                ("multivector", c_uint32),
                 ("version", c_uint32)]
 
 

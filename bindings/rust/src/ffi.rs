@@ -153,10 +153,10 @@ pub struct qv_collection_config {
     pub full_scan_threshold_kb: u32,
     pub hnsw_seed: u64,
     pub max_indexing_threads: u32,
-    // sparse vectors (quiver.h "Sparse vectors"); 0: dense
     pub kind: u32,
     pub sparse_modifier: u32,
     pub sparse_full_scan_threshold: u32,
+    pub multivector: u32,
     pub version: u32,
 }
 
