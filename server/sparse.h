@@ -8,6 +8,8 @@
  *   sparse_points.c  SparseVector JSON ({"indices", "values"}) both ways,
  *                    with Qdrant's validation messages, and the search
  *                    leaf the query paths call for a sparse `using`
+ *                    (points_query.c's PK_SPARSE plans, in prefetch
+ *                    trees too)
  *
  * A sparse name is a named vector like the dense ones (catalog.h): its
  * library collection holds the points that have it, with a copy of their

@@ -18,6 +18,9 @@
  *     Qdrant's rules (filters propagate to the leaves, a rescore scores
  *     the union of its children, fusion keeps scores >= threshold, ties go
  *     to the lower id -- which is insertion order, the library's tie rule).
+ *     The trees' collection also has a sparse vector "s" (server/sparse.h):
+ *     its leaves and re-scorings score the points sharing a dimension with
+ *     the query by dot product.
  *  4. errors: fusion or formula without prefetch, prefetch without query,
  *     fusion with using, weights count, too deep trees, formula errors.
  *  5. groups: search/groups, query/groups (with prefetch), recommend/groups
@@ -48,6 +51,7 @@ struct qvs_catalog {
 };
 
 static qvs_catalog cat;
+static bool with_sparse; /* the random trees' collection has vector "s" */
 
 bool qvs_catalog_get(qvs_catalog *c, const char *name, qvs_coll **out)
 {
@@ -109,6 +113,22 @@ static qv_collection *new_lib(uint32_t dim, qv_metric m)
     return c;
 }
 
+/* Adds sparse vector "s" (sorted last) to c. */
+static void add_sparse_vector(qvs_coll *c)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.kind = QV_VECTOR_SPARSE;
+    qv_collection *lib = NULL;
+    ck_assert_int_eq(qv_collection_create(&cfg, &lib), QV_OK);
+    c->vectors = realloc(c->vectors, (c->n_vectors + 1) * sizeof(qvs_vector));
+    ck_assert_ptr_nonnull(c->vectors);
+    c->vectors[c->n_vectors++] = (qvs_vector){.name = strdup("s"),
+                                              .metric = QV_METRIC_DOT,
+                                              .coll = lib,
+                                              .sparse = true};
+}
+
 /* A collection with named vectors "a" (dim 4, dot) and "b" (dim 3,
  * euclid), sorted by name as catalog.h promises. */
 static qvs_coll *add_named(const char *name)
@@ -137,6 +157,7 @@ static qvs_coll *add_named(const char *name)
 static void setup(void)
 {
     memset(&cat, 0, sizeof(cat));
+    with_sparse = false;
 }
 
 static void teardown(void)
@@ -508,6 +529,8 @@ typedef struct ref_point {
     int a[4];
     int b[3];
     bool has_b;
+    int s_dim[2], s_val[2]; /* sparse "s": two distinct dimensions 0..5 */
+    bool has_s;
     int g;
     int x;
     int tags[2]; /* tags: 0..2 of 10, 11, 12 (may repeat) */
@@ -524,10 +547,23 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)((rng_state >> 33) % n);
 }
 
+/* The sparse parts draw from their own generator, so that the dense parts
+ * of every tree stay what they were before "s" existed. */
+static uint64_t srng_state = 0x5ba75eu;
+static int sparse_nodes; /* nearest nodes on "s" the random trees held */
+
+static uint32_t srnd(uint32_t n)
+{
+    srng_state = srng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)((srng_state >> 33) % n);
+}
+
 /* Points 1..NP in id order (the library breaks ties by insertion). */
 static void seed_random(void)
 {
-    add_named("h");
+    qvs_coll *coll = add_named("h");
+    if (with_sparse)
+        add_sparse_vector(coll);
     cJSON *body = cJSON_CreateObject(), *list = cJSON_CreateArray();
     cJSON_AddItemToObject(body, "points", list);
     for (int id = 1; id <= NP; id++) {
@@ -548,6 +584,17 @@ static void seed_random(void)
                 cJSON_AddItemToArray(vb, cJSON_CreateNumber(r->b[d]));
             }
             cJSON_AddItemToObject(v, "b", vb);
+        }
+        r->has_s = with_sparse && id % 5 != 0;
+        if (r->has_s) {
+            r->s_dim[0] = (int)srnd(6);
+            r->s_dim[1] = (r->s_dim[0] + 1 + (int)srnd(5)) % 6;
+            r->s_val[0] = (int)srnd(7) - 3;
+            r->s_val[1] = (int)srnd(7) - 3;
+            char t[96];
+            snprintf(t, sizeof(t), "{\"indices\":[%d,%d],\"values\":[%d,%d]}",
+                     r->s_dim[0], r->s_dim[1], r->s_val[0], r->s_val[1]);
+            cJSON_AddItemToObject(v, "s", cJSON_Parse(t));
         }
         r->g = (int)rnd(4);
         r->x = (int)rnd(100);
@@ -643,8 +690,29 @@ typedef struct rhit {
     float score;
 } rhit;
 
+/* Sparse "s": q[0], q[1] are the query's dimensions (distinct), q[2], q[3]
+ * their values; false when the point shares none (no hit). */
+static bool ref_sparse(const int *q, const ref_point *p, float *out)
+{
+    int s = 0;
+    bool any = false;
+    for (int i = 0; p->has_s && i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            if (p->s_dim[i] == q[j]) {
+                s += p->s_val[i] * q[2 + j];
+                any = true;
+            }
+    *out = (float)s;
+    return any;
+}
+
 static float ref_score(int vec, const int *q, const ref_point *p)
 {
+    if (vec == 2) {
+        float s;
+        ref_sparse(q, p, &s);
+        return s;
+    }
     if (vec == 0) {
         int s = 0;
         for (int d = 0; d < 4; d++)
@@ -697,7 +765,17 @@ static float ref_node_score(const rnode *n, const ref_point *p)
 /* Higher scores are better, except for a nearest Euclid query. */
 static bool node_higher(const rnode *n)
 {
-    return n->kind != RK_NEAREST || n->vec == 0;
+    return n->kind != RK_NEAREST || n->vec != 1;
+}
+
+/* Whether point p has what vector node n scores (a sparse one: a
+ * dimension shared with the query). */
+static bool node_has(const rnode *n, const ref_point *p)
+{
+    float s;
+    if (n->vec == 2)
+        return ref_sparse(n->q, p, &s);
+    return n->vec == 0 || p->has_b;
 }
 
 static void gen_node(rnode *n, int depth, bool root)
@@ -734,11 +812,20 @@ static void gen_node(rnode *n, int depth, bool root)
         for (int i = 0; i < 3; i++)
             n->weights[i] = (float)rnd(4) * 0.5f;
     }
+    if (with_sparse && n->kind == RK_NEAREST && srnd(3) == 0) {
+        /* "s": two distinct dimensions 0..5, then their values */
+        n->vec = 2;
+        sparse_nodes++;
+        n->q[0] = (int)srnd(6);
+        n->q[1] = (n->q[0] + 1 + (int)srnd(5)) % 6;
+        n->q[2] = (int)srnd(7) - 3;
+        n->q[3] = (int)srnd(7) - 3;
+    }
     if (rnd(4) == 0) {
         n->has_threshold = true;
         n->threshold =
             n->kind == RK_NEAREST
-                ? (n->vec == 0 ? (float)rnd(9) - 4.0f : 1.0f + (float)rnd(6))
+                ? (n->vec != 1 ? (float)rnd(9) - 4.0f : 1.0f + (float)rnd(6))
             : n->kind == RK_RECO    ? (float)rnd(21) - 10.0f
             : n->kind == RK_FORMULA ? (float)rnd(3)
                                     : 0.1f * (float)rnd(6);
@@ -789,9 +876,13 @@ static cJSON *node_json(const rnode *n, bool root, int offset)
         if (n->vec == 0)
             snprintf(t, sizeof(t), "[%d,%d,%d,%d]", n->q[0], n->q[1], n->q[2],
                      n->q[3]);
+        else if (n->vec == 2)
+            snprintf(t, sizeof(t), "{\"indices\":[%d,%d],\"values\":[%d,%d]}",
+                     n->q[0], n->q[1], n->q[2], n->q[3]);
         else
             snprintf(t, sizeof(t), "[%d,%d,%d]", n->q[0], n->q[1], n->q[2]);
-        cJSON_AddStringToObject(o, "using", n->vec == 0 ? "a" : "b");
+        cJSON_AddStringToObject(o, "using",
+                                (const char *[]){"a", "b", "s"}[n->vec]);
         break;
     case RK_RECO: {
         int dim = n->vec == 0 ? 4 : 3;
@@ -867,7 +958,7 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
     int m = 0;
     if (!n->n_kids) {
         for (int id = 1; id <= NP; id++) {
-            bool in = n->vec == 0 || pts[id].has_b;
+            bool in = node_has(n, &pts[id]);
             for (int f = 0; in && f < nf; f++)
                 in = rf_match(&all[f], &pts[id]);
             if (in)
@@ -930,7 +1021,7 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
         switch (n->kind) {
         case RK_NEAREST:
         case RK_RECO:
-            if (n->vec == 1 && !pts[id].has_b)
+            if (!node_has(n, &pts[id]))
                 continue;
             r[m++] = (rhit){id, ref_node_score(n, &pts[id])};
             higher = node_higher(n);
@@ -998,6 +1089,7 @@ static void check_tree(const rnode *root, int offset, int trial)
 START_TEST(random_trees_equal_brute_force)
 {
     rng_state = 0x5eed0001u;
+    with_sparse = true;
     seed_random();
     for (int trial = 0; trial < 400; trial++) {
         rnode root;
@@ -1007,6 +1099,7 @@ START_TEST(random_trees_equal_brute_force)
         free_node(&root);
     }
     /* leaves: nearest and recommend; inner nodes: every kind */
+    ck_assert_int_ge(sparse_nodes, 50); /* "s" leaves and rescorings */
     ck_assert_int_ge(kinds_seen[0][RK_NEAREST], 100);
     ck_assert_int_ge(kinds_seen[0][RK_RECO], 30);
     for (int k = 0; k < 5; k++)

@@ -319,6 +319,49 @@ step('a collection snapshot restores the sparse vectors', async () => {
     assertRanking(got.points, oracle('text', q, { idf: true, limit: 10 }), 'after restore');
 });
 
+step('hybrid: a dense and a sparse prefetch fused by rrf', async () => {
+    const q = { indices: [1, 3, 5, 7], values: [1, 1, 1, 1] };
+    const dq = [0.3, 0.5, 0.2];
+    const norm = (v) => Math.hypot(...v);
+    const cos = (v) => v.reduce((s, x, i) => s + Math.fround(x) * dq[i], 0) / (norm(v) * norm(dq));
+    const sparseList = oracle('text', q, { idf: true, limit: 10 });
+    const denseList = POINTS.map((p) => ({ id: p.id, score: cos(p.vector.dense) }))
+        .sort((a, b) => b.score - a.score || a.id - b.id)
+        .slice(0, 10);
+    // Qdrant's RRF with its default k = 2: 1 / (position + 2), summed.
+    const fused = new Map();
+    for (const list of [sparseList, denseList]) {
+        list.forEach((h, pos) => fused.set(h.id, (fused.get(h.id) ?? 0) + 1 / (pos + 2)));
+    }
+    const expect = [...fused]
+        .map(([id, score]) => ({ id, score }))
+        .sort((a, b) => b.score - a.score || a.id - b.id)
+        .slice(0, 5);
+    const got = await client.query(C, {
+        prefetch: [
+            { query: q, using: 'text', limit: 10 },
+            { query: dq, using: 'dense', limit: 10 },
+        ],
+        query: { fusion: 'rrf' },
+        limit: 5,
+    });
+    assertRanking(got.points, expect, 'rrf');
+    // A sparse leaf re-scored by the dense vector, under a filter.
+    const rescored = await client.query(C, {
+        prefetch: { query: q, using: 'text', limit: 10 },
+        query: dq,
+        using: 'dense',
+        filter: { must: [{ key: 'group', match: { value: 0 } }] },
+        limit: 3,
+    });
+    const inner = oracle('text', q, { idf: true, limit: 10, filter: (p) => p.payload.group === 0 }).map((h) => h.id);
+    const want = POINTS.filter((p) => inner.includes(p.id))
+        .map((p) => ({ id: p.id, score: cos(p.vector.dense) }))
+        .sort((a, b) => b.score - a.score || a.id - b.id)
+        .slice(0, 3);
+    assertRanking(rescored.points, want, 'rescore');
+});
+
 step('drop the collection', async () => {
     assert.equal(await client.deleteCollection(C), true);
     await settle();
