@@ -11,6 +11,7 @@
  * server (`quiver serve`, server/) does: fragmentation stays low under many
  * concurrent requests.
  */
+#include "migrate.h"
 #include "quiver.h"
 #include "snapshot_cmd.h"
 #include "vecfile.h"
@@ -404,6 +405,8 @@ static const command commands[] = {
     {"info", cmd_info, "print the version and the SIMD kernels in use"},
     {"snapshot", qvc_snapshot_main,
      "describe (info) or fully check (verify) a snapshot file"},
+    {"migrate", qvc_migrate_main,
+     "copy collections between stores, snapshots and Qdrant servers"},
 #ifdef QUIVER_HAVE_BENCH
     {"bench", qvb_main, "compare Quiver with hnswlib and faiss (bench/)"},
 #endif

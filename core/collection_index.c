@@ -29,6 +29,7 @@
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
+#include "core/multi/multi.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,12 +38,18 @@
  * starting threads costs more than it saves. */
 #define PARALLEL_MIN_BATCH 2048u
 
+/* The graph of a multivector collection reads the records of c->multi
+ * (hnsw.h, qvi_vecview.offs) through the MaxSim kernel. */
 static qvi_vecview view_of(const qv_collection *c)
 {
     qvi_vecview v = {.base = c->vecs,
                      .stride = c->stride,
                      .dim = c->cfg.dim,
                      .metric = c->cfg.metric};
+    if (c->multi) {
+        v.base = c->multi->arena;
+        v.offs = c->multi->offs;
+    }
     return v;
 }
 
@@ -53,6 +60,8 @@ static qv_status new_graph(const qv_collection *c, qvi_hnsw **out)
     p.m = c->cfg.hnsw_m;
     p.ef_construct = c->cfg.hnsw_ef_construct;
     p.seed = c->cfg.hnsw_seed;
+    if (c->multi)
+        p.custom = qvi_multi_kernel_of(c->cfg.metric);
     return qvi_hnsw_create(&p, c->cfg.dim, c->cfg.metric, out);
 }
 

@@ -143,6 +143,7 @@ static void put_config(qvi_snapw *w, const qvi_columns *cols)
     put64(b + 48, cols->count);
     put64(b + 56, cols->idmap_cap);
     put32(b + 64, cols->index ? QVI_SNAP_CFG_HAS_GRAPH : 0);
+    put32(b + 68, k->multivector);
     qvi_snapw_begin(w, QVI_SNAP_CONFIG);
     qvi_snapw_put(w, b, sizeof(b));
     qvi_snapw_end(w);
@@ -283,6 +284,8 @@ static void put_all_locked(qvi_snapw *w, const qvi_columns *cols)
     put_sqnorms(w, cols);
     put_vectors(w, cols);
     put_payload_arena(w, cols);
+    qvi_snapshot_write_sparse(w, cols);
+    qvi_snapshot_write_multi(w, cols);
     if (cols->index) {
         uint32_t n_upper;
         uint64_t words;
@@ -327,10 +330,11 @@ static void put_header(qvi_snapw *w)
  * written. */
 static uint32_t planned_sections(const qvi_columns *cols)
 {
-    uint32_t n = 9;
+    uint32_t n = 9 + qvi_snapshot_sparse_sections(cols);
+    bool multi = cols->cfg.multivector != QV_MULTIVECTOR_NONE;
     if (cols->index)
-        n += cols->cfg.metric == QV_METRIC_DOT ? 7 : 6;
-    return n;
+        n += cols->cfg.metric == QV_METRIC_DOT && !multi ? 7 : 6;
+    return multi ? n + 2 : n;
 }
 
 /* The part of a save that runs under the collection's shared lock

@@ -138,8 +138,9 @@ static void put_route_labels(text *t, const qvs_route *route)
         put(t, "method=\"\",endpoint=\"unmatched\",operation=\"unmatched\"");
         return;
     }
+    char pattern[512];
     put(t, "method=\"%s\",endpoint=\"", route->method);
-    put_label(t, route->pattern);
+    put_label(t, qvs_route_public_pattern(route, pattern, sizeof(pattern)));
     put(t, "\",operation=\"");
     put_label(t, route->metric_name ? route->metric_name : "");
     put(t, "\"");

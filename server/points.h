@@ -11,8 +11,12 @@
  *   points_read.c    retrieve (POST /points, GET /points/{id}), scroll,
  *                    count
  *   points_query.c   query, query/batch and the legacy search,
- *                    search/batch, recommend, recommend/batch
+ *                    search/batch, recommend, recommend/batch; prefetch
+ *                    trees (fusion and formulas: query.h)
+ *   points_groups.c  search/groups, recommend/groups, query/groups
  *   qjson.c          JSON <-> library values (qjson.h)
+ *   multivec.c       multivector values: [[...]] matrices, MaxSim queries
+ *                    (multivec.h)
  *
  * Data model (catalog.h): a collection with one unnamed vector is one
  * library collection; a collection with named vectors is a registry
@@ -77,6 +81,10 @@ void qvs_points_search(const qvs_req *req, qvs_resp *resp);
 void qvs_points_search_batch(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend_batch(const qvs_req *req, qvs_resp *resp);
+
+void qvs_points_search_groups(const qvs_req *req, qvs_resp *resp);
+void qvs_points_recommend_groups(const qvs_req *req, qvs_resp *resp);
+void qvs_points_query_groups(const qvs_req *req, qvs_resp *resp);
 
 /* ---- shared by the points_*.c files (points_common.c) -------------------- */
 

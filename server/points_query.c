@@ -30,12 +30,41 @@
  *     Qdrant's result but not its speed on large collections;
  *   - no query: points in id order (score 1.0, as Qdrant); sample random:
  *     a uniform sample of the matching points (score 1.0).
- * Prefetch, fusion, formula, discover, context, order_by and sparse or
- * multi vectors are refused with a 400 that names what is missing.
+ *
+ * Prefetch trees (Qdrant 1.19's lib/shard/src/query/planned_query.rs and
+ * lib/collection/src/shards/local_shard/query.rs): a plan may have child
+ * plans, one per prefetch, recursively (at most 64 levels deep).
+ *   - A node's filter is merged into the filters of every prefetch below
+ *     it, and only leaves search with it; a node with prefetches scores
+ *     the union of its children's answers only (a has_id filter of them,
+ *     searched exactly), with its own query on its own vector, so a dense
+ *     re-score of candidates another vector found is one node over one
+ *     leaf.
+ *   - fusion (rrf, dbsf: query_fusion.c) and formula (query_formula.c)
+ *     nodes combine the children's ranked answers instead; their
+ *     score_threshold keeps scores >= it (Qdrant's fusion_rescore).
+ *   - ids a query references anywhere in the tree are left out of every
+ *     answer, as Qdrant merges them into the root filter.
+ *   - the root keeps limit + offset and skips offset; inner nodes keep
+ *     their limit (default 10).
+ *   - a plan that feeds another puts its hits into a hitbuf (plan.sink)
+ *     instead of ScoredPoint JSON; the same run_* functions serve both.
+ * A leaf scores one named vector.  Sparse vectors and multivectors join
+ * as leaf kinds: plan_query_object is where a query names its kind, and a
+ * kind needs a parse (into the plan) and a run (hits through emit) like
+ * plan_nearest/run_nearest; the tree, fusion, formulas and groups work on
+ * (id, score) lists and need nothing more.  A sparse query (sparse.h) is
+ * a PK_SPARSE leaf.  A multivector (multivec.h) is searched by MaxSim with
+ * a matrix query, or one vector taken as a matrix of one row, as Qdrant
+ * does; its scores are higher-better whatever the distance.  Discover and
+ * context are refused with a 400 that names what is missing.
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
+#include "multivec.h"
 #include "points.h"
+#include "query.h"
+#include "sparse.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -63,12 +92,26 @@ typedef enum plan_kind {
     PK_SCROLL,    /* no query: id order */
     PK_SAMPLE,    /* sample random */
     PK_ORDER,     /* order_by a payload key */
+    PK_RRF,       /* fusion rrf over the prefetches (query_fusion.c) */
+    PK_DBSF,      /* fusion dbsf over the prefetches */
+    PK_FORMULA,   /* formula over the prefetches (query_formula.c) */
+    PK_LEAF_KIND, /* a vector of another kind (leaf_kinds below) */
+    PK_SPARSE,    /* a sparse query vector (server/sparse.h) */
 } plan_kind;
+
+/* A growing list of scored points: where a plan that feeds another (a
+ * prefetch) puts its answer instead of ScoredPoint JSON. */
+typedef struct hitbuf {
+    qvs_scored *v;
+    size_t n, cap;
+} hitbuf;
 
 typedef struct plan {
     plan_kind kind;
     const qvs_vector *vec; /* the vector searched (not for scroll/sample) */
-    float *query;          /* PK_NEAREST: vec->size floats */
+    float *query;          /* PK_NEAREST: vec->size floats, or query_rows
+                              rows of them for a multivector */
+    uint32_t query_rows;   /* 0: a dense query */
     float *pos, *neg;      /* recommend examples, rows of vec->size */
     size_t n_pos, n_neg;
     bool mmr;
@@ -87,14 +130,34 @@ typedef struct plan {
     qvs_coll *lookup; /* lookup_from collection (referenced), or NULL */
     const char *lookup_vector;
     qv_order_by order; /* PK_ORDER */
+    /* the prefetch tree: this plan rescores the union of its children's
+     * answers (or fuses them); a plan without children is a leaf */
+    struct plan *kids;
+    size_t n_kids;
+    uint64_t rrf_k;     /* PK_RRF */
+    float *rrf_weights; /* PK_RRF: n_kids weights, or NULL */
+    size_t n_rrf_weights;
+    qvs_formula *formula;      /* PK_FORMULA */
+    const qvs_leaf_kind *leaf; /* PK_LEAF_KIND, with the query and vector
+                                  name (borrowed from the request) */
+    const cJSON *leaf_query;
+    const char *leaf_using;
+    hitbuf *sink;          /* while set, answers go here, not to JSON */
+    qvs_sparse_vec sparse; /* PK_SPARSE */
 } plan;
 
 static void plan_free(qvs_call *p, plan *q)
 {
+    for (size_t i = 0; i < q->n_kids; i++)
+        plan_free(p, &q->kids[i]);
+    free(q->kids);
+    free(q->rrf_weights);
+    qvs_formula_free(q->formula);
     free(q->query);
     free(q->pos);
     free(q->neg);
     free(q->exclude);
+    qvs_sparse_vec_free(&q->sparse);
     qv_filter_free(q->filter);
     qj_payload_sel_free(&q->wp);
     qj_vector_sel_free(&q->wv);
@@ -132,8 +195,8 @@ static bool excluded(const plan *q, const qv_point_id *id)
 
 /* filter, params, score_threshold, limit, offset, with_payload, with_vector
  * (legacy requests require limit: limit_required). */
-static bool parse_common(qvs_call *p, const cJSON *o, bool limit_required,
-                         plan *q)
+static bool parse_common(qvs_call *p, const cJSON *o, const cJSON *filter,
+                         bool limit_required, plan *q)
 {
     qvs_resp *r = p->resp;
     if (limit_required && !member(o, "limit"))
@@ -145,7 +208,7 @@ static bool parse_common(qvs_call *p, const cJSON *o, bool limit_required,
                               "params: invalid type: %s, expected an "
                               "object",
                               qj_type_name(params));
-    if (!qvs_call_filter(p, member(o, "filter"), &q->filter, "filter") ||
+    if (!qvs_call_filter(p, filter, &q->filter, "filter") ||
         !qj_uint(params, "hnsw_ef", 0, 1, &ef, r) ||
         !qj_bool(params, "exact", false, &q->exact, r) ||
         !qj_float(o, "score_threshold", &q->has_threshold, &q->threshold, r) ||
@@ -208,6 +271,11 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
                            const char *where)
 {
     uint32_t dim = q->vec->size;
+    if (q->vec->sparse)
+        return qj_fail_bad_request(p->resp,
+                                   "%s: recommend and discover on a sparse "
+                                   "vector are not supported by this server",
+                                   where);
     if (cJSON_IsArray(ex)) {
         if (cJSON_IsArray(ex->child))
             return qj_fail_bad_request(p->resp,
@@ -362,11 +430,51 @@ static bool unsupported(qvs_call *p, const char *what)
         p->resp, "%s is not supported by this server (Quiver)", what);
 }
 
+/* A sparse query (server/sparse.h) against the sparse vector `using`. */
+static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
+{
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (!q->vec->sparse && qvs_sparse_is_json(j))
+        return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                      "vectors failed");
+    if (!q->vec->sparse)
+        return unsupported(p, "a Document (inference) for a dense vector");
+    q->kind = PK_SPARSE;
+    qv_point_id id; /* by id: that point's vector, the point excluded */
+    if (!cJSON_IsObject(j))
+        return qvs_sparse_of_point(p->coll, q->vec, j, &id, &q->sparse,
+                                   p->resp) &&
+               add_exclude(p, q, &id);
+    return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
+}
+
+/* A nearest query on a multivector: MaxSim with a matrix, or one vector
+ * as one row (server/multivec.c).  Queries by point id and MMR need the
+ * dense vectors; they are refused. */
+static bool plan_multi(qvs_call *p, plan *q, const cJSON *input,
+                       const cJSON *mmr, const char *where)
+{
+    if (!cJSON_IsArray(input))
+        return unsupported(p, "a multivector query by point id");
+    if (mmr)
+        return unsupported(p, "mmr on a multivector");
+    q->kind = PK_NEAREST;
+    return qvs_mv_query(q->vec, input, &q->query, &q->query_rows, p->resp,
+                        where);
+}
+
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
 static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
                          const cJSON *mmr, const char *using)
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (q->vec->sparse || qvs_sparse_is_input(input))
+        return plan_sparse(p, q, input, using);
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, input, mmr, "query");
+    if (qvs_mv_refuse_matrix(input, p->resp))
         return false;
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
@@ -403,8 +511,87 @@ static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
     return true;
 }
 
+static bool ids_filter(qvs_call *p, const qv_point_id *ids, size_t n,
+                       const cJSON *cond, qv_filter **out);
+
+/* {"fusion": "rrf" | "dbsf"} or {"rrf": {"k"?, "weights"?}}; fusion works
+ * on the prefetches' ranks only, so Qdrant refuses `using` with it
+ * (collection_query.rs validation). */
+static bool plan_fusion(qvs_call *p, plan *q, const cJSON *j, bool has_using)
+{
+    const cJSON *x = member(j, "fusion");
+    if (has_using)
+        return qj_fail_bad_request(p->resp, "Fusion queries cannot be "
+                                            "combined with the 'using' "
+                                            "field.");
+    q->rrf_k = QVS_RRF_DEFAULT_K;
+    if (x) {
+        if (!cJSON_IsString(x) || (strcmp(x->valuestring, "rrf") != 0 &&
+                                   strcmp(x->valuestring, "dbsf") != 0))
+            return qj_fail_format(p->resp, "query.fusion: unknown variant, "
+                                           "expected one of `rrf`, `dbsf`");
+        q->kind = strcmp(x->valuestring, "rrf") == 0 ? PK_RRF : PK_DBSF;
+        return true;
+    }
+    x = member(j, "rrf");
+    q->kind = PK_RRF;
+    if (!cJSON_IsObject(x))
+        return qj_fail_format(p->resp,
+                              "query.rrf: invalid type: %s, expected an "
+                              "object",
+                              qj_type_name(x));
+    uint64_t k = QVS_RRF_DEFAULT_K;
+    if (!qj_uint(x, "k", QVS_RRF_DEFAULT_K, 0, &k, p->resp))
+        return false;
+    if (k < 1)
+        return qj_fail_validation(p->resp,
+                                  "query.rrf.k: value %llu invalid, must be "
+                                  "1 or larger",
+                                  (unsigned long long)k);
+    q->rrf_k = k;
+    const cJSON *w = member(x, "weights");
+    if (!w)
+        return true;
+    if (!cJSON_IsArray(w))
+        return qj_fail_format(p->resp,
+                              "query.rrf.weights: invalid type: %s, "
+                              "expected a sequence",
+                              qj_type_name(w));
+    size_t n = (size_t)cJSON_GetArraySize(w);
+    if (!(q->rrf_weights = malloc((n ? n : 1) * sizeof(float))))
+        return oom(p->resp);
+    q->n_rrf_weights = n;
+    size_t i = 0;
+    for (const cJSON *e = w->child; e; e = e->next, i++) {
+        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+            return qj_fail_format(p->resp,
+                                  "query.rrf.weights[%zu]: invalid type: "
+                                  "%s, expected f32",
+                                  i, qj_type_name(e));
+        q->rrf_weights[i] = (float)e->valuedouble;
+    }
+    return true;
+}
+
+static bool plan_formula(qvs_call *p, plan *q, const cJSON *j)
+{
+    char err[512];
+    int status = 400;
+    if (!(q->formula = qvs_formula_parse(j, err, sizeof(err), &status)))
+        return qvs_fail(p->resp, status, "%s", err);
+    q->kind = PK_FORMULA;
+    /* Conditions are filters: refuse a bad one now, not per candidate. */
+    for (size_t i = 0; i < qvs_formula_n_conditions(q->formula); i++) {
+        qv_filter *f = NULL;
+        if (!ids_filter(p, NULL, 0, qvs_formula_condition(q->formula, i), &f))
+            return false;
+        qv_filter_free(f);
+    }
+    return true;
+}
+
 static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
-                              const char *using)
+                              const char *using, bool has_using)
 {
     const cJSON *x;
     if ((x = member(j, "nearest")))
@@ -428,11 +615,16 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
         q->kind = PK_ORDER;
         return qvs_call_order_by_parse(p, x, &q->order);
     }
-    if (member(j, "indices") || member(j, "values"))
-        return unsupported(p, "a sparse vector query");
+    if (member(j, "fusion") || member(j, "rrf"))
+        return plan_fusion(p, q, j, has_using);
+    if (member(j, "formula"))
+        return plan_formula(p, q, j);
+    /* A sparse query (server/sparse*.c) is a leaf like a dense one; the
+     * tree (prefetch, rescoring, fusion, formula) is the same. */
+    if (qvs_sparse_is_input(j))
+        return plan_sparse(p, q, j, using);
     static const char *const kinds[] = {
-        "discover",           "context", "fusion", "rrf",   "formula",
-        "relevance_feedback", "text",    "image",  "object"};
+        "discover", "context", "relevance_feedback", "text", "image", "object"};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (member(j, kinds[i])) {
             char what[64];
@@ -443,8 +635,150 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
                                    "untagged enum QueryInterface");
 }
 
-/* A QueryRequest object into a plan. */
-static bool plan_query(qvs_call *p, const cJSON *o, plan *q)
+/* ---- prefetch trees ------------------------------------------------------ */
+
+/* Qdrant's MAX_PREFETCH_DEPTH (lib/shard/src/query/planned_query.rs). */
+#define MAX_PREFETCH_DEPTH 64
+
+/* The prefetch member as a list: an object is a list of one. */
+static bool prefetch_list(qvs_call *p, const cJSON *o, const cJSON **first,
+                          size_t *n)
+{
+    const cJSON *pre = member(o, "prefetch");
+    *first = NULL;
+    *n = 0;
+    if (!pre)
+        return true;
+    if (cJSON_IsObject(pre)) {
+        *first = pre;
+        *n = 1;
+        return true;
+    }
+    if (!cJSON_IsArray(pre))
+        return qj_fail_format(p->resp,
+                              "prefetch: invalid type: %s, expected a "
+                              "Prefetch object or a list",
+                              qj_type_name(pre));
+    *first = pre->child;
+    *n = (size_t)cJSON_GetArraySize(pre);
+    return true;
+}
+
+/* Depth of the prefetch nesting under o (0: no prefetch), as Qdrant's
+ * prefetches_depth; stops counting past limit levels. */
+static size_t prefetch_depth(const cJSON *o, size_t limit)
+{
+    const cJSON *pre = member(o, "prefetch");
+    if (!pre || limit == 0)
+        return 0;
+    size_t best = 0;
+    if (cJSON_IsObject(pre))
+        best = prefetch_depth(pre, limit - 1);
+    else if (cJSON_IsArray(pre))
+        for (const cJSON *e = pre->child; e; e = e->next) {
+            size_t d = prefetch_depth(e, limit - 1);
+            best = d > best ? d : best;
+        }
+    else
+        return 0;
+    return best + 1;
+}
+
+/* {"must": [a, b]}: a new object, or NULL when out of memory. */
+static cJSON *filter_and(const cJSON *a, const cJSON *b)
+{
+    cJSON *f = cJSON_CreateObject(), *must = cJSON_CreateArray();
+    cJSON *ca = qj_copy_json(a), *cb = qj_copy_json(b);
+    if (!f || !must || !ca || !cb || !cJSON_AddItemToObject(f, "must", must)) {
+        cJSON_Delete(f);
+        cJSON_Delete(must);
+        cJSON_Delete(ca);
+        cJSON_Delete(cb);
+        return NULL;
+    }
+    cJSON_AddItemToArray(must, ca);
+    cJSON_AddItemToArray(must, cb);
+    return f;
+}
+
+static bool plan_node(qvs_call *p, const cJSON *o, plan *q,
+                      const cJSON *inherited);
+
+/* The children of q: each prefetch with the filters above it merged into
+ * its own (Qdrant propagates them to the leaves: recurse_prefetches). */
+static bool plan_kids(qvs_call *p, plan *q, const cJSON *first, size_t n,
+                      const cJSON *filter)
+{
+    if (!(q->kids = calloc(n, sizeof(plan))))
+        return oom(p->resp);
+    q->n_kids = n;
+    size_t i = 0;
+    for (const cJSON *e = first; e && i < n; e = e->next, i++) {
+        if (!plan_node(p, e, &q->kids[i], filter))
+            return false;
+        q->kids[i].offset = 0; /* a Prefetch has no offset */
+    }
+    return true;
+}
+
+/* Leaf kinds other than dense vectors: each scores one named vector of
+ * its kind (query.h, qvs_leaf_kind).  Sparse vectors (server/sparse*.c)
+ * and multivectors (server/multivec*.c) plug in by adding their kind
+ * here; dense vectors are the plans above. */
+static const qvs_leaf_kind *const leaf_kinds[] = {NULL};
+
+static const qvs_leaf_kind *leaf_kind_of(const qvs_coll *c, const char *name)
+{
+    for (size_t i = 0; leaf_kinds[i]; i++)
+        if (leaf_kinds[i]->owns(c, name))
+            return leaf_kinds[i];
+    return NULL;
+}
+
+/* The checks Qdrant makes once a node is read (collection_query.rs
+ * validation, planned_query.rs leaf_source_from_scoring_query). */
+static bool check_node(qvs_call *p, const plan *q)
+{
+    if (q->kind == PK_ORDER && q->has_threshold)
+        return qj_fail_bad_request(p->resp, "Can't use score_threshold with "
+                                            "an order_by query.");
+    if ((q->kind == PK_RRF || q->kind == PK_DBSF) && !q->n_kids)
+        return qj_fail_input(p->resp, "Validation failed: cannot apply "
+                                      "Fusion without prefetches");
+    if (q->kind == PK_FORMULA && !q->n_kids)
+        return qj_fail_input(p->resp, "Validation failed: cannot apply "
+                                      "Formula without prefetches");
+    if (q->kind == PK_RRF && q->rrf_weights && q->n_rrf_weights != q->n_kids)
+        return qj_fail_input(p->resp,
+                             "Validation failed: Number of weights in RRF "
+                             "should match number of pre-fetches: got %zu, "
+                             "expected %zu",
+                             q->n_rrf_weights, q->n_kids);
+    return true;
+}
+
+/* A node without query: id order, unless it has prefetches or a
+ * threshold, which need one. */
+static bool plan_no_query(qvs_call *p, plan *q)
+{
+    if (q->n_kids)
+        return qj_fail_bad_request(p->resp, "A query is needed to merge the "
+                                            "prefetches. Can't have prefetches "
+                                            "without defining a query.");
+    if (q->has_threshold)
+        return qj_fail_bad_request(p->resp,
+                                   "A query is needed to use the "
+                                   "score_threshold. Can't have "
+                                   "score_threshold without defining a "
+                                   "query.");
+    q->kind = PK_SCROLL;
+    return true;
+}
+
+/* One QueryRequest or Prefetch object into q, with the filter the nodes
+ * above it impose (NULL: none). */
+static bool plan_node(qvs_call *p, const cJSON *o, plan *q,
+                      const cJSON *inherited)
 {
     memset(q, 0, sizeof(*q));
     if (!cJSON_IsObject(o))
@@ -453,32 +787,95 @@ static bool plan_query(qvs_call *p, const cJSON *o, plan *q)
                               "QueryRequest object",
                               qj_type_name(o));
     const char *using = NULL;
-    const cJSON *pre = member(o, "prefetch");
-    if (pre && !(cJSON_IsArray(pre) && cJSON_GetArraySize(pre) == 0))
-        return unsupported(p, "prefetch");
-    if (!qj_string(o, "using", &using, p->resp) ||
-        !parse_common(p, o, false, q) || !parse_lookup(p, o, q))
+    const cJSON *first = NULL, *own = member(o, "filter");
+    size_t n_pre = 0;
+    cJSON *merged = NULL;
+    bool ok = false;
+    if (!prefetch_list(p, o, &first, &n_pre))
         return false;
+    if (own && inherited && !(merged = filter_and(inherited, own)))
+        return oom(p->resp);
+    const cJSON *filter = merged ? merged : own ? own : inherited;
+    /* A node with prefetches scores only its children's answers: its
+     * filter goes down to them, and it gets a has_id filter when run. */
+    if (!qj_string(o, "using", &using, p->resp) ||
+        !parse_common(p, o, n_pre ? NULL : filter, false, q) ||
+        !parse_lookup(p, o, q))
+        goto done;
+    if (n_pre && !plan_kids(p, q, first, n_pre, filter))
+        goto done;
+    const cJSON *j = member(o, "query");
+    const qvs_leaf_kind *lk = using && j ? leaf_kind_of(p->coll, using) : NULL;
+    if (lk) {
+        q->kind = PK_LEAF_KIND;
+        q->leaf = lk;
+        q->leaf_query = j;
+        q->leaf_using = using;
+        ok = check_node(p, q);
+        goto done;
+    }
     /* A named collection has no vector "": queries that score vectors
      * need `using` there, id order and samples do not. */
     if (using && !(q->vec = qvs_call_vector(p, using)))
-        return false;
-    if (!using)
-        using = "";
-    const cJSON *j = member(o, "query");
-    if (!j) {
-        if (q->has_threshold)
-            return qj_fail_bad_request(p->resp,
-                                       "A query is needed to use the "
-                                       "score_threshold. Can't have "
-                                       "score_threshold without defining a "
-                                       "query.");
-        q->kind = PK_SCROLL;
-        return true;
+        goto done;
+    if (!j)
+        ok = plan_no_query(p, q);
+    else if (cJSON_IsObject(j))
+        ok = plan_query_object(p, q, j, using ? using : "", using && using[0]);
+    else
+        ok = plan_nearest(p, q, j, NULL, using ? using : "");
+    ok = ok && check_node(p, q);
+done:
+    cJSON_Delete(merged);
+    return ok;
+}
+
+/* Every id referenced by a query anywhere in the tree is left out of every
+ * answer in it (Qdrant merges them into the root filter, which reaches all
+ * leaves): gathers them into the root's list. */
+static bool gather_excludes(qvs_call *p, plan *root, const plan *q)
+{
+    for (size_t i = 0; i < q->n_kids; i++) {
+        const plan *k = &q->kids[i];
+        for (size_t j = 0; j < k->n_exclude; j++)
+            if (!add_exclude(p, root, &k->exclude[j]))
+                return false;
+        if (!gather_excludes(p, root, k))
+            return false;
     }
-    if (cJSON_IsObject(j))
-        return plan_query_object(p, q, j, using);
-    return plan_nearest(p, q, j, NULL, using);
+    return true;
+}
+
+/* Copies the root's (sorted) exclusions to every node below it. */
+static bool share_excludes(qvs_call *p, const plan *root, plan *q)
+{
+    for (size_t i = 0; i < q->n_kids; i++) {
+        plan *k = &q->kids[i];
+        k->n_exclude = 0;
+        for (size_t j = 0; j < root->n_exclude; j++)
+            if (!add_exclude(p, k, &root->exclude[j]))
+                return false;
+        if (!share_excludes(p, root, k))
+            return false;
+    }
+    return true;
+}
+
+/* A QueryRequest object into a plan (a tree when it has prefetches). */
+static bool plan_query(qvs_call *p, const cJSON *o, plan *q)
+{
+    memset(q, 0, sizeof(*q));
+    size_t depth = prefetch_depth(o, 100000);
+    if (depth > MAX_PREFETCH_DEPTH)
+        return qj_fail_input(p->resp,
+                             "Validation failed: prefetches depth %zu "
+                             "exceeds max depth %d",
+                             depth, MAX_PREFETCH_DEPTH);
+    if (!plan_node(p, o, q, NULL) || !gather_excludes(p, q, q))
+        return false;
+    if (q->n_exclude)
+        qsort(q->exclude, q->n_exclude, sizeof(*q->exclude), cmp_id);
+    return share_excludes(p, q, q);
 }
 
 /* ---- legacy requests ----------------------------------------------------- */
@@ -495,7 +892,7 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
     const cJSON *v = member(o, "vector");
     if (!v)
         return qj_fail_format(p->resp, "missing field `vector`");
-    if (!parse_common(p, o, true, q))
+    if (!parse_common(p, o, member(o, "filter"), true, q))
         return false;
     const char *name = "";
     if (cJSON_IsObject(v)) {
@@ -506,13 +903,19 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
                                            "NamedVectorStruct");
         name = jn->valuestring;
         v = member(v, "vector");
-        if (cJSON_IsObject(v))
-            return unsupported(p, "a sparse vector search");
     }
     if (!(q->vec = qvs_call_vector(p, name)))
         return false;
+    if (q->vec->sparse || cJSON_IsObject(v))
+        return plan_sparse(p, q, v, name);
+    /* The legacy request takes one dense vector, which a multivector
+     * searches as a matrix of one row (qdrant/qdrant#4203). */
     if (cJSON_IsArray(v) && cJSON_IsArray(v->child))
-        return unsupported(p, "a multivector search");
+        return qj_fail_format(p->resp, "vector: data did not match any "
+                                       "variant of untagged enum "
+                                       "NamedVectorStruct");
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, v, NULL, "vector");
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     q->kind = PK_NEAREST;
@@ -531,7 +934,8 @@ static bool plan_legacy_recommend(qvs_call *p, const cJSON *o, plan *q)
                               qj_type_name(o));
     const char *using = NULL;
     if (!qj_string(o, "using", &using, p->resp) ||
-        !parse_common(p, o, true, q) || !parse_lookup(p, o, q))
+        !parse_common(p, o, member(o, "filter"), true, q) ||
+        !parse_lookup(p, o, q))
         return false;
     if (!using)
         using = "";
@@ -546,32 +950,60 @@ static bool plan_legacy_recommend(qvs_call *p, const cJSON *o, plan *q)
 
 /* ---- running a plan ------------------------------------------------------ */
 
-typedef struct scored {
-    qv_point_id id;
-    float score;
-} scored;
+typedef qvs_scored scored;
+
+static bool hitbuf_push(qvs_call *p, hitbuf *b, const scored *s)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        scored *v = realloc(b->v, cap * sizeof(*v));
+        if (!v)
+            return oom(p->resp);
+        b->v = v;
+        b->cap = cap;
+    }
+    b->v[b->n++] = *s;
+    return true;
+}
 
 /* Appends ScoredPoint {"id", "version", "score", "payload"?, "vector"?}. */
-static bool emit(qvs_call *p, const plan *q, cJSON *arr, const scored *s)
+cJSON *qvs_query_point_json(qvs_call *p, const qvs_scored *s,
+                            const qj_payload_sel *wp, const qj_vector_sel *wv,
+                            bool *gone)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *id = qj_id_json(&s->id), *sc = qj_float_json(s->score);
+    *gone = false;
     if (!o || !id || !sc || !cJSON_AddItemToObject(o, "id", id)) {
         cJSON_Delete(o);
         cJSON_Delete(id);
         cJSON_Delete(sc);
-        return oom(p->resp);
+        oom(p->resp);
+        return NULL;
     }
     if (!cJSON_AddNumberToObject(o, "version", 0) ||
         !cJSON_AddItemToObject(o, "score", sc)) {
         cJSON_Delete(o);
-        return oom(p->resp);
+        oom(p->resp);
+        return NULL;
     }
-    bool gone = false;
-    if (!qvs_call_add_payload_vector(p, o, &s->id, &q->wp, &q->wv, &gone)) {
+    if (!qvs_call_add_payload_vector(p, o, &s->id, wp, wv, gone)) {
         cJSON_Delete(o);
-        return gone; /* deleted meanwhile: left out */
+        return NULL;
     }
+    return o;
+}
+
+/* Appends ScoredPoint {"id", "version", "score", "payload"?, "vector"?},
+ * or the hit to q->sink. */
+static bool emit(qvs_call *p, const plan *q, cJSON *arr, const scored *s)
+{
+    if (q->sink)
+        return hitbuf_push(p, q->sink, s);
+    bool gone = false;
+    cJSON *o = qvs_query_point_json(p, s, &q->wp, &q->wv, &gone);
+    if (!o)
+        return gone; /* deleted meanwhile: left out */
     if (!cJSON_AddItemToArray(arr, o)) {
         cJSON_Delete(o);
         return oom(p->resp);
@@ -731,7 +1163,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         oom(p->resp);
         goto done;
     }
-    st = qv_search(c, q->query, dim, &sp, hits, &nh);
+    st = qvs_mv_search(q->vec, q->query, q->query_rows, &sp, hits, &nh);
     if (st != QV_OK) {
         qj_fail_lib(p->resp, c, st, "searching");
         goto done;
@@ -740,7 +1172,8 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         s[i].id = hits[i].id;
         s[i].score = hits[i].score;
     }
-    nh = keep_hits(q, qv_metric_higher_is_better(q->vec->metric), s, nh);
+    nh = keep_hits(
+        q, q->query_rows || qv_metric_higher_is_better(q->vec->metric), s, nh);
     if (q->mmr && nh > 1) {
         /* Candidates deleted since the search are dropped. */
         if (!(vecs = malloc(nh * (size_t)dim * sizeof(float)))) {
@@ -769,6 +1202,27 @@ done:
     free(hits);
     free(s);
     free(vecs);
+    return ok;
+}
+
+static bool run_sparse(qvs_call *p, const plan *q, cJSON *arr)
+{
+    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
+    qv_hit *hits = NULL;
+    size_t nh = 0;
+    if (!qvs_sparse_search(q->vec, &q->sparse, q->filter, want, q->exact,
+                           q->has_threshold, q->threshold, &hits, &nh, p->resp))
+        return false;
+    scored *s = malloc((nh ? nh : 1) * sizeof(*s));
+    bool ok = s != NULL;
+    for (size_t i = 0; ok && i < nh; i++)
+        s[i] = (scored){hits[i].id, hits[i].score};
+    if (ok)
+        ok = emit_page(p, q, arr, s, keep_hits(q, true, s, nh));
+    else
+        oom(p->resp);
+    free(s);
+    free(hits);
     return ok;
 }
 
@@ -863,8 +1317,9 @@ static bool run_scroll(qvs_call *p, const plan *q, cJSON *arr)
     qv_status st = qv_count(c, &count);
     if (st != QV_OK)
         return qj_fail_lib(p->resp, c, st, "counting points");
-    uint64_t want = sat_add(q->limit, q->offset);
-    size_t k = (size_t)(want < count ? want : count), n = 0;
+    /* ids a tree excludes are skipped: fetch as many more */
+    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
+    size_t k = (size_t)(want < count ? want : count), n = 0, m = 0;
     if (!k)
         return true;
     qv_point_id *ids = malloc(k * sizeof(*ids));
@@ -879,11 +1334,12 @@ static bool run_scroll(qvs_call *p, const plan *q, cJSON *arr)
         qj_fail_lib(p->resp, c, st, "scrolling points");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        s[i].id = ids[i];
-        s[i].score = 1.0f;
-    }
-    ok = emit_page(p, q, arr, s, n);
+    for (size_t i = 0; i < n; i++)
+        if (!excluded(q, &ids[i])) {
+            s[m].id = ids[i];
+            s[m++].score = 1.0f;
+        }
+    ok = emit_page(p, q, arr, s, m);
 done:
     free(ids);
     free(s);
@@ -900,17 +1356,25 @@ static uint64_t splitmix(uint64_t *x)
 }
 
 /* sample random: `limit` matching points chosen uniformly (partial
- * Fisher-Yates), score 1.0; offset is ignored, as in Qdrant. */
+ * Fisher-Yates), score 1.0.  Qdrant ignores offset for a sample without
+ * prefetch (its output is not stable anyway) and pages one over a
+ * prefetch (collection_query.rs, try_into_shard_request). */
 static bool run_sample(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_point_id *ids = NULL;
-    size_t n = 0;
+    size_t n = 0, m = 0;
     if (!qvs_call_scroll_all(p, p->coll->points, q->filter, &ids, &n))
         return false;
+    for (size_t i = 0; i < n; i++) /* ids a tree excludes */
+        if (!excluded(q, &ids[i]))
+            ids[m++] = ids[i];
+    n = m;
     uint64_t seed = 0;
     if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
         seed = (uint64_t)(uintptr_t)ids ^ n;
-    size_t k = (size_t)(q->limit < n ? q->limit : n);
+    uint64_t skip = q->n_kids ? q->offset : 0;
+    uint64_t want = sat_add(q->limit, skip);
+    size_t k = (size_t)(want < n ? want : n);
     bool ok = true;
     for (size_t i = 0; ok && i < k; i++) {
         size_t j = i + (size_t)(splitmix(&seed) % (n - i));
@@ -918,7 +1382,8 @@ static bool run_sample(qvs_call *p, const plan *q, cJSON *arr)
         ids[i] = ids[j];
         ids[j] = t;
         scored s = {.id = ids[i], .score = 1.0f};
-        ok = emit(p, q, arr, &s);
+        if (i >= skip)
+            ok = emit(p, q, arr, &s);
     }
     free(ids);
     return ok;
@@ -931,21 +1396,354 @@ static bool run_order(qvs_call *p, const plan *q, cJSON *arr)
     qv_point_id *ids = NULL;
     qv_number *vals = NULL;
     size_t n = 0;
-    uint64_t want = q->limit + q->offset;
+    /* ids a tree excludes are skipped: fetch as many more */
+    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
     bool ok = qvs_call_order_by_run(p, &q->order, q->filter,
                                     (size_t)(want < QV_MAX_K ? want : QV_MAX_K),
                                     &ids, &vals, &n);
-    for (size_t i = q->offset; ok && i < n; i++) {
+    uint64_t kept = 0;
+    for (size_t i = 0; ok && i < n && kept < sat_add(q->limit, q->offset);
+         i++) {
+        if (excluded(q, &ids[i]) || kept++ < q->offset)
+            continue;
         scored s = {.id = ids[i], .score = 0.0f};
         int before = cJSON_GetArraySize(arr);
         ok = emit(p, q, arr, &s);
-        if (ok && cJSON_GetArraySize(arr) > before)
+        if (ok && !q->sink && cJSON_GetArraySize(arr) > before)
             cJSON_AddItemToObject(cJSON_GetArrayItem(arr, before),
                                   "order_value",
                                   qvs_order_value_json(&vals[i]));
     }
     free(ids);
     free(vals);
+    return ok;
+}
+
+/* A leaf (or re-score) on a vector of another kind: the kind searches,
+ * this drops the ids the tree excludes and pages. */
+static bool run_leaf_kind(qvs_call *p, const plan *q, cJSON *arr)
+{
+    qvs_leaf_search ls = {
+        .using = q->leaf_using,
+        .query = q->leaf_query,
+        .filter = q->filter,
+        .limit = sat_add(sat_add(q->limit, q->offset), q->n_exclude),
+        .has_threshold = q->has_threshold,
+        .threshold = q->threshold,
+    };
+    scored *s = NULL;
+    size_t n = 0, m = 0;
+    if (!q->leaf->search(p, &ls, &s, &n))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!excluded(q, &s[i].id))
+            s[m++] = s[i];
+    bool ok = emit_page(p, q, arr, s, m);
+    free(s);
+    return ok;
+}
+
+/* Runs a plan whose candidates are already settled (a leaf, or a node
+ * whose filter now names its children's answers): its hits go to arr, or
+ * to q->sink when set.  Fusion and formula nodes are run_tree's. */
+static bool run_kind(qvs_call *p, plan *q, cJSON *arr)
+{
+    switch (q->kind) {
+    case PK_NEAREST:
+        return run_nearest(p, q, arr);
+    case PK_RECO_BEST:
+    case PK_RECO_SUM:
+        return run_reco_scan(p, q, arr);
+    case PK_SCROLL:
+        return run_scroll(p, q, arr);
+    case PK_SAMPLE:
+        return run_sample(p, q, arr);
+    case PK_ORDER:
+        return run_order(p, q, arr);
+    case PK_LEAF_KIND:
+        return run_leaf_kind(p, q, arr);
+    case PK_SPARSE:
+        return run_sparse(p, q, arr);
+    case PK_RRF:
+    case PK_DBSF:
+    case PK_FORMULA:
+        break;
+    }
+    return qvs_fail(p->resp, 500,
+                    "Service internal error: fusion without "
+                    "prefetches was planned");
+}
+
+/* ---- running a prefetch tree --------------------------------------------- */
+
+static void hitbufs_free(hitbuf *b, size_t n)
+{
+    for (size_t i = 0; b && i < n; i++)
+        free(b[i].v);
+    free(b);
+}
+
+/* The distinct ids of the children's answers, sorted (a new array). */
+static bool union_ids(qvs_call *p, const hitbuf *kids, size_t n,
+                      qv_point_id **out, size_t *n_out)
+{
+    size_t t = 0;
+    for (size_t i = 0; i < n; i++)
+        t += kids[i].n;
+    qv_point_id *ids = malloc((t ? t : 1) * sizeof(*ids));
+    if (!ids)
+        return oom(p->resp);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < kids[i].n; j++)
+            ids[m++] = kids[i].v[j].id;
+    qsort(ids, m, sizeof(*ids), cmp_id);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!u || qv_id_compare(&ids[u - 1], &ids[i]) != 0)
+            ids[u++] = ids[i];
+    *out = ids;
+    *n_out = u;
+    return true;
+}
+
+/* {"must": [cond?, {"has_id": ids}]}, compiled (cond NULL: ids alone). */
+static bool ids_filter(qvs_call *p, const qv_point_id *ids, size_t n,
+                       const cJSON *cond, qv_filter **out)
+{
+    cJSON *f = cJSON_CreateObject(), *must = cJSON_CreateArray();
+    cJSON *has = cJSON_CreateObject(), *list = cJSON_CreateArray();
+    cJSON *c = cond ? qj_copy_json(cond) : NULL;
+    bool ok = f && must && has && list && (c || !cond);
+    if (ok) {
+        cJSON_AddItemToObject(f, "must", must);
+        if (c)
+            cJSON_AddItemToArray(must, c);
+        cJSON_AddItemToArray(must, has);
+        cJSON_AddItemToObject(has, "has_id", list);
+        for (size_t i = 0; ok && i < n; i++) {
+            cJSON *id = qj_id_json(&ids[i]);
+            ok = id && cJSON_AddItemToArray(list, id);
+        }
+    } else {
+        cJSON_Delete(must);
+        cJSON_Delete(has);
+        cJSON_Delete(list);
+        cJSON_Delete(c);
+    }
+    if (ok)
+        ok = qvs_call_filter(p, f, out, "filter");
+    else
+        oom(p->resp);
+    cJSON_Delete(f);
+    return ok;
+}
+
+static bool run_tree(qvs_call *p, plan *q, cJSON *arr);
+
+/* The answer of a prefetch (best first, at most its limit) into out. */
+static bool run_node(qvs_call *p, plan *q, hitbuf *out)
+{
+    q->sink = out;
+    bool ok = q->n_kids ? run_tree(p, q, NULL) : run_kind(p, q, NULL);
+    q->sink = NULL;
+    return ok;
+}
+
+/* One answer per child of q, in prefetch order (a new array). */
+static bool run_kids(qvs_call *p, plan *q, hitbuf **out)
+{
+    hitbuf *kids = calloc(q->n_kids, sizeof(*kids));
+    if (!kids)
+        return oom(p->resp);
+    for (size_t i = 0; i < q->n_kids; i++)
+        if (!run_node(p, &q->kids[i], &kids[i])) {
+            hitbufs_free(kids, q->n_kids);
+            return false;
+        }
+    *out = kids;
+    return true;
+}
+
+static bool fuse(qvs_call *p, const plan *q, const hitbuf *kids, scored **out,
+                 size_t *n)
+{
+    qvs_ranked *lists = calloc(q->n_kids ? q->n_kids : 1, sizeof(*lists));
+    if (!lists)
+        return oom(p->resp);
+    for (size_t i = 0; i < q->n_kids; i++) {
+        lists[i].hits = kids[i].v;
+        lists[i].n = kids[i].n;
+    }
+    bool ok = q->kind == PK_RRF ? qvs_fuse_rrf(lists, q->n_kids, q->rrf_k,
+                                               q->rrf_weights, out, n)
+                                : qvs_fuse_dbsf(lists, q->n_kids, out, n);
+    free(lists);
+    return ok ? true : oom(p->resp);
+}
+
+/* What a formula sees of one candidate (query.h qvs_formula_env). */
+typedef struct formula_ctx {
+    const hitbuf *by_id; /* each child's answer sorted by id */
+    size_t n_kids;
+    qv_point_id **cond_ids; /* per condition: matching candidates, sorted */
+    size_t *cond_n;
+    qv_point_id id; /* the candidate */
+} formula_ctx;
+
+static int cmp_scored_id(const void *a, const void *b)
+{
+    return qv_id_compare(&((const scored *)a)->id, &((const scored *)b)->id);
+}
+
+static bool fx_score(void *ctx, size_t i, float *out)
+{
+    const formula_ctx *c = ctx;
+    if (i >= c->n_kids || c->by_id[i].n == 0)
+        return false;
+    scored key = {.id = c->id};
+    const scored *s =
+        bsearch(&key, c->by_id[i].v, c->by_id[i].n, sizeof(*s), cmp_scored_id);
+    if (s)
+        *out = s->score;
+    return s != NULL;
+}
+
+static bool fx_condition(void *ctx, size_t i)
+{
+    const formula_ctx *c = ctx;
+    return c->cond_n[i] && bsearch(&c->id, c->cond_ids[i], c->cond_n[i],
+                                   sizeof(qv_point_id), cmp_id) != NULL;
+}
+
+/* The candidates among ids that match each condition of the formula. */
+static bool formula_conditions(qvs_call *p, const plan *q,
+                               const qv_point_id *ids, size_t n, formula_ctx *c)
+{
+    size_t nc = qvs_formula_n_conditions(q->formula);
+    c->cond_ids = calloc(nc ? nc : 1, sizeof(*c->cond_ids));
+    c->cond_n = calloc(nc ? nc : 1, sizeof(*c->cond_n));
+    if (!c->cond_ids || !c->cond_n)
+        return oom(p->resp);
+    for (size_t i = 0; i < nc; i++) {
+        qv_filter *f = NULL;
+        if (!ids_filter(p, ids, n, qvs_formula_condition(q->formula, i), &f))
+            return false;
+        bool ok = qvs_call_scroll_all(p, p->coll->points, f, &c->cond_ids[i],
+                                      &c->cond_n[i]);
+        qv_filter_free(f);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* The formula's value for the candidate c->id, into *out; *gone when the
+ * point was deleted meanwhile. */
+static bool formula_one(qvs_call *p, const plan *q, formula_ctx *c, double *out,
+                        bool *gone)
+{
+    char *json = NULL;
+    size_t len = 0;
+    qv_status st = qv_payload_get(p->coll->points, &c->id, NULL, &json, &len);
+    if (st == QV_ENOTFOUND) {
+        *gone = true;
+        return true;
+    }
+    if (st != QV_OK)
+        return qj_fail_lib(p->resp, p->coll->points, st, "reading a payload");
+    cJSON *payload = cJSON_ParseWithLength(json, len);
+    qv_free(json);
+    if (!payload)
+        return oom(p->resp);
+    qvs_formula_env env = {fx_score, fx_condition, payload, c};
+    char err[512];
+    bool ok = qvs_formula_eval(q->formula, &env, out, err, sizeof(err));
+    cJSON_Delete(payload);
+    return ok ? true : qj_fail_input(p->resp, "%s", err);
+}
+
+/* Scores the union of the children's answers with the formula. */
+static bool formula_rescore(qvs_call *p, const plan *q, hitbuf *kids,
+                            scored **out, size_t *n_out)
+{
+    formula_ctx c = {.by_id = kids, .n_kids = q->n_kids};
+    qv_point_id *ids = NULL;
+    size_t n = 0, m = 0;
+    scored *s = NULL;
+    bool ok = false;
+    for (size_t i = 0; i < q->n_kids; i++)
+        if (kids[i].n > 1)
+            qsort(kids[i].v, kids[i].n, sizeof(scored), cmp_scored_id);
+    if (!union_ids(p, kids, q->n_kids, &ids, &n) ||
+        !formula_conditions(p, q, ids, n, &c))
+        goto done;
+    if (!(s = malloc((n ? n : 1) * sizeof(*s)))) {
+        oom(p->resp);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double v = 0;
+        bool gone = false;
+        c.id = ids[i];
+        if (!formula_one(p, q, &c, &v, &gone))
+            goto done;
+        if (gone)
+            continue;
+        s[m].id = ids[i];
+        s[m++].score = (float)v;
+    }
+    qvs_scored_sort(s, m);
+    *out = s;
+    *n_out = m;
+    s = NULL;
+    ok = true;
+done:
+    for (size_t i = 0; c.cond_ids && i < qvs_formula_n_conditions(q->formula);
+         i++)
+        free(c.cond_ids[i]);
+    free(c.cond_ids);
+    free(c.cond_n);
+    free(ids);
+    free(s);
+    return ok;
+}
+
+/* A node with prefetches: runs the children, then fuses their answers,
+ * scores them with the formula, or runs its own query restricted to them
+ * (Qdrant's rescore: a has_id filter of the union, local_shard/query.rs).
+ * Fusion and formula keep scores >= score_threshold, as Qdrant's
+ * fusion_rescore; a vector rescore keeps what the search keeps. */
+static bool run_tree(qvs_call *p, plan *q, cJSON *arr)
+{
+    hitbuf *kids = NULL;
+    scored *s = NULL;
+    qv_point_id *ids = NULL;
+    size_t n = 0;
+    bool ok = false;
+    if (!run_kids(p, q, &kids))
+        return false;
+    if (q->kind == PK_RRF || q->kind == PK_DBSF || q->kind == PK_FORMULA) {
+        if (!(q->kind == PK_FORMULA ? formula_rescore(p, q, kids, &s, &n)
+                                    : fuse(p, q, kids, &s, &n)))
+            goto done;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!q->has_threshold || s[i].score >= q->threshold)
+                s[m++] = s[i];
+        ok = emit_page(p, q, arr, s, m);
+        goto done;
+    }
+    if (!union_ids(p, kids, q->n_kids, &ids, &n))
+        goto done;
+    qv_filter_free(q->filter);
+    q->filter = NULL;
+    q->exact = true; /* a few candidates: score every one */
+    ok = ids_filter(p, ids, n, NULL, &q->filter) && run_kind(p, q, arr);
+done:
+    hitbufs_free(kids, q->n_kids);
+    free(s);
+    free(ids);
     return ok;
 }
 
@@ -959,25 +1757,7 @@ static cJSON *run_plan(qvs_call *p, plan *q)
     }
     if (q->n_exclude)
         qsort(q->exclude, q->n_exclude, sizeof(*q->exclude), cmp_id);
-    bool ok = false;
-    switch (q->kind) {
-    case PK_NEAREST:
-        ok = run_nearest(p, q, arr);
-        break;
-    case PK_RECO_BEST:
-    case PK_RECO_SUM:
-        ok = run_reco_scan(p, q, arr);
-        break;
-    case PK_SCROLL:
-        ok = run_scroll(p, q, arr);
-        break;
-    case PK_SAMPLE:
-        ok = run_sample(p, q, arr);
-        break;
-    case PK_ORDER:
-        ok = run_order(p, q, arr);
-        break;
-    }
+    bool ok = q->n_kids ? run_tree(p, q, arr) : run_kind(p, q, arr);
     if (!ok) {
         cJSON_Delete(arr);
         return NULL;
@@ -985,9 +1765,55 @@ static cJSON *run_plan(qvs_call *p, plan *q)
     return arr;
 }
 
-/* ---- handlers ------------------------------------------------------------ */
+/* ---- candidates for groups (points_groups.c) ----------------------------- */
 
 typedef bool (*plan_fn)(qvs_call *p, const cJSON *o, plan *q);
+
+/* Multiplies the limit of every prefetch below q by m, as Qdrant's
+ * increase_limit_for_group does for group requests. */
+static void scale_prefetch_limits(plan *q, uint64_t m)
+{
+    for (size_t i = 0; i < q->n_kids; i++) {
+        plan *k = &q->kids[i];
+        k->limit =
+            k->limit > UINT64_MAX / (m ? m : 1) ? UINT64_MAX : k->limit * m;
+        scale_prefetch_limits(k, m);
+    }
+}
+
+bool qvs_query_candidates(qvs_call *p, const cJSON *o, qvs_query_form form,
+                          uint64_t groups, qvs_scored **out, size_t *n)
+{
+    static const plan_fn fns[] = {plan_query, plan_search,
+                                  plan_legacy_recommend};
+    plan q;
+    hitbuf buf = {0};
+    uint64_t count = 0;
+    bool ok = fns[form](p, o, &q);
+    qv_status st = ok ? qv_count(p->coll->points, &count) : QV_OK;
+    if (st != QV_OK)
+        ok = qj_fail_lib(p->resp, p->coll->points, st, "counting points");
+    if (ok) {
+        q.limit = count ? count : 1; /* every candidate, best first */
+        q.offset = 0;
+        scale_prefetch_limits(&q, groups);
+        if (q.n_exclude)
+            qsort(q.exclude, q.n_exclude, sizeof(*q.exclude), cmp_id);
+        q.sink = &buf;
+        ok = q.n_kids ? run_tree(p, &q, NULL) : run_kind(p, &q, NULL);
+        q.sink = NULL;
+    }
+    plan_free(p, &q);
+    if (!ok) {
+        free(buf.v);
+        return false;
+    }
+    *out = buf.v;
+    *n = buf.n;
+    return true;
+}
+
+/* ---- handlers ------------------------------------------------------------ */
 
 /* One request object -> its ScoredPoint array, wrapped as {"points": [...]}
  * when wrap. */

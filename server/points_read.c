@@ -16,6 +16,7 @@
  * come back as sent.
  */
 #include "points.h"
+#include "query.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -265,8 +266,8 @@ void qvs_points_count(const qvs_req *req, qvs_resp *resp)
 
 /* Seconds since 1970 of an RFC 3339 date-time ("2024-01-02T03:04:05.5Z",
  * an offset instead of Z, or a plain date), as the datetime index stores
- * them. */
-static bool parse_datetime(const char *s, double *out)
+ * them (query.h: formulas read date-times the same way). */
+bool qvs_datetime_seconds(const char *s, double *out)
 {
     struct tm tm = {0};
     int n = 0;
@@ -363,7 +364,7 @@ bool qvs_call_order_by_parse(qvs_call *p, const cJSON *j, qv_order_by *o)
         o->use_start = true;
         start_number(from, o);
     } else if (cJSON_IsString(from)) {
-        o->use_start = parse_datetime(from->valuestring, &o->start_from);
+        o->use_start = qvs_datetime_seconds(from->valuestring, &o->start_from);
         if (!o->use_start)
             return qj_fail_format(p->resp,
                                   "order_by.start_from: `%.64s` is neither a "

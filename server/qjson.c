@@ -31,6 +31,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -652,11 +653,27 @@ cJSON *qj_double_json(double d)
         snprintf(buf, sizeof(buf), "%.0f", d);
         return cJSON_CreateRaw(buf);
     }
-    for (int prec = 15; prec <= 17; prec++) {
+    /* The shortest text that reads back to d, as the library prints
+     * payload doubles (core/payload/payload.c shortest_double): from 15
+     * digits for a normal double, from 1 for a subnormal; serde_json's
+     * exponent form ("1e-7", not "1e-07"). */
+    int prec = fabs(d) < DBL_MIN ? 1 : 15;
+    for (; prec <= 17; prec++) {
         snprintf(buf, sizeof(buf), "%.*g", prec, d);
         double back = strtod(buf, NULL);
         if (memcmp(&back, &d, sizeof(d)) == 0)
             break;
+    }
+    char *e = strchr(buf, 'e');
+    if (e) {
+        char *digits = e + 1, *w = e + 1;
+        if (*digits == '+')
+            digits++;
+        else if (*digits == '-')
+            *w++ = *digits++;
+        while (digits[0] == '0' && digits[1])
+            digits++;
+        memmove(w, digits, strlen(digits) + 1);
     }
     return cJSON_CreateRaw(buf);
 }

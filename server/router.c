@@ -21,6 +21,7 @@
 #include "server.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,19 @@ static const route_table TABLES[] = {
     {qvs_dashboard_routes, &qvs_dashboard_routes_n},
 };
 #define N_TABLES (sizeof(TABLES) / sizeof(TABLES[0]))
+
+const char *qvs_route_public_pattern(const qvs_route *route, char *buf,
+                                     size_t cap)
+{
+    static const char from[] = "{name}", to[] = "{collection_name}";
+    const char *p = route->pattern, *at = strstr(p, from);
+    if (!at)
+        snprintf(buf, cap, "%s", p);
+    else
+        snprintf(buf, cap, "%.*s%s%s", (int)(at - p), p, to,
+                 at + sizeof(from) - 1);
+    return buf;
+}
 
 bool qvs_router_init(qvs_router *r)
 {

@@ -117,6 +117,12 @@ void qvs_router_free(qvs_router *r);
 /* Matches method and the decoded path segments.  On QVS_MATCH_OK, *index
  * is the entry and params[] point into segs.  Literal segments beat
  * captures; HEAD falls back to GET. */
+/* The route's pattern as Qdrant names it in telemetry and metrics
+ * endpoints: the collection parameter is {collection_name} (our tables
+ * write {name}).  Writes into buf (cap bytes) and returns it. */
+const char *qvs_route_public_pattern(const qvs_route *route, char *buf,
+                                     size_t cap);
+
 int qvs_router_match(const qvs_router *r, const char *method, char **segs,
                      size_t n_segs, size_t *index, const char **params,
                      size_t *n_params);

@@ -100,10 +100,11 @@ static cJSON *rest_telemetry(qvs_server *srv)
             if (!n || !status)
                 continue;
             if (!by_status) {
-                char key[300];
+                char key[600], pattern[512];
                 snprintf(key, sizeof(key), "%s %s",
                          rt->entries[i].route->method,
-                         rt->entries[i].route->pattern);
+                         qvs_route_public_pattern(rt->entries[i].route, pattern,
+                                                  sizeof(pattern)));
                 by_status = cJSON_AddObjectToObject(responses, key);
             }
             char code[8];

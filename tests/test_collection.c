@@ -124,6 +124,40 @@ START_TEST(test_cosine_normalises_and_zero_stays_zero)
 }
 END_TEST
 
+/* Cosine leaves a vector whose squared norm is within 1e-6 of 1 as given
+ * (Qdrant's is_length_zero_or_normalized): unit vectors keep every bit,
+ * so writing back what was read, again and again, changes nothing. */
+START_TEST(test_cosine_keeps_unit_vectors_exactly)
+{
+    qv_collection *c = make(64, QV_METRIC_COSINE);
+    uint64_t seed = 12345;
+    for (int round = 0; round < 200; round++) {
+        float v[64], first[64], out[64];
+        for (int i = 0; i < 64; i++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            v[i] = (float)((double)(seed >> 40) / (double)(1ull << 24)) - 0.5f;
+        }
+        qv_point_id id = qv_id_from_num((uint64_t)round);
+        ck_assert_int_eq(qv_upsert(c, &id, v, 64), QV_OK);
+        ck_assert_int_eq(qv_get(c, &id, first, 64), QV_OK);
+        for (int hop = 0; hop < 3; hop++) {
+            ck_assert_int_eq(qv_upsert(c, &id, first, 64), QV_OK);
+            ck_assert_int_eq(qv_get(c, &id, out, 64), QV_OK);
+            ck_assert_mem_eq(out, first, sizeof(out));
+        }
+    }
+    /* a vector already of unit length is stored bit for bit */
+    float unit[64] = {0}, out[64];
+    unit[3] = 0.6f;
+    unit[9] = 0.8f; /* 0.36 + 0.64 rounds to within 1e-6 of 1 */
+    qv_point_id u = qv_id_from_num(999);
+    ck_assert_int_eq(qv_upsert(c, &u, unit, 64), QV_OK);
+    ck_assert_int_eq(qv_get(c, &u, out, 64), QV_OK);
+    ck_assert_mem_eq(out, unit, sizeof(out));
+    qv_collection_release(c);
+}
+END_TEST
+
 START_TEST(test_bad_vectors_change_nothing)
 {
     qv_collection *c = make(3, QV_METRIC_EUCLID);
@@ -338,6 +372,7 @@ int main(void)
     tcase_add_test(tc, test_config_validation);
     tcase_add_test(tc, test_upsert_get_replace);
     tcase_add_test(tc, test_cosine_normalises_and_zero_stays_zero);
+    tcase_add_test(tc, test_cosine_keeps_unit_vectors_exactly);
     tcase_add_test(tc, test_bad_vectors_change_nothing);
     tcase_add_test(tc, test_batch_last_duplicate_wins);
     tcase_add_test(tc, test_delete_and_slot_reuse);

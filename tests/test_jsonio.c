@@ -176,7 +176,7 @@ START_TEST(test_numbers_exact)
     static const char payload[] =
         "{\"big\":9007199254740993,\"u\":18446744073709551615,"
         "\"neg\":-9223372036854775808,\"d\":0.30000000000000004,"
-        "\"e\":0.8444218515250481,\"max\":1.7976931348623157e+308,"
+        "\"e\":0.8444218515250481,\"max\":1.7976931348623157e308,"
         "\"one\":1.0}";
     char doc[1024];
     snprintf(doc, sizeof doc,
@@ -206,7 +206,7 @@ START_TEST(test_numbers_exact)
                       strstr(text, "0.30000000000000004") &&
                       strstr(text, "0.8444218515250481") &&
                       strstr(text, "18446744073709551615") &&
-                      strstr(text, "1.7976931348623157e+308"),
+                      strstr(text, "1.7976931348623157e308"),
                   "export: %s", text);
     qv_collection_config icfg = cfg_of(QV_METRIC_DOT);
     qv_collection *d;

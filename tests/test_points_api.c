@@ -148,9 +148,9 @@ static qvs_coll *add_named(const char *name)
 {
     qvs_coll *c = add_coll(name, true, 2);
     c->vectors[0] = (qvs_vector){strdup("a"), 2, QV_METRIC_COSINE,
-                                 new_lib(2, QV_METRIC_COSINE)};
+                                 new_lib(2, QV_METRIC_COSINE), false};
     c->vectors[1] = (qvs_vector){strdup("b"), 3, QV_METRIC_EUCLID,
-                                 new_lib(3, QV_METRIC_EUCLID)};
+                                 new_lib(3, QV_METRIC_EUCLID), false};
     c->points = new_lib(1, QV_METRIC_DOT);
     return c;
 }
@@ -581,9 +581,9 @@ START_TEST(payload_numbers_exact)
     ck_assert_str_eq(exact_of(o, "payload"),
                      "{\"a\":0.30000000000000004,\"b\":0.8444218515250481,"
                      "\"c\":9007199254740993,\"d\":9223372036854775808,"
-                     "\"e\":1.7976931348623157e+308,\"f\":1.0,"
+                     "\"e\":1.7976931348623157e308,\"f\":1.0,"
                      "\"g\":-9223372036854775808,\"h\":18446744073709551615,"
-                     "\"i\":4.94065645841247e-324,\"j\":[1,2.5,-0.0]}");
+                     "\"i\":5e-324,\"j\":[1,2.5,-0.0]}");
     o = call(qvs_points_count, "c",
              "{\"filter\":{\"must\":[{\"key\":\"c\",\"match\":{\"value\":"
              "9007199254740993}}]}}");
@@ -1283,14 +1283,19 @@ START_TEST(query_refused)
         "have score_threshold without defining a query.");
     ERR(call(qvs_points_query, "c", "{\"query\":[1,0],\"using\":\"x\"}"), 400,
         "Wrong input: Not existing vector name error: x");
-    ERRP(call(qvs_points_query, "c", "{\"prefetch\":{\"query\":[1,0]}}"), 400,
-         "Bad request: prefetch is not supported");
+    /* prefetch and fusion exist now (tests/test_hybrid.c); these are
+     * Qdrant's refusals of their misuse */
+    ERR(call(qvs_points_query, "c", "{\"prefetch\":{\"query\":[1,0]}}"), 400,
+        "Bad request: A query is needed to merge the prefetches. Can't have "
+        "prefetches without defining a query.");
     ERRP(call(qvs_points_query, "c", "{\"query\":{\"order_by\":\"n\"}}"), 400,
          "Bad request: No range index for `order_by` key: `n`");
-    ERRP(call(qvs_points_query, "c", "{\"query\":{\"fusion\":\"rrf\"}}"), 400,
-         "Bad request: query `fusion` is not supported");
-    ERRP(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
-         "multivectors are not supported");
+    ERR(call(qvs_points_query, "c", "{\"query\":{\"fusion\":\"rrf\"}}"), 400,
+        "Wrong input: Validation failed: cannot apply Fusion without "
+        "prefetches");
+    /* A matrix for a dense vector (multivectors: tests/server_multivec.py). */
+    ERR(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
+        "Wrong input: Conversion between multi and regular vectors failed");
     ERRP(call(qvs_points_query, "c",
               "{\"query\":{\"indices\":[1],\"values\":[1]}}"),
          400, "sparse");

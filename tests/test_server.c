@@ -422,7 +422,8 @@ START_TEST(test_probes)
     const cJSON *rest = cJSON_GetObjectItem(
         cJSON_GetObjectItem(cJSON_GetObjectItem(t, "requests"), "rest"),
         "responses");
-    ck_assert_ptr_nonnull(cJSON_GetObjectItem(rest, "PUT /collections/{name}"));
+    ck_assert_ptr_nonnull(
+        cJSON_GetObjectItem(rest, "PUT /collections/{collection_name}"));
     /* HEAD answers like GET, without a body. */
     call("HEAD", "/healthz", NULL);
     ck_assert_int_eq(R.status, 200);
@@ -444,15 +445,18 @@ START_TEST(test_metrics)
         "collections_total 1\n",
         "collection_points{id=\"c\"} 0\n",
         "# TYPE rest_responses_total counter\n",
-        "rest_responses_total{method=\"PUT\",endpoint=\"/collections/{name}\","
+        "rest_responses_total{method=\"PUT\",endpoint=\"/collections/"
+        "{collection_name}\","
         "operation=\"create_collection\",status=\"200\"} 1\n",
-        "rest_responses_total{method=\"GET\",endpoint=\"/collections/{name}\","
+        "rest_responses_total{method=\"GET\",endpoint=\"/collections/"
+        "{collection_name}\","
         "operation=\"get_collection\",status=\"404\"} 1\n",
         "# TYPE rest_responses_duration_seconds histogram\n",
         "rest_responses_duration_seconds_bucket{method=\"PUT\",endpoint=\"/"
-        "collections/{name}\",operation=\"create_collection\",le=\"+Inf\"} 1\n",
+        "collections/"
+        "{collection_name}\",operation=\"create_collection\",le=\"+Inf\"} 1\n",
         "rest_responses_duration_seconds_count{method=\"PUT\",endpoint=\"/"
-        "collections/{name}\",operation=\"create_collection\"} 1\n"};
+        "collections/{collection_name}\",operation=\"create_collection\"} 1\n"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         ck_assert_msg(strstr(R.body.p, want[i]), "metrics lack: %s\n%s",
                       want[i], R.body.p);
@@ -566,17 +570,22 @@ START_TEST(test_named_vectors)
     qvs_coll *c;
     ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "multi", &c));
     ck_assert(c->named);
-    ck_assert_uint_eq(c->n_vectors, 3);
+    /* The sparse vector "kw" is a vector of its own (server/sparse.h). */
+    ck_assert_uint_eq(c->n_vectors, 4);
     ck_assert_str_eq(c->vectors[0].name, "img");
-    ck_assert_str_eq(c->vectors[1].name, "loc");
-    ck_assert_str_eq(c->vectors[2].name, "txt");
+    ck_assert_str_eq(c->vectors[1].name, "kw");
+    ck_assert(c->vectors[1].sparse && !c->vectors[0].sparse);
+    ck_assert_str_eq(c->vectors[2].name, "loc");
+    ck_assert_str_eq(c->vectors[3].name, "txt");
     ck_assert_ptr_nonnull(qvs_coll_vector(c, "txt"));
     ck_assert_ptr_null(qvs_coll_vector(c, ""));
     ck_assert_ptr_ne(c->points, c->vectors[0].coll);
     qv_collection_config cfg;
     ck_assert_int_eq(qv_collection_get_config(c->vectors[0].coll, &cfg), QV_OK);
     ck_assert_uint_eq(cfg.full_scan_threshold_kb, UINT32_MAX); /* m = 0 */
-    ck_assert_int_eq(qv_collection_get_config(c->vectors[2].coll, &cfg), QV_OK);
+    ck_assert_int_eq(qv_collection_get_config(c->vectors[1].coll, &cfg), QV_OK);
+    ck_assert_uint_eq(cfg.kind, QV_VECTOR_SPARSE);
+    ck_assert_int_eq(qv_collection_get_config(c->vectors[3].coll, &cfg), QV_OK);
     ck_assert_uint_eq(cfg.dim, 2);
     ck_assert_int_eq(cfg.metric, QV_METRIC_EUCLID);
     ck_assert_int_eq(qv_collection_get_config(c->points, &cfg), QV_OK);
@@ -652,8 +661,10 @@ START_TEST(test_create_errors)
     expect_error_prefix(
         call("PUT", "/collections/x",
              "{\"vectors\":{\"size\":4,\"distance\":\"Dot\","
-             "\"multivector_config\":{\"comparator\":\"max_sim\"}}}"),
-        400, "Bad request: ");
+             "\"multivector_config\":{\"comparator\":\"min_sim\"}}}"),
+        400,
+        "Format error in JSON body: vectors.multivector_config: comparator: "
+        "unknown variant");
     expect_error_prefix(call("PUT", "/collections/x",
                              "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
                              "\"hnsw_config\":{\"m\":1}}"),
@@ -1812,7 +1823,7 @@ START_TEST(test_exact_numbers)
                       strstr(R.body.p,
                              "{\"x\":0.30000000000000004,\"y\":"
                              "9007199254740993,\"z\":9223372036854775808,"
-                             "\"w\":1.0,\"m\":1.7976931348623157e+308}"),
+                             "\"w\":1.0,\"m\":1.7976931348623157e308}"),
                   "%s", R.body.p);
     /* match compares integers exactly: 2^53+1 is not 2^53 */
     call("POST", "/collections/n/points/scroll",
@@ -3276,6 +3287,109 @@ START_TEST(test_snapshot_url_hosts_config)
 }
 END_TEST
 
+/* ---- 11. hybrid queries and groups (server/points_query.c tree,
+ * server/query_*.c, server/points_groups.c) over HTTP, every response
+ * checked against the OpenAPI schema ----------------------------------------
+ */
+
+START_TEST(test_hybrid_queries)
+{
+    create("hy", "{\"vectors\":{\"dense\":{\"size\":2,\"distance\":\"Cosine\"},"
+                 "\"other\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(call("PUT", "/collections/hy/points?wait=true",
+                   "{\"points\":["
+                   "{\"id\":1,\"vector\":{\"dense\":[1,0],\"other\":[0,1]},"
+                   "\"payload\":{\"doc\":\"a\",\"price\":10}},"
+                   "{\"id\":2,\"vector\":{\"dense\":[0.9,0.1],\"other\":[1,0]},"
+                   "\"payload\":{\"doc\":\"a\",\"price\":20}},"
+                   "{\"id\":3,\"vector\":{\"dense\":[0,1],\"other\":[2,2]},"
+                   "\"payload\":{\"doc\":[\"b\",\"a\"],\"price\":30}},"
+                   "{\"id\":4,\"vector\":{\"other\":[3,0]},"
+                   "\"payload\":{\"doc\":\"c\"}}]}"));
+    /* rrf over two prefetches, scores 1/(pos+2) summed */
+    const cJSON *res = expect_ok(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":[{\"query\":[1,0],\"using\":\"dense\",\"limit\":3},"
+             "{\"query\":[1,0],\"using\":\"other\",\"limit\":3}],"
+             "\"query\":{\"fusion\":\"rrf\"},\"with_payload\":[\"doc\"],"
+             "\"limit\":2}"));
+    const cJSON *pts = cJSON_GetObjectItem(res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 2);
+    /* dense: 1, 2, 3; other: 4, 3, 2 -> 2 and 3: 1/3 + 1/4 (a tie: the
+     * lower id first), 1 and 4: 1/2 */
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 2);
+    ck_assert_double_eq_tol(num(cJSON_GetArrayItem(pts, 0), "score"),
+                            7.0 / 12.0, 1e-6);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 1), "id"), 3);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(pts, 0), "payload.doc"), "a");
+    /* a dense re-score of what the other vector found, and a formula */
+    res = expect_ok(call("POST", "/collections/hy/points/query",
+                         "{\"prefetch\":{\"query\":[1,1],\"using\":\"other\","
+                         "\"limit\":2},\"query\":[0,1],\"using\":\"dense\"}"));
+    pts = cJSON_GetObjectItem(res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 1); /* 4 has no dense */
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3);
+    res = expect_ok(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":{\"query\":[1,0],\"using\":\"other\",\"limit\":4},"
+             "\"query\":{\"formula\":{\"sum\":[\"$score\",{\"mult\":[0.1,"
+             "\"price\"]}]},\"defaults\":{\"price\":0}},\"limit\":4}"));
+    pts = cJSON_GetObjectItem(res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 4);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3); /* 5 */
+    ck_assert_double_eq_tol(num(cJSON_GetArrayItem(pts, 0), "score"), 5.0,
+                            1e-6);
+    /* batch with a prefetch, and groups: 3 joins groups a and b */
+    res = expect_ok(call(
+        "POST", "/collections/hy/points/query/batch",
+        "{\"searches\":[{\"prefetch\":{\"query\":[1,0],\"using\":\"dense\"},"
+        "\"query\":{\"fusion\":\"dbsf\"},\"limit\":1},"
+        "{\"query\":[1,0],\"using\":\"dense\",\"limit\":1}]}"));
+    ck_assert_int_eq(cJSON_GetArraySize(res), 2);
+    expect_ok(call("PUT", "/collections/hy/points?wait=true",
+                   "{\"points\":[{\"id\":5,\"vector\":{\"dense\":[0.1,1]},"
+                   "\"payload\":{\"doc\":[\"a\",2.5]}}]}"));
+    res = expect_ok(call("POST", "/collections/hy/points/query/groups",
+                         "{\"query\":[0,1],\"using\":\"dense\",\"group_by\":"
+                         "\"doc\",\"group_size\":2,\"limit\":3,"
+                         "\"with_payload\":true}"));
+    const cJSON *groups = cJSON_GetObjectItem(res, "groups");
+    ck_assert_int_eq(cJSON_GetArraySize(groups), 2);
+    /* both groups start with point 3: in the order of its values; 5 has
+     * a value that names no group (2.5), so it is in none */
+    ck_assert_str_eq(str(cJSON_GetArrayItem(groups, 0), "id"), "b");
+    ck_assert_str_eq(str(cJSON_GetArrayItem(groups, 1), "id"), "a");
+    const cJSON *ha =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(groups, 1), "hits");
+    ck_assert_int_eq(cJSON_GetArraySize(ha), 2);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(ha, 0), "id"), 3);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(ha, 1), "id"), 2);
+    /* Qdrant's refusals */
+    expect_error_msg(call("POST", "/collections/hy/points/query",
+                          "{\"query\":{\"fusion\":\"rrf\"}}"),
+                     400,
+                     "Wrong input: Validation failed: cannot apply Fusion "
+                     "without prefetches");
+    expect_error_msg(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":{\"query\":[1,0],\"using\":\"dense\"},"
+             "\"query\":{\"formula\":{\"mult\":[\"$score\",\"doc\"]}}}"),
+        400,
+        "Wrong input: Expected number value for doc in the payload and/or in "
+        "the formula defaults. Error: Value is not a number");
+    expect_error_msg(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":{\"query\":[1,0],\"using\":\"dense\"},"
+             "\"query\":{\"formula\":{\"div\":{\"left\":1,\"right\":0}}}}"),
+        400,
+        "Wrong input: The expression 1/0 = inf produced a non-finite number");
+    expect_error_msg(call("POST", "/collections/hy/points/query/groups",
+                          "{\"query\":[0,1],\"using\":\"dense\"}"),
+                     400,
+                     "Format error in JSON body: missing field `group_by`");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -3343,6 +3457,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_full_snapshots);
     tcase_add_test(q19, test_snapshot_from_url);
     tcase_add_test(q19, test_snapshot_url_hosts_config);
+    tcase_add_test(q19, test_hybrid_queries);
     suite_add_tcase(s, q19);
     return s;
 }

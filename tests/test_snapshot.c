@@ -677,7 +677,7 @@ START_TEST(test_unverified_damage)
     /* The first write checks the graph, finds the damage and rebuilds. */
     fill(c, 1000, 1001, 1);
     ck_assert(c->index_ok);
-    qvi_vecview view = {c->vecs, c->stride, 8, QV_METRIC_EUCLID};
+    qvi_vecview view = {c->vecs, c->stride, 8, QV_METRIC_EUCLID, NULL};
     char why[256];
     ck_assert_msg(qvi_hnsw_check(c->index, &view, NULL, why, sizeof(why)) ==
                       QV_OK,

@@ -28,6 +28,14 @@
  * the graph itself is built with a different, norm-aware distance between
  * data points (see hnsw_build.c, "Inner product"); searches use -dot.
  *
+ * A collection may instead supply its own distance (qvi_hnsw_params.custom):
+ * a multivector collection's graph compares matrices by MaxSim, between a
+ * query and a point and between two points alike, as Qdrant builds its
+ * HNSW over multivectors.  Its views then carry offs, the start of each
+ * slot's variable-length record (core/multi/multi.h).  The search loops
+ * are compiled once for dense rows and once for records, so the dense
+ * path keeps its plain row arithmetic.
+ *
  * Locking model (who must hold what)
  * ----------------------------------
  * The index has no reader/writer lock of its own; it relies on the
@@ -68,7 +76,17 @@ typedef struct qvi_vecview {
     size_t stride; /* in floats */
     uint32_t dim;
     qv_metric metric;
+    /* NULL for dense rows.  A graph with a custom distance (multivectors,
+     * see qvi_hnsw_params.custom) finds slot s's vector at base + offs[s]
+     * instead: variable-length records only the custom distance reads. */
+    const uint64_t *offs;
 } qvi_vecview;
+
+/* A distance kernel: lower is better once the index has applied its sign.
+ * For dense rows, a simd/ kernel over n floats; for a custom distance, a
+ * function of two records of the view (see qvi_vecview.offs) with n the
+ * view's dim. */
+typedef float (*qvi_hnsw_kernel)(const float *a, const float *b, size_t n);
 
 /* Build parameters, named as Qdrant's hnsw_config.  Level 0 keeps up to 2*m
  * links per node, the levels above up to m. */
@@ -76,6 +94,12 @@ typedef struct qvi_hnsw_params {
     uint32_t m;            /* QV_MIN_HNSW_M..QV_MAX_HNSW_M */
     uint32_t ef_construct; /* QV_MIN_EF_CONSTRUCT..QV_MAX_EF_CONSTRUCT */
     uint64_t seed;         /* seed of the level generator */
+    /* NULL: the metric's kernel over dense rows.  Else the distance (lower
+     * is better, used as is) between two records of a view with offs set,
+     * or between a query record and a stored one: the graph of a
+     * multivector collection uses MaxSim for both, as Qdrant builds its
+     * HNSW over multivectors.  The dot build distance is not used then. */
+    qvi_hnsw_kernel custom;
 } qvi_hnsw_params;
 
 /* Fills *p with QV_DEFAULT_HNSW_M, QV_DEFAULT_EF_CONSTRUCT and the default
@@ -265,8 +289,6 @@ typedef struct qvi_hnsw_cand {
     uint32_t slot;
 } qvi_hnsw_cand;
 
-typedef float (*qvi_hnsw_kernel)(const float *a, const float *b, size_t n);
-
 /*
  * Node records.  Level 0 is one flat arena of cap records of rec0 = 1 + m0
  * uint32: [count, link_0 .. link_{m0-1}], so a node's level-0 links are
@@ -291,6 +313,7 @@ struct qvi_hnsw {
     double level_mult; /* 1 / ln(m) */
     qvi_hnsw_kernel kern;
     bool negate; /* distance = -kern() (dot, cosine) */
+    bool custom; /* kern is qvi_hnsw_params.custom: views carry offs */
     size_t rec0, recu;
 
     /* Dot only (NULL otherwise): sqn[s] = |x_s|^2 of every node, written
@@ -348,9 +371,20 @@ struct qvi_hnsw_scratch {
 
 /* ---- hnsw_graph.c ---- */
 
+/* Slot s's vector.  The search loops call qvi_hnsw_vec_at with a constant
+ * `custom`, so that the dense path compiles to the plain multiplication
+ * (hnsw_search.c specialises them); the build paths take the branch. */
+static inline __attribute__((always_inline)) const float *
+qvi_hnsw_vec_at(const qvi_vecview *v, uint32_t s, bool custom)
+{
+    if (custom)
+        return v->base + v->offs[s];
+    return v->base + (size_t)s * v->stride;
+}
+
 static inline const float *qvi_hnsw_vec(const qvi_vecview *v, uint32_t s)
 {
-    return v->base + (size_t)s * v->stride;
+    return qvi_hnsw_vec_at(v, s, v->offs != NULL);
 }
 
 static inline float qvi_hnsw_dist(const qvi_hnsw *h, const float *a,

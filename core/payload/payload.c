@@ -39,8 +39,8 @@
  * when integral and within 2^53, a double otherwise.  Decoding attaches
  * the exact text again (a double as its shortest round-trip text, always
  * with a '.' or an exponent), so encode(decode(b)) == b.  Doubles are
- * written as the shortest of %.15g, %.16g, %.17g that reads back to the
- * same bits.
+ * written as the shortest text that reads back to the same bits
+ * (shortest_double), with serde_json's exponent form ("1e-7", "1e308").
  *
  * History.  Until 2026-12 ints were limited to 2^53, an integral double
  * within 2^53 was refused as non-canonical and there was no uint tag.
@@ -72,6 +72,7 @@
 #include "core/payload/payload.h"
 
 #include <inttypes.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -834,24 +835,54 @@ static void t_string(tbuf *t, const uint8_t *s, size_t n)
     t_putc(t, '"');
 }
 
-/* The text of the number value at p into b (cap >= 40): an int or uint
- * exactly, a double as the shortest of %.15g, %.16g, %.17g that reads back
- * to the same bits, with ".0" added when that looks like an integer (serde
- * prints 1.0 as "1.0"; the text must stay a double when read again). */
-static size_t num_text(const uint8_t *p, char *b, size_t cap)
+/* Rewrites the exponent %g printed ("e+308", "e-07") the way serde_json
+ * prints it ("e308", "e-7"); returns the new length. */
+static int tidy_exponent(char *b, int n)
 {
-    int n;
-    if (p[0] == T_INT)
-        return (size_t)snprintf(b, cap, "%" PRId64, rd_int(p + 1));
-    if (p[0] == T_UINT)
-        return (size_t)snprintf(b, cap, "%" PRIu64, rd64(p + 1));
-    double d = rd_double(p + 1);
-    for (int prec = 15;; prec++) {
+    char *e = strchr(b, 'e');
+    if (!e)
+        return n;
+    char *digits = e + 1, *w = e + 1;
+    if (*digits == '+')
+        digits++;
+    else if (*digits == '-')
+        *w++ = *digits++;
+    while (digits[0] == '0' && digits[1])
+        digits++;
+    memmove(w, digits, strlen(digits) + 1);
+    return (int)strlen(b);
+}
+
+/* The shortest %g text of d that reads back to the same bits.  For a
+ * normal double %.15g is the shortest whenever 15 digits or fewer suffice
+ * (DBL_DIG), else 16 or 17; a subnormal carries fewer significant bits,
+ * so shorter texts can already identify it (5e-324, not
+ * 4.94065645841247e-324): those are searched from 1 digit up. */
+static int shortest_double(double d, char *b, size_t cap)
+{
+    int n = 0;
+    int prec = fabs(d) < DBL_MIN && d != 0 ? 1 : 15;
+    for (;; prec++) {
         n = snprintf(b, cap, "%.*g", prec, d);
         double back = strtod(b, NULL);
         if (prec == 17 || memcmp(&back, &d, sizeof(d)) == 0)
             break;
     }
+    return tidy_exponent(b, n);
+}
+
+/* The text of the number value at p into b (cap >= 40): an int or uint
+ * exactly, a double as the shortest text that reads back to the same bits
+ * (shortest_double), with ".0" added when that looks like an integer
+ * (serde prints 1.0 as "1.0"; the text must stay a double when read
+ * again). */
+static size_t num_text(const uint8_t *p, char *b, size_t cap)
+{
+    if (p[0] == T_INT)
+        return (size_t)snprintf(b, cap, "%" PRId64, rd_int(p + 1));
+    if (p[0] == T_UINT)
+        return (size_t)snprintf(b, cap, "%" PRIu64, rd64(p + 1));
+    int n = shortest_double(rd_double(p + 1), b, cap);
     if (!strpbrk(b, ".eEni")) /* "n"/"i": never, doubles are finite */
         n += snprintf(b + n, cap - (size_t)n, ".0");
     return (size_t)n;

@@ -79,7 +79,7 @@ cJSON *qvi_payload_decode(const uint8_t *blob, size_t len);
 
 /* Writes a well-formed blob as compact JSON text (no spaces), escaping '"',
  * '\\' and control bytes; other bytes pass through.  Integers print
- * exactly, doubles in the shortest of %.15g / %.16g / %.17g that reads
+ * exactly, doubles in the shortest text that reads
  * back to the same bits (with ".0" added to an integral one, as serde).
  *
  * include / exclude (either may be NULL with count 0) are key paths in

@@ -238,7 +238,8 @@ static qv_status facet_locked(qv_collection *c, const char *key,
     if (st == QV_OK) {
         /* A uuid index's keys are the 16 bytes of the UUID, big-endian:
          * they order as Qdrant's u128 UUIDs do. */
-        qsort(fc.v, fc.n, sizeof(*fc.v), cmp_hit);
+        if (fc.n)
+            qsort(fc.v, fc.n, sizeof(*fc.v), cmp_hit);
         size_t n = fc.n < limit ? fc.n : limit;
         *out = copy_out(fc.v, n, ix->kind == QV_INDEX_UUID);
         *n_out = n;

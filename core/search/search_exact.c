@@ -121,6 +121,8 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
         return qvi_fail(c->err, QV_ENULL,
                         "query, params, hits or n_hits is NULL");
     qv_status st = qvi_check_params(c, params);
+    if (st == QV_OK)
+        st = qvi_check_multi(c, false, "qv_search");
     if (st != QV_OK)
         return st;
     if (dim != c->cfg.dim)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Client-compatibility test: starts `quiver serve` on a free loopback port
 # with a fresh storage directory and an API key, runs the official Qdrant
-# JavaScript client scenario and LangChain's Qdrant vector store against
+# JavaScript client scenario and the LangChain and LlamaIndex Qdrant vector stores against
 # it, validates every response they received against Qdrant's OpenAPI
 # schema, then stops the server with SIGTERM and requires exit status 0.
 #
@@ -106,7 +106,7 @@ echo "run.sh: quiver serve ready at $url (pid $pid)"
 export QUIVER_URL=$url QUIVER_API_KEY=$key
 export QUIVER_RESPONSE_LOG=$work/responses.jsonl
 failed=0
-for t in qdrant-js langchain; do
+for t in qdrant-js langchain llamaindex hybrid sparse multivec; do
     echo "== $t =="
     (cd "$here" && "$node" --test --test-reporter=spec "$t.test.mjs") || failed=1
 done

@@ -94,6 +94,13 @@ static const fz_route routes[] = {
     {"PUT", "/collections/%s/index"},
     {"POST", "/collections/%s/snapshots"},
     {"PUT", "/collections/%s/snapshots/recover"},
+    {"POST", "/collections/%s/facet"},
+    {"POST", "/collections/%s/points/search/matrix/pairs"},
+    {"POST", "/collections/%s/points/search/matrix/offsets"},
+    {"POST", "/snapshots"},
+    {"POST", "/collections/%s/points/search/groups"},
+    {"POST", "/collections/%s/points/recommend/groups"},
+    {"POST", "/collections/%s/points/query/groups"},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds and runs the crate's example against an *installed* Quiver, found
+# the way an application finds it: build.rs without QUIVER_LIB_DIR asks
+# pkg-config.  Usage: pkg_config_check.sh BUILD_DIR CARGO RUSTC TARGET_DIR
+set -euo pipefail
+build=$1 cargo=$2 rustc=$3 target=$4
+prefix=$(mktemp -d)
+trap 'rm -rf "$prefix"' EXIT
+cmake --install "$build" --prefix "$prefix" >/dev/null
+pc=$(dirname "$(find "$prefix" -name quiver.pc | head -n 1)")
+unset QUIVER_LIB_DIR
+out=$(PKG_CONFIG_PATH=$pc RUSTC=$rustc CARGO_TARGET_DIR=$target \
+      "$cargo" run --offline --locked --quiet \
+      --manifest-path "$(dirname "$0")/Cargo.toml" --example rag)
+echo "$out"
+# The example ran against the installed library (its run path), not the
+# build tree's: ldd of the example names the prefix.
+ldd "$target/debug/examples/rag" | grep -q "$prefix" ||
+    { echo "the example is not linked to the installed library" >&2; exit 1; }
+grep -q "saved and loaded 2 points" <<<"$out"
