@@ -17,7 +17,7 @@ RUN bash scripts/install-deps build \
 FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends libopenblas0-pthread \
-      libxxhash0 libcjson1 libjemalloc2 libmicrohttpd12 libssl3 libcurl4 \
+      libxxhash0 libcjson1 libjemalloc2 libhttp-parser2.9 libssl3 libcurl4 \
       libnghttp2-14 libprotobuf-c1 zlib1g \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/quiver /usr/local

@@ -3,7 +3,7 @@
  * that implement Qdrant's endpoints.
  *
  * The HTTP layer (http.c and friends) owns everything about transport:
- * libmicrohttpd, reading and limiting bodies, parsing JSON, authentication,
+ * the connection loops, reading and limiting bodies, parsing JSON, authentication,
  * CORS, metrics, the envelope and the clock.  An endpoint sees one parsed
  * request (qvs_req) and fills one reply (qvs_resp); it never touches a
  * socket, never writes an envelope and never decides authorisation, which
@@ -76,7 +76,7 @@ enum {
     QVS_ROUTE_RAW_BODY = 1u << 2, /* body is not JSON (snapshot upload):
                                      the handler reads it via
                                      qvs_req_raw_body */
-    QVS_ROUTE_INLINE = 1u << 3,   /* runs in libmicrohttpd's thread, never
+    QVS_ROUTE_INLINE = 1u << 3,   /* runs in the connection loop, never
                                      queued (probes, /metrics): it must
                                      never wait for a lock a writer holds */
 };

@@ -13,7 +13,7 @@
  * and the whitelist in src/actix/mod.rs): the files themselves need no key
  * (QVS_ROUTE_OPEN; they hold no data), and the page asks the user for the
  * key when an API call answers 401 or 403 and sends it as the `api-key`
- * header from then on.  The files are served in libmicrohttpd's thread
+ * header from then on.  The files are served in the connection loop
  * (QVS_ROUTE_INLINE): they take no lock and cost one copy.
  *
  * Caching: every file carries a strong ETag derived from its content at

@@ -3,9 +3,9 @@
  * server's answer to slowloris (request heads or bodies dripped a byte at
  * a time to hold sockets) and to connection floods.
  *
- * libmicrohttpd alone has only an idle timeout, which every dripped byte
- * resets, and a hard connection limit that, once slow sockets fill it,
- * turns every new client away.  The guard adds, per socket:
+ * An idle timeout alone is reset by every dripped byte, and a hard
+ * connection limit, once slow sockets fill it, turns every new client
+ * away.  The guard adds, per socket:
  *
  *   - a head deadline: a request head must be complete within
  *     header_timeout_s of the moment the socket started waiting for it
@@ -30,17 +30,16 @@
  * silently, as any server does (a 408 there could be read as the reply to
  * a request the client is sending at that moment).
  *
- * How a socket is closed.  The guard cannot close() an fd libmicrohttpd
- * owns; it calls shutdown(SHUT_RDWR), which wakes the connection's epoll
- * loop with end-of-file, and libmicrohttpd closes the connection itself.
- * This is safe against fd reuse because libmicrohttpd reports a closed
- * connection (MHD_CONNECTION_NOTIFY_CLOSED -> qvs_guard_close, which takes
- * the guard's lock) before it closes the fd, and the guard only touches an
+ * How a socket is closed.  The guard cannot close() an fd a connection
+ * loop (http.c) owns; it calls shutdown(SHUT_RDWR), which wakes the loop
+ * with end-of-file, and the loop closes the connection itself.  This is
+ * safe against fd reuse because the loop unregisters the socket
+ * (qvs_guard_close, which takes the guard's lock) before it closes the fd, and the guard only touches an
  * fd while holding that lock with the socket still registered.
  *
  * Locking.  `lock` protects the table, `n`, `cap`, the counters and
  * `stop`.  A socket's phase, since_ns, body_bytes and line_seen are
- * atomics written by the libmicrohttpd thread serving it and read by the
+ * atomics written by the loop thread serving it and read by the
  * watch thread and by admission; the phase moves only by compare-and-swap
  * (guard.h), so the guard's DEAD wins or loses cleanly against the
  * server's BUSY.

@@ -5,7 +5,7 @@
  * (no stream open) and BUSY (streams open) and never see a request line,
  * so the guard closes them silently, never with an HTTP/1 error.
  *
- * Every socket libmicrohttpd accepts is registered (its "socket context")
+ * Every socket the connection loops (http.c) accept is registered
  * and moves through these phases, which http.c reports:
  *
  *   WAIT  waiting for a request head: after connect, or after the
@@ -13,7 +13,7 @@
  *   BODY  the head is in, the body is arriving;
  *   BUSY  the whole request is in: the handler runs or the reply is being
  *         sent -- never interrupted by the guard;
- *   DEAD  the guard closed it (libmicrohttpd has not noticed yet).
+ *   DEAD  the guard closed it (its loop has not noticed yet).
  *
  * Every transition is a compare-and-swap on the phase, so a connection the
  * guard has declared DEAD can never move on to BUSY and get a reply from
@@ -72,7 +72,7 @@ void qvs_guard_free(qvs_guard *g);
  * closes the socket). */
 qvs_sock *qvs_guard_open(qvs_guard *g, int fd, const struct sockaddr *addr);
 
-/* Unregisters s and frees it; called before libmicrohttpd closes the fd,
+/* Unregisters s and frees it; called before the loop closes the fd,
  * which is what makes the guard's shutdown() of s->fd safe. */
 void qvs_guard_close(qvs_guard *g, qvs_sock *s);
 

@@ -1,99 +1,94 @@
 /*
- * http.c -- the HTTP layer: libmicrohttpd, request bodies, dispatch,
- * replies, graceful shutdown.
+ * http.c -- the HTTP layer: connection loops over epoll, request
+ * dispatch, the worker pool, replies, graceful shutdown.
  *
- * libmicrohttpd runs its own thread pool, each thread with an epoll loop
- * (MHD_USE_INTERNAL_POLLING_THREAD + MHD_USE_EPOLL + a pool size);
- * HTTP/1.1 keep-alive, request parsing and chunked decoding are its job.
- * Every request gets a qvs_conn, created by the URI-log callback (which
- * sees the raw, still percent-encoded URI: routing needs the segments
- * before decoding, see router.c) and freed by the completion callback.
+ * Threads.  QVS_LOOPS loop threads own every client connection: each has
+ * its own epoll set holding the shared listening socket (EPOLLEXCLUSIVE,
+ * so one loop wakes per new connection), the connections it accepted, and
+ * an eventfd the workers use to hand back finished requests.  Sockets are
+ * non-blocking and level-triggered.  A loop reads, feeds the bytes to the
+ * connection's qvs_wire (wire.c: http-parser plus our limits and framing
+ * rules), routes and authorises each request, and writes replies; route
+ * handlers run in the worker pool (cfg.threads workers), except the
+ * QVS_ROUTE_INLINE ones (probes, /metrics, the dashboard's files), which
+ * take no lock and run in the loop.  A connection belongs to exactly one
+ * thread at a time: its loop, or -- between enqueue and the hand-back
+ * through the loop's `done` list (under `dlock`) -- the worker running its
+ * request, while the loop keeps it out of its epoll set.
  *
- * A request's life, in the access handler:
- *   0. framing (check_framing): a request whose length a proxy in front
- *      of us could read differently -- Content-Length with
- *      Transfer-Encoding, two different Content-Lengths, a coding other
- *      than a single final chunked -- is answered 400 (501 for a coding we
- *      do not decode) and its connection closed, so nothing after it on
- *      the wire runs as a request (RFC 9112 section 6.3); so is a header
- *      name that is not a token (400), more than 100 fields (431) and a
- *      URI over 8 KiB (414);
- *   1. headers in: header size checked (16 KiB), CORS preflight answered,
- *      route matched, authorisation decided from the matched route's
- *      flags, 404/405 answered, and a Content-Length over the body limit
- *      refused with 413 -- all before a byte of the body is read;
- *   2. body chunks: appended up to the limit; a chunked body that grows
- *      past it is discarded from then on and answered 413 at its end
- *      (libmicrohttpd cannot answer in the middle of a body); past twice
- *      the limit (at least limit + 1 MiB) the connection is dropped;
- *   3. body complete: JSON parsed (400 "Format error in JSON body"), the
- *      handler called, its qvs_resp turned into Qdrant's envelope.  The
- *      inline routes (QVS_ROUTE_INLINE: the probes /, /healthz, /livez,
- *      /readyz, and /metrics, which counts points without waiting for
- *      a collection's lock) run right there; every
- *      other route runs in the worker pool (cfg.threads workers; a queue
- *      for reads and one for writes, QVS_QUEUE_PER_WORKER places per
- *      worker each, 503 when full; at most half the workers run writes at
- *      once, see "the worker pool" below): the connection is suspended
- *      while a worker decodes the body and runs the handler, and resumed
- *      for libmicrohttpd's thread to send the reply.  So libmicrohttpd's
- *      threads only parse, route and reply, a probe never waits behind a
- *      search or a snapshot, and a search never waits for a worker behind
- *      a queue of upserts.
- * Every reply, of whatever kind, leaves through send_reply, which adds the
- * CORS headers and records the metrics.
+ * A connection's states:
+ *   READ    reading a request (head, then body); pipelined bytes wait in
+ *           `in` until the reply to the request before them is out;
+ *   WORK    its request is queued or running in the pool;
+ *   WRITE   a reply (head and body, or a file by sendfile) is going out;
+ *   LINGER  a reply that closes the connection is out and the write side
+ *           shut down (so the client reads end-of-file at once); what the
+ *           client still sends is read and dropped for up to
+ *           QVS_LINGER_MS, so the close does not reset the connection
+ *           before the client has read the reply.
  *
- * What stays HTML.  libmicrohttpd refuses some requests itself, while
- * parsing, before any callback of ours can see them, and answers those
- * with its own fixed HTML body (0.9.75 has no hook to replace it): a
- * request line it cannot parse (400, or a close with no reply), an HTTP
- * version other than 1.0/1.1 (505), a Content-Length that is not a number
- * (400, whose head 0.9.75 sends twice), a malformed chunk (400), and a
- * request head that does not fit its per-connection memory pool of
- * QVS_MHD_POOL_BYTES (414 for the URI, 431 for the fields).  The status is
- * the right one and the connection is closed at once in every case
- * (tests/test_http_hostile.c checks both); only the body is not Qdrant's
- * envelope.  The pool is large enough that a 100 KB URI or 5,000 fields
- * reach step 0 and get our JSON 414/431.  Getting JSON for the rest means
- * parsing the wire ourselves in front of libmicrohttpd (a relay over a
- * socket pair, or replacing it), which the hardening did not justify.
+ * A request's life:
+ *   1. head (QVS_WIRE_HEAD): the route matched, authorisation decided from
+ *      the matched route's flags, CORS preflight, 404/405, and a
+ *      Content-Length over the body limit (413) -- all before a byte of
+ *      the body is read.  A refusal of a request with a body is answered at
+ *      once and closes the connection (the body is never read); one
+ *      without a body keeps it.  "Expect: 100-continue" is answered when
+ *      the body is wanted;
+ *   2. body: kept by the wire up to the limit; a chunked body that grows
+ *      past it is answered 413 at once;
+ *   3. done: an inline route runs here; any other is queued for the pool
+ *      (503 when its queue is full) and its reply sent when the worker
+ *      hands it back.
+ * Every malformed request (QVS_WIRE_ERROR: a bad request line,
+ * Content-Length or chunk, a head over its limits, ambiguous framing,
+ * an unknown transfer coding) is answered with Qdrant's JSON error
+ * envelope and the connection closed: nothing after it on the wire runs.
+ * Every reply leaves through queue_reply, which adds the CORS headers and
+ * records the metrics.
  *
  * Slow and numerous clients are the guard's (guard.c): every socket is
- * registered when accepted (MHD_OPTION_NOTIFY_CONNECTION), and the access
- * handler, the URI log and the completion callback report its phase, so
- * the guard can enforce a head deadline, a minimum body rate, and the
- * per-address and total connection limits by evicting the oldest
- * unfinished connection.  libmicrohttpd's own limits sit above the
- * guard's as a backstop, and its idle timeout (60 s) now only covers a
- * client that does not read its reply.
+ * registered when accepted, the loops report its phase, and the guard
+ * enforces the head deadline, the minimum body rate and the per-address
+ * and total limits by shutting sockets down; the loop then reads end of
+ * file and closes.  A client that does not read its reply is closed after
+ * QVS_CONN_TIMEOUT_S without progress.
  *
- * Shutdown (qvs_server_stop): MHD_quiesce_daemon closes the listening
- * socket to new connections; connections waiting for a request are
- * closed (the guard); requests already started run to completion
- * (the `active` counter, up to QVS_DRAIN_TIMEOUT_MS), replies then say
- * "Connection: close"; the workers run what is still queued and stop
- * (later requests get 503); MHD_stop_daemon ends the threads; the catalog
+ * Shutdown (qvs_server_stop): the listening socket is shut down; sockets
+ * waiting for a request are closed (the guard); requests already started
+ * run to completion (the `active` counter, up to QVS_DRAIN_TIMEOUT_MS),
+ * replies then say "Connection: close"; the workers run what is still
+ * queued and stop; the loops stop and close what is left; the catalog
  * closes its store last, which checkpoints a durable one.
  */
 #include "grpc/grpc.h"
 #include "guard.h"
 #include "server.h"
+#include "wire.h"
 
+#include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
-#include <pthread.h>
+#include <arpa/inet.h>
 #include <netdb.h>
-#include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#define QVS_LOOPS     2    /* connection loop threads */
+#define QVS_LINGER_MS 2000 /* reading what follows a closing reply */
+#define READ_CHUNK    65536
+#define TICK_MS       250 /* the loops' scan for write and linger deadlines */
 
 /* One of the worker pool's bounded FIFO queues (a ring). */
 typedef struct qvs_queue {
@@ -103,9 +98,26 @@ typedef struct qvs_queue {
 
 enum { QUEUE_READ, QUEUE_WRITE };
 
+enum { C_READ, C_WORK, C_WRITE, C_LINGER };
+
+typedef struct qvs_loop {
+    struct qvs_server *srv;
+    pthread_t thread;
+    bool started;
+    int ep;                 /* epoll set */
+    int wake;               /* eventfd: done requests, stop */
+    struct qvs_conn *conns; /* every connection it owns (loop thread only) */
+    pthread_mutex_t dlock;  /* protects done and stop */
+    struct qvs_conn *done;  /* handed back by workers */
+    bool stop;
+    bool listening;          /* the listener is in ep (loop thread only) */
+    int64_t accept_retry_ns; /* after EMFILE: when to listen again */
+} qvs_loop;
+
 struct qvs_server {
     qvs_config cfg;
-    struct MHD_Daemon *daemon;
+    int listen_fd;
+    qvs_loop loops[QVS_LOOPS];
     qvs_catalog *catalog;
     qvs_router router;
     qvs_metrics metrics;
@@ -124,7 +136,7 @@ struct qvs_server {
     atomic_bool hold;        /* tests: workers wait before each request */
     atomic_bool hold_writes; /* tests: ... before each write */
     atomic_size_t in_hand;   /* requests workers took and still run */
-    atomic_size_t active;    /* requests between URI log and completion */
+    atomic_size_t active;    /* requests between head and reply sent */
     atomic_bool stopping;    /* replies close their connections */
     unsigned port;
     char id[37];           /* telemetry id, random per process */
@@ -135,26 +147,40 @@ struct qvs_server {
 typedef struct qvs_conn {
     qvs_job job; /* its place in the worker pool's queues */
     qvs_server *srv;
-    struct MHD_Connection *mhd;
-    char *uri; /* raw request target, percent-encoded */
+    qvs_loop *loop;
+    struct qvs_conn *prev, *next; /* the loop's list */
+    struct qvs_conn *next_done;   /* the loop's done list */
+    int fd;
+    qvs_sock *sock;  /* the guard's record of the socket */
+    int state;       /* C_* */
+    unsigned events; /* what ep watches now (0: not in ep) */
+    qvs_wire wire;
+    char *in; /* bytes read and not yet fed to the wire */
+    size_t in_len, in_cap;
+    char *out; /* reply bytes to send */
+    size_t out_len, out_off, out_cap;
+    int file_fd; /* a file reply's body, or -1 */
+    off_t file_off;
+    uint64_t file_left;
+    bool close_after;    /* the reply closes the connection */
+    int64_t deadline_ns; /* WRITE: progress deadline; LINGER: the end */
+    bool in_request;     /* counted in srv->active */
+    /* the request being served; reset by next_request */
     struct timespec t0;
-    bool started;
-    bool too_large;
-    int early;       /* a reply decided from the headers (EARLY_*) */
-    bool answered;   /* the early reply is queued */
-    bool must_close; /* the reply closes the connection */
-    qvs_sock *sock;  /* the guard's record of the socket, or NULL */
-    size_t route;    /* router entry, or SIZE_MAX */
-    char *path;      /* the decoded segments point into this copy */
+    const char *method;
+    size_t route; /* router entry, or SIZE_MAX */
+    char *path;   /* the decoded segments point into this copy */
     char *segs[QVS_MAX_SEGMENTS];
     size_t n_segs;
     const char *params[QVS_MAX_PARAMS];
     size_t n_params;
-    char *body;
-    size_t len, cap;
-    uint64_t received;  /* body bytes seen, kept or discarded */
-    const char *method; /* libmicrohttpd's, valid for the request */
-    bool ran;           /* the handler ran: resp and t hold its reply */
+    char *query; /* decoded query pairs: key\0value\0... */
+    size_t query_len;
+    int early;  /* a reply decided from the head (EARLY_*) */
+    char *body; /* the request body (the wire's, or the multipart file) */
+    size_t len;
+    char *own_body; /* a body this conn allocated */
+    bool ran;       /* the handler ran: resp and t hold its reply */
     qvs_resp resp;
     double t;
 } qvs_conn;
@@ -167,151 +193,136 @@ static double since(const struct timespec *t0)
            (double)(t.tv_nsec - t0->tv_nsec) * 1e-9;
 }
 
-/* ---- connection state ---------------------------------------------------- */
-
-static qvs_conn *conn_new(qvs_server *srv, const char *uri)
+static int64_t now_ns(void)
 {
-    qvs_conn *c = calloc(1, sizeof(*c));
-    if (!c)
-        return NULL;
-    c->srv = srv;
-    c->route = SIZE_MAX;
-    c->uri = strdup(uri ? uri : "/");
-    if (!c->uri) {
-        free(c);
-        return NULL;
-    }
-    atomic_fetch_add(&srv->active, 1);
-    return c;
-}
-
-static void conn_free(qvs_conn *c)
-{
-    atomic_fetch_sub(&c->srv->active, 1);
-    cJSON_Delete(c->resp.result); /* a reply never sent (client gone) */
-    free(c->resp.raw_body);
-    free(c->resp.raw_file);
-    free(c->uri);
-    free(c->path);
-    free(c->body);
-    free(c);
-}
-
-/* The guard's record of the socket mhd arrived on; NULL once the socket
- * is closed (on_connection clears it) or if it could not be registered. */
-static qvs_sock *sock_of(struct MHD_Connection *mhd)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    return ci ? ci->socket_context : NULL;
-}
-
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mhd)
-{
-    qvs_sock *s = sock_of(mhd);
-    if (s)
-        qvs_sock_line(s);
-    return conn_new(cls, uri);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *mhd, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)toe;
-    if (*con_cls)
-        conn_free(*con_cls);
-    *con_cls = NULL;
-    qvs_sock *s = sock_of(mhd);
-    if (s) /* the reply is out: the next request's head deadline starts */
-        qvs_sock_wait(s);
-}
-
-/* Registers every accepted socket with the guard, and unregisters it
- * before libmicrohttpd closes its fd (see guard.c). */
-static void on_connection(void *cls, struct MHD_Connection *mhd,
-                          void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-    qvs_server *srv = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *fd =
-            MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
-        const union MHD_ConnectionInfo *addr =
-            MHD_get_connection_info(mhd, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        *socket_context = fd ? qvs_guard_open(srv->guard, fd->connect_fd,
-                                              addr ? addr->client_addr : NULL)
-                             : NULL;
-    } else {
-        qvs_guard_close(srv->guard, *socket_context);
-        *socket_context = NULL;
-    }
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 static const char *header(const qvs_conn *c, const char *name)
 {
-    return MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, name);
+    return qvs_wire_header(&c->wire, name);
 }
 
-/* ---- replies --------------------------------------------------------------
- */
+/* ---- replies -------------------------------------------------------------
+ * A reply is built whole into c->out (head and body; a file's body is sent
+ * from its descriptor after the head) and written by the loop. */
 
-/* Queues resp with the CORS headers and records the reply. */
-static enum MHD_Result send_reply(qvs_conn *c, int status,
-                                  struct MHD_Response *resp,
-                                  const char *content_type)
+static bool out_add(qvs_conn *c, const void *p, size_t n)
 {
-    if (!resp)
-        return MHD_NO;
-    const char *origin = header(c, "Origin");
-    MHD_add_response_header(resp, "Access-Control-Allow-Origin",
-                            origin ? origin : "*");
-    if (origin)
-        MHD_add_response_header(resp, "Vary", "Origin");
-    if (content_type)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                content_type);
-    if (c->must_close || atomic_load(&c->srv->stopping))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    enum MHD_Result ret = MHD_queue_response(c->mhd, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    size_t slot = c->route == SIZE_MAX ? c->srv->router.n : c->route;
-    qvs_metrics_record(&c->srv->metrics, slot, status, since(&c->t0));
-    return ret;
+    if (c->out_len + n > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap : 1024;
+        while (cap < c->out_len + n)
+            cap *= 2;
+        char *o = realloc(c->out, cap);
+        if (!o)
+            return false;
+        c->out = o;
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+    return true;
 }
 
-/* Sends len bytes of buf (malloc'd; the reply takes it). */
-static enum MHD_Result send_buffer(qvs_conn *c, int status, char *buf,
-                                   size_t len, const char *content_type)
+static bool out_fmt(qvs_conn *c, const char *name, const char *value)
+{
+    return out_add(c, name, strlen(name)) && out_add(c, ": ", 2) &&
+           out_add(c, value, strlen(value)) && out_add(c, "\r\n", 2);
+}
+
+static const char *reason(int status)
+{
+    const char *r = http_status_str((enum http_status)status);
+    return r && strcmp(r, "<unknown>") != 0 ? r : "Unknown";
+}
+
+typedef struct reply {
+    int status;
+    const char *body;        /* borrowed */
+    size_t len;              /* body bytes (or the file's size) */
+    const char *type;        /* Content-Type, or NULL */
+    const char *(*extra)[2]; /* extra {name, value} pairs, or NULL */
+    size_t n_extra;
+    int file_fd; /* a file body instead, or -1 (taken) */
+} reply;
+
+/* Queues r with the CORS headers and records the reply in the metrics.
+ * False on ENOMEM (the connection is then closed). */
+static bool queue_reply(qvs_conn *c, const reply *r)
+{
+    qvs_server *srv = c->srv;
+    if (atomic_load(&srv->stopping) || !qvs_wire_keep_alive(&c->wire))
+        c->close_after = true;
+    bool head_only = c->method && strcmp(c->method, "HEAD") == 0;
+    char line[96], num[32], date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\n", r->status,
+             reason(r->status));
+    snprintf(num, sizeof(num), "%zu", r->len);
+    const char *origin = header(c, "Origin");
+    bool ok =
+        out_add(c, line, strlen(line)) && out_fmt(c, "Date", date) &&
+        out_fmt(c, "Content-Length", num) &&
+        out_fmt(c, "Access-Control-Allow-Origin", origin ? origin : "*") &&
+        (!origin || out_fmt(c, "Vary", "Origin")) &&
+        (!r->type || out_fmt(c, "Content-Type", r->type));
+    for (size_t i = 0; ok && i < r->n_extra; i++)
+        ok = out_fmt(c, r->extra[i][0], r->extra[i][1]);
+    if (ok && c->close_after)
+        ok = out_fmt(c, "Connection", "close");
+    else if (ok && c->wire.hp.http_minor == 0)
+        ok = out_fmt(c, "Connection", "keep-alive");
+    ok = ok && out_add(c, "\r\n", 2);
+    if (ok && !head_only && r->file_fd < 0)
+        ok = out_add(c, r->body, r->len);
+    if (r->file_fd >= 0) {
+        if (ok && !head_only) {
+            c->file_fd = r->file_fd;
+            c->file_off = 0;
+            c->file_left = r->len;
+        } else {
+            close(r->file_fd);
+        }
+    }
+    size_t slot = c->route == SIZE_MAX ? srv->router.n : c->route;
+    qvs_metrics_record(&srv->metrics, slot, r->status, since(&c->t0));
+    c->state = C_WRITE;
+    c->deadline_ns = now_ns() + (int64_t)QVS_CONN_TIMEOUT_S * 1000000000;
+    return ok;
+}
+
+static bool send_body(qvs_conn *c, int status, const char *body, size_t len,
+                      const char *type)
+{
+    reply r = {status, body, len, type, NULL, 0, -1};
+    return queue_reply(c, &r);
+}
+
+/* Sends buf (malloc'd; freed here). */
+static bool send_buffer(qvs_conn *c, int status, char *buf, size_t len,
+                        const char *type)
 {
     if (!buf)
-        return MHD_NO;
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        free(buf);
-        return MHD_NO;
-    }
-    return send_reply(c, status, resp, content_type);
+        return false;
+    bool ok = send_body(c, status, buf, len, type);
+    free(buf);
+    return ok;
 }
 
-static enum MHD_Result send_static(qvs_conn *c, int status, const char *text,
-                                   const char *content_type)
-{
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-    return send_reply(c, status, resp, content_type);
-}
-
-static enum MHD_Result send_error(qvs_conn *c, int status, const char *msg)
+static bool send_error(qvs_conn *c, int status, const char *msg)
 {
     size_t len = 0;
     char *text = qvs_envelope_error(msg, since(&c->t0), &len);
     return send_buffer(c, status, text, len, "application/json");
 }
 
-static enum MHD_Result send_file(qvs_conn *c, int status, const char *path,
-                                 const char *content_type)
+static bool send_file(qvs_conn *c, int status, const char *path,
+                      const char *type)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -320,73 +331,64 @@ static enum MHD_Result send_file(qvs_conn *c, int status, const char *path,
             close(fd);
         return send_error(c, 500, "Service internal error: cannot read file");
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_fd((uint64_t)st.st_size, fd);
-    if (!resp) {
-        close(fd);
-        return MHD_NO;
-    }
-    return send_reply(c, status, resp, content_type);
+    reply r = {status, NULL, (size_t)st.st_size, type, NULL, 0, fd};
+    return queue_reply(c, &r);
 }
 
 /* CORS preflight: any origin, method and header, as Qdrant's defaults. */
-static enum MHD_Result send_preflight(qvs_conn *c)
+static bool send_preflight(qvs_conn *c)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-    if (!resp)
-        return MHD_NO;
     const char *m = header(c, "Access-Control-Request-Method");
     const char *h = header(c, "Access-Control-Request-Headers");
-    MHD_add_response_header(resp, "Access-Control-Allow-Methods",
-                            m ? m
-                              : "GET, POST, PUT, PATCH, DELETE, HEAD, "
-                                "OPTIONS");
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers", h ? h : "*");
-    MHD_add_response_header(resp, "Access-Control-Max-Age", "3600");
-    return send_reply(c, 200, resp, NULL);
+    const char *extra[3][2] = {
+        {"Access-Control-Allow-Methods",
+         m ? m : "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS"},
+        {"Access-Control-Allow-Headers", h ? h : "*"},
+        {"Access-Control-Max-Age", "3600"}};
+    reply r = {200, "", 0, NULL, extra, 3, -1};
+    return queue_reply(c, &r);
 }
 
-/* Sends a handler's raw_body (taking it) with its extra headers. */
-static enum MHD_Result send_raw(qvs_conn *c, int status, qvs_resp *r)
+/* Sends a handler's raw_body with its extra headers. */
+static bool send_raw(qvs_conn *c, int status, const qvs_resp *resp)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        r->raw_len, r->raw_body, MHD_RESPMEM_MUST_FREE);
-    if (!resp)
-        return MHD_NO; /* r->raw_body stays the caller's to free */
-    r->raw_body = NULL;
-    for (size_t i = 0; i < QVS_MAX_RESP_HEADERS && r->headers[i][0]; i++)
-        MHD_add_response_header(resp, r->headers[i][0], r->headers[i][1]);
-    return send_reply(c, status, resp,
-                      r->raw_type ? r->raw_type : "application/octet-stream");
+    size_t n = 0;
+    while (n < QVS_MAX_RESP_HEADERS && resp->headers[n][0])
+        n++;
+    reply r = {status,
+               resp->raw_body,
+               resp->raw_len,
+               resp->raw_type ? resp->raw_type : "application/octet-stream",
+               (const char *(*)[2])resp->headers,
+               n,
+               -1};
+    return queue_reply(c, &r);
 }
 
 /* Turns a handler's reply into the HTTP reply; frees what it owns. */
-static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
+static bool send_resp(qvs_conn *c, qvs_resp *r, double t)
 {
-    enum MHD_Result ret;
+    bool ok;
     int status = r->http_status ? r->http_status : 200;
     size_t len = 0;
     if (r->raw_file) {
-        ret = send_file(c, status, r->raw_file,
-                        r->raw_type ? r->raw_type : "application/octet-stream");
+        ok = send_file(c, status, r->raw_file,
+                       r->raw_type ? r->raw_type : "application/octet-stream");
     } else if (r->raw_body) {
-        ret = send_raw(c, status, r);
+        ok = send_raw(c, status, r);
     } else if (status >= 400) {
         char *text = qvs_envelope_error(
             r->error[0] ? r->error : "Service internal error", t, &len);
-        ret = send_buffer(c, status, text, len, "application/json");
+        ok = send_buffer(c, status, text, len, "application/json");
     } else if (r->accepted) {
         char *text = qvs_envelope_ok(NULL, "accepted", t, &len);
-        ret = send_buffer(c, 202, text, len, "application/json");
+        ok = send_buffer(c, 202, text, len, "application/json");
     } else {
         cJSON *result = r->result ? r->result : cJSON_CreateNull();
         r->result = NULL;
         char *text = qvs_envelope_ok(result, "ok", t, &len);
-        ret = text ? send_buffer(c, status, text, len, "application/json")
-                   : send_error(c, 500,
-                                "Service internal error: out of "
-                                "memory");
+        ok = text ? send_buffer(c, status, text, len, "application/json")
+                  : send_error(c, 500, "Service internal error: out of memory");
     }
     cJSON_Delete(r->result);
     free(r->raw_body);
@@ -394,15 +396,66 @@ static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
     r->result = NULL;
     r->raw_body = NULL;
     r->raw_file = NULL;
-    return ret;
+    return ok;
 }
 
 /* ---- the request --------------------------------------------------------- */
 
+/* Splits the query string (after '?', before '#') into decoded pairs. */
+static bool parse_query(qvs_conn *c)
+{
+    const char *q = strchr(qvs_wire_url(&c->wire), '?');
+    if (!q)
+        return true;
+    q++;
+    size_t n = strcspn(q, "#");
+    c->query = malloc(2 * n + 2);
+    if (!c->query)
+        return false;
+    char *copy = strndup(q, n);
+    if (!copy)
+        return false;
+    char *save = NULL;
+    for (char *kv = strtok_r(copy, "&", &save); kv;
+         kv = strtok_r(NULL, "&", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq)
+            *eq = '\0';
+        qvs_unescape(kv, true);
+        size_t kl = strlen(kv);
+        memcpy(c->query + c->query_len, kv, kl + 1);
+        c->query_len += kl + 1;
+        /* A key without '=' has no value (NULL), as libmicrohttpd's. */
+        c->query[c->query_len++] = eq ? 'v' : 'n';
+        const char *v = eq ? eq + 1 : "";
+        char *vv = strdup(v);
+        if (!vv) {
+            free(copy);
+            return false;
+        }
+        qvs_unescape(vv, true);
+        size_t vl = strlen(vv);
+        memcpy(c->query + c->query_len, vv, vl + 1);
+        c->query_len += vl + 1;
+        free(vv);
+    }
+    free(copy);
+    return true;
+}
+
 static const char *req_query(const qvs_req *r, const char *key)
 {
     const qvs_conn *c = r->conn;
-    return MHD_lookup_connection_value(c->mhd, MHD_GET_ARGUMENT_KIND, key);
+    for (size_t i = 0; i < c->query_len;) {
+        const char *k = c->query + i;
+        size_t kl = strlen(k);
+        char has = k[kl + 1];
+        const char *v = k + kl + 2;
+        if (strcmp(k, key) == 0)
+            return has == 'v' ? v : NULL;
+        i += kl + 2 + strlen(v) + 1;
+    }
+    return NULL;
 }
 
 const void *qvs_req_raw_body(const qvs_req *req, size_t *len)
@@ -430,8 +483,9 @@ qvs_server *qvs_req_server(const qvs_req *req)
 /* Splits and matches the request path; fills c->route and c->params. */
 static int match_route(qvs_conn *c, const char *method)
 {
-    size_t plen = strcspn(c->uri, "?#");
-    c->path = strndup(c->uri, plen);
+    const char *uri = qvs_wire_url(&c->wire);
+    size_t plen = strcspn(uri, "?#");
+    c->path = strndup(uri, plen);
     if (!c->path || c->path[0] != '/')
         return QVS_MATCH_NO_PATH;
     int split = qvs_path_split(c->path, c->segs, &c->n_segs);
@@ -447,17 +501,7 @@ static int match_route(qvs_conn *c, const char *method)
     return m;
 }
 
-static bool body_too_large(const qvs_conn *c)
-{
-    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (!cl)
-        return false;
-    char *end;
-    unsigned long long n = strtoull(cl, &end, 10);
-    return end != cl && n > c->srv->cfg.max_request_bytes;
-}
-
-static enum MHD_Result send_too_large(qvs_conn *c)
+static bool send_too_large(qvs_conn *c)
 {
     char msg[160];
     snprintf(msg, sizeof(msg),
@@ -466,10 +510,9 @@ static enum MHD_Result send_too_large(qvs_conn *c)
     return send_error(c, 413, msg);
 }
 
-/* Replies decided from the headers alone (step 1). */
+/* Replies decided from the head alone (step 1). */
 enum {
     EARLY_NONE = 0,
-    EARLY_HEADERS,   /* 431 */
     EARLY_PREFLIGHT, /* OPTIONS */
     EARLY_NO_KEY,    /* 401 */
     EARLY_BAD_KEY,   /* 401 */
@@ -479,30 +522,29 @@ enum {
     EARLY_BAD_PATH,  /* 422 */
     EARLY_NOT_UTF8,  /* 400 */
     EARLY_TOO_LARGE, /* 413 */
-    EARLY_FRAMING    /* 400, 414, 431, 501: answered in begin, closes */
+    EARLY_NO_MEMORY  /* 503 */
 };
 
-static enum MHD_Result send_early(qvs_conn *c, int early)
+static bool send_early(qvs_conn *c, int early)
 {
     static const char text_type[] = "text/plain; charset=utf-8";
+    static const char no_key[] =
+        "Must provide an API key or an Authorization bearer token";
+    static const char bad_key[] = "Invalid API key or JWT";
     switch (early) {
-    case EARLY_HEADERS:
-        return send_error(c, 431, "Request header fields too large");
     case EARLY_PREFLIGHT:
         return send_preflight(c);
     case EARLY_NO_KEY:
-        return send_static(
-            c, 401, "Must provide an API key or an Authorization bearer token",
-            text_type);
+        return send_body(c, 401, no_key, strlen(no_key), text_type);
     case EARLY_BAD_KEY:
-        return send_static(c, 401, "Invalid API key or JWT", text_type);
+        return send_body(c, 401, bad_key, strlen(bad_key), text_type);
     case EARLY_READ_ONLY:
         return send_error(c, 403,
                           "Forbidden: Only read-only access is allowed");
     case EARLY_NO_PATH:
-        return send_static(c, 404, "", NULL);
+        return send_body(c, 404, "", 0, NULL);
     case EARLY_NO_METHOD:
-        return send_static(c, 405, "", NULL);
+        return send_body(c, 405, "", 0, NULL);
     case EARLY_BAD_PATH:
         return send_error(c, 422,
                           "Validation error in path parameters: [path: a "
@@ -511,6 +553,8 @@ static enum MHD_Result send_early(qvs_conn *c, int early)
         return send_error(c, 400,
                           "Bad request: the request path is not valid UTF-8 "
                           "once percent-decoded");
+    case EARLY_NO_MEMORY:
+        return send_error(c, 503, "Service unavailable: out of memory");
     default:
         return send_too_large(c);
     }
@@ -518,17 +562,15 @@ static enum MHD_Result send_early(qvs_conn *c, int early)
 
 static int decide_early(qvs_conn *c, const char *method)
 {
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-        c->mhd, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-    if (ci && ci->header_size > QVS_MAX_HEADER_BYTES)
-        return EARLY_HEADERS;
     if (strcmp(method, "OPTIONS") == 0)
         return EARLY_PREFLIGHT;
     int m = match_route(c, method);
+    if (!c->path || !parse_query(c))
+        return EARLY_NO_MEMORY;
     const qvs_route *rt =
         m == QVS_MATCH_OK ? c->srv->router.entries[c->route].route : NULL;
     qvs_auth a = qvs_auth_check(&c->srv->cfg, header(c, "api-key"),
-                                header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+                                header(c, "Authorization"),
                                 rt && (rt->flags & QVS_ROUTE_OPEN),
                                 rt && (rt->flags & QVS_ROUTE_WRITE));
     if (a == QVS_AUTH_MISSING)
@@ -545,264 +587,33 @@ static int decide_early(qvs_conn *c, const char *method)
         return EARLY_BAD_PATH;
     if (m == QVS_MATCH_NOT_UTF8)
         return EARLY_NOT_UTF8;
-    if (body_too_large(c))
+    uint64_t cl = qvs_wire_content_length(&c->wire);
+    if (cl != UINT64_MAX && cl > c->srv->cfg.max_request_bytes)
         return EARLY_TOO_LARGE;
     return EARLY_NONE;
-}
-
-/* True unless the headers say there is no body. */
-static bool has_body(const qvs_conn *c)
-{
-    const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    return header(c, MHD_HTTP_HEADER_TRANSFER_ENCODING) ||
-           (cl && strcmp(cl, "0") != 0);
-}
-
-/* ---- framing: what libmicrohttpd lets through -------------------------- */
-
-/* What the header fields say about the message's framing. */
-typedef struct framing {
-    size_t n_fields;
-    size_t n_te;
-    const char *cl; /* the first Content-Length */
-    bool cl_differ; /* another Content-Length with a different value */
-    bool bad_field; /* a name that is not a token, or a control byte */
-    const char *te; /* the first Transfer-Encoding */
-} framing;
-
-static bool is_tchar(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
-}
-
-static enum MHD_Result scan_field(void *cls, enum MHD_ValueKind kind,
-                                  const char *key, const char *value)
-{
-    (void)kind;
-    framing *f = cls;
-    f->n_fields++;
-    if (!key || !*key)
-        f->bad_field = true;
-    for (const char *k = key; k && *k; k++)
-        if (!is_tchar((unsigned char)*k))
-            f->bad_field = true;
-    for (const char *v = value; v && *v; v++)
-        if (((unsigned char)*v < 0x20 && *v != '\t') || *v == 0x7f)
-            f->bad_field = true;
-    if (key && strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
-        if (!f->cl)
-            f->cl = value ? value : "";
-        else if (strcmp(f->cl, value ? value : "") != 0)
-            f->cl_differ = true;
-    } else if (key && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
-        if (!f->n_te++)
-            f->te = value ? value : "";
-    }
-    return MHD_YES;
-}
-
-/* A request whose framing is ambiguous or unknown (RFC 9112 section 6.3):
- * the connection cannot be trusted past it, so it is refused and closed.
- * Returns the status (0: fine) and the message in *msg.  libmicrohttpd has
- * already refused the worst (a Content-Length that is not a number, a
- * broken request line) with its own HTML reply; what it accepts but a
- * proxy in front of us might read differently -- both Content-Length and
- * Transfer-Encoding, two Content-Lengths, a coding other than chunked --
- * is what would let a second request hide in the first one's body. */
-static int check_framing(qvs_conn *c, const char *version, const char **msg)
-{
-    framing f = {0};
-    MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, scan_field, &f);
-    if (strlen(c->uri) > QVS_MAX_URI_BYTES) {
-        *msg = "URI too long";
-        return 414;
-    }
-    if (f.n_fields > QVS_MAX_HEADER_COUNT) {
-        *msg = "Request header fields too large: too many fields";
-        return 431;
-    }
-    if (f.bad_field) {
-        *msg = "Bad request: malformed header field";
-        return 400;
-    }
-    if (f.cl_differ) {
-        *msg = "Bad request: conflicting Content-Length fields";
-        return 400;
-    }
-    if (!f.n_te)
-        return 0;
-    if (f.cl) {
-        *msg = "Bad request: both Content-Length and Transfer-Encoding";
-        return 400;
-    }
-    if (strcmp(version, MHD_HTTP_VERSION_1_1) != 0) {
-        *msg = "Bad request: Transfer-Encoding in an HTTP/1.0 request";
-        return 400;
-    }
-    /* Only "chunked", once: the last coding must be chunked, and only
-     * there (400 if not: the length is unknowable; several
-     * Transfer-Encoding fields are refused rather than joined), and we
-     * decode no other coding (501). */
-    const char *te = f.te + strspn(f.te, " \t");
-    size_t n = strcspn(te, " \t,");
-    bool chunked = n == 7 && strncasecmp(te, "chunked", 7) == 0;
-    if (f.n_te == 1 && chunked && te[n + strspn(te + n, " \t")] == '\0')
-        return 0;
-    const char *last = strrchr(f.te, ',');
-    last = last ? last + 1 : f.te;
-    last += strspn(last, " \t");
-    char before[256];
-    snprintf(before, sizeof(before), "%.*s", (int)(last - f.te), f.te);
-    if (f.n_te > 1 || strcasestr(before, "chunked") ||
-        strncasecmp(last, "chunked", 7) != 0 ||
-        last[7 + strspn(last + 7, " \t")] != '\0') {
-        *msg = "Bad request: Transfer-Encoding must end with chunked";
-        return 400;
-    }
-    *msg = "Not implemented: transfer codings other than chunked";
-    return 501;
-}
-
-/* Step 1: everything decided from the request line and headers.  A
- * refusal of a request with a body goes out at once, so the body is never
- * read (libmicrohttpd then closes the connection); one without a body is
- * answered after the (empty) body, which keeps the connection alive.  A
- * request with bad framing is answered at once and its connection
- * closed, whatever follows it on the wire. */
-static enum MHD_Result begin(qvs_conn *c, const char *method,
-                             const char *version)
-{
-    const char *msg = NULL;
-    int status = check_framing(c, version, &msg);
-    if (status) {
-        if (c->sock && !qvs_sock_to(c->sock, QVS_PHASE_WAIT, QVS_PHASE_BUSY))
-            return MHD_NO;
-        c->answered = c->must_close = true;
-        c->early = EARLY_FRAMING;
-        return send_error(c, status, msg);
-    }
-    c->early = decide_early(c, method);
-    bool body = has_body(c);
-    int next = body && c->early == EARLY_NONE ? QVS_PHASE_BODY : QVS_PHASE_BUSY;
-    if (c->sock && !qvs_sock_to(c->sock, QVS_PHASE_WAIT, next))
-        return MHD_NO; /* the guard closed it meanwhile */
-    if (c->early != EARLY_NONE && body) {
-        c->answered = true;
-        return send_early(c, c->early);
-    }
-    return MHD_YES;
-}
-
-/* Step 2: one piece of the body.  Returns false to drop the connection. */
-static bool absorb(qvs_conn *c, const char *data, size_t n)
-{
-    uint64_t limit = c->srv->cfg.max_request_bytes;
-    c->received += n;
-    if (c->sock) {
-        qvs_sock_body(c->sock, n);
-        if (atomic_load(&c->sock->phase) == QVS_PHASE_DEAD)
-            return false; /* too slow: the guard has answered 408 */
-    }
-    if (c->too_large) /* discarding, up to a bound */
-        return c->received <= limit + (limit > (1u << 20) ? limit : 1u << 20);
-    if (c->len + n > limit) {
-        c->too_large = true;
-        free(c->body);
-        c->body = NULL;
-        c->len = c->cap = 0;
-        return true;
-    }
-    if (c->len + n > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
-        while (cap < c->len + n)
-            cap *= 2;
-        if (cap > limit)
-            cap = (size_t)limit;
-        char *b = realloc(c->body, cap);
-        if (!b)
-            return false;
-        c->body = b;
-        c->cap = cap;
-    }
-    memcpy(c->body + c->len, data, n);
-    c->len += n;
-    return true;
-}
-
-/* The file part of a multipart/form-data body, gathered by libmicrohttpd's
- * post processor (Qdrant's upload form sends the snapshot as the field
- * `snapshot`; the first file part is taken whatever its name). */
-typedef struct part_buf {
-    char *data;
-    size_t len, cap;
-    char *key; /* the field the data belongs to */
-    bool failed;
-} part_buf;
-
-static enum MHD_Result on_part(void *cls, enum MHD_ValueKind kind,
-                               const char *key, const char *filename,
-                               const char *content_type,
-                               const char *transfer_encoding, const char *data,
-                               uint64_t off, size_t size)
-{
-    (void)kind, (void)content_type, (void)transfer_encoding, (void)off;
-    part_buf *p = cls;
-    if (!key || (!filename && strcmp(key, "snapshot") != 0))
-        return MHD_YES; /* an ordinary form field */
-    if (!p->key && !(p->key = strdup(key)))
-        p->failed = true;
-    if (p->failed || strcmp(p->key, key) != 0 || size == 0)
-        return p->failed ? MHD_NO : MHD_YES;
-    if (p->len + size > p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 65536;
-        while (cap < p->len + size)
-            cap *= 2;
-        char *d = realloc(p->data, cap);
-        if (!d) {
-            p->failed = true;
-            return MHD_NO;
-        }
-        p->data = d;
-        p->cap = cap;
-    }
-    memcpy(p->data + p->len, data, size);
-    p->len += size;
-    return MHD_YES;
 }
 
 /* A raw-body route sent multipart/form-data: keep only the file part.
  * False (the error in r) when the form holds no file. */
 static bool unwrap_multipart(qvs_conn *c, qvs_resp *r)
 {
-    const char *type = MHD_lookup_connection_value(
-        c->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *type = header(c, "Content-Type");
     if (!type || strncasecmp(type, "multipart/form-data", 19) != 0)
         return true;
-    part_buf p = {0};
-    struct MHD_PostProcessor *pp =
-        MHD_create_post_processor(c->mhd, 65536, on_part, &p);
-    bool ok = pp && MHD_post_process(pp, c->body, c->len) == MHD_YES &&
-              !p.failed && p.key;
-    if (pp)
-        MHD_destroy_post_processor(pp);
-    free(p.key);
-    if (!ok) {
-        free(p.data);
+    const char *data;
+    size_t len;
+    if (!c->body || !qvs_multipart_file(type, c->body, c->len, &data, &len))
         return qvs_fail(r, 400,
                         "Format error in multipart body: no file part "
                         "(send the snapshot as the form field `snapshot`)");
-    }
-    free(c->body);
-    c->body = p.data;
-    c->len = p.len;
-    c->cap = p.cap;
+    c->body = (char *)data; /* inside the body, which stays alive */
+    c->len = len;
     return true;
 }
 
 /* Step 3: the whole request is in: decode the body, run the handler,
- * keep its reply in c->resp.  Queues nothing on the connection, so a
- * worker may run it while the connection is suspended. */
+ * keep its reply in c->resp.  Touches nothing of the loop's, so a worker
+ * may run it. */
 static void run_request(qvs_conn *c)
 {
     qvs_resp *resp = &c->resp;
@@ -836,13 +647,487 @@ done:
     c->ran = true;
 }
 
+/* ---- connections ----------------------------------------------------------
+ */
+
+/* Makes ep watch `events` on c's socket (0: take it out of ep). */
+static void watch(qvs_conn *c, unsigned events)
+{
+    if (events == c->events)
+        return;
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    int op = !c->events ? EPOLL_CTL_ADD
+             : !events  ? EPOLL_CTL_DEL
+                        : EPOLL_CTL_MOD;
+    (void)epoll_ctl(c->loop->ep, op, c->fd, &ev);
+    c->events = events;
+}
+
+/* Forgets the request served (its parts, body and reply). */
+static void next_request(qvs_conn *c)
+{
+    if (c->in_request) {
+        c->in_request = false;
+        atomic_fetch_sub(&c->srv->active, 1);
+    }
+    cJSON_Delete(c->resp.result);
+    free(c->resp.raw_body);
+    free(c->resp.raw_file);
+    memset(&c->resp, 0, sizeof(c->resp));
+    free(c->path);
+    free(c->query);
+    free(c->own_body);
+    c->path = c->query = c->own_body = c->body = NULL;
+    c->query_len = c->len = c->n_segs = c->n_params = 0;
+    c->method = NULL;
+    c->route = SIZE_MAX;
+    c->early = EARLY_NONE;
+    c->ran = c->job.write = false;
+    c->out_len = c->out_off = 0;
+    if (c->file_fd >= 0)
+        close(c->file_fd);
+    c->file_fd = -1;
+    c->file_left = 0;
+}
+
+static void conn_close(qvs_conn *c)
+{
+    qvs_loop *l = c->loop;
+    next_request(c);
+    watch(c, 0);
+    qvs_guard_close(c->srv->guard, c->sock); /* before the fd goes */
+    close(c->fd);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        l->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    qvs_wire_free(&c->wire);
+    free(c->in);
+    free(c->out);
+    free(c);
+}
+
+static qvs_conn *conn_new(qvs_loop *l, int fd, const struct sockaddr *addr)
+{
+    qvs_conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->srv = l->srv;
+    c->loop = l;
+    c->fd = fd;
+    c->file_fd = -1;
+    c->route = SIZE_MAX;
+    c->state = C_READ;
+    qvs_wire_limits lim = {.max_uri = QVS_MAX_URI_BYTES,
+                           .max_header_bytes = QVS_MAX_HEADER_BYTES,
+                           .max_fields = QVS_MAX_HEADER_COUNT,
+                           .max_body = l->srv->cfg.max_request_bytes};
+    qvs_wire_init(&c->wire, &lim);
+    c->sock = qvs_guard_open(l->srv->guard, fd, addr);
+    if (!c->sock) {
+        free(c);
+        return NULL;
+    }
+    c->next = l->conns;
+    if (l->conns)
+        l->conns->prev = c;
+    l->conns = c;
+    return c;
+}
+
+/* The request is complete, or refused: BODY or WAIT -> BUSY, so the guard
+ * leaves it alone from now on.  False if the guard closed it first. */
+static bool to_busy(qvs_conn *c)
+{
+    int ph = atomic_load(&c->sock->phase);
+    return ph == QVS_PHASE_BUSY ||
+           ((ph == QVS_PHASE_WAIT || ph == QVS_PHASE_BODY) &&
+            qvs_sock_to(c->sock, ph, QVS_PHASE_BUSY));
+}
+
+static void begin_request(qvs_conn *c)
+{
+    if (!c->in_request) {
+        c->in_request = true;
+        atomic_fetch_add(&c->srv->active, 1);
+        clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    }
+}
+
+static bool flush(qvs_conn *c);
+
+/* A malformed request: its envelope, then the connection closes. */
+static bool on_wire_error(qvs_conn *c)
+{
+    begin_request(c);
+    if (!to_busy(c))
+        return false;
+    c->close_after = true;
+    return send_error(c, c->wire.status, c->wire.message) && flush(c);
+}
+
+/* Step 1: the head is in.  False to close the connection. */
+static bool on_head(qvs_conn *c)
+{
+    begin_request(c);
+    c->method = qvs_wire_method(&c->wire);
+    c->early = decide_early(c, c->method);
+    bool body = qvs_wire_has_body(&c->wire);
+    if (body && c->early == EARLY_NONE) {
+        if (!qvs_sock_to(c->sock, QVS_PHASE_WAIT, QVS_PHASE_BODY))
+            return false; /* the guard closed it meanwhile */
+        const char *expect = header(c, "Expect");
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (expect && strcasecmp(expect, "100-continue") == 0 &&
+            !out_add(c, cont, sizeof(cont) - 1))
+            return false;
+        return true;
+    }
+    if (!to_busy(c))
+        return false;
+    if (c->early != EARLY_NONE && body) {
+        /* Refused before its body: answered at once, the body unread. */
+        c->close_after = true;
+        return send_early(c, c->early);
+    }
+    return true;
+}
+
+/* Hands c to the pool; false if its queue is full. */
+static bool enqueue(qvs_conn *c);
+
+/* Step 3: the whole request is in. */
+static bool on_done(qvs_conn *c)
+{
+    if (!to_busy(c))
+        return false;
+    if (c->early != EARLY_NONE)
+        return send_early(c, c->early);
+    c->body = qvs_wire_body(&c->wire, &c->len);
+    const qvs_route *rt = c->srv->router.entries[c->route].route;
+    if (!(rt->flags & QVS_ROUTE_INLINE)) {
+        c->job.write = (rt->flags & QVS_ROUTE_WRITE) != 0;
+        watch(c, 0); /* the worker's until it hands it back */
+        c->state = C_WORK;
+        if (enqueue(c))
+            return true;
+        c->state = C_READ;
+        return send_error(c, 503,
+                          "Service unavailable: too many requests in flight");
+    }
+    run_request(c);
+    return send_resp(c, &c->resp, c->t);
+}
+
+/* Feeds the bytes waiting in c->in to the wire while c is reading.
+ * False to close the connection. */
+static bool process_input(qvs_conn *c)
+{
+    while (c->state == C_READ && c->in_len > 0) {
+        int ev;
+        size_t used = qvs_wire_feed(&c->wire, c->in, c->in_len, &ev);
+        if (c->wire.n_fields > 0 || ev == QVS_WIRE_HEAD)
+            qvs_sock_line(c->sock); /* the request line is in */
+        memmove(c->in, c->in + used, c->in_len - used);
+        c->in_len -= used;
+        if (atomic_load(&c->sock->phase) == QVS_PHASE_BODY)
+            qvs_sock_body(c->sock, used);
+        if (atomic_load(&c->sock->phase) == QVS_PHASE_DEAD)
+            return false; /* too slow: the guard has answered */
+        bool ok = true;
+        if (ev == QVS_WIRE_ERROR)
+            return on_wire_error(c);
+        if (ev == QVS_WIRE_HEAD)
+            ok = on_head(c);
+        else if (ev == QVS_WIRE_DONE)
+            ok = on_done(c);
+        else if (used == 0)
+            break;
+        if (!ok)
+            return false;
+    }
+    if (c->state == C_WORK)
+        return true; /* the worker's now: not in ep */
+    if (c->state == C_WRITE || c->out_len > c->out_off)
+        return flush(c);
+    watch(c, EPOLLIN | EPOLLRDHUP);
+    return true;
+}
+
+/* The reply is out: close, linger, or read the next request. */
+static bool reply_sent(qvs_conn *c)
+{
+    if (c->state != C_WRITE) { /* a 100 Continue went out */
+        c->out_len = c->out_off = 0;
+        watch(c, EPOLLIN | EPOLLRDHUP);
+        return true;
+    }
+    if (c->close_after) {
+        next_request(c);
+        shutdown(c->fd, SHUT_WR);
+        c->state = C_LINGER;
+        c->deadline_ns = now_ns() + (int64_t)QVS_LINGER_MS * 1000000;
+        watch(c, EPOLLIN | EPOLLRDHUP);
+        return true;
+    }
+    next_request(c);
+    qvs_wire_next(&c->wire);
+    qvs_sock_wait(c->sock); /* the next request's head deadline starts */
+    c->state = C_READ;
+    return process_input(c);
+}
+
+/* Writes what it can of the reply.  False to close the connection. */
+static bool flush(qvs_conn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t k = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                         MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            watch(c, EPOLLOUT | (c->state == C_READ ? EPOLLIN : 0));
+            return true;
+        }
+        if (k <= 0)
+            return false;
+        c->out_off += (size_t)k;
+        c->deadline_ns = now_ns() + (int64_t)QVS_CONN_TIMEOUT_S * 1000000000;
+    }
+    while (c->file_left > 0) {
+        size_t n = c->file_left > (1u << 20) ? 1u << 20 : (size_t)c->file_left;
+        ssize_t k = sendfile(c->fd, c->file_fd, &c->file_off, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            watch(c, EPOLLOUT);
+            return true;
+        }
+        if (k <= 0)
+            return false; /* an error, or the file shrank */
+        c->file_left -= (uint64_t)k;
+        c->deadline_ns = now_ns() + (int64_t)QVS_CONN_TIMEOUT_S * 1000000000;
+    }
+    return reply_sent(c);
+}
+
+/* Reads what the socket holds.  False to close the connection. */
+static bool on_readable(qvs_conn *c)
+{
+    for (;;) {
+        if (c->in_cap - c->in_len < READ_CHUNK) {
+            char *b = realloc(c->in, c->in_len + READ_CHUNK);
+            if (!b)
+                return false;
+            c->in = b;
+            c->in_cap = c->in_len + READ_CHUNK;
+        }
+        ssize_t k = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (k <= 0)
+            return false;         /* end of file: the client, or the guard */
+        if (c->state == C_LINGER) /* dropped */
+            continue;
+        c->in_len += (size_t)k;
+        if (!process_input(c))
+            return false;
+        if (c->state != C_READ)
+            return true;
+    }
+}
+
+static void on_event(qvs_conn *c, unsigned ev)
+{
+    bool ok = true;
+    if (c->state == C_WRITE || (ev & EPOLLOUT))
+        ok = (ev & EPOLLERR) ? false : flush(c);
+    else if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        ok = on_readable(c);
+    if (!ok)
+        conn_close(c);
+}
+
+/* ---- the loops ------------------------------------------------------------
+ */
+
+static void wake_loop(qvs_loop *l)
+{
+    uint64_t one = 1;
+    (void)!write(l->wake, &one, sizeof(one));
+}
+
+/* A worker is done with c: back to its loop, which sends the reply. */
+static void hand_back(qvs_conn *c)
+{
+    qvs_loop *l = c->loop;
+    pthread_mutex_lock(&l->dlock);
+    c->next_done = l->done;
+    l->done = c;
+    pthread_mutex_unlock(&l->dlock);
+    wake_loop(l);
+}
+
+static void take_done(qvs_loop *l)
+{
+    uint64_t n;
+    (void)!read(l->wake, &n, sizeof(n));
+    pthread_mutex_lock(&l->dlock);
+    qvs_conn *c = l->done;
+    l->done = NULL;
+    pthread_mutex_unlock(&l->dlock);
+    while (c) {
+        qvs_conn *next = c->next_done;
+        c->state = C_READ;
+        if (!send_resp(c, &c->resp, c->t) || !flush(c))
+            conn_close(c);
+        c = next;
+    }
+}
+
+static void listen_on(qvs_loop *l, bool on)
+{
+    if (on == l->listening)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE,
+                             .data.ptr = NULL};
+    (void)epoll_ctl(l->ep, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+                    l->srv->listen_fd, &ev);
+    l->listening = on;
+}
+
+static void accept_all(qvs_loop *l)
+{
+    for (;;) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        int fd = accept4(l->srv->listen_fd, (struct sockaddr *)&sa, &sl,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                /* Out of descriptors: listen again in a moment, rather
+                 * than spin on a listener that stays readable. */
+                listen_on(l, false);
+                l->accept_retry_ns = now_ns() + 100 * 1000000;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                listen_on(l, false); /* shut down: stopping */
+            }
+            return;
+        }
+        qvs_conn *c = conn_new(l, fd, (struct sockaddr *)&sa);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        watch(c, EPOLLIN | EPOLLRDHUP);
+    }
+}
+
+/* Closes connections past their write or linger deadline; listens again
+ * after a shortage of descriptors. */
+static void tick(qvs_loop *l)
+{
+    int64_t now = now_ns();
+    for (qvs_conn *c = l->conns, *next; c; c = next) {
+        next = c->next;
+        if ((c->state == C_WRITE || c->state == C_LINGER) &&
+            now > c->deadline_ns)
+            conn_close(c);
+    }
+    if (!l->listening && l->accept_retry_ns && now > l->accept_retry_ns &&
+        !atomic_load(&l->srv->stopping)) {
+        l->accept_retry_ns = 0;
+        listen_on(l, true);
+    }
+}
+
+static void *loop_main(void *arg)
+{
+    qvs_loop *l = arg;
+    struct epoll_event evs[64];
+    int64_t next_tick = now_ns();
+    for (;;) {
+        int n = epoll_wait(l->ep, evs, 64, TICK_MS);
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == NULL)
+                accept_all(l);
+            else if (evs[i].data.ptr == l)
+                take_done(l);
+            else
+                on_event(evs[i].data.ptr, evs[i].events);
+        }
+        if (now_ns() >= next_tick) {
+            tick(l);
+            next_tick = now_ns() + (int64_t)TICK_MS * 1000000;
+        }
+        pthread_mutex_lock(&l->dlock);
+        bool stop = l->stop;
+        pthread_mutex_unlock(&l->dlock);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+static bool loop_start(qvs_server *srv, qvs_loop *l)
+{
+    l->srv = srv;
+    l->ep = epoll_create1(EPOLL_CLOEXEC);
+    l->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    pthread_mutex_init(&l->dlock, NULL);
+    if (l->ep < 0 || l->wake < 0)
+        return false;
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+    if (epoll_ctl(l->ep, EPOLL_CTL_ADD, l->wake, &ev) != 0)
+        return false;
+    listen_on(l, true);
+    if (!l->listening || pthread_create(&l->thread, NULL, loop_main, l))
+        return false;
+    l->started = true;
+    return true;
+}
+
+/* Stops l's thread and closes every connection it still holds. */
+static void loop_stop(qvs_loop *l)
+{
+    if (l->started) {
+        pthread_mutex_lock(&l->dlock);
+        l->stop = true;
+        pthread_mutex_unlock(&l->dlock);
+        wake_loop(l);
+        pthread_join(l->thread, NULL);
+        l->started = false;
+    }
+    /* Requests handed back after the loop stopped, then the rest. */
+    for (qvs_conn *c = l->done, *next; c; c = next) {
+        next = c->next_done;
+        conn_close(c);
+    }
+    l->done = NULL;
+    while (l->conns)
+        conn_close(l->conns);
+    if (l->ep >= 0)
+        close(l->ep);
+    if (l->wake >= 0)
+        close(l->wake);
+    l->ep = l->wake = -1;
+    pthread_mutex_destroy(&l->dlock);
+}
+
 /* ---- the worker pool ------------------------------------------------------
  * Handlers that may be slow (every route but the inline ones: /, /healthz,
  * /livez, /readyz, /metrics) run in a pool of cfg.threads workers, not in
- * libmicrohttpd's threads: the connection is suspended, the request
- * queued, and a worker runs it and resumes the connection, whose thread
- * then sends the reply.  So a probe, or the head of any request, never
- * waits behind a search or a snapshot.
+ * the connection loops: the connection leaves its loop's epoll set, the
+ * request is queued, and a worker runs it and hands the connection back
+ * to its loop, which sends the reply.  So a probe, or the head of any request,
+ * never waits behind a search or a snapshot.
  *
  * Reads and writes (routes flagged QVS_ROUTE_WRITE) wait in two queues,
  * and at most write_cap workers (half of them, at least one) run writes at
@@ -863,28 +1148,20 @@ done:
  * waiting without limit, and a flood of writes cannot fill the reads'
  * places. */
 
-/* Queues job; a REST request's connection (suspend, or NULL for a gRPC
- * call) is suspended under the lock, before any worker can resume it. */
-static bool submit(qvs_server *srv, qvs_job *job,
-                   struct MHD_Connection *suspend)
+/* Queues a job: a REST request (its connection, whose loop no longer
+ * watches it) or a gRPC call (server/grpc/), which share the pool. */
+bool qvs_server_submit(qvs_server *srv, qvs_job *job)
 {
     pthread_mutex_lock(&srv->qlock);
     qvs_queue *q = &srv->queue[job->write ? QUEUE_WRITE : QUEUE_READ];
     bool ok = q->len < q->cap && !srv->qstop;
     if (ok) {
-        if (suspend)
-            MHD_suspend_connection(suspend);
         job->seq = srv->qseq++;
         q->ring[(q->head + q->len++) % q->cap] = job;
         pthread_cond_signal(&srv->qcond);
     }
     pthread_mutex_unlock(&srv->qlock);
     return ok;
-}
-
-bool qvs_server_submit(qvs_server *srv, qvs_job *job)
-{
-    return submit(srv, job, NULL);
 }
 
 static void conn_run(qvs_job *job)
@@ -894,14 +1171,14 @@ static void conn_run(qvs_job *job)
 
 static void conn_done(qvs_job *job)
 {
-    MHD_resume_connection(((qvs_conn *)job)->mhd); /* libmicrohttpd's again */
+    hand_back((qvs_conn *)job); /* the connection is its loop's again */
 }
 
 static bool enqueue(qvs_conn *c)
 {
     c->job.run = conn_run;
     c->job.done = conn_done;
-    return submit(c->srv, &c->job, c->mhd);
+    return qvs_server_submit(c->srv, &c->job);
 }
 
 static qvs_job *pop_locked(qvs_queue *q)
@@ -974,7 +1251,7 @@ static bool pool_start(qvs_server *srv, unsigned n)
     srv->write_cap = n / 2 ? n / 2 : 1;
     for (int k = QUEUE_READ; k <= QUEUE_WRITE; k++) {
         srv->queue[k].cap = (size_t)n * QVS_QUEUE_PER_WORKER;
-        srv->queue[k].ring = calloc(srv->queue[k].cap, sizeof(qvs_conn *));
+        srv->queue[k].ring = calloc(srv->queue[k].cap, sizeof(qvs_job *));
         if (!srv->queue[k].ring)
             return false;
     }
@@ -1005,80 +1282,6 @@ static void pool_stop(qvs_server *srv)
     }
 }
 
-/* Step 3 in libmicrohttpd's thread: a probe runs here, anything else goes
- * to the pool; called again when the worker resumes the connection. */
-static enum MHD_Result finish(qvs_conn *c, const char *method)
-{
-    if (c->ran)
-        return send_resp(c, &c->resp, c->t);
-    if (c->too_large)
-        return send_too_large(c);
-    c->method = method;
-    const qvs_route *rt = c->srv->router.entries[c->route].route;
-    if (!(rt->flags & QVS_ROUTE_INLINE)) {
-        c->job.write = (rt->flags & QVS_ROUTE_WRITE) != 0;
-        if (enqueue(c))
-            return MHD_YES;
-        return send_error(c, 503,
-                          "Service unavailable: too many requests in flight");
-    }
-    run_request(c);
-    return send_resp(c, &c->resp, c->t);
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *mhd,
-                                  const char *url, const char *method,
-                                  const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
-{
-    qvs_conn *c = *con_cls;
-    if (!c) {
-        c = conn_new(cls, url);
-        if (!c)
-            return MHD_NO;
-        *con_cls = c;
-    }
-    if (!c->started) {
-        c->started = true;
-        c->mhd = mhd;
-        c->sock = sock_of(mhd);
-        clock_gettime(CLOCK_MONOTONIC, &c->t0);
-        return begin(c, method, version);
-    }
-    if (c->early != EARLY_NONE) {
-        if (*upload_data_size || c->answered)
-            return MHD_NO;
-        c->answered = true;
-        return send_early(c, c->early);
-    }
-    if (*upload_data_size) {
-        bool ok = absorb(c, upload_data, *upload_data_size);
-        *upload_data_size = 0;
-        return ok ? MHD_YES : MHD_NO;
-    }
-    if (c->sock && atomic_load(&c->sock->phase) != QVS_PHASE_BUSY &&
-        !qvs_sock_to(c->sock, QVS_PHASE_BODY, QVS_PHASE_BUSY))
-        return MHD_NO; /* the body came too slowly: closed by the guard */
-    return finish(c, method);
-}
-
-/* ---- start and stop ------------------------------------------------------ */
-
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    /* A client that hangs up, or that the guard cut off, is routine; a
-     * line each would let a flood of slow sockets flood the log too. */
-    if (strncmp(line, "Connection socket is closed when reading", 40) == 0 ||
-        strncmp(line, "Connection was closed by remote side", 36) == 0)
-        return;
-    fprintf(stderr, "quiver serve: libmicrohttpd: %s", line);
-    if (!*line || line[strlen(line) - 1] != '\n')
-        fputc('\n', stderr);
-}
-
 static void make_id(char *out)
 {
     unsigned char b[16] = {0};
@@ -1107,10 +1310,12 @@ static void make_started(char *out, size_t cap)
     snprintf(out, cap, "%.31s.%06dZ", base, (int)(t.tv_nsec / 1000 % 1000000));
 }
 
+/* ---- start and stop ------------------------------------------------------ */
+
 /* Each connection is one descriptor; says so when the process may run
- * out before the connection limit is reached (accept then fails, and
- * libmicrohttpd stops accepting until a connection closes).  `quiver
- * serve` raises its soft limit to the hard one at start. */
+ * out before the connection limit is reached (accept then fails, and the
+ * loops stop accepting for a moment).  `quiver serve` raises its soft
+ * limit to the hard one at start. */
 static void warn_fd_limit(unsigned conns)
 {
     struct rlimit rl;
@@ -1122,53 +1327,70 @@ static void warn_fd_limit(unsigned conns)
                 (unsigned long long)rl.rlim_cur, conns);
 }
 
-static struct MHD_Daemon *start_daemon(qvs_server *srv, char *err, size_t cap)
+/* Opens the listening socket (non-blocking, SO_REUSEADDR); -1 on
+ * failure with the message in err. */
+static int open_listener(const qvs_config *cfg, char *err, size_t cap)
 {
-    const char *host = qvs_config_host(&srv->cfg);
+    const char *host = qvs_config_host(cfg);
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char port[16];
-    snprintf(port, sizeof(port), "%u", srv->cfg.port);
+    snprintf(port, sizeof(port), "%u", cfg->port);
     int rc = getaddrinfo(host, port, &hints, &ai);
     if (rc != 0) {
         snprintf(err, cap, "cannot resolve host '%s': %s", host,
                  gai_strerror(rc));
-        return NULL;
+        return -1;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-                     MHD_USE_ITC | MHD_USE_ERROR_LOG |
-                     MHD_ALLOW_SUSPEND_RESUME; /* the worker pool */
-    if (ai->ai_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
-    unsigned threads = srv->cfg.threads ? srv->cfg.threads : 1;
-    /* libmicrohttpd's own limit sits above the guard's, with room for the
-     * sockets the guard has closed and libmicrohttpd not yet reaped: the
-     * guard decides who is let go, libmicrohttpd's refusal is the last
-     * resort.  Its per-address limit is left off for the same reason. */
-    unsigned conns = srv->cfg.max_connections;
-    unsigned hard = conns + conns / 4 + 16;
-    if (hard < threads)
-        hard = threads;
-    warn_fd_limit(hard);
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, srv, MHD_OPTION_SOCK_ADDR,
-        ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_CONNECTION_LIMIT, hard, MHD_OPTION_CONNECTION_TIMEOUT,
-        QVS_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)QVS_MHD_POOL_BYTES,
-        MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)16 * 1024,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, srv, MHD_OPTION_END);
+    int fd =
+        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd >= 0 &&
+        (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+         bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+         listen(fd, SOMAXCONN) != 0)) {
+        close(fd);
+        fd = -1;
+    }
     freeaddrinfo(ai);
-    if (!d)
+    if (fd < 0)
         snprintf(err, cap,
                  "cannot listen on %s port %u (in use, or not an address of "
                  "this machine?)",
-                 host, srv->cfg.port);
-    return d;
+                 host, cfg->port);
+    return fd;
+}
+
+static unsigned bound_port(int fd)
+{
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof(sa);
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0)
+        return 0;
+    if (sa.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&sa)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&sa)->sin_port);
+}
+
+/* Everything qvs_server_start made, in reverse; srv may be half made. */
+static void server_free(qvs_server *srv)
+{
+    if (srv->listen_fd >= 0)
+        shutdown(srv->listen_fd, SHUT_RDWR);
+    pool_stop(srv); /* runs what is still queued, hands it back */
+    for (int i = 0; i < QVS_LOOPS; i++)
+        loop_stop(&srv->loops[i]);
+    if (srv->listen_fd >= 0)
+        close(srv->listen_fd);
+    pthread_cond_destroy(&srv->qcond);
+    pthread_mutex_destroy(&srv->qlock);
+    qvs_guard_free(srv->guard);
+    qvs_catalog_close(srv->catalog);
+    qvs_metrics_free(&srv->metrics);
+    qvs_router_free(&srv->router);
+    free(srv);
 }
 
 bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
@@ -1181,6 +1403,9 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
         return false;
     }
     srv->cfg = *cfg;
+    srv->listen_fd = -1;
+    for (int i = 0; i < QVS_LOOPS; i++)
+        srv->loops[i].ep = srv->loops[i].wake = -1;
     atomic_init(&srv->active, 0);
     atomic_init(&srv->stopping, false);
     atomic_init(&srv->hold, false);
@@ -1215,27 +1440,23 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
         snprintf(err, cap, "cannot start the worker threads");
         goto fail;
     }
-    srv->daemon = start_daemon(srv, err, cap);
-    if (!srv->daemon)
+    warn_fd_limit(cfg->max_connections);
+    srv->listen_fd = open_listener(cfg, err, cap);
+    if (srv->listen_fd < 0)
         goto fail;
-    const union MHD_DaemonInfo *di =
-        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = di ? di->port : cfg->port;
+    srv->port = bound_port(srv->listen_fd);
+    for (int i = 0; i < QVS_LOOPS; i++) {
+        if (!loop_start(srv, &srv->loops[i])) {
+            snprintf(err, cap, "cannot start the connection loops");
+            goto fail;
+        }
+    }
     if (cfg->grpc_port != 0 && !qvs_grpc_start(srv, &srv->grpc, err, cap))
         goto fail;
     *out = srv;
     return true;
 fail:
-    if (srv->daemon)
-        MHD_stop_daemon(srv->daemon);
-    pool_stop(srv);
-    pthread_cond_destroy(&srv->qcond);
-    pthread_mutex_destroy(&srv->qlock);
-    qvs_guard_free(srv->guard);
-    qvs_catalog_close(srv->catalog);
-    qvs_metrics_free(&srv->metrics);
-    qvs_router_free(&srv->router);
-    free(srv);
+    server_free(srv);
     return false;
 }
 
@@ -1297,7 +1518,7 @@ void qvs_server_stop(qvs_server *srv)
     if (!srv)
         return;
     atomic_store(&srv->stopping, true);
-    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
+    shutdown(srv->listen_fd, SHUT_RDWR); /* no new connections */
     /* Connections waiting for a request will get none now. */
     qvs_guard_close_idle(srv->guard);
     /* gRPC stops taking calls and finishes those in flight (they run in
@@ -1310,17 +1531,7 @@ void qvs_server_stop(qvs_server *srv)
         struct timespec nap = {0, 5 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
-    pool_stop(srv); /* runs what is still queued, resumes its connections */
-    MHD_stop_daemon(srv->daemon); /* unregisters every socket */
-    pthread_cond_destroy(&srv->qcond);
-    pthread_mutex_destroy(&srv->qlock);
-    qvs_guard_free(srv->guard);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
-    qvs_catalog_close(srv->catalog);
-    qvs_metrics_free(&srv->metrics);
-    qvs_router_free(&srv->router);
-    free(srv);
+    server_free(srv);
 }
 
 qvs_catalog *qvs_server_catalog(qvs_server *srv)

@@ -20,7 +20,7 @@
 #include "routes.h"
 #include "server.h"
 
-#include <microhttpd.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,7 +184,7 @@ int qvs_path_split(char *path, char **segs, size_t *n_segs)
         if (*n_segs == QVS_MAX_SEGMENTS)
             return QVS_PATH_TOO_LONG;
         size_t raw = strlen(start);
-        size_t len = MHD_http_unescape(start);
+        size_t len = qvs_unescape(start, false);
         /* A "%00" decodes to NUL: the segment would be cut short. */
         if (len > raw || strlen(start) != len)
             return QVS_PATH_NUL;
@@ -193,4 +193,21 @@ int qvs_path_split(char *path, char **segs, size_t *n_segs)
         segs[(*n_segs)++] = start;
     }
     return QVS_PATH_OK;
+}
+
+size_t qvs_unescape(char *s, bool plus)
+{
+    char *out = s;
+    for (const char *p = s; *p; p++) {
+        if (*p == '%' && isxdigit((unsigned char)p[1]) &&
+            isxdigit((unsigned char)p[2])) {
+            char hex[3] = {p[1], p[2], '\0'};
+            *out++ = (char)strtol(hex, NULL, 16);
+            p += 2;
+        } else {
+            *out++ = plus && *p == '+' ? ' ' : *p;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - s);
 }

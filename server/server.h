@@ -8,9 +8,9 @@
  * HTTP layer's own files (http.c, router.c, auth.c, metrics.c, config.c,
  * envelope.c, serve.c) and the service and collection endpoints share.
  *
- * Threads.  libmicrohttpd calls the access handler from its pool threads;
- * route handlers other than the open probes run in the server's worker
- * threads while their connection is suspended (http.c); a handler may run
+ * Threads.  The connection loops (http.c) read, parse and reply; route
+ * handlers other than the inline ones run in the server's worker threads
+ * while their connection waits (http.c); a handler may run
  * in either kind of thread and must not care.  Everything a request touches is
  * either its own (the qvs_conn), immutable after start (config, router), atomic
  * (metrics, counters) or locked inside the catalog.  There is no global mutable
@@ -41,12 +41,6 @@
 #define QVS_MAX_HEADER_BYTES  16384u /* all request headers together */
 #define QVS_MAX_URI_BYTES     8192u  /* the request target (414 beyond) */
 #define QVS_MAX_HEADER_COUNT  100u   /* header fields (431 beyond) */
-/* libmicrohttpd's per-connection memory: a request head must fit in it
- * to reach our checks (and get a JSON 414/431) rather than its HTML error.
- * 512 KiB holds a 100 KB URI or 5,000 header fields with their bookkeeping;
- * the pool is mapped lazily, so an idle connection costs only what it
- * touched. */
-#define QVS_MHD_POOL_BYTES   (512u * 1024u)
 #define QVS_CONNECTION_LIMIT 1024u  /* default --max-connections */
 #define QVS_PER_IP_LIMIT     256u   /* default --max-connections-per-ip */
 #define QVS_HEADER_TIMEOUT_S 10u    /* default --header-timeout-sec */
@@ -155,6 +149,18 @@ enum {
  * to bytes that are not UTF-8: a name echoed in a reply would make it
  * invalid JSON). */
 int qvs_path_split(char *path, char **segs, size_t *n_segs);
+
+/* Percent-decodes s in place ("%41" -> "A"; a '%' not followed by two
+ * hex digits stays as it is); also turns '+' into ' ' when plus is true
+ * (query strings).  Returns the decoded length (s may hold NUL bytes
+ * then, from "%00"). */
+size_t qvs_unescape(char *s, bool plus);
+
+/* The file part of a multipart/form-data body (multipart.c): the first
+ * part with a filename, or the field `snapshot`; *data points into body.
+ * False if content_type has no boundary or no such part is there. */
+bool qvs_multipart_file(const char *content_type, const char *body,
+                        size_t len, const char **data, size_t *data_len);
 
 /* ---- authentication (auth.c) -------------------------------------------- */
 
