@@ -167,6 +167,10 @@ typedef struct qvi_change {
      * ...), not NUL-terminated in a decoded change */
     const char *index_kind;
     size_t index_kind_len;
+    /* INDEX_CREATE of a full-text index with options: their encoding
+     * (core/text/text_opts.c); NULL for none */
+    const uint8_t *index_opts;
+    size_t index_opts_len;
     /* PAYLOAD_SET (NULL: no key), INDEX_CREATE, INDEX_DROP: a key path */
     const char *key;
     /* PAYLOAD_DELETE_KEYS */
@@ -459,6 +463,11 @@ const uint8_t *qvi_slot_payload(const qv_collection *c, uint32_t slot);
 
 /* Frees every index of c (collection teardown). */
 void qvi_pindexes_destroy(qv_collection *c);
+/* qv_payload_index_create with a full-text index's encoded options (opts
+ * NULL: none), for the log's replay; QV_ECORRUPT for a bad encoding. */
+qv_status qvi_payload_index_create_encoded(qv_collection *c, const char *key,
+                                           qv_index_kind kind,
+                                           const uint8_t *opts, size_t len);
 
 /* Write hooks: a slot's payload is about to change or go away (remove),
  * or has just been set (add).  Each index takes out or puts in the slot's

@@ -49,6 +49,7 @@
 #include "core/base/base.h"
 #include "core/filter/filter.h"
 #include "core/payload/payload.h"
+#include "core/text/text.h"
 
 /* ---- posting lists (pindex_posting.c) ----------------------------
  */
@@ -208,17 +209,6 @@ bool qvi_uuid_key(const char *s, size_t len, uint8_t out[16]);
 /* Most tokens a full-text query may hold. */
 #define QVI_TEXT_MAX_QUERY_TOKENS 1024u
 
-/* Calls tok(ctx, start, len) for each token of s[0..len): runs of letters
- * and digits (Unicode-aware: non-ASCII letters count, punctuation and
- * symbols split), as Qdrant's default "word" tokenizer.  Stops early and
- * returns true when tok does. */
-bool qvi_text_tokens(const char *s, size_t len,
-                     bool (*tok)(void *ctx, const char *t, size_t n),
-                     void *ctx);
-/* Writes the lowercase form of the token t[0..n) to out (n bytes: the
- * case mappings used keep every character's encoded length). */
-void qvi_text_lower(const char *t, size_t n, char *out);
-
 /* A full-text query: its lowercase tokens, in order. */
 typedef enum qvi_tq_kind {
     QVI_TQ_ALL = 0, /* match: {text}: every token present */
@@ -235,12 +225,15 @@ typedef struct qvi_tq {
     const qvi_path_item *items; /* the condition's key path (the filter's) */
     uint32_t n_items;
     const char *pool;
+    qvi_text_opts *opts; /* the index's pipeline (a reference; NULL:
+                            defaults), run on every document string */
 } qvi_tq;
 
-/* Tokenizes a query text.  QV_OK, QV_EINVAL (more than
+/* Tokenizes a query text through the query form of the pipeline opts
+ * (NULL: the defaults; q takes a reference).  QV_OK, QV_EINVAL (more than
  * QVI_TEXT_MAX_QUERY_TOKENS tokens) or QV_ENOMEM. */
-qv_status qvi_tq_init(qvi_tq *q, qvi_tq_kind kind, const char *text,
-                      size_t len);
+qv_status qvi_tq_init(qvi_tq *q, qvi_tq_kind kind, qvi_text_opts *opts,
+                      const char *text, size_t len);
 void qvi_tq_free(qvi_tq *q);
 
 /* Qdrant's token match of q on the point whose payload is root: the
@@ -258,6 +251,7 @@ typedef struct qvi_pindex {
     char *pool;
     uint32_t pool_len, pool_cap;
     qv_index_kind kind;
+    qvi_text_opts *text; /* TEXT: its options (owned; NULL: defaults) */
     /* The structures below do not mirror the payloads (an allocation
      * failed while updating them): the index answers nothing until a
      * rebuild succeeds.  Token semantics of full-text keys still hold. */
