@@ -82,17 +82,29 @@ static qv_status check_kind(qv_collection *c, qv_index_kind kind)
 }
 
 qv_status qvi_payload_index_define_locked(qv_collection *c, const char *key,
-                                          qv_index_kind kind)
+                                          qv_index_kind kind,
+                                          const uint8_t *opts, size_t len)
 {
     char err[QVI_FILTER_ERRMSG_CAP];
     qvi_pindex *ix;
+    qvi_text_opts *text = NULL;
     qv_status st = check_kind(c, kind);
     if (st != QV_OK)
         return st;
+    if (opts && kind != QV_INDEX_TEXT)
+        return qvi_fail(c->err, QV_EINVAL, "options on a %s index",
+                        qv_index_kind_name(kind));
+    if (opts && (st = qvi_text_opts_decode(opts, len, &text, err,
+                                           sizeof(err))) != QV_OK)
+        return qvi_fail(c->err, st == QV_ECORRUPT ? QV_EINVAL : st,
+                        "payload index options: %s", err);
     st = qvi_pindex_new(key, kind, &ix, err, sizeof(err));
-    if (st != QV_OK)
+    if (st != QV_OK) {
+        qvi_text_opts_unref(text);
         return qvi_fail(c->err, st, "payload index key: %s",
                         st == QV_EINVAL ? err : "out of memory");
+    }
+    ix->text = text;
     qvi_pindex_set *s = set_of(c);
     if (s) {
         st = qvi_pindex_set_put(s, ix);

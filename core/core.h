@@ -337,6 +337,9 @@ typedef struct qvi_columns {
     uint32_t n_pindexes;    /* payload index definitions */
     const char *const *pindex_keys;
     const qv_index_kind *pindex_kinds;
+    /* full-text options: encodings (NULL entries, or a NULL array: none) */
+    const uint8_t *const *pindex_opts;
+    const uint32_t *pindex_opts_len;
     bool backed; /* read: the arrays may borrow from a backing */
 } qvi_columns;
 
@@ -477,10 +480,13 @@ void qvi_pindexes_remove_slot_locked(qv_collection *c, uint32_t slot);
 void qvi_pindexes_add_slot_locked(qv_collection *c, uint32_t slot);
 
 /* Registers an index without building it (marked stale): for a snapshot
- * loader, which then calls qvi_payload_indexes_rebuild_locked once.
- * Returns QV_OK, QV_EINVAL (key, kind) or QV_ENOMEM.  Exclusive lock. */
+ * loader, which then calls qvi_payload_indexes_rebuild_locked once.  opts
+ * (len bytes; NULL: none) are a full-text index's encoded options.
+ * Returns QV_OK, QV_EINVAL (key, kind, options) or QV_ENOMEM.  Exclusive
+ * lock. */
 qv_status qvi_payload_index_define_locked(qv_collection *c, const char *key,
-                                          qv_index_kind kind);
+                                          qv_index_kind kind,
+                                          const uint8_t *opts, size_t len);
 
 /* Rebuilds every index of c from the payloads (all of them, or only the
  * stale ones).  Returns QV_OK or QV_ENOMEM (the indexes that could not be

@@ -1515,10 +1515,11 @@ START_TEST(test_stale_and_rebuild)
     for (int i = 0; i < 50; i++)
         put(d, (uint64_t)i, i % 2 ? "{\"b\":true}" : "{\"b\":false}");
     pthread_rwlock_wrlock(&d->lock);
-    ck_assert_int_eq(qvi_payload_index_define_locked(d, "b", QV_INDEX_BOOL),
-                     QV_OK);
-    ck_assert_int_eq(qvi_payload_index_define_locked(d, "b[", QV_INDEX_BOOL),
-                     QV_EINVAL);
+    ck_assert_int_eq(
+        qvi_payload_index_define_locked(d, "b", QV_INDEX_BOOL, NULL, 0), QV_OK);
+    ck_assert_int_eq(
+        qvi_payload_index_define_locked(d, "b[", QV_INDEX_BOOL, NULL, 0),
+        QV_EINVAL);
     ck_assert_int_eq(qvi_payload_indexes_rebuild_locked(d, false), QV_OK);
     pthread_rwlock_unlock(&d->lock);
     ck_assert_uint_eq(points_of(d, "b"), 50);
