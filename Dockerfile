@@ -18,6 +18,7 @@ FROM debian:12-slim
 RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends libopenblas0-pthread \
       libxxhash0 libcjson1 libjemalloc2 libmicrohttpd12 libssl3 libcurl4 \
+      libicu72 libstemmer0d \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/quiver /usr/local
 RUN ldconfig && mkdir -p /qdrant/storage
