@@ -477,9 +477,10 @@ typedef enum qv_index_kind {
      * UUID strings (the strings are then compared as written). */
     QV_INDEX_UUID = 5,
     /* "text": full text.  Strings are cut into lowercase tokens (runs of
-     * letters and digits, Unicode letters included).  As in Qdrant, a
-     * full-text index CHANGES the meaning of match text / text_any / phrase
-     * on its key: without it, text and phrase are a case-sensitive
+     * letters and digits, Unicode letters included; other tokenizers,
+     * folding, stopwords and stemmers: qv_payload_index_create_text).  As in
+     * Qdrant, a full-text index CHANGES the meaning of match text / text_any /
+     * phrase on its key: without it, text and phrase are a case-sensitive
      * substring match of the whole query; with it, text needs every query
      * token among the point's tokens (all its strings at the key together),
      * text_any one of them, phrase all of them consecutive and in order; a
@@ -1214,11 +1215,11 @@ typedef enum qv_text_tokenizer {
 
 typedef struct qv_text_index_options {
     qv_text_tokenizer tokenizer;
-    int lowercase;       /* -1 unset (true), 0 or 1 */
-    int ascii_folding;   /* -1 unset (false): "ação" -> "acao" */
-    int phrase_matching; /* -1 unset (false); shown only (phrase always
-                            works: positions are read from the payloads) */
-    int on_disk;         /* -1 unset; shown only: the index stays in memory */
+    int lowercase;         /* -1 unset (true), 0 or 1 */
+    int ascii_folding;     /* -1 unset (false): "ação" -> "acao" */
+    int phrase_matching;   /* -1 unset (false); shown only (phrase always
+                              works: positions are read from the payloads) */
+    int on_disk;           /* -1 unset; shown only: the index stays in memory */
     int64_t min_token_len; /* -1 unset; 0 .. QV_TEXT_MAX_TOKEN_LEN */
     int64_t max_token_len; /* -1 unset; >= min_token_len */
     /* Stopwords: either one language name (Qdrant's "stopwords": "english")
@@ -1251,8 +1252,7 @@ QV_API void qv_text_index_options_init(qv_text_index_options *o);
  * (malformed key; bad options: unknown tokenizer, stopword or stemmer
  * language, min_token_len > max_token_len, a bad version; the message says
  * which, in Qdrant's words) or QV_ENOMEM.  Writer. */
-QV_API qv_status qv_payload_index_create_text(qv_collection *c,
-                                              const char *key,
+QV_API qv_status qv_payload_index_create_text(qv_collection *c, const char *key,
                                               const qv_text_index_options *o);
 
 /* The params of the full-text index on key as Qdrant shows them in
@@ -1260,8 +1260,8 @@ QV_API qv_status qv_payload_index_create_text(qv_collection *c,
  * NUL-terminated, in a new allocation freed with qv_free.  Returns
  * QV_ENULL, QV_EINVAL (malformed key), QV_ENOTFOUND (no full-text index on
  * key) or QV_ENOMEM.  Reader. */
-QV_API qv_status qv_payload_index_text_params(qv_collection *c,
-                                              const char *key, char **json);
+QV_API qv_status qv_payload_index_text_params(qv_collection *c, const char *key,
+                                              char **json);
 
 /* Validates o and writes Qdrant's params JSON for it to a new allocation
  * (*json, freed with qv_free), without an index.  Returns QV_ENULL,

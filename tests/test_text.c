@@ -130,6 +130,25 @@ START_TEST(test_stopwords)
     /* lowercase off: custom words are compared as given. */
     o.lowercase = 0;
     ck_assert_str_eq(run(&o, false, "Quick quick The the"), "quick|The");
+    /* NLTK's lists as Qdrant ships them; the others are refused. */
+    static const struct {
+        const char *lang, *in, *out;
+    } other[] = {
+        {"french", "Le chat est sur la table", "chat|table"},
+        {"german", "Der Hund und die Katze über", "hund|katze"},
+        {"russian", "Кот и собака между нами", "кот|собака|нами"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        o = opts(QV_TEXT_TOKENIZER_WORD);
+        o.stopwords_language = other[i].lang;
+        ck_assert_str_eq(run(&o, false, other[i].in), other[i].out);
+    }
+    qvi_text_opts *t;
+    char err[256];
+    o = opts(QV_TEXT_TOKENIZER_WORD);
+    o.stopwords_language = "tajik";
+    ck_assert_int_eq(qvi_text_opts_new(&o, &t, err, sizeof(err)), QV_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "not built in"));
     /* Prefix queries keep stopwords: "the" still finds "theory". */
     o = opts(QV_TEXT_TOKENIZER_PREFIX);
     o.stopwords_language = "english";

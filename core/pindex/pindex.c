@@ -516,7 +516,6 @@ void qvi_pindex_set_free(qvi_pindex_set *s)
         qvi_pindex_free(s->v[i]);
     free(s->v);
     free(s->keys);
-    free(s->tok);
     free(s);
 }
 

@@ -12,8 +12,9 @@
  *                     indexes
  *   pindex_num.c      the ordered tree of (value, slot) keys behind
  *                     integer, float, datetime and geo indexes
- *   pindex_text.c     the full-text tokenizer and the token match a
- *                     filter evaluates per point
+ *   pindex_text.c     the full-text query and the token match a filter
+ *                     evaluates per point (the tokens come from the
+ *                     index's pipeline, ../text/)
  *   pindex.c          one index (its key, kind and structures; putting a
  *                     slot's values in and taking them out; bulk builds)
  *                     and a set of indexes (find, replace, drop, the write
@@ -21,8 +22,8 @@
  *
  * This folder is a leaf: it sees payload blobs, slots and the live bytes
  * handed to it, never a collection, and includes nothing above base/,
- * filter/ and payload/.  Its users: collection_pindex.c one level up (the
- * indexes of a collection: create, drop, list, define for a snapshot
+ * filter/, payload/ and text/.  Its users: collection_pindex.c one level up
+ * (the indexes of a collection: create, drop, list, define for a snapshot
  * loader, the write hooks, and where each slot's payload blob comes from),
  * and the query side in ../search/: candidates.c (a filter prepared
  * against the indexes) and scroll_order.c (scroll ordered by an indexed
@@ -268,11 +269,9 @@ typedef struct qvi_pindex_set {
     uint32_t n_stale;
     uint64_t retry_at; /* write count at which stale indexes are rebuilt */
     uint64_t writes;
-    /* Writer scratch (exclusive lock): extracted keys and token bytes. */
+    /* Writer scratch (exclusive lock): extracted keys. */
     qvi_nkey *keys;
     size_t n_keys, cap_keys;
-    char *tok;
-    size_t cap_tok;
 } qvi_pindex_set;
 
 /* The payloads a pass over every point reads: slots [0, used) whose live

@@ -1,16 +1,16 @@
 /*
- * pindex_text.c -- the full-text tokenizer and token match.
+ * pindex_text.c -- the full-text query and token match.
  *
  * Qdrant answers `match: {text: "..."}` two ways.  Without a full-text
  * index on the key it is a substring match of the whole query
  * (filter_eval.c).  With one, the query and the payload's strings are cut
- * into tokens and lowercased, and a point matches when every query token
+ * into tokens, and a point matches when every query token
  * is among the point's tokens -- all strings at the key (array elements
  * included) forming one document.  `text_any` needs one query token,
  * `phrase` the query tokens consecutive and in order.  A query with no
- * token (empty, or only punctuation) matches nothing.  This file is the
- * tokenizer, shared by the index (pindex.c) and by the per-point
- * check (qvi_tq_match), so the two can never disagree.
+ * token (empty, only punctuation, only stopwords) matches nothing.  The
+ * index (pindex.c) and the per-point check here (qvi_tq_match) run the
+ * same pipeline, so the two can never disagree.
  *
  * The tokens are those of the key's index pipeline (../text/: its
  * tokenizer, lowercase, folding, stopwords, stemmer and lengths; the
@@ -18,8 +18,9 @@
  * the pipeline's query form: a document token and a query token match
  * when their bytes are equal.
  *
- * Everything here is pure; a tokenized query (qvi_tq) is immutable and
- * may be matched from any number of threads at once.
+ * Everything here is pure; a tokenized query (qvi_tq) is immutable (it
+ * holds a reference on its options) and may be matched from any number of
+ * threads at once: the pipeline keeps its stemmer per call.
  */
 #include "core/pindex/pindex.h"
 
