@@ -251,8 +251,10 @@ START_TEST(test_validation_and_json)
         ck_assert_ptr_null(bad);
     }
     enc[7] = 77; /* stemmer index */
-    ck_assert_int_eq(qvi_text_opts_decode(enc, len, &back, err, sizeof(err)),
+    qvi_text_opts *bad = NULL;
+    ck_assert_int_eq(qvi_text_opts_decode(enc, len, &bad, err, sizeof(err)),
                      QV_ECORRUPT);
+    ck_assert_ptr_null(bad);
     ck_assert(!qvi_text_opts_equal(t, NULL));
     free(enc);
     free(j);
