@@ -137,8 +137,11 @@ START_TEST(test_stopwords)
         {"french", "Le chat est sur la table", "chat|table"},
         {"german", "Der Hund und die Katze über", "hund|katze"},
         {"russian", "Кот и собака между нами", "кот|собака|нами"},
+        {"spanish", "El perro y la casa", "perro|casa"},
+        {"italian", "Il cane e la casa", "cane|casa"},
+        {"dutch", "De hond en het huis", "hond|huis"},
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         o = opts(QV_TEXT_TOKENIZER_WORD);
         o.stopwords_language = other[i].lang;
         ck_assert_str_eq(run(&o, false, other[i].in), other[i].out);

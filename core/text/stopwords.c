@@ -3,11 +3,11 @@
  *
  * Qdrant's lists (lib/segment/src/index/field_index/full_text_index/
  * stop_words/LANGUAGE.rs) are NLTK's.  stopwords_data.inc holds those of
- * English (179 words), French (157), German (232) and Russian (151), word
- * for word as Qdrant ships them.  The other languages Qdrant names are
- * known (qvi_stop_languages, so their names parse) but have no list here
- * yet: asking for one is refused with a clear message rather than
- * silently filtering nothing.
+ * Dutch (101 words), English (179), French (157), German (232), Italian
+ * (279), Russian (151) and Spanish (313), word for word as Qdrant ships
+ * them.  The other languages Qdrant names are known (qvi_stop_languages,
+ * so their names parse) but have no list here yet: asking for one is
+ * refused with a clear message rather than silently filtering nothing.
  */
 #include "core/text/text.h"
 
@@ -38,10 +38,13 @@ static const struct {
     const char *const *words;
     size_t n;
 } lists[] = {
+    {"dutch", sw_dutch, sizeof(sw_dutch) / sizeof(sw_dutch[0])},
     {"english", sw_english, sizeof(sw_english) / sizeof(sw_english[0])},
     {"french", sw_french, sizeof(sw_french) / sizeof(sw_french[0])},
     {"german", sw_german, sizeof(sw_german) / sizeof(sw_german[0])},
+    {"italian", sw_italian, sizeof(sw_italian) / sizeof(sw_italian[0])},
     {"russian", sw_russian, sizeof(sw_russian) / sizeof(sw_russian[0])},
+    {"spanish", sw_spanish, sizeof(sw_spanish) / sizeof(sw_spanish[0])},
 };
 
 const char *const *qvi_stopwords_of(uint32_t i, size_t *n)
