@@ -140,6 +140,10 @@ START_TEST(test_stopwords)
         {"spanish", "El perro y la casa", "perro|casa"},
         {"italian", "Il cane e la casa", "cane|casa"},
         {"dutch", "De hond en het huis", "hond|huis"},
+        {"portuguese", "O cão e a casa", "cão|casa"},
+        {"swedish", "Hunden och huset", "hunden|huset"},
+        {"danish", "Hunden og huset", "hunden|huset"},
+        {"norwegian", "Hunden og huset", "hunden|huset"},
     };
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         o = opts(QV_TEXT_TOKENIZER_WORD);
