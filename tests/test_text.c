@@ -144,6 +144,9 @@ START_TEST(test_stopwords)
         {"swedish", "Hunden och huset", "hunden|huset"},
         {"danish", "Hunden og huset", "hunden|huset"},
         {"norwegian", "Hunden og huset", "hunden|huset"},
+        {"finnish", "Koira ja talo", "koira|talo"},
+        {"hungarian", "A kutya és a ház", "kutya|ház"},
+        {"turkish", "Köpek ve ev", "köpek|ev"},
     };
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         o = opts(QV_TEXT_TOKENIZER_WORD);

@@ -4,11 +4,12 @@
  * Qdrant's lists (lib/segment/src/index/field_index/full_text_index/
  * stop_words/LANGUAGE.rs) are NLTK's.  stopwords_data.inc holds, word for
  * word as Qdrant ships them (words per list): Danish (94), Dutch (101), English
- * (179), French (157), German (232), Italian (279), Norwegian (176), Portuguese
- * (207), Russian (151), Spanish (313), Swedish (114).  The other languages
- * Qdrant names are known (qvi_stop_languages, so their names parse) but have no
- * list here yet: asking for one is refused with a clear message rather than
- * silently filtering nothing.
+ * (179), Finnish (235), French (157), German (232), Hungarian (199), Italian
+ * (279), Norwegian (176), Portuguese (207), Russian (151), Spanish (313),
+ * Swedish (114), Turkish (53).  The other languages Qdrant names are known
+ * (qvi_stop_languages, so their names parse) but have no list here yet: asking
+ * for one is refused with a clear message rather than silently filtering
+ * nothing.
  */
 #include "core/text/text.h"
 
@@ -42,8 +43,10 @@ static const struct {
     {"danish", sw_danish, sizeof(sw_danish) / sizeof(sw_danish[0])},
     {"dutch", sw_dutch, sizeof(sw_dutch) / sizeof(sw_dutch[0])},
     {"english", sw_english, sizeof(sw_english) / sizeof(sw_english[0])},
+    {"finnish", sw_finnish, sizeof(sw_finnish) / sizeof(sw_finnish[0])},
     {"french", sw_french, sizeof(sw_french) / sizeof(sw_french[0])},
     {"german", sw_german, sizeof(sw_german) / sizeof(sw_german[0])},
+    {"hungarian", sw_hungarian, sizeof(sw_hungarian) / sizeof(sw_hungarian[0])},
     {"italian", sw_italian, sizeof(sw_italian) / sizeof(sw_italian[0])},
     {"norwegian", sw_norwegian, sizeof(sw_norwegian) / sizeof(sw_norwegian[0])},
     {"portuguese", sw_portuguese,
@@ -51,6 +54,7 @@ static const struct {
     {"russian", sw_russian, sizeof(sw_russian) / sizeof(sw_russian[0])},
     {"spanish", sw_spanish, sizeof(sw_spanish) / sizeof(sw_spanish[0])},
     {"swedish", sw_swedish, sizeof(sw_swedish) / sizeof(sw_swedish[0])},
+    {"turkish", sw_turkish, sizeof(sw_turkish) / sizeof(sw_turkish[0])},
 };
 
 const char *const *qvi_stopwords_of(uint32_t i, size_t *n)
