@@ -147,6 +147,10 @@ START_TEST(test_stopwords)
         {"finnish", "Koira ja talo", "koira|talo"},
         {"hungarian", "A kutya és a ház", "kutya|ház"},
         {"turkish", "Köpek ve ev", "köpek|ev"},
+        {"greek", "ο σκύλος και το σπίτι", "σκύλος|σπίτι"},
+        {"romanian", "Câinele și casa pe deal", "câinele|și|casa|deal"},
+        {"azerbaijani", "it və ev", "it|ev"},
+        {"kazakh", "ит және үй бірақ", "ит|және|үй"},
     };
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         o = opts(QV_TEXT_TOKENIZER_WORD);
