@@ -2,13 +2,12 @@
  * stopwords.c -- the built-in stopword lists, as data.
  *
  * Qdrant's lists (lib/segment/src/index/field_index/full_text_index/
- * stop_words/LANGUAGE.rs) are NLTK's.  stopwords_data.inc holds 18 of them,
+ * stop_words/LANGUAGE.rs) are NLTK's.  stopwords_data.inc holds 21 of them,
  * word for word as Qdrant ships them (entries that hold a space or a tab,
  * which no token can equal, included).  The languages without a list here
- * yet (arabic, basque, bengali, catalan, chinese, hebrew, hinglish, indonesian,
- * japanese, nepali, slovene, tajik) are known (qvi_stop_languages, so their
- * names parse) and refused with a clear message rather than silently filtering
- * nothing.
+ * yet (arabic, basque, bengali, chinese, hinglish, indonesian, japanese,
+ * nepali, slovene) are known (qvi_stop_languages, so their names parse) and
+ * refused with a clear message rather than silently filtering nothing.
  */
 #include "core/text/text.h"
 
@@ -41,6 +40,7 @@ static const struct {
 } lists[] = {
     {"azerbaijani", sw_azerbaijani,
      sizeof(sw_azerbaijani) / sizeof(sw_azerbaijani[0])},
+    {"catalan", sw_catalan, sizeof(sw_catalan) / sizeof(sw_catalan[0])},
     {"danish", sw_danish, sizeof(sw_danish) / sizeof(sw_danish[0])},
     {"dutch", sw_dutch, sizeof(sw_dutch) / sizeof(sw_dutch[0])},
     {"english", sw_english, sizeof(sw_english) / sizeof(sw_english[0])},
@@ -48,6 +48,7 @@ static const struct {
     {"french", sw_french, sizeof(sw_french) / sizeof(sw_french[0])},
     {"german", sw_german, sizeof(sw_german) / sizeof(sw_german[0])},
     {"greek", sw_greek, sizeof(sw_greek) / sizeof(sw_greek[0])},
+    {"hebrew", sw_hebrew, sizeof(sw_hebrew) / sizeof(sw_hebrew[0])},
     {"hungarian", sw_hungarian, sizeof(sw_hungarian) / sizeof(sw_hungarian[0])},
     {"italian", sw_italian, sizeof(sw_italian) / sizeof(sw_italian[0])},
     {"kazakh", sw_kazakh, sizeof(sw_kazakh) / sizeof(sw_kazakh[0])},
@@ -58,6 +59,7 @@ static const struct {
     {"russian", sw_russian, sizeof(sw_russian) / sizeof(sw_russian[0])},
     {"spanish", sw_spanish, sizeof(sw_spanish) / sizeof(sw_spanish[0])},
     {"swedish", sw_swedish, sizeof(sw_swedish) / sizeof(sw_swedish[0])},
+    {"tajik", sw_tajik, sizeof(sw_tajik) / sizeof(sw_tajik[0])},
     {"turkish", sw_turkish, sizeof(sw_turkish) / sizeof(sw_turkish[0])},
 };
 
