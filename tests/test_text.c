@@ -15,6 +15,7 @@
 #include "core/text/text.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -433,6 +434,63 @@ START_TEST(test_random_prefix_counts)
 }
 END_TEST
 
+/* Queries on a stemmed, folded prefix index from several threads while a
+ * writer updates payloads and replaces the index: each query keeps its
+ * options alive (a reference) and makes its own stemmer, so the answers
+ * stay exact (run under ThreadSanitizer with -DQUIVER_SANITIZE=thread). */
+typedef struct race {
+    qv_collection *c;
+    int stop;
+    int bad;
+} race;
+
+static void *race_reader(void *arg)
+{
+    race *r = arg;
+    const char *q = "{\"must\":{\"key\":\"t\",\"match\":{\"text\":"
+                    "\"running\"}}}";
+    qv_filter *f = NULL;
+    char err[256];
+    if (qv_filter_parse(q, strlen(q), &f, err, sizeof(err)) != QV_OK)
+        return NULL;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+        uint64_t n = 0;
+        /* Points 1..20 always say "runs"; 21..40 are rewritten between
+         * "ran" and "running": with either index, 20 or 40 match. */
+        if (qv_count_filter(r->c, f, &n) != QV_OK || n < 20 || n > 40)
+            __atomic_add_fetch(&r->bad, 1, __ATOMIC_RELAXED);
+    }
+    qv_filter_free(f);
+    return NULL;
+}
+
+START_TEST(test_concurrent_queries)
+{
+    race r = {.c = make()};
+    for (uint64_t i = 1; i <= 40; i++)
+        put(r.c, i, i <= 20 ? "{\"t\":\"Ça runs\"}" : "{\"t\":\"ran\"}");
+    qv_text_index_options o = opts(QV_TEXT_TOKENIZER_WORD);
+    o.stemmer_language = "english";
+    o.ascii_folding = 1;
+    ck_assert_int_eq(qv_payload_index_create_text(r.c, "t", &o), QV_OK);
+    pthread_t th[3];
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, race_reader, &r), 0);
+    for (int round = 0; round < 30; round++) {
+        for (uint64_t i = 21; i <= 40; i++)
+            put(r.c, i, round % 2 ? "{\"t\":\"ran\"}" : "{\"t\":\"running\"}");
+        o.tokenizer =
+            round % 3 ? QV_TEXT_TOKENIZER_WORD : QV_TEXT_TOKENIZER_WHITESPACE;
+        ck_assert_int_eq(qv_payload_index_create_text(r.c, "t", &o), QV_OK);
+    }
+    __atomic_store_n(&r.stop, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    ck_assert_int_eq(r.bad, 0);
+    qv_collection_release(r.c);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("text");
@@ -445,6 +503,7 @@ int main(void)
     tcase_add_test(tc, test_validation_and_json);
     tcase_add_test(tc, test_index_options);
     tcase_add_test(tc, test_random_prefix_counts);
+    tcase_add_test(tc, test_concurrent_queries);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
