@@ -2,12 +2,15 @@
  * stopwords.c -- the built-in stopword lists, as data.
  *
  * Qdrant's lists (lib/segment/src/index/field_index/full_text_index/
- * stop_words/LANGUAGE.rs) are NLTK's.  stopwords_data.inc holds 21 of them,
+ * stop_words/LANGUAGE.rs) are NLTK's.  stopwords_data.inc holds 23 of them,
  * word for word as Qdrant ships them (entries that hold a space or a tab,
- * which no token can equal, included).  The languages without a list here
- * yet (arabic, basque, bengali, chinese, hinglish, indonesian, japanese,
- * nepali, slovene) are known (qvi_stop_languages, so their names parse) and
- * refused with a clear message rather than silently filtering nothing.
+ * which no token can equal, included), except Basque: Qdrant's list repeats
+ * words and holds many with a trailing space or tab; only its 231 distinct
+ * words without white space are kept, which matches every token alike.
+ * The languages without a list here yet (arabic, bengali, chinese, hinglish,
+ * indonesian, japanese, slovene) are known (qvi_stop_languages, so their names
+ * parse) and refused with a clear message rather than silently filtering
+ * nothing.
  */
 #include "core/text/text.h"
 
@@ -40,6 +43,7 @@ static const struct {
 } lists[] = {
     {"azerbaijani", sw_azerbaijani,
      sizeof(sw_azerbaijani) / sizeof(sw_azerbaijani[0])},
+    {"basque", sw_basque, sizeof(sw_basque) / sizeof(sw_basque[0])},
     {"catalan", sw_catalan, sizeof(sw_catalan) / sizeof(sw_catalan[0])},
     {"danish", sw_danish, sizeof(sw_danish) / sizeof(sw_danish[0])},
     {"dutch", sw_dutch, sizeof(sw_dutch) / sizeof(sw_dutch[0])},
@@ -52,6 +56,7 @@ static const struct {
     {"hungarian", sw_hungarian, sizeof(sw_hungarian) / sizeof(sw_hungarian[0])},
     {"italian", sw_italian, sizeof(sw_italian) / sizeof(sw_italian[0])},
     {"kazakh", sw_kazakh, sizeof(sw_kazakh) / sizeof(sw_kazakh[0])},
+    {"nepali", sw_nepali, sizeof(sw_nepali) / sizeof(sw_nepali[0])},
     {"norwegian", sw_norwegian, sizeof(sw_norwegian) / sizeof(sw_norwegian[0])},
     {"portuguese", sw_portuguese,
      sizeof(sw_portuguese) / sizeof(sw_portuguese[0])},
