@@ -12,11 +12,15 @@
  *  3. random trees: collections with two named vectors ("a" dot, "b"
  *     euclid, integer components so every score is exact and ties are
  *     common) and payloads; random prefetch trees of depth <= 3 with
- *     filters, thresholds, rrf / dbsf / rescoring / formula nodes, offset;
+ *     filters, thresholds, rrf / dbsf / nearest or recommend re-scoring /
+ *     formula nodes, nearest and recommend (sum_scores) leaves, offset;
  *     each answer equals a brute-force evaluation written here from
  *     Qdrant's rules (filters propagate to the leaves, a rescore scores
  *     the union of its children, fusion keeps scores >= threshold, ties go
  *     to the lower id -- which is insertion order, the library's tie rule).
+ *     The trees' collection also has a sparse vector "s" (server/sparse.h):
+ *     its leaves and re-scorings score the points sharing a dimension with
+ *     the query by dot product.
  *  4. errors: fusion or formula without prefetch, prefetch without query,
  *     fusion with using, weights count, too deep trees, formula errors.
  *  5. groups: search/groups, query/groups (with prefetch), recommend/groups
@@ -47,6 +51,7 @@ struct qvs_catalog {
 };
 
 static qvs_catalog cat;
+static bool with_sparse; /* the random trees' collection has vector "s" */
 
 bool qvs_catalog_get(qvs_catalog *c, const char *name, qvs_coll **out)
 {
@@ -108,6 +113,22 @@ static qv_collection *new_lib(uint32_t dim, qv_metric m)
     return c;
 }
 
+/* Adds sparse vector "s" (sorted last) to c. */
+static void add_sparse_vector(qvs_coll *c)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.kind = QV_VECTOR_SPARSE;
+    qv_collection *lib = NULL;
+    ck_assert_int_eq(qv_collection_create(&cfg, &lib), QV_OK);
+    c->vectors = realloc(c->vectors, (c->n_vectors + 1) * sizeof(qvs_vector));
+    ck_assert_ptr_nonnull(c->vectors);
+    c->vectors[c->n_vectors++] = (qvs_vector){.name = strdup("s"),
+                                              .metric = QV_METRIC_DOT,
+                                              .coll = lib,
+                                              .sparse = true};
+}
+
 /* A collection with named vectors "a" (dim 4, dot) and "b" (dim 3,
  * euclid), sorted by name as catalog.h promises. */
 static qvs_coll *add_named(const char *name)
@@ -119,10 +140,14 @@ static qvs_coll *add_named(const char *name)
     c->named = true;
     c->n_vectors = 2;
     c->vectors = calloc(2, sizeof(qvs_vector));
-    c->vectors[0] =
-        (qvs_vector){strdup("a"), 4, QV_METRIC_DOT, new_lib(4, QV_METRIC_DOT)};
-    c->vectors[1] = (qvs_vector){strdup("b"), 3, QV_METRIC_EUCLID,
-                                 new_lib(3, QV_METRIC_EUCLID)};
+    c->vectors[0] = (qvs_vector){.name = strdup("a"),
+                                 .size = 4,
+                                 .metric = QV_METRIC_DOT,
+                                 .coll = new_lib(4, QV_METRIC_DOT)};
+    c->vectors[1] = (qvs_vector){.name = strdup("b"),
+                                 .size = 3,
+                                 .metric = QV_METRIC_EUCLID,
+                                 .coll = new_lib(3, QV_METRIC_EUCLID)};
     c->points = new_lib(1, QV_METRIC_DOT);
     pthread_mutex_init(&c->write_mu, NULL);
     cat.colls[cat.n++] = c;
@@ -132,6 +157,7 @@ static qvs_coll *add_named(const char *name)
 static void setup(void)
 {
     memset(&cat, 0, sizeof(cat));
+    with_sparse = false;
 }
 
 static void teardown(void)
@@ -503,6 +529,8 @@ typedef struct ref_point {
     int a[4];
     int b[3];
     bool has_b;
+    int s_dim[2], s_val[2]; /* sparse "s": two distinct dimensions 0..5 */
+    bool has_s;
     int g;
     int x;
     int tags[2]; /* tags: 0..2 of 10, 11, 12 (may repeat) */
@@ -519,10 +547,23 @@ static uint32_t rnd(uint32_t n)
     return (uint32_t)((rng_state >> 33) % n);
 }
 
+/* The sparse parts draw from their own generator, so that the dense parts
+ * of every tree stay what they were before "s" existed. */
+static uint64_t srng_state = 0x5ba75eu;
+static int sparse_nodes; /* nearest nodes on "s" the random trees held */
+
+static uint32_t srnd(uint32_t n)
+{
+    srng_state = srng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)((srng_state >> 33) % n);
+}
+
 /* Points 1..NP in id order (the library breaks ties by insertion). */
 static void seed_random(void)
 {
-    add_named("h");
+    qvs_coll *coll = add_named("h");
+    if (with_sparse)
+        add_sparse_vector(coll);
     cJSON *body = cJSON_CreateObject(), *list = cJSON_CreateArray();
     cJSON_AddItemToObject(body, "points", list);
     for (int id = 1; id <= NP; id++) {
@@ -543,6 +584,17 @@ static void seed_random(void)
                 cJSON_AddItemToArray(vb, cJSON_CreateNumber(r->b[d]));
             }
             cJSON_AddItemToObject(v, "b", vb);
+        }
+        r->has_s = with_sparse && id % 5 != 0;
+        if (r->has_s) {
+            r->s_dim[0] = (int)srnd(6);
+            r->s_dim[1] = (r->s_dim[0] + 1 + (int)srnd(5)) % 6;
+            r->s_val[0] = (int)srnd(7) - 3;
+            r->s_val[1] = (int)srnd(7) - 3;
+            char t[96];
+            snprintf(t, sizeof(t), "{\"indices\":[%d,%d],\"values\":[%d,%d]}",
+                     r->s_dim[0], r->s_dim[1], r->s_val[0], r->s_val[1]);
+            cJSON_AddItemToObject(v, "s", cJSON_Parse(t));
         }
         r->g = (int)rnd(4);
         r->x = (int)rnd(100);
@@ -607,12 +659,21 @@ static cJSON *rf_json(const rfilter *f)
     return cJSON_Parse(t);
 }
 
-typedef enum rkind { RK_NEAREST, RK_RRF, RK_DBSF, RK_FORMULA } rkind;
+typedef enum rkind {
+    RK_NEAREST,
+    RK_RRF,
+    RK_DBSF,
+    RK_FORMULA,
+    RK_RECO, /* recommend sum_scores by raw examples */
+} rkind;
 
 typedef struct rnode {
     rkind kind;
-    int vec; /* 0 "a", 1 "b" (RK_NEAREST) */
+    int vec; /* 0 "a", 1 "b" (RK_NEAREST, RK_RECO) */
     int q[4];
+    int pos[2][4], neg[4]; /* RK_RECO: n_pos positives, has_neg */
+    int n_pos;
+    bool has_neg;
     rfilter filter;
     int limit;
     bool has_threshold;
@@ -629,8 +690,29 @@ typedef struct rhit {
     float score;
 } rhit;
 
+/* Sparse "s": q[0], q[1] are the query's dimensions (distinct), q[2], q[3]
+ * their values; false when the point shares none (no hit). */
+static bool ref_sparse(const int *q, const ref_point *p, float *out)
+{
+    int s = 0;
+    bool any = false;
+    for (int i = 0; p->has_s && i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            if (p->s_dim[i] == q[j]) {
+                s += p->s_val[i] * q[2 + j];
+                any = true;
+            }
+    *out = (float)s;
+    return any;
+}
+
 static float ref_score(int vec, const int *q, const ref_point *p)
 {
+    if (vec == 2) {
+        float s;
+        ref_sparse(q, p, &s);
+        return s;
+    }
     if (vec == 0) {
         int s = 0;
         for (int d = 0; d < 4; d++)
@@ -643,6 +725,19 @@ static float ref_score(int vec, const int *q, const ref_point *p)
     return sqrtf((float)s);
 }
 
+/* Qdrant's raw similarity: the dot product, or minus the squared L2
+ * distance (what recommend strategies add up). */
+static int ref_sim(int vec, const int *e, const ref_point *p)
+{
+    int s = 0;
+    for (int d = 0; d < (vec == 0 ? 4 : 3); d++)
+        s += vec == 0 ? e[d] * p->a[d] : -(e[d] - p->b[d]) * (e[d] - p->b[d]);
+    return s;
+}
+
+/* The score of point p under a vector node (nearest or recommend). */
+static float ref_node_score(const struct rnode *n, const ref_point *p);
+
 static int vec_higher; /* sort direction for cmp_rhit: 1 desc, 0 asc */
 
 static int cmp_rhit(const void *pa, const void *pb)
@@ -653,6 +748,34 @@ static int cmp_rhit(const void *pa, const void *pb)
         return before ? -1 : 1;
     }
     return x->id - y->id;
+}
+
+static float ref_node_score(const rnode *n, const ref_point *p)
+{
+    if (n->kind == RK_NEAREST)
+        return ref_score(n->vec, n->q, p);
+    int s = 0;
+    for (int i = 0; i < n->n_pos; i++)
+        s += ref_sim(n->vec, n->pos[i], p);
+    if (n->has_neg)
+        s -= ref_sim(n->vec, n->neg, p);
+    return (float)s;
+}
+
+/* Higher scores are better, except for a nearest Euclid query. */
+static bool node_higher(const rnode *n)
+{
+    return n->kind != RK_NEAREST || n->vec != 1;
+}
+
+/* Whether point p has what vector node n scores (a sparse one: a
+ * dimension shared with the query). */
+static bool node_has(const rnode *n, const ref_point *p)
+{
+    float s;
+    if (n->vec == 2)
+        return ref_sparse(n->q, p, &s);
+    return n->vec == 0 || p->has_b;
 }
 
 static void gen_node(rnode *n, int depth, bool root)
@@ -669,27 +792,55 @@ static void gen_node(rnode *n, int depth, bool root)
         n->kids = calloc((size_t)n->n_kids, sizeof(rnode));
         for (int i = 0; i < n->n_kids; i++)
             gen_node(&n->kids[i], depth + 1, false);
-        n->kind = (rkind)rnd(4);
+        n->kind = (rkind)rnd(5);
     } else {
-        n->kind = RK_NEAREST;
+        n->kind = rnd(4) == 0 ? RK_RECO : RK_NEAREST;
     }
     n->vec = (int)rnd(2);
     for (int d = 0; d < 4; d++)
         n->q[d] = (int)rnd(7) - 3;
+    n->n_pos = 1 + (int)rnd(2);
+    n->has_neg = rnd(2);
+    for (int d = 0; d < 4; d++) {
+        n->pos[0][d] = (int)rnd(7) - 3;
+        n->pos[1][d] = (int)rnd(7) - 3;
+        n->neg[d] = (int)rnd(7) - 3;
+    }
     if (n->kind == RK_RRF) {
         n->rrf_k = rnd(2) ? 0 : 1 + (int)rnd(10);
         n->has_weights = rnd(2);
         for (int i = 0; i < 3; i++)
             n->weights[i] = (float)rnd(4) * 0.5f;
     }
+    if (with_sparse && n->kind == RK_NEAREST && srnd(3) == 0) {
+        /* "s": two distinct dimensions 0..5, then their values */
+        n->vec = 2;
+        sparse_nodes++;
+        n->q[0] = (int)srnd(6);
+        n->q[1] = (n->q[0] + 1 + (int)srnd(5)) % 6;
+        n->q[2] = (int)srnd(7) - 3;
+        n->q[3] = (int)srnd(7) - 3;
+    }
     if (rnd(4) == 0) {
         n->has_threshold = true;
         n->threshold =
             n->kind == RK_NEAREST
-                ? (n->vec == 0 ? (float)rnd(9) - 4.0f : 1.0f + (float)rnd(6))
-                : (n->kind == RK_FORMULA ? (float)rnd(3)
-                                         : 0.1f * (float)rnd(6));
+                ? (n->vec != 1 ? (float)rnd(9) - 4.0f : 1.0f + (float)rnd(6))
+            : n->kind == RK_RECO    ? (float)rnd(21) - 10.0f
+            : n->kind == RK_FORMULA ? (float)rnd(3)
+                                    : 0.1f * (float)rnd(6);
     }
+}
+
+/* How many nodes of each kind the random trees held, leaves and inner
+ * nodes apart, so the test can show it exercised them all. */
+static int kinds_seen[2][5];
+
+static void count_kinds(const rnode *n)
+{
+    kinds_seen[n->n_kids > 0][n->kind]++;
+    for (int i = 0; i < n->n_kids; i++)
+        count_kinds(&n->kids[i]);
 }
 
 static void free_node(rnode *n)
@@ -725,10 +876,36 @@ static cJSON *node_json(const rnode *n, bool root, int offset)
         if (n->vec == 0)
             snprintf(t, sizeof(t), "[%d,%d,%d,%d]", n->q[0], n->q[1], n->q[2],
                      n->q[3]);
+        else if (n->vec == 2)
+            snprintf(t, sizeof(t), "{\"indices\":[%d,%d],\"values\":[%d,%d]}",
+                     n->q[0], n->q[1], n->q[2], n->q[3]);
         else
             snprintf(t, sizeof(t), "[%d,%d,%d]", n->q[0], n->q[1], n->q[2]);
+        cJSON_AddStringToObject(o, "using",
+                                (const char *[]){"a", "b", "s"}[n->vec]);
+        break;
+    case RK_RECO: {
+        int dim = n->vec == 0 ? 4 : 3;
+        size_t at = (size_t)snprintf(t, sizeof(t),
+                                     "{\"recommend\":{"
+                                     "\"strategy\":\"sum_scores\","
+                                     "\"positive\":[");
+        for (int i = 0; i < n->n_pos; i++)
+            for (int d = 0; d < dim; d++)
+                at += (size_t)snprintf(t + at, sizeof(t) - at, "%s%d%s",
+                                       d   ? ","
+                                       : i ? ",["
+                                           : "[",
+                                       n->pos[i][d], d == dim - 1 ? "]" : "");
+        at += (size_t)snprintf(t + at, sizeof(t) - at, "],\"negative\":[");
+        for (int d = 0; n->has_neg && d < dim; d++)
+            at += (size_t)snprintf(t + at, sizeof(t) - at, "%s%d%s",
+                                   d ? "," : "[", n->neg[d],
+                                   d == dim - 1 ? "]" : "");
+        snprintf(t + at, sizeof(t) - at, "]}}");
         cJSON_AddStringToObject(o, "using", n->vec == 0 ? "a" : "b");
         break;
+    }
     case RK_RRF:
         if (!n->rrf_k && !n->has_weights) {
             snprintf(t, sizeof(t), "{\"fusion\":\"rrf\"}");
@@ -781,18 +958,18 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
     int m = 0;
     if (!n->n_kids) {
         for (int id = 1; id <= NP; id++) {
-            bool in = n->vec == 0 || pts[id].has_b;
+            bool in = node_has(n, &pts[id]);
             for (int f = 0; in && f < nf; f++)
                 in = rf_match(&all[f], &pts[id]);
             if (in)
-                r[m++] = (rhit){id, ref_score(n->vec, n->q, &pts[id])};
+                r[m++] = (rhit){id, ref_node_score(n, &pts[id])};
         }
-        vec_higher = n->vec == 0;
+        vec_higher = node_higher(n);
         qsort(r, (size_t)m, sizeof(rhit), cmp_rhit);
         int k = 0;
         for (int i = 0; i < m; i++)
-            if (!n->has_threshold || (n->vec == 0 ? r[i].score > n->threshold
-                                                  : r[i].score < n->threshold))
+            if (!n->has_threshold || (vec_higher ? r[i].score > n->threshold
+                                                 : r[i].score < n->threshold))
                 r[k++] = r[i];
         *out = r;
         return k < n->limit ? k : n->limit;
@@ -843,10 +1020,11 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
             continue;
         switch (n->kind) {
         case RK_NEAREST:
-            if (n->vec == 1 && !pts[id].has_b)
+        case RK_RECO:
+            if (!node_has(n, &pts[id]))
                 continue;
-            r[m++] = (rhit){id, ref_score(n->vec, n->q, &pts[id])};
-            higher = n->vec == 0;
+            r[m++] = (rhit){id, ref_node_score(n, &pts[id])};
+            higher = node_higher(n);
             break;
         case RK_FORMULA:
             r[m++] = (rhit){
@@ -863,9 +1041,9 @@ static int ref_node(const rnode *n, const rfilter *fs, int nf, rhit **out)
     int k = 0;
     for (int i = 0; i < m; i++) {
         bool keep = !n->has_threshold;
-        if (!keep && n->kind == RK_NEAREST)
-            keep = n->vec == 0 ? r[i].score > n->threshold
-                               : r[i].score < n->threshold;
+        if (!keep && (n->kind == RK_NEAREST || n->kind == RK_RECO))
+            keep =
+                higher ? r[i].score > n->threshold : r[i].score < n->threshold;
         else if (!keep)
             keep = r[i].score >= n->threshold;
         if (keep)
@@ -911,13 +1089,22 @@ static void check_tree(const rnode *root, int offset, int trial)
 START_TEST(random_trees_equal_brute_force)
 {
     rng_state = 0x5eed0001u;
+    with_sparse = true;
     seed_random();
     for (int trial = 0; trial < 400; trial++) {
         rnode root;
         gen_node(&root, 0, true);
         check_tree(&root, rnd(3) == 0 ? (int)rnd(4) : 0, trial);
+        count_kinds(&root);
         free_node(&root);
     }
+    /* leaves: nearest and recommend; inner nodes: every kind */
+    ck_assert_int_ge(sparse_nodes, 50); /* "s" leaves and rescorings */
+    ck_assert_int_ge(kinds_seen[0][RK_NEAREST], 100);
+    ck_assert_int_ge(kinds_seen[0][RK_RECO], 30);
+    for (int k = 0; k < 5; k++)
+        ck_assert_msg(kinds_seen[1][k] >= 30, "kind %d: %d inner nodes", k,
+                      kinds_seen[1][k]);
 }
 END_TEST
 
@@ -1107,6 +1294,41 @@ START_TEST(order_by_sample_batch_and_exclusions)
     }
     cJSON_Delete(b.res);
     free(cand);
+}
+END_TEST
+
+START_TEST(prefetch_lookup_from)
+{
+    /* a prefetch's query by id, read from another collection: the id is
+     * not left out here, since it names a point of that collection */
+    rng_state = 33;
+    seed_random();
+    add_named("o");
+    out o = call(qvs_points_upsert, "o",
+                 "{\"points\":[{\"id\":7,\"vector\":{\"a\":[1,0,0,0]}}]}");
+    ok_or_die(&o, "o");
+    cJSON_Delete(o.res);
+    o = query_ok("{\"prefetch\":{\"query\":7,\"using\":\"a\",\"lookup_from\":"
+                 "{\"collection\":\"o\",\"vector\":\"a\"},\"limit\":48},"
+                 "\"query\":{\"fusion\":\"rrf\"},\"limit\":48}");
+    rnode leaf = {.kind = RK_NEAREST, .vec = 0, .q = {1, 0, 0, 0}, .limit = 48};
+    rhit *want = NULL;
+    int n = ref_node(&leaf, NULL, 0, &want);
+    const cJSON *got = cJSON_GetObjectItem(o.res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(got), n);
+    ck_assert(has_id_in(got, 7));
+    int i = 0;
+    for (const cJSON *e = got->child; e; e = e->next, i++)
+        ck_assert_int_eq(
+            (int)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "id")),
+            want[i].id);
+    free(want);
+    cJSON_Delete(o.res);
+    o = call(qvs_points_query, "h",
+             "{\"prefetch\":{\"query\":99,\"using\":\"a\",\"lookup_from\":"
+             "{\"collection\":\"o\"}},\"query\":{\"fusion\":\"rrf\"}}");
+    ck_assert_int_eq(o.status, 404);
+    ck_assert_str_eq(o.err, "Not found: No point with id 99 found");
 }
 END_TEST
 
@@ -1399,6 +1621,7 @@ static Suite *suite(void)
     tcase_add_test(t, rescore_scores_only_candidates);
     tcase_add_test(t, tree_errors);
     tcase_add_test(t, order_by_sample_batch_and_exclusions);
+    tcase_add_test(t, prefetch_lookup_from);
     tcase_add_test(t, groups_equal_brute_force);
     tcase_add_test(t, query_groups_with_prefetch_and_lookup);
     suite_add_tcase(s, t);
