@@ -19,6 +19,7 @@ RUN apt-get update -qq \
  && apt-get install -y -qq --no-install-recommends libopenblas0-pthread \
       libxxhash0 libcjson1 libjemalloc2 libhttp-parser2.9 libssl3 libcurl4 \
       libnghttp2-14 libprotobuf-c1 zlib1g \
+      libicu72 libstemmer0d \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/quiver /usr/local
 RUN ldconfig && mkdir -p /qdrant/storage

@@ -82,17 +82,29 @@ static qv_status check_kind(qv_collection *c, qv_index_kind kind)
 }
 
 qv_status qvi_payload_index_define_locked(qv_collection *c, const char *key,
-                                          qv_index_kind kind)
+                                          qv_index_kind kind,
+                                          const uint8_t *opts, size_t len)
 {
     char err[QVI_FILTER_ERRMSG_CAP];
     qvi_pindex *ix;
+    qvi_text_opts *text = NULL;
     qv_status st = check_kind(c, kind);
     if (st != QV_OK)
         return st;
+    if (opts && kind != QV_INDEX_TEXT)
+        return qvi_fail(c->err, QV_EINVAL, "options on a %s index",
+                        qv_index_kind_name(kind));
+    if (opts && (st = qvi_text_opts_decode(opts, len, &text, err,
+                                           sizeof(err))) != QV_OK)
+        return qvi_fail(c->err, st == QV_ECORRUPT ? QV_EINVAL : st,
+                        "payload index options: %s", err);
     st = qvi_pindex_new(key, kind, &ix, err, sizeof(err));
-    if (st != QV_OK)
+    if (st != QV_OK) {
+        qvi_text_opts_unref(text);
         return qvi_fail(c->err, st, "payload index key: %s",
                         st == QV_EINVAL ? err : "out of memory");
+    }
+    ix->text = text;
     qvi_pindex_set *s = set_of(c);
     if (s) {
         st = qvi_pindex_set_put(s, ix);
@@ -132,34 +144,53 @@ void qvi_pindexes_add_slot_locked(qv_collection *c, uint32_t slot)
 
 /* ---- the public functions ----------------------------------------------- */
 
-qv_status qv_payload_index_create(qv_collection *c, const char *key,
-                                  qv_index_kind kind)
+/* True when the index at `at` of c's set is kind with options opts: the
+ * create is then Qdrant's idempotent no-op. */
+static bool same_index_locked(const qv_collection *c, int at,
+                              qv_index_kind kind, const qvi_text_opts *opts)
 {
-    if (!c)
-        return QV_ENULL;
-    if (!key)
-        return qvi_fail(c->err, QV_ENULL, "key is NULL");
-    qv_status st = check_kind(c, kind);
-    if (st != QV_OK)
-        return st;
+    if (at < 0)
+        return false;
+    const qvi_pindex *old = c->pindexes->v[at];
+    return old->kind == kind &&
+           (kind != QV_INDEX_TEXT || qvi_text_opts_equal(old->text, opts));
+}
+
+/* Creates an index of kind on key; a full-text one with opts (taken over,
+ * whatever happens; NULL: the defaults). */
+static qv_status create_index(qv_collection *c, const char *key,
+                              qv_index_kind kind, qvi_text_opts *opts)
+{
     char err[QVI_FILTER_ERRMSG_CAP];
     qvi_pindex *ix;
-    st = qvi_pindex_new(key, kind, &ix, err, sizeof(err));
-    if (st == QV_EINVAL)
-        return qvi_fail(c->err, st, "payload index: %s", err);
-    if (st != QV_OK)
+    qv_status st = qvi_pindex_new(key, kind, &ix, err, sizeof(err));
+    if (st != QV_OK) {
+        qvi_text_opts_unref(opts);
+        if (st == QV_EINVAL)
+            return qvi_fail(c->err, st, "payload index: %s", err);
         return qvi_fail(c->err, st, "cannot allocate a payload index");
+    }
+    ix->text = opts;
     /* Logged once built (so a failed build logs nothing) and before it is
-     * published, so a failed append changes nothing. */
+     * published, so a failed append changes nothing.  Options travel as
+     * their encoding (core/text/text_opts.c). */
     const char *name = qv_index_kind_name(kind);
+    size_t opts_len = 0;
+    uint8_t *enc = opts ? qvi_text_opts_encode(opts, &opts_len) : NULL;
     qvi_change rec = {.kind = QVI_CHANGE_INDEX_CREATE,
                       .key = key,
                       .index_kind = name,
-                      .index_kind_len = strlen(name)};
+                      .index_kind_len = strlen(name),
+                      .index_opts = enc,
+                      .index_opts_len = opts_len};
     uint64_t lsn = 0;
+    if (opts && !enc) {
+        qvi_pindex_free(ix);
+        return qvi_fail(c->err, QV_ENOMEM, "out of memory");
+    }
     pthread_rwlock_wrlock(&c->lock);
     int at = qvi_pindex_set_index_of(c->pindexes, ix);
-    if (at >= 0 && c->pindexes->v[at]->kind == kind)
+    if (same_index_locked(c, at, kind, opts))
         goto unlock; /* already there: Qdrant's create is idempotent */
     qvi_pindex_set *s = set_of(c);
     qvi_pindex_source src = source_of(c);
@@ -173,12 +204,88 @@ qv_status qv_payload_index_create(qv_collection *c, const char *key,
 unlock:
     pthread_rwlock_unlock(&c->lock);
     qvi_pindex_free(ix);
+    free(enc);
     if (st == QV_ENOMEM)
         return qvi_fail(c->err, st,
                         "cannot build the %s index on \"%s\": "
                         "out of memory",
                         name, key);
     return st == QV_OK ? qvi_change_commit(c, lsn) : st;
+}
+
+qv_status qv_payload_index_create(qv_collection *c, const char *key,
+                                  qv_index_kind kind)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!key)
+        return qvi_fail(c->err, QV_ENULL, "key is NULL");
+    qv_status st = check_kind(c, kind);
+    if (st != QV_OK)
+        return st;
+    return create_index(c, key, kind, NULL);
+}
+
+qv_status qv_payload_index_create_text(qv_collection *c, const char *key,
+                                       const qv_text_index_options *o)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!key || !o)
+        return qvi_fail(c->err, QV_ENULL, "%s is NULL", key ? "o" : "key");
+    char err[256];
+    qvi_text_opts *opts;
+    qv_status st = qvi_text_opts_new(o, &opts, err, sizeof(err));
+    if (st == QV_EINVAL)
+        return qvi_fail(c->err, st, "text index: %s", err);
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "out of memory");
+    return create_index(c, key, QV_INDEX_TEXT, opts);
+}
+
+qv_status qvi_payload_index_create_encoded(qv_collection *c, const char *key,
+                                           qv_index_kind kind,
+                                           const uint8_t *opts, size_t len)
+{
+    if (!opts)
+        return qv_payload_index_create(c, key, kind);
+    char err[256];
+    qvi_text_opts *t;
+    qv_status st = kind == QV_INDEX_TEXT
+                       ? qvi_text_opts_decode(opts, len, &t, err, sizeof(err))
+                       : QV_ECORRUPT;
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "payload index options: %s",
+                        kind == QV_INDEX_TEXT ? err : "not a text index");
+    return create_index(c, key, kind, t);
+}
+
+qv_status qv_payload_index_text_params(qv_collection *c, const char *key,
+                                       char **json)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!key || !json)
+        return qvi_fail(c->err, QV_ENULL, "argument is NULL");
+    *json = NULL;
+    char err[QVI_FILTER_ERRMSG_CAP];
+    qvi_pindex *like;
+    qv_status st =
+        qvi_pindex_new(key, QV_INDEX_KEYWORD, &like, err, sizeof(err));
+    if (st == QV_EINVAL)
+        return qvi_fail(c->err, st, "payload index: %s", err);
+    if (st != QV_OK)
+        return qvi_fail(c->err, st, "out of memory");
+    pthread_rwlock_rdlock(&c->lock);
+    int at = qvi_pindex_set_index_of(c->pindexes, like);
+    if (at < 0 || c->pindexes->v[at]->kind != QV_INDEX_TEXT)
+        st = qvi_fail(c->err, QV_ENOTFOUND, "no full-text index on \"%s\"",
+                      like->key);
+    else if (!(*json = qvi_text_opts_json(c->pindexes->v[at]->text)))
+        st = qvi_fail(c->err, QV_ENOMEM, "out of memory");
+    pthread_rwlock_unlock(&c->lock);
+    qvi_pindex_free(like);
+    return st;
 }
 
 qv_status qv_payload_index_drop(qv_collection *c, const char *key)

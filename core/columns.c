@@ -52,8 +52,10 @@ static qv_status define_indexes(qv_collection *c, const qvi_columns *cols)
 {
     for (uint32_t i = 0; i < cols->n_pindexes; i++) {
         const char *key = cols->pindex_keys[i];
-        qv_status st =
-            qvi_payload_index_define_locked(c, key, cols->pindex_kinds[i]);
+        const uint8_t *opts = cols->pindex_opts ? cols->pindex_opts[i] : NULL;
+        qv_status st = qvi_payload_index_define_locked(
+            c, key, cols->pindex_kinds[i], opts,
+            opts ? cols->pindex_opts_len[i] : 0);
         if (st == QV_EINVAL)
             return qvi_fail(c->err, st,
                             "payload index %u (\"%s\") is not a valid index", i,
@@ -125,6 +127,8 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     memset(&v, 0, sizeof(v));
     const char **keys = NULL;
     qv_index_kind *kinds = NULL;
+    uint8_t **opts = NULL;
+    uint32_t *opts_len = NULL;
     qv_status st = QV_OK;
     pthread_rwlock_rdlock(&c->lock);
     const qvi_pindex_set *s = c->pindexes;
@@ -132,13 +136,22 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     if (n_ix) {
         keys = malloc(n_ix * sizeof(*keys));
         kinds = malloc(n_ix * sizeof(*kinds));
-        if (!keys || !kinds) {
+        opts = calloc(n_ix, sizeof(*opts));
+        opts_len = calloc(n_ix, sizeof(*opts_len));
+        if (!keys || !kinds || !opts || !opts_len) {
             st = qvi_fail(c->err, QV_ENOMEM, "out of memory");
             goto unlock;
         }
         for (uint32_t i = 0; i < n_ix; i++) {
             keys[i] = s->v[i]->key;
             kinds[i] = s->v[i]->kind;
+            size_t len = 0;
+            if (s->v[i]->text &&
+                !(opts[i] = qvi_text_opts_encode(s->v[i]->text, &len))) {
+                st = qvi_fail(c->err, QV_ENOMEM, "out of memory");
+                goto unlock;
+            }
+            opts_len[i] = (uint32_t)len;
         }
     }
     v.cfg = c->cfg;
@@ -162,6 +175,8 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     v.n_pindexes = n_ix;
     v.pindex_keys = keys;
     v.pindex_kinds = kinds;
+    v.pindex_opts = (const uint8_t *const *)opts;
+    v.pindex_opts_len = opts_len;
     v.backed = c->backing != NULL;
     if (c->multi) {
         v.multi_rows = c->multi->arena;
@@ -173,5 +188,9 @@ unlock:
     pthread_rwlock_unlock(&c->lock);
     free(keys);
     free(kinds);
+    for (uint32_t i = 0; opts && i < n_ix; i++)
+        free(opts[i]);
+    free(opts);
+    free(opts_len);
     return st;
 }

@@ -199,6 +199,10 @@ typedef struct qvi_change {
      * ...), not NUL-terminated in a decoded change */
     const char *index_kind;
     size_t index_kind_len;
+    /* INDEX_CREATE of a full-text index with options: their encoding
+     * (core/text/text_opts.c); NULL for none */
+    const uint8_t *index_opts;
+    size_t index_opts_len;
     /* PAYLOAD_SET (NULL: no key), INDEX_CREATE, INDEX_DROP: a key path */
     const char *key;
     /* PAYLOAD_DELETE_KEYS */
@@ -370,6 +374,9 @@ typedef struct qvi_columns {
     uint32_t n_pindexes;    /* payload index definitions */
     const char *const *pindex_keys;
     const qv_index_kind *pindex_kinds;
+    /* full-text options: encodings (NULL entries, or a NULL array: none) */
+    const uint8_t *const *pindex_opts;
+    const uint32_t *pindex_opts_len;
     bool backed; /* read: the arrays may borrow from a backing */
     /* Sparse vectors: read: the collection's (NULL when dense); adopt: the
      * loaded rows, moved into c (left empty) whatever the outcome. */
@@ -618,6 +625,11 @@ const uint8_t *qvi_slot_payload(const qv_collection *c, uint32_t slot);
 
 /* Frees every index of c (collection teardown). */
 void qvi_pindexes_destroy(qv_collection *c);
+/* qv_payload_index_create with a full-text index's encoded options (opts
+ * NULL: none), for the log's replay; QV_ECORRUPT for a bad encoding. */
+qv_status qvi_payload_index_create_encoded(qv_collection *c, const char *key,
+                                           qv_index_kind kind,
+                                           const uint8_t *opts, size_t len);
 
 /* Write hooks: a slot's payload is about to change or go away (remove),
  * or has just been set (add).  Each index takes out or puts in the slot's
@@ -627,10 +639,13 @@ void qvi_pindexes_remove_slot_locked(qv_collection *c, uint32_t slot);
 void qvi_pindexes_add_slot_locked(qv_collection *c, uint32_t slot);
 
 /* Registers an index without building it (marked stale): for a snapshot
- * loader, which then calls qvi_payload_indexes_rebuild_locked once.
- * Returns QV_OK, QV_EINVAL (key, kind) or QV_ENOMEM.  Exclusive lock. */
+ * loader, which then calls qvi_payload_indexes_rebuild_locked once.  opts
+ * (len bytes; NULL: none) are a full-text index's encoded options.
+ * Returns QV_OK, QV_EINVAL (key, kind, options) or QV_ENOMEM.  Exclusive
+ * lock. */
 qv_status qvi_payload_index_define_locked(qv_collection *c, const char *key,
-                                          qv_index_kind kind);
+                                          qv_index_kind kind,
+                                          const uint8_t *opts, size_t len);
 
 /* Rebuilds every index of c from the payloads (all of them, or only the
  * stale ones).  Returns QV_OK or QV_ENOMEM (the indexes that could not be

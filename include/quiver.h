@@ -491,9 +491,10 @@ typedef enum qv_index_kind {
      * UUID strings (the strings are then compared as written). */
     QV_INDEX_UUID = 5,
     /* "text": full text.  Strings are cut into lowercase tokens (runs of
-     * letters and digits, Unicode letters included).  As in Qdrant, a
-     * full-text index CHANGES the meaning of match text / text_any / phrase
-     * on its key: without it, text and phrase are a case-sensitive
+     * letters and digits, Unicode letters included; other tokenizers,
+     * folding, stopwords and stemmers: qv_payload_index_create_text).  As in
+     * Qdrant, a full-text index CHANGES the meaning of match text / text_any /
+     * phrase on its key: without it, text and phrase are a case-sensitive
      * substring match of the whole query; with it, text needs every query
      * token among the point's tokens (all its strings at the key together),
      * text_any one of them, phrase all of them consecutive and in order; a
@@ -1436,6 +1437,102 @@ QV_API qv_status qv_collection_set_quantization(
  * binary: the bit words), or 0 without quantization; *out gets it.
  * Returns QV_OK or QV_ENULL.  Reader; thread-safe. */
 QV_API qv_status qv_collection_code_bytes(qv_collection *c, size_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* Full-text index options (Qdrant's TextIndexParams)                       */
+/* ------------------------------------------------------------------------ */
+
+/* The text pipeline of a full-text index, run alike on every indexed string
+ * and on every query text (match text / text_any / phrase): cut into tokens,
+ * lowercase, fold to ASCII, drop stopwords, stem, keep tokens of min..max
+ * characters.  Qdrant 1.19's TextIndexParams
+ * (lib/segment/src/data_types/index.rs), every field; an unset field (-1,
+ * NULL) takes Qdrant's default and is left out when the params are shown. */
+typedef enum qv_text_tokenizer {
+    QV_TEXT_TOKENIZER_WORD = 0,       /* runs of letters and digits */
+    QV_TEXT_TOKENIZER_WHITESPACE = 1, /* runs of non-white-space */
+    /* Words as "word"; a document indexes every prefix of each word of
+     * min_token_len (default 1) to max_token_len characters, and a query
+     * word (cut to max_token_len, no stopwords dropped) matches the words
+     * it is a prefix of. */
+    QV_TEXT_TOKENIZER_PREFIX = 2,
+    /* ICU word segmentation: dictionary-based for Chinese, Japanese, Thai,
+     * Khmer, Lao, Burmese; Qdrant uses charabia, so CJK cuts can differ. */
+    QV_TEXT_TOKENIZER_MULTILINGUAL = 3,
+} qv_text_tokenizer;
+
+#define QV_TEXT_INDEX_OPTIONS_VERSION 1u
+
+typedef struct qv_text_index_options {
+    qv_text_tokenizer tokenizer;
+    int lowercase;         /* -1 unset (true), 0 or 1 */
+    int ascii_folding;     /* -1 unset (false): "ação" -> "acao" */
+    int phrase_matching;   /* -1 unset (false); shown only (phrase always
+                              works: positions are read from the payloads) */
+    int on_disk;           /* -1 unset; shown only: the index stays in memory */
+    int64_t min_token_len; /* -1 unset; 0 .. QV_TEXT_MAX_TOKEN_LEN */
+    int64_t max_token_len; /* -1 unset; >= min_token_len */
+    /* Stopwords: either one language name (Qdrant's "stopwords": "english")
+     * or, with stopwords_set = 1, Qdrant's {"languages": [...], "custom":
+     * [...]} (either list may be absent: NULL).  Language names are
+     * Qdrant's Language enum; custom words are lowercased when lowercase
+     * is on. */
+    const char *stopwords_language;
+    int stopwords_set;
+    const char *const *stopword_languages;
+    size_t n_stopword_languages;
+    const char *const *custom_stopwords;
+    size_t n_custom_stopwords;
+    /* Snowball stemmer language (Qdrant's SnowballLanguage: "english",
+     * "french", ...); NULL: no stemming. */
+    const char *stemmer_language;
+    uint32_t version; /* QV_TEXT_INDEX_OPTIONS_VERSION */
+} qv_text_index_options;
+
+#define QV_TEXT_MAX_TOKEN_LEN 65535
+
+/* Fills o with every field unset (today's defaults of QV_INDEX_TEXT).
+ * Thread-safe. */
+QV_API void qv_text_index_options_init(qv_text_index_options *o);
+
+/* Creates (or replaces: an index with other options is rebuilt; the same
+ * options are a success that changes nothing) a full-text index on key
+ * with options o.  The options are part of the index's definition: the
+ * write-ahead log and snapshots keep them.  Returns QV_ENULL, QV_EINVAL
+ * (malformed key; bad options: unknown tokenizer, stopword or stemmer
+ * language, min_token_len > max_token_len, a bad version; the message says
+ * which, in Qdrant's words) or QV_ENOMEM.  Writer. */
+QV_API qv_status qv_payload_index_create_text(qv_collection *c, const char *key,
+                                              const qv_text_index_options *o);
+
+/* The params of the full-text index on key as Qdrant shows them in
+ * payload_schema: a JSON object ({"type":"text","tokenizer":"word",...}),
+ * NUL-terminated, in a new allocation freed with qv_free.  Returns
+ * QV_ENULL, QV_EINVAL (malformed key), QV_ENOTFOUND (no full-text index on
+ * key) or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_payload_index_text_params(qv_collection *c, const char *key,
+                                              char **json);
+
+/* Validates o and writes Qdrant's params JSON for it to a new allocation
+ * (*json, freed with qv_free), without an index.  Returns QV_ENULL,
+ * QV_EINVAL (errmsg, errcap bytes, gets the reason; may be NULL) or
+ * QV_ENOMEM.  Thread-safe. */
+QV_API qv_status qv_text_index_options_json(const qv_text_index_options *o,
+                                            char **json, char *errmsg,
+                                            size_t errcap);
+
+/* Runs the document pipeline of o (NULL: the defaults) on text[0..len) and
+ * calls tok(ctx, token, n) for each token it keeps, in order (tokens are
+ * valid during the call only); stops when tok returns true.  For callers
+ * that tokenize as an index does (BM25 document and query terms: a word
+ * tokenizer, lowercase, "english" stopwords and an "english" stemmer).
+ * Returns QV_ENULL, QV_EINVAL (bad options: errmsg as above) or QV_ENOMEM.
+ * Thread-safe. */
+QV_API qv_status qv_text_tokenize(const qv_text_index_options *o,
+                                  const char *text, size_t len,
+                                  bool (*tok)(void *ctx, const char *t,
+                                              size_t n),
+                                  void *ctx, char *errmsg, size_t errcap);
 
 #ifdef __cplusplus
 }

@@ -85,6 +85,10 @@ enum qvi_snap_kind {
     QVI_SNAP_KIND_END /* one past the last known kind */
 };
 
+/* In a payload index entry's type word: a full-text index whose options
+ * follow its key (docs/FORMAT.md, section 9). */
+#define QVI_SNAP_PINDEX_OPTS 0x100u
+
 /* Fixed sizes of the small sections. */
 #define QVI_SNAP_CONFIG_SIZE 128u
 #define QVI_SNAP_GRAPH_SIZE  320u

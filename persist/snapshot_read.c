@@ -510,14 +510,26 @@ static qv_status parse_payload_indexes(const qvi_snap_file *f, char *err,
         if (len - at < 8)
             return CORRUPT("section 'payload indexes': entry %u is cut", i);
         uint32_t type = rd32(p + at), klen = rd32(p + at + 4);
+        bool opts = type & QVI_SNAP_PINDEX_OPTS;
+        type &= ~QVI_SNAP_PINDEX_OPTS;
         at += 8;
         if (type < 1 || type > 8 || klen == 0 || klen > QVI_PAYLOAD_MAX_KEY ||
-            klen > len - at || memchr(p + at, 0, klen))
+            klen > len - at || memchr(p + at, 0, klen) ||
+            (opts && type != QV_INDEX_TEXT + 1))
             return CORRUPT("section 'payload indexes': entry %u is malformed",
                            i);
         at += (klen + 3u) & ~3u;
         if (at > len)
             return CORRUPT("section 'payload indexes': entry %u is cut", i);
+        if (opts) {
+            if (len - at < 4 || rd32(p + at) > len - at - 4)
+                return CORRUPT("section 'payload indexes': entry %u options "
+                               "are cut",
+                               i);
+            at += 4 + ((rd32(p + at) + 3u) & ~3u);
+            if (at > len)
+                return CORRUPT("section 'payload indexes': entry %u is cut", i);
+        }
     }
     if (at != len)
         return CORRUPT("section 'payload indexes': %llu trailing bytes",
@@ -766,6 +778,8 @@ typedef struct index_defs {
     uint32_t n;
     char **keys;
     qv_index_kind *kinds;
+    const uint8_t **opts; /* into the section; NULL: none */
+    uint32_t *opts_len;
 } index_defs;
 
 static void index_defs_free(index_defs *d)
@@ -774,6 +788,8 @@ static void index_defs_free(index_defs *d)
         free(d->keys[i]);
     free(d->keys);
     free(d->kinds);
+    free(d->opts);
+    free(d->opts_len);
     memset(d, 0, sizeof(*d));
 }
 
@@ -789,7 +805,9 @@ static qv_status read_index_defs(const qvi_snap_file *f, index_defs *d,
         return QV_OK;
     d->keys = calloc(n, sizeof(*d->keys));
     d->kinds = calloc(n, sizeof(*d->kinds));
-    if (!d->keys || !d->kinds)
+    d->opts = calloc(n, sizeof(*d->opts));
+    d->opts_len = calloc(n, sizeof(*d->opts_len));
+    if (!d->keys || !d->kinds || !d->opts || !d->opts_len)
         return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
     d->n = n;
     uint64_t at = 8;
@@ -800,8 +818,14 @@ static qv_status read_index_defs(const qvi_snap_file *f, index_defs *d,
             return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
         memcpy(d->keys[i], p + at + 8, klen);
         d->keys[i][klen] = 0;
-        d->kinds[i] = (qv_index_kind)(type - 1);
+        d->kinds[i] = (qv_index_kind)((type & ~QVI_SNAP_PINDEX_OPTS) - 1);
         at += 8 + ((klen + 3u) & ~3u);
+        if (type &
+            QVI_SNAP_PINDEX_OPTS) { /* checked by parse_payload_indexes */
+            d->opts_len[i] = rd32(p + at);
+            d->opts[i] = p + at + 4;
+            at += 4 + ((d->opts_len[i] + 3u) & ~3u);
+        }
     }
     return QV_OK;
 }
@@ -833,6 +857,8 @@ static void fill_columns(const qvi_snap_file *f, const built *b,
     cols->n_pindexes = d->n;
     cols->pindex_keys = (const char *const *)d->keys;
     cols->pindex_kinds = d->kinds;
+    cols->pindex_opts = d->opts;
+    cols->pindex_opts_len = d->opts_len;
     cols->backed = true;
     qvi_snapshot_fill_multi(f, cols);
 }

@@ -154,8 +154,11 @@ static void put_config(qvi_snapw *w, const qvi_columns *cols)
 }
 
 /* Payload index definitions: u32 count, u32 zero, then per index {u32
- * kind + 1, u32 key length, key, zero padding to 4}.  The indexes
- * themselves are derived data, rebuilt from the payloads on open. */
+ * kind + 1, u32 key length, key, zero padding to 4}; a full-text index
+ * with options sets QVI_SNAP_PINDEX_OPTS in its type word and follows its
+ * key with {u32 length, the options' encoding, zero padding to 4}.  The
+ * indexes themselves are derived data, rebuilt from the payloads on
+ * open. */
 static void put_payload_indexes(qvi_snapw *w, const qvi_columns *cols)
 {
     uint32_t n = cols->n_pindexes;
@@ -167,11 +170,20 @@ static void put_payload_indexes(qvi_snapw *w, const qvi_columns *cols)
     for (uint32_t i = 0; i < n; i++) {
         const char *key = cols->pindex_keys[i];
         uint32_t klen = (uint32_t)strlen(key);
-        put32(b, (uint32_t)cols->pindex_kinds[i] + 1);
+        const uint8_t *opts = cols->pindex_opts ? cols->pindex_opts[i] : NULL;
+        put32(b, ((uint32_t)cols->pindex_kinds[i] + 1) |
+                     (opts ? QVI_SNAP_PINDEX_OPTS : 0));
         put32(b + 4, klen);
         qvi_snapw_put(w, b, 8);
         qvi_snapw_put(w, key, klen);
         qvi_snapw_zero(w, ((klen + 3u) & ~3u) - klen);
+        if (opts) {
+            uint32_t olen = cols->pindex_opts_len[i];
+            put32(b, olen);
+            qvi_snapw_put(w, b, 4);
+            qvi_snapw_put(w, opts, olen);
+            qvi_snapw_zero(w, ((olen + 3u) & ~3u) - olen);
+        }
     }
     qvi_snapw_end(w);
 }

@@ -706,11 +706,14 @@ static qv_status dec_delete_keys(rd *in, qvi_change *r, char *err,
 }
 
 /* INDEX_CREATE: u32 length, key path, u32 length, index kind name (the
- * field docs/WAL.md calls the schema text). */
+ * field docs/WAL.md calls the schema text), and, for a full-text index
+ * with options, u32 length and their encoding (absent in older logs). */
 static bool enc_index_create(const qvi_change *r, wr *w)
 {
     return r->key && r->index_kind && w_text(w, r->key, strlen(r->key)) &&
-           w_text(w, r->index_kind, r->index_kind_len);
+           w_text(w, r->index_kind, r->index_kind_len) &&
+           (!r->index_opts ||
+            w_text(w, (const char *)r->index_opts, r->index_opts_len));
 }
 
 static qv_status dec_index_create(rd *in, qvi_change *r, char *err,
@@ -721,6 +724,13 @@ static qv_status dec_index_create(rd *in, qvi_change *r, char *err,
         qvi_errf(err, errcap, "bad field key or index kind");
         return QV_ECORRUPT;
     }
+    const char *opts = NULL;
+    if (in->left && !r_text(in, &opts, &r->index_opts_len)) {
+        qvi_errf(err, errcap, "bad field index options");
+        return QV_ECORRUPT;
+    }
+    if (r->index_opts_len)
+        r->index_opts = (const uint8_t *)opts;
     return QV_OK;
 }
 

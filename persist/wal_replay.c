@@ -102,7 +102,8 @@ static qv_status replay_index_create(qv_collection *c, const qvi_change *r)
     if (qv_index_kind_parse(name, &kind) != QV_OK)
         return qvi_collection_fail(
             c, QV_ECORRUPT, "payload index record: unknown kind \"%s\"", name);
-    return qv_payload_index_create(c, r->key, kind);
+    return qvi_payload_index_create_encoded(c, r->key, kind, r->index_opts,
+                                            r->index_opts_len);
 }
 
 static qv_status replay_index_drop(qv_collection *c, const qvi_change *r)

@@ -46,6 +46,7 @@
 #include "server.h"
 #include "sparse.h"
 #include "quantization.h"
+#include "text_index.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -607,8 +608,10 @@ static bool reconcile(qvs_catalog *cat, bool found, char *err, size_t cap)
 /* Builds (or drops) the library's payload index on field in every library
  * collection of c, so filters on it use the index.  Index definitions are
  * persisted in catalog.json and rebuilt from the payloads on start. */
+/* Creates (or drops) the index on field in every library collection of c;
+ * params: a text index's params as shown (NULL: none). */
 static qv_status lib_index(qvs_coll *c, const char *field, const char *type,
-                           bool drop)
+                           const cJSON *params, bool drop)
 {
     qv_index_kind kind = QV_INDEX_KEYWORD;
     if (!drop && qv_index_kind_parse(type, &kind) != QV_OK)
@@ -619,8 +622,12 @@ static qv_status lib_index(qvs_coll *c, const char *field, const char *type,
         if (!lib ||
             (i == c->n_vectors && c->n_vectors && lib == c->vectors[0].coll))
             continue;
-        st = drop ? qv_payload_index_drop(lib, field)
-                  : qv_payload_index_create(lib, field, kind);
+        if (drop)
+            st = qv_payload_index_drop(lib, field);
+        else if (kind == QV_INDEX_TEXT && cJSON_IsObject(params))
+            st = qvs_text_index_create(lib, field, params);
+        else
+            st = qv_payload_index_create(lib, field, kind);
         if (st == QV_ENOTFOUND && drop)
             st = QV_OK;
     }
@@ -640,7 +647,8 @@ static bool rebuild_indexes(qvs_coll *c, char *err, size_t cap)
     cJSON_ArrayForEach(e, c->payload_schema)
     {
         const char *t = schema_type(e);
-        if (t && lib_index(c, e->string, t, false) != QV_OK) {
+        const cJSON *params = cJSON_GetObjectItemCaseSensitive(e, "params");
+        if (t && lib_index(c, e->string, t, params, false) != QV_OK) {
             snprintf(err, cap,
                      "collection `%s`: cannot rebuild the %s index "
                      "on `%s`",
@@ -914,17 +922,29 @@ bool qvs_catalog_index_create(qvs_catalog *cat, qvs_coll *c, const char *field,
                         "variant, expected one of `keyword`, `integer`, "
                         "`float`, `geo`, `text`, `bool`, `datetime`, `uuid` "
                         "or a map with such a `type`");
-    qv_status st = lib_index(c, field, type->valuestring, false);
-    if (st != QV_OK)
+    /* A text index's params are read, validated and shown as Qdrant
+     * shows them (text_index.c); other kinds keep them as given. */
+    cJSON *params = NULL;
+    bool text =
+        cJSON_IsObject(schema) && strcmp(type->valuestring, "text") == 0;
+    if (text && !(params = qvs_text_index_params(schema, r)))
+        return false;
+    if (!params && cJSON_IsObject(schema) &&
+        !(params = cJSON_Duplicate(schema, true)))
+        return qvs_fail(r, 500, OOM);
+    qv_status st = lib_index(c, field, type->valuestring, params, false);
+    if (st != QV_OK) {
+        cJSON_Delete(params);
         return qvs_fail(r, st == QV_ENOMEM ? 500 : 400,
                         "Wrong input: cannot index `%s` as %s: %s", field,
                         type->valuestring, qv_strerror(st));
+    }
     cJSON *info = cJSON_CreateObject();
     if (!info ||
         !cJSON_AddStringToObject(info, "data_type", type->valuestring) ||
-        (cJSON_IsObject(schema) &&
-         !cJSON_AddItemToObject(info, "params",
-                                cJSON_Duplicate(schema, true)))) {
+        (params && !cJSON_AddItemToObject(info, "params", params))) {
+        if (!info || !cJSON_GetObjectItemCaseSensitive(info, "params"))
+            cJSON_Delete(params);
         cJSON_Delete(info);
         return qvs_fail(r, 500, OOM);
     }
@@ -934,7 +954,7 @@ bool qvs_catalog_index_create(qvs_catalog *cat, qvs_coll *c, const char *field,
 bool qvs_catalog_index_drop(qvs_catalog *cat, qvs_coll *c, const char *field,
                             qvs_resp *r)
 {
-    qv_status st = lib_index(c, field, NULL, true);
+    qv_status st = lib_index(c, field, NULL, NULL, true);
     if (st == QV_EINVAL) /* a field no index can have (found by fuzz_grpc) */
         return qvs_fail(r, 400,
                         "Wrong input: cannot drop the index on `%s`: %s", field,

@@ -54,8 +54,10 @@ LAYERS = [
     ("core/quant/", ["core/quant/", "core/base/", "simd/", PUBLIC]),
     ("core/filter/", ["core/filter/", "core/base/", PUBLIC]),
     ("core/payload/", ["core/payload/", "core/filter/", "core/base/", PUBLIC]),
+    ("core/text/", ["core/text/", "core/base/", PUBLIC]),
     ("core/pindex/",
-     ["core/pindex/", "core/payload/", "core/filter/", "core/base/", PUBLIC]),
+     ["core/pindex/", "core/text/", "core/payload/", "core/filter/",
+      "core/base/", PUBLIC]),
     ("core/sparse/", ["core/sparse/", "core/base/", PUBLIC]),
     ("core/search/", ["core/", "simd/", PUBLIC]),
     ("core/", ["core/", "simd/", PUBLIC]),
@@ -82,7 +84,7 @@ EXEMPT = ["tests/", "bench/"]
 
 # Leaf folders of core: they never name qv_collection.
 LEAVES = ["core/base/", "core/sparse/", "core/hnsw/", "core/multi/", "core/quant/", "core/filter/", "core/payload/",
-          "core/pindex/"]
+          "core/pindex/", "core/text/"]
 
 # Folders (and files) that use no qvi_ identifier.
 PUBLIC_ONLY = ["server/", "cli/", "bindings/", "bench/driver_quiver.c"]

@@ -295,14 +295,16 @@ START_TEST(test_tokenizer)
                   "b|c");
 
     qvi_tq q;
-    ck_assert_int_eq(qvi_tq_init(&q, QVI_TQ_ALL, "Red APPLE, red", 14), QV_OK);
+    ck_assert_int_eq(qvi_tq_init(&q, QVI_TQ_ALL, NULL, "Red APPLE, red", 14),
+                     QV_OK);
     ck_assert_uint_eq(q.n, 3);
     ck_assert(memcmp(q.buf + q.off[1], "apple", 5) == 0);
     qvi_tq_free(&q);
     char *many = malloc(3 * 2000);
     for (int i = 0; i < 2000; i++)
         memcpy(many + 3 * i, "ab ", 3);
-    ck_assert_int_eq(qvi_tq_init(&q, QVI_TQ_ALL, many, 3 * 2000), QV_EINVAL);
+    ck_assert_int_eq(qvi_tq_init(&q, QVI_TQ_ALL, NULL, many, 3 * 2000),
+                     QV_EINVAL);
     free(many);
 }
 END_TEST
@@ -1513,10 +1515,11 @@ START_TEST(test_stale_and_rebuild)
     for (int i = 0; i < 50; i++)
         put(d, (uint64_t)i, i % 2 ? "{\"b\":true}" : "{\"b\":false}");
     pthread_rwlock_wrlock(&d->lock);
-    ck_assert_int_eq(qvi_payload_index_define_locked(d, "b", QV_INDEX_BOOL),
-                     QV_OK);
-    ck_assert_int_eq(qvi_payload_index_define_locked(d, "b[", QV_INDEX_BOOL),
-                     QV_EINVAL);
+    ck_assert_int_eq(
+        qvi_payload_index_define_locked(d, "b", QV_INDEX_BOOL, NULL, 0), QV_OK);
+    ck_assert_int_eq(
+        qvi_payload_index_define_locked(d, "b[", QV_INDEX_BOOL, NULL, 0),
+        QV_EINVAL);
     ck_assert_int_eq(qvi_payload_indexes_rebuild_locked(d, false), QV_OK);
     pthread_rwlock_unlock(&d->lock);
     ck_assert_uint_eq(points_of(d, "b"), 50);

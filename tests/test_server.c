@@ -885,6 +885,131 @@ START_TEST(test_aliases)
 }
 END_TEST
 
+/* Full-text index params (issue 12, item 5): every TextIndexParams field
+ * read, shown in payload_schema as Qdrant shows it, applied to match text
+ * and phrase, kept across a restart; Qdrant's 400/422 for bad params. */
+static uint64_t text_count(const char *kind, const char *q)
+{
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"exact\":true,\"filter\":{\"must\":{\"key\":\"t\",\"match\":"
+             "{\"%s\":\"%s\"}}}}",
+             kind, q);
+    return (uint64_t)num(
+        expect_ok(call("POST", "/collections/tx/points/count", body)), "count");
+}
+
+static char *text_params(void)
+{
+    const cJSON *info = expect_ok(call("GET", "/collections/tx", NULL));
+    const cJSON *ps = cJSON_GetObjectItem(info, "payload_schema");
+    const cJSON *p =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(ps, "t"), "params");
+    ck_assert_ptr_nonnull(p);
+    return cJSON_PrintUnformatted(p);
+}
+
+START_TEST(test_text_index_params)
+{
+    create("tx", SMALL);
+    expect_ok(call(
+        "PUT", "/collections/tx/points?wait=true",
+        "{\"points\":["
+        "{\"id\":1,\"vector\":[1,0,0,0],\"payload\":{\"t\":\"The Theory of "
+        "running dogs\"}},"
+        "{\"id\":2,\"vector\":[0,1,0,0],\"payload\":{\"t\":\"a dog runs\"}},"
+        "{\"id\":3,\"vector\":[0,0,1,0],\"payload\":{\"t\":\"Crème brûlée\"}}"
+        "]}"));
+    /* prefix: every prefix of 2..6 characters; queries cut to 6. */
+    expect_ok(call("PUT", "/collections/tx/index?wait=true",
+                   "{\"field_name\":\"t\",\"field_schema\":{\"type\":\"text\","
+                   "\"tokenizer\":\"prefix\",\"min_token_len\":2,"
+                   "\"max_token_len\":6}}"));
+    ck_assert_uint_eq(text_count("text", "theo"), 1);
+    ck_assert_uint_eq(text_count("text", "ru"), 2);
+    ck_assert_uint_eq(text_count("text", "dogz"), 0);
+    /* Stopwords, stemmer, folding: the params come back as Qdrant shows
+     * them (tokenizer always, unset fields left out). */
+    const char *schema =
+        "{\"field_name\":\"t\",\"field_schema\":{\"type\":\"text\","
+        "\"lowercase\":true,\"ascii_folding\":true,\"phrase_matching\":true,"
+        "\"stopwords\":{\"languages\":[\"english\"],\"custom\":[\"Theory\"]},"
+        "\"stemmer\":{\"type\":\"snowball\",\"language\":\"english\"},"
+        "\"on_disk\":false}}";
+    expect_ok(call("PUT", "/collections/tx/index?wait=true", schema));
+    char *p = text_params();
+    ck_assert_str_eq(p,
+                     "{\"type\":\"text\",\"tokenizer\":\"word\",\"lowercase\":"
+                     "true,\"ascii_folding\":true,\"phrase_matching\":true,"
+                     "\"stopwords\":{\"languages\":[\"english\"],\"custom\":["
+                     "\"Theory\"]},\"on_disk\":false,\"stemmer\":{\"type\":"
+                     "\"snowball\",\"language\":\"english\"}}");
+    ck_assert_uint_eq(text_count("text", "running"), 2);
+    ck_assert_uint_eq(text_count("text", "brulee"), 1);
+    ck_assert_uint_eq(text_count("text", "creme"), 1);
+    ck_assert_uint_eq(text_count("text", "theory"), 0); /* custom stopword */
+    ck_assert_uint_eq(text_count("phrase", "running dogs"), 1);
+    ck_assert_uint_eq(text_count("phrase", "dogs running"), 1); /* "dog runs" */
+    ck_assert_uint_eq(text_count("phrase", "brûlée dogs"), 0);
+    ck_assert_uint_eq(text_count("text_any", "theory brûlée"),
+                      1); /* stopword */
+    ck_assert_uint_eq(text_count("text_any", "dog brûlée"), 3);
+    /* A restart rebuilds the same index from the stored params. */
+    stop_server();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+    char *again = text_params();
+    ck_assert_str_eq(again, p);
+    ck_assert_uint_eq(text_count("text", "running"), 2);
+    free(again);
+    free(p);
+    /* Multilingual and a language string. */
+    expect_ok(call("PUT", "/collections/tx/index?wait=true",
+                   "{\"field_name\":\"t\",\"field_schema\":{\"type\":\"text\","
+                   "\"tokenizer\":\"multilingual\",\"stopwords\":"
+                   "\"english\"}}"));
+    p = text_params();
+    ck_assert_str_eq(p, "{\"type\":\"text\",\"tokenizer\":\"multilingual\","
+                        "\"stopwords\":\"english\"}");
+    free(p);
+    ck_assert_uint_eq(text_count("text", "dog"), 1);
+    /* Errors, Qdrant's way; the index stays as it was. */
+    expect_error_prefix(
+        call("PUT", "/collections/tx/index",
+             "{\"field_name\":\"t\",\"field_schema\":{\"type\":\"text\","
+             "\"tokenizer\":\"ngram\"}}"),
+        400,
+        "Format error in JSON body: field_schema.tokenizer: unknown "
+        "variant `ngram`");
+    expect_error_prefix(
+        call("PUT", "/collections/tx/index",
+             "{\"field_name\":\"t\",\"field_schema\":{\"type\":\"text\","
+             "\"stopwords\":\"klingon\"}}"),
+        400,
+        "Format error in JSON body: field_schema: unknown stopwords "
+        "language `klingon`");
+    expect_error_prefix(
+        call("PUT", "/collections/tx/index",
+             "{\"field_name\":\"t\",\"field_schema\":{\"type\":\"text\","
+             "\"stemmer\":{\"type\":\"snowball\",\"language\":\"elvish\"}}}"),
+        400, "Format error in JSON body: field_schema: unknown snowball");
+    expect_error_prefix(
+        call("PUT", "/collections/tx/index",
+             "{\"field_name\":\"t\",\"field_schema\":{\"type\":\"text\","
+             "\"min_token_len\":5,\"max_token_len\":2}}"),
+        422, "Validation error in JSON body: [field_schema: min_token_len");
+    expect_error_prefix(
+        call("PUT", "/collections/tx/index",
+             "{\"field_name\":\"t\",\"field_schema\":{\"type\":\"text\","
+             "\"lowercase\":\"yes\"}}"),
+        400, "Format error in JSON body: field_schema.lowercase");
+    p = text_params();
+    ck_assert_ptr_nonnull(strstr(p, "multilingual"));
+    free(p);
+}
+END_TEST
+
 START_TEST(test_payload_index)
 {
     create("pi", SMALL);
@@ -3568,6 +3693,7 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_patch);
     tcase_add_test(tc, test_aliases);
     tcase_add_test(tc, test_payload_index);
+    tcase_add_test(tc, test_text_index_params);
     tcase_add_test(tc, test_routing);
     tcase_add_test(tc, test_cors);
     tcase_add_test(tc, test_keep_alive);

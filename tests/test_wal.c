@@ -1246,6 +1246,83 @@ static bool has_index(qv_collection *c, const char *key, qv_index_kind kind,
     return found;
 }
 
+/* A full-text index's options survive a replay of the log and a snapshot
+ * (the INDEX_CREATE record's and the payload indexes section's options). */
+START_TEST(test_text_index_options_durable)
+{
+    char *dir = make_tmpdir("wal"), path[4096], image[4096], err[256];
+    PATHF(path, "%s/s", dir);
+    PATHF(image, "%s/crash", dir);
+    qv_store *s = open_store(path, 0);
+    qv_collection_config cfg = config(QV_METRIC_EUCLID);
+    qv_collection *c;
+    ck_assert_int_eq(qv_store_create(s, "c", &cfg, &c), QV_OK);
+    static const char *texts[] = {"The running dogs", "a theory of cats",
+                                  "Crème brûlée"};
+    for (uint64_t i = 0; i < 3; i++) {
+        float v[DIM];
+        vec_of(i, v);
+        qv_point_id id = qv_id_from_num(i);
+        char pl[64];
+        snprintf(pl, sizeof pl, "{\"t\":\"%s\"}", texts[i]);
+        const char *t[1] = {pl};
+        size_t lens[1] = {strlen(pl)};
+        ck_assert_int_eq(qv_upsert_with_payloads(c, &id, v, 1, DIM, t, lens),
+                         QV_OK);
+    }
+    const char *custom[] = {"cats"};
+    qv_text_index_options o;
+    qv_text_index_options_init(&o);
+    o.tokenizer = QV_TEXT_TOKENIZER_PREFIX;
+    o.max_token_len = 5;
+    o.ascii_folding = 1;
+    o.stopwords_set = 1;
+    o.custom_stopwords = custom;
+    o.n_custom_stopwords = 1;
+    o.stemmer_language = "english";
+    ck_assert_int_eq(qv_payload_index_create_text(c, "t", &o), QV_OK);
+    char *want;
+    ck_assert_int_eq(qv_payload_index_text_params(c, "t", &want), QV_OK);
+    copy_tree(path, image);
+    qv_collection_release(c);
+    qv_store_close(s);
+
+    for (int round = 0; round < 2; round++) {
+        /* round 0: replayed from the log; round 1: from the snapshot. */
+        s = open_store(image, 0);
+        ck_assert_int_eq(qv_store_get(s, "c", &c), QV_OK);
+        char *got;
+        ck_assert_int_eq(qv_payload_index_text_params(c, "t", &got), QV_OK);
+        ck_assert_str_eq(got, want);
+        qv_free(got);
+        static const struct {
+            const char *q;
+            uint64_t n;
+        } cases[] = {{"run", 1}, {"theo", 1}, {"creme", 1}, {"cats", 0}};
+        for (size_t k = 0; k < 4; k++) {
+            char q[128];
+            snprintf(q, sizeof q,
+                     "{\"must\":{\"key\":\"t\",\"match\":{\"text\":"
+                     "\"%s\"}}}",
+                     cases[k].q);
+            qv_filter *f;
+            ck_assert_int_eq(qv_filter_parse(q, strlen(q), &f, err, sizeof err),
+                             QV_OK);
+            uint64_t n = 0;
+            ck_assert_int_eq(qv_count_filter(c, f, &n), QV_OK);
+            ck_assert_msg(n == cases[k].n, "%s: %llu", cases[k].q,
+                          (unsigned long long)n);
+            qv_filter_free(f);
+        }
+        qv_collection_release(c);
+        qv_store_close(s);
+    }
+    qv_free(want);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 START_TEST(test_payload_indexes_durable)
 {
     char *dir = make_tmpdir("wal"), path[4096], image[4096], err[256];
@@ -1413,6 +1490,7 @@ int main(void)
     tcase_add_test(tc, test_writers_during_checkpoints);
     tcase_add_test(tc, test_store_reopen_drop_lock);
     tcase_add_test(tc, test_payload_indexes_durable);
+    tcase_add_test(tc, test_text_index_options_durable);
     tcase_add_test(tc, test_options_and_arguments);
     tcase_add_test(tc, test_fuzz_damaged_segments);
     suite_add_tcase(s, tc);

@@ -97,6 +97,7 @@ void qvi_pindex_free(qvi_pindex *ix)
     if (!ix)
         return;
     free_structures(ix);
+    qvi_text_opts_unref(ix->text);
     free(ix->key);
     free(ix->items);
     free(ix->pool);
@@ -249,21 +250,11 @@ static void apply_bytes(apply_ctx *a, const void *b, size_t n)
         a->failed = true;
 }
 
+/* One token of the index's pipeline (already in its indexed form). */
 static bool apply_token(void *ctx, const char *t, size_t n)
 {
     apply_ctx *a = ctx;
-    qvi_pindex_set *s = a->set;
-    if (n > s->cap_tok) {
-        char *b = realloc(s->tok, n);
-        if (!b) {
-            a->failed = true;
-            return true;
-        }
-        s->tok = b;
-        s->cap_tok = n;
-    }
-    qvi_text_lower(t, n, s->tok);
-    apply_bytes(a, s->tok, n);
+    apply_bytes(a, t, n);
     return a->failed;
 }
 
@@ -310,7 +301,9 @@ static void apply_leaf(apply_ctx *a, qvi_pval v)
             a->any = true;
             s = ops->string(v, &len);
             if (a->mode == AM_ADD || a->mode == AM_REMOVE)
-                qvi_text_tokens(s, len, apply_token, a);
+                if (qvi_text_analyze(a->ix->text, false, s, len, apply_token,
+                                     a) != QV_OK)
+                    a->failed = true;
         }
         break;
     case QV_INDEX_INTEGER:
@@ -523,7 +516,6 @@ void qvi_pindex_set_free(qvi_pindex_set *s)
         qvi_pindex_free(s->v[i]);
     free(s->v);
     free(s->keys);
-    free(s->tok);
     free(s);
 }
 

@@ -12,8 +12,9 @@
  *                     indexes
  *   pindex_num.c      the ordered tree of (value, slot) keys behind
  *                     integer, float, datetime and geo indexes
- *   pindex_text.c     the full-text tokenizer and the token match a
- *                     filter evaluates per point
+ *   pindex_text.c     the full-text query and the token match a filter
+ *                     evaluates per point (the tokens come from the
+ *                     index's pipeline, ../text/)
  *   pindex.c          one index (its key, kind and structures; putting a
  *                     slot's values in and taking them out; bulk builds)
  *                     and a set of indexes (find, replace, drop, the write
@@ -21,8 +22,8 @@
  *
  * This folder is a leaf: it sees payload blobs, slots and the live bytes
  * handed to it, never a collection, and includes nothing above base/,
- * filter/ and payload/.  Its users: collection_pindex.c one level up (the
- * indexes of a collection: create, drop, list, define for a snapshot
+ * filter/, payload/ and text/.  Its users: collection_pindex.c one level up
+ * (the indexes of a collection: create, drop, list, define for a snapshot
  * loader, the write hooks, and where each slot's payload blob comes from),
  * and the query side in ../search/: candidates.c (a filter prepared
  * against the indexes) and scroll_order.c (scroll ordered by an indexed
@@ -49,6 +50,7 @@
 #include "core/base/base.h"
 #include "core/filter/filter.h"
 #include "core/payload/payload.h"
+#include "core/text/text.h"
 
 /* ---- posting lists (pindex_posting.c) ----------------------------
  */
@@ -208,17 +210,6 @@ bool qvi_uuid_key(const char *s, size_t len, uint8_t out[16]);
 /* Most tokens a full-text query may hold. */
 #define QVI_TEXT_MAX_QUERY_TOKENS 1024u
 
-/* Calls tok(ctx, start, len) for each token of s[0..len): runs of letters
- * and digits (Unicode-aware: non-ASCII letters count, punctuation and
- * symbols split), as Qdrant's default "word" tokenizer.  Stops early and
- * returns true when tok does. */
-bool qvi_text_tokens(const char *s, size_t len,
-                     bool (*tok)(void *ctx, const char *t, size_t n),
-                     void *ctx);
-/* Writes the lowercase form of the token t[0..n) to out (n bytes: the
- * case mappings used keep every character's encoded length). */
-void qvi_text_lower(const char *t, size_t n, char *out);
-
 /* A full-text query: its lowercase tokens, in order. */
 typedef enum qvi_tq_kind {
     QVI_TQ_ALL = 0, /* match: {text}: every token present */
@@ -235,12 +226,15 @@ typedef struct qvi_tq {
     const qvi_path_item *items; /* the condition's key path (the filter's) */
     uint32_t n_items;
     const char *pool;
+    qvi_text_opts *opts; /* the index's pipeline (a reference; NULL:
+                            defaults), run on every document string */
 } qvi_tq;
 
-/* Tokenizes a query text.  QV_OK, QV_EINVAL (more than
+/* Tokenizes a query text through the query form of the pipeline opts
+ * (NULL: the defaults; q takes a reference).  QV_OK, QV_EINVAL (more than
  * QVI_TEXT_MAX_QUERY_TOKENS tokens) or QV_ENOMEM. */
-qv_status qvi_tq_init(qvi_tq *q, qvi_tq_kind kind, const char *text,
-                      size_t len);
+qv_status qvi_tq_init(qvi_tq *q, qvi_tq_kind kind, qvi_text_opts *opts,
+                      const char *text, size_t len);
 void qvi_tq_free(qvi_tq *q);
 
 /* Qdrant's token match of q on the point whose payload is root: the
@@ -258,6 +252,7 @@ typedef struct qvi_pindex {
     char *pool;
     uint32_t pool_len, pool_cap;
     qv_index_kind kind;
+    qvi_text_opts *text; /* TEXT: its options (owned; NULL: defaults) */
     /* The structures below do not mirror the payloads (an allocation
      * failed while updating them): the index answers nothing until a
      * rebuild succeeds.  Token semantics of full-text keys still hold. */
@@ -274,11 +269,9 @@ typedef struct qvi_pindex_set {
     uint32_t n_stale;
     uint64_t retry_at; /* write count at which stale indexes are rebuilt */
     uint64_t writes;
-    /* Writer scratch (exclusive lock): extracted keys and token bytes. */
+    /* Writer scratch (exclusive lock): extracted keys. */
     qvi_nkey *keys;
     size_t n_keys, cap_keys;
-    char *tok;
-    size_t cap_tok;
 } qvi_pindex_set;
 
 /* The payloads a pass over every point reads: slots [0, used) whose live

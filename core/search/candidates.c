@@ -739,7 +739,8 @@ static qv_status prepare_text(prep *p, uint32_t node)
     qvi_tq *tq = malloc(sizeof(*tq));
     if (!tq)
         return QV_ENOMEM;
-    qv_status st = qvi_tq_init(tq, kind, f->pool + fc->str_off, fc->str_len);
+    qv_status st =
+        qvi_tq_init(tq, kind, ix->text, f->pool + fc->str_off, fc->str_len);
     if (st != QV_OK) {
         free(tq);
         return st;
