@@ -280,8 +280,10 @@ static enum MHD_Result send_reply(qvs_conn *c, int status,
 }
 
 /* Sends len bytes of buf (malloc'd; the reply takes it). */
-static enum MHD_Result send_buffer(qvs_conn *c, int status, char *buf,
-                                   size_t len, const char *content_type)
+/* send_buffer with a Retry-After header when retry_after is set. */
+static enum MHD_Result send_buffer_retry(qvs_conn *c, int status, char *buf,
+                                         size_t len, const char *content_type,
+                                         const char *retry_after)
 {
     if (!buf)
         return MHD_NO;
@@ -291,7 +293,15 @@ static enum MHD_Result send_buffer(qvs_conn *c, int status, char *buf,
         free(buf);
         return MHD_NO;
     }
+    if (retry_after && retry_after[0])
+        MHD_add_response_header(resp, "Retry-After", retry_after);
     return send_reply(c, status, resp, content_type);
+}
+
+static enum MHD_Result send_buffer(qvs_conn *c, int status, char *buf,
+                                   size_t len, const char *content_type)
+{
+    return send_buffer_retry(c, status, buf, len, content_type, NULL);
 }
 
 static enum MHD_Result send_static(qvs_conn *c, int status, const char *text,
@@ -374,7 +384,8 @@ static enum MHD_Result send_resp(qvs_conn *c, qvs_resp *r, double t)
     } else if (status >= 400) {
         char *text = qvs_envelope_error(
             r->error[0] ? r->error : "Service internal error", t, &len);
-        ret = send_buffer(c, status, text, len, "application/json");
+        ret = send_buffer_retry(c, status, text, len, "application/json",
+                                r->retry_after);
     } else if (r->accepted) {
         char *text = qvs_envelope_ok(NULL, "accepted", t, &len);
         ret = send_buffer(c, 202, text, len, "application/json");

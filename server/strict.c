@@ -1,0 +1,604 @@
+/*
+ * strict.c -- Qdrant's strict mode: the limits of strict_mode_config,
+ * checked before a request reads or changes anything.
+ *
+ * What we follow (Qdrant 1.19): lib/collection/src/operations/verification/
+ * mod.rs (StrictModeVerification: the query limit, the filter's keys, the
+ * `exact` flag and search params of every read request, check_limit_opt's
+ * and check_bool_opt's messages), verification/update.rs (upsert and
+ * update-vectors batch sizes, the collection's vector storage size,
+ * filters of filtered updates), lib/collection/src/operations/types.rs
+ * (CollectionError::strict_mode: "<error>. Help: <solution>", served as a
+ * 400 "Bad request: ..."; rate_limit_error: a 429 "Rate limiting exceeded:
+ * ..." with Retry-After) and lib/common/common/src/rate_limiting.rs (the
+ * token bucket), with tests/openapi/test_strictmode.py for the shapes.
+ *
+ * Design.  The checks read the request's JSON as it came, not the parsed
+ * plans of points_*.c, so that each handler needs one line and the checks
+ * see a request before anything is applied.  Only a setting that is
+ * present limits anything, and nothing is checked unless `enabled` is true
+ * (Qdrant ignores the other fields then).  The limits are read from a copy
+ * of the collection's config taken for the request, so a concurrent PATCH
+ * is seen whole or not at all.
+ *
+ * Rates: one bucket for reads and one for writes per collection, holding
+ * at most `read_rate_limit` / `write_rate_limit` tokens and refilled at a
+ * sixtieth of that per second; a read costs one token per search in the
+ * request, a write one per point it lists (one for a filter).  The buckets
+ * start full and restart full when the configured rate changes.  Their
+ * clock is monotonic and injectable, so tests move time instead of
+ * sleeping.
+ */
+#include "strict.h"
+
+#include "catalog.h"
+#include "server.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- rate limits ------------------------------------------------------- */
+
+typedef struct bucket {
+    uint64_t per_minute; /* 0: never used yet */
+    double tokens;
+    uint64_t last_ns;
+} bucket;
+
+struct qvs_strict_rates {
+    pthread_mutex_t mu;
+    bucket read, write;
+    qvs_strict_clock now;
+    void *now_arg;
+};
+
+static uint64_t monotonic_ns(void *arg)
+{
+    (void)arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+qvs_strict_rates *qvs_strict_rates_new(void)
+{
+    qvs_strict_rates *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    pthread_mutex_init(&r->mu, NULL);
+    r->now = monotonic_ns;
+    return r;
+}
+
+void qvs_strict_rates_free(qvs_strict_rates *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_destroy(&r->mu);
+    free(r);
+}
+
+void qvs_strict_rates_set_clock(qvs_strict_rates *r, qvs_strict_clock now,
+                                void *arg)
+{
+    if (!r || !now)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->now = now;
+    r->now_arg = arg;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Refills b up to now; a new rate restarts it full. */
+static void refill(bucket *b, uint64_t per_minute, uint64_t now)
+{
+    if (b->per_minute != per_minute) {
+        b->per_minute = per_minute;
+        b->tokens = (double)per_minute;
+        b->last_ns = now;
+        return;
+    }
+    double secs = now > b->last_ns ? (double)(now - b->last_ns) / 1e9 : 0;
+    b->last_ns = now;
+    b->tokens += secs * (double)per_minute / 60.0;
+    if (b->tokens > (double)per_minute)
+        b->tokens = (double)per_minute;
+}
+
+bool qvs_strict_take(qvs_strict_rates *r, bool write, uint64_t per_minute,
+                     double cost, qvs_resp *resp)
+{
+    const char *kind = write ? "Write" : "Read";
+    if (!r)
+        return true;
+    if (cost > (double)per_minute)
+        return qvs_fail(resp, 429,
+                        "Rate limiting exceeded: %s rate limit exceeded, "
+                        "request larger than rate limiter capacity, please "
+                        "try to split your request",
+                        kind);
+    pthread_mutex_lock(&r->mu);
+    bucket *b = write ? &r->write : &r->read;
+    refill(b, per_minute, r->now(r->now_arg));
+    double have = b->tokens;
+    bool ok = have >= cost;
+    if (ok)
+        b->tokens -= cost;
+    pthread_mutex_unlock(&r->mu);
+    if (ok)
+        return true;
+    double wait = (cost - have) * 60.0 / (double)per_minute;
+    unsigned secs = (unsigned)ceil(wait);
+    snprintf(resp->retry_after, sizeof(resp->retry_after), "%u", secs);
+    return qvs_fail(resp, 429,
+                    "Rate limiting exceeded: %s rate limit exceeded: "
+                    "Operation requires %.0f tokens but only %.1f were "
+                    "available. Retry after %us",
+                    kind, cost, floor(have * 10) / 10, secs);
+}
+
+/* ---- the settings ------------------------------------------------------ */
+
+typedef struct ctx {
+    const qvs_req *req;
+    qvs_resp *resp;
+    qvs_coll *coll;
+    const cJSON *sm;  /* strict_mode_config */
+    cJSON *schema;    /* payload_schema copy, taken when first needed */
+    double read_cost; /* tokens the request takes */
+    double write_cost;
+} ctx;
+
+static const cJSON *member(const cJSON *o, const char *k)
+{
+    return cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+}
+
+/* The setting k when it is a number (null or absent: no limit). */
+static bool setting(const ctx *x, const char *k, double *v)
+{
+    const cJSON *j = member(x->sm, k);
+    if (!cJSON_IsNumber(j))
+        return false;
+    *v = j->valuedouble;
+    return true;
+}
+
+static bool fail_strict(ctx *x, const char *error, const char *solution)
+{
+    return qvs_fail(x->resp, 400, "Bad request: %s. Help: %s", error, solution);
+}
+
+/* check_limit_opt: value above the setting k is refused, naming name. */
+static bool limit(ctx *x, double value, const char *k, const char *name)
+{
+    double max;
+    if (!setting(x, k, &max) || value <= max)
+        return true;
+    char err[256], help[256];
+    snprintf(err, sizeof(err), "Limit exceeded %.17g > %.17g for \"%s\"", value,
+             max, name);
+    snprintf(help, sizeof(help),
+             "Reduce the \"%s\" parameter to or below %.17g.", name, max);
+    return fail_strict(x, err, help);
+}
+
+/* ---- filters ----------------------------------------------------------- */
+
+/* The index types that serve a field condition, as Qdrant names them
+ * (PayloadSchemaType's Display), or NULL when none is needed. */
+static const char *const *serving_types(const cJSON *cond)
+{
+    static const char *const kw[] = {"keyword", "uuid", NULL};
+    static const char *const in[] = {"integer", NULL};
+    static const char *const bo[] = {"bool", NULL};
+    static const char *const tx[] = {"text", NULL};
+    static const char *const nu[] = {"integer", "float", NULL};
+    static const char *const dt[] = {"datetime", NULL};
+    static const char *const geo[] = {"geo", NULL};
+    const cJSON *m = member(cond, "match");
+    if (m) {
+        if (member(m, "text") || member(m, "phrase") || member(m, "text_any"))
+            return tx;
+        const cJSON *v = member(m, "value");
+        if (!v && (v = member(m, "any")))
+            v = cJSON_IsArray(v) ? v->child : NULL;
+        if (!v && (v = member(m, "except")))
+            v = cJSON_IsArray(v) ? v->child : NULL;
+        if (cJSON_IsBool(v))
+            return bo;
+        if (cJSON_IsNumber(v))
+            return in;
+        return kw;
+    }
+    const cJSON *r = member(cond, "range");
+    if (r) {
+        for (const cJSON *b = r->child; b; b = b->next)
+            if (cJSON_IsString(b))
+                return dt;
+        return nu;
+    }
+    if (member(cond, "geo_radius") || member(cond, "geo_bounding_box") ||
+        member(cond, "geo_polygon"))
+        return geo;
+    return NULL;
+}
+
+/* True when the payload schema has key indexed as one of types. */
+static bool indexed(ctx *x, const char *key, const char *const *types)
+{
+    if (!x->schema)
+        x->schema = qvs_coll_schema_dup(x->req->catalog, x->coll);
+    const cJSON *t = member(member(x->schema, key), "data_type");
+    for (size_t i = 0; cJSON_IsString(t) && types[i]; i++)
+        if (strcmp(t->valuestring, types[i]) == 0)
+            return true;
+    return false;
+}
+
+typedef struct walk {
+    size_t conditions; /* every condition, clauses included */
+    size_t max_size;   /* the largest list a condition holds */
+    const char *key;   /* the first key without a serving index */
+    char key_buf[512];
+    const char *const *types;
+} walk;
+
+static void walk_filter(ctx *x, const cJSON *f, const char *prefix, walk *w);
+
+static void walk_condition(ctx *x, const cJSON *c, const char *prefix, walk *w)
+{
+    w->conditions++;
+    const cJSON *nested = member(c, "nested");
+    if (nested) {
+        char p[512];
+        const cJSON *k = member(nested, "key");
+        snprintf(p, sizeof(p), "%s%s[].", prefix,
+                 cJSON_IsString(k) ? k->valuestring : "");
+        walk_filter(x, member(nested, "filter"), p, w);
+        return;
+    }
+    if (!member(c, "key")) {
+        const cJSON *ids = member(c, "has_id");
+        if (cJSON_IsArray(ids) && (size_t)cJSON_GetArraySize(ids) > w->max_size)
+            w->max_size = (size_t)cJSON_GetArraySize(ids);
+        if (member(c, "must") || member(c, "should") || member(c, "must_not") ||
+            member(c, "min_should"))
+            walk_filter(x, c, prefix, w);
+        return;
+    }
+    const cJSON *m = member(c, "match");
+    const cJSON *list = m ? member(m, "any") : NULL;
+    list = list ? list : (m ? member(m, "except") : NULL);
+    if (cJSON_IsArray(list) && (size_t)cJSON_GetArraySize(list) > w->max_size)
+        w->max_size = (size_t)cJSON_GetArraySize(list);
+    const cJSON *k = member(c, "key");
+    const char *const *types = serving_types(c);
+    if (w->key || !types || !cJSON_IsString(k))
+        return;
+    snprintf(w->key_buf, sizeof(w->key_buf), "%s%s", prefix, k->valuestring);
+    if (!indexed(x, w->key_buf, types)) {
+        w->key = w->key_buf;
+        w->types = types;
+    }
+}
+
+static void walk_clause(ctx *x, const cJSON *cl, const char *prefix, walk *w)
+{
+    if (cJSON_IsArray(cl)) {
+        for (const cJSON *c = cl->child; c; c = c->next)
+            walk_condition(x, c, prefix, w);
+    } else if (cJSON_IsObject(cl)) {
+        walk_condition(x, cl, prefix, w);
+    }
+}
+
+static void walk_filter(ctx *x, const cJSON *f, const char *prefix, walk *w)
+{
+    walk_clause(x, member(f, "must"), prefix, w);
+    walk_clause(x, member(f, "should"), prefix, w);
+    walk_clause(x, member(f, "must_not"), prefix, w);
+    walk_clause(x, member(member(f, "min_should"), "conditions"), prefix, w);
+}
+
+/* The filter checks of a read (update = false) or a filtered update. */
+static bool check_filter(ctx *x, const cJSON *f, bool update)
+{
+    if (!cJSON_IsObject(f))
+        return true;
+    walk w = {0};
+    walk_filter(x, f, "", &w);
+    const cJSON *allow = member(x->sm, update ? "unindexed_filtering_update"
+                                              : "unindexed_filtering_retrieve");
+    if (cJSON_IsFalse(allow) && w.key) {
+        char err[1024], list[128] = "";
+        for (size_t i = 0; w.types[i]; i++)
+            snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                     i ? ", " : "", w.types[i]);
+        snprintf(err, sizeof(err),
+                 "Index required but not found for \"%s\" of one of the "
+                 "following types: [%s]",
+                 w.key, list);
+        return fail_strict(x, err,
+                           "Create an index for this key or use a different "
+                           "filter.");
+    }
+    return limit(x, (double)w.conditions, "filter_max_conditions",
+                 "filter conditions") &&
+           limit(x, (double)w.max_size, "condition_max_size", "condition size");
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+/* SearchParams: exact, hnsw_ef, quantization.oversampling. */
+static bool check_params(ctx *x, const cJSON *params)
+{
+    if (!cJSON_IsObject(params))
+        return true;
+    if (cJSON_IsTrue(member(params, "exact")) &&
+        cJSON_IsFalse(member(x->sm, "search_allow_exact")))
+        return fail_strict(x, "Exact search disabled!", "Set exact=false.");
+    const cJSON *ef = member(params, "hnsw_ef");
+    const cJSON *os = member(member(params, "quantization"), "oversampling");
+    return (!cJSON_IsNumber(ef) ||
+            limit(x, ef->valuedouble, "search_max_hnsw_ef", "hnsw_ef")) &&
+           (!cJSON_IsNumber(os) ||
+            limit(x, os->valuedouble, "search_max_oversampling",
+                  "oversampling"));
+}
+
+/* One read request (or prefetch): limit, filter, params, nested
+ * prefetches.  exact_default: a missing top-level `exact` means true
+ * (count). */
+static bool check_read(ctx *x, const cJSON *b, bool exact_default)
+{
+    if (!cJSON_IsObject(b))
+        return true;
+    const cJSON *l = member(b, "limit");
+    if (cJSON_IsNumber(l) &&
+        !limit(x, l->valuedouble, "max_query_limit", "limit"))
+        return false;
+    const cJSON *ex = member(b, "exact");
+    bool exact = ex ? cJSON_IsTrue(ex) : exact_default;
+    if (exact && cJSON_IsFalse(member(x->sm, "search_allow_exact")))
+        return fail_strict(x, "Exact search disabled!", "Set exact=false.");
+    if (!check_filter(x, member(b, "filter"), false) ||
+        !check_params(x, member(b, "params")))
+        return false;
+    const cJSON *pf = member(b, "prefetch");
+    if (cJSON_IsObject(pf))
+        return check_read(x, pf, false);
+    for (const cJSON *e = cJSON_IsArray(pf) ? pf->child : NULL; e; e = e->next)
+        if (!check_read(x, e, false))
+            return false;
+    return true;
+}
+
+/* ?timeout= against max_timeout. */
+static bool check_timeout(ctx *x)
+{
+    const char *t = x->req->query ? x->req->query(x->req, "timeout") : NULL;
+    char *end;
+    double v = t ? strtod(t, &end) : 0;
+    return !t || *end || limit(x, v, "max_timeout", "timeout");
+}
+
+/* ---- writes ------------------------------------------------------------ */
+
+/* The points an upsert or update-vectors body lists. */
+static size_t listed_points(const cJSON *b)
+{
+    const cJSON *pts = member(b, "points");
+    if (cJSON_IsArray(pts))
+        return (size_t)cJSON_GetArraySize(pts);
+    const cJSON *ids = member(member(b, "batch"), "ids");
+    return cJSON_IsArray(ids) ? (size_t)cJSON_GetArraySize(ids) : 0;
+}
+
+/* Bytes of the collection's dense vectors (float32), as Qdrant's
+ * estimated_local_vector_storage_size. */
+static double vector_bytes(const qvs_coll *c)
+{
+    double total = 0;
+    for (size_t i = 0; i < c->n_vectors; i++) {
+        uint64_t n = 0;
+        qv_count(c->vectors[i].coll, &n);
+        total += (double)n * c->vectors[i].size * sizeof(float);
+    }
+    return total;
+}
+
+static uint64_t points_count(const qvs_coll *c)
+{
+    uint64_t n = 0;
+    qv_count(c->points, &n);
+    return n;
+}
+
+static bool check_storage(ctx *x)
+{
+    double max, count;
+    if (setting(x, "max_collection_vector_size_bytes", &max) &&
+        vector_bytes(x->coll) >= max)
+        return qvs_fail(x->resp, 400,
+                        "Bad request: Max vector storage size limit of "
+                        "%gMB reached!",
+                        (double)(float)(max / (1024.0 * 1024.0)));
+    if (setting(x, "max_points_count", &count) &&
+        (double)points_count(x->coll) >= count)
+        return qvs_fail(x->resp, 400,
+                        "Bad request: Max points count limit of %.17g "
+                        "reached!",
+                        count);
+    return true;
+}
+
+/* The number of vectors of one named multivector / sparse value. */
+static bool check_vector_value(ctx *x, const char *name, const cJSON *v)
+{
+    double max;
+    const cJSON *mv = member(member(x->sm, "multivector_config"), name);
+    const cJSON *sp = member(member(x->sm, "sparse_config"), name);
+    const cJSON *mx = member(mv, "max_vectors");
+    if (cJSON_IsNumber(mx) && cJSON_IsArray(v) && cJSON_IsArray(v->child) &&
+        (max = mx->valuedouble) < cJSON_GetArraySize(v))
+        return qvs_fail(x->resp, 400,
+                        "Bad request: Multivector '%s' has a limit of %.17g "
+                        "vectors, but %d were provided!",
+                        name, max, cJSON_GetArraySize(v));
+    const cJSON *ml = member(sp, "max_length");
+    const cJSON *idx = member(v, "indices");
+    if (cJSON_IsNumber(ml) && cJSON_IsArray(idx) &&
+        (max = ml->valuedouble) < cJSON_GetArraySize(idx))
+        return qvs_fail(x->resp, 400,
+                        "Bad request: Sparse vector '%s' has a limit of "
+                        "%.17g indices, but %d were provided!",
+                        name, max, cJSON_GetArraySize(idx));
+    return true;
+}
+
+/* multivector_config / sparse_config over every named vector listed. */
+static bool check_vector_shapes(ctx *x, const cJSON *b)
+{
+    const cJSON *pts = member(b, "points");
+    for (const cJSON *p = cJSON_IsArray(pts) ? pts->child : NULL; p;
+         p = p->next) {
+        const cJSON *v = member(p, "vector");
+        for (const cJSON *e = cJSON_IsObject(v) ? v->child : NULL; e;
+             e = e->next)
+            if (!check_vector_value(x, e->string, e))
+                return false;
+    }
+    const cJSON *bv = member(member(b, "batch"), "vectors");
+    for (const cJSON *e = cJSON_IsObject(bv) ? bv->child : NULL; e; e = e->next)
+        for (const cJSON *one = cJSON_IsArray(e) ? e->child : NULL; one;
+             one = one->next)
+            if (!check_vector_value(x, e->string, one))
+                return false;
+    return true;
+}
+
+static bool check_write(ctx *x, const cJSON *b, qvs_strict_kind kind)
+{
+    if (kind == QVS_STRICT_UPSERT || kind == QVS_STRICT_UPDATE_VECS) {
+        size_t n = listed_points(b);
+        x->write_cost += n ? (double)n : 1;
+        return limit(x, (double)n, "upsert_max_batchsize",
+                     kind == QVS_STRICT_UPSERT ? "upsert limit"
+                                               : "update limit") &&
+               check_vector_shapes(x, b) && check_storage(x);
+    }
+    const cJSON *ids = member(b, "points");
+    x->write_cost += cJSON_IsArray(ids) && cJSON_GetArraySize(ids) > 0
+                         ? (double)cJSON_GetArraySize(ids)
+                         : 1;
+    return check_filter(x, member(b, "filter"), true);
+}
+
+/* The operations of /points/batch, each as its own request kind. */
+static bool check_write_batch(ctx *x, const cJSON *b)
+{
+    const cJSON *ops = member(b, "operations");
+    for (const cJSON *e = cJSON_IsArray(ops) ? ops->child : NULL; e;
+         e = e->next) {
+        const cJSON *op = cJSON_IsObject(e) ? e->child : NULL;
+        if (!op || !op->string)
+            continue;
+        qvs_strict_kind k = strcmp(op->string, "upsert") == 0
+                                ? QVS_STRICT_UPSERT
+                            : strcmp(op->string, "update_vectors") == 0
+                                ? QVS_STRICT_UPDATE_VECS
+                                : QVS_STRICT_WRITE_FILTER;
+        if (!check_write(x, op, k))
+            return false;
+    }
+    return true;
+}
+
+static bool check_index(ctx *x)
+{
+    double max;
+    if (!setting(x, "max_payload_index_count", &max))
+        return true;
+    if (!x->schema)
+        x->schema = qvs_coll_schema_dup(x->req->catalog, x->coll);
+    const cJSON *f = member(x->req->body, "field_name");
+    if (cJSON_IsString(f) && member(x->schema, f->valuestring))
+        return true; /* replacing an index adds none */
+    return limit(x, (double)cJSON_GetArraySize(x->schema) + 1,
+                 "max_payload_index_count", "payload index count");
+}
+
+/* ---- the entry point --------------------------------------------------- */
+
+static bool check_kind(ctx *x, qvs_strict_kind kind)
+{
+    const cJSON *b = x->req->body;
+    switch (kind) {
+    case QVS_STRICT_READ:
+        x->read_cost = 1;
+        return check_read(x, b, false);
+    case QVS_STRICT_READ_BATCH: {
+        const cJSON *list = member(b, "searches");
+        for (const cJSON *e = cJSON_IsArray(list) ? list->child : NULL; e;
+             e = e->next) {
+            x->read_cost += 1;
+            if (!check_read(x, e, false))
+                return false;
+        }
+        return true;
+    }
+    case QVS_STRICT_COUNT:
+        x->read_cost = 1;
+        return check_read(x, b, true);
+    case QVS_STRICT_WRITE_BATCH:
+        return check_write_batch(x, b);
+    case QVS_STRICT_INDEX:
+        return check_index(x);
+    default:
+        return check_write(x, b, kind);
+    }
+}
+
+/* The rate limits, once the request passed its checks. */
+static bool check_rates(ctx *x)
+{
+    double per_minute;
+    if (x->read_cost > 0 && setting(x, "read_rate_limit", &per_minute) &&
+        per_minute >= 1 &&
+        !qvs_strict_take(x->coll->strict, false, (uint64_t)per_minute,
+                         x->read_cost, x->resp))
+        return false;
+    if (x->write_cost > 0 && setting(x, "write_rate_limit", &per_minute) &&
+        per_minute >= 1 &&
+        !qvs_strict_take(x->coll->strict, true, (uint64_t)per_minute,
+                         x->write_cost, x->resp))
+        return false;
+    return true;
+}
+
+bool qvs_strict_check(const qvs_req *req, qvs_resp *resp, qvs_strict_kind kind)
+{
+    qvs_coll *c;
+    if (!req || !resp || !req->n_params || !req->catalog ||
+        !qvs_catalog_get(req->catalog, req->params[0], &c))
+        return true;
+    cJSON *cfg = qvs_coll_config_dup(req->catalog, c);
+    ctx x = {.req = req,
+             .resp = resp,
+             .coll = c,
+             .sm = member(cfg, "strict_mode_config")};
+    bool ok = cfg || qvs_fail(resp, 500,
+                              "Service internal error: out of "
+                              "memory");
+    if (ok && cJSON_IsTrue(member(x.sm, "enabled")))
+        ok = check_timeout(&x) && check_kind(&x, kind) && check_rates(&x);
+    cJSON_Delete(x.schema);
+    cJSON_Delete(cfg);
+    qvs_coll_release(req->catalog, c);
+    return ok;
+}
