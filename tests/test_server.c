@@ -3703,6 +3703,38 @@ START_TEST(test_strict_rate_limits)
 }
 END_TEST
 
+/* The other read endpoints take the same checks. */
+START_TEST(test_strict_other_reads)
+{
+    strict_setup("{\"enabled\":true,\"max_query_limit\":2,"
+                 "\"unindexed_filtering_retrieve\":false}");
+    expect_ok(call("PUT", "/collections/s/index?wait=true",
+                   "{\"field_name\":\"city\",\"field_schema\":"
+                   "\"keyword\"}"));
+    expect_ok(
+        call("POST", "/collections/s/facet", "{\"key\":\"city\",\"limit\":2}"));
+    expect_limit(
+        call("POST", "/collections/s/facet", "{\"key\":\"city\",\"limit\":3}"),
+        "3", "2", "limit");
+    expect_limit(call("POST", "/collections/s/points/search/groups",
+                      "{\"vector\":[1,0,0,0],\"group_by\":\"city\","
+                      "\"limit\":3,\"group_size\":1}"),
+                 "3", "2", "limit");
+    expect_limit(call("POST", "/collections/s/points/search/matrix/pairs",
+                      "{\"sample\":2,\"limit\":3}"),
+                 "3", "2", "limit");
+    expect_error_prefix(call("POST", "/collections/s/points/count",
+                             "{\"exact\":false,\"filter\":{\"must\":"
+                             "[{\"key\":\"n\",\"match\":{\"value\":1}}]}}"),
+                        400,
+                        "Bad request: Index required but not found for "
+                        "\"n\" of one of the following types: [integer]");
+    expect_ok(call("POST", "/collections/s/points/count",
+                   "{\"filter\":{\"must\":[{\"key\":\"city\",\"match\":"
+                   "{\"value\":\"Rome\"}}]}}"));
+}
+END_TEST
+
 /* The token bucket alone, on an injected clock (no sleeping). */
 static uint64_t fake_now;
 static uint64_t fake_clock(void *arg)
@@ -3821,6 +3853,7 @@ static Suite *server_suite(void)
     tcase_set_timeout(strict, 60);
     tcase_add_test(strict, test_strict_config_patch);
     tcase_add_test(strict, test_strict_read_limits);
+    tcase_add_test(strict, test_strict_other_reads);
     tcase_add_test(strict, test_strict_unindexed_filters);
     tcase_add_test(strict, test_strict_filter_sizes);
     tcase_add_test(strict, test_strict_write_limits);
