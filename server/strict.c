@@ -187,17 +187,30 @@ static bool limit(ctx *x, double value, const char *k, const char *name)
     return fail_strict(x, err, help);
 }
 
+/* A limit with its own message: "<what> (value > max)". */
+static bool custom_limit(ctx *x, double value, const char *k, const char *what,
+                         const char *solution)
+{
+    double max;
+    if (!setting(x, k, &max) || value <= max)
+        return true;
+    char err[256];
+    snprintf(err, sizeof(err), "%s (%.17g > %.17g)", what, value, max);
+    return fail_strict(x, err, solution);
+}
+
 /* ---- filters ----------------------------------------------------------- */
 
 /* The index types that serve a field condition, as Qdrant names them
- * (PayloadSchemaType's Display), or NULL when none is needed. */
+ * (PayloadSchemaType's Display), sorted as its message lists them, or
+ * NULL when none is needed. */
 static const char *const *serving_types(const cJSON *cond)
 {
     static const char *const kw[] = {"keyword", "uuid", NULL};
     static const char *const in[] = {"integer", NULL};
     static const char *const bo[] = {"bool", NULL};
     static const char *const tx[] = {"text", NULL};
-    static const char *const nu[] = {"integer", "float", NULL};
+    static const char *const nu[] = {"float", "integer", NULL};
     static const char *const dt[] = {"datetime", NULL};
     static const char *const geo[] = {"geo", NULL};
     const cJSON *m = member(cond, "match");
@@ -327,9 +340,12 @@ static bool check_filter(ctx *x, const cJSON *f, bool update)
                            "Create an index for this key or use a different "
                            "filter.");
     }
-    return limit(x, (double)w.conditions, "filter_max_conditions",
-                 "filter conditions") &&
-           limit(x, (double)w.max_size, "condition_max_size", "condition size");
+    return custom_limit(x, (double)w.conditions, "filter_max_conditions",
+                        "Filter condition limit reached",
+                        "Reduce the amount of conditions of your filter.") &&
+           custom_limit(x, (double)w.max_size, "condition_max_size",
+                        "Condition size limit reached",
+                        "Reduce the size of your condition.");
 }
 
 /* ---- reads ------------------------------------------------------------- */
@@ -351,6 +367,33 @@ static bool check_params(ctx *x, const cJSON *params)
                   "oversampling"));
 }
 
+/* check_grouping_field: with unindexed_filtering_retrieve false, a
+ * group_by key needs an index that answers `match`. */
+static bool check_group_by(ctx *x, const cJSON *key)
+{
+    static const char *const match_types[] = {"keyword", "integer", "bool",
+                                              "uuid", NULL};
+    static const char *const kinds[][2] = {{"float", "Float"},
+                                           {"geo", "Geo"},
+                                           {"text", "Text"},
+                                           {"datetime", "Datetime"}};
+    if (!cJSON_IsString(key) ||
+        !cJSON_IsFalse(member(x->sm, "unindexed_filtering_retrieve")) ||
+        indexed(x, key->valuestring, match_types))
+        return true;
+    const cJSON *t = member(member(x->schema, key->valuestring), "data_type");
+    char err[512];
+    snprintf(err, sizeof(err), "Index required but not found for \"%.400s\"",
+             key->valuestring);
+    for (size_t i = 0; cJSON_IsString(t) && i < 4; i++)
+        if (strcmp(t->valuestring, kinds[i][0]) == 0)
+            snprintf(err, sizeof(err),
+                     "Index of type \"%s\" found for \"%.400s\"", kinds[i][1],
+                     key->valuestring);
+    return fail_strict(x, err,
+                       "Create an index supporting `match` for this key.");
+}
+
 /* One read request (or prefetch): limit, filter, params, nested
  * prefetches.  exact_default: a missing top-level `exact` means true
  * (count). */
@@ -358,24 +401,26 @@ static bool check_read(ctx *x, const cJSON *b, bool exact_default)
 {
     if (!cJSON_IsObject(b))
         return true;
+    /* Qdrant's order: prefetches (check_custom), limit, filter, exact,
+     * search params. */
+    const cJSON *pf = member(b, "prefetch");
+    if (cJSON_IsObject(pf) && !check_read(x, pf, false))
+        return false;
+    for (const cJSON *e = cJSON_IsArray(pf) ? pf->child : NULL; e; e = e->next)
+        if (!check_read(x, e, false))
+            return false;
     const cJSON *l = member(b, "limit");
     if (cJSON_IsNumber(l) &&
         !limit(x, l->valuedouble, "max_query_limit", "limit"))
+        return false;
+    if (!check_filter(x, member(b, "filter"), false))
         return false;
     const cJSON *ex = member(b, "exact");
     bool exact = ex ? cJSON_IsTrue(ex) : exact_default;
     if (exact && cJSON_IsFalse(member(x->sm, "search_allow_exact")))
         return fail_strict(x, "Exact search disabled!", "Set exact=false.");
-    if (!check_filter(x, member(b, "filter"), false) ||
-        !check_params(x, member(b, "params")))
-        return false;
-    const cJSON *pf = member(b, "prefetch");
-    if (cJSON_IsObject(pf))
-        return check_read(x, pf, false);
-    for (const cJSON *e = cJSON_IsArray(pf) ? pf->child : NULL; e; e = e->next)
-        if (!check_read(x, e, false))
-            return false;
-    return true;
+    return check_params(x, member(b, "params")) &&
+           check_group_by(x, member(b, "group_by"));
 }
 
 /* ?timeout= against max_timeout. */
@@ -419,15 +464,29 @@ static uint64_t points_count(const qvs_coll *c)
     return n;
 }
 
+/* v as a Rust f32 Display prints it: the fewest decimals that read back
+ * as the same f32, never an exponent. */
+static const char *rust_f32(double v, char *buf, size_t cap)
+{
+    float f = (float)v;
+    for (int prec = 0; prec < 60; prec++) {
+        snprintf(buf, cap, "%.*f", prec, (double)f);
+        if ((float)strtod(buf, NULL) == f)
+            break;
+    }
+    return buf;
+}
+
 static bool check_storage(ctx *x)
 {
     double max, count;
+    char mb[96];
     if (setting(x, "max_collection_vector_size_bytes", &max) &&
         vector_bytes(x->coll) >= max)
         return qvs_fail(x->resp, 400,
                         "Bad request: Max vector storage size limit of "
-                        "%gMB reached!",
-                        (double)(float)(max / (1024.0 * 1024.0)));
+                        "%sMB reached!",
+                        rust_f32(max / (1024.0 * 1024.0), mb, sizeof(mb)));
     if (setting(x, "max_points_count", &count) &&
         (double)points_count(x->coll) >= count)
         return qvs_fail(x->resp, 400,
@@ -468,12 +527,18 @@ static bool check_vector_shapes(ctx *x, const cJSON *b)
     for (const cJSON *p = cJSON_IsArray(pts) ? pts->child : NULL; p;
          p = p->next) {
         const cJSON *v = member(p, "vector");
+        if (cJSON_IsArray(v) && !check_vector_value(x, "", v))
+            return false; /* the unnamed vector, a multivector maybe */
         for (const cJSON *e = cJSON_IsObject(v) ? v->child : NULL; e;
              e = e->next)
             if (!check_vector_value(x, e->string, e))
                 return false;
     }
     const cJSON *bv = member(member(b, "batch"), "vectors");
+    for (const cJSON *one = cJSON_IsArray(bv) ? bv->child : NULL; one;
+         one = one->next)
+        if (!check_vector_value(x, "", one))
+            return false;
     for (const cJSON *e = cJSON_IsObject(bv) ? bv->child : NULL; e; e = e->next)
         for (const cJSON *one = cJSON_IsArray(e) ? e->child : NULL; one;
              one = one->next)
@@ -490,7 +555,7 @@ static bool check_write(ctx *x, const cJSON *b, qvs_strict_kind kind)
         return limit(x, (double)n, "upsert_max_batchsize",
                      kind == QVS_STRICT_UPSERT ? "upsert limit"
                                                : "update limit") &&
-               check_vector_shapes(x, b) && check_storage(x);
+               check_storage(x) && check_vector_shapes(x, b);
     }
     const cJSON *ids = member(b, "points");
     x->write_cost += cJSON_IsArray(ids) && cJSON_GetArraySize(ids) > 0
@@ -526,11 +591,16 @@ static bool check_index(ctx *x)
         return true;
     if (!x->schema)
         x->schema = qvs_coll_schema_dup(x->req->catalog, x->coll);
-    const cJSON *f = member(x->req->body, "field_name");
-    if (cJSON_IsString(f) && member(x->schema, f->valuestring))
-        return true; /* replacing an index adds none */
-    return limit(x, (double)cJSON_GetArraySize(x->schema) + 1,
-                 "max_payload_index_count", "payload index count");
+    if ((double)cJSON_GetArraySize(x->schema) < max)
+        return true;
+    char err[128];
+    snprintf(err, sizeof(err),
+             "Collection already has the maximum number of payload indices "
+             "(%.17g)",
+             max);
+    return fail_strict(x, err,
+                       "Please delete an existing index before creating a new "
+                       "one.");
 }
 
 /* ---- the entry point --------------------------------------------------- */

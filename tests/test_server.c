@@ -3552,7 +3552,7 @@ START_TEST(test_strict_unindexed_filters)
              "{\"filter\":{\"must\":[{\"key\":\"n\",\"range\":{\"gt\":1}}]}}"),
         400,
         "Bad request: Index required but not found for \"n\" of one of the "
-        "following types: [integer, float]. Help: Create an index for this "
+        "following types: [float, integer]. Help: Create an index for this "
         "key or use a different filter.");
     /* Deleting by ids needs no index. */
     expect_ok(call("POST", "/collections/s/points/delete?wait=true",
@@ -3573,16 +3573,21 @@ START_TEST(test_strict_filter_sizes)
     expect_ok(call("POST", S,
                    "{\"filter\":{\"must\":[{\"key\":\"n\",\"match\":{\"any\":"
                    "[1,2,3]}},{\"has_id\":[1]}]}}"));
-    expect_limit(call("POST", S,
-                      "{\"filter\":{\"must\":[{\"key\":\"n\",\"match\":"
-                      "{\"value\":1}},{\"has_id\":[1]}],\"should\":[{\"key\":"
-                      "\"n\",\"match\":{\"value\":2}}]}}"),
-                 "3", "2", "filter conditions");
-    expect_limit(
+    expect_error_msg(
+        call("POST", S,
+             "{\"filter\":{\"must\":[{\"key\":\"n\",\"match\":"
+             "{\"value\":1}},{\"has_id\":[1]}],\"should\":[{\"key\":"
+             "\"n\",\"match\":{\"value\":2}}]}}"),
+        400,
+        "Bad request: Filter condition limit reached (3 > 2). Help: "
+        "Reduce the amount of conditions of your filter.");
+    expect_error_msg(
         call("POST", S,
              "{\"filter\":{\"must\":[{\"key\":\"n\",\"match\":{\"any\":"
              "[1,2,3,4]}}]}}"),
-        "4", "3", "condition size");
+        400,
+        "Bad request: Condition size limit reached (4 > 3). Help: Reduce the "
+        "size of your condition.");
 }
 END_TEST
 
@@ -3623,12 +3628,13 @@ START_TEST(test_strict_write_limits)
     expect_error_msg(
         call("PUT", P, "{\"points\":[{\"id\":21,\"vector\":[1,0,0,0]}]}"), 400,
         "Bad request: Max vector storage size limit of "
-        "9.15527e-05MB reached!");
+        "0.000091552734MB reached!");
     ck_assert_uint_eq(strict_count(), 6);
 
     /* Multivector and sparse limits, per vector name. */
-    strict_patch("{\"max_collection_vector_size_bytes\":null,"
-                 "\"max_points_count\":null,"
+    /* (null in a PATCH keeps a setting: catalog_config.c merges maps.) */
+    strict_patch("{\"max_collection_vector_size_bytes\":1000000,"
+                 "\"max_points_count\":1000,"
                  "\"multivector_config\":{\"m\":{\"max_vectors\":2}},"
                  "\"sparse_config\":{\"sp\":{\"max_length\":2}}}");
     expect_error_msg(call("PUT", P,
@@ -3653,14 +3659,19 @@ START_TEST(test_strict_index_count)
     expect_ok(call("PUT", I,
                    "{\"field_name\":\"city\",\"field_schema\":"
                    "\"keyword\"}"));
-    /* Replacing the index on the same key adds none. */
-    expect_ok(call("PUT", I,
-                   "{\"field_name\":\"city\",\"field_schema\":"
-                   "\"keyword\"}"));
-    expect_limit(call("PUT", I,
-                      "{\"field_name\":\"n\",\"field_schema\":"
-                      "\"integer\"}"),
-                 "2", "1", "payload index count");
+    /* Qdrant counts the indexes there are, so even re-creating one is
+     * refused at the limit. */
+    const char *full = "Bad request: Collection already has the maximum "
+                       "number of payload indices (1). Help: Please delete "
+                       "an existing index before creating a new one.";
+    expect_error_msg(call("PUT", I,
+                          "{\"field_name\":\"city\",\"field_schema\":"
+                          "\"keyword\"}"),
+                     400, full);
+    expect_error_msg(call("PUT", I,
+                          "{\"field_name\":\"n\",\"field_schema\":"
+                          "\"integer\"}"),
+                     400, full);
     const cJSON *schema = cJSON_GetObjectItem(
         expect_ok(call("GET", "/collections/s", NULL)), "payload_schema");
     ck_assert_int_eq(cJSON_GetArraySize(schema), 1);
@@ -3720,6 +3731,24 @@ START_TEST(test_strict_other_reads)
                       "{\"vector\":[1,0,0,0],\"group_by\":\"city\","
                       "\"limit\":3,\"group_size\":1}"),
                  "3", "2", "limit");
+    /* group_by needs an index that answers match. */
+    expect_error_msg(call("POST", "/collections/s/points/search/groups",
+                          "{\"vector\":[1,0,0,0],\"group_by\":\"n\","
+                          "\"limit\":1,\"group_size\":1}"),
+                     400,
+                     "Bad request: Index required but not found for \"n\". "
+                     "Help: Create an index supporting `match` for this key.");
+    expect_ok(call("PUT", "/collections/s/index?wait=true",
+                   "{\"field_name\":\"n\",\"field_schema\":\"float\"}"));
+    expect_error_msg(call("POST", "/collections/s/points/search/groups",
+                          "{\"vector\":[1,0,0,0],\"group_by\":\"n\","
+                          "\"limit\":1,\"group_size\":1}"),
+                     400,
+                     "Bad request: Index of type \"Float\" found for \"n\". "
+                     "Help: Create an index supporting `match` for this key.");
+    expect_ok(call("POST", "/collections/s/points/search/groups",
+                   "{\"vector\":[1,0,0,0],\"group_by\":\"city\","
+                   "\"limit\":2,\"group_size\":1}"));
     expect_limit(call("POST", "/collections/s/points/search/matrix/pairs",
                       "{\"sample\":2,\"limit\":3}"),
                  "3", "2", "limit");
