@@ -23,8 +23,11 @@
  *
  * Rates: one bucket for reads and one for writes per collection, holding
  * at most `read_rate_limit` / `write_rate_limit` tokens and refilled at a
- * sixtieth of that per second; a read costs one token per search in the
- * request, a write one per point it lists (one for a filter).  The buckets
+ * sixtieth of that per second.  A read costs one token per search in the
+ * request plus the conditions of its filters (operation_rate_cost.rs;
+ * Qdrant's extra cost of multi-example recommend queries is not counted),
+ * a write one per point it lists or, with a filter, per point the filter
+ * matches now (Qdrant's cardinality estimate), at least one.  The buckets
  * start full and restart full when the configured rate changes.  Their
  * clock is monotonic and injectable, so tests move time instead of
  * sleeping.
@@ -325,6 +328,8 @@ static bool check_filter(ctx *x, const cJSON *f, bool update)
         return true;
     walk w = {0};
     walk_filter(x, f, "", &w);
+    if (!update) /* a read costs its filter's conditions too */
+        x->read_cost += (double)w.conditions;
     const cJSON *allow = member(x->sm, update ? "unindexed_filtering_update"
                                               : "unindexed_filtering_retrieve");
     if (cJSON_IsFalse(allow) && w.key) {
@@ -547,6 +552,22 @@ static bool check_vector_shapes(ctx *x, const cJSON *b)
     return true;
 }
 
+/* The points filter f matches now: the cost of a filtered update, as
+ * Qdrant's cardinality estimate (0 when the library cannot read the
+ * filter, which the handler then refuses). */
+static double filter_matches(ctx *x, const cJSON *f)
+{
+    char *text = cJSON_PrintUnformatted(f);
+    qv_filter *flt = NULL;
+    uint64_t n = 0;
+    if (text && qv_filter_parse(text, strlen(text), &flt, NULL, 0) == QV_OK &&
+        qv_count_filter(x->coll->points, flt, &n) != QV_OK)
+        n = 0;
+    qv_filter_free(flt);
+    cJSON_free(text);
+    return (double)n;
+}
+
 static bool check_write(ctx *x, const cJSON *b, qvs_strict_kind kind)
 {
     if (kind == QVS_STRICT_UPSERT || kind == QVS_STRICT_UPDATE_VECS) {
@@ -558,10 +579,12 @@ static bool check_write(ctx *x, const cJSON *b, qvs_strict_kind kind)
                check_storage(x) && check_vector_shapes(x, b);
     }
     const cJSON *ids = member(b, "points");
-    x->write_cost += cJSON_IsArray(ids) && cJSON_GetArraySize(ids) > 0
-                         ? (double)cJSON_GetArraySize(ids)
-                         : 1;
-    return check_filter(x, member(b, "filter"), true);
+    const cJSON *f = member(b, "filter");
+    double cost = cJSON_IsArray(ids) ? (double)cJSON_GetArraySize(ids) : 0;
+    if (cJSON_IsObject(f) && member(x->sm, "write_rate_limit"))
+        cost += filter_matches(x, f);
+    x->write_cost += cost > 1 ? cost : 1;
+    return check_filter(x, f, true);
 }
 
 /* The operations of /points/batch, each as its own request kind. */

@@ -3707,8 +3707,17 @@ START_TEST(test_strict_rate_limits)
         429,
         "Rate limiting exceeded: Write rate limit exceeded, request larger "
         "than rate limiter capacity, please try to split your request");
+    /* A filtered update costs the points it matches (3 > 2). */
+    expect_error_msg(
+        call("POST", "/collections/s/points/delete?wait=true",
+             "{\"filter\":{\"must\":[{\"key\":\"n\",\"range\":"
+             "{\"gte\":1}}]}}"),
+        429,
+        "Rate limiting exceeded: Write rate limit exceeded, request larger "
+        "than rate limiter capacity, please try to split your request");
     /* Off: no limit. */
     strict_patch("{\"enabled\":false}");
+    ck_assert_uint_eq(strict_count(), 3); /* nothing refused was applied */
     for (int i = 0; i < 3; i++)
         expect_ok(call("POST", "/collections/s/points/search", q));
 }
