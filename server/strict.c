@@ -637,6 +637,9 @@ static bool check_kind(ctx *x, qvs_strict_kind kind)
         return check_read(x, b, false);
     case QVS_STRICT_READ_BATCH: {
         const cJSON *list = member(b, "searches");
+        if (cJSON_IsArray(list) && !limit(x, (double)cJSON_GetArraySize(list),
+                                          "search_max_batchsize", "batch size"))
+            return false;
         for (const cJSON *e = cJSON_IsArray(list) ? list->child : NULL; e;
              e = e->next) {
             x->read_cost += 1;
@@ -694,4 +697,123 @@ bool qvs_strict_check(const qvs_req *req, qvs_resp *resp, qvs_strict_kind kind)
     cJSON_Delete(cfg);
     qvs_coll_release(req->catalog, c);
     return ok;
+}
+
+/* ---- the settings themselves ------------------------------------------- */
+
+static const char *json_kind(const cJSON *j)
+{
+    return cJSON_IsBool(j)     ? "boolean"
+           : cJSON_IsNumber(j) ? "number"
+           : cJSON_IsString(j) ? "string"
+           : cJSON_IsArray(j)  ? "sequence"
+                               : "map";
+}
+
+/* One unsigned setting of at least min and at most max (0: none). */
+static bool valid_uint(const cJSON *j, const char *path, double min, double max,
+                       qvs_resp *r)
+{
+    if (!cJSON_IsNumber(j))
+        return qvs_fail(r, 400,
+                        "Format error in JSON body: %s: invalid type: %s, "
+                        "expected an unsigned integer",
+                        path, json_kind(j));
+    double d = j->valuedouble;
+    if (d < 0 || d != floor(d) || d > 9007199254740992.0)
+        return qvs_fail(r, 400,
+                        "Format error in JSON body: %s: invalid value: %g, "
+                        "expected an unsigned integer",
+                        path, d);
+    if (d < min)
+        return qvs_fail(r, 422,
+                        "Validation error in JSON body: [%s: value %.17g "
+                        "invalid, must be %.17g or larger]",
+                        path, d, min);
+    if (max > 0 && d > max)
+        return qvs_fail(r, 422,
+                        "Validation error in JSON body: [%s: value %.17g "
+                        "invalid, must be from %.17g to %.17g]",
+                        path, d, min, max);
+    return true;
+}
+
+/* multivector_config / sparse_config: {name: {field: uint >= 1}}. */
+static bool valid_per_vector(const cJSON *j, const char *key, const char *field,
+                             qvs_resp *r)
+{
+    char path[512];
+    if (!cJSON_IsObject(j))
+        return qvs_fail(r, 400,
+                        "Format error in JSON body: strict_mode_config.%s: "
+                        "invalid type: %s, expected a map",
+                        key, json_kind(j));
+    for (const cJSON *e = j->child; e; e = e->next) {
+        const cJSON *v = member(e, field);
+        snprintf(path, sizeof(path), "strict_mode_config.%s.%.200s.%s", key,
+                 e->string, field);
+        if (!cJSON_IsObject(e))
+            return qvs_fail(r, 400,
+                            "Format error in JSON body: strict_mode_config."
+                            "%s.%.200s: invalid type: %s, expected a map",
+                            key, e->string, json_kind(e));
+        if (v && !cJSON_IsNull(v) && !valid_uint(v, path, 1, 0, r))
+            return false;
+    }
+    return true;
+}
+
+bool qvs_strict_config_check(const cJSON *sm, qvs_resp *r)
+{
+    static const char *const bools[] = {
+        "enabled", "unindexed_filtering_retrieve", "unindexed_filtering_update",
+        "search_allow_exact"};
+    static const struct {
+        const char *key;
+        double min, max;
+    } uints[] = {{"max_query_limit", 1, 0},
+                 {"max_timeout", 1, 0},
+                 {"search_max_hnsw_ef", 0, 0},
+                 {"upsert_max_batchsize", 0, 0},
+                 {"search_max_batchsize", 0, 0},
+                 {"max_collection_vector_size_bytes", 0, 0},
+                 {"read_rate_limit", 1, 0},
+                 {"write_rate_limit", 1, 0},
+                 {"max_collection_payload_size_bytes", 0, 0},
+                 {"max_points_count", 1, 0},
+                 {"filter_max_conditions", 0, 0},
+                 {"condition_max_size", 0, 0},
+                 {"max_payload_index_count", 0, 0},
+                 {"max_resident_memory_percent", 1, 100}};
+    char path[128];
+    if (!r || !cJSON_IsObject(sm))
+        return true; /* absent, null, or refused by the caller's type check */
+    for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+        const cJSON *j = member(sm, bools[i]);
+        if (j && !cJSON_IsNull(j) && !cJSON_IsBool(j))
+            return qvs_fail(r, 400,
+                            "Format error in JSON body: strict_mode_config.%s: "
+                            "invalid type: %s, expected a boolean",
+                            bools[i], json_kind(j));
+    }
+    for (size_t i = 0; i < sizeof(uints) / sizeof(uints[0]); i++) {
+        const cJSON *j = member(sm, uints[i].key);
+        snprintf(path, sizeof(path), "strict_mode_config.%s", uints[i].key);
+        if (j && !cJSON_IsNull(j) &&
+            !valid_uint(j, path, uints[i].min, uints[i].max, r))
+            return false;
+    }
+    const cJSON *os = member(sm, "search_max_oversampling");
+    if (os && !cJSON_IsNull(os) && !cJSON_IsNumber(os))
+        return qvs_fail(r, 400,
+                        "Format error in JSON body: strict_mode_config."
+                        "search_max_oversampling: invalid type: %s, expected "
+                        "f64",
+                        json_kind(os));
+    const cJSON *mv = member(sm, "multivector_config");
+    const cJSON *sp = member(sm, "sparse_config");
+    return (!mv || cJSON_IsNull(mv) ||
+            valid_per_vector(mv, "multivector_config", "max_vectors", r)) &&
+           (!sp || cJSON_IsNull(sp) ||
+            valid_per_vector(sp, "sparse_config", "max_length", r));
 }

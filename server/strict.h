@@ -58,4 +58,10 @@ bool qvs_strict_take(qvs_strict_rates *r, bool write, uint64_t per_minute,
  * passes; otherwise sets Qdrant's error and returns false. */
 bool qvs_strict_check(const qvs_req *req, qvs_resp *resp, qvs_strict_kind kind);
 
+/* Checks a strict_mode_config given at create or in a PATCH (anything
+ * but an object: nothing to check, the caller refuses a non-map): each
+ * setting's type and Qdrant's minimums (400 for a wrong type, 422 for a value
+ * out of range, as serde and the validator answer).  Thread-safe. */
+bool qvs_strict_config_check(const cJSON *sm, qvs_resp *r);
+
 #endif /* QUIVER_SERVER_STRICT_H */

@@ -3723,6 +3723,58 @@ START_TEST(test_strict_rate_limits)
 }
 END_TEST
 
+/* The settings are checked at create and in a PATCH: types (400) and
+ * Qdrant's minimums (422, the OpenAPI schema's "minimum"). */
+START_TEST(test_strict_config_validation)
+{
+    expect_error_msg(call("PUT", "/collections/v",
+                          "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                          "\"strict_mode_config\":{\"max_query_limit\":0}}"),
+                     422,
+                     "Validation error in JSON body: [strict_mode_config."
+                     "max_query_limit: value 0 invalid, must be 1 or larger]");
+    expect_error_msg(call("PUT", "/collections/v",
+                          "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                          "\"strict_mode_config\":{\"enabled\":\"yes\"}}"),
+                     400,
+                     "Format error in JSON body: strict_mode_config.enabled: "
+                     "invalid type: string, expected a boolean");
+    strict_setup("{\"enabled\":true,\"search_max_batchsize\":2}");
+    expect_error_msg(call("PATCH", "/collections/s",
+                          "{\"strict_mode_config\":{\"read_rate_limit\":-1}}"),
+                     400,
+                     "Format error in JSON body: strict_mode_config."
+                     "read_rate_limit: invalid value: -1, expected an "
+                     "unsigned integer");
+    expect_error_msg(call("PATCH", "/collections/s",
+                          "{\"strict_mode_config\":{\"sparse_config\":{\"t\":"
+                          "{\"max_length\":0}}}}"),
+                     422,
+                     "Validation error in JSON body: [strict_mode_config."
+                     "sparse_config.t.max_length: value 0 invalid, must be 1 "
+                     "or larger]");
+    expect_error_msg(call("PATCH", "/collections/s",
+                          "{\"strict_mode_config\":"
+                          "{\"max_resident_memory_percent\":101}}"),
+                     422,
+                     "Validation error in JSON body: [strict_mode_config."
+                     "max_resident_memory_percent: value 101 invalid, must be "
+                     "from 1 to 100]");
+    /* search_max_batchsize: the searches of one batch request. */
+    const char *two = "{\"searches\":[{\"vector\":[1,0,0,0],\"limit\":1},"
+                      "{\"vector\":[1,0,0,0],\"limit\":1}]}";
+    const char *three = "{\"searches\":[{\"vector\":[1,0,0,0],\"limit\":1},"
+                        "{\"vector\":[1,0,0,0],\"limit\":1},{\"vector\":"
+                        "[1,0,0,0],\"limit\":1}]}";
+    expect_ok(call("POST", "/collections/s/points/search/batch", two));
+    expect_limit(call("POST", "/collections/s/points/search/batch", three), "3",
+                 "2", "batch size");
+    expect_limit(call("POST", "/collections/s/points/query/batch",
+                      "{\"searches\":[{},{},{}]}"),
+                 "3", "2", "batch size");
+}
+END_TEST
+
 /* The other read endpoints take the same checks. */
 START_TEST(test_strict_other_reads)
 {
@@ -3890,6 +3942,7 @@ static Suite *server_suite(void)
     tcase_add_checked_fixture(strict, setup, teardown);
     tcase_set_timeout(strict, 60);
     tcase_add_test(strict, test_strict_config_patch);
+    tcase_add_test(strict, test_strict_config_validation);
     tcase_add_test(strict, test_strict_read_limits);
     tcase_add_test(strict, test_strict_other_reads);
     tcase_add_test(strict, test_strict_unindexed_filters);
