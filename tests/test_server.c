@@ -3868,6 +3868,47 @@ START_TEST(test_strict_bucket_clock)
 }
 END_TEST
 
+/* Many threads on one bucket with the clock stopped: exactly the
+ * capacity is granted, never more (the mutex in qvs_strict_rates). */
+typedef struct bucket_arg {
+    qvs_strict_rates *r;
+    int granted;
+} bucket_arg;
+
+static void *bucket_worker(void *p)
+{
+    bucket_arg *a = p;
+    for (int i = 0; i < 100; i++) {
+        qvs_resp resp;
+        memset(&resp, 0, sizeof(resp));
+        a->granted += qvs_strict_take(a->r, true, 150, 1, &resp);
+    }
+    return NULL;
+}
+
+START_TEST(test_strict_bucket_threads)
+{
+    qvs_strict_rates *r = qvs_strict_rates_new();
+    ck_assert_ptr_nonnull(r);
+    fake_now = 5;
+    qvs_strict_rates_set_clock(r, fake_clock, NULL);
+    pthread_t th[4];
+    bucket_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (bucket_arg){r, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, bucket_worker, &args[i]),
+                         0);
+    }
+    int total = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        total += args[i].granted;
+    }
+    ck_assert_int_eq(total, 150);
+    qvs_strict_rates_free(r);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -3951,6 +3992,7 @@ static Suite *server_suite(void)
     tcase_add_test(strict, test_strict_index_count);
     tcase_add_test(strict, test_strict_rate_limits);
     tcase_add_test(strict, test_strict_bucket_clock);
+    tcase_add_test(strict, test_strict_bucket_threads);
     suite_add_tcase(s, strict);
     return s;
 }
