@@ -141,7 +141,7 @@ bool qvs_strict_take(qvs_strict_rates *r, bool write, uint64_t per_minute,
                     "Rate limiting exceeded: %s rate limit exceeded: "
                     "Operation requires %.0f tokens but only %.1f were "
                     "available. Retry after %us",
-                    kind, cost, floor(have * 10) / 10, secs);
+                    kind, cost, have, secs);
 }
 
 /* ---- the settings ------------------------------------------------------ */
@@ -176,17 +176,35 @@ static bool fail_strict(ctx *x, const char *error, const char *solution)
     return qvs_fail(x->resp, 400, "Bad request: %s. Help: %s", error, solution);
 }
 
+/* v as Rust's Display prints an f64 or an integer: the shortest digits
+ * that read back as v, never an exponent. */
+static const char *rust_num(double v, char buf[48])
+{
+    if (v == floor(v) && fabs(v) < 1e21) {
+        snprintf(buf, 48, "%.0f", v);
+        return buf;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 48, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    if (strchr(buf, 'e'))
+        snprintf(buf, 48, "%.17f", v);
+    return buf;
+}
+
 /* check_limit_opt: value above the setting k is refused, naming name. */
 static bool limit(ctx *x, double value, const char *k, const char *name)
 {
     double max;
     if (!setting(x, k, &max) || value <= max)
         return true;
-    char err[256], help[256];
-    snprintf(err, sizeof(err), "Limit exceeded %.17g > %.17g for \"%s\"", value,
-             max, name);
-    snprintf(help, sizeof(help),
-             "Reduce the \"%s\" parameter to or below %.17g.", name, max);
+    char err[256], help[256], a[48], b[48];
+    snprintf(err, sizeof(err), "Limit exceeded %s > %s for \"%s\"",
+             rust_num(value, a), rust_num(max, b), name);
+    snprintf(help, sizeof(help), "Reduce the \"%s\" parameter to or below %s.",
+             name, b);
     return fail_strict(x, err, help);
 }
 
@@ -197,8 +215,9 @@ static bool custom_limit(ctx *x, double value, const char *k, const char *what,
     double max;
     if (!setting(x, k, &max) || value <= max)
         return true;
-    char err[256];
-    snprintf(err, sizeof(err), "%s (%.17g > %.17g)", what, value, max);
+    char err[256], a[48], b[48];
+    snprintf(err, sizeof(err), "%s (%s > %s)", what, rust_num(value, a),
+             rust_num(max, b));
     return fail_strict(x, err, solution);
 }
 

@@ -3515,6 +3515,12 @@ START_TEST(test_strict_read_limits)
                       "{\"vector\":[1,0,0,0],\"limit\":1,\"params\":"
                       "{\"quantization\":{\"oversampling\":2.5}}}"),
                  "2.5", "2", "oversampling");
+    /* Numbers as Rust prints them (1.9, not 1.8999999999999999). */
+    strict_patch("{\"search_max_oversampling\":1.9}");
+    expect_limit(call("POST", S,
+                      "{\"vector\":[1,0,0,0],\"limit\":1,\"params\":"
+                      "{\"quantization\":{\"oversampling\":2.0}}}"),
+                 "2", "1.9", "oversampling");
     expect_error_msg(call("POST", S,
                           "{\"vector\":[1,0,0,0],\"limit\":1,\"params\":"
                           "{\"exact\":true}}"),
