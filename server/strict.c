@@ -263,12 +263,20 @@ static const char *const *serving_types(const cJSON *cond)
     return NULL;
 }
 
-/* True when the payload schema has key indexed as one of types. */
-static bool indexed(ctx *x, const char *key, const char *const *types)
+/* True when the payload schema has key indexed as one of types, able to
+ * answer need ("lookup": match, "range": range; NULL: either). */
+static bool indexed(ctx *x, const char *key, const char *const *types,
+                    const char *need)
 {
     if (!x->schema)
         x->schema = qvs_coll_schema_dup(x->req->catalog, x->coll);
-    const cJSON *t = member(member(x->schema, key), "data_type");
+    const cJSON *info = member(x->schema, key);
+    const cJSON *t = member(info, "data_type");
+    /* An integer index built without lookup answers no match, without
+     * range no range (Qdrant's IntegerIndexParams). */
+    if (cJSON_IsString(t) && strcmp(t->valuestring, "integer") == 0 && need &&
+        cJSON_IsFalse(member(member(info, "params"), need)))
+        return false;
     for (size_t i = 0; cJSON_IsString(t) && types[i]; i++)
         if (strcmp(t->valuestring, types[i]) == 0)
             return true;
@@ -316,7 +324,10 @@ static void walk_condition(ctx *x, const cJSON *c, const char *prefix, walk *w)
     if (w->key || !types || !cJSON_IsString(k))
         return;
     snprintf(w->key_buf, sizeof(w->key_buf), "%s%s", prefix, k->valuestring);
-    if (!indexed(x, w->key_buf, types)) {
+    const char *need = member(c, "match")   ? "lookup"
+                       : member(c, "range") ? "range"
+                                            : NULL;
+    if (!indexed(x, w->key_buf, types, need)) {
         w->key = w->key_buf;
         w->types = types;
     }
@@ -403,7 +414,7 @@ static bool check_group_by(ctx *x, const cJSON *key)
                                            {"datetime", "Datetime"}};
     if (!cJSON_IsString(key) ||
         !cJSON_IsFalse(member(x->sm, "unindexed_filtering_retrieve")) ||
-        indexed(x, key->valuestring, match_types))
+        indexed(x, key->valuestring, match_types, "lookup"))
         return true;
     const cJSON *t = member(member(x->schema, key->valuestring), "data_type");
     char err[512];

@@ -3828,6 +3828,20 @@ START_TEST(test_strict_other_reads)
     expect_ok(call("POST", "/collections/s/points/count",
                    "{\"filter\":{\"must\":[{\"key\":\"city\",\"match\":"
                    "{\"value\":\"Rome\"}}]}}"));
+    /* An integer index without range serves match but not range. */
+    expect_ok(call("PUT", "/collections/s/index?wait=true",
+                   "{\"field_name\":\"k\",\"field_schema\":{\"type\":"
+                   "\"integer\",\"lookup\":true,\"range\":false}}"));
+    expect_ok(call("POST", "/collections/s/points/scroll",
+                   "{\"filter\":{\"must\":[{\"key\":\"k\",\"match\":"
+                   "{\"value\":1}}]}}"));
+    expect_error_prefix(call("POST", "/collections/s/points/scroll",
+                             "{\"filter\":{\"must\":[{\"key\":\"k\","
+                             "\"range\":{\"gt\":1}}]}}"),
+                        400,
+                        "Bad request: Index required but not found for "
+                        "\"k\" of one of the following types: [float, "
+                        "integer]");
 }
 END_TEST
 
