@@ -1,6 +1,9 @@
 /*
  * driver_faiss.cpp -- `quiver bench` driver for faiss's IndexHNSWFlat
- * (Debian's libfaiss-dev).
+ * (Debian's libfaiss-dev), and with --variant sq8 for IndexHNSWSQ with
+ * 8-bit scalar quantization (QT_8bit: one byte a component, a range per
+ * component, trained on the base before the build), the in-run peer of
+ * Quiver's int8 rows.  faiss searches the codes and does not rescore.
  *
  * The index gets the same M (2*M links on layer 0, as hnswlib and Quiver)
  * and efConstruction as the other engines; efSearch is set per sweep step.
@@ -19,11 +22,13 @@
 
 #include <faiss/Index.h>
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexScalarQuantizer.h>
 #include <omp.h>
 
 #include <cstdio>
 #include <exception>
 #include <memory>
+#include <string>
 #include <vector>
 
 #define QVB_STR2(x) #x
@@ -40,7 +45,8 @@ namespace
 using qvb_idx = decltype(faiss::Index::ntotal);
 
 struct qvb_faiss_index {
-    std::unique_ptr<faiss::IndexHNSWFlat> index;
+    std::unique_ptr<faiss::IndexHNSW> index;
+    size_t point_bytes;
     std::vector<float> dist;
     std::vector<qvb_idx> labels;
 };
@@ -53,12 +59,21 @@ int qvb_build(const qvb_drv_config *cfg, const float *base, size_t n,
         faiss::MetricType metric = cfg->metric == QVB_DRV_L2
                                        ? faiss::METRIC_L2
                                        : faiss::METRIC_INNER_PRODUCT;
-        idx->index = std::make_unique<faiss::IndexHNSWFlat>(
-            (int)cfg->dim, (int)cfg->m, metric);
+        bool sq8 = std::string(cfg->variant) == "sq8";
+        if (sq8)
+            idx->index = std::make_unique<faiss::IndexHNSWSQ>(
+                (int)cfg->dim, faiss::ScalarQuantizer::QT_8bit, (int)cfg->m,
+                metric);
+        else
+            idx->index = std::make_unique<faiss::IndexHNSWFlat>(
+                (int)cfg->dim, (int)cfg->m, metric);
+        idx->point_bytes = sq8 ? cfg->dim : cfg->dim * sizeof(float);
         idx->index->hnsw.efConstruction = (int)cfg->ef_construct;
         idx->dist.resize(cfg->k);
         idx->labels.resize(cfg->k);
         omp_set_num_threads((int)threads);
+        if (sq8)
+            idx->index->train((qvb_idx)n, base);
         idx->index->add((qvb_idx)n, base);
         omp_set_num_threads(1);
         *out = idx.release();
@@ -99,12 +114,21 @@ void qvb_destroy(void *index)
     delete static_cast<qvb_faiss_index *>(index);
 }
 
+size_t qvb_point_bytes(void *index)
+{
+    return static_cast<qvb_faiss_index *>(index)->point_bytes;
+}
+
+const char *const qvb_variants[] = {"sq8", nullptr};
+
 } // namespace
 
 int main(int argc, char **argv)
 {
-    static const qvb_drv_ops ops = {"faiss",    QVB_FAISS_VERSION "-hnswflat",
-                                    qvb_build,  qvb_set_ef,
-                                    qvb_search, qvb_destroy};
+    static const qvb_drv_ops ops = {
+        "faiss",         QVB_FAISS_VERSION "-hnswflat",
+        qvb_build,       qvb_set_ef,
+        qvb_search,      qvb_destroy,
+        qvb_point_bytes, qvb_variants};
     return qvb_drv_main(argc, argv, &ops);
 }

@@ -128,6 +128,8 @@ int main(int argc, char **argv)
     static const qvb_drv_ops ops = {
         "hnswlib",  QVB_HNSWLIB_VERSION "-" QVB_HNSWLIB_SIMD,
         qvb_build,  qvb_set_ef,
-        qvb_search, qvb_destroy};
+        qvb_search, qvb_destroy,
+        nullptr,  /* point_bytes: dim floats */
+        nullptr}; /* variants: none only */
     return qvb_drv_main(argc, argv, &ops);
 }

@@ -14,6 +14,13 @@
  * cosine (the data arrive unit-normalised, so the normalisation on insert
  * changes nothing), ip is dot.
  *
+ * Variants (--variant): none (float32), int8 and binary, Quiver's
+ * quantization (README.md, "Quantization"): the collection keeps codes,
+ * the graph walk reads them and the candidates are rescored with the
+ * floats -- int8 with oversampling 2, binary (one bit) with oversampling 4
+ * -- so the recall measured is the rescored one, as Qdrant users run it.
+ * The memory record gives the bytes of codes (or floats) a search reads.
+ *
  * The measuring loop and the output records are in harness_driver.c.
  */
 #include "harness_driver.h"
@@ -21,6 +28,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct qvb_quiver_index {
     qv_collection *c;
@@ -60,6 +68,10 @@ static int qvb_quiver_build(const qvb_drv_config *cfg, const float *base,
     cc.hnsw_ef_construct = cfg->ef_construct;
     cc.full_scan_threshold_kb = 0;
     cc.max_indexing_threads = threads;
+    if (!strcmp(cfg->variant, "int8"))
+        cc.quantization = QV_QUANTIZATION_INT8;
+    else if (!strcmp(cfg->variant, "binary"))
+        cc.quantization = QV_QUANTIZATION_BINARY;
     qv_status st = qv_collection_create(&cc, &q->c);
     if (st != QV_OK) {
         snprintf(err, cap, "qv_collection_create: %s", qv_strerror(st));
@@ -82,6 +94,11 @@ static int qvb_quiver_build(const qvb_drv_config *cfg, const float *base,
     }
     qv_search_params_init(&q->params);
     q->params.k = cfg->k;
+    if (cc.quantization != QV_QUANTIZATION_NONE) {
+        q->params.quant_rescore = QV_RESCORE_ON;
+        q->params.quant_oversampling =
+            cc.quantization == QV_QUANTIZATION_INT8 ? 2.0 : 4.0;
+    }
     q->dim = cfg->dim;
     *out = q;
     q = NULL;
@@ -122,14 +139,29 @@ static int qvb_quiver_search(void *index, const float *query, uint32_t k,
     return 0;
 }
 
+static size_t qvb_quiver_point_bytes(void *index)
+{
+    qvb_quiver_index *q = index;
+    size_t bytes = 0;
+    if (qv_collection_code_bytes(q->c, &bytes) != QV_OK || bytes == 0)
+        bytes = (size_t)q->dim * sizeof(float);
+    return bytes;
+}
+
 int main(int argc, char **argv)
 {
     static char version[64];
     qv_build_info info;
     qv_build_info_get(&info);
     snprintf(version, sizeof version, "%s-%s", info.version, info.simd_level);
-    const qvb_drv_ops ops = {"quiver",          version,
-                             qvb_quiver_build,  qvb_quiver_set_ef,
-                             qvb_quiver_search, qvb_quiver_destroy};
+    static const char *const variants[] = {"int8", "binary", NULL};
+    const qvb_drv_ops ops = {"quiver",
+                             version,
+                             qvb_quiver_build,
+                             qvb_quiver_set_ef,
+                             qvb_quiver_search,
+                             qvb_quiver_destroy,
+                             qvb_quiver_point_bytes,
+                             variants};
     return qvb_drv_main(argc, argv, &ops);
 }

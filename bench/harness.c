@@ -37,6 +37,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -56,6 +57,7 @@ typedef struct qvb_opts {
     size_t n, nq; /* 0 = the default */
     char engines[QVB_MAX_ENGINES][32];
     size_t n_engines;
+    const char *quantization; /* --quantization, applied by expand_quant */
     uint32_t m, ef_construct, k, threads, reps;
     uint32_t efs[QVB_MAX_EFS];
     size_t n_efs;
@@ -185,6 +187,50 @@ static int parse_engines(const char *text, qvb_opts *o)
     return 0;
 }
 
+/* --quantization none,int8,binary: the quiver engine becomes one row per
+ * kind (quiver, quiver-int8, quiver-binary, driver variants), and with
+ * int8, faiss gains its 8-bit scalar-quantizer peer faiss-sq8.  Applied
+ * after every option, so that it expands whatever --engines said. */
+static int expand_quant(qvb_opts *o)
+{
+    if (!o->quantization)
+        return 0;
+    char buf[128], list[512] = "";
+    snprintf(buf, sizeof buf, "%s", o->quantization);
+    const char *kinds[3];
+    size_t nk = 0;
+    bool int8 = false;
+    char *save = NULL;
+    for (char *t = strtok_r(buf, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
+        if (nk == 3 ||
+            (strcmp(t, "none") && strcmp(t, "int8") && strcmp(t, "binary"))) {
+            fprintf(stderr,
+                    "quiver bench: bad --quantization '%s' (none, "
+                    "int8, binary)\n",
+                    o->quantization);
+            return -1;
+        }
+        int8 = int8 || !strcmp(t, "int8");
+        kinds[nk++] = t;
+    }
+    for (size_t i = 0; i < o->n_engines; i++) {
+        const char *e = o->engines[i];
+        size_t at = strlen(list);
+        if (!strcmp(e, "quiver")) {
+            for (size_t k = 0; k < nk; k++)
+                snprintf(list + strlen(list), sizeof list - strlen(list),
+                         "%squiver%s%s", strlen(list) ? "," : "",
+                         strcmp(kinds[k], "none") ? "-" : "",
+                         strcmp(kinds[k], "none") ? kinds[k] : "");
+        } else {
+            snprintf(list + at, sizeof list - at, "%s%s%s", at ? "," : "", e,
+                     !strcmp(e, "faiss") && int8 ? ",faiss-sq8" : "");
+        }
+    }
+    return parse_engines(list, o);
+}
+
 /* Parses --metric; remembers that the user chose one. */
 static int set_metric(const char *text, qvb_opts *o)
 {
@@ -282,6 +328,12 @@ static const opt_spec opt_table[] = {
      .kind = OPT_SETTER,
      .set = parse_engines,
      .help = "default quiver,hnswlib,faiss"},
+    {.name = "quantization",
+     .arg = "LIST",
+     .kind = OPT_STRING,
+     .field = OPT_AT(quantization),
+     .help = "none,int8,binary: a quiver row for each\n"
+             "(quiver-int8, ...); int8 adds faiss-sq8"},
     {.name = "m",
      .arg = "M",
      .kind = OPT_U32,
@@ -499,7 +551,7 @@ static int parse_opts(int argc, char **argv, qvb_opts *o)
                 argv[optind]);
         return 2;
     }
-    return 0;
+    return expand_quant(o) == 0 ? 0 : 2;
 }
 
 /* ---- driver records
@@ -536,6 +588,22 @@ static double field_num(const char *line, const char *key)
 
 /* ---- finding and running drivers
  * --------------------------------------------- */
+
+/* An engine name is DRIVER or DRIVER-VARIANT ("quiver-int8": driver
+ * quiver-bench-quiver with --variant int8). */
+static void engine_driver_name(const char *engine, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", engine);
+    char *dash = strchr(out, '-');
+    if (dash)
+        *dash = 0;
+}
+
+static const char *engine_variant(const char *engine)
+{
+    const char *dash = strchr(engine, '-');
+    return dash ? dash + 1 : "none";
+}
 
 static int find_driver(const char *engine, const char *dir_opt, char *out,
                        size_t cap)
@@ -615,7 +683,7 @@ typedef struct driver_argv {
     char base[PATH_MAX + 32], queries[PATH_MAX + 32], prefix[PATH_MAX + 64];
     char ef_list[QVB_MAX_EFS * 8];
     char m[16], efc[16], k[16], threads[16], reps[16];
-    char *argv[24];
+    char *argv[28];
 } driver_argv;
 
 static void driver_argv_fill(driver_argv *a, const run_ctx *rc, char *driver,
@@ -657,6 +725,8 @@ static void driver_argv_fill(driver_argv *a, const run_ctx *rc, char *driver,
                     a->reps,
                     "--ids-prefix",
                     a->prefix,
+                    "--variant",
+                    (char *)engine_variant(engine),
                     o->single_build ? NULL : "--no-single-thread-build",
                     NULL};
     _Static_assert(sizeof args <= sizeof a->argv, "driver_argv.argv too short");
@@ -720,7 +790,8 @@ typedef struct driver_run {
     int got_main_build; /* the first `build` record (T threads) came */
     double build_s;     /* of that build, copied into every row */
     double index_mb;
-    qvb_err err; /* the last `error` record, or why reading stopped */
+    double touched_mb; /* the `memory` record: what searches read */
+    qvb_err err;       /* the last `error` record, or why reading stopped */
 } driver_run;
 
 /* A `build` record: the first is the T-thread build, whose time and memory
@@ -795,6 +866,7 @@ static int on_search_record(driver_run *r, const char *line)
     row->build_s = r->build_s;
     row->build_threads = o->threads;
     row->index_mb = r->index_mb;
+    row->touched_mb = r->touched_mb;
     if (search_record(r->rc, line, row, &r->err) != 0)
         return -1;
     (*r->n_rows)++;
@@ -816,6 +888,9 @@ static int on_record(driver_run *r, const char *line)
         on_build_record(r, line);
     } else if (!strncmp(line, "search ", 7)) {
         return on_search_record(r, line);
+    } else if (!strncmp(line, "memory ", 7)) {
+        r->touched_mb = field_num(line, "touched_bytes") / (1024.0 * 1024.0);
+        r->e->touched_mb = r->touched_mb;
     } else if (!strncmp(line, "error ", 6)) {
         char msg[400];
         qvb_driver_field(line, "msg", msg, sizeof msg);
@@ -878,6 +953,7 @@ static void engine_result_init(qvb_engine_result *e, const char *engine,
     snprintf(e->version, sizeof e->version, "unknown");
     e->threads = threads;
     e->build_s = e->build_s_1 = e->index_mb = e->build_peak_mb = NAN;
+    e->touched_mb = NAN;
     e->qps_at_target = NAN;
     e->target_flag = QVB_INTERP_BELOW;
     e->first_row = first_row;
@@ -898,16 +974,19 @@ static void run_engine(run_ctx *rc, const char *engine, qvb_row **rows,
                     .n_rows = n_rows,
                     .cap_rows = cap_rows,
                     .build_s = NAN,
-                    .index_mb = NAN};
+                    .index_mb = NAN,
+                    .touched_mb = NAN};
     FILE *in = NULL;
     pid_t pid = -1;
 
     engine_result_init(e, engine, o->threads, *n_rows);
-    if (find_driver(engine, o->drivers, driver, sizeof driver) != 0) {
+    char base_name[32];
+    engine_driver_name(engine, base_name, sizeof base_name);
+    if (find_driver(base_name, o->drivers, driver, sizeof driver) != 0) {
         qvb_fail(&r.err,
                  "no driver quiver-bench-%s (was its library installed when "
                  "Quiver was built? see scripts/install-deps bench)",
-                 engine);
+                 base_name);
         goto done;
     }
     if (spawn_driver(rc, driver, engine, &pid, &in, &r.err) != 0 ||

@@ -202,7 +202,8 @@ typedef struct qvb_row {
     double p99_us;
     double build_s; /* wall time of the build with build_threads */
     uint32_t build_threads;
-    double index_mb; /* VmRSS growth across that build, MiB */
+    double index_mb;   /* VmRSS growth across that build, MiB */
+    double touched_mb; /* vectors or codes a search reads, MiB */
 } qvb_row;
 
 /* The CSV header, exactly; scripts rely on it (bench/README.md). */
@@ -221,6 +222,7 @@ typedef struct qvb_engine_result {
     double build_s_1;  /* build with one thread (NaN if not measured) */
     uint32_t threads;
     double index_mb;          /* VmRSS growth across the build */
+    double touched_mb;        /* vectors or codes searches read, MiB */
     double build_peak_mb;     /* VmHWM growth across the build */
     double qps_at_target;     /* interpolated, NaN when out of reach */
     int target_flag;          /* a QVB_INTERP_* value */

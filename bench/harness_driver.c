@@ -119,6 +119,17 @@ static int parse_uint(const char *text, unsigned lo, unsigned hi, unsigned *out)
     return 0;
 }
 
+/* True when the driver knows variant v ("none" always). */
+static int variant_known(const qvb_drv_ops *ops, const char *v)
+{
+    if (!strcmp(v, "none"))
+        return 1;
+    for (size_t i = 0; ops->variants && ops->variants[i]; i++)
+        if (!strcmp(ops->variants[i], v))
+            return 1;
+    return 0;
+}
+
 static int parse_args(int argc, char **argv, drv_args *a, char *err, size_t cap)
 {
     static const struct option opts[] = {
@@ -133,6 +144,7 @@ static int parse_args(int argc, char **argv, drv_args *a, char *err, size_t cap)
         {"reps", required_argument, NULL, 'r'},
         {"ids-prefix", required_argument, NULL, 'i'},
         {"no-single-thread-build", no_argument, NULL, 's'},
+        {"variant", required_argument, NULL, 'v'},
         {NULL, 0, NULL, 0}};
     memset(a, 0, sizeof *a);
     a->cfg.m = 16;
@@ -141,6 +153,7 @@ static int parse_args(int argc, char **argv, drv_args *a, char *err, size_t cap)
     a->threads = 1;
     a->reps = 3;
     a->single_build = 1;
+    a->cfg.variant = "none";
     const char *efs = "16,32,64,128,256";
     int c, li = 0;
     optind = 1;
@@ -186,6 +199,9 @@ static int parse_args(int argc, char **argv, drv_args *a, char *err, size_t cap)
             break;
         case 's':
             a->single_build = 0;
+            break;
+        case 'v':
+            a->cfg.variant = optarg;
             break;
         default:
             set_err(err, cap, "unknown option");
@@ -326,6 +342,13 @@ int qvb_drv_main(int argc, char **argv, const qvb_drv_ops *ops)
         status = 2;
         goto cleanup;
     }
+    if (!variant_known(ops, a.cfg.variant)) {
+        snprintf(err, sizeof err, "%s has no variant '%s'", ops->name,
+                 a.cfg.variant);
+        report_error(err);
+        status = 2;
+        goto cleanup;
+    }
     if (vf_read(a.base, &bm, err, sizeof err) != QV_OK ||
         vf_read(a.queries, &qm, err, sizeof err) != QV_OK)
         goto fail;
@@ -341,6 +364,10 @@ int qvb_drv_main(int argc, char **argv, const qvb_drv_ops *ops)
 
     if (timed_build(ops, &a, base, n, a.threads, &index, err, sizeof err))
         goto fail;
+    size_t per = ops->point_bytes ? ops->point_bytes(index)
+                                  : (size_t)a.cfg.dim * sizeof(float);
+    printf("memory touched_bytes=%zu\n", per * n);
+    fflush(stdout);
     if (sweep(ops, &a, index, queries, nq, err, sizeof err) != 0)
         goto fail;
     ops->destroy(index);

@@ -13,6 +13,10 @@
  *   DRIVER --base F.fvecs --queries F.fvecs --metric l2|cosine|ip
  *          --m M --ef-construct E --ef 16,32,... --k K --threads T
  *          --reps R --ids-prefix PATH [--no-single-thread-build]
+ *          [--variant V]
+ * --variant picks one configuration of the engine, named after the engine
+ * as `engine-variant` in the results (quiver: none, int8, binary; faiss:
+ * flat, sq8); drivers without variants refuse any but none.
  *
  * What happens, in order:
  *   1. load base and queries (the same bytes for every engine: cosine data
@@ -33,6 +37,8 @@
  *         hwm_before_kb=3 hwm_after_kb=4          (one line)
  *   search ef=16 qps=1234.5 p50_us=700.1 p99_us=1500.2 ids=PATH16.ivecs
  *   build threads=1 seconds=2.345 rss_before_kb=... (the second build)
+ *   memory touched_bytes=N   (after the first build: the bytes of vectors or
+ *                            codes a search reads, n times the bytes of one)
  *   end
  * On failure: `error msg=<text to the end of the line>` and exit status 1.
  */
@@ -55,6 +61,7 @@ typedef struct qvb_drv_config {
     uint32_t m; /* HNSW links per node (2*m on layer 0) */
     uint32_t ef_construct;
     uint32_t k;
+    const char *variant; /* --variant, or "none" */
 } qvb_drv_config;
 
 /* One engine.  Callbacks return 0 on success; on failure they write a
@@ -74,6 +81,11 @@ typedef struct qvb_drv_ops {
     int (*search)(void *index, const float *query, uint32_t k, int32_t *ids,
                   char *err, size_t cap);
     void (*destroy)(void *index);
+    /* Optional: bytes per point of what a search reads to compute
+     * distances (the vectors, or their codes); NULL: dim floats. */
+    size_t (*point_bytes)(void *index);
+    /* Variants this driver accepts (NULL: only "none"). */
+    const char *const *variants;
 } qvb_drv_ops;
 
 /* The whole driver: parses argv, runs the steps above, prints the records.

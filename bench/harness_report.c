@@ -23,7 +23,7 @@
 
 const char qvb_csv_header[] =
     "engine,dataset,n,dim,metric,m,ef_construct,ef,k,recall,qps,p50_us,"
-    "p99_us,build_s,build_threads,index_mb";
+    "p99_us,build_s,build_threads,index_mb,touched_mb";
 
 /* A number, or nothing when it was not measured. */
 static void put_num(FILE *f, const char *fmt, double v)
@@ -51,6 +51,8 @@ int qvb_write_csv(FILE *f, const qvb_row *rows, size_t n_rows)
         put_num(f, "%.3f", r->build_s);
         fprintf(f, ",%u,", r->build_threads);
         put_num(f, "%.1f", r->index_mb);
+        fputc(',', f);
+        put_num(f, "%.3f", r->touched_mb);
         fputc('\n', f);
     }
     return ferror(f) ? -1 : 0;

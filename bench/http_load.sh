@@ -61,14 +61,7 @@ trap cleanup EXIT
 
 echo "== data: $n x $dim cosine, $nq queries =="
 "$build/quiver" generate --n $((n + nq)) --dim "$dim" --seed 7 --out "$work/all.fvecs" >/dev/null
-"$py" - "$work" "$n" <<'PY'
-import sys, numpy as np
-work, n = sys.argv[1], int(sys.argv[2])
-raw = np.fromfile(f"{work}/all.fvecs", dtype=np.int32)
-d = int(raw[0]); rows = raw.reshape(-1, d + 1)
-rng = np.random.default_rng(1); perm = rng.permutation(len(rows))
-rows[perm[:n]].tofile(f"{work}/base.fvecs"); rows[perm[n:]].tofile(f"{work}/queries.fvecs")
-PY
+"$py" bench/http/split_data.py "$work" "$n"
 
 free_port() {
     "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -77,7 +70,7 @@ free_port() {
 # $work/storage.TAG; sets port and appends its pid to server_pid.
 start_server() {
     port=$(free_port)
-    "$1/quiver" serve --host 127.0.0.1 --port "$port" \
+    "$1/quiver" serve --host 127.0.0.1 --port "$port" --grpc-port 0 \
         --storage "$work/storage.$2" --threads "$threads" \
         >"$work/server.$2.log" 2>&1 &
     server_pid="$server_pid $!"
@@ -157,7 +150,7 @@ PY
 fi
 
 port=$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$build/quiver" serve --host 127.0.0.1 --port "$port" --storage "$work/storage" \
+"$build/quiver" serve --host 127.0.0.1 --port "$port" --grpc-port 0 --storage "$work/storage" \
     --threads "$threads" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do

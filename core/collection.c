@@ -38,7 +38,9 @@
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
+#include "core/multi/multi.h"
 #include "core/pindex/pindex.h"
+#include "core/sparse/sparse.h"
 #include "simd/simd.h"
 
 #include <math.h>
@@ -73,12 +75,22 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
                  cfg->version, (unsigned)QV_COLLECTION_CONFIG_VERSION);
         return QV_EINVAL;
     }
-    if (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM) {
+    if (cfg->kind > QV_VECTOR_SPARSE) {
+        snprintf(msg, cap, "unknown vector kind %u", cfg->kind);
+        return QV_EINVAL;
+    }
+    if (cfg->sparse_modifier > QV_SPARSE_MODIFIER_IDF) {
+        snprintf(msg, cap, "unknown sparse modifier %u", cfg->sparse_modifier);
+        return QV_EINVAL;
+    }
+    /* A sparse collection ignores dim and metric (create sets 1 and dot). */
+    bool dense = cfg->kind == QV_VECTOR_DENSE;
+    if (dense && (cfg->dim < QV_MIN_DIM || cfg->dim > QV_MAX_DIM)) {
         snprintf(msg, cap, "dim %u is outside [%u, %u]", cfg->dim,
                  (unsigned)QV_MIN_DIM, (unsigned)QV_MAX_DIM);
         return QV_ERANGE;
     }
-    if ((unsigned)cfg->metric > QV_METRIC_MANHATTAN) {
+    if (dense && (unsigned)cfg->metric > QV_METRIC_MANHATTAN) {
         snprintf(msg, cap, "unknown metric %u", (unsigned)cfg->metric);
         return QV_EINVAL;
     }
@@ -99,7 +111,12 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
                  cfg->max_indexing_threads, (unsigned)QV_MAX_INDEXING_THREADS);
         return QV_ERANGE;
     }
-    return QV_OK;
+    if (cfg->multivector > QV_MULTIVECTOR_MAX_SIM) {
+        snprintf(msg, cap, "unknown multivector comparator %u",
+                 cfg->multivector);
+        return QV_EINVAL;
+    }
+    return qvi_quant_config_check(cfg, msg, cap);
 }
 
 qv_status qv_collection_create(const qv_collection_config *cfg,
@@ -136,14 +153,38 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         return QV_ENOMEM;
     }
     c->cfg = *cfg;
+    if (cfg->kind == QV_VECTOR_SPARSE) {
+        c->cfg.dim = 1;
+        c->cfg.metric = QV_METRIC_DOT;
+        if (!c->cfg.sparse_full_scan_threshold)
+            c->cfg.sparse_full_scan_threshold = QV_DEFAULT_SPARSE_FULL_SCAN;
+    }
+    if (qvi_multi_create(c) != QV_OK) {
+        pthread_rwlock_destroy(&c->lock);
+        qvi_errbuf_destroy(c->err);
+        free(c);
+        return QV_ENOMEM;
+    }
     if (qvi_payload_encode_text("{}", 2, &c->empty_payload,
                                 &c->empty_payload_len, NULL, 0) != QV_OK) {
+        qvi_multi_destroy(c);
         pthread_rwlock_destroy(&c->lock);
         qvi_errbuf_destroy(c->err);
         free(c);
         return QV_ENOMEM;
     }
     if (qvi_index_create(c) != QV_OK) {
+        qvi_multi_destroy(c);
+        free(c->empty_payload);
+        pthread_rwlock_destroy(&c->lock);
+        qvi_errbuf_destroy(c->err);
+        free(c);
+        return QV_ENOMEM;
+    }
+    if (qvi_sparse_attach(c) != QV_OK || qvi_quant_attach(c) != QV_OK) {
+        qvi_sparse_detach(c);
+        qvi_index_destroy(c);
+        qvi_multi_destroy(c);
         free(c->empty_payload);
         pthread_rwlock_destroy(&c->lock);
         qvi_errbuf_destroy(c->err);
@@ -151,8 +192,8 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         return QV_ENOMEM;
     }
     atomic_init(&c->refs, 1);
-    c->stride =
-        (cfg->dim + ROW_ALIGN_FLOATS - 1) / ROW_ALIGN_FLOATS * ROW_ALIGN_FLOATS;
+    c->stride = (c->cfg.dim + ROW_ALIGN_FLOATS - 1) / ROW_ALIGN_FLOATS *
+                ROW_ALIGN_FLOATS;
     qvi_idmap_init(&c->map);
     *out = c;
     return QV_OK;
@@ -163,6 +204,7 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
 static void collection_free(qv_collection *c)
 {
     qvi_pindexes_destroy(c);
+    qvi_sparse_detach(c);
     for (uint32_t s = 0; s < c->used; s++) {
         if (c->payloads[s])
             qvi_free_owned(c, c->payloads[s]);
@@ -171,6 +213,8 @@ static void collection_free(qv_collection *c)
     qvi_free_owned(c, c->payload_lens);
     free(c->empty_payload);
     qvi_index_destroy(c);
+    qvi_multi_destroy(c);
+    qvi_quant_detach(c);
     qvi_idmap_free(&c->map);
     qvi_free_owned(c, c->vecs);
     qvi_free_owned(c, c->sqnorms);
@@ -204,7 +248,10 @@ qv_status qv_collection_get_config(const qv_collection *c,
 {
     if (!c || !out)
         return QV_ENULL;
+    /* The quantization fields change under the write lock. */
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&c->lock);
     *out = c->cfg;
+    pthread_rwlock_unlock((pthread_rwlock_t *)&c->lock);
     out->version = QV_COLLECTION_CONFIG_VERSION;
     return QV_OK;
 }
@@ -216,9 +263,20 @@ size_t qv_collection_errmsg(const qv_collection *c, char *buf, size_t cap)
 
 /* ---- validation ---------------------------------------------------------- */
 
-static qv_status check_vector(qv_collection *c, const float *v, uint32_t dim,
-                              const char *what)
+qv_status qvi_refuse_sparse(qv_collection *c)
 {
+    if (c->cfg.kind != QV_VECTOR_SPARSE)
+        return QV_OK;
+    return qvi_fail(c->err, QV_EINVAL,
+                    "a sparse collection takes sparse vectors "
+                    "(qv_sparse_upsert, qv_sparse_get, qv_sparse_search)");
+}
+
+qv_status qvi_check_vector(qv_collection *c, const float *v, uint32_t dim,
+                           const char *what)
+{
+    if (qvi_refuse_sparse(c) != QV_OK)
+        return QV_EINVAL;
     if (dim != c->cfg.dim)
         return qvi_fail(c->err, QV_EDIM,
                         "%s has %u components, the collection expects %u", what,
@@ -272,7 +330,7 @@ static void cosine_prepare(const qvi_kernels *k, float *v, uint32_t dim)
 qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
                             float *out)
 {
-    qv_status st = check_vector(c, query, dim, "query");
+    qv_status st = qvi_check_vector(c, query, dim, "query");
     if (st != QV_OK)
         return st;
     memcpy(out, query, dim * sizeof(float));
@@ -297,6 +355,10 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
         cap = need;
     if (cap > MAX_SLOTS)
         cap = MAX_SLOTS;
+    /* The sparse rows first: growing them early changes nothing visible. */
+    qv_status st = qvi_sparse_grow_locked(c, (uint32_t)cap);
+    if (st != QV_OK)
+        return st;
 
     size_t vec_bytes, used_bytes;
     if (!qv_mul_size(cap, c->stride * sizeof(float), &vec_bytes))
@@ -432,10 +494,11 @@ qv_status qv_upsert(qv_collection *c, const qv_point_id *id, const float *vec,
     return qv_upsert_batch(c, id, vec, 1, dim);
 }
 
-/* Encodes the payload texts of a batch; on failure frees what it made. */
-static qv_status encode_payloads(qv_collection *c, const char *const *texts,
-                                 const size_t *lens, size_t n, uint8_t **blobs,
-                                 size_t *blob_lens)
+/* Encodes texts[i] into blobs[i] (NULL texts: NULL blobs); on failure
+ * frees what it made. */
+qv_status qvi_encode_payloads(qv_collection *c, const char *const *texts,
+                              const size_t *lens, size_t n, uint8_t **blobs,
+                              size_t *blob_lens)
 {
     for (size_t i = 0; i < n; i++) {
         blobs[i] = NULL;
@@ -454,14 +517,42 @@ static qv_status encode_payloads(qv_collection *c, const char *const *texts,
     return QV_OK;
 }
 
-/* The body of every upsert, which takes the write lock itself: validated
- * input, optional encoded payloads (ownership taken whatever the outcome),
- * and the change record of the original input. */
-static qv_status upsert_apply(qv_collection *c, const qv_point_id *ids,
-                              const float *vecs, size_t n, uint32_t dim,
-                              uint8_t **blobs, const size_t *blob_lens,
-                              qvi_change *rec)
+qv_status qvi_payload_batch_encode(qv_collection *c, const char *const *texts,
+                                   const size_t *lens, size_t n,
+                                   uint8_t ***blobs, size_t **blob_lens)
 {
+    *blobs = malloc(n * sizeof(**blobs));
+    *blob_lens = malloc(n * sizeof(**blob_lens));
+    qv_status st = QV_OK;
+    if (!*blobs || !*blob_lens)
+        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
+    if (st == QV_OK)
+        st = qvi_encode_payloads(c, texts, lens, n, *blobs, *blob_lens);
+    if (st != QV_OK) {
+        free(*blobs);
+        free(*blob_lens);
+        *blobs = NULL;
+        *blob_lens = NULL;
+    }
+    return st;
+}
+
+void qvi_payload_batch_free(uint8_t **blobs, size_t *blob_lens, size_t n)
+{
+    for (size_t i = 0; blobs && i < n; i++)
+        free(blobs[i]);
+    free(blobs);
+    free(blob_lens);
+}
+
+/* The body of every upsert (core.h). */
+qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
+                           const float *vecs, size_t n, uint32_t dim,
+                           uint8_t **blobs, const size_t *blob_lens,
+                           qvi_change *rec, struct qvi_sparse_row *rows,
+                           const qvi_multi_input *mi)
+{
+    static const float zero_row[1] = {0.0f};
     uint32_t *touched = malloc(n * sizeof(uint32_t));
     if (!touched)
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
@@ -469,15 +560,27 @@ static qv_status upsert_apply(qv_collection *c, const qv_point_id *ids,
     /* Reserve for new ids only: re-embedding a whole collection must not
      * double its memory. */
     qv_status st = reserve_locked(c, count_absent_locked(c, ids, n));
+    if (st == QV_OK && mi)
+        st = qvi_multi_reserve_locked(c, mi->floats);
     uint64_t lsn = 0;
     if (st == QV_OK)
         st = qvi_change_log_locked(c, rec, &lsn);
     if (st == QV_OK) {
-        for (size_t i = 0; i < n; i++)
-            touched[i] = upsert_one_locked(
-                c, &ids[i], vecs + i * (size_t)dim, blobs != NULL,
-                blobs ? &blobs[i] : NULL, blobs ? blob_lens[i] : 0);
-        qvi_index_update_locked(c, touched, n);
+        for (size_t i = 0; i < n; i++) {
+            const float *v = rows ? zero_row
+                             : mi ? mi->mats[i]
+                                  : vecs + i * (size_t)dim;
+            touched[i] = upsert_one_locked(c, &ids[i], v, blobs != NULL,
+                                           blobs ? &blobs[i] : NULL,
+                                           blobs ? blob_lens[i] : 0);
+            if (rows)
+                qvi_sparse_set_slot_locked(c, touched[i], &rows[i]);
+            if (mi)
+                qvi_multi_put(c->multi, touched[i], v, mi->row_counts[i]);
+        }
+        /* A sparse collection's rows are all zero: no graph over them. */
+        if (!rows)
+            qvi_index_update_locked(c, touched, n);
     }
     pthread_rwlock_unlock(&c->lock);
     free(touched);
@@ -489,10 +592,13 @@ static qv_status check_batch(qv_collection *c, const qv_point_id *ids,
 {
     if (!ids || !vecs)
         return qvi_fail(c->err, QV_ENULL, "ids or vectors is NULL");
+    qv_status mst = qvi_check_multi(c, false, "qv_upsert");
+    if (mst != QV_OK)
+        return mst;
     for (size_t i = 0; i < n; i++) {
         qv_status st = qvi_check_id(c, &ids[i]);
         if (st == QV_OK)
-            st = check_vector(c, vecs + i * (size_t)dim, dim, "vector");
+            st = qvi_check_vector(c, vecs + i * (size_t)dim, dim, "vector");
         if (st != QV_OK)
             return st;
     }
@@ -514,7 +620,7 @@ qv_status qv_upsert_batch(qv_collection *c, const qv_point_id *ids,
                       .n = n,
                       .dim = dim,
                       .vecs = vecs};
-    return upsert_apply(c, ids, vecs, n, dim, NULL, NULL, &rec);
+    return qvi_upsert_apply(c, ids, vecs, n, dim, NULL, NULL, &rec, NULL, NULL);
 }
 
 qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
@@ -531,18 +637,11 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
     qv_status st = check_batch(c, ids, vecs, n, dim);
     if (st != QV_OK)
         return st;
-    uint8_t **blobs = malloc(n * sizeof(*blobs));
-    size_t *blob_lens = malloc(n * sizeof(*blob_lens));
-    if (!blobs || !blob_lens) {
-        st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
-        goto cleanup;
-    }
-    st = encode_payloads(c, payloads, lens, n, blobs, blob_lens);
-    if (st != QV_OK) {
-        free(blobs);
-        blobs = NULL;
-        goto cleanup;
-    }
+    uint8_t **blobs;
+    size_t *blob_lens;
+    st = qvi_payload_batch_encode(c, payloads, lens, n, &blobs, &blob_lens);
+    if (st != QV_OK)
+        return st;
     qvi_change rec = {.kind = QVI_CHANGE_UPSERT,
                       .ids = ids,
                       .n = n,
@@ -550,14 +649,11 @@ qv_status qv_upsert_with_payloads(qv_collection *c, const qv_point_id *ids,
                       .vecs = vecs,
                       .texts = payloads,
                       .text_lens = lens};
-    st = upsert_apply(c, ids, vecs, n, dim, blobs, blob_lens, &rec);
+    st = qvi_upsert_apply(c, ids, vecs, n, dim, blobs, blob_lens, &rec, NULL,
+                          NULL);
     /* Blobs not handed over (after a failed reserve) are still ours; the
      * ones handed over were set to NULL. */
-    for (size_t i = 0; i < n; i++)
-        free(blobs[i]);
-cleanup:
-    free(blobs);
-    free(blob_lens);
+    qvi_payload_batch_free(blobs, blob_lens, n);
     return st;
 }
 
@@ -568,12 +664,15 @@ void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
     if (!c->live[slot])
         return;
     qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
+    qvi_sparse_delete_slot_locked(c, slot);
     qvi_idmap_remove(&c->map, c->ids, &c->ids[slot]);
     c->live[slot] = 0;
     qvi_free_owned(c, c->payloads[slot]);
     c->payloads[slot] = NULL;
     c->payload_lens[slot] = 0;
     qvi_index_remove_locked(c, slot);
+    if (c->multi) /* after the graph, which never reads the slot's record */
+        qvi_multi_clear(c->multi, slot);
     /* The free stack has room for every slot (it is cap long). */
     c->free_slots[c->n_free++] = slot;
     c->count--;
@@ -685,6 +784,10 @@ qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
     if (!id || !out)
         return qvi_fail(c->err, QV_ENULL, "id or output is NULL");
     qv_status st = qvi_check_id(c, id);
+    if (st == QV_OK)
+        st = qvi_refuse_sparse(c);
+    if (st == QV_OK)
+        st = qvi_check_multi(c, false, "qv_get");
     if (st != QV_OK)
         return st;
     if (dim != c->cfg.dim)

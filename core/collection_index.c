@@ -29,6 +29,7 @@
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
+#include "core/multi/multi.h"
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -37,12 +38,18 @@
  * starting threads costs more than it saves. */
 #define PARALLEL_MIN_BATCH 2048u
 
+/* The graph of a multivector collection reads the records of c->multi
+ * (hnsw.h, qvi_vecview.offs) through the MaxSim kernel. */
 static qvi_vecview view_of(const qv_collection *c)
 {
     qvi_vecview v = {.base = c->vecs,
                      .stride = c->stride,
                      .dim = c->cfg.dim,
                      .metric = c->cfg.metric};
+    if (c->multi) {
+        v.base = c->multi->arena;
+        v.offs = c->multi->offs;
+    }
     return v;
 }
 
@@ -53,6 +60,8 @@ static qv_status new_graph(const qv_collection *c, qvi_hnsw **out)
     p.m = c->cfg.hnsw_m;
     p.ef_construct = c->cfg.hnsw_ef_construct;
     p.seed = c->cfg.hnsw_seed;
+    if (c->multi)
+        p.custom = qvi_multi_kernel_of(c->cfg.metric);
     return qvi_hnsw_create(&p, c->cfg.dim, c->cfg.metric, out);
 }
 
@@ -161,6 +170,7 @@ static bool mapped_graph_ready_locked(qv_collection *c)
 
 void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
 {
+    qvi_quant_update_locked(c, slots, n); /* quantized codes */
     if (c->index_ok && !mapped_graph_ready_locked(c))
         return;
     if (!c->index_ok) {
@@ -256,6 +266,11 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
     qvi_hnsw_scratch *s = take_scratch(c);
     if (!s)
         return QV_ENOMEM;
+    if (qvi_quant_should_use(c, params)) {
+        qv_status st = qvi_quant_search_locked(c, q, params, acc, ef, s, t);
+        give_scratch(c, s);
+        return st;
+    }
     qvi_vecview v = view_of(c);
     size_t n = 0;
     qv_status st = qvi_hnsw_search(c->index, &v, q, params->k, ef, acc, s,

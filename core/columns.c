@@ -23,9 +23,30 @@
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
+#include "core/multi/multi.h"
 #include "core/pindex/pindex.h"
+#include "core/sparse/sparse.h"
 
 #include <string.h>
+
+/* Moves the loaded sparse rows into c (cols' struct is left empty either
+ * way) and builds the posting lists from them. */
+static qv_status adopt_sparse(qv_collection *c, const qvi_columns *cols)
+{
+    if (!cols->sparse)
+        return QV_OK;
+    if (!c->sparse) {
+        qvi_sparse_free(cols->sparse);
+        return QV_OK;
+    }
+    qvi_sparse_free(c->sparse);
+    *c->sparse = *cols->sparse;
+    qvi_sparse_init(cols->sparse);
+    if (qvi_sparse_reserve(c->sparse, c->cap) != QV_OK ||
+        qvi_sparse_rebuild(c->sparse, c->used) != QV_OK)
+        return qvi_fail(c->err, QV_ENOMEM, "cannot build the sparse index");
+    return QV_OK;
+}
 
 static qv_status define_indexes(qv_collection *c, const qvi_columns *cols)
 {
@@ -80,10 +101,18 @@ qv_status qvi_collection_adopt_columns(qv_collection *c,
     if (b)
         qvi_backing_set_graph_unverified(b,
                                          cols->index && !cols->graph_verified);
+    qv_status st = adopt_sparse(c, cols);
+    if (st != QV_OK)
+        return st;
     if (cols->stride != c->stride)
         return qvi_fail(c->err, QV_EINTERNAL,
                         "columns of stride %zu for a collection of stride %zu",
                         cols->stride, c->stride);
+    if (c->multi &&
+        qvi_multi_adopt(c->multi, cols->multi_rows, cols->multi_offs,
+                        cols->multi_len, n) != QV_OK)
+        return qvi_fail(c->err, QV_ENOMEM, "cannot copy the multivectors");
+    qvi_quant_rebuild_locked(c); /* codes are derived, never stored */
     return define_indexes(c, cols);
 }
 
@@ -128,11 +157,17 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     v.idmap_buckets = c->map.buckets;
     v.idmap_cap = c->map.cap;
     v.index = c->index_ok ? c->index : NULL;
+    v.sparse = c->sparse;
     v.graph_verified = false;
     v.n_pindexes = n_ix;
     v.pindex_keys = keys;
     v.pindex_kinds = kinds;
     v.backed = c->backing != NULL;
+    if (c->multi) {
+        v.multi_rows = c->multi->arena;
+        v.multi_offs = c->multi->offs;
+        v.multi_len = c->multi->len;
+    }
     st = fn(&v, arg);
 unlock:
     pthread_rwlock_unlock(&c->lock);

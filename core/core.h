@@ -79,6 +79,27 @@ struct qv_collection {
      * journal's own fields say which lock protects them. */
     const struct qvi_journal_ops *journal_ops;
     void *journal;
+
+    /* Sparse vectors (sparse_api.c): the rows and inverted index of a
+     * QV_VECTOR_SPARSE collection, NULL for a dense one; set at creation,
+     * its contents protected by lock like the other per-slot arrays. */
+    struct qvi_sparse *sparse;
+    /* Multivectors (core/multi/multi.h): the matrices of a collection
+     * created with cfg.multivector, NULL otherwise (set at creation).  Its
+     * arena and offsets are protected by lock like the rows; the dense row
+     * of such a point holds its first matrix row, which nothing scores. */
+    struct qvi_multi *multi;
+    /* Quantization (collection_quant.c), protected by lock like the
+     * vectors; cfg's quantization fields change with it (under the write
+     * lock, qv_collection_set_quantization), the only fields of cfg that
+     * ever change. */
+    struct qvi_quant *quant;   /* codes of the live slots, or NULL: none */
+    bool quant_ok;             /* the codes mirror the vectors; false after a
+                                  failed allocation (searches use the floats
+                                  until the next rebuild) */
+    uint64_t quant_trained_on; /* live points when last trained */
+    uint64_t quant_writes;     /* upserts so far, counted under the write
+                                  lock (see qv_collection_set_quantization) */
 };
 
 /* Checks a collection config against the limits of quiver.h; on failure
@@ -133,6 +154,14 @@ typedef enum qvi_change_kind {
      * marker, which changes nothing. */
     QVI_CHANGE_GROUP_MEMBER = 11,
     QVI_CHANGE_GROUP_COMMIT = 12,
+    /* Sparse vectors (20-29 reserved): ids, sparse vectors, optional
+     * payloads (qv_sparse_upsert). */
+    QVI_CHANGE_SPARSE_UPSERT = 20,
+    /* Multivectors (30-39 reserved): ids, row counts, rows, optional
+     * payloads (qv_multi_upsert_batch). */
+    QVI_CHANGE_MULTI_UPSERT = 30,
+    /* 40-49: quantization */
+    QVI_CHANGE_QUANT_SET = 40, /* the quantization fields of a config */
     QVI_CHANGE_KIND_COUNT
 } qvi_change_kind;
 
@@ -160,6 +189,9 @@ typedef struct qvi_change {
     const char *const *texts; /* NULL: no payloads (qv_upsert_batch); else
                                  n JSON texts, NULL entries meaning {} */
     const size_t *text_lens;
+    /* MULTI_UPSERT (with ids, n, dim, texts as UPSERT): n row counts; vecs
+     * holds their sum times dim floats */
+    const uint32_t *row_counts;
     /* PAYLOAD_OVERWRITE, PAYLOAD_SET: the JSON text */
     const char *json;
     size_t json_len;
@@ -177,6 +209,11 @@ typedef struct qvi_change {
      * change's own copies, as above) */
     const qv_payload_edit *edits;
     size_t n_edits;
+    /* SPARSE_UPSERT: n sparse vectors (with texts/text_lens as UPSERT) */
+    const qv_sparse_vector *sparse;
+    /* QUANT_SET: the config whose quantization fields are set (a decoded
+     * change owns it, in own[0]) */
+    const qv_collection_config *quant;
     /* owned by a decoded change */
     void *own[5];
 } qvi_change;
@@ -334,6 +371,17 @@ typedef struct qvi_columns {
     const char *const *pindex_keys;
     const qv_index_kind *pindex_kinds;
     bool backed; /* read: the arrays may borrow from a backing */
+    /* Sparse vectors: read: the collection's (NULL when dense); adopt: the
+     * loaded rows, moved into c (left empty) whatever the outcome. */
+    struct qvi_sparse *sparse;
+    /* multivectors (cfg.multivector): the record of slot s (core/multi/
+     * multi.h) at multi_rows + multi_offs[s], QVI_MULTI_NONE for none;
+     * multi_len floats at multi_rows.  read: the collection's arena, where
+     * replaced records may linger; adopt: copied (offsets of n_slots
+     * slots), nothing borrowed.  NULL otherwise. */
+    const float *multi_rows;
+    const uint64_t *multi_offs;
+    uint64_t multi_len;
 } qvi_columns;
 
 /*
@@ -433,8 +481,119 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
 /* The beam width a search with params uses by default. */
 uint32_t qvi_default_ef(const qv_search_params *params);
 
+/* ---- quantized codes (collection_quant.c) ---------------------------------
+ */
+
+/* Checks cfg's quantization fields (none: always fine); on failure msg
+ * (cap bytes) says why.  QV_OK, QV_EINVAL or QV_ERANGE. */
+qv_status qvi_quant_config_check(const qv_collection_config *cfg, char *msg,
+                                 size_t cap);
+
+/* Creates c->quant from c->cfg (nothing without quantization).  QV_OK or
+ * QV_ENOMEM.  Before c is shared, or under the write lock. */
+qv_status qvi_quant_attach(qv_collection *c);
+
+/* Frees c->quant. */
+void qvi_quant_detach(qv_collection *c);
+
+/* Brings the codes up to date after the rows of slots[0..n) changed;
+ * retrains and re-encodes everything when the collection has doubled since
+ * the last training.  Never fails (quant_ok turns false).  Write lock. */
+void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n);
+
+/* Trains and encodes every live slot.  Never fails (as above).  Write
+ * lock. */
+void qvi_quant_rebuild_locked(qv_collection *c);
+
+/* True when a graph search with params should walk the codes. */
+bool qvi_quant_should_use(const qv_collection *c,
+                          const qv_search_params *params);
+
+/* Graph search of the prepared query q on the codes with scratch s, then
+ * (when params rescore) exact float distances of the floor(k *
+ * oversampling) candidates, the best k into t.  Shared lock.  QV_OK or
+ * QV_ENOMEM. */
+struct qvi_hnsw_scratch;
+qv_status qvi_quant_search_locked(qv_collection *c, const float *q,
+                                  const qv_search_params *params,
+                                  const struct qvi_accept *acc, uint32_t ef,
+                                  struct qvi_hnsw_scratch *s, qvi_topk *t);
+
 /* ---- point helpers (collection.c) -----------------------------------------
  */
+
+/* The matrices of a multivector upsert (core/multi_api.c): point i's
+ * row_counts[i] rows start at mats[i]; floats is the sum of their record
+ * sizes (qvi_multi_record_floats), reserved before the change is logged. */
+typedef struct qvi_multi_input {
+    const uint32_t *row_counts;
+    const float *const *mats;
+    size_t floats;
+} qvi_multi_input;
+
+/* The body of every upsert (collection.c), which takes the write lock
+ * itself: validated input (vecs: n * dim floats, or NULL with rows or mi),
+ * optional encoded payloads (ownership taken whatever the outcome), the
+ * change record of the original input, for a sparse collection the n rows
+ * to store (taken over when applied), and for multivectors mi (NULL for
+ * dense points). */
+struct qvi_sparse_row;
+qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
+                           const float *vecs, size_t n, uint32_t dim,
+                           uint8_t **blobs, const size_t *blob_lens,
+                           qvi_change *rec, struct qvi_sparse_row *rows,
+                           const qvi_multi_input *mi);
+
+/* Encodes the n payload texts of a batch (a NULL text: {}, a NULL blob)
+ * into new arrays *blobs and *blob_lens for qvi_upsert_apply; on failure
+ * both are NULL and the failure is recorded on c.  Free them with
+ * qvi_payload_batch_free, which frees the blobs not handed over. */
+qv_status qvi_payload_batch_encode(qv_collection *c, const char *const *texts,
+                                   const size_t *lens, size_t n,
+                                   uint8_t ***blobs, size_t **blob_lens);
+void qvi_payload_batch_free(uint8_t **blobs, size_t *blob_lens, size_t n);
+
+/* QV_EINVAL with a message when c is a sparse collection (for the dense
+ * calls), else QV_OK. */
+qv_status qvi_refuse_sparse(qv_collection *c);
+
+/* Sparse side of a collection's life (sparse_api.c): create and free the
+ * rows, grow them with the slots, drop a deleted slot's row.  */
+qv_status qvi_sparse_attach(qv_collection *c);
+void qvi_sparse_detach(qv_collection *c);
+qv_status qvi_sparse_grow_locked(qv_collection *c, uint32_t cap);
+void qvi_sparse_delete_slot_locked(qv_collection *c, uint32_t slot);
+/* Stores *row (taken over) as slot's vector.  Write lock; never fails. */
+void qvi_sparse_set_slot_locked(qv_collection *c, uint32_t slot,
+                                struct qvi_sparse_row *row);
+/* Encodes the payload texts of a batch into caller-made arrays (NULL
+ * entries: NULL blobs, i.e. {}); on failure frees what it made and records
+ * the failure on c. */
+qv_status qvi_encode_payloads(qv_collection *c, const char *const *texts,
+                              const size_t *lens, size_t n, uint8_t **blobs,
+                              size_t *blob_lens);
+
+/* Validates one vector of dim floats (dimension, finite, norm), naming it
+ * `what` in the message recorded on c. */
+qv_status qvi_check_vector(qv_collection *c, const float *v, uint32_t dim,
+                           const char *what);
+
+/* ---- multivectors (multi_api.c; storage and MaxSim in core/multi/) ------- */
+
+/* Records and returns QV_EINVAL unless c holds multivectors exactly when
+ * multi is true, naming the call. */
+qv_status qvi_check_multi(qv_collection *c, bool multi, const char *call);
+
+/* Gives c its multivector store when its config asks for one (c->multi
+ * stays NULL otherwise).  QV_OK or QV_ENOMEM.  At creation. */
+qv_status qvi_multi_create(qv_collection *c);
+
+/* Frees c->multi (NULL is fine).  At teardown. */
+void qvi_multi_destroy(qv_collection *c);
+
+/* Makes room for c->cap slots and `floats` floats of records, recording
+ * QV_ENOMEM on c.  Write lock. */
+qv_status qvi_multi_reserve_locked(qv_collection *c, size_t floats);
 
 /* Deletes the point in live slot s: id map, payload, graph, free stack.
  * Write lock. */

@@ -136,15 +136,26 @@ static size_t find_locked(const qv_store *s, const char *name, bool *found)
     return lo;
 }
 
+/* a is an existing collection's config (normalised by create: a sparse
+ * one has dim 1, dot and its threshold filled in), b the caller's. */
 static bool same_config(const qv_collection_config *a,
                         const qv_collection_config *b)
 {
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == QV_VECTOR_SPARSE)
+        return a->sparse_modifier == b->sparse_modifier &&
+               a->sparse_full_scan_threshold ==
+                   (b->sparse_full_scan_threshold
+                        ? b->sparse_full_scan_threshold
+                        : QV_DEFAULT_SPARSE_FULL_SCAN);
     return a->dim == b->dim && a->metric == b->metric &&
            a->hnsw_m == b->hnsw_m &&
            a->hnsw_ef_construct == b->hnsw_ef_construct &&
            a->full_scan_threshold_kb == b->full_scan_threshold_kb &&
            a->hnsw_seed == b->hnsw_seed &&
-           a->max_indexing_threads == b->max_indexing_threads;
+           a->max_indexing_threads == b->max_indexing_threads &&
+           a->multivector == b->multivector;
 }
 
 static qv_status insert_locked(qv_store *s, size_t at, const char *name,

@@ -206,6 +206,20 @@ typedef struct qv_collection_config {
     uint32_t max_indexing_threads; /* threads of a batch insert's graph
                                       build, 0..QV_MAX_INDEXING_THREADS;
                                       0 = one per CPU (as Qdrant) */
+    /* Sparse vectors ("Sparse vectors" below).  Zero-initialised: dense. */
+    uint32_t kind;            /* QV_VECTOR_DENSE (0) or QV_VECTOR_SPARSE */
+    uint32_t sparse_modifier; /* QV_SPARSE_MODIFIER_NONE (0) or _IDF */
+    uint32_t sparse_full_scan_threshold; /* points; 0: the default
+                                            (QV_DEFAULT_SPARSE_FULL_SCAN) */
+    /* multivectors ("Multivectors" below) */
+    uint32_t multivector; /* a qv_multivector; default QV_MULTIVECTOR_NONE */
+    /* Quantization (see "Quantization" at the end): codes kept beside the
+     * float vectors and walked by HNSW searches.  All zero: none. */
+    uint32_t quantization;         /* a qv_quantization_kind */
+    float quant_quantile;          /* int8: 0.5..1; 0 = unset (whole range) */
+    bool quant_always_ram;         /* recorded and shown; codes are in RAM */
+    uint32_t quant_encoding;       /* binary: a qv_binary_encoding */
+    uint32_t quant_query_encoding; /* binary: a qv_binary_query_encoding */
     uint32_t version; /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
                          default); larger: QV_EINVAL ("Conventions") */
 } qv_collection_config;
@@ -654,8 +668,12 @@ typedef struct qv_search_params {
     bool exact;            /* true: exact search, bypassing the index */
     const qv_filter *filter; /* only points matching it; NULL: all points.
                                 Borrowed for the duration of the call. */
-    uint32_t version;        /* layout: 0 or QV_SEARCH_PARAMS_VERSION (the
-                                default); larger: QV_EINVAL ("Conventions") */
+    /* Quantization (see "Quantization" at the end) */
+    bool quant_ignore;         /* search the float vectors only */
+    uint32_t quant_rescore;    /* a qv_rescore; 0 = QV_RESCORE_AUTO */
+    double quant_oversampling; /* >= 1; 0 = unset (1) */
+    uint32_t version;          /* layout: 0 or QV_SEARCH_PARAMS_VERSION (the
+                                  default); larger: QV_EINVAL ("Conventions") */
 } qv_search_params;
 
 /* The current layout of qv_search_params. */
@@ -1186,6 +1204,238 @@ typedef struct qv_facet_hit {
 QV_API qv_status qv_facet(qv_collection *c, const char *key,
                           const qv_filter *filter, size_t limit,
                           qv_facet_hit **out, size_t *n);
+/* ------------------------------------------------------------------------ */
+/* Sparse vectors                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* A collection created with cfg.kind = QV_VECTOR_SPARSE holds one sparse
+ * vector per point (Qdrant's sparse_vectors): pairs of a dimension (any
+ * uint32) and a finite float value, scored by dot product.  Everything
+ * else works as for dense collections: ids, payloads, filters, scroll,
+ * count, delete, payload indexes, atomic groups, the journal and
+ * snapshots.  dim and metric are ignored (the collection reports dim 1 and
+ * QV_METRIC_DOT); the dense calls (qv_upsert*, qv_get, qv_search*) refuse
+ * a sparse collection with QV_EINVAL, and the calls below a dense one.
+ *
+ * An inverted index (one posting list per dimension) is kept up to date on
+ * every write.  A search scores only points sharing at least one dimension
+ * with the query, as Qdrant does; it walks the posting lists, or scans
+ * every point exactly when params->exact is set or a filter leaves fewer
+ * candidates than sparse_full_scan_threshold.  Both give the same hits,
+ * scores and tie order (by storage slot), bit for bit.
+ *
+ * With sparse_modifier QV_SPARSE_MODIFIER_IDF, each query value is
+ * multiplied by its dimension's inverse document frequency, as Qdrant's
+ * Modifier::Idf: ln(1 + (N - df + 0.5) / (df + 0.5)), N the points with a
+ * vector and df those holding the dimension, at the time of the search. */
+enum {
+    QV_VECTOR_DENSE = 0,
+    QV_VECTOR_SPARSE = 1,
+    QV_SPARSE_MODIFIER_NONE = 0,
+    QV_SPARSE_MODIFIER_IDF = 1
+};
+
+/* Qdrant's default full_scan_threshold of a sparse index, in points. */
+#define QV_DEFAULT_SPARSE_FULL_SCAN 5000u
+/* Most non-zero entries in one sparse vector. */
+#define QV_MAX_SPARSE_NNZ (1u << 24)
+
+/* One sparse vector: nnz pairs (indices[i], values[i]).  Indices must be
+ * unique (in any order: they are stored sorted); values finite.  nnz 0 is
+ * an empty vector (a point holding it matches no query).  Borrowed. */
+typedef struct qv_sparse_vector {
+    const uint32_t *indices;
+    const float *values;
+    uint32_t nnz;
+} qv_sparse_vector;
+
+/* Upserts n points: ids[i] gets vecs[i], and with payloads (may be NULL:
+ * existing points keep theirs, new ones get {}) the payload payloads[i]
+ * (lens[i] bytes, NULL entry: {}), as qv_upsert_with_payloads.  All or
+ * nothing; the last of repeated ids wins.  One change (one log record).
+ * Returns QV_ENULL, QV_EINVAL (not a sparse collection, a repeated index,
+ * a malformed id or payload: the message names the point), QV_ENONFINITE,
+ * QV_ERANGE (nnz over QV_MAX_SPARSE_NNZ, collection full) or QV_ENOMEM.
+ * Writer. */
+QV_API qv_status qv_sparse_upsert(qv_collection *c, const qv_point_id *ids,
+                                  const qv_sparse_vector *vecs, size_t n,
+                                  const char *const *payloads,
+                                  const size_t *lens);
+
+/* Copies point id's sparse vector, indices ascending, into new arrays
+ * *indices and *values (free both with qv_free; NULL when nnz is 0) and
+ * its length to *nnz.  Returns QV_ENULL, QV_EINVAL (not sparse, malformed
+ * id), QV_ENOTFOUND or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_sparse_get(qv_collection *c, const qv_point_id *id,
+                               uint32_t **indices, float **values,
+                               uint32_t *nnz);
+
+/* Top-k by dot product with query (unique indices, finite values) among
+ * the points matching params->filter; hits as qv_search (room for
+ * params->k), scores higher-is-better, score_threshold keeps score >=
+ * threshold.  hnsw_ef is ignored.  Returns QV_ENULL, QV_EINVAL,
+ * QV_ENONFINITE, QV_ERANGE (k) or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_sparse_search(qv_collection *c,
+                                  const qv_sparse_vector *query,
+                                  const qv_search_params *params, qv_hit *hits,
+                                  size_t *n_hits);
+
+/* The number of points holding a non-empty sparse vector, and the total
+ * of their non-zero entries (either may be NULL).  Returns QV_ENULL or
+ * QV_EINVAL (not sparse).  Reader. */
+QV_API qv_status qv_sparse_stats(qv_collection *c, uint64_t *vectors,
+                                 uint64_t *nnz_total);
+
+/* ------------------------------------------------------------------------ */
+/* Multivectors                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* A collection created with multivector = QV_MULTIVECTOR_MAX_SIM holds a
+ * matrix per point (Qdrant's `multivector_config: {"comparator":
+ * "max_sim"}`): n_rows >= 1 rows of dim float32, the number of rows chosen
+ * per point.  A query is a matrix too, and the score of a point is MaxSim:
+ * the sum over the query's rows of the best similarity of that row to any
+ * of the point's rows, the similarity being the collection's metric as
+ * Qdrant computes it (dot product; cosine: of rows normalised on the way
+ * in; euclid: minus the squared distance; manhattan: minus the L1
+ * distance).  Higher scores are better for every metric, and Qdrant's
+ * score is returned as is (no square root under euclid).  The HNSW graph
+ * of such a collection links points by the MaxSim between their matrices,
+ * as Qdrant's does.
+ *
+ * The single-vector calls (qv_upsert*, qv_get, qv_search, qv_search_batch)
+ * answer QV_EINVAL on such a collection; everything else (deletes,
+ * payloads, filters, scroll, count, payload indexes, stores) works as for
+ * any collection. */
+typedef enum qv_multivector {
+    QV_MULTIVECTOR_NONE = 0,   /* one vector a point */
+    QV_MULTIVECTOR_MAX_SIM = 1 /* a matrix a point, compared by MaxSim */
+} qv_multivector;
+
+/* Rows of one matrix, point or query. */
+#define QV_MIN_MULTI_ROWS 1u
+#define QV_MAX_MULTI_ROWS 8192u
+/* Floats of one matrix (n_rows * dim). */
+#define QV_MAX_MULTI_FLOATS (1u << 22)
+
+/* Inserts or replaces n points: point i has ids[i] and the row_counts[i] x
+ * dim matrix that follows point i - 1's in rows (row-major; rows holds
+ * sum(row_counts) * dim floats).  With payloads (and lens, as in
+ * qv_upsert_with_payloads; a NULL entry is {}) each point's payload is
+ * replaced; with payloads NULL an existing point keeps its payload.  The
+ * batch is validated whole before anything changes (ids, dim, row counts
+ * within QV_MIN_MULTI_ROWS..QV_MAX_MULTI_ROWS and QV_MAX_MULTI_FLOATS,
+ * finite floats, payload JSON) and applied whole or not at all.  n may be
+ * 0.  Returns QV_ENULL, QV_EINVAL (not a multivector collection, malformed
+ * id, payload), QV_EDIM, QV_ERANGE (row count), QV_ENONFINITE, QV_ENOMEM
+ * or QV_EIO (durable store).  Writer: serialised with every other call on
+ * c. */
+QV_API qv_status qv_multi_upsert_batch(qv_collection *c, const qv_point_id *ids,
+                                       size_t n, const uint32_t *row_counts,
+                                       const float *rows, uint32_t dim,
+                                       const char *const *payloads,
+                                       const size_t *lens);
+
+/* One point of n_rows rows; its payload is kept. */
+QV_API qv_status qv_multi_upsert(qv_collection *c, const qv_point_id *id,
+                                 const float *rows, uint32_t n_rows,
+                                 uint32_t dim);
+
+/* Copies the matrix of point id to out, which has room for cap_rows rows
+ * of dim floats (as stored: rows normalised under cosine), and its number
+ * of rows to *n_rows.  out may be NULL with cap_rows 0 to learn the count.
+ * Returns QV_ENULL, QV_EINVAL (not a multivector collection, malformed
+ * id), QV_ENOTFOUND, or QV_ERANGE when the matrix has more than cap_rows
+ * rows (*n_rows is set, out untouched).  Reader. */
+QV_API qv_status qv_multi_get(qv_collection *c, const qv_point_id *id,
+                              float *out, uint32_t cap_rows, uint32_t *n_rows);
+
+/* Top-k search by MaxSim for the n_rows x dim query matrix, as qv_search
+ * does for one vector: the graph with beam width params->hnsw_ef above the
+ * full-scan threshold, else (or with params->exact) an exact scan; filters
+ * through the payload indexes; a threshold keeps scores >= it.  Equal
+ * scores are ordered by storage slot.  Returns QV_ENULL, QV_EINVAL (not a
+ * multivector collection, params), QV_EDIM, QV_ERANGE (rows, k, ef),
+ * QV_ENONFINITE or QV_ENOMEM.  Reader. */
+QV_API qv_status qv_multi_search(qv_collection *c, const float *rows,
+                                 uint32_t n_rows, uint32_t dim,
+                                 const qv_search_params *params, qv_hit *hits,
+                                 size_t *n_hits);
+
+/* ------------------------------------------------------------------------ */
+/* Quantization                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A collection may keep compact codes of its vectors beside the floats:
+ * Qdrant's scalar int8 quantization (one byte a component) or binary
+ * quantization (one to two bits a component).  HNSW searches then walk the
+ * graph on the codes, which are 4 to 32 times smaller than the floats, take
+ * ceil(k * oversampling) candidates and, when rescoring, compute their
+ * exact float distances to return the best k with float scores.  Exact
+ * searches (params->exact, collections below the full-scan threshold, and
+ * the filtered scans the planner picks) read the floats and are unchanged.
+ *
+ * Configuration, in qv_collection_config: quantization (the kind),
+ * quant_quantile (int8: the fraction of component values the code range
+ * covers, Qdrant's `quantile`, 0.5..1, 0 for the whole range),
+ * quant_always_ram (recorded), quant_encoding and quant_query_encoding
+ * (binary).  Per search, in qv_search_params: quant_ignore, quant_rescore
+ * and quant_oversampling, Qdrant's `params.quantization`.  Rescoring is on
+ * by default for binary codes and off for int8 codes, as Qdrant's
+ * default_rescoring.
+ *
+ * The codes are derived from the vectors: snapshots store the config and
+ * the codes are rebuilt when a collection is opened.
+ */
+typedef enum qv_quantization_kind {
+    QV_QUANTIZATION_NONE = 0,
+    QV_QUANTIZATION_INT8 = 1,   /* Qdrant's scalar, type int8 */
+    QV_QUANTIZATION_BINARY = 2, /* Qdrant's binary */
+} qv_quantization_kind;
+
+typedef enum qv_binary_encoding {
+    QV_BINARY_ONE_BIT = 0,           /* sign of each component */
+    QV_BINARY_ONE_AND_HALF_BITS = 1, /* two components share a third bit */
+    QV_BINARY_TWO_BITS = 2,          /* three levels a component */
+} qv_binary_encoding;
+
+typedef enum qv_binary_query_encoding {
+    QV_BINARY_QUERY_DEFAULT = 0,     /* as the stored codes */
+    QV_BINARY_QUERY_BINARY = 1,      /* as the stored codes */
+    QV_BINARY_QUERY_SCALAR4BITS = 2, /* query kept at 4 bits a component */
+    QV_BINARY_QUERY_SCALAR8BITS = 3, /* query kept at 8 bits a component */
+} qv_binary_query_encoding;
+
+typedef enum qv_rescore {
+    QV_RESCORE_AUTO = 0, /* Qdrant's default: binary yes, int8 no */
+    QV_RESCORE_ON = 1,
+    QV_RESCORE_OFF = 2,
+} qv_rescore;
+
+#define QV_MIN_QUANTILE     0.5f
+#define QV_MAX_QUANTILE     1.0f
+#define QV_MAX_OVERSAMPLING 1000.0
+
+/* Replaces c's quantization with the one in cfg's quantization fields
+ * (every other field of cfg is ignored; cfg->version is checked) and
+ * builds the codes of every point.  The codes are built under the shared
+ * lock -- searches go on with the old codes, writers wait -- and swapped
+ * in under the write lock.  QV_QUANTIZATION_NONE drops the codes.
+ * qv_collection_get_config reports the new fields afterwards.  In a
+ * durable store the change is logged and durable before the call returns,
+ * as any write (the log holds the config, the codes are rebuilt on
+ * replay).
+ * Returns QV_OK, QV_ENULL, QV_EINVAL (unknown kind or encoding, version),
+ * QV_ERANGE (quantile), QV_ENOMEM (nothing changed), or, in a durable
+ * store, QV_EIO / QV_ENOTFOUND as the other writes.  Thread-safe. */
+QV_API qv_status qv_collection_set_quantization(
+    qv_collection *c, const qv_collection_config *cfg);
+
+/* Bytes of the codes a quantized search reads per point (int8: dim + 4,
+ * binary: the bit words), or 0 without quantization; *out gets it.
+ * Returns QV_OK or QV_ENULL.  Reader; thread-safe. */
+QV_API qv_status qv_collection_code_bytes(qv_collection *c, size_t *out);
 
 #ifdef __cplusplus
 }

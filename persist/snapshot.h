@@ -71,6 +71,17 @@ enum qvi_snap_kind {
     QVI_SNAP_GRAPH_UPPER_INDEX = 14,
     QVI_SNAP_GRAPH_UPPER_LINKS = 15,
     QVI_SNAP_GRAPH_DOT_NORMS = 16,
+    /* Sparse vectors (32-47 reserved; 17-31 are unknown kinds, skipped). */
+    QVI_SNAP_SPARSE = 32,
+    QVI_SNAP_SPARSE_NNZ = 33,
+    QVI_SNAP_SPARSE_INDICES = 34,
+    QVI_SNAP_SPARSE_VALUES = 35,
+    /* 36-47, 50-63 and 65-79: unknown kinds, skipped */
+    /* Multivectors (48-63 reserved; snapshot_multi.c) */
+    QVI_SNAP_MULTI_OFFSETS = 48,
+    QVI_SNAP_MULTI_ROWS = 49,
+    /* Quantization (64-79 reserved; snapshot_quant.c) */
+    QVI_SNAP_QUANT = 64,
     QVI_SNAP_KIND_END /* one past the last known kind */
 };
 
@@ -82,6 +93,15 @@ enum qvi_snap_kind {
 /* Bytes of one stored point id and one upper-index entry. */
 #define QVI_SNAP_ID_SIZE          24u
 #define QVI_SNAP_UPPER_ENTRY_SIZE 16u
+
+/* The quantization section (snapshot_quant.c): written for a quantized
+ * collection only; parsed into f->config.cfg after the config (QV_OK when
+ * absent, QV_ECORRUPT when invalid). */
+struct qvi_snapw;
+struct qvi_snap_file;
+void qvi_snap_put_quant(struct qvi_snapw *w, const qv_collection_config *k);
+qv_status qvi_snap_parse_quant(struct qvi_snap_file *f, char *err,
+                               size_t errcap);
 
 /* The name of a section kind ("vectors"), or NULL when unknown. */
 const char *qvi_snap_kind_name(uint32_t kind);
@@ -191,6 +211,24 @@ qv_status qvi_snapshot_check_vectors(const qvi_columns *c, char *err,
 qv_status qvi_snapshot_verify_columns(const qvi_columns *c, qvi_backing *b,
                                       char *err, size_t errcap);
 
+/* ---- multivectors (snapshot_multi.c) --------------------------------------
+ */
+
+/* Writes the MULTI_OFFSETS and MULTI_ROWS sections of a multivector
+ * collection (nothing for another). */
+struct qvi_snapw;
+void qvi_snapshot_write_multi(struct qvi_snapw *w, const qvi_columns *cols);
+
+/* Checks the multivector sections against the config and the live slots:
+ * present exactly for a multivector collection, every live slot's record
+ * inside MULTI_ROWS with a row count in range, dead slots without one.
+ * QV_OK or QV_ECORRUPT. */
+qv_status qvi_snapshot_check_multi(const qvi_snap_file *f, char *err,
+                                   size_t errcap);
+
+/* Points cols at the multivector sections of f (checked). */
+void qvi_snapshot_fill_multi(const qvi_snap_file *f, qvi_columns *cols);
+
 /* ---- the writer -----------------------------------------------------------
  */
 
@@ -244,6 +282,28 @@ qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
  * accepted) and its dot norms against c's squared norms.  QV_OK,
  * QV_ECORRUPT or QV_ENOMEM. */
 qv_status qvi_snapshot_check_graph(const qvi_columns *c, char *err,
+                                   size_t errcap);
+
+/* ---- sparse vectors (snapshot_sparse.c) ----------------------------------
+ */
+
+#define QVI_SNAP_SPARSE_SIZE 64u
+
+/* The number of sections qvi_snapshot_write_sparse writes for cols (0 for
+ * a dense collection). */
+uint32_t qvi_snapshot_sparse_sections(const qvi_columns *cols);
+
+/* Writes the sparse sections of cols (nothing for a dense collection). */
+void qvi_snapshot_write_sparse(qvi_snapw *w, const qvi_columns *cols);
+
+struct qvi_sparse;
+/* Reads the sparse sections of f, if any, into out (initialised, empty
+ * when absent) and marks cfg sparse with their settings.  Every count,
+ * index order and value is checked; rows only for live slots.  QV_OK,
+ * QV_ECORRUPT or QV_ENOMEM with a message; out is empty on failure. */
+qv_status qvi_snapshot_read_sparse(const qvi_snap_file *f,
+                                   qv_collection_config *cfg,
+                                   struct qvi_sparse *out, char *err,
                                    size_t errcap);
 
 /* calloc(n, size) (n 0 is taken as 1) that asks for transparent huge

@@ -27,6 +27,7 @@
  */
 #define QVI_HNSW_INTERNAL
 #include "core/hnsw/hnsw.h"
+#include "core/multi/multi.h"
 #include "persist/snapshot.h"
 
 #include <string.h>
@@ -148,7 +149,7 @@ void qvi_snapshot_write_graph(qvi_snapw *w, const qvi_hnsw *h, uint32_t n_slots,
     }
     qvi_snapw_end(w);
 
-    if (h->metric == QV_METRIC_DOT) {
+    if (h->metric == QV_METRIC_DOT && !h->custom) {
         qvi_snapw_begin(w, QVI_SNAP_GRAPH_DOT_NORMS);
         for (uint32_t s = 0; s < n_slots; s++) {
             float v = level_of(h, s) != QVI_HNSW_ABSENT ? h->sqn[s] : 0.0f;
@@ -261,6 +262,8 @@ qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
     p.m = k->cfg.hnsw_m;
     p.ef_construct = k->cfg.hnsw_ef_construct;
     p.seed = k->cfg.hnsw_seed;
+    if (k->cfg.multivector != QV_MULTIVECTOR_NONE)
+        p.custom = qvi_multi_kernel_of(k->cfg.metric);
     qvi_hnsw *h = NULL;
     st = qvi_hnsw_create(&p, k->cfg.dim, k->cfg.metric, &h);
     if (st != QV_OK)
@@ -280,7 +283,7 @@ qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
         h->levels = levels;
         h->links0 = (uint32_t *)qvi_snap_data(f, QVI_SNAP_GRAPH_LINKS0, NULL);
         h->indeg0 = (uint32_t *)qvi_snap_data(f, QVI_SNAP_GRAPH_INDEG0, NULL);
-        if (k->cfg.metric == QV_METRIC_DOT)
+        if (k->cfg.metric == QV_METRIC_DOT && !h->custom)
             h->sqn = (float *)qvi_snap_data(f, QVI_SNAP_GRAPH_DOT_NORMS, NULL);
     }
     st = map_upper(f, h, err, errcap);
@@ -308,6 +311,10 @@ qv_status qvi_snapshot_check_graph(const qvi_columns *cols, char *err,
                      .stride = cols->stride,
                      .dim = cols->cfg.dim,
                      .metric = cols->cfg.metric};
+    if (h->custom) { /* a multivector graph reads the records */
+        v.base = cols->multi_rows;
+        v.offs = cols->multi_offs;
+    }
     char why[QVI_ERRMSG_CAP];
     qvi_hnsw_stats stats;
     qv_status st = qvi_hnsw_check(h, &v, &stats, why, sizeof(why));

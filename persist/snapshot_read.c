@@ -34,6 +34,7 @@
  * Thread safety: open, verify and load touch nothing shared.
  */
 #include "persist/snapshot.h"
+#include "core/sparse/sparse.h"
 #include "core/payload/payload.h"
 
 #include <errno.h>
@@ -73,13 +74,24 @@ static const kind_info kinds[QVI_SNAP_KIND_END] = {
                                     true},
     [QVI_SNAP_GRAPH_UPPER_LINKS] = {"graph upper links", QVI_SNAP_PAGE_ALIGN,
                                     false},
+    [QVI_SNAP_SPARSE] = {"sparse", QVI_SNAP_SMALL_ALIGN, true},
+    [QVI_SNAP_SPARSE_NNZ] = {"sparse lengths", QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_INDICES] = {"sparse indices", QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_VALUES] = {"sparse values", QVI_SNAP_PAGE_ALIGN, true},
     [QVI_SNAP_GRAPH_DOT_NORMS] = {"graph dot norms", QVI_SNAP_PAGE_ALIGN,
                                   false},
+    [QVI_SNAP_MULTI_OFFSETS] = {"multivector offsets", QVI_SNAP_PAGE_ALIGN,
+                                true},
+    [QVI_SNAP_MULTI_ROWS] = {"multivector rows", QVI_SNAP_PAGE_ALIGN, false},
+    [QVI_SNAP_QUANT] = {"quantization", QVI_SNAP_SMALL_ALIGN, true},
 };
 
+/* The table has gaps (kinds reserved for other features): a kind without a
+ * name there is unknown, and skipped unless marked required. */
 static bool kind_known(uint32_t kind)
 {
-    return kind > 0 && kind < QVI_SNAP_KIND_END;
+    /* The table has gaps (kinds reserved for later): unknown too. */
+    return kind > 0 && kind < QVI_SNAP_KIND_END && kinds[kind].name;
 }
 
 const char *qvi_snap_kind_name(uint32_t kind)
@@ -344,6 +356,7 @@ static qv_status parse_config(qvi_snap_file *f, char *err, size_t errcap)
     c->count = rd64(p + 48);
     c->idmap_cap = rd64(p + 56);
     c->flags = rd32(p + 64);
+    c->cfg.multivector = rd32(p + 68);
     const qv_collection_config *k = &c->cfg;
     if (k->dim < QV_MIN_DIM || k->dim > QV_MAX_DIM)
         return CORRUPT("section 'config': dim %u out of range", k->dim);
@@ -377,7 +390,10 @@ static qv_status parse_config(qvi_snap_file *f, char *err, size_t errcap)
                        (unsigned long long)c->idmap_cap);
     if (c->flags & ~QVI_SNAP_CFG_HAS_GRAPH)
         return CORRUPT("section 'config': unknown flags 0x%x", c->flags);
-    if (rd32(p + 68) != 0 || !all_zero(p + 72, QVI_SNAP_CONFIG_SIZE - 72))
+    if (k->multivector > QV_MULTIVECTOR_MAX_SIM)
+        return CORRUPT("section 'config': unknown multivector comparator %u",
+                       k->multivector);
+    if (!all_zero(p + 72, QVI_SNAP_CONFIG_SIZE - 72))
         return CORRUPT("section 'config': reserved bytes are not zero");
     f->has_graph = c->flags & QVI_SNAP_CFG_HAS_GRAPH;
     return QV_OK;
@@ -391,7 +407,9 @@ static qv_status parse_graph(qvi_snap_file *f, char *err, size_t errcap)
                                      QVI_SNAP_GRAPH_INDEG0,
                                      QVI_SNAP_GRAPH_UPPER_INDEX,
                                      QVI_SNAP_GRAPH_UPPER_LINKS};
-    bool dot = f->config.cfg.metric == QV_METRIC_DOT;
+    /* A multivector graph has no dot norms: it is built with MaxSim. */
+    bool dot = f->config.cfg.metric == QV_METRIC_DOT &&
+               f->config.cfg.multivector == QV_MULTIVECTOR_NONE;
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         if (has(f, parts[i]) != f->has_graph)
             return CORRUPT("section '%s' is %s, but the config says the "
@@ -561,6 +579,8 @@ qv_status qvi_snapshot_parse(const uint8_t *buf, size_t len, qvi_snap_file *f,
     }
     if (st == QV_OK)
         st = parse_config(f, err, errcap);
+    if (st == QV_OK)
+        st = qvi_snap_parse_quant(f, err, errcap);
     if (st == QV_OK)
         st = parse_graph(f, err, errcap);
     if (st == QV_OK)
@@ -814,6 +834,7 @@ static void fill_columns(const qvi_snap_file *f, const built *b,
     cols->pindex_keys = (const char *const *)d->keys;
     cols->pindex_kinds = d->kinds;
     cols->backed = true;
+    qvi_snapshot_fill_multi(f, cols);
 }
 
 typedef struct verify_ctx {
@@ -835,6 +856,8 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
 {
     built b = {0};
     index_defs defs = {0};
+    qvi_sparse sp;
+    qvi_sparse_init(&sp);
     qv_collection *c = NULL;
     qvi_snap_file *f = malloc(sizeof(*f));
     qv_status st;
@@ -852,6 +875,8 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
         st = scan_idmap(f, err, errcap);
     if (st == QV_OK)
         st = scan_payloads(f, &b, err, errcap);
+    if (st == QV_OK)
+        st = qvi_snapshot_check_multi(f, err, errcap);
     if (st == QV_OK && qvi_backing_track_blobs(m, f->config.n_slots) != QV_OK)
         st = qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
     if (st == QV_OK && f->has_graph)
@@ -859,6 +884,8 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
                                     &b.index, err, errcap);
     if (st == QV_OK)
         st = read_index_defs(f, &defs, err, errcap);
+    if (st == QV_OK)
+        st = qvi_snapshot_read_sparse(f, &f->config.cfg, &sp, err, errcap);
     if (st != QV_OK)
         goto fail;
     st = qv_collection_create(&f->config.cfg, &c);
@@ -870,6 +897,7 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
     }
     qvi_columns cols;
     fill_columns(f, &b, &defs, &cols);
+    cols.sparse = f->config.cfg.kind == QV_VECTOR_SPARSE ? &sp : NULL;
     qvi_backing *backing = m;
     /* c owns the built arrays and the backing from here, whatever the
      * outcome. */
@@ -899,6 +927,7 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
     return QV_OK;
 fail:
     qv_collection_release(c);
+    qvi_sparse_free(&sp);
     built_free(&b);
     index_defs_free(&defs);
     qvi_backing_free(m);

@@ -73,8 +73,12 @@ void qvi_snapw_begin(qvi_snapw *w, uint32_t kind)
     qvi_snap_section *s = &w->sec[w->n++];
     s->kind = kind;
     /* Payload index definitions are derived data: a reader that does not
-     * know them may ignore them.  Everything else is required. */
-    s->flags = kind == QVI_SNAP_PAYLOAD_INDEXES ? 0 : QVI_SNAP_SEC_REQUIRED;
+     * know them may ignore them, as it may the quantization config (it then
+     * searches the floats, see snapshot_quant.c).  Everything else is
+     * required. */
+    s->flags = kind == QVI_SNAP_PAYLOAD_INDEXES || kind == QVI_SNAP_QUANT
+                   ? 0
+                   : QVI_SNAP_SEC_REQUIRED;
     s->offset = w->pos;
     XXH3_64bits_reset(w->xx);
 }
@@ -143,6 +147,7 @@ static void put_config(qvi_snapw *w, const qvi_columns *cols)
     put64(b + 48, cols->count);
     put64(b + 56, cols->idmap_cap);
     put32(b + 64, cols->index ? QVI_SNAP_CFG_HAS_GRAPH : 0);
+    put32(b + 68, k->multivector);
     qvi_snapw_begin(w, QVI_SNAP_CONFIG);
     qvi_snapw_put(w, b, sizeof(b));
     qvi_snapw_end(w);
@@ -275,6 +280,7 @@ static void put_vectors(qvi_snapw *w, const qvi_columns *cols)
 static void put_all_locked(qvi_snapw *w, const qvi_columns *cols)
 {
     put_config(w, cols);
+    qvi_snap_put_quant(w, &cols->cfg);
     put_payload_indexes(w, cols);
     put_live(w, cols);
     put_idmap(w, cols);
@@ -283,6 +289,8 @@ static void put_all_locked(qvi_snapw *w, const qvi_columns *cols)
     put_sqnorms(w, cols);
     put_vectors(w, cols);
     put_payload_arena(w, cols);
+    qvi_snapshot_write_sparse(w, cols);
+    qvi_snapshot_write_multi(w, cols);
     if (cols->index) {
         uint32_t n_upper;
         uint64_t words;
@@ -327,10 +335,13 @@ static void put_header(qvi_snapw *w)
  * written. */
 static uint32_t planned_sections(const qvi_columns *cols)
 {
-    uint32_t n = 9;
+    uint32_t n = 9 + qvi_snapshot_sparse_sections(cols);
+    bool multi = cols->cfg.multivector != QV_MULTIVECTOR_NONE;
     if (cols->index)
-        n += cols->cfg.metric == QV_METRIC_DOT ? 7 : 6;
-    return n;
+        n += cols->cfg.metric == QV_METRIC_DOT && !multi ? 7 : 6;
+    if (cols->cfg.quantization != QV_QUANTIZATION_NONE)
+        n++; /* snapshot_quant.c */
+    return multi ? n + 2 : n;
 }
 
 /* The part of a save that runs under the collection's shared lock

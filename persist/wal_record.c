@@ -253,23 +253,10 @@ static bool r_key(rd *r, qvi_change *rec, int slot, const char **out)
 
 /* ---- kinds --------------------------------------------------------------- */
 
-/* UPSERT: u32 dim, u32 flags (bit 0: payloads), u64 n, n ids, n*dim f32,
- * then with payloads n u32 lengths followed by the n texts (length 0: no
- * payload, i.e. {}). */
-static bool enc_upsert(const qvi_change *r, wr *w)
+/* The payloads of an upsert, if it has them: n u32 lengths followed by the
+ * n texts (length 0: no payload, i.e. {}). */
+static bool enc_texts(const qvi_change *r, wr *w)
 {
-    if (!r->ids || !r->vecs || r->n == 0 || r->dim == 0 ||
-        (r->texts && !r->text_lens))
-        return false;
-    w_u32(w, r->dim);
-    w_u32(w, r->texts ? 1u : 0u);
-    w_u64(w, r->n);
-    for (size_t i = 0; i < r->n; i++)
-        w_id(w, &r->ids[i]);
-    size_t nf;
-    if (!qv_mul_size(r->n, r->dim, &nf))
-        return false;
-    w_array(w, r->vecs, nf, sizeof(float));
     if (!r->texts)
         return true;
     for (size_t i = 0; i < r->n; i++) {
@@ -284,6 +271,28 @@ static bool enc_upsert(const qvi_change *r, wr *w)
     }
     return true;
 }
+
+/* UPSERT: u32 dim, u32 flags (bit 0: payloads), u64 n, n ids, n*dim f32,
+ * then the payloads (enc_texts). */
+static bool enc_upsert(const qvi_change *r, wr *w)
+{
+    if (!r->ids || !r->vecs || r->n == 0 || r->dim == 0 ||
+        (r->texts && !r->text_lens))
+        return false;
+    w_u32(w, r->dim);
+    w_u32(w, r->texts ? 1u : 0u);
+    w_u64(w, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        w_id(w, &r->ids[i]);
+    size_t nf;
+    if (!qv_mul_size(r->n, r->dim, &nf))
+        return false;
+    w_array(w, r->vecs, nf, sizeof(float));
+    return enc_texts(r, w);
+}
+
+static qv_status dec_texts(rd *in, qvi_change *r, size_t n, char *err,
+                           size_t errcap);
 
 static qv_status dec_upsert(rd *in, qvi_change *r, char *err, size_t errcap)
 {
@@ -325,6 +334,13 @@ static qv_status dec_upsert(rd *in, qvi_change *r, char *err, size_t errcap)
     r->dim = dim;
     if (!(flags & 1u))
         return QV_OK;
+    return dec_texts(in, r, (size_t)n, err, errcap);
+}
+
+/* The payloads written by enc_texts, for n points (own[2], own[3]). */
+static qv_status dec_texts(rd *in, qvi_change *r, size_t n, char *err,
+                           size_t errcap)
+{
     if (n > in->left / 4) {
         qvi_errf(err, errcap, "truncated payload lengths");
         return QV_ECORRUPT;
@@ -354,6 +370,202 @@ static qv_status dec_upsert(rd *in, qvi_change *r, char *err, size_t errcap)
     r->texts = texts;
     r->text_lens = lens;
     return QV_OK;
+}
+
+/* SPARSE_UPSERT: u32 flags (bit 0: payloads), u32 zero, u64 n, n ids, n u32
+ * lengths (nnz), then every vector's u32 indices followed by every
+ * vector's f32 values (in point order, as the caller gave them), then
+ * with payloads the texts as UPSERT. */
+static bool enc_sparse_upsert(const qvi_change *r, wr *w)
+{
+    if (!r->ids || !r->sparse || r->n == 0 || (r->texts && !r->text_lens))
+        return false;
+    w_u32(w, r->texts ? 1u : 0u);
+    w_u32(w, 0);
+    w_u64(w, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        w_id(w, &r->ids[i]);
+    for (size_t i = 0; i < r->n; i++)
+        w_u32(w, r->sparse[i].nnz);
+    for (size_t i = 0; i < r->n; i++)
+        w_array(w, r->sparse[i].indices, r->sparse[i].nnz, sizeof(uint32_t));
+    for (size_t i = 0; i < r->n; i++)
+        w_array(w, r->sparse[i].values, r->sparse[i].nnz, sizeof(float));
+    return enc_texts(r, w);
+}
+
+/* The vectors of a sparse upsert: own[1] the n structs, own[4] one buffer
+ * of every index then every value (copied: the body is not aligned). */
+static qv_status r_sparse_vecs(rd *in, qvi_change *r, char *err, size_t errcap)
+{
+    size_t n = r->n;
+    if (n > in->left / 4) {
+        qvi_errf(err, errcap, "truncated sparse lengths");
+        return QV_ECORRUPT;
+    }
+    qv_sparse_vector *v = calloc(n, sizeof(*v));
+    r->own[1] = v;
+    if (!v) {
+        qvi_errf(err, errcap, "cannot allocate %zu sparse vectors", n);
+        return QV_ENOMEM;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        r_u32(in, &v[i].nnz); /* cannot fail: checked above */
+        total += v[i].nnz;
+    }
+    if (total > in->left / 8) {
+        qvi_errf(err, errcap, "%llu sparse entries do not fit",
+                 (unsigned long long)total);
+        return QV_ECORRUPT;
+    }
+    uint8_t *buf = malloc(total ? (size_t)total * 8 : 1);
+    r->own[4] = buf;
+    if (!buf) {
+        qvi_errf(err, errcap, "cannot allocate %llu sparse entries",
+                 (unsigned long long)total);
+        return QV_ENOMEM;
+    }
+    const uint8_t *b = NULL;
+    if (total)
+        r_bytes(in, (size_t)total * 8, &b); /* cannot fail: checked above */
+    if (b)
+        memcpy(buf, b, (size_t)total * 8);
+    uint32_t *idx = (uint32_t *)buf;
+    float *val = (float *)(buf + (size_t)total * 4);
+    for (size_t i = 0; i < n; i++) {
+        v[i].indices = idx;
+        v[i].values = val;
+        idx += v[i].nnz;
+        val += v[i].nnz;
+    }
+    r->sparse = v;
+    return QV_OK;
+}
+
+static qv_status dec_sparse_upsert(rd *in, qvi_change *r, char *err,
+                                   size_t errcap)
+{
+    uint32_t flags, zero;
+    uint64_t n;
+    if (!r_u32(in, &flags) || !r_u32(in, &zero) || !r_u64(in, &n)) {
+        qvi_errf(err, errcap, "truncated sparse upsert header");
+        return QV_ECORRUPT;
+    }
+    if ((flags & ~1u) || zero || n == 0 || n > in->left / (ID_BYTES + 4)) {
+        qvi_errf(err, errcap, "bad sparse upsert header (flags %u, n %llu)",
+                 flags, (unsigned long long)n);
+        return QV_ECORRUPT;
+    }
+    qv_status st = r_ids(in, (size_t)n, r, err, errcap);
+    if (st == QV_OK)
+        st = r_sparse_vecs(in, r, err, errcap);
+    if (st != QV_OK || !(flags & 1u))
+        return st;
+    return dec_texts(in, r, (size_t)n, err, errcap);
+}
+
+/* MULTI_UPSERT (multivectors): u32 dim, u32 flags (bit 0: payloads), u64
+ * n, n ids, n u32 row counts, u32 zero when n is odd (8-byte alignment of
+ * what follows), sum(row counts) * dim f32, then the payloads
+ * (enc_texts). */
+static bool enc_multi_upsert(const qvi_change *r, wr *w)
+{
+    if (!r->ids || !r->vecs || !r->row_counts || r->n == 0 || r->dim == 0 ||
+        (r->texts && !r->text_lens))
+        return false;
+    w_u32(w, r->dim);
+    w_u32(w, r->texts ? 1u : 0u);
+    w_u64(w, r->n);
+    for (size_t i = 0; i < r->n; i++)
+        w_id(w, &r->ids[i]);
+    w_array(w, r->row_counts, r->n, sizeof(uint32_t));
+    if (r->n % 2)
+        w_u32(w, 0);
+    size_t rows = 0, nf;
+    for (size_t i = 0; i < r->n; i++)
+        rows += r->row_counts[i]; /* each bounded by QV_MAX_MULTI_ROWS */
+    if (!qv_mul_size(rows, r->dim, &nf))
+        return false;
+    w_array(w, r->vecs, nf, sizeof(float));
+    return enc_texts(r, w);
+}
+
+/* The row counts of a multivector upsert (own[4]) and the number of rows
+ * they add up to. */
+static qv_status dec_row_counts(rd *in, qvi_change *r, size_t n, size_t *rows,
+                                char *err, size_t errcap)
+{
+    if (n > in->left / 4) {
+        qvi_errf(err, errcap, "truncated row counts");
+        return QV_ECORRUPT;
+    }
+    uint32_t *counts = malloc(n * sizeof(uint32_t));
+    if (!counts) {
+        qvi_errf(err, errcap, "cannot allocate %zu row counts", n);
+        return QV_ENOMEM;
+    }
+    r->own[4] = counts;
+    *rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        r_u32(in, &counts[i]); /* cannot fail: checked above */
+        if (counts[i] < QV_MIN_MULTI_ROWS || counts[i] > QV_MAX_MULTI_ROWS) {
+            qvi_errf(err, errcap, "point %zu has %u rows", i, counts[i]);
+            return QV_ECORRUPT;
+        }
+        *rows += counts[i];
+    }
+    uint32_t pad = 0;
+    if (n % 2 && (!r_u32(in, &pad) || pad != 0)) {
+        qvi_errf(err, errcap, "bad padding after the row counts");
+        return QV_ECORRUPT;
+    }
+    r->row_counts = counts;
+    return QV_OK;
+}
+
+static qv_status dec_multi_upsert(rd *in, qvi_change *r, char *err,
+                                  size_t errcap)
+{
+    uint32_t dim, flags;
+    uint64_t n;
+    if (!r_u32(in, &dim) || !r_u32(in, &flags) || !r_u64(in, &n)) {
+        qvi_errf(err, errcap, "truncated multivector upsert header");
+        return QV_ECORRUPT;
+    }
+    if (dim < QV_MIN_DIM || dim > QV_MAX_DIM || (flags & ~1u) || n == 0 ||
+        n > in->left / (ID_BYTES + 4)) {
+        qvi_errf(err, errcap,
+                 "bad multivector upsert header (dim %u, flags %u, n %llu)",
+                 dim, flags, (unsigned long long)n);
+        return QV_ECORRUPT;
+    }
+    size_t rows = 0;
+    qv_status st = r_ids(in, (size_t)n, r, err, errcap);
+    if (st == QV_OK)
+        st = dec_row_counts(in, r, (size_t)n, &rows, err, errcap);
+    if (st != QV_OK)
+        return st;
+    if (rows > in->left / ((size_t)dim * sizeof(float))) {
+        qvi_errf(err, errcap, "%zu rows of dimension %u do not fit", rows, dim);
+        return QV_ECORRUPT;
+    }
+    size_t vbytes = rows * dim * sizeof(float);
+    const uint8_t *vb;
+    float *vecs = malloc(vbytes);
+    if (!vecs) {
+        qvi_errf(err, errcap, "cannot allocate %zu bytes of rows", vbytes);
+        return QV_ENOMEM;
+    }
+    r->own[1] = vecs;
+    if (!r_bytes(in, vbytes, &vb)) {
+        qvi_errf(err, errcap, "truncated rows");
+        return QV_ECORRUPT;
+    }
+    memcpy(vecs, vb, vbytes);
+    r->vecs = vecs;
+    r->dim = dim;
+    return (flags & 1u) ? dec_texts(in, r, (size_t)n, err, errcap) : QV_OK;
 }
 
 /* DELETE, DELETE_FILTER: u64 n, n ids. */
@@ -692,6 +904,56 @@ static qv_status dec_group_commit(rd *in, qvi_change *r, char *err,
     return QV_OK;
 }
 
+/* QUANT_SET: u32 kind, f32 quantile (its bits), u32 always_ram (0 or 1),
+ * u32 encoding, u32 query encoding (snapshot_quant.c's section, less its
+ * padding); values a config would refuse are corrupt. */
+static bool enc_quant_set(const qvi_change *r, wr *w)
+{
+    if (!r->quant)
+        return false;
+    uint32_t q;
+    memcpy(&q, &r->quant->quant_quantile, 4);
+    w_u32(w, r->quant->quantization);
+    w_u32(w, q);
+    w_u32(w, r->quant->quant_always_ram ? 1u : 0u);
+    w_u32(w, r->quant->quant_encoding);
+    w_u32(w, r->quant->quant_query_encoding);
+    return true;
+}
+
+static qv_status dec_quant_set(rd *in, qvi_change *r, char *err, size_t errcap)
+{
+    uint32_t v[5];
+    for (int i = 0; i < 5; i++) {
+        if (!r_u32(in, &v[i])) {
+            qvi_errf(err, errcap, "truncated quantization");
+            return QV_ECORRUPT;
+        }
+    }
+    qv_collection_config *cfg = malloc(sizeof(*cfg));
+    if (!cfg) {
+        qvi_errf(err, errcap, "out of memory");
+        return QV_ENOMEM;
+    }
+    qv_collection_config_init(cfg);
+    cfg->quantization = v[0];
+    memcpy(&cfg->quant_quantile, &v[1], 4);
+    cfg->quant_always_ram = v[2] != 0;
+    cfg->quant_encoding = v[3];
+    cfg->quant_query_encoding = v[4];
+    r->own[0] = cfg;
+    r->quant = cfg;
+    char msg[128];
+    if (v[2] > 1 || qvi_quant_config_check(cfg, msg, sizeof(msg)) != QV_OK) {
+        qvi_errf(err, errcap,
+                 "bad quantization (kind %u, encoding %u, query "
+                 "encoding %u)",
+                 v[0], v[3], v[4]);
+        return QV_ECORRUPT;
+    }
+    return QV_OK;
+}
+
 typedef struct kind_codec {
     const char *name;
     bool (*enc)(const qvi_change *r, wr *w); /* false: bad arguments */
@@ -716,6 +978,11 @@ static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
                                dec_index_drop},
     [QVI_CHANGE_GROUP_COMMIT] = {"group commit", enc_group_commit,
                                  dec_group_commit},
+    [QVI_CHANGE_SPARSE_UPSERT] = {"sparse upsert", enc_sparse_upsert,
+                                  dec_sparse_upsert},
+    [QVI_CHANGE_MULTI_UPSERT] = {"multivector upsert", enc_multi_upsert,
+                                 dec_multi_upsert},
+    [QVI_CHANGE_QUANT_SET] = {"quantization set", enc_quant_set, dec_quant_set},
 };
 
 /* A group member's body starts with u64 group id (>= 1), u32 the member's

@@ -27,6 +27,17 @@ static qv_status replay_upsert(qv_collection *c, const qvi_change *r)
     return qv_upsert_batch(c, r->ids, r->vecs, r->n, r->dim);
 }
 
+static qv_status replay_sparse_upsert(qv_collection *c, const qvi_change *r)
+{
+    return qv_sparse_upsert(c, r->ids, r->sparse, r->n, r->texts, r->text_lens);
+}
+
+static qv_status replay_multi_upsert(qv_collection *c, const qvi_change *r)
+{
+    return qv_multi_upsert_batch(c, r->ids, r->n, r->row_counts, r->vecs,
+                                 r->dim, r->texts, r->text_lens);
+}
+
 /* Every id was present when the delete was logged, once (qv_delete logs
  * one id, qv_delete_batch and qv_delete_filter the distinct ids they
  * removed): one batch call deletes them all under one lock, and a missing
@@ -100,6 +111,11 @@ static qv_status replay_index_drop(qv_collection *c, const qvi_change *r)
     return st == QV_ENOTFOUND ? QV_OK : st;
 }
 
+static qv_status replay_quant_set(qv_collection *c, const qvi_change *r)
+{
+    return qv_collection_set_quantization(c, r->quant);
+}
+
 static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_UPSERT] = replay_upsert,
     [QVI_CHANGE_DELETE] = replay_delete,
@@ -112,6 +128,9 @@ static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_INDEX_DROP] = replay_index_drop,
     [QVI_CHANGE_PAYLOAD_EDIT_BATCH] = replay_edit_batch,
     [QVI_CHANGE_GROUP_COMMIT] = replay_nothing,
+    [QVI_CHANGE_SPARSE_UPSERT] = replay_sparse_upsert,
+    [QVI_CHANGE_MULTI_UPSERT] = replay_multi_upsert,
+    [QVI_CHANGE_QUANT_SET] = replay_quant_set,
 };
 
 qv_status qvi_wal_replay(qv_collection *c, const qvi_change *r)

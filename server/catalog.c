@@ -41,8 +41,11 @@
  * schema pointers, and is held only for lookups and swaps, never across
  * I/O.  Lookups take mu only.  Order: meta_mu before mu.
  */
+#include "multivec.h"
 #include "qjson.h"
 #include "server.h"
+#include "sparse.h"
+#include "quantization.h"
 #include "strict.h"
 
 #include <errno.h>
@@ -242,6 +245,9 @@ static bool attach_all(qvs_catalog *cat, qvs_coll *c, bool create, char *err,
         ok = attach(cat, c->vector_libs[i], &c->vector_cfgs[i], create,
                     &c->vectors[i].coll, err, cap) == QV_OK;
     }
+    /* The quantization the catalog's config says (quantization.c). */
+    if (ok && qvs_quant_sync(c, c->config, err, cap) != QV_OK)
+        ok = false;
     if (!ok && create)
         drop_libs(cat, c);
     return ok;
@@ -277,6 +283,7 @@ static qvs_coll *coll_new(qvs_catalog *cat, const char *name, qvs_spec *spec,
         c->vectors[i].name = strdup(spec->v[i].name);
         c->vectors[i].size = spec->v[i].size;
         c->vectors[i].metric = spec->v[i].metric;
+        c->vectors[i].sparse = spec->v[i].lib.kind == QV_VECTOR_SPARSE;
         c->vector_cfgs[i] = spec->v[i].lib;
         c->vector_libs[i] = c->named ? lib_name(id, name, spec->v[i].name, i)
                                      : strdup(c->points_lib);
@@ -507,7 +514,12 @@ uint64_t qvs_coll_indexed_vectors(const qvs_coll *c)
     uint64_t total = 0;
     for (size_t i = 0; i < c->n_vectors; i++) {
         uint64_t n = 0;
-        qv_indexed_count(c->vectors[i].coll, &n);
+        /* A sparse vector is always in its inverted index, as Qdrant's
+         * sparse index counts every vector it holds. */
+        if (c->vectors[i].sparse)
+            qv_count(c->vectors[i].coll, &n);
+        else
+            qv_indexed_count(c->vectors[i].coll, &n);
         total += n;
     }
     return total;
@@ -834,6 +846,12 @@ bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
         cJSON *old = c->config;
         c->config = config;
         pthread_mutex_unlock(&cat->mu);
+        /* A changed quantization rebuilds codes (searches wait for them).
+         * A failure is memory: the committed config is applied again at
+         * the next open. */
+        char err[512];
+        if (qvs_quant_sync(c, config, err, sizeof(err)) != QV_OK)
+            ok = qvs_fail(r, 500, "Service internal error: %s", err);
         config = old;
     }
     cJSON_Delete(config);
@@ -920,6 +938,10 @@ bool qvs_catalog_index_drop(qvs_catalog *cat, qvs_coll *c, const char *field,
                             qvs_resp *r)
 {
     qv_status st = lib_index(c, field, NULL, true);
+    if (st == QV_EINVAL) /* a field no index can have (found by fuzz_grpc) */
+        return qvs_fail(r, 400,
+                        "Wrong input: cannot drop the index on `%s`: %s", field,
+                        qv_strerror(st));
     if (st != QV_OK)
         return qvs_fail(r, 500,
                         "Service internal error: cannot drop the "
@@ -1094,7 +1116,8 @@ bool qvs_catalog_update_aliases(qvs_catalog *cat, const cJSON *body,
     }
     qvs_catalog_state next = cat->st;
     if (ok) {
-        qsort(s.a, s.n, sizeof(*s.a), alias_cmp);
+        if (s.n) /* s.a is NULL without aliases: qsort's argument is nonnull */
+            qsort(s.a, s.n, sizeof(*s.a), alias_cmp);
         next.aliases = s.a;
         next.n_aliases = s.n;
         ok = commit(cat, &next, NULL, NULL, NULL, r);
@@ -1169,15 +1192,21 @@ const char *qvs_catalog_dir(const qvs_catalog *cat)
 
 #define COPY_PAGE 256
 
-/* Copies every point of src (vectors of dim floats, payloads) into dst,
- * a page at a time. */
+/* Copies every point of src (vectors of dim floats, or sparse vectors,
+ * and payloads) into dst, a page at a time. */
 static qv_status copy_points(qv_collection *src, qv_collection *dst,
-                             uint32_t dim)
+                             uint32_t dim, bool sparse)
 {
+    qv_collection_config sc;
+    if (qv_collection_get_config(src, &sc) == QV_OK &&
+        sc.multivector != QV_MULTIVECTOR_NONE)
+        return qvs_mv_copy_points(src, dst, dim);
     qv_point_id ids[COPY_PAGE], next;
-    float *vecs = malloc((size_t)COPY_PAGE * dim * sizeof(float));
+    float *vecs = malloc((size_t)COPY_PAGE * (dim ? dim : 1) * sizeof(float));
+    qvs_sparse_vec sv[COPY_PAGE];
     char *pay[COPY_PAGE] = {0};
     size_t lens[COPY_PAGE];
+    memset(sv, 0, sizeof(sv));
     qv_status st = vecs ? QV_OK : QV_ENOMEM;
     bool more = true, first = true;
     while (st == QV_OK && more) {
@@ -1186,16 +1215,22 @@ static qv_status copy_points(qv_collection *src, qv_collection *dst,
                        &next, &more);
         first = false;
         for (size_t i = 0; st == QV_OK && i < n; i++) {
-            st = qv_get(src, &ids[i], vecs + i * dim, dim);
+            st = sparse ? qv_sparse_get(src, &ids[i], &sv[i].indices,
+                                        &sv[i].values, &sv[i].nnz)
+                        : qv_get(src, &ids[i], vecs + i * dim, dim);
             if (st == QV_OK)
                 st = qv_payload_get(src, &ids[i], NULL, &pay[i], &lens[i]);
         }
         if (st == QV_OK && n)
-            st = qv_upsert_with_payloads(dst, ids, vecs, n, dim,
-                                         (const char *const *)pay, lens);
+            st = sparse
+                     ? qvs_sparse_upsert(dst, ids, sv, n,
+                                         (const char *const *)pay, lens)
+                     : qv_upsert_with_payloads(dst, ids, vecs, n, dim,
+                                               (const char *const *)pay, lens);
         for (size_t i = 0; i < n; i++) {
             qv_free(pay[i]);
             pay[i] = NULL;
+            qvs_sparse_vec_free(&sv[i]);
         }
     }
     free(vecs);
@@ -1228,11 +1263,11 @@ static bool restore_libs(qvs_catalog *cat, qvs_coll *c, uint64_t id,
 static bool restore_fill(qvs_coll *c, qv_collection *const *members,
                          qvs_resp *r)
 {
-    qv_status st =
-        copy_points(members[0], c->points, c->named ? 1 : c->vectors[0].size);
+    qv_status st = copy_points(members[0], c->points,
+                               c->named ? 1 : c->vectors[0].size, false);
     for (size_t i = 0; st == QV_OK && c->named && i < c->n_vectors; i++)
-        st =
-            copy_points(members[1 + i], c->vectors[i].coll, c->vectors[i].size);
+        st = copy_points(members[1 + i], c->vectors[i].coll, c->vectors[i].size,
+                         c->vectors[i].sparse);
     if (st != QV_OK)
         return qvs_fail(r, st == QV_ENOMEM ? 500 : 400,
                         "Wrong input: cannot restore the snapshot's points: %s",

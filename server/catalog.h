@@ -37,6 +37,8 @@ typedef struct qvs_vector {
     uint32_t size;
     qv_metric metric;
     qv_collection *coll; /* the points that have this vector */
+    bool sparse;         /* a sparse vector (server/sparse.h): size 0, coll is a
+                            QV_VECTOR_SPARSE library collection */
 } qvs_vector;
 
 typedef struct qvs_coll {

@@ -8,12 +8,14 @@
  * (collection-level, overridden per vector by VectorParams.hnsw_config).
  * Qdrant's m = 0 ("no graph") becomes an index that is never built: the
  * library's full-scan threshold set to its maximum.  max_indexing_threads
- * above the library's 64 builds with 64 (more would not help).  Every
- * other knob (optimizers, WAL, quantization, on_disk, payload storage,
- * sparse vectors, strict mode, metadata, shard and replication numbers) is
- * checked for its type, kept and echoed back in CollectionInfo, but has no
- * effect: a single-node in-process engine has no segments, optimizers,
- * shards or quantization to tune.  PATCH changes the recorded config only;
+ * above the library's 64 builds with 64 (more would not help).  The
+ * quantization config is checked and kept here and applied to the library
+ * collections by quantization.c.  Every other knob (optimizers, WAL,
+ * on_disk, payload storage, sparse vectors, strict mode, metadata, shard
+ * and replication numbers) is checked for its type, kept and echoed back
+ * in CollectionInfo, but has no effect: a single-node in-process engine
+ * has no segments, optimizers or shards to tune.  PATCH changes the
+ * recorded config only (quantization.c then rebuilds changed codes);
  * the library cannot rebuild an existing collection's graph with other
  * parameters yet, so new HNSW values apply when the collection is next
  * created from scratch.
@@ -21,10 +23,13 @@
  * Errors follow Qdrant's two kinds: a value of the wrong type or an
  * unknown enum variant is 400 "Format error in JSON body: ...", a value out
  * of its range is 422 "Validation error in JSON body: [path: ...]".
- * Settings Quiver cannot honour (multivectors, custom sharding) are
- * refused with 400 "Bad request: ..." rather than silently ignored.
+ * multivector_config {"comparator": "max_sim"} makes the vector's library
+ * collection a multivector one (server/multivec.c serves its points).
+ * Settings Quiver cannot honour (custom sharding) are refused with 400 "Bad
+ * request: ..." rather than silently ignored.
  */
 #include "server.h"
+#include "sparse.h"
 #include "strict.h"
 
 #include <math.h>
@@ -443,8 +448,9 @@ static bool check_datatype(const cJSON *vp, const char *path, qvs_resp *r)
 
 /* ---- quantization ---------------------------------------------------------
  *
- * Quantization is not implemented by the library yet, but its config must
- * round-trip (create, PATCH, GET) as Qdrant's does, so it is checked
+ * The config must round-trip (create, PATCH, GET) as Qdrant's does,
+ * whether or not the library implements the kind (scalar and binary are
+ * applied by quantization.c; product and turbo only kept), so it is checked
  * against Qdrant 1.19's shapes (lib/segment/src/types.rs: the untagged
  * enum QuantizationConfig of ScalarQuantization {scalar: {type: "int8",
  * quantile 0.5..=1.0, always_ram, memory}}, ProductQuantization {product:
@@ -550,6 +556,32 @@ static bool check_quantization(const cJSON *q, const char *path, bool diff,
     return true;
 }
 
+/* multivector_config: {"comparator": "max_sim"} (Qdrant's
+ * MultiVectorConfig; max_sim is its one comparator). */
+static bool parse_multivector(const cJSON *vp, const char *path, uint32_t *out,
+                              qvs_resp *r)
+{
+    const cJSON *mv =
+        cJSON_GetObjectItemCaseSensitive(vp, "multivector_config");
+    if (!mv || cJSON_IsNull(mv))
+        return true;
+    char p[300];
+    join(p, sizeof(p), path, "multivector_config");
+    if (!cJSON_IsObject(mv))
+        return format_error(r, p,
+                            "invalid type: %s, expected struct "
+                            "MultiVectorConfig",
+                            kind(mv));
+    const cJSON *cmp = cJSON_GetObjectItemCaseSensitive(mv, "comparator");
+    if (!cmp)
+        return format_error(r, p, "missing field `comparator`");
+    if (!cJSON_IsString(cmp) || strcmp(cmp->valuestring, "max_sim") != 0)
+        return format_error(r, p,
+                            "comparator: unknown variant, expected `max_sim`");
+    *out = QV_MULTIVECTOR_MAX_SIM;
+    return true;
+}
+
 /* One VectorParams: the library config (from coll_hnsw and the vector's
  * own hnsw_config) and the echo for CollectionInfo. */
 static bool parse_vparams(const cJSON *vp, const char *path,
@@ -574,13 +606,9 @@ static bool parse_vparams(const cJSON *vp, const char *path,
         !check_type(vp, "memory", path, is_string, "a string", r) ||
         !check_datatype(vp, path, r))
         return false;
-    const cJSON *mv =
-        cJSON_GetObjectItemCaseSensitive(vp, "multivector_config");
-    if (mv && !cJSON_IsNull(mv))
-        return qvs_fail(r, 400,
-                        "Bad request: %s.multivector_config: multivectors are "
-                        "not supported by this server",
-                        path);
+    uint32_t multivector = QV_MULTIVECTOR_NONE;
+    if (!parse_multivector(vp, path, &multivector, r))
+        return false;
     cJSON *hnsw = cJSON_Duplicate(coll_hnsw, true);
     if (!hnsw)
         return qvs_fail(r, 500, "Service internal error: out of memory");
@@ -590,6 +618,7 @@ static bool parse_vparams(const cJSON *vp, const char *path,
     qv_collection_config_init(&out->lib);
     out->lib.dim = out->size;
     out->lib.metric = out->metric;
+    out->lib.multivector = multivector;
     bool ok = (!own || cJSON_IsNull(own) || apply_hnsw_diff(hnsw, own, p, r)) &&
               hnsw_to_lib(hnsw, own && !cJSON_IsNull(own) ? p : "hnsw_config",
                           &out->lib, r);
@@ -603,7 +632,8 @@ static bool parse_vparams(const cJSON *vp, const char *path,
     cJSON_AddNumberToObject(*echo, "size", out->size);
     cJSON_AddStringToObject(*echo, "distance", qv_metric_name(out->metric));
     static const char *const extra[] = {"hnsw_config", "quantization_config",
-                                        "on_disk", "memory", "datatype"};
+                                        "on_disk",     "memory",
+                                        "datatype",    "multivector_config"};
     for (size_t i = 0; i < COUNT(extra); i++) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(vp, extra[i]);
         if (e && !cJSON_IsNull(e) && !set_copy(*echo, extra[i], e, r))
@@ -849,6 +879,7 @@ bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r)
         vectors = NULL;
     }
     ok = ok && parse_params_scalars(body, params, r) && check_sparse(body, r) &&
+         qvs_sparse_spec_add(body, spec, r) &&
          diff_section(body, "optimizers_config", opt, apply_optimizers_diff,
                       r) &&
          diff_section(body, "wal_config", wal, apply_wal_diff, r);
@@ -1047,8 +1078,7 @@ static bool patch_maps(cJSON *cfg, const cJSON *body, qvs_resp *r)
         cJSON_GetObjectItemCaseSensitive(body, "strict_mode_config");
     const cJSON *md = cJSON_GetObjectItemCaseSensitive(body, "metadata");
     cJSON *params = cJSON_GetObjectItemCaseSensitive(cfg, "params");
-    return (!cJSON_IsObject(sv) ||
-            merge_into(params, "sparse_vectors", sv, false, r)) &&
+    return (!cJSON_IsObject(sv) || qvs_sparse_patch_apply(params, sv, r)) &&
            (!cJSON_IsObject(sm) ||
             merge_into(cfg, "strict_mode_config", sm, false, r)) &&
            (!cJSON_IsObject(md) || merge_into(cfg, "metadata", md, true, r));
@@ -1069,6 +1099,7 @@ cJSON *qvs_config_patch(const cJSON *config, const qvs_coll *c,
     cJSON *hnsw = cJSON_GetObjectItemCaseSensitive(cfg, "hnsw_config");
     cJSON *opt = cJSON_GetObjectItemCaseSensitive(cfg, "optimizer_config");
     bool ok =
+        qvs_sparse_patch_check(body, c, r) &&
         diff_section(body, "hnsw_config", hnsw, apply_hnsw_diff, r) &&
         hnsw_to_lib(hnsw, "hnsw_config", &(qv_collection_config){0}, r) &&
         patch_vectors(cfg, c, cJSON_GetObjectItemCaseSensitive(body, "vectors"),

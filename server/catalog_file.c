@@ -82,6 +82,17 @@ static cJSON *vector_json(const qvs_coll *c, size_t i)
                             lib->full_scan_threshold_kb);
     cJSON_AddNumberToObject(v, "max_indexing_threads",
                             lib->max_indexing_threads);
+    if (c->vectors[i].sparse) {
+        /* A sparse vector (server/sparse.h): size 0, its library config. */
+        cJSON *sp = cJSON_AddObjectToObject(v, "sparse");
+        cJSON_AddStringToObject(
+            sp, "modifier",
+            lib->sparse_modifier == QV_SPARSE_MODIFIER_IDF ? "idf" : "none");
+        cJSON_AddNumberToObject(sp, "full_scan_threshold",
+                                lib->sparse_full_scan_threshold);
+    }
+    if (lib->multivector == QV_MULTIVECTOR_MAX_SIM)
+        cJSON_AddStringToObject(v, "multivector", "max_sim");
     return v;
 }
 
@@ -284,6 +295,48 @@ static bool load_lib_config(const cJSON *v, qvs_vector *vec,
     cfg->hnsw_ef_construct = (uint32_t)ef;
     cfg->full_scan_threshold_kb = (uint32_t)fst;
     cfg->max_indexing_threads = (uint32_t)threads;
+    /* Multivectors (absent: one vector a point). */
+    const cJSON *mv = cJSON_GetObjectItemCaseSensitive(v, "multivector");
+    if (mv && !(cJSON_IsString(mv) && strcmp(mv->valuestring, "max_sim") == 0))
+        return bad(l, "%s.multivector: expected \"max_sim\"", where);
+    if (mv)
+        cfg->multivector = QV_MULTIVECTOR_MAX_SIM;
+    return true;
+}
+
+/* A sparse vector's entry: "sparse": {"modifier", "full_scan_threshold"},
+ * size 0, distance Dot. */
+static bool load_sparse_vector(const cJSON *v, const cJSON *sp, qvs_coll *c,
+                               size_t i, const char *where, loader *l)
+{
+    qvs_vector *vec = &c->vectors[i];
+    const char *name = get_str(v, "name", where, l);
+    const char *lib = get_str(v, "library", where, l);
+    const char *mod = get_str(sp, "modifier", where, l);
+    uint64_t fst = 0;
+    if (!name || !lib || !mod ||
+        !get_uint(sp, "full_scan_threshold", UINT32_MAX, &fst, where, l))
+        return false;
+    if (!cJSON_IsObject(sp) || !name[0] ||
+        (strcmp(mod, "idf") != 0 && strcmp(mod, "none") != 0))
+        return bad(l, "%s.sparse: bad name, modifier or threshold", where);
+    if (!qvs_lib_name_valid(lib))
+        return bad(l, "%s.library: not a valid library collection name", where);
+    vec->name = strdup(name);
+    c->vector_libs[i] = strdup(lib);
+    if (!vec->name || !c->vector_libs[i])
+        return bad(l, "out of memory");
+    vec->metric = QV_METRIC_DOT;
+    vec->sparse = true;
+    qv_collection_config *cfg = &c->vector_cfgs[i];
+    qv_collection_config_init(cfg);
+    cfg->kind = QV_VECTOR_SPARSE;
+    cfg->sparse_modifier = strcmp(mod, "idf") == 0 ? QV_SPARSE_MODIFIER_IDF
+                                                   : QV_SPARSE_MODIFIER_NONE;
+    cfg->sparse_full_scan_threshold =
+        fst ? (uint32_t)fst : QV_DEFAULT_SPARSE_FULL_SCAN;
+    cfg->dim = 1;
+    cfg->metric = QV_METRIC_DOT;
     return true;
 }
 
@@ -300,6 +353,9 @@ static bool load_vector(const cJSON *v, qvs_coll *c, size_t i,
         !get_uint(v, "size", QV_MAX_DIM, &size, where, l))
         return false;
     qvs_vector *vec = &c->vectors[i];
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(v, "sparse");
+    if (sp)
+        return load_sparse_vector(v, sp, c, i, where, l);
     if (size < QV_MIN_DIM || qv_metric_parse(dist, &vec->metric) != QV_OK ||
         strcmp(qv_metric_name(vec->metric), dist) != 0)
         return bad(l, "%s: bad size or distance", where);

@@ -5,6 +5,7 @@
  *   flag                    environment variable                 default
  *   --host H                QDRANT__SERVICE__HOST                (below)
  *   --port P                QDRANT__SERVICE__HTTP_PORT           6333
+ *   --grpc-port P           QDRANT__SERVICE__GRPC_PORT           6334 (0: off)
  *   --storage DIR           QDRANT__STORAGE__STORAGE_PATH        ./storage
  *   --api-key K             QDRANT__SERVICE__API_KEY             none
  *   --read-only-api-key K   QDRANT__SERVICE__READ_ONLY_API_KEY   none
@@ -117,6 +118,20 @@ static bool set_port(qvs_config *cfg, const char *what, const char *text)
     return true;
 }
 
+/* The gRPC port: 0 turns gRPC off.  Given explicitly, a port that cannot
+ * be bound stops the server; the default 6334 only warns (grpc_server.c),
+ * so that several servers on one machine (tests) need not all say
+ * --grpc-port 0. */
+static bool set_grpc_port(qvs_config *cfg, const char *what, const char *text)
+{
+    uint64_t v;
+    if (!parse_uint(what, text, 0, 65535, &v))
+        return false;
+    cfg->grpc_port = (int)v;
+    cfg->grpc_port_default = false;
+    return true;
+}
+
 static bool set_max_mb(qvs_config *cfg, const char *what, const char *text)
 {
     uint64_t v;
@@ -174,6 +189,9 @@ static bool apply_env(qvs_config *cfg)
     if ((v = getenv("QDRANT__SERVICE__HTTP_PORT")) && *v &&
         !set_port(cfg, "QDRANT__SERVICE__HTTP_PORT", v))
         return false;
+    if ((v = getenv("QDRANT__SERVICE__GRPC_PORT")) && *v &&
+        !set_grpc_port(cfg, "QDRANT__SERVICE__GRPC_PORT", v))
+        return false;
     if ((v = getenv("QDRANT__STORAGE__STORAGE_PATH")) && *v)
         cfg->storage = v;
     if ((v = getenv("QDRANT__SERVICE__API_KEY")))
@@ -198,14 +216,16 @@ static bool apply_env(qvs_config *cfg)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: quiver serve [--host H] [--port P] [--storage DIR]\n"
+            "usage: quiver serve [--host H] [--port P] [--grpc-port P]\n"
+            "                    [--storage DIR]\n"
             "                    [--api-key K] [--read-only-api-key K]\n"
             "                    [--threads N] [--max-request-size-mb N]\n"
             "                    [--header-timeout-sec N] [--body-min-rate N]\n"
             "                    [--max-connections N] "
             "[--max-connections-per-ip N]\n"
             "                    [--snapshot-url-hosts H1,H2|*]\n"
-            "A Qdrant-compatible REST server (Qdrant %s API) on port 6333.\n"
+            "A Qdrant-compatible REST server (Qdrant %s API) on port 6333,\n"
+            "and its gRPC API on port 6334 (--grpc-port 0: off).\n"
             "Qdrant's environment variables (QDRANT__SERVICE__HTTP_PORT, "
             "QDRANT__SERVICE__API_KEY,\n"
             "QDRANT__STORAGE__STORAGE_PATH, ...) are read too; flags win.\n"
@@ -219,6 +239,7 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
     static const struct option opts[] = {
         {"host", required_argument, NULL, 'H'},
         {"port", required_argument, NULL, 'p'},
+        {"grpc-port", required_argument, NULL, 'g'},
         {"storage", required_argument, NULL, 's'},
         {"api-key", required_argument, NULL, 'k'},
         {"read-only-api-key", required_argument, NULL, 'r'},
@@ -231,6 +252,10 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
         {"snapshot-url-hosts", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    /* The program serves gRPC by default; qvs_config_init leaves it off
+     * for servers started in-process (tests, embedding). */
+    cfg->grpc_port = QVS_DEFAULT_GRPC_PORT;
+    cfg->grpc_port_default = true;
     if (!apply_env(cfg))
         return -1;
     optind = 1;
@@ -243,6 +268,9 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
             break;
         case 'p':
             ok = set_port(cfg, "--port", optarg);
+            break;
+        case 'g':
+            ok = set_grpc_port(cfg, "--grpc-port", optarg);
             break;
         case 's':
             cfg->storage = optarg;

@@ -1,6 +1,9 @@
 /*
  * guard.h -- deadlines and admission limits for the server's client
- * connections (guard.c).  Only http.c uses it.
+ * connections (guard.c).  http.c uses it for REST connections and
+ * server/grpc/grpc_server.c for gRPC ones, which move only between WAIT
+ * (no stream open) and BUSY (streams open) and never see a request line,
+ * so the guard closes them silently, never with an HTTP/1 error.
  *
  * Every socket libmicrohttpd accepts is registered (its "socket context")
  * and moves through these phases, which http.c reports:

@@ -75,6 +75,7 @@
  * (later requests get 503); MHD_stop_daemon ends the threads; the catalog
  * closes its store last, which checkpoints a durable one.
  */
+#include "grpc/grpc.h"
 #include "guard.h"
 #include "server.h"
 
@@ -96,7 +97,7 @@
 
 /* One of the worker pool's bounded FIFO queues (a ring). */
 typedef struct qvs_queue {
-    struct qvs_conn **ring; /* [cap] */
+    qvs_job **ring; /* [cap] */
     size_t cap, head, len;
 } qvs_queue;
 
@@ -126,11 +127,13 @@ struct qvs_server {
     atomic_size_t active;    /* requests between URI log and completion */
     atomic_bool stopping;    /* replies close their connections */
     unsigned port;
-    char id[37];      /* telemetry id, random per process */
-    char started[48]; /* RFC 3339 start time */
+    char id[37];           /* telemetry id, random per process */
+    char started[48];      /* RFC 3339 start time */
+    struct qvs_grpc *grpc; /* the gRPC listener (server/grpc/), or NULL */
 };
 
 typedef struct qvs_conn {
+    qvs_job job; /* its place in the worker pool's queues */
     qvs_server *srv;
     struct MHD_Connection *mhd;
     char *uri; /* raw request target, percent-encoded */
@@ -152,8 +155,6 @@ typedef struct qvs_conn {
     uint64_t received;  /* body bytes seen, kept or discarded */
     const char *method; /* libmicrohttpd's, valid for the request */
     bool ran;           /* the handler ran: resp and t hold its reply */
-    bool write;         /* a QVS_ROUTE_WRITE route: the pool's write queue */
-    uint64_t seq;       /* arrival in the pool's queues */
     qvs_resp resp;
     double t;
 } qvs_conn;
@@ -873,25 +874,50 @@ done:
  * waiting without limit, and a flood of writes cannot fill the reads'
  * places. */
 
-static bool enqueue(qvs_conn *c)
+/* Queues job; a REST request's connection (suspend, or NULL for a gRPC
+ * call) is suspended under the lock, before any worker can resume it. */
+static bool submit(qvs_server *srv, qvs_job *job,
+                   struct MHD_Connection *suspend)
 {
-    qvs_server *srv = c->srv;
     pthread_mutex_lock(&srv->qlock);
-    qvs_queue *q = &srv->queue[c->write ? QUEUE_WRITE : QUEUE_READ];
+    qvs_queue *q = &srv->queue[job->write ? QUEUE_WRITE : QUEUE_READ];
     bool ok = q->len < q->cap && !srv->qstop;
     if (ok) {
-        MHD_suspend_connection(c->mhd);
-        c->seq = srv->qseq++;
-        q->ring[(q->head + q->len++) % q->cap] = c;
+        if (suspend)
+            MHD_suspend_connection(suspend);
+        job->seq = srv->qseq++;
+        q->ring[(q->head + q->len++) % q->cap] = job;
         pthread_cond_signal(&srv->qcond);
     }
     pthread_mutex_unlock(&srv->qlock);
     return ok;
 }
 
-static qvs_conn *pop_locked(qvs_queue *q)
+bool qvs_server_submit(qvs_server *srv, qvs_job *job)
 {
-    qvs_conn *c = q->ring[q->head];
+    return submit(srv, job, NULL);
+}
+
+static void conn_run(qvs_job *job)
+{
+    run_request((qvs_conn *)job); /* job is the first member */
+}
+
+static void conn_done(qvs_job *job)
+{
+    MHD_resume_connection(((qvs_conn *)job)->mhd); /* libmicrohttpd's again */
+}
+
+static bool enqueue(qvs_conn *c)
+{
+    c->job.run = conn_run;
+    c->job.done = conn_done;
+    return submit(c->srv, &c->job, c->mhd);
+}
+
+static qvs_job *pop_locked(qvs_queue *q)
+{
+    qvs_job *c = q->ring[q->head];
     q->head = (q->head + 1) % q->cap;
     q->len--;
     return c;
@@ -899,7 +925,7 @@ static qvs_conn *pop_locked(qvs_queue *q)
 
 /* The next request a worker may run: the older of the two queue heads,
  * a write only while fewer than write_cap run; NULL if none may run. */
-static qvs_conn *take_locked(qvs_server *srv)
+static qvs_job *take_locked(qvs_server *srv)
 {
     qvs_queue *r = &srv->queue[QUEUE_READ], *w = &srv->queue[QUEUE_WRITE];
     bool can_write = w->len && srv->writes_running < srv->write_cap;
@@ -916,7 +942,7 @@ static void *worker(void *arg)
     qvs_server *srv = arg;
     pthread_mutex_lock(&srv->qlock);
     for (;;) {
-        qvs_conn *c = take_locked(srv);
+        qvs_job *c = take_locked(srv);
         if (!c) {
             if (srv->qstop && !srv->queue[QUEUE_READ].len &&
                 !srv->queue[QUEUE_WRITE].len) {
@@ -937,10 +963,9 @@ static void *worker(void *arg)
             struct timespec nap = {0, 1000 * 1000};
             nanosleep(&nap, NULL);
         }
-        run_request(c);
-        struct MHD_Connection *mhd = c->mhd;
+        c->run(c);
         atomic_fetch_sub(&srv->in_hand, 1);
-        MHD_resume_connection(mhd); /* c is libmicrohttpd's again */
+        c->done(c); /* c is its owner's again */
         pthread_mutex_lock(&srv->qlock);
         if (write) {
             srv->writes_running--;
@@ -1002,7 +1027,7 @@ static enum MHD_Result finish(qvs_conn *c, const char *method)
     c->method = method;
     const qvs_route *rt = c->srv->router.entries[c->route].route;
     if (!(rt->flags & QVS_ROUTE_INLINE)) {
-        c->write = (rt->flags & QVS_ROUTE_WRITE) != 0;
+        c->job.write = (rt->flags & QVS_ROUTE_WRITE) != 0;
         if (enqueue(c))
             return MHD_YES;
         return send_error(c, 503,
@@ -1207,9 +1232,13 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
     const union MHD_DaemonInfo *di =
         MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : cfg->port;
+    if (cfg->grpc_port != 0 && !qvs_grpc_start(srv, &srv->grpc, err, cap))
+        goto fail;
     *out = srv;
     return true;
 fail:
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
     pool_stop(srv);
     pthread_cond_destroy(&srv->qcond);
     pthread_mutex_destroy(&srv->qlock);
@@ -1224,6 +1253,26 @@ fail:
 unsigned qvs_server_port(const qvs_server *srv)
 {
     return srv->port;
+}
+
+unsigned qvs_server_grpc_port(const qvs_server *srv)
+{
+    return srv->grpc ? qvs_grpc_port(srv->grpc) : 0;
+}
+
+char *qvs_server_grpc_metrics(qvs_server *srv)
+{
+    return srv->grpc ? qvs_grpc_metrics(srv->grpc) : NULL;
+}
+
+const qvs_config *qvs_server_config(const qvs_server *srv)
+{
+    return &srv->cfg;
+}
+
+qvs_guard *qvs_server_guard(qvs_server *srv)
+{
+    return srv->guard;
 }
 
 void qvs_server_hold_workers(qvs_server *srv, bool hold)
@@ -1262,6 +1311,9 @@ void qvs_server_stop(qvs_server *srv)
     MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
     /* Connections waiting for a request will get none now. */
     qvs_guard_close_idle(srv->guard);
+    /* gRPC stops taking calls and finishes those in flight (they run in
+     * the pool, which is still up). */
+    qvs_grpc_stop(srv->grpc);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while (atomic_load(&srv->active) > 0 &&

@@ -13,6 +13,8 @@
  * rest_responses_total, rest_responses_duration_seconds), with the labels
  * method, endpoint (the route pattern, as Qdrant) and status; we add the
  * route's operation name as a label and collection_points{id="c"}.
+ * gRPC calls count in grpc_responses_total{endpoint,status}, rendered
+ * by the gRPC listener (server/grpc/grpc_server.c).
  */
 #include "server.h"
 
@@ -261,6 +263,10 @@ char *qvs_metrics_render(qvs_server *srv, size_t *len)
     render_collections(&t, qvs_server_catalog(srv));
     render_counters(&t, qvs_server_router(srv), qvs_server_metrics(srv));
     render_histograms(&t, qvs_server_router(srv), qvs_server_metrics(srv));
+    char *grpc = qvs_server_grpc_metrics(srv); /* NULL: gRPC off */
+    if (grpc)
+        put(&t, "%s", grpc);
+    free(grpc);
     if (t.failed) {
         free(t.buf);
         return NULL;

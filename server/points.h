@@ -15,6 +15,8 @@
  *                    trees (fusion and formulas: query.h)
  *   points_groups.c  search/groups, recommend/groups, query/groups
  *   qjson.c          JSON <-> library values (qjson.h)
+ *   multivec.c       multivector values: [[...]] matrices, MaxSim queries
+ *                    (multivec.h)
  *
  * Data model (catalog.h): a collection with one unnamed vector is one
  * library collection; a collection with named vectors is a registry

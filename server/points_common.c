@@ -17,7 +17,9 @@
  * of the points of that vector's collection (a full pass over them, paid
  * only by filters that use has_vector).
  */
+#include "multivec.h"
 #include "points.h"
+#include "sparse.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,7 +203,11 @@ size_t qvs_call_libcolls(const qvs_coll *coll, qv_collection **out)
 static cJSON *vector_json(qvs_call *p, const qvs_vector *v,
                           const qv_point_id *id, bool *missing)
 {
+    if (qvs_mv_is_multi(v))
+        return qvs_mv_json(p->resp, v, id, missing);
     *missing = false;
+    if (v->sparse)
+        return qvs_sparse_get_json(v->coll, id, missing, p->resp);
     float stack[256];
     float *buf = v->size <= 256 ? stack : malloc(v->size * sizeof(float));
     if (!buf) {

@@ -53,14 +53,20 @@
  * as leaf kinds: plan_query_object is where a query names its kind, and a
  * kind needs a parse (into the plan) and a run (hits through emit) like
  * plan_nearest/run_nearest; the tree, fusion, formulas and groups work on
- * (id, score) lists and need nothing more.  Discover, context and sparse
- * or multi vectors are refused with a 400 that names what is missing.
+ * (id, score) lists and need nothing more.  A sparse query (sparse.h) is
+ * a PK_SPARSE leaf.  A multivector (multivec.h) is searched by MaxSim with
+ * a matrix query, or one vector taken as a matrix of one row, as Qdrant
+ * does; its scores are higher-better whatever the distance.  Discover and
+ * context are refused with a 400 that names what is missing.
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
+#include "multivec.h"
 #include "points.h"
 #include "strict.h"
 #include "query.h"
+#include "sparse.h"
+#include "quantization.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -92,6 +98,7 @@ typedef enum plan_kind {
     PK_DBSF,      /* fusion dbsf over the prefetches */
     PK_FORMULA,   /* formula over the prefetches (query_formula.c) */
     PK_LEAF_KIND, /* a vector of another kind (leaf_kinds below) */
+    PK_SPARSE,    /* a sparse query vector (server/sparse.h) */
 } plan_kind;
 
 /* A growing list of scored points: where a plan that feeds another (a
@@ -104,7 +111,9 @@ typedef struct hitbuf {
 typedef struct plan {
     plan_kind kind;
     const qvs_vector *vec; /* the vector searched (not for scroll/sample) */
-    float *query;          /* PK_NEAREST: vec->size floats */
+    float *query;          /* PK_NEAREST: vec->size floats, or query_rows
+                              rows of them for a multivector */
+    uint32_t query_rows;   /* 0: a dense query */
     float *pos, *neg;      /* recommend examples, rows of vec->size */
     size_t n_pos, n_neg;
     bool mmr;
@@ -116,7 +125,8 @@ typedef struct plan {
     uint64_t limit, offset;
     uint32_t hnsw_ef;
     bool exact;
-    qv_point_id *exclude; /* sorted */
+    qvs_quant_search quant; /* params.quantization */
+    qv_point_id *exclude;   /* sorted */
     size_t n_exclude, cap_exclude;
     qj_payload_sel wp;
     qj_vector_sel wv;
@@ -135,7 +145,8 @@ typedef struct plan {
                                   name (borrowed from the request) */
     const cJSON *leaf_query;
     const char *leaf_using;
-    hitbuf *sink; /* while set, answers go here, not to JSON */
+    hitbuf *sink;          /* while set, answers go here, not to JSON */
+    qvs_sparse_vec sparse; /* PK_SPARSE */
 } plan;
 
 static void plan_free(qvs_call *p, plan *q)
@@ -149,6 +160,7 @@ static void plan_free(qvs_call *p, plan *q)
     free(q->pos);
     free(q->neg);
     free(q->exclude);
+    qvs_sparse_vec_free(&q->sparse);
     qv_filter_free(q->filter);
     qj_payload_sel_free(&q->wp);
     qj_vector_sel_free(&q->wv);
@@ -202,6 +214,7 @@ static bool parse_common(qvs_call *p, const cJSON *o, const cJSON *filter,
     if (!qvs_call_filter(p, filter, &q->filter, "filter") ||
         !qj_uint(params, "hnsw_ef", 0, 1, &ef, r) ||
         !qj_bool(params, "exact", false, &q->exact, r) ||
+        !qvs_quant_search_parse(params, &q->quant, r) ||
         !qj_float(o, "score_threshold", &q->has_threshold, &q->threshold, r) ||
         !qj_uint(o, "limit", 10, 1, &q->limit, r) ||
         !qj_uint(o, "offset", 0, 0, &q->offset, r) ||
@@ -262,6 +275,11 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
                            const char *where)
 {
     uint32_t dim = q->vec->size;
+    if (q->vec->sparse)
+        return qj_fail_bad_request(p->resp,
+                                   "%s: recommend and discover on a sparse "
+                                   "vector are not supported by this server",
+                                   where);
     if (cJSON_IsArray(ex)) {
         if (cJSON_IsArray(ex->child))
             return qj_fail_bad_request(p->resp,
@@ -416,11 +434,51 @@ static bool unsupported(qvs_call *p, const char *what)
         p->resp, "%s is not supported by this server (Quiver)", what);
 }
 
+/* A sparse query (server/sparse.h) against the sparse vector `using`. */
+static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
+{
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (!q->vec->sparse && qvs_sparse_is_json(j))
+        return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                      "vectors failed");
+    if (!q->vec->sparse)
+        return unsupported(p, "a Document (inference) for a dense vector");
+    q->kind = PK_SPARSE;
+    qv_point_id id; /* by id: that point's vector, the point excluded */
+    if (!cJSON_IsObject(j))
+        return qvs_sparse_of_point(p->coll, q->vec, j, &id, &q->sparse,
+                                   p->resp) &&
+               add_exclude(p, q, &id);
+    return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
+}
+
+/* A nearest query on a multivector: MaxSim with a matrix, or one vector
+ * as one row (server/multivec.c).  Queries by point id and MMR need the
+ * dense vectors; they are refused. */
+static bool plan_multi(qvs_call *p, plan *q, const cJSON *input,
+                       const cJSON *mmr, const char *where)
+{
+    if (!cJSON_IsArray(input))
+        return unsupported(p, "a multivector query by point id");
+    if (mmr)
+        return unsupported(p, "mmr on a multivector");
+    q->kind = PK_NEAREST;
+    return qvs_mv_query(q->vec, input, &q->query, &q->query_rows, p->resp,
+                        where);
+}
+
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
 static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
                          const cJSON *mmr, const char *using)
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (q->vec->sparse || qvs_sparse_is_input(input))
+        return plan_sparse(p, q, input, using);
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, input, mmr, "query");
+    if (qvs_mv_refuse_matrix(input, p->resp))
         return false;
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
@@ -565,11 +623,10 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
         return plan_fusion(p, q, j, has_using);
     if (member(j, "formula"))
         return plan_formula(p, q, j);
-    /* Sparse vectors and multivectors plug in here: a query object or
-     * `using` naming a sparse (multi) vector becomes a leaf of that kind;
-     * the tree (prefetch, rescoring, fusion, formula) is the same. */
-    if (member(j, "indices") || member(j, "values"))
-        return unsupported(p, "a sparse vector query");
+    /* A sparse query (server/sparse*.c) is a leaf like a dense one; the
+     * tree (prefetch, rescoring, fusion, formula) is the same. */
+    if (qvs_sparse_is_input(j))
+        return plan_sparse(p, q, j, using);
     static const char *const kinds[] = {
         "discover", "context", "relevance_feedback", "text", "image", "object"};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
@@ -850,13 +907,19 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
                                            "NamedVectorStruct");
         name = jn->valuestring;
         v = member(v, "vector");
-        if (cJSON_IsObject(v))
-            return unsupported(p, "a sparse vector search");
     }
     if (!(q->vec = qvs_call_vector(p, name)))
         return false;
+    if (q->vec->sparse || cJSON_IsObject(v))
+        return plan_sparse(p, q, v, name);
+    /* The legacy request takes one dense vector, which a multivector
+     * searches as a matrix of one row (qdrant/qdrant#4203). */
     if (cJSON_IsArray(v) && cJSON_IsArray(v->child))
-        return unsupported(p, "a multivector search");
+        return qj_fail_format(p->resp, "vector: data did not match any "
+                                       "variant of untagged enum "
+                                       "NamedVectorStruct");
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, v, NULL, "vector");
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     q->kind = PK_NEAREST;
@@ -1093,6 +1156,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
     sp.filter = q->filter;
     sp.exact = q->exact;
     sp.hnsw_ef = q->hnsw_ef;
+    qvs_quant_search_apply(&q->quant, &sp);
     sp.use_threshold = q->has_threshold;
     sp.score_threshold = q->threshold;
     qv_hit *hits = malloc(want * sizeof(*hits));
@@ -1104,7 +1168,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         oom(p->resp);
         goto done;
     }
-    st = qv_search(c, q->query, dim, &sp, hits, &nh);
+    st = qvs_mv_search(q->vec, q->query, q->query_rows, &sp, hits, &nh);
     if (st != QV_OK) {
         qj_fail_lib(p->resp, c, st, "searching");
         goto done;
@@ -1113,7 +1177,8 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         s[i].id = hits[i].id;
         s[i].score = hits[i].score;
     }
-    nh = keep_hits(q, qv_metric_higher_is_better(q->vec->metric), s, nh);
+    nh = keep_hits(
+        q, q->query_rows || qv_metric_higher_is_better(q->vec->metric), s, nh);
     if (q->mmr && nh > 1) {
         /* Candidates deleted since the search are dropped. */
         if (!(vecs = malloc(nh * (size_t)dim * sizeof(float)))) {
@@ -1142,6 +1207,27 @@ done:
     free(hits);
     free(s);
     free(vecs);
+    return ok;
+}
+
+static bool run_sparse(qvs_call *p, const plan *q, cJSON *arr)
+{
+    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
+    qv_hit *hits = NULL;
+    size_t nh = 0;
+    if (!qvs_sparse_search(q->vec, &q->sparse, q->filter, want, q->exact,
+                           q->has_threshold, q->threshold, &hits, &nh, p->resp))
+        return false;
+    scored *s = malloc((nh ? nh : 1) * sizeof(*s));
+    bool ok = s != NULL;
+    for (size_t i = 0; ok && i < nh; i++)
+        s[i] = (scored){hits[i].id, hits[i].score};
+    if (ok)
+        ok = emit_page(p, q, arr, s, keep_hits(q, true, s, nh));
+    else
+        oom(p->resp);
+    free(s);
+    free(hits);
     return ok;
 }
 
@@ -1381,6 +1467,8 @@ static bool run_kind(qvs_call *p, plan *q, cJSON *arr)
         return run_order(p, q, arr);
     case PK_LEAF_KIND:
         return run_leaf_kind(p, q, arr);
+    case PK_SPARSE:
+        return run_sparse(p, q, arr);
     case PK_RRF:
     case PK_DBSF:
     case PK_FORMULA:

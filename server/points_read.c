@@ -406,7 +406,12 @@ bool qvs_call_order_by_run(qvs_call *p, const qv_order_by *o,
     *vals = NULL;
     if (limit == 0)
         return true;
+    /* No more places than points: a huge limit (found by fuzz_grpc: a
+     * u32 limit asked for 96 GB) must not size the buffers. */
     size_t cap = limit;
+    uint64_t total = 0;
+    if (qv_count(p->coll->points, &total) == QV_OK && total < cap)
+        cap = total ? (size_t)total : 1;
     *ids = malloc(cap * sizeof(**ids));
     *vals = malloc(cap * sizeof(**vals));
     if (!*ids || !*vals)

@@ -25,7 +25,9 @@
  *     a key set to null is removed;
  *   - update_vectors keeps the point's other vectors and its payload.
  */
+#include "multivec.h"
 #include "points.h"
+#include "sparse.h"
 #include "strict.h"
 
 #include <stdio.h>
@@ -269,10 +271,13 @@ static void vec_where(const qvs_call *p, const pset *s, size_t i, size_t k,
 
 /* The vectors of one name, packed for a library batch call. */
 typedef struct column {
-    size_t m;         /* points that have this vector (and are kept) */
-    qv_point_id *ids; /* m */
-    float *vecs;      /* m * dim */
-    size_t *rows;     /* m: the point index each row came from */
+    size_t m;               /* points that have this vector (and are kept) */
+    qv_point_id *ids;       /* m */
+    float *vecs;            /* m * dim (a dense vector) */
+    size_t *rows;           /* m: the point index each row came from */
+    qvs_sparse_vec *sparse; /* m, for a sparse name (vecs then unused) */
+    bool multi;             /* a multivector: the matrices are in mv */
+    qvs_mv_column mv;
 } column;
 
 static void columns_free(column *cols, size_t nv)
@@ -283,8 +288,24 @@ static void columns_free(column *cols, size_t nv)
         free(cols[k].ids);
         free(cols[k].vecs);
         free(cols[k].rows);
+        for (size_t r = 0; cols[k].sparse && r < cols[k].m; r++)
+            qvs_sparse_vec_free(&cols[k].sparse[r]);
+        free(cols[k].sparse);
+        qvs_mv_column_free(&cols[k].mv);
     }
     free(cols);
+}
+
+/* Writes a column into its vector's library collection, each row with
+ * the payload texts[r] (a named vector's collection keeps a copy). */
+static qv_status column_upsert(const qvs_vector *v, const column *col,
+                               const char *const *texts, const size_t *lens)
+{
+    if (v->sparse)
+        return qvs_sparse_upsert(v->coll, col->ids, col->sparse, col->m, texts,
+                                 lens);
+    return qvs_mv_upsert(v, col->ids, col->m, col->vecs,
+                         col->multi ? &col->mv : NULL, texts, lens);
 }
 
 /* The library refuses a vector whose squared norm overflows float
@@ -303,6 +324,22 @@ static bool norm_fits(qvs_call *p, const float *v, uint32_t dim,
                          "%s: vector is too large: its squared norm "
                          "overflows float",
                          where);
+}
+
+/* Parses one given vector j of name k into row dst (dense) or *sv
+ * (sparse), with where in messages. */
+static bool parse_one(qvs_call *p, size_t k, const cJSON *j, float *dst,
+                      qvs_sparse_vec *sv, const char *where)
+{
+    const qvs_vector *v = &p->coll->vectors[k];
+    if (v->sparse)
+        return qvs_sparse_from_input(j, false, sv, p->resp, where);
+    if (qvs_sparse_is_json(j))
+        return qj_fail_input(p->resp,
+                             "Conversion between sparse and regular vectors "
+                             "failed");
+    return qj_vector(j, dst, v->size, p->resp, where) &&
+           norm_fits(p, dst, v->size, where);
 }
 
 /* Validates every given vector of s (kept or not) and packs those of the
@@ -325,9 +362,14 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
         for (size_t i = 0; i < s->n; i++)
             m += s->vecs[i * nv + k] && (!keep || keep[i]);
         cols[k].ids = malloc((m ? m : 1) * sizeof(qv_point_id));
-        cols[k].vecs = malloc((m ? m : 1) * (size_t)v->size * sizeof(float));
+        cols[k].vecs = malloc((m ? m : 1) * (size_t)(v->size ? v->size : 1) *
+                              sizeof(float));
         cols[k].rows = malloc((m ? m : 1) * sizeof(size_t));
-        if (!cols[k].ids || !cols[k].vecs || !cols[k].rows) {
+        if (v->sparse)
+            cols[k].sparse = calloc(m ? m : 1, sizeof(qvs_sparse_vec));
+        cols[k].multi = qvs_mv_is_multi(v);
+        if (!cols[k].ids || !cols[k].vecs || !cols[k].rows ||
+            (v->sparse && !cols[k].sparse)) {
             oom(p);
             goto done;
         }
@@ -347,9 +389,22 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
             float *dst = kept ? c->vecs + c->m * (size_t)dim : scratch;
             char w[160];
             vec_where(p, s, i, k, w, sizeof(w));
-            if (!qj_vector(j, dst, dim, p->resp, w) ||
-                !norm_fits(p, dst, dim, w))
-                goto done;
+            if (c->multi) {
+                if (!qvs_mv_parse(&p->coll->vectors[k], j, kept ? &c->mv : NULL,
+                                  p->resp, w))
+                    goto done;
+            } else {
+                if (!p->coll->vectors[k].sparse &&
+                    qvs_mv_refuse_matrix(j, p->resp))
+                    goto done;
+                qvs_sparse_vec tmp = {0};
+                qvs_sparse_vec *sv =
+                    kept && c->sparse ? &c->sparse[c->m] : &tmp;
+                if (!parse_one(p, k, j, dst, sv, w))
+                    goto done;
+                if (sv == &tmp)
+                    qvs_sparse_vec_free(&tmp);
+            }
             if (kept) {
                 c->ids[c->m] = s->ids[i];
                 c->rows[c->m] = i;
@@ -522,8 +577,7 @@ static bool upsert_named(qvs_call *p, const pset *s, const bool *keep,
             vt[r] = texts[q];
             vl[r] = lens[q];
         }
-        st = qv_upsert_with_payloads(v->coll, col->ids, col->vecs, col->m,
-                                     v->size, (const char *const *)vt, vl);
+        st = column_upsert(v, col, (const char *const *)vt, vl);
         free(vt);
         free(vl);
         if (st != QV_OK) {
@@ -606,9 +660,9 @@ static bool op_upsert(qvs_call *p, const cJSON *body)
     }
     if (!payload_texts(p, &s, col->rows, col->m, &texts, &lens))
         goto done;
-    qv_status st = qv_upsert_with_payloads(c->points, col->ids, col->vecs,
-                                           col->m, c->vectors[0].size,
-                                           (const char *const *)texts, lens);
+    qv_status st = qvs_mv_upsert(&c->vectors[0], col->ids, col->m, col->vecs,
+                                 col->multi ? &col->mv : NULL,
+                                 (const char *const *)texts, lens);
     if (st != QV_OK) {
         qj_fail_lib(p->resp, c->points, st, "upserting points");
         goto done;
@@ -1015,8 +1069,9 @@ static bool op_update_vectors(qvs_call *p, const cJSON *body)
         goto done;
     qvs_coll *c = p->coll;
     if (!c->named) {
-        qv_status st = qv_upsert_batch(c->points, cols[0].ids, cols[0].vecs,
-                                       cols[0].m, c->vectors[0].size);
+        qv_status st =
+            qvs_mv_upsert(&c->vectors[0], cols[0].ids, cols[0].m, cols[0].vecs,
+                          cols[0].multi ? &cols[0].mv : NULL, NULL, NULL);
         ok = st == QV_OK ||
              qj_fail_lib(p->resp, c->points, st, "updating vectors");
         goto done;
@@ -1034,9 +1089,8 @@ static bool op_update_vectors(qvs_call *p, const cJSON *body)
             st = qv_payload_get(c->points, &col->ids[r], NULL, &texts[r],
                                 &lens[r]);
         if (st == QV_OK)
-            st = qv_upsert_with_payloads(c->vectors[k].coll, col->ids,
-                                         col->vecs, col->m, c->vectors[k].size,
-                                         (const char *const *)texts, lens);
+            st = column_upsert(&c->vectors[k], col, (const char *const *)texts,
+                               lens);
         for (size_t r = 0; texts && r < col->m; r++)
             qv_free(texts[r]);
         free(texts);

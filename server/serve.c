@@ -63,11 +63,15 @@ int qvs_serve_main(int argc, char **argv)
         return 1;
     }
     const char *host = qvs_config_host(&cfg);
+    char grpc[32] = "off";
+    if (qvs_server_grpc_port(srv))
+        snprintf(grpc, sizeof(grpc), "port %u", qvs_server_grpc_port(srv));
     printf("quiver serve: Qdrant %s API listening on http://%s%s%s:%u "
-           "(storage %s, %u threads, API key %s)\n",
+           "(gRPC %s, storage %s, %u threads, API key %s)\n",
            QVS_VERSION, strchr(host, ':') ? "[" : "", host,
-           strchr(host, ':') ? "]" : "", qvs_server_port(srv), cfg.storage,
-           cfg.threads, qvs_config_has_auth(&cfg) ? "required" : "off");
+           strchr(host, ':') ? "]" : "", qvs_server_port(srv), grpc,
+           cfg.storage, cfg.threads,
+           qvs_config_has_auth(&cfg) ? "required" : "off");
     fflush(stdout);
 
     int sig = 0;

@@ -30,15 +30,17 @@
 
 /* ---- configuration (config.c) ------------------------------------------ */
 
-#define QVS_VERSION          "1.19.0" /* the Qdrant version we answer as */
-#define QVS_DEFAULT_PORT     6333
-#define QVS_DEFAULT_STORAGE  "./storage"
-#define QVS_DEFAULT_MAX_MB   32u /* Qdrant's max_request_size_mb */
-#define QVS_MAX_MAX_MB       4096u
-#define QVS_MAX_THREADS      256u
-#define QVS_MAX_HEADER_BYTES 16384u /* all request headers together */
-#define QVS_MAX_URI_BYTES    8192u  /* the request target (414 beyond) */
-#define QVS_MAX_HEADER_COUNT 100u   /* header fields (431 beyond) */
+#define QVS_VERSION           "1.19.0" /* the Qdrant version we answer as */
+#define QVS_DEFAULT_PORT      6333
+#define QVS_DEFAULT_GRPC_PORT 6334
+#define QVS_GRPC_PORT_ANY     (-1) /* grpc_port: any free port (tests) */
+#define QVS_DEFAULT_STORAGE   "./storage"
+#define QVS_DEFAULT_MAX_MB    32u /* Qdrant's max_request_size_mb */
+#define QVS_MAX_MAX_MB        4096u
+#define QVS_MAX_THREADS       256u
+#define QVS_MAX_HEADER_BYTES  16384u /* all request headers together */
+#define QVS_MAX_URI_BYTES     8192u  /* the request target (414 beyond) */
+#define QVS_MAX_HEADER_COUNT  100u   /* header fields (431 beyond) */
 /* libmicrohttpd's per-connection memory: a request head must fit in it
  * to reach our checks (and get a JSON 414/431) rather than its HTML error.
  * 512 KiB holds a 100 KB URI or 5,000 header fields with their bookkeeping;
@@ -71,6 +73,11 @@ typedef struct qvs_config {
      * comma-separated names; NULL or "" loopback only (localhost,
      * 127.0.0.1, ::1); "*" any host. */
     const char *snapshot_url_hosts;
+    /* gRPC (server/grpc/): the port, 0 off (qvs_config_init's default),
+     * QVS_GRPC_PORT_ANY any free one; grpc_port_default: the port is the
+     * program's default, so failing to bind it only warns. */
+    int grpc_port;
+    bool grpc_port_default;
 } qvs_config;
 
 /* Defaults: port 6333, ./storage, one thread per CPU, 32 MiB, the
@@ -256,6 +263,33 @@ void qvs_server_conn_stats(qvs_server *srv, size_t *live, size_t *timeouts,
 void qvs_server_queue_stats(qvs_server *srv, size_t *queued, size_t *running);
 void qvs_server_hold_workers(qvs_server *srv, bool hold);
 void qvs_server_hold_writes(qvs_server *srv, bool hold);
+
+/* The bound gRPC port, 0 when gRPC is off. */
+unsigned qvs_server_grpc_port(const qvs_server *srv);
+
+/* gRPC's lines of /metrics (malloc'd), or NULL when gRPC is off. */
+char *qvs_server_grpc_metrics(qvs_server *srv);
+
+/* ---- the worker pool (http.c), shared by REST requests and gRPC calls --
+ * A job is queued with qvs_server_submit; a worker calls run, then done,
+ * after which the job is its owner's again (done may free it).  Writes
+ * (write = true) wait in their own queue and take at most half the
+ * workers, as REST writes do. */
+typedef struct qvs_job {
+    void (*run)(struct qvs_job *job);
+    void (*done)(struct qvs_job *job);
+    bool write;
+    uint64_t seq; /* set by the pool */
+} qvs_job;
+
+/* False when the queue is full or the pool is stopping: the caller
+ * answers "unavailable" (503 / UNAVAILABLE) at once. */
+bool qvs_server_submit(qvs_server *srv, qvs_job *job);
+
+/* The configuration the server runs with, and its connection guard
+ * (guard.h), for the gRPC listener. */
+const qvs_config *qvs_server_config(const qvs_server *srv);
+struct qvs_guard *qvs_server_guard(qvs_server *srv);
 
 /* Graceful stop: stops accepting connections, lets in-flight requests
  * finish (up to QVS_DRAIN_TIMEOUT_MS), stops the daemon, then closes the

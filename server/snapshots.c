@@ -668,7 +668,13 @@ static bool open_member(FILE *f, const cJSON *m, size_t i, const char *tmp,
         dim = c->vectors[i - 1].size;
         metric = c->vectors[i - 1].metric;
     }
-    if (cfg.dim != dim || cfg.metric != metric)
+    /* A sparse vector's member is a sparse library collection (it reports
+     * dim 1 and dot, server/sparse.h). */
+    bool sparse =
+        i > 0 && c->named && i - 1 < c->n_vectors && c->vectors[i - 1].sparse;
+    if (sparse ? cfg.kind != QV_VECTOR_SPARSE
+               : cfg.kind != QV_VECTOR_DENSE || cfg.dim != dim ||
+                     cfg.metric != metric)
         return qvs_fail(r, 400,
                         "Bad request: not a valid snapshot: member %zu does "
                         "not match the collection's vectors",

@@ -52,4 +52,38 @@ const qvi_kernels *qvi_simd_level_kernels(qvi_simd_level level);
  * "scalar,avx2,avx512".  Static string. */
 const char *qvi_simd_available(void);
 
+/* ---- kernels on quantized codes (simd/codes_*.c) -------------------------
+ *
+ * What core/quant/ scores with: integer arithmetic on bytes and bit words,
+ * so every level returns exactly the scalar reference's value.  Scalar
+ * (int8) codes are 0..127, as Qdrant's (see core/quant/quant_int8.c):
+ * dot_u7 and l2_u7 rely on that bound (a product fits a signed byte times
+ * an unsigned byte, a pair of them an int16); l1_u8 takes any bytes.  The
+ * sums fit 32 bits for n <= QV_MAX_DIM (65536 * 127^2 < 2^31).  Binary
+ * codes are arrays of 64-bit words; the popcounts take the word count.
+ * Any n >= 0, unaligned pointers.
+ */
+#include <stdint.h>
+
+typedef struct qvi_code_kernels {
+    qvi_simd_level level;
+    const char *name; /* "scalar", "avx2", "avx512" (VNNI+VPOPCNTDQ), "neon" */
+    uint32_t (*dot_u7)(const uint8_t *a, const uint8_t *b, size_t n);
+    uint32_t (*l2_u7)(const uint8_t *a, const uint8_t *b, size_t n);
+    uint32_t (*l1_u8)(const uint8_t *a, const uint8_t *b, size_t n);
+    uint64_t (*xor_popcount)(const uint64_t *a, const uint64_t *b, size_t w);
+    uint64_t (*and_popcount)(const uint64_t *a, const uint64_t *b, size_t w);
+} qvi_code_kernels;
+
+/* The code kernels matching the level of qvi_simd(): the same level when
+ * this CPU can run its code kernels (the AVX-512 ones also need AVX512BW,
+ * VNNI and VPOPCNTDQ), else the best narrower level.  Never NULL.  Asks
+ * cpuid on each call, so callers keep the pointer (core/quant/ does, per
+ * quantizer); no global state.  Thread-safe. */
+const qvi_code_kernels *qvi_simd_codes(void);
+
+/* The code kernels of one level, or NULL when this build or CPU cannot
+ * run them (tests compare every runnable level with the scalar one). */
+const qvi_code_kernels *qvi_simd_codes_level(qvi_simd_level level);
+
 #endif /* QUIVER_SIMD_H */

@@ -50,13 +50,17 @@ LAYERS = [
     ("simd/", ["simd/", PUBLIC]),
     ("core/base/", ["core/base/", PUBLIC]),
     ("core/hnsw/", ["core/hnsw/", "core/base/", "simd/", PUBLIC]),
+    ("core/multi/", ["core/multi/", "core/base/", "simd/", PUBLIC]),
+    ("core/quant/", ["core/quant/", "core/base/", "simd/", PUBLIC]),
     ("core/filter/", ["core/filter/", "core/base/", PUBLIC]),
     ("core/payload/", ["core/payload/", "core/filter/", "core/base/", PUBLIC]),
     ("core/pindex/",
      ["core/pindex/", "core/payload/", "core/filter/", "core/base/", PUBLIC]),
+    ("core/sparse/", ["core/sparse/", "core/base/", PUBLIC]),
     ("core/search/", ["core/", "simd/", PUBLIC]),
     ("core/", ["core/", "simd/", PUBLIC]),
     ("persist/", ["persist/", "core/", "simd/", PUBLIC]),
+    ("server/grpc/", ["server/", PUBLIC]),
     ("server/", ["server/", PUBLIC]),
     ("cli/", ["cli/", PUBLIC]),
     ("bindings/", ["bindings/", PUBLIC]),
@@ -77,7 +81,7 @@ EXCEPTIONS = {
 EXEMPT = ["tests/", "bench/"]
 
 # Leaf folders of core: they never name qv_collection.
-LEAVES = ["core/base/", "core/hnsw/", "core/filter/", "core/payload/",
+LEAVES = ["core/base/", "core/sparse/", "core/hnsw/", "core/multi/", "core/quant/", "core/filter/", "core/payload/",
           "core/pindex/"]
 
 # Folders (and files) that use no qvi_ identifier.

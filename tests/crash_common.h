@@ -18,6 +18,17 @@ static inline void crash_vector(uint64_t b, unsigned i, float *v)
         v[d] = (float)((b * 31 + i * 7 + d) % 100000) * 0.25f - 1000.0f;
 }
 
+/* The sparse mode's vector of point i of batch b: CRASH_DIM entries whose
+ * indices move with the batch, so that every overwrite changes posting
+ * lists. */
+static inline void crash_sparse(uint64_t b, unsigned i, uint32_t *idx,
+                                float *val)
+{
+    crash_vector(b, i, val);
+    for (unsigned d = 0; d < CRASH_DIM; d++)
+        idx[d] = d * 3u + (uint32_t)(b % 3);
+}
+
 static inline size_t crash_payload(uint64_t b, unsigned i, char *buf,
                                    size_t cap)
 {

@@ -13,7 +13,7 @@ limit=${QUIVER_TEST_TIMEOUT:-120}
 # Starts the server and waits until it answers /readyz; fails at once if
 # it exits, and only after $limit s if it neither answers nor exits.
 start() {
-    "$quiver" serve --port "$port" --storage "$dir/s" >>"$dir/log" 2>&1 &
+    "$quiver" serve --port "$port" --grpc-port 0 --storage "$dir/s" >>"$dir/log" 2>&1 &
     pid=$!
     local deadline=$((SECONDS + limit))
     until curl -fs --max-time 5 "$url/readyz" >/dev/null 2>&1; do

@@ -20,6 +20,11 @@
  *    one batch of a thread that was in flight when it was killed;
  *  - a group that was ever acknowledged is present.
  *
+ * The same rounds run against a sparse collection too (crash_writer's
+ * "sparse" mode, fewer kills): every point's sparse vector must be its
+ * batch's, and after recovery the posting lists must answer as the exact
+ * scan does.
+ *
  * A process kill leaves the page cache intact, so this checks the log's
  * ordering, atomicity and recovery logic, not the disk's; the fsync side
  * is covered by the group commit test in test_wal.c.
@@ -47,8 +52,12 @@
 #error "CRASH_WRITER must name the crash_writer binary"
 #endif
 
+/* The collection is sparse (the loop test's second run). */
+static bool sparse_mode;
+
 enum {
     KILLS = 100,
+    SPARSE_KILLS = 30,
     MAX_WANT = 24,            /* batches to see before a mid-write kill */
     START_KILL_MAX_US = 3000, /* delay of a kill during start-up */
     CKPT_WATCH_ACKS = 4000,   /* batches to watch for a checkpoint */
@@ -65,6 +74,49 @@ static uint64_t next_batch(const progress *p, int t)
     return p->acked[t] < 0 ? (uint64_t)t : (uint64_t)p->acked[t] + 2;
 }
 
+/* Point id's vector: dense, or sparse (values and indices; the indices
+ * of crash_sparse are ascending, as stored). */
+static qv_status read_point(qv_collection *c, const qv_point_id *id, float *v,
+                            uint32_t *idx)
+{
+    if (!sparse_mode)
+        return qv_get(c, id, v, CRASH_DIM);
+    uint32_t *gi = NULL, nnz = 0;
+    float *gv = NULL;
+    qv_status st = qv_sparse_get(c, id, &gi, &gv, &nnz);
+    if (st == QV_OK) {
+        ck_assert_uint_eq(nnz, CRASH_DIM);
+        memcpy(v, gv, CRASH_DIM * sizeof(float));
+        memcpy(idx, gi, CRASH_DIM * sizeof(uint32_t));
+    }
+    qv_free(gi);
+    qv_free(gv);
+    return st;
+}
+
+/* The recovered posting lists answer as the exact scan does. */
+static void check_sparse_index(qv_collection *c)
+{
+    for (uint32_t q = 0; q < 3 * CRASH_DIM; q += 5) {
+        uint32_t qi[2] = {q, q + 1};
+        float qv[2] = {1.0f, -0.5f};
+        qv_sparse_vector sv = {qi, qv, 2};
+        qv_search_params p;
+        qv_search_params_init(&p);
+        p.k = 20;
+        qv_hit a[20], b[20];
+        size_t na, nb;
+        ck_assert_int_eq(qv_sparse_search(c, &sv, &p, a, &na), QV_OK);
+        p.exact = true;
+        ck_assert_int_eq(qv_sparse_search(c, &sv, &p, b, &nb), QV_OK);
+        ck_assert_uint_eq(na, nb);
+        for (size_t i = 0; i < na; i++) {
+            ck_assert(qv_id_compare(&a[i].id, &b[i].id) == 0);
+            ck_assert(a[i].score == b[i].score);
+        }
+    }
+}
+
 /* Checks one group; returns whether it is present. */
 static bool check_group(qv_collection *c, const progress *p, uint64_t g)
 {
@@ -73,7 +125,8 @@ static bool check_group(qv_collection *c, const progress *p, uint64_t g)
     for (unsigned i = 0; i < CRASH_K; i++) {
         qv_point_id id = qv_id_from_num(g * CRASH_K + i);
         float v[CRASH_DIM], want[CRASH_DIM];
-        qv_status st = qv_get(c, &id, v, CRASH_DIM);
+        uint32_t sidx[CRASH_DIM];
+        qv_status st = read_point(c, &id, v, sidx);
         if (st == QV_ENOTFOUND)
             continue;
         ck_assert_int_eq(st, QV_OK);
@@ -87,7 +140,11 @@ static bool check_group(qv_collection *c, const progress *p, uint64_t g)
         crash_payload(b, i, expect, sizeof(expect));
         ck_assert_str_eq(json, expect);
         qv_free(json);
-        crash_vector(b, i, want);
+        uint32_t want_idx[CRASH_DIM];
+        crash_sparse(b, i, want_idx, want);
+        ck_assert_msg(!sparse_mode || memcmp(sidx, want_idx, sizeof(sidx)) == 0,
+                      "group %llu point %u: indices are not batch %llu's",
+                      (unsigned long long)g, i, b);
         ck_assert_msg(memcmp(v, want, sizeof(v)) == 0,
                       "group %llu point %u: vector is not batch %llu's",
                       (unsigned long long)g, i, b);
@@ -141,6 +198,8 @@ static void verify(const char *image, const progress *p)
         groups += check_group(c, p, g);
     ck_assert_int_eq(qv_count(c, &count), QV_OK);
     ck_assert_uint_eq(count, groups * CRASH_K);
+    if (sparse_mode)
+        check_sparse_index(c);
     qv_collection_release(c);
     qv_store_close(s);
 }
@@ -326,7 +385,8 @@ static int run_and_kill(const char *store, progress *p, kill_when when,
         dup2(fds[1], STDOUT_FILENO);
         close(fds[0]);
         close(fds[1]);
-        execl(CRASH_WRITER, CRASH_WRITER, store, a0, a1, bytes, (char *)NULL);
+        execl(CRASH_WRITER, CRASH_WRITER, store, a0, a1, bytes,
+              sparse_mode ? "sparse" : (char *)NULL, (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -358,6 +418,8 @@ static int run_and_kill(const char *store, progress *p, kill_when when,
 
 START_TEST(test_kill_during_writes)
 {
+    sparse_mode = _i == 1;
+    int kills = sparse_mode ? SPARSE_KILLS : KILLS;
     char tmpl[] = "/tmp/qv-crash-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(tmpl));
     char store[4096], image[4096];
@@ -368,7 +430,7 @@ START_TEST(test_kill_during_writes)
         p.group_best[g] = -1;
     unsigned seed = 20240601;
     int total = 0, progressed = 0, mid_checkpoint = 0, watched_ckpt = 0;
-    for (int round = 0; round < KILLS; round++) {
+    for (int round = 0; round < kills; round++) {
         /* Mostly mid-write or mid-checkpoint, sometimes right at the start
          * (during recovery). */
         kill_when when = round % 7 == 0   ? KILL_STARTING
@@ -391,9 +453,10 @@ START_TEST(test_kill_during_writes)
         mid_checkpoint += segs > 1 || tmps > 0;
         verify(image, &p);
     }
-    printf("crash: %d kills, %d batches acknowledged, %d kills seen "
+    printf("crash%s: %d kills, %d batches acknowledged, %d kills seen "
            "mid-checkpoint, %d left a checkpoint in progress\n",
-           KILLS, total, watched_ckpt, mid_checkpoint);
+           sparse_mode ? " (sparse)" : "", kills, total, watched_ckpt,
+           mid_checkpoint);
     /* Holds by construction (each such round waited for a batch); a
      * failure here means the acknowledgements were miscounted. */
     ck_assert_int_ge(total, progressed);
@@ -411,7 +474,7 @@ int main(void)
     /* Generous: the writer's progress, not a clock, decides each kill, and
      * a stalled writer fails by itself after STALL_SECONDS. */
     tcase_set_timeout(tc, 1200);
-    tcase_add_test(tc, test_kill_during_writes);
+    tcase_add_loop_test(tc, test_kill_during_writes, 0, 2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -616,6 +616,7 @@ static qvb_row make_row(const char *engine, uint32_t ef, double recall,
     r.build_s = 1.5;
     r.build_threads = 2;
     r.index_mb = 64.5;
+    r.touched_mb = 0.125;
     return r;
 }
 
@@ -623,10 +624,12 @@ START_TEST(csv_contract)
 {
     ck_assert_str_eq(qvb_csv_header,
                      "engine,dataset,n,dim,metric,m,ef_construct,ef,k,recall,"
-                     "qps,p50_us,p99_us,build_s,build_threads,index_mb");
+                     "qps,p50_us,p99_us,build_s,build_threads,index_mb,"
+                     "touched_mb");
     qvb_row rows[2] = {make_row("quiver", 16, 0.91234, 20000.04),
                        make_row("faiss", 32, 0.5, 10)};
     rows[1].index_mb = NAN; /* not measured: an empty field */
+    rows[1].touched_mb = NAN;
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -634,11 +637,11 @@ START_TEST(csv_contract)
     fclose(f);
     ck_assert_str_eq(
         buf, "engine,dataset,n,dim,metric,m,ef_construct,ef,k,recall,qps,"
-             "p50_us,p99_us,build_s,build_threads,index_mb\n"
+             "p50_us,p99_us,build_s,build_threads,index_mb,touched_mb\n"
              "quiver,synthetic-128-l2,1000,128,l2,16,100,16,10,0.9123,"
-             "20000.0,12.2,40.0,1.500,2,64.5\n"
+             "20000.0,12.2,40.0,1.500,2,64.5,0.125\n"
              "faiss,synthetic-128-l2,1000,128,l2,16,100,32,10,0.5000,10.0,"
-             "12.2,40.0,1.500,2,\n");
+             "12.2,40.0,1.500,2,,\n");
     free(buf);
 }
 END_TEST
@@ -807,6 +810,51 @@ START_TEST(svg_chart)
 }
 END_TEST
 
+/* --quantization expands the engine list: one quiver row per kind and,
+ * with int8, faiss's 8-bit peer; a variant runs its base engine's driver
+ * (missing here, so the message names quiver-bench-quiver). */
+START_TEST(quantization_expands_engines)
+{
+    make_tmpdir();
+    char out[300], drivers[300];
+    tmp_path(out, sizeof out, "resq");
+    tmp_path(drivers, sizeof drivers, "nodrivers");
+    char *argv[] = {"bench",
+                    "--data",
+                    "synthetic-8-l2",
+                    "--n",
+                    "200",
+                    "--queries",
+                    "5",
+                    "--engines",
+                    "quiver,faiss",
+                    "--quantization",
+                    "none,int8,binary",
+                    "--drivers",
+                    drivers,
+                    "--out",
+                    out,
+                    NULL};
+    int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+    ck_assert_int_eq(qvb_main(argc, argv), 1);
+    char path[400];
+    snprintf(path, sizeof path, "%s/results.json", out);
+    char *json = read_all(path);
+    static const char *const want[] = {"quiver", "quiver-int8", "quiver-binary",
+                                       "faiss", "faiss-sq8"};
+    for (size_t i = 0; i < 5; i++) {
+        char e[64];
+        snprintf(e, sizeof e, "\"engine\": \"%s\"", want[i]);
+        ck_assert_msg(strstr(json, e), "no %s in results.json", want[i]);
+    }
+    ck_assert_ptr_nonnull(strstr(json, "no driver quiver-bench-quiver "));
+    ck_assert_ptr_null(strstr(json, "quiver-bench-quiver-int8"));
+    free(json);
+    char *bad[] = {"bench", "--quantization", "int4", "--out", out, NULL};
+    ck_assert_int_eq(qvb_main(5, bad), 2);
+}
+END_TEST
+
 /* ---- the run, without engines
  * -------------------------------------------------- */
 
@@ -828,7 +876,7 @@ START_TEST(run_with_missing_driver)
     char *csv = read_all(path);
     ck_assert_str_eq(csv, "engine,dataset,n,dim,metric,m,ef_construct,ef,k,"
                           "recall,qps,p50_us,p99_us,build_s,build_threads,"
-                          "index_mb\n");
+                          "index_mb,touched_mb\n");
     free(csv);
     snprintf(path, sizeof path, "%s/results.json", out);
     char *json = read_all(path);
@@ -933,6 +981,7 @@ static Suite *harness_suite(void)
     tcase_add_test(tc, json_and_ratios);
     tcase_add_test(tc, svg_chart);
     tcase_add_test(tc, run_with_missing_driver);
+    tcase_add_test(tc, quantization_expands_engines);
     tcase_add_test(tc, filter_sweep_small);
     suite_add_tcase(s, tc);
     return s;

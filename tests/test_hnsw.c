@@ -111,7 +111,7 @@ static void free_data(dataset *d)
 
 static qvi_vecview view_of(const dataset *d)
 {
-    qvi_vecview v = {d->base, d->stride, d->dim, d->metric};
+    qvi_vecview v = {d->base, d->stride, d->dim, d->metric, NULL};
     return v;
 }
 

@@ -135,10 +135,14 @@ static qvs_coll *add_named(const char *name)
     c->named = true;
     c->n_vectors = 2;
     c->vectors = calloc(2, sizeof(qvs_vector));
-    c->vectors[0] =
-        (qvs_vector){strdup("a"), 4, QV_METRIC_DOT, new_lib(4, QV_METRIC_DOT)};
-    c->vectors[1] = (qvs_vector){strdup("b"), 3, QV_METRIC_EUCLID,
-                                 new_lib(3, QV_METRIC_EUCLID)};
+    c->vectors[0] = (qvs_vector){.name = strdup("a"),
+                                 .size = 4,
+                                 .metric = QV_METRIC_DOT,
+                                 .coll = new_lib(4, QV_METRIC_DOT)};
+    c->vectors[1] = (qvs_vector){.name = strdup("b"),
+                                 .size = 3,
+                                 .metric = QV_METRIC_EUCLID,
+                                 .coll = new_lib(3, QV_METRIC_EUCLID)};
     c->points = new_lib(1, QV_METRIC_DOT);
     pthread_mutex_init(&c->write_mu, NULL);
     cat.colls[cat.n++] = c;

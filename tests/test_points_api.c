@@ -163,9 +163,9 @@ static qvs_coll *add_named(const char *name)
 {
     qvs_coll *c = add_coll(name, true, 2);
     c->vectors[0] = (qvs_vector){strdup("a"), 2, QV_METRIC_COSINE,
-                                 new_lib(2, QV_METRIC_COSINE)};
+                                 new_lib(2, QV_METRIC_COSINE), false};
     c->vectors[1] = (qvs_vector){strdup("b"), 3, QV_METRIC_EUCLID,
-                                 new_lib(3, QV_METRIC_EUCLID)};
+                                 new_lib(3, QV_METRIC_EUCLID), false};
     c->points = new_lib(1, QV_METRIC_DOT);
     return c;
 }
@@ -1308,8 +1308,9 @@ START_TEST(query_refused)
     ERR(call(qvs_points_query, "c", "{\"query\":{\"fusion\":\"rrf\"}}"), 400,
         "Wrong input: Validation failed: cannot apply Fusion without "
         "prefetches");
-    ERRP(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
-         "multivectors are not supported");
+    /* A matrix for a dense vector (multivectors: tests/server_multivec.py). */
+    ERR(call(qvs_points_query, "c", "{\"query\":[[1,0],[0,1]]}"), 400,
+        "Wrong input: Conversion between multi and regular vectors failed");
     ERRP(call(qvs_points_query, "c",
               "{\"query\":{\"indices\":[1],\"values\":[1]}}"),
          400, "sparse");

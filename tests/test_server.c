@@ -574,17 +574,22 @@ START_TEST(test_named_vectors)
     qvs_coll *c;
     ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "multi", &c));
     ck_assert(c->named);
-    ck_assert_uint_eq(c->n_vectors, 3);
+    /* The sparse vector "kw" is a vector of its own (server/sparse.h). */
+    ck_assert_uint_eq(c->n_vectors, 4);
     ck_assert_str_eq(c->vectors[0].name, "img");
-    ck_assert_str_eq(c->vectors[1].name, "loc");
-    ck_assert_str_eq(c->vectors[2].name, "txt");
+    ck_assert_str_eq(c->vectors[1].name, "kw");
+    ck_assert(c->vectors[1].sparse && !c->vectors[0].sparse);
+    ck_assert_str_eq(c->vectors[2].name, "loc");
+    ck_assert_str_eq(c->vectors[3].name, "txt");
     ck_assert_ptr_nonnull(qvs_coll_vector(c, "txt"));
     ck_assert_ptr_null(qvs_coll_vector(c, ""));
     ck_assert_ptr_ne(c->points, c->vectors[0].coll);
     qv_collection_config cfg;
     ck_assert_int_eq(qv_collection_get_config(c->vectors[0].coll, &cfg), QV_OK);
     ck_assert_uint_eq(cfg.full_scan_threshold_kb, UINT32_MAX); /* m = 0 */
-    ck_assert_int_eq(qv_collection_get_config(c->vectors[2].coll, &cfg), QV_OK);
+    ck_assert_int_eq(qv_collection_get_config(c->vectors[1].coll, &cfg), QV_OK);
+    ck_assert_uint_eq(cfg.kind, QV_VECTOR_SPARSE);
+    ck_assert_int_eq(qv_collection_get_config(c->vectors[3].coll, &cfg), QV_OK);
     ck_assert_uint_eq(cfg.dim, 2);
     ck_assert_int_eq(cfg.metric, QV_METRIC_EUCLID);
     ck_assert_int_eq(qv_collection_get_config(c->points, &cfg), QV_OK);
@@ -660,8 +665,10 @@ START_TEST(test_create_errors)
     expect_error_prefix(
         call("PUT", "/collections/x",
              "{\"vectors\":{\"size\":4,\"distance\":\"Dot\","
-             "\"multivector_config\":{\"comparator\":\"max_sim\"}}}"),
-        400, "Bad request: ");
+             "\"multivector_config\":{\"comparator\":\"min_sim\"}}}"),
+        400,
+        "Format error in JSON body: vectors.multivector_config: comparator: "
+        "unknown variant");
     expect_error_prefix(call("PUT", "/collections/x",
                              "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
                              "\"hnsw_config\":{\"m\":1}}"),
@@ -2651,6 +2658,168 @@ START_TEST(test_quantization_config)
 }
 END_TEST
 
+/* ---- quantized search (server/quantization.c) ---- */
+
+enum { QDIM = 16, QPOINTS = 400 };
+
+/* Upserts QPOINTS deterministic vectors (centred, so that binary codes
+ * mean something) under vector name vec ("" for the unnamed one). */
+static void upsert_qpoints(const char *coll, const char *const *vecs,
+                           size_t nvecs)
+{
+    cJSON *body = cJSON_CreateObject();
+    cJSON *pts = cJSON_AddArrayToObject(body, "points");
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < QPOINTS; i++) {
+        cJSON *p = cJSON_CreateObject();
+        cJSON_AddNumberToObject(p, "id", i + 1);
+        cJSON *vv =
+            nvecs && vecs[0][0] ? cJSON_AddObjectToObject(p, "vector") : NULL;
+        for (size_t k = 0; k < (nvecs ? nvecs : 1); k++) {
+            float f[QDIM];
+            for (int d = 0; d < QDIM; d++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                f[d] = (float)((double)(x % 2001) / 1000.0 - 1.0);
+            }
+            cJSON *arr = cJSON_CreateFloatArray(f, QDIM);
+            if (vv)
+                cJSON_AddItemToObject(vv, vecs[k], arr);
+            else
+                cJSON_AddItemToObject(p, "vector", arr);
+        }
+        cJSON_AddItemToArray(pts, p);
+    }
+    char *text = cJSON_PrintUnformatted(body);
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s/points?wait=true", coll);
+    expect_ok(call("PUT", path, text));
+    free(text);
+    cJSON_Delete(body);
+}
+
+/* Scores of a query for using (NULL: the unnamed vector) with params
+ * (a JSON object text), best first, into out (room for 5). */
+static int qscores(const char *coll, const char *using, const char *params,
+                   double *out)
+{
+    char body[1024], path[256];
+    snprintf(body, sizeof(body),
+             "{\"query\":[0.5,-0.25,0.75,0.1,-0.6,0.3,0.2,-0.9,0.4,0.05,"
+             "-0.3,0.8,-0.1,0.6,-0.45,0.35],\"limit\":5%s%s%s,\"params\":%s}",
+             using ? ",\"using\":\"" : "", using ? using : "",
+             using ? "\"" : "", params);
+    snprintf(path, sizeof(path), "/collections/%s/points/query", coll);
+    const cJSON *pts =
+        cJSON_GetObjectItem(expect_ok(call("POST", path, body)), "points");
+    int n = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, pts) out[n++] = num(p, "score");
+    return n;
+}
+
+static bool all_integers(const double *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (s[i] != floor(s[i]))
+            return false;
+    return true;
+}
+
+/* Scores equal (rescored or float) to the exact search's. */
+static void expect_exact_scores(const char *coll, const char *using,
+                                const char *params)
+{
+    double got[5], want[5];
+    int n = qscores(coll, using, params, got);
+    ck_assert_int_eq(qscores(coll, using, "{\"exact\":true}", want), n);
+    ck_assert_int_eq(n, 5);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(fabs(got[i] - want[i]) <= 1e-5,
+                      "%s: score %d is %g, exact %g", params, i, got[i],
+                      want[i]);
+}
+
+START_TEST(test_quantized_search)
+{
+    /* int8: un-rescored scores are the codes' (close to, not equal to, the
+     * float ones); rescored scores are the float ones. */
+    create("qs", "{\"vectors\":{\"size\":16,\"distance\":\"Manhattan\"},"
+                 "\"hnsw_config\":{\"full_scan_threshold\":10},"
+                 "\"quantization_config\":{\"scalar\":{\"type\":\"int8\"}}}");
+    upsert_qpoints("qs", NULL, 0);
+    double got[5], want[5];
+    int n = qscores("qs", NULL, "{\"quantization\":{\"rescore\":false}}", got);
+    ck_assert_int_eq(qscores("qs", NULL, "{\"exact\":true}", want), n);
+    bool differs = false;
+    for (int i = 0; i < n; i++) {
+        ck_assert_double_eq_tol(got[i], want[i], 0.1 * want[i] + 0.05);
+        differs = differs || fabs(got[i] - want[i]) > 1e-6;
+    }
+    ck_assert_msg(differs, "int8 scores equal the float scores");
+    expect_exact_scores("qs", NULL,
+                        "{\"quantization\":{\"rescore\":true,"
+                        "\"oversampling\":4}}");
+    /* ignore: the floats, exact scores for the hits the walk found */
+    expect_exact_scores("qs", NULL, "{\"quantization\":{\"ignore\":true}}");
+
+    /* PATCH to binary rebuilds the codes: un-rescored manhattan scores
+     * are differing-bit counts, whole numbers */
+    expect_ok(call("PATCH", "/collections/qs",
+                   "{\"quantization_config\":{\"binary\":{}}}"));
+    n = qscores("qs", NULL, "{\"quantization\":{\"rescore\":false}}", got);
+    ck_assert_msg(n == 5 && all_integers(got, n), "binary scores %g %g", got[0],
+                  got[1]);
+    /* binary rescores by default: with enough oversampling (16 components
+     * make crude codes) the rescored hits are the exact ones */
+    expect_exact_scores("qs", NULL,
+                        "{\"quantization\":{\"oversampling\":100}}");
+    /* the quantization survives a restart */
+    stop_server();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+    n = qscores("qs", NULL, "{\"quantization\":{\"rescore\":false}}", got);
+    ck_assert(n == 5 && all_integers(got, n));
+    expect_ok(call("PATCH", "/collections/qs",
+                   "{\"quantization_config\":\"Disabled\"}"));
+    expect_exact_scores("qs", NULL, "{\"quantization\":{\"rescore\":false}}");
+
+    /* Named vectors: a vector's own quantization_config wins over the
+     * collection's. */
+    create("qn", "{\"vectors\":{\"a\":{\"size\":16,\"distance\":\"Dot\","
+                 "\"quantization_config\":{\"scalar\":{\"type\":\"int8\","
+                 "\"quantile\":0.99}}},\"b\":{\"size\":16,\"distance\":"
+                 "\"Dot\"}},\"hnsw_config\":{\"full_scan_threshold\":10},"
+                 "\"quantization_config\":{\"binary\":{\"encoding\":"
+                 "\"one_bit\"}}}");
+    const char *const names[] = {"a", "b"};
+    upsert_qpoints("qn", names, 2);
+    n = qscores("qn", "a", "{\"quantization\":{\"rescore\":false}}", got);
+    ck_assert(n == 5 && !all_integers(got, n));
+    n = qscores("qn", "b", "{\"quantization\":{\"rescore\":false}}", got);
+    ck_assert(n == 5 && all_integers(got, n));
+
+    /* Qdrant's errors for params.quantization */
+    expect_error_msg(
+        call("POST", "/collections/qn/points/query",
+             "{\"query\":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],\"using\":\"a\","
+             "\"params\":{\"quantization\":{\"oversampling\":0.5}}}"),
+        422,
+        "Validation error in JSON body: [params.quantization.oversampling: "
+        "value 0.5 invalid, must be 1.0 or larger]");
+    expect_error_prefix(
+        call("POST", "/collections/qn/points/query",
+             "{\"query\":[1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0],\"using\":\"a\","
+             "\"params\":{\"quantization\":{\"ignore\":\"yes\"}}}"),
+        400, "Format error in JSON body: params.quantization.ignore");
+    expect_error_prefix(
+        call("POST", "/collections/qn/points/search",
+             "{\"vector\":{\"name\":\"a\",\"vector\":[1,0,0,0,0,0,0,0,0,0,0,"
+             "0,0,0,0,0]},\"limit\":3,\"params\":{\"quantization\":[]}}"),
+        400, "Format error in JSON body: params.quantization");
+}
+END_TEST
+
 /* The SHA-256 of a file by sha256sum, as a user would check it. */
 static void sha256sum(const char *path, char out[65])
 {
@@ -3985,6 +4154,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_datetime_no_seconds);
     tcase_add_test(q19, test_op_ids_survive_restart);
     tcase_add_test(q19, test_quantization_config);
+    tcase_add_test(q19, test_quantized_search);
     tcase_add_test(q19, test_snapshot_sha256);
     tcase_add_test(q19, test_cli_verifies_archives);
     tcase_add_test(q19, test_validation_codes);

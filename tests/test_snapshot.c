@@ -495,6 +495,67 @@ static image good_image(qv_metric metric)
     return read_image(p);
 }
 
+/* The quantization section (kind 64): its config comes back, a bad value
+ * is QV_ECORRUPT, and unknown kinds in the reserved gaps are skipped. */
+START_TEST(test_quant_section)
+{
+    qv_collection *c = make(8, QV_METRIC_DOT, 0);
+    qv_collection_config cfg;
+    qv_collection_get_config(c, &cfg);
+    cfg.quantization = QV_QUANTIZATION_INT8;
+    cfg.quant_quantile = 0.9f;
+    ck_assert_int_eq(qv_collection_set_quantization(c, &cfg), QV_OK);
+    fill(c, 0, 300, 4);
+    const char *p = scratch_path("quant.qvs");
+    save_ok(c, p);
+    qv_collection_release(c);
+    image im = read_image(p);
+    uint64_t len;
+    uint8_t *q = section(&im, QVI_SNAP_QUANT, &len);
+    ck_assert_uint_eq(len, 32);
+    uint32_t flags;
+    memcpy(&flags, entry_of(&im, QVI_SNAP_QUANT) + 4, 4);
+    ck_assert_uint_eq(flags, 0); /* not required: old readers skip it */
+
+    /* An unknown kind in the gap, not required: skipped. */
+    uint32_t kind = 40;
+    memcpy(entry_of(&im, QVI_SNAP_QUANT), &kind, 4);
+    reseal(&im, 0);
+    write_image(&im, p);
+    qv_collection *d = NULL;
+    ck_assert_int_eq(qv_snapshot_open(p, QV_SNAPSHOT_VERIFY, &d, NULL, 0),
+                     QV_OK);
+    qv_collection_get_config(d, &cfg);
+    ck_assert_uint_eq(cfg.quantization, QV_QUANTIZATION_NONE);
+    qv_collection_release(d);
+    kind = QVI_SNAP_QUANT;
+    memcpy(entry_of(&im, 40), &kind, 4);
+    reseal(&im, 0);
+
+    uint32_t bad = 9;
+    memcpy(q, &bad, 4); /* no such kind */
+    reseal(&im, QVI_SNAP_QUANT);
+    refused(&im, 0, QV_ECORRUPT, "quantization");
+    bad = QV_QUANTIZATION_INT8;
+    memcpy(q, &bad, 4);
+    float quantile = 0.2f; /* out of range */
+    memcpy(q + 4, &quantile, 4);
+    reseal(&im, QVI_SNAP_QUANT);
+    refused(&im, 0, QV_ECORRUPT, "quantization");
+    quantile = 0.9f;
+    memcpy(q + 4, &quantile, 4);
+    reseal(&im, QVI_SNAP_QUANT);
+    write_image(&im, p);
+    ck_assert_int_eq(qv_snapshot_open(p, QV_SNAPSHOT_VERIFY, &d, NULL, 0),
+                     QV_OK);
+    qv_collection_get_config(d, &cfg);
+    ck_assert_uint_eq(cfg.quantization, QV_QUANTIZATION_INT8);
+    ck_assert_float_eq(cfg.quant_quantile, 0.9f);
+    qv_collection_release(d);
+    free(im.b);
+}
+END_TEST
+
 START_TEST(test_corrupt_header)
 {
     image im = good_image(QV_METRIC_EUCLID);
@@ -677,7 +738,7 @@ START_TEST(test_unverified_damage)
     /* The first write checks the graph, finds the damage and rebuilds. */
     fill(c, 1000, 1001, 1);
     ck_assert(c->index_ok);
-    qvi_vecview view = {c->vecs, c->stride, 8, QV_METRIC_EUCLID};
+    qvi_vecview view = {c->vecs, c->stride, 8, QV_METRIC_EUCLID, NULL};
     char why[256];
     ck_assert_msg(qvi_hnsw_check(c->index, &view, NULL, why, sizeof(why)) ==
                       QV_OK,
@@ -835,6 +896,7 @@ int main(void)
     tcase_add_test(tc, test_edit_opened_snapshot);
     tcase_add_test(tc, test_save_failure_paths);
     tcase_add_test(tc, test_corrupt_header);
+    tcase_add_test(tc, test_quant_section);
     tcase_add_test(tc, test_corrupt_sections);
     tcase_add_test(tc, test_unverified_damage);
     tcase_add_test(tc, test_load_buffer);

@@ -134,3 +134,23 @@ void seg_append(uint8_t **seg, size_t *len, const struct qvi_change *r)
     *len += n;
     free(buf);
 }
+
+void check_every_cut(const char *image, const char *work, const char *name,
+                     off_t from, off_t to,
+                     char *(*sig_at)(const char *path, const char *name),
+                     const char *before, const char *after)
+{
+    char wseg[4096];
+    for (off_t cut = from; cut <= to; cut++) {
+        rm_rf(work);
+        copy_tree(image, work);
+        last_segment(work, name, wseg, sizeof(wseg));
+        ck_assert_int_eq(truncate(wseg, cut), 0);
+        char *sig = sig_at(work, name);
+        const char *want = cut == to ? after : before;
+        ck_assert_msg(strcmp(sig, want) == 0,
+                      "cut at %lld of [%lld, %lld]: neither before nor after",
+                      (long long)cut, (long long)from, (long long)to);
+        free(sig);
+    }
+}

@@ -43,6 +43,16 @@ void last_segment(const char *path, const char *name, char *out, size_t cap);
 /* The size of the file at path. */
 off_t file_size(const char *path);
 
+/* For every offset in [from, to]: copies the crash image into work, cuts
+ * the newest log segment of collection name there, and checks that
+ * sig_at(work, name) -- the state recovery gives -- is before for every
+ * cut short of to and after at to: a change is there whole or not at
+ * all. */
+void check_every_cut(const char *image, const char *work, const char *name,
+                     off_t from, off_t to,
+                     char *(*sig_at)(const char *path, const char *name),
+                     const char *before, const char *after);
+
 /* Hand-built log segments (persist/wal.h's record format). */
 struct qvi_change;
 /* A new segment buffer holding only the header of segment seq. */

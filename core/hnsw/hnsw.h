@@ -12,6 +12,8 @@
  * The files, one per phase of the index's life (as pgvector splits its own):
  *   hnsw_graph.c   layout, allocation, levels, distances, memory accounting
  *   hnsw_search.c  Algorithm 2 (search a layer) and 5 (k-NN search), scratch
+ *   hnsw_search_scored.c  the same search with distances the caller
+ *                  computes (quantized codes, core/quant/)
  *   hnsw_build.c   Algorithm 1 (insert) with Algorithm 4 (the neighbour
  *                  selection heuristic), single and parallel batch insert
  *   hnsw_delete.c  unlinking a removed node and repairing its in-neighbours
@@ -27,6 +29,14 @@
  * queries.  The collection converts distances to API scores.  Under dot
  * the graph itself is built with a different, norm-aware distance between
  * data points (see hnsw_build.c, "Inner product"); searches use -dot.
+ *
+ * A collection may instead supply its own distance (qvi_hnsw_params.custom):
+ * a multivector collection's graph compares matrices by MaxSim, between a
+ * query and a point and between two points alike, as Qdrant builds its
+ * HNSW over multivectors.  Its views then carry offs, the start of each
+ * slot's variable-length record (core/multi/multi.h).  The search loops
+ * are compiled once for dense rows and once for records, so the dense
+ * path keeps its plain row arithmetic.
  *
  * Locking model (who must hold what)
  * ----------------------------------
@@ -68,7 +78,17 @@ typedef struct qvi_vecview {
     size_t stride; /* in floats */
     uint32_t dim;
     qv_metric metric;
+    /* NULL for dense rows.  A graph with a custom distance (multivectors,
+     * see qvi_hnsw_params.custom) finds slot s's vector at base + offs[s]
+     * instead: variable-length records only the custom distance reads. */
+    const uint64_t *offs;
 } qvi_vecview;
+
+/* A distance kernel: lower is better once the index has applied its sign.
+ * For dense rows, a simd/ kernel over n floats; for a custom distance, a
+ * function of two records of the view (see qvi_vecview.offs) with n the
+ * view's dim. */
+typedef float (*qvi_hnsw_kernel)(const float *a, const float *b, size_t n);
 
 /* Build parameters, named as Qdrant's hnsw_config.  Level 0 keeps up to 2*m
  * links per node, the levels above up to m. */
@@ -76,6 +96,12 @@ typedef struct qvi_hnsw_params {
     uint32_t m;            /* QV_MIN_HNSW_M..QV_MAX_HNSW_M */
     uint32_t ef_construct; /* QV_MIN_EF_CONSTRUCT..QV_MAX_EF_CONSTRUCT */
     uint64_t seed;         /* seed of the level generator */
+    /* NULL: the metric's kernel over dense rows.  Else the distance (lower
+     * is better, used as is) between two records of a view with offs set,
+     * or between a query record and a stored one: the graph of a
+     * multivector collection uses MaxSim for both, as Qdrant builds its
+     * HNSW over multivectors.  The dot build distance is not used then. */
+    qvi_hnsw_kernel custom;
 } qvi_hnsw_params;
 
 /* Fills *p with QV_DEFAULT_HNSW_M, QV_DEFAULT_EF_CONSTRUCT and the default
@@ -219,6 +245,26 @@ qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
                           const qvi_accept *accept, qvi_hnsw_scratch *scratch,
                           uint32_t *slots_out, float *dists_out, size_t *n_out);
 
+/* A search distance computed by the caller instead of from a qvi_vecview:
+ * dist(ctx, s) is the distance (lower is better) of the caller's query to
+ * slot s, for instance on quantized codes (core/quant/).  prefetch (may be
+ * NULL) is called for each node whose distance will be computed soon. */
+typedef struct qvi_hnsw_scorer {
+    float (*dist)(const void *ctx, uint32_t slot);
+    void (*prefetch)(const void *ctx, uint32_t slot);
+    const void *ctx;
+} qvi_hnsw_scorer;
+
+/* qvi_hnsw_search with the scorer's distances (hnsw_search_scored.c): the
+ * same greedy descent and level-0 beam, filter and tie order, over the same
+ * graph.  Returns QV_OK, QV_ENULL, QV_ERANGE (k = 0, k or ef > QV_MAX_EF)
+ * or QV_ENOMEM.  Reader. */
+qv_status qvi_hnsw_search_scored(const qvi_hnsw *h, const qvi_hnsw_scorer *sc,
+                                 uint32_t k, uint32_t ef,
+                                 const qvi_accept *accept,
+                                 qvi_hnsw_scratch *scratch, uint32_t *slots_out,
+                                 float *dists_out, size_t *n_out);
+
 /* Heap bytes the index owns (links, levels, locks, in-degrees, internal
  * scratch), not counting the caller's vectors or search scratches.
  * Reader. */
@@ -254,6 +300,7 @@ qv_status qvi_hnsw_check(const qvi_hnsw *h, const qvi_vecview *view,
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <string.h>
 
 /* levels[s] of a slot that is not in the graph. */
 #define QVI_HNSW_ABSENT 0xffu
@@ -264,8 +311,6 @@ typedef struct qvi_hnsw_cand {
     float dist;
     uint32_t slot;
 } qvi_hnsw_cand;
-
-typedef float (*qvi_hnsw_kernel)(const float *a, const float *b, size_t n);
 
 /*
  * Node records.  Level 0 is one flat arena of cap records of rec0 = 1 + m0
@@ -291,6 +336,7 @@ struct qvi_hnsw {
     double level_mult; /* 1 / ln(m) */
     qvi_hnsw_kernel kern;
     bool negate; /* distance = -kern() (dot, cosine) */
+    bool custom; /* kern is qvi_hnsw_params.custom: views carry offs */
     size_t rec0, recu;
 
     /* Dot only (NULL otherwise): sqn[s] = |x_s|^2 of every node, written
@@ -348,9 +394,20 @@ struct qvi_hnsw_scratch {
 
 /* ---- hnsw_graph.c ---- */
 
+/* Slot s's vector.  The search loops call qvi_hnsw_vec_at with a constant
+ * `custom`, so that the dense path compiles to the plain multiplication
+ * (hnsw_search.c specialises them); the build paths take the branch. */
+static inline __attribute__((always_inline)) const float *
+qvi_hnsw_vec_at(const qvi_vecview *v, uint32_t s, bool custom)
+{
+    if (custom)
+        return v->base + v->offs[s];
+    return v->base + (size_t)s * v->stride;
+}
+
 static inline const float *qvi_hnsw_vec(const qvi_vecview *v, uint32_t s)
 {
-    return v->base + (size_t)s * v->stride;
+    return qvi_hnsw_vec_at(v, s, v->offs != NULL);
 }
 
 static inline float qvi_hnsw_dist(const qvi_hnsw *h, const float *a,
@@ -495,6 +552,45 @@ qv_status qvi_hnsw_scratch_prepare(qvi_hnsw_scratch *s, const qvi_hnsw *h,
 
 /* Starts a new visited epoch. */
 void qvi_hnsw_new_epoch(qvi_hnsw_scratch *s);
+
+/* Inserts (d, slot) into the sorted array a of *n entries (at most cap),
+ * after any entries of equal distance.  The caller has checked that d
+ * beats the last entry when the array is full.  Returns the position. */
+static inline size_t qvi_hnsw_pool_insert(qvi_hnsw_cand *a, size_t *n,
+                                          size_t cap, float d, uint32_t slot)
+{
+    size_t lo = 0, hi = *n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (a[mid].dist <= d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t move = *n - lo;
+    if (*n == cap)
+        move--; /* the last entry falls off */
+    else
+        (*n)++;
+    memmove(a + lo + 1, a + lo, move * sizeof(*a));
+    a[lo].dist = d;
+    a[lo].slot = slot;
+    return lo;
+}
+
+/* Orders equal distances by slot, so results are reproducible. */
+static inline void qvi_hnsw_tie_sort(qvi_hnsw_cand *a, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        qvi_hnsw_cand x = a[i];
+        size_t j = i;
+        while (j > 0 && a[j - 1].dist == x.dist && a[j - 1].slot > x.slot) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
+}
 
 /* Greedy descent on level l (Algorithm 2 with ef = 1).  With build, q is a
  * data point of squared norm qsq and the build distance is used (see

@@ -67,6 +67,7 @@ void qvi_hnsw_params_init(qvi_hnsw_params *p)
     p->m = QV_DEFAULT_HNSW_M;
     p->ef_construct = QV_DEFAULT_EF_CONSTRUCT;
     p->seed = 0x5155495645ull;
+    p->custom = NULL;
 }
 
 qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
@@ -102,6 +103,11 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
         return QV_EINVAL;
     }
 
+    if (p->custom) {
+        kern = p->custom;
+        negate = false;
+    }
+
     qvi_hnsw *h = calloc(1, sizeof(*h));
     if (!h)
         return QV_ENOMEM;
@@ -117,6 +123,7 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
     h->level_mult = 1.0 / log((double)p->m);
     h->kern = kern;
     h->negate = negate;
+    h->custom = p->custom != NULL;
     h->l2k = k->l2sq;
     h->rec0 = 1 + (size_t)h->m0;
     h->recu = 2 + (size_t)h->m;
@@ -201,7 +208,7 @@ qv_status qvi_hnsw_reserve(qvi_hnsw *h, size_t n_slots)
         !grow_array(h, (void **)&h->upper, oc, ncap, sizeof(uint32_t *)) ||
         !grow_array(h, (void **)&h->locks, oc, ncap, 1))
         return QV_ENOMEM;
-    if (h->metric == QV_METRIC_DOT &&
+    if (h->metric == QV_METRIC_DOT && !h->custom &&
         !grow_array(h, (void **)&h->sqn, oc, ncap, sizeof(float)))
         return QV_ENOMEM;
     size_t old = h->cap;
@@ -242,6 +249,8 @@ qv_status qvi_hnsw_check_view(const qvi_hnsw *h, const qvi_vecview *v)
     if (!v || !v->base)
         return QV_ENULL;
     if (v->dim != h->dim || v->metric != h->metric || v->stride < v->dim)
+        return QV_EINVAL;
+    if ((v->offs != NULL) != h->custom)
         return QV_EINVAL;
     return QV_OK;
 }

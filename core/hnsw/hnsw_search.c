@@ -181,46 +181,23 @@ static inline pf_plan prefetch_plan(const qvi_hnsw *h)
 
 /* Prefetches what the plan fetches up front for batch[0..n). */
 static inline void prefetch_batch(const qvi_vecview *v, const uint32_t *batch,
-                                  size_t n, pf_plan pf)
+                                  size_t n, pf_plan pf, bool custom)
 {
     if (!pf.pipe)
         return;
     for (size_t j = 0; j < n && j < QVI_HNSW_PF_AHEAD; j++)
-        qvi_hnsw_prefetch(qvi_hnsw_vec(v, batch[j]), pf.head, pf.all);
+        qvi_hnsw_prefetch(qvi_hnsw_vec_at(v, batch[j], custom), pf.head,
+                          pf.all);
 }
 
 /* Called before neighbour j's distance: the rest of neighbour j + AHEAD. */
 static inline void prefetch_next(const qvi_vecview *v, const uint32_t *batch,
-                                 size_t j, size_t n, pf_plan pf)
+                                 size_t j, size_t n, pf_plan pf, bool custom)
 {
     if (pf.pipe && j + QVI_HNSW_PF_AHEAD < n)
-        qvi_hnsw_prefetch(qvi_hnsw_vec(v, batch[j + QVI_HNSW_PF_AHEAD]),
-                          pf.head, pf.all);
-}
-
-/* Inserts (d, slot) into the sorted array a of *n entries (at most cap),
- * after any entries of equal distance.  The caller has checked that d
- * beats the last entry when the array is full.  Returns the position. */
-static inline size_t pool_insert(qvi_hnsw_cand *a, size_t *n, size_t cap,
-                                 float d, uint32_t slot)
-{
-    size_t lo = 0, hi = *n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (a[mid].dist <= d)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    size_t move = *n - lo;
-    if (*n == cap)
-        move--; /* the last entry falls off */
-    else
-        (*n)++;
-    memmove(a + lo + 1, a + lo, move * sizeof(*a));
-    a[lo].dist = d;
-    a[lo].slot = slot;
-    return lo;
+        qvi_hnsw_prefetch(
+            qvi_hnsw_vec_at(v, batch[j + QVI_HNSW_PF_AHEAD], custom), pf.head,
+            pf.all);
 }
 
 static inline bool accepted(const qvi_accept *acc, uint32_t slot)
@@ -240,11 +217,13 @@ static inline void offer(const qvi_accept *acc, qvi_hnsw_scratch *s,
         return;
     if (!accepted(acc, slot))
         return;
-    pool_insert(s->acc, nacc, k, d, slot);
+    qvi_hnsw_pool_insert(s->acc, nacc, k, d, slot);
 }
 
 /* Algorithm 2.  Specialised by the compiler for each constant value of
- * locking, build and acc != NULL.  With build, q is a data point being
+ * locking, build, custom and acc != NULL (custom: the view's records are
+ * found through offs, see qvi_vecview; the dense instances compile to the
+ * plain row arithmetic).  With build, q is a data point being
  * inserted (or reconnected) whose squared norm is qsq, and distances are
  * the build distance qvi_hnsw_bdist (it differs from the search distance
  * only under dot, see hnsw_build.c); queries use the search distance. */
@@ -252,7 +231,7 @@ static inline __attribute__((always_inline)) size_t
 layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
              bool build, uint32_t ep, float ep_dist, size_t ef, unsigned l,
              bool locking, const qvi_accept *acc, size_t k, size_t *nacc,
-             qvi_hnsw_scratch *s)
+             qvi_hnsw_scratch *s, bool custom)
 {
     qvi_hnsw_cand *pool = s->pool;
     uint32_t *batch = s->ids;
@@ -296,21 +275,22 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
                 continue;
             vis[u] = epoch;
             batch[nu++] = u;
-            qvi_hnsw_prefetch(qvi_hnsw_vec(v, u), 0, pf.head);
+            qvi_hnsw_prefetch(qvi_hnsw_vec_at(v, u, custom), 0, pf.head);
         }
-        prefetch_batch(v, batch, nu, pf);
+        prefetch_batch(v, batch, nu, pf, custom);
 
         size_t next = cur + 1;
         for (size_t j = 0; j < nu; j++) {
             uint32_t u = batch[j];
-            prefetch_next(v, batch, j, nu, pf);
-            float d = build ? qvi_hnsw_bdist(h, q, qsq, qvi_hnsw_vec(v, u), u)
-                            : qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, u));
+            prefetch_next(v, batch, j, nu, pf, custom);
+            const float *x = qvi_hnsw_vec_at(v, u, custom);
+            float d = build ? qvi_hnsw_bdist(h, q, qsq, x, u)
+                            : qvi_hnsw_dist(h, q, x);
             if (acc)
                 offer(acc, s, nacc, k, d, u);
             if (n == ef && !(d < pool[n - 1].dist))
                 continue;
-            size_t pos = pool_insert(pool, &n, ef, d, u);
+            size_t pos = qvi_hnsw_pool_insert(pool, &n, ef, d, u);
             if (pos < next)
                 next = pos;
             if (l == 0)
@@ -330,16 +310,20 @@ size_t qvi_hnsw_search_layer(const qvi_hnsw *h, const qvi_vecview *v,
                              float ep_dist, size_t ef, unsigned l, bool locking,
                              qvi_hnsw_scratch *s)
 {
+    if (v->offs)
+        return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, locking,
+                            NULL, 0, NULL, s, true);
     if (locking)
         return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, true, NULL,
-                            0, NULL, s);
+                            0, NULL, s, false);
     return layer_search(h, v, q, qsq, true, ep, ep_dist, ef, l, false, NULL, 0,
-                        NULL, s);
+                        NULL, s, false);
 }
 
-void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
-                     float qsq, bool build, unsigned l, bool locking,
-                     uint32_t *ep, float *ep_dist)
+static inline __attribute__((always_inline)) void
+greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
+       bool build, unsigned l, bool locking, uint32_t *ep, float *ep_dist,
+       bool custom)
 {
     uint32_t cur = *ep;
     float best = *ep_dist;
@@ -374,13 +358,14 @@ void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
         links = ok;
         cnt = n;
         for (uint32_t i = 0; i < cnt; i++)
-            qvi_hnsw_prefetch(qvi_hnsw_vec(v, links[i]), 0, pf.head);
-        prefetch_batch(v, links, cnt, pf);
+            qvi_hnsw_prefetch(qvi_hnsw_vec_at(v, links[i], custom), 0, pf.head);
+        prefetch_batch(v, links, cnt, pf, custom);
         for (uint32_t i = 0; i < cnt; i++) {
             uint32_t u = links[i];
-            prefetch_next(v, links, i, cnt, pf);
-            float d = build ? qvi_hnsw_bdist(h, q, qsq, qvi_hnsw_vec(v, u), u)
-                            : qvi_hnsw_dist(h, q, qvi_hnsw_vec(v, u));
+            prefetch_next(v, links, i, cnt, pf, custom);
+            const float *x = qvi_hnsw_vec_at(v, u, custom);
+            float d = build ? qvi_hnsw_bdist(h, q, qsq, x, u)
+                            : qvi_hnsw_dist(h, q, x);
             if (d < best) {
                 best = d;
                 cur = u;
@@ -392,18 +377,38 @@ void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
     *ep_dist = best;
 }
 
-/* Orders equal distances by slot, so results are reproducible. */
-static void tie_sort(qvi_hnsw_cand *a, size_t n)
+void qvi_hnsw_greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q,
+                     float qsq, bool build, unsigned l, bool locking,
+                     uint32_t *ep, float *ep_dist)
 {
-    for (size_t i = 1; i < n; i++) {
-        qvi_hnsw_cand x = a[i];
-        size_t j = i;
-        while (j > 0 && a[j - 1].dist == x.dist && a[j - 1].slot > x.slot) {
-            a[j] = a[j - 1];
-            j--;
-        }
-        a[j] = x;
+    if (v->offs)
+        greedy(h, v, q, qsq, build, l, locking, ep, ep_dist, true);
+    else
+        greedy(h, v, q, qsq, build, l, locking, ep, ep_dist, false);
+}
+
+/* Algorithm 5 after the checks: descent, then the level-0 beam; returns
+ * the number of results left in scratch->acc (with accept) or
+ * scratch->pool.  Specialised on custom as layer_search. */
+static inline __attribute__((always_inline)) size_t
+knn(const qvi_hnsw *h, const qvi_vecview *view, const float *query, uint32_t k,
+    size_t beam, const qvi_accept *accept, qvi_hnsw_scratch *scratch,
+    bool custom)
+{
+    uint32_t ep = h->entry;
+    float d = qvi_hnsw_dist(h, query, qvi_hnsw_vec_at(view, ep, custom));
+    for (int l = h->max_level; l > 0; l--)
+        greedy(h, view, query, 0.0f, false, (unsigned)l, false, &ep, &d,
+               custom);
+    if (accept) {
+        size_t nacc = 0;
+        layer_search(h, view, query, 0.0f, false, ep, d, beam, 0, false, accept,
+                     k, &nacc, scratch, custom);
+        return nacc;
     }
+    size_t n = layer_search(h, view, query, 0.0f, false, ep, d, beam, 0, false,
+                            NULL, 0, NULL, scratch, custom);
+    return n > k ? k : n;
 }
 
 qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
@@ -429,28 +434,11 @@ qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
     if (st != QV_OK)
         return st;
 
-    uint32_t ep = h->entry;
-    float d = qvi_hnsw_dist(h, query, qvi_hnsw_vec(view, ep));
-    for (int l = h->max_level; l > 0; l--)
-        qvi_hnsw_greedy(h, view, query, 0.0f, false, (unsigned)l, false, &ep,
-                        &d);
-
-    const qvi_hnsw_cand *res;
-    size_t n;
-    if (accept) {
-        size_t nacc = 0;
-        layer_search(h, view, query, 0.0f, false, ep, d, beam, 0, false, accept,
-                     k, &nacc, scratch);
-        res = scratch->acc;
-        n = nacc;
-    } else {
-        n = layer_search(h, view, query, 0.0f, false, ep, d, beam, 0, false,
-                         NULL, 0, NULL, scratch);
-        res = scratch->pool;
-        if (n > k)
-            n = k;
-    }
-    tie_sort((qvi_hnsw_cand *)res, n);
+    size_t n = view->offs
+                   ? knn(h, view, query, k, beam, accept, scratch, true)
+                   : knn(h, view, query, k, beam, accept, scratch, false);
+    const qvi_hnsw_cand *res = accept ? scratch->acc : scratch->pool;
+    qvi_hnsw_tie_sort((qvi_hnsw_cand *)res, n);
     for (size_t i = 0; i < n; i++) {
         slots_out[i] = res[i].slot;
         if (dists_out)

@@ -287,6 +287,8 @@ qv_status qv_search_batch(qv_collection *c, const float *queries, size_t nq,
     if (!params)
         return qvi_fail(c->err, QV_ENULL, "params is NULL");
     qv_status st = qvi_check_params(c, params);
+    if (st == QV_OK)
+        st = qvi_check_multi(c, false, "qv_search_batch");
     if (st != QV_OK)
         return st;
     if (nq == 0)

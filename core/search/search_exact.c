@@ -44,6 +44,15 @@ qv_status qvi_check_params(qv_collection *c, const qv_search_params *params)
                         params->hnsw_ef, QV_MAX_EF);
     if (params->use_threshold && isnan(params->score_threshold))
         return qvi_fail(c->err, QV_ERANGE, "score threshold is NaN");
+    /* Quantization: 0 means unset (1), as Qdrant's default. */
+    double os = params->quant_oversampling;
+    if (os != 0.0 && !(os >= 1.0 && os <= QV_MAX_OVERSAMPLING))
+        return qvi_fail(c->err, QV_ERANGE,
+                        "oversampling is %g, it must be 1 to %g", os,
+                        QV_MAX_OVERSAMPLING);
+    if (params->quant_rescore > QV_RESCORE_OFF)
+        return qvi_fail(c->err, QV_EINVAL, "unknown rescore value %u",
+                        params->quant_rescore);
     return QV_OK;
 }
 
@@ -121,6 +130,8 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
         return qvi_fail(c->err, QV_ENULL,
                         "query, params, hits or n_hits is NULL");
     qv_status st = qvi_check_params(c, params);
+    if (st == QV_OK)
+        st = qvi_check_multi(c, false, "qv_search");
     if (st != QV_OK)
         return st;
     if (dim != c->cfg.dim)

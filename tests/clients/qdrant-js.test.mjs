@@ -826,6 +826,30 @@ step('updateCollection: hnsw_config is patched', async () => {
     );
 });
 
+step('updateCollection: quantization_config, then searches with params.quantization', async () => {
+    const scalar = { scalar: { type: 'int8', quantile: 0.99, always_ram: true } };
+    assert.equal(await client.updateCollection(COS, { quantization_config: scalar }), true);
+    let info = await client.getCollection(COS);
+    assert.deepEqual(info.config.quantization_config, scalar);
+    // Eight points are below the full-scan threshold: searches scan the
+    // floats whatever the quantization, as Qdrant's plain segments do.
+    for (const quantization of [{ rescore: true, oversampling: 2 }, { ignore: true }, { rescore: false }]) {
+        const res = await client.query(COS, { query: Q, limit: 4, params: { quantization } });
+        assertRanking(res.points, rank('Cosine', Q, P, { limit: 4 }), JSON.stringify(quantization));
+    }
+    const msg = await expectHttpError(422, () =>
+        client.query(COS, { query: Q, limit: 4, params: { quantization: { oversampling: 0.5 } } }),
+    );
+    assert.match(msg, /params\.quantization\.oversampling: value 0\.5 invalid, must be 1\.0 or larger/);
+    const binary = { binary: { encoding: 'two_bits', query_encoding: 'scalar8bits' } };
+    assert.equal(await client.updateCollection(COS, { quantization_config: binary }), true);
+    info = await client.getCollection(COS);
+    assert.deepEqual(info.config.quantization_config, binary);
+    assert.equal(await client.updateCollection(COS, { quantization_config: 'Disabled' }), true);
+    info = await client.getCollection(COS);
+    assert.equal(info.config.quantization_config ?? null, null);
+});
+
 // ---- deletes ----------------------------------------------------------------------
 
 step('delete points by ids and by filter; wait=false is acknowledged', async () => {

@@ -5,14 +5,23 @@
 # it, validates every response they received against Qdrant's OpenAPI
 # schema, then stops the server with SIGTERM and requires exit status 0.
 #
-# Usage: tests/clients/run.sh path/to/quiver
+# The server also serves gRPC on a second free port and has a read-only
+# key (QUIVER_GRPC_URL, QUIVER_READ_ONLY_KEY for the scenarios).
+#
+# Usage: tests/clients/run.sh path/to/quiver [TEST...]
+# TESTs are the scenario names (default: qdrant-js langchain llamaindex
+# hybrid; `grpc` runs grpc.test.mjs, Qdrant's gRPC client against the gRPC
+# port, which ctest runs as js_grpc).
 # Exit status: 0 passed, 77 skipped (quiver has no serve command), else failed.
 # Needs: node >= 18 and the pinned npm packages (scripts/install-client-deps,
 # run by scripts/test), python3 with jsonschema (scripts/install-deps test).
 # Environment: QUIVER_PYTHON3 (default /usr/bin/python3), NODE (default node).
 set -euo pipefail
 
-quiver=${1:?usage: run.sh path/to/quiver}
+quiver=${1:?usage: run.sh path/to/quiver [TEST...]}
+shift
+tests=("$@")
+[ ${#tests[@]} -gt 0 ] || tests=(qdrant-js langchain llamaindex hybrid sparse multivec)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 node=${NODE:-node}
@@ -48,6 +57,7 @@ cleanup() {
 trap cleanup EXIT
 
 key="quiver-test-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+ro_key="quiver-ro-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
 
 free_port() {
     "$node" -e 'const s = require("net").createServer();
@@ -77,10 +87,12 @@ wait_ready() {
 # it: try a few.
 for attempt in 1 2 3 4 5; do
     port=$(free_port)
+    grpc_port=$(free_port)
     url="http://127.0.0.1:$port"
     rm -rf "$work/storage"
     "$quiver" serve --host 127.0.0.1 --port "$port" --storage "$work/storage" \
-        --api-key "$key" >"$work/server.log" 2>&1 &
+        --grpc-port "$grpc_port" --api-key "$key" \
+        --read-only-api-key "$ro_key" >"$work/server.log" 2>&1 &
     pid=$!
     if wait_ready "$url" 30 "$pid"; then
         break
@@ -103,10 +115,11 @@ for attempt in 1 2 3 4 5; do
 done
 echo "run.sh: quiver serve ready at $url (pid $pid)"
 
-export QUIVER_URL=$url QUIVER_API_KEY=$key
+export QUIVER_URL=$url QUIVER_API_KEY=$key QUIVER_READ_ONLY_KEY=$ro_key
+export QUIVER_GRPC_URL=http://127.0.0.1:$grpc_port
 export QUIVER_RESPONSE_LOG=$work/responses.jsonl
 failed=0
-for t in qdrant-js langchain llamaindex hybrid; do
+for t in "${tests[@]}"; do
     echo "== $t =="
     (cd "$here" && "$node" --test --test-reporter=spec "$t.test.mjs") || failed=1
 done

@@ -56,13 +56,21 @@ class qv_collection_config(Structure):
                 ("hnsw_ef_construct", c_uint32),
                 ("full_scan_threshold_kb", c_uint32),
                 ("hnsw_seed", c_uint64), ("max_indexing_threads", c_uint32),
+                ("kind", c_uint32), ("sparse_modifier", c_uint32),
+                ("sparse_full_scan_threshold", c_uint32),
+                ("multivector", c_uint32),
+                ("quantization", c_uint32), ("quant_quantile", c_float),
+                ("quant_always_ram", c_bool), ("quant_encoding", c_uint32),
+                ("quant_query_encoding", c_uint32),
                 ("version", c_uint32)]
 
 
 class qv_search_params(Structure):
     _fields_ = [("k", c_uint32), ("use_threshold", c_bool),
                 ("score_threshold", c_float), ("hnsw_ef", c_uint32),
-                ("exact", c_bool), ("filter", c_void_p), ("version", c_uint32)]
+                ("exact", c_bool), ("filter", c_void_p),
+                ("quant_ignore", c_bool), ("quant_rescore", c_uint32),
+                ("quant_oversampling", c_double), ("version", c_uint32)]
 
 
 class qv_hit(Structure):

@@ -153,6 +153,15 @@ pub struct qv_collection_config {
     pub full_scan_threshold_kb: u32,
     pub hnsw_seed: u64,
     pub max_indexing_threads: u32,
+    pub kind: u32,
+    pub sparse_modifier: u32,
+    pub sparse_full_scan_threshold: u32,
+    pub multivector: u32,
+    pub quantization: u32,
+    pub quant_quantile: f32,
+    pub quant_always_ram: bool,
+    pub quant_encoding: u32,
+    pub quant_query_encoding: u32,
     pub version: u32,
 }
 
@@ -220,6 +229,9 @@ pub struct qv_search_params {
     pub hnsw_ef: u32,
     pub exact: bool,
     pub filter: *const qv_filter,
+    pub quant_ignore: bool,
+    pub quant_rescore: u32,
+    pub quant_oversampling: f64,
     pub version: u32,
 }
 

@@ -1,0 +1,302 @@
+/*
+ * collection_quant.c -- a collection's quantized codes: kept in step with
+ * its vectors, walked by graph searches, rescored with the floats, and
+ * replaced by qv_collection_set_quantization.
+ *
+ * When codes are made
+ * -------------------
+ * The codes follow every write through qvi_index_update_locked (upserts)
+ * and are rebuilt whole when a collection is loaded (adopt_columns) or
+ * its quantization changes.  int8 and the 1.5/2-bit binary encodings need
+ * training data (core/quant/quant.h, "Training"); they train on the
+ * points present at the first write and retrain, re-encoding every point,
+ * each time the collection has doubled since, until a training sample is
+ * full (qvi_quant_sample_max vectors): doubling keeps the re-encoding
+ * cost O(1) per point, amortised, and the range tracks the data while it
+ * is small and still changing.  Deleted slots keep stale codes, which no
+ * search reads: the graph never returns a removed slot.
+ *
+ * Searches (Qdrant's `params.quantization`)
+ * -----------------------------------------
+ * A graph search on a quantized collection walks the codes unless
+ * quant_ignore, keeps floor(k * oversampling) candidates (at least k;
+ * Qdrant's get_oversampled_top), and when rescoring -- by default for
+ * binary codes, not for int8, as Qdrant's default_rescoring -- computes
+ * their float distances and returns the best k with float scores.
+ * Without rescoring the code distances give the scores (approximate for
+ * int8, orders for binary: see quant_binary.c).  Exact scans, including the
+ * ones the planner picks for selective filters, read the floats.
+ *
+ * Durability: qv_collection_set_quantization logs its config (WAL kind
+ * 40) under the write lock like any write; snapshots keep the config in
+ * section 64.  Codes are never stored: replay and open rebuild them.
+ *
+ * Locking: every function here runs under the collection's lock as its
+ * name says (searches shared, the rest exclusive); the quantizer has no
+ * lock of its own.  qv_collection_set_quantization builds the new codes
+ * under the shared lock, so searches keep using the old ones meanwhile,
+ * and swaps them in under the write lock (see there).
+ */
+#include "core/core.h"
+#include "core/hnsw/hnsw.h"
+#include "core/quant/quant.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static qvi_quant_params params_of(const qv_collection_config *cfg)
+{
+    qvi_quant_params p = {.kind = cfg->quantization,
+                          .quantile = cfg->quant_quantile,
+                          .encoding = cfg->quant_encoding,
+                          .query_encoding = cfg->quant_query_encoding};
+    return p;
+}
+
+qv_status qvi_quant_attach(qv_collection *c)
+{
+    c->quant = NULL;
+    c->quant_ok = false;
+    c->quant_trained_on = 0;
+    if (c->cfg.quantization == QV_QUANTIZATION_NONE)
+        return QV_OK;
+    qvi_quant_params p = params_of(&c->cfg);
+    return qvi_quant_create(&p, c->cfg.dim, c->cfg.metric, &c->quant);
+}
+
+void qvi_quant_detach(qv_collection *c)
+{
+    qvi_quant_free(c->quant);
+    c->quant = NULL;
+    c->quant_ok = false;
+}
+
+static const float *row_of(const qv_collection *c, uint32_t s)
+{
+    return c->vecs + (size_t)s * c->stride;
+}
+
+/* Trains fresh on c's vectors and encodes every live slot, for
+ * set_quantization: reads c only (its caller holds the lock, shared or
+ * exclusive).  False when out of memory. */
+static bool build_codes(const qv_collection *c, qvi_quant *fresh)
+{
+    if (qvi_quant_reserve(fresh, c->cap) != QV_OK ||
+        qvi_quant_train(fresh, c->vecs, c->stride, c->live, c->used) != QV_OK)
+        return false;
+    for (uint32_t s = 0; s < c->used; s++)
+        if (c->live[s])
+            qvi_quant_encode(fresh, s, row_of(c, s));
+    return true;
+}
+
+void qvi_quant_rebuild_locked(qv_collection *c)
+{
+    qvi_quant *q = c->quant;
+    if (!q)
+        return;
+    c->quant_ok = build_codes(c, q);
+    if (c->quant_ok)
+        c->quant_trained_on = c->count;
+}
+
+/* True when training again would read a larger sample than last time. */
+static bool wants_training(const qv_collection *c)
+{
+    const qvi_quant *q = c->quant;
+    if (!q->trained)
+        return true;
+    if (q->p.kind == QV_QUANTIZATION_BINARY &&
+        q->p.encoding == QV_BINARY_ONE_BIT)
+        return false; /* nothing to learn */
+    return c->count >= 2 * c->quant_trained_on &&
+           c->quant_trained_on < qvi_quant_sample_max(c->cfg.dim);
+}
+
+void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n)
+{
+    qvi_quant *q = c->quant;
+    if (!q)
+        return;
+    if (!c->quant_ok || wants_training(c)) {
+        qvi_quant_rebuild_locked(c);
+        return;
+    }
+    if (qvi_quant_reserve(q, c->cap) != QV_OK) {
+        c->quant_ok = false;
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        qvi_quant_encode(q, slots[i], row_of(c, slots[i]));
+}
+
+bool qvi_quant_should_use(const qv_collection *c,
+                          const qv_search_params *params)
+{
+    return c->quant && c->quant_ok && !params->quant_ignore;
+}
+
+static bool rescoring(const qv_collection *c, const qv_search_params *params)
+{
+    if (params->quant_rescore == QV_RESCORE_ON)
+        return true;
+    if (params->quant_rescore == QV_RESCORE_OFF)
+        return false;
+    return c->quant->p.kind == QV_QUANTIZATION_BINARY;
+}
+
+/* Candidates the code walk keeps: floor(k * oversampling), at least k. */
+static uint32_t oversampled(const qv_search_params *params)
+{
+    double os = params->quant_oversampling;
+    double want = os > 1.0 ? floor(os * params->k) : params->k;
+    return want > QV_MAX_EF ? QV_MAX_EF : (uint32_t)want;
+}
+
+static float code_dist(const void *ctx, uint32_t slot)
+{
+    return qvi_quant_distance(ctx, slot);
+}
+
+static void code_prefetch(const void *ctx, uint32_t slot)
+{
+    const qvi_quant_query *qq = ctx;
+    const uint8_t *p = qvi_quant_code(qq->q, slot);
+    for (size_t off = 0; off < qq->q->row && off < 16 * 64; off += 64)
+        __builtin_prefetch(p + off);
+}
+
+qv_status qvi_quant_search_locked(qv_collection *c, const float *q,
+                                  const qv_search_params *params,
+                                  const qvi_accept *acc, uint32_t ef,
+                                  qvi_hnsw_scratch *s, qvi_topk *t)
+{
+    const qvi_quant *qz = c->quant;
+    uint32_t want = oversampled(params);
+    uint32_t *slots = malloc(want * sizeof(uint32_t));
+    float *dists = malloc(want * sizeof(float));
+    uint8_t *qbuf = qvi_alloc_aligned(qvi_quant_query_bytes(qz));
+    qv_status st = QV_ENOMEM;
+    if (!slots || !dists || !qbuf)
+        goto cleanup;
+    qvi_quant_query qq;
+    qvi_quant_prepare(qz, q, qbuf, &qq);
+    qvi_hnsw_scorer sc = {
+        .dist = code_dist, .prefetch = code_prefetch, .ctx = &qq};
+    size_t n = 0;
+    st = qvi_hnsw_search_scored(c->index, &sc, want, ef, acc, s, slots, dists,
+                                &n);
+    if (st != QV_OK)
+        goto cleanup;
+    qvi_topk_reset(t);
+    bool rescore = rescoring(c, params);
+    for (size_t i = 0; i < n; i++) {
+        float d = rescore ? qvi_slot_distance(c, q, slots[i]) : dists[i];
+        if (t->n < t->k || d < qvi_topk_bound(t))
+            qvi_topk_push(t, slots[i], d);
+    }
+    qvi_topk_sort(t);
+cleanup:
+    free(qbuf);
+    free(dists);
+    free(slots);
+    return st;
+}
+
+/* ---- public ---------------------------------------------------------------
+ */
+
+qv_status qvi_quant_config_check(const qv_collection_config *cfg, char *msg,
+                                 size_t cap)
+{
+    if (cfg->quantization == QV_QUANTIZATION_NONE)
+        return QV_OK;
+    qvi_quant_params p = params_of(cfg);
+    return qvi_quant_check(&p, msg, cap);
+}
+
+static qv_status check_quantization(qv_collection *c,
+                                    const qv_collection_config *cfg)
+{
+    if (cfg->version > QV_COLLECTION_CONFIG_VERSION)
+        return qvi_fail(c->err, QV_EINVAL,
+                        "config version %u is newer than this build's %u",
+                        cfg->version, (unsigned)QV_COLLECTION_CONFIG_VERSION);
+    char msg[QVI_ERRMSG_CAP];
+    qv_status st = qvi_quant_config_check(cfg, msg, sizeof(msg));
+    return st == QV_OK ? QV_OK : qvi_fail(c->err, st, "%s", msg);
+}
+
+/*
+ * The codes are built under the shared lock, so searches go on meanwhile
+ * (with the old codes) and only writers wait; then the write lock swaps
+ * them in.  A write that slipped in between the two locks (the lock cannot
+ * be upgraded) changed vectors the fresh codes do not reflect: the
+ * write counter tells, and the codes are then built again under the write
+ * lock, as they would have been without the first pass.
+ */
+qv_status qv_collection_set_quantization(qv_collection *c,
+                                         const qv_collection_config *cfg)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!cfg)
+        return qvi_fail(c->err, QV_ENULL, "config is NULL");
+    qv_status st = check_quantization(c, cfg);
+    if (st != QV_OK)
+        return st;
+    qvi_quant *fresh = NULL;
+    if (cfg->quantization != QV_QUANTIZATION_NONE) {
+        qvi_quant_params p = params_of(cfg);
+        st = qvi_quant_create(&p, c->cfg.dim, c->cfg.metric, &fresh);
+        if (st != QV_OK)
+            return qvi_fail(c->err, st, "cannot allocate the quantizer");
+    }
+    pthread_rwlock_rdlock(&c->lock);
+    uint64_t writes = c->quant_writes;
+    bool built = !fresh || build_codes(c, fresh);
+    pthread_rwlock_unlock(&c->lock);
+    pthread_rwlock_wrlock(&c->lock);
+    if (built && fresh && c->quant_writes != writes)
+        built = build_codes(c, fresh);
+    if (!built) {
+        pthread_rwlock_unlock(&c->lock);
+        qvi_quant_free(fresh);
+        return qvi_fail(c->err, QV_ENOMEM, "cannot allocate the codes");
+    }
+    /* Logged like any write (WAL kind 40), so a durable store replays it;
+     * a failed append changes nothing. */
+    qvi_change rec = {.kind = QVI_CHANGE_QUANT_SET, .quant = cfg};
+    uint64_t lsn = 0;
+    st = qvi_change_log_locked(c, &rec, &lsn);
+    if (st != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        qvi_quant_free(fresh);
+        return st;
+    }
+    qvi_quant *old = c->quant;
+    c->quant = fresh;
+    c->quant_ok = fresh != NULL;
+    c->quant_trained_on = c->count;
+    c->cfg.quantization = cfg->quantization;
+    c->cfg.quant_quantile = cfg->quant_quantile;
+    c->cfg.quant_always_ram = cfg->quant_always_ram;
+    c->cfg.quant_encoding = cfg->quant_encoding;
+    c->cfg.quant_query_encoding = cfg->quant_query_encoding;
+    pthread_rwlock_unlock(&c->lock);
+    qvi_quant_free(old);
+    return qvi_change_commit(c, lsn);
+}
+
+qv_status qv_collection_code_bytes(qv_collection *c, size_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "out is NULL");
+    pthread_rwlock_rdlock(&c->lock);
+    *out = c->quant ? qvi_quant_point_bytes(c->quant) : 0;
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}

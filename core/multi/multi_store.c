@@ -1,0 +1,158 @@
+/*
+ * multi_store.c -- the arena of multivector records (see multi.h).
+ *
+ * Invariants: every offs[s] is QVI_MULTI_NONE or the start of a record
+ * inside [0, len); records never overlap; garbage counts the floats of
+ * records that no slot refers to any more, so len - garbage is the live
+ * data.  Growth and compaction allocate the new arrays first, so a failure
+ * changes nothing (the write path reserves before it logs).
+ */
+#include "core/multi/multi.h"
+#include "simd/simd.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void qvi_multi_init(qvi_multi *m, uint32_t dim, qv_metric metric)
+{
+    memset(m, 0, sizeof(*m));
+    m->dim = dim;
+    m->metric = metric;
+}
+
+void qvi_multi_free(qvi_multi *m)
+{
+    free(m->arena);
+    free(m->offs);
+    m->arena = NULL;
+    m->offs = NULL;
+    m->len = m->cap = m->garbage = 0;
+    m->nslots = 0;
+}
+
+static qv_status grow_slots(qvi_multi *m, uint32_t nslots)
+{
+    if (nslots <= m->nslots)
+        return QV_OK;
+    size_t cap = m->nslots < 64 ? 64 : (size_t)m->nslots * 2;
+    if (cap < nslots)
+        cap = nslots;
+    uint64_t *offs = realloc(m->offs, cap * sizeof(uint64_t));
+    if (!offs)
+        return QV_ENOMEM;
+    for (size_t s = m->nslots; s < cap; s++)
+        offs[s] = QVI_MULTI_NONE;
+    m->offs = offs;
+    m->nslots = (uint32_t)cap;
+    return QV_OK;
+}
+
+/* Copies the live records into a fresh arena of cap floats, in slot order. */
+static qv_status compact(qvi_multi *m, size_t cap)
+{
+    float *fresh = malloc(cap * sizeof(float));
+    if (!fresh)
+        return QV_ENOMEM;
+    size_t len = 0;
+    for (uint32_t s = 0; s < m->nslots; s++) {
+        if (m->offs[s] == QVI_MULTI_NONE)
+            continue;
+        const float *rec = m->arena + m->offs[s];
+        size_t n = qvi_multi_record_floats(m->dim, qvi_multi_record_rows(rec));
+        memcpy(fresh + len, rec, n * sizeof(float));
+        m->offs[s] = len;
+        len += n;
+    }
+    free(m->arena);
+    m->arena = fresh;
+    m->cap = cap;
+    m->len = len;
+    m->garbage = 0;
+    return QV_OK;
+}
+
+qv_status qvi_multi_reserve(qvi_multi *m, uint32_t nslots, size_t floats)
+{
+    qv_status st = grow_slots(m, nslots);
+    if (st != QV_OK)
+        return st;
+    size_t need;
+    if (!qv_add_size(m->len, floats, &need))
+        return QV_ENOMEM;
+    if (need <= m->cap)
+        return QV_OK;
+    size_t live = m->len - m->garbage, want;
+    if (!qv_add_size(live, floats, &want))
+        return QV_ENOMEM;
+    /* Room for the new data and as much again, so that a steady stream of
+     * replacements compacts once per doubling. */
+    size_t cap = want < 1024 ? 2048 : want * 2;
+    if (m->garbage == 0 || m->garbage < m->len / 2) {
+        /* Mostly live: grow in place. */
+        if (cap < need)
+            cap = need + need / 2;
+        float *a = realloc(m->arena, cap * sizeof(float));
+        if (!a)
+            return QV_ENOMEM;
+        m->arena = a;
+        m->cap = cap;
+        return QV_OK;
+    }
+    return compact(m, cap);
+}
+
+qv_status qvi_multi_adopt(qvi_multi *m, const float *rows, const uint64_t *offs,
+                          uint64_t len, uint32_t nslots)
+{
+    size_t cap = len ? (size_t)len : 1;
+    float *arena = malloc(cap * sizeof(float));
+    uint64_t *o = malloc((nslots ? nslots : 1) * sizeof(uint64_t));
+    if (!arena || !o) {
+        free(arena);
+        free(o);
+        return QV_ENOMEM;
+    }
+    if (len)
+        memcpy(arena, rows, (size_t)len * sizeof(float));
+    if (nslots)
+        memcpy(o, offs, (size_t)nslots * sizeof(uint64_t));
+    qvi_multi_free(m);
+    m->arena = arena;
+    m->cap = cap;
+    m->len = (size_t)len;
+    m->offs = o;
+    m->nslots = nslots;
+    return QV_OK;
+}
+
+void qvi_multi_make_record(const qvi_multi *m, const float *rows,
+                           uint32_t n_rows, float *out)
+{
+    qvi_multi_record_init(out, n_rows);
+    float *dst = out + QVI_MULTI_HEADER;
+    memcpy(dst, rows, (size_t)n_rows * m->dim * sizeof(float));
+    if (m->metric != QV_METRIC_COSINE)
+        return;
+    const qvi_kernels *k = qvi_simd();
+    for (uint32_t r = 0; r < n_rows; r++)
+        k->normalize(dst + (size_t)r * m->dim, m->dim);
+}
+
+void qvi_multi_clear(qvi_multi *m, uint32_t slot)
+{
+    if (slot >= m->nslots || m->offs[slot] == QVI_MULTI_NONE)
+        return;
+    const float *rec = m->arena + m->offs[slot];
+    m->garbage += qvi_multi_record_floats(m->dim, qvi_multi_record_rows(rec));
+    m->offs[slot] = QVI_MULTI_NONE;
+}
+
+void qvi_multi_put(qvi_multi *m, uint32_t slot, const float *rows,
+                   uint32_t n_rows)
+{
+    qvi_multi_clear(m, slot);
+    float *rec = m->arena + m->len;
+    qvi_multi_make_record(m, rows, n_rows, rec);
+    m->offs[slot] = m->len;
+    m->len += qvi_multi_record_floats(m->dim, n_rows);
+}

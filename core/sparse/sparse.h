@@ -1,0 +1,114 @@
+/*
+ * sparse.h -- internal interface of core/sparse/: sparse vectors of a
+ * collection and their inverted index.
+ *
+ * A leaf: it sees slots (uint32 row numbers), plain arrays and callbacks,
+ * never a collection.  core/sparse_api.c is the collection's side.
+ *
+ *   sparse_index.c  per-slot rows (sorted indices, values) and one posting
+ *                   list per dimension, kept in step on every set/clear
+ *   sparse_search.c scoring: the exact scan and the inverted-index search,
+ *                   which give identical answers (see there why)
+ *
+ * Locking: none of its own.  The collection's lock protects a qvi_sparse:
+ * set and clear under the exclusive lock, searches under the shared one.
+ */
+#ifndef QUIVER_SPARSE_H
+#define QUIVER_SPARSE_H
+
+#include "core/base/base.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One stored sparse vector: nnz strictly ascending indices and their
+ * values.  A slot without a vector has nnz 0 and NULL arrays. */
+typedef struct qvi_sparse_row {
+    uint32_t *idx;
+    float *val;
+    uint32_t nnz;
+} qvi_sparse_row;
+
+/* The posting list of one dimension: the slots holding it, ascending, and
+ * each slot's value there. */
+typedef struct qvi_sparse_posting {
+    uint32_t dim;
+    uint32_t n, cap;
+    uint32_t *slots;
+    float *vals;
+} qvi_sparse_posting;
+
+typedef struct qvi_sparse {
+    qvi_sparse_row *rows; /* cap rows */
+    uint32_t cap;
+    uint64_t n_vectors; /* rows with nnz > 0 */
+    uint64_t nnz_total; /* sum of nnz over the rows */
+    /* Postings, found by dimension through an open-addressing table of
+     * list numbers + 1 (0: empty bucket), tab_cap a power of two. */
+    qvi_sparse_posting *lists;
+    uint32_t n_lists, lists_cap;
+    uint32_t *tab;
+    uint32_t tab_cap;
+    bool stale; /* a posting update ran out of memory: the lists do not
+                   mirror the rows; searches scan until a rebuild */
+} qvi_sparse;
+
+void qvi_sparse_init(qvi_sparse *s);
+void qvi_sparse_free(qvi_sparse *s);
+
+/* Makes rows [0, cap) addressable.  QV_OK or QV_ENOMEM (s unchanged). */
+qv_status qvi_sparse_reserve(qvi_sparse *s, uint32_t cap);
+
+/* Replaces slot's row by *row (taken over; *row is zeroed) and updates
+ * the postings.  Never fails: a posting list that cannot grow marks the
+ * index stale (qvi_sparse_rebuild repairs it). */
+void qvi_sparse_set(qvi_sparse *s, uint32_t slot, qvi_sparse_row *row);
+
+/* Removes slot's row (nothing when it has none). */
+void qvi_sparse_clear(qvi_sparse *s, uint32_t slot);
+
+/* Rebuilds every posting list from the rows of slots [0, n_slots).  QV_OK
+ * or QV_ENOMEM (stays stale). */
+qv_status qvi_sparse_rebuild(qvi_sparse *s, uint32_t n_slots);
+
+/* The number of rows holding dimension dim (0 when none). */
+uint32_t qvi_sparse_df(const qvi_sparse *s, uint32_t dim);
+
+/* Adds qv times each posting of dim below n_slots into sum[slot], marking
+ * first-touched slots in hit and appending them to touched (room for the
+ * list's length, qvi_sparse_df). */
+void qvi_sparse_posting_walk(const qvi_sparse *s, uint32_t dim, float qv,
+                             double *sum, uint8_t *hit, uint32_t n_slots,
+                             uint32_t *touched, size_t *n_touched);
+
+/* Bytes held by the posting lists and the rows (for the benchmark). */
+size_t qvi_sparse_posting_bytes(const qvi_sparse *s);
+
+/* Sorts a copy of (idx, val, nnz) by index into a new row.  Fails with
+ * QV_EINVAL on a repeated index (err names it) or QV_ENOMEM. */
+qv_status qvi_sparse_row_make(const uint32_t *idx, const float *val,
+                              uint32_t nnz, qvi_sparse_row *out, char *err,
+                              size_t errcap);
+void qvi_sparse_row_free(qvi_sparse_row *r);
+
+/* Qdrant's IDF of a dimension held by df of n vectors (see
+ * sparse_search.c). */
+float qvi_sparse_idf(uint64_t n, uint64_t df);
+
+/* Which slots a search may return: accept(arg, slot) (NULL: all). */
+typedef struct qvi_sparse_accept {
+    bool (*fn)(const void *arg, uint32_t slot);
+    const void *arg;
+} qvi_sparse_accept;
+
+/* Top-k of query q (a sorted row) into t (distance = -score, sorted best
+ * first) over the slots [0, n_slots) that share at least one dimension
+ * with q and are accepted.  exact: score every row by merging; else walk
+ * the postings of q's dimensions.  Both give the same hits, scores and
+ * order (bit for bit).  A stale index always scans.  QV_OK or QV_ENOMEM. */
+qv_status qvi_sparse_search(const qvi_sparse *s, const qvi_sparse_row *q,
+                            uint32_t n_slots, const qvi_sparse_accept *acc,
+                            bool exact, qvi_topk *t);
+
+#endif /* QUIVER_SPARSE_H */

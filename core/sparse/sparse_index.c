@@ -1,0 +1,345 @@
+/*
+ * sparse_index.c -- stored sparse vectors and their inverted index.
+ *
+ * Rows: one qvi_sparse_row per slot, its indices strictly ascending (rows
+ * are sorted when made, so scoring can merge two rows and the postings can
+ * be updated dimension by dimension).
+ *
+ * Postings: for every dimension ever stored, the slots holding it in
+ * ascending order with their values, as Qdrant's inverted index keeps
+ * posting lists sorted by point offset.  A dimension's list is found
+ * through an open-addressing table (linear probing, load <= 1/2) keyed by
+ * the dimension.  Sorted lists make an update a binary search plus a
+ * memmove; bulk loads in slot order only append.  A list emptied by
+ * deletes stays (with n 0): dimensions are few next to postings.
+ *
+ * Failure: set and clear never fail.  If a list cannot grow, the index is
+ * marked stale: searches then scan the rows (same answers, see
+ * sparse_search.c) and the collection rebuilds it at a later write.
+ */
+#include "core/sparse/sparse.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void qvi_sparse_init(qvi_sparse *s)
+{
+    memset(s, 0, sizeof(*s));
+}
+
+static void lists_free(qvi_sparse *s)
+{
+    for (uint32_t i = 0; i < s->n_lists; i++) {
+        free(s->lists[i].slots);
+        free(s->lists[i].vals);
+    }
+    free(s->lists);
+    free(s->tab);
+    s->lists = NULL;
+    s->tab = NULL;
+    s->n_lists = s->lists_cap = s->tab_cap = 0;
+}
+
+void qvi_sparse_free(qvi_sparse *s)
+{
+    for (uint32_t i = 0; i < s->cap; i++)
+        qvi_sparse_row_free(&s->rows[i]);
+    free(s->rows);
+    lists_free(s);
+    qvi_sparse_init(s);
+}
+
+void qvi_sparse_row_free(qvi_sparse_row *r)
+{
+    free(r->idx);
+    free(r->val);
+    r->idx = NULL;
+    r->val = NULL;
+    r->nnz = 0;
+}
+
+qv_status qvi_sparse_reserve(qvi_sparse *s, uint32_t cap)
+{
+    if (cap <= s->cap)
+        return QV_OK;
+    qvi_sparse_row *rows = realloc(s->rows, (size_t)cap * sizeof(*rows));
+    if (!rows)
+        return QV_ENOMEM;
+    memset(rows + s->cap, 0, (size_t)(cap - s->cap) * sizeof(*rows));
+    s->rows = rows;
+    s->cap = cap;
+    return QV_OK;
+}
+
+/* ---- rows ---------------------------------------------------------------- */
+
+typedef struct pair {
+    uint32_t idx;
+    float val;
+} pair;
+
+static int cmp_pair(const void *a, const void *b)
+{
+    uint32_t x = ((const pair *)a)->idx, y = ((const pair *)b)->idx;
+    return (x > y) - (x < y);
+}
+
+qv_status qvi_sparse_row_make(const uint32_t *idx, const float *val,
+                              uint32_t nnz, qvi_sparse_row *out, char *err,
+                              size_t errcap)
+{
+    memset(out, 0, sizeof(*out));
+    if (nnz == 0)
+        return QV_OK;
+    pair *p = malloc((size_t)nnz * sizeof(*p));
+    out->idx = malloc((size_t)nnz * sizeof(uint32_t));
+    out->val = malloc((size_t)nnz * sizeof(float));
+    qv_status st = QV_OK;
+    if (!p || !out->idx || !out->val) {
+        st = QV_ENOMEM;
+        if (err)
+            snprintf(err, errcap, "cannot allocate a sparse vector of %u", nnz);
+        goto cleanup;
+    }
+    for (uint32_t i = 0; i < nnz; i++)
+        p[i] = (pair){idx[i], val[i]};
+    qsort(p, nnz, sizeof(*p), cmp_pair);
+    for (uint32_t i = 0; i < nnz; i++) {
+        if (i > 0 && p[i].idx == p[i - 1].idx) {
+            st = QV_EINVAL;
+            if (err)
+                snprintf(err, errcap, "indices must be unique (%u repeats)",
+                         p[i].idx);
+            goto cleanup;
+        }
+        out->idx[i] = p[i].idx;
+        out->val[i] = p[i].val;
+    }
+    out->nnz = nnz;
+cleanup:
+    free(p);
+    if (st != QV_OK)
+        qvi_sparse_row_free(out);
+    return st;
+}
+
+/* ---- the dimension table ------------------------------------------------- */
+
+static uint32_t hash_dim(uint32_t d)
+{
+    uint64_t h = (uint64_t)d * 0x9E3779B97F4A7C15ull;
+    return (uint32_t)(h >> 32);
+}
+
+static qvi_sparse_posting *find_list(const qvi_sparse *s, uint32_t dim)
+{
+    if (!s->tab_cap)
+        return NULL;
+    uint32_t mask = s->tab_cap - 1;
+    for (uint32_t b = hash_dim(dim) & mask;; b = (b + 1) & mask) {
+        uint32_t v = s->tab[b];
+        if (v == 0)
+            return NULL;
+        if (s->lists[v - 1].dim == dim)
+            return &s->lists[v - 1];
+    }
+}
+
+static void tab_put(uint32_t *tab, uint32_t cap, uint32_t dim, uint32_t v)
+{
+    uint32_t mask = cap - 1;
+    uint32_t b = hash_dim(dim) & mask;
+    while (tab[b])
+        b = (b + 1) & mask;
+    tab[b] = v;
+}
+
+/* The list of dim, made empty when absent; NULL when out of memory. */
+static qvi_sparse_posting *get_list(qvi_sparse *s, uint32_t dim)
+{
+    qvi_sparse_posting *l = find_list(s, dim);
+    if (l)
+        return l;
+    if ((uint64_t)(s->n_lists + 1) * 2 > s->tab_cap) {
+        uint32_t cap = s->tab_cap ? s->tab_cap * 2 : 64;
+        uint32_t *tab = calloc(cap, sizeof(*tab));
+        if (!tab)
+            return NULL;
+        for (uint32_t i = 0; i < s->n_lists; i++)
+            tab_put(tab, cap, s->lists[i].dim, i + 1);
+        free(s->tab);
+        s->tab = tab;
+        s->tab_cap = cap;
+    }
+    if (s->n_lists == s->lists_cap) {
+        uint32_t cap = s->lists_cap ? s->lists_cap * 2 : 64;
+        qvi_sparse_posting *lists =
+            realloc(s->lists, (size_t)cap * sizeof(*lists));
+        if (!lists)
+            return NULL;
+        s->lists = lists;
+        s->lists_cap = cap;
+    }
+    l = &s->lists[s->n_lists++];
+    memset(l, 0, sizeof(*l));
+    l->dim = dim;
+    tab_put(s->tab, s->tab_cap, dim, s->n_lists);
+    return l;
+}
+
+/* First position in l whose slot is >= slot. */
+static uint32_t lower_bound(const qvi_sparse_posting *l, uint32_t slot)
+{
+    uint32_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (l->slots[mid] < slot)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool list_insert(qvi_sparse *s, uint32_t dim, uint32_t slot, float v)
+{
+    qvi_sparse_posting *l = get_list(s, dim);
+    if (!l)
+        return false;
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap + l->cap / 2 + 1 : 4;
+        uint32_t *slots = realloc(l->slots, (size_t)cap * sizeof(*slots));
+        if (!slots)
+            return false;
+        l->slots = slots;
+        float *vals = realloc(l->vals, (size_t)cap * sizeof(*vals));
+        if (!vals)
+            return false;
+        l->vals = vals;
+        l->cap = cap;
+    }
+    uint32_t at = lower_bound(l, slot);
+    if (at < l->n && l->slots[at] == slot) {
+        l->vals[at] = v;
+        return true;
+    }
+    memmove(l->slots + at + 1, l->slots + at,
+            (size_t)(l->n - at) * sizeof(uint32_t));
+    memmove(l->vals + at + 1, l->vals + at,
+            (size_t)(l->n - at) * sizeof(float));
+    l->slots[at] = slot;
+    l->vals[at] = v;
+    l->n++;
+    return true;
+}
+
+static void list_remove(qvi_sparse *s, uint32_t dim, uint32_t slot)
+{
+    qvi_sparse_posting *l = find_list(s, dim);
+    if (!l)
+        return;
+    uint32_t at = lower_bound(l, slot);
+    if (at >= l->n || l->slots[at] != slot)
+        return;
+    memmove(l->slots + at, l->slots + at + 1,
+            (size_t)(l->n - at - 1) * sizeof(uint32_t));
+    memmove(l->vals + at, l->vals + at + 1,
+            (size_t)(l->n - at - 1) * sizeof(float));
+    l->n--;
+}
+
+/* ---- updates ------------------------------------------------------------- */
+
+void qvi_sparse_clear(qvi_sparse *s, uint32_t slot)
+{
+    if (slot >= s->cap || s->rows[slot].nnz == 0)
+        return;
+    qvi_sparse_row *r = &s->rows[slot];
+    if (!s->stale) {
+        for (uint32_t i = 0; i < r->nnz; i++)
+            list_remove(s, r->idx[i], slot);
+    }
+    s->n_vectors--;
+    s->nnz_total -= r->nnz;
+    qvi_sparse_row_free(r);
+}
+
+void qvi_sparse_set(qvi_sparse *s, uint32_t slot, qvi_sparse_row *row)
+{
+    qvi_sparse_clear(s, slot);
+    if (row->nnz == 0) {
+        qvi_sparse_row_free(row);
+        return;
+    }
+    s->rows[slot] = *row;
+    memset(row, 0, sizeof(*row));
+    s->n_vectors++;
+    s->nnz_total += s->rows[slot].nnz;
+    const qvi_sparse_row *r = &s->rows[slot];
+    for (uint32_t i = 0; i < r->nnz && !s->stale; i++) {
+        if (!list_insert(s, r->idx[i], slot, r->val[i]))
+            s->stale = true;
+    }
+}
+
+qv_status qvi_sparse_rebuild(qvi_sparse *s, uint32_t n_slots)
+{
+    lists_free(s);
+    s->stale = false;
+    for (uint32_t slot = 0; slot < n_slots && slot < s->cap; slot++) {
+        const qvi_sparse_row *r = &s->rows[slot];
+        for (uint32_t i = 0; i < r->nnz; i++) {
+            if (!list_insert(s, r->idx[i], slot, r->val[i])) {
+                s->stale = true;
+                return QV_ENOMEM;
+            }
+        }
+    }
+    return QV_OK;
+}
+
+/* A stale index counts the rows instead (rare: after an allocation
+ * failure, until the next write rebuilds the lists). */
+uint32_t qvi_sparse_df(const qvi_sparse *s, uint32_t dim)
+{
+    if (!s->stale) {
+        const qvi_sparse_posting *l = find_list(s, dim);
+        return l ? l->n : 0;
+    }
+    uint32_t df = 0;
+    for (uint32_t slot = 0; slot < s->cap; slot++) {
+        const qvi_sparse_row *r = &s->rows[slot];
+        for (uint32_t i = 0; i < r->nnz && r->idx[i] <= dim; i++)
+            df += r->idx[i] == dim;
+    }
+    return df;
+}
+
+size_t qvi_sparse_posting_bytes(const qvi_sparse *s)
+{
+    size_t b = (size_t)s->tab_cap * sizeof(uint32_t) +
+               (size_t)s->lists_cap * sizeof(qvi_sparse_posting);
+    for (uint32_t i = 0; i < s->n_lists; i++)
+        b += (size_t)s->lists[i].cap * (sizeof(uint32_t) + sizeof(float));
+    return b;
+}
+
+void qvi_sparse_posting_walk(const qvi_sparse *s, uint32_t dim, float qv,
+                             double *sum, uint8_t *hit, uint32_t n_slots,
+                             uint32_t *touched, size_t *n_touched)
+{
+    const qvi_sparse_posting *l = find_list(s, dim);
+    if (!l)
+        return;
+    for (uint32_t i = 0; i < l->n; i++) {
+        uint32_t slot = l->slots[i];
+        if (slot >= n_slots)
+            continue;
+        sum[slot] += (double)qv * (double)l->vals[i];
+        if (!hit[slot]) {
+            hit[slot] = 1;
+            touched[(*n_touched)++] = slot;
+        }
+    }
+}

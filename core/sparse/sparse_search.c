@@ -1,0 +1,133 @@
+/*
+ * sparse_search.c -- dot-product search over sparse vectors: the exact
+ * scan and the inverted-index walk.
+ *
+ * Which points: as in Qdrant, only points sharing at least one dimension
+ * with the query are scored (its SparseVector::score is None without an
+ * overlap, and its inverted index never reaches them); a query without
+ * dimensions finds nothing.
+ *
+ * Identical answers: a point's score is the sum, over the dimensions it
+ * shares with the query taken in ascending order, of query value times
+ * stored value.  The scan merges the two sorted rows; the index visits the
+ * query's dimensions in ascending order and adds each posting into the
+ * point's accumulator.  Both therefore add the same terms in the same
+ * order.  The terms are products of two floats, exact in a double (24 + 24
+ * significant bits fit in 53), and the sums are kept in doubles, so
+ * whether the compiler fuses a multiply and an add (FMA on some targets)
+ * cannot change a bit either; the score is the double rounded to float
+ * once.  Ties are ordered by slot in both (qvi_topk's total order).
+ *
+ * IDF: Qdrant's Modifier::Idf multiplies each query value by the
+ * dimension's inverse document frequency before scoring, with the BM25
+ * (Lucene-smoothed) formula ln(1 + (N - df + 0.5) / (df + 0.5)), N the
+ * number of points holding a vector and df those holding the dimension
+ * (Qdrant's docs, "Sparse vectors: IDF modifier"; the same idf() as in
+ * Qdrant's lib/segment BM25 scorer: ((N - df + 0.5) / (df + 0.5) + 1).ln(),
+ * computed in f32).  The caller applies it to the query (sparse_api.c).
+ */
+#include "core/sparse/sparse.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+float qvi_sparse_idf(uint64_t n, uint64_t df)
+{
+    float nf = (float)n, d = (float)df;
+    return logf((nf - d + 0.5f) / (d + 0.5f) + 1.0f);
+}
+
+static bool accepted(const qvi_sparse_accept *acc, uint32_t slot)
+{
+    return !acc || !acc->fn || acc->fn(acc->arg, slot);
+}
+
+/* Merges row r with query q; false when they share no dimension. */
+static bool row_score(const qvi_sparse_row *r, const qvi_sparse_row *q,
+                      double *out)
+{
+    double acc = 0.0;
+    bool any = false;
+    uint32_t i = 0, j = 0;
+    while (i < r->nnz && j < q->nnz) {
+        if (r->idx[i] < q->idx[j]) {
+            i++;
+        } else if (r->idx[i] > q->idx[j]) {
+            j++;
+        } else {
+            acc += (double)q->val[j] * (double)r->val[i];
+            any = true;
+            i++;
+            j++;
+        }
+    }
+    *out = acc;
+    return any;
+}
+
+static void scan(const qvi_sparse *s, const qvi_sparse_row *q, uint32_t n_slots,
+                 const qvi_sparse_accept *acc, qvi_topk *t)
+{
+    for (uint32_t slot = 0; slot < n_slots && slot < s->cap; slot++) {
+        double score;
+        if (s->rows[slot].nnz == 0 || !row_score(&s->rows[slot], q, &score))
+            continue;
+        if (accepted(acc, slot))
+            qvi_topk_push(t, slot, -(float)score);
+    }
+}
+
+static qv_status walk(const qvi_sparse *s, const qvi_sparse_row *q,
+                      uint32_t n_slots, const qvi_sparse_accept *acc,
+                      qvi_topk *t)
+{
+    double *sum = calloc(n_slots ? n_slots : 1, sizeof(*sum));
+    uint8_t *hit = calloc(n_slots ? n_slots : 1, 1);
+    uint32_t *touched = NULL;
+    size_t n_touched = 0, cap = 0;
+    qv_status st = QV_OK;
+    if (!sum || !hit) {
+        st = QV_ENOMEM;
+        goto cleanup;
+    }
+    for (uint32_t j = 0; j < q->nnz; j++) {
+        uint32_t df = qvi_sparse_df(s, q->idx[j]);
+        if (n_touched + df > cap) {
+            size_t nc = (n_touched + df) * 2;
+            uint32_t *grown = realloc(touched, nc * sizeof(*grown));
+            if (!grown) {
+                st = QV_ENOMEM;
+                goto cleanup;
+            }
+            touched = grown;
+            cap = nc;
+        }
+        qvi_sparse_posting_walk(s, q->idx[j], q->val[j], sum, hit, n_slots,
+                                touched, &n_touched);
+    }
+    for (size_t i = 0; i < n_touched; i++) {
+        uint32_t slot = touched[i];
+        if (accepted(acc, slot))
+            qvi_topk_push(t, slot, -(float)sum[slot]);
+    }
+cleanup:
+    free(sum);
+    free(hit);
+    free(touched);
+    return st;
+}
+
+qv_status qvi_sparse_search(const qvi_sparse *s, const qvi_sparse_row *q,
+                            uint32_t n_slots, const qvi_sparse_accept *acc,
+                            bool exact, qvi_topk *t)
+{
+    qv_status st = QV_OK;
+    if (exact || s->stale)
+        scan(s, q, n_slots, acc, t);
+    else
+        st = walk(s, q, n_slots, acc, t);
+    if (st == QV_OK)
+        qvi_topk_sort(t);
+    return st;
+}

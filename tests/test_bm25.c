@@ -1,0 +1,264 @@
+/*
+ * test_bm25.c -- the built-in qdrant/bm25 model (server/bm25*.c).
+ *
+ *  1. MurmurHash3_x86_32 against published values, and the token id as
+ *     fastembed's abs(mmh3.hash(token)).
+ *  2. The Snowball English stemmer against pairs from the algorithm's
+ *     own sample vocabulary (snowballstem.org, english/voc.txt and
+ *     output.txt) and its exceptional forms.
+ *  3. Stopwords, tokenizing and the BM25 document and query values,
+ *     derived by hand from the formula cited in bm25.c.
+ *  4. Document options: defaults, k/b/avg_len, language "none", refusals.
+ */
+#include "server/bm25.h"
+
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+START_TEST(murmur3_known_values)
+{
+    ck_assert_uint_eq(qvs_murmur3_32("", 0, 0), 0);
+    ck_assert_uint_eq(qvs_murmur3_32("", 0, 1), 0x514e28b7u);
+    ck_assert_uint_eq(qvs_murmur3_32("hello", 5, 0), 0x248bfa47u);
+    const char *fox = "The quick brown fox jumps over the lazy dog";
+    ck_assert_uint_eq(qvs_murmur3_32(fox, strlen(fox), 0), 0x2e4ff723u);
+    /* mmh3.hash("foo") == -156908512: the id is its absolute value. */
+    ck_assert_uint_eq(qvs_murmur3_32("foo", 3, 0), (uint32_t)-156908512);
+    ck_assert_uint_eq(qvs_bm25_token_id("foo", 3), 156908512u);
+    ck_assert_uint_eq(qvs_bm25_token_id("hello", 5), 613153351u);
+}
+END_TEST
+
+static const char *const PAIRS[][2] = {
+    {"consign", "consign"},
+    {"consigned", "consign"},
+    {"consigning", "consign"},
+    {"consignment", "consign"},
+    {"consist", "consist"},
+    {"consisted", "consist"},
+    {"consistency", "consist"},
+    {"consistent", "consist"},
+    {"consistently", "consist"},
+    {"consisting", "consist"},
+    {"consists", "consist"},
+    {"consolation", "consol"},
+    {"consolations", "consol"},
+    {"consolatory", "consolatori"},
+    {"console", "consol"},
+    {"consoled", "consol"},
+    {"consoles", "consol"},
+    {"consolidate", "consolid"},
+    {"consolidated", "consolid"},
+    {"consolidating", "consolid"},
+    {"consoling", "consol"},
+    {"consolingly", "consol"},
+    {"consols", "consol"},
+    {"consonant", "conson"},
+    {"consort", "consort"},
+    {"consorted", "consort"},
+    {"consorting", "consort"},
+    {"conspicuous", "conspicu"},
+    {"conspicuously", "conspicu"},
+    {"conspiracy", "conspiraci"},
+    {"conspirator", "conspir"},
+    {"conspirators", "conspir"},
+    {"conspire", "conspir"},
+    {"conspired", "conspir"},
+    {"conspiring", "conspir"},
+    {"constable", "constabl"},
+    {"constables", "constabl"},
+    {"constance", "constanc"},
+    {"constancy", "constanc"},
+    {"constant", "constant"},
+    {"knack", "knack"},
+    {"knackeries", "knackeri"},
+    {"knacks", "knack"},
+    {"knag", "knag"},
+    {"knave", "knave"},
+    {"knaves", "knave"},
+    {"knavish", "knavish"},
+    {"kneaded", "knead"},
+    {"kneading", "knead"},
+    {"knee", "knee"},
+    {"kneel", "kneel"},
+    {"kneeled", "kneel"},
+    {"kneeling", "kneel"},
+    {"kneels", "kneel"},
+    {"knees", "knee"},
+    {"knell", "knell"},
+    {"knelt", "knelt"},
+    {"knew", "knew"},
+    {"knick", "knick"},
+    {"knif", "knif"},
+    {"knife", "knife"},
+    {"knight", "knight"},
+    {"knightly", "knight"},
+    {"knights", "knight"},
+    {"knit", "knit"},
+    {"knits", "knit"},
+    {"knitted", "knit"},
+    {"knitting", "knit"},
+    {"knives", "knive"},
+    {"knob", "knob"},
+    {"knobs", "knob"},
+    {"knock", "knock"},
+    {"knocked", "knock"},
+    {"knocker", "knocker"},
+    {"knockers", "knocker"},
+    {"knocking", "knock"},
+    {"knocks", "knock"},
+    {"knopp", "knopp"},
+    {"knot", "knot"},
+    {"knots", "knot"},
+    /* the exceptional forms and invariants */
+    {"skies", "sky"},
+    {"dying", "die"},
+    {"news", "news"},
+    {"gently", "gentl"},
+    {"succeed", "succeed"},
+    {"herring", "herring"},
+    /* plurals, -ed/-ing, y, the R1 prefixes */
+    {"caresses", "caress"},
+    {"ponies", "poni"},
+    {"ties", "tie"},
+    {"cats", "cat"},
+    {"gas", "gas"},
+    {"running", "run"},
+    {"hopping", "hop"},
+    {"hoped", "hope"},
+    {"agreed", "agre"},
+    {"happy", "happi"},
+    {"generously", "generous"},
+    {"communism", "communism"},
+    {"by", "by"},
+};
+
+START_TEST(stemmer_sample_vocabulary)
+{
+    for (size_t i = 0; i < sizeof(PAIRS) / sizeof(PAIRS[0]); i++) {
+        char buf[64];
+        size_t n = strlen(PAIRS[i][0]);
+        memcpy(buf, PAIRS[i][0], n);
+        n = qvs_stem_english(buf, n);
+        buf[n] = '\0';
+        ck_assert_msg(strcmp(buf, PAIRS[i][1]) == 0, "%s -> %s, expected %s",
+                      PAIRS[i][0], buf, PAIRS[i][1]);
+    }
+}
+END_TEST
+
+START_TEST(stopwords)
+{
+    ck_assert(qvs_bm25_stopword("the", 3));
+    ck_assert(qvs_bm25_stopword("don't", 5));
+    ck_assert(qvs_bm25_stopword("yourselves", 10));
+    ck_assert(qvs_bm25_stopword("a", 1));
+    ck_assert(!qvs_bm25_stopword("cat", 3));
+    ck_assert(!qvs_bm25_stopword("them2", 5));
+}
+END_TEST
+
+static float value_of(const qvs_bm25_vec *v, const char *tok)
+{
+    uint32_t id = qvs_bm25_token_id(tok, strlen(tok));
+    for (uint32_t i = 0; i < v->n; i++)
+        if (v->indices[i] == id)
+            return v->values[i];
+    return -1;
+}
+
+START_TEST(document_and_query_values)
+{
+    qvs_bm25_opts o;
+    qvs_bm25_opts_init(&o);
+    const char *text = "The cats are RUNNING, running fast!";
+    qvs_bm25_vec v;
+    ck_assert(qvs_bm25_embed(text, strlen(text), &o, false, &v));
+    /* kept: cat, run, run, fast (the, are: stopwords): doc_len 4 */
+    ck_assert_uint_eq(v.n, 3);
+    for (uint32_t i = 1; i < v.n; i++)
+        ck_assert_uint_lt(v.indices[i - 1], v.indices[i]);
+    double norm = 1.2 * (1 - 0.75 + 0.75 * 4 / 256.0);
+    ck_assert_double_eq_tol(value_of(&v, "cat"), 1 * 2.2 / (1 + norm), 1e-6);
+    ck_assert_double_eq_tol(value_of(&v, "fast"), 1 * 2.2 / (1 + norm), 1e-6);
+    ck_assert_double_eq_tol(value_of(&v, "run"), 2 * 2.2 / (2 + norm), 1e-6);
+    qvs_bm25_vec_free(&v);
+    ck_assert(qvs_bm25_embed(text, strlen(text), &o, true, &v));
+    ck_assert_uint_eq(v.n, 3);
+    ck_assert_float_eq(value_of(&v, "run"), 1.0f);
+    qvs_bm25_vec_free(&v);
+    /* Only stopwords and punctuation: an empty vector. */
+    ck_assert(qvs_bm25_embed("the, of -- a", 12, &o, false, &v));
+    ck_assert_uint_eq(v.n, 0);
+    qvs_bm25_vec_free(&v);
+}
+END_TEST
+
+static cJSON *parse(const char *s)
+{
+    cJSON *j = cJSON_Parse(s);
+    ck_assert_ptr_nonnull(j);
+    return j;
+}
+
+START_TEST(document_options)
+{
+    qvs_resp r;
+    memset(&r, 0, sizeof(r));
+    r.http_status = 200;
+    qvs_bm25_vec v;
+    cJSON *j = parse("{\"text\":\"running dogs\",\"model\":\"qdrant/bm25\","
+                     "\"options\":{\"k\":2,\"b\":0,\"avg_len\":10}}");
+    ck_assert(qvs_bm25_is_document(j));
+    ck_assert(qvs_bm25_document(j, false, &v, &r, "doc"));
+    /* b = 0: no length normalisation, tf 1 -> (k + 1) / (1 + k) = 1 */
+    ck_assert_uint_eq(v.n, 2);
+    ck_assert_double_eq_tol(value_of(&v, "dog"), 1.0, 1e-6);
+    qvs_bm25_vec_free(&v);
+    cJSON_Delete(j);
+    /* language none: no stopwords, no stemming */
+    j = parse("{\"text\":\"the dogs\",\"model\":\"Qdrant/bm25\","
+              "\"options\":{\"language\":\"none\"}}");
+    ck_assert(qvs_bm25_document(j, true, &v, &r, "doc"));
+    ck_assert_uint_eq(v.n, 2);
+    ck_assert_float_eq(value_of(&v, "dogs"), 1.0f);
+    ck_assert_float_eq(value_of(&v, "the"), 1.0f);
+    qvs_bm25_vec_free(&v);
+    cJSON_Delete(j);
+    const char *bad[] = {
+        "{\"text\":\"x\",\"model\":\"sentence-transformers/all-MiniLM-L6-v2\"}",
+        "{\"text\":\"x\",\"model\":\"qdrant/bm25\",\"options\":{\"b\":2}}",
+        "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
+        "\"options\":{\"language\":\"german\"}}",
+        "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
+        "\"options\":{\"tokenizer\":\"prefix\"}}",
+        "{\"text\":5,\"model\":\"qdrant/bm25\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        j = parse(bad[i]);
+        r.http_status = 200;
+        ck_assert_msg(!qvs_bm25_document(j, false, &v, &r, "doc"), "%s",
+                      bad[i]);
+        ck_assert_int_eq(r.http_status, 400);
+        cJSON_Delete(j);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("bm25");
+    TCase *tc = tcase_create("bm25");
+    tcase_add_test(tc, murmur3_known_values);
+    tcase_add_test(tc, stemmer_sample_vocabulary);
+    tcase_add_test(tc, stopwords);
+    tcase_add_test(tc, document_and_query_values);
+    tcase_add_test(tc, document_options);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

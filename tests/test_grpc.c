@@ -1,0 +1,563 @@
+/*
+ * test_grpc.c -- the gRPC listener against bad input, with libnghttp2 as
+ * the client: the real server (qvs_server_start) in-process, gRPC on a
+ * free loopback port.
+ *
+ *  1. framing: a message shorter than its length prefix, a prefix cut
+ *     short, two messages in a unary call, a compressed flag without
+ *     grpc-encoding, and a corrupt gzip body -- each a gRPC status;
+ *  2. a message over the size limit: RESOURCE_EXHAUSTED;
+ *  3. unknown methods and Qdrant methods we do not implement:
+ *     UNIMPLEMENTED;
+ *  4. wrong content-type: HTTP 415 with grpc-status INVALID_ARGUMENT;
+ *  5. bytes that are not protobuf for a real method, and a string that
+ *     is not UTF-8: INVALID_ARGUMENT;
+ *  6. a connection that does not speak HTTP/2 is closed, and the server
+ *     still answers the next one (grpc.health.v1.Health/Check: SERVING);
+ *  7. grpc-timeout: with the workers held, a call is answered
+ *     DEADLINE_EXCEEDED by its deadline;
+ *  8. api-key metadata: none, wrong, the read-only key on a write;
+ *  9. graceful stop: a call in flight when qvs_server_stop starts is
+ *     finished and answered OK;
+ * 10. an idle connection gets GOAWAY before the guard's header timeout
+ *     closes it;
+ * 11. replies are counted in /metrics (grpc_responses_total).
+ *
+ * Nothing waits on the clock but the deadline test, whose 50 ms deadline
+ * only has to pass (the call is held until then by design), and the idle
+ * test, which waits for the GOAWAY the server sends after half a second
+ * of idleness; every other wait is for a reply or a counter, with a
+ * bounded poll.
+ */
+#include "h2_body.h"
+#include "scratch_dir.h"
+#include "server/server.h"
+
+#include "health_check.pb-c.h"
+#include "points_service.pb-c.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <netinet/in.h>
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define API_KEY "rw-key"
+#define RO_KEY  "ro-key"
+
+static qvs_server *srv;
+
+static void start(unsigned header_timeout_s)
+{
+    scratch_dir_make("grpc");
+    qvs_config cfg;
+    qvs_config_init(&cfg);
+    cfg.host = "127.0.0.1";
+    cfg.port = 0;
+    cfg.grpc_port = QVS_GRPC_PORT_ANY;
+    cfg.storage = scratch_dir;
+    cfg.threads = 2;
+    cfg.max_request_bytes = 1 << 20;
+    cfg.api_key = API_KEY;
+    cfg.read_only_api_key = RO_KEY;
+    cfg.header_timeout_s = header_timeout_s;
+    char err[512] = "";
+    ck_assert_msg(qvs_server_start(&cfg, &srv, err, sizeof(err)), "start: %s",
+                  err);
+    ck_assert_uint_ne(qvs_server_grpc_port(srv), 0);
+}
+
+static void setup(void)
+{
+    start(60); /* no idle connection closes during a test */
+}
+
+static void setup_fast(void)
+{
+    start(1); /* idle connections get GOAWAY after half a second */
+}
+
+static void teardown(void)
+{
+    qvs_server_stop(srv);
+    srv = NULL;
+    scratch_dir_remove();
+}
+
+/* ---- a small nghttp2 client ---------------------------------------------- */
+
+typedef struct reply {
+    int http_status;
+    int grpc_status; /* -1: none received */
+    char message[512];
+    unsigned char data[4096];
+    size_t data_len;
+    bool closed;
+    bool goaway; /* the server sent GOAWAY */
+} reply;
+
+typedef struct client {
+    int fd;
+    nghttp2_session *ng;
+    h2_body body;
+    reply r;
+} client;
+
+static ssize_t c_send(nghttp2_session *ng, const uint8_t *data, size_t len,
+                      int flags, void *user)
+{
+    (void)ng, (void)flags;
+    client *c = user;
+    ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
+    return n < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : n;
+}
+
+static int c_header(nghttp2_session *ng, const nghttp2_frame *f,
+                    const uint8_t *name, size_t nlen, const uint8_t *value,
+                    size_t vlen, uint8_t flags, void *user)
+{
+    (void)ng, (void)f, (void)flags;
+    client *c = user;
+    char v[512];
+    snprintf(v, sizeof(v), "%.*s", (int)vlen, (const char *)value);
+    if (nlen == 7 && memcmp(name, ":status", 7) == 0)
+        c->r.http_status = atoi(v);
+    else if (nlen == 11 && memcmp(name, "grpc-status", 11) == 0)
+        c->r.grpc_status = atoi(v);
+    else if (nlen == 12 && memcmp(name, "grpc-message", 12) == 0)
+        snprintf(c->r.message, sizeof(c->r.message), "%s", v);
+    return 0;
+}
+
+static int c_data(nghttp2_session *ng, uint8_t flags, int32_t id,
+                  const uint8_t *data, size_t len, void *user)
+{
+    (void)ng, (void)flags, (void)id;
+    client *c = user;
+    size_t room = sizeof(c->r.data) - c->r.data_len;
+    if (len > room)
+        len = room;
+    memcpy(c->r.data + c->r.data_len, data, len);
+    c->r.data_len += len;
+    return 0;
+}
+
+static int c_frame(nghttp2_session *ng, const nghttp2_frame *f, void *user)
+{
+    (void)ng;
+    if (f->hd.type == NGHTTP2_GOAWAY)
+        ((client *)user)->r.goaway = true;
+    return 0;
+}
+
+static int c_close(nghttp2_session *ng, int32_t id, uint32_t err, void *user)
+{
+    (void)ng, (void)id, (void)err;
+    ((client *)user)->r.closed = true;
+    return 0;
+}
+
+static int dial(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in to = {.sin_family = AF_INET,
+                             .sin_port =
+                                 htons((uint16_t)qvs_server_grpc_port(srv))};
+    inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+    return fd;
+}
+
+static void client_open(client *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->r.grpc_status = -1;
+    c->fd = dial();
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_send_callback(cb, c_send);
+    nghttp2_session_callbacks_set_on_header_callback(cb, c_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, c_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, c_close);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cb, c_frame);
+    ck_assert_int_eq(nghttp2_session_client_new(&c->ng, cb, c), 0);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, NULL, 0);
+}
+
+static void client_close(client *c)
+{
+    nghttp2_session_del(c->ng);
+    close(c->fd);
+}
+
+#define HDR(n, v)                                                              \
+    {                                                                          \
+        (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v),                  \
+            NGHTTP2_NV_FLAG_NONE                                               \
+    }
+
+/* Sends one request: path, content type, extra header pairs (NULL-ended),
+ * body bytes as given (framing included). */
+static void client_submit(client *c, const char *path, const char *type,
+                          const char *const *extra, const void *body,
+                          size_t len)
+{
+    nghttp2_nv nv[16] = {HDR(":method", "POST"),         HDR(":scheme", "http"),
+                         HDR(":authority", "127.0.0.1"), HDR(":path", path),
+                         HDR("content-type", type),      HDR("te", "trailers")};
+    size_t n = 6;
+    for (size_t i = 0; extra && extra[i]; i += 2)
+        nv[n++] = (nghttp2_nv)HDR(extra[i], extra[i + 1]);
+    c->body = (h2_body){.data = body, .len = len};
+    nghttp2_data_provider prd = {.source.ptr = &c->body,
+                                 .read_callback = h2_body_read};
+    ck_assert_int_gt(nghttp2_submit_request(c->ng, NULL, nv, n, &prd, NULL), 0);
+    ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
+}
+
+/* Reads until the stream closes or the connection ends (30 s bound). */
+static void client_wait(client *c)
+{
+    unsigned char buf[16384];
+    for (int i = 0; i < 3000 && !c->r.closed; i++) {
+        ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 10) <= 0)
+            continue;
+        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            break;
+        ck_assert_int_ge(nghttp2_session_mem_recv(c->ng, buf, (size_t)n), 0);
+    }
+}
+
+/* One call on a new connection; the reply. */
+static reply call(const char *path, const char *type, const char *const *extra,
+                  const void *body, size_t len)
+{
+    client c;
+    client_open(&c);
+    client_submit(&c, path, type, extra, body, len);
+    client_wait(&c);
+    reply r = c.r;
+    client_close(&c);
+    return r;
+}
+
+static const char *const with_key[] = {"api-key", API_KEY, NULL};
+
+/* A framed message: the 5-byte prefix (flag, length) and the bytes. */
+static size_t frame(unsigned char *out, uint8_t flag, uint32_t declared,
+                    const void *msg, size_t len)
+{
+    out[0] = flag;
+    out[1] = (uint8_t)(declared >> 24);
+    out[2] = (uint8_t)(declared >> 16);
+    out[3] = (uint8_t)(declared >> 8);
+    out[4] = (uint8_t)declared;
+    memcpy(out + 5, msg, len);
+    return len + 5;
+}
+
+static reply health(void)
+{
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    return call("/grpc.health.v1.Health/Check", "application/grpc", NULL, body,
+                n);
+}
+
+static void assert_serving(reply r)
+{
+    ck_assert_int_eq(r.grpc_status, 0);
+    ck_assert_uint_ge(r.data_len, 5);
+    Grpc__Health__V1__HealthCheckResponse *h =
+        grpc__health__v1__health_check_response__unpack(NULL, r.data_len - 5,
+                                                        r.data + 5);
+    ck_assert_ptr_nonnull(h);
+    ck_assert_int_eq(
+        h->status,
+        GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+    grpc__health__v1__health_check_response__free_unpacked(h, NULL);
+}
+
+/* ---- the tests ------------------------------------------------------------
+ */
+
+START_TEST(health_check_serving)
+{
+    assert_serving(health());
+    /* counted in /metrics, by method and status */
+    size_t len = 0;
+    char *text = qvs_metrics_render(srv, &len);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_msg(strstr(text, "grpc_responses_total{endpoint=\"/grpc.health."
+                               "v1.Health/Check\",status=\"OK\"} 1\n"),
+                  "%s", text);
+    free(text);
+}
+END_TEST
+
+START_TEST(framing_errors_are_statuses)
+{
+    unsigned char body[64];
+    const char *path = "/qdrant.Collections/List";
+    /* a prefix announcing 100 bytes, 10 sent */
+    size_t n = frame(body, 0, 100, "0123456789", 10);
+    reply r = call(path, "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 3);
+    ck_assert_msg(strstr(r.message, "truncated"), "%s", r.message);
+    /* a prefix cut short */
+    r = call(path, "application/grpc", with_key, body, 3);
+    ck_assert_int_eq(r.grpc_status, 3);
+    /* two messages in a unary call */
+    n = frame(body, 0, 0, "", 0);
+    n += frame(body + n, 0, 0, "", 0);
+    r = call(path, "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 3);
+    /* compressed without grpc-encoding */
+    n = frame(body, 1, 0, "", 0);
+    r = call(path, "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 12);
+    /* gzip announced, garbage sent */
+    static const char *const gz[] = {"api-key", API_KEY, "grpc-encoding",
+                                     "gzip", NULL};
+    n = frame(body, 1, 4, "junk", 4);
+    r = call(path, "application/grpc", gz, body, n);
+    ck_assert_int_eq(r.grpc_status, 13);
+    /* no body at all */
+    r = call(path, "application/grpc", with_key, "", 0);
+    ck_assert_int_eq(r.grpc_status, 3);
+    assert_serving(health());
+}
+END_TEST
+
+START_TEST(oversized_message_is_resource_exhausted)
+{
+    size_t len = (2u << 20) + 5;
+    unsigned char *body = calloc(1, len);
+    ck_assert_ptr_nonnull(body);
+    frame(body, 0, (uint32_t)(len - 5), "", 0);
+    reply r =
+        call("/qdrant.Points/Upsert", "application/grpc", with_key, body, len);
+    free(body);
+    ck_assert_int_eq(r.grpc_status, 8);
+    assert_serving(health());
+}
+END_TEST
+
+START_TEST(unknown_methods_are_unimplemented)
+{
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    reply r =
+        call("/qdrant.Nope/Nothing", "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 12);
+    r = call("/qdrant.Points/Discover", "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 12);
+    r = call("no-slash", "application/grpc", with_key, body, n);
+    ck_assert_int_ne(r.grpc_status, 0);
+}
+END_TEST
+
+START_TEST(wrong_content_type)
+{
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    reply r =
+        call("/qdrant.Collections/List", "application/json", with_key, body, n);
+    ck_assert_int_eq(r.http_status, 415);
+    ck_assert_int_eq(r.grpc_status, 3);
+}
+END_TEST
+
+START_TEST(malformed_protobuf_is_invalid_argument)
+{
+    static const unsigned char junk[] = {0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01};
+    unsigned char body[32];
+    size_t n = frame(body, 0, sizeof(junk), junk, sizeof(junk));
+    reply r =
+        call("/qdrant.Points/Search", "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 3);
+    /* a valid message naming no collection: REST's 404 */
+    Qdrant__SearchPoints sp = QDRANT__SEARCH_POINTS__INIT;
+    sp.collection_name = "missing";
+    sp.limit = 3;
+    unsigned char packed[64];
+    size_t len = qdrant__search_points__pack(&sp, packed);
+    n = frame(body, 0, (uint32_t)len, packed, len);
+    r = call("/qdrant.Points/Search", "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 5);
+    ck_assert_str_eq(r.message,
+                     "Not found: Collection `missing` doesn't exist!");
+    /* a string that is not UTF-8: refused as Qdrant's decoder does */
+    sp.collection_name = "\xff\xfe";
+    len = qdrant__search_points__pack(&sp, packed);
+    n = frame(body, 0, (uint32_t)len, packed, len);
+    r = call("/qdrant.Points/Search", "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 3);
+    ck_assert_msg(strstr(r.message, "UTF-8"), "%s", r.message);
+}
+END_TEST
+
+START_TEST(not_http2_is_closed)
+{
+    int fd = dial();
+    const char junk[] = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(send(fd, junk, sizeof(junk) - 1, MSG_NOSIGNAL),
+                     (ssize_t)sizeof(junk) - 1);
+    char buf[256];
+    ssize_t n;
+    do { /* the server may send its SETTINGS and GOAWAY first */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        ck_assert_int_eq(poll(&p, 1, 30000), 1);
+        n = recv(fd, buf, sizeof(buf), 0);
+    } while (n > 0);
+    ck_assert_int_le(n, 0);
+    close(fd);
+    assert_serving(health());
+}
+END_TEST
+
+START_TEST(deadline_exceeded)
+{
+    qvs_server_hold_workers(srv, true);
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    static const char *const timeout[] = {"api-key", API_KEY, "grpc-timeout",
+                                          "50m", NULL};
+    reply r =
+        call("/qdrant.Collections/List", "application/grpc", timeout, body, n);
+    qvs_server_hold_workers(srv, false);
+    ck_assert_int_eq(r.grpc_status, 4);
+}
+END_TEST
+
+START_TEST(api_keys)
+{
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    reply r =
+        call("/qdrant.Collections/List", "application/grpc", NULL, body, n);
+    ck_assert_int_eq(r.grpc_status, 16);
+    static const char *const wrong[] = {"api-key", "nope", NULL};
+    r = call("/qdrant.Collections/List", "application/grpc", wrong, body, n);
+    ck_assert_int_eq(r.grpc_status, 16);
+    static const char *const ro[] = {"api-key", RO_KEY, NULL};
+    r = call("/qdrant.Collections/List", "application/grpc", ro, body, n);
+    ck_assert_int_eq(r.grpc_status, 0);
+    r = call("/qdrant.Collections/Delete", "application/grpc", ro, body, n);
+    ck_assert_int_eq(r.grpc_status, 7);
+    static const char *const bearer[] = {"authorization", "Bearer " API_KEY,
+                                         NULL};
+    r = call("/qdrant.Collections/List", "application/grpc", bearer, body, n);
+    ck_assert_int_eq(r.grpc_status, 0);
+}
+END_TEST
+
+START_TEST(idle_connection_gets_goaway)
+{
+    client c;
+    client_open(&c);
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    client_submit(&c, "/grpc.health.v1.Health/Check", "application/grpc", NULL,
+                  body, n);
+    client_wait(&c);
+    ck_assert_int_eq(c.r.grpc_status, 0);
+    /* idle now: GOAWAY within the header timeout (1 s), then the close */
+    unsigned char buf[4096];
+    for (int i = 0; i < 3000 && !c.r.goaway; i++) {
+        struct pollfd p = {.fd = c.fd, .events = POLLIN};
+        if (poll(&p, 1, 10) <= 0)
+            continue;
+        ssize_t got = recv(c.fd, buf, sizeof(buf), 0);
+        if (got <= 0)
+            break;
+        ck_assert_int_ge(nghttp2_session_mem_recv(c.ng, buf, (size_t)got), 0);
+    }
+    ck_assert_msg(c.r.goaway, "no GOAWAY before the idle connection closed");
+    client_close(&c);
+    assert_serving(health()); /* a new connection is served */
+}
+END_TEST
+
+static void *stop_server(void *arg)
+{
+    qvs_server_stop(arg);
+    return NULL;
+}
+
+START_TEST(graceful_stop_finishes_calls)
+{
+    qvs_server_hold_workers(srv, true);
+    client c;
+    client_open(&c);
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    client_submit(&c, "/qdrant.Collections/List", "application/grpc", with_key,
+                  body, n);
+    /* wait until a worker holds the call */
+    size_t queued = 0, running = 0;
+    for (int i = 0; i < 3000 && running == 0; i++) {
+        struct pollfd p = {.fd = c.fd, .events = 0};
+        poll(&p, 0, 10);
+        qvs_server_queue_stats(srv, &queued, &running);
+    }
+    ck_assert_uint_eq(running, 1);
+    pthread_t t;
+    qvs_server *s = srv;
+    ck_assert_int_eq(pthread_create(&t, NULL, stop_server, s), 0);
+    qvs_server_hold_workers(s, false);
+    client_wait(&c);
+    pthread_join(t, NULL);
+    srv = NULL;
+    ck_assert_int_eq(c.r.grpc_status, 0);
+    ck_assert_uint_ge(c.r.data_len, 5);
+    client_close(&c);
+    scratch_dir_remove();
+}
+END_TEST
+
+static void teardown_if_running(void)
+{
+    if (srv)
+        teardown();
+}
+
+int main(void)
+{
+    Suite *s = suite_create("grpc");
+    TCase *tc = tcase_create("bad input");
+    tcase_add_checked_fixture(tc, setup, teardown_if_running);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, health_check_serving);
+    tcase_add_test(tc, framing_errors_are_statuses);
+    tcase_add_test(tc, oversized_message_is_resource_exhausted);
+    tcase_add_test(tc, unknown_methods_are_unimplemented);
+    tcase_add_test(tc, wrong_content_type);
+    tcase_add_test(tc, malformed_protobuf_is_invalid_argument);
+    tcase_add_test(tc, not_http2_is_closed);
+    tcase_add_test(tc, deadline_exceeded);
+    tcase_add_test(tc, api_keys);
+    tcase_add_test(tc, graceful_stop_finishes_calls);
+    suite_add_tcase(s, tc);
+    TCase *idle = tcase_create("idle connections");
+    tcase_add_checked_fixture(idle, setup_fast, teardown_if_running);
+    tcase_set_timeout(idle, 120);
+    tcase_add_test(idle, idle_connection_gets_goaway);
+    suite_add_tcase(s, idle);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
