@@ -3950,6 +3950,49 @@ START_TEST(test_strict_config_validation)
 }
 END_TEST
 
+/* multivector_config and sparse_config on real multivectors and sparse
+ * vectors (tests/openapi/test_strictmode.py's cases). */
+START_TEST(test_strict_multi_sparse)
+{
+    expect_ok(
+        call("PUT", "/collections/s",
+             "{\"vectors\":{\"dense-multi\":{\"size\":4,\"distance\":"
+             "\"Dot\",\"multivector_config\":{\"comparator\":"
+             "\"max_sim\"}}},\"sparse_vectors\":{\"sparse-vector\":{}}}"));
+    strict_patch("{\"enabled\":true,\"multivector_config\":{\"dense-multi\":"
+                 "{\"max_vectors\":5}},\"sparse_config\":{\"sparse-vector\":"
+                 "{\"max_length\":4}}}");
+    const char *P = "/collections/s/points?wait=true";
+    expect_ok(call("PUT", P,
+                   "{\"points\":[{\"id\":1,\"vector\":{\"dense-multi\":"
+                   "[[1,2,3,4],[2,3,4,5],[3,4,5,6]],\"sparse-vector\":"
+                   "{\"indices\":[1,2,3,4],\"values\":[0.1,0.2,0.3,0.4]}}}]}"));
+    const char *six = "[[1,1,1,1],[1,1,1,1],[1,1,1,1],[1,1,1,1],[1,1,1,1],"
+                      "[1,1,1,1]]";
+    const char *multi_msg = "Bad request: Multivector 'dense-multi' has a "
+                            "limit of 5 vectors, but 6 were provided!";
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"points\":[{\"id\":2,\"vector\":{\"dense-multi\":%s}}]}", six);
+    expect_error_msg(call("PUT", P, body), 400, multi_msg);
+    snprintf(body, sizeof(body),
+             "{\"batch\":{\"ids\":[2],\"vectors\":{\"dense-multi\":[%s]}}}",
+             six);
+    expect_error_msg(call("PUT", P, body), 400, multi_msg);
+    expect_error_msg(
+        call("PUT", P,
+             "{\"points\":[{\"id\":2,\"vector\":{\"sparse-vector\":"
+             "{\"indices\":[1,2,3,4,5,6],\"values\":[0.1,0.2,0.3,"
+             "0.4,0.5,0.6]}}}]}"),
+        400,
+        "Bad request: Sparse vector 'sparse-vector' has a limit "
+        "of 4 indices, but 6 were provided!");
+    ck_assert_uint_eq(strict_count(), 1);
+    strict_patch("{\"enabled\":false}");
+    expect_ok(call("PUT", P, body));
+}
+END_TEST
+
 /* The other read endpoints take the same checks. */
 START_TEST(test_strict_other_reads)
 {
@@ -4179,6 +4222,7 @@ static Suite *server_suite(void)
     tcase_add_test(strict, test_strict_unindexed_filters);
     tcase_add_test(strict, test_strict_filter_sizes);
     tcase_add_test(strict, test_strict_write_limits);
+    tcase_add_test(strict, test_strict_multi_sparse);
     tcase_add_test(strict, test_strict_index_count);
     tcase_add_test(strict, test_strict_rate_limits);
     tcase_add_test(strict, test_strict_bucket_clock);
