@@ -60,6 +60,9 @@ typedef struct qvs_resp {
      * NULL: static strings, never freed (the dashboard's ETag,
      * Cache-Control and security headers). */
     const char *headers[QVS_MAX_RESP_HEADERS][2];
+    /* Retry-After of an error reply (a 429 of strict mode's rate limits),
+     * "" for none. */
+    char retry_after[24];
 } qvs_resp;
 
 /* Sets status and a formatted message (already prefixed the Qdrant way by

@@ -46,6 +46,7 @@
 #include "server.h"
 #include "sparse.h"
 #include "quantization.h"
+#include "strict.h"
 #include "text_index.h"
 
 #include <errno.h>
@@ -174,6 +175,7 @@ void qvs_coll_free(qvs_coll *c)
     free(c->name);
     cJSON_Delete(c->config);
     cJSON_Delete(c->payload_schema);
+    qvs_strict_rates_free(c->strict);
     pthread_mutex_destroy(&c->write_mu);
     free(c);
 }
@@ -276,7 +278,8 @@ static qvs_coll *coll_new(qvs_catalog *cat, const char *name, qvs_spec *spec,
     c->name = strdup(name);
     c->points_lib = lib_name(id, name, NULL, 0);
     c->payload_schema = cJSON_CreateObject();
-    bool ok = c->name && c->points_lib && c->payload_schema;
+    c->strict = qvs_strict_rates_new();
+    bool ok = c->name && c->points_lib && c->payload_schema && c->strict;
     for (size_t i = 0; ok && i < spec->n; i++) {
         c->vectors[i].name = strdup(spec->v[i].name);
         c->vectors[i].size = spec->v[i].size;

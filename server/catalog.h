@@ -58,6 +58,8 @@ typedef struct qvs_coll {
     qv_collection_config *vector_cfgs; /* library config of vectors[i] */
     cJSON *payload_schema; /* {field: PayloadIndexInfo minus "points"};
                               replaced under the catalog's lock */
+    struct qvs_strict_rates *strict; /* strict mode's rate limiters
+                                        (strict.h), for the handlers */
 } qvs_coll;
 
 /* Looks up a collection by name or alias; *out gets a reference released

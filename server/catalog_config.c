@@ -30,6 +30,7 @@
  */
 #include "server.h"
 #include "sparse.h"
+#include "strict.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -890,6 +891,9 @@ bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r)
         cJSON_AddItemToObject(config, "wal_config", wal);
         hnsw = opt = wal = NULL;
         ok = echo_quantization(body, config, r) &&
+             qvs_strict_config_check(
+                 cJSON_GetObjectItemCaseSensitive(body, "strict_mode_config"),
+                 r) &&
              echo_map(body, "strict_mode_config", config, r) &&
              echo_map(body, "metadata", config, r);
     }
@@ -1065,6 +1069,8 @@ static bool patch_maps(cJSON *cfg, const cJSON *body, qvs_resp *r)
     if (!check_type(body, "sparse_vectors", "", is_object, "a map", r) ||
         !check_sparse(body, r) ||
         !check_type(body, "strict_mode_config", "", is_object, "a map", r) ||
+        !qvs_strict_config_check(
+            cJSON_GetObjectItemCaseSensitive(body, "strict_mode_config"), r) ||
         !check_type(body, "metadata", "", is_object, "a map", r))
         return false;
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(body, "sparse_vectors");

@@ -18,6 +18,7 @@
  */
 #include "routes.h"
 #include "server.h"
+#include "strict.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -259,7 +260,8 @@ static void create_index(const qvs_req *req, qvs_resp *r)
         not_found(r, coll_param(req));
         return;
     }
-    if (qvs_catalog_index_create(req->catalog, c, field->valuestring, schema,
+    if (qvs_strict_check(req, r, QVS_STRICT_INDEX) &&
+        qvs_catalog_index_create(req->catalog, c, field->valuestring, schema,
                                  r))
         r->result = update_result(req);
     qvs_coll_release(req->catalog, c);

@@ -314,6 +314,23 @@ static bool send_buffer(qvs_conn *c, int status, char *buf, size_t len,
     return ok;
 }
 
+/* An error envelope (buf, malloc'd; freed here), with Qdrant's
+ * Retry-After header when the handler set one (a rate limit's 429). */
+static bool send_error_buffer(qvs_conn *c, int status, char *buf, size_t len,
+                              const char *retry_after)
+{
+    if (!buf)
+        return false;
+    const char *extra[1][2] = {{"Retry-After", retry_after}};
+    reply r = {status, buf,
+               len,    "application/json",
+               extra,  retry_after && retry_after[0] ? 1 : 0,
+               -1};
+    bool ok = queue_reply(c, &r);
+    free(buf);
+    return ok;
+}
+
 static bool send_error(qvs_conn *c, int status, const char *msg)
 {
     size_t len = 0;
@@ -379,7 +396,7 @@ static bool send_resp(qvs_conn *c, qvs_resp *r, double t)
     } else if (status >= 400) {
         char *text = qvs_envelope_error(
             r->error[0] ? r->error : "Service internal error", t, &len);
-        ok = send_buffer(c, status, text, len, "application/json");
+        ok = send_error_buffer(c, status, text, len, r->retry_after);
     } else if (r->accepted) {
         char *text = qvs_envelope_ok(NULL, "accepted", t, &len);
         ok = send_buffer(c, 202, text, len, "application/json");

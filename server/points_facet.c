@@ -13,6 +13,7 @@
  * Both are Qdrant's 400 with its message.
  */
 #include "points.h"
+#include "strict.h"
 #include "server.h"
 
 #include <stdio.h>
@@ -106,7 +107,8 @@ static void run_facet(qvs_call *p, const char *key, const qv_filter *f,
 static void facet(const qvs_req *req, qvs_resp *resp)
 {
     qvs_call p;
-    if (!qvs_call_open(&p, req, resp, true))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_READ) ||
+        !qvs_call_open(&p, req, resp, true))
         return;
     const char *key = NULL;
     uint64_t limit = 0;

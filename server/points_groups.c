@@ -35,6 +35,7 @@
  * Threads: read-only; no server lock is taken (points.h).
  */
 #include "points.h"
+#include "strict.h"
 #include "query.h"
 
 #include <stdio.h>
@@ -367,7 +368,8 @@ static cJSON *group_json(qvs_call *p, const greq *g, const group *gr,
 static void answer(const qvs_req *req, qvs_resp *resp, qvs_query_form form)
 {
     qvs_call p;
-    if (!qvs_call_open(&p, req, resp, true))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_READ) ||
+        !qvs_call_open(&p, req, resp, true))
         return;
     greq g;
     grouping gs = {0};

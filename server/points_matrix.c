@@ -19,6 +19,7 @@
  * comes from getrandom, per request: no state survives it.
  */
 #include "points.h"
+#include "strict.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,7 +239,8 @@ static cJSON *offsets_json(const matrix *m)
 static void answer(const qvs_req *req, qvs_resp *resp, bool offsets)
 {
     qvs_call p;
-    if (!qvs_call_open(&p, req, resp, false))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_READ) ||
+        !qvs_call_open(&p, req, resp, false))
         return;
     matrix m = {0};
     if (run_matrix(&p, &m)) {

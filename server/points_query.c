@@ -63,6 +63,7 @@
  */
 #include "multivec.h"
 #include "points.h"
+#include "strict.h"
 #include "query.h"
 #include "sparse.h"
 #include "quantization.h"
@@ -1843,7 +1844,8 @@ static cJSON *answer_one(qvs_call *p, const cJSON *o, plan_fn fn, bool wrap)
 static void answer(const qvs_req *req, qvs_resp *resp, plan_fn fn, bool wrap)
 {
     qvs_call p;
-    if (!qvs_call_open(&p, req, resp, true))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_READ) ||
+        !qvs_call_open(&p, req, resp, true))
         return;
     cJSON *r = answer_one(&p, p.body, fn, wrap);
     if (r)
@@ -1857,7 +1859,8 @@ static void answer_batch(const qvs_req *req, qvs_resp *resp, plan_fn fn,
                          bool wrap)
 {
     qvs_call p;
-    if (!qvs_call_open(&p, req, resp, true))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_READ_BATCH) ||
+        !qvs_call_open(&p, req, resp, true))
         return;
     const cJSON *list = member(p.body, "searches");
     cJSON *out = NULL;

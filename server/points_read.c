@@ -16,6 +16,7 @@
  * come back as sent.
  */
 #include "points.h"
+#include "strict.h"
 #include "query.h"
 
 #include <errno.h>
@@ -50,7 +51,8 @@ static bool append_record(qvs_call *p, cJSON *arr, const qv_point_id *id,
 void qvs_points_retrieve(const qvs_req *req, qvs_resp *resp)
 {
     qvs_call p;
-    if (!qvs_call_open(&p, req, resp, true))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_READ) ||
+        !qvs_call_open(&p, req, resp, true))
         return;
     qv_point_id *ids = NULL;
     size_t n = 0;
@@ -108,7 +110,8 @@ void qvs_points_get(const qvs_req *req, qvs_resp *resp)
         qj_fail_input(resp, "Can not recognize \"%.64s\" as point id", text);
         return;
     }
-    if (!qvs_call_open(&p, req, resp, false))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_READ) ||
+        !qvs_call_open(&p, req, resp, false))
         return;
     qj_payload_sel wp = {.on = true};
     qj_vector_sel wv = {.all = true};
@@ -172,7 +175,8 @@ done:
 void qvs_points_scroll(const qvs_req *req, qvs_resp *resp)
 {
     qvs_call p;
-    if (!qvs_call_open(&p, req, resp, false))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_READ) ||
+        !qvs_call_open(&p, req, resp, false))
         return;
     qj_payload_sel wp = {0};
     qj_vector_sel wv = {0};
@@ -237,7 +241,8 @@ done:
 void qvs_points_count(const qvs_req *req, qvs_resp *resp)
 {
     qvs_call p;
-    if (!qvs_call_open(&p, req, resp, false))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_COUNT) ||
+        !qvs_call_open(&p, req, resp, false))
         return;
     qv_filter *f = NULL;
     bool exact;

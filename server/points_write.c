@@ -28,6 +28,7 @@
 #include "multivec.h"
 #include "points.h"
 #include "sparse.h"
+#include "strict.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1212,42 +1213,50 @@ static void run_write(const qvs_req *req, qvs_resp *resp, write_op op)
 
 void qvs_points_upsert(const qvs_req *req, qvs_resp *resp)
 {
-    run_write(req, resp, op_upsert);
+    if (qvs_strict_check(req, resp, QVS_STRICT_UPSERT))
+        run_write(req, resp, op_upsert);
 }
 
 void qvs_points_delete(const qvs_req *req, qvs_resp *resp)
 {
-    run_write(req, resp, op_delete);
+    if (qvs_strict_check(req, resp, QVS_STRICT_WRITE_FILTER))
+        run_write(req, resp, op_delete);
 }
 
 void qvs_points_set_payload(const qvs_req *req, qvs_resp *resp)
 {
-    run_write(req, resp, op_set);
+    if (qvs_strict_check(req, resp, QVS_STRICT_WRITE_FILTER))
+        run_write(req, resp, op_set);
 }
 
 void qvs_points_overwrite_payload(const qvs_req *req, qvs_resp *resp)
 {
-    run_write(req, resp, op_overwrite);
+    if (qvs_strict_check(req, resp, QVS_STRICT_WRITE_FILTER))
+        run_write(req, resp, op_overwrite);
 }
 
 void qvs_points_delete_payload(const qvs_req *req, qvs_resp *resp)
 {
-    run_write(req, resp, op_delete_payload);
+    if (qvs_strict_check(req, resp, QVS_STRICT_WRITE_FILTER))
+        run_write(req, resp, op_delete_payload);
 }
 
 void qvs_points_clear_payload(const qvs_req *req, qvs_resp *resp)
 {
-    run_write(req, resp, op_clear_payload);
+    if (qvs_strict_check(req, resp, QVS_STRICT_WRITE_FILTER))
+        run_write(req, resp, op_clear_payload);
 }
 
 void qvs_points_update_vectors(const qvs_req *req, qvs_resp *resp)
 {
-    run_write(req, resp, op_update_vectors);
+    if (qvs_strict_check(req, resp, QVS_STRICT_UPDATE_VECS))
+        run_write(req, resp, op_update_vectors);
 }
 
 void qvs_points_delete_vectors(const qvs_req *req, qvs_resp *resp)
 {
-    run_write(req, resp, op_delete_vectors);
+    if (qvs_strict_check(req, resp, QVS_STRICT_WRITE_FILTER))
+        run_write(req, resp, op_delete_vectors);
 }
 
 /* POST /points/batch: {"operations": [{"upsert": {...}}, ...]}, applied in
@@ -1308,7 +1317,8 @@ void qvs_points_batch(const qvs_req *req, qvs_resp *resp)
 {
     qvs_call p;
     bool wait;
-    if (!qvs_call_open(&p, req, resp, true))
+    if (!qvs_strict_check(req, resp, QVS_STRICT_WRITE_BATCH) ||
+        !qvs_call_open(&p, req, resp, true))
         return;
     const cJSON *ops = member(p.body, "operations");
     cJSON *results = NULL;

@@ -80,6 +80,21 @@ const qvs_vector *qvs_coll_vector(const qvs_coll *c, const char *name)
     return NULL;
 }
 
+/* strict.c reads a collection's config and payload schema through these
+ * (catalog.c's in the server). */
+cJSON *qvs_coll_config_dup(qvs_catalog *cat, qvs_coll *c)
+{
+    (void)cat;
+    return c->config ? cJSON_Duplicate(c->config, true) : cJSON_CreateObject();
+}
+
+cJSON *qvs_coll_schema_dup(qvs_catalog *cat, qvs_coll *c)
+{
+    (void)cat;
+    return c->payload_schema ? cJSON_Duplicate(c->payload_schema, true)
+                             : cJSON_CreateObject();
+}
+
 uint64_t qvs_catalog_next_op_id(qvs_catalog *c)
 {
     return ++c->op;

@@ -28,13 +28,17 @@
  *     unknown index types), file:// locations that reveal nothing outside
  *     the storage, messages without the storage path; leftovers of a
  *     killed server (planted, and a real kill -9 mid-upload) removed at
- *     restart.
+ *     restart;
+ * 11. strict mode: every strict_mode_config setting passed under its limit
+ *     and refused over it, PATCH on and off, the rate limits (the bucket
+ *     on an injected clock).
  *
  * With QUIVER_RESPONSE_LOG set, every response is appended to that file
  * as one JSON line {"method","path","status","body","content_type"} for
  * the OpenAPI schema validator (tests/schema).
  */
 #include "server/server.h"
+#include "server/strict.h"
 
 #include <check.h>
 #include <curl/curl.h>
@@ -3677,6 +3681,591 @@ START_TEST(test_hybrid_queries)
 }
 END_TEST
 
+/* ---- 11. strict mode (server/strict.c) --------------------------------
+ * Each setting: a request under the limit passes, one over it is refused
+ * with Qdrant's status and message (tests/openapi/test_strictmode.py and
+ * lib/collection/src/operations/verification/ in Qdrant 1.19) and changes
+ * nothing. */
+
+static void strict_patch(const char *strict);
+
+/* Collection s with three points, then strict mode set by PATCH. */
+static void strict_setup(const char *strict)
+{
+    expect_ok(call("PUT", "/collections/s",
+                   "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"}}"));
+    expect_ok(call("PUT", "/collections/s/points?wait=true",
+                   "{\"points\":["
+                   "{\"id\":1,\"vector\":[1,0,0,0],\"payload\":{\"city\":"
+                   "\"Berlin\",\"n\":1}},"
+                   "{\"id\":2,\"vector\":[0,1,0,0],\"payload\":{\"city\":"
+                   "\"Paris\",\"n\":2}},"
+                   "{\"id\":3,\"vector\":[0,0,1,0],\"payload\":{\"city\":"
+                   "\"Rome\",\"n\":3}}]}"));
+    strict_patch(strict);
+}
+
+static void strict_patch(const char *strict)
+{
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"strict_mode_config\":%s}", strict);
+    expect_ok(call("PATCH", "/collections/s", body));
+}
+
+/* The "Bad request: <error>. Help: <solution>" of check_limit_opt. */
+static void expect_limit(reply *r, const char *value, const char *max,
+                         const char *name)
+{
+    char msg[512];
+    snprintf(msg, sizeof(msg),
+             "Bad request: Limit exceeded %s > %s for \"%s\". Help: Reduce "
+             "the \"%s\" parameter to or below %s.",
+             value, max, name, name, max);
+    expect_error_msg(r, 400, msg);
+}
+
+static uint64_t strict_count(void)
+{
+    const cJSON *c = expect_ok(
+        call("POST", "/collections/s/points/count", "{\"exact\":false}"));
+    return (uint64_t)cJSON_GetObjectItem(c, "count")->valuedouble;
+}
+
+START_TEST(test_strict_config_patch)
+{
+    /* Accepted at create and shown. */
+    expect_ok(call("PUT", "/collections/c",
+                   "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                   "\"strict_mode_config\":{\"enabled\":true,"
+                   "\"max_query_limit\":2}}"));
+    const cJSON *cfg = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(expect_ok(call("GET", "/collections/c", NULL)),
+                            "config"),
+        "strict_mode_config");
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cfg, "enabled")));
+    ck_assert_int_eq(cJSON_GetObjectItem(cfg, "max_query_limit")->valueint, 2);
+    expect_limit(call("POST", "/collections/c/points/search",
+                      "{\"vector\":[1,0,0,0],\"limit\":3}"),
+                 "3", "2", "limit");
+    strict_setup("{\"enabled\":true,\"max_query_limit\":2}");
+    const char *q = "{\"vector\":[1,0,0,0],\"limit\":3}";
+    expect_limit(call("POST", "/collections/s/points/search", q), "3", "2",
+                 "limit");
+    /* A partial PATCH keeps the other settings; off means not enforced. */
+    strict_patch("{\"max_query_limit\":3}");
+    expect_ok(call("POST", "/collections/s/points/search", q));
+    strict_patch("{\"max_query_limit\":1,\"enabled\":false}");
+    expect_ok(call("POST", "/collections/s/points/search", q));
+    strict_patch("{\"enabled\":true}");
+    expect_limit(call("POST", "/collections/s/points/search", q), "3", "1",
+                 "limit");
+    /* Persisted: a restarted server enforces the patched config. */
+    stop_server();
+    qvs_config conf;
+    test_config(&conf);
+    start_with(&conf);
+    expect_limit(call("POST", "/collections/s/points/search", q), "3", "1",
+                 "limit");
+    expect_ok(call("POST", "/collections/s/points/search",
+                   "{\"vector\":[1,0,0,0],\"limit\":1}"));
+}
+END_TEST
+
+START_TEST(test_strict_read_limits)
+{
+    strict_setup("{\"enabled\":true,\"max_query_limit\":2,\"max_timeout\":2,"
+                 "\"search_max_hnsw_ef\":5,\"search_allow_exact\":false,"
+                 "\"search_max_oversampling\":2.0}");
+    const char *S = "/collections/s/points/search";
+    expect_ok(call("POST", S, "{\"vector\":[1,0,0,0],\"limit\":2}"));
+    expect_limit(call("POST", "/collections/s/points/query",
+                      "{\"query\":[1,0,0,0],\"limit\":3}"),
+                 "3", "2", "limit");
+    expect_limit(call("POST", "/collections/s/points/query",
+                      "{\"prefetch\":{\"query\":[1,0,0,0],\"limit\":9},"
+                      "\"query\":[1,0,0,0],\"limit\":1}"),
+                 "9", "2", "limit");
+    expect_limit(call("POST", "/collections/s/points/scroll", "{\"limit\":5}"),
+                 "5", "2", "limit");
+    expect_limit(call("POST", "/collections/s/points/search/batch",
+                      "{\"searches\":[{\"vector\":[1,0,0,0],\"limit\":1},"
+                      "{\"vector\":[1,0,0,0],\"limit\":4}]}"),
+                 "4", "2", "limit");
+    /* ?timeout= against max_timeout. */
+    expect_ok(call("POST", "/collections/s/points/search?timeout=2",
+                   "{\"vector\":[1,0,0,0],\"limit\":1}"));
+    expect_limit(call("POST", "/collections/s/points/search?timeout=3",
+                      "{\"vector\":[1,0,0,0],\"limit\":1}"),
+                 "3", "2", "timeout");
+    /* Search params. */
+    expect_ok(call("POST", S,
+                   "{\"vector\":[1,0,0,0],\"limit\":1,\"params\":"
+                   "{\"hnsw_ef\":5,\"quantization\":{\"oversampling\":2.0}}}"));
+    expect_limit(call("POST", S,
+                      "{\"vector\":[1,0,0,0],\"limit\":1,\"params\":"
+                      "{\"hnsw_ef\":6}}"),
+                 "6", "5", "hnsw_ef");
+    expect_limit(call("POST", S,
+                      "{\"vector\":[1,0,0,0],\"limit\":1,\"params\":"
+                      "{\"quantization\":{\"oversampling\":2.5}}}"),
+                 "2.5", "2", "oversampling");
+    /* Numbers as Rust prints them (1.9, not 1.8999999999999999). */
+    strict_patch("{\"search_max_oversampling\":1.9}");
+    expect_limit(call("POST", S,
+                      "{\"vector\":[1,0,0,0],\"limit\":1,\"params\":"
+                      "{\"quantization\":{\"oversampling\":2.0}}}"),
+                 "2", "1.9", "oversampling");
+    expect_error_msg(call("POST", S,
+                          "{\"vector\":[1,0,0,0],\"limit\":1,\"params\":"
+                          "{\"exact\":true}}"),
+                     400,
+                     "Bad request: Exact search disabled!. Help: Set "
+                     "exact=false.");
+    /* count is exact unless it says otherwise. */
+    expect_error_msg(call("POST", "/collections/s/points/count", "{}"), 400,
+                     "Bad request: Exact search disabled!. Help: Set "
+                     "exact=false.");
+    ck_assert_uint_eq(strict_count(), 3);
+}
+END_TEST
+
+START_TEST(test_strict_unindexed_filters)
+{
+    strict_setup("{\"enabled\":true,\"unindexed_filtering_retrieve\":false,"
+                 "\"unindexed_filtering_update\":false}");
+    const char *search = "{\"vector\":[1,0,0,0],\"limit\":3,\"filter\":"
+                         "{\"must\":[{\"key\":\"city\",\"match\":{\"value\":"
+                         "\"Berlin\"}}]}}";
+    const char *msg =
+        "Bad request: Index required but not found for \"city\" of one of "
+        "the following types: [keyword, uuid]. Help: Create an index for "
+        "this key or use a different filter.";
+    expect_error_msg(call("POST", "/collections/s/points/search", search), 400,
+                     msg);
+    const char *del = "{\"filter\":{\"must\":[{\"key\":\"city\",\"match\":"
+                      "{\"value\":\"Berlin\"}}]}}";
+    expect_error_msg(
+        call("POST", "/collections/s/points/delete?wait=true", del), 400, msg);
+    ck_assert_uint_eq(strict_count(), 3); /* refused before applied */
+    expect_error_msg(
+        call("POST", "/collections/s/points/scroll",
+             "{\"filter\":{\"must\":[{\"key\":\"n\",\"range\":{\"gt\":1}}]}}"),
+        400,
+        "Bad request: Index required but not found for \"n\" of one of the "
+        "following types: [float, integer]. Help: Create an index for this "
+        "key or use a different filter.");
+    /* Deleting by ids needs no index. */
+    expect_ok(call("POST", "/collections/s/points/delete?wait=true",
+                   "{\"points\":[3]}"));
+    expect_ok(call("PUT", "/collections/s/index?wait=true",
+                   "{\"field_name\":\"city\",\"field_schema\":\"keyword\"}"));
+    expect_ok(call("POST", "/collections/s/points/search", search));
+    expect_ok(call("POST", "/collections/s/points/delete?wait=true", del));
+    ck_assert_uint_eq(strict_count(), 1);
+}
+END_TEST
+
+START_TEST(test_strict_filter_sizes)
+{
+    strict_setup("{\"enabled\":true,\"filter_max_conditions\":2,"
+                 "\"condition_max_size\":3}");
+    const char *S = "/collections/s/points/scroll";
+    expect_ok(call("POST", S,
+                   "{\"filter\":{\"must\":[{\"key\":\"n\",\"match\":{\"any\":"
+                   "[1,2,3]}},{\"has_id\":[1]}]}}"));
+    expect_error_msg(
+        call("POST", S,
+             "{\"filter\":{\"must\":[{\"key\":\"n\",\"match\":"
+             "{\"value\":1}},{\"has_id\":[1]}],\"should\":[{\"key\":"
+             "\"n\",\"match\":{\"value\":2}}]}}"),
+        400,
+        "Bad request: Filter condition limit reached (3 > 2). Help: "
+        "Reduce the amount of conditions of your filter.");
+    expect_error_msg(
+        call("POST", S,
+             "{\"filter\":{\"must\":[{\"key\":\"n\",\"match\":{\"any\":"
+             "[1,2,3,4]}}]}}"),
+        400,
+        "Bad request: Condition size limit reached (4 > 3). Help: Reduce the "
+        "size of your condition.");
+}
+END_TEST
+
+START_TEST(test_strict_write_limits)
+{
+    strict_setup("{\"enabled\":true,\"upsert_max_batchsize\":2}");
+    const char *P = "/collections/s/points?wait=true";
+    expect_ok(call("PUT", P,
+                   "{\"batch\":{\"ids\":[4,5],\"vectors\":[[1,1,0,0],"
+                   "[1,1,1,0]]}}"));
+    expect_limit(call("PUT", P,
+                      "{\"batch\":{\"ids\":[6,7,8],\"vectors\":[[1,1,0,0],"
+                      "[1,1,1,0],[1,0,0,1]]}}"),
+                 "3", "2", "upsert limit");
+    expect_limit(call("PUT", "/collections/s/points/vectors?wait=true",
+                      "{\"points\":[{\"id\":1,\"vector\":[1,0,0,0]},{\"id\":"
+                      "2,\"vector\":[1,0,0,0]},{\"id\":3,\"vector\":"
+                      "[1,0,0,0]}]}"),
+                 "3", "2", "update limit");
+    expect_limit(call("POST", "/collections/s/points/batch?wait=true",
+                      "{\"operations\":[{\"delete\":{\"points\":[1]}},"
+                      "{\"upsert\":{\"points\":[{\"id\":9,\"vector\":"
+                      "[1,0,0,0]},{\"id\":10,\"vector\":[1,0,0,0]},{\"id\":11,"
+                      "\"vector\":[1,0,0,0]}]}}]}"),
+                 "3", "2", "upsert limit");
+    ck_assert_uint_eq(strict_count(), 5); /* the batch's delete not applied */
+
+    /* Points count and vector storage: checked before the write, against
+     * what the collection holds (5 points of 16 bytes). */
+    strict_patch("{\"max_points_count\":5}");
+    expect_error_msg(
+        call("PUT", P, "{\"points\":[{\"id\":20,\"vector\":[1,0,0,0]}]}"), 400,
+        "Bad request: Max points count limit of 5 reached!");
+    strict_patch("{\"max_points_count\":6,\"max_collection_vector_size_bytes\":"
+                 "96}");
+    expect_ok(
+        call("PUT", P, "{\"points\":[{\"id\":20,\"vector\":[1,0,0,0]}]}"));
+    expect_error_msg(
+        call("PUT", P, "{\"points\":[{\"id\":21,\"vector\":[1,0,0,0]}]}"), 400,
+        "Bad request: Max vector storage size limit of "
+        "0.000091552734MB reached!");
+    ck_assert_uint_eq(strict_count(), 6);
+
+    /* Multivector and sparse limits, per vector name. */
+    /* (null in a PATCH keeps a setting: catalog_config.c merges maps.) */
+    strict_patch("{\"max_collection_vector_size_bytes\":1000000,"
+                 "\"max_points_count\":1000,"
+                 "\"multivector_config\":{\"m\":{\"max_vectors\":2}},"
+                 "\"sparse_config\":{\"sp\":{\"max_length\":2}}}");
+    expect_error_msg(call("PUT", P,
+                          "{\"points\":[{\"id\":30,\"vector\":{\"m\":[[1,0],"
+                          "[0,1],[1,1]]}}]}"),
+                     400,
+                     "Bad request: Multivector 'm' has a limit of 2 vectors, "
+                     "but 3 were provided!");
+    expect_error_msg(call("PUT", P,
+                          "{\"points\":[{\"id\":30,\"vector\":{\"sp\":"
+                          "{\"indices\":[1,2,3],\"values\":[1,1,1]}}}]}"),
+                     400,
+                     "Bad request: Sparse vector 'sp' has a limit of 2 "
+                     "indices, but 3 were provided!");
+}
+END_TEST
+
+START_TEST(test_strict_index_count)
+{
+    strict_setup("{\"enabled\":true,\"max_payload_index_count\":1}");
+    const char *I = "/collections/s/index?wait=true";
+    expect_ok(call("PUT", I,
+                   "{\"field_name\":\"city\",\"field_schema\":"
+                   "\"keyword\"}"));
+    /* Qdrant counts the indexes there are, so even re-creating one is
+     * refused at the limit. */
+    const char *full = "Bad request: Collection already has the maximum "
+                       "number of payload indices (1). Help: Please delete "
+                       "an existing index before creating a new one.";
+    expect_error_msg(call("PUT", I,
+                          "{\"field_name\":\"city\",\"field_schema\":"
+                          "\"keyword\"}"),
+                     400, full);
+    expect_error_msg(call("PUT", I,
+                          "{\"field_name\":\"n\",\"field_schema\":"
+                          "\"integer\"}"),
+                     400, full);
+    const cJSON *schema = cJSON_GetObjectItem(
+        expect_ok(call("GET", "/collections/s", NULL)), "payload_schema");
+    ck_assert_int_eq(cJSON_GetArraySize(schema), 1);
+}
+END_TEST
+
+START_TEST(test_strict_rate_limits)
+{
+    strict_setup("{\"enabled\":true,\"read_rate_limit\":1,"
+                 "\"write_rate_limit\":2}");
+    const char *q = "{\"vector\":[1,0,0,0],\"limit\":1}";
+    /* A bucket of one read a minute: the first passes, the next waits
+     * about 60 s (the test would need a minute between two requests to
+     * see otherwise). */
+    expect_ok(call("POST", "/collections/s/points/search", q));
+    const char *e =
+        expect_error(call("POST", "/collections/s/points/search", q), 429);
+    ck_assert_msg(strncmp(e,
+                          "Rate limiting exceeded: Read rate limit exceeded: "
+                          "Operation requires 1 tokens but only 0.",
+                          76) == 0,
+                  "%s", e);
+    char ra[32];
+    ck_assert_ptr_nonnull(resp_header("Retry-After", ra, sizeof(ra)));
+    ck_assert_int_gt(atoi(ra), 0);
+    ck_assert_int_le(atoi(ra), 60);
+    /* Writes: cost is the points listed; more than the bucket holds is
+     * never allowed. */
+    expect_error_msg(
+        call("PUT", "/collections/s/points?wait=true",
+             "{\"points\":[{\"id\":7,\"vector\":[1,0,0,0]},{\"id\":8,"
+             "\"vector\":[1,0,0,0]},{\"id\":9,\"vector\":[1,0,0,0]}]}"),
+        429,
+        "Rate limiting exceeded: Write rate limit exceeded, request larger "
+        "than rate limiter capacity, please try to split your request");
+    /* A filtered update costs the points it matches (3 > 2). */
+    expect_error_msg(
+        call("POST", "/collections/s/points/delete?wait=true",
+             "{\"filter\":{\"must\":[{\"key\":\"n\",\"range\":"
+             "{\"gte\":1}}]}}"),
+        429,
+        "Rate limiting exceeded: Write rate limit exceeded, request larger "
+        "than rate limiter capacity, please try to split your request");
+    /* Off: no limit. */
+    strict_patch("{\"enabled\":false}");
+    ck_assert_uint_eq(strict_count(), 3); /* nothing refused was applied */
+    for (int i = 0; i < 3; i++)
+        expect_ok(call("POST", "/collections/s/points/search", q));
+}
+END_TEST
+
+/* The settings are checked at create and in a PATCH: types (400) and
+ * Qdrant's minimums (422, the OpenAPI schema's "minimum"). */
+START_TEST(test_strict_config_validation)
+{
+    expect_error_msg(call("PUT", "/collections/v",
+                          "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                          "\"strict_mode_config\":{\"max_query_limit\":0}}"),
+                     422,
+                     "Validation error in JSON body: [strict_mode_config."
+                     "max_query_limit: value 0 invalid, must be 1 or larger]");
+    expect_error_msg(call("PUT", "/collections/v",
+                          "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                          "\"strict_mode_config\":{\"enabled\":\"yes\"}}"),
+                     400,
+                     "Format error in JSON body: strict_mode_config.enabled: "
+                     "invalid type: string, expected a boolean");
+    strict_setup("{\"enabled\":true,\"search_max_batchsize\":2}");
+    expect_error_msg(call("PATCH", "/collections/s",
+                          "{\"strict_mode_config\":{\"read_rate_limit\":-1}}"),
+                     400,
+                     "Format error in JSON body: strict_mode_config."
+                     "read_rate_limit: invalid value: -1, expected an "
+                     "unsigned integer");
+    expect_error_msg(call("PATCH", "/collections/s",
+                          "{\"strict_mode_config\":{\"sparse_config\":{\"t\":"
+                          "{\"max_length\":0}}}}"),
+                     422,
+                     "Validation error in JSON body: [strict_mode_config."
+                     "sparse_config.t.max_length: value 0 invalid, must be 1 "
+                     "or larger]");
+    expect_error_msg(call("PATCH", "/collections/s",
+                          "{\"strict_mode_config\":"
+                          "{\"max_resident_memory_percent\":101}}"),
+                     422,
+                     "Validation error in JSON body: [strict_mode_config."
+                     "max_resident_memory_percent: value 101 invalid, must be "
+                     "from 1 to 100]");
+    /* search_max_batchsize: the searches of one batch request. */
+    const char *two = "{\"searches\":[{\"vector\":[1,0,0,0],\"limit\":1},"
+                      "{\"vector\":[1,0,0,0],\"limit\":1}]}";
+    const char *three = "{\"searches\":[{\"vector\":[1,0,0,0],\"limit\":1},"
+                        "{\"vector\":[1,0,0,0],\"limit\":1},{\"vector\":"
+                        "[1,0,0,0],\"limit\":1}]}";
+    expect_ok(call("POST", "/collections/s/points/search/batch", two));
+    expect_limit(call("POST", "/collections/s/points/search/batch", three), "3",
+                 "2", "batch size");
+    expect_limit(call("POST", "/collections/s/points/query/batch",
+                      "{\"searches\":[{},{},{}]}"),
+                 "3", "2", "batch size");
+}
+END_TEST
+
+/* multivector_config and sparse_config on real multivectors and sparse
+ * vectors (tests/openapi/test_strictmode.py's cases). */
+START_TEST(test_strict_multi_sparse)
+{
+    expect_ok(
+        call("PUT", "/collections/s",
+             "{\"vectors\":{\"dense-multi\":{\"size\":4,\"distance\":"
+             "\"Dot\",\"multivector_config\":{\"comparator\":"
+             "\"max_sim\"}}},\"sparse_vectors\":{\"sparse-vector\":{}}}"));
+    strict_patch("{\"enabled\":true,\"multivector_config\":{\"dense-multi\":"
+                 "{\"max_vectors\":5}},\"sparse_config\":{\"sparse-vector\":"
+                 "{\"max_length\":4}}}");
+    const char *P = "/collections/s/points?wait=true";
+    expect_ok(call("PUT", P,
+                   "{\"points\":[{\"id\":1,\"vector\":{\"dense-multi\":"
+                   "[[1,2,3,4],[2,3,4,5],[3,4,5,6]],\"sparse-vector\":"
+                   "{\"indices\":[1,2,3,4],\"values\":[0.1,0.2,0.3,0.4]}}}]}"));
+    const char *six = "[[1,1,1,1],[1,1,1,1],[1,1,1,1],[1,1,1,1],[1,1,1,1],"
+                      "[1,1,1,1]]";
+    const char *multi_msg = "Bad request: Multivector 'dense-multi' has a "
+                            "limit of 5 vectors, but 6 were provided!";
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"points\":[{\"id\":2,\"vector\":{\"dense-multi\":%s}}]}", six);
+    expect_error_msg(call("PUT", P, body), 400, multi_msg);
+    snprintf(body, sizeof(body),
+             "{\"batch\":{\"ids\":[2],\"vectors\":{\"dense-multi\":[%s]}}}",
+             six);
+    expect_error_msg(call("PUT", P, body), 400, multi_msg);
+    expect_error_msg(
+        call("PUT", P,
+             "{\"points\":[{\"id\":2,\"vector\":{\"sparse-vector\":"
+             "{\"indices\":[1,2,3,4,5,6],\"values\":[0.1,0.2,0.3,"
+             "0.4,0.5,0.6]}}}]}"),
+        400,
+        "Bad request: Sparse vector 'sparse-vector' has a limit "
+        "of 4 indices, but 6 were provided!");
+    ck_assert_uint_eq(strict_count(), 1);
+    strict_patch("{\"enabled\":false}");
+    expect_ok(call("PUT", P, body));
+}
+END_TEST
+
+/* The other read endpoints take the same checks. */
+START_TEST(test_strict_other_reads)
+{
+    strict_setup("{\"enabled\":true,\"max_query_limit\":2,"
+                 "\"unindexed_filtering_retrieve\":false}");
+    expect_ok(call("PUT", "/collections/s/index?wait=true",
+                   "{\"field_name\":\"city\",\"field_schema\":"
+                   "\"keyword\"}"));
+    expect_ok(
+        call("POST", "/collections/s/facet", "{\"key\":\"city\",\"limit\":2}"));
+    expect_limit(
+        call("POST", "/collections/s/facet", "{\"key\":\"city\",\"limit\":3}"),
+        "3", "2", "limit");
+    expect_limit(call("POST", "/collections/s/points/search/groups",
+                      "{\"vector\":[1,0,0,0],\"group_by\":\"city\","
+                      "\"limit\":3,\"group_size\":1}"),
+                 "3", "2", "limit");
+    /* group_by needs an index that answers match. */
+    expect_error_msg(call("POST", "/collections/s/points/search/groups",
+                          "{\"vector\":[1,0,0,0],\"group_by\":\"n\","
+                          "\"limit\":1,\"group_size\":1}"),
+                     400,
+                     "Bad request: Index required but not found for \"n\". "
+                     "Help: Create an index supporting `match` for this key.");
+    expect_ok(call("PUT", "/collections/s/index?wait=true",
+                   "{\"field_name\":\"n\",\"field_schema\":\"float\"}"));
+    expect_error_msg(call("POST", "/collections/s/points/search/groups",
+                          "{\"vector\":[1,0,0,0],\"group_by\":\"n\","
+                          "\"limit\":1,\"group_size\":1}"),
+                     400,
+                     "Bad request: Index of type \"Float\" found for \"n\". "
+                     "Help: Create an index supporting `match` for this key.");
+    expect_ok(call("POST", "/collections/s/points/search/groups",
+                   "{\"vector\":[1,0,0,0],\"group_by\":\"city\","
+                   "\"limit\":2,\"group_size\":1}"));
+    expect_limit(call("POST", "/collections/s/points/search/matrix/pairs",
+                      "{\"sample\":2,\"limit\":3}"),
+                 "3", "2", "limit");
+    expect_error_prefix(call("POST", "/collections/s/points/count",
+                             "{\"exact\":false,\"filter\":{\"must\":"
+                             "[{\"key\":\"n\",\"match\":{\"value\":1}}]}}"),
+                        400,
+                        "Bad request: Index required but not found for "
+                        "\"n\" of one of the following types: [integer]");
+    expect_ok(call("POST", "/collections/s/points/count",
+                   "{\"filter\":{\"must\":[{\"key\":\"city\",\"match\":"
+                   "{\"value\":\"Rome\"}}]}}"));
+    /* An integer index without range serves match but not range. */
+    expect_ok(call("PUT", "/collections/s/index?wait=true",
+                   "{\"field_name\":\"k\",\"field_schema\":{\"type\":"
+                   "\"integer\",\"lookup\":true,\"range\":false}}"));
+    expect_ok(call("POST", "/collections/s/points/scroll",
+                   "{\"filter\":{\"must\":[{\"key\":\"k\",\"match\":"
+                   "{\"value\":1}}]}}"));
+    expect_error_prefix(call("POST", "/collections/s/points/scroll",
+                             "{\"filter\":{\"must\":[{\"key\":\"k\","
+                             "\"range\":{\"gt\":1}}]}}"),
+                        400,
+                        "Bad request: Index required but not found for "
+                        "\"k\" of one of the following types: [float, "
+                        "integer]");
+}
+END_TEST
+
+/* The token bucket alone, on an injected clock (no sleeping). */
+static uint64_t fake_now;
+static uint64_t fake_clock(void *arg)
+{
+    (void)arg;
+    return fake_now;
+}
+
+START_TEST(test_strict_bucket_clock)
+{
+    qvs_strict_rates *r = qvs_strict_rates_new();
+    ck_assert_ptr_nonnull(r);
+    fake_now = 1000;
+    qvs_strict_rates_set_clock(r, fake_clock, NULL);
+    qvs_resp resp;
+    memset(&resp, 0, sizeof(resp));
+    for (int i = 0; i < 60; i++)
+        ck_assert(qvs_strict_take(r, false, 60, 1, &resp));
+    ck_assert(!qvs_strict_take(r, false, 60, 1, &resp));
+    ck_assert_int_eq(resp.http_status, 429);
+    ck_assert_str_eq(resp.retry_after, "1");
+    ck_assert_str_eq(resp.error,
+                     "Rate limiting exceeded: Read rate limit exceeded: "
+                     "Operation requires 1 tokens but only 0.0 were "
+                     "available. Retry after 1s");
+    /* The write bucket is separate. */
+    ck_assert(qvs_strict_take(r, true, 60, 5, &resp));
+    fake_now += 1000000000u; /* one second: one token back */
+    ck_assert(qvs_strict_take(r, false, 60, 1, &resp));
+    ck_assert(!qvs_strict_take(r, false, 60, 1, &resp));
+    fake_now += 3600ull * 1000000000u; /* refill stops at the capacity */
+    for (int i = 0; i < 60; i++)
+        ck_assert(qvs_strict_take(r, false, 60, 1, &resp));
+    ck_assert(!qvs_strict_take(r, false, 60, 1, &resp));
+    /* A new rate restarts the bucket full. */
+    ck_assert(qvs_strict_take(r, false, 120, 120, &resp));
+    memset(&resp, 0, sizeof(resp));
+    ck_assert(!qvs_strict_take(r, false, 120, 121, &resp));
+    ck_assert_str_eq(resp.retry_after, "");
+    qvs_strict_rates_free(r);
+}
+END_TEST
+
+/* Many threads on one bucket with the clock stopped: exactly the
+ * capacity is granted, never more (the mutex in qvs_strict_rates). */
+typedef struct bucket_arg {
+    qvs_strict_rates *r;
+    int granted;
+} bucket_arg;
+
+static void *bucket_worker(void *p)
+{
+    bucket_arg *a = p;
+    for (int i = 0; i < 100; i++) {
+        qvs_resp resp;
+        memset(&resp, 0, sizeof(resp));
+        a->granted += qvs_strict_take(a->r, true, 150, 1, &resp);
+    }
+    return NULL;
+}
+
+START_TEST(test_strict_bucket_threads)
+{
+    qvs_strict_rates *r = qvs_strict_rates_new();
+    ck_assert_ptr_nonnull(r);
+    fake_now = 5;
+    qvs_strict_rates_set_clock(r, fake_clock, NULL);
+    pthread_t th[4];
+    bucket_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (bucket_arg){r, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, bucket_worker, &args[i]),
+                         0);
+    }
+    int total = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        total += args[i].granted;
+    }
+    ck_assert_int_eq(total, 150);
+    qvs_strict_rates_free(r);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -3748,6 +4337,23 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_snapshot_url_hosts_config);
     tcase_add_test(q19, test_hybrid_queries);
     suite_add_tcase(s, q19);
+
+    TCase *strict = tcase_create("strict");
+    tcase_add_checked_fixture(strict, setup, teardown);
+    tcase_set_timeout(strict, 60);
+    tcase_add_test(strict, test_strict_config_patch);
+    tcase_add_test(strict, test_strict_config_validation);
+    tcase_add_test(strict, test_strict_read_limits);
+    tcase_add_test(strict, test_strict_other_reads);
+    tcase_add_test(strict, test_strict_unindexed_filters);
+    tcase_add_test(strict, test_strict_filter_sizes);
+    tcase_add_test(strict, test_strict_write_limits);
+    tcase_add_test(strict, test_strict_multi_sparse);
+    tcase_add_test(strict, test_strict_index_count);
+    tcase_add_test(strict, test_strict_rate_limits);
+    tcase_add_test(strict, test_strict_bucket_clock);
+    tcase_add_test(strict, test_strict_bucket_threads);
+    suite_add_tcase(s, strict);
     return s;
 }
 
