@@ -68,7 +68,9 @@
  * the answer that walk approximates, at the cost of reading every
  * matching vector.  Scores are Qdrant's raw ones (a rank plus a sigmoid,
  * or a sum of losses), higher-better whatever the distance, ties by id.
- * relevance_feedback is refused with a 400 that names it.
+ * relevance_feedback with the naive strategy is one more such leaf: the
+ * feedback items become weighted pairs (feedback_pairs) and the score is
+ * Qdrant's a * sim(target) + sum of weight * (sim(pos) - sim(neg)).
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
@@ -112,6 +114,7 @@ typedef enum plan_kind {
     PK_SPARSE,    /* a sparse query vector (server/sparse.h) */
     PK_DISCOVER,  /* discover: target (query) + context pairs (pos, neg) */
     PK_CONTEXT,   /* context: pairs only (pos[i], neg[i]) */
+    PK_FEEDBACK,  /* relevance_feedback naive: target + weighted pairs */
 } plan_kind;
 
 /* A growing list of scored points: where a plan that feeds another (a
@@ -161,6 +164,10 @@ typedef struct plan {
     const char *leaf_using;
     hitbuf *sink;          /* while set, answers go here, not to JSON */
     qvs_sparse_vec sparse; /* PK_SPARSE */
+    /* relevance_feedback: a times the target similarity, plus each pair's
+     * weight times its similarity difference */
+    float fb_a;
+    float *fb_weight; /* n_pos weights */
 } plan;
 
 static void plan_free(qvs_call *p, plan *q)
@@ -173,6 +180,7 @@ static void plan_free(qvs_call *p, plan *q)
     free(q->query);
     free(q->pos);
     free(q->neg);
+    free(q->fb_weight);
     free(q->exclude);
     qvs_sparse_vec_free(&q->sparse);
     qv_filter_free(q->filter);
@@ -548,6 +556,119 @@ static bool plan_context(qvs_call *p, plan *q, const cJSON *x,
     return true;
 }
 
+/* ---- relevance feedback -------------------------------------------------- */
+
+/* strategy {"naive": {"a", "b", "c"}} (Qdrant's NaiveFeedbackStrategy; b
+ * >= 0 as its schema says). */
+static bool feedback_strategy(qvs_call *p, const cJSON *st, float *a, float *b,
+                              float *c)
+{
+    const cJSON *nv = member(st, "naive");
+    if (!cJSON_IsObject(st) || !cJSON_IsObject(nv))
+        return qj_fail_format(p->resp,
+                              "query.relevance_feedback.strategy: data did "
+                              "not match any variant of untagged enum "
+                              "FeedbackStrategy");
+    bool has[3] = {false, false, false};
+    if (!qj_float(nv, "a", &has[0], a, p->resp) ||
+        !qj_float(nv, "b", &has[1], b, p->resp) ||
+        !qj_float(nv, "c", &has[2], c, p->resp))
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (!has[i])
+            return qj_fail_format(p->resp,
+                                  "query.relevance_feedback.strategy.naive: "
+                                  "missing field `%c`",
+                                  "abc"[i]);
+    if (*b < 0)
+        return qj_fail_validation(p->resp,
+                                  "query.relevance_feedback.strategy.naive.b: "
+                                  "value %g invalid, must be 0.0 or larger",
+                                  (double)*b);
+    return true;
+}
+
+/* The ordered pairs of feedback items (i, j), i != j in Qdrant's
+ * permutation order, whose scores differ by more than 0: i positive, j
+ * negative, weight (s_i - s_j)^b * c (Qdrant's extract_context_pairs in
+ * lib/segment/src/vector_storage/query/feedback_query.rs). */
+static bool feedback_pairs(qvs_call *p, plan *q, const float *ex,
+                           const float *sc, size_t n, float b, float c)
+{
+    size_t row = q->vec->size, k = 0, cap = n > 1 ? n * (n - 1) : 1;
+    q->pos = malloc(cap * row * sizeof(float));
+    q->neg = malloc(cap * row * sizeof(float));
+    q->fb_weight = malloc(cap * sizeof(float));
+    if (!q->pos || !q->neg || !q->fb_weight)
+        return oom(p->resp);
+    for (size_t i = 0; n > 1 && i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            float conf = sc[i] - sc[j];
+            if (i == j || !(conf > 0.0f))
+                continue;
+            memcpy(q->pos + k * row, ex + i * row, row * sizeof(float));
+            memcpy(q->neg + k * row, ex + j * row, row * sizeof(float));
+            q->fb_weight[k++] = powf(conf, b) * c;
+        }
+    q->n_pos = q->n_neg = k;
+    return true;
+}
+
+/* query {"relevance_feedback": {"target", "feedback": [{"example",
+ * "score"}], "strategy": {"naive": {a, b, c}}}}. */
+static bool plan_feedback(qvs_call *p, plan *q, const cJSON *x,
+                          const char *using)
+{
+    static const char *const where = "query.relevance_feedback";
+    if (!cJSON_IsObject(x))
+        return qj_fail_format(p->resp,
+                              "%s: invalid type: %s, expected an "
+                              "object",
+                              where, qj_type_name(x));
+    const cJSON *t = member(x, "target"), *fb = member(x, "feedback");
+    const cJSON *st = member(x, "strategy");
+    if (!t || !fb || !st)
+        return qj_fail_format(p->resp, "%s: missing field `%s`", where,
+                              !t    ? "target"
+                              : !fb ? "feedback"
+                                    : "strategy");
+    if (!cJSON_IsArray(fb))
+        return qj_fail_format(p->resp,
+                              "%s.feedback: invalid type: %s, "
+                              "expected a sequence",
+                              where, qj_type_name(fb));
+    float b = 0, c = 0;
+    if (!feedback_strategy(p, st, &q->fb_a, &b, &c) ||
+        !discover_vector(p, q, using, "relevance_feedback") ||
+        !discover_target(p, q, t, using))
+        return false;
+    size_t n = (size_t)cJSON_GetArraySize(fb), row = q->vec->size, i = 0;
+    float *ex = malloc((n ? n : 1) * row * sizeof(float));
+    float *sc = malloc((n ? n : 1) * sizeof(float));
+    bool ok = ex && sc ? true : oom(p->resp);
+    for (const cJSON *e = fb->child; ok && e; e = e->next, i++) {
+        char at[96];
+        bool has = false;
+        snprintf(at, sizeof(at), "%s.feedback[%zu]", where, i);
+        const cJSON *jx = member(e, "example");
+        if (!cJSON_IsObject(e) || !jx)
+            ok = qj_fail_format(p->resp, "%s: missing field `example`", at);
+        else if (!qj_float(e, "score", &has, &sc[i], p->resp))
+            ok = false;
+        else if (!has)
+            ok = qj_fail_format(p->resp, "%s: missing field `score`", at);
+        else if (!example_vector(p, q, jx, using, false, ex + i * row, at))
+            ok = false;
+        else if (q->vec->metric == QV_METRIC_COSINE)
+            normalize(ex + i * row, q->vec->size);
+    }
+    ok = ok && feedback_pairs(p, q, ex, sc, n, b, c);
+    free(ex);
+    free(sc);
+    q->kind = PK_FEEDBACK;
+    return ok;
+}
+
 /* ---- the query API ------------------------------------------------------- */
 
 static bool unsupported(qvs_call *p, const char *what)
@@ -753,8 +874,9 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
         return plan_discover(p, q, x, using);
     if (cJSON_GetObjectItemCaseSensitive(j, "context"))
         return plan_context(p, q, member(j, "context"), using);
-    static const char *const kinds[] = {"relevance_feedback", "text", "image",
-                                        "object"};
+    if ((x = member(j, "relevance_feedback")))
+        return plan_feedback(p, q, x, using);
+    static const char *const kinds[] = {"text", "image", "object"};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (member(j, kinds[i])) {
             char what[64];
@@ -1461,8 +1583,26 @@ static float discover_score(const plan *q, const float *v)
     return (float)rank + scaled_sigmoid(similarity(m, v, q->query, dim));
 }
 
+/* Qdrant's naive relevance feedback score (feedback_query.rs): a times
+ * the target similarity, plus each pair's weight times sim(positive) -
+ * sim(negative), accumulated in f32 in pair order. */
+static float feedback_score(const plan *q, const float *v)
+{
+    uint32_t dim = q->vec->size;
+    qv_metric m = q->vec->metric;
+    float score = q->fb_a * similarity(m, v, q->query, dim);
+    for (size_t i = 0; i < q->n_pos; i++) {
+        float delta = similarity(m, v, q->pos + i * (size_t)dim, dim) -
+                      similarity(m, v, q->neg + i * (size_t)dim, dim);
+        score += q->fb_weight[i] * delta;
+    }
+    return score;
+}
+
 static float scan_score(const plan *q, const float *v)
 {
+    if (q->kind == PK_FEEDBACK)
+        return feedback_score(q, v);
     return q->kind == PK_DISCOVER || q->kind == PK_CONTEXT
                ? discover_score(q, v)
                : reco_score(q, v);
@@ -1664,6 +1804,7 @@ static bool run_kind(qvs_call *p, plan *q, cJSON *arr)
     case PK_RECO_SUM:
     case PK_DISCOVER:
     case PK_CONTEXT:
+    case PK_FEEDBACK:
         return run_reco_scan(p, q, arr);
     case PK_SCROLL:
         return run_scroll(p, q, arr);

@@ -3570,6 +3570,29 @@ static float dref_sim(int metric, const float *a, const float *b)
 /* Qdrant's discover score (discovery_query.rs) or, without a target, its
  * context score (context_query.rs), from the formulas' text. */
 static float dref_score(int metric, const float *v, const float *target,
+                        float pairs[][2][4], int n);
+
+/* relevance_feedback (naive) in the reference: a * sim(target) + sum of
+ * w[i] * (sim(pos_i) - sim(neg_i)); set while a feedback query is checked
+ * (a local of the test, passed down through dref_check). */
+typedef struct dref_fb {
+    float a;
+    const float *w;
+} dref_fb;
+
+static float dref_fb_score(const dref_fb *fb, int metric, const float *v,
+                           const float *target, float pairs[][2][4], int n)
+{
+    if (!fb)
+        return dref_score(metric, v, target, pairs, n);
+    float s = fb->a * dref_sim(metric, v, target);
+    for (int i = 0; i < n; i++)
+        s += fb->w[i] * (dref_sim(metric, v, pairs[i][0]) -
+                         dref_sim(metric, v, pairs[i][1]));
+    return s;
+}
+
+static float dref_score(int metric, const float *v, const float *target,
                         float pairs[][2][4], int n)
 {
     float loss = 0;
@@ -3617,10 +3640,24 @@ static int dref_cmp(const void *a, const void *b)
 
 /* Checks pts (ScoredPoint list) against the reference: points 1..DN with
  * g != skip_g (-1: all), not in excl, best first, ties by id, a page. */
+static void dref_check_fb(const cJSON *pts, const dref_fb *fb, int metric,
+                          float vecs[][4], const float *target,
+                          float pairs[][2][4], int n, int skip_g,
+                          const int *excl, int n_excl, int limit, int offset);
+
 static void dref_check(const cJSON *pts, int metric, float vecs[][4],
                        const float *target, float pairs[][2][4], int n,
                        int skip_g, const int *excl, int n_excl, int limit,
                        int offset)
+{
+    dref_check_fb(pts, NULL, metric, vecs, target, pairs, n, skip_g, excl,
+                  n_excl, limit, offset);
+}
+
+static void dref_check_fb(const cJSON *pts, const dref_fb *fb, int metric,
+                          float vecs[][4], const float *target,
+                          float pairs[][2][4], int n, int skip_g,
+                          const int *excl, int n_excl, int limit, int offset)
 {
     dref_hit h[DN];
     int m = 0;
@@ -3631,7 +3668,7 @@ static void dref_check(const cJSON *pts, int metric, float vecs[][4],
         if (out)
             continue;
         h[m].id = id;
-        h[m++].score = dref_score(metric, vecs[id], target, pairs, n);
+        h[m++].score = dref_fb_score(fb, metric, vecs[id], target, pairs, n);
     }
     qsort(h, (size_t)m, sizeof(h[0]), dref_cmp);
     int want = m - offset < limit ? m - offset : limit;
@@ -3728,6 +3765,33 @@ START_TEST(test_discover_reference)
         r = expect_ok(call("POST", path, body));
         dref_check(cJSON_GetObjectItem(r, "points"), metric, vecs, NULL, pr, 1,
                    -1, &n1, 1, 12, 0);
+        /* relevance_feedback, naive: items 0.9 (p1), 0.1 (n1), 0.5 (raw)
+         * give the ordered pairs (0,1), (0,2), (2,1) with weights
+         * (s_i - s_j)^b * c */
+        float fbv[3][4];
+        memcpy(fbv[0], vecs[p1], sizeof(fbv[0]));
+        memcpy(fbv[1], vecs[n1], sizeof(fbv[0]));
+        memcpy(fbv[2], pr[0][0], sizeof(fbv[0]));
+        const float fs[3] = {0.9f, 0.1f, 0.5f};
+        const int order[3][2] = {{0, 1}, {0, 2}, {2, 1}};
+        float fpairs[3][2][4], w[3];
+        for (int k = 0; k < 3; k++) {
+            memcpy(fpairs[k][0], fbv[order[k][0]], sizeof(fbv[0]));
+            memcpy(fpairs[k][1], fbv[order[k][1]], sizeof(fbv[0]));
+            w[k] = powf(fs[order[k][0]] - fs[order[k][1]], 0.5f) * 2.0f;
+        }
+        dref_fb fb = {.a = 1.5f, .w = w};
+        snprintf(body, sizeof(body),
+                 "{\"query\":{\"relevance_feedback\":{\"target\":%d,"
+                 "\"feedback\":[{\"example\":%d,\"score\":0.9},"
+                 "{\"example\":%d,\"score\":0.1},{\"example\":[1,2,0,-1],"
+                 "\"score\":0.5}],\"strategy\":{\"naive\":{\"a\":1.5,"
+                 "\"b\":0.5,\"c\":2}}}},\"limit\":8,\"offset\":1}",
+                 t, p1, n1);
+        snprintf(path, sizeof(path), "/collections/%s/points/query", name);
+        r = expect_ok(call("POST", path, body));
+        dref_check_fb(cJSON_GetObjectItem(r, "points"), &fb, metric, vecs,
+                      vecs[t], fpairs, 3, -1, excl, 3, 8, 1);
         /* legacy discover: a raw target, pairs by id */
         float target[4] = {-2, 1, 3, 0};
         if (metric == 0)
@@ -3801,6 +3865,28 @@ START_TEST(test_discover_errors)
             "POST", "/collections/de/points/query",
             "{\"query\":{\"discover\":{\"target\":[1,0,0],\"context\":null}}}"),
         400, "Wrong input: ");
+    expect_error_msg(call("POST", "/collections/de/points/query",
+                          "{\"query\":{\"relevance_feedback\":{\"target\":"
+                          "[1,0],\"feedback\":[]}}}"),
+                     400,
+                     "Format error in JSON body: query.relevance_feedback: "
+                     "missing field `strategy`");
+    expect_error_prefix(
+        call("POST", "/collections/de/points/query",
+             "{\"query\":{\"relevance_feedback\":{\"target\":[1,0],"
+             "\"feedback\":[],\"strategy\":{\"naive\":{\"a\":1,\"b\":-1,"
+             "\"c\":1}}}}}"),
+        422, "Validation error in JSON body: ");
+    /* no feedback pairs: a times the target similarity */
+    const cJSON *f = expect_ok(
+        call("POST", "/collections/de/points/query",
+             "{\"query\":{\"relevance_feedback\":{\"target\":[1,0],"
+             "\"feedback\":[{\"example\":2,\"score\":1}],\"strategy\":{"
+             "\"naive\":{\"a\":2,\"b\":1,\"c\":1}}}}}"));
+    const cJSON *fp = cJSON_GetObjectItem(f, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(fp), 2); /* 2 is an example */
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(fp, 0), "id"), 1);
+    ck_assert_float_eq((float)num(cJSON_GetArrayItem(fp, 0), "score"), 2.0f);
     /* a null context: the target alone ranks, all ranks 0 */
     const cJSON *r = expect_ok(
         call("POST", "/collections/de/points/query",
