@@ -11,7 +11,8 @@
  *   points_read.c    retrieve (POST /points, GET /points/{id}), scroll,
  *                    count
  *   points_query.c   query, query/batch and the legacy search,
- *                    search/batch, recommend, recommend/batch; prefetch
+ *                    search/batch, recommend, recommend/batch, discover,
+ *                    discover/batch; prefetch
  *                    trees (fusion and formulas: query.h)
  *   points_groups.c  search/groups, recommend/groups, query/groups
  *   qjson.c          JSON <-> library values (qjson.h)
@@ -81,6 +82,8 @@ void qvs_points_search(const qvs_req *req, qvs_resp *resp);
 void qvs_points_search_batch(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend_batch(const qvs_req *req, qvs_resp *resp);
+void qvs_points_discover(const qvs_req *req, qvs_resp *resp);
+void qvs_points_discover_batch(const qvs_req *req, qvs_resp *resp);
 
 void qvs_points_search_groups(const qvs_req *req, qvs_resp *resp);
 void qvs_points_recommend_groups(const qvs_req *req, qvs_resp *resp);

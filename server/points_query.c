@@ -56,8 +56,21 @@
  * (id, score) lists and need nothing more.  A sparse query (sparse.h) is
  * a PK_SPARSE leaf.  A multivector (multivec.h) is searched by MaxSim with
  * a matrix query, or one vector taken as a matrix of one row, as Qdrant
- * does; its scores are higher-better whatever the distance.  Discover and
- * context are refused with a 400 that names what is missing.
+ * does; its scores are higher-better whatever the distance.
+ *
+ * Discover and context (query {"discover": {target, context}}, {"context":
+ * pairs}, and the legacy POST /points/discover and /discover/batch, which
+ * Qdrant 1.19 still routes: lib/collection/src/discovery.rs) are leaves
+ * like best_score: examples by id or vector as recommend's, each pair a
+ * row of pos and neg, scored with Qdrant's formulas (discover_score) by
+ * an exact scan of every matching point (or of a node's candidates).
+ * Qdrant walks its HNSW graph with the same scores; the exact scan gives
+ * the answer that walk approximates, at the cost of reading every
+ * matching vector.  Scores are Qdrant's raw ones (a rank plus a sigmoid,
+ * or a sum of losses), higher-better whatever the distance, ties by id.
+ * relevance_feedback with the naive strategy is one more such leaf: the
+ * feedback items become weighted pairs (feedback_pairs) and the score is
+ * Qdrant's a * sim(target) + sum of weight * (sim(pos) - sim(neg)).
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
@@ -68,6 +81,7 @@
 #include "sparse.h"
 #include "quantization.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,6 +113,9 @@ typedef enum plan_kind {
     PK_FORMULA,   /* formula over the prefetches (query_formula.c) */
     PK_LEAF_KIND, /* a vector of another kind (leaf_kinds below) */
     PK_SPARSE,    /* a sparse query vector (server/sparse.h) */
+    PK_DISCOVER,  /* discover: target (query) + context pairs (pos, neg) */
+    PK_CONTEXT,   /* context: pairs only (pos[i], neg[i]) */
+    PK_FEEDBACK,  /* relevance_feedback naive: target + weighted pairs */
 } plan_kind;
 
 /* A growing list of scored points: where a plan that feeds another (a
@@ -114,7 +131,8 @@ typedef struct plan {
     float *query;          /* PK_NEAREST: vec->size floats, or query_rows
                               rows of them for a multivector */
     uint32_t query_rows;   /* 0: a dense query */
-    float *pos, *neg;      /* recommend examples, rows of vec->size */
+    float *pos, *neg;      /* recommend examples, rows of vec->size; for
+                              discover and context pair i is pos[i], neg[i] */
     size_t n_pos, n_neg;
     bool mmr;
     float mmr_lambda; /* weight of relevance, 1 - diversity */
@@ -147,6 +165,10 @@ typedef struct plan {
     const char *leaf_using;
     hitbuf *sink;          /* while set, answers go here, not to JSON */
     qvs_sparse_vec sparse; /* PK_SPARSE */
+    /* relevance_feedback: a times the target similarity, plus each pair's
+     * weight times its similarity difference */
+    float fb_a;
+    float *fb_weight; /* n_pos weights */
 } plan;
 
 static void plan_free(qvs_call *p, plan *q)
@@ -159,6 +181,7 @@ static void plan_free(qvs_call *p, plan *q)
     free(q->query);
     free(q->pos);
     free(q->neg);
+    free(q->fb_weight);
     free(q->exclude);
     qvs_sparse_vec_free(&q->sparse);
     qv_filter_free(q->filter);
@@ -426,6 +449,227 @@ static bool plan_recommend(qvs_call *p, plan *q, const cJSON *o,
     return true;
 }
 
+/* ---- discover and context ------------------------------------------------ */
+
+/* Context pairs into q->pos / q->neg (pair i is row i of both): ctx is one
+ * {"positive", "negative"} object, a list of them, or absent / null (no
+ * pairs), as Qdrant's ContextInput; the legacy request takes a list only.
+ * Ids are resolved like recommend examples (example_vector). */
+static bool context_pairs(qvs_call *p, plan *q, const cJSON *ctx,
+                          const char *using, const char *where)
+{
+    size_t n = cJSON_IsArray(ctx)    ? (size_t)cJSON_GetArraySize(ctx)
+               : cJSON_IsObject(ctx) ? 1
+                                     : 0;
+    if (ctx && !cJSON_IsArray(ctx) && !cJSON_IsObject(ctx))
+        return qj_fail_format(p->resp,
+                              "%s: invalid type: %s, expected a context pair "
+                              "or a list of them",
+                              where, qj_type_name(ctx));
+    size_t row = q->vec->size;
+    q->pos = malloc((n ? n : 1) * row * sizeof(float));
+    q->neg = malloc((n ? n : 1) * row * sizeof(float));
+    if (!q->pos || !q->neg)
+        return oom(p->resp);
+    const cJSON *e = cJSON_IsArray(ctx) ? ctx->child : ctx;
+    for (size_t i = 0; i < n; i++, e = e->next) {
+        char at[96];
+        snprintf(at, sizeof(at), "%s[%zu]", where, i);
+        const cJSON *jp = member(e, "positive"), *jn = member(e, "negative");
+        if (!cJSON_IsObject(e) || !jp || !jn)
+            return qj_fail_format(p->resp,
+                                  "%s: missing field `%s`, a context pair "
+                                  "needs `positive` and `negative`",
+                                  at, jp ? "negative" : "positive");
+        if (!example_vector(p, q, jp, using, false, q->pos + i * row, at) ||
+            !example_vector(p, q, jn, using, false, q->neg + i * row, at))
+            return false;
+        if (q->vec->metric == QV_METRIC_COSINE) {
+            normalize(q->pos + i * row, q->vec->size);
+            normalize(q->neg + i * row, q->vec->size);
+        }
+    }
+    q->n_pos = q->n_neg = n;
+    return true;
+}
+
+/* The discover target (a vector or a point id) into q->query. */
+static bool discover_target(qvs_call *p, plan *q, const cJSON *t,
+                            const char *using)
+{
+    if (!(q->query = malloc(q->vec->size * sizeof(float))))
+        return oom(p->resp);
+    if (!example_vector(p, q, t, using, false, q->query, "target"))
+        return false;
+    if (q->vec->metric == QV_METRIC_COSINE)
+        normalize(q->query, q->vec->size);
+    return true;
+}
+
+/* Only dense vectors take discover and context here. */
+static bool discover_vector(qvs_call *p, plan *q, const char *using,
+                            const char *what)
+{
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (q->vec->sparse || qvs_mv_is_multi(q->vec))
+        return qj_fail_bad_request(p->resp,
+                                   "%s on a sparse vector or a multivector "
+                                   "is not supported by this server",
+                                   what);
+    return true;
+}
+
+/* query {"discover": {"target", "context"}} (Qdrant's DiscoverInput: both
+ * required, context may be null). */
+static bool plan_discover(qvs_call *p, plan *q, const cJSON *x,
+                          const char *using)
+{
+    if (!cJSON_IsObject(x))
+        return qj_fail_format(p->resp,
+                              "query.discover: invalid type: %s, expected "
+                              "an object",
+                              qj_type_name(x));
+    const cJSON *t = member(x, "target");
+    if (!t)
+        return qj_fail_format(p->resp,
+                              "query.discover: missing field `target`");
+    if (!cJSON_GetObjectItemCaseSensitive(x, "context"))
+        return qj_fail_format(p->resp,
+                              "query.discover: missing field `context`");
+    if (!discover_vector(p, q, using, "discover") ||
+        !discover_target(p, q, t, using) ||
+        !context_pairs(p, q, member(x, "context"), using,
+                       "query.discover.context"))
+        return false;
+    q->kind = PK_DISCOVER;
+    return true;
+}
+
+/* query {"context": pair | [pair] | null}. */
+static bool plan_context(qvs_call *p, plan *q, const cJSON *x,
+                         const char *using)
+{
+    if (!discover_vector(p, q, using, "context") ||
+        !context_pairs(p, q, x, using, "query.context"))
+        return false;
+    q->kind = PK_CONTEXT;
+    return true;
+}
+
+/* ---- relevance feedback -------------------------------------------------- */
+
+/* strategy {"naive": {"a", "b", "c"}} (Qdrant's NaiveFeedbackStrategy; b
+ * >= 0 as its schema says). */
+static bool feedback_strategy(qvs_call *p, const cJSON *st, float *a, float *b,
+                              float *c)
+{
+    const cJSON *nv = member(st, "naive");
+    if (!cJSON_IsObject(st) || !cJSON_IsObject(nv))
+        return qj_fail_format(p->resp,
+                              "query.relevance_feedback.strategy: data did "
+                              "not match any variant of untagged enum "
+                              "FeedbackStrategy");
+    bool has[3] = {false, false, false};
+    if (!qj_float(nv, "a", &has[0], a, p->resp) ||
+        !qj_float(nv, "b", &has[1], b, p->resp) ||
+        !qj_float(nv, "c", &has[2], c, p->resp))
+        return false;
+    for (int i = 0; i < 3; i++)
+        if (!has[i])
+            return qj_fail_format(p->resp,
+                                  "query.relevance_feedback.strategy.naive: "
+                                  "missing field `%c`",
+                                  "abc"[i]);
+    if (*b < 0)
+        return qj_fail_validation(p->resp,
+                                  "query.relevance_feedback.strategy.naive.b: "
+                                  "value %g invalid, must be 0.0 or larger",
+                                  (double)*b);
+    return true;
+}
+
+/* The ordered pairs of feedback items (i, j), i != j in Qdrant's
+ * permutation order, whose scores differ by more than 0: i positive, j
+ * negative, weight (s_i - s_j)^b * c (Qdrant's extract_context_pairs in
+ * lib/segment/src/vector_storage/query/feedback_query.rs). */
+static bool feedback_pairs(qvs_call *p, plan *q, const float *ex,
+                           const float *sc, size_t n, float b, float c)
+{
+    size_t row = q->vec->size, k = 0, cap = n > 1 ? n * (n - 1) : 1;
+    q->pos = malloc(cap * row * sizeof(float));
+    q->neg = malloc(cap * row * sizeof(float));
+    q->fb_weight = malloc(cap * sizeof(float));
+    if (!q->pos || !q->neg || !q->fb_weight)
+        return oom(p->resp);
+    for (size_t i = 0; n > 1 && i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            float conf = sc[i] - sc[j];
+            if (i == j || !(conf > 0.0f))
+                continue;
+            memcpy(q->pos + k * row, ex + i * row, row * sizeof(float));
+            memcpy(q->neg + k * row, ex + j * row, row * sizeof(float));
+            q->fb_weight[k++] = powf(conf, b) * c;
+        }
+    q->n_pos = q->n_neg = k;
+    return true;
+}
+
+/* query {"relevance_feedback": {"target", "feedback": [{"example",
+ * "score"}], "strategy": {"naive": {a, b, c}}}}. */
+static bool plan_feedback(qvs_call *p, plan *q, const cJSON *x,
+                          const char *using)
+{
+    static const char *const where = "query.relevance_feedback";
+    if (!cJSON_IsObject(x))
+        return qj_fail_format(p->resp,
+                              "%s: invalid type: %s, expected an "
+                              "object",
+                              where, qj_type_name(x));
+    const cJSON *t = member(x, "target"), *fb = member(x, "feedback");
+    const cJSON *st = member(x, "strategy");
+    if (!t || !fb || !st)
+        return qj_fail_format(p->resp, "%s: missing field `%s`", where,
+                              !t    ? "target"
+                              : !fb ? "feedback"
+                                    : "strategy");
+    if (!cJSON_IsArray(fb))
+        return qj_fail_format(p->resp,
+                              "%s.feedback: invalid type: %s, "
+                              "expected a sequence",
+                              where, qj_type_name(fb));
+    float b = 0, c = 0;
+    if (!feedback_strategy(p, st, &q->fb_a, &b, &c) ||
+        !discover_vector(p, q, using, "relevance_feedback") ||
+        !discover_target(p, q, t, using))
+        return false;
+    size_t n = (size_t)cJSON_GetArraySize(fb), row = q->vec->size, i = 0;
+    float *ex = malloc((n ? n : 1) * row * sizeof(float));
+    float *sc = malloc((n ? n : 1) * sizeof(float));
+    bool ok = ex && sc ? true : oom(p->resp);
+    for (const cJSON *e = fb->child; ok && e; e = e->next, i++) {
+        char at[96];
+        bool has = false;
+        snprintf(at, sizeof(at), "%s.feedback[%zu]", where, i);
+        const cJSON *jx = member(e, "example");
+        if (!cJSON_IsObject(e) || !jx)
+            ok = qj_fail_format(p->resp, "%s: missing field `example`", at);
+        else if (!qj_float(e, "score", &has, &sc[i], p->resp))
+            ok = false;
+        else if (!has)
+            ok = qj_fail_format(p->resp, "%s: missing field `score`", at);
+        else if (!example_vector(p, q, jx, using, false, ex + i * row, at))
+            ok = false;
+        else if (q->vec->metric == QV_METRIC_COSINE)
+            normalize(ex + i * row, q->vec->size);
+    }
+    ok = ok && feedback_pairs(p, q, ex, sc, n, b, c);
+    free(ex);
+    free(sc);
+    q->kind = PK_FEEDBACK;
+    return ok;
+}
+
 /* ---- the query API ------------------------------------------------------- */
 
 static bool unsupported(qvs_call *p, const char *what)
@@ -627,8 +871,13 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
      * tree (prefetch, rescoring, fusion, formula) is the same. */
     if (qvs_sparse_is_input(j))
         return plan_sparse(p, q, j, using);
-    static const char *const kinds[] = {
-        "discover", "context", "relevance_feedback", "text", "image", "object"};
+    if ((x = member(j, "discover")))
+        return plan_discover(p, q, x, using);
+    if (cJSON_GetObjectItemCaseSensitive(j, "context"))
+        return plan_context(p, q, member(j, "context"), using);
+    if ((x = member(j, "relevance_feedback")))
+        return plan_feedback(p, q, x, using);
+    static const char *const kinds[] = {"text", "image", "object"};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (member(j, kinds[i])) {
             char what[64];
@@ -952,6 +1201,46 @@ static bool plan_legacy_recommend(qvs_call *p, const cJSON *o, plan *q)
     return plan_recommend(p, q, o, using, true);
 }
 
+/* DiscoverRequest (legacy POST /points/discover): {"target"?, "context"?:
+ * [pair], "limit", "using", "lookup_from", ...}.  A target makes it a
+ * discover query, pairs alone a context query; neither is Qdrant's 400,
+ * and score_threshold is not part of the request (lib/collection/src/
+ * discovery.rs: discovery_into_core_search sets it to None). */
+static bool plan_legacy_discover(qvs_call *p, const cJSON *o, plan *q)
+{
+    memset(q, 0, sizeof(*q));
+    if (!cJSON_IsObject(o))
+        return qj_fail_format(p->resp,
+                              "invalid type: %s, expected a "
+                              "DiscoverRequest object",
+                              qj_type_name(o));
+    const char *using = NULL;
+    if (!qj_string(o, "using", &using, p->resp) ||
+        !parse_common(p, o, member(o, "filter"), true, q) ||
+        !parse_lookup(p, o, q))
+        return false;
+    q->has_threshold = false;
+    if (!using)
+        using = "";
+    if (q->lookup && !q->lookup_vector)
+        q->lookup_vector = "";
+    const cJSON *t = member(o, "target"), *ctx = member(o, "context");
+    if (ctx && !cJSON_IsArray(ctx))
+        return qj_fail_format(p->resp,
+                              "context: invalid type: %s, expected a "
+                              "sequence",
+                              qj_type_name(ctx));
+    if (!t && !cJSON_GetArraySize(ctx))
+        return qj_fail_bad_request(p->resp, "target and/or context_pairs "
+                                            "must be specified");
+    if (!discover_vector(p, q, using, "discover") ||
+        (t && !discover_target(p, q, t, using)) ||
+        !context_pairs(p, q, ctx, using, "context"))
+        return false;
+    q->kind = t ? PK_DISCOVER : PK_CONTEXT;
+    return true;
+}
+
 /* ---- running a plan ------------------------------------------------------ */
 
 typedef qvs_scored scored;
@@ -1265,6 +1554,61 @@ static float reco_score(const plan *q, const float *v)
     return bp > bn ? scaled_sigmoid(bp) : -scaled_sigmoid(bn);
 }
 
+/* Qdrant's discover and context scores (lib/segment/src/vector_storage/
+ * query/discovery_query.rs, context_query.rs), in f32 as Qdrant computes
+ * them.  discover: each pair adds +1 when v is more similar to its
+ * positive, -1 when to its negative, 0 on a tie (total_cmp), and the
+ * scaled sigmoid of the similarity to the target, in (0, 1), breaks ties
+ * between equal ranks.  context: each pair adds the fast sigmoid of
+ * min(sim(positive) - sim(negative) - f32::EPSILON, 0), a loss in (-1, 0]:
+ * 0 for every point on the positive side of all pairs. */
+static float discover_score(const plan *q, const float *v)
+{
+    uint32_t dim = q->vec->size;
+    qv_metric m = q->vec->metric;
+    float total = 0;
+    int rank = 0;
+    for (size_t i = 0; i < q->n_pos; i++) {
+        float sp = similarity(m, v, q->pos + i * (size_t)dim, dim);
+        float sn = similarity(m, v, q->neg + i * (size_t)dim, dim);
+        if (q->kind == PK_DISCOVER) {
+            rank += sp > sn ? 1 : sp < sn ? -1 : 0;
+            continue;
+        }
+        float d = sp - sn - FLT_EPSILON;
+        d = d < 0.0f ? d : 0.0f;
+        total += d / (1.0f + fabsf(d));
+    }
+    if (q->kind == PK_CONTEXT)
+        return total;
+    return (float)rank + scaled_sigmoid(similarity(m, v, q->query, dim));
+}
+
+/* Qdrant's naive relevance feedback score (feedback_query.rs): a times
+ * the target similarity, plus each pair's weight times sim(positive) -
+ * sim(negative), accumulated in f32 in pair order. */
+static float feedback_score(const plan *q, const float *v)
+{
+    uint32_t dim = q->vec->size;
+    qv_metric m = q->vec->metric;
+    float score = q->fb_a * similarity(m, v, q->query, dim);
+    for (size_t i = 0; i < q->n_pos; i++) {
+        float delta = similarity(m, v, q->pos + i * (size_t)dim, dim) -
+                      similarity(m, v, q->neg + i * (size_t)dim, dim);
+        score += q->fb_weight[i] * delta;
+    }
+    return score;
+}
+
+static float scan_score(const plan *q, const float *v)
+{
+    if (q->kind == PK_FEEDBACK)
+        return feedback_score(q, v);
+    return q->kind == PK_DISCOVER || q->kind == PK_CONTEXT
+               ? discover_score(q, v)
+               : reco_score(q, v);
+}
+
 static int cmp_scored_desc(const void *a, const void *b)
 {
     const scored *x = a, *y = b;
@@ -1273,7 +1617,8 @@ static int cmp_scored_desc(const void *a, const void *b)
     return qv_id_compare(&x->id, &y->id);
 }
 
-/* best_score / sum_scores: an exact scan of every matching point. */
+/* best_score / sum_scores, discover and context: an exact scan of every
+ * matching point. */
 static bool run_reco_scan(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_collection *c = q->vec->coll;
@@ -1302,7 +1647,7 @@ static bool run_reco_scan(qvs_call *p, const plan *q, cJSON *arr)
             goto done;
         }
         s[m].id = ids[i];
-        s[m++].score = reco_score(q, v);
+        s[m++].score = scan_score(q, v);
     }
     m = keep_hits(q, true, s, m);
     qsort(s, m, sizeof(*s), cmp_scored_desc);
@@ -1458,6 +1803,9 @@ static bool run_kind(qvs_call *p, plan *q, cJSON *arr)
         return run_nearest(p, q, arr);
     case PK_RECO_BEST:
     case PK_RECO_SUM:
+    case PK_DISCOVER:
+    case PK_CONTEXT:
+    case PK_FEEDBACK:
         return run_reco_scan(p, q, arr);
     case PK_SCROLL:
         return run_scroll(p, q, arr);
@@ -1922,4 +2270,14 @@ void qvs_points_recommend(const qvs_req *req, qvs_resp *resp)
 void qvs_points_recommend_batch(const qvs_req *req, qvs_resp *resp)
 {
     answer_batch(req, resp, plan_legacy_recommend, false);
+}
+
+void qvs_points_discover(const qvs_req *req, qvs_resp *resp)
+{
+    answer(req, resp, plan_legacy_discover, false);
+}
+
+void qvs_points_discover_batch(const qvs_req *req, qvs_resp *resp)
+{
+    answer_batch(req, resp, plan_legacy_discover, false);
 }

@@ -45,6 +45,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <limits.h>
 #include <ftw.h>
 #include <poll.h>
@@ -4263,6 +4264,357 @@ START_TEST(test_strict_bucket_threads)
     }
     ck_assert_int_eq(total, 150);
     qvs_strict_rates_free(r);
+/* ---- discover and context against a brute-force reference --------------- */
+
+/* Qdrant's raw similarity, computed as the server does (points_query.c):
+ * dot product, -squared L2, -L1, summed in double, then a float. */
+static float dref_sim(int metric, const float *a, const float *b)
+{
+    double s = 0;
+    for (int i = 0; i < 4; i++) {
+        double d = (double)a[i] - b[i];
+        s += metric < 2 ? (double)a[i] * b[i] : metric == 2 ? -d * d : -fabs(d);
+    }
+    return (float)s;
+}
+
+/* Qdrant's discover score (discovery_query.rs) or, without a target, its
+ * context score (context_query.rs), from the formulas' text. */
+static float dref_score(int metric, const float *v, const float *target,
+                        float pairs[][2][4], int n);
+
+/* relevance_feedback (naive) in the reference: a * sim(target) + sum of
+ * w[i] * (sim(pos_i) - sim(neg_i)); set while a feedback query is checked
+ * (a local of the test, passed down through dref_check). */
+typedef struct dref_fb {
+    float a;
+    const float *w;
+} dref_fb;
+
+static float dref_fb_score(const dref_fb *fb, int metric, const float *v,
+                           const float *target, float pairs[][2][4], int n)
+{
+    if (!fb)
+        return dref_score(metric, v, target, pairs, n);
+    float s = fb->a * dref_sim(metric, v, target);
+    for (int i = 0; i < n; i++)
+        s += fb->w[i] * (dref_sim(metric, v, pairs[i][0]) -
+                         dref_sim(metric, v, pairs[i][1]));
+    return s;
+}
+
+static float dref_score(int metric, const float *v, const float *target,
+                        float pairs[][2][4], int n)
+{
+    float loss = 0;
+    int rank = 0;
+    for (int i = 0; i < n; i++) {
+        float sp = dref_sim(metric, v, pairs[i][0]);
+        float sn = dref_sim(metric, v, pairs[i][1]);
+        rank += sp > sn ? 1 : sp < sn ? -1 : 0;
+        float d = fminf(sp - sn - FLT_EPSILON, 0.0f);
+        loss += d / (1.0f + fabsf(d));
+    }
+    if (!target)
+        return loss;
+    float t = dref_sim(metric, v, target);
+    return (float)rank + 0.5f * (t / (1.0f + fabsf(t)) + 1.0f);
+}
+
+/* The server's normalisation of a raw cosine example. */
+static void dref_normalize(float *v)
+{
+    double s = 0;
+    for (int i = 0; i < 4; i++)
+        s += (double)v[i] * v[i];
+    if (s <= 0 || fabs(s - 1.0) <= 1e-6)
+        return;
+    float inv = (float)(1.0 / sqrt(s));
+    for (int i = 0; i < 4; i++)
+        v[i] *= inv;
+}
+
+typedef struct dref_hit {
+    int id;
+    float score;
+} dref_hit;
+
+static int dref_cmp(const void *a, const void *b)
+{
+    const dref_hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return x->id - y->id;
+}
+
+#define DN 40
+
+/* Checks pts (ScoredPoint list) against the reference: points 1..DN with
+ * g != skip_g (-1: all), not in excl, best first, ties by id, a page. */
+static void dref_check_fb(const cJSON *pts, const dref_fb *fb, int metric,
+                          float vecs[][4], const float *target,
+                          float pairs[][2][4], int n, int skip_g,
+                          const int *excl, int n_excl, int limit, int offset);
+
+static void dref_check(const cJSON *pts, int metric, float vecs[][4],
+                       const float *target, float pairs[][2][4], int n,
+                       int skip_g, const int *excl, int n_excl, int limit,
+                       int offset)
+{
+    dref_check_fb(pts, NULL, metric, vecs, target, pairs, n, skip_g, excl,
+                  n_excl, limit, offset);
+}
+
+static void dref_check_fb(const cJSON *pts, const dref_fb *fb, int metric,
+                          float vecs[][4], const float *target,
+                          float pairs[][2][4], int n, int skip_g,
+                          const int *excl, int n_excl, int limit, int offset)
+{
+    dref_hit h[DN];
+    int m = 0;
+    for (int id = 1; id <= DN; id++) {
+        bool out = id % 3 == skip_g;
+        for (int k = 0; k < n_excl; k++)
+            out = out || excl[k] == id;
+        if (out)
+            continue;
+        h[m].id = id;
+        h[m++].score = dref_fb_score(fb, metric, vecs[id], target, pairs, n);
+    }
+    qsort(h, (size_t)m, sizeof(h[0]), dref_cmp);
+    int want = m - offset < limit ? m - offset : limit;
+    ck_assert_int_eq(cJSON_GetArraySize(pts), want < 0 ? 0 : want);
+    for (int i = 0; i < want; i++) {
+        const cJSON *p = cJSON_GetArrayItem(pts, i);
+        ck_assert_int_eq((int)num(p, "id"), h[offset + i].id);
+        ck_assert_msg((float)num(p, "score") == h[offset + i].score,
+                      "metric %d hit %d: score %.9g, expected %.9g", metric, i,
+                      num(p, "score"), (double)h[offset + i].score);
+    }
+}
+
+/* Random collections (small integer coordinates, so many ties), every
+ * metric: discover and context by the query API and the legacy endpoints
+ * give exactly the reference's ids and scores.  Score formulas: Qdrant
+ * 1.19 lib/segment/src/vector_storage/query/{discovery,context}_query.rs;
+ * ids used as examples are excluded (lib/collection/src/discovery.rs). */
+START_TEST(test_discover_reference)
+{
+    static const char *const metrics[] = {"Cosine", "Dot", "Euclid",
+                                          "Manhattan"};
+    uint64_t seed = 0x5eed1234u;
+    for (int metric = 0; metric < 4; metric++) {
+        char name[32], path[128], body[8192];
+        snprintf(name, sizeof(name), "ds%d", metric);
+        snprintf(body, sizeof(body),
+                 "{\"vectors\":{\"size\":4,\"distance\":\"%s\"}}",
+                 metrics[metric]);
+        create(name, body);
+        size_t o = (size_t)snprintf(body, sizeof(body), "{\"points\":[");
+        for (int id = 1; id <= DN; id++) {
+            int c[4];
+            for (int d = 0; d < 4; d++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                c[d] = (int)((seed >> 33) % 7) - 3;
+            }
+            if (!c[0] && !c[1] && !c[2] && !c[3])
+                c[0] = 1;
+            o += (size_t)snprintf(body + o, sizeof(body) - o,
+                                  "%s{\"id\":%d,\"vector\":[%d,%d,%d,%d],"
+                                  "\"payload\":{\"g\":%d}}",
+                                  id > 1 ? "," : "", id, c[0], c[1], c[2], c[3],
+                                  id % 3);
+        }
+        snprintf(body + o, sizeof(body) - o, "]}");
+        snprintf(path, sizeof(path), "/collections/%s/points?wait=true", name);
+        expect_ok(call("PUT", path, body));
+        /* the stored vectors (normalised under cosine) */
+        float vecs[DN + 1][4];
+        snprintf(path, sizeof(path), "/collections/%s/points/scroll", name);
+        const cJSON *sc = expect_ok(
+            call("POST", path, "{\"limit\":100,\"with_vector\":true}"));
+        const cJSON *p;
+        int seen = 0;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItem(sc, "points"))
+        {
+            int id = (int)num(p, "id");
+            const cJSON *v = cJSON_GetObjectItem(p, "vector");
+            for (int d = 0; d < 4; d++)
+                vecs[id][d] = (float)cJSON_GetArrayItem(v, d)->valuedouble;
+            seen++;
+        }
+        ck_assert_int_eq(seen, DN);
+        int t = 1 + metric, p1 = 7, n1 = 11, p2 = 20, n2 = 33;
+        float pairs[2][2][4];
+        memcpy(pairs[0][0], vecs[p1], sizeof(vecs[0]));
+        memcpy(pairs[0][1], vecs[n1], sizeof(vecs[0]));
+        memcpy(pairs[1][0], vecs[p2], sizeof(vecs[0]));
+        memcpy(pairs[1][1], vecs[n2], sizeof(vecs[0]));
+        int excl[5] = {t, p1, n1, p2, n2};
+        /* discover by ids, a filter, a page */
+        snprintf(path, sizeof(path), "/collections/%s/points/query", name);
+        snprintf(body, sizeof(body),
+                 "{\"query\":{\"discover\":{\"target\":%d,\"context\":["
+                 "{\"positive\":%d,\"negative\":%d},{\"positive\":%d,"
+                 "\"negative\":%d}]}},\"filter\":{\"must_not\":[{\"key\":"
+                 "\"g\",\"match\":{\"value\":0}}]},\"limit\":7,\"offset\":2}",
+                 t, p1, n1, p2, n2);
+        const cJSON *r = expect_ok(call("POST", path, body));
+        dref_check(cJSON_GetObjectItem(r, "points"), metric, vecs, vecs[t],
+                   pairs, 2, 0, excl, 5, 7, 2);
+        /* context: one pair, a raw positive and a negative by id */
+        float raw[4] = {1, 2, 0, -1};
+        float pr[1][2][4];
+        memcpy(pr[0][0], raw, sizeof(raw));
+        if (metric == 0)
+            dref_normalize(pr[0][0]);
+        memcpy(pr[0][1], vecs[n1], sizeof(vecs[0]));
+        snprintf(body, sizeof(body),
+                 "{\"query\":{\"context\":{\"positive\":[1,2,0,-1],"
+                 "\"negative\":%d}},\"limit\":12}",
+                 n1);
+        r = expect_ok(call("POST", path, body));
+        dref_check(cJSON_GetObjectItem(r, "points"), metric, vecs, NULL, pr, 1,
+                   -1, &n1, 1, 12, 0);
+        /* relevance_feedback, naive: items 0.9 (p1), 0.1 (n1), 0.5 (raw)
+         * give the ordered pairs (0,1), (0,2), (2,1) with weights
+         * (s_i - s_j)^b * c */
+        float fbv[3][4];
+        memcpy(fbv[0], vecs[p1], sizeof(fbv[0]));
+        memcpy(fbv[1], vecs[n1], sizeof(fbv[0]));
+        memcpy(fbv[2], pr[0][0], sizeof(fbv[0]));
+        const float fs[3] = {0.9f, 0.1f, 0.5f};
+        const int order[3][2] = {{0, 1}, {0, 2}, {2, 1}};
+        float fpairs[3][2][4], w[3];
+        for (int k = 0; k < 3; k++) {
+            memcpy(fpairs[k][0], fbv[order[k][0]], sizeof(fbv[0]));
+            memcpy(fpairs[k][1], fbv[order[k][1]], sizeof(fbv[0]));
+            w[k] = powf(fs[order[k][0]] - fs[order[k][1]], 0.5f) * 2.0f;
+        }
+        dref_fb fb = {.a = 1.5f, .w = w};
+        snprintf(body, sizeof(body),
+                 "{\"query\":{\"relevance_feedback\":{\"target\":%d,"
+                 "\"feedback\":[{\"example\":%d,\"score\":0.9},"
+                 "{\"example\":%d,\"score\":0.1},{\"example\":[1,2,0,-1],"
+                 "\"score\":0.5}],\"strategy\":{\"naive\":{\"a\":1.5,"
+                 "\"b\":0.5,\"c\":2}}}},\"limit\":8,\"offset\":1}",
+                 t, p1, n1);
+        snprintf(path, sizeof(path), "/collections/%s/points/query", name);
+        r = expect_ok(call("POST", path, body));
+        dref_check_fb(cJSON_GetObjectItem(r, "points"), &fb, metric, vecs,
+                      vecs[t], fpairs, 3, -1, excl, 3, 8, 1);
+        /* legacy discover: a raw target, pairs by id */
+        float target[4] = {-2, 1, 3, 0};
+        if (metric == 0)
+            dref_normalize(target);
+        snprintf(path, sizeof(path), "/collections/%s/points/discover", name);
+        snprintf(body, sizeof(body),
+                 "{\"target\":[-2,1,3,0],\"context\":[{\"positive\":%d,"
+                 "\"negative\":%d},{\"positive\":%d,\"negative\":%d}],"
+                 "\"limit\":9,\"with_payload\":true}",
+                 p1, n1, p2, n2);
+        r = expect_ok(call("POST", path, body));
+        dref_check(r, metric, vecs, target, pairs, 2, -1, excl + 1, 4, 9, 0);
+        ck_assert(cJSON_IsObject(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(r, 0), "payload")));
+        /* legacy batch: a context search, then a discover without pairs */
+        snprintf(path, sizeof(path), "/collections/%s/points/discover/batch",
+                 name);
+        snprintf(body, sizeof(body),
+                 "{\"searches\":[{\"context\":[{\"positive\":%d,\"negative\":"
+                 "%d},{\"positive\":%d,\"negative\":%d}],\"limit\":40},"
+                 "{\"target\":%d,\"limit\":3,\"filter\":{\"must\":[{\"key\":"
+                 "\"g\",\"match\":{\"value\":2}}]}}]}",
+                 p1, n1, p2, n2, t);
+        r = expect_ok(call("POST", path, body));
+        ck_assert_int_eq(cJSON_GetArraySize(r), 2);
+        dref_check(cJSON_GetArrayItem(r, 0), metric, vecs, NULL, pairs, 2, -1,
+                   excl + 1, 4, 40, 0);
+        /* g == 2 only: leave out g 0 and 1 by excluding through skip_g
+         * twice is not expressible; check membership and order instead */
+        const cJSON *b = cJSON_GetArrayItem(r, 1);
+        ck_assert_int_eq(cJSON_GetArraySize(b), 3);
+        cJSON_ArrayForEach(p, b)
+        {
+            ck_assert_int_eq((int)num(p, "id") % 3, 2);
+            ck_assert_int_ne((int)num(p, "id"), t);
+        }
+    }
+}
+END_TEST
+
+/* The errors Qdrant gives for discover and context requests. */
+START_TEST(test_discover_errors)
+{
+    create("de", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    expect_ok(
+        call("PUT", "/collections/de/points?wait=true",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0]},"
+             "{\"id\":2,\"vector\":[0,1]},{\"id\":3,\"vector\":[1,1]}]}"));
+    expect_error_msg(
+        call("POST", "/collections/de/points/discover", "{\"limit\":3}"), 400,
+        "Bad request: target and/or context_pairs must be "
+        "specified");
+    expect_error_msg(
+        call("POST", "/collections/de/points/discover", "{\"target\":1}"), 400,
+        "Format error in JSON body: missing field `limit`");
+    expect_error_prefix(call("POST", "/collections/de/points/discover",
+                             "{\"target\":99,\"limit\":3}"),
+                        404, "Not found: No point with id 99 found");
+    expect_error_prefix(call("POST", "/collections/de/points/query",
+                             "{\"query\":{\"discover\":{\"target\":[1,0]}}}"),
+                        400,
+                        "Format error in JSON body: query.discover: "
+                        "missing field `context`");
+    expect_error_prefix(call("POST", "/collections/de/points/query",
+                             "{\"query\":{\"context\":[{\"positive\":1}]}}"),
+                        400,
+                        "Format error in JSON body: query.context[0]: "
+                        "missing field `negative`");
+    expect_error_prefix(
+        call(
+            "POST", "/collections/de/points/query",
+            "{\"query\":{\"discover\":{\"target\":[1,0,0],\"context\":null}}}"),
+        400, "Wrong input: ");
+    expect_error_msg(call("POST", "/collections/de/points/query",
+                          "{\"query\":{\"relevance_feedback\":{\"target\":"
+                          "[1,0],\"feedback\":[]}}}"),
+                     400,
+                     "Format error in JSON body: query.relevance_feedback: "
+                     "missing field `strategy`");
+    expect_error_prefix(
+        call("POST", "/collections/de/points/query",
+             "{\"query\":{\"relevance_feedback\":{\"target\":[1,0],"
+             "\"feedback\":[],\"strategy\":{\"naive\":{\"a\":1,\"b\":-1,"
+             "\"c\":1}}}}}"),
+        422, "Validation error in JSON body: ");
+    /* no feedback pairs: a times the target similarity */
+    const cJSON *f = expect_ok(
+        call("POST", "/collections/de/points/query",
+             "{\"query\":{\"relevance_feedback\":{\"target\":[1,0],"
+             "\"feedback\":[{\"example\":2,\"score\":1}],\"strategy\":{"
+             "\"naive\":{\"a\":2,\"b\":1,\"c\":1}}}}}"));
+    const cJSON *fp = cJSON_GetObjectItem(f, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(fp), 2); /* 2 is an example */
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(fp, 0), "id"), 1);
+    ck_assert_float_eq((float)num(cJSON_GetArrayItem(fp, 0), "score"), 2.0f);
+    /* a null context: the target alone ranks, all ranks 0 */
+    const cJSON *r = expect_ok(
+        call("POST", "/collections/de/points/query",
+             "{\"query\":{\"discover\":{\"target\":[1,0],\"context\":null}}}"));
+    const cJSON *pts = cJSON_GetObjectItem(r, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 3);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 1);
+    ck_assert_float_eq((float)num(cJSON_GetArrayItem(pts, 0), "score"), 0.75f);
+    /* discover as a prefetch leaf, its answer re-scored by nearest */
+    r = expect_ok(call("POST", "/collections/de/points/query",
+                       "{\"prefetch\":{\"query\":{\"context\":{\"positive\":"
+                       "[1,0],\"negative\":[0,1]}},\"limit\":2},"
+                       "\"query\":[0,1]}"));
+    pts = cJSON_GetObjectItem(r, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 2);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 1), "id"), 1);
 }
 END_TEST
 
@@ -4336,6 +4688,8 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_snapshot_from_url);
     tcase_add_test(q19, test_snapshot_url_hosts_config);
     tcase_add_test(q19, test_hybrid_queries);
+    tcase_add_test(q19, test_discover_reference);
+    tcase_add_test(q19, test_discover_errors);
     suite_add_tcase(s, q19);
 
     TCase *strict = tcase_create("strict");

@@ -604,6 +604,47 @@ step('legacy search, searchBatch, recommend, recommendBatch', async () => {
     );
 });
 
+step('discover and context: query, legacy discover and discoverBatch', async () => {
+    // Qdrant's discover score: +1 / -1 per pair by the closer example (0 on
+    // a tie), plus the scaled sigmoid of the target similarity
+    // (lib/segment/src/vector_storage/query/discovery_query.rs).
+    const cos = (id) => (v) => dot(stored(id), normalize(v));
+    const sig = (x) => 0.5 * (x / (1 + Math.abs(x)) + 1);
+    const side = (a, b) => (a > b ? 1 : a < b ? -1 : 0);
+    const disc = (v) => side(cos(2)(v), cos(6)(v)) + sig(cos(1)(v));
+    let res = await client.query(COS, {
+        query: { discover: { target: 1, context: [{ positive: 2, negative: 6 }] } },
+        limit: 4,
+    });
+    assertRanking(res.points, rankBy(disc, P, { limit: 4, exclude: [1, 2, 6] }), 'query discover');
+    const legacy = await client.discoverPoints(COS, {
+        target: 1,
+        context: [{ positive: 2, negative: 6 }],
+        limit: 4,
+    });
+    assertRanking(legacy, rankBy(disc, P, { limit: 4, exclude: [1, 2, 6] }), 'discoverPoints');
+    // context: the loss sum, 0 on the positive side of every pair; only
+    // which side each answer is on is compared (ties are many at 0).
+    const b = await client.discoverBatchPoints(COS, {
+        searches: [
+            { context: [{ positive: 2, negative: 6 }], limit: 3 },
+            { target: 1, limit: 2, filter: cityIs('Berlin'), with_payload: true },
+        ],
+    });
+    assert.equal(b.length, 2);
+    for (const p of b[0]) {
+        const v = byId(p.id).vector;
+        assert.equal(p.score > -1e-6, cos(2)(v) > cos(6)(v), `context side of ${p.id}`);
+        assert.ok(![2, 6].includes(p.id), 'examples are left out');
+    }
+    const berlin = P.filter((p) => p.payload.city === 'Berlin');
+    assertRanking(b[1], rankBy((v) => sig(cos(1)(v)), berlin, { limit: 2, exclude: [1] }), 'discoverBatch[1]');
+    await assert.rejects(
+        client.discoverPoints(COS, { limit: 3 }),
+        (e) => e.status === 400 && /target and\/or context_pairs/.test(e.data.status.error),
+    );
+});
+
 // ---- named vectors, Dot / Euclid / Manhattan -----------------------------------
 
 step('named vectors: Dot ranks by dot product, Euclid and Manhattan by distance', async () => {

@@ -88,6 +88,8 @@ static const fz_route routes[] = {
     {"POST", "/collections/%s/points/search/batch"},
     {"POST", "/collections/%s/points/recommend"},
     {"POST", "/collections/%s/points/recommend/batch"},
+    {"POST", "/collections/%s/points/discover"},
+    {"POST", "/collections/%s/points/discover/batch"},
     {"PUT", "/collections/%s"},
     {"PATCH", "/collections/%s"},
     {"POST", "/collections/aliases"},
