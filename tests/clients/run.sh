@@ -21,7 +21,7 @@ set -euo pipefail
 quiver=${1:?usage: run.sh path/to/quiver [TEST...]}
 shift
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(qdrant-js langchain llamaindex hybrid sparse multivec)
+[ ${#tests[@]} -gt 0 ] || tests=(qdrant-js langchain llamaindex hybrid sparse multivec vecname)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 node=${NODE:-node}
