@@ -202,17 +202,18 @@ int qvs_vector_name_clash(const cJSON *config, const char *vname,
     return 0;
 }
 
-/* Inserts item under vname in map, keeping the map sorted by name (as
- * Qdrant, a sorted map, lists vectors). */
+/* Adds item under vname to map, keeping the map sorted by name (as Qdrant,
+ * a sorted map, lists vectors): the entries after vname move behind it. */
 static void insert_sorted(cJSON *map, const char *vname, cJSON *item)
 {
-    int at = 0;
-    for (const cJSON *e = map->child; e && strcmp(e->string, vname) < 0;
-         e = e->next)
-        at++;
     cJSON_AddItemToObject(map, vname, item);
-    cJSON_DetachItemViaPointer(map, item);
-    cJSON_InsertItemInArray(map, at, item);
+    for (cJSON *e = map->child, *next; e && e != item; e = next) {
+        next = e->next;
+        if (strcmp(e->string, vname) > 0) {
+            cJSON_DetachItemViaPointer(map, e);
+            cJSON_AddItemToArray(map, e);
+        }
+    }
 }
 
 cJSON *qvs_vector_config_change(const cJSON *config, const char *vname,

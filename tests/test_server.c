@@ -3615,6 +3615,21 @@ START_TEST(test_vector_names)
                    "\"multivector_config\":{\"comparator\":\"max_sim\"}}}"));
     ck_assert_str_eq(str(vn_vectors(), "m.multivector_config.comparator"),
                      "max_sim");
+    /* listed by name, as Qdrant's sorted map lists them */
+    expect_ok(call("PUT", "/collections/vn/vectors/0",
+                   "{\"dense\":{\"size\":2,\"distance\":\"Dot\"}}"));
+    expect_ok(call("PUT", "/collections/vn/vectors/aa",
+                   "{\"dense\":{\"size\":2,\"distance\":\"Dot\"}}"));
+    char order[64] = "";
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vn_vectors())
+    {
+        strcat(order, e->string);
+        strcat(order, ",");
+    }
+    ck_assert_str_eq(order, "0,a,aa,b,m,");
+    expect_ok(call("DELETE", "/collections/vn/vectors/0", NULL));
+    expect_ok(call("DELETE", "/collections/vn/vectors/aa", NULL));
 
     /* bad input */
     expect_error_prefix(call("PUT", "/collections/vn/vectors/x", "{}"), 400,
