@@ -3703,6 +3703,50 @@ START_TEST(test_vector_names)
 }
 END_TEST
 
+/* Upserts points 1..VN_WRITES with vector "a" (a writer beside the
+ * vector-set changes of test_vector_names_concurrent). */
+enum { VN_WRITES = 150 };
+
+static void *vn_writer(void *arg)
+{
+    int *failures = arg;
+    CURL *h = curl_easy_init();
+    for (int i = 1; h && i <= VN_WRITES; i++) {
+        char body[128];
+        snprintf(body, sizeof(body),
+                 "{\"points\":[{\"id\":%d,\"vector\":{\"a\":[%d,1]}}]}", i, i);
+        if (simple_request(h, "PUT", "/collections/vc/points?wait=true",
+                           body) != 200)
+            (*failures)++;
+    }
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+/* Vectors added and deleted while another client writes: every write
+ * lands (the collection is swapped under its write lock, catalog.c), and
+ * the points keep vector "a". */
+START_TEST(test_vector_names_concurrent)
+{
+    create("vc", "{\"vectors\":{\"a\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    int failures = 0;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, vn_writer, &failures), 0);
+    for (int i = 0; i < 20; i++) {
+        expect_ok(call("PUT", "/collections/vc/vectors/x",
+                       "{\"dense\":{\"size\":2,\"distance\":\"Dot\"}}"));
+        expect_ok(call("DELETE", "/collections/vc/vectors/x", NULL));
+    }
+    pthread_join(t, NULL);
+    ck_assert_int_eq(failures, 0);
+    ck_assert_int_eq(points_of("vc"), VN_WRITES);
+    const cJSON *res = expect_ok(call("POST", "/collections/vc/points/query",
+                                      "{\"query\":[1,0],\"using\":\"a\","
+                                      "\"limit\":1}"));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(res, "points")), 1);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -3773,6 +3817,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_snapshot_url_hosts_config);
     tcase_add_test(q19, test_hybrid_queries);
     tcase_add_test(q19, test_vector_names);
+    tcase_add_test(q19, test_vector_names_concurrent);
     suite_add_tcase(s, q19);
     return s;
 }
