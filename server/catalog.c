@@ -1366,3 +1366,226 @@ bool qvs_catalog_restore(qvs_catalog *cat, const char *name, qvs_coll *tmpl,
         qvs_coll_release(cat, old); /* the catalog's reference */
     return ok;
 }
+
+/* ---- named vectors ---------------------------------------------------------
+ *
+ * PUT/DELETE /collections/{c}/vectors/{v} (vector_names.c) change a live
+ * collection's vector set.  Handlers read c->vectors without a lock, so the
+ * set is never changed in place: a copy with the new set (sharing every
+ * other library collection) replaces c in the catalog, as restore does.
+ * Adding creates the new library collection before catalog.json names it;
+ * dropping rewrites catalog.json before the library collection goes.  A
+ * crash between the two leaves a library collection no entry names, which
+ * reconcile() drops at the next open: either way the catalog and the store
+ * agree after a restart.  c's write_mu is held across the swap so that no
+ * write is half applied to the old set.
+ */
+
+/* A copy of c's vectors and libraries (retained), with room for one more. */
+static qvs_coll *coll_clone(const qvs_coll *c)
+{
+    size_t cap = c->n_vectors + 1;
+    qvs_coll *d = calloc(1, sizeof(*d));
+    if (!d)
+        return NULL;
+    pthread_mutex_init(&d->write_mu, NULL);
+    d->refs = 1;
+    d->id = c->id;
+    d->named = c->named;
+    d->name = strdup(c->name);
+    d->points_lib = strdup(c->points_lib);
+    d->payload_schema = cJSON_Duplicate(c->payload_schema, true);
+    d->vectors = calloc(cap, sizeof(*d->vectors));
+    d->vector_libs = calloc(cap, sizeof(*d->vector_libs));
+    d->vector_cfgs = calloc(cap, sizeof(*d->vector_cfgs));
+    bool ok = d->name && d->points_lib && d->payload_schema && d->vectors &&
+              d->vector_libs && d->vector_cfgs;
+    if (ok) {
+        qv_collection_retain(c->points);
+        d->points = c->points;
+    }
+    for (size_t i = 0; ok && i < c->n_vectors; i++) {
+        d->vectors[i] = c->vectors[i];
+        d->vectors[i].name = strdup(c->vectors[i].name);
+        d->vector_libs[i] = strdup(c->vector_libs[i]);
+        d->vector_cfgs[i] = c->vector_cfgs[i];
+        qv_collection_retain(c->vectors[i].coll);
+        d->n_vectors = i + 1;
+        ok = d->vectors[i].name && d->vector_libs[i];
+    }
+    if (!ok) {
+        qvs_coll_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* A library name for d's new vector that no vector of d uses (k counts
+ * up from n_vectors: the sorted index of the others may be taken). */
+static char *new_vector_lib(const qvs_coll *d, const char *vname)
+{
+    for (size_t k = d->n_vectors;; k++) {
+        char *lib = lib_name(d->id, d->name, vname, k);
+        bool used = false;
+        for (size_t i = 0; lib && !used && i < d->n_vectors; i++)
+            used = strcmp(d->vector_libs[i], lib) == 0;
+        if (!used)
+            return lib;
+        free(lib);
+    }
+}
+
+/* Inserts spec's vector into d at its sorted place and creates its
+ * library collection. */
+static bool clone_add(qvs_catalog *cat, qvs_coll *d, const char *vname,
+                      const qvs_spec *spec, qvs_resp *r)
+{
+    const qvs_vspec *v = &spec->v[0];
+    size_t at = 0;
+    while (at < d->n_vectors && strcmp(d->vectors[at].name, vname) < 0)
+        at++;
+    qvs_vector nv = {.name = strdup(vname),
+                     .size = v->size,
+                     .metric = v->metric,
+                     .sparse = v->lib.kind == QV_VECTOR_SPARSE};
+    char *lib = new_vector_lib(d, vname);
+    char err[512];
+    if (!nv.name || !lib) {
+        free(nv.name);
+        free(lib);
+        return qvs_fail(r, 500, OOM);
+    }
+    if (attach(cat, lib, &v->lib, true, &nv.coll, err, sizeof(err)) != QV_OK) {
+        free(nv.name);
+        free(lib);
+        return qvs_fail(r, 500, "Service internal error: %s", err);
+    }
+    size_t tail = d->n_vectors - at;
+    memmove(&d->vectors[at + 1], &d->vectors[at], tail * sizeof(nv));
+    memmove(&d->vector_libs[at + 1], &d->vector_libs[at], tail * sizeof(lib));
+    memmove(&d->vector_cfgs[at + 1], &d->vector_cfgs[at],
+            tail * sizeof(v->lib));
+    d->vectors[at] = nv;
+    d->vector_libs[at] = lib;
+    d->vector_cfgs[at] = v->lib;
+    d->n_vectors++;
+    return true;
+}
+
+/* Removes vector k from d (its library collection stays in the store). */
+static void clone_remove(qvs_coll *d, size_t k)
+{
+    free(d->vectors[k].name);
+    qv_collection_release(d->vectors[k].coll);
+    free(d->vector_libs[k]);
+    size_t tail = d->n_vectors - k - 1;
+    memmove(&d->vectors[k], &d->vectors[k + 1], tail * sizeof(*d->vectors));
+    memmove(&d->vector_libs[k], &d->vector_libs[k + 1],
+            tail * sizeof(*d->vector_libs));
+    memmove(&d->vector_cfgs[k], &d->vector_cfgs[k + 1],
+            tail * sizeof(*d->vector_cfgs));
+    d->n_vectors--;
+}
+
+/* Drops the library collection made for d's new vector vname. */
+static void drop_new_vector(qvs_catalog *cat, const qvs_coll *d,
+                            const char *vname)
+{
+    const qvs_vector *v = qvs_coll_vector(d, vname);
+    if (v)
+        qv_store_drop(cat->store, d->vector_libs[v - d->vectors]);
+}
+
+/* c's replacement with the changed vector set, or NULL (failed into r,
+ * or *noop when nothing is to change). */
+static qvs_coll *reshaped(qvs_catalog *cat, const qvs_coll *c,
+                          const char *vname, const qvs_spec *spec, bool *noop,
+                          qvs_resp *r)
+{
+    const qvs_vector *old = qvs_coll_vector(c, vname);
+    *noop = false;
+    if (spec) {
+        int clash = qvs_vector_name_clash(c->config, vname, spec, r);
+        *noop = clash > 0;
+        if (clash)
+            return NULL;
+    } else if (!old) {
+        *noop = true; /* Qdrant: deleting a vector that does not exist */
+        return NULL;
+    }
+    cJSON *config = qvs_vector_config_change(c->config, vname, spec);
+    qvs_coll *d = config ? coll_clone(c) : NULL;
+    if (!d) {
+        cJSON_Delete(config);
+        qvs_fail(r, 500, OOM);
+        return NULL;
+    }
+    d->config = config;
+    bool ok = true;
+    if (spec)
+        ok = clone_add(cat, d, vname, spec, r);
+    else
+        clone_remove(d, (size_t)(old - c->vectors));
+    char err[512];
+    if (ok && spec && qvs_quant_sync(d, config, err, sizeof(err)) != QV_OK)
+        ok = qvs_fail(r, 500, "Service internal error: %s", err);
+    if (!ok) {
+        if (spec)
+            drop_new_vector(cat, d, vname);
+        qvs_coll_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* Puts d in c's place (catalog.json first); false leaves all as it was. */
+static bool swap_coll(qvs_catalog *cat, qvs_coll *c, qvs_coll *d, qvs_resp *r)
+{
+    qvs_catalog_state next = cat->st;
+    next.colls = malloc((cat->st.n ? cat->st.n : 1) * sizeof(*next.colls));
+    if (!next.colls)
+        return qvs_fail(r, 500, OOM);
+    for (size_t i = 0; i < cat->st.n; i++)
+        next.colls[i] = cat->st.colls[i] == c ? d : cat->st.colls[i];
+    bool ok = commit(cat, &next, NULL, NULL, NULL, r);
+    if (ok)
+        publish(cat, &next); /* next.colls is now the old array */
+    free(next.colls);
+    return ok;
+}
+
+bool qvs_catalog_vector_change(qvs_catalog *cat, const char *name,
+                               const char *vname, const qvs_spec *spec,
+                               qvs_resp *r)
+{
+    pthread_mutex_lock(&cat->meta_mu);
+    qvs_coll *c = resolve(&cat->st, name);
+    qvs_coll *d = NULL;
+    bool ok = false, noop = false;
+    if (!c) {
+        qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!", name);
+    } else if (!c->named) {
+        qvs_fail(r, 400,
+                 "Bad request: collection `%s` has one unnamed vector; adding "
+                 "or deleting vectors by name needs a collection created "
+                 "with named vectors on this server (Quiver)",
+                 c->name);
+    } else {
+        pthread_mutex_lock(&c->write_mu);
+        d = reshaped(cat, c, vname, spec, &noop, r);
+        ok = noop || (d && swap_coll(cat, c, d, r));
+        pthread_mutex_unlock(&c->write_mu);
+    }
+    if (ok && d && !spec) {
+        const qvs_vector *v = qvs_coll_vector(c, vname);
+        qv_store_drop(cat->store, c->vector_libs[v - c->vectors]);
+    } else if (!ok && d) {
+        if (spec)
+            drop_new_vector(cat, d, vname);
+        qvs_coll_free(d);
+    }
+    pthread_mutex_unlock(&cat->meta_mu);
+    if (ok && d)
+        qvs_coll_release(cat, c); /* the catalog's reference */
+    return ok;
+}

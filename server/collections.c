@@ -43,7 +43,7 @@ static bool wait_param(const qvs_req *req)
     return w && strcmp(w, "true") == 0;
 }
 
-static cJSON *update_result(const qvs_req *req)
+cJSON *qvs_update_result(const qvs_req *req)
 {
     cJSON *res = cJSON_CreateObject();
     cJSON_AddNumberToObject(res, "operation_id",
@@ -71,7 +71,7 @@ static bool name_ok(const qvs_req *req, qvs_resp *r)
 
 /* ?timeout= on the collection operations: Qdrant's WaitTimeout, an
  * integer of at least 1 (0 is the validator's 422). */
-static bool timeout_ok(const qvs_req *req, qvs_resp *r)
+bool qvs_timeout_ok(const qvs_req *req, qvs_resp *r)
 {
     const char *t = req->query ? req->query(req, "timeout") : NULL;
     if (!t)
@@ -165,14 +165,14 @@ static void get_collection(const qvs_req *req, qvs_resp *r)
 
 static void create_collection(const qvs_req *req, qvs_resp *r)
 {
-    if (timeout_ok(req, r) &&
+    if (qvs_timeout_ok(req, r) &&
         qvs_catalog_create(req->catalog, coll_param(req), req->body, r))
         r->result = cJSON_CreateTrue();
 }
 
 static void update_collection(const qvs_req *req, qvs_resp *r)
 {
-    if (name_ok(req, r) && timeout_ok(req, r) &&
+    if (name_ok(req, r) && qvs_timeout_ok(req, r) &&
         qvs_catalog_update(req->catalog, coll_param(req), req->body, r))
         r->result = cJSON_CreateTrue();
 }
@@ -180,7 +180,7 @@ static void update_collection(const qvs_req *req, qvs_resp *r)
 static void delete_collection(const qvs_req *req, qvs_resp *r)
 {
     bool deleted;
-    if (name_ok(req, r) && timeout_ok(req, r) &&
+    if (name_ok(req, r) && qvs_timeout_ok(req, r) &&
         qvs_catalog_delete(req->catalog, coll_param(req), &deleted, r))
         r->result = cJSON_CreateBool(deleted);
 }
@@ -263,7 +263,7 @@ static void create_index(const qvs_req *req, qvs_resp *r)
     if (qvs_strict_check(req, r, QVS_STRICT_INDEX) &&
         qvs_catalog_index_create(req->catalog, c, field->valuestring, schema,
                                  r))
-        r->result = update_result(req);
+        r->result = qvs_update_result(req);
     qvs_coll_release(req->catalog, c);
 }
 
@@ -275,7 +275,7 @@ static void delete_index(const qvs_req *req, qvs_resp *r)
         return;
     }
     if (qvs_catalog_index_drop(req->catalog, c, req->params[1], r))
-        r->result = update_result(req);
+        r->result = qvs_update_result(req);
     qvs_coll_release(req->catalog, c);
 }
 

@@ -45,4 +45,8 @@ extern const size_t qvs_full_snapshot_routes_n;
 extern const qvs_route qvs_dashboard_routes[];
 extern const size_t qvs_dashboard_routes_n;
 
+/* PUT/DELETE /collections/{name}/vectors/{vector_name} (vector_names.c) */
+extern const qvs_route qvs_vector_name_routes[];
+extern const size_t qvs_vector_name_routes_n;
+
 #endif /* QUIVER_SERVER_ROUTES_H */

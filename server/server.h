@@ -481,4 +481,33 @@ cJSON *qvs_config_patch(const cJSON *config, const qvs_coll *c,
  * unused float, never indexed. */
 void qvs_registry_config(qv_collection_config *cfg);
 
+/* ---- named-vector management (vector_names.c, catalog.c) -------------- */
+
+/* The UpdateResult of a collection operation (?wait= gives its status) and
+ * the check of its ?timeout= (Qdrant's WaitTimeout: 1 or more), shared by
+ * the collection endpoints (collections.c). */
+cJSON *qvs_update_result(const qvs_req *req);
+bool qvs_timeout_ok(const qvs_req *req, qvs_resp *r);
+
+/* How a requested vector compares with config's vector of that name:
+ * 0 none, 1 one with the same schema (creating it again is a no-op), -1
+ * a clash (failed into r with Qdrant's 400).  spec->config holds the
+ * request's echo (params.vectors or params.sparse_vectors). */
+int qvs_vector_name_clash(const cJSON *config, const char *vname,
+                          const qvs_spec *spec, qvs_resp *r);
+
+/* config with spec's one vector added (or vname removed when spec is
+ * NULL) in params.vectors / params.sparse_vectors; NULL on OOM. */
+cJSON *qvs_vector_config_change(const cJSON *config, const char *vname,
+                                const qvs_spec *spec);
+
+/* Adds spec's one vector (named vname) to collection name, or removes
+ * vname (spec NULL; an unknown name is a no-op, as in Qdrant): a new
+ * library collection is created (or dropped after catalog.json no longer
+ * names it) and the collection is replaced by a copy with the new vector
+ * set, so requests in flight keep the one they hold.  Thread-safe. */
+bool qvs_catalog_vector_change(qvs_catalog *cat, const char *name,
+                               const char *vname, const qvs_spec *spec,
+                               qvs_resp *r);
+
 #endif /* QUIVER_SERVER_SERVER_H */

@@ -4615,6 +4615,198 @@ START_TEST(test_discover_errors)
     ck_assert_int_eq(cJSON_GetArraySize(pts), 2);
     ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3);
     ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 1), "id"), 1);
+/* ---- named-vector management (server/vector_names.c) ---- */
+
+/* The ids a query on vector `using` finds (query is its JSON). */
+static int vn_query(const char *using, const char *query)
+{
+    char body[512];
+    snprintf(body, sizeof(body), "{\"query\":%s,\"using\":\"%s\",\"limit\":10}",
+             query, using);
+    const cJSON *res =
+        expect_ok(call("POST", "/collections/vn/points/query", body));
+    return cJSON_GetArraySize(cJSON_GetObjectItem(res, "points"));
+}
+
+static const cJSON *vn_vectors(void)
+{
+    return cJSON_GetObjectItem(cJSON_GetObjectItem(coll_config("vn"), "params"),
+                               "vectors");
+}
+
+/* Qdrant 1.18+ create_vector_name / delete_vector_name: dense, sparse and
+ * multivector added to a live collection and used at once, the
+ * idempotent re-create and the clashes of lib/collection/src/collection/
+ * vector_name_schema.rs, delete (a no-op when unknown), restart. */
+START_TEST(test_vector_names)
+{
+    create("vn", "{\"vectors\":{\"a\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(call("PUT", "/collections/vn/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"a\":[1,0]},"
+                   "\"payload\":{\"k\":1}}]}"));
+    const cJSON *u =
+        expect_ok(call("PUT", "/collections/vn/vectors/b?wait=true",
+                       "{\"dense\":{\"size\":3,\"distance\":"
+                       "\"Euclid\"}}"));
+    ck_assert_str_eq(str(u, "status"), "completed");
+    ck_assert_double_eq(num(vn_vectors(), "b.size"), 3);
+    ck_assert_str_eq(str(vn_vectors(), "b.distance"), "Euclid");
+    ck_assert_int_eq(vn_query("b", "[1,2,3]"), 0); /* empty: no point has it */
+    /* the same schema again is a no-op; another is Qdrant's 400 */
+    expect_ok(call("PUT", "/collections/vn/vectors/b",
+                   "{\"dense\":{\"size\":3,\"distance\":\"Euclid\"}}"));
+    expect_error_msg(call("PUT", "/collections/vn/vectors/b",
+                          "{\"dense\":{\"size\":4,\"distance\":\"Euclid\"}}"),
+                     400,
+                     "Wrong input: Vector `b` already exists with a different "
+                     "configuration");
+    expect_ok(call("PUT", "/collections/vn/vectors/s",
+                   "{\"sparse\":{\"modifier\":\"idf\"}}"));
+    ck_assert_str_eq(str(coll_config("vn"), "params.sparse_vectors.s.modifier"),
+                     "idf");
+    expect_error_msg(call("PUT", "/collections/vn/vectors/s",
+                          "{\"dense\":{\"size\":2,\"distance\":\"Dot\"}}"),
+                     400,
+                     "Wrong input: Vector `s` already exists as a sparse "
+                     "vector");
+    expect_error_msg(
+        call("PUT", "/collections/vn/vectors/a", "{\"sparse\":{}}"), 400,
+        "Wrong input: Vector `a` already exists as a dense "
+        "vector");
+    expect_ok(call("PUT", "/collections/vn/vectors/m",
+                   "{\"dense\":{\"size\":2,\"distance\":\"Cosine\","
+                   "\"multivector_config\":{\"comparator\":\"max_sim\"}}}"));
+    ck_assert_str_eq(str(vn_vectors(), "m.multivector_config.comparator"),
+                     "max_sim");
+    /* listed by name, as Qdrant's sorted map lists them */
+    expect_ok(call("PUT", "/collections/vn/vectors/0",
+                   "{\"dense\":{\"size\":2,\"distance\":\"Dot\"}}"));
+    expect_ok(call("PUT", "/collections/vn/vectors/aa",
+                   "{\"dense\":{\"size\":2,\"distance\":\"Dot\"}}"));
+    char order[64] = "";
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vn_vectors())
+    {
+        strcat(order, e->string);
+        strcat(order, ",");
+    }
+    ck_assert_str_eq(order, "0,a,aa,b,m,");
+    expect_ok(call("DELETE", "/collections/vn/vectors/0", NULL));
+    expect_ok(call("DELETE", "/collections/vn/vectors/aa", NULL));
+
+    /* bad input */
+    expect_error_prefix(call("PUT", "/collections/vn/vectors/x", "{}"), 400,
+                        "Format error in JSON body");
+    expect_error_prefix(call("PUT", "/collections/vn/vectors/x", NULL), 400,
+                        "Format error in JSON body");
+    expect_error_prefix(call("PUT", "/collections/vn/vectors/x",
+                             "{\"dense\":{\"size\":0,\"distance\":\"Dot\"}}"),
+                        422, "Validation error");
+    expect_error(
+        call("PUT", "/collections/vn/vectors/x?timeout=0", "{\"sparse\":{}}"),
+        422);
+    expect_error(call("PUT", "/collections/nope/vectors/x", "{\"sparse\":{}}"),
+                 404);
+    expect_error(call("DELETE", "/collections/nope/vectors/x", NULL), 404);
+    create("vu", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    expect_error_prefix(
+        call("PUT", "/collections/vu/vectors/x", "{\"sparse\":{}}"), 400,
+        "Bad request");
+
+    /* the new vectors take points at once */
+    expect_ok(call("PUT", "/collections/vn/points/vectors?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"b\":[1,2,3]}}]}"));
+    expect_ok(call("PUT", "/collections/vn/points?wait=true",
+                   "{\"points\":[{\"id\":2,\"vector\":{\"a\":[0,1],"
+                   "\"b\":[3,2,1],\"s\":{\"indices\":[7],\"values\":[1]},"
+                   "\"m\":[[1,0],[0,1]]}}]}"));
+    ck_assert_int_eq(vn_query("b", "[1,2,3]"), 2);
+    ck_assert_int_eq(vn_query("s", "{\"indices\":[7],\"values\":[1]}"), 1);
+    ck_assert_int_eq(vn_query("m", "[[1,0]]"), 1);
+
+    /* delete: the points keep their other vectors and payloads */
+    expect_ok(call("DELETE", "/collections/vn/vectors/b?wait=true", NULL));
+    ck_assert_ptr_null(cJSON_GetObjectItem(vn_vectors(), "b"));
+    const cJSON *p = expect_ok(call("GET", "/collections/vn/points/1", NULL));
+    ck_assert_double_eq(num(p, "payload.k"), 1);
+    ck_assert_ptr_nonnull(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(p, "vector"), "a"));
+    ck_assert_ptr_null(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(p, "vector"), "b"));
+    expect_error(call("POST", "/collections/vn/points/query",
+                      "{\"query\":[1,2,3],\"using\":\"b\"}"),
+                 400);
+    expect_ok(call("DELETE", "/collections/vn/vectors/b", NULL)); /* no-op */
+
+    /* everything survives a restart; b comes back empty when re-added */
+    stop_server();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+    ck_assert_ptr_null(cJSON_GetObjectItem(vn_vectors(), "b"));
+    ck_assert_int_eq(vn_query("m", "[[1,0]]"), 1);
+    ck_assert_int_eq(vn_query("s", "{\"indices\":[7],\"values\":[1]}"), 1);
+    expect_ok(call("PUT", "/collections/vn/vectors/b",
+                   "{\"dense\":{\"size\":3,\"distance\":\"Euclid\"}}"));
+    ck_assert_int_eq(vn_query("b", "[1,2,3]"), 0);
+    /* the last vectors may go; the points stay */
+    expect_ok(call("DELETE", "/collections/vn/vectors/a", NULL));
+    expect_ok(call("DELETE", "/collections/vn/vectors/b", NULL));
+    expect_ok(call("DELETE", "/collections/vn/vectors/s", NULL));
+    expect_ok(call("DELETE", "/collections/vn/vectors/m", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(vn_vectors()), 0);
+    ck_assert_double_eq(
+        num(expect_ok(call("GET", "/collections/vn", NULL)), "points_count"),
+        2);
+    stop_server();
+    start_with(&cfg);
+    ck_assert_double_eq(
+        num(expect_ok(call("GET", "/collections/vn", NULL)), "points_count"),
+        2);
+}
+END_TEST
+
+/* Upserts points 1..VN_WRITES with vector "a" (a writer beside the
+ * vector-set changes of test_vector_names_concurrent). */
+enum { VN_WRITES = 150 };
+
+static void *vn_writer(void *arg)
+{
+    int *failures = arg;
+    CURL *h = curl_easy_init();
+    for (int i = 1; h && i <= VN_WRITES; i++) {
+        char body[128];
+        snprintf(body, sizeof(body),
+                 "{\"points\":[{\"id\":%d,\"vector\":{\"a\":[%d,1]}}]}", i, i);
+        if (simple_request(h, "PUT", "/collections/vc/points?wait=true",
+                           body) != 200)
+            (*failures)++;
+    }
+    curl_easy_cleanup(h);
+    return NULL;
+}
+
+/* Vectors added and deleted while another client writes: every write
+ * lands (the collection is swapped under its write lock, catalog.c), and
+ * the points keep vector "a". */
+START_TEST(test_vector_names_concurrent)
+{
+    create("vc", "{\"vectors\":{\"a\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    int failures = 0;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, vn_writer, &failures), 0);
+    for (int i = 0; i < 20; i++) {
+        expect_ok(call("PUT", "/collections/vc/vectors/x",
+                       "{\"dense\":{\"size\":2,\"distance\":\"Dot\"}}"));
+        expect_ok(call("DELETE", "/collections/vc/vectors/x", NULL));
+    }
+    pthread_join(t, NULL);
+    ck_assert_int_eq(failures, 0);
+    ck_assert_int_eq(points_of("vc"), VN_WRITES);
+    const cJSON *res = expect_ok(call("POST", "/collections/vc/points/query",
+                                      "{\"query\":[1,0],\"using\":\"a\","
+                                      "\"limit\":1}"));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(res, "points")), 1);
 }
 END_TEST
 
@@ -4690,6 +4882,8 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_hybrid_queries);
     tcase_add_test(q19, test_discover_reference);
     tcase_add_test(q19, test_discover_errors);
+    tcase_add_test(q19, test_vector_names);
+    tcase_add_test(q19, test_vector_names_concurrent);
     suite_add_tcase(s, q19);
 
     TCase *strict = tcase_create("strict");

@@ -10,8 +10,8 @@
 #
 # Usage: tests/clients/run.sh path/to/quiver [TEST...]
 # TESTs are the scenario names (default: qdrant-js langchain llamaindex
-# hybrid; `grpc` runs grpc.test.mjs, Qdrant's gRPC client against the gRPC
-# port, which ctest runs as js_grpc).
+# hybrid sparse multivec vecname; `grpc` runs grpc.test.mjs, Qdrant's gRPC
+# client against the gRPC port, which ctest runs as js_grpc).
 # Exit status: 0 passed, 77 skipped (quiver has no serve command), else failed.
 # Needs: node >= 18 and the pinned npm packages (scripts/install-client-deps,
 # run by scripts/test), python3 with jsonschema (scripts/install-deps test).
@@ -21,7 +21,7 @@ set -euo pipefail
 quiver=${1:?usage: run.sh path/to/quiver [TEST...]}
 shift
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(qdrant-js langchain llamaindex hybrid sparse multivec)
+[ ${#tests[@]} -gt 0 ] || tests=(qdrant-js langchain llamaindex hybrid sparse multivec vecname)
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 node=${NODE:-node}

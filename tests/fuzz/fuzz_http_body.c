@@ -103,6 +103,7 @@ static const fz_route routes[] = {
     {"POST", "/collections/%s/points/search/groups"},
     {"POST", "/collections/%s/points/recommend/groups"},
     {"POST", "/collections/%s/points/query/groups"},
+    {"PUT", "/collections/%s/vectors/{vector_name}"},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
