@@ -4264,6 +4264,9 @@ START_TEST(test_strict_bucket_threads)
     }
     ck_assert_int_eq(total, 150);
     qvs_strict_rates_free(r);
+}
+END_TEST
+
 /* ---- discover and context against a brute-force reference --------------- */
 
 /* Qdrant's raw similarity, computed as the server does (points_query.c):
@@ -4615,6 +4618,9 @@ START_TEST(test_discover_errors)
     ck_assert_int_eq(cJSON_GetArraySize(pts), 2);
     ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3);
     ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 1), "id"), 1);
+}
+END_TEST
+
 /* ---- named-vector management (server/vector_names.c) ---- */
 
 /* The ids a query on vector `using` finds (query is its JSON). */
