@@ -144,6 +144,15 @@ static void send_status(int fd, int status)
     free(body);
 }
 
+/* True if the peer has sent bytes the loop has not read yet: under load
+ * a socket can be evicted before its loop parsed the request line, and
+ * that client is owed the reply as much as one whose line was parsed. */
+static bool has_unread_bytes(int fd)
+{
+    char c;
+    return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+}
+
 /* Declares s DEAD (unless its request is complete) and shuts its socket
  * down; status is the reply a half-received request gets.  True if it
  * was closed. */
@@ -152,7 +161,8 @@ static bool close_locked(qvs_sock *s, int status)
     int ph = atomic_load(&s->phase);
     while (ph == QVS_PHASE_WAIT || ph == QVS_PHASE_BODY) {
         if (atomic_compare_exchange_weak(&s->phase, &ph, QVS_PHASE_DEAD)) {
-            if (ph == QVS_PHASE_BODY || atomic_load(&s->line_seen))
+            if (ph == QVS_PHASE_BODY || atomic_load(&s->line_seen) ||
+                has_unread_bytes(s->fd))
                 send_status(s->fd, status);
             shutdown(s->fd, SHUT_RDWR);
             return true;
