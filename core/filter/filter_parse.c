@@ -467,6 +467,20 @@ static qv_status parse_set(pctx *p, const cJSON *arr, qvi_ffield *fc,
     return QV_OK;
 }
 
+/* How a refused match value is named: Qdrant's match values are i64, so a
+ * u64 above 2^63-1 is refused too, but it is no fraction. */
+static const char *number_kind(const cJSON *v)
+{
+    int64_t i;
+    uint64_t u;
+    double d;
+    if (!cJSON_IsNumber(v))
+        return jtype(v);
+    return qvi_json_num(v, &i, &u, &d) == QVI_JNUM_UINT
+               ? "an integer above the i64 range"
+               : "a non-integer number";
+}
+
 static qv_status parse_match(pctx *p, const cJSON *m, qvi_ffield *fc)
 {
     static const char *const kinds[] = {"value",    "any",    "except", "text",
@@ -498,7 +512,7 @@ static qv_status parse_match(pctx *p, const cJSON *m, qvi_ffield *fc)
             st = fail(p, QV_EINVAL,
                       "must be a string, an integer (i64) or a "
                       "boolean, not %s",
-                      cJSON_IsNumber(v) ? "a non-integer number" : jtype(v));
+                      number_kind(v));
         }
     } else if (strcmp(k, "any") == 0 || strcmp(k, "except") == 0) {
         st = parse_set(p, v, fc, k[0] == 'e');
