@@ -5,11 +5,13 @@
  *
  * The plan.  The source's collections (or the one --collection names) are
  * copied one after the other: the destination collection is created with
- * the source's config (vectors: size and distance, named vectors;
- * hnsw_config; payload indexes) or, if it exists, checked to have the
- * same vectors (a clash is an error, never a silent mix); then pages of
- * --batch points are read from the source in id order and upserted,
- * payloads as JSON text so that every number stays exact.
+ * the source's config (vectors: size and distance, named vectors,
+ * multivector_config; sparse vectors with their modifier and index
+ * settings; hnsw_config; quantization; payload indexes) or, if it exists,
+ * checked to have the same vectors of the same kinds (a clash is an
+ * error, never a silent mix); then pages of --batch points are read from
+ * the source in id order and upserted, payloads as JSON text so that
+ * every number stays exact.
  *
  * Resuming.  With --checkpoint FILE, after each batch the destination has
  * acknowledged durably, the file is rewritten durably with the scroll
@@ -24,9 +26,10 @@
  * those copied in this run by reservoir sampling, seeded, or the first
  * page when this run copied none) are read back from both sides and
  * compared: the same named vectors present, float32 components bit for
- * bit, and payloads equal as JSON (members in any order, numbers of the
- * same kind and exact value).  Cosine vectors too: both Quiver and Qdrant
- * store a vector that already has unit length exactly as given
+ * bit (dense vectors, every row of a multivector, a sparse vector's
+ * indices and values), and payloads equal as JSON (members in any order,
+ * numbers of the same kind and exact value).  Cosine vectors too: both Quiver
+ * and Qdrant store a vector that already has unit length exactly as given
  * (is_length_zero_or_normalized), so copying one never moves a bit.
  *
  * Progress.  On a terminal, one line redrawn in place (bar, points,
@@ -468,9 +471,28 @@ static const char *point_diff(const mg_schema *s, const mg_batch *a, size_t ra,
         uint32_t d = a->dims[v];
         if (a->has[v][ra] != b->has[v][rb])
             return "a vector is present on one side only";
-        if (a->has[v][ra] &&
-            !vectors_equal(a->vecs[v] + ra * d, b->vecs[v] + (size_t)rb * d, d))
-            return "the vectors differ";
+        if (!a->has[v][ra])
+            continue;
+        if (a->kinds[v] == MG_DENSE) {
+            if (!vectors_equal(a->vecs[v] + ra * d, b->vecs[v] + (size_t)rb * d,
+                               d))
+                return "the vectors differ";
+            continue;
+        }
+        uint32_t n = a->cnt[v][ra];
+        if (n != b->cnt[v][rb])
+            return a->kinds[v] == MG_SPARSE
+                       ? "the sparse vectors differ in length"
+                       : "the multivectors differ in rows";
+        /* Sparse: both sides' pairs are sorted by index (mg_batch_set_var),
+         * so equal vectors have equal arrays. */
+        if (a->kinds[v] == MG_SPARSE &&
+            (memcmp(a->idx[v][ra], b->idx[v][rb], n * sizeof(uint32_t)) ||
+             !vectors_equal(a->val[v][ra], b->val[v][rb], n)))
+            return "the sparse vectors differ";
+        if (a->kinds[v] == MG_MULTI &&
+            !vectors_equal(a->val[v][ra], b->val[v][rb], n * d))
+            return "the multivectors differ";
     }
     js_span pa, pb;
     if (!js_root(a->payloads[ra], a->lens[ra], &pa) ||

@@ -2,7 +2,12 @@
  * migrate_lib.c -- the library endpoints of `quiver migrate`: a Quiver
  * store directory and a Quiver snapshot file (see migrate.h).
  *
- * Both hold library collections, which have exactly one unnamed vector:
+ * Both hold library collections, which have exactly one unnamed vector
+ * -- dense, sparse (cfg.kind QV_VECTOR_SPARSE) or a multivector
+ * (cfg.multivector QV_MULTIVECTOR_MAX_SIM), each read and written with
+ * its own calls (qv_get / qv_sparse_get / qv_multi_get, and the upserts
+ * that match), with the config the library keeps for it (sparse modifier
+ * and full-scan threshold, quantization, HNSW parameters):
  * a Qdrant collection with named vectors cannot be written to them and is
  * refused with a message (never split or cut), and what is read from them
  * is always a collection with one unnamed vector.  Payloads travel as the
@@ -62,6 +67,13 @@ static qv_status lib_describe(mg_endpoint *e, qv_collection *c, mg_schema *out)
     out->n_vectors = 1;
     out->vectors[0].dim = cfg.dim;
     out->vectors[0].metric = cfg.metric;
+    out->vectors[0].kind = cfg.kind == QV_VECTOR_SPARSE ? MG_SPARSE
+                           : cfg.multivector == QV_MULTIVECTOR_MAX_SIM
+                               ? MG_MULTI
+                               : MG_DENSE;
+    out->vectors[0].sparse_modifier = cfg.sparse_modifier;
+    out->vectors[0].sparse_fst = cfg.sparse_full_scan_threshold;
+    out->quant = cfg;
     out->hnsw_m = cfg.hnsw_m;
     out->hnsw_ef_construct = cfg.hnsw_ef_construct;
     out->full_scan_threshold_kb = cfg.full_scan_threshold_kb;
@@ -83,6 +95,53 @@ oom:
     return mg_fail(e, QV_ENOMEM, "out of memory");
 }
 
+/* Reads point id's vector, of whichever kind, into row row of out. */
+static qv_status lib_vector(qv_collection *c, const qv_point_id *id,
+                            mg_batch *out, size_t row)
+{
+    uint32_t d = out->dims[0], n = 0, *idx = NULL;
+    float *val = NULL;
+    qv_status st;
+    switch (out->kinds[0]) {
+    case MG_DENSE:
+        st = qv_get(c, id, out->vecs[0] + row * d, d);
+        if (st == QV_OK)
+            out->has[0][row] = true;
+        return st;
+    case MG_SPARSE:
+        st = qv_sparse_get(c, id, &idx, &val, &n);
+        if (st != QV_OK)
+            return st;
+        /* The library's arrays are qv_free'd; the batch's free()d. */
+        uint32_t *i2 = malloc((n ? n : 1) * sizeof(uint32_t));
+        float *v2 = malloc((n ? n : 1) * sizeof(float));
+        if (i2 && v2 && n) {
+            memcpy(i2, idx, n * sizeof(uint32_t));
+            memcpy(v2, val, n * sizeof(float));
+        }
+        qv_free(idx);
+        qv_free(val);
+        if (!i2 || !v2) {
+            free(i2);
+            free(v2);
+            return QV_ENOMEM;
+        }
+        return mg_batch_set_var(out, 0, row, n, i2, v2);
+    default:
+        st = qv_multi_get(c, id, NULL, 0, &n);
+        if (st != QV_OK && st != QV_ERANGE)
+            return st;
+        if (!(val = malloc((size_t)n * d * sizeof(float))))
+            return QV_ENOMEM;
+        st = qv_multi_get(c, id, val, n, &n);
+        if (st != QV_OK) {
+            free(val);
+            return st;
+        }
+        return mg_batch_set_var(out, 0, row, n, NULL, val);
+    }
+}
+
 /* Appends point id (vector and payload) to out; *found false if it went
  * away meanwhile. */
 static qv_status lib_take(mg_endpoint *e, qv_collection *c,
@@ -99,7 +158,7 @@ static qv_status lib_take(mg_endpoint *e, qv_collection *c,
     qv_free(json);
     if (row < 0)
         return mg_fail(e, QV_ENOMEM, "out of memory");
-    st = qv_get(c, id, out->vecs[0] + (size_t)row * out->dims[0], out->dims[0]);
+    st = lib_vector(c, id, out, (size_t)row);
     if (st == QV_ENOTFOUND) { /* deleted between the two reads */
         free(out->payloads[--out->n]);
         out->payloads[out->n] = NULL;
@@ -107,7 +166,6 @@ static qv_status lib_take(mg_endpoint *e, qv_collection *c,
     }
     if (st != QV_OK)
         return coll_fail(e, c, st, "reading a vector");
-    out->has[0][row] = true;
     return QV_OK;
 }
 
@@ -149,9 +207,37 @@ static qv_status lib_write(mg_endpoint *e, qv_collection *c, const mg_batch *b)
             return mg_fail(e, QV_EINVAL, "point %s has no vector", id);
         }
     }
-    qv_status st =
-        qv_upsert_with_payloads(c, b->ids, b->vecs[0], b->n, b->dims[0],
-                                (const char *const *)b->payloads, b->lens);
+    const char *const *pl = (const char *const *)b->payloads;
+    qv_status st = QV_OK;
+    if (b->kinds[0] == MG_DENSE) {
+        st = qv_upsert_with_payloads(c, b->ids, b->vecs[0], b->n, b->dims[0],
+                                     pl, b->lens);
+    } else if (b->kinds[0] == MG_SPARSE) {
+        qv_sparse_vector *sv = calloc(b->n ? b->n : 1, sizeof(*sv));
+        if (!sv)
+            return mg_fail(e, QV_ENOMEM, "out of memory");
+        for (size_t i = 0; i < b->n; i++)
+            sv[i] =
+                (qv_sparse_vector){b->idx[0][i], b->val[0][i], b->cnt[0][i]};
+        st = qv_sparse_upsert(c, b->ids, sv, b->n, pl, b->lens);
+        free(sv);
+    } else {
+        /* One matrix after the other, as qv_multi_upsert_batch takes them. */
+        size_t d = b->dims[0], total = 0, at = 0;
+        for (size_t i = 0; i < b->n; i++)
+            total += b->cnt[0][i];
+        float *rows = malloc((total ? total : 1) * d * sizeof(float));
+        if (!rows)
+            return mg_fail(e, QV_ENOMEM, "out of memory");
+        for (size_t i = 0; i < b->n; i++) {
+            memcpy(rows + at * d, b->val[0][i],
+                   b->cnt[0][i] * d * sizeof(float));
+            at += b->cnt[0][i];
+        }
+        st = qv_multi_upsert_batch(c, b->ids, b->n, b->cnt[0], rows,
+                                   (uint32_t)d, pl, b->lens);
+        free(rows);
+    }
     return st == QV_OK ? QV_OK : coll_fail(e, c, st, "upserting");
 }
 
@@ -177,6 +263,18 @@ static void lib_config(const mg_schema *s, qv_collection_config *cfg)
     if (s->hnsw_ef_construct)
         cfg->hnsw_ef_construct = s->hnsw_ef_construct;
     cfg->full_scan_threshold_kb = s->full_scan_threshold_kb;
+    if (s->vectors[0].kind == MG_SPARSE) {
+        cfg->kind = QV_VECTOR_SPARSE;
+        cfg->sparse_modifier = s->vectors[0].sparse_modifier;
+        cfg->sparse_full_scan_threshold = s->vectors[0].sparse_fst;
+    }
+    if (s->vectors[0].kind == MG_MULTI)
+        cfg->multivector = QV_MULTIVECTOR_MAX_SIM;
+    cfg->quantization = s->quant.quantization;
+    cfg->quant_quantile = s->quant.quant_quantile;
+    cfg->quant_always_ram = s->quant.quant_always_ram;
+    cfg->quant_encoding = s->quant.quant_encoding;
+    cfg->quant_query_encoding = s->quant.quant_query_encoding;
 }
 
 /* An existing collection c must have the source's vector. */
