@@ -687,25 +687,35 @@ static int plan(run *r, char ***names, size_t *n)
     return 0;
 }
 
-/* A store directory or snapshot file holds library collections, of one
- * unnamed vector each: refuse collections with named vectors before the
- * destination is opened (which would create an empty store). */
+/* A store directory or snapshot file keeps a named vector in a library
+ * collection named after it (cli/migrate_lib.c): refuse vector names a
+ * library collection name cannot hold before the destination is opened
+ * (which would create an empty store). */
 static int check_library_fit(run *r, char **names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         mg_schema s;
         if (r->src.ops->describe(&r->src, names[i], &s) != QV_OK)
             return fail(&r->src);
-        bool named = s.named;
-        mg_schema_free(&s);
-        if (named) {
-            fprintf(stderr,
-                    "quiver migrate: collection '%s' has named vectors; %s "
-                    "holds library collections of one unnamed vector each: "
-                    "migrate it to a Qdrant server instead\n",
-                    names[i], r->o.to);
-            return EXIT_FAIL;
+        const char *bad = NULL;
+        for (size_t v = 0; s.named && !bad && v < s.n_vectors; v++) {
+            const char *vn = s.vectors[v].name;
+            if (!*vn || strpbrk(vn, "<>:\"/\\|?*"))
+                bad = vn;
+            for (const char *p = vn; !bad && *p; p++)
+                if ((unsigned char)*p < 0x20)
+                    bad = vn;
         }
+        if (bad)
+            fprintf(stderr,
+                    "quiver migrate: collection '%s' has a vector named "
+                    "'%s', which %s cannot keep (a library collection name "
+                    "holds none of < > : \" / \\ | ? * or control "
+                    "characters): migrate it to a Qdrant server instead\n",
+                    names[i], bad, r->o.to);
+        mg_schema_free(&s);
+        if (bad)
+            return EXIT_FAIL;
     }
     return 0;
 }

@@ -879,6 +879,18 @@ static qv_status rest_write(mg_endpoint *e, const char *name,
  * ---------------------------------------------------
  */
 
+/* The shortest decimal that reads back (strtof) to the same float x. */
+static void write_float_short(sbuf *b, float x)
+{
+    char tmp[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)x);
+        if (strtof(tmp, NULL) == x)
+            break;
+    }
+    sb_str(b, tmp);
+}
+
 /* quantization_config from the library's fields (see parse_quantization). */
 static void write_quantization(sbuf *b, const qv_collection_config *q)
 {
@@ -889,8 +901,10 @@ static void write_quantization(sbuf *b, const qv_collection_config *q)
     const char *ram = q->quant_always_ram ? "true" : "false";
     if (q->quantization == QV_QUANTIZATION_INT8) {
         sb_str(b, ",\"quantization_config\":{\"scalar\":{\"type\":\"int8\"");
-        if (q->quant_quantile > 0)
-            sb_fmt(b, ",\"quantile\":%.9g", (double)q->quant_quantile);
+        if (q->quant_quantile > 0) {
+            sb_str(b, ",\"quantile\":");
+            write_float_short(b, q->quant_quantile);
+        }
         sb_fmt(b, ",\"always_ram\":%s}}", ram);
     } else if (q->quantization == QV_QUANTIZATION_BINARY) {
         sb_fmt(b,
@@ -899,6 +913,16 @@ static void write_quantization(sbuf *b, const qv_collection_config *q)
                ram, enc[q->quant_encoding < 3 ? q->quant_encoding : 0],
                qenc[q->quant_query_encoding < 4 ? q->quant_query_encoding : 0]);
     }
+}
+
+/* One VectorParams: size, distance and, for a multivector, its config. */
+static void write_dense_params(sbuf *b, const mg_vector *v)
+{
+    sb_fmt(b, "{\"size\":%u,\"distance\":\"%s\"%s}", v->dim,
+           qv_metric_name(v->metric),
+           v->kind == MG_MULTI
+               ? ",\"multivector_config\":{\"comparator\":\"max_sim\"}"
+               : "");
 }
 
 static void create_body(sbuf *b, const mg_schema *s)
@@ -911,12 +935,37 @@ static void create_body(sbuf *b, const mg_schema *s)
             sb_str(b, ",\"sparse_vectors\":");
             sb_str(b, s->rest_sparse);
         }
+    } else if (!s->named) {
+        sb_str(b, "{\"vectors\":");
+        write_dense_params(b, v0);
     } else {
-        sb_fmt(b, "{\"vectors\":{\"size\":%u,\"distance\":\"%s\"%s}", v0->dim,
-               qv_metric_name(v0->metric),
-               v0->kind == MG_MULTI
-                   ? ",\"multivector_config\":{\"comparator\":\"max_sim\"}"
-                   : "");
+        /* From a library endpoint: the model's vectors, dense and multi
+         * under "vectors", sparse under "sparse_vectors". */
+        for (int sparse = 0; sparse < 2; sparse++) {
+            bool first = true;
+            sb_str(b, sparse ? ",\"sparse_vectors\":{" : "{\"vectors\":{");
+            for (size_t i = 0; i < s->n_vectors; i++) {
+                const mg_vector *v = &s->vectors[i];
+                if ((v->kind == MG_SPARSE) != sparse)
+                    continue;
+                sb_str(b, first ? "" : ",");
+                first = false;
+                sb_json_string(b, v->name);
+                sb_str(b, ":");
+                if (!sparse) {
+                    write_dense_params(b, v);
+                    continue;
+                }
+                sb_fmt(b, "{\"modifier\":\"%s\"",
+                       v->sparse_modifier == QV_SPARSE_MODIFIER_IDF ? "idf"
+                                                                    : "none");
+                if (v->sparse_fst)
+                    sb_fmt(b, ",\"index\":{\"full_scan_threshold\":%u}",
+                           v->sparse_fst);
+                sb_str(b, "}");
+            }
+            sb_str(b, "}");
+        }
     }
     if (s->rest_hnsw) {
         sb_str(b, ",\"hnsw_config\":");
