@@ -84,12 +84,14 @@ static void set_free(lib_set *ls)
     memset(ls, 0, sizeof(*ls));
 }
 
-/* An unnamed set of c (one more reference taken for vecs[0]). */
+/* An unnamed set of c, with references of its own (the caller keeps
+ * its). */
 static qv_status set_single(qv_collection *c, lib_set *ls)
 {
     memset(ls, 0, sizeof(*ls));
     if (!(ls->vecs = calloc(1, sizeof(*ls->vecs))))
         return QV_ENOMEM;
+    qv_collection_retain(c);
     qv_collection_retain(c);
     ls->reg = c;
     ls->vecs[0] = c;
