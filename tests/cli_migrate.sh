@@ -19,7 +19,9 @@
 #     dir -> snapshot file (an archive) -> server, each leg that writes
 #     durably killed with SIGKILL after 3 batches and resumed; the copy is
 #     compared with the original point by point (payloads, and every
-#     float32 of every vector bit for bit) and its config checked;
+#     float32 of every vector bit for bit) and its config checked; an
+#     archive the server wrote reads too, a damaged one is refused, and
+#     the verification catches a changed multivector and sparse vector;
 #   - bad inputs fail with a clear message and exit status 1 (unknown
 #     collection, unreachable URL, wrong API key, a destination collection
 #     of another dimension, a vector name a store directory cannot keep)
@@ -218,6 +220,27 @@ for p in a:
         kinds.add(name)
 assert kinds == {"dense", "colbert", "text"}, kinds
 PY
+
+# An archive the server wrote reads the same way; a damaged one is refused.
+req POST /collections/hy/snapshots '' >/dev/null
+srvsnap=$(ls "$dir"/s/snapshots/hy/*.snapshot | head -1)
+[ -f "$srvsnap" ] || die "no server snapshot of hy"
+cp "$srvsnap" "$dir/hysrv.snapshot"
+hy3=("$quiver" migrate --from "$dir/hysrv.snapshot" --to "$url" --to-collection hy_srv --checkpoint "$dir/ckhy3")
+expect 0 'hysrv -> hy_srv: 600 points, 100 sampled points equal' -- "${hy3[@]}"
+# The verification compares multivectors and sparse vectors: point 3 (the
+# first numeric id, in every run's sample) changed at the destination.
+req PUT '/collections/hy_back/points/vectors?wait=true' \
+    '{"points":[{"id":3,"vector":{"colbert":[[1,2,3]]}}]}' >/dev/null
+expect 3 'point 3: the multivectors differ' -- "${hy2[@]}"
+req PUT '/collections/hy_srv/points/vectors?wait=true' \
+    '{"points":[{"id":3,"vector":{"text":{"indices":[1],"values":[0.5]}}}]}' >/dev/null
+expect 3 'point 3: the sparse vectors differ' -- "${hy3[@]}"
+cp "$dir/hy.qvs" "$dir/bad.qvs"
+size=$(stat -c %s "$dir/bad.qvs")
+printf '\x55' | dd of="$dir/bad.qvs" bs=1 seek=$((size - 100)) conv=notrunc 2>/dev/null
+expect 1 'bad.qvs: .*checksum mismatch' -- \
+    "$quiver" migrate --from "$dir/bad.qvs" --to "$url" --to-collection hy_bad
 
 # ---- an empty collection ------------------------------------------------------------
 req PUT /collections/empty '{"vectors":{"size":3,"distance":"Manhattan"}}' >/dev/null
