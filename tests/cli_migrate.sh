@@ -223,7 +223,7 @@ PY
 
 # An archive the server wrote reads the same way; a damaged one is refused.
 req POST /collections/hy/snapshots '' >/dev/null
-srvsnap=$(ls "$dir"/s/snapshots/hy/*.snapshot | head -1)
+srvsnap=$(find "$dir/s/snapshots/hy" -name "*.snapshot" | head -1)
 [ -f "$srvsnap" ] || die "no server snapshot of hy"
 cp "$srvsnap" "$dir/hysrv.snapshot"
 hy3=("$quiver" migrate --from "$dir/hysrv.snapshot" --to "$url" --to-collection hy_srv --checkpoint "$dir/ckhy3")
