@@ -104,8 +104,8 @@ static void usage(FILE *f)
         f,
         "usage: quiver migrate --from SRC --to DST [options]\n"
         "\n"
-        "Copies collections (config, named vectors, payloads, payload\n"
-        "indexes) between any two of:\n"
+        "Copies collections (config; dense, sparse and multi vectors,\n"
+        "named or not; payloads; payload indexes) between any two of:\n"
         "  a Qdrant REST server    http://HOST:PORT (Qdrant or quiver serve)\n"
         "  a Quiver store dir      a directory (qv_store_open_dir)\n"
         "  a Quiver snapshot file  FILE.qvs (one collection)\n"
@@ -687,10 +687,11 @@ static int plan(run *r, char ***names, size_t *n)
     return 0;
 }
 
-/* A store directory or snapshot file keeps a named vector in a library
- * collection named after it (cli/migrate_lib.c): refuse vector names a
- * library collection name cannot hold before the destination is opened
- * (which would create an empty store). */
+/* A store directory keeps a named vector in a library collection named
+ * after it (cli/migrate_lib.c): refuse vector names a library collection
+ * name cannot hold before the destination is opened (which would create
+ * an empty store).  A snapshot archive keeps the names in its header and
+ * takes any. */
 static int check_library_fit(run *r, char **names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -737,7 +738,7 @@ static int run_all(run *r)
         rc = fail(&r->src);
     if (rc == 0)
         rc = plan(r, &names, &n);
-    if (rc == 0 && classify(r->o.to) != END_REST)
+    if (rc == 0 && classify(r->o.to) == END_STORE)
         rc = check_library_fit(r, names, n);
     /* A snapshot destination takes the one collection's name. */
     const char *single = r->o.to_collection ? r->o.to_collection

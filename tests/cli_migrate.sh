@@ -119,6 +119,8 @@ req PUT /collections/slash '{"vectors":{"a/b":{"size":2,"distance":"Dot"}}}' >/d
 expect 1 "vector named 'a/b', which .*/store5 cannot keep.*migrate it to a Qdrant server" -- \
     "$quiver" migrate --from "$url" --collection slash --to "$dir/store5"
 [ ! -e "$dir/store5" ] || die "a refused migration created $dir/store5"
+expect 0 'slash -> slash: 0 points' -- \
+    "$quiver" migrate --from "$url" --collection slash --to "$dir/slash.qvs"
 
 # ---- dense + sparse (idf) + multivector: REST -> dir -> snapshot -> REST ---------
 # 600 points (numeric and UUID ids; some lack a vector, some sparse
