@@ -5,11 +5,13 @@
  *
  * The plan.  The source's collections (or the one --collection names) are
  * copied one after the other: the destination collection is created with
- * the source's config (vectors: size and distance, named vectors;
- * hnsw_config; payload indexes) or, if it exists, checked to have the
- * same vectors (a clash is an error, never a silent mix); then pages of
- * --batch points are read from the source in id order and upserted,
- * payloads as JSON text so that every number stays exact.
+ * the source's config (vectors: size and distance, named vectors,
+ * multivector_config; sparse vectors with their modifier and index
+ * settings; hnsw_config; quantization; payload indexes) or, if it exists,
+ * checked to have the same vectors of the same kinds (a clash is an
+ * error, never a silent mix); then pages of --batch points are read from
+ * the source in id order and upserted, payloads as JSON text so that
+ * every number stays exact.
  *
  * Resuming.  With --checkpoint FILE, after each batch the destination has
  * acknowledged durably, the file is rewritten durably with the scroll
@@ -24,9 +26,10 @@
  * those copied in this run by reservoir sampling, seeded, or the first
  * page when this run copied none) are read back from both sides and
  * compared: the same named vectors present, float32 components bit for
- * bit, and payloads equal as JSON (members in any order, numbers of the
- * same kind and exact value).  Cosine vectors too: both Quiver and Qdrant
- * store a vector that already has unit length exactly as given
+ * bit (dense vectors, every row of a multivector, a sparse vector's
+ * indices and values), and payloads equal as JSON (members in any order,
+ * numbers of the same kind and exact value).  Cosine vectors too: both Quiver
+ * and Qdrant store a vector that already has unit length exactly as given
  * (is_length_zero_or_normalized), so copying one never moves a bit.
  *
  * Progress.  On a terminal, one line redrawn in place (bar, points,
@@ -101,8 +104,8 @@ static void usage(FILE *f)
         f,
         "usage: quiver migrate --from SRC --to DST [options]\n"
         "\n"
-        "Copies collections (config, named vectors, payloads, payload\n"
-        "indexes) between any two of:\n"
+        "Copies collections (config; dense, sparse and multi vectors,\n"
+        "named or not; payloads; payload indexes) between any two of:\n"
         "  a Qdrant REST server    http://HOST:PORT (Qdrant or quiver serve)\n"
         "  a Quiver store dir      a directory (qv_store_open_dir)\n"
         "  a Quiver snapshot file  FILE.qvs (one collection)\n"
@@ -468,9 +471,28 @@ static const char *point_diff(const mg_schema *s, const mg_batch *a, size_t ra,
         uint32_t d = a->dims[v];
         if (a->has[v][ra] != b->has[v][rb])
             return "a vector is present on one side only";
-        if (a->has[v][ra] &&
-            !vectors_equal(a->vecs[v] + ra * d, b->vecs[v] + (size_t)rb * d, d))
-            return "the vectors differ";
+        if (!a->has[v][ra])
+            continue;
+        if (a->kinds[v] == MG_DENSE) {
+            if (!vectors_equal(a->vecs[v] + ra * d, b->vecs[v] + (size_t)rb * d,
+                               d))
+                return "the vectors differ";
+            continue;
+        }
+        uint32_t n = a->cnt[v][ra];
+        if (n != b->cnt[v][rb])
+            return a->kinds[v] == MG_SPARSE
+                       ? "the sparse vectors differ in length"
+                       : "the multivectors differ in rows";
+        /* Sparse: both sides' pairs are sorted by index (mg_batch_set_var),
+         * so equal vectors have equal arrays. */
+        if (a->kinds[v] == MG_SPARSE &&
+            (memcmp(a->idx[v][ra], b->idx[v][rb], n * sizeof(uint32_t)) ||
+             !vectors_equal(a->val[v][ra], b->val[v][rb], n)))
+            return "the sparse vectors differ";
+        if (a->kinds[v] == MG_MULTI &&
+            !vectors_equal(a->val[v][ra], b->val[v][rb], n * d))
+            return "the multivectors differ";
     }
     js_span pa, pb;
     if (!js_root(a->payloads[ra], a->lens[ra], &pa) ||
@@ -665,25 +687,36 @@ static int plan(run *r, char ***names, size_t *n)
     return 0;
 }
 
-/* A store directory or snapshot file holds library collections, of one
- * unnamed vector each: refuse collections with named vectors before the
- * destination is opened (which would create an empty store). */
+/* A store directory keeps a named vector in a library collection named
+ * after it (cli/migrate_lib.c): refuse vector names a library collection
+ * name cannot hold before the destination is opened (which would create
+ * an empty store).  A snapshot archive keeps the names in its header and
+ * takes any. */
 static int check_library_fit(run *r, char **names, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         mg_schema s;
         if (r->src.ops->describe(&r->src, names[i], &s) != QV_OK)
             return fail(&r->src);
-        bool named = s.named;
-        mg_schema_free(&s);
-        if (named) {
-            fprintf(stderr,
-                    "quiver migrate: collection '%s' has named vectors; %s "
-                    "holds library collections of one unnamed vector each: "
-                    "migrate it to a Qdrant server instead\n",
-                    names[i], r->o.to);
-            return EXIT_FAIL;
+        const char *bad = NULL;
+        for (size_t v = 0; s.named && !bad && v < s.n_vectors; v++) {
+            const char *vn = s.vectors[v].name;
+            if (!*vn || strpbrk(vn, "<>:\"/\\|?*"))
+                bad = vn;
+            for (const char *p = vn; !bad && *p; p++)
+                if ((unsigned char)*p < 0x20)
+                    bad = vn;
         }
+        if (bad)
+            fprintf(stderr,
+                    "quiver migrate: collection '%s' has a vector named "
+                    "'%s', which %s cannot keep (a library collection name "
+                    "holds none of < > : \" / \\ | ? * or control "
+                    "characters): migrate it to a Qdrant server instead\n",
+                    names[i], bad, r->o.to);
+        mg_schema_free(&s);
+        if (bad)
+            return EXIT_FAIL;
     }
     return 0;
 }
@@ -705,7 +738,7 @@ static int run_all(run *r)
         rc = fail(&r->src);
     if (rc == 0)
         rc = plan(r, &names, &n);
-    if (rc == 0 && classify(r->o.to) != END_REST)
+    if (rc == 0 && classify(r->o.to) == END_STORE)
         rc = check_library_fit(r, names, n);
     /* A snapshot destination takes the one collection's name. */
     const char *single = r->o.to_collection ? r->o.to_collection

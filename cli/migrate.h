@@ -18,12 +18,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What one vector of a point is: a dense vector of dim floats, a sparse
+ * vector ({"indices","values"}: Qdrant's sparse_vectors), or a
+ * multivector (n_rows x dim floats compared by max_sim: Qdrant's
+ * multivector_config). */
+typedef enum mg_kind { MG_DENSE = 0, MG_SPARSE = 1, MG_MULTI = 2 } mg_kind;
+
 /* One vector of a collection.  A collection has either one unnamed vector
- * (name NULL) or named ones. */
+ * (name NULL) or named ones.  dim and metric mean nothing for a sparse
+ * vector; sparse_modifier (QV_SPARSE_MODIFIER_*) and sparse_fst (its
+ * index's full_scan_threshold, 0: the default) only for one. */
 typedef struct mg_vector {
     char *name;
+    mg_kind kind;
     uint32_t dim;
     qv_metric metric;
+    uint32_t sparse_modifier, sparse_fst;
 } mg_vector;
 
 /* One payload index: its key and its field schema as JSON text (Qdrant's
@@ -45,7 +55,13 @@ typedef struct mg_schema {
      * quantization_config as the server wrote them, carried verbatim to a
      * REST destination (so settings Quiver's library has no field for,
      * e.g. on_disk, survive a server-to-server move).  NULL otherwise. */
-    char *rest_vectors, *rest_hnsw, *rest_quantization;
+    char *rest_vectors, *rest_hnsw, *rest_quantization, *rest_sparse;
+    /* Quantization as the library keeps it (quantization, quant_*
+     * fields; QV_QUANTIZATION_NONE: none), read from a library source or
+     * mapped from a REST source's quantization_config; written to a
+     * library destination, and to a REST one when rest_quantization is
+     * NULL. */
+    qv_collection_config quant;
     mg_index *indexes;
     size_t n_indexes;
 } mg_schema;
@@ -55,12 +71,20 @@ void mg_schema_free(mg_schema *s);
 /* The index of the vector called name (NULL: the unnamed one), or -1. */
 int mg_schema_vector(const mg_schema *s, const char *name);
 
-/* A batch of points, column by column. */
+/* A batch of points, column by column.  A dense vector v has its floats
+ * in vecs[v]; a sparse or multi vector has one owned array per row:
+ * cnt[v][row] entries (sparse: nnz, indices ascending; multi: rows),
+ * idx[v][row] the sparse indices and val[v][row] the sparse values or the
+ * rows (cnt * dims[v] floats, row-major). */
 typedef struct mg_batch {
     size_t n, cap, n_vectors;
     uint32_t *dims;
+    mg_kind *kinds;
     qv_point_id *ids;
-    float **vecs;    /* [v]: cap * dims[v] floats */
+    float **vecs;    /* [v]: cap * dims[v] floats (dense vectors only) */
+    uint32_t **cnt;  /* [v]: cap counts (sparse and multi vectors) */
+    uint32_t ***idx; /* [v]: cap arrays (sparse vectors) */
+    float ***val;    /* [v]: cap arrays (sparse and multi vectors) */
     bool **has;      /* [v]: cap flags (a point may lack a named vector) */
     char **payloads; /* owned JSON objects, NUL-terminated */
     size_t *lens;
@@ -75,6 +99,17 @@ void mg_batch_free(mg_batch *b);
  * memory. */
 long mg_batch_add(mg_batch *b, const qv_point_id *id, const char *json,
                   size_t len);
+
+/* Gives row row of batch b its vector v (sparse or multi): count
+ * entries, idx (sparse: count indices, sorted here with their values)
+ * and val (count or count * dims[v] floats), both malloc'ed and owned by
+ * the batch from here on (freed even when this fails).  QV_EINVAL for a
+ * sparse vector with a repeated index. */
+qv_status mg_batch_set_var(mg_batch *b, size_t v, size_t row, uint32_t count,
+                           uint32_t *idx, float *val);
+
+/* The name of a vector kind ("dense", "sparse", "multivector"). */
+const char *mg_kind_name(mg_kind k);
 
 typedef struct mg_endpoint mg_endpoint;
 

@@ -37,6 +37,7 @@ void mg_schema_free(mg_schema *s)
     free(s->rest_vectors);
     free(s->rest_hnsw);
     free(s->rest_quantization);
+    free(s->rest_sparse);
     memset(s, 0, sizeof(*s));
 }
 
@@ -48,6 +49,11 @@ int mg_schema_vector(const mg_schema *s, const char *name)
             return (int)i;
     }
     return -1;
+}
+
+const char *mg_kind_name(mg_kind k)
+{
+    return k == MG_SPARSE ? "sparse" : k == MG_MULTI ? "multivector" : "dense";
 }
 
 static const char *vector_label(const mg_vector *v)
@@ -77,6 +83,16 @@ bool mg_vectors_match(const char *name, const mg_schema *have,
             return false;
         }
         const mg_vector *h = &have->vectors[j];
+        if (h->kind != w->kind) {
+            snprintf(err, cap,
+                     "destination collection '%s' exists with a %s vector "
+                     "%s; the source's is a %s vector",
+                     name, mg_kind_name(h->kind), vector_label(w),
+                     mg_kind_name(w->kind));
+            return false;
+        }
+        if (w->kind == MG_SPARSE)
+            continue;
         if (h->dim != w->dim || h->metric != w->metric) {
             snprintf(err, cap,
                      "destination collection '%s' exists with vector %s of "
@@ -97,21 +113,38 @@ qv_status mg_batch_init(mg_batch *b, const mg_schema *s, size_t cap)
     memset(b, 0, sizeof(*b));
     b->cap = cap;
     b->n_vectors = s->n_vectors;
-    b->dims = calloc(s->n_vectors ? s->n_vectors : 1, sizeof(*b->dims));
-    b->vecs = calloc(s->n_vectors ? s->n_vectors : 1, sizeof(*b->vecs));
-    b->has = calloc(s->n_vectors ? s->n_vectors : 1, sizeof(*b->has));
+    size_t nv = s->n_vectors ? s->n_vectors : 1;
+    b->dims = calloc(nv, sizeof(*b->dims));
+    b->kinds = calloc(nv, sizeof(*b->kinds));
+    b->vecs = calloc(nv, sizeof(*b->vecs));
+    b->cnt = calloc(nv, sizeof(*b->cnt));
+    b->idx = calloc(nv, sizeof(*b->idx));
+    b->val = calloc(nv, sizeof(*b->val));
+    b->has = calloc(nv, sizeof(*b->has));
     b->ids = calloc(cap, sizeof(*b->ids));
     b->payloads = calloc(cap, sizeof(*b->payloads));
     b->lens = calloc(cap, sizeof(*b->lens));
-    if (!b->dims || !b->vecs || !b->has || !b->ids || !b->payloads || !b->lens)
+    if (!b->dims || !b->kinds || !b->vecs || !b->cnt || !b->idx || !b->val ||
+        !b->has || !b->ids || !b->payloads || !b->lens)
         goto fail;
     for (size_t v = 0; v < s->n_vectors; v++) {
         b->dims[v] = s->vectors[v].dim;
+        b->kinds[v] = s->vectors[v].kind;
+        b->has[v] = calloc(cap, sizeof(bool));
+        if (!b->has[v])
+            goto fail;
+        if (b->kinds[v] != MG_DENSE) {
+            b->cnt[v] = calloc(cap, sizeof(uint32_t));
+            b->idx[v] = calloc(cap, sizeof(uint32_t *));
+            b->val[v] = calloc(cap, sizeof(float *));
+            if (!b->cnt[v] || !b->idx[v] || !b->val[v])
+                goto fail;
+            continue;
+        }
         if ((size_t)b->dims[v] > SIZE_MAX / sizeof(float) / cap)
             goto fail;
         b->vecs[v] = calloc(cap * b->dims[v], sizeof(float));
-        b->has[v] = calloc(cap, sizeof(bool));
-        if (!b->vecs[v] || !b->has[v])
+        if (!b->vecs[v])
             goto fail;
     }
     return QV_OK;
@@ -126,9 +159,18 @@ void mg_batch_clear(mg_batch *b)
         free(b->payloads[i]);
         b->payloads[i] = NULL;
     }
-    for (size_t v = 0; v < b->n_vectors && b->has; v++)
+    for (size_t v = 0; v < b->n_vectors && b->has; v++) {
         if (b->has[v])
             memset(b->has[v], 0, b->cap * sizeof(bool));
+        for (size_t i = 0; b->idx && b->idx[v] && b->val[v] && i < b->cap;
+             i++) {
+            free(b->idx[v][i]);
+            free(b->val[v][i]);
+            b->idx[v][i] = NULL;
+            b->val[v][i] = NULL;
+            b->cnt[v][i] = 0;
+        }
+    }
     b->n = 0;
 }
 
@@ -141,8 +183,18 @@ void mg_batch_free(mg_batch *b)
             free(b->vecs[v]);
         if (b->has)
             free(b->has[v]);
+        if (b->cnt)
+            free(b->cnt[v]);
+        if (b->idx)
+            free(b->idx[v]);
+        if (b->val)
+            free(b->val[v]);
     }
     free(b->dims);
+    free(b->kinds);
+    free(b->cnt);
+    free(b->idx);
+    free(b->val);
     free(b->vecs);
     free(b->has);
     free(b->ids);
@@ -169,4 +221,44 @@ long mg_batch_add(mg_batch *b, const qv_point_id *id, const char *json,
     b->payloads[b->n] = copy;
     b->lens[b->n] = len;
     return (long)b->n++;
+}
+
+/* Sorts the pairs (idx[i], val[i]) by index: insertion sort, which is
+ * linear on the ascending input every source gives. */
+static void sort_pairs(uint32_t *idx, float *val, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t k = idx[i];
+        float x = val[i];
+        uint32_t j = i;
+        for (; j > 0 && idx[j - 1] > k; j--) {
+            idx[j] = idx[j - 1];
+            val[j] = val[j - 1];
+        }
+        idx[j] = k;
+        val[j] = x;
+    }
+}
+
+qv_status mg_batch_set_var(mg_batch *b, size_t v, size_t row, uint32_t count,
+                           uint32_t *idx, float *val)
+{
+    if (v >= b->n_vectors || row >= b->n || b->kinds[v] == MG_DENSE) {
+        free(idx);
+        free(val);
+        return QV_EINVAL;
+    }
+    free(b->idx[v][row]);
+    free(b->val[v][row]);
+    b->idx[v][row] = idx;
+    b->val[v][row] = val;
+    b->cnt[v][row] = count;
+    b->has[v][row] = true;
+    if (b->kinds[v] == MG_SPARSE && idx) {
+        sort_pairs(idx, val, count);
+        for (uint32_t i = 1; i < count; i++)
+            if (idx[i] == idx[i - 1])
+                return QV_EINVAL;
+    }
+    return QV_OK;
 }

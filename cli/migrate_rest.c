@@ -25,9 +25,19 @@
  * Config.  From a REST source the collection's params.vectors,
  * hnsw_config and quantization_config are kept as text and sent as they
  * are to a REST destination, so server-to-server moves keep settings
- * Quiver's library has no field for.  Sparse vectors, multivectors and
- * vector datatypes other than float32 are refused with a message rather
- * than dropped.
+ * Quiver's library has no field for.  Sparse vectors (params.
+ * sparse_vectors: modifier, index.full_scan_threshold) and multivectors
+ * (multivector_config, comparator max_sim) are read into the model and
+ * their text carried too; quantization_config is also mapped onto the
+ * library's fields (scalar int8, binary) for a library destination.
+ * Vector datatypes other than float32 are refused with a message rather
+ * than converted.
+ *
+ * Point vectors: dense [..], multivector [[..], ..] and sparse
+ * {"indices": [..], "values": [..]}, components read with strtof and
+ * written with %.9g as above, so every kind round-trips bit for bit;
+ * sparse pairs are kept sorted by index (mg_batch_set_var), the order the
+ * library stores them in, so that two sides compare equal.
  */
 #include "jspan.h"
 #include "migrate.h"
@@ -298,11 +308,21 @@ static qv_status parse_vector(mg_endpoint *e, const char *coll, js_span cfg,
                        "collection '%s', vector %s: no usable size and "
                        "distance in its config",
                        coll, label);
-    if (js_get(cfg, "multivector_config", &x) && !span_is_null(x))
-        return mg_fail(e, QV_EINVAL,
-                       "collection '%s', vector %s is a multivector, which "
-                       "quiver migrate cannot carry yet",
-                       coll, label);
+    v->kind = MG_DENSE;
+    if (js_get(cfg, "multivector_config", &x) && !span_is_null(x)) {
+        /* Qdrant 1.19 has one comparator, max_sim (MultiVectorComparator
+         * in the OpenAPI schema). */
+        js_span cmp;
+        char *c = js_get(x, "comparator", &cmp) ? js_string(cmp) : NULL;
+        bool ok = c && !strcmp(c, "max_sim");
+        free(c);
+        if (!ok)
+            return mg_fail(e, QV_EINVAL,
+                           "collection '%s', vector %s: a multivector "
+                           "comparator other than max_sim",
+                           coll, label);
+        v->kind = MG_MULTI;
+    }
     if (js_get(cfg, "datatype", &x) && !span_is_null(x)) {
         char *dt = js_string(x);
         bool ok = dt && !strcmp(dt, "float32");
@@ -325,13 +345,71 @@ static qv_status parse_vector(mg_endpoint *e, const char *coll, js_span cfg,
     return QV_OK;
 }
 
+/* One SparseVectorParams: {"modifier"?, "index"?: {"full_scan_threshold"?,
+ * "datatype"?, "on_disk"?}}. */
+static qv_status parse_sparse(mg_endpoint *e, const char *coll, js_span cfg,
+                              mg_vector *v)
+{
+    js_span x, ix;
+    v->kind = MG_SPARSE;
+    v->dim = 1;
+    v->metric = QV_METRIC_DOT;
+    if (js_get(cfg, "modifier", &x) && !span_is_null(x)) {
+        char *m = js_string(x);
+        bool idf = m && !strcmp(m, "idf"), none = m && !strcmp(m, "none");
+        free(m);
+        if (!idf && !none)
+            return mg_fail(e, QV_EINVAL,
+                           "collection '%s', sparse vector %s: unknown "
+                           "modifier",
+                           coll, v->name);
+        v->sparse_modifier =
+            idf ? QV_SPARSE_MODIFIER_IDF : QV_SPARSE_MODIFIER_NONE;
+    }
+    if (js_get(cfg, "index", &ix) && js_kind(ix) == '{') {
+        uint64_t fst;
+        if (js_get(ix, "full_scan_threshold", &x) && span_u64(x, &fst))
+            v->sparse_fst = fst > UINT32_MAX ? UINT32_MAX : (uint32_t)fst;
+        if (js_get(ix, "datatype", &x) && !span_is_null(x)) {
+            char *dt = js_string(x);
+            bool ok = dt && !strcmp(dt, "float32");
+            free(dt);
+            if (!ok)
+                return mg_fail(e, QV_EINVAL,
+                               "collection '%s', sparse vector %s is not of "
+                               "datatype float32, which is all quiver "
+                               "migrate carries",
+                               coll, v->name);
+        }
+    }
+    return QV_OK;
+}
+
+static size_t count_members(js_span obj)
+{
+    js_iter it;
+    js_span k, v;
+    size_t n = 0;
+    if (js_iter_begin(obj, &it) && it.object)
+        while (js_iter_next(&it, &k, &v))
+            n++;
+    return n;
+}
+
+/* vs: params.vectors; sv: params.sparse_vectors (kind 0: none). */
 static qv_status parse_vectors(mg_endpoint *e, const char *coll, js_span vs,
-                               mg_schema *out)
+                               js_span sv, mg_schema *out)
 {
     js_span size, k, v;
     js_iter it;
-    size_t n = 0;
+    bool has_sparse = js_kind(sv) == '{';
+    size_t n_sparse = has_sparse ? count_members(sv) : 0;
     if (js_get(vs, "size", &size)) {
+        if (n_sparse)
+            return mg_fail(e, QV_EINVAL,
+                           "collection '%s': an unnamed vector beside sparse "
+                           "vectors",
+                           coll);
         if (!(out->vectors = calloc(1, sizeof(*out->vectors))))
             return mg_fail(e, QV_ENOMEM, "out of memory");
         out->n_vectors = 1;
@@ -342,26 +420,69 @@ static qv_status parse_vectors(mg_endpoint *e, const char *coll, js_span vs,
                        "collection '%s': unreadable vectors "
                        "config",
                        coll);
-    while (js_iter_next(&it, &k, &v))
-        n++;
+    size_t n = count_members(vs) + n_sparse;
     if (n == 0)
         return mg_fail(e, QV_EINVAL,
-                       "collection '%s' has no dense vector, which quiver "
+                       "collection '%s' has no vector, which quiver "
                        "migrate cannot carry",
                        coll);
     if (!(out->vectors = calloc(n, sizeof(*out->vectors))))
         return mg_fail(e, QV_ENOMEM, "out of memory");
     out->named = true;
-    js_iter_begin(vs, &it);
-    while (js_iter_next(&it, &k, &v)) {
-        mg_vector *mv = &out->vectors[out->n_vectors++];
-        if (!(mv->name = js_string(k)))
-            return mg_fail(e, QV_ENOMEM, "out of memory");
-        qv_status st = parse_vector(e, coll, v, mv);
-        if (st != QV_OK)
-            return st;
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && !n_sparse)
+            break;
+        js_iter_begin(pass ? sv : vs, &it);
+        while (js_iter_next(&it, &k, &v)) {
+            mg_vector *mv = &out->vectors[out->n_vectors++];
+            if (!(mv->name = js_string(k)))
+                return mg_fail(e, QV_ENOMEM, "out of memory");
+            qv_status st = pass ? parse_sparse(e, coll, v, mv)
+                                : parse_vector(e, coll, v, mv);
+            if (st != QV_OK)
+                return st;
+        }
     }
     return QV_OK;
+}
+
+/* Qdrant's QuantizationConfig as the library keeps it: scalar {type int8,
+ * quantile, always_ram} and binary {encoding, query_encoding, always_ram}
+ * map one to one (server/quantization.c maps them the same way); product
+ * and turbo the library has not, and they stay NONE (a REST destination
+ * still gets the source's text). */
+static void parse_quantization(js_span q, qv_collection_config *lib)
+{
+    static const char *const enc[] = {"one_bit", "one_and_half_bits",
+                                      "two_bits"};
+    static const char *const qenc[] = {"default", "binary", "scalar4bits",
+                                       "scalar8bits"};
+    cJSON *j = cJSON_ParseWithLength(q.p, q.n);
+    const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "scalar");
+    const cJSON *bi = cJSON_GetObjectItemCaseSensitive(j, "binary");
+    const cJSON *v = cJSON_IsObject(sc) ? sc : bi;
+    if (cJSON_IsObject(v)) {
+        lib->quant_always_ram =
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "always_ram"));
+        if (v == sc) {
+            const cJSON *qu = cJSON_GetObjectItemCaseSensitive(sc, "quantile");
+            lib->quantization = QV_QUANTIZATION_INT8;
+            lib->quant_quantile =
+                cJSON_IsNumber(qu) ? (float)qu->valuedouble : 0;
+        } else {
+            const cJSON *en = cJSON_GetObjectItemCaseSensitive(bi, "encoding");
+            const cJSON *qe =
+                cJSON_GetObjectItemCaseSensitive(bi, "query_encoding");
+            lib->quantization = QV_QUANTIZATION_BINARY;
+            for (uint32_t i = 0; i < 3 && cJSON_IsString(en); i++)
+                if (!strcmp(en->valuestring, enc[i]))
+                    lib->quant_encoding = i;
+            for (uint32_t i = 0; i < 4 && cJSON_IsString(qe); i++)
+                if (!strcmp(qe->valuestring, qenc[i]))
+                    lib->quant_query_encoding = i;
+        }
+    }
+    cJSON_Delete(j);
 }
 
 static uint32_t field_u32(js_span obj, const char *key)
@@ -409,14 +530,21 @@ static qv_status rest_describe(mg_endpoint *e, const char *name, mg_schema *out)
     if (!js_path(res, "config.params.vectors", &vs))
         return mg_fail(e, QV_EINVAL, "collection '%s': no vectors config",
                        name);
-    if (js_path(res, "config.params.sparse_vectors", &x) && js_kind(x) == '{' &&
-        x.n > 2)
-        st = mg_fail(e, QV_EINVAL,
-                     "collection '%s' has sparse vectors, which quiver "
-                     "migrate cannot carry yet",
-                     name);
-    if (st == QV_OK)
-        st = parse_vectors(e, name, vs, out);
+    js_span sv = {0};
+    if (js_path(res, "config.params.sparse_vectors", &x) && js_kind(x) == '{')
+        sv = x;
+    st = parse_vectors(e, name, vs, sv, out);
+    if (st == QV_OK && sv.p && !(out->rest_sparse = span_dup(sv)))
+        st = mg_fail(e, QV_ENOMEM, "out of memory");
+    qv_collection_config_init(&out->quant);
+    /* An unnamed vector's own quantization_config wins over the
+     * collection's, as in Qdrant. */
+    if (st == QV_OK && !out->named && js_get(vs, "quantization_config", &x) &&
+        !span_is_null(x))
+        parse_quantization(x, &out->quant);
+    else if (st == QV_OK && js_path(res, "config.quantization_config", &x) &&
+             !span_is_null(x))
+        parse_quantization(x, &out->quant);
     if (st == QV_OK && js_path(res, "config.hnsw_config", &hnsw)) {
         out->hnsw_m = field_u32(hnsw, "m");
         out->hnsw_ef_construct = field_u32(hnsw, "ef_construct");
@@ -481,16 +609,104 @@ static qv_status rest_count(mg_endpoint *e, const char *name, uint64_t *out)
 /* ---- points ----------------------------------------------------------------
  */
 
+/* A multivector [[...], ...] of rows of dim floats: owned rows, *n rows. */
+static bool span_multi(js_span v, uint32_t dim, float **rows, uint32_t *n)
+{
+    js_iter it;
+    js_span x;
+    size_t count = 0;
+    *rows = NULL;
+    *n = 0;
+    if (!js_iter_begin(v, &it) || it.object)
+        return false;
+    while (js_iter_next(&it, NULL, &x))
+        count++;
+    if (count == 0 || count > QV_MAX_MULTI_ROWS)
+        return false;
+    if (!(*rows = malloc(count * dim * sizeof(float))))
+        return false;
+    js_iter_begin(v, &it);
+    while (js_iter_next(&it, NULL, &x))
+        if (!span_floats(x, *rows + (size_t)(*n)++ * dim, dim))
+            return false;
+    return true;
+}
+
+/* A sparse vector {"indices": [...], "values": [...]}: owned arrays. */
+static bool span_sparse(js_span v, uint32_t **idx, float **val, uint32_t *n)
+{
+    js_span is, vs, x;
+    js_iter it;
+    size_t count = 0;
+    *idx = NULL;
+    *val = NULL;
+    *n = 0;
+    if (!js_get(v, "indices", &is) || !js_get(v, "values", &vs) ||
+        !js_iter_begin(is, &it) || it.object)
+        return false;
+    while (js_iter_next(&it, NULL, &x))
+        count++;
+    if (count > QV_MAX_SPARSE_NNZ)
+        return false;
+    *idx = malloc((count ? count : 1) * sizeof(uint32_t));
+    *val = malloc((count ? count : 1) * sizeof(float));
+    if (!*idx || !*val)
+        return false;
+    js_iter_begin(is, &it);
+    while (js_iter_next(&it, NULL, &x)) {
+        uint64_t k;
+        if (!span_u64(x, &k) || k > UINT32_MAX)
+            return false;
+        (*idx)[(*n)++] = (uint32_t)k;
+    }
+    return span_floats(vs, *val, *n);
+}
+
+/* Vector v of row row from its JSON value x. */
+static qv_status one_vector(mg_endpoint *e, const mg_schema *s, size_t v,
+                            js_span x, mg_batch *b, size_t row)
+{
+    const mg_vector *mv = &s->vectors[v];
+    const char *label = mv->name ? mv->name : "(unnamed)";
+    uint32_t *idx = NULL, n = 0;
+    float *val = NULL;
+    bool ok;
+    switch (mv->kind) {
+    case MG_DENSE:
+        if (!span_floats(x, b->vecs[v] + row * b->dims[v], b->dims[v]))
+            return mg_fail(e, QV_EINVAL,
+                           "a point's vector %s is not %u numbers", label,
+                           b->dims[v]);
+        b->has[v][row] = true;
+        return QV_OK;
+    case MG_MULTI:
+        ok = span_multi(x, b->dims[v], &val, &n);
+        break;
+    default:
+        ok = span_sparse(x, &idx, &val, &n);
+        break;
+    }
+    if (!ok) {
+        free(idx);
+        free(val);
+        return mg_fail(e, QV_EINVAL, "a point's vector %s is not a %s of %s",
+                       label, mg_kind_name(mv->kind),
+                       mv->kind == MG_SPARSE ? "indices and values"
+                                             : "rows of the vector's size");
+    }
+    if (mg_batch_set_var(b, v, row, n, idx, val) != QV_OK)
+        return mg_fail(e, QV_EINVAL,
+                       "a point's sparse vector %s repeats an "
+                       "index",
+                       label);
+    return QV_OK;
+}
+
 static qv_status point_vectors(mg_endpoint *e, const mg_schema *s, js_span vec,
                                mg_batch *b, size_t row)
 {
-    if (!s->named) {
-        if (!span_floats(vec, b->vecs[0] + row * b->dims[0], b->dims[0]))
-            return mg_fail(e, QV_EINVAL, "a point's vector is not %u numbers",
-                           b->dims[0]);
-        b->has[0][row] = true;
-        return QV_OK;
-    }
+    if (!s->named)
+        return one_vector(e, s, 0, vec, b, row);
     js_iter it;
     js_span k, v;
     if (!js_iter_begin(vec, &it) || !it.object)
@@ -499,12 +715,14 @@ static qv_status point_vectors(mg_endpoint *e, const mg_schema *s, js_span vec,
         char *name = js_string(k);
         int i = name ? mg_schema_vector(s, name) : -1;
         free(name);
-        if (i < 0 || !span_floats(v, b->vecs[i] + row * b->dims[i], b->dims[i]))
+        if (i < 0)
             return mg_fail(e, QV_EINVAL,
-                           "a point has vector %.*s that is not a dense "
-                           "vector of the collection",
+                           "a point has vector %.*s that is not a vector of "
+                           "the collection",
                            (int)k.n, k.p);
-        b->has[i][row] = true;
+        qv_status st = one_vector(e, s, (size_t)i, v, b, row);
+        if (st != QV_OK)
+            return st;
     }
     return QV_OK;
 }
@@ -588,6 +806,31 @@ static void write_floats(sbuf *b, const float *v, uint32_t dim)
     sb_str(b, "]");
 }
 
+static void write_vector(sbuf *body, const mg_batch *b, size_t v, size_t i)
+{
+    uint32_t d = b->dims[v];
+    switch (b->kinds[v]) {
+    case MG_DENSE:
+        write_floats(body, b->vecs[v] + i * d, d);
+        break;
+    case MG_MULTI:
+        sb_str(body, "[");
+        for (uint32_t r = 0; r < b->cnt[v][i]; r++) {
+            sb_str(body, r ? "," : "");
+            write_floats(body, b->val[v][i] + (size_t)r * d, d);
+        }
+        sb_str(body, "]");
+        break;
+    default:
+        sb_str(body, "{\"indices\":[");
+        for (uint32_t k = 0; k < b->cnt[v][i]; k++)
+            sb_fmt(body, k ? ",%u" : "%u", b->idx[v][i][k]);
+        sb_str(body, "],\"values\":");
+        write_floats(body, b->val[v][i], b->cnt[v][i]);
+        sb_str(body, "}");
+    }
+}
+
 static void write_point(sbuf *body, const mg_schema *s, const mg_batch *b,
                         size_t i)
 {
@@ -595,7 +838,7 @@ static void write_point(sbuf *body, const mg_schema *s, const mg_batch *b,
     sb_id(body, &b->ids[i]);
     sb_str(body, ",\"vector\":");
     if (!s->named) {
-        write_floats(body, b->vecs[0] + i * b->dims[0], b->dims[0]);
+        write_vector(body, b, 0, i);
     } else {
         bool first = true;
         sb_str(body, "{");
@@ -606,7 +849,7 @@ static void write_point(sbuf *body, const mg_schema *s, const mg_batch *b,
             first = false;
             sb_json_string(body, s->vectors[v].name);
             sb_str(body, ":");
-            write_floats(body, b->vecs[v] + i * b->dims[v], b->dims[v]);
+            write_vector(body, b, v, i);
         }
         sb_str(body, "}");
     }
@@ -636,14 +879,93 @@ static qv_status rest_write(mg_endpoint *e, const char *name,
  * ---------------------------------------------------
  */
 
+/* The shortest decimal that reads back (strtof) to the same float x. */
+static void write_float_short(sbuf *b, float x)
+{
+    char tmp[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)x);
+        if (strtof(tmp, NULL) == x)
+            break;
+    }
+    sb_str(b, tmp);
+}
+
+/* quantization_config from the library's fields (see parse_quantization). */
+static void write_quantization(sbuf *b, const qv_collection_config *q)
+{
+    static const char *const enc[] = {"one_bit", "one_and_half_bits",
+                                      "two_bits"};
+    static const char *const qenc[] = {"default", "binary", "scalar4bits",
+                                       "scalar8bits"};
+    const char *ram = q->quant_always_ram ? "true" : "false";
+    if (q->quantization == QV_QUANTIZATION_INT8) {
+        sb_str(b, ",\"quantization_config\":{\"scalar\":{\"type\":\"int8\"");
+        if (q->quant_quantile > 0) {
+            sb_str(b, ",\"quantile\":");
+            write_float_short(b, q->quant_quantile);
+        }
+        sb_fmt(b, ",\"always_ram\":%s}}", ram);
+    } else if (q->quantization == QV_QUANTIZATION_BINARY) {
+        sb_fmt(b,
+               ",\"quantization_config\":{\"binary\":{\"always_ram\":%s,"
+               "\"encoding\":\"%s\",\"query_encoding\":\"%s\"}}",
+               ram, enc[q->quant_encoding < 3 ? q->quant_encoding : 0],
+               qenc[q->quant_query_encoding < 4 ? q->quant_query_encoding : 0]);
+    }
+}
+
+/* One VectorParams: size, distance and, for a multivector, its config. */
+static void write_dense_params(sbuf *b, const mg_vector *v)
+{
+    sb_fmt(b, "{\"size\":%u,\"distance\":\"%s\"%s}", v->dim,
+           qv_metric_name(v->metric),
+           v->kind == MG_MULTI
+               ? ",\"multivector_config\":{\"comparator\":\"max_sim\"}"
+               : "");
+}
+
 static void create_body(sbuf *b, const mg_schema *s)
 {
+    const mg_vector *v0 = &s->vectors[0];
     if (s->rest_vectors) {
         sb_str(b, "{\"vectors\":");
         sb_str(b, s->rest_vectors);
+        if (s->rest_sparse) {
+            sb_str(b, ",\"sparse_vectors\":");
+            sb_str(b, s->rest_sparse);
+        }
+    } else if (!s->named) {
+        sb_str(b, "{\"vectors\":");
+        write_dense_params(b, v0);
     } else {
-        sb_fmt(b, "{\"vectors\":{\"size\":%u,\"distance\":\"%s\"}",
-               s->vectors[0].dim, qv_metric_name(s->vectors[0].metric));
+        /* From a library endpoint: the model's vectors, dense and multi
+         * under "vectors", sparse under "sparse_vectors". */
+        for (int sparse = 0; sparse < 2; sparse++) {
+            bool first = true;
+            sb_str(b, sparse ? ",\"sparse_vectors\":{" : "{\"vectors\":{");
+            for (size_t i = 0; i < s->n_vectors; i++) {
+                const mg_vector *v = &s->vectors[i];
+                if ((v->kind == MG_SPARSE) != sparse)
+                    continue;
+                sb_str(b, first ? "" : ",");
+                first = false;
+                sb_json_string(b, v->name);
+                sb_str(b, ":");
+                if (!sparse) {
+                    write_dense_params(b, v);
+                    continue;
+                }
+                sb_fmt(b, "{\"modifier\":\"%s\"",
+                       v->sparse_modifier == QV_SPARSE_MODIFIER_IDF ? "idf"
+                                                                    : "none");
+                if (v->sparse_fst)
+                    sb_fmt(b, ",\"index\":{\"full_scan_threshold\":%u}",
+                           v->sparse_fst);
+                sb_str(b, "}");
+            }
+            sb_str(b, "}");
+        }
     }
     if (s->rest_hnsw) {
         sb_str(b, ",\"hnsw_config\":");
@@ -660,6 +982,8 @@ static void create_body(sbuf *b, const mg_schema *s)
     if (s->rest_quantization) {
         sb_str(b, ",\"quantization_config\":");
         sb_str(b, s->rest_quantization);
+    } else {
+        write_quantization(b, &s->quant);
     }
     sb_str(b, "}");
 }
@@ -686,6 +1010,12 @@ static qv_status rest_prepare(mg_endpoint *e, const char *name,
                               const mg_schema *s)
 {
     mg_schema have;
+    if (!s->named && s->vectors[0].kind == MG_SPARSE)
+        return mg_fail(e, QV_EINVAL,
+                       "collection '%s' is a library collection of one "
+                       "sparse vector, which has no name; a Qdrant "
+                       "collection's sparse vectors are named",
+                       name);
     qv_status st = rest_describe(e, name, &have);
     if (st == QV_OK) {
         if (!mg_vectors_match(name, &have, s, e->err, sizeof(e->err)))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `quiver migrate` end to end, against `quiver serve` as the REST peer:
 #   - server -> store dir -> server, server -> snapshot file, snapshot ->
-#     server, server -> server with named vectors: config (size, distance,
+#     server, server -> server and server -> store dir with named vectors:
+#     config (size, distance,
 #     hnsw m), payload indexes and payloads with exact numbers (2^64 - 1,
 #     -2^63, 2^53 + 1, 1.0 kept a double, 0.1) arrive as they left;
 #   - a migration stopped after 4 batches (the test hook
@@ -13,10 +14,18 @@
 #     line resumes where its checkpoint says and ends with 1000;
 #   - the verification catches a changed payload (an integer 0 where the
 #     source has the double 0.0) and a missing point (exit status 3);
+#   - a collection of dense + sparse (idf) + multivector vectors with a
+#     payload index, quantization and HNSW settings goes server -> store
+#     dir -> snapshot file (an archive) -> server, each leg that writes
+#     durably killed with SIGKILL after 3 batches and resumed; the copy is
+#     compared with the original point by point (payloads, and every
+#     float32 of every vector bit for bit) and its config checked; an
+#     archive the server wrote reads too, a damaged one is refused, and
+#     the verification catches a changed multivector and sparse vector;
 #   - bad inputs fail with a clear message and exit status 1 (unknown
 #     collection, unreachable URL, wrong API key, a destination collection
-#     of another dimension, named vectors into a store directory) or 2
-#     (usage).
+#     of another dimension, a vector name a store directory cannot keep)
+#     or 2 (usage).
 set -euo pipefail
 quiver=$1
 dir=$(mktemp -d)
@@ -104,9 +113,136 @@ expect 0 'multi -> multi2: 2 points, 2 sampled points equal' -- \
     "$quiver" migrate --from "$url" --collection multi --to "$url" --to-collection multi2
 grep -q '"a":{"size":2,"distance":"Dot"' <<<"$(req GET /collections/multi2 '')" || die "multi2 config"
 grep -q '"id":6,"payload":{},"vector":{"a":\[0.5,-2\]}}' <<<"$(scroll multi2)" || die "multi2: point 6"
-expect 1 'named vectors.*migrate it to a Qdrant server' -- \
+expect 0 'multi -> multi: 2 points, 2 sampled points equal' -- \
     "$quiver" migrate --from "$url" --collection multi --to "$dir/store3"
-[ ! -e "$dir/store3" ] || die "a refused migration created $dir/store3"
+req PUT /collections/slash '{"vectors":{"a/b":{"size":2,"distance":"Dot"}}}' >/dev/null
+expect 1 "vector named 'a/b', which .*/store5 cannot keep.*migrate it to a Qdrant server" -- \
+    "$quiver" migrate --from "$url" --collection slash --to "$dir/store5"
+[ ! -e "$dir/store5" ] || die "a refused migration created $dir/store5"
+expect 0 'slash -> slash: 0 points' -- \
+    "$quiver" migrate --from "$url" --collection slash --to "$dir/slash.qvs"
+
+# ---- dense + sparse (idf) + multivector: REST -> dir -> snapshot -> REST ---------
+# 600 points (numeric and UUID ids; some lack a vector, some sparse
+# vectors are empty), a keyword index, HNSW and int8 quantization settings.
+# Both legs that write durably are killed with SIGKILL after 3 batches
+# and resumed; at the end every point of hy_back is compared with hy:
+# payloads equal, every float32 bit for bit.
+python3 - "$dir/hy" <<'PY'
+import json, random, sys, uuid
+r = random.Random(7)
+pts = []
+for i in range(600):
+    pid = i * 3 if i % 5 else str(uuid.UUID(int=r.getrandbits(128)))
+    v = {}
+    if i % 7:
+        v["dense"] = [r.uniform(-1, 1) for _ in range(4)]
+    if i % 11:
+        v["colbert"] = [[r.uniform(-2, 2) for _ in range(3)]
+                        for _ in range(1 + i % 4)]
+    if i % 13:
+        idx = r.sample(range(5000), i % 6)
+        v["text"] = {"indices": idx, "values": [r.uniform(0, 3) for _ in idx]}
+    pts.append({"id": pid, "vector": v,
+                "payload": {"i": i, "big": 2**64 - 1 - i, "f": i / 7,
+                            "tag": "t%d" % (i % 3)}})
+for k in range(0, 600, 200):
+    json.dump({"points": pts[k:k + 200]}, open("%s.%d.json" % (sys.argv[1], k), "w"))
+PY
+req PUT /collections/hy '{"vectors":{"dense":{"size":4,"distance":"Cosine"},
+ "colbert":{"size":3,"distance":"Dot","multivector_config":{"comparator":"max_sim"}}},
+ "sparse_vectors":{"text":{"modifier":"idf","index":{"full_scan_threshold":300}}},
+ "hnsw_config":{"m":12},
+ "quantization_config":{"scalar":{"type":"int8","quantile":0.99,"always_ram":true}}}' >/dev/null
+for k in 0 200 400; do
+    req PUT '/collections/hy/points?wait=true' "$(cat "$dir/hy.$k.json")" >/dev/null
+done
+req PUT '/collections/hy/index?wait=true' '{"field_name":"tag","field_schema":"keyword"}' >/dev/null
+
+# stop_and_kill LOG CMD...: runs CMD with the stop hook after 3 batches,
+# waits until it stopped itself, kills it with SIGKILL.
+stop_and_kill() {
+    local log=$1
+    shift
+    QUIVER_MIGRATE_TEST_STOP_AFTER=3 "$@" >"$log" 2>&1 &
+    local p=$!
+    until [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" = T ]; do
+        kill -0 "$p" 2>/dev/null || die "migrate exited early: $(cat "$log")"
+        sleep 0.02 # a polling interval
+    done
+    kill -9 "$p"
+    wait "$p" 2>/dev/null || true
+}
+hy1=("$quiver" migrate --from "$url" --collection hy --to "$dir/hystore" --batch 50 --checkpoint "$dir/ckhy1")
+stop_and_kill "$dir/runhy1" "${hy1[@]}"
+grep -q '^at 150 ' "$dir/ckhy1" || die "hy checkpoint: $(cat "$dir/ckhy1")"
+expect 0 'hy -> hy: 600 points, 100 sampled points equal' -- "${hy1[@]}"
+grep -q 'resuming after 150 points' "$dir/out" || die "hy resume: $(cat "$dir/out")"
+grep -q 'hy: 450 points copied in this run, 600 in all' "$dir/out" || die "hy resume: $(cat "$dir/out")"
+expect 0 'hy -> hy: 600 points, 100 sampled points equal' -- \
+    "$quiver" migrate --from "$dir/hystore" --collection hy --to "$dir/hy.qvs"
+"$quiver" snapshot verify "$dir/hy.qvs" | grep -q "OK (collection snapshot archive, 4 member" ||
+    die "hy.qvs: $("$quiver" snapshot verify "$dir/hy.qvs" 2>&1)"
+hy2=("$quiver" migrate --from "$dir/hy.qvs" --to "$url" --to-collection hy_back --batch 50 --checkpoint "$dir/ckhy2")
+stop_and_kill "$dir/runhy2" "${hy2[@]}"
+grep -q '"count":150' <<<"$(req POST /collections/hy_back/points/count '{"exact":true}')" || die "hy_back count after kill"
+expect 0 'hy -> hy_back: 600 points, 100 sampled points equal' -- "${hy2[@]}"
+grep -q 'hy: 450 points copied in this run, 600 in all' "$dir/out" || die "hy_back resume: $(cat "$dir/out")"
+info=$(req GET /collections/hy_back '')
+for want in '"sparse_vectors":{"text":{"modifier":"idf","index":{"full_scan_threshold":300}}}' \
+    '"colbert":{"size":3,"distance":"Dot","multivector_config":{"comparator":"max_sim"}}' \
+    '"dense":{"size":4,"distance":"Cosine"}' '"hnsw_config":{"m":12,' \
+    '"quantization_config":{"scalar":{"type":"int8","quantile":0.99,"always_ram":true}}' \
+    '"tag":{"data_type":"keyword"'; do
+    grep -qF -- "$want" <<<"$info" || die "hy_back lacks $want: $info"
+done
+req POST /collections/hy/points/scroll '{"limit":1000,"with_vector":true,"with_payload":true}' >"$dir/hy.a"
+req POST /collections/hy_back/points/scroll '{"limit":1000,"with_vector":true,"with_payload":true}' >"$dir/hy.b"
+python3 - "$dir/hy.a" "$dir/hy.b" <<'PY' || die "hy_back differs from hy"
+import json, struct, sys
+def f32(x):  # the float32 a printed component stands for, as bits
+    return struct.pack("<f", x)
+def bits(v):
+    if isinstance(v, dict):  # sparse: pairs in index order
+        p = sorted(zip(v["indices"], v["values"]))
+        return [(i, f32(x)) for i, x in p]
+    if v and isinstance(v[0], list):  # multivector
+        return [[f32(x) for x in row] for row in v]
+    return [f32(x) for x in v]
+a, b = (json.load(open(f), parse_int=int)["result"]["points"] for f in sys.argv[1:])
+assert len(a) == 600 and len(b) == 600, (len(a), len(b))
+bb = {json.dumps(p["id"]): p for p in b}
+kinds = set()
+for p in a:
+    q = bb[json.dumps(p["id"])]
+    assert p["payload"] == q["payload"], p["id"]
+    assert sorted(p["vector"]) == sorted(q["vector"]), p["id"]
+    for name, v in p["vector"].items():
+        assert bits(v) == bits(q["vector"][name]), (p["id"], name)
+        kinds.add(name)
+assert kinds == {"dense", "colbert", "text"}, kinds
+PY
+
+# An archive the server wrote reads the same way; a damaged one is refused.
+req POST /collections/hy/snapshots '' >/dev/null
+srvsnap=$(find "$dir/s/snapshots/hy" -name "*.snapshot" | head -1)
+[ -f "$srvsnap" ] || die "no server snapshot of hy"
+cp "$srvsnap" "$dir/hysrv.snapshot"
+hy3=("$quiver" migrate --from "$dir/hysrv.snapshot" --to "$url" --to-collection hy_srv --checkpoint "$dir/ckhy3")
+expect 0 'hysrv -> hy_srv: 600 points, 100 sampled points equal' -- "${hy3[@]}"
+# The verification compares multivectors and sparse vectors: point 3 (the
+# first numeric id, in every run's sample) changed at the destination.
+req PUT '/collections/hy_back/points/vectors?wait=true' \
+    '{"points":[{"id":3,"vector":{"colbert":[[1,2,3]]}}]}' >/dev/null
+expect 3 'point 3: the multivectors differ' -- "${hy2[@]}"
+req PUT '/collections/hy_srv/points/vectors?wait=true' \
+    '{"points":[{"id":3,"vector":{"text":{"indices":[1],"values":[0.5]}}}]}' >/dev/null
+expect 3 'point 3: the sparse vectors differ' -- "${hy3[@]}"
+cp "$dir/hy.qvs" "$dir/bad.qvs"
+size=$(stat -c %s "$dir/bad.qvs")
+printf '\x55' | dd of="$dir/bad.qvs" bs=1 seek=$((size - 100)) conv=notrunc 2>/dev/null
+expect 1 'bad.qvs: .*checksum mismatch' -- \
+    "$quiver" migrate --from "$dir/bad.qvs" --to "$url" --to-collection hy_bad
 
 # ---- an empty collection ------------------------------------------------------------
 req PUT /collections/empty '{"vectors":{"size":3,"distance":"Manhattan"}}' >/dev/null

@@ -421,6 +421,42 @@ START_TEST(test_replace_and_get)
 }
 END_TEST
 
+/* Cosine rows already of unit length are stored as given, as Qdrant's
+ * cosine preprocessing leaves them (is_length_zero_or_normalized): a
+ * matrix read back and upserted again (quiver migrate) keeps every bit.
+ * Other rows are normalised. */
+START_TEST(test_cosine_unit_rows_kept)
+{
+    qv_collection *c = new_collection(QV_METRIC_COSINE, 0);
+    float rows[MAX_ROWS * DIM], once[MAX_ROWS * DIM], twice[MAX_ROWS * DIM];
+    rng = 5;
+    for (uint64_t i = 0; i < 40; i++) {
+        uint32_t n = 1 + (uint32_t)(i % MAX_ROWS), got = 0;
+        for (uint32_t j = 0; j < n * DIM; j++)
+            rows[j] = 3.0f * gauss();
+        qv_point_id a = pid(i), b = pid(1000 + i);
+        ck_assert_int_eq(qv_multi_upsert(c, &a, rows, n, DIM), QV_OK);
+        ck_assert_int_eq(qv_multi_get(c, &a, once, MAX_ROWS, &got), QV_OK);
+        ck_assert_uint_eq(got, n);
+        ck_assert(memcmp(once, rows, n * DIM * sizeof(float)) != 0);
+        ck_assert_int_eq(qv_multi_upsert(c, &b, once, n, DIM), QV_OK);
+        ck_assert_int_eq(qv_multi_get(c, &b, twice, MAX_ROWS, &got), QV_OK);
+        ck_assert_uint_eq(got, n);
+        ck_assert_mem_eq(once, twice, n * DIM * sizeof(float));
+    }
+    /* A unit row given exactly (0.6, 0.8, 0, ...) is kept exactly. */
+    memset(rows, 0, sizeof(rows));
+    rows[0] = 0.6f;
+    rows[1] = 0.8f;
+    qv_point_id u = pid(5000);
+    uint32_t got = 0;
+    ck_assert_int_eq(qv_multi_upsert(c, &u, rows, 1, DIM), QV_OK);
+    ck_assert_int_eq(qv_multi_get(c, &u, once, MAX_ROWS, &got), QV_OK);
+    ck_assert_mem_eq(once, rows, DIM * sizeof(float));
+    qv_collection_release(c);
+}
+END_TEST
+
 static void assert_msg(qv_collection *c, const char *part)
 {
     char msg[256];
@@ -575,6 +611,7 @@ int main(void)
     tcase_add_loop_test(tc, test_hnsw_recall, 0, QV_METRIC_MANHATTAN + 1);
     tcase_add_test(tc, test_filter_and_deletes);
     tcase_add_test(tc, test_replace_and_get);
+    tcase_add_test(tc, test_cosine_unit_rows_kept);
     tcase_add_test(tc, test_validation);
     tcase_add_test(tc, test_readers_next_to_writer);
     suite_add_tcase(s, tc);
