@@ -4816,6 +4816,44 @@ START_TEST(test_vector_names_concurrent)
 }
 END_TEST
 
+/* The distributed endpoints of a standalone node answer as Qdrant 1.19's
+ * do with distributed mode disabled (src/actix/api/cluster_api.rs,
+ * src/common/collections.rs do_update_collection_cluster,
+ * TableOfContent::request_snapshot): before, these routes were 404. */
+START_TEST(test_cluster_standalone)
+{
+    expect_error_msg(call("POST", "/cluster/recover", NULL), 500,
+                     "Service internal error: Qdrant is running in "
+                     "standalone mode");
+    expect_error_msg(call("DELETE", "/cluster/peer/7", NULL), 400,
+                     "Bad request: Distributed mode disabled.");
+    expect_error(call("DELETE", "/cluster/peer/x", NULL), 404);
+    create("cl", SMALL);
+    /* This node (peer 0) holds the collection's shard unless forced. */
+    expect_error_msg(call("DELETE", "/cluster/peer/0", NULL), 400,
+                     "Bad request: Cannot remove peer 0 as there are shards "
+                     "on it");
+    expect_error_msg(call("DELETE", "/cluster/peer/0?force=true", NULL), 400,
+                     "Bad request: Distributed mode disabled.");
+    expect_error_msg(call("POST", "/collections/cl/cluster",
+                          "{\"move_shard\": {\"shard_id\": 0, "
+                          "\"from_peer_id\": 0, \"to_peer_id\": 1}}"),
+                     400, "Bad request: Distributed mode disabled");
+    expect_error_msg(call("PUT", "/collections/cl/shards",
+                          "{\"shard_key\": \"a\"}"),
+                     400, "Bad request: Distributed mode disabled");
+    expect_error_msg(call("POST", "/collections/cl/shards/delete",
+                          "{\"shard_key\": \"a\"}"),
+                     400, "Bad request: Distributed mode disabled");
+    const cJSON *keys = expect_ok(call("GET", "/collections/cl/shards", NULL));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(keys, "shard_keys")));
+    expect_error(call("GET", "/collections/nope/shards", NULL), 404);
+    /* Nothing changed: the collection still answers with its one shard. */
+    const cJSON *cl = expect_ok(call("GET", "/collections/cl/cluster", NULL));
+    ck_assert_int_eq((int)num(cl, "shard_count"), 1);
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -4890,6 +4928,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_discover_errors);
     tcase_add_test(q19, test_vector_names);
     tcase_add_test(q19, test_vector_names_concurrent);
+    tcase_add_test(q19, test_cluster_standalone);
     suite_add_tcase(s, q19);
 
     TCase *strict = tcase_create("strict");
