@@ -4997,6 +4997,69 @@ START_TEST(test_storage_snapshot_startup)
 }
 END_TEST
 
+/* params.payload and the memory placements, as Qdrant 1.19 shows and
+ * checks them (lib/collection/src/config.rs: CollectionParams.payload is
+ * skipped when unset, PayloadStorageParams.memory likewise, `pinned`
+ * refused for payload storage by validate_payload_storage_memory; Memory
+ * is the enum cold|cached|pinned; PATCH merges as
+ * PayloadStorageParams::update).  Before, any string was echoed as given,
+ * `pinned` included, and a null memory was shown as null. */
+START_TEST(test_payload_memory_params)
+{
+    static const char *const V = "\"vectors\":{\"size\":2,\"distance\":\"Dot\"";
+    char body[256];
+    snprintf(body, sizeof(body), "{%s},\"payload\":{\"memory\":\"pinned\"}}",
+             V);
+    expect_error_msg(call("PUT", "/collections/pm", body), 422,
+                     "Validation error in JSON body: [payload.memory: "
+                     "`pinned` memory placement is not supported for payload "
+                     "storage]");
+    snprintf(body, sizeof(body), "{%s},\"payload\":{\"memory\":\"hot\"}}", V);
+    expect_error_msg(call("PUT", "/collections/pm", body), 400,
+                     "Format error in JSON body: payload.memory: unknown "
+                     "variant `hot`, expected one of `cold`, `cached`, "
+                     "`pinned`");
+    snprintf(body, sizeof(body), "{%s,\"memory\":\"warm\"}}", V);
+    expect_error_prefix(call("PUT", "/collections/pm", body), 400,
+                        "Format error in JSON body: vectors.memory: unknown "
+                        "variant `warm`");
+    snprintf(body, sizeof(body), "{%s},\"hnsw_config\":{\"memory\":1}}", V);
+    expect_error(call("PUT", "/collections/pm", body), 400);
+    expect_error(call("GET", "/collections/pm", NULL), 404);
+
+    /* Unset: no "payload" at all; given without memory: {}. */
+    snprintf(body, sizeof(body), "{%s,\"memory\":\"pinned\"}}", V);
+    create("pm", body);
+    const cJSON *info = expect_ok(call("GET", "/collections/pm", NULL));
+    const cJSON *params =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params");
+    ck_assert_ptr_null(cJSON_GetObjectItem(params, "payload"));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(params, "on_disk_payload")));
+    ck_assert_str_eq(str(info, "config.params.vectors.memory"), "pinned");
+    snprintf(body, sizeof(body), "{%s},\"payload\":{\"memory\":null}}", V);
+    create("pn", body);
+    info = expect_ok(call("GET", "/collections/pn", NULL));
+    const cJSON *pl = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params"),
+        "payload");
+    ck_assert(cJSON_IsObject(pl));
+    ck_assert_ptr_null(pl->child);
+
+    /* PATCH merges: a given memory wins, an unset one keeps the old. */
+    expect_ok(call("PATCH", "/collections/pm",
+                   "{\"params\":{\"payload\":{\"memory\":\"cached\"}}}"));
+    info = expect_ok(call("GET", "/collections/pm", NULL));
+    ck_assert_str_eq(str(info, "config.params.payload.memory"), "cached");
+    expect_ok(call("PATCH", "/collections/pm",
+                   "{\"params\":{\"payload\":{\"memory\":null}}}"));
+    expect_error(call("PATCH", "/collections/pm",
+                      "{\"params\":{\"payload\":{\"memory\":\"pinned\"}}}"),
+                 422);
+    info = expect_ok(call("GET", "/collections/pm", NULL));
+    ck_assert_str_eq(str(info, "config.params.payload.memory"), "cached");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -5073,6 +5136,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_vector_names);
     tcase_add_test(q19, test_vector_names_concurrent);
     tcase_add_test(q19, test_cluster_standalone);
+    tcase_add_test(q19, test_payload_memory_params);
     suite_add_tcase(s, q19);
 
     TCase *strict = tcase_create("strict");
