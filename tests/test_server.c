@@ -3953,6 +3953,53 @@ START_TEST(test_strict_write_limits)
 }
 END_TEST
 
+/* max_collection_payload_size_bytes, as Qdrant 1.19 enforces it
+ * (check_collection_payload_size_limit): upserts, vector updates and set /
+ * overwrite payload (also inside points/batch) are refused once the
+ * payloads already stored reach the limit; deletes and payload removals
+ * still pass, so room can be made.  The size is the stored form's bytes
+ * (qv_payload_bytes).  Before, the setting was stored but not enforced. */
+START_TEST(test_strict_payload_size)
+{
+    strict_setup("{\"enabled\":true,\"max_collection_payload_size_bytes\":"
+                 "1000000}");
+    const char *P = "/collections/s/points?wait=true";
+    expect_ok(call("PUT", P, "{\"points\":[{\"id\":9,\"vector\":[1,0,0,0]}]}"));
+    strict_patch("{\"max_collection_payload_size_bytes\":10}");
+    static const char *const msg =
+        "Bad request: Max payload storage size limit of "
+        "0.000009536743MB reached!";
+    expect_error_msg(
+        call("PUT", P, "{\"points\":[{\"id\":20,\"vector\":[1,0,0,0]}]}"), 400,
+        msg);
+    expect_error_msg(call("PUT", "/collections/s/points/vectors?wait=true",
+                          "{\"points\":[{\"id\":1,\"vector\":[0,0,0,1]}]}"),
+                     400, msg);
+    expect_error_msg(call("POST", "/collections/s/points/payload?wait=true",
+                          "{\"payload\":{\"a\":1},\"points\":[1]}"),
+                     400, msg);
+    expect_error_msg(call("PUT", "/collections/s/points/payload?wait=true",
+                          "{\"payload\":{\"a\":1},\"points\":[1]}"),
+                     400, msg);
+    expect_error_msg(call("POST", "/collections/s/points/batch?wait=true",
+                          "{\"operations\":[{\"set_payload\":{\"payload\":"
+                          "{\"a\":1},\"points\":[2]}}]}"),
+                     400, msg);
+    /* Making room is allowed: clear every payload, then writes pass. */
+    expect_ok(call("POST", "/collections/s/points/payload/clear?wait=true",
+                   "{\"filter\":{}}"));
+    expect_ok(
+        call("PUT", P, "{\"points\":[{\"id\":20,\"vector\":[1,0,0,0]}]}"));
+    /* ... until the stored payloads reach the limit again. */
+    expect_ok(call("POST", "/collections/s/points/payload?wait=true",
+                   "{\"payload\":{\"text\":\"longer than ten\"},"
+                   "\"points\":[1]}"));
+    expect_error_msg(
+        call("PUT", P, "{\"points\":[{\"id\":21,\"vector\":[1,0,0,0]}]}"), 400,
+        msg);
+}
+END_TEST
+
 START_TEST(test_strict_index_count)
 {
     strict_setup("{\"enabled\":true,\"max_payload_index_count\":1}");
@@ -5151,6 +5198,7 @@ static Suite *server_suite(void)
     tcase_add_test(strict, test_strict_write_limits);
     tcase_add_test(strict, test_strict_multi_sparse);
     tcase_add_test(strict, test_strict_index_count);
+    tcase_add_test(strict, test_strict_payload_size);
     tcase_add_test(strict, test_strict_rate_limits);
     tcase_add_test(strict, test_strict_bucket_clock);
     tcase_add_test(strict, test_strict_bucket_threads);
