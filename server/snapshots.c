@@ -929,7 +929,14 @@ bool qvs_snap_restore_storage(qvs_catalog *cat, const char *path, bool force,
             archive_free(a); /* kept: Qdrant skips it without force */
             continue;
         }
-        ok = qvs_catalog_restore(cat, a->tmpl->name, a->tmpl, a->m, a->n, &r);
+        /* The name is copied: qvs_catalog_restore takes tmpl and frees
+         * its fields before it stores the name. */
+        char *name = strdup(a->tmpl->name);
+        ok = name ? qvs_catalog_restore(cat, name, a->tmpl, a->m, a->n, &r)
+                  : qvs_fail(&r, 500, OOM);
+        free(name);
+        if (!name)
+            qvs_coll_free(a->tmpl);
         a->tmpl = NULL; /* taken */
         archive_free(a);
         if (!ok)
