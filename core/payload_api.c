@@ -557,6 +557,25 @@ qv_status qv_payload_get(qv_collection *c, const qv_point_id *id,
     return st;
 }
 
+qv_status qv_payload_bytes(qv_collection *c, uint64_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "output is NULL");
+    uint64_t total = 0;
+    pthread_rwlock_rdlock(&c->lock);
+    /* payload_lens is NULL in a collection opened from an empty snapshot;
+     * a deleted slot's length is 0 (collection.c), live is checked anyway
+     * so a reused slot's stale length could never count. */
+    for (size_t s = 0; c->payload_lens && s < c->used; s++)
+        if (c->live[s])
+            total += c->payload_lens[s];
+    pthread_rwlock_unlock(&c->lock);
+    *out = total;
+    return QV_OK;
+}
+
 qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
                           uint64_t *out)
 {

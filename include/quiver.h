@@ -447,6 +447,14 @@ QV_API qv_status qv_payload_get(qv_collection *c, const qv_point_id *id,
 QV_API qv_status qv_count_filter(qv_collection *c, const qv_filter *filter,
                                  uint64_t *out);
 
+/* Stores in *out the bytes the payloads of c's points take in their
+ * stored (compact, payload.c) form, summed over the live points at the
+ * moment of the call: an estimate of the payload storage, as Qdrant's
+ * payloads_size_bytes is (server/strict.c checks
+ * max_collection_payload_size_bytes against it).  An empty payload counts
+ * 0.  O(slots) under the read lock.  Returns QV_ENULL.  Reader. */
+QV_API qv_status qv_payload_bytes(qv_collection *c, uint64_t *out);
+
 /* Deletes every point matching filter (which may not be NULL) and writes
  * their number to *deleted (may be NULL).  The payload indexes narrow the
  * points checked, as for qv_count_filter.  Returns QV_ENULL, QV_EINVAL or

@@ -151,10 +151,6 @@ static int is_object(const cJSON *j)
 {
     return cJSON_IsObject(j);
 }
-static int is_string(const cJSON *j)
-{
-    return cJSON_IsString(j);
-}
 
 /* Copies src[key] over dst[key] (replacing); ENOMEM reported into r. */
 static bool set_copy(cJSON *dst, const char *key, const cJSON *src, qvs_resp *r)
@@ -224,6 +220,68 @@ static bool apply_diff(cJSON *cfg, const cJSON *diff, const char *path,
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* obj.memory, Qdrant 1.19's Memory enum (lib/segment/src/types.rs:
+ * cold, cached, pinned); absent or null is "unset".  Payload storage
+ * takes no `pinned` (validate_payload_storage_memory in
+ * lib/collection/src/config.rs): a 422 as its validator gives. */
+static bool check_memory(const cJSON *obj, const char *path, bool payload,
+                         qvs_resp *r)
+{
+    static const char *const memory[] = {"cold", "cached", "pinned"};
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(obj, "memory");
+    if (!m || cJSON_IsNull(m))
+        return true;
+    char p[300];
+    join(p, sizeof(p), path, "memory");
+    if (!cJSON_IsString(m))
+        return format_error(r, p, "invalid type: %s, expected a string",
+                            kind(m));
+    size_t i = 0;
+    while (i < COUNT(memory) && strcmp(m->valuestring, memory[i]) != 0)
+        i++;
+    if (i == COUNT(memory))
+        return format_error(r, p,
+                            "unknown variant `%.64s`, expected one of `cold`, "
+                            "`cached`, `pinned`",
+                            m->valuestring);
+    if (payload && i == 2)
+        return range_error(r, p,
+                           "`pinned` memory placement is not supported for "
+                           "payload storage");
+    return true;
+}
+
+/* params.payload (PayloadStorageParams) from a create body or a PATCH's
+ * params diff: checked, then merged into params the way Qdrant's
+ * PayloadStorageParams::update does (a given memory wins, an unset one
+ * keeps the old).  Shown as Qdrant serialises it: absent until given,
+ * `{}` when given without a memory, null fields skipped. */
+static bool merge_payload_params(cJSON *params, const cJSON *diff,
+                                 const char *path, qvs_resp *r)
+{
+    const cJSON *pl = cJSON_GetObjectItemCaseSensitive(diff, "payload");
+    if (!pl || cJSON_IsNull(pl))
+        return true;
+    char p[300];
+    join(p, sizeof(p), path, "payload");
+    if (!cJSON_IsObject(pl))
+        return format_error(r, p, "invalid type: %s, expected a map", kind(pl));
+    if (!check_memory(pl, p, true, r))
+        return false;
+    cJSON *cur = cJSON_GetObjectItemCaseSensitive(params, "payload");
+    if (!cJSON_IsObject(cur)) {
+        cur = cJSON_CreateObject();
+        if (!cur)
+            return qvs_fail(r, 500, "Service internal error: out of memory");
+        if (cJSON_HasObjectItem(params, "payload"))
+            cJSON_ReplaceItemInObjectCaseSensitive(params, "payload", cur);
+        else
+            cJSON_AddItemToObject(params, "payload", cur);
+    }
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(pl, "memory");
+    return !m || cJSON_IsNull(m) || set_copy(cur, "memory", m, r);
+}
+
 static bool apply_hnsw_diff(cJSON *hnsw, const cJSON *diff, const char *path,
                             qvs_resp *r)
 {
@@ -234,7 +292,8 @@ static bool apply_hnsw_diff(cJSON *hnsw, const cJSON *diff, const char *path,
                                        {"payload_m", 0}};
     static const char *const bools[] = {"on_disk", "inline_storage"};
     static const char *const echo[] = {"memory"};
-    return apply_diff(hnsw, diff, path, uints, COUNT(uints), bools,
+    return (!cJSON_IsObject(diff) || check_memory(diff, path, false, r)) &&
+           apply_diff(hnsw, diff, path, uints, COUNT(uints), bools,
                       COUNT(bools), echo, COUNT(echo), r);
 }
 
@@ -603,8 +662,7 @@ static bool parse_vparams(const cJSON *vp, const char *path,
         !check_quantization(
             cJSON_GetObjectItemCaseSensitive(vp, "quantization_config"), qp,
             false, r) ||
-        !check_type(vp, "memory", path, is_string, "a string", r) ||
-        !check_datatype(vp, path, r))
+        !check_memory(vp, path, false, r) || !check_datatype(vp, path, r))
         return false;
     uint32_t multivector = QV_MULTIVECTOR_NONE;
     if (!parse_multivector(vp, path, &multivector, r))
@@ -753,7 +811,9 @@ static bool parse_params_scalars(const cJSON *body, cJSON *params, qvs_resp *r)
     bool on_disk = !odp || cJSON_IsNull(odp) || cJSON_IsTrue(odp);
     if (!cJSON_AddBoolToObject(params, "on_disk_payload", on_disk))
         return qvs_fail(r, 500, "Service internal error: out of memory");
-    static const char *const echo[] = {"payload", "sparse_vectors"};
+    if (!merge_payload_params(params, body, "", r))
+        return false;
+    static const char *const echo[] = {"sparse_vectors"};
     for (size_t i = 0; i < COUNT(echo); i++) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(body, echo[i]);
         if (e && !cJSON_IsNull(e) && !set_copy(params, echo[i], e, r))
@@ -975,7 +1035,7 @@ static bool patch_vector(cJSON *target, const cJSON *coll_hnsw,
                             "VectorParamsDiff",
                             kind(diff));
     if (!check_type(diff, "on_disk", path, is_bool, "a boolean", r) ||
-        !check_type(diff, "memory", path, is_string, "a string", r))
+        !check_memory(diff, path, false, r))
         return false;
     char p[300];
     join(p, sizeof(p), path, "hnsw_config");
@@ -1059,9 +1119,10 @@ static bool patch_params(cJSON *cfg, const cJSON *diff, qvs_resp *r)
     static const char *const bools[] = {"on_disk_payload"};
     if (!diff || cJSON_IsNull(diff))
         return true;
-    return apply_diff(cJSON_GetObjectItemCaseSensitive(cfg, "params"), diff,
-                      "params", uints, COUNT(uints), bools, COUNT(bools), NULL,
-                      0, r);
+    cJSON *params = cJSON_GetObjectItemCaseSensitive(cfg, "params");
+    return apply_diff(params, diff, "params", uints, COUNT(uints), bools,
+                      COUNT(bools), NULL, 0, r) &&
+           merge_payload_params(params, diff, "params", r);
 }
 
 static bool patch_maps(cJSON *cfg, const cJSON *body, qvs_resp *r)

@@ -18,6 +18,9 @@
  *                           QDRANT__SERVICE__MAX_CONNECTIONS_PER_IP 256
  *   --snapshot-url-hosts LIST
  *                           QDRANT__STORAGE__SNAPSHOT_URL_HOSTS  loopback
+ *   --storage-snapshot PATH, --snapshot PATH:NAME (repeatable, also
+ *   --collection-snapshot), --force-snapshot (-f): Qdrant's start-up
+ *   recovery flags (src/main.rs Args), no environment variables
  *
  * The snapshot URL hosts are the hosts PUT .../snapshots/recover may
  * download an http(s):// location from (comma-separated, "*" for any):
@@ -224,6 +227,8 @@ static void usage(FILE *f)
             "                    [--max-connections N] "
             "[--max-connections-per-ip N]\n"
             "                    [--snapshot-url-hosts H1,H2|*]\n"
+            "                    [--storage-snapshot PATH] "
+            "[--snapshot PATH:NAME]... [--force-snapshot]\n"
             "A Qdrant-compatible REST server (Qdrant %s API) on port 6333,\n"
             "and its gRPC API on port 6334 (--grpc-port 0: off).\n"
             "Qdrant's environment variables (QDRANT__SERVICE__HTTP_PORT, "
@@ -250,6 +255,10 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
         {"max-connections", required_argument, NULL, 256 + L_CONNS},
         {"max-connections-per-ip", required_argument, NULL, 256 + L_PER_IP},
         {"snapshot-url-hosts", required_argument, NULL, 'u'},
+        {"storage-snapshot", required_argument, NULL, 'S'},
+        {"snapshot", required_argument, NULL, 'C'},
+        {"collection-snapshot", required_argument, NULL, 'C'},
+        {"force-snapshot", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     /* The program serves gRPC by default; qvs_config_init leaves it off
@@ -260,7 +269,7 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
         return -1;
     optind = 1;
     int ch;
-    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
         bool ok = true;
         switch (ch) {
         case 'H':
@@ -283,6 +292,31 @@ int qvs_config_parse(qvs_config *cfg, int argc, char **argv)
             break;
         case 'u':
             cfg->snapshot_url_hosts = optarg;
+            break;
+        case 'S':
+            cfg->storage_snapshot = optarg;
+            break;
+        case 'C':
+            /* PATH:NAME, split at the last colon as Qdrant does. */
+            if (!strrchr(optarg, ':') || strrchr(optarg, ':') == optarg ||
+                !strrchr(optarg, ':')[1]) {
+                fprintf(stderr,
+                        "quiver serve: --snapshot wants PATH:NAME, not "
+                        "'%s'\n",
+                        optarg);
+                ok = false;
+            } else if (cfg->n_collection_snapshots ==
+                       QVS_MAX_STARTUP_SNAPSHOTS) {
+                fprintf(stderr, "quiver serve: more than %u --snapshot\n",
+                        (unsigned)QVS_MAX_STARTUP_SNAPSHOTS);
+                ok = false;
+            } else {
+                cfg->collection_snapshots[cfg->n_collection_snapshots++] =
+                    optarg;
+            }
+            break;
+        case 'f':
+            cfg->force_snapshot = true;
             break;
         case 't':
             ok = set_threads(cfg, "--threads", optarg);

@@ -64,6 +64,7 @@
 #include "grpc/grpc.h"
 #include "guard.h"
 #include "server.h"
+#include "snapshots.h"
 #include "wire.h"
 
 #include <errno.h>
@@ -1410,6 +1411,42 @@ static void server_free(qvs_server *srv)
     free(srv);
 }
 
+/* Qdrant's start-up recovery (--storage-snapshot, --snapshot PATH:NAME,
+ * --force-snapshot), before anything listens; each restored collection is
+ * reported on stderr as Qdrant logs it. */
+static bool restore_startup_snapshots(const qvs_config *cfg, qvs_catalog *cat,
+                                      char *err, size_t cap)
+{
+    if (cfg->storage_snapshot) {
+        size_t n = 0;
+        if (!qvs_snap_restore_storage(cat, cfg->storage_snapshot,
+                                      cfg->force_snapshot, &n, err, cap))
+            return false;
+        fprintf(stderr, "quiver serve: restored %zu collection(s) from %s\n", n,
+                cfg->storage_snapshot);
+    }
+    for (unsigned i = 0; i < cfg->n_collection_snapshots; i++) {
+        const char *arg = cfg->collection_snapshots[i];
+        const char *colon = strrchr(arg, ':');
+        char path[4096];
+        size_t len = colon ? (size_t)(colon - arg) : 0;
+        if (!colon || len >= sizeof(path)) {
+            snprintf(err, cap, "--snapshot wants PATH:NAME, not '%s'", arg);
+            return false;
+        }
+        memcpy(path, arg, len);
+        path[len] = '\0';
+        bool done = false;
+        if (!qvs_snap_restore_collection(cat, path, colon + 1,
+                                         cfg->force_snapshot, &done, err, cap))
+            return false;
+        fprintf(stderr, "quiver serve: %s `%s` from %s\n",
+                done ? "restored collection" : "kept existing collection",
+                colon + 1, path);
+    }
+    return true;
+}
+
 bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
                       size_t cap)
 {
@@ -1443,6 +1480,8 @@ bool qvs_server_start(const qvs_config *cfg, qvs_server **out, char *err,
         snprintf(err, cap, "out of memory");
         goto fail;
     }
+    if (!restore_startup_snapshots(cfg, srv->catalog, err, cap))
+        goto fail;
     qvs_guard_limits lim = {.header_timeout_s = cfg->header_timeout_s,
                             .body_min_rate = cfg->body_min_rate,
                             .max_connections = cfg->max_connections,

@@ -1225,13 +1225,13 @@ void qvs_points_delete(const qvs_req *req, qvs_resp *resp)
 
 void qvs_points_set_payload(const qvs_req *req, qvs_resp *resp)
 {
-    if (qvs_strict_check(req, resp, QVS_STRICT_WRITE_FILTER))
+    if (qvs_strict_check(req, resp, QVS_STRICT_SET_PAYLOAD))
         run_write(req, resp, op_set);
 }
 
 void qvs_points_overwrite_payload(const qvs_req *req, qvs_resp *resp)
 {
-    if (qvs_strict_check(req, resp, QVS_STRICT_WRITE_FILTER))
+    if (qvs_strict_check(req, resp, QVS_STRICT_SET_PAYLOAD))
         run_write(req, resp, op_overwrite);
 }
 

@@ -37,6 +37,11 @@ extern const size_t qvs_facet_routes_n;
 extern const qvs_route qvs_matrix_routes[];
 extern const size_t qvs_matrix_routes_n;
 
+/* /cluster/recover, /cluster/peer/{id}, /collections/{name}/cluster and
+ * /shards: what a standalone node answers (cluster.c) */
+extern const qvs_route qvs_cluster_routes[];
+extern const size_t qvs_cluster_routes_n;
+
 /* /snapshots... whole-storage snapshots (snapshots_full.c) */
 extern const qvs_route qvs_full_snapshot_routes[];
 extern const size_t qvs_full_snapshot_routes_n;

@@ -50,6 +50,9 @@
 #define QVS_QUEUE_PER_WORKER 64u    /* reads, and writes, queued per worker */
 #define QVS_DRAIN_TIMEOUT_MS 30000u /* graceful shutdown waits this long */
 
+/* --snapshot flags at most */
+enum { QVS_MAX_STARTUP_SNAPSHOTS = 64 };
+
 /* Strings are borrowed (argv, environment, or the caller's), never freed. */
 typedef struct qvs_config {
     const char *host;    /* NULL: 127.0.0.1 without API keys, else 0.0.0.0 */
@@ -72,6 +75,14 @@ typedef struct qvs_config {
      * program's default, so failing to bind it only warns. */
     int grpc_port;
     bool grpc_port_default;
+    /* Restored before the server listens (Qdrant's start-up flags):
+     * --storage-snapshot PATH, a whole-storage snapshot (POST /snapshots);
+     * --snapshot PATH:NAME (repeatable), collection snapshots; with
+     * --force-snapshot existing collections are replaced, else kept. */
+    const char *storage_snapshot;
+    const char *collection_snapshots[QVS_MAX_STARTUP_SNAPSHOTS];
+    unsigned n_collection_snapshots;
+    bool force_snapshot;
 } qvs_config;
 
 /* Defaults: port 6333, ./storage, one thread per CPU, 32 MiB, the

@@ -603,9 +603,12 @@ static bool read_header(FILE *f, uint64_t size, cJSON **root, qvs_resp *r)
     return true;
 }
 
-/* Checks the member list against the file size: sizes must add up to it
- * exactly. */
-static bool check_members(const cJSON *ms, uint64_t rest, qvs_resp *r)
+/* Checks the member list against the bytes left in the file: sizes must
+ * add up to it exactly (a collection archive), or at most to it when
+ * exact is false (one collection of a full snapshot); *total gets their
+ * sum. */
+static bool check_members(const cJSON *ms, uint64_t rest, bool exact,
+                          uint64_t *total_out, qvs_resp *r)
 {
     int n = cJSON_GetArraySize(ms);
     if (!cJSON_IsArray(ms) || n < 1 || n > MAX_MEMBERS)
@@ -626,8 +629,9 @@ static bool check_members(const cJSON *ms, uint64_t rest, qvs_resp *r)
             return bad_archive(r, "member sizes exceed the file");
         total += sz;
     }
-    if (total != rest)
+    if (exact && total != rest)
         return bad_archive(r, "member sizes do not match the file size");
+    *total_out = total;
     return true;
 }
 
@@ -699,12 +703,37 @@ static bool schema_ok(const qvs_coll *c, qvs_resp *r)
     return true;
 }
 
+/* Loads the collection of one archive header entry ({"collection",
+ * "members"}, members already checked) from f, positioned at its first
+ * member, extracting members through tmp; fails into r. */
+static bool entry_load(FILE *f, const cJSON *entry, const char *tmp, archive *a,
+                       qvs_resp *r)
+{
+    char err[512];
+    const cJSON *ms = cJSON_GetObjectItemCaseSensitive(entry, "members");
+    a->tmpl =
+        qvs_coll_parse(cJSON_GetObjectItemCaseSensitive(entry, "collection"),
+                       err, sizeof(err));
+    bool ok = a->tmpl ||
+              qvs_fail(r, 400, "Bad request: not a valid snapshot: %s", err);
+    ok = ok && schema_ok(a->tmpl, r);
+    size_t want = a->tmpl && a->tmpl->named ? 1 + a->tmpl->n_vectors : 1;
+    if (ok && (size_t)cJSON_GetArraySize(ms) != want)
+        ok = bad_archive(r, "member count does not match the collection");
+    for (const cJSON *m = ok ? ms->child : NULL; ok && m; m = m->next) {
+        ok = open_member(f, m, a->n, tmp, a->tmpl, &a->m[a->n], r);
+        if (a->m[a->n])
+            a->n++;
+    }
+    return ok;
+}
+
 /* Reads and fully verifies the archive at path into a. */
 static bool archive_load(const qvs_req *req, const char *path, archive *a,
                          qvs_resp *r)
 {
     memset(a, 0, sizeof(*a));
-    char tmp[PATH_MAX], err[512];
+    char tmp[PATH_MAX];
     FILE *f = fopen(path, "rb");
     struct stat st;
     if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -717,29 +746,215 @@ static bool archive_load(const qvs_req *req, const char *path, archive *a,
               qvs_fail(r, 500, "Service internal error: no temporary dir");
     ok = ok && read_header(f, (uint64_t)st.st_size, &root, r);
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "members");
-    uint64_t hlen = ok ? (uint64_t)ftell(f) : 0;
-    ok = ok && check_members(ms, (uint64_t)st.st_size - hlen, r);
-    if (ok) {
-        a->tmpl =
-            qvs_coll_parse(cJSON_GetObjectItemCaseSensitive(root, "collection"),
-                           err, sizeof(err));
-        ok = a->tmpl ||
-             qvs_fail(r, 400, "Bad request: not a valid snapshot: %s", err);
-    }
-    ok = ok && schema_ok(a->tmpl, r);
-    size_t want = a->tmpl && a->tmpl->named ? 1 + a->tmpl->n_vectors : 1;
-    if (ok && (size_t)cJSON_GetArraySize(ms) != want)
-        ok = bad_archive(r, "member count does not match the collection");
-    for (const cJSON *m = ok ? ms->child : NULL; ok && m; m = m->next) {
-        ok = open_member(f, m, a->n, tmp, a->tmpl, &a->m[a->n], r);
-        if (a->m[a->n])
-            a->n++;
-    }
+    uint64_t hlen = ok ? (uint64_t)ftell(f) : 0, total = 0;
+    ok = ok && check_members(ms, (uint64_t)st.st_size - hlen, true, &total, r);
+    ok = ok && entry_load(f, root, tmp, a, r);
     fclose(f);
     cJSON_Delete(root);
     qvs_snap_rm_tree(tmp); /* opened members keep their mappings */
     if (!ok)
         archive_free(a);
+    return ok;
+}
+
+/* ---- restoring a whole-storage snapshot at start-up -----------------------
+ *
+ * Qdrant's --storage-snapshot (src/snapshots.rs recover_full_snapshot):
+ * every collection of the archive is recovered, then its aliases; with
+ * --force-snapshot a collection that already exists is replaced, without
+ * it the existing one is kept and the archive's copy skipped (Qdrant's
+ * recover_snapshots logs "already exists, skipping").  The whole archive
+ * is checked before anything changes: preamble, header checksum, member
+ * sizes against the file; each collection's members are verified as they
+ * are extracted, so a damaged member stops the start before its
+ * collection is touched (collections restored before it stay restored,
+ * each one atomically, as qvs_catalog_restore does). */
+
+#define FULL_MAGIC   "QVFSNAP\0"
+#define FULL_VERSION 1u
+
+static bool full_header(FILE *f, uint64_t size, cJSON **root, qvs_resp *r)
+{
+    unsigned char pre[PREAMBLE];
+    if (size < PREAMBLE || fread(pre, 1, PREAMBLE, f) != PREAMBLE ||
+        memcmp(pre, FULL_MAGIC, 8) != 0)
+        return bad_archive(r, "not a Quiver full snapshot archive");
+    uint32_t ver;
+    memcpy(&ver, pre + 8, 4);
+    if (ver != FULL_VERSION)
+        return bad_archive(r, "unsupported archive version");
+    uint64_t hlen = get_u64(pre + 16);
+    if (hlen == 0 || hlen > MAX_HEADER || hlen > size - PREAMBLE)
+        return bad_archive(r, "header length out of range");
+    char *text = malloc(hlen);
+    if (!text)
+        return qvs_fail(r, 500, OOM);
+    bool ok = fread(text, 1, hlen, f) == hlen &&
+              XXH3_64bits(text, hlen) == get_u64(pre + 24);
+    *root = ok ? cJSON_ParseWithLength(text, hlen) : NULL;
+    free(text);
+    if (!*root)
+        return bad_archive(r, "header checksum mismatch or bad header");
+    return true;
+}
+
+/* The member lists of every entry must add up to the rest of the file. */
+static bool full_members_ok(const cJSON *cols, uint64_t rest, qvs_resp *r)
+{
+    if (!cJSON_IsArray(cols))
+        return bad_archive(r, "bad collection list");
+    const cJSON *e;
+    uint64_t used = 0, total = 0;
+    cJSON_ArrayForEach(e, cols)
+    {
+        if (!check_members(cJSON_GetObjectItemCaseSensitive(e, "members"),
+                           rest - used, false, &total, r))
+            return false;
+        used += total;
+    }
+    if (used != rest)
+        return bad_archive(r, "member sizes do not match the file size");
+    return true;
+}
+
+/* Creates the archive's aliases that do not exist yet (with force, an
+ * existing alias of the same name is moved to the archive's collection). */
+static bool restore_aliases(qvs_catalog *cat, const cJSON *aliases, bool force,
+                            qvs_resp *r)
+{
+    cJSON *have = qvs_catalog_aliases(cat, NULL, r);
+    cJSON *body = cJSON_CreateObject();
+    cJSON *acts = cJSON_AddArrayToObject(body, "actions");
+    bool ok = have && body && acts;
+    const cJSON *a, *list = ok ? aliases : NULL;
+    cJSON_ArrayForEach(a, list)
+    {
+        const cJSON *an = cJSON_GetObjectItemCaseSensitive(a, "alias_name");
+        const cJSON *cn =
+            cJSON_GetObjectItemCaseSensitive(a, "collection_name");
+        if (!cJSON_IsString(an) || !cJSON_IsString(cn)) {
+            ok = bad_archive(r, "bad alias entry");
+            break;
+        }
+        bool exists = false;
+        const cJSON *h;
+        cJSON_ArrayForEach(h, cJSON_GetObjectItemCaseSensitive(have, "aliases"))
+        {
+            const cJSON *hn = cJSON_GetObjectItemCaseSensitive(h, "alias_name");
+            exists = exists || (cJSON_IsString(hn) &&
+                                strcmp(hn->valuestring, an->valuestring) == 0);
+        }
+        if (exists && !force)
+            continue;
+        if (exists) {
+            cJSON *d = cJSON_CreateObject();
+            cJSON *in = cJSON_AddObjectToObject(d, "delete_alias");
+            cJSON_AddStringToObject(in, "alias_name", an->valuestring);
+            cJSON_AddItemToArray(acts, d);
+        }
+        cJSON *c = cJSON_CreateObject();
+        cJSON *in = cJSON_AddObjectToObject(c, "create_alias");
+        cJSON_AddStringToObject(in, "alias_name", an->valuestring);
+        cJSON_AddStringToObject(in, "collection_name", cn->valuestring);
+        cJSON_AddItemToArray(acts, c);
+    }
+    ok = ok && (cJSON_GetArraySize(acts) == 0 ||
+                qvs_catalog_update_aliases(cat, body, r));
+    cJSON_Delete(have);
+    cJSON_Delete(body);
+    return ok;
+}
+
+bool qvs_snap_restore_collection(qvs_catalog *cat, const char *path,
+                                 const char *name, bool force, bool *restored,
+                                 char *err, size_t cap)
+{
+    qvs_resp r = {.http_status = 200};
+    qvs_req req = {.catalog = cat};
+    *restored = false;
+    const char *why = qvs_name_invalid(name);
+    if (why) {
+        snprintf(err, cap, "cannot restore %s as `%s`: %s", path, name, why);
+        return false;
+    }
+    qvs_coll *have = NULL;
+    if (!force && qvs_catalog_get(cat, name, &have)) {
+        qvs_coll_release(cat, have);
+        return true; /* kept: Qdrant skips it without --force-snapshot */
+    }
+    archive *a = malloc(sizeof(*a));
+    bool ok = (a || qvs_fail(&r, 500, OOM)) && archive_load(&req, path, a, &r);
+    if (ok) {
+        ok = qvs_catalog_restore(cat, name, a->tmpl, a->m, a->n, &r);
+        a->tmpl = NULL; /* taken */
+        archive_free(a);
+        *restored = ok;
+    }
+    free(a);
+    if (!ok)
+        snprintf(err, cap, "cannot restore the snapshot %s: %s", path, r.error);
+    return ok;
+}
+
+bool qvs_snap_restore_storage(qvs_catalog *cat, const char *path, bool force,
+                              size_t *restored, char *err, size_t cap)
+{
+    qvs_resp r = {.http_status = 200};
+    qvs_req req = {.catalog = cat};
+    char tmp[PATH_MAX] = "";
+    cJSON *root = NULL;
+    archive *a = calloc(1, sizeof(*a));
+    *restored = 0;
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    bool ok = a || qvs_fail(&r, 500, OOM);
+    if (ok && (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)))
+        ok = qvs_fail(&r, 404, "cannot open %s: %s", path,
+                      f ? "not a regular file" : strerror(errno));
+    ok = ok && full_header(f, (uint64_t)st.st_size, &root, &r);
+    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(root, "collections");
+    uint64_t hlen = ok ? (uint64_t)ftell(f) : 0;
+    ok = ok && full_members_ok(cols, (uint64_t)st.st_size - hlen, &r);
+    ok = ok && (qvs_snap_make_tmp(&req, tmp, sizeof(tmp)) ||
+                qvs_fail(&r, 500, "no temporary directory"));
+    const cJSON *e, *list = ok ? cols : NULL;
+    cJSON_ArrayForEach(e, list)
+    {
+        memset(a, 0, sizeof(*a));
+        if (!(ok = entry_load(f, e, tmp, a, &r)))
+            break;
+        qvs_coll *have = NULL;
+        if (!force && qvs_catalog_get(cat, a->tmpl->name, &have)) {
+            qvs_coll_release(cat, have);
+            archive_free(a); /* kept: Qdrant skips it without force */
+            continue;
+        }
+        /* The name is copied: qvs_catalog_restore takes tmpl and frees
+         * its fields before it stores the name. */
+        char *name = strdup(a->tmpl->name);
+        ok = name ? qvs_catalog_restore(cat, name, a->tmpl, a->m, a->n, &r)
+                  : qvs_fail(&r, 500, OOM);
+        free(name);
+        if (!name)
+            qvs_coll_free(a->tmpl);
+        a->tmpl = NULL; /* taken */
+        archive_free(a);
+        if (!ok)
+            break;
+        (*restored)++;
+    }
+    ok = ok &&
+         restore_aliases(cat, cJSON_GetObjectItemCaseSensitive(root, "aliases"),
+                         force, &r);
+    if (a)
+        archive_free(a);
+    free(a);
+    if (f)
+        fclose(f);
+    cJSON_Delete(root);
+    qvs_snap_rm_tree(tmp);
+    if (!ok)
+        snprintf(err, cap, "cannot restore the snapshot %s: %s", path, r.error);
     return ok;
 }
 

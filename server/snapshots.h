@@ -39,4 +39,23 @@ cJSON *qvs_snap_describe(const char *dir, const char *name);
 /* ?wait=false on the request. */
 bool qvs_snap_wait_false(const qvs_req *req);
 
+/* Restores every collection and alias of the whole-storage snapshot at
+ * path (POST /snapshots) into cat, at start-up before the server listens
+ * (`quiver serve --storage-snapshot PATH`, Qdrant's flag).  A collection
+ * that exists already is replaced when force is set, else kept (the
+ * archive's copy skipped), as Qdrant's --force-snapshot; likewise an
+ * alias.  *restored counts the collections written.  False with a
+ * message in err when the archive is damaged or cannot be written;
+ * collections restored before the failure stay.  Not concurrent with
+ * requests. */
+bool qvs_snap_restore_storage(qvs_catalog *cat, const char *path, bool force,
+                              size_t *restored, char *err, size_t cap);
+
+/* The same for one collection snapshot (Qdrant's --snapshot PATH:NAME):
+ * restored as collection name unless it exists and force is not set
+ * (*restored false then). */
+bool qvs_snap_restore_collection(qvs_catalog *cat, const char *path,
+                                 const char *name, bool force, bool *restored,
+                                 char *err, size_t cap);
+
 #endif /* QUIVER_SERVER_SNAPSHOTS_H */

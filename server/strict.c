@@ -512,6 +512,33 @@ static const char *rust_f32(double v, char *buf, size_t cap)
     return buf;
 }
 
+/* Bytes of the collection's payloads as stored (qv_payload_bytes): the
+ * estimate Qdrant's payloads_size_bytes is of its payload storage. */
+static double payload_bytes(const qvs_coll *c)
+{
+    uint64_t n = 0;
+    qv_payload_bytes(c->points, &n);
+    return (double)n;
+}
+
+/* max_collection_payload_size_bytes: checked on upserts, vector updates
+ * and set / overwrite payload, against the payloads already stored, as
+ * Qdrant's check_collection_payload_size_limit
+ * (lib/collection/src/collection/strict_mode/...: SetPayload and
+ * check_collection_size_limit). */
+static bool check_payload_storage(ctx *x)
+{
+    double max;
+    char mb[96];
+    if (setting(x, "max_collection_payload_size_bytes", &max) &&
+        payload_bytes(x->coll) >= max)
+        return qvs_fail(x->resp, 400,
+                        "Bad request: Max payload storage size limit of "
+                        "%sMB reached!",
+                        rust_f32(max / (1024.0 * 1024.0), mb, sizeof(mb)));
+    return true;
+}
+
 static bool check_storage(ctx *x)
 {
     double max, count;
@@ -522,6 +549,8 @@ static bool check_storage(ctx *x)
                         "Bad request: Max vector storage size limit of "
                         "%sMB reached!",
                         rust_f32(max / (1024.0 * 1024.0), mb, sizeof(mb)));
+    if (!check_payload_storage(x))
+        return false;
     if (setting(x, "max_points_count", &count) &&
         (double)points_count(x->coll) >= count)
         return qvs_fail(x->resp, 400,
@@ -614,7 +643,8 @@ static bool check_write(ctx *x, const cJSON *b, qvs_strict_kind kind)
     if (cJSON_IsObject(f) && member(x->sm, "write_rate_limit"))
         cost += filter_matches(x, f);
     x->write_cost += cost > 1 ? cost : 1;
-    return check_filter(x, f, true);
+    return check_filter(x, f, true) &&
+           (kind != QVS_STRICT_SET_PAYLOAD || check_payload_storage(x));
 }
 
 /* The operations of /points/batch, each as its own request kind. */
@@ -626,11 +656,13 @@ static bool check_write_batch(ctx *x, const cJSON *b)
         const cJSON *op = cJSON_IsObject(e) ? e->child : NULL;
         if (!op || !op->string)
             continue;
-        qvs_strict_kind k = strcmp(op->string, "upsert") == 0
-                                ? QVS_STRICT_UPSERT
-                            : strcmp(op->string, "update_vectors") == 0
-                                ? QVS_STRICT_UPDATE_VECS
-                                : QVS_STRICT_WRITE_FILTER;
+        qvs_strict_kind k =
+            strcmp(op->string, "upsert") == 0           ? QVS_STRICT_UPSERT
+            : strcmp(op->string, "update_vectors") == 0 ? QVS_STRICT_UPDATE_VECS
+            : strcmp(op->string, "set_payload") == 0 ||
+                    strcmp(op->string, "overwrite_payload") == 0
+                ? QVS_STRICT_SET_PAYLOAD
+                : QVS_STRICT_WRITE_FILTER;
         if (!check_write(x, op, k))
             return false;
     }

@@ -28,6 +28,8 @@ typedef enum {
     QVS_STRICT_UPSERT,       /* PUT points */
     QVS_STRICT_UPDATE_VECS,  /* PUT points/vectors */
     QVS_STRICT_WRITE_FILTER, /* delete, payload ops, delete vectors */
+    QVS_STRICT_SET_PAYLOAD,  /* set and overwrite payload: also the
+                                payload storage limit */
     QVS_STRICT_WRITE_BATCH,  /* POST points/batch */
     QVS_STRICT_INDEX,        /* PUT index */
 } qvs_strict_kind;

@@ -89,6 +89,48 @@ START_TEST(test_upsert_get_replace)
 }
 END_TEST
 
+/* qv_payload_bytes follows every way a payload changes: upsert with a
+ * payload, set, overwrite, clear, delete and slot reuse; it is what strict
+ * mode's max_collection_payload_size_bytes is checked against. */
+START_TEST(test_payload_bytes)
+{
+    qv_collection *c = make(2, QV_METRIC_DOT);
+    uint64_t b = 99;
+    ck_assert_int_eq(qv_payload_bytes(c, &b), QV_OK);
+    ck_assert_uint_eq(b, 0);
+    ck_assert_int_eq(qv_payload_bytes(c, NULL), QV_ENULL);
+    ck_assert_int_eq(qv_payload_bytes(NULL, &b), QV_ENULL);
+    qv_point_id ids[2] = {qv_id_from_num(1), qv_id_from_num(2)};
+    float v[4] = {1, 2, 3, 4};
+    const char *pl[2] = {"{\"city\":\"Berlin\"}", "{}"};
+    size_t lens[2] = {strlen(pl[0]), 2};
+    ck_assert_int_eq(qv_upsert_with_payloads(c, ids, v, 2, 2, pl, lens), QV_OK);
+    uint64_t one = 0;
+    ck_assert_int_eq(qv_payload_bytes(c, &one), QV_OK);
+    ck_assert_uint_gt(one, 0);
+    ck_assert_int_eq(qv_payload_set(c, &ids[1], pl[0], lens[0], NULL), QV_OK);
+    uint64_t two = 0; /* a merged blob need not be the upserted one's size */
+    ck_assert_int_eq(qv_payload_bytes(c, &two), QV_OK);
+    ck_assert_uint_gt(two, one);
+    const char *big = "{\"city\":\"Berlin\",\"text\":\"a longer text\"}";
+    ck_assert_int_eq(qv_payload_overwrite(c, &ids[0], big, strlen(big)), QV_OK);
+    ck_assert_int_eq(qv_payload_bytes(c, &b), QV_OK);
+    ck_assert_uint_gt(b, two);
+    ck_assert_int_eq(qv_payload_clear(c, &ids[0]), QV_OK);
+    ck_assert_int_eq(qv_payload_bytes(c, &b), QV_OK);
+    ck_assert(b > 0 && b < two);
+    ck_assert_int_eq(qv_delete(c, &ids[1]), QV_OK);
+    ck_assert_int_eq(qv_payload_bytes(c, &b), QV_OK);
+    ck_assert_uint_eq(b, 0);
+    /* the freed slot is reused by a point without payload */
+    qv_point_id id3 = qv_id_from_num(3);
+    ck_assert_int_eq(qv_upsert(c, &id3, v, 2), QV_OK);
+    ck_assert_int_eq(qv_payload_bytes(c, &b), QV_OK);
+    ck_assert_uint_eq(b, 0);
+    qv_collection_release(c);
+}
+END_TEST
+
 START_TEST(test_cosine_normalises_and_zero_stays_zero)
 {
     qv_collection *c = make(4, QV_METRIC_COSINE);
@@ -376,6 +418,7 @@ int main(void)
     tcase_add_test(tc, test_bad_vectors_change_nothing);
     tcase_add_test(tc, test_batch_last_duplicate_wins);
     tcase_add_test(tc, test_delete_and_slot_reuse);
+    tcase_add_test(tc, test_payload_bytes);
     tcase_add_test(tc, test_scroll_id_order);
     tcase_add_test(tc, test_retain_release);
     tcase_add_test(tc, test_status_strings);

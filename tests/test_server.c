@@ -3953,6 +3953,53 @@ START_TEST(test_strict_write_limits)
 }
 END_TEST
 
+/* max_collection_payload_size_bytes, as Qdrant 1.19 enforces it
+ * (check_collection_payload_size_limit): upserts, vector updates and set /
+ * overwrite payload (also inside points/batch) are refused once the
+ * payloads already stored reach the limit; deletes and payload removals
+ * still pass, so room can be made.  The size is the stored form's bytes
+ * (qv_payload_bytes).  Before, the setting was stored but not enforced. */
+START_TEST(test_strict_payload_size)
+{
+    strict_setup("{\"enabled\":true,\"max_collection_payload_size_bytes\":"
+                 "1000000}");
+    const char *P = "/collections/s/points?wait=true";
+    expect_ok(call("PUT", P, "{\"points\":[{\"id\":9,\"vector\":[1,0,0,0]}]}"));
+    strict_patch("{\"max_collection_payload_size_bytes\":10}");
+    static const char *const msg =
+        "Bad request: Max payload storage size limit of "
+        "0.000009536743MB reached!";
+    expect_error_msg(
+        call("PUT", P, "{\"points\":[{\"id\":20,\"vector\":[1,0,0,0]}]}"), 400,
+        msg);
+    expect_error_msg(call("PUT", "/collections/s/points/vectors?wait=true",
+                          "{\"points\":[{\"id\":1,\"vector\":[0,0,0,1]}]}"),
+                     400, msg);
+    expect_error_msg(call("POST", "/collections/s/points/payload?wait=true",
+                          "{\"payload\":{\"a\":1},\"points\":[1]}"),
+                     400, msg);
+    expect_error_msg(call("PUT", "/collections/s/points/payload?wait=true",
+                          "{\"payload\":{\"a\":1},\"points\":[1]}"),
+                     400, msg);
+    expect_error_msg(call("POST", "/collections/s/points/batch?wait=true",
+                          "{\"operations\":[{\"set_payload\":{\"payload\":"
+                          "{\"a\":1},\"points\":[2]}}]}"),
+                     400, msg);
+    /* Making room is allowed: clear every payload, then writes pass. */
+    expect_ok(call("POST", "/collections/s/points/payload/clear?wait=true",
+                   "{\"filter\":{}}"));
+    expect_ok(
+        call("PUT", P, "{\"points\":[{\"id\":20,\"vector\":[1,0,0,0]}]}"));
+    /* ... until the stored payloads reach the limit again. */
+    expect_ok(call("POST", "/collections/s/points/payload?wait=true",
+                   "{\"payload\":{\"text\":\"longer than ten\"},"
+                   "\"points\":[1]}"));
+    expect_error_msg(
+        call("PUT", P, "{\"points\":[{\"id\":21,\"vector\":[1,0,0,0]}]}"), 400,
+        msg);
+}
+END_TEST
+
 START_TEST(test_strict_index_count)
 {
     strict_setup("{\"enabled\":true,\"max_payload_index_count\":1}");
@@ -4816,6 +4863,250 @@ START_TEST(test_vector_names_concurrent)
 }
 END_TEST
 
+/* The distributed endpoints of a standalone node answer as Qdrant 1.19's
+ * do with distributed mode disabled (src/actix/api/cluster_api.rs,
+ * src/common/collections.rs do_update_collection_cluster,
+ * TableOfContent::request_snapshot): before, these routes were 404. */
+START_TEST(test_cluster_standalone)
+{
+    expect_error_msg(call("POST", "/cluster/recover", NULL), 500,
+                     "Service internal error: Qdrant is running in "
+                     "standalone mode");
+    expect_error_msg(call("DELETE", "/cluster/peer/7", NULL), 400,
+                     "Bad request: Distributed mode disabled.");
+    expect_error(call("DELETE", "/cluster/peer/x", NULL), 404);
+    create("cl", SMALL);
+    /* This node (peer 0) holds the collection's shard unless forced. */
+    expect_error_msg(call("DELETE", "/cluster/peer/0", NULL), 400,
+                     "Bad request: Cannot remove peer 0 as there are shards "
+                     "on it");
+    expect_error_msg(call("DELETE", "/cluster/peer/0?force=true", NULL), 400,
+                     "Bad request: Distributed mode disabled.");
+    expect_error_msg(call("POST", "/collections/cl/cluster",
+                          "{\"move_shard\": {\"shard_id\": 0, "
+                          "\"from_peer_id\": 0, \"to_peer_id\": 1}}"),
+                     400, "Bad request: Distributed mode disabled");
+    expect_error_msg(
+        call("PUT", "/collections/cl/shards", "{\"shard_key\": \"a\"}"), 400,
+        "Bad request: Distributed mode disabled");
+    expect_error_msg(
+        call("POST", "/collections/cl/shards/delete", "{\"shard_key\": \"a\"}"),
+        400, "Bad request: Distributed mode disabled");
+    const cJSON *keys = expect_ok(call("GET", "/collections/cl/shards", NULL));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(keys, "shard_keys")));
+    expect_error(call("GET", "/collections/nope/shards", NULL), 404);
+    /* Nothing changed: the collection still answers with its one shard. */
+    const cJSON *cl = expect_ok(call("GET", "/collections/cl/cluster", NULL));
+    ck_assert_int_eq((int)num(cl, "shard_count"), 1);
+}
+END_TEST
+
+/* The points of collection c (ids, vectors, payloads), as JSON text:
+ * what a restore must bring back exactly. */
+static char *scroll_text(const char *c)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s/points/scroll", c);
+    const cJSON *res = expect_ok(
+        call("POST", path,
+             "{\"limit\":100,\"with_vector\":true,\"with_payload\":true}"));
+    char *text = cJSON_PrintUnformatted(res);
+    ck_assert_ptr_nonnull(text);
+    return text;
+}
+
+/* quiver serve --storage-snapshot PATH restores every collection and alias
+ * of a whole-storage snapshot into an empty storage, as Qdrant's flag does
+ * (src/main.rs Args, src/snapshots.rs recover_full_snapshot); without
+ * --force-snapshot an existing collection is kept, with it replaced;
+ * --snapshot PATH:NAME restores one collection snapshot; a damaged
+ * archive stops the start (exit 1).  Before, the flags were unknown (exit
+ * 2) and nothing could restore a full snapshot. */
+START_TEST(test_storage_snapshot_startup)
+{
+    make_storage();
+    char first[256];
+    snprintf(first, sizeof(first), "%s", storage);
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",      "0", "--storage", first,
+                                "--grpc-port", "0", NULL};
+    child ch;
+    child_start(&ch, args, NULL);
+    create("ra", SMALL);
+    create("rb", "{\"vectors\":{\"x\":{\"size\":2,\"distance\":\"Dot\"},"
+                 "\"y\":{\"size\":3,\"distance\":\"Cosine\"}}}");
+    expect_ok(call("PUT", "/collections/ra/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,2,3,4],"
+                   "\"payload\":{\"t\":\"a\"}},{\"id\":2,\"vector\":"
+                   "[0.5,0,-1,2],\"payload\":{\"n\":[1,2]}}]}"));
+    expect_ok(call("PUT", "/collections/rb/points?wait=true",
+                   "{\"points\":[{\"id\":7,\"vector\":{\"x\":[1,2]}},"
+                   "{\"id\":8,\"vector\":{\"x\":[3,4],\"y\":[1,0,0]},"
+                   "\"payload\":{\"k\":true}}]}"));
+    expect_ok(call("PUT", "/collections/ra/index",
+                   "{\"field_name\":\"t\",\"field_schema\":\"keyword\"}"));
+    aliases("{\"actions\":[{\"create_alias\":{\"collection_name\":\"ra\","
+            "\"alias_name\":\"ra_alias\"}}]}");
+    char full[512], one[512], *want_a = scroll_text("ra"),
+                              *want_b = scroll_text("rb");
+    snprintf(full, sizeof(full), "%s/snapshots/%s", first,
+             str(expect_ok(call("POST", "/snapshots", NULL)), "name"));
+    snprintf(one, sizeof(one), "%s/snapshots/ra/%s:rc", first,
+             str(expect_ok(call("POST", "/collections/ra/snapshots", NULL)),
+                 "name"));
+    ck_assert_int_eq(child_stop(&ch, SIGKILL), -1);
+
+    /* Into an empty storage: everything comes back, bit for bit. */
+    make_storage();
+    const char *const restore[] = {"--port",
+                                   "0",
+                                   "--storage",
+                                   storage,
+                                   "--grpc-port",
+                                   "0",
+                                   "--storage-snapshot",
+                                   full,
+                                   "--snapshot",
+                                   one,
+                                   NULL};
+    child_start(&ch, restore, NULL);
+    char *got = scroll_text("ra");
+    ck_assert_str_eq(got, want_a);
+    free(got);
+    got = scroll_text("rb");
+    ck_assert_str_eq(got, want_b);
+    free(got);
+    got = scroll_text("rc"); /* the collection snapshot, under its name */
+    ck_assert_str_eq(got, want_a);
+    free(got);
+    got = scroll_text("ra_alias");
+    ck_assert_str_eq(got, want_a);
+    free(got);
+    ck_assert_int_eq(alias_count("/aliases"), 1);
+    const cJSON *info = expect_ok(call("GET", "/collections/rb", NULL));
+    ck_assert_int_eq((int)num(info, "config.params.vectors.y.size"), 3);
+    info = expect_ok(call("GET", "/collections/ra", NULL));
+    ck_assert_str_eq(str(info, "payload_schema.t.data_type"), "keyword");
+    /* A change made after the restore ... */
+    expect_ok(call("POST", "/collections/ra/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+
+    /* ... is kept by a restart with the same flags (no --force-snapshot:
+     * existing collections are skipped) ... */
+    child_start(&ch, restore, NULL);
+    got = scroll_text("ra");
+    ck_assert_str_ne(got, want_a);
+    ck_assert_ptr_null(strstr(got, "\"id\":1,"));
+    free(got);
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+    /* ... and undone with it. */
+    const char *const forced[] = {
+        "--port",      "0", "--storage",          storage,
+        "--grpc-port", "0", "--storage-snapshot", full,
+        "-f",          NULL};
+    child_start(&ch, forced, NULL);
+    got = scroll_text("ra");
+    ck_assert_str_eq(got, want_a);
+    free(got);
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+
+    /* A damaged archive stops the start with exit 1, changing nothing. */
+    char bad[600];
+    snprintf(bad, sizeof(bad), "%s/damaged.snapshot", storage);
+    FILE *in = fopen(full, "rb"), *out = fopen(bad, "wb");
+    ck_assert(in && out);
+    int c;
+    for (long i = 0; (c = fgetc(in)) != EOF; i++)
+        fputc(i == 40 ? c ^ 0x20 : c, out); /* inside the header */
+    fclose(in);
+    fclose(out);
+    char port_arg[] = "0";
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDERR_FILENO);
+        execl(QUIVER_SERVER_BIN, QUIVER_SERVER_BIN, "--port", port_arg,
+              "--grpc-port", "0", "--storage", storage, "-f",
+              "--storage-snapshot", bad, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 1);
+    free(want_a);
+    free(want_b);
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+    rm_rf(first);
+}
+END_TEST
+
+/* params.payload and the memory placements, as Qdrant 1.19 shows and
+ * checks them (lib/collection/src/config.rs: CollectionParams.payload is
+ * skipped when unset, PayloadStorageParams.memory likewise, `pinned`
+ * refused for payload storage by validate_payload_storage_memory; Memory
+ * is the enum cold|cached|pinned; PATCH merges as
+ * PayloadStorageParams::update).  Before, any string was echoed as given,
+ * `pinned` included, and a null memory was shown as null. */
+START_TEST(test_payload_memory_params)
+{
+    static const char *const V = "\"vectors\":{\"size\":2,\"distance\":\"Dot\"";
+    char body[256];
+    snprintf(body, sizeof(body), "{%s},\"payload\":{\"memory\":\"pinned\"}}",
+             V);
+    expect_error_msg(call("PUT", "/collections/pm", body), 422,
+                     "Validation error in JSON body: [payload.memory: "
+                     "`pinned` memory placement is not supported for payload "
+                     "storage]");
+    snprintf(body, sizeof(body), "{%s},\"payload\":{\"memory\":\"hot\"}}", V);
+    expect_error_msg(call("PUT", "/collections/pm", body), 400,
+                     "Format error in JSON body: payload.memory: unknown "
+                     "variant `hot`, expected one of `cold`, `cached`, "
+                     "`pinned`");
+    snprintf(body, sizeof(body), "{%s,\"memory\":\"warm\"}}", V);
+    expect_error_prefix(call("PUT", "/collections/pm", body), 400,
+                        "Format error in JSON body: vectors.memory: unknown "
+                        "variant `warm`");
+    snprintf(body, sizeof(body), "{%s},\"hnsw_config\":{\"memory\":1}}", V);
+    expect_error(call("PUT", "/collections/pm", body), 400);
+    expect_error(call("GET", "/collections/pm", NULL), 404);
+
+    /* Unset: no "payload" at all; given without memory: {}. */
+    snprintf(body, sizeof(body), "{%s,\"memory\":\"pinned\"}}", V);
+    create("pm", body);
+    const cJSON *info = expect_ok(call("GET", "/collections/pm", NULL));
+    const cJSON *params =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params");
+    ck_assert_ptr_null(cJSON_GetObjectItem(params, "payload"));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(params, "on_disk_payload")));
+    ck_assert_str_eq(str(info, "config.params.vectors.memory"), "pinned");
+    snprintf(body, sizeof(body), "{%s},\"payload\":{\"memory\":null}}", V);
+    create("pn", body);
+    info = expect_ok(call("GET", "/collections/pn", NULL));
+    const cJSON *pl = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params"),
+        "payload");
+    ck_assert(cJSON_IsObject(pl));
+    ck_assert_ptr_null(pl->child);
+
+    /* PATCH merges: a given memory wins, an unset one keeps the old. */
+    expect_ok(call("PATCH", "/collections/pm",
+                   "{\"params\":{\"payload\":{\"memory\":\"cached\"}}}"));
+    info = expect_ok(call("GET", "/collections/pm", NULL));
+    ck_assert_str_eq(str(info, "config.params.payload.memory"), "cached");
+    expect_ok(call("PATCH", "/collections/pm",
+                   "{\"params\":{\"payload\":{\"memory\":null}}}"));
+    expect_error(call("PATCH", "/collections/pm",
+                      "{\"params\":{\"payload\":{\"memory\":\"pinned\"}}}"),
+                 422);
+    info = expect_ok(call("GET", "/collections/pm", NULL));
+    ck_assert_str_eq(str(info, "config.params.payload.memory"), "cached");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -4864,6 +5155,7 @@ static Suite *server_suite(void)
     tcase_add_test(prog, test_sigterm_restart);
     tcase_add_test(prog, test_snapshot_leftovers);
     tcase_add_test(prog, test_snapshot_kill9_upload);
+    tcase_add_test(prog, test_storage_snapshot_startup);
     suite_add_tcase(s, prog);
 
     TCase *q19 = tcase_create("qdrant119");
@@ -4890,6 +5182,8 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_discover_errors);
     tcase_add_test(q19, test_vector_names);
     tcase_add_test(q19, test_vector_names_concurrent);
+    tcase_add_test(q19, test_cluster_standalone);
+    tcase_add_test(q19, test_payload_memory_params);
     suite_add_tcase(s, q19);
 
     TCase *strict = tcase_create("strict");
@@ -4904,6 +5198,7 @@ static Suite *server_suite(void)
     tcase_add_test(strict, test_strict_write_limits);
     tcase_add_test(strict, test_strict_multi_sparse);
     tcase_add_test(strict, test_strict_index_count);
+    tcase_add_test(strict, test_strict_payload_size);
     tcase_add_test(strict, test_strict_rate_limits);
     tcase_add_test(strict, test_strict_bucket_clock);
     tcase_add_test(strict, test_strict_bucket_threads);
