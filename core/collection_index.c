@@ -224,13 +224,15 @@ static long long now_ns(void)
 /* Inserts slots[0..*k) one by one in the calling thread, stopping early
  * once CHUNK_NS has passed (after at least one); sets *k to the number
  * inserted.  On failure the slots inserted before stay in the graph and
- * the caller marks it stale. */
+ * the caller marks it stale.  Each goes through insert_batch, as the whole
+ * batch did before chunking, for its amortised reconnect pass
+ * (qvi_hnsw_maintain), which qvi_hnsw_insert leaves out. */
 static qv_status insert_timed(qv_collection *c, const qvi_vecview *v,
                               const uint32_t *slots, size_t *k)
 {
     long long start = now_ns();
     for (size_t i = 0; i < *k; i++) {
-        qv_status st = qvi_hnsw_insert(c->index, v, slots[i]);
+        qv_status st = qvi_hnsw_insert_batch(c->index, v, slots + i, 1, 1);
         if (st != QV_OK)
             return st;
         if (now_ns() - start >= CHUNK_NS) {
