@@ -12,7 +12,16 @@
  * on the hot path); the percentiles are taken over all of them.
  *
  * Usage: bench_search_threads BASE.fvecs QUERIES.fvecs METRIC K EF THREADS
- *        SECONDS
+ *        SECONDS [WRITERS BATCH]
+ *
+ * With WRITERS > 0 it also measures how writes delay searches (Quiver
+ * issue 11: writes must not starve searches).  In one run, on the same
+ * collection, it measures the searches twice: first alone, then beside
+ * WRITERS threads that each upsert batches of BATCH new points (rows of
+ * BASE with their ids shifted past every existing one, so the graph
+ * insert does real work) as fast as they can.  It prints one RESULT line
+ * per phase (writers=0, then writers=W) and the ratio of the two p99s;
+ * only that ratio, taken in one run, means anything on a shared machine.
  */
 #include "quiver.h"
 #include "vecfile.h"
@@ -72,6 +81,58 @@ static void *run(void *arg)
     return NULL;
 }
 
+/* An upsert writer of the contention phase. */
+typedef struct writer {
+    qv_collection *c;
+    const vf_matrix *base;
+    size_t batch;
+    uint64_t next_id; /* ids of this writer: next_id, next_id + 1, ... */
+    volatile int *stop;
+    size_t batches;
+    double *lat; /* upsert latencies in microseconds */
+    size_t n, cap;
+    int failed;
+} writer;
+
+static void *write_loop(void *arg)
+{
+    writer *w = arg;
+    size_t dim = w->base->cols;
+    qv_point_id *ids = malloc(sizeof *ids * w->batch);
+    float *vecs = malloc(sizeof *vecs * w->batch * dim);
+    size_t row = (size_t)(w->next_id % w->base->rows);
+    while (ids && vecs && !w->failed &&
+           !__atomic_load_n(w->stop, __ATOMIC_RELAXED)) {
+        for (size_t i = 0; i < w->batch; i++) {
+            ids[i] = qv_id_from_num(w->next_id++);
+            /* A base row, nudged so that it is a new point. */
+            const float *src = w->base->data + row * dim;
+            for (size_t j = 0; j < dim; j++)
+                vecs[i * dim + j] = src[j] * (1.0f + 0.01f * (float)(j & 3));
+            row = (row + 1) % w->base->rows;
+        }
+        double t0 = now();
+        if (qv_upsert_batch(w->c, ids, vecs, w->batch, (uint32_t)dim) != QV_OK)
+            w->failed = 1;
+        if (w->n == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 1024;
+            double *grown = realloc(w->lat, w->cap * sizeof *grown);
+            if (!grown) {
+                w->failed = 1;
+                break;
+            }
+            w->lat = grown;
+        }
+        w->lat[w->n++] = (now() - t0) * 1e6;
+        w->batches++;
+    }
+    if (!ids || !vecs)
+        w->failed = 1;
+    free(ids);
+    free(vecs);
+    return NULL;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -99,10 +160,98 @@ static qv_collection *build(const vf_matrix *base, qv_metric metric)
     return c;
 }
 
+/* One phase: THREADS searchers for SECONDS (beside `writers` upserting
+ * threads when writers > 0).  Prints its RESULT line; returns the p99 in
+ * microseconds, or -1 on failure. */
+static double phase(qv_collection *c, const vf_matrix *base, const vf_matrix *q,
+                    char **argv, unsigned threads, unsigned writers,
+                    size_t batch, uint64_t *next_id)
+{
+    worker *w = calloc(threads, sizeof *w);
+    pthread_t *tid = calloc(threads, sizeof *tid);
+    writer *wr = calloc(writers ? writers : 1, sizeof *wr);
+    pthread_t *wtid = calloc(writers ? writers : 1, sizeof *wtid);
+    volatile int stop = 0;
+    if (!w || !tid || !wr || !wtid)
+        return -1;
+    for (unsigned t = 0; t < writers; t++) {
+        wr[t].c = c;
+        wr[t].base = base;
+        wr[t].batch = batch;
+        wr[t].next_id = *next_id + (uint64_t)t * 1000000000ull;
+        wr[t].stop = &stop;
+        pthread_create(&wtid[t], NULL, write_loop, &wr[t]);
+    }
+    *next_id += (uint64_t)(writers ? writers : 1) * 1000000000ull;
+    for (unsigned t = 0; t < threads; t++) {
+        w[t].c = c;
+        w[t].q = q;
+        qv_search_params_init(&w[t].params);
+        w[t].params.k = (uint32_t)atoi(argv[4]);
+        w[t].params.hnsw_ef = (uint32_t)atoi(argv[5]);
+        w[t].seconds = atof(argv[7]);
+        w[t].first = t * 7919u;
+        pthread_create(&tid[t], NULL, run, &w[t]);
+    }
+    size_t total = 0;
+    int failed = 0;
+    for (unsigned t = 0; t < threads; t++) {
+        pthread_join(tid[t], NULL);
+        total += w[t].n;
+        failed |= w[t].failed;
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+    size_t batches = 0, wtotal = 0;
+    for (unsigned t = 0; t < writers; t++) {
+        pthread_join(wtid[t], NULL);
+        batches += wr[t].batches;
+        wtotal += wr[t].n;
+        failed |= wr[t].failed;
+    }
+    double *all = malloc(sizeof *all * (total ? total : 1));
+    double *wall = malloc(sizeof *wall * (wtotal ? wtotal : 1));
+    size_t k = 0;
+    for (unsigned t = 0; t < threads; t++) {
+        memcpy(all + k, w[t].lat, w[t].n * sizeof *all);
+        k += w[t].n;
+        free(w[t].lat);
+    }
+    k = 0;
+    for (unsigned t = 0; t < writers; t++) {
+        memcpy(wall + k, wr[t].lat, wr[t].n * sizeof *wall);
+        k += wr[t].n;
+        free(wr[t].lat);
+    }
+    qsort(all, total, sizeof *all, cmp_double);
+    qsort(wall, wtotal, sizeof *wall, cmp_double);
+    double secs = atof(argv[7]);
+    double p99 = total ? all[(size_t)(total * 0.99)] : 0.0;
+    printf("RESULT requests=%zu seconds=%.3f p50_us=%.0f p99_us=%.0f "
+           "non2xx=0 errors=%d",
+           total, secs, total ? all[total / 2] : 0.0, p99, failed);
+    if (argv[8])
+        printf(" writers=%u batches=%zu points_per_s=%.0f upsert_p50_us=%.0f "
+               "upsert_p99_us=%.0f",
+               writers, batches, (double)(batches * batch) / secs,
+               wtotal ? wall[wtotal / 2] : 0.0,
+               wtotal ? wall[(size_t)(wtotal * 0.99)] : 0.0);
+    printf("\n");
+    fflush(stdout);
+    free(all);
+    free(wall);
+    free(w);
+    free(tid);
+    free(wr);
+    free(wtid);
+    return failed ? -1 : p99;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 8) {
-        fprintf(stderr, "usage: %s BASE QUERIES METRIC K EF THREADS SECONDS\n",
+    if (argc != 8 && argc != 10) {
+        fprintf(stderr,
+                "usage: %s BASE QUERIES METRIC K EF THREADS SECONDS "
+                "[WRITERS BATCH]\n",
                 argv[0]);
         return 2;
     }
@@ -123,6 +272,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "THREADS must be 1..256\n");
         return 2;
     }
+    int writers = argc == 10 ? atoi(argv[8]) : 0;
+    long batch = argc == 10 ? atol(argv[9]) : 0;
+    if (argc == 10 &&
+        (writers < 1 || writers > 64 || batch < 1 || batch > 100000)) {
+        fprintf(stderr, "WRITERS must be 1..64 and BATCH 1..100000\n");
+        return 2;
+    }
     double t0 = now();
     qv_collection *c = build(&base, metric);
     if (!c) {
@@ -131,41 +287,18 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "built %zu x %zu in %.1f s\n", base.rows, base.cols,
             now() - t0);
-    worker *w = calloc(threads, sizeof *w);
-    pthread_t *tid = calloc(threads, sizeof *tid);
-    for (unsigned t = 0; t < threads; t++) {
-        w[t].c = c;
-        w[t].q = &q;
-        qv_search_params_init(&w[t].params);
-        w[t].params.k = (uint32_t)atoi(argv[4]);
-        w[t].params.hnsw_ef = (uint32_t)atoi(argv[5]);
-        w[t].seconds = atof(argv[7]);
-        w[t].first = t * 7919u;
-        pthread_create(&tid[t], NULL, run, &w[t]);
-    }
-    size_t total = 0;
+    uint64_t next_id = base.rows;
     int failed = 0;
-    for (unsigned t = 0; t < threads; t++) {
-        pthread_join(tid[t], NULL);
-        total += w[t].n;
-        failed |= w[t].failed;
+    double alone = phase(c, &base, &q, argv, threads, 0, 0, &next_id);
+    failed |= alone < 0;
+    if (writers > 0 && !failed) {
+        double with = phase(c, &base, &q, argv, threads, (unsigned)writers,
+                            (size_t)batch, &next_id);
+        failed |= with < 0;
+        if (!failed)
+            printf("RATIO p99_with_writers/p99_alone=%.2f\n",
+                   alone > 0 ? with / alone : 0.0);
     }
-    double *all = malloc(sizeof *all * (total ? total : 1));
-    size_t k = 0;
-    for (unsigned t = 0; t < threads; t++) {
-        memcpy(all + k, w[t].lat, w[t].n * sizeof *all);
-        k += w[t].n;
-        free(w[t].lat);
-    }
-    qsort(all, total, sizeof *all, cmp_double);
-    double secs = atof(argv[7]);
-    printf("RESULT requests=%zu seconds=%.3f p50_us=%.0f p99_us=%.0f "
-           "non2xx=0 errors=%d\n",
-           total, secs, total ? all[total / 2] : 0.0,
-           total ? all[(size_t)(total * 0.99)] : 0.0, failed);
-    free(all);
-    free(w);
-    free(tid);
     qv_collection_release(c);
     vf_matrix_free(&base);
     vf_matrix_free(&q);

@@ -34,7 +34,11 @@
  * nothing.  Without a journal both are a pointer test.
  *
  * Locking: one rwlock per collection.  Reads take it shared, writes
- * exclusive.  The reference count is atomic and needs no lock.
+ * exclusive.  Writes that change the HNSW graph (upserts, deletes) take
+ * the collection's graph_mu first: an upsert releases the write lock
+ * between chunks of its graph insert so that searches are not starved
+ * (collection_index.c, "Chunked graph inserts").  The reference count is
+ * atomic and needs no lock.
  */
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
@@ -561,6 +565,9 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
     uint32_t *touched = malloc(n * sizeof(uint32_t));
     if (!touched)
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
+    /* graph_mu first (core.h): the graph insert below releases the write
+     * lock between chunks, and no other graph write may come in. */
+    pthread_mutex_lock(&c->graph_mu);
     pthread_rwlock_wrlock(&c->lock);
     /* Reserve for new ids only: re-embedding a whole collection must not
      * double its memory. */
@@ -583,11 +590,13 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
             if (mi)
                 qvi_multi_put(c->multi, touched[i], v, mi->row_counts[i]);
         }
-        /* A sparse collection's rows are all zero: no graph over them. */
+        /* A sparse collection's rows are all zero: no graph over them.
+         * Last: it may release and retake the lock between chunks. */
         if (!rows)
             qvi_index_update_locked(c, touched, n);
     }
     pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
     free(touched);
     return st == QV_OK ? qvi_change_commit(c, lsn) : st;
 }
@@ -694,6 +703,7 @@ qv_status qv_delete(qv_collection *c, const qv_point_id *id)
         return st;
     qvi_change rec = {.kind = QVI_CHANGE_DELETE, .ids = id, .n = 1};
     uint64_t lsn = 0;
+    pthread_mutex_lock(&c->graph_mu); /* a graph write (core.h) */
     pthread_rwlock_wrlock(&c->lock);
     uint32_t slot;
     bool found = qvi_idmap_find(&c->map, c->ids, id, &slot);
@@ -702,6 +712,7 @@ qv_status qv_delete(qv_collection *c, const qv_point_id *id)
     if (found && st == QV_OK)
         qvi_delete_slot_locked(c, slot);
     pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
     if (!found)
         return qvi_fail_not_found(c, id);
     return st == QV_OK ? qvi_change_commit(c, lsn) : st;
@@ -747,6 +758,7 @@ qv_status qv_delete_batch(qv_collection *c, const qv_point_id *ids, size_t n,
             qvi_fail(c->err, QV_ENOMEM, "cannot allocate %zu ids to delete", n);
         goto cleanup;
     }
+    pthread_mutex_lock(&c->graph_mu); /* a graph write (core.h) */
     pthread_rwlock_wrlock(&c->lock);
     for (size_t i = 0; i < n; i++) {
         uint32_t slot;
@@ -767,6 +779,7 @@ qv_status qv_delete_batch(qv_collection *c, const qv_point_id *ids, size_t n,
     for (size_t i = 0; st == QV_OK && i < m; i++)
         qvi_delete_slot_locked(c, slots[i]);
     pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
     if (st == QV_OK)
         st = qvi_change_commit(c, lsn);
     /* Applied in memory even when the commit failed (QV_EIO): report the

@@ -20,6 +20,36 @@
  * checked in full before its first update and rebuilt if it fails (see
  * mapped_graph_ready_locked).
  *
+ * Chunked graph inserts.  Inserting a batch into the graph is most of an
+ * upsert's cost (a 64-point batch of 128-d rows: milliseconds), and a
+ * search needs the shared lock, so an upsert that inserted its whole batch
+ * under the write lock made every search wait for it (Quiver issue 11:
+ * search p99 4-6x higher beside writers).  So qvi_index_update_locked
+ * inserts at most CHUNK_POINTS points, or what CHUNK_NS allows, under the
+ * write lock, then releases it and takes it again: searches queued
+ * meanwhile run in between (the lock prefers writers, but no other graph
+ * writer can be queued behind it: they wait on graph_mu, which the
+ * upsert keeps; see core.h).  Qdrant does the same: its segment updater
+ * applies an upsert in chunks of UPDATE_OP_CHUNK_SIZE = 32 points "so
+ * that parallel read operations are not starved" (shard/update/points/
+ * upsert.rs), and its points become visible as they are applied.
+ *
+ * What a search sees between chunks: every row, id and payload of the
+ * batch is already written (all of them in the first section, under one
+ * write lock, right after the WAL record), and the graph holds the
+ * collection's old points plus the batch's first chunks.  So a point of
+ * the batch is found by scans, retrieve, scroll and count at once, and by
+ * graph searches once its chunk is in, as in Qdrant.  Replaced points
+ * are unlinked in the first section, before any chunk.  Durability is
+ * untouched: the WAL record was written whole before any mutation, and
+ * the graph is derived state that replay rebuilds.  Everything that would
+ * see the graph disagree with the points for good (another graph write,
+ * a snapshot save) waits on graph_mu until the last chunk is in.
+ * Large batches (PARALLEL_MIN_BATCH points and up: bulk loads) are
+ * inserted in parallel chunks of PARALLEL_CHUNK points, which hold the
+ * lock longer; the first build of the graph when the collection crosses
+ * its threshold, and the rebuild of a stale graph, still hold it whole.
+ *
  * When to use the graph.  As in Qdrant, below full_scan_threshold_kb
  * kilobytes of vectors a scan is as fast as a graph walk and exact, so
  * small collections are scanned; exact=true always scans.  The graph is
@@ -32,11 +62,21 @@
 #include "core/multi/multi.h"
 
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Batches smaller than this are inserted by the calling thread alone:
  * starting threads costs more than it saves. */
 #define PARALLEL_MIN_BATCH 2048u
+/* Chunks of a graph insert (see "Chunked graph inserts"): a serial chunk
+ * ends after CHUNK_POINTS points (Qdrant's UPDATE_OP_CHUNK_SIZE) or once
+ * it has run CHUNK_NS, whichever comes first, so that the write lock is
+ * held about half a millisecond at a time whatever the dimension; a
+ * parallel chunk is PARALLEL_CHUNK points.  The count bound makes the
+ * number of chunks independent of machine speed (tests rely on it). */
+#define CHUNK_POINTS   32u
+#define CHUNK_NS       500000ll
+#define PARALLEL_CHUNK 4096u
 
 /* The graph of a multivector collection reads the records of c->multi
  * (hnsw.h, qvi_vecview.offs) through the MaxSim kernel. */
@@ -69,8 +109,13 @@ qv_status qvi_index_create(qv_collection *c)
 {
     if (pthread_mutex_init(&c->pool_mu, NULL) != 0)
         return QV_ENOMEM;
+    if (pthread_mutex_init(&c->graph_mu, NULL) != 0) {
+        pthread_mutex_destroy(&c->pool_mu);
+        return QV_ENOMEM;
+    }
     qv_status st = new_graph(c, &c->index);
     if (st != QV_OK) {
+        pthread_mutex_destroy(&c->graph_mu);
         pthread_mutex_destroy(&c->pool_mu);
         return st;
     }
@@ -86,6 +131,7 @@ void qvi_index_destroy(qv_collection *c)
     for (size_t i = 0; i < c->pool_n; i++)
         qvi_hnsw_scratch_free(c->pool[i]);
     free(c->pool);
+    pthread_mutex_destroy(&c->graph_mu);
     pthread_mutex_destroy(&c->pool_mu);
 }
 
@@ -168,6 +214,35 @@ static bool mapped_graph_ready_locked(qv_collection *c)
     return false;
 }
 
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+}
+
+/* Inserts slots[0..*k) one by one in the calling thread, stopping early
+ * once CHUNK_NS has passed (after at least one); sets *k to the number
+ * inserted.  On failure the slots inserted before stay in the graph and
+ * the caller marks it stale.  Each goes through insert_batch, as the whole
+ * batch did before chunking, for its amortised reconnect pass
+ * (qvi_hnsw_maintain), which qvi_hnsw_insert leaves out. */
+static qv_status insert_timed(qv_collection *c, const qvi_vecview *v,
+                              const uint32_t *slots, size_t *k)
+{
+    long long start = now_ns();
+    for (size_t i = 0; i < *k; i++) {
+        qv_status st = qvi_hnsw_insert_batch(c->index, v, slots + i, 1, 1);
+        if (st != QV_OK)
+            return st;
+        if (now_ns() - start >= CHUNK_NS) {
+            *k = i + 1;
+            break;
+        }
+    }
+    return QV_OK;
+}
+
 void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
 {
     qvi_quant_update_locked(c, slots, n); /* quantized codes */
@@ -197,9 +272,48 @@ void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
             return;
         }
     }
-    if (qvi_hnsw_insert_batch(c->index, &v, slots, u, build_threads(c, u)) !=
-        QV_OK)
-        c->index_ok = false;
+    unsigned threads = build_threads(c, u);
+    for (size_t done = 0; done < u;) {
+        if (done > 0) {
+            /* Let the searches queued behind this write run (see
+             * "Chunked graph inserts").  No other graph writer can come
+             * in (graph_mu), so slots[done..u) are still live and absent
+             * from the graph.  Only graph writers grow the rows, but the
+             * view is cheap to redo. */
+            pthread_rwlock_unlock(&c->lock);
+            if (c->chunk_hook)
+                c->chunk_hook(c->chunk_hook_arg, done, u);
+            pthread_rwlock_wrlock(&c->lock);
+            v = view_of(c);
+        }
+        size_t k = u - done;
+        qv_status st;
+        if (threads > 1) {
+            if (k > PARALLEL_CHUNK)
+                k = PARALLEL_CHUNK;
+            st = qvi_hnsw_insert_batch(c->index, &v, slots + done, k, threads);
+        } else {
+            if (k > CHUNK_POINTS)
+                k = CHUNK_POINTS;
+            st = insert_timed(c, &v, slots + done, &k);
+        }
+        if (st != QV_OK) {
+            c->index_ok = false;
+            return;
+        }
+        done += k;
+    }
+}
+
+void qvi_index_set_chunk_hook(qv_collection *c,
+                              void (*fn)(void *arg, size_t inserted,
+                                         size_t total),
+                              void *arg)
+{
+    pthread_mutex_lock(&c->graph_mu);
+    c->chunk_hook = fn;
+    c->chunk_hook_arg = arg;
+    pthread_mutex_unlock(&c->graph_mu);
 }
 
 void qvi_index_remove_locked(qv_collection *c, uint32_t slot)

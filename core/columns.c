@@ -130,6 +130,10 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     uint8_t **opts = NULL;
     uint32_t *opts_len = NULL;
     qv_status st = QV_OK;
+    /* graph_mu first: an upsert between two chunks of its graph insert has
+     * released the lock, and its graph does not yet hold every live
+     * point; a saved view must (core.h, collection_index.c). */
+    pthread_mutex_lock(&c->graph_mu);
     pthread_rwlock_rdlock(&c->lock);
     const qvi_pindex_set *s = c->pindexes;
     uint32_t n_ix = s ? s->n : 0;
@@ -186,6 +190,7 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     st = fn(&v, arg);
 unlock:
     pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
     free(keys);
     free(kinds);
     for (uint32_t i = 0; opts && i < n_ix; i++)

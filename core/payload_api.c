@@ -651,6 +651,7 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
         return qvi_fail(c->err, QV_ENULL, "filter is NULL");
     uint64_t n = 0, lsn = 0;
     qvi_candidates q;
+    pthread_mutex_lock(&c->graph_mu); /* a graph write (core.h) */
     pthread_rwlock_wrlock(&c->lock);
     qv_status st =
         qvi_candidates_prepare_locked(c, filter->f, QVI_CANDIDATES_ALWAYS, &q);
@@ -669,6 +670,7 @@ qv_status qv_delete_filter(qv_collection *c, const qv_filter *filter,
     }
     qvi_candidates_free(&q);
     pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
     if (st == QV_OK)
         st = qvi_change_commit(c, lsn);
     if (deleted)

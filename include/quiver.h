@@ -45,7 +45,15 @@
  * -------------
  * A collection allows any number of concurrent readers (get, count, scroll,
  * search) alongside writers (upsert, delete); writers are serialised with
- * each other by the collection's own lock.  A store's functions may be
+ * each other by the collection's own lock.  A write does not hold that lock
+ * for its whole graph update: an upsert stores all its points at once,
+ * then links them into the HNSW graph in chunks of at most 32 points (or
+ * about half a millisecond), letting searches run in between, as Qdrant
+ * applies an upsert in chunks of 32 points.  While that lasts, a graph
+ * search may miss points of the batch not yet linked (exact searches,
+ * get, scroll and count see them all); writes that change the graph wait
+ * for it to end.  Durability is unchanged: a write is applied whole or not
+ * at all across a crash.  A store's functions may be
  * called from any thread concurrently.  Collection handles are reference
  * counted, so a collection dropped from its store stays valid for every
  * thread that still holds a reference.

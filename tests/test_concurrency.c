@@ -5,6 +5,8 @@
  * still checks that every search result is consistent.
  */
 #include "quiver.h"
+#include "core/core.h" /* qvi_index_set_chunk_hook */
+#include "core/hnsw/hnsw.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 enum { DIM = 16, BASE = 2000, WRITES = 2000, READERS = 3 };
 
@@ -341,6 +344,191 @@ START_TEST(test_payload_indexes_alongside_writer)
 }
 END_TEST
 
+/* ---- a search completes in the middle of a batch's graph insert ------- */
+
+/* Issue 11: an upsert used to insert its whole batch into the graph under
+ * the write lock, so every search waited for it.  Now the graph insert
+ * runs in chunks and releases the lock between them
+ * (core/collection_index.c, "Chunked graph inserts").  The chunk hook
+ * stops the writer between two chunks -- the insert is then provably half
+ * way, the graph holding part of the batch -- and a search must complete
+ * before the writer is let go.  No timing is involved: with the old code
+ * the search could never finish while the writer waits for it, and the
+ * test fails at its (generous) deadline instead of hanging. */
+
+enum { MID_BASE = 600, MID_BATCH = 1000, MID_DIM = 8 };
+
+typedef struct mid_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    qv_collection *c;
+    int hooked;      /* hook calls */
+    size_t inserted; /* graph progress at the first call */
+    size_t total;    /* slots the batch inserts */
+    bool mid;        /* the writer is parked in the hook */
+    bool go;         /* the writer may go on */
+    bool searched;   /* the search thread finished */
+    qv_status search_st;
+    qv_hit hits[3];
+    size_t nhits;
+    float *vecs;
+} mid_state;
+
+static void mid_vec(uint64_t i, float *v)
+{
+    /* Distinct points on a spiral: i's own vector is its nearest point. */
+    for (int d = 0; d < MID_DIM; d++)
+        v[d] = (float)((i * (uint64_t)(d + 3) * 2654435761u) % 10007) / 97.0f;
+}
+
+static struct timespec deadline_in(int seconds)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += seconds;
+    return ts;
+}
+
+static void mid_hook(void *arg, size_t inserted, size_t total)
+{
+    mid_state *m = arg;
+    pthread_mutex_lock(&m->mu);
+    if (m->hooked++ == 0) {
+        m->inserted = inserted;
+        m->total = total;
+        m->mid = true;
+        pthread_cond_broadcast(&m->cv);
+        struct timespec dl = deadline_in(120);
+        while (!m->go && pthread_cond_timedwait(&m->cv, &m->mu, &dl) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void *mid_writer(void *arg)
+{
+    mid_state *m = arg;
+    qv_point_id *ids = malloc(MID_BATCH * sizeof(*ids));
+    for (uint64_t i = 0; i < MID_BATCH; i++)
+        ids[i] = qv_id_from_num(MID_BASE + i);
+    qv_status st =
+        qv_upsert_batch(m->c, ids, m->vecs, MID_BATCH, (uint32_t)MID_DIM);
+    free(ids);
+    return (void *)(intptr_t)st;
+}
+
+static void *mid_searcher(void *arg)
+{
+    mid_state *m = arg;
+    qv_search_params p;
+    qv_search_params_init(&p);
+    p.k = 3;
+    float q[MID_DIM];
+    mid_vec(17, q); /* an old point: in the graph whatever the progress */
+    size_t n = 0;
+    qv_status st = qv_search(m->c, q, MID_DIM, &p, m->hits, &n);
+    pthread_mutex_lock(&m->mu);
+    m->search_st = st;
+    m->nhits = n;
+    m->searched = true;
+    pthread_cond_broadcast(&m->cv);
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
+}
+
+START_TEST(test_search_during_batch_graph_insert)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.dim = MID_DIM;
+    cfg.metric = QV_METRIC_EUCLID;
+    cfg.full_scan_threshold_kb = 0; /* the graph from the first point */
+    cfg.max_indexing_threads = 1;
+    mid_state m = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                   .cv = PTHREAD_COND_INITIALIZER};
+    ck_assert_int_eq(qv_collection_create(&cfg, &m.c), QV_OK);
+    float v[MID_DIM];
+    for (uint64_t i = 0; i < MID_BASE; i++) {
+        qv_point_id id = qv_id_from_num(i);
+        mid_vec(i, v);
+        ck_assert_int_eq(qv_upsert(m.c, &id, v, MID_DIM), QV_OK);
+    }
+    m.vecs = malloc((size_t)MID_BATCH * MID_DIM * sizeof(float));
+    ck_assert_ptr_nonnull(m.vecs);
+    for (uint64_t i = 0; i < MID_BATCH; i++)
+        mid_vec(MID_BASE + i, m.vecs + i * MID_DIM);
+    qvi_index_set_chunk_hook(m.c, mid_hook, &m);
+
+    pthread_t w, r;
+    pthread_create(&w, NULL, mid_writer, &m);
+    pthread_mutex_lock(&m.mu);
+    struct timespec dl = deadline_in(120);
+    while (!m.mid && pthread_cond_timedwait(&m.cv, &m.mu, &dl) == 0)
+        ;
+    bool mid = m.mid;
+    pthread_mutex_unlock(&m.mu);
+    ck_assert_msg(mid, "the batch insert never paused between chunks");
+
+    /* Half way: every row of the batch is stored, the graph holds only
+     * part of it. */
+    ck_assert_uint_eq(m.total, MID_BATCH);
+    ck_assert_uint_gt(m.inserted, 0);
+    ck_assert_uint_lt(m.inserted, MID_BATCH);
+    uint64_t count = 0, indexed = 0;
+    ck_assert_int_eq(qv_count(m.c, &count), QV_OK);
+    ck_assert_uint_eq(count, MID_BASE + MID_BATCH);
+    ck_assert_int_eq(qv_indexed_count(m.c, &indexed), QV_OK);
+    ck_assert_uint_eq(indexed, MID_BASE + m.inserted);
+
+    /* A graph search must finish while the writer is parked. */
+    pthread_create(&r, NULL, mid_searcher, &m);
+    pthread_mutex_lock(&m.mu);
+    dl = deadline_in(120);
+    while (!m.searched && pthread_cond_timedwait(&m.cv, &m.mu, &dl) == 0)
+        ;
+    bool searched = m.searched;
+    m.go = true; /* let the writer finish in any case */
+    pthread_cond_broadcast(&m.cv);
+    pthread_mutex_unlock(&m.mu);
+    ck_assert_msg(searched, "a search did not complete during the insert");
+    pthread_join(r, NULL);
+    void *wst;
+    pthread_join(w, &wst);
+    ck_assert_int_eq((int)(intptr_t)wst, QV_OK);
+    ck_assert_int_eq(m.search_st, QV_OK);
+    ck_assert_uint_eq(m.nhits, 3);
+    ck_assert_uint_eq(m.hits[0].id.u.num, 17);
+    ck_assert(m.hits[0].score == 0.0f);
+    ck_assert_int_gt(m.hooked, 1); /* paused between several chunks */
+
+    /* After: the graph covers every point and finds each new one. */
+    ck_assert_int_eq(qv_indexed_count(m.c, &indexed), QV_OK);
+    ck_assert_uint_eq(indexed, MID_BASE + MID_BATCH);
+    char why[256];
+    qvi_vecview view = {.base = m.c->vecs,
+                        .stride = m.c->stride,
+                        .dim = MID_DIM,
+                        .metric = QV_METRIC_EUCLID};
+    ck_assert_msg(qvi_hnsw_check(m.c->index, &view, NULL, why, sizeof(why)) ==
+                      QV_OK,
+                  "%s", why);
+    qv_search_params p;
+    qv_search_params_init(&p);
+    p.k = 1;
+    for (uint64_t i = 0; i < MID_BATCH; i += 37) {
+        qv_hit hit;
+        size_t n = 0;
+        ck_assert_int_eq(
+            qv_search(m.c, m.vecs + i * MID_DIM, MID_DIM, &p, &hit, &n), QV_OK);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(hit.id.u.num, MID_BASE + i);
+    }
+    qvi_index_set_chunk_hook(m.c, NULL, NULL);
+    qv_collection_release(m.c);
+    free(m.vecs);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("concurrency");
@@ -350,6 +538,7 @@ int main(void)
     tcase_add_test(tc, test_store_from_many_threads);
     tcase_add_test(tc, test_graph_searches_alongside_writer);
     tcase_add_test(tc, test_payload_indexes_alongside_writer);
+    tcase_add_test(tc, test_search_during_batch_graph_insert);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
