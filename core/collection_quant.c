@@ -111,7 +111,7 @@ static bool wants_training(const qv_collection *c)
         q->p.encoding == QV_BINARY_ONE_BIT)
         return false; /* nothing to learn */
     return c->count >= 2 * c->quant_trained_on &&
-           c->quant_trained_on < qvi_quant_sample_max(c->cfg.dim);
+           c->quant_trained_on < qvi_quant_train_max(q);
 }
 
 void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n)
@@ -143,7 +143,7 @@ static bool rescoring(const qv_collection *c, const qv_search_params *params)
         return true;
     if (params->quant_rescore == QV_RESCORE_OFF)
         return false;
-    return c->quant->p.kind == QV_QUANTIZATION_BINARY;
+    return c->quant->p.kind == QV_QUANTIZATION_BINARY; /* not int8, PQ */
 }
 
 /* Candidates the code walk keeps: floor(k * oversampling), at least k. */

@@ -1,0 +1,244 @@
+/*
+ * quant_pq.c -- product quantization, Qdrant's `product` with its
+ * `compression` (x4 .. x64).
+ *
+ * The model
+ * ---------
+ * A vector of dim components is cut into m = ceil(dim / b) consecutive
+ * sub-vectors ("buckets") of b components, the last one shorter when b
+ * does not divide dim.  b comes from the compression ratio as Qdrant
+ * derives it (lib/segment/src/vector_storage/quantized/quantized_vectors.rs,
+ * get_bucket_size: x4 -> 1, x8 -> 2, x16 -> 4, x32 -> 8, x64 -> 16): one
+ * byte a bucket replaces 4 b bytes of floats.  Each bucket has its own
+ * codebook of up to 256 centroids (Qdrant's encoded_vectors_pq.rs keeps
+ * 256 as well); a code is the m centroid numbers, one byte each.
+ *
+ * Training: Lloyd's k-means per bucket on a bounded sample of the live
+ * vectors (qvi_quant_sample with PQ_SAMPLE_VECTORS, spread evenly over the
+ * slots, so no clock and no random state: the same vectors train the same
+ * codebooks), PQ_ITERS rounds, assignments by squared L2 whatever the
+ * metric, as Qdrant's.  The initial centroids are sample vectors picked by
+ * a fixed-seed xorshift; an empty cluster is re-seeded from another sample
+ * vector by the same generator.  With fewer than 256 distinct training
+ * vectors a bucket simply gets fewer distinct centroids (k = min(256, n)).
+ * Cost: n * 256 * dim * PQ_ITERS multiply-adds, about 4e8 at dim 128 --
+ * bounded whatever the collection's size.
+ *
+ * Distances: asymmetric (ADC).  A query is not encoded; prepare builds a
+ * table of m x 256 floats, entry (j, c) the bucket-j part of the float
+ * distance between the query and centroid c: -q.c for dot and cosine,
+ * |q - c|^2 for euclid, |q - c|_1 for manhattan.  Every one of these
+ * distances is a sum over components, so the distance to a code is the
+ * sum of its m table entries (simd pq_sum), in the units of the float
+ * distance: un-rescored scores are approximations of the real ones.
+ *
+ * The centroids live in q->cent: m * 256 rows of b floats (a short last
+ * bucket's rows padded with zeros, never read past its length).
+ */
+#include "core/quant/quant.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PQ_K              256u
+#define PQ_ITERS          10u
+#define PQ_SAMPLE_VECTORS 8192u
+
+uint32_t qvi_pq_bucket(uint32_t compression)
+{
+    static const uint32_t b[] = {1, 2, 4, 8, 16};
+    return compression < 5 ? b[compression] : 1;
+}
+
+size_t qvi_pq_sample_max(void)
+{
+    return PQ_SAMPLE_VECTORS;
+}
+
+/* Components of bucket j. */
+static uint32_t bucket_len(const qvi_quant *q, uint32_t j)
+{
+    uint32_t b = q->bucket, start = j * b;
+    return q->dim - start < b ? q->dim - start : b;
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static float sq_l2(const float *a, const float *b, uint32_t n)
+{
+    float s = 0.0f;
+    for (uint32_t i = 0; i < n; i++) {
+        float d = a[i] - b[i];
+        s += d * d;
+    }
+    return s;
+}
+
+/* Nearest of k centroids (rows of stride b) to x (len floats). */
+static uint32_t nearest(const float *cent, uint32_t k, uint32_t b,
+                        const float *x, uint32_t len)
+{
+    uint32_t best = 0;
+    float bd = INFINITY;
+    for (uint32_t c = 0; c < k; c++) {
+        float d = sq_l2(cent + (size_t)c * b, x, len);
+        if (d < bd) {
+            bd = d;
+            best = c;
+        }
+    }
+    return best;
+}
+
+/* k-means of bucket j on the n sample rows of pts (len floats each, dense),
+ * into cent (PQ_K rows of b floats).  acc/cnt: scratch of PQ_K * b doubles
+ * and PQ_K counts, asg: n assignments. */
+static void kmeans(const float *pts, size_t n, uint32_t len, uint32_t b,
+                   float *cent, double *acc, uint32_t *cnt, uint8_t *asg,
+                   uint64_t *rng)
+{
+    uint32_t k = n < PQ_K ? (uint32_t)n : PQ_K;
+    memset(cent, 0, (size_t)PQ_K * b * sizeof(float));
+    /* Distinct starting rows: a random offset and a stride over the
+     * sample, so k <= n rows are all different slots. */
+    size_t off = n ? xorshift(rng) % n : 0;
+    for (uint32_t c = 0; c < k; c++)
+        memcpy(cent + (size_t)c * b, pts + ((off + c * (n / k)) % n) * len,
+               len * sizeof(float));
+    for (uint32_t it = 0; it < PQ_ITERS && k > 0; it++) {
+        memset(acc, 0, (size_t)k * b * sizeof(double));
+        memset(cnt, 0, k * sizeof(uint32_t));
+        for (size_t i = 0; i < n; i++) {
+            const float *x = pts + i * len;
+            uint32_t c = nearest(cent, k, b, x, len);
+            asg[i] = (uint8_t)c;
+            cnt[c]++;
+            for (uint32_t d = 0; d < len; d++)
+                acc[(size_t)c * b + d] += x[d];
+        }
+        for (uint32_t c = 0; c < k; c++) {
+            float *row = cent + (size_t)c * b;
+            if (cnt[c] == 0) {
+                /* Empty: re-seed from a sample row. */
+                memcpy(row, pts + (xorshift(rng) % n) * len,
+                       len * sizeof(float));
+                continue;
+            }
+            for (uint32_t d = 0; d < len; d++)
+                row[d] = (float)(acc[(size_t)c * b + d] / cnt[c]);
+        }
+    }
+    /* Unused centroids (k < 256) copy centroid 0: never nearer than it. */
+    for (uint32_t c = k; c < PQ_K && k > 0; c++)
+        memcpy(cent + (size_t)c * b, cent, b * sizeof(float));
+}
+
+qv_status qvi_pq_train(qvi_quant *q, const float *base, size_t stride,
+                       const uint8_t *live, uint32_t used)
+{
+    uint32_t b = q->bucket, m = q->m;
+    size_t max = PQ_SAMPLE_VECTORS;
+    size_t cent_n = (size_t)m * PQ_K * b;
+    uint32_t *slots = malloc(max * sizeof(uint32_t));
+    float *cent = calloc(cent_n, sizeof(float));
+    float *pts = malloc(max * b * sizeof(float));
+    double *acc = malloc((size_t)PQ_K * b * sizeof(double));
+    uint32_t *cnt = malloc(PQ_K * sizeof(uint32_t));
+    uint8_t *asg = malloc(max);
+    qv_status st = QV_ENOMEM;
+    if (!slots || !cent || !pts || !acc || !cnt || !asg)
+        goto cleanup;
+    size_t n = qvi_quant_sample(live, used, slots, max);
+    uint64_t rng = 0x9E3779B97F4A7C15ull;
+    for (uint32_t j = 0; j < m; j++) {
+        uint32_t len = bucket_len(q, j);
+        for (size_t i = 0; i < n; i++)
+            memcpy(pts + i * len, base + (size_t)slots[i] * stride + j * b,
+                   len * sizeof(float));
+        float *cj = cent + (size_t)j * PQ_K * b;
+        if (n == 0)
+            continue; /* all-zero codebook: every code 0, still valid */
+        kmeans(pts, n, len, b, cj, acc, cnt, asg, &rng);
+    }
+    free(q->cent);
+    q->cent = cent;
+    cent = NULL;
+    q->trained = true;
+    st = QV_OK;
+cleanup:
+    free(slots);
+    free(cent);
+    free(pts);
+    free(acc);
+    free(cnt);
+    free(asg);
+    return st;
+}
+
+void qvi_pq_encode(qvi_quant *q, uint32_t slot, const float *v)
+{
+    uint8_t *code = q->codes + (size_t)slot * q->row;
+    uint32_t b = q->bucket;
+    for (uint32_t j = 0; j < q->m; j++)
+        code[j] = (uint8_t)nearest(q->cent + (size_t)j * PQ_K * b, PQ_K, b,
+                                   v + j * b, bucket_len(q, j));
+    memset(code + q->m, 0, q->row - q->m);
+}
+
+size_t qvi_pq_query_bytes(const qvi_quant *q)
+{
+    return (size_t)q->m * PQ_K * sizeof(float);
+}
+
+static float dist_pq(const qvi_quant_query *qq, uint32_t slot)
+{
+    const qvi_quant *q = qq->q;
+    return q->k->pq_sum((const float *)qq->code,
+                        q->codes + (size_t)slot * q->row, q->m);
+}
+
+void qvi_pq_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
+                    qvi_quant_query *out)
+{
+    float *table = (float *)buf;
+    uint32_t b = q->bucket;
+    for (uint32_t j = 0; j < q->m; j++) {
+        uint32_t len = bucket_len(q, j);
+        const float *x = query + j * b;
+        const float *cj = q->cent + (size_t)j * PQ_K * b;
+        float *tj = table + (size_t)j * PQ_K;
+        for (uint32_t c = 0; c < PQ_K; c++) {
+            const float *y = cj + (size_t)c * b;
+            float s = 0.0f;
+            for (uint32_t d = 0; d < len; d++) {
+                float t = x[d] - y[d];
+                switch (q->metric) {
+                case QV_METRIC_EUCLID:
+                    s += t * t;
+                    break;
+                case QV_METRIC_MANHATTAN:
+                    s += fabsf(t);
+                    break;
+                default:
+                    s -= x[d] * y[d];
+                    break;
+                }
+            }
+            tj[c] = s;
+        }
+    }
+    out->q = q;
+    out->dist = dist_pq;
+    out->code = buf;
+    out->corr = 0.0f;
+    out->planes = 0;
+}
