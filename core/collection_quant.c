@@ -7,13 +7,17 @@
  * -------------------
  * The codes follow every write through qvi_index_update_locked (upserts)
  * and are rebuilt whole when a collection is loaded (adopt_columns) or
- * its quantization changes.  int8 and the 1.5/2-bit binary encodings need
- * training data (core/quant/quant.h, "Training"); they train on the
- * points present at the first write and retrain, re-encoding every point,
- * each time the collection has doubled since, until a training sample is
- * full (qvi_quant_sample_max vectors): doubling keeps the re-encoding
- * cost O(1) per point, amortised, and the range tracks the data while it
- * is small and still changing.  Deleted slots keep stale codes, which no
+ * its quantization changes.  int8, product and the 1.5/2-bit binary
+ * encodings need training data (core/quant/quant.h, "Training"); they
+ * train on the points present at the first write and retrain,
+ * re-encoding every point, each time the collection has doubled since,
+ * until a training sample is full (qvi_quant_train_max vectors; 8,192
+ * for product's k-means): doubling keeps the re-encoding cost O(1) per
+ * point, amortised, and the range (or codebooks) track the data while it
+ * is small and still changing.  Product training runs k-means under the
+ * write lock when a write triggers it (about a second at dim 128 with a
+ * full sample; see quant_pq.c), which stalls that write and the searches
+ * behind it; a PATCH trains under the shared lock instead.  Deleted slots keep stale codes, which no
  * search reads: the graph never returns a removed slot.
  *
  * Searches (Qdrant's `params.quantization`)
