@@ -17,8 +17,8 @@
  * is small and still changing.  Product training runs k-means under the
  * write lock when a write triggers it (about a second at dim 128 with a
  * full sample; see quant_pq.c), which stalls that write and the searches
- * behind it; a PATCH trains under the shared lock instead.  Deleted slots keep stale codes, which no
- * search reads: the graph never returns a removed slot.
+ * behind it; a PATCH trains under the shared lock instead.  Deleted slots keep
+ * stale codes, which no search reads: the graph never returns a removed slot.
  *
  * Searches (Qdrant's `params.quantization`)
  * -----------------------------------------

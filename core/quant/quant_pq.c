@@ -32,8 +32,11 @@
  * sum of its m table entries (simd pq_sum), in the units of the float
  * distance: un-rescored scores are approximations of the real ones.
  *
- * The centroids live in q->cent: m * 256 rows of b floats (a short last
- * bucket's rows padded with zeros, never read past its length).
+ * The centroids live in q->cent: one block of b x 256 floats a bucket,
+ * dimension-major (component d of centroid c at d * 256 + c; a short last
+ * bucket's extra rows are zero and never read), so that the loops over
+ * the 256 centroids -- assignment, encoding, the query's table -- run at
+ * unit stride and vectorize.
  */
 #include "core/quant/quant.h"
 
@@ -73,73 +76,85 @@ static uint64_t xorshift(uint64_t *s)
     return *s = x;
 }
 
-static float sq_l2(const float *a, const float *b, uint32_t n)
-{
-    float s = 0.0f;
-    for (uint32_t i = 0; i < n; i++) {
-        float d = a[i] - b[i];
-        s += d * d;
-    }
-    return s;
-}
+/* The codebook of a bucket is stored dimension-major: component d of
+ * centroid c at cb[d * PQ_K + c], so that the distances from one
+ * sub-vector to all 256 centroids (and a query's table row) are loops
+ * over c with unit stride, which the compiler vectorizes. */
 
-/* Nearest of k centroids (rows of stride b) to x (len floats). */
-static uint32_t nearest(const float *cent, uint32_t k, uint32_t b,
-                        const float *x, uint32_t len)
+/* Squared L2 distances from x (len floats) to the 256 centroids of cb. */
+static void all_sq_l2(const float *cb, const float *x, uint32_t len,
+                      float *dist)
 {
-    uint32_t best = 0;
-    float bd = INFINITY;
-    for (uint32_t c = 0; c < k; c++) {
-        float d = sq_l2(cent + (size_t)c * b, x, len);
-        if (d < bd) {
-            bd = d;
-            best = c;
+    for (uint32_t c = 0; c < PQ_K; c++)
+        dist[c] = 0.0f;
+    for (uint32_t d = 0; d < len; d++) {
+        const float *row = cb + (size_t)d * PQ_K;
+        float xd = x[d];
+        for (uint32_t c = 0; c < PQ_K; c++) {
+            float t = xd - row[c];
+            dist[c] += t * t;
         }
     }
+}
+
+/* Nearest of the first k centroids of cb to x; the first on ties. */
+static uint32_t nearest(const float *cb, uint32_t k, const float *x,
+                        uint32_t len)
+{
+    float dist[PQ_K];
+    all_sq_l2(cb, x, len, dist);
+    uint32_t best = 0;
+    for (uint32_t c = 1; c < k; c++)
+        if (dist[c] < dist[best])
+            best = c;
     return best;
 }
 
-/* k-means of bucket j on the n sample rows of pts (len floats each, dense),
- * into cent (PQ_K rows of b floats).  acc/cnt: scratch of PQ_K * b doubles
- * and PQ_K counts, asg: n assignments. */
+static void set_centroid(float *cb, uint32_t c, const float *x, uint32_t len)
+{
+    for (uint32_t d = 0; d < len; d++)
+        cb[(size_t)d * PQ_K + c] = x[d];
+}
+
+/* k-means of one bucket on the n sample rows of pts (len floats each,
+ * dense), into cb (b x 256, dimension-major).  acc/cnt: scratch of
+ * PQ_K * b doubles and PQ_K counts. */
 static void kmeans(const float *pts, size_t n, uint32_t len, uint32_t b,
-                   float *cent, double *acc, uint32_t *cnt, uint8_t *asg,
-                   uint64_t *rng)
+                   float *cb, double *acc, uint32_t *cnt, uint64_t *rng)
 {
     uint32_t k = n < PQ_K ? (uint32_t)n : PQ_K;
-    memset(cent, 0, (size_t)PQ_K * b * sizeof(float));
+    memset(cb, 0, (size_t)PQ_K * b * sizeof(float));
     /* Distinct starting rows: a random offset and a stride over the
      * sample, so k <= n rows are all different slots. */
-    size_t off = n ? xorshift(rng) % n : 0;
+    size_t off = xorshift(rng) % n, step = n / k;
     for (uint32_t c = 0; c < k; c++)
-        memcpy(cent + (size_t)c * b, pts + ((off + c * (n / k)) % n) * len,
-               len * sizeof(float));
-    for (uint32_t it = 0; it < PQ_ITERS && k > 0; it++) {
+        set_centroid(cb, c, pts + ((off + c * step) % n) * len, len);
+    for (uint32_t it = 0; it < PQ_ITERS; it++) {
         memset(acc, 0, (size_t)k * b * sizeof(double));
         memset(cnt, 0, k * sizeof(uint32_t));
         for (size_t i = 0; i < n; i++) {
             const float *x = pts + i * len;
-            uint32_t c = nearest(cent, k, b, x, len);
-            asg[i] = (uint8_t)c;
+            uint32_t c = nearest(cb, k, x, len);
             cnt[c]++;
             for (uint32_t d = 0; d < len; d++)
                 acc[(size_t)c * b + d] += x[d];
         }
         for (uint32_t c = 0; c < k; c++) {
-            float *row = cent + (size_t)c * b;
             if (cnt[c] == 0) {
                 /* Empty: re-seed from a sample row. */
-                memcpy(row, pts + (xorshift(rng) % n) * len,
-                       len * sizeof(float));
+                set_centroid(cb, c, pts + (xorshift(rng) % n) * len, len);
                 continue;
             }
             for (uint32_t d = 0; d < len; d++)
-                row[d] = (float)(acc[(size_t)c * b + d] / cnt[c]);
+                cb[(size_t)d * PQ_K + c] =
+                    (float)(acc[(size_t)c * b + d] / cnt[c]);
         }
     }
-    /* Unused centroids (k < 256) copy centroid 0: never nearer than it. */
-    for (uint32_t c = k; c < PQ_K && k > 0; c++)
-        memcpy(cent + (size_t)c * b, cent, b * sizeof(float));
+    /* Unused centroids (k < 256) copy centroid 0: never nearer than it
+     * (ties go to the first). */
+    for (uint32_t c = k; c < PQ_K; c++)
+        for (uint32_t d = 0; d < len; d++)
+            cb[(size_t)d * PQ_K + c] = cb[(size_t)d * PQ_K];
 }
 
 qv_status qvi_pq_train(qvi_quant *q, const float *base, size_t stride,
@@ -153,9 +168,8 @@ qv_status qvi_pq_train(qvi_quant *q, const float *base, size_t stride,
     float *pts = malloc(max * b * sizeof(float));
     double *acc = malloc((size_t)PQ_K * b * sizeof(double));
     uint32_t *cnt = malloc(PQ_K * sizeof(uint32_t));
-    uint8_t *asg = malloc(max);
     qv_status st = QV_ENOMEM;
-    if (!slots || !cent || !pts || !acc || !cnt || !asg)
+    if (!slots || !cent || !pts || !acc || !cnt)
         goto cleanup;
     size_t n = qvi_quant_sample(live, used, slots, max);
     uint64_t rng = 0x9E3779B97F4A7C15ull;
@@ -167,7 +181,7 @@ qv_status qvi_pq_train(qvi_quant *q, const float *base, size_t stride,
         float *cj = cent + (size_t)j * PQ_K * b;
         if (n == 0)
             continue; /* all-zero codebook: every code 0, still valid */
-        kmeans(pts, n, len, b, cj, acc, cnt, asg, &rng);
+        kmeans(pts, n, len, b, cj, acc, cnt, &rng);
     }
     free(q->cent);
     q->cent = cent;
@@ -180,7 +194,6 @@ cleanup:
     free(pts);
     free(acc);
     free(cnt);
-    free(asg);
     return st;
 }
 
@@ -189,7 +202,7 @@ void qvi_pq_encode(qvi_quant *q, uint32_t slot, const float *v)
     uint8_t *code = q->codes + (size_t)slot * q->row;
     uint32_t b = q->bucket;
     for (uint32_t j = 0; j < q->m; j++)
-        code[j] = (uint8_t)nearest(q->cent + (size_t)j * PQ_K * b, PQ_K, b,
+        code[j] = (uint8_t)nearest(q->cent + (size_t)j * PQ_K * b, PQ_K,
                                    v + j * b, bucket_len(q, j));
     memset(code + q->m, 0, q->row - q->m);
 }
@@ -216,24 +229,25 @@ void qvi_pq_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
         const float *x = query + j * b;
         const float *cj = q->cent + (size_t)j * PQ_K * b;
         float *tj = table + (size_t)j * PQ_K;
-        for (uint32_t c = 0; c < PQ_K; c++) {
-            const float *y = cj + (size_t)c * b;
-            float s = 0.0f;
-            for (uint32_t d = 0; d < len; d++) {
-                float t = x[d] - y[d];
-                switch (q->metric) {
-                case QV_METRIC_EUCLID:
-                    s += t * t;
-                    break;
-                case QV_METRIC_MANHATTAN:
-                    s += fabsf(t);
-                    break;
-                default:
-                    s -= x[d] * y[d];
-                    break;
-                }
+        for (uint32_t c = 0; c < PQ_K; c++)
+            tj[c] = 0.0f;
+        for (uint32_t d = 0; d < len; d++) {
+            const float *row = cj + (size_t)d * PQ_K;
+            float xd = x[d];
+            switch (q->metric) {
+            case QV_METRIC_EUCLID:
+                for (uint32_t c = 0; c < PQ_K; c++)
+                    tj[c] += (xd - row[c]) * (xd - row[c]);
+                break;
+            case QV_METRIC_MANHATTAN:
+                for (uint32_t c = 0; c < PQ_K; c++)
+                    tj[c] += fabsf(xd - row[c]);
+                break;
+            default:
+                for (uint32_t c = 0; c < PQ_K; c++)
+                    tj[c] -= xd * row[c];
+                break;
             }
-            tj[c] = s;
         }
     }
     out->q = q;
