@@ -82,8 +82,8 @@ static uint64_t xorshift(uint64_t *s)
  * over c with unit stride, which the compiler vectorizes. */
 
 /* Squared L2 distances from x (len floats) to the 256 centroids of cb. */
-static void all_sq_l2(const float *cb, const float *x, uint32_t len,
-                      float *dist)
+static void all_sq_l2(const float *restrict cb, const float *restrict x,
+                      uint32_t len, float *restrict dist)
 {
     for (uint32_t c = 0; c < PQ_K; c++)
         dist[c] = 0.0f;
@@ -219,37 +219,37 @@ static float dist_pq(const qvi_quant_query *qq, uint32_t slot)
                         q->codes + (size_t)slot * q->row, q->m);
 }
 
+/* Row j of the table: the bucket-j part of the metric's distance from
+ * x (len floats) to each of the 256 centroids of cb.  restrict: the
+ * loops over c vectorize. */
+static void table_row(qv_metric metric, const float *restrict cb,
+                      const float *restrict x, uint32_t len, float *restrict tj)
+{
+    for (uint32_t c = 0; c < PQ_K; c++)
+        tj[c] = 0.0f;
+    for (uint32_t d = 0; d < len; d++) {
+        const float *restrict row = cb + (size_t)d * PQ_K;
+        float xd = x[d];
+        if (metric == QV_METRIC_EUCLID)
+            for (uint32_t c = 0; c < PQ_K; c++)
+                tj[c] += (xd - row[c]) * (xd - row[c]);
+        else if (metric == QV_METRIC_MANHATTAN)
+            for (uint32_t c = 0; c < PQ_K; c++)
+                tj[c] += fabsf(xd - row[c]);
+        else
+            for (uint32_t c = 0; c < PQ_K; c++)
+                tj[c] -= xd * row[c];
+    }
+}
+
 void qvi_pq_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
                     qvi_quant_query *out)
 {
     float *table = (float *)buf;
     uint32_t b = q->bucket;
-    for (uint32_t j = 0; j < q->m; j++) {
-        uint32_t len = bucket_len(q, j);
-        const float *x = query + j * b;
-        const float *cj = q->cent + (size_t)j * PQ_K * b;
-        float *tj = table + (size_t)j * PQ_K;
-        for (uint32_t c = 0; c < PQ_K; c++)
-            tj[c] = 0.0f;
-        for (uint32_t d = 0; d < len; d++) {
-            const float *row = cj + (size_t)d * PQ_K;
-            float xd = x[d];
-            switch (q->metric) {
-            case QV_METRIC_EUCLID:
-                for (uint32_t c = 0; c < PQ_K; c++)
-                    tj[c] += (xd - row[c]) * (xd - row[c]);
-                break;
-            case QV_METRIC_MANHATTAN:
-                for (uint32_t c = 0; c < PQ_K; c++)
-                    tj[c] += fabsf(xd - row[c]);
-                break;
-            default:
-                for (uint32_t c = 0; c < PQ_K; c++)
-                    tj[c] -= xd * row[c];
-                break;
-            }
-        }
-    }
+    for (uint32_t j = 0; j < q->m; j++)
+        table_row(q->metric, q->cent + (size_t)j * PQ_K * b, query + j * b,
+                  bucket_len(q, j), table + (size_t)j * PQ_K);
     out->q = q;
     out->dist = dist_pq;
     out->code = buf;
