@@ -14,12 +14,13 @@
  * cosine (the data arrive unit-normalised, so the normalisation on insert
  * changes nothing), ip is dot.
  *
- * Variants (--variant): none (float32), int8 and binary, Quiver's
+ * Variants (--variant): none (float32), int8, binary and pq, Quiver's
  * quantization (README.md, "Quantization"): the collection keeps codes,
  * the graph walk reads them and the candidates are rescored with the
- * floats -- int8 with oversampling 2, binary (one bit) with oversampling 4
- * -- so the recall measured is the rescored one, as Qdrant users run it.
- * The memory record gives the bytes of codes (or floats) a search reads.
+ * floats -- int8 with oversampling 2, binary (one bit) and pq (product,
+ * x8: one byte per two components) with oversampling 4 -- so the recall
+ * measured is the rescored one, as Qdrant users run it. The memory record gives
+ * the bytes of codes (or floats) a search reads.
  *
  * The measuring loop and the output records are in harness_driver.c.
  */
@@ -72,6 +73,10 @@ static int qvb_quiver_build(const qvb_drv_config *cfg, const float *base,
         cc.quantization = QV_QUANTIZATION_INT8;
     else if (!strcmp(cfg->variant, "binary"))
         cc.quantization = QV_QUANTIZATION_BINARY;
+    else if (!strcmp(cfg->variant, "pq")) {
+        cc.quantization = QV_QUANTIZATION_PRODUCT;
+        cc.quant_encoding = QV_PQ_X8;
+    }
     qv_status st = qv_collection_create(&cc, &q->c);
     if (st != QV_OK) {
         snprintf(err, cap, "qv_collection_create: %s", qv_strerror(st));
@@ -154,7 +159,7 @@ int main(int argc, char **argv)
     qv_build_info info;
     qv_build_info_get(&info);
     snprintf(version, sizeof version, "%s-%s", info.version, info.simd_level);
-    static const char *const variants[] = {"int8", "binary", NULL};
+    static const char *const variants[] = {"int8", "binary", "pq", NULL};
     const qvb_drv_ops ops = {"quiver",
                              version,
                              qvb_quiver_build,

@@ -187,9 +187,9 @@ static int parse_engines(const char *text, qvb_opts *o)
     return 0;
 }
 
-/* --quantization none,int8,binary: the quiver engine becomes one row per
- * kind (quiver, quiver-int8, quiver-binary, driver variants), and with
- * int8, faiss gains its 8-bit scalar-quantizer peer faiss-sq8.  Applied
+/* --quantization none,int8,binary,pq: the quiver engine becomes one row per
+ * kind (quiver, quiver-int8, quiver-binary, quiver-pq, driver variants), and
+ * with int8, faiss gains its 8-bit scalar-quantizer peer faiss-sq8.  Applied
  * after every option, so that it expands whatever --engines said. */
 static int expand_quant(qvb_opts *o)
 {
@@ -197,17 +197,17 @@ static int expand_quant(qvb_opts *o)
         return 0;
     char buf[128], list[512] = "";
     snprintf(buf, sizeof buf, "%s", o->quantization);
-    const char *kinds[3];
+    const char *kinds[4];
     size_t nk = 0;
     bool int8 = false;
     char *save = NULL;
     for (char *t = strtok_r(buf, ",", &save); t;
          t = strtok_r(NULL, ",", &save)) {
-        if (nk == 3 ||
-            (strcmp(t, "none") && strcmp(t, "int8") && strcmp(t, "binary"))) {
+        if (nk == 4 || (strcmp(t, "none") && strcmp(t, "int8") &&
+                        strcmp(t, "binary") && strcmp(t, "pq"))) {
             fprintf(stderr,
                     "quiver bench: bad --quantization '%s' (none, "
-                    "int8, binary)\n",
+                    "int8, binary, pq)\n",
                     o->quantization);
             return -1;
         }
@@ -332,7 +332,7 @@ static const opt_spec opt_table[] = {
      .arg = "LIST",
      .kind = OPT_STRING,
      .field = OPT_AT(quantization),
-     .help = "none,int8,binary: a quiver row for each\n"
+     .help = "none,int8,binary,pq: a quiver row for each\n"
              "(quiver-int8, ...); int8 adds faiss-sq8"},
     {.name = "m",
      .arg = "M",

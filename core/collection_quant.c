@@ -7,14 +7,18 @@
  * -------------------
  * The codes follow every write through qvi_index_update_locked (upserts)
  * and are rebuilt whole when a collection is loaded (adopt_columns) or
- * its quantization changes.  int8 and the 1.5/2-bit binary encodings need
- * training data (core/quant/quant.h, "Training"); they train on the
- * points present at the first write and retrain, re-encoding every point,
- * each time the collection has doubled since, until a training sample is
- * full (qvi_quant_sample_max vectors): doubling keeps the re-encoding
- * cost O(1) per point, amortised, and the range tracks the data while it
- * is small and still changing.  Deleted slots keep stale codes, which no
- * search reads: the graph never returns a removed slot.
+ * its quantization changes.  int8, product and the 1.5/2-bit binary
+ * encodings need training data (core/quant/quant.h, "Training"); they
+ * train on the points present at the first write and retrain,
+ * re-encoding every point, each time the collection has doubled since,
+ * until a training sample is full (qvi_quant_train_max vectors; 8,192
+ * for product's k-means): doubling keeps the re-encoding cost O(1) per
+ * point, amortised, and the range (or codebooks) track the data while it
+ * is small and still changing.  Product training runs k-means under the
+ * write lock when a write triggers it (about a second at dim 128 with a
+ * full sample; see quant_pq.c), which stalls that write and the searches
+ * behind it; a PATCH trains under the shared lock instead.  Deleted slots keep
+ * stale codes, which no search reads: the graph never returns a removed slot.
  *
  * Searches (Qdrant's `params.quantization`)
  * -----------------------------------------
@@ -111,7 +115,7 @@ static bool wants_training(const qv_collection *c)
         q->p.encoding == QV_BINARY_ONE_BIT)
         return false; /* nothing to learn */
     return c->count >= 2 * c->quant_trained_on &&
-           c->quant_trained_on < qvi_quant_sample_max(c->cfg.dim);
+           c->quant_trained_on < qvi_quant_train_max(q);
 }
 
 void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n)
@@ -143,7 +147,7 @@ static bool rescoring(const qv_collection *c, const qv_search_params *params)
         return true;
     if (params->quant_rescore == QV_RESCORE_OFF)
         return false;
-    return c->quant->p.kind == QV_QUANTIZATION_BINARY;
+    return c->quant->p.kind == QV_QUANTIZATION_BINARY; /* not int8, PQ */
 }
 
 /* Candidates the code walk keeps: floor(k * oversampling), at least k. */

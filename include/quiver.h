@@ -226,7 +226,8 @@ typedef struct qv_collection_config {
     uint32_t quantization;         /* a qv_quantization_kind */
     float quant_quantile;          /* int8: 0.5..1; 0 = unset (whole range) */
     bool quant_always_ram;         /* recorded and shown; codes are in RAM */
-    uint32_t quant_encoding;       /* binary: a qv_binary_encoding */
+    uint32_t quant_encoding;       /* binary: a qv_binary_encoding;
+                                      product: a qv_pq_compression */
     uint32_t quant_query_encoding; /* binary: a qv_binary_query_encoding */
     uint32_t version; /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
                          default); larger: QV_EINVAL ("Conventions") */
@@ -1385,9 +1386,11 @@ QV_API qv_status qv_multi_search(qv_collection *c, const float *rows,
 
 /*
  * A collection may keep compact codes of its vectors beside the floats:
- * Qdrant's scalar int8 quantization (one byte a component) or binary
- * quantization (one to two bits a component).  HNSW searches then walk the
- * graph on the codes, which are 4 to 32 times smaller than the floats, take
+ * Qdrant's scalar int8 quantization (one byte a component), binary
+ * quantization (one to two bits a component) or product quantization (one
+ * byte per bucket of 1 to 16 components, k-means codebooks trained on a
+ * bounded sample).  HNSW searches then walk the graph on the codes, which
+ * are 4 to 64 times smaller than the floats, take
  * ceil(k * oversampling) candidates and, when rescoring, compute their
  * exact float distances to return the best k with float scores.  Exact
  * searches (params->exact, collections below the full-scan threshold, and
@@ -1397,19 +1400,33 @@ QV_API qv_status qv_multi_search(qv_collection *c, const float *rows,
  * quant_quantile (int8: the fraction of component values the code range
  * covers, Qdrant's `quantile`, 0.5..1, 0 for the whole range),
  * quant_always_ram (recorded), quant_encoding and quant_query_encoding
- * (binary).  Per search, in qv_search_params: quant_ignore, quant_rescore
- * and quant_oversampling, Qdrant's `params.quantization`.  Rescoring is on
- * by default for binary codes and off for int8 codes, as Qdrant's
- * default_rescoring.
+ * (binary; for product the compression, a qv_pq_compression).  Per search, in
+ * qv_search_params: quant_ignore, quant_rescore and quant_oversampling,
+ * Qdrant's `params.quantization`.  Rescoring is on by default for binary codes
+ * and off for int8 and product codes, as Qdrant's default_rescoring.
  *
  * The codes are derived from the vectors: snapshots store the config and
  * the codes are rebuilt when a collection is opened.
  */
 typedef enum qv_quantization_kind {
     QV_QUANTIZATION_NONE = 0,
-    QV_QUANTIZATION_INT8 = 1,   /* Qdrant's scalar, type int8 */
-    QV_QUANTIZATION_BINARY = 2, /* Qdrant's binary */
+    QV_QUANTIZATION_INT8 = 1,    /* Qdrant's scalar, type int8 */
+    QV_QUANTIZATION_BINARY = 2,  /* Qdrant's binary */
+    QV_QUANTIZATION_PRODUCT = 3, /* Qdrant's product (quant_encoding: the
+                                    compression) */
 } qv_quantization_kind;
+
+/* Product quantization's compression, Qdrant's CompressionRatio: the
+ * float vector is cut into buckets of 1, 2, 4, 8 or 16 components, each
+ * stored as one byte (the number of its nearest of 256 k-means
+ * centroids). */
+typedef enum qv_pq_compression {
+    QV_PQ_X4 = 0,
+    QV_PQ_X8 = 1,
+    QV_PQ_X16 = 2,
+    QV_PQ_X32 = 3,
+    QV_PQ_X64 = 4,
+} qv_pq_compression;
 
 typedef enum qv_binary_encoding {
     QV_BINARY_ONE_BIT = 0,           /* sign of each component */
@@ -1450,8 +1467,9 @@ QV_API qv_status qv_collection_set_quantization(
     qv_collection *c, const qv_collection_config *cfg);
 
 /* Bytes of the codes a quantized search reads per point (int8: dim + 4,
- * binary: the bit words), or 0 without quantization; *out gets it.
- * Returns QV_OK or QV_ENULL.  Reader; thread-safe. */
+ * binary: the bit words, product: one byte a bucket), or 0 without
+ * quantization; *out gets it. Returns QV_OK or QV_ENULL.  Reader; thread-safe.
+ */
 QV_API qv_status qv_collection_code_bytes(qv_collection *c, size_t *out);
 
 /* ------------------------------------------------------------------------ */

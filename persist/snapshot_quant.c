@@ -11,10 +11,11 @@
  * quantization, which searches the floats and loses no data.
  *
  * Layout (32 bytes, native byte order like the rest of the file):
- *   0  u32 kind            qv_quantization_kind (1 int8, 2 binary)
+ *   0  u32 kind            qv_quantization_kind (1 int8, 2 binary, 3 product)
  *   4  f32 quantile        int8; 0 = unset
  *   8  u32 always_ram      0 or 1
- *  12  u32 encoding        binary: qv_binary_encoding
+ *  12  u32 encoding        binary: qv_binary_encoding;
+ *                          product: qv_pq_compression (0 x4 .. 4 x64)
  *  16  u32 query_encoding  binary: qv_binary_query_encoding
  *  20  12 bytes zero
  * A section whose values the library would refuse in a config is

@@ -509,7 +509,7 @@ static bool check_datatype(const cJSON *vp, const char *path, qvs_resp *r)
  *
  * The config must round-trip (create, PATCH, GET) as Qdrant's does,
  * whether or not the library implements the kind (scalar and binary are
- * applied by quantization.c; product and turbo only kept), so it is checked
+ * applied by quantization.c, product too; turbo only kept), so it is checked
  * against Qdrant 1.19's shapes (lib/segment/src/types.rs: the untagged
  * enum QuantizationConfig of ScalarQuantization {scalar: {type: "int8",
  * quantile 0.5..=1.0, always_ram, memory}}, ProductQuantization {product:

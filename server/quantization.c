@@ -15,10 +15,11 @@
  * (qv_collection_set_quantization): searches wait for the rebuild rather than
  * see half the codes.
  *
- * Qdrant's scalar {type: int8, quantile, always_ram} and binary {encoding,
- * query_encoding, always_ram} map one to one.  product and turbo are
- * accepted and shown, but the library has no such codes yet: searches of
- * those vectors read the floats.
+ * Qdrant's scalar {type: int8, quantile, always_ram}, binary {encoding,
+ * query_encoding, always_ram} and product {compression, always_ram} map one
+ * to one (product's compression x4..x64 becomes quant_encoding, a
+ * qv_pq_compression).  turbo is accepted and shown, but the library has no
+ * such codes yet: searches of those vectors read the floats.
  *
  * Searches: params.quantization {ignore, rescore, oversampling}
  * (QuantizationSearchParams in Qdrant's OpenAPI; oversampling is validated
@@ -57,11 +58,18 @@ static void from_json(const cJSON *q, qv_collection_config *lib)
                                       "two_bits"};
     static const char *const qenc[] = {"default", "binary", "scalar4bits",
                                        "scalar8bits"};
-    const cJSON *s = item(q, "scalar"), *b = item(q, "binary");
-    const cJSON *v = s ? s : b;
+    static const char *const ratio[] = {"x4", "x8", "x16", "x32", "x64"};
+    const cJSON *s = item(q, "scalar"), *b = item(q, "binary"),
+                *p = item(q, "product");
+    const cJSON *v = s ? s : b ? b : p;
     if (!cJSON_IsObject(v))
-        return; /* product, turbo: not implemented, see above */
+        return; /* turbo: not implemented, see above */
     lib->quant_always_ram = cJSON_IsTrue(item(v, "always_ram"));
+    if (v == p) {
+        lib->quantization = QV_QUANTIZATION_PRODUCT;
+        lib->quant_encoding = pick(item(p, "compression"), ratio, 5, 0);
+        return;
+    }
     if (s) {
         const cJSON *qu = item(s, "quantile");
         lib->quantization = QV_QUANTIZATION_INT8;

@@ -112,6 +112,7 @@ const qvi_code_kernels qvi_codes_avx512 = {
     .l1_u8 = avx512_l1_u8,
     .xor_popcount = avx512_xor_popcount,
     .and_popcount = avx512_and_popcount,
+    .pq_sum = qvi_pq_sum_avx2,
 };
 
 #else

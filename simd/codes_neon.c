@@ -107,6 +107,7 @@ const qvi_code_kernels qvi_codes_neon = {
     .l1_u8 = neon_l1_u8,
     .xor_popcount = neon_xor_popcount,
     .and_popcount = neon_and_popcount,
+    .pq_sum = qvi_pq_sum_scalar,
 };
 
 #else

@@ -92,6 +92,19 @@ static uint64_t scalar_and_popcount(const uint64_t *a, const uint64_t *b,
     return s;
 }
 
+float qvi_pq_sum_scalar(const float *table, const uint8_t *code, size_t m)
+{
+    float l[8] = {0};
+    size_t j = 0;
+    for (; j + 8 <= m; j += 8)
+        for (size_t k = 0; k < 8; k++)
+            l[k] += table[(j + k) * 256 + code[j + k]];
+    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for (; j < m; j++)
+        s += table[j * 256 + code[j]];
+    return s;
+}
+
 const qvi_code_kernels qvi_codes_scalar = {
     .level = QVI_SIMD_SCALAR,
     .name = "scalar",
@@ -100,6 +113,7 @@ const qvi_code_kernels qvi_codes_scalar = {
     .l1_u8 = scalar_l1_u8,
     .xor_popcount = scalar_xor_popcount,
     .and_popcount = scalar_and_popcount,
+    .pq_sum = qvi_pq_sum_scalar,
 };
 
 #if defined(__x86_64__)

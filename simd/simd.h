@@ -73,7 +73,20 @@ typedef struct qvi_code_kernels {
     uint32_t (*l1_u8)(const uint8_t *a, const uint8_t *b, size_t n);
     uint64_t (*xor_popcount)(const uint64_t *a, const uint64_t *b, size_t w);
     uint64_t (*and_popcount)(const uint64_t *a, const uint64_t *b, size_t w);
+    /* Product quantization's table sum: sum over j < m of
+     * table[j * 256 + code[j]].  Floats, so the order of the additions is
+     * fixed for every level: eight lanes (lane l takes j = 8 i + l over
+     * the whole groups of eight), reduced as ((l0+l4)+(l2+l6)) +
+     * ((l1+l5)+(l3+l7)), then the tail j in order. */
+    float (*pq_sum)(const float *table, const uint8_t *code, size_t m);
 } qvi_code_kernels;
+
+/* The pq_sum kernels, shared between levels (AVX-512 uses the AVX2
+ * gather, NEON the scalar walk); call them through the table. */
+float qvi_pq_sum_scalar(const float *table, const uint8_t *code, size_t m);
+#if defined(__x86_64__)
+float qvi_pq_sum_avx2(const float *table, const uint8_t *code, size_t m);
+#endif
 
 /* The code kernels matching the level of qvi_simd(): the same level when
  * this CPU can run its code kernels (the AVX-512 ones also need AVX512BW,

@@ -3,7 +3,8 @@
  * recall of every quantization kind under every metric against exact
  * search, rescoring returning float scores, configs checked and changed,
  * codes rebuilt from a snapshot, and the leaf's distances against the
- * float distances they approximate.
+ * float distances they approximate; product quantization's recall,
+ * exact table distances and rebuilt codebooks.
  *
  * Data: a Gaussian mixture centred on the origin (as embeddings roughly
  * are; binary codes take the sign of each component).  Bounds are set
@@ -316,6 +317,128 @@ START_TEST(ignore_walks_the_floats)
 }
 END_TEST
 
+/* Product quantization, every metric: x8 (buckets of two components) and
+ * x32 (eight) with rescoring, and x8 without (Qdrant's default for PQ).
+ * Measured here: x8+rescore 0.98-1.0, x32+rescore 0.9+, x8 alone 0.7+. */
+START_TEST(pq_recall_every_metric)
+{
+    float *data = mixture(N, 1), *queries = mixture(NQ, 2);
+    qv_metric m = metrics[_i];
+    qv_collection *c = make(m, QV_QUANTIZATION_PRODUCT, QV_PQ_X8, 0, data);
+    size_t bytes;
+    ck_assert_int_eq(qv_collection_code_bytes(c, &bytes), QV_OK);
+    ck_assert_uint_eq(bytes, DIM / 2);
+    qv_search_params p;
+    params_for(&p, QV_RESCORE_ON, 4.0);
+    double r = recall(c, queries, &p);
+    ck_assert_msg(r >= 0.9, "metric %d pq x8+rescore recall %.3f", m, r);
+    params_for(&p, QV_RESCORE_AUTO, 0); /* product: no rescoring */
+    r = recall(c, queries, &p);
+    ck_assert_msg(r >= 0.5, "metric %d pq x8 recall %.3f", m, r);
+
+    qv_collection_config cfg;
+    ck_assert_int_eq(qv_collection_get_config(c, &cfg), QV_OK);
+    cfg.quant_encoding = QV_PQ_X32;
+    ck_assert_int_eq(qv_collection_set_quantization(c, &cfg), QV_OK);
+    ck_assert_int_eq(qv_collection_code_bytes(c, &bytes), QV_OK);
+    ck_assert_uint_eq(bytes, DIM / 8);
+    params_for(&p, QV_RESCORE_ON, 8.0);
+    p.hnsw_ef = 128;
+    r = recall(c, queries, &p);
+    ck_assert_msg(r >= 0.8, "metric %d pq x32+rescore recall %.3f", m, r);
+    qv_collection_release(c);
+    free(data);
+    free(queries);
+}
+END_TEST
+
+/* The table distance is the float distance to the decoded vector: with x4
+ * (one component a bucket) and 256 training vectors, every training value
+ * starts as a centroid, stays one, and the distance is exact. */
+START_TEST(pq_distance_is_exact_on_few_values)
+{
+    enum { n = 256, dim = 5 };
+    float data[n * dim];
+    for (int i = 0; i < n * dim; i++)
+        data[i] = (float)((i * 7919) % 200) / 50.0f - 2.0f;
+    uint8_t live[n];
+    memset(live, 1, sizeof live);
+    for (int mi = 0; mi < 4; mi++) {
+        qvi_quant_params qp = {.kind = QV_QUANTIZATION_PRODUCT,
+                               .encoding = QV_PQ_X4};
+        qvi_quant *q;
+        ck_assert_int_eq(qvi_quant_create(&qp, dim, metrics[mi], &q), QV_OK);
+        ck_assert_uint_eq(q->m, dim);
+        ck_assert_int_eq(qvi_quant_reserve(q, n), QV_OK);
+        ck_assert_int_eq(qvi_quant_train(q, data, dim, live, n), QV_OK);
+        for (uint32_t s = 0; s < n; s++)
+            qvi_quant_encode(q, s, data + s * dim);
+        uint8_t *buf = qvi_alloc_aligned(qvi_quant_query_bytes(q));
+        qvi_quant_query qq;
+        const float *query = data + 17 * dim;
+        qvi_quant_prepare(q, query, buf, &qq);
+        for (uint32_t s = 0; s < n; s += 13) {
+            const float *v = data + s * dim;
+            double want = 0;
+            for (int d = 0; d < dim; d++) {
+                double t = (double)query[d] - v[d];
+                want += metrics[mi] == QV_METRIC_EUCLID ? t * t
+                        : metrics[mi] == QV_METRIC_MANHATTAN
+                            ? fabs(t)
+                            : -(double)query[d] * v[d];
+            }
+            ck_assert_double_eq_tol(qvi_quant_distance(&qq, s), want, 1e-3);
+        }
+        free(buf);
+        qvi_quant_free(q);
+    }
+}
+END_TEST
+
+/* A product-quantized snapshot: the config comes back and the codes are
+ * rebuilt identical (training reads the same sample the same way). */
+START_TEST(pq_snapshot_round_trip)
+{
+    scratch_dir_make("quant_pq_snapshot");
+    float *data = mixture(N, 1), *queries = mixture(NQ, 2);
+    qv_collection *c =
+        make(QV_METRIC_EUCLID, QV_QUANTIZATION_PRODUCT, QV_PQ_X16, 0, data);
+    const char *path = scratch_path("q.qvs");
+    ck_assert_int_eq(qv_snapshot_save(c, path), QV_OK);
+    qv_collection *d = NULL;
+    ck_assert_int_eq(qv_snapshot_open(path, 0, &d, NULL, 0), QV_OK);
+    qv_collection_config b;
+    ck_assert_int_eq(qv_collection_get_config(d, &b), QV_OK);
+    ck_assert_uint_eq(b.quantization, QV_QUANTIZATION_PRODUCT);
+    ck_assert_uint_eq(b.quant_encoding, QV_PQ_X16);
+    ck_assert(d->quant && d->quant_ok);
+    ck_assert_uint_eq(d->quant->m, DIM / 4);
+    ck_assert_int_eq(
+        memcmp(d->quant->codes, c->quant->codes, (size_t)N * c->quant->row), 0);
+    ck_assert_int_eq(memcmp(d->quant->cent, c->quant->cent,
+                            (size_t)DIM * 256 * sizeof(float)),
+                     0);
+    qv_search_params p;
+    params_for(&p, QV_RESCORE_OFF, 0);
+    for (int q = 0; q < NQ; q++) {
+        qv_hit ha[K], hb[K];
+        size_t na, nb;
+        ck_assert_int_eq(qv_search(c, queries + q * DIM, DIM, &p, ha, &na),
+                         QV_OK);
+        ck_assert_int_eq(qv_search(d, queries + q * DIM, DIM, &p, hb, &nb),
+                         QV_OK);
+        ck_assert_uint_eq(na, nb);
+        for (size_t i = 0; i < na; i++)
+            ck_assert_float_eq(ha[i].score, hb[i].score);
+    }
+    qv_collection_release(c);
+    qv_collection_release(d);
+    free(data);
+    free(queries);
+    scratch_dir_remove();
+}
+END_TEST
+
 START_TEST(bad_configs_and_params_are_refused)
 {
     qv_collection_config cfg;
@@ -340,6 +463,12 @@ START_TEST(bad_configs_and_params_are_refused)
     cfg.quant_query_encoding = 4;
     ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_EINVAL);
     cfg.quant_query_encoding = 0;
+    cfg.quantization = QV_QUANTIZATION_PRODUCT;
+    cfg.quant_encoding = QV_PQ_X64 + 1; /* "x3" has no number */
+    ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_EINVAL);
+    ck_assert_ptr_null(c);
+    cfg.quantization = QV_QUANTIZATION_BINARY;
+    cfg.quant_encoding = 0;
     ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
 
     float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -562,7 +691,7 @@ START_TEST(wal_record_round_trip)
     qvi_wal_change_free(&out);
     uint8_t bad[20];
     memcpy(bad, body, 20);
-    bad[0] = 3; /* no such kind */
+    bad[0] = 4; /* no such kind (3 is product) */
     ck_assert_int_eq(qvi_wal_decode(QVI_CHANGE_QUANT_SET, 1, bad, 20, &out, err,
                                     sizeof(err)),
                      QV_ECORRUPT);
@@ -691,6 +820,9 @@ int main(void)
     tcase_add_loop_test(tc, rescoring_returns_float_scores, 0, 4);
     tcase_add_test(tc, ignore_walks_the_floats);
     tcase_add_test(tc, filtered_search_on_codes);
+    tcase_add_loop_test(tc, pq_recall_every_metric, 0, 4);
+    tcase_add_test(tc, pq_distance_is_exact_on_few_values);
+    tcase_add_test(tc, pq_snapshot_round_trip);
     tcase_add_test(tc, bad_configs_and_params_are_refused);
     tcase_add_test(tc, set_quantization_rebuilds);
     tcase_add_test(tc, snapshot_round_trip);

@@ -2757,6 +2757,14 @@ START_TEST(test_quantization_config)
                              "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
                              "\"quantization_config\":{\"product\":{}}}"),
                         400, "Format error in JSON body");
+    expect_error_prefix(
+        call("PUT", "/collections/q3",
+             "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+             "\"quantization_config\":{\"product\":{\"compression\":"
+             "\"x3\"}}}"),
+        400,
+        "Format error in JSON body: quantization_config: data did not "
+        "match any variant of untagged enum QuantizationConfig");
     expect_error_msg(
         call("PUT", "/collections/q3",
              "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
@@ -2943,6 +2951,61 @@ START_TEST(test_quantized_search)
              "{\"vector\":{\"name\":\"a\",\"vector\":[1,0,0,0,0,0,0,0,0,0,0,"
              "0,0,0,0,0]},\"limit\":3,\"params\":{\"quantization\":[]}}"),
         400, "Format error in JSON body: params.quantization");
+}
+END_TEST
+
+/* Product quantization over HTTP: searches walk the codes (un-rescored
+ * scores are the table's approximations, not the float scores), rescoring
+ * gives the float scores, a PATCH changes the compression and the codes
+ * come back after a restart. */
+START_TEST(test_quantized_search_product)
+{
+    create("qp", "{\"vectors\":{\"size\":16,\"distance\":\"Euclid\"},"
+                 "\"hnsw_config\":{\"full_scan_threshold\":10},"
+                 "\"quantization_config\":{\"product\":{\"compression\":"
+                 "\"x8\",\"always_ram\":true}}}");
+    upsert_qpoints("qp", NULL, 0);
+    double got[5], want[5];
+    int n = qscores("qp", NULL, "{\"quantization\":{\"rescore\":false}}", got);
+    ck_assert_int_eq(qscores("qp", NULL, "{\"exact\":true}", want), n);
+    ck_assert_int_eq(n, 5);
+    bool differs = false;
+    for (int i = 0; i < n; i++) {
+        /* Euclid scores are distances: the table's are close to them */
+        ck_assert_double_eq_tol(got[i], want[i], 0.5 * want[i] + 0.1);
+        differs = differs || fabs(got[i] - want[i]) > 1e-6;
+    }
+    ck_assert_msg(differs, "pq scores equal the float scores");
+    expect_exact_scores("qp", NULL,
+                        "{\"quantization\":{\"rescore\":true,"
+                        "\"oversampling\":20}}");
+    expect_ok(call("PATCH", "/collections/qp",
+                   "{\"quantization_config\":{\"product\":{\"compression\":"
+                   "\"x64\"}}}"));
+    ck_assert_str_eq(
+        str(coll_config("qp"), "quantization_config.product.compression"),
+        "x64");
+    expect_exact_scores("qp", NULL,
+                        "{\"quantization\":{\"rescore\":true,"
+                        "\"oversampling\":100}}");
+    stop_server();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+    n = qscores("qp", NULL, "{\"quantization\":{\"rescore\":false}}", got);
+    ck_assert_int_eq(qscores("qp", NULL, "{\"exact\":true}", want), n);
+    differs = false;
+    for (int i = 0; i < n; i++)
+        differs = differs || fabs(got[i] - want[i]) > 1e-6;
+    ck_assert_msg(differs, "pq codes gone after a restart");
+    /* Qdrant's CompressionRatio has no x3: serde's untagged-enum 400 */
+    expect_error_prefix(
+        call("PATCH", "/collections/qp",
+             "{\"quantization_config\":{\"product\":{\"compression\":"
+             "\"x3\"}}}"),
+        400,
+        "Format error in JSON body: quantization_config: data did not "
+        "match any variant of untagged enum QuantizationConfigDiff");
 }
 END_TEST
 
@@ -5166,6 +5229,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_op_ids_survive_restart);
     tcase_add_test(q19, test_quantization_config);
     tcase_add_test(q19, test_quantized_search);
+    tcase_add_test(q19, test_quantized_search_product);
     tcase_add_test(q19, test_snapshot_sha256);
     tcase_add_test(q19, test_cli_verifies_archives);
     tcase_add_test(q19, test_validation_codes);

@@ -10,8 +10,10 @@
  * rely on that bound, 0..255 for l1_u8), including the all-127 and
  * 0-against-127 extremes where an int16 pair or an int32 lane would
  * overflow first.  Popcounts: every word count 0..300, random words and
- * all-ones.  The test prints the levels it ran, and with
- * QUIVER_TEST_EXPECT_SIMD set (the NEON run) requires that exact list.
+ * all-ones.  pq_sum (float table sums): every m in 0..300, compared bit
+ * for bit with an oracle adding in simd.h's fixed order.  The test prints the
+ * levels it ran, and with QUIVER_TEST_EXPECT_SIMD set (the NEON run) requires
+ * that exact list.
  */
 #include "simd/simd.h"
 
@@ -130,6 +132,39 @@ static void check_words(const qvi_code_kernels *k, size_t w, bool ones)
                      (unsigned long long)got, (unsigned long long)want);
 }
 
+/* pq_sum: float sums, so the oracle adds in the order simd.h fixes and
+ * every level must match it bit for bit; m 0..300 covers every tail of
+ * the eight-lane steps, codes over 0..255 reach every table column. */
+static float ref_pq(const float *t, const uint8_t *c, size_t m)
+{
+    float l[8] = {0};
+    size_t j = 0;
+    for (; j + 8 <= m; j += 8)
+        for (size_t k = 0; k < 8; k++)
+            l[k] += t[(j + k) * 256 + c[j + k]];
+    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for (; j < m; j++)
+        s += t[j * 256 + c[j]];
+    return s;
+}
+
+static void check_pq(const qvi_code_kernels *k, size_t m)
+{
+    static float table[301 * 256];
+    static uint8_t code[301 + 3];
+    for (size_t i = 0; i < m * 256; i++)
+        table[i] = (float)((int64_t)(rnd() % 2000001) - 1000000) / 1000.0f;
+    for (size_t off = 0; off < 3; off++) {
+        for (size_t j = 0; j < m; j++)
+            code[off + j] = (uint8_t)rnd();
+        float got = k->pq_sum(table, code + off, m);
+        float want = ref_pq(table, code + off, m);
+        if (memcmp(&got, &want, sizeof got) != 0)
+            ck_abort_msg("%s pq_sum m=%zu off=%zu: %.9g, want %.9g", k->name, m,
+                         off, (double)got, (double)want);
+    }
+}
+
 static const size_t big[] = {4096, 65535, 65536};
 
 START_TEST(each_level_matches_the_oracle)
@@ -150,6 +185,8 @@ START_TEST(each_level_matches_the_oracle)
             check_words(k, w, false);
             check_words(k, w, true);
         }
+        for (size_t m = 0; m <= 300; m++)
+            check_pq(k, m);
         if (ran[0])
             strcat(ran, ",");
         strcat(ran, k->name);

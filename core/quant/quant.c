@@ -26,7 +26,8 @@
 
 qv_status qvi_quant_check(const qvi_quant_params *p, char *msg, size_t cap)
 {
-    if (p->kind != QV_QUANTIZATION_INT8 && p->kind != QV_QUANTIZATION_BINARY) {
+    if (p->kind != QV_QUANTIZATION_INT8 && p->kind != QV_QUANTIZATION_BINARY &&
+        p->kind != QV_QUANTIZATION_PRODUCT) {
         snprintf(msg, cap, "unknown quantization kind %u", p->kind);
         return QV_EINVAL;
     }
@@ -38,6 +39,10 @@ qv_status qvi_quant_check(const qvi_quant_params *p, char *msg, size_t cap)
     }
     if (p->kind == QV_QUANTIZATION_BINARY && p->encoding > QV_BINARY_TWO_BITS) {
         snprintf(msg, cap, "unknown binary encoding %u", p->encoding);
+        return QV_EINVAL;
+    }
+    if (p->kind == QV_QUANTIZATION_PRODUCT && p->encoding > QV_PQ_X64) {
+        snprintf(msg, cap, "unknown product compression %u", p->encoding);
         return QV_EINVAL;
     }
     if (p->kind == QV_QUANTIZATION_BINARY &&
@@ -81,6 +86,10 @@ qv_status qvi_quant_create(const qvi_quant_params *p, uint32_t dim,
     q->k = qvi_simd_codes();
     if (p->kind == QV_QUANTIZATION_INT8) {
         q->row = (dim + 15u) / 16u * 16u;
+    } else if (p->kind == QV_QUANTIZATION_PRODUCT) {
+        q->bucket = qvi_pq_bucket(p->encoding);
+        q->m = (dim + q->bucket - 1) / q->bucket;
+        q->row = (q->m + 15u) / 16u * 16u;
     } else {
         q->ext = binary_bits(dim, p->encoding);
         q->words = (q->ext + 63u) / 64u;
@@ -100,6 +109,7 @@ void qvi_quant_free(qvi_quant *q)
     free(q->corr);
     free(q->mean);
     free(q->sd);
+    free(q->cent);
     free(q);
 }
 
@@ -169,11 +179,19 @@ size_t qvi_quant_sample_max(uint32_t dim)
     return m ? m : 1;
 }
 
+size_t qvi_quant_train_max(const qvi_quant *q)
+{
+    return q->p.kind == QV_QUANTIZATION_PRODUCT ? qvi_pq_sample_max()
+                                                : qvi_quant_sample_max(q->dim);
+}
+
 qv_status qvi_quant_train(qvi_quant *q, const float *base, size_t stride,
                           const uint8_t *live, uint32_t used)
 {
     if (q->p.kind == QV_QUANTIZATION_INT8)
         return qvi_q8_train(q, base, stride, live, used);
+    if (q->p.kind == QV_QUANTIZATION_PRODUCT)
+        return qvi_pq_train(q, base, stride, live, used);
     return qvi_qb_train(q, base, stride, live, used);
 }
 
@@ -181,6 +199,8 @@ void qvi_quant_encode(qvi_quant *q, uint32_t slot, const float *v)
 {
     if (q->p.kind == QV_QUANTIZATION_INT8)
         qvi_q8_encode(q, slot, v);
+    else if (q->p.kind == QV_QUANTIZATION_PRODUCT)
+        qvi_pq_encode(q, slot, v);
     else
         qvi_qb_encode(q, slot, v);
 }
@@ -189,6 +209,8 @@ size_t qvi_quant_query_bytes(const qvi_quant *q)
 {
     if (q->p.kind == QV_QUANTIZATION_INT8)
         return q->row;
+    if (q->p.kind == QV_QUANTIZATION_PRODUCT)
+        return qvi_pq_query_bytes(q);
     return qvi_qb_query_bytes(q);
 }
 
@@ -197,6 +219,8 @@ void qvi_quant_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
 {
     if (q->p.kind == QV_QUANTIZATION_INT8)
         qvi_q8_prepare(q, query, buf, out);
+    else if (q->p.kind == QV_QUANTIZATION_PRODUCT)
+        qvi_pq_prepare(q, query, buf, out);
     else
         qvi_qb_prepare(q, query, buf, out);
 }
@@ -205,6 +229,8 @@ size_t qvi_quant_point_bytes(const qvi_quant *q)
 {
     if (q->p.kind == QV_QUANTIZATION_INT8)
         return q->dim + sizeof(float);
+    if (q->p.kind == QV_QUANTIZATION_PRODUCT)
+        return q->m;
     return q->row;
 }
 
@@ -215,5 +241,7 @@ size_t qvi_quant_memory_bytes(const qvi_quant *q)
         n += (size_t)q->cap * sizeof(float);
     if (q->mean)
         n += 2 * (size_t)q->dim * sizeof(float);
+    if (q->cent)
+        n += (size_t)q->m * 256 * q->bucket * sizeof(float);
     return n;
 }

@@ -15,6 +15,9 @@
  *           deviation), or one and a half (the second bits of two
  *           neighbouring components ORed), scored by popcounts; the query
  *           may be kept at 4 or 8 bits a component instead.
+ *   product (quant_pq.c) one byte a bucket of 1 to 16 components, the
+ *           number of its nearest of 256 k-means centroids; scored
+ *           asymmetrically through a per-query table.
  *
  * Distances are "lower is better" in the units of the float distance they
  * approximate, so that core/metric.c can turn them into scores when no
@@ -48,9 +51,10 @@
 #include <stdint.h>
 
 typedef struct qvi_quant_params {
-    uint32_t kind;           /* QV_QUANTIZATION_INT8 or _BINARY */
+    uint32_t kind;           /* QV_QUANTIZATION_INT8, _BINARY or _PRODUCT */
     float quantile;          /* int8; 0 or >= 1: whole range */
-    uint32_t encoding;       /* binary: qv_binary_encoding */
+    uint32_t encoding;       /* binary: qv_binary_encoding; product: a
+                                qv_pq_compression */
     uint32_t query_encoding; /* binary: qv_binary_query_encoding */
 } qvi_quant_params;
 
@@ -67,6 +71,11 @@ typedef struct qvi_quant {
     float *mean, *sd;
     uint32_t ext; /* binary: bits of a code (dim, 1.5 dim or 2 dim) */
     size_t words; /* binary: 64-bit words of a code */
+
+    /* product: m buckets of `bucket` components, m * 256 centroids of
+     * `bucket` floats each (see quant_pq.c) */
+    uint32_t bucket, m;
+    float *cent;
 
     size_t row;     /* bytes of one slot's code */
     uint8_t *codes; /* cap rows of row bytes, 64-byte aligned */
@@ -159,6 +168,20 @@ size_t qvi_qb_query_bytes(const qvi_quant *q);
 void qvi_qb_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
                     qvi_quant_query *out);
 float qvi_qb_distance(const qvi_quant_query *qq, uint32_t slot);
+
+/* product (quant_pq.c) */
+uint32_t qvi_pq_bucket(uint32_t compression);
+size_t qvi_pq_sample_max(void);
+qv_status qvi_pq_train(qvi_quant *q, const float *base, size_t stride,
+                       const uint8_t *live, uint32_t used);
+void qvi_pq_encode(qvi_quant *q, uint32_t slot, const float *v);
+size_t qvi_pq_query_bytes(const qvi_quant *q);
+void qvi_pq_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
+                    qvi_quant_query *out);
+
+/* The most vectors a training pass of q reads (qvi_quant_sample_max for
+ * int8 and binary, a fixed k-means sample for product). */
+size_t qvi_quant_train_max(const qvi_quant *q);
 
 /* The slots a training pass reads: at most max of the live ones, spread
  * evenly over [0, used), written to out (room for max); returns their
