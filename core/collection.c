@@ -39,6 +39,7 @@
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
 #include "core/multi/multi.h"
+#include "core/payload/payload.h"
 #include "core/pindex/pindex.h"
 #include "core/sparse/sparse.h"
 #include "simd/simd.h"
@@ -212,7 +213,7 @@ static void collection_free(qv_collection *c)
     qvi_sparse_detach(c);
     for (uint32_t s = 0; s < c->used; s++) {
         if (c->payloads[s])
-            qvi_free_owned(c, c->payloads[s]);
+            qvi_payload_release(c, c->payloads[s], c->payload_lens[s]);
     }
     free(c->payloads);
     qvi_free_owned(c, c->payload_lens);
@@ -484,8 +485,8 @@ static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
     store_row_locked(c, slot, v);
     if (with_payload) {
         qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
-        qvi_free_owned(c, c->payloads[slot]);
-        c->payloads[slot] = *blob;
+        qvi_payload_release(c, c->payloads[slot], c->payload_lens[slot]);
+        c->payloads[slot] = qvi_blob_intern(*blob, blob_len);
         c->payload_lens[slot] = *blob ? (uint32_t)blob_len : 0;
         *blob = NULL;
         qvi_pindexes_add_slot_locked(c, slot); /* payload indexes */
@@ -672,7 +673,7 @@ void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
     qvi_sparse_delete_slot_locked(c, slot);
     qvi_idmap_remove(&c->map, c->ids, &c->ids[slot]);
     c->live[slot] = 0;
-    qvi_free_owned(c, c->payloads[slot]);
+    qvi_payload_release(c, c->payloads[slot], c->payload_lens[slot]);
     c->payloads[slot] = NULL;
     c->payload_lens[slot] = 0;
     qvi_index_remove_locked(c, slot);

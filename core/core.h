@@ -344,6 +344,17 @@ static inline void qvi_free_owned(const qv_collection *c, void *p)
         free(p);
 }
 
+/* Lets go of slot-owned payload blob p (len bytes): borrowed blobs stay with
+ * the backing, owned ones go back to the blob pool (payload_pool.c), which
+ * frees a blob with its last holder. */
+void qvi_blob_release(uint8_t *blob, size_t len);
+static inline void qvi_payload_release(const qv_collection *c, uint8_t *p,
+                                       size_t len)
+{
+    if (p && (!c->backing || !qvi_backing_contains(c->backing, p)))
+        qvi_blob_release(p, len);
+}
+
 /* ---- columns: loading and saving a collection (columns.c) ----------------
  */
 
