@@ -141,6 +141,7 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
     qv_collection *c = calloc(1, sizeof(*c));
     if (!c)
         return QV_ENOMEM;
+    c->vec_arena.fd = -1;
     if (qvi_errbuf_create(&c->err) != QV_OK) {
         free(c);
         return QV_ENOMEM;
@@ -222,7 +223,10 @@ static void collection_free(qv_collection *c)
     qvi_multi_destroy(c);
     qvi_quant_detach(c);
     qvi_idmap_free(&c->map);
-    qvi_free_owned(c, c->vecs);
+    if (!qvi_maparena_contains(&c->vec_arena, c->vecs))
+        qvi_free_owned(c, c->vecs);
+    qvi_maparena_close(&c->vec_arena);
+    free(c->vec_dir);
     qvi_free_owned(c, c->sqnorms);
     qvi_free_owned(c, c->ids);
     qvi_free_owned(c, c->live);
@@ -345,6 +349,52 @@ qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
     return QV_OK;
 }
 
+/* ---- on_disk vectors ------------------------------------------------------
+ */
+
+qv_status qv_collection_set_vectors_on_disk(qv_collection *c, const char *dir)
+{
+    if (!c)
+        return QV_ENULL;
+    if (c->cfg.kind == QV_VECTOR_SPARSE || c->multi)
+        return qvi_fail(c->err, QV_EINVAL,
+                        "on_disk vectors apply to dense single vectors only");
+    char *d = NULL;
+    if (dir && !(d = strdup(dir)))
+        return qvi_fail(c->err, QV_ENOMEM, "out of memory");
+    qv_status st = QV_OK;
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->vec_on_disk)
+        goto cleanup;
+    bool borrowed = c->backing && qvi_backing_contains(c->backing, c->vecs);
+    if (!borrowed) {
+        /* Heap rows move now (an empty collection gets its file now, so a
+         * bad dir is refused here); borrowed ones are already file
+         * pages. */
+        qvi_maparena a;
+        size_t bytes = (size_t)c->cap * c->stride * sizeof(float);
+        st = qvi_maparena_open(&a, dir, bytes);
+        if (st != QV_OK) {
+            qvi_fail(c->err, st, "cannot make the on-disk vector file in %s",
+                     dir ? dir : "$TMPDIR");
+            goto cleanup;
+        }
+        if (c->used)
+            memcpy(a.base, c->vecs,
+                   (size_t)c->used * c->stride * sizeof(float));
+        free(c->vecs);
+        c->vecs = a.base;
+        c->vec_arena = a;
+    }
+    c->vec_dir = d;
+    d = NULL;
+    c->vec_on_disk = true;
+cleanup:
+    pthread_rwlock_unlock(&c->lock);
+    free(d);
+    return st;
+}
+
 /* ---- growth -------------------------------------------------------------- */
 
 /* Grows every per-slot array to at least `need` rows.  Allocates all the
@@ -371,15 +421,43 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
         return qvi_fail(c->err, QV_ENOMEM, "vector array size overflows");
     used_bytes = (size_t)c->used * c->stride * sizeof(float);
 
-    float *vecs = qvi_alloc_aligned(vec_bytes);
+    /* On_disk vectors grow in their mapped file (no copy: the mapping
+     * moves); the first growth after a snapshot opened, or after the
+     * switch, copies the rows into a new arena. */
+    bool in_arena =
+        c->vec_arena.fd >= 0 &&
+        (c->cap == 0 || qvi_maparena_contains(&c->vec_arena, c->vecs));
+    float *vecs = c->vec_on_disk ? NULL : qvi_alloc_aligned(vec_bytes);
     float *sqnorms = malloc(cap * sizeof(float));
     qv_point_id *ids = malloc(cap * sizeof(qv_point_id));
     uint8_t *live = calloc(cap, 1);
     uint32_t *free_slots = malloc(cap * sizeof(uint32_t));
     uint8_t **payloads = calloc(cap, sizeof(uint8_t *));
     uint32_t *payload_lens = calloc(cap, sizeof(uint32_t));
+    qv_status ast = QV_OK;
+    bool new_arena = false;
+    if (c->vec_on_disk && sqnorms && ids && live && free_slots && payloads &&
+        payload_lens) {
+        /* Last, so that a failure of the heap arrays leaves the arena as
+         * it was; nothing after this can fail. */
+        if (in_arena) {
+            ast = qvi_maparena_grow(&c->vec_arena, vec_bytes);
+        } else {
+            qvi_maparena fresh;
+            ast = qvi_maparena_open(&fresh, c->vec_dir, vec_bytes);
+            if (ast == QV_OK) {
+                qvi_maparena_close(&c->vec_arena); /* holds no rows */
+                c->vec_arena = fresh;
+                new_arena = true;
+            }
+        }
+        if (ast == QV_OK)
+            vecs = c->vec_arena.base;
+    }
     if (!vecs || !sqnorms || !ids || !live || !free_slots || !payloads ||
         !payload_lens) {
+        if (c->vec_on_disk)
+            vecs = NULL; /* the arena is not ours to free */
         free(vecs);
         free(sqnorms);
         free(ids);
@@ -387,11 +465,17 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
         free(free_slots);
         free(payloads);
         free(payload_lens);
+        if (ast != QV_OK)
+            return qvi_fail(c->err, ast,
+                            "cannot grow the on-disk vector file to %zu "
+                            "points (%s)",
+                            cap, c->vec_dir ? c->vec_dir : "$TMPDIR");
         return qvi_fail(c->err, QV_ENOMEM,
                         "cannot grow the collection to %zu points", cap);
     }
-    if (c->used) {
+    if (c->used && (!c->vec_on_disk || new_arena))
         memcpy(vecs, c->vecs, used_bytes);
+    if (c->used) {
         memcpy(sqnorms, c->sqnorms, c->used * sizeof(float));
         memcpy(ids, c->ids, c->used * sizeof(qv_point_id));
         memcpy(live, c->live, c->used);
@@ -401,8 +485,9 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
     if (c->n_free)
         memcpy(free_slots, c->free_slots, c->n_free * sizeof(uint32_t));
     /* Arrays borrowed from a snapshot are now copied out; the backing
-     * keeps them until the collection goes. */
-    qvi_free_owned(c, c->vecs);
+     * keeps them until the collection goes.  Rows in the arena stay. */
+    if (!in_arena)
+        qvi_free_owned(c, c->vecs);
     qvi_free_owned(c, c->sqnorms);
     qvi_free_owned(c, c->ids);
     qvi_free_owned(c, c->live);
