@@ -6,8 +6,9 @@
  *   bench_ondisk MODE N DIM DIR [graph]
  *
  * MODE is heap or disk.  Loads N random DIM-float vectors (a fixed seed)
- * into a collection, its rows on the heap or in a mapped file in DIR
- * (qv_collection_set_vectors_on_disk).  Without "graph" the collection is
+ * into a collection, its rows (and its graph's level-0 links) on the heap
+ * or in mapped files in DIR (qv_collection_set_vectors_on_disk,
+ * qv_collection_set_graph_on_disk).  Without "graph" the collection is
  * scanned exactly (the threshold is set out of reach), so a query reads
  * every row; with it an HNSW graph is built (m 16, ef_construct 64) and a
  * query reads the rows of the nodes it visits.  It then prints VmRSS,
@@ -19,7 +20,9 @@
  * its first query is the warm case.  Figures are for ratios within one
  * run, not absolutes.
  */
+#define QVI_HNSW_INTERNAL /* the graph's links arena, to make it cold */
 #include "core/core.h"
+#include "core/hnsw/hnsw.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -88,7 +91,8 @@ int main(int argc, char **argv)
     qv_collection *c;
     if (qv_collection_create(&cfg, &c) != QV_OK)
         return 1;
-    if (disk && qv_collection_set_vectors_on_disk(c, dir) != QV_OK) {
+    if (disk && (qv_collection_set_vectors_on_disk(c, dir) != QV_OK ||
+                 qv_collection_set_graph_on_disk(c, dir) != QV_OK)) {
         char m[256];
         qv_collection_errmsg(c, m, sizeof(m));
         fprintf(stderr, "on_disk: %s\n", m);
@@ -123,6 +127,12 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < np; i++)
                 res += vec[i] & 1;
         printf("cold: %zu of %zu vector-file pages resident\n", res, np);
+        if (graph) { /* the graph's links file too */
+            qvi_maparena *la = &c->index->links_arena;
+            fdatasync(la->fd);
+            madvise(la->base, la->len, MADV_DONTNEED);
+            posix_fadvise(la->fd, 0, 0, POSIX_FADV_DONTNEED);
+        }
         free(vec);
         print_mem("after drop");
     }

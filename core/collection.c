@@ -227,6 +227,7 @@ static void collection_free(qv_collection *c)
         qvi_free_owned(c, c->vecs);
     qvi_maparena_close(&c->vec_arena);
     free(c->vec_dir);
+    free(c->graph_dir);
     qvi_free_owned(c, c->sqnorms);
     qvi_free_owned(c, c->ids);
     qvi_free_owned(c, c->live);

@@ -41,14 +41,18 @@ struct qv_collection {
                                (qv_collection_set_vectors_on_disk) */
     char *vec_dir;          /* where vec_arena's unnamed file is made */
     qvi_maparena vec_arena; /* fd -1 until the rows first move there */
-    float *sqnorms;         /* squared L2 norm of each slot's vector */
-    qv_point_id *ids;       /* ids[slot] for live slots */
-    uint8_t *live;          /* 1 when the slot holds a point */
-    uint32_t cap;           /* rows allocated */
-    uint32_t used;          /* high-water mark: slots >= used were never used */
-    uint32_t *free_slots;   /* stack of deleted slots below used */
-    uint8_t **payloads;     /* payload blob of each live slot (payload.h);
-                               NULL for the empty payload {} */
+    bool graph_on_disk;     /* every graph of c keeps its level-0 links in a
+                               mapped file made in graph_dir
+                               (qv_collection_set_graph_on_disk) */
+    char *graph_dir;
+    float *sqnorms;       /* squared L2 norm of each slot's vector */
+    qv_point_id *ids;     /* ids[slot] for live slots */
+    uint8_t *live;        /* 1 when the slot holds a point */
+    uint32_t cap;         /* rows allocated */
+    uint32_t used;        /* high-water mark: slots >= used were never used */
+    uint32_t *free_slots; /* stack of deleted slots below used */
+    uint8_t **payloads;   /* payload blob of each live slot (payload.h);
+                             NULL for the empty payload {} */
     uint32_t *payload_lens;
     uint8_t *empty_payload; /* the blob of {}, for slots without one */
     size_t empty_payload_len;

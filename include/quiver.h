@@ -278,6 +278,20 @@ QV_API qv_status qv_collection_get_config(const qv_collection *c,
 QV_API qv_status qv_collection_set_vectors_on_disk(qv_collection *c,
                                                    const char *dir);
 
+/* Qdrant's `hnsw_config.on_disk: true`: keeps the level-0 links of c's
+ * HNSW graph (its bulk: 2m+1 32-bit words a point) in a shared mapping of
+ * an unnamed file in dir, as qv_collection_set_vectors_on_disk does for
+ * vectors, also for every graph rebuilt later; the upper levels, the
+ * level and degree arrays stay in RAM.  Links lent by a snapshot stay in
+ * its mapping until the graph first grows.  Not saved: set it after each
+ * open.  Searches return exactly what they return with the graph on the
+ * heap.  Calling it again is a no-op.  Returns QV_OK, QV_ENULL, QV_EINVAL
+ * (a sparse collection), QV_EIO (dir refuses an unnamed file, or no
+ * memory for it) or QV_ENOMEM, with nothing changed on failure.  Writer
+ * (takes the write lock). */
+QV_API qv_status qv_collection_set_graph_on_disk(qv_collection *c,
+                                                 const char *dir);
+
 /* Copies the message of the last failure on c (or "" if none) into buf,
  * truncated to cap-1 bytes and NUL-terminated.  Returns the full message
  * length.  Thread-safe; see "Conventions" above for concurrent failures. */

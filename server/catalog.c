@@ -229,7 +229,9 @@ static void drop_libs(qvs_catalog *cat, const qvs_coll *c)
 
 /* Qdrant's `on_disk: true` in a dense vector's params: the library
  * collection keeps its float vectors in a mapped file made in the storage
- * directory (qv_collection_set_vectors_on_disk) instead of on the heap.
+ * directory (qv_collection_set_vectors_on_disk) instead of on the heap;
+ * `hnsw_config.on_disk: true` (the vector's, else the collection's) does
+ * the same for its graph's level-0 links (qv_collection_set_graph_on_disk).
  * The setting lives in the config (catalog.json), so it is applied again
  * at every open; one that is turned off takes effect at the next open.
  * Sparse vectors and multivectors stay on the heap (the library refuses
@@ -242,10 +244,36 @@ static bool sync_on_disk(qvs_catalog *cat, const qvs_coll *c,
         const cJSON *od = cJSON_IsObject(vp)
                               ? cJSON_GetObjectItemCaseSensitive(vp, "on_disk")
                               : NULL;
-        if (!cJSON_IsTrue(od) || c->vectors[i].sparse ||
-            c->vector_cfgs[i].multivector != QV_MULTIVECTOR_NONE)
+        /* hnsw_config.on_disk: the vector's own hnsw_config, else the
+         * collection's. */
+        const cJSON *vh =
+            cJSON_IsObject(vp)
+                ? cJSON_GetObjectItemCaseSensitive(vp, "hnsw_config")
+                : NULL;
+        const cJSON *gd = cJSON_IsObject(vh)
+                              ? cJSON_GetObjectItemCaseSensitive(vh, "on_disk")
+                              : NULL;
+        if (!gd || cJSON_IsNull(gd)) {
+            const cJSON *ch =
+                cJSON_GetObjectItemCaseSensitive(config, "hnsw_config");
+            gd = cJSON_IsObject(ch)
+                     ? cJSON_GetObjectItemCaseSensitive(ch, "on_disk")
+                     : NULL;
+        }
+        if (c->vectors[i].sparse)
             continue;
         qv_collection *lib = c->vectors[i].coll;
+        if (cJSON_IsTrue(gd) &&
+            qv_collection_set_graph_on_disk(lib, cat->dir) != QV_OK) {
+            char msg[256];
+            qv_collection_errmsg(lib, msg, sizeof(msg));
+            snprintf(err, cap, "on_disk graph of '%s': %s", c->vectors[i].name,
+                     msg);
+            return false;
+        }
+        if (!cJSON_IsTrue(od) ||
+            c->vector_cfgs[i].multivector != QV_MULTIVECTOR_NONE)
+            continue;
         if (qv_collection_set_vectors_on_disk(lib, cat->dir) != QV_OK) {
             char msg[256];
             qv_collection_errmsg(lib, msg, sizeof(msg));

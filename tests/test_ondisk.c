@@ -14,9 +14,14 @@
  *     durable store and dies with _exit (no close, no checkpoint); the
  *     reopened store holds every acknowledged point and searches as the
  *     heap twin does.
- *  4. Refusals: NULL, sparse collections.
+ *  4. Refusals: NULL, sparse collections, a directory that does not exist.
+ *  5. The graph's level-0 links on disk (qv_collection_set_graph_on_disk),
+ *     with the vectors and alone, also for a graph built later (past the
+ *     threshold) and after reopening: the same hits bit for bit.
  */
+#define QVI_HNSW_INTERNAL /* the graph's links arena */
 #include "core/core.h"
+#include "core/hnsw/hnsw.h"
 #include "tests/scratch_dir.h"
 
 #include <check.h>
@@ -250,6 +255,89 @@ START_TEST(test_kill_recover)
 }
 END_TEST
 
+static bool links_in_arena(qv_collection *c)
+{
+    return c->graph_on_disk &&
+           qvi_maparena_contains(&c->index->links_arena, c->index->links0);
+}
+
+START_TEST(test_graph)
+{
+    qv_collection_config cfg;
+    config(&cfg);
+    qv_collection *heap, *both, *lazy;
+    ck_assert_int_eq(qv_collection_create(&cfg, &heap), QV_OK);
+    ck_assert_int_eq(qv_collection_create(&cfg, &both), QV_OK);
+    cfg.full_scan_threshold_kb = 20; /* graph built after ~200 points */
+    ck_assert_int_eq(qv_collection_create(&cfg, &lazy), QV_OK);
+    ck_assert_int_eq(qv_collection_set_vectors_on_disk(both, NULL), QV_OK);
+    ck_assert_int_eq(qv_collection_set_graph_on_disk(both, NULL), QV_OK);
+    ck_assert_int_eq(qv_collection_set_graph_on_disk(both, NULL), QV_OK);
+    ck_assert_int_eq(qv_collection_set_graph_on_disk(lazy, NULL), QV_OK);
+    qv_collection *all[3] = {heap, both, lazy};
+    for (int k = 0; k < 3; k++) {
+        write_points(all[k], 1, 700, 1);
+        write_points(all[k], 300, 200, 2);
+        qv_point_id gone = {.kind = QV_ID_NUM, .u.num = 42};
+        ck_assert_int_eq(qv_delete(all[k], &gone), QV_OK);
+    }
+    ck_assert(links_in_arena(both));
+    ck_assert(rows_in_arena(both));
+    ck_assert(links_in_arena(lazy)); /* the graph built later too */
+    ck_assert(!rows_in_arena(lazy));
+    ck_assert(lazy->index_ok);
+    assert_same_search(heap, both);
+    /* lazy's graph was built in one batch, the others point by point:
+     * compare it with the exact scan only through a heap twin built the
+     * same way. */
+    qv_collection *lazy_heap;
+    ck_assert_int_eq(qv_collection_create(&cfg, &lazy_heap), QV_OK);
+    write_points(lazy_heap, 1, 700, 1);
+    write_points(lazy_heap, 300, 200, 2);
+    qv_point_id gone = {.kind = QV_ID_NUM, .u.num = 42};
+    ck_assert_int_eq(qv_delete(lazy_heap, &gone), QV_OK);
+    assert_same_search(lazy_heap, lazy);
+    for (int k = 0; k < 3; k++)
+        qv_collection_release(all[k]);
+    qv_collection_release(lazy_heap);
+}
+END_TEST
+
+START_TEST(test_graph_reopen)
+{
+    scratch_dir_make("ondisk-graph");
+    char path[256];
+    snprintf(path, sizeof(path), "%s", scratch_path("store"));
+    qv_collection_config cfg;
+    config(&cfg);
+    qv_collection *heap;
+    ck_assert_int_eq(qv_collection_create(&cfg, &heap), QV_OK);
+    write_points(heap, 1, 800, 1);
+    qv_store *s = open_store(path);
+    qv_collection *c;
+    ck_assert_int_eq(qv_store_create(s, "v", &cfg, &c), QV_OK);
+    ck_assert_int_eq(qv_collection_set_graph_on_disk(c, path), QV_OK);
+    write_points(c, 1, 800, 1);
+    ck_assert(links_in_arena(c));
+    assert_same_search(heap, c);
+    qv_collection_release(c);
+    qv_store_close(s);
+
+    s = open_store(path);
+    ck_assert_int_eq(qv_store_get(s, "v", &c), QV_OK);
+    ck_assert_int_eq(qv_collection_set_graph_on_disk(c, path), QV_OK);
+    assert_same_search(heap, c);
+    write_points(heap, 2000, 600, 4);
+    write_points(c, 2000, 600, 4); /* grows: links go to the arena */
+    ck_assert(links_in_arena(c));
+    assert_same_search(heap, c);
+    qv_collection_release(c);
+    qv_store_close(s);
+    qv_collection_release(heap);
+    scratch_dir_remove();
+}
+END_TEST
+
 START_TEST(test_refusals)
 {
     ck_assert_int_eq(qv_collection_set_vectors_on_disk(NULL, NULL), QV_ENULL);
@@ -259,6 +347,8 @@ START_TEST(test_refusals)
     qv_collection *c;
     ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
     ck_assert_int_eq(qv_collection_set_vectors_on_disk(c, NULL), QV_EINVAL);
+    ck_assert_int_eq(qv_collection_set_graph_on_disk(c, NULL), QV_EINVAL);
+    ck_assert_int_eq(qv_collection_set_graph_on_disk(NULL, NULL), QV_ENULL);
     qv_collection_release(c);
     config(&cfg);
     ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
@@ -266,6 +356,9 @@ START_TEST(test_refusals)
         qv_collection_set_vectors_on_disk(c, "/nonexistent-quiver-dir"),
         QV_EIO);
     ck_assert(!c->vec_on_disk); /* nothing changed */
+    ck_assert_int_eq(
+        qv_collection_set_graph_on_disk(c, "/nonexistent-quiver-dir"), QV_EIO);
+    ck_assert(!c->graph_on_disk);
     qv_collection_release(c);
 }
 END_TEST
@@ -279,6 +372,8 @@ int main(void)
     tcase_add_test(tc, test_reopen);
     tcase_add_test(tc, test_kill_recover);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_graph);
+    tcase_add_test(tc, test_graph_reopen);
     suite_add_tcase(s, tc);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -37,7 +37,9 @@
  * as one JSON line {"method","path","status","body","content_type"} for
  * the OpenAPI schema validator (tests/schema).
  */
+#define QVI_HNSW_INTERNAL /* test_on_disk_vectors: the graph links arena */
 #include "core/core.h"
+#include "core/hnsw/hnsw.h"
 #include "core/payload/payload.h"
 #include "server/server.h"
 #include "server/strict.h"
@@ -4900,6 +4902,21 @@ START_TEST(test_on_disk_vectors)
     ck_assert(od_on_disk("od", "a"));
     ck_assert(!od_on_disk("od", "b"));
     ck_assert(od_on_disk("odu", ""));
+    /* hnsw_config.on_disk: the collection's, overridden per vector. */
+    create("odg", "{\"vectors\":{\"g\":{\"size\":4,\"distance\":\"Cosine\"},"
+                  "\"h\":{\"size\":4,\"distance\":\"Cosine\",\"hnsw_config\":"
+                  "{\"on_disk\":false}}},\"hnsw_config\":{\"on_disk\":true}}");
+    {
+        qvs_coll *g;
+        ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "odg", &g));
+        ck_assert(qvs_coll_vector(g, "g")->coll->graph_on_disk);
+        ck_assert(!qvs_coll_vector(g, "h")->coll->graph_on_disk);
+        ck_assert(!qvs_coll_vector(g, "g")->coll->vec_on_disk);
+        qv_collection *gl = qvs_coll_vector(g, "g")->coll;
+        ck_assert(
+            qvi_maparena_contains(&gl->index->links_arena, gl->index->links0));
+        qvs_coll_release(qvs_server_catalog(srv), g);
+    }
     char qa[512], qb[512], qu[512];
     od_query("od", "a", qa, sizeof(qa));
     od_query("od", "b", qb, sizeof(qb));
