@@ -19,13 +19,16 @@
  *     per-vector collections (the server's named vectors) costs the same
  *     heap bytes in the blob pool (payload_pool.c); edits and deletes in
  *     one collection leave the others' payload intact; releasing the
- *     collections gives every byte back.
+ *     collections gives every byte back; four threads storing and
+ *     dropping the same payloads in their own collections keep the
+ *     pool's counts right.
  */
 #include "core/filter/filter.h"
 #include "core/payload/payload.h"
 
 #include "tests/filter_gen.h"
 #include <check.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -919,6 +922,69 @@ START_TEST(test_stored_once)
 }
 END_TEST
 
+/* Four threads, each with its own collection, store and drop the same
+ * payloads at once: the pool's counts stay right (no blob freed while
+ * another collection holds it, every byte back at the end). */
+static void *pool_worker(void *arg)
+{
+    qv_collection *c = arg;
+    char text[64];
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 50; i++) {
+            qv_point_id id = {.kind = QV_ID_NUM, .u.num = (uint64_t)i + 1};
+            float v[4] = {1, (float)i, 2, 3};
+            size_t len = (size_t)snprintf(text, sizeof(text),
+                                          "{\"k\":%d,\"r\":%d}", i, round % 3);
+            const char *pt = text;
+            if (qv_upsert_with_payloads(c, &id, v, 1, 4, &pt, &len) != QV_OK)
+                return (void *)1;
+        }
+        for (int i = 0; i < 50; i += 2) {
+            qv_point_id id = {.kind = QV_ID_NUM, .u.num = (uint64_t)i + 1};
+            if (qv_delete(c, &id) != QV_OK)
+                return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_pool_threads)
+{
+    size_t b0, n0;
+    qvi_blob_pool_stats(&n0, &b0);
+    qv_collection *c[4];
+    pthread_t t[4];
+    for (int k = 0; k < 4; k++) {
+        qv_collection_config cfg;
+        qv_collection_config_init(&cfg);
+        cfg.dim = 4;
+        ck_assert_int_eq(qv_collection_create(&cfg, &c[k]), QV_OK);
+        ck_assert_int_eq(pthread_create(&t[k], NULL, pool_worker, c[k]), 0);
+    }
+    for (int k = 0; k < 4; k++) {
+        void *r;
+        ck_assert_int_eq(pthread_join(t[k], &r), 0);
+        ck_assert_ptr_null(r);
+    }
+    size_t n, b;
+    qvi_blob_pool_stats(&n, &b);
+    ck_assert_uint_eq(n - n0, 25); /* the odd ids' last payloads, shared */
+    char *json = NULL;
+    size_t len = 0;
+    qv_point_id id = {.kind = QV_ID_NUM, .u.num = 2};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_int_eq(qv_payload_get(c[k], &id, NULL, &json, &len), QV_OK);
+        ck_assert_str_eq(json, "{\"k\":1,\"r\":1}");
+        qv_free(json);
+    }
+    for (int k = 0; k < 4; k++)
+        qv_collection_release(c[k]);
+    qvi_blob_pool_stats(&n, &b);
+    ck_assert_uint_eq(n, n0);
+    ck_assert_uint_eq(b, b0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("payload");
@@ -934,6 +1000,7 @@ int main(void)
     tcase_add_test(tc, test_fuzz);
     tcase_add_test(tc, test_exact_numbers);
     tcase_add_test(tc, test_stored_once);
+    tcase_add_test(tc, test_pool_threads);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
