@@ -43,6 +43,7 @@
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
 #include "core/multi/multi.h"
+#include "core/payload/payload.h"
 #include "core/pindex/pindex.h"
 #include "core/sparse/sparse.h"
 #include "simd/simd.h"
@@ -144,6 +145,7 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
     qv_collection *c = calloc(1, sizeof(*c));
     if (!c)
         return QV_ENOMEM;
+    c->vec_arena.fd = -1;
     if (qvi_errbuf_create(&c->err) != QV_OK) {
         free(c);
         return QV_ENOMEM;
@@ -216,7 +218,7 @@ static void collection_free(qv_collection *c)
     qvi_sparse_detach(c);
     for (uint32_t s = 0; s < c->used; s++) {
         if (c->payloads[s])
-            qvi_free_owned(c, c->payloads[s]);
+            qvi_payload_release(c, c->payloads[s], c->payload_lens[s]);
     }
     free(c->payloads);
     qvi_free_owned(c, c->payload_lens);
@@ -225,7 +227,11 @@ static void collection_free(qv_collection *c)
     qvi_multi_destroy(c);
     qvi_quant_detach(c);
     qvi_idmap_free(&c->map);
-    qvi_free_owned(c, c->vecs);
+    if (!qvi_maparena_contains(&c->vec_arena, c->vecs))
+        qvi_free_owned(c, c->vecs);
+    qvi_maparena_close(&c->vec_arena);
+    free(c->vec_dir);
+    free(c->graph_dir);
     qvi_free_owned(c, c->sqnorms);
     qvi_free_owned(c, c->ids);
     qvi_free_owned(c, c->live);
@@ -348,6 +354,54 @@ qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
     return QV_OK;
 }
 
+/* ---- on_disk vectors ------------------------------------------------------
+ */
+
+qv_status qv_collection_set_vectors_on_disk(qv_collection *c, const char *dir)
+{
+    if (!c)
+        return QV_ENULL;
+    if (c->cfg.kind == QV_VECTOR_SPARSE || c->multi)
+        return qvi_fail(c->err, QV_EINVAL,
+                        "on_disk vectors apply to dense single vectors only");
+    char *d = NULL;
+    if (dir && !(d = strdup(dir)))
+        return qvi_fail(c->err, QV_ENOMEM, "out of memory");
+    qv_status st = QV_OK;
+    pthread_mutex_lock(&c->graph_mu); /* not between two insert chunks */
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->vec_on_disk)
+        goto cleanup;
+    bool borrowed = c->backing && qvi_backing_contains(c->backing, c->vecs);
+    if (!borrowed) {
+        /* Heap rows move now (an empty collection gets its file now, so a
+         * bad dir is refused here); borrowed ones are already file
+         * pages. */
+        qvi_maparena a;
+        size_t bytes = (size_t)c->cap * c->stride * sizeof(float);
+        st = qvi_maparena_open(&a, dir, bytes);
+        if (st != QV_OK) {
+            qvi_fail(c->err, st, "cannot make the on-disk vector file in %s",
+                     dir ? dir : "$TMPDIR");
+            goto cleanup;
+        }
+        if (c->used)
+            memcpy(a.base, c->vecs,
+                   (size_t)c->used * c->stride * sizeof(float));
+        free(c->vecs);
+        c->vecs = a.base;
+        c->vec_arena = a;
+    }
+    c->vec_dir = d;
+    d = NULL;
+    c->vec_on_disk = true;
+cleanup:
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
+    free(d);
+    return st;
+}
+
 /* ---- growth -------------------------------------------------------------- */
 
 /* Grows every per-slot array to at least `need` rows.  Allocates all the
@@ -374,15 +428,43 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
         return qvi_fail(c->err, QV_ENOMEM, "vector array size overflows");
     used_bytes = (size_t)c->used * c->stride * sizeof(float);
 
-    float *vecs = qvi_alloc_aligned(vec_bytes);
+    /* On_disk vectors grow in their mapped file (no copy: the mapping
+     * moves); the first growth after a snapshot opened, or after the
+     * switch, copies the rows into a new arena. */
+    bool in_arena =
+        c->vec_arena.fd >= 0 &&
+        (c->cap == 0 || qvi_maparena_contains(&c->vec_arena, c->vecs));
+    float *vecs = c->vec_on_disk ? NULL : qvi_alloc_aligned(vec_bytes);
     float *sqnorms = malloc(cap * sizeof(float));
     qv_point_id *ids = malloc(cap * sizeof(qv_point_id));
     uint8_t *live = calloc(cap, 1);
     uint32_t *free_slots = malloc(cap * sizeof(uint32_t));
     uint8_t **payloads = calloc(cap, sizeof(uint8_t *));
     uint32_t *payload_lens = calloc(cap, sizeof(uint32_t));
+    qv_status ast = QV_OK;
+    bool new_arena = false;
+    if (c->vec_on_disk && sqnorms && ids && live && free_slots && payloads &&
+        payload_lens) {
+        /* Last, so that a failure of the heap arrays leaves the arena as
+         * it was; nothing after this can fail. */
+        if (in_arena) {
+            ast = qvi_maparena_grow(&c->vec_arena, vec_bytes);
+        } else {
+            qvi_maparena fresh;
+            ast = qvi_maparena_open(&fresh, c->vec_dir, vec_bytes);
+            if (ast == QV_OK) {
+                qvi_maparena_close(&c->vec_arena); /* holds no rows */
+                c->vec_arena = fresh;
+                new_arena = true;
+            }
+        }
+        if (ast == QV_OK)
+            vecs = c->vec_arena.base;
+    }
     if (!vecs || !sqnorms || !ids || !live || !free_slots || !payloads ||
         !payload_lens) {
+        if (c->vec_on_disk)
+            vecs = NULL; /* the arena is not ours to free */
         free(vecs);
         free(sqnorms);
         free(ids);
@@ -390,11 +472,17 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
         free(free_slots);
         free(payloads);
         free(payload_lens);
+        if (ast != QV_OK)
+            return qvi_fail(c->err, ast,
+                            "cannot grow the on-disk vector file to %zu "
+                            "points (%s)",
+                            cap, c->vec_dir ? c->vec_dir : "$TMPDIR");
         return qvi_fail(c->err, QV_ENOMEM,
                         "cannot grow the collection to %zu points", cap);
     }
-    if (c->used) {
+    if (c->used && (!c->vec_on_disk || new_arena))
         memcpy(vecs, c->vecs, used_bytes);
+    if (c->used) {
         memcpy(sqnorms, c->sqnorms, c->used * sizeof(float));
         memcpy(ids, c->ids, c->used * sizeof(qv_point_id));
         memcpy(live, c->live, c->used);
@@ -404,8 +492,9 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
     if (c->n_free)
         memcpy(free_slots, c->free_slots, c->n_free * sizeof(uint32_t));
     /* Arrays borrowed from a snapshot are now copied out; the backing
-     * keeps them until the collection goes. */
-    qvi_free_owned(c, c->vecs);
+     * keeps them until the collection goes.  Rows in the arena stay. */
+    if (!in_arena)
+        qvi_free_owned(c, c->vecs);
     qvi_free_owned(c, c->sqnorms);
     qvi_free_owned(c, c->ids);
     qvi_free_owned(c, c->live);
@@ -488,8 +577,8 @@ static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
     store_row_locked(c, slot, v);
     if (with_payload) {
         qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
-        qvi_free_owned(c, c->payloads[slot]);
-        c->payloads[slot] = *blob;
+        qvi_payload_release(c, c->payloads[slot], c->payload_lens[slot]);
+        c->payloads[slot] = qvi_blob_intern(*blob, blob_len);
         c->payload_lens[slot] = *blob ? (uint32_t)blob_len : 0;
         *blob = NULL;
         qvi_pindexes_add_slot_locked(c, slot); /* payload indexes */
@@ -681,7 +770,7 @@ void qvi_delete_slot_locked(qv_collection *c, uint32_t slot)
     qvi_sparse_delete_slot_locked(c, slot);
     qvi_idmap_remove(&c->map, c->ids, &c->ids[slot]);
     c->live[slot] = 0;
-    qvi_free_owned(c, c->payloads[slot]);
+    qvi_payload_release(c, c->payloads[slot], c->payload_lens[slot]);
     c->payloads[slot] = NULL;
     c->payload_lens[slot] = 0;
     qvi_index_remove_locked(c, slot);

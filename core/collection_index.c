@@ -62,6 +62,7 @@
 #include "core/multi/multi.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,7 +103,45 @@ static qv_status new_graph(const qv_collection *c, qvi_hnsw **out)
     p.seed = c->cfg.hnsw_seed;
     if (c->multi)
         p.custom = qvi_multi_kernel_of(c->cfg.metric);
-    return qvi_hnsw_create(&p, c->cfg.dim, c->cfg.metric, out);
+    qv_status st = qvi_hnsw_create(&p, c->cfg.dim, c->cfg.metric, out);
+    if (st == QV_OK && c->graph_on_disk &&
+        (st = qvi_hnsw_links_on_disk(*out, c->graph_dir)) != QV_OK) {
+        qvi_hnsw_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+qv_status qv_collection_set_graph_on_disk(qv_collection *c, const char *dir)
+{
+    if (!c)
+        return QV_ENULL;
+    if (c->cfg.kind == QV_VECTOR_SPARSE)
+        return qvi_fail(c->err, QV_EINVAL,
+                        "a sparse vector has no HNSW graph to keep on disk");
+    char *d = NULL;
+    if (dir && !(d = strdup(dir)))
+        return qvi_fail(c->err, QV_ENOMEM, "out of memory");
+    qv_status st = QV_OK;
+    /* graph_mu too: a chunked graph insert (hol) must not see its links
+     * move between two chunks. */
+    pthread_mutex_lock(&c->graph_mu);
+    pthread_rwlock_wrlock(&c->lock);
+    if (!c->graph_on_disk) {
+        st = qvi_hnsw_links_on_disk(c->index, dir);
+        if (st == QV_OK) {
+            c->graph_on_disk = true;
+            c->graph_dir = d;
+            d = NULL;
+        } else {
+            qvi_fail(c->err, st, "cannot make the on-disk graph file in %s",
+                     dir ? dir : "$TMPDIR");
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
+    free(d);
+    return st;
 }
 
 qv_status qvi_index_create(qv_collection *c)

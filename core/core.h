@@ -34,7 +34,17 @@ struct qv_collection {
     qvi_errbuf *err;
     pthread_rwlock_t lock;
 
-    float *vecs;          /* cap rows of stride floats, 64-byte aligned */
+    float *vecs;            /* cap rows of stride floats, 64-byte aligned;
+                               on the heap, borrowed from the backing, or in
+                               vec_arena (on_disk vectors) */
+    bool vec_on_disk;       /* rows live in vec_arena from the next growth on
+                               (qv_collection_set_vectors_on_disk) */
+    char *vec_dir;          /* where vec_arena's unnamed file is made */
+    qvi_maparena vec_arena; /* fd -1 until the rows first move there */
+    bool graph_on_disk;     /* every graph of c keeps its level-0 links in a
+                               mapped file made in graph_dir
+                               (qv_collection_set_graph_on_disk) */
+    char *graph_dir;
     float *sqnorms;       /* squared L2 norm of each slot's vector */
     qv_point_id *ids;     /* ids[slot] for live slots */
     uint8_t *live;        /* 1 when the slot holds a point */
@@ -357,6 +367,17 @@ static inline void qvi_free_owned(const qv_collection *c, void *p)
 {
     if (!c->backing || !qvi_backing_contains(c->backing, p))
         free(p);
+}
+
+/* Lets go of slot-owned payload blob p (len bytes): borrowed blobs stay with
+ * the backing, owned ones go back to the blob pool (payload_pool.c), which
+ * frees a blob with its last holder. */
+void qvi_blob_release(uint8_t *blob, size_t len);
+static inline void qvi_payload_release(const qv_collection *c, uint8_t *p,
+                                       size_t len)
+{
+    if (p && (!c->backing || !qvi_backing_contains(c->backing, p)))
+        qvi_blob_release(p, len);
 }
 
 /* ---- columns: loading and saving a collection (columns.c) ----------------

@@ -269,6 +269,38 @@ QV_API void qv_collection_release(qv_collection *c);
 QV_API qv_status qv_collection_get_config(const qv_collection *c,
                                           qv_collection_config *out);
 
+/* Qdrant's `on_disk: true` for dense vectors: moves c's float vectors into
+ * a shared mapping of an unnamed file (O_TMPFILE) made in dir (NULL: the
+ * environment's TMPDIR, else /tmp), so that they live in the page cache,
+ * which the kernel can write back and drop, instead of on the heap; rows
+ * written later grow the same file.  Vectors that a snapshot lent the
+ * collection stay in that file's mapping until the collection first
+ * grows, then move to the arena.  The file holds no durable state (the
+ * log and the snapshots do; it vanishes with the collection) and the
+ * setting is not saved: set it again after each open (the server does,
+ * from its catalog).  Quantized codes, ids, norms, payloads and the graph
+ * stay in RAM.  Searches return exactly what they return on the heap.
+ * Calling it again is a no-op.  Returns QV_OK, QV_ENULL, QV_EINVAL (a
+ * sparse or multivector collection), QV_EIO (dir refuses an unnamed file)
+ * or QV_ENOMEM, with nothing changed on failure.  Writer (takes the write
+ * lock). */
+QV_API qv_status qv_collection_set_vectors_on_disk(qv_collection *c,
+                                                   const char *dir);
+
+/* Qdrant's `hnsw_config.on_disk: true`: keeps the level-0 links of c's
+ * HNSW graph (its bulk: 2m+1 32-bit words a point) in a shared mapping of
+ * an unnamed file in dir, as qv_collection_set_vectors_on_disk does for
+ * vectors, also for every graph rebuilt later; the upper levels, the
+ * level and degree arrays stay in RAM.  Links lent by a snapshot stay in
+ * its mapping until the graph first grows.  Not saved: set it after each
+ * open.  Searches return exactly what they return with the graph on the
+ * heap.  Calling it again is a no-op.  Returns QV_OK, QV_ENULL, QV_EINVAL
+ * (a sparse collection), QV_EIO (dir refuses an unnamed file, or no
+ * memory for it) or QV_ENOMEM, with nothing changed on failure.  Writer
+ * (takes the write lock). */
+QV_API qv_status qv_collection_set_graph_on_disk(qv_collection *c,
+                                                 const char *dir);
+
 /* Copies the message of the last failure on c (or "" if none) into buf,
  * truncated to cap-1 bytes and NUL-terminated.  Returns the full message
  * length.  Thread-safe; see "Conventions" above for concurrent failures. */

@@ -227,6 +227,64 @@ static void drop_libs(qvs_catalog *cat, const qvs_coll *c)
             qv_store_drop(cat->store, c->vector_libs[i]);
 }
 
+/* Qdrant's `on_disk: true` in a dense vector's params: the library
+ * collection keeps its float vectors in a mapped file made in the storage
+ * directory (qv_collection_set_vectors_on_disk) instead of on the heap;
+ * `hnsw_config.on_disk: true` (the vector's, else the collection's) does
+ * the same for its graph's level-0 links (qv_collection_set_graph_on_disk).
+ * The setting lives in the config (catalog.json), so it is applied again
+ * at every open; one that is turned off takes effect at the next open.
+ * Sparse vectors and multivectors stay on the heap (the library refuses
+ * them, and they are skipped here). */
+static bool sync_on_disk(qvs_catalog *cat, const qvs_coll *c,
+                         const cJSON *config, char *err, size_t cap)
+{
+    for (size_t i = 0; i < c->n_vectors; i++) {
+        const cJSON *vp = qvs_quant_vparams(config, c, i);
+        const cJSON *od = cJSON_IsObject(vp)
+                              ? cJSON_GetObjectItemCaseSensitive(vp, "on_disk")
+                              : NULL;
+        /* hnsw_config.on_disk: the vector's own hnsw_config, else the
+         * collection's. */
+        const cJSON *vh =
+            cJSON_IsObject(vp)
+                ? cJSON_GetObjectItemCaseSensitive(vp, "hnsw_config")
+                : NULL;
+        const cJSON *gd = cJSON_IsObject(vh)
+                              ? cJSON_GetObjectItemCaseSensitive(vh, "on_disk")
+                              : NULL;
+        if (!gd || cJSON_IsNull(gd)) {
+            const cJSON *ch =
+                cJSON_GetObjectItemCaseSensitive(config, "hnsw_config");
+            gd = cJSON_IsObject(ch)
+                     ? cJSON_GetObjectItemCaseSensitive(ch, "on_disk")
+                     : NULL;
+        }
+        if (c->vectors[i].sparse)
+            continue;
+        qv_collection *lib = c->vectors[i].coll;
+        if (cJSON_IsTrue(gd) &&
+            qv_collection_set_graph_on_disk(lib, cat->dir) != QV_OK) {
+            char msg[256];
+            qv_collection_errmsg(lib, msg, sizeof(msg));
+            snprintf(err, cap, "on_disk graph of '%s': %s", c->vectors[i].name,
+                     msg);
+            return false;
+        }
+        if (!cJSON_IsTrue(od) ||
+            c->vector_cfgs[i].multivector != QV_MULTIVECTOR_NONE)
+            continue;
+        if (qv_collection_set_vectors_on_disk(lib, cat->dir) != QV_OK) {
+            char msg[256];
+            qv_collection_errmsg(lib, msg, sizeof(msg));
+            snprintf(err, cap, "on_disk vectors of '%s': %s",
+                     c->vectors[i].name, msg);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Gives c its library collections.  On failure, with create, the ones made
  * are dropped again. */
 static bool attach_all(qvs_catalog *cat, qvs_coll *c, bool create, char *err,
@@ -248,6 +306,8 @@ static bool attach_all(qvs_catalog *cat, qvs_coll *c, bool create, char *err,
     }
     /* The quantization the catalog's config says (quantization.c). */
     if (ok && qvs_quant_sync(c, c->config, err, cap) != QV_OK)
+        ok = false;
+    if (ok && !sync_on_disk(cat, c, c->config, err, cap))
         ok = false;
     if (!ok && create)
         drop_libs(cat, c);
@@ -858,7 +918,8 @@ bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
          * A failure is memory: the committed config is applied again at
          * the next open. */
         char err[512];
-        if (qvs_quant_sync(c, config, err, sizeof(err)) != QV_OK)
+        if (qvs_quant_sync(c, config, err, sizeof(err)) != QV_OK ||
+            !sync_on_disk(cat, c, config, err, sizeof(err)))
             ok = qvs_fail(r, 500, "Service internal error: %s", err);
         config = old;
     }

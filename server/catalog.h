@@ -10,8 +10,10 @@
  *     vectors and their payloads (points == vectors[0].coll);
  *   - named vectors: `points` is a registry collection (every point id with
  *     its payload; its one-float vector is unused) and each named vector has
- *     its own qv_collection holding the points that have that vector, with a
- *     copy of their payloads so that filtered searches need no join.
+ *     its own qv_collection holding the points that have that vector, with
+ *     their payloads so that filtered searches need no join.  The library
+ *     keeps equal payload blobs once on the heap (core/payload/
+ *     payload_pool.c), so these copies cost one blob per point.
  * Handlers that change more than one library collection hold write_mu, so
  * such changes are applied in one order; readers do not take it.
  *

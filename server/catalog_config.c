@@ -10,8 +10,10 @@
  * library's full-scan threshold set to its maximum.  max_indexing_threads
  * above the library's 64 builds with 64 (more would not help).  The
  * quantization config is checked and kept here and applied to the library
- * collections by quantization.c.  Every other knob (optimizers, WAL,
- * on_disk, payload storage, sparse vectors, strict mode, metadata, shard
+ * collections by quantization.c.  A dense vector's on_disk: true and
+ * hnsw_config.on_disk: true are applied by catalog.c (sync_on_disk:
+ * vectors, graph links in mapped files).  Every other knob (optimizers,
+ * WAL, payload storage, sparse vectors, strict mode, metadata, shard
  * and replication numbers) is checked for its type, kept and echoed back
  * in CollectionInfo, but has no effect: a single-node in-process engine
  * has no segments, optimizers or shards to tune.  PATCH changes the

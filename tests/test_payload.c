@@ -15,12 +15,20 @@
  *     crash validation; any blob validation accepts decodes, prints and
  *     walks without reading out of bounds (each blob sits in a buffer of
  *     exactly its size, so ASan sees any overread).
+ *  8. Stored once: a point's payload written into a registry and 1 or 4
+ *     per-vector collections (the server's named vectors) costs the same
+ *     heap bytes in the blob pool (payload_pool.c); edits and deletes in
+ *     one collection leave the others' payload intact; releasing the
+ *     collections gives every byte back; four threads storing and
+ *     dropping the same payloads in their own collections keep the
+ *     pool's counts right.
  */
 #include "core/filter/filter.h"
 #include "core/payload/payload.h"
 
 #include "tests/filter_gen.h"
 #include <check.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -821,6 +829,162 @@ START_TEST(test_exact_numbers)
 }
 END_TEST
 
+/* ---- 8. a point's payload stored once ------------------------------------ */
+
+/* Writes N points with payloads into a registry and `vectors` more
+ * collections, as the server does for a collection with that many named
+ * vectors, and returns the pool's bytes and blobs above the baseline. */
+enum { ONCE_N = 300 };
+
+static void named_layout(size_t vectors, qv_collection **colls, size_t *bytes,
+                         size_t *blobs)
+{
+    qv_point_id ids[ONCE_N];
+    float vecs[ONCE_N * 4];
+    char texts[ONCE_N][96];
+    const char *payloads[ONCE_N];
+    size_t lens[ONCE_N];
+    for (size_t i = 0; i < ONCE_N; i++) {
+        ids[i] = (qv_point_id){.kind = QV_ID_NUM, .u.num = i + 1};
+        for (int d = 0; d < 4; d++)
+            vecs[i * 4 + d] = (float)(i % 7) + (float)d * 0.5f + 1.0f;
+        lens[i] = (size_t)snprintf(
+            texts[i], sizeof(texts[i]),
+            "{\"city\":\"town-%zu\",\"n\":%zu,\"tags\":[\"a\",\"b\"]}", i, i);
+        payloads[i] = texts[i];
+    }
+    size_t base_bytes, base_blobs;
+    qvi_blob_pool_stats(&base_blobs, &base_bytes);
+    for (size_t k = 0; k <= vectors; k++) {
+        qv_collection_config cfg;
+        qv_collection_config_init(&cfg);
+        cfg.dim = 4;
+        ck_assert_int_eq(qv_collection_create(&cfg, &colls[k]), QV_OK);
+        ck_assert_int_eq(qv_upsert_with_payloads(colls[k], ids, vecs, ONCE_N, 4,
+                                                 payloads, lens),
+                         QV_OK);
+    }
+    size_t nb, nbl;
+    qvi_blob_pool_stats(&nbl, &nb);
+    *bytes = nb - base_bytes;
+    *blobs = nbl - base_blobs;
+}
+
+START_TEST(test_stored_once)
+{
+    qv_collection *one[2], *four[5];
+    size_t b0, n0;
+    qvi_blob_pool_stats(&n0, &b0);
+    size_t bytes1, blobs1, bytes4, blobs4;
+    named_layout(1, one, &bytes1, &blobs1);
+    ck_assert_uint_eq(blobs1, ONCE_N);
+    ck_assert_uint_gt(bytes1, ONCE_N * 20);
+    for (int k = 0; k < 2; k++)
+        qv_collection_release(one[k]);
+    size_t b, n;
+    qvi_blob_pool_stats(&n, &b);
+    ck_assert_uint_eq(b, b0); /* every byte given back */
+    ck_assert_uint_eq(n, n0);
+
+    named_layout(4, four, &bytes4, &blobs4);
+    printf("payload heap bytes: 1 named vector %zu, 4 named vectors %zu\n",
+           bytes1, bytes4);
+    ck_assert_uint_eq(bytes4, bytes1); /* not 5/2 times as much */
+    ck_assert_uint_eq(blobs4, blobs1);
+
+    /* An edit in one collection gives it its own blob; the others keep
+     * theirs, and so does a delete. */
+    qv_point_id id = {.kind = QV_ID_NUM, .u.num = 5};
+    ck_assert_int_eq(qv_payload_set(four[1], &id, "{\"x\":1}", 7, NULL), QV_OK);
+    ck_assert_int_eq(qv_delete(four[2], &id), QV_OK);
+    char *json = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(qv_payload_get(four[1], &id, NULL, &json, &len), QV_OK);
+    ck_assert_str_eq(
+        json, "{\"city\":\"town-4\",\"n\":4,\"tags\":[\"a\",\"b\"],\"x\":1}");
+    qv_free(json);
+    for (int k = 0; k < 5; k++) {
+        if (k == 1 || k == 2)
+            continue;
+        ck_assert_int_eq(qv_payload_get(four[k], &id, NULL, &json, &len),
+                         QV_OK);
+        ck_assert_str_eq(
+            json, "{\"city\":\"town-4\",\"n\":4,\"tags\":[\"a\",\"b\"]}");
+        qv_free(json);
+    }
+    qvi_blob_pool_stats(&n, &b);
+    ck_assert_uint_eq(n - n0, ONCE_N + 1); /* shared ones + the edited one */
+    for (int k = 0; k < 5; k++)
+        qv_collection_release(four[k]);
+    qvi_blob_pool_stats(&n, &b);
+    ck_assert_uint_eq(b, b0);
+    ck_assert_uint_eq(n, n0);
+}
+END_TEST
+
+/* Four threads, each with its own collection, store and drop the same
+ * payloads at once: the pool's counts stay right (no blob freed while
+ * another collection holds it, every byte back at the end). */
+static void *pool_worker(void *arg)
+{
+    qv_collection *c = arg;
+    char text[64];
+    for (int round = 0; round < 20; round++) {
+        for (int i = 0; i < 50; i++) {
+            qv_point_id id = {.kind = QV_ID_NUM, .u.num = (uint64_t)i + 1};
+            float v[4] = {1, (float)i, 2, 3};
+            size_t len = (size_t)snprintf(text, sizeof(text),
+                                          "{\"k\":%d,\"r\":%d}", i, round % 3);
+            const char *pt = text;
+            if (qv_upsert_with_payloads(c, &id, v, 1, 4, &pt, &len) != QV_OK)
+                return (void *)1;
+        }
+        for (int i = 0; i < 50; i += 2) {
+            qv_point_id id = {.kind = QV_ID_NUM, .u.num = (uint64_t)i + 1};
+            if (qv_delete(c, &id) != QV_OK)
+                return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_pool_threads)
+{
+    size_t b0, n0;
+    qvi_blob_pool_stats(&n0, &b0);
+    qv_collection *c[4];
+    pthread_t t[4];
+    for (int k = 0; k < 4; k++) {
+        qv_collection_config cfg;
+        qv_collection_config_init(&cfg);
+        cfg.dim = 4;
+        ck_assert_int_eq(qv_collection_create(&cfg, &c[k]), QV_OK);
+        ck_assert_int_eq(pthread_create(&t[k], NULL, pool_worker, c[k]), 0);
+    }
+    for (int k = 0; k < 4; k++) {
+        void *r;
+        ck_assert_int_eq(pthread_join(t[k], &r), 0);
+        ck_assert_ptr_null(r);
+    }
+    size_t n, b;
+    qvi_blob_pool_stats(&n, &b);
+    ck_assert_uint_eq(n - n0, 25); /* the odd ids' last payloads, shared */
+    char *json = NULL;
+    size_t len = 0;
+    qv_point_id id = {.kind = QV_ID_NUM, .u.num = 2};
+    for (int k = 0; k < 4; k++) {
+        ck_assert_int_eq(qv_payload_get(c[k], &id, NULL, &json, &len), QV_OK);
+        ck_assert_str_eq(json, "{\"k\":1,\"r\":1}");
+        qv_free(json);
+    }
+    for (int k = 0; k < 4; k++)
+        qv_collection_release(c[k]);
+    qvi_blob_pool_stats(&n, &b);
+    ck_assert_uint_eq(n, n0);
+    ck_assert_uint_eq(b, b0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("payload");
@@ -835,6 +999,8 @@ int main(void)
     tcase_add_test(tc, test_filter_equivalence);
     tcase_add_test(tc, test_fuzz);
     tcase_add_test(tc, test_exact_numbers);
+    tcase_add_test(tc, test_stored_once);
+    tcase_add_test(tc, test_pool_threads);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -37,6 +37,10 @@
  * as one JSON line {"method","path","status","body","content_type"} for
  * the OpenAPI schema validator (tests/schema).
  */
+#define QVI_HNSW_INTERNAL /* test_on_disk_vectors: the graph links arena */
+#include "core/core.h"
+#include "core/hnsw/hnsw.h"
+#include "core/payload/payload.h"
 #include "server/server.h"
 #include "server/strict.h"
 
@@ -4924,6 +4928,154 @@ START_TEST(test_vector_names_concurrent)
                                       "\"limit\":1}"));
     ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(res, "points")), 1);
 }
+
+/* on_disk dense vectors (server/catalog.c sync_on_disk) and a point's
+ * payload stored once (core/payload/payload_pool.c), over HTTP. */
+
+static void od_points(const char *coll, const char *const *names, size_t nn,
+                      const char *tag)
+{
+    char body[65536];
+    size_t o = (size_t)snprintf(body, sizeof(body), "{\"points\":[");
+    for (int i = 0; i < 60; i++) {
+        o += (size_t)snprintf(body + o, sizeof(body) - o, "%s{\"id\":%d,",
+                              i ? "," : "", i + 1);
+        if (nn) {
+            o += (size_t)snprintf(body + o, sizeof(body) - o, "\"vector\":{");
+            for (size_t k = 0; k < nn; k++)
+                o += (size_t)snprintf(body + o, sizeof(body) - o,
+                                      "%s\"%s\":[%d.5,%d,-1,%d]", k ? "," : "",
+                                      names[k], i % 7, i % 5, i % 3);
+            o += (size_t)snprintf(body + o, sizeof(body) - o, "},");
+        } else {
+            o += (size_t)snprintf(body + o, sizeof(body) - o,
+                                  "\"vector\":[%d.5,%d,-1,%d],", i % 7, i % 5,
+                                  i % 3);
+        }
+        o += (size_t)snprintf(body + o, sizeof(body) - o,
+                              "\"payload\":{\"tag\":\"%s-%03d\",\"n\":%d}}",
+                              tag, i, i);
+    }
+    snprintf(body + o, sizeof(body) - o, "]}");
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s/points?wait=true", coll);
+    expect_ok(call("PUT", path, body));
+}
+
+/* The ids and score bits of a query on vector `using` (NULL: unnamed). */
+static void od_query(const char *coll, const char *using, char *out, size_t cap)
+{
+    char path[256], body[256];
+    snprintf(path, sizeof(path), "/collections/%s/points/query", coll);
+    snprintf(body, sizeof(body),
+             "{\"query\":[1.5,2,-1,1],\"limit\":8%s%s%s,\"with_payload\":true}",
+             using ? ",\"using\":\"" : "", using ? using : "",
+             using ? "\"" : "");
+    const cJSON *pts =
+        cJSON_GetObjectItem(expect_ok(call("POST", path, body)), "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 8);
+    size_t o = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, pts)
+    {
+        float s = (float)cJSON_GetObjectItem(p, "score")->valuedouble;
+        uint32_t bits;
+        memcpy(&bits, &s, 4);
+        o += (size_t)snprintf(out + o, cap - o, "%d:%08x:%s ",
+                              cJSON_GetObjectItem(p, "id")->valueint, bits,
+                              str(p, "payload.tag") + 2);
+    }
+}
+
+static bool od_on_disk(const char *coll, const char *vname)
+{
+    qvs_coll *c;
+    ck_assert(qvs_catalog_get(qvs_server_catalog(srv), coll, &c));
+    const qvs_vector *v = qvs_coll_vector(c, vname);
+    ck_assert_ptr_nonnull(v);
+    bool on = v->coll->vec_on_disk &&
+              qvi_maparena_contains(&v->coll->vec_arena, v->coll->vecs);
+    qvs_coll_release(qvs_server_catalog(srv), c);
+    return on;
+}
+
+START_TEST(test_on_disk_vectors)
+{
+    create("od",
+           "{\"vectors\":{\"a\":{\"size\":4,\"distance\":\"Cosine\","
+           "\"on_disk\":true},\"b\":{\"size\":4,\"distance\":\"Cosine\"}}}");
+    create("odu", "{\"vectors\":{\"size\":4,\"distance\":\"Cosine\","
+                  "\"on_disk\":true}}");
+    const char *ab[] = {"a", "b"};
+    od_points("od", ab, 2, "xx");
+    od_points("odu", NULL, 0, "xx");
+    ck_assert(od_on_disk("od", "a"));
+    ck_assert(!od_on_disk("od", "b"));
+    ck_assert(od_on_disk("odu", ""));
+    /* hnsw_config.on_disk: the collection's, overridden per vector. */
+    create("odg", "{\"vectors\":{\"g\":{\"size\":4,\"distance\":\"Cosine\"},"
+                  "\"h\":{\"size\":4,\"distance\":\"Cosine\",\"hnsw_config\":"
+                  "{\"on_disk\":false}}},\"hnsw_config\":{\"on_disk\":true}}");
+    {
+        qvs_coll *g;
+        ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "odg", &g));
+        ck_assert(qvs_coll_vector(g, "g")->coll->graph_on_disk);
+        ck_assert(!qvs_coll_vector(g, "h")->coll->graph_on_disk);
+        ck_assert(!qvs_coll_vector(g, "g")->coll->vec_on_disk);
+        qv_collection *gl = qvs_coll_vector(g, "g")->coll;
+        ck_assert(
+            qvi_maparena_contains(&gl->index->links_arena, gl->index->links0));
+        qvs_coll_release(qvs_server_catalog(srv), g);
+    }
+    char qa[512], qb[512], qu[512];
+    od_query("od", "a", qa, sizeof(qa));
+    od_query("od", "b", qb, sizeof(qb));
+    od_query("odu", NULL, qu, sizeof(qu));
+    ck_assert_str_eq(qa, qb); /* mapped rows give the heap's bits */
+    ck_assert_str_eq(qa, qu);
+
+    /* A restart reopens from the log and snapshots and maps again. */
+    stop_server();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+    od_points("od", ab, 2, "xx"); /* rewrites: the rows may move */
+    char ra[512], rb[512];
+    od_query("od", "a", ra, sizeof(ra));
+    od_query("od", "b", rb, sizeof(rb));
+    ck_assert_str_eq(ra, qa);
+    ck_assert_str_eq(rb, qb);
+    qvs_coll *c;
+    ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "od", &c));
+    qv_collection *a = qvs_coll_vector(c, "a")->coll;
+    ck_assert(a->vec_on_disk); /* applied again at open */
+    ck_assert(qvi_maparena_contains(&a->vec_arena, a->vecs) ||
+              (a->backing && qvi_backing_contains(a->backing, a->vecs)));
+    qvs_coll_release(qvs_server_catalog(srv), c);
+}
+END_TEST
+
+START_TEST(test_payload_stored_once)
+{
+    /* Same payload sizes, different contents per collection, so only the
+     * copies inside one collection can be shared. */
+    const char *one[] = {"v0"};
+    const char *four[] = {"v0", "v1", "v2", "v3"};
+    create("p1", "{\"vectors\":{\"v0\":{\"size\":4,\"distance\":\"Dot\"}}}");
+    create("p4", "{\"vectors\":{\"v0\":{\"size\":4,\"distance\":\"Dot\"},"
+                 "\"v1\":{\"size\":4,\"distance\":\"Dot\"},"
+                 "\"v2\":{\"size\":4,\"distance\":\"Dot\"},"
+                 "\"v3\":{\"size\":4,\"distance\":\"Dot\"}}}");
+    size_t b0, b1, b4;
+    qvi_blob_pool_stats(NULL, &b0);
+    od_points("p1", one, 1, "p1");
+    qvi_blob_pool_stats(NULL, &b1);
+    od_points("p4", four, 4, "p4");
+    qvi_blob_pool_stats(NULL, &b4);
+    ck_assert_uint_gt(b1 - b0, 60 * 10);
+    ck_assert_uint_eq(b4 - b1, b1 - b0); /* 5 holders, 1 copy, as with 2 */
+}
+END_TEST
 END_TEST
 
 /* The distributed endpoints of a standalone node answer as Qdrant 1.19's
@@ -5181,6 +5333,8 @@ static Suite *server_suite(void)
     tcase_add_test(tc, test_metrics);
     tcase_add_test(tc, test_collection_lifecycle);
     tcase_add_test(tc, test_named_vectors);
+    tcase_add_test(tc, test_on_disk_vectors);
+    tcase_add_test(tc, test_payload_stored_once);
     tcase_add_test(tc, test_create_errors);
     tcase_add_test(tc, test_bad_names);
     tcase_add_test(tc, test_patch);

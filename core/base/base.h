@@ -134,4 +134,29 @@ void qvi_topk_sort(qvi_topk *t);
 /* Aligned allocation of n bytes rounded up to 64; NULL on failure. */
 void *qvi_alloc_aligned(size_t n);
 
+/* ---- mapped arenas (maparena.c) -------------------------------------------
+ * A growable array in a MAP_SHARED mapping of an unnamed file (O_TMPFILE),
+ * for the vectors of on_disk collections.  Page aligned.  The caller
+ * serialises every call on one arena. */
+typedef struct qvi_maparena {
+    void *base; /* the mapping, or NULL */
+    size_t len; /* bytes mapped (a multiple of the page size) */
+    int fd;     /* the file, or -1 */
+} qvi_maparena;
+
+/* Creates the file in dir (NULL or "": $TMPDIR, else /tmp) and maps at
+ * least bytes of zeros.  Returns QV_OK, QV_ENULL, QV_EIO (the directory
+ * refuses an unnamed file) or QV_ENOMEM; on failure *a is closed. */
+qv_status qvi_maparena_open(qvi_maparena *a, const char *dir, size_t bytes);
+
+/* Makes the arena at least bytes long, keeping its content; a->base may
+ * move.  Returns QV_OK, QV_ENULL, QV_EIO or QV_ENOMEM (nothing changed). */
+qv_status qvi_maparena_grow(qvi_maparena *a, size_t bytes);
+
+/* Whether p lies inside the mapping. */
+bool qvi_maparena_contains(const qvi_maparena *a, const void *p);
+
+/* Unmaps and closes (the unnamed file goes with it).  Idempotent. */
+void qvi_maparena_close(qvi_maparena *a);
+
 #endif /* QUIVER_BASE_H */

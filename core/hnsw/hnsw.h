@@ -127,6 +127,12 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
 /* Frees the index.  NULL is ignored.  No other call may be running. */
 void qvi_hnsw_free(qvi_hnsw *h);
 
+/* Keeps h's level-0 links in a mapped file made in dir (NULL: $TMPDIR)
+ * from now on: heap links move at once, links borrowed from a snapshot at
+ * the next growth.  Again: no-op.  Returns QV_OK, QV_ENULL, QV_EIO or
+ * QV_ENOMEM (nothing changed).  Writer. */
+qv_status qvi_hnsw_links_on_disk(qvi_hnsw *h, const char *dir);
+
 /* Makes room for slots 0..n_slots-1 (capacity grows geometrically, so
  * calling it with +1 each time is cheap).  Returns QV_OK, QV_ERANGE
  * (n_slots > QVI_HNSW_MAX_SLOTS) or QV_ENOMEM, in which case the index is
@@ -369,6 +375,14 @@ struct qvi_hnsw {
      * them into owned memory.  borrow_len is 0 for a graph built here. */
     const uint8_t *borrow_lo;
     size_t borrow_len;
+
+    /* hnsw_config.on_disk: links0, the bulk of the graph, lives in a
+     * shared mapping of an unnamed file (core/base/maparena.c) once
+     * links_on_disk is set (qvi_hnsw_links_on_disk); grows with mremap.
+     * fd -1 while links0 is elsewhere.  Under the caller's write lock. */
+    bool links_on_disk;
+    char *links_dir;
+    qvi_maparena links_arena;
 };
 
 /* True when p is borrowed from a snapshot mapping (see above). */

@@ -128,6 +128,7 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
     h->rec0 = 1 + (size_t)h->m0;
     h->recu = 2 + (size_t)h->m;
     h->max_level = -1;
+    h->links_arena.fd = -1;
     h->rng = p->seed;
     *out = h;
     return QV_OK;
@@ -150,7 +151,10 @@ void qvi_hnsw_free(qvi_hnsw *h)
         }
     }
     free(h->upper);
-    free_owned(h, h->links0);
+    if (!qvi_maparena_contains(&h->links_arena, h->links0))
+        free_owned(h, h->links0);
+    qvi_maparena_close(&h->links_arena);
+    free(h->links_dir);
     free_owned(h, h->indeg0);
     free_owned(h, h->levels);
     free(h->locks);
@@ -182,6 +186,66 @@ static bool grow_array(const qvi_hnsw *h, void **p, size_t n_old, size_t n_new,
     return true;
 }
 
+/* grow_array for links0 of an on_disk graph: the arena grows (the mapping
+ * may move, no copy), or, when links0 is on the heap or borrowed from a
+ * snapshot, a new arena takes a copy. */
+static bool grow_links_mapped(qvi_hnsw *h, size_t n_old, size_t n_new,
+                              size_t sz)
+{
+    size_t bytes;
+    if (!qv_mul_size(n_new, sz, &bytes))
+        return false;
+    bool in_arena =
+        h->links_arena.fd >= 0 &&
+        (n_old == 0 || qvi_maparena_contains(&h->links_arena, h->links0));
+    if (in_arena) {
+        if (qvi_maparena_grow(&h->links_arena, bytes) != QV_OK)
+            return false;
+        h->links0 = h->links_arena.base;
+        return true;
+    }
+    qvi_maparena a;
+    if (qvi_maparena_open(&a, h->links_dir, bytes) != QV_OK)
+        return false;
+    if (n_old)
+        memcpy(a.base, h->links0, n_old * sz);
+    if (h->links0 && !qvi_hnsw_borrowed(h, h->links0))
+        free(h->links0);
+    qvi_maparena_close(&h->links_arena); /* holds no links */
+    h->links_arena = a;
+    h->links0 = a.base;
+    return true;
+}
+
+qv_status qvi_hnsw_links_on_disk(qvi_hnsw *h, const char *dir)
+{
+    if (!h)
+        return QV_ENULL;
+    if (h->links_on_disk)
+        return QV_OK;
+    char *d = NULL;
+    if (dir && !(d = strdup(dir)))
+        return QV_ENOMEM;
+    char *old_dir = h->links_dir;
+    h->links_dir = d;
+    bool borrowed = h->links0 && qvi_hnsw_borrowed(h, h->links0);
+    if (!borrowed) {
+        /* Heap links move now (an empty graph gets its file now, so a bad
+         * dir is refused here). */
+        size_t rec0_bytes = h->rec0 * sizeof(uint32_t);
+        h->links_on_disk = true;
+        if (!grow_links_mapped(h, h->cap, h->cap ? h->cap : 1, rec0_bytes)) {
+            h->links_on_disk = false;
+            h->links_dir = old_dir;
+            free(d);
+            return QV_EIO;
+        }
+    }
+    free(old_dir);
+    h->links_on_disk = true;
+    return QV_OK;
+}
+
 qv_status qvi_hnsw_reserve(qvi_hnsw *h, size_t n_slots)
 {
     if (!h)
@@ -202,7 +266,10 @@ qv_status qvi_hnsw_reserve(qvi_hnsw *h, size_t n_slots)
         return QV_ENOMEM;
 
     size_t oc = h->cap;
-    if (!grow_array(h, (void **)&h->links0, oc, ncap, rec0_bytes) ||
+    if (h->links_on_disk && !grow_links_mapped(h, oc, ncap, rec0_bytes))
+        return QV_ENOMEM;
+    if ((!h->links_on_disk &&
+         !grow_array(h, (void **)&h->links0, oc, ncap, rec0_bytes)) ||
         !grow_array(h, (void **)&h->indeg0, oc, ncap, sizeof(uint32_t)) ||
         !grow_array(h, (void **)&h->levels, oc, ncap, 1) ||
         !grow_array(h, (void **)&h->upper, oc, ncap, sizeof(uint32_t *)) ||

@@ -146,4 +146,24 @@ extern const qvi_payload_ops qvi_payload_blob_ops;
  * the numeric indexes key every number exactly. */
 qvi_jnum qvi_payload_blob_num(qvi_pval v, int64_t *i, uint64_t *u, double *d);
 
+/* ---- the blob pool (payload_pool.c) ---------------------------------------
+ * Collections keep each owned payload blob through this process-wide pool,
+ * so that equal blobs held by several collections (a point's copies in the
+ * server's library collections, one per named vector) are stored once.
+ * Thread-safe (one leaf mutex); blobs are immutable once interned. */
+
+/* Takes ownership of a malloc'd blob of len bytes and returns the pointer to
+ * keep: an equal blob already in the pool (blob is then freed) or blob
+ * itself.  Never fails (without memory for the table the blob stays private
+ * and qvi_blob_release frees it).  NULL gives NULL. */
+uint8_t *qvi_blob_intern(uint8_t *blob, size_t len);
+
+/* Drops one holder of a pointer that qvi_blob_intern returned (len its
+ * length); frees the blob with its last holder.  NULL is a no-op. */
+void qvi_blob_release(uint8_t *blob, size_t len);
+
+/* How many distinct blobs the pool holds and their total bytes (either
+ * pointer may be NULL).  For tests and memory reports. */
+void qvi_blob_pool_stats(size_t *blobs, size_t *bytes);
+
 #endif /* QUIVER_PAYLOAD_H */
