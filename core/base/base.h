@@ -134,4 +134,21 @@ void qvi_topk_sort(qvi_topk *t);
 /* Aligned allocation of n bytes rounded up to 64; NULL on failure. */
 void *qvi_alloc_aligned(size_t n);
 
+/* ---- vector datatypes (datatype.c) ---------------------------------------
+ *
+ * The element types of include/quiver.h's qv_datatype.  Pure functions. */
+
+/* IEEE half of f, rounded to nearest, ties to even (f16::from_f32). */
+uint16_t qvi_f32_to_f16(float f);
+/* The float equal to half h (exact). */
+float qvi_f16_to_f32(uint16_t h);
+/* Rust's `v as u8`: truncated toward zero, saturated to 0..255. */
+float qvi_round_uint8(float v);
+/* True when v rounds to an infinite half. */
+bool qvi_f16_overflows(float v);
+/* Converts n values in place to what datatype stores (float32: as is). */
+void qvi_datatype_apply(uint32_t datatype, float *v, size_t n);
+/* "float32", "float16", "uint8"; NULL for an unknown datatype. */
+const char *qvi_datatype_name(uint32_t datatype);
+
 #endif /* QUIVER_BASE_H */

@@ -131,11 +131,13 @@ void qvi_multi_make_record(const qvi_multi *m, const float *rows,
     qvi_multi_record_init(out, n_rows);
     float *dst = out + QVI_MULTI_HEADER;
     memcpy(dst, rows, (size_t)n_rows * m->dim * sizeof(float));
-    if (m->metric != QV_METRIC_COSINE)
-        return;
-    const qvi_kernels *k = qvi_simd();
-    for (uint32_t r = 0; r < n_rows; r++)
-        k->normalize(dst + (size_t)r * m->dim, m->dim);
+    if (m->metric == QV_METRIC_COSINE) {
+        const qvi_kernels *k = qvi_simd();
+        for (uint32_t r = 0; r < n_rows; r++)
+            k->normalize(dst + (size_t)r * m->dim, m->dim);
+    }
+    /* Then the element type, as Qdrant converts after preprocessing. */
+    qvi_datatype_apply(m->datatype, dst, (size_t)n_rows * m->dim);
 }
 
 void qvi_multi_clear(qvi_multi *m, uint32_t slot)
