@@ -1636,7 +1636,8 @@ static void point_vector(const char *coll, const char *vname, float *out, int n)
 /* Vector datatypes (VectorParams.datatype) over HTTP: the config shows
  * the datatype as given, points read back hold Qdrant's converted values
  * (float16 half-rounded, uint8 cast as Rust's `as u8`), for plain, named
- * and multi vectors, and all of it survives kill -9 (WAL replay). */
+ * and multi vectors, and all of it survives kill -9 (WAL replay) and a
+ * snapshot archive recovered into a new collection. */
 START_TEST(test_datatypes_restart)
 {
     make_storage();
@@ -1701,6 +1702,27 @@ START_TEST(test_datatypes_restart)
                            "{\"vector\":{\"name\":\"v\",\"vector\":[1,1,1]},"
                            "\"limit\":1}"));
         ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "score"), 256);
+        if (round == 1) {
+            /* A snapshot archive of the named uint8 collection, recovered
+             * into a new collection, keeps datatype and values. */
+            const cJSON *d =
+                expect_ok(call("POST", "/collections/b/snapshots", "{}"));
+            char body[1024];
+            snprintf(body, sizeof(body),
+                     "{\"location\":\"file://%s/snapshots/b/%s\"}", storage,
+                     str(d, "name"));
+            expect_ok(call("PUT", "/collections/b2/snapshots/recover", body));
+            info = expect_ok(call("GET", "/collections/b2", NULL));
+            ck_assert_str_eq(str(info, "config.params.vectors.v.datatype"),
+                             "uint8");
+            point_vector("b2", "v", v, 3);
+            ck_assert(v[0] == 1 && v[1] == 0 && v[2] == 255);
+            expect_ok(call("PUT", "/collections/b2/points?wait=true",
+                           "{\"points\":[{\"id\":1,\"vector\":{\"v\":"
+                           "[2.5,7,-1]}}]}"));
+            point_vector("b2", "v", v, 3);
+            ck_assert(v[0] == 2 && v[1] == 7 && v[2] == 0);
+        }
         if (round == 0) /* kill -9: the next start replays the log */
             ck_assert_int_eq(child_stop(&ch, SIGKILL), -1);
         else
