@@ -224,7 +224,10 @@ typedef struct qv_collection_config {
                          default); larger: QV_EINVAL ("Conventions") */
     /* Layout 2.  The element type of the vectors (a qv_datatype), as
      * Qdrant's VectorParams.datatype; read only when version >= 2 (a
-     * layout 0 or 1 caller gets QV_DATATYPE_FLOAT32). */
+     * layout 0 or 1 caller gets QV_DATATYPE_FLOAT32).  It sits in what
+     * was tail padding of layout 1, so the struct's size is unchanged
+     * (80 bytes on LP64) and a copy written to an older caller stays
+     * inside its struct. */
     uint32_t datatype;
 } qv_collection_config;
 

@@ -416,11 +416,13 @@ test('datatypes: VectorParams.datatype over gRPC, converted vectors over both', 
         vectorsConfig: { config: { case: 'paramsMap', value: { map: {
             h: { size: 3n, distance: 3, datatype: 3 },
             b: { size: 3n, distance: 3, datatype: 2 },
+            d: { size: 3n, distance: 3, datatype: 0 }, // Default: none given
         } } } },
     });
     const ri = await restOk('GET', `/collections/${D}`);
     assert.equal(ri.config.params.vectors.h.datatype, 'float16');
     assert.equal(ri.config.params.vectors.b.datatype, 'uint8');
+    assert.equal(ri.config.params.vectors.d.datatype, undefined);
     const gi = await g.api('collections').get({ collectionName: D });
     const map = gi.result.config.params.vectorsConfig.config.value.map;
     assert.equal(map.h.datatype, 3);
