@@ -35,10 +35,24 @@
 #define IABS16    _mm512_abs_epi16
 #define IONES16() _mm512_set1_epi16(1)
 #define FHSUM     _mm512_reduce_add_ps
-#define IHSUM(v)  ((uint32_t)_mm512_reduce_add_epi32(v))
+
 #define F2H_STORE(p, v)                                                        \
     _mm256_storeu_si256((__m256i *)(p),                                        \
                         _mm512_cvtps_ph((v), _MM_FROUND_TO_NEAREST_INT))
+
+/* Not _mm512_reduce_add_epi32: GCC's version adds in signed int, and a
+ * byte kernel's sum may exceed INT_MAX (up to 65536 * 255^2).  The
+ * intrinsics below add modulo 2^32, and the true sum fits 32 bits. */
+FN static inline uint32_t IHSUM(__m512i v)
+{
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(v),
+                                 _mm512_extracti64x4_epi64(v, 1));
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(h),
+                              _mm256_extracti128_si256(h, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return (uint32_t)_mm_cvtsi128_si32(s);
+}
 
 #include "simd/narrow_x86.h"
 
