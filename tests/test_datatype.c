@@ -11,6 +11,7 @@
  */
 #include "core/base/base.h"
 #include "core/core.h"
+#include "persist/snapshot.h"
 #include "tests/scratch_dir.h"
 
 #include <check.h>
@@ -483,6 +484,43 @@ START_TEST(test_snapshot_round_trip)
 }
 END_TEST
 
+/* Verification of a loaded file checks that the rows hold values of the
+ * datatype (a checksum-valid file from a faulty writer would otherwise
+ * feed, say, 1.5 to a uint8 collection). */
+START_TEST(test_verify_rows)
+{
+    float row[16] = {1, 2, 3};
+    float sq = 14;
+    uint8_t live = 1;
+    qvi_columns cols;
+    memset(&cols, 0, sizeof(cols));
+    cols.cfg = config(3, QV_METRIC_DOT, QV_DATATYPE_UINT8);
+    cols.stride = 16;
+    cols.n_slots = 1;
+    cols.vecs = row;
+    cols.sqnorms = &sq;
+    cols.live = &live;
+    char err[256] = "";
+    ck_assert_int_eq(qvi_snapshot_check_vectors(&cols, err, sizeof(err)),
+                     QV_OK);
+    row[1] = 1.5f;
+    sq = 1 + 2.25f + 9;
+    ck_assert_int_eq(qvi_snapshot_check_vectors(&cols, err, sizeof(err)),
+                     QV_ECORRUPT);
+    ck_assert_msg(strstr(err, "uint8"), "message: %s", err);
+    cols.cfg.datatype = QV_DATATYPE_FLOAT16; /* 1.5 is a half */
+    ck_assert_int_eq(qvi_snapshot_check_vectors(&cols, err, sizeof(err)),
+                     QV_OK);
+    row[1] = 0.1f;
+    sq = 1 + 0.01f + 9;
+    ck_assert_int_eq(qvi_snapshot_check_vectors(&cols, err, sizeof(err)),
+                     QV_ECORRUPT);
+    cols.cfg.datatype = QV_DATATYPE_FLOAT32;
+    ck_assert_int_eq(qvi_snapshot_check_vectors(&cols, err, sizeof(err)),
+                     QV_OK);
+}
+END_TEST
+
 static qv_store *open_store(void)
 {
     qv_store_options o;
@@ -567,6 +605,7 @@ int main(void)
     tcase_add_checked_fixture(files, setup, scratch_dir_remove);
     tcase_set_timeout(files, 300);
     tcase_add_test(files, test_snapshot_round_trip);
+    tcase_add_test(files, test_verify_rows);
     tcase_add_test(files, test_wal_kill_reopen);
     suite_add_tcase(s, files);
     SRunner *r = srunner_create(s);
