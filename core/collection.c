@@ -71,6 +71,24 @@ void qv_collection_config_init(qv_collection_config *cfg)
     cfg->version = QV_COLLECTION_CONFIG_VERSION;
 }
 
+uint32_t qvi_config_datatype(const qv_collection_config *cfg)
+{
+    return cfg->version >= 2 ? cfg->datatype : QV_DATATYPE_FLOAT32;
+}
+
+void qvi_config_copy(qv_collection_config *dst, const qv_collection_config *src)
+{
+    /* A caller compiled against layout 0 or 1 passed a struct that ends
+     * before datatype: read no further than its layout. */
+    if (src->version >= 2) {
+        *dst = *src;
+        return;
+    }
+    memset(dst, 0, sizeof(*dst));
+    memcpy(dst, src, offsetof(qv_collection_config, datatype));
+    dst->datatype = QV_DATATYPE_FLOAT32;
+}
+
 qv_status qvi_collection_config_check(const qv_collection_config *cfg,
                                       char *msg, size_t cap)
 {
@@ -126,6 +144,24 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
         snprintf(msg, cap, "a sparse collection holds no multivectors");
         return QV_EINVAL;
     }
+    uint32_t dt = qvi_config_datatype(cfg);
+    if (!qvi_datatype_name(dt)) {
+        snprintf(msg, cap, "unknown datatype %u", dt);
+        return QV_EINVAL;
+    }
+    if (dt != QV_DATATYPE_FLOAT32 && !dense) {
+        snprintf(msg, cap, "datatype %s applies to dense vectors only",
+                 qvi_datatype_name(dt));
+        return QV_EINVAL;
+    }
+    if (dt == QV_DATATYPE_UINT8 && cfg->metric == QV_METRIC_COSINE) {
+        /* Qdrant scores uint8 cosine vectors unnormalised (the integers
+         * are kept); this version normalises cosine vectors when stored,
+         * so it refuses rather than return other values. */
+        snprintf(msg, cap,
+                 "datatype uint8 with Cosine distance is not implemented");
+        return QV_EINVAL;
+    }
     return qvi_quant_config_check(cfg, msg, cap);
 }
 
@@ -163,7 +199,8 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         free(c);
         return QV_ENOMEM;
     }
-    c->cfg = *cfg;
+    qvi_config_copy(&c->cfg, cfg);
+    c->cfg.version = QV_COLLECTION_CONFIG_VERSION;
     if (cfg->kind == QV_VECTOR_SPARSE) {
         c->cfg.dim = 1;
         c->cfg.metric = QV_METRIC_DOT;
@@ -304,6 +341,14 @@ qv_status qvi_check_vector(qv_collection *c, const float *v, uint32_t dim,
             return qvi_fail(c->err, QV_ENONFINITE, "%s component %u is %s",
                             what, i, isnan(v[i]) ? "NaN" : "infinite");
         sq += (double)v[i] * v[i];
+        /* Under cosine the vector is normalised before it is rounded, so
+         * only other metrics can overflow a half. */
+        if (c->cfg.datatype == QV_DATATYPE_FLOAT16 &&
+            c->cfg.metric != QV_METRIC_COSINE && qvi_f16_overflows(v[i]))
+            return qvi_fail(c->err, QV_ERANGE,
+                            "%s component %u (%g) is out of the float16 "
+                            "range (+-65504)",
+                            what, i, (double)v[i]);
     }
     if (!(sq <= (double)3.0e38f))
         return qvi_fail(c->err, QV_ENONFINITE,
@@ -351,6 +396,9 @@ qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
     memcpy(out, query, dim * sizeof(float));
     if (c->cfg.metric == QV_METRIC_COSINE)
         cosine_prepare(qvi_simd(), out, dim);
+    /* Qdrant scores a query in the storage's element type too
+     * (query_from_float_cow). */
+    qvi_datatype_apply(c->cfg.datatype, out, dim);
     return QV_OK;
 }
 
@@ -554,6 +602,7 @@ static void store_row_locked(qv_collection *c, uint32_t slot, const float *v)
     const qvi_kernels *k = qvi_simd();
     if (c->cfg.metric == QV_METRIC_COSINE)
         cosine_prepare(k, row, dim);
+    qvi_datatype_apply(c->cfg.datatype, row, dim);
     c->sqnorms[slot] = k->dot(row, row, dim);
 }
 

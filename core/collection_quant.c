@@ -81,6 +81,43 @@ static const float *row_of(const qv_collection *c, uint32_t s)
     return c->vecs + (size_t)s * c->stride;
 }
 
+/* Binary codes of uint8 vectors: Qdrant encodes x - 127 rather than x
+ * (quantization_preprocess in lib/segment/src/data_types/primitive.rs),
+ * or every bit of a one-bit code would be set.  Only the one-bit encoding
+ * needs it: the others compare each component with its trained mean,
+ * which a shift does not change.  True when c's codes take shifted
+ * input. */
+static bool shifted_u8(const qv_collection *c, const qvi_quant *q)
+{
+    return c->cfg.datatype == QV_DATATYPE_UINT8 && q &&
+           q->p.kind == QV_QUANTIZATION_BINARY &&
+           q->p.encoding == QV_BINARY_ONE_BIT;
+}
+
+/* What the codes are made from: v itself, or (shifted_u8) v - 127 in tmp
+ * (dim floats; NULL when not shifted). */
+static const float *code_input(const qv_collection *c, const float *v,
+                               float *tmp)
+{
+    if (!tmp)
+        return v;
+    for (uint32_t j = 0; j < c->cfg.dim; j++)
+        tmp[j] = v[j] - 127.0f;
+    return tmp;
+}
+
+/* The scratch row of code_input for codes q: NULL when not needed, else
+ * dim floats (*ok false when that allocation failed). */
+static float *code_scratch(const qv_collection *c, const qvi_quant *q, bool *ok)
+{
+    *ok = true;
+    if (!shifted_u8(c, q))
+        return NULL;
+    float *tmp = malloc((size_t)c->cfg.dim * sizeof(float));
+    *ok = tmp != NULL;
+    return tmp;
+}
+
 /* Trains fresh on c's vectors and encodes every live slot, for
  * set_quantization: reads c only (its caller holds the lock, shared or
  * exclusive).  False when out of memory. */
@@ -89,9 +126,14 @@ static bool build_codes(const qv_collection *c, qvi_quant *fresh)
     if (qvi_quant_reserve(fresh, c->cap) != QV_OK ||
         qvi_quant_train(fresh, c->vecs, c->stride, c->live, c->used) != QV_OK)
         return false;
+    bool ok;
+    float *tmp = code_scratch(c, fresh, &ok);
+    if (!ok)
+        return false;
     for (uint32_t s = 0; s < c->used; s++)
         if (c->live[s])
-            qvi_quant_encode(fresh, s, row_of(c, s));
+            qvi_quant_encode(fresh, s, code_input(c, row_of(c, s), tmp));
+    free(tmp);
     return true;
 }
 
@@ -127,12 +169,16 @@ void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n)
         qvi_quant_rebuild_locked(c);
         return;
     }
-    if (qvi_quant_reserve(q, c->cap) != QV_OK) {
+    bool ok;
+    float *tmp = code_scratch(c, q, &ok);
+    if (!ok || qvi_quant_reserve(q, c->cap) != QV_OK) {
         c->quant_ok = false;
+        free(tmp);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        qvi_quant_encode(q, slots[i], row_of(c, slots[i]));
+        qvi_quant_encode(q, slots[i], code_input(c, row_of(c, slots[i]), tmp));
+    free(tmp);
 }
 
 bool qvi_quant_should_use(const qv_collection *c,
@@ -184,8 +230,13 @@ qv_status qvi_quant_search_locked(qv_collection *c, const float *q,
     qv_status st = QV_ENOMEM;
     if (!slots || !dists || !qbuf)
         goto cleanup;
+    bool ok;
+    float *tmp = code_scratch(c, qz, &ok);
+    if (!ok)
+        goto cleanup;
     qvi_quant_query qq;
-    qvi_quant_prepare(qz, q, qbuf, &qq);
+    qvi_quant_prepare(qz, code_input(c, q, tmp), qbuf, &qq);
+    free(tmp);
     qvi_hnsw_scorer sc = {
         .dist = code_dist, .prefetch = code_prefetch, .ctx = &qq};
     size_t n = 0;

@@ -127,6 +127,14 @@ struct qv_collection {
                                   lock (see qv_collection_set_quantization) */
 };
 
+/* The datatype of cfg (QV_DATATYPE_FLOAT32 for layouts 0 and 1, which
+ * have no such field). */
+uint32_t qvi_config_datatype(const qv_collection_config *cfg);
+/* Copies a caller's config, reading no further than its layout (version);
+ * fields its layout lacks get their defaults. */
+void qvi_config_copy(qv_collection_config *dst,
+                     const qv_collection_config *src);
+
 /* Checks a collection config against the limits of quiver.h; on failure
  * msg (cap bytes) says which field and why.  Returns QV_OK, QV_EINVAL or
  * QV_ERANGE. */

@@ -57,6 +57,7 @@ qv_status qvi_multi_create(qv_collection *c)
     if (!c->multi)
         return QV_ENOMEM;
     qvi_multi_init(c->multi, c->cfg.dim, c->cfg.metric);
+    c->multi->datatype = c->cfg.datatype;
     return QV_OK;
 }
 

@@ -155,7 +155,8 @@ static bool same_config(const qv_collection_config *a,
            a->full_scan_threshold_kb == b->full_scan_threshold_kb &&
            a->hnsw_seed == b->hnsw_seed &&
            a->max_indexing_threads == b->max_indexing_threads &&
-           a->multivector == b->multivector;
+           a->multivector == b->multivector &&
+           a->datatype == qvi_config_datatype(b);
 }
 
 static qv_status insert_locked(qv_store *s, size_t at, const char *name,

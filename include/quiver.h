@@ -229,13 +229,48 @@ typedef struct qv_collection_config {
     uint32_t quant_encoding;       /* binary: a qv_binary_encoding;
                                       product: a qv_pq_compression */
     uint32_t quant_query_encoding; /* binary: a qv_binary_query_encoding */
-    uint32_t version; /* layout: 0 or QV_COLLECTION_CONFIG_VERSION (the
+    uint32_t version; /* layout: 0, 1 or QV_COLLECTION_CONFIG_VERSION (the
                          default); larger: QV_EINVAL ("Conventions") */
+    /* Layout 2.  The element type of the vectors (a qv_datatype), as
+     * Qdrant's VectorParams.datatype; read only when version >= 2 (a
+     * layout 0 or 1 caller gets QV_DATATYPE_FLOAT32).  It sits in what
+     * was tail padding of layout 1, so the struct's size is unchanged
+     * (80 bytes on LP64) and a copy written to an older caller stays
+     * inside its struct. */
+    uint32_t datatype;
 } qv_collection_config;
 
 /* The current layout of qv_collection_config.  Copies the library hands
- * out (qv_collection_get_config, qv_snapshot_describe) carry it. */
-#define QV_COLLECTION_CONFIG_VERSION 1u
+ * out (qv_collection_get_config, qv_snapshot_describe) carry it.
+ * History: 1, the first published layout (0 means the same); 2 added
+ * datatype. */
+#define QV_COLLECTION_CONFIG_VERSION 2u
+
+/*
+ * Vector datatypes (Qdrant's "datatype": "float32" | "float16" | "uint8").
+ * Every vector written to a collection -- points, multivector rows, and
+ * queries too -- is first converted to the collection's element type, as
+ * Qdrant 1.19 converts them (lib/segment/src/data_types/primitive.rs):
+ *   FLOAT16  each component is rounded to the nearest IEEE half (ties to
+ *            even), after cosine normalisation.  A component whose
+ *            magnitude rounds beyond the largest half (65504) is refused
+ *            with QV_ERANGE (Qdrant would store an infinity).
+ *   UINT8    each component is cast as Rust's `x as u8`: truncated toward
+ *            zero and saturated to 0..255 (-3 -> 0, 2.9 -> 2, 300 -> 255).
+ *            Qdrant does not refuse such values and neither does Quiver.
+ *            Not combinable with cosine (QV_EINVAL at create): Qdrant
+ *            keeps uint8 cosine vectors unnormalised, which this version
+ *            does not implement.
+ * Reads (qv_get, qv_multi_get, scroll with vectors) return the converted
+ * values as floats: halves widened exactly, integers 0..255.
+ * Storage: this version keeps the converted values in float32 rows, so a
+ * vector still takes 4 bytes a dimension (see README, "Datatypes").
+ */
+typedef enum qv_datatype {
+    QV_DATATYPE_FLOAT32 = 0,
+    QV_DATATYPE_FLOAT16 = 1,
+    QV_DATATYPE_UINT8 = 2
+} qv_datatype;
 
 /* Sets every field to its default, version to
  * QV_COLLECTION_CONFIG_VERSION.  NULL is ignored. */
@@ -249,9 +284,9 @@ typedef struct qv_filter qv_filter;
 /* Creates an empty collection that belongs to no store.  On success *out
  * holds one reference, which the caller releases with
  * qv_collection_release.  Returns QV_ENULL, QV_ERANGE (dim, hnsw_m,
- * hnsw_ef_construct, max_indexing_threads), QV_EINVAL (metric, or a
- * version newer than QV_COLLECTION_CONFIG_VERSION) or QV_ENOMEM, with *out
- * set to NULL. */
+ * hnsw_ef_construct, max_indexing_threads), QV_EINVAL (metric, an unknown
+ * datatype or uint8 with cosine, or a version newer than
+ * QV_COLLECTION_CONFIG_VERSION) or QV_ENOMEM, with *out set to NULL. */
 QV_API qv_status qv_collection_create(const qv_collection_config *cfg,
                                       qv_collection **out);
 

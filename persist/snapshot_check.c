@@ -8,7 +8,8 @@
  * checksums (snapshot_read.c) have passed:
  *   - vectors: every live row finite, its padding zero, its squared norm
  *     equal (to float rounding) to the stored one, unit length or zero
- *     under cosine;
+ *     under cosine, each component a value of the datatype (an exact
+ *     half, an integer 0..255);
  *   - ids: every live id well formed and found at its own slot through the
  *     id map, which proves the ids unique and every bucket where its hash
  *     puts it (the open has already checked that the buckets name distinct
@@ -39,6 +40,7 @@ qv_status qvi_snapshot_check_vectors(const qvi_columns *cols, char *err,
                                      size_t errcap)
 {
     uint32_t dim = cols->cfg.dim;
+    uint32_t dt = cols->cfg.datatype;
     for (uint32_t s = 0; s < cols->n_slots; s++) {
         if (!cols->live[s])
             continue;
@@ -50,6 +52,12 @@ qv_status qvi_snapshot_check_vectors(const qvi_columns *cols, char *err,
                                "not finite",
                                s, i);
             sq += (double)row[i] * row[i];
+            float conv = row[i];
+            qvi_datatype_apply(dt, &conv, 1);
+            if (conv != row[i])
+                return CORRUPT("section 'vectors': slot %u component %u "
+                               "(%g) is not a %s value",
+                               s, i, (double)row[i], qvi_datatype_name(dt));
         }
         for (size_t i = dim; i < cols->stride; i++) {
             if (row[i] != 0.0f)

@@ -357,6 +357,7 @@ static qv_status parse_config(qvi_snap_file *f, char *err, size_t errcap)
     c->idmap_cap = rd64(p + 56);
     c->flags = rd32(p + 64);
     c->cfg.multivector = rd32(p + 68);
+    c->cfg.datatype = rd32(p + 72); /* zero (float32) in older files */
     const qv_collection_config *k = &c->cfg;
     if (k->dim < QV_MIN_DIM || k->dim > QV_MAX_DIM)
         return CORRUPT("section 'config': dim %u out of range", k->dim);
@@ -393,7 +394,11 @@ static qv_status parse_config(qvi_snap_file *f, char *err, size_t errcap)
     if (k->multivector > QV_MULTIVECTOR_MAX_SIM)
         return CORRUPT("section 'config': unknown multivector comparator %u",
                        k->multivector);
-    if (!all_zero(p + 72, QVI_SNAP_CONFIG_SIZE - 72))
+    if (!qvi_datatype_name(k->datatype))
+        return CORRUPT("section 'config': unknown datatype %u", k->datatype);
+    if (k->datatype == QV_DATATYPE_UINT8 && k->metric == QV_METRIC_COSINE)
+        return CORRUPT("section 'config': datatype uint8 with cosine");
+    if (!all_zero(p + 76, QVI_SNAP_CONFIG_SIZE - 76))
         return CORRUPT("section 'config': reserved bytes are not zero");
     f->has_graph = c->flags & QVI_SNAP_CFG_HAS_GRAPH;
     return QV_OK;

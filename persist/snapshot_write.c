@@ -148,6 +148,7 @@ static void put_config(qvi_snapw *w, const qvi_columns *cols)
     put64(b + 56, cols->idmap_cap);
     put32(b + 64, cols->index ? QVI_SNAP_CFG_HAS_GRAPH : 0);
     put32(b + 68, k->multivector);
+    put32(b + 72, k->datatype);
     qvi_snapw_begin(w, QVI_SNAP_CONFIG);
     qvi_snapw_put(w, b, sizeof(b));
     qvi_snapw_end(w);

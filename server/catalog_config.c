@@ -489,10 +489,21 @@ static bool parse_size(const cJSON *s, const char *path, uint32_t *out,
     return true;
 }
 
-static bool check_datatype(const cJSON *vp, const char *path, qvs_resp *r)
+/* VectorParams.datatype (Qdrant 1.19's Datatype: float32, uint8,
+ * float16, turbo4).  float16 and uint8 reach the library
+ * (qv_collection_config.datatype: values converted as Qdrant converts
+ * them); turbo4 is accepted and shown but stored as float32. */
+static bool parse_datatype(const cJSON *vp, const char *path, qv_metric metric,
+                           uint32_t *out, qvs_resp *r)
 {
-    static const char *const types[] = {"float32", "uint8", "float16",
-                                        "turbo4"};
+    static const struct {
+        const char *name;
+        uint32_t lib;
+    } types[] = {{"float32", QV_DATATYPE_FLOAT32},
+                 {"uint8", QV_DATATYPE_UINT8},
+                 {"float16", QV_DATATYPE_FLOAT16},
+                 {"turbo4", QV_DATATYPE_FLOAT32}};
+    *out = QV_DATATYPE_FLOAT32;
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(vp, "datatype");
     if (!dt || cJSON_IsNull(dt))
         return true;
@@ -500,8 +511,16 @@ static bool check_datatype(const cJSON *vp, const char *path, qvs_resp *r)
     join(p, sizeof(p), path, "datatype");
     if (cJSON_IsString(dt))
         for (size_t i = 0; i < COUNT(types); i++)
-            if (strcmp(dt->valuestring, types[i]) == 0)
+            if (strcmp(dt->valuestring, types[i].name) == 0) {
+                *out = types[i].lib;
+                if (*out == QV_DATATYPE_UINT8 && metric == QV_METRIC_COSINE)
+                    return qvs_fail(r, 400,
+                                    "Bad request: %s: uint8 vectors with "
+                                    "Cosine distance are not supported by "
+                                    "Quiver yet",
+                                    p);
                 return true;
+            }
     return format_error(r, p,
                         "unknown variant, expected one of `float32`, `uint8`, "
                         "`float16`, `turbo4`");
@@ -654,6 +673,7 @@ static bool parse_vparams(const cJSON *vp, const char *path,
                             "invalid type: %s, expected struct "
                             "VectorParams",
                             kind(vp));
+    uint32_t datatype = QV_DATATYPE_FLOAT32;
     char qp[300];
     join(qp, sizeof(qp), path, "quantization_config");
     if (!parse_size(cJSON_GetObjectItemCaseSensitive(vp, "size"), path,
@@ -664,7 +684,8 @@ static bool parse_vparams(const cJSON *vp, const char *path,
         !check_quantization(
             cJSON_GetObjectItemCaseSensitive(vp, "quantization_config"), qp,
             false, r) ||
-        !check_memory(vp, path, false, r) || !check_datatype(vp, path, r))
+        !check_memory(vp, path, false, r) ||
+        !parse_datatype(vp, path, out->metric, &datatype, r))
         return false;
     uint32_t multivector = QV_MULTIVECTOR_NONE;
     if (!parse_multivector(vp, path, &multivector, r))
@@ -679,6 +700,7 @@ static bool parse_vparams(const cJSON *vp, const char *path,
     out->lib.dim = out->size;
     out->lib.metric = out->metric;
     out->lib.multivector = multivector;
+    out->lib.datatype = datatype;
     bool ok = (!own || cJSON_IsNull(own) || apply_hnsw_diff(hnsw, own, p, r)) &&
               hnsw_to_lib(hnsw, own && !cJSON_IsNull(own) ? p : "hnsw_config",
                           &out->lib, r);

@@ -93,6 +93,11 @@ static cJSON *vector_json(const qvs_coll *c, size_t i)
     }
     if (lib->multivector == QV_MULTIVECTOR_MAX_SIM)
         cJSON_AddStringToObject(v, "multivector", "max_sim");
+    /* Absent: float32 (catalogs written before datatypes were applied). */
+    if (lib->datatype == QV_DATATYPE_FLOAT16)
+        cJSON_AddStringToObject(v, "datatype", "float16");
+    else if (lib->datatype == QV_DATATYPE_UINT8)
+        cJSON_AddStringToObject(v, "datatype", "uint8");
     return v;
 }
 
@@ -301,6 +306,16 @@ static bool load_lib_config(const cJSON *v, qvs_vector *vec,
         return bad(l, "%s.multivector: expected \"max_sim\"", where);
     if (mv)
         cfg->multivector = QV_MULTIVECTOR_MAX_SIM;
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(v, "datatype");
+    if (dt) {
+        if (cJSON_IsString(dt) && strcmp(dt->valuestring, "float16") == 0)
+            cfg->datatype = QV_DATATYPE_FLOAT16;
+        else if (cJSON_IsString(dt) && strcmp(dt->valuestring, "uint8") == 0)
+            cfg->datatype = QV_DATATYPE_UINT8;
+        else
+            return bad(l, "%s.datatype: expected \"float16\" or \"uint8\"",
+                       where);
+    }
     return true;
 }
 

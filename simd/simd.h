@@ -99,4 +99,45 @@ const qvi_code_kernels *qvi_simd_codes(void);
  * run them (tests compare every runnable level with the scalar one). */
 const qvi_code_kernels *qvi_simd_codes_level(qvi_simd_level level);
 
+/* ---- kernels on narrow vector elements (simd/narrow_*.c) -----------------
+ *
+ * For vectors stored as IEEE halves (qv_datatype FLOAT16) or bytes (UINT8):
+ * both operands in the narrow type, as Qdrant scores a query converted to
+ * the storage's type.  The half kernels widen to float (F16C vcvtph2ps on
+ * x86-64, fcvtl on aarch64: exact) and sum in float like the float
+ * kernels, so they differ from the scalar reference only in summation
+ * order.  The byte kernels are integer and exact at every level: a product
+ * or squared difference is at most 255^2, and n <= QV_MAX_DIM keeps the
+ * sums below 2^32 (65536 * 65025 < 2^32).  Conversions: f32_to_f16 rounds
+ * to nearest, ties to even (vcvtps2ph with imm 0 rounds so too, whatever
+ * MXCSR says), an overflow giving infinity; f16_to_f32 is exact.  Any
+ * n >= 0, unaligned pointers; the narrow_*.c files use no other state.
+ *
+ * Not yet called by core/: the collection still keeps float32 rows (the
+ * converted values) whatever its datatype (see include/quiver.h,
+ * "Vector datatypes"); these are the kernels a narrow storage will use.
+ */
+typedef struct qvi_narrow_kernels {
+    qvi_simd_level level;
+    const char *name; /* "scalar", "avx2" (+F16C), "avx512" (+BW), "neon" */
+    float (*dot_f16)(const uint16_t *a, const uint16_t *b, size_t n);
+    float (*l2sq_f16)(const uint16_t *a, const uint16_t *b, size_t n);
+    float (*l1_f16)(const uint16_t *a, const uint16_t *b, size_t n);
+    uint32_t (*dot_u8)(const uint8_t *a, const uint8_t *b, size_t n);
+    uint32_t (*l2sq_u8)(const uint8_t *a, const uint8_t *b, size_t n);
+    uint32_t (*l1_u8)(const uint8_t *a, const uint8_t *b, size_t n);
+    void (*f32_to_f16)(const float *in, uint16_t *out, size_t n);
+    void (*f16_to_f32)(const uint16_t *in, float *out, size_t n);
+} qvi_narrow_kernels;
+
+/* The narrow kernels matching the level of qvi_simd(): that level when the
+ * CPU also has what its narrow kernels need (F16C for avx2 and avx512,
+ * AVX512BW for avx512), else the best narrower one.  Never NULL.  Asks
+ * cpuid on each call (callers keep the pointer); no global state. */
+const qvi_narrow_kernels *qvi_simd_narrow(void);
+
+/* The narrow kernels of one level, or NULL when this build or CPU cannot
+ * run them (tests compare every runnable level with the scalar one). */
+const qvi_narrow_kernels *qvi_simd_narrow_level(qvi_simd_level level);
+
 #endif /* QUIVER_SIMD_H */

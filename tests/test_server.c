@@ -1622,6 +1622,124 @@ START_TEST(test_sigterm_restart)
 }
 END_TEST
 
+/* The components of a point's vector (result.vector, or its member
+ * `name`) as floats. */
+static void point_vector(const char *coll, const char *vname, float *out, int n)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s/points/1", coll);
+    const cJSON *v =
+        cJSON_GetObjectItem(expect_ok(call("GET", path, NULL)), "vector");
+    if (vname)
+        v = cJSON_GetObjectItem(v, vname);
+    ck_assert_int_eq(cJSON_GetArraySize(v), n);
+    for (int i = 0; i < n; i++)
+        out[i] = (float)cJSON_GetArrayItem(v, i)->valuedouble;
+}
+
+/* Vector datatypes (VectorParams.datatype) over HTTP: the config shows
+ * the datatype as given, points read back hold Qdrant's converted values
+ * (float16 half-rounded, uint8 cast as Rust's `as u8`), for plain, named
+ * and multi vectors, and all of it survives kill -9 (WAL replay) and a
+ * snapshot archive recovered into a new collection. */
+START_TEST(test_datatypes_restart)
+{
+    make_storage();
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",    "0", "--storage", storage,
+                                "--threads", "2", NULL};
+    child ch;
+    child_start(&ch, args, NULL);
+    create("h", "{\"vectors\":{\"size\":3,\"distance\":\"Euclid\","
+                "\"datatype\":\"float16\"}}");
+    create("b", "{\"vectors\":{\"v\":{\"size\":3,\"distance\":\"Dot\","
+                "\"datatype\":\"uint8\"}}}");
+    create("m", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\","
+                "\"datatype\":\"float16\",\"multivector_config\":"
+                "{\"comparator\":\"max_sim\"}}}");
+    expect_error_msg(call("PUT", "/collections/x",
+                          "{\"vectors\":{\"size\":3,\"distance\":\"Dot\","
+                          "\"datatype\":\"int4\"}}"),
+                     400,
+                     "Format error in JSON body: vectors.datatype: unknown "
+                     "variant, expected one of `float32`, `uint8`, "
+                     "`float16`, `turbo4`");
+    expect_error_prefix(call("PUT", "/collections/x",
+                             "{\"vectors\":{\"size\":3,\"distance\":"
+                             "\"Cosine\",\"datatype\":\"uint8\"}}"),
+                        400, "Bad request: vectors.datatype: uint8");
+    expect_ok(call("PUT", "/collections/h/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[0.1,-2.5,1000.3]}]}"));
+    expect_ok(
+        call("PUT", "/collections/b/points?wait=true",
+             "{\"points\":[{\"id\":1,\"vector\":{\"v\":[1.9,-3,300]}}]}"));
+    expect_ok(call("PUT", "/collections/m/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[[0.1,1],[2,3]]}]}"));
+    /* float16 overflow is refused, not stored as infinity */
+    call("PUT", "/collections/h/points?wait=true",
+         "{\"points\":[{\"id\":2,\"vector\":[1,1,70000]}]}");
+    ck_assert_int_ge(R.status, 400);
+    ck_assert_int_eq(
+        (int)num(expect_ok(call("POST", "/collections/h/points/count", "{}")),
+                 "count"),
+        1);
+    for (int round = 0; round < 2; round++) {
+        const cJSON *info = expect_ok(call("GET", "/collections/h", NULL));
+        ck_assert_str_eq(str(info, "config.params.vectors.datatype"),
+                         "float16");
+        info = expect_ok(call("GET", "/collections/b", NULL));
+        ck_assert_str_eq(str(info, "config.params.vectors.v.datatype"),
+                         "uint8");
+        float v[4];
+        point_vector("h", NULL, v, 3);
+        ck_assert(v[0] == 0.0999755859375f && v[1] == -2.5f && v[2] == 1000.5f);
+        point_vector("b", "v", v, 3);
+        ck_assert(v[0] == 1 && v[1] == 0 && v[2] == 255);
+        const cJSON *mv = cJSON_GetObjectItem(
+            expect_ok(call("GET", "/collections/m/points/1", NULL)), "vector");
+        ck_assert_int_eq(cJSON_GetArraySize(mv), 2);
+        ck_assert((float)cJSON_GetArrayItem(cJSON_GetArrayItem(mv, 0), 0)
+                      ->valuedouble == 0.0999755859375f);
+        /* Scores are on the converted values: dot((1,1,1), (1,0,255)). */
+        const cJSON *hits =
+            expect_ok(call("POST", "/collections/b/points/search",
+                           "{\"vector\":{\"name\":\"v\",\"vector\":[1,1,1]},"
+                           "\"limit\":1}"));
+        ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "score"), 256);
+        if (round == 1) {
+            /* A snapshot archive of the named uint8 collection, recovered
+             * into a new collection, keeps datatype and values. */
+            const cJSON *d =
+                expect_ok(call("POST", "/collections/b/snapshots", "{}"));
+            char body[1024];
+            snprintf(body, sizeof(body),
+                     "{\"location\":\"file://%s/snapshots/b/%s\"}", storage,
+                     str(d, "name"));
+            expect_ok(call("PUT", "/collections/b2/snapshots/recover", body));
+            info = expect_ok(call("GET", "/collections/b2", NULL));
+            ck_assert_str_eq(str(info, "config.params.vectors.v.datatype"),
+                             "uint8");
+            point_vector("b2", "v", v, 3);
+            ck_assert(v[0] == 1 && v[1] == 0 && v[2] == 255);
+            expect_ok(call("PUT", "/collections/b2/points?wait=true",
+                           "{\"points\":[{\"id\":1,\"vector\":{\"v\":"
+                           "[2.5,7,-1]}}]}"));
+            point_vector("b2", "v", v, 3);
+            ck_assert(v[0] == 2 && v[1] == 7 && v[2] == 0);
+        }
+        if (round == 0) /* kill -9: the next start replays the log */
+            ck_assert_int_eq(child_stop(&ch, SIGKILL), -1);
+        else
+            ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+        if (round == 0)
+            child_start(&ch, args, NULL);
+    }
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+}
+END_TEST
+
 /* ---- 9. concurrency
  * -------------------------------------------------------------- */
 
@@ -5370,6 +5488,7 @@ static Suite *server_suite(void)
     tcase_add_test(prog, test_config_limits);
     tcase_add_test(prog, test_damaged_catalog);
     tcase_add_test(prog, test_sigterm_restart);
+    tcase_add_test(prog, test_datatypes_restart);
     tcase_add_test(prog, test_snapshot_leftovers);
     tcase_add_test(prog, test_snapshot_kill9_upload);
     tcase_add_test(prog, test_storage_snapshot_startup);

@@ -159,4 +159,21 @@ bool qvi_maparena_contains(const qvi_maparena *a, const void *p);
 /* Unmaps and closes (the unnamed file goes with it).  Idempotent. */
 void qvi_maparena_close(qvi_maparena *a);
 
+/* ---- vector datatypes (datatype.c) ---------------------------------------
+ *
+ * The element types of include/quiver.h's qv_datatype.  Pure functions. */
+
+/* IEEE half of f, rounded to nearest, ties to even (f16::from_f32). */
+uint16_t qvi_f32_to_f16(float f);
+/* The float equal to half h (exact). */
+float qvi_f16_to_f32(uint16_t h);
+/* Rust's `v as u8`: truncated toward zero, saturated to 0..255. */
+float qvi_round_uint8(float v);
+/* True when v rounds to an infinite half. */
+bool qvi_f16_overflows(float v);
+/* Converts n values in place to what datatype stores (float32: as is). */
+void qvi_datatype_apply(uint32_t datatype, float *v, size_t n);
+/* "float32", "float16", "uint8"; NULL for an unknown datatype. */
+const char *qvi_datatype_name(uint32_t datatype);
+
 #endif /* QUIVER_BASE_H */

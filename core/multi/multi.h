@@ -57,6 +57,8 @@ typedef struct qvi_multi {
     size_t garbage; /* floats of records no slot refers to */
     uint64_t *offs; /* nslots offsets, QVI_MULTI_NONE when empty */
     uint32_t nslots;
+    uint32_t datatype; /* a qv_datatype: rows are converted to it when made
+                          into records (core/base/datatype.c) */
 } qvi_multi;
 
 /* An empty store for rows of dim floats under metric. */

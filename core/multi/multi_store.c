@@ -132,20 +132,22 @@ void qvi_multi_make_record(const qvi_multi *m, const float *rows,
     qvi_multi_record_init(out, n_rows);
     float *dst = out + QVI_MULTI_HEADER;
     memcpy(dst, rows, (size_t)n_rows * m->dim * sizeof(float));
-    if (m->metric != QV_METRIC_COSINE)
-        return;
-    /* Each row as a dense cosine vector (core/collection.c, cosine_prepare):
-     * Qdrant preprocesses every row of a multivector with the dense
-     * vector's preprocess (NamedVectors::preprocess in
-     * lib/segment/src/data_types/named_vectors.rs), which leaves a row
-     * whose squared norm is within 1e-6 of 1 as it is -- so a matrix read
-     * back and written again (quiver migrate) keeps every bit. */
-    const qvi_kernels *k = qvi_simd();
-    for (uint32_t r = 0; r < n_rows; r++) {
-        float *row = dst + (size_t)r * m->dim;
-        if (fabsf(k->dot(row, row, m->dim) - 1.0f) > 1.0e-6f)
-            k->normalize(row, m->dim);
+    if (m->metric == QV_METRIC_COSINE) {
+        /* Each row as a dense cosine vector (core/collection.c,
+         * cosine_prepare): Qdrant preprocesses every row of a multivector
+         * with the dense vector's preprocess (NamedVectors::preprocess in
+         * lib/segment/src/data_types/named_vectors.rs), which leaves a row
+         * whose squared norm is within 1e-6 of 1 as it is -- so a matrix
+         * read back and written again (quiver migrate) keeps every bit. */
+        const qvi_kernels *k = qvi_simd();
+        for (uint32_t r = 0; r < n_rows; r++) {
+            float *row = dst + (size_t)r * m->dim;
+            if (fabsf(k->dot(row, row, m->dim) - 1.0f) > 1.0e-6f)
+                k->normalize(row, m->dim);
+        }
     }
+    /* Then the element type, as Qdrant converts after preprocessing. */
+    qvi_datatype_apply(m->datatype, dst, (size_t)n_rows * m->dim);
 }
 
 void qvi_multi_clear(qvi_multi *m, uint32_t slot)

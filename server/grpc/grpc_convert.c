@@ -191,6 +191,10 @@ static size_t elem_size(const ProtobufCFieldDescriptor *f)
  * whose REST names are capitalised. */
 static cJSON *enum_json(const ProtobufCEnumDescriptor *e, int v)
 {
+    /* Datatype.Default means "none given", as Qdrant converts it
+     * (Datatype::Default => None): null, which REST reads as absent. */
+    if (v == 0 && strcmp(e->name, "qdrant.Datatype") == 0)
+        return cJSON_CreateNull();
     const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(e, v);
     if (!ev)
         return cJSON_CreateNumber(v);

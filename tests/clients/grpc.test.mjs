@@ -407,6 +407,39 @@ test('collection update over gRPC, seen over REST', async () => {
     assert.equal(Number(gi.result.config.optimizerConfig.indexingThreshold), 12345);
 });
 
+test('datatypes: VectorParams.datatype over gRPC, converted vectors over both', async () => {
+    const D = `${C}_dt`;
+    await g.api('collections').delete({ collectionName: D }).catch(() => {});
+    // Datatype Float16 = 3, Uint8 = 2; Distance Dot = 3 (collections.proto)
+    await g.api('collections').create({
+        collectionName: D,
+        vectorsConfig: { config: { case: 'paramsMap', value: { map: {
+            h: { size: 3n, distance: 3, datatype: 3 },
+            b: { size: 3n, distance: 3, datatype: 2 },
+            d: { size: 3n, distance: 3, datatype: 0 }, // Default: none given
+        } } } },
+    });
+    const ri = await restOk('GET', `/collections/${D}`);
+    assert.equal(ri.config.params.vectors.h.datatype, 'float16');
+    assert.equal(ri.config.params.vectors.b.datatype, 'uint8');
+    assert.equal(ri.config.params.vectors.d.datatype, undefined);
+    const gi = await g.api('collections').get({ collectionName: D });
+    const map = gi.result.config.params.vectorsConfig.config.value.map;
+    assert.equal(map.h.datatype, 3);
+    assert.equal(map.b.datatype, 2);
+    await g.api('points').upsert({
+        collectionName: D, wait: true,
+        points: [{ id: num(1), vectors: { vectorsOptions: { case: 'vectors', value: { vectors: {
+            h: { vector: { case: 'dense', value: { data: [0.1, -2.5, 1000.3] } } },
+            b: { vector: { case: 'dense', value: { data: [1.9, -3, 300] } } },
+        } } } } }],
+    });
+    const p = await restOk('GET', `/collections/${D}/points/1`);
+    same(p.vector.h.map(f32), [f32(0.0999755859375), -2.5, 1000.5], 'float16 read back');
+    same(p.vector.b, [1, 0, 255], 'uint8 read back');
+    await g.api('collections').delete({ collectionName: D });
+});
+
 test('payload operations over gRPC, checked over REST', async () => {
     const sel = { pointsSelectorOneOf: { case: 'points', value: { ids: [num(1)] } } };
     const read = async () => (await restOk('GET', `/collections/${C}/points/1`)).payload;

@@ -29,7 +29,7 @@ CONSTANTS = {
     "QV_JSON_POINTS": 0, "QV_JSON_LANGCHAIN": 1,
     "QV_NUM_DOUBLE": 0, "QV_NUM_INT": 1, "QV_NUM_UINT": 2,
     "QV_FACET_STRING": 0, "QV_FACET_NUMBER": 1, "QV_FACET_BOOL": 2,
-    "QV_COLLECTION_CONFIG_VERSION": 1, "QV_SEARCH_PARAMS_VERSION": 1,
+    "QV_COLLECTION_CONFIG_VERSION": 2, "QV_SEARCH_PARAMS_VERSION": 1,
     "QV_STORE_OPTIONS_VERSION": 1, "QV_DEFAULT_HNSW_M": 16,
     "QV_DEFAULT_EF_CONSTRUCT": 100, "QV_DEFAULT_FULL_SCAN_THRESHOLD_KB": 10000,
     "QV_MAX_K": 1000000, "QV_SNAPSHOT_VERIFY": 1, "QV_UUID_STRLEN": 37,
@@ -62,7 +62,7 @@ class qv_collection_config(Structure):
                 ("quantization", c_uint32), ("quant_quantile", c_float),
                 ("quant_always_ram", c_bool), ("quant_encoding", c_uint32),
                 ("quant_query_encoding", c_uint32),
-                ("version", c_uint32)]
+                ("version", c_uint32), ("datatype", c_uint32)]
 
 
 class qv_search_params(Structure):

@@ -86,7 +86,7 @@ pub const QV_MAX_DIM: u32 = 65536;
 pub const QV_DEFAULT_HNSW_M: u32 = 16;
 pub const QV_DEFAULT_EF_CONSTRUCT: u32 = 100;
 pub const QV_DEFAULT_FULL_SCAN_THRESHOLD_KB: u32 = 10000;
-pub const QV_COLLECTION_CONFIG_VERSION: u32 = 1;
+pub const QV_COLLECTION_CONFIG_VERSION: u32 = 2;
 pub const QV_ORDER_BY_VERSION: u32 = 2;
 pub const QV_MIN_K: u32 = 1;
 pub const QV_MAX_K: u32 = 1000000;
@@ -163,6 +163,7 @@ pub struct qv_collection_config {
     pub quant_encoding: u32,
     pub quant_query_encoding: u32,
     pub version: u32,
+    pub datatype: u32,
 }
 
 #[repr(C)]
