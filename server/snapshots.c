@@ -576,17 +576,21 @@ static bool bad_archive(qvs_resp *r, const char *what)
     return qvs_fail(r, 400, "Bad request: not a valid snapshot: %s", what);
 }
 
-/* Reads and checks the preamble and header of the archive in f (size
- * bytes); *members gets the member list and *tmpl the collection. */
-static bool read_header(FILE *f, uint64_t size, cJSON **root, qvs_resp *r)
+/* Reads and checks the preamble (magic, version) and the JSON header of
+ * the archive in f (size bytes) into *root; what names the archive kind
+ * in the message of a wrong magic. */
+static bool archive_header(FILE *f, uint64_t size, const char *magic,
+                           uint32_t version, const char *what, cJSON **root,
+                           qvs_resp *r)
 {
     unsigned char pre[PREAMBLE];
     if (size < PREAMBLE || fread(pre, 1, PREAMBLE, f) != PREAMBLE ||
-        memcmp(pre, ARCHIVE_MAGIC, 8) != 0)
-        return bad_archive(r, "not a Quiver collection snapshot archive");
+        memcmp(pre, magic, 8) != 0)
+        return qvs_fail(r, 400, "Bad request: not a valid snapshot: not a %s",
+                        what);
     uint32_t ver;
     memcpy(&ver, pre + 8, 4);
-    if (ver != ARCHIVE_VER)
+    if (ver != version)
         return bad_archive(r, "unsupported archive version");
     uint64_t hlen = get_u64(pre + 16);
     if (hlen == 0 || hlen > MAX_HEADER || hlen > size - PREAMBLE)
@@ -594,8 +598,8 @@ static bool read_header(FILE *f, uint64_t size, cJSON **root, qvs_resp *r)
     char *text = malloc(hlen);
     if (!text)
         return qvs_fail(r, 500, OOM);
-    bool ok = fread(text, 1, hlen, f) == hlen;
-    ok = ok && XXH3_64bits(text, hlen) == get_u64(pre + 24);
+    bool ok = fread(text, 1, hlen, f) == hlen &&
+              XXH3_64bits(text, hlen) == get_u64(pre + 24);
     *root = ok ? cJSON_ParseWithLength(text, hlen) : NULL;
     free(text);
     if (!*root)
@@ -744,7 +748,9 @@ static bool archive_load(const qvs_req *req, const char *path, archive *a,
     cJSON *root = NULL;
     bool ok = qvs_snap_make_tmp(req, tmp, sizeof(tmp)) ||
               qvs_fail(r, 500, "Service internal error: no temporary dir");
-    ok = ok && read_header(f, (uint64_t)st.st_size, &root, r);
+    ok = ok &&
+         archive_header(f, (uint64_t)st.st_size, ARCHIVE_MAGIC, ARCHIVE_VER,
+                        "Quiver collection snapshot archive", &root, r);
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(root, "members");
     uint64_t hlen = ok ? (uint64_t)ftell(f) : 0, total = 0;
     ok = ok && check_members(ms, (uint64_t)st.st_size - hlen, true, &total, r);
@@ -772,31 +778,6 @@ static bool archive_load(const qvs_req *req, const char *path, archive *a,
 
 #define FULL_MAGIC   "QVFSNAP\0"
 #define FULL_VERSION 1u
-
-static bool full_header(FILE *f, uint64_t size, cJSON **root, qvs_resp *r)
-{
-    unsigned char pre[PREAMBLE];
-    if (size < PREAMBLE || fread(pre, 1, PREAMBLE, f) != PREAMBLE ||
-        memcmp(pre, FULL_MAGIC, 8) != 0)
-        return bad_archive(r, "not a Quiver full snapshot archive");
-    uint32_t ver;
-    memcpy(&ver, pre + 8, 4);
-    if (ver != FULL_VERSION)
-        return bad_archive(r, "unsupported archive version");
-    uint64_t hlen = get_u64(pre + 16);
-    if (hlen == 0 || hlen > MAX_HEADER || hlen > size - PREAMBLE)
-        return bad_archive(r, "header length out of range");
-    char *text = malloc(hlen);
-    if (!text)
-        return qvs_fail(r, 500, OOM);
-    bool ok = fread(text, 1, hlen, f) == hlen &&
-              XXH3_64bits(text, hlen) == get_u64(pre + 24);
-    *root = ok ? cJSON_ParseWithLength(text, hlen) : NULL;
-    free(text);
-    if (!*root)
-        return bad_archive(r, "header checksum mismatch or bad header");
-    return true;
-}
 
 /* The member lists of every entry must add up to the rest of the file. */
 static bool full_members_ok(const cJSON *cols, uint64_t rest, qvs_resp *r)
@@ -911,7 +892,8 @@ bool qvs_snap_restore_storage(qvs_catalog *cat, const char *path, bool force,
     if (ok && (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)))
         ok = qvs_fail(&r, 404, "cannot open %s: %s", path,
                       f ? "not a regular file" : strerror(errno));
-    ok = ok && full_header(f, (uint64_t)st.st_size, &root, &r);
+    ok = ok && archive_header(f, (uint64_t)st.st_size, FULL_MAGIC, FULL_VERSION,
+                              "Quiver full snapshot archive", &root, &r);
     const cJSON *cols = cJSON_GetObjectItemCaseSensitive(root, "collections");
     uint64_t hlen = ok ? (uint64_t)ftell(f) : 0;
     ok = ok && full_members_ok(cols, (uint64_t)st.st_size - hlen, &r);

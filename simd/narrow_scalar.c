@@ -6,16 +6,17 @@
  * The half kernels widen each element exactly and then sum like
  * kernels_scalar.c: four accumulators, element j of each block of four to
  * accumulator j, folded as (s0 + s1) + (s2 + s3).  The byte kernels sum
- * in 32-bit integers and are exact.  The bit-level half conversions are
- * the same algorithm as core/base/datatype.c's (simd/ may not include
- * core/), which the tests check against the compiler's _Float16 and
- * against these.  No state; any n >= 0, unaligned pointers.
+ * in 32-bit integers and are exact.  The bit-level half conversions
+ * (qvi_f32_to_f16, qvi_f16_to_f32) are also the library's one scalar
+ * conversion (core/base/datatype.c uses them); the tests check them
+ * against the compiler's _Float16.  No state; any n >= 0, unaligned
+ * pointers.
  */
 #include "simd/simd.h"
 
 #include <string.h>
 
-static float half_to_float(uint16_t h)
+float qvi_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
@@ -42,7 +43,7 @@ static float half_to_float(uint16_t h)
     return f;
 }
 
-static uint16_t float_to_half(float f)
+uint16_t qvi_f32_to_f16(float f)
 {
     uint32_t x;
     memcpy(&x, &f, 4);
@@ -79,9 +80,9 @@ static float scalar_dot_f16(const uint16_t *a, const uint16_t *b, size_t n)
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
         for (int j = 0; j < 4; j++)
-            s[j] += half_to_float(a[i + j]) * half_to_float(b[i + j]);
+            s[j] += qvi_f16_to_f32(a[i + j]) * qvi_f16_to_f32(b[i + j]);
     for (; i < n; i++)
-        s[0] += half_to_float(a[i]) * half_to_float(b[i]);
+        s[0] += qvi_f16_to_f32(a[i]) * qvi_f16_to_f32(b[i]);
     return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
@@ -91,11 +92,11 @@ static float scalar_l2sq_f16(const uint16_t *a, const uint16_t *b, size_t n)
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
         for (int j = 0; j < 4; j++) {
-            float d = half_to_float(a[i + j]) - half_to_float(b[i + j]);
+            float d = qvi_f16_to_f32(a[i + j]) - qvi_f16_to_f32(b[i + j]);
             s[j] += d * d;
         }
     for (; i < n; i++) {
-        float d = half_to_float(a[i]) - half_to_float(b[i]);
+        float d = qvi_f16_to_f32(a[i]) - qvi_f16_to_f32(b[i]);
         s[0] += d * d;
     }
     return (s[0] + s[1]) + (s[2] + s[3]);
@@ -107,11 +108,11 @@ static float scalar_l1_f16(const uint16_t *a, const uint16_t *b, size_t n)
     size_t i = 0;
     for (; i + 4 <= n; i += 4)
         for (int j = 0; j < 4; j++) {
-            float d = half_to_float(a[i + j]) - half_to_float(b[i + j]);
+            float d = qvi_f16_to_f32(a[i + j]) - qvi_f16_to_f32(b[i + j]);
             s[j] += d < 0 ? -d : d;
         }
     for (; i < n; i++) {
-        float d = half_to_float(a[i]) - half_to_float(b[i]);
+        float d = qvi_f16_to_f32(a[i]) - qvi_f16_to_f32(b[i]);
         s[0] += d < 0 ? -d : d;
     }
     return (s[0] + s[1]) + (s[2] + s[3]);
@@ -146,13 +147,13 @@ static uint32_t scalar_l1_u8(const uint8_t *a, const uint8_t *b, size_t n)
 static void scalar_f32_to_f16(const float *in, uint16_t *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = float_to_half(in[i]);
+        out[i] = qvi_f32_to_f16(in[i]);
 }
 
 static void scalar_f16_to_f32(const uint16_t *in, float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        out[i] = half_to_float(in[i]);
+        out[i] = qvi_f16_to_f32(in[i]);
 }
 
 const qvi_narrow_kernels qvi_narrow_scalar = {

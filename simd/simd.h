@@ -117,6 +117,13 @@ const qvi_code_kernels *qvi_simd_codes_level(qvi_simd_level level);
  * converted values) whatever its datatype (see include/quiver.h,
  * "Vector datatypes"); these are the kernels a narrow storage will use.
  */
+/* IEEE half of f, rounded to nearest, ties to even (Rust's
+ * f16::from_f32), on the bits: independent of the compiler's _Float16 and
+ * of the FPU's rounding mode.  Overflow gives infinity. */
+uint16_t qvi_f32_to_f16(float f);
+/* The float equal to half h (exact). */
+float qvi_f16_to_f32(uint16_t h);
+
 typedef struct qvi_narrow_kernels {
     qvi_simd_level level;
     const char *name; /* "scalar", "avx2" (+F16C), "avx512" (+BW), "neon" */

@@ -48,7 +48,7 @@ PUBLIC = "include/quiver.h"
 LAYERS = [
     ("include/", ["include/"]),
     ("simd/", ["simd/", PUBLIC]),
-    ("core/base/", ["core/base/", PUBLIC]),
+    ("core/base/", ["core/base/", "simd/", PUBLIC]),
     ("core/hnsw/", ["core/hnsw/", "core/base/", "simd/", PUBLIC]),
     ("core/multi/", ["core/multi/", "core/base/", "simd/", PUBLIC]),
     ("core/quant/", ["core/quant/", "core/base/", "simd/", PUBLIC]),

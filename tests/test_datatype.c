@@ -11,6 +11,7 @@
  */
 #include "core/base/base.h"
 #include "core/core.h"
+#include "simd/simd.h"
 #include "persist/snapshot.h"
 #include "tests/scratch_dir.h"
 

@@ -163,10 +163,6 @@ void qvi_maparena_close(qvi_maparena *a);
  *
  * The element types of include/quiver.h's qv_datatype.  Pure functions. */
 
-/* IEEE half of f, rounded to nearest, ties to even (f16::from_f32). */
-uint16_t qvi_f32_to_f16(float f);
-/* The float equal to half h (exact). */
-float qvi_f16_to_f32(uint16_t h);
 /* Rust's `v as u8`: truncated toward zero, saturated to 0..255. */
 float qvi_round_uint8(float v);
 /* True when v rounds to an infinite half. */
