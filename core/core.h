@@ -94,6 +94,10 @@ struct qv_collection {
     pthread_mutex_t pool_mu;
     struct qvi_hnsw_scratch **pool;
     size_t pool_n, pool_cap;
+    /* The sparse searches' accumulators (sparse_api.c), also under
+     * pool_mu: at most as many as searches ran at once, up to 8 kept. */
+    struct qvi_sparse_scratch *sparse_pool[8];
+    size_t sparse_pool_n;
 
     struct qvi_backing *backing; /* mapped region the arrays borrow from, or
                                     NULL (see "backings" below); set once by

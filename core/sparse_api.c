@@ -41,6 +41,11 @@ qv_status qvi_sparse_attach(qv_collection *c)
 
 void qvi_sparse_detach(qv_collection *c)
 {
+    for (size_t i = 0; i < c->sparse_pool_n; i++) {
+        qvi_sparse_scratch_free(c->sparse_pool[i]);
+        free(c->sparse_pool[i]);
+    }
+    c->sparse_pool_n = 0;
     if (!c->sparse)
         return;
     qvi_sparse_free(c->sparse);
@@ -248,14 +253,16 @@ static void apply_idf_locked(const qv_collection *c, qvi_sparse_row *q)
         q->val[j] *= qvi_sparse_idf(n, qvi_sparse_df(c->sparse, q->idx[j]));
 }
 
-static qv_status search_locked(qv_collection *c, qvi_sparse_row *q,
-                               const qv_search_params *params, qvi_topk *t)
+static qv_status search_scratch_locked(qv_collection *c, qvi_sparse_row *q,
+                                       const qv_search_params *params,
+                                       qvi_sparse_scratch *sc, qvi_topk *t)
 {
     if (c->cfg.sparse_modifier == QV_SPARSE_MODIFIER_IDF)
         apply_idf_locked(c, q);
     const qv_filter *filter = params->filter;
     if (!filter)
-        return qvi_sparse_search(c->sparse, q, c->used, NULL, params->exact, t);
+        return qvi_sparse_search(c->sparse, q, c->used, NULL, params->exact, sc,
+                                 t);
     qvi_candidates cand;
     qv_status st = qvi_candidates_prepare_locked(c, qvi_filter_of(filter),
                                                  QVI_CANDIDATES_ALWAYS, &cand);
@@ -266,8 +273,46 @@ static qv_status search_locked(qv_collection *c, qvi_sparse_row *q,
     bool exact = params->exact ||
                  cand.n_cand < (uint64_t)c->cfg.sparse_full_scan_threshold;
     qvi_sparse_accept acc = {accept_candidate, &cand};
-    st = qvi_sparse_search(c->sparse, q, c->used, &acc, exact, t);
+    st = qvi_sparse_search(c->sparse, q, c->used, &acc, exact, sc, t);
     qvi_candidates_free(&cand);
+    return st;
+}
+
+/* A scratch from the pool, or a new empty one (NULL without memory: the
+ * search then uses a temporary one). */
+static qvi_sparse_scratch *scratch_get(qv_collection *c)
+{
+    qvi_sparse_scratch *sc = NULL;
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->sparse_pool_n)
+        sc = c->sparse_pool[--c->sparse_pool_n];
+    pthread_mutex_unlock(&c->pool_mu);
+    return sc ? sc : calloc(1, sizeof(*sc));
+}
+
+static void scratch_put(qv_collection *c, qvi_sparse_scratch *sc)
+{
+    if (!sc)
+        return;
+    size_t max = sizeof(c->sparse_pool) / sizeof(c->sparse_pool[0]);
+    pthread_mutex_lock(&c->pool_mu);
+    if (c->sparse_pool_n < max) {
+        c->sparse_pool[c->sparse_pool_n++] = sc;
+        sc = NULL;
+    }
+    pthread_mutex_unlock(&c->pool_mu);
+    if (sc) {
+        qvi_sparse_scratch_free(sc);
+        free(sc);
+    }
+}
+
+static qv_status search_locked(qv_collection *c, qvi_sparse_row *q,
+                               const qv_search_params *params, qvi_topk *t)
+{
+    qvi_sparse_scratch *sc = scratch_get(c);
+    qv_status st = search_scratch_locked(c, q, params, sc, t);
+    scratch_put(c, sc);
     return st;
 }
 

@@ -355,10 +355,12 @@ START_TEST(stale_index_scans_and_rebuilds)
     qvi_topk a, b;
     ck_assert_int_eq(qvi_topk_init(&a, 5), QV_OK);
     ck_assert_int_eq(qvi_topk_init(&b, 5), QV_OK);
-    ck_assert_int_eq(qvi_sparse_search(&s, &q, 8, NULL, false, &a), QV_OK);
+    ck_assert_int_eq(qvi_sparse_search(&s, &q, 8, NULL, false, NULL, &a),
+                     QV_OK);
     s.stale = true;
     ck_assert_uint_eq(qvi_sparse_df(&s, 1), 3); /* counted from the rows */
-    ck_assert_int_eq(qvi_sparse_search(&s, &q, 8, NULL, false, &b), QV_OK);
+    ck_assert_int_eq(qvi_sparse_search(&s, &q, 8, NULL, false, NULL, &b),
+                     QV_OK);
     ck_assert_uint_eq(a.n, b.n);
     ck_assert_uint_eq(a.n, 4); /* slots 1, 4, 7 share dim 1; 2 shares 12 */
     for (size_t i = 0; i < a.n; i++) {
@@ -372,6 +374,61 @@ START_TEST(stale_index_scans_and_rebuilds)
     qvi_topk_free(&a);
     qvi_topk_free(&b);
     qvi_sparse_row_free(&q);
+    qvi_sparse_free(&s);
+}
+END_TEST
+
+/* A scratch reused across searches (as the collection's pool does) gives
+ * what a fresh one gives, whatever the searches before it touched and
+ * whatever the number of slots (it grows when the collection does). */
+START_TEST(reused_scratch_equals_fresh)
+{
+    enum { SLOTS = 300, QUERIES = 40 };
+    qvi_sparse s;
+    qvi_sparse_init(&s);
+    ck_assert_int_eq(qvi_sparse_reserve(&s, SLOTS), QV_OK);
+    uint64_t x = 12345;
+    for (uint32_t slot = 0; slot < SLOTS; slot++) {
+        uint32_t idx[4];
+        float val[4];
+        for (uint32_t j = 0; j < 4; j++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            idx[j] = j * 16 + (uint32_t)(x >> 60); /* distinct per j */
+            val[j] = (float)((x >> 40) & 0xff) / 64.0f;
+        }
+        qvi_sparse_row r;
+        ck_assert_int_eq(qvi_sparse_row_make(idx, val, 4, &r, NULL, 0), QV_OK);
+        qvi_sparse_set(&s, slot, &r);
+    }
+    qvi_sparse_scratch sc = {0};
+    for (uint32_t k = 0; k < QUERIES; k++) {
+        uint32_t qi[] = {k % 16, 16 + (k * 7) % 16, 48 + k % 5};
+        float qv[] = {1.0f, 0.5f + (float)k, 2.0f};
+        qvi_sparse_row q;
+        ck_assert_int_eq(qvi_sparse_row_make(qi, qv, 3, &q, NULL, 0), QV_OK);
+        /* Fewer slots first, then all: the scratch grows midway. */
+        uint32_t n = k < QUERIES / 2 ? SLOTS / 3 : SLOTS;
+        qvi_topk a, b;
+        ck_assert_int_eq(qvi_topk_init(&a, 10), QV_OK);
+        ck_assert_int_eq(qvi_topk_init(&b, 10), QV_OK);
+        ck_assert_int_eq(qvi_sparse_search(&s, &q, n, NULL, false, &sc, &a),
+                         QV_OK);
+        ck_assert_int_eq(qvi_sparse_search(&s, &q, n, NULL, true, NULL, &b),
+                         QV_OK);
+        ck_assert_uint_eq(a.n, b.n);
+        ck_assert_uint_gt(a.n, 0);
+        for (size_t i = 0; i < a.n; i++) {
+            ck_assert_uint_eq(a.slots[i], b.slots[i]);
+            ck_assert(a.dists[i] == b.dists[i]);
+        }
+        for (uint32_t i = 0; i < sc.cap; i++) /* zeros between searches */
+            ck_assert(sc.sum[i] == 0.0 && sc.hit[i] == 0);
+        qvi_topk_free(&a);
+        qvi_topk_free(&b);
+        qvi_sparse_row_free(&q);
+    }
+    ck_assert_uint_eq(sc.cap, SLOTS);
+    qvi_sparse_scratch_free(&sc);
     qvi_sparse_free(&s);
 }
 END_TEST
@@ -788,6 +845,7 @@ int main(void)
     tcase_add_test(tc, get_returns_sorted_vector_and_payload);
     tcase_add_loop_test(tc, indexed_equals_exact_and_reference, 0, 3);
     tcase_add_test(tc, stale_index_scans_and_rebuilds);
+    tcase_add_test(tc, reused_scratch_equals_fresh);
     tcase_add_test(tc, idf_scores_as_qdrant);
     tcase_add_test(tc, snapshot_round_trip);
     tcase_add_test(tc, snapshot_damage_is_refused);

@@ -102,13 +102,32 @@ typedef struct qvi_sparse_accept {
     const void *arg;
 } qvi_sparse_accept;
 
+/* The accumulators of an inverted-index search, kept between searches by
+ * the caller: sum and hit (cap slots) are all zeros between two searches
+ * (each search resets the slots it touched), so a search costs its
+ * postings, not the collection's size -- and touches no fresh pages:
+ * zeroed arrays allocated per query made every search fault in (and
+ * copy-on-write) zero pages, with a TLB shootdown each, which dominated
+ * searches on a 2-thread server.  One search at a time per scratch. */
+typedef struct qvi_sparse_scratch {
+    double *sum;
+    uint8_t *hit;
+    uint32_t cap;
+    uint32_t *touched;
+    size_t tcap;
+} qvi_sparse_scratch;
+
+/* Frees the arrays and zeroes *sc (a zeroed scratch is empty and valid). */
+void qvi_sparse_scratch_free(qvi_sparse_scratch *sc);
+
 /* Top-k of query q (a sorted row) into t (distance = -score, sorted best
  * first) over the slots [0, n_slots) that share at least one dimension
  * with q and are accepted.  exact: score every row by merging; else walk
- * the postings of q's dimensions.  Both give the same hits, scores and
- * order (bit for bit).  A stale index always scans.  QV_OK or QV_ENOMEM. */
+ * the postings of q's dimensions with the accumulators of sc (NULL: a
+ * temporary one).  Both give the same hits, scores and order (bit for
+ * bit).  A stale index always scans.  QV_OK or QV_ENOMEM. */
 qv_status qvi_sparse_search(const qvi_sparse *s, const qvi_sparse_row *q,
                             uint32_t n_slots, const qvi_sparse_accept *acc,
-                            bool exact, qvi_topk *t);
+                            bool exact, qvi_sparse_scratch *sc, qvi_topk *t);
 
 #endif /* QUIVER_SPARSE_H */

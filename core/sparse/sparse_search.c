@@ -78,55 +78,80 @@ static void scan(const qvi_sparse *s, const qvi_sparse_row *q, uint32_t n_slots,
     }
 }
 
+void qvi_sparse_scratch_free(qvi_sparse_scratch *sc)
+{
+    free(sc->sum);
+    free(sc->hit);
+    free(sc->touched);
+    memset(sc, 0, sizeof(*sc));
+}
+
+/* Room for n_slots accumulators (new ones zeroed) and for `touched` more
+ * touched slots.  QV_OK or QV_ENOMEM (sc still valid). */
+static qv_status scratch_fit(qvi_sparse_scratch *sc, uint32_t n_slots,
+                             size_t touched)
+{
+    if (n_slots > sc->cap) {
+        double *sum = realloc(sc->sum, (size_t)n_slots * sizeof(*sum));
+        if (!sum)
+            return QV_ENOMEM;
+        sc->sum = sum;
+        uint8_t *hit = realloc(sc->hit, n_slots);
+        if (!hit)
+            return QV_ENOMEM;
+        sc->hit = hit;
+        memset(sum + sc->cap, 0, (size_t)(n_slots - sc->cap) * sizeof(*sum));
+        memset(hit + sc->cap, 0, n_slots - sc->cap);
+        sc->cap = n_slots;
+    }
+    if (touched > sc->tcap) {
+        size_t nc = touched * 2;
+        uint32_t *grown = realloc(sc->touched, nc * sizeof(*grown));
+        if (!grown)
+            return QV_ENOMEM;
+        sc->touched = grown;
+        sc->tcap = nc;
+    }
+    return QV_OK;
+}
+
 static qv_status walk(const qvi_sparse *s, const qvi_sparse_row *q,
                       uint32_t n_slots, const qvi_sparse_accept *acc,
-                      qvi_topk *t)
+                      qvi_sparse_scratch *sc, qvi_topk *t)
 {
-    double *sum = calloc(n_slots ? n_slots : 1, sizeof(*sum));
-    uint8_t *hit = calloc(n_slots ? n_slots : 1, 1);
-    uint32_t *touched = NULL;
-    size_t n_touched = 0, cap = 0;
-    qv_status st = QV_OK;
-    if (!sum || !hit) {
-        st = QV_ENOMEM;
-        goto cleanup;
-    }
-    for (uint32_t j = 0; j < q->nnz; j++) {
+    size_t n_touched = 0;
+    qv_status st = scratch_fit(sc, n_slots, 0);
+    for (uint32_t j = 0; st == QV_OK && j < q->nnz; j++) {
         uint32_t df = qvi_sparse_df(s, q->idx[j]);
-        if (n_touched + df > cap) {
-            size_t nc = (n_touched + df) * 2;
-            uint32_t *grown = realloc(touched, nc * sizeof(*grown));
-            if (!grown) {
-                st = QV_ENOMEM;
-                goto cleanup;
-            }
-            touched = grown;
-            cap = nc;
-        }
-        qvi_sparse_posting_walk(s, q->idx[j], q->val[j], sum, hit, n_slots,
-                                touched, &n_touched);
+        st = scratch_fit(sc, n_slots, n_touched + df);
+        if (st == QV_OK)
+            qvi_sparse_posting_walk(s, q->idx[j], q->val[j], sc->sum, sc->hit,
+                                    n_slots, sc->touched, &n_touched);
     }
     for (size_t i = 0; i < n_touched; i++) {
-        uint32_t slot = touched[i];
-        if (accepted(acc, slot))
-            qvi_topk_push(t, slot, -(float)sum[slot]);
+        uint32_t slot = sc->touched[i];
+        if (st == QV_OK && accepted(acc, slot))
+            qvi_topk_push(t, slot, -(float)sc->sum[slot]);
+        sc->sum[slot] = 0.0; /* zeros again for the next search */
+        sc->hit[slot] = 0;
     }
-cleanup:
-    free(sum);
-    free(hit);
-    free(touched);
     return st;
 }
 
 qv_status qvi_sparse_search(const qvi_sparse *s, const qvi_sparse_row *q,
                             uint32_t n_slots, const qvi_sparse_accept *acc,
-                            bool exact, qvi_topk *t)
+                            bool exact, qvi_sparse_scratch *sc, qvi_topk *t)
 {
     qv_status st = QV_OK;
-    if (exact || s->stale)
+    if (exact || s->stale) {
         scan(s, q, n_slots, acc, t);
-    else
-        st = walk(s, q, n_slots, acc, t);
+    } else if (sc) {
+        st = walk(s, q, n_slots, acc, sc, t);
+    } else {
+        qvi_sparse_scratch tmp = {0};
+        st = walk(s, q, n_slots, acc, &tmp, t);
+        qvi_sparse_scratch_free(&tmp);
+    }
     if (st == QV_OK)
         qvi_topk_sort(t);
     return st;
