@@ -18,6 +18,8 @@
  *  5. The graph's level-0 links on disk (qv_collection_set_graph_on_disk),
  *     with the vectors and alone, also for a graph built later (past the
  *     threshold) and after reopening: the same hits bit for bit.
+ *  6. Both on disk beside quantized codes (int8, binary, product) and the
+ *     float16 datatype: the same hits as the heap twin.
  */
 #define QVI_HNSW_INTERNAL /* the graph's links arena */
 #include "core/core.h"
@@ -138,6 +140,49 @@ START_TEST(test_twins)
     assert_same_search(heap, moved);
     for (int k = 0; k < 3; k++)
         qv_collection_release(all[k]);
+}
+END_TEST
+
+/* on_disk vectors and graph beside quantized codes (kept in RAM) and a
+ * narrow datatype: twins with the same config, one on the heap and one
+ * with both on disk from the start, give the same hits bit for bit --
+ * code walks, float rescoring and exact scans read the rows wherever they
+ * live.  Product codebooks train with a fixed seed on the same sample, so
+ * the twins hold the same codes. */
+START_TEST(test_twins_with_codes_and_datatypes)
+{
+    static const struct {
+        uint32_t quant, encoding, datatype;
+    } combos[] = {
+        {QV_QUANTIZATION_INT8, 0, QV_DATATYPE_FLOAT32},
+        {QV_QUANTIZATION_BINARY, QV_BINARY_TWO_BITS, QV_DATATYPE_FLOAT32},
+        {QV_QUANTIZATION_PRODUCT, QV_PQ_X8, QV_DATATYPE_FLOAT32},
+        {QV_QUANTIZATION_NONE, 0, QV_DATATYPE_FLOAT16},
+        {QV_QUANTIZATION_INT8, 0, QV_DATATYPE_FLOAT16},
+        {QV_QUANTIZATION_PRODUCT, QV_PQ_X4, QV_DATATYPE_FLOAT16},
+    };
+    qv_collection_config cfg;
+    config(&cfg);
+    cfg.metric = QV_METRIC_EUCLID;
+    cfg.quantization = combos[_i].quant;
+    cfg.quant_encoding = combos[_i].encoding;
+    cfg.datatype = combos[_i].datatype;
+    qv_collection *heap, *disk;
+    ck_assert_int_eq(qv_collection_create(&cfg, &heap), QV_OK);
+    ck_assert_int_eq(qv_collection_create(&cfg, &disk), QV_OK);
+    ck_assert_int_eq(qv_collection_set_vectors_on_disk(disk, NULL), QV_OK);
+    ck_assert_int_eq(qv_collection_set_graph_on_disk(disk, NULL), QV_OK);
+    qv_collection *both[2] = {heap, disk};
+    for (int k = 0; k < 2; k++) {
+        write_points(both[k], 1, 600, 11);
+        write_points(both[k], 200, 300, 12); /* overwrites and growth */
+        qv_point_id gone = {.kind = QV_ID_NUM, .u.num = 7};
+        ck_assert_int_eq(qv_delete(both[k], &gone), QV_OK);
+    }
+    ck_assert(rows_in_arena(disk));
+    assert_same_search(heap, disk);
+    qv_collection_release(heap);
+    qv_collection_release(disk);
 }
 END_TEST
 
@@ -369,6 +414,7 @@ int main(void)
     TCase *tc = tcase_create("ondisk");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_twins);
+    tcase_add_loop_test(tc, test_twins_with_codes_and_datatypes, 0, 6);
     tcase_add_test(tc, test_reopen);
     tcase_add_test(tc, test_kill_recover);
     tcase_add_test(tc, test_refusals);
