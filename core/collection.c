@@ -247,6 +247,24 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
     return QV_OK;
 }
 
+qv_status qvi_collection_set_blob_pool(qv_collection *c, qvi_blob_pool *pool)
+{
+    qv_status st = QV_OK;
+    pthread_rwlock_wrlock(&c->lock);
+    if (pool && c->blob_pool != pool) {
+        if (c->blob_pool) {
+            st = QV_EINVAL;
+        } else {
+            /* Blobs stored so far are private; qvi_blob_release frees
+             * them as such once they go, so the pool may come now. */
+            qvi_blob_pool_retain(pool);
+            c->blob_pool = pool;
+        }
+    }
+    pthread_rwlock_unlock(&c->lock);
+    return st;
+}
+
 /* Arrays and blobs borrowed from a backing are left to it, and it goes
  * after them (the index borrows from it too); the journal goes last. */
 static void collection_free(qv_collection *c)
@@ -258,6 +276,7 @@ static void collection_free(qv_collection *c)
             qvi_payload_release(c, c->payloads[s], c->payload_lens[s]);
     }
     free(c->payloads);
+    qvi_blob_pool_release(c->blob_pool); /* after its last blob went back */
     qvi_free_owned(c, c->payload_lens);
     free(c->empty_payload);
     qvi_index_destroy(c);
@@ -627,7 +646,7 @@ static uint32_t upsert_one_locked(qv_collection *c, const qv_point_id *id,
     if (with_payload) {
         qvi_pindexes_remove_slot_locked(c, slot); /* payload indexes */
         qvi_payload_release(c, c->payloads[slot], c->payload_lens[slot]);
-        c->payloads[slot] = qvi_blob_intern(*blob, blob_len);
+        c->payloads[slot] = qvi_blob_intern(c->blob_pool, *blob, blob_len);
         c->payload_lens[slot] = *blob ? (uint32_t)blob_len : 0;
         *blob = NULL;
         qvi_pindexes_add_slot_locked(c, slot); /* payload indexes */

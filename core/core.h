@@ -53,6 +53,8 @@ struct qv_collection {
     uint32_t *free_slots; /* stack of deleted slots below used */
     uint8_t **payloads;   /* payload blob of each live slot (payload.h);
                              NULL for the empty payload {} */
+    struct qvi_blob_pool *blob_pool; /* where owned blobs are interned: the
+                                        store's (a reference), or NULL */
     uint32_t *payload_lens;
     uint8_t *empty_payload; /* the blob of {}, for slots without one */
     size_t empty_payload_len;
@@ -382,15 +384,24 @@ static inline void qvi_free_owned(const qv_collection *c, void *p)
 }
 
 /* Lets go of slot-owned payload blob p (len bytes): borrowed blobs stay with
- * the backing, owned ones go back to the blob pool (payload_pool.c), which
- * frees a blob with its last holder. */
-void qvi_blob_release(uint8_t *blob, size_t len);
+ * the backing, owned ones go back to c's blob pool (payload_pool.c), which
+ * frees a blob with its last holder (a private one at once). */
+struct qvi_blob_pool;
+void qvi_blob_release(struct qvi_blob_pool *pool, uint8_t *blob, size_t len);
 static inline void qvi_payload_release(const qv_collection *c, uint8_t *p,
                                        size_t len)
 {
     if (p && (!c->backing || !qvi_backing_contains(c->backing, p)))
-        qvi_blob_release(p, len);
+        qvi_blob_release(c->blob_pool, p, len);
 }
+
+/* Gives c the blob pool of its store (a reference is taken), so that its
+ * payload blobs are shared with the store's other collections.  Before
+ * the collection is shared; a collection that already has another pool
+ * keeps it (QV_EINVAL: its interned blobs belong to that pool).  Setting
+ * the same pool again, or NULL, changes nothing. */
+qv_status qvi_collection_set_blob_pool(qv_collection *c,
+                                       struct qvi_blob_pool *pool);
 
 /* ---- columns: loading and saving a collection (columns.c) ----------------
  */
@@ -503,6 +514,11 @@ qv_status qvi_store_new(const qvi_store_backend_ops *ops, void *d,
  * name.  Before the store is shared.  Returns QV_OK, QV_EINVAL, QV_EEXIST
  * or QV_ENOMEM. */
 qv_status qvi_store_adopt(qv_store *s, const char *name, qv_collection *c);
+
+/* The payload blob pool s's collections share (payload_pool.c); a
+ * collection recovered for s takes it (qvi_collection_set_blob_pool)
+ * before its log is replayed, so that replayed payloads are shared too. */
+struct qvi_blob_pool *qvi_store_blob_pool(qv_store *s);
 
 /* ---- the collection's HNSW index (collection_index.c) ---------------------
  */

@@ -123,7 +123,7 @@ static void swap_blob_locked(qv_collection *c, uint32_t slot, uint8_t *blob,
 {
     qvi_pindexes_remove_slot_locked(c, slot);
     qvi_payload_release(c, c->payloads[slot], c->payload_lens[slot]);
-    c->payloads[slot] = qvi_blob_intern(blob, len);
+    c->payloads[slot] = qvi_blob_intern(c->blob_pool, blob, len);
     c->payload_lens[slot] = blob ? (uint32_t)len : 0;
     qvi_pindexes_add_slot_locked(c, slot);
 }

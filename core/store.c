@@ -22,6 +22,7 @@
  * its journal's mutexes).  Checkpoints run without the store mutex.
  */
 #include "core/core.h"
+#include "core/payload/payload.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,8 @@ struct qv_store {
     qvi_errbuf *err;
     const qvi_store_backend_ops *ops; /* NULL: in memory; set at open */
     void *dir;                        /* the backend, owned; NULL: in memory */
+    qvi_blob_pool *blobs;             /* payload blobs shared by the collections
+                                         (payload_pool.c); each holds a reference */
 };
 
 qv_status qv_store_open(qv_store **out)
@@ -58,7 +61,13 @@ qv_status qvi_store_new(const qvi_store_backend_ops *ops, void *dir,
         free(s);
         return QV_ENOMEM;
     }
+    if (qvi_blob_pool_create(&s->blobs) != QV_OK) {
+        qvi_errbuf_destroy(s->err);
+        free(s);
+        return QV_ENOMEM;
+    }
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        qvi_blob_pool_release(s->blobs);
         qvi_errbuf_destroy(s->err);
         free(s);
         return QV_ENOMEM;
@@ -85,9 +94,15 @@ void qv_store_close(qv_store *s)
     free(s->entries);
     if (s->dir)
         s->ops->release(s->dir);
+    qvi_blob_pool_release(s->blobs); /* freed with its last collection */
     pthread_mutex_destroy(&s->mu);
     qvi_errbuf_destroy(s->err);
     free(s);
+}
+
+qvi_blob_pool *qvi_store_blob_pool(qv_store *s)
+{
+    return s->blobs;
 }
 
 size_t qv_store_errmsg(const qv_store *s, char *buf, size_t cap)
@@ -186,6 +201,9 @@ qv_status qvi_store_adopt(qv_store *s, const char *name, qv_collection *c)
     qv_status st = check_name(s, name);
     if (st != QV_OK)
         return st;
+    st = qvi_collection_set_blob_pool(c, s->blobs);
+    if (st != QV_OK)
+        return st;
     pthread_mutex_lock(&s->mu);
     bool found;
     size_t at = find_locked(s, name, &found);
@@ -221,6 +239,7 @@ static qv_status create_or_ensure(qv_store *s, const char *name,
     if (st != QV_OK)
         return qvi_fail(s->err, st, "cannot create the collection: %s",
                         qv_strerror(st));
+    qvi_collection_set_blob_pool(coll, s->blobs); /* new: cannot refuse */
 
     /* What happened under the mutex; the messages are recorded after it. */
     enum { ADDED, EXISTING, CONFLICT, REFUSED, INSERT_FAILED } outcome;

@@ -374,7 +374,8 @@ static qv_status prepare(qvi_store_dir *d, char *err, size_t errcap)
 }
 
 /* Snapshot, then log: one collection back as it was. */
-static qv_status recover_collection(qvi_store_dir *d, const char *name,
+static qv_status recover_collection(qvi_store_dir *d, qv_store *s,
+                                    const char *name,
                                     const qvi_wal_groups *groups,
                                     qv_collection **out, char *err,
                                     size_t errcap)
@@ -394,6 +395,9 @@ static qv_status recover_collection(qvi_store_dir *d, const char *name,
         qvi_errf(err, errcap, "collection `%s`: %s: %s", name, snap, why);
         return st;
     }
+    /* The store's pool before the replay, so replayed payloads are shared
+     * (a fresh collection has none: this cannot be refused). */
+    qvi_collection_set_blob_pool(c, qvi_store_blob_pool(s));
     st = qvi_journal_open(c, dir, d->opts.checkpoint_wal_bytes, groups, why,
                           sizeof(why));
     if (st != QV_OK) {
@@ -443,7 +447,7 @@ static qv_status recover_all(qvi_store_dir *d, qv_store *s, char *err,
             !S_ISDIR(sb.st_mode))
             continue; /* stray files are not collections */
         qv_collection *c;
-        st = recover_collection(d, e->d_name, &groups, &c, err, errcap);
+        st = recover_collection(d, s, e->d_name, &groups, &c, err, errcap);
         if (st == QV_OK) {
             st = qvi_store_adopt(s, e->d_name, c);
             if (st != QV_OK) {

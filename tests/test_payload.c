@@ -23,6 +23,7 @@
  *     dropping the same payloads in their own collections keep the
  *     pool's counts right.
  */
+#include "core/core.h"
 #include "core/filter/filter.h"
 #include "core/payload/payload.h"
 
@@ -836,8 +837,8 @@ END_TEST
  * vectors, and returns the pool's bytes and blobs above the baseline. */
 enum { ONCE_N = 300 };
 
-static void named_layout(size_t vectors, qv_collection **colls, size_t *bytes,
-                         size_t *blobs)
+static void named_layout(qvi_blob_pool *pool, size_t vectors,
+                         qv_collection **colls, size_t *bytes, size_t *blobs)
 {
     qv_point_id ids[ONCE_N];
     float vecs[ONCE_N * 4];
@@ -854,18 +855,19 @@ static void named_layout(size_t vectors, qv_collection **colls, size_t *bytes,
         payloads[i] = texts[i];
     }
     size_t base_bytes, base_blobs;
-    qvi_blob_pool_stats(&base_blobs, &base_bytes);
+    qvi_blob_pool_stats(pool, &base_blobs, &base_bytes);
     for (size_t k = 0; k <= vectors; k++) {
         qv_collection_config cfg;
         qv_collection_config_init(&cfg);
         cfg.dim = 4;
         ck_assert_int_eq(qv_collection_create(&cfg, &colls[k]), QV_OK);
+        ck_assert_int_eq(qvi_collection_set_blob_pool(colls[k], pool), QV_OK);
         ck_assert_int_eq(qv_upsert_with_payloads(colls[k], ids, vecs, ONCE_N, 4,
                                                  payloads, lens),
                          QV_OK);
     }
     size_t nb, nbl;
-    qvi_blob_pool_stats(&nbl, &nb);
+    qvi_blob_pool_stats(pool, &nbl, &nb);
     *bytes = nb - base_bytes;
     *blobs = nbl - base_blobs;
 }
@@ -873,20 +875,22 @@ static void named_layout(size_t vectors, qv_collection **colls, size_t *bytes,
 START_TEST(test_stored_once)
 {
     qv_collection *one[2], *four[5];
+    qvi_blob_pool *pool;
+    ck_assert_int_eq(qvi_blob_pool_create(&pool), QV_OK);
     size_t b0, n0;
-    qvi_blob_pool_stats(&n0, &b0);
+    qvi_blob_pool_stats(pool, &n0, &b0);
     size_t bytes1, blobs1, bytes4, blobs4;
-    named_layout(1, one, &bytes1, &blobs1);
+    named_layout(pool, 1, one, &bytes1, &blobs1);
     ck_assert_uint_eq(blobs1, ONCE_N);
     ck_assert_uint_gt(bytes1, ONCE_N * 20);
     for (int k = 0; k < 2; k++)
         qv_collection_release(one[k]);
     size_t b, n;
-    qvi_blob_pool_stats(&n, &b);
+    qvi_blob_pool_stats(pool, &n, &b);
     ck_assert_uint_eq(b, b0); /* every byte given back */
     ck_assert_uint_eq(n, n0);
 
-    named_layout(4, four, &bytes4, &blobs4);
+    named_layout(pool, 4, four, &bytes4, &blobs4);
     printf("payload heap bytes: 1 named vector %zu, 4 named vectors %zu\n",
            bytes1, bytes4);
     ck_assert_uint_eq(bytes4, bytes1); /* not 5/2 times as much */
@@ -912,13 +916,14 @@ START_TEST(test_stored_once)
             json, "{\"city\":\"town-4\",\"n\":4,\"tags\":[\"a\",\"b\"]}");
         qv_free(json);
     }
-    qvi_blob_pool_stats(&n, &b);
+    qvi_blob_pool_stats(pool, &n, &b);
     ck_assert_uint_eq(n - n0, ONCE_N + 1); /* shared ones + the edited one */
     for (int k = 0; k < 5; k++)
         qv_collection_release(four[k]);
-    qvi_blob_pool_stats(&n, &b);
+    qvi_blob_pool_stats(pool, &n, &b);
     ck_assert_uint_eq(b, b0);
     ck_assert_uint_eq(n, n0);
+    qvi_blob_pool_release(pool);
 }
 END_TEST
 
@@ -950,8 +955,10 @@ static void *pool_worker(void *arg)
 
 START_TEST(test_pool_threads)
 {
+    qvi_blob_pool *pool;
+    ck_assert_int_eq(qvi_blob_pool_create(&pool), QV_OK);
     size_t b0, n0;
-    qvi_blob_pool_stats(&n0, &b0);
+    qvi_blob_pool_stats(pool, &n0, &b0);
     qv_collection *c[4];
     pthread_t t[4];
     for (int k = 0; k < 4; k++) {
@@ -959,6 +966,7 @@ START_TEST(test_pool_threads)
         qv_collection_config_init(&cfg);
         cfg.dim = 4;
         ck_assert_int_eq(qv_collection_create(&cfg, &c[k]), QV_OK);
+        ck_assert_int_eq(qvi_collection_set_blob_pool(c[k], pool), QV_OK);
         ck_assert_int_eq(pthread_create(&t[k], NULL, pool_worker, c[k]), 0);
     }
     for (int k = 0; k < 4; k++) {
@@ -967,7 +975,7 @@ START_TEST(test_pool_threads)
         ck_assert_ptr_null(r);
     }
     size_t n, b;
-    qvi_blob_pool_stats(&n, &b);
+    qvi_blob_pool_stats(pool, &n, &b);
     ck_assert_uint_eq(n - n0, 25); /* the odd ids' last payloads, shared */
     char *json = NULL;
     size_t len = 0;
@@ -979,9 +987,60 @@ START_TEST(test_pool_threads)
     }
     for (int k = 0; k < 4; k++)
         qv_collection_release(c[k]);
-    qvi_blob_pool_stats(&n, &b);
+    qvi_blob_pool_stats(pool, &n, &b);
     ck_assert_uint_eq(n, n0);
     ck_assert_uint_eq(b, b0);
+    qvi_blob_pool_release(pool);
+}
+END_TEST
+
+/* The pool belongs to a store: its collections share blobs, another
+ * store's do not, a collection outside any store keeps private blobs, and
+ * a collection outlives its store's close with its blobs intact (the
+ * pool lives as long as its last holder).  No process-wide state. */
+START_TEST(test_pool_per_store)
+{
+    qv_store *s1, *s2;
+    ck_assert_int_eq(qv_store_open(&s1), QV_OK);
+    ck_assert_int_eq(qv_store_open(&s2), QV_OK);
+    ck_assert_ptr_ne(qvi_store_blob_pool(s1), qvi_store_blob_pool(s2));
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.dim = 4;
+    qv_collection *a, *b, *c, *alone;
+    ck_assert_int_eq(qv_store_create(s1, "a", &cfg, &a), QV_OK);
+    ck_assert_int_eq(qv_store_create(s1, "b", &cfg, &b), QV_OK);
+    ck_assert_int_eq(qv_store_create(s2, "c", &cfg, &c), QV_OK);
+    ck_assert_int_eq(qv_collection_create(&cfg, &alone), QV_OK);
+    ck_assert_ptr_null(alone->blob_pool);
+    ck_assert_ptr_eq(a->blob_pool, qvi_store_blob_pool(s1));
+    /* another pool cannot replace the one a collection has */
+    ck_assert_int_eq(qvi_collection_set_blob_pool(a, qvi_store_blob_pool(s2)),
+                     QV_EINVAL);
+    qv_point_id id = {.kind = QV_ID_NUM, .u.num = 9};
+    float v[4] = {1, 2, 3, 4};
+    const char *text = "{\"k\":\"shared\"}";
+    size_t len = strlen(text);
+    qv_collection *all[4] = {a, b, c, alone};
+    for (int k = 0; k < 4; k++)
+        ck_assert_int_eq(
+            qv_upsert_with_payloads(all[k], &id, v, 1, 4, &text, &len), QV_OK);
+    ck_assert_ptr_eq(a->payloads[0], b->payloads[0]); /* one blob */
+    ck_assert_ptr_ne(a->payloads[0], c->payloads[0]);
+    ck_assert_ptr_ne(a->payloads[0], alone->payloads[0]);
+    size_t n1, n2;
+    qvi_blob_pool_stats(qvi_store_blob_pool(s1), &n1, NULL);
+    qvi_blob_pool_stats(qvi_store_blob_pool(s2), &n2, NULL);
+    ck_assert_uint_eq(n1, 1);
+    ck_assert_uint_eq(n2, 1);
+    qv_store_close(s1); /* a and b are still held here */
+    qv_store_close(s2);
+    char *json = NULL;
+    ck_assert_int_eq(qv_payload_get(b, &id, NULL, &json, &len), QV_OK);
+    ck_assert_str_eq(json, "{\"k\":\"shared\"}");
+    qv_free(json);
+    for (int k = 0; k < 4; k++)
+        qv_collection_release(all[k]);
 }
 END_TEST
 
@@ -1001,6 +1060,7 @@ int main(void)
     tcase_add_test(tc, test_exact_numbers);
     tcase_add_test(tc, test_stored_once);
     tcase_add_test(tc, test_pool_threads);
+    tcase_add_test(tc, test_pool_per_store);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

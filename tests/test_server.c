@@ -5184,16 +5184,22 @@ START_TEST(test_payload_stored_once)
                  "\"v1\":{\"size\":4,\"distance\":\"Dot\"},"
                  "\"v2\":{\"size\":4,\"distance\":\"Dot\"},"
                  "\"v3\":{\"size\":4,\"distance\":\"Dot\"}}}");
+    /* Every library collection of the server's store shares its pool. */
+    qvs_coll *c;
+    ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "p4", &c));
+    qvi_blob_pool *pool = c->points->blob_pool;
+    ck_assert_ptr_nonnull(pool);
+    ck_assert_ptr_eq(qvs_coll_vector(c, "v2")->coll->blob_pool, pool);
+    qvs_coll_release(qvs_server_catalog(srv), c);
     size_t b0, b1, b4;
-    qvi_blob_pool_stats(NULL, &b0);
+    qvi_blob_pool_stats(pool, NULL, &b0);
     od_points("p1", one, 1, "p1");
-    qvi_blob_pool_stats(NULL, &b1);
+    qvi_blob_pool_stats(pool, NULL, &b1);
     od_points("p4", four, 4, "p4");
-    qvi_blob_pool_stats(NULL, &b4);
+    qvi_blob_pool_stats(pool, NULL, &b4);
     ck_assert_uint_gt(b1 - b0, 60 * 10);
     ck_assert_uint_eq(b4 - b1, b1 - b0); /* 5 holders, 1 copy, as with 2 */
 }
-END_TEST
 END_TEST
 
 /* The distributed endpoints of a standalone node answer as Qdrant 1.19's

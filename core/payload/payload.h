@@ -146,24 +146,36 @@ extern const qvi_payload_ops qvi_payload_blob_ops;
  * the numeric indexes key every number exactly. */
 qvi_jnum qvi_payload_blob_num(qvi_pval v, int64_t *i, uint64_t *u, double *d);
 
-/* ---- the blob pool (payload_pool.c) ---------------------------------------
- * Collections keep each owned payload blob through this process-wide pool,
- * so that equal blobs held by several collections (a point's copies in the
- * server's library collections, one per named vector) are stored once.
- * Thread-safe (one leaf mutex); blobs are immutable once interned. */
+/* ---- blob pools (payload_pool.c) -----------------------------------------
+ * A store's collections keep each owned payload blob through the store's
+ * pool, so that equal blobs held by several of them (a point's copies in
+ * the server's library collections, one per named vector) are stored once.
+ * A collection outside a store has no pool (NULL): its blobs stay private.
+ * Thread-safe (one leaf mutex per pool); blobs are immutable once
+ * interned; a pool lives as long as its last holder (store or collection). */
+typedef struct qvi_blob_pool qvi_blob_pool;
+
+/* A new empty pool, one holder.  QV_OK or QV_ENOMEM. */
+qv_status qvi_blob_pool_create(qvi_blob_pool **out);
+/* One more holder. */
+void qvi_blob_pool_retain(qvi_blob_pool *p);
+/* One holder less; the last one frees the pool (and any blob still in it).
+ * NULL is a no-op. */
+void qvi_blob_pool_release(qvi_blob_pool *p);
 
 /* Takes ownership of a malloc'd blob of len bytes and returns the pointer to
- * keep: an equal blob already in the pool (blob is then freed) or blob
- * itself.  Never fails (without memory for the table the blob stays private
- * and qvi_blob_release frees it).  NULL gives NULL. */
-uint8_t *qvi_blob_intern(uint8_t *blob, size_t len);
+ * keep: an equal blob already in pool p (blob is then freed) or blob
+ * itself.  Never fails (without memory for the table, or with p NULL, the
+ * blob stays private and qvi_blob_release frees it).  NULL gives NULL. */
+uint8_t *qvi_blob_intern(qvi_blob_pool *p, uint8_t *blob, size_t len);
 
-/* Drops one holder of a pointer that qvi_blob_intern returned (len its
- * length); frees the blob with its last holder.  NULL is a no-op. */
-void qvi_blob_release(uint8_t *blob, size_t len);
+/* Drops one holder of a pointer that qvi_blob_intern(p, ...) returned (len
+ * its length); frees the blob with its last holder, and a private blob at
+ * once.  NULL blob is a no-op. */
+void qvi_blob_release(qvi_blob_pool *p, uint8_t *blob, size_t len);
 
-/* How many distinct blobs the pool holds and their total bytes (either
- * pointer may be NULL).  For tests and memory reports. */
-void qvi_blob_pool_stats(size_t *blobs, size_t *bytes);
+/* How many distinct blobs p holds and their total bytes (either pointer
+ * may be NULL; p NULL gives zeros).  For tests and memory reports. */
+void qvi_blob_pool_stats(qvi_blob_pool *p, size_t *blobs, size_t *bytes);
 
 #endif /* QUIVER_PAYLOAD_H */
