@@ -53,7 +53,8 @@ struct qvi_store_dir {
     char *path;
     int lock_fd;
     qv_store_options opts;
-    uint64_t seq; /* names in tmp/ and trash/; store mutex */
+    uint64_t seq;     /* names in tmp/ and trash/; store mutex */
+    qvi_wal_ids *ids; /* atomic-group ids of this store's logs (wal.h) */
 };
 
 void qv_store_options_init(qv_store_options *o)
@@ -144,6 +145,7 @@ static void store_dir_free(qvi_store_dir *d)
         return;
     if (d->lock_fd >= 0)
         close(d->lock_fd); /* releases the flock */
+    qvi_wal_ids_release(d->ids);
     free(d->path);
     free(d);
 }
@@ -213,8 +215,8 @@ static qv_status store_dir_create(qvi_store_dir *d, const char *name,
     if (fsync_path(coll) != 0) {
         st = qvi_fail(e, QV_EIO, "cannot fsync %s: %s", coll, strerror(errno));
     } else {
-        st = qvi_journal_open(c, final, d->opts.checkpoint_wal_bytes, NULL, why,
-                              sizeof(why));
+        st = qvi_journal_open(c, final, d->opts.checkpoint_wal_bytes, NULL,
+                              d->ids, why, sizeof(why));
         if (st != QV_OK)
             qvi_fail(e, st, "collection `%s`: %s", name, why);
     }
@@ -398,8 +400,8 @@ static qv_status recover_collection(qvi_store_dir *d, qv_store *s,
     /* The store's pool before the replay, so replayed payloads are shared
      * (a fresh collection has none: this cannot be refused). */
     qvi_collection_set_blob_pool(c, qvi_store_blob_pool(s));
-    st = qvi_journal_open(c, dir, d->opts.checkpoint_wal_bytes, groups, why,
-                          sizeof(why));
+    st = qvi_journal_open(c, dir, d->opts.checkpoint_wal_bytes, groups, d->ids,
+                          why, sizeof(why));
     if (st != QV_OK) {
         qvi_errf(err, errcap, "collection `%s`: %s", name, why);
         qv_collection_release(c);
@@ -437,7 +439,7 @@ static qv_status recover_all(qvi_store_dir *d, qv_store *s, char *err,
         st = qvi_wal_groups_scan_dir(&groups, sub, err, errcap);
     }
     qvi_wal_groups_sort(&groups);
-    qvi_wal_groups_seen(groups.max_id);
+    qvi_wal_ids_seen(d->ids, groups.max_id);
     rewinddir(dir);
     /* Pass 2: each collection, its snapshot then its log. */
     while (st == QV_OK && (e = readdir(dir)) != NULL) {
@@ -509,7 +511,10 @@ qv_status qv_store_open_dir(const char *path, const qv_store_options *opts,
         return QV_EINVAL;
     }
     qvi_store_dir *d = calloc(1, sizeof(*d));
-    if (!d || !(d->path = strdup(path))) {
+    if (!d || !(d->path = strdup(path)) ||
+        qvi_wal_ids_create(&d->ids) != QV_OK) {
+        if (d)
+            free(d->path);
         free(d);
         qvi_errf(err, errcap, "cannot allocate a store");
         return QV_ENOMEM;

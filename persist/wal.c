@@ -94,11 +94,19 @@
 /* Appends keep their encoding buffer up to this size between calls. */
 #define KEEP_BUF (1u << 20)
 
+/* The group ids of one store (wal.h): the next id under a leaf mutex. */
+struct qvi_wal_ids {
+    pthread_mutex_t mu;
+    uint64_t next;
+    atomic_size_t holders;
+};
+
 struct qvi_journal {
     /* The collection this journal is attached to: not a reference (the
      * collection owns the journal and releases it when it goes). */
     qv_collection *owner;
     char *dir;
+    qvi_wal_ids *ids;    /* the store's group ids (a reference) */
     uint64_t ckpt_bytes; /* automatic checkpoint threshold; 0: none */
     qvi_journal_hooks hooks;
 
@@ -277,6 +285,7 @@ static void journal_free(qvi_journal *j)
     free(j->old);
     free(j->buf);
     free(j->dir);
+    qvi_wal_ids_release(j->ids);
     pthread_mutex_destroy(&j->ckpt_mu);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
@@ -469,14 +478,16 @@ static qv_status recover_segment(qvi_journal *j, replay_ctx *x, uint64_t seq,
 
 qv_status qvi_journal_open(qv_collection *c, const char *dir,
                            uint64_t checkpoint_bytes,
-                           const qvi_wal_groups *groups, char *err,
-                           size_t errcap)
+                           const qvi_wal_groups *groups, qvi_wal_ids *ids,
+                           char *err, size_t errcap)
 {
     qvi_journal *j = journal_new(dir, checkpoint_bytes);
     if (!j) {
         snprintf(err, errcap, "cannot allocate a journal");
         return QV_ENOMEM;
     }
+    j->ids = ids;
+    atomic_fetch_add(&ids->holders, 1);
     uint64_t *segs = NULL;
     size_t n = 0;
     qv_status st = list_segments(dir, &segs, &n, err, errcap);
@@ -970,7 +981,7 @@ qv_status qvi_journal_get_stats(qv_collection *c, qvi_journal_stats *out)
  * back, and no marker can vanish into a snapshot while another log still
  * holds members that need it.  Group ids never repeat within a store: the
  * counter starts above the largest id seen in any of its logs
- * (qvi_wal_groups_seen), and a member that was skipped stays in its log
+ * (qvi_wal_ids_seen), and a member that was skipped stays in its log
  * until a checkpoint drops it, so its id is always seen.
  *
  * The members are applied in memory as they are written, so a group
@@ -981,15 +992,72 @@ qv_status qvi_journal_get_stats(qv_collection *c, qvi_journal_stats *out)
  * crash before the others checkpoint loses theirs.
  */
 
-/* The next group id: process-wide, raised above every id seen at open. */
-static atomic_uint_least64_t next_group_id = 1;
-
-void qvi_wal_groups_seen(uint64_t max_id)
+qv_status qvi_wal_ids_create(qvi_wal_ids **out)
 {
-    uint64_t cur = atomic_load(&next_group_id);
-    while (cur <= max_id &&
-           !atomic_compare_exchange_weak(&next_group_id, &cur, max_id + 1))
-        ;
+    qvi_wal_ids *ids = calloc(1, sizeof(*ids));
+    if (!ids)
+        return QV_ENOMEM;
+    if (pthread_mutex_init(&ids->mu, NULL) != 0) {
+        free(ids);
+        return QV_ENOMEM;
+    }
+    ids->next = 1;
+    atomic_init(&ids->holders, 1);
+    *out = ids;
+    return QV_OK;
+}
+
+void qvi_wal_ids_release(qvi_wal_ids *ids)
+{
+    if (!ids || atomic_fetch_sub(&ids->holders, 1) != 1)
+        return;
+    pthread_mutex_destroy(&ids->mu);
+    free(ids);
+}
+
+void qvi_wal_ids_seen(qvi_wal_ids *ids, uint64_t max_id)
+{
+    pthread_mutex_lock(&ids->mu);
+    if (ids->next <= max_id)
+        ids->next = max_id + 1;
+    pthread_mutex_unlock(&ids->mu);
+}
+
+/* A new group id for journals js[0..n) (sorted by address): above the next
+ * id of every distinct source among them, each source then raised past
+ * it, all under their mutexes taken in address order -- so an id is never
+ * handed out twice in any one store, also for a group whose collections
+ * live in two stores.  0 when there is no journal (the group writes
+ * nothing). */
+static int cmp_ids(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (qvi_wal_ids *const *)a;
+    uintptr_t y = (uintptr_t) * (qvi_wal_ids *const *)b;
+    return (x > y) - (x < y);
+}
+
+static uint64_t next_group_id(qvi_journal *const *js, size_t n,
+                              qvi_wal_ids **scratch)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        scratch[m++] = js[i]->ids;
+    qsort(scratch, m, sizeof(*scratch), cmp_ids);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++)
+        if (!u || scratch[u - 1] != scratch[i])
+            scratch[u++] = scratch[i];
+    uint64_t id = 0;
+    for (size_t i = 0; i < u; i++) {
+        pthread_mutex_lock(&scratch[i]->mu);
+        if (scratch[i]->next > id)
+            id = scratch[i]->next;
+    }
+    for (size_t i = u; i-- > 0;) {
+        scratch[i]->next = id + 1;
+        pthread_mutex_unlock(&scratch[i]->mu);
+    }
+    return id;
 }
 
 static qv_status groups_visit(void *arg, const qvi_change *r, size_t off)
@@ -1170,17 +1238,20 @@ qv_status qv_group_begin(qv_collection *const *colls, size_t n, qv_group **out)
             sorted[m++] = colls[i];
     }
     qsort(sorted, m, sizeof(*sorted), cmp_ptr);
-    g->id = atomic_fetch_add(&next_group_id, 1);
     for (size_t i = 0; i < m; i++) {
         if (g->n && g->colls[g->n - 1] == sorted[i])
             continue;
-        qvi_journal *j = qvi_collection_journal(sorted[i], &journal_ops);
-        qv_collection_retain(sorted[i]);
-        pthread_mutex_lock(&j->ckpt_mu);
-        mark_ctx mc = {.j = j, .id = g->id, .first = &g->first[g->n]};
-        qvi_collection_run_exclusive(sorted[i], mark_locked, &mc);
         g->colls[g->n] = sorted[i];
-        g->js[g->n++] = j;
+        g->js[g->n++] = qvi_collection_journal(sorted[i], &journal_ops);
+    }
+    /* sorted has room for g->n pointers: the id sources' scratch */
+    g->id = next_group_id(g->js, g->n, (qvi_wal_ids **)sorted);
+    for (size_t i = 0; i < g->n; i++) {
+        qvi_journal *j = g->js[i];
+        qv_collection_retain(g->colls[i]);
+        pthread_mutex_lock(&j->ckpt_mu);
+        mark_ctx mc = {.j = j, .id = g->id, .first = &g->first[i]};
+        qvi_collection_run_exclusive(g->colls[i], mark_locked, &mc);
     }
     free(sorted);
     *out = g;

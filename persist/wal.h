@@ -137,8 +137,18 @@ void qvi_wal_groups_sort(qvi_wal_groups *g);
 /* Whether group id has a commit marker; g may be NULL (none has). */
 bool qvi_wal_groups_committed(const qvi_wal_groups *g, uint64_t id);
 void qvi_wal_groups_free(qvi_wal_groups *g);
-/* New group ids of this process will be above max_id. */
-void qvi_wal_groups_seen(uint64_t max_id);
+/* Where the atomic-group ids of one store directory come from: ids must
+ * differ among the groups any log of the store holds, so the store's
+ * journals share one source (each holds a reference), raised at open
+ * above every id its logs hold.  Not process-wide: two stores never
+ * share one.  Thread-safe (a leaf mutex). */
+typedef struct qvi_wal_ids qvi_wal_ids;
+/* A source whose next id is 1.  QV_OK or QV_ENOMEM. */
+qv_status qvi_wal_ids_create(qvi_wal_ids **out);
+/* One holder less; the last one frees it.  NULL is a no-op. */
+void qvi_wal_ids_release(qvi_wal_ids *ids);
+/* New ids from ids will be above max_id. */
+void qvi_wal_ids_seen(qvi_wal_ids *ids, uint64_t max_id);
 
 typedef struct qvi_journal qvi_journal;
 
@@ -174,14 +184,15 @@ typedef struct qvi_journal_stats {
  * attached to c (qvi_collection_attach_journal), which then appends
  * through it (core's qvi_change_log_locked and qvi_change_commit) and
  * releases it when it goes.  checkpoint_bytes: automatic checkpoint
- * threshold (0: never).  Returns QV_OK, QV_EIO, QV_ECORRUPT, QV_EFORMAT or
- * QV_ENOMEM with a message naming the file and offset.  Single-threaded: c
+ * threshold (0: never).  ids: the store's group-id source, which the
+ * journal keeps a reference to.  Returns QV_OK, QV_EIO, QV_ECORRUPT, QV_EFORMAT
+ * or QV_ENOMEM with a message naming the file and offset.  Single-threaded: c
  * is not shared yet.
  */
 qv_status qvi_journal_open(qv_collection *c, const char *dir,
                            uint64_t checkpoint_bytes,
-                           const qvi_wal_groups *groups, char *err,
-                           size_t errcap);
+                           const qvi_wal_groups *groups, qvi_wal_ids *ids,
+                           char *err, size_t errcap);
 
 /* Makes everything c holds durable in a new snapshot and drops the log
  * records it covers: rotates to a new segment under the write lock, saves

@@ -701,6 +701,63 @@ START_TEST(test_old_records_replay)
 }
 END_TEST
 
+/* Group ids come from the store, not the process: two stores both start
+ * at 1, a group spanning both takes an id above each one's next and
+ * raises both, so no store's logs ever hold one id twice. */
+static void one_group(qv_collection *const *cs, size_t n, uint64_t id0)
+{
+    qv_group *g;
+    ck_assert_int_eq(qv_group_begin(cs, n, &g), QV_OK);
+    for (size_t i = 0; i < n; i++)
+        upsert_points(cs[i], id0, 2, "g");
+    ck_assert_int_eq(qv_group_end(g), QV_OK);
+}
+
+static void committed_ids(const char *store, const char *name, uint64_t *ids,
+                          size_t *n)
+{
+    char dir[4096], err[256];
+    PATHF(dir, "%s/collections/%s", store, name);
+    qvi_wal_groups g = {0};
+    ck_assert_int_eq(qvi_wal_groups_scan_dir(&g, dir, err, sizeof(err)), QV_OK);
+    qvi_wal_groups_sort(&g);
+    *n = 0;
+    for (uint64_t id = 1; id <= 8; id++)
+        if (qvi_wal_groups_committed(&g, id))
+            ids[(*n)++] = id;
+    qvi_wal_groups_free(&g);
+}
+
+START_TEST(test_group_ids_per_store)
+{
+    char *dir = make_tmpdir("walg"), p1[4096], p2[4096];
+    PATHF(p1, "%s/one", dir);
+    PATHF(p2, "%s/two", dir);
+    qv_store *s1 = open_store(p1), *s2 = open_store(p2);
+    qv_collection *a = create(s1, "a"), *b = create(s2, "b");
+    one_group(&a, 1, 10); /* s1: 1 */
+    one_group(&b, 1, 20); /* s2: 1 as well */
+    qv_collection *ab[2] = {a, b};
+    one_group(ab, 2, 30); /* both: 2 */
+    one_group(&b, 1, 40); /* s2: 3 */
+    one_group(&a, 1, 50); /* s1: 3 */
+    uint64_t ids[8];
+    size_t n;
+    committed_ids(p1, "a", ids, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(ids[0] == 1 && ids[1] == 2 && ids[2] == 3);
+    committed_ids(p2, "b", ids, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert(ids[0] == 1 && ids[1] == 2 && ids[2] == 3);
+    qv_collection_release(a);
+    qv_collection_release(b);
+    qv_store_close(s1);
+    qv_store_close(s2);
+    rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("wal_group");
@@ -712,6 +769,7 @@ int main(void)
     tcase_add_test(tc, test_edit_batch_one_record);
     tcase_add_test(tc, test_group_every_byte);
     tcase_add_test(tc, test_group_in_memory);
+    tcase_add_test(tc, test_group_ids_per_store);
     tcase_add_test(tc, test_old_records_replay);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
