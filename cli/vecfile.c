@@ -25,7 +25,7 @@
  * path, and the directory is fsynced: a crash leaves the old file or the
  * new one, never half of one.
  *
- * The only global state is the temporary-name counter, which is atomic.
+ * No global state: temporary names take a random suffix.
  */
 #include "vecfile.h"
 
@@ -34,13 +34,13 @@
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 /* Every format here is little-endian and values are read in place. */
@@ -805,8 +805,6 @@ typedef struct vf_out {
     size_t errcap;
 } vf_out;
 
-static atomic_uint vf_tmp_counter;
-
 static qv_status vf_out_open(vf_out *o, const char *path, char *err,
                              size_t errcap)
 {
@@ -819,8 +817,13 @@ static qv_status vf_out_open(vf_out *o, const char *path, char *err,
         return vf_fail(err, errcap, QV_ENOMEM, "%s: out of memory", path);
     int fd = -1;
     for (int tries = 0; tries < 100 && fd < 0; tries++) {
-        snprintf(o->tmp, cap, "%s.tmp-%ld-%u", path, (long)getpid(),
-                 atomic_fetch_add(&vf_tmp_counter, 1u));
+        /* A random suffix (no process-wide counter); O_EXCL settles a
+         * clash, which the retry then escapes. */
+        uint64_t r = 0;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            r = (uint64_t)tries;
+        snprintf(o->tmp, cap, "%s.tmp-%ld-%016llx", path, (long)getpid(),
+                 (unsigned long long)r);
         fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && errno != EEXIST)
             break;
