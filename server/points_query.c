@@ -1067,8 +1067,10 @@ static bool plan_node(qvs_call *p, const cJSON *o, plan *q,
         ok = check_node(p, q);
         goto done;
     }
-    /* A named collection has no vector "": queries that score vectors
-     * need `using` there, id order and samples do not. */
+    /* Without `using` a query scores vector "": a named collection
+     * usually has none (queries that score vectors need `using` there, id
+     * order and samples do not), one with an unnamed dense vector beside
+     * sparse ones has it (catalog.h). */
     if (using && !(q->vec = qvs_call_vector(p, using)))
         goto done;
     if (!j)
