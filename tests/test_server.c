@@ -5662,12 +5662,14 @@ START_TEST(test_unnamed_sparse)
                    "\"langchain-sparse\":{\"indices\":[5],\"values\":[1]}}},"
                    "{\"id\":2,\"vector\":{\"\":[0,1,0,0],\"langchain-sparse\":"
                    "{\"indices\":[6],\"values\":[1]}}}]}"));
-    expect_hits("lc", "query",
-                "{\"prefetch\":[{\"query\":[0,1,0,0],\"limit\":2},"
-                "{\"query\":{\"indices\":[6],\"values\":[1]},"
-                "\"using\":\"langchain-sparse\",\"limit\":2}],"
-                "\"query\":{\"fusion\":\"rrf\"}}",
-                "2,1");
+    /* LangChain's hybrid search: both prefetches name their vector. */
+    expect_hits(
+        "lc", "query",
+        "{\"prefetch\":[{\"query\":[0,1,0,0],\"using\":\"\",\"limit\":2},"
+        "{\"query\":{\"indices\":[6],\"values\":[1]},"
+        "\"using\":\"langchain-sparse\",\"limit\":2}],"
+        "\"query\":{\"fusion\":\"rrf\"}}",
+        "2,1");
 
     /* Bad input: Qdrant's WrongSparse both ways, unknown names. */
     expect_error_msg(
