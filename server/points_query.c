@@ -688,6 +688,11 @@ static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
                                       "vectors failed");
     if (!q->vec->sparse)
         return unsupported(p, "a Document (inference) for a dense vector");
+    /* A dense vector (or matrix) for a sparse `using`: Qdrant's sparse
+     * index refuses the query vector (WrongSparse), as writes do. */
+    if (cJSON_IsArray(j))
+        return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                      "vectors failed");
     q->kind = PK_SPARSE;
     qv_point_id id; /* by id: that point's vector, the point excluded */
     if (!cJSON_IsObject(j))

@@ -5693,6 +5693,11 @@ START_TEST(test_unnamed_sparse)
                           "{\"query\":[1,0,0,0],\"using\":\"nope\"}"),
                      400, "Wrong input: Not existing vector name error: nope");
     expect_error_msg(call("POST", "/collections/hy/points/query",
+                          "{\"query\":[1,0,0,0],\"using\":\"text\"}"),
+                     400,
+                     "Wrong input: Conversion between sparse and regular "
+                     "vectors failed");
+    expect_error_msg(call("POST", "/collections/hy/points/query",
                           "{\"query\":{\"indices\":[1],\"values\":[1]}}"),
                      400,
                      "Wrong input: Conversion between sparse and regular "
