@@ -404,16 +404,34 @@ static qv_status parse_vectors(mg_endpoint *e, const char *coll, js_span vs,
     js_iter it;
     bool has_sparse = js_kind(sv) == '{';
     size_t n_sparse = has_sparse ? count_members(sv) : 0;
-    if (js_get(vs, "size", &size)) {
-        if (n_sparse)
-            return mg_fail(e, QV_EINVAL,
-                           "collection '%s': an unnamed vector beside sparse "
-                           "vectors",
-                           coll);
+    bool single = js_get(vs, "size", &size);
+    if (single && !n_sparse) {
         if (!(out->vectors = calloc(1, sizeof(*out->vectors))))
             return mg_fail(e, QV_ENOMEM, "out of memory");
         out->n_vectors = 1;
         return parse_vector(e, coll, vs, &out->vectors[0]);
+    }
+    if (single) {
+        /* An unnamed vector beside sparse vectors (Qdrant's, and quiver
+         * serve's since it takes them): named vectors, the dense one
+         * called "" (Qdrant's DEFAULT_VECTOR_NAME), as a point's vectors
+         * map names it.  The config text still goes verbatim to a REST
+         * destination (rest_vectors), so its shape is kept. */
+        if (!(out->vectors = calloc(1 + n_sparse, sizeof(*out->vectors))))
+            return mg_fail(e, QV_ENOMEM, "out of memory");
+        out->named = true;
+        out->n_vectors = 1;
+        if (!(out->vectors[0].name = strdup("")))
+            return mg_fail(e, QV_ENOMEM, "out of memory");
+        qv_status st = parse_vector(e, coll, vs, &out->vectors[0]);
+        js_iter_begin(sv, &it);
+        while (st == QV_OK && js_iter_next(&it, &k, &v)) {
+            mg_vector *mv = &out->vectors[out->n_vectors++];
+            if (!(mv->name = js_string(k)))
+                return mg_fail(e, QV_ENOMEM, "out of memory");
+            st = parse_sparse(e, coll, v, mv);
+        }
+        return st;
     }
     if (!js_iter_begin(vs, &it) || !it.object)
         return mg_fail(e, QV_EINVAL,
@@ -539,8 +557,8 @@ static qv_status rest_describe(mg_endpoint *e, const char *name, mg_schema *out)
     qv_collection_config_init(&out->quant);
     /* An unnamed vector's own quantization_config wins over the
      * collection's, as in Qdrant. */
-    if (st == QV_OK && !out->named && js_get(vs, "quantization_config", &x) &&
-        !span_is_null(x))
+    if (st == QV_OK && js_get(vs, "size", &x) &&
+        js_get(vs, "quantization_config", &x) && !span_is_null(x))
         parse_quantization(x, &out->quant);
     else if (st == QV_OK && js_path(res, "config.quantization_config", &x) &&
              !span_is_null(x))
@@ -709,6 +727,11 @@ static qv_status point_vectors(mg_endpoint *e, const mg_schema *s, js_span vec,
         return one_vector(e, s, 0, vec, b, row);
     js_iter it;
     js_span k, v;
+    /* A point whose only vector is "" comes as a plain array (Qdrant
+     * prints a lone default vector unnamed). */
+    int unnamed = mg_schema_vector(s, "");
+    if (js_kind(vec) == '[' && unnamed >= 0)
+        return one_vector(e, s, (size_t)unnamed, vec, b, row);
     if (!js_iter_begin(vec, &it) || !it.object)
         return mg_fail(e, QV_EINVAL, "a point's vectors are not an object");
     while (js_iter_next(&it, &k, &v)) {

@@ -6,7 +6,8 @@
  * collections of Qdrant collection number <id> (a counter kept in
  * catalog.json, never reused) are called
  *     c<id>_<slug>                  its points (and its unnamed vector)
- *     c<id>_<slug>.<k>_<vslug>      its k-th named vector (sorted order)
+ *     c<id>_<slug>.<k>_<vslug>      its k-th named vector (sorted order;
+ *                                   vector "" gives c<id>_<slug>.0_)
  * where a slug is the name cut to 48 characters of [A-Za-z0-9_-] (others
  * become '_'), only there so a person can tell the directories apart.
  * The "c<id>_" prefix alone makes every name unique, whatever the user's

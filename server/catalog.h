@@ -13,7 +13,20 @@
  *     its own qv_collection holding the points that have that vector, with
  *     their payloads so that filtered searches need no join.  The library
  *     keeps equal payload blobs once on the heap (core/payload/
- *     payload_pool.c), so these copies cost one blob per point.
+ *     payload_pool.c), so these copies cost one blob per point;
+ *   - an unnamed dense vector beside sparse vectors (CreateCollection
+ *     {"vectors": {"size", "distance"}, "sparse_vectors": {...}}), or one
+ *     declared in the map form {"vectors": {"": {...}}} (LangChain's
+ *     QdrantVectorStore): the named layout, the dense vector being named
+ *     vector "" (Qdrant's DEFAULT_VECTOR_NAME) with its own library
+ *     collection.  Requests reach it as they reach an unnamed vector (a
+ *     plain array in upserts, `using` omitted or "" in queries), and a
+ *     point whose only shown vector is "" prints it as a plain array
+ *     (points_common.c).  The config keeps the shape it was created with:
+ *     one VectorParams or a map (qvs_config_vparams finds a vector's
+ *     params in either).
+ * `named` is thus the storage layout, not the config's shape: it is true
+ * whenever points has library collections beside it.
  * Handlers that change more than one library collection hold write_mu, so
  * such changes are applied in one order; readers do not take it.
  *
@@ -45,7 +58,8 @@ typedef struct qvs_vector {
 
 typedef struct qvs_coll {
     char *name;
-    bool named; /* vectors were given as a map of names */
+    bool named; /* the named layout: a registry plus one library collection
+                   per vector (vectors given as a map, or sparse ones) */
     size_t n_vectors;
     qvs_vector *vectors;   /* sorted by name */
     qv_collection *points; /* every point and its payload (see above) */

@@ -741,10 +741,15 @@ static bool parse_named(const cJSON *vectors, const cJSON *coll_hnsw,
     cJSON_ArrayForEach(item, vectors)
     {
         const char *name = item->string;
+        /* "" is Qdrant's DEFAULT_VECTOR_NAME: {"vectors": {"": {...}}}
+         * (how LangChain's QdrantVectorStore declares its dense vector)
+         * declares the unnamed vector in the map form; points and
+         * queries then address it as the unnamed one (catalog.h). */
         size_t len = strlen(name);
-        if (len == 0 || len > QV_MAX_NAME)
+        if (len > QV_MAX_NAME)
             return range_error(r, "vectors",
-                               "vector names must be 1 to 255 characters");
+                               "vector names must be at most 255 "
+                               "characters");
         if (cJSON_GetObjectItemCaseSensitive(echo, name))
             return format_error(r, "vectors", "duplicate vector `%.64s`", name);
         char path[300];
@@ -1117,11 +1122,13 @@ static bool patch_vectors(cJSON *cfg, const qvs_coll *c, const cJSON *diff,
     const cJSON *item;
     cJSON_ArrayForEach(item, diff)
     {
-        cJSON *target = NULL;
-        if (!c->named && item->string[0] == '\0')
-            target = vectors;
-        else if (c->named)
-            target = cJSON_GetObjectItemCaseSensitive(vectors, item->string);
+        /* The echo's shape, not the storage layout, says where a name's
+         * params are: an unnamed vector beside sparse ones is stored as
+         * named vector "" but shown as one VectorParams (catalog.h). */
+        const qvs_vector *v = qvs_coll_vector(c, item->string);
+        cJSON *target = v && !v->sparse
+                            ? (cJSON *)qvs_config_vparams(vectors, item->string)
+                            : NULL;
         if (!cJSON_IsObject(target))
             return qvs_fail(
                 r, 400, "Wrong input: Not existing vector name error: %.200s",

@@ -390,7 +390,10 @@ static int vector_order(const void *a, const void *b)
 }
 
 /* Checks the vectors of c: unnamed has exactly one, called "" and stored
- * in the points collection; named ones have distinct non-empty names. */
+ * in the points collection; named ones have distinct names and libraries
+ * of their own, non-empty except for one dense vector "" (an unnamed
+ * vector stored in the named layout because sparse vectors are beside it,
+ * or declared as {"": VectorParams}). */
 static bool check_vectors(const qvs_coll *c, const char *where, loader *l)
 {
     if (!c->named)
@@ -402,7 +405,7 @@ static bool check_vectors(const qvs_coll *c, const char *where, loader *l)
                          "vector \"\" stored in its points collection",
                          where);
     for (size_t i = 0; i < c->n_vectors; i++) {
-        if (!c->vectors[i].name[0] ||
+        if ((!c->vectors[i].name[0] && c->vectors[i].sparse) ||
             strcmp(c->vector_libs[i], c->points_lib) == 0)
             return bad(l,
                        "%s: named vectors need names and libraries of their "

@@ -5,7 +5,9 @@
  * Records follow Qdrant's Record and ScoredPoint: absent parts are omitted,
  * not null; a requested payload is always an object ({} when empty); an
  * unnamed vector is a plain array and named vectors an object holding the
- * vectors the point has (possibly {}).
+ * vectors the point has (possibly {}) -- except that when the only vector
+ * to show is "" (an unnamed vector stored in the named layout beside
+ * sparse ones, catalog.h), it is the plain array, as Qdrant prints it.
  *
  * Payloads are read from the registry collection (coll->points), vectors
  * from each vector's own collection, so a named point without a given
@@ -290,6 +292,17 @@ static bool add_vectors(qvs_call *p, cJSON *obj, const qv_point_id *id,
                              "Service internal error: out of memory");
                 return false;
             }
+        }
+        /* Qdrant prints a point's vectors as a plain array when the only
+         * one it returns is the unnamed vector "" (From<NamedVectors> for
+         * VectorStruct, lib/segment/src/data_types/vectors.rs): so in a
+         * collection with vector "" beside sparse ones, a point without
+         * its sparse vector, or with_vector [""], shows [..]. */
+        cJSON *only = out->child;
+        if (only && !only->next && only->string[0] == '\0') {
+            cJSON_DetachItemViaPointer(out, only);
+            cJSON_Delete(out);
+            out = only;
         }
     }
     if (!cJSON_AddItemToObject(obj, "vector", out)) {

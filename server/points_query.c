@@ -688,6 +688,11 @@ static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
                                       "vectors failed");
     if (!q->vec->sparse)
         return unsupported(p, "a Document (inference) for a dense vector");
+    /* A dense vector (or matrix) for a sparse `using`: Qdrant's sparse
+     * index refuses the query vector (WrongSparse), as writes do. */
+    if (cJSON_IsArray(j))
+        return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                      "vectors failed");
     q->kind = PK_SPARSE;
     qv_point_id id; /* by id: that point's vector, the point excluded */
     if (!cJSON_IsObject(j))
@@ -1067,8 +1072,10 @@ static bool plan_node(qvs_call *p, const cJSON *o, plan *q,
         ok = check_node(p, q);
         goto done;
     }
-    /* A named collection has no vector "": queries that score vectors
-     * need `using` there, id order and samples do not. */
+    /* Without `using` a query scores vector "": a named collection
+     * usually has none (queries that score vectors need `using` there, id
+     * order and samples do not), one with an unnamed dense vector beside
+     * sparse ones has it (catalog.h). */
     if (using && !(q->vec = qvs_call_vector(p, using)))
         goto done;
     if (!j)

@@ -259,11 +259,12 @@ static void vec_where(const qvs_call *p, const pset *s, size_t i, size_t k,
                       char *buf, size_t cap)
 {
     const char *name = p->coll->vectors[k].name;
-    if (s->batch && p->coll->named)
+    bool named = p->coll->named && name[0]; /* "": the unnamed one */
+    if (s->batch && named)
         snprintf(buf, cap, "batch.vectors.%s[%zu]", name, i);
     else if (s->batch)
         snprintf(buf, cap, "batch.vectors[%zu]", i);
-    else if (p->coll->named)
+    else if (named)
         snprintf(buf, cap, "points[%zu].vector.%s", i, name);
     else
         snprintf(buf, cap, "points[%zu].vector", i);
@@ -332,6 +333,15 @@ static bool parse_one(qvs_call *p, size_t k, const cJSON *j, float *dst,
                       qvs_sparse_vec *sv, const char *where)
 {
     const qvs_vector *v = &p->coll->vectors[k];
+    /* A dense vector (or matrix) for a sparse name parses in Qdrant (its
+     * Vector is an untagged enum) and fails at the segment: WrongSparse,
+     * 400 "Conversion between sparse and regular vectors failed"
+     * (lib/collection/src/operations/types.rs, From<OperationError>), the
+     * same answer as a sparse vector for a dense name below. */
+    if (v->sparse && cJSON_IsArray(j))
+        return qj_fail_input(p->resp,
+                             "Conversion between sparse and regular vectors "
+                             "failed");
     if (v->sparse)
         return qvs_sparse_from_input(j, false, sv, p->resp, where);
     if (qvs_sparse_is_json(j))

@@ -96,10 +96,22 @@ void qvs_quant_effective(const cJSON *config, const cJSON *vparams,
         from_json(q, lib);
 }
 
+/* Here rather than in catalog_config.c: the point endpoints' tests link
+ * this file without the catalog's. */
+const cJSON *qvs_config_vparams(const cJSON *vectors, const char *name)
+{
+    if (!cJSON_IsObject(vectors) || !name)
+        return NULL;
+    if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(vectors, "size")))
+        return name[0] == '\0' ? vectors : NULL;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(vectors, name);
+    return cJSON_IsObject(v) ? v : NULL;
+}
+
 const cJSON *qvs_quant_vparams(const cJSON *config, const qvs_coll *c, size_t i)
 {
     const cJSON *vectors = item(item(config, "params"), "vectors");
-    return c->named ? item(vectors, c->vectors[i].name) : vectors;
+    return qvs_config_vparams(vectors, c->vectors[i].name);
 }
 
 static bool same_quantization(const qv_collection_config *a,

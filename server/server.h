@@ -488,6 +488,14 @@ void qvs_spec_free(qvs_spec *spec);
 cJSON *qvs_config_patch(const cJSON *config, const qvs_coll *c,
                         const cJSON *body, qvs_resp *r);
 
+/* The VectorParams of dense vector name within vectors, a config's
+ * params.vectors: when vectors is one VectorParams (its "size" is a
+ * number: the collection was created with an unnamed vector, alone or
+ * beside sparse vectors) it is the params of "" and of no other name;
+ * otherwise (a map of named params, which may name "") its member name.
+ * NULL when there is none.  (Defined in quantization.c.) */
+const cJSON *qvs_config_vparams(const cJSON *vectors, const char *name);
+
 /* The library config of the registry collection of named vectors: one
  * unused float, never indexed. */
 void qvs_registry_config(qv_collection_config *cfg);

@@ -29,8 +29,8 @@
 /* Appends the sparse vectors of a CreateCollection body to spec (which
  * parse_vectors filled), keeping spec->v sorted by name.  Fails into r
  * with Qdrant's messages: an empty name, a name a dense vector has, a bad
- * modifier or index.  An unnamed dense vector next to sparse vectors is
- * refused (400: not supported by this server). */
+ * modifier or index.  An unnamed dense vector next to sparse vectors makes
+ * spec named (the dense one is vector "", catalog.h). */
 bool qvs_sparse_spec_add(const cJSON *body, qvs_spec *spec, qvs_resp *r);
 
 /* Checks the vector names of an UpdateCollection body against c: a

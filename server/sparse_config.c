@@ -10,6 +10,12 @@
  * change nothing: vectors are held in memory as float32 (and mapped from
  * the snapshot file only on open).
  *
+ * A plain VectorParams beside sparse vectors (Qdrant's VectorsConfig::
+ * Single with sparse_vectors; LangChain's hybrid mode sends the map form
+ * {"": VectorParams}, which parse_named takes) is stored as named vector
+ * "" next to the sparse ones, as Qdrant itself keeps DEFAULT_VECTOR_NAME
+ * "" among the named vectors of a segment.
+ *
  * Names follow Qdrant's CreateCollectionOperation::new checks
  * (lib/storage/src/content_manager/collection_meta_ops.rs): "Sparse vector
  * name cannot be empty", and "Dense and sparse vector names must be
@@ -101,11 +107,11 @@ bool qvs_sparse_spec_add(const cJSON *body, qvs_spec *spec, qvs_resp *r)
     int n = cJSON_IsObject(sv) ? cJSON_GetArraySize(sv) : 0;
     if (n == 0)
         return true;
-    if (!spec->named)
-        return qvs_fail(r, 400,
-                        "Bad request: an unnamed dense vector together with "
-                        "sparse vectors is not supported by this server "
-                        "(Quiver); name the dense vector");
+    /* An unnamed dense vector beside sparse ones: the collection takes the
+     * named layout (a registry plus one library collection per vector,
+     * catalog.h), the dense one as vector "", while its config keeps the
+     * single VectorParams echo it was created with. */
+    spec->named = true;
     for (const cJSON *e = sv->child; e; e = e->next) {
         if (!e->string[0])
             return qvs_fail(r, 400,

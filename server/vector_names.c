@@ -27,8 +27,10 @@
  *     operations (the change is complete when the answer is sent).
  * Departure: a collection with one unnamed vector keeps its points in that
  * vector's library collection (catalog.h), so it cannot gain or lose
- * vectors here; such requests get a 400 that says so.
- */
+ * vectors here; such requests get a 400 that says so.  One created with an
+ * unnamed dense vector beside sparse vectors (stored as named vector "")
+ * may gain and lose sparse vectors, but not dense ones: its config shows
+ * the dense vector as one VectorParams, which has no room for a second. */
 #include "server.h"
 
 #include <stdio.h>
@@ -37,7 +39,7 @@
 
 #define OOM "Service internal error: out of memory"
 
-static const char *vname_param(const qvs_req *req)
+    static const char *vname_param(const qvs_req *req)
 {
     return req->n_params > 1 ? req->params[1] : "";
 }
@@ -262,12 +264,22 @@ static void create_vector_name(const qvs_req *req, qvs_resp *r)
         return;
     }
     cJSON *config = qvs_coll_config_dup(req->catalog, c);
+    bool named = c->named;
     qvs_coll_release(req->catalog, c);
     qvs_spec spec;
     if (!config) {
         qvs_fail(r, 500, OOM);
     } else if (spec_from_body(req->body, vname, config, &spec, r)) {
-        if (qvs_catalog_vector_change(req->catalog, coll, vname, &spec, r))
+        const cJSON *dv = cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(config, "params"), "vectors");
+        if (named && dv && spec.v[0].lib.kind != QV_VECTOR_SPARSE &&
+            qvs_config_vparams(dv, "") == dv)
+            qvs_fail(r, 400,
+                     "Bad request: collection `%s` has one unnamed dense "
+                     "vector (beside sparse vectors); adding dense vectors "
+                     "by name is not supported by this server (Quiver)",
+                     coll);
+        else if (qvs_catalog_vector_change(req->catalog, coll, vname, &spec, r))
             r->result = qvs_update_result(req);
         qvs_spec_free(&spec);
     }

@@ -14,6 +14,8 @@
 #     line resumes where its checkpoint says and ends with 1000;
 #   - the verification catches a changed payload (an integer 0 where the
 #     source has the double 0.0) and a missing point (exit status 3);
+#   - an unnamed dense vector beside a sparse one: server -> server and
+#     server -> snapshot file -> server, refused into a store dir;
 #   - a collection of dense + sparse (idf) + multivector vectors with a
 #     payload index, quantization and HNSW settings goes server -> store
 #     dir -> snapshot file (an archive) -> server, each leg that writes
@@ -121,6 +123,30 @@ expect 1 "vector named 'a/b', which .*/store5 cannot keep.*migrate it to a Qdran
 [ ! -e "$dir/store5" ] || die "a refused migration created $dir/store5"
 expect 0 'slash -> slash: 0 points' -- \
     "$quiver" migrate --from "$url" --collection slash --to "$dir/slash.qvs"
+
+# ---- an unnamed dense vector beside a sparse one (named vector ""): server ->
+# server keeps the config's shape; server -> snapshot file -> server gives the
+# map form {"": ...}; a store directory cannot keep the empty name.  Point 2
+# has "" alone, which servers print as a plain array.
+req PUT /collections/us '{"vectors":{"size":2,"distance":"Dot"},"sparse_vectors":{"text":{"modifier":"idf"}}}' >/dev/null
+req PUT '/collections/us/points?wait=true' '{"points":[
+ {"id":1,"vector":{"":[1,2],"text":{"indices":[4,1],"values":[0.5,2]}},"payload":{"k":1}},
+ {"id":2,"vector":[3,-4]},
+ {"id":3,"vector":{"text":{"indices":[9],"values":[1]}}}]}' >/dev/null
+expect 0 'us -> us2: 3 points, 3 sampled points equal' -- \
+    "$quiver" migrate --from "$url" --collection us --to "$url" --to-collection us2
+grep -q '"vectors":{"size":2,"distance":"Dot"}' <<<"$(req GET /collections/us2 '')" || die "us2 config"
+grep -q '"id":2,"payload":{},"vector":\[3,-4\]}' <<<"$(scroll us2)" || die "us2: point 2: $(scroll us2)"
+grep -q '"id":1,"payload":{"k":1},"vector":{"":\[1,2\],"text":{"indices":\[1,4\],"values":\[2,0.5\]}}}' <<<"$(scroll us2)" ||
+    die "us2: point 1: $(scroll us2)"
+expect 0 'us -> us: 3 points, 3 sampled points equal' -- \
+    "$quiver" migrate --from "$url" --collection us --to "$dir/us.qvs"
+expect 0 'us -> us3: 3 points, 3 sampled points equal' -- \
+    "$quiver" migrate --from "$dir/us.qvs" --to "$url" --to-collection us3
+grep -q '"vectors":{"":{"size":2,"distance":"Dot"}}' <<<"$(req GET /collections/us3 '')" || die "us3 config"
+grep -q '"id":2,"payload":{},"vector":\[3,-4\]}' <<<"$(scroll us3)" || die "us3: point 2: $(scroll us3)"
+expect 1 "vector named '', which .*/store6 cannot keep" -- \
+    "$quiver" migrate --from "$url" --collection us --to "$dir/store6"
 
 # ---- dense + sparse (idf) + multivector: REST -> dir -> snapshot -> REST ---------
 # 600 points (numeric and UUID ids; some lack a vector, some sparse

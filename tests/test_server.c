@@ -31,7 +31,11 @@
  *     restart;
  * 11. strict mode: every strict_mode_config setting passed under its limit
  *     and refused over it, PATCH on and off, the rate limits (the bucket
- *     on an injected clock).
+ *     on an injected clock);
+ * 12. an unnamed dense vector beside sparse vectors (and {"": params}):
+ *     create and echo, every upsert form, retrieve shapes, dense, sparse
+ *     and RRF hybrid queries, vector and point edits, PATCH, restart,
+ *     snapshot recovery, Qdrant's errors.
  *
  * With QUIVER_RESPONSE_LOG set, every response is appended to that file
  * as one JSON line {"method","path","status","body","content_type"} for
@@ -5446,6 +5450,387 @@ START_TEST(test_payload_memory_params)
 }
 END_TEST
 
+/* ---- an unnamed dense vector beside sparse vectors ----------------------
+ *
+ * Qdrant 1.19 lets a collection have its unnamed vector (DEFAULT_VECTOR_
+ * NAME "") next to `sparse_vectors`, declared as one VectorParams or as
+ * the map {"": VectorParams} (LangChain's QdrantVectorStore in hybrid
+ * mode).  Shapes followed (lib/segment/src/data_types/vectors.rs): a plain
+ * array in an upsert is vector "", a map may name "" and the sparse ones;
+ * a point's vectors print as a plain array when "" is the only one shown
+ * (From<NamedVectors> for VectorStruct), else as a map; a query without
+ * `using` scores "".  Stored in the named layout (catalog.h). */
+
+/* The record of point id in the last reply's result array (NULL if none). */
+static const cJSON *record_of(const cJSON *arr, int id)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+    {
+        const cJSON *j = cJSON_GetObjectItem(e, "id");
+        if (cJSON_IsNumber(j) && (int)j->valuedouble == id)
+            return e;
+    }
+    return NULL;
+}
+
+/* The ids of a query/search result (points or a plain list), in order,
+ * as "1,5,3". */
+static const char *hit_ids(const cJSON *res, char *out, size_t cap)
+{
+    const cJSON *pts =
+        cJSON_IsArray(res) ? res : cJSON_GetObjectItem(res, "points");
+    ck_assert(cJSON_IsArray(pts));
+    size_t n = 0;
+    out[0] = '\0';
+    const cJSON *e;
+    cJSON_ArrayForEach(e, pts)
+    {
+        n += (size_t)snprintf(out + n, cap - n, "%s%d", n ? "," : "",
+                              (int)num(e, "id"));
+        ck_assert_uint_lt(n, cap);
+    }
+    return out;
+}
+
+static void expect_hits(const char *coll, const char *op, const char *body,
+                        const char *want)
+{
+    char path[256], got[256];
+    snprintf(path, sizeof(path), "/collections/%s/points/%s", coll, op);
+    hit_ids(expect_ok(call("POST", path, body)), got, sizeof(got));
+    ck_assert_msg(strcmp(got, want) == 0, "%s %s: hits %s, expected %s", op,
+                  body, got, want);
+}
+
+/* The "vector" of point id as retrieved with the given with_vector. */
+static const cJSON *vector_of(const char *coll, int id, const char *wv)
+{
+    char path[256], body[256];
+    snprintf(path, sizeof(path), "/collections/%s/points", coll);
+    snprintf(body, sizeof(body), "{\"ids\":[%d],\"with_vector\":%s}", id, wv);
+    const cJSON *rec = record_of(expect_ok(call("POST", path, body)), id);
+    ck_assert_ptr_nonnull(rec);
+    return cJSON_GetObjectItem(rec, "vector");
+}
+
+/* Points of collection "hy" (4-d Cosine "" and sparse "text"):
+ *   1: "" [1,0,0,0] and text {1: 0.5, 3: 1}   (map form with both)
+ *   2: "" [0,1,0,0]                           (plain array)
+ *   3: text {3: 2}                            (map with the sparse only)
+ *   4: "" [0,0,1,0], text {7: 1}              (batch, map of columns)
+ *   5: "" [0.6,0.8,0,0], text {1: 1}
+ *   6: "" [0,0,0,1]                           (batch, plain columns) */
+static void fill_hybrid(const char *coll)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s/points?wait=true", coll);
+    expect_ok(call("PUT", path,
+                   "{\"points\":[{\"id\":1,\"vector\":{\"\":[1,0,0,0],"
+                   "\"text\":{\"indices\":[3,1],\"values\":[1,0.5]}},"
+                   "\"payload\":{\"doc\":\"one\"}},"
+                   "{\"id\":2,\"vector\":[0,1,0,0]},"
+                   "{\"id\":3,\"vector\":{\"text\":{\"indices\":[3],"
+                   "\"values\":[2]}}}]}"));
+    expect_ok(call("PUT", path,
+                   "{\"batch\":{\"ids\":[4,5],\"vectors\":{\"\":[[0,0,1,0],"
+                   "[0.6,0.8,0,0]],\"text\":[{\"indices\":[7],\"values\":[1]},"
+                   "{\"indices\":[1],\"values\":[1]}]}}}"));
+    expect_ok(
+        call("PUT", path, "{\"batch\":{\"ids\":[6],\"vectors\":[[0,0,0,1]]}}"));
+}
+
+static void check_hybrid(const char *coll)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s/points/count", coll);
+    ck_assert_int_eq(
+        (int)num(expect_ok(call("POST", path, "{\"exact\":true}")), "count"),
+        6);
+
+    /* with_vector true: a map when the sparse one is there too, the plain
+     * array when "" is alone, a map without "" when it is missing. */
+    const cJSON *v = vector_of(coll, 1, "true");
+    ck_assert(cJSON_IsObject(v));
+    ck_assert_int_eq(cJSON_GetArraySize(v), 2);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(v, "")), 4);
+    ck_assert_double_eq(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(v, ""), 0)->valuedouble, 1.0);
+    const cJSON *t = cJSON_GetObjectItem(v, "text");
+    ck_assert_int_eq(
+        (int)cJSON_GetArrayItem(cJSON_GetObjectItem(t, "indices"), 0)
+            ->valuedouble,
+        1); /* sorted by index */
+    ck_assert_double_eq(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(t, "values"), 0)->valuedouble,
+        0.5);
+    v = vector_of(coll, 2, "true");
+    ck_assert(cJSON_IsArray(v));
+    ck_assert_int_eq(cJSON_GetArraySize(v), 4);
+    ck_assert_double_eq(cJSON_GetArrayItem(v, 1)->valuedouble, 1.0);
+    v = vector_of(coll, 3, "true");
+    ck_assert(cJSON_IsObject(v));
+    ck_assert_int_eq(cJSON_GetArraySize(v), 1);
+    ck_assert_ptr_nonnull(cJSON_GetObjectItem(v, "text"));
+    /* Selections: [""] alone prints the array, ["text"] a map. */
+    v = vector_of(coll, 1, "[\"\"]");
+    ck_assert(cJSON_IsArray(v));
+    ck_assert_int_eq(cJSON_GetArraySize(v), 4);
+    v = vector_of(coll, 1, "[\"text\"]");
+    ck_assert(cJSON_IsObject(v));
+    ck_assert_int_eq(cJSON_GetArraySize(v), 1);
+    v = vector_of(coll, 6, "[\"text\"]");
+    ck_assert(cJSON_IsObject(v) && !v->child);
+    snprintf(path, sizeof(path), "/collections/%s/points/5", coll);
+    v = cJSON_GetObjectItem(expect_ok(call("GET", path, NULL)), "vector");
+    ck_assert(cJSON_IsObject(v) && cJSON_GetArraySize(v) == 2);
+
+    /* Dense: `using` omitted or "", the legacy search's plain vector. */
+    expect_hits(coll, "query", "{\"query\":[1,0,0,0],\"limit\":2}", "1,5");
+    expect_hits(coll, "query",
+                "{\"query\":{\"nearest\":[0,1,0,0]},\"using\":\"\","
+                "\"limit\":2}",
+                "2,5");
+    expect_hits(coll, "search", "{\"vector\":[1,0,0,0],\"limit\":2}", "1,5");
+    expect_hits(coll, "search",
+                "{\"vector\":{\"name\":\"\",\"vector\":[0,0,1,0]},"
+                "\"limit\":1}",
+                "4");
+    /* Sparse: dot product over shared dimensions (4 and 6 share none). */
+    expect_hits(coll, "query",
+                "{\"query\":{\"indices\":[1,3],\"values\":[1,1]},"
+                "\"using\":\"text\",\"limit\":10}",
+                "3,1,5");
+    expect_hits(coll, "search",
+                "{\"vector\":{\"name\":\"text\",\"vector\":{\"indices\":[7],"
+                "\"values\":[1]}},\"limit\":10}",
+                "4");
+    /* Hybrid: RRF over a dense and a sparse prefetch.  Dense ranks 1, 5;
+     * sparse ranks 3, 1, 5: point 1 is first in one list and second in
+     * the other, 5 second and third, 3 first in one only. */
+    expect_hits(coll, "query",
+                "{\"prefetch\":[{\"query\":[1,0,0,0],\"limit\":2},"
+                "{\"query\":{\"indices\":[1,3],\"values\":[1,1]},"
+                "\"using\":\"text\",\"limit\":3}],"
+                "\"query\":{\"fusion\":\"rrf\"},\"limit\":10}",
+                "1,5,3");
+    /* A filter reaches the dense leaf through the payload copies. */
+    expect_hits(coll, "query",
+                "{\"query\":[0.6,0.8,0,0],\"limit\":3,\"filter\":{\"must\":"
+                "[{\"key\":\"doc\",\"match\":{\"value\":\"one\"}}]}}",
+                "1");
+    expect_hits(coll, "scroll",
+                "{\"filter\":{\"must\":[{\"has_vector\":\"\"}]},\"limit\":10}",
+                "1,2,4,5,6");
+}
+
+START_TEST(test_unnamed_sparse)
+{
+    /* Create: one VectorParams beside sparse vectors, echoed as given. */
+    create("hy", "{\"vectors\":{\"size\":4,\"distance\":\"Cosine\"},"
+                 "\"sparse_vectors\":{\"text\":{\"modifier\":\"none\"}}}");
+    const cJSON *params = cJSON_GetObjectItem(coll_config("hy"), "params");
+    ck_assert_int_eq((int)num(params, "vectors.size"), 4);
+    ck_assert_str_eq(str(params, "vectors.distance"), "Cosine");
+    ck_assert_str_eq(str(params, "sparse_vectors.text.modifier"), "none");
+    qvs_coll *c;
+    ck_assert(qvs_catalog_get(qvs_server_catalog(srv), "hy", &c));
+    ck_assert(c->named);
+    ck_assert_uint_eq(c->n_vectors, 2);
+    ck_assert_str_eq(c->vectors[0].name, "");
+    ck_assert(!c->vectors[0].sparse && c->vectors[1].sparse);
+    ck_assert_ptr_ne(c->vectors[0].coll, c->points);
+    qvs_coll_release(qvs_server_catalog(srv), c);
+
+    /* LangChain's form: the map {"": VectorParams}. */
+    create("lc", "{\"vectors\":{\"\":{\"size\":4,\"distance\":\"Cosine\"}},"
+                 "\"sparse_vectors\":{\"langchain-sparse\":{\"modifier\":"
+                 "\"idf\"}}}");
+    params = cJSON_GetObjectItem(coll_config("lc"), "params");
+    const cJSON *dv =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(params, "vectors"), "");
+    ck_assert_int_eq((int)num(dv, "size"), 4);
+    ck_assert_str_eq(str(dv, "distance"), "Cosine");
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(params, "vectors")),
+                     1);
+    /* The map form alone (LangChain's dense mode) holds plain arrays. */
+    create("d0", "{\"vectors\":{\"\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(call("PUT", "/collections/d0/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,2]}]}"));
+    const cJSON *v = vector_of("d0", 1, "true");
+    ck_assert(cJSON_IsArray(v) && cJSON_GetArraySize(v) == 2);
+    expect_hits("d0", "query", "{\"query\":[1,0]}", "1");
+
+    fill_hybrid("hy");
+    check_hybrid("hy");
+    expect_ok(call("PUT", "/collections/lc/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"\":[1,0,0,0],"
+                   "\"langchain-sparse\":{\"indices\":[5],\"values\":[1]}}},"
+                   "{\"id\":2,\"vector\":{\"\":[0,1,0,0],\"langchain-sparse\":"
+                   "{\"indices\":[6],\"values\":[1]}}}]}"));
+    /* LangChain's hybrid search: both prefetches name their vector. */
+    expect_hits(
+        "lc", "query",
+        "{\"prefetch\":[{\"query\":[0,1,0,0],\"using\":\"\",\"limit\":2},"
+        "{\"query\":{\"indices\":[6],\"values\":[1]},"
+        "\"using\":\"langchain-sparse\",\"limit\":2}],"
+        "\"query\":{\"fusion\":\"rrf\"}}",
+        "2,1");
+
+    /* Bad input: Qdrant's WrongSparse both ways, unknown names. */
+    expect_error_msg(
+        call("PUT", "/collections/hy/points?wait=true",
+             "{\"points\":[{\"id\":9,\"vector\":{\"\":{\"indices\":[1],"
+             "\"values\":[1]}}}]}"),
+        400,
+        "Wrong input: Conversion between sparse and regular vectors "
+        "failed");
+    expect_error_msg(call("PUT", "/collections/hy/points?wait=true",
+                          "{\"points\":[{\"id\":9,\"vector\":{\"text\":"
+                          "[1,0,0,0]}}]}"),
+                     400,
+                     "Wrong input: Conversion between sparse and regular "
+                     "vectors failed");
+    expect_error_msg(call("PUT", "/collections/hy/points?wait=true",
+                          "{\"points\":[{\"id\":9,\"vector\":{\"nope\":"
+                          "[1,0,0,0]}}]}"),
+                     400, "Wrong input: Not existing vector name error: nope");
+    expect_error_msg(call("POST", "/collections/hy/points/query",
+                          "{\"query\":[1,0,0,0],\"using\":\"nope\"}"),
+                     400, "Wrong input: Not existing vector name error: nope");
+    expect_error_msg(call("POST", "/collections/hy/points/query",
+                          "{\"query\":[1,0,0,0],\"using\":\"text\"}"),
+                     400,
+                     "Wrong input: Conversion between sparse and regular "
+                     "vectors failed");
+    expect_error_msg(call("POST", "/collections/hy/points/query",
+                          "{\"query\":{\"indices\":[1],\"values\":[1]}}"),
+                     400,
+                     "Wrong input: Conversion between sparse and regular "
+                     "vectors failed");
+    expect_error_prefix(call("PUT", "/collections/hy/points?wait=true",
+                             "{\"points\":[{\"id\":9,\"vector\":[1,0]}]}"),
+                        400, "Wrong input: Vector dimension error");
+    expect_error_msg(call("PUT", "/collections/bad",
+                          "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"},"
+                          "\"sparse_vectors\":{\"\":{}}}"),
+                     400, "Wrong input: Sparse vector name cannot be empty");
+    expect_error_msg(call("PUT", "/collections/bad",
+                          "{\"vectors\":{\"\":{\"size\":4,\"distance\":"
+                          "\"Dot\"}},\"sparse_vectors\":{\"x\":{},\"\":{}}}"),
+                     400, "Wrong input: Sparse vector name cannot be empty");
+    ck_assert_int_eq(points_of("hy"), 6); /* nothing changed */
+
+    /* Vector edits and point edits. */
+    expect_ok(
+        call("PUT", "/collections/hy/points/vectors?wait=true",
+             "{\"points\":[{\"id\":2,\"vector\":{\"text\":{\"indices\":"
+             "[9],\"values\":[1]}}},{\"id\":3,\"vector\":[0,0,0.6,0.8]}]}"));
+    v = vector_of("hy", 2, "true");
+    ck_assert(cJSON_IsObject(v) && cJSON_GetArraySize(v) == 2);
+    v = vector_of("hy", 3, "true");
+    ck_assert(cJSON_IsObject(v) && cJSON_GetArraySize(v) == 2);
+    expect_ok(call("POST", "/collections/hy/points/vectors/delete?wait=true",
+                   "{\"points\":[2],\"vector\":[\"text\"]}"));
+    v = vector_of("hy", 2, "true");
+    ck_assert(cJSON_IsArray(v));
+    expect_ok(call("POST", "/collections/hy/points/vectors/delete?wait=true",
+                   "{\"points\":[3],\"vector\":[\"\"]}"));
+    v = vector_of("hy", 3, "true");
+    ck_assert(cJSON_IsObject(v) && cJSON_GetArraySize(v) == 1);
+    expect_ok(call("POST", "/collections/hy/points/payload?wait=true",
+                   "{\"payload\":{\"doc\":\"one\"},\"points\":[5]}"));
+    expect_hits("hy", "query",
+                "{\"query\":{\"indices\":[1],\"values\":[1]},\"using\":"
+                "\"text\",\"filter\":{\"must\":[{\"key\":\"doc\",\"match\":"
+                "{\"value\":\"one\"}}]}}",
+                "5,1");
+    expect_ok(call("POST", "/collections/hy/points/delete?wait=true",
+                   "{\"points\":[5]}"));
+    ck_assert_int_eq(points_of("hy"), 5);
+    expect_hits("hy", "query", "{\"query\":[1,0,0,0],\"limit\":2}", "1,2");
+
+    /* PATCH: "" names the unnamed vector's params, a sparse name is not a
+     * dense one. */
+    expect_ok(call("PATCH", "/collections/hy",
+                   "{\"vectors\":{\"\":{\"on_disk\":true}}}"));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(coll_config("hy"), "params"),
+                            "vectors"),
+        "on_disk")));
+    expect_ok(call("PATCH", "/collections/lc",
+                   "{\"vectors\":{\"\":{\"on_disk\":true}}}"));
+    ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(coll_config("lc"), "params"), "vectors"),
+            ""),
+        "on_disk")));
+    expect_error_msg(call("PATCH", "/collections/hy",
+                          "{\"vectors\":{\"text\":{\"on_disk\":true}}}"),
+                     400, "Wrong input: Not existing vector name error: text");
+    /* Named vectors: a sparse one may be added, a second dense one not. */
+    expect_ok(
+        call("PUT", "/collections/hy/vectors/kw?wait=true", "{\"sparse\":{}}"));
+    expect_error_prefix(call("PUT", "/collections/hy/vectors/img?wait=true",
+                             "{\"dense\":{\"size\":2,\"distance\":\"Dot\"}}"),
+                        400, "Bad request: collection `hy` has one unnamed");
+    expect_hits("hy", "query", "{\"query\":[1,0,0,0],\"limit\":1}", "1");
+
+    /* Restart on the same storage: configs, layout and points come back. */
+    stop_server();
+    qvs_config cfg;
+    test_config(&cfg);
+    start_with(&cfg);
+    params = cJSON_GetObjectItem(coll_config("hy"), "params");
+    ck_assert_int_eq((int)num(params, "vectors.size"), 4);
+    ck_assert_ptr_nonnull(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(params, "sparse_vectors"), "kw"));
+    ck_assert_int_eq(points_of("hy"), 5);
+    v = vector_of("hy", 1, "true");
+    ck_assert(cJSON_IsObject(v) && cJSON_GetArraySize(v) == 2);
+    ck_assert(cJSON_IsArray(vector_of("hy", 2, "true")));
+    expect_hits("hy", "query",
+                "{\"prefetch\":[{\"query\":[1,0,0,0],\"limit\":2},"
+                "{\"query\":{\"indices\":[1,3],\"values\":[1,1]},"
+                "\"using\":\"text\",\"limit\":3}],"
+                "\"query\":{\"fusion\":\"rrf\"},\"limit\":10}",
+                "1,3,2");
+    ck_assert_ptr_nonnull(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(coll_config("lc"), "params"),
+                            "vectors"),
+        ""));
+    expect_hits("lc", "query", "{\"query\":[1,0,0,0],\"limit\":1}", "1");
+    ck_assert(cJSON_IsArray(vector_of("d0", 1, "true")));
+}
+END_TEST
+
+/* A snapshot of such a collection, recovered into a new name, holds the
+ * same points, shapes and answers. */
+START_TEST(test_unnamed_sparse_snapshot)
+{
+    create("hs", "{\"vectors\":{\"size\":4,\"distance\":\"Cosine\"},"
+                 "\"sparse_vectors\":{\"text\":{}}}");
+    fill_hybrid("hs");
+    const cJSON *d = expect_ok(call("POST", "/collections/hs/snapshots", "{}"));
+    char name[512], path[1024];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    snprintf(path, sizeof(path), "/collections/hs/snapshots/%s", name);
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    size_t size = R.body.len;
+    char *file = malloc(size);
+    ck_assert_ptr_nonnull(file);
+    memcpy(file, R.body.p, size);
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call_raw("POST", "/collections/hs2/snapshots/upload", file, size))));
+    free(file);
+    const cJSON *params = cJSON_GetObjectItem(coll_config("hs2"), "params");
+    ck_assert_int_eq((int)num(params, "vectors.size"), 4);
+    check_hybrid("hs2");
+}
+END_TEST
+
 static Suite *server_suite(void)
 {
     Suite *s = suite_create("server");
@@ -5504,6 +5889,8 @@ static Suite *server_suite(void)
     tcase_add_checked_fixture(q19, setup, teardown);
     tcase_set_timeout(q19, 60);
     tcase_add_test(q19, test_values_count_missing);
+    tcase_add_test(q19, test_unnamed_sparse);
+    tcase_add_test(q19, test_unnamed_sparse_snapshot);
     tcase_add_test(q19, test_datetime_no_seconds);
     tcase_add_test(q19, test_op_ids_survive_restart);
     tcase_add_test(q19, test_quantization_config);

@@ -564,6 +564,13 @@ static cJSON *vectors_config_json(const ProtobufCMessage *m)
     return msg_json(sub);
 }
 
+/* SparseVectorConfig: REST's sparse_vectors is its map itself
+ * ({"text": SparseVectorParams}), not {"map": {...}}. */
+static cJSON *sparse_config_json(const ProtobufCMessage *m)
+{
+    return only_field(m, "map");
+}
+
 /* PayloadIndexParams: {"type": "keyword", ...the params}. */
 static cJSON *index_params_json(const ProtobufCMessage *m)
 {
@@ -616,6 +623,7 @@ static const to_json_entry to_json_hooks[] = {
     {"qdrant.PointsSelector", points_selector_json},
     {"qdrant.VectorsConfig", vectors_config_json},
     {"qdrant.VectorsConfigDiff", vectors_config_json},
+    {"qdrant.SparseVectorConfig", sparse_config_json},
     {"qdrant.PayloadIndexParams", index_params_json},
     {"google.protobuf.Timestamp", timestamp_json},
 };
@@ -1081,6 +1089,13 @@ static bool vectors_config_from_json(ProtobufCMessage *m, const cJSON *j,
     return wrap_named(m, "params_map", "map", j, cx);
 }
 
+/* REST's sparse_vectors map back into SparseVectorConfig.map. */
+static bool sparse_config_from_json(ProtobufCMessage *m, const cJSON *j,
+                                    pb_ctx *cx)
+{
+    return set_named(m, "map", j, cx);
+}
+
 static bool order_value_from_json(ProtobufCMessage *m, const cJSON *j,
                                   pb_ctx *cx)
 {
@@ -1149,6 +1164,7 @@ static const from_json_entry from_json_hooks[] = {
     {"qdrant.OrderValue", order_value_from_json},
     {"qdrant.OptimizerStatus", optimizer_status_from_json},
     {"qdrant.VectorsConfig", vectors_config_from_json},
+    {"qdrant.SparseVectorConfig", sparse_config_from_json},
     {"qdrant.PayloadIndexParams", index_params_from_json},
     {"qdrant.GroupId", scalar_variant_from_json},
     {"qdrant.FacetValue", scalar_variant_from_json},

@@ -3,7 +3,8 @@
 // the REST answer to the same request.
 //
 // One collection (g_cos: four-dimensional Cosine vectors) is created over
-// gRPC and then read and written through both APIs: a write through either
+// gRPC and then read and written through both APIs (and g_hybrid, an
+// unnamed dense vector beside a sparse one, near the end): a write through either
 // must be visible to the other at once (one catalog).  Points have u64 ids
 // (small, 2^53 + 1, 2^64 - 1) and UUIDs, and payloads of every JSON type,
 // integers above 2^53 included; REST bodies are parsed so that such
@@ -560,6 +561,75 @@ test('errors: status codes and REST messages', async () => {
         g.api('points').discover({ collectionName: C, limit: 1n }),
         ConnectErrorCode.Unimplemented, 'discover',
     );
+});
+
+test('an unnamed dense vector beside a sparse one: create, upsert, get and RRF query as REST', async () => {
+    // Qdrant 1.19: VectorsConfig params next to sparse_vectors_config; the
+    // dense vector is named "" in NamedVectors; a point whose only vector
+    // is "" comes back unnamed (VectorsOutput.vector), otherwise named.
+    const H = 'g_hybrid';
+    await g.api('collections').delete({ collectionName: H }).catch(() => {});
+    await g.api('collections').create({
+        collectionName: H,
+        vectorsConfig: { config: { case: 'params', value: { size: 4n, distance: 1 } } },
+        sparseVectorsConfig: { map: { text: { modifier: 1 } } }, // Idf
+    });
+    const ri = await restOk('GET', `/collections/${H}`);
+    assert.equal(ri.config.params.vectors.size, 4);
+    assert.deepEqual(Object.keys(ri.config.params.sparse_vectors), ['text']);
+    assert.equal(ri.config.params.sparse_vectors.text.modifier, 'idf');
+    const gi = await g.api('collections').get({ collectionName: H });
+    const gp = gi.result.config.params;
+    assert.equal(gp.vectorsConfig.config.case, 'params');
+    assert.equal(Number(gp.vectorsConfig.config.value.size), 4);
+    assert.deepEqual(Object.keys(gp.sparseVectorsConfig.map), ['text']);
+    assert.equal(gp.sparseVectorsConfig.map.text.modifier, 1);
+    const sparse = (indices, values) => ({ vector: { case: 'sparse', value: { indices, values } } });
+    const named = (m) => ({ vectorsOptions: { case: 'vectors', value: { vectors: m } } });
+    await g.api('points').upsert({
+        collectionName: H,
+        wait: true,
+        points: [
+            { id: num(1), vectors: named({ '': { vector: { case: 'dense', value: { data: [1, 0, 0, 0] } } }, text: sparse([1, 3], [0.5, 1]) }) },
+            { id: num(2), vectors: dense([0, 1, 0, 0]) },
+            { id: num(3), vectors: named({ text: sparse([3], [2]) }) },
+        ],
+    });
+    const rg = await restOk('POST', `/collections/${H}/points`, { ids: [1, 2, 3], with_vector: true });
+    const byId = Object.fromEntries(rg.map((p) => [p.id, p.vector]));
+    assert.deepEqual(byId[2], [0, 1, 0, 0]);
+    assert.deepEqual(Object.keys(byId[1]).sort(), ['', 'text']);
+    assert.deepEqual(Object.keys(byId[3]), ['text']);
+    const gg = await g.api('points').get({ collectionName: H, ids: [num(1), num(2), num(3)], withVectors });
+    const gv = Object.fromEntries(gg.result.map((p) => [Number(restId(p.id)), p.vectors.vectorsOptions]));
+    assert.equal(gv[2].case, 'vector');
+    assert.equal(gv[1].case, 'vectors');
+    assert.deepEqual(Object.keys(gv[1].value.vectors).sort(), ['', 'text']);
+    const sv = gv[1].value.vectors.text.vector.value;
+    assert.deepEqual([...sv.indices], [1, 3]);
+    const nearest = (v) => ({ variant: { case: 'nearest', value: { variant: v } } });
+    const q = await g.api('points').query({
+        collectionName: H,
+        prefetch: [
+            { query: nearest({ case: 'dense', value: { data: [1, 0, 0, 0] } }), limit: 2n },
+            { query: nearest({ case: 'sparse', value: { indices: [1, 3], values: [1, 1] } }), using: 'text', limit: 3n },
+        ],
+        query: { variant: { case: 'fusion', value: 0 } },
+        limit: 10n,
+    });
+    const rq = await restOk('POST', `/collections/${H}/points/query`, {
+        prefetch: [
+            { query: [1, 0, 0, 0], limit: 2 },
+            { query: { indices: [1, 3], values: [1, 1] }, using: 'text', limit: 3 },
+        ],
+        query: { fusion: 'rrf' },
+        limit: 10,
+    });
+    same(q.result.map((p) => ({ id: restId(p.id), score: p.score })), rq.points.map((p) => ({ id: p.id, score: f32(p.score) })), 'hybrid query');
+    // Dense ranks 1, 2; sparse (idf) ranks 1, 3: 1 is first in both, 2
+    // and 3 tie on a second place each (the lower id first).
+    assert.deepEqual(rq.points.map((p) => p.id), [1, 2, 3]);
+    await g.api('collections').delete({ collectionName: H });
 });
 
 test('delete the collection over gRPC', async () => {
