@@ -1622,6 +1622,13 @@ QV_API qv_status qv_text_index_options_json(const qv_text_index_options *o,
                                             char **json, char *errmsg,
                                             size_t errcap);
 
+/* Whether name is one of Qdrant 1.19's stopword languages (its Language
+ * enum: *stopwords) and a Snowball stemmer language (SnowballLanguage:
+ * *stemmer), by the exact lowercase names the options above take.  A
+ * known stopword language may still lack a built-in list (the options
+ * then say so).  Either pointer may be NULL.  Thread-safe. */
+QV_API void qv_text_language(const char *name, bool *stopwords, bool *stemmer);
+
 /* Runs the document pipeline of o (NULL: the defaults) on text[0..len) and
  * calls tok(ctx, token, n) for each token it keeps, in order (tokens are
  * valid during the call only); stops when tok returns true.  For callers

@@ -1,29 +1,30 @@
 /*
  * bm25.c -- text into a BM25 sparse vector, as Qdrant's built-in
- * "qdrant/bm25" model does (lib/api's Bm25Config; the same recipe as
- * fastembed's Qdrant/bm25, fastembed/sparse/bm25.py):
+ * "qdrant/bm25" model does (Qdrant 1.19's inference bm25.rs and
+ * api::rest::Bm25Config; the same recipe as fastembed's Qdrant/bm25):
  *
- *   1. tokenize: runs of letters and digits ("word" tokenizer); bytes of
- *      multi-byte UTF-8 characters count as letters, so non-ASCII words
- *      stay whole (they are lowercased only in their ASCII letters);
- *   2. lowercase (option `lowercase`, default true);
- *   3. drop English stopwords (NLTK's list, as Qdrant's `english` set);
- *   4. drop tokens outside [min_token_len, max_token_len] when given;
- *   5. stem with Snowball English (bm25_stem.c);
- *   6. index = |murmur3_x86_32(token, 0)| read as a signed 32-bit value
- *      (fastembed: compute_token_id = abs(mmh3.hash(token)));
- *   7. document value = tf (k + 1) / (tf + k (1 - b + b doc_len / avg_len))
- *      with doc_len the tokens kept (fastembed's _term_frequency); a query
- *      gives each distinct token 1.0 (fastembed's query_embed), and the
- *      collection's `idf` modifier supplies the IDF at search time.
+ *   1. the text pipeline of a full-text index, in its query form for
+ *      documents and queries alike (Qdrant's Bm25 calls tokenize_query for
+ *      both): tokenizer (default "word"), lowercase (default true),
+ *      ascii_folding (default false), stopwords and stemmer, token length
+ *      bounds.  `language` (default "english") supplies the stopwords when
+ *      it is one of Qdrant's stopword languages and the Snowball stemmer
+ *      when it is a Snowball language, unless `stopwords` / `stemmer` are
+ *      given; any other language (e.g. "none") gives neither, as Qdrant's
+ *      new_token_processor_from_config.  The pipeline is the library's
+ *      (qv_text_tokenize: the same tokenizers, stopword lists and
+ *      libstemmer stemmers the full-text index uses);
+ *   2. index = |murmur3_x86_32(token, 0)| read as a signed 32-bit value
+ *      (Qdrant's compute_token_id, fastembed's abs(mmh3.hash(token)));
+ *   3. document value = tf (k + 1) / (tf + k (1 - b + b doc_len / avg_len))
+ *      with doc_len the tokens kept; a query gives each distinct token 1.0,
+ *      and the collection's `idf` modifier supplies the IDF at search time.
  *
- * `language` other than english (or "none", which turns stopwords and
- * stemming off), other tokenizers, ascii_folding and custom stopword
- * lists are refused with a 400 rather than silently approximated.
+ * The prefix tokenizer is refused with a 400: its query form (what BM25
+ * uses) is not what qv_text_tokenize runs.
  */
 #include "bm25.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +37,9 @@ void qvs_bm25_opts_init(qvs_bm25_opts *o)
     o->k = 1.2;
     o->b = 0.75;
     o->avg_len = 256.0;
-    o->lowercase = true;
-    o->stopwords = true;
-    o->stem = true;
+    qv_text_index_options_init(&o->text);
+    o->text.stopwords_language = "english";
+    o->text.stemmer_language = "english";
 }
 
 void qvs_bm25_vec_free(qvs_bm25_vec *v)
@@ -103,64 +104,6 @@ uint32_t qvs_bm25_token_id(const char *tok, size_t len)
     return s < 0 ? (uint32_t)(-(int64_t)s) : (uint32_t)s;
 }
 
-/* ---- stopwords ----------------------------------------------------------- */
-
-/* NLTK's English stopwords (179 words), sorted for bsearch. */
-static const char *const STOP[] = {
-    "a",        "about",      "above",   "after",    "again",     "against",
-    "ain",      "all",        "am",      "an",       "and",       "any",
-    "are",      "aren",       "aren't",  "as",       "at",        "be",
-    "because",  "been",       "before",  "being",    "below",     "between",
-    "both",     "but",        "by",      "can",      "couldn",    "couldn't",
-    "d",        "did",        "didn",    "didn't",   "do",        "does",
-    "doesn",    "doesn't",    "doing",   "don",      "don't",     "down",
-    "during",   "each",       "few",     "for",      "from",      "further",
-    "had",      "hadn",       "hadn't",  "has",      "hasn",      "hasn't",
-    "have",     "haven",      "haven't", "having",   "he",        "her",
-    "here",     "hers",       "herself", "him",      "himself",   "his",
-    "how",      "i",          "if",      "in",       "into",      "is",
-    "isn",      "isn't",      "it",      "it's",     "its",       "itself",
-    "just",     "ll",         "m",       "ma",       "me",        "mightn",
-    "mightn't", "more",       "most",    "mustn",    "mustn't",   "my",
-    "myself",   "needn",      "needn't", "no",       "nor",       "not",
-    "now",      "o",          "of",      "off",      "on",        "once",
-    "only",     "or",         "other",   "our",      "ours",      "ourselves",
-    "out",      "over",       "own",     "re",       "s",         "same",
-    "shan",     "shan't",     "she",     "she's",    "should",    "should've",
-    "shouldn",  "shouldn't",  "so",      "some",     "such",      "t",
-    "than",     "that",       "that'll", "the",      "their",     "theirs",
-    "them",     "themselves", "then",    "there",    "these",     "they",
-    "this",     "those",      "through", "to",       "too",       "under",
-    "until",    "up",         "ve",      "very",     "was",       "wasn",
-    "wasn't",   "we",         "were",    "weren",    "weren't",   "what",
-    "when",     "where",      "which",   "while",    "who",       "whom",
-    "why",      "will",       "with",    "won",      "won't",     "wouldn",
-    "wouldn't", "y",          "you",     "you'd",    "you'll",    "you're",
-    "you've",   "your",       "yours",   "yourself", "yourselves"};
-
-typedef struct span {
-    const char *p;
-    size_t n;
-} span;
-
-static int cmp_stop(const void *key, const void *elem)
-{
-    const span *k = key;
-    const char *w = *(const char *const *)elem;
-    size_t wn = strlen(w);
-    int c = memcmp(k->p, w, k->n < wn ? k->n : wn);
-    if (c)
-        return c;
-    return (k->n > wn) - (k->n < wn);
-}
-
-bool qvs_bm25_stopword(const char *w, size_t len)
-{
-    span k = {w, len};
-    return bsearch(&k, STOP, sizeof(STOP) / sizeof(STOP[0]), sizeof(STOP[0]),
-                   cmp_stop) != NULL;
-}
-
 /* ---- embedding ----------------------------------------------------------- */
 
 typedef struct tok {
@@ -174,68 +117,45 @@ static int cmp_tok(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static bool word_byte(unsigned char c)
+typedef struct toks {
+    tok *t;
+    size_t n, cap;
+    bool oom;
+} toks;
+
+static bool add_token(void *ctx, const char *t, size_t n)
 {
-    return isalnum(c) || c >= 0x80;
+    toks *k = ctx;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 16;
+        tok *g = realloc(k->t, cap * sizeof(*g));
+        if (!g) {
+            k->oom = true;
+            return true; /* stop */
+        }
+        k->t = g;
+        k->cap = cap;
+    }
+    k->t[k->n++] = (tok){qvs_bm25_token_id(t, n), 1};
+    return false;
 }
 
-/* Cuts text into processed tokens, appending their ids to *toks. */
-static bool tokenize(const char *text, size_t len, const qvs_bm25_opts *o,
-                     tok **toks, size_t *n)
-{
-    size_t cap = 16;
-    *n = 0;
-    *toks = malloc(cap * sizeof(**toks));
-    char *buf = malloc(len + 1);
-    if (!*toks || !buf) {
-        free(buf);
-        return false;
-    }
-    for (size_t i = 0; i < len;) {
-        if (!word_byte((unsigned char)text[i])) {
-            i++;
-            continue;
-        }
-        size_t j = i;
-        while (j < len && word_byte((unsigned char)text[j]))
-            j++;
-        size_t m = j - i;
-        for (size_t q = 0; q < m; q++)
-            buf[q] = o->lowercase ? (char)tolower((unsigned char)text[i + q])
-                                  : text[i + q];
-        i = j;
-        if (o->stopwords && qvs_bm25_stopword(buf, m))
-            continue;
-        if ((o->min_token_len && m < o->min_token_len) ||
-            (o->max_token_len && m > o->max_token_len))
-            continue;
-        if (o->stem)
-            m = qvs_stem_english(buf, m);
-        if (*n == cap) {
-            tok *t = realloc(*toks, cap * 2 * sizeof(*t));
-            if (!t) {
-                free(buf);
-                return false;
-            }
-            *toks = t;
-            cap *= 2;
-        }
-        (*toks)[(*n)++] = (tok){qvs_bm25_token_id(buf, m), 1};
-    }
-    free(buf);
-    return true;
-}
-
-bool qvs_bm25_embed(const char *text, size_t len, const qvs_bm25_opts *o,
-                    bool query, qvs_bm25_vec *out)
+qv_status qvs_bm25_embed(const char *text, size_t len, const qvs_bm25_opts *o,
+                         bool query, qvs_bm25_vec *out, char *err,
+                         size_t errcap)
 {
     memset(out, 0, sizeof(*out));
-    tok *t = NULL;
-    size_t n = 0;
-    if (!tokenize(text, len, o, &t, &n)) {
-        free(t);
-        return false;
+    toks k = {0};
+    qv_status st =
+        qv_text_tokenize(&o->text, text, len, add_token, &k, err, errcap);
+    if (st == QV_OK && k.oom)
+        st = QV_ENOMEM;
+    if (st != QV_OK) {
+        free(k.t);
+        return st;
     }
+    tok *t = k.t;
+    size_t n = k.n;
     double doc_len = (double)n;
     qsort(t, n, sizeof(*t), cmp_tok);
     size_t u = 0;
@@ -250,7 +170,7 @@ bool qvs_bm25_embed(const char *text, size_t len, const qvs_bm25_opts *o,
     if (!out->indices || !out->values) {
         free(t);
         qvs_bm25_vec_free(out);
-        return false;
+        return QV_ENOMEM;
     }
     for (size_t i = 0; i < u; i++) {
         double tf = t[i].tf;
@@ -264,7 +184,7 @@ bool qvs_bm25_embed(const char *text, size_t len, const qvs_bm25_opts *o,
     }
     out->n = (uint32_t)u;
     free(t);
-    return true;
+    return QV_OK;
 }
 
 /* ---- the Document JSON --------------------------------------------------- */
@@ -301,39 +221,87 @@ static bool num_opt(const cJSON *o, const char *k, double lo, double *out,
     return true;
 }
 
+/* A list of strings at key of o (absent: *n 0), into a new array of
+ * pointers into o (freed by the caller); false with r set on a bad one. */
+static bool str_list(const cJSON *o, const char *key, const char ***out,
+                     size_t *n, qvs_resp *r, const char *where)
+{
+    *out = NULL;
+    *n = 0;
+    const cJSON *a = opt(o, key);
+    if (!a || cJSON_IsNull(a))
+        return true;
+    if (!cJSON_IsArray(a))
+        return fail_opt(r, where, "stopwords: expected a list of strings");
+    size_t cap = (size_t)cJSON_GetArraySize(a);
+    *out = malloc((cap ? cap : 1) * sizeof(**out));
+    if (!*out)
+        return qvs_fail(r, 500, "Service internal error: out of memory");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, a)
+    {
+        if (!cJSON_IsString(e))
+            return fail_opt(r, where, "stopwords: expected a list of strings");
+        (*out)[(*n)++] = e->valuestring;
+    }
+    return true;
+}
+
+/* language, stopwords and stemmer into b->text (Qdrant's
+ * new_token_processor_from_config: an explicit option wins; otherwise
+ * the language gives what it is known for, and nothing when unknown). */
 static bool language_opts(const cJSON *o, qvs_bm25_opts *b, qvs_resp *r,
                           const char *where)
 {
     const cJSON *lang = opt(o, "language");
-    if (lang && (!cJSON_IsString(lang) ||
-                 (strcasecmp(lang->valuestring, "english") != 0 &&
-                  strcasecmp(lang->valuestring, "en") != 0 &&
-                  strcasecmp(lang->valuestring, "none") != 0)))
-        return fail_opt(r, where,
-                        "only the languages \"english\" and \"none\" are "
-                        "supported by this server");
-    if (lang && strcasecmp(lang->valuestring, "none") == 0)
-        b->stopwords = b->stem = false;
+    if (lang && !cJSON_IsNull(lang) && !cJSON_IsString(lang))
+        return fail_opt(r, where, "language: expected a string");
+    const char *l = cJSON_IsString(lang) ? lang->valuestring : "english";
+    bool has_stop = false, has_stem = false;
+    qv_text_language(l, &has_stop, &has_stem);
+    b->text.stopwords_language = has_stop ? l : NULL;
+    b->text.stemmer_language = has_stem ? l : NULL;
     const cJSON *sw = opt(o, "stopwords");
-    if (sw &&
-        !(cJSON_IsString(sw) && strcasecmp(sw->valuestring, "english") == 0))
+    if (cJSON_IsString(sw)) {
+        b->text.stopwords_language = sw->valuestring;
+    } else if (cJSON_IsObject(sw)) {
+        b->text.stopwords_language = NULL;
+        b->text.stopwords_set = 1;
+        if (!str_list(sw, "languages", &b->langs, &b->text.n_stopword_languages,
+                      r, where) ||
+            !str_list(sw, "custom", &b->custom, &b->text.n_custom_stopwords, r,
+                      where))
+            return false;
+        b->text.stopword_languages = b->langs;
+        b->text.custom_stopwords = b->custom;
+    } else if (sw && !cJSON_IsNull(sw)) {
         return fail_opt(r, where,
-                        "only the \"english\" stopwords are supported by this "
-                        "server");
-    if (sw)
-        b->stopwords = true;
+                        "stopwords: expected a language or "
+                        "{\"languages\", \"custom\"}");
+    }
     const cJSON *st = opt(o, "stemmer");
-    if (st) {
+    if (st && !cJSON_IsNull(st)) {
         const cJSON *ty = opt(st, "type"), *sl = opt(st, "language");
         if (!cJSON_IsString(ty) || strcmp(ty->valuestring, "snowball") != 0 ||
-            !cJSON_IsString(sl) ||
-            (strcasecmp(sl->valuestring, "english") != 0 &&
-             strcasecmp(sl->valuestring, "en") != 0))
+            !cJSON_IsString(sl))
             return fail_opt(r, where,
-                            "only the snowball english stemmer is supported "
-                            "by this server");
-        b->stem = true;
+                            "stemmer: expected {\"type\": \"snowball\", "
+                            "\"language\": ...}");
+        b->text.stemmer_language = sl->valuestring;
     }
+    return true;
+}
+
+static bool bool_opt(const cJSON *o, const char *k, int *out, qvs_resp *r,
+                     const char *where)
+{
+    const cJSON *v = opt(o, k);
+    if (!v || cJSON_IsNull(v))
+        return true;
+    if (!cJSON_IsBool(v))
+        return qvs_fail(
+            r, 400, "Bad request: %s.options.%s: expected a boolean", where, k);
+    *out = cJSON_IsTrue(v);
     return true;
 }
 
@@ -345,32 +313,47 @@ static bool parse_opts(const cJSON *o, qvs_bm25_opts *b, qvs_resp *r,
         return true;
     if (!cJSON_IsObject(o))
         return fail_opt(r, where, "expected an object");
-    double mn = 0, mx = 0;
+    double mn = -1, mx = -1;
     if (!num_opt(o, "k", 0, &b->k, r, where) ||
         !num_opt(o, "b", 0, &b->b, r, where) ||
         !num_opt(o, "avg_len", 1e-9, &b->avg_len, r, where) ||
         !num_opt(o, "min_token_len", 0, &mn, r, where) ||
-        !num_opt(o, "max_token_len", 0, &mx, r, where))
+        !num_opt(o, "max_token_len", 0, &mx, r, where) ||
+        !bool_opt(o, "lowercase", &b->text.lowercase, r, where) ||
+        !bool_opt(o, "ascii_folding", &b->text.ascii_folding, r, where))
         return false;
     if (b->b > 1)
         return fail_opt(r, where, "b must be from 0 to 1");
-    b->min_token_len = (size_t)mn;
-    b->max_token_len = (size_t)mx;
-    const cJSON *lc = opt(o, "lowercase");
-    if (lc && !cJSON_IsBool(lc))
-        return fail_opt(r, where, "lowercase: expected a boolean");
-    if (lc)
-        b->lowercase = cJSON_IsTrue(lc);
-    const cJSON *af = opt(o, "ascii_folding");
-    if (af && !cJSON_IsFalse(af))
-        return fail_opt(r, where,
-                        "ascii_folding is not supported by this server");
+    if (mn > QV_TEXT_MAX_TOKEN_LEN || mx > QV_TEXT_MAX_TOKEN_LEN)
+        return fail_opt(r, where, "token lengths must be at most 65535");
+    b->text.min_token_len = (int64_t)mn;
+    b->text.max_token_len = (int64_t)mx;
     const cJSON *tk = opt(o, "tokenizer");
-    if (tk && !(cJSON_IsString(tk) && strcmp(tk->valuestring, "word") == 0))
-        return fail_opt(r, where,
-                        "only the \"word\" tokenizer is supported by this "
-                        "server");
+    if (tk && !cJSON_IsNull(tk)) {
+        static const char *const names[] = {"word", "whitespace", "prefix",
+                                            "multilingual"};
+        int k = -1;
+        for (int i = 0; cJSON_IsString(tk) && i < 4; i++)
+            if (strcmp(tk->valuestring, names[i]) == 0)
+                k = i;
+        if (k < 0)
+            return fail_opt(r, where,
+                            "tokenizer: expected one of \"word\", "
+                            "\"whitespace\", \"prefix\", \"multilingual\"");
+        if (k == QV_TEXT_TOKENIZER_PREFIX)
+            return fail_opt(r, where,
+                            "the \"prefix\" tokenizer is not supported by "
+                            "this server's BM25");
+        b->text.tokenizer = (qv_text_tokenizer)k;
+    }
     return language_opts(o, b, r, where);
+}
+
+void qvs_bm25_opts_free(qvs_bm25_opts *o)
+{
+    free(o->langs);
+    free(o->custom);
+    o->langs = o->custom = NULL;
 }
 
 bool qvs_bm25_document(const cJSON *j, bool query, qvs_bm25_vec *out,
@@ -391,10 +374,17 @@ bool qvs_bm25_document(const cJSON *j, bool query, qvs_bm25_vec *out,
                         "\"qdrant/bm25\" is built in",
                         where, model->valuestring);
     qvs_bm25_opts o;
-    if (!parse_opts(opt(j, "options"), &o, r, where))
+    if (!parse_opts(opt(j, "options"), &o, r, where)) {
+        qvs_bm25_opts_free(&o);
         return false;
-    if (!qvs_bm25_embed(text->valuestring, strlen(text->valuestring), &o, query,
-                        out))
+    }
+    char err[256] = "";
+    qv_status st = qvs_bm25_embed(text->valuestring, strlen(text->valuestring),
+                                  &o, query, out, err, sizeof(err));
+    qvs_bm25_opts_free(&o);
+    if (st == QV_EINVAL)
+        return fail_opt(r, where, err);
+    if (st != QV_OK)
         return qvs_fail(r, 500, "Service internal error: out of memory");
     return true;
 }

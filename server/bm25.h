@@ -2,10 +2,10 @@
  * bm25.h -- Qdrant's server-side BM25 "inference" (model qdrant/bm25):
  * text into a sparse vector, with no embedding service.
  *
- *   bm25.c       tokenize, lowercase, drop English stopwords, stem, hash
- *                each token to an index, and weigh it by BM25's term
- *                frequency part; the Document JSON and its options
- *   bm25_stem.c  the Snowball English (Porter2) stemmer
+ *   bm25.c  the library's text pipeline (qv_text_tokenize: tokenizer,
+ *           lowercase, ASCII folding, stopwords, Snowball stemmer, token
+ *           lengths), each token hashed to an index and weighed by BM25's
+ *           term frequency part; the Document JSON and its options
  *
  * The IDF half of BM25 is the collection's: a sparse vector created with
  * "modifier": "idf" multiplies each query value by its dimension's IDF at
@@ -21,19 +21,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* BM25 options (Qdrant's Bm25Config): k, b, avg_len, and the text
- * preprocessing switches this server implements. */
+/* BM25 options (Qdrant's Bm25Config): k, b, avg_len and the text
+ * preprocessing (TextPreprocessingConfig) as full-text index options;
+ * strings point into the request's JSON. */
 typedef struct qvs_bm25_opts {
-    double k;       /* default 1.2 */
-    double b;       /* default 0.75 */
-    double avg_len; /* default 256 */
-    bool lowercase; /* default true */
-    bool stopwords; /* English stopwords (language "english", the default) */
-    bool stem;      /* Snowball English stemmer (idem) */
-    size_t min_token_len, max_token_len; /* 0: no bound */
+    double k;                     /* default 1.2 */
+    double b;                     /* default 0.75 */
+    double avg_len;               /* default 256 */
+    qv_text_index_options text;   /* default: word tokenizer, lowercase,
+                                     "english" stopwords and stemmer */
+    const char **langs, **custom; /* arrays text points to (owned) */
 } qvs_bm25_opts;
 
 void qvs_bm25_opts_init(qvs_bm25_opts *o);
+void qvs_bm25_opts_free(qvs_bm25_opts *o);
 
 /* A sparse embedding: n (index, value) pairs, indices unique, ascending. */
 typedef struct qvs_bm25_vec {
@@ -47,9 +48,11 @@ void qvs_bm25_vec_free(qvs_bm25_vec *v);
 /* The document embedding of text (len bytes): each distinct token's index
  * gets tf * (k + 1) / (tf + k * (1 - b + b * doc_len / avg_len)), doc_len
  * the number of tokens kept.  query: every distinct token gets 1.0
- * instead.  False only when out of memory. */
-bool qvs_bm25_embed(const char *text, size_t len, const qvs_bm25_opts *o,
-                    bool query, qvs_bm25_vec *out);
+ * instead.  QV_OK, QV_EINVAL (bad text options: err gets Qdrant-style
+ * words) or QV_ENOMEM. */
+qv_status qvs_bm25_embed(const char *text, size_t len, const qvs_bm25_opts *o,
+                         bool query, qvs_bm25_vec *out, char *err,
+                         size_t errcap);
 
 /* The index of a token: |MurmurHash3_x86_32(token, seed 0)| taken as a
  * signed 32-bit value, as fastembed's compute_token_id (abs(mmh3.hash)). */
@@ -57,14 +60,6 @@ uint32_t qvs_bm25_token_id(const char *tok, size_t len);
 
 /* MurmurHash3_x86_32 (Austin Appleby's public-domain algorithm). */
 uint32_t qvs_murmur3_32(const void *key, size_t len, uint32_t seed);
-
-/* Stems the lowercase ASCII word w (len bytes) in place (Snowball English,
- * "Porter2"); returns the new length.  Non-ASCII words are left alone. */
-size_t qvs_stem_english(char *w, size_t len);
-
-/* True when the lowercase word is an English stopword (NLTK's list, the
- * one Qdrant and fastembed use). */
-bool qvs_bm25_stopword(const char *w, size_t len);
 
 /* True when j is a Document object ({"text", "model"}). */
 bool qvs_bm25_is_document(const cJSON *j);

@@ -3,12 +3,14 @@
  *
  *  1. MurmurHash3_x86_32 against published values, and the token id as
  *     fastembed's abs(mmh3.hash(token)).
- *  2. The Snowball English stemmer against pairs from the algorithm's
- *     own sample vocabulary (snowballstem.org, english/voc.txt and
- *     output.txt) and its exceptional forms.
+ *  2. The default pipeline stems as Snowball English: pairs from the
+ *     algorithm's own sample vocabulary (snowballstem.org, english/voc.txt
+ *     and output.txt) and its exceptional forms.
  *  3. Stopwords, tokenizing and the BM25 document and query values,
  *     derived by hand from the formula cited in bm25.c.
- *  4. Document options: defaults, k/b/avg_len, language "none", refusals.
+ *  4. Document options: defaults, k/b/avg_len, language "none", other
+ *     languages (their stopwords and stemmer), explicit stopwords and
+ *     stemmer, tokenizers, ascii_folding, refusals.
  */
 #include "server/bm25.h"
 
@@ -135,28 +137,44 @@ static const char *const PAIRS[][2] = {
     {"by", "by"},
 };
 
+/* One word through the default (english) query pipeline: the single
+ * token's index, or 0 when the word is a stopword. */
+static uint32_t one_token(const char *w)
+{
+    qvs_bm25_opts o;
+    qvs_bm25_opts_init(&o);
+    qvs_bm25_vec v;
+    ck_assert_int_eq(qvs_bm25_embed(w, strlen(w), &o, true, &v, NULL, 0),
+                     QV_OK);
+    ck_assert_uint_le(v.n, 1);
+    uint32_t id = v.n ? v.indices[0] : 0;
+    qvs_bm25_vec_free(&v);
+    return id;
+}
+
 START_TEST(stemmer_sample_vocabulary)
 {
+    size_t checked = 0;
     for (size_t i = 0; i < sizeof(PAIRS) / sizeof(PAIRS[0]); i++) {
-        char buf[64];
-        size_t n = strlen(PAIRS[i][0]);
-        memcpy(buf, PAIRS[i][0], n);
-        n = qvs_stem_english(buf, n);
-        buf[n] = '\0';
-        ck_assert_msg(strcmp(buf, PAIRS[i][1]) == 0, "%s -> %s, expected %s",
-                      PAIRS[i][0], buf, PAIRS[i][1]);
+        uint32_t id = one_token(PAIRS[i][0]);
+        if (!id)
+            continue; /* a stopword ("by") */
+        const char *stem = PAIRS[i][1];
+        ck_assert_msg(id == qvs_bm25_token_id(stem, strlen(stem)),
+                      "%s: expected the stem %s", PAIRS[i][0], stem);
+        checked++;
     }
+    ck_assert_uint_gt(checked, sizeof(PAIRS) / sizeof(PAIRS[0]) - 3);
 }
 END_TEST
 
 START_TEST(stopwords)
 {
-    ck_assert(qvs_bm25_stopword("the", 3));
-    ck_assert(qvs_bm25_stopword("don't", 5));
-    ck_assert(qvs_bm25_stopword("yourselves", 10));
-    ck_assert(qvs_bm25_stopword("a", 1));
-    ck_assert(!qvs_bm25_stopword("cat", 3));
-    ck_assert(!qvs_bm25_stopword("them2", 5));
+    const char *stop[] = {"the", "don't", "yourselves", "a"};
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_msg(one_token(stop[i]) == 0, "%s", stop[i]);
+    ck_assert_uint_eq(one_token("cat"), qvs_bm25_token_id("cat", 3));
+    ck_assert_uint_eq(one_token("them2"), qvs_bm25_token_id("them2", 5));
 }
 END_TEST
 
@@ -175,7 +193,8 @@ START_TEST(document_and_query_values)
     qvs_bm25_opts_init(&o);
     const char *text = "The cats are RUNNING, running fast!";
     qvs_bm25_vec v;
-    ck_assert(qvs_bm25_embed(text, strlen(text), &o, false, &v));
+    ck_assert_int_eq(qvs_bm25_embed(text, strlen(text), &o, false, &v, NULL, 0),
+                     QV_OK);
     /* kept: cat, run, run, fast (the, are: stopwords): doc_len 4 */
     ck_assert_uint_eq(v.n, 3);
     for (uint32_t i = 1; i < v.n; i++)
@@ -185,12 +204,14 @@ START_TEST(document_and_query_values)
     ck_assert_double_eq_tol(value_of(&v, "fast"), 1 * 2.2 / (1 + norm), 1e-6);
     ck_assert_double_eq_tol(value_of(&v, "run"), 2 * 2.2 / (2 + norm), 1e-6);
     qvs_bm25_vec_free(&v);
-    ck_assert(qvs_bm25_embed(text, strlen(text), &o, true, &v));
+    ck_assert_int_eq(qvs_bm25_embed(text, strlen(text), &o, true, &v, NULL, 0),
+                     QV_OK);
     ck_assert_uint_eq(v.n, 3);
     ck_assert_float_eq(value_of(&v, "run"), 1.0f);
     qvs_bm25_vec_free(&v);
     /* Only stopwords and punctuation: an empty vector. */
-    ck_assert(qvs_bm25_embed("the, of -- a", 12, &o, false, &v));
+    ck_assert_int_eq(qvs_bm25_embed("the, of -- a", 12, &o, false, &v, NULL, 0),
+                     QV_OK);
     ck_assert_uint_eq(v.n, 0);
     qvs_bm25_vec_free(&v);
 }
@@ -231,7 +252,14 @@ START_TEST(document_options)
         "{\"text\":\"x\",\"model\":\"sentence-transformers/all-MiniLM-L6-v2\"}",
         "{\"text\":\"x\",\"model\":\"qdrant/bm25\",\"options\":{\"b\":2}}",
         "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
-        "\"options\":{\"language\":\"german\"}}",
+        "\"options\":{\"stopwords\":\"klingon\"}}",
+        "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
+        "\"options\":{\"stemmer\":{\"type\":\"snowball\","
+        "\"language\":\"klingon\"}}}",
+        "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
+        "\"options\":{\"tokenizer\":\"sentencepiece\"}}",
+        "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
+        "\"options\":{\"ascii_folding\":1}}",
         "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
         "\"options\":{\"tokenizer\":\"prefix\"}}",
         "{\"text\":5,\"model\":\"qdrant/bm25\"}"};
@@ -246,6 +274,77 @@ START_TEST(document_options)
 }
 END_TEST
 
+/* Languages as Qdrant's new_token_processor_from_config: a stopword and
+ * Snowball language gives both; explicit stopwords / stemmer win; a
+ * language Qdrant does not know gives neither. */
+static uint32_t n_tokens(const char *json, const char *probe, bool *found)
+{
+    qvs_resp r;
+    memset(&r, 0, sizeof(r));
+    r.http_status = 200;
+    cJSON *j = cJSON_Parse(json);
+    ck_assert_ptr_nonnull(j);
+    qvs_bm25_vec v;
+    ck_assert_msg(qvs_bm25_document(j, true, &v, &r, "doc"), "%s", json);
+    uint32_t n = v.n;
+    *found = false;
+    uint32_t id = qvs_bm25_token_id(probe, strlen(probe));
+    for (uint32_t i = 0; i < v.n; i++)
+        *found = *found || v.indices[i] == id;
+    qvs_bm25_vec_free(&v);
+    cJSON_Delete(j);
+    return n;
+}
+
+START_TEST(languages_and_text_options)
+{
+    bool f;
+    /* Spanish: "los" and "de" are stopwords, "tiempos" stems to "tiemp" */
+    ck_assert_uint_eq(
+        n_tokens("{\"text\":\"los tiempos de guerra\",\"model\":"
+                 "\"qdrant/bm25\",\"options\":{\"language\":\"spanish\"}}",
+                 "tiemp", &f),
+        2);
+    ck_assert(f);
+    /* The same text in the default (english) keeps "los" and "de" */
+    ck_assert_uint_eq(n_tokens("{\"text\":\"los tiempos de guerra\",\"model\":"
+                               "\"qdrant/bm25\"}",
+                               "los", &f),
+                      4);
+    ck_assert(f);
+    /* An unknown language: no stopwords, no stemming */
+    ck_assert_uint_eq(
+        n_tokens("{\"text\":\"the running dogs\",\"model\":\"qdrant/bm25\","
+                 "\"options\":{\"language\":\"elvish\"}}",
+                 "running", &f),
+        3);
+    ck_assert(f);
+    /* Explicit custom stopwords replace the language's; stemmer kept */
+    ck_assert_uint_eq(
+        n_tokens("{\"text\":\"the running dogs\",\"model\":\"qdrant/bm25\","
+                 "\"options\":{\"stopwords\":{\"custom\":[\"dogs\"]}}}",
+                 "run", &f),
+        2); /* the, run */
+    ck_assert(f);
+    /* ascii_folding and the whitespace tokenizer */
+    ck_assert_uint_eq(
+        n_tokens("{\"text\":\"ação-x\",\"model\":\"qdrant/bm25\","
+                 "\"options\":{\"ascii_folding\":true,\"tokenizer\":"
+                 "\"whitespace\",\"language\":\"none\"}}",
+                 "acao-x", &f),
+        1);
+    ck_assert(f);
+    /* A stemmer of another language than the stopwords */
+    ck_assert_uint_eq(
+        n_tokens("{\"text\":\"the chats\",\"model\":\"qdrant/bm25\","
+                 "\"options\":{\"stemmer\":{\"type\":\"snowball\","
+                 "\"language\":\"french\"}}}",
+                 "chat", &f),
+        1);
+    ck_assert(f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("bm25");
@@ -255,6 +354,7 @@ int main(void)
     tcase_add_test(tc, stopwords);
     tcase_add_test(tc, document_and_query_values);
     tcase_add_test(tc, document_options);
+    tcase_add_test(tc, languages_and_text_options);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -564,6 +564,15 @@ bool qvi_text_opts_equal(const qvi_text_opts *a, const qvi_text_opts *b)
 
 /* ---- public ------------------------------------------------------------- */
 
+void qv_text_language(const char *name, bool *stopwords, bool *stemmer)
+{
+    if (stopwords)
+        *stopwords =
+            find_name(qvi_stop_languages, QVI_STOP_LANGUAGES, name) >= 0;
+    if (stemmer)
+        *stemmer = find_name(qvi_stem_languages, QVI_STEM_LANGUAGES, name) >= 0;
+}
+
 void qv_text_index_options_init(qv_text_index_options *o)
 {
     if (!o)
