@@ -27,7 +27,8 @@
  *   - recommend best_score and sum_scores, and nearest with mmr, score with
  *     Qdrant's formulas over candidates fetched here (see their functions):
  *     best_score and sum_scores scan every matching point exactly, which is
- *     Qdrant's result but not its speed on large collections;
+ *     Qdrant's result but not its speed on large collections (on sparse
+ *     vectors and multivectors too: see below);
  *   - no query: points in id order (score 1.0, as Qdrant); sample random:
  *     a uniform sample of the matching points (score 1.0).
  *
@@ -71,6 +72,25 @@
  * relevance_feedback with the naive strategy is one more such leaf: the
  * feedback items become weighted pairs (feedback_pairs) and the score is
  * Qdrant's a * sim(target) + sum of weight * (sim(pos) - sim(neg)).
+ *
+ * Recommend, discover and context on a sparse vector or a multivector
+ * (plan.xkind) keep their examples as xvec (a sorted sparse vector, or a
+ * matrix) and score with the same formulas through ex_sim: the sparse
+ * dot over shared dimensions, or MaxSim with the example as the query.
+ * As in Qdrant 1.19 (reco_query.rs, sparse_vector_index/read_view/
+ * search.rs, common/mod.rs):
+ *   - a sparse example's values are multiplied by the vector's IDF
+ *     weights (qv_sparse_idf) when it has the idf modifier, since Qdrant
+ *     remaps every vector of such a query before scoring;
+ *   - average_vector on sparse vectors: avg(pos) + (avg(pos) - avg(neg))
+ *     over the union of the indices, then a PK_SPARSE search (the library
+ *     applies the IDF to it as to any sparse query); on a multivector:
+ *     every positive row, then every negative row negated, as one MaxSim
+ *     query (Qdrant does not divide there);
+ *   - an example of another kind is Qdrant's WrongSparse / WrongMulti
+ *     400, "Conversion between sparse (multi) and regular vectors failed";
+ *     a dense example for a multivector is a matrix of one row.
+ * relevance_feedback stays dense-only here.
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
@@ -346,17 +366,16 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
                            const char *where)
 {
     uint32_t dim = q->vec->size;
-    if (q->vec->sparse)
-        return qj_fail_bad_request(p->resp,
-                                   "%s: recommend and discover on a sparse "
-                                   "vector are not supported by this server",
-                                   where);
+    /* sparse vectors and multivectors take example_x (plan.xkind) */
+    if (q->vec->sparse || q->xkind)
+        return qvs_fail(p->resp, 500,
+                        "Service internal error: %s: a sparse or multi "
+                        "example on the dense path",
+                        where);
     if (cJSON_IsArray(ex)) {
+        /* a matrix for a dense vector, as a nearest query refuses it */
         if (cJSON_IsArray(ex->child))
-            return qj_fail_bad_request(p->resp,
-                                       "%s: multivectors are not supported "
-                                       "by this server",
-                                       where);
+            return wrong_multi(p);
         return qj_vector(ex, out, dim, p->resp, where);
     }
     if (cJSON_IsObject(ex))

@@ -5367,6 +5367,12 @@ START_TEST(test_multivector_recommend_discover)
                      400,
                      "Wrong input: Conversion between multi and regular "
                      "vectors failed");
+    expect_error_msg(call("POST", "/collections/xm/points/query",
+                          "{\"query\":{\"recommend\":{\"positive\":[[[1,0,"
+                          "0]]]}},\"using\":\"d\"}"),
+                     400,
+                     "Wrong input: Conversion between multi and regular "
+                     "vectors failed");
     expect_error_prefix(call("POST", "/collections/xm/points/query",
                              "{\"query\":{\"context\":{\"positive\":[[1,2]],"
                              "\"negative\":1}},\"using\":\"m\"}"),
