@@ -482,8 +482,10 @@ static bool sparse_from_pairs(qvs_call *p, sparse_pair *pr, size_t n,
     qsort(pr, n, sizeof(*pr), cmp_sparse_pair);
     v->indices = malloc((n ? n : 1) * sizeof(uint32_t));
     v->values = malloc((n ? n : 1) * sizeof(float));
-    if (!v->indices || !v->values)
+    if (!v->indices || !v->values) {
+        qvs_sparse_vec_free(v);
         return oom(p->resp);
+    }
     uint32_t m = 0;
     for (size_t i = 0; i < n; i++) {
         if (m && v->indices[m - 1] == pr[i].idx) {
@@ -511,10 +513,8 @@ static bool sparse_sort(qvs_call *p, qvs_sparse_vec *v)
     qvs_sparse_vec s;
     bool ok = sparse_from_pairs(p, pr, v->nnz, 1.0f, &s);
     free(pr);
-    if (!ok) {
-        qvs_sparse_vec_free(&s);
+    if (!ok)
         return false;
-    }
     qvs_sparse_vec_free(v);
     *v = s;
     return true;
