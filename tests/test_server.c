@@ -5059,6 +5059,19 @@ START_TEST(test_sparse_recommend_discover)
         r.neg[0] = ex[n1];
         int e3[] = {p1, p2, n1};
         xref_check(xquery("xs", "query", q), &r, 0, e3, 3, false, 0, 6, 1);
+        /* the same twice by the legacy batch endpoint */
+        snprintf(q, sizeof(q),
+                 "{\"searches\":[{\"positive\":[%d,%d],\"negative\":[%d],"
+                 "\"strategy\":\"best_score\",\"using\":\"%s\",\"filter\":"
+                 "{\"must_not\":[{\"key\":\"g\",\"match\":{\"value\":0}}]},"
+                 "\"limit\":6,\"offset\":1},{\"positive\":[%d,%d],"
+                 "\"negative\":[%d],\"strategy\":\"best_score\",\"using\":"
+                 "\"%s\",\"limit\":3}]}",
+                 p1, p2, n1, vn, p1, p2, n1, vn);
+        const cJSON *rb = xquery("xs", "recommend/batch", q);
+        ck_assert_int_eq(cJSON_GetArraySize(rb), 2);
+        xref_check(cJSON_GetArrayItem(rb, 0), &r, 0, e3, 3, false, 0, 6, 1);
+        xref_check(cJSON_GetArrayItem(rb, 1), &r, -1, e3, 3, false, 0, 3, 0);
         /* sum_scores, a raw positive, a threshold (legacy endpoint) */
         snprintf(q, sizeof(q),
                  "{\"positive\":[%s,%d],\"negative\":[%d],\"strategy\":"
