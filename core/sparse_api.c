@@ -237,6 +237,25 @@ qv_status qv_sparse_stats(qv_collection *c, uint64_t *vectors,
     return QV_OK;
 }
 
+qv_status qv_sparse_idf(qv_collection *c, const uint32_t *indices, uint32_t n,
+                        float *weights)
+{
+    if (!c || (n && (!indices || !weights)))
+        return QV_ENULL;
+    qv_status st = need_sparse(c);
+    if (st != QV_OK)
+        return st;
+    pthread_rwlock_rdlock(&c->lock);
+    bool idf = c->cfg.sparse_modifier == QV_SPARSE_MODIFIER_IDF;
+    uint64_t total = c->sparse->n_vectors;
+    for (uint32_t j = 0; j < n; j++)
+        weights[j] =
+            idf ? qvi_sparse_idf(total, qvi_sparse_df(c->sparse, indices[j]))
+                : 1.0f;
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}
+
 /* ---- search -------------------------------------------------------------- */
 
 static bool accept_candidate(const void *arg, uint32_t slot)

@@ -1365,6 +1365,15 @@ QV_API qv_status qv_sparse_search(qv_collection *c,
                                   const qv_search_params *params, qv_hit *hits,
                                   size_t *n_hits);
 
+/* The weight each of the n dimensions indices[i] gets in a query, into
+ * weights[i]: its IDF as qv_sparse_search applies it (sparse_modifier
+ * QV_SPARSE_MODIFIER_IDF, from the counts at the time of the call), else
+ * 1.0.  Callers scoring sparse vectors themselves (Qdrant's recommend and
+ * discover scores) multiply query values by these.  indices need not be
+ * sorted or unique.  Returns QV_ENULL or QV_EINVAL (not sparse).  Reader. */
+QV_API qv_status qv_sparse_idf(qv_collection *c, const uint32_t *indices,
+                               uint32_t n, float *weights);
+
 /* The number of points holding a non-empty sparse vector, and the total
  * of their non-zero entries (either may be NULL).  Returns QV_ENULL or
  * QV_EINVAL (not sparse).  Reader. */

@@ -27,7 +27,8 @@
  *   - recommend best_score and sum_scores, and nearest with mmr, score with
  *     Qdrant's formulas over candidates fetched here (see their functions):
  *     best_score and sum_scores scan every matching point exactly, which is
- *     Qdrant's result but not its speed on large collections;
+ *     Qdrant's result but not its speed on large collections (on sparse
+ *     vectors and multivectors too: see below);
  *   - no query: points in id order (score 1.0, as Qdrant); sample random:
  *     a uniform sample of the matching points (score 1.0).
  *
@@ -71,6 +72,25 @@
  * relevance_feedback with the naive strategy is one more such leaf: the
  * feedback items become weighted pairs (feedback_pairs) and the score is
  * Qdrant's a * sim(target) + sum of weight * (sim(pos) - sim(neg)).
+ *
+ * Recommend, discover and context on a sparse vector or a multivector
+ * (plan.xkind) keep their examples as xvec (a sorted sparse vector, or a
+ * matrix) and score with the same formulas through ex_sim: the sparse
+ * dot over shared dimensions, or MaxSim with the example as the query.
+ * As in Qdrant 1.19 (reco_query.rs, sparse_vector_index/read_view/
+ * search.rs, common/mod.rs):
+ *   - a sparse example's values are multiplied by the vector's IDF
+ *     weights (qv_sparse_idf) when it has the idf modifier, since Qdrant
+ *     remaps every vector of such a query before scoring;
+ *   - average_vector on sparse vectors: avg(pos) + (avg(pos) - avg(neg))
+ *     over the union of the indices, then a PK_SPARSE search (the library
+ *     applies the IDF to it as to any sparse query); on a multivector:
+ *     every positive row, then every negative row negated, as one MaxSim
+ *     query (Qdrant does not divide there);
+ *   - an example of another kind is Qdrant's WrongSparse / WrongMulti
+ *     400, "Conversion between sparse (multi) and regular vectors failed";
+ *     a dense example for a multivector is a matrix of one row.
+ * relevance_feedback stays dense-only here.
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
@@ -117,6 +137,16 @@ typedef enum plan_kind {
     PK_CONTEXT,   /* context: pairs only (pos[i], neg[i]) */
     PK_FEEDBACK,  /* relevance_feedback naive: target + weighted pairs */
 } plan_kind;
+
+/* One example (or discover target) for a sparse vector or a multivector:
+ * the sparse vector, indices ascending and values already times the
+ * collection's IDF weights when scoring needs them (xvec_weigh), or
+ * n_rows rows of the multivector's size (normalised under cosine). */
+typedef struct xvec {
+    qvs_sparse_vec sp;
+    float *rows;
+    uint32_t n_rows;
+} xvec;
 
 /* A growing list of scored points: where a plan that feeds another (a
  * prefetch) puts its answer instead of ScoredPoint JSON. */
@@ -169,7 +199,25 @@ typedef struct plan {
      * weight times its similarity difference */
     float fb_a;
     float *fb_weight; /* n_pos weights */
+    /* Sparse and multivector examples (xkind): pos, neg and the discover
+     * target live here instead of in pos / neg / query. */
+    bool xkind;
+    xvec *xpos, *xneg, xtarget;
 } plan;
+
+static void xvec_free(xvec *x)
+{
+    qvs_sparse_vec_free(&x->sp);
+    free(x->rows);
+    memset(x, 0, sizeof(*x));
+}
+
+static void xvecs_free(xvec *x, size_t n)
+{
+    for (size_t i = 0; x && i < n; i++)
+        xvec_free(&x[i]);
+    free(x);
+}
 
 static void plan_free(qvs_call *p, plan *q)
 {
@@ -182,6 +230,9 @@ static void plan_free(qvs_call *p, plan *q)
     free(q->pos);
     free(q->neg);
     free(q->fb_weight);
+    xvecs_free(q->xpos, q->n_pos);
+    xvecs_free(q->xneg, q->n_neg);
+    xvec_free(&q->xtarget);
     free(q->exclude);
     qvs_sparse_vec_free(&q->sparse);
     qv_filter_free(q->filter);
@@ -288,6 +339,23 @@ static void normalize(float *v, uint32_t dim)
         v[i] *= inv;
 }
 
+/* Qdrant checks every example against the searched vector's kind
+ * (lib/segment/src/common/mod.rs, check_query_sparse_vector and
+ * check_vector_against_config): a dense or multi example for a sparse
+ * vector, or a sparse one for a dense or multi vector, is
+ * OperationError::WrongSparse / WrongMulti, 400 "Wrong input: ...". */
+static bool wrong_sparse(qvs_call *p)
+{
+    return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                  "vectors failed");
+}
+
+static bool wrong_multi(qvs_call *p)
+{
+    return qj_fail_input(p->resp, "Conversion between multi and regular "
+                                  "vectors failed");
+}
+
 /* The vector an example names, into out (q->vec->size floats): a raw
  * dense vector, or the vector of a point of the lookup collection
  * (lookup_from, else this one) called lookup_from.vector (else `using`).
@@ -298,17 +366,16 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
                            const char *where)
 {
     uint32_t dim = q->vec->size;
-    if (q->vec->sparse)
-        return qj_fail_bad_request(p->resp,
-                                   "%s: recommend and discover on a sparse "
-                                   "vector are not supported by this server",
-                                   where);
+    /* sparse vectors and multivectors take example_x (plan.xkind) */
+    if (q->vec->sparse || q->xkind)
+        return qvs_fail(p->resp, 500,
+                        "Service internal error: %s: a sparse or multi "
+                        "example on the dense path",
+                        where);
     if (cJSON_IsArray(ex)) {
+        /* a matrix for a dense vector, as a nearest query refuses it */
         if (cJSON_IsArray(ex->child))
-            return qj_fail_bad_request(p->resp,
-                                       "%s: multivectors are not supported "
-                                       "by this server",
-                                       where);
+            return wrong_multi(p);
         return qj_vector(ex, out, dim, p->resp, where);
     }
     if (cJSON_IsObject(ex))
@@ -335,6 +402,10 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
     if (!lv)
         return qj_fail_input(p->resp, "Not existing vector name error: %s",
                              lname);
+    if (lv->sparse)
+        return wrong_sparse(p);
+    if (qvs_mv_is_multi(lv))
+        return wrong_multi(p);
     if (lv->size != dim)
         return qj_fail_input(p->resp,
                              "Vector dimension error: expected dim: %u, got "
@@ -386,6 +457,313 @@ static bool example_list(qvs_call *p, plan *q, const cJSON *list,
     return true;
 }
 
+/* ---- examples of sparse vectors and multivectors ------------------------- */
+
+typedef struct sparse_pair {
+    uint32_t idx;
+    uint32_t order; /* position before sorting: keeps sums in input order */
+    float val;
+} sparse_pair;
+
+static int cmp_sparse_pair(const void *a, const void *b)
+{
+    const sparse_pair *x = a, *y = b;
+    if (x->idx != y->idx)
+        return x->idx < y->idx ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Sorts n pairs by index (then input order) and sums equal indices into
+ * v (new arrays, ascending indices), each sum divided by divisor. */
+static bool sparse_from_pairs(qvs_call *p, sparse_pair *pr, size_t n,
+                              float divisor, qvs_sparse_vec *v)
+{
+    memset(v, 0, sizeof(*v));
+    qsort(pr, n, sizeof(*pr), cmp_sparse_pair);
+    v->indices = malloc((n ? n : 1) * sizeof(uint32_t));
+    v->values = malloc((n ? n : 1) * sizeof(float));
+    if (!v->indices || !v->values) {
+        qvs_sparse_vec_free(v);
+        return oom(p->resp);
+    }
+    uint32_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m && v->indices[m - 1] == pr[i].idx) {
+            v->values[m - 1] += pr[i].val;
+            continue;
+        }
+        v->indices[m] = pr[i].idx;
+        v->values[m++] = pr[i].val;
+    }
+    /* Qdrant divides the summed vector by the count afterwards. */
+    for (uint32_t i = 0; divisor != 1.0f && i < m; i++)
+        v->values[i] /= divisor;
+    v->nnz = m;
+    return true;
+}
+
+/* Indices ascending (a parsed vector keeps the request's order). */
+static bool sparse_sort(qvs_call *p, qvs_sparse_vec *v)
+{
+    sparse_pair *pr = malloc((v->nnz ? v->nnz : 1) * sizeof(*pr));
+    if (!pr)
+        return oom(p->resp);
+    for (uint32_t i = 0; i < v->nnz; i++)
+        pr[i] = (sparse_pair){v->indices[i], i, v->values[i]};
+    qvs_sparse_vec s;
+    bool ok = sparse_from_pairs(p, pr, v->nnz, 1.0f, &s);
+    free(pr);
+    if (!ok)
+        return false;
+    qvs_sparse_vec_free(v);
+    *v = s;
+    return true;
+}
+
+/* Multiplies an example's values by the collection's IDF weights, as
+ * Qdrant remaps every vector of a recommend, discover or context query
+ * when the sparse vector has the idf modifier (lib/segment/src/index/
+ * sparse_index/sparse_vector_index/read_view/search.rs: search transforms
+ * the whole QueryVector with remap_idf_weights, then scores with the
+ * plain raw scorer). */
+static bool xvec_weigh(qvs_call *p, const plan *q, xvec *x)
+{
+    if (!x->sp.nnz)
+        return true;
+    float *w = malloc(x->sp.nnz * sizeof(float));
+    if (!w)
+        return oom(p->resp);
+    qv_status st = qv_sparse_idf(q->vec->coll, x->sp.indices, x->sp.nnz, w);
+    for (uint32_t i = 0; st == QV_OK && i < x->sp.nnz; i++)
+        x->sp.values[i] *= w[i];
+    free(w);
+    return st == QV_OK ||
+           qj_fail_lib(p->resp, q->vec->coll, st, "reading IDF weights");
+}
+
+/* Point id's matrix in the multivector collection c into *rows (malloc'd)
+ * and *n. */
+static qv_status mv_get(qv_collection *c, const qv_point_id *id, uint32_t dim,
+                        float **rows, uint32_t *n)
+{
+    uint32_t cap = 0;
+    *rows = NULL;
+    for (;;) {
+        qv_status st = qv_multi_get(c, id, *rows, cap, n);
+        if (st != QV_ERANGE && !(st == QV_OK && !*rows))
+            return st;
+        float *b = realloc(*rows, (size_t)(*n ? *n : 1) * dim * sizeof(float));
+        if (!b)
+            return QV_ENOMEM;
+        *rows = b;
+        cap = *n;
+    }
+}
+
+/* An example for a sparse vector or a multivector (q->xkind) into out: a
+ * raw SparseVector (or bm25 Document), a raw matrix or one dense vector
+ * (a matrix of one row, as a nearest query takes it), or a point id
+ * resolved as example_vector resolves it. */
+static bool example_x(qvs_call *p, plan *q, const cJSON *ex, const char *using,
+                      bool exclude_any, xvec *out, const char *where)
+{
+    const qvs_vector *v = q->vec;
+    if (cJSON_IsArray(ex)) {
+        if (v->sparse)
+            return cJSON_IsArray(ex->child) ? wrong_multi(p) : wrong_sparse(p);
+        if (!qvs_mv_query(v, ex, &out->rows, &out->n_rows, p->resp, where))
+            return false;
+    } else if (cJSON_IsObject(ex)) {
+        if (!v->sparse && qvs_sparse_is_json(ex))
+            return wrong_sparse(p);
+        if (!v->sparse)
+            return qj_fail_bad_request(p->resp,
+                                       "%s: inference objects are not "
+                                       "supported by this server",
+                                       where);
+        if (!qvs_sparse_from_input(ex, true, &out->sp, p->resp, where) ||
+            !sparse_sort(p, &out->sp))
+            return false;
+    } else {
+        qv_point_id id;
+        if (!qj_id(ex, &id, p->resp, where))
+            return false;
+        qvs_coll *lc = q->lookup ? q->lookup : p->coll;
+        const char *lname = q->lookup_vector ? q->lookup_vector : using;
+        bool there = false;
+        qv_contains(lc->points, &id, &there);
+        if (!there) {
+            char t[QV_UUID_STRLEN];
+            qj_id_text(&id, t);
+            return qj_fail_not_found(p->resp, "No point with id %s found", t);
+        }
+        const qvs_vector *lv = qvs_coll_vector(lc, lname);
+        if (!lv)
+            return qj_fail_input(p->resp, "Not existing vector name error: %s",
+                                 lname);
+        if (v->sparse && !lv->sparse)
+            return qvs_mv_is_multi(lv) ? wrong_multi(p) : wrong_sparse(p);
+        if (lv->sparse && !v->sparse)
+            return wrong_sparse(p);
+        if (!v->sparse && lv->size != v->size)
+            return qj_fail_input(p->resp,
+                                 "Vector dimension error: expected dim: %u, "
+                                 "got %u",
+                                 v->size, lv->size);
+        qv_status st;
+        if (v->sparse)
+            st = qv_sparse_get(lv->coll, &id, &out->sp.indices, &out->sp.values,
+                               &out->sp.nnz);
+        else if (qvs_mv_is_multi(lv))
+            st = mv_get(lv->coll, &id, v->size, &out->rows, &out->n_rows);
+        else if (!(out->rows = malloc(v->size * sizeof(float))))
+            st = QV_ENOMEM;
+        else if ((st = qv_get(lv->coll, &id, out->rows, v->size)) == QV_OK)
+            out->n_rows = 1;
+        if (st == QV_ENOTFOUND)
+            return qj_fail_not_found(p->resp,
+                                     "Vector with name \"%s\" for point "
+                                     "not found",
+                                     lname);
+        if (st != QV_OK)
+            return qj_fail_lib(p->resp, lv->coll, st, "reading a vector");
+        if ((exclude_any || lc == p->coll) && !add_exclude(p, q, &id))
+            return false;
+    }
+    /* Qdrant preprocesses every query vector: cosine rows unit length. */
+    if (v->metric == QV_METRIC_COSINE)
+        for (uint32_t r = 0; r < out->n_rows; r++)
+            normalize(out->rows + (size_t)r * v->size, v->size);
+    return true;
+}
+
+/* A list of sparse or multivector examples into a new array *out (*n of
+ * them, zeroed first so that a failure part way frees cleanly). */
+static bool example_xlist(qvs_call *p, plan *q, const cJSON *list,
+                          const char *name, const char *using, bool legacy,
+                          xvec **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!list)
+        return true;
+    if (!cJSON_IsArray(list))
+        return qj_fail_format(p->resp, "%s: invalid type: %s, expected a list",
+                              name, qj_type_name(list));
+    size_t count = (size_t)cJSON_GetArraySize(list);
+    if (!(*out = calloc(count ? count : 1, sizeof(xvec))))
+        return oom(p->resp);
+    *n = count;
+    size_t i = 0;
+    for (const cJSON *e = list->child; e; e = e->next, i++) {
+        char at[96];
+        snprintf(at, sizeof(at), "%s[%zu]", name, i);
+        if (!example_x(p, q, e, using, legacy, &(*out)[i], at))
+            return false;
+    }
+    return true;
+}
+
+/* Qdrant's average of sparse vectors (reco_query.rs avg_vectors): the
+ * union of the indices, each value the sum over the vectors holding it
+ * divided by the number of vectors. */
+static bool sparse_avg(qvs_call *p, const xvec *x, size_t n,
+                       qvs_sparse_vec *out)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += x[i].sp.nnz;
+    sparse_pair *pr = malloc((total ? total : 1) * sizeof(*pr));
+    if (!pr)
+        return oom(p->resp);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < x[i].sp.nnz; j++, k++)
+            pr[k] = (sparse_pair){x[i].sp.indices[j], (uint32_t)k,
+                                  x[i].sp.values[j]};
+    bool ok = sparse_from_pairs(p, pr, total, (float)n, out);
+    free(pr);
+    return ok;
+}
+
+/* recommend average_vector on a sparse vector or a multivector (Qdrant's
+ * avg_vector_for_recommendation, lib/segment/src/vector_storage/query/
+ * reco_query.rs):
+ *   sparse: avg(pos) + (avg(pos) - avg(neg)) over the union of indices
+ *     (combine_aggregate, a missing index counting as 0), then a sparse
+ *     nearest query (IDF applied by the search, as to any sparse query);
+ *   multivector: the rows of every positive, then the rows of every
+ *     negative negated, as one matrix (no division: MaxSim sums over the
+ *     query's rows), then a MaxSim nearest query. */
+static bool reco_avg_x(qvs_call *p, plan *q)
+{
+    if (q->vec->sparse) {
+        qvs_sparse_vec ap, an;
+        memset(&an, 0, sizeof(an));
+        if (!sparse_avg(p, q->xpos, q->n_pos, &ap))
+            return false;
+        if (!q->n_neg) {
+            q->sparse = ap;
+        } else {
+            bool ok = sparse_avg(p, q->xneg, q->n_neg, &an);
+            size_t cap = (size_t)ap.nnz + an.nnz;
+            qvs_sparse_vec *m = &q->sparse;
+            if (ok) {
+                m->indices = malloc((cap ? cap : 1) * sizeof(uint32_t));
+                m->values = malloc((cap ? cap : 1) * sizeof(float));
+                ok = (m->indices && m->values) || oom(p->resp);
+            }
+            uint32_t i = 0, j = 0, k = 0;
+            while (ok && (i < ap.nnz || j < an.nnz)) {
+                bool take_p = i < ap.nnz &&
+                              (j >= an.nnz || ap.indices[i] <= an.indices[j]);
+                bool take_n = j < an.nnz &&
+                              (i >= ap.nnz || an.indices[j] <= ap.indices[i]);
+                float pv = take_p ? ap.values[i] : 0.0f;
+                float nv = take_n ? an.values[j] : 0.0f;
+                m->indices[k] = take_p ? ap.indices[i] : an.indices[j];
+                m->values[k++] = pv + pv - nv;
+                i += take_p;
+                j += take_n;
+            }
+            m->nnz = k;
+            qvs_sparse_vec_free(&ap);
+            qvs_sparse_vec_free(&an);
+            if (!ok)
+                return false;
+        }
+        for (uint32_t i = 0; i < q->sparse.nnz; i++)
+            if (!isfinite(q->sparse.values[i]))
+                return qj_fail_input(p->resp, "the recommend query vector is "
+                                              "not finite");
+        q->kind = PK_SPARSE;
+        return true;
+    }
+    size_t rows = 0, dim = q->vec->size;
+    for (size_t i = 0; i < q->n_pos; i++)
+        rows += q->xpos[i].n_rows;
+    for (size_t i = 0; i < q->n_neg; i++)
+        rows += q->xneg[i].n_rows;
+    if (rows > QV_MAX_MULTI_ROWS)
+        return qj_fail_input(p->resp,
+                             "the recommend query has %zu rows, more than "
+                             "%u",
+                             rows, (unsigned)QV_MAX_MULTI_ROWS);
+    if (!(q->query = malloc(rows * dim * sizeof(float))))
+        return oom(p->resp);
+    float *o = q->query;
+    for (size_t i = 0; i < q->n_pos; i++) {
+        memcpy(o, q->xpos[i].rows, q->xpos[i].n_rows * dim * sizeof(float));
+        o += q->xpos[i].n_rows * dim;
+    }
+    for (size_t i = 0; i < q->n_neg; i++)
+        for (size_t f = 0; f < q->xneg[i].n_rows * dim; f++)
+            *o++ = -q->xneg[i].rows[f];
+    q->query_rows = (uint32_t)rows;
+    q->kind = PK_NEAREST;
+    return true;
+}
+
 /* recommend: positives, negatives and a strategy.  Qdrant's texts for
  * missing examples differ between the legacy API and the query API. */
 static bool plan_recommend(qvs_call *p, plan *q, const cJSON *o,
@@ -417,6 +795,27 @@ static bool plan_recommend(qvs_call *p, plan *q, const cJSON *o,
         return qj_fail_bad_request(p->resp,
                                    "At least one positive or negative vector "
                                    "ID required with this strategy");
+    q->xkind = q->vec->sparse || qvs_mv_is_multi(q->vec);
+    if (q->xkind) {
+        if (!example_xlist(p, q, jpos, "positive", using, legacy, &q->xpos,
+                           &q->n_pos) ||
+            !example_xlist(p, q, jneg, "negative", using, legacy, &q->xneg,
+                           &q->n_neg))
+            return false;
+        if (s == 0 && q->n_pos == 0)
+            return qj_fail_input(p->resp, "Positive vectors should not be "
+                                          "empty with `average` strategy");
+        if (s == 0)
+            return reco_avg_x(p, q);
+        for (size_t i = 0; q->vec->sparse && i < q->n_pos; i++)
+            if (!xvec_weigh(p, q, &q->xpos[i]))
+                return false;
+        for (size_t i = 0; q->vec->sparse && i < q->n_neg; i++)
+            if (!xvec_weigh(p, q, &q->xneg[i]))
+                return false;
+        q->kind = s == 1 ? PK_RECO_BEST : PK_RECO_SUM;
+        return true;
+    }
     if (!example_list(p, q, jpos, "positive", using, legacy, &q->pos,
                       &q->n_pos) ||
         !example_list(p, q, jneg, "negative", using, legacy, &q->neg,
@@ -467,10 +866,18 @@ static bool context_pairs(qvs_call *p, plan *q, const cJSON *ctx,
                               "or a list of them",
                               where, qj_type_name(ctx));
     size_t row = q->vec->size;
-    q->pos = malloc((n ? n : 1) * row * sizeof(float));
-    q->neg = malloc((n ? n : 1) * row * sizeof(float));
-    if (!q->pos || !q->neg)
-        return oom(p->resp);
+    if (q->xkind) {
+        q->xpos = calloc(n ? n : 1, sizeof(xvec));
+        q->xneg = calloc(n ? n : 1, sizeof(xvec));
+        if (!q->xpos || !q->xneg)
+            return oom(p->resp);
+        q->n_pos = q->n_neg = n; /* zeroed: plan_free frees what is read */
+    } else {
+        q->pos = malloc((n ? n : 1) * row * sizeof(float));
+        q->neg = malloc((n ? n : 1) * row * sizeof(float));
+        if (!q->pos || !q->neg)
+            return oom(p->resp);
+    }
     const cJSON *e = cJSON_IsArray(ctx) ? ctx->child : ctx;
     for (size_t i = 0; i < n; i++, e = e->next) {
         char at[96];
@@ -481,6 +888,15 @@ static bool context_pairs(qvs_call *p, plan *q, const cJSON *ctx,
                                   "%s: missing field `%s`, a context pair "
                                   "needs `positive` and `negative`",
                                   at, jp ? "negative" : "positive");
+        if (q->xkind) {
+            if (!example_x(p, q, jp, using, false, &q->xpos[i], at) ||
+                !example_x(p, q, jn, using, false, &q->xneg[i], at))
+                return false;
+            if (q->vec->sparse && (!xvec_weigh(p, q, &q->xpos[i]) ||
+                                   !xvec_weigh(p, q, &q->xneg[i])))
+                return false;
+            continue;
+        }
         if (!example_vector(p, q, jp, using, false, q->pos + i * row, at) ||
             !example_vector(p, q, jn, using, false, q->neg + i * row, at))
             return false;
@@ -497,6 +913,9 @@ static bool context_pairs(qvs_call *p, plan *q, const cJSON *ctx,
 static bool discover_target(qvs_call *p, plan *q, const cJSON *t,
                             const char *using)
 {
+    if (q->xkind)
+        return example_x(p, q, t, using, false, &q->xtarget, "target") &&
+               (!q->vec->sparse || xvec_weigh(p, q, &q->xtarget));
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     if (!example_vector(p, q, t, using, false, q->query, "target"))
@@ -506,13 +925,16 @@ static bool discover_target(qvs_call *p, plan *q, const cJSON *t,
     return true;
 }
 
-/* Only dense vectors take discover and context here. */
+/* The vector a discover, context or relevance_feedback query scores:
+ * sparse vectors and multivectors take discover and context (xkind), only
+ * dense ones relevance_feedback here. */
 static bool discover_vector(qvs_call *p, plan *q, const char *using,
                             const char *what)
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
-    if (q->vec->sparse || qvs_mv_is_multi(q->vec))
+    q->xkind = q->vec->sparse || qvs_mv_is_multi(q->vec);
+    if (q->xkind && strcmp(what, "relevance_feedback") == 0)
         return qj_fail_bad_request(p->resp,
                                    "%s on a sparse vector or a multivector "
                                    "is not supported by this server",
@@ -1533,29 +1955,92 @@ static float scaled_sigmoid(float x)
     return 0.5f * (x / (1.0f + fabsf(x)) + 1.0f);
 }
 
-/* A recommend score of vector v against the examples: best_score takes
- * the closest example, sigmoid-scaled, negated when it is a negative one;
- * sum_scores adds the similarities to positives and subtracts those to
- * negatives. */
-static float reco_score(const plan *q, const float *v)
+/* A candidate of a scan: a dense vector (v), a matrix (v, n_rows rows)
+ * or a sparse vector (idx, val, nnz; indices ascending). */
+typedef struct cand {
+    const float *v;
+    uint32_t n_rows;
+    const uint32_t *idx;
+    const float *val;
+    uint32_t nnz;
+} cand;
+
+/* Qdrant's sparse dot (sparse_vector.rs score): the products over the
+ * indices both hold, summed in f32 in index order; 0 without any. */
+static float sparse_dot(const qvs_sparse_vec *a, const cand *c)
+{
+    float s = 0.0f;
+    uint32_t i = 0, j = 0;
+    while (i < a->nnz && j < c->nnz) {
+        if (a->indices[i] < c->idx[j])
+            i++;
+        else if (a->indices[i] > c->idx[j])
+            j++;
+        else
+            s += a->values[i++] * c->val[j++];
+    }
+    return s;
+}
+
+/* MaxSim of the query rows x against the candidate's rows, with the row
+ * similarity of similarity() (Qdrant's score_max_similarity; the
+ * library's MaxSim, core/multi/multi_maxsim.c, sums the same way). */
+static float maxsim(qv_metric m, const xvec *x, const cand *c, uint32_t dim)
+{
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < x->n_rows; i++) {
+        float best = -INFINITY;
+        for (uint32_t j = 0; j < c->n_rows; j++) {
+            float s = similarity(m, x->rows + (size_t)i * dim,
+                                 c->v + (size_t)j * dim, dim);
+            best = s > best ? s : best;
+        }
+        sum += best;
+    }
+    return sum;
+}
+
+enum { EX_POS, EX_NEG, EX_TARGET };
+
+/* The similarity of candidate c to example i of a side (the target: i
+ * unused), whatever the vector's kind. */
+static float ex_sim(const plan *q, const cand *c, int side, size_t i)
 {
     uint32_t dim = q->vec->size;
     qv_metric m = q->vec->metric;
+    if (!q->xkind) {
+        const float *e = side == EX_TARGET ? q->query
+                         : side == EX_POS  ? q->pos + i * (size_t)dim
+                                           : q->neg + i * (size_t)dim;
+        return similarity(m, c->v, e, dim);
+    }
+    const xvec *x = side == EX_TARGET ? &q->xtarget
+                    : side == EX_POS  ? &q->xpos[i]
+                                      : &q->xneg[i];
+    return q->vec->sparse ? sparse_dot(&x->sp, c) : maxsim(m, x, c, dim);
+}
+
+/* A recommend score of candidate c against the examples: best_score takes
+ * the closest example, sigmoid-scaled, negated when it is a negative one;
+ * sum_scores adds the similarities to positives and subtracts those to
+ * negatives (reco_query.rs: RecoBestScoreQuery, RecoSumScoresQuery). */
+static float reco_score(const plan *q, const cand *c)
+{
     if (q->kind == PK_RECO_SUM) {
-        float s = 0;
+        float sp = 0, sn = 0;
         for (size_t i = 0; i < q->n_pos; i++)
-            s += similarity(m, v, q->pos + i * (size_t)dim, dim);
+            sp += ex_sim(q, c, EX_POS, i);
         for (size_t i = 0; i < q->n_neg; i++)
-            s -= similarity(m, v, q->neg + i * (size_t)dim, dim);
-        return s;
+            sn += ex_sim(q, c, EX_NEG, i);
+        return sp - sn;
     }
     float bp = -INFINITY, bn = -INFINITY;
     for (size_t i = 0; i < q->n_pos; i++) {
-        float s = similarity(m, v, q->pos + i * (size_t)dim, dim);
+        float s = ex_sim(q, c, EX_POS, i);
         bp = s > bp ? s : bp;
     }
     for (size_t i = 0; i < q->n_neg; i++) {
-        float s = similarity(m, v, q->neg + i * (size_t)dim, dim);
+        float s = ex_sim(q, c, EX_NEG, i);
         bn = s > bn ? s : bn;
     }
     return bp > bn ? scaled_sigmoid(bp) : -scaled_sigmoid(bn);
@@ -1569,15 +2054,13 @@ static float reco_score(const plan *q, const float *v)
  * between equal ranks.  context: each pair adds the fast sigmoid of
  * min(sim(positive) - sim(negative) - f32::EPSILON, 0), a loss in (-1, 0]:
  * 0 for every point on the positive side of all pairs. */
-static float discover_score(const plan *q, const float *v)
+static float discover_score(const plan *q, const cand *c)
 {
-    uint32_t dim = q->vec->size;
-    qv_metric m = q->vec->metric;
     float total = 0;
     int rank = 0;
     for (size_t i = 0; i < q->n_pos; i++) {
-        float sp = similarity(m, v, q->pos + i * (size_t)dim, dim);
-        float sn = similarity(m, v, q->neg + i * (size_t)dim, dim);
+        float sp = ex_sim(q, c, EX_POS, i);
+        float sn = ex_sim(q, c, EX_NEG, i);
         if (q->kind == PK_DISCOVER) {
             rank += sp > sn ? 1 : sp < sn ? -1 : 0;
             continue;
@@ -1588,7 +2071,7 @@ static float discover_score(const plan *q, const float *v)
     }
     if (q->kind == PK_CONTEXT)
         return total;
-    return (float)rank + scaled_sigmoid(similarity(m, v, q->query, dim));
+    return (float)rank + scaled_sigmoid(ex_sim(q, c, EX_TARGET, 0));
 }
 
 /* Qdrant's naive relevance feedback score (feedback_query.rs): a times
@@ -1607,13 +2090,43 @@ static float feedback_score(const plan *q, const float *v)
     return score;
 }
 
-static float scan_score(const plan *q, const float *v)
+static float scan_score(const plan *q, const cand *c)
 {
     if (q->kind == PK_FEEDBACK)
-        return feedback_score(q, v);
+        return feedback_score(q, c->v);
     return q->kind == PK_DISCOVER || q->kind == PK_CONTEXT
-               ? discover_score(q, v)
-               : reco_score(q, v);
+               ? discover_score(q, c)
+               : reco_score(q, c);
+}
+
+/* Point id's vector of q's kind into *c (buffers in *buf / the sparse
+ * arrays, which the caller frees). */
+static qv_status scan_get(const plan *q, const qv_point_id *id, float **buf,
+                          uint32_t *cap_rows, cand *c)
+{
+    qv_collection *coll = q->vec->coll;
+    uint32_t dim = q->vec->size;
+    memset(c, 0, sizeof(*c));
+    if (q->vec->sparse)
+        return qv_sparse_get(coll, id, (uint32_t **)&c->idx, (float **)&c->val,
+                             &c->nnz);
+    if (!q->xkind) {
+        c->v = *buf;
+        c->n_rows = 1;
+        return qv_get(coll, id, *buf, dim);
+    }
+    for (;;) {
+        qv_status st = qv_multi_get(coll, id, *buf, *cap_rows, &c->n_rows);
+        if (st != QV_ERANGE) {
+            c->v = *buf;
+            return st;
+        }
+        float *b = realloc(*buf, (size_t)c->n_rows * dim * sizeof(float));
+        if (!b)
+            return QV_ENOMEM;
+        *buf = b;
+        *cap_rows = c->n_rows;
+    }
 }
 
 static int cmp_scored_desc(const void *a, const void *b)
@@ -1629,11 +2142,11 @@ static int cmp_scored_desc(const void *a, const void *b)
 static bool run_reco_scan(qvs_call *p, const plan *q, cJSON *arr)
 {
     qv_collection *c = q->vec->coll;
-    uint32_t dim = q->vec->size;
+    uint32_t dim = q->vec->size, cap_rows = 1;
     qv_point_id *ids = NULL;
     size_t n = 0, m = 0;
     scored *s = NULL;
-    float *v = malloc(dim * sizeof(float));
+    float *v = malloc((dim ? dim : 1) * sizeof(float));
     bool ok = false;
     if (!v) {
         oom(p->resp);
@@ -1646,15 +2159,20 @@ static bool run_reco_scan(qvs_call *p, const plan *q, cJSON *arr)
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        qv_status st = qv_get(c, &ids[i], v, dim);
+        cand cd;
+        qv_status st = scan_get(q, &ids[i], &v, &cap_rows, &cd);
+        if (st == QV_OK) {
+            s[m].id = ids[i];
+            s[m++].score = scan_score(q, &cd);
+        }
+        free((void *)cd.idx);
+        free((void *)cd.val);
         if (st == QV_ENOTFOUND)
             continue;
         if (st != QV_OK) {
             qj_fail_lib(p->resp, c, st, "reading a vector");
             goto done;
         }
-        s[m].id = ids[i];
-        s[m++].score = scan_score(q, v);
     }
     m = keep_hits(q, true, s, m);
     qsort(s, m, sizeof(*s), cmp_scored_desc);

@@ -4857,6 +4857,546 @@ START_TEST(test_discover_errors)
 }
 END_TEST
 
+/* ---- recommend, discover and context on sparse vectors and multivectors -- */
+
+/* A reference query over XN points: the examples are opaque to it, each
+ * scored against a point by sim (a sparse dot or a MaxSim).  Formulas from
+ * Qdrant 1.19's lib/segment/src/vector_storage/query/reco_query.rs,
+ * discovery_query.rs and context_query.rs; pair i is (pos[i], neg[i]). */
+#define XN 30
+enum { XR_BEST, XR_SUM, XR_DISCOVER, XR_CONTEXT, XR_NEAREST };
+
+typedef struct xref {
+    int kind;
+    int np, nn;
+    const void *pos[4], *neg[4], *target; /* XR_NEAREST: target */
+    float (*sim)(const void *ex, int id);
+    bool overlap_only; /* sparse nearest: points sharing a dimension */
+    bool (*overlaps)(const void *ex, int id);
+} xref;
+
+static float xsig(float x)
+{
+    return 0.5f * (x / (1.0f + fabsf(x)) + 1.0f);
+}
+
+static float xref_score(const xref *r, int id)
+{
+    float bp = -INFINITY, bn = -INFINITY, sp = 0, sn = 0, loss = 0;
+    int rank = 0;
+    switch (r->kind) {
+    case XR_BEST:
+        for (int i = 0; i < r->np; i++)
+            bp = fmaxf(bp, r->sim(r->pos[i], id));
+        for (int i = 0; i < r->nn; i++)
+            bn = fmaxf(bn, r->sim(r->neg[i], id));
+        return bp > bn ? xsig(bp) : -xsig(bn);
+    case XR_SUM:
+        for (int i = 0; i < r->np; i++)
+            sp += r->sim(r->pos[i], id);
+        for (int i = 0; i < r->nn; i++)
+            sn += r->sim(r->neg[i], id);
+        return sp - sn;
+    case XR_NEAREST:
+        return r->sim(r->target, id);
+    default:
+        break;
+    }
+    for (int i = 0; i < r->np; i++) {
+        float a = r->sim(r->pos[i], id), b = r->sim(r->neg[i], id);
+        rank += a > b ? 1 : a < b ? -1 : 0;
+        float d = fminf(a - b - FLT_EPSILON, 0.0f);
+        loss += d / (1.0f + fabsf(d));
+    }
+    if (r->kind == XR_CONTEXT)
+        return loss;
+    return (float)rank + xsig(r->sim(r->target, id));
+}
+
+/* Checks pts against the reference over points 1..XN whose g (id % 3) is
+ * not skip_g, not in excl, with score > thr when has_thr; a page. */
+static void xref_check(const cJSON *pts, const xref *r, int skip_g,
+                       const int *excl, int n_excl, bool has_thr, float thr,
+                       int limit, int offset)
+{
+    dref_hit h[XN];
+    int m = 0;
+    for (int id = 1; id <= XN; id++) {
+        bool out = id % 3 == skip_g;
+        for (int k = 0; k < n_excl; k++)
+            out = out || excl[k] == id;
+        if (out || (r->overlap_only && !r->overlaps(r->target, id)))
+            continue;
+        float s = xref_score(r, id);
+        if (has_thr && !(s > thr))
+            continue;
+        h[m].id = id;
+        h[m++].score = s;
+    }
+    qsort(h, (size_t)m, sizeof(h[0]), dref_cmp);
+    int want = m - offset < limit ? m - offset : limit;
+    want = want < 0 ? 0 : want;
+    ck_assert_msg(cJSON_GetArraySize(pts) == want, "%d hits, expected %d",
+                  cJSON_GetArraySize(pts), want);
+    for (int i = 0; i < want; i++) {
+        const cJSON *p = cJSON_GetArrayItem(pts, i);
+        ck_assert_msg((int)num(p, "id") == h[offset + i].id,
+                      "kind %d hit %d: id %d, expected %d", r->kind, i,
+                      (int)num(p, "id"), h[offset + i].id);
+        /* A scan scores as the reference does, bit for bit; the nearest
+         * search of average_vector sums in the library's own order (the
+         * IDF products may then differ in the last bit). */
+        double tol =
+            r->kind == XR_NEAREST ? 1e-6 * fabs(h[offset + i].score) : 0.0;
+        ck_assert_msg(
+            fabs((double)(float)num(p, "score") - h[offset + i].score) <= tol,
+            "kind %d hit %d: score %.9g, expected %.9g", r->kind, i,
+            num(p, "score"), (double)h[offset + i].score);
+    }
+}
+
+static const cJSON *xquery(const char *coll, const char *ep, const char *body)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/collections/%s/points/%s", coll, ep);
+    const cJSON *r = expect_ok(call("POST", path, body));
+    const cJSON *pts = cJSON_GetObjectItem(r, "points");
+    return pts ? pts : r;
+}
+
+/* -- sparse: the points' vectors as dense arrays over XD dimensions (0:
+ * absent; stored values are never 0), examples likewise, already times
+ * the IDF weights when the vector has the modifier. */
+#define XD 8
+static float xs_pts[XN + 1][XD];
+
+static float xs_sim(const void *ex, int id)
+{
+    const float *e = ex;
+    float s = 0.0f;
+    for (int d = 0; d < XD; d++)
+        if (e[d] != 0.0f && xs_pts[id][d] != 0.0f)
+            s += e[d] * xs_pts[id][d];
+    return s;
+}
+
+static bool xs_overlaps(const void *ex, int id)
+{
+    const float *e = ex;
+    for (int d = 0; d < XD; d++)
+        if (e[d] != 0.0f && xs_pts[id][d] != 0.0f)
+            return true;
+    return false;
+}
+
+START_TEST(test_sparse_recommend_discover)
+{
+    create("xs", "{\"sparse_vectors\":{\"s\":{},\"si\":{\"modifier\":"
+                 "\"idf\"}}}");
+    static char body[16384];
+    uint64_t seed = 0xabcdef12u;
+    size_t o = (size_t)snprintf(body, sizeof(body), "{\"points\":[");
+    for (int id = 1; id <= XN; id++) {
+        char sv[256];
+        size_t so = (size_t)snprintf(sv, sizeof(sv), "{\"indices\":[");
+        int vals[XD], n = 0;
+        for (int d = 0; d < XD; d++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            int present = (int)((seed >> 40) % 2) || d == id % XD;
+            int v = (int)((seed >> 33) % 6) - 3;
+            vals[d] = present ? (v >= 0 ? v + 1 : v) : 0;
+            xs_pts[id][d] = (float)vals[d];
+        }
+        for (int d = 0; d < XD; d++)
+            if (vals[d])
+                so += (size_t)snprintf(sv + so, sizeof(sv) - so, "%s%d",
+                                       n++ ? "," : "", d);
+        so += (size_t)snprintf(sv + so, sizeof(sv) - so, "],\"values\":[");
+        n = 0;
+        for (int d = 0; d < XD; d++)
+            if (vals[d])
+                so += (size_t)snprintf(sv + so, sizeof(sv) - so, "%s%d",
+                                       n++ ? "," : "", vals[d]);
+        snprintf(sv + so, sizeof(sv) - so, "]}");
+        o += (size_t)snprintf(body + o, sizeof(body) - o,
+                              "%s{\"id\":%d,\"vector\":{\"s\":%s,\"si\":%s},"
+                              "\"payload\":{\"g\":%d}}",
+                              id > 1 ? "," : "", id, sv, sv, id % 3);
+    }
+    snprintf(body + o, sizeof(body) - o, "]}");
+    expect_ok(call("PUT", "/collections/xs/points?wait=true", body));
+    /* IDF weights as the library computes them (every point holds a
+     * dimension: N = XN). */
+    float idf[XD];
+    for (int d = 0; d < XD; d++) {
+        int df = 0;
+        for (int id = 1; id <= XN; id++)
+            df += xs_pts[id][d] != 0.0f;
+        float nf = (float)XN, dd = (float)df;
+        idf[d] = logf((nf - dd + 0.5f) / (dd + 0.5f) + 1.0f);
+    }
+    static const char *const names[] = {"s", "si"};
+    for (int vi = 0; vi < 2; vi++) {
+        const char *vn = names[vi];
+        /* examples as the server weighs them for scans */
+        float ex[XN + 1][XD], raw[XD] = {0}, rawq[XD] = {0};
+        for (int id = 1; id <= XN; id++)
+            for (int d = 0; d < XD; d++)
+                ex[id][d] = xs_pts[id][d] * (vi ? idf[d] : 1.0f);
+        raw[1] = 2.0f;
+        raw[3] = -1.0f;
+        for (int d = 0; d < XD; d++)
+            rawq[d] = raw[d] * (vi ? idf[d] : 1.0f);
+        const char *rawj = "{\"indices\":[3,1],\"values\":[-1,2]}";
+        int p1 = 4, p2 = 9, n1 = 13, n2 = 22, t = 17;
+        char q[2048];
+        /* best_score by ids, a filter and a page (query API) */
+        snprintf(q, sizeof(q),
+                 "{\"query\":{\"recommend\":{\"positive\":[%d,%d],"
+                 "\"negative\":[%d],\"strategy\":\"best_score\"}},"
+                 "\"using\":\"%s\",\"filter\":{\"must_not\":[{\"key\":\"g\","
+                 "\"match\":{\"value\":0}}]},\"limit\":6,\"offset\":1}",
+                 p1, p2, n1, vn);
+        xref r = {.kind = XR_BEST, .np = 2, .nn = 1, .sim = xs_sim};
+        r.pos[0] = ex[p1];
+        r.pos[1] = ex[p2];
+        r.neg[0] = ex[n1];
+        int e3[] = {p1, p2, n1};
+        xref_check(xquery("xs", "query", q), &r, 0, e3, 3, false, 0, 6, 1);
+        /* the same twice by the legacy batch endpoint */
+        snprintf(q, sizeof(q),
+                 "{\"searches\":[{\"positive\":[%d,%d],\"negative\":[%d],"
+                 "\"strategy\":\"best_score\",\"using\":\"%s\",\"filter\":"
+                 "{\"must_not\":[{\"key\":\"g\",\"match\":{\"value\":0}}]},"
+                 "\"limit\":6,\"offset\":1},{\"positive\":[%d,%d],"
+                 "\"negative\":[%d],\"strategy\":\"best_score\",\"using\":"
+                 "\"%s\",\"limit\":3}]}",
+                 p1, p2, n1, vn, p1, p2, n1, vn);
+        const cJSON *rb = xquery("xs", "recommend/batch", q);
+        ck_assert_int_eq(cJSON_GetArraySize(rb), 2);
+        xref_check(cJSON_GetArrayItem(rb, 0), &r, 0, e3, 3, false, 0, 6, 1);
+        xref_check(cJSON_GetArrayItem(rb, 1), &r, -1, e3, 3, false, 0, 3, 0);
+        /* sum_scores, a raw positive, a threshold (legacy endpoint) */
+        snprintf(q, sizeof(q),
+                 "{\"positive\":[%s,%d],\"negative\":[%d],\"strategy\":"
+                 "\"sum_scores\",\"using\":\"%s\",\"limit\":8,"
+                 "\"score_threshold\":-1.5}",
+                 rawj, p2, n2, vn);
+        r = (xref){.kind = XR_SUM, .np = 2, .nn = 1, .sim = xs_sim};
+        r.pos[0] = rawq;
+        r.pos[1] = ex[p2];
+        r.neg[0] = ex[n2];
+        int e2[] = {p2, n2};
+        xref_check(xquery("xs", "recommend", q), &r, -1, e2, 2, true, -1.5f, 8,
+                   0);
+        /* average_vector: avg(pos) + (avg(pos) - avg(neg)) over the union
+         * of indices, searched as a sparse nearest query (IDF applied to
+         * the averaged query by the search) */
+        float avg[XD];
+        for (int d = 0; d < XD; d++) {
+            float ap = (raw[d] + xs_pts[p1][d]) / 2.0f, an = xs_pts[n1][d];
+            bool has = raw[d] != 0.0f || xs_pts[p1][d] != 0.0f || an != 0.0f;
+            avg[d] = has ? (ap + ap - an) * (vi ? idf[d] : 1.0f) : 0.0f;
+        }
+        snprintf(q, sizeof(q),
+                 "{\"query\":{\"recommend\":{\"positive\":[%s,%d],"
+                 "\"negative\":[%d]}},\"using\":\"%s\",\"filter\":{\"must\":"
+                 "[{\"key\":\"g\",\"match\":{\"any\":[1,2]}}]},\"limit\":5}",
+                 rawj, p1, n1, vn);
+        r = (xref){.kind = XR_NEAREST,
+                   .target = avg,
+                   .sim = xs_sim,
+                   .overlap_only = true,
+                   .overlaps = xs_overlaps};
+        int e2b[] = {p1, n1};
+        xref_check(xquery("xs", "query", q), &r, 0, e2b, 2, false, 0, 5, 0);
+        /* discover: a target by id, a pair by ids and one with a raw
+         * positive; a filter and a page */
+        snprintf(q, sizeof(q),
+                 "{\"query\":{\"discover\":{\"target\":%d,\"context\":["
+                 "{\"positive\":%d,\"negative\":%d},{\"positive\":%s,"
+                 "\"negative\":%d}]}},\"using\":\"%s\",\"filter\":{"
+                 "\"must_not\":[{\"key\":\"g\",\"match\":{\"value\":1}}]},"
+                 "\"limit\":7,\"offset\":2}",
+                 t, p1, n1, rawj, n2, vn);
+        r = (xref){.kind = XR_DISCOVER,
+                   .np = 2,
+                   .nn = 2,
+                   .sim = xs_sim,
+                   .target = ex[t]};
+        r.pos[0] = ex[p1];
+        r.neg[0] = ex[n1];
+        r.pos[1] = rawq;
+        r.neg[1] = ex[n2];
+        int e4[] = {t, p1, n1, n2};
+        xref_check(xquery("xs", "query", q), &r, 1, e4, 4, false, 0, 7, 2);
+        /* the same by the legacy endpoint */
+        snprintf(q, sizeof(q),
+                 "{\"target\":%d,\"context\":[{\"positive\":%d,\"negative\":"
+                 "%d},{\"positive\":%s,\"negative\":%d}],\"using\":\"%s\","
+                 "\"filter\":{\"must_not\":[{\"key\":\"g\",\"match\":{"
+                 "\"value\":1}}]},\"limit\":7,\"offset\":2}",
+                 t, p1, n1, rawj, n2, vn);
+        xref_check(xquery("xs", "discover", q), &r, 1, e4, 4, false, 0, 7, 2);
+        /* context: one pair, in a batch beside the best_score query */
+        snprintf(q, sizeof(q),
+                 "{\"searches\":[{\"query\":{\"context\":{\"positive\":%d,"
+                 "\"negative\":%d}},\"using\":\"%s\",\"limit\":10},"
+                 "{\"query\":{\"recommend\":{\"positive\":[%d,%d],"
+                 "\"negative\":[%d],\"strategy\":\"best_score\"}},"
+                 "\"using\":\"%s\",\"limit\":4}]}",
+                 p2, n2, vn, p1, p2, n1, vn);
+        const cJSON *b = xquery("xs", "query/batch", q);
+        ck_assert_int_eq(cJSON_GetArraySize(b), 2);
+        r = (xref){.kind = XR_CONTEXT, .np = 1, .nn = 1, .sim = xs_sim};
+        r.pos[0] = ex[p2];
+        r.neg[0] = ex[n2];
+        int e2c[] = {p2, n2};
+        xref_check(cJSON_GetObjectItem(cJSON_GetArrayItem(b, 0), "points"), &r,
+                   -1, e2c, 2, false, 0, 10, 0);
+        r = (xref){.kind = XR_BEST, .np = 2, .nn = 1, .sim = xs_sim};
+        r.pos[0] = ex[p1];
+        r.pos[1] = ex[p2];
+        r.neg[0] = ex[n1];
+        xref_check(cJSON_GetObjectItem(cJSON_GetArrayItem(b, 1), "points"), &r,
+                   -1, e3, 3, false, 0, 4, 0);
+        int top[4]; /* the reply is reused by the next call */
+        for (int i = 0; i < 4; i++)
+            top[i] = (int)num(
+                cJSON_GetArrayItem(
+                    cJSON_GetObjectItem(cJSON_GetArrayItem(b, 1), "points"), i),
+                "id");
+        /* a prefetch leaf: its best 4, re-ranked by rrf, keep its order */
+        snprintf(q, sizeof(q),
+                 "{\"prefetch\":{\"query\":{\"recommend\":{\"positive\":"
+                 "[%d,%d],\"negative\":[%d],\"strategy\":\"best_score\"}},"
+                 "\"using\":\"%s\",\"limit\":4},\"query\":{\"fusion\":"
+                 "\"rrf\"},\"limit\":4}",
+                 p1, p2, n1, vn);
+        const cJSON *f = xquery("xs", "query", q);
+        ck_assert_int_eq(cJSON_GetArraySize(f), 4);
+        for (int i = 0; i < 4; i++)
+            ck_assert_int_eq((int)num(cJSON_GetArrayItem(f, i), "id"), top[i]);
+    }
+    /* examples of another kind: Qdrant's WrongSparse / WrongMulti
+     * (lib/segment/src/common/mod.rs check_sparse_vector_against_config) */
+    expect_error_msg(call("POST", "/collections/xs/points/query",
+                          "{\"query\":{\"recommend\":{\"positive\":[[1,2]]}},"
+                          "\"using\":\"s\"}"),
+                     400,
+                     "Wrong input: Conversion between sparse and regular "
+                     "vectors failed");
+    expect_error_msg(call("POST", "/collections/xs/points/query",
+                          "{\"query\":{\"context\":{\"positive\":[[1,2]],"
+                          "\"negative\":1}},\"using\":\"s\"}"),
+                     400,
+                     "Wrong input: Conversion between multi and regular "
+                     "vectors failed");
+    expect_error_msg(call("POST", "/collections/xs/points/discover",
+                          "{\"target\":[1,0],\"limit\":3,\"using\":\"s\"}"),
+                     400,
+                     "Wrong input: Conversion between sparse and regular "
+                     "vectors failed");
+    expect_error_prefix(call("POST", "/collections/xs/points/query",
+                             "{\"query\":{\"recommend\":{\"positive\":[99]}},"
+                             "\"using\":\"s\"}"),
+                        404, "Not found: No point with id 99 found");
+    expect_error_msg(call("POST", "/collections/xs/points/query",
+                          "{\"query\":{\"recommend\":{\"negative\":[1]}},"
+                          "\"using\":\"s\"}"),
+                     400,
+                     "Wrong input: Positive vectors should not be empty with "
+                     "`average` strategy");
+}
+END_TEST
+
+/* -- multivectors (Dot, small integers: MaxSim sums are exact) */
+#define XMD 3
+typedef struct xmat {
+    int n;
+    float r[8][XMD];
+} xmat;
+static xmat xm_pts[XN + 1];
+
+static float xm_maxsim(const xmat *qm, const xmat *dm)
+{
+    float sum = 0.0f;
+    for (int i = 0; i < qm->n; i++) {
+        float best = -INFINITY;
+        for (int j = 0; j < dm->n; j++) {
+            float s = 0.0f;
+            for (int d = 0; d < XMD; d++)
+                s += qm->r[i][d] * dm->r[j][d];
+            best = fmaxf(best, s);
+        }
+        sum += best;
+    }
+    return sum;
+}
+
+static float xm_sim(const void *ex, int id)
+{
+    return xm_maxsim(ex, &xm_pts[id]);
+}
+
+START_TEST(test_multivector_recommend_discover)
+{
+    create("xm", "{\"vectors\":{\"m\":{\"size\":3,\"distance\":\"Dot\","
+                 "\"multivector_config\":{\"comparator\":\"max_sim\"}},"
+                 "\"d\":{\"size\":3,\"distance\":\"Dot\"}},"
+                 "\"sparse_vectors\":{\"s\":{}}}");
+    static char body[32768];
+    uint64_t seed = 0x77aa55u;
+    size_t o = (size_t)snprintf(body, sizeof(body), "{\"points\":[");
+    for (int id = 1; id <= XN; id++) {
+        xmat *m = &xm_pts[id];
+        m->n = 1 + id % 3;
+        o += (size_t)snprintf(body + o, sizeof(body) - o,
+                              "%s{\"id\":%d,\"vector\":{\"m\":[",
+                              id > 1 ? "," : "", id);
+        for (int i = 0; i < m->n; i++) {
+            for (int d = 0; d < XMD; d++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                m->r[i][d] = (float)((int)((seed >> 33) % 7) - 3);
+            }
+            o += (size_t)snprintf(body + o, sizeof(body) - o, "%s[%g,%g,%g]",
+                                  i ? "," : "", (double)m->r[i][0],
+                                  (double)m->r[i][1], (double)m->r[i][2]);
+        }
+        o += (size_t)snprintf(body + o, sizeof(body) - o,
+                              "],\"d\":[1,%d,0],\"s\":{\"indices\":[1],"
+                              "\"values\":[1]}},\"payload\":{\"g\":%d}}",
+                              id % 4, id % 3);
+    }
+    snprintf(body + o, sizeof(body) - o, "]}");
+    expect_ok(call("PUT", "/collections/xm/points?wait=true", body));
+    xmat raw = {.n = 2, .r = {{1, 0, -2}, {0, 3, 1}}};
+    const char *rawj = "[[1,0,-2],[0,3,1]]";
+    int p1 = 5, p2 = 12, n1 = 8, n2 = 27, t = 19;
+    char q[2048];
+    /* best_score: ids and a raw matrix, a filter, a page */
+    snprintf(q, sizeof(q),
+             "{\"query\":{\"recommend\":{\"positive\":[%d,%s],\"negative\":"
+             "[%d],\"strategy\":\"best_score\"}},\"using\":\"m\",\"filter\":"
+             "{\"must_not\":[{\"key\":\"g\",\"match\":{\"value\":2}}]},"
+             "\"limit\":6,\"offset\":1}",
+             p1, rawj, n1);
+    xref r = {.kind = XR_BEST, .np = 2, .nn = 1, .sim = xm_sim};
+    r.pos[0] = &xm_pts[p1];
+    r.pos[1] = &raw;
+    r.neg[0] = &xm_pts[n1];
+    int e2[] = {p1, n1};
+    xref_check(xquery("xm", "query", q), &r, 2, e2, 2, false, 0, 6, 1);
+    /* sum_scores by the legacy endpoint, a threshold */
+    snprintf(q, sizeof(q),
+             "{\"positive\":[%d,%d],\"negative\":[%d],\"strategy\":"
+             "\"sum_scores\",\"using\":\"m\",\"limit\":9,"
+             "\"score_threshold\":0}",
+             p1, p2, n2);
+    r = (xref){.kind = XR_SUM, .np = 2, .nn = 1, .sim = xm_sim};
+    r.pos[0] = &xm_pts[p1];
+    r.pos[1] = &xm_pts[p2];
+    r.neg[0] = &xm_pts[n2];
+    int e3[] = {p1, p2, n2};
+    xref_check(xquery("xm", "recommend", q), &r, -1, e3, 3, true, 0.0f, 9, 0);
+    /* average_vector: every positive row, then every negative row negated
+     * (reco_query.rs merge_positive_and_negative_avg), a MaxSim search */
+    xmat avg = {0};
+    for (int i = 0; i < xm_pts[p1].n; i++)
+        memcpy(avg.r[avg.n++], xm_pts[p1].r[i], sizeof(avg.r[0]));
+    for (int i = 0; i < raw.n; i++)
+        memcpy(avg.r[avg.n++], raw.r[i], sizeof(avg.r[0]));
+    for (int i = 0; i < xm_pts[n1].n; i++, avg.n++)
+        for (int d = 0; d < XMD; d++)
+            avg.r[avg.n][d] = -xm_pts[n1].r[i][d];
+    snprintf(q, sizeof(q),
+             "{\"query\":{\"recommend\":{\"positive\":[%d,%s],\"negative\":"
+             "[%d]}},\"using\":\"m\",\"params\":{\"exact\":true},"
+             "\"filter\":{\"must_not\":[{\"key\":\"g\",\"match\":{\"value\":"
+             "0}}]},\"limit\":5,\"offset\":1}",
+             p1, rawj, n1);
+    r = (xref){.kind = XR_NEAREST, .target = &avg, .sim = xm_sim};
+    xref_check(xquery("xm", "query", q), &r, 0, e2, 2, false, 0, 5, 1);
+    /* discover and context (legacy discover too) */
+    snprintf(q, sizeof(q),
+             "{\"query\":{\"discover\":{\"target\":%d,\"context\":[{"
+             "\"positive\":%d,\"negative\":%d},{\"positive\":%s,"
+             "\"negative\":%d}]}},\"using\":\"m\",\"limit\":8,\"offset\":2}",
+             t, p1, n1, rawj, n2);
+    r = (xref){.kind = XR_DISCOVER,
+               .np = 2,
+               .nn = 2,
+               .sim = xm_sim,
+               .target = &xm_pts[t]};
+    r.pos[0] = &xm_pts[p1];
+    r.neg[0] = &xm_pts[n1];
+    r.pos[1] = &raw;
+    r.neg[1] = &xm_pts[n2];
+    int e4[] = {t, p1, n1, n2};
+    xref_check(xquery("xm", "query", q), &r, -1, e4, 4, false, 0, 8, 2);
+    snprintf(q, sizeof(q),
+             "{\"context\":[{\"positive\":%d,\"negative\":%d}],\"using\":"
+             "\"m\",\"filter\":{\"must\":[{\"key\":\"g\",\"match\":{"
+             "\"value\":1}}]},\"limit\":10}",
+             p2, n2);
+    r = (xref){.kind = XR_CONTEXT, .np = 1, .nn = 1, .sim = xm_sim};
+    r.pos[0] = &xm_pts[p2];
+    r.neg[0] = &xm_pts[n2];
+    int e2c[] = {p2, n2};
+    /* g must be 1: leave out g 0 and g 2 by excluding them explicitly */
+    int ex_g[XN + 2], nx = 0;
+    for (int id = 1; id <= XN; id++)
+        if (id % 3 != 1)
+            ex_g[nx++] = id;
+    ex_g[nx++] = e2c[0];
+    ex_g[nx++] = e2c[1];
+    xref_check(xquery("xm", "discover", q), &r, -1, ex_g, nx, false, 0, 10, 0);
+    /* a dense example (the dense vector "d" of a point by lookup, or raw)
+     * is a matrix of one row */
+    xmat one = {.n = 1, .r = {{1, (float)(n1 % 4), 0}}};
+    snprintf(q, sizeof(q),
+             "{\"query\":{\"recommend\":{\"positive\":[[1,%d,0]],"
+             "\"strategy\":\"sum_scores\"}},\"using\":\"m\",\"limit\":5}",
+             n1 % 4);
+    r = (xref){.kind = XR_SUM, .np = 1, .sim = xm_sim};
+    r.pos[0] = &one;
+    xref_check(xquery("xm", "query", q), &r, -1, NULL, 0, false, 0, 5, 0);
+    /* examples of another kind */
+    expect_error_msg(call("POST", "/collections/xm/points/query",
+                          "{\"query\":{\"recommend\":{\"positive\":[{"
+                          "\"indices\":[1],\"values\":[1]}]}},\"using\":"
+                          "\"m\"}"),
+                     400,
+                     "Wrong input: Conversion between sparse and regular "
+                     "vectors failed");
+    expect_error_msg(call("POST", "/collections/xm/points/query",
+                          "{\"query\":{\"discover\":{\"target\":1,"
+                          "\"context\":null}},\"using\":\"m\","
+                          "\"lookup_from\":{\"collection\":\"xm\","
+                          "\"vector\":\"s\"}}"),
+                     400,
+                     "Wrong input: Conversion between sparse and regular "
+                     "vectors failed");
+    expect_error_msg(call("POST", "/collections/xm/points/query",
+                          "{\"query\":{\"recommend\":{\"positive\":[1]}},"
+                          "\"using\":\"d\",\"lookup_from\":{\"collection\":"
+                          "\"xm\",\"vector\":\"m\"}}"),
+                     400,
+                     "Wrong input: Conversion between multi and regular "
+                     "vectors failed");
+    expect_error_msg(call("POST", "/collections/xm/points/query",
+                          "{\"query\":{\"recommend\":{\"positive\":[[[1,0,"
+                          "0]]]}},\"using\":\"d\"}"),
+                     400,
+                     "Wrong input: Conversion between multi and regular "
+                     "vectors failed");
+    expect_error_prefix(call("POST", "/collections/xm/points/query",
+                             "{\"query\":{\"context\":{\"positive\":[[1,2]],"
+                             "\"negative\":1}},\"using\":\"m\"}"),
+                        400, "Wrong input: Vector dimension error");
+}
+END_TEST
+
 /* ---- named-vector management (server/vector_names.c) ---- */
 
 /* The ids a query on vector `using` finds (query is its JSON). */
@@ -5915,6 +6455,14 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_cluster_standalone);
     tcase_add_test(q19, test_payload_memory_params);
     suite_add_tcase(s, q19);
+
+    /* recommend, discover and context on sparse vectors and multivectors */
+    TCase *xreco = tcase_create("xreco");
+    tcase_add_checked_fixture(xreco, setup, teardown);
+    tcase_set_timeout(xreco, 60);
+    tcase_add_test(xreco, test_sparse_recommend_discover);
+    tcase_add_test(xreco, test_multivector_recommend_discover);
+    suite_add_tcase(s, xreco);
 
     TCase *strict = tcase_create("strict");
     tcase_add_checked_fixture(strict, setup, teardown);

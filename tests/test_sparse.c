@@ -462,6 +462,21 @@ START_TEST(idf_scores_as_qdrant)
     ck_assert_uint_eq(h[0].id.u.num, 0);
     ck_assert_double_eq_tol(h[0].score, idf1 + idf2, 1e-5);
     ck_assert_double_eq_tol(h[1].score, idf1, 1e-6);
+    /* qv_sparse_idf gives the same weights (an unknown dimension: df 0),
+     * and 1.0 without the modifier. */
+    uint32_t wi[] = {2, 1, 9};
+    float w[3] = {0};
+    ck_assert_int_eq(qv_sparse_idf(c, wi, 3, w), QV_OK);
+    ck_assert_double_eq_tol(w[0], idf2, 1e-6);
+    ck_assert_double_eq_tol(w[1], idf1, 1e-6);
+    ck_assert_double_eq_tol(w[2], log((4 + 0.5) / 0.5 + 1), 1e-5);
+    ck_assert_int_eq(qv_sparse_idf(NULL, wi, 3, w), QV_ENULL);
+    ck_assert_int_eq(qv_sparse_idf(c, NULL, 3, w), QV_ENULL);
+    qv_collection *plain = new_sparse(QV_SPARSE_MODIFIER_NONE, 0);
+    ck_assert_int_eq(qv_sparse_idf(plain, wi, 3, w), QV_OK);
+    ck_assert_float_eq(w[0], 1.0f);
+    ck_assert_float_eq(w[2], 1.0f);
+    qv_collection_release(plain);
     qv_collection_release(c);
 }
 END_TEST
