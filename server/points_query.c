@@ -1124,19 +1124,29 @@ static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
     return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
 }
 
-/* A nearest query on a multivector: MaxSim with a matrix, or one vector
- * as one row (server/multivec.c).  Queries by point id and MMR need the
- * dense vectors; they are refused. */
+/* A nearest query on a multivector: MaxSim with a matrix, one vector as
+ * one row (server/multivec.c), or a point id: that point's matrix (of
+ * `using`, or lookup_from's vector), the point excluded, as a dense query
+ * by id.  MMR is refused. */
 static bool plan_multi(qvs_call *p, plan *q, const cJSON *input,
-                       const cJSON *mmr, const char *where)
+                       const cJSON *mmr, const char *using, const char *where)
 {
-    if (!cJSON_IsArray(input))
-        return unsupported(p, "a multivector query by point id");
     if (mmr)
         return unsupported(p, "mmr on a multivector");
     q->kind = PK_NEAREST;
-    return qvs_mv_query(q->vec, input, &q->query, &q->query_rows, p->resp,
-                        where);
+    if (cJSON_IsArray(input))
+        return qvs_mv_query(q->vec, input, &q->query, &q->query_rows, p->resp,
+                            where);
+    xvec x = {0};
+    bool ok = example_x(p, q, input, using, false, &x, where);
+    qvs_sparse_vec_free(&x.sp);
+    if (!ok) {
+        free(x.rows);
+        return false;
+    }
+    q->query = x.rows;
+    q->query_rows = x.n_rows;
+    return true;
 }
 
 /* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
@@ -1148,7 +1158,7 @@ static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
     if (q->vec->sparse || qvs_sparse_is_input(input))
         return plan_sparse(p, q, input, using);
     if (qvs_mv_is_multi(q->vec))
-        return plan_multi(p, q, input, mmr, "query");
+        return plan_multi(p, q, input, mmr, using, "query");
     if (qvs_mv_refuse_matrix(input, p->resp))
         return false;
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
@@ -1596,8 +1606,12 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
         return qj_fail_format(p->resp, "vector: data did not match any "
                                        "variant of untagged enum "
                                        "NamedVectorStruct");
+    if (qvs_mv_is_multi(q->vec) && !cJSON_IsArray(v))
+        return qj_fail_format(p->resp, "vector: data did not match any "
+                                       "variant of untagged enum "
+                                       "NamedVectorStruct");
     if (qvs_mv_is_multi(q->vec))
-        return plan_multi(p, q, v, NULL, "vector");
+        return plan_multi(p, q, v, NULL, name, "vector");
     if (!(q->query = malloc(q->vec->size * sizeof(float))))
         return oom(p->resp);
     q->kind = PK_NEAREST;

@@ -5361,6 +5361,25 @@ START_TEST(test_multivector_recommend_discover)
     r = (xref){.kind = XR_SUM, .np = 1, .sim = xm_sim};
     r.pos[0] = &one;
     xref_check(xquery("xm", "query", q), &r, -1, NULL, 0, false, 0, 5, 0);
+    /* nearest by point id: that point's matrix, the point excluded (was
+     * refused), also as {"nearest": id} */
+    for (int form = 0; form < 2; form++) {
+        snprintf(q, sizeof(q),
+                 form ? "{\"query\":{\"nearest\":%d},\"using\":\"m\","
+                        "\"params\":{\"exact\":true},\"limit\":7}"
+                      : "{\"query\":%d,\"using\":\"m\",\"params\":"
+                        "{\"exact\":true},\"filter\":{\"must_not\":[{"
+                        "\"key\":\"g\",\"match\":{\"value\":0}}]},"
+                        "\"limit\":7}",
+                 t);
+        r = (xref){.kind = XR_NEAREST, .target = &xm_pts[t], .sim = xm_sim};
+        int et[] = {t};
+        xref_check(xquery("xm", "query", q), &r, form ? -1 : 0, et, 1, false, 0,
+                   7, 0);
+    }
+    expect_error(call("POST", "/collections/xm/points/query",
+                      "{\"query\":100000,\"using\":\"m\"}"),
+                 404);
     /* examples of another kind */
     expect_error_msg(call("POST", "/collections/xm/points/query",
                           "{\"query\":{\"recommend\":{\"positive\":[{"
