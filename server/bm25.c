@@ -157,7 +157,8 @@ qv_status qvs_bm25_embed(const char *text, size_t len, const qvs_bm25_opts *o,
     tok *t = k.t;
     size_t n = k.n;
     double doc_len = (double)n;
-    qsort(t, n, sizeof(*t), cmp_tok);
+    if (n)
+        qsort(t, n, sizeof(*t), cmp_tok);
     size_t u = 0;
     for (size_t i = 0; i < n; i++) {
         if (u && t[u - 1].id == t[i].id)
