@@ -326,7 +326,9 @@ static inline qv_status qvi_change_commit(qv_collection *c, uint64_t lsn)
 /*
  * A collection loaded from a file may borrow its big arrays (vectors,
  * norms, ids, live bytes, id-map buckets, payload lengths and blobs, graph
- * arrays) from one writable region, typically a private copy-on-write
+ * arrays, quantized codes and int8 corrections -- the last two through its
+ * quantizer, which marks them borrowed itself: core/quant/quant.h) from
+ * one writable region, typically a private copy-on-write
  * mapping of the file, instead of copying them.  Borrowed memory lies in
  * [base, base + len): it may be written in place but is never freed or
  * realloc'd.  Growth copies a borrowed array into owned memory, as it
