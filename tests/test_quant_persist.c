@@ -17,6 +17,8 @@
  *     retraining point and grows the borrowed codes into owned memory)
  *     give the same codes and answers again, and a second save and open
  *     reproduces them;
+ *   - a durable store's checkpoint keeps the codes: the reopened store
+ *     maps them and answers as an in-memory twin;
  *   - a file without sections 65-67 (an older writer's, simulated by
  *     renaming them to an unknown kind) opens and rebuilds its codes;
  *   - damage: a flip anywhere in sections 65-67 is refused with
@@ -302,6 +304,42 @@ START_TEST(empty_collection_round_trip)
         qv_collection_release(e);
     }
     free(data);
+    scratch_dir_remove();
+}
+END_TEST
+
+/* A durable store: closing checkpoints the collection into a snapshot
+ * that keeps its codes; the reopened store maps them (no training) and
+ * answers as an in-memory twin given the same writes. */
+START_TEST(durable_store_keeps_codes)
+{
+    scratch_dir_make("quant_persist_store");
+    float *data = mixture(N, 1), *queries = mixture(NQ, 2);
+    const qcase *qc = &cases[0];
+    qv_collection *twin = make(QV_METRIC_EUCLID, qc);
+    qv_collection_config cfg;
+    ck_assert_int_eq(qv_collection_get_config(twin, &cfg), QV_OK);
+    const char *dir = scratch_path("store");
+    qv_store *st;
+    qv_collection *c;
+    ck_assert_int_eq(qv_store_open_dir(dir, NULL, &st, NULL, 0), QV_OK);
+    ck_assert_int_eq(qv_store_create(st, "q", &cfg, &c), QV_OK);
+    upsert_range(c, data, 0, N / 2);
+    upsert_range(c, data, N / 2, 3 * N / 4);
+    upsert_range(twin, data, 0, N / 2);
+    upsert_range(twin, data, N / 2, 3 * N / 4);
+    qv_collection_release(c);
+    qv_store_close(st);
+    ck_assert_int_eq(qv_store_open_dir(dir, NULL, &st, NULL, 0), QV_OK);
+    ck_assert_int_eq(qv_store_get(st, "q", &c), QV_OK);
+    codes_borrowed(c);
+    same_codes(twin, c);
+    same_answers(twin, c, queries);
+    qv_collection_release(c);
+    qv_store_close(st);
+    qv_collection_release(twin);
+    free(data);
+    free(queries);
     scratch_dir_remove();
 }
 END_TEST
@@ -643,6 +681,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_loop_test(tc, round_trip_every_kind_and_metric, 0, N_CASES * 3);
     tcase_add_test(tc, empty_collection_round_trip);
+    tcase_add_test(tc, durable_store_keeps_codes);
     tcase_add_test(tc, sections_are_optional_and_old_files_rebuild);
     tcase_add_loop_test(tc, damage_is_refused_or_harmless, 0, N_CASES);
     tcase_add_test(tc, inconsistent_sections_are_refused);
