@@ -1,13 +1,14 @@
 /*
  * collection_quant.c -- a collection's quantized codes: kept in step with
- * its vectors, walked by graph searches, rescored with the floats, and
- * replaced by qv_collection_set_quantization.
+ * its vectors, walked by graph searches, rescored with the floats,
+ * restored from a snapshot, and replaced by qv_collection_set_quantization.
  *
  * When codes are made
  * -------------------
  * The codes follow every write through qvi_index_update_locked (upserts)
- * and are rebuilt whole when a collection is loaded (adopt_columns) or
- * its quantization changes.  int8, product and the 1.5/2-bit binary
+ * and are rebuilt whole when the quantization changes, or when a
+ * collection is loaded from a file that did not keep them (a WAL replay,
+ * a snapshot of an older build).  int8, product and the 1.5/2-bit binary
  * encodings need training data (core/quant/quant.h, "Training"); they
  * train on the points present at the first write and retrain,
  * re-encoding every point, each time the collection has doubled since,
@@ -33,7 +34,15 @@
  *
  * Durability: qv_collection_set_quantization logs its config (WAL kind
  * 40) under the write lock like any write; snapshots keep the config in
- * section 64.  Codes are never stored: replay and open rebuild them.
+ * section 64 and, when the codes are trained and sound, the trained state,
+ * the training count (quant_trained_on) and the codes in sections 65-67
+ * (persist/snapshot_quant.c).  An open of such a file trains nothing: the
+ * loader restores the quantizer with its codes borrowed from the mapping
+ * (core/quant/quant_state.c) and qvi_quant_adopt_locked installs it, so
+ * the opened collection holds the same codes as the saved one and makes
+ * the same retraining decisions after it; without those sections (older
+ * files) the open trains and encodes as a PATCH would.  A replayed log
+ * rebuilds the codes as its writes did.
  *
  * Locking: every function here runs under the collection's lock as its
  * name says (searches shared, the rest exclusive); the quantizer has no
@@ -145,6 +154,32 @@ void qvi_quant_rebuild_locked(qv_collection *c)
     c->quant_ok = build_codes(c, q);
     if (c->quant_ok)
         c->quant_trained_on = c->count;
+}
+
+/* restored fits c: the same quantizer (kind, encoding, dimension,
+ * metric) with codes for every slot. */
+static bool fits(const qv_collection *c, const qvi_quant *restored)
+{
+    const qvi_quant *q = c->quant;
+    return q && restored->trained && restored->p.kind == q->p.kind &&
+           restored->p.encoding == q->p.encoding &&
+           restored->p.query_encoding == q->p.query_encoding &&
+           restored->dim == q->dim && restored->metric == q->metric &&
+           restored->row == q->row && restored->cap == c->cap;
+}
+
+void qvi_quant_adopt_locked(qv_collection *c, qvi_quant *restored,
+                            uint64_t trained_on)
+{
+    if (!restored || !fits(c, restored)) {
+        qvi_quant_free(restored);
+        qvi_quant_rebuild_locked(c);
+        return;
+    }
+    qvi_quant_free(c->quant);
+    c->quant = restored;
+    c->quant_ok = true;
+    c->quant_trained_on = trained_on;
 }
 
 /* True when training again would read a larger sample than last time. */

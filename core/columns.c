@@ -8,10 +8,12 @@
  * points the others into its backing, then calls
  * qvi_collection_adopt_columns on a freshly created collection.  Core
  * installs them as they are (borrowed arrays stay where they lie, see
- * core.h "backings"), defines the payload indexes the file listed and
- * rebuilds them from the payloads: they are derived data, so this is the
- * one O(points) step of an open, and only for collections that have
- * indexes.
+ * core.h "backings"; so do the quantized codes a file kept, which the
+ * loader restores into a quantizer: collection_quant.c), defines the
+ * payload indexes the file listed and rebuilds them from the payloads:
+ * they are derived data, so this is the one O(points) step of an open,
+ * and only for collections that have indexes (or quantized codes the
+ * file did not keep, which are trained and encoded again).
  *
  * Read: a writer (persist/snapshot_write.c) gets a read-only view of the
  * same arrays while core holds the shared lock, which gives it a
@@ -25,6 +27,7 @@
 #include "core/hnsw/hnsw.h"
 #include "core/multi/multi.h"
 #include "core/pindex/pindex.h"
+#include "core/quant/quant.h"
 #include "core/sparse/sparse.h"
 
 #include <string.h>
@@ -104,17 +107,21 @@ qv_status qvi_collection_adopt_columns(qv_collection *c,
         qvi_backing_set_graph_unverified(b,
                                          cols->index && !cols->graph_verified);
     qv_status st = adopt_sparse(c, cols);
-    if (st != QV_OK)
-        return st;
-    if (cols->stride != c->stride)
-        return qvi_fail(c->err, QV_EINTERNAL,
-                        "columns of stride %zu for a collection of stride %zu",
-                        cols->stride, c->stride);
-    if (c->multi &&
+    if (st == QV_OK && cols->stride != c->stride)
+        st = qvi_fail(c->err, QV_EINTERNAL,
+                      "columns of stride %zu for a collection of stride %zu",
+                      cols->stride, c->stride);
+    if (st == QV_OK && c->multi &&
         qvi_multi_adopt(c->multi, cols->multi_rows, cols->multi_offs,
                         cols->multi_len, n) != QV_OK)
-        return qvi_fail(c->err, QV_ENOMEM, "cannot copy the multivectors");
-    qvi_quant_rebuild_locked(c); /* codes are derived, never stored */
+        st = qvi_fail(c->err, QV_ENOMEM, "cannot copy the multivectors");
+    if (st != QV_OK) {
+        qvi_quant_free(cols->quant); /* taken whatever the outcome */
+        return st;
+    }
+    /* The file's codes and training when it kept them, else trained and
+     * encoded from the vectors now. */
+    qvi_quant_adopt_locked(c, cols->quant, cols->quant_trained_on);
     return define_indexes(c, cols);
 }
 
@@ -182,6 +189,11 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     v.pindex_opts = (const uint8_t *const *)opts;
     v.pindex_opts_len = opts_len;
     v.backed = c->backing != NULL;
+    if (c->quant && c->quant_ok && c->quant->trained &&
+        c->quant->cap >= c->used) {
+        v.quant = c->quant;
+        v.quant_trained_on = c->quant_trained_on;
+    }
     if (c->multi) {
         v.multi_rows = c->multi->arena;
         v.multi_offs = c->multi->offs;

@@ -328,7 +328,9 @@ static inline qv_status qvi_change_commit(qv_collection *c, uint64_t lsn)
 /*
  * A collection loaded from a file may borrow its big arrays (vectors,
  * norms, ids, live bytes, id-map buckets, payload lengths and blobs, graph
- * arrays) from one writable region, typically a private copy-on-write
+ * arrays, quantized codes and int8 corrections -- the last two through its
+ * quantizer, which marks them borrowed itself: core/quant/quant.h) from
+ * one writable region, typically a private copy-on-write
  * mapping of the file, instead of copying them.  Borrowed memory lies in
  * [base, base + len): it may be written in place but is never freed or
  * realloc'd.  Growth copies a borrowed array into owned memory, as it
@@ -448,6 +450,16 @@ typedef struct qvi_columns {
     const float *multi_rows;
     const uint64_t *multi_offs;
     uint64_t multi_len;
+    /* Quantized codes (collection_quant.c).  read: the collection's
+     * quantizer when it is trained and its codes mirror the vectors
+     * (quant_ok), else NULL, and quant_trained_on, the live count of its
+     * last training.  adopt: a trained quantizer the loader restored from
+     * the file with codes for the n_slots slots (core/quant/quant.h,
+     * qvi_quant_restore; they may be borrowed from the backing), taken by
+     * c whatever the outcome, and its training count; or NULL: c trains
+     * and encodes afresh. */
+    struct qvi_quant *quant;
+    uint64_t quant_trained_on;
 } qvi_columns;
 
 /*
@@ -589,6 +601,14 @@ void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n);
 /* Trains and encodes every live slot.  Never fails (as above).  Write
  * lock. */
 void qvi_quant_rebuild_locked(qv_collection *c);
+
+/* At load (adopt_columns, before c is shared): installs restored, a
+ * trained quantizer with codes for c's cap slots and the training count
+ * trained_on that a file kept, as c's codes -- no training, no encoding
+ * -- or, when restored is NULL or does not fit c (kind, encoding, dim,
+ * metric, slots: then it is freed), trains and encodes afresh. */
+void qvi_quant_adopt_locked(qv_collection *c, struct qvi_quant *restored,
+                            uint64_t trained_on);
 
 /* True when a graph search with params should walk the codes. */
 bool qvi_quant_should_use(const qv_collection *c,

@@ -874,7 +874,10 @@ QV_API qv_status qv_json_export(qv_collection *c, const char *path,
  * graph can give poor search results but never a crash, a damaged payload
  * is reported (QV_ECORRUPT) when it is first read, and the graph is checked
  * in full before the first write changes it, and rebuilt from the vectors
- * if it fails. */
+ * if it fails.  Quantized codes the file kept are mapped like the vectors
+ * (their values are checked, int8's against their corrections, only with
+ * QV_SNAPSHOT_VERIFY and when the collection is saved again: damaged codes
+ * can give poor results, never a crash). */
 
 /* qv_snapshot_open flag: check every checksum, every payload, the id map
  * and the whole graph before returning (linear in the file size). */
@@ -1481,8 +1484,12 @@ QV_API qv_status qv_multi_search(qv_collection *c, const float *rows,
  * Qdrant's `params.quantization`.  Rescoring is on by default for binary codes
  * and off for int8 and product codes, as Qdrant's default_rescoring.
  *
- * The codes are derived from the vectors: snapshots store the config and
- * the codes are rebuilt when a collection is opened.
+ * The codes are derived from the vectors, but a snapshot keeps them with
+ * the config and the trained state (docs/FORMAT.md sections 64-67):
+ * qv_snapshot_open maps them without training, and the opened collection
+ * answers exactly as the saved one did.  A snapshot without them (an older
+ * build's) opens too, and its codes are trained and encoded at the open.
+ * A replayed log rebuilds codes as its writes did.
  */
 typedef enum qv_quantization_kind {
     QV_QUANTIZATION_NONE = 0,

@@ -76,13 +76,16 @@ enum qvi_snap_kind {
     QVI_SNAP_SPARSE_NNZ = 33,
     QVI_SNAP_SPARSE_INDICES = 34,
     QVI_SNAP_SPARSE_VALUES = 35,
-    /* 36-47, 50-63 and 65-79: unknown kinds, skipped */
+    /* 36-47, 50-63 and 68-79: unknown kinds, skipped */
     /* Multivectors (48-63 reserved; snapshot_multi.c) */
     QVI_SNAP_MULTI_OFFSETS = 48,
     QVI_SNAP_MULTI_ROWS = 49,
     /* Quantization (64-79 reserved; snapshot_quant.c) */
     QVI_SNAP_QUANT = 64,
-    QVI_SNAP_KIND_END /* one past the last known kind */
+    QVI_SNAP_QUANT_STATE = 65, /* the trained state */
+    QVI_SNAP_QUANT_CODES = 66, /* n_slots codes */
+    QVI_SNAP_QUANT_CORR = 67,  /* int8: n_slots corrections */
+    QVI_SNAP_KIND_END          /* one past the last known kind */
 };
 
 /* In a payload index entry's type word: a full-text index whose options
@@ -98,14 +101,33 @@ enum qvi_snap_kind {
 #define QVI_SNAP_ID_SIZE          24u
 #define QVI_SNAP_UPPER_ENTRY_SIZE 16u
 
-/* The quantization section (snapshot_quant.c): written for a quantized
- * collection only; parsed into f->config.cfg after the config (QV_OK when
- * absent, QV_ECORRUPT when invalid). */
+/* The quantization sections (snapshot_quant.c).  put: section 64 for a
+ * quantized collection, and 65-67 when cols hold trained codes
+ * (cols->quant).  parse: section 64 into f->config.cfg after the config
+ * (QV_OK when absent, QV_ECORRUPT when invalid). */
 struct qvi_snapw;
 struct qvi_snap_file;
-void qvi_snap_put_quant(struct qvi_snapw *w, const qv_collection_config *k);
+struct qvi_quant;
+void qvi_snap_put_quant(struct qvi_snapw *w, const qvi_columns *cols);
+/* Sections qvi_snap_put_quant writes for cols. */
+uint32_t qvi_snap_quant_sections(const qvi_columns *cols);
 qv_status qvi_snap_parse_quant(struct qvi_snap_file *f, char *err,
                                size_t errcap);
+/* The quantizer f kept (sections 65-67), restored with its codes borrowed
+ * from f's bytes (which must be writable and outlive it), into *out with
+ * its training count; *out NULL when f holds no codes (the open then
+ * trains).  Sections that are present but disagree with the config or
+ * with each other, or hold values training never makes, are QV_ECORRUPT:
+ * the file is refused, not silently rebuilt.  QV_OK, QV_ECORRUPT or
+ * QV_ENOMEM with a message. */
+qv_status qvi_snap_read_quant(const struct qvi_snap_file *f,
+                              struct qvi_quant **out, uint64_t *trained_on,
+                              char *err, size_t errcap);
+/* The deep check of a quantizer's codes in cols (cols->quant, NULL: none)
+ * for QV_SNAPSHOT_VERIFY and for the save of a backed collection
+ * (core/quant/quant.h, qvi_quant_check_codes).  QV_OK or QV_ECORRUPT. */
+qv_status qvi_snapshot_check_codes(const qvi_columns *cols, char *err,
+                                   size_t errcap);
 
 /* The name of a section kind ("vectors"), or NULL when unknown. */
 const char *qvi_snap_kind_name(uint32_t kind);

@@ -15,7 +15,8 @@
  *     puts it (the open has already checked that the buckets name distinct
  *     live slots, as many as points);
  *   - payloads: every blob passes qvi_payload_validate;
- *   - graph: qvi_hnsw_check in full, and the dot norms.
+ *   - graph: qvi_hnsw_check in full, and the dot norms;
+ *   - quantized codes kept by the file: well formed (snapshot_quant.c).
  * Then the blobs and the graph are marked verified, so that nothing is
  * checked twice.
  *
@@ -129,5 +130,7 @@ qv_status qvi_snapshot_verify_columns(const qvi_columns *cols, qvi_backing *b,
         st = check_payloads(cols, b, err, errcap);
     if (st == QV_OK && cols->index)
         st = qvi_snapshot_check_graph(cols, err, errcap);
+    if (st == QV_OK)
+        st = qvi_snapshot_check_codes(cols, err, errcap);
     return st;
 }

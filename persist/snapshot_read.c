@@ -19,7 +19,9 @@
  *   - the payload table (12 bytes a slot): every blob in the arena, only
  *     on live slots; it fills the per-slot blob pointer array;
  *   - the graph levels (1 byte a slot) and upper index (16 bytes per node
- *     of level >= 1, 1/m of them): see snapshot_graph.c.
+ *     of level >= 1, 1/m of them): see snapshot_graph.c;
+ *   - int8 quantized codes' corrections (4 bytes a slot, finite): the codes
+ *     themselves are borrowed unread (snapshot_quant.c).
  * What those passes cannot afford -- hashing the big sections, validating
  * every payload blob, checking every link -- is done with
  * QV_SNAPSHOT_VERIFY (snapshot_check.c); otherwise blobs are validated on
@@ -36,6 +38,7 @@
 #include "persist/snapshot.h"
 #include "core/sparse/sparse.h"
 #include "core/payload/payload.h"
+#include "core/quant/quant.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +87,10 @@ static const kind_info kinds[QVI_SNAP_KIND_END] = {
                                 true},
     [QVI_SNAP_MULTI_ROWS] = {"multivector rows", QVI_SNAP_PAGE_ALIGN, false},
     [QVI_SNAP_QUANT] = {"quantization", QVI_SNAP_SMALL_ALIGN, true},
+    [QVI_SNAP_QUANT_STATE] = {"quantization state", QVI_SNAP_SMALL_ALIGN, true},
+    [QVI_SNAP_QUANT_CODES] = {"quantized codes", QVI_SNAP_PAGE_ALIGN, false},
+    [QVI_SNAP_QUANT_CORR] = {"quantization corrections", QVI_SNAP_PAGE_ALIGN,
+                             false},
 };
 
 /* The table has gaps (kinds reserved for other features): a kind without a
@@ -630,6 +637,8 @@ typedef struct built {
     uint32_t n_free;
     uint8_t **payloads; /* n_slots long */
     qvi_hnsw *index;
+    qvi_quant *quant; /* restored from sections 65-67, or NULL */
+    uint64_t quant_trained_on;
 } built;
 
 static void built_free(built *b)
@@ -637,6 +646,7 @@ static void built_free(built *b)
     free(b->free_slots);
     free(b->payloads);
     qvi_hnsw_free(b->index);
+    qvi_quant_free(b->quant);
     memset(b, 0, sizeof(*b));
 }
 
@@ -865,6 +875,8 @@ static void fill_columns(const qvi_snap_file *f, const built *b,
     cols->pindex_opts = d->opts;
     cols->pindex_opts_len = d->opts_len;
     cols->backed = true;
+    cols->quant = b->quant;
+    cols->quant_trained_on = b->quant_trained_on;
     qvi_snapshot_fill_multi(f, cols);
 }
 
@@ -917,6 +929,8 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
         st = read_index_defs(f, &defs, err, errcap);
     if (st == QV_OK)
         st = qvi_snapshot_read_sparse(f, &f->config.cfg, &sp, err, errcap);
+    if (st == QV_OK)
+        st = qvi_snap_read_quant(f, &b.quant, &b.quant_trained_on, err, errcap);
     if (st != QV_OK)
         goto fail;
     st = qv_collection_create(&f->config.cfg, &c);

@@ -74,11 +74,11 @@ void qvi_snapw_begin(qvi_snapw *w, uint32_t kind)
     s->kind = kind;
     /* Payload index definitions are derived data: a reader that does not
      * know them may ignore them, as it may the quantization config (it then
-     * searches the floats, see snapshot_quant.c).  Everything else is
-     * required. */
-    s->flags = kind == QVI_SNAP_PAYLOAD_INDEXES || kind == QVI_SNAP_QUANT
-                   ? 0
-                   : QVI_SNAP_SEC_REQUIRED;
+     * searches the floats) and the quantized codes (it then rebuilds them;
+     * see snapshot_quant.c).  Everything else is required. */
+    bool optional = kind == QVI_SNAP_PAYLOAD_INDEXES ||
+                    (kind >= QVI_SNAP_QUANT && kind <= QVI_SNAP_QUANT_CORR);
+    s->flags = optional ? 0 : QVI_SNAP_SEC_REQUIRED;
     s->offset = w->pos;
     XXH3_64bits_reset(w->xx);
 }
@@ -293,7 +293,7 @@ static void put_vectors(qvi_snapw *w, const qvi_columns *cols)
 static void put_all_locked(qvi_snapw *w, const qvi_columns *cols)
 {
     put_config(w, cols);
-    qvi_snap_put_quant(w, &cols->cfg);
+    qvi_snap_put_quant(w, cols);
     put_payload_indexes(w, cols);
     put_live(w, cols);
     put_idmap(w, cols);
@@ -352,8 +352,7 @@ static uint32_t planned_sections(const qvi_columns *cols)
     bool multi = cols->cfg.multivector != QV_MULTIVECTOR_NONE;
     if (cols->index)
         n += cols->cfg.metric == QV_METRIC_DOT && !multi ? 7 : 6;
-    if (cols->cfg.quantization != QV_QUANTIZATION_NONE)
-        n++; /* snapshot_quant.c */
+    n += qvi_snap_quant_sections(cols);
     return multi ? n + 2 : n;
 }
 
@@ -370,7 +369,8 @@ static qv_status save_columns(const qvi_columns *cols, void *arg)
 {
     save_ctx *x = arg;
     if (cols->backed &&
-        qvi_snapshot_check_vectors(cols, x->err, sizeof(x->err)) != QV_OK) {
+        (qvi_snapshot_check_vectors(cols, x->err, sizeof(x->err)) != QV_OK ||
+         qvi_snapshot_check_codes(cols, x->err, sizeof(x->err)) != QV_OK)) {
         x->damaged = true;
         return QV_ECORRUPT;
     }

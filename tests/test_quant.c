@@ -2,7 +2,8 @@
  * test_quant.c -- quantized search (core/quant/, core/collection_quant.c):
  * recall of every quantization kind under every metric against exact
  * search, rescoring returning float scores, configs checked and changed,
- * codes rebuilt from a snapshot, and the leaf's distances against the
+ * codes back from a snapshot (kept by the file: test_quant_persist.c
+ * covers that in depth), and the leaf's distances against the
  * float distances they approximate; product quantization's recall,
  * exact table distances and rebuilt codebooks.
  *
@@ -395,8 +396,8 @@ START_TEST(pq_distance_is_exact_on_few_values)
 }
 END_TEST
 
-/* A product-quantized snapshot: the config comes back and the codes are
- * rebuilt identical (training reads the same sample the same way). */
+/* A product-quantized snapshot: the config, the codebooks and the codes
+ * come back identical (the file keeps them: sections 65-66). */
 START_TEST(pq_snapshot_round_trip)
 {
     scratch_dir_make("quant_pq_snapshot");
@@ -553,7 +554,7 @@ START_TEST(set_quantization_rebuilds)
 }
 END_TEST
 
-/* A snapshot keeps the config and the codes are rebuilt on open. */
+/* A snapshot keeps the config and the codes. */
 START_TEST(snapshot_round_trip)
 {
     scratch_dir_make("quant_snapshot");

@@ -517,9 +517,15 @@ START_TEST(test_quant_section)
     memcpy(&flags, entry_of(&im, QVI_SNAP_QUANT) + 4, 4);
     ck_assert_uint_eq(flags, 0); /* not required: old readers skip it */
 
-    /* An unknown kind in the gap, not required: skipped. */
-    uint32_t kind = 40;
-    memcpy(entry_of(&im, QVI_SNAP_QUANT), &kind, 4);
+    /* Unknown kinds in the gap, not required: skipped.  The codes
+     * sections (65-67) go with the config, as for a reader that knows
+     * none of them (codes without a config are refused:
+     * test_quant_persist.c). */
+    uint32_t kind;
+    for (kind = QVI_SNAP_QUANT; kind <= QVI_SNAP_QUANT_CORR; kind++) {
+        uint32_t gap = kind - QVI_SNAP_QUANT + 40;
+        memcpy(entry_of(&im, kind), &gap, 4);
+    }
     reseal(&im, 0);
     write_image(&im, p);
     qv_collection *d = NULL;
@@ -528,8 +534,8 @@ START_TEST(test_quant_section)
     qv_collection_get_config(d, &cfg);
     ck_assert_uint_eq(cfg.quantization, QV_QUANTIZATION_NONE);
     qv_collection_release(d);
-    kind = QVI_SNAP_QUANT;
-    memcpy(entry_of(&im, 40), &kind, 4);
+    for (kind = QVI_SNAP_QUANT; kind <= QVI_SNAP_QUANT_CORR; kind++)
+        memcpy(entry_of(&im, kind - QVI_SNAP_QUANT + 40), &kind, 4);
     reseal(&im, 0);
 
     uint32_t bad = 9;

@@ -8,6 +8,10 @@
  * words stays aligned.  The int8 kind keeps one float per slot beside it
  * (corr, see quant_int8.c).
  *
+ * Codes restored from a snapshot (quant_state.c) are borrowed from its
+ * mapping until the first growth copies them here, as the collection's
+ * own arrays are (q->borrowed).
+ *
  * The training sample: at most SAMPLE_VALUES component values (whole
  * vectors), taken from live slots spread evenly over the slot range, so
  * training costs the same on a million points as on a hundred thousand
@@ -105,8 +109,10 @@ void qvi_quant_free(qvi_quant *q)
 {
     if (!q)
         return;
-    free(q->codes);
-    free(q->corr);
+    if (!q->borrowed) {
+        free(q->codes);
+        free(q->corr);
+    }
     free(q->mean);
     free(q->sd);
     free(q->cent);
@@ -129,8 +135,14 @@ qv_status qvi_quant_reserve(qvi_quant *q, size_t n)
         return QV_ENOMEM;
     uint8_t *codes = qvi_alloc_aligned(bytes);
     float *corr = NULL;
-    if (codes && q->p.kind == QV_QUANTIZATION_INT8)
-        corr = realloc(q->corr, cap * sizeof(float));
+    if (codes && q->p.kind == QV_QUANTIZATION_INT8) {
+        /* Borrowed corrections are copied, never realloc'd. */
+        if (!q->borrowed) {
+            corr = realloc(q->corr, cap * sizeof(float));
+        } else if ((corr = malloc(cap * sizeof(float))) && q->cap) {
+            memcpy(corr, q->corr, (size_t)q->cap * sizeof(float));
+        }
+    }
     if (!codes || (q->p.kind == QV_QUANTIZATION_INT8 && !corr)) {
         free(codes);
         return QV_ENOMEM;
@@ -139,11 +151,13 @@ qv_status qvi_quant_reserve(qvi_quant *q, size_t n)
     if (old)
         memcpy(codes, q->codes, old);
     memset(codes + old, 0, bytes - old);
-    free(q->codes);
+    if (!q->borrowed)
+        free(q->codes);
     q->codes = codes;
     if (corr)
         q->corr = corr;
     q->cap = (uint32_t)cap;
+    q->borrowed = false;
     return QV_OK;
 }
 
@@ -236,8 +250,10 @@ size_t qvi_quant_point_bytes(const qvi_quant *q)
 
 size_t qvi_quant_memory_bytes(const qvi_quant *q)
 {
-    size_t n = sizeof(*q) + (size_t)q->cap * q->row;
-    if (q->corr)
+    size_t n = sizeof(*q);
+    if (!q->borrowed) /* codes in a snapshot's mapping are not heap */
+        n += (size_t)q->cap * q->row;
+    if (q->corr && !q->borrowed)
         n += (size_t)q->cap * sizeof(float);
     if (q->mean)
         n += 2 * (size_t)q->dim * sizeof(float);

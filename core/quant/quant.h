@@ -82,6 +82,9 @@ typedef struct qvi_quant {
     float *corr;    /* int8: per slot, alpha*offset*sum(code) +
                        dim*offset^2/2 (see quant_int8.c) */
     uint32_t cap;
+    bool borrowed; /* codes and corr lie in memory q does not own (a
+                      snapshot's mapping, qvi_quant_restore): written in
+                      place, never freed; the next growth copies them */
 } qvi_quant;
 
 /* Validates p for vectors of dim components under metric.  Returns QV_OK,
@@ -94,8 +97,44 @@ qv_status qvi_quant_check(const qvi_quant_params *p, char *msg, size_t cap);
 qv_status qvi_quant_create(const qvi_quant_params *p, uint32_t dim,
                            qv_metric metric, qvi_quant **out);
 
-/* NULL is ignored. */
+/* NULL is ignored.  Borrowed codes are not freed. */
 void qvi_quant_free(qvi_quant *q);
+
+/* Floats of the tables training produces: 2 dim for the 1.5 and 2-bit
+ * binary encodings (mean[dim] then sd[dim]), m * 256 * bucket for product
+ * (the centroids, laid out as q->cent: see quant_pq.c), 0 for int8 and
+ * one-bit binary (int8's state is alpha and offset). */
+size_t qvi_quant_table_floats(const qvi_quant *q);
+
+/* Copies q's trained tables (qvi_quant_table_floats of them) to out. */
+void qvi_quant_tables(const qvi_quant *q, float *out);
+
+/* Makes q, just created (untrained, no slots), the quantizer a file kept:
+ * the trained state -- alpha and offset (int8; ignored otherwise), the
+ * tables (n_tables floats as qvi_quant_tables writes them; copied) -- and
+ * n rows of codes at codes (64-byte aligned) with, for int8, n corrections
+ * at corr, both *borrowed*: q edits them in place, never frees them, and
+ * copies them at its first growth.  No training runs.  Checks what can be
+ * checked in O(n) without reading the codes: alpha positive and finite,
+ * offset and every table value finite, standard deviations not negative,
+ * the table count, alignment, every correction finite.  Returns QV_OK,
+ * QV_EINVAL (a value training never produces; q unchanged, message in
+ * msg, cap bytes) or QV_ENOMEM. */
+qv_status qvi_quant_restore(qvi_quant *q, float alpha, float offset,
+                            const float *tables, size_t n_tables,
+                            uint8_t *codes, float *corr, uint32_t n, char *msg,
+                            size_t cap);
+
+/* The deep check of codes that came from a file, for live slots s < n
+ * (live[s] != 0): int8 codes at most 127 and their corrections equal to
+ * what encoding computes from them (bit for bit), and the padding of every
+ * row zero (int8, product: the bytes past the code; binary: the bits past
+ * the code's).  It does not re-encode the vectors: codes that are
+ * well-formed but not the vectors' own only make searches worse, as
+ * damaged vectors would.  QV_OK, or QV_ECORRUPT with the first bad slot in
+ * *bad. */
+qv_status qvi_quant_check_codes(const qvi_quant *q, const uint8_t *live,
+                                uint32_t n, uint32_t *bad);
 
 /* Makes room for codes of slots 0..n-1 (geometric growth).  QV_OK or
  * QV_ENOMEM (unchanged).  Writer. */
@@ -148,7 +187,7 @@ static inline const uint8_t *qvi_quant_code(const qvi_quant *q, uint32_t slot)
 /* Bytes a search reads per point: the code and, for int8, its correction. */
 size_t qvi_quant_point_bytes(const qvi_quant *q);
 
-/* Heap bytes of the codes and tables. */
+/* Heap bytes of the codes and tables (borrowed codes are not heap). */
 size_t qvi_quant_memory_bytes(const qvi_quant *q);
 
 /* ---- private to core/quant/ ---- */
@@ -159,6 +198,9 @@ qv_status qvi_q8_train(qvi_quant *q, const float *base, size_t stride,
 void qvi_q8_encode(qvi_quant *q, uint32_t slot, const float *v);
 void qvi_q8_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
                     qvi_quant_query *out);
+/* The correction of a code whose values sum to sum (bit for bit what
+ * qvi_q8_encode stores). */
+float qvi_q8_correction(const qvi_quant *q, uint32_t sum);
 
 /* binary (quant_binary.c) */
 qv_status qvi_qb_train(qvi_quant *q, const float *base, size_t stride,

@@ -111,7 +111,7 @@ static uint32_t encode_row(const qvi_quant *q, const float *v, uint8_t *code)
     return sum;
 }
 
-static float correction(const qvi_quant *q, uint32_t sum)
+float qvi_q8_correction(const qvi_quant *q, uint32_t sum)
 {
     return q->alpha * q->offset * (float)sum +
            (float)q->dim * q->offset * q->offset * 0.5f;
@@ -120,7 +120,7 @@ static float correction(const qvi_quant *q, uint32_t sum)
 void qvi_q8_encode(qvi_quant *q, uint32_t slot, const float *v)
 {
     uint8_t *code = q->codes + (size_t)slot * q->row;
-    q->corr[slot] = correction(q, encode_row(q, v, code));
+    q->corr[slot] = qvi_q8_correction(q, encode_row(q, v, code));
 }
 
 static float dist_l2(const qvi_quant_query *qq, uint32_t slot)
@@ -153,6 +153,6 @@ void qvi_q8_prepare(const qvi_quant *q, const float *query, uint8_t *buf,
                 : q->metric == QV_METRIC_MANHATTAN ? dist_l1
                                                    : dist_dot;
     out->code = buf;
-    out->corr = correction(q, encode_row(q, query, buf));
+    out->corr = qvi_q8_correction(q, encode_row(q, query, buf));
     out->planes = 0;
 }
