@@ -32,6 +32,33 @@
 
 #include <stdio.h>
 #include <xxhash.h>
+#include <string.h>
+
+/* Little readers and writers of the file's integers (native byte order,
+ * docs/FORMAT.md; any alignment). */
+static inline void qvi_put32(uint8_t *p, uint32_t v)
+{
+    memcpy(p, &v, 4);
+}
+
+static inline void qvi_put64(uint8_t *p, uint64_t v)
+{
+    memcpy(p, &v, 8);
+}
+
+static inline uint32_t qvi_rd32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static inline uint64_t qvi_rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
 
 /* ---- format constants (docs/FORMAT.md) ----------------------------------- */
 

@@ -56,16 +56,6 @@ void qvi_snapshot_graph_sizes(const qvi_hnsw *h, uint32_t n_slots,
     *upper_words = words;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-
 /* Copies a record of `words` uint32 whose first `head` words are headers
  * (count, and in-degree above level 0) and the rest links, zeroing the
  * unused link cells. */
@@ -83,18 +73,18 @@ void qvi_snapshot_write_graph(qvi_snapw *w, const qvi_hnsw *h, uint32_t n_slots,
                               uint32_t n_upper, uint64_t upper_words)
 {
     uint8_t g[QVI_SNAP_GRAPH_SIZE] = {0};
-    put32(g, h->m);
-    put32(g + 4, h->m0);
-    put32(g + 8, h->ef_construct);
-    put32(g + 12, h->count ? h->entry : 0);
-    put32(g + 16, (uint32_t)h->max_level);
-    put32(g + 20, n_upper);
-    put64(g + 24, h->count);
-    put64(g + 32, h->rng);
-    put64(g + 40, h->dirty);
-    put64(g + 48, upper_words);
+    qvi_put32(g, h->m);
+    qvi_put32(g + 4, h->m0);
+    qvi_put32(g + 8, h->ef_construct);
+    qvi_put32(g + 12, h->count ? h->entry : 0);
+    qvi_put32(g + 16, (uint32_t)h->max_level);
+    qvi_put32(g + 20, n_upper);
+    qvi_put64(g + 24, h->count);
+    qvi_put64(g + 32, h->rng);
+    qvi_put64(g + 40, h->dirty);
+    qvi_put64(g + 48, upper_words);
     for (unsigned l = 0; l <= QVI_HNSW_MAX_LEVEL; l++)
-        put64(g + 56 + 8 * (size_t)l, h->level_count[l]);
+        qvi_put64(g + 56 + 8 * (size_t)l, h->level_count[l]);
     qvi_snapw_begin(w, QVI_SNAP_GRAPH);
     qvi_snapw_put(w, g, sizeof(g));
     qvi_snapw_end(w);
@@ -115,9 +105,9 @@ void qvi_snapshot_write_graph(qvi_snapw *w, const qvi_hnsw *h, uint32_t n_slots,
         if (lv == QVI_HNSW_ABSENT || lv == 0)
             continue;
         uint8_t e[QVI_SNAP_UPPER_ENTRY_SIZE];
-        put32(e, s);
-        put32(e + 4, lv);
-        put64(e + 8, off);
+        qvi_put32(e, s);
+        qvi_put32(e + 4, lv);
+        qvi_put64(e + 8, off);
         qvi_snapw_put(w, e, sizeof(e));
         off += (uint64_t)lv * h->recu;
     }

@@ -72,30 +72,6 @@
 
 #define CORRUPT(...) qvi_snap_fail(err, errcap, QV_ECORRUPT, __VA_ARGS__)
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 uint32_t qvi_snap_quant_sections(const qvi_columns *cols)
 {
     if (cols->cfg.quantization == QV_QUANTIZATION_NONE)
@@ -110,18 +86,18 @@ static void put_state(qvi_snapw *w, const qvi_columns *cols)
     const qvi_quant *q = cols->quant;
     uint8_t h[STATE_HEAD] = {0};
     size_t nt = qvi_quant_table_floats(q);
-    put32(h, q->p.kind);
-    put32(h + 4, q->p.encoding);
-    put32(h + 8, q->dim);
-    put32(h + 12, (uint32_t)q->metric);
-    put32(h + 16, (uint32_t)q->row);
-    put32(h + 20, cols->n_slots);
-    put64(h + 24, cols->quant_trained_on);
+    qvi_put32(h, q->p.kind);
+    qvi_put32(h + 4, q->p.encoding);
+    qvi_put32(h + 8, q->dim);
+    qvi_put32(h + 12, (uint32_t)q->metric);
+    qvi_put32(h + 16, (uint32_t)q->row);
+    qvi_put32(h + 20, cols->n_slots);
+    qvi_put64(h + 24, cols->quant_trained_on);
     if (q->p.kind == QV_QUANTIZATION_INT8) {
         memcpy(h + 32, &q->alpha, 4);
         memcpy(h + 36, &q->offset, 4);
     }
-    put64(h + 40, nt);
+    qvi_put64(h + 40, nt);
     qvi_snapw_begin(w, QVI_SNAP_QUANT_STATE);
     qvi_snapw_put(w, h, sizeof(h));
     if (q->p.kind == QV_QUANTIZATION_PRODUCT) {
@@ -242,9 +218,10 @@ qv_status qvi_snap_read_quant(const qvi_snap_file *f, qvi_quant **out,
         return CORRUPT("section 'quantization state': %llu bytes, at least "
                        "%u expected",
                        (unsigned long long)len, STATE_HEAD);
-    uint32_t kind = rd32(p), enc = rd32(p + 4), dim = rd32(p + 8),
-             metric = rd32(p + 12), row = rd32(p + 16), slots = rd32(p + 20);
-    uint64_t trained = rd64(p + 24), nt = rd64(p + 40);
+    uint32_t kind = qvi_rd32(p), enc = qvi_rd32(p + 4), dim = qvi_rd32(p + 8),
+             metric = qvi_rd32(p + 12), row = qvi_rd32(p + 16),
+             slots = qvi_rd32(p + 20);
+    uint64_t trained = qvi_rd64(p + 24), nt = qvi_rd64(p + 40);
     float alpha, offset;
     memcpy(&alpha, p + 32, 4);
     memcpy(&offset, p + 36, 4);
@@ -255,7 +232,7 @@ qv_status qvi_snap_read_quant(const qvi_snap_file *f, qvi_quant **out,
                        "dim %u, metric %u, %u slots disagree with the config",
                        kind, enc, dim, metric, slots);
     if (trained > n || memcmp(p + 48, zero16, 16) != 0 ||
-        (!int8 && (rd32(p + 32) || rd32(p + 36))))
+        (!int8 && (qvi_rd32(p + 32) || qvi_rd32(p + 36))))
         return CORRUPT("section 'quantization state': bad header (trained on "
                        "%llu of %u slots)",
                        (unsigned long long)trained, n);

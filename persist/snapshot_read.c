@@ -130,22 +130,6 @@ qv_status qvi_snap_fail(char *err, size_t errcap, qv_status st, const char *fmt,
 
 #define CORRUPT(...) qvi_snap_fail(err, errcap, QV_ECORRUPT, __VA_ARGS__)
 
-/* ---- little readers (native byte order, unaligned) ----------------------- */
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 static bool all_zero(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -190,21 +174,21 @@ static qv_status parse_header(const uint8_t *buf, size_t len, qvi_snap_file *f,
         return CORRUPT("header: the file is %zu bytes, shorter than its "
                        "header (truncated)",
                        len);
-    uint32_t bom = rd32(buf + 8);
+    uint32_t bom = qvi_rd32(buf + 8);
     if (bom == __builtin_bswap32(QVI_SNAP_BOM))
         return qvi_snap_fail(err, errcap, QV_EFORMAT,
                              "written on a machine of the other byte order");
     if (bom != QVI_SNAP_BOM)
         return CORRUPT("header: bad byte-order mark 0x%08x", bom);
-    f->version = rd32(buf + 12);
+    f->version = qvi_rd32(buf + 12);
     if (f->version != QVI_SNAP_VERSION)
         return qvi_snap_fail(err, errcap, QV_EFORMAT,
                              "format version %u; this build reads version %u",
                              f->version, QVI_SNAP_VERSION);
-    if (rd32(buf + 16) != QVI_SNAP_HEADER_SIZE)
-        return CORRUPT("header: header size %u, expected %u", rd32(buf + 16),
-                       QVI_SNAP_HEADER_SIZE);
-    f->n_sections = rd32(buf + 20);
+    if (qvi_rd32(buf + 16) != QVI_SNAP_HEADER_SIZE)
+        return CORRUPT("header: header size %u, expected %u",
+                       qvi_rd32(buf + 16), QVI_SNAP_HEADER_SIZE);
+    f->n_sections = qvi_rd32(buf + 20);
     if (f->n_sections == 0 || f->n_sections > QVI_SNAP_MAX_SECTIONS)
         return CORRUPT("header: %u sections (1 to %u allowed)", f->n_sections,
                        QVI_SNAP_MAX_SECTIONS);
@@ -227,11 +211,11 @@ static qv_status parse_header(const uint8_t *buf, size_t len, qvi_snap_file *f,
                        table_end - QVI_SNAP_HEADER_SIZE);
     uint64_t sum = XXH3_64bits_digest(xx);
     XXH3_freeState(xx);
-    f->header_checksum = rd64(buf + QVI_SNAP_HEADER_SUM_AT);
+    f->header_checksum = qvi_rd64(buf + QVI_SNAP_HEADER_SUM_AT);
     if (sum != f->header_checksum)
         return CORRUPT("header: checksum mismatch (header or section table "
                        "damaged)");
-    uint64_t file_size = rd64(buf + 24);
+    uint64_t file_size = qvi_rd64(buf + 24);
     if (file_size != len)
         return CORRUPT("header: the file is %zu bytes, the header says %llu "
                        "(truncated or extended)",
@@ -252,11 +236,11 @@ static qv_status parse_table(qvi_snap_file *f, char *err, size_t errcap)
         const uint8_t *e =
             f->base + QVI_SNAP_HEADER_SIZE + (size_t)i * QVI_SNAP_ENTRY_SIZE;
         qvi_snap_section *s = &f->sections[i];
-        s->kind = rd32(e);
-        s->flags = rd32(e + 4);
-        s->offset = rd64(e + 8);
-        s->length = rd64(e + 16);
-        s->checksum = rd64(e + 24);
+        s->kind = qvi_rd32(e);
+        s->flags = qvi_rd32(e + 4);
+        s->offset = qvi_rd64(e + 8);
+        s->length = qvi_rd64(e + 16);
+        s->checksum = qvi_rd64(e + 24);
         const char *name = qvi_snap_kind_name(s->kind);
         if (s->flags & ~QVI_SNAP_SEC_REQUIRED)
             return CORRUPT("section table entry %u: unknown flags 0x%x", i,
@@ -350,21 +334,21 @@ static qv_status parse_config(qvi_snap_file *f, char *err, size_t errcap)
                        (unsigned long long)len, QVI_SNAP_CONFIG_SIZE);
     qvi_snap_config *c = &f->config;
     qv_collection_config_init(&c->cfg);
-    c->cfg.dim = rd32(p);
-    c->cfg.metric = (qv_metric)rd32(p + 4);
-    c->cfg.hnsw_m = rd32(p + 8);
-    c->cfg.hnsw_ef_construct = rd32(p + 12);
-    c->cfg.full_scan_threshold_kb = rd32(p + 16);
-    c->cfg.max_indexing_threads = rd32(p + 20);
-    c->cfg.hnsw_seed = rd64(p + 24);
-    c->wal_lsn = rd64(p + 32);
-    c->stride = rd32(p + 40);
-    c->n_slots = rd32(p + 44);
-    c->count = rd64(p + 48);
-    c->idmap_cap = rd64(p + 56);
-    c->flags = rd32(p + 64);
-    c->cfg.multivector = rd32(p + 68);
-    c->cfg.datatype = rd32(p + 72); /* zero (float32) in older files */
+    c->cfg.dim = qvi_rd32(p);
+    c->cfg.metric = (qv_metric)qvi_rd32(p + 4);
+    c->cfg.hnsw_m = qvi_rd32(p + 8);
+    c->cfg.hnsw_ef_construct = qvi_rd32(p + 12);
+    c->cfg.full_scan_threshold_kb = qvi_rd32(p + 16);
+    c->cfg.max_indexing_threads = qvi_rd32(p + 20);
+    c->cfg.hnsw_seed = qvi_rd64(p + 24);
+    c->wal_lsn = qvi_rd64(p + 32);
+    c->stride = qvi_rd32(p + 40);
+    c->n_slots = qvi_rd32(p + 44);
+    c->count = qvi_rd64(p + 48);
+    c->idmap_cap = qvi_rd64(p + 56);
+    c->flags = qvi_rd32(p + 64);
+    c->cfg.multivector = qvi_rd32(p + 68);
+    c->cfg.datatype = qvi_rd32(p + 72); /* zero (float32) in older files */
     const qv_collection_config *k = &c->cfg;
     if (k->dim < QV_MIN_DIM || k->dim > QV_MAX_DIM)
         return CORRUPT("section 'config': dim %u out of range", k->dim);
@@ -443,18 +427,18 @@ static qv_status parse_graph(qvi_snap_file *f, char *err, size_t errcap)
                        (unsigned long long)len, QVI_SNAP_GRAPH_SIZE);
     qvi_snap_graph *g = &f->graph;
     const qvi_snap_config *c = &f->config;
-    g->m = rd32(p);
-    g->m0 = rd32(p + 4);
-    g->ef_construct = rd32(p + 8);
-    g->entry = rd32(p + 12);
-    g->max_level = (int32_t)rd32(p + 16);
-    g->n_upper = rd32(p + 20);
-    g->count = rd64(p + 24);
-    g->rng = rd64(p + 32);
-    g->dirty = rd64(p + 40);
-    g->upper_words = rd64(p + 48);
+    g->m = qvi_rd32(p);
+    g->m0 = qvi_rd32(p + 4);
+    g->ef_construct = qvi_rd32(p + 8);
+    g->entry = qvi_rd32(p + 12);
+    g->max_level = (int32_t)qvi_rd32(p + 16);
+    g->n_upper = qvi_rd32(p + 20);
+    g->count = qvi_rd64(p + 24);
+    g->rng = qvi_rd64(p + 32);
+    g->dirty = qvi_rd64(p + 40);
+    g->upper_words = qvi_rd64(p + 48);
     for (unsigned l = 0; l <= QVI_HNSW_MAX_LEVEL; l++)
-        g->level_count[l] = rd64(p + 56 + 8 * (size_t)l);
+        g->level_count[l] = qvi_rd64(p + 56 + 8 * (size_t)l);
     if (!all_zero(p + 304, QVI_SNAP_GRAPH_SIZE - 304))
         return CORRUPT("section 'graph': reserved bytes are not zero");
     if (g->m != c->cfg.hnsw_m || g->m0 != 2 * g->m ||
@@ -514,14 +498,14 @@ static qv_status parse_payload_indexes(const qvi_snap_file *f, char *err,
         return QV_OK;
     uint64_t len;
     const uint8_t *p = qvi_snap_data(f, QVI_SNAP_PAYLOAD_INDEXES, &len);
-    if (len < 8 || rd32(p + 4) != 0)
+    if (len < 8 || qvi_rd32(p + 4) != 0)
         return CORRUPT("section 'payload indexes': bad header");
-    uint32_t n = rd32(p);
+    uint32_t n = qvi_rd32(p);
     uint64_t at = 8;
     for (uint32_t i = 0; i < n; i++) {
         if (len - at < 8)
             return CORRUPT("section 'payload indexes': entry %u is cut", i);
-        uint32_t type = rd32(p + at), klen = rd32(p + at + 4);
+        uint32_t type = qvi_rd32(p + at), klen = qvi_rd32(p + at + 4);
         bool opts = type & QVI_SNAP_PINDEX_OPTS;
         type &= ~QVI_SNAP_PINDEX_OPTS;
         at += 8;
@@ -534,11 +518,11 @@ static qv_status parse_payload_indexes(const qvi_snap_file *f, char *err,
         if (at > len)
             return CORRUPT("section 'payload indexes': entry %u is cut", i);
         if (opts) {
-            if (len - at < 4 || rd32(p + at) > len - at - 4)
+            if (len - at < 4 || qvi_rd32(p + at) > len - at - 4)
                 return CORRUPT("section 'payload indexes': entry %u options "
                                "are cut",
                                i);
-            at += 4 + ((rd32(p + at) + 3u) & ~3u);
+            at += 4 + ((qvi_rd32(p + at) + 3u) & ~3u);
             if (at > len)
                 return CORRUPT("section 'payload indexes': entry %u is cut", i);
         }
@@ -815,7 +799,7 @@ static qv_status read_index_defs(const qvi_snap_file *f, index_defs *d,
         return QV_OK;
     uint64_t len;
     const uint8_t *p = qvi_snap_data(f, QVI_SNAP_PAYLOAD_INDEXES, &len);
-    uint32_t n = rd32(p);
+    uint32_t n = qvi_rd32(p);
     if (n == 0)
         return QV_OK;
     d->keys = calloc(n, sizeof(*d->keys));
@@ -827,7 +811,7 @@ static qv_status read_index_defs(const qvi_snap_file *f, index_defs *d,
     d->n = n;
     uint64_t at = 8;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t type = rd32(p + at), klen = rd32(p + at + 4);
+        uint32_t type = qvi_rd32(p + at), klen = qvi_rd32(p + at + 4);
         d->keys[i] = malloc((size_t)klen + 1);
         if (!d->keys[i])
             return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
@@ -837,7 +821,7 @@ static qv_status read_index_defs(const qvi_snap_file *f, index_defs *d,
         at += 8 + ((klen + 3u) & ~3u);
         if (type &
             QVI_SNAP_PINDEX_OPTS) { /* checked by parse_payload_indexes */
-            d->opts_len[i] = rd32(p + at);
+            d->opts_len[i] = qvi_rd32(p + at);
             d->opts[i] = p + at + 4;
             at += 4 + ((d->opts_len[i] + 3u) & ~3u);
         }

@@ -26,16 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-
 uint32_t qvi_snapshot_sparse_sections(const qvi_columns *cols)
 {
     return cols->sparse ? 4 : 0;
@@ -51,10 +41,10 @@ void qvi_snapshot_write_sparse(qvi_snapw *w, const qvi_columns *cols)
     for (uint32_t slot = 0; slot < n && slot < s->cap; slot++)
         total += cols->live[slot] ? s->rows[slot].nnz : 0;
     uint8_t b[QVI_SNAP_SPARSE_SIZE] = {0};
-    put32(b, cols->cfg.sparse_modifier);
-    put32(b + 4, cols->cfg.sparse_full_scan_threshold);
-    put32(b + 8, n);
-    put64(b + 16, total);
+    qvi_put32(b, cols->cfg.sparse_modifier);
+    qvi_put32(b + 4, cols->cfg.sparse_full_scan_threshold);
+    qvi_put32(b + 8, n);
+    qvi_put64(b + 16, total);
     qvi_snapw_begin(w, QVI_SNAP_SPARSE);
     qvi_snapw_put(w, b, sizeof(b));
     qvi_snapw_end(w);
@@ -82,20 +72,6 @@ void qvi_snapshot_write_sparse(qvi_snapw *w, const qvi_columns *cols)
 /* ---- reading ------------------------------------------------------------- */
 
 #define CORRUPT(...) qvi_snap_fail(err, errcap, QV_ECORRUPT, __VA_ARGS__)
-
-static uint32_t rd32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 /* Checks and copies one row of k entries. */
 static qv_status read_row(const uint8_t *idx, const uint8_t *val, uint32_t k,
@@ -140,7 +116,7 @@ static qv_status read_rows(const qvi_snap_file *f, const uint8_t *lens,
         return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
     uint64_t at = 0;
     for (uint32_t slot = 0; slot < n; slot++) {
-        uint32_t k = rd32(lens + (size_t)slot * 4);
+        uint32_t k = qvi_rd32(lens + (size_t)slot * 4);
         if (k == 0)
             continue;
         if (!live[slot] || k > QV_MAX_SPARSE_NNZ || k > total - at)
@@ -178,13 +154,13 @@ qv_status qvi_snapshot_read_sparse(const qvi_snap_file *f,
     if (!p || len != QVI_SNAP_SPARSE_SIZE)
         return CORRUPT("section 'sparse': missing or %llu bytes, expected %u",
                        (unsigned long long)(p ? len : 0), QVI_SNAP_SPARSE_SIZE);
-    uint32_t modifier = rd32(p), threshold = rd32(p + 4);
-    uint64_t total = rd64(p + 16);
+    uint32_t modifier = qvi_rd32(p), threshold = qvi_rd32(p + 4);
+    uint64_t total = qvi_rd64(p + 16);
     if (modifier > QV_SPARSE_MODIFIER_IDF || threshold == 0 ||
-        rd32(p + 8) != n || rd32(p + 12) != 0 || f->config.cfg.dim != 1)
+        qvi_rd32(p + 8) != n || qvi_rd32(p + 12) != 0 || f->config.cfg.dim != 1)
         return CORRUPT("section 'sparse': bad header (modifier %u, "
                        "threshold %u, %u slots, dim %u)",
-                       modifier, threshold, rd32(p + 8), f->config.cfg.dim);
+                       modifier, threshold, qvi_rd32(p + 8), f->config.cfg.dim);
     for (size_t i = 24; i < QVI_SNAP_SPARSE_SIZE; i++) {
         if (p[i])
             return CORRUPT("section 'sparse': reserved bytes are not zero");

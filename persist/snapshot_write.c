@@ -118,37 +118,27 @@ void qvi_snapw_end(qvi_snapw *w)
     s->checksum = XXH3_64bits_digest(w->xx);
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    memcpy(p, &v, 4);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    memcpy(p, &v, 8);
-}
-
 /* ---- the collection's sections ------------------------------------------ */
 
 static void put_config(qvi_snapw *w, const qvi_columns *cols)
 {
     uint8_t b[QVI_SNAP_CONFIG_SIZE] = {0};
     const qv_collection_config *k = &cols->cfg;
-    put32(b, k->dim);
-    put32(b + 4, (uint32_t)k->metric);
-    put32(b + 8, k->hnsw_m);
-    put32(b + 12, k->hnsw_ef_construct);
-    put32(b + 16, k->full_scan_threshold_kb);
-    put32(b + 20, k->max_indexing_threads);
-    put64(b + 24, k->hnsw_seed);
-    put64(b + 32, cols->lsn);
-    put32(b + 40, (uint32_t)cols->stride);
-    put32(b + 44, cols->n_slots);
-    put64(b + 48, cols->count);
-    put64(b + 56, cols->idmap_cap);
-    put32(b + 64, cols->index ? QVI_SNAP_CFG_HAS_GRAPH : 0);
-    put32(b + 68, k->multivector);
-    put32(b + 72, k->datatype);
+    qvi_put32(b, k->dim);
+    qvi_put32(b + 4, (uint32_t)k->metric);
+    qvi_put32(b + 8, k->hnsw_m);
+    qvi_put32(b + 12, k->hnsw_ef_construct);
+    qvi_put32(b + 16, k->full_scan_threshold_kb);
+    qvi_put32(b + 20, k->max_indexing_threads);
+    qvi_put64(b + 24, k->hnsw_seed);
+    qvi_put64(b + 32, cols->lsn);
+    qvi_put32(b + 40, (uint32_t)cols->stride);
+    qvi_put32(b + 44, cols->n_slots);
+    qvi_put64(b + 48, cols->count);
+    qvi_put64(b + 56, cols->idmap_cap);
+    qvi_put32(b + 64, cols->index ? QVI_SNAP_CFG_HAS_GRAPH : 0);
+    qvi_put32(b + 68, k->multivector);
+    qvi_put32(b + 72, k->datatype);
     qvi_snapw_begin(w, QVI_SNAP_CONFIG);
     qvi_snapw_put(w, b, sizeof(b));
     qvi_snapw_end(w);
@@ -165,22 +155,22 @@ static void put_payload_indexes(qvi_snapw *w, const qvi_columns *cols)
     uint32_t n = cols->n_pindexes;
     uint8_t b[8];
     qvi_snapw_begin(w, QVI_SNAP_PAYLOAD_INDEXES);
-    put32(b, n);
-    put32(b + 4, 0);
+    qvi_put32(b, n);
+    qvi_put32(b + 4, 0);
     qvi_snapw_put(w, b, 8);
     for (uint32_t i = 0; i < n; i++) {
         const char *key = cols->pindex_keys[i];
         uint32_t klen = (uint32_t)strlen(key);
         const uint8_t *opts = cols->pindex_opts ? cols->pindex_opts[i] : NULL;
-        put32(b, ((uint32_t)cols->pindex_kinds[i] + 1) |
-                     (opts ? QVI_SNAP_PINDEX_OPTS : 0));
-        put32(b + 4, klen);
+        qvi_put32(b, ((uint32_t)cols->pindex_kinds[i] + 1) |
+                         (opts ? QVI_SNAP_PINDEX_OPTS : 0));
+        qvi_put32(b + 4, klen);
         qvi_snapw_put(w, b, 8);
         qvi_snapw_put(w, key, klen);
         qvi_snapw_zero(w, ((klen + 3u) & ~3u) - klen);
         if (opts) {
             uint32_t olen = cols->pindex_opts_len[i];
-            put32(b, olen);
+            qvi_put32(b, olen);
             qvi_snapw_put(w, b, 4);
             qvi_snapw_put(w, opts, olen);
             qvi_snapw_zero(w, ((olen + 3u) & ~3u) - olen);
@@ -319,20 +309,20 @@ static void put_header(qvi_snapw *w)
               QVI_SNAP_MAX_SECTIONS * QVI_SNAP_ENTRY_SIZE] = {0};
     size_t n = QVI_SNAP_HEADER_SIZE + (size_t)w->n * QVI_SNAP_ENTRY_SIZE;
     memcpy(b, QVI_SNAP_MAGIC, QVI_SNAP_MAGIC_LEN);
-    put32(b + 8, QVI_SNAP_BOM);
-    put32(b + 12, QVI_SNAP_VERSION);
-    put32(b + 16, QVI_SNAP_HEADER_SIZE);
-    put32(b + 20, w->n);
-    put64(b + 24, w->pos);
+    qvi_put32(b + 8, QVI_SNAP_BOM);
+    qvi_put32(b + 12, QVI_SNAP_VERSION);
+    qvi_put32(b + 16, QVI_SNAP_HEADER_SIZE);
+    qvi_put32(b + 20, w->n);
+    qvi_put64(b + 24, w->pos);
     for (uint32_t i = 0; i < w->n; i++) {
         uint8_t *e = b + QVI_SNAP_HEADER_SIZE + (size_t)i * QVI_SNAP_ENTRY_SIZE;
-        put32(e, w->sec[i].kind);
-        put32(e + 4, w->sec[i].flags);
-        put64(e + 8, w->sec[i].offset);
-        put64(e + 16, w->sec[i].length);
-        put64(e + 24, w->sec[i].checksum);
+        qvi_put32(e, w->sec[i].kind);
+        qvi_put32(e + 4, w->sec[i].flags);
+        qvi_put64(e + 8, w->sec[i].offset);
+        qvi_put64(e + 16, w->sec[i].length);
+        qvi_put64(e + 24, w->sec[i].checksum);
     }
-    put64(b + QVI_SNAP_HEADER_SUM_AT, XXH3_64bits(b, n));
+    qvi_put64(b + QVI_SNAP_HEADER_SUM_AT, XXH3_64bits(b, n));
     if (w->err_no)
         return;
     if (fseek(w->f, 0, SEEK_SET) != 0) {

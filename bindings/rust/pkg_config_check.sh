@@ -9,6 +9,10 @@ trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 pc=$(dirname "$(find "$prefix" -name quiver.pc | head -n 1)")
 unset QUIVER_LIB_DIR
+# A fresh example binary every run: cargo may keep the one linked against
+# an earlier run's (deleted) prefix when only PKG_CONFIG_PATH changed, and
+# the ldd check below would then fail (seen once in a loaded full run).
+rm -rf "$target/debug/examples" "$target/debug/build"/quiver-*
 out=$(PKG_CONFIG_PATH=$pc RUSTC=$rustc CARGO_TARGET_DIR=$target \
       "$cargo" run --offline --locked --quiet \
       --manifest-path "$(dirname "$0")/Cargo.toml" --example rag)
