@@ -1124,50 +1124,10 @@ static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
     return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
 }
 
-/* A nearest query on a multivector: MaxSim with a matrix, one vector as
- * one row (server/multivec.c), or a point id: that point's matrix (of
- * `using`, or lookup_from's vector), the point excluded, as a dense query
- * by id.  MMR is refused. */
-static bool plan_multi(qvs_call *p, plan *q, const cJSON *input,
-                       const cJSON *mmr, const char *using, const char *where)
+/* The "mmr" of a nearest query ({"diversity", "candidates_limit"}), dense
+ * or multivector. */
+static bool plan_mmr(qvs_call *p, plan *q, const cJSON *mmr)
 {
-    if (mmr)
-        return unsupported(p, "mmr on a multivector");
-    q->kind = PK_NEAREST;
-    if (cJSON_IsArray(input))
-        return qvs_mv_query(q->vec, input, &q->query, &q->query_rows, p->resp,
-                            where);
-    xvec x = {0};
-    bool ok = example_x(p, q, input, using, false, &x, where);
-    qvs_sparse_vec_free(&x.sp);
-    if (!ok) {
-        free(x.rows);
-        return false;
-    }
-    q->query = x.rows;
-    q->query_rows = x.n_rows;
-    return true;
-}
-
-/* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
-static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
-                         const cJSON *mmr, const char *using)
-{
-    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
-        return false;
-    if (q->vec->sparse || qvs_sparse_is_input(input))
-        return plan_sparse(p, q, input, using);
-    if (qvs_mv_is_multi(q->vec))
-        return plan_multi(p, q, input, mmr, using, "query");
-    if (qvs_mv_refuse_matrix(input, p->resp))
-        return false;
-    if (!(q->query = malloc(q->vec->size * sizeof(float))))
-        return oom(p->resp);
-    if (!example_vector(p, q, input, using, false, q->query, "query"))
-        return false;
-    q->kind = PK_NEAREST;
-    if (!mmr)
-        return true;
     if (!cJSON_IsObject(mmr))
         return qj_fail_format(p->resp,
                               "query.mmr: invalid type: %s, expected an "
@@ -1194,6 +1154,52 @@ static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
     q->mmr = true;
     q->mmr_lambda = 1.0f - div;
     return true;
+}
+
+/* A nearest query on a multivector: MaxSim with a matrix, one vector as
+ * one row (server/multivec.c), or a point id: that point's matrix (of
+ * `using`, or lookup_from's vector), the point excluded, as a dense query
+ * by id; with MMR over the candidates' matrices (mmr_rerank). */
+static bool plan_multi(qvs_call *p, plan *q, const cJSON *input,
+                       const cJSON *mmr, const char *using, const char *where)
+{
+    q->kind = PK_NEAREST;
+    if (cJSON_IsArray(input)) {
+        if (!qvs_mv_query(q->vec, input, &q->query, &q->query_rows, p->resp,
+                          where))
+            return false;
+    } else {
+        xvec x = {0};
+        bool ok = example_x(p, q, input, using, false, &x, where);
+        qvs_sparse_vec_free(&x.sp);
+        if (!ok) {
+            free(x.rows);
+            return false;
+        }
+        q->query = x.rows;
+        q->query_rows = x.n_rows;
+    }
+    return !mmr || plan_mmr(p, q, mmr);
+}
+
+/* {"nearest": input, "mmr"?: {"diversity", "candidates_limit"}} */
+static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
+                         const cJSON *mmr, const char *using)
+{
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (q->vec->sparse || qvs_sparse_is_input(input))
+        return plan_sparse(p, q, input, using);
+    if (qvs_mv_is_multi(q->vec))
+        return plan_multi(p, q, input, mmr, using, "query");
+    if (qvs_mv_refuse_matrix(input, p->resp))
+        return false;
+    if (!(q->query = malloc(q->vec->size * sizeof(float))))
+        return oom(p->resp);
+    if (!example_vector(p, q, input, using, false, q->query, "query"))
+        return false;
+    q->kind = PK_NEAREST;
+    return !mmr || plan_mmr(p, q, mmr);
 }
 
 static bool ids_filter(qvs_call *p, const qv_point_id *ids, size_t n,
@@ -1801,15 +1807,54 @@ static float similarity(qv_metric m, const float *a, const float *b,
     return (float)s;
 }
 
-/* Maximal marginal relevance over the hits (whose vectors are rows of
- * vecs): the most relevant first, then repeatedly the candidate with the
- * best lambda * relevance - (1 - lambda) * max similarity to those chosen.
- * Reorders hits[0..n) into the chosen order; scores stay the search's. */
-static bool mmr_rerank(qvs_call *p, const plan *q, scored *hits,
-                       const float *vecs, size_t n, size_t want)
+/* MaxSim of rows a (na of them) against rows b (nb): the sum over a's rows
+ * of the best similarity() to one of b's rows (Qdrant's
+ * score_max_similarity; one row each: similarity itself). */
+static float rows_maxsim(qv_metric m, const float *a, uint32_t na,
+                         const float *b, uint32_t nb, uint32_t dim)
+{
+    float sum = 0.0f;
+    for (uint32_t i = 0; i < na; i++) {
+        float best = -INFINITY;
+        for (uint32_t j = 0; j < nb; j++) {
+            float s =
+                similarity(m, a + (size_t)i * dim, b + (size_t)j * dim, dim);
+            best = s > best ? s : best;
+        }
+        sum += best;
+    }
+    return sum;
+}
+
+/* The candidates' vectors for MMR: candidate i's rows start at row
+ * first[i] of rows and end at first[i + 1] (one row each for a dense
+ * vector, a matrix for a multivector). */
+typedef struct mmr_rows {
+    const float *rows;
+    const size_t *first;
+} mmr_rows;
+
+static float mmr_sim(const plan *q, const mmr_rows *v, const float *a,
+                     uint32_t na, size_t j)
 {
     uint32_t dim = q->vec->size;
-    float *qv = malloc(dim * sizeof(float));
+    return rows_maxsim(q->vec->metric, a, na, v->rows + v->first[j] * dim,
+                       (uint32_t)(v->first[j + 1] - v->first[j]), dim);
+}
+
+/* Maximal marginal relevance over the hits (whose vectors are in v): the
+ * most relevant first, then repeatedly the candidate with the best
+ * lambda * relevance - (1 - lambda) * max similarity to those chosen.
+ * Relevance is the similarity to the query; the similarity of candidate c
+ * to a chosen s takes c as the query (Qdrant's mmr: scorer of c, score of
+ * s; MaxSim for multivectors).  Reorders hits[0..n) into the chosen
+ * order; scores stay the search's. */
+static bool mmr_rerank(qvs_call *p, const plan *q, scored *hits,
+                       const mmr_rows *v, size_t n, size_t want)
+{
+    uint32_t dim = q->vec->size;
+    uint32_t qn = q->query_rows ? q->query_rows : 1;
+    float *qv = malloc((size_t)qn * dim * sizeof(float));
     float *rel = malloc((n ? n : 1) * sizeof(float));
     float *maxsim = malloc((n ? n : 1) * sizeof(float));
     size_t *order = malloc((n ? n : 1) * sizeof(size_t));
@@ -1820,11 +1865,12 @@ static bool mmr_rerank(qvs_call *p, const plan *q, scored *hits,
         oom(p->resp);
         goto done;
     }
-    memcpy(qv, q->query, dim * sizeof(float));
+    memcpy(qv, q->query, (size_t)qn * dim * sizeof(float));
     if (q->vec->metric == QV_METRIC_COSINE)
-        normalize(qv, dim);
+        for (uint32_t r = 0; r < qn; r++)
+            normalize(qv + (size_t)r * dim, dim);
     for (size_t i = 0; i < n; i++) {
-        rel[i] = similarity(q->vec->metric, qv, vecs + i * (size_t)dim, dim);
+        rel[i] = mmr_sim(q, v, qv, qn, i);
         maxsim[i] = -INFINITY;
     }
     size_t chosen = 0;
@@ -1847,8 +1893,8 @@ static bool mmr_rerank(qvs_call *p, const plan *q, scored *hits,
         for (size_t i = 0; i < n; i++) {
             if (used[i])
                 continue;
-            float s = similarity(q->vec->metric, vecs + i * (size_t)dim,
-                                 vecs + best * (size_t)dim, dim);
+            float s = mmr_sim(q, v, v->rows + v->first[i] * dim,
+                              (uint32_t)(v->first[i + 1] - v->first[i]), best);
             if (s > maxsim[i])
                 maxsim[i] = s;
         }
@@ -1866,10 +1912,56 @@ done:
     return ok;
 }
 
-static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
+/* The vectors of the candidates s[0..nh) for MMR into *v (rows and first
+ * malloc'd), dropping candidates deleted since the search; *nh shrinks. */
+static bool mmr_fetch(qvs_call *p, const plan *q, scored *s, size_t *nh,
+                      float **rows, size_t **first)
 {
     qv_collection *c = q->vec->coll;
     uint32_t dim = q->vec->size;
+    size_t cap = *nh, used = 0, m = 0;
+    *rows = malloc(cap * (size_t)dim * sizeof(float));
+    *first = malloc((*nh + 1) * sizeof(size_t));
+    if (!*rows || !*first)
+        return oom(p->resp);
+    for (size_t i = 0; i < *nh; i++) {
+        float *one = NULL;
+        uint32_t n = 1;
+        qv_status st;
+        if (q->query_rows) {
+            st = mv_get(c, &s[i].id, dim, &one, &n);
+        } else {
+            one = malloc(dim * sizeof(float));
+            st = one ? qv_get(c, &s[i].id, one, dim) : QV_ENOMEM;
+        }
+        if (st == QV_OK && used + n > cap) {
+            size_t nc = (used + n) * 2;
+            float *g = realloc(*rows, nc * (size_t)dim * sizeof(float));
+            if (!g)
+                st = QV_ENOMEM;
+            else {
+                *rows = g;
+                cap = nc;
+            }
+        }
+        if (st == QV_OK) {
+            memcpy(*rows + used * dim, one, (size_t)n * dim * sizeof(float));
+            (*first)[m] = used;
+            used += n;
+            s[m++] = s[i];
+        }
+        free(one);
+        if (st != QV_OK && st != QV_ENOTFOUND)
+            return qj_fail_lib(p->resp, c, st, "reading a vector");
+    }
+    (*first)[m] = used;
+    *nh = m;
+    return true;
+}
+
+static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
+{
+    qv_collection *c = q->vec->coll;
     uint64_t count = 0;
     qv_status st = qv_count(c, &count);
     if (st != QV_OK)
@@ -1894,6 +1986,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
     qv_hit *hits = malloc(want * sizeof(*hits));
     scored *s = malloc(want * sizeof(*s));
     float *vecs = NULL;
+    size_t *first = NULL;
     bool ok = false;
     size_t nh = 0;
     if (!hits || !s) {
@@ -1913,24 +2006,12 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         q, q->query_rows || qv_metric_higher_is_better(q->vec->metric), s, nh);
     if (q->mmr && nh > 1) {
         /* Candidates deleted since the search are dropped. */
-        if (!(vecs = malloc(nh * (size_t)dim * sizeof(float)))) {
-            oom(p->resp);
+        if (!mmr_fetch(p, q, s, &nh, &vecs, &first))
             goto done;
-        }
-        size_t m = 0;
-        for (size_t i = 0; i < nh; i++) {
-            st = qv_get(c, &s[i].id, vecs + m * (size_t)dim, dim);
-            if (st == QV_OK)
-                s[m++] = s[i];
-            else if (st != QV_ENOTFOUND) {
-                qj_fail_lib(p->resp, c, st, "reading a vector");
-                goto done;
-            }
-        }
-        nh = m;
         uint64_t page = sat_add(q->limit, q->offset);
         size_t keep = (size_t)(page < nh ? page : nh);
-        if (!mmr_rerank(p, q, s, vecs, nh, keep))
+        mmr_rows v = {vecs, first};
+        if (!mmr_rerank(p, q, s, &v, nh, keep))
             goto done;
         nh = keep;
     }
@@ -1939,6 +2020,7 @@ done:
     free(hits);
     free(s);
     free(vecs);
+    free(first);
     return ok;
 }
 
@@ -2001,17 +2083,7 @@ static float sparse_dot(const qvs_sparse_vec *a, const cand *c)
  * library's MaxSim, core/multi/multi_maxsim.c, sums the same way). */
 static float maxsim(qv_metric m, const xvec *x, const cand *c, uint32_t dim)
 {
-    float sum = 0.0f;
-    for (uint32_t i = 0; i < x->n_rows; i++) {
-        float best = -INFINITY;
-        for (uint32_t j = 0; j < c->n_rows; j++) {
-            float s = similarity(m, x->rows + (size_t)i * dim,
-                                 c->v + (size_t)j * dim, dim);
-            best = s > best ? s : best;
-        }
-        sum += best;
-    }
-    return sum;
+    return rows_maxsim(m, x->rows, x->n_rows, c->v, c->n_rows, dim);
 }
 
 enum { EX_POS, EX_NEG, EX_TARGET };

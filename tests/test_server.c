@@ -5239,6 +5239,99 @@ static float xm_sim(const void *ex, int id)
     return xm_maxsim(ex, &xm_pts[id]);
 }
 
+/* MMR on a multivector (was a 400): the candidates' matrices re-ranked as
+ * Qdrant's mmr.rs does -- relevance MaxSim(query, c), similarity of a
+ * candidate c to a chosen s MaxSim(c as the query, s) -- checked against
+ * that greedy selection computed here, on non-integer values (no ties). */
+enum { MM_N = 30 };
+static xmat mm_pts[MM_N + 1];
+
+START_TEST(test_multivector_mmr)
+{
+    create("mm", "{\"vectors\":{\"m\":{\"size\":3,\"distance\":\"Dot\","
+                 "\"multivector_config\":{\"comparator\":\"max_sim\"}}}}");
+    static char body[32768];
+    uint64_t seed = 0x5eed1234u;
+    size_t o = (size_t)snprintf(body, sizeof(body), "{\"points\":[");
+    for (int id = 1; id <= MM_N; id++) {
+        xmat *m = &mm_pts[id];
+        m->n = 1 + id % 3;
+        o += (size_t)snprintf(body + o, sizeof(body) - o,
+                              "%s{\"id\":%d,\"vector\":{\"m\":[",
+                              id > 1 ? "," : "", id);
+        for (int i = 0; i < m->n; i++) {
+            for (int d = 0; d < XMD; d++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                m->r[i][d] = (float)((double)(seed >> 40) / (1 << 23)) - 1.0f;
+            }
+            o += (size_t)snprintf(
+                body + o, sizeof(body) - o, "%s[%.9g,%.9g,%.9g]", i ? "," : "",
+                (double)m->r[i][0], (double)m->r[i][1], (double)m->r[i][2]);
+        }
+        o += (size_t)snprintf(body + o, sizeof(body) - o, "]}}");
+    }
+    snprintf(body + o, sizeof(body) - o, "]}");
+    expect_ok(call("PUT", "/collections/mm/points?wait=true", body));
+    xmat qm = {.n = 2, .r = {{0.25f, -0.5f, 0.75f}, {-0.125f, 0.5f, 0.5f}}};
+    const float lambda = 0.4f; /* diversity 0.6 */
+    const int limit = 6;
+    /* the reference: every point a candidate (candidates_limit 30) */
+    float rel[MM_N + 1], maxs[MM_N + 1];
+    bool used[MM_N + 1] = {false};
+    int order[MM_N];
+    for (int id = 1; id <= MM_N; id++) {
+        rel[id] = xm_maxsim(&qm, &mm_pts[id]);
+        maxs[id] = -INFINITY;
+    }
+    for (int k = 0; k < limit; k++) {
+        int best = 0;
+        float bs = -INFINITY;
+        for (int id = 1; id <= MM_N; id++) {
+            if (used[id])
+                continue;
+            float sc = k == 0 ? rel[id]
+                              : lambda * rel[id] - (1.0f - lambda) * maxs[id];
+            if (!best || sc > bs) {
+                best = id;
+                bs = sc;
+            }
+        }
+        used[best] = true;
+        order[k] = best;
+        for (int id = 1; id <= MM_N; id++) {
+            float sm = xm_maxsim(&mm_pts[id], &mm_pts[best]);
+            if (!used[id] && sm > maxs[id])
+                maxs[id] = sm;
+        }
+    }
+    const cJSON *pts =
+        xquery("mm", "query",
+               "{\"query\":{\"nearest\":[[0.25,-0.5,0.75],[-0.125,0.5,0.5]],"
+               "\"mmr\":{\"diversity\":0.6,\"candidates_limit\":30}},\"using\":"
+               "\"m\",\"params\":{\"exact\":true},\"limit\":6}");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), limit);
+    bool differs = false;
+    for (int k = 0; k < limit; k++) {
+        const cJSON *p = cJSON_GetArrayItem(pts, k);
+        ck_assert_msg((int)num(p, "id") == order[k],
+                      "mmr hit %d: id %d, "
+                      "expected %d",
+                      k, (int)num(p, "id"), order[k]);
+        ck_assert(fabs(num(p, "score") - rel[order[k]]) <= 1e-5);
+        differs = differs || (k > 0 && rel[order[k]] > rel[order[k - 1]]);
+    }
+    ck_assert_msg(differs, "diversity changed nothing: pick another query");
+    /* by point id too, with the point itself left out */
+    const cJSON *byid = xquery(
+        "mm", "query",
+        "{\"query\":{\"nearest\":3,\"mmr\":{\"diversity\":0.6}},\"using\":"
+        "\"m\",\"limit\":4}");
+    ck_assert_int_eq(cJSON_GetArraySize(byid), 4);
+    for (int k = 0; k < 4; k++)
+        ck_assert_int_ne((int)num(cJSON_GetArrayItem(byid, k), "id"), 3);
+}
+END_TEST
+
 START_TEST(test_multivector_recommend_discover)
 {
     create("xm", "{\"vectors\":{\"m\":{\"size\":3,\"distance\":\"Dot\","
@@ -6481,6 +6574,7 @@ static Suite *server_suite(void)
     tcase_set_timeout(xreco, 60);
     tcase_add_test(xreco, test_sparse_recommend_discover);
     tcase_add_test(xreco, test_multivector_recommend_discover);
+    tcase_add_test(xreco, test_multivector_mmr);
     suite_add_tcase(s, xreco);
 
     TCase *strict = tcase_create("strict");
