@@ -1100,32 +1100,8 @@ static bool unsupported(qvs_call *p, const char *what)
         p->resp, "%s is not supported by this server (Quiver)", what);
 }
 
-/* A sparse query (server/sparse.h) against the sparse vector `using`. */
-static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using)
-{
-    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
-        return false;
-    if (!q->vec->sparse && qvs_sparse_is_json(j))
-        return qj_fail_input(p->resp, "Conversion between sparse and regular "
-                                      "vectors failed");
-    if (!q->vec->sparse)
-        return unsupported(p, "a Document (inference) for a dense vector");
-    /* A dense vector (or matrix) for a sparse `using`: Qdrant's sparse
-     * index refuses the query vector (WrongSparse), as writes do. */
-    if (cJSON_IsArray(j))
-        return qj_fail_input(p->resp, "Conversion between sparse and regular "
-                                      "vectors failed");
-    q->kind = PK_SPARSE;
-    qv_point_id id; /* by id: that point's vector, the point excluded */
-    if (!cJSON_IsObject(j))
-        return qvs_sparse_of_point(p->coll, q->vec, j, &id, &q->sparse,
-                                   p->resp) &&
-               add_exclude(p, q, &id);
-    return qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query");
-}
-
-/* The "mmr" of a nearest query ({"diversity", "candidates_limit"}), dense
- * or multivector. */
+/* The "mmr" of a nearest query ({"diversity", "candidates_limit"}), dense,
+ * sparse or multivector. */
 static bool plan_mmr(qvs_call *p, plan *q, const cJSON *mmr)
 {
     if (!cJSON_IsObject(mmr))
@@ -1154,6 +1130,32 @@ static bool plan_mmr(qvs_call *p, plan *q, const cJSON *mmr)
     q->mmr = true;
     q->mmr_lambda = 1.0f - div;
     return true;
+}
+
+/* A sparse query (server/sparse.h) against the sparse vector `using`. */
+static bool plan_sparse(qvs_call *p, plan *q, const cJSON *j, const char *using,
+                        const cJSON *mmr)
+{
+    if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
+        return false;
+    if (!q->vec->sparse && qvs_sparse_is_json(j))
+        return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                      "vectors failed");
+    if (!q->vec->sparse)
+        return unsupported(p, "a Document (inference) for a dense vector");
+    /* A dense vector (or matrix) for a sparse `using`: Qdrant's sparse
+     * index refuses the query vector (WrongSparse), as writes do. */
+    if (cJSON_IsArray(j))
+        return qj_fail_input(p->resp, "Conversion between sparse and regular "
+                                      "vectors failed");
+    q->kind = PK_SPARSE;
+    qv_point_id id; /* by id: that point's vector, the point excluded */
+    bool ok = cJSON_IsObject(j)
+                  ? qvs_sparse_from_input(j, true, &q->sparse, p->resp, "query")
+                  : qvs_sparse_of_point(p->coll, q->vec, j, &id, &q->sparse,
+                                        p->resp) &&
+                        add_exclude(p, q, &id);
+    return ok && (!mmr || plan_mmr(p, q, mmr));
 }
 
 /* A nearest query on a multivector: MaxSim with a matrix, one vector as
@@ -1189,7 +1191,7 @@ static bool plan_nearest(qvs_call *p, plan *q, const cJSON *input,
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
     if (q->vec->sparse || qvs_sparse_is_input(input))
-        return plan_sparse(p, q, input, using);
+        return plan_sparse(p, q, input, using, mmr);
     if (qvs_mv_is_multi(q->vec))
         return plan_multi(p, q, input, mmr, using, "query");
     if (qvs_mv_refuse_matrix(input, p->resp))
@@ -1313,7 +1315,7 @@ static bool plan_query_object(qvs_call *p, plan *q, const cJSON *j,
     /* A sparse query (server/sparse*.c) is a leaf like a dense one; the
      * tree (prefetch, rescoring, fusion, formula) is the same. */
     if (qvs_sparse_is_input(j))
-        return plan_sparse(p, q, j, using);
+        return plan_sparse(p, q, j, using, NULL);
     if ((x = member(j, "discover")))
         return plan_discover(p, q, x, using);
     if (cJSON_GetObjectItemCaseSensitive(j, "context"))
@@ -1605,7 +1607,7 @@ static bool plan_search(qvs_call *p, const cJSON *o, plan *q)
     if (!(q->vec = qvs_call_vector(p, name)))
         return false;
     if (q->vec->sparse || cJSON_IsObject(v))
-        return plan_sparse(p, q, v, name);
+        return plan_sparse(p, q, v, name, NULL);
     /* The legacy request takes one dense vector, which a multivector
      * searches as a matrix of one row (qdrant/qdrant#4203). */
     if (cJSON_IsArray(v) && cJSON_IsArray(v->child))
@@ -1842,37 +1844,29 @@ static float mmr_sim(const plan *q, const mmr_rows *v, const float *a,
                        (uint32_t)(v->first[j + 1] - v->first[j]), dim);
 }
 
-/* Maximal marginal relevance over the hits (whose vectors are in v): the
- * most relevant first, then repeatedly the candidate with the best
- * lambda * relevance - (1 - lambda) * max similarity to those chosen.
- * Relevance is the similarity to the query; the similarity of candidate c
- * to a chosen s takes c as the query (Qdrant's mmr: scorer of c, score of
- * s; MaxSim for multivectors).  Reorders hits[0..n) into the chosen
- * order; scores stay the search's. */
-static bool mmr_rerank(qvs_call *p, const plan *q, scored *hits,
-                       const mmr_rows *v, size_t n, size_t want)
+/* Maximal marginal relevance over hits[0..n) with relevance rel[i] (the
+ * similarity to the query): the most relevant first, then repeatedly the
+ * candidate with the best lambda * relevance - (1 - lambda) * max
+ * similarity to those chosen, sim(ctx, c, s) taking candidate c as the
+ * query (Qdrant's mmr.rs: the scorer of c scores s).  Reorders the first
+ * `want` hits into the chosen order; scores stay the search's. */
+typedef float (*mmr_sim_fn)(const void *ctx, size_t c, size_t s);
+
+static bool mmr_select(qvs_call *p, const plan *q, scored *hits,
+                       const float *rel, mmr_sim_fn sim, const void *ctx,
+                       size_t n, size_t want)
 {
-    uint32_t dim = q->vec->size;
-    uint32_t qn = q->query_rows ? q->query_rows : 1;
-    float *qv = malloc((size_t)qn * dim * sizeof(float));
-    float *rel = malloc((n ? n : 1) * sizeof(float));
     float *maxsim = malloc((n ? n : 1) * sizeof(float));
     size_t *order = malloc((n ? n : 1) * sizeof(size_t));
     bool *used = calloc(n ? n : 1, sizeof(bool));
     scored *out = malloc((n ? n : 1) * sizeof(scored));
-    bool ok = qv && rel && maxsim && order && used && out;
+    bool ok = maxsim && order && used && out;
     if (!ok) {
         oom(p->resp);
         goto done;
     }
-    memcpy(qv, q->query, (size_t)qn * dim * sizeof(float));
-    if (q->vec->metric == QV_METRIC_COSINE)
-        for (uint32_t r = 0; r < qn; r++)
-            normalize(qv + (size_t)r * dim, dim);
-    for (size_t i = 0; i < n; i++) {
-        rel[i] = mmr_sim(q, v, qv, qn, i);
+    for (size_t i = 0; i < n; i++)
         maxsim[i] = -INFINITY;
-    }
     size_t chosen = 0;
     while (chosen < want && chosen < n) {
         size_t best = n;
@@ -1893,22 +1887,59 @@ static bool mmr_rerank(qvs_call *p, const plan *q, scored *hits,
         for (size_t i = 0; i < n; i++) {
             if (used[i])
                 continue;
-            float s = mmr_sim(q, v, v->rows + v->first[i] * dim,
-                              (uint32_t)(v->first[i + 1] - v->first[i]), best);
-            if (s > maxsim[i])
-                maxsim[i] = s;
+            float sm = sim(ctx, i, best);
+            if (sm > maxsim[i])
+                maxsim[i] = sm;
         }
     }
     for (size_t i = 0; i < chosen; i++)
         out[i] = hits[order[i]];
     memcpy(hits, out, chosen * sizeof(scored));
 done:
-    free(qv);
-    free(rel);
     free(maxsim);
     free(order);
     free(used);
     free(out);
+    return ok;
+}
+
+typedef struct rows_ctx {
+    const plan *q;
+    const mmr_rows *v;
+} rows_ctx;
+
+static float rows_pair(const void *ctx, size_t c, size_t s)
+{
+    const rows_ctx *x = ctx;
+    uint32_t dim = x->q->vec->size;
+    const mmr_rows *v = x->v;
+    return mmr_sim(x->q, v, v->rows + v->first[c] * dim,
+                   (uint32_t)(v->first[c + 1] - v->first[c]), s);
+}
+
+/* MMR over dense or multivector candidates (their rows in v). */
+static bool mmr_rerank(qvs_call *p, const plan *q, scored *hits,
+                       const mmr_rows *v, size_t n, size_t want)
+{
+    uint32_t dim = q->vec->size;
+    uint32_t qn = q->query_rows ? q->query_rows : 1;
+    float *qv = malloc((size_t)qn * dim * sizeof(float));
+    float *rel = malloc((n ? n : 1) * sizeof(float));
+    bool ok = qv && rel;
+    if (!ok) {
+        oom(p->resp);
+    } else {
+        memcpy(qv, q->query, (size_t)qn * dim * sizeof(float));
+        if (q->vec->metric == QV_METRIC_COSINE)
+            for (uint32_t r = 0; r < qn; r++)
+                normalize(qv + (size_t)r * dim, dim);
+        for (size_t i = 0; i < n; i++)
+            rel[i] = mmr_sim(q, v, qv, qn, i);
+        rows_ctx x = {q, v};
+        ok = mmr_select(p, q, hits, rel, rows_pair, &x, n, want);
+    }
+    free(qv);
+    free(rel);
     return ok;
 }
 
@@ -2024,9 +2055,98 @@ done:
     return ok;
 }
 
+/* Qdrant's sparse dot (sparse_vector.rs score): the products over the
+ * indices both hold (both ascending), summed in f32 in index order; 0
+ * without any. */
+static float sparse_dot_raw(const uint32_t *ai, const float *av, uint32_t an,
+                            const uint32_t *bi, const float *bv, uint32_t bn)
+{
+    float s = 0.0f;
+    uint32_t i = 0, j = 0;
+    while (i < an && j < bn) {
+        if (ai[i] < bi[j])
+            i++;
+        else if (ai[i] > bi[j])
+            j++;
+        else
+            s += av[i++] * bv[j++];
+    }
+    return s;
+}
+
+/* Sparse MMR candidates: each one's stored vector (ascending indices). */
+typedef struct sparse_cands {
+    uint32_t **idx;
+    float **val;
+    uint32_t *nnz;
+} sparse_cands;
+
+static float sparse_pair_sim(const void *ctx, size_t c, size_t s)
+{
+    const sparse_cands *x = ctx;
+    return sparse_dot_raw(x->idx[c], x->val[c], x->nnz[c], x->idx[s], x->val[s],
+                          x->nnz[s]);
+}
+
+/* MMR over sparse candidates s[0..*nh), as Qdrant's mmr.rs on a volatile
+ * sparse storage: relevance and similarities are plain sparse dots (the
+ * query as given, no IDF: IDF belongs to the index search that found the
+ * candidates).  Candidates deleted since the search are dropped; *nh
+ * becomes the page kept. */
+static bool sparse_mmr(qvs_call *p, const plan *q, scored *s, size_t *nh)
+{
+    size_t n = *nh, m = 0;
+    qv_collection *c = q->vec->coll;
+    sparse_cands x = {calloc(n, sizeof(uint32_t *)), calloc(n, sizeof(float *)),
+                      calloc(n, sizeof(uint32_t))};
+    float *rel = malloc(n * sizeof(float));
+    qvs_sparse_vec qs = {
+        malloc((q->sparse.nnz ? q->sparse.nnz : 1) * sizeof(uint32_t)),
+        malloc((q->sparse.nnz ? q->sparse.nnz : 1) * sizeof(float)),
+        q->sparse.nnz};
+    bool ok = x.idx && x.val && x.nnz && rel && qs.indices && qs.values;
+    if (!ok) {
+        oom(p->resp);
+        goto done;
+    }
+    memcpy(qs.indices, q->sparse.indices, qs.nnz * sizeof(uint32_t));
+    memcpy(qs.values, q->sparse.values, qs.nnz * sizeof(float));
+    if (!(ok = sparse_sort(p, &qs)))
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        qv_status st =
+            qv_sparse_get(c, &s[i].id, &x.idx[m], &x.val[m], &x.nnz[m]);
+        if (st == QV_ENOTFOUND)
+            continue;
+        if (st != QV_OK) {
+            ok = qj_fail_lib(p->resp, c, st, "reading a vector");
+            goto done;
+        }
+        rel[m] = sparse_dot_raw(qs.indices, qs.values, qs.nnz, x.idx[m],
+                                x.val[m], x.nnz[m]);
+        s[m++] = s[i];
+    }
+    uint64_t page = sat_add(q->limit, q->offset);
+    size_t keep = (size_t)(page < m ? page : m);
+    ok = mmr_select(p, q, s, rel, sparse_pair_sim, &x, m, keep);
+    *nh = keep;
+done:
+    for (size_t i = 0; x.idx && x.val && i < m; i++) {
+        qv_free(x.idx[i]);
+        qv_free(x.val[i]);
+    }
+    free(x.idx);
+    free(x.val);
+    free(x.nnz);
+    free(rel);
+    qvs_sparse_vec_free(&qs);
+    return ok;
+}
+
 static bool run_sparse(qvs_call *p, const plan *q, cJSON *arr)
 {
-    uint64_t want = sat_add(sat_add(q->limit, q->offset), q->n_exclude);
+    uint64_t want = q->mmr ? q->mmr_candidates : sat_add(q->limit, q->offset);
+    want = sat_add(want, q->n_exclude);
     qv_hit *hits = NULL;
     size_t nh = 0;
     if (!qvs_sparse_search(q->vec, &q->sparse, q->filter, want, q->exact,
@@ -2036,10 +2156,14 @@ static bool run_sparse(qvs_call *p, const plan *q, cJSON *arr)
     bool ok = s != NULL;
     for (size_t i = 0; ok && i < nh; i++)
         s[i] = (scored){hits[i].id, hits[i].score};
-    if (ok)
-        ok = emit_page(p, q, arr, s, keep_hits(q, true, s, nh));
-    else
+    if (ok) {
+        nh = keep_hits(q, true, s, nh);
+        if (q->mmr && nh > 1)
+            ok = sparse_mmr(p, q, s, &nh);
+        ok = ok && emit_page(p, q, arr, s, nh);
+    } else {
         oom(p->resp);
+    }
     free(s);
     free(hits);
     return ok;
@@ -2061,21 +2185,11 @@ typedef struct cand {
     uint32_t nnz;
 } cand;
 
-/* Qdrant's sparse dot (sparse_vector.rs score): the products over the
- * indices both hold, summed in f32 in index order; 0 without any. */
+/* Qdrant's sparse dot (sparse_vector.rs score), candidate side. */
 static float sparse_dot(const qvs_sparse_vec *a, const cand *c)
 {
-    float s = 0.0f;
-    uint32_t i = 0, j = 0;
-    while (i < a->nnz && j < c->nnz) {
-        if (a->indices[i] < c->idx[j])
-            i++;
-        else if (a->indices[i] > c->idx[j])
-            j++;
-        else
-            s += a->values[i++] * c->val[j++];
-    }
-    return s;
+    return sparse_dot_raw(a->indices, a->values, a->nnz, c->idx, c->val,
+                          c->nnz);
 }
 
 /* MaxSim of the query rows x against the candidate's rows, with the row

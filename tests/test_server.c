@@ -5239,6 +5239,105 @@ static float xm_sim(const void *ex, int id)
     return xm_maxsim(ex, &xm_pts[id]);
 }
 
+/* MMR on a sparse vector (was a 400): relevance and similarities are plain
+ * sparse dots, as Qdrant's mmr.rs on a volatile sparse storage; the
+ * candidates are the points sharing a dimension with the query. */
+enum { SM_N = 30, SM_D = 16 };
+static float sm_pts[SM_N + 1][SM_D];
+
+static float sm_dot(const float *a, const float *b)
+{
+    float s = 0.0f;
+    for (int d = 0; d < SM_D; d++)
+        if (a[d] != 0.0f && b[d] != 0.0f)
+            s += a[d] * b[d];
+    return s;
+}
+
+START_TEST(test_sparse_mmr)
+{
+    create("sm", "{\"sparse_vectors\":{\"t\":{}}}");
+    static char body[32768];
+    uint64_t seed = 0xabcdef12u;
+    size_t o = (size_t)snprintf(body, sizeof(body), "{\"points\":[");
+    for (int id = 1; id <= SM_N; id++) {
+        char idx[256] = "", val[512] = "";
+        size_t oi = 0, ov = 0;
+        for (int d = 0; d < SM_D; d++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            if ((seed >> 60) % 3 != 0)
+                continue;
+            float v = (float)((double)(seed >> 40) / (1 << 24)) + 0.01f;
+            sm_pts[id][d] = v;
+            oi += (size_t)snprintf(idx + oi, sizeof(idx) - oi, "%s%d",
+                                   oi ? "," : "", d);
+            ov += (size_t)snprintf(val + ov, sizeof(val) - ov, "%s%.9g",
+                                   ov ? "," : "", (double)v);
+        }
+        o +=
+            (size_t)snprintf(body + o, sizeof(body) - o,
+                             "%s{\"id\":%d,\"vector\":{\"t\":{\"indices\":[%s],"
+                             "\"values\":[%s]}}}",
+                             id > 1 ? "," : "", id, idx, val);
+    }
+    snprintf(body + o, sizeof(body) - o, "]}");
+    expect_ok(call("PUT", "/collections/sm/points?wait=true", body));
+    float qv[SM_D] = {0};
+    qv[1] = 0.5f, qv[4] = 1.25f, qv[9] = 0.75f, qv[13] = 1.0f;
+    const float lambda = 0.3f; /* diversity 0.7 */
+    const int limit = 5;
+    float rel[SM_N + 1], maxs[SM_N + 1];
+    bool cand[SM_N + 1], used[SM_N + 1] = {false};
+    int order[SM_N], n_cand = 0;
+    for (int id = 1; id <= SM_N; id++) {
+        cand[id] = false;
+        for (int d = 0; d < SM_D; d++)
+            cand[id] = cand[id] || (qv[d] != 0.0f && sm_pts[id][d] != 0.0f);
+        n_cand += cand[id];
+        rel[id] = sm_dot(qv, sm_pts[id]);
+        maxs[id] = -INFINITY;
+    }
+    ck_assert_int_gt(n_cand, limit);
+    for (int k = 0; k < limit; k++) {
+        int best = 0;
+        float bs = -INFINITY;
+        for (int id = 1; id <= SM_N; id++) {
+            if (!cand[id] || used[id])
+                continue;
+            float sc = k == 0 ? rel[id]
+                              : lambda * rel[id] - (1.0f - lambda) * maxs[id];
+            if (!best || sc > bs) {
+                best = id;
+                bs = sc;
+            }
+        }
+        used[best] = true;
+        order[k] = best;
+        for (int id = 1; id <= SM_N; id++) {
+            float sm = sm_dot(sm_pts[id], sm_pts[best]);
+            if (cand[id] && !used[id] && sm > maxs[id])
+                maxs[id] = sm;
+        }
+    }
+    const cJSON *pts = xquery(
+        "sm", "query",
+        "{\"query\":{\"nearest\":{\"indices\":[1,4,9,13],\"values\":[0.5,1.25,"
+        "0.75,1.0]},\"mmr\":{\"diversity\":0.7,\"candidates_limit\":30}},"
+        "\"using\":\"t\",\"limit\":5}");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), limit);
+    bool differs = false;
+    for (int k = 0; k < limit; k++) {
+        const cJSON *p = cJSON_GetArrayItem(pts, k);
+        ck_assert_msg((int)num(p, "id") == order[k],
+                      "mmr hit %d: id %d, expected %d", k, (int)num(p, "id"),
+                      order[k]);
+        ck_assert(fabs(num(p, "score") - rel[order[k]]) <= 1e-5);
+        differs = differs || (k > 0 && rel[order[k]] > rel[order[k - 1]]);
+    }
+    ck_assert_msg(differs, "diversity changed nothing: pick another query");
+}
+END_TEST
+
 /* MMR on a multivector (was a 400): the candidates' matrices re-ranked as
  * Qdrant's mmr.rs does -- relevance MaxSim(query, c), similarity of a
  * candidate c to a chosen s MaxSim(c as the query, s) -- checked against
@@ -6575,6 +6674,7 @@ static Suite *server_suite(void)
     tcase_add_test(xreco, test_sparse_recommend_discover);
     tcase_add_test(xreco, test_multivector_recommend_discover);
     tcase_add_test(xreco, test_multivector_mmr);
+    tcase_add_test(xreco, test_sparse_mmr);
     suite_add_tcase(s, xreco);
 
     TCase *strict = tcase_create("strict");
