@@ -90,7 +90,8 @@
  *   - an example of another kind is Qdrant's WrongSparse / WrongMulti
  *     400, "Conversion between sparse (multi) and regular vectors failed";
  *     a dense example for a multivector is a matrix of one row.
- * relevance_feedback stays dense-only here.
+ * relevance_feedback scores the same way: the items (q->xpos) and the
+ * target by ex_sim, the pairs as indices into the items (fb_pair).
  *
  * Threads: read-only; no server lock is taken (points.h).
  */
@@ -198,7 +199,10 @@ typedef struct plan {
     /* relevance_feedback: a times the target similarity, plus each pair's
      * weight times its similarity difference */
     float fb_a;
-    float *fb_weight; /* n_pos weights */
+    float *fb_weight; /* n_pos weights (xkind: n_fb) */
+    /* xkind feedback: the items are xpos[0..n_pos), pair k is items
+     * fb_pair[2k] (positive) and fb_pair[2k + 1] (negative) */
+    size_t *fb_pair, n_fb;
     /* Sparse and multivector examples (xkind): pos, neg and the discover
      * target live here instead of in pos / neg / query. */
     bool xkind;
@@ -230,6 +234,7 @@ static void plan_free(qvs_call *p, plan *q)
     free(q->pos);
     free(q->neg);
     free(q->fb_weight);
+    free(q->fb_pair);
     xvecs_free(q->xpos, q->n_pos);
     xvecs_free(q->xneg, q->n_neg);
     xvec_free(&q->xtarget);
@@ -925,20 +930,15 @@ static bool discover_target(qvs_call *p, plan *q, const cJSON *t,
     return true;
 }
 
-/* The vector a discover, context or relevance_feedback query scores:
- * sparse vectors and multivectors take discover and context (xkind), only
- * dense ones relevance_feedback here. */
+/* The vector a discover, context or relevance_feedback query scores;
+ * sparse vectors and multivectors (xkind) keep their examples as xvecs. */
 static bool discover_vector(qvs_call *p, plan *q, const char *using,
                             const char *what)
 {
     if (!q->vec && !(q->vec = qvs_call_vector(p, using)))
         return false;
+    (void)what;
     q->xkind = q->vec->sparse || qvs_mv_is_multi(q->vec);
-    if (q->xkind && strcmp(what, "relevance_feedback") == 0)
-        return qj_fail_bad_request(p->resp,
-                                   "%s on a sparse vector or a multivector "
-                                   "is not supported by this server",
-                                   what);
     return true;
 }
 
@@ -1037,6 +1037,57 @@ static bool feedback_pairs(qvs_call *p, plan *q, const float *ex,
     return true;
 }
 
+/* feedback_pairs for sparse vectors and multivectors: the same pairs, as
+ * indices into the items q->xpos[0..n). */
+static bool feedback_xpairs(qvs_call *p, plan *q, const float *sc, size_t n,
+                            float b, float c)
+{
+    size_t cap = n > 1 ? n * (n - 1) : 1, k = 0;
+    q->fb_pair = malloc(2 * cap * sizeof(size_t));
+    q->fb_weight = malloc(cap * sizeof(float));
+    if (!q->fb_pair || !q->fb_weight)
+        return oom(p->resp);
+    for (size_t i = 0; n > 1 && i < n; i++)
+        for (size_t j = 0; j < n; j++) {
+            float conf = sc[i] - sc[j];
+            if (i == j || !(conf > 0.0f))
+                continue;
+            q->fb_pair[2 * k] = i;
+            q->fb_pair[2 * k + 1] = j;
+            q->fb_weight[k++] = powf(conf, b) * c;
+        }
+    q->n_fb = k;
+    return true;
+}
+
+/* The feedback items of a sparse vector or multivector query into q->xpos
+ * (IDF-weighted as recommend's examples), their scores into sc. */
+static bool feedback_xitems(qvs_call *p, plan *q, const cJSON *fb,
+                            const char *using, float *sc)
+{
+    static const char *const where = "query.relevance_feedback";
+    size_t n = (size_t)cJSON_GetArraySize(fb), i = 0;
+    if (!(q->xpos = calloc(n ? n : 1, sizeof(xvec))))
+        return oom(p->resp);
+    q->n_pos = n;
+    for (const cJSON *e = fb->child; e; e = e->next, i++) {
+        char at[96];
+        bool has = false;
+        snprintf(at, sizeof(at), "%s.feedback[%zu]", where, i);
+        const cJSON *jx = member(e, "example");
+        if (!cJSON_IsObject(e) || !jx)
+            return qj_fail_format(p->resp, "%s: missing field `example`", at);
+        if (!qj_float(e, "score", &has, &sc[i], p->resp))
+            return false;
+        if (!has)
+            return qj_fail_format(p->resp, "%s: missing field `score`", at);
+        if (!example_x(p, q, jx, using, false, &q->xpos[i], at) ||
+            (q->vec->sparse && !xvec_weigh(p, q, &q->xpos[i])))
+            return false;
+    }
+    return true;
+}
+
 /* query {"relevance_feedback": {"target", "feedback": [{"example",
  * "score"}], "strategy": {"naive": {a, b, c}}}}. */
 static bool plan_feedback(qvs_call *p, plan *q, const cJSON *x,
@@ -1066,6 +1117,14 @@ static bool plan_feedback(qvs_call *p, plan *q, const cJSON *x,
         !discover_target(p, q, t, using))
         return false;
     size_t n = (size_t)cJSON_GetArraySize(fb), row = q->vec->size, i = 0;
+    q->kind = PK_FEEDBACK;
+    if (q->xkind) {
+        float *xs = malloc((n ? n : 1) * sizeof(float));
+        bool ok = xs ? feedback_xitems(p, q, fb, using, xs) : oom(p->resp);
+        ok = ok && feedback_xpairs(p, q, xs, n, b, c);
+        free(xs);
+        return ok;
+    }
     float *ex = malloc((n ? n : 1) * row * sizeof(float));
     float *sc = malloc((n ? n : 1) * sizeof(float));
     bool ok = ex && sc ? true : oom(p->resp);
@@ -2290,10 +2349,22 @@ static float feedback_score(const plan *q, const float *v)
     return score;
 }
 
+/* feedback_score for sparse vectors and multivectors (ex_sim). */
+static float feedback_xscore(const plan *q, const cand *c)
+{
+    float score = q->fb_a * ex_sim(q, c, EX_TARGET, 0);
+    for (size_t k = 0; k < q->n_fb; k++) {
+        float delta = ex_sim(q, c, EX_POS, q->fb_pair[2 * k]) -
+                      ex_sim(q, c, EX_POS, q->fb_pair[2 * k + 1]);
+        score += q->fb_weight[k] * delta;
+    }
+    return score;
+}
+
 static float scan_score(const plan *q, const cand *c)
 {
     if (q->kind == PK_FEEDBACK)
-        return feedback_score(q, c->v);
+        return q->xkind ? feedback_xscore(q, c) : feedback_score(q, c->v);
     return q->kind == PK_DISCOVER || q->kind == PK_CONTEXT
                ? discover_score(q, c)
                : reco_score(q, c);

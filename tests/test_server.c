@@ -5335,6 +5335,43 @@ START_TEST(test_sparse_mmr)
         differs = differs || (k > 0 && rel[order[k]] > rel[order[k - 1]]);
     }
     ck_assert_msg(differs, "diversity changed nothing: pick another query");
+    /* relevance_feedback (was a 400), scored by sparse dots over every
+     * point holding the vector (feedback_query.rs); target and items by
+     * id left out */
+    const float fa = 1.0f, fb = 1.0f, fc = 2.0f;
+    float fsc[SM_N + 1];
+    int ids[SM_N], n = 0;
+    for (int id = 1; id <= SM_N; id++) {
+        if (id == 2 || id == 3 || id == 6)
+            continue;
+        float pv = sm_dot(sm_pts[3], sm_pts[id]);
+        float nv = sm_dot(sm_pts[6], sm_pts[id]);
+        fsc[id] = fa * sm_dot(sm_pts[2], sm_pts[id]) +
+                  powf(0.8f - 0.1f, fb) * fc * (pv - nv);
+        ids[n++] = id;
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (fsc[ids[j]] > fsc[ids[i]]) {
+                int t = ids[i];
+                ids[i] = ids[j];
+                ids[j] = t;
+            }
+    ck_assert(fsc[ids[5]] > fsc[ids[6]]); /* no tie at the cut */
+    pts = xquery("sm", "query",
+                 "{\"query\":{\"relevance_feedback\":{\"target\":2,"
+                 "\"feedback\":[{\"example\":3,\"score\":0.8},{\"example\":6,"
+                 "\"score\":0.1}],\"strategy\":{\"naive\":{\"a\":1,\"b\":1,"
+                 "\"c\":2}}}},\"using\":\"t\",\"limit\":6}");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 6);
+    for (int k = 0; k < 6; k++) {
+        const cJSON *p = cJSON_GetArrayItem(pts, k);
+        ck_assert_msg((int)num(p, "id") == ids[k],
+                      "feedback hit %d: id %d, expected %d", k,
+                      (int)num(p, "id"), ids[k]);
+        ck_assert(fabs(num(p, "score") - fsc[ids[k]]) <=
+                  1e-5 * (1 + fabs(fsc[ids[k]])));
+    }
 }
 END_TEST
 
@@ -5420,6 +5457,56 @@ START_TEST(test_multivector_mmr)
         differs = differs || (k > 0 && rel[order[k]] > rel[order[k - 1]]);
     }
     ck_assert_msg(differs, "diversity changed nothing: pick another query");
+    /* relevance_feedback (was a 400): a * MaxSim(target, c) plus, for
+     * every ordered pair of items whose scores differ (i higher), (s_i -
+     * s_j)^b * c times MaxSim(item i, c) - MaxSim(item j, c)
+     * (feedback_query.rs); the target and the items by id are left out */
+    {
+        const xmat *items[3] = {&mm_pts[7], &mm_pts[11], &qm};
+        const float isc[3] = {0.9f, 0.2f, 0.5f};
+        const float fa = 1.5f, fb = 2.0f, fc = 0.5f;
+        float sc[MM_N + 1];
+        int ids[MM_N], n = 0;
+        for (int id = 1; id <= MM_N; id++) {
+            if (id == 5 || id == 7 || id == 11)
+                continue;
+            float v = fa * xm_maxsim(&mm_pts[5], &mm_pts[id]);
+            for (int i = 0; i < 3; i++)
+                for (int j = 0; j < 3; j++) {
+                    float conf = isc[i] - isc[j];
+                    if (i == j || !(conf > 0.0f))
+                        continue;
+                    v += powf(conf, fb) * fc *
+                         (xm_maxsim(items[i], &mm_pts[id]) -
+                          xm_maxsim(items[j], &mm_pts[id]));
+                }
+            sc[id] = v;
+            ids[n++] = id;
+        }
+        for (int i = 0; i < n; i++) /* by score, descending */
+            for (int j = i + 1; j < n; j++)
+                if (sc[ids[j]] > sc[ids[i]]) {
+                    int t = ids[i];
+                    ids[i] = ids[j];
+                    ids[j] = t;
+                }
+        const cJSON *fbp = xquery(
+            "mm", "query",
+            "{\"query\":{\"relevance_feedback\":{\"target\":5,\"feedback\":["
+            "{\"example\":7,\"score\":0.9},{\"example\":11,\"score\":0.2},"
+            "{\"example\":[[0.25,-0.5,0.75],[-0.125,0.5,0.5]],\"score\":0.5}],"
+            "\"strategy\":{\"naive\":{\"a\":1.5,\"b\":2,\"c\":0.5}}}},"
+            "\"using\":\"m\",\"limit\":6}");
+        ck_assert_int_eq(cJSON_GetArraySize(fbp), 6);
+        for (int k = 0; k < 6; k++) {
+            const cJSON *p = cJSON_GetArrayItem(fbp, k);
+            ck_assert_msg((int)num(p, "id") == ids[k],
+                          "feedback hit %d: id %d, expected %d", k,
+                          (int)num(p, "id"), ids[k]);
+            ck_assert(fabs(num(p, "score") - sc[ids[k]]) <=
+                      1e-5 * (1 + fabs(sc[ids[k]])));
+        }
+    }
     /* by point id too, with the point itself left out */
     const cJSON *byid = xquery(
         "mm", "query",
