@@ -187,7 +187,7 @@ static size_t elem_size(const ProtobufCFieldDescriptor *f)
  */
 
 /* REST's name of an enum value: its proto name without the type's name as
- * prefix (FieldTypeKeyword -> Keyword), lowercased except for Distance,
+ * prefix (FieldTypeKeyword -> Keyword), in snake_case except for Distance,
  * whose REST names are capitalised. */
 static cJSON *enum_json(const ProtobufCEnumDescriptor *e, int v)
 {
@@ -202,11 +202,23 @@ static cJSON *enum_json(const ProtobufCEnumDescriptor *e, int v)
     size_t pl = strlen(e->short_name);
     if (strncmp(n, e->short_name, pl) == 0 && n[pl])
         n += pl;
-    char buf[64];
-    snprintf(buf, sizeof(buf), "%s", n);
-    if (strcmp(e->name, "qdrant.Distance") != 0)
-        for (char *p = buf; *p; p++)
-            *p = (char)tolower((unsigned char)*p);
+    char buf[96];
+    if (strcmp(e->name, "qdrant.Distance") == 0) {
+        snprintf(buf, sizeof(buf), "%s", n);
+        return cJSON_CreateString(buf);
+    }
+    /* snake_case as serde's rename_all: a word starts at a capital that
+     * follows a small letter (BestScore -> best_score, MaxSim -> max_sim,
+     * OneAndHalfBits -> one_and_half_bits), so acronyms and digits stay
+     * joined (RRF -> rrf, Scalar4Bits -> scalar4bits, Float16). */
+    size_t o = 0;
+    for (const char *p = n; *p && o + 2 < sizeof(buf); p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (isupper(ch) && p > n && islower((unsigned char)p[-1]))
+            buf[o++] = '_';
+        buf[o++] = (char)tolower(ch);
+    }
+    buf[o] = '\0';
     return cJSON_CreateString(buf);
 }
 
@@ -606,6 +618,18 @@ static cJSON *list_json(const ProtobufCMessage *m)
     return only_field(m, "values");
 }
 
+static cJSON *msg_json(const ProtobufCMessage *m);
+
+/* Query: REST's query object, except that nearest_with_mmr is REST's
+ * {"nearest": ..., "mmr": ...} (NearestQuery), not a member of its own. */
+static cJSON *query_json(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f = oneof_set(m);
+    if (f && strcmp(f->name, "nearest_with_mmr") == 0)
+        return msg_json(*(const ProtobufCMessage *const *)field_ptr(m, f));
+    return fields_json(m);
+}
+
 static const to_json_entry to_json_hooks[] = {
     {"qdrant.Value", value_json},
     {"qdrant.Struct", struct_json},
@@ -626,6 +650,7 @@ static const to_json_entry to_json_hooks[] = {
     {"qdrant.SparseVectorConfig", sparse_config_json},
     {"qdrant.PayloadIndexParams", index_params_json},
     {"google.protobuf.Timestamp", timestamp_json},
+    {"qdrant.Query", query_json},
 };
 
 static cJSON *msg_json(const ProtobufCMessage *m)

@@ -629,6 +629,40 @@ test('an unnamed dense vector beside a sparse one: create, upsert, get and RRF q
     // Dense ranks 1, 2; sparse (idf) ranks 1, 3: 1 is first in both, 2
     // and 3 tie on a second place each (the lower id first).
     assert.deepEqual(rq.points.map((p) => p.id), [1, 2, 3]);
+    // Recommend (best_score) and MMR on the sparse vector: the same
+    // handlers as REST, reached through the gRPC converter.
+    const rec = await g.api('points').query({
+        collectionName: H,
+        query: { variant: { case: 'recommend', value: {
+            positive: [{ variant: { case: 'id', value: num(1) } }, { variant: { case: 'sparse', value: { indices: [3], values: [1] } } }],
+            strategy: 1, // BestScore
+        } } },
+        using: 'text',
+        limit: 10n,
+    });
+    const rrec = await restOk('POST', `/collections/${H}/points/query`, {
+        query: { recommend: { positive: [1, { indices: [3], values: [1] }], strategy: 'best_score' } },
+        using: 'text',
+        limit: 10,
+    });
+    assert.ok(rrec.points.length > 0);
+    same(rec.result.map((p) => ({ id: restId(p.id), score: p.score })), rrec.points.map((p) => ({ id: p.id, score: f32(p.score) })), 'sparse recommend');
+    const mmr = await g.api('points').query({
+        collectionName: H,
+        query: { variant: { case: 'nearestWithMmr', value: {
+            nearest: { variant: { case: 'sparse', value: { indices: [1, 3], values: [1, 1] } } },
+            mmr: { diversity: 0.7, candidatesLimit: 10 },
+        } } },
+        using: 'text',
+        limit: 2n,
+    });
+    const rmmr = await restOk('POST', `/collections/${H}/points/query`, {
+        query: { nearest: { indices: [1, 3], values: [1, 1] }, mmr: { diversity: 0.7, candidates_limit: 10 } },
+        using: 'text',
+        limit: 2,
+    });
+    assert.equal(rmmr.points.length, 2);
+    same(mmr.result.map((p) => ({ id: restId(p.id), score: p.score })), rmmr.points.map((p) => ({ id: p.id, score: f32(p.score) })), 'sparse mmr');
     await g.api('collections').delete({ collectionName: H });
 });
 
