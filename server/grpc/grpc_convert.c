@@ -630,6 +630,12 @@ static cJSON *query_json(const ProtobufCMessage *m)
     return fields_json(m);
 }
 
+/* ContextInput {pairs: [...]}: REST's context is the list of pairs. */
+static cJSON *context_json(const ProtobufCMessage *m)
+{
+    return only_field(m, "pairs");
+}
+
 static const to_json_entry to_json_hooks[] = {
     {"qdrant.Value", value_json},
     {"qdrant.Struct", struct_json},
@@ -651,6 +657,7 @@ static const to_json_entry to_json_hooks[] = {
     {"qdrant.PayloadIndexParams", index_params_json},
     {"google.protobuf.Timestamp", timestamp_json},
     {"qdrant.Query", query_json},
+    {"qdrant.ContextInput", context_json},
 };
 
 static cJSON *msg_json(const ProtobufCMessage *m)

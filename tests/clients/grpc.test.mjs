@@ -301,6 +301,45 @@ test('search and query with filters: same answers as REST', async () => {
     );
 });
 
+test('query variants over gRPC: same answers as REST', async () => {
+    const vi = (v) => (Array.isArray(v)
+        ? { variant: { case: 'dense', value: { data: v } } }
+        : { variant: { case: 'id', value: grpcId(v) } });
+    const cases = [
+        ['recommend sum_scores',
+            { case: 'recommend', value: { positive: [vi(1), vi([0, 0, 1, 0])], negative: [vi(U1)], strategy: 2 } },
+            { recommend: { positive: [1, [0, 0, 1, 0]], negative: [U1], strategy: 'sum_scores' } }],
+        ['discover',
+            { case: 'discover', value: { target: vi(1), context: { pairs: [{ positive: vi(2), negative: vi(U1) }] } } },
+            { discover: { target: 1, context: [{ positive: 2, negative: U1 }] } }],
+        ['context',
+            { case: 'context', value: { pairs: [{ positive: vi(2), negative: vi(U1) }, { positive: vi([0, 1, 0, 0]), negative: vi(MAX) }] } },
+            { context: [{ positive: 2, negative: U1 }, { positive: [0, 1, 0, 0], negative: MAX }] }],
+        ['relevance_feedback',
+            { case: 'relevanceFeedback', value: {
+                target: vi([1, 0, 0, 0]),
+                feedback: [{ example: vi(2), score: 0.9 }, { example: vi(MAX), score: 0.1 }],
+                strategy: { variant: { case: 'naive', value: { a: 1, b: 1, c: 2 } } },
+            } },
+            { relevance_feedback: {
+                target: [1, 0, 0, 0],
+                feedback: [{ example: 2, score: 0.9 }, { example: MAX, score: 0.1 }],
+                strategy: { naive: { a: 1, b: 1, c: 2 } },
+            } }],
+        ['nearest with mmr',
+            { case: 'nearestWithMmr', value: { nearest: vi([1, 0.2, 0, 0]), mmr: { diversity: 0.5, candidatesLimit: 6 } } },
+            { nearest: [1, 0.2, 0, 0], mmr: { diversity: 0.5, candidates_limit: 6 } }],
+    ];
+    for (const [what, gq, rq] of cases) {
+        const q = await g.api('points').query({ collectionName: C, query: { variant: gq }, limit: 4n });
+        const r = await rest('POST', `/collections/${C}/points/query`, { query: rq, limit: 4 });
+        assert.equal(r.status, 200, `${what}: REST ${r.status} ${JSON.stringify(r.json, big)}`);
+        assert.ok(r.json.result.points.length > 0, what);
+        same(q.result.map((p) => ({ id: restId(p.id), score: p.score })),
+            r.json.result.points.map((p) => ({ id: p.id, score: f32(p.score) })), what);
+    }
+});
+
 test('scroll with pagination and count: same pages as REST', async () => {
     let offset;
     const pages = [];
