@@ -621,13 +621,58 @@ static cJSON *list_json(const ProtobufCMessage *m)
 static cJSON *msg_json(const ProtobufCMessage *m);
 
 /* Query: REST's query object, except that nearest_with_mmr is REST's
- * {"nearest": ..., "mmr": ...} (NearestQuery), not a member of its own. */
+ * {"nearest": ..., "mmr": ...} (NearestQuery) and formula REST's
+ * {"formula": expression, "defaults": {...}} (FormulaQuery), not members
+ * of their own. */
 static cJSON *query_json(const ProtobufCMessage *m)
 {
     const ProtobufCFieldDescriptor *f = oneof_set(m);
-    if (f && strcmp(f->name, "nearest_with_mmr") == 0)
+    if (f && (strcmp(f->name, "nearest_with_mmr") == 0 ||
+              strcmp(f->name, "formula") == 0))
         return msg_json(*(const ProtobufCMessage *const *)field_ptr(m, f));
     return fields_json(m);
+}
+
+/* Formula {expression, defaults}: REST's {"formula": ..., "defaults"?}. */
+static cJSON *formula_json(const ProtobufCMessage *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = sub_json(m, "expression");
+    if (!o || !e || !cJSON_AddItemToObject(o, "formula", e)) {
+        cJSON_Delete(e);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    cJSON *d = sub_json(m, "defaults");
+    if (d && cJSON_GetArraySize(d) > 0)
+        cJSON_AddItemToObject(o, "defaults", d);
+    else
+        cJSON_Delete(d);
+    return o;
+}
+
+/* Expression: REST's untagged expression -- a number (constant), a string
+ * (variable), a condition object as is, {"mult": [...]} and {"sum": [...]}
+ * from their wrapper messages, and {name: value} for every other kind
+ * (neg, abs, div, pow, exp_decay, datetime, ...). */
+static cJSON *expression_json(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f = oneof_set(m);
+    if (!f)
+        return cJSON_CreateNull();
+    if (strcmp(f->name, "constant") == 0 || strcmp(f->name, "variable") == 0 ||
+        strcmp(f->name, "condition") == 0)
+        return field_json(m, f);
+    if (strcmp(f->name, "mult") == 0 || strcmp(f->name, "sum") == 0)
+        return msg_json(*(const ProtobufCMessage *const *)field_ptr(m, f));
+    cJSON *o = cJSON_CreateObject();
+    cJSON *v = field_json(m, f);
+    if (!o || !v || !cJSON_AddItemToObject(o, f->name, v)) {
+        cJSON_Delete(v);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
 }
 
 /* ContextInput {pairs: [...]}: REST's context is the list of pairs. */
@@ -658,6 +703,8 @@ static const to_json_entry to_json_hooks[] = {
     {"google.protobuf.Timestamp", timestamp_json},
     {"qdrant.Query", query_json},
     {"qdrant.ContextInput", context_json},
+    {"qdrant.Formula", formula_json},
+    {"qdrant.Expression", expression_json},
 };
 
 static cJSON *msg_json(const ProtobufCMessage *m)

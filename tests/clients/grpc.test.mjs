@@ -340,6 +340,34 @@ test('query variants over gRPC: same answers as REST', async () => {
     }
 });
 
+test('formula and rrf queries over prefetches over gRPC: same answers as REST', async () => {
+    const ex = (c, v) => ({ variant: { case: c, value: v } });
+    const dense4 = (d) => ({ variant: { case: 'nearest', value: { variant: { case: 'dense', value: { data: d } } } } });
+    const prefetch = [{ query: dense4([1, 0, 0, 0]), limit: 6n }, { query: dense4([0, 0, 0, 1]), limit: 3n }];
+    const rprefetch = [{ query: [1, 0, 0, 0], limit: 6 }, { query: [0, 0, 0, 1], limit: 3 }];
+    const cases = [
+        ['formula',
+            ex('formula', {
+                expression: ex('sum', { sum: [
+                    ex('variable', '$score'),
+                    ex('mult', { mult: [ex('constant', 0.1), ex('variable', 'n')] }),
+                    ex('condition', keyword('city', 'Berlin')),
+                    ex('neg', ex('abs', ex('constant', 0.25))),
+                ] }),
+                defaults: {},
+            }),
+            { formula: { sum: ['$score', { mult: [0.1, 'n'] }, { key: 'city', match: { value: 'Berlin' } }, { neg: { abs: 0.25 } }] } }],
+        ['rrf k', ex('rrf', { k: 10 }), { rrf: { k: 10 } }],
+    ];
+    for (const [what, gq, rq] of cases) {
+        const q = await g.api('points').query({ collectionName: C, prefetch, query: gq, limit: 5n });
+        const r = await restOk('POST', `/collections/${C}/points/query`, { prefetch: rprefetch, query: rq, limit: 5 });
+        assert.ok(r.points.length > 0, what);
+        same(q.result.map((p) => ({ id: restId(p.id), score: p.score })),
+            r.points.map((p) => ({ id: p.id, score: f32(p.score) })), what);
+    }
+});
+
 test('scroll with pagination and count: same pages as REST', async () => {
     let offset;
     const pages = [];
