@@ -675,6 +675,23 @@ static cJSON *expression_json(const ProtobufCMessage *m)
     return o;
 }
 
+/* MultiVectorConfig: comparator MaxSim is 0, proto3's default, so it is
+ * absent on the wire, yet REST requires the field (and Qdrant reads the 0
+ * as MaxSim). */
+static cJSON *multivector_config_json(const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f =
+        field_named(m->descriptor, "comparator");
+    cJSON *o = cJSON_CreateObject();
+    cJSON *v = f ? field_json(m, f) : NULL;
+    if (!o || !v || !cJSON_AddItemToObject(o, "comparator", v)) {
+        cJSON_Delete(v);
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* ContextInput {pairs: [...]}: REST's context is the list of pairs. */
 static cJSON *context_json(const ProtobufCMessage *m)
 {
@@ -703,6 +720,7 @@ static const to_json_entry to_json_hooks[] = {
     {"google.protobuf.Timestamp", timestamp_json},
     {"qdrant.Query", query_json},
     {"qdrant.ContextInput", context_json},
+    {"qdrant.MultiVectorConfig", multivector_config_json},
     {"qdrant.Formula", formula_json},
     {"qdrant.Expression", expression_json},
 };

@@ -733,6 +733,44 @@ test('an unnamed dense vector beside a sparse one: create, upsert, get and RRF q
     await g.api('collections').delete({ collectionName: H });
 });
 
+test('multivector and binary quantization configs over gRPC: as REST shows them', async () => {
+    // Two-word enum values (MaxSim, OneAndHalfBits) reach REST in serde's
+    // snake_case: max_sim, one_and_half_bits.
+    const M = 'g_multi';
+    await g.api('collections').delete({ collectionName: M }).catch(() => {});
+    await g.api('collections').create({
+        collectionName: M,
+        vectorsConfig: { config: { case: 'params', value: {
+            size: 3n, distance: 2, // Euclid
+            multivectorConfig: { comparator: 0 }, // MaxSim
+            quantizationConfig: { quantization: { case: 'binary', value: { encoding: 2 } } }, // OneAndHalfBits
+        } } },
+    });
+    const ri = await restOk('GET', `/collections/${M}`);
+    assert.deepEqual(ri.config.params.vectors.multivector_config, { comparator: 'max_sim' });
+    assert.equal(ri.config.params.vectors.quantization_config.binary.encoding, 'one_and_half_bits');
+    const gi = await g.api('collections').get({ collectionName: M });
+    const vp = gi.result.config.params.vectorsConfig.config.value;
+    assert.equal(vp.multivectorConfig.comparator, 0);
+    assert.equal(vp.quantizationConfig.quantization.value.encoding, 2);
+    await g.api('points').upsert({
+        collectionName: M,
+        wait: true,
+        points: [1, 2, 3].map((i) => ({ id: num(i), vectors: { vectorsOptions: { case: 'vector', value: {
+            vector: { case: 'multiDense', value: { vectors: [{ data: [i, 0, 1] }, { data: [0, i, 0] }] } },
+        } } } })),
+    });
+    const q = await g.api('points').query({
+        collectionName: M,
+        query: { variant: { case: 'nearest', value: { variant: { case: 'multiDense', value: { vectors: [{ data: [1, 1, 1] }] } } } } },
+        limit: 3n,
+    });
+    const rq = await restOk('POST', `/collections/${M}/points/query`, { query: [[1, 1, 1]], limit: 3 });
+    assert.equal(rq.points.length, 3);
+    same(q.result.map((p) => ({ id: restId(p.id), score: p.score })), rq.points.map((p) => ({ id: p.id, score: f32(p.score) })), 'multivector query');
+    await g.api('collections').delete({ collectionName: M });
+});
+
 test('delete the collection over gRPC', async () => {
     const res = await g.api('collections').delete({ collectionName: C });
     assert.equal(res.result, true);
