@@ -711,6 +711,8 @@ static const to_json_entry to_json_hooks[] = {
     {"qdrant.Condition", condition_json},
     {"qdrant.Match", match_json},
     {"qdrant.StartFrom", bare_oneof_json},
+    {"qdrant.VectorExample", bare_oneof_json},
+    {"qdrant.TargetVector", bare_oneof_json},
     {"qdrant.OrderValue", bare_oneof_json},
     {"qdrant.PointsSelector", points_selector_json},
     {"qdrant.VectorsConfig", vectors_config_json},

@@ -5,8 +5,8 @@
  * The method list comes from the generated service descriptors (qdrant.
  * Qdrant, Collections, Points, Snapshots, grpc.health.v1.Health), so every
  * method of Qdrant 1.19's public services is known: those with a REST
- * counterpart here run it; the others (cluster set-up, shard keys,
- * discovery, vector names) answer UNIMPLEMENTED with a message naming the
+ * counterpart here run it; the others (cluster set-up, shard keys, vector
+ * names) answer UNIMPLEMENTED with a message naming the
  * method, as REST answers 404 (or 400) for the same operations.
  *
  * A call: the request message is unpacked (protobuf-c), converted to the
@@ -206,6 +206,11 @@ static void fix_query_batch(cJSON *body)
     fix_batch(body, "query_points", fix_with_vector);
 }
 
+static void fix_discover_batch(cJSON *body)
+{
+    fix_batch(body, "discover_points", fix_with_vector);
+}
+
 static void fix_index(cJSON *body)
 {
     cJSON *params =
@@ -310,6 +315,10 @@ static const impl impls[] = {
      fix_recommend},
     {Q "Points/RecommendBatch", "POST", PTS "/recommend/batch", NULL,
      REPLY_BATCH, fix_recommend_batch},
+    {Q "Points/Discover", "POST", PTS "/discover", NULL, REPLY_RESULT,
+     fix_with_vector},
+    {Q "Points/DiscoverBatch", "POST", PTS "/discover/batch", NULL, REPLY_BATCH,
+     fix_discover_batch},
     {Q "Points/Count", "POST", PTS "/count", NULL, REPLY_RESULT, NULL},
     {Q "Points/Query", "POST", PTS "/query", NULL, REPLY_MERGE,
      fix_with_vector},

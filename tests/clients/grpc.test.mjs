@@ -368,6 +368,36 @@ test('formula and rrf queries over prefetches over gRPC: same answers as REST', 
     }
 });
 
+test('legacy discover and discover batch over gRPC: same answers as REST', async () => {
+    const ex = (v) => ({ example: Array.isArray(v)
+        ? { case: 'vector', value: { data: v } }
+        : { case: 'id', value: grpcId(v) } });
+    const req = {
+        collectionName: C,
+        target: { target: { case: 'single', value: ex(1) } },
+        context: [{ positive: ex(2), negative: ex(U1) }, { positive: ex([0, 1, 0, 0]), negative: ex(MAX) }],
+        limit: 4n,
+        withPayload,
+    };
+    const rreq = {
+        target: 1,
+        context: [{ positive: 2, negative: U1 }, { positive: [0, 1, 0, 0], negative: MAX }],
+        limit: 4,
+        with_payload: true,
+    };
+    const d = await g.api('points').discover(req);
+    const rd = await restOk('POST', `/collections/${C}/points/discover`, rreq);
+    assert.ok(rd.length > 0);
+    same(d.result.map((p) => restPoint(p, { score: true })), rd.map((p) => restPointFromRest(p, { score: true })), 'discover');
+    const db = await g.api('points').discoverBatch({ collectionName: C, discoverPoints: [req, { ...req, limit: 2n }] });
+    const rdb = await restOk('POST', `/collections/${C}/points/discover/batch`, { searches: [rreq, { ...rreq, limit: 2 }] });
+    same(
+        db.result.map((b) => b.result.map((p) => ({ id: restId(p.id), score: p.score }))),
+        rdb.map((b) => b.map((p) => ({ id: p.id, score: f32(p.score) }))),
+        'discover batch',
+    );
+});
+
 test('scroll with pagination and count: same pages as REST', async () => {
     let offset;
     const pages = [];
@@ -625,8 +655,8 @@ test('errors: status codes and REST messages', async () => {
         );
     }
     await expectCode(
-        g.api('points').discover({ collectionName: C, limit: 1n }),
-        ConnectErrorCode.Unimplemented, 'discover',
+        g.api('collections').createShardKey({ collectionName: C }),
+        ConnectErrorCode.Unimplemented, 'create shard key',
     );
 });
 
