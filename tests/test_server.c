@@ -1242,6 +1242,46 @@ END_TEST
 static const char *const RW[] = {"api-key: secret-rw", NULL};
 static const char *const RO[] = {"api-key: secret-ro", NULL};
 
+/* Shard snapshots follow the collection snapshot routes' rules: a
+ * read-only key may list, download and stream them, not create, delete,
+ * recover or upload. */
+START_TEST(test_shard_snapshot_auth)
+{
+    ck_assert(
+        cJSON_IsTrue(expect_ok(call_h("PUT", "/collections/a", SMALL, RW))));
+    expect_error_prefix(
+        call_h("POST", "/collections/a/shards/0/snapshots", NULL, RO), 403,
+        "Forbidden");
+    const cJSON *d = expect_ok(
+        call_h("POST", "/collections/a/shards/0/snapshots", NULL, RW));
+    char name[512], path[1024], body[1100];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    size_t size = (size_t)num(d, "size");
+    const cJSON *list =
+        expect_ok(call_h("GET", "/collections/a/shards/0/snapshots", NULL, RO));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    snprintf(path, sizeof(path), "/collections/a/shards/0/snapshots/%s", name);
+    call_h("GET", path, NULL, RO);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_uint_eq(R.body.len, size);
+    call_h("GET", "/collections/a/shards/0/snapshot", NULL, RO);
+    ck_assert_int_eq(R.status, 200);
+    call("GET", "/collections/a/shards/0/snapshots", NULL);
+    ck_assert_int_eq(R.status, 401);
+    expect_error_prefix(call_h("DELETE", path, NULL, RO), 403, "Forbidden");
+    snprintf(body, sizeof(body), "{\"location\":\"%s\"}", name);
+    expect_error_prefix(
+        call_h("PUT", "/collections/a/shards/0/snapshots/recover", body, RO),
+        403, "Forbidden");
+    expect_error_prefix(
+        call_h("POST", "/collections/a/shards/0/snapshots/upload", "x", RO),
+        403, "Forbidden");
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call_h("PUT", "/collections/a/shards/0/snapshots/recover", body, RW))));
+    ck_assert(cJSON_IsTrue(expect_ok(call_h("DELETE", path, NULL, RW))));
+}
+END_TEST
+
 START_TEST(test_auth)
 {
     call("GET", "/collections", NULL);
@@ -2052,6 +2092,193 @@ START_TEST(test_snapshots)
     expect_error(call("GET", "/collections/none/snapshots", NULL), 404);
     free(bad);
     free(file);
+}
+END_TEST
+
+static void sha256sum(const char *path, char out[65]);
+
+/* Every point of coll with vectors and payload, as the server prints it. */
+static char *points_text(const char *coll)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "/collections/%s/points/scroll", coll);
+    const cJSON *res = expect_ok(
+        call("POST", path,
+             "{\"limit\":100,\"with_vector\":true,\"with_payload\":true}"));
+    char *text = cJSON_PrintUnformatted(cJSON_GetObjectItem(res, "points"));
+    ck_assert_ptr_nonnull(text);
+    return text;
+}
+
+/* Shard snapshots on a standalone node (Qdrant 1.19 src/actix/api/
+ * snapshot_api.rs, lib/collection/src/shards/shard_holder/mod.rs): the
+ * one shard is 0, kept in its own name space <c>-shard-0-<date>.snapshot;
+ * shard 1 is 404 "shard 1 not found", a non-u32 id does not match the
+ * route; recover and upload need the collection to exist and restore its
+ * points bit for bit. */
+START_TEST(test_shard_snapshots)
+{
+    create("ss", "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"}}");
+    expect_ok(
+        call("PUT", "/collections/ss/points?wait=true",
+             "{\"points\":[{\"id\":1,\"vector\":[0.1234567,-3.25e-7,12345.678,"
+             "0.3333333],\"payload\":{\"city\":\"Oslo\",\"n\":1.5}},"
+             "{\"id\":9007199254740993,\"vector\":[0,1,0,0]},"
+             "{\"id\":\"4a1b2c3d-0000-4000-8000-000000000001\","
+             "\"vector\":[0.7,0.1,0.2,0.3]}]}"));
+    char *before = points_text("ss");
+
+    /* An empty list before any, and no collection snapshot appears. */
+    const cJSON *list =
+        expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 0);
+    const cJSON *d =
+        expect_ok(call("POST", "/collections/ss/shards/0/snapshots", NULL));
+    char name[512], sum[65], file[1024], want[65];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    ck_assert_msg(strncmp(name, "ss-shard-0-", 11) == 0, "%s", name);
+    ck_assert_int_eq((int)strlen(name), 11 + 19 + 9);
+    snprintf(sum, sizeof(sum), "%s", str(d, "checksum"));
+    snprintf(file, sizeof(file), "%s/snapshots/ss/shards/0/%s", storage, name);
+    sha256sum(file, want);
+    ck_assert_str_eq(sum, want);
+    size_t size = (size_t)num(d, "size");
+    list = expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "name"), name);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "checksum"), want);
+    list = expect_ok(call("GET", "/collections/ss/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 0);
+
+    /* Download: the bytes whose SHA-256 was listed. */
+    char path[1200];
+    snprintf(path, sizeof(path), "/collections/ss/shards/0/snapshots/%s", name);
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_str_eq(R.content_type, "application/octet-stream");
+    ck_assert_uint_eq(R.body.len, size);
+    char *bytes = malloc(size);
+    ck_assert_ptr_nonnull(bytes);
+    memcpy(bytes, R.body.p, size);
+    FILE *f = fopen(file, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *disk = malloc(size);
+    ck_assert_ptr_nonnull(disk);
+    ck_assert_uint_eq(fread(disk, 1, size, f), size);
+    fclose(f);
+    ck_assert(memcmp(disk, bytes, size) == 0);
+    free(disk);
+
+    /* Upload round trip: points changed, then restored bit for bit. */
+    expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    expect_ok(call("PUT", "/collections/ss/points?wait=true",
+                   "{\"points\":[{\"id\":5,\"vector\":[1,1,1,1]}]}"));
+    char up[1200], msg[300];
+    snprintf(up, sizeof(up),
+             "/collections/ss/shards/0/snapshots/upload?checksum=%064d", 0);
+    snprintf(msg, sizeof(msg), "Checksum mismatch: expected %s, actual %064d",
+             want, 0);
+    expect_error_msg(call_raw("POST", up, bytes, size), 400, msg);
+    snprintf(up, sizeof(up),
+             "/collections/ss/shards/0/snapshots/upload?checksum=%s", want);
+    ck_assert(cJSON_IsTrue(expect_ok(call_raw("POST", up, bytes, size))));
+    char *after = points_text("ss");
+    ck_assert_str_eq(after, before);
+    free(after);
+    /* multipart, as Qdrant's clients send it */
+    expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    ck_assert(cJSON_IsTrue(
+        expect_ok(call_form("/collections/ss/shards/0/snapshots/upload",
+                            "snapshot", bytes, size))));
+    ck_assert_int_eq(points_of("ss"), 3);
+
+    /* Recover by name (this shard's name space), checksum checked. */
+    expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    char body[1400];
+    snprintf(body, sizeof(body), "{\"location\":\"%s\",\"checksum\":\"%s\"}",
+             name, want);
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call("PUT", "/collections/ss/shards/0/snapshots/recover", body))));
+    after = points_text("ss");
+    ck_assert_str_eq(after, before);
+    free(after);
+    /* by file:// inside the storage */
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s\"}", file);
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call("PUT", "/collections/ss/shards/0/snapshots/recover", body))));
+    expect_error(call("PUT", "/collections/ss/shards/0/snapshots/recover",
+                      "{\"location\":\"file:///etc/passwd\"}"),
+                 403);
+    expect_error(call("PUT", "/collections/ss/shards/0/snapshots/recover",
+                      "{\"location\":\"other.snapshot\"}"),
+                 404);
+    expect_error(
+        call("PUT", "/collections/ss/shards/0/snapshots/recover", "{}"), 400);
+
+    /* The streamed snapshot: a whole archive, kept nowhere. */
+    call("GET", "/collections/ss/shards/0/snapshot", NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_str_eq(R.content_type, "application/octet-stream");
+    ck_assert_uint_gt(R.body.len, 32);
+    ck_assert(memcmp(R.body.p, "QVCSNAP", 7) == 0);
+    list = expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    char tmpdir[1200];
+    snprintf(tmpdir, sizeof(tmpdir), "ls -A '%s/snapshots' | grep -c '^.tmp-'",
+             storage);
+    FILE *p = popen(tmpdir, "r");
+    ck_assert_ptr_nonnull(p);
+    int tmps = -1;
+    ck_assert_int_eq(fscanf(p, "%d", &tmps), 1);
+    pclose(p);
+    ck_assert_int_eq(tmps, 0);
+
+    /* Shards other than 0, ids that are not u32, missing collections. */
+    expect_error_msg(call("GET", "/collections/ss/shards/1/snapshots", NULL),
+                     404, "Not found: shard 1 not found");
+    expect_error_msg(call("POST", "/collections/ss/shards/7/snapshots", NULL),
+                     404, "Not found: shard 7 not found");
+    snprintf(path, sizeof(path), "/collections/ss/shards/1/snapshots/%s", name);
+    expect_error(call("GET", path, NULL), 404);
+    expect_error(call("DELETE", path, NULL), 404);
+    expect_error(call_raw("POST", "/collections/ss/shards/1/snapshots/upload",
+                          bytes, size),
+                 404);
+    expect_error(call("GET", "/collections/ss/shards/x/snapshots", NULL), 404);
+    expect_error(
+        call("GET", "/collections/ss/shards/4294967296/snapshots", NULL), 404);
+    expect_error(call("GET", "/collections/ss/shards/1/snapshot", NULL), 404);
+    expect_error_msg(call("GET", "/collections/none/shards/0/snapshots", NULL),
+                     404, "Not found: Collection `none` doesn't exist!");
+    expect_error_msg(call_raw("POST",
+                              "/collections/none/shards/0/snapshots/upload",
+                              bytes, size),
+                     404, "Not found: Collection `none` doesn't exist!");
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s\"}", file);
+    expect_error(
+        call("PUT", "/collections/none/shards/0/snapshots/recover", body), 404);
+    expect_error(call("GET", "/collections/none", NULL), 404);
+    expect_error(call("GET", "/collections/ss/shards/0/snapshots/x.txt", NULL),
+                 400);
+    expect_error(call("GET", "/collections/ss/shards/0/snapshots/%2e%2e", NULL),
+                 400);
+
+    /* wait=false, then delete. */
+    call("POST", "/collections/ss/shards/0/snapshots?wait=false", NULL);
+    ck_assert_int_eq(R.status, 202);
+    list = expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 2);
+    snprintf(path, sizeof(path), "/collections/ss/shards/0/snapshots/%s", name);
+    ck_assert(cJSON_IsTrue(expect_ok(call("DELETE", path, NULL))));
+    expect_error(call("DELETE", path, NULL), 404);
+    ck_assert_int_ne(access(file, F_OK), 0);
+    list = expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    free(bytes);
+    free(before);
 }
 END_TEST
 
@@ -6430,6 +6657,7 @@ static Suite *server_suite(void)
     tcase_add_checked_fixture(auth, setup_auth, teardown);
     tcase_set_timeout(auth, 60);
     tcase_add_test(auth, test_auth);
+    tcase_add_test(auth, test_shard_snapshot_auth);
     suite_add_tcase(s, auth);
 
     TCase *prog = tcase_create("program");
@@ -6456,6 +6684,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_quantized_search);
     tcase_add_test(q19, test_quantized_search_product);
     tcase_add_test(q19, test_snapshot_sha256);
+    tcase_add_test(q19, test_shard_snapshots);
     tcase_add_test(q19, test_cli_verifies_archives);
     tcase_add_test(q19, test_validation_codes);
     tcase_add_test(q19, test_indexed_vectors_count);
