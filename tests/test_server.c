@@ -2097,18 +2097,8 @@ END_TEST
 
 static void sha256sum(const char *path, char out[65]);
 
-/* Every point of coll with vectors and payload, as the server prints it. */
-static char *points_text(const char *coll)
-{
-    char path[256];
-    snprintf(path, sizeof(path), "/collections/%s/points/scroll", coll);
-    const cJSON *res = expect_ok(
-        call("POST", path,
-             "{\"limit\":100,\"with_vector\":true,\"with_payload\":true}"));
-    char *text = cJSON_PrintUnformatted(cJSON_GetObjectItem(res, "points"));
-    ck_assert_ptr_nonnull(text);
-    return text;
-}
+/* The points of collection c as JSON text (defined below). */
+static char *scroll_text(const char *c);
 
 /* Shard snapshots on a standalone node (Qdrant 1.19 src/actix/api/
  * snapshot_api.rs, lib/collection/src/shards/shard_holder/mod.rs): the
@@ -2126,7 +2116,7 @@ START_TEST(test_shard_snapshots)
              "{\"id\":9007199254740993,\"vector\":[0,1,0,0]},"
              "{\"id\":\"4a1b2c3d-0000-4000-8000-000000000001\","
              "\"vector\":[0.7,0.1,0.2,0.3]}]}"));
-    char *before = points_text("ss");
+    char *before = scroll_text("ss");
 
     /* An empty list before any, and no collection snapshot appears. */
     const cJSON *list =
@@ -2183,7 +2173,7 @@ START_TEST(test_shard_snapshots)
     snprintf(up, sizeof(up),
              "/collections/ss/shards/0/snapshots/upload?checksum=%s", want);
     ck_assert(cJSON_IsTrue(expect_ok(call_raw("POST", up, bytes, size))));
-    char *after = points_text("ss");
+    char *after = scroll_text("ss");
     ck_assert_str_eq(after, before);
     free(after);
     /* multipart, as Qdrant's clients send it */
@@ -2202,7 +2192,7 @@ START_TEST(test_shard_snapshots)
              name, want);
     ck_assert(cJSON_IsTrue(expect_ok(
         call("PUT", "/collections/ss/shards/0/snapshots/recover", body))));
-    after = points_text("ss");
+    after = scroll_text("ss");
     ck_assert_str_eq(after, before);
     free(after);
     /* by file:// inside the storage */
@@ -6027,6 +6017,24 @@ START_TEST(test_cluster_standalone)
     /* Nothing changed: the collection still answers with its one shard. */
     const cJSON *cl = expect_ok(call("GET", "/collections/cl/cluster", NULL));
     ck_assert_int_eq((int)num(cl, "shard_count"), 1);
+    /* DistributedTelemetryData::resolve_telemetries over one standalone
+     * node (src/common/telemetry_ops/distributed_telemetry.rs): no peer
+     * id, so no collections; the cluster part disabled, without peers. */
+    const cJSON *t = expect_ok(call("GET", "/cluster/telemetry", NULL));
+    const cJSON *colls = cJSON_GetObjectItem(t, "collections");
+    ck_assert(cJSON_IsObject(colls));
+    ck_assert_ptr_null(colls->child);
+    ck_assert(cJSON_IsFalse(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "cluster"), "enabled")));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(t, "cluster"), "number_of_peers")));
+    ck_assert(cJSON_IsObject(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "cluster"), "peers")));
+    expect_ok(
+        call("GET", "/cluster/telemetry?details_level=3&timeout=5", NULL));
+    expect_error(call("GET", "/cluster/telemetry?timeout=0", NULL), 422);
+    call("POST", "/cluster/telemetry", "{}");
+    ck_assert_int_eq(R.status, 405);
 }
 END_TEST
 
