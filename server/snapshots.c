@@ -1333,7 +1333,12 @@ static bool only_our_files(const char *dir)
         bool member = n[0] == 'm' && stem > 5 &&
                       !strncmp(n + stem - 4, ".qvs", 4) &&
                       strspn(n + 1, "0123456789") == stem - 5;
-        ours = (member || !strcmp(n, "upload.snapshot")) &&
+        /* a streamed shard snapshot (snapshots_shard.c), or its
+         * temporary while qvs_snap_write writes it */
+        bool stream = !strcmp(n, "stream.snapshot") ||
+                      (temp_of(n, ".snapshot") && len == 15 + 11 &&
+                       !strncmp(n, "stream.snapshot", 15));
+        ours = (member || stream || !strcmp(n, "upload.snapshot")) &&
                fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                S_ISREG(st.st_mode);
     }

@@ -2784,6 +2784,22 @@ START_TEST(test_snapshot_leftovers)
     write_junk(p, 100);
     snprintf(p, sizeof(p), "%s/catalog.json.tmp-a1B2c3", storage);
     write_junk(p, 10);
+    /* a shard snapshot being written, and a streamed one being sent */
+    snprintf(p, sizeof(p), "%s/snapshots/snap/shards", storage);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    strcat(p, "/0");
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    strcat(p, "/snap-shard-0-2026-01-01-00-00-00.snapshot.tmp-Sh4rd0");
+    write_junk(p, 100);
+    snprintf(p, sizeof(p), "%s/snapshots/snap/shards/0/keep.snapshot", storage);
+    write_junk(p, 10);
+    snprintf(p, sizeof(p), "%s/snapshots/.tmp-Str3am", storage);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    strcat(p, "/stream.snapshot");
+    write_junk(p, 1000);
+    snprintf(p, sizeof(p),
+             "%s/snapshots/.tmp-Str3am/stream.snapshot.tmp-9aZ0bc", storage);
+    write_junk(p, 100);
     snprintf(p, sizeof(p), "%s/snapshots/.tmp-keep01", storage);
     ck_assert_int_eq(mkdir(p, 0755), 0);
     strcat(p, "/keep.snapshot");
@@ -2812,6 +2828,10 @@ START_TEST(test_snapshot_leftovers)
     ck_assert(!exists("%s/snapshots/%s",
                       "full-snapshot-2026-01-01-00-00-00.snapshot.tmp-Fu11aa"));
     ck_assert(!exists("%s/%s", "catalog.json.tmp-a1B2c3"));
+    ck_assert(!exists("%s/snapshots/snap/shards/0/%s",
+                      "snap-shard-0-2026-01-01-00-00-00.snapshot.tmp-Sh4rd0"));
+    ck_assert(exists("%s/snapshots/snap/shards/0/%s", "keep.snapshot"));
+    ck_assert(!exists("%s/snapshots/%s", ".tmp-Str3am"));
     ck_assert(exists("%s/snapshots/%s", ".tmp-keep01/keep.snapshot"));
     ck_assert(exists("%s/snapshots/snap/%s", "keep.snapshot.tmp-toolong"));
     ck_assert_int_eq(points_of("snap"), 1);
