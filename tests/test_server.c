@@ -2176,6 +2176,21 @@ START_TEST(test_shard_snapshots)
     char *after = scroll_text("ss");
     ck_assert_str_eq(after, before);
     free(after);
+    /* Through an alias: the aliased collection is restored, no
+     * collection of the alias's name appears. */
+    aliases("{\"actions\":[{\"create_alias\":{\"collection_name\":\"ss\","
+            "\"alias_name\":\"ssa\"}}]}");
+    expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    ck_assert(cJSON_IsTrue(expect_ok(call_raw(
+        "POST", "/collections/ssa/shards/0/snapshots/upload", bytes, size))));
+    ck_assert_int_eq(points_of("ss"), 3);
+    const cJSON *colls = expect_ok(call("GET", "/collections", NULL));
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItem(colls, "collections")), 1);
+    ck_assert_int_eq(cJSON_GetArraySize(expect_ok(call(
+                         "GET", "/collections/ssa/shards/0/snapshots", NULL))),
+                     1);
     /* multipart, as Qdrant's clients send it */
     expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
                    "{\"points\":[1]}"));
