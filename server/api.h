@@ -3,12 +3,12 @@
  * that implement Qdrant's endpoints.
  *
  * The HTTP layer (http.c and friends) owns everything about transport:
- * the connection loops, reading and limiting bodies, parsing JSON, authentication,
- * CORS, metrics, the envelope and the clock.  An endpoint sees one parsed
- * request (qvs_req) and fills one reply (qvs_resp); it never touches a
- * socket, never writes an envelope and never decides authorisation, which
- * the router does from the matched route's flags, so no encoding of a path
- * can reach a handler the caller may not call.
+ * the connection loops, reading and limiting bodies, parsing JSON,
+ * authentication, CORS, metrics, the envelope and the clock.  An endpoint sees
+ * one parsed request (qvs_req) and fills one reply (qvs_resp); it never touches
+ * a socket, never writes an envelope and never decides authorisation, which the
+ * router does from the matched route's flags, so no encoding of a path can
+ * reach a handler the caller may not call.
  *
  * Endpoint files export tables of qvs_route; the router matches method and
  * path pattern (segments "{name}" capture one decoded path segment, in
@@ -55,6 +55,10 @@ typedef struct qvs_resp {
     size_t raw_len;
     const char *raw_type;
     char *raw_file; /* path of a file to send (snapshot download) */
+    /* raw_file is the only file in a private temporary directory (a
+     * streamed shard snapshot): both are removed once the file is open
+     * for sending, or when the reply is dropped. */
+    bool raw_file_tmp;
     bool accepted;
     /* Extra headers of a raw_body reply, {name, value} pairs, unused ones
      * NULL: static strings, never freed (the dashboard's ETag,

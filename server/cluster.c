@@ -21,6 +21,19 @@
  *   GET    /collections/{c}/shards          {"shard_keys": null}: an auto-
  *          sharded collection has no shard keys (custom sharding is refused
  *          at create), 404 for an unknown collection
+ *   GET    /cluster/telemetry               {"collections": {}, "cluster":
+ *          {"enabled": false, "number_of_peers": null, "peers": {}}}:
+ *          DistributedTelemetryData::resolve_telemetries (src/common/
+ *          telemetry_ops/distributed_telemetry.rs) over the local node's
+ *          telemetry alone, whose ClusterTelemetry has enabled false and
+ *          no status when distributed mode is disabled (ClusterStatus::
+ *          Disabled => None), so aggregate_collections finds no peer id
+ *          and yields no collections, and the cluster part has no peer
+ *          count and no peers.  ?timeout is checked as elsewhere;
+ *          ?details_level changes nothing a standalone node reports.
+ *
+ * The shard snapshot endpoints (/collections/{c}/shards/{id}/snapshots...)
+ * are in snapshots_shard.c.
  *
  * GET /cluster and GET /collections/{c}/cluster live in service.c and
  * collections.c.  Nothing here reads or changes a collection's data, so
@@ -102,6 +115,24 @@ static void list_shard_keys(const qvs_req *req, qvs_resp *r)
     }
 }
 
+static void cluster_telemetry(const qvs_req *req, qvs_resp *r)
+{
+    if (!qvs_timeout_ok(req, r))
+        return;
+    cJSON *res = cJSON_CreateObject(), *cl = NULL;
+    bool ok = res && cJSON_AddObjectToObject(res, "collections") &&
+              (cl = cJSON_AddObjectToObject(res, "cluster")) &&
+              cJSON_AddFalseToObject(cl, "enabled") &&
+              cJSON_AddNullToObject(cl, "number_of_peers") &&
+              cJSON_AddObjectToObject(cl, "peers");
+    if (!ok) {
+        cJSON_Delete(res);
+        qvs_fail(r, 500, "Service internal error: out of memory");
+        return;
+    }
+    r->result = res;
+}
+
 #define W QVS_ROUTE_WRITE
 const qvs_route qvs_cluster_routes[] = {
     {"POST", "/cluster/recover", recover_peer, W, "recover_current_peer"},
@@ -114,6 +145,7 @@ const qvs_route qvs_cluster_routes[] = {
      "delete_shard_key"},
     {"GET", "/collections/{name}/shards", list_shard_keys, 0,
      "list_shard_keys"},
+    {"GET", "/cluster/telemetry", cluster_telemetry, 0, "cluster_telemetry"},
 };
 const size_t qvs_cluster_routes_n =
     sizeof(qvs_cluster_routes) / sizeof(qvs_cluster_routes[0]);

@@ -339,10 +339,25 @@ static bool send_error(qvs_conn *c, int status, const char *msg)
     return send_buffer(c, status, text, len, "application/json");
 }
 
-static bool send_file(qvs_conn *c, int status, const char *path,
-                      const char *type)
+/* Removes a raw_file_tmp file and its private directory. */
+static void drop_raw_tmp(qvs_resp *r)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (!r->raw_file || !r->raw_file_tmp)
+        return;
+    (void)unlink(r->raw_file);
+    char *slash = strrchr(r->raw_file, '/');
+    if (slash) {
+        *slash = '\0';
+        (void)rmdir(r->raw_file);
+        *slash = '/';
+    }
+    r->raw_file_tmp = false;
+}
+
+static bool send_file(qvs_conn *c, int status, qvs_resp *resp, const char *type)
+{
+    int fd = open(resp->raw_file, O_RDONLY | O_CLOEXEC);
+    drop_raw_tmp(resp); /* the open descriptor keeps the bytes */
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
@@ -390,7 +405,7 @@ static bool send_resp(qvs_conn *c, qvs_resp *r, double t)
     int status = r->http_status ? r->http_status : 200;
     size_t len = 0;
     if (r->raw_file) {
-        ok = send_file(c, status, r->raw_file,
+        ok = send_file(c, status, r,
                        r->raw_type ? r->raw_type : "application/octet-stream");
     } else if (r->raw_body) {
         ok = send_raw(c, status, r);
@@ -690,6 +705,7 @@ static void next_request(qvs_conn *c)
     }
     cJSON_Delete(c->resp.result);
     free(c->resp.raw_body);
+    drop_raw_tmp(&c->resp);
     free(c->resp.raw_file);
     memset(&c->resp, 0, sizeof(c->resp));
     free(c->path);

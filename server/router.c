@@ -71,6 +71,7 @@ static const route_table TABLES[] = {
     {qvs_dashboard_routes, &qvs_dashboard_routes_n},
     {qvs_vector_name_routes, &qvs_vector_name_routes_n},
     {qvs_cluster_routes, &qvs_cluster_routes_n},
+    {qvs_shard_snapshot_routes, &qvs_shard_snapshot_routes_n},
 };
 #define N_TABLES (sizeof(TABLES) / sizeof(TABLES[0]))
 

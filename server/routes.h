@@ -42,6 +42,11 @@ extern const size_t qvs_matrix_routes_n;
 extern const qvs_route qvs_cluster_routes[];
 extern const size_t qvs_cluster_routes_n;
 
+/* /collections/{name}/shards/{shard_id}/snapshot(s)... (snapshots_shard.c)
+ */
+extern const qvs_route qvs_shard_snapshot_routes[];
+extern const size_t qvs_shard_snapshot_routes_n;
+
 /* /snapshots... whole-storage snapshots (snapshots_full.c) */
 extern const qvs_route qvs_full_snapshot_routes[];
 extern const size_t qvs_full_snapshot_routes_n;

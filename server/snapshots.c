@@ -111,8 +111,8 @@ static bool path_fmt(char *buf, size_t cap, const char *fmt, const char *a,
 }
 
 /* STORAGE/snapshots/<coll>, created when make is set. */
-static bool snap_dir(const qvs_req *req, const char *coll, bool make, char *buf,
-                     size_t cap)
+bool qvs_snap_dir(const qvs_req *req, const char *coll, bool make, char *buf,
+                  size_t cap)
 {
     const char *root = qvs_catalog_dir(req->catalog);
     char top[PATH_MAX];
@@ -390,6 +390,29 @@ static bool write_archive(const char *path, const char *tmp, size_t n,
     return true;
 }
 
+bool qvs_snap_write(const qvs_req *req, qvs_coll *c, const char *path,
+                    qvs_resp *r)
+{
+    char tmp[PATH_MAX] = "";
+    size_t n = 0;
+    cJSON *h = NULL;
+    char *text = NULL;
+    bool ok = qvs_snap_make_tmp(req, tmp, sizeof(tmp)) ||
+              qvs_fail(r, 500,
+                       "Service internal error: cannot create the "
+                       "snapshot directory");
+    ok = ok && qvs_snap_save_members(c, tmp, &n, r);
+    ok = ok && (((h = qvs_snap_archive_header(req->catalog, c, tmp, n)) &&
+                 (text = cJSON_PrintUnformatted(h))) ||
+                qvs_fail(r, 500, OOM));
+    ok = ok && write_archive(path, tmp, n, text, r);
+    if (tmp[0])
+        qvs_snap_rm_tree(tmp);
+    cJSON_Delete(h);
+    free(text);
+    return ok;
+}
+
 /* A name not taken yet: <coll>-<n>-<YYYY-MM-DD-HH-MM-SS>.snapshot. */
 static bool new_name(const qvs_req *req, const char *coll, const char *dir,
                      char *name, size_t cap)
@@ -428,33 +451,22 @@ static void create_snapshot(const qvs_req *req, qvs_resp *r)
                  coll_param(req));
         return;
     }
-    char dir[PATH_MAX], tmp[PATH_MAX] = "", name[300], path[PATH_MAX];
-    size_t n = 0;
-    cJSON *h = NULL;
-    char *text = NULL;
+    char dir[PATH_MAX], name[300], path[PATH_MAX];
     /* The name first: a collection name of up to 255 characters may be
      * up to 1020 bytes, more than a file name may hold, and that is the
      * client's input (400), not a server fault (500). */
-    bool ok = (snap_dir(req, c->name, false, dir, sizeof(dir)) &&
+    bool ok = (qvs_snap_dir(req, c->name, false, dir, sizeof(dir)) &&
                new_name(req, c->name, dir, name, sizeof(name))) ||
               qvs_fail(r, 400,
                        "Bad request: no snapshot file name fits collection "
                        "`%s`",
                        c->name);
-    ok = ok && ((snap_dir(req, c->name, true, dir, sizeof(dir)) &&
-                 qvs_snap_make_tmp(req, tmp, sizeof(tmp))) ||
+    ok = ok && (qvs_snap_dir(req, c->name, true, dir, sizeof(dir)) ||
                 qvs_fail(r, 500,
                          "Service internal error: cannot create the "
                          "snapshot directory"));
-    ok = ok && qvs_snap_save_members(c, tmp, &n, r);
-    ok = ok && (((h = qvs_snap_archive_header(req->catalog, c, tmp, n)) &&
-                 (text = cJSON_PrintUnformatted(h))) ||
-                qvs_fail(r, 500, OOM));
     ok = ok && path_fmt(path, sizeof(path), "%s/%s", dir, name) &&
-         write_archive(path, tmp, n, text, r);
-    qvs_snap_rm_tree(tmp);
-    cJSON_Delete(h);
-    free(text);
+         qvs_snap_write(req, c, path, r);
     qvs_coll_release(req->catalog, c);
     if (!ok)
         return;
@@ -488,11 +500,16 @@ static void list_snapshots(const qvs_req *req, qvs_resp *r)
     char coll[1024], dir[PATH_MAX];
     if (!existing(req, coll, sizeof(coll), r))
         return;
+    if (!qvs_snap_dir(req, coll, false, dir, sizeof(dir)))
+        dir[0] = '\0';
+    qvs_snap_list_dir(dir, r);
+}
+
+void qvs_snap_list_dir(const char *dir, qvs_resp *r)
+{
     cJSON *arr = cJSON_CreateArray();
     struct dirent **ents = NULL;
-    int n = snap_dir(req, coll, false, dir, sizeof(dir))
-                ? scandir(dir, &ents, NULL, by_name)
-                : -1;
+    int n = dir[0] ? scandir(dir, &ents, NULL, by_name) : -1;
     for (int i = 0; i < n; i++) {
         if (arr && qvs_snap_name_ok(ents[i]->d_name)) {
             cJSON *d = qvs_snap_describe(dir, ents[i]->d_name);
@@ -521,7 +538,7 @@ static bool snapshot_path(const qvs_req *req, char *path, size_t cap,
     struct stat st;
     if (!existing(req, coll, sizeof(coll), r))
         return false;
-    if (!snap_dir(req, coll, false, dir, sizeof(dir)) ||
+    if (!qvs_snap_dir(req, coll, false, dir, sizeof(dir)) ||
         !path_fmt(path, cap, "%s/%s", dir, name) || stat(path, &st) != 0 ||
         !S_ISREG(st.st_mode))
         return qvs_fail(r, 404, "Not found: Snapshot %s not found", name);
@@ -940,8 +957,8 @@ bool qvs_snap_restore_storage(qvs_catalog *cat, const char *path, bool force,
     return ok;
 }
 
-static bool restore_from(const qvs_req *req, const char *path,
-                         const char *checksum, qvs_resp *r)
+bool qvs_snap_restore_from(const qvs_req *req, const char *path,
+                           const char *checksum, qvs_resp *r)
 {
     const char *name = coll_param(req);
     const char *why = qvs_name_invalid(name);
@@ -1038,8 +1055,8 @@ static bool lexical_abs(const char *path, char *out, size_t cap)
 
 /* The local path of a location: file:// inside the storage directory, or
  * a snapshot name of this collection. */
-static bool location_path(const qvs_req *req, const char *loc, char *out,
-                          size_t cap, qvs_resp *r)
+bool qvs_snap_location_path(const qvs_req *req, const char *loc, char *out,
+                            size_t cap, qvs_resp *r)
 {
     char dir[PATH_MAX];
     if (strncmp(loc, "file://", 7) != 0) {
@@ -1050,7 +1067,7 @@ static bool location_path(const qvs_req *req, const char *loc, char *out,
         if (!qvs_snap_name_ok(loc))
             return qvs_fail(r, 400, "Bad request: invalid snapshot name `%s`",
                             loc);
-        if (!snap_dir(req, coll_param(req), false, dir, sizeof(dir)) ||
+        if (!qvs_snap_dir(req, coll_param(req), false, dir, sizeof(dir)) ||
             !path_fmt(out, cap, "%s/%s", dir, loc))
             return qvs_fail(r, 400, "Bad request: location too long");
         return true;
@@ -1203,15 +1220,15 @@ static bool download(const qvs_req *req, const char *url, const char *path,
     return ok;
 }
 
-static void recover_from_url(const qvs_req *req, const char *url,
-                             const char *checksum, qvs_resp *r)
+void qvs_snap_recover_url(const qvs_req *req, const char *url,
+                          const char *checksum, qvs_resp *r)
 {
     char tmp[PATH_MAX], path[PATH_MAX];
     if (!qvs_snap_make_tmp(req, tmp, sizeof(tmp)) ||
         !path_fmt(path, sizeof(path), "%s/%s", tmp, "download.snapshot"))
         qvs_fail(r, 500, "Service internal error: no temporary dir");
     else if (download(req, url, path, r))
-        restore_from(req, path, checksum, r);
+        qvs_snap_restore_from(req, path, checksum, r);
     qvs_snap_rm_tree(tmp);
 }
 
@@ -1228,14 +1245,14 @@ static void recover_snapshot(const qvs_req *req, qvs_resp *r)
     }
     if (strncmp(loc->valuestring, "http://", 7) == 0 ||
         strncmp(loc->valuestring, "https://", 8) == 0) {
-        recover_from_url(req, loc->valuestring,
-                         cJSON_IsString(sum) ? sum->valuestring : NULL, r);
+        qvs_snap_recover_url(req, loc->valuestring,
+                             cJSON_IsString(sum) ? sum->valuestring : NULL, r);
         return;
     }
     char path[PATH_MAX];
-    if (location_path(req, loc->valuestring, path, sizeof(path), r))
-        restore_from(req, path, cJSON_IsString(sum) ? sum->valuestring : NULL,
-                     r);
+    if (qvs_snap_location_path(req, loc->valuestring, path, sizeof(path), r))
+        qvs_snap_restore_from(req, path,
+                              cJSON_IsString(sum) ? sum->valuestring : NULL, r);
 }
 
 static void upload_snapshot(const qvs_req *req, qvs_resp *r)
@@ -1261,7 +1278,7 @@ static void upload_snapshot(const qvs_req *req, qvs_resp *r)
     if (!ok)
         qvs_fail(r, 500, "Service internal error: cannot store the upload");
     else
-        restore_from(req, path, req->query(req, "checksum"), r);
+        qvs_snap_restore_from(req, path, req->query(req, "checksum"), r);
     qvs_snap_rm_tree(tmp);
 }
 
@@ -1316,7 +1333,12 @@ static bool only_our_files(const char *dir)
         bool member = n[0] == 'm' && stem > 5 &&
                       !strncmp(n + stem - 4, ".qvs", 4) &&
                       strspn(n + 1, "0123456789") == stem - 5;
-        ours = (member || !strcmp(n, "upload.snapshot")) &&
+        /* a streamed shard snapshot (snapshots_shard.c), or its
+         * temporary while qvs_snap_write writes it */
+        bool stream = !strcmp(n, "stream.snapshot") ||
+                      (temp_of(n, ".snapshot") && len == 15 + 11 &&
+                       !strncmp(n, "stream.snapshot", 15));
+        ours = (member || stream || !strcmp(n, "upload.snapshot")) &&
                fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
                S_ISREG(st.st_mode);
     }
@@ -1345,6 +1367,28 @@ static size_t clean_temp_files(const char *storage, const char *dir,
             path_fmt(path, sizeof(path), "%s/%s", dir, e->d_name) &&
             lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0)
             n += removed(storage, path);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* Shard snapshots being written (snapshots_shard.c) in
+ * coll/shards/<id>. */
+static size_t clean_shard_dirs(const char *storage, const char *coll)
+{
+    char shards[PATH_MAX];
+    size_t n = 0;
+    DIR *d = path_fmt(shards, sizeof(shards), "%s/%s", coll, "shards")
+                 ? opendir(shards)
+                 : NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char path[PATH_MAX];
+        struct stat st;
+        if (e->d_name[0] != '.' &&
+            path_fmt(path, sizeof(path), "%s/%s", shards, e->d_name) &&
+            lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            n += clean_temp_files(storage, path, SUFFIX);
     }
     if (d)
         closedir(d);
@@ -1401,6 +1445,7 @@ size_t qvs_snapshots_cleanup(const char *storage)
                 n += removed(storage, path);
         } else {
             n += clean_temp_files(storage, path, SUFFIX);
+            n += clean_shard_dirs(storage, path);
         }
     }
     if (d)

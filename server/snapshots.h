@@ -36,6 +36,37 @@ cJSON *qvs_snap_archive_header(qvs_catalog *cat, qvs_coll *c, const char *tmp,
 /* Qdrant's SnapshotDescription of dir/name (SHA-256 checksum), or NULL. */
 cJSON *qvs_snap_describe(const char *dir, const char *name);
 
+/* STORAGE/snapshots/<coll> (created, with STORAGE/snapshots, when make
+ * is set); false when the path does not fit or cannot be created. */
+bool qvs_snap_dir(const qvs_req *req, const char *coll, bool make, char *buf,
+                  size_t cap);
+
+/* Writes c's snapshot archive to path crash-safely (temporary name,
+ * fsync, rename, directory fsync); fails into r. */
+bool qvs_snap_write(const qvs_req *req, qvs_coll *c, const char *path,
+                    qvs_resp *r);
+
+/* r->result: the SnapshotDescriptions of the *.snapshot files in dir, by
+ * name (an empty list when dir is "" or missing). */
+void qvs_snap_list_dir(const char *dir, qvs_resp *r);
+
+/* Checks (checksum, when given) and restores the archive at path as the
+ * collection named by the request's first path parameter; sets r's
+ * result (true) or 202. */
+bool qvs_snap_restore_from(const qvs_req *req, const char *path,
+                           const char *checksum, qvs_resp *r);
+
+/* The local path of a recover location: a file:// path inside the
+ * storage (403 outside, 404 missing) or a snapshot name of the request's
+ * collection. */
+bool qvs_snap_location_path(const qvs_req *req, const char *loc, char *out,
+                            size_t cap, qvs_resp *r);
+
+/* Downloads url (allowed hosts only) and restores it as
+ * qvs_snap_restore_from does. */
+void qvs_snap_recover_url(const qvs_req *req, const char *url,
+                          const char *checksum, qvs_resp *r);
+
 /* ?wait=false on the request. */
 bool qvs_snap_wait_false(const qvs_req *req);
 

@@ -1242,6 +1242,46 @@ END_TEST
 static const char *const RW[] = {"api-key: secret-rw", NULL};
 static const char *const RO[] = {"api-key: secret-ro", NULL};
 
+/* Shard snapshots follow the collection snapshot routes' rules: a
+ * read-only key may list, download and stream them, not create, delete,
+ * recover or upload. */
+START_TEST(test_shard_snapshot_auth)
+{
+    ck_assert(
+        cJSON_IsTrue(expect_ok(call_h("PUT", "/collections/a", SMALL, RW))));
+    expect_error_prefix(
+        call_h("POST", "/collections/a/shards/0/snapshots", NULL, RO), 403,
+        "Forbidden");
+    const cJSON *d = expect_ok(
+        call_h("POST", "/collections/a/shards/0/snapshots", NULL, RW));
+    char name[512], path[1024], body[1100];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    size_t size = (size_t)num(d, "size");
+    const cJSON *list =
+        expect_ok(call_h("GET", "/collections/a/shards/0/snapshots", NULL, RO));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    snprintf(path, sizeof(path), "/collections/a/shards/0/snapshots/%s", name);
+    call_h("GET", path, NULL, RO);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_uint_eq(R.body.len, size);
+    call_h("GET", "/collections/a/shards/0/snapshot", NULL, RO);
+    ck_assert_int_eq(R.status, 200);
+    call("GET", "/collections/a/shards/0/snapshots", NULL);
+    ck_assert_int_eq(R.status, 401);
+    expect_error_prefix(call_h("DELETE", path, NULL, RO), 403, "Forbidden");
+    snprintf(body, sizeof(body), "{\"location\":\"%s\"}", name);
+    expect_error_prefix(
+        call_h("PUT", "/collections/a/shards/0/snapshots/recover", body, RO),
+        403, "Forbidden");
+    expect_error_prefix(
+        call_h("POST", "/collections/a/shards/0/snapshots/upload", "x", RO),
+        403, "Forbidden");
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call_h("PUT", "/collections/a/shards/0/snapshots/recover", body, RW))));
+    ck_assert(cJSON_IsTrue(expect_ok(call_h("DELETE", path, NULL, RW))));
+}
+END_TEST
+
 START_TEST(test_auth)
 {
     call("GET", "/collections", NULL);
@@ -2055,6 +2095,198 @@ START_TEST(test_snapshots)
 }
 END_TEST
 
+static void sha256sum(const char *path, char out[65]);
+
+/* The points of collection c as JSON text (defined below). */
+static char *scroll_text(const char *c);
+
+/* Shard snapshots on a standalone node (Qdrant 1.19 src/actix/api/
+ * snapshot_api.rs, lib/collection/src/shards/shard_holder/mod.rs): the
+ * one shard is 0, kept in its own name space <c>-shard-0-<date>.snapshot;
+ * shard 1 is 404 "shard 1 not found", a non-u32 id does not match the
+ * route; recover and upload need the collection to exist and restore its
+ * points bit for bit. */
+START_TEST(test_shard_snapshots)
+{
+    create("ss", "{\"vectors\":{\"size\":4,\"distance\":\"Dot\"}}");
+    expect_ok(
+        call("PUT", "/collections/ss/points?wait=true",
+             "{\"points\":[{\"id\":1,\"vector\":[0.1234567,-3.25e-7,12345.678,"
+             "0.3333333],\"payload\":{\"city\":\"Oslo\",\"n\":1.5}},"
+             "{\"id\":9007199254740993,\"vector\":[0,1,0,0]},"
+             "{\"id\":\"4a1b2c3d-0000-4000-8000-000000000001\","
+             "\"vector\":[0.7,0.1,0.2,0.3]}]}"));
+    char *before = scroll_text("ss");
+
+    /* An empty list before any, and no collection snapshot appears. */
+    const cJSON *list =
+        expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 0);
+    const cJSON *d =
+        expect_ok(call("POST", "/collections/ss/shards/0/snapshots", NULL));
+    char name[512], sum[65], file[1024], want[65];
+    snprintf(name, sizeof(name), "%s", str(d, "name"));
+    ck_assert_msg(strncmp(name, "ss-shard-0-", 11) == 0, "%s", name);
+    ck_assert_int_eq((int)strlen(name), 11 + 19 + 9);
+    snprintf(sum, sizeof(sum), "%s", str(d, "checksum"));
+    snprintf(file, sizeof(file), "%s/snapshots/ss/shards/0/%s", storage, name);
+    sha256sum(file, want);
+    ck_assert_str_eq(sum, want);
+    size_t size = (size_t)num(d, "size");
+    list = expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "name"), name);
+    ck_assert_str_eq(str(cJSON_GetArrayItem(list, 0), "checksum"), want);
+    list = expect_ok(call("GET", "/collections/ss/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 0);
+
+    /* Download: the bytes whose SHA-256 was listed. */
+    char path[1200];
+    snprintf(path, sizeof(path), "/collections/ss/shards/0/snapshots/%s", name);
+    call("GET", path, NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_str_eq(R.content_type, "application/octet-stream");
+    ck_assert_uint_eq(R.body.len, size);
+    char *bytes = malloc(size);
+    ck_assert_ptr_nonnull(bytes);
+    memcpy(bytes, R.body.p, size);
+    FILE *f = fopen(file, "rb");
+    ck_assert_ptr_nonnull(f);
+    char *disk = malloc(size);
+    ck_assert_ptr_nonnull(disk);
+    ck_assert_uint_eq(fread(disk, 1, size, f), size);
+    fclose(f);
+    ck_assert(memcmp(disk, bytes, size) == 0);
+    free(disk);
+
+    /* Upload round trip: points changed, then restored bit for bit. */
+    expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    expect_ok(call("PUT", "/collections/ss/points?wait=true",
+                   "{\"points\":[{\"id\":5,\"vector\":[1,1,1,1]}]}"));
+    char up[1200], msg[300];
+    snprintf(up, sizeof(up),
+             "/collections/ss/shards/0/snapshots/upload?checksum=%064d", 0);
+    snprintf(msg, sizeof(msg), "Checksum mismatch: expected %s, actual %064d",
+             want, 0);
+    expect_error_msg(call_raw("POST", up, bytes, size), 400, msg);
+    snprintf(up, sizeof(up),
+             "/collections/ss/shards/0/snapshots/upload?checksum=%s", want);
+    ck_assert(cJSON_IsTrue(expect_ok(call_raw("POST", up, bytes, size))));
+    char *after = scroll_text("ss");
+    ck_assert_str_eq(after, before);
+    free(after);
+    /* Through an alias: the aliased collection is restored, no
+     * collection of the alias's name appears. */
+    aliases("{\"actions\":[{\"create_alias\":{\"collection_name\":\"ss\","
+            "\"alias_name\":\"ssa\"}}]}");
+    expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    ck_assert(cJSON_IsTrue(expect_ok(call_raw(
+        "POST", "/collections/ssa/shards/0/snapshots/upload", bytes, size))));
+    ck_assert_int_eq(points_of("ss"), 3);
+    const cJSON *colls = expect_ok(call("GET", "/collections", NULL));
+    ck_assert_int_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItem(colls, "collections")), 1);
+    ck_assert_int_eq(cJSON_GetArraySize(expect_ok(call(
+                         "GET", "/collections/ssa/shards/0/snapshots", NULL))),
+                     1);
+    /* multipart, as Qdrant's clients send it */
+    expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    ck_assert(cJSON_IsTrue(
+        expect_ok(call_form("/collections/ss/shards/0/snapshots/upload",
+                            "snapshot", bytes, size))));
+    ck_assert_int_eq(points_of("ss"), 3);
+
+    /* Recover by name (this shard's name space), checksum checked. */
+    expect_ok(call("POST", "/collections/ss/points/delete?wait=true",
+                   "{\"points\":[1]}"));
+    char body[1400];
+    snprintf(body, sizeof(body), "{\"location\":\"%s\",\"checksum\":\"%s\"}",
+             name, want);
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call("PUT", "/collections/ss/shards/0/snapshots/recover", body))));
+    after = scroll_text("ss");
+    ck_assert_str_eq(after, before);
+    free(after);
+    /* by file:// inside the storage */
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s\"}", file);
+    ck_assert(cJSON_IsTrue(expect_ok(
+        call("PUT", "/collections/ss/shards/0/snapshots/recover", body))));
+    expect_error(call("PUT", "/collections/ss/shards/0/snapshots/recover",
+                      "{\"location\":\"file:///etc/passwd\"}"),
+                 403);
+    expect_error(call("PUT", "/collections/ss/shards/0/snapshots/recover",
+                      "{\"location\":\"other.snapshot\"}"),
+                 404);
+    expect_error(
+        call("PUT", "/collections/ss/shards/0/snapshots/recover", "{}"), 400);
+
+    /* The streamed snapshot: a whole archive, kept nowhere. */
+    call("GET", "/collections/ss/shards/0/snapshot", NULL);
+    ck_assert_int_eq(R.status, 200);
+    ck_assert_str_eq(R.content_type, "application/octet-stream");
+    ck_assert_uint_gt(R.body.len, 32);
+    ck_assert(memcmp(R.body.p, "QVCSNAP", 7) == 0);
+    list = expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    char tmpdir[1200];
+    snprintf(tmpdir, sizeof(tmpdir), "ls -A '%s/snapshots' | grep -c '^.tmp-'",
+             storage);
+    FILE *p = popen(tmpdir, "r");
+    ck_assert_ptr_nonnull(p);
+    int tmps = -1;
+    ck_assert_int_eq(fscanf(p, "%d", &tmps), 1);
+    pclose(p);
+    ck_assert_int_eq(tmps, 0);
+
+    /* Shards other than 0, ids that are not u32, missing collections. */
+    expect_error_msg(call("GET", "/collections/ss/shards/1/snapshots", NULL),
+                     404, "Not found: shard 1 not found");
+    expect_error_msg(call("POST", "/collections/ss/shards/7/snapshots", NULL),
+                     404, "Not found: shard 7 not found");
+    snprintf(path, sizeof(path), "/collections/ss/shards/1/snapshots/%s", name);
+    expect_error(call("GET", path, NULL), 404);
+    expect_error(call("DELETE", path, NULL), 404);
+    expect_error(call_raw("POST", "/collections/ss/shards/1/snapshots/upload",
+                          bytes, size),
+                 404);
+    expect_error(call("GET", "/collections/ss/shards/x/snapshots", NULL), 404);
+    expect_error(
+        call("GET", "/collections/ss/shards/4294967296/snapshots", NULL), 404);
+    expect_error(call("GET", "/collections/ss/shards/1/snapshot", NULL), 404);
+    expect_error_msg(call("GET", "/collections/none/shards/0/snapshots", NULL),
+                     404, "Not found: Collection `none` doesn't exist!");
+    expect_error_msg(call_raw("POST",
+                              "/collections/none/shards/0/snapshots/upload",
+                              bytes, size),
+                     404, "Not found: Collection `none` doesn't exist!");
+    snprintf(body, sizeof(body), "{\"location\":\"file://%s\"}", file);
+    expect_error(
+        call("PUT", "/collections/none/shards/0/snapshots/recover", body), 404);
+    expect_error(call("GET", "/collections/none", NULL), 404);
+    expect_error(call("GET", "/collections/ss/shards/0/snapshots/x.txt", NULL),
+                 400);
+    expect_error(call("GET", "/collections/ss/shards/0/snapshots/%2e%2e", NULL),
+                 400);
+
+    /* wait=false, then delete. */
+    call("POST", "/collections/ss/shards/0/snapshots?wait=false", NULL);
+    ck_assert_int_eq(R.status, 202);
+    list = expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 2);
+    snprintf(path, sizeof(path), "/collections/ss/shards/0/snapshots/%s", name);
+    ck_assert(cJSON_IsTrue(expect_ok(call("DELETE", path, NULL))));
+    expect_error(call("DELETE", path, NULL), 404);
+    ck_assert_int_ne(access(file, F_OK), 0);
+    list = expect_ok(call("GET", "/collections/ss/shards/0/snapshots", NULL));
+    ck_assert_int_eq(cJSON_GetArraySize(list), 1);
+    free(bytes);
+    free(before);
+}
+END_TEST
+
 /* ---- data fidelity (issue "Server hardening and data fidelity", 5-9) ---- */
 
 /* Ids above 2^53 and payload numbers through the real server, bit for bit
@@ -2567,6 +2799,22 @@ START_TEST(test_snapshot_leftovers)
     write_junk(p, 100);
     snprintf(p, sizeof(p), "%s/catalog.json.tmp-a1B2c3", storage);
     write_junk(p, 10);
+    /* a shard snapshot being written, and a streamed one being sent */
+    snprintf(p, sizeof(p), "%s/snapshots/snap/shards", storage);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    strcat(p, "/0");
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    strcat(p, "/snap-shard-0-2026-01-01-00-00-00.snapshot.tmp-Sh4rd0");
+    write_junk(p, 100);
+    snprintf(p, sizeof(p), "%s/snapshots/snap/shards/0/keep.snapshot", storage);
+    write_junk(p, 10);
+    snprintf(p, sizeof(p), "%s/snapshots/.tmp-Str3am", storage);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    strcat(p, "/stream.snapshot");
+    write_junk(p, 1000);
+    snprintf(p, sizeof(p),
+             "%s/snapshots/.tmp-Str3am/stream.snapshot.tmp-9aZ0bc", storage);
+    write_junk(p, 100);
     snprintf(p, sizeof(p), "%s/snapshots/.tmp-keep01", storage);
     ck_assert_int_eq(mkdir(p, 0755), 0);
     strcat(p, "/keep.snapshot");
@@ -2595,6 +2843,10 @@ START_TEST(test_snapshot_leftovers)
     ck_assert(!exists("%s/snapshots/%s",
                       "full-snapshot-2026-01-01-00-00-00.snapshot.tmp-Fu11aa"));
     ck_assert(!exists("%s/%s", "catalog.json.tmp-a1B2c3"));
+    ck_assert(!exists("%s/snapshots/snap/shards/0/%s",
+                      "snap-shard-0-2026-01-01-00-00-00.snapshot.tmp-Sh4rd0"));
+    ck_assert(exists("%s/snapshots/snap/shards/0/%s", "keep.snapshot"));
+    ck_assert(!exists("%s/snapshots/%s", ".tmp-Str3am"));
     ck_assert(exists("%s/snapshots/%s", ".tmp-keep01/keep.snapshot"));
     ck_assert(exists("%s/snapshots/snap/%s", "keep.snapshot.tmp-toolong"));
     ck_assert_int_eq(points_of("snap"), 1);
@@ -6079,6 +6331,24 @@ START_TEST(test_cluster_standalone)
     /* Nothing changed: the collection still answers with its one shard. */
     const cJSON *cl = expect_ok(call("GET", "/collections/cl/cluster", NULL));
     ck_assert_int_eq((int)num(cl, "shard_count"), 1);
+    /* DistributedTelemetryData::resolve_telemetries over one standalone
+     * node (src/common/telemetry_ops/distributed_telemetry.rs): no peer
+     * id, so no collections; the cluster part disabled, without peers. */
+    const cJSON *t = expect_ok(call("GET", "/cluster/telemetry", NULL));
+    const cJSON *colls = cJSON_GetObjectItem(t, "collections");
+    ck_assert(cJSON_IsObject(colls));
+    ck_assert_ptr_null(colls->child);
+    ck_assert(cJSON_IsFalse(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "cluster"), "enabled")));
+    ck_assert(cJSON_IsNull(cJSON_GetObjectItem(
+        cJSON_GetObjectItem(t, "cluster"), "number_of_peers")));
+    ck_assert(cJSON_IsObject(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(t, "cluster"), "peers")));
+    expect_ok(
+        call("GET", "/cluster/telemetry?details_level=3&timeout=5", NULL));
+    expect_error(call("GET", "/cluster/telemetry?timeout=0", NULL), 422);
+    call("POST", "/cluster/telemetry", "{}");
+    ck_assert_int_eq(R.status, 405);
 }
 END_TEST
 
@@ -6709,6 +6979,7 @@ static Suite *server_suite(void)
     tcase_add_checked_fixture(auth, setup_auth, teardown);
     tcase_set_timeout(auth, 60);
     tcase_add_test(auth, test_auth);
+    tcase_add_test(auth, test_shard_snapshot_auth);
     suite_add_tcase(s, auth);
 
     TCase *prog = tcase_create("program");
@@ -6735,6 +7006,7 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_quantized_search);
     tcase_add_test(q19, test_quantized_search_product);
     tcase_add_test(q19, test_snapshot_sha256);
+    tcase_add_test(q19, test_shard_snapshots);
     tcase_add_test(q19, test_cli_verifies_archives);
     tcase_add_test(q19, test_validation_codes);
     tcase_add_test(q19, test_indexed_vectors_count);

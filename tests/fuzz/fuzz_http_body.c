@@ -108,6 +108,8 @@ static const fz_route routes[] = {
     {"POST", "/collections/%s/cluster"},
     {"PUT", "/collections/%s/shards"},
     {"POST", "/collections/%s/shards/delete"},
+    {"POST", "/collections/%s/shards/{shard_id}/snapshots"},
+    {"PUT", "/collections/%s/shards/{shard_id}/snapshots/recover"},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
