@@ -545,21 +545,15 @@ static bool snapshot_path(const qvs_req *req, char *path, size_t cap,
     return true;
 }
 
-static void download_snapshot(const qvs_req *req, qvs_resp *r)
+void qvs_snap_send_file(const char *path, qvs_resp *r)
 {
-    char path[PATH_MAX];
-    if (!snapshot_path(req, path, sizeof(path), r))
-        return;
     if (!(r->raw_file = strdup(path)))
         qvs_fail(r, 500, OOM);
     r->raw_type = "application/octet-stream";
 }
 
-static void delete_snapshot(const qvs_req *req, qvs_resp *r)
+void qvs_snap_remove_file(const qvs_req *req, const char *path, qvs_resp *r)
 {
-    char path[PATH_MAX];
-    if (!snapshot_path(req, path, sizeof(path), r))
-        return;
     char err[512];
     if (qv_file_remove_durable(path, err, sizeof(err)) != QV_OK) {
         qvs_fail(r, 500, "Service internal error: %s", err);
@@ -569,6 +563,20 @@ static void delete_snapshot(const qvs_req *req, qvs_resp *r)
         r->accepted = true;
     else
         r->result = cJSON_CreateTrue();
+}
+
+static void download_snapshot(const qvs_req *req, qvs_resp *r)
+{
+    char path[PATH_MAX];
+    if (snapshot_path(req, path, sizeof(path), r))
+        qvs_snap_send_file(path, r);
+}
+
+static void delete_snapshot(const qvs_req *req, qvs_resp *r)
+{
+    char path[PATH_MAX];
+    if (snapshot_path(req, path, sizeof(path), r))
+        qvs_snap_remove_file(req, path, r);
 }
 
 /* ---- reading an archive ----------------------------------------------------

@@ -70,6 +70,13 @@ void qvs_snap_recover_url(const qvs_req *req, const char *url,
 /* ?wait=false on the request. */
 bool qvs_snap_wait_false(const qvs_req *req);
 
+/* The reply that sends the snapshot file at path (download routes). */
+void qvs_snap_send_file(const char *path, qvs_resp *r);
+
+/* Removes the snapshot file at path durably and replies true (202 with
+ * wait=false), or 500 with the reason (delete routes). */
+void qvs_snap_remove_file(const qvs_req *req, const char *path, qvs_resp *r);
+
 /* Restores every collection and alias of the whole-storage snapshot at
  * path (POST /snapshots) into cat, at start-up before the server listens
  * (`quiver serve --storage-snapshot PATH`, Qdrant's flag).  A collection

@@ -312,24 +312,13 @@ static bool full_path(const qvs_req *req, char *path, size_t cap, qvs_resp *r)
 static void download_full(const qvs_req *req, qvs_resp *r)
 {
     char path[PATH_MAX];
-    if (!full_path(req, path, sizeof(path), r))
-        return;
-    if (!(r->raw_file = strdup(path)))
-        qvs_fail(r, 500, OOM);
-    r->raw_type = "application/octet-stream";
+    if (full_path(req, path, sizeof(path), r))
+        qvs_snap_send_file(path, r);
 }
 
 static void delete_full(const qvs_req *req, qvs_resp *r)
 {
-    char path[PATH_MAX], err[512];
-    if (!full_path(req, path, sizeof(path), r))
-        return;
-    if (qv_file_remove_durable(path, err, sizeof(err)) != QV_OK) {
-        qvs_fail(r, 500, "Service internal error: %s", err);
-        return;
-    }
-    if (qvs_snap_wait_false(req))
-        r->accepted = true;
-    else
-        r->result = cJSON_CreateTrue();
+    char path[PATH_MAX];
+    if (full_path(req, path, sizeof(path), r))
+        qvs_snap_remove_file(req, path, r);
 }

@@ -204,26 +204,15 @@ static bool shard_snapshot_path(const qvs_req *req, char *path, size_t cap,
 static void download_shard_snapshot(const qvs_req *req, qvs_resp *r)
 {
     char path[PATH_MAX];
-    if (!shard_snapshot_path(req, path, sizeof(path), r))
-        return;
-    if (!(r->raw_file = strdup(path)))
-        qvs_fail(r, 500, OOM);
-    r->raw_type = "application/octet-stream";
+    if (shard_snapshot_path(req, path, sizeof(path), r))
+        qvs_snap_send_file(path, r);
 }
 
 static void delete_shard_snapshot(const qvs_req *req, qvs_resp *r)
 {
-    char path[PATH_MAX], err[512];
-    if (!shard_snapshot_path(req, path, sizeof(path), r))
-        return;
-    if (qv_file_remove_durable(path, err, sizeof(err)) != QV_OK) {
-        qvs_fail(r, 500, "Service internal error: %s", err);
-        return;
-    }
-    if (qvs_snap_wait_false(req))
-        r->accepted = true;
-    else
-        r->result = cJSON_CreateTrue();
+    char path[PATH_MAX];
+    if (shard_snapshot_path(req, path, sizeof(path), r))
+        qvs_snap_remove_file(req, path, r);
 }
 
 static void recover_shard_snapshot(const qvs_req *req, qvs_resp *r)

@@ -9,10 +9,11 @@ trap 'rm -rf "$prefix"' EXIT
 cmake --install "$build" --prefix "$prefix" >/dev/null
 pc=$(dirname "$(find "$prefix" -name quiver.pc | head -n 1)")
 unset QUIVER_LIB_DIR
-# A fresh example binary every run: cargo may keep the one linked against
-# an earlier run's (deleted) prefix when only PKG_CONFIG_PATH changed, and
-# the ldd check below would then fail (seen once in a loaded full run).
-rm -rf "$target/debug/examples" "$target/debug/build"/quiver-*
+# A fresh target directory every run: with a reused one cargo sometimes
+# kept an example linked against an earlier run's (deleted) prefix, and
+# the ldd check below failed (twice in loaded full runs).  The crate has
+# no dependencies, so building it anew takes seconds.
+target=$prefix/target
 out=$(PKG_CONFIG_PATH=$pc RUSTC=$rustc CARGO_TARGET_DIR=$target \
       "$cargo" run --offline --locked --quiet \
       --manifest-path "$(dirname "$0")/Cargo.toml" --example rag)
