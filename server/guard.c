@@ -34,8 +34,9 @@
  * loop (http.c) owns; it calls shutdown(SHUT_RDWR), which wakes the loop
  * with end-of-file, and the loop closes the connection itself.  This is
  * safe against fd reuse because the loop unregisters the socket
- * (qvs_guard_close, which takes the guard's lock) before it closes the fd, and the guard only touches an
- * fd while holding that lock with the socket still registered.
+ * (qvs_guard_close, which takes the guard's lock) before it closes the fd, and
+ * the guard only touches an fd while holding that lock with the socket still
+ * registered.
  *
  * Locking.  `lock` protects the table, `n`, `cap`, the counters and
  * `stop`.  A socket's phase, since_ns, body_bytes and line_seen are

@@ -41,14 +41,14 @@
 #define QVS_MAX_HEADER_BYTES  16384u /* all request headers together */
 #define QVS_MAX_URI_BYTES     8192u  /* the request target (414 beyond) */
 #define QVS_MAX_HEADER_COUNT  100u   /* header fields (431 beyond) */
-#define QVS_CONNECTION_LIMIT 1024u  /* default --max-connections */
-#define QVS_PER_IP_LIMIT     256u   /* default --max-connections-per-ip */
-#define QVS_HEADER_TIMEOUT_S 10u    /* default --header-timeout-sec */
-#define QVS_BODY_MIN_RATE    1024u  /* default --body-min-rate, bytes/s */
-#define QVS_MAX_CONNECTIONS  65536u /* the largest --max-connections */
-#define QVS_CONN_TIMEOUT_S   60u    /* a reply the client does not read */
-#define QVS_QUEUE_PER_WORKER 64u    /* reads, and writes, queued per worker */
-#define QVS_DRAIN_TIMEOUT_MS 30000u /* graceful shutdown waits this long */
+#define QVS_CONNECTION_LIMIT  1024u  /* default --max-connections */
+#define QVS_PER_IP_LIMIT      256u   /* default --max-connections-per-ip */
+#define QVS_HEADER_TIMEOUT_S  10u    /* default --header-timeout-sec */
+#define QVS_BODY_MIN_RATE     1024u  /* default --body-min-rate, bytes/s */
+#define QVS_MAX_CONNECTIONS   65536u /* the largest --max-connections */
+#define QVS_CONN_TIMEOUT_S    60u    /* a reply the client does not read */
+#define QVS_QUEUE_PER_WORKER  64u    /* reads, and writes, queued per worker */
+#define QVS_DRAIN_TIMEOUT_MS  30000u /* graceful shutdown waits this long */
 
 /* --snapshot flags at most */
 enum { QVS_MAX_STARTUP_SNAPSHOTS = 64 };
@@ -170,8 +170,8 @@ size_t qvs_unescape(char *s, bool plus);
 /* The file part of a multipart/form-data body (multipart.c): the first
  * part with a filename, or the field `snapshot`; *data points into body.
  * False if content_type has no boundary or no such part is there. */
-bool qvs_multipart_file(const char *content_type, const char *body,
-                        size_t len, const char **data, size_t *data_len);
+bool qvs_multipart_file(const char *content_type, const char *body, size_t len,
+                        const char **data, size_t *data_len);
 
 /* ---- authentication (auth.c) -------------------------------------------- */
 

@@ -39,7 +39,7 @@
 
 #define OOM "Service internal error: out of memory"
 
-    static const char *vname_param(const qvs_req *req)
+static const char *vname_param(const qvs_req *req)
 {
     return req->n_params > 1 ? req->params[1] : "";
 }

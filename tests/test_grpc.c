@@ -362,8 +362,8 @@ START_TEST(unknown_methods_are_unimplemented)
         call("/qdrant.Nope/Nothing", "application/grpc", with_key, body, n);
     ck_assert_int_eq(r.grpc_status, 12);
     /* a known method without a REST counterpart (shard keys) */
-    r = call("/qdrant.Collections/CreateShardKey", "application/grpc",
-             with_key, body, n);
+    r = call("/qdrant.Collections/CreateShardKey", "application/grpc", with_key,
+             body, n);
     ck_assert_int_eq(r.grpc_status, 12);
     r = call("no-slash", "application/grpc", with_key, body, n);
     ck_assert_int_ne(r.grpc_status, 0);
