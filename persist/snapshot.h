@@ -136,6 +136,11 @@ struct qvi_snapw;
 struct qvi_snap_file;
 struct qvi_quant;
 void qvi_snap_put_quant(struct qvi_snapw *w, const qvi_columns *cols);
+
+/* Writes cols' slots of elem bytes each from base, live ones as runs of
+ * single writes, dead ones as zeros (vectors, quantized codes). */
+void qvi_snap_put_live_runs(struct qvi_snapw *w, const qvi_columns *cols,
+                            const void *base, size_t elem);
 /* Sections qvi_snap_put_quant writes for cols. */
 uint32_t qvi_snap_quant_sections(const qvi_columns *cols);
 qv_status qvi_snap_parse_quant(struct qvi_snap_file *f, char *err,

@@ -109,25 +109,6 @@ static void put_state(qvi_snapw *w, const qvi_columns *cols)
     qvi_snapw_end(w);
 }
 
-/* Runs of live slots in single writes (elem bytes a slot from base);
- * dead slots as zeros, as the vectors are written. */
-static void put_live_runs(qvi_snapw *w, const qvi_columns *cols,
-                          const uint8_t *base, size_t elem)
-{
-    uint32_t s = 0;
-    while (s < cols->n_slots) {
-        uint32_t e = s;
-        bool alive = cols->live[s];
-        while (e < cols->n_slots && (bool)cols->live[e] == alive)
-            e++;
-        if (alive)
-            qvi_snapw_put(w, base + (size_t)s * elem, (size_t)(e - s) * elem);
-        else
-            qvi_snapw_zero(w, (size_t)(e - s) * elem);
-        s = e;
-    }
-}
-
 void qvi_snap_put_quant(qvi_snapw *w, const qvi_columns *cols)
 {
     const qv_collection_config *k = &cols->cfg;
@@ -146,11 +127,12 @@ void qvi_snap_put_quant(qvi_snapw *w, const qvi_columns *cols)
         return;
     put_state(w, cols);
     qvi_snapw_begin(w, QVI_SNAP_QUANT_CODES);
-    put_live_runs(w, cols, q->codes, q->row);
+    qvi_snap_put_live_runs(w, cols, q->codes, q->row);
     qvi_snapw_end(w);
     if (q->p.kind == QV_QUANTIZATION_INT8) {
         qvi_snapw_begin(w, QVI_SNAP_QUANT_CORR);
-        put_live_runs(w, cols, (const uint8_t *)q->corr, sizeof(float));
+        qvi_snap_put_live_runs(w, cols, (const uint8_t *)q->corr,
+                               sizeof(float));
         qvi_snapw_end(w);
     }
 }

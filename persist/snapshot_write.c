@@ -259,11 +259,10 @@ static void put_sqnorms(qvi_snapw *w, const qvi_columns *cols)
     qvi_snapw_end(w);
 }
 
-/* Runs of live rows in single writes; deleted rows as zeros. */
-static void put_vectors(qvi_snapw *w, const qvi_columns *cols)
+void qvi_snap_put_live_runs(qvi_snapw *w, const qvi_columns *cols,
+                            const void *base, size_t elem)
 {
-    size_t row = cols->stride * sizeof(float);
-    qvi_snapw_begin(w, QVI_SNAP_VECTORS);
+    const uint8_t *b = base;
     uint32_t s = 0;
     while (s < cols->n_slots) {
         uint32_t e = s;
@@ -271,12 +270,18 @@ static void put_vectors(qvi_snapw *w, const qvi_columns *cols)
         while (e < cols->n_slots && (bool)cols->live[e] == alive)
             e++;
         if (alive)
-            qvi_snapw_put(w, cols->vecs + (size_t)s * cols->stride,
-                          (size_t)(e - s) * row);
+            qvi_snapw_put(w, b + (size_t)s * elem, (size_t)(e - s) * elem);
         else
-            qvi_snapw_zero(w, (size_t)(e - s) * row);
+            qvi_snapw_zero(w, (size_t)(e - s) * elem);
         s = e;
     }
+}
+
+/* Runs of live rows in single writes; deleted rows as zeros. */
+static void put_vectors(qvi_snapw *w, const qvi_columns *cols)
+{
+    qvi_snapw_begin(w, QVI_SNAP_VECTORS);
+    qvi_snap_put_live_runs(w, cols, cols->vecs, cols->stride * sizeof(float));
     qvi_snapw_end(w);
 }
 
