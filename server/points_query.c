@@ -2018,12 +2018,18 @@ static bool mmr_fetch(qvs_call *p, const plan *q, scored *s, size_t *nh,
         float *one = NULL;
         uint32_t n = 1;
         qv_status st;
-        if (q->query_rows) {
-            st = mv_get(c, &s[i].id, dim, &one, &n);
-        } else {
-            one = malloc(dim * sizeof(float));
-            st = one ? qv_get(c, &s[i].id, one, dim) : QV_ENOMEM;
+        if (!q->query_rows) {
+            /* a dense row straight into place (cap holds one per hit) */
+            st = qv_get(c, &s[i].id, *rows + used * dim, dim);
+            if (st == QV_OK) {
+                (*first)[m] = used++;
+                s[m++] = s[i];
+            } else if (st != QV_ENOTFOUND) {
+                return qj_fail_lib(p->resp, c, st, "reading a vector");
+            }
+            continue;
         }
+        st = mv_get(c, &s[i].id, dim, &one, &n);
         if (st == QV_OK && used + n > cap) {
             size_t nc = (used + n) * 2;
             float *g = realloc(*rows, nc * (size_t)dim * sizeof(float));
