@@ -15,10 +15,11 @@
  * until a training sample is full (qvi_quant_train_max vectors; 8,192
  * for product's k-means): doubling keeps the re-encoding cost O(1) per
  * point, amortised, and the range (or codebooks) track the data while it
- * is small and still changing.  Product training runs k-means under the
- * write lock when a write triggers it (about a second at dim 128 with a
- * full sample; see quant_pq.c), which stalls that write and the searches
- * behind it; a PATCH trains under the shared lock instead.  Deleted slots keep
+ * is small and still changing.  A write only flags the training; its
+ * upsert runs it after releasing the write lock (qvi_quant_retrain_deferred:
+ * product k-means takes about a second at dim 128 with a full sample, see
+ * quant_pq.c), so searches go on with the old codes meanwhile, as during a
+ * PATCH.  Deleted slots keep
  * stale codes, which no search reads: the graph never returns a removed slot.
  *
  * Searches (Qdrant's `params.quantization`)
@@ -152,8 +153,10 @@ void qvi_quant_rebuild_locked(qv_collection *c)
     if (!q)
         return;
     c->quant_ok = build_codes(c, q);
-    if (c->quant_ok)
+    if (c->quant_ok) {
         c->quant_trained_on = c->count;
+        c->quant_retrain = false;
+    }
 }
 
 /* restored fits c: the same quantizer (kind, encoding, dimension,
@@ -197,23 +200,88 @@ static bool wants_training(const qv_collection *c)
 
 void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n)
 {
+    c->quant_writes++; /* even without codes: set_quantization checks */
     qvi_quant *q = c->quant;
     if (!q)
         return;
-    if (!c->quant_ok || wants_training(c)) {
-        qvi_quant_rebuild_locked(c);
+    if (!c->quant_ok || !q->trained) {
+        /* Nothing to encode with yet: searches read the floats until the
+         * deferred training installs codes. */
+        c->quant_ok = false;
+        c->quant_retrain = true;
         return;
     }
+    if (wants_training(c))
+        c->quant_retrain = true; /* meanwhile the old training encodes */
     bool ok;
     float *tmp = code_scratch(c, q, &ok);
     if (!ok || qvi_quant_reserve(q, c->cap) != QV_OK) {
         c->quant_ok = false;
+        c->quant_retrain = true;
         free(tmp);
         return;
     }
     for (size_t i = 0; i < n; i++)
         qvi_quant_encode(q, slots[i], code_input(c, row_of(c, slots[i]), tmp));
     free(tmp);
+}
+
+/*
+ * Training with a full sample takes long (product k-means: about a second
+ * at dim 128, more at 768), too long to hold the write lock, which would
+ * stall every search behind the write that crossed a doubling.  So the
+ * write only flags it, and its upsert trains here once the write lock is
+ * released, as qv_collection_set_quantization does: fresh codes under the
+ * shared lock, the swap under the write lock.  graph_mu keeps upserts and
+ * deletes out meanwhile; the write counter still guards the swap, and a
+ * quantizer replaced meanwhile (set_quantization takes no graph_mu) wins.
+ */
+void qvi_quant_retrain_deferred(qv_collection *c)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    const qvi_quant *old = c->quant;
+    bool due = old && c->quant_retrain;
+    qvi_quant_params p = old ? old->p : (qvi_quant_params){0};
+    pthread_rwlock_unlock(&c->lock);
+    if (!due)
+        return;
+    qvi_quant *fresh = NULL;
+    if (qvi_quant_create(&p, c->cfg.dim, c->cfg.metric, &fresh) != QV_OK)
+        return; /* the next write tries again */
+    pthread_rwlock_rdlock(&c->lock);
+    uint64_t writes = c->quant_writes;
+    uint64_t count = c->count;
+    bool built = c->quant == old && build_codes(c, fresh);
+    pthread_rwlock_unlock(&c->lock);
+    if (built && c->quant_hook)
+        c->quant_hook(c->quant_hook_arg);
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->quant != old) {
+        built = false; /* set_quantization replaced the codes */
+    } else if (built && c->quant_writes != writes) {
+        count = c->count;
+        built = build_codes(c, fresh);
+    }
+    if (built) {
+        c->quant = fresh;
+        c->quant_ok = true;
+        c->quant_trained_on = count;
+        c->quant_retrain = false;
+        fresh = (qvi_quant *)old;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    qvi_quant_free(fresh);
+}
+
+void qvi_quant_set_train_hook(qv_collection *c, void (*fn)(void *arg),
+                              void *arg)
+{
+    pthread_mutex_lock(&c->graph_mu);
+    pthread_rwlock_wrlock(&c->lock);
+    c->quant_hook = fn;
+    c->quant_hook_arg = arg;
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
 }
 
 bool qvi_quant_should_use(const qv_collection *c,
@@ -346,7 +414,11 @@ qv_status qv_collection_set_quantization(qv_collection *c,
     pthread_rwlock_rdlock(&c->lock);
     uint64_t writes = c->quant_writes;
     bool built = !fresh || build_codes(c, fresh);
+    void (*hook)(void *) = c->quant_hook;
+    void *hook_arg = c->quant_hook_arg;
     pthread_rwlock_unlock(&c->lock);
+    if (hook)
+        hook(hook_arg);
     pthread_rwlock_wrlock(&c->lock);
     if (built && fresh && c->quant_writes != writes)
         built = build_codes(c, fresh);
@@ -369,6 +441,7 @@ qv_status qv_collection_set_quantization(qv_collection *c,
     c->quant = fresh;
     c->quant_ok = fresh != NULL;
     c->quant_trained_on = c->count;
+    c->quant_retrain = false;
     c->cfg.quantization = cfg->quantization;
     c->cfg.quant_quantile = cfg->quant_quantile;
     c->cfg.quant_always_ram = cfg->quant_always_ram;

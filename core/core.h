@@ -131,6 +131,14 @@ struct qv_collection {
     uint64_t quant_trained_on; /* live points when last trained */
     uint64_t quant_writes;     /* upserts so far, counted under the write
                                   lock (see qv_collection_set_quantization) */
+    bool quant_retrain;        /* a write asked for training: the upsert
+                                  trains after its write lock is released
+                                  (qvi_quant_retrain_deferred) */
+    /* Test hook (qvi_quant_set_train_hook): called with the fresh codes
+     * built, before the swap; written under graph_mu and lock, read under
+     * either. */
+    void (*quant_hook)(void *arg);
+    void *quant_hook_arg;
 };
 
 /* The datatype of cfg (QV_DATATYPE_FLOAT32 for layouts 0 and 1, which
@@ -593,10 +601,27 @@ qv_status qvi_quant_attach(qv_collection *c);
 /* Frees c->quant. */
 void qvi_quant_detach(qv_collection *c);
 
-/* Brings the codes up to date after the rows of slots[0..n) changed;
- * retrains and re-encodes everything when the collection has doubled since
- * the last training.  Never fails (quant_ok turns false).  Write lock. */
+/* Brings the codes up to date after the rows of slots[0..n) changed.
+ * When the collection has doubled since the last training (or was never
+ * trained) it only sets quant_retrain: the training itself runs in
+ * qvi_quant_retrain_deferred, outside the write lock.  Never fails
+ * (quant_ok turns false).  Write lock. */
 void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n);
+
+/* Runs the training a write asked for (quant_retrain): trains and encodes
+ * fresh codes under the shared lock, so searches go on with the old ones,
+ * and swaps them in under the write lock.  Never fails: on error the old
+ * codes stay and the next write tries again.  The caller holds graph_mu
+ * (no other upsert or delete runs) and not lock. */
+void qvi_quant_retrain_deferred(qv_collection *c);
+
+/* Test hook: fn(arg) is called once fresh codes are built, before they are
+ * swapped in, with lock released: by a deferred training with graph_mu
+ * held (fn may search the collection, but not write to it), and by
+ * qv_collection_set_quantization with nothing held (fn may write too).
+ * NULL removes it.  Takes graph_mu and the write lock. */
+void qvi_quant_set_train_hook(qv_collection *c, void (*fn)(void *arg),
+                              void *arg);
 
 /* Trains and encodes every live slot.  Never fails (as above).  Write
  * lock. */
