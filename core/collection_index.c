@@ -84,7 +84,7 @@
 static qvi_vecview view_of(const qv_collection *c)
 {
     qvi_vecview v = {.base = c->vecs,
-                     .stride = c->stride,
+                     .stride = c->row_bytes / sizeof(float),
                      .dim = c->cfg.dim,
                      .metric = c->cfg.metric};
     if (c->multi) {
@@ -103,6 +103,7 @@ static qv_status new_graph(const qv_collection *c, qvi_hnsw **out)
     p.seed = c->cfg.hnsw_seed;
     if (c->multi)
         p.custom = qvi_multi_kernel_of(c->cfg.metric);
+    p.datatype = qvi_row_datatype(&c->cfg);
     qv_status st = qvi_hnsw_create(&p, c->cfg.dim, c->cfg.metric, out);
     if (st == QV_OK && c->graph_on_disk &&
         (st = qvi_hnsw_links_on_disk(*out, c->graph_dir)) != QV_OK) {
@@ -426,6 +427,9 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
     }
     qvi_vecview v = view_of(c);
     size_t n = 0;
+    /* Narrow rows: the graph scores the query's encoding (core.h). */
+    if (c->narrow)
+        q += c->stride;
     qv_status st = qvi_hnsw_search(c->index, &v, q, params->k, ef, acc, s,
                                    t->slots, t->dists, &n);
     give_scratch(c, s);

@@ -259,12 +259,17 @@ typedef struct qv_collection_config {
  *            zero and saturated to 0..255 (-3 -> 0, 2.9 -> 2, 300 -> 255).
  *            Qdrant does not refuse such values and neither does Quiver.
  *            Not combinable with cosine (QV_EINVAL at create): Qdrant
- *            keeps uint8 cosine vectors unnormalised, which this version
- *            does not implement.
+ *            keeps uint8 cosine vectors unnormalised and scores them by
+ *            dot / (|a| |b|) on the bytes (CosineMetric for
+ *            VectorElementTypeByte, lib/segment/src/spaces/metric_uint/),
+ *            which this version does not implement.
  * Reads (qv_get, qv_multi_get, scroll with vectors) return the converted
  * values as floats: halves widened exactly, integers 0..255.
- * Storage: this version keeps the converted values in float32 rows, so a
- * vector still takes 4 bytes a dimension (see README, "Datatypes").
+ * Storage: dense rows are kept in the element type -- 2 bytes a dimension
+ * for FLOAT16, 1 for UINT8 -- in memory, in on_disk files and in snapshot
+ * files (qv_collection_vector_bytes); queries are converted the same way
+ * and scored on the narrow rows (README, "Datatypes").  Multivector
+ * matrices are kept in float32 (README, "Not implemented").
  */
 typedef enum qv_datatype {
     QV_DATATYPE_FLOAT32 = 0,
@@ -1554,6 +1559,13 @@ QV_API qv_status qv_collection_set_quantization(
  * quantization; *out gets it. Returns QV_OK or QV_ENULL.  Reader; thread-safe.
  */
 QV_API qv_status qv_collection_code_bytes(qv_collection *c, size_t *out);
+
+/* Bytes one stored dense vector row takes: dim rounded up to a multiple
+ * of 16, times 4 (float32), 2 (float16) or 1 (uint8); plus nothing else
+ * (each point also keeps a 4-byte norm).  Multivector and sparse
+ * collections report their (unused) float rows.  *out gets it.  Returns
+ * QV_OK or QV_ENULL.  Thread-safe (set at creation). */
+QV_API qv_status qv_collection_vector_bytes(qv_collection *c, size_t *out);
 
 /* ------------------------------------------------------------------------ */
 /* Full-text index options (Qdrant's TextIndexParams)                       */
