@@ -225,7 +225,11 @@ static int compare_u32(const void *a, const void *b)
  * vectors, the size from which a graph walk beats a scan. */
 static bool above_threshold(const qv_collection *c)
 {
-    double kb = (double)c->count * c->cfg.dim * sizeof(float) / 1024.0;
+    /* Bytes in the element type, as Qdrant's
+     * size_of_available_vectors_in_bytes (count * dim * size_of::<T>(),
+     * lib/segment/src/vector_storage/dense/): a float16 collection reaches
+     * the threshold at twice the points of a float32 one. */
+    double kb = (double)c->count * c->cfg.dim * c->elem / 1024.0;
     return c->count > 0 && kb >= (double)c->cfg.full_scan_threshold_kb;
 }
 
