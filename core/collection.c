@@ -79,10 +79,8 @@ void qv_collection_config_init(qv_collection_config *cfg)
 
 uint32_t qvi_row_datatype(const qv_collection_config *cfg)
 {
-    /* Multivector collections keep their matrices in c->multi; their
-     * dense rows stay float (nothing scores them). */
-    if (cfg->multivector != QV_MULTIVECTOR_NONE ||
-        cfg->kind == QV_VECTOR_SPARSE)
+    /* A sparse collection's dense rows are placeholders of dim 1. */
+    if (cfg->kind == QV_VECTOR_SPARSE)
         return QV_DATATYPE_FLOAT32;
     return qvi_config_datatype(cfg);
 }

@@ -102,7 +102,7 @@ static qv_status new_graph(const qv_collection *c, qvi_hnsw **out)
     p.ef_construct = c->cfg.hnsw_ef_construct;
     p.seed = c->cfg.hnsw_seed;
     if (c->multi)
-        p.custom = qvi_multi_kernel_of(c->cfg.metric);
+        p.custom = qvi_multi_kernel_of(c->cfg.metric, c->cfg.datatype);
     p.datatype = qvi_row_datatype(&c->cfg);
     qv_status st = qvi_hnsw_create(&p, c->cfg.dim, c->cfg.metric, out);
     if (st == QV_OK && c->graph_on_disk &&
@@ -431,8 +431,9 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
     }
     qvi_vecview v = view_of(c);
     size_t n = 0;
-    /* Narrow rows: the graph scores the query's encoding (core.h). */
-    if (c->narrow)
+    /* Narrow rows: the graph scores the query's encoding (core.h); a
+     * multivector query is a record already (core/multi/). */
+    if (c->narrow && !c->multi)
         q += c->stride;
     qv_status st = qvi_hnsw_search(c->index, &v, q, params->k, ef, acc, s,
                                    t->slots, t->dists, &n);

@@ -115,7 +115,7 @@ qv_status qvi_collection_adopt_columns(qv_collection *c,
                       cols->stride, cols->row_bytes, c->stride, c->row_bytes);
     if (st == QV_OK && c->multi &&
         qvi_multi_adopt(c->multi, cols->multi_rows, cols->multi_offs,
-                        cols->multi_len, n) != QV_OK)
+                        cols->multi_len, n, cols->multi_elem) != QV_OK)
         st = qvi_fail(c->err, QV_ENOMEM, "cannot copy the multivectors");
     if (st != QV_OK) {
         qvi_quant_free(cols->quant); /* taken whatever the outcome */
@@ -201,6 +201,7 @@ qv_status qvi_collection_read_columns(qv_collection *c,
         v.multi_rows = c->multi->arena;
         v.multi_offs = c->multi->offs;
         v.multi_len = c->multi->len;
+        v.multi_elem = c->multi->elem;
     }
     st = fn(&v, arg);
 unlock:

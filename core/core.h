@@ -34,7 +34,7 @@ struct qv_collection {
     size_t stride; /* elements between rows: dim rounded up to 16 */
     /* Rows are stored in the element type of cfg.datatype
      * (core/base/datatype.c): `elem` bytes an element (4 float32, 2
-     * float16, 1 uint8; multivector collections keep float rows here),
+     * float16, 1 uint8),
      * row_bytes = stride * elem.  `narrow` is true for 2 and 1; then
      * rowk[] holds the row kernels (qvi_datatype_kernel) and a prepared
      * query (qvi_prepare_query) carries, after its stride floats, its
@@ -150,8 +150,8 @@ struct qv_collection {
 };
 
 /* The element type of a collection's dense rows for config cfg: its
- * datatype, except float32 for multivector collections (their matrices
- * live in core/multi/) and sparse ones. */
+ * datatype (float32 for sparse collections).  A multivector collection's
+ * matrices (core/multi/) use the datatype too. */
 uint32_t qvi_row_datatype(const qv_collection_config *cfg);
 
 /* The row of slot s (row_bytes bytes in the element type). */
@@ -485,6 +485,9 @@ typedef struct qvi_columns {
     const float *multi_rows;
     const uint64_t *multi_offs;
     uint64_t multi_len;
+    uint32_t multi_elem; /* bytes of a record element: read: the store's
+                            (4, 2, 1); adopt: the file's (converted when it
+                            differs, qvi_multi_adopt) */
     /* Quantized codes (collection_quant.c).  read: the collection's
      * quantizer when it is trained and its codes mirror the vectors
      * (quant_ok), else NULL, and quant_trained_on, the live count of its

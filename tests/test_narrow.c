@@ -15,12 +15,16 @@
  *     float16 / uint8 datatype, as earlier builds wrote -- opened and
  *     converted, its rows then written narrow by the next save; a version 1
  *     row that holds no value of the datatype is refused;
- *   - on_disk narrow rows (mapped arena) answer as heap rows, across growth.
+ *   - on_disk narrow rows (mapped arena) answer as heap rows, across growth;
+ *   - multivectors: records of halves or bytes (the arena holds the packed
+ *     size), MaxSim scores against the double reference for every metric,
+ *     snapshot round trip, and version 1 records converted at open.
  * Write-ahead-log replay of narrow collections is covered by
  * test_datatype.c (test_wal_kill_reopen), which reads back through the
  * narrow rows.
  */
 #include "core/core.h"
+#include "core/multi/multi.h"
 #include "persist/snapshot.h"
 #include "simd/simd.h"
 #include "tests/scratch_dir.h"
@@ -120,15 +124,16 @@ enum { SDIM = 37, SN = 600, SQ = 12, SK = 10 };
 
 /* The query as the collection scores it: normalised under cosine (as
  * qvi_prepare_query does, in float), then converted. */
-static void prepared(qv_metric m, uint32_t dt, const float *q, float *out)
+static void prepared(qv_metric m, uint32_t dt, const float *q, float *out,
+                     uint32_t dim)
 {
-    memcpy(out, q, SDIM * sizeof(float));
+    memcpy(out, q, dim * sizeof(float));
     if (m == QV_METRIC_COSINE) {
-        float sq = qvi_simd()->dot(out, out, SDIM);
+        float sq = qvi_simd()->dot(out, out, dim);
         if (fabsf(sq - 1.0f) > 1.0e-6f)
-            qvi_simd()->normalize(out, SDIM);
+            qvi_simd()->normalize(out, dim);
     }
-    qvi_datatype_apply(dt, out, SDIM);
+    qvi_datatype_apply(dt, out, dim);
 }
 
 /* The API score of stored vector v for prepared query q, in double. */
@@ -220,7 +225,7 @@ static void scores_for(uint32_t dt, qv_metric m)
         qv_search_batch(c, &qs[0][0], SQ, SDIM, &sp, batch, nb), QV_OK);
     for (uint32_t j = 0; j < SQ; j++) {
         float q[SDIM];
-        prepared(m, dt, qs[j], q);
+        prepared(m, dt, qs[j], q, SDIM);
         double *all = malloc(SN * sizeof(double));
         for (uint64_t i = 0; i < SN; i++) {
             double r = ref_score(m, q, rows + i * SDIM);
@@ -258,7 +263,7 @@ static void scores_for(uint32_t dt, qv_metric m)
     sp.quant_rescore = QV_RESCORE_ON;
     for (uint32_t j = 0; j < SQ; j++) {
         float q[SDIM];
-        prepared(m, dt, qs[j], q);
+        prepared(m, dt, qs[j], q, SDIM);
         qv_hit hits[SK];
         size_t n = 0;
         ck_assert_int_eq(qv_search(c, qs[j], SDIM, &sp, hits, &n), QV_OK);
@@ -611,6 +616,219 @@ START_TEST(test_on_disk_narrow)
 }
 END_TEST
 
+/* ---- multivectors ---------------------------------------------------------
+ */
+
+enum { MDIM = 9, MN = 120, MROWS = 3 };
+
+static uint32_t mrows(uint64_t i)
+{
+    return 1 + (uint32_t)(i % MROWS);
+}
+
+static void multi_fill(qv_collection *c, uint32_t dt, uint64_t from,
+                       uint64_t to)
+{
+    float m[MROWS * MDIM];
+    for (uint64_t i = from; i < to; i++) {
+        qv_point_id id = pid(i);
+        for (uint32_t k = 0; k < mrows(i) * MDIM; k++)
+            m[k] = val(dt, i, k);
+        ck_assert_int_eq(qv_multi_upsert(c, &id, m, mrows(i), MDIM), QV_OK);
+    }
+}
+
+/* Qdrant's MaxSim score (sum of row maxima of the similarity), in double,
+ * of prepared query rows q (nq) against stored rows d (nd). */
+static double ref_maxsim(qv_metric m, const float *q, uint32_t nq,
+                         const float *d, uint32_t nd)
+{
+    double sum = 0;
+    for (uint32_t i = 0; i < nq; i++) {
+        double best = -INFINITY;
+        for (uint32_t j = 0; j < nd; j++) {
+            double s = 0;
+            for (uint32_t k = 0; k < MDIM; k++) {
+                double a = q[i * MDIM + k], b = d[j * MDIM + k];
+                if (m == QV_METRIC_COSINE || m == QV_METRIC_DOT)
+                    s += a * b;
+                else if (m == QV_METRIC_EUCLID)
+                    s -= (a - b) * (a - b);
+                else
+                    s -= fabs(a - b);
+            }
+            if (s > best)
+                best = s;
+        }
+        sum += best;
+    }
+    return sum;
+}
+
+static void multi_scores(uint32_t dt, qv_metric m)
+{
+    qv_collection_config cfg = config(MDIM, m, dt);
+    cfg.multivector = QV_MULTIVECTOR_MAX_SIM;
+    cfg.full_scan_threshold_kb = 0;
+    qv_collection *c = NULL;
+    ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
+    ck_assert_uint_eq(c->multi->elem, qvi_datatype_size(dt));
+    multi_fill(c, dt, 0, MN);
+    /* records are narrow: the arena holds exactly the packed rows */
+    size_t words = 0;
+    for (uint64_t i = 0; i < MN; i++)
+        words += qvi_multi_record_floats(MDIM, mrows(i), c->multi->elem);
+    ck_assert_uint_eq(c->multi->len, words);
+    /* a float32 store would hold 1 + rows * dim words a record */
+    size_t f32_words = 0;
+    for (uint64_t i = 0; i < MN; i++)
+        f32_words += 1 + (size_t)mrows(i) * MDIM;
+    ck_assert_uint_lt(c->multi->len * (dt == QV_DATATYPE_UINT8 ? 3 : 1),
+                      f32_words);
+    float *stored = malloc((size_t)MN * MROWS * MDIM * sizeof(float));
+    for (uint64_t i = 0; i < MN; i++) {
+        qv_point_id id = pid(i);
+        uint32_t n = 0;
+        ck_assert_int_eq(qv_multi_get(c, &id, stored + i * MROWS * MDIM,
+                                      MROWS, &n),
+                         QV_OK);
+        ck_assert_uint_eq(n, mrows(i));
+        for (uint32_t k = 0; k < n * MDIM; k++) {
+            float x = stored[i * MROWS * MDIM + k];
+            qvi_datatype_apply(dt, &x, 1);
+            ck_assert(x == stored[i * MROWS * MDIM + k]);
+        }
+    }
+    qv_search_params sp;
+    qv_search_params_init(&sp);
+    sp.k = 5;
+    for (uint64_t j = 0; j < 6; j++) {
+        float q[2 * MDIM], pq[2 * MDIM];
+        for (uint32_t k = 0; k < 2 * MDIM; k++)
+            q[k] = val(dt, 70000 + j, k);
+        for (uint32_t r = 0; r < 2; r++)
+            prepared(m, dt, q + r * MDIM, pq + r * MDIM, MDIM);
+        for (int exact = 0; exact < 2; exact++) {
+            sp.exact = exact;
+            qv_hit hits[5];
+            size_t n = 0;
+            ck_assert_int_eq(qv_multi_search(c, q, 2, MDIM, &sp, hits, &n),
+                             QV_OK);
+            ck_assert_uint_eq(n, 5);
+            for (size_t h = 0; h < n; h++) {
+                uint64_t i = hits[h].id.u.num;
+                double ref = ref_maxsim(m, pq, 2, stored + i * MROWS * MDIM,
+                                        mrows(i));
+                double tol = dt == QV_DATATYPE_UINT8
+                                 ? 1e-7 * fabs(ref)
+                                 : 1e-5 * (fabs(ref) + 1);
+                ck_assert_msg(fabs(hits[h].score - ref) <= tol,
+                              "%s %s: score %.9g, reference %.9g",
+                              qvi_datatype_name(dt), qv_metric_name(m),
+                              (double)hits[h].score, ref);
+            }
+        }
+    }
+    free(stored);
+    qv_collection_release(c);
+}
+
+START_TEST(test_multi_scores)
+{
+    static const qv_metric ms[] = {QV_METRIC_COSINE, QV_METRIC_DOT,
+                                   QV_METRIC_EUCLID, QV_METRIC_MANHATTAN};
+    for (size_t i = 0; i < 4; i++) {
+        multi_scores(QV_DATATYPE_FLOAT16, ms[i]);
+        if (ms[i] != QV_METRIC_COSINE)
+            multi_scores(QV_DATATYPE_UINT8, ms[i]);
+    }
+}
+END_TEST
+
+static void multi_same(qv_collection *a, qv_collection *b, uint32_t dt)
+{
+    for (uint64_t i = 0; i < MN; i++) {
+        qv_point_id id = pid(i);
+        float x[MROWS * MDIM], y[MROWS * MDIM];
+        uint32_t nx = 0, ny = 0;
+        ck_assert_int_eq(qv_multi_get(a, &id, x, MROWS, &nx), QV_OK);
+        ck_assert_int_eq(qv_multi_get(b, &id, y, MROWS, &ny), QV_OK);
+        ck_assert_uint_eq(nx, ny);
+        ck_assert(memcmp(x, y, nx * MDIM * sizeof(float)) == 0);
+    }
+    qv_search_params sp;
+    qv_search_params_init(&sp);
+    sp.exact = true;
+    float q[MDIM];
+    for (uint32_t k = 0; k < MDIM; k++)
+        q[k] = val(dt, 99999, k);
+    qv_hit ha[10], hb[10];
+    size_t na = 0, nb = 0;
+    ck_assert_int_eq(qv_multi_search(a, q, 1, MDIM, &sp, ha, &na), QV_OK);
+    ck_assert_int_eq(qv_multi_search(b, q, 1, MDIM, &sp, hb, &nb), QV_OK);
+    ck_assert_uint_eq(na, nb);
+    for (size_t i = 0; i < na; i++)
+        ck_assert(ha[i].score == hb[i].score);
+}
+
+START_TEST(test_multi_snapshots)
+{
+    static const uint32_t dts[] = {QV_DATATYPE_FLOAT16, QV_DATATYPE_UINT8};
+    for (size_t d = 0; d < 2; d++) {
+        uint32_t dt = dts[d];
+        qv_collection_config cfg = config(MDIM, QV_METRIC_DOT, dt);
+        cfg.multivector = QV_MULTIVECTOR_MAX_SIM;
+        qv_collection *c = NULL;
+        ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
+        multi_fill(c, dt, 0, MN);
+        /* version 2: narrow records, read back as they were */
+        const char *path = scratch_path("m.qvs");
+        ck_assert_int_eq(qv_snapshot_save(c, path), QV_OK);
+        size_t n;
+        uint8_t *b = read_all(path, &n);
+        ck_assert_uint_eq(section_len(b, QVI_SNAP_MULTI_ROWS),
+                          c->multi->len * sizeof(float));
+        free(b);
+        qv_collection *o = open_ok(path, QV_SNAPSHOT_VERIFY);
+        ck_assert_uint_eq(o->multi->elem, c->multi->elem);
+        multi_same(c, o, dt);
+        qv_collection_release(o);
+        /* version 1: a float32 collection of the converted values,
+         * relabelled; the records are converted at open */
+        qv_collection_config fc = config(MDIM, QV_METRIC_DOT,
+                                         QV_DATATYPE_FLOAT32);
+        fc.multivector = QV_MULTIVECTOR_MAX_SIM;
+        qv_collection *f = NULL;
+        ck_assert_int_eq(qv_collection_create(&fc, &f), QV_OK);
+        for (uint64_t i = 0; i < MN; i++) {
+            qv_point_id id = pid(i);
+            float x[MROWS * MDIM];
+            uint32_t nr = 0;
+            ck_assert_int_eq(qv_multi_get(c, &id, x, MROWS, &nr), QV_OK);
+            ck_assert_int_eq(qv_multi_upsert(f, &id, x, nr, MDIM), QV_OK);
+        }
+        ck_assert_int_eq(qv_snapshot_save(f, path), QV_OK);
+        make_v1(path, dt);
+        for (unsigned flags = 0; flags <= QV_SNAPSHOT_VERIFY; flags++) {
+            o = open_ok(path, flags);
+            ck_assert_uint_eq(o->multi->elem, qvi_datatype_size(dt));
+            ck_assert_uint_eq(o->multi->len, c->multi->len);
+            multi_same(c, o, dt);
+            /* and writes after it */
+            multi_fill(o, dt, MN, MN + 10);
+            qv_point_id id = pid(MN + 3);
+            float x[MROWS * MDIM];
+            uint32_t nr = 0;
+            ck_assert_int_eq(qv_multi_get(o, &id, x, MROWS, &nr), QV_OK);
+            ck_assert_uint_eq(nr, mrows(MN + 3));
+            qv_collection_release(o);
+        }
+        qv_collection_release(f);
+        qv_collection_release(c);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("narrow");
@@ -619,6 +837,7 @@ int main(void)
     tcase_add_test(rows, test_row_bytes);
     tcase_add_test(rows, test_scores_f16);
     tcase_add_test(rows, test_scores_u8);
+    tcase_add_test(rows, test_multi_scores);
     suite_add_tcase(s, rows);
     TCase *files = tcase_create("files");
     tcase_add_checked_fixture(files, setup, scratch_dir_remove);
@@ -627,6 +846,7 @@ int main(void)
     tcase_add_test(files, test_snapshot_v1);
     tcase_add_test(files, test_snapshot_bad_elem);
     tcase_add_test(files, test_on_disk_narrow);
+    tcase_add_test(files, test_multi_snapshots);
     suite_add_tcase(s, files);
     SRunner *r = srunner_create(s);
     srunner_run_all(r, CK_NORMAL);

@@ -329,8 +329,10 @@ qv_status qvi_hnsw_check_view(const qvi_hnsw *h, const qvi_vecview *v)
 {
     if (!v || !v->base)
         return QV_ENULL;
+    /* Dense rows must hold dim elements; records (offs) have their own
+     * sizes, which only the custom distance reads. */
     if (v->dim != h->dim || v->metric != h->metric ||
-        v->stride * sizeof(float) < (size_t)v->dim * h->elem)
+        (!v->offs && v->stride * sizeof(float) < (size_t)v->dim * h->elem))
         return QV_EINVAL;
     if ((v->offs != NULL) != h->custom)
         return QV_EINVAL;
