@@ -10,12 +10,12 @@
  * memory and a uint8 one a quarter, as Qdrant's do.  A narrow row is
  * written from the converted floats (store_row_locked) and scored by the
  * narrow kernels against a query encoded the same way (qvi_prepare_query,
- * qvi_slot_distance); readers that need floats decode (qvi_row_read).  A slot is a row index.  ids[slot] and live[slot]
- * describe the point in the slot, sqnorms[slot] its squared norm (used by
- * batch euclid search), and the id map finds the slot of an id.  Deleted
- * slots go on a free stack and are reused before the array grows; the
- * array grows geometrically (x1.5) so that a long sequence of inserts costs
- * amortised O(1) copies.
+ * qvi_slot_distance); readers that need floats decode (qvi_row_read).  A slot
+ * is a row index.  ids[slot] and live[slot] describe the point in the slot,
+ * sqnorms[slot] its squared norm (used by batch euclid search), and the id map
+ * finds the slot of an id.  Deleted slots go on a free stack and are reused
+ * before the array grows; the array grows geometrically (x1.5) so that a long
+ * sequence of inserts costs amortised O(1) copies.
  *
  * All-or-nothing writes: every write validates its whole input first, then
  * reserves all the memory it may need (rows, id-map buckets), and only then

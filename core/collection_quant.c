@@ -85,7 +85,6 @@ void qvi_quant_detach(qv_collection *c)
     c->quant_ok = false;
 }
 
-
 /* Binary codes of uint8 vectors: Qdrant encodes x - 127 rather than x
  * (quantization_preprocess in lib/segment/src/data_types/primitive.rs),
  * or every bit of a one-bit code would be set.  Only the one-bit encoding

@@ -116,10 +116,10 @@ static qv_status check_batch(qv_collection *c, const qv_point_id *ids, size_t n,
             return st;
         mats[i] = rows + at;
         at += (size_t)row_counts[i] * dim;
-        if (!qv_add_size(floats,
-                         qvi_multi_record_floats(dim, row_counts[i],
-                                                 c->multi->elem),
-                         &floats))
+        if (!qv_add_size(
+                floats,
+                qvi_multi_record_floats(dim, row_counts[i], c->multi->elem),
+                &floats))
             return qvi_fail(c->err, QV_ERANGE, "the batch is too large");
     }
     mi->row_counts = row_counts;

@@ -62,9 +62,9 @@ static inline uint64_t qvi_rd64(const uint8_t *p)
 
 /* ---- format constants (docs/FORMAT.md) ----------------------------------- */
 
-#define QVI_SNAP_MAGIC        "\x89QVSNAP\n"
-#define QVI_SNAP_MAGIC_LEN    8u
-#define QVI_SNAP_BOM          0x01020304u
+#define QVI_SNAP_MAGIC     "\x89QVSNAP\n"
+#define QVI_SNAP_MAGIC_LEN 8u
+#define QVI_SNAP_BOM       0x01020304u
 /* Version 2 stores the rows of float16 and uint8 collections in their
  * element type (config field vectors_elem, offset 76); version 1 files,
  * still read, hold float32 rows, converted at open. */

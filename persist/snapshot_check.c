@@ -91,7 +91,8 @@ qv_status qvi_snapshot_check_vectors(const qvi_columns *cols, char *err,
     for (uint32_t s = 0; s < cols->n_slots && st == QV_OK; s++) {
         if (!cols->live[s])
             continue;
-        const char *raw = (const char *)cols->vecs + (size_t)s * cols->row_bytes;
+        const char *raw =
+            (const char *)cols->vecs + (size_t)s * cols->row_bytes;
         const float *row = (const float *)(const void *)raw;
         if (tmp) { /* narrow rows: decoded, padding included */
             qvi_datatype_decode(rdt, raw, tmp, cols->stride);

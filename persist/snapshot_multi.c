@@ -66,11 +66,11 @@ void qvi_snapshot_write_multi(qvi_snapw *w, const qvi_columns *cols)
     for (uint32_t s = 0; s < cols->n_slots; s++) {
         const float *rec = record_of(cols, s);
         if (rec)
-            qvi_snapw_put(
-                w, rec,
-                qvi_multi_record_floats(dim, qvi_multi_record_rows(rec),
-                                        cols->multi_elem) *
-                    sizeof(float));
+            qvi_snapw_put(w, rec,
+                          qvi_multi_record_floats(dim,
+                                                  qvi_multi_record_rows(rec),
+                                                  cols->multi_elem) *
+                              sizeof(float));
     }
     qvi_snapw_end(w);
 }
@@ -138,9 +138,8 @@ qv_status qvi_snapshot_check_multi(const qvi_snap_file *f, char *err,
                                s);
             continue;
         }
-        qv_status st =
-            check_record(rows, rlen / sizeof(float), offs[s], k->cfg.dim,
-                         multi_elem(f), s, err, errcap);
+        qv_status st = check_record(rows, rlen / sizeof(float), offs[s],
+                                    k->cfg.dim, multi_elem(f), s, err, errcap);
         if (st != QV_OK)
             return st;
     }

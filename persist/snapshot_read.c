@@ -898,10 +898,10 @@ static void fill_columns(const qvi_snap_file *f, const built *b,
     cols->n_slots = n;
     cols->count = k->count;
     cols->lsn = k->wal_lsn;
-    cols->vecs = b->vecs ? b->vecs
-                         : (void *)qvi_snap_data(f, QVI_SNAP_VECTORS, NULL);
-    cols->row_bytes = (size_t)k->stride * qvi_datatype_size(
-                                              qvi_row_datatype(&k->cfg));
+    cols->vecs =
+        b->vecs ? b->vecs : (void *)qvi_snap_data(f, QVI_SNAP_VECTORS, NULL);
+    cols->row_bytes =
+        (size_t)k->stride * qvi_datatype_size(qvi_row_datatype(&k->cfg));
     cols->sqnorms = (float *)qvi_snap_data(f, QVI_SNAP_SQNORMS, NULL);
     cols->ids = (qv_point_id *)qvi_snap_data(f, QVI_SNAP_IDS, NULL);
     cols->live = (uint8_t *)qvi_snap_data(f, QVI_SNAP_LIVE, NULL);

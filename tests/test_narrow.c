@@ -221,8 +221,8 @@ static void scores_for(uint32_t dt, qv_metric m)
     qv_search_params_init(&sp);
     sp.k = SK;
     sp.exact = true;
-    ck_assert_int_eq(
-        qv_search_batch(c, &qs[0][0], SQ, SDIM, &sp, batch, nb), QV_OK);
+    ck_assert_int_eq(qv_search_batch(c, &qs[0][0], SQ, SDIM, &sp, batch, nb),
+                     QV_OK);
     for (uint32_t j = 0; j < SQ; j++) {
         float q[SDIM];
         prepared(m, dt, qs[j], q, SDIM);
@@ -477,8 +477,8 @@ START_TEST(test_snapshot_v1)
     static const uint32_t dts[] = {QV_DATATYPE_FLOAT16, QV_DATATYPE_UINT8};
     for (size_t d = 0; d < 2; d++) {
         uint32_t dt = dts[d];
-        qv_metric m = dt == QV_DATATYPE_UINT8 ? QV_METRIC_EUCLID
-                                              : QV_METRIC_DOT;
+        qv_metric m =
+            dt == QV_DATATYPE_UINT8 ? QV_METRIC_EUCLID : QV_METRIC_DOT;
         /* The narrow collection, and a float32 one of its values. */
         qv_collection *c = make(FDIM, m, dt, 0);
         fill(c, dt, FDIM, 0, FN);
@@ -689,9 +689,8 @@ static void multi_scores(uint32_t dt, qv_metric m)
     for (uint64_t i = 0; i < MN; i++) {
         qv_point_id id = pid(i);
         uint32_t n = 0;
-        ck_assert_int_eq(qv_multi_get(c, &id, stored + i * MROWS * MDIM,
-                                      MROWS, &n),
-                         QV_OK);
+        ck_assert_int_eq(
+            qv_multi_get(c, &id, stored + i * MROWS * MDIM, MROWS, &n), QV_OK);
         ck_assert_uint_eq(n, mrows(i));
         for (uint32_t k = 0; k < n * MDIM; k++) {
             float x = stored[i * MROWS * MDIM + k];
@@ -717,11 +716,10 @@ static void multi_scores(uint32_t dt, qv_metric m)
             ck_assert_uint_eq(n, 5);
             for (size_t h = 0; h < n; h++) {
                 uint64_t i = hits[h].id.u.num;
-                double ref = ref_maxsim(m, pq, 2, stored + i * MROWS * MDIM,
-                                        mrows(i));
-                double tol = dt == QV_DATATYPE_UINT8
-                                 ? 1e-7 * fabs(ref)
-                                 : 1e-5 * (fabs(ref) + 1);
+                double ref =
+                    ref_maxsim(m, pq, 2, stored + i * MROWS * MDIM, mrows(i));
+                double tol = dt == QV_DATATYPE_UINT8 ? 1e-7 * fabs(ref)
+                                                     : 1e-5 * (fabs(ref) + 1);
                 ck_assert_msg(fabs(hits[h].score - ref) <= tol,
                               "%s %s: score %.9g, reference %.9g",
                               qvi_datatype_name(dt), qv_metric_name(m),
@@ -795,8 +793,8 @@ START_TEST(test_multi_snapshots)
         qv_collection_release(o);
         /* version 1: a float32 collection of the converted values,
          * relabelled; the records are converted at open */
-        qv_collection_config fc = config(MDIM, QV_METRIC_DOT,
-                                         QV_DATATYPE_FLOAT32);
+        qv_collection_config fc =
+            config(MDIM, QV_METRIC_DOT, QV_DATATYPE_FLOAT32);
         fc.multivector = QV_MULTIVECTOR_MAX_SIM;
         qv_collection *f = NULL;
         ck_assert_int_eq(qv_collection_create(&fc, &f), QV_OK);

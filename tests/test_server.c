@@ -3019,9 +3019,8 @@ START_TEST(test_datatypes_narrow_search)
     /* stored as 1 0 ... : {1,2,3}, {10,0,255}, {255,0,7} */
     static const double B[3][3] = {{1, 2, 3}, {10, 0, 255}, {255, 0, 7}};
     /* retrieve */
-    const cJSON *pts =
-        expect_ok(call("POST", "/collections/nb/points",
-                       "{\"ids\":[2,3],\"with_vector\":true}"));
+    const cJSON *pts = expect_ok(call("POST", "/collections/nb/points",
+                                      "{\"ids\":[2,3],\"with_vector\":true}"));
     ck_assert_int_eq(cJSON_GetArraySize(pts), 2);
     for (int i = 0; i < 2; i++) {
         const cJSON *p = cJSON_GetArrayItem(pts, i);
@@ -3045,8 +3044,7 @@ START_TEST(test_datatypes_narrow_search)
         ck_assert_int_eq((int)num(h, "id"), order[i]);
         ck_assert(num(h, "score") == want[i]);
         const cJSON *v = cJSON_GetObjectItem(h, "vector");
-        ck_assert(cJSON_GetArrayItem(v, 2)->valuedouble ==
-                  B[order[i] - 1][2]);
+        ck_assert(cJSON_GetArrayItem(v, 2)->valuedouble == B[order[i] - 1][2]);
     }
     /* the query API, exact and by graph */
     for (int exact = 0; exact < 2; exact++) {
@@ -3080,8 +3078,8 @@ START_TEST(test_datatypes_narrow_search)
         double dot = 0;
         for (int k = 0; k < 3; k++)
             dot += B[a][k] * B[b][k];
-        ck_assert_msg(num(p, "score") == dot, "pair %d %d: %g, want %g",
-                      a + 1, b + 1, num(p, "score"), dot);
+        ck_assert_msg(num(p, "score") == dot, "pair %d %d: %g, want %g", a + 1,
+                      b + 1, num(p, "score"), dot);
     }
     /* float16 on_disk, int8 codes rescored on the halves: the query
      * (0.1, 0.2, 0.3) is converted too, so point 1 is at distance 0 */

@@ -27,8 +27,8 @@
  * packed, zero-padded to a whole word].  An element is the store's
  * datatype (core/base/datatype.c): a float, or for float16 and uint8 a
  * half or a byte, so that a narrow collection's matrices take 2x or 4x
- * less memory; the MaxSim kernels read them with the narrow kernels.  A query is
- * one such record too, so the HNSW index (core/hnsw/) compares a query with
+ * less memory; the MaxSim kernels read them with the narrow kernels.  A query
+ * is one such record too, so the HNSW index (core/hnsw/) compares a query with
  * a point and two points through the same kernel, reading records at
  * base + offs[s] (qvi_vecview.offs).  Replacing or clearing a record leaves
  * its floats as garbage; qvi_multi_reserve compacts the arena when garbage
