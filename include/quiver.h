@@ -265,11 +265,10 @@ typedef struct qv_collection_config {
  *            which this version does not implement.
  * Reads (qv_get, qv_multi_get, scroll with vectors) return the converted
  * values as floats: halves widened exactly, integers 0..255.
- * Storage: dense rows are kept in the element type -- 2 bytes a dimension
- * for FLOAT16, 1 for UINT8 -- in memory, in on_disk files and in snapshot
- * files (qv_collection_vector_bytes); queries are converted the same way
- * and scored on the narrow rows (README, "Datatypes").  Multivector
- * matrices are kept in float32 (README, "Not implemented").
+ * Storage: rows and multivector matrices are kept in the element type --
+ * 2 bytes a dimension for FLOAT16, 1 for UINT8 -- in memory, in on_disk
+ * files and in snapshot files (qv_collection_vector_bytes); queries are
+ * converted the same way and scored on the narrow rows.
  */
 typedef enum qv_datatype {
     QV_DATATYPE_FLOAT32 = 0,
