@@ -3106,6 +3106,20 @@ START_TEST(test_datatypes_narrow_search)
     }
     ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "id"), 1);
     ck_assert(num(cJSON_GetArrayItem(hits, 0), "score") == 0);
+    /* strict mode counts the stored bytes: 3 points x 3 bytes = 9 < 20
+     * (as float32 they would be 36), so one more upsert passes, and
+     * with 4 points (12 bytes) a limit of 12 stops the next */
+    expect_ok(call("PATCH", "/collections/nb",
+                   "{\"strict_mode_config\":{\"enabled\":true,"
+                   "\"max_collection_vector_size_bytes\":20}}"));
+    expect_ok(call("PUT", "/collections/nb/points?wait=true",
+                   "{\"points\":[{\"id\":4,\"vector\":[4,4,4]}]}"));
+    expect_ok(call("PATCH", "/collections/nb",
+                   "{\"strict_mode_config\":{\"enabled\":true,"
+                   "\"max_collection_vector_size_bytes\":12}}"));
+    expect_error_prefix(call("PUT", "/collections/nb/points?wait=true",
+                             "{\"points\":[{\"id\":5,\"vector\":[5,5,5]}]}"),
+                        400, "Bad request: Max vector storage size limit");
 }
 END_TEST
 
