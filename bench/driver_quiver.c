@@ -154,10 +154,14 @@ static size_t qvb_quiver_point_bytes(void *index)
 {
     qvb_quiver_index *q = index;
     size_t bytes = 0;
-    if (qv_collection_code_bytes(q->c, &bytes) != QV_OK || bytes == 0)
-        if (qv_collection_vector_bytes(q->c, &bytes) != QV_OK)
-            bytes = (size_t)q->dim * sizeof(float);
-    return bytes;
+    if (qv_collection_code_bytes(q->c, &bytes) == QV_OK && bytes != 0)
+        return bytes;
+    /* The dim elements a search reads (4, 2 or 1 bytes each: the row's
+     * size over its padded length), without the row's padding. */
+    size_t row = 0, padded = ((size_t)q->dim + 15) / 16 * 16;
+    if (qv_collection_vector_bytes(q->c, &row) != QV_OK || row == 0)
+        return (size_t)q->dim * sizeof(float);
+    return (size_t)q->dim * (row / padded);
 }
 
 int main(int argc, char **argv)
