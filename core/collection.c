@@ -168,14 +168,6 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
                  qvi_datatype_name(dt));
         return QV_EINVAL;
     }
-    if (dt == QV_DATATYPE_UINT8 && cfg->metric == QV_METRIC_COSINE) {
-        /* Qdrant scores uint8 cosine vectors unnormalised (the integers
-         * are kept); this version normalises cosine vectors when stored,
-         * so it refuses rather than return other values. */
-        snprintf(msg, cap,
-                 "datatype uint8 with Cosine distance is not implemented");
-        return QV_EINVAL;
-    }
     return qvi_quant_config_check(cfg, msg, cap);
 }
 
@@ -261,7 +253,7 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
     c->narrow = c->elem != sizeof(float);
     c->row_bytes = c->stride * c->elem;
     c->qstride = c->narrow ? 2 * c->stride : c->stride;
-    for (int w = 0; w < 3; w++)
+    for (int w = 0; w < 4; w++)
         c->rowk[w] = qvi_datatype_kernel(dt, w);
     if (c->narrow &&
         !(c->row_tmp = malloc((size_t)c->cfg.dim * sizeof(float)))) {
@@ -447,7 +439,8 @@ qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
     if (st != QV_OK)
         return st;
     memcpy(out, query, dim * sizeof(float));
-    if (c->cfg.metric == QV_METRIC_COSINE)
+    if (c->cfg.metric == QV_METRIC_COSINE &&
+        !qvi_byte_cosine(c->cfg.metric, c->cfg.datatype))
         cosine_prepare(qvi_simd(), out, dim);
     /* Qdrant scores a query in the storage's element type too
      * (query_from_float_cow). */
@@ -652,8 +645,10 @@ static qv_status reserve_locked(qv_collection *c, size_t n)
 /* Writes slot's row.  Cosine normalises before the conversion, as Qdrant
  * does for float16 (CosineMetric::preprocess runs on the f32 vector before
  * the storage converts it, lib/segment/src/vector_storage/dense/
- * simple_dense_vector_storage.rs); uint8 with cosine is refused at
- * creation.  A narrow row is built in row_tmp, then encoded. */
+ * simple_dense_vector_storage.rs); uint8 is not normalised at all, its
+ * CosineMetric preprocess being the cast alone (lib/segment/src/spaces/
+ * metric_uint/simple_cosine.rs): its cosine is computed when scored.  A
+ * narrow row is built in row_tmp, then encoded. */
 static void store_row_locked(qv_collection *c, uint32_t slot, const float *v)
 {
     uint32_t dim = c->cfg.dim;
@@ -661,7 +656,8 @@ static void store_row_locked(qv_collection *c, uint32_t slot, const float *v)
     float *row = c->narrow ? c->row_tmp : (float *)(void *)dst;
     memcpy(row, v, dim * sizeof(float));
     const qvi_kernels *k = qvi_simd();
-    if (c->cfg.metric == QV_METRIC_COSINE)
+    if (c->cfg.metric == QV_METRIC_COSINE &&
+        !qvi_byte_cosine(c->cfg.metric, c->cfg.datatype))
         cosine_prepare(k, row, dim);
     qvi_datatype_apply(c->cfg.datatype, row, dim);
     c->sqnorms[slot] = k->dot(row, row, dim);

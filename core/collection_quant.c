@@ -53,6 +53,7 @@
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
 #include "core/quant/quant.h"
+#include "simd/simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -93,16 +94,27 @@ void qvi_quant_detach(qv_collection *c)
  * input. */
 static bool shifted_u8(const qv_collection *c, const qvi_quant *q)
 {
-    return c->cfg.datatype == QV_DATATYPE_UINT8 && q &&
+    return c->cfg.datatype == QV_DATATYPE_UINT8 &&
+           c->cfg.metric != QV_METRIC_COSINE && q &&
            q->p.kind == QV_QUANTIZATION_BINARY &&
            q->p.encoding == QV_BINARY_ONE_BIT;
 }
 
 /* What the codes are made from: the floats v, or (shifted_u8) v - 127 in
- * tmp (dim floats; NULL when not shifted). */
+ * tmp (dim floats; NULL when not shifted), or for uint8 under cosine v
+ * normalised in tmp: the rows are kept unnormalised and scored by their
+ * cosine (core/base/base.h, qvi_byte_cosine), which the codes' dot
+ * products approximate only on unit vectors; candidates are then
+ * rescored with the bytes' exact cosine. */
 static const float *code_input(const qv_collection *c, const qvi_quant *q,
                                const float *v, float *tmp)
 {
+    if (qvi_byte_cosine(c->cfg.metric, c->cfg.datatype)) {
+        if (v != tmp)
+            memcpy(tmp, v, c->cfg.dim * sizeof(float));
+        qvi_simd()->normalize(tmp, c->cfg.dim);
+        return tmp;
+    }
     if (!shifted_u8(c, q))
         return v;
     for (uint32_t j = 0; j < c->cfg.dim; j++)
@@ -156,8 +168,12 @@ static qv_status train_on_rows(const qv_collection *c, qvi_quant *q)
     ones = malloc(n ? n : 1);
     if (!mat || !ones)
         goto cleanup;
+    bool unit = qvi_byte_cosine(c->cfg.metric, c->cfg.datatype);
     for (size_t i = 0; i < n; i++) {
-        qvi_row_read(c, slots[i], mat + i * c->cfg.dim);
+        float *row = mat + i * c->cfg.dim;
+        qvi_row_read(c, slots[i], row);
+        if (unit) /* as code_input makes them */
+            qvi_simd()->normalize(row, c->cfg.dim);
         ones[i] = 1;
     }
     st = qvi_quant_train(q, mat, c->cfg.dim, ones, (uint32_t)n);

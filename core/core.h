@@ -43,7 +43,7 @@ struct qv_collection {
     bool narrow;
     size_t row_bytes;
     size_t qstride;
-    qvi_row_kernel rowk[3];
+    qvi_row_kernel rowk[4]; /* QVI_ROWK_*; [COS] set for uint8 only */
     qvi_errbuf *err;
     pthread_rwlock_t lock;
 

@@ -62,6 +62,9 @@ float qvi_slot_distance(const qv_collection *c, const float *q, uint32_t slot)
         const float *v = qvi_row(c, slot);
         switch (c->cfg.metric) {
         case QV_METRIC_COSINE:
+            if (c->rowk[QVI_ROWK_COS]) /* uint8: bytes kept unnormalised */
+                return -c->rowk[QVI_ROWK_COS](qn, v, c->cfg.dim);
+            return -c->rowk[QVI_ROWK_DOT](qn, v, c->cfg.dim);
         case QV_METRIC_DOT:
             return -c->rowk[QVI_ROWK_DOT](qn, v, c->cfg.dim);
         case QV_METRIC_EUCLID:

@@ -258,11 +258,11 @@ typedef struct qv_collection_config {
  *   UINT8    each component is cast as Rust's `x as u8`: truncated toward
  *            zero and saturated to 0..255 (-3 -> 0, 2.9 -> 2, 300 -> 255).
  *            Qdrant does not refuse such values and neither does Quiver.
- *            Not combinable with cosine (QV_EINVAL at create): Qdrant
- *            keeps uint8 cosine vectors unnormalised and scores them by
- *            dot / (|a| |b|) on the bytes (CosineMetric for
- *            VectorElementTypeByte, lib/segment/src/spaces/metric_uint/),
- *            which this version does not implement.
+ *            Under cosine the bytes are not normalised: as Qdrant's
+ *            CosineMetric for VectorElementTypeByte (lib/segment/src/
+ *            spaces/metric_uint/simple_cosine.rs), the score is
+ *            dot / sqrt(|a|^2 |b|^2) computed on the bytes (integer sums,
+ *            then float), 0 when either vector is all zeros.
  * Reads (qv_get, qv_multi_get, scroll with vectors) return the converted
  * values as floats: halves widened exactly, integers 0..255.
  * Storage: rows and multivector matrices are kept in the element type --
@@ -289,7 +289,7 @@ typedef struct qv_filter qv_filter;
  * holds one reference, which the caller releases with
  * qv_collection_release.  Returns QV_ENULL, QV_ERANGE (dim, hnsw_m,
  * hnsw_ef_construct, max_indexing_threads), QV_EINVAL (metric, an unknown
- * datatype or uint8 with cosine, or a version newer than
+ * datatype, or a version newer than
  * QV_COLLECTION_CONFIG_VERSION) or QV_ENOMEM, with *out set to NULL. */
 QV_API qv_status qv_collection_create(const qv_collection_config *cfg,
                                       qv_collection **out);

@@ -68,7 +68,8 @@ static qv_status check_row(const qvi_columns *cols, uint32_t s,
         return CORRUPT("section 'squared norms': slot %u has %g, its "
                        "vector %g",
                        s, stored, sq);
-    if (cols->cfg.metric == QV_METRIC_COSINE && sq != 0.0 &&
+    if (cols->cfg.metric == QV_METRIC_COSINE &&
+        !qvi_byte_cosine(cols->cfg.metric, cols->cfg.datatype) && sq != 0.0 &&
         fabs(sq - 1.0) > 1e-3)
         return CORRUPT("section 'vectors': cosine slot %u is not unit "
                        "length (squared norm %g)",

@@ -390,8 +390,10 @@ static qv_status parse_config(qvi_snap_file *f, char *err, size_t errcap)
                        k->multivector);
     if (!qvi_datatype_name(k->datatype))
         return CORRUPT("section 'config': unknown datatype %u", k->datatype);
-    if (k->datatype == QV_DATATYPE_UINT8 && k->metric == QV_METRIC_COSINE)
-        return CORRUPT("section 'config': datatype uint8 with cosine");
+    if (qvi_byte_cosine(k->metric, k->datatype) && f->version < 2)
+        return CORRUPT("section 'config': datatype uint8 with cosine in a "
+                       "version %u file",
+                       f->version);
     /* Version 1 kept float32 rows whatever the datatype (converted at
      * open, fill_columns); version 2 keeps them in the element type. */
     size_t want_elem = qvi_datatype_size(qvi_row_datatype(k));

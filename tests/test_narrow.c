@@ -128,7 +128,7 @@ static void prepared(qv_metric m, uint32_t dt, const float *q, float *out,
                      uint32_t dim)
 {
     memcpy(out, q, dim * sizeof(float));
-    if (m == QV_METRIC_COSINE) {
+    if (m == QV_METRIC_COSINE && dt != QV_DATATYPE_UINT8) {
         float sq = qvi_simd()->dot(out, out, dim);
         if (fabsf(sq - 1.0f) > 1.0e-6f)
             qvi_simd()->normalize(out, dim);
@@ -136,9 +136,25 @@ static void prepared(qv_metric m, uint32_t dt, const float *q, float *out,
     qvi_datatype_apply(dt, out, dim);
 }
 
-/* The API score of stored vector v for prepared query q, in double. */
-static double ref_score(qv_metric m, const float *q, const float *v)
+/* Qdrant's cosine of unnormalised bytes, in double: dot / sqrt(|q|^2
+ * |v|^2), 0 when a norm is 0. */
+static double byte_cosine(const float *q, const float *v, uint32_t dim)
 {
+    double d = 0, n1 = 0, n2 = 0;
+    for (uint32_t k = 0; k < dim; k++) {
+        d += (double)q[k] * v[k];
+        n1 += (double)q[k] * q[k];
+        n2 += (double)v[k] * v[k];
+    }
+    return n1 == 0 || n2 == 0 ? 0 : d / sqrt(n1 * n2);
+}
+
+/* The API score of stored vector v for prepared query q, in double. */
+static double ref_score(qv_metric m, uint32_t dt, const float *q,
+                        const float *v)
+{
+    if (m == QV_METRIC_COSINE && dt == QV_DATATYPE_UINT8)
+        return byte_cosine(q, v, SDIM);
     double s = 0;
     for (uint32_t k = 0; k < SDIM; k++) {
         double a = q[k], b = v[k];
@@ -157,8 +173,10 @@ static double ref_score(qv_metric m, const float *q, const float *v)
 static double tolerance(uint32_t dt, qv_metric m, const float *q,
                         const float *v, double ref)
 {
-    if (dt == QV_DATATYPE_UINT8)
-        return m == QV_METRIC_EUCLID ? 1e-6 * (ref + 1) : 1e-7 * fabs(ref);
+    if (dt == QV_DATATYPE_UINT8) /* cosine: a few float roundings */
+        return m == QV_METRIC_EUCLID   ? 1e-6 * (ref + 1)
+               : m == QV_METRIC_COSINE ? 1e-6
+                                       : 1e-7 * fabs(ref);
     double mag = 0;
     for (uint32_t k = 0; k < SDIM; k++)
         mag += fabs((double)q[k]) * fabs((double)v[k]) + fabs((double)q[k]) +
@@ -176,7 +194,7 @@ static void check_hits(qv_collection *c, uint32_t dt, qv_metric m,
     for (size_t i = 0; i < n; i++) {
         float v[SDIM];
         ck_assert_int_eq(qv_get(c, &hits[i].id, v, SDIM), QV_OK);
-        double ref = ref_score(m, q, v);
+        double ref = ref_score(m, dt, q, v);
         double tol = tolerance(dt, m, q, v, ref);
         ck_assert_msg(fabs(hits[i].score - ref) <= tol,
                       "%s %s: hit %zu score %.9g, reference %.9g (tol %g)",
@@ -228,7 +246,7 @@ static void scores_for(uint32_t dt, qv_metric m)
         prepared(m, dt, qs[j], q, SDIM);
         double *all = malloc(SN * sizeof(double));
         for (uint64_t i = 0; i < SN; i++) {
-            double r = ref_score(m, q, rows + i * SDIM);
+            double r = ref_score(m, dt, q, rows + i * SDIM);
             all[i] = higher ? r : -r;
         }
         qsort(all, SN, sizeof(double), cmp_desc);
@@ -285,10 +303,10 @@ END_TEST
 
 START_TEST(test_scores_u8)
 {
-    /* uint8 with cosine is refused at creation (test_datatype.c) */
-    static const qv_metric ms[] = {QV_METRIC_DOT, QV_METRIC_EUCLID,
-                                   QV_METRIC_MANHATTAN};
-    for (size_t i = 0; i < 3; i++)
+    /* cosine on the bytes as they are (Qdrant's cosine_similarity_bytes) */
+    static const qv_metric ms[] = {QV_METRIC_COSINE, QV_METRIC_DOT,
+                                   QV_METRIC_EUCLID, QV_METRIC_MANHATTAN};
+    for (size_t i = 0; i < 4; i++)
         scores_for(QV_DATATYPE_UINT8, ms[i]);
 }
 END_TEST
@@ -426,9 +444,11 @@ static qv_collection *open_ok(const char *path, unsigned flags)
 START_TEST(test_snapshot_narrow)
 {
     static const uint32_t dts[] = {QV_DATATYPE_FLOAT16, QV_DATATYPE_UINT8};
-    static const qv_metric ms[] = {QV_METRIC_COSINE, QV_METRIC_EUCLID};
+    /* uint8 under cosine keeps its bytes unnormalised: verify must not
+     * ask for unit rows */
+    static const qv_metric ms[] = {QV_METRIC_COSINE, QV_METRIC_COSINE};
     for (size_t d = 0; d < 2; d++) {
-        qv_metric m = dts[d] == QV_DATATYPE_UINT8 ? QV_METRIC_DOT : ms[d];
+        qv_metric m = ms[d];
         qv_collection *c = make(FDIM, m, dts[d], 0);
         fill(c, dts[d], FDIM, 0, FN);
         qv_point_id gone = pid(7);
@@ -640,7 +660,7 @@ static void multi_fill(qv_collection *c, uint32_t dt, uint64_t from,
 
 /* Qdrant's MaxSim score (sum of row maxima of the similarity), in double,
  * of prepared query rows q (nq) against stored rows d (nd). */
-static double ref_maxsim(qv_metric m, const float *q, uint32_t nq,
+static double ref_maxsim(qv_metric m, uint32_t dt, const float *q, uint32_t nq,
                          const float *d, uint32_t nd)
 {
     double sum = 0;
@@ -648,6 +668,12 @@ static double ref_maxsim(qv_metric m, const float *q, uint32_t nq,
         double best = -INFINITY;
         for (uint32_t j = 0; j < nd; j++) {
             double s = 0;
+            if (m == QV_METRIC_COSINE && dt == QV_DATATYPE_UINT8) {
+                s = byte_cosine(q + i * MDIM, d + j * MDIM, MDIM);
+                if (s > best)
+                    best = s;
+                continue;
+            }
             for (uint32_t k = 0; k < MDIM; k++) {
                 double a = q[i * MDIM + k], b = d[j * MDIM + k];
                 if (m == QV_METRIC_COSINE || m == QV_METRIC_DOT)
@@ -716,10 +742,11 @@ static void multi_scores(uint32_t dt, qv_metric m)
             ck_assert_uint_eq(n, 5);
             for (size_t h = 0; h < n; h++) {
                 uint64_t i = hits[h].id.u.num;
-                double ref =
-                    ref_maxsim(m, pq, 2, stored + i * MROWS * MDIM, mrows(i));
-                double tol = dt == QV_DATATYPE_UINT8 ? 1e-7 * fabs(ref)
-                                                     : 1e-5 * (fabs(ref) + 1);
+                double ref = ref_maxsim(m, dt, pq, 2, stored + i * MROWS * MDIM,
+                                        mrows(i));
+                double tol = dt != QV_DATATYPE_UINT8 ? 1e-5 * (fabs(ref) + 1)
+                             : m == QV_METRIC_COSINE ? 1e-5
+                                                     : 1e-7 * fabs(ref);
                 ck_assert_msg(fabs(hits[h].score - ref) <= tol,
                               "%s %s: score %.9g, reference %.9g",
                               qvi_datatype_name(dt), qv_metric_name(m),
@@ -737,8 +764,7 @@ START_TEST(test_multi_scores)
                                    QV_METRIC_EUCLID, QV_METRIC_MANHATTAN};
     for (size_t i = 0; i < 4; i++) {
         multi_scores(QV_DATATYPE_FLOAT16, ms[i]);
-        if (ms[i] != QV_METRIC_COSINE)
-            multi_scores(QV_DATATYPE_UINT8, ms[i]);
+        multi_scores(QV_DATATYPE_UINT8, ms[i]);
     }
 }
 END_TEST

@@ -1708,10 +1708,6 @@ START_TEST(test_datatypes_restart)
                      "Format error in JSON body: vectors.datatype: unknown "
                      "variant, expected one of `float32`, `uint8`, "
                      "`float16`, `turbo4`");
-    expect_error_prefix(call("PUT", "/collections/x",
-                             "{\"vectors\":{\"size\":3,\"distance\":"
-                             "\"Cosine\",\"datatype\":\"uint8\"}}"),
-                        400, "Bad request: vectors.datatype: uint8");
     expect_ok(call("PUT", "/collections/h/points?wait=true",
                    "{\"points\":[{\"id\":1,\"vector\":[0.1,-2.5,1000.3]}]}"));
     expect_ok(
@@ -3106,6 +3102,38 @@ START_TEST(test_datatypes_narrow_search)
     }
     ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "id"), 1);
     ck_assert(num(cJSON_GetArrayItem(hits, 0), "score") == 0);
+    /* uint8 under Cosine: the bytes' own cosine, as Qdrant's
+     * cosine_similarity_bytes (no normalisation; 0 for a zero vector) */
+    create("nc", "{\"vectors\":{\"size\":3,\"distance\":\"Cosine\","
+                 "\"datatype\":\"uint8\"}}");
+    expect_ok(call("PUT", "/collections/nc/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[0,0,0.5]},"
+                   "{\"id\":2,\"vector\":[1,2,3]},"
+                   "{\"id\":3,\"vector\":[3,2,1.9]}]}"));
+    point_vector("nc", NULL, hv, 3); /* point 1: kept as cast, not scaled */
+    ck_assert(hv[0] == 0 && hv[1] == 0 && hv[2] == 0);
+    hits = expect_ok(call("POST", "/collections/nc/points/search",
+                          "{\"vector\":[1,2,3.7],\"limit\":3}"));
+    ck_assert_int_eq(cJSON_GetArraySize(hits), 3);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "id"), 2);
+    ck_assert(num(cJSON_GetArrayItem(hits, 0), "score") == 1.0);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 1), "id"), 3);
+    ck_assert(fabs(num(cJSON_GetArrayItem(hits, 1), "score") - 10.0 / 14.0) <
+              1e-6);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 2), "id"), 1);
+    ck_assert(num(cJSON_GetArrayItem(hits, 2), "score") == 0);
+    /* with int8 codes (made from the normalised bytes), rescored: the
+     * same exact cosines */
+    expect_ok(call("PATCH", "/collections/nc",
+                   "{\"quantization_config\":{\"scalar\":"
+                   "{\"type\":\"int8\"}}}"));
+    hits = expect_ok(call("POST", "/collections/nc/points/search",
+                          "{\"vector\":[1,2,3.7],\"limit\":2,\"params\":"
+                          "{\"quantization\":{\"rescore\":true}}}"));
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "id"), 2);
+    ck_assert(num(cJSON_GetArrayItem(hits, 0), "score") == 1.0);
+    ck_assert(fabs(num(cJSON_GetArrayItem(hits, 1), "score") - 10.0 / 14.0) <
+              1e-6);
     /* strict mode counts the stored bytes: 3 points x 3 bytes = 9 < 20
      * (as float32 they would be 36), so one more upsert passes, and
      * with 4 points (12 bytes) a limit of 12 stops the next */

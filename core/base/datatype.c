@@ -25,12 +25,15 @@
  * the scans can hold either kind in one function pointer.  The wrappers
  * read the narrow kernel table chosen once (pthread_once) by
  * narrow_table: like simd/'s own table, set once and never changed.
+ * uint8 under cosine is not normalised (Qdrant keeps the bytes) and has
+ * its own kernel, cos_u8, Qdrant's cosine_similarity_bytes.
  *
  * Pure functions of their arguments; thread-safe.
  */
 #include "core/base/base.h"
 #include "simd/simd.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -181,11 +184,23 @@ static float l1_u8(const float *a, const float *b, size_t n)
                                         (const uint8_t *)(const void *)b, n);
 }
 
+/* Qdrant's cosine_similarity_bytes: integer sums, then in f32. */
+static float cos_u8(const float *a, const float *b, size_t n)
+{
+    const qvi_narrow_kernels *k = narrow_table();
+    const uint8_t *x = (const uint8_t *)(const void *)a;
+    const uint8_t *y = (const uint8_t *)(const void *)b;
+    uint32_t n1 = k->dot_u8(x, x, n), n2 = k->dot_u8(y, y, n);
+    if (n1 == 0 || n2 == 0)
+        return 0.0f;
+    return (float)k->dot_u8(x, y, n) / sqrtf((float)n1 * (float)n2);
+}
+
 qvi_row_kernel qvi_datatype_kernel(uint32_t datatype, int which)
 {
-    static const qvi_row_kernel f16[] = {dot_f16, l2sq_f16, l1_f16};
-    static const qvi_row_kernel u8[] = {dot_u8, l2sq_u8, l1_u8};
-    if (which < 0 || which > QVI_ROWK_L1)
+    static const qvi_row_kernel f16[] = {dot_f16, l2sq_f16, l1_f16, NULL};
+    static const qvi_row_kernel u8[] = {dot_u8, l2sq_u8, l1_u8, cos_u8};
+    if (which < 0 || which > QVI_ROWK_COS)
         return NULL;
     switch (datatype) {
     case QV_DATATYPE_FLOAT16:

@@ -109,9 +109,10 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
     if (!p->custom && p->datatype != QV_DATATYPE_FLOAT32) {
         if (!qvi_datatype_kernel(p->datatype, QVI_ROWK_DOT))
             return QV_EINVAL;
-        int which = metric == QV_METRIC_EUCLID      ? QVI_ROWK_L2SQ
-                    : metric == QV_METRIC_MANHATTAN ? QVI_ROWK_L1
-                                                    : QVI_ROWK_DOT;
+        int which = metric == QV_METRIC_EUCLID             ? QVI_ROWK_L2SQ
+                    : metric == QV_METRIC_MANHATTAN        ? QVI_ROWK_L1
+                    : qvi_byte_cosine(metric, p->datatype) ? QVI_ROWK_COS
+                                                           : QVI_ROWK_DOT;
         kern = qvi_datatype_kernel(p->datatype, which);
         l2k = qvi_datatype_kernel(p->datatype, QVI_ROWK_L2SQ);
         elem = (uint32_t)qvi_datatype_size(p->datatype);

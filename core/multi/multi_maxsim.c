@@ -71,6 +71,8 @@ NARROW_MAXSIM(maxsim_l1_f16, QV_DATATYPE_FLOAT16, QVI_ROWK_L1, -1.0f, 2)
 NARROW_MAXSIM(maxsim_dot_u8, QV_DATATYPE_UINT8, QVI_ROWK_DOT, 1.0f, 1)
 NARROW_MAXSIM(maxsim_l2_u8, QV_DATATYPE_UINT8, QVI_ROWK_L2SQ, -1.0f, 1)
 NARROW_MAXSIM(maxsim_l1_u8, QV_DATATYPE_UINT8, QVI_ROWK_L1, -1.0f, 1)
+/* uint8 under cosine: the bytes' own cosine per pair of rows */
+NARROW_MAXSIM(maxsim_cos_u8, QV_DATATYPE_UINT8, QVI_ROWK_COS, 1.0f, 1)
 
 qvi_multi_kernel qvi_multi_kernel_of(qv_metric metric, uint32_t datatype)
 {
@@ -83,6 +85,7 @@ qvi_multi_kernel qvi_multi_kernel_of(qv_metric metric, uint32_t datatype)
                                                : 0;
     switch (metric) {
     case QV_METRIC_COSINE:
+        return t == 2 ? maxsim_cos_u8 : k[t][0];
     case QV_METRIC_DOT:
         return k[t][0];
     case QV_METRIC_EUCLID:

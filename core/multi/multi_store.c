@@ -205,7 +205,10 @@ void qvi_multi_make_record(const qvi_multi *m, const float *rows,
         out[words - 1] = 0.0f; /* the padding of the last word */
         for (uint32_t r = 0; r < n_rows; r++) {
             memcpy(tmp, rows + (size_t)r * m->dim, m->dim * sizeof(float));
-            if (m->metric == QV_METRIC_COSINE) {
+            /* uint8 rows stay unnormalised under cosine (core/collection.c,
+             * store_row_locked) */
+            if (m->metric == QV_METRIC_COSINE &&
+                !qvi_byte_cosine(m->metric, m->datatype)) {
                 const qvi_kernels *k = qvi_simd();
                 if (fabsf(k->dot(tmp, tmp, m->dim) - 1.0f) > 1.0e-6f)
                     k->normalize(tmp, m->dim);
