@@ -493,8 +493,8 @@ static bool parse_size(const cJSON *s, const char *path, uint32_t *out,
  * float16, turbo4).  float16 and uint8 reach the library
  * (qv_collection_config.datatype: values converted as Qdrant converts
  * them); turbo4 is accepted and shown but stored as float32. */
-static bool parse_datatype(const cJSON *vp, const char *path, qv_metric metric,
-                           uint32_t *out, qvs_resp *r)
+static bool parse_datatype(const cJSON *vp, const char *path, uint32_t *out,
+                           qvs_resp *r)
 {
     static const struct {
         const char *name;
@@ -513,12 +513,6 @@ static bool parse_datatype(const cJSON *vp, const char *path, qv_metric metric,
         for (size_t i = 0; i < COUNT(types); i++)
             if (strcmp(dt->valuestring, types[i].name) == 0) {
                 *out = types[i].lib;
-                if (*out == QV_DATATYPE_UINT8 && metric == QV_METRIC_COSINE)
-                    return qvs_fail(r, 400,
-                                    "Bad request: %s: uint8 vectors with "
-                                    "Cosine distance are not supported by "
-                                    "Quiver yet",
-                                    p);
                 return true;
             }
     return format_error(r, p,
@@ -685,7 +679,7 @@ static bool parse_vparams(const cJSON *vp, const char *path,
             cJSON_GetObjectItemCaseSensitive(vp, "quantization_config"), qp,
             false, r) ||
         !check_memory(vp, path, false, r) ||
-        !parse_datatype(vp, path, out->metric, &datatype, r))
+        !parse_datatype(vp, path, &datatype, r))
         return false;
     uint32_t multivector = QV_MULTIVECTOR_NONE;
     if (!parse_multivector(vp, path, &multivector, r))

@@ -479,15 +479,23 @@ static size_t listed_points(const cJSON *b)
     return cJSON_IsArray(ids) ? (size_t)cJSON_GetArraySize(ids) : 0;
 }
 
-/* Bytes of the collection's dense vectors (float32), as Qdrant's
- * estimated_local_vector_storage_size. */
+/* Bytes of the collection's dense vectors, as Qdrant's
+ * estimated_local_vector_storage_size: each point's dim elements of its
+ * datatype (4 bytes float32, 2 float16, 1 uint8), as its storages'
+ * size_of_available_vectors_in_bytes count them (count * dim *
+ * size_of::<T>(), lib/segment/src/vector_storage/dense/). */
 static double vector_bytes(const qvs_coll *c)
 {
     double total = 0;
     for (size_t i = 0; i < c->n_vectors; i++) {
         uint64_t n = 0;
         qv_count(c->vectors[i].coll, &n);
-        total += (double)n * c->vectors[i].size * sizeof(float);
+        qv_collection_config cfg;
+        qv_collection_get_config(c->vectors[i].coll, &cfg);
+        double elem = cfg.datatype == QV_DATATYPE_FLOAT16 ? 2
+                      : cfg.datatype == QV_DATATYPE_UINT8 ? 1
+                                                          : sizeof(float);
+        total += (double)n * c->vectors[i].size * elem;
     }
     return total;
 }

@@ -1708,10 +1708,6 @@ START_TEST(test_datatypes_restart)
                      "Format error in JSON body: vectors.datatype: unknown "
                      "variant, expected one of `float32`, `uint8`, "
                      "`float16`, `turbo4`");
-    expect_error_prefix(call("PUT", "/collections/x",
-                             "{\"vectors\":{\"size\":3,\"distance\":"
-                             "\"Cosine\",\"datatype\":\"uint8\"}}"),
-                        400, "Bad request: vectors.datatype: uint8");
     expect_ok(call("PUT", "/collections/h/points?wait=true",
                    "{\"points\":[{\"id\":1,\"vector\":[0.1,-2.5,1000.3]}]}"));
     expect_ok(
@@ -2991,6 +2987,170 @@ static const char *scroll_ids(const char *coll, const char *filter)
 }
 
 /* Qdrant 1.19 counts a missing key as 0 values (issue #9586, PR #9607). */
+/* Narrow storage over HTTP (float16 and uint8 rows, README "Datatypes"):
+ * upsert, retrieve, search, query, recommend by id, the distance matrix
+ * and int8-quantized search with rescoring answer with exact values --
+ * integers for uint8 (Qdrant scores bytes in integers), and for float16
+ * the float score of the half values, computed here in double.  The
+ * float16 collection keeps its rows on_disk. */
+START_TEST(test_datatypes_narrow_search)
+{
+    /* the halves of 0.1, 0.2, 0.3 (round to nearest even) */
+    static const double H1 = 0.0999755859375, H2 = 0.199951171875,
+                        H3 = 0.300048828125;
+    create("nh", "{\"vectors\":{\"size\":3,\"distance\":\"Euclid\","
+                 "\"datatype\":\"float16\",\"on_disk\":true},"
+                 "\"quantization_config\":{\"scalar\":{\"type\":\"int8\","
+                 "\"always_ram\":true}}}");
+    create("nb", "{\"vectors\":{\"size\":3,\"distance\":\"Dot\","
+                 "\"datatype\":\"uint8\"}}");
+    expect_ok(call("PUT", "/collections/nh/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[0.1,0.2,0.3]},"
+                   "{\"id\":2,\"vector\":[1,1,1]},"
+                   "{\"id\":3,\"vector\":[-0.5,2,0.25]}]}"));
+    expect_ok(call("PUT", "/collections/nb/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1.9,2,3]},"
+                   "{\"id\":2,\"vector\":[10,0,255.7]},"
+                   "{\"id\":3,\"vector\":[300,-1,7]}]}"));
+    /* stored as 1 0 ... : {1,2,3}, {10,0,255}, {255,0,7} */
+    static const double B[3][3] = {{1, 2, 3}, {10, 0, 255}, {255, 0, 7}};
+    /* retrieve */
+    const cJSON *pts = expect_ok(call("POST", "/collections/nb/points",
+                                      "{\"ids\":[2,3],\"with_vector\":true}"));
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 2);
+    for (int i = 0; i < 2; i++) {
+        const cJSON *p = cJSON_GetArrayItem(pts, i);
+        int id = (int)num(p, "id");
+        const cJSON *v = cJSON_GetObjectItem(p, "vector");
+        for (int k = 0; k < 3; k++)
+            ck_assert(cJSON_GetArrayItem(v, k)->valuedouble == B[id - 1][k]);
+    }
+    float hv[3];
+    point_vector("nh", NULL, hv, 3);
+    ck_assert(hv[0] == (float)H1 && hv[1] == (float)H2 && hv[2] == (float)H3);
+    /* search: dot with the cast query (1, 1, 1): 265, 262, 6 */
+    const cJSON *hits = expect_ok(
+        call("POST", "/collections/nb/points/search",
+             "{\"vector\":[1,1,1.5],\"limit\":3,\"with_vector\":true}"));
+    ck_assert_int_eq(cJSON_GetArraySize(hits), 3);
+    static const int order[] = {2, 3, 1};
+    static const double want[] = {265, 262, 6};
+    for (int i = 0; i < 3; i++) {
+        const cJSON *h = cJSON_GetArrayItem(hits, i);
+        ck_assert_int_eq((int)num(h, "id"), order[i]);
+        ck_assert(num(h, "score") == want[i]);
+        const cJSON *v = cJSON_GetObjectItem(h, "vector");
+        ck_assert(cJSON_GetArrayItem(v, 2)->valuedouble == B[order[i] - 1][2]);
+    }
+    /* the query API, exact and by graph */
+    for (int exact = 0; exact < 2; exact++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"query\":[1,1,1.5],\"limit\":1,\"params\":{\"exact\":%s}}",
+                 exact ? "true" : "false");
+        const cJSON *r = cJSON_GetObjectItem(
+            expect_ok(call("POST", "/collections/nb/points/query", body)),
+            "points");
+        ck_assert_int_eq((int)num(cJSON_GetArrayItem(r, 0), "id"), 2);
+        ck_assert(num(cJSON_GetArrayItem(r, 0), "score") == 265);
+    }
+    /* recommend by id: the average of id 1's vector is (1, 2, 3) */
+    hits = expect_ok(call("POST", "/collections/nb/points/recommend",
+                          "{\"positive\":[1],\"limit\":2}"));
+    ck_assert_int_eq(cJSON_GetArraySize(hits), 2);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "id"), 2);
+    ck_assert(num(cJSON_GetArrayItem(hits, 0), "score") == 775);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 1), "id"), 3);
+    ck_assert(num(cJSON_GetArrayItem(hits, 1), "score") == 276);
+    /* the distance matrix: every pair scores the integer dot product */
+    const cJSON *pairs = cJSON_GetObjectItem(
+        expect_ok(call("POST", "/collections/nb/points/search/matrix/pairs",
+                       "{\"sample\":3,\"limit\":2}")),
+        "pairs");
+    ck_assert_int_eq(cJSON_GetArraySize(pairs), 6);
+    for (int i = 0; i < 6; i++) {
+        const cJSON *p = cJSON_GetArrayItem(pairs, i);
+        int a = (int)num(p, "a") - 1, b = (int)num(p, "b") - 1;
+        double dot = 0;
+        for (int k = 0; k < 3; k++)
+            dot += B[a][k] * B[b][k];
+        ck_assert_msg(num(p, "score") == dot, "pair %d %d: %g, want %g", a + 1,
+                      b + 1, num(p, "score"), dot);
+    }
+    /* float16 on_disk, int8 codes rescored on the halves: the query
+     * (0.1, 0.2, 0.3) is converted too, so point 1 is at distance 0 */
+    hits = expect_ok(call("POST", "/collections/nh/points/search",
+                          "{\"vector\":[0.1,0.2,0.3],\"limit\":3,"
+                          "\"params\":{\"quantization\":{\"rescore\":true}}}"));
+    ck_assert_int_eq(cJSON_GetArraySize(hits), 3);
+    static const double P[3][3] = {
+        {0.0999755859375, 0.199951171875, 0.300048828125},
+        {1, 1, 1},
+        {-0.5, 2, 0.25}};
+    double last = -1;
+    for (int i = 0; i < 3; i++) {
+        const cJSON *h = cJSON_GetArrayItem(hits, i);
+        int id = (int)num(h, "id");
+        double d2 = 0;
+        for (int k = 0; k < 3; k++)
+            d2 += (P[id - 1][k] - P[0][k]) * (P[id - 1][k] - P[0][k]);
+        double sc = num(h, "score");
+        ck_assert_msg(fabs(sc - sqrt(d2)) <= 1e-6 * (1 + sqrt(d2)),
+                      "id %d score %.9g, want %.9g", id, sc, sqrt(d2));
+        ck_assert(sc >= last);
+        last = sc;
+    }
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "id"), 1);
+    ck_assert(num(cJSON_GetArrayItem(hits, 0), "score") == 0);
+    /* uint8 under Cosine: the bytes' own cosine, as Qdrant's
+     * cosine_similarity_bytes (no normalisation; 0 for a zero vector) */
+    create("nc", "{\"vectors\":{\"size\":3,\"distance\":\"Cosine\","
+                 "\"datatype\":\"uint8\"}}");
+    expect_ok(call("PUT", "/collections/nc/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[0,0,0.5]},"
+                   "{\"id\":2,\"vector\":[1,2,3]},"
+                   "{\"id\":3,\"vector\":[3,2,1.9]}]}"));
+    point_vector("nc", NULL, hv, 3); /* point 1: kept as cast, not scaled */
+    ck_assert(hv[0] == 0 && hv[1] == 0 && hv[2] == 0);
+    hits = expect_ok(call("POST", "/collections/nc/points/search",
+                          "{\"vector\":[1,2,3.7],\"limit\":3}"));
+    ck_assert_int_eq(cJSON_GetArraySize(hits), 3);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "id"), 2);
+    ck_assert(num(cJSON_GetArrayItem(hits, 0), "score") == 1.0);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 1), "id"), 3);
+    ck_assert(fabs(num(cJSON_GetArrayItem(hits, 1), "score") - 10.0 / 14.0) <
+              1e-6);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 2), "id"), 1);
+    ck_assert(num(cJSON_GetArrayItem(hits, 2), "score") == 0);
+    /* with int8 codes (made from the normalised bytes), rescored: the
+     * same exact cosines */
+    expect_ok(call("PATCH", "/collections/nc",
+                   "{\"quantization_config\":{\"scalar\":"
+                   "{\"type\":\"int8\"}}}"));
+    hits = expect_ok(call("POST", "/collections/nc/points/search",
+                          "{\"vector\":[1,2,3.7],\"limit\":2,\"params\":"
+                          "{\"quantization\":{\"rescore\":true}}}"));
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(hits, 0), "id"), 2);
+    ck_assert(num(cJSON_GetArrayItem(hits, 0), "score") == 1.0);
+    ck_assert(fabs(num(cJSON_GetArrayItem(hits, 1), "score") - 10.0 / 14.0) <
+              1e-6);
+    /* strict mode counts the stored bytes: 3 points x 3 bytes = 9 < 20
+     * (as float32 they would be 36), so one more upsert passes, and
+     * with 4 points (12 bytes) a limit of 12 stops the next */
+    expect_ok(call("PATCH", "/collections/nb",
+                   "{\"strict_mode_config\":{\"enabled\":true,"
+                   "\"max_collection_vector_size_bytes\":20}}"));
+    expect_ok(call("PUT", "/collections/nb/points?wait=true",
+                   "{\"points\":[{\"id\":4,\"vector\":[4,4,4]}]}"));
+    expect_ok(call("PATCH", "/collections/nb",
+                   "{\"strict_mode_config\":{\"enabled\":true,"
+                   "\"max_collection_vector_size_bytes\":12}}"));
+    expect_error_prefix(call("PUT", "/collections/nb/points?wait=true",
+                             "{\"points\":[{\"id\":5,\"vector\":[5,5,5]}]}"),
+                        400, "Bad request: Max vector storage size limit");
+}
+END_TEST
+
 START_TEST(test_values_count_missing)
 {
     create("vc", SMALL);
@@ -6998,6 +7158,7 @@ static Suite *server_suite(void)
     tcase_add_checked_fixture(q19, setup, teardown);
     tcase_set_timeout(q19, 60);
     tcase_add_test(q19, test_values_count_missing);
+    tcase_add_test(q19, test_datatypes_narrow_search);
     tcase_add_test(q19, test_unnamed_sparse);
     tcase_add_test(q19, test_unnamed_sparse_snapshot);
     tcase_add_test(q19, test_datetime_no_seconds);
