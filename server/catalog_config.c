@@ -972,6 +972,14 @@ bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r)
          diff_section(body, "optimizers_config", opt, apply_optimizers_diff,
                       r) &&
          diff_section(body, "wal_config", wal, apply_wal_diff, r);
+    /* Every new collection takes the named layout (catalog.h), an unnamed
+     * vector being vector "": Qdrant's vectors are all optional, the
+     * unnamed one too, so a point may come with "vector": {} and is stored
+     * without one (counted, retrieved with "vector": {}, never found by a
+     * search), which a registry beside the vector's library collection
+     * can hold and a lone library collection cannot.  Collections created
+     * before keep the layout recorded in catalog.json. */
+    spec->named = true;
     if (ok)
         apply_indexing_threshold(opt, spec);
     if (ok) {
