@@ -6086,6 +6086,171 @@ START_TEST(test_huge_dot_vectors)
 }
 END_TEST
 
+/* Scroll ordered by a multi-valued key lists a point once per value, so a
+ * page may hold more records than the collection has points (Qdrant:
+ * tests/openapi/test_order_by.py); an id offset with order_by is Qdrant's
+ * 400 (lib/collection/src/collection/point_ops.rs). */
+START_TEST(test_order_by_multi_values)
+{
+    create("ob", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    expect_ok(call("PUT", "/collections/ob/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0],"
+                   "\"payload\":{\"m\":[1,5]}},"
+                   "{\"id\":2,\"vector\":[0,1],\"payload\":{\"m\":[2,4]}}]}"));
+    expect_ok(call("PUT", "/collections/ob/index?wait=true",
+                   "{\"field_name\":\"m\",\"field_schema\":\"integer\"}"));
+    const cJSON *r = expect_ok(call("POST", "/collections/ob/points/scroll",
+                                    "{\"order_by\":\"m\",\"limit\":10}"));
+    const cJSON *pts = cJSON_GetObjectItem(r, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 4);
+    static const int ids[] = {1, 2, 2, 1}, vals[] = {1, 2, 4, 5};
+    for (int i = 0; i < 4; i++) {
+        const cJSON *pt = cJSON_GetArrayItem(pts, i);
+        ck_assert_int_eq((int)num(pt, "id"), ids[i]);
+        ck_assert_int_eq((int)num(pt, "order_value"), vals[i]);
+    }
+    /* A limit below the count still cuts the page. */
+    r = expect_ok(call("POST", "/collections/ob/points/scroll",
+                       "{\"order_by\":\"m\",\"limit\":3}"));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r, "points")), 3);
+    expect_error_prefix(call("POST", "/collections/ob/points/scroll",
+                             "{\"order_by\":\"m\",\"offset\":1}"),
+                        400,
+                        "Wrong input: Cannot use an `offset` when using "
+                        "`order_by`");
+    expect_ok(call("POST", "/collections/ob/points/scroll",
+                   "{\"order_by\":\"m\",\"offset\":null}"));
+}
+END_TEST
+
+/* Names that no collection can have are Qdrant's path validation errors
+ * (422), also where a collection is looked up, not 404s: control
+ * characters (tests/openapi/test_collection_exists.py) and more than 255
+ * characters (test_validation.py). */
+START_TEST(test_collection_name_validation)
+{
+    expect_error_prefix(call("GET", "/collections/a%09b/exists", NULL), 422,
+                        "Validation error in path parameters: [name: ");
+    expect_error_msg(call("PUT", "/collections/a%0Ab",
+                          "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}"),
+                     422,
+                     "Validation error in path parameters: [name: "
+                     "collection name cannot contain \"\\n\" char]");
+    char path[400] = "/collections/";
+    memset(path + strlen(path), 'x', 300);
+    strcat(path, "/points/1");
+    expect_error_msg(call("GET", path, NULL), 422,
+                     "Validation error in path parameters: [name: length "
+                     "must be from 1 to 255]");
+    /* An ordinary missing collection is still a 404. */
+    expect_error(call("GET", "/collections/nope/points/1", NULL), 404);
+}
+END_TEST
+
+/* with_lookup takes "with_vector" as an alias of "with_vectors" (Qdrant's
+ * serde alias; tests/openapi/test_group.py). */
+START_TEST(test_group_lookup_with_vector_alias)
+{
+    create("gl", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    create("gd", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    expect_ok(call("PUT", "/collections/gl/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0],"
+                   "\"payload\":{\"doc\":7}}]}"));
+    expect_ok(call("PUT", "/collections/gd/points?wait=true",
+                   "{\"points\":[{\"id\":7,\"vector\":[0,1],"
+                   "\"payload\":{\"title\":\"seven\"}}]}"));
+    const cJSON *r = expect_ok(
+        call("POST", "/collections/gl/points/query/groups",
+             "{\"query\":[1,0],\"group_by\":\"doc\",\"group_size\":1,"
+             "\"with_lookup\":{\"collection\":\"gd\",\"with_vector\":true}}"));
+    const cJSON *g = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "groups"), 0);
+    const cJSON *lk = cJSON_GetObjectItem(g, "lookup");
+    ck_assert_int_eq((int)num(lk, "id"), 7);
+    ck_assert(cJSON_IsArray(cJSON_GetObjectItem(lk, "vector")));
+    ck_assert_str_eq(str(lk, "payload.title"), "seven");
+}
+END_TEST
+
+/* A legacy recommend by ids of a lookup_from collection equals the same
+ * recommend by those points' raw vectors: the ids name points of the
+ * other collection, so none of this one's is left out
+ * (tests/openapi/test_multicollection_reco.py). */
+START_TEST(test_recommend_lookup_keeps_same_ids)
+{
+    create("rm", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    create("rl", "{\"vectors\":{\"o\":{\"size\":2,\"distance\":\"Dot\"}}}");
+    expect_ok(
+        call("PUT", "/collections/rm/points?wait=true",
+             "{\"points\":[{\"id\":1,\"vector\":[1,0]},"
+             "{\"id\":2,\"vector\":[0,1]},{\"id\":3,\"vector\":[1,1]}]}"));
+    expect_ok(call("PUT", "/collections/rl/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":{\"o\":[1,0]}},"
+                   "{\"id\":2,\"vector\":{\"o\":[0,2]}}]}"));
+    const cJSON *a = expect_ok(
+        call("POST", "/collections/rm/points/recommend",
+             "{\"positive\":[1],\"negative\":[2],\"limit\":10,"
+             "\"lookup_from\":{\"collection\":\"rl\",\"vector\":\"o\"}}"));
+    char *ta = cJSON_PrintUnformatted(a);
+    const cJSON *b =
+        expect_ok(call("POST", "/collections/rm/points/recommend",
+                       "{\"positive\":[[1,0]],\"negative\":[[0,2]],"
+                       "\"limit\":10}"));
+    ck_assert_int_eq(cJSON_GetArraySize(b), 3);
+    char *tb = cJSON_PrintUnformatted(b);
+    ck_assert_str_eq(ta, tb);
+    free(ta);
+    free(tb);
+    /* Ids of this collection are still left out. */
+    const cJSON *c = expect_ok(call("POST", "/collections/rm/points/recommend",
+                                    "{\"positive\":[1],\"limit\":10}"));
+    ck_assert_int_eq(cJSON_GetArraySize(c), 2);
+}
+END_TEST
+
+/* POST /points/query names its limit "internal.limit" in a validation
+ * error (QueryRequest flattens QueryRequestInternal as `internal`;
+ * tests/openapi/test_query.py). */
+START_TEST(test_query_limit_zero_message)
+{
+    create("ql", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    expect_error_msg(call("POST", "/collections/ql/points/query",
+                          "{\"query\":[1,0],\"limit\":0}"),
+                     422,
+                     "Validation error in JSON body: [internal.limit: value "
+                     "0 invalid, must be 1 or larger]");
+}
+END_TEST
+
+/* Strict mode: an empty `any` has no element to ask for a keyword index,
+ * so any index that answers a match (here an integer one) serves it
+ * (tests/openapi/test_match_any_empty.py). */
+START_TEST(test_strict_empty_any)
+{
+    create("se", "{\"vectors\":{\"size\":2,\"distance\":\"Dot\"}}");
+    expect_ok(call("PUT", "/collections/se/points?wait=true",
+                   "{\"points\":[{\"id\":1,\"vector\":[1,0],"
+                   "\"payload\":{\"n\":1}}]}"));
+    expect_ok(call("PUT", "/collections/se/index?wait=true",
+                   "{\"field_name\":\"n\",\"field_schema\":\"integer\"}"));
+    expect_ok(call("PATCH", "/collections/se",
+                   "{\"strict_mode_config\":{\"enabled\":true,"
+                   "\"unindexed_filtering_retrieve\":false}}"));
+    const cJSON *r = expect_ok(call("POST", "/collections/se/points/scroll",
+                                    "{\"filter\":{\"must\":[{\"key\":\"n\","
+                                    "\"match\":{\"any\":[]}}]}}"));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r, "points")), 0);
+    r = expect_ok(call("POST", "/collections/se/points/scroll",
+                       "{\"filter\":{\"must_not\":[{\"key\":\"n\","
+                       "\"match\":{\"any\":[]}}]}}"));
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r, "points")), 1);
+    /* Without any index the key is still refused. */
+    expect_error(call("POST", "/collections/se/points/scroll",
+                      "{\"filter\":{\"must\":[{\"key\":\"m\","
+                      "\"match\":{\"any\":[]}}]}}"),
+                 400);
+}
+END_TEST
+
 START_TEST(test_vector_names)
 {
     create("vn", "{\"vectors\":{\"a\":{\"size\":2,\"distance\":\"Dot\"}}}");
@@ -7147,6 +7312,12 @@ static Suite *server_suite(void)
     tcase_add_test(q19, test_vector_names);
     tcase_add_test(q19, test_unnamed_optional_vector);
     tcase_add_test(q19, test_huge_dot_vectors);
+    tcase_add_test(q19, test_order_by_multi_values);
+    tcase_add_test(q19, test_collection_name_validation);
+    tcase_add_test(q19, test_group_lookup_with_vector_alias);
+    tcase_add_test(q19, test_recommend_lookup_keeps_same_ids);
+    tcase_add_test(q19, test_query_limit_zero_message);
+    tcase_add_test(q19, test_strict_empty_any);
     tcase_add_test(q19, test_vector_names_concurrent);
     tcase_add_test(q19, test_cluster_standalone);
     tcase_add_test(q19, test_payload_memory_params);
