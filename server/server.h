@@ -345,6 +345,11 @@ void qvs_catalog_close(qvs_catalog *cat);
  * the reason ("collection name cannot contain \"/\" char"). */
 const char *qvs_name_invalid(const char *name);
 
+/* A control character in a collection name (Qdrant 1.19 refuses one in
+ * any collection path with 422, tests/openapi/test_collection_exists.py):
+ * NULL if there is none, else the reason, written into buf (cap bytes). */
+const char *qvs_name_control(const char *name, char *buf, size_t cap);
+
 /* Creates collection name from a CreateCollection body.  Fails (into r)
  * with 409 if it exists, 400 if an alias has that name, 400/422 for a bad
  * body, 500 if storage fails. */
