@@ -58,7 +58,8 @@
  * (id, score) lists and need nothing more.  A sparse query (sparse.h) is
  * a PK_SPARSE leaf.  A multivector (multivec.h) is searched by MaxSim with
  * a matrix query, or one vector taken as a matrix of one row, as Qdrant
- * does; its scores are higher-better whatever the distance.
+ * does; its scores are post-processed as Qdrant's (qv_multi_search:
+ * sqrt(|MaxSim|) under euclid, |MaxSim| under manhattan, lower-better).
  *
  * Discover and context (query {"discover": {target, context}}, {"context":
  * pairs}, and the legacy POST /points/discover and /discover/batch, which
@@ -2117,8 +2118,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         s[i].id = hits[i].id;
         s[i].score = hits[i].score;
     }
-    nh = keep_hits(
-        q, q->query_rows || qv_metric_higher_is_better(q->vec->metric), s, nh);
+    nh = keep_hits(q, qv_metric_higher_is_better(q->vec->metric), s, nh);
     if (q->mmr && nh > 1) {
         /* Candidates deleted since the search are dropped. */
         if (!mmr_fetch(p, q, s, &nh, &vecs, &first))

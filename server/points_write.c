@@ -407,6 +407,12 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
             vec_where(p, s, i, k, w, sizeof(w));
             if (c->multi) {
                 size_t f0 = c->mv.n_floats;
+                /* Qdrant's validator names a matrix in a point's map of
+                 * named vectors "points[i].vector.?.data" (the map key
+                 * unnamed; tests/openapi/test_multi_vector.py). */
+                const char *name = p->coll->vectors[k].name;
+                if (!s->batch && p->coll->named && name[0])
+                    snprintf(w, sizeof(w), "points[%zu].vector.?.data", i);
                 if (!qvs_mv_parse(&p->coll->vectors[k], j, kept ? &c->mv : NULL,
                                   p->resp, w))
                     goto done;
