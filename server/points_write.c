@@ -326,8 +326,18 @@ static bool parse_one(qvs_call *p, size_t k, const cJSON *j, float *dst,
         return qj_fail_input(p->resp,
                              "Conversion between sparse and regular vectors "
                              "failed");
-    if (v->sparse)
+    if (v->sparse) {
+        /* Qdrant's validator names the value of a point's map of named
+         * vectors "?" (the key unnamed): "points[i].vector.?.values". */
+        char vw[64];
+        unsigned long pi;
+        if (p->coll->named && v->name[0] &&
+            sscanf(where, "points[%lu]", &pi) == 1) {
+            snprintf(vw, sizeof(vw), "points[%lu].vector.?", pi);
+            where = vw;
+        }
         return qvs_sparse_from_input(j, false, sv, p->resp, where);
+    }
     if (qvs_sparse_is_json(j))
         return qj_fail_input(p->resp,
                              "Conversion between sparse and regular vectors "
