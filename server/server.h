@@ -197,6 +197,10 @@ typedef struct qvs_route_stats {
     atomic_uint_least64_t by_status[QVS_N_STATUS];
     atomic_uint_least64_t buckets[QVS_N_BUCKETS + 1]; /* last: +Inf */
     atomic_uint_least64_t sum_ns;
+    /* For /telemetry's OperationDurationStatistics: the time spent per
+     * status slot and when the route last answered (Unix ms). */
+    atomic_uint_least64_t sum_ns_by_status[QVS_N_STATUS];
+    atomic_uint_least64_t last_ms;
 } qvs_route_stats;
 
 typedef struct qvs_metrics {

@@ -441,8 +441,55 @@ START_TEST(test_probes)
     const cJSON *rest = cJSON_GetObjectItem(
         cJSON_GetObjectItem(cJSON_GetObjectItem(t, "requests"), "rest"),
         "responses");
-    ck_assert_ptr_nonnull(
-        cJSON_GetObjectItem(rest, "PUT /collections/{collection_name}"));
+    /* Keyed by Qdrant's actix route pattern ({name}), each status with
+     * its count, average and total duration and last answer (Qdrant's
+     * tests/openapi/test_service.py). */
+    const cJSON *put = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(rest, "PUT /collections/{name}"), "200");
+    ck_assert_ptr_nonnull(put);
+    ck_assert_int_eq((int)num(put, "count"), 1);
+    ck_assert(num(put, "avg_duration_micros") > 0);
+    ck_assert_int_eq((int)strlen(str(put, "last_responded")), 24);
+    /* details_level: the keys of each level, as Qdrant's. */
+    static const char *const l0[] = {"id",      "app",      "collections",
+                                     "cluster", "requests", NULL};
+    static const char *const l1[] = {"id",       "app",      "collections",
+                                     "cluster",  "requests", "memory",
+                                     "hardware", NULL};
+    static const char *const c1[] = {"vectors", "optimizers_status", "params",
+                                     NULL};
+    static const char *const c2[] = {"id", "init_time_ms", "config", NULL};
+    static const char *const c3[] = {"id",     "init_time_ms", "config",
+                                     "shards", "transfers",    "resharding",
+                                     NULL};
+    static const char *const *const colls[] = {NULL, c1, c2, c3, c3};
+    static const int levels[] = {0, 1, 2, 3, 10};
+    for (int i = 0; i < 5; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/telemetry?details_level=%d", levels[i]);
+        t = expect_ok(call("GET", path, NULL));
+        const char *const *want = levels[i] ? l1 : l0;
+        size_t n = 0;
+        for (; want[n]; n++)
+            ck_assert_ptr_nonnull(cJSON_GetObjectItem(t, want[n]));
+        ck_assert_int_eq(cJSON_GetArraySize(t), (int)n);
+        const cJSON *list = cJSON_GetObjectItem(
+            cJSON_GetObjectItem(t, "collections"), "collections");
+        if (!levels[i]) {
+            ck_assert_ptr_null(list);
+            continue;
+        }
+        const cJSON *one = cJSON_GetArrayItem(list, 0);
+        for (n = 0; colls[i][n]; n++)
+            ck_assert_ptr_nonnull(cJSON_GetObjectItem(one, colls[i][n]));
+        ck_assert_int_eq(cJSON_GetArraySize(one), (int)n);
+        const cJSON *local = cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(one, "shards"), 0), "local");
+        ck_assert(levels[i] < 3 || local);
+        ck_assert((levels[i] >= 4) ==
+                  (cJSON_GetObjectItem(local, "segments") != NULL));
+    }
+    expect_error(call("GET", "/telemetry?details_level=x", NULL), 400);
     /* HEAD answers like GET, without a body. */
     call("HEAD", "/healthz", NULL);
     ck_assert_int_eq(R.status, 200);
