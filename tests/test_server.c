@@ -6871,15 +6871,26 @@ START_TEST(test_payload_memory_params)
     expect_error(call("PUT", "/collections/pm", body), 400);
     expect_error(call("GET", "/collections/pm", NULL), 404);
 
-    /* Unset: no "payload" at all; given without memory: {}. */
+    /* Nor dense vector storage (1.19's VectorParams.memory: "`pinned` is
+     * not supported for dense vector storage"), on create and PATCH. */
     snprintf(body, sizeof(body), "{%s,\"memory\":\"pinned\"}}", V);
+    expect_error_msg(call("PUT", "/collections/pm", body), 422,
+                     "Validation error in JSON body: [vectors.memory: "
+                     "`pinned` memory placement is not supported for dense "
+                     "vector storage]");
+
+    /* Unset: no "payload" at all; given without memory: {}. */
+    snprintf(body, sizeof(body), "{%s,\"memory\":\"cold\"}}", V);
     create("pm", body);
     const cJSON *info = expect_ok(call("GET", "/collections/pm", NULL));
     const cJSON *params =
         cJSON_GetObjectItem(cJSON_GetObjectItem(info, "config"), "params");
     ck_assert_ptr_null(cJSON_GetObjectItem(params, "payload"));
     ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(params, "on_disk_payload")));
-    ck_assert_str_eq(str(info, "config.params.vectors.memory"), "pinned");
+    ck_assert_str_eq(str(info, "config.params.vectors.memory"), "cold");
+    expect_error(call("PATCH", "/collections/pm",
+                      "{\"vectors\":{\"\":{\"memory\":\"pinned\"}}}"),
+                 422);
     snprintf(body, sizeof(body), "{%s},\"payload\":{\"memory\":null}}", V);
     create("pn", body);
     info = expect_ok(call("GET", "/collections/pn", NULL));
