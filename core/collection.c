@@ -378,14 +378,17 @@ qv_status qvi_check_vector(qv_collection *c, const float *v, uint32_t dim,
         return qvi_fail(c->err, QV_EDIM,
                         "%s has %u components, the collection expects %u", what,
                         dim, c->cfg.dim);
-    /* The squared norm must be finite too: then, by Cauchy-Schwarz, no dot
-     * product between two stored vectors can reach inf - inf = NaN. */
-    double sq = 0.0;
+    /* Components must be finite; the squared norm need not be.  Qdrant
+     * stores a vector like [1e30, 1e30] (its VectorStruct validation checks
+     * nothing but the dimension), so we do too: products of such vectors
+     * overflow to +-inf (a score Qdrant prints as null, serde_json's
+     * spelling of a non-finite float) and inf - inf inside a kernel to NaN,
+     * which the heaps rank as the worst distance (qvi_topk_push,
+     * qvi_hnsw_dist). */
     for (uint32_t i = 0; i < dim; i++) {
         if (!isfinite(v[i]))
             return qvi_fail(c->err, QV_ENONFINITE, "%s component %u is %s",
                             what, i, isnan(v[i]) ? "NaN" : "infinite");
-        sq += (double)v[i] * v[i];
         /* Under cosine the vector is normalised before it is rounded, so
          * only other metrics can overflow a half. */
         if (c->cfg.datatype == QV_DATATYPE_FLOAT16 &&
@@ -395,10 +398,6 @@ qv_status qvi_check_vector(qv_collection *c, const float *v, uint32_t dim,
                             "range (+-65504)",
                             what, i, (double)v[i]);
     }
-    if (!(sq <= (double)3.0e38f))
-        return qvi_fail(c->err, QV_ENONFINITE,
-                        "%s is too large: its squared norm overflows float",
-                        what);
     return QV_OK;
 }
 

@@ -19,8 +19,9 @@
  * planner's choice between a graph walk and a scan, and the scan to settle
  * a short graph answer.  The graph compares records with the MaxSim kernel
  * (collection_index.c gives it the arena through the view); the scan here
- * calls that kernel on every accepted slot.  Scores are MaxSim (higher is
- * better for every metric), the negated distance.
+ * calls that kernel on every accepted slot.  Scores are MaxSim, the
+ * negated distance, post-processed as Qdrant does: |MaxSim| under
+ * manhattan and sqrt(|MaxSim|) under euclid, both lower-is-better.
  *
  * Locking: as the dense calls -- validation without the lock, the write
  * lock for upserts, the shared lock for get and search.
@@ -245,9 +246,20 @@ static size_t emit_locked(const qv_collection *c,
                           qv_hit *hits)
 {
     size_t n = 0;
+    bool higher = qv_metric_higher_is_better(c->cfg.metric);
     for (size_t i = 0; i < t->n; i++) {
         float score = -t->dists[i];
-        if (params->use_threshold && !(score >= params->score_threshold))
+        /* Qdrant post-processes a MaxSim score as it does a single
+         * similarity (Distance::postprocess_score): |s| under manhattan,
+         * sqrt(|s|) under euclid, where lower is better
+         * (tests/openapi/test_multi_vector.py: 4.358899 = sqrt(19)). */
+        if (c->cfg.metric == QV_METRIC_EUCLID)
+            score = sqrtf(fabsf(score));
+        else if (c->cfg.metric == QV_METRIC_MANHATTAN)
+            score = fabsf(score);
+        if (params->use_threshold &&
+            !(higher ? score >= params->score_threshold
+                     : score <= params->score_threshold))
             continue;
         hits[n].id = c->ids[t->slots[i]];
         hits[n].score = score;

@@ -1399,8 +1399,10 @@ QV_API qv_status qv_sparse_stats(qv_collection *c, uint64_t *vectors,
  * of the point's rows, the similarity being the collection's metric as
  * Qdrant computes it (dot product; cosine: of rows normalised on the way
  * in; euclid: minus the squared distance; manhattan: minus the L1
- * distance).  Higher scores are better for every metric, and Qdrant's
- * score is returned as is (no square root under euclid).  The HNSW graph
+ * distance).  The score returned is then post-processed as Qdrant does
+ * for one vector: under euclid sqrt(|MaxSim|), under manhattan |MaxSim|,
+ * both lower-is-better (as a dense score under those metrics); under dot
+ * and cosine MaxSim itself, higher-is-better.  The HNSW graph
  * of such a collection links points by the MaxSim between their matrices,
  * as Qdrant's does.
  *
@@ -1454,7 +1456,8 @@ QV_API qv_status qv_multi_get(qv_collection *c, const qv_point_id *id,
 /* Top-k search by MaxSim for the n_rows x dim query matrix, as qv_search
  * does for one vector: the graph with beam width params->hnsw_ef above the
  * full-scan threshold, else (or with params->exact) an exact scan; filters
- * through the payload indexes; a threshold keeps scores >= it.  Equal
+ * through the payload indexes; a threshold keeps scores >= it (<= it
+ * under euclid and manhattan).  Equal
  * scores are ordered by storage slot.  Returns QV_ENULL, QV_EINVAL (not a
  * multivector collection, params), QV_EDIM, QV_ERANGE (rows, k, ef),
  * QV_ENONFINITE or QV_ENOMEM.  Reader. */

@@ -235,15 +235,25 @@ static const char *const *serving_types(const cJSON *cond)
     static const char *const nu[] = {"float", "integer", NULL};
     static const char *const dt[] = {"datetime", NULL};
     static const char *const geo[] = {"geo", NULL};
+    static const char *const lookup_any[] = {"integer", "keyword", "uuid",
+                                             NULL};
     const cJSON *m = member(cond, "match");
     if (m) {
         if (member(m, "text") || member(m, "phrase") || member(m, "text_any"))
             return tx;
         const cJSON *v = member(m, "value");
-        if (!v && (v = member(m, "any")))
-            v = cJSON_IsArray(v) ? v->child : NULL;
-        if (!v && (v = member(m, "except")))
-            v = cJSON_IsArray(v) ? v->child : NULL;
+        const cJSON *list = v ? NULL : member(m, "any");
+        if (!v && !list)
+            list = member(m, "except");
+        /* An empty list has no element to tell its type by: any index
+         * that answers a match serves it (an empty `any` matches nothing,
+         * an empty `except` every value; tests/openapi/
+         * test_match_any_empty.py), rather than the keyword index an
+         * empty list of strings would ask for. */
+        if (cJSON_IsArray(list) && !list->child)
+            return lookup_any;
+        if (list)
+            v = cJSON_IsArray(list) ? list->child : NULL;
         if (cJSON_IsBool(v))
             return bo;
         if (cJSON_IsNumber(v))

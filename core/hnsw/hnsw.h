@@ -437,6 +437,11 @@ static inline float qvi_hnsw_dist(const qvi_hnsw *h, const float *a,
                                   const float *b)
 {
     float d = h->kern(a, b, h->dim);
+    /* Vectors whose products overflow float are stored (as Qdrant does):
+     * inf - inf inside a kernel gives NaN, which would make every heap
+     * comparison false; NaN ranks as the worst distance instead. */
+    if (d != d)
+        return INFINITY;
     return h->negate ? -d : d;
 }
 
@@ -469,8 +474,10 @@ static inline void qvi_hnsw_prefetch(const float *p, unsigned from, unsigned to)
 static inline float qvi_hnsw_bdist(const qvi_hnsw *h, const float *a, float asq,
                                    const float *b, uint32_t sb)
 {
-    if (h->sqn)
-        return 0.5f * (h->l2k(a, b, h->dim) + fabsf(asq - h->sqn[sb]));
+    if (h->sqn) {
+        float d = 0.5f * (h->l2k(a, b, h->dim) + fabsf(asq - h->sqn[sb]));
+        return d != d ? INFINITY : d; /* inf - inf of two huge norms */
+    }
     return qvi_hnsw_dist(h, a, b);
 }
 
