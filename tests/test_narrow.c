@@ -744,6 +744,11 @@ static void multi_scores(uint32_t dt, qv_metric m)
                 uint64_t i = hits[h].id.u.num;
                 double ref = ref_maxsim(m, dt, pq, 2, stored + i * MROWS * MDIM,
                                         mrows(i));
+                /* Scores post-processed as Qdrant's (qv_multi_search). */
+                if (m == QV_METRIC_EUCLID)
+                    ref = sqrt(fabs(ref));
+                else if (m == QV_METRIC_MANHATTAN)
+                    ref = fabs(ref);
                 double tol = dt != QV_DATATYPE_UINT8 ? 1e-5 * (fabs(ref) + 1)
                              : m == QV_METRIC_COSINE ? 1e-5
                                                      : 1e-7 * fabs(ref);
