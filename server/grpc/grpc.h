@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct qvs_grpc qvs_grpc;
 
@@ -119,6 +120,29 @@ size_t qvs_grpc_method_count(void);
  * count for a path that names none. */
 size_t qvs_grpc_method_index(const char *path);
 bool qvs_grpc_method_path(size_t i, char *buf, size_t cap);
+
+/* Deletes the members of a converted request that REST has no body field
+ * for (collection_name, wait, timeout, read_consistency, ordering,
+ * shard_key_selector), as a single-node Qdrant ignores them. */
+void qvs_grpc_drop_transport(cJSON *o);
+
+/* ---- the direct path (grpc_fast.c) --------------------------------------- */
+
+/* Answers request rq of the method at path (Points/Search, SearchBatch,
+ * Query, QueryBatch) without the JSON route when it can: true with the
+ * packed reply in *out (malloc'd, *out_len bytes), the same bytes the
+ * general route would give but for the `time` field, measured from *t0.
+ * False, with nothing answered and rq unchanged, for anything else --
+ * another method, a shape or an error it leaves to the general route,
+ * which then runs.  Thread-safe. */
+bool qvs_grpc_fast(qvs_server *srv, const char *path, ProtobufCMessage *rq,
+                   const struct timespec *t0, uint8_t **out, size_t *out_len);
+
+/* Turns the direct path off (true) or on again, process-wide (relaxed
+ * atomic; the tests compare both paths, and QUIVER_GRPC_FAST=0 in the
+ * environment turns it off at start for measurements). */
+void qvs_grpc_fast_disable(bool off);
+bool qvs_grpc_fast_disabled(void);
 
 /* ---- conversions (grpc_convert.c) ---------------------------------------- */
 

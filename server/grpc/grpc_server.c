@@ -975,6 +975,11 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
     }
     g->srv = srv;
     g->max_bytes = cfg->max_request_bytes;
+    /* a measurement knob (bench/grpc_load.sh --compare): the JSON route
+     * for every method */
+    const char *fastenv = getenv("QUIVER_GRPC_FAST");
+    if (fastenv && strcmp(fastenv, "0") == 0)
+        qvs_grpc_fast_disable(true);
     /* The guard closes an idle (WAIT) socket after the header timeout;
      * GOAWAY goes out half a second before. */
     g->idle_ns = (int64_t)cfg->header_timeout_s * 1000000000 - 500000000;
