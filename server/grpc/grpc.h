@@ -7,6 +7,10 @@
  *                   grpc-timeout), status trailers, graceful shutdown;
  *   grpc_rpc.c      the table of methods ("/qdrant.Points/Search") and
  *                   what each runs: a REST handler of the same meaning;
+ *   grpc_fast.c     the direct path of dense Search, SearchBatch, Query
+ *                   and QueryBatch: the vector stays binary, hits go
+ *                   straight to ScoredPoint messages, anything else (and
+ *                   any error) falls back to the REST handler's route;
  *   grpc_frame.c    gRPC's message framing (the length prefix, gzip);
  *   grpc_convert.c  protobuf-c messages to the REST handlers' JSON bodies
  *                   and their JSON results back to protobuf messages.
@@ -16,7 +20,10 @@
  * the JSON body its request converts to, and converts the handler's
  * result back.  Validation, errors, locking and storage are therefore the
  * REST endpoint's, and the two APIs cannot drift apart; only the mapping
- * of field names and shapes is gRPC's own.
+ * of field names and shapes is gRPC's own.  The direct path keeps to this
+ * rule: every field but the query vector still reaches the REST code as
+ * JSON, the plan and the search are points_query.c's, and it answers only
+ * successes (tests/test_grpc_fast.c checks the bytes equal).
  */
 #ifndef QUIVER_SERVER_GRPC_H
 #define QUIVER_SERVER_GRPC_H

@@ -17,14 +17,35 @@
  * api-key metadata as REST checks it, exactly one uncompressed message of
  * at most the server's max request size) -> the call is queued in the
  * REST server's worker pool (http.c, shared: the same workers, queues,
- * write cap and "queue full" answer) -> a worker runs it (grpc_rpc.c) and
- * puts it on the `done` list, rings the eventfd -> this thread sends the
- * reply: HEADERS, one DATA message, trailers.  Any refusal is a
- * "trailers-only" reply (one HEADERS frame with grpc-status), never a
- * dropped stream, so a client always learns why.
+ * write cap and "queue full" answer) -> a worker runs it (grpc_rpc.c),
+ * submits the reply (HEADERS, one DATA message, trailers) and sends what
+ * the socket takes, then puts the call on the `done` list, where this
+ * thread frees it.  Any refusal is a "trailers-only" reply (one HEADERS
+ * frame with grpc-status), never a dropped stream, so a client always
+ * learns why.  Health checks (qdrant.Qdrant/HealthCheck,
+ * grpc.health.v1.Health/Check) are answered by this thread at once, never
+ * queued behind searches or writes, as REST's probes are.
+ *
+ * Replies from the workers.  Handing every reply back to this thread
+ * cost two wake-ups a call (the eventfd, then poll for the socket) and,
+ * on the 2-core benchmark (bench/grpc_load.sh), a sixth of the server's
+ * time in the scheduler.  So the worker that ran a call sends its reply
+ * itself, holding the connection's mutex `mu`, which this thread holds
+ * whenever it touches the connection (reads, flushes, deadlines, GOAWAY,
+ * the poll set).  The worker rings the eventfd only when something is
+ * left for this thread: bytes the socket did not take (this thread then
+ * polls for POLLOUT), a session that is done or failed (only this thread
+ * closes a socket: it may be polling it), or a stop.  Otherwise the call
+ * waits on `done` until this thread next wakes -- a request, or the tick
+ * (TICK_MS), which also starts the idle timer of a connection whose last
+ * stream a worker closed.  Head of line: a call still runs in the pool,
+ * so a slow one never holds up the other streams of its connection, and
+ * writes keep their own queue and cap.  QUIVER_GRPC_HANDOFF=loop restores
+ * the hand-back (for measurements).
  *
  * Ownership.  A call (gcall) belongs to its stream until it is queued,
- * then to the worker until `done`, then to this thread again.  When a
+ * then to the worker until `done` (its reply fields, `answered` and the
+ * session under the connection's `mu`), then to this thread again.  When a
  * stream closes while its call is in the pool (the client cancelled), the
  * call is marked orphaned and freed when it comes back.  A connection is
  * freed only once it is closed and none of its calls is in the pool
