@@ -2987,6 +2987,84 @@ bool qvs_query_candidates(qvs_call *p, const cJSON *o, qvs_query_form form,
     return true;
 }
 
+/* ---- dense requests with their vector apart (the gRPC fast path) -------- */
+
+/* The plan of a request whose dense vector is vec[0..n): the same steps
+ * plan_search / plan_node take for it, false (reply set, or not: the
+ * caller falls back either way) where they would take another path. */
+static bool plan_dense(qvs_call *p, const cJSON *o, qvs_query_form form,
+                       const float *vec, size_t n, plan *q)
+{
+    memset(q, 0, sizeof(*q));
+    if (!cJSON_IsObject(o))
+        return false;
+    const char *name = "";
+    if (form == QVS_FORM_SEARCH) {
+        const cJSON *v = member(o, "vector");
+        if (v && !cJSON_IsString(member(v, "name")))
+            return false;
+        if (v)
+            name = member(v, "name")->valuestring;
+        if (!parse_common(p, o, member(o, "filter"), true, q))
+            return false;
+    } else {
+        const char *using = NULL;
+        if (member(o, "prefetch") || member(o, "query") ||
+            member(o, "lookup_from") || !qj_string(o, "using", &using, p->resp))
+            return false;
+        if (using && leaf_kind_of(p->coll, using))
+            return false;
+        if (!parse_common(p, o, member(o, "filter"), false, q))
+            return false;
+        name = using ? using : "";
+    }
+    if (!(q->vec = qvs_call_vector(p, name)))
+        return false;
+    if (q->vec->sparse || qvs_mv_is_multi(q->vec) || n != q->vec->size)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(vec[i]))
+            return false;
+    if (!(q->query = malloc(n * sizeof(float))))
+        return oom(p->resp);
+    memcpy(q->query, vec, n * sizeof(float));
+    q->kind = PK_NEAREST;
+    return check_node(p, q);
+}
+
+bool qvs_query_dense_page(qvs_call *p, const cJSON *o, qvs_query_form form,
+                          const float *vec, size_t n, qvs_scored **out,
+                          size_t *n_out, qj_payload_sel *wp, qj_vector_sel *wv)
+{
+    *out = NULL;
+    *n_out = 0;
+    if (!p || !vec || !wp || !wv ||
+        (form != QVS_FORM_SEARCH && form != QVS_FORM_QUERY))
+        return false;
+    plan q;
+    hitbuf buf = {0};
+    bool ok = plan_dense(p, o, form, vec, n, &q);
+    if (ok) {
+        /* emit_page puts the page into the sink, as run_plan would emit
+         * it as JSON (a dense query excludes no ids) */
+        q.sink = &buf;
+        ok = run_kind(p, &q, NULL);
+        q.sink = NULL;
+    }
+    if (ok) {
+        *wp = q.wp;
+        *wv = q.wv;
+        memset(&q.wp, 0, sizeof(q.wp));
+        memset(&q.wv, 0, sizeof(q.wv));
+        *out = buf.v;
+        *n_out = buf.n;
+        buf.v = NULL;
+    }
+    free(buf.v);
+    plan_free(p, &q);
+    return ok;
+}
+
 /* ---- handlers ------------------------------------------------------------ */
 
 /* One request object -> its ScoredPoint array, wrapped as {"points": [...]}

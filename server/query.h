@@ -146,6 +146,26 @@ bool qvs_query_candidates(struct qvs_call *p, const cJSON *o,
                           qvs_query_form form, uint64_t groups,
                           qvs_scored **out, size_t *n);
 
+/* A dense nearest-neighbour request whose query vector arrives apart from
+ * its JSON, as n floats (the gRPC fast path, server/grpc/grpc_fast.c):
+ * o is the request without it -- a SearchRequest (form SEARCH; its
+ * "vector", if any, only {"name": ...}) or a QueryRequest without
+ * prefetch, lookup_from or query (form QUERY; the vector is the query's
+ * "nearest").  Planned and run exactly as the JSON request with the
+ * vector in place would be; *out (free) receives the page of hits
+ * (offset skipped, limit kept) in the order the JSON route emits them,
+ * and *wp / *wv the payload and vector selections (freed by the caller
+ * with qj_payload_sel_free / qj_vector_sel_free; they borrow from o).
+ * False when the request takes another path (a sparse vector, a
+ * multivector, a leaf kind, a wrong dimension) or fails (reply set):
+ * either way the caller runs the JSON route, which answers the same
+ * error with REST's checks in REST's order.  Read-only, like the rest
+ * of this file. */
+bool qvs_query_dense_page(struct qvs_call *p, const cJSON *o,
+                          qvs_query_form form, const float *vec, size_t n,
+                          qvs_scored **out, size_t *n_out,
+                          struct qj_payload_sel *wp, struct qj_vector_sel *wv);
+
 /* ScoredPoint JSON for s with the payload and vectors the selections ask
  * for.  NULL either on an error (reply set) or, with *gone true, when the
  * point no longer exists. */

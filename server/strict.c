@@ -779,6 +779,21 @@ bool qvs_strict_check(const qvs_req *req, qvs_resp *resp, qvs_strict_kind kind)
     return ok;
 }
 
+bool qvs_strict_enabled(const qvs_req *req)
+{
+    qvs_coll *c;
+    if (!req || !req->n_params || !req->catalog ||
+        !qvs_catalog_get(req->catalog, req->params[0], &c))
+        return false;
+    cJSON *cfg = qvs_coll_config_dup(req->catalog, c);
+    /* out of memory: say yes, so that the caller takes the checked path */
+    bool on = !cfg || cJSON_IsTrue(
+                          member(member(cfg, "strict_mode_config"), "enabled"));
+    cJSON_Delete(cfg);
+    qvs_coll_release(req->catalog, c);
+    return on;
+}
+
 /* ---- the settings themselves ------------------------------------------- */
 
 static const char *json_kind(const cJSON *j)

@@ -60,6 +60,13 @@ bool qvs_strict_take(qvs_strict_rates *r, bool write, uint64_t per_minute,
  * passes; otherwise sets Qdrant's error and returns false. */
 bool qvs_strict_check(const qvs_req *req, qvs_resp *resp, qvs_strict_kind kind);
 
+/* Whether the collection named by req's first path parameter has strict
+ * mode enabled, i.e. whether qvs_strict_check would check anything (false
+ * for a missing collection).  Takes no tokens.  For callers that must not
+ * run a check twice (the gRPC fast path falls back to the general route
+ * when it would apply).  Thread-safe. */
+bool qvs_strict_enabled(const qvs_req *req);
+
 /* Checks a strict_mode_config given at create or in a PATCH (anything
  * but an object: nothing to check, the caller refuses a non-map): each
  * setting's type and Qdrant's minimums (400 for a wrong type, 422 for a value

@@ -7,6 +7,10 @@
  *                   grpc-timeout), status trailers, graceful shutdown;
  *   grpc_rpc.c      the table of methods ("/qdrant.Points/Search") and
  *                   what each runs: a REST handler of the same meaning;
+ *   grpc_fast.c     the direct path of dense Search, SearchBatch, Query
+ *                   and QueryBatch: the vector stays binary, hits go
+ *                   straight to ScoredPoint messages, anything else (and
+ *                   any error) falls back to the REST handler's route;
  *   grpc_frame.c    gRPC's message framing (the length prefix, gzip);
  *   grpc_convert.c  protobuf-c messages to the REST handlers' JSON bodies
  *                   and their JSON results back to protobuf messages.
@@ -16,7 +20,10 @@
  * the JSON body its request converts to, and converts the handler's
  * result back.  Validation, errors, locking and storage are therefore the
  * REST endpoint's, and the two APIs cannot drift apart; only the mapping
- * of field names and shapes is gRPC's own.
+ * of field names and shapes is gRPC's own.  The direct path keeps to this
+ * rule: every field but the query vector still reaches the REST code as
+ * JSON, the plan and the search are points_query.c's, and it answers only
+ * successes (tests/test_grpc_fast.c checks the bytes equal).
  */
 #ifndef QUIVER_SERVER_GRPC_H
 #define QUIVER_SERVER_GRPC_H
@@ -27,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 typedef struct qvs_grpc qvs_grpc;
 
@@ -119,6 +127,29 @@ size_t qvs_grpc_method_count(void);
  * count for a path that names none. */
 size_t qvs_grpc_method_index(const char *path);
 bool qvs_grpc_method_path(size_t i, char *buf, size_t cap);
+
+/* Deletes the members of a converted request that REST has no body field
+ * for (collection_name, wait, timeout, read_consistency, ordering,
+ * shard_key_selector), as a single-node Qdrant ignores them. */
+void qvs_grpc_drop_transport(cJSON *o);
+
+/* ---- the direct path (grpc_fast.c) --------------------------------------- */
+
+/* Answers request rq of the method at path (Points/Search, SearchBatch,
+ * Query, QueryBatch) without the JSON route when it can: true with the
+ * packed reply in *out (malloc'd, *out_len bytes), the same bytes the
+ * general route would give but for the `time` field, measured from *t0.
+ * False, with nothing answered and rq unchanged, for anything else --
+ * another method, a shape or an error it leaves to the general route,
+ * which then runs.  Thread-safe. */
+bool qvs_grpc_fast(qvs_server *srv, const char *path, ProtobufCMessage *rq,
+                   const struct timespec *t0, uint8_t **out, size_t *out_len);
+
+/* Turns the direct path off (true) or on again, process-wide (relaxed
+ * atomic; the tests compare both paths, and QUIVER_GRPC_FAST=0 in the
+ * environment turns it off at start for measurements). */
+void qvs_grpc_fast_disable(bool off);
+bool qvs_grpc_fast_disabled(void);
 
 /* ---- conversions (grpc_convert.c) ---------------------------------------- */
 

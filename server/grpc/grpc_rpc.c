@@ -177,8 +177,6 @@ static void fix_recommend(cJSON *body)
     }
 }
 
-static void drop_transport(cJSON *o);
-
 /* A batch's requests: each fixed as the single request is. */
 static void fix_batch(cJSON *body, const char *from, body_fix one)
 {
@@ -186,7 +184,7 @@ static void fix_batch(cJSON *body, const char *from, body_fix one)
     cJSON *s;
     cJSON_ArrayForEach(s, cJSON_GetObjectItem(body, "searches"))
     {
-        drop_transport(s);
+        qvs_grpc_drop_transport(s);
         one(s);
     }
 }
@@ -245,7 +243,7 @@ static void fix_update_batch(cJSON *body)
         if (!inner)
             continue;
         if (cJSON_IsObject(inner)) {
-            drop_transport(inner);
+            qvs_grpc_drop_transport(inner);
             points_vector(inner);
             merge_selector(inner, "points_selector");
             if (cJSON_IsObject(cJSON_GetObjectItem(inner, "points")))
@@ -465,7 +463,7 @@ static const char *call_query(const qvs_req *r, const char *key)
     return NULL;
 }
 
-static void drop_transport(cJSON *o)
+void qvs_grpc_drop_transport(cJSON *o)
 {
     static const char *const keys[] = {"collection_name", "wait",
                                        "timeout",         "read_consistency",
@@ -561,7 +559,7 @@ static void run_rest(qvs_server *srv, const impl *im, cJSON *body,
     call_req cr = {.wait = cJSON_IsBool(wait)
                                ? (cJSON_IsTrue(wait) ? "true" : "false")
                                : NULL};
-    drop_transport(body);
+    qvs_grpc_drop_transport(body);
     if (im->fix)
         im->fix(body);
     qvs_req req = {.method = im->method,
@@ -621,6 +619,11 @@ int qvs_grpc_invoke(qvs_server *srv, const qvs_grpc_method *m,
                  md->input->name, bad);
         protobuf_c_message_free_unpacked(rq, NULL);
         return QVS_GRPC_INVALID_ARGUMENT;
+    }
+    if (qvs_grpc_fast(srv, m->path, rq, &t0, out, out_len)) {
+        protobuf_c_message_free_unpacked(rq, NULL);
+        msg[0] = '\0';
+        return QVS_GRPC_OK;
     }
     int status = QVS_GRPC_OK;
     cJSON *body = qvs_pb_to_json(rq);

@@ -17,14 +17,35 @@
  * api-key metadata as REST checks it, exactly one uncompressed message of
  * at most the server's max request size) -> the call is queued in the
  * REST server's worker pool (http.c, shared: the same workers, queues,
- * write cap and "queue full" answer) -> a worker runs it (grpc_rpc.c) and
- * puts it on the `done` list, rings the eventfd -> this thread sends the
- * reply: HEADERS, one DATA message, trailers.  Any refusal is a
- * "trailers-only" reply (one HEADERS frame with grpc-status), never a
- * dropped stream, so a client always learns why.
+ * write cap and "queue full" answer) -> a worker runs it (grpc_rpc.c),
+ * submits the reply (HEADERS, one DATA message, trailers) and sends what
+ * the socket takes, then puts the call on the `done` list, where this
+ * thread frees it.  Any refusal is a "trailers-only" reply (one HEADERS
+ * frame with grpc-status), never a dropped stream, so a client always
+ * learns why.  Health checks (qdrant.Qdrant/HealthCheck,
+ * grpc.health.v1.Health/Check) are answered by this thread at once, never
+ * queued behind searches or writes, as REST's probes are.
+ *
+ * Replies from the workers.  Handing every reply back to this thread
+ * cost two wake-ups a call (the eventfd, then poll for the socket) and,
+ * on the 2-core benchmark (bench/grpc_load.sh), a sixth of the server's
+ * time in the scheduler.  So the worker that ran a call sends its reply
+ * itself, holding the connection's mutex `mu`, which this thread holds
+ * whenever it touches the connection (reads, flushes, deadlines, GOAWAY,
+ * the poll set).  The worker rings the eventfd only when something is
+ * left for this thread: bytes the socket did not take (this thread then
+ * polls for POLLOUT), a session that is done or failed (only this thread
+ * closes a socket: it may be polling it), or a stop.  Otherwise the call
+ * waits on `done` until this thread next wakes -- a request, or the tick
+ * (TICK_MS), which also starts the idle timer of a connection whose last
+ * stream a worker closed.  Head of line: a call still runs in the pool,
+ * so a slow one never holds up the other streams of its connection, and
+ * writes keep their own queue and cap.  QUIVER_GRPC_HANDOFF=loop restores
+ * the hand-back (for measurements).
  *
  * Ownership.  A call (gcall) belongs to its stream until it is queued,
- * then to the worker until `done`, then to this thread again.  When a
+ * then to the worker until `done` (its reply fields, `answered` and the
+ * session under the connection's `mu`), then to this thread again.  When a
  * stream closes while its call is in the pool (the client cancelled), the
  * call is marked orphaned and freed when it comes back.  A connection is
  * freed only once it is closed and none of its calls is in the pool
@@ -76,6 +97,7 @@
 #define MAX_STREAMS 64
 #define N_CODES     17 /* gRPC status codes 0..16 */
 #define READ_CHUNK  16384
+#define TICK_MS     100 /* the longest poll: frees calls workers answered */
 
 typedef struct gconn gconn;
 
@@ -112,6 +134,11 @@ typedef struct gcall {
 
 struct gconn {
     qvs_grpc *g;
+    /* The session and its calls' reply state (answered, orphan, in_pool,
+     * the open list, streams, buffered, closed): this thread holds it
+     * whenever it touches the connection, a worker while it answers one
+     * of its calls (see "Replies from the workers" above). */
+    pthread_mutex_t mu;
     int fd;
     nghttp2_session *ng;
     qvs_sock *sock;
@@ -140,7 +167,8 @@ struct qvs_grpc {
     /* Replies sent: [method index (n_methods: unknown)][status code]. */
     atomic_uint_least64_t (*replies)[N_CODES];
     pthread_mutex_t done_mu;
-    gcall *done; /* calls back from the pool (done_mu) */
+    gcall *done;       /* calls back from the pool (done_mu) */
+    bool worker_reply; /* workers send their replies (QUIVER_GRPC_HANDOFF) */
 };
 
 static int64_t now_ns(void)
@@ -321,14 +349,34 @@ static void call_run(qvs_job *job)
 static void call_done(qvs_job *job)
 {
     gcall *c = (gcall *)job;
-    qvs_grpc *g = c->conn->g;
+    gconn *k = c->conn;
+    qvs_grpc *g = k->g;
+    /* The reply goes out from here when the connection is open; this
+     * thread is woken only when something is left for it: bytes the
+     * socket did not take (it must poll for POLLOUT), a session to close,
+     * an error, a stop.  Otherwise the call waits on `done` until the
+     * next time the loop wakes (a request, a tick) and frees it. */
+    bool wake = true;
+    if (g->worker_reply) {
+        pthread_mutex_lock(&k->mu);
+        if (!c->orphan && !k->closed) {
+            answer(k, c);
+            wake = nghttp2_session_send(k->ng) != 0 ||
+                   nghttp2_session_want_write(k->ng) ||
+                   !nghttp2_session_want_read(k->ng);
+        }
+        pthread_mutex_unlock(&k->mu);
+    }
+    if (atomic_load(&g->stopping))
+        wake = true;
     /* Rung under the lock: once the loop has taken c (which needs the
      * lock), this worker touches g no more, so a stopping loop may free
      * g (a race ThreadSanitizer found with the ring after the unlock). */
     pthread_mutex_lock(&g->done_mu);
     c->next_done = g->done;
     g->done = c;
-    ring(g);
+    if (wake)
+        ring(g);
     pthread_mutex_unlock(&g->done_mu);
 }
 
@@ -410,6 +458,14 @@ static void dispatch(gconn *k, gcall *c)
     if (c->deadline_ns && now_ns() >= c->deadline_ns) {
         refuse(k, c, 200, QVS_GRPC_DEADLINE_EXCEEDED, "%s",
                "Deadline Exceeded");
+        return;
+    }
+    if (qvs_grpc_method_open(c->method)) {
+        /* Health probes take no lock and no time: answered here, never
+         * queued behind searches or writes (REST runs its probes in the
+         * loop too). */
+        call_run(&c->job);
+        answer(k, c);
         return;
     }
     c->job.run = call_run;
@@ -638,6 +694,7 @@ static void conn_accept(qvs_grpc *g)
         return;
     }
     nghttp2_session_callbacks_del(cb);
+    pthread_mutex_init(&k->mu, NULL);
     k->g = g;
     k->fd = fd;
     k->idle_since = now_ns();
@@ -656,7 +713,8 @@ static void conn_accept(qvs_grpc *g)
 }
 
 /* Closes the socket and the session; the gconn stays until no call of
- * it is in the pool. */
+ * it is in the pool.  This thread only, holding k->mu: a worker never
+ * closes a socket the loop may be polling. */
 static void conn_close(gconn *k)
 {
     if (k->closed)
@@ -684,21 +742,24 @@ static void conn_close(gconn *k)
 static void conn_read(gconn *k)
 {
     uint8_t buf[READ_CHUNK];
+    pthread_mutex_lock(&k->mu);
     for (;;) {
         ssize_t n = recv(k->fd, buf, sizeof(buf), 0);
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+            break;
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0 || nghttp2_session_mem_recv(k->ng, buf, (size_t)n) < 0) {
             conn_close(k);
-            return;
+            break;
         }
     }
+    pthread_mutex_unlock(&k->mu);
 }
 
-/* Flushes what nghttp2 has to send; closes a session that is done. */
-static void conn_flush(gconn *k)
+/* Flushes what nghttp2 has to send; closes a session that is done.
+ * Holding k->mu. */
+static void conn_flush_locked(gconn *k)
 {
     if (k->closed)
         return;
@@ -718,13 +779,15 @@ static void take_done(qvs_grpc *g)
     while (c) {
         gcall *next = c->next_done;
         gconn *k = c->conn;
+        pthread_mutex_lock(&k->mu);
         c->in_pool = false;
         k->pending--;
         atomic_fetch_sub(&g->pending, 1);
         if (c->orphan || k->closed)
             call_free(c);
         else
-            answer(k, c);
+            answer(k, c); /* nothing when the worker answered */
+        pthread_mutex_unlock(&k->mu);
         c = next;
     }
 }
@@ -754,8 +817,11 @@ static int expire(qvs_grpc *g)
 {
     int64_t now = now_ns(), next = -1;
     for (gconn *k = g->conns; k; k = k->next) {
-        if (k->closed)
+        pthread_mutex_lock(&k->mu);
+        if (k->closed) {
+            pthread_mutex_unlock(&k->mu);
             continue;
+        }
         int64_t idle = idle_goaway(g, k, now);
         if (idle >= 0 && (next < 0 || idle < next))
             next = idle;
@@ -769,6 +835,7 @@ static int expire(qvs_grpc *g)
                 next = c->deadline_ns - now;
             }
         }
+        pthread_mutex_unlock(&k->mu);
     }
     return next < 0 ? -1 : (int)(next / 1000000 + 1);
 }
@@ -780,6 +847,7 @@ static void reap(qvs_grpc *g)
         gconn *k = *p;
         if (k->closed && k->pending == 0) {
             *p = k->next;
+            pthread_mutex_destroy(&k->mu);
             free(k);
         } else {
             p = &k->next;
@@ -801,14 +869,17 @@ static void goaway_all(qvs_grpc *g)
         close(g->listen_fd);
         g->listen_fd = -1;
     }
-    for (gconn *k = g->conns; k; k = k->next)
+    for (gconn *k = g->conns; k; k = k->next) {
+        pthread_mutex_lock(&k->mu);
         if (!k->closed) {
             nghttp2_submit_goaway(
                 k->ng, NGHTTP2_FLAG_NONE,
                 nghttp2_session_get_last_proc_stream_id(k->ng),
                 NGHTTP2_NO_ERROR, NULL, 0);
-            conn_flush(k);
+            conn_flush_locked(k);
         }
+        pthread_mutex_unlock(&k->mu);
+    }
 }
 
 /* Stopping and nothing in flight: every reply is out (or its stream
@@ -819,18 +890,19 @@ static bool drained(qvs_grpc *g, int64_t since)
         return true;
     if (atomic_load(&g->pending) > 0)
         return false;
-    for (gconn *k = g->conns; k; k = k->next) {
-        if (k->closed)
-            continue;
-        if (nghttp2_session_want_write(k->ng))
-            return false;
+    bool done = true;
+    for (gconn *k = g->conns; k && done; k = k->next) {
+        pthread_mutex_lock(&k->mu);
+        if (!k->closed && nghttp2_session_want_write(k->ng))
+            done = false;
         /* a call whose message is still arriving: the client started it
          * before GOAWAY, so it is answered too */
-        for (gcall *c = k->open; c; c = c->next)
+        for (gcall *c = k->closed ? NULL : k->open; c && done; c = c->next)
             if (!c->answered)
-                return false;
+                done = false;
+        pthread_mutex_unlock(&k->mu);
     }
-    return true;
+    return done;
 }
 
 static void *loop(void *arg)
@@ -843,8 +915,11 @@ static void *loop(void *arg)
     for (;;) {
         take_done(g);
         expire(g); /* before the flush: it may answer */
-        for (gconn *k = g->conns; k; k = k->next)
-            conn_flush(k);
+        for (gconn *k = g->conns; k; k = k->next) {
+            pthread_mutex_lock(&k->mu);
+            conn_flush_locked(k);
+            pthread_mutex_unlock(&k->mu);
+        }
         reap(g);
         bool stopping = atomic_load(&g->stopping);
         if (stopping && !stop_since) {
@@ -881,13 +956,19 @@ static void *loop(void *arg)
             if (k->closed)
                 continue;
             short ev = POLLIN;
+            pthread_mutex_lock(&k->mu);
             if (nghttp2_session_want_write(k->ng))
                 ev |= POLLOUT;
+            pthread_mutex_unlock(&k->mu);
             who[m] = k;
             pfd[m++] = (struct pollfd){.fd = k->fd, .events = ev};
         }
         if (stopping && (timeout < 0 || timeout > 50))
             timeout = 50; /* re-check the drain */
+        /* Workers answer without waking this thread: a tick frees their
+         * calls and notices connections they left idle (GOAWAY). */
+        if (timeout < 0 || timeout > TICK_MS)
+            timeout = TICK_MS;
         if (poll(pfd, m, timeout) < 0 && errno != EINTR)
             break;
         if (pfd[0].revents) {
@@ -903,8 +984,11 @@ static void *loop(void *arg)
                 conn_read(k);
         }
     }
-    for (gconn *k = g->conns; k; k = k->next)
+    for (gconn *k = g->conns; k; k = k->next) {
+        pthread_mutex_lock(&k->mu);
         conn_close(k);
+        pthread_mutex_unlock(&k->mu);
+    }
     /* Calls still in the pool (past the drain timeout) point at their
      * connection: wait for the workers to hand them back. */
     while (atomic_load(&g->pending) > 0) {
@@ -975,6 +1059,15 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
     }
     g->srv = srv;
     g->max_bytes = cfg->max_request_bytes;
+    /* measurement knob: QUIVER_GRPC_HANDOFF=loop sends every reply from
+     * the connection's thread, as before workers answered */
+    const char *handoff = getenv("QUIVER_GRPC_HANDOFF");
+    g->worker_reply = !(handoff && strcmp(handoff, "loop") == 0);
+    /* a measurement knob (bench/grpc_load.sh --compare): the JSON route
+     * for every method */
+    const char *fastenv = getenv("QUIVER_GRPC_FAST");
+    if (fastenv && strcmp(fastenv, "0") == 0)
+        qvs_grpc_fast_disable(true);
     /* The guard closes an idle (WAIT) socket after the header timeout;
      * GOAWAY goes out half a second before. */
     g->idle_ns = (int64_t)cfg->header_timeout_s * 1000000000 - 500000000;
