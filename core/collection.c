@@ -149,12 +149,9 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
         snprintf(msg, cap, "unknown datatype %u", dt);
         return QV_EINVAL;
     }
-    if (dt != QV_DATATYPE_FLOAT32 && !dense) {
-        snprintf(msg, cap, "datatype %s applies to dense vectors only",
-                 qvi_datatype_name(dt));
-        return QV_EINVAL;
-    }
-    if (dt == QV_DATATYPE_UINT8 && cfg->metric == QV_METRIC_COSINE) {
+    /* A sparse collection's datatype types its posting lists' values
+     * (core/sparse/sparse.h); its rows stay float32. */
+    if (dense && dt == QV_DATATYPE_UINT8 && cfg->metric == QV_METRIC_COSINE) {
         /* Qdrant scores uint8 cosine vectors unnormalised (the integers
          * are kept); this version normalises cosine vectors when stored,
          * so it refuses rather than return other values. */

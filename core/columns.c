@@ -45,6 +45,7 @@ static qv_status adopt_sparse(qv_collection *c, const qvi_columns *cols)
     qvi_sparse_free(c->sparse);
     *c->sparse = *cols->sparse;
     qvi_sparse_init(cols->sparse);
+    c->sparse->datatype = qvi_config_datatype(&c->cfg);
     if (qvi_sparse_reserve(c->sparse, c->cap) != QV_OK ||
         qvi_sparse_rebuild(c->sparse, c->used) != QV_OK)
         return qvi_fail(c->err, QV_ENOMEM, "cannot build the sparse index");

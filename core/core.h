@@ -196,6 +196,9 @@ typedef enum qvi_change_kind {
     /* Sparse vectors (20-29 reserved): ids, sparse vectors, optional
      * payloads (qv_sparse_upsert). */
     QVI_CHANGE_SPARSE_UPSERT = 20,
+    /* the sparse params of a config: modifier, full-scan threshold and
+     * the index's datatype (qv_sparse_set_params) */
+    QVI_CHANGE_SPARSE_PARAMS = 21,
     /* Multivectors (30-39 reserved): ids, row counts, rows, optional
      * payloads (qv_multi_upsert_batch). */
     QVI_CHANGE_MULTI_UPSERT = 30,
@@ -257,6 +260,9 @@ typedef struct qvi_change {
     /* QUANT_SET: the config whose quantization fields are set (a decoded
      * change owns it, in own[0]) */
     const qv_collection_config *quant;
+    /* SPARSE_PARAMS: the config whose sparse params are set (a decoded
+     * change owns it, in own[0]) */
+    const qv_collection_config *sparse_cfg;
     /* owned by a decoded change */
     void *own[5];
 } qvi_change;

@@ -36,6 +36,7 @@ qv_status qvi_sparse_attach(qv_collection *c)
     if (!c->sparse)
         return QV_ENOMEM;
     qvi_sparse_init(c->sparse);
+    c->sparse->datatype = qvi_config_datatype(&c->cfg);
     return QV_OK;
 }
 
@@ -86,10 +87,15 @@ static qv_status need_sparse(qv_collection *c)
     return qvi_fail(c->err, QV_EINVAL, "not a sparse collection");
 }
 
-/* Checks v and makes its sorted row; what names it in messages. */
+/* Checks v and makes its sorted row; what names it in messages.  A
+ * vector to store must also fit the index's datatype: a float16 posting
+ * cannot hold a value that rounds to an infinite half (refused as the
+ * dense float16 vectors are; queries are never converted). */
 static qv_status make_row(qv_collection *c, const qv_sparse_vector *v,
                           const char *what, size_t i, qvi_sparse_row *out)
 {
+    bool half = strcmp(what, "query") != 0 &&
+                qvi_config_datatype(&c->cfg) == QV_DATATYPE_FLOAT16;
     memset(out, 0, sizeof(*out));
     if (v->nnz > QV_MAX_SPARSE_NNZ)
         return qvi_fail(c->err, QV_ERANGE, "%s %zu has %u entries, at most %u",
@@ -102,6 +108,11 @@ static qv_status make_row(qv_collection *c, const qv_sparse_vector *v,
             return qvi_fail(c->err, QV_ENONFINITE, "%s %zu: value %u is %s",
                             what, i, j,
                             isnan(v->values[j]) ? "NaN" : "infinite");
+        if (half && qvi_f16_overflows(v->values[j]))
+            return qvi_fail(c->err, QV_ERANGE,
+                            "%s %zu: value %u (%g) is out of the float16 "
+                            "range (+-65504)",
+                            what, i, j, (double)v->values[j]);
     }
     char err[QVI_ERRMSG_CAP];
     qv_status st = qvi_sparse_row_make(v->indices, v->values, v->nnz, out, err,
@@ -177,6 +188,96 @@ cleanup:
     return st;
 }
 
+/* ---- params -------------------------------------------------------------- */
+
+/* Under the write lock: the first stored value that a float16 index could
+ * not hold, for the message; false when none. */
+static bool half_overflow_locked(const qv_collection *c, uint32_t *slot_out,
+                                 float *v_out)
+{
+    const qvi_sparse *s = c->sparse;
+    for (uint32_t slot = 0; slot < c->used && slot < s->cap; slot++) {
+        for (uint32_t i = 0; i < s->rows[slot].nnz; i++) {
+            if (qvi_f16_overflows(s->rows[slot].val[i])) {
+                *slot_out = slot;
+                *v_out = s->rows[slot].val[i];
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/*
+ * Qdrant's PATCH of sparse_vectors (CollectionParams::
+ * update_sparse_vectors_from_other, lib/collection/src/config.rs): the
+ * modifier is replaced, and the index params merged field by field
+ * (SparseIndexParams::update_from_other: full_scan_threshold, on_disk,
+ * datatype).  Here the modifier takes effect at the next search (the IDF
+ * is applied to the query, nothing stored changes); a new datatype
+ * re-encodes every posting list from the float32 rows, under the write
+ * lock (searches wait), before the change is logged, so a failure changes
+ * nothing.
+ */
+qv_status qv_sparse_set_params(qv_collection *c,
+                               const qv_collection_config *cfg)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!cfg)
+        return qvi_fail(c->err, QV_ENULL, "config is NULL");
+    qv_status st = need_sparse(c);
+    if (st != QV_OK)
+        return st;
+    uint32_t dt = qvi_config_datatype(cfg);
+    if (cfg->sparse_modifier > QV_SPARSE_MODIFIER_IDF)
+        return qvi_fail(c->err, QV_EINVAL, "unknown sparse modifier %u",
+                        cfg->sparse_modifier);
+    if (!qvi_datatype_name(dt))
+        return qvi_fail(c->err, QV_EINVAL, "unknown datatype %u", dt);
+    uint32_t fst = cfg->sparse_full_scan_threshold
+                       ? cfg->sparse_full_scan_threshold
+                       : QV_DEFAULT_SPARSE_FULL_SCAN;
+    qvi_sparse built;
+    qvi_sparse_init(&built);
+    pthread_rwlock_wrlock(&c->lock);
+    bool relist = dt != c->sparse->datatype;
+    uint32_t bad_slot;
+    float bad;
+    if (relist && dt == QV_DATATYPE_FLOAT16 &&
+        half_overflow_locked(c, &bad_slot, &bad)) {
+        pthread_rwlock_unlock(&c->lock);
+        return qvi_fail(c->err, QV_ERANGE,
+                        "slot %u holds %g, out of the float16 range "
+                        "(+-65504)",
+                        bad_slot, (double)bad);
+    }
+    if (relist &&
+        qvi_sparse_build_lists(c->sparse, dt, c->used, &built) != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        return qvi_fail(c->err, QV_ENOMEM,
+                        "cannot build the posting lists as %s",
+                        qvi_datatype_name(dt));
+    }
+    /* Logged like any write (WAL kind 21); a failed append changes
+     * nothing. */
+    qvi_change rec = {.kind = QVI_CHANGE_SPARSE_PARAMS, .sparse_cfg = cfg};
+    uint64_t lsn = 0;
+    st = qvi_change_log_locked(c, &rec, &lsn);
+    if (st != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        qvi_sparse_drop_lists(&built);
+        return st;
+    }
+    if (relist)
+        qvi_sparse_take_lists(c->sparse, &built);
+    c->cfg.sparse_modifier = cfg->sparse_modifier;
+    c->cfg.sparse_full_scan_threshold = fst;
+    c->cfg.datatype = dt;
+    pthread_rwlock_unlock(&c->lock);
+    return qvi_change_commit(c, lsn);
+}
+
 /* ---- reads --------------------------------------------------------------- */
 
 qv_status qv_sparse_get(qv_collection *c, const qv_point_id *id,
@@ -233,6 +334,21 @@ qv_status qv_sparse_stats(qv_collection *c, uint64_t *vectors,
         *vectors = c->sparse->n_vectors;
     if (nnz_total)
         *nnz_total = c->sparse->nnz_total;
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}
+
+qv_status qv_sparse_posting_bytes(qv_collection *c, size_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "out is NULL");
+    qv_status st = need_sparse(c);
+    if (st != QV_OK)
+        return st;
+    pthread_rwlock_rdlock(&c->lock);
+    *out = qvi_sparse_posting_bytes(c->sparse);
     pthread_rwlock_unlock(&c->lock);
     return QV_OK;
 }
