@@ -1689,6 +1689,18 @@ QV_API qv_status qv_text_tokenize(const qv_text_index_options *o,
                                               size_t n),
                                   void *ctx, char *errmsg, size_t errcap);
 
+/* As qv_text_tokenize, but the query form of the pipeline (Qdrant's
+ * Tokenizer::tokenize_query): the same for every tokenizer but the prefix
+ * one, where each word is processed without the stopword check and cut to
+ * max_token_len characters instead of giving all its prefixes (a query
+ * word then equals the indexed prefix of every word it begins).  Returns
+ * and thread safety as qv_text_tokenize. */
+QV_API qv_status qv_text_tokenize_query(const qv_text_index_options *o,
+                                        const char *text, size_t len,
+                                        bool (*tok)(void *ctx, const char *t,
+                                                    size_t n),
+                                        void *ctx, char *errmsg, size_t errcap);
+
 #ifdef __cplusplus
 }
 #endif

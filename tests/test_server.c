@@ -1896,6 +1896,49 @@ START_TEST(test_sparse_patch_restart)
 }
 END_TEST
 
+/* The qdrant/bm25 model with the prefix tokenizer over HTTP: documents
+ * index every prefix of their words, a query word is one token (Qdrant
+ * 1.19's bm25_inference.rs: tokenize_doc for documents, tokenize_query for
+ * queries), so "hel" finds both "hello world" and "help", scored by the
+ * BM25 value of "hel" in each: tf 1 of 10 tokens (h he hel hell hello w
+ * wo wor worl world) and of 4 (h he hel help). */
+START_TEST(test_bm25_prefix_query)
+{
+    make_storage();
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",    "0", "--storage", storage,
+                                "--threads", "2", NULL};
+    child ch;
+    child_start(&ch, args, NULL);
+    create("sp", "{\"sparse_vectors\":{\"text\":{}}}");
+    const char *opts = "\"options\":{\"tokenizer\":\"prefix\","
+                       "\"language\":\"none\"}";
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"points\":[{\"id\":1,\"vector\":{\"text\":{\"text\":"
+             "\"Hello world\",\"model\":\"qdrant/bm25\",%s}}},{\"id\":2,"
+             "\"vector\":{\"text\":{\"text\":\"help\",\"model\":"
+             "\"qdrant/bm25\",%s}}}]}",
+             opts, opts);
+    expect_ok(call("PUT", "/collections/sp/points?wait=true", body));
+    char q[256];
+    snprintf(q, sizeof(q), "{\"text\":\"hel\",\"model\":\"qdrant/bm25\",%s}",
+             opts);
+    double v10 = 2.2 / (1 + 1.2 * (0.25 + 0.75 * 10 / 256.0));
+    double v4 = 2.2 / (1 + 1.2 * (0.25 + 0.75 * 4 / 256.0));
+    ck_assert_double_eq_tol(sparse_score(q, 1), v10, 1e-6);
+    ck_assert_double_eq_tol(sparse_score(q, 2), v4, 1e-6);
+    snprintf(q, sizeof(q), "{\"text\":\"hello\",\"model\":\"qdrant/bm25\",%s}",
+             opts);
+    ck_assert_double_eq_tol(sparse_score(q, 1), v10, 1e-6);
+    ck_assert_double_eq(sparse_score(q, 2), -1); /* not a hit */
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+}
+END_TEST
+
 /* ---- 9. concurrency
  * -------------------------------------------------------------- */
 
@@ -7102,6 +7145,7 @@ static Suite *server_suite(void)
     tcase_add_test(prog, test_sigterm_restart);
     tcase_add_test(prog, test_datatypes_restart);
     tcase_add_test(prog, test_sparse_patch_restart);
+    tcase_add_test(prog, test_bm25_prefix_query);
     tcase_add_test(prog, test_snapshot_leftovers);
     tcase_add_test(prog, test_snapshot_kill9_upload);
     tcase_add_test(prog, test_storage_snapshot_startup);
