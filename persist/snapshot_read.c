@@ -81,6 +81,11 @@ static const kind_info kinds[QVI_SNAP_KIND_END] = {
     [QVI_SNAP_SPARSE_NNZ] = {"sparse lengths", QVI_SNAP_PAGE_ALIGN, true},
     [QVI_SNAP_SPARSE_INDICES] = {"sparse indices", QVI_SNAP_PAGE_ALIGN, true},
     [QVI_SNAP_SPARSE_VALUES] = {"sparse values", QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_POSTINGS] = {"sparse postings", QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_POSTING_SLOTS] = {"sparse posting slots",
+                                       QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_POSTING_VALUES] = {"sparse posting values",
+                                        QVI_SNAP_PAGE_ALIGN, true},
     [QVI_SNAP_GRAPH_DOT_NORMS] = {"graph dot norms", QVI_SNAP_PAGE_ALIGN,
                                   false},
     [QVI_SNAP_MULTI_OFFSETS] = {"multivector offsets", QVI_SNAP_PAGE_ALIGN,
@@ -912,7 +917,9 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
     if (st == QV_OK)
         st = read_index_defs(f, &defs, err, errcap);
     if (st == QV_OK)
-        st = qvi_snapshot_read_sparse(f, &f->config.cfg, &sp, err, errcap);
+        st = qvi_snapshot_read_sparse(f, &f->config.cfg,
+                                      (flags & QV_SNAPSHOT_VERIFY) != 0, &sp,
+                                      err, errcap);
     if (st == QV_OK)
         st = qvi_snap_read_quant(f, &b.quant, &b.quant_trained_on, err, errcap);
     if (st != QV_OK)

@@ -63,7 +63,34 @@ typedef struct qvi_sparse {
                           mirror the rows; searches scan until a rebuild */
     uint32_t datatype; /* of the posting values (a qv_datatype); the rows
                           always keep the float32 originals */
+    /* Arrays inside [borrow_lo, borrow_lo + borrow_len) -- row indices and
+     * values, posting slots and values -- are borrowed from a snapshot's
+     * private mapping (persist/snapshot_sparse.c): written in place at
+     * will, never freed or reallocated; a list that grows copies itself
+     * out first.  0 length: nothing is borrowed. */
+    const uint8_t *borrow_lo;
+    size_t borrow_len;
 } qvi_sparse;
+
+/* Whether p lies in s's borrowed range. */
+bool qvi_sparse_borrowed(const qvi_sparse *s, const void *p);
+
+/* Takes the n posting lists at lists (an array from malloc, taken over
+ * whatever the outcome; their slots and values may be borrowed) as s's
+ * index, whose lists must be empty, and builds the dimension table.
+ * QV_OK, QV_EINVAL (a dimension repeats: the lists are dropped) or
+ * QV_ENOMEM. */
+qv_status qvi_sparse_adopt_lists(qvi_sparse *s, qvi_sparse_posting *lists,
+                                 uint32_t n);
+
+/* Whether s's lists hold exactly the entries of the rows of slots
+ * [0, n_slots): each row entry at its list's next position, with the value
+ * the datatype makes of it, and nothing else (a loaded file's deep check).
+ * False also without memory for the cursors. */
+bool qvi_sparse_mirrors_rows(const qvi_sparse *s, uint32_t n_slots);
+
+/* Bytes of one posting value in datatype dt (4, 2 or 1). */
+size_t qvi_sparse_value_size(uint32_t dt);
 
 /* An empty index of float32 postings. */
 void qvi_sparse_init(qvi_sparse *s);

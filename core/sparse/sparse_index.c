@@ -36,11 +36,24 @@ void qvi_sparse_init(qvi_sparse *s)
     memset(s, 0, sizeof(*s));
 }
 
+bool qvi_sparse_borrowed(const qvi_sparse *s, const void *p)
+{
+    return s->borrow_len &&
+           (uintptr_t)p - (uintptr_t)s->borrow_lo < s->borrow_len;
+}
+
+/* free() unless borrowed. */
+static void release(const qvi_sparse *s, void *p)
+{
+    if (!qvi_sparse_borrowed(s, p))
+        free(p);
+}
+
 static void lists_free(qvi_sparse *s)
 {
     for (uint32_t i = 0; i < s->n_lists; i++) {
-        free(s->lists[i].slots);
-        free(s->lists[i].vals);
+        release(s, s->lists[i].slots);
+        release(s, s->lists[i].vals);
     }
     free(s->lists);
     free(s->tab);
@@ -49,10 +62,20 @@ static void lists_free(qvi_sparse *s)
     s->n_lists = s->lists_cap = s->tab_cap = 0;
 }
 
+/* Frees a row of s (a borrowed one is only forgotten). */
+static void row_drop(const qvi_sparse *s, qvi_sparse_row *r)
+{
+    release(s, r->idx);
+    release(s, r->val);
+    r->idx = NULL;
+    r->val = NULL;
+    r->nnz = 0;
+}
+
 void qvi_sparse_free(qvi_sparse *s)
 {
     for (uint32_t i = 0; i < s->cap; i++)
-        qvi_sparse_row_free(&s->rows[i]);
+        row_drop(s, &s->rows[i]);
     free(s->rows);
     lists_free(s);
     qvi_sparse_init(s);
@@ -216,6 +239,11 @@ static size_t elem_size(uint32_t dt)
     return dt == QV_DATATYPE_FLOAT16 ? 2 : dt == QV_DATATYPE_UINT8 ? 1 : 4;
 }
 
+size_t qvi_sparse_value_size(uint32_t dt)
+{
+    return elem_size(dt);
+}
+
 static float u8_step(float lo, float hi)
 {
     return (hi - lo) / 255.0f;
@@ -323,7 +351,25 @@ static bool list_insert(qvi_sparse *s, uint32_t dim, uint32_t slot, float v)
     if (!l)
         return false;
     size_t es = elem_size(s->datatype);
-    if (l->n == l->cap) {
+    if (l->n == l->cap &&
+        (qvi_sparse_borrowed(s, l->slots) || qvi_sparse_borrowed(s, l->vals))) {
+        /* A list lent by a snapshot is copied out before it grows. */
+        uint32_t cap = l->cap + l->cap / 2 + 4;
+        uint32_t *slots = malloc((size_t)cap * sizeof(*slots));
+        void *vals = malloc((size_t)cap * es);
+        if (!slots || !vals) {
+            free(slots);
+            free(vals);
+            return false;
+        }
+        memcpy(slots, l->slots, (size_t)l->n * sizeof(*slots));
+        memcpy(vals, l->vals, (size_t)l->n * es);
+        release(s, l->slots);
+        release(s, l->vals);
+        l->slots = slots;
+        l->vals = vals;
+        l->cap = cap;
+    } else if (l->n == l->cap) {
         uint32_t cap = l->cap ? l->cap + l->cap / 2 + 1 : 4;
         uint32_t *slots = realloc(l->slots, (size_t)cap * sizeof(*slots));
         if (!slots)
@@ -394,7 +440,7 @@ void qvi_sparse_clear(qvi_sparse *s, uint32_t slot)
     }
     s->n_vectors--;
     s->nnz_total -= r->nnz;
-    qvi_sparse_row_free(r);
+    row_drop(s, r);
 }
 
 void qvi_sparse_set(qvi_sparse *s, uint32_t slot, qvi_sparse_row *row)
@@ -413,6 +459,93 @@ void qvi_sparse_set(qvi_sparse *s, uint32_t slot, qvi_sparse_row *row)
         if (!list_insert(s, r->idx[i], slot, r->val[i]))
             s->stale = true;
     }
+}
+
+qv_status qvi_sparse_adopt_lists(qvi_sparse *s, qvi_sparse_posting *lists,
+                                 uint32_t n)
+{
+    uint32_t cap = 64;
+    while ((uint64_t)cap < (uint64_t)n * 2)
+        cap *= 2;
+    uint32_t *tab = calloc(cap, sizeof(*tab));
+    if (!tab) {
+        for (uint32_t i = 0; i < n; i++) {
+            release(s, lists[i].slots);
+            release(s, lists[i].vals);
+        }
+        free(lists);
+        return QV_ENOMEM;
+    }
+    s->lists = lists;
+    s->n_lists = s->lists_cap = n;
+    s->tab = tab;
+    s->tab_cap = cap;
+    for (uint32_t i = 0; i < n; i++) {
+        if (find_list(s, lists[i].dim)) {
+            lists_free(s);
+            return QV_EINVAL;
+        }
+        tab_put(tab, cap, lists[i].dim, i + 1);
+    }
+    return QV_OK;
+}
+
+/* The posting value i of l as its bits, for exact comparison. */
+static uint32_t stored_bits(uint32_t dt, const qvi_sparse_posting *l,
+                            uint32_t i)
+{
+    if (dt == QV_DATATYPE_FLOAT16)
+        return ((const uint16_t *)l->vals)[i];
+    if (dt == QV_DATATYPE_UINT8)
+        return ((const uint8_t *)l->vals)[i];
+    uint32_t b;
+    memcpy(&b, (const float *)l->vals + i, 4);
+    return b;
+}
+
+/* The bits the posting of original value v would hold in l. */
+static uint32_t expected_bits(uint32_t dt, const qvi_sparse_posting *l, float v)
+{
+    if (dt == QV_DATATYPE_FLOAT16)
+        return qvi_half_bits(v);
+    if (dt == QV_DATATYPE_UINT8)
+        return u8_encode(v, l->vmin, u8_step(l->vmin, l->vmax));
+    uint32_t b;
+    memcpy(&b, &v, 4);
+    return b;
+}
+
+bool qvi_sparse_mirrors_rows(const qvi_sparse *s, uint32_t n_slots)
+{
+    size_t nl = s->n_lists ? s->n_lists : 1;
+    uint32_t *cur = calloc(nl, sizeof(*cur));
+    float *lo = malloc(nl * sizeof(*lo)), *hi = malloc(nl * sizeof(*hi));
+    bool ok = cur && lo && hi, u8 = s->datatype == QV_DATATYPE_UINT8;
+    for (uint32_t slot = 0; ok && slot < n_slots && slot < s->cap; slot++) {
+        const qvi_sparse_row *r = &s->rows[slot];
+        for (uint32_t i = 0; ok && i < r->nnz; i++) {
+            const qvi_sparse_posting *l = find_list(s, r->idx[i]);
+            uint32_t k = l ? (uint32_t)(l - s->lists) : 0;
+            ok = l && cur[k] < l->n && l->slots[cur[k]] == slot &&
+                 stored_bits(s->datatype, l, cur[k]) ==
+                     expected_bits(s->datatype, l, r->val[i]);
+            if (!ok)
+                break;
+            float v = r->val[i];
+            lo[k] = cur[k] == 0 || v < lo[k] ? v : lo[k];
+            hi[k] = cur[k] == 0 || v > hi[k] ? v : hi[k];
+            cur[k]++;
+        }
+    }
+    /* every posting seen, and a uint8 list's range that of its values */
+    for (uint32_t k = 0; ok && k < s->n_lists; k++)
+        ok = cur[k] == s->lists[k].n &&
+             (!u8 || !cur[k] ||
+              (lo[k] == s->lists[k].vmin && hi[k] == s->lists[k].vmax));
+    free(cur);
+    free(lo);
+    free(hi);
+    return ok;
 }
 
 /* Builds the lists of slots [0, n_slots) into s, whose lists are empty. */
