@@ -309,7 +309,7 @@ static bool attach_all(qvs_catalog *cat, qvs_coll *c, bool create, char *err,
      * (quantization.c, sparse_config.c). */
     if (ok && qvs_quant_sync(c, c->config, err, cap) != QV_OK)
         ok = false;
-    if (ok && qvs_sparse_sync(c, c->config, err, cap) != QV_OK)
+    if (ok && qvs_sparse_sync(c, c->config, true, err, cap) != QV_OK)
         ok = false;
     if (ok && !sync_on_disk(cat, c, c->config, err, cap))
         ok = false;
@@ -916,7 +916,7 @@ bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
         /* Sparse params first (sparse_config.c): a refusal (a value out
          * of float16's range) fails the PATCH before anything commits,
          * and a failed commit puts the old params back. */
-        qv_status st = qvs_sparse_sync(c, config, err, sizeof(err));
+        qv_status st = qvs_sparse_sync(c, config, false, err, sizeof(err));
         if (st == QV_OK)
             ok = commit(cat, &cat->st, c, config, NULL, r);
         else if (st == QV_ERANGE || st == QV_EINVAL)
@@ -924,7 +924,7 @@ bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
         else
             qvs_fail(r, 500, "Service internal error: %s", err);
         if (!ok)
-            (void)qvs_sparse_sync(c, c->config, err, sizeof(err));
+            (void)qvs_sparse_sync(c, c->config, false, err, sizeof(err));
     }
     if (ok) {
         pthread_mutex_lock(&cat->mu);

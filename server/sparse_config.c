@@ -200,33 +200,59 @@ static void want_of(const cJSON *config, const char *name,
     qvs_sparse_lib_config(member(sv, name), out);
 }
 
-qv_status qvs_sparse_sync(qvs_coll *c, const cJSON *config, char *err,
-                          size_t cap)
+/* Sets want on vector i's library collection; err names the vector. */
+static qv_status set_params(qvs_coll *c, size_t i,
+                            const qv_collection_config *want, char *err,
+                            size_t cap)
+{
+    qv_collection *lib = c->vectors[i].coll;
+    qv_status st = qv_sparse_set_params(lib, want);
+    if (st != QV_OK) {
+        char msg[256];
+        qv_collection_errmsg(lib, msg, sizeof(msg));
+        snprintf(err, cap, "sparse vector %s: %s", c->vectors[i].name, msg);
+    }
+    return st;
+}
+
+qv_status qvs_sparse_sync(qvs_coll *c, const cJSON *config, bool at_open,
+                          char *err, size_t cap)
 {
     for (size_t i = 0; i < c->n_vectors; i++) {
         if (!c->vectors[i].sparse)
             continue;
-        qv_collection *lib = c->vectors[i].coll;
         qv_collection_config now, want;
-        qv_status st = qv_collection_get_config(lib, &now);
+        qv_status st = qv_collection_get_config(c->vectors[i].coll, &now);
         if (st != QV_OK)
             return st;
         want_of(config, c->vectors[i].name, &want);
+        if (now.sparse_modifier == want.sparse_modifier &&
+            now.sparse_full_scan_threshold == want.sparse_full_scan_threshold &&
+            now.datatype == want.datatype) {
+            c->vector_cfgs[i].sparse_modifier = want.sparse_modifier;
+            c->vector_cfgs[i].sparse_full_scan_threshold =
+                want.sparse_full_scan_threshold;
+            c->vector_cfgs[i].datatype = want.datatype;
+            continue;
+        }
+        st = set_params(c, i, &want, err, cap);
+        if (st == QV_ERANGE && at_open) {
+            /* A storage of a build that showed index.datatype without
+             * applying it may hold a value float16 cannot: the vector
+             * keeps the datatype it has, the rest applies. */
+            fprintf(stderr, "quiver serve: %s; %s kept\n", err,
+                    now.datatype == QV_DATATYPE_UINT8     ? "uint8"
+                    : now.datatype == QV_DATATYPE_FLOAT16 ? "float16"
+                                                          : "float32");
+            want.datatype = now.datatype;
+            st = set_params(c, i, &want, err, cap);
+        }
+        if (st != QV_OK)
+            return st;
         c->vector_cfgs[i].sparse_modifier = want.sparse_modifier;
         c->vector_cfgs[i].sparse_full_scan_threshold =
             want.sparse_full_scan_threshold;
         c->vector_cfgs[i].datatype = want.datatype;
-        if (now.sparse_modifier == want.sparse_modifier &&
-            now.sparse_full_scan_threshold == want.sparse_full_scan_threshold &&
-            now.datatype == want.datatype)
-            continue;
-        st = qv_sparse_set_params(lib, &want);
-        if (st != QV_OK) {
-            char msg[256];
-            qv_collection_errmsg(lib, msg, sizeof(msg));
-            snprintf(err, cap, "sparse vector %s: %s", c->vectors[i].name, msg);
-            return st;
-        }
     }
     return QV_OK;
 }

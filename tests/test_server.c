@@ -1890,6 +1890,41 @@ START_TEST(test_sparse_patch_restart)
         if (round == 0)
             child_start(&ch, args, NULL);
     }
+    /* A catalog whose config says float16 for a vector holding 70000 (as
+     * a build that showed index.datatype without applying it could leave
+     * behind): the start warns and keeps the stored datatype instead of
+     * failing the collection. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/catalog.json", storage);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char text[1 << 16];
+    size_t len = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[len] = 0;
+    cJSON *cat = cJSON_Parse(text);
+    ck_assert_ptr_nonnull(cat);
+    cJSON *ix = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(
+                        cJSON_GetArrayItem(
+                            cJSON_GetObjectItem(cat, "collections"), 0),
+                        "config"),
+                    "params"),
+                "sparse_vectors"),
+            "text"),
+        "index");
+    ck_assert_ptr_nonnull(ix);
+    cJSON_ReplaceItemInObject(ix, "datatype", cJSON_CreateString("float16"));
+    char *out = cJSON_PrintUnformatted(cat);
+    write_file(path, out);
+    free(out);
+    cJSON_Delete(cat);
+    child_start(&ch, args, NULL);
+    ck_assert_double_eq_tol(sparse_score(q1, 5), want, 1e-6); /* uint8 */
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
     curl_easy_cleanup(curl);
     curl = NULL;
     rm_rf(storage);
