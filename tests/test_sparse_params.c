@@ -234,6 +234,19 @@ START_TEST(float16_holds_nearest_halves)
 }
 END_TEST
 
+/* The walk's own half conversion equals the library's for every half
+ * (NaNs: the same bits). */
+START_TEST(half_conversion_matches)
+{
+    for (uint32_t h = 0; h < 65536; h++) {
+        float a = qvi_sparse_half_value((uint16_t)h),
+              b = qvi_half_value((uint16_t)h);
+        ck_assert_msg(memcmp(&a, &b, 4) == 0, "half 0x%04x: %a vs %a", h,
+                      (double)a, (double)b);
+    }
+}
+END_TEST
+
 /* Qdrant's QuantizedU8 for one list, written out step by step in f32. */
 static float u8_expect(float v, float lo, float hi)
 {
@@ -944,6 +957,7 @@ static Suite *suite(void)
     tcase_add_test(tc, set_params_checks_arguments);
     tcase_add_test(tc, modifier_switches_idf_at_once);
     tcase_add_test(tc, float16_holds_nearest_halves);
+    tcase_add_test(tc, half_conversion_matches);
     tcase_add_test(tc, uint8_quantizes_per_list);
     tcase_add_loop_test(tc, kept_lists_equal_fresh_build, 0, 3);
     tcase_add_test(tc, set_datatype_reencodes_and_saves_memory);

@@ -89,6 +89,10 @@ qv_status qvi_sparse_adopt_lists(qvi_sparse *s, qvi_sparse_posting *lists,
  * False also without memory for the cursors. */
 bool qvi_sparse_mirrors_rows(const qvi_sparse *s, uint32_t n_slots);
 
+/* The float equal to half h: the walk's inlined conversion, equal to
+ * qvi_half_value (exported for the test that checks so). */
+float qvi_sparse_half_value(uint16_t h);
+
 /* Bytes of one posting value in datatype dt (4, 2 or 1). */
 size_t qvi_sparse_value_size(uint32_t dt);
 

@@ -244,6 +244,34 @@ size_t qvi_sparse_value_size(uint32_t dt)
     return elem_size(dt);
 }
 
+/* The float equal to half h (exact), here rather than through
+ * qvi_half_value so that the float16 walk inlines it (a call per posting
+ * cost the walk two thirds of its speed); tests check it against
+ * qvi_half_value for all 65,536 halves. */
+static inline float half_value(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu, man = h & 0x3ffu, x;
+    if (exp == 0x1fu) {
+        x = sign | 0x7f800000u | (man << 13);
+    } else if (exp) {
+        x = sign | ((exp + 112u) << 23) | (man << 13);
+    } else {
+        /* zero or subnormal: man * 2^-24, exact in a float */
+        float f = (float)man * 0x1p-24f;
+        memcpy(&x, &f, 4);
+        x |= sign;
+    }
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+float qvi_sparse_half_value(uint16_t h)
+{
+    return half_value(h);
+}
+
 static float u8_step(float lo, float hi)
 {
     return (hi - lo) / 255.0f;
@@ -266,7 +294,7 @@ static float u8_decode(uint8_t q, float lo, float step)
 float qvi_sparse_typed(uint32_t dt, float v, float lo, float hi)
 {
     if (dt == QV_DATATYPE_FLOAT16)
-        return qvi_half_value(qvi_half_bits(v));
+        return half_value(qvi_half_bits(v));
     if (dt == QV_DATATYPE_UINT8) {
         float step = u8_step(lo, hi);
         return u8_decode(u8_encode(v, lo, step), lo, step);
@@ -324,7 +352,7 @@ float qvi_sparse_scored_value(const qvi_sparse *s, uint32_t dim, float v)
     if (s->stale || s->datatype == QV_DATATYPE_FLOAT32)
         return v;
     if (s->datatype == QV_DATATYPE_FLOAT16)
-        return qvi_half_value(qvi_half_bits(v));
+        return half_value(qvi_half_bits(v));
     const qvi_sparse_posting *l = find_list(s, dim);
     return l && l->n ? qvi_sparse_typed(QV_DATATYPE_UINT8, v, l->vmin, l->vmax)
                      : v;
@@ -655,7 +683,7 @@ void qvi_sparse_posting_walk(const qvi_sparse *s, uint32_t dim, float qv,
         return;
     if (s->datatype == QV_DATATYPE_FLOAT16) {
         const uint16_t *v = l->vals;
-        WALK_LOOP(qvi_half_value(v[i]))
+        WALK_LOOP(half_value(v[i]))
     } else if (s->datatype == QV_DATATYPE_UINT8) {
         const uint8_t *v = l->vals;
         float step = u8_step(l->vmin, l->vmax);
