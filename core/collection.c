@@ -728,6 +728,8 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
     qv_status st = reserve_locked(c, count_absent_locked(c, ids, n));
     if (st == QV_OK && mi)
         st = qvi_multi_reserve_locked(c, mi->floats);
+    if (st == QV_OK && rows)
+        st = qvi_sparse_check_rows_locked(c, rows, n);
     uint64_t lsn = 0;
     if (st == QV_OK)
         st = qvi_change_log_locked(c, rec, &lsn);

@@ -17,6 +17,12 @@
  * indexes (core/search/candidates.c) and pick, as Qdrant does, a scan when
  * the filter leaves fewer candidates than the full-scan threshold, else
  * the posting lists; both give identical answers (sparse_search.c).
+ *
+ * Params: the modifier, the full-scan threshold and the posting lists'
+ * datatype are the only fields of a sparse collection's config that
+ * change after creation (qv_sparse_set_params, WAL kind 21, under the
+ * write lock; a new datatype rebuilds the lists before the change is
+ * logged, so a failure changes nothing).
  */
 #include "core/core.h"
 #include "core/search/search.h"
@@ -68,6 +74,23 @@ void qvi_sparse_delete_slot_locked(qv_collection *c, uint32_t slot)
         qvi_sparse_clear(c->sparse, slot);
 }
 
+qv_status qvi_sparse_check_rows_locked(qv_collection *c,
+                                       const qvi_sparse_row *rows, size_t n)
+{
+    if (c->cfg.datatype != QV_DATATYPE_FLOAT16)
+        return QV_OK;
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < rows[i].nnz; j++) {
+            if (qvi_f16_overflows(rows[i].val[j]))
+                return qvi_fail(c->err, QV_ERANGE,
+                                "sparse vector %zu: value %g is out of the "
+                                "float16 range (+-65504)",
+                                i, (double)rows[i].val[j]);
+        }
+    }
+    return QV_OK;
+}
+
 /* A stale index (a posting list failed to grow) is rebuilt at the next
  * write; until it succeeds searches scan. */
 void qvi_sparse_set_slot_locked(qv_collection *c, uint32_t slot,
@@ -92,10 +115,9 @@ static qv_status need_sparse(qv_collection *c)
  * cannot hold a value that rounds to an infinite half (refused as the
  * dense float16 vectors are; queries are never converted). */
 static qv_status make_row(qv_collection *c, const qv_sparse_vector *v,
-                          const char *what, size_t i, qvi_sparse_row *out)
+                          const char *what, size_t i, bool half,
+                          qvi_sparse_row *out)
 {
-    bool half = strcmp(what, "query") != 0 &&
-                qvi_config_datatype(&c->cfg) == QV_DATATYPE_FLOAT16;
     memset(out, 0, sizeof(*out));
     if (v->nnz > QV_MAX_SPARSE_NNZ)
         return qvi_fail(c->err, QV_ERANGE, "%s %zu has %u entries, at most %u",
@@ -133,13 +155,18 @@ static qv_status make_rows(qv_collection *c, const qv_point_id *ids,
                            const qv_sparse_vector *vecs, size_t n,
                            qvi_sparse_row **out)
 {
+    /* cfg.datatype changes under the write lock (qv_sparse_set_params);
+     * the write checks again under it (qvi_sparse_check_rows_locked). */
+    pthread_rwlock_rdlock(&c->lock);
+    bool half = c->cfg.datatype == QV_DATATYPE_FLOAT16;
+    pthread_rwlock_unlock(&c->lock);
     *out = calloc(n, sizeof(**out));
     if (!*out)
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
     for (size_t i = 0; i < n; i++) {
         qv_status st = qvi_check_id(c, &ids[i]);
         if (st == QV_OK)
-            st = make_row(c, &vecs[i], "sparse vector", i, &(*out)[i]);
+            st = make_row(c, &vecs[i], "sparse vector", i, half, &(*out)[i]);
         if (st != QV_OK) {
             rows_free(*out, n);
             *out = NULL;
@@ -467,7 +494,7 @@ qv_status qv_sparse_search(qv_collection *c, const qv_sparse_vector *query,
     if (st != QV_OK)
         return st;
     qvi_sparse_row q;
-    st = make_row(c, query, "query", 0, &q);
+    st = make_row(c, query, "query", 0, false, &q);
     if (st != QV_OK)
         return st;
     qvi_topk t;

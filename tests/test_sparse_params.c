@@ -230,6 +230,12 @@ START_TEST(float16_holds_nearest_halves)
     uint64_t count = 0;
     ck_assert_int_eq(qv_count(c, &count), QV_OK);
     ck_assert_uint_eq(count, 4);
+    /* the same check under the write lock, against the datatype in force
+     * when the write applies (a PATCH may come between) */
+    qvi_sparse_row row = {d, &big, 1};
+    ck_assert_int_eq(qvi_sparse_check_rows_locked(c, &row, 1), QV_ERANGE);
+    row.val = (float *)&in[2];
+    ck_assert_int_eq(qvi_sparse_check_rows_locked(c, &row, 1), QV_OK);
     qv_collection_release(c);
 }
 END_TEST
