@@ -19,8 +19,11 @@
  * the graph walk reads them and the candidates are rescored with the
  * floats -- int8 with oversampling 2, binary (one bit) and pq (product,
  * x8: one byte per two components) with oversampling 4 -- so the recall
- * measured is the rescored one, as Qdrant users run it. The memory record gives
- * the bytes of codes (or floats) a search reads.
+ * measured is the rescored one, as Qdrant users run it; float16 and uint8,
+ * the vector datatypes (rows of halves or bytes; uint8 casts each
+ * component as Rust's `as u8`, so it suits data already in 0..255). The
+ * memory record gives the bytes of codes (or stored rows) a search
+ * reads.
  *
  * The measuring loop and the output records are in harness_driver.c.
  */
@@ -76,7 +79,10 @@ static int qvb_quiver_build(const qvb_drv_config *cfg, const float *base,
     else if (!strcmp(cfg->variant, "pq")) {
         cc.quantization = QV_QUANTIZATION_PRODUCT;
         cc.quant_encoding = QV_PQ_X8;
-    }
+    } else if (!strcmp(cfg->variant, "float16"))
+        cc.datatype = QV_DATATYPE_FLOAT16;
+    else if (!strcmp(cfg->variant, "uint8"))
+        cc.datatype = QV_DATATYPE_UINT8;
     qv_status st = qv_collection_create(&cc, &q->c);
     if (st != QV_OK) {
         snprintf(err, cap, "qv_collection_create: %s", qv_strerror(st));
@@ -148,9 +154,14 @@ static size_t qvb_quiver_point_bytes(void *index)
 {
     qvb_quiver_index *q = index;
     size_t bytes = 0;
-    if (qv_collection_code_bytes(q->c, &bytes) != QV_OK || bytes == 0)
-        bytes = (size_t)q->dim * sizeof(float);
-    return bytes;
+    if (qv_collection_code_bytes(q->c, &bytes) == QV_OK && bytes != 0)
+        return bytes;
+    /* The dim elements a search reads (4, 2 or 1 bytes each: the row's
+     * size over its padded length), without the row's padding. */
+    size_t row = 0, padded = ((size_t)q->dim + 15) / 16 * 16;
+    if (qv_collection_vector_bytes(q->c, &row) != QV_OK || row == 0)
+        return (size_t)q->dim * sizeof(float);
+    return (size_t)q->dim * (row / padded);
 }
 
 int main(int argc, char **argv)
@@ -159,7 +170,8 @@ int main(int argc, char **argv)
     qv_build_info info;
     qv_build_info_get(&info);
     snprintf(version, sizeof version, "%s-%s", info.version, info.simd_level);
-    static const char *const variants[] = {"int8", "binary", "pq", NULL};
+    static const char *const variants[] = {"int8",    "binary", "pq",
+                                           "float16", "uint8",  NULL};
     const qvb_drv_ops ops = {"quiver",
                              version,
                              qvb_quiver_build,

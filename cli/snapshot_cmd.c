@@ -76,6 +76,13 @@ static int info(const char *path)
     printf("              full_scan_threshold_kb %u, max_indexing_threads "
            "%u, stride %u\n",
            c->full_scan_threshold_kb, c->max_indexing_threads, f->stride);
+    /* Rows are stored in the datatype's element from format version 2 on
+     * (docs/FORMAT.md); version 1 kept float32 rows whatever it said. */
+    static const char *const dts[] = {"float32", "float16", "uint8"};
+    static const unsigned elem[] = {4, 2, 1};
+    unsigned dt = c->datatype <= QV_DATATYPE_UINT8 ? c->datatype : 0;
+    printf("              datatype %s, %u-byte elements stored\n", dts[dt],
+           f->format_version >= 2 ? elem[dt] : 4u);
     printf("wal lsn:      %" PRIu64 "\n", f->wal_lsn);
     printf("points:       %" PRIu64 " live, %" PRIu64
            " deleted slots, %u slots\n",

@@ -2,14 +2,20 @@
  * collection.c -- a collection's life cycle and its point writes and reads.
  *
  * Storage: vectors live in one 64-byte aligned array of `cap` rows, each
- * `stride` floats (dim rounded up to 16, padding zero), so that every row
- * starts on a cache line and BLAS can treat the array as a matrix with a
- * leading dimension.  A slot is a row index.  ids[slot] and live[slot]
- * describe the point in the slot, sqnorms[slot] its squared norm (used by
- * batch euclid search), and the id map finds the slot of an id.  Deleted
- * slots go on a free stack and are reused before the array grows; the
- * array grows geometrically (x1.5) so that a long sequence of inserts costs
- * amortised O(1) copies.
+ * `stride` elements (dim rounded up to 16, padding zero), so that every
+ * float row starts on a cache line and BLAS can treat the array as a
+ * matrix with a leading dimension.  The element is the collection's
+ * datatype (core/base/datatype.c): float32, or, narrow, float16 (2
+ * bytes) or uint8 (1 byte), so that a float16 collection takes half the
+ * memory and a uint8 one a quarter, as Qdrant's do.  A narrow row is
+ * written from the converted floats (store_row_locked) and scored by the
+ * narrow kernels against a query encoded the same way (qvi_prepare_query,
+ * qvi_slot_distance); readers that need floats decode (qvi_row_read).  A slot
+ * is a row index.  ids[slot] and live[slot] describe the point in the slot,
+ * sqnorms[slot] its squared norm (used by batch euclid search), and the id map
+ * finds the slot of an id.  Deleted slots go on a free stack and are reused
+ * before the array grows; the array grows geometrically (x1.5) so that a long
+ * sequence of inserts costs amortised O(1) copies.
  *
  * All-or-nothing writes: every write validates its whole input first, then
  * reserves all the memory it may need (rows, id-map buckets), and only then
@@ -69,6 +75,14 @@ void qv_collection_config_init(qv_collection_config *cfg)
     cfg->full_scan_threshold_kb = QV_DEFAULT_FULL_SCAN_THRESHOLD_KB;
     cfg->hnsw_seed = 0x5155495645ull;
     cfg->version = QV_COLLECTION_CONFIG_VERSION;
+}
+
+uint32_t qvi_row_datatype(const qv_collection_config *cfg)
+{
+    /* A sparse collection's dense rows are placeholders of dim 1. */
+    if (cfg->kind == QV_VECTOR_SPARSE)
+        return QV_DATATYPE_FLOAT32;
+    return qvi_config_datatype(cfg);
 }
 
 uint32_t qvi_config_datatype(const qv_collection_config *cfg)
@@ -151,14 +165,6 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
     }
     /* A sparse collection's datatype types its posting lists' values
      * (core/sparse/sparse.h); its rows stay float32. */
-    if (dense && dt == QV_DATATYPE_UINT8 && cfg->metric == QV_METRIC_COSINE) {
-        /* Qdrant scores uint8 cosine vectors unnormalised (the integers
-         * are kept); this version normalises cosine vectors when stored,
-         * so it refuses rather than return other values. */
-        snprintf(msg, cap,
-                 "datatype uint8 with Cosine distance is not implemented");
-        return QV_EINVAL;
-    }
     return qvi_quant_config_check(cfg, msg, cap);
 }
 
@@ -239,6 +245,25 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
     atomic_init(&c->refs, 1);
     c->stride = (c->cfg.dim + ROW_ALIGN_FLOATS - 1) / ROW_ALIGN_FLOATS *
                 ROW_ALIGN_FLOATS;
+    uint32_t dt = qvi_row_datatype(&c->cfg);
+    c->elem = (uint32_t)qvi_datatype_size(dt);
+    c->narrow = c->elem != sizeof(float);
+    c->row_bytes = c->stride * c->elem;
+    c->qstride = c->narrow ? 2 * c->stride : c->stride;
+    for (int w = 0; w < 4; w++)
+        c->rowk[w] = qvi_datatype_kernel(dt, w);
+    if (c->narrow &&
+        !(c->row_tmp = malloc((size_t)c->cfg.dim * sizeof(float)))) {
+        qvi_quant_detach(c);
+        qvi_sparse_detach(c);
+        qvi_index_destroy(c);
+        qvi_multi_destroy(c);
+        free(c->empty_payload);
+        pthread_rwlock_destroy(&c->lock);
+        qvi_errbuf_destroy(c->err);
+        free(c);
+        return QV_ENOMEM;
+    }
     qvi_idmap_init(&c->map);
     *out = c;
     return QV_OK;
@@ -289,6 +314,7 @@ static void collection_free(qv_collection *c)
     qvi_free_owned(c, c->ids);
     qvi_free_owned(c, c->live);
     free(c->free_slots);
+    free(c->row_tmp);
     qvi_backing_free(c->backing);
     if (c->journal)
         c->journal_ops->release(c->journal);
@@ -349,14 +375,17 @@ qv_status qvi_check_vector(qv_collection *c, const float *v, uint32_t dim,
         return qvi_fail(c->err, QV_EDIM,
                         "%s has %u components, the collection expects %u", what,
                         dim, c->cfg.dim);
-    /* The squared norm must be finite too: then, by Cauchy-Schwarz, no dot
-     * product between two stored vectors can reach inf - inf = NaN. */
-    double sq = 0.0;
+    /* Components must be finite; the squared norm need not be.  Qdrant
+     * stores a vector like [1e30, 1e30] (its VectorStruct validation checks
+     * nothing but the dimension), so we do too: products of such vectors
+     * overflow to +-inf (a score Qdrant prints as null, serde_json's
+     * spelling of a non-finite float) and inf - inf inside a kernel to NaN,
+     * which the heaps rank as the worst distance (qvi_topk_push,
+     * qvi_hnsw_dist). */
     for (uint32_t i = 0; i < dim; i++) {
         if (!isfinite(v[i]))
             return qvi_fail(c->err, QV_ENONFINITE, "%s component %u is %s",
                             what, i, isnan(v[i]) ? "NaN" : "infinite");
-        sq += (double)v[i] * v[i];
         /* Under cosine the vector is normalised before it is rounded, so
          * only other metrics can overflow a half. */
         if (c->cfg.datatype == QV_DATATYPE_FLOAT16 &&
@@ -366,10 +395,6 @@ qv_status qvi_check_vector(qv_collection *c, const float *v, uint32_t dim,
                             "range (+-65504)",
                             what, i, (double)v[i]);
     }
-    if (!(sq <= (double)3.0e38f))
-        return qvi_fail(c->err, QV_ENONFINITE,
-                        "%s is too large: its squared norm overflows float",
-                        what);
     return QV_OK;
 }
 
@@ -410,11 +435,16 @@ qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
     if (st != QV_OK)
         return st;
     memcpy(out, query, dim * sizeof(float));
-    if (c->cfg.metric == QV_METRIC_COSINE)
+    if (c->cfg.metric == QV_METRIC_COSINE &&
+        !qvi_byte_cosine(c->cfg.metric, c->cfg.datatype))
         cosine_prepare(qvi_simd(), out, dim);
     /* Qdrant scores a query in the storage's element type too
      * (query_from_float_cow). */
     qvi_datatype_apply(c->cfg.datatype, out, dim);
+    /* Narrow rows are scored against the query's encoding (exact: its
+     * values are the converted ones), kept after its stride floats. */
+    if (c->narrow)
+        qvi_datatype_encode(c->cfg.datatype, out, out + c->stride, dim);
     return QV_OK;
 }
 
@@ -442,7 +472,7 @@ qv_status qv_collection_set_vectors_on_disk(qv_collection *c, const char *dir)
          * bad dir is refused here); borrowed ones are already file
          * pages. */
         qvi_maparena a;
-        size_t bytes = (size_t)c->cap * c->stride * sizeof(float);
+        size_t bytes = (size_t)c->cap * c->row_bytes;
         st = qvi_maparena_open(&a, dir, bytes);
         if (st != QV_OK) {
             qvi_fail(c->err, st, "cannot make the on-disk vector file in %s",
@@ -450,8 +480,7 @@ qv_status qv_collection_set_vectors_on_disk(qv_collection *c, const char *dir)
             goto cleanup;
         }
         if (c->used)
-            memcpy(a.base, c->vecs,
-                   (size_t)c->used * c->stride * sizeof(float));
+            memcpy(a.base, c->vecs, (size_t)c->used * c->row_bytes);
         free(c->vecs);
         c->vecs = a.base;
         c->vec_arena = a;
@@ -488,9 +517,9 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
         return st;
 
     size_t vec_bytes, used_bytes;
-    if (!qv_mul_size(cap, c->stride * sizeof(float), &vec_bytes))
+    if (!qv_mul_size(cap, c->row_bytes, &vec_bytes))
         return qvi_fail(c->err, QV_ENOMEM, "vector array size overflows");
-    used_bytes = (size_t)c->used * c->stride * sizeof(float);
+    used_bytes = (size_t)c->used * c->row_bytes;
 
     /* On_disk vectors grow in their mapped file (no copy: the mapping
      * moves); the first growth after a snapshot opened, or after the
@@ -498,7 +527,7 @@ static qv_status grow_slots_locked(qv_collection *c, size_t need)
     bool in_arena =
         c->vec_arena.fd >= 0 &&
         (c->cap == 0 || qvi_maparena_contains(&c->vec_arena, c->vecs));
-    float *vecs = c->vec_on_disk ? NULL : qvi_alloc_aligned(vec_bytes);
+    void *vecs = c->vec_on_disk ? NULL : qvi_alloc_aligned(vec_bytes);
     float *sqnorms = malloc(cap * sizeof(float));
     qv_point_id *ids = malloc(cap * sizeof(qv_point_id));
     uint8_t *live = calloc(cap, 1);
@@ -609,17 +638,34 @@ static qv_status reserve_locked(qv_collection *c, size_t n)
 
 /* ---- writes -------------------------------------------------------------- */
 
+/* Writes slot's row.  Cosine normalises before the conversion, as Qdrant
+ * does for float16 (CosineMetric::preprocess runs on the f32 vector before
+ * the storage converts it, lib/segment/src/vector_storage/dense/
+ * simple_dense_vector_storage.rs); uint8 is not normalised at all, its
+ * CosineMetric preprocess being the cast alone (lib/segment/src/spaces/
+ * metric_uint/simple_cosine.rs): its cosine is computed when scored.  A
+ * narrow row is built in row_tmp, then encoded. */
 static void store_row_locked(qv_collection *c, uint32_t slot, const float *v)
 {
-    float *row = c->vecs + (size_t)slot * c->stride;
     uint32_t dim = c->cfg.dim;
+    char *dst = qvi_row(c, slot);
+    float *row = c->narrow ? c->row_tmp : (float *)(void *)dst;
     memcpy(row, v, dim * sizeof(float));
-    memset(row + dim, 0, (c->stride - dim) * sizeof(float));
     const qvi_kernels *k = qvi_simd();
-    if (c->cfg.metric == QV_METRIC_COSINE)
+    if (c->cfg.metric == QV_METRIC_COSINE &&
+        !qvi_byte_cosine(c->cfg.metric, c->cfg.datatype))
         cosine_prepare(k, row, dim);
     qvi_datatype_apply(c->cfg.datatype, row, dim);
     c->sqnorms[slot] = k->dot(row, row, dim);
+    if (c->narrow)
+        qvi_datatype_encode(c->cfg.datatype, row, dst, dim);
+    memset(dst + (size_t)dim * c->elem, 0, (c->stride - dim) * c->elem);
+}
+
+void qvi_row_read(const qv_collection *c, uint32_t s, float *out)
+{
+    qvi_datatype_decode(c->narrow ? c->cfg.datatype : QV_DATATYPE_FLOAT32,
+                        qvi_row(c, s), out, c->cfg.dim);
 }
 
 /* Inserts or replaces one point; the caller has reserved room.  With
@@ -752,6 +798,9 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
             qvi_index_update_locked(c, touched, n);
     }
     pthread_rwlock_unlock(&c->lock);
+    /* Still under graph_mu: training reads every row and must not race
+     * another upsert's, while searches run beside it. */
+    qvi_quant_retrain_deferred(c);
     pthread_mutex_unlock(&c->graph_mu);
     free(touched);
     return st == QV_OK ? qvi_change_commit(c, lsn) : st;
@@ -973,7 +1022,7 @@ qv_status qv_get(qv_collection *c, const qv_point_id *id, float *out,
     uint32_t slot;
     bool found = qvi_idmap_find(&c->map, c->ids, id, &slot);
     if (found)
-        memcpy(out, c->vecs + (size_t)slot * c->stride, dim * sizeof(float));
+        qvi_row_read(c, slot, out);
     pthread_rwlock_unlock(&c->lock);
     return found ? QV_OK : qvi_fail_not_found(c, id);
 }

@@ -84,7 +84,7 @@
 static qvi_vecview view_of(const qv_collection *c)
 {
     qvi_vecview v = {.base = c->vecs,
-                     .stride = c->stride,
+                     .stride = c->row_bytes / sizeof(float),
                      .dim = c->cfg.dim,
                      .metric = c->cfg.metric};
     if (c->multi) {
@@ -102,7 +102,8 @@ static qv_status new_graph(const qv_collection *c, qvi_hnsw **out)
     p.ef_construct = c->cfg.hnsw_ef_construct;
     p.seed = c->cfg.hnsw_seed;
     if (c->multi)
-        p.custom = qvi_multi_kernel_of(c->cfg.metric);
+        p.custom = qvi_multi_kernel_of(c->cfg.metric, c->cfg.datatype);
+    p.datatype = qvi_row_datatype(&c->cfg);
     qv_status st = qvi_hnsw_create(&p, c->cfg.dim, c->cfg.metric, out);
     if (st == QV_OK && c->graph_on_disk &&
         (st = qvi_hnsw_links_on_disk(*out, c->graph_dir)) != QV_OK) {
@@ -224,7 +225,11 @@ static int compare_u32(const void *a, const void *b)
  * vectors, the size from which a graph walk beats a scan. */
 static bool above_threshold(const qv_collection *c)
 {
-    double kb = (double)c->count * c->cfg.dim * sizeof(float) / 1024.0;
+    /* Bytes in the element type, as Qdrant's
+     * size_of_available_vectors_in_bytes (count * dim * size_of::<T>(),
+     * lib/segment/src/vector_storage/dense/): a float16 collection reaches
+     * the threshold at twice the points of a float32 one. */
+    double kb = (double)c->count * c->cfg.dim * c->elem / 1024.0;
     return c->count > 0 && kb >= (double)c->cfg.full_scan_threshold_kb;
 }
 
@@ -426,6 +431,10 @@ qv_status qvi_index_search_locked(qv_collection *c, const float *q,
     }
     qvi_vecview v = view_of(c);
     size_t n = 0;
+    /* Narrow rows: the graph scores the query's encoding (core.h); a
+     * multivector query is a record already (core/multi/). */
+    if (c->narrow && !c->multi)
+        q += c->stride;
     qv_status st = qvi_hnsw_search(c->index, &v, q, params->k, ef, acc, s,
                                    t->slots, t->dists, &n);
     give_scratch(c, s);

@@ -15,10 +15,11 @@
  * until a training sample is full (qvi_quant_train_max vectors; 8,192
  * for product's k-means): doubling keeps the re-encoding cost O(1) per
  * point, amortised, and the range (or codebooks) track the data while it
- * is small and still changing.  Product training runs k-means under the
- * write lock when a write triggers it (about a second at dim 128 with a
- * full sample; see quant_pq.c), which stalls that write and the searches
- * behind it; a PATCH trains under the shared lock instead.  Deleted slots keep
+ * is small and still changing.  A write only flags the training; its
+ * upsert runs it after releasing the write lock (qvi_quant_retrain_deferred:
+ * product k-means takes about a second at dim 128 with a full sample, see
+ * quant_pq.c), so searches go on with the old codes meanwhile, as during a
+ * PATCH.  Deleted slots keep
  * stale codes, which no search reads: the graph never returns a removed slot.
  *
  * Searches (Qdrant's `params.quantization`)
@@ -53,6 +54,7 @@
 #include "core/core.h"
 #include "core/hnsw/hnsw.h"
 #include "core/quant/quant.h"
+#include "simd/simd.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -85,11 +87,6 @@ void qvi_quant_detach(qv_collection *c)
     c->quant_ok = false;
 }
 
-static const float *row_of(const qv_collection *c, uint32_t s)
-{
-    return c->vecs + (size_t)s * c->stride;
-}
-
 /* Binary codes of uint8 vectors: Qdrant encodes x - 127 rather than x
  * (quantization_preprocess in lib/segment/src/data_types/primitive.rs),
  * or every bit of a one-bit code would be set.  Only the one-bit encoding
@@ -98,33 +95,94 @@ static const float *row_of(const qv_collection *c, uint32_t s)
  * input. */
 static bool shifted_u8(const qv_collection *c, const qvi_quant *q)
 {
-    return c->cfg.datatype == QV_DATATYPE_UINT8 && q &&
+    return c->cfg.datatype == QV_DATATYPE_UINT8 &&
+           c->cfg.metric != QV_METRIC_COSINE && q &&
            q->p.kind == QV_QUANTIZATION_BINARY &&
            q->p.encoding == QV_BINARY_ONE_BIT;
 }
 
-/* What the codes are made from: v itself, or (shifted_u8) v - 127 in tmp
- * (dim floats; NULL when not shifted). */
-static const float *code_input(const qv_collection *c, const float *v,
-                               float *tmp)
+/* What the codes are made from: the floats v, or (shifted_u8) v - 127 in
+ * tmp (dim floats; NULL when not shifted), or for uint8 under cosine v
+ * normalised in tmp: the rows are kept unnormalised and scored by their
+ * cosine (core/base/base.h, qvi_byte_cosine), which the codes' dot
+ * products approximate only on unit vectors; candidates are then
+ * rescored with the bytes' exact cosine. */
+static const float *code_input(const qv_collection *c, const qvi_quant *q,
+                               const float *v, float *tmp)
 {
-    if (!tmp)
+    if (qvi_byte_cosine(c->cfg.metric, c->cfg.datatype)) {
+        if (v != tmp)
+            memcpy(tmp, v, c->cfg.dim * sizeof(float));
+        qvi_simd()->normalize(tmp, c->cfg.dim);
+        return tmp;
+    }
+    if (!shifted_u8(c, q))
         return v;
     for (uint32_t j = 0; j < c->cfg.dim; j++)
         tmp[j] = v[j] - 127.0f;
     return tmp;
 }
 
-/* The scratch row of code_input for codes q: NULL when not needed, else
- * dim floats (*ok false when that allocation failed). */
+/* code_input of slot s's row: narrow rows are decoded into tmp first
+ * (codes are made from floats, the converted values). */
+static const float *row_input(const qv_collection *c, const qvi_quant *q,
+                              uint32_t s, float *tmp)
+{
+    if (!c->narrow)
+        return code_input(c, q, qvi_row(c, s), tmp);
+    qvi_row_read(c, s, tmp);
+    return code_input(c, q, tmp, tmp);
+}
+
+/* The scratch row of code_input and row_input for codes q: NULL when not
+ * needed, else dim floats (*ok false when that allocation failed). */
 static float *code_scratch(const qv_collection *c, const qvi_quant *q, bool *ok)
 {
     *ok = true;
-    if (!shifted_u8(c, q))
+    if (!shifted_u8(c, q) && !c->narrow)
         return NULL;
     float *tmp = malloc((size_t)c->cfg.dim * sizeof(float));
     *ok = tmp != NULL;
     return tmp;
+}
+
+/* Trains q on c's rows.  Float rows are read in place; narrow ones are
+ * decoded first, only the sample a training pass reads
+ * (qvi_quant_sample), into a dense float matrix that the training then
+ * reads whole: the same vectors in the same order, so the codes equal
+ * those of a float32 collection holding the converted values. */
+static qv_status train_on_rows(const qv_collection *c, qvi_quant *q)
+{
+    if (!c->narrow)
+        return qvi_quant_train(q, qvi_row(c, 0), c->stride, c->live, c->used);
+    size_t max = qvi_quant_train_max(q);
+    if (max > c->used)
+        max = c->used;
+    uint32_t *slots = malloc((max ? max : 1) * sizeof(uint32_t));
+    float *mat = NULL;
+    uint8_t *ones = NULL;
+    qv_status st = QV_ENOMEM;
+    if (!slots)
+        goto cleanup;
+    size_t n = qvi_quant_sample(c->live, c->used, slots, max);
+    mat = malloc((n ? n : 1) * (size_t)c->cfg.dim * sizeof(float));
+    ones = malloc(n ? n : 1);
+    if (!mat || !ones)
+        goto cleanup;
+    bool unit = qvi_byte_cosine(c->cfg.metric, c->cfg.datatype);
+    for (size_t i = 0; i < n; i++) {
+        float *row = mat + i * c->cfg.dim;
+        qvi_row_read(c, slots[i], row);
+        if (unit) /* as code_input makes them */
+            qvi_simd()->normalize(row, c->cfg.dim);
+        ones[i] = 1;
+    }
+    st = qvi_quant_train(q, mat, c->cfg.dim, ones, (uint32_t)n);
+cleanup:
+    free(ones);
+    free(mat);
+    free(slots);
+    return st;
 }
 
 /* Trains fresh on c's vectors and encodes every live slot, for
@@ -133,7 +191,7 @@ static float *code_scratch(const qv_collection *c, const qvi_quant *q, bool *ok)
 static bool build_codes(const qv_collection *c, qvi_quant *fresh)
 {
     if (qvi_quant_reserve(fresh, c->cap) != QV_OK ||
-        qvi_quant_train(fresh, c->vecs, c->stride, c->live, c->used) != QV_OK)
+        train_on_rows(c, fresh) != QV_OK)
         return false;
     bool ok;
     float *tmp = code_scratch(c, fresh, &ok);
@@ -141,7 +199,7 @@ static bool build_codes(const qv_collection *c, qvi_quant *fresh)
         return false;
     for (uint32_t s = 0; s < c->used; s++)
         if (c->live[s])
-            qvi_quant_encode(fresh, s, code_input(c, row_of(c, s), tmp));
+            qvi_quant_encode(fresh, s, row_input(c, fresh, s, tmp));
     free(tmp);
     return true;
 }
@@ -152,8 +210,10 @@ void qvi_quant_rebuild_locked(qv_collection *c)
     if (!q)
         return;
     c->quant_ok = build_codes(c, q);
-    if (c->quant_ok)
+    if (c->quant_ok) {
         c->quant_trained_on = c->count;
+        c->quant_retrain = false;
+    }
 }
 
 /* restored fits c: the same quantizer (kind, encoding, dimension,
@@ -197,23 +257,88 @@ static bool wants_training(const qv_collection *c)
 
 void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n)
 {
+    c->quant_writes++; /* even without codes: set_quantization checks */
     qvi_quant *q = c->quant;
     if (!q)
         return;
-    if (!c->quant_ok || wants_training(c)) {
-        qvi_quant_rebuild_locked(c);
+    if (!c->quant_ok || !q->trained) {
+        /* Nothing to encode with yet: searches read the floats until the
+         * deferred training installs codes. */
+        c->quant_ok = false;
+        c->quant_retrain = true;
         return;
     }
+    if (wants_training(c))
+        c->quant_retrain = true; /* meanwhile the old training encodes */
     bool ok;
     float *tmp = code_scratch(c, q, &ok);
     if (!ok || qvi_quant_reserve(q, c->cap) != QV_OK) {
         c->quant_ok = false;
+        c->quant_retrain = true;
         free(tmp);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        qvi_quant_encode(q, slots[i], code_input(c, row_of(c, slots[i]), tmp));
+        qvi_quant_encode(q, slots[i], row_input(c, q, slots[i], tmp));
     free(tmp);
+}
+
+/*
+ * Training with a full sample takes long (product k-means: about a second
+ * at dim 128, more at 768), too long to hold the write lock, which would
+ * stall every search behind the write that crossed a doubling.  So the
+ * write only flags it, and its upsert trains here once the write lock is
+ * released, as qv_collection_set_quantization does: fresh codes under the
+ * shared lock, the swap under the write lock.  graph_mu keeps upserts and
+ * deletes out meanwhile; the write counter still guards the swap, and a
+ * quantizer replaced meanwhile (set_quantization takes no graph_mu) wins.
+ */
+void qvi_quant_retrain_deferred(qv_collection *c)
+{
+    pthread_rwlock_rdlock(&c->lock);
+    const qvi_quant *old = c->quant;
+    bool due = old && c->quant_retrain;
+    qvi_quant_params p = old ? old->p : (qvi_quant_params){0};
+    pthread_rwlock_unlock(&c->lock);
+    if (!due)
+        return;
+    qvi_quant *fresh = NULL;
+    if (qvi_quant_create(&p, c->cfg.dim, c->cfg.metric, &fresh) != QV_OK)
+        return; /* the next write tries again */
+    pthread_rwlock_rdlock(&c->lock);
+    uint64_t writes = c->quant_writes;
+    uint64_t count = c->count;
+    bool built = c->quant == old && build_codes(c, fresh);
+    pthread_rwlock_unlock(&c->lock);
+    if (built && c->quant_hook)
+        c->quant_hook(c->quant_hook_arg);
+    pthread_rwlock_wrlock(&c->lock);
+    if (c->quant != old) {
+        built = false; /* set_quantization replaced the codes */
+    } else if (built && c->quant_writes != writes) {
+        count = c->count;
+        built = build_codes(c, fresh);
+    }
+    if (built) {
+        c->quant = fresh;
+        c->quant_ok = true;
+        c->quant_trained_on = count;
+        c->quant_retrain = false;
+        fresh = (qvi_quant *)old;
+    }
+    pthread_rwlock_unlock(&c->lock);
+    qvi_quant_free(fresh);
+}
+
+void qvi_quant_set_train_hook(qv_collection *c, void (*fn)(void *arg),
+                              void *arg)
+{
+    pthread_mutex_lock(&c->graph_mu);
+    pthread_rwlock_wrlock(&c->lock);
+    c->quant_hook = fn;
+    c->quant_hook_arg = arg;
+    pthread_rwlock_unlock(&c->lock);
+    pthread_mutex_unlock(&c->graph_mu);
 }
 
 bool qvi_quant_should_use(const qv_collection *c,
@@ -270,7 +395,7 @@ qv_status qvi_quant_search_locked(qv_collection *c, const float *q,
     if (!ok)
         goto cleanup;
     qvi_quant_query qq;
-    qvi_quant_prepare(qz, code_input(c, q, tmp), qbuf, &qq);
+    qvi_quant_prepare(qz, code_input(c, qz, q, tmp), qbuf, &qq);
     free(tmp);
     qvi_hnsw_scorer sc = {
         .dist = code_dist, .prefetch = code_prefetch, .ctx = &qq};
@@ -346,7 +471,11 @@ qv_status qv_collection_set_quantization(qv_collection *c,
     pthread_rwlock_rdlock(&c->lock);
     uint64_t writes = c->quant_writes;
     bool built = !fresh || build_codes(c, fresh);
+    void (*hook)(void *) = c->quant_hook;
+    void *hook_arg = c->quant_hook_arg;
     pthread_rwlock_unlock(&c->lock);
+    if (hook)
+        hook(hook_arg);
     pthread_rwlock_wrlock(&c->lock);
     if (built && fresh && c->quant_writes != writes)
         built = build_codes(c, fresh);
@@ -369,6 +498,7 @@ qv_status qv_collection_set_quantization(qv_collection *c,
     c->quant = fresh;
     c->quant_ok = fresh != NULL;
     c->quant_trained_on = c->count;
+    c->quant_retrain = false;
     c->cfg.quantization = cfg->quantization;
     c->cfg.quant_quantile = cfg->quant_quantile;
     c->cfg.quant_always_ram = cfg->quant_always_ram;
@@ -377,6 +507,16 @@ qv_status qv_collection_set_quantization(qv_collection *c,
     pthread_rwlock_unlock(&c->lock);
     qvi_quant_free(old);
     return qvi_change_commit(c, lsn);
+}
+
+qv_status qv_collection_vector_bytes(qv_collection *c, size_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "out is NULL");
+    *out = c->row_bytes; /* set at creation, never changes */
+    return QV_OK;
 }
 
 qv_status qv_collection_code_bytes(qv_collection *c, size_t *out)

@@ -111,13 +111,15 @@ qv_status qvi_collection_adopt_columns(qv_collection *c,
         qvi_backing_set_graph_unverified(b,
                                          cols->index && !cols->graph_verified);
     qv_status st = adopt_sparse(c, cols);
-    if (st == QV_OK && cols->stride != c->stride)
+    if (st == QV_OK &&
+        (cols->stride != c->stride || cols->row_bytes != c->row_bytes))
         st = qvi_fail(c->err, QV_EINTERNAL,
-                      "columns of stride %zu for a collection of stride %zu",
-                      cols->stride, c->stride);
+                      "columns of stride %zu (%zu bytes a row) for a "
+                      "collection of stride %zu (%zu bytes)",
+                      cols->stride, cols->row_bytes, c->stride, c->row_bytes);
     if (st == QV_OK && c->multi &&
         qvi_multi_adopt(c->multi, cols->multi_rows, cols->multi_offs,
-                        cols->multi_len, n) != QV_OK)
+                        cols->multi_len, n, cols->multi_elem) != QV_OK)
         st = qvi_fail(c->err, QV_ENOMEM, "cannot copy the multivectors");
     if (st != QV_OK) {
         qvi_quant_free(cols->quant); /* taken whatever the outcome */
@@ -171,6 +173,7 @@ qv_status qvi_collection_read_columns(qv_collection *c,
     }
     v.cfg = c->cfg;
     v.stride = c->stride;
+    v.row_bytes = c->row_bytes;
     v.n_slots = c->used;
     v.count = c->count;
     v.lsn = c->lsn;
@@ -202,6 +205,7 @@ qv_status qvi_collection_read_columns(qv_collection *c,
         v.multi_rows = c->multi->arena;
         v.multi_offs = c->multi->offs;
         v.multi_len = c->multi->len;
+        v.multi_elem = c->multi->elem;
     }
     st = fn(&v, arg);
 unlock:

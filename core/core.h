@@ -23,20 +23,36 @@
 #include <stdatomic.h>
 
 /*
- * Field protection: cfg, stride and err are set at creation and never
+ * Field protection: cfg, stride, elem, narrow, row_bytes, qstride, rowk and
+ * err are set at creation and never
  * change.  Everything else is protected by lock: readers (get, search,
  * scroll) take it shared, writers exclusive.
  */
 struct qv_collection {
     atomic_uint refs;
     qv_collection_config cfg;
-    size_t stride; /* floats between rows: dim rounded up to 16 */
+    size_t stride; /* elements between rows: dim rounded up to 16 */
+    /* Rows are stored in the element type of cfg.datatype
+     * (core/base/datatype.c): `elem` bytes an element (4 float32, 2
+     * float16, 1 uint8),
+     * row_bytes = stride * elem.  `narrow` is true for 2 and 1; then
+     * rowk[] holds the row kernels (qvi_datatype_kernel) and a prepared
+     * query (qvi_prepare_query) carries, after its stride floats, its
+     * encoding in the element type: qstride floats in all. */
+    uint32_t elem;
+    bool narrow;
+    size_t row_bytes;
+    size_t qstride;
+    qvi_row_kernel rowk[4]; /* QVI_ROWK_*; [COS] set for uint8 only */
     qvi_errbuf *err;
     pthread_rwlock_t lock;
 
-    float *vecs;            /* cap rows of stride floats, 64-byte aligned;
+    void *vecs;             /* cap rows of row_bytes, 64-byte aligned;
                                on the heap, borrowed from the backing, or in
                                vec_arena (on_disk vectors) */
+    float *row_tmp;         /* dim floats of scratch for writes of narrow
+                               rows (under the write lock); NULL unless
+                               narrow */
     bool vec_on_disk;       /* rows live in vec_arena from the next growth on
                                (qv_collection_set_vectors_on_disk) */
     char *vec_dir;          /* where vec_arena's unnamed file is made */
@@ -133,7 +149,29 @@ struct qv_collection {
     uint64_t quant_trained_on; /* live points when last trained */
     uint64_t quant_writes;     /* upserts so far, counted under the write
                                   lock (see qv_collection_set_quantization) */
+    bool quant_retrain;        /* a write asked for training: the upsert
+                                  trains after its write lock is released
+                                  (qvi_quant_retrain_deferred) */
+    /* Test hook (qvi_quant_set_train_hook): called with the fresh codes
+     * built, before the swap; written under graph_mu and lock, read under
+     * either. */
+    void (*quant_hook)(void *arg);
+    void *quant_hook_arg;
 };
+
+/* The element type of a collection's dense rows for config cfg: its
+ * datatype (float32 for sparse collections).  A multivector collection's
+ * matrices (core/multi/) use the datatype too. */
+uint32_t qvi_row_datatype(const qv_collection_config *cfg);
+
+/* The row of slot s (row_bytes bytes in the element type). */
+static inline void *qvi_row(const qv_collection *c, uint32_t s)
+{
+    return (char *)c->vecs + (size_t)s * c->row_bytes;
+}
+
+/* Slot s's vector as dim floats (decoded when narrow) in out. */
+void qvi_row_read(const qv_collection *c, uint32_t s, float *out);
 
 /* The datatype of cfg (QV_DATATYPE_FLOAT32 for layouts 0 and 1, which
  * have no such field). */
@@ -418,7 +456,8 @@ qv_status qvi_collection_set_blob_pool(qv_collection *c,
 
 /*
  * The arrays of a collection, as a loader hands them to core and as a
- * writer reads them.  n_slots rows; stride floats a row.
+ * writer reads them.  n_slots rows; stride elements of cfg.datatype's
+ * type a row (row_bytes bytes).
  */
 typedef struct qvi_columns {
     qv_collection_config cfg; /* read: the collection's; adopt: ignored */
@@ -426,7 +465,11 @@ typedef struct qvi_columns {
     uint32_t n_slots;         /* adopt: cap = used = n_slots; read: used */
     uint64_t count;           /* live points */
     uint64_t lsn;             /* last log record the data includes */
-    float *vecs;              /* n_slots * stride (borrowed) */
+    size_t row_bytes;         /* read: the collection's; adopt: must match */
+    void *vecs;               /* n_slots * row_bytes (borrowed; or, when
+                                 the loader converted an older file's
+                                 rows, a qvi_alloc_aligned array outside
+                                 the backing that c takes and frees) */
     float *sqnorms;           /* n_slots (borrowed) */
     qv_point_id *ids;         /* n_slots (borrowed) */
     uint8_t *live;            /* n_slots (borrowed) */
@@ -458,6 +501,9 @@ typedef struct qvi_columns {
     const float *multi_rows;
     const uint64_t *multi_offs;
     uint64_t multi_len;
+    uint32_t multi_elem; /* bytes of a record element: read: the store's
+                            (4, 2, 1); adopt: the file's (converted when it
+                            differs, qvi_multi_adopt) */
     /* Quantized codes (collection_quant.c).  read: the collection's
      * quantizer when it is trained and its codes mirror the vectors
      * (quant_ok), else NULL, and quant_trained_on, the live count of its
@@ -601,10 +647,27 @@ qv_status qvi_quant_attach(qv_collection *c);
 /* Frees c->quant. */
 void qvi_quant_detach(qv_collection *c);
 
-/* Brings the codes up to date after the rows of slots[0..n) changed;
- * retrains and re-encodes everything when the collection has doubled since
- * the last training.  Never fails (quant_ok turns false).  Write lock. */
+/* Brings the codes up to date after the rows of slots[0..n) changed.
+ * When the collection has doubled since the last training (or was never
+ * trained) it only sets quant_retrain: the training itself runs in
+ * qvi_quant_retrain_deferred, outside the write lock.  Never fails
+ * (quant_ok turns false).  Write lock. */
 void qvi_quant_update_locked(qv_collection *c, const uint32_t *slots, size_t n);
+
+/* Runs the training a write asked for (quant_retrain): trains and encodes
+ * fresh codes under the shared lock, so searches go on with the old ones,
+ * and swaps them in under the write lock.  Never fails: on error the old
+ * codes stay and the next write tries again.  The caller holds graph_mu
+ * (no other upsert or delete runs) and not lock. */
+void qvi_quant_retrain_deferred(qv_collection *c);
+
+/* Test hook: fn(arg) is called once fresh codes are built, before they are
+ * swapped in, with lock released: by a deferred training with graph_mu
+ * held (fn may search the collection, but not write to it), and by
+ * qv_collection_set_quantization with nothing held (fn may write too).
+ * NULL removes it.  Takes graph_mu and the write lock. */
+void qvi_quant_set_train_hook(qv_collection *c, void (*fn)(void *arg),
+                              void *arg);
 
 /* Trains and encodes every live slot.  Never fails (as above).  Write
  * lock. */
@@ -779,14 +842,18 @@ qv_status qvi_payload_encode_text(const char *text, size_t len, uint8_t **blob,
                                   size_t *blob_len, char *err, size_t errcap);
 
 /* Distance (lower is better) of the query to the vector in slot, for the
- * collection's metric.  q must already be normalised under cosine. */
+ * collection's metric.  q is a query prepared by qvi_prepare_query
+ * (qstride floats: normalised under cosine, converted, and for narrow rows
+ * followed by its encoding). */
 float qvi_slot_distance(const qv_collection *c, const float *q, uint32_t slot);
 
 /* Converts an internal distance to the score the API reports. */
 float qvi_distance_to_score(qv_metric metric, float dist);
 
 /* Validates a query of dim floats and copies it into a 64-byte aligned
- * buffer (normalised under cosine).  Records the failure on c. */
+ * buffer of c->qstride floats (normalised under cosine, converted to the
+ * datatype's values; with narrow rows, its encoding in the element type
+ * follows at out + c->stride).  Records the failure on c. */
 qv_status qvi_prepare_query(qv_collection *c, const float *query, uint32_t dim,
                             float *out);
 

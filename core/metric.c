@@ -56,8 +56,26 @@ bool qv_metric_higher_is_better(qv_metric metric)
 
 float qvi_slot_distance(const qv_collection *c, const float *q, uint32_t slot)
 {
+    if (c->narrow) {
+        /* The query's encoding follows its floats (qvi_prepare_query). */
+        const float *qn = q + c->stride;
+        const float *v = qvi_row(c, slot);
+        switch (c->cfg.metric) {
+        case QV_METRIC_COSINE:
+            if (c->rowk[QVI_ROWK_COS]) /* uint8: bytes kept unnormalised */
+                return -c->rowk[QVI_ROWK_COS](qn, v, c->cfg.dim);
+            return -c->rowk[QVI_ROWK_DOT](qn, v, c->cfg.dim);
+        case QV_METRIC_DOT:
+            return -c->rowk[QVI_ROWK_DOT](qn, v, c->cfg.dim);
+        case QV_METRIC_EUCLID:
+            return c->rowk[QVI_ROWK_L2SQ](qn, v, c->cfg.dim);
+        case QV_METRIC_MANHATTAN:
+            return c->rowk[QVI_ROWK_L1](qn, v, c->cfg.dim);
+        }
+        return INFINITY;
+    }
     const qvi_kernels *k = qvi_simd();
-    const float *v = c->vecs + (size_t)slot * c->stride;
+    const float *v = qvi_row(c, slot);
     switch (c->cfg.metric) {
     case QV_METRIC_COSINE:
     case QV_METRIC_DOT:

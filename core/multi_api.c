@@ -19,8 +19,9 @@
  * planner's choice between a graph walk and a scan, and the scan to settle
  * a short graph answer.  The graph compares records with the MaxSim kernel
  * (collection_index.c gives it the arena through the view); the scan here
- * calls that kernel on every accepted slot.  Scores are MaxSim (higher is
- * better for every metric), the negated distance.
+ * calls that kernel on every accepted slot.  Scores are MaxSim, the
+ * negated distance, post-processed as Qdrant does: |MaxSim| under
+ * manhattan and sqrt(|MaxSim|) under euclid, both lower-is-better.
  *
  * Locking: as the dense calls -- validation without the lock, the write
  * lock for upserts, the shared lock for get and search.
@@ -56,8 +57,7 @@ qv_status qvi_multi_create(qv_collection *c)
     c->multi = malloc(sizeof(*c->multi));
     if (!c->multi)
         return QV_ENOMEM;
-    qvi_multi_init(c->multi, c->cfg.dim, c->cfg.metric);
-    c->multi->datatype = c->cfg.datatype;
+    qvi_multi_init(c->multi, c->cfg.dim, c->cfg.metric, c->cfg.datatype);
     return QV_OK;
 }
 
@@ -117,8 +117,10 @@ static qv_status check_batch(qv_collection *c, const qv_point_id *ids, size_t n,
             return st;
         mats[i] = rows + at;
         at += (size_t)row_counts[i] * dim;
-        if (!qv_add_size(floats, qvi_multi_record_floats(dim, row_counts[i]),
-                         &floats))
+        if (!qv_add_size(
+                floats,
+                qvi_multi_record_floats(dim, row_counts[i], c->multi->elem),
+                &floats))
             return qvi_fail(c->err, QV_ERANGE, "the batch is too large");
     }
     mi->row_counts = row_counts;
@@ -209,8 +211,7 @@ qv_status qv_multi_get(qv_collection *c, const qv_point_id *id, float *out,
     uint32_t n = qvi_multi_record_rows(rec);
     *n_rows = n;
     if (n <= cap_rows)
-        memcpy(out, rec + QVI_MULTI_HEADER,
-               (size_t)n * c->cfg.dim * sizeof(float));
+        qvi_multi_read_rows(c->multi, rec, out);
     pthread_rwlock_unlock(&c->lock);
     if (n > cap_rows)
         return cap_rows == 0 && !out
@@ -226,7 +227,7 @@ qv_status qv_multi_get(qv_collection *c, const qv_point_id *id, float *out,
 static void scan_locked(const qv_collection *c, const float *q,
                         const qvi_accept *acc, qvi_topk *t)
 {
-    qvi_multi_kernel kern = qvi_multi_kernel_of(c->cfg.metric);
+    qvi_multi_kernel kern = qvi_multi_kernel_of(c->cfg.metric, c->cfg.datatype);
     for (uint32_t s = 0; s < c->used; s++) {
         if (!c->live[s] || (acc && !qvi_accepts(acc, s)))
             continue;
@@ -245,9 +246,20 @@ static size_t emit_locked(const qv_collection *c,
                           qv_hit *hits)
 {
     size_t n = 0;
+    bool higher = qv_metric_higher_is_better(c->cfg.metric);
     for (size_t i = 0; i < t->n; i++) {
         float score = -t->dists[i];
-        if (params->use_threshold && !(score >= params->score_threshold))
+        /* Qdrant post-processes a MaxSim score as it does a single
+         * similarity (Distance::postprocess_score): |s| under manhattan,
+         * sqrt(|s|) under euclid, where lower is better
+         * (tests/openapi/test_multi_vector.py: 4.358899 = sqrt(19)). */
+        if (c->cfg.metric == QV_METRIC_EUCLID)
+            score = sqrtf(fabsf(score));
+        else if (c->cfg.metric == QV_METRIC_MANHATTAN)
+            score = fabsf(score);
+        if (params->use_threshold &&
+            !(higher ? score >= params->score_threshold
+                     : score <= params->score_threshold))
             continue;
         hits[n].id = c->ids[t->slots[i]];
         hits[n].score = score;
@@ -313,14 +325,15 @@ qv_status qv_multi_search(qv_collection *c, const float *rows, uint32_t n_rows,
     st = check_matrix(c, rows, n_rows, dim, "query", 0);
     if (st != QV_OK)
         return st;
-    float *q =
-        qvi_alloc_aligned(qvi_multi_record_floats(dim, n_rows) * sizeof(float));
+    float *q = qvi_alloc_aligned(
+        qvi_multi_record_floats(dim, n_rows, c->multi->elem) * sizeof(float));
+    float *tmp = malloc((size_t)dim * sizeof(float));
     qvi_topk top = {0};
-    if (!q || qvi_topk_init(&top, params->k) != QV_OK) {
+    if (!q || !tmp || qvi_topk_init(&top, params->k) != QV_OK) {
         st = qvi_fail(c->err, QV_ENOMEM, "cannot allocate search state");
         goto cleanup;
     }
-    qvi_multi_make_record(c->multi, rows, n_rows, q);
+    qvi_multi_make_record(c->multi, rows, n_rows, q, tmp);
     pthread_rwlock_rdlock(&c->lock);
     st = search_locked(c, q, params, &top, hits, n_hits);
     pthread_rwlock_unlock(&c->lock);
@@ -328,6 +341,7 @@ qv_status qv_multi_search(qv_collection *c, const float *rows, uint32_t n_rows,
         qvi_fail(c->err, st, "cannot allocate search state");
 cleanup:
     qvi_topk_free(&top);
+    free(tmp);
     free(q);
     return st;
 }

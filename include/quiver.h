@@ -258,13 +258,17 @@ typedef struct qv_collection_config {
  *   UINT8    each component is cast as Rust's `x as u8`: truncated toward
  *            zero and saturated to 0..255 (-3 -> 0, 2.9 -> 2, 300 -> 255).
  *            Qdrant does not refuse such values and neither does Quiver.
- *            Not combinable with cosine (QV_EINVAL at create): Qdrant
- *            keeps uint8 cosine vectors unnormalised, which this version
- *            does not implement.
+ *            Under cosine the bytes are not normalised: as Qdrant's
+ *            CosineMetric for VectorElementTypeByte (lib/segment/src/
+ *            spaces/metric_uint/simple_cosine.rs), the score is
+ *            dot / sqrt(|a|^2 |b|^2) computed on the bytes (integer sums,
+ *            then float), 0 when either vector is all zeros.
  * Reads (qv_get, qv_multi_get, scroll with vectors) return the converted
  * values as floats: halves widened exactly, integers 0..255.
- * Storage: this version keeps the converted values in float32 rows, so a
- * vector still takes 4 bytes a dimension (see README, "Datatypes").
+ * Storage: rows and multivector matrices are kept in the element type --
+ * 2 bytes a dimension for FLOAT16, 1 for UINT8 -- in memory, in on_disk
+ * files and in snapshot files (qv_collection_vector_bytes); queries are
+ * converted the same way and scored on the narrow rows.
  */
 typedef enum qv_datatype {
     QV_DATATYPE_FLOAT32 = 0,
@@ -285,7 +289,7 @@ typedef struct qv_filter qv_filter;
  * holds one reference, which the caller releases with
  * qv_collection_release.  Returns QV_ENULL, QV_ERANGE (dim, hnsw_m,
  * hnsw_ef_construct, max_indexing_threads), QV_EINVAL (metric, an unknown
- * datatype or uint8 with cosine, or a version newer than
+ * datatype, or a version newer than
  * QV_COLLECTION_CONFIG_VERSION) or QV_ENOMEM, with *out set to NULL. */
 QV_API qv_status qv_collection_create(const qv_collection_config *cfg,
                                       qv_collection **out);
@@ -1426,8 +1430,10 @@ QV_API qv_status qv_sparse_stats(qv_collection *c, uint64_t *vectors,
  * of the point's rows, the similarity being the collection's metric as
  * Qdrant computes it (dot product; cosine: of rows normalised on the way
  * in; euclid: minus the squared distance; manhattan: minus the L1
- * distance).  Higher scores are better for every metric, and Qdrant's
- * score is returned as is (no square root under euclid).  The HNSW graph
+ * distance).  The score returned is then post-processed as Qdrant does
+ * for one vector: under euclid sqrt(|MaxSim|), under manhattan |MaxSim|,
+ * both lower-is-better (as a dense score under those metrics); under dot
+ * and cosine MaxSim itself, higher-is-better.  The HNSW graph
  * of such a collection links points by the MaxSim between their matrices,
  * as Qdrant's does.
  *
@@ -1481,7 +1487,8 @@ QV_API qv_status qv_multi_get(qv_collection *c, const qv_point_id *id,
 /* Top-k search by MaxSim for the n_rows x dim query matrix, as qv_search
  * does for one vector: the graph with beam width params->hnsw_ef above the
  * full-scan threshold, else (or with params->exact) an exact scan; filters
- * through the payload indexes; a threshold keeps scores >= it.  Equal
+ * through the payload indexes; a threshold keeps scores >= it (<= it
+ * under euclid and manhattan).  Equal
  * scores are ordered by storage slot.  Returns QV_ENULL, QV_EINVAL (not a
  * multivector collection, params), QV_EDIM, QV_ERANGE (rows, k, ef),
  * QV_ENONFINITE or QV_ENOMEM.  Reader. */
@@ -1585,6 +1592,13 @@ QV_API qv_status qv_collection_set_quantization(
  * quantization; *out gets it. Returns QV_OK or QV_ENULL.  Reader; thread-safe.
  */
 QV_API qv_status qv_collection_code_bytes(qv_collection *c, size_t *out);
+
+/* Bytes one stored dense vector row takes: dim rounded up to a multiple
+ * of 16, times 4 (float32), 2 (float16) or 1 (uint8); plus nothing else
+ * (each point also keeps a 4-byte norm).  Multivector and sparse
+ * collections report their (unused) float rows.  *out gets it.  Returns
+ * QV_OK or QV_ENULL.  Thread-safe (set at creation). */
+QV_API qv_status qv_collection_vector_bytes(qv_collection *c, size_t *out);
 
 /* ------------------------------------------------------------------------ */
 /* Full-text index options (Qdrant's TextIndexParams)                       */

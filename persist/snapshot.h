@@ -62,10 +62,14 @@ static inline uint64_t qvi_rd64(const uint8_t *p)
 
 /* ---- format constants (docs/FORMAT.md) ----------------------------------- */
 
-#define QVI_SNAP_MAGIC        "\x89QVSNAP\n"
-#define QVI_SNAP_MAGIC_LEN    8u
-#define QVI_SNAP_BOM          0x01020304u
-#define QVI_SNAP_VERSION      1u
+#define QVI_SNAP_MAGIC     "\x89QVSNAP\n"
+#define QVI_SNAP_MAGIC_LEN 8u
+#define QVI_SNAP_BOM       0x01020304u
+/* Version 2 stores the rows of float16 and uint8 collections in their
+ * element type (config field vectors_elem, offset 76); version 1 files,
+ * still read, hold float32 rows, converted at open. */
+#define QVI_SNAP_VERSION      2u
+#define QVI_SNAP_VERSION_MIN  1u
 #define QVI_SNAP_HEADER_SIZE  64u
 #define QVI_SNAP_ENTRY_SIZE   32u
 #define QVI_SNAP_MAX_SECTIONS 64u
@@ -189,7 +193,9 @@ typedef struct qvi_snap_section {
 typedef struct qvi_snap_config {
     qv_collection_config cfg;
     uint64_t wal_lsn;
-    uint32_t stride; /* floats per row */
+    uint32_t stride; /* elements per row */
+    uint32_t elem;   /* bytes of an element of the file's rows: 4, or (a
+                        version 2 file of float16 / uint8 rows) 2 / 1 */
     uint32_t n_slots;
     uint64_t count; /* live points */
     uint64_t idmap_cap;

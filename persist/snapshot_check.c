@@ -33,51 +33,76 @@
 #include "simd/simd.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CORRUPT(...) qvi_snap_fail(err, errcap, QV_ECORRUPT, __VA_ARGS__)
+
+/* The checks of one live row (decoded to floats). */
+static qv_status check_row(const qvi_columns *cols, uint32_t s,
+                           const float *row, uint32_t dim, uint32_t dt,
+                           char *err, size_t errcap)
+{
+    double sq = 0.0;
+    for (uint32_t i = 0; i < dim; i++) {
+        if (!isfinite(row[i]))
+            return CORRUPT("section 'vectors': slot %u component %u is "
+                           "not finite",
+                           s, i);
+        sq += (double)row[i] * row[i];
+        float conv = row[i];
+        qvi_datatype_apply(dt, &conv, 1);
+        if (conv != row[i])
+            return CORRUPT("section 'vectors': slot %u component %u "
+                           "(%g) is not a %s value",
+                           s, i, (double)row[i], qvi_datatype_name(dt));
+    }
+    for (size_t i = dim; i < cols->stride; i++) {
+        if (row[i] != 0.0f)
+            return CORRUPT("section 'vectors': slot %u has non-zero "
+                           "padding",
+                           s);
+    }
+    double stored = cols->sqnorms[s];
+    if (!(fabs(stored - sq) <= 1e-3 * (sq > 1.0 ? sq : 1.0)))
+        return CORRUPT("section 'squared norms': slot %u has %g, its "
+                       "vector %g",
+                       s, stored, sq);
+    if (cols->cfg.metric == QV_METRIC_COSINE &&
+        !qvi_byte_cosine(cols->cfg.metric, cols->cfg.datatype) && sq != 0.0 &&
+        fabs(sq - 1.0) > 1e-3)
+        return CORRUPT("section 'vectors': cosine slot %u is not unit "
+                       "length (squared norm %g)",
+                       s, sq);
+    return QV_OK;
+}
 
 qv_status qvi_snapshot_check_vectors(const qvi_columns *cols, char *err,
                                      size_t errcap)
 {
     uint32_t dim = cols->cfg.dim;
     uint32_t dt = cols->cfg.datatype;
-    for (uint32_t s = 0; s < cols->n_slots; s++) {
+    uint32_t rdt = qvi_row_datatype(&cols->cfg);
+    size_t elem = qvi_datatype_size(rdt);
+    float *tmp = NULL;
+    if (elem != sizeof(float) &&
+        !(tmp = malloc((size_t)cols->stride * sizeof(float))))
+        return qvi_snap_fail(err, errcap, QV_ENOMEM, "out of memory");
+    qv_status st = QV_OK;
+    for (uint32_t s = 0; s < cols->n_slots && st == QV_OK; s++) {
         if (!cols->live[s])
             continue;
-        const float *row = cols->vecs + (size_t)s * cols->stride;
-        double sq = 0.0;
-        for (uint32_t i = 0; i < dim; i++) {
-            if (!isfinite(row[i]))
-                return CORRUPT("section 'vectors': slot %u component %u is "
-                               "not finite",
-                               s, i);
-            sq += (double)row[i] * row[i];
-            float conv = row[i];
-            qvi_datatype_apply(dt, &conv, 1);
-            if (conv != row[i])
-                return CORRUPT("section 'vectors': slot %u component %u "
-                               "(%g) is not a %s value",
-                               s, i, (double)row[i], qvi_datatype_name(dt));
+        const char *raw =
+            (const char *)cols->vecs + (size_t)s * cols->row_bytes;
+        const float *row = (const float *)(const void *)raw;
+        if (tmp) { /* narrow rows: decoded, padding included */
+            qvi_datatype_decode(rdt, raw, tmp, cols->stride);
+            row = tmp;
         }
-        for (size_t i = dim; i < cols->stride; i++) {
-            if (row[i] != 0.0f)
-                return CORRUPT("section 'vectors': slot %u has non-zero "
-                               "padding",
-                               s);
-        }
-        double stored = cols->sqnorms[s];
-        if (!(fabs(stored - sq) <= 1e-3 * (sq > 1.0 ? sq : 1.0)))
-            return CORRUPT("section 'squared norms': slot %u has %g, its "
-                           "vector %g",
-                           s, stored, sq);
-        if (cols->cfg.metric == QV_METRIC_COSINE && sq != 0.0 &&
-            fabs(sq - 1.0) > 1e-3)
-            return CORRUPT("section 'vectors': cosine slot %u is not unit "
-                           "length (squared norm %g)",
-                           s, sq);
+        st = check_row(cols, s, row, dim, dt, err, errcap);
     }
-    return QV_OK;
+    free(tmp);
+    return st;
 }
 
 static qv_status check_ids(const qvi_columns *cols, char *err, size_t errcap)

@@ -253,7 +253,8 @@ qv_status qvi_snapshot_map_graph(const qvi_snap_file *f, const uint8_t *live,
     p.ef_construct = k->cfg.hnsw_ef_construct;
     p.seed = k->cfg.hnsw_seed;
     if (k->cfg.multivector != QV_MULTIVECTOR_NONE)
-        p.custom = qvi_multi_kernel_of(k->cfg.metric);
+        p.custom = qvi_multi_kernel_of(k->cfg.metric, k->cfg.datatype);
+    p.datatype = qvi_row_datatype(&k->cfg);
     qvi_hnsw *h = NULL;
     st = qvi_hnsw_create(&p, k->cfg.dim, k->cfg.metric, &h);
     if (st != QV_OK)
@@ -298,7 +299,7 @@ qv_status qvi_snapshot_check_graph(const qvi_columns *cols, char *err,
     if (h->count == 0)
         return QV_OK;
     qvi_vecview v = {.base = cols->vecs,
-                     .stride = cols->stride,
+                     .stride = cols->row_bytes / sizeof(float),
                      .dim = cols->cfg.dim,
                      .metric = cols->cfg.metric};
     if (h->custom) { /* a multivector graph reads the records */

@@ -10,8 +10,12 @@
  *                       MULTI_ROWS, in floats, or UINT64_MAX for a dead
  *                       slot
  *   MULTI_ROWS    (49)  the live slots' records one after another, in slot
- *                       order: u32 row count, then count * dim f32
- *                       (core/multi/multi.h)
+ *                       order: u32 row count, then count * dim elements
+ *                       padded to a 4-byte word (core/multi/multi.h):
+ *                       f32 in version 1 files, the datatype's element
+ *                       (f32, f16, u8) from version 2 on; version 1
+ *                       records of a float16 / uint8 collection are
+ *                       converted as they are copied (qvi_multi_adopt)
  *
  * The writer drops the records that the arena still holds for replaced or
  * deleted points, so the file is compact whatever the arena was.  The
@@ -54,25 +58,27 @@ void qvi_snapshot_write_multi(qvi_snapw *w, const qvi_columns *cols)
         uint64_t off = rec ? at : QVI_MULTI_NONE;
         qvi_snapw_put(w, &off, sizeof(off));
         if (rec)
-            at += qvi_multi_record_floats(dim, qvi_multi_record_rows(rec));
+            at += qvi_multi_record_floats(dim, qvi_multi_record_rows(rec),
+                                          cols->multi_elem);
     }
     qvi_snapw_end(w);
     qvi_snapw_begin(w, QVI_SNAP_MULTI_ROWS);
     for (uint32_t s = 0; s < cols->n_slots; s++) {
         const float *rec = record_of(cols, s);
         if (rec)
-            qvi_snapw_put(
-                w, rec,
-                qvi_multi_record_floats(dim, qvi_multi_record_rows(rec)) *
-                    sizeof(float));
+            qvi_snapw_put(w, rec,
+                          qvi_multi_record_floats(dim,
+                                                  qvi_multi_record_rows(rec),
+                                                  cols->multi_elem) *
+                              sizeof(float));
     }
     qvi_snapw_end(w);
 }
 
 /* Slot s's record, for a live slot: inside the rows, a row count in range. */
 static qv_status check_record(const float *rows, uint64_t n_floats,
-                              uint64_t off, uint32_t dim, uint32_t s, char *err,
-                              size_t errcap)
+                              uint64_t off, uint32_t dim, uint32_t elem,
+                              uint32_t s, char *err, size_t errcap)
 {
     if (off >= n_floats)
         return CORRUPT("section 'multivector offsets': slot %u starts at "
@@ -83,11 +89,18 @@ static qv_status check_record(const float *rows, uint64_t n_floats,
     if (n < QV_MIN_MULTI_ROWS || n > QV_MAX_MULTI_ROWS ||
         (uint64_t)n * dim > QV_MAX_MULTI_FLOATS)
         return CORRUPT("section 'multivector rows': slot %u has %u rows", s, n);
-    if (qvi_multi_record_floats(dim, n) > n_floats - off)
+    if (qvi_multi_record_floats(dim, n, elem) > n_floats - off)
         return CORRUPT("section 'multivector rows': slot %u's %u rows overrun "
                        "the section",
                        s, n);
     return QV_OK;
+}
+
+/* Bytes of an element of f's records: f32 before version 2. */
+static uint32_t multi_elem(const qvi_snap_file *f)
+{
+    return f->version >= 2 ? (uint32_t)qvi_datatype_size(f->config.cfg.datatype)
+                           : (uint32_t)sizeof(float);
 }
 
 qv_status qvi_snapshot_check_multi(const qvi_snap_file *f, char *err,
@@ -126,7 +139,7 @@ qv_status qvi_snapshot_check_multi(const qvi_snap_file *f, char *err,
             continue;
         }
         qv_status st = check_record(rows, rlen / sizeof(float), offs[s],
-                                    k->cfg.dim, s, err, errcap);
+                                    k->cfg.dim, multi_elem(f), s, err, errcap);
         if (st != QV_OK)
             return st;
     }
@@ -143,4 +156,5 @@ void qvi_snapshot_fill_multi(const qvi_snap_file *f, qvi_columns *cols)
     cols->multi_rows =
         (const float *)qvi_snap_data(f, QVI_SNAP_MULTI_ROWS, &rlen);
     cols->multi_len = rlen / sizeof(float);
+    cols->multi_elem = multi_elem(f);
 }

@@ -41,6 +41,7 @@
 #include "core/quant/quant.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -186,10 +187,12 @@ static qv_status parse_header(const uint8_t *buf, size_t len, qvi_snap_file *f,
     if (bom != QVI_SNAP_BOM)
         return CORRUPT("header: bad byte-order mark 0x%08x", bom);
     f->version = qvi_rd32(buf + 12);
-    if (f->version != QVI_SNAP_VERSION)
+    if (f->version < QVI_SNAP_VERSION_MIN || f->version > QVI_SNAP_VERSION)
         return qvi_snap_fail(err, errcap, QV_EFORMAT,
-                             "format version %u; this build reads version %u",
-                             f->version, QVI_SNAP_VERSION);
+                             "format version %u; this build reads versions "
+                             "%u to %u",
+                             f->version, QVI_SNAP_VERSION_MIN,
+                             QVI_SNAP_VERSION);
     if (qvi_rd32(buf + 16) != QVI_SNAP_HEADER_SIZE)
         return CORRUPT("header: header size %u, expected %u",
                        qvi_rd32(buf + 16), QVI_SNAP_HEADER_SIZE);
@@ -392,9 +395,27 @@ static qv_status parse_config(qvi_snap_file *f, char *err, size_t errcap)
                        k->multivector);
     if (!qvi_datatype_name(k->datatype))
         return CORRUPT("section 'config': unknown datatype %u", k->datatype);
-    if (k->datatype == QV_DATATYPE_UINT8 && k->metric == QV_METRIC_COSINE)
-        return CORRUPT("section 'config': datatype uint8 with cosine");
-    if (!all_zero(p + 76, QVI_SNAP_CONFIG_SIZE - 76))
+    if (qvi_byte_cosine(k->metric, k->datatype) && f->version < 2)
+        return CORRUPT("section 'config': datatype uint8 with cosine in a "
+                       "version %u file",
+                       f->version);
+    /* Version 1 kept float32 rows whatever the datatype (converted at
+     * open, fill_columns); version 2 keeps them in the element type. */
+    /* A sparse collection (its section is in the table, parsed before
+     * this) keeps float32 placeholder rows whatever its datatype, which
+     * types its posting values (snapshot_sparse.c): the kind is known
+     * from here on, so every row size below (convert_rows, the checks)
+     * is the placeholders'. */
+    if (f->by_kind[QVI_SNAP_SPARSE] >= 0)
+        c->cfg.kind = QV_VECTOR_SPARSE;
+    size_t want_elem = qvi_datatype_size(qvi_row_datatype(k));
+    c->elem = f->version >= 2 ? qvi_rd32(p + 76) : (uint32_t)sizeof(float);
+    if (f->version >= 2 && c->elem != want_elem)
+        return CORRUPT("section 'config': vectors of %u-byte elements for "
+                       "datatype %s (expected %zu)",
+                       c->elem, qvi_datatype_name(k->datatype), want_elem);
+    size_t rsv = f->version >= 2 ? 80 : 76;
+    if (!all_zero(p + rsv, QVI_SNAP_CONFIG_SIZE - rsv))
         return CORRUPT("section 'config': reserved bytes are not zero");
     f->has_graph = c->flags & QVI_SNAP_CFG_HAS_GRAPH;
     return QV_OK;
@@ -547,7 +568,7 @@ static qv_status check_sizes(const qvi_snap_file *f, char *err, size_t errcap)
         uint32_t kind;
         uint64_t want;
     } sz[] = {
-        {QVI_SNAP_VECTORS, n * c->stride * sizeof(float)},
+        {QVI_SNAP_VECTORS, n * c->stride * c->elem},
         {QVI_SNAP_SQNORMS, n * sizeof(float)},
         {QVI_SNAP_IDS, n * QVI_SNAP_ID_SIZE},
         {QVI_SNAP_LIVE, n},
@@ -628,10 +649,13 @@ typedef struct built {
     qvi_hnsw *index;
     qvi_quant *quant; /* restored from sections 65-67, or NULL */
     uint64_t quant_trained_on;
+    void *vecs; /* rows converted from a version 1 file (convert_rows), or
+                   NULL: the file's are borrowed */
 } built;
 
 static void built_free(built *b)
 {
+    free(b->vecs);
     free(b->free_slots);
     free(b->payloads);
     qvi_hnsw_free(b->index);
@@ -642,6 +666,48 @@ static void built_free(built *b)
 static size_t at_least_1(size_t n)
 {
     return n ? n : 1;
+}
+
+/* A version 1 file holds float32 rows whatever the datatype; a float16 or
+ * uint8 collection keeps its rows narrow, so they are converted now into
+ * an owned array (the only copy an open makes of the rows).  Every live
+ * component must already be one of the datatype's values (finite, and
+ * equal to its own conversion), as version 1 writers wrote them: anything
+ * else is refused rather than rounded.  Dead rows stay zero. */
+static qv_status convert_rows(const qvi_snap_file *f, built *b, char *err,
+                              size_t errcap)
+{
+    const qvi_snap_config *k = &f->config;
+    uint32_t dt = qvi_row_datatype(&k->cfg);
+    size_t elem = qvi_datatype_size(dt);
+    if (k->elem == elem)
+        return QV_OK; /* borrowed as they lie */
+    const float *src =
+        (const float *)(const void *)qvi_snap_data(f, QVI_SNAP_VECTORS, NULL);
+    const uint8_t *live = qvi_snap_data(f, QVI_SNAP_LIVE, NULL);
+    size_t row_bytes = (size_t)k->stride * elem;
+    size_t bytes;
+    if (!qv_mul_size(k->n_slots ? k->n_slots : 1, row_bytes, &bytes) ||
+        !(b->vecs = qvi_alloc_aligned(bytes)))
+        return qvi_snap_fail(err, errcap, QV_ENOMEM,
+                             "out of memory converting the vectors");
+    memset(b->vecs, 0, bytes);
+    for (uint32_t s = 0; s < k->n_slots; s++) {
+        if (!live[s])
+            continue;
+        const float *row = src + (size_t)s * k->stride;
+        for (uint32_t i = 0; i < k->cfg.dim; i++) {
+            float v = row[i];
+            qvi_datatype_apply(dt, &v, 1);
+            if (!isfinite(row[i]) || v != row[i])
+                return CORRUPT("section 'vectors': slot %u component %u "
+                               "(%g) is not a %s value",
+                               s, i, (double)row[i], qvi_datatype_name(dt));
+        }
+        qvi_datatype_encode(dt, row, (char *)b->vecs + (size_t)s * row_bytes,
+                            k->cfg.dim);
+    }
+    return QV_OK;
 }
 
 /* Live bytes: 0 or 1, as many ones as points; the free stack gets the dead
@@ -846,7 +912,10 @@ static void fill_columns(const qvi_snap_file *f, const built *b,
     cols->n_slots = n;
     cols->count = k->count;
     cols->lsn = k->wal_lsn;
-    cols->vecs = (float *)qvi_snap_data(f, QVI_SNAP_VECTORS, NULL);
+    cols->vecs =
+        b->vecs ? b->vecs : (void *)qvi_snap_data(f, QVI_SNAP_VECTORS, NULL);
+    cols->row_bytes =
+        (size_t)k->stride * qvi_datatype_size(qvi_row_datatype(&k->cfg));
     cols->sqnorms = (float *)qvi_snap_data(f, QVI_SNAP_SQNORMS, NULL);
     cols->ids = (qv_point_id *)qvi_snap_data(f, QVI_SNAP_IDS, NULL);
     cols->live = (uint8_t *)qvi_snap_data(f, QVI_SNAP_LIVE, NULL);
@@ -903,6 +972,8 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
         st = qvi_snapshot_check_sums(f, err, errcap);
     if (st == QV_OK)
         st = scan_live(f, &b, err, errcap);
+    if (st == QV_OK)
+        st = convert_rows(f, &b, err, errcap);
     if (st == QV_OK)
         st = scan_idmap(f, err, errcap);
     if (st == QV_OK)

@@ -142,6 +142,7 @@ static void put_config(qvi_snapw *w, const qvi_columns *cols)
     qvi_put32(b + 64, cols->index ? QVI_SNAP_CFG_HAS_GRAPH : 0);
     qvi_put32(b + 68, k->multivector);
     qvi_put32(b + 72, k->datatype);
+    qvi_put32(b + 76, (uint32_t)(cols->row_bytes / cols->stride));
     qvi_snapw_begin(w, QVI_SNAP_CONFIG);
     qvi_snapw_put(w, b, sizeof(b));
     qvi_snapw_end(w);
@@ -284,7 +285,7 @@ void qvi_snap_put_live_runs(qvi_snapw *w, const qvi_columns *cols,
 static void put_vectors(qvi_snapw *w, const qvi_columns *cols)
 {
     qvi_snapw_begin(w, QVI_SNAP_VECTORS);
-    qvi_snap_put_live_runs(w, cols, cols->vecs, cols->stride * sizeof(float));
+    qvi_snap_put_live_runs(w, cols, cols->vecs, cols->row_bytes);
     qvi_snapw_end(w);
 }
 

@@ -807,7 +807,13 @@ static void publish(qvs_catalog *cat, qvs_catalog_state *next)
 bool qvs_catalog_create(qvs_catalog *cat, const char *name, const cJSON *body,
                         qvs_resp *r)
 {
+    /* Control characters are refused for new names only, so that a
+     * catalog written before still opens (catalog_file.c checks
+     * qvs_name_invalid). */
+    char ctl[64];
     const char *why = qvs_name_invalid(name);
+    if (!why)
+        why = qvs_name_control(name, ctl, sizeof(ctl));
     if (why)
         return qvs_fail(r, 422,
                         "Validation error in path parameters: [name: %s]", why);

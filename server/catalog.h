@@ -6,20 +6,24 @@
  * with its own size and distance, and one payload per point.  The library's
  * qv_collection holds exactly one vector per point, so a Qdrant collection
  * (qvs_coll) is built from library collections:
- *   - one unnamed vector: a single qv_collection holds the points, their
- *     vectors and their payloads (points == vectors[0].coll);
+ *   - one unnamed vector, in a collection created before this server
+ *     gave every new collection the named layout: a single qv_collection
+ *     holds the points, their vectors and their payloads (points ==
+ *     vectors[0].coll).  Such a collection keeps that layout (catalog.json
+ *     records it); it cannot hold a point without a vector;
  *   - named vectors: `points` is a registry collection (every point id with
  *     its payload; its one-float vector is unused) and each named vector has
  *     its own qv_collection holding the points that have that vector, with
  *     their payloads so that filtered searches need no join.  The library
  *     keeps equal payload blobs once on the heap (core/payload/
  *     payload_pool.c), so these copies cost one blob per point;
- *   - an unnamed dense vector beside sparse vectors (CreateCollection
- *     {"vectors": {"size", "distance"}, "sparse_vectors": {...}}), or one
- *     declared in the map form {"vectors": {"": {...}}} (LangChain's
- *     QdrantVectorStore): the named layout, the dense vector being named
- *     vector "" (Qdrant's DEFAULT_VECTOR_NAME) with its own library
- *     collection.  Requests reach it as they reach an unnamed vector (a
+ *   - an unnamed dense vector in a new collection (alone, beside sparse
+ *     vectors, or declared in the map form {"vectors": {"": {...}}} as
+ *     LangChain's QdrantVectorStore does): the named layout, the dense
+ *     vector being named vector "" (Qdrant's DEFAULT_VECTOR_NAME) with its
+ *     own library collection, so that, as in Qdrant, a point may come
+ *     without it ("vector": {}: stored, counted, shown as {}, never found
+ *     by a search).  Requests reach it as they reach an unnamed vector (a
  *     plain array in upserts, `using` omitted or "" in queries), and a
  *     point whose only shown vector is "" prints it as a plain array
  *     (points_common.c).  The config keeps the shape it was created with:

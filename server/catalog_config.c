@@ -222,11 +222,18 @@ static bool apply_diff(cJSON *cfg, const cJSON *diff, const char *path,
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Whose memory placement check_memory checks: payload storage and dense
+ * vector storage take no `pinned`. */
+enum { MEM_ANY, MEM_PAYLOAD, MEM_DENSE };
+
 /* obj.memory, Qdrant 1.19's Memory enum (lib/segment/src/types.rs:
  * cold, cached, pinned); absent or null is "unset".  Payload storage
  * takes no `pinned` (validate_payload_storage_memory in
- * lib/collection/src/config.rs): a 422 as its validator gives. */
-static bool check_memory(const cJSON *obj, const char *path, bool payload,
+ * lib/collection/src/config.rs), nor does dense vector storage (1.19's
+ * VectorParams.memory: "`pinned` is not supported for dense vector
+ * storage"; tests/openapi/test_memory_placement.py): a 422 as its
+ * validator gives. */
+static bool check_memory(const cJSON *obj, const char *path, int whose,
                          qvs_resp *r)
 {
     static const char *const memory[] = {"cold", "cached", "pinned"};
@@ -246,10 +253,13 @@ static bool check_memory(const cJSON *obj, const char *path, bool payload,
                             "unknown variant `%.64s`, expected one of `cold`, "
                             "`cached`, `pinned`",
                             m->valuestring);
-    if (payload && i == 2)
+    if (whose != MEM_ANY && i == 2)
         return range_error(r, p,
-                           "`pinned` memory placement is not supported for "
-                           "payload storage");
+                           whose == MEM_PAYLOAD
+                               ? "`pinned` memory placement is not supported "
+                                 "for payload storage"
+                               : "`pinned` memory placement is not supported "
+                                 "for dense vector storage");
     return true;
 }
 
@@ -268,7 +278,7 @@ static bool merge_payload_params(cJSON *params, const cJSON *diff,
     join(p, sizeof(p), path, "payload");
     if (!cJSON_IsObject(pl))
         return format_error(r, p, "invalid type: %s, expected a map", kind(pl));
-    if (!check_memory(pl, p, true, r))
+    if (!check_memory(pl, p, MEM_PAYLOAD, r))
         return false;
     cJSON *cur = cJSON_GetObjectItemCaseSensitive(params, "payload");
     if (!cJSON_IsObject(cur)) {
@@ -294,7 +304,7 @@ static bool apply_hnsw_diff(cJSON *hnsw, const cJSON *diff, const char *path,
                                        {"payload_m", 0}};
     static const char *const bools[] = {"on_disk", "inline_storage"};
     static const char *const echo[] = {"memory"};
-    return (!cJSON_IsObject(diff) || check_memory(diff, path, false, r)) &&
+    return (!cJSON_IsObject(diff) || check_memory(diff, path, MEM_ANY, r)) &&
            apply_diff(hnsw, diff, path, uints, COUNT(uints), bools,
                       COUNT(bools), echo, COUNT(echo), r);
 }
@@ -493,8 +503,8 @@ static bool parse_size(const cJSON *s, const char *path, uint32_t *out,
  * float16, turbo4).  float16 and uint8 reach the library
  * (qv_collection_config.datatype: values converted as Qdrant converts
  * them); turbo4 is accepted and shown but stored as float32. */
-static bool parse_datatype(const cJSON *vp, const char *path, qv_metric metric,
-                           uint32_t *out, qvs_resp *r)
+static bool parse_datatype(const cJSON *vp, const char *path, uint32_t *out,
+                           qvs_resp *r)
 {
     static const struct {
         const char *name;
@@ -513,12 +523,6 @@ static bool parse_datatype(const cJSON *vp, const char *path, qv_metric metric,
         for (size_t i = 0; i < COUNT(types); i++)
             if (strcmp(dt->valuestring, types[i].name) == 0) {
                 *out = types[i].lib;
-                if (*out == QV_DATATYPE_UINT8 && metric == QV_METRIC_COSINE)
-                    return qvs_fail(r, 400,
-                                    "Bad request: %s: uint8 vectors with "
-                                    "Cosine distance are not supported by "
-                                    "Quiver yet",
-                                    p);
                 return true;
             }
     return format_error(r, p,
@@ -684,8 +688,8 @@ static bool parse_vparams(const cJSON *vp, const char *path,
         !check_quantization(
             cJSON_GetObjectItemCaseSensitive(vp, "quantization_config"), qp,
             false, r) ||
-        !check_memory(vp, path, false, r) ||
-        !parse_datatype(vp, path, out->metric, &datatype, r))
+        !check_memory(vp, path, MEM_DENSE, r) ||
+        !parse_datatype(vp, path, &datatype, r))
         return false;
     uint32_t multivector = QV_MULTIVECTOR_NONE;
     if (!parse_multivector(vp, path, &multivector, r))
@@ -972,6 +976,14 @@ bool qvs_spec_from_create(const cJSON *body, qvs_spec *spec, qvs_resp *r)
          diff_section(body, "optimizers_config", opt, apply_optimizers_diff,
                       r) &&
          diff_section(body, "wal_config", wal, apply_wal_diff, r);
+    /* Every new collection takes the named layout (catalog.h), an unnamed
+     * vector being vector "": Qdrant's vectors are all optional, the
+     * unnamed one too, so a point may come with "vector": {} and is stored
+     * without one (counted, retrieved with "vector": {}, never found by a
+     * search), which a registry beside the vector's library collection
+     * can hold and a lone library collection cannot.  Collections created
+     * before keep the layout recorded in catalog.json. */
+    spec->named = true;
     if (ok)
         apply_indexing_threshold(opt, spec);
     if (ok) {
@@ -1064,7 +1076,7 @@ static bool patch_vector(cJSON *target, const cJSON *coll_hnsw,
                             "VectorParamsDiff",
                             kind(diff));
     if (!check_type(diff, "on_disk", path, is_bool, "a boolean", r) ||
-        !check_memory(diff, path, false, r))
+        !check_memory(diff, path, MEM_DENSE, r))
         return false;
     char p[300];
     join(p, sizeof(p), path, "hnsw_config");

@@ -62,11 +62,15 @@ static bool name_ok(const qvs_req *req, qvs_resp *r)
     size_t chars = 0;
     for (const char *p = coll_param(req); *p; p++)
         chars += ((unsigned char)*p & 0xc0) != 0x80;
-    if (chars >= 1 && chars <= QV_MAX_NAME)
-        return true;
-    return qvs_fail(r, 422,
-                    "Validation error in path parameters: [name: length must "
-                    "be from 1 to 255]");
+    if (!(chars >= 1 && chars <= QV_MAX_NAME))
+        return qvs_fail(r, 422,
+                        "Validation error in path parameters: [name: length "
+                        "must be from 1 to 255]");
+    char why[64];
+    if (qvs_name_control(coll_param(req), why, sizeof(why)))
+        return qvs_fail(r, 422,
+                        "Validation error in path parameters: [name: %s]", why);
+    return true;
 }
 
 /* ?timeout= on the collection operations: Qdrant's WaitTimeout, an

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The statuses a reply can have; anything else counts in the last slot. */
 static const int status_codes[QVS_N_STATUS] = {200, 202, 400, 401, 403, 404,
@@ -80,6 +81,14 @@ void qvs_metrics_record(qvs_metrics *m, size_t slot, int status, double seconds)
     atomic_fetch_add_explicit(&st->buckets[b], 1, memory_order_relaxed);
     uint64_t ns = seconds > 0 ? (uint64_t)(seconds * 1e9) : 0;
     atomic_fetch_add_explicit(&st->sum_ns, ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->sum_ns_by_status[status_slot(status)], ns,
+                              memory_order_relaxed);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    atomic_store_explicit(&st->last_ms,
+                          (uint64_t)now.tv_sec * 1000u +
+                              (uint64_t)now.tv_nsec / 1000000u,
+                          memory_order_relaxed);
 }
 
 /* ---- rendering ----------------------------------------------------------- */

@@ -7,11 +7,12 @@
  * validate_multi_vector: "multi vector must not be empty", "all vectors
  * must have the same dimension, found vector with dimension N", a total
  * below 1024 * 1024 floats; then the vector's own dimension: "Vector
- * dimension error: expected dim: D, got N").  A plain vector where a
- * matrix is expected, or a matrix for a dense vector, is Qdrant's
- * "Conversion between multi and regular vectors failed" on writes; a query
- * may give one vector for a multivector, which Qdrant turns into a matrix
- * of one row (qdrant/qdrant#4203).
+ * dimension error: expected dim: D, got N").  A matrix for a dense vector
+ * is Qdrant's "Conversion between multi and regular vectors failed" on
+ * writes; a plain vector for a multivector is a matrix of one row, on
+ * writes as in queries (qdrant/qdrant#4203; Qdrant's
+ * tests/openapi/test_multi_vector.py), and [] an empty dense vector,
+ * refused for its dimension.
  *
  * Threads: no state of its own; each call uses the library's locking.
  */
@@ -164,12 +165,30 @@ bool qvs_mv_parse(const qvs_vector *v, const cJSON *j, qvs_mv_column *col,
                               "%s: invalid type: %s, expected a multivector "
                               "(an array of vectors)",
                               where, qj_type_name(j));
-    if (j->child && !cJSON_IsArray(j->child))
-        return conversion_error(r);
     float *rows = NULL;
     uint32_t n = 0;
-    if (!parse_matrix(j, v->size, &rows, &n, r, where))
+    if (!j->child || !cJSON_IsArray(j->child)) {
+        /* Qdrant's Vector is an untagged enum that tries a dense vector
+         * first: [] is an empty dense vector, refused for its dimension,
+         * and a dense vector for a multivector is stored as a matrix of one
+         * row (tests/openapi/test_multi_vector.py, "emulating a multivec
+         * input with a single dense vector"). */
+        int len = cJSON_GetArraySize(j);
+        if ((uint32_t)len != v->size)
+            return qj_fail_input(r,
+                                 "Vector dimension error: expected dim: %u, "
+                                 "got %d",
+                                 v->size, len);
+        if (!(rows = malloc((size_t)v->size * sizeof(float))))
+            return qvs_fail(r, 500, "Service internal error: out of memory");
+        if (!qj_vector(j, rows, v->size, r, where)) {
+            free(rows);
+            return false;
+        }
+        n = 1;
+    } else if (!parse_matrix(j, v->size, &rows, &n, r, where)) {
         return false;
+    }
     bool ok = true;
     if (col) {
         size_t floats = (size_t)n * v->size;

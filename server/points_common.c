@@ -21,6 +21,7 @@
  */
 #include "multivec.h"
 #include "points.h"
+#include "server.h"
 #include "sparse.h"
 
 #include <stdio.h>
@@ -116,6 +117,30 @@ static bool check_query(const qvs_req *req, qvs_resp *resp)
     return true;
 }
 
+/* Here rather than in catalog.c, beside the lookup that uses it, because
+ * the point endpoints are also linked without the catalog (test_points_api). */
+const char *qvs_name_control(const char *name, char *buf, size_t cap)
+{
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            continue;
+        /* Rust's Debug escape of the character, as in the message for
+         * \x1f above. */
+        const char *esc = *p == '\t'   ? "\\t"
+                          : *p == '\n' ? "\\n"
+                          : *p == '\r' ? "\\r"
+                                       : NULL;
+        if (esc)
+            snprintf(buf, cap, "collection name cannot contain \"%s\" char",
+                     esc);
+        else
+            snprintf(buf, cap,
+                     "collection name cannot contain \"\\u{%x}\" char", *p);
+        return buf;
+    }
+    return NULL;
+}
+
 bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp,
                    bool need_body)
 {
@@ -136,6 +161,21 @@ bool qvs_call_open(qvs_call *p, const qvs_req *req, qvs_resp *resp,
     const char *name = req->n_params ? req->params[0] : NULL;
     if (!name || !qvs_catalog_get(req->catalog, name, &p->coll)) {
         p->coll = NULL;
+        /* A name no collection can have is Qdrant's path validation error
+         * (CollectionPath: 1 to 255 characters, no control characters;
+         * tests/openapi/test_validation.py), not a 404. */
+        size_t chars = 0;
+        for (const char *c = name ? name : ""; *c; c++)
+            chars += ((unsigned char)*c & 0xc0) != 0x80;
+        char why[64];
+        if (chars < 1 || chars > QV_MAX_NAME)
+            return qvs_fail(resp, 422,
+                            "Validation error in path parameters: [name: "
+                            "length must be from 1 to 255]");
+        if (qvs_name_control(name, why, sizeof(why)))
+            return qvs_fail(resp, 422,
+                            "Validation error in path parameters: [name: %s]",
+                            why);
         return qj_fail_not_found(resp, "Collection `%s` doesn't exist!",
                                  name ? name : "");
     }

@@ -230,7 +230,7 @@ static void greq_free(qvs_call *p, greq *g)
 }
 
 /* with_lookup: "collection" or {"collection", "with_payload" (default
- * true), "with_vectors" (default false)}. */
+ * true), "with_vectors" or its alias "with_vector" (default false)}. */
 static bool parse_lookup(qvs_call *p, const cJSON *o, greq *g)
 {
     const cJSON *wl = member(o, "with_lookup");
@@ -241,7 +241,11 @@ static bool parse_lookup(qvs_call *p, const cJSON *o, greq *g)
         name = wl->valuestring;
         g->lwp.on = true;
     } else if (cJSON_IsObject(wl)) {
+        /* "with_vector" is an alias (serde alias in Qdrant's WithLookup;
+         * tests/openapi/test_group.py uses both spellings). */
         const cJSON *wv = member(wl, "with_vectors");
+        if (!wv)
+            wv = member(wl, "with_vector");
         cJSON *tmp = cJSON_CreateObject();
         if (!tmp || (wv && !cJSON_AddItemReferenceToObject(tmp, "with_vector",
                                                            (cJSON *)wv))) {

@@ -20,7 +20,8 @@
  *     to exclude) hits and the first offset are skipped;
  *   - points referenced by id in a query (nearest by id, recommend
  *     examples) are left out of the answer when they live in the searched
- *     collection (query API) or always (legacy recommend), as Qdrant does;
+ *     collection, by the query API and the legacy recommend alike (a
+ *     lookup_from collection's ids say nothing of this one's points);
  *   - recommend average_vector: query = avg(positive) + (avg(positive) -
  *     avg(negative)) over the examples (raw examples normalised first under
  *     cosine), then an ordinary search;
@@ -57,7 +58,8 @@
  * (id, score) lists and need nothing more.  A sparse query (sparse.h) is
  * a PK_SPARSE leaf.  A multivector (multivec.h) is searched by MaxSim with
  * a matrix query, or one vector taken as a matrix of one row, as Qdrant
- * does; its scores are higher-better whatever the distance.
+ * does; its scores are post-processed as Qdrant's (qv_multi_search:
+ * sqrt(|MaxSim|) under euclid, |MaxSim| under manhattan, lower-better).
  *
  * Discover and context (query {"discover": {target, context}}, {"context":
  * pairs}, and the legacy POST /points/discover and /discover/batch, which
@@ -431,8 +433,8 @@ static bool example_vector(qvs_call *p, plan *q, const cJSON *ex,
 
 /* Reads a list of examples into a new matrix *rows (n rows of dim). */
 static bool example_list(qvs_call *p, plan *q, const cJSON *list,
-                         const char *name, const char *using, bool legacy,
-                         float **rows, size_t *n)
+                         const char *name, const char *using, float **rows,
+                         size_t *n)
 {
     *rows = NULL;
     *n = 0;
@@ -450,7 +452,11 @@ static bool example_list(qvs_call *p, plan *q, const cJSON *list,
     for (const cJSON *e = list->child; e; e = e->next, i++) {
         char at[96];
         snprintf(at, sizeof(at), "%s[%zu]", name, i);
-        if (!example_vector(p, q, e, using, legacy, m + i * (size_t)dim, at)) {
+        /* Only a point of the searched collection is left out, by either
+         * API (tests/openapi/test_multicollection_reco.py: a legacy
+         * recommend by ids of a lookup_from collection equals one by their
+         * raw vectors). */
+        if (!example_vector(p, q, e, using, false, m + i * (size_t)dim, at)) {
             free(m);
             return false;
         }
@@ -645,8 +651,8 @@ static bool example_x(qvs_call *p, plan *q, const cJSON *ex, const char *using,
 /* A list of sparse or multivector examples into a new array *out (*n of
  * them, zeroed first so that a failure part way frees cleanly). */
 static bool example_xlist(qvs_call *p, plan *q, const cJSON *list,
-                          const char *name, const char *using, bool legacy,
-                          xvec **out, size_t *n)
+                          const char *name, const char *using, xvec **out,
+                          size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -663,7 +669,8 @@ static bool example_xlist(qvs_call *p, plan *q, const cJSON *list,
     for (const cJSON *e = list->child; e; e = e->next, i++) {
         char at[96];
         snprintf(at, sizeof(at), "%s[%zu]", name, i);
-        if (!example_x(p, q, e, using, legacy, &(*out)[i], at))
+        /* as in example_list: only this collection's points are left out */
+        if (!example_x(p, q, e, using, false, &(*out)[i], at))
             return false;
     }
     return true;
@@ -802,10 +809,9 @@ static bool plan_recommend(qvs_call *p, plan *q, const cJSON *o,
                                    "ID required with this strategy");
     q->xkind = q->vec->sparse || qvs_mv_is_multi(q->vec);
     if (q->xkind) {
-        if (!example_xlist(p, q, jpos, "positive", using, legacy, &q->xpos,
+        if (!example_xlist(p, q, jpos, "positive", using, &q->xpos,
                            &q->n_pos) ||
-            !example_xlist(p, q, jneg, "negative", using, legacy, &q->xneg,
-                           &q->n_neg))
+            !example_xlist(p, q, jneg, "negative", using, &q->xneg, &q->n_neg))
             return false;
         if (s == 0 && q->n_pos == 0)
             return qj_fail_input(p->resp, "Positive vectors should not be "
@@ -821,10 +827,8 @@ static bool plan_recommend(qvs_call *p, plan *q, const cJSON *o,
         q->kind = s == 1 ? PK_RECO_BEST : PK_RECO_SUM;
         return true;
     }
-    if (!example_list(p, q, jpos, "positive", using, legacy, &q->pos,
-                      &q->n_pos) ||
-        !example_list(p, q, jneg, "negative", using, legacy, &q->neg,
-                      &q->n_neg))
+    if (!example_list(p, q, jpos, "positive", using, &q->pos, &q->n_pos) ||
+        !example_list(p, q, jneg, "negative", using, &q->neg, &q->n_neg))
         return false;
     if (s == 1 || s == 2) {
         q->kind = s == 1 ? PK_RECO_BEST : PK_RECO_SUM;
@@ -1637,6 +1641,22 @@ static bool plan_query(qvs_call *p, const cJSON *o, plan *q)
     return share_excludes(p, q, q);
 }
 
+/* The QueryRequest of POST /points/query: Qdrant's validator names its
+ * fields through the flattened `internal` (QueryRequest { internal:
+ * QueryRequestInternal, shard_key }), so a limit of 0 is
+ * "internal.limit: ..." there (tests/openapi/test_query.py). */
+static bool plan_query_root(qvs_call *p, const cJSON *o, plan *q)
+{
+    const cJSON *lim = member(o, "limit");
+    uint64_t v;
+    if (lim && cJSON_IsNumber(lim) && qj_u64(lim, &v) && v == 0) {
+        memset(q, 0, sizeof(*q));
+        return qj_fail_validation(p->resp, "internal.limit: value 0 invalid, "
+                                           "must be 1 or larger");
+    }
+    return plan_query(p, o, q);
+}
+
 /* ---- legacy requests ----------------------------------------------------- */
 
 /* SearchRequest: {"vector": [..] | {"name", "vector"}, "limit", ...}. */
@@ -2098,8 +2118,7 @@ static bool run_nearest(qvs_call *p, const plan *q, cJSON *arr)
         s[i].id = hits[i].id;
         s[i].score = hits[i].score;
     }
-    nh = keep_hits(
-        q, q->query_rows || qv_metric_higher_is_better(q->vec->metric), s, nh);
+    nh = keep_hits(q, qv_metric_higher_is_better(q->vec->metric), s, nh);
     if (q->mmr && nh > 1) {
         /* Candidates deleted since the search are dropped. */
         if (!mmr_fetch(p, q, s, &nh, &vecs, &first))
@@ -3046,7 +3065,7 @@ done:
 
 void qvs_points_query(const qvs_req *req, qvs_resp *resp)
 {
-    answer(req, resp, plan_query, true);
+    answer(req, resp, plan_query_root, true);
 }
 
 void qvs_points_query_batch(const qvs_req *req, qvs_resp *resp)

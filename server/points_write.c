@@ -278,6 +278,8 @@ typedef struct column {
     size_t *rows;           /* m: the point index each row came from */
     qvs_sparse_vec *sparse; /* m, for a sparse name (vecs then unused) */
     bool multi;             /* a multivector: the matrices are in mv */
+    bool half;              /* float16 storage under a metric that does not
+                               normalise first: components must fit a half */
     qvs_mv_column mv;
 } column;
 
@@ -309,24 +311,6 @@ static qv_status column_upsert(const qvs_vector *v, const column *col,
                          col->multi ? &col->mv : NULL, texts, lens);
 }
 
-/* The library refuses a vector whose squared norm overflows float
- * (check_vector in core/collection.c).  A named collection writes its
- * vectors in phase 3, after the registry, so that refusal must come in
- * phase 1 or the registry would keep a change the request reports as
- * failed (found by fuzz_http_body). */
-static bool norm_fits(qvs_call *p, const float *v, uint32_t dim,
-                      const char *where)
-{
-    double sq = 0.0;
-    for (uint32_t i = 0; i < dim; i++)
-        sq += (double)v[i] * v[i];
-    return sq <= (double)3.0e38f ||
-           qj_fail_input(p->resp,
-                         "%s: vector is too large: its squared norm "
-                         "overflows float",
-                         where);
-}
-
 /* Parses one given vector j of name k into row dst (dense) or *sv
  * (sparse), with where in messages. */
 static bool parse_one(qvs_call *p, size_t k, const cJSON *j, float *dst,
@@ -342,14 +326,42 @@ static bool parse_one(qvs_call *p, size_t k, const cJSON *j, float *dst,
         return qj_fail_input(p->resp,
                              "Conversion between sparse and regular vectors "
                              "failed");
-    if (v->sparse)
+    if (v->sparse) {
+        /* Qdrant's validator names the value of a point's map of named
+         * vectors "?" (the key unnamed): "points[i].vector.?.values". */
+        char vw[64];
+        unsigned long pi;
+        if (p->coll->named && v->name[0] &&
+            sscanf(where, "points[%lu]", &pi) == 1) {
+            snprintf(vw, sizeof(vw), "points[%lu].vector.?", pi);
+            where = vw;
+        }
         return qvs_sparse_from_input(j, false, sv, p->resp, where);
+    }
     if (qvs_sparse_is_json(j))
         return qj_fail_input(p->resp,
                              "Conversion between sparse and regular vectors "
                              "failed");
-    return qj_vector(j, dst, v->size, p->resp, where) &&
-           norm_fits(p, dst, v->size, where);
+    /* Components must be finite (qj_vector); a squared norm past float's
+     * range is stored, as Qdrant does (core/collection.c). */
+    return qj_vector(j, dst, v->size, p->resp, where);
+}
+
+/* The library refuses a float16 component that would round to infinity
+ * (qv_upsert: QV_ERANGE, core/collection.c).  A named collection writes its
+ * vectors in phase 3, after the registry, so that refusal must come here,
+ * in phase 1, or the registry would keep a point the request reports as
+ * failed.  The bound is the library's: 65520, halfway between the largest
+ * half and 2^16, rounds to infinity. */
+static bool halves_fit(qvs_call *p, const float *x, size_t n, const char *where)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!(x[i] < 65520.0f && x[i] > -65520.0f))
+            return qj_fail_input(p->resp,
+                                 "%s: component %zu (%g) is out of the "
+                                 "float16 range (+-65504)",
+                                 where, i, (double)x[i]);
+    return true;
 }
 
 /* Validates every given vector of s (kept or not) and packs those of the
@@ -378,6 +390,10 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
         if (v->sparse)
             cols[k].sparse = calloc(m ? m : 1, sizeof(qvs_sparse_vec));
         cols[k].multi = qvs_mv_is_multi(v);
+        qv_collection_config vc;
+        cols[k].half =
+            !v->sparse && qv_collection_get_config(v->coll, &vc) == QV_OK &&
+            vc.datatype == QV_DATATYPE_FLOAT16 && vc.metric != QV_METRIC_COSINE;
         if (!cols[k].ids || !cols[k].vecs || !cols[k].rows ||
             (v->sparse && !cols[k].sparse)) {
             oom(p);
@@ -400,8 +416,18 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
             char w[160];
             vec_where(p, s, i, k, w, sizeof(w));
             if (c->multi) {
+                size_t f0 = c->mv.n_floats;
+                /* Qdrant's validator names a matrix in a point's map of
+                 * named vectors "points[i].vector.?.data" (the map key
+                 * unnamed; tests/openapi/test_multi_vector.py). */
+                const char *name = p->coll->vectors[k].name;
+                if (!s->batch && p->coll->named && name[0])
+                    snprintf(w, sizeof(w), "points[%zu].vector.?.data", i);
                 if (!qvs_mv_parse(&p->coll->vectors[k], j, kept ? &c->mv : NULL,
                                   p->resp, w))
+                    goto done;
+                if (c->half && kept &&
+                    !halves_fit(p, c->mv.rows + f0, c->mv.n_floats - f0, w))
                     goto done;
             } else {
                 if (!p->coll->vectors[k].sparse &&
@@ -410,7 +436,8 @@ static bool pack_columns(qvs_call *p, const pset *s, const bool *keep,
                 qvs_sparse_vec tmp = {0};
                 qvs_sparse_vec *sv =
                     kept && c->sparse ? &c->sparse[c->m] : &tmp;
-                if (!parse_one(p, k, j, dst, sv, w))
+                if (!parse_one(p, k, j, dst, sv, w) ||
+                    (c->half && !halves_fit(p, dst, dim, w)))
                     goto done;
                 if (sv == &tmp)
                     qvs_sparse_vec_free(&tmp);

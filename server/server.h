@@ -197,6 +197,10 @@ typedef struct qvs_route_stats {
     atomic_uint_least64_t by_status[QVS_N_STATUS];
     atomic_uint_least64_t buckets[QVS_N_BUCKETS + 1]; /* last: +Inf */
     atomic_uint_least64_t sum_ns;
+    /* For /telemetry's OperationDurationStatistics: the time spent per
+     * status slot and when the route last answered (Unix ms). */
+    atomic_uint_least64_t sum_ns_by_status[QVS_N_STATUS];
+    atomic_uint_least64_t last_ms;
 } qvs_route_stats;
 
 typedef struct qvs_metrics {
@@ -344,6 +348,11 @@ void qvs_catalog_close(qvs_catalog *cat);
 /* Qdrant's rules for a new collection or alias name: NULL if valid, else
  * the reason ("collection name cannot contain \"/\" char"). */
 const char *qvs_name_invalid(const char *name);
+
+/* A control character in a collection name (Qdrant 1.19 refuses one in
+ * any collection path with 422, tests/openapi/test_collection_exists.py):
+ * NULL if there is none, else the reason, written into buf (cap bytes). */
+const char *qvs_name_control(const char *name, char *buf, size_t cap);
 
 /* Creates collection name from a CreateCollection body.  Fails (into r)
  * with 409 if it exists, 400 if an alias has that name, 400/422 for a bad

@@ -531,9 +531,11 @@ static bool snapshot_path(const qvs_req *req, char *path, size_t cap,
     char coll[1024], dir[PATH_MAX];
     const char *name = req->n_params > 1 ? req->params[1] : "";
     if (!qvs_snap_name_ok(name))
-        return qvs_fail(r, 400,
-                        "Bad request: invalid snapshot name `%s`: a plain "
-                        "file name ending in .snapshot is required",
+        /* No snapshot can have such a name: Qdrant answers 404 (its
+         * tests/openapi/test_snapshot.py, path traversal cases). */
+        return qvs_fail(r, 404,
+                        "Not found: Snapshot %s not found (a plain file "
+                        "name ending in .snapshot is required)",
                         name);
     struct stat st;
     if (!existing(req, coll, sizeof(coll), r))
@@ -1003,11 +1005,17 @@ bool qvs_snap_restore_from(const qvs_req *req, const char *path,
 /* ---- recover and upload ----------------------------------------------------
  */
 
+/* Qdrant 1.19's answer to a file:// location outside its snapshots
+ * directory: 400 "Snapshot file path must be inside the snapshots
+ * directory" (tests/openapi/test_snapshot.py).  Here the allowed directory
+ * is the storage directory, which holds the snapshots; and unlike Qdrant,
+ * which first answers "does not exist" for a missing file, a location
+ * outside gets this one answer whether or not its file exists. */
 static bool outside(qvs_resp *r)
 {
-    return qvs_fail(r, 403,
-                    "Forbidden: snapshot locations must be inside the "
-                    "storage directory");
+    return qvs_fail(r, 400,
+                    "Bad request: Snapshot file path must be inside the "
+                    "snapshots directory (this server's storage directory)");
 }
 
 /* True when path lies strictly below dir (both absolute, normalised). */
@@ -1091,11 +1099,20 @@ bool qvs_snap_location_path(const qvs_req *req, const char *loc, char *out,
      * refused before anything is looked up, and one that leads outside
      * through a link is refused the same way whether or not its target
      * exists.  Only a name missing inside the storage answers 404. */
+    /* file://HOST/path: only an empty host or localhost name this
+     * machine, and the path must be absolute (Qdrant's message). */
+    const char *fp = loc + 7;
+    if (strncmp(fp, "localhost/", 10) == 0)
+        fp += 9;
+    if (fp[0] != '/')
+        return qvs_fail(r, 400,
+                        "Bad request: Invalid snapshot URI, file path must "
+                        "be absolute or on localhost");
     char root[PATH_MAX], real[PATH_MAX], lex[PATH_MAX], lroot[PATH_MAX];
     if (!realpath(qvs_catalog_dir(req->catalog), root) ||
         !lexical_abs(qvs_catalog_dir(req->catalog), lroot, sizeof(lroot)))
         return qvs_fail(r, 500, "Service internal error: storage path");
-    if (!lexical_abs(loc + 7, lex, sizeof(lex)) ||
+    if (!lexical_abs(fp, lex, sizeof(lex)) ||
         (!under(lex, root) && !under(lex, lroot)))
         return outside(r);
     if (!realpath(lex, real)) {

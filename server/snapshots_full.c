@@ -296,9 +296,11 @@ static bool full_path(const qvs_req *req, char *path, size_t cap, qvs_resp *r)
     char top[PATH_MAX];
     struct stat st;
     if (!qvs_snap_name_ok(name))
-        return qvs_fail(r, 400,
-                        "Bad request: invalid snapshot name `%s`: a plain "
-                        "file name ending in .snapshot is required",
+        /* No snapshot can have such a name: Qdrant answers 404 (its
+         * tests/openapi/test_snapshot.py, path traversal cases). */
+        return qvs_fail(r, 404,
+                        "Not found: Snapshot %s not found (a plain file "
+                        "name ending in .snapshot is required)",
                         name);
     int n = top_dir(req, false, top, sizeof(top))
                 ? snprintf(path, cap, "%s/%s", top, name)

@@ -188,9 +188,11 @@ static bool shard_snapshot_path(const qvs_req *req, char *path, size_t cap,
     if (!shard_ok(req, coll, sizeof(coll), r))
         return false;
     if (!qvs_snap_name_ok(name))
-        return qvs_fail(r, 400,
-                        "Bad request: invalid snapshot name `%s`: a plain "
-                        "file name ending in .snapshot is required",
+        /* No snapshot can have such a name: Qdrant answers 404 (its
+         * tests/openapi/test_snapshot.py, path traversal cases). */
+        return qvs_fail(r, 404,
+                        "Not found: Snapshot %s not found (a plain file "
+                        "name ending in .snapshot is required)",
                         name);
     struct stat st;
     int n;

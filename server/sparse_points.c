@@ -5,11 +5,15 @@
  *
  * Validation follows Qdrant's SparseVector (lib/sparse/src/common/
  * sparse_vector.rs, validate_sparse_vector_impl): lengths differ ->
- * "values: must be the same length as indices", a repeated index ->
- * "indices: must be unique", each a 422 "Validation error in JSON body:
- * [<path>.values: ...]".  Types are serde's: indices u32, values f32 (a
- * non-number, a negative or fractional index is a 400 format error).
- * Stored vectors come back sorted by index, as Qdrant returns them.
+ * "values: Validation error: must be the same length as indices [{}]", a
+ * repeated index -> "indices: Validation error: must be unique [{}]" (the
+ * validator crate's rendering of a custom error without parameters), each
+ * a 422 "Validation error in JSON body: [<path>.values: ...]", the path of
+ * a named vector in a point list being "points[i].vector.?" as Qdrant's
+ * (tests/openapi/test_sparse_vector_validations.py).  Types are serde's:
+ * indices u32, values f32 (a non-number, a negative or fractional index is a
+ * 400 format error). Stored vectors come back sorted by index, as Qdrant
+ * returns them.
  */
 #include "sparse.h"
 #include "bm25.h"
@@ -120,13 +124,16 @@ bool qvs_sparse_parse(const cJSON *j, qvs_sparse_vec *out, qvs_resp *r,
          parse_values(jv, out->values, r, where);
     if (ok && ni != nv)
         ok = qj_fail_validation(r,
-                                "%s.values: must be the same length as "
-                                "indices",
+                                "%s.values: Validation error: must be the "
+                                "same length as indices [{}]",
                                 where);
     if (ok && !unique(out->indices, (uint32_t)ni, r))
         ok = r->http_status == 500
                  ? false
-                 : qj_fail_validation(r, "%s.indices: must be unique", where);
+                 : qj_fail_validation(r,
+                                      "%s.indices: Validation error: must be "
+                                      "unique [{}]",
+                                      where);
     if (!ok) {
         qvs_sparse_vec_free(out);
         return false;

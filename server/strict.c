@@ -235,15 +235,25 @@ static const char *const *serving_types(const cJSON *cond)
     static const char *const nu[] = {"float", "integer", NULL};
     static const char *const dt[] = {"datetime", NULL};
     static const char *const geo[] = {"geo", NULL};
+    static const char *const lookup_any[] = {"integer", "keyword", "uuid",
+                                             NULL};
     const cJSON *m = member(cond, "match");
     if (m) {
         if (member(m, "text") || member(m, "phrase") || member(m, "text_any"))
             return tx;
         const cJSON *v = member(m, "value");
-        if (!v && (v = member(m, "any")))
-            v = cJSON_IsArray(v) ? v->child : NULL;
-        if (!v && (v = member(m, "except")))
-            v = cJSON_IsArray(v) ? v->child : NULL;
+        const cJSON *list = v ? NULL : member(m, "any");
+        if (!v && !list)
+            list = member(m, "except");
+        /* An empty list has no element to tell its type by: any index
+         * that answers a match serves it (an empty `any` matches nothing,
+         * an empty `except` every value; tests/openapi/
+         * test_match_any_empty.py), rather than the keyword index an
+         * empty list of strings would ask for. */
+        if (cJSON_IsArray(list) && !list->child)
+            return lookup_any;
+        if (list)
+            v = cJSON_IsArray(list) ? list->child : NULL;
         if (cJSON_IsBool(v))
             return bo;
         if (cJSON_IsNumber(v))
@@ -479,15 +489,23 @@ static size_t listed_points(const cJSON *b)
     return cJSON_IsArray(ids) ? (size_t)cJSON_GetArraySize(ids) : 0;
 }
 
-/* Bytes of the collection's dense vectors (float32), as Qdrant's
- * estimated_local_vector_storage_size. */
+/* Bytes of the collection's dense vectors, as Qdrant's
+ * estimated_local_vector_storage_size: each point's dim elements of its
+ * datatype (4 bytes float32, 2 float16, 1 uint8), as its storages'
+ * size_of_available_vectors_in_bytes count them (count * dim *
+ * size_of::<T>(), lib/segment/src/vector_storage/dense/). */
 static double vector_bytes(const qvs_coll *c)
 {
     double total = 0;
     for (size_t i = 0; i < c->n_vectors; i++) {
         uint64_t n = 0;
         qv_count(c->vectors[i].coll, &n);
-        total += (double)n * c->vectors[i].size * sizeof(float);
+        qv_collection_config cfg;
+        qv_collection_get_config(c->vectors[i].coll, &cfg);
+        double elem = cfg.datatype == QV_DATATYPE_FLOAT16 ? 2
+                      : cfg.datatype == QV_DATATYPE_UINT8 ? 1
+                                                          : sizeof(float);
+        total += (double)n * c->vectors[i].size * elem;
     }
     return total;
 }

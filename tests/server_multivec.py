@@ -231,17 +231,33 @@ def main():
 
         # Qdrant's errors.
         up = "/collections/mv/points?wait=true"
+        # [] is an empty dense vector to Qdrant (its Vector is an untagged
+        # enum trying the dense form first): a dimension error.
         error(srv, "PUT", up, {"points": [{"id": 900, "vector": {"colbert": []}}]},
-              422, "multi vector must not be empty")
+              400, f"Vector dimension error: expected dim: {DIM}, got 0")
         error(srv, "PUT", up, {"points": [{"id": 900, "vector": {
             "colbert": [[1] * DIM, [1] * (DIM - 1)]}}]},
             422, "all vectors must have the same dimension")
+        # Qdrant's validator names the matrix of a named vector "?.data".
+        error(srv, "PUT", up, {"points": [{"id": 900, "vector": {
+            "colbert": [[1] * DIM, []]}}]},
+            422, "[points[0].vector.?.data: all vectors must be non-empty]")
         error(srv, "PUT", up, {"points": [{"id": 900, "vector": {
             "colbert": [[1] * (DIM + 1)]}}]},
             400, f"Vector dimension error: expected dim: {DIM}, got {DIM + 1}")
+        # A plain vector for a multivector is a matrix of one row (Qdrant's
+        # tests/openapi/test_multi_vector.py, test_upsert_legacy_api).
+        ok(srv, "PUT", up, {"points": [{"id": 900, "vector": {
+            "colbert": [1] * DIM}}]})
+        got = ok(srv, "GET", "/collections/mv/points/900")
+        rows = got["vector"]["colbert"]  # one row, normalised (cosine)
+        assert len(rows) == 1 and all(
+            abs(x - DIM ** -0.5) < 1e-6 for x in rows[0]), got
+        ok(srv, "POST", "/collections/mv/points/delete?wait=true",
+           {"points": [900]})
         error(srv, "PUT", up, {"points": [{"id": 900, "vector": {
-            "colbert": [1] * DIM}}]},
-            400, "Conversion between multi and regular vectors failed")
+            "colbert": [1] * (DIM - 1)}}]},
+            400, f"Vector dimension error: expected dim: {DIM}, got {DIM - 1}")
         error(srv, "PUT", up, {"points": [{"id": 900, "vector": {
             "dense": [[1, 2, 3, 4]]}}]},
             400, "Conversion between multi and regular vectors failed")

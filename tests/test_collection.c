@@ -208,7 +208,6 @@ START_TEST(test_bad_vectors_change_nothing)
     ck_assert_int_eq(qv_upsert(c, &id, good, 3), QV_OK);
 
     float nanv[3] = {1, NAN, 1}, infv[3] = {INFINITY, 0, 0};
-    float huge[3] = {3e19f, 3e19f, 0};
     ck_assert_int_eq(qv_upsert(c, &id, nanv, 3), QV_ENONFINITE);
     char msg[256];
     qv_collection_errmsg(c, msg, sizeof(msg));
@@ -216,7 +215,6 @@ START_TEST(test_bad_vectors_change_nothing)
     ck_assert_int_eq(qv_upsert(c, &id, infv, 3), QV_ENONFINITE);
     qv_collection_errmsg(c, msg, sizeof(msg));
     ck_assert_ptr_nonnull(strstr(msg, "infinite"));
-    ck_assert_int_eq(qv_upsert(c, &id, huge, 3), QV_ENONFINITE);
     ck_assert_int_eq(qv_upsert(c, &id, good, 2), QV_EDIM);
     qv_collection_errmsg(c, msg, sizeof(msg));
     ck_assert_ptr_nonnull(strstr(msg, "expects 3"));
@@ -245,6 +243,84 @@ START_TEST(test_bad_vectors_change_nothing)
     ck_assert_mem_eq(out, good, sizeof(good));
     ck_assert_int_eq(qv_upsert_batch(c, ids, rows, 0, 3), QV_OK);
     qv_collection_release(c);
+}
+END_TEST
+
+/* Qdrant stores a vector whose squared norm overflows float (its upsert
+ * checks the dimension only; lib/api/src/rest/schema.rs VectorStruct), so
+ * the library does too.  Its products overflow: +inf is the best dot
+ * score there is, and inf - inf (a product of [1e30, 1e30] with
+ * [-1e30, 1e30]) is NaN, which must neither break the heaps nor depend on
+ * the path taken: it ranks last, as the worst distance, after every
+ * finite score, on the exact scan, the graph and the batch alike. */
+START_TEST(test_huge_dot_vectors_stored)
+{
+    for (int graph = 0; graph < 2; graph++) {
+        qv_collection_config cfg;
+        qv_collection_config_init(&cfg);
+        cfg.dim = 4;
+        cfg.metric = QV_METRIC_DOT;
+        if (graph)
+            cfg.full_scan_threshold_kb = 0; /* the graph from the start */
+        qv_collection *c = NULL;
+        ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
+        float rows[5][4] = {{1e30f, 1e30f, 0, 0},
+                            {-1e30f, 1e30f, 0, 0},
+                            {1, 2, 0, 0},
+                            {1e30f, -1e30f, 0, 0},
+                            {0, 0, 1, 1}};
+        for (uint64_t i = 0; i < 5; i++) {
+            qv_point_id id = qv_id_from_num(i + 1);
+            ck_assert_int_eq(qv_upsert(c, &id, rows[i], 4), QV_OK);
+        }
+        float back[4];
+        qv_point_id one = qv_id_from_num(1);
+        ck_assert_int_eq(qv_get(c, &one, back, 4), QV_OK);
+        ck_assert(back[0] == 1e30f && back[1] == 1e30f); /* kept as given */
+
+        qv_search_params p;
+        qv_search_params_init(&p);
+        float q[4] = {1e30f, 1e30f, 0, 0};
+        qv_hit a[10], b[10];
+        size_t na = 0, nb = 0;
+        for (int mode = 0; mode < 3; mode++) {
+            p.exact = mode == 1;
+            if (mode < 2)
+                ck_assert_int_eq(qv_search(c, q, 4, &p, a, &na), QV_OK);
+            else
+                ck_assert_int_eq(qv_search_batch(c, q, 1, 4, &p, a, &na),
+                                 QV_OK);
+            ck_assert_uint_eq(na, 5);
+            /* 1: +inf; 3: 3e30; 5: 0; 2 and 4: NaN, last, by id. */
+            ck_assert_uint_eq(a[0].id.u.num, 1);
+            ck_assert(isinf(a[0].score) && a[0].score > 0);
+            ck_assert_uint_eq(a[1].id.u.num, 3);
+            ck_assert_float_eq_tol(a[1].score, 3e30f, 1e24f);
+            ck_assert_uint_eq(a[2].id.u.num, 5);
+            ck_assert(a[2].score == 0.0f);
+            ck_assert(!isfinite(a[3].score) && !isfinite(a[4].score));
+            ck_assert(a[3].id.u.num == 2 || a[3].id.u.num == 4);
+            ck_assert(a[4].id.u.num == 2 || a[4].id.u.num == 4);
+            ck_assert(a[3].id.u.num != a[4].id.u.num);
+            /* The same answer twice. */
+            if (mode < 2)
+                ck_assert_int_eq(qv_search(c, q, 4, &p, b, &nb), QV_OK);
+            else
+                ck_assert_int_eq(qv_search_batch(c, q, 1, 4, &p, b, &nb),
+                                 QV_OK);
+            ck_assert_uint_eq(nb, na);
+            for (size_t i = 0; i < na; i++)
+                ck_assert_uint_eq(a[i].id.u.num, b[i].id.u.num);
+        }
+        /* An ordinary query scores them finitely. */
+        float small[4] = {1, 0, 0, 0};
+        p.exact = false;
+        ck_assert_int_eq(qv_search(c, small, 4, &p, a, &na), QV_OK);
+        ck_assert_uint_eq(na, 5);
+        ck_assert_uint_eq(a[0].id.u.num, 1);
+        ck_assert(a[0].score == 1e30f);
+        qv_collection_release(c);
+    }
 }
 END_TEST
 
@@ -416,6 +492,7 @@ int main(void)
     tcase_add_test(tc, test_cosine_normalises_and_zero_stays_zero);
     tcase_add_test(tc, test_cosine_keeps_unit_vectors_exactly);
     tcase_add_test(tc, test_bad_vectors_change_nothing);
+    tcase_add_test(tc, test_huge_dot_vectors_stored);
     tcase_add_test(tc, test_batch_last_duplicate_wins);
     tcase_add_test(tc, test_delete_and_slot_reuse);
     tcase_add_test(tc, test_payload_bytes);

@@ -1285,9 +1285,11 @@ END_TEST
 START_TEST(query_refused)
 {
     seed_c();
+    /* QueryRequest flattens its fields as `internal` (Qdrant's
+     * tests/openapi/test_query.py expects this path). */
     ERR(call(qvs_points_query, "c", "{\"query\":[1,0],\"limit\":0}"), 422,
-        "Validation error in JSON body: [limit: value 0 invalid, must be 1 "
-        "or larger]");
+        "Validation error in JSON body: [internal.limit: value 0 invalid, "
+        "must be 1 or larger]");
     ERR(call(qvs_points_query, "c",
              "{\"query\":[1,0],\"params\":{\"hnsw_ef\":0}}"),
         422,
@@ -1505,12 +1507,14 @@ START_TEST(legacy_recommend)
                   "{\"positive\":[1],\"negative\":[2],\"limit\":3}");
     OK(o);
     ck_assert_str_eq(ids_of(o->res), "4,3,5");
-    /* Legacy lookups exclude the referenced ids even from elsewhere; the
-     * query API only those of the searched collection. */
+    /* Ids of a lookup_from collection name its points, not the searched
+     * collection's: neither API leaves out this collection's point 4
+     * (Qdrant's tests/openapi/test_multicollection_reco.py,
+     * test_recommend_lookup: by ids with lookup_from equals by vectors). */
     o = call(qvs_points_recommend, "d",
              "{\"positive\":[4],\"limit\":2,\"lookup_from\":{\"collection\":"
              "\"other\"}}");
-    ck_assert_str_eq(ids_of(o->res), "1,3");
+    ck_assert_str_eq(ids_of(o->res), "4,1");
     o = call(qvs_points_query, "d",
              "{\"query\":{\"recommend\":{\"positive\":[4]}},\"limit\":2,"
              "\"lookup_from\":{\"collection\":\"other\"}}");

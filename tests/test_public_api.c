@@ -113,7 +113,7 @@ START_TEST(describe_with_graph)
     ck_assert_int_eq(qv_snapshot_describe(path, &f, err, sizeof(err)), QV_OK);
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_eq(f->file_bytes, (uint64_t)st.st_size);
-    ck_assert_uint_eq(f->format_version, 1);
+    ck_assert_uint_eq(f->format_version, 2);
     ck_assert_uint_eq(f->config.dim, 8);
     ck_assert_int_eq(f->config.metric, QV_METRIC_DOT);
     ck_assert_uint_eq(f->config.hnsw_m, QV_DEFAULT_HNSW_M);

@@ -771,6 +771,120 @@ START_TEST(changes_race_searches)
 }
 END_TEST
 
+/* A write that crosses a doubling trains afresh after its write lock is
+ * released: when the fresh codes are built, the old ones still serve, a
+ * search runs (it would wait forever behind a held write lock: the hook
+ * runs in the writer's thread), and the upsert returns with the new
+ * training installed. */
+typedef struct {
+    qv_collection *c;
+    const float *queries;
+    int calls;
+    uint64_t trained_on_seen;
+    int searched;
+} train_ctx;
+
+static void search_in_hook(void *arg)
+{
+    train_ctx *x = arg;
+    x->calls++;
+    x->trained_on_seen = x->c->quant_trained_on; /* graph_mu keeps it */
+    qv_search_params p;
+    params_for(&p, QV_RESCORE_AUTO, 0);
+    qv_hit h[K];
+    size_t n = 0;
+    if (qv_search(x->c, x->queries, DIM, &p, h, &n) == QV_OK && n == K)
+        x->searched++;
+}
+
+START_TEST(retraining_runs_beside_searches)
+{
+    float *data = mixture(N, 1), *queries = mixture(NQ, 2);
+    for (size_t k = 0; k < 2; k++) {
+        uint32_t kind = k ? QV_QUANTIZATION_PRODUCT : QV_QUANTIZATION_INT8;
+        qv_collection *c =
+            make(QV_METRIC_EUCLID, kind, k ? QV_PQ_X8 : 0, 0, NULL);
+        train_ctx x = {.c = c, .queries = queries};
+        qvi_quant_set_train_hook(c, search_in_hook, &x);
+        qv_point_id *ids = malloc(N * sizeof(*ids));
+        for (size_t i = 0; i < N; i++)
+            ids[i] = qv_id_from_num(i);
+        ck_assert_int_eq(qv_upsert_batch(c, ids, data, N / 4, DIM), QV_OK);
+        ck_assert_int_eq(x.calls, 1); /* the first training */
+        ck_assert_uint_eq(x.trained_on_seen, 0);
+        ck_assert_uint_eq(c->quant_trained_on, N / 4);
+        /* N/4 more: not yet double the training count. */
+        ck_assert_int_eq(
+            qv_upsert_batch(c, ids + N / 4, data + N / 4 * DIM, N / 8, DIM),
+            QV_OK);
+        ck_assert_int_eq(x.calls, 1);
+        ck_assert(c->quant_ok && !c->quant_retrain);
+        /* The rest crosses the doubling: trained again beside a search. */
+        size_t done = N / 4 + N / 8;
+        ck_assert_int_eq(
+            qv_upsert_batch(c, ids + done, data + done * DIM, N - done, DIM),
+            QV_OK);
+        ck_assert_int_eq(x.calls, 2);
+        ck_assert_uint_eq(x.trained_on_seen, N / 4);
+        ck_assert_int_eq(x.searched, 2);
+        ck_assert_uint_eq(c->quant_trained_on, N);
+        ck_assert(c->quant_ok && !c->quant_retrain);
+        qvi_quant_set_train_hook(c, NULL, NULL);
+        qv_search_params p;
+        params_for(&p, QV_RESCORE_ON, 2.0);
+        ck_assert(recall(c, queries, &p) >= 0.8);
+        free(ids);
+        qv_collection_release(c);
+    }
+    free(data);
+    free(queries);
+}
+END_TEST
+
+/* Vectors rewritten while set_quantization builds its codes under the
+ * shared lock are re-encoded before the swap: scores read from the codes
+ * alone (no rescoring) still rank as the floats do.  Before the write
+ * counter was kept, the swap installed codes of the old vectors. */
+typedef struct {
+    qv_collection *c;
+    const float *data;
+    int calls;
+} rewrite_ctx;
+
+static void rewrite_in_hook(void *arg)
+{
+    rewrite_ctx *x = arg;
+    if (x->calls++)
+        return;
+    qv_point_id *ids = malloc(N * sizeof(*ids));
+    for (size_t i = 0; i < N; i++)
+        ids[i] = qv_id_from_num((i + N / 2) % N);
+    ck_assert_int_eq(qv_upsert_batch(x->c, ids, x->data, N, DIM), QV_OK);
+    free(ids);
+}
+
+START_TEST(set_quantization_sees_writes_in_between)
+{
+    float *data = mixture(N, 1), *queries = mixture(NQ, 2);
+    qv_collection *c = make(QV_METRIC_EUCLID, QV_QUANTIZATION_NONE, 0, 0, data);
+    rewrite_ctx x = {.c = c, .data = data};
+    qvi_quant_set_train_hook(c, rewrite_in_hook, &x);
+    qv_collection_config cfg;
+    ck_assert_int_eq(qv_collection_get_config(c, &cfg), QV_OK);
+    cfg.quantization = QV_QUANTIZATION_INT8;
+    cfg.quant_quantile = 0.99f;
+    ck_assert_int_eq(qv_collection_set_quantization(c, &cfg), QV_OK);
+    ck_assert_int_eq(x.calls, 1);
+    qvi_quant_set_train_hook(c, NULL, NULL);
+    qv_search_params p;
+    params_for(&p, QV_RESCORE_OFF, 0);
+    ck_assert(recall(c, queries, &p) >= 0.8);
+    qv_collection_release(c);
+    free(data);
+    free(queries);
+}
+END_TEST
+
 /* The leaf alone: int8 distances track the float ones. */
 START_TEST(int8_distance_tracks_float)
 {
@@ -830,6 +944,8 @@ int main(void)
     tcase_add_test(tc, wal_replay_round_trip);
     tcase_add_test(tc, wal_record_round_trip);
     tcase_add_test(tc, changes_race_searches);
+    tcase_add_test(tc, retraining_runs_beside_searches);
+    tcase_add_test(tc, set_quantization_sees_writes_in_between);
     tcase_add_loop_test(tc, int8_distance_tracks_float, 0, 4);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -573,7 +573,12 @@ START_TEST(test_corrupt_header)
     refused(&w, 0, QV_EFORMAT, "magic");
 
     FRESH();
-    uint32_t v = 2;
+    uint32_t v = QVI_SNAP_VERSION + 1;
+    memcpy(w.b + 12, &v, 4);
+    refused(&w, 0, QV_EFORMAT, "version");
+
+    FRESH();
+    v = 0;
     memcpy(w.b + 12, &v, 4);
     refused(&w, 0, QV_EFORMAT, "version");
 

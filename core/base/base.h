@@ -177,4 +177,45 @@ void qvi_datatype_apply(uint32_t datatype, float *v, size_t n);
 /* "float32", "float16", "uint8"; NULL for an unknown datatype. */
 const char *qvi_datatype_name(uint32_t datatype);
 
+/* Bytes of one stored element: 4 (float32, and unknown values), 2
+ * (float16), 1 (uint8). */
+size_t qvi_datatype_size(uint32_t datatype);
+/* Writes n values that qvi_datatype_apply already converted to out in the
+ * datatype's element type (n * qvi_datatype_size bytes; exact, as every
+ * value is representable).  float32 copies. */
+void qvi_datatype_encode(uint32_t datatype, const float *in, void *out,
+                         size_t n);
+/* The floats equal to n stored elements (exact). */
+void qvi_datatype_decode(uint32_t datatype, const void *in, float *out,
+                         size_t n);
+
+/* A distance kernel over two rows stored in a datatype's element type.
+ * The rows are typed `const float *` only because the HNSW's kernels
+ * (core/hnsw/hnsw.h, qvi_hnsw_kernel) are: they point at n halves or n
+ * bytes, never read as floats.  The value is the float kernel's on the
+ * decoded values, up to summation order for halves (simd/simd.h, "narrow
+ * kernels"); the byte kernels are exact integers, rounded once to
+ * float. */
+typedef float (*qvi_row_kernel)(const float *a, const float *b, size_t n);
+/* The kernel computing dot (which = 0), squared L2 (1) or L1 (2) on rows
+ * of datatype FLOAT16 or UINT8, or (3, UINT8 only) the cosine similarity
+ * of unnormalised byte rows as Qdrant scores them: dot as f32 /
+ * sqrt(|a|^2 as f32 * |b|^2 as f32), 0 when either norm is 0
+ * (cosine_similarity_bytes, lib/segment/src/spaces/metric_uint/
+ * simple_cosine.rs); NULL for float32 (use simd/'s float kernels) or
+ * anything else. */
+qvi_row_kernel qvi_datatype_kernel(uint32_t datatype, int which);
+#define QVI_ROWK_DOT  0
+#define QVI_ROWK_L2SQ 1
+#define QVI_ROWK_L1   2
+#define QVI_ROWK_COS  3
+
+/* True when cfg's vectors are uint8 under cosine: kept unnormalised and
+ * scored by QVI_ROWK_COS (Qdrant's CosineMetric for VectorElementTypeByte
+ * preprocesses by the `as u8` cast only). */
+static inline bool qvi_byte_cosine(qv_metric metric, uint32_t datatype)
+{
+    return metric == QV_METRIC_COSINE && datatype == QV_DATATYPE_UINT8;
+}
+
 #endif /* QUIVER_BASE_H */

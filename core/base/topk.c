@@ -8,6 +8,7 @@
  */
 #include "core/base/base.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 qv_status qvi_topk_init(qvi_topk *t, size_t k)
@@ -83,6 +84,11 @@ static void sift_up(qvi_topk *t, size_t i)
 
 void qvi_topk_push(qvi_topk *t, uint32_t slot, float dist)
 {
+    /* NaN (a product of vectors too large for float: inf - inf) ranks as
+     * the worst distance, so the heap order stays total and results
+     * deterministic. */
+    if (dist != dist)
+        dist = INFINITY;
     if (t->n < t->k) {
         t->slots[t->n] = slot;
         t->dists[t->n] = dist;

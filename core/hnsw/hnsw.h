@@ -74,8 +74,11 @@
  * dim floats at base + s * stride; stride >= dim (the collection pads rows to
  * a multiple of 16 floats with zeros).  metric must be the index's. */
 typedef struct qvi_vecview {
+    /* Rows of the graph's element type (qvi_hnsw_params.datatype): floats,
+     * or halves or bytes typed as floats (core/base/base.h,
+     * qvi_row_kernel), which only the kernels read. */
     const float *base;
-    size_t stride; /* in floats */
+    size_t stride; /* in floats (4-byte units, whatever the element) */
     uint32_t dim;
     qv_metric metric;
     /* NULL for dense rows.  A graph with a custom distance (multivectors,
@@ -102,6 +105,11 @@ typedef struct qvi_hnsw_params {
      * multivector collection uses MaxSim for both, as Qdrant builds its
      * HNSW over multivectors.  The dot build distance is not used then. */
     qvi_hnsw_kernel custom;
+    /* The element type of the dense rows (qv_datatype): FLOAT32 (the
+     * default) scores with simd/'s float kernels, FLOAT16 and UINT8 with
+     * the narrow ones (qvi_datatype_kernel), for queries encoded the same
+     * way.  Ignored with custom. */
+    uint32_t datatype;
 } qvi_hnsw_params;
 
 /* Fills *p with QV_DEFAULT_HNSW_M, QV_DEFAULT_EF_CONSTRUCT and the default
@@ -350,6 +358,7 @@ struct qvi_hnsw {
      * build distance qvi_hnsw_bdist; see hnsw_build.c, "Inner product". */
     float *sqn;
     qvi_hnsw_kernel l2k; /* the l2sq kernel, for the build distance */
+    uint32_t elem;       /* bytes of a dense row's element: 4, 2 or 1 */
 
     uint32_t cap;
     uint32_t *links0;
@@ -428,13 +437,18 @@ static inline float qvi_hnsw_dist(const qvi_hnsw *h, const float *a,
                                   const float *b)
 {
     float d = h->kern(a, b, h->dim);
+    /* Vectors whose products overflow float are stored (as Qdrant does):
+     * inf - inf inside a kernel gives NaN, which would make every heap
+     * comparison false; NaN ranks as the worst distance instead. */
+    if (d != d)
+        return INFINITY;
     return h->negate ? -d : d;
 }
 
-/* Cache lines of one vector (dim floats; rows start 64-byte aligned). */
+/* Cache lines of one vector (dim elements; rows start 64-byte aligned). */
 static inline unsigned qvi_hnsw_vec_lines(const qvi_hnsw *h)
 {
-    return (h->dim * (unsigned)sizeof(float) + 63) / 64;
+    return (h->dim * h->elem + 63) / 64;
 }
 
 /* Prefetches lines [from, to) of the vector at p. */
@@ -460,8 +474,10 @@ static inline void qvi_hnsw_prefetch(const float *p, unsigned from, unsigned to)
 static inline float qvi_hnsw_bdist(const qvi_hnsw *h, const float *a, float asq,
                                    const float *b, uint32_t sb)
 {
-    if (h->sqn)
-        return 0.5f * (h->l2k(a, b, h->dim) + fabsf(asq - h->sqn[sb]));
+    if (h->sqn) {
+        float d = 0.5f * (h->l2k(a, b, h->dim) + fabsf(asq - h->sqn[sb]));
+        return d != d ? INFINITY : d; /* inf - inf of two huge norms */
+    }
     return qvi_hnsw_dist(h, a, b);
 }
 

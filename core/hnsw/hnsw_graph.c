@@ -68,6 +68,7 @@ void qvi_hnsw_params_init(qvi_hnsw_params *p)
     p->ef_construct = QV_DEFAULT_EF_CONSTRUCT;
     p->seed = 0x5155495645ull;
     p->custom = NULL;
+    p->datatype = QV_DATATYPE_FLOAT32;
 }
 
 qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
@@ -103,6 +104,19 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
         return QV_EINVAL;
     }
 
+    qvi_hnsw_kernel l2k = k->l2sq;
+    uint32_t elem = sizeof(float);
+    if (!p->custom && p->datatype != QV_DATATYPE_FLOAT32) {
+        if (!qvi_datatype_kernel(p->datatype, QVI_ROWK_DOT))
+            return QV_EINVAL;
+        int which = metric == QV_METRIC_EUCLID             ? QVI_ROWK_L2SQ
+                    : metric == QV_METRIC_MANHATTAN        ? QVI_ROWK_L1
+                    : qvi_byte_cosine(metric, p->datatype) ? QVI_ROWK_COS
+                                                           : QVI_ROWK_DOT;
+        kern = qvi_datatype_kernel(p->datatype, which);
+        l2k = qvi_datatype_kernel(p->datatype, QVI_ROWK_L2SQ);
+        elem = (uint32_t)qvi_datatype_size(p->datatype);
+    }
     if (p->custom) {
         kern = p->custom;
         negate = false;
@@ -124,7 +138,8 @@ qv_status qvi_hnsw_create(const qvi_hnsw_params *p, uint32_t dim,
     h->kern = kern;
     h->negate = negate;
     h->custom = p->custom != NULL;
-    h->l2k = k->l2sq;
+    h->l2k = l2k;
+    h->elem = elem;
     h->rec0 = 1 + (size_t)h->m0;
     h->recu = 2 + (size_t)h->m;
     h->max_level = -1;
@@ -315,7 +330,10 @@ qv_status qvi_hnsw_check_view(const qvi_hnsw *h, const qvi_vecview *v)
 {
     if (!v || !v->base)
         return QV_ENULL;
-    if (v->dim != h->dim || v->metric != h->metric || v->stride < v->dim)
+    /* Dense rows must hold dim elements; records (offs) have their own
+     * sizes, which only the custom distance reads. */
+    if (v->dim != h->dim || v->metric != h->metric ||
+        (!v->offs && v->stride * sizeof(float) < (size_t)v->dim * h->elem))
         return QV_EINVAL;
     if ((v->offs != NULL) != h->custom)
         return QV_EINVAL;

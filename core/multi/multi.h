@@ -22,9 +22,13 @@
  *
  * Storage
  * -------
- * One float arena of records; slot s's record starts at offs[s] floats:
- * [n_rows as uint32 bits][n_rows * dim floats, rows packed].  A query is
- * one such record too, so the HNSW index (core/hnsw/) compares a query with
+ * One arena of 4-byte words holding records; slot s's record starts at
+ * offs[s] words: [n_rows as uint32 bits][n_rows * dim elements, rows
+ * packed, zero-padded to a whole word].  An element is the store's
+ * datatype (core/base/datatype.c): a float, or for float16 and uint8 a
+ * half or a byte, so that a narrow collection's matrices take 2x or 4x
+ * less memory; the MaxSim kernels read them with the narrow kernels.  A query
+ * is one such record too, so the HNSW index (core/hnsw/) compares a query with
  * a point and two points through the same kernel, reading records at
  * base + offs[s] (qvi_vecview.offs).  Replacing or clearing a record leaves
  * its floats as garbage; qvi_multi_reserve compacts the arena when garbage
@@ -59,19 +63,33 @@ typedef struct qvi_multi {
     uint32_t nslots;
     uint32_t datatype; /* a qv_datatype: rows are converted to it when made
                           into records (core/base/datatype.c) */
+    uint32_t elem;     /* bytes of an element of datatype: 4, 2 or 1 */
+    float *tmp;        /* dim floats of scratch for puts (writer), made by
+                          qvi_multi_reserve */
 } qvi_multi;
 
-/* An empty store for rows of dim floats under metric. */
-void qvi_multi_init(qvi_multi *m, uint32_t dim, qv_metric metric);
+/* An empty store for rows of dim components under metric, kept in the
+ * element type of datatype. */
+void qvi_multi_init(qvi_multi *m, uint32_t dim, qv_metric metric,
+                    uint32_t datatype);
 
 /* Frees the arrays (m itself is the caller's). */
 void qvi_multi_free(qvi_multi *m);
 
-/* Floats of the record of a matrix of n_rows rows (no overflow: callers
- * bound n_rows by QV_MAX_MULTI_ROWS and dim by QV_MAX_DIM). */
-static inline size_t qvi_multi_record_floats(uint32_t dim, uint32_t n_rows)
+/* Words (4 bytes, "floats") of the record of a matrix of n_rows rows of
+ * elem-byte elements (no overflow: callers bound n_rows by
+ * QV_MAX_MULTI_ROWS and dim by QV_MAX_DIM). */
+static inline size_t qvi_multi_record_floats(uint32_t dim, uint32_t n_rows,
+                                             uint32_t elem)
 {
-    return QVI_MULTI_HEADER + (size_t)n_rows * dim;
+    return QVI_MULTI_HEADER + ((size_t)n_rows * dim * elem + 3) / 4;
+}
+
+/* Where row r of a record starts (elements of the store's type). */
+static inline const void *qvi_multi_record_row(const float *rec, uint32_t dim,
+                                               uint32_t elem, uint32_t r)
+{
+    return (const char *)(rec + QVI_MULTI_HEADER) + (size_t)r * dim * elem;
 }
 
 /* Rows of a record. */
@@ -101,10 +119,18 @@ void qvi_multi_put(qvi_multi *m, uint32_t slot, const float *rows,
 
 /* Replaces the (empty) store's contents with copies of the records of
  * slots [0, nslots): slot s's at rows + offs[s] (QVI_MULTI_NONE: none), len
- * floats at rows, all checked by the caller.  QV_OK or QV_ENOMEM
- * (nothing changed).  Writer. */
+ * words at rows, all checked by the caller, their elements src_elem bytes.
+ * Records of another element size than m's (float32 records of a file
+ * written before narrow storage) are converted: each value is converted
+ * to the datatype (qvi_datatype_apply, a no-op on values that were
+ * converted when written) and encoded.  QV_OK or QV_ENOMEM (nothing
+ * changed).  Writer. */
 qv_status qvi_multi_adopt(qvi_multi *m, const float *rows, const uint64_t *offs,
-                          uint64_t len, uint32_t nslots);
+                          uint64_t len, uint32_t nslots, uint32_t src_elem);
+
+/* Reads slot's record rows as n_rows * dim floats into out (decoded,
+ * exact).  Reader. */
+void qvi_multi_read_rows(const qvi_multi *m, const float *rec, float *out);
 
 /* Drops slot's record (deleted point).  Writer. */
 void qvi_multi_clear(qvi_multi *m, uint32_t slot);
@@ -118,14 +144,17 @@ static inline const float *qvi_multi_record(const qvi_multi *m, uint32_t slot)
 }
 
 /* Builds the record of a query matrix into out (qvi_multi_record_floats
- * floats), normalising rows under cosine. */
+ * words), normalising rows under cosine, then converting and encoding
+ * them in the element type; tmp is dim floats of scratch (unused, and may
+ * be NULL, for float32). */
 void qvi_multi_make_record(const qvi_multi *m, const float *rows,
-                           uint32_t n_rows, float *out);
+                           uint32_t n_rows, float *out, float *tmp);
 
-/* The MaxSim distance kernel of metric (qvi_hnsw_kernel's signature): for
- * records a (the query side) and b, with n = dim, returns -MaxSim(a, b),
- * lower is better.  The score is its negation. */
+/* The MaxSim distance kernel of metric over records of datatype's
+ * elements (qvi_hnsw_kernel's signature): for records a (the query side)
+ * and b, with n = dim, returns -MaxSim(a, b), lower is better.  The score
+ * is its negation. */
 typedef float (*qvi_multi_kernel)(const float *a, const float *b, size_t n);
-qvi_multi_kernel qvi_multi_kernel_of(qv_metric metric);
+qvi_multi_kernel qvi_multi_kernel_of(qv_metric metric, uint32_t datatype);
 
 #endif /* QUIVER_MULTI_H */

@@ -14,19 +14,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-void qvi_multi_init(qvi_multi *m, uint32_t dim, qv_metric metric)
+void qvi_multi_init(qvi_multi *m, uint32_t dim, qv_metric metric,
+                    uint32_t datatype)
 {
     memset(m, 0, sizeof(*m));
     m->dim = dim;
     m->metric = metric;
+    m->datatype = datatype;
+    m->elem = (uint32_t)qvi_datatype_size(datatype);
 }
 
 void qvi_multi_free(qvi_multi *m)
 {
     free(m->arena);
     free(m->offs);
+    free(m->tmp);
     m->arena = NULL;
     m->offs = NULL;
+    m->tmp = NULL;
     m->len = m->cap = m->garbage = 0;
     m->nslots = 0;
 }
@@ -59,7 +64,8 @@ static qv_status compact(qvi_multi *m, size_t cap)
         if (m->offs[s] == QVI_MULTI_NONE)
             continue;
         const float *rec = m->arena + m->offs[s];
-        size_t n = qvi_multi_record_floats(m->dim, qvi_multi_record_rows(rec));
+        size_t n = qvi_multi_record_floats(m->dim, qvi_multi_record_rows(rec),
+                                           m->elem);
         memcpy(fresh + len, rec, n * sizeof(float));
         m->offs[s] = len;
         len += n;
@@ -74,6 +80,9 @@ static qv_status compact(qvi_multi *m, size_t cap)
 
 qv_status qvi_multi_reserve(qvi_multi *m, uint32_t nslots, size_t floats)
 {
+    if (m->elem != sizeof(float) && !m->tmp &&
+        !(m->tmp = malloc((size_t)m->dim * sizeof(float))))
+        return QV_ENOMEM;
     qv_status st = grow_slots(m, nslots);
     if (st != QV_OK)
         return st;
@@ -102,21 +111,73 @@ qv_status qvi_multi_reserve(qvi_multi *m, uint32_t nslots, size_t floats)
     return compact(m, cap);
 }
 
-qv_status qvi_multi_adopt(qvi_multi *m, const float *rows, const uint64_t *offs,
-                          uint64_t len, uint32_t nslots)
+/* Copies the records of another element size into arena (room for their
+ * converted size), rewriting the offsets o. */
+static size_t convert_records(const qvi_multi *m, const float *rows,
+                              const uint64_t *offs, uint32_t nslots,
+                              uint32_t src_elem, float *arena, uint64_t *o,
+                              float *tmp)
 {
+    size_t len = 0;
+    for (uint32_t s = 0; s < nslots; s++) {
+        if (offs[s] == QVI_MULTI_NONE) {
+            o[s] = QVI_MULTI_NONE;
+            continue;
+        }
+        const float *src = rows + offs[s];
+        uint32_t n = qvi_multi_record_rows(src);
+        float *dst = arena + len;
+        size_t words = qvi_multi_record_floats(m->dim, n, m->elem);
+        memset(dst, 0, words * sizeof(float));
+        qvi_multi_record_init(dst, n);
+        uint32_t src_dt = src_elem == 2   ? QV_DATATYPE_FLOAT16
+                          : src_elem == 1 ? QV_DATATYPE_UINT8
+                                          : QV_DATATYPE_FLOAT32;
+        for (uint32_t r = 0; r < n; r++) {
+            qvi_datatype_decode(src_dt,
+                                qvi_multi_record_row(src, m->dim, src_elem, r),
+                                tmp, m->dim);
+            qvi_datatype_apply(m->datatype, tmp, m->dim);
+            qvi_datatype_encode(
+                m->datatype, tmp,
+                (void *)qvi_multi_record_row(dst, m->dim, m->elem, r), m->dim);
+        }
+        o[s] = len;
+        len += words;
+    }
+    return len;
+}
+
+qv_status qvi_multi_adopt(qvi_multi *m, const float *rows, const uint64_t *offs,
+                          uint64_t len, uint32_t nslots, uint32_t src_elem)
+{
+    bool convert = src_elem != m->elem;
     size_t cap = len ? (size_t)len : 1;
+    if (convert) { /* the converted size, record by record */
+        cap = 1;
+        for (uint32_t s = 0; s < nslots; s++)
+            if (offs[s] != QVI_MULTI_NONE)
+                cap += qvi_multi_record_floats(
+                    m->dim, qvi_multi_record_rows(rows + offs[s]), m->elem);
+    }
     float *arena = malloc(cap * sizeof(float));
     uint64_t *o = malloc((nslots ? nslots : 1) * sizeof(uint64_t));
-    if (!arena || !o) {
+    float *tmp = convert ? malloc((size_t)m->dim * sizeof(float)) : NULL;
+    if (!arena || !o || (convert && !tmp)) {
         free(arena);
         free(o);
+        free(tmp);
         return QV_ENOMEM;
     }
-    if (len)
-        memcpy(arena, rows, (size_t)len * sizeof(float));
-    if (nslots)
-        memcpy(o, offs, (size_t)nslots * sizeof(uint64_t));
+    if (convert) {
+        len = convert_records(m, rows, offs, nslots, src_elem, arena, o, tmp);
+    } else {
+        if (len)
+            memcpy(arena, rows, (size_t)len * sizeof(float));
+        if (nslots)
+            memcpy(o, offs, (size_t)nslots * sizeof(uint64_t));
+    }
+    free(tmp);
     qvi_multi_free(m);
     m->arena = arena;
     m->cap = cap;
@@ -126,10 +187,39 @@ qv_status qvi_multi_adopt(qvi_multi *m, const float *rows, const uint64_t *offs,
     return QV_OK;
 }
 
+void qvi_multi_read_rows(const qvi_multi *m, const float *rec, float *out)
+{
+    uint32_t n = qvi_multi_record_rows(rec);
+    qvi_datatype_decode(m->elem == sizeof(float) ? QV_DATATYPE_FLOAT32
+                                                 : m->datatype,
+                        rec + QVI_MULTI_HEADER, out, (size_t)n * m->dim);
+}
+
 void qvi_multi_make_record(const qvi_multi *m, const float *rows,
-                           uint32_t n_rows, float *out)
+                           uint32_t n_rows, float *out, float *tmp)
 {
     qvi_multi_record_init(out, n_rows);
+    if (m->elem != sizeof(float)) {
+        /* Narrow: row by row through tmp, the same steps as below. */
+        size_t words = qvi_multi_record_floats(m->dim, n_rows, m->elem);
+        out[words - 1] = 0.0f; /* the padding of the last word */
+        for (uint32_t r = 0; r < n_rows; r++) {
+            memcpy(tmp, rows + (size_t)r * m->dim, m->dim * sizeof(float));
+            /* uint8 rows stay unnormalised under cosine (core/collection.c,
+             * store_row_locked) */
+            if (m->metric == QV_METRIC_COSINE &&
+                !qvi_byte_cosine(m->metric, m->datatype)) {
+                const qvi_kernels *k = qvi_simd();
+                if (fabsf(k->dot(tmp, tmp, m->dim) - 1.0f) > 1.0e-6f)
+                    k->normalize(tmp, m->dim);
+            }
+            qvi_datatype_apply(m->datatype, tmp, m->dim);
+            qvi_datatype_encode(
+                m->datatype, tmp,
+                (void *)qvi_multi_record_row(out, m->dim, m->elem, r), m->dim);
+        }
+        return;
+    }
     float *dst = out + QVI_MULTI_HEADER;
     memcpy(dst, rows, (size_t)n_rows * m->dim * sizeof(float));
     if (m->metric == QV_METRIC_COSINE) {
@@ -155,7 +245,8 @@ void qvi_multi_clear(qvi_multi *m, uint32_t slot)
     if (slot >= m->nslots || m->offs[slot] == QVI_MULTI_NONE)
         return;
     const float *rec = m->arena + m->offs[slot];
-    m->garbage += qvi_multi_record_floats(m->dim, qvi_multi_record_rows(rec));
+    m->garbage +=
+        qvi_multi_record_floats(m->dim, qvi_multi_record_rows(rec), m->elem);
     m->offs[slot] = QVI_MULTI_NONE;
 }
 
@@ -164,7 +255,7 @@ void qvi_multi_put(qvi_multi *m, uint32_t slot, const float *rows,
 {
     qvi_multi_clear(m, slot);
     float *rec = m->arena + m->len;
-    qvi_multi_make_record(m, rows, n_rows, rec);
+    qvi_multi_make_record(m, rows, n_rows, rec, m->tmp);
     m->offs[slot] = m->len;
-    m->len += qvi_multi_record_floats(m->dim, n_rows);
+    m->len += qvi_multi_record_floats(m->dim, n_rows, m->elem);
 }

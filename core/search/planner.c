@@ -89,8 +89,7 @@ qvi_plan qvi_plan_search_locked(const qv_collection *c,
         if (seen < MIN_SEEN)
             return plan; /* mostly deleted slots: too few to estimate */
     }
-    double match_kb =
-        s * (double)c->count * c->cfg.dim * sizeof(float) / 1024.0;
+    double match_kb = s * (double)c->count * c->cfg.dim * c->elem / 1024.0;
     if (s < SCAN_BELOW || match_kb < (double)c->cfg.full_scan_threshold_kb)
         return plan;
     double ef = plan.ef / s;

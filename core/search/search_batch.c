@@ -10,7 +10,9 @@
  *     |q - v|^2 = |q|^2 + |v|^2 - 2 q.v
  * with |v|^2 kept per slot by the collection.  Manhattan has no product
  * form; its blocks are scanned with the L1 kernel, still block by block so
- * that a block of vectors stays in cache across the queries.
+ * that a block of vectors stays in cache across the queries.  So are the
+ * rows of float16 and uint8 collections, with their narrow kernels (BLAS
+ * multiplies floats only).
  *
  * Exactness.  BLAS distances carry rounding error, and the norm expansion
  * loses precision badly when q and v are far from the origin and close to
@@ -52,7 +54,7 @@ typedef struct batch_state {
     const qv_search_params *params;
     size_t qb;           /* queries per block */
     size_t keep;         /* candidates kept per query */
-    float *queries;      /* qb rows of c->stride floats, prepared */
+    float *queries;      /* qb rows of c->qstride floats, prepared */
     float *qnorms;       /* |q|^2 of each row */
     float *products;     /* qb x VBLOCK */
     qvi_topk *tops;      /* qb heaps of `keep` entries */
@@ -84,7 +86,7 @@ static qv_status alloc_state(batch_state *b, size_t nq)
     size_t qb = HEAP_BUDGET / per_query;
     qb = qb < 1 ? 1 : qb > QBLOCK ? QBLOCK : qb;
     b->qb = qb < nq ? qb : nq;
-    b->queries = qvi_alloc_aligned(b->qb * c->stride * sizeof(float));
+    b->queries = qvi_alloc_aligned(b->qb * c->qstride * sizeof(float));
     b->qnorms = malloc(b->qb * sizeof(float));
     b->products = qvi_alloc_aligned(b->qb * VBLOCK * sizeof(float));
     b->tops = calloc(b->qb, sizeof(qvi_topk));
@@ -119,8 +121,8 @@ static void prepare_block(batch_state *b, const float *queries, size_t q0,
 {
     qv_collection *c = b->c;
     for (size_t i = 0; i < qn; i++) {
-        float *row = b->queries + i * c->stride;
-        memset(row, 0, c->stride * sizeof(float));
+        float *row = b->queries + i * c->qstride;
+        memset(row, 0, c->qstride * sizeof(float));
         /* Already validated by check_queries: cannot fail. */
         (void)qvi_prepare_query(c, queries + (q0 + i) * (size_t)dim, dim, row);
         b->qnorms[i] = cblas_sdot((int)dim, row, 1, row, 1);
@@ -153,8 +155,8 @@ static void scan_block_gemm(batch_state *b, size_t qn, uint32_t v0, uint32_t nv)
 {
     qv_collection *c = b->c;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)qn, (int)nv,
-                (int)c->cfg.dim, 1.0f, b->queries, (int)c->stride,
-                c->vecs + (size_t)v0 * c->stride, (int)c->stride, 0.0f,
+                (int)c->cfg.dim, 1.0f, b->queries, (int)c->qstride,
+                (const float *)qvi_row(c, v0), (int)c->stride, 0.0f,
                 b->products, (int)nv);
     for (size_t i = 0; i < qn; i++)
         offer_products(b, i, b->products + i * nv, v0, nv);
@@ -164,7 +166,7 @@ static void scan_block_l1(batch_state *b, size_t qn, uint32_t v0, uint32_t nv)
 {
     qv_collection *c = b->c;
     for (size_t i = 0; i < qn; i++) {
-        const float *q = b->queries + i * c->stride;
+        const float *q = b->queries + i * c->qstride;
         qvi_topk *t = &b->tops[i];
         for (uint32_t s = v0; s < v0 + nv; s++) {
             if (!c->live[s] || (b->acc && !qvi_accepts(b->acc, s)))
@@ -193,7 +195,7 @@ static bool rescore(batch_state *b, size_t i, bool proved_by_blas)
 {
     qv_collection *c = b->c;
     qvi_topk *t = &b->tops[i];
-    const float *q = b->queries + i * c->stride;
+    const float *q = b->queries + i * c->qstride;
     size_t n = t->n;
     /* Every live point was nominated when the heap is not full. */
     bool all_seen = n < t->k;
@@ -223,7 +225,7 @@ static void finish_block(batch_state *b, size_t q0, size_t qn, bool gemm,
         qvi_topk *t = &b->tops[i];
         if (!rescore(b, i, !gemm)) {
             qvi_topk_reset(t);
-            qvi_scan_locked(c, b->queries + i * c->stride, b->acc, t);
+            qvi_scan_locked(c, b->queries + i * c->qstride, b->acc, t);
             if (t->n > k)
                 t->n = k;
         }
@@ -235,7 +237,9 @@ static void search_block_exact(batch_state *b, size_t q0, size_t qn,
                                qv_hit *hits, size_t *n_hits)
 {
     qv_collection *c = b->c;
-    bool gemm = c->cfg.metric != QV_METRIC_MANHATTAN;
+    /* Narrow rows (float16, uint8) are no BLAS matrix: they are scanned
+     * with their kernels, block by block like manhattan. */
+    bool gemm = c->cfg.metric != QV_METRIC_MANHATTAN && !c->narrow;
     for (uint32_t v0 = 0; v0 < c->used; v0 += VBLOCK) {
         uint32_t nv = c->used - v0 < VBLOCK ? c->used - v0 : VBLOCK;
         if (gemm)
@@ -253,13 +257,13 @@ static qv_status search_block_graph(batch_state *b, size_t q0, size_t qn,
     size_t k = b->params->k;
     for (size_t i = 0; i < qn; i++) {
         qvi_topk *t = &b->tops[i];
-        qv_status st = qvi_index_search_locked(c, b->queries + i * c->stride,
+        qv_status st = qvi_index_search_locked(c, b->queries + i * c->qstride,
                                                b->params, b->acc, b->ef, t);
         if (st != QV_OK)
             return qvi_fail(c->err, st, "cannot allocate search state");
         if (t->n < k) { /* too few matches met: the scan settles it */
             qvi_topk_reset(t);
-            qvi_scan_locked(c, b->queries + i * c->stride, b->acc, t);
+            qvi_scan_locked(c, b->queries + i * c->qstride, b->acc, t);
             if (t->n > k)
                 t->n = k;
         }

@@ -139,7 +139,7 @@ qv_status qv_search(qv_collection *c, const float *query, uint32_t dim,
                         "query has %u components, the collection expects %u",
                         dim, c->cfg.dim);
 
-    float *q = qvi_alloc_aligned((size_t)c->stride * sizeof(float));
+    float *q = qvi_alloc_aligned((size_t)c->qstride * sizeof(float));
     qvi_topk top = {0};
     if (!q || qvi_topk_init(&top, params->k) != QV_OK) {
         free(q);

@@ -93,11 +93,13 @@ step('query: a matrix through `using`, with and without a filter', async () => {
     assert.equal(dense.points[0].id, P.length);
 });
 
-step('errors: a plain vector for the multivector, a ragged matrix', async () => {
+step('errors: a plain vector of the wrong size for the multivector, a ragged matrix', async () => {
+    // A plain vector is a matrix of one row (Qdrant's tests/openapi/
+    // test_multi_vector.py), so only its dimension can be wrong.
     let msg = await expectHttpError(400, () =>
-        client.upsert(COLL, { wait: true, points: [{ id: 99, vector: { colbert: [1, 2, 3, 4] } }] }),
+        client.upsert(COLL, { wait: true, points: [{ id: 99, vector: { colbert: [1, 2, 3] } }] }),
     );
-    assert.match(msg, /Conversion between multi and regular vectors failed/);
+    assert.match(msg, /Vector dimension error: expected dim: 4, got 3/);
     msg = await expectHttpError(422, () =>
         client.upsert(COLL, { wait: true, points: [{ id: 99, vector: { colbert: [[1, 2, 3, 4], [1]] } }] }),
     );

@@ -187,11 +187,11 @@ step('malformed sparse vectors get Qdrant errors', async () => {
     let msg = await expectHttpError(422, () =>
         client.upsert(C, { wait: true, points: [{ id: 100, vector: { text: { indices: [1, 1], values: [1, 2] } } }] }),
     );
-    assert.match(msg, /indices: must be unique/);
+    assert.match(msg, /points\[0\]\.vector\.\?\.indices: Validation error: must be unique/);
     msg = await expectHttpError(422, () =>
         client.upsert(C, { wait: true, points: [{ id: 100, vector: { text: { indices: [1, 2], values: [1] } } }] }),
     );
-    assert.match(msg, /values: must be the same length as indices/);
+    assert.match(msg, /points\[0\]\.vector\.\?\.values: Validation error: must be the same length as indices/);
     msg = await expectHttpError(400, () =>
         client.upsert(C, { wait: true, points: [{ id: 100, vector: { nope: { indices: [1], values: [1] } } }] }),
     );
