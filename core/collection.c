@@ -163,11 +163,8 @@ qv_status qvi_collection_config_check(const qv_collection_config *cfg,
         snprintf(msg, cap, "unknown datatype %u", dt);
         return QV_EINVAL;
     }
-    if (dt != QV_DATATYPE_FLOAT32 && !dense) {
-        snprintf(msg, cap, "datatype %s applies to dense vectors only",
-                 qvi_datatype_name(dt));
-        return QV_EINVAL;
-    }
+    /* A sparse collection's datatype types its posting lists' values
+     * (core/sparse/sparse.h); its rows stay float32. */
     return qvi_quant_config_check(cfg, msg, cap);
 }
 
@@ -777,6 +774,8 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
     qv_status st = reserve_locked(c, count_absent_locked(c, ids, n));
     if (st == QV_OK && mi)
         st = qvi_multi_reserve_locked(c, mi->floats);
+    if (st == QV_OK && rows)
+        st = qvi_sparse_check_rows_locked(c, rows, n);
     uint64_t lsn = 0;
     if (st == QV_OK)
         st = qvi_change_log_locked(c, rec, &lsn);

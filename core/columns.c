@@ -45,8 +45,12 @@ static qv_status adopt_sparse(qv_collection *c, const qvi_columns *cols)
     qvi_sparse_free(c->sparse);
     *c->sparse = *cols->sparse;
     qvi_sparse_init(cols->sparse);
+    c->sparse->datatype = qvi_config_datatype(&c->cfg);
+    /* The posting lists came with the file (lent by it), or are built
+     * from the rows now (a file of an older build). */
+    bool have_lists = c->sparse->tab != NULL || c->sparse->nnz_total == 0;
     if (qvi_sparse_reserve(c->sparse, c->cap) != QV_OK ||
-        qvi_sparse_rebuild(c->sparse, c->used) != QV_OK)
+        (!have_lists && qvi_sparse_rebuild(c->sparse, c->used) != QV_OK))
         return qvi_fail(c->err, QV_ENOMEM, "cannot build the sparse index");
     return QV_OK;
 }

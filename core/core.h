@@ -138,8 +138,10 @@ struct qv_collection {
     struct qvi_multi *multi;
     /* Quantization (collection_quant.c), protected by lock like the
      * vectors; cfg's quantization fields change with it (under the write
-     * lock, qv_collection_set_quantization), the only fields of cfg that
-     * ever change. */
+     * lock, qv_collection_set_quantization), and with the sparse params
+     * (sparse_modifier, sparse_full_scan_threshold, datatype of a sparse
+     * collection: qv_sparse_set_params, under the write lock too) the only
+     * fields of cfg that ever change. */
     struct qvi_quant *quant;   /* codes of the live slots, or NULL: none */
     bool quant_ok;             /* the codes mirror the vectors; false after a
                                   failed allocation (searches use the floats
@@ -234,6 +236,9 @@ typedef enum qvi_change_kind {
     /* Sparse vectors (20-29 reserved): ids, sparse vectors, optional
      * payloads (qv_sparse_upsert). */
     QVI_CHANGE_SPARSE_UPSERT = 20,
+    /* the sparse params of a config: modifier, full-scan threshold and
+     * the index's datatype (qv_sparse_set_params) */
+    QVI_CHANGE_SPARSE_PARAMS = 21,
     /* Multivectors (30-39 reserved): ids, row counts, rows, optional
      * payloads (qv_multi_upsert_batch). */
     QVI_CHANGE_MULTI_UPSERT = 30,
@@ -295,6 +300,9 @@ typedef struct qvi_change {
     /* QUANT_SET: the config whose quantization fields are set (a decoded
      * change owns it, in own[0]) */
     const qv_collection_config *quant;
+    /* SPARSE_PARAMS: the config whose sparse params are set (a decoded
+     * change owns it, in own[0]) */
+    const qv_collection_config *sparse_cfg;
     /* owned by a decoded change */
     void *own[5];
 } qvi_change;
@@ -731,6 +739,13 @@ qv_status qvi_sparse_attach(qv_collection *c);
 void qvi_sparse_detach(qv_collection *c);
 qv_status qvi_sparse_grow_locked(qv_collection *c, uint32_t cap);
 void qvi_sparse_delete_slot_locked(qv_collection *c, uint32_t slot);
+/* Checks the n rows of an upsert against the datatype in force (float16:
+ * no value beyond +-65504), under the write lock, before the change is
+ * logged: a PATCH of the datatype may land between the unlocked
+ * validation and the write.  QV_OK or QV_ERANGE (recorded on c). */
+qv_status qvi_sparse_check_rows_locked(qv_collection *c,
+                                       const struct qvi_sparse_row *rows,
+                                       size_t n);
 /* Stores *row (taken over) as slot's vector.  Write lock; never fails. */
 void qvi_sparse_set_slot_locked(qv_collection *c, uint32_t slot,
                                 struct qvi_sparse_row *row);

@@ -17,6 +17,12 @@
  * indexes (core/search/candidates.c) and pick, as Qdrant does, a scan when
  * the filter leaves fewer candidates than the full-scan threshold, else
  * the posting lists; both give identical answers (sparse_search.c).
+ *
+ * Params: the modifier, the full-scan threshold and the posting lists'
+ * datatype are the only fields of a sparse collection's config that
+ * change after creation (qv_sparse_set_params, WAL kind 21, under the
+ * write lock; a new datatype rebuilds the lists before the change is
+ * logged, so a failure changes nothing).
  */
 #include "core/core.h"
 #include "core/search/search.h"
@@ -36,6 +42,7 @@ qv_status qvi_sparse_attach(qv_collection *c)
     if (!c->sparse)
         return QV_ENOMEM;
     qvi_sparse_init(c->sparse);
+    c->sparse->datatype = qvi_config_datatype(&c->cfg);
     return QV_OK;
 }
 
@@ -67,6 +74,23 @@ void qvi_sparse_delete_slot_locked(qv_collection *c, uint32_t slot)
         qvi_sparse_clear(c->sparse, slot);
 }
 
+qv_status qvi_sparse_check_rows_locked(qv_collection *c,
+                                       const qvi_sparse_row *rows, size_t n)
+{
+    if (c->cfg.datatype != QV_DATATYPE_FLOAT16)
+        return QV_OK;
+    for (size_t i = 0; i < n; i++) {
+        for (uint32_t j = 0; j < rows[i].nnz; j++) {
+            if (qvi_f16_overflows(rows[i].val[j]))
+                return qvi_fail(c->err, QV_ERANGE,
+                                "sparse vector %zu: value %g is out of the "
+                                "float16 range (+-65504)",
+                                i, (double)rows[i].val[j]);
+        }
+    }
+    return QV_OK;
+}
+
 /* A stale index (a posting list failed to grow) is rebuilt at the next
  * write; until it succeeds searches scan. */
 void qvi_sparse_set_slot_locked(qv_collection *c, uint32_t slot,
@@ -86,9 +110,13 @@ static qv_status need_sparse(qv_collection *c)
     return qvi_fail(c->err, QV_EINVAL, "not a sparse collection");
 }
 
-/* Checks v and makes its sorted row; what names it in messages. */
+/* Checks v and makes its sorted row; what names it in messages.  A
+ * vector to store must also fit the index's datatype: a float16 posting
+ * cannot hold a value that rounds to an infinite half (refused as the
+ * dense float16 vectors are; queries are never converted). */
 static qv_status make_row(qv_collection *c, const qv_sparse_vector *v,
-                          const char *what, size_t i, qvi_sparse_row *out)
+                          const char *what, size_t i, bool half,
+                          qvi_sparse_row *out)
 {
     memset(out, 0, sizeof(*out));
     if (v->nnz > QV_MAX_SPARSE_NNZ)
@@ -102,6 +130,11 @@ static qv_status make_row(qv_collection *c, const qv_sparse_vector *v,
             return qvi_fail(c->err, QV_ENONFINITE, "%s %zu: value %u is %s",
                             what, i, j,
                             isnan(v->values[j]) ? "NaN" : "infinite");
+        if (half && qvi_f16_overflows(v->values[j]))
+            return qvi_fail(c->err, QV_ERANGE,
+                            "%s %zu: value %u (%g) is out of the float16 "
+                            "range (+-65504)",
+                            what, i, j, (double)v->values[j]);
     }
     char err[QVI_ERRMSG_CAP];
     qv_status st = qvi_sparse_row_make(v->indices, v->values, v->nnz, out, err,
@@ -122,13 +155,18 @@ static qv_status make_rows(qv_collection *c, const qv_point_id *ids,
                            const qv_sparse_vector *vecs, size_t n,
                            qvi_sparse_row **out)
 {
+    /* cfg.datatype changes under the write lock (qv_sparse_set_params);
+     * the write checks again under it (qvi_sparse_check_rows_locked). */
+    pthread_rwlock_rdlock(&c->lock);
+    bool half = c->cfg.datatype == QV_DATATYPE_FLOAT16;
+    pthread_rwlock_unlock(&c->lock);
     *out = calloc(n, sizeof(**out));
     if (!*out)
         return qvi_fail(c->err, QV_ENOMEM, "cannot allocate a batch of %zu", n);
     for (size_t i = 0; i < n; i++) {
         qv_status st = qvi_check_id(c, &ids[i]);
         if (st == QV_OK)
-            st = make_row(c, &vecs[i], "sparse vector", i, &(*out)[i]);
+            st = make_row(c, &vecs[i], "sparse vector", i, half, &(*out)[i]);
         if (st != QV_OK) {
             rows_free(*out, n);
             *out = NULL;
@@ -175,6 +213,96 @@ cleanup:
     rows_free(rows, n);
     qvi_payload_batch_free(blobs, blob_lens, n);
     return st;
+}
+
+/* ---- params -------------------------------------------------------------- */
+
+/* Under the write lock: the first stored value that a float16 index could
+ * not hold, for the message; false when none. */
+static bool half_overflow_locked(const qv_collection *c, uint32_t *slot_out,
+                                 float *v_out)
+{
+    const qvi_sparse *s = c->sparse;
+    for (uint32_t slot = 0; slot < c->used && slot < s->cap; slot++) {
+        for (uint32_t i = 0; i < s->rows[slot].nnz; i++) {
+            if (qvi_f16_overflows(s->rows[slot].val[i])) {
+                *slot_out = slot;
+                *v_out = s->rows[slot].val[i];
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/*
+ * Qdrant's PATCH of sparse_vectors (CollectionParams::
+ * update_sparse_vectors_from_other, lib/collection/src/config.rs): the
+ * modifier is replaced, and the index params merged field by field
+ * (SparseIndexParams::update_from_other: full_scan_threshold, on_disk,
+ * datatype).  Here the modifier takes effect at the next search (the IDF
+ * is applied to the query, nothing stored changes); a new datatype
+ * re-encodes every posting list from the float32 rows, under the write
+ * lock (searches wait), before the change is logged, so a failure changes
+ * nothing.
+ */
+qv_status qv_sparse_set_params(qv_collection *c,
+                               const qv_collection_config *cfg)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!cfg)
+        return qvi_fail(c->err, QV_ENULL, "config is NULL");
+    qv_status st = need_sparse(c);
+    if (st != QV_OK)
+        return st;
+    uint32_t dt = qvi_config_datatype(cfg);
+    if (cfg->sparse_modifier > QV_SPARSE_MODIFIER_IDF)
+        return qvi_fail(c->err, QV_EINVAL, "unknown sparse modifier %u",
+                        cfg->sparse_modifier);
+    if (!qvi_datatype_name(dt))
+        return qvi_fail(c->err, QV_EINVAL, "unknown datatype %u", dt);
+    uint32_t fst = cfg->sparse_full_scan_threshold
+                       ? cfg->sparse_full_scan_threshold
+                       : QV_DEFAULT_SPARSE_FULL_SCAN;
+    qvi_sparse built;
+    qvi_sparse_init(&built);
+    pthread_rwlock_wrlock(&c->lock);
+    bool relist = dt != c->sparse->datatype;
+    uint32_t bad_slot;
+    float bad;
+    if (relist && dt == QV_DATATYPE_FLOAT16 &&
+        half_overflow_locked(c, &bad_slot, &bad)) {
+        pthread_rwlock_unlock(&c->lock);
+        return qvi_fail(c->err, QV_ERANGE,
+                        "slot %u holds %g, out of the float16 range "
+                        "(+-65504)",
+                        bad_slot, (double)bad);
+    }
+    if (relist &&
+        qvi_sparse_build_lists(c->sparse, dt, c->used, &built) != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        return qvi_fail(c->err, QV_ENOMEM,
+                        "cannot build the posting lists as %s",
+                        qvi_datatype_name(dt));
+    }
+    /* Logged like any write (WAL kind 21); a failed append changes
+     * nothing. */
+    qvi_change rec = {.kind = QVI_CHANGE_SPARSE_PARAMS, .sparse_cfg = cfg};
+    uint64_t lsn = 0;
+    st = qvi_change_log_locked(c, &rec, &lsn);
+    if (st != QV_OK) {
+        pthread_rwlock_unlock(&c->lock);
+        qvi_sparse_drop_lists(&built);
+        return st;
+    }
+    if (relist)
+        qvi_sparse_take_lists(c->sparse, &built);
+    c->cfg.sparse_modifier = cfg->sparse_modifier;
+    c->cfg.sparse_full_scan_threshold = fst;
+    c->cfg.datatype = dt;
+    pthread_rwlock_unlock(&c->lock);
+    return qvi_change_commit(c, lsn);
 }
 
 /* ---- reads --------------------------------------------------------------- */
@@ -233,6 +361,21 @@ qv_status qv_sparse_stats(qv_collection *c, uint64_t *vectors,
         *vectors = c->sparse->n_vectors;
     if (nnz_total)
         *nnz_total = c->sparse->nnz_total;
+    pthread_rwlock_unlock(&c->lock);
+    return QV_OK;
+}
+
+qv_status qv_sparse_posting_bytes(qv_collection *c, size_t *out)
+{
+    if (!c)
+        return QV_ENULL;
+    if (!out)
+        return qvi_fail(c->err, QV_ENULL, "out is NULL");
+    qv_status st = need_sparse(c);
+    if (st != QV_OK)
+        return st;
+    pthread_rwlock_rdlock(&c->lock);
+    *out = qvi_sparse_posting_bytes(c->sparse);
     pthread_rwlock_unlock(&c->lock);
     return QV_OK;
 }
@@ -351,7 +494,7 @@ qv_status qv_sparse_search(qv_collection *c, const qv_sparse_vector *query,
     if (st != QV_OK)
         return st;
     qvi_sparse_row q;
-    st = make_row(c, query, "query", 0, &q);
+    st = make_row(c, query, "query", 0, false, &q);
     if (st != QV_OK)
         return st;
     qvi_topk t;

@@ -1319,7 +1319,18 @@ QV_API qv_status qv_facet(qv_collection *c, const char *key,
  * With sparse_modifier QV_SPARSE_MODIFIER_IDF, each query value is
  * multiplied by its dimension's inverse document frequency, as Qdrant's
  * Modifier::Idf: ln(1 + (N - df + 0.5) / (df + 0.5)), N the points with a
- * vector and df those holding the dimension, at the time of the search. */
+ * vector and df those holding the dimension, at the time of the search.
+ *
+ * cfg.datatype (version >= 2) types the values of the posting lists, as
+ * Qdrant's sparse `index.datatype`: QV_DATATYPE_FLOAT32 (4 bytes a
+ * posting value), QV_DATATYPE_FLOAT16 (2 bytes: the nearest half; a value
+ * beyond +-65504 is refused with QV_ERANGE when stored) or
+ * QV_DATATYPE_UINT8 (1 byte: Qdrant's QuantizedU8, per dimension
+ * round((v - min) / step) with step = (max - min) / 255 over that
+ * dimension's stored values, read back as min + q * step).  Searches --
+ * the index walk and the exact scan alike -- score the values as the
+ * postings hold them; qv_sparse_get returns the float32 values as given,
+ * as Qdrant's retrieve does. */
 enum {
     QV_VECTOR_DENSE = 0,
     QV_VECTOR_SPARSE = 1,
@@ -1380,6 +1391,26 @@ QV_API qv_status qv_sparse_search(qv_collection *c,
  * sorted or unique.  Returns QV_ENULL or QV_EINVAL (not sparse).  Reader. */
 QV_API qv_status qv_sparse_idf(qv_collection *c, const uint32_t *indices,
                                uint32_t n, float *weights);
+
+/* Changes the sparse params of c to cfg's sparse_modifier,
+ * sparse_full_scan_threshold (0: QV_DEFAULT_SPARSE_FULL_SCAN) and datatype
+ * (version >= 2; else float32); every other field of cfg is ignored.
+ * Qdrant's PATCH of a sparse vector's `modifier` and `index` params.  The
+ * modifier and threshold take effect at the next search; a new datatype
+ * re-encodes every posting list from the stored float32 values, under the
+ * write lock (searches wait for it).  In a durable store the change is
+ * logged and durable before the call returns, as any write.  Returns
+ * QV_OK, QV_ENULL, QV_EINVAL (not sparse, unknown modifier or datatype),
+ * QV_ERANGE (float16 asked while a stored value is beyond +-65504),
+ * QV_ENOMEM (nothing changed), or, in a durable store, QV_EIO /
+ * QV_ENOTFOUND as the other writes.  Writer; thread-safe. */
+QV_API qv_status qv_sparse_set_params(qv_collection *c,
+                                      const qv_collection_config *cfg);
+
+/* Bytes held by c's sparse posting lists (their slots and typed values,
+ * with their table), into *out: what the datatype saves.  Returns QV_OK,
+ * QV_ENULL or QV_EINVAL (not sparse).  Reader; thread-safe. */
+QV_API qv_status qv_sparse_posting_bytes(qv_collection *c, size_t *out);
 
 /* The number of points holding a non-empty sparse vector, and the total
  * of their non-zero entries (either may be NULL).  Returns QV_ENULL or
@@ -1671,6 +1702,18 @@ QV_API qv_status qv_text_tokenize(const qv_text_index_options *o,
                                   bool (*tok)(void *ctx, const char *t,
                                               size_t n),
                                   void *ctx, char *errmsg, size_t errcap);
+
+/* As qv_text_tokenize, but the query form of the pipeline (Qdrant's
+ * Tokenizer::tokenize_query): the same for every tokenizer but the prefix
+ * one, where each word is processed without the stopword check and cut to
+ * max_token_len characters instead of giving all its prefixes (a query
+ * word then equals the indexed prefix of every word it begins).  Returns
+ * and thread safety as qv_text_tokenize. */
+QV_API qv_status qv_text_tokenize_query(const qv_text_index_options *o,
+                                        const char *text, size_t len,
+                                        bool (*tok)(void *ctx, const char *t,
+                                                    size_t n),
+                                        void *ctx, char *errmsg, size_t errcap);
 
 #ifdef __cplusplus
 }

@@ -107,7 +107,12 @@ enum qvi_snap_kind {
     QVI_SNAP_SPARSE_NNZ = 33,
     QVI_SNAP_SPARSE_INDICES = 34,
     QVI_SNAP_SPARSE_VALUES = 35,
-    /* 36-47, 50-63 and 68-79: unknown kinds, skipped */
+    /* the posting lists, mappable (optional: a reader that lacks them
+     * rebuilds the lists from the rows) */
+    QVI_SNAP_SPARSE_POSTINGS = 36,       /* header and list directory */
+    QVI_SNAP_SPARSE_POSTING_SLOTS = 37,  /* u32 slots of every list */
+    QVI_SNAP_SPARSE_POSTING_VALUES = 38, /* typed values of every list */
+    /* 39-47, 50-63 and 68-79: unknown kinds, skipped */
     /* Multivectors (48-63 reserved; snapshot_multi.c) */
     QVI_SNAP_MULTI_OFFSETS = 48,
     QVI_SNAP_MULTI_ROWS = 49,
@@ -352,6 +357,9 @@ qv_status qvi_snapshot_check_graph(const qvi_columns *c, char *err,
  */
 
 #define QVI_SNAP_SPARSE_SIZE 64u
+/* SPARSE_POSTINGS: a 32-byte header, then 24 bytes per list. */
+#define QVI_SNAP_POSTINGS_HEADER 32u
+#define QVI_SNAP_POSTINGS_ENTRY  24u
 
 /* The number of sections qvi_snapshot_write_sparse writes for cols (0 for
  * a dense collection). */
@@ -362,11 +370,15 @@ void qvi_snapshot_write_sparse(qvi_snapw *w, const qvi_columns *cols);
 
 struct qvi_sparse;
 /* Reads the sparse sections of f, if any, into out (initialised, empty
- * when absent) and marks cfg sparse with their settings.  Every count,
- * index order and value is checked; rows only for live slots.  QV_OK,
- * QV_ECORRUPT or QV_ENOMEM with a message; out is empty on failure. */
+ * when absent) and marks cfg sparse with their settings.  The rows, and
+ * the posting lists when the file has them, are borrowed from f's bytes
+ * (out's borrowed range); without posting sections out's lists stay
+ * empty and the caller builds them.  Every count, bound, index order and
+ * value is checked; rows only for live slots; with verify also that the
+ * posting lists mirror the rows exactly.  QV_OK, QV_ECORRUPT or QV_ENOMEM
+ * with a message; out is empty on failure. */
 qv_status qvi_snapshot_read_sparse(const qvi_snap_file *f,
-                                   qv_collection_config *cfg,
+                                   qv_collection_config *cfg, bool verify,
                                    struct qvi_sparse *out, char *err,
                                    size_t errcap);
 

@@ -82,6 +82,11 @@ static const kind_info kinds[QVI_SNAP_KIND_END] = {
     [QVI_SNAP_SPARSE_NNZ] = {"sparse lengths", QVI_SNAP_PAGE_ALIGN, true},
     [QVI_SNAP_SPARSE_INDICES] = {"sparse indices", QVI_SNAP_PAGE_ALIGN, true},
     [QVI_SNAP_SPARSE_VALUES] = {"sparse values", QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_POSTINGS] = {"sparse postings", QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_POSTING_SLOTS] = {"sparse posting slots",
+                                       QVI_SNAP_PAGE_ALIGN, true},
+    [QVI_SNAP_SPARSE_POSTING_VALUES] = {"sparse posting values",
+                                        QVI_SNAP_PAGE_ALIGN, true},
     [QVI_SNAP_GRAPH_DOT_NORMS] = {"graph dot norms", QVI_SNAP_PAGE_ALIGN,
                                   false},
     [QVI_SNAP_MULTI_OFFSETS] = {"multivector offsets", QVI_SNAP_PAGE_ALIGN,
@@ -396,6 +401,13 @@ static qv_status parse_config(qvi_snap_file *f, char *err, size_t errcap)
                        f->version);
     /* Version 1 kept float32 rows whatever the datatype (converted at
      * open, fill_columns); version 2 keeps them in the element type. */
+    /* A sparse collection (its section is in the table, parsed before
+     * this) keeps float32 placeholder rows whatever its datatype, which
+     * types its posting values (snapshot_sparse.c): the kind is known
+     * from here on, so every row size below (convert_rows, the checks)
+     * is the placeholders'. */
+    if (f->by_kind[QVI_SNAP_SPARSE] >= 0)
+        c->cfg.kind = QV_VECTOR_SPARSE;
     size_t want_elem = qvi_datatype_size(qvi_row_datatype(k));
     c->elem = f->version >= 2 ? qvi_rd32(p + 76) : (uint32_t)sizeof(float);
     if (f->version >= 2 && c->elem != want_elem)
@@ -976,7 +988,9 @@ static qv_status load(qvi_backing *m, unsigned flags, qv_collection **out,
     if (st == QV_OK)
         st = read_index_defs(f, &defs, err, errcap);
     if (st == QV_OK)
-        st = qvi_snapshot_read_sparse(f, &f->config.cfg, &sp, err, errcap);
+        st = qvi_snapshot_read_sparse(f, &f->config.cfg,
+                                      (flags & QV_SNAPSHOT_VERIFY) != 0, &sp,
+                                      err, errcap);
     if (st == QV_OK)
         st = qvi_snap_read_quant(f, &b.quant, &b.quant_trained_on, err, errcap);
     if (st != QV_OK)

@@ -74,10 +74,13 @@ void qvi_snapw_begin(qvi_snapw *w, uint32_t kind)
     s->kind = kind;
     /* Payload index definitions are derived data: a reader that does not
      * know them may ignore them, as it may the quantization config (it then
-     * searches the floats) and the quantized codes (it then rebuilds them;
-     * see snapshot_quant.c).  Everything else is required. */
+     * searches the floats), the quantized codes (it then rebuilds them;
+     * see snapshot_quant.c) and the sparse posting lists (it rebuilds them
+     * from the rows; snapshot_sparse.c).  Everything else is required. */
     bool optional = kind == QVI_SNAP_PAYLOAD_INDEXES ||
-                    (kind >= QVI_SNAP_QUANT && kind <= QVI_SNAP_QUANT_CORR);
+                    (kind >= QVI_SNAP_QUANT && kind <= QVI_SNAP_QUANT_CORR) ||
+                    (kind >= QVI_SNAP_SPARSE_POSTINGS &&
+                     kind <= QVI_SNAP_SPARSE_POSTING_VALUES);
     s->flags = optional ? 0 : QVI_SNAP_SEC_REQUIRED;
     s->offset = w->pos;
     XXH3_64bits_reset(w->xx);

@@ -964,6 +964,50 @@ static qv_status dec_quant_set(rd *in, qvi_change *r, char *err, size_t errcap)
     return QV_OK;
 }
 
+/* SPARSE_PARAMS: u32 modifier (0 none, 1 idf), u32 full_scan_threshold
+ * (0: the default), u32 datatype (0-2), u32 zero; values a config would
+ * refuse are corrupt. */
+static bool enc_sparse_params(const qvi_change *r, wr *w)
+{
+    if (!r->sparse_cfg)
+        return false;
+    w_u32(w, r->sparse_cfg->sparse_modifier);
+    w_u32(w, r->sparse_cfg->sparse_full_scan_threshold);
+    w_u32(w, qvi_config_datatype(r->sparse_cfg));
+    w_u32(w, 0);
+    return true;
+}
+
+static qv_status dec_sparse_params(rd *in, qvi_change *r, char *err,
+                                   size_t errcap)
+{
+    uint32_t v[4];
+    for (int i = 0; i < 4; i++) {
+        if (!r_u32(in, &v[i])) {
+            qvi_errf(err, errcap, "truncated sparse params");
+            return QV_ECORRUPT;
+        }
+    }
+    if (v[0] > QV_SPARSE_MODIFIER_IDF || !qvi_datatype_name(v[2]) || v[3]) {
+        qvi_errf(err, errcap, "bad sparse params (modifier %u, datatype %u)",
+                 v[0], v[2]);
+        return QV_ECORRUPT;
+    }
+    qv_collection_config *cfg = malloc(sizeof(*cfg));
+    if (!cfg) {
+        qvi_errf(err, errcap, "out of memory");
+        return QV_ENOMEM;
+    }
+    qv_collection_config_init(cfg);
+    cfg->kind = QV_VECTOR_SPARSE;
+    cfg->sparse_modifier = v[0];
+    cfg->sparse_full_scan_threshold = v[1];
+    cfg->datatype = v[2];
+    r->own[0] = cfg;
+    r->sparse_cfg = cfg;
+    return QV_OK;
+}
+
 typedef struct kind_codec {
     const char *name;
     bool (*enc)(const qvi_change *r, wr *w); /* false: bad arguments */
@@ -990,6 +1034,8 @@ static const kind_codec codecs[QVI_CHANGE_KIND_COUNT] = {
                                  dec_group_commit},
     [QVI_CHANGE_SPARSE_UPSERT] = {"sparse upsert", enc_sparse_upsert,
                                   dec_sparse_upsert},
+    [QVI_CHANGE_SPARSE_PARAMS] = {"sparse params set", enc_sparse_params,
+                                  dec_sparse_params},
     [QVI_CHANGE_MULTI_UPSERT] = {"multivector upsert", enc_multi_upsert,
                                  dec_multi_upsert},
     [QVI_CHANGE_QUANT_SET] = {"quantization set", enc_quant_set, dec_quant_set},

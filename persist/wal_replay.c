@@ -117,6 +117,11 @@ static qv_status replay_quant_set(qv_collection *c, const qvi_change *r)
     return qv_collection_set_quantization(c, r->quant);
 }
 
+static qv_status replay_sparse_params(qv_collection *c, const qvi_change *r)
+{
+    return qv_sparse_set_params(c, r->sparse_cfg);
+}
+
 static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_UPSERT] = replay_upsert,
     [QVI_CHANGE_DELETE] = replay_delete,
@@ -130,6 +135,7 @@ static const replay_fn replay_table[QVI_CHANGE_KIND_COUNT] = {
     [QVI_CHANGE_PAYLOAD_EDIT_BATCH] = replay_edit_batch,
     [QVI_CHANGE_GROUP_COMMIT] = replay_nothing,
     [QVI_CHANGE_SPARSE_UPSERT] = replay_sparse_upsert,
+    [QVI_CHANGE_SPARSE_PARAMS] = replay_sparse_params,
     [QVI_CHANGE_MULTI_UPSERT] = replay_multi_upsert,
     [QVI_CHANGE_QUANT_SET] = replay_quant_set,
 };

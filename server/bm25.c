@@ -3,9 +3,12 @@
  * "qdrant/bm25" model does (Qdrant 1.19's inference bm25.rs and
  * api::rest::Bm25Config; the same recipe as fastembed's Qdrant/bm25):
  *
- *   1. the text pipeline of a full-text index, in its query form for
- *      documents and queries alike (Qdrant's Bm25 calls tokenize_query for
- *      both): tokenizer (default "word"), lowercase (default true),
+ *   1. the text pipeline of a full-text index, in its document form for
+ *      documents and its query form for queries, as Qdrant 1.19's
+ *      Bm25::doc_embed (tokenize_doc) and search_embed (tokenize_query)
+ *      in src/common/inference/bm25_inference.rs (its test
+ *      prefix_tokenizer_query_parity_doc_diverges): tokenizer (default
+ *      "word"), lowercase (default true),
  *      ascii_folding (default false), stopwords and stemmer, token length
  *      bounds.  `language` (default "english") supplies the stopwords when
  *      it is one of Qdrant's stopword languages and the Snowball stemmer
@@ -20,8 +23,14 @@
  *      with doc_len the tokens kept; a query gives each distinct token 1.0,
  *      and the collection's `idf` modifier supplies the IDF at search time.
  *
- * The prefix tokenizer is refused with a 400: its query form (what BM25
- * uses) is not what qv_text_tokenize runs.
+ * The two forms differ for the prefix tokenizer only
+ * (core/text/text_pipe.c): a document gives, for each processed word
+ * (stopwords dropped, stemmed, at least min_token_len characters), its
+ * prefixes of min_token_len (default 1) to max_token_len characters, the
+ * whole word once that reaches its length -- all of them tokens, so they
+ * count in tf and doc_len; a query gives each word once, without the
+ * stopword check, cut to max_token_len characters, so "hel" scores the
+ * documents holding "hello".
  */
 #include "bm25.h"
 
@@ -146,8 +155,10 @@ qv_status qvs_bm25_embed(const char *text, size_t len, const qvs_bm25_opts *o,
 {
     memset(out, 0, sizeof(*out));
     toks k = {0};
-    qv_status st =
-        qv_text_tokenize(&o->text, text, len, add_token, &k, err, errcap);
+    qv_status st = query ? qv_text_tokenize_query(&o->text, text, len,
+                                                  add_token, &k, err, errcap)
+                         : qv_text_tokenize(&o->text, text, len, add_token, &k,
+                                            err, errcap);
     if (st == QV_OK && k.oom)
         st = QV_ENOMEM;
     if (st != QV_OK) {
@@ -341,10 +352,6 @@ static bool parse_opts(const cJSON *o, qvs_bm25_opts *b, qvs_resp *r,
             return fail_opt(r, where,
                             "tokenizer: expected one of \"word\", "
                             "\"whitespace\", \"prefix\", \"multilingual\"");
-        if (k == QV_TEXT_TOKENIZER_PREFIX)
-            return fail_opt(r, where,
-                            "the \"prefix\" tokenizer is not supported by "
-                            "this server's BM25");
         b->text.tokenizer = (qv_text_tokenizer)k;
     }
     return language_opts(o, b, r, where);

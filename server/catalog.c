@@ -305,8 +305,11 @@ static bool attach_all(qvs_catalog *cat, qvs_coll *c, bool create, char *err,
         ok = attach(cat, c->vector_libs[i], &c->vector_cfgs[i], create,
                     &c->vectors[i].coll, err, cap) == QV_OK;
     }
-    /* The quantization the catalog's config says (quantization.c). */
+    /* The quantization and sparse params the catalog's config says
+     * (quantization.c, sparse_config.c). */
     if (ok && qvs_quant_sync(c, c->config, err, cap) != QV_OK)
+        ok = false;
+    if (ok && qvs_sparse_sync(c, c->config, true, err, cap) != QV_OK)
         ok = false;
     if (ok && !sync_on_disk(cat, c, c->config, err, cap))
         ok = false;
@@ -912,10 +915,23 @@ bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
     qvs_coll *c = resolve(&cat->st, name);
     cJSON *config = NULL;
     bool ok = false;
+    char err[512];
     if (!c)
         qvs_fail(r, 404, "Not found: Collection `%s` doesn't exist!", name);
-    else if ((config = qvs_config_patch(c->config, c, body, r)))
-        ok = commit(cat, &cat->st, c, config, NULL, r);
+    else if ((config = qvs_config_patch(c->config, c, body, r))) {
+        /* Sparse params first (sparse_config.c): a refusal (a value out
+         * of float16's range) fails the PATCH before anything commits,
+         * and a failed commit puts the old params back. */
+        qv_status st = qvs_sparse_sync(c, config, false, err, sizeof(err));
+        if (st == QV_OK)
+            ok = commit(cat, &cat->st, c, config, NULL, r);
+        else if (st == QV_ERANGE || st == QV_EINVAL)
+            qvs_fail(r, 400, "Bad request: %s", err);
+        else
+            qvs_fail(r, 500, "Service internal error: %s", err);
+        if (!ok)
+            (void)qvs_sparse_sync(c, c->config, false, err, sizeof(err));
+    }
     if (ok) {
         pthread_mutex_lock(&cat->mu);
         cJSON *old = c->config;
@@ -924,7 +940,6 @@ bool qvs_catalog_update(qvs_catalog *cat, const char *name, const cJSON *body,
         /* A changed quantization rebuilds codes (searches wait for them).
          * A failure is memory: the committed config is applied again at
          * the next open. */
-        char err[512];
         if (qvs_quant_sync(c, config, err, sizeof(err)) != QV_OK ||
             !sync_on_disk(cat, c, config, err, sizeof(err)))
             ok = qvs_fail(r, 500, "Service internal error: %s", err);

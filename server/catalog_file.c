@@ -320,7 +320,7 @@ static bool load_lib_config(const cJSON *v, qvs_vector *vec,
 }
 
 /* A sparse vector's entry: "sparse": {"modifier", "full_scan_threshold"},
- * size 0, distance Dot. */
+ * size 0, distance Dot, and "datatype" as a dense vector's. */
 static bool load_sparse_vector(const cJSON *v, const cJSON *sp, qvs_coll *c,
                                size_t i, const char *where, loader *l)
 {
@@ -352,6 +352,18 @@ static bool load_sparse_vector(const cJSON *v, const cJSON *sp, qvs_coll *c,
         fst ? (uint32_t)fst : QV_DEFAULT_SPARSE_FULL_SCAN;
     cfg->dim = 1;
     cfg->metric = QV_METRIC_DOT;
+    /* The posting lists' datatype (absent: float32, as catalogs written
+     * before sparse datatypes were applied). */
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(v, "datatype");
+    if (dt) {
+        if (cJSON_IsString(dt) && strcmp(dt->valuestring, "float16") == 0)
+            cfg->datatype = QV_DATATYPE_FLOAT16;
+        else if (cJSON_IsString(dt) && strcmp(dt->valuestring, "uint8") == 0)
+            cfg->datatype = QV_DATATYPE_UINT8;
+        else
+            return bad(l, "%s.datatype: expected \"float16\" or \"uint8\"",
+                       where);
+    }
     return true;
 }
 

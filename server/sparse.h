@@ -50,6 +50,18 @@ bool qvs_sparse_patch_apply(cJSON *params, const cJSON *sv, qvs_resp *r);
  * (already checked). */
 void qvs_sparse_lib_config(const cJSON *params, qv_collection_config *cfg);
 
+/* Brings every sparse vector of c -- its library collection's params
+ * (qv_sparse_set_params, logged) and c->vector_cfgs -- in line with
+ * config's params.sparse_vectors.  Under the catalog's meta_mu.  at_open:
+ * a datatype the stored values do not fit (QV_ERANGE: float16 and a value
+ * beyond +-65504, possible only in storages of builds that did not apply
+ * the datatype) is left as it is, with a warning on stderr, instead of
+ * failing the open.  QV_OK, or the library's status with err (cap bytes)
+ * naming the vector; vectors before the failing one are already
+ * changed. */
+qv_status qvs_sparse_sync(qvs_coll *c, const cJSON *config, bool at_open,
+                          char *err, size_t cap);
+
 /* A parsed sparse vector (owned arrays). */
 typedef struct qvs_sparse_vec {
     uint32_t *indices;

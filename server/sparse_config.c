@@ -5,10 +5,23 @@
  * threshold"?, "on_disk"?, "datatype"?}, "modifier"?: "none" | "idf"}.
  * The map itself is still echoed into the collection's config as given
  * (catalog_config.c); here each name becomes a vector spec whose library
- * collection is sparse (QV_VECTOR_SPARSE) with the modifier and the
- * full-scan threshold.  on_disk and datatype are accepted and shown but
- * change nothing: vectors are held in memory as float32 (and mapped from
- * the snapshot file only on open).
+ * collection is sparse (QV_VECTOR_SPARSE) with the modifier, the
+ * full-scan threshold and the datatype of its posting lists (Qdrant's
+ * index.datatype types the weights of its inverted index; the stored
+ * vectors, which retrieve returns, stay float32: include/quiver.h).
+ * on_disk is accepted and shown but changes nothing: vectors are held in
+ * memory.
+ *
+ * PATCH (qvs_sparse_patch_check, _apply, _sync): Qdrant 1.19 replaces a
+ * sparse vector's modifier and merges its index params field by field
+ * (CollectionParams::update_sparse_vectors_from_other and
+ * SparseIndexParams::update_from_other, lib/collection/src/config.rs and
+ * lib/segment/src/types.rs), so all of modifier, full_scan_threshold,
+ * on_disk and datatype may change.  The library collection follows the
+ * merged config through qv_sparse_set_params (logged, WAL kind 21): before
+ * the catalog commits it, undone if the commit fails, and brought in line
+ * with the catalog at every open -- so a crash between the two leaves the
+ * catalog's config in force, whichever side it fell.
  *
  * A plain VectorParams beside sparse vectors (Qdrant's VectorsConfig::
  * Single with sparse_vectors; LangChain's hybrid mode sends the map form
@@ -94,6 +107,11 @@ void qvs_sparse_lib_config(const cJSON *params, qv_collection_config *cfg)
         cfg->sparse_full_scan_threshold = fst->valuedouble > UINT32_MAX
                                               ? UINT32_MAX
                                               : (uint32_t)fst->valuedouble;
+    const cJSON *dt = member(member(params, "index"), "datatype");
+    if (cJSON_IsString(dt) && strcmp(dt->valuestring, "float16") == 0)
+        cfg->datatype = QV_DATATYPE_FLOAT16;
+    else if (cJSON_IsString(dt) && strcmp(dt->valuestring, "uint8") == 0)
+        cfg->datatype = QV_DATATYPE_UINT8;
 }
 
 static int vspec_order(const void *a, const void *b)
@@ -169,17 +187,74 @@ bool qvs_sparse_patch_check(const cJSON *body, const qvs_coll *c, qvs_resp *r)
                    format_error(r, e->string,
                                 ": invalid type, expected struct "
                                 "SparseVectorParams");
-        qv_collection_config now, want;
-        qv_collection_get_config(v->coll, &now);
-        qvs_sparse_lib_config(e, &want);
-        const cJSON *mod = member(e, "modifier");
-        if (mod && want.sparse_modifier != now.sparse_modifier)
-            return qvs_fail(r, 400,
-                            "Bad request: changing the modifier of sparse "
-                            "vector %.200s is not supported by this server",
-                            e->string);
     }
     return true;
+}
+
+/* The library config config (a collection's config JSON, PATCH merged)
+ * gives sparse vector name. */
+static void want_of(const cJSON *config, const char *name,
+                    qv_collection_config *out)
+{
+    const cJSON *sv = member(member(config, "params"), "sparse_vectors");
+    qvs_sparse_lib_config(member(sv, name), out);
+}
+
+/* Sets want on vector i's library collection; err names the vector. */
+static qv_status set_params(qvs_coll *c, size_t i,
+                            const qv_collection_config *want, char *err,
+                            size_t cap)
+{
+    qv_collection *lib = c->vectors[i].coll;
+    qv_status st = qv_sparse_set_params(lib, want);
+    if (st != QV_OK) {
+        char msg[256];
+        qv_collection_errmsg(lib, msg, sizeof(msg));
+        snprintf(err, cap, "sparse vector %s: %s", c->vectors[i].name, msg);
+    }
+    return st;
+}
+
+qv_status qvs_sparse_sync(qvs_coll *c, const cJSON *config, bool at_open,
+                          char *err, size_t cap)
+{
+    for (size_t i = 0; i < c->n_vectors; i++) {
+        if (!c->vectors[i].sparse)
+            continue;
+        qv_collection_config now, want;
+        qv_status st = qv_collection_get_config(c->vectors[i].coll, &now);
+        if (st != QV_OK)
+            return st;
+        want_of(config, c->vectors[i].name, &want);
+        if (now.sparse_modifier == want.sparse_modifier &&
+            now.sparse_full_scan_threshold == want.sparse_full_scan_threshold &&
+            now.datatype == want.datatype) {
+            c->vector_cfgs[i].sparse_modifier = want.sparse_modifier;
+            c->vector_cfgs[i].sparse_full_scan_threshold =
+                want.sparse_full_scan_threshold;
+            c->vector_cfgs[i].datatype = want.datatype;
+            continue;
+        }
+        st = set_params(c, i, &want, err, cap);
+        if (st == QV_ERANGE && at_open) {
+            /* A storage of a build that showed index.datatype without
+             * applying it may hold a value float16 cannot: the vector
+             * keeps the datatype it has, the rest applies. */
+            fprintf(stderr, "quiver serve: %s; %s kept\n", err,
+                    now.datatype == QV_DATATYPE_UINT8     ? "uint8"
+                    : now.datatype == QV_DATATYPE_FLOAT16 ? "float16"
+                                                          : "float32");
+            want.datatype = now.datatype;
+            st = set_params(c, i, &want, err, cap);
+        }
+        if (st != QV_OK)
+            return st;
+        c->vector_cfgs[i].sparse_modifier = want.sparse_modifier;
+        c->vector_cfgs[i].sparse_full_scan_threshold =
+            want.sparse_full_scan_threshold;
+        c->vector_cfgs[i].datatype = want.datatype;
+    }
+    return QV_OK;
 }
 
 /* dst[key] as an object, made (or made one) when it is not. */

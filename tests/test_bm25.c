@@ -16,6 +16,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,8 +261,6 @@ START_TEST(document_options)
         "\"options\":{\"tokenizer\":\"sentencepiece\"}}",
         "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
         "\"options\":{\"ascii_folding\":1}}",
-        "{\"text\":\"x\",\"model\":\"qdrant/bm25\","
-        "\"options\":{\"tokenizer\":\"prefix\"}}",
         "{\"text\":5,\"model\":\"qdrant/bm25\"}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         j = parse(bad[i]);
@@ -271,6 +270,107 @@ START_TEST(document_options)
         ck_assert_int_eq(r.http_status, 400);
         cJSON_Delete(j);
     }
+}
+END_TEST
+
+/* Embeds text with the Document options opts (JSON), as a query or a
+ * document. */
+static void embed_opts(const char *opts, const char *text, bool query,
+                       qvs_bm25_vec *v)
+{
+    char json[512];
+    snprintf(json, sizeof(json),
+             "{\"text\":\"%s\",\"model\":\"qdrant/bm25\",\"options\":%s}", text,
+             opts);
+    qvs_resp r;
+    memset(&r, 0, sizeof(r));
+    r.http_status = 200;
+    cJSON *j = parse(json);
+    ck_assert_msg(qvs_bm25_document(j, query, v, &r, "doc"), "%s", json);
+    cJSON_Delete(j);
+}
+
+/* BM25's document value of a token seen tf times in doc_len tokens, with
+ * the default k 1.2, b 0.75, avg_len 256. */
+static double bm25_value(double tf, double doc_len)
+{
+    return tf * 2.2 / (tf + 1.2 * (1 - 0.75 + 0.75 * doc_len / 256.0));
+}
+
+/* The prefix tokenizer as Qdrant 1.19's BM25 runs it (bm25_inference.rs:
+ * documents through tokenize_doc, queries through tokenize_query; the
+ * prefix tokenizer in lib/segment/.../tokenizers/mod.rs): a document word
+ * gives its prefixes of min_token_len (default 1) to max_token_len
+ * characters, the whole word once n reaches its length, each a token
+ * (tf and doc_len count them); a query word is kept whole, cut to
+ * max_token_len characters, and not checked against the stopwords. */
+START_TEST(prefix_tokenizer_documents_and_queries)
+{
+    qvs_bm25_vec v;
+    const char *plain = "{\"tokenizer\":\"prefix\",\"language\":\"none\"}";
+    /* h he hel hell hello w wo wor worl world: 10 tokens, tf 1 each */
+    embed_opts(plain, "Hello world", false, &v);
+    ck_assert_uint_eq(v.n, 10);
+    const char *const want[] = {"h", "he", "hel", "hell", "hello",
+                                "w", "wo", "wor", "worl", "world"};
+    for (int i = 0; i < 10; i++)
+        ck_assert_double_eq_tol(value_of(&v, want[i]), bm25_value(1, 10), 1e-6);
+    qvs_bm25_vec_free(&v);
+    /* a query word is one token, whatever its length */
+    embed_opts(plain, "HEL hello", true, &v);
+    ck_assert_uint_eq(v.n, 2);
+    ck_assert_float_eq(value_of(&v, "hel"), 1.0f);
+    ck_assert_float_eq(value_of(&v, "hello"), 1.0f);
+    ck_assert_double_lt(value_of(&v, "h"), 0); /* no shorter prefixes */
+    qvs_bm25_vec_free(&v);
+
+    /* max_token_len 3: "hello" -> h he hel; "hi" -> h hi (whole at 2):
+     * doc_len 5, "h" twice; a query "hello" is cut to "hel". */
+    const char *max3 = "{\"tokenizer\":\"prefix\",\"language\":\"none\","
+                       "\"max_token_len\":3}";
+    embed_opts(max3, "hello hi", false, &v);
+    ck_assert_uint_eq(v.n, 4);
+    ck_assert_double_eq_tol(value_of(&v, "h"), bm25_value(2, 5), 1e-6);
+    ck_assert_double_eq_tol(value_of(&v, "hel"), bm25_value(1, 5), 1e-6);
+    ck_assert_double_eq_tol(value_of(&v, "hi"), bm25_value(1, 5), 1e-6);
+    ck_assert_double_lt(value_of(&v, "hello"), 0);
+    qvs_bm25_vec_free(&v);
+    embed_opts(max3, "hello", true, &v);
+    ck_assert_uint_eq(v.n, 1);
+    ck_assert_float_eq(value_of(&v, "hel"), 1.0f);
+    qvs_bm25_vec_free(&v);
+
+    /* min_token_len 2: "a" goes (shorter), "bc" -> bc, "def" -> de def;
+     * in a query too "a" goes */
+    const char *min2 = "{\"tokenizer\":\"prefix\",\"language\":\"none\","
+                       "\"min_token_len\":2}";
+    embed_opts(min2, "a bc def", false, &v);
+    ck_assert_uint_eq(v.n, 3);
+    ck_assert_double_eq_tol(value_of(&v, "de"), bm25_value(1, 3), 1e-6);
+    ck_assert_double_eq_tol(value_of(&v, "bc"), bm25_value(1, 3), 1e-6);
+    qvs_bm25_vec_free(&v);
+    embed_opts(min2, "a de", true, &v);
+    ck_assert_uint_eq(v.n, 1);
+    ck_assert_float_eq(value_of(&v, "de"), 1.0f);
+    qvs_bm25_vec_free(&v);
+
+    /* English defaults: the document drops the stopword "the" and stems
+     * "theory" to "theori" before cutting it (t th the theo theor
+     * theori); the query keeps "the" (no stopword check on the query side
+     * of the prefix tokenizer), which the word tokenizer drops. */
+    const char *en = "{\"tokenizer\":\"prefix\"}";
+    embed_opts(en, "The theory", false, &v);
+    ck_assert_uint_eq(v.n, 6);
+    ck_assert_double_eq_tol(value_of(&v, "the"), bm25_value(1, 6), 1e-6);
+    ck_assert_double_eq_tol(value_of(&v, "theori"), bm25_value(1, 6), 1e-6);
+    qvs_bm25_vec_free(&v);
+    embed_opts(en, "the", true, &v);
+    ck_assert_uint_eq(v.n, 1);
+    ck_assert_float_eq(value_of(&v, "the"), 1.0f);
+    qvs_bm25_vec_free(&v);
+    embed_opts("{\"tokenizer\":\"word\"}", "the", true, &v);
+    ck_assert_uint_eq(v.n, 0);
+    qvs_bm25_vec_free(&v);
 }
 END_TEST
 
@@ -354,6 +454,7 @@ int main(void)
     tcase_add_test(tc, stopwords);
     tcase_add_test(tc, document_and_query_values);
     tcase_add_test(tc, document_options);
+    tcase_add_test(tc, prefix_tokenizer_documents_and_queries);
     tcase_add_test(tc, languages_and_text_options);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -22,6 +22,9 @@
  * 10. an idle connection gets GOAWAY before the guard's header timeout
  *     closes it;
  * 11. replies are counted in /metrics (grpc_responses_total).
+ * 12. UpdateCollection's sparse_vectors_config changes a sparse vector's
+ *     modifier and index params (as the REST PATCH), read back through
+ *     GetCollectionInfo.
  *
  * Nothing waits on the clock but the deadline test, whose 50 ms deadline
  * only has to pass (the call is held until then by design), and the idle
@@ -33,6 +36,7 @@
 #include "scratch_dir.h"
 #include "server/server.h"
 
+#include "collections_service.pb-c.h"
 #include "health_check.pb-c.h"
 #include "points_service.pb-c.h"
 
@@ -535,6 +539,116 @@ static void teardown_if_running(void)
         teardown();
 }
 
+/* Packs m into a gRPC frame in body (room for cap bytes). */
+static size_t pack_frame(const ProtobufCMessage *m, unsigned char *body,
+                         size_t cap)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    ck_assert_uint_le(len + 5, cap);
+    unsigned char *packed = malloc(len ? len : 1);
+    protobuf_c_message_pack(m, packed);
+    size_t n = frame(body, 0, (uint32_t)len, packed, len);
+    free(packed);
+    return n;
+}
+
+/* The sparse params of vector name in collection c, from
+ * GetCollectionInfo (NULL when absent; free *info with the unpacker). */
+static const Qdrant__SparseVectorParams *
+sparse_params_of(const char *c, const char *name,
+                 Qdrant__GetCollectionInfoResponse **info)
+{
+    Qdrant__GetCollectionInfoRequest q =
+        QDRANT__GET_COLLECTION_INFO_REQUEST__INIT;
+    q.collection_name = (char *)c;
+    unsigned char body[256];
+    size_t n = pack_frame(&q.base, body, sizeof(body));
+    reply r =
+        call("/qdrant.Collections/Get", "application/grpc", with_key, body, n);
+    ck_assert_int_eq(r.grpc_status, 0);
+    ck_assert_uint_gt(r.data_len, 5);
+    *info = qdrant__get_collection_info_response__unpack(NULL, r.data_len - 5,
+                                                         r.data + 5);
+    ck_assert_ptr_nonnull(*info);
+    const Qdrant__CollectionParams *p = (*info)->result->config->params;
+    if (p->_sparse_vectors_config_case !=
+        QDRANT__COLLECTION_PARAMS___SPARSE_VECTORS_CONFIG_SPARSE_VECTORS_CONFIG)
+        return NULL;
+    for (size_t i = 0; i < p->sparse_vectors_config->n_map; i++)
+        if (strcmp(p->sparse_vectors_config->map[i]->key, name) == 0)
+            return p->sparse_vectors_config->map[i]->value;
+    return NULL;
+}
+
+/* Qdrant 1.19's UpdateCollection carries sparse_vectors_config like the
+ * REST PATCH's sparse_vectors (update_sparse_vectors_from_other): the
+ * modifier and the index params change. */
+START_TEST(update_collection_sparse_params)
+{
+    unsigned char body[512];
+    Qdrant__SparseVectorParams sv = QDRANT__SPARSE_VECTOR_PARAMS__INIT;
+    Qdrant__SparseVectorConfig__MapEntry e =
+        QDRANT__SPARSE_VECTOR_CONFIG__MAP_ENTRY__INIT;
+    e.key = "text";
+    e.value = &sv;
+    Qdrant__SparseVectorConfig__MapEntry *entries[] = {&e};
+    Qdrant__SparseVectorConfig svc = QDRANT__SPARSE_VECTOR_CONFIG__INIT;
+    svc.n_map = 1;
+    svc.map = entries;
+    Qdrant__CreateCollection cc = QDRANT__CREATE_COLLECTION__INIT;
+    cc.collection_name = "g";
+    cc._sparse_vectors_config_case =
+        QDRANT__CREATE_COLLECTION___SPARSE_VECTORS_CONFIG_SPARSE_VECTORS_CONFIG;
+    cc.sparse_vectors_config = &svc;
+    size_t n = pack_frame(&cc.base, body, sizeof(body));
+    reply r = call("/qdrant.Collections/Create", "application/grpc", with_key,
+                   body, n);
+    ck_assert_msg(r.grpc_status == 0, "create: %d %s", r.grpc_status,
+                  r.message);
+
+    Qdrant__GetCollectionInfoResponse *info = NULL;
+    const Qdrant__SparseVectorParams *got =
+        sparse_params_of("g", "text", &info);
+    ck_assert_ptr_nonnull(got);
+    ck_assert(got->_modifier_case ==
+                  QDRANT__SPARSE_VECTOR_PARAMS___MODIFIER__NOT_SET ||
+              got->modifier == QDRANT__MODIFIER__None);
+    qdrant__get_collection_info_response__free_unpacked(info, NULL);
+
+    Qdrant__SparseIndexConfig ix = QDRANT__SPARSE_INDEX_CONFIG__INIT;
+    ix._full_scan_threshold_case =
+        QDRANT__SPARSE_INDEX_CONFIG___FULL_SCAN_THRESHOLD_FULL_SCAN_THRESHOLD;
+    ix.full_scan_threshold = 7;
+    ix._datatype_case = QDRANT__SPARSE_INDEX_CONFIG___DATATYPE_DATATYPE;
+    ix.datatype = QDRANT__DATATYPE__Uint8;
+    sv._index_case = QDRANT__SPARSE_VECTOR_PARAMS___INDEX_INDEX;
+    sv.index = &ix;
+    sv._modifier_case = QDRANT__SPARSE_VECTOR_PARAMS___MODIFIER_MODIFIER;
+    sv.modifier = QDRANT__MODIFIER__Idf;
+    Qdrant__UpdateCollection uc = QDRANT__UPDATE_COLLECTION__INIT;
+    uc.collection_name = "g";
+    uc._sparse_vectors_config_case =
+        QDRANT__UPDATE_COLLECTION___SPARSE_VECTORS_CONFIG_SPARSE_VECTORS_CONFIG;
+    uc.sparse_vectors_config = &svc;
+    n = pack_frame(&uc.base, body, sizeof(body));
+    r = call("/qdrant.Collections/Update", "application/grpc", with_key, body,
+             n);
+    ck_assert_msg(r.grpc_status == 0, "update: %d %s", r.grpc_status,
+                  r.message);
+
+    got = sparse_params_of("g", "text", &info);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_int_eq(got->_modifier_case,
+                     QDRANT__SPARSE_VECTOR_PARAMS___MODIFIER_MODIFIER);
+    ck_assert_int_eq(got->modifier, QDRANT__MODIFIER__Idf);
+    ck_assert_int_eq(got->_index_case,
+                     QDRANT__SPARSE_VECTOR_PARAMS___INDEX_INDEX);
+    ck_assert_int_eq(got->index->datatype, QDRANT__DATATYPE__Uint8);
+    ck_assert_uint_eq(got->index->full_scan_threshold, 7);
+    qdrant__get_collection_info_response__free_unpacked(info, NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("grpc");
@@ -551,6 +665,7 @@ int main(void)
     tcase_add_test(tc, deadline_exceeded);
     tcase_add_test(tc, api_keys);
     tcase_add_test(tc, graceful_stop_finishes_calls);
+    tcase_add_test(tc, update_collection_sparse_params);
     suite_add_tcase(s, tc);
     TCase *idle = tcase_create("idle connections");
     tcase_add_checked_fixture(idle, setup_fast, teardown_if_running);

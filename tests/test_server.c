@@ -1837,6 +1837,196 @@ START_TEST(test_datatypes_restart)
 }
 END_TEST
 
+/* The score of point id in a sparse query on vector "text" of collection
+ * sp, or -1 when it is not a hit. */
+static double sparse_score(const char *query, uint64_t id)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"query\":%s,\"using\":\"text\",\"limit\":10}", query);
+    const cJSON *res =
+        expect_ok(call("POST", "/collections/sp/points/query", body));
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItem(res, "points"))
+    {
+        if ((uint64_t)num(p, "id") == id)
+            return num(p, "score");
+    }
+    return -1;
+}
+
+/* PATCH of a sparse vector's modifier and index datatype (Qdrant 1.19:
+ * CollectionParams::update_sparse_vectors_from_other): scores change at
+ * once, exactly as Qdrant's IDF and QuantizedU8 give them (worked out
+ * here by hand), the change survives kill -9 right after it was
+ * acknowledged and a clean restart, and a float16 datatype that cannot
+ * hold a stored value is refused with nothing changed. */
+START_TEST(test_sparse_patch_restart)
+{
+    make_storage();
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",    "0", "--storage", storage,
+                                "--threads", "2", NULL};
+    child ch;
+    child_start(&ch, args, NULL);
+    create("sp", "{\"sparse_vectors\":{\"text\":{}}}");
+    expect_ok(call(
+        "PUT", "/collections/sp/points?wait=true",
+        "{\"points\":["
+        "{\"id\":1,\"vector\":{\"text\":{\"indices\":[1,2],\"values\":[2,3]}}},"
+        "{\"id\":2,\"vector\":{\"text\":{\"indices\":[1],\"values\":[0.5]}}},"
+        "{\"id\":3,\"vector\":{\"text\":{\"indices\":[1],\"values\":[0.5]}}},"
+        "{\"id\":4,\"vector\":{\"text\":{\"indices\":[1],\"values\":[0.5]}}},"
+        "{\"id\":5,\"vector\":{\"text\":{\"indices\":[1],"
+        "\"values\":[1.234]}}}]}"));
+    const char *q12 = "{\"indices\":[1,2],\"values\":[1,1]}";
+    const char *q1 = "{\"indices\":[1],\"values\":[1]}";
+    ck_assert_double_eq_tol(sparse_score(q12, 1), 5.0, 1e-9);
+    expect_ok(call("PATCH", "/collections/sp",
+                   "{\"sparse_vectors\":{\"text\":{\"modifier\":\"idf\"}}}"));
+    /* Qdrant's idf = ln((N - df + 0.5) / (df + 0.5) + 1): N 5, dimension 1
+     * in all five points, dimension 2 in one. */
+    double idf1 = log(0.5 / 5.5 + 1), idf2 = log(4.5 / 1.5 + 1);
+    for (int round = 0; round < 2; round++) {
+        const cJSON *info = expect_ok(call("GET", "/collections/sp", NULL));
+        ck_assert_str_eq(
+            str(info, "config.params.sparse_vectors.text.modifier"), "idf");
+        ck_assert_double_eq_tol(sparse_score(q12, 1), 2 * idf1 + 3 * idf2,
+                                1e-5);
+        ck_assert_double_eq_tol(sparse_score(q12, 2), 0.5 * idf1, 1e-6);
+        if (round == 0) { /* kill -9 right after the acknowledged PATCH */
+            ck_assert_int_eq(child_stop(&ch, SIGKILL), -1);
+            child_start(&ch, args, NULL);
+        }
+    }
+    /* Off again, and the postings as uint8: dimension 1 holds 2, 0.5 (x3)
+     * and 1.234, so min 0.5 and step 1.5 / 255; 1.234 is quantized to
+     * round(0.734 / step) = 125, read back as 0.5 + 125 * step. */
+    expect_ok(call("PATCH", "/collections/sp",
+                   "{\"sparse_vectors\":{\"text\":{\"modifier\":\"none\","
+                   "\"index\":{\"datatype\":\"uint8\"}}}}"));
+    /* a value float16 cannot hold, in another dimension */
+    expect_ok(call("PUT", "/collections/sp/points?wait=true",
+                   "{\"points\":[{\"id\":6,\"vector\":{\"text\":{\"indices\":"
+                   "[9],\"values\":[70000]}}}]}"));
+    expect_error_prefix(
+        call("PATCH", "/collections/sp",
+             "{\"sparse_vectors\":{\"text\":{\"index\":{\"datatype\":"
+             "\"float16\"}}}}"),
+        400, "Bad request: sparse vector text: ");
+    float step = 1.5f / 255.0f;
+    double want = (double)(0.5f + 125.0f * step);
+    for (int round = 0; round < 2; round++) {
+        const cJSON *info = expect_ok(call("GET", "/collections/sp", NULL));
+        ck_assert_str_eq(
+            str(info, "config.params.sparse_vectors.text.modifier"), "none");
+        ck_assert_str_eq(
+            str(info, "config.params.sparse_vectors.text.index.datatype"),
+            "uint8");
+        ck_assert_double_eq_tol(sparse_score(q1, 5), want, 1e-6);
+        ck_assert(fabs(sparse_score(q1, 5) - 1.234) > 1e-4);
+        ck_assert_double_eq_tol(sparse_score(q12, 1), 5.0, 1e-5);
+        /* retrieve returns the float32 value as given */
+        const cJSON *pt =
+            expect_ok(call("GET", "/collections/sp/points/5", NULL));
+        ck_assert_double_eq_tol(
+            cJSON_GetArrayItem(
+                cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(cJSON_GetObjectItem(pt, "vector"),
+                                        "text"),
+                    "values"),
+                0)
+                ->valuedouble,
+            1.234, 1e-6);
+        ck_assert_int_eq(child_stop(&ch, round == 0 ? SIGTERM : SIGKILL),
+                         round == 0 ? 0 : -1);
+        if (round == 0)
+            child_start(&ch, args, NULL);
+    }
+    /* A catalog whose config says float16 for a vector holding 70000 (as
+     * a build that showed index.datatype without applying it could leave
+     * behind): the start warns and keeps the stored datatype instead of
+     * failing the collection. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/catalog.json", storage);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char text[1 << 16];
+    size_t len = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[len] = 0;
+    cJSON *cat = cJSON_Parse(text);
+    ck_assert_ptr_nonnull(cat);
+    cJSON *ix = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(
+                    cJSON_GetObjectItem(
+                        cJSON_GetArrayItem(
+                            cJSON_GetObjectItem(cat, "collections"), 0),
+                        "config"),
+                    "params"),
+                "sparse_vectors"),
+            "text"),
+        "index");
+    ck_assert_ptr_nonnull(ix);
+    cJSON_ReplaceItemInObject(ix, "datatype", cJSON_CreateString("float16"));
+    char *out = cJSON_PrintUnformatted(cat);
+    write_file(path, out);
+    free(out);
+    cJSON_Delete(cat);
+    child_start(&ch, args, NULL);
+    ck_assert_double_eq_tol(sparse_score(q1, 5), want, 1e-6); /* uint8 */
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+}
+END_TEST
+
+/* The qdrant/bm25 model with the prefix tokenizer over HTTP: documents
+ * index every prefix of their words, a query word is one token (Qdrant
+ * 1.19's bm25_inference.rs: tokenize_doc for documents, tokenize_query for
+ * queries), so "hel" finds both "hello world" and "help", scored by the
+ * BM25 value of "hel" in each: tf 1 of 10 tokens (h he hel hell hello w
+ * wo wor worl world) and of 4 (h he hel help). */
+START_TEST(test_bm25_prefix_query)
+{
+    make_storage();
+    curl = curl_easy_init();
+    const char *const args[] = {"--port",    "0", "--storage", storage,
+                                "--threads", "2", NULL};
+    child ch;
+    child_start(&ch, args, NULL);
+    create("sp", "{\"sparse_vectors\":{\"text\":{}}}");
+    const char *opts = "\"options\":{\"tokenizer\":\"prefix\","
+                       "\"language\":\"none\"}";
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"points\":[{\"id\":1,\"vector\":{\"text\":{\"text\":"
+             "\"Hello world\",\"model\":\"qdrant/bm25\",%s}}},{\"id\":2,"
+             "\"vector\":{\"text\":{\"text\":\"help\",\"model\":"
+             "\"qdrant/bm25\",%s}}}]}",
+             opts, opts);
+    expect_ok(call("PUT", "/collections/sp/points?wait=true", body));
+    char q[256];
+    snprintf(q, sizeof(q), "{\"text\":\"hel\",\"model\":\"qdrant/bm25\",%s}",
+             opts);
+    double v10 = 2.2 / (1 + 1.2 * (0.25 + 0.75 * 10 / 256.0));
+    double v4 = 2.2 / (1 + 1.2 * (0.25 + 0.75 * 4 / 256.0));
+    ck_assert_double_eq_tol(sparse_score(q, 1), v10, 1e-6);
+    ck_assert_double_eq_tol(sparse_score(q, 2), v4, 1e-6);
+    snprintf(q, sizeof(q), "{\"text\":\"hello\",\"model\":\"qdrant/bm25\",%s}",
+             opts);
+    ck_assert_double_eq_tol(sparse_score(q, 1), v10, 1e-6);
+    ck_assert_double_eq(sparse_score(q, 2), -1); /* not a hit */
+    ck_assert_int_eq(child_stop(&ch, SIGTERM), 0);
+    curl_easy_cleanup(curl);
+    curl = NULL;
+    rm_rf(storage);
+}
+END_TEST
+
 /* ---- 9. concurrency
  * -------------------------------------------------------------- */
 
@@ -7506,6 +7696,8 @@ static Suite *server_suite(void)
     tcase_add_test(prog, test_damaged_catalog);
     tcase_add_test(prog, test_sigterm_restart);
     tcase_add_test(prog, test_datatypes_restart);
+    tcase_add_test(prog, test_sparse_patch_restart);
+    tcase_add_test(prog, test_bm25_prefix_query);
     tcase_add_test(prog, test_snapshot_leftovers);
     tcase_add_test(prog, test_snapshot_kill9_upload);
     tcase_add_test(prog, test_storage_snapshot_startup);

@@ -167,6 +167,11 @@ void qvi_maparena_close(qvi_maparena *a);
 float qvi_round_uint8(float v);
 /* True when v rounds to an infinite half. */
 bool qvi_f16_overflows(float v);
+/* IEEE half bits of v, to nearest, ties to even (Rust's f16::from_f32),
+ * and the float equal to half h: simd/'s conversions, for leaves that may
+ * not include simd/ (core/sparse/). */
+uint16_t qvi_half_bits(float v);
+float qvi_half_value(uint16_t h);
 /* Converts n values in place to what datatype stores (float32: as is). */
 void qvi_datatype_apply(uint32_t datatype, float *v, size_t n);
 /* "float32", "float16", "uint8"; NULL for an unknown datatype. */

@@ -53,6 +53,16 @@ bool qvi_f16_overflows(float v)
     return !(v < 65520.0f && v > -65520.0f);
 }
 
+uint16_t qvi_half_bits(float v)
+{
+    return qvi_f32_to_f16(v);
+}
+
+float qvi_half_value(uint16_t h)
+{
+    return qvi_f16_to_f32(h);
+}
+
 void qvi_datatype_apply(uint32_t datatype, float *v, size_t n)
 {
     switch (datatype) {

@@ -31,12 +31,21 @@ typedef struct qvi_sparse_row {
 } qvi_sparse_row;
 
 /* The posting list of one dimension: the slots holding it, ascending, and
- * each slot's value there. */
+ * each slot's value there in the index's datatype (Qdrant's sparse
+ * `index.datatype`, which types the weights of its inverted index, not the
+ * stored vectors): float32 as is, float16 as IEEE halves, uint8 as
+ * Qdrant's QuantizedU8 -- one byte per posting, round((v - min) / step)
+ * clamped to 0..255, read back as min + q * step, where min and max are
+ * the smallest and largest original value of the list and step is
+ * (max - min) / 255 (lib/sparse/src/common/types.rs, QuantizedU8Params).
+ * A uint8 list is re-encoded from the rows' originals whenever its min or
+ * max changes, so it always equals a fresh build over the current rows. */
 typedef struct qvi_sparse_posting {
     uint32_t dim;
     uint32_t n, cap;
     uint32_t *slots;
-    float *vals;
+    void *vals;       /* cap values: float, uint16_t halves or uint8_t */
+    float vmin, vmax; /* uint8: the originals' range (n > 0) */
 } qvi_sparse_posting;
 
 typedef struct qvi_sparse {
@@ -50,10 +59,44 @@ typedef struct qvi_sparse {
     uint32_t n_lists, lists_cap;
     uint32_t *tab;
     uint32_t tab_cap;
-    bool stale; /* a posting update ran out of memory: the lists do not
-                   mirror the rows; searches scan until a rebuild */
+    bool stale;        /* a posting update ran out of memory: the lists do not
+                          mirror the rows; searches scan until a rebuild */
+    uint32_t datatype; /* of the posting values (a qv_datatype); the rows
+                          always keep the float32 originals */
+    /* Arrays inside [borrow_lo, borrow_lo + borrow_len) -- row indices and
+     * values, posting slots and values -- are borrowed from a snapshot's
+     * private mapping (persist/snapshot_sparse.c): written in place at
+     * will, never freed or reallocated; a list that grows copies itself
+     * out first.  0 length: nothing is borrowed. */
+    const uint8_t *borrow_lo;
+    size_t borrow_len;
 } qvi_sparse;
 
+/* Whether p lies in s's borrowed range. */
+bool qvi_sparse_borrowed(const qvi_sparse *s, const void *p);
+
+/* Takes the n posting lists at lists (an array from malloc, taken over
+ * whatever the outcome; their slots and values may be borrowed) as s's
+ * index, whose lists must be empty, and builds the dimension table.
+ * QV_OK, QV_EINVAL (a dimension repeats: the lists are dropped) or
+ * QV_ENOMEM. */
+qv_status qvi_sparse_adopt_lists(qvi_sparse *s, qvi_sparse_posting *lists,
+                                 uint32_t n);
+
+/* Whether s's lists hold exactly the entries of the rows of slots
+ * [0, n_slots): each row entry at its list's next position, with the value
+ * the datatype makes of it, and nothing else (a loaded file's deep check).
+ * False also without memory for the cursors. */
+bool qvi_sparse_mirrors_rows(const qvi_sparse *s, uint32_t n_slots);
+
+/* The float equal to half h: the walk's inlined conversion, equal to
+ * qvi_half_value (exported for the test that checks so). */
+float qvi_sparse_half_value(uint16_t h);
+
+/* Bytes of one posting value in datatype dt (4, 2 or 1). */
+size_t qvi_sparse_value_size(uint32_t dt);
+
+/* An empty index of float32 postings. */
 void qvi_sparse_init(qvi_sparse *s);
 void qvi_sparse_free(qvi_sparse *s);
 
@@ -71,6 +114,26 @@ void qvi_sparse_clear(qvi_sparse *s, uint32_t slot);
 /* Rebuilds every posting list from the rows of slots [0, n_slots).  QV_OK
  * or QV_ENOMEM (stays stale). */
 qv_status qvi_sparse_rebuild(qvi_sparse *s, uint32_t n_slots);
+
+/* A change of the index's datatype in two steps, so that it can fail
+ * without changing s: build_lists makes, in *out, the posting lists of the
+ * rows of slots [0, n_slots) of s in datatype dt (out borrows s's rows:
+ * never qvi_sparse_free it); QV_OK or QV_ENOMEM (out empty).  take_lists
+ * then replaces s's lists and datatype by out's (out is left empty), or
+ * drop_lists frees them.  s must not change in between. */
+qv_status qvi_sparse_build_lists(const qvi_sparse *s, uint32_t dt,
+                                 uint32_t n_slots, qvi_sparse *out);
+void qvi_sparse_take_lists(qvi_sparse *s, qvi_sparse *built);
+void qvi_sparse_drop_lists(qvi_sparse *built);
+
+/* The value a posting of v would hold in datatype dt, read back as a float
+ * (float16: the nearest half; uint8: through the list's min and step,
+ * given as lo, hi). */
+float qvi_sparse_typed(uint32_t dt, float v, float lo, float hi);
+
+/* The value slot's row holds for dim as the index scores it (its stored
+ * posting read back; the original when the index is float32 or stale). */
+float qvi_sparse_scored_value(const qvi_sparse *s, uint32_t dim, float v);
 
 /* The number of rows holding dimension dim (0 when none). */
 uint32_t qvi_sparse_df(const qvi_sparse *s, uint32_t dim);

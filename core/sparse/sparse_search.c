@@ -18,6 +18,14 @@
  * cannot change a bit either; the score is the double rounded to float
  * once.  Ties are ordered by slot in both (qvi_topk's total order).
  *
+ * Datatypes: with a float16 or uint8 index the postings hold converted
+ * values (sparse.h), and the scan scores each stored value as its posting
+ * holds it (qvi_sparse_scored_value), so the two still agree bit for bit.
+ * Qdrant differs here: its plain (exact) search reads the float32 vector
+ * storage, so there exact and indexed scores differ by the rounding; we
+ * keep one answer, the index's.  A stale index (out of memory) scores the
+ * originals until its rebuild.
+ *
  * IDF: Qdrant's Modifier::Idf multiplies each query value by the
  * dimension's inverse document frequency before scoring, with the BM25
  * (Lucene-smoothed) formula ln(1 + (N - df + 0.5) / (df + 0.5)), N the
@@ -43,12 +51,13 @@ static bool accepted(const qvi_sparse_accept *acc, uint32_t slot)
     return !acc || !acc->fn || acc->fn(acc->arg, slot);
 }
 
-/* Merges row r with query q; false when they share no dimension. */
-static bool row_score(const qvi_sparse_row *r, const qvi_sparse_row *q,
-                      double *out)
+/* Merges row r with query q; false when they share no dimension.  Each
+ * stored value is scored as its posting holds it (the index's datatype). */
+static bool row_score(const qvi_sparse *s, const qvi_sparse_row *r,
+                      const qvi_sparse_row *q, double *out)
 {
     double acc = 0.0;
-    bool any = false;
+    bool any = false, typed = s->datatype != QV_DATATYPE_FLOAT32;
     uint32_t i = 0, j = 0;
     while (i < r->nnz && j < q->nnz) {
         if (r->idx[i] < q->idx[j]) {
@@ -56,7 +65,9 @@ static bool row_score(const qvi_sparse_row *r, const qvi_sparse_row *q,
         } else if (r->idx[i] > q->idx[j]) {
             j++;
         } else {
-            acc += (double)q->val[j] * (double)r->val[i];
+            float v = typed ? qvi_sparse_scored_value(s, r->idx[i], r->val[i])
+                            : r->val[i];
+            acc += (double)q->val[j] * (double)v;
             any = true;
             i++;
             j++;
@@ -71,7 +82,7 @@ static void scan(const qvi_sparse *s, const qvi_sparse_row *q, uint32_t n_slots,
 {
     for (uint32_t slot = 0; slot < n_slots && slot < s->cap; slot++) {
         double score;
-        if (s->rows[slot].nnz == 0 || !row_score(&s->rows[slot], q, &score))
+        if (s->rows[slot].nnz == 0 || !row_score(s, &s->rows[slot], q, &score))
             continue;
         if (accepted(acc, slot))
             qvi_topk_push(t, slot, -(float)score);

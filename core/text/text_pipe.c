@@ -358,10 +358,11 @@ qv_status qvi_text_analyze(const qvi_text_opts *o, bool query, const char *s,
 
 /* ---- public ------------------------------------------------------------- */
 
-qv_status qv_text_tokenize(const qv_text_index_options *o, const char *text,
-                           size_t len,
-                           bool (*tok)(void *ctx, const char *t, size_t n),
-                           void *ctx, char *errmsg, size_t errcap)
+/* Both public forms: options checked and compiled, then one run. */
+static qv_status tokenize(const qv_text_index_options *o, bool query,
+                          const char *text, size_t len,
+                          bool (*tok)(void *ctx, const char *t, size_t n),
+                          void *ctx, char *errmsg, size_t errcap)
 {
     if (!tok || (!text && len))
         return QV_ENULL;
@@ -374,7 +375,24 @@ qv_status qv_text_tokenize(const qv_text_index_options *o, const char *text,
         if (st != QV_OK)
             return st;
     }
-    qv_status st = qvi_text_analyze(t, false, text ? text : "", len, tok, ctx);
+    qv_status st = qvi_text_analyze(t, query, text ? text : "", len, tok, ctx);
     qvi_text_opts_unref(t);
     return st;
+}
+
+qv_status qv_text_tokenize(const qv_text_index_options *o, const char *text,
+                           size_t len,
+                           bool (*tok)(void *ctx, const char *t, size_t n),
+                           void *ctx, char *errmsg, size_t errcap)
+{
+    return tokenize(o, false, text, len, tok, ctx, errmsg, errcap);
+}
+
+qv_status qv_text_tokenize_query(const qv_text_index_options *o,
+                                 const char *text, size_t len,
+                                 bool (*tok)(void *ctx, const char *t,
+                                             size_t n),
+                                 void *ctx, char *errmsg, size_t errcap)
+{
+    return tokenize(o, true, text, len, tok, ctx, errmsg, errcap);
 }
