@@ -41,16 +41,45 @@
  * Locking model (who must hold what)
  * ----------------------------------
  * The index has no reader/writer lock of its own; it relies on the
- * collection's rwlock:
- *   - qvi_hnsw_search, qvi_hnsw_memory_bytes, qvi_hnsw_check and
- *     qvi_hnsw_count are readers: any number may run at once, each search
- *     with its own scratch, while no writer runs.
- *   - qvi_hnsw_reserve, qvi_hnsw_insert, qvi_hnsw_insert_batch,
- *     qvi_hnsw_remove and qvi_hnsw_reconnect are writers: the caller holds
- *     its write lock.
- *     insert_batch starts its own threads, which insert concurrently with
- *     each other under per-node spinlocks and one entry-point mutex; they
- *     have all ended when it returns.
+ * collection's rwlock and on the collection serialising graph writers
+ * (its graph_mu, core/core.h):
+ *   - qvi_hnsw_search, qvi_hnsw_search_scored, qvi_hnsw_count and
+ *     qvi_hnsw_contains are readers: any number may run at once, each
+ *     search with its own scratch, under the shared lock.
+ *   - qvi_hnsw_insert_link and qvi_hnsw_maintain are "linkers": one at a
+ *     time (graph_mu), under the shared lock, so searches run beside
+ *     them.  They change nothing but link records (count and entries),
+ *     in-degrees, the entry point and the maximum level, and allocate
+ *     nothing the readers see: every array they touch was sized by
+ *     qvi_hnsw_insert_prepare under the exclusive lock before.  See
+ *     "Searches beside a linker" below for why a search stays correct.
+ *   - every other function that changes the index (create, reserve,
+ *     insert, insert_prepare, insert_batch, remove, reconnect,
+ *     links_on_disk, free) is a writer: the caller holds its write lock.
+ *     qvi_hnsw_memory_bytes and qvi_hnsw_check read fields a writer
+ *     changes and need at least the shared lock with no linker running.
+ *   insert_batch and insert_link start their own threads, which insert
+ *   concurrently with each other under per-node spinlocks and one
+ *   entry-point mutex; they have all ended when the call returns.
+ *
+ * Searches beside a linker
+ * ------------------------
+ * A linker writes each link entry with a relaxed atomic store and a
+ * list's count with a release store after the entries it covers; searches
+ * load the count with acquire and the entries relaxed (plain moves on
+ * x86, so the hot loop is unchanged).  A search that races with a change
+ * of a list may see old and new entries mixed, or a stale count over old
+ * entries: every value ever stored there is a node that is in the graph
+ * with complete records (no node leaves the graph while a linker runs:
+ * removal is a writer), so it walks a slightly different list, never a
+ * wrong one.  A new node becomes reachable only once all its own lists
+ * are written (insert_node adds the links back to it last, on every
+ * level), so a search that enters it on an upper level descends through
+ * complete lists, never a dead end.  The entry point and maximum level
+ * are stored atomically (entry first, then the level, release); a search
+ * reads the level first and never descends above the entry's own level.
+ * Levels, upper blocks and vectors of the new nodes were written under
+ * the exclusive lock, before any search that can reach them started.
  * No function keeps a pointer into the caller's vectors after it returns.
  *
  * Errors
@@ -159,6 +188,28 @@ qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
                                 const uint32_t *slots, size_t n,
                                 unsigned threads);
 
+/* Inserting while searches run, in two steps (the collection's upsert:
+ * core/collection_index.c).  Step one, under the write lock: makes room
+ * for slots[0..n), draws their levels in the order of slots (as
+ * insert_batch does), allocates their records and sizes the writer's
+ * scratch, so that linking cannot fail.  The slots are then "pending":
+ * contains() is true, but they are not counted, no search reaches them,
+ * and maintain, reconnect and check leave the graph alone (check reports
+ * them) until every one is linked.  Same checks and errors as
+ * insert_batch; on failure nothing changed.  Writer. */
+qv_status qvi_hnsw_insert_prepare(qvi_hnsw *h, const qvi_vecview *view,
+                                  const uint32_t *slots, size_t n);
+
+/* Step two: links slots[0..n), all pending, with `threads` threads (0 or
+ * 1: the calling thread; a thread that cannot start or get its scratch
+ * leaves its share to the others).  Any split of the prepared slots into
+ * calls, in any order, gives them all.  Counts each slot once linked.
+ * Then call qvi_hnsw_maintain once none is pending.  Never fails (view
+ * must be the one prepare was checked against, over the same rows).
+ * Linker: under the shared lock, one linker at a time, searches beside. */
+void qvi_hnsw_insert_link(qvi_hnsw *h, const qvi_vecview *view,
+                          const uint32_t *slots, size_t n, unsigned threads);
+
 /* Removes slot from the graph at once: every link to it is removed and each
  * node that pointed to it is relinked among its remaining neighbours and the
  * removed node's neighbours with the selection heuristic (as hnswlib's
@@ -179,8 +230,10 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
  * removals since the last call exceed 1% of the nodes) or whenever
  * qvi_hnsw_check reports unreachable nodes.  *relinked (may be NULL) gets
  * the number of links added.  O(nodes + links) plus one search per
- * stranded group.  Returns QV_OK, QV_ENULL, QV_EINVAL (view) or QV_ENOMEM
- * (graph unchanged).  Writer. */
+ * stranded group.  Does nothing while slots are pending (see
+ * qvi_hnsw_insert_prepare).  Returns QV_OK, QV_ENULL, QV_EINVAL (view) or
+ * QV_ENOMEM (graph unchanged).  Writer, or a linker through
+ * qvi_hnsw_maintain: its link changes are the atomic ones of a linker. */
 qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
                              uint64_t *relinked);
 
@@ -189,13 +242,15 @@ qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
  * visits per change, amortised.  insert_batch and remove call it; a
  * caller never needs to.  Returns what reconnect returns (QV_OK when it
  * had nothing to do); on failure the graph is valid, only possibly less
- * reachable, and the next call tries again.  Writer. */
+ * reachable, and the next call tries again.  Does nothing while slots are
+ * pending.  Writer or linker (see "Locking model"). */
 qv_status qvi_hnsw_maintain(qvi_hnsw *h, const qvi_vecview *view);
 
-/* True when slot is in the index.  Reader. */
+/* True when slot is in the index (linked or pending).  Reader. */
 bool qvi_hnsw_contains(const qvi_hnsw *h, uint32_t slot);
 
-/* Number of nodes in the index.  Reader. */
+/* Number of linked nodes in the index (pending ones are not counted, so
+ * this is what a search can find).  Reader, also beside a linker. */
 uint64_t qvi_hnsw_count(const qvi_hnsw *h);
 
 /* Which slots may enter results.  A NULL qvi_accept accepts everything.
@@ -329,12 +384,17 @@ typedef struct qvi_hnsw_cand {
  * node that links to the removed one (see hnsw_delete.c).
  *
  * Field protection: the first block never changes after create.  The rest
- * is written only by writers (the caller's write lock).  During
- * insert_batch, the batch's threads share the graph: a node's records are
- * read and written only under that node's spinlock locks[s] (acquired with
+ * is written only by writers (the caller's write lock), except what a
+ * linker (insert_link, maintain: shared lock, searches beside) changes:
+ * link records, written with the atomic stores below and read by searches
+ * with the atomic loads; in-degrees (read by linkers and writers only);
+ * entry and max_level (atomic stores, see "Searches beside a linker");
+ * count (atomic add); pending and dirty (the one linker's own).  Between
+ * linker threads of one insert_link, a node's records are read and
+ * written only under that node's spinlock locks[s] (acquired with
  * __atomic), in-degree counters are updated with __atomic adds, and entry,
- * max_level are guarded by entry_mu.  levels[] and upper[] of every batch
- * slot are filled in before the threads start and stay fixed.
+ * max_level are guarded by entry_mu.  levels[] and upper[] of every
+ * pending slot are filled in by insert_prepare and stay fixed.
  */
 struct qvi_hnsw {
     uint32_t m, m0, ef_construct, dim;
@@ -358,10 +418,11 @@ struct qvi_hnsw {
     uint32_t **upper;
     uint8_t *locks;
 
-    uint32_t entry;
-    int32_t max_level; /* -1 when empty */
-    uint64_t count;
-    uint64_t dirty; /* nodes inserted or removed since the last reconnect */
+    uint32_t entry;    /* atomic store/load beside searches */
+    int32_t max_level; /* -1 when empty; atomic, as entry */
+    uint64_t count;    /* linked nodes; atomic add by a linker */
+    uint64_t pending;  /* prepared, not yet linked (insert_prepare) */
+    uint64_t dirty;    /* nodes inserted or removed since the last reconnect */
     uint64_t level_count[QVI_HNSW_MAX_LEVEL + 1]; /* nodes of each level */
     uint64_t rng;
     size_t upper_bytes;
@@ -404,6 +465,10 @@ struct qvi_hnsw_scratch {
     size_t cand_cap;
     uint32_t *ids; /* neighbour copies, holder lists */
     size_t ids_cap;
+    /* An insert's pools of every level, kept until it links back to the
+     * new node (insert_node): (top level + 1) * ef_construct entries. */
+    qvi_hnsw_cand *saved;
+    size_t saved_cap;
 };
 
 /* ---- hnsw_graph.c ---- */
@@ -504,6 +569,60 @@ static inline uint32_t *qvi_hnsw_indeg(const qvi_hnsw *h, uint32_t s,
 static inline uint32_t qvi_hnsw_maxlinks(const qvi_hnsw *h, unsigned l)
 {
     return l == 0 ? h->m0 : h->m;
+}
+
+/* Link records beside searches (see "Searches beside a linker"): a
+ * linker stores entries relaxed and a count with release after the
+ * entries below it; searches load the count with acquire, then the
+ * entries relaxed.  Writers under the exclusive lock may use plain
+ * accesses (no search runs); a linker's own reads may too (it is the only
+ * one storing, or holds the node's spinlock). */
+static inline uint32_t qvi_hnsw_ld_count(const uint32_t *rec)
+{
+    return __atomic_load_n(rec, __ATOMIC_ACQUIRE);
+}
+
+static inline uint32_t qvi_hnsw_ld_link(const uint32_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline void qvi_hnsw_st_count(uint32_t *rec, uint32_t n)
+{
+    __atomic_store_n(rec, n, __ATOMIC_RELEASE);
+}
+
+static inline void qvi_hnsw_st_link(uint32_t *p, uint32_t s)
+{
+    __atomic_store_n(p, s, __ATOMIC_RELAXED);
+}
+
+/* The entry point and the level a search may start its descent from, or
+ * false when the graph has no linked node.  The level is loaded first
+ * (acquire; the linker stores the entry, then the level, release), so the
+ * entry is at least as new, and it is capped at the entry's own level, so
+ * the descent never reads a record the entry does not have. */
+static inline bool qvi_hnsw_start(const qvi_hnsw *h, uint32_t *entry, int *top)
+{
+    int t = __atomic_load_n(&h->max_level, __ATOMIC_ACQUIRE);
+    if (t < 0)
+        return false;
+    uint32_t e = __atomic_load_n(&h->entry, __ATOMIC_ACQUIRE);
+    if (e >= h->cap)
+        return false; /* a damaged mapped graph (see hnsw_search.c) */
+    unsigned lv = h->levels[e];
+    if (lv != QVI_HNSW_ABSENT && (int)lv < t)
+        t = (int)lv;
+    *entry = e;
+    *top = t;
+    return true;
+}
+
+/* Sets the entry point and maximum level (entry first, see above). */
+static inline void qvi_hnsw_set_entry(qvi_hnsw *h, uint32_t entry, int level)
+{
+    __atomic_store_n(&h->entry, entry, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->max_level, (int32_t)level, __ATOMIC_RELEASE);
 }
 
 static inline void qvi_hnsw_cpu_relax(void)
