@@ -46,7 +46,8 @@
  *   - qvi_hnsw_search, qvi_hnsw_search_scored, qvi_hnsw_count and
  *     qvi_hnsw_contains are readers: any number may run at once, each
  *     search with its own scratch, under the shared lock.
- *   - qvi_hnsw_insert_link and qvi_hnsw_maintain are "linkers": one at a
+ *   - qvi_hnsw_insert_link, qvi_hnsw_replace and qvi_hnsw_maintain are
+ *     "linkers": one at a
  *     time (graph_mu), under the shared lock, so searches run beside
  *     them.  They change nothing but link records (count and entries),
  *     in-degrees, the entry point and the maximum level, and allocate
@@ -193,9 +194,10 @@ qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
  * for slots[0..n), draws their levels in the order of slots (as
  * insert_batch does), allocates their records and sizes the writer's
  * scratch, so that linking cannot fail.  The slots are then "pending":
- * contains() is true, but they are not counted, no search reaches them,
- * and maintain, reconnect and check leave the graph alone (check reports
- * them) until every one is linked.  Same checks and errors as
+ * not yet in levels[] (contains() is false) nor counted, no search
+ * reaches them, and maintain and reconnect leave the graph alone
+ * (check reports them) until every one is linked; they must not be
+ * inserted or prepared again meanwhile.  Same checks and errors as
  * insert_batch; on failure nothing changed.  Writer. */
 qv_status qvi_hnsw_insert_prepare(qvi_hnsw *h, const qvi_vecview *view,
                                   const uint32_t *slots, size_t n);
@@ -209,6 +211,20 @@ qv_status qvi_hnsw_insert_prepare(qvi_hnsw *h, const qvi_vecview *view,
  * Linker: under the shared lock, one linker at a time, searches beside. */
 void qvi_hnsw_insert_link(qvi_hnsw *h, const qvi_vecview *view,
                           const uint32_t *slots, size_t n, unsigned threads);
+
+/* Gives slot, which is in the graph, the vector the view
+ * now holds for it: unlinks it as qvi_hnsw_remove does (its in-neighbours
+ * are repaired with the heuristic; its old vector is not read), then
+ * links it again at the same level as qvi_hnsw_insert_link would link a
+ * new node.  Nothing is freed or reallocated and levels[] stays, so it is
+ * a linker: under the shared lock, searches beside (they may meet the
+ * node with its new vector and its lists empty meanwhile, a dead end for
+ * that one step, never a wrong distance).  Then call qvi_hnsw_maintain.
+ * Slots may be pending meanwhile (they are not touched).  Returns QV_OK,
+ * QV_ENULL, QV_EINVAL (view), QV_ENOTFOUND (slot not in the graph), QV_ENOMEM
+ * or QV_EINTERNAL (in-degree counters disagree with the links: a damaged
+ * graph); on failure nothing changed. */
+qv_status qvi_hnsw_replace(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
 
 /* Removes slot from the graph at once: every link to it is removed and each
  * node that pointed to it is relinked among its remaining neighbours and the
@@ -246,7 +262,8 @@ qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
  * pending.  Writer or linker (see "Locking model"). */
 qv_status qvi_hnsw_maintain(qvi_hnsw *h, const qvi_vecview *view);
 
-/* True when slot is in the index (linked or pending).  Reader. */
+/* True when slot is in the index (linked; pending slots are not).
+ * Reader. */
 bool qvi_hnsw_contains(const qvi_hnsw *h, uint32_t slot);
 
 /* Number of linked nodes in the index (pending ones are not counted, so
@@ -389,12 +406,16 @@ typedef struct qvi_hnsw_cand {
  * link records, written with the atomic stores below and read by searches
  * with the atomic loads; in-degrees (read by linkers and writers only);
  * entry and max_level (atomic stores, see "Searches beside a linker");
- * count (atomic add); pending and dirty (the one linker's own).  Between
+ * levels[] of a pending node as it is linked, and count and
+ * level_count[] (atomic stores and adds; searches load levels[]
+ * atomically); sqn[] of a replaced node (read by linkers only); pending
+ * and dirty (the one linker's own).  A pending node's level waits in its
+ * indeg0[] entry (insert_prepare).  Between
  * linker threads of one insert_link, a node's records are read and
  * written only under that node's spinlock locks[s] (acquired with
  * __atomic), in-degree counters are updated with __atomic adds, and entry,
- * max_level are guarded by entry_mu.  levels[] and upper[] of every
- * pending slot are filled in by insert_prepare and stay fixed.
+ * max_level are guarded by entry_mu.  upper[] of every pending slot is
+ * filled in by insert_prepare and stays fixed.
  */
 struct qvi_hnsw {
     uint32_t m, m0, ef_construct, dim;
@@ -610,7 +631,7 @@ static inline bool qvi_hnsw_start(const qvi_hnsw *h, uint32_t *entry, int *top)
     uint32_t e = __atomic_load_n(&h->entry, __ATOMIC_ACQUIRE);
     if (e >= h->cap)
         return false; /* a damaged mapped graph (see hnsw_search.c) */
-    unsigned lv = h->levels[e];
+    unsigned lv = __atomic_load_n(&h->levels[e], __ATOMIC_RELAXED);
     if (lv != QVI_HNSW_ABSENT && (int)lv < t)
         t = (int)lv;
     *entry = e;
@@ -765,6 +786,14 @@ bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
 
 /* Sorts candidates by (dist, slot). */
 void qvi_hnsw_sort_cands(qvi_hnsw_cand *c, size_t n);
+
+/* ---- hnsw_delete.c ---- */
+
+/* The first half of qvi_hnsw_remove: empties slot's lists on every level
+ * and repairs every node that linked to it, moving the entry point off it
+ * first if needed; leaves its level, upper block and count.  Linker-safe
+ * (atomic stores).  QV_ENOMEM or QV_EINTERNAL before any change. */
+qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
 
 /* ---- hnsw_connect.c ---- */
 

@@ -542,8 +542,14 @@ qv_status qvi_hnsw_insert_prepare(qvi_hnsw *h, const qvi_vecview *view,
      * fail. */
     if ((st = prepare_build_scratch(h, ws, top)) != QV_OK)
         goto fail;
-    for (size_t i = 0; i < n; i++)
-        h->level_count[h->levels[slots[i]]]++;
+    /* Pending slots stay absent from levels[] (so that nothing that scans
+     * levels[], such as the entry point's replacement in
+     * qvi_hnsw_unlink, takes an unlinked node), their level kept in
+     * indeg0[], which no one reads before they are linked. */
+    for (size_t i = 0; i < n; i++) {
+        h->indeg0[slots[i]] = h->levels[slots[i]];
+        h->levels[slots[i]] = QVI_HNSW_ABSENT;
+    }
     h->pending += n;
     set_sqn(h, view, slots, n);
     return QV_OK;
@@ -604,7 +610,14 @@ static void *batch_main(void *arg)
         size_t end = i + BATCH_CHUNK < j->n ? i + BATCH_CHUNK : j->n;
         for (; i < end; i++) {
             uint32_t slot = j->slots[i];
-            insert_node(h, j->view, slot, h->levels[slot], j->locking, w->s);
+            /* The level prepare kept; the node enters levels[] now, before
+             * anything links to it (searches load levels[] atomically). */
+            unsigned level = h->indeg0[slot];
+            h->indeg0[slot] = 0;
+            __atomic_store_n(&h->levels[slot], (uint8_t)level,
+                             __ATOMIC_RELAXED);
+            __atomic_fetch_add(&h->level_count[level], 1, __ATOMIC_RELAXED);
+            insert_node(h, j->view, slot, level, j->locking, w->s);
             /* Counted once reachable: qvi_hnsw_count is what a search
              * can find (qv_indexed_count reads it beside us). */
             __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
@@ -635,8 +648,8 @@ void qvi_hnsw_insert_link(qvi_hnsw *h, const qvi_vecview *view,
     memset(workers, 0, sizeof(workers));
     unsigned top = 0;
     for (size_t i = 0; i < n && threads > 1; i++) {
-        if (h->levels[slots[i]] > top)
-            top = h->levels[slots[i]];
+        if (h->indeg0[slots[i]] > top)
+            top = h->indeg0[slots[i]]; /* pending: the level, see prepare */
     }
     /* Thread 0 is the caller, with the writer's scratch that prepare
      * sized.  The others get their own now; one that cannot leaves its
@@ -673,6 +686,33 @@ void qvi_hnsw_insert_link(qvi_hnsw *h, const qvi_vecview *view,
         qvi_hnsw_scratch_free(workers[t].s);
     h->pending -= n;
     h->dirty += n;
+}
+
+qv_status qvi_hnsw_replace(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
+{
+    if (!h)
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, view);
+    if (st != QV_OK)
+        return st;
+    if (!qvi_hnsw_contains(h, slot))
+        return QV_ENOTFOUND;
+    /* The node keeps its level, hence its upper block: nothing a search
+     * may be reading is freed or moved, and levels[] does not change
+     * (levels are drawn independently of the vectors, so this is the
+     * same distribution as drawing anew). */
+    unsigned level = h->levels[slot];
+    qvi_hnsw_scratch *ws;
+    if ((st = qvi_hnsw_wscratch(h, &ws)) != QV_OK ||
+        (st = prepare_build_scratch(h, ws, level)) != QV_OK ||
+        (st = qvi_hnsw_unlink(h, view, slot)) != QV_OK)
+        return st; /* unlink changes nothing when it fails */
+    /* Now unreachable, with empty lists and no in-links: insert it with
+     * its new vector, as a new node of the same level. */
+    set_sqn(h, view, &slot, 1);
+    insert_node(h, view, slot, level, false, ws);
+    h->dirty++;
+    return QV_OK;
 }
 
 qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,

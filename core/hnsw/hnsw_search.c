@@ -358,8 +358,11 @@ greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
         uint32_t n = 0;
         for (uint32_t i = 0; i < cnt; i++) {
             uint32_t u = locking ? links[i] : qvi_hnsw_ld_link(links + i);
-            if (u < h->cap && h->levels[u] != QVI_HNSW_ABSENT &&
-                h->levels[u] >= l)
+            if (u >= h->cap)
+                continue;
+            /* Atomic: a linker sets the level of a node it links. */
+            uint8_t lv = __atomic_load_n(&h->levels[u], __ATOMIC_RELAXED);
+            if (lv != QVI_HNSW_ABSENT && lv >= l)
                 ok[n++] = u;
         }
         links = ok;

@@ -102,8 +102,10 @@ static void greedy(const qvi_hnsw *h, const qvi_hnsw_scorer *sc, unsigned l,
         for (uint32_t i = 0; i < cnt; i++) {
             uint32_t u = qvi_hnsw_ld_link(links + i);
             /* Only nodes present on this level (see "Untrusted graphs"). */
-            if (u >= h->cap || h->levels[u] == QVI_HNSW_ABSENT ||
-                h->levels[u] < l)
+            if (u >= h->cap)
+                continue;
+            uint8_t lv = __atomic_load_n(&h->levels[u], __ATOMIC_RELAXED);
+            if (lv == QVI_HNSW_ABSENT || lv < l)
                 continue;
             float d = sc->dist(sc->ctx, u);
             if (d < best) {
