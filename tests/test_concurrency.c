@@ -740,9 +740,11 @@ START_TEST(test_searches_run_while_batch_links)
 END_TEST
 
 /* Recall of a graph built by upserts while searches ran beside every
- * insert, against the same upserts with no searches: the searches only
- * read, so the recall (against exact search) must not drop. */
-enum { RC_N = 4000, RC_BATCH = 100, RC_Q = 200, RC_READERS = 2 };
+ * insert, then by upserts that replace a quarter of the ids with new
+ * vectors (relinked in place beside the searches, qvi_hnsw_replace),
+ * against the same upserts with no searches: the searches only read, so
+ * the recall (against exact search) must not drop. */
+enum { RC_N = 4000, RC_REP = 1000, RC_BATCH = 100, RC_Q = 200, RC_READERS = 2 };
 
 typedef struct rc_state {
     qv_collection *c;
@@ -824,6 +826,13 @@ static qv_collection *rc_build(const float *data, rc_state *readers_on)
             qv_upsert_batch(c, ids, data + b * LINK_DIM, RC_BATCH, LINK_DIM),
             QV_OK);
     }
+    for (size_t b = 0; b < RC_REP; b += RC_BATCH) {
+        for (size_t i = 0; i < RC_BATCH; i++)
+            ids[i] = qv_id_from_num(b * 3 + i); /* existing ids */
+        ck_assert_int_eq(qv_upsert_batch(c, ids, data + (RC_N + b) * LINK_DIM,
+                                         RC_BATCH, LINK_DIM),
+                         QV_OK);
+    }
     if (readers_on) {
         atomic_store(&readers_on->stop, true);
         for (int t = 0; t < RC_READERS; t++)
@@ -834,11 +843,11 @@ static qv_collection *rc_build(const float *data, rc_state *readers_on)
 
 START_TEST(test_recall_with_concurrent_searches)
 {
-    float *data = malloc((size_t)RC_N * LINK_DIM * sizeof(float));
+    float *data = malloc((size_t)(RC_N + RC_REP) * LINK_DIM * sizeof(float));
     float *queries = malloc((size_t)RC_Q * LINK_DIM * sizeof(float));
     ck_assert_ptr_nonnull(data);
     ck_assert_ptr_nonnull(queries);
-    rand_vecs(data, RC_N, LINK_DIM, 0.0f, 21);
+    rand_vecs(data, RC_N + RC_REP, LINK_DIM, 0.0f, 21);
     rand_vecs(queries, RC_Q, LINK_DIM, 0.0f, 22);
 
     qv_collection *serial = rc_build(data, NULL);
