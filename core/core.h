@@ -547,12 +547,13 @@ void qvi_index_destroy(qv_collection *c);
  * replaced points, duplicates allowed; slots is reordered).  Never fails:
  * if the graph cannot be updated it is marked stale and rebuilt later.
  * The caller holds graph_mu and the write lock.  The function does under
- * the write lock everything that allocates (codes, removal of replaced
- * points, qvi_hnsw_insert_prepare), then links the batch into the graph
- * under the shared lock, in chunks, with searches running beside it (they
- * see the batch's points not yet linked only through scans), releasing
- * the lock between chunks.  It returns holding `lock`, shared or
- * exclusive: the caller may only read, and releases it with
+ * the write lock everything that allocates (codes,
+ * qvi_hnsw_insert_prepare for new points), then relinks replaced points
+ * and links new ones under the shared lock, in chunks, with searches
+ * running beside it (they see the batch's points not yet linked only
+ * through scans), releasing the lock between chunks.  If a replacement
+ * fails it retakes the write lock to mark the graph stale.  It returns holding
+ * `lock`, shared or exclusive: the caller may only read, and releases it with
  * pthread_rwlock_unlock.  The caller must not rely on anything it read
  * under the lock before the call, except what graph_mu protects. */
 void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n);
