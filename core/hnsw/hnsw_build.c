@@ -613,6 +613,9 @@ static void *batch_main(void *arg)
             /* The level prepare kept; the node enters levels[] now, before
              * anything links to it (searches load levels[] atomically). */
             unsigned level = h->indeg0[slot];
+            if (level > QVI_HNSW_MAX_LEVEL ||
+                h->levels[slot] != QVI_HNSW_ABSENT)
+                continue; /* not pending (misuse): leave it alone */
             h->indeg0[slot] = 0;
             __atomic_store_n(&h->levels[slot], (uint8_t)level,
                              __ATOMIC_RELAXED);
