@@ -47,12 +47,13 @@
  *     qvi_hnsw_contains are readers: any number may run at once, each
  *     search with its own scratch, under the shared lock.
  *   - qvi_hnsw_insert_link, qvi_hnsw_replace and qvi_hnsw_maintain are
- *     "linkers": one at a
- *     time (graph_mu), under the shared lock, so searches run beside
- *     them.  They change nothing but link records (count and entries),
- *     in-degrees, the entry point and the maximum level, and allocate
- *     nothing the readers see: every array they touch was sized by
- *     qvi_hnsw_insert_prepare under the exclusive lock before.  See
+ *     "linkers": one at a time (graph_mu), under the shared lock, so
+ *     searches run beside them.  They change link records (count and
+ *     entries), in-degrees, the entry point and the maximum level, the
+ *     level of a pending node as they link it, counts, and their own
+ *     scratch; they free and reallocate nothing a reader sees: every
+ *     array they touch was sized by qvi_hnsw_insert_prepare under the
+ *     exclusive lock before, and a replaced node keeps its records.  See
  *     "Searches beside a linker" below for why a search stays correct.
  *   - every other function that changes the index (create, reserve,
  *     insert, insert_prepare, insert_batch, remove, reconnect,
@@ -76,11 +77,16 @@
  * wrong one.  A new node becomes reachable only once all its own lists
  * are written (insert_node adds the links back to it last, on every
  * level), so a search that enters it on an upper level descends through
- * complete lists, never a dead end.  The entry point and maximum level
+ * complete lists, never a dead end.  A replaced node (qvi_hnsw_replace)
+ * has its new vector before the linker starts, so its distance is always
+ * right; a search that already holds it while its lists are emptied and
+ * rebuilt sees a short list for one step, and the entry point moves off
+ * it first.  The entry point and maximum level
  * are stored atomically (entry first, then the level, release); a search
  * reads the level first and never descends above the entry's own level.
- * Levels, upper blocks and vectors of the new nodes were written under
- * the exclusive lock, before any search that can reach them started.
+ * Upper blocks and vectors of the new nodes were written under the
+ * exclusive lock, before any search that can reach them started; their
+ * levels are stored (atomically) before anything links to them.
  * No function keeps a pointer into the caller's vectors after it returns.
  *
  * Errors
