@@ -79,9 +79,9 @@
  * level), so a search that enters it on an upper level descends through
  * complete lists, never a dead end.  A replaced node (qvi_hnsw_replace)
  * has its new vector before the linker starts, so its distance is always
- * right; a search that already holds it while its lists are emptied and
- * rebuilt sees a short list for one step, and the entry point moves off
- * it first.  The entry point and maximum level
+ * right; it keeps its old lists until they are merged with its new
+ * neighbours, so a search that already holds it walks on (no dead end),
+ * and the entry point moves off it first.  The entry point and maximum level
  * are stored atomically (entry first, then the level, release); a search
  * reads the level first and never descends above the entry's own level.
  * Upper blocks and vectors of the new nodes were written under the
@@ -222,10 +222,11 @@ void qvi_hnsw_insert_link(qvi_hnsw *h, const qvi_vecview *view,
  * now holds for it: unlinks it as qvi_hnsw_remove does (its in-neighbours
  * are repaired with the heuristic; its old vector is not read), then
  * links it again at the same level as qvi_hnsw_insert_link would link a
- * new node.  Nothing is freed or reallocated and levels[] stays, so it is
- * a linker: under the shared lock, searches beside (they may meet the
- * node with its new vector and its lists empty meanwhile, a dead end for
- * that one step, never a wrong distance).  Then call qvi_hnsw_maintain.
+ * new node, its old links merged with the new candidates by the heuristic.
+ * Nothing is freed or reallocated and levels[] stays, so it is a linker:
+ * under the shared lock, searches beside (they may meet the node with its
+ * new vector and its old links meanwhile, never a wrong distance nor an
+ * empty list).  Then call qvi_hnsw_maintain.
  * Slots may be pending meanwhile (they are not touched).  Returns QV_OK,
  * QV_ENULL, QV_EINVAL (view), QV_ENOTFOUND (slot not in the graph), QV_ENOMEM
  * or QV_EINTERNAL (in-degree counters disagree with the links: a damaged
@@ -795,11 +796,13 @@ void qvi_hnsw_sort_cands(qvi_hnsw_cand *c, size_t n);
 
 /* ---- hnsw_delete.c ---- */
 
-/* The first half of qvi_hnsw_remove: empties slot's lists on every level
- * and repairs every node that linked to it, moving the entry point off it
- * first if needed; leaves its level, upper block and count.  Linker-safe
- * (atomic stores).  QV_ENOMEM or QV_EINTERNAL before any change. */
-qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
+/* The first half of qvi_hnsw_remove: repairs every node that linked to
+ * slot, moving the entry point off it first if needed, and (unless
+ * keep_own) empties slot's own lists, giving up the in-degrees they held;
+ * leaves its level, upper block and count.  Linker-safe (atomic stores).
+ * QV_ENOMEM or QV_EINTERNAL before any change. */
+qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot,
+                          bool keep_own);
 
 /* ---- hnsw_connect.c ---- */
 

@@ -708,10 +708,13 @@ qv_status qvi_hnsw_replace(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
     qvi_hnsw_scratch *ws;
     if ((st = qvi_hnsw_wscratch(h, &ws)) != QV_OK ||
         (st = prepare_build_scratch(h, ws, level)) != QV_OK ||
-        (st = qvi_hnsw_unlink(h, view, slot)) != QV_OK)
+        (st = qvi_hnsw_unlink(h, view, slot, true)) != QV_OK)
         return st; /* unlink changes nothing when it fails */
-    /* Now unreachable, with empty lists and no in-links: insert it with
-     * its new vector, as a new node of the same level. */
+    /* Now unreachable (no in-links), its old lists kept for the searches
+     * that hold it: insert it with its new vector, as a new node of the
+     * same level; set_own_links merges the old lists with the new
+     * neighbours (Algorithm 4 with the new distances; a link that is some
+     * node's last in-link stays, qvi_hnsw_relink). */
     set_sqn(h, view, &slot, 1);
     insert_node(h, view, slot, level, false, ws);
     h->dirty++;

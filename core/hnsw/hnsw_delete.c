@@ -215,7 +215,8 @@ static bool pick_entry(const qvi_hnsw *h, uint32_t x, uint32_t *out_entry,
     return false; /* level_count disagrees with levels[] */
 }
 
-qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
+qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot,
+                          bool keep_own)
 {
     unsigned top = h->levels[slot];
     size_t total = 0;
@@ -256,6 +257,8 @@ qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
     for (int l = (int)top; l >= 0; l--) {
         for (size_t i = off[l]; i < off[l + 1]; i++)
             repair(h, view, s->ids[i], slot, (unsigned)l, s->cand);
+        if (keep_own)
+            continue;
         uint32_t *r = qvi_hnsw_rec(h, slot, (unsigned)l);
         uint32_t *ln = qvi_hnsw_links(h, r, (unsigned)l);
         for (uint32_t i = 0; i < r[0]; i++)
@@ -280,7 +283,7 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
     if (!qvi_hnsw_contains(h, slot))
         return QV_ENOTFOUND;
     unsigned top = h->levels[slot];
-    if ((st = qvi_hnsw_unlink(h, view, slot)) != QV_OK)
+    if ((st = qvi_hnsw_unlink(h, view, slot, false)) != QV_OK)
         return st;
     qvi_hnsw_free_upper(h, slot);
     h->levels[slot] = QVI_HNSW_ABSENT;
