@@ -41,9 +41,9 @@
  *
  * Locking: one rwlock per collection.  Reads take it shared, writes
  * exclusive.  Writes that change the HNSW graph (upserts, deletes) take
- * the collection's graph_mu first: an upsert releases the write lock
- * between chunks of its graph insert so that searches are not starved
- * (collection_index.c, "Chunked graph inserts").  The reference count is
+ * the collection's graph_mu first: an upsert links its batch into the
+ * graph under the shared lock, searches beside it (collection_index.c,
+ * "Chunked graph inserts").  The reference count is
  * atomic and needs no lock.
  */
 #include "core/core.h"
@@ -793,7 +793,8 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
                 qvi_multi_put(c->multi, touched[i], v, mi->row_counts[i]);
         }
         /* A sparse collection's rows are all zero: no graph over them.
-         * Last: it may release and retake the lock between chunks. */
+         * Last: it ends holding the lock shared or exclusive (core.h),
+         * which the unlock below releases either way. */
         if (!rows)
             qvi_index_update_locked(c, touched, n);
     }

@@ -5,8 +5,9 @@
  * The graph (core/hnsw_*.c) names nodes by slot and reads vectors from the
  * collection's array through a view made afresh for every call, because
  * the array moves when it grows.  Every function here runs under the
- * collection's lock: updates under the write lock, searches under the
- * shared lock with a scratch taken from the collection's pool.
+ * collection's lock: updates under the write lock (and their linking
+ * under the shared lock, see below), searches under the shared lock with
+ * a scratch taken from the collection's pool.
  *
  * Failure policy.  The points are the truth and the graph is derived from
  * them, so a failed graph update (out of memory) must not fail a write
@@ -20,35 +21,55 @@
  * checked in full before its first update and rebuilt if it fails (see
  * mapped_graph_ready_locked).
  *
- * Chunked graph inserts.  Inserting a batch into the graph is most of an
- * upsert's cost (a 64-point batch of 128-d rows: milliseconds), and a
- * search needs the shared lock, so an upsert that inserted its whole batch
- * under the write lock made every search wait for it (Quiver issue 11:
- * search p99 4-6x higher beside writers).  So qvi_index_update_locked
- * inserts at most CHUNK_POINTS points, or what CHUNK_NS allows, under the
- * write lock, then releases it and takes it again: searches queued
- * meanwhile run in between (the lock prefers writers, but no other graph
- * writer can be queued behind it: they wait on graph_mu, which the
- * upsert keeps; see core.h).  Qdrant does the same: its segment updater
+ * Chunked graph inserts beside searches.  Inserting a batch into the
+ * graph is most of an upsert's cost (a 64-point batch of 128-d rows:
+ * milliseconds).  Done under the write lock it made every search wait
+ * (Quiver issue 11: search p99 4-6x higher beside writers); done in
+ * short chunks under the write lock, searches still waited behind each
+ * chunk and behind the drain of readers each chunk's write lock needs.
+ * So the insert is split by what it touches (core/hnsw/hnsw.h, "Locking
+ * model"):
+ *   - under the write lock, with the rows, ids and payloads (the first
+ *     section of the upsert, right after the WAL record): the quantized
+ *     codes and qvi_hnsw_insert_prepare for the new points, which grows
+ *     the graph's arrays, draws the levels and allocates the nodes, so
+ *     that linking them cannot fail;
+ *   - under the shared lock, searches running beside it: relinking the
+ *     replaced points in place (qvi_hnsw_replace: unlinked as a delete
+ *     would, then linked again at the same level, nothing freed), linking
+ *     the new ones (qvi_hnsw_insert_link), both changing link records
+ *     with atomic stores, then the amortised reconnect pass.  graph_mu,
+ *     which the upsert holds throughout, makes it the only linker.  A
+ *     replacement can fail (out of memory, a damaged graph): the graph
+ *     then goes stale, under the write lock, and is rebuilt later.
+ * Replacing ids is the common case of a steady write load (re-embedding,
+ * the benchmark below): unlinking 100 points of 768 dims took about as
+ * long as linking them, so the replacements must leave the write lock
+ * too.
+ * The shared lock is still let go every CHUNK_POINTS points or CHUNK_NS
+ * (PARALLEL_CHUNK points for bulk batches), as Qdrant's segment updater
  * applies an upsert in chunks of UPDATE_OP_CHUNK_SIZE = 32 points "so
  * that parallel read operations are not starved" (shard/update/points/
- * upsert.rs), and its points become visible as they are applied.
+ * upsert.rs): the lock prefers writers, so a writer queued for it (a
+ * payload edit) would otherwise hold the searches queued behind it for
+ * the whole batch.
  *
- * What a search sees between chunks: every row, id and payload of the
- * batch is already written (all of them in the first section, under one
- * write lock, right after the WAL record), and the graph holds the
- * collection's old points plus the batch's first chunks.  So a point of
- * the batch is found by scans, retrieve, scroll and count at once, and by
- * graph searches once its chunk is in, as in Qdrant.  Replaced points
- * are unlinked in the first section, before any chunk.  Durability is
- * untouched: the WAL record was written whole before any mutation, and
- * the graph is derived state that replay rebuilds.  Everything that would
- * see the graph disagree with the points for good (another graph write,
- * a snapshot save) waits on graph_mu until the last chunk is in.
- * Large batches (PARALLEL_MIN_BATCH points and up: bulk loads) are
- * inserted in parallel chunks of PARALLEL_CHUNK points, which hold the
- * lock longer; the first build of the graph when the collection crosses
- * its threshold, and the rebuild of a stale graph, still hold it whole.
+ * What a search sees meanwhile: every row, id and payload of the batch
+ * is written, and the graph holds the collection's old points plus the
+ * batch's points linked so far (a point becomes reachable only once its
+ * own links are complete, hnsw_build.c).  So a point of the batch is
+ * found by scans, retrieve, scroll and count at once, and by graph
+ * searches once linked, as in Qdrant; qv_indexed_count counts the linked
+ * ones.  A replaced point keeps its place in the graph, with its new
+ * vector (so its distance is right) and its old links until relinked.
+ * Durability
+ * is untouched: the WAL record was written whole before any mutation,
+ * and the graph is derived state that replay rebuilds.  Everything that
+ * would see the graph disagree with the points for good (another graph
+ * write, a snapshot save) waits on graph_mu until the last point is
+ * linked.  The first build of the graph when the collection crosses its
+ * threshold, and the rebuild of a stale graph, still hold the write lock
+ * whole.
  *
  * When to use the graph.  As in Qdrant, below full_scan_threshold_kb
  * kilobytes of vectors a scan is as fast as a graph walk and exact, so
@@ -71,7 +92,7 @@
 #define PARALLEL_MIN_BATCH 2048u
 /* Chunks of a graph insert (see "Chunked graph inserts"): a serial chunk
  * ends after CHUNK_POINTS points (Qdrant's UPDATE_OP_CHUNK_SIZE) or once
- * it has run CHUNK_NS, whichever comes first, so that the write lock is
+ * it has run CHUNK_NS, whichever comes first, so that the shared lock is
  * held about half a millisecond at a time whatever the dimension; a
  * parallel chunk is PARALLEL_CHUNK points.  The count bound makes the
  * number of chunks independent of machine speed (tests rely on it). */
@@ -265,26 +286,33 @@ static long long now_ns(void)
     return (long long)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
 
-/* Inserts slots[0..*k) one by one in the calling thread, stopping early
- * once CHUNK_NS has passed (after at least one); sets *k to the number
- * inserted.  On failure the slots inserted before stay in the graph and
- * the caller marks it stale.  Each goes through insert_batch, as the whole
- * batch did before chunking, for its amortised reconnect pass
- * (qvi_hnsw_maintain), which qvi_hnsw_insert leaves out. */
-static qv_status insert_timed(qv_collection *c, const qvi_vecview *v,
-                              const uint32_t *slots, size_t *k)
+/* Links slots[0..*k) one by one in the calling thread: the first (nrep -
+ * done, if positive) are points already in the graph that get their new
+ * vector (qvi_hnsw_replace), the others were prepared.  Stops early once
+ * CHUNK_NS has passed (after at least one) and sets *k to the number
+ * done.  The test hook sees each point linked, with the shared lock
+ * held.  Returns false if a replacement failed (the graph is then valid
+ * but no longer mirrors the points). */
+static bool link_timed(qv_collection *c, const qvi_vecview *v,
+                       const uint32_t *slots, size_t *k, size_t done,
+                       size_t nrep, size_t total)
 {
     long long start = now_ns();
     for (size_t i = 0; i < *k; i++) {
-        qv_status st = qvi_hnsw_insert_batch(c->index, v, slots + i, 1, 1);
-        if (st != QV_OK)
-            return st;
+        if (done + i < nrep) {
+            if (qvi_hnsw_replace(c->index, v, slots[i]) != QV_OK)
+                return false;
+        } else {
+            qvi_hnsw_insert_link(c->index, v, slots + i, 1, 1);
+        }
+        if (c->link_hook)
+            c->link_hook(c->chunk_hook_arg, done + i + 1, total);
         if (now_ns() - start >= CHUNK_NS) {
             *k = i + 1;
             break;
         }
     }
-    return QV_OK;
+    return true;
 }
 
 void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
@@ -307,55 +335,82 @@ void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n)
         if (u == 0 || slots[u - 1] != slots[i])
             slots[u++] = slots[i];
     }
-    qvi_vecview v = view_of(c);
+    if (u == 0)
+        return;
+    /* Replaced points (already in the graph) first, then new ones, each
+     * part in slot order. */
+    size_t nrep = 0;
     for (size_t i = 0; i < u; i++) {
-        if (!qvi_hnsw_contains(c->index, slots[i]))
-            continue;
-        if (qvi_hnsw_remove(c->index, &v, slots[i]) != QV_OK) {
-            c->index_ok = false;
-            return;
+        if (qvi_hnsw_contains(c->index, slots[i])) {
+            uint32_t t = slots[nrep];
+            slots[nrep++] = slots[i];
+            slots[i] = t;
         }
     }
-    unsigned threads = build_threads(c, u);
-    for (size_t done = 0; done < u;) {
-        if (done > 0) {
-            /* Let the searches queued behind this write run (see
-             * "Chunked graph inserts").  No other graph writer can come
-             * in (graph_mu), so slots[done..u) are still live and absent
-             * from the graph.  Only graph writers grow the rows, but the
-             * view is cheap to redo. */
-            pthread_rwlock_unlock(&c->lock);
-            if (c->chunk_hook)
-                c->chunk_hook(c->chunk_hook_arg, done, u);
-            pthread_rwlock_wrlock(&c->lock);
-            v = view_of(c);
-        }
+    qsort(slots, nrep, sizeof(uint32_t), compare_u32);
+    qsort(slots + nrep, u - nrep, sizeof(uint32_t), compare_u32);
+    /* Everything that allocates, under the write lock: the new points'
+     * nodes (hnsw.h, "Locking model").  A replaced point keeps its node
+     * and gets relinked in place. */
+    qvi_vecview v = view_of(c);
+    if (qvi_hnsw_insert_prepare(c->index, &v, slots + nrep, u - nrep) !=
+        QV_OK) {
+        c->index_ok = false;
+        return;
+    }
+    unsigned threads = build_threads(c, u - nrep);
+    pthread_rwlock_unlock(&c->lock);
+    bool ok = true;
+    for (size_t done = 0; done < u && ok;) {
+        if (done > 0 && c->chunk_hook)
+            c->chunk_hook(c->chunk_hook_arg, done, u);
+        /* Searches run beside the linking (see "Chunked graph inserts");
+         * the lock is let go between chunks only so that a writer queued
+         * for it (the lock prefers writers) does not hold up the searches
+         * queued behind it for the whole batch.  No graph writer can come
+         * in (graph_mu), and nothing else moves the rows, but the view is
+         * cheap to redo. */
+        pthread_rwlock_rdlock(&c->lock);
+        v = view_of(c);
         size_t k = u - done;
-        qv_status st;
-        if (threads > 1) {
+        if (threads > 1 && done >= nrep) {
             if (k > PARALLEL_CHUNK)
                 k = PARALLEL_CHUNK;
-            st = qvi_hnsw_insert_batch(c->index, &v, slots + done, k, threads);
+            qvi_hnsw_insert_link(c->index, &v, slots + done, k, threads);
         } else {
+            if (done < nrep && k > nrep - done)
+                k = nrep - done; /* a parallel part may follow */
             if (k > CHUNK_POINTS)
                 k = CHUNK_POINTS;
-            st = insert_timed(c, &v, slots + done, &k);
-        }
-        if (st != QV_OK) {
-            c->index_ok = false;
-            return;
+            ok = link_timed(c, &v, slots + done, &k, done, nrep, u);
         }
         done += k;
+        if (done < u && ok)
+            pthread_rwlock_unlock(&c->lock);
     }
+    if (!ok) {
+        /* A damaged graph (in-degrees that disagree with the links) or no
+         * memory for a replacement: searches may go on using it, it is
+         * valid, but it misses points now, so it goes stale (under the
+         * write lock: searches read index_ok) and is rebuilt later. */
+        pthread_rwlock_unlock(&c->lock);
+        pthread_rwlock_wrlock(&c->lock);
+        c->index_ok = false;
+        return;
+    }
+    /* Still under the shared lock: the amortised reconnect pass, a
+     * linker too (hnsw_connect.c).  Out of memory leaves the graph valid,
+     * and the next insert tries again. */
+    (void)qvi_hnsw_maintain(c->index, &v);
 }
 
-void qvi_index_set_chunk_hook(qv_collection *c,
-                              void (*fn)(void *arg, size_t inserted,
-                                         size_t total),
-                              void *arg)
+void qvi_index_set_chunk_hook(
+    qv_collection *c, void (*fn)(void *arg, size_t inserted, size_t total),
+    void (*link_fn)(void *arg, size_t linked, size_t total), void *arg)
 {
     pthread_mutex_lock(&c->graph_mu);
     c->chunk_hook = fn;
+    c->link_hook = link_fn;
     c->chunk_hook_arg = arg;
     pthread_mutex_unlock(&c->graph_mu);
 }

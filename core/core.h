@@ -96,15 +96,20 @@ struct qv_collection {
      * deletes) with each other and with the readers that need the graph
      * to mirror every live point (snapshot saves, through
      * qvi_collection_read_columns).  An upsert holds it from before it
-     * takes `lock` until its graph insert ends, and inserts its batch in
-     * short chunks, releasing `lock` between them so that searches run
-     * meanwhile (collection_index.c, "Chunked graph inserts").  Lock
-     * order: graph_mu, then lock.  Searches never take it. */
+     * takes `lock` until its graph insert ends.  It stores its rows and
+     * allocates the graph's nodes under the exclusive lock, then links
+     * them under the *shared* lock, in short chunks, so that searches run
+     * beside the linking: the graph's one linker at a time is the holder
+     * of graph_mu (core/hnsw/hnsw.h, "Locking model"; collection_index.c,
+     * "Chunked graph inserts").  Lock order: graph_mu, then lock.
+     * Searches never take it. */
     pthread_mutex_t graph_mu;
-    /* Test hook (qvi_index_set_chunk_hook), called between two chunks of
-     * a graph insert with `lock` released; read and written under
+    /* Test hooks (qvi_index_set_chunk_hook): chunk_hook between two
+     * chunks of a graph insert with `lock` released, link_hook after each
+     * point linked with the shared lock held; read and written under
      * graph_mu. */
     void (*chunk_hook)(void *arg, size_t inserted, size_t total);
+    void (*link_hook)(void *arg, size_t linked, size_t total);
     void *chunk_hook_arg;
 
     /* Search scratches, reused across queries; pool_mu guards the list
@@ -595,21 +600,27 @@ void qvi_index_destroy(qv_collection *c);
 /* Brings the index up to date after the rows of slots[0..n) changed (new or
  * replaced points, duplicates allowed; slots is reordered).  Never fails:
  * if the graph cannot be updated it is marked stale and rebuilt later.
- * The caller holds graph_mu and the write lock; the function releases the
- * write lock between chunks of the graph insert (searches then run, and
- * see the batch's points not yet inserted only through scans) and returns
- * with it held again.  The caller must not rely on anything it read under
- * the lock before the call, except what graph_mu protects. */
+ * The caller holds graph_mu and the write lock.  The function does under
+ * the write lock everything that allocates (codes,
+ * qvi_hnsw_insert_prepare for new points), then relinks replaced points
+ * and links new ones under the shared lock, in chunks, with searches
+ * running beside it (they see the batch's points not yet linked only
+ * through scans), releasing the lock between chunks.  If a replacement
+ * fails it retakes the write lock to mark the graph stale.  It returns holding
+ * `lock`, shared or exclusive: the caller may only read, and releases it with
+ * pthread_rwlock_unlock.  The caller must not rely on anything it read
+ * under the lock before the call, except what graph_mu protects. */
 void qvi_index_update_locked(qv_collection *c, uint32_t *slots, size_t n);
 
-/* Test hook: fn(arg, inserted, total) is called by every upsert between
- * two chunks of its graph insert, with the write lock released and
- * graph_mu held (so fn may search the collection, but not write to it).
- * NULL removes it.  Takes graph_mu. */
-void qvi_index_set_chunk_hook(qv_collection *c,
-                              void (*fn)(void *arg, size_t inserted,
-                                         size_t total),
-                              void *arg);
+/* Test hooks: fn(arg, inserted, total) is called by every upsert between
+ * two chunks of its graph insert, with `lock` released and graph_mu held
+ * (so fn may search the collection, but not write to it); link_fn(arg,
+ * linked, total) after each point a serial chunk links, with the shared
+ * lock and graph_mu held, in the middle of the graph insert (so searches
+ * run while it blocks).  NULL removes one.  Takes graph_mu. */
+void qvi_index_set_chunk_hook(
+    qv_collection *c, void (*fn)(void *arg, size_t inserted, size_t total),
+    void (*link_fn)(void *arg, size_t linked, size_t total), void *arg);
 
 /* Removes a deleted slot from the index; never fails (as above). */
 void qvi_index_remove_locked(qv_collection *c, uint32_t slot);

@@ -457,7 +457,7 @@ START_TEST(test_search_during_batch_graph_insert)
     ck_assert_ptr_nonnull(m.vecs);
     for (uint64_t i = 0; i < MID_BATCH; i++)
         mid_vec(MID_BASE + i, m.vecs + i * MID_DIM);
-    qvi_index_set_chunk_hook(m.c, mid_hook, &m);
+    qvi_index_set_chunk_hook(m.c, mid_hook, NULL, &m);
 
     pthread_t w, r;
     pthread_create(&w, NULL, mid_writer, &m);
@@ -523,9 +523,361 @@ START_TEST(test_search_during_batch_graph_insert)
         ck_assert_uint_eq(n, 1);
         ck_assert_uint_eq(hit.id.u.num, MID_BASE + i);
     }
-    qvi_index_set_chunk_hook(m.c, NULL, NULL);
+    qvi_index_set_chunk_hook(m.c, NULL, NULL, NULL);
     qv_collection_release(m.c);
     free(m.vecs);
+}
+END_TEST
+
+/* ---- searches while a batch is being linked (issue 11, item 2) ------- */
+
+/* An upsert links its batch into the graph under the shared lock
+ * (collection_index.c, "Chunked graph inserts beside searches").  The link
+ * hook parks the writer half way through a chunk, lock held, until a
+ * searcher has finished half of its LINK_SEARCHES searches: under the old
+ * exclusive chunks that could never happen and the hook would time out.
+ * The other half run while the writer links the rest of the batch.  Old points
+ * lie in [0, 1)^dim and the batch far away, so the exact top-k of a query
+ * at an old point holds old points only, which the graph must find. */
+enum {
+    LINK_DIM = 16,
+    LINK_BASE = 1500,
+    LINK_BATCH = 1500,
+    LINK_K = 10,
+    LINK_SEARCHES = 200
+};
+
+static uint64_t lcg_next(uint64_t *st)
+{
+    *st = *st * 6364136223846793005ull + 1442695040888963407ull;
+    return *st >> 33;
+}
+
+static void rand_vecs(float *v, size_t n, uint32_t dim, float offset,
+                      uint64_t seed)
+{
+    uint64_t st = seed;
+    for (size_t i = 0; i < n * dim; i++)
+        v[i] = offset + (float)lcg_next(&st) / (float)(1u << 31);
+}
+
+typedef struct link_state {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    qv_collection *c;
+    const float *base; /* the old points' vectors */
+    float *batch;
+    size_t linked_at; /* graph progress when the writer parked */
+    size_t total;
+    bool parked;   /* the writer is in the link hook, shared lock held */
+    int searches;  /* searches the searcher finished */
+    bool released; /* the searcher's quota was met while parked */
+    int bad;       /* searches with a wrong or short result */
+    double recall; /* mean recall@K of those searches against exact */
+} link_state;
+
+static void link_hook(void *arg, size_t linked, size_t total)
+{
+    link_state *m = arg;
+    if (linked != total / 2)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->linked_at = linked;
+    m->total = total;
+    m->parked = true;
+    pthread_cond_broadcast(&m->cv);
+    struct timespec dl = deadline_in(120);
+    while (m->searches < LINK_SEARCHES / 2 &&
+           pthread_cond_timedwait(&m->cv, &m->mu, &dl) == 0)
+        ;
+    m->released = m->searches >= LINK_SEARCHES / 2;
+    m->parked = false;
+    pthread_mutex_unlock(&m->mu);
+}
+
+static void *link_writer(void *arg)
+{
+    link_state *m = arg;
+    qv_point_id *ids = malloc(LINK_BATCH * sizeof(*ids));
+    for (uint64_t i = 0; i < LINK_BATCH; i++)
+        ids[i] = qv_id_from_num(LINK_BASE + i);
+    qv_status st =
+        qv_upsert_batch(m->c, ids, m->batch, LINK_BATCH, (uint32_t)LINK_DIM);
+    free(ids);
+    return (void *)(intptr_t)st;
+}
+
+/* Recall@k of hits against the exact top-k (ids compared). */
+static double recall_of(const qv_hit *hits, size_t n, const qv_hit *exact,
+                        size_t ne)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < ne; j++) {
+            if (hits[i].id.u.num == exact[j].id.u.num) {
+                found++;
+                break;
+            }
+        }
+    }
+    return ne ? (double)found / (double)ne : 1.0;
+}
+
+static void *link_searcher(void *arg)
+{
+    link_state *m = arg;
+    qv_search_params p, px;
+    qv_search_params_init(&p);
+    p.k = LINK_K;
+    px = p;
+    px.exact = true;
+    double sum = 0.0;
+    for (int i = 0; i < LINK_SEARCHES; i++) {
+        uint64_t id = (uint64_t)(i * 7) % LINK_BASE;
+        const float *q = m->base + id * LINK_DIM;
+        qv_hit hits[LINK_K], exact[LINK_K];
+        size_t n = 0, ne = 0;
+        qv_status st = qv_search(m->c, q, LINK_DIM, &p, hits, &n);
+        qv_status sx = qv_search(m->c, q, LINK_DIM, &px, exact, &ne);
+        /* Complete, and the query's own point first (distance 0). */
+        if (st != QV_OK || sx != QV_OK || n != LINK_K || ne != LINK_K ||
+            hits[0].id.u.num != id || hits[0].score != 0.0f)
+            m->bad++;
+        sum += recall_of(hits, n, exact, ne);
+        pthread_mutex_lock(&m->mu);
+        m->searches++;
+        pthread_cond_broadcast(&m->cv);
+        pthread_mutex_unlock(&m->mu);
+    }
+    m->recall = sum / LINK_SEARCHES;
+    return NULL;
+}
+
+START_TEST(test_searches_run_while_batch_links)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.dim = LINK_DIM;
+    cfg.metric = QV_METRIC_EUCLID;
+    cfg.full_scan_threshold_kb = 0; /* graph searches from the first point */
+    cfg.max_indexing_threads = 1;
+    link_state m = {.mu = PTHREAD_MUTEX_INITIALIZER,
+                    .cv = PTHREAD_COND_INITIALIZER};
+    ck_assert_int_eq(qv_collection_create(&cfg, &m.c), QV_OK);
+    float *base = malloc((size_t)LINK_BASE * LINK_DIM * sizeof(float));
+    m.batch = malloc((size_t)LINK_BATCH * LINK_DIM * sizeof(float));
+    ck_assert_ptr_nonnull(base);
+    ck_assert_ptr_nonnull(m.batch);
+    rand_vecs(base, LINK_BASE, LINK_DIM, 0.0f, 11);
+    rand_vecs(m.batch, LINK_BATCH, LINK_DIM, 50.0f, 12);
+    m.base = base;
+    qv_point_id *ids = malloc(LINK_BASE * sizeof(*ids));
+    for (uint64_t i = 0; i < LINK_BASE; i++)
+        ids[i] = qv_id_from_num(i);
+    ck_assert_int_eq(qv_upsert_batch(m.c, ids, base, LINK_BASE, LINK_DIM),
+                     QV_OK);
+    free(ids);
+    qvi_index_set_chunk_hook(m.c, NULL, link_hook, &m);
+
+    pthread_t w, r;
+    pthread_create(&w, NULL, link_writer, &m);
+    pthread_mutex_lock(&m.mu);
+    struct timespec dl = deadline_in(120);
+    while (!m.parked && pthread_cond_timedwait(&m.cv, &m.mu, &dl) == 0)
+        ;
+    bool parked = m.parked;
+    pthread_mutex_unlock(&m.mu);
+    ck_assert_msg(parked, "the writer never reached the middle of the batch");
+    /* Parked with the shared lock held, half the batch linked: the graph
+     * counts exactly the linked points, the collection all of them. */
+    uint64_t count = 0, indexed = 0;
+    ck_assert_int_eq(qv_count(m.c, &count), QV_OK);
+    ck_assert_uint_eq(count, LINK_BASE + LINK_BATCH);
+    ck_assert_int_eq(qv_indexed_count(m.c, &indexed), QV_OK);
+    ck_assert_uint_eq(indexed, LINK_BASE + LINK_BATCH / 2);
+
+    pthread_create(&r, NULL, link_searcher, &m);
+    pthread_join(r, NULL);
+    void *wst;
+    pthread_join(w, &wst);
+    ck_assert_int_eq((int)(intptr_t)wst, QV_OK);
+    ck_assert_uint_eq(m.total, LINK_BATCH);
+    ck_assert_uint_eq(m.linked_at, LINK_BATCH / 2);
+    ck_assert_msg(m.released,
+                  "only %d searches finished while the batch was linking",
+                  m.searches);
+    ck_assert_int_eq(m.bad, 0);
+    ck_assert_msg(m.recall >= 0.95, "recall %.3f during the insert", m.recall);
+
+    /* After: the graph is whole and finds every point of the batch. */
+    ck_assert_int_eq(qv_indexed_count(m.c, &indexed), QV_OK);
+    ck_assert_uint_eq(indexed, LINK_BASE + LINK_BATCH);
+    char why[256];
+    qvi_vecview view = {.base = m.c->vecs,
+                        .stride = m.c->stride,
+                        .dim = LINK_DIM,
+                        .metric = QV_METRIC_EUCLID};
+    ck_assert_msg(qvi_hnsw_check(m.c->index, &view, NULL, why, sizeof(why)) ==
+                      QV_OK,
+                  "%s", why);
+    qv_search_params p;
+    qv_search_params_init(&p);
+    p.k = 1;
+    for (uint64_t i = 0; i < LINK_BATCH; i += 13) {
+        qv_hit hit;
+        size_t n = 0;
+        ck_assert_int_eq(
+            qv_search(m.c, m.batch + i * LINK_DIM, LINK_DIM, &p, &hit, &n),
+            QV_OK);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(hit.id.u.num, LINK_BASE + i);
+    }
+    qvi_index_set_chunk_hook(m.c, NULL, NULL, NULL);
+    qv_collection_release(m.c);
+    free(base);
+    free(m.batch);
+}
+END_TEST
+
+/* Recall of a graph built by upserts while searches ran beside every
+ * insert, then by upserts that replace a quarter of the ids with new
+ * vectors (relinked in place beside the searches, qvi_hnsw_replace),
+ * against the same upserts with no searches: the searches only read, so
+ * the recall (against exact search) must not drop. */
+enum { RC_N = 4000, RC_REP = 1000, RC_BATCH = 100, RC_Q = 200, RC_READERS = 2 };
+
+typedef struct rc_state {
+    qv_collection *c;
+    const float *data;
+    atomic_bool stop;
+    atomic_int searches;
+    atomic_int errors;
+} rc_state;
+
+static void *rc_reader(void *arg)
+{
+    rc_state *st = arg;
+    qv_search_params p;
+    qv_search_params_init(&p);
+    p.k = LINK_K;
+    qv_hit hits[LINK_K];
+    unsigned i = 0;
+    while (!atomic_load(&st->stop)) {
+        size_t n = 0;
+        uint64_t total = 0;
+        qv_count(st->c, &total);
+        if (total == 0)
+            continue;
+        const float *q = st->data + (size_t)(i++ % total) * LINK_DIM;
+        /* Once the first batch is surely linked (the second has rows),
+         * every search is complete. */
+        if (qv_search(st->c, q, LINK_DIM, &p, hits, &n) != QV_OK ||
+            (total >= 2 * RC_BATCH && n != LINK_K))
+            atomic_fetch_add(&st->errors, 1);
+        atomic_fetch_add(&st->searches, 1);
+    }
+    return NULL;
+}
+
+static double rc_recall(qv_collection *c, const float *queries)
+{
+    qv_search_params p, px;
+    qv_search_params_init(&p);
+    p.k = LINK_K;
+    p.hnsw_ef = 16; /* low, so that a worse graph shows */
+    px = p;
+    px.exact = true;
+    double sum = 0.0;
+    for (int i = 0; i < RC_Q; i++) {
+        qv_hit hits[LINK_K], exact[LINK_K];
+        size_t n = 0, ne = 0;
+        ck_assert_int_eq(qv_search(c, queries + (size_t)i * LINK_DIM, LINK_DIM,
+                                   &p, hits, &n),
+                         QV_OK);
+        ck_assert_int_eq(qv_search(c, queries + (size_t)i * LINK_DIM, LINK_DIM,
+                                   &px, exact, &ne),
+                         QV_OK);
+        sum += recall_of(hits, n, exact, ne);
+    }
+    return sum / RC_Q;
+}
+
+static qv_collection *rc_build(const float *data, rc_state *readers_on)
+{
+    qv_collection_config cfg;
+    qv_collection_config_init(&cfg);
+    cfg.dim = LINK_DIM;
+    cfg.metric = QV_METRIC_EUCLID;
+    cfg.full_scan_threshold_kb = 0;
+    cfg.max_indexing_threads = 1;
+    qv_collection *c = NULL;
+    ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
+    pthread_t th[RC_READERS];
+    if (readers_on) {
+        readers_on->c = c;
+        for (int t = 0; t < RC_READERS; t++)
+            pthread_create(&th[t], NULL, rc_reader, readers_on);
+    }
+    qv_point_id ids[RC_BATCH];
+    for (size_t b = 0; b < RC_N; b += RC_BATCH) {
+        for (size_t i = 0; i < RC_BATCH; i++)
+            ids[i] = qv_id_from_num(b + i);
+        ck_assert_int_eq(
+            qv_upsert_batch(c, ids, data + b * LINK_DIM, RC_BATCH, LINK_DIM),
+            QV_OK);
+    }
+    for (size_t b = 0; b < RC_REP; b += RC_BATCH) {
+        for (size_t i = 0; i < RC_BATCH; i++)
+            ids[i] = qv_id_from_num(b * 3 + i); /* existing ids */
+        ck_assert_int_eq(qv_upsert_batch(c, ids, data + (RC_N + b) * LINK_DIM,
+                                         RC_BATCH, LINK_DIM),
+                         QV_OK);
+    }
+    if (readers_on) {
+        atomic_store(&readers_on->stop, true);
+        for (int t = 0; t < RC_READERS; t++)
+            pthread_join(th[t], NULL);
+    }
+    return c;
+}
+
+START_TEST(test_recall_with_concurrent_searches)
+{
+    float *data = malloc((size_t)(RC_N + RC_REP) * LINK_DIM * sizeof(float));
+    float *queries = malloc((size_t)RC_Q * LINK_DIM * sizeof(float));
+    ck_assert_ptr_nonnull(data);
+    ck_assert_ptr_nonnull(queries);
+    rand_vecs(data, RC_N + RC_REP, LINK_DIM, 0.0f, 21);
+    rand_vecs(queries, RC_Q, LINK_DIM, 0.0f, 22);
+
+    qv_collection *serial = rc_build(data, NULL);
+    rc_state st = {.data = data};
+    atomic_init(&st.stop, false);
+    atomic_init(&st.searches, 0);
+    atomic_init(&st.errors, 0);
+    qv_collection *conc = rc_build(data, &st);
+    ck_assert_int_eq(atomic_load(&st.errors), 0);
+    ck_assert_int_gt(atomic_load(&st.searches), 0);
+
+    double r_serial = rc_recall(serial, queries);
+    double r_conc = rc_recall(conc, queries);
+    /* One linker thread: the graph does not depend on the searches. */
+    ck_assert_msg(r_conc >= r_serial - 0.005,
+                  "recall %.4f with searches beside, %.4f without", r_conc,
+                  r_serial);
+    ck_assert_msg(r_serial >= 0.85, "recall %.4f at ef 16", r_serial);
+    char why[256];
+    qvi_vecview view = {.base = conc->vecs,
+                        .stride = conc->stride,
+                        .dim = LINK_DIM,
+                        .metric = QV_METRIC_EUCLID};
+    ck_assert_msg(qvi_hnsw_check(conc->index, &view, NULL, why, sizeof(why)) ==
+                      QV_OK,
+                  "%s", why);
+    qv_collection_release(serial);
+    qv_collection_release(conc);
+    free(data);
+    free(queries);
 }
 END_TEST
 
@@ -539,6 +891,8 @@ int main(void)
     tcase_add_test(tc, test_graph_searches_alongside_writer);
     tcase_add_test(tc, test_payload_indexes_alongside_writer);
     tcase_add_test(tc, test_search_during_batch_graph_insert);
+    tcase_add_test(tc, test_searches_run_while_batch_links);
+    tcase_add_test(tc, test_recall_with_concurrent_searches);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

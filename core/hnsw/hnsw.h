@@ -41,16 +41,52 @@
  * Locking model (who must hold what)
  * ----------------------------------
  * The index has no reader/writer lock of its own; it relies on the
- * collection's rwlock:
- *   - qvi_hnsw_search, qvi_hnsw_memory_bytes, qvi_hnsw_check and
- *     qvi_hnsw_count are readers: any number may run at once, each search
- *     with its own scratch, while no writer runs.
- *   - qvi_hnsw_reserve, qvi_hnsw_insert, qvi_hnsw_insert_batch,
- *     qvi_hnsw_remove and qvi_hnsw_reconnect are writers: the caller holds
- *     its write lock.
- *     insert_batch starts its own threads, which insert concurrently with
- *     each other under per-node spinlocks and one entry-point mutex; they
- *     have all ended when it returns.
+ * collection's rwlock and on the collection serialising graph writers
+ * (its graph_mu, core/core.h):
+ *   - qvi_hnsw_search, qvi_hnsw_search_scored, qvi_hnsw_count and
+ *     qvi_hnsw_contains are readers: any number may run at once, each
+ *     search with its own scratch, under the shared lock.
+ *   - qvi_hnsw_insert_link, qvi_hnsw_replace and qvi_hnsw_maintain are
+ *     "linkers": one at a time (graph_mu), under the shared lock, so
+ *     searches run beside them.  They change link records (count and
+ *     entries), in-degrees, the entry point and the maximum level, the
+ *     level of a pending node as they link it, counts, and their own
+ *     scratch; they free and reallocate nothing a reader sees: every
+ *     array they touch was sized by qvi_hnsw_insert_prepare under the
+ *     exclusive lock before, and a replaced node keeps its records.  See
+ *     "Searches beside a linker" below for why a search stays correct.
+ *   - every other function that changes the index (create, reserve,
+ *     insert, insert_prepare, insert_batch, remove, reconnect,
+ *     links_on_disk, free) is a writer: the caller holds its write lock.
+ *     qvi_hnsw_memory_bytes and qvi_hnsw_check read fields a writer
+ *     changes and need at least the shared lock with no linker running.
+ *   insert_batch and insert_link start their own threads, which insert
+ *   concurrently with each other under per-node spinlocks and one
+ *   entry-point mutex; they have all ended when the call returns.
+ *
+ * Searches beside a linker
+ * ------------------------
+ * A linker writes each link entry with a relaxed atomic store and a
+ * list's count with a release store after the entries it covers; searches
+ * load the count with acquire and the entries relaxed (plain moves on
+ * x86, so the hot loop is unchanged).  A search that races with a change
+ * of a list may see old and new entries mixed, or a stale count over old
+ * entries: every value ever stored there is a node that is in the graph
+ * with complete records (no node leaves the graph while a linker runs:
+ * removal is a writer), so it walks a slightly different list, never a
+ * wrong one.  A new node becomes reachable only once all its own lists
+ * are written (insert_node adds the links back to it last, on every
+ * level), so a search that enters it on an upper level descends through
+ * complete lists, never a dead end.  A replaced node (qvi_hnsw_replace)
+ * has its new vector before the linker starts, so its distance is always
+ * right; it keeps its old lists until they are merged with its new
+ * neighbours, so a search that already holds it walks on (no dead end),
+ * and the entry point moves off it first.  The entry point and maximum level
+ * are stored atomically (entry first, then the level, release); a search
+ * reads the level first and never descends above the entry's own level.
+ * Upper blocks and vectors of the new nodes were written under the
+ * exclusive lock, before any search that can reach them started; their
+ * levels are stored (atomically) before anything links to them.
  * No function keeps a pointer into the caller's vectors after it returns.
  *
  * Errors
@@ -167,6 +203,44 @@ qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
                                 const uint32_t *slots, size_t n,
                                 unsigned threads);
 
+/* Inserting while searches run, in two steps (the collection's upsert:
+ * core/collection_index.c).  Step one, under the write lock: makes room
+ * for slots[0..n), draws their levels in the order of slots (as
+ * insert_batch does), allocates their records and sizes the writer's
+ * scratch, so that linking cannot fail.  The slots are then "pending":
+ * not yet in levels[] (contains() is false) nor counted, no search
+ * reaches them, and maintain and reconnect leave the graph alone
+ * (check reports them) until every one is linked; they must not be
+ * inserted or prepared again meanwhile.  Same checks and errors as
+ * insert_batch; on failure nothing changed.  Writer. */
+qv_status qvi_hnsw_insert_prepare(qvi_hnsw *h, const qvi_vecview *view,
+                                  const uint32_t *slots, size_t n);
+
+/* Step two: links slots[0..n), all pending, with `threads` threads (0 or
+ * 1: the calling thread; a thread that cannot start or get its scratch
+ * leaves its share to the others).  Any split of the prepared slots into
+ * calls, in any order, gives them all.  Counts each slot once linked.
+ * Then call qvi_hnsw_maintain once none is pending.  Never fails (view
+ * must be the one prepare was checked against, over the same rows).
+ * Linker: under the shared lock, one linker at a time, searches beside. */
+void qvi_hnsw_insert_link(qvi_hnsw *h, const qvi_vecview *view,
+                          const uint32_t *slots, size_t n, unsigned threads);
+
+/* Gives slot, which is in the graph, the vector the view
+ * now holds for it: unlinks it as qvi_hnsw_remove does (its in-neighbours
+ * are repaired with the heuristic; its old vector is not read), then
+ * links it again at the same level as qvi_hnsw_insert_link would link a
+ * new node, its old links merged with the new candidates by the heuristic.
+ * Nothing is freed or reallocated and levels[] stays, so it is a linker:
+ * under the shared lock, searches beside (they may meet the node with its
+ * new vector and its old links meanwhile, never a wrong distance nor an
+ * empty list).  Then call qvi_hnsw_maintain.
+ * Slots may be pending meanwhile (they are not touched).  Returns QV_OK,
+ * QV_ENULL, QV_EINVAL (view), QV_ENOTFOUND (slot not in the graph), QV_ENOMEM
+ * or QV_EINTERNAL (in-degree counters disagree with the links: a damaged
+ * graph); on failure nothing changed. */
+qv_status qvi_hnsw_replace(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
+
 /* Removes slot from the graph at once: every link to it is removed and each
  * node that pointed to it is relinked among its remaining neighbours and the
  * removed node's neighbours with the selection heuristic (as hnswlib's
@@ -187,8 +261,10 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot);
  * removals since the last call exceed 1% of the nodes) or whenever
  * qvi_hnsw_check reports unreachable nodes.  *relinked (may be NULL) gets
  * the number of links added.  O(nodes + links) plus one search per
- * stranded group.  Returns QV_OK, QV_ENULL, QV_EINVAL (view) or QV_ENOMEM
- * (graph unchanged).  Writer. */
+ * stranded group.  Does nothing while slots are pending (see
+ * qvi_hnsw_insert_prepare).  Returns QV_OK, QV_ENULL, QV_EINVAL (view) or
+ * QV_ENOMEM (graph unchanged).  Writer, or a linker through
+ * qvi_hnsw_maintain: its link changes are the atomic ones of a linker. */
 qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
                              uint64_t *relinked);
 
@@ -197,13 +273,16 @@ qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
  * visits per change, amortised.  insert_batch and remove call it; a
  * caller never needs to.  Returns what reconnect returns (QV_OK when it
  * had nothing to do); on failure the graph is valid, only possibly less
- * reachable, and the next call tries again.  Writer. */
+ * reachable, and the next call tries again.  Does nothing while slots are
+ * pending.  Writer or linker (see "Locking model"). */
 qv_status qvi_hnsw_maintain(qvi_hnsw *h, const qvi_vecview *view);
 
-/* True when slot is in the index.  Reader. */
+/* True when slot is in the index (linked; pending slots are not).
+ * Reader. */
 bool qvi_hnsw_contains(const qvi_hnsw *h, uint32_t slot);
 
-/* Number of nodes in the index.  Reader. */
+/* Number of linked nodes in the index (pending ones are not counted, so
+ * this is what a search can find).  Reader, also beside a linker. */
 uint64_t qvi_hnsw_count(const qvi_hnsw *h);
 
 /* Which slots may enter results.  A NULL qvi_accept accepts everything.
@@ -337,12 +416,21 @@ typedef struct qvi_hnsw_cand {
  * node that links to the removed one (see hnsw_delete.c).
  *
  * Field protection: the first block never changes after create.  The rest
- * is written only by writers (the caller's write lock).  During
- * insert_batch, the batch's threads share the graph: a node's records are
- * read and written only under that node's spinlock locks[s] (acquired with
+ * is written only by writers (the caller's write lock), except what a
+ * linker (insert_link, maintain: shared lock, searches beside) changes:
+ * link records, written with the atomic stores below and read by searches
+ * with the atomic loads; in-degrees (read by linkers and writers only);
+ * entry and max_level (atomic stores, see "Searches beside a linker");
+ * levels[] of a pending node as it is linked, and count and
+ * level_count[] (atomic stores and adds; searches load levels[]
+ * atomically); sqn[] of a replaced node (read by linkers only); pending
+ * and dirty (the one linker's own).  A pending node's level waits in its
+ * indeg0[] entry (insert_prepare).  Between
+ * linker threads of one insert_link, a node's records are read and
+ * written only under that node's spinlock locks[s] (acquired with
  * __atomic), in-degree counters are updated with __atomic adds, and entry,
- * max_level are guarded by entry_mu.  levels[] and upper[] of every batch
- * slot are filled in before the threads start and stay fixed.
+ * max_level are guarded by entry_mu.  upper[] of every pending slot is
+ * filled in by insert_prepare and stays fixed.
  */
 struct qvi_hnsw {
     uint32_t m, m0, ef_construct, dim;
@@ -367,10 +455,11 @@ struct qvi_hnsw {
     uint32_t **upper;
     uint8_t *locks;
 
-    uint32_t entry;
-    int32_t max_level; /* -1 when empty */
-    uint64_t count;
-    uint64_t dirty; /* nodes inserted or removed since the last reconnect */
+    uint32_t entry;    /* atomic store/load beside searches */
+    int32_t max_level; /* -1 when empty; atomic, as entry */
+    uint64_t count;    /* linked nodes; atomic add by a linker */
+    uint64_t pending;  /* prepared, not yet linked (insert_prepare) */
+    uint64_t dirty;    /* nodes inserted or removed since the last reconnect */
     uint64_t level_count[QVI_HNSW_MAX_LEVEL + 1]; /* nodes of each level */
     uint64_t rng;
     size_t upper_bytes;
@@ -413,6 +502,10 @@ struct qvi_hnsw_scratch {
     size_t cand_cap;
     uint32_t *ids; /* neighbour copies, holder lists */
     size_t ids_cap;
+    /* An insert's pools of every level, kept until it links back to the
+     * new node (insert_node): (top level + 1) * ef_construct entries. */
+    qvi_hnsw_cand *saved;
+    size_t saved_cap;
 };
 
 /* ---- hnsw_graph.c ---- */
@@ -520,6 +613,60 @@ static inline uint32_t *qvi_hnsw_indeg(const qvi_hnsw *h, uint32_t s,
 static inline uint32_t qvi_hnsw_maxlinks(const qvi_hnsw *h, unsigned l)
 {
     return l == 0 ? h->m0 : h->m;
+}
+
+/* Link records beside searches (see "Searches beside a linker"): a
+ * linker stores entries relaxed and a count with release after the
+ * entries below it; searches load the count with acquire, then the
+ * entries relaxed.  Writers under the exclusive lock may use plain
+ * accesses (no search runs); a linker's own reads may too (it is the only
+ * one storing, or holds the node's spinlock). */
+static inline uint32_t qvi_hnsw_ld_count(const uint32_t *rec)
+{
+    return __atomic_load_n(rec, __ATOMIC_ACQUIRE);
+}
+
+static inline uint32_t qvi_hnsw_ld_link(const uint32_t *p)
+{
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+static inline void qvi_hnsw_st_count(uint32_t *rec, uint32_t n)
+{
+    __atomic_store_n(rec, n, __ATOMIC_RELEASE);
+}
+
+static inline void qvi_hnsw_st_link(uint32_t *p, uint32_t s)
+{
+    __atomic_store_n(p, s, __ATOMIC_RELAXED);
+}
+
+/* The entry point and the level a search may start its descent from, or
+ * false when the graph has no linked node.  The level is loaded first
+ * (acquire; the linker stores the entry, then the level, release), so the
+ * entry is at least as new, and it is capped at the entry's own level, so
+ * the descent never reads a record the entry does not have. */
+static inline bool qvi_hnsw_start(const qvi_hnsw *h, uint32_t *entry, int *top)
+{
+    int t = __atomic_load_n(&h->max_level, __ATOMIC_ACQUIRE);
+    if (t < 0)
+        return false;
+    uint32_t e = __atomic_load_n(&h->entry, __ATOMIC_ACQUIRE);
+    if (e >= h->cap)
+        return false; /* a damaged mapped graph (see hnsw_search.c) */
+    unsigned lv = __atomic_load_n(&h->levels[e], __ATOMIC_RELAXED);
+    if (lv != QVI_HNSW_ABSENT && (int)lv < t)
+        t = (int)lv;
+    *entry = e;
+    *top = t;
+    return true;
+}
+
+/* Sets the entry point and maximum level (entry first, see above). */
+static inline void qvi_hnsw_set_entry(qvi_hnsw *h, uint32_t entry, int level)
+{
+    __atomic_store_n(&h->entry, entry, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->max_level, (int32_t)level, __ATOMIC_RELEASE);
 }
 
 static inline void qvi_hnsw_cpu_relax(void)
@@ -662,6 +809,16 @@ bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
 
 /* Sorts candidates by (dist, slot). */
 void qvi_hnsw_sort_cands(qvi_hnsw_cand *c, size_t n);
+
+/* ---- hnsw_delete.c ---- */
+
+/* The first half of qvi_hnsw_remove: repairs every node that linked to
+ * slot, moving the entry point off it first if needed, and (unless
+ * keep_own) empties slot's own lists, giving up the in-degrees they held;
+ * leaves its level, upper block and count.  Linker-safe (atomic stores).
+ * QV_ENOMEM or QV_EINTERNAL before any change. */
+qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot,
+                          bool keep_own);
 
 /* ---- hnsw_connect.c ---- */
 

@@ -74,12 +74,19 @@
  * gives 0.86 at ef 128 (plain -dot does well there); and after removing a
  * third of the points a few queries need ef 256 (0.96 at ef 128).
  *
- * Parallel batch (locking model)
- * ------------------------------
- * The caller holds its write lock, so no search runs.  Before any thread
- * starts, the batch draws every level (in the order of the slots, so they
- * are reproducible), allocates every upper block and sizes every scratch:
- * the threads cannot fail.  Each thread then takes slots from a shared
+ * Two steps, and the parallel batch (locking model)
+ * -------------------------------------------------
+ * qvi_hnsw_insert_prepare runs under the caller's write lock and does
+ * everything that can fail or allocate: room for the slots, every level
+ * (drawn in the order of the slots, so they are reproducible), every
+ * upper block, the writer's scratch.  qvi_hnsw_insert_link then links
+ * the prepared slots under the caller's *shared* lock, searches running
+ * beside it (hnsw.h, "Searches beside a linker"): it stores link entries
+ * and counts atomically, and each node is made reachable only once its
+ * own lists are complete (insert_node).  insert_batch is the two in a
+ * row, and insert the same for one slot.
+ *
+ * With threads > 1, insert_link's threads take slots from a shared
  * atomic counter.  A node's records are read and written only under its
  * spinlock (readers copy the list and let go before computing distances);
  * a thread never holds two node locks at once, so there is no lock order to
@@ -88,10 +95,9 @@
  * whose level exceeds the current top keeps entry_mu for its whole insert
  * (as hnswlib does), so two new tops cannot race.  A node becomes
  * reachable only when a neighbour links to it, which happens after its own
- * record on that level is written; a thread that reaches it on a lower
- * level before that level is written sees an empty list and moves on, as
- * in hnswlib.  With threads > 1 the graph depends on scheduling; with one
- * thread it is a pure function of the slots, the vectors and the seed.
+ * records on every level are written.  With threads > 1 the graph depends
+ * on scheduling; with one thread (no node locks: searches never take
+ * them) it is a pure function of the slots, the vectors and the seed.
  */
 #define QVI_HNSW_INTERNAL
 #include "core/hnsw/hnsw.h"
@@ -247,9 +253,11 @@ void qvi_hnsw_relink(const qvi_hnsw *h, const qvi_vecview *v, uint32_t n,
             indeg_add(h, w, l, 1); /* w needs this link too */
         }
     }
+    /* Atomic stores: searches may read the list meanwhile (hnsw.h,
+     * "Searches beside a linker"); every value they can see is a node. */
     for (size_t j = 0; j < kept; j++)
-        links[j] = cand[j].slot;
-    rec[0] = (uint32_t)kept;
+        qvi_hnsw_st_link(links + j, cand[j].slot);
+    qvi_hnsw_st_count(rec, (uint32_t)kept);
 }
 
 bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
@@ -267,8 +275,8 @@ bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
     if (has(links, cnt, z)) {
         ok = true;
     } else if (cnt < max) {
-        links[cnt] = z;
-        rec[0] = cnt + 1;
+        qvi_hnsw_st_link(links + cnt, z); /* the entry, then the count */
+        qvi_hnsw_st_count(rec, cnt + 1);
         indeg_add(h, z, l, 1);
         ok = true;
     } else {
@@ -282,7 +290,7 @@ bool qvi_hnsw_force_link(const qvi_hnsw *h, const qvi_vecview *v, uint32_t w,
         for (uint32_t i = cnt; i-- > 0 && !ok;) {
             uint32_t pos = c[i].slot, u = links[pos];
             if (indeg_add(h, u, l, -1) > 1) {
-                links[pos] = z;
+                qvi_hnsw_st_link(links + pos, z);
                 indeg_add(h, z, l, 1);
                 ok = true;
             } else {
@@ -310,8 +318,8 @@ static void link_back(const qvi_hnsw *h, const qvi_vecview *v, uint32_t n,
     if (has(links, cnt, q))
         goto out;
     if (cnt < max) {
-        links[cnt] = q;
-        rec[0] = cnt + 1;
+        qvi_hnsw_st_link(links + cnt, q); /* the entry, then the count */
+        qvi_hnsw_st_count(rec, cnt + 1);
         indeg_add(h, q, l, 1);
         goto out;
     }
@@ -351,10 +359,10 @@ static void set_own_links(const qvi_hnsw *h, const qvi_vecview *v, uint32_t q,
     uint32_t cnt = rec[0];
     if (cnt == 0) {
         for (size_t i = 0; i < kept; i++) {
-            links[i] = sel[i].slot;
+            qvi_hnsw_st_link(links + i, sel[i].slot);
             indeg_add(h, sel[i].slot, l, 1);
         }
-        rec[0] = (uint32_t)kept;
+        qvi_hnsw_st_count(rec, (uint32_t)kept);
     } else {
         size_t nc = 0;
         for (uint32_t i = 0; i < cnt; i++) {
@@ -373,7 +381,17 @@ static void set_own_links(const qvi_hnsw *h, const qvi_vecview *v, uint32_t q,
 }
 
 /* Algorithm 1 for one slot whose level is already set and whose records
- * are allocated and empty.  The scratch is prepared.  Cannot fail. */
+ * are allocated and empty.  The scratch is prepared, its saved[] for
+ * level.  Cannot fail.
+ *
+ * Unlike the paper, which links the node back on each level as it goes
+ * down, the links back to it (which make it reachable) are added only
+ * once its own lists on every level are written: a search running beside
+ * (hnsw.h, "Searches beside a linker"), or another batch thread, that
+ * reached it on an upper level would otherwise descend into its still
+ * empty lower lists and end there with a beam of one.  With one thread
+ * the graph is the same: linking back on level l changes lists of level l
+ * only, and the searches for the levels below walk their own level. */
 static void insert_node(qvi_hnsw *h, const qvi_vecview *v, uint32_t slot,
                         unsigned level, bool locking, qvi_hnsw_scratch *s)
 {
@@ -383,8 +401,7 @@ static void insert_node(qvi_hnsw *h, const qvi_vecview *v, uint32_t slot,
     int top = h->max_level;
     uint32_t ep = h->entry;
     if (top < 0) {
-        h->entry = slot;
-        h->max_level = (int32_t)level;
+        qvi_hnsw_set_entry(h, slot, (int)level);
         if (locking)
             pthread_mutex_unlock(&h->entry_mu);
         return;
@@ -398,6 +415,10 @@ static void insert_node(qvi_hnsw *h, const qvi_vecview *v, uint32_t slot,
     for (int l = top; l > (int)level; l--)
         qvi_hnsw_greedy(h, v, q, qa, true, (unsigned)l, locking, &ep, &d);
 
+    /* Own lists, top down; each level's pool is kept in saved[] for the
+     * links back. */
+    size_t npool[QVI_HNSW_MAX_LEVEL + 1], nkept[QVI_HNSW_MAX_LEVEL + 1];
+    size_t off = 0;
     int start = (int)level < top ? (int)level : top;
     for (int l = start; l >= 0; l--) {
         size_t n = qvi_hnsw_search_layer(h, v, q, qa, ep, d, h->ef_construct,
@@ -408,9 +429,19 @@ static void insert_node(qvi_hnsw *h, const qvi_vecview *v, uint32_t slot,
         /* The pool is sorted; the heuristic keeps at most m of it.  It
          * cannot hold slot itself: slot has no in-links yet. */
         size_t kept = qvi_hnsw_select(h, v, pool, n, h->m);
-
         set_own_links(h, v, slot, (unsigned)l, pool, kept, locking, s->cand);
-        for (size_t i = 0; i < kept; i++)
+        memcpy(s->saved + off, pool, n * sizeof(*pool));
+        npool[l] = n;
+        nkept[l] = kept;
+        off += n;
+    }
+    /* Links back, same order. */
+    off = 0;
+    for (int l = start; l >= 0; l--) {
+        const qvi_hnsw_cand *pool = s->saved + off;
+        size_t n = npool[l];
+        off += n;
+        for (size_t i = 0; i < nkept[l]; i++)
             link_back(h, v, pool[i].slot, slot, pool[i].dist, (unsigned)l,
                       locking, s->cand);
         /* Nobody kept the link back: force one, nearest first (the pool
@@ -425,8 +456,7 @@ static void insert_node(qvi_hnsw *h, const qvi_vecview *v, uint32_t slot,
     }
 
     if (hold) {
-        h->entry = slot;
-        h->max_level = (int32_t)level;
+        qvi_hnsw_set_entry(h, slot, (int)level);
         if (locking)
             pthread_mutex_unlock(&h->entry_mu);
     }
@@ -446,47 +476,106 @@ static void set_sqn(qvi_hnsw *h, const qvi_vecview *v, const uint32_t *slots,
     }
 }
 
-static qv_status prepare_build_scratch(const qvi_hnsw *h, qvi_hnsw_scratch *s)
+/* Sizes s for inserts of nodes up to level top: the layer search's pool
+ * and candidates, and saved[] for the pools of every level (insert_node).
+ * QV_ENOMEM leaves what was there. */
+static qv_status prepare_build_scratch(const qvi_hnsw *h, qvi_hnsw_scratch *s,
+                                       unsigned top)
 {
-    return qvi_hnsw_scratch_prepare(s, h, h->ef_construct, 0,
-                                    2 * (size_t)h->m0 + 1, 2 * (size_t)h->m0);
+    qv_status st = qvi_hnsw_scratch_prepare(
+        s, h, h->ef_construct, 0, 2 * (size_t)h->m0 + 1, 2 * (size_t)h->m0);
+    size_t want = ((size_t)top + 1) * h->ef_construct;
+    if (st != QV_OK || want <= s->saved_cap)
+        return st;
+    qvi_hnsw_cand *p = realloc(s->saved, want * sizeof(*p));
+    if (!p)
+        return QV_ENOMEM;
+    s->saved = p;
+    s->saved_cap = want;
+    return QV_OK;
 }
 
-/* Marks slot present at level and counts it. */
-static void publish_level(qvi_hnsw *h, uint32_t slot, unsigned level)
+qv_status qvi_hnsw_insert_prepare(qvi_hnsw *h, const qvi_vecview *view,
+                                  const uint32_t *slots, size_t n)
 {
-    h->levels[slot] = (uint8_t)level;
-    h->level_count[level]++;
-    h->count++;
+    if (!h || (!slots && n > 0))
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, view);
+    if (st != QV_OK)
+        return st;
+    if (n == 0)
+        return QV_OK;
+    uint32_t hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (slots[i] >= QVI_HNSW_MAX_SLOTS)
+            return QV_ERANGE;
+        if (qvi_hnsw_contains(h, slots[i]))
+            return QV_EINVAL;
+        if (slots[i] > hi)
+            hi = slots[i];
+    }
+    qvi_hnsw_scratch *ws;
+    if ((st = qvi_hnsw_reserve(h, (size_t)hi + 1)) != QV_OK ||
+        (st = qvi_hnsw_wscratch(h, &ws)) != QV_OK)
+        return st;
+
+    /* Levels and upper blocks, drawn in the order of slots so that they
+     * are reproducible.  A slot listed twice is caught here: its first
+     * occurrence has already made it present in levels[]. */
+    uint64_t rng = h->rng;
+    size_t allocated = 0;
+    unsigned top = 0;
+    for (; allocated < n; allocated++) {
+        uint32_t slot = slots[allocated];
+        if (h->levels[slot] != QVI_HNSW_ABSENT) {
+            st = QV_EINVAL;
+            goto fail;
+        }
+        unsigned level = qvi_hnsw_random_level(h);
+        if ((st = qvi_hnsw_alloc_node(h, slot, level)) != QV_OK)
+            goto fail;
+        h->levels[slot] = (uint8_t)level;
+        if (level > top)
+            top = level;
+    }
+    /* The writer's scratch, for whichever level comes: linking cannot
+     * fail. */
+    if ((st = prepare_build_scratch(h, ws, top)) != QV_OK)
+        goto fail;
+    /* Pending slots stay absent from levels[] (so that nothing that scans
+     * levels[], such as the entry point's replacement in
+     * qvi_hnsw_unlink, takes an unlinked node), their level kept in
+     * indeg0[], which no one reads before they are linked. */
+    for (size_t i = 0; i < n; i++) {
+        h->indeg0[slots[i]] = h->levels[slots[i]];
+        h->levels[slots[i]] = QVI_HNSW_ABSENT;
+    }
+    h->pending += n;
+    set_sqn(h, view, slots, n);
+    return QV_OK;
+
+fail:
+    for (size_t i = 0; i < allocated; i++) {
+        uint32_t slot = slots[i];
+        qvi_hnsw_free_upper(h, slot);
+        h->levels[slot] = QVI_HNSW_ABSENT;
+    }
+    h->rng = rng;
+    return st;
 }
 
 qv_status qvi_hnsw_insert(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
 {
     if (!h)
         return QV_ENULL;
-    qv_status st = qvi_hnsw_check_view(h, view);
-    if (st != QV_OK)
-        return st;
     if (slot >= QVI_HNSW_MAX_SLOTS)
         return QV_ERANGE;
-    if (qvi_hnsw_contains(h, slot))
-        return QV_EINVAL;
-    qvi_hnsw_scratch *s;
-    if ((st = qvi_hnsw_reserve(h, (size_t)slot + 1)) != QV_OK ||
-        (st = qvi_hnsw_wscratch(h, &s)) != QV_OK ||
-        (st = prepare_build_scratch(h, s)) != QV_OK)
+    /* Prepare draws the level only once nothing else can fail, and puts
+     * the generator back if the node cannot be allocated. */
+    qv_status st = qvi_hnsw_insert_prepare(h, view, &slot, 1);
+    if (st != QV_OK)
         return st;
-    /* Draw the level only once nothing can fail, so that a failed call
-     * leaves the generator where it was. */
-    uint64_t rng = h->rng;
-    unsigned level = qvi_hnsw_random_level(h);
-    if ((st = qvi_hnsw_alloc_node(h, slot, level)) != QV_OK) {
-        h->rng = rng;
-        return st;
-    }
-    publish_level(h, slot, level);
-    set_sqn(h, view, &slot, 1);
-    insert_node(h, view, slot, level, false, s);
+    qvi_hnsw_insert_link(h, view, &slot, 1, 1);
     return QV_OK;
 }
 
@@ -495,8 +584,8 @@ typedef struct batch_job {
     const qvi_vecview *view;
     const uint32_t *slots;
     size_t n;
+    bool locking;
     atomic_size_t next;
-    qvi_hnsw_scratch *s;
 } batch_job;
 
 typedef struct batch_worker {
@@ -521,35 +610,33 @@ static void *batch_main(void *arg)
         size_t end = i + BATCH_CHUNK < j->n ? i + BATCH_CHUNK : j->n;
         for (; i < end; i++) {
             uint32_t slot = j->slots[i];
-            insert_node(h, j->view, slot, h->levels[slot], true, w->s);
+            /* The level prepare kept; the node enters levels[] now, before
+             * anything links to it (searches load levels[] atomically). */
+            unsigned level = h->indeg0[slot];
+            if (level > QVI_HNSW_MAX_LEVEL ||
+                h->levels[slot] != QVI_HNSW_ABSENT)
+                continue; /* not pending (misuse): leave it alone */
+            h->indeg0[slot] = 0;
+            __atomic_store_n(&h->levels[slot], (uint8_t)level,
+                             __ATOMIC_RELAXED);
+            __atomic_fetch_add(&h->level_count[level], 1, __ATOMIC_RELAXED);
+            insert_node(h, j->view, slot, level, j->locking, w->s);
+            /* Counted once reachable: qvi_hnsw_count is what a search
+             * can find (qv_indexed_count reads it beside us). */
+            __atomic_fetch_add(&h->count, 1, __ATOMIC_RELAXED);
         }
     }
     return NULL;
 }
 
-qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
-                                const uint32_t *slots, size_t n,
-                                unsigned threads)
+void qvi_hnsw_insert_link(qvi_hnsw *h, const qvi_vecview *view,
+                          const uint32_t *slots, size_t n, unsigned threads)
 {
-    if (!h || (!slots && n > 0))
-        return QV_ENULL;
-    qv_status st = qvi_hnsw_check_view(h, view);
-    if (st != QV_OK)
-        return st;
-    if (n == 0)
-        return QV_OK;
-
-    uint32_t hi = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (slots[i] >= QVI_HNSW_MAX_SLOTS)
-            return QV_ERANGE;
-        if (qvi_hnsw_contains(h, slots[i]))
-            return QV_EINVAL;
-        if (slots[i] > hi)
-            hi = slots[i];
-    }
-    if ((st = qvi_hnsw_reserve(h, (size_t)hi + 1)) != QV_OK)
-        return st;
+    /* Misuse only (prepare checked the slots and the view): link nothing
+     * rather than walk a graph with a view it was not prepared for. */
+    if (!h || !slots || n == 0 || n > h->pending ||
+        qvi_hnsw_check_view(h, view) != QV_OK)
+        return;
     if (threads == 0)
         threads = 1;
     if (threads > n)
@@ -559,72 +646,92 @@ qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
 
     batch_worker workers[64];
     pthread_t tids[64];
-    unsigned started = 0;
-    size_t allocated = 0;
-    uint64_t rng = h->rng;
     batch_job job = {.h = h, .view = view, .slots = slots, .n = n};
     atomic_init(&job.next, 0);
     memset(workers, 0, sizeof(workers));
-
-    for (unsigned t = 0; t < threads; t++) {
-        workers[t].job = &job;
-        if (t == 0) {
-            if ((st = qvi_hnsw_wscratch(h, &workers[0].s)) != QV_OK)
-                goto fail;
-        } else if ((st = qvi_hnsw_scratch_create(&workers[t].s)) != QV_OK) {
-            goto fail;
+    unsigned top = 0;
+    for (size_t i = 0; i < n && threads > 1; i++) {
+        if (h->indeg0[slots[i]] > top)
+            top = h->indeg0[slots[i]]; /* pending: the level, see prepare */
+    }
+    /* Thread 0 is the caller, with the writer's scratch that prepare
+     * sized.  The others get their own now; one that cannot leaves its
+     * share to the threads that can. */
+    workers[0].job = &job;
+    workers[0].s = h->wscratch;
+    unsigned ready = 1;
+    for (unsigned t = 1; t < threads; t++) {
+        workers[ready].job = &job;
+        if (qvi_hnsw_scratch_create(&workers[ready].s) != QV_OK)
+            break;
+        if (prepare_build_scratch(h, workers[ready].s, top) != QV_OK) {
+            qvi_hnsw_scratch_free(workers[ready].s);
+            workers[ready].s = NULL;
+            break;
         }
-        if ((st = prepare_build_scratch(h, workers[t].s)) != QV_OK)
-            goto fail;
+        ready++;
     }
-    /* Levels and upper blocks.  A slot listed twice is caught here: its
-     * first occurrence has already made it present in levels[]. */
-    for (; allocated < n; allocated++) {
-        uint32_t slot = slots[allocated];
-        if (h->levels[slot] != QVI_HNSW_ABSENT) {
-            st = QV_EINVAL;
-            goto fail;
-        }
-        unsigned level = qvi_hnsw_random_level(h);
-        if ((st = qvi_hnsw_alloc_node(h, slot, level)) != QV_OK)
-            goto fail;
-        h->levels[slot] = (uint8_t)level;
-    }
-    for (size_t i = 0; i < n; i++) {
-        h->level_count[h->levels[slots[i]]]++;
-        h->count++;
-    }
-    set_sqn(h, view, slots, n);
-
-    if (threads == 1) {
-        batch_main(&workers[0]);
-    } else {
-        for (started = 1; started < threads; started++) {
+    unsigned started = 1;
+    /* One thread needs no node locks: it is the only linker (searches
+     * never take them). */
+    job.locking = ready > 1;
+    if (ready > 1) {
+        for (; started < ready; started++) {
             if (pthread_create(&tids[started], NULL, batch_main,
                                &workers[started]) != 0)
                 break; /* the others, and this thread, do the work */
         }
-        batch_main(&workers[0]);
-        for (unsigned t = 1; t < started; t++)
-            pthread_join(tids[t], NULL);
     }
-    for (unsigned t = 1; t < threads; t++)
+    batch_main(&workers[0]);
+    for (unsigned t = 1; t < started; t++)
+        pthread_join(tids[t], NULL);
+    for (unsigned t = 1; t < ready; t++)
         qvi_hnsw_scratch_free(workers[t].s);
+    h->pending -= n;
+    h->dirty += n;
+}
+
+qv_status qvi_hnsw_replace(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
+{
+    if (!h)
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, view);
+    if (st != QV_OK)
+        return st;
+    if (!qvi_hnsw_contains(h, slot))
+        return QV_ENOTFOUND;
+    /* The node keeps its level, hence its upper block: nothing a search
+     * may be reading is freed or moved, and levels[] does not change
+     * (levels are drawn independently of the vectors, so this is the
+     * same distribution as drawing anew). */
+    unsigned level = h->levels[slot];
+    qvi_hnsw_scratch *ws;
+    if ((st = qvi_hnsw_wscratch(h, &ws)) != QV_OK ||
+        (st = prepare_build_scratch(h, ws, level)) != QV_OK ||
+        (st = qvi_hnsw_unlink(h, view, slot, true)) != QV_OK)
+        return st; /* unlink changes nothing when it fails */
+    /* Now unreachable (no in-links), its old lists kept for the searches
+     * that hold it: insert it with its new vector, as a new node of the
+     * same level; set_own_links merges the old lists with the new
+     * neighbours (Algorithm 4 with the new distances; a link that is some
+     * node's last in-link stays, qvi_hnsw_relink). */
+    set_sqn(h, view, &slot, 1);
+    insert_node(h, view, slot, level, false, ws);
+    h->dirty++;
+    return QV_OK;
+}
+
+qv_status qvi_hnsw_insert_batch(qvi_hnsw *h, const qvi_vecview *view,
+                                const uint32_t *slots, size_t n,
+                                unsigned threads)
+{
+    qv_status st = qvi_hnsw_insert_prepare(h, view, slots, n);
+    if (st != QV_OK || n == 0)
+        return st;
+    qvi_hnsw_insert_link(h, view, slots, n, threads);
     /* Link the rare stranded nodes, amortised (qvi_hnsw_maintain).  The
      * batch is in: if this runs out of memory the graph is still valid,
      * only less reachable, and the next run will do it. */
-    h->dirty += n;
     (void)qvi_hnsw_maintain(h, view);
     return QV_OK;
-
-fail:
-    for (size_t i = 0; i < allocated; i++) {
-        uint32_t slot = slots[i];
-        qvi_hnsw_free_upper(h, slot);
-        h->levels[slot] = QVI_HNSW_ABSENT;
-    }
-    h->rng = rng;
-    for (unsigned t = 1; t < threads; t++)
-        qvi_hnsw_scratch_free(workers[t].s);
-    return st;
 }

@@ -146,6 +146,9 @@ static qv_status check_levels(const qvi_hnsw *h, qvi_hnsw_stats *sx, int *top,
         if ((int)lv > *top)
             *top = (int)lv;
     }
+    if (h->pending)
+        return fail(err, cap, "%llu nodes are prepared but not linked yet",
+                    (unsigned long long)h->pending);
     if (sx->nodes != h->count)
         return fail(err, cap, "%llu nodes present, count says %llu",
                     (unsigned long long)sx->nodes,

@@ -24,7 +24,11 @@
  * many removals.  Cost: O(nodes + links) for the walk, plus one search per
  * stranded group.
  *
- * Locking: a writer.
+ * Locking: a writer, or a linker (the collection runs qvi_hnsw_maintain
+ * under its shared lock at the end of an upsert's graph insert, searches
+ * beside): the only link changes here (qvi_hnsw_force_link, swap_in) store
+ * entries and counts atomically, and the walk's own plain reads race with
+ * no store, since it is the only linker.  seen[] and queue are its own.
  */
 #define QVI_HNSW_INTERNAL
 #include "core/hnsw/hnsw.h"
@@ -93,12 +97,15 @@ static bool swap_in(qvi_hnsw *h, const qvi_vecview *v, uint32_t w, uint32_t u,
             return false;
         h->indeg0[ul[at]]--;
     }
-    wl[far] = u;
+    /* Atomic stores, entry before count: searches may be reading both
+     * lists (hnsw.h, "Searches beside a linker"). */
+    qvi_hnsw_st_link(wl + far, u);
     h->indeg0[u]++;
     if (!has_t) {
-        ul[at] = t; /* t's count moves from w's link to u's */
+        /* t's count moves from w's link to u's */
+        qvi_hnsw_st_link(ul + at, t);
         if (at == ur[0])
-            ur[0]++;
+            qvi_hnsw_st_count(ur, ur[0] + 1);
     } else {
         h->indeg0[t]--;
     }
@@ -164,7 +171,8 @@ qv_status qvi_hnsw_reconnect(qvi_hnsw *h, const qvi_vecview *view,
         return st;
     if (relinked)
         *relinked = 0;
-    if (h->count < 2)
+    /* Pending nodes have no links yet: every one would look stranded. */
+    if (h->count < 2 || h->pending)
         return QV_OK;
     qvi_hnsw_scratch *s;
     if ((st = qvi_hnsw_wscratch(h, &s)) != QV_OK ||

@@ -48,7 +48,11 @@
  * collection runs after many removals) relinks such groups.  Tests check
  * recall after removing 30% of the points without it.
  *
- * Locking: a writer (the caller's write lock); no batch threads run.
+ * Locking: qvi_hnsw_remove is a writer (the caller's write lock); no
+ * batch threads run.  qvi_hnsw_unlink, its first half, also serves
+ * qvi_hnsw_replace, a linker (searches beside, hnsw.h): so every link it
+ * changes is stored atomically, and the entry point moves before the
+ * node's lists are emptied.  It never frees, nor changes levels[].
  */
 #define QVI_HNSW_INTERNAL
 #include "core/hnsw/hnsw.h"
@@ -124,13 +128,16 @@ static void repair(qvi_hnsw *h, const qvi_vecview *v, uint32_t y, uint32_t x,
     const uint32_t *xr = qvi_hnsw_rec(h, x, l);
     const uint32_t *xl = qvi_hnsw_links(h, (uint32_t *)xr, l);
 
-    /* Drop the link to x first (x's counter dies with x). */
-    uint32_t yc = 0;
-    for (uint32_t i = 0; i < yr[0]; i++) {
+    /* Drop the link to x first (x's counter dies with x).  Atomic stores:
+     * under qvi_hnsw_replace, searches read the list meanwhile (hnsw.h,
+     * "Searches beside a linker"); they may see an entry twice or x
+     * still, both nodes of the graph. */
+    uint32_t yc = 0, oc = yr[0];
+    for (uint32_t i = 0; i < oc; i++) {
         if (yl[i] != x)
-            yl[yc++] = yl[i];
+            qvi_hnsw_st_link(yl + yc++, yl[i]);
     }
-    yr[0] = yc;
+    qvi_hnsw_st_count(yr, yc);
     (*qvi_hnsw_indeg(h, x, l))--;
 
     size_t n = 0;
@@ -208,16 +215,9 @@ static bool pick_entry(const qvi_hnsw *h, uint32_t x, uint32_t *out_entry,
     return false; /* level_count disagrees with levels[] */
 }
 
-qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
+qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot,
+                          bool keep_own)
 {
-    if (!h)
-        return QV_ENULL;
-    qv_status st = qvi_hnsw_check_view(h, view);
-    if (st != QV_OK)
-        return st;
-    if (!qvi_hnsw_contains(h, slot))
-        return QV_ENOTFOUND;
-
     unsigned top = h->levels[slot];
     size_t total = 0;
     size_t off[QVI_HNSW_MAX_LEVEL + 2];
@@ -227,6 +227,7 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
     }
     off[top + 1] = total;
     qvi_hnsw_scratch *s;
+    qv_status st;
     if ((st = qvi_hnsw_wscratch(h, &s)) != QV_OK ||
         (st = qvi_hnsw_scratch_prepare(s, h, 1, 0, 2 * (size_t)h->m0,
                                        total + 1)) != QV_OK)
@@ -247,12 +248,17 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
         h->level_count[top]++;
         if (!any && h->count > 1)
             return QV_EINTERNAL;
+        /* Move the entry point first: beside searches (qvi_hnsw_replace)
+         * none may start from a node whose lists are being emptied. */
+        qvi_hnsw_set_entry(h, new_entry, new_top);
     }
 
     /* Phase 2: relink, top level first (any order would do). */
     for (int l = (int)top; l >= 0; l--) {
         for (size_t i = off[l]; i < off[l + 1]; i++)
             repair(h, view, s->ids[i], slot, (unsigned)l, s->cand);
+        if (keep_own)
+            continue;
         uint32_t *r = qvi_hnsw_rec(h, slot, (unsigned)l);
         uint32_t *ln = qvi_hnsw_links(h, r, (unsigned)l);
         for (uint32_t i = 0; i < r[0]; i++)
@@ -262,20 +268,29 @@ qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
                 rescue(h, view, ln[i], (unsigned)l, s->ids + off[l],
                        off[l + 1] - off[l], ln, r[0], s->cand);
         }
-        r[0] = 0;
+        qvi_hnsw_st_count(r, 0);
     }
-    if (was_entry) {
-        h->entry = new_entry;
-        h->max_level = new_top;
-    }
+    return QV_OK;
+}
+
+qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
+{
+    if (!h)
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, view);
+    if (st != QV_OK)
+        return st;
+    if (!qvi_hnsw_contains(h, slot))
+        return QV_ENOTFOUND;
+    unsigned top = h->levels[slot];
+    if ((st = qvi_hnsw_unlink(h, view, slot, false)) != QV_OK)
+        return st;
     qvi_hnsw_free_upper(h, slot);
     h->levels[slot] = QVI_HNSW_ABSENT;
     h->level_count[top]--;
     h->count--;
-    if (h->count == 0) {
-        h->entry = 0;
-        h->max_level = -1;
-    }
+    if (h->count == 0)
+        qvi_hnsw_set_entry(h, 0, -1);
     h->dirty++;
     (void)qvi_hnsw_maintain(h, view);
     return QV_OK;

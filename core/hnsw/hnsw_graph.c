@@ -52,7 +52,7 @@
  *
  * Locking: everything here is a writer's job (the caller's write lock),
  * except qvi_hnsw_memory_bytes, qvi_hnsw_count and qvi_hnsw_contains,
- * which are readers.
+ * which are readers (count also beside a linker, see hnsw.h).
  */
 #define QVI_HNSW_INTERNAL
 #include "core/hnsw/hnsw.h"
@@ -309,7 +309,8 @@ bool qvi_hnsw_contains(const qvi_hnsw *h, uint32_t slot)
 
 uint64_t qvi_hnsw_count(const qvi_hnsw *h)
 {
-    return h ? h->count : 0;
+    /* Atomic: a linker adds to it beside the readers (hnsw.h). */
+    return h ? __atomic_load_n(&h->count, __ATOMIC_RELAXED) : 0;
 }
 
 unsigned qvi_hnsw_random_level(qvi_hnsw *h)
@@ -390,7 +391,8 @@ static size_t scratch_bytes(const qvi_hnsw_scratch *s)
     if (!s)
         return 0;
     return s->vcap * sizeof(uint16_t) +
-           (s->pool_cap + s->acc_cap + s->cand_cap) * sizeof(qvi_hnsw_cand) +
+           (s->pool_cap + s->acc_cap + s->cand_cap + s->saved_cap) *
+               sizeof(qvi_hnsw_cand) +
            s->ids_cap * sizeof(uint32_t);
 }
 

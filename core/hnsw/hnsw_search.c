@@ -83,9 +83,11 @@
  * an upper-level link only to a node present on that level, whose record
  * exists.  A damaged graph can then give poor results, never a crash.
  *
- * Locking: searches are readers.  The same layer search serves the build
- * ("locking" true), where it copies each neighbour list under the node's
- * spinlock because other batch threads may be rewriting it.
+ * Locking: searches are readers, and may run beside one linker (hnsw.h,
+ * "Searches beside a linker"): they load link counts and entries
+ * atomically and start from qvi_hnsw_start.  The same layer search serves
+ * the build ("locking" true), where it copies each neighbour list under
+ * the node's spinlock because other batch threads may be rewriting it.
  */
 #define QVI_HNSW_INTERNAL
 #include "core/hnsw/hnsw.h"
@@ -111,6 +113,7 @@ void qvi_hnsw_scratch_free(qvi_hnsw_scratch *s)
     free(s->acc);
     free(s->cand);
     free(s->ids);
+    free(s->saved);
     free(s);
 }
 
@@ -265,12 +268,15 @@ layer_search(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
             qvi_hnsw_unlock(h, cs);
             links = copy;
         } else {
-            cnt = rec[0] < maxl ? rec[0] : maxl;
+            /* A linker may be changing the list (hnsw.h, "Searches beside
+             * a linker"): atomic loads, plain moves on x86. */
+            cnt = qvi_hnsw_ld_count(rec);
+            cnt = cnt < maxl ? cnt : maxl;
         }
 
         size_t nu = 0;
         for (uint32_t i = 0; i < cnt; i++) {
-            uint32_t u = links[i];
+            uint32_t u = locking ? links[i] : qvi_hnsw_ld_link(links + i);
             if (u >= cap || vis[u] == epoch)
                 continue;
             vis[u] = epoch;
@@ -342,7 +348,8 @@ greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
             qvi_hnsw_unlock(h, cur);
             links = copy;
         } else {
-            cnt = rec[0] < maxl ? rec[0] : maxl;
+            cnt = qvi_hnsw_ld_count(rec); /* as in layer_search */
+            cnt = cnt < maxl ? cnt : maxl;
         }
         /* Only links to nodes that exist on this level are followed: the
          * records of any other would be read out of bounds (see "Untrusted
@@ -350,9 +357,12 @@ greedy(const qvi_hnsw *h, const qvi_vecview *v, const float *q, float qsq,
         uint32_t ok[QV_MAX_HNSW_M];
         uint32_t n = 0;
         for (uint32_t i = 0; i < cnt; i++) {
-            uint32_t u = links[i];
-            if (u < h->cap && h->levels[u] != QVI_HNSW_ABSENT &&
-                h->levels[u] >= l)
+            uint32_t u = locking ? links[i] : qvi_hnsw_ld_link(links + i);
+            if (u >= h->cap)
+                continue;
+            /* Atomic: a linker sets the level of a node it links. */
+            uint8_t lv = __atomic_load_n(&h->levels[u], __ATOMIC_RELAXED);
+            if (lv != QVI_HNSW_ABSENT && lv >= l)
                 ok[n++] = u;
         }
         links = ok;
@@ -395,9 +405,12 @@ knn(const qvi_hnsw *h, const qvi_vecview *view, const float *query, uint32_t k,
     size_t beam, const qvi_accept *accept, qvi_hnsw_scratch *scratch,
     bool custom)
 {
-    uint32_t ep = h->entry;
+    uint32_t ep;
+    int top;
+    if (!qvi_hnsw_start(h, &ep, &top))
+        return 0;
     float d = qvi_hnsw_dist(h, query, qvi_hnsw_vec_at(view, ep, custom));
-    for (int l = h->max_level; l > 0; l--)
+    for (int l = top; l > 0; l--)
         greedy(h, view, query, 0.0f, false, (unsigned)l, false, &ep, &d,
                custom);
     if (accept) {
@@ -424,8 +437,6 @@ qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
     if (k == 0 || k > QV_MAX_EF || ef > QV_MAX_EF)
         return QV_ERANGE;
     *n_out = 0;
-    if (h->count == 0)
-        return QV_OK;
     size_t beam = ef > k ? ef : k;
     if (accept && !accept->bitmap && !accept->fn)
         accept = NULL;

@@ -9,11 +9,12 @@
  * batch build), and is the hot path of every unquantized search; a
  * callback in it would cost every search.  This walk is the read-only
  * subset: no build distance, no locking (searches hold the collection's
- * shared lock), prefetching through the scorer, and the same rules as
- * hnsw_search.c for everything that decides the result: the beam of
- * max(ef, k), the filtered results array beside it, ties ordered by
- * slot, and the clamps that keep a damaged mapped graph from reading out
- * of bounds (see "Untrusted graphs" there).
+ * shared lock; a linker may run beside, so link records are loaded
+ * atomically and the descent starts from qvi_hnsw_start), prefetching through
+ * the scorer, and the same rules as hnsw_search.c for everything that decides
+ * the result: the beam of max(ef, k), the filtered results array beside it,
+ * ties ordered by slot, and the clamps that keep a damaged mapped graph from
+ * reading out of bounds (see "Untrusted graphs" there).
  */
 #define QVI_HNSW_INTERNAL
 #include "core/hnsw/hnsw.h"
@@ -50,10 +51,12 @@ static size_t layer0(const qvi_hnsw *h, const qvi_hnsw_scorer *sc, uint32_t ep,
         uint32_t cs = pool[cur].slot;
         pool[cur].slot = cs | QVI_HNSW_DONE;
         const uint32_t *rec = h->links0 + (size_t)cs * h->rec0;
-        uint32_t cnt = rec[0] < maxl ? rec[0] : maxl;
+        /* Atomic loads: a linker may be changing the list (hnsw.h). */
+        uint32_t cnt = qvi_hnsw_ld_count(rec);
+        cnt = cnt < maxl ? cnt : maxl;
         size_t nu = 0;
         for (uint32_t i = 0; i < cnt; i++) {
-            uint32_t u = rec[1 + i];
+            uint32_t u = qvi_hnsw_ld_link(rec + 1 + i);
             if (u >= h->cap || vis[u] == epoch)
                 continue;
             vis[u] = epoch;
@@ -93,13 +96,16 @@ static void greedy(const qvi_hnsw *h, const qvi_hnsw_scorer *sc, unsigned l,
         changed = false;
         const uint32_t *rec = qvi_hnsw_rec(h, cur, l);
         uint32_t maxl = qvi_hnsw_maxlinks(h, l);
-        uint32_t cnt = rec[0] < maxl ? rec[0] : maxl;
+        uint32_t cnt = qvi_hnsw_ld_count(rec);
+        cnt = cnt < maxl ? cnt : maxl;
         const uint32_t *links = qvi_hnsw_links(h, (uint32_t *)rec, l);
         for (uint32_t i = 0; i < cnt; i++) {
-            uint32_t u = links[i];
+            uint32_t u = qvi_hnsw_ld_link(links + i);
             /* Only nodes present on this level (see "Untrusted graphs"). */
-            if (u >= h->cap || h->levels[u] == QVI_HNSW_ABSENT ||
-                h->levels[u] < l)
+            if (u >= h->cap)
+                continue;
+            uint8_t lv = __atomic_load_n(&h->levels[u], __ATOMIC_RELAXED);
+            if (lv == QVI_HNSW_ABSENT || lv < l)
                 continue;
             float d = sc->dist(sc->ctx, u);
             if (d < best) {
@@ -124,8 +130,10 @@ qv_status qvi_hnsw_search_scored(const qvi_hnsw *h, const qvi_hnsw_scorer *sc,
     if (k == 0 || k > QV_MAX_EF || ef > QV_MAX_EF)
         return QV_ERANGE;
     *n_out = 0;
-    if (h->count == 0)
-        return QV_OK;
+    uint32_t ep;
+    int top;
+    if (!qvi_hnsw_start(h, &ep, &top))
+        return QV_OK; /* no linked node yet */
     size_t beam = ef > k ? ef : k;
     if (accept && !accept->bitmap && !accept->fn)
         accept = NULL;
@@ -133,9 +141,8 @@ qv_status qvi_hnsw_search_scored(const qvi_hnsw *h, const qvi_hnsw_scorer *sc,
                                             2 * (size_t)h->m0);
     if (st != QV_OK)
         return st;
-    uint32_t ep = h->entry;
     float d = sc->dist(sc->ctx, ep);
-    for (int l = h->max_level; l > 0; l--)
+    for (int l = top; l > 0; l--)
         greedy(h, sc, (unsigned)l, &ep, &d);
     const qvi_hnsw_cand *res;
     size_t n, nacc = 0;
