@@ -99,6 +99,9 @@ typedef struct qvs_call {
     const cJSON *body; /* the body object; NULL when the request had none */
     bool in_group;     /* the request runs inside a library atomic group
                           (points_write.c, group_begin) */
+    const char *vpath; /* prefix of validation paths: "internal." inside
+                          the root of POST /points/query (Qdrant's
+                          flattened QueryRequestInternal), else NULL */
 } qvs_call;
 
 /* Opens the collection named by the first path parameter (404 with

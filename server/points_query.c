@@ -1007,11 +1007,19 @@ static bool feedback_strategy(qvs_call *p, const cJSON *st, float *a, float *b,
                                   "query.relevance_feedback.strategy.naive: "
                                   "missing field `%c`",
                                   "abc"[i]);
-    if (*b < 0)
-        return qj_fail_validation(p->resp,
-                                  "query.relevance_feedback.strategy.naive.b: "
-                                  "value %g invalid, must be 0.0 or larger",
-                                  (double)*b);
+    if (*b < 0) {
+        /* Qdrant's validator prints the f32 as Rust's Debug does: -1.0,
+         * -0.5 (tests/openapi/test_relevance_feedback.py). */
+        char v[32];
+        snprintf(v, sizeof(v), "%g", (double)*b);
+        if (!strpbrk(v, ".en"))
+            strcat(v, ".0");
+        return qj_fail_validation(
+            p->resp,
+            "%squery.relevance_feedback.strategy.naive.b: "
+            "value %s invalid, must be 0.0 or larger",
+            p->vpath ? p->vpath : "", v);
+    }
     return true;
 }
 
@@ -1115,6 +1123,11 @@ static bool plan_feedback(qvs_call *p, plan *q, const cJSON *x,
                               "%s.feedback: invalid type: %s, "
                               "expected a sequence",
                               where, qj_type_name(fb));
+    if (!fb->child) /* Qdrant's RelevanceFeedbackInput: length(min = 1) */
+        return qj_fail_validation(p->resp,
+                                  "%s%s.feedback: feedback elements must be "
+                                  "non-empty",
+                                  p->vpath ? p->vpath : "", where);
     float b = 0, c = 0;
     if (!feedback_strategy(p, st, &q->fb_a, &b, &c) ||
         !discover_vector(p, q, using, "relevance_feedback") ||
@@ -1654,7 +1667,10 @@ static bool plan_query_root(qvs_call *p, const cJSON *o, plan *q)
         return qj_fail_validation(p->resp, "internal.limit: value 0 invalid, "
                                            "must be 1 or larger");
     }
-    return plan_query(p, o, q);
+    p->vpath = "internal.";
+    bool ok = plan_query(p, o, q);
+    p->vpath = NULL;
+    return ok;
 }
 
 /* ---- legacy requests ----------------------------------------------------- */

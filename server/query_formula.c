@@ -644,6 +644,11 @@ static bool payload_value(const qvs_formula *f, const qvs_formula_env *env,
     const cJSON *vals[2];
     size_t n = collect(env->payload, path, vals, 2, 0);
     const char *why = NULL;
+    /* A null stands for no value: the default applies, as Qdrant's
+     * variable retrieval skips nulls (tests/openapi/test_query_formula.py
+     * scores a point with "price": null by its default). */
+    if (n == 1 && cJSON_IsNull(vals[0]))
+        n = 0;
     if (n == 0) {
         const cJSON *d =
             f->defaults ? cJSON_GetObjectItemCaseSensitive(f->defaults, path)

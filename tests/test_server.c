@@ -4489,6 +4489,23 @@ START_TEST(test_hybrid_queries)
     ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3); /* 5 */
     ck_assert_double_eq_tol(num(cJSON_GetArrayItem(pts, 0), "score"), 5.0,
                             1e-6);
+    /* a null value takes the default, as a missing one does (Qdrant's
+     * tests/openapi/test_query_formula.py) */
+    expect_ok(call("POST", "/collections/hy/points/payload?wait=true",
+                   "{\"payload\":{\"price\":null},\"points\":[3]}"));
+    res = expect_ok(
+        call("POST", "/collections/hy/points/query",
+             "{\"prefetch\":{\"query\":[1,0],\"using\":\"other\",\"limit\":4},"
+             "\"query\":{\"formula\":{\"sum\":[\"$score\",{\"mult\":[0.1,"
+             "\"price\"]}]},\"defaults\":{\"price\":7}},\"limit\":4,"
+             "\"filter\":{\"must\":{\"has_id\":[3]}}}"));
+    pts = cJSON_GetObjectItem(res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(pts), 1);
+    ck_assert_int_eq((int)num(cJSON_GetArrayItem(pts, 0), "id"), 3);
+    ck_assert_double_eq_tol(num(cJSON_GetArrayItem(pts, 0), "score"), 2.7,
+                            1e-6); /* dot 2 + 0.1 * 7 */
+    expect_ok(call("POST", "/collections/hy/points/payload?wait=true",
+                   "{\"payload\":{\"price\":30},\"points\":[3]}"));
     /* batch with a prefetch, and groups: 3 joins groups a and b */
     res = expect_ok(call(
         "POST", "/collections/hy/points/query/batch",
@@ -5496,6 +5513,25 @@ START_TEST(test_discover_errors)
              "\"feedback\":[],\"strategy\":{\"naive\":{\"a\":1,\"b\":-1,"
              "\"c\":1}}}}}"),
         422, "Validation error in JSON body: ");
+    /* Qdrant 1.19's messages (tests/openapi/test_relevance_feedback.py):
+     * the root's paths go through its flattened `internal`, f32 printed
+     * as Rust's Debug; an empty feedback list is refused */
+    expect_error_msg(
+        call("POST", "/collections/de/points/query",
+             "{\"query\":{\"relevance_feedback\":{\"target\":[1,0],"
+             "\"feedback\":[{\"example\":2,\"score\":1}],\"strategy\":{"
+             "\"naive\":{\"a\":1,\"b\":-1,\"c\":1}}}}}"),
+        422,
+        "Validation error in JSON body: [internal.query.relevance_feedback."
+        "strategy.naive.b: value -1.0 invalid, must be 0.0 or larger]");
+    expect_error_msg(
+        call("POST", "/collections/de/points/query",
+             "{\"query\":{\"relevance_feedback\":{\"target\":[1,0],"
+             "\"feedback\":[],\"strategy\":{\"naive\":{\"a\":1,\"b\":1,"
+             "\"c\":1}}}}}"),
+        422,
+        "Validation error in JSON body: [internal.query.relevance_feedback."
+        "feedback: feedback elements must be non-empty]");
     /* no feedback pairs: a times the target similarity */
     const cJSON *f = expect_ok(
         call("POST", "/collections/de/points/query",
