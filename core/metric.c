@@ -54,6 +54,29 @@ bool qv_metric_higher_is_better(qv_metric metric)
     return metric == QV_METRIC_COSINE || metric == QV_METRIC_DOT;
 }
 
+qv_status qv_vector_similarity(qv_metric metric, const float *a, const float *b,
+                               uint32_t dim, float *out)
+{
+    if (!a || !b || !out)
+        return QV_ENULL;
+    if ((unsigned)metric > QV_METRIC_MANHATTAN || dim == 0)
+        return QV_EINVAL;
+    const qvi_kernels *k = qvi_simd();
+    switch (metric) {
+    case QV_METRIC_COSINE:
+    case QV_METRIC_DOT:
+        *out = k->dot(a, b, dim);
+        break;
+    case QV_METRIC_EUCLID:
+        *out = -k->l2sq(a, b, dim);
+        break;
+    case QV_METRIC_MANHATTAN:
+        *out = -k->l1(a, b, dim);
+        break;
+    }
+    return QV_OK;
+}
+
 float qvi_slot_distance(const qv_collection *c, const float *q, uint32_t slot)
 {
     if (c->narrow) {

@@ -192,6 +192,16 @@ QV_API qv_status qv_metric_parse(const char *name, qv_metric *out);
 /* True when higher scores are better for metric (cosine, dot). */
 QV_API bool qv_metric_higher_is_better(qv_metric metric);
 
+/* The raw similarity a float32 search computes between a and b (dim floats
+ * each) under metric, with the same SIMD kernels: the dot product for dot
+ * and cosine (cosine vectors must already be unit length, as stored ones
+ * are), minus the squared L2 distance for euclid, minus the L1 distance
+ * for manhattan.  Scores derived from it (relevance feedback, context
+ * pairs) then agree bit for bit with search scores.  QV_ENULL, or
+ * QV_EINVAL for an unknown metric or dim 0.  Thread-safe. */
+QV_API qv_status qv_vector_similarity(qv_metric metric, const float *a,
+                                      const float *b, uint32_t dim, float *out);
+
 /* HNSW parameters, named as in Qdrant's hnsw_config. */
 #define QV_MIN_HNSW_M           2u
 #define QV_DEFAULT_HNSW_M       16u

@@ -1882,26 +1882,16 @@ static size_t keep_hits(const plan *q, bool higher, scored *s, size_t n)
 
 /* Raw similarity of two vectors, Qdrant's internal score: dot product
  * (cosine vectors are unit length), -squared L2, -L1. */
+/* The engine's own similarity (qv_vector_similarity: its SIMD kernels in
+ * f32, as Qdrant scores in f32), so that a relevance feedback with a = 1
+ * and no pairs scores exactly as the nearest query does
+ * (tests/openapi/test_relevance_feedback.py). */
 static float similarity(qv_metric m, const float *a, const float *b,
                         uint32_t dim)
 {
-    double s = 0;
-    for (uint32_t i = 0; i < dim; i++) {
-        double d = (double)a[i] - b[i];
-        switch (m) {
-        case QV_METRIC_COSINE:
-        case QV_METRIC_DOT:
-            s += (double)a[i] * b[i];
-            break;
-        case QV_METRIC_EUCLID:
-            s -= d * d;
-            break;
-        case QV_METRIC_MANHATTAN:
-            s -= fabs(d);
-            break;
-        }
-    }
-    return (float)s;
+    float s = 0;
+    (void)qv_vector_similarity(m, a, b, dim, &s);
+    return s;
 }
 
 /* MaxSim of rows a (na of them) against rows b (nb): the sum over a's rows

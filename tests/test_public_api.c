@@ -22,6 +22,7 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,6 +369,75 @@ END_TEST
 
 /* ---- options struct versions --------------------------------------------- */
 
+/* qv_vector_similarity is the similarity searches score with: a hit's
+ * score is exactly it (cosine: of the unit-length vectors; euclid: the
+ * square root of its negation), on an odd dimension that exercises the
+ * kernels' tails. */
+START_TEST(vector_similarity_equals_search_scores)
+{
+    enum { DIM = 13, N = 40 };
+    static const qv_metric ms[] = {QV_METRIC_COSINE, QV_METRIC_DOT,
+                                   QV_METRIC_EUCLID, QV_METRIC_MANHATTAN};
+    float v[N][DIM], q[DIM];
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < N * DIM + DIM; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        float f = (float)((double)(x >> 11) / 9007199254740992.0) - 0.5f;
+        if (i < N * DIM)
+            v[i / DIM][i % DIM] = f;
+        else
+            q[i - N * DIM] = f;
+    }
+    for (size_t m = 0; m < 4; m++) {
+        qv_collection_config cfg;
+        qv_collection_config_init(&cfg);
+        cfg.dim = DIM;
+        cfg.metric = ms[m];
+        qv_collection *c;
+        ck_assert_int_eq(qv_collection_create(&cfg, &c), QV_OK);
+        for (uint64_t i = 0; i < N; i++) {
+            qv_point_id id = qv_id_from_num(i);
+            ck_assert_int_eq(qv_upsert(c, &id, v[i], DIM), QV_OK);
+        }
+        qv_search_params p;
+        qv_search_params_init(&p);
+        p.k = N;
+        p.exact = true;
+        qv_hit hits[N];
+        size_t n = 0;
+        ck_assert_int_eq(qv_search(c, q, DIM, &p, hits, &n), QV_OK);
+        ck_assert_uint_eq(n, N);
+        /* The query as the collection prepares it: stored as a point of
+         * its own (not among the hits: the search ran before) and read
+         * back, normalised under cosine exactly as the search did. */
+        float qu[DIM], row[DIM];
+        qv_point_id qid = qv_id_from_num(N);
+        ck_assert_int_eq(qv_upsert(c, &qid, q, DIM), QV_OK);
+        ck_assert_int_eq(qv_get(c, &qid, qu, DIM), QV_OK);
+        for (size_t h = 0; h < n; h++) {
+            ck_assert_int_eq(qv_get(c, &hits[h].id, row, DIM), QV_OK);
+            float s;
+            ck_assert_int_eq(qv_vector_similarity(ms[m], qu, row, DIM, &s),
+                             QV_OK);
+            float want = ms[m] == QV_METRIC_EUCLID      ? sqrtf(-s)
+                         : ms[m] == QV_METRIC_MANHATTAN ? -s
+                                                        : s;
+            ck_assert_msg(want == hits[h].score, "%s: %.9g vs %.9g",
+                          qv_metric_name(ms[m]), (double)want,
+                          (double)hits[h].score);
+        }
+        qv_collection_release(c);
+    }
+    float s;
+    ck_assert_int_eq(qv_vector_similarity(QV_METRIC_DOT, NULL, q, DIM, &s),
+                     QV_ENULL);
+    ck_assert_int_eq(qv_vector_similarity((qv_metric)9, q, q, DIM, &s),
+                     QV_EINVAL);
+    ck_assert_int_eq(qv_vector_similarity(QV_METRIC_DOT, q, q, 0, &s),
+                     QV_EINVAL);
+}
+END_TEST
+
 START_TEST(init_sets_versions)
 {
     qv_collection_config cfg;
@@ -528,6 +598,7 @@ int main(void)
     t = tcase_create("versions");
     tcase_add_checked_fixture(t, setup, scratch_dir_remove);
     tcase_add_test(t, init_sets_versions);
+    tcase_add_test(t, vector_similarity_equals_search_scores);
     tcase_add_test(t, collection_config_version);
     tcase_add_test(t, search_params_version);
     tcase_add_test(t, order_by_version);

@@ -5193,14 +5193,15 @@ END_TEST
 
 /* Qdrant's raw similarity, computed as the server does (points_query.c):
  * dot product, -squared L2, -L1, summed in double, then a float. */
+/* The engine's own f32 similarity (metric numbered as qv_metric), which
+ * test_public_api proves equal to search scores: the reference then
+ * checks the formulas built on it, which are what this test is about. */
 static float dref_sim(int metric, const float *a, const float *b)
 {
-    double s = 0;
-    for (int i = 0; i < 4; i++) {
-        double d = (double)a[i] - b[i];
-        s += metric < 2 ? (double)a[i] * b[i] : metric == 2 ? -d * d : -fabs(d);
-    }
-    return (float)s;
+    float s = 0;
+    ck_assert_int_eq(qv_vector_similarity((qv_metric)metric, a, b, 4, &s),
+                     QV_OK);
+    return s;
 }
 
 /* Qdrant's discover score (discovery_query.rs) or, without a target, its
