@@ -1490,7 +1490,11 @@ static bool plan_kids(qvs_call *p, plan *q, const cJSON *first, size_t n,
     for (const cJSON *e = first; e && i < n; e = e->next, i++) {
         if (!plan_node(p, e, &q->kids[i], filter))
             return false;
-        q->kids[i].offset = 0; /* a Prefetch has no offset */
+        /* A Prefetch has no offset, and the root's does not reach its
+         * limit: Qdrant 1.14 stopped adding it (qdrant PR #6357), so a
+         * prefetch's limit bounds every page of the root; Qdrant's older
+         * test_random_rescore_with_offset expects the opposite. */
+        q->kids[i].offset = 0;
     }
     return true;
 }

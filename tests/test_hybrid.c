@@ -1312,6 +1312,54 @@ START_TEST(order_by_sample_batch_and_exclusions)
 }
 END_TEST
 
+/* The root's offset stays at the root: since Qdrant 1.14 (qdrant PR
+ * #6357, "don't propagate offset into prefetches"; 1.19's planned_query.rs
+ * adds it to the root's limit only) a prefetch's limit is all the root
+ * can page through, so paging past it gives an empty page.  Qdrant's
+ * older test_random_rescore_with_offset expects the opposite (offset 1
+ * over a prefetch of limit 1 still giving a point); this pins 1.19. */
+static int page_size(const char *body)
+{
+    out o = query_ok(body);
+    int n = cJSON_GetArraySize(cJSON_GetObjectItem(o.res, "points"));
+    cJSON_Delete(o.res);
+    return n;
+}
+
+START_TEST(offset_stays_at_root)
+{
+    rng_state = 23;
+    seed_random();
+    out o = query_ok("{\"prefetch\":{\"limit\":1},\"query\":"
+                     "{\"sample\":\"random\"}}");
+    const cJSON *got = cJSON_GetObjectItem(o.res, "points");
+    ck_assert_int_eq(cJSON_GetArraySize(got), 1);
+    ck_assert_int_eq(
+        (int)cJSON_GetNumberValue(cJSON_GetObjectItem(got->child, "id")), 1);
+    cJSON_Delete(o.res);
+    /* every rescoring kind: the one candidate is skipped */
+    ck_assert_int_eq(page_size("{\"prefetch\":{\"limit\":1},\"query\":"
+                               "{\"sample\":\"random\"},\"offset\":1}"),
+                     0);
+    ck_assert_int_eq(page_size("{\"prefetch\":{\"limit\":1},\"query\":"
+                               "[1,2,3,4],\"using\":\"a\",\"offset\":1}"),
+                     0);
+    ck_assert_int_eq(page_size("{\"prefetch\":{\"prefetch\":{\"limit\":1},"
+                               "\"query\":[1,2,3,4],\"using\":\"a\","
+                               "\"limit\":5},\"query\":[1,2,3,4],"
+                               "\"using\":\"a\",\"offset\":1}"),
+                     0);
+    ck_assert_int_eq(page_size("{\"prefetch\":[{\"limit\":1},{\"limit\":1}],"
+                               "\"query\":{\"fusion\":\"rrf\"},"
+                               "\"offset\":1}"),
+                     0);
+    /* a prefetch of limit 2 leaves one point for the second page */
+    ck_assert_int_eq(page_size("{\"prefetch\":{\"limit\":2},\"query\":"
+                               "{\"sample\":\"random\"},\"offset\":1}"),
+                     1);
+}
+END_TEST
+
 START_TEST(prefetch_lookup_from)
 {
     /* a prefetch's query by id, read from another collection: the id is
@@ -1636,6 +1684,7 @@ static Suite *suite(void)
     tcase_add_test(t, rescore_scores_only_candidates);
     tcase_add_test(t, tree_errors);
     tcase_add_test(t, order_by_sample_batch_and_exclusions);
+    tcase_add_test(t, offset_stays_at_root);
     tcase_add_test(t, prefetch_lookup_from);
     tcase_add_test(t, groups_equal_brute_force);
     tcase_add_test(t, query_groups_with_prefetch_and_lookup);
