@@ -232,7 +232,19 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         free(c);
         return QV_ENOMEM;
     }
-    if (qvi_sparse_attach(c) != QV_OK || qvi_quant_attach(c) != QV_OK) {
+    c->stride = (c->cfg.dim + ROW_ALIGN_FLOATS - 1) / ROW_ALIGN_FLOATS *
+                ROW_ALIGN_FLOATS;
+    uint32_t dt = qvi_row_datatype(&c->cfg);
+    c->elem = (uint32_t)qvi_datatype_size(dt);
+    c->narrow = c->elem != sizeof(float);
+    c->row_bytes = c->stride * c->elem;
+    c->qstride = c->narrow ? 2 * c->stride : c->stride;
+    for (int w = 0; w < 4; w++)
+        c->rowk[w] = qvi_datatype_kernel(dt, w);
+    if (qvi_sparse_attach(c) != QV_OK || qvi_quant_attach(c) != QV_OK ||
+        (c->narrow &&
+         !(c->row_tmp = malloc((size_t)c->cfg.dim * sizeof(float))))) {
+        qvi_quant_detach(c); /* each detach copes with a failed attach */
         qvi_sparse_detach(c);
         qvi_index_destroy(c);
         qvi_multi_destroy(c);
@@ -243,27 +255,6 @@ qv_status qv_collection_create(const qv_collection_config *cfg,
         return QV_ENOMEM;
     }
     atomic_init(&c->refs, 1);
-    c->stride = (c->cfg.dim + ROW_ALIGN_FLOATS - 1) / ROW_ALIGN_FLOATS *
-                ROW_ALIGN_FLOATS;
-    uint32_t dt = qvi_row_datatype(&c->cfg);
-    c->elem = (uint32_t)qvi_datatype_size(dt);
-    c->narrow = c->elem != sizeof(float);
-    c->row_bytes = c->stride * c->elem;
-    c->qstride = c->narrow ? 2 * c->stride : c->stride;
-    for (int w = 0; w < 4; w++)
-        c->rowk[w] = qvi_datatype_kernel(dt, w);
-    if (c->narrow &&
-        !(c->row_tmp = malloc((size_t)c->cfg.dim * sizeof(float)))) {
-        qvi_quant_detach(c);
-        qvi_sparse_detach(c);
-        qvi_index_destroy(c);
-        qvi_multi_destroy(c);
-        free(c->empty_payload);
-        pthread_rwlock_destroy(&c->lock);
-        qvi_errbuf_destroy(c->err);
-        free(c);
-        return QV_ENOMEM;
-    }
     qvi_idmap_init(&c->map);
     *out = c;
     return QV_OK;

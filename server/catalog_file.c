@@ -268,6 +268,23 @@ static bool get_uint(const cJSON *obj, const char *key, uint64_t max,
     return true;
 }
 
+/* A vector entry's "datatype" (absent: float32, as catalogs written before
+ * datatypes were applied): "float16" or "uint8". */
+static bool load_datatype(const cJSON *v, qv_collection_config *cfg,
+                          const char *where, loader *l)
+{
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(v, "datatype");
+    if (!dt)
+        return true;
+    if (cJSON_IsString(dt) && strcmp(dt->valuestring, "float16") == 0)
+        cfg->datatype = QV_DATATYPE_FLOAT16;
+    else if (cJSON_IsString(dt) && strcmp(dt->valuestring, "uint8") == 0)
+        cfg->datatype = QV_DATATYPE_UINT8;
+    else
+        return bad(l, "%s.datatype: expected \"float16\" or \"uint8\"", where);
+    return true;
+}
+
 static const char *get_str(const cJSON *obj, const char *key, const char *where,
                            loader *l)
 {
@@ -306,17 +323,7 @@ static bool load_lib_config(const cJSON *v, qvs_vector *vec,
         return bad(l, "%s.multivector: expected \"max_sim\"", where);
     if (mv)
         cfg->multivector = QV_MULTIVECTOR_MAX_SIM;
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(v, "datatype");
-    if (dt) {
-        if (cJSON_IsString(dt) && strcmp(dt->valuestring, "float16") == 0)
-            cfg->datatype = QV_DATATYPE_FLOAT16;
-        else if (cJSON_IsString(dt) && strcmp(dt->valuestring, "uint8") == 0)
-            cfg->datatype = QV_DATATYPE_UINT8;
-        else
-            return bad(l, "%s.datatype: expected \"float16\" or \"uint8\"",
-                       where);
-    }
-    return true;
+    return load_datatype(v, cfg, where, l);
 }
 
 /* A sparse vector's entry: "sparse": {"modifier", "full_scan_threshold"},
@@ -352,19 +359,8 @@ static bool load_sparse_vector(const cJSON *v, const cJSON *sp, qvs_coll *c,
         fst ? (uint32_t)fst : QV_DEFAULT_SPARSE_FULL_SCAN;
     cfg->dim = 1;
     cfg->metric = QV_METRIC_DOT;
-    /* The posting lists' datatype (absent: float32, as catalogs written
-     * before sparse datatypes were applied). */
-    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(v, "datatype");
-    if (dt) {
-        if (cJSON_IsString(dt) && strcmp(dt->valuestring, "float16") == 0)
-            cfg->datatype = QV_DATATYPE_FLOAT16;
-        else if (cJSON_IsString(dt) && strcmp(dt->valuestring, "uint8") == 0)
-            cfg->datatype = QV_DATATYPE_UINT8;
-        else
-            return bad(l, "%s.datatype: expected \"float16\" or \"uint8\"",
-                       where);
-    }
-    return true;
+    /* the posting lists' datatype */
+    return load_datatype(v, cfg, where, l);
 }
 
 static bool load_vector(const cJSON *v, qvs_coll *c, size_t i,

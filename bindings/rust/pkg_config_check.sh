@@ -20,6 +20,11 @@ out=$(PKG_CONFIG_PATH=$pc RUSTC=$rustc CARGO_TARGET_DIR=$target \
 echo "$out"
 # The example ran against the installed library (its run path), not the
 # build tree's: ldd of the example names the prefix.
-ldd "$target/debug/examples/rag" | grep -q "$prefix" ||
-    { echo "the example is not linked to the installed library" >&2; exit 1; }
+# (ldd's output is taken whole first: under pipefail, `ldd | grep -q`
+# fails whenever grep exits before ldd has written everything and ldd
+# dies of SIGPIPE, which loaded runs hit now and then.)
+libs=$(ldd "$target/debug/examples/rag")
+grep -q "$prefix" <<<"$libs" ||
+    { echo "the example is not linked to the installed library:" >&2
+      echo "$libs" >&2; exit 1; }
 grep -q "saved and loaded 2 points" <<<"$out"
