@@ -789,10 +789,12 @@ qv_status qvi_upsert_apply(qv_collection *c, const qv_point_id *ids,
         if (!rows)
             qvi_index_update_locked(c, touched, n);
     }
+    bool retrain = c->quant_retrain; /* read under the lock, shared or not */
     pthread_rwlock_unlock(&c->lock);
     /* Still under graph_mu: training reads every row and must not race
      * another upsert's, while searches run beside it. */
-    qvi_quant_retrain_deferred(c);
+    if (retrain)
+        qvi_quant_retrain_deferred(c);
     pthread_mutex_unlock(&c->graph_mu);
     free(touched);
     return st == QV_OK ? qvi_change_commit(c, lsn) : st;
