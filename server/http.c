@@ -140,9 +140,11 @@ struct qvs_server {
     atomic_size_t active;    /* requests between head and reply sent */
     atomic_bool stopping;    /* replies close their connections */
     unsigned port;
-    char id[37];           /* telemetry id, random per process */
-    char started[48];      /* RFC 3339 start time */
-    struct qvs_grpc *grpc; /* the gRPC listener (server/grpc/), or NULL */
+    char id[37];                 /* telemetry id, random per process */
+    char started[48];            /* RFC 3339 start time */
+    struct qvs_grpc *grpc;       /* the gRPC listener (server/grpc/), or NULL */
+    atomic_bool grpc_direct_off; /* gRPC's direct path off: every call takes
+                                    the JSON route (tests, measurements) */
 };
 
 typedef struct qvs_conn {
@@ -1540,6 +1542,16 @@ unsigned qvs_server_port(const qvs_server *srv)
 unsigned qvs_server_grpc_port(const qvs_server *srv)
 {
     return srv->grpc ? qvs_grpc_port(srv->grpc) : 0;
+}
+
+void qvs_server_set_grpc_direct(qvs_server *srv, bool on)
+{
+    atomic_store_explicit(&srv->grpc_direct_off, !on, memory_order_relaxed);
+}
+
+bool qvs_server_grpc_direct(const qvs_server *srv)
+{
+    return !atomic_load_explicit(&srv->grpc_direct_off, memory_order_relaxed);
 }
 
 char *qvs_server_grpc_metrics(qvs_server *srv)

@@ -288,6 +288,13 @@ void qvs_server_hold_writes(qvs_server *srv, bool hold);
 /* The bound gRPC port, 0 when gRPC is off. */
 unsigned qvs_server_grpc_port(const qvs_server *srv);
 
+/* Turns gRPC's direct protobuf path of dense searches on (the default) or
+ * off, when every call takes the JSON route (tests compare the two; the
+ * server turns it off at start when QUIVER_GRPC_FAST=0, for measurements).
+ * Thread-safe (a relaxed atomic of this server). */
+void qvs_server_set_grpc_direct(qvs_server *srv, bool on);
+bool qvs_server_grpc_direct(const qvs_server *srv);
+
 /* gRPC's lines of /metrics (malloc'd), or NULL when gRPC is off. */
 char *qvs_server_grpc_metrics(qvs_server *srv);
 

@@ -6,7 +6,7 @@
  * filled through the REST handlers (found in the server's router, as the
  * gRPC route finds them), and every gRPC call goes through
  * qvs_grpc_invoke twice: with the direct path on, then off
- * (qvs_grpc_fast_disable).  The two replies must be the same bytes once
+ * (qvs_server_set_grpc_direct).  The two replies must be the same bytes once
  * their `time` fields are zeroed, and the same status and message for
  * errors.  qvs_grpc_fast is also called alone, to prove that the requests
  * meant for it really take it (a comparison of the JSON route with itself
@@ -169,12 +169,12 @@ static void setup(void)
     fill("plain", false);
     fill("named", true);
     fill("strict", false);
-    qvs_grpc_fast_disable(false);
+    qvs_server_set_grpc_direct(srv, true);
 }
 
 static void teardown(void)
 {
-    qvs_grpc_fast_disable(false);
+    qvs_server_set_grpc_direct(srv, true);
     qvs_server_stop(srv);
     srv = NULL;
     scratch_dir_remove();
@@ -196,10 +196,10 @@ static answer invoke(const char *path, const ProtobufCMessage *m, bool fast)
     ck_assert_ptr_nonnull(in);
     protobuf_c_message_pack(m, in);
     answer a = {0};
-    qvs_grpc_fast_disable(!fast);
+    qvs_server_set_grpc_direct(srv, fast);
     a.status = qvs_grpc_invoke(srv, qvs_grpc_find(path), in, len, &a.out,
                                &a.len, a.msg, sizeof(a.msg));
-    qvs_grpc_fast_disable(false);
+    qvs_server_set_grpc_direct(srv, true);
     free(in);
     return a;
 }

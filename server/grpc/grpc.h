@@ -145,12 +145,6 @@ void qvs_grpc_drop_transport(cJSON *o);
 bool qvs_grpc_fast(qvs_server *srv, const char *path, ProtobufCMessage *rq,
                    const struct timespec *t0, uint8_t **out, size_t *out_len);
 
-/* Turns the direct path off (true) or on again, process-wide (relaxed
- * atomic; the tests compare both paths, and QUIVER_GRPC_FAST=0 in the
- * environment turns it off at start for measurements). */
-void qvs_grpc_fast_disable(bool off);
-bool qvs_grpc_fast_disabled(void);
-
 /* ---- conversions (grpc_convert.c) ---------------------------------------- */
 
 /* A protobuf message as the JSON body of a REST request: field names as

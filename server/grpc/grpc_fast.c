@@ -48,7 +48,6 @@
 #include "points_service.pb-c.h"
 
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,18 +286,6 @@ static bool pack(ProtobufCMessage *reply, uint8_t **out, size_t *out_len)
     return true;
 }
 
-static atomic_bool fast_off;
-
-void qvs_grpc_fast_disable(bool off)
-{
-    atomic_store_explicit(&fast_off, off, memory_order_relaxed);
-}
-
-bool qvs_grpc_fast_disabled(void)
-{
-    return atomic_load_explicit(&fast_off, memory_order_relaxed);
-}
-
 /* ---- the methods --------------------------------------------------------- */
 
 /* A single request: Search or Query. */
@@ -477,7 +464,7 @@ bool qvs_grpc_fast(qvs_server *srv, const char *path, ProtobufCMessage *rq,
 {
     *out = NULL;
     *out_len = 0;
-    if (!srv || !path || !rq || !t0 || qvs_grpc_fast_disabled())
+    if (!srv || !path || !rq || !t0 || !qvs_server_grpc_direct(srv))
         return false;
     if (strcmp(path, "/qdrant.Points/Search") == 0)
         return fast_single(srv, rq, false, t0, out, out_len);

@@ -1067,7 +1067,7 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
      * for every method */
     const char *fastenv = getenv("QUIVER_GRPC_FAST");
     if (fastenv && strcmp(fastenv, "0") == 0)
-        qvs_grpc_fast_disable(true);
+        qvs_server_set_grpc_direct(srv, false);
     /* The guard closes an idle (WAIT) socket after the header timeout;
      * GOAWAY goes out half a second before. */
     g->idle_ns = (int64_t)cfg->header_timeout_s * 1000000000 - 500000000;
