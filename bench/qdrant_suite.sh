@@ -25,7 +25,7 @@
 # itself) fail to collect and count as errors.
 #
 # Needs /usr/bin/python3 with pytest, requests and jsonschema
-# (apt-get install python3-pytest python3-requests python3-jsonschema).
+# (`scripts/install-deps bench` installs them).
 # Writes OUT/junit.xml and OUT/summary.txt (OUT: bench/out/qdrant_suite).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -47,7 +47,7 @@ py=/usr/bin/python3
     echo "qdrant_suite.sh: $suite has no conftest.py and helpers/collection_setup.py" >&2
     exit 2; }
 "$py" -c 'import pytest, requests, jsonschema' || {
-    echo "qdrant_suite.sh: needs python3-pytest, python3-requests, python3-jsonschema" >&2
+    echo "qdrant_suite.sh: needs python3-pytest, python3-requests, python3-jsonschema (scripts/install-deps bench)" >&2
     exit 2; }
 [ -x "$build/quiver" ] || { echo "qdrant_suite.sh: no $build/quiver (--build DIR)" >&2; exit 2; }
 
