@@ -149,6 +149,12 @@ struct gconn {
     gcall *open;        /* calls whose stream is open (deadlines) */
     int64_t idle_since; /* when streams last fell to 0 */
     bool goaway;        /* sent: the client opens a new connection */
+    /* Frames serialized but not yet taken by the socket (mu): a flush
+     * gathers every frame nghttp2 has ready and sends them in one call,
+     * so a reply (HEADERS, DATA, trailers) is one segment and one wake-up
+     * of the client, not three. */
+    uint8_t *wbuf;
+    size_t wlen, woff, wcap;
     gconn *next;
 };
 
@@ -309,6 +315,67 @@ static void refuse(gconn *k, gcall *c, int http_status, int status,
     send_status(k, c, http_status, status, msg);
 }
 
+/* ---- sending ------------------------------------------------------------- */
+
+#define WBUF_GATHER 65536 /* stop gathering frames past this many bytes */
+
+/* Sends what nghttp2 has ready, gathered into k->wbuf so that the frames
+ * of a reply leave in one send() (one segment, one wake-up of the client).
+ * Holding k->mu.  Returns 0 when everything went out or the socket is
+ * full (the rest stays in wbuf: conn_want_write_locked is then true and
+ * the loop polls for POLLOUT), -1 on a failed session or socket. */
+static int conn_send_locked(gconn *k)
+{
+    for (;;) {
+        while (k->wlen - k->woff < WBUF_GATHER) {
+            const uint8_t *d;
+            ssize_t n = nghttp2_session_mem_send(k->ng, &d);
+            if (n < 0)
+                return -1;
+            if (n == 0)
+                break;
+            if (k->wlen + (size_t)n > k->wcap) {
+                if (k->woff) { /* compact before growing */
+                    memmove(k->wbuf, k->wbuf + k->woff, k->wlen - k->woff);
+                    k->wlen -= k->woff;
+                    k->woff = 0;
+                }
+                size_t cap = k->wcap ? k->wcap : 4096;
+                while (cap < k->wlen + (size_t)n)
+                    cap *= 2;
+                if (cap != k->wcap) {
+                    uint8_t *p = realloc(k->wbuf, cap);
+                    if (!p)
+                        return -1;
+                    k->wbuf = p;
+                    k->wcap = cap;
+                }
+            }
+            memcpy(k->wbuf + k->wlen, d, (size_t)n);
+            k->wlen += (size_t)n;
+        }
+        if (k->woff == k->wlen)
+            return 0;
+        ssize_t n = send(k->fd, k->wbuf + k->woff, k->wlen - k->woff,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        k->woff += (size_t)n;
+        if (k->woff < k->wlen)
+            return 0; /* the socket is full: POLLOUT */
+        k->woff = k->wlen = 0;
+    }
+}
+
+/* Whether k has bytes to send: buffered, or frames nghttp2 holds. */
+static bool conn_want_write_locked(gconn *k)
+{
+    return k->wlen > k->woff || nghttp2_session_want_write(k->ng);
+}
+
 /* ---- running a call ------------------------------------------------------ */
 
 static void call_run(qvs_job *job)
@@ -361,8 +428,7 @@ static void call_done(qvs_job *job)
         pthread_mutex_lock(&k->mu);
         if (!c->orphan && !k->closed) {
             answer(k, c);
-            wake = nghttp2_session_send(k->ng) != 0 ||
-                   nghttp2_session_want_write(k->ng) ||
+            wake = conn_send_locked(k) != 0 || conn_want_write_locked(k) ||
                    !nghttp2_session_want_read(k->ng);
         }
         pthread_mutex_unlock(&k->mu);
@@ -484,20 +550,6 @@ static void dispatch(gconn *k, gcall *c)
 }
 
 /* ---- nghttp2 callbacks --------------------------------------------------- */
-
-static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len,
-                       int flags, void *user)
-{
-    (void)ng;
-    (void)flags;
-    gconn *k = user;
-    ssize_t n = send(k->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK
-                   ? NGHTTP2_ERR_WOULDBLOCK
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
-    return n;
-}
 
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
                             void *user)
@@ -662,7 +714,6 @@ static nghttp2_session_callbacks *make_callbacks(void)
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0)
         return NULL;
-    nghttp2_session_callbacks_set_send_callback(cb, on_send);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
                                                             on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -737,6 +788,9 @@ static void conn_close(gconn *k)
     k->sock = NULL;
     close(k->fd);
     k->fd = -1;
+    free(k->wbuf);
+    k->wbuf = NULL;
+    k->wlen = k->woff = k->wcap = 0;
 }
 
 static void conn_read(gconn *k)
@@ -753,6 +807,10 @@ static void conn_read(gconn *k)
             conn_close(k);
             break;
         }
+        /* A short read drained the socket: poll (level-triggered) reports
+         * what arrives later, so no recv just to meet EAGAIN. */
+        if ((size_t)n < sizeof(buf))
+            break;
     }
     pthread_mutex_unlock(&k->mu);
 }
@@ -763,9 +821,8 @@ static void conn_flush_locked(gconn *k)
 {
     if (k->closed)
         return;
-    if (nghttp2_session_send(k->ng) != 0 ||
-        (!nghttp2_session_want_read(k->ng) &&
-         !nghttp2_session_want_write(k->ng)))
+    if (conn_send_locked(k) != 0 ||
+        (!nghttp2_session_want_read(k->ng) && !conn_want_write_locked(k)))
         conn_close(k);
 }
 
@@ -893,7 +950,7 @@ static bool drained(qvs_grpc *g, int64_t since)
     bool done = true;
     for (gconn *k = g->conns; k && done; k = k->next) {
         pthread_mutex_lock(&k->mu);
-        if (!k->closed && nghttp2_session_want_write(k->ng))
+        if (!k->closed && conn_want_write_locked(k))
             done = false;
         /* a call whose message is still arriving: the client started it
          * before GOAWAY, so it is answered too */
@@ -957,7 +1014,7 @@ static void *loop(void *arg)
                 continue;
             short ev = POLLIN;
             pthread_mutex_lock(&k->mu);
-            if (nghttp2_session_want_write(k->ng))
+            if (conn_want_write_locked(k))
                 ev |= POLLOUT;
             pthread_mutex_unlock(&k->mu);
             who[m] = k;
