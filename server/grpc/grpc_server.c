@@ -41,7 +41,27 @@
  * stream a worker closed.  Head of line: a call still runs in the pool,
  * so a slow one never holds up the other streams of its connection, and
  * writes keep their own queue and cap.  QUIVER_GRPC_HANDOFF=loop restores
- * the hand-back (for measurements).
+ * the hand-back (for measurements).  A flush gathers every frame nghttp2
+ * has ready into the connection's `wbuf` and sends them with one send():
+ * a reply's HEADERS, DATA and trailers are one TCP segment, so the client
+ * wakes once for it, not up to three times.
+ *
+ * Reading under load.  While reads wait in the pool's queue every worker
+ * is busy, and a call read now would only wait behind them; yet reading
+ * it at once costs this thread a wake-up per call, which on the 2-core
+ * benchmark preempts a worker in the middle of a search.  So while the
+ * pool is saturated (qvs_server_drain_arm) this thread stops polling its
+ * connections for input and reads them all at once when the worker that
+ * takes the last queued read rings it (the drain notice), or after
+ * SATED_MS at the latest: one wake-up reads the calls of several
+ * connections, as a NIC coalesces interrupts under load.  A read so
+ * delayed starts about when it would have anyway (the queue ahead of it
+ * was not empty until the notice); a write, a health probe, a PING or a
+ * WINDOW_UPDATE waits at most SATED_MS more, and so does the start of a
+ * grpc-timeout (a deadline already read expires on time: poll still
+ * wakes for it).  With an empty queue every socket
+ * is read as soon as it is readable.  QUIVER_GRPC_POLL=eager reads
+ * eagerly always (for measurements).
  *
  * Ownership.  A call (gcall) belongs to its stream until it is queued,
  * then to the worker until `done` (its reply fields, `answered` and the
@@ -98,6 +118,7 @@
 #define N_CODES     17 /* gRPC status codes 0..16 */
 #define READ_CHUNK  16384
 #define TICK_MS     100 /* the longest poll: frees calls workers answered */
+#define SATED_MS    5   /* the longest a saturated pool leaves sockets unread */
 
 typedef struct gconn gconn;
 
@@ -175,6 +196,7 @@ struct qvs_grpc {
     pthread_mutex_t done_mu;
     gcall *done;       /* calls back from the pool (done_mu) */
     bool worker_reply; /* workers send their replies (QUIVER_GRPC_HANDOFF) */
+    bool coalesce; /* read while saturated only on drain (QUIVER_GRPC_POLL) */
 };
 
 static int64_t now_ns(void)
@@ -189,6 +211,13 @@ static void ring(qvs_grpc *g)
     uint64_t one = 1;
     ssize_t n = write(g->wake_fd, &one, sizeof(one));
     (void)n; /* a full counter still wakes the loop */
+}
+
+/* The pool's drain notice (qvs_server_drain_arm): the last queued read
+ * was taken, so read the sockets now. */
+static void drain_ring(void *arg)
+{
+    ring(arg);
 }
 
 static void call_free(gcall *c)
@@ -1004,6 +1033,13 @@ static void *loop(void *arg)
          * times); what it submits makes want_write true, so poll returns
          * at once to send it. */
         int timeout = expire(g);
+        /* Saturated: reads wait in the pool's queue, so every worker is
+         * busy and a call read now would only wait behind them.  The
+         * sockets are then read when the queue drains (a worker rings)
+         * or after SATED_MS, not on every request's arrival: one wake-up
+         * reads the calls of several connections ("Reading under load"
+         * above). */
+        bool sated = g->coalesce && !stopping && qvs_server_drain_arm(g->srv);
         size_t m = 0;
         pfd[m++] = (struct pollfd){.fd = g->wake_fd, .events = POLLIN};
         if (g->listen_fd >= 0)
@@ -1012,7 +1048,7 @@ static void *loop(void *arg)
         for (gconn *k = g->conns; k; k = k->next) {
             if (k->closed)
                 continue;
-            short ev = POLLIN;
+            short ev = sated ? 0 : POLLIN;
             pthread_mutex_lock(&k->mu);
             if (conn_want_write_locked(k))
                 ev |= POLLOUT;
@@ -1026,8 +1062,18 @@ static void *loop(void *arg)
          * calls and notices connections they left idle (GOAWAY). */
         if (timeout < 0 || timeout > TICK_MS)
             timeout = TICK_MS;
+        if (sated && timeout > SATED_MS)
+            timeout = SATED_MS;
         if (poll(pfd, m, timeout) < 0 && errno != EINTR)
             break;
+        if (sated) {
+            /* the read pass: what arrived while the pool was busy */
+            for (size_t i = first; i < m; i++)
+                pfd[i].events |= POLLIN;
+            if (m > first && poll(pfd + first, m - first, 0) < 0 &&
+                errno != EINTR)
+                break;
+        }
         if (pfd[0].revents) {
             uint64_t v;
             ssize_t r = read(g->wake_fd, &v, sizeof(v));
@@ -1120,6 +1166,10 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
      * the connection's thread, as before workers answered */
     const char *handoff = getenv("QUIVER_GRPC_HANDOFF");
     g->worker_reply = !(handoff && strcmp(handoff, "loop") == 0);
+    /* measurement knob: QUIVER_GRPC_POLL=eager reads every socket as
+     * soon as it is readable, even while the pool is saturated */
+    const char *pollenv = getenv("QUIVER_GRPC_POLL");
+    g->coalesce = !(pollenv && strcmp(pollenv, "eager") == 0);
     /* a measurement knob (bench/grpc_load.sh --compare): the JSON route
      * for every method */
     const char *fastenv = getenv("QUIVER_GRPC_FAST");
@@ -1156,6 +1206,7 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
         snprintf(err, cap, "gRPC: cannot start its thread");
         goto fail;
     }
+    qvs_server_set_drain_notice(srv, drain_ring, g);
     *out = g;
     return true;
 fail:
@@ -1181,6 +1232,8 @@ void qvs_grpc_stop(qvs_grpc *g)
     atomic_store(&g->stopping, true);
     ring(g);
     pthread_join(g->thread, NULL);
+    /* no worker rings g once this returns */
+    qvs_server_set_drain_notice(g->srv, NULL, NULL);
     if (g->listen_fd >= 0)
         close(g->listen_fd);
     close(g->wake_fd);
