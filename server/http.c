@@ -1186,7 +1186,14 @@ static void loop_stop(qvs_loop *l)
  * Both queues are bounded (QVS_QUEUE_PER_WORKER per worker each); a
  * request that finds its queue full is answered 503 at once rather than
  * waiting without limit, and a flood of writes cannot fill the reads'
- * places. */
+ * places.
+ *
+ * The drain notice (qvs_server_drain_arm): a listener may skip reading
+ * its sockets while reads are queued, since every worker is then busy;
+ * the worker that takes the last queued read calls its notice (under
+ * qlock, once per arming), so the listener reads again before a worker
+ * runs out of work.  The gRPC listener uses it to read many calls per
+ * wake-up under load (server/grpc/grpc_server.c). */
 
 /* Queues a job: a REST request (its connection, whose loop no longer
  * watches it) or a gRPC call (server/grpc/), which share the pool. */
