@@ -132,6 +132,10 @@ struct qvs_server {
     unsigned write_cap;      /* workers that may run writes at once */
     unsigned writes_running; /* workers running a write now */
     bool qstop;
+    /* The drain notice (qvs_server_drain_arm), under qlock too. */
+    void (*drain_fn)(void *arg);
+    void *drain_arg;
+    bool drain_armed;
     pthread_t *workers;
     unsigned n_workers;      /* started */
     atomic_bool hold;        /* tests: workers wait before each request */
@@ -1182,7 +1186,14 @@ static void loop_stop(qvs_loop *l)
  * Both queues are bounded (QVS_QUEUE_PER_WORKER per worker each); a
  * request that finds its queue full is answered 503 at once rather than
  * waiting without limit, and a flood of writes cannot fill the reads'
- * places. */
+ * places.
+ *
+ * The drain notice (qvs_server_drain_arm): a listener may skip reading
+ * its sockets while reads are queued, since every worker is then busy;
+ * the worker that takes the last queued read calls its notice (under
+ * qlock, once per arming), so the listener reads again before a worker
+ * runs out of work.  The gRPC listener uses it to read many calls per
+ * wake-up under load (server/grpc/grpc_server.c). */
 
 /* Queues a job: a REST request (its connection, whose loop no longer
  * watches it) or a gRPC call (server/grpc/), which share the pool. */
@@ -1259,6 +1270,16 @@ static void *worker(void *arg)
         }
         bool write = c->write;
         atomic_fetch_add(&srv->in_hand, 1);
+        /* The last queued read is taken: a listener that stopped polling
+         * its sockets while reads waited (qvs_server_drain_arm) reads them
+         * now, before this worker needs its next job.  Called under qlock,
+         * so that qvs_server_set_drain_notice(NULL) returns only once no
+         * worker is inside fn. */
+        if (srv->drain_armed && !srv->queue[QUEUE_READ].len) {
+            srv->drain_armed = false;
+            if (srv->drain_fn)
+                srv->drain_fn(srv->drain_arg);
+        }
         pthread_mutex_unlock(&srv->qlock);
         while (atomic_load(&srv->hold) ||
                (write && atomic_load(&srv->hold_writes))) {
@@ -1577,6 +1598,25 @@ void qvs_server_hold_workers(qvs_server *srv, bool hold)
 void qvs_server_hold_writes(qvs_server *srv, bool hold)
 {
     atomic_store(&srv->hold_writes, hold);
+}
+
+void qvs_server_set_drain_notice(qvs_server *srv, void (*fn)(void *arg),
+                                 void *arg)
+{
+    pthread_mutex_lock(&srv->qlock);
+    srv->drain_fn = fn;
+    srv->drain_arg = arg;
+    srv->drain_armed = false;
+    pthread_mutex_unlock(&srv->qlock);
+}
+
+bool qvs_server_drain_arm(qvs_server *srv)
+{
+    pthread_mutex_lock(&srv->qlock);
+    bool busy = srv->queue[QUEUE_READ].len > 0 && !srv->qstop;
+    srv->drain_armed = busy && srv->drain_fn;
+    pthread_mutex_unlock(&srv->qlock);
+    return busy && srv->drain_fn;
 }
 
 void qvs_server_queue_stats(qvs_server *srv, size_t *queued, size_t *running)

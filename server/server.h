@@ -314,6 +314,20 @@ typedef struct qvs_job {
  * answers "unavailable" (503 / UNAVAILABLE) at once. */
 bool qvs_server_submit(qvs_server *srv, qvs_job *job);
 
+/* The drain notice, for a listener that need not read its sockets while
+ * every worker is busy and reads wait in the queue (grpc_server.c: a new
+ * call read then would only wait behind them).  qvs_server_drain_arm
+ * returns true when reads are queued (and the pool is not stopping) and
+ * arms the notice: the worker that takes the last
+ * queued read calls fn(arg) once, under the pool's lock (fn must be
+ * short and take no lock of the pool: the gRPC listener rings its
+ * eventfd).  False, and nothing armed, otherwise.  Setting fn to NULL
+ * (before arg goes away) returns once no worker is inside fn.
+ * Thread-safe. */
+void qvs_server_set_drain_notice(qvs_server *srv, void (*fn)(void *arg),
+                                 void *arg);
+bool qvs_server_drain_arm(qvs_server *srv);
+
 /* The configuration the server runs with, and its connection guard
  * (guard.h), for the gRPC listener. */
 const qvs_config *qvs_server_config(const qvs_server *srv);

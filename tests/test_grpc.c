@@ -25,8 +25,12 @@
  * 12. UpdateCollection's sparse_vectors_config changes a sparse vector's
  *     modifier and index params (as the REST PATCH), read back through
  *     GetCollectionInfo.
+ * 13. a saturated pool (reads queued: the listener reads its sockets only
+ *     on the queue's drain or a short tick) still answers a health probe,
+ *     honours a deadline and reads further calls, all on one connection
+ *     beside the waiting calls.
  *
- * Nothing waits on the clock but the deadline test, whose 50 ms deadline
+ * Nothing waits on the clock but the deadline tests, whose 50 ms deadline
  * only has to pass (the call is held until then by design), and the idle
  * test, which waits for the GOAWAY the server sends after half a second
  * of idleness; every other wait is for a reply or a counter, with a
@@ -533,6 +537,172 @@ START_TEST(graceful_stop_finishes_calls)
 }
 END_TEST
 
+/* ---- several streams on one connection ----------------------------------- */
+
+typedef struct stream {
+    h2_body body;
+    reply r;
+} stream;
+
+static int m_header(nghttp2_session *ng, const nghttp2_frame *f,
+                    const uint8_t *name, size_t nlen, const uint8_t *value,
+                    size_t vlen, uint8_t flags, void *user)
+{
+    (void)flags, (void)user;
+    stream *st = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    if (!st)
+        return 0;
+    char v[512];
+    snprintf(v, sizeof(v), "%.*s", (int)vlen, (const char *)value);
+    if (nlen == 11 && memcmp(name, "grpc-status", 11) == 0)
+        st->r.grpc_status = atoi(v);
+    return 0;
+}
+
+static int m_data(nghttp2_session *ng, uint8_t flags, int32_t id,
+                  const uint8_t *data, size_t len, void *user)
+{
+    (void)flags, (void)user;
+    stream *st = nghttp2_session_get_stream_user_data(ng, id);
+    if (!st)
+        return 0;
+    size_t room = sizeof(st->r.data) - st->r.data_len;
+    if (len > room)
+        len = room;
+    memcpy(st->r.data + st->r.data_len, data, len);
+    st->r.data_len += len;
+    return 0;
+}
+
+static int m_close(nghttp2_session *ng, int32_t id, uint32_t err, void *user)
+{
+    (void)err, (void)user;
+    stream *st = nghttp2_session_get_stream_user_data(ng, id);
+    if (st)
+        st->r.closed = true;
+    return 0;
+}
+
+/* A client whose replies go to the stream each request was submitted
+ * with (m_submit), so one connection carries several calls at once. */
+static void mclient_open(client *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->fd = dial();
+    nghttp2_session_callbacks *cb;
+    nghttp2_session_callbacks_new(&cb);
+    nghttp2_session_callbacks_set_send_callback(cb, c_send);
+    nghttp2_session_callbacks_set_on_header_callback(cb, m_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, m_data);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cb, m_close);
+    ck_assert_int_eq(nghttp2_session_client_new(&c->ng, cb, c), 0);
+    nghttp2_session_callbacks_del(cb);
+    nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, NULL, 0);
+}
+
+static void m_submit(client *c, stream *st, const char *path,
+                     const char *const *extra, const void *body, size_t len)
+{
+    nghttp2_nv nv[16] = {HDR(":method", "POST"),
+                         HDR(":scheme", "http"),
+                         HDR(":authority", "127.0.0.1"),
+                         HDR(":path", path),
+                         HDR("content-type", "application/grpc"),
+                         HDR("te", "trailers")};
+    size_t n = 6;
+    for (size_t i = 0; extra && extra[i]; i += 2)
+        nv[n++] = (nghttp2_nv)HDR(extra[i], extra[i + 1]);
+    memset(st, 0, sizeof(*st));
+    st->r.grpc_status = -1;
+    st->body = (h2_body){.data = body, .len = len};
+    nghttp2_data_provider prd = {.source.ptr = &st->body,
+                                 .read_callback = h2_body_read};
+    ck_assert_int_gt(nghttp2_submit_request(c->ng, NULL, nv, n, &prd, st), 0);
+    ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
+}
+
+/* Reads until st closes (30 s bound). */
+static void m_wait(client *c, const stream *st)
+{
+    unsigned char buf[16384];
+    for (int i = 0; i < 3000 && !st->r.closed; i++) {
+        ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        if (poll(&p, 1, 10) <= 0)
+            continue;
+        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+        if (n <= 0)
+            break;
+        ck_assert_int_ge(nghttp2_session_mem_recv(c->ng, buf, (size_t)n), 0);
+    }
+}
+
+/* Waits (bounded) until the pool holds `running` calls and queues
+ * `queued`; false if it never does. */
+static bool pool_reaches(size_t want_queued, size_t want_running)
+{
+    size_t queued = 0, running = 0;
+    for (int i = 0; i < 3000; i++) {
+        qvs_server_queue_stats(srv, &queued, &running);
+        if (queued == want_queued && running == want_running)
+            return true;
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+    return false;
+}
+
+/* While reads wait in the pool's queue, the listener reads its sockets
+ * only when the queue drains or every SATED_MS (grpc_server.c, "Reading
+ * under load").  It must still read them: with both workers held and a
+ * call queued, a health probe on another stream of the same connection
+ * is answered, a call with a 50 ms deadline gets DEADLINE_EXCEEDED, and a
+ * further call is read and queued; once released, every call is answered
+ * OK.  Waits only for replies and pool counters, never on the clock. */
+START_TEST(saturated_pool_still_reads)
+{
+    qvs_server_hold_workers(srv, true);
+    unsigned char body[8];
+    size_t n = frame(body, 0, 0, "", 0);
+    client c;
+    mclient_open(&c);
+    stream held[3], probe, late, extra;
+    for (int i = 0; i < 3; i++)
+        m_submit(&c, &held[i], "/qdrant.Collections/List", with_key, body, n);
+    /* two calls in the workers' hands, one queued: the pool is saturated */
+    ck_assert_msg(pool_reaches(1, 2), "the pool never held 2 and queued 1");
+    m_submit(&c, &probe, "/grpc.health.v1.Health/Check", NULL, body, n);
+    m_wait(&c, &probe);
+    assert_serving(probe.r);
+    static const char *const timeout[] = {"api-key", API_KEY, "grpc-timeout",
+                                          "50m", NULL};
+    m_submit(&c, &late, "/qdrant.Collections/List", timeout, body, n);
+    m_wait(&c, &late);
+    ck_assert_int_eq(late.r.grpc_status, 4);
+    /* the late call stays queued (answered; not run when its turn comes)
+     * unless it was refused before queueing: count from here */
+    size_t queued = 0, running = 0;
+    qvs_server_queue_stats(srv, &queued, &running);
+    size_t before = queued;
+    m_submit(&c, &extra, "/qdrant.Collections/List", with_key, body, n);
+    for (int i = 0; i < 3000 && queued <= before; i++) {
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        qvs_server_queue_stats(srv, &queued, &running);
+    }
+    ck_assert_uint_eq(queued, before + 1);     /* read and queued while sated */
+    ck_assert_int_eq(extra.r.grpc_status, -1); /* not answered while held */
+    qvs_server_hold_workers(srv, false);
+    for (int i = 0; i < 3; i++) {
+        m_wait(&c, &held[i]);
+        ck_assert_int_eq(held[i].r.grpc_status, 0);
+    }
+    m_wait(&c, &extra);
+    ck_assert_int_eq(extra.r.grpc_status, 0);
+    client_close(&c);
+}
+END_TEST
+
 static void teardown_if_running(void)
 {
     if (srv)
@@ -666,6 +836,7 @@ int main(void)
     tcase_add_test(tc, api_keys);
     tcase_add_test(tc, graceful_stop_finishes_calls);
     tcase_add_test(tc, update_collection_sparse_params);
+    tcase_add_test(tc, saturated_pool_still_reads);
     suite_add_tcase(s, tc);
     TCase *idle = tcase_create("idle connections");
     tcase_add_checked_fixture(idle, setup_fast, teardown_if_running);

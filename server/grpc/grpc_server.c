@@ -41,7 +41,27 @@
  * stream a worker closed.  Head of line: a call still runs in the pool,
  * so a slow one never holds up the other streams of its connection, and
  * writes keep their own queue and cap.  QUIVER_GRPC_HANDOFF=loop restores
- * the hand-back (for measurements).
+ * the hand-back (for measurements).  A flush gathers every frame nghttp2
+ * has ready into the connection's `wbuf` and sends them with one send():
+ * a reply's HEADERS, DATA and trailers are one TCP segment, so the client
+ * wakes once for it, not up to three times.
+ *
+ * Reading under load.  While reads wait in the pool's queue every worker
+ * is busy, and a call read now would only wait behind them; yet reading
+ * it at once costs this thread a wake-up per call, which on the 2-core
+ * benchmark preempts a worker in the middle of a search.  So while the
+ * pool is saturated (qvs_server_drain_arm) this thread stops polling its
+ * connections for input and reads them all at once when the worker that
+ * takes the last queued read rings it (the drain notice), or after
+ * SATED_MS at the latest: one wake-up reads the calls of several
+ * connections, as a NIC coalesces interrupts under load.  A read so
+ * delayed starts about when it would have anyway (the queue ahead of it
+ * was not empty until the notice); a write, a health probe, a PING or a
+ * WINDOW_UPDATE waits at most SATED_MS more, and so does the start of a
+ * grpc-timeout (a deadline already read expires on time: poll still
+ * wakes for it).  With an empty queue every socket
+ * is read as soon as it is readable.  QUIVER_GRPC_POLL=eager reads
+ * eagerly always (for measurements).
  *
  * Ownership.  A call (gcall) belongs to its stream until it is queued,
  * then to the worker until `done` (its reply fields, `answered` and the
@@ -98,6 +118,7 @@
 #define N_CODES     17 /* gRPC status codes 0..16 */
 #define READ_CHUNK  16384
 #define TICK_MS     100 /* the longest poll: frees calls workers answered */
+#define SATED_MS    5   /* the longest a saturated pool leaves sockets unread */
 
 typedef struct gconn gconn;
 
@@ -149,6 +170,12 @@ struct gconn {
     gcall *open;        /* calls whose stream is open (deadlines) */
     int64_t idle_since; /* when streams last fell to 0 */
     bool goaway;        /* sent: the client opens a new connection */
+    /* Frames serialized but not yet taken by the socket (mu): a flush
+     * gathers every frame nghttp2 has ready and sends them in one call,
+     * so a reply (HEADERS, DATA, trailers) is one segment and one wake-up
+     * of the client, not three. */
+    uint8_t *wbuf;
+    size_t wlen, woff, wcap;
     gconn *next;
 };
 
@@ -169,6 +196,7 @@ struct qvs_grpc {
     pthread_mutex_t done_mu;
     gcall *done;       /* calls back from the pool (done_mu) */
     bool worker_reply; /* workers send their replies (QUIVER_GRPC_HANDOFF) */
+    bool coalesce; /* read while saturated only on drain (QUIVER_GRPC_POLL) */
 };
 
 static int64_t now_ns(void)
@@ -183,6 +211,13 @@ static void ring(qvs_grpc *g)
     uint64_t one = 1;
     ssize_t n = write(g->wake_fd, &one, sizeof(one));
     (void)n; /* a full counter still wakes the loop */
+}
+
+/* The pool's drain notice (qvs_server_drain_arm): the last queued read
+ * was taken, so read the sockets now. */
+static void drain_ring(void *arg)
+{
+    ring(arg);
 }
 
 static void call_free(gcall *c)
@@ -309,6 +344,67 @@ static void refuse(gconn *k, gcall *c, int http_status, int status,
     send_status(k, c, http_status, status, msg);
 }
 
+/* ---- sending ------------------------------------------------------------- */
+
+#define WBUF_GATHER 65536 /* stop gathering frames past this many bytes */
+
+/* Sends what nghttp2 has ready, gathered into k->wbuf so that the frames
+ * of a reply leave in one send() (one segment, one wake-up of the client).
+ * Holding k->mu.  Returns 0 when everything went out or the socket is
+ * full (the rest stays in wbuf: conn_want_write_locked is then true and
+ * the loop polls for POLLOUT), -1 on a failed session or socket. */
+static int conn_send_locked(gconn *k)
+{
+    for (;;) {
+        while (k->wlen - k->woff < WBUF_GATHER) {
+            const uint8_t *d;
+            ssize_t n = nghttp2_session_mem_send(k->ng, &d);
+            if (n < 0)
+                return -1;
+            if (n == 0)
+                break;
+            if (k->wlen + (size_t)n > k->wcap) {
+                if (k->woff) { /* compact before growing */
+                    memmove(k->wbuf, k->wbuf + k->woff, k->wlen - k->woff);
+                    k->wlen -= k->woff;
+                    k->woff = 0;
+                }
+                size_t cap = k->wcap ? k->wcap : 4096;
+                while (cap < k->wlen + (size_t)n)
+                    cap *= 2;
+                if (cap != k->wcap) {
+                    uint8_t *p = realloc(k->wbuf, cap);
+                    if (!p)
+                        return -1;
+                    k->wbuf = p;
+                    k->wcap = cap;
+                }
+            }
+            memcpy(k->wbuf + k->wlen, d, (size_t)n);
+            k->wlen += (size_t)n;
+        }
+        if (k->woff == k->wlen)
+            return 0;
+        ssize_t n = send(k->fd, k->wbuf + k->woff, k->wlen - k->woff,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        }
+        k->woff += (size_t)n;
+        if (k->woff < k->wlen)
+            return 0; /* the socket is full: POLLOUT */
+        k->woff = k->wlen = 0;
+    }
+}
+
+/* Whether k has bytes to send: buffered, or frames nghttp2 holds. */
+static bool conn_want_write_locked(gconn *k)
+{
+    return k->wlen > k->woff || nghttp2_session_want_write(k->ng);
+}
+
 /* ---- running a call ------------------------------------------------------ */
 
 static void call_run(qvs_job *job)
@@ -361,8 +457,7 @@ static void call_done(qvs_job *job)
         pthread_mutex_lock(&k->mu);
         if (!c->orphan && !k->closed) {
             answer(k, c);
-            wake = nghttp2_session_send(k->ng) != 0 ||
-                   nghttp2_session_want_write(k->ng) ||
+            wake = conn_send_locked(k) != 0 || conn_want_write_locked(k) ||
                    !nghttp2_session_want_read(k->ng);
         }
         pthread_mutex_unlock(&k->mu);
@@ -484,20 +579,6 @@ static void dispatch(gconn *k, gcall *c)
 }
 
 /* ---- nghttp2 callbacks --------------------------------------------------- */
-
-static ssize_t on_send(nghttp2_session *ng, const uint8_t *data, size_t len,
-                       int flags, void *user)
-{
-    (void)ng;
-    (void)flags;
-    gconn *k = user;
-    ssize_t n = send(k->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (n < 0)
-        return errno == EAGAIN || errno == EWOULDBLOCK
-                   ? NGHTTP2_ERR_WOULDBLOCK
-                   : NGHTTP2_ERR_CALLBACK_FAILURE;
-    return n;
-}
 
 static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *f,
                             void *user)
@@ -662,7 +743,6 @@ static nghttp2_session_callbacks *make_callbacks(void)
     nghttp2_session_callbacks *cb;
     if (nghttp2_session_callbacks_new(&cb) != 0)
         return NULL;
-    nghttp2_session_callbacks_set_send_callback(cb, on_send);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cb,
                                                             on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
@@ -737,6 +817,9 @@ static void conn_close(gconn *k)
     k->sock = NULL;
     close(k->fd);
     k->fd = -1;
+    free(k->wbuf);
+    k->wbuf = NULL;
+    k->wlen = k->woff = k->wcap = 0;
 }
 
 static void conn_read(gconn *k)
@@ -753,6 +836,10 @@ static void conn_read(gconn *k)
             conn_close(k);
             break;
         }
+        /* A short read drained the socket: poll (level-triggered) reports
+         * what arrives later, so no recv just to meet EAGAIN. */
+        if ((size_t)n < sizeof(buf))
+            break;
     }
     pthread_mutex_unlock(&k->mu);
 }
@@ -763,9 +850,8 @@ static void conn_flush_locked(gconn *k)
 {
     if (k->closed)
         return;
-    if (nghttp2_session_send(k->ng) != 0 ||
-        (!nghttp2_session_want_read(k->ng) &&
-         !nghttp2_session_want_write(k->ng)))
+    if (conn_send_locked(k) != 0 ||
+        (!nghttp2_session_want_read(k->ng) && !conn_want_write_locked(k)))
         conn_close(k);
 }
 
@@ -893,7 +979,7 @@ static bool drained(qvs_grpc *g, int64_t since)
     bool done = true;
     for (gconn *k = g->conns; k && done; k = k->next) {
         pthread_mutex_lock(&k->mu);
-        if (!k->closed && nghttp2_session_want_write(k->ng))
+        if (!k->closed && conn_want_write_locked(k))
             done = false;
         /* a call whose message is still arriving: the client started it
          * before GOAWAY, so it is answered too */
@@ -947,6 +1033,13 @@ static void *loop(void *arg)
          * times); what it submits makes want_write true, so poll returns
          * at once to send it. */
         int timeout = expire(g);
+        /* Saturated: reads wait in the pool's queue, so every worker is
+         * busy and a call read now would only wait behind them.  The
+         * sockets are then read when the queue drains (a worker rings)
+         * or after SATED_MS, not on every request's arrival: one wake-up
+         * reads the calls of several connections ("Reading under load"
+         * above). */
+        bool sated = g->coalesce && !stopping && qvs_server_drain_arm(g->srv);
         size_t m = 0;
         pfd[m++] = (struct pollfd){.fd = g->wake_fd, .events = POLLIN};
         if (g->listen_fd >= 0)
@@ -955,9 +1048,9 @@ static void *loop(void *arg)
         for (gconn *k = g->conns; k; k = k->next) {
             if (k->closed)
                 continue;
-            short ev = POLLIN;
+            short ev = sated ? 0 : POLLIN;
             pthread_mutex_lock(&k->mu);
-            if (nghttp2_session_want_write(k->ng))
+            if (conn_want_write_locked(k))
                 ev |= POLLOUT;
             pthread_mutex_unlock(&k->mu);
             who[m] = k;
@@ -969,8 +1062,18 @@ static void *loop(void *arg)
          * calls and notices connections they left idle (GOAWAY). */
         if (timeout < 0 || timeout > TICK_MS)
             timeout = TICK_MS;
+        if (sated && timeout > SATED_MS)
+            timeout = SATED_MS;
         if (poll(pfd, m, timeout) < 0 && errno != EINTR)
             break;
+        if (sated) {
+            /* the read pass: what arrived while the pool was busy */
+            for (size_t i = first; i < m; i++)
+                pfd[i].events |= POLLIN;
+            if (m > first && poll(pfd + first, m - first, 0) < 0 &&
+                errno != EINTR)
+                break;
+        }
         if (pfd[0].revents) {
             uint64_t v;
             ssize_t r = read(g->wake_fd, &v, sizeof(v));
@@ -1063,6 +1166,10 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
      * the connection's thread, as before workers answered */
     const char *handoff = getenv("QUIVER_GRPC_HANDOFF");
     g->worker_reply = !(handoff && strcmp(handoff, "loop") == 0);
+    /* measurement knob: QUIVER_GRPC_POLL=eager reads every socket as
+     * soon as it is readable, even while the pool is saturated */
+    const char *pollenv = getenv("QUIVER_GRPC_POLL");
+    g->coalesce = !(pollenv && strcmp(pollenv, "eager") == 0);
     /* a measurement knob (bench/grpc_load.sh --compare): the JSON route
      * for every method */
     const char *fastenv = getenv("QUIVER_GRPC_FAST");
@@ -1099,6 +1206,7 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
         snprintf(err, cap, "gRPC: cannot start its thread");
         goto fail;
     }
+    qvs_server_set_drain_notice(srv, drain_ring, g);
     *out = g;
     return true;
 fail:
@@ -1124,6 +1232,8 @@ void qvs_grpc_stop(qvs_grpc *g)
     atomic_store(&g->stopping, true);
     ring(g);
     pthread_join(g->thread, NULL);
+    /* no worker rings g once this returns */
+    qvs_server_set_drain_notice(g->srv, NULL, NULL);
     if (g->listen_fd >= 0)
         close(g->listen_fd);
     close(g->wake_fd);
