@@ -369,14 +369,6 @@ static float code_dist(const void *ctx, uint32_t slot)
     return qvi_quant_distance(ctx, slot);
 }
 
-static void code_prefetch(const void *ctx, uint32_t slot)
-{
-    const qvi_quant_query *qq = ctx;
-    const uint8_t *p = qvi_quant_code(qq->q, slot);
-    for (size_t off = 0; off < qq->q->row && off < 16 * 64; off += 64)
-        __builtin_prefetch(p + off);
-}
-
 qv_status qvi_quant_search_locked(qv_collection *c, const float *q,
                                   const qv_search_params *params,
                                   const qvi_accept *acc, uint32_t ef,
@@ -397,8 +389,11 @@ qv_status qvi_quant_search_locked(qv_collection *c, const float *q,
     qvi_quant_query qq;
     qvi_quant_prepare(qz, code_input(c, qz, q, tmp), qbuf, &qq);
     free(tmp);
-    qvi_hnsw_scorer sc = {
-        .dist = code_dist, .prefetch = code_prefetch, .ctx = &qq};
+    qvi_hnsw_scorer sc = {.dist = code_dist,
+                          .ctx = &qq,
+                          .rows = qz->codes,
+                          .stride = qz->row,
+                          .lines = (unsigned)((qz->row + 63) / 64)};
     size_t n = 0;
     st = qvi_hnsw_search_scored(c->index, &sc, want, ef, acc, s, slots, dists,
                                 &n);

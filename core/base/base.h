@@ -131,8 +131,12 @@ void qvi_topk_sort(qvi_topk *t);
 
 /* ---- memory (alloc.c) ---------------------------------------------------- */
 
-/* Aligned allocation of n bytes rounded up to 64; NULL on failure. */
+/* Aligned allocation of n bytes rounded up to 64; NULL on failure.  Blocks
+ * of QVI_HUGE_MIN bytes or more are 2 MiB aligned and advised for
+ * transparent huge pages (alloc.c says why).  Free with free(). */
 void *qvi_alloc_aligned(size_t n);
+
+#define QVI_HUGE_MIN ((size_t)4 << 20)
 
 /* ---- mapped arenas (maparena.c) -------------------------------------------
  * A growable array in a MAP_SHARED mapping of an unnamed file (O_TMPFILE),

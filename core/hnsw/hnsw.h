@@ -340,12 +340,17 @@ qv_status qvi_hnsw_search(const qvi_hnsw *h, const qvi_vecview *view,
 
 /* A search distance computed by the caller instead of from a qvi_vecview:
  * dist(ctx, s) is the distance (lower is better) of the caller's query to
- * slot s, for instance on quantized codes (core/quant/).  prefetch (may be
- * NULL) is called for each node whose distance will be computed soon. */
+ * slot s, for instance on quantized codes (core/quant/).  The walk
+ * prefetches what dist will read from the fields below (see
+ * hnsw_search_scored.c, "Memory traffic"). */
 typedef struct qvi_hnsw_scorer {
     float (*dist)(const void *ctx, uint32_t slot);
-    void (*prefetch)(const void *ctx, uint32_t slot);
     const void *ctx;
+    /* What dist reads, for the walk's prefetching: `lines` cache lines at
+     * rows + slot * stride (rows NULL: nothing prefetched). */
+    const uint8_t *rows;
+    size_t stride;
+    unsigned lines;
 } qvi_hnsw_scorer;
 
 /* qvi_hnsw_search with the scorer's distances (hnsw_search_scored.c): the

@@ -188,10 +188,14 @@ static bool grow_array(const qvi_hnsw *h, void **p, size_t n_old, size_t n_new,
     if (!qv_mul_size(n_new, sz, &bytes))
         return false;
     void *np;
-    if (*p && qvi_hnsw_borrowed(h, *p)) {
-        np = malloc(bytes);
-        if (np)
+    if ((*p && qvi_hnsw_borrowed(h, *p)) || bytes >= QVI_HUGE_MIN) {
+        /* Large arrays (the link records) move to huge pages: a copy per
+         * growth, which realloc's mremap would have saved (alloc.c). */
+        np = bytes >= QVI_HUGE_MIN ? qvi_alloc_aligned(bytes) : malloc(bytes);
+        if (np && n_old)
             memcpy(np, *p, n_old * sz);
+        if (np && *p && !qvi_hnsw_borrowed(h, *p))
+            free(*p);
     } else {
         np = realloc(*p, bytes);
     }

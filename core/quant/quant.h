@@ -178,12 +178,6 @@ static inline float qvi_quant_distance(const qvi_quant_query *qq, uint32_t slot)
     return qq->dist(qq, slot);
 }
 
-/* The code of slot, for prefetching. */
-static inline const uint8_t *qvi_quant_code(const qvi_quant *q, uint32_t slot)
-{
-    return q->codes + (size_t)slot * q->row;
-}
-
 /* Bytes a search reads per point: the code and, for int8, its correction. */
 size_t qvi_quant_point_bytes(const qvi_quant *q);
 
