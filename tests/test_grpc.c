@@ -231,11 +231,12 @@ static void client_submit(client *c, const char *path, const char *type,
     ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
 }
 
-/* Reads until the stream closes or the connection ends (30 s bound). */
-static void client_wait(client *c)
+/* Pumps c's connection until *closed (set by the stream callbacks) or
+ * the connection ends (30 s bound). */
+static void pump_until_closed(client *c, const bool *closed)
 {
     unsigned char buf[16384];
-    for (int i = 0; i < 3000 && !c->r.closed; i++) {
+    for (int i = 0; i < 3000 && !*closed; i++) {
         ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
         struct pollfd p = {.fd = c->fd, .events = POLLIN};
         if (poll(&p, 1, 10) <= 0)
@@ -245,6 +246,12 @@ static void client_wait(client *c)
             break;
         ck_assert_int_ge(nghttp2_session_mem_recv(c->ng, buf, (size_t)n), 0);
     }
+}
+
+/* Reads until the stream closes or the connection ends. */
+static void client_wait(client *c)
+{
+    pump_until_closed(c, &c->r.closed);
 }
 
 /* One call on a new connection; the reply. */
@@ -621,20 +628,10 @@ static void m_submit(client *c, stream *st, const char *path,
     ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
 }
 
-/* Reads until st closes (30 s bound). */
+/* Reads until st closes. */
 static void m_wait(client *c, const stream *st)
 {
-    unsigned char buf[16384];
-    for (int i = 0; i < 3000 && !st->r.closed; i++) {
-        ck_assert_int_eq(nghttp2_session_send(c->ng), 0);
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        if (poll(&p, 1, 10) <= 0)
-            continue;
-        ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
-        if (n <= 0)
-            break;
-        ck_assert_int_ge(nghttp2_session_mem_recv(c->ng, buf, (size_t)n), 0);
-    }
+    pump_until_closed(c, &st->r.closed);
 }
 
 /* Waits (bounded) until the pool holds `running` calls and queues
