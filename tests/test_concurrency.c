@@ -344,6 +344,37 @@ START_TEST(test_payload_indexes_alongside_writer)
 }
 END_TEST
 
+/* After a batch insert: c indexes base + count points, its graph passes
+ * the checker, and every step-th vector of the batch (ids base, base + 1,
+ * ...) is its own nearest neighbour. */
+static void assert_graph_finds_batch(qv_collection *c, const float *batch,
+                                     uint32_t dim, uint64_t base,
+                                     uint64_t count, uint64_t step)
+{
+    uint64_t indexed = 0;
+    ck_assert_int_eq(qv_indexed_count(c, &indexed), QV_OK);
+    ck_assert_uint_eq(indexed, base + count);
+    char why[256];
+    qvi_vecview view = {.base = c->vecs,
+                        .stride = c->stride,
+                        .dim = dim,
+                        .metric = QV_METRIC_EUCLID};
+    ck_assert_msg(qvi_hnsw_check(c->index, &view, NULL, why, sizeof(why)) ==
+                      QV_OK,
+                  "%s", why);
+    qv_search_params p;
+    qv_search_params_init(&p);
+    p.k = 1;
+    for (uint64_t i = 0; i < count; i += step) {
+        qv_hit hit;
+        size_t n = 0;
+        ck_assert_int_eq(qv_search(c, batch + i * dim, dim, &p, &hit, &n),
+                         QV_OK);
+        ck_assert_uint_eq(n, 1);
+        ck_assert_uint_eq(hit.id.u.num, base + i);
+    }
+}
+
 /* ---- a search completes in the middle of a batch's graph insert ------- */
 
 /* Issue 11: an upsert used to insert its whole batch into the graph under
@@ -502,27 +533,7 @@ START_TEST(test_search_during_batch_graph_insert)
     ck_assert_int_gt(m.hooked, 1); /* paused between several chunks */
 
     /* After: the graph covers every point and finds each new one. */
-    ck_assert_int_eq(qv_indexed_count(m.c, &indexed), QV_OK);
-    ck_assert_uint_eq(indexed, MID_BASE + MID_BATCH);
-    char why[256];
-    qvi_vecview view = {.base = m.c->vecs,
-                        .stride = m.c->stride,
-                        .dim = MID_DIM,
-                        .metric = QV_METRIC_EUCLID};
-    ck_assert_msg(qvi_hnsw_check(m.c->index, &view, NULL, why, sizeof(why)) ==
-                      QV_OK,
-                  "%s", why);
-    qv_search_params p;
-    qv_search_params_init(&p);
-    p.k = 1;
-    for (uint64_t i = 0; i < MID_BATCH; i += 37) {
-        qv_hit hit;
-        size_t n = 0;
-        ck_assert_int_eq(
-            qv_search(m.c, m.vecs + i * MID_DIM, MID_DIM, &p, &hit, &n), QV_OK);
-        ck_assert_uint_eq(n, 1);
-        ck_assert_uint_eq(hit.id.u.num, MID_BASE + i);
-    }
+    assert_graph_finds_batch(m.c, m.vecs, MID_DIM, MID_BASE, MID_BATCH, 37);
     qvi_index_set_chunk_hook(m.c, NULL, NULL, NULL);
     qv_collection_release(m.c);
     free(m.vecs);
@@ -710,28 +721,7 @@ START_TEST(test_searches_run_while_batch_links)
     ck_assert_msg(m.recall >= 0.95, "recall %.3f during the insert", m.recall);
 
     /* After: the graph is whole and finds every point of the batch. */
-    ck_assert_int_eq(qv_indexed_count(m.c, &indexed), QV_OK);
-    ck_assert_uint_eq(indexed, LINK_BASE + LINK_BATCH);
-    char why[256];
-    qvi_vecview view = {.base = m.c->vecs,
-                        .stride = m.c->stride,
-                        .dim = LINK_DIM,
-                        .metric = QV_METRIC_EUCLID};
-    ck_assert_msg(qvi_hnsw_check(m.c->index, &view, NULL, why, sizeof(why)) ==
-                      QV_OK,
-                  "%s", why);
-    qv_search_params p;
-    qv_search_params_init(&p);
-    p.k = 1;
-    for (uint64_t i = 0; i < LINK_BATCH; i += 13) {
-        qv_hit hit;
-        size_t n = 0;
-        ck_assert_int_eq(
-            qv_search(m.c, m.batch + i * LINK_DIM, LINK_DIM, &p, &hit, &n),
-            QV_OK);
-        ck_assert_uint_eq(n, 1);
-        ck_assert_uint_eq(hit.id.u.num, LINK_BASE + i);
-    }
+    assert_graph_finds_batch(m.c, m.batch, LINK_DIM, LINK_BASE, LINK_BATCH, 13);
     qvi_index_set_chunk_hook(m.c, NULL, NULL, NULL);
     qv_collection_release(m.c);
     free(base);

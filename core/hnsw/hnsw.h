@@ -713,6 +713,11 @@ unsigned qvi_hnsw_random_level(qvi_hnsw *h);
 /* Checks that view matches the index. */
 qv_status qvi_hnsw_check_view(const qvi_hnsw *h, const qvi_vecview *v);
 
+/* The arguments of a call on one node: QV_ENULL (h or the view), QV_EINVAL
+ * (a view that does not fit h) or QV_ENOTFOUND (slot not in the graph). */
+qv_status qvi_hnsw_check_node(const qvi_hnsw *h, const qvi_vecview *v,
+                              uint32_t slot);
+
 /* Allocates slot's upper block for level (none for level 0) and sets its
  * records empty; QV_ENOMEM leaves the slot absent. */
 qv_status qvi_hnsw_alloc_node(qvi_hnsw *h, uint32_t slot, unsigned level);

@@ -693,13 +693,9 @@ void qvi_hnsw_insert_link(qvi_hnsw *h, const qvi_vecview *view,
 
 qv_status qvi_hnsw_replace(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
 {
-    if (!h)
-        return QV_ENULL;
-    qv_status st = qvi_hnsw_check_view(h, view);
+    qv_status st = qvi_hnsw_check_node(h, view, slot);
     if (st != QV_OK)
         return st;
-    if (!qvi_hnsw_contains(h, slot))
-        return QV_ENOTFOUND;
     /* The node keeps its level, hence its upper block: nothing a search
      * may be reading is freed or moved, and levels[] does not change
      * (levels are drawn independently of the vectors, so this is the

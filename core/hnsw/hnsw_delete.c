@@ -275,13 +275,9 @@ qv_status qvi_hnsw_unlink(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot,
 
 qv_status qvi_hnsw_remove(qvi_hnsw *h, const qvi_vecview *view, uint32_t slot)
 {
-    if (!h)
-        return QV_ENULL;
-    qv_status st = qvi_hnsw_check_view(h, view);
+    qv_status st = qvi_hnsw_check_node(h, view, slot);
     if (st != QV_OK)
         return st;
-    if (!qvi_hnsw_contains(h, slot))
-        return QV_ENOTFOUND;
     unsigned top = h->levels[slot];
     if ((st = qvi_hnsw_unlink(h, view, slot, false)) != QV_OK)
         return st;

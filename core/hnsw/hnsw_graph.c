@@ -345,6 +345,17 @@ qv_status qvi_hnsw_check_view(const qvi_hnsw *h, const qvi_vecview *v)
     return QV_OK;
 }
 
+qv_status qvi_hnsw_check_node(const qvi_hnsw *h, const qvi_vecview *v,
+                              uint32_t slot)
+{
+    if (!h)
+        return QV_ENULL;
+    qv_status st = qvi_hnsw_check_view(h, v);
+    if (st != QV_OK)
+        return st;
+    return qvi_hnsw_contains(h, slot) ? QV_OK : QV_ENOTFOUND;
+}
+
 qv_status qvi_hnsw_alloc_node(qvi_hnsw *h, uint32_t slot, unsigned level)
 {
     uint32_t *blk = NULL;
