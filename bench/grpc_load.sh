@@ -28,9 +28,10 @@
 # each: Points/Search with the same limit and hnsw_ef), in-process by a
 # fresh bench_search_threads (--threads threads calling qv_search; the
 # server stays up, idle, meanwhile).  On a shared VM the same run's QPS
-# moves by about +-15% from one minute to the next, so a ratio of two
-# phases minutes apart moves with it; taking each ratio within one round
-# and the median over rounds weighs the noise on both sides alike.
+# moves by about +-15% from one minute to the next, and a ratio of one
+# phase per side moves with it; each round's ratio is taken between
+# phases run next to each other, and the median over the rounds is the
+# figure reported.
 #
 # Prints one row per round (QPS, p50, p99 of each side, that round's
 # gRPC / in-process and REST / in-process QPS ratios), then the medians
