@@ -5,7 +5,7 @@
 # binary floats instead of JSON text).
 #
 #   bash bench/grpc_load.sh [--n 100000] [--dim 768] [--queries 1000]
-#                           [--k 10] [--ef 64] [--seconds 10] [--rounds 3]
+#                           [--k 10] [--ef 64] [--seconds 10] [--rounds 6]
 #                           [--connections 8] [--threads 2] [--build DIR]
 #
 # Method.  One server (--threads worker threads) is loaded over REST
@@ -50,7 +50,7 @@
 # next to another benchmark.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-n=100000 dim=768 nq=1000 k=10 ef=64 secs=10 rounds=3 conns=8 threads=2
+n=100000 dim=768 nq=1000 k=10 ef=64 secs=10 rounds=6 conns=8 threads=2
 build=build
 args=("$@")
 while [ $# -gt 0 ]; do
