@@ -1,6 +1,6 @@
 /*
- * bench_search_threads.c -- the in-process side of the HTTP overhead
- * benchmark (bench/http_load.sh).
+ * bench_search_threads.c -- the in-process side of the server benchmarks
+ * (bench/http_load.sh, bench/grpc_load.sh).
  *
  * Builds a collection from BASE.fvecs with the settings the HTTP side
  * uses (m 16, ef_construct 100, the default full-scan threshold), then
@@ -11,8 +11,20 @@
  * other.  Every thread keeps its own latency samples (no shared counters
  * on the hot path); the percentiles are taken over all of them.
  *
- * Usage: bench_search_threads BASE.fvecs QUERIES.fvecs METRIC K EF THREADS
- *        SECONDS [WRITERS BATCH]
+ * Usage: bench_search_threads [--snapshot SNAP.qvs] BASE QUERIES.fvecs
+ *        METRIC K EF THREADS SECONDS [WRITERS BATCH]
+ *
+ * --snapshot SNAP.qvs searches the collection saved in that snapshot file
+ * instead of building one: qv_snapshot_open maps it, as the server maps
+ * the snapshot of a collection it reopens, so that a transport benchmark
+ * (bench/grpc_load.sh) searches the very graph the server searches, not
+ * one built here in a single batch.  BASE must then be "-" (the points
+ * come from the file), WRITERS cannot be given, and the snapshot's
+ * dimension and metric must be the queries' dimension and METRIC, or it
+ * exits with status 1 before searching.  Opening prints
+ *     SNAPSHOT points=N dim=D open_ms=T
+ * on stdout, before the RESULT line, so the caller can check N; then every
+ * query is searched once, untimed (warm_up).
  *
  * With WRITERS > 0 it also measures how writes delay searches (Quiver
  * issue 11: writes must not starve searches).  In one run, on the same
@@ -246,21 +258,104 @@ static double phase(qv_collection *c, const vf_matrix *base, const vf_matrix *q,
     return failed ? -1 : p99;
 }
 
+/* Opens the snapshot at path and checks that it can answer the queries:
+ * its dimension must be dim and its metric metric.  Prints the SNAPSHOT
+ * line.  Returns NULL (with a message on stderr) on any failure. */
+static qv_collection *open_snapshot(const char *path, size_t dim,
+                                    qv_metric metric)
+{
+    char err[512];
+    double t0 = now();
+    qv_collection *c;
+    if (qv_snapshot_open(path, 0, &c, err, sizeof err) != QV_OK) {
+        /* The message names the file when the open itself failed. */
+        fprintf(stderr, "%s%s%s\n", strstr(err, path) ? "" : path,
+                strstr(err, path) ? "" : ": ", err);
+        return NULL;
+    }
+    double ms = (now() - t0) * 1e3;
+    qv_collection_config cfg;
+    uint64_t points = 0;
+    if (qv_collection_get_config(c, &cfg) != QV_OK ||
+        qv_count(c, &points) != QV_OK) {
+        fprintf(stderr, "%s: cannot read its config or count\n", path);
+        goto fail;
+    }
+    if (cfg.dim != dim) {
+        fprintf(stderr, "%s: dimension %u, the queries have %zu\n", path,
+                cfg.dim, dim);
+        goto fail;
+    }
+    if (cfg.metric != metric) {
+        fprintf(stderr, "%s: metric %s, not %s\n", path,
+                qv_metric_name(cfg.metric), qv_metric_name(metric));
+        goto fail;
+    }
+    printf("SNAPSHOT points=%llu dim=%u open_ms=%.2f\n",
+           (unsigned long long)points, cfg.dim, ms);
+    fflush(stdout);
+    return c;
+fail:
+    qv_collection_release(c);
+    return NULL;
+}
+
+/* Searches every query once before the timed phase.  A fresh mapping
+ * faults its pages in on first touch, while the server that mapped the
+ * same file has answered these queries already (bench/grpc_load.sh runs
+ * its sides in turn): without this the in-process side would pay those
+ * faults inside its timed seconds. */
+static bool warm_up(qv_collection *c, const vf_matrix *q, char **argv)
+{
+    qv_search_params p;
+    qv_search_params_init(&p);
+    p.k = (uint32_t)atoi(argv[4]);
+    p.hnsw_ef = (uint32_t)atoi(argv[5]);
+    qv_hit *hits = malloc(sizeof *hits * (p.k ? p.k : 1));
+    bool ok = hits != NULL;
+    for (size_t i = 0; ok && i < q->rows; i++) {
+        size_t n;
+        ok = qv_search(c, q->data + i * q->cols, (uint32_t)q->cols, &p, hits,
+                       &n) == QV_OK;
+    }
+    free(hits);
+    if (!ok)
+        fprintf(stderr, "warm-up search failed\n");
+    return ok;
+}
+
 int main(int argc, char **argv)
 {
+    const char *snapshot = NULL;
+    /* "--snapshot PATH" comes first; shifting argv past it keeps the
+     * positional arguments at the indexes phase() reads them from. */
+    if (argc > 2 && strcmp(argv[1], "--snapshot") == 0) {
+        snapshot = argv[2];
+        argv[2] = argv[0];
+        argv += 2;
+        argc -= 2;
+    }
+    if (snapshot && (argc != 8 || strcmp(argv[1], "-") != 0)) {
+        fprintf(stderr, "with --snapshot, BASE must be - and WRITERS "
+                        "cannot be given (the points come from the file)\n");
+        return 2;
+    }
     if (argc != 8 && argc != 10) {
         fprintf(stderr,
                 "usage: %s BASE QUERIES METRIC K EF THREADS SECONDS "
-                "[WRITERS BATCH]\n",
-                argv[0]);
+                "[WRITERS BATCH]\n"
+                "       %s --snapshot SNAP.qvs - QUERIES METRIC K EF "
+                "THREADS SECONDS\n",
+                argv[0], argv[0]);
         return 2;
     }
-    vf_matrix base, q;
+    vf_matrix base = {0}, q;
     char err[256];
     qv_metric metric;
-    if (vf_read(argv[1], &base, err, sizeof err) != QV_OK ||
+    if ((!snapshot && vf_read(argv[1], &base, err, sizeof err) != QV_OK) ||
         vf_read(argv[2], &q, err, sizeof err) != QV_OK) {
         fprintf(stderr, "%s\n", err);
+        vf_matrix_free(&base);
         return 1;
     }
     if (qv_metric_parse(argv[3], &metric) != QV_OK) {
@@ -279,14 +374,24 @@ int main(int argc, char **argv)
         fprintf(stderr, "WRITERS must be 1..64 and BATCH 1..100000\n");
         return 2;
     }
-    double t0 = now();
-    qv_collection *c = build(&base, metric);
-    if (!c) {
-        fprintf(stderr, "build failed\n");
-        return 1;
+    qv_collection *c;
+    if (snapshot) {
+        c = open_snapshot(snapshot, q.cols, metric);
+        if (!c || !warm_up(c, &q, argv)) {
+            if (c)
+                qv_collection_release(c);
+            return 1;
+        }
+    } else {
+        double t0 = now();
+        c = build(&base, metric);
+        if (!c) {
+            fprintf(stderr, "build failed\n");
+            return 1;
+        }
+        fprintf(stderr, "built %zu x %zu in %.1f s\n", base.rows, base.cols,
+                now() - t0);
     }
-    fprintf(stderr, "built %zu x %zu in %.1f s\n", base.rows, base.cols,
-            now() - t0);
     uint64_t next_id = base.rows;
     int failed = 0;
     double alone = phase(c, &base, &q, argv, threads, 0, 0, &next_id);
