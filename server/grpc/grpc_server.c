@@ -1170,8 +1170,8 @@ bool qvs_grpc_start(qvs_server *srv, qvs_grpc **out, char *err, size_t cap)
      * soon as it is readable, even while the pool is saturated */
     const char *pollenv = getenv("QUIVER_GRPC_POLL");
     g->coalesce = !(pollenv && strcmp(pollenv, "eager") == 0);
-    /* a measurement knob (bench/grpc_load.sh --compare): the JSON route
-     * for every method */
+    /* measurement knob: QUIVER_GRPC_FAST=0 sends every method the JSON
+     * route, to measure the direct path (grpc_fast.c) against it */
     const char *fastenv = getenv("QUIVER_GRPC_FAST");
     if (fastenv && strcmp(fastenv, "0") == 0)
         qvs_server_set_grpc_direct(srv, false);
