@@ -344,6 +344,20 @@ START_TEST(test_payload_indexes_alongside_writer)
 }
 END_TEST
 
+/* The graph checker passes on c's index (a Euclidean collection of
+ * dimension dim). */
+static void assert_graph_sound(qv_collection *c, uint32_t dim)
+{
+    char why[256];
+    qvi_vecview view = {.base = c->vecs,
+                        .stride = c->stride,
+                        .dim = dim,
+                        .metric = QV_METRIC_EUCLID};
+    ck_assert_msg(qvi_hnsw_check(c->index, &view, NULL, why, sizeof(why)) ==
+                      QV_OK,
+                  "%s", why);
+}
+
 /* After a batch insert: c indexes base + count points, its graph passes
  * the checker, and every step-th vector of the batch (ids base, base + 1,
  * ...) is its own nearest neighbour. */
@@ -354,14 +368,7 @@ static void assert_graph_finds_batch(qv_collection *c, const float *batch,
     uint64_t indexed = 0;
     ck_assert_int_eq(qv_indexed_count(c, &indexed), QV_OK);
     ck_assert_uint_eq(indexed, base + count);
-    char why[256];
-    qvi_vecview view = {.base = c->vecs,
-                        .stride = c->stride,
-                        .dim = dim,
-                        .metric = QV_METRIC_EUCLID};
-    ck_assert_msg(qvi_hnsw_check(c->index, &view, NULL, why, sizeof(why)) ==
-                      QV_OK,
-                  "%s", why);
+    assert_graph_sound(c, dim);
     qv_search_params p;
     qv_search_params_init(&p);
     p.k = 1;
@@ -856,14 +863,7 @@ START_TEST(test_recall_with_concurrent_searches)
                   "recall %.4f with searches beside, %.4f without", r_conc,
                   r_serial);
     ck_assert_msg(r_serial >= 0.85, "recall %.4f at ef 16", r_serial);
-    char why[256];
-    qvi_vecview view = {.base = conc->vecs,
-                        .stride = conc->stride,
-                        .dim = LINK_DIM,
-                        .metric = QV_METRIC_EUCLID};
-    ck_assert_msg(qvi_hnsw_check(conc->index, &view, NULL, why, sizeof(why)) ==
-                      QV_OK,
-                  "%s", why);
+    assert_graph_sound(conc, LINK_DIM);
     qv_collection_release(serial);
     qv_collection_release(conc);
     free(data);
